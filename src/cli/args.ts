@@ -1,0 +1,74 @@
+/** @module A small, strict argv parser: unknown flags are usage errors with a suggestion, never ignored. */
+import { closestKey } from "../config/suggest.ts";
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  alias?: string;
+  description: string;
+  /** Shown in help as the value's placeholder. */
+  value?: string;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** Wrong command-line usage: exit code 2 with the message and a pointer to --help. */
+export class UsageError extends Error {
+  readonly code = "USAGE";
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedArgs {
+  const values: ParsedArgs["values"] = {};
+  const positionals: string[] = [];
+  const byAlias = new Map(Object.entries(specs).flatMap(([name, spec]) => (spec.alias ? [[spec.alias, name] as const] : [])));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    const long = arg.startsWith("--");
+    const [rawName, inline] = long ? splitOnce(arg.slice(2), "=") : [arg.slice(1), undefined];
+    const name = long ? rawName : byAlias.get(rawName);
+    const spec = name === undefined ? undefined : specs[name];
+    if (!spec || name === undefined) {
+      const near = closestKey(rawName, Object.keys(specs));
+      throw new UsageError(`unknown option ${arg}${near ? ` (did you mean --${near}?)` : ""}`);
+    }
+    if (spec.type === "boolean") {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      values[name] = true;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ""}`);
+    values[name] = value;
+  }
+  return { values, positionals };
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+export function formatOptions(specs: OptionSpecs): string {
+  const rows = Object.entries(specs).map(([name, spec]) => {
+    const flag = `${spec.alias ? `-${spec.alias}, ` : "    "}--${name}${spec.type === "string" ? ` ${spec.value ?? "VALUE"}` : ""}`;
+    return [flag, spec.description] as const;
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length));
+  return rows.map(([flag, description]) => `  ${flag.padEnd(width)}  ${description}`).join("\n");
+}

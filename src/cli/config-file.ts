@@ -1,0 +1,30 @@
+/** @module Finding and reading the configuration file for the commands that need one. */
+import { configCandidates, notFoundError, parseConfig } from "../config/load.ts";
+import { ConfigError } from "../config/errors.ts";
+import type { Config } from "../config/schema.ts";
+import type { Platform } from "../runtime/types.ts";
+import type { OptionSpec } from "./args.ts";
+
+export const configOption: OptionSpec = {
+  type: "string",
+  alias: "c",
+  value: "FILE",
+  description: "Configuration file (default: $MCP_BRIDGE_CONFIG, ./config.yaml, /etc/mcp-bridge/config.yaml, /etc/pgedge/config.yaml, config.yaml beside the executable)",
+};
+
+export async function loadConfigFile(platform: Platform, explicitPath: string | undefined): Promise<{ config: Config; path: string }> {
+  let path = explicitPath;
+  if (path === undefined) {
+    const candidates = configCandidates(platform.env, platform.executableDir);
+    path = candidates.find((candidate) => platform.fileExists(candidate));
+    if (path === undefined) throw notFoundError(candidates);
+  }
+  let text: string;
+  try {
+    text = await platform.readTextFile(path);
+  } catch (error) {
+    const reason = (error as { code?: string }).code === "ENOENT" || (error as Error).name === "NotFound" ? "no such file" : (error as Error).message;
+    throw new ConfigError("CONFIG_UNREADABLE", [{ path: "", message: `${path}: ${reason}` }]);
+  }
+  return { config: parseConfig(text, platform.env, path), path };
+}

@@ -1,0 +1,46 @@
+/** @module `mcp-bridge run` (the default command): start server or client mode from the config. */
+import type { Command } from "./command.ts";
+import { configOption, loadConfigFile } from "./config-file.ts";
+import { createLoggerFromConfig } from "../log/from-config.ts";
+import { startServer } from "../server/index.ts";
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "Start the bridge as its configuration says (the default command)",
+  usage: "[run] [-c FILE] [--log-level LEVEL]",
+  options: {
+    config: configOption,
+    "log-level": { type: "string", value: "LEVEL", description: "Override log.level: debug, info, warn or error" },
+  },
+  examples: ["mcp-bridge -c config.yaml", "mcp-bridge run -c /etc/mcp-bridge/config.yaml --log-level debug"],
+  details: "Stops gracefully on SIGINT or SIGTERM: sessions end, children get their stdin closed, then SIGTERM, then SIGKILL.",
+  async run(args, platform) {
+    const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
+    const levelOverride = args.values["log-level"] as string | undefined;
+    if (levelOverride !== undefined) {
+      if (!["debug", "info", "warn", "error"].includes(levelOverride)) {
+        const { UsageError } = await import("./args.ts");
+        throw new UsageError(`--log-level must be one of debug, info, warn, error (got "${levelOverride}")`);
+      }
+      config.log.level = levelOverride as typeof config.log.level;
+    }
+    const logger = createLoggerFromConfig(config.log, platform);
+    if (config.mode === "client") {
+      logger.error("client mode is not available in this version", { config: path });
+      return 1;
+    }
+    const server = await startServer(config, platform, logger);
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info("shutting down", { signal });
+        void server.close().then(resolve);
+      };
+      platform.onSignal("SIGINT", () => stop("SIGINT"));
+      platform.onSignal("SIGTERM", () => stop("SIGTERM"));
+    });
+    return 0;
+  },
+};

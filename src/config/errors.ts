@@ -1,0 +1,38 @@
+/** @module Configuration errors: each names the key path and what to do about it. */
+
+export type ConfigErrorCode = "CONFIG_NOT_FOUND" | "CONFIG_UNREADABLE" | "CONFIG_SYNTAX" | "CONFIG_INVALID";
+
+const HEADLINES: Record<ConfigErrorCode, string> = {
+  CONFIG_NOT_FOUND: "no configuration file found",
+  CONFIG_UNREADABLE: "configuration file cannot be read",
+  CONFIG_SYNTAX: "configuration file is not valid YAML",
+  CONFIG_INVALID: "invalid configuration",
+};
+
+export interface ConfigIssue {
+  /** Dotted key path, e.g. "server.session.timeout"; "" for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly code: ConfigErrorCode;
+  readonly issues: ConfigIssue[];
+  constructor(code: ConfigErrorCode, issues: ConfigIssue[], source?: string) {
+    const where = source ? `${source}: ` : "";
+    const lines = issues.map((issue) => (issue.path ? `  ${issue.path}: ${issue.message}` : `  ${issue.message}`));
+    super(`${where}${HEADLINES[code]}\n${lines.join("\n")}`);
+    this.name = "ConfigError";
+    this.code = code;
+    this.issues = issues;
+  }
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let text = "";
+  for (const part of path) {
+    if (typeof part === "number") text += `[${part}]`;
+    else text += text ? `.${String(part)}` : String(part);
+  }
+  return text;
+}

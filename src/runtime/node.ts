@@ -1,0 +1,126 @@
+/** @module The Node.js Platform: node:http(s) through @hono/node-server, child_process, fs. */
+import { createAdaptorServer } from "@hono/node-server";
+import { spawn as spawnProcess } from "node:child_process";
+import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { dirname } from "node:path";
+import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
+
+async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
+  const tls = options.tls;
+  const server = createAdaptorServer({
+    fetch: (request, env) => handler(request, { remoteAddress: (env.incoming as IncomingMessage).socket.remoteAddress ?? "" }),
+    ...(tls && {
+      createServer: createHttpsServer,
+      serverOptions: {
+        cert: tls.cert,
+        key: tls.key,
+        ca: tls.ca,
+        requestCert: tls.requestCert,
+        // Node only checks the chain when rejectUnauthorized is set; "require" without "verify"
+        // is enforced below by refusing connections that presented no certificate.
+        rejectUnauthorized: tls.verifyCert,
+        minVersion: tls.minVersion,
+        maxVersion: tls.maxVersion,
+      },
+    }),
+  }) as Server;
+  server.requestTimeout = options.requestTimeout;
+  server.headersTimeout = Math.min(options.requestTimeout, 60_000);
+  server.keepAliveTimeout = options.idleTimeout;
+  // SSE streams live for hours: no socket inactivity timeout, keep-alive comments keep proxies awake.
+  server.timeout = 0;
+  if (tls?.requireCert && !tls.verifyCert) {
+    server.on("secureConnection", (socket: TLSSocket) => {
+      if (!socket.getPeerCertificate() || Object.keys(socket.getPeerCertificate()).length === 0) socket.destroy();
+    });
+  }
+  const sockets = new Set<import("node:net").Socket>();
+  server.on(tls ? "secureConnection" : "connection", (socket: import("node:net").Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  return {
+    host: options.host,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+function spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle {
+  const isWindows = process.platform === "win32";
+  const child = spawnProcess(command, args, {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: ["pipe", "pipe", "pipe"],
+    // Its own process group, so the whole tree (npx → node → …) can be signalled at once.
+    detached: !isWindows,
+    windowsHide: true,
+  });
+  const exited = new Promise<ChildExit & { error?: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, signal: null, error }));
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+  // A child that stops reading stdin must not crash the bridge with EPIPE.
+  child.stdin.on("error", () => {});
+  return {
+    pid: child.pid,
+    onStdout: (listener) => child.stdout.on("data", listener),
+    onStderr: (listener) => child.stderr.on("data", listener),
+    write: (data) => child.stdin.writable && child.stdin.write(data),
+    closeStdin: () => child.stdin.end(),
+    kill: (signal) => {
+      if (child.pid === undefined) return;
+      try {
+        if (isWindows) child.kill(signal);
+        else process.kill(-child.pid, signal);
+      } catch {
+        // Already gone.
+      }
+    },
+    exited,
+  };
+}
+
+function openAppendFile(path: string): (text: string) => void {
+  closeSync(openSync(path, "a", 0o600));
+  return (text) => appendFileSync(path, text);
+}
+
+export const nodePlatform: Platform = {
+  name: "node",
+  env: process.env,
+  args: process.argv.slice(2),
+  executableDir: dirname(process.argv[1] && !process.argv[1].startsWith("-") ? process.argv[1] : process.execPath),
+  serve,
+  spawn,
+  readTextFile: (path) => readFile(path, "utf8"),
+  fileExists: (path) => existsSync(path),
+  openAppendFile,
+  writeStdout: (text) => void process.stdout.write(text),
+  writeStderr: (text) => void process.stderr.write(text),
+  onSignal: (signal, listener) => void process.on(signal, listener),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  },
+  stdinIsTerminal: Boolean(process.stdin.isTTY),
+  exit: (code) => process.exit(code),
+};
