@@ -10,6 +10,17 @@ import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
 
+/** How a value is written in the file when that differs from its parsed form (see describe.ts). */
+export type ValueKind = "duration" | "size" | "secret" | "url" | "listen";
+
+declare module "zod" {
+  interface GlobalMeta {
+    kind?: ValueKind;
+    /** check-config prints every value of this map as "[redacted]": child environments and headers carry credentials. */
+    sensitive?: boolean;
+  }
+}
+
 /** A strict object whose unknown-key error names the nearest valid key. */
 function section<Shape extends z.ZodRawShape>(shape: Shape) {
   const known = Object.keys(shape);
@@ -26,6 +37,8 @@ function section<Shape extends z.ZodRawShape>(shape: Shape) {
   });
 }
 
+// Messages below never echo the value: it may have come from an environment variable holding a secret.
+
 /** Milliseconds, written as "30s", "5m", "1h30m" or "250ms". */
 const duration = () =>
   z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -35,24 +48,31 @@ const duration = () =>
     }
     const ms = parseDuration(value);
     if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${value}" is not a duration: use forms like "500ms", "30s", "5m", "1h30m"` });
+      ctx.addIssue({ code: "custom", message: 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
       return z.NEVER;
     }
     return ms;
-  });
+  })
+  .meta({ kind: "duration" });
 
 /** Bytes, written as "16MiB", "512KB" or a plain number. */
 const byteSize = () =>
   z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
     const bytes = typeof value === "number" ? value : parseSize(value);
     if (bytes === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${value}" is not a size: use forms like "16MiB", "512KB" or a number of bytes` });
+      ctx.addIssue({ code: "custom", message: 'is not a size: use forms like "16MiB", "512KB" or a number of bytes' });
       return z.NEVER;
     }
     return bytes;
-  });
+  })
+  .meta({ kind: "size" });
 
-const secret = () => z.string().min(1, "must not be empty").transform((value) => new Secret(value));
+const secret = () =>
+  z
+    .string()
+    .min(1, "must not be empty")
+    .transform((value) => new Secret(value))
+    .meta({ kind: "secret" });
 
 const httpUrl = () =>
   z.string().refine((value) => {
@@ -62,7 +82,8 @@ const httpUrl = () =>
     } catch {
       return false;
     }
-  }, "must be an absolute http:// or https:// URL");
+  }, "must be an absolute http:// or https:// URL")
+  .meta({ kind: "url" });
 
 const nonEmpty = () => z.string().min(1, "must not be empty");
 
@@ -72,12 +93,13 @@ const listenAddress = () =>
     const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
     const port = match ? Number(match[3]) : NaN;
     if (!match || port > 65535) {
-      ctx.addIssue({ code: "custom", message: `"${value}" is not host:port (e.g. "127.0.0.1:8080", ":8080", "[::1]:8080")` });
+      ctx.addIssue({ code: "custom", message: 'is not host:port with a port from 0 to 65535 (e.g. "127.0.0.1:8080", ":8080", "[::1]:8080")' });
       return z.NEVER;
     }
     const host = match[1] ?? (match[2] || "0.0.0.0");
     return { host, port, text: value };
-  });
+  })
+  .meta({ kind: "listen" });
 
 const logSchema = section({
   level: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Lowest level written."),
@@ -86,7 +108,7 @@ const logSchema = section({
 });
 
 const tlsServerSchema = section({
-  enabled: z.boolean().default(false),
+  enabled: z.boolean().default(false).describe("Serve HTTPS instead of HTTP."),
   cert_file: z.string().optional().describe("PEM certificate chain."),
   key_file: z.string().optional().describe("PEM private key."),
   client_ca: z.string().optional().describe("PEM bundle of CAs that sign client certificates (mutual TLS)."),
@@ -94,25 +116,25 @@ const tlsServerSchema = section({
     .enum(["none", "request", "require", "verify", "require_and_verify"])
     .default("none")
     .describe("none: no client certificate; request: asked for, not required or checked; require: required, not checked; verify: checked against client_ca when sent; require_and_verify: required and checked."),
-  min_version: z.enum(["1.2", "1.3"]).default("1.2"),
-  max_version: z.enum(["1.2", "1.3"]).optional(),
+  min_version: z.enum(["1.2", "1.3"]).default("1.2").describe("Lowest TLS version accepted."),
+  max_version: z.enum(["1.2", "1.3"]).optional().describe("Highest TLS version accepted; unset: the newest the runtime supports."),
 });
 
 const corsSchema = section({
-  enabled: z.boolean().default(false),
+  enabled: z.boolean().default(false).describe("Answer CORS preflights and add CORS headers for the allowed origins."),
   allowed_origins: z.array(z.string()).default([]).describe('Origins allowed to call the bridge from a browser; "*" allows any.'),
-  allowed_methods: z.array(z.string()).default(["GET", "POST", "DELETE", "OPTIONS"]),
+  allowed_methods: z.array(z.string()).default(["GET", "POST", "DELETE", "OPTIONS"]).describe("Methods listed in Access-Control-Allow-Methods."),
   allowed_headers: z
     .array(z.string())
-    .default(["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID"]),
-  exposed_headers: z.array(z.string()).default(["Mcp-Session-Id", "WWW-Authenticate"]),
-  allow_credentials: z.boolean().default(false),
+    .default(["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID"]).describe("Request headers listed in Access-Control-Allow-Headers."),
+  exposed_headers: z.array(z.string()).default(["Mcp-Session-Id", "WWW-Authenticate"]).describe("Response headers listed in Access-Control-Expose-Headers."),
+  allow_credentials: z.boolean().default(false).describe("Send Access-Control-Allow-Credentials: true."),
   max_age: z.number().int().nonnegative().default(86400).describe("Seconds a browser may cache a preflight answer."),
 });
 
 const mcpServerSchema = section({
   command: nonEmpty().describe("Executable of the stdio MCP server (looked up on PATH)."),
-  args: z.array(z.string()).default([]),
+  args: z.array(z.string()).default([]).describe("Arguments passed to command."),
   env: z.record(z.string(), z.string()).default({}).describe("Extra environment variables for the child."),
   inherit_env: z
     .array(z.string())
@@ -122,7 +144,7 @@ const mcpServerSchema = section({
   read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
   graceful_shutdown_timeout: duration().prefault("30s").describe("After stdin closes, how long before SIGTERM (and as long again before SIGKILL)."),
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
-  max_restarts: z.number().int().nonnegative().default(5),
+  max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts in a row before the bridge gives up on the child."),
   restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
   pass_identity: z.boolean().default(false).describe("Per-session children get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token)."),
 });
@@ -131,26 +153,27 @@ const sessionSchema = section({
   enabled: z.boolean().default(true).describe("Accepted for compatibility; sessions are how the bridge keeps clients apart and cannot be turned off."),
   mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped."),
   timeout: duration().prefault("30m").describe("Idle time after which a session ends."),
-  max_sessions: z.number().int().positive().default(100),
+  max_sessions: z.number().int().positive().default(100).describe("Sessions open at once; the next initialize gets 503 with Retry-After."),
   max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; off by default."),
-  cleanup_interval: duration().prefault("1m"),
+  cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
+  resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
 });
 
 const bearerSchema = section({
   valid_tokens: z.array(secret()).optional().describe('Server mode: accepted tokens, plaintext or "sha256:<hex>" of the token.'),
   validation_endpoint: httpUrl().optional().describe('Server mode: POSTed {"token": …}; answers {"valid", "subject", "scopes", "claims", "metadata"}.'),
-  validation_timeout: duration().prefault("5s"),
+  validation_timeout: duration().prefault("5s").describe("Time allowed for the validation endpoint to answer; when it does not, the request fails with 503."),
   cache_ttl: duration().prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
   negative_cache_ttl: duration().prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
   token: secret().optional().describe("Client mode: the token sent to the remote server."),
 });
 
 const oauthClaimsSchema = section({
-  subject_claim: z.string().default("sub"),
-  email_claim: z.string().default("email"),
-  roles_claim: z.string().default("roles"),
-  client_id_claim: z.string().default("client_id"),
+  subject_claim: z.string().default("sub").describe("Claim holding the subject (user id)."),
+  email_claim: z.string().default("email").describe("Claim holding the email address."),
+  roles_claim: z.string().default("roles").describe("Claim holding the roles."),
+  client_id_claim: z.string().default("client_id").describe("Claim holding the OAuth client id."),
 });
 
 const oauthValidationSchema = section({
@@ -159,50 +182,50 @@ const oauthValidationSchema = section({
     .min(1)
     .default(["RS256", "ES256"])
     .describe("Asymmetric algorithms only: none and HS* are never accepted."),
-  clock_skew: duration().prefault("30s"),
-  require_expiration: z.boolean().default(true),
+  clock_skew: duration().prefault("30s").describe("Tolerance for exp, nbf and iat against this server's clock."),
+  require_expiration: z.boolean().default(true).describe("Reject tokens without an exp claim."),
   max_token_age: duration().optional().describe("Reject tokens whose iat is older than this."),
 });
 
 const oauthJwksSchema = section({
-  refresh_interval: duration().prefault("1h"),
-  fetch_timeout: duration().prefault("10s"),
+  refresh_interval: duration().prefault("1h").describe("How often the JWKS is refetched."),
+  fetch_timeout: duration().prefault("10s").describe("Time allowed for a JWKS fetch."),
   cooldown: duration().prefault("30s").describe("Least time between two refetches caused by an unknown kid."),
 });
 
 const oauthIntrospectionSchema = section({
-  enabled: z.boolean().default(false),
-  endpoint: httpUrl().optional(),
-  client_id: z.string().optional(),
-  client_secret: secret().optional(),
-  auth_method: z.enum(["client_secret_basic", "client_secret_post"]).default("client_secret_basic"),
-  cache_ttl: duration().prefault("60s"),
+  enabled: z.boolean().default(false).describe("Fall back to token introspection (RFC 7662) for tokens that are not JWTs."),
+  endpoint: httpUrl().optional().describe("Introspection endpoint."),
+  client_id: z.string().optional().describe("Client id used to authenticate to the introspection endpoint."),
+  client_secret: secret().optional().describe("Client secret used to authenticate to the introspection endpoint."),
+  auth_method: z.enum(["client_secret_basic", "client_secret_post"]).default("client_secret_basic").describe("How the bridge authenticates to the introspection endpoint."),
+  cache_ttl: duration().prefault("60s").describe("How long an introspection answer is reused."),
 });
 
 const oauthSchema = section({
   // Server mode: validating incoming tokens.
   discovery_url: httpUrl().optional().describe("Issuer URL; {discovery_url}/.well-known/openid-configuration is fetched (RFC 8414 metadata as fallback)."),
   issuer: httpUrl().optional().describe("Expected iss when there is no discovery."),
-  jwks_url: httpUrl().optional(),
+  jwks_url: httpUrl().optional().describe("JWKS URL for JWT validation without discovery."),
   introspection_url: httpUrl().optional().describe("RFC 7662 endpoint for opaque tokens."),
   audience: z.string().optional().describe("Required aud; defaults to this server's canonical resource URL (RFC 8707)."),
-  required_scopes: z.array(z.string()).default([]),
+  required_scopes: z.array(z.string()).default([]).describe("Scopes every request must carry."),
   method_scopes: z
     .record(z.string(), z.array(z.string()))
     .default({})
     .describe('Extra scopes per MCP method or tool: {"tools/call": ["mcp:write"], "tools/call:delete_file": ["mcp:admin"]}.'),
-  claims: oauthClaimsSchema.prefault({}),
-  validation: oauthValidationSchema.prefault({}),
-  jwks: oauthJwksSchema.prefault({}),
-  introspection: oauthIntrospectionSchema.prefault({}),
-  http_timeout: duration().prefault("10s"),
+  claims: oauthClaimsSchema.prefault({}).describe("Where identity is read from in token claims."),
+  validation: oauthValidationSchema.prefault({}).describe("JWT validation options."),
+  jwks: oauthJwksSchema.prefault({}).describe("JWKS fetching and caching."),
+  introspection: oauthIntrospectionSchema.prefault({}).describe("Token introspection (RFC 7662) as a fallback for opaque tokens."),
+  http_timeout: duration().prefault("10s").describe("Time allowed for discovery and introspection requests."),
   // Shared by both modes.
-  client_id: z.string().optional(),
-  client_secret: secret().optional(),
+  client_id: z.string().optional().describe("OAuth client id: for token introspection in server mode, for obtaining tokens in client mode."),
+  client_secret: secret().optional().describe("OAuth client secret belonging to client_id."),
   // Client mode: obtaining tokens.
-  token_url: httpUrl().optional(),
-  authorization_url: httpUrl().optional(),
-  scopes: z.array(z.string()).default([]),
+  token_url: httpUrl().optional().describe("Client mode: token endpoint; found by discovery when unset."),
+  authorization_url: httpUrl().optional().describe("Client mode: authorization endpoint for the authorization-code flow; found by discovery when unset."),
+  scopes: z.array(z.string()).default([]).describe("Client mode: scopes requested."),
   use_pkce: z.boolean().default(true).describe("Client mode: use the authorization-code flow with PKCE (S256) when a user is present."),
   resource: z.string().optional().describe("RFC 8707 resource indicator sent with token requests."),
   redirect_uri: httpUrl().optional().describe("Client mode: loopback redirect URI for the authorization-code flow."),
@@ -210,66 +233,66 @@ const oauthSchema = section({
 });
 
 export const AuthSchema = section({
-  type: z.enum(["none", "bearer", "oauth"]).default("none"),
-  bearer: bearerSchema.optional(),
-  oauth: oauthSchema.optional(),
+  type: z.enum(["none", "bearer", "oauth"]).default("none").describe("none: no authentication; bearer: bearer tokens; oauth: OAuth 2.0 / OIDC access tokens."),
+  bearer: bearerSchema.optional().describe("Settings for type: bearer."),
+  oauth: oauthSchema.optional().describe("Settings for type: oauth."),
 });
 
 const brandingSchema = section({
-  page_title: z.string().optional(),
-  heading: z.string().optional(),
-  subtitle: z.string().optional(),
-  username_label: z.string().optional(),
-  password_label: z.string().optional(),
-  button_text: z.string().optional(),
-  footer_text: z.string().optional(),
-  primary_color: z.string().optional(),
-  secondary_color: z.string().optional(),
+  page_title: z.string().optional().describe("Browser title of the login page."),
+  heading: z.string().optional().describe("Heading of the login page."),
+  subtitle: z.string().optional().describe("Text under the heading."),
+  username_label: z.string().optional().describe("Label of the username field."),
+  password_label: z.string().optional().describe("Label of the password field."),
+  button_text: z.string().optional().describe("Text of the sign-in button."),
+  footer_text: z.string().optional().describe("Text at the foot of the page."),
+  primary_color: z.string().optional().describe("Main colour (a CSS colour)."),
+  secondary_color: z.string().optional().describe("Accent colour (a CSS colour)."),
 });
 
 const builtinUserSchema = section({
-  username: nonEmpty(),
+  username: nonEmpty().describe("Login name."),
   password_hash: secret().optional().describe("bcrypt hash ($2a$/$2b$/$2y$); taken literally, never $-substituted."),
   password_env: z.string().optional().describe("Name of an environment variable holding the password; hashed at start."),
-  scopes: z.array(z.string()).default([]),
+  scopes: z.array(z.string()).default([]).describe("Scopes this user may be granted."),
 });
 
 const oauthServerSchema = section({
-  enabled: z.boolean().default(false),
+  enabled: z.boolean().default(false).describe("Run the OAuth 2.0 authorization server, which issues tokens for this bridge."),
   issuer: httpUrl().optional().describe("Public base URL; byte-identical to what clients use."),
-  mode: z.enum(["builtin", "federated"]).default("builtin"),
-  token_lifetime: duration().prefault("1h"),
-  refresh_token_lifetime: duration().prefault("24h"),
-  auth_code_lifetime: duration().prefault("10m"),
-  allow_dynamic_registration: z.boolean().default(true),
+  mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
+  token_lifetime: duration().prefault("1h").describe("Lifetime of issued access tokens."),
+  refresh_token_lifetime: duration().prefault("24h").describe("Lifetime of issued refresh tokens."),
+  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes."),
+  allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591)."),
   signing: section({
-    algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256"),
-    key_file: z.string().optional(),
-    key_id: z.string().optional(),
+    algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Signature algorithm of issued tokens."),
+    key_file: z.string().optional().describe("PEM private key that signs tokens."),
+    key_id: z.string().optional().describe("kid published in the JWKS."),
     generate_key: z.boolean().default(false).describe("Development only: an ephemeral key, lost on restart."),
-  }).prefault({}),
+  }).prefault({}).describe("Token signing key."),
   builtin: section({
-    users: z.array(builtinUserSchema).default([]),
-    login_template: z.string().optional(),
-    branding: brandingSchema.prefault({}),
-  }).prefault({}),
+    users: z.array(builtinUserSchema).default([]).describe("Local users."),
+    login_template: z.string().optional().describe("HTML template replacing the built-in login page."),
+    branding: brandingSchema.prefault({}).describe("Texts and colours of the built-in login page."),
+  }).prefault({}).describe("Builtin mode: local users and the login page."),
   federated: section({
-    upstream_issuer: httpUrl().optional(),
-    upstream_discovery_url: httpUrl().optional(),
-    client_id: z.string().optional(),
-    client_secret: secret().optional(),
-    client_secret_env: z.string().optional(),
-    scopes: z.array(z.string()).default(["openid", "email", "profile"]),
-    allowed_domains: z.array(z.string()).default([]),
-    default_scopes: z.array(z.string()).default([]),
-    admin_users: z.array(z.string()).default([]),
-    admin_scopes: z.array(z.string()).default([]),
-    http_timeout: duration().prefault("10s"),
-  }).prefault({}),
+    upstream_issuer: httpUrl().optional().describe("Issuer URL of the upstream identity provider."),
+    upstream_discovery_url: httpUrl().optional().describe("Discovery URL of the upstream provider, when it cannot be derived from upstream_issuer."),
+    client_id: z.string().optional().describe("Client id registered at the upstream provider."),
+    client_secret: secret().optional().describe("Client secret registered at the upstream provider."),
+    client_secret_env: z.string().optional().describe("Name of an environment variable holding the upstream client secret."),
+    scopes: z.array(z.string()).default(["openid", "email", "profile"]).describe("Scopes requested from the upstream provider."),
+    allowed_domains: z.array(z.string()).default([]).describe("Email domains whose users may sign in; empty: any."),
+    default_scopes: z.array(z.string()).default([]).describe("Scopes granted to every signed-in user."),
+    admin_users: z.array(z.string()).default([]).describe("Emails of users who get admin_scopes."),
+    admin_scopes: z.array(z.string()).default([]).describe("Scopes granted to admin_users."),
+    http_timeout: duration().prefault("10s").describe("Time allowed for requests to the upstream provider."),
+  }).prefault({}).describe("Federated mode: sign-in through an upstream identity provider."),
   allowed_redirect_uris: z
     .array(z.string())
-    .default(["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"]),
-  scopes_supported: z.array(z.string()).default([]),
+    .default(["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"]).describe("Redirect URIs clients may use."),
+  scopes_supported: z.array(z.string()).default([]).describe("Scopes advertised in the authorization server metadata."),
 });
 
 const serverSchema = section({
@@ -279,49 +302,49 @@ const serverSchema = section({
   read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
   write_timeout: duration().prefault("60s").describe("Time allowed to write a non-streaming response; never applied to SSE streams."),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
-  sse_keepalive_interval: duration().prefault("30s"),
-  max_body_size: byteSize().prefault("16MiB"),
+  sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams."),
+  max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted; empty: loopback names for a loopback listener, anything otherwise."),
   legacy_sse: z.boolean().default(true).describe("Serve the 2024-11-05 HTTP+SSE transport on /sse and /messages."),
   auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address per minute before 429."),
-  tls: tlsServerSchema.prefault({}),
-  cors: corsSchema.prefault({}),
-  mcp_server: mcpServerSchema.optional(),
-  session: sessionSchema.prefault({}),
-  auth: AuthSchema.optional(),
-  oauth_server: oauthServerSchema.prefault({}),
+  tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
+  cors: corsSchema.prefault({}).describe("Cross-origin requests from browsers."),
+  mcp_server: mcpServerSchema.optional().describe("The stdio MCP server the bridge runs; required in server mode."),
+  session: sessionSchema.prefault({}).describe("Session lifetime and limits, and how children are shared."),
+  auth: AuthSchema.optional().describe("Authentication of incoming requests; may also be written as a top-level auth: block."),
+  oauth_server: oauthServerSchema.prefault({}).describe("The built-in OAuth 2.0 authorization server."),
 });
 
 const clientSchema = section({
   url: httpUrl().describe("URL of the remote MCP endpoint."),
-  transport: z.enum(["auto", "streamable-http", "sse"]).default("auto"),
-  timeout: duration().prefault("30s"),
-  max_idle_conns: z.number().int().positive().default(10),
-  idle_conn_timeout: duration().prefault("90s"),
+  transport: z.enum(["auto", "streamable-http", "sse"]).default("auto").describe("auto: Streamable HTTP, falling back to the legacy HTTP+SSE transport; streamable-http or sse: that transport only."),
+  timeout: duration().prefault("30s").describe("Time allowed for one HTTP request to the remote server."),
+  max_idle_conns: z.number().int().positive().default(10).describe("Idle keep-alive connections kept open to the remote server."),
+  idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
-    ca_cert: z.string().optional(),
-    cert_file: z.string().optional(),
-    key_file: z.string().optional(),
-    insecure_skip_verify: z.boolean().default(false),
-    server_name: z.string().optional(),
-  }).prefault({}),
-  headers: z.record(z.string(), z.string()).default({}),
-  auth: AuthSchema.optional(),
+    ca_cert: z.string().optional().describe("PEM CA bundle trusted for the remote server's certificate."),
+    cert_file: z.string().optional().describe("PEM client certificate for mutual TLS."),
+    key_file: z.string().optional().describe("PEM private key of the client certificate."),
+    insecure_skip_verify: z.boolean().default(false).describe("Do not verify the remote server's certificate. Development only."),
+    server_name: z.string().optional().describe("Name expected in the remote server's certificate, when it differs from the URL's host."),
+  }).prefault({}).describe("TLS for the connection to the remote server."),
+  headers: z.record(z.string(), z.string()).default({}).describe("Headers added to every request to the remote server."),
+  auth: AuthSchema.optional().describe("Authentication sent to the remote server; may also be written as a top-level auth: block."),
   retry: section({
-    enabled: z.boolean().default(true),
-    max_retries: z.number().int().nonnegative().default(3),
-    initial_delay: duration().prefault("100ms"),
-    max_delay: duration().prefault("5s"),
-    multiplier: z.number().min(1).default(2),
-  }).prefault({}),
+    enabled: z.boolean().default(true).describe("Retry failed requests that are safe to repeat."),
+    max_retries: z.number().int().nonnegative().default(3).describe("Retries after the first attempt."),
+    initial_delay: duration().prefault("100ms").describe("Delay before the first retry."),
+    max_delay: duration().prefault("5s").describe("Longest delay between retries."),
+    multiplier: z.number().min(1).default(2).describe("Factor the delay grows by after each retry."),
+  }).prefault({}).describe("Retries of failed requests to the remote server."),
 });
 
 export const ConfigSchema = section({
   mode: z.enum(["server", "client"]).describe("server: serve a stdio MCP server over HTTP; client: connect stdio to a remote HTTP server."),
-  log: logSchema.prefault({}),
-  server: serverSchema.optional(),
-  client: clientSchema.optional(),
+  log: logSchema.prefault({}).describe("Logging; may also be written as logging:."),
+  server: serverSchema.optional().describe("Server mode: the HTTP side and the stdio MCP server behind it."),
+  client: clientSchema.optional().describe("Client mode: the remote MCP server that stdio is connected to."),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

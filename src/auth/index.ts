@@ -1,0 +1,34 @@
+/** @module Builds the inbound Authenticator for server mode from the `auth:` section. */
+import type { AuthConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { createStaticTokenSet } from "./bearer.ts";
+import { createRemoteValidator } from "./remote.ts";
+import { AuthError, type Authenticator } from "./types.ts";
+
+export interface AuthContext {
+  /** Canonical URL of the MCP endpoint (RFC 8707 resource; the default audience). */
+  resource: string;
+  logger: Logger;
+  fetch?: typeof fetch;
+}
+
+/** The authenticator for `auth`, or undefined when requests are not authenticated (type none). */
+export function createAuthenticator(auth: AuthConfig | undefined, context: AuthContext): Authenticator | undefined {
+  if (!auth || auth.type === "none") return undefined;
+  if (auth.type === "bearer") {
+    const bearer = auth.bearer!;
+    const staticTokens = bearer.valid_tokens?.length ? createStaticTokenSet(bearer.valid_tokens) : undefined;
+    const endpoint = bearer.validation_endpoint;
+    const remote = endpoint ? createRemoteValidator({ ...bearer, validation_endpoint: endpoint }, context.fetch) : undefined;
+    return {
+      requiredScopes: [],
+      async verify(token) {
+        const known = await staticTokens?.lookup(token);
+        if (known) return known;
+        if (remote) return remote.validate(token);
+        throw new AuthError("invalid_token", "not one of the configured tokens");
+      },
+    };
+  }
+  throw new AuthError("temporarily_unavailable", "OAuth validation is not available in this build");
+}

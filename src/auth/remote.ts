@@ -1,0 +1,90 @@
+/**
+ * @module `bearer.validation_endpoint`: the token is POSTed as {"token": …} and the endpoint answers
+ * {"valid", "subject", "scopes", "claims", "metadata"}. Answers are cached briefly (by the token's
+ * hash, never the token); any failure to get a clear answer fails closed with 503.
+ */
+import { z } from "zod";
+import type { BearerConfig } from "../config/schema.ts";
+import { sha256, toHex } from "./digest.ts";
+import { TtlCache } from "./ttl-cache.ts";
+import { readBodyLimited } from "../util/body.ts";
+import { AuthError, type Principal } from "./types.ts";
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** The endpoint's answer; extra fields are allowed, the named ones must have the right types. */
+const ValidationAnswerSchema = z.looseObject({
+  valid: z.boolean(),
+  subject: z.string().min(1).optional(),
+  scopes: z.array(z.string()).optional(),
+  claims: z.record(z.string(), z.unknown()).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+export interface RemoteValidator {
+  validate(token: string): Promise<Principal>;
+}
+
+export function createRemoteValidator(config: BearerConfig & { validation_endpoint: string }, fetchImpl: typeof fetch = fetch): RemoteValidator {
+  const cache = new TtlCache<Principal | AuthError>(10_000);
+  const inFlight = new Map<string, Promise<Principal>>();
+
+  async function ask(token: string): Promise<Principal> {
+    let response: Response;
+    try {
+      response = await fetchImpl(config.validation_endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ token }),
+        signal: AbortSignal.timeout(config.validation_timeout),
+        redirect: "error",
+      });
+    } catch (error) {
+      throw new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${(error as Error).name}`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new AuthError("temporarily_unavailable", `validation endpoint answered HTTP ${response.status}`);
+    }
+    const text = await readBodyLimited(response, MAX_ANSWER_BYTES);
+    let parsed: unknown;
+    try {
+      parsed = text === undefined ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const answer = ValidationAnswerSchema.safeParse(parsed);
+    if (!answer.success) throw new AuthError("temporarily_unavailable", "validation endpoint answered something that is not a validation result");
+    const { valid, subject, scopes, claims, metadata } = answer.data;
+    if (!valid) throw new AuthError("invalid_token", "validation endpoint rejected the token");
+    if (!subject) throw new AuthError("temporarily_unavailable", "validation endpoint accepted the token without naming a subject");
+    return { subject, scopes: scopes ?? [], claims: { ...claims, ...(metadata && { metadata }) } };
+  }
+
+  return {
+    async validate(token) {
+      const key = toHex(await sha256(token));
+      const cached = cache.get(key);
+      if (cached instanceof AuthError) throw cached;
+      if (cached) return cached;
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = ask(token).then(
+          (principal) => {
+            cache.set(key, principal, config.cache_ttl);
+            return principal;
+          },
+          (error: unknown) => {
+            // Outages are not cached: the next request asks again.
+            if (error instanceof AuthError && error.code === "invalid_token") cache.set(key, error, config.negative_cache_ttl);
+            throw error;
+          },
+        );
+        pending.finally(() => inFlight.delete(key)).catch(() => {});
+        inFlight.set(key, pending);
+      }
+      return pending;
+    },
+  };
+}
+

@@ -1,0 +1,85 @@
+/**
+ * @module JSON-RPC 2.0 messages as MCP carries them, and the cheap structural checks the bridge
+ * needs to route them. Payloads (params, result) are passed through untouched.
+ */
+
+export type JsonRpcId = string | number;
+
+export interface JsonRpcRequest {
+  jsonrpc: "2.0";
+  id: JsonRpcId;
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+export interface JsonRpcNotification {
+  jsonrpc: "2.0";
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+export interface JsonRpcResponse {
+  jsonrpc: "2.0";
+  id: JsonRpcId | null;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse;
+
+/** JSON-RPC and MCP error codes the bridge itself produces. */
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** MCP's "connection closed" (the SDK's ErrorCode.ConnectionClosed). */
+  ConnectionClosed: -32000,
+  /** MCP's "request timeout" (the SDK's ErrorCode.RequestTimeout). */
+  RequestTimeout: -32001,
+} as const;
+
+export function isRequest(message: JsonRpcMessage): message is JsonRpcRequest {
+  return "method" in message && "id" in message && message.id !== undefined;
+}
+
+export function isNotification(message: JsonRpcMessage): message is JsonRpcNotification {
+  return "method" in message && !("id" in message && message.id !== undefined);
+}
+
+export function isResponse(message: JsonRpcMessage): message is JsonRpcResponse {
+  return !("method" in message);
+}
+
+function isId(value: unknown): value is JsonRpcId {
+  return typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
+}
+
+/**
+ * Checks the envelope of one message (not its payload). Returns a reason when it is not a valid
+ * JSON-RPC 2.0 request, notification or response.
+ */
+export function envelopeProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "a message must be a JSON object";
+  const message = value as Record<string, unknown>;
+  if (message.jsonrpc !== "2.0") return '"jsonrpc" must be "2.0"';
+  if ("method" in message) {
+    if (typeof message.method !== "string" || message.method === "") return '"method" must be a non-empty string';
+    if ("id" in message && !isId(message.id)) return '"id" must be a string or an integer';
+    if ("params" in message && (typeof message.params !== "object" || message.params === null)) return '"params" must be an object or array';
+    return undefined;
+  }
+  if (!("id" in message) || !(isId(message.id) || message.id === null)) return "a response needs an id";
+  if ("result" in message === "error" in message) return 'a response has exactly one of "result" and "error"';
+  return undefined;
+}
+
+export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
+  return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
+}
+
+/** A map key for an id: 1 and "1" are different ids. */
+export function idKey(id: JsonRpcId): string | number {
+  return typeof id === "number" ? id : `s:${id}`;
+}

@@ -1,0 +1,107 @@
+/**
+ * @module The HTTP application of server mode, runtime-agnostic (Request in, Response out):
+ * host/origin guard → CORS (preflights answered before auth) → health → metadata → auth → MCP.
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import type { Authenticator } from "../auth/types.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ConnectionInfo } from "../runtime/types.ts";
+import { createAuthGate } from "./auth-gate.ts";
+import { createRequestGuard } from "./guards.ts";
+import { jsonError } from "./http-errors.ts";
+import type { SessionManager } from "./sessions.ts";
+import { createMcpHandlers } from "./streamable-http.ts";
+
+type AppEnv = { Bindings: ConnectionInfo };
+
+export interface AppOptions {
+  config: ServerConfig;
+  sessions: SessionManager;
+  authenticator: Authenticator | undefined;
+  /** Canonical URL of the MCP endpoint. */
+  resource: string;
+  logger: Logger;
+  /** RFC 9728 document, when the server publishes one. */
+  protectedResourceMetadata?: Record<string, unknown>;
+}
+
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const { config, sessions, logger } = options;
+  const app = new Hono<AppEnv>();
+  const guard = createRequestGuard(config);
+  const resourcePath = new URL(options.resource).pathname;
+  const metadataUrl = options.protectedResourceMetadata ? new URL(`/.well-known/oauth-protected-resource${resourcePath === "/" ? "" : resourcePath}`, options.resource).href : undefined;
+  const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger });
+  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
+
+  app.onError((error, c) => {
+    logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
+    return jsonError(500, "server_error", "the bridge could not handle this request");
+  });
+  app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+
+  app.use(async function hostAndOriginGuard(c, next) {
+    const refusal = guard.check(c.req.header("host") ?? null, c.req.header("origin") ?? null);
+    if (refusal) {
+      logger.warn("request refused", { reason: refusal, host: c.req.header("host"), origin: c.req.header("origin") });
+      return jsonError(403, "forbidden", refusal);
+    }
+    await next();
+  });
+
+  if (config.cors.enabled) {
+    const origins = config.cors.allowed_origins;
+    app.use(
+      cors({
+        origin: origins.includes("*") ? "*" : origins,
+        allowMethods: config.cors.allowed_methods,
+        allowHeaders: config.cors.allowed_headers,
+        exposeHeaders: config.cors.exposed_headers,
+        credentials: config.cors.allow_credentials,
+        maxAge: config.cors.max_age,
+      }),
+    );
+  }
+
+  app.get("/health", (c) => {
+    const healthy = sessions.childState !== "failed";
+    return c.json({ status: healthy ? "ok" : "failing", sessions: sessions.size, mcp_server: sessions.childState }, healthy ? 200 : 503);
+  });
+  app.get("/ready", (c) => {
+    const ready = sessions.ready;
+    return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState }, ready ? 200 : 503);
+  });
+
+  if (options.protectedResourceMetadata) {
+    const document = options.protectedResourceMetadata;
+    const serve = () => new Response(JSON.stringify(document), { headers: { "content-type": "application/json", "cache-control": "max-age=3600" } });
+    app.get("/.well-known/oauth-protected-resource", serve);
+    if (resourcePath !== "/") app.get(`/.well-known/oauth-protected-resource${resourcePath}`, serve);
+  }
+
+  for (const path of new Set([config.path, "/"])) {
+    app.on(["POST", "GET", "DELETE"], path, async (c) => {
+      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      if (principal instanceof Response) return principal;
+      if (c.req.method === "POST") return mcp.post(c.req.raw, principal);
+      if (c.req.method === "GET") return mcp.get(c.req.raw, principal);
+      return mcp.delete(c.req.raw, principal);
+    });
+  }
+
+  if (config.legacy_sse) {
+    app.get("/sse", async (c) => {
+      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      if (principal instanceof Response) return principal;
+      return mcp.openLegacy(principal);
+    });
+    app.post("/messages", async (c) => {
+      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      if (principal instanceof Response) return principal;
+      return mcp.postLegacy(c.req.raw, principal, c.req.query("sessionId") ?? "");
+    });
+  }
+  return app;
+}

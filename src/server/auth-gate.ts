@@ -1,0 +1,111 @@
+/**
+ * @module Authentication at the HTTP edge: the Bearer header (never the query string), the
+ * authenticator's verdict turned into RFC 6750 / RFC 9728 challenges, per-method scopes, and a
+ * per-address limit on failures so a token cannot be guessed at speed.
+ */
+import { AuthError, type Authenticator, type Principal } from "../auth/types.ts";
+import { isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import { jsonError } from "./http-errors.ts";
+
+/** RFC 6750 says nothing of size; no real access token is near this, and hashing a huge one is work for nothing. */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+const FAILURE_WINDOW_MS = 60_000;
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+export interface AuthGateOptions {
+  authenticator: Authenticator | undefined;
+  /** URL of this server's RFC 9728 metadata, when it publishes one. */
+  resourceMetadataUrl: string | undefined;
+  failureLimitPerMinute: number;
+  logger: Logger;
+}
+
+/** RFC 7235 quoted-string: backslash-escape quotes and backslashes. */
+function quoted(value: string): string {
+  return `"${value.replace(/["\\]/g, "\\$&")}"`;
+}
+
+export function challengeHeader(error: AuthError | undefined, resourceMetadataUrl: string | undefined, scopes: readonly string[]): string {
+  const parts: string[] = [];
+  if (resourceMetadataUrl) parts.push(`resource_metadata=${quoted(resourceMetadataUrl)}`);
+  if (error && error.code !== "missing_token") parts.push(`error=${quoted(error.code === "temporarily_unavailable" ? "invalid_token" : error.code)}`);
+  if (scopes.length > 0) parts.push(`scope=${quoted(scopes.join(" "))}`);
+  return parts.length > 0 ? `Bearer ${parts.join(", ")}` : 'Bearer realm="mcp-bridge"';
+}
+
+export function createAuthGate(options: AuthGateOptions) {
+  const { authenticator, logger } = options;
+  const failures = new Map<string, { count: number; since: number }>();
+
+  function refuse(error: AuthError, remoteAddress: string): Response {
+    if (error.code === "invalid_token" || error.code === "invalid_request") {
+      const now = Date.now();
+      const entry = failures.get(remoteAddress);
+      if (!entry || now - entry.since > FAILURE_WINDOW_MS) failures.set(remoteAddress, { count: 1, since: now });
+      else entry.count++;
+      if (failures.size > 10_000) for (const [address, old] of failures) if (now - old.since > FAILURE_WINDOW_MS) failures.delete(address);
+      const count = failures.get(remoteAddress)!.count;
+      if (count <= options.failureLimitPerMinute) {
+        logger.warn("authentication failed", { remote: remoteAddress, code: error.code, ...(logger.enabled("debug") && { reason: error.reason }) });
+      }
+    }
+    if (error.status === 503) {
+      return jsonError(503, "temporarily_unavailable", "the authorization service cannot be reached; try again shortly", { "retry-after": "5" });
+    }
+    if (error.status === 400) return jsonError(400, "invalid_request", "malformed credentials");
+    const scopes = error.code === "insufficient_scope" ? error.requiredScopes : (authenticator?.requiredScopes ?? []);
+    const description =
+      error.code === "insufficient_scope" ? "the token lacks a scope this request needs" : error.code === "missing_token" ? "this server requires a bearer token" : "the token is not valid for this server";
+    return jsonError(error.status, error.code === "missing_token" ? "invalid_token" : error.code, description, {
+      "www-authenticate": challengeHeader(error, options.resourceMetadataUrl, scopes),
+    });
+  }
+
+  function limited(remoteAddress: string): boolean {
+    const entry = failures.get(remoteAddress);
+    return entry !== undefined && entry.count >= options.failureLimitPerMinute && Date.now() - entry.since <= FAILURE_WINDOW_MS;
+  }
+
+  return {
+    /** The principal (undefined when auth is off) or the refusal to send. */
+    async authenticate(request: Request, remoteAddress: string): Promise<Principal | undefined | Response> {
+      if (!authenticator) return undefined;
+      if (limited(remoteAddress)) {
+        return jsonError(429, "too_many_requests", "too many failed authentication attempts; wait a minute", { "retry-after": "60" });
+      }
+      // RFC 6750 §2.3 allows tokens in the URL; MCP forbids it, since URLs end up in logs.
+      if (request.url.includes("access_token=")) return refuse(new AuthError("invalid_request", "token in the query string"), remoteAddress);
+      const header = request.headers.get("authorization");
+      if (header === null || !/^bearer /i.test(header)) return refuse(new AuthError("missing_token", "no bearer token"), remoteAddress);
+      if (header.length > MAX_TOKEN_LENGTH) return refuse(new AuthError("invalid_token", "token too long"), remoteAddress);
+      const match = BEARER.exec(header);
+      if (!match) return refuse(new AuthError("invalid_request", "malformed Authorization header"), remoteAddress);
+      try {
+        return await authenticator.verify(match[1]!);
+      } catch (error) {
+        if (error instanceof AuthError) return refuse(error, remoteAddress);
+        logger.error("authenticator failed", { error: (error as Error).message });
+        return refuse(new AuthError("temporarily_unavailable", "authenticator error", { cause: error }), remoteAddress);
+      }
+    },
+
+    /** 403 insufficient_scope when a message needs scopes the principal lacks (MCP authorization §scope). */
+    authorize(principal: Principal | undefined, messages: readonly JsonRpcMessage[]): Response | undefined {
+      if (!authenticator || !principal) return undefined;
+      const granted = new Set(principal.scopes);
+      const needed = new Set<string>();
+      for (const scope of authenticator.requiredScopes) needed.add(scope);
+      if (authenticator.scopesFor) {
+        for (const message of messages) {
+          if (!isRequest(message)) continue;
+          const tool = message.method === "tools/call" ? (message.params as { name?: unknown } | undefined)?.name : undefined;
+          for (const scope of authenticator.scopesFor(message.method, typeof tool === "string" ? tool : undefined)) needed.add(scope);
+        }
+      }
+      const missing = [...needed].filter((scope) => !granted.has(scope));
+      if (missing.length === 0) return undefined;
+      return refuse(new AuthError("insufficient_scope", `missing scopes: ${missing.join(" ")}`, { requiredScopes: [...needed] }), "");
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/** @module Server mode: wires config, authenticator, sessions and the HTTP app onto the platform's listener. */
+import { createAuthenticator } from "../auth/index.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Platform, TlsServeOptions } from "../runtime/types.ts";
+import { createApp } from "./app.ts";
+import { isLoopbackHost } from "./guards.ts";
+import { SessionManager } from "./sessions.ts";
+
+export interface BridgeServer {
+  /** URL of the MCP endpoint as bound (the real port when 0 was configured). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+async function tlsOptions(config: NonNullable<Config["server"]>, platform: Platform): Promise<TlsServeOptions | undefined> {
+  const tls = config.tls;
+  if (!tls.enabled) return undefined;
+  const mode = tls.client_auth;
+  return {
+    cert: await platform.readTextFile(tls.cert_file!),
+    key: await platform.readTextFile(tls.key_file!),
+    ca: tls.client_ca ? await platform.readTextFile(tls.client_ca) : undefined,
+    requestCert: mode !== "none",
+    requireCert: mode === "require" || mode === "require_and_verify",
+    verifyCert: mode === "verify" || mode === "require_and_verify",
+    minVersion: tls.min_version === "1.3" ? "TLSv1.3" : "TLSv1.2",
+    maxVersion: tls.max_version === undefined ? undefined : tls.max_version === "1.3" ? "TLSv1.3" : "TLSv1.2",
+  };
+}
+
+export async function startServer(config: Config, platform: Platform, logger: Logger): Promise<BridgeServer> {
+  const server = config.server!;
+  const tls = await tlsOptions(server, platform);
+  const scheme = tls ? "https" : "http";
+  const host = server.listen.host.includes(":") ? `[${server.listen.host}]` : server.listen.host;
+  const displayHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+
+  const sessions = new SessionManager(server, platform, logger);
+  let app: ReturnType<typeof createApp> | undefined;
+  const listener = await platform.serve((request, connection) => app!.fetch(request, connection), {
+    host: server.listen.host,
+    port: server.listen.port,
+    tls,
+    requestTimeout: server.read_timeout,
+    idleTimeout: server.idle_timeout,
+  });
+  const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
+  // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
+  const resource = server.public_url ?? url;
+  const authenticator = createAuthenticator(server.auth, { resource, logger });
+  app = createApp({ config: server, sessions, authenticator, resource, logger });
+  await authenticator?.start?.();
+
+  const authType = server.auth?.type ?? "none";
+  if (authType === "none" && !isLoopbackHost(server.listen.host)) {
+    logger.warn("authentication is off on a non-loopback address: anyone who can reach it can use the MCP server", { listen: server.listen.text });
+  }
+  logger.info("listening", { url, auth: authType, sessions: server.session.mode, tls: Boolean(tls) });
+  return {
+    url,
+    async close() {
+      // Sessions end first so open streams close cleanly; then the listener; then wait for children.
+      const ending = sessions.close();
+      await listener.close();
+      await ending;
+      authenticator?.close?.();
+    },
+  };
+}

@@ -1,0 +1,422 @@
+/**
+ * @module One MCP session: the principal that owns it, its upstream (a child of its own or a share
+ * of one), and the routing of every message between the child and the HTTP streams of the client.
+ *
+ * Routing rules (MCP Streamable HTTP):
+ * - a response goes to the stream of the POST that carried its request, exactly once;
+ * - progress goes to the stream of the request whose progressToken it names;
+ * - other child → client messages relate to the call in flight: they go to the newest POST stream
+ *   that can carry SSE, else to the standalone GET stream, else wait (bounded) until one opens;
+ *   list_changed and resources/updated prefer the standalone stream.
+ * - SSE events carry ids "<stream>.<seq>" and are kept in a bounded log for Last-Event-ID replay.
+ */
+import type { Principal } from "../auth/types.ts";
+import { ErrorCode, errorResponse, idKey, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import { SseSink, sseHeaders } from "./sse.ts";
+
+/** Where a session's messages to the MCP server go. */
+export interface UpstreamLink {
+  /** `raw` is the message as one line of JSON. */
+  send(message: JsonRpcMessage, raw: string): void;
+  /** The session is over; release the upstream (end a dedicated child, detach from a shared one). */
+  close(): void;
+}
+
+export interface SessionSettings {
+  readTimeoutMs: number;
+  /** How long a disconnected SSE stream waits for a Last-Event-ID resume before its requests are cancelled. */
+  resumeWindowMs: number;
+  eventBufferSize: number;
+  /** The SSE retry hint sent in priming events. */
+  retryMs: number;
+}
+
+/** Protocol versions from which clients understand priming events (empty data with an id). */
+const PRIMING_FROM_VERSION = "2025-11-25";
+const STANDALONE_FIRST = /^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/;
+const MAX_BACKLOG = 1000;
+const STANDALONE_STREAM = 0;
+
+interface PendingRequest {
+  id: JsonRpcId;
+  method: string;
+  stream: PostStream;
+  deadline: number;
+  progressToken?: string | number;
+}
+
+interface LoggedEvent {
+  streamId: number;
+  seq: number;
+  raw: string;
+}
+
+/** The reply channel of one POST that carried requests. */
+class PostStream {
+  readonly pending = new Set<string | number>();
+  mode: "undecided" | "json" | "sse";
+  sink: SseSink | undefined;
+  readonly collected: string[] = [];
+  done = false;
+  /** The legacy transport's one stream, which outlives this POST. */
+  borrowedSink = false;
+  resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly response: Promise<Response>;
+  resolve!: (response: Response) => void;
+
+  constructor(
+    readonly streamId: number,
+    readonly acceptsJson: boolean,
+    readonly acceptsSse: boolean,
+    readonly batch: boolean,
+    readonly headers: Record<string, string>,
+  ) {
+    this.mode = acceptsJson && acceptsSse ? "undecided" : acceptsSse ? "sse" : "json";
+    this.response = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  get canCarryEvents(): boolean {
+    return !this.done && this.mode !== "json" && this.acceptsSse;
+  }
+}
+
+export class Session {
+  readonly id: string;
+  readonly principal: Principal | undefined;
+  readonly createdAt = Date.now();
+  lastActivity = Date.now();
+  /** Negotiated in initialize; until then the version the client asked for. */
+  protocolVersion: string;
+  #link: UpstreamLink | undefined;
+  readonly #settings: SessionSettings;
+  readonly #logger: Logger;
+  readonly #pending = new Map<string | number, PendingRequest>();
+  readonly #progress = new Map<string | number, PendingRequest>();
+  readonly #streams = new Map<number, PostStream>();
+  readonly #childRequests = new Set<string | number>();
+  readonly #events: LoggedEvent[] = [];
+  #backlog: string[] = [];
+  #standalone: SseSink | undefined;
+  #nextStreamId = STANDALONE_STREAM + 1;
+  #seq = 0;
+  #closed = false;
+  #legacy = false;
+  readonly #onEnd: (session: Session) => void;
+
+  constructor(id: string, principal: Principal | undefined, protocolVersion: string, settings: SessionSettings, logger: Logger, onEnd: (session: Session) => void) {
+    this.id = id;
+    this.principal = principal;
+    this.protocolVersion = protocolVersion;
+    this.#settings = settings;
+    this.#logger = logger;
+    this.#onEnd = onEnd;
+  }
+
+  attach(link: UpstreamLink): void {
+    this.#link = link;
+  }
+
+  get legacy(): boolean {
+    return this.#legacy;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Requests awaiting the child's reply. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  get hasOpenStream(): boolean {
+    return this.#standalone?.open === true || this.#streams.size > 0;
+  }
+
+  /**
+   * Forwards a POST's messages to the child. Answers 202 when it carried no requests; otherwise
+   * the response resolves with JSON or an SSE stream, as the client's Accept header allows.
+   */
+  handlePost(messages: JsonRpcMessage[], raws: string[], accept: { json: boolean; sse: boolean }, batch: boolean, signal: AbortSignal | undefined, headers: Record<string, string> = {}): Promise<Response> | Response {
+    this.lastActivity = Date.now();
+    const requests = messages.filter(isRequest);
+    for (const request of requests) {
+      if (this.#pending.has(idKey(request.id))) {
+        return jsonRpcErrorResponse(400, errorResponse(request.id, ErrorCode.InvalidRequest, `request id ${JSON.stringify(request.id)} is already in flight in this session`));
+      }
+    }
+    const legacy = this.#legacy;
+    const stream = requests.length > 0 ? new PostStream(this.#nextStreamId++, accept.json && !legacy, accept.sse || legacy, batch, headers) : undefined;
+    if (stream) {
+      this.#streams.set(stream.streamId, stream);
+      const deadline = Date.now() + this.#settings.readTimeoutMs;
+      for (const request of requests) this.#track(request, stream, deadline);
+      if (legacy) {
+        stream.sink = this.#standalone;
+        stream.borrowedSink = true;
+      } else {
+        if (stream.mode === "sse") this.#openSse(stream);
+        signal?.addEventListener("abort", () => this.#clientGone(stream), { once: true });
+      }
+    }
+    for (let i = 0; i < messages.length; i++) this.#fromClient(messages[i]!, raws[i]!);
+    return stream && !legacy ? stream.response : new Response(null, { status: 202, headers });
+  }
+
+  /**
+   * The 2024-11-05 HTTP+SSE transport: one GET stream carries everything the server sends, opened
+   * with an `endpoint` event naming where to POST; the session ends when that stream closes.
+   */
+  openLegacyStream(endpoint: string): Response {
+    const sink = new SseSink();
+    this.#legacy = true;
+    this.#standalone = sink;
+    sink.onClientGone = () => this.terminate("the client closed its SSE stream");
+    sink.named("endpoint", endpoint);
+    return new Response(sink.body, { headers: sseHeaders() });
+  }
+
+  /** Opens the standalone GET stream, or resumes a stream after Last-Event-ID. */
+  handleGet(lastEventId: string | undefined): Response {
+    this.lastActivity = Date.now();
+    const resumed = lastEventId ? parseEventId(lastEventId) : undefined;
+    const streamId = resumed?.streamId ?? STANDALONE_STREAM;
+    const post = streamId === STANDALONE_STREAM ? undefined : this.#streams.get(streamId);
+    if (streamId === STANDALONE_STREAM && this.#standalone?.open) {
+      return jsonRpcErrorResponse(409, errorResponse(null, ErrorCode.InvalidRequest, "this session already has an open GET stream"));
+    }
+    const sink = new SseSink();
+    const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
+    this.#prime(sink, streamId);
+    if (resumed) {
+      for (const event of this.#events) {
+        if (event.streamId === streamId && event.seq > resumed.seq) sink.event(`${event.streamId}.${event.seq}`, event.raw);
+      }
+    }
+    if (post) {
+      post.sink?.close();
+      post.sink = sink;
+      clearTimeout(post.resumeTimer);
+      sink.onClientGone = () => this.#clientGone(post);
+      if (post.pending.size === 0) this.#finish(post);
+    } else if (streamId === STANDALONE_STREAM) {
+      this.#standalone = sink;
+      sink.onClientGone = () => {
+        if (this.#standalone === sink) this.#standalone = undefined;
+      };
+      const backlog = this.#backlog;
+      this.#backlog = [];
+      for (const raw of backlog) this.#writeEvent(sink, STANDALONE_STREAM, raw);
+    } else {
+      // The stream finished before the client came back: what was logged is all there is.
+      sink.close();
+    }
+    return response;
+  }
+
+  /** A message from the child. */
+  receive(message: JsonRpcMessage, raw: string): void {
+    if (this.#closed) return;
+    if (isResponse(message)) {
+      const key = message.id === null ? undefined : idKey(message.id);
+      const pending = key === undefined ? undefined : this.#pending.get(key);
+      if (!pending || key === undefined) {
+        this.#logger.debug("child answered an id that is not in flight; dropped", { session: this.id, id: message.id });
+        return;
+      }
+      this.#untrack(key, pending);
+      if (pending.method === "initialize") this.#noteInitialized(message.result);
+      this.#deliverResponse(pending.stream, raw);
+      return;
+    }
+    if (isRequest(message)) this.#childRequests.add(idKey(message.id));
+    if (message.method === "notifications/progress") {
+      const token = (message.params as { progressToken?: string | number } | undefined)?.progressToken;
+      const owner = token === undefined ? undefined : this.#progress.get(token);
+      if (owner) {
+        owner.deadline = Date.now() + this.#settings.readTimeoutMs;
+        if (owner.stream.canCarryEvents) return this.#deliverEvent(owner.stream, raw);
+      }
+    }
+    this.#route(message.method, raw);
+  }
+
+  /** Answers requests that waited too long with a JSON-RPC error and tells the child to stop. */
+  expireRequests(now: number): void {
+    for (const [key, pending] of this.#pending) {
+      if (pending.deadline > now) continue;
+      this.#untrack(key, pending);
+      this.#cancelUpstream(pending.id, "request timed out");
+      this.#deliverResponse(pending.stream, JSON.stringify(errorResponse(pending.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#settings.readTimeoutMs} ms`)));
+    }
+  }
+
+  /** Sends a keep-alive comment on every open stream of this session. */
+  keepAlive(): void {
+    if (this.#standalone?.open) this.#standalone.keepAlive();
+    for (const stream of this.#streams.values()) if (stream.sink?.open) stream.sink.keepAlive();
+    if (this.hasOpenStream) this.lastActivity = Date.now();
+  }
+
+  /** Ends the session: pending requests get an error at once, streams close, the upstream is released. */
+  terminate(reason: string): void {
+    if (this.#closed) return;
+    for (const [key, pending] of this.#pending) {
+      this.#untrack(key, pending);
+      this.#deliverResponse(pending.stream, JSON.stringify(errorResponse(pending.id, ErrorCode.ConnectionClosed, reason)));
+    }
+    this.#closed = true;
+    this.#standalone?.close();
+    for (const stream of this.#streams.values()) this.#finish(stream);
+    this.#link?.close();
+    this.#onEnd(this);
+  }
+
+  #track(request: JsonRpcRequest, stream: PostStream, deadline: number): void {
+    const key = idKey(request.id);
+    const progressToken = (request.params?._meta as { progressToken?: string | number } | undefined)?.progressToken;
+    const pending: PendingRequest = { id: request.id, method: request.method, stream, deadline, progressToken };
+    this.#pending.set(key, pending);
+    stream.pending.add(key);
+    if (progressToken !== undefined) this.#progress.set(progressToken, pending);
+  }
+
+  #untrack(key: string | number, pending: PendingRequest): void {
+    this.#pending.delete(key);
+    pending.stream.pending.delete(key);
+    if (pending.progressToken !== undefined) this.#progress.delete(pending.progressToken);
+  }
+
+  #fromClient(message: JsonRpcMessage, raw: string): void {
+    if (isResponse(message)) {
+      // Only answers to what the child asked are passed on.
+      const key = message.id === null ? undefined : idKey(message.id);
+      if (key === undefined || !this.#childRequests.delete(key)) {
+        this.#logger.debug("client answered an id the server did not ask; dropped", { session: this.id, id: message.id });
+        return;
+      }
+    } else if (message.method === "notifications/cancelled") {
+      const requestId = (message.params as { requestId?: JsonRpcId } | undefined)?.requestId;
+      const key = requestId === undefined ? undefined : idKey(requestId);
+      const pending = key === undefined ? undefined : this.#pending.get(key);
+      if (pending && key !== undefined) {
+        this.#untrack(key, pending);
+        if (pending.stream.pending.size === 0) this.#finish(pending.stream);
+      }
+    }
+    this.#link?.send(message, raw);
+  }
+
+  #route(method: string, raw: string): void {
+    if (STANDALONE_FIRST.test(method) && this.#standalone?.open) return this.#writeEvent(this.#standalone, STANDALONE_STREAM, raw);
+    let target: PostStream | undefined;
+    for (const stream of this.#streams.values()) if (stream.canCarryEvents) target = stream;
+    if (target) return this.#deliverEvent(target, raw);
+    if (this.#standalone?.open) return this.#writeEvent(this.#standalone, STANDALONE_STREAM, raw);
+    if (this.#backlog.length >= MAX_BACKLOG) {
+      this.#logger.warn("no stream open for server messages; oldest dropped", { session: this.id });
+      this.#backlog.shift();
+    }
+    this.#backlog.push(raw);
+  }
+
+  /** A request or notification for a POST stream; switches an undecided stream to SSE. */
+  #deliverEvent(stream: PostStream, raw: string): void {
+    if (stream.mode === "undecided") this.#openSse(stream);
+    this.#writeEvent(stream.sink, stream.streamId, raw);
+  }
+
+  #deliverResponse(stream: PostStream, raw: string): void {
+    if (stream.done) return;
+    const last = stream.pending.size === 0;
+    if (stream.mode === "sse") {
+      this.#writeEvent(stream.sink, stream.streamId, raw);
+    } else {
+      stream.collected.push(raw);
+    }
+    if (last) this.#finish(stream);
+  }
+
+  #openSse(stream: PostStream): void {
+    const sink = new SseSink();
+    stream.mode = "sse";
+    stream.sink = sink;
+    sink.onClientGone = () => this.#clientGone(stream);
+    stream.resolve(new Response(sink.body, { headers: sseHeaders(stream.headers) }));
+    this.#prime(sink, stream.streamId);
+    for (const raw of stream.collected.splice(0)) this.#writeEvent(sink, stream.streamId, raw);
+  }
+
+  #finish(stream: PostStream): void {
+    if (stream.done) return;
+    stream.done = true;
+    clearTimeout(stream.resumeTimer);
+    this.#streams.delete(stream.streamId);
+    if (stream.mode === "sse") {
+      if (!stream.borrowedSink) stream.sink?.close();
+      return;
+    }
+    const body = stream.collected.length === 0 ? null : stream.batch ? `[${stream.collected.join(",")}]` : stream.collected[0]!;
+    const headers = new Headers(stream.headers);
+    if (body === null) return stream.resolve(new Response(null, { status: 202, headers }));
+    headers.set("content-type", "application/json");
+    stream.resolve(new Response(body, { status: 200, headers }));
+  }
+
+  /**
+   * The client went away from a POST stream. An SSE stream may come back with Last-Event-ID within
+   * the resume window; anything else cannot, so its requests are cancelled at the child at once.
+   */
+  #clientGone(stream: PostStream): void {
+    if (stream.done || stream.pending.size === 0) return;
+    const resumable = stream.mode === "sse";
+    if (resumable) stream.sink = undefined;
+    const cancel = () => {
+      if (stream.done || stream.sink) return;
+      for (const key of [...stream.pending]) {
+        const pending = this.#pending.get(key);
+        if (!pending) continue;
+        this.#untrack(key, pending);
+        this.#cancelUpstream(pending.id, "client disconnected");
+      }
+      this.#finish(stream);
+    };
+    if (resumable) stream.resumeTimer = setTimeout(cancel, this.#settings.resumeWindowMs);
+    else cancel();
+  }
+
+  #cancelUpstream(requestId: JsonRpcId, reason: string): void {
+    const notification = { jsonrpc: "2.0" as const, method: "notifications/cancelled", params: { requestId, reason } };
+    this.#link?.send(notification, JSON.stringify(notification));
+  }
+
+  #prime(sink: SseSink, streamId: number): void {
+    if (this.protocolVersion >= PRIMING_FROM_VERSION) sink.event(`${streamId}.${this.#seq}`, "", this.#settings.retryMs);
+  }
+
+  #writeEvent(sink: SseSink | undefined, streamId: number, raw: string): void {
+    const seq = ++this.#seq;
+    if (this.#settings.eventBufferSize > 0) {
+      this.#events.push({ streamId, seq, raw });
+      if (this.#events.length > this.#settings.eventBufferSize) this.#events.shift();
+    }
+    sink?.event(`${streamId}.${seq}`, raw);
+  }
+
+  #noteInitialized(result: unknown): void {
+    const version = (result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+    if (typeof version === "string") this.protocolVersion = version;
+  }
+}
+
+function parseEventId(text: string): { streamId: number; seq: number } | undefined {
+  const match = /^(\d{1,9})\.(\d{1,15})$/.exec(text);
+  return match ? { streamId: Number(match[1]), seq: Number(match[2]) } : undefined;
+}
+
+export function jsonRpcErrorResponse(status: number, body: JsonRpcMessage, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}

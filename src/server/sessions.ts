@@ -1,0 +1,152 @@
+/**
+ * @module The live sessions: creation within the configured limits, lookup bound to the subject,
+ * idle expiry, request deadlines and SSE keep-alives on one shared timer, and shutdown.
+ */
+import type { Principal } from "../auth/types.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Platform } from "../runtime/types.ts";
+import { childEnvironment, StdioChild } from "./child.ts";
+import { Session, type SessionSettings } from "./session.ts";
+import { SharedChildHub } from "./shared-hub.ts";
+
+const TICK_MS = 1000;
+/** SSE retry hint: how soon a client should reconnect a dropped stream. */
+const SSE_RETRY_MS = 1000;
+
+/** Why a session could not be created; the HTTP layer answers 503 with Retry-After. */
+export class SessionLimitError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = "SessionLimitError";
+  }
+}
+
+export class SessionManager {
+  readonly #sessions = new Map<string, Session>();
+  readonly #perSubject = new Map<string, number>();
+  readonly #children = new Set<Promise<unknown>>();
+  readonly #config: ServerConfig;
+  readonly #platform: Platform;
+  readonly #logger: Logger;
+  readonly #settings: SessionSettings;
+  readonly #hub: SharedChildHub | undefined;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #lastKeepAlive = Date.now();
+  #lastCleanup = Date.now();
+
+  constructor(config: ServerConfig, platform: Platform, logger: Logger) {
+    this.#config = config;
+    this.#platform = platform;
+    this.#logger = logger;
+    const mcp = config.mcp_server!;
+    this.#settings = {
+      readTimeoutMs: mcp.read_timeout,
+      resumeWindowMs: config.session.resume_window,
+      eventBufferSize: config.session.event_buffer_size,
+      retryMs: SSE_RETRY_MS,
+    };
+    this.#hub = config.session.mode === "shared" ? new SharedChildHub(platform, mcp, logger) : undefined;
+    this.#timer = setInterval(() => this.#tick(), TICK_MS);
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Whether a new session could get an MCP server now. */
+  get ready(): boolean {
+    return this.#hub ? this.#hub.ready : true;
+  }
+
+  get childState(): string {
+    return this.#hub ? this.#hub.state : "per-session";
+  }
+
+  /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
+  create(principal: Principal | undefined, protocolVersion: string): Session {
+    const { max_sessions, max_sessions_per_subject } = this.#config.session;
+    if (this.#sessions.size >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
+    const subject = principal?.subject;
+    if (subject !== undefined && max_sessions_per_subject !== undefined && (this.#perSubject.get(subject) ?? 0) >= max_sessions_per_subject) {
+      throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
+    }
+    if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, 5);
+    const id = newSessionId();
+    const logger = this.#logger.child({ session: id.slice(0, 8) });
+    const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended) => this.#forget(ended));
+    this.#sessions.set(id, session);
+    if (subject !== undefined) this.#perSubject.set(subject, (this.#perSubject.get(subject) ?? 0) + 1);
+    if (this.#hub) {
+      session.attach(this.#hub.link(session));
+    } else {
+      const mcp = this.#config.mcp_server!;
+      const env = childEnvironment(mcp, this.#platform.env, mcp.pass_identity ? principal : undefined);
+      const child = new StdioChild(this.#platform, mcp, env, logger, {
+        onMessage: (message, raw) => session.receive(message, raw),
+        onExit: (exit) => session.terminate(exit.error ? "the MCP server could not be started" : "the MCP server exited"),
+      });
+      session.attach({ send: (_message, raw) => child.send(raw), close: () => this.#track(child.shutdown()) });
+    }
+    this.#logger.info("session started", { session: id.slice(0, 8), subject, protocol: protocolVersion, sessions: this.#sessions.size });
+    return session;
+  }
+
+  /** The session with this id if it exists and belongs to `principal` (else undefined → 404). */
+  get(id: string, principal: Principal | undefined): Session | undefined {
+    const session = this.#sessions.get(id);
+    if (!session) return undefined;
+    // Another subject presenting this id learns nothing: it is "not found" for them.
+    if (session.principal?.subject !== principal?.subject) return undefined;
+    return session;
+  }
+
+  /** Ends every session and waits for their children to exit. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const session of [...this.#sessions.values()]) session.terminate("the bridge is shutting down");
+    await Promise.all([...this.#children, this.#hub?.stop()]);
+  }
+
+  #track(shutdown: Promise<unknown>): void {
+    this.#children.add(shutdown);
+    void shutdown.finally(() => this.#children.delete(shutdown));
+  }
+
+  #forget(session: Session): void {
+    if (!this.#sessions.delete(session.id)) return;
+    const subject = session.principal?.subject;
+    if (subject !== undefined) {
+      const count = (this.#perSubject.get(subject) ?? 1) - 1;
+      if (count <= 0) this.#perSubject.delete(subject);
+      else this.#perSubject.set(subject, count);
+    }
+    this.#logger.info("session ended", { session: session.id.slice(0, 8), sessions: this.#sessions.size });
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    const keepAlive = now - this.#lastKeepAlive >= this.#config.sse_keepalive_interval;
+    const cleanup = now - this.#lastCleanup >= Math.min(this.#config.session.cleanup_interval, this.#config.session.timeout);
+    if (keepAlive) this.#lastKeepAlive = now;
+    if (cleanup) this.#lastCleanup = now;
+    for (const session of this.#sessions.values()) {
+      if (session.inFlight > 0) session.expireRequests(now);
+      if (keepAlive) session.keepAlive();
+      if (cleanup && session.inFlight === 0 && !session.hasOpenStream && now - session.lastActivity > this.#config.session.timeout) {
+        session.terminate("the session was idle too long");
+      }
+    }
+  }
+}
+
+/** 192 random bits, base64url: visible ASCII as the spec requires, and unguessable. */
+function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_");
+}

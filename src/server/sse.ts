@@ -1,0 +1,74 @@
+/** @module A Server-Sent Events response body that the session writes events and keep-alives into. */
+
+const encoder = new TextEncoder();
+
+export class SseSink {
+  readonly body: ReadableStream<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #open = true;
+  /** Called once when the client goes away (not when the bridge closes the stream). */
+  onClientGone: (() => void) | undefined;
+
+  constructor() {
+    this.body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      cancel: () => {
+        if (!this.#open) return;
+        this.#open = false;
+        this.onClientGone?.();
+      },
+    });
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Writes one event; `data` is a single line of JSON (or "" for a priming event). */
+  event(id: string | undefined, data: string, retryMs?: number): void {
+    let text = "event: message\n";
+    if (id !== undefined) text += `id: ${id}\n`;
+    if (retryMs !== undefined) text += `retry: ${retryMs}\n`;
+    this.#write(text + `data: ${data}\n\n`);
+  }
+
+  /** A named event (the legacy transport's `endpoint`). */
+  named(event: string, data: string): void {
+    this.#write(`event: ${event}\ndata: ${data}\n\n`);
+  }
+
+  /** A comment line: keeps proxies and idle timers from closing a quiet stream. */
+  keepAlive(): void {
+    this.#write(": keep-alive\n\n");
+  }
+
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    try {
+      this.#controller.close();
+    } catch {
+      // Already cancelled by the reader.
+    }
+  }
+
+  #write(text: string): void {
+    if (!this.#open) return;
+    try {
+      this.#controller.enqueue(encoder.encode(text));
+    } catch {
+      this.#open = false;
+    }
+  }
+}
+
+export function sseHeaders(extra: Record<string, string> = {}): Headers {
+  const headers = new Headers(extra);
+  headers.set("content-type", "text/event-stream");
+  headers.set("cache-control", "no-cache, no-transform");
+  // Tells nginx not to buffer the stream.
+  headers.set("x-accel-buffering", "no");
+  return headers;
+}

@@ -1,0 +1,160 @@
+/**
+ * @module MCP Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25): POST carries messages to the
+ * server, GET opens the server's stream, DELETE ends the session. Everything the client sends is
+ * checked here before a session sees it; every refusal has the status the spec names.
+ */
+import type { Principal } from "../auth/types.ts";
+import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { readBodyLimited } from "../util/body.ts";
+import { jsonRpcErrorResponse, type Session } from "./session.ts";
+import { SessionLimitError, type SessionManager } from "./sessions.ts";
+
+export const SUPPORTED_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const;
+export const LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[0];
+/** What a request without MCP-Protocol-Version is taken to speak (spec: assume 2025-03-26). */
+const LEGACY_PROTOCOL_VERSION = "2024-11-05";
+
+export interface McpHandlerOptions {
+  sessions: SessionManager;
+  maxBodyBytes: number;
+  /** Checks a message's method/tool against the principal's scopes; a Response refuses the POST. */
+  authorize(principal: Principal | undefined, messages: readonly JsonRpcMessage[]): Response | undefined;
+}
+
+function refuse(status: number, code: number, message: string, headers?: Record<string, string>): Response {
+  return jsonRpcErrorResponse(status, errorResponse(null, code, message), headers);
+}
+
+/** Reads which reply formats the Accept header allows; a missing header allows both. */
+function acceptedFormats(accept: string | null): { json: boolean; sse: boolean } {
+  if (!accept) return { json: true, sse: true };
+  const value = accept.toLowerCase();
+  const any = value.includes("*/*");
+  return { json: any || value.includes("application/json") || value.includes("application/*"), sse: any || value.includes("text/event-stream") || value.includes("text/*") };
+}
+
+function protocolVersionProblem(request: Request): Response | undefined {
+  const version = request.headers.get("mcp-protocol-version");
+  if (version === null || (SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) return undefined;
+  return refuse(400, ErrorCode.InvalidRequest, `Bad Request: unsupported MCP-Protocol-Version "${version.slice(0, 40)}" (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`);
+}
+
+export function createMcpHandlers(options: McpHandlerOptions) {
+  const { sessions } = options;
+
+  /** The session named by Mcp-Session-Id, or the refusal: 400 without one, 404 for an unknown one. */
+  function findSession(request: Request, principal: Principal | undefined): Session | Response {
+    const id = request.headers.get("mcp-session-id");
+    if (!id) return refuse(400, ErrorCode.InvalidRequest, "Bad Request: Mcp-Session-Id header is required");
+    const session = sessions.get(id, principal);
+    return session && !session.legacy ? session : refuse(404, ErrorCode.InvalidRequest, "Session not found: initialize a new session");
+  }
+
+  /** Reads and checks a POST body: the messages, each as one line of JSON, or the refusal. */
+  async function readMessages(request: Request): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean } | Response> {
+    const contentType = request.headers.get("content-type") ?? "";
+    if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(contentType)) {
+      return refuse(415, ErrorCode.InvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
+    }
+    const declared = Number(request.headers.get("content-length") ?? 0);
+    const tooLarge = `Payload Too Large: the limit is ${options.maxBodyBytes} bytes`;
+    if (declared > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
+    const text = await readBodyLimited(request, options.maxBodyBytes);
+    if (text === undefined) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return refuse(400, ErrorCode.ParseError, "Parse error: the body is not valid JSON");
+    }
+    const batch = Array.isArray(body);
+    const messages = (batch ? body : [body]) as JsonRpcMessage[];
+    if (messages.length === 0) return refuse(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");
+    for (const message of messages) {
+      const problem = envelopeProblem(message);
+      if (problem) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${problem}`);
+    }
+    // A single compact message is forwarded as received; anything else is re-serialized to one line.
+    const raws = !batch && !/[\r\n]/.test(text) ? [text] : messages.map((message) => JSON.stringify(message));
+    return { messages, raws, batch };
+  }
+
+  async function post(request: Request, principal: Principal | undefined): Promise<Response> {
+    const accept = acceptedFormats(request.headers.get("accept"));
+    if (!accept.json && !accept.sse) return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: accept application/json or text/event-stream");
+    const read = await readMessages(request);
+    if (read instanceof Response) return read;
+    const { messages, raws, batch } = read;
+
+    const initialize = messages.find((message) => isRequest(message) && message.method === "initialize");
+    if (initialize) {
+      if (messages.length > 1) return refuse(400, ErrorCode.InvalidRequest, "Invalid Request: initialize must be sent alone");
+      const refused = options.authorize(principal, messages);
+      if (refused) return refused;
+      const asked = (initialize as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
+      const version = typeof asked === "string" ? asked : LATEST_PROTOCOL_VERSION;
+      let session: Session;
+      try {
+        session = sessions.create(principal, version);
+      } catch (error) {
+        if (!(error instanceof SessionLimitError)) throw error;
+        return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
+      }
+      return session.handlePost(messages, raws, accept, batch, request.signal, { "mcp-session-id": session.id });
+    }
+
+    const found = findSession(request, principal);
+    if (found instanceof Response) return found;
+    const badVersion = protocolVersionProblem(request);
+    if (badVersion) return badVersion;
+    const refused = options.authorize(principal, messages);
+    if (refused) return refused;
+    return found.handlePost(messages, raws, accept, batch, request.signal);
+  }
+
+  function get(request: Request, principal: Principal | undefined): Response {
+    if (!acceptedFormats(request.headers.get("accept")).sse) {
+      return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: a GET stream needs Accept: text/event-stream");
+    }
+    const found = findSession(request, principal);
+    if (found instanceof Response) return found;
+    const badVersion = protocolVersionProblem(request);
+    if (badVersion) return badVersion;
+    return found.handleGet(request.headers.get("last-event-id") ?? undefined);
+  }
+
+  function remove(request: Request, principal: Principal | undefined): Response {
+    const found = findSession(request, principal);
+    if (found instanceof Response) return found;
+    const badVersion = protocolVersionProblem(request);
+    if (badVersion) return badVersion;
+    found.terminate("the client ended the session");
+    return new Response(null, { status: 200 });
+  }
+
+  /** Legacy HTTP+SSE: GET /sse starts a session whose one stream carries every server message. */
+  function openLegacy(principal: Principal | undefined): Response {
+    let session: Session;
+    try {
+      session = sessions.create(principal, LEGACY_PROTOCOL_VERSION);
+    } catch (error) {
+      if (!(error instanceof SessionLimitError)) throw error;
+      return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
+    }
+    return session.openLegacyStream(`/messages?sessionId=${encodeURIComponent(session.id)}`);
+  }
+
+  /** Legacy HTTP+SSE: POST /messages?sessionId=… → 202; replies travel on the session's stream. */
+  async function postLegacy(request: Request, principal: Principal | undefined, sessionId: string): Promise<Response> {
+    if (!sessionId) return refuse(400, ErrorCode.InvalidRequest, "Bad Request: the sessionId query parameter is required");
+    const session = sessions.get(sessionId, principal);
+    if (!session || !session.legacy) return refuse(404, ErrorCode.InvalidRequest, "Session not found: open a new /sse stream");
+    const read = await readMessages(request);
+    if (read instanceof Response) return read;
+    const refused = options.authorize(principal, read.messages);
+    if (refused) return refused;
+    return session.handlePost(read.messages, read.raws, { json: false, sse: true }, read.batch, undefined);
+  }
+
+  return { post, get, delete: remove, openLegacy, postLegacy };
+}
