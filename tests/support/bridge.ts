@@ -1,0 +1,83 @@
+/** @module Spawns the built CLI (dist/mcp-bridge.cjs) with a config, the way a user runs it, for end-to-end tests. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const CLI = join(ROOT, "dist", "mcp-bridge.cjs");
+export const ECHO_SERVER = join(ROOT, "examples", "echo-server.mjs");
+
+export interface RunningBridge {
+  /** The MCP endpoint, e.g. http://127.0.0.1:41234/mcp */
+  url: string;
+  origin: string;
+  process: ChildProcess;
+  /** Everything the bridge wrote to stderr so far. */
+  logs(): string;
+  /** SIGTERM, then wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export function writeConfig(config: unknown): string {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "node build.mjs" (npm test does)`);
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-test-"));
+  const path = join(dir, "config.yaml");
+  writeFileSync(path, typeof config === "string" ? config : stringify(config));
+  return path;
+}
+
+/** Runs the CLI to completion (for commands that exit). */
+export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: { PATH: process.env.PATH ?? "", ...options.env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.stdin.end(options.input ?? "");
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts the bridge on 127.0.0.1 with a free port and waits until it listens. */
+export async function startBridge(config: Record<string, unknown>, options: { env?: Record<string, string>; args?: string[] } = {}): Promise<RunningBridge> {
+  const server = (config.server ?? {}) as Record<string, unknown>;
+  const full = { mode: "server", ...config, server: { listen: "127.0.0.1:0", ...server } };
+  const path = writeConfig(full);
+  const child = spawn(process.execPath, [CLI, "-c", path, ...(options.args ?? [])], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let logs = "";
+  child.stdout!.on("data", (chunk) => (logs += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bridge did not start in time:\n${logs}`)), 15_000);
+    child.stderr!.on("data", (chunk) => {
+      logs += chunk;
+      const match = /listening url=(\S+)/.exec(logs);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bridge exited with ${code} before listening:\n${logs}`));
+    });
+  });
+  return {
+    url,
+    origin: new URL(url).origin,
+    process: child,
+    logs: () => logs,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once("exit", (code) => resolve(code));
+        child.kill("SIGTERM");
+      }),
+  };
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// A raw stdio MCP server for the bridge's end-to-end tests. It writes every message it receives to
+// stderr as "recv <json>" (the bridge logs child stderr, so tests can see what reached the child),
+// and offers tools that exercise the bridge's routing:
+//   echo {text}         → the text
+//   whoami              → the MCP_BRIDGE_* identity variables and whether secrets leaked into env
+//   wait {ms}           → answers after ms (or never when ms is absent) unless cancelled
+//   crash               → exits at once without answering
+//   ask                 → sends sampling/createMessage to the client, answers with the client's reply
+//   chatty {count}      → sends `count` progress notifications (when a token is given) and log messages, then answers
+//   pretty              → answers over several lines of pretty-printed JSON split by a non-JSON line
+import { createInterface } from "node:readline";
+
+const send = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+const text = (value) => ({ content: [{ type: "text", text: typeof value === "string" ? value : JSON.stringify(value) }] });
+const waiting = new Map();
+const asked = new Map();
+let nextAsk = 1;
+
+function handle(message) {
+  process.stderr.write(`recv ${JSON.stringify(message)}\n`);
+  if (message.method === undefined) {
+    const pending = asked.get(message.id);
+    if (pending) {
+      asked.delete(message.id);
+      send({ jsonrpc: "2.0", id: pending, result: text(message.result ?? message.error) });
+    }
+    return;
+  }
+  if (message.method === "notifications/cancelled") {
+    const timer = waiting.get(JSON.stringify(message.params?.requestId));
+    if (timer !== undefined) clearTimeout(timer);
+    process.stderr.write(`cancelled ${JSON.stringify(message.params?.requestId)}\n`);
+    return;
+  }
+  if (message.id === undefined) return;
+  const reply = (result) => send({ jsonrpc: "2.0", id: message.id, result });
+  switch (message.method) {
+    case "initialize":
+      return reply({ protocolVersion: message.params?.protocolVersion ?? "2025-06-18", capabilities: { tools: {}, logging: {} }, serverInfo: { name: "scripted", version: "1.0.0" } });
+    case "ping":
+      return reply({});
+    case "tools/list":
+      return reply({ tools: ["echo", "whoami", "wait", "crash", "ask", "chatty", "pretty"].map((name) => ({ name, inputSchema: { type: "object" } })) });
+    case "tools/call":
+      return callTool(message, reply);
+    default:
+      return send({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "Method not found" } });
+  }
+}
+
+function callTool(message, reply) {
+  const args = message.params?.arguments ?? {};
+  switch (message.params?.name) {
+    case "echo":
+      return reply(text(args.text ?? ""));
+    case "whoami": {
+      const identity = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith("MCP_BRIDGE_")));
+      return reply(text({ identity, envKeys: Object.keys(process.env).sort() }));
+    }
+    case "wait": {
+      if (args.ms === undefined) return waiting.set(JSON.stringify(message.id), undefined);
+      return waiting.set(JSON.stringify(message.id), setTimeout(() => reply(text("waited")), args.ms));
+    }
+    case "crash":
+      return process.exit(3);
+    case "ask": {
+      const id = `ask-${nextAsk++}`;
+      asked.set(id, message.id);
+      return send({ jsonrpc: "2.0", id, method: "sampling/createMessage", params: { messages: [{ role: "user", content: { type: "text", text: "hello?" } }], maxTokens: 10 } });
+    }
+    case "chatty": {
+      const token = message.params?._meta?.progressToken;
+      for (let i = 1; i <= (args.count ?? 3); i++) {
+        if (token !== undefined) send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: token, progress: i, total: args.count ?? 3 } });
+        send({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: `step ${i}` } });
+      }
+      return reply(text("chatted"));
+    }
+    case "pretty":
+      process.stdout.write("this line is not JSON\n");
+      return process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: text("pretty") }) + "\n");
+    default:
+      return reply({ ...text("unknown tool"), isError: true });
+  }
+}
+
+createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line.trim()) handle(JSON.parse(line));
+});
