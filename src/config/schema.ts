@@ -41,7 +41,7 @@ function section<Shape extends z.ZodRawShape>(shape: Shape) {
 
 /** Milliseconds, written as "30s", "5m", "1h30m" or "250ms". */
 const duration = () =>
-  z.union([z.string(), z.number()]).transform((value, ctx) => {
+  z.union([z.string(), z.number()], { error: 'must be a duration such as "30s"' }).transform((value, ctx) => {
     if (typeof value === "number") {
       ctx.addIssue({ code: "custom", message: `a duration needs a unit: write "${value}s" for seconds or "${value}ms"` });
       return z.NEVER;
@@ -57,7 +57,7 @@ const duration = () =>
 
 /** Bytes, written as "16MiB", "512KB" or a plain number. */
 const byteSize = () =>
-  z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
+  z.union([z.string(), z.number().int().nonnegative()], { error: 'must be a size such as "16MiB" or a number of bytes' }).transform((value, ctx) => {
     const bytes = typeof value === "number" ? value : parseSize(value);
     if (bytes === undefined) {
       ctx.addIssue({ code: "custom", message: 'is not a size: use forms like "16MiB", "512KB" or a number of bytes' });
@@ -86,6 +86,9 @@ const httpUrl = () =>
   .meta({ kind: "url" });
 
 const nonEmpty = () => z.string().min(1, "must not be empty");
+
+/** A string; a number or boolean is taken as its text, as the Go original's YAML decoding does (`PORT: 8080`). */
+const scalarString = () => z.union([z.string(), z.number(), z.boolean()], { error: "must be a string" }).transform(String);
 
 /** The listen address: "host:port", ":port" (all interfaces, as in the Go original) or "[::1]:port". */
 const listenAddress = () =>
@@ -134,8 +137,8 @@ const corsSchema = section({
 
 const mcpServerSchema = section({
   command: nonEmpty().describe("Executable of the stdio MCP server (looked up on PATH)."),
-  args: z.array(z.string()).default([]).describe("Arguments passed to command."),
-  env: z.record(z.string(), z.string()).default({}).describe("Extra environment variables for the child."),
+  args: z.array(scalarString()).default([]).describe("Arguments passed to command."),
+  env: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
   inherit_env: z
     .array(z.string())
     .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS"])
@@ -329,7 +332,7 @@ const clientSchema = section({
     insecure_skip_verify: z.boolean().default(false).describe("Do not verify the remote server's certificate. Development only."),
     server_name: z.string().optional().describe("Name expected in the remote server's certificate, when it differs from the URL's host."),
   }).prefault({}).describe("TLS for the connection to the remote server."),
-  headers: z.record(z.string(), z.string()).default({}).describe("Headers added to every request to the remote server."),
+  headers: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Headers added to every request to the remote server; check-config redacts the values."),
   auth: AuthSchema.optional().describe("Authentication sent to the remote server; may also be written as a top-level auth: block."),
   retry: section({
     enabled: z.boolean().default(true).describe("Retry failed requests that are safe to repeat."),

@@ -1,6 +1,7 @@
 /** @module A string that must never reach a log line, an error message or check-config output. */
 
-const REDACTED = "[redacted]";
+/** What a secret prints as, wherever it is printed. */
+export const REDACTED = "[redacted]";
 
 export class Secret {
   readonly #value: string;

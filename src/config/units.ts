@@ -42,3 +42,13 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+const SIZE_FORMATS = [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024], ["GB", 1000 ** 3], ["MB", 1000 ** 2], ["KB", 1000]] as const;
+
+/** Formats bytes the way a config file would write them: the largest unit that divides exactly, binary first. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of SIZE_FORMATS) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
