@@ -1,0 +1,278 @@
+/** @module Server mode's operational behaviour: shared children, limits, remote validation, TLS, CORS, shutdown. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startBridge, type RunningBridge } from "../support/bridge.ts";
+
+const SCRIPTED = fileURLToPath(new URL("../support/scripted-server.mjs", import.meta.url));
+const TOKEN = "ops-token-0123456789";
+const HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" };
+const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+
+const scripted = (extra: Record<string, unknown> = {}) => ({ command: process.execPath, args: [SCRIPTED], graceful_shutdown_timeout: "2s", ...extra });
+
+async function initialize(bridge: RunningBridge, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(bridge.url, { method: "POST", headers: { ...HEADERS, ...headers }, body: JSON.stringify(INIT) });
+}
+
+async function call(bridge: RunningBridge, session: string, id: number | string, name: string, args: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  const response = await fetch(bridge.url, {
+    method: "POST",
+    headers: { ...HEADERS, accept: "application/json", "mcp-session-id": session, ...headers },
+    body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } }),
+  });
+  return { status: response.status, body: (await response.json()) as { id: unknown; result?: { content: Array<{ text: string }> }; error?: { code: number } } };
+}
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${address.port}/validate` };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("shared mode", () => {
+  test("one child serves every session; ids are remapped so replies never cross", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { mode: "shared" } } });
+    try {
+      const sessions = await Promise.all([initialize(bridge), initialize(bridge), initialize(bridge)]);
+      const ids = sessions.map((response) => response.headers.get("mcp-session-id")!);
+      assert.equal(new Set(ids).size, 3);
+      const replies = await Promise.all(ids.flatMap((session, s) => Array.from({ length: 10 }, (_, i) => call(bridge, session, i, "echo", { text: `${s}:${i}` }))));
+      replies.forEach((reply, index) => {
+        const s = Math.floor(index / 10);
+        const i = index % 10;
+        assert.equal(reply.body.id, i);
+        assert.equal(reply.body.result!.content[0]!.text, `${s}:${i}`);
+      });
+      // One child: it saw exactly one initialize.
+      const initializes = bridge.logs().split("\n").filter((line) => line.includes("child stderr") && line.includes('\\"method\\":\\"initialize\\"'));
+      assert.equal(initializes.length, 1);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("when the shared child dies, its sessions end and it is restarted", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted({ restart_delay: "100ms" }), session: { mode: "shared" } } });
+    try {
+      const first = (await initialize(bridge)).headers.get("mcp-session-id")!;
+      const crashed = await call(bridge, first, 1, "crash");
+      assert.ok(crashed.body.error);
+      assert.equal((await call(bridge, first, 2, "echo", { text: "x" })).status, 404);
+      let second: Response | undefined;
+      for (let attempt = 0; attempt < 50; attempt++) {
+        second = await initialize(bridge);
+        if (second.status === 200) break;
+        assert.equal(second.status, 503);
+        assert.ok(second.headers.get("retry-after"));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(second!.status, 200);
+      const again = await call(bridge, second!.headers.get("mcp-session-id")!, 1, "echo", { text: "restarted" });
+      assert.equal(again.body.result!.content[0]!.text, "restarted");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("limits", () => {
+  test("max_sessions and max_sessions_per_subject answer 503 with Retry-After", async () => {
+    const bridge = await startBridge({
+      server: {
+        mcp_server: scripted(),
+        session: { max_sessions: 3, max_sessions_per_subject: 2 },
+        auth: { type: "bearer", bearer: { valid_tokens: [TOKEN, "second-subject-token"] } },
+      },
+    });
+    try {
+      const as = (token: string) => initialize(bridge, { authorization: `Bearer ${token}` });
+      assert.equal((await as(TOKEN)).status, 200);
+      assert.equal((await as(TOKEN)).status, 200);
+      const third = await as(TOKEN);
+      assert.equal(third.status, 503);
+      assert.ok(Number(third.headers.get("retry-after")) > 0);
+      assert.equal((await as("second-subject-token")).status, 200);
+      assert.equal((await as("second-subject-token")).status, 503);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("an idle session expires and is 404 afterwards", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { timeout: "1s", cleanup_interval: "1s" } } });
+    try {
+      const session = (await initialize(bridge)).headers.get("mcp-session-id")!;
+      await new Promise((resolve) => setTimeout(resolve, 2600));
+      assert.equal((await call(bridge, session, 2, "echo", { text: "late" })).status, 404);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("repeated failed authentication from one address is answered 429", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), auth_failure_limit: 3, auth: { type: "bearer", bearer: { valid_tokens: [TOKEN] } } } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await initialize(bridge, { authorization: `Bearer wrong-${i}` })).status);
+      assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("remote token validation (bearer.validation_endpoint)", () => {
+  test("valid, rejected, down, slow and lying endpoints", async () => {
+    let behaviour: "ok" | "reject" | "error" | "slow" | "lie" = "ok";
+    let calls = 0;
+    const endpoint = await listen((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        calls++;
+        const { token } = JSON.parse(body) as { token: string };
+        if (behaviour === "error") return res.writeHead(500).end("boom");
+        if (behaviour === "slow") return setTimeout(() => res.writeHead(200).end(JSON.stringify({ valid: true, subject: "slow" })), 3000);
+        if (behaviour === "lie") return res.writeHead(200, { "content-type": "application/json" }).end('{"valid": "yes please"}');
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(behaviour === "ok" && token === "remote-good" ? { valid: true, subject: "alice", scopes: ["mcp:read"] } : { valid: false }));
+      });
+    });
+    const bridge = await startBridge({
+      server: {
+        mcp_server: scripted(),
+        auth: { type: "bearer", bearer: { validation_endpoint: endpoint.url, validation_timeout: "500ms", cache_ttl: "1s", negative_cache_ttl: "1s" } },
+      },
+    });
+    try {
+      const as = (token: string) => initialize(bridge, { authorization: `Bearer ${token}` });
+      assert.equal((await as("remote-good")).status, 200);
+      assert.equal((await as("remote-good")).status, 200);
+      assert.equal(calls, 1, "the positive answer is cached");
+      assert.equal((await as("remote-bad")).status, 401);
+      behaviour = "error";
+      assert.equal((await as("fresh-token-1")).status, 503, "endpoint failing → fail closed");
+      behaviour = "slow";
+      assert.equal((await as("fresh-token-2")).status, 503, "endpoint too slow → fail closed");
+      behaviour = "lie";
+      assert.equal((await as("fresh-token-3")).status, 503, "malformed answer → fail closed");
+      endpoint.server.close();
+      endpoint.server.closeAllConnections();
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.equal((await as("remote-good")).status, 503, "endpoint down, cache expired → fail closed");
+      assert.doesNotMatch(bridge.logs(), /remote-good|fresh-token/);
+    } finally {
+      await bridge.stop();
+      endpoint.server.close();
+    }
+  });
+});
+
+describe("CORS", () => {
+  test("a preflight is answered before authentication", async () => {
+    const bridge = await startBridge({
+      server: {
+        mcp_server: scripted(),
+        cors: { enabled: true, allowed_origins: ["https://app.example.com"] },
+        auth: { type: "bearer", bearer: { valid_tokens: [TOKEN] } },
+      },
+    });
+    try {
+      const preflight = await fetch(bridge.url, {
+        method: "OPTIONS",
+        headers: { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "https://app.example.com");
+      assert.match(preflight.headers.get("access-control-allow-headers")!, /authorization/i);
+      const actual = await initialize(bridge, { origin: "https://app.example.com", authorization: `Bearer ${TOKEN}` });
+      assert.equal(actual.status, 200);
+      assert.equal(actual.headers.get("access-control-allow-origin"), "https://app.example.com");
+      assert.match(actual.headers.get("access-control-expose-headers")!, /mcp-session-id/i);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("TLS", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-tls-"));
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=test-ca");
+  openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+  writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "san.ext");
+  openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=client");
+  openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "1");
+  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "1", "-subj", "/CN=rogue");
+  const file = (name: string) => join(dir, name);
+  const read = (name: string) => readFileSync(file(name));
+
+  function tlsInitialize(url: string, cert?: string): Promise<number | string> {
+    return new Promise((resolve) => {
+      const target = new URL(url);
+      const req = httpsRequest(
+        { host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers: HEADERS, ca: read("ca.pem"), ...(cert && { cert: read(`${cert}.pem`), key: read(`${cert}.key`) }) },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
+      req.on("error", (error) => resolve((error as NodeJS.ErrnoException).code ?? error.message));
+      req.end(JSON.stringify(INIT));
+    });
+  }
+
+  test("HTTPS with mutual TLS: require_and_verify refuses no certificate and a certificate from another CA", async () => {
+    const bridge = await startBridge({
+      server: {
+        mcp_server: scripted(),
+        tls: { enabled: true, cert_file: file("server.pem"), key_file: file("server.key"), client_ca: file("ca.pem"), client_auth: "require_and_verify", min_version: "1.3" },
+      },
+    });
+    try {
+      assert.match(bridge.url, /^https:/);
+      assert.equal(await tlsInitialize(bridge.url, "client"), 200);
+      assert.notEqual(await tlsInitialize(bridge.url), 200);
+      assert.notEqual(await tlsInitialize(bridge.url, "rogue"), 200);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("shutdown", () => {
+  test("SIGTERM with clients connected ends every child's process group and exits 0", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), auth: { type: "bearer", bearer: { valid_tokens: [TOKEN] } } } }, { args: ["--log-level", "debug"] });
+    const client = new Client({ name: "held", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(bridge.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    const pids = [...bridge.logs().matchAll(/child started pid=(\d+)/g)].map((match) => Number(match[1]));
+    const pending = client.callTool({ name: "wait", arguments: {} }).then(
+      () => "answered",
+      (error: Error) => error.message,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await bridge.stop(), 0);
+    assert.match(await pending, /shutting down|closed|terminated|fetch failed/i);
+    for (const pid of pids) assert.equal(processAlive(pid), false, `child ${pid} is gone`);
+  });
+});
