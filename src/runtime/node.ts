@@ -2,7 +2,9 @@
 import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { Writable } from "node:stream";
 import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, Server } from "node:http";
 import type { TLSSocket } from "node:tls";
@@ -103,6 +105,35 @@ function openAppendFile(path: string): (text: string) => void {
   return (text) => appendFileSync(path, text);
 }
 
+/** readline does the line editing; its echo goes to a stream that is muted once the prompt is out. */
+async function promptHidden(prompt: string): Promise<string> {
+  let muted = false;
+  const output = new Writable({
+    write(chunk, encoding, callback) {
+      if (!muted) process.stderr.write(chunk, encoding);
+      callback();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      rl.question(prompt, resolve);
+      muted = true;
+      rl.once("SIGINT", () => reject(new Error("cancelled")));
+      rl.once("close", () => reject(new Error("no input")));
+    });
+  } finally {
+    rl.close();
+    process.stderr.write("\n");
+  }
+}
+
+async function writeTextFileWithMode(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void> {
+  await writeFile(path, text, { mode: options.mode, flag: options.overwrite ? "w" : "wx" });
+  // A file that already existed keeps its old mode otherwise.
+  if (process.platform !== "win32") await chmod(path, options.mode);
+}
+
 export const nodePlatform: Platform = {
   name: "node",
   env: process.env,
@@ -122,5 +153,7 @@ export const nodePlatform: Platform = {
     return Buffer.concat(chunks).toString("utf8");
   },
   stdinIsTerminal: Boolean(process.stdin.isTTY),
+  promptHidden,
+  writeTextFile: writeTextFileWithMode,
   exit: (code) => process.exit(code),
 };

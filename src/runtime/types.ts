@@ -88,5 +88,12 @@ export interface Platform {
   readStdin(): Promise<string>;
   /** True when stdin is a terminal. */
   readonly stdinIsTerminal: boolean;
+  /** Reads one line from the terminal without echoing it (passwords); the prompt goes to stderr. */
+  promptHidden(prompt: string): Promise<string>;
+  /**
+   * Writes a file and sets its mode. Without `overwrite` the file is created exclusively, so an
+   * existing one (or a symlink planted in its place) makes it fail instead of being replaced.
+   */
+  writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void>;
   exit(code: number): never;
 }

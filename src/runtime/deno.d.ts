@@ -1,0 +1,88 @@
+/**
+ * @module The few Deno APIs that src/runtime/deno.ts uses, declared by hand so that tsc checks it
+ * without loading Deno's whole lib.
+ */
+
+declare namespace Deno {
+  interface NetAddr {
+    transport: "tcp" | "udp";
+    hostname: string;
+    port: number;
+  }
+
+  interface ServeOptions {
+    port: number;
+    hostname: string;
+    signal?: AbortSignal;
+    onListen?: (address: NetAddr) => void;
+    onError?: (error: unknown) => Response | Promise<Response>;
+    /** PEM certificate chain and key; both or neither. */
+    cert?: string;
+    key?: string;
+  }
+
+  interface HttpServer {
+    readonly addr: NetAddr;
+    readonly finished: Promise<void>;
+  }
+
+  interface CommandOptions {
+    args: string[];
+    cwd?: string;
+    clearEnv: boolean;
+    env: Record<string, string>;
+    stdin: "piped";
+    stdout: "piped";
+    stderr: "piped";
+    /** On Unix: setsid() in the child, so it leads its own process group. */
+    detached: boolean;
+  }
+
+  interface ChildProcess {
+    readonly pid: number;
+    readonly stdin: WritableStream<Uint8Array>;
+    readonly stdout: ReadableStream<Uint8Array>;
+    readonly stderr: ReadableStream<Uint8Array>;
+    readonly status: Promise<{ code: number; signal: string | null }>;
+    kill(signal?: string): void;
+  }
+
+  class Command {
+    constructor(command: string, options: CommandOptions);
+    spawn(): ChildProcess;
+  }
+
+  interface Writer {
+    writeSync(data: Uint8Array): number;
+  }
+
+  interface WriteFileOptions {
+    append?: boolean;
+    createNew?: boolean;
+    mode?: number;
+  }
+
+  const args: readonly string[];
+  const mainModule: string;
+  const build: { readonly os: string };
+  const env: { toObject(): Record<string, string> };
+  const stdin: {
+    readonly readable: ReadableStream<Uint8Array>;
+    read(buffer: Uint8Array): Promise<number | null>;
+    isTerminal(): boolean;
+    setRaw(mode: boolean): void;
+  };
+  const stdout: Writer;
+  const stderr: Writer;
+
+  function serve(options: ServeOptions, handler: (request: Request, info: { remoteAddr: NetAddr }) => Response | Promise<Response>): HttpServer;
+  function kill(pid: number, signal: string): void;
+  function execPath(): string;
+  function readTextFile(path: string): Promise<string>;
+  function writeTextFile(path: string, data: string, options?: WriteFileOptions): Promise<void>;
+  function writeTextFileSync(path: string, data: string, options?: WriteFileOptions): void;
+  function chmod(path: string, mode: number): Promise<void>;
+  function statSync(path: string): unknown;
+  function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
+  function exit(code: number): never;
+}

@@ -1,0 +1,218 @@
+/**
+ * @module The Deno Platform: Deno.serve, Deno.Command, Deno's file and terminal APIs.
+ *
+ * What Deno cannot do that Node can, and what happens instead:
+ * - TLS client certificates: Deno.serve cannot ask for them (no requestCert / CA options), so any
+ *   `client_auth` other than none fails at start-up instead of serving without the check.
+ * - TLS version bounds: rustls always offers 1.2 and 1.3; a config that narrows them fails at start-up.
+ * - Request/header/keep-alive timeouts: Deno.serve has no such settings; its own defaults apply.
+ */
+/// <reference path="./deno.d.ts" />
+import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions, TlsServeOptions } from "./types.ts";
+
+const isWindows = Deno.build.os === "windows";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Refuses TLS settings Deno.serve would silently ignore: a weaker server than configured is worse than none. */
+function assertTlsSupported(tls: TlsServeOptions): void {
+  if (tls.requestCert) {
+    throw new Error("TLS client certificates (server.tls.client_auth) are not supported under Deno: Deno.serve cannot request them; use the release binary or Node");
+  }
+  if (tls.minVersion === "TLSv1.3" || tls.maxVersion === "TLSv1.2") {
+    throw new Error("server.tls.min_version / max_version cannot be enforced under Deno (it always offers TLS 1.2 and 1.3); use the release binary or Node");
+  }
+}
+
+async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
+  const tls = options.tls;
+  if (tls) assertTlsSupported(tls);
+  const controller = new AbortController();
+  const server = Deno.serve(
+    {
+      hostname: options.host,
+      port: options.port,
+      signal: controller.signal,
+      // The default prints "Listening on …" to stdout, which belongs to the MCP stream in client mode.
+      onListen: () => {},
+      onError: () => new Response("Internal Server Error", { status: 500 }),
+      ...(tls && { cert: tls.cert, key: tls.key }),
+    },
+    (request, info) => handler(request, { remoteAddress: info.remoteAddr.hostname }),
+  );
+  return {
+    host: options.host,
+    port: server.addr.port,
+    async close() {
+      // Aborting (unlike shutdown()) also ends open SSE responses instead of waiting for them.
+      controller.abort();
+      await server.finished;
+    },
+  };
+}
+
+/** Delivers a stream's chunks to listeners; reading starts with the first listener so nothing is lost. */
+function createPump(stream: ReadableStream<Uint8Array>): (listener: (chunk: Uint8Array) => void) => void {
+  const listeners: Array<(chunk: Uint8Array) => void> = [];
+  return (listener) => {
+    listeners.push(listener);
+    if (listeners.length > 1) return;
+    void (async () => {
+      const reader = stream.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          for (const each of listeners) each(value);
+        }
+      } catch {
+        // The pipe broke because the child is gone; `exited` reports that.
+      }
+    })();
+  };
+}
+
+/** Node reports a command that cannot start through the handle, not by throwing: match that. */
+function failedToStart(error: Error): ChildProcessHandle {
+  return {
+    pid: undefined,
+    onStdout: () => {},
+    onStderr: () => {},
+    write: () => false,
+    closeStdin: () => {},
+    kill: () => {},
+    exited: Promise.resolve({ code: null, signal: null, error }),
+  };
+}
+
+function spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command, {
+      args,
+      ...(options.cwd !== undefined && { cwd: options.cwd }),
+      clearEnv: true,
+      env: options.env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      // setsid() in the child: its own process group, so the whole tree (npx → node → …) can be signalled.
+      detached: !isWindows,
+    }).spawn();
+  } catch (error) {
+    return failedToStart(error as Error);
+  }
+  const stdin = child.stdin.getWriter();
+  let stdinClosed = false;
+  const exited = child.status.then(
+    ({ code, signal }): ChildExit => ({ code: signal === null ? code : null, signal }),
+    (error: Error) => ({ code: null, signal: null, error }),
+  );
+  return {
+    pid: child.pid,
+    onStdout: createPump(child.stdout),
+    onStderr: createPump(child.stderr),
+    write(data) {
+      if (stdinClosed) return false;
+      // The writer queues in order; a child that stopped reading must not crash the bridge.
+      stdin.write(encoder.encode(data)).catch(() => {});
+      return (stdin.desiredSize ?? 0) > 0;
+    },
+    closeStdin() {
+      if (stdinClosed) return;
+      stdinClosed = true;
+      stdin.close().catch(() => {});
+    },
+    kill(signal) {
+      try {
+        if (isWindows) child.kill(signal);
+        else Deno.kill(-child.pid, signal);
+      } catch {
+        // Already gone.
+      }
+    },
+    exited,
+  };
+}
+
+function writeAll(writer: Deno.Writer, text: string): void {
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(writer.writeSync(bytes));
+}
+
+/** Reads a line in raw mode, so nothing is echoed; handles backspace, Ctrl-C and Ctrl-D. */
+async function promptHidden(prompt: string): Promise<string> {
+  writeAll(Deno.stderr, prompt);
+  Deno.stdin.setRaw(true);
+  const line: number[] = [];
+  const buffer = new Uint8Array(256);
+  try {
+    for (;;) {
+      const count = await Deno.stdin.read(buffer);
+      if (count === null) throw new Error("no input");
+      for (const byte of buffer.subarray(0, count)) {
+        if (byte === 0x0d || byte === 0x0a) return decoder.decode(new Uint8Array(line));
+        if (byte === 0x03) throw new Error("cancelled");
+        if (byte === 0x04) {
+          if (line.length === 0) throw new Error("no input");
+        } else if (byte === 0x7f || byte === 0x08) {
+          // Drop one character: its UTF-8 continuation bytes, then its lead byte.
+          while (line.length > 0 && (line[line.length - 1]! & 0xc0) === 0x80) line.pop();
+          line.pop();
+        } else {
+          line.push(byte);
+        }
+      }
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    writeAll(Deno.stderr, "\n");
+  }
+}
+
+async function writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void> {
+  await Deno.writeTextFile(path, text, { mode: options.mode, createNew: !options.overwrite });
+  // A file that already existed keeps its old mode otherwise.
+  if (!isWindows) await Deno.chmod(path, options.mode);
+}
+
+function executableDir(): string {
+  const url = new URL(".", Deno.mainModule);
+  if (url.protocol !== "file:") return Deno.execPath().replace(/[\\/][^\\/]*$/, "");
+  const path = decodeURIComponent(url.pathname).replace(/\/$/, "");
+  return isWindows ? path.replace(/^\//, "").replaceAll("/", "\\") : path;
+}
+
+export const denoPlatform: Platform = {
+  name: "deno",
+  env: Deno.env.toObject(),
+  args: Deno.args,
+  executableDir: executableDir(),
+  serve,
+  spawn,
+  readTextFile: (path) => Deno.readTextFile(path),
+  fileExists(path) {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  openAppendFile(path) {
+    Deno.writeTextFileSync(path, "", { append: true, mode: 0o600 });
+    return (text) => Deno.writeTextFileSync(path, text, { append: true });
+  },
+  writeStdout: (text) => writeAll(Deno.stdout, text),
+  writeStderr: (text) => writeAll(Deno.stderr, text),
+  onSignal(signal, listener) {
+    // Deno on Windows can only listen for SIGINT (and SIGBREAK).
+    if (isWindows && signal !== "SIGINT") return;
+    Deno.addSignalListener(signal, listener);
+  },
+  readStdin: () => new Response(Deno.stdin.readable).text(),
+  stdinIsTerminal: Deno.stdin.isTerminal(),
+  promptHidden,
+  writeTextFile,
+  exit: (code) => Deno.exit(code),
+};
