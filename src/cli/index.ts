@@ -7,9 +7,13 @@ import { formatOptions, parseArgs, UsageError } from "./args.ts";
 import { EXIT_FAILURE, EXIT_USAGE, type Command } from "./command.ts";
 import { runCommand } from "./run.ts";
 import { checkConfigCommand } from "./check-config.ts";
+import { hashPasswordCommand } from "./hash-password.ts";
+import { genKeyCommand } from "./gen-key.ts";
+import { genTokenCommand } from "./gen-token.ts";
+import { completionCommand } from "./completion.ts";
 
 /** Every subcommand; `run` is also what a bare `mcp-bridge -c FILE` does. */
-export const COMMANDS: readonly Command[] = [runCommand, checkConfigCommand];
+export const COMMANDS: readonly Command[] = [runCommand, checkConfigCommand, hashPasswordCommand, genKeyCommand, genTokenCommand, completionCommand];
 
 function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
