@@ -1,0 +1,83 @@
+/** @module Upstream HTTP plumbing shared by discovery, JWKS and introspection: URL policy, bounded JSON bodies, timers. */
+import { readBodyLimited } from "../../util/body.ts";
+
+/** Thrown when an upstream answer cannot be used; `reason` is safe to log (never holds a token). */
+export class UpstreamError extends Error {
+  readonly reason: string;
+  /** A misconfiguration or an attack (e.g. an issuer mismatch), not an outage: trying elsewhere will not help. */
+  readonly permanent: boolean;
+  constructor(reason: string, options: { cause?: unknown; permanent?: boolean } = {}) {
+    super(reason, { cause: options.cause });
+    this.name = "UpstreamError";
+    this.reason = reason;
+    this.permanent = options.permanent ?? false;
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+function isLoopback(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) || url.hostname.endsWith(".localhost");
+}
+
+/**
+ * Whether keys, metadata or introspection answers may be fetched from `url`. Plain http lets anyone
+ * on the path substitute signing keys, so it is allowed only on loopback (RFC 8414 §2 requires
+ * https issuers; RFC 7662 §4 requires TLS for introspection).
+ */
+export function isTrustedEndpoint(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.hash) return false;
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url));
+}
+
+/** Reads a JSON object from `response`, refusing bodies over `limit` bytes and non-2xx answers. */
+export async function readJsonObject(response: Response, limit: number, what: string): Promise<Record<string, unknown>> {
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => {});
+    throw new UpstreamError(`${what} answered HTTP ${response.status}`);
+  }
+  const text = await readBodyLimited(response, limit);
+  if (text === undefined) throw new UpstreamError(`${what} answer is larger than ${limit} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UpstreamError(`${what} answer is not JSON`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UpstreamError(`${what} answer is not a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** Runs `request` and converts network failures and timeouts into UpstreamError. */
+export async function send(request: () => Promise<Response>, what: string): Promise<Response> {
+  try {
+    return await request();
+  } catch (error) {
+    const name = (error as Error)?.name;
+    throw new UpstreamError(name === "TimeoutError" ? `${what} timed out` : `${what} unreachable (${name ?? "error"})`, { cause: error });
+  }
+}
+
+/** A timer that does not keep the process alive (Node and Deno both expose unref, differently). */
+export function backgroundTimeout(callback: () => void, ms: number): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(callback, ms);
+  const handle = timer as unknown as { unref?: () => void };
+  if (typeof handle.unref === "function") handle.unref();
+  else {
+    const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+    deno?.unrefTimer?.(timer as unknown as number);
+  }
+  return timer;
+}
+
+/** Exponential backoff with full jitter (AWS architecture blog's "full jitter"), capped. */
+export function backoffDelay(attempt: number, initial: number, max: number): number {
+  const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+  return Math.max(initial / 2, Math.random() * ceiling);
+}

@@ -1,0 +1,122 @@
+/**
+ * @module JWT access token validation (RFC 9068 profile, RFC 8725 best practices) on jose:
+ * cheap header checks first, then signature and claims through jwtVerify.
+ */
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { AuthError } from "../types.ts";
+import { describeKid } from "./jwks-cache.ts";
+
+export interface JwtPolicy {
+  /** Expected iss; undefined only when the operator configured a bare jwks_url (the keys pin the issuer). */
+  issuer: string | undefined;
+  audience: string;
+  algorithms: readonly string[];
+  /** Seconds. */
+  clockSkew: number;
+  requireExpiration: boolean;
+  /** Seconds. */
+  maxTokenAge: number | undefined;
+  now: () => number;
+}
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+/**
+ * RFC 9068 §2.1 says "at+jwt"; RFC 7519 §5.1 the older "JWT", which most IdPs (Entra, Keycloak,
+ * Google) still send. Other types (id_token logout+jwt, dpop+jwt, secevent+jwt…) are different
+ * kinds of JWT and must not pass as access tokens (RFC 8725 §3.11). Compared after dropping an
+ * "application/" prefix, case-insensitively (RFC 7515 §4.1.9).
+ */
+const ACCEPTED_TYP = new Set(["jwt", "at+jwt"]);
+
+function decodeSegment(segment: string): unknown {
+  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+}
+
+/** The JOSE header of a JWS compact serialization, or undefined when `token` is not shaped like one. */
+export function decodeJwtHeader(token: string): Record<string, unknown> | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((part, index) => (index === 2 && part === "") || SEGMENT.test(part))) return undefined;
+  try {
+    const header = decodeSegment(parts[0]!);
+    if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
+    if (typeof (header as { alg?: unknown }).alg !== "string") return undefined;
+    return header as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Verifies `token` and returns its claims, or throws AuthError. `header` is decodeJwtHeader's result.
+ * The header checks run first so that a token that could never pass costs no key lookup (and so
+ * cannot trigger a JWKS refetch).
+ */
+export async function verifyJwtAccessToken(token: string, header: Record<string, unknown>, getKey: JWTVerifyGetKey, policy: JwtPolicy): Promise<JWTPayload> {
+  const alg = header.alg as string;
+  // RFC 8725 §3.1/§2.1: the verifier, not the token, decides the algorithm; "none" and HMAC with
+  // a public key as the secret are the classic confusions, and neither is ever in the list.
+  if (!policy.algorithms.includes(alg)) throw new AuthError("invalid_token", `alg ${describeKid(alg)} is not allowed`);
+  if (header.typ !== undefined) {
+    const typ = typeof header.typ === "string" ? header.typ.toLowerCase().replace(/^application\//, "") : "";
+    if (!ACCEPTED_TYP.has(typ)) throw new AuthError("invalid_token", `typ ${describeKid(header.typ)} is not an access token type`);
+  }
+  // RFC 7515 §4.1.3 "jku"/§4.1.5 "x5u": keys named by the token itself are never fetched; jose
+  // ignores them too, but a token that asks is not one our IdP sent.
+  if (header.jku !== undefined || header.x5u !== undefined || header.jwk !== undefined) {
+    throw new AuthError("invalid_token", "token header names its own key (jku, x5u or jwk)");
+  }
+
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, getKey, {
+      algorithms: [...policy.algorithms],
+      ...(policy.issuer !== undefined && { issuer: policy.issuer }),
+      audience: policy.audience,
+      clockTolerance: policy.clockSkew,
+      ...(policy.maxTokenAge !== undefined && { maxTokenAge: policy.maxTokenAge }),
+      requiredClaims: policy.requireExpiration ? ["exp"] : [],
+      currentDate: new Date(policy.now()),
+    }));
+  } catch (error) {
+    throw toAuthError(error, header);
+  }
+
+  const now = policy.now() / 1000;
+  // jose checks iat only together with maxTokenAge; a token issued in the future is wrong either way.
+  if (payload.iat !== undefined && payload.iat > now + policy.clockSkew) throw new AuthError("invalid_token", '"iat" is in the future');
+  // RFC 9449 §6 / RFC 8705 §3: a sender-constrained token is only valid with its proof, which a
+  // bearer-only resource server cannot check.
+  if (payload.cnf !== undefined) throw new AuthError("invalid_token", 'sender-constrained token ("cnf") presented as a bearer token');
+  return payload;
+}
+
+function toAuthError(error: unknown, header: Record<string, unknown>): AuthError {
+  if (error instanceof AuthError) return error;
+  const code = (error as { code?: unknown })?.code;
+  const claim = (error as { claim?: unknown })?.claim;
+  const reason = (error as { reason?: unknown })?.reason;
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return new AuthError("invalid_token", claim === "iat" ? "token is older than max_token_age" : "token expired");
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+      // jose's claim/reason are fixed strings ("aud", "check_failed"); its messages carry no claim values.
+      return new AuthError("invalid_token", `claim "${String(claim)}" ${reason === "missing" ? "is missing" : "check failed"}: ${(error as Error).message}`);
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return new AuthError("invalid_token", `signature verification failed (kid ${describeKid(header.kid)})`);
+    case "ERR_JWKS_NO_MATCHING_KEY":
+      return new AuthError("invalid_token", `no key for kid ${describeKid(header.kid)} and alg ${describeKid(header.alg)}`);
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return new AuthError("invalid_token", `alg ${describeKid(header.alg)} is not allowed`);
+    case "ERR_JWT_INVALID":
+    case "ERR_JWS_INVALID":
+      return new AuthError("invalid_token", `malformed JWT: ${(error as Error).message}`);
+    case "ERR_JOSE_NOT_SUPPORTED":
+    case "ERR_JWK_INVALID":
+    case "ERR_JWKS_INVALID":
+      return new AuthError("invalid_token", `key or algorithm not usable: ${(error as Error).message}`);
+    default:
+      return new AuthError("invalid_token", `JWT rejected (${typeof code === "string" ? code : (error as Error)?.name ?? "error"})`);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * @module Validated tokens, keyed by the SHA-256 of the token (the token itself is never stored),
+ * bounded in size, each kept no longer than its exp, so a busy session does not pay a signature
+ * check or an introspection round trip on every request.
+ */
+import { sha256, toHex } from "../digest.ts";
+import { TtlCache } from "../ttl-cache.ts";
+
+/** Default bound on cached tokens; the oldest entry goes first. */
+export const TOKEN_CACHE_MAX_ENTRIES = 10_000;
+
+export function tokenCacheKey(token: string): Promise<string> {
+  return sha256(token).then(toHex);
+}
+
+export class TokenCache<V> {
+  readonly #cache: TtlCache<V>;
+  readonly #now: () => number;
+  readonly #maxTtl: number;
+
+  /** `maxTtl` (ms) caps every entry, so that a key the IdP withdraws stops working within it. */
+  constructor(options: { maxEntries?: number; maxTtl: number; now: () => number }) {
+    this.#now = options.now;
+    this.#maxTtl = options.maxTtl;
+    this.#cache = new TtlCache<V>(options.maxEntries ?? TOKEN_CACHE_MAX_ENTRIES, options.now);
+  }
+
+  get(key: string): V | undefined {
+    return this.#cache.get(key);
+  }
+
+  /** Keeps `value` until the earlier of `until` (ms since the epoch, e.g. exp) and now + maxTtl. */
+  set(key: string, value: V, until: number | undefined): void {
+    const now = this.#now();
+    const ttl = Math.min(this.#maxTtl, (until ?? Number.POSITIVE_INFINITY) - now);
+    this.#cache.set(key, value, ttl);
+  }
+}
