@@ -1,22 +1,43 @@
 /** @module `mcp-bridge check-config`: validate a config and print the effective result, secrets redacted. */
 import { stringify } from "yaml";
+import { configToFileForm } from "../config/describe.ts";
+import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
+
+const FORMATS = ["yaml", "json"] as const;
 
 export const checkConfigCommand: Command = {
   name: "check-config",
   summary: "Validate a configuration file and print the effective configuration (secrets redacted)",
-  usage: "check-config [-c FILE] [--quiet]",
+  usage: "check-config [-c FILE] [--quiet] [--format yaml|json]",
   options: {
     config: configOption,
     quiet: { type: "boolean", alias: "q", description: "Print nothing when the file is valid" },
+    format: { type: "string", value: "yaml|json", description: "Output format (default: yaml)" },
   },
-  examples: ["mcp-bridge check-config -c config.yaml", "MCP_BRIDGE_CONFIG=/etc/mcp-bridge/prod.yaml mcp-bridge check-config --quiet"],
+  examples: [
+    "mcp-bridge check-config -c config.yaml",
+    "mcp-bridge check-config -c config.yaml --format json | jq .server.listen",
+    "MCP_BRIDGE_CONFIG=/etc/mcp-bridge/prod.yaml mcp-bridge check-config --quiet",
+  ],
+  details: [
+    "The effective configuration is the file with every default filled in, written back in the file's",
+    'units ("30s", "16MiB"). Secrets, and the values of mcp_server.env and client.headers, print as',
+    '"[redacted]". YAML output starts with a comment line naming the file; JSON output is bare JSON.',
+    "Problems go to stderr, one per line, each naming its key; the exit code is then 2.",
+  ].join("\n"),
   async run(args, platform) {
+    const format = (args.values.format as string | undefined) ?? "yaml";
+    if (!FORMATS.includes(format as (typeof FORMATS)[number])) throw new UsageError(`--format must be yaml or json (got "${format}")`);
     const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
-    if (!args.values.quiet) {
-      platform.writeStdout(`# ${path}: valid\n` + stringify(JSON.parse(JSON.stringify(config))));
-    }
+    if (args.values.quiet) return 0;
+    const effective = configToFileForm(config);
+    platform.writeStdout(
+      format === "json"
+        ? JSON.stringify(effective, null, 2) + "\n"
+        : `# ${path}: valid (mode: ${config.mode}); effective configuration, defaults filled in, secrets redacted\n` + stringify(effective, { lineWidth: 0 }),
+    );
     return 0;
   },
 };

@@ -88,8 +88,10 @@ function typeName(peeled: Peeled): string {
       return (peeled.base as z.ZodNumber).isInt ? "integer" : "number";
     case "pipe":
       return typeName(peel(def.in));
-    case "union":
-      return def.options.map((option) => typeName(peel(option))).join(" | ");
+    case "union": {
+      const names = def.options.map((option) => typeName(peel(option)));
+      return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : names.join("");
+    }
     default:
       return def.type;
   }

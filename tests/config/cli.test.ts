@@ -1,0 +1,221 @@
+/** @module check-config, --help and --version through the built CLI: output, search order, errors and exit codes. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { before, describe, test } from "node:test";
+import { CLI, ROOT, runCli } from "../support/bridge.ts";
+
+const VALID = "mode: server\nserver:\n  mcp_server:\n    command: node\n";
+const TOKEN = "tok-3c1d-SHOULD-NEVER-BE-PRINTED";
+const SYSTEM_PLACES = ["/etc/mcp-bridge/config.yaml", "/etc/pgedge/config.yaml", join(dirname(CLI), "config.yaml")];
+
+/** A fresh directory holding the given files. */
+function directory(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-config-"));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+before(() => {
+  if (!existsSync(CLI)) execFileSync(process.execPath, ["build.mjs"], { cwd: ROOT, stdio: "inherit" });
+});
+
+describe("check-config output", () => {
+  test("prints a header and the effective config in file units", async () => {
+    const dir = directory({ "c.yaml": VALID + "  max_body_size: 4MiB\n" });
+    const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, "c.yaml")]);
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, "");
+    assert.match(stdout.split("\n")[0]!, /^# .*c\.yaml: valid \(mode: server\)/);
+    assert.match(stdout, /\n {2}listen: 127\.0\.0\.1:8080\n/);
+    assert.match(stdout, /\n {2}read_timeout: 30s\n/);
+    assert.match(stdout, /\n {2}max_body_size: 4MiB\n/);
+    assert.match(stdout, /\n {4}timeout: 30m\n/);
+  });
+
+  test("--format json is bare JSON in the same units", async () => {
+    const dir = directory({ "c.yaml": VALID });
+    const { code, stdout } = await runCli(["check-config", "-c", join(dir, "c.yaml"), "--format", "json"]);
+    assert.equal(code, 0);
+    const config = JSON.parse(stdout);
+    assert.equal(config.server.write_timeout, "1m");
+    assert.equal(config.server.max_body_size, "16MiB");
+    assert.equal(config.log.output, "stderr");
+  });
+
+  test("--quiet prints nothing for a valid file", async () => {
+    const dir = directory({ "c.yaml": VALID });
+    const { code, stdout, stderr } = await runCli(["check-config", "-q", "-c", join(dir, "c.yaml")]);
+    assert.deepEqual({ code, stdout, stderr }, { code: 0, stdout: "", stderr: "" });
+  });
+
+  test("--quiet still reports an invalid file", async () => {
+    const dir = directory({ "c.yaml": "mode: server\n" });
+    const { code, stdout, stderr } = await runCli(["check-config", "--quiet", "-c", join(dir, "c.yaml")]);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.match(stderr, /server: is required when mode is "server"/);
+  });
+
+  test("an unknown --format or option is a usage error", async () => {
+    const dir = directory({ "c.yaml": VALID });
+    const format = await runCli(["check-config", "-c", join(dir, "c.yaml"), "--format", "toml"]);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /--format must be yaml or json/);
+    const option = await runCli(["check-config", "--quite"]);
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /unknown option --quite \(did you mean --quiet\?\)/);
+  });
+});
+
+describe("where the config is found", () => {
+  test("./config.yaml in the working directory", async () => {
+    const cwd = directory({ "config.yaml": VALID });
+    const { code, stdout } = await runCli(["check-config"], { cwd });
+    assert.equal(code, 0);
+    assert.match(stdout, /^# config\.yaml: valid/);
+  });
+
+  test("MCP_BRIDGE_CONFIG comes before ./config.yaml", async () => {
+    const cwd = directory({ "config.yaml": "mode: nonsense\n", "other.yaml": VALID });
+    const { code, stdout } = await runCli(["check-config"], { cwd, env: { MCP_BRIDGE_CONFIG: join(cwd, "other.yaml") } });
+    assert.equal(code, 0);
+    assert.match(stdout, /other\.yaml: valid/);
+  });
+
+  test("-c comes before MCP_BRIDGE_CONFIG", async () => {
+    const cwd = directory({ "a.yaml": VALID, "b.yaml": "mode: nonsense\n" });
+    const { code, stdout } = await runCli(["check-config", "-c", "a.yaml"], { cwd, env: { MCP_BRIDGE_CONFIG: join(cwd, "b.yaml") } });
+    assert.equal(code, 0);
+    assert.match(stdout, /^# a\.yaml: valid/);
+  });
+
+  test("MCP_BRIDGE_CONFIG naming a missing file is an error, not a fall-back to ./config.yaml", async () => {
+    const cwd = directory({ "config.yaml": VALID });
+    const missing = join(cwd, "missing.yaml");
+    const { code, stdout, stderr } = await runCli(["check-config"], { cwd, env: { MCP_BRIDGE_CONFIG: missing } });
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.match(stderr, new RegExp(`no configuration file found\\n {2}looked in: ${missing.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n`));
+  });
+
+  test("when nothing is found, the error lists every place it looked", async (t) => {
+    if (SYSTEM_PLACES.some((place) => existsSync(place))) return t.skip("a system-wide config exists on this machine");
+    const cwd = directory();
+    const { code, stdout, stderr } = await runCli(["check-config"], { cwd });
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.match(stderr, /no configuration file found/);
+    for (const place of ["config.yaml", ...SYSTEM_PLACES]) assert.ok(stderr.includes(place), `${place} missing from:\n${stderr}`);
+    assert.match(stderr, /-c FILE or set MCP_BRIDGE_CONFIG/);
+  });
+
+  test("run looks in the same places", async (t) => {
+    if (SYSTEM_PLACES.some((place) => existsSync(place))) return t.skip("a system-wide config exists on this machine");
+    const { code, stderr } = await runCli([], { cwd: directory() });
+    assert.equal(code, 2);
+    assert.match(stderr, /no configuration file found\n {2}looked in: config\.yaml, \/etc\/mcp-bridge\/config\.yaml/);
+  });
+});
+
+describe("errors and exit codes", () => {
+  test("a missing -c file", async () => {
+    const { code, stderr } = await runCli(["check-config", "-c", "/nonexistent/config.yaml"]);
+    assert.equal(code, 2);
+    assert.match(stderr, /configuration file cannot be read\n {2}\/nonexistent\/config\.yaml: no such file/);
+  });
+
+  test("an unreadable file (a directory)", async () => {
+    const dir = directory();
+    mkdirSync(join(dir, "config.yaml"));
+    const { code, stderr } = await runCli(["check-config", "-c", join(dir, "config.yaml")]);
+    assert.equal(code, 2);
+    assert.match(stderr, /configuration file cannot be read/);
+  });
+
+  test("a YAML syntax error names the file and the line", async () => {
+    const dir = directory({ "c.yaml": "mode: server\nserver:\n  mcp_server: [oops\n" });
+    const { code, stderr } = await runCli(["check-config", "-c", join(dir, "c.yaml")]);
+    assert.equal(code, 2);
+    assert.match(stderr, /c\.yaml: configuration file is not valid YAML\n.* at line \d+, column \d+/);
+  });
+
+  test("an invalid config lists every problem by key", async () => {
+    const dir = directory({ "c.yaml": VALID + "  sesion: {}\n  read_timeout: soon\nauth:\n  type: bearer\n  bearer:\n    valid_tokens: ['${NOT_SET_ANYWHERE}']\n" });
+    const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, "c.yaml")]);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.match(stderr, /auth\.bearer\.valid_tokens\[0\]: environment variable NOT_SET_ANYWHERE is not set/);
+  });
+
+  test("the run command gives config errors the same exit code", async () => {
+    const dir = directory({ "c.yaml": "mode: server\nserver:\n  mcp_server:\n    comand: node\n" });
+    const { code, stderr } = await runCli(["-c", join(dir, "c.yaml")]);
+    assert.equal(code, 2);
+    assert.match(stderr, /server\.mcp_server: unknown key "comand" \(did you mean "command"\?\)/);
+  });
+});
+
+describe("secrets never reach the output", () => {
+  const env = { API_TOKEN: TOKEN, UPSTREAM_KEY: TOKEN, OAUTH_SECRET: TOKEN };
+  const SECRET_CONFIG = `mode: server
+server:
+  mcp_server:
+    command: node
+    env:
+      UPSTREAM_KEY: \${UPSTREAM_KEY}
+  auth:
+    type: bearer
+    bearer:
+      valid_tokens: ["\${API_TOKEN}", "literal-${TOKEN}"]
+`;
+
+  for (const format of ["yaml", "json"]) {
+    test(`check-config --format ${format}`, async () => {
+      const dir = directory({ "c.yaml": SECRET_CONFIG });
+      const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, "c.yaml"), "--format", format], { env });
+      assert.equal(code, 0, stderr);
+      assert.ok(stdout.includes("[redacted]"));
+      assert.ok(!stdout.includes(TOKEN) && !stderr.includes(TOKEN), stdout + stderr);
+    });
+  }
+
+  test("error messages", async () => {
+    const dir = directory({
+      "c.yaml": `mode: server\nserver:\n  listen: \${API_TOKEN}\n  read_timeout: \${API_TOKEN}\n  max_body_size: \${API_TOKEN}\n  public_url: \${API_TOKEN}\n  mcp_server:\n    command: node\n  auth:\n    type: \${API_TOKEN}\n    oauth:\n      client_secret: \${OAUTH_SECRET}\n`,
+    });
+    const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, "c.yaml")], { env });
+    assert.equal(code, 2);
+    assert.match(stderr, /server\.listen: is not host:port/);
+    assert.ok(!stdout.includes(TOKEN) && !stderr.includes(TOKEN), stderr);
+  });
+});
+
+describe("--help and --version", () => {
+  test("--help lists the commands and exit codes", async () => {
+    const { code, stdout } = await runCli(["--help"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /Usage: mcp-bridge \[command\] \[options\]/);
+    assert.match(stdout, /check-config/);
+    assert.match(stdout, /Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error/);
+  });
+
+  test("check-config --help shows its options", async () => {
+    const { code, stdout } = await runCli(["check-config", "--help"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /Usage: mcp-bridge check-config/);
+    assert.match(stdout, /--format yaml\|json/);
+    assert.match(stdout, /-q, --quiet/);
+  });
+
+  test("--version prints package.json's version", async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const { code, stdout } = await runCli([flag]);
+      assert.equal(code, 0);
+      assert.equal(stdout, `mcp-bridge ${version}\n`);
+    }
+  });
+});
