@@ -102,7 +102,8 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
 
 /** Parses and validates a configuration file's text. Throws ConfigError listing every problem found. */
 export function parseConfig(text: string, env: Env, source?: string): Config {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  // merge: "<<" keys, which the Go original's YAML decoder also understands.
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: true });
   if (document.errors.length > 0) {
     // The first line says what and where ("… at line 3, column 5:"); the rest is a source excerpt.
     throw new ConfigError("CONFIG_SYNTAX", document.errors.map((error) => ({ path: "", message: error.message.split("\n")[0]!.replace(/:$/, "") })), source);

@@ -153,6 +153,7 @@ export function renderConfigReference(): string {
     '- **Listen addresses**: `"host:port"`, `":port"` (every interface) or `"[::1]:port"`.',
     "- **Secrets** (type `secret` below, and the values of `server.mcp_server.env` and `client.headers`) never",
     "  appear in logs, error messages or check-config output.",
+    "- **YAML**: anchors, aliases and `<<` merge keys work; a key written twice in one mapping is an error.",
     "- **Aliases**: an `auth:` block at the top level, as the authentication guide writes it, applies to the",
     "  active mode: it is read as `server.auth` or `client.auth`. Writing both is an error. `logging:` is",
     "  read as `log:`; writing both is an error.",

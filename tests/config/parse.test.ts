@@ -77,6 +77,11 @@ describe("the auth: and logging: aliases", () => {
     assertIssue(error, "auth", /both "auth" and "server.auth" are set/);
   });
 
+  test("the mode may come from the environment, and a top-level auth: block follows it", () => {
+    const config = parseConfig('mode: ${MODE}\nclient:\n  url: "https://h/mcp"\nauth:\n  type: bearer\n  bearer:\n    token: t\n', { MODE: "client" });
+    assert.equal(config.client?.auth?.type, "bearer");
+  });
+
   test("logging: is read as log:", () => {
     assert.equal(parseConfig(SERVER + "logging:\n  level: warn\n", {}).log.level, "warn");
   });
@@ -248,6 +253,23 @@ describe("types and required keys", () => {
   test("an empty file needs a mode; a list is not a config", () => {
     assertIssue(rejection(""), "mode", /is required/);
     assertIssue(rejection("- a\n- b\n"), "", /must be a YAML mapping/);
+  });
+
+  test("anchors, aliases and << merge keys work as in the Go original", () => {
+    const text = `mode: server
+server:
+  allowed_origins: &origins ["https://a.example"]
+  cors:
+    allowed_origins: *origins
+  mcp_server:
+    command: node
+    env:
+      <<: {A: "1", B: "2"}
+      B: "3"
+`;
+    const server = parseConfig(text, {}).server!;
+    assert.deepEqual(server.cors.allowed_origins, ["https://a.example"]);
+    assert.deepEqual(server.mcp_server?.env, { A: "1", B: "3" });
   });
 
   test("YAML syntax errors give the line", () => {
