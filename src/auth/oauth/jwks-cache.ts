@@ -57,6 +57,8 @@ export class JwksCache {
   #lastFetchStart = Number.NEGATIVE_INFINITY;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
+  /** The latest fetch failed: the IdP may have rotated to a key we cannot see. */
+  #stale = false;
   #closed = false;
   /** How many fetches were started (for logs and tests). */
   fetchCount = 0;
@@ -93,12 +95,18 @@ export class JwksCache {
     const { url, fetch, fetchTimeout } = this.#options;
     this.#lastFetchStart = this.#options.now();
     this.fetchCount++;
-    const set = await processJwksResponse(await jwksRequest(url, { fetch, timeout: fetchTimeout }));
     try {
-      this.#local = createLocalJWKSet(set);
+      const set = await processJwksResponse(await jwksRequest(url, { fetch, timeout: fetchTimeout }));
+      try {
+        this.#local = createLocalJWKSet(set);
+      } catch (error) {
+        throw new UpstreamError("JWKS is malformed", { cause: error });
+      }
     } catch (error) {
-      throw new UpstreamError("JWKS is malformed", { cause: error });
+      this.#stale = true;
+      throw error;
     }
+    this.#stale = false;
   }
 
   async #refreshAndSchedule(): Promise<void> {
@@ -144,15 +152,21 @@ export class JwksCache {
         throw new AuthError("temporarily_unavailable", `unknown kid and the JWKS refetch failed: ${error instanceof UpstreamError ? error.reason : (error as Error).name}`);
       }
     } else {
-      throw new AuthError("invalid_token", `no key for kid ${describeKid(header.kid)} and alg ${describeKid(header.alg)} (refetch cooling down)`);
+      throw this.#unknownKid(header, " (refetch cooling down)");
     }
     try {
       return await this.#local!(header, token);
     } catch (error) {
-      if ((error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY") throw new AuthError("invalid_token", `no key for kid ${describeKid(header.kid)} and alg ${describeKid(header.alg)}`);
+      if ((error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY") throw this.#unknownKid(header, "");
       throw error;
     }
   };
+
+  /** Fails closed either way; 503 rather than 401 when the set could not be refreshed, since the key may be new. */
+  #unknownKid(header: { kid?: unknown; alg?: unknown }, note: string): AuthError {
+    const what = `no key for kid ${describeKid(header.kid)} and alg ${describeKid(header.alg)}${note}`;
+    return this.#stale ? new AuthError("temporarily_unavailable", `${what}; the JWKS could not be refetched`) : new AuthError("invalid_token", what);
+  }
 }
 
 /** kid and alg come from the attacker: quoted and shortened before they reach a log line. */

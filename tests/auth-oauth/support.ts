@@ -1,0 +1,201 @@
+/** @module Test support: oidc-provider (v9) as a real IdP on loopback, keys made at test time, a capturing logger, config parsing. */
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
+import Provider from "oidc-provider";
+import { AuthSchema, type OAuthConfig } from "../../src/config/schema.ts";
+import type { Logger, LogFields } from "../../src/log/logger.ts";
+import { createOAuthAuthenticator, type OAuthAuthenticator } from "../../src/auth/oauth/index.ts";
+import { AuthError } from "../../src/auth/types.ts";
+
+export const RESOURCE = "https://mcp.example.test/mcp";
+export const OTHER_RESOURCE = "https://other.example.test/mcp";
+/** Resource indicators starting with this get opaque tokens (for introspection). */
+export const OPAQUE_PREFIX = "urn:opaque:";
+export const M2M_CLIENT = { id: "m2m-client", secret: "m2m-secret-not-real-0123456789" };
+export const BRIDGE_CLIENT = { id: "mcp-bridge", secret: "bridge-secret-not-real-0123456789" };
+
+export interface SigningKey {
+  kid: string;
+  alg: "RS256" | "ES256";
+  privateJwk: JWK;
+  publicJwk: JWK;
+  privateKey: CryptoKey;
+}
+
+export async function makeKey(alg: "RS256" | "ES256", kid = `${alg.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}`): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg, use: "sig" };
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
+  return { kid, alg, privateJwk, publicJwk, privateKey };
+}
+
+export interface Idp {
+  issuer: string;
+  /** Requests per path since start (e.g. "/jwks"). */
+  count(path: string): number;
+  resetCounts(): void;
+  /** While down, every connection is cut: fetch fails as on a network outage. */
+  setDown(down: boolean): void;
+  keys: SigningKey[];
+  /** Replaces the provider with one signing with fresh keys (old keys dropped from the JWKS). */
+  rotateKeys(): Promise<void>;
+  token(options?: { resource?: string; scope?: string }): Promise<string>;
+  /** Signs arbitrary claims with the IdP's own current key (to test each claim check alone). */
+  sign(claims: JWTPayload, options?: { header?: Record<string, unknown>; key?: SigningKey }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function buildProvider(issuer: string, keys: SigningKey[]): Provider {
+  return new Provider(issuer, {
+    clients: [
+      { client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret, grant_types: ["client_credentials"], redirect_uris: [], response_types: [] },
+      { client_id: BRIDGE_CLIENT.id, client_secret: BRIDGE_CLIENT.secret, grant_types: [], redirect_uris: [], response_types: [] },
+    ],
+    jwks: { keys: keys.map((key) => key.privateJwk) as never },
+    scopes: ["mcp:read", "mcp:write", "mcp:admin"],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Only the bridge's client may introspect (RFC 7662 §4 asks for such a policy).
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }) => client.clientId === BRIDGE_CLIENT.id,
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => RESOURCE,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx: unknown, resourceIndicator: string) => ({
+          scope: "mcp:read mcp:write mcp:admin",
+          audience: resourceIndicator.startsWith(OPAQUE_PREFIX) ? resourceIndicator.slice(OPAQUE_PREFIX.length) : resourceIndicator,
+          accessTokenTTL: 300,
+          accessTokenFormat: resourceIndicator.startsWith(OPAQUE_PREFIX) ? "opaque" : "jwt",
+          jwt: { sign: { alg: "ES256" } },
+        }),
+      },
+    },
+  } as never);
+}
+
+export async function startIdp(): Promise<Idp> {
+  const counts = new Map<string, number>();
+  let down = false;
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const server: Server = createServer((req, res) => {
+    if (down) {
+      req.socket.destroy();
+      return;
+    }
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    handler!(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let keys = [await makeKey("ES256"), await makeKey("RS256")];
+  let provider = buildProvider(issuer, keys);
+  handler = provider.callback();
+
+  const idp: Idp = {
+    issuer,
+    count: (path) => counts.get(path) ?? 0,
+    resetCounts: () => counts.clear(),
+    setDown(value) {
+      down = value;
+      if (value) server.closeAllConnections();
+    },
+    get keys() {
+      return keys;
+    },
+    async rotateKeys() {
+      keys = [await makeKey("ES256"), await makeKey("RS256")];
+      provider = buildProvider(issuer, keys);
+      handler = provider.callback();
+    },
+    async token(options = {}) {
+      const body = new URLSearchParams({ grant_type: "client_credentials", resource: options.resource ?? RESOURCE, scope: options.scope ?? "mcp:read mcp:write" });
+      const response = await fetch(`${issuer}/token`, {
+        method: "POST",
+        headers: { authorization: `Basic ${btoa(`${M2M_CLIENT.id}:${M2M_CLIENT.secret}`)}`, "content-type": "application/x-www-form-urlencoded" },
+        body,
+      });
+      const json = (await response.json()) as { access_token?: string };
+      if (!response.ok || !json.access_token) throw new Error(`token request failed: ${response.status} ${JSON.stringify(json)}`);
+      return json.access_token;
+    },
+    async sign(claims, options = {}) {
+      const key = options.key ?? keys[0]!;
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ iss: issuer, aud: RESOURCE, sub: "user-1", iat: now, exp: now + 300, scope: "mcp:read", ...claims })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt", ...options.header })
+        .sign(key.privateKey);
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return idp;
+}
+
+/** A Logger that keeps every line, so tests can assert that no token ever reaches the log. */
+export function captureLogger(): Logger & { lines: { level: string; message: string; fields: LogFields }[]; text(): string } {
+  const lines: { level: string; message: string; fields: LogFields }[] = [];
+  const make = (bound: LogFields): Logger => {
+    const emit = (level: string) => (message: string, fields?: LogFields) => void lines.push({ level, message, fields: { ...bound, ...fields } });
+    return { enabled: () => true, debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error"), child: (fields) => make({ ...bound, ...fields }) };
+  };
+  return Object.assign(make({}), { lines, text: () => lines.map((line) => `${line.level} ${line.message} ${JSON.stringify(line.fields)}`).join("\n") });
+}
+
+/** The `oauth` section as the config loader would produce it (defaults applied, durations in ms). */
+export function oauthConfig(oauth: Record<string, unknown>): OAuthConfig {
+  return AuthSchema.parse({ type: "oauth", oauth }).oauth!;
+}
+
+export const FAST_RETRY = { initialDelay: 20, maxDelay: 100 };
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it is true or `timeout` ms pass. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeout = 5_000): Promise<void> {
+  const end = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await sleep(20);
+  }
+}
+
+/** An authenticator pointed at `idp` by discovery, audience RESOURCE, fast retries. */
+export function makeAuthenticator(idp: { issuer: string } | undefined, oauth: Record<string, unknown> = {}, context: { fetch?: typeof fetch; now?: () => number } = {}) {
+  const logger = captureLogger();
+  const auth: OAuthAuthenticator = createOAuthAuthenticator(oauthConfig({ ...(idp && { discovery_url: idp.issuer }), audience: RESOURCE, ...oauth }), {
+    resource: RESOURCE,
+    logger,
+    retry: FAST_RETRY,
+    ...context,
+  });
+  return { auth, logger };
+}
+
+/** Asserts an AuthError with `code` whose reason matches `reason`, and that the token is in neither message nor reason. */
+export async function rejectsWith(promise: Promise<unknown>, code: string, reason: RegExp, token?: string): Promise<AuthError> {
+  let caught: unknown;
+  await assert.rejects(promise, (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  assert.ok(caught instanceof AuthError, `expected AuthError, got ${String(caught)}`);
+  assert.equal(caught.code, code, `code (reason: ${caught.reason})`);
+  assert.match(caught.reason, reason);
+  if (token) {
+    assert.ok(!caught.message.includes(token) && !caught.reason.includes(token), "the token must never appear in an error");
+    // Even a long chunk of it would be a leak (signature part).
+    assert.ok(!caught.message.includes(token.slice(-20)), "no part of the token in the error");
+  }
+  return caught;
+}
