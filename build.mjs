@@ -7,7 +7,7 @@
 import { build } from "esbuild";
 import { readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { RELEASE_TARGETS, buildHostExecutable, buildRelease, executableName, hostTarget } from "./scripts/release.mjs";
+import { RELEASE_TARGETS, buildCachedExecutable, buildRelease, executableName, hostTarget } from "./scripts/release.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const flags = process.argv.slice(2);
@@ -36,7 +36,7 @@ if (flags.includes("--release")) {
   console.error("built dist/release/ with SHA256SUMS");
 } else if (flags.includes("--sea")) {
   const output = `dist/${executableName(hostTarget())}`;
-  const { built } = await buildHostExecutable({ bundle: BUNDLE, output });
+  const { built } = await buildCachedExecutable({ bundle: BUNDLE, output });
   console.error(built ? `built ${output}` : `${output} is up to date`);
 }
 

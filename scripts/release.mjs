@@ -99,11 +99,12 @@ export function buildExecutable({ target, bundle, output, workDir }) {
 }
 
 /**
- * The host's executable at `output`, rebuilt only when the bundle or the pinned Node changed (tests
- * call this on every run). A lock directory keeps parallel test files from building it twice.
+ * One target's executable at `output` (the host's by default), rebuilt only when the bundle or this
+ * script changed: tests call it on every run. A lock directory keeps parallel test files from
+ * building it twice.
  */
-export async function buildHostExecutable({ bundle, output }) {
-  const stamp = createHash("sha256").update(readFileSync(bundle)).update(NODE_VERSION).update(readFileSync(new URL(import.meta.url))).digest("hex");
+export async function buildCachedExecutable({ target = hostTarget(), bundle, output }) {
+  const stamp = createHash("sha256").update(readFileSync(bundle)).update(`${target} ${NODE_VERSION}`).update(readFileSync(new URL(import.meta.url))).digest("hex");
   const stampPath = `${output}.stamp`;
   const lock = `${output}.lock`;
   const fresh = () => existsSync(output) && existsSync(stampPath) && readFileSync(stampPath, "utf8") === stamp;
@@ -122,8 +123,8 @@ export async function buildHostExecutable({ bundle, output }) {
   const workDir = mkdtempSync(join(tmpdir(), "mcp-bridge-sea-"));
   try {
     if (fresh()) return { output, built: false };
-    const partial = join(workDir, executableName(hostTarget()));
-    buildExecutable({ target: hostTarget(), bundle, output: partial, workDir });
+    const partial = join(workDir, executableName(target));
+    buildExecutable({ target, bundle, output: partial, workDir });
     // Renamed into place, so a concurrent reader never runs a half-written file.
     copyFileSync(partial, `${output}.partial`);
     renameSync(`${output}.partial`, output);

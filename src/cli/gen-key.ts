@@ -63,13 +63,14 @@ export const genKeyCommand: Command = {
     }
 
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(modulusLength && { modulusLength }) });
-    const privatePem = await exportPKCS8(privateKey);
+    // jose's PEM has no final newline; files and terminals want one.
+    const privatePem = (await exportPKCS8(privateKey)) + "\n";
     const jwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(jwk, "sha256");
 
     if (out !== undefined) await platform.writeTextFile(out, privatePem, { mode: 0o600, overwrite: force });
     else platform.writeStdout(privatePem);
-    if (publicOut !== undefined) await platform.writeTextFile(publicOut, await exportSPKI(publicKey), { mode: 0o644, overwrite: force });
+    if (publicOut !== undefined) await platform.writeTextFile(publicOut, (await exportSPKI(publicKey)) + "\n", { mode: 0o644, overwrite: force });
     const jwkText = JSON.stringify({ ...jwk, kid, alg, use: "sig" }, null, 2) + "\n";
     if (jwkOut === "-") platform.writeStdout(jwkText);
     else if (jwkOut !== undefined) await platform.writeTextFile(jwkOut, jwkText, { mode: 0o644, overwrite: force });

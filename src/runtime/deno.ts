@@ -142,8 +142,9 @@ function writeAll(writer: Deno.Writer, text: string): void {
 
 /** Reads a line in raw mode, so nothing is echoed; handles backspace, Ctrl-C and Ctrl-D. */
 async function promptHidden(prompt: string): Promise<string> {
-  writeAll(Deno.stderr, prompt);
+  // Raw mode before the prompt: a key typed as soon as the prompt shows must not be echoed.
   Deno.stdin.setRaw(true);
+  writeAll(Deno.stderr, prompt);
   const line: number[] = [];
   const buffer = new Uint8Array(256);
   try {
