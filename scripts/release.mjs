@@ -96,16 +96,16 @@ export function buildExecutable({ target, bundle, output, workDir }) {
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   execFileSync(builder, ["--build-sea", configPath], { stdio: ["ignore", "ignore", "inherit"] });
   if (!existsSync(output)) throw new Error(`node --build-sea wrote no ${output}`);
-  if (target.startsWith("darwin-")) signForMac(output);
+  if (target.startsWith("darwin-")) signForMac(target, output);
 }
 
 /**
  * macOS on Apple silicon kills unsigned executables, and the injection dropped the original
  * signature: an ad-hoc one is enough. Only a Mac has `codesign`; elsewhere the build says so.
  */
-function signForMac(executable) {
+function signForMac(target, executable) {
   if (process.platform !== "darwin") {
-    console.error(`warning: ${executable} is unsigned; run "codesign --sign - ${executable}" on a Mac (the release workflow does)`);
+    console.error(`warning: the ${target} executable is unsigned: run "codesign --sign - mcp-bridge" on a Mac before use (the release workflow builds it on one)`);
     return;
   }
   execFileSync("codesign", ["--sign", "-", "--force", executable], { stdio: "inherit" });
