@@ -76,6 +76,27 @@ describe("hash-password", () => {
     assert.match(long.stderr, /72-byte/);
   });
 
+  it("makes a hash the configuration accepts as password_hash", async () => {
+    const hash = (await cli(["hash-password", "--cost", "4"], "pw\n")).stdout.trim();
+    const config = join(tempDir(), "config.yaml");
+    writeFileSync(
+      config,
+      [
+        "mode: server",
+        "server:",
+        '  listen: "127.0.0.1:0"',
+        "  mcp_server: {command: cat}",
+        "  oauth_server:",
+        "    enabled: true",
+        '    issuer: "https://mcp.example.com"',
+        "    signing: {algorithm: ES256, generate_key: true}",
+        `    builtin: {users: [{username: admin, password_hash: "${hash}"}]}`,
+      ].join("\n"),
+    );
+    const checked = await cli(["check-config", "-c", config]);
+    assert.equal(checked.code, 0, checked.stderr);
+  });
+
   it("prompts twice without echo on a terminal, and refuses two different answers", { skip: !hasCommand("script") && "util-linux script is not installed" }, async () => {
     const good = await onTerminal(`${process.execPath} ${BUNDLE} hash-password`, [["Password: ", "s3cret-pass"], ["Repeat password: ", "s3cret-pass"]]);
     assert.equal(good.code, 0, good.output);
