@@ -2,6 +2,7 @@
 import type { AuthConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { createStaticTokenSet } from "./bearer.ts";
+import { createOAuthAuthenticator } from "./oauth/index.ts";
 import { createRemoteValidator } from "./remote.ts";
 import { AuthError, type Authenticator } from "./types.ts";
 
@@ -30,5 +31,5 @@ export function createAuthenticator(auth: AuthConfig | undefined, context: AuthC
       },
     };
   }
-  throw new AuthError("temporarily_unavailable", "OAuth validation is not available in this build");
+  return createOAuthAuthenticator(auth.oauth!, context);
 }

@@ -54,8 +54,9 @@ function quoted(value: string): string {
  *
  * The reason is never included: it is for the log only.
  */
-export function challengeHeader(error: AuthError | undefined, input: { resourceMetadataUrl: string; scopes: readonly string[] }): string {
-  const parts = [`resource_metadata=${quoted(input.resourceMetadataUrl)}`];
+export function challengeHeader(error: AuthError | undefined, input: { resourceMetadataUrl?: string; scopes: readonly string[] }): string {
+  // Without metadata to point at (static bearer tokens), a realm keeps the challenge well-formed.
+  const parts = [input.resourceMetadataUrl ? `resource_metadata=${quoted(input.resourceMetadataUrl)}` : 'realm="mcp-bridge"'];
   const code = error?.code;
   if (code === "invalid_token" || code === "invalid_request" || code === "insufficient_scope") parts.push(`error=${quoted(code)}`);
   const scopes = code === "insufficient_scope" && error!.requiredScopes.length > 0 ? error!.requiredScopes : input.scopes;

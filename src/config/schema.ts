@@ -303,7 +303,7 @@ const serverSchema = section({
   path: z.string().startsWith("/").default("/mcp").describe("Streamable HTTP endpoint (also answered on /)."),
   public_url: httpUrl().optional().describe("Canonical URL of the MCP endpoint as clients see it (behind a proxy)."),
   read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
-  write_timeout: duration().prefault("60s").describe("Time allowed to write a non-streaming response; never applied to SSE streams."),
+  write_timeout: duration().prefault("60s").describe("Accepted for compatibility with the Go original, not applied: a write timeout kills long-lived SSE streams, and replies are already bounded by mcp_server.read_timeout."),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
   sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams."),
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),

@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { protectedResourceMetadataUrl } from "../auth/prm.ts";
 import type { Authenticator } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
@@ -24,7 +25,7 @@ export interface AppOptions {
   resource: string;
   logger: Logger;
   /** RFC 9728 document, when the server publishes one. */
-  protectedResourceMetadata?: Record<string, unknown>;
+  protectedResourceMetadata?: () => Record<string, unknown>;
 }
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
@@ -32,7 +33,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const guard = createRequestGuard(config);
   const resourcePath = new URL(options.resource).pathname;
-  const metadataUrl = options.protectedResourceMetadata ? new URL(`/.well-known/oauth-protected-resource${resourcePath === "/" ? "" : resourcePath}`, options.resource).href : undefined;
+  const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger });
   const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
 
@@ -76,7 +77,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   if (options.protectedResourceMetadata) {
     const document = options.protectedResourceMetadata;
-    const serve = () => new Response(JSON.stringify(document), { headers: { "content-type": "application/json", "cache-control": "max-age=3600" } });
+    const serve = () => new Response(JSON.stringify(document()), { headers: { "content-type": "application/json", "cache-control": "max-age=300" } });
     app.get("/.well-known/oauth-protected-resource", serve);
     if (resourcePath !== "/") app.get(`/.well-known/oauth-protected-resource${resourcePath}`, serve);
   }

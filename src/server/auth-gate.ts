@@ -3,6 +3,7 @@
  * authenticator's verdict turned into RFC 6750 / RFC 9728 challenges, per-method scopes, and a
  * per-address limit on failures so a token cannot be guessed at speed.
  */
+import { challengeHeader } from "../auth/prm.ts";
 import { AuthError, type Authenticator, type Principal } from "../auth/types.ts";
 import { isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
@@ -19,19 +20,6 @@ export interface AuthGateOptions {
   resourceMetadataUrl: string | undefined;
   failureLimitPerMinute: number;
   logger: Logger;
-}
-
-/** RFC 7235 quoted-string: backslash-escape quotes and backslashes. */
-function quoted(value: string): string {
-  return `"${value.replace(/["\\]/g, "\\$&")}"`;
-}
-
-export function challengeHeader(error: AuthError | undefined, resourceMetadataUrl: string | undefined, scopes: readonly string[]): string {
-  const parts: string[] = [];
-  if (resourceMetadataUrl) parts.push(`resource_metadata=${quoted(resourceMetadataUrl)}`);
-  if (error && error.code !== "missing_token") parts.push(`error=${quoted(error.code === "temporarily_unavailable" ? "invalid_token" : error.code)}`);
-  if (scopes.length > 0) parts.push(`scope=${quoted(scopes.join(" "))}`);
-  return parts.length > 0 ? `Bearer ${parts.join(", ")}` : 'Bearer realm="mcp-bridge"';
 }
 
 export function createAuthGate(options: AuthGateOptions) {
@@ -57,8 +45,8 @@ export function createAuthGate(options: AuthGateOptions) {
     const scopes = error.code === "insufficient_scope" ? error.requiredScopes : (authenticator?.requiredScopes ?? []);
     const description =
       error.code === "insufficient_scope" ? "the token lacks a scope this request needs" : error.code === "missing_token" ? "this server requires a bearer token" : "the token is not valid for this server";
-    return jsonError(error.status, error.code === "missing_token" ? "invalid_token" : error.code, description, {
-      "www-authenticate": challengeHeader(error, options.resourceMetadataUrl, scopes),
+    return jsonError(error.status, error.code === "missing_token" ? "unauthorized" : error.code, description, {
+      "www-authenticate": challengeHeader(error, { resourceMetadataUrl: options.resourceMetadataUrl, scopes }),
     });
   }
 

@@ -1,5 +1,6 @@
 /** @module Server mode: wires config, authenticator, sessions and the HTTP app onto the platform's listener. */
 import { createAuthenticator } from "../auth/index.ts";
+import { protectedResourceMetadata } from "../auth/prm.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform, TlsServeOptions } from "../runtime/types.ts";
@@ -49,7 +50,15 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;
   const authenticator = createAuthenticator(server.auth, { resource, logger });
-  app = createApp({ config: server, sessions, authenticator, resource, logger });
+  app = createApp({
+    config: server,
+    sessions,
+    authenticator,
+    resource,
+    logger,
+    // Read per request: the authorization server named is the one discovery found.
+    protectedResourceMetadata: authenticator?.protectedResource ? () => protectedResourceMetadata({ resource, ...authenticator.protectedResource! }) : undefined,
+  });
   await authenticator?.start?.();
 
   const authType = server.auth?.type ?? "none";

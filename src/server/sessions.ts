@@ -57,9 +57,19 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
-  /** Whether a new session could get an MCP server now. */
+  /** Whether a new session could get an MCP server now: the shared child runs, or the command can be found. */
   get ready(): boolean {
-    return this.#hub ? this.#hub.ready : true;
+    return this.#hub ? this.#hub.ready : this.#commandFound();
+  }
+
+  #commandFound(): boolean {
+    const mcp = this.#config.mcp_server!;
+    const command = mcp.command;
+    if (command.includes("/") || command.includes("\\")) return this.#platform.fileExists(command.startsWith("/") || !mcp.dir ? command : `${mcp.dir}/${command}`);
+    const path = mcp.env.PATH ?? this.#platform.env.PATH ?? "";
+    const windows = path.includes(";");
+    const suffixes = windows ? ["", ".exe", ".cmd", ".bat"] : [""];
+    return path.split(windows ? ";" : ":").some((dir) => dir && suffixes.some((suffix) => this.#platform.fileExists(`${dir}/${command}${suffix}`)));
   }
 
   get childState(): string {

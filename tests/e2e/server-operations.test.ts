@@ -276,3 +276,60 @@ describe("shutdown", () => {
     for (const pid of pids) assert.equal(processAlive(pid), false, `child ${pid} is gone`);
   });
 });
+
+describe("streams and observability", () => {
+  test("SSE streams get a priming event with retry (2025-11-25) and keep-alive comments", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), sse_keepalive_interval: "1s" } });
+    try {
+      const init = { ...INIT, params: { ...INIT.params, protocolVersion: "2025-11-25" } };
+      const created = await fetch(bridge.url, { method: "POST", headers: HEADERS, body: JSON.stringify(init) });
+      const session = created.headers.get("mcp-session-id")!;
+      await created.text();
+      const stream = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" } });
+      assert.equal(stream.status, 200);
+      const reader = stream.body!.getReader();
+      let text = "";
+      const until = Date.now() + 5000;
+      while (!text.includes(": keep-alive") && Date.now() < until) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      assert.match(text, /^id: \S+\nretry: \d+\ndata: \n\n/m);
+      assert.match(text, /: keep-alive/);
+      const second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
+      assert.equal(second.status, 200, "the stream can be reopened once the first is gone");
+      await second.body!.cancel();
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("/ready fails when the MCP server's command cannot be found", async () => {
+    const bridge = await startBridge({ server: { mcp_server: { command: "no-such-mcp-server-binary" } } });
+    try {
+      const ready = await fetch(new URL("/ready", bridge.origin));
+      assert.equal(ready.status, 503);
+      const init = await initialize(bridge);
+      const body = await init.json();
+      assert.equal(body.error.code, -32000, "initialize fails with a JSON-RPC error, the bridge stays up");
+      assert.equal((await fetch(new URL("/health", bridge.origin))).status, 200);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("JSON logs to a file, at the configured level, with secrets redacted; a warning for open non-loopback listeners", async () => {
+    const logFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-log-")), "bridge.log");
+    const bridge = await startBridge({
+      log: { level: "debug", format: "json", output: logFile },
+      server: { listen: "0.0.0.0:0", mcp_server: scripted(), auth: { type: "none" } },
+    }, { logFile });
+    try {
+      await initialize(bridge, { host: "localhost" });
+    } finally {
+      await bridge.stop();
+    }
+    const lines = readFileSync(logFile, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.ok(lines.every((line) => typeof line.time === "string" && typeof line.level === "string" && typeof line.msg === "string"));
+    assert.ok(lines.some((line) => line.level === "warn" && /authentication is off/.test(String(line.msg))));
+    assert.ok(lines.some((line) => line.level === "debug"));
+  });
+});

@@ -1,6 +1,6 @@
 /** @module Spawns the built CLI (dist/mcp-bridge.cjs) with a config, the way a user runs it, for end-to-end tests. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,7 +43,7 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
 }
 
 /** Starts the bridge on 127.0.0.1 with a free port and waits until it listens. */
-export async function startBridge(config: Record<string, unknown>, options: { env?: Record<string, string>; args?: string[] } = {}): Promise<RunningBridge> {
+export async function startBridge(config: Record<string, unknown>, options: { env?: Record<string, string>; args?: string[]; logFile?: string } = {}): Promise<RunningBridge> {
   const server = (config.server ?? {}) as Record<string, unknown>;
   const full = { mode: "server", ...config, server: { listen: "127.0.0.1:0", ...server } };
   const path = writeConfig(full);
@@ -55,14 +55,23 @@ export async function startBridge(config: Record<string, unknown>, options: { en
   child.stdout!.on("data", (chunk) => (logs += chunk));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bridge did not start in time:\n${logs}`)), 15_000);
+    const check = (text: string) => {
+      const match = /listening url=(\S+)|"msg":"listening","url":"([^"]+)"/.exec(text);
+      if (!match) return false;
+      clearTimeout(timer);
+      resolve((match[1] ?? match[2])!);
+      return true;
+    };
     child.stderr!.on("data", (chunk) => {
       logs += chunk;
-      const match = /listening url=(\S+)/.exec(logs);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
+      check(logs);
     });
+    if (options.logFile) {
+      const logFile = options.logFile;
+      const poll = setInterval(() => {
+        if (child.exitCode !== null || (existsSync(logFile) && check(readFileSync(logFile, "utf8")))) clearInterval(poll);
+      }, 50);
+    }
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`bridge exited with ${code} before listening:\n${logs}`));
