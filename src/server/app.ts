@@ -12,6 +12,7 @@ import type { ConnectionInfo } from "../runtime/types.ts";
 import { createAuthGate } from "./auth-gate.ts";
 import { createRequestGuard } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { Metrics } from "./metrics.ts";
 import type { SessionManager } from "./sessions.ts";
 import { createMcpHandlers } from "./streamable-http.ts";
 
@@ -34,7 +35,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const guard = createRequestGuard(config);
   const resourcePath = new URL(options.resource).pathname;
   const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
-  const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger });
+  const metrics = new Metrics();
+  metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
+  metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
+  const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
   const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
 
   app.onError((error, c) => {
@@ -74,6 +78,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const ready = sessions.ready;
     return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState }, ready ? 200 : 503);
   });
+
+  app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));
 
   if (options.protectedResourceMetadata) {
     const document = options.protectedResourceMetadata;

@@ -8,6 +8,7 @@ import { AuthError, type Authenticator, type Principal } from "../auth/types.ts"
 import { isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { jsonError } from "./http-errors.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** RFC 6750 says nothing of size; no real access token is near this, and hashing a huge one is work for nothing. */
 const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -20,6 +21,7 @@ export interface AuthGateOptions {
   resourceMetadataUrl: string | undefined;
   failureLimitPerMinute: number;
   logger: Logger;
+  metrics: Metrics;
 }
 
 export function createAuthGate(options: AuthGateOptions) {
@@ -27,6 +29,7 @@ export function createAuthGate(options: AuthGateOptions) {
   const failures = new Map<string, { count: number; since: number }>();
 
   function refuse(error: AuthError, remoteAddress: string): Response {
+    options.metrics.count("mcp_bridge_auth_failures_total", "Requests refused by authentication or authorization, by RFC 6750 code", { code: error.code });
     if (error.code === "invalid_token" || error.code === "invalid_request") {
       const now = Date.now();
       const entry = failures.get(remoteAddress);

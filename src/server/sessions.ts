@@ -101,7 +101,17 @@ export class SessionManager {
       });
       session.attach({ send: (_message, raw) => child.send(raw), close: () => this.#track(child.shutdown()) });
     }
-    this.#logger.info("session started", { session: id.slice(0, 8), subject, protocol: protocolVersion, sessions: this.#sessions.size });
+    // The audit record of who holds this session (never the token).
+    this.#logger.info("session started", {
+      session: id.slice(0, 8),
+      subject,
+      email: principal?.email,
+      client_id: principal?.clientId,
+      scopes: principal?.scopes.join(" ") || undefined,
+      roles: principal?.roles?.join(",") || undefined,
+      protocol: protocolVersion,
+      sessions: this.#sessions.size,
+    });
     return session;
   }
 

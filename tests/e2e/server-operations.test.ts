@@ -134,6 +134,9 @@ describe("limits", () => {
       const statuses = [];
       for (let i = 0; i < 5; i++) statuses.push((await initialize(bridge, { authorization: `Bearer wrong-${i}` })).status);
       assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+      const metrics = await (await fetch(new URL("/metrics", bridge.origin))).text();
+      assert.match(metrics, /^mcp_bridge_auth_failures_total\{code="invalid_token"\} 3$/m);
+      assert.match(metrics, /^mcp_bridge_sessions 0$/m);
     } finally {
       await bridge.stop();
     }
@@ -331,5 +334,24 @@ describe("streams and observability", () => {
     assert.ok(lines.every((line) => typeof line.time === "string" && typeof line.level === "string" && typeof line.msg === "string"));
     assert.ok(lines.some((line) => line.level === "warn" && /authentication is off/.test(String(line.msg))));
     assert.ok(lines.some((line) => line.level === "debug"));
+  });
+});
+
+describe("identity", () => {
+  test("pass_identity gives a per-session child the subject and scopes, never the token", async () => {
+    const bridge = await startBridge({
+      server: { mcp_server: scripted({ pass_identity: true }), auth: { type: "bearer", bearer: { valid_tokens: [TOKEN] } } },
+    });
+    try {
+      const session = (await initialize(bridge, { authorization: `Bearer ${TOKEN}` })).headers.get("mcp-session-id")!;
+      const reply = await call(bridge, session, 2, "whoami", {}, { authorization: `Bearer ${TOKEN}` });
+      const reported = JSON.parse(reply.body.result!.content[0]!.text) as { identity: Record<string, string>; envKeys: string[] };
+      assert.match(reported.identity.MCP_BRIDGE_SUBJECT!, /^token:[0-9a-f]{16}$/);
+      assert.equal(reported.identity.MCP_BRIDGE_SCOPES, "");
+      assert.doesNotMatch(JSON.stringify(reported), new RegExp(TOKEN));
+      assert.match(bridge.logs(), new RegExp(`session started .*subject=${reported.identity.MCP_BRIDGE_SUBJECT}`));
+    } finally {
+      await bridge.stop();
+    }
   });
 });
