@@ -17,6 +17,11 @@ export interface Principal {
   claims?: Record<string, unknown>;
 }
 
+/** Longer tokens are refused unread: no IdP issues them, and parsing or hashing them is work for an attacker. */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+/** RFC 6750 §2.1 b64token: the only characters a bearer token may have. */
+export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 export type AuthErrorCode =
   /** No credentials, or malformed ones (RFC 6750 §3.1 invalid_request / no error). */
   | "missing_token"

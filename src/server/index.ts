@@ -1,6 +1,7 @@
 /** @module Server mode: wires config, authenticator, sessions and the HTTP app onto the platform's listener. */
 import { createAuthenticator } from "../auth/index.ts";
 import { protectedResourceMetadata } from "../auth/prm.ts";
+import { ConfigError } from "../config/errors.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform, TlsServeOptions } from "../runtime/types.ts";
@@ -14,14 +15,23 @@ export interface BridgeServer {
   close(): Promise<void>;
 }
 
+/** Reads a file named in the config; a failure is a config error naming the key. */
+async function readConfiguredFile(platform: Platform, key: string, path: string): Promise<string> {
+  try {
+    return await platform.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
+  }
+}
+
 async function tlsOptions(config: NonNullable<Config["server"]>, platform: Platform): Promise<TlsServeOptions | undefined> {
   const tls = config.tls;
   if (!tls.enabled) return undefined;
   const mode = tls.client_auth;
   return {
-    cert: await platform.readTextFile(tls.cert_file!),
-    key: await platform.readTextFile(tls.key_file!),
-    ca: tls.client_ca ? await platform.readTextFile(tls.client_ca) : undefined,
+    cert: await readConfiguredFile(platform, "server.tls.cert_file", tls.cert_file!),
+    key: await readConfiguredFile(platform, "server.tls.key_file", tls.key_file!),
+    ca: tls.client_ca ? await readConfiguredFile(platform, "server.tls.client_ca", tls.client_ca) : undefined,
     requestCert: mode !== "none",
     requireCert: mode === "require" || mode === "require_and_verify",
     verifyCert: mode === "verify" || mode === "require_and_verify",
@@ -37,9 +47,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const host = server.listen.host.includes(":") ? `[${server.listen.host}]` : server.listen.host;
   const displayHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
 
-  const sessions = new SessionManager(server, platform, logger);
   let app: ReturnType<typeof createApp> | undefined;
-  const listener = await platform.serve((request, connection) => app!.fetch(request, connection), {
+  const starting = () => new Response(JSON.stringify({ error: "starting", error_description: "the bridge is starting" }), { status: 503, headers: { "content-type": "application/json", "retry-after": "1" } });
+  const listener = await platform.serve((request, connection) => (app ? app.fetch(request, connection) : starting()), {
     host: server.listen.host,
     port: server.listen.port,
     tls,
@@ -49,7 +59,16 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;
-  const authenticator = createAuthenticator(server.auth, { resource, logger });
+  let authenticator: ReturnType<typeof createAuthenticator>;
+  try {
+    authenticator = createAuthenticator(server.auth, { resource, logger });
+  } catch (error) {
+    await listener.close();
+    // The authenticators throw TypeError for settings they cannot work with (e.g. plain-http IdPs).
+    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }]);
+    throw error;
+  }
+  const sessions = new SessionManager(server, platform, logger);
   app = createApp({
     config: server,
     sessions,

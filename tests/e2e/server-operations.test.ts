@@ -355,3 +355,16 @@ describe("identity", () => {
     }
   });
 });
+
+describe("start-up failures", () => {
+  test("settings that only fail when used (unreadable TLS files, plain-http IdP) exit 2 naming the key", async () => {
+    const { runCli, writeConfig } = await import("../support/bridge.ts");
+    const base = { mode: "server", server: { listen: "127.0.0.1:0", mcp_server: scripted() } };
+    const tls = await runCli(["-c", writeConfig({ ...base, server: { ...base.server, tls: { enabled: true, cert_file: "/no/such/cert.pem", key_file: "/no/such/key.pem" } } })]);
+    assert.equal(tls.code, 2);
+    assert.match(tls.stderr, /server\.tls\.cert_file: cannot read "\/no\/such\/cert\.pem"/);
+    const idp = await runCli(["-c", writeConfig({ ...base, server: { ...base.server, auth: { type: "oauth", oauth: { jwks_url: "http://idp.example.com/jwks" } } } })]);
+    assert.equal(idp.code, 2);
+    assert.match(idp.stderr, /server\.auth: .*https/);
+  });
+});

@@ -4,7 +4,7 @@
  */
 import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
-import { AuthError, type Authenticator, type Principal } from "../types.ts";
+import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../types.ts";
 import { discoverAuthorizationServer, discoveryPlan, type AuthorizationServerMetadata } from "./discovery.ts";
 import { backgroundTimeout, backoffDelay, isTrustedEndpoint, UpstreamError } from "./http.ts";
 import { introspectionRequest, processIntrospectionResponse, validateIntrospection, type IntrospectionClient } from "./introspection.ts";
@@ -13,10 +13,6 @@ import { decodeJwtHeader, verifyJwtAccessToken, type JwtPolicy } from "./jwt.ts"
 import { createScopePolicy, principalFromClaims } from "./principal.ts";
 import { TokenCache, tokenCacheKey } from "./token-cache.ts";
 
-/** Longer tokens are refused unread: no IdP issues them, and parsing or hashing them is work for an attacker. */
-export const MAX_TOKEN_LENGTH = 16 * 1024;
-/** RFC 6750 §2.1 b64token. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** A validated token is re-verified at least this often, so a key withdrawn by the IdP stops working soon. */
 const MAX_CACHE_TTL_MS = 5 * 60_000;
 /** Inactive answers are reused briefly, so replaying a dead token does not cost an IdP round trip each time. */
