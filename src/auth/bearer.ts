@@ -4,7 +4,7 @@
  * A configured token may be written as "sha256:<hex>" to keep the plaintext out of the file.
  */
 import type { Secret } from "../config/secret.ts";
-import { sha256, timingSafeEqual, toHex } from "./digest.ts";
+import { sha256 as webSha256, timingSafeEqual, toHex, type Sha256 } from "./digest.ts";
 import type { Principal } from "./types.ts";
 
 const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
@@ -14,23 +14,23 @@ export interface StaticTokenSet {
   lookup(token: string): Promise<Principal | undefined>;
 }
 
-export function createStaticTokenSet(tokens: readonly Secret[]): StaticTokenSet {
-  const digests = Promise.all(
+export function createStaticTokenSet(tokens: readonly Secret[], sha256: Sha256 = webSha256): StaticTokenSet {
+  const known = Promise.all(
     tokens.map(async (secret) => {
       const value = secret.reveal();
       const hashed = HASHED.exec(value);
-      if (!hashed) return sha256(value);
-      return Uint8Array.from(hashed[1]!.match(/../g)!, (pair) => parseInt(pair, 16));
+      const digest = hashed ? Uint8Array.from(hashed[1]!.match(/../g)!, (pair) => parseInt(pair, 16)) : await sha256(value);
+      // The subject names the token without revealing it: a prefix of its digest.
+      return { digest, principal: { subject: `token:${toHex(digest).slice(0, 16)}`, scopes: [] } satisfies Principal };
     }),
   );
   return {
     async lookup(token) {
       const digest = await sha256(token);
-      let matched = false;
-      for (const known of await digests) matched = timingSafeEqual(digest, known) || matched;
-      // The subject names the token without revealing it: a prefix of its digest.
-      return matched ? { subject: `token:${toHex(digest).slice(0, 16)}`, scopes: [] } : undefined;
+      let match: Principal | undefined;
+      // Every entry is compared, so the time taken says nothing about which one matched.
+      for (const entry of await known) if (timingSafeEqual(digest, entry.digest)) match = entry.principal;
+      return match && { ...match };
     },
   };
 }
-

@@ -2,6 +2,10 @@
 
 const encoder = new TextEncoder();
 
+/** SHA-256 of a string's UTF-8 bytes. A runtime may pass a faster one in (Node's is synchronous). */
+export type Sha256 = (text: string) => Uint8Array | Promise<Uint8Array>;
+
+/** Web Crypto's SHA-256: the portable default. */
 export async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
 }

@@ -2,6 +2,7 @@
 import type { AuthConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { createStaticTokenSet } from "./bearer.ts";
+import type { Sha256 } from "./digest.ts";
 import { createOAuthAuthenticator } from "./oauth/index.ts";
 import { createRemoteValidator } from "./remote.ts";
 import { AuthError, type Authenticator } from "./types.ts";
@@ -11,6 +12,8 @@ export interface AuthContext {
   resource: string;
   logger: Logger;
   fetch?: typeof fetch;
+  /** The runtime's SHA-256 (token comparison and cache keys); Web Crypto's when absent. */
+  sha256?: Sha256;
 }
 
 /** The authenticator for `auth`, or undefined when requests are not authenticated (type none). */
@@ -18,9 +21,9 @@ export function createAuthenticator(auth: AuthConfig | undefined, context: AuthC
   if (!auth || auth.type === "none") return undefined;
   if (auth.type === "bearer") {
     const bearer = auth.bearer!;
-    const staticTokens = bearer.valid_tokens?.length ? createStaticTokenSet(bearer.valid_tokens) : undefined;
+    const staticTokens = bearer.valid_tokens?.length ? createStaticTokenSet(bearer.valid_tokens, context.sha256) : undefined;
     const endpoint = bearer.validation_endpoint;
-    const remote = endpoint ? createRemoteValidator({ ...bearer, validation_endpoint: endpoint }, context.fetch) : undefined;
+    const remote = endpoint ? createRemoteValidator({ ...bearer, validation_endpoint: endpoint }, context.fetch, context.sha256) : undefined;
     return {
       requiredScopes: [],
       async verify(token) {

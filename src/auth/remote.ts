@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { BearerConfig } from "../config/schema.ts";
-import { sha256, toHex } from "./digest.ts";
+import { sha256 as webSha256, toHex, type Sha256 } from "./digest.ts";
 import { TtlCache } from "./ttl-cache.ts";
 import { readBodyLimited } from "../util/body.ts";
 import { AuthError, type Principal } from "./types.ts";
@@ -25,7 +25,7 @@ export interface RemoteValidator {
   validate(token: string): Promise<Principal>;
 }
 
-export function createRemoteValidator(config: BearerConfig & { validation_endpoint: string }, fetchImpl: typeof fetch = fetch): RemoteValidator {
+export function createRemoteValidator(config: BearerConfig & { validation_endpoint: string }, fetchImpl: typeof fetch = fetch, sha256: Sha256 = webSha256): RemoteValidator {
   const cache = new TtlCache<Principal | AuthError>(10_000);
   const inFlight = new Map<string, Promise<Principal>>();
 

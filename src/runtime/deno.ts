@@ -8,6 +8,7 @@
  * - Request/header/keep-alive timeouts: Deno.serve has no such settings; its own defaults apply.
  */
 /// <reference path="./deno.d.ts" />
+import { sha256 as webSha256 } from "../auth/digest.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions, TlsServeOptions } from "./types.ts";
 
 const isWindows = Deno.build.os === "windows";
@@ -38,7 +39,11 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       onError: () => new Response("Internal Server Error", { status: 500 }),
       ...(tls && { cert: tls.cert, key: tls.key }),
     },
-    (request, info) => handler(request, { remoteAddress: info.remoteAddr.hostname }),
+    (request, info) =>
+      handler(request, {
+        remoteAddress: info.remoteAddr.hostname,
+        onClientGone: (listener) => request.signal.addEventListener("abort", listener, { once: true }),
+      }),
   );
   return {
     host: options.host,
@@ -192,6 +197,7 @@ export const denoPlatform: Platform = {
   serve,
   spawn,
   readTextFile: (path) => Deno.readTextFile(path),
+  sha256: webSha256,
   fileExists(path) {
     try {
       Deno.statSync(path);

@@ -1,12 +1,13 @@
 /** @module The Node.js Platform: node:http(s) through @hono/node-server, child_process, fs. */
 import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { createServer as createHttpsServer } from "node:https";
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { dirname } from "node:path";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
@@ -14,7 +15,14 @@ import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServ
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
   const tls = options.tls;
   const server = createAdaptorServer({
-    fetch: (request, env) => handler(request, { remoteAddress: (env.incoming as IncomingMessage).socket.remoteAddress ?? "" }),
+    fetch: (request, env) => {
+      const outgoing = env.outgoing as ServerResponse;
+      return handler(request, {
+        remoteAddress: (env.incoming as IncomingMessage).socket.remoteAddress ?? "",
+        // Cheaper than request.signal, which makes the adapter build an AbortController per request.
+        onClientGone: (listener) => void outgoing.once("close", () => outgoing.writableFinished || listener()),
+      });
+    },
     ...(tls && {
       createServer: createHttpsServer,
       serverOptions: {
@@ -142,6 +150,8 @@ export const nodePlatform: Platform = {
   serve,
   spawn,
   readTextFile: (path) => readFile(path, "utf8"),
+  // Synchronous: Web Crypto's digest costs a thread-pool round trip per call on Node.
+  sha256: (text) => createHash("sha256").update(text).digest(),
   fileExists: (path) => existsSync(path),
   openAppendFile,
   writeStdout: (text) => void process.stdout.write(text),

@@ -31,6 +31,8 @@ export interface ServeOptions {
 /** What the transport layer knows of the connection a request came on. */
 export interface ConnectionInfo {
   remoteAddress: string;
+  /** Calls `listener` if the client goes away before the response has been sent in full. */
+  onClientGone(listener: () => void): void;
 }
 
 export type FetchHandler = (request: Request, connection: ConnectionInfo) => Promise<Response> | Response;
@@ -78,6 +80,8 @@ export interface Platform {
   serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle;
   readTextFile(path: string): Promise<string>;
+  /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
+  sha256(text: string): Uint8Array | Promise<Uint8Array>;
   fileExists(path: string): boolean;
   /** Appends text to a file (log output); created with mode 0600. */
   openAppendFile(path: string): (text: string) => void;

@@ -92,7 +92,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     app.on(["POST", "GET", "DELETE"], path, async (c) => {
       const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
       if (principal instanceof Response) return principal;
-      if (c.req.method === "POST") return mcp.post(c.req.raw, principal);
+      if (c.req.method === "POST") return mcp.post(c.req.raw, principal, c.env);
       if (c.req.method === "GET") return mcp.get(c.req.raw, principal);
       return mcp.delete(c.req.raw, principal);
     });

@@ -61,7 +61,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const resource = server.public_url ?? url;
   let authenticator: ReturnType<typeof createAuthenticator>;
   try {
-    authenticator = createAuthenticator(server.auth, { resource, logger });
+    authenticator = createAuthenticator(server.auth, { resource, logger, sha256: platform.sha256 });
   } catch (error) {
     await listener.close();
     // The authenticators throw TypeError for settings they cannot work with (e.g. plain-http IdPs).

@@ -140,7 +140,14 @@ export class Session {
    * Forwards a POST's messages to the child. Answers 202 when it carried no requests; otherwise
    * the response resolves with JSON or an SSE stream, as the client's Accept header allows.
    */
-  handlePost(messages: JsonRpcMessage[], raws: string[], accept: { json: boolean; sse: boolean }, batch: boolean, signal: AbortSignal | undefined, headers: Record<string, string> = {}): Promise<Response> | Response {
+  handlePost(
+    messages: JsonRpcMessage[],
+    raws: string[],
+    accept: { json: boolean; sse: boolean },
+    batch: boolean,
+    onClientGone: ((listener: () => void) => void) | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<Response> | Response {
     this.lastActivity = Date.now();
     const requests = messages.filter(isRequest);
     for (const request of requests) {
@@ -159,7 +166,7 @@ export class Session {
         stream.borrowedSink = true;
       } else {
         if (stream.mode === "sse") this.#openSse(stream);
-        signal?.addEventListener("abort", () => this.#clientGone(stream), { once: true });
+        onClientGone?.(() => this.#clientGone(stream));
       }
     }
     for (let i = 0; i < messages.length; i++) this.#fromClient(messages[i]!, raws[i]!);

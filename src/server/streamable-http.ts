@@ -4,6 +4,7 @@
  * checked here before a session sees it; every refusal has the status the spec names.
  */
 import type { Principal } from "../auth/types.ts";
+import type { ConnectionInfo } from "../runtime/types.ts";
 import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { readBodyLimited } from "../util/body.ts";
 import { jsonRpcErrorResponse, type Session } from "./session.ts";
@@ -56,10 +57,12 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(contentType)) {
       return refuse(415, ErrorCode.InvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
     }
-    const declared = Number(request.headers.get("content-length") ?? 0);
+    const declared = request.headers.get("content-length");
     const tooLarge = `Payload Too Large: the limit is ${options.maxBodyBytes} bytes`;
-    if (declared > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
-    const text = await readBodyLimited(request, options.maxBodyBytes);
+    if (declared !== null && Number(declared) > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
+    // With a Content-Length the HTTP server delivers exactly that many bytes, so the direct read is
+    // bounded; a chunked body is read through the counting reader.
+    const text = declared !== null ? await request.text() : await readBodyLimited(request, options.maxBodyBytes);
     if (text === undefined) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
     let body: unknown;
     try {
@@ -79,7 +82,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     return { messages, raws, batch };
   }
 
-  async function post(request: Request, principal: Principal | undefined): Promise<Response> {
+  async function post(request: Request, principal: Principal | undefined, connection: ConnectionInfo): Promise<Response> {
     const accept = acceptedFormats(request.headers.get("accept"));
     if (!accept.json && !accept.sse) return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: accept application/json or text/event-stream");
     const read = await readMessages(request);
@@ -100,7 +103,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (!(error instanceof SessionLimitError)) throw error;
         return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
       }
-      return session.handlePost(messages, raws, accept, batch, request.signal, { "mcp-session-id": session.id });
+      return session.handlePost(messages, raws, accept, batch, connection.onClientGone, { "mcp-session-id": session.id });
     }
 
     const found = findSession(request, principal);
@@ -109,7 +112,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (badVersion) return badVersion;
     const refused = options.authorize(principal, messages);
     if (refused) return refused;
-    return found.handlePost(messages, raws, accept, batch, request.signal);
+    return found.handlePost(messages, raws, accept, batch, connection.onClientGone);
   }
 
   function get(request: Request, principal: Principal | undefined): Response {

@@ -12,6 +12,7 @@ import { JwksCache } from "./jwks-cache.ts";
 import { decodeJwtHeader, verifyJwtAccessToken, type JwtPolicy } from "./jwt.ts";
 import { createScopePolicy, principalFromClaims } from "./principal.ts";
 import { TokenCache, tokenCacheKey } from "./token-cache.ts";
+import type { Sha256 } from "../digest.ts";
 
 /** A validated token is re-verified at least this often, so a key withdrawn by the IdP stops working soon. */
 const MAX_CACHE_TTL_MS = 5 * 60_000;
@@ -26,6 +27,8 @@ export interface OAuthAuthenticatorContext {
   fetch?: typeof fetch;
   /** Milliseconds since the epoch; defaults to Date.now. */
   now?: () => number;
+  /** The runtime's SHA-256 for cache keys; Web Crypto's when absent. */
+  sha256?: Sha256;
   /** Backoff for discovery and the first JWKS fetch (ms); tests shorten it. */
   retry?: { initialDelay: number; maxDelay: number };
 }
@@ -236,7 +239,7 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
       // Checked before anything else touches the token: no parsing, no hashing.
       if (token.length > MAX_TOKEN_LENGTH) throw new AuthError("invalid_token", `token longer than ${MAX_TOKEN_LENGTH} characters`);
       if (!B64TOKEN.test(token)) throw new AuthError("invalid_token", "token is not an RFC 6750 b64token");
-      const key = await tokenCacheKey(token);
+      const key = await tokenCacheKey(token, context.sha256);
       const cached = tokenCache.get(key);
       if (cached) return requireScopes(cached);
       // Concurrent requests with one token (a session's burst) share one validation.

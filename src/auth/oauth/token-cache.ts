@@ -3,14 +3,14 @@
  * bounded in size, each kept no longer than its exp, so a busy session does not pay a signature
  * check or an introspection round trip on every request.
  */
-import { sha256, toHex } from "../digest.ts";
+import { sha256 as webSha256, toHex, type Sha256 } from "../digest.ts";
 import { TtlCache } from "../ttl-cache.ts";
 
 /** Default bound on cached tokens; the oldest entry goes first. */
 export const TOKEN_CACHE_MAX_ENTRIES = 10_000;
 
-export function tokenCacheKey(token: string): Promise<string> {
-  return sha256(token).then(toHex);
+export async function tokenCacheKey(token: string, sha256: Sha256 = webSha256): Promise<string> {
+  return toHex(await sha256(token));
 }
 
 export class TokenCache<V> {
