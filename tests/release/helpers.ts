@@ -49,6 +49,8 @@ export function run(command: string, args: string[], options: { env?: Record<str
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     child.on("error", reject);
+    // A command that exits without reading stdin (bash -n, --version) must not fail the test with EPIPE.
+    child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });

@@ -37,6 +37,7 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.stdin.on("error", () => {}); // the CLI may exit without reading stdin
     child.stdin.end(options.input ?? "");
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
