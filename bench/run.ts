@@ -44,7 +44,9 @@ const BRIDGE: TargetSpec = { id: "bridge", label: "mcp-bridge, bearer", kind: "b
 const SUPERGATEWAY: TargetSpec = { id: "supergateway", label: "supergateway 4.0.0 (stateful)", kind: "supergateway" };
 const MCP_PROXY: TargetSpec = { id: "mcp-proxy", label: "mcp-proxy 6.7.19", kind: "mcp-proxy" };
 const ALL = [STDIO, FLOOR, BRIDGE, SUPERGATEWAY, MCP_PROXY];
-const HTTP_ONLY = [FLOOR, BRIDGE, SUPERGATEWAY, MCP_PROXY];
+const BRIDGE_SHARED: TargetSpec = { id: "bridge-shared", label: "mcp-bridge, bearer, shared child", kind: "bridge", auth: "bearer", session: "shared" };
+/** Sessions scenarios: the bridge also with one shared child, which separates its own cost from that of a child per session. */
+const HTTP_ONLY = [FLOOR, BRIDGE, BRIDGE_SHARED, SUPERGATEWAY, MCP_PROXY];
 
 interface Scenario {
   id: string;
@@ -96,7 +98,7 @@ const SCENARIOS: Scenario[] = [
 
 const IDLE_TARGETS: TargetSpec[] = [
   { id: "bridge", label: "mcp-bridge, bearer, per_session", kind: "bridge", auth: "bearer" },
-  { id: "bridge-shared", label: "mcp-bridge, bearer, shared child", kind: "bridge", auth: "bearer", session: "shared" },
+  BRIDGE_SHARED,
   SUPERGATEWAY,
   MCP_PROXY,
 ];
@@ -421,6 +423,8 @@ async function main(): Promise<void> {
   const floor64 = pick("m64", "floor-http");
   check("64 sessions: bridge ÷ node:http floor throughput", "≥ 0.60×", bridge64 && floor64 ? bridge64.rps / floor64.rps : undefined, (v) => v >= 0.6, (v) => `${v.toFixed(2)}×`);
   check("64 sessions: bridge p99 ÷ floor p99", "≤ 2×", bridge64 && floor64 ? bridge64.p99 / floor64.p99 : undefined, (v) => v <= 2, (v) => `${v.toFixed(2)}× (${bridge64!.p99.toFixed(2)} vs ${floor64!.p99.toFixed(2)} ms)`);
+  const shared64 = pick("m64", "bridge-shared");
+  check("64 sessions, bridge with one shared child (for comparison): ÷ floor", "≥ 0.60×", shared64 && floor64 ? shared64.rps / floor64.rps : undefined, (v) => v >= 0.6, (v) => `${v.toFixed(2)}× (p99 ${shared64!.p99.toFixed(2)} ms)`);
   const bearer = pick("auth", "bridge-bearer");
   const jwtRow = pick("auth", "bridge-jwt");
   check("JWT cost against bearer (throughput lost)", "≤ 10 %", bearer && jwtRow ? (1 - jwtRow.rps / bearer.rps) * 100 : undefined, (v) => v <= 10, (v) => `${v.toFixed(1)} %`);
