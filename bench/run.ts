@@ -2,7 +2,7 @@
  * @module `npm run bench`: mcp-bridge against the floors (the child over stdio; plain node:http)
  * and its peers (supergateway, mcp-proxy), one machine, one run, same stdio fixture behind all.
  *
- *   node --import tsx bench/run.ts [--quick] [--only s16,m64,…] [--reps N] [--duration MS] [--out NAME]
+ *   node --import tsx bench/run.ts [--quick] [--only s16,m64,…] [--targets bridge,floor-http,…] [--reps N] [--duration MS] [--out NAME]
  *
  * Each measured run starts its target afresh, lets bench/load.mjs (a separate process) open the
  * sessions and warm up, then measures for a fixed time while this process samples the target's
@@ -29,6 +29,8 @@ const flag = (name: string) => argv.includes(name);
 const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const QUICK = flag("--quick");
 const ONLY = value("--only")?.split(",");
+/** Runs only these target ids in each scenario (a quick before/after of one change). */
+const TARGETS = value("--targets")?.split(",");
 const REPS_OVERRIDE = value("--reps") ? Number(value("--reps")) : undefined;
 const DURATION_MS = Number(value("--duration") ?? (QUICK ? 1000 : 3000));
 const WARMUP_MS = QUICK ? 500 : 1000;
@@ -344,7 +346,7 @@ function gitCommit(): string {
 async function main(): Promise<void> {
   const startedAt = new Date();
   const loadBefore = os.loadavg();
-  const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.id));
+  const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.id)).map((s) => (TARGETS ? { ...s, targets: s.targets.filter((t) => TARGETS.includes(t.id)) } : s));
   const wantIdle = !ONLY || ONLY.includes("idle");
   const wantStartup = !ONLY || ONLY.includes("startup");
   const needsJwt = scenarios.some((s) => s.targets.some((t) => t.auth === "jwt"));

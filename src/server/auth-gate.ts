@@ -82,6 +82,7 @@ export function createAuthGate(options: AuthGateOptions) {
     /** 403 insufficient_scope when a message needs scopes the principal lacks (MCP authorization §scope). */
     authorize(principal: Principal | undefined, messages: readonly JsonRpcMessage[]): Response | undefined {
       if (!authenticator || !principal) return undefined;
+      if (authenticator.requiredScopes.length === 0 && !authenticator.scopesFor) return undefined;
       const granted = new Set(principal.scopes);
       const needed = new Set<string>();
       for (const scope of authenticator.requiredScopes) needed.add(scope);

@@ -13,7 +13,7 @@
 import type { Principal } from "../auth/types.ts";
 import { ErrorCode, errorResponse, idKey, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
-import { SseSink, sseHeaders } from "./sse.ts";
+import { formatEvent, SseSink, sseHeaders } from "./sse.ts";
 
 /** Where a session's messages to the MCP server go. */
 export interface UpstreamLink {
@@ -37,6 +37,12 @@ const PRIMING_FROM_VERSION = "2025-11-25";
 const STANDALONE_FIRST = /^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/;
 const MAX_BACKLOG = 1000;
 const STANDALONE_STREAM = 0;
+/**
+ * A POST whose client takes only SSE gets its stream when something must be streamed, or after
+ * this long; a call answered sooner gets the whole stream as one response, which costs a fraction
+ * of a live stream (one write instead of headers, priming, event and end).
+ */
+const SSE_OPEN_DELAY_MS = 20;
 
 interface PendingRequest {
   id: JsonRpcId;
@@ -55,6 +61,7 @@ interface LoggedEvent {
 /** The reply channel of one POST that carried requests. */
 class PostStream {
   readonly pending = new Set<string | number>();
+  /** undecided: nothing sent yet; answered as JSON if the client takes it, else as SSE. */
   mode: "undecided" | "json" | "sse";
   sink: SseSink | undefined;
   readonly collected: string[] = [];
@@ -62,6 +69,7 @@ class PostStream {
   /** The legacy transport's one stream, which outlives this POST. */
   borrowedSink = false;
   resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  openTimer: ReturnType<typeof setTimeout> | undefined;
   readonly response: Promise<Response>;
   resolve!: (response: Response) => void;
 
@@ -72,7 +80,7 @@ class PostStream {
     readonly batch: boolean,
     readonly headers: Record<string, string>,
   ) {
-    this.mode = acceptsJson && acceptsSse ? "undecided" : acceptsSse ? "sse" : "json";
+    this.mode = acceptsSse ? "undecided" : "json";
     this.response = new Promise((resolve) => {
       this.resolve = resolve;
     });
@@ -162,10 +170,11 @@ export class Session {
       const deadline = Date.now() + this.#settings.readTimeoutMs;
       for (const request of requests) this.#track(request, stream, deadline);
       if (legacy) {
+        stream.mode = "sse";
         stream.sink = this.#standalone;
         stream.borrowedSink = true;
       } else {
-        if (stream.mode === "sse") this.#openSse(stream);
+        if (!stream.acceptsJson) stream.openTimer = setTimeout(() => this.#openSse(stream), SSE_OPEN_DELAY_MS);
         onClientGone?.(() => this.#clientGone(stream));
       }
     }
@@ -197,10 +206,10 @@ export class Session {
     }
     const sink = new SseSink();
     const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
-    this.#prime(sink, streamId);
+    sink.write(this.#priming(streamId));
     if (resumed) {
       for (const event of this.#events) {
-        if (event.streamId === streamId && event.seq > resumed.seq) sink.event(`${event.streamId}.${event.seq}`, event.raw);
+        if (event.streamId === streamId && event.seq > resumed.seq) sink.write(formatEvent(`${event.streamId}.${event.seq}`, event.raw));
       }
     }
     if (post) {
@@ -348,12 +357,14 @@ export class Session {
   }
 
   #openSse(stream: PostStream): void {
+    if (stream.mode !== "undecided" || stream.done) return;
+    clearTimeout(stream.openTimer);
     const sink = new SseSink();
     stream.mode = "sse";
     stream.sink = sink;
     sink.onClientGone = () => this.#clientGone(stream);
     stream.resolve(new Response(sink.body, { headers: sseHeaders(stream.headers) }));
-    this.#prime(sink, stream.streamId);
+    sink.write(this.#priming(stream.streamId));
     for (const raw of stream.collected.splice(0)) this.#writeEvent(sink, stream.streamId, raw);
   }
 
@@ -361,16 +372,20 @@ export class Session {
     if (stream.done) return;
     stream.done = true;
     clearTimeout(stream.resumeTimer);
+    clearTimeout(stream.openTimer);
     this.#streams.delete(stream.streamId);
     if (stream.mode === "sse") {
       if (!stream.borrowedSink) stream.sink?.close();
       return;
     }
-    const body = stream.collected.length === 0 ? null : stream.batch ? `[${stream.collected.join(",")}]` : stream.collected[0]!;
-    const headers = new Headers(stream.headers);
-    if (body === null) return stream.resolve(new Response(null, { status: 202, headers }));
-    headers.set("content-type", "application/json");
-    stream.resolve(new Response(body, { status: 200, headers }));
+    if (stream.collected.length === 0) return stream.resolve(new Response(null, { status: 202, headers: stream.headers }));
+    if (stream.acceptsJson) {
+      const body = stream.batch ? `[${stream.collected.join(",")}]` : stream.collected[0]!;
+      return stream.resolve(new Response(body, { status: 200, headers: { ...stream.headers, "content-type": "application/json" } }));
+    }
+    let events = this.#priming(stream.streamId);
+    for (const raw of stream.collected) events += this.#nextEvent(stream.streamId, raw);
+    stream.resolve(new Response(events, { status: 200, headers: sseHeaders(stream.headers) }));
   }
 
   /**
@@ -400,17 +415,23 @@ export class Session {
     this.#link?.send(notification, JSON.stringify(notification));
   }
 
-  #prime(sink: SseSink, streamId: number): void {
-    if (this.protocolVersion >= PRIMING_FROM_VERSION) sink.event(`${streamId}.${this.#seq}`, "", this.#settings.retryMs);
+  /** The event a stream starts with, so the client can resume before the first message (2025-11-25). */
+  #priming(streamId: number): string {
+    return this.protocolVersion >= PRIMING_FROM_VERSION ? formatEvent(`${streamId}.${this.#seq}`, "", this.#settings.retryMs) : "";
   }
 
-  #writeEvent(sink: SseSink | undefined, streamId: number, raw: string): void {
+  /** The next event of a stream, kept for Last-Event-ID replay. */
+  #nextEvent(streamId: number, raw: string): string {
     const seq = ++this.#seq;
     if (this.#settings.eventBufferSize > 0) {
       this.#events.push({ streamId, seq, raw });
       if (this.#events.length > this.#settings.eventBufferSize) this.#events.shift();
     }
-    sink?.event(`${streamId}.${seq}`, raw);
+    return formatEvent(`${streamId}.${seq}`, raw);
+  }
+
+  #writeEvent(sink: SseSink | undefined, streamId: number, raw: string): void {
+    sink?.write(this.#nextEvent(streamId, raw));
   }
 
   #noteInitialized(result: unknown): void {

@@ -2,6 +2,14 @@
 
 const encoder = new TextEncoder();
 
+/** One `message` event as text; `data` is a single line of JSON (or "" for a priming event). */
+export function formatEvent(id: string | undefined, data: string, retryMs?: number): string {
+  let text = "event: message\n";
+  if (id !== undefined) text += `id: ${id}\n`;
+  if (retryMs !== undefined) text += `retry: ${retryMs}\n`;
+  return text + `data: ${data}\n\n`;
+}
+
 export class SseSink {
   readonly body: ReadableStream<Uint8Array>;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -26,22 +34,14 @@ export class SseSink {
     return this.#open;
   }
 
-  /** Writes one event; `data` is a single line of JSON (or "" for a priming event). */
-  event(id: string | undefined, data: string, retryMs?: number): void {
-    let text = "event: message\n";
-    if (id !== undefined) text += `id: ${id}\n`;
-    if (retryMs !== undefined) text += `retry: ${retryMs}\n`;
-    this.#write(text + `data: ${data}\n\n`);
-  }
-
   /** A named event (the legacy transport's `endpoint`). */
   named(event: string, data: string): void {
-    this.#write(`event: ${event}\ndata: ${data}\n\n`);
+    this.write(`event: ${event}\ndata: ${data}\n\n`);
   }
 
   /** A comment line: keeps proxies and idle timers from closing a quiet stream. */
   keepAlive(): void {
-    this.#write(": keep-alive\n\n");
+    this.write(": keep-alive\n\n");
   }
 
   close(): void {
@@ -54,8 +54,9 @@ export class SseSink {
     }
   }
 
-  #write(text: string): void {
-    if (!this.#open) return;
+  /** Writes formatted events (see formatEvent). */
+  write(text: string): void {
+    if (!this.#open || text === "") return;
     try {
       this.#controller.enqueue(encoder.encode(text));
     } catch {
@@ -64,11 +65,13 @@ export class SseSink {
   }
 }
 
-export function sseHeaders(extra: Record<string, string> = {}): Headers {
-  const headers = new Headers(extra);
-  headers.set("content-type", "text/event-stream");
-  headers.set("cache-control", "no-cache, no-transform");
-  // Tells nginx not to buffer the stream.
-  headers.set("x-accel-buffering", "no");
-  return headers;
+/** A plain record, not Headers: the Node adapter writes a record straight into the response head. */
+export function sseHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...extra,
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache, no-transform",
+    // Tells nginx not to buffer the stream.
+    "x-accel-buffering": "no",
+  };
 }

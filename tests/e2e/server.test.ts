@@ -289,6 +289,31 @@ describe("server mode with bearer auth (per-session children)", () => {
     assert.doesNotMatch(replay, /step 1/);
   });
 
+  test("an SSE-only POST gets a resumable stream: whole when answered at once, opened before a slow answer", async () => {
+    const version = "2025-11-25";
+    const init = await post(bridge, { ...INIT, params: { ...INIT.params, protocolVersion: version } });
+    const session = init.headers.get("mcp-session-id")!;
+    await init.text();
+    const headers = { "mcp-session-id": session, "mcp-protocol-version": version, accept: "text/event-stream" };
+
+    const quick = await post(bridge, { jsonrpc: "2.0", id: 41, method: "tools/call", params: { name: "echo", arguments: { text: "at once" } } }, headers);
+    assert.equal(quick.headers.get("content-type"), "text/event-stream");
+    const events = (await quick.text()).split("\n\n").filter(Boolean);
+    assert.equal(events.length, 2, "a priming event, then the answer");
+    assert.match(events[0]!, /^event: message\nid: (\S+)\nretry: \d+\ndata: $/);
+    assert.match(events[1]!, /^event: message\nid: \S+\ndata: .*"at once"/);
+    const primingId = /id: (\S+)/.exec(events[0]!)![1]!;
+    const replay = await fetch(bridge.url, { headers: { ...headers, authorization: `Bearer ${TOKEN}`, "last-event-id": primingId } });
+    assert.match(await replay.text(), /"id":41.*at once/, "the answer is replayed after the priming event's id");
+
+    // A call that never answers: the response (headers and priming event) still arrives.
+    const slow = await post(bridge, { jsonrpc: "2.0", id: 42, method: "tools/call", params: { name: "wait", arguments: {} } }, headers);
+    assert.equal(slow.status, 200);
+    const reader = slow.body!.getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /^event: message\nid: \S+\nretry: \d+\ndata: \n\n$/);
+    await reader.cancel();
+  });
+
   test("the legacy HTTP+SSE transport works with the SDK's SSE client", async () => {
     const client = new Client({ name: "legacy", version: "1.0.0" });
     const headers = { authorization: `Bearer ${TOKEN}` };
