@@ -116,11 +116,19 @@ async function runHttp() {
   console.log(JSON.stringify({ ready: true }));
   await waitForGo();
   const recorder = new Recorder();
+  const ownCpu = process.cpuUsage();
   const start = performance.now();
   await phase(recorder, start + (options.durationMs ?? 5000), options.requests);
   const elapsed = performance.now() - start;
+  const loadCpuSeconds = cpuSecondsSince(ownCpu);
   await Promise.all(sessions.map((s) => deleteSession(s.agent, options.url, s.headers)));
-  return recorder.summary(elapsed);
+  return { ...recorder.summary(elapsed), loadCpuSeconds };
+}
+
+/** This process's own CPU (user + system) since `before`, in seconds. */
+function cpuSecondsSince(before) {
+  const { user, system } = process.cpuUsage(before);
+  return (user + system) / 1e6;
 }
 
 // ---- stdio (the floor) ---------------------------------------------------------------------
@@ -205,14 +213,16 @@ async function runStdio() {
   await waitForGo();
   const rec = new Recorder();
   const cpu0 = cpuSeconds(child.pid);
+  const ownCpu = process.cpuUsage();
   const start = performance.now();
   await phase(rec, start + (options.durationMs ?? 5000), options.requests);
   const elapsed = performance.now() - start;
+  const loadCpuSeconds = cpuSecondsSince(ownCpu);
   // The child is the target here, and it ends with us: its CPU is read before it goes.
   const childCpuSeconds = cpuSeconds(child.pid) - cpu0;
   child.stdin.end();
   await once(child, "exit");
-  return { ...rec.summary(elapsed), childCpuSeconds };
+  return { ...rec.summary(elapsed), childCpuSeconds, loadCpuSeconds };
 }
 
 try {

@@ -117,6 +117,8 @@ interface LoadResult {
   latencyMs: { p50: number | null; p90: number | null; p99: number | null; max: number | null; mean: number | null };
   /** stdio floor only: the child's CPU over the measured phase, read by the load generator. */
   childCpuSeconds?: number;
+  /** The load generator's own CPU over the measured phase. */
+  loadCpuSeconds: number;
 }
 
 interface RunResult extends LoadResult {
@@ -129,6 +131,8 @@ interface RunResult extends LoadResult {
   cpuMsPer1k: number;
   /** CPU of the main process alone per 1,000 requests. */
   mainCpuMsPer1k: number;
+  /** CPU of the load generator per 1,000 requests: what the target leaves for it on shared cores. */
+  loadCpuMsPer1k: number;
   failed?: string;
 }
 
@@ -204,6 +208,7 @@ async function measure(scenario: Scenario, spec: TargetSpec, rep: number, jwt: J
       processes: peak.processes,
       cpuMsPer1k: running ? per1k(cpu1 - cpu0) : per1k(load.childCpuSeconds ?? NaN),
       mainCpuMsPer1k: running ? per1k(mainCpu1 - mainCpu0) : per1k(load.childCpuSeconds ?? NaN),
+      loadCpuMsPer1k: per1k(load.loadCpuSeconds),
     };
   } finally {
     sampler?.stop();
@@ -228,6 +233,7 @@ interface Summary {
   peakMainMB: number;
   cpuMsPer1k: number;
   mainCpuMsPer1k: number;
+  loadCpuMsPer1k: number;
   failed?: string;
 }
 
@@ -255,6 +261,7 @@ function summarize(spec: TargetSpec, runs: RunResult[]): Summary {
     peakMainMB: Math.max(0, ...good.map((r) => r.peakMainMB)),
     cpuMsPer1k: median(good.map((r) => r.cpuMsPer1k)),
     mainCpuMsPer1k: median(good.map((r) => r.mainCpuMsPer1k)),
+    loadCpuMsPer1k: median(good.map((r) => r.loadCpuMsPer1k)),
     failed: runs.find((r) => r.failed)?.failed,
   };
 }
@@ -273,16 +280,16 @@ function scenarioTable(scenario: Scenario, rows: Summary[]): string {
     "",
     `${scenario.connections} connection(s), ${scenario.sessions === "one" ? "one session" : "a session per connection"}, ${scenario.payloadBytes >= 1024 ? `${scenario.payloadBytes / 1024} KiB` : `${scenario.payloadBytes} B`} text, ${scenario.reps} rep(s) × ${(scenario.durationMs ?? DURATION_MS) / 1000} s`,
     "",
-    "| target | req/s | p50 ms | p90 ms | p99 ms | errors | tree RSS MB | main RSS MB | CPU ms/1k req (tree) | × node:http floor | × stdio floor | × supergateway | × mcp-proxy |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| target | req/s | p50 ms | p90 ms | p99 ms | errors | tree RSS MB | main RSS MB | CPU ms/1k req: tree | main | load gen. | × node:http floor | × stdio floor | × supergateway | × mcp-proxy |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const row of rows) {
     if (row.runs === 0) {
-      lines.push(`| ${row.label} | failed: ${(row.failed ?? "").split("\n")[0]!.slice(0, 120).replaceAll("|", "/")} | | | | ${row.errors} | | | | | | | |`);
+      lines.push(`| ${row.label} | failed: ${(row.failed ?? "").split("\n")[0]!.slice(0, 120).replaceAll("|", "/")} | | | | ${row.errors} | | | | | | | | | |`);
       continue;
     }
     lines.push(
-      `| ${row.label} | ${fmt(row.rps)} | ${fmt(row.p50, 2)} | ${fmt(row.p90, 2)} | ${fmt(row.p99, 2)} | ${row.errors} | ${fmt(row.peakTreeMB, 1)} | ${fmt(row.peakMainMB, 1)} | ${fmt(row.cpuMsPer1k, 1)} | ${ratio(row.rps, floor?.rps)} | ${ratio(row.rps, stdio?.rps)} | ${ratio(row.rps, sg?.rps)} | ${ratio(row.rps, mp?.rps)} |`,
+      `| ${row.label} | ${fmt(row.rps)} | ${fmt(row.p50, 2)} | ${fmt(row.p90, 2)} | ${fmt(row.p99, 2)} | ${row.errors} | ${fmt(row.peakTreeMB, 1)} | ${fmt(row.peakMainMB, 1)} | ${fmt(row.cpuMsPer1k, 1)} | ${fmt(row.mainCpuMsPer1k, 1)} | ${fmt(row.loadCpuMsPer1k, 1)} | ${ratio(row.rps, floor?.rps)} | ${ratio(row.rps, stdio?.rps)} | ${ratio(row.rps, sg?.rps)} | ${ratio(row.rps, mp?.rps)} |`,
     );
   }
   return lines.join("\n");
@@ -346,7 +353,11 @@ function gitCommit(): string {
 async function main(): Promise<void> {
   const startedAt = new Date();
   const loadBefore = os.loadavg();
-  const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.id)).map((s) => (TARGETS ? { ...s, targets: s.targets.filter((t) => TARGETS.includes(t.id)) } : s));
+  const scenarios = SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.id)).map((s) => ({
+    ...s,
+    reps: REPS_OVERRIDE ?? (QUICK ? 1 : s.reps),
+    targets: TARGETS ? s.targets.filter((t) => TARGETS.includes(t.id)) : s.targets,
+  }));
   const wantIdle = !ONLY || ONLY.includes("idle");
   const wantStartup = !ONLY || ONLY.includes("startup");
   const needsJwt = scenarios.some((s) => s.targets.some((t) => t.auth === "jwt"));
@@ -355,9 +366,8 @@ async function main(): Promise<void> {
 
   const results: { scenario: Scenario; runs: RunResult[]; summaries: Summary[] }[] = [];
   for (const scenario of scenarios) {
-    const reps = REPS_OVERRIDE ?? (QUICK ? 1 : scenario.reps);
     const runs: RunResult[] = [];
-    for (let rep = 1; rep <= reps; rep++) {
+    for (let rep = 1; rep <= scenario.reps; rep++) {
       for (const spec of scenario.targets) {
         let run: RunResult;
         const runStart = performance.now();
@@ -365,7 +375,7 @@ async function main(): Promise<void> {
           run = await measure(scenario, spec, rep, jwt);
         } catch (error) {
           const message = (error as Error).message;
-          run = { target: spec.id, rep, failed: message, requests: 0, errors: 0, errorSamples: [], elapsedMs: 0, rps: NaN, latencyMs: { p50: null, p90: null, p99: null, max: null, mean: null }, peakTreeMB: NaN, peakMainMB: NaN, processes: 0, cpuMsPer1k: NaN, mainCpuMsPer1k: NaN };
+          run = { target: spec.id, rep, failed: message, requests: 0, errors: 0, errorSamples: [], elapsedMs: 0, rps: NaN, latencyMs: { p50: null, p90: null, p99: null, max: null, mean: null }, peakTreeMB: NaN, peakMainMB: NaN, processes: 0, cpuMsPer1k: NaN, mainCpuMsPer1k: NaN, loadCpuSeconds: NaN, loadCpuMsPer1k: NaN };
         }
         runs.push(run);
         const tag = `${scenario.id} ${spec.id} #${rep}`;
@@ -425,6 +435,16 @@ async function main(): Promise<void> {
   const floor64 = pick("m64", "floor-http");
   check("64 sessions: bridge ÷ node:http floor throughput", "≥ 0.60×", bridge64 && floor64 ? bridge64.rps / floor64.rps : undefined, (v) => v >= 0.6, (v) => `${v.toFixed(2)}×`);
   check("64 sessions: bridge p99 ÷ floor p99", "≤ 2×", bridge64 && floor64 ? bridge64.p99 / floor64.p99 : undefined, (v) => v <= 2, (v) => `${v.toFixed(2)}× (${bridge64!.p99.toFixed(2)} vs ${floor64!.p99.toFixed(2)} ms)`);
+  // With a child per session every message wakes a process of its own. If the bridge itself cost
+  // nothing, the children and the load generator alone would still fill the cores at this rate.
+  const childrenMsPer1k = bridge64 ? bridge64.cpuMsPer1k - bridge64.mainCpuMsPer1k : undefined;
+  const ceiling = bridge64 && childrenMsPer1k !== undefined ? (os.cpus().length * 1e6) / (childrenMsPer1k + bridge64.loadCpuMsPer1k) : undefined;
+  targets.push({
+    what: "64 sessions, a child per session: ceiling for a bridge that cost nothing (cores ÷ CPU of the 64 children and the load generator per request) ÷ floor",
+    goal: "(bound)",
+    measured: ceiling && floor64 ? `${(ceiling / floor64.rps).toFixed(2)}× (${fmt(ceiling)} req/s; children ${fmt(childrenMsPer1k!, 1)} + load generator ${fmt(bridge64!.loadCpuMsPer1k, 1)} CPU ms per 1k requests)` : "not measured",
+    met: null,
+  });
   const shared64 = pick("m64", "bridge-shared");
   check("64 sessions, bridge with one shared child (for comparison): ÷ floor", "≥ 0.60×", shared64 && floor64 ? shared64.rps / floor64.rps : undefined, (v) => v >= 0.6, (v) => `${v.toFixed(2)}× (p99 ${shared64!.p99.toFixed(2)} ms)`);
   const bearer = pick("auth", "bridge-bearer");
@@ -442,7 +462,7 @@ async function main(): Promise<void> {
     "",
     `${startedAt.toISOString()} · commit ${report.commit} · Node ${machine.node} · ${machine.cpus} cores (${machine.cpuModel}) · load average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadAfter.map((l) => l.toFixed(2)).join(" ")}`,
     "",
-    "Same stdio fixture (bench/fixtures/echo-server.mjs) behind every target; the load generator (bench/load.mjs, node:http keep-alive) runs in its own process on the same 2 cores, so it competes with the target for CPU. Every reply is parsed and checked (id and echoed text). RSS is the peak over the measured phase; “tree” is the target and all its descendants, “main” its first process alone. CPU is the tree's utime+stime per 1,000 answered requests. Medians over repetitions; errors are summed.",
+    "Same stdio fixture (bench/fixtures/echo-server.mjs) behind every target; the load generator (bench/load.mjs, node:http keep-alive) runs in its own process on the same 2 cores, so it competes with the target for CPU. Every reply is parsed and checked (id and echoed text). RSS is the peak over the measured phase; “tree” is the target and all its descendants, “main” its first process alone. CPU is utime+stime per 1,000 answered requests: of the whole tree, of the main process, and of the load generator. Medians over repetitions; errors are summed.",
     "",
     "## Targets of issue 5",
     "",
