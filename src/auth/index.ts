@@ -3,7 +3,6 @@ import type { AuthConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { createStaticTokenSet } from "./bearer.ts";
 import type { Sha256 } from "./digest.ts";
-import { createOAuthAuthenticator } from "./oauth/index.ts";
 import { createRemoteValidator } from "./remote.ts";
 import { AuthError, type Authenticator } from "./types.ts";
 
@@ -17,7 +16,7 @@ export interface AuthContext {
 }
 
 /** The authenticator for `auth`, or undefined when requests are not authenticated (type none). */
-export function createAuthenticator(auth: AuthConfig | undefined, context: AuthContext): Authenticator | undefined {
+export async function createAuthenticator(auth: AuthConfig | undefined, context: AuthContext): Promise<Authenticator | undefined> {
   if (!auth || auth.type === "none") return undefined;
   if (auth.type === "bearer") {
     const bearer = auth.bearer!;
@@ -34,5 +33,7 @@ export function createAuthenticator(auth: AuthConfig | undefined, context: AuthC
       },
     };
   }
+  // Loaded only when configured: the OAuth stack (jose among it) is most of the bridge's start-up memory.
+  const { createOAuthAuthenticator } = await import("./oauth/index.ts");
   return createOAuthAuthenticator(auth.oauth!, context);
 }

@@ -1,5 +1,4 @@
 /** @module `mcp-bridge gen-key`: a signing key pair for `oauth_server.signing.key_file`, with its RFC 7638 key id. */
-import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair } from "jose";
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 
@@ -62,6 +61,8 @@ export const genKeyCommand: Command = {
       }
     }
 
+    // Loaded here so that other commands, and server mode without OAuth, do not pay for jose.
+    const { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair } = await import("jose");
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(modulusLength && { modulusLength }) });
     // jose's PEM has no final newline; files and terminals want one.
     const privatePem = (await exportPKCS8(privateKey)) + "\n";

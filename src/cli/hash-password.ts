@@ -1,5 +1,4 @@
 /** @module `mcp-bridge hash-password`: a bcrypt hash for `builtin.users[].password_hash`. */
-import { hash, truncates } from "bcryptjs";
 import { UsageError } from "./args.ts";
 import { EXIT_FAILURE, type Command } from "./command.ts";
 
@@ -49,6 +48,8 @@ export const hashPasswordCommand: Command = {
       platform.writeStderr("mcp-bridge hash-password: the password is empty\n");
       return EXIT_FAILURE;
     }
+    // Loaded here so that other commands do not pay for bcryptjs.
+    const { hash, truncates } = await import("bcryptjs");
     if (truncates(password)) {
       platform.writeStderr("mcp-bridge hash-password: the password is longer than bcrypt's 72-byte limit\n");
       return EXIT_FAILURE;

@@ -59,9 +59,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;
-  let authenticator: ReturnType<typeof createAuthenticator>;
+  let authenticator: Awaited<ReturnType<typeof createAuthenticator>>;
   try {
-    authenticator = createAuthenticator(server.auth, { resource, logger, sha256: platform.sha256 });
+    authenticator = await createAuthenticator(server.auth, { resource, logger, sha256: platform.sha256 });
   } catch (error) {
     await listener.close();
     // The authenticators throw TypeError for settings they cannot work with (e.g. plain-http IdPs).
