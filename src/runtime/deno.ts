@@ -9,6 +9,7 @@
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../auth/digest.ts";
+import { coalescingWriter } from "./coalesce.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions, TlsServeOptions } from "./types.ts";
 
 const isWindows = Deno.build.os === "windows";
@@ -109,6 +110,8 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   }
   const stdin = child.stdin.getWriter();
   let stdinClosed = false;
+  // The writer queues in order; a child that stopped reading must not crash the bridge.
+  const input = coalescingWriter((text) => void stdin.write(encoder.encode(text)).catch(() => {}));
   const exited = child.status.then(
     ({ code, signal }): ChildExit => ({ code: signal === null ? code : null, signal }),
     (error: Error) => ({ code: null, signal: null, error }),
@@ -119,13 +122,13 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
     onStderr: createPump(child.stderr),
     write(data) {
       if (stdinClosed) return false;
-      // The writer queues in order; a child that stopped reading must not crash the bridge.
-      stdin.write(encoder.encode(data)).catch(() => {});
+      input.write(data);
       return (stdin.desiredSize ?? 0) > 0;
     },
     closeStdin() {
       if (stdinClosed) return;
       stdinClosed = true;
+      input.flush();
       stdin.close().catch(() => {});
     },
     kill(signal) {

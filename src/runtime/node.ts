@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { dirname } from "node:path";
+import { coalescingWriter } from "./coalesce.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
@@ -89,28 +90,18 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   });
   // A child that stops reading stdin must not crash the bridge with EPIPE.
   child.stdin.on("error", () => {});
-  // What is written during one turn of the event loop reaches the pipe in one write system call:
-  // under load that is many messages per call instead of one each (a call per message was the
-  // largest cost in the profile).
-  let queuedInput = "";
-  const flushInput = () => {
-    if (queuedInput === "") return;
-    const data = queuedInput;
-    queuedInput = "";
-    if (child.stdin.writable) child.stdin.write(data);
-  };
+  const input = coalescingWriter((text) => child.stdin.writable && child.stdin.write(text));
   return {
     pid: child.pid,
     onStdout: (listener) => child.stdout.on("data", listener),
     onStderr: (listener) => child.stderr.on("data", listener),
     write: (data) => {
       if (!child.stdin.writable) return false;
-      if (queuedInput === "") setImmediate(flushInput);
-      queuedInput += data;
+      input.write(data);
       return !child.stdin.writableNeedDrain;
     },
     closeStdin: () => {
-      flushInput();
+      input.flush();
       child.stdin.end();
     },
     kill: (signal) => {
