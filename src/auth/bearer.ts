@@ -4,7 +4,7 @@
  * A configured token may be written as "sha256:<hex>" to keep the plaintext out of the file.
  */
 import type { Secret } from "../config/secret.ts";
-import { sha256 as webSha256, timingSafeEqual, toHex, type Sha256 } from "./digest.ts";
+import { sha256 as webSha256, timingSafeEqual, toHex, type Sha256 } from "../util/digest.ts";
 import type { Principal } from "./types.ts";
 
 const HASHED = /^sha256:([0-9a-fA-F]{64})$/;

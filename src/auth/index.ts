@@ -2,7 +2,7 @@
 import type { AuthConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { createStaticTokenSet } from "./bearer.ts";
-import type { Sha256 } from "./digest.ts";
+import type { Sha256 } from "../util/digest.ts";
 import { createRemoteValidator } from "./remote.ts";
 import { AuthError, type Authenticator } from "./types.ts";
 

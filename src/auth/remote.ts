@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { BearerConfig } from "../config/schema.ts";
-import { sha256 as webSha256, toHex, type Sha256 } from "./digest.ts";
+import { sha256 as webSha256, toHex, type Sha256 } from "../util/digest.ts";
 import { TtlCache } from "./ttl-cache.ts";
 import { readBodyLimited } from "../util/body.ts";
 import { AuthError, type Principal } from "./types.ts";

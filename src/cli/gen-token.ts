@@ -1,5 +1,5 @@
 /** @module `mcp-bridge gen-token`: a random bearer token and the `sha256:` digest to configure in its place. */
-import { sha256, toHex } from "../auth/digest.ts";
+import { sha256, toHex } from "../util/digest.ts";
 import type { Command } from "./command.ts";
 
 /** 32 random bytes: 256 bits, beyond any guessing; base64url so it fits a header unescaped. */

@@ -35,6 +35,8 @@ function topLevelHelp(): string {
     "Examples:",
     "  mcp-bridge -c config.yaml",
     "  mcp-bridge check-config -c config.yaml",
+    "  mcp-bridge hash-password",
+    "  mcp-bridge gen-key --alg ES256 --out signing-key.pem",
     "",
     "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.",
   ].join("\n");

@@ -8,7 +8,7 @@
  * - Request/header/keep-alive timeouts: Deno.serve has no such settings; its own defaults apply.
  */
 /// <reference path="./deno.d.ts" />
-import { sha256 as webSha256 } from "../auth/digest.ts";
+import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions, TlsServeOptions } from "./types.ts";
 

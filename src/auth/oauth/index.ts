@@ -12,7 +12,7 @@ import { JwksCache } from "./jwks-cache.ts";
 import { decodeJwtHeader, verifyJwtAccessToken, type JwtPolicy } from "./jwt.ts";
 import { createScopePolicy, principalFromClaims } from "./principal.ts";
 import { TokenCache, tokenCacheKey } from "./token-cache.ts";
-import type { Sha256 } from "../digest.ts";
+import type { Sha256 } from "../../util/digest.ts";
 
 /** A validated token is re-verified at least this often, so a key withdrawn by the IdP stops working soon. */
 const MAX_CACHE_TTL_MS = 5 * 60_000;

@@ -3,7 +3,7 @@
  * bounded in size, each kept no longer than its exp, so a busy session does not pay a signature
  * check or an introspection round trip on every request.
  */
-import { sha256 as webSha256, toHex, type Sha256 } from "../digest.ts";
+import { sha256 as webSha256, toHex, type Sha256 } from "../../util/digest.ts";
 import { TtlCache } from "../ttl-cache.ts";
 
 /** Default bound on cached tokens; the oldest entry goes first. */

@@ -1,4 +1,4 @@
-/** @module SHA-256 and constant-time comparison on Web Crypto, shared by the token checks and caches. */
+/** @module SHA-256 and constant-time comparison on Web Crypto: token checks, cache keys, gen-token. */
 
 const encoder = new TextEncoder();
 
