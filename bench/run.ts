@@ -442,13 +442,11 @@ async function main(): Promise<void> {
     return each.length > 0 ? { median: median(each), each } : undefined;
   };
   const targets: { what: string; measured: string; goal: string; met: boolean | null }[] = [];
+  /** `measured` undefined: the scenario did not run; `met` undefined: a figure without a goal. */
+  const addTarget = (what: string, goal: string, measured: string | undefined, met: boolean | undefined) =>
+    targets.push({ what, goal, measured: measured ?? "not measured", met: measured === undefined || met === undefined ? null : met });
   const checkRatio = (what: string, goal: string, ratio: { median: number; each: number[] } | undefined, ok: ((v: number) => boolean) | undefined, note = "") =>
-    targets.push({
-      what,
-      goal,
-      measured: ratio ? `${ratio.median.toFixed(2)}× (per repetition ${ratio.each.map((v) => v.toFixed(2)).join(", ")})${note}` : "not measured",
-      met: ratio && ok ? ok(ratio.median) : null,
-    });
+    addTarget(what, goal, ratio && `${ratio.median.toFixed(2)}× (per repetition ${ratio.each.map((v) => v.toFixed(2)).join(", ")})${note}`, ratio && ok?.(ratio.median));
   const pick = (scenarioId: string, target: string) => results.find((r) => r.scenario.id === scenarioId)?.summaries.find((s) => s.target === target && s.runs > 0);
 
   checkRatio("one session, 16 conns, bearer: bridge ÷ node:http floor", "≥ 0.70×", paired("s16", "bridge", "floor-http"), (v) => v >= 0.7);
@@ -457,12 +455,7 @@ async function main(): Promise<void> {
   const bridge64 = pick("m64", "bridge");
   const floor64 = pick("m64", "floor-http");
   const p99Ratio = bridge64 && floor64 ? bridge64.p99 / floor64.p99 : undefined;
-  targets.push({
-    what: "64 sessions: bridge p99 ÷ floor p99 (medians)",
-    goal: "≤ 2×",
-    measured: p99Ratio === undefined ? "not measured" : `${p99Ratio.toFixed(2)}× (${bridge64!.p99.toFixed(2)} vs ${floor64!.p99.toFixed(2)} ms)`,
-    met: p99Ratio === undefined ? null : p99Ratio <= 2,
-  });
+  addTarget("64 sessions: bridge p99 ÷ floor p99 (medians)", "≤ 2×", p99Ratio === undefined ? undefined : `${p99Ratio.toFixed(2)}× (${bridge64!.p99.toFixed(2)} vs ${floor64!.p99.toFixed(2)} ms)`, p99Ratio !== undefined && p99Ratio <= 2);
   // With a child per session every message wakes a process of its own. If the bridge itself cost
   // nothing, the children and the load generator alone would still fill the cores at this rate.
   const cores = os.cpus().length;
@@ -478,12 +471,12 @@ async function main(): Promise<void> {
   // Throughput lost to JWT validation is 1 − (JWT ÷ bearer).
   checkRatio("JWT ÷ bearer throughput (JWT validation may cost ≤ 10 %)", "≥ 0.90×", paired("auth", "bridge-jwt", "bridge-bearer"), (v) => v >= 0.9);
   const idleBridge = idle.find((i) => i.target === "bridge" && !i.failed);
-  targets.push({
-    what: `bridge RSS (children excluded) with ${IDLE_SESSIONS} idle sessions, settled`,
-    goal: "≤ 80 MB",
-    measured: idleBridge ? `${idleBridge.mainMB.toFixed(1)} MB (${idleBridge.earlyMainMB.toFixed(1)} MB 2 s after opening them)` : "not measured",
-    met: idleBridge ? idleBridge.mainMB <= 80 : null,
-  });
+  addTarget(
+    `bridge RSS (children excluded) with ${IDLE_SESSIONS} idle sessions, settled`,
+    "≤ 80 MB",
+    idleBridge && `${idleBridge.mainMB.toFixed(1)} MB (${idleBridge.earlyMainMB.toFixed(1)} MB 2 s after opening them)`,
+    idleBridge && idleBridge.mainMB <= 80,
+  );
 
   // ---- write ----
   const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGB: Math.round(os.totalmem() / 2 ** 30), loadBefore, loadAfter };

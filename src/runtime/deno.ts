@@ -84,7 +84,7 @@ function failedToStart(error: Error): ChildProcessHandle {
     pid: undefined,
     onStdout: () => {},
     onStderr: () => {},
-    write: () => false,
+    write: () => {},
     closeStdin: () => {},
     kill: () => {},
     exited: Promise.resolve({ code: null, signal: null, error }),
@@ -121,9 +121,7 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
     onStdout: createPump(child.stdout),
     onStderr: createPump(child.stderr),
     write(data) {
-      if (stdinClosed) return false;
-      input.write(data);
-      return (stdin.desiredSize ?? 0) > 0;
+      if (!stdinClosed) input.write(data);
     },
     closeStdin() {
       if (stdinClosed) return;

@@ -90,15 +90,13 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   });
   // A child that stops reading stdin must not crash the bridge with EPIPE.
   child.stdin.on("error", () => {});
-  const input = coalescingWriter((text) => child.stdin.writable && child.stdin.write(text));
+  const input = coalescingWriter((text) => void (child.stdin.writable && child.stdin.write(text)));
   return {
     pid: child.pid,
     onStdout: (listener) => child.stdout.on("data", listener),
     onStderr: (listener) => child.stderr.on("data", listener),
     write: (data) => {
-      if (!child.stdin.writable) return false;
-      input.write(data);
-      return !child.stdin.writableNeedDrain;
+      if (child.stdin.writable) input.write(data);
     },
     closeStdin: () => {
       input.flush();

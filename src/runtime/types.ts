@@ -2,6 +2,7 @@
  * @module The runtime edge: everything Node- or Deno-specific that the core needs, passed in as a
  * Platform. Only src/runtime/*.ts and the entry files import `node:` modules or touch `Deno`.
  */
+import type { Sha256 } from "../util/digest.ts";
 
 export interface TlsServeOptions {
   cert: string;
@@ -61,8 +62,8 @@ export interface ChildProcessHandle {
   /** Called with each chunk of stdout / stderr, in order. */
   onStdout(listener: (chunk: Uint8Array) => void): void;
   onStderr(listener: (chunk: Uint8Array) => void): void;
-  /** Writes to stdin; returns false when the child can take no more now (backpressure). */
-  write(data: string): boolean;
+  /** Writes to stdin, in order; writes made in one event-loop turn reach the child together. */
+  write(data: string): void;
   closeStdin(): void;
   /** Signals the whole process group, so grandchildren (npx → node) end too. */
   kill(signal: "SIGTERM" | "SIGKILL"): void;
@@ -81,7 +82,7 @@ export interface Platform {
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle;
   readTextFile(path: string): Promise<string>;
   /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
-  sha256(text: string): Uint8Array | Promise<Uint8Array>;
+  sha256: Sha256;
   fileExists(path: string): boolean;
   /** Appends text to a file (log output); created with mode 0600. */
   openAppendFile(path: string): (text: string) => void;

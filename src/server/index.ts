@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Platform, TlsServeOptions } from "../runtime/types.ts";
 import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
+import { jsonError } from "./http-errors.ts";
 import { SessionManager } from "./sessions.ts";
 
 export interface BridgeServer {
@@ -48,7 +49,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const displayHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
 
   let app: ReturnType<typeof createApp> | undefined;
-  const starting = () => new Response(JSON.stringify({ error: "starting", error_description: "the bridge is starting" }), { status: 503, headers: { "content-type": "application/json", "retry-after": "1" } });
+  const starting = () => jsonError(503, "starting", "the bridge is starting", { "retry-after": "1" });
   const listener = await platform.serve((request, connection) => (app ? app.fetch(request, connection) : starting()), {
     host: server.listen.host,
     port: server.listen.port,

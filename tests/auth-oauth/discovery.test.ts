@@ -1,10 +1,10 @@
 /** @module Discovery: OIDC then RFC 8414 (path-aware), exact issuer match, retries while the IdP is down, config errors. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { SignJWT } from "jose";
 import { discoveryPlan, processDiscoveryResponse } from "../../src/auth/oauth/discovery.ts";
 import { UpstreamError } from "../../src/auth/oauth/http.ts";
-import { RESOURCE, makeAuthenticator, makeKey, rejectsWith, startIdp, waitFor, type Idp, type SigningKey } from "./support.ts";
+import { RESOURCE, makeAuthenticator, makeKey, rejectsWith, useIdp, waitFor, type Idp, type SigningKey } from "./support.ts";
 
 /** A scripted IdP on a fetch function: path → JSON body (404 otherwise), counting requests. */
 function fakeFetch(routes: Record<string, unknown>) {
@@ -25,13 +25,7 @@ function sign(key: SigningKey, claims: Record<string, unknown>) {
 
 describe("discovery against a real IdP", () => {
   let idp: Idp;
-  before(async () => {
-    idp = await startIdp();
-  });
-  after(async () => {
-    idp.setDown(false);
-    await idp.stop();
-  });
+  useIdp((started) => (idp = started));
 
   test("startup does not fail while the IdP is down; 503 until discovery succeeds on retry", async () => {
     idp.setDown(true);

@@ -4,18 +4,13 @@
  * own OAuth discovery and client-credentials flow.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import { discoverAuthorizationServerMetadata, discoverOAuthProtectedResourceMetadata, extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CLI, ECHO_SERVER, ROOT, startBridge, type RunningBridge } from "../support/bridge.ts";
+import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
 import { M2M_CLIENT, startIdp, type Idp } from "./support.ts";
-
-// The server's factory switch (src/auth/index.ts, case "oauth") is the lead's; until it lands the suite is skipped.
-const wired = readFileSync(new URL("../../src/auth/index.ts", import.meta.url), "utf8").includes("createOAuthAuthenticator");
 
 /** Parses `Bearer a="b", c="d"` into its auth-params (RFC 7235 §2.1). */
 function challengeParams(header: string | null): Record<string, string> {
@@ -26,14 +21,12 @@ function challengeParams(header: string | null): Record<string, string> {
   return params;
 }
 
-describe("OAuth through the built CLI", { skip: wired ? false : "src/auth/index.ts does not create the OAuth authenticator yet" }, () => {
+describe("OAuth through the built CLI", () => {
   let idp: Idp;
   let bridge: RunningBridge;
   let prmUrl: string;
 
   before(async () => {
-    const bundle = existsSync(CLI) ? readFileSync(CLI, "utf8") : "";
-    if (!bundle.includes("OAuth authorization server discovered")) execFileSync(process.execPath, ["build.mjs"], { cwd: ROOT, stdio: "ignore" });
     idp = await startIdp();
     bridge = await startBridge({
       log: { level: "debug" },

@@ -1,18 +1,12 @@
 /** @module RFC 7662 introspection against oidc-provider: opaque tokens, active/inactive, outages, caching, the JWT fallback. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { validateIntrospection } from "../../src/auth/oauth/introspection.ts";
 import { AuthError } from "../../src/auth/types.ts";
-import { BRIDGE_CLIENT, M2M_CLIENT, OPAQUE_PREFIX, OTHER_RESOURCE, RESOURCE, makeAuthenticator, rejectsWith, sleep, startIdp, type Idp } from "./support.ts";
+import { BRIDGE_CLIENT, M2M_CLIENT, OPAQUE_PREFIX, OTHER_RESOURCE, RESOURCE, makeAuthenticator, rejectsWith, sleep, type Idp, useIdp } from "./support.ts";
 
 let idp: Idp;
-before(async () => {
-  idp = await startIdp();
-});
-after(async () => {
-  idp.setDown(false);
-  await idp.stop();
-});
+useIdp((started) => (idp = started));
 
 const INTROSPECTION = "/token/introspection";
 

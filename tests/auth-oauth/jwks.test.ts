@@ -1,16 +1,10 @@
 /** @module The JWKS cache against a real IdP: unknown-kid floods, key rotation, scheduled refresh, outages. */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { makeAuthenticator, makeKey, rejectsWith, sleep, startIdp, waitFor, type Idp } from "./support.ts";
+import { test } from "node:test";
+import { makeAuthenticator, makeKey, rejectsWith, sleep, waitFor, type Idp, useIdp } from "./support.ts";
 
 let idp: Idp;
-before(async () => {
-  idp = await startIdp();
-});
-after(async () => {
-  idp.setDown(false);
-  await idp.stop();
-});
+useIdp((started) => (idp = started));
 
 test("a flood of unknown kids causes at most one JWKS refetch per cooldown", async () => {
   // A cooldown long enough that the whole flood below fits in one, even on a loaded machine.

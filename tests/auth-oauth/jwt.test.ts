@@ -1,17 +1,12 @@
 /** @module JWT access tokens against a real IdP (oidc-provider): every claim and header check, alone. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { SignJWT, base64url, exportSPKI, importJWK } from "jose";
 import { AuthError } from "../../src/auth/types.ts";
-import { M2M_CLIENT, OTHER_RESOURCE, RESOURCE, makeAuthenticator, makeKey, rejectsWith, startIdp, type Idp } from "./support.ts";
+import { M2M_CLIENT, OTHER_RESOURCE, RESOURCE, makeAuthenticator, makeKey, rejectsWith, type Idp, useIdp } from "./support.ts";
 
 let idp: Idp;
-before(async () => {
-  idp = await startIdp();
-});
-after(async () => {
-  await idp.stop();
-});
+useIdp((started) => (idp = started));
 
 function ready(oauth: Record<string, unknown> = {}) {
   const made = makeAuthenticator(idp, oauth);

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { after, before } from "node:test";
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
 import Provider from "oidc-provider";
 import { AuthSchema, type OAuthConfig } from "../../src/config/schema.ts";
@@ -138,6 +139,19 @@ export async function startIdp(): Promise<Idp> {
     },
   };
   return idp;
+}
+
+/** Starts a real IdP before the calling file's (or suite's) tests and stops it after; `started` receives it. */
+export function useIdp(started: (idp: Idp) => void): void {
+  let idp: Idp | undefined;
+  before(async () => {
+    idp = await startIdp();
+    started(idp);
+  });
+  after(async () => {
+    idp?.setDown(false);
+    await idp?.stop();
+  });
 }
 
 /** A Logger that keeps every line, so tests can assert that no token ever reaches the log. */

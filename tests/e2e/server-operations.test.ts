@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startBridge, type RunningBridge } from "../support/bridge.ts";
+import { runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 
 const SCRIPTED = fileURLToPath(new URL("../support/scripted-server.mjs", import.meta.url));
 const TOKEN = "ops-token-0123456789";
@@ -358,7 +358,6 @@ describe("identity", () => {
 
 describe("start-up failures", () => {
   test("settings that only fail when used (unreadable TLS files, plain-http IdP) exit 2 naming the key", async () => {
-    const { runCli, writeConfig } = await import("../support/bridge.ts");
     const base = { mode: "server", server: { listen: "127.0.0.1:0", mcp_server: scripted() } };
     const tls = await runCli(["-c", writeConfig({ ...base, server: { ...base.server, tls: { enabled: true, cert_file: "/no/such/cert.pem", key_file: "/no/such/key.pem" } } })]);
     assert.equal(tls.code, 2);

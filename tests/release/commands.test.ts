@@ -8,13 +8,14 @@ import { describe, it } from "node:test";
 import { compare } from "bcryptjs";
 import { calculateJwkThumbprint, importPKCS8, importSPKI, jwtVerify, SignJWT, type JWK } from "jose";
 import { COMMANDS } from "../../src/cli/index.ts";
-import { BUNDLE, DENO, hasCommand, ROOT, run, tempDir } from "./helpers.ts";
+import { runCli } from "../support/bridge.ts";
+import { CLI, DENO, hasCommand, ROOT, run, tempDir } from "./helpers.ts";
 
 /** A whole PKCS#8 PEM (the label is assembled so that this file does not look like it holds a key). */
 const PKCS8_PEM = new RegExp(`^-----BEGIN ${"PRIVATE"} KEY-----\\n[\\s\\S]+-----END ${"PRIVATE"} KEY-----\\n$`);
 
 const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tempDir() };
-const cli = (args: string[], input?: string) => run(process.execPath, [BUNDLE, ...args], { env: ENV, ...(input !== undefined && { input }) });
+const cli = (args: string[], input?: string) => runCli(args, { env: ENV, ...(input !== undefined && { input }) });
 /** Debian's python3 carries python3-bcrypt; a pyenv python on PATH may not. */
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const hasPythonBcrypt = async () => (await run(PYTHON, ["-c", "import bcrypt"], { env: ENV })).code === 0;
@@ -101,12 +102,12 @@ describe("hash-password", () => {
   });
 
   it("prompts twice without echo on a terminal, and refuses two different answers", { skip: !hasCommand("script") && "util-linux script is not installed" }, async () => {
-    const good = await onTerminal(`${process.execPath} ${BUNDLE} hash-password`, [["Password: ", "s3cret-pass"], ["Repeat password: ", "s3cret-pass"]]);
+    const good = await onTerminal(`${process.execPath} ${CLI} hash-password`, [["Password: ", "s3cret-pass"], ["Repeat password: ", "s3cret-pass"]]);
     assert.equal(good.code, 0, good.output);
     assert.ok(!good.output.includes("s3cret-pass"), `the password was echoed:\n${good.output}`);
     const hash = /\$2b\$10\$[./A-Za-z0-9]{53}/.exec(good.output)?.[0];
     assert.ok(hash && (await compare("s3cret-pass", hash)));
-    const bad = await onTerminal(`${process.execPath} ${BUNDLE} hash-password`, [["Password: ", "one"], ["Repeat password: ", "two"]]);
+    const bad = await onTerminal(`${process.execPath} ${CLI} hash-password`, [["Password: ", "one"], ["Repeat password: ", "two"]]);
     assert.equal(bad.code, 1);
     assert.match(bad.output, /do not match/);
   });

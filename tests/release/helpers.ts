@@ -1,27 +1,24 @@
-/** @module Shared pieces of the release tests: the host executable (built once per bundle), process runners, a bridge starter. */
+/** @module Shared pieces of the release tests: the host executable (built once per bundle), a bearer bridge started by any launcher, its smoke test. */
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { stringify } from "yaml";
 // @ts-expect-error: a plain .mjs build script without type declarations.
 import { buildCachedExecutable, executableName, hostTarget } from "../../scripts/release.mjs";
+import { CLI, ECHO_SERVER, ROOT, startBridge, type RunningBridge } from "../support/bridge.ts";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const BUNDLE = join(ROOT, "dist", "mcp-bridge.cjs");
+export { CLI, ROOT, run } from "../support/bridge.ts";
 export const DENO = join(ROOT, "node_modules", ".bin", "deno");
-export const ECHO_SERVER = join(ROOT, "examples", "echo-server.mjs");
 
 /**
  * dist/mcp-bridge for this machine (or dist/mcp-bridge-TARGET for another), rebuilt only when the
  * bundle changed (see scripts/release.mjs).
  */
 export async function ensureExecutable(target: string = hostTarget()): Promise<string> {
-  if (!existsSync(BUNDLE)) execFileSync(process.execPath, ["build.mjs"], { cwd: ROOT, stdio: "inherit" });
+  if (!existsSync(CLI)) execFileSync(process.execPath, ["build.mjs"], { cwd: ROOT, stdio: "inherit" });
   const name = target === hostTarget() ? executableName(target) : `mcp-bridge-${target}`;
-  const { output } = (await buildCachedExecutable({ target, bundle: BUNDLE, output: join(ROOT, "dist", name) })) as { output: string };
+  const { output } = (await buildCachedExecutable({ target, bundle: CLI, output: join(ROOT, "dist", name) })) as { output: string };
   return output;
 }
 
@@ -34,84 +31,14 @@ export function hasCommand(name: string): boolean {
   }
 }
 
-export interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a process to completion with exactly `env` (nothing inherited). */
-export function run(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? {} });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    // A command that exits without reading stdin (bash -n, --version) must not fail the test with EPIPE.
-    child.stdin.on("error", () => {});
-    child.stdin.end(options.input ?? "");
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 export function tempDir(prefix = "mcp-bridge-release-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export interface StartedBridge {
-  url: string;
-  logs(): string;
-  stop(): Promise<number | null>;
-}
-
-/**
- * Starts `command …args -c CONFIG` in server mode with bearer auth in front of the echo server, and
- * waits for its "listening" line.
- */
-export async function startBearerBridge(command: string, args: string[], token: string, env: Record<string, string> = {}): Promise<StartedBridge> {
-  const dir = tempDir();
-  const config = join(dir, "config.yaml");
-  writeFileSync(
-    config,
-    stringify({
-      mode: "server",
-      server: {
-        listen: "127.0.0.1:0",
-        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
-        auth: { type: "bearer", bearer: { valid_tokens: [token] } },
-      },
-    }),
-  );
-  const child = spawn(command, [...args, "-c", config], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
-  let logs = "";
-  child.stdout.on("data", (chunk) => (logs += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the bridge did not start in time:\n${logs}`)), 20_000);
-    child.stderr.on("data", (chunk) => {
-      logs += chunk;
-      const match = /listening url=(\S+)/.exec(logs);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the bridge exited with ${code} before listening:\n${logs}`));
-    });
-  });
-  return {
-    url,
-    logs: () => logs,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-        child.once("exit", (code) => resolve(code));
-        child.kill("SIGTERM");
-      }),
-  };
+/** `command …args -c CONFIG` in server mode with bearer auth in front of the echo server, run from an empty directory. */
+export function startBearerBridge(command: string, args: string[], token: string, env: Record<string, string> = {}): Promise<RunningBridge> {
+  const config = { server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } };
+  return startBridge(config, { launcher: { command, args, env, cwd: tempDir() } });
 }
 
 /**

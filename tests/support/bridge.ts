@@ -21,41 +21,71 @@ export interface RunningBridge {
   stop(): Promise<number | null>;
 }
 
-export function writeConfig(config: unknown): string {
+function requireBuiltCli(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "node build.mjs" (npm test does)`);
+}
+
+export function writeConfig(config: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-test-"));
   const path = join(dir, "config.yaml");
   writeFileSync(path, typeof config === "string" ? config : stringify(config));
   return path;
 }
 
-/** Runs the CLI to completion (for commands that exit). */
-export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: { PATH: process.env.PATH ?? "", ...options.env } });
+export interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a process to completion with exactly `env` (nothing inherited). */
+export function run(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? {} });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.stdin.on("error", () => {}); // the CLI may exit without reading stdin
+    child.on("error", reject);
+    // A command that exits without reading stdin (bash -n, --version) must not fail the test with EPIPE.
+    child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
 
+/** Runs the built CLI to completion (for commands that exit), with PATH and `env`. */
+export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Finished> {
+  requireBuiltCli();
+  return run(process.execPath, [CLI, ...args], { ...options, env: { PATH: process.env.PATH ?? "", ...options.env } });
+}
+
+/** Another way to run the bridge than `node dist/mcp-bridge.cjs`: a release executable, `deno run`. */
+export interface Launcher {
+  command: string;
+  args: string[];
+  /** The whole environment (nothing inherited). */
+  env: Record<string, string>;
+  cwd?: string;
+}
+
 /** Starts the bridge on 127.0.0.1 with a free port and waits until it listens. */
-export async function startBridge(config: Record<string, unknown>, options: { env?: Record<string, string>; args?: string[]; logFile?: string } = {}): Promise<RunningBridge> {
+export async function startBridge(config: Record<string, unknown>, options: { env?: Record<string, string>; args?: string[]; logFile?: string; launcher?: Launcher } = {}): Promise<RunningBridge> {
   const server = (config.server ?? {}) as Record<string, unknown>;
   const full = { mode: "server", ...config, server: { listen: "127.0.0.1:0", ...server } };
   const path = writeConfig(full);
-  const child = spawn(process.execPath, [CLI, "-c", path, ...(options.args ?? [])], {
+  if (!options.launcher) requireBuiltCli();
+  const launcher = options.launcher ?? {
+    command: process.execPath,
+    args: [CLI],
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  };
+  const child = spawn(launcher.command, [...launcher.args, "-c", path, ...(options.args ?? [])], { cwd: launcher.cwd, env: launcher.env, stdio: ["ignore", "pipe", "pipe"] });
   let logs = "";
   child.stdout!.on("data", (chunk) => (logs += chunk));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bridge did not start in time:\n${logs}`)), 15_000);
+    // Generous: a release executable or `deno run` on a loaded machine starts slower than the bundle.
+    const timer = setTimeout(() => reject(new Error(`bridge did not start in time:\n${logs}`)), 20_000);
     const check = (text: string) => {
       const match = /listening url=(\S+)|"msg":"listening","url":"([^"]+)"/.exec(text);
       if (!match) return false;

@@ -42,6 +42,11 @@ export async function readJsonObject(response: Response, limit: number, what: st
     await response.body?.cancel().catch(() => {});
     throw new UpstreamError(`${what} answered HTTP ${response.status}`);
   }
+  return readJsonBody(response, limit, what);
+}
+
+/** Reads a JSON object from `response` whatever its status (an error answer's body), refusing bodies over `limit` bytes. */
+export async function readJsonBody(response: Response, limit: number, what: string): Promise<Record<string, unknown>> {
   const text = await readBodyLimited(response, limit);
   if (text === undefined) throw new UpstreamError(`${what} answer is larger than ${limit} bytes`);
   let parsed: unknown;

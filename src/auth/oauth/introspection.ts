@@ -4,8 +4,7 @@
  */
 import { z } from "zod";
 import { AuthError } from "../types.ts";
-import { readBodyLimited } from "../../util/body.ts";
-import { readJsonObject, send, UpstreamError } from "./http.ts";
+import { readJsonBody, readJsonObject, send, UpstreamError } from "./http.ts";
 
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -53,14 +52,8 @@ export async function processIntrospectionResponse(response: Response): Promise<
   if (response.status === 400) {
     // Some servers (oidc-provider for its JWT access tokens) refuse to introspect certain tokens
     // with RFC 7009 §2.2.1's "unsupported_token_type": a clear no for this token, not an outage.
-    const text = await readBodyLimited(response, MAX_ANSWER_BYTES).catch(() => undefined);
-    let error: unknown;
-    try {
-      error = text === undefined ? undefined : (JSON.parse(text) as { error?: unknown }).error;
-    } catch {
-      error = undefined;
-    }
-    if (error === "unsupported_token_type") throw new AuthError("invalid_token", "introspection: the authorization server does not introspect this kind of token");
+    const answer = await readJsonBody(response, MAX_ANSWER_BYTES, "introspection endpoint").catch(() => undefined);
+    if (answer?.error === "unsupported_token_type") throw new AuthError("invalid_token", "introspection: the authorization server does not introspect this kind of token");
     throw new UpstreamError("introspection endpoint answered HTTP 400");
   }
   // A 401/403 here means the bridge's own client credentials are wrong: an outage, not the token's fault.
