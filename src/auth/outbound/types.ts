@@ -1,0 +1,34 @@
+/**
+ * @module Outbound authentication for client mode: what the client transport asks of a token source.
+ * The transport never knows which grant stands behind it (static bearer, client credentials,
+ * authorization code + PKCE, enterprise-managed authorization).
+ */
+
+/** What the MCP server said when it refused a request, as the transport saw it. */
+export interface AuthChallenge {
+  /** 401 (no or bad token) or 403 (e.g. `insufficient_scope`). */
+  status: 401 | 403;
+  /** The raw `WWW-Authenticate` header values, if any (RFC 6750 §3, RFC 9728 §5.1). */
+  wwwAuthenticate: string | null;
+  /** The MCP endpoint the request went to: the resource the token is for (RFC 8707). */
+  resourceUrl: string;
+}
+
+/**
+ * A source of access tokens for requests to one remote MCP server.
+ *
+ * The transport calls `authorization()` before each request. On a 401 or 403 it calls
+ * `handleChallenge()` once; when that resolves `true`, the transport retries the request once with
+ * a fresh `authorization()`, and gives up otherwise (the local client gets a JSON-RPC error).
+ */
+export interface TokenSource {
+  /** The `Authorization` header value to send (`"Bearer …"`), or `undefined` for none. Never logged. */
+  authorization(): Promise<string | undefined>;
+  /**
+   * Reacts to a refusal: refresh, re-authorize, or step up scopes (MCP authorization §Scope Challenge
+   * Handling). Resolves `true` when a retry may succeed, `false` when it cannot.
+   */
+  handleChallenge(challenge: AuthChallenge): Promise<boolean>;
+  /** Stops timers and releases ports and files. */
+  close(): Promise<void>;
+}
