@@ -1,0 +1,35 @@
+/**
+ * @module How a person is identified by the authorization server: built-in users or an upstream
+ * identity provider (federated mode). The authorize flow only sees this shape.
+ */
+
+/** Who signed in, and the scopes they may be granted (granted = requested ∩ these). */
+export interface SignedInUser {
+  /** Stable subject for the `sub` claim of issued tokens. */
+  subject: string;
+  /** Verified email, when known (federated: only with `email_verified: true`). */
+  email?: string;
+  /** Display name, when known. */
+  name?: string;
+  /** Scopes this user may be granted. */
+  scopes: string[];
+}
+
+/**
+ * Federated sign-in at an upstream OpenID Provider (authorization code + PKCE, `state`, `nonce`).
+ * The authorization server calls `begin` after the user consented on the bridge's own page, and
+ * `complete` from its `/oauth/callback` route.
+ */
+export interface UpstreamLogin {
+  /**
+   * Starts sign-in for the pending authorization request `pendingId` (the bridge's own record of
+   * the client's /authorize request). Resolves the upstream authorization URL to redirect to.
+   */
+  begin(pendingId: string): Promise<URL>;
+  /**
+   * Finishes sign-in from the upstream's redirect to `/oauth/callback` (its full URL). Resolves the
+   * pending request it belongs to and the signed-in user; rejects with an `UpstreamLoginError`
+   * whose message is safe to show (never the upstream's raw error text).
+   */
+  complete(callbackUrl: URL): Promise<{ pendingId: string; user: SignedInUser }>;
+}
