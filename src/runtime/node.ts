@@ -3,7 +3,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
 import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { createServer as createHttpsServer } from "node:https";
@@ -173,5 +173,7 @@ export const nodePlatform: Platform = {
   stdinIsTerminal: Boolean(process.stdin.isTTY),
   promptHidden,
   writeTextFile: writeTextFileWithMode,
+  makeDirectory: async (path, mode) => void (await mkdir(path, { recursive: true, mode })),
+  renameFile: (from, to) => rename(from, to),
   exit: (code) => process.exit(code),
 };

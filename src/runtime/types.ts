@@ -100,5 +100,9 @@ export interface Platform {
    * existing one (or a symlink planted in its place) makes it fail instead of being replaced.
    */
   writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void>;
+  /** Creates a directory and its missing parents with `mode` (state directories: 0700); no-op when it exists. */
+  makeDirectory(path: string, mode: number): Promise<void>;
+  /** Renames a file, replacing `to` atomically (the last step of an atomic write). */
+  renameFile(from: string, to: string): Promise<void>;
   exit(code: number): never;
 }
