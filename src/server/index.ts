@@ -71,8 +71,15 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   let authorizationServer: AuthorizationServer | undefined;
   try {
     // The authorization server's tokens are validated by the same JWT authenticator as any IdP's.
-    if (server.oauth_server.enabled) authorizationServer = await startAuthorizationServer(config, platform, logger, resource);
-    authenticator = await createAuthenticator(authorizationServer ? authorizationServer.authConfig(server.auth) : server.auth, { resource, logger, sha256: platform.sha256, fetch: authorizationServer?.fetch });
+    const context = { resource, logger, sha256: platform.sha256 };
+    if (server.oauth_server.enabled) {
+      authorizationServer = await startAuthorizationServer(config, platform, logger, resource);
+      const own = (await createAuthenticator(authorizationServer.authConfig(server.auth), { ...context, fetch: authorizationServer.fetch }))!;
+      // Static bearer tokens (machines) may be accepted next to the server's own JWTs.
+      authenticator = server.auth?.type === "bearer" ? (await import("../auth/either.ts")).eitherAuthenticator(own, (await createAuthenticator(server.auth, context))!) : own;
+    } else {
+      authenticator = await createAuthenticator(server.auth, context);
+    }
   } catch (error) {
     await authorizationServer?.close();
     await listener.close();
