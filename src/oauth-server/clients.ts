@@ -13,20 +13,23 @@ import { redirectUriAllowed, redirectUriProblem, isLoopbackUrl } from "./redirec
 export type TokenEndpointAuthMethod = "none" | "client_secret_post" | "client_secret_basic";
 export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ["none", "client_secret_post", "client_secret_basic"];
 
-/** A client as the authorization server knows it. */
-export interface Client {
-  client_id: string;
+/** What a client says about itself (RFC 7591 §2), validated. */
+export interface ClientMetadata {
   client_name?: string;
   redirect_uris: string[];
   grant_types: string[];
   token_endpoint_auth_method: TokenEndpointAuthMethod;
   application_type: "web" | "native";
+}
+
+/** A client as the authorization server knows it. */
+export interface Client extends ClientMetadata {
+  client_id: string;
   /** SHA-256 (hex) of the client secret, for confidential clients. */
   client_secret_hash?: string;
   client_id_issued_at: number;
-  /** "dcr" or "cimd". */
+  /** Dynamic registration or a metadata document. */
   source: "dcr" | "cimd";
-  [key: string]: unknown;
 }
 
 /** Largest registration request accepted (bytes): a few redirect URIs and a name. */
@@ -57,7 +60,7 @@ function isStringArray(value: unknown): value is string[] {
  * Validates client metadata (registration body or metadata document) into a Client, or throws
  * OAuthError invalid_redirect_uri / invalid_client_metadata (RFC 7591 §3.2.2).
  */
-export function validateClientMetadata(body: Record<string, unknown>, allowedRedirectUris: readonly string[]): Omit<Client, "client_id" | "client_id_issued_at" | "source"> {
+export function validateClientMetadata(body: Record<string, unknown>, allowedRedirectUris: readonly string[]): ClientMetadata {
   const redirectUris = body.redirect_uris;
   if (!isStringArray(redirectUris) || redirectUris.length === 0) throw new OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array of strings");
   if (redirectUris.length > MAX_REDIRECT_URIS) throw new OAuthError("invalid_redirect_uri", `at most ${MAX_REDIRECT_URIS} redirect_uris are accepted`);
@@ -113,13 +116,13 @@ export class ClientRegistry {
     const metadata = validateClientMetadata(body, this.#options.allowedRedirectUris);
     const clientId = randomToken(18);
     const secret = metadata.token_endpoint_auth_method === "none" ? undefined : randomToken(32);
-    const client = {
+    const client: Client = {
       ...metadata,
       client_id: clientId,
       client_id_issued_at: Math.floor(this.#now() / 1000),
       source: "dcr",
       ...(secret && { client_secret_hash: await secretHash(this.#options.sha256, secret) }),
-    } as Client;
+    };
     await this.#options.store.put(`client:${clientId}`, client as never, this.#options.registrationLifetime);
     const { client_secret_hash: _hash, source: _source, ...visible } = client;
     return { ...visible, response_types: ["code"], ...(secret && { client_secret: secret, client_secret_expires_at: 0 }) };

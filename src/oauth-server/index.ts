@@ -16,7 +16,8 @@ import type { Metrics } from "../server/metrics.ts";
 import { jsonError } from "../server/http-errors.ts";
 import { openStore } from "../store/index.ts";
 import { createAuthorizeEndpoint } from "./authorize.ts";
-import { ClientRegistry, type MetadataDocumentResolver } from "./clients.ts";
+import { createMetadataDocumentResolver } from "./cimd.ts";
+import { ClientRegistry } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { Grants } from "./grants.ts";
 import { PUBLIC_CORS, withCors } from "./http.ts";
@@ -40,8 +41,6 @@ export interface AuthorizationServerOptions {
   logger: Logger;
   /** Federated mode's sign-in at the upstream provider (src/oauth-server/federated). */
   createUpstreamLogin?: (context: { store: AuthorizationServerContext["store"]; issuer: string; logger: Logger }) => Promise<UpstreamLogin>;
-  /** Resolver for URL-shaped client_ids (Client ID Metadata Documents), when enabled. */
-  metadataDocuments?: MetadataDocumentResolver;
 }
 
 export interface AuthorizationServer {
@@ -116,12 +115,18 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       codeLifetime: config.auth_code_lifetime,
       audit,
     });
+    const cimdEnabled = config.client_metadata_documents.enabled && platform.publicFetch !== undefined;
+    if (config.client_metadata_documents.enabled && !cimdEnabled) {
+      logger.warn("client metadata documents are off: this runtime cannot check addresses at connect time; clients must register (DCR)");
+    }
     const clients = new ClientRegistry({
       store,
       sha256: platform.sha256,
       allowedRedirectUris: config.allowed_redirect_uris,
       registrationLifetime: config.registration_lifetime,
-      cimd: config.client_metadata_documents.enabled ? options.metadataDocuments : undefined,
+      cimd: cimdEnabled
+        ? createMetadataDocumentResolver({ config: config.client_metadata_documents, fetch: platform.publicFetch!, store, allowedRedirectUris: config.allowed_redirect_uris, logger })
+        : undefined,
     });
     if (config.mode === "federated" && !options.createUpstreamLogin) {
       throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.mode", message: '"federated" is not available in this build; use "builtin"' }]);
@@ -146,7 +151,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       secureCookies: issuer.startsWith("https:"),
       now: Date.now,
     };
-    const metadata = JSON.stringify(authorizationServerMetadata(context));
+    const metadata = JSON.stringify(authorizationServerMetadata(context, cimdEnabled));
     const jwks = JSON.stringify(keys.jwks);
     const jwksUrl = `${issuer}/oauth/jwks`;
     const authorize = createAuthorizeEndpoint(context);

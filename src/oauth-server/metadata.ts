@@ -4,7 +4,7 @@ import { TOKEN_ENDPOINT_AUTH_METHODS } from "./clients.ts";
 import { OFFLINE_ACCESS } from "./grants.ts";
 
 /** The document served at /.well-known/oauth-authorization-server (and openid-configuration). */
-export function authorizationServerMetadata(as: Pick<AuthorizationServerContext, "issuer" | "config" | "scopesSupported">): Record<string, unknown> {
+export function authorizationServerMetadata(as: Pick<AuthorizationServerContext, "issuer" | "config" | "scopesSupported">, metadataDocuments: boolean): Record<string, unknown> {
   const { issuer, config } = as;
   return {
     issuer,
@@ -21,6 +21,6 @@ export function authorizationServerMetadata(as: Pick<AuthorizationServerContext,
     token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
     revocation_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
     authorization_response_iss_parameter_supported: true,
-    client_id_metadata_document_supported: config.client_metadata_documents.enabled,
+    client_id_metadata_document_supported: metadataDocuments,
   };
 }

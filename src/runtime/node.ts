@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
+import { publicFetch } from "./public-fetch.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
@@ -175,5 +176,6 @@ export const nodePlatform: Platform = {
   writeTextFile: writeTextFileWithMode,
   makeDirectory: async (path, mode) => void (await mkdir(path, { recursive: true, mode })),
   renameFile: (from, to) => rename(from, to),
+  publicFetch,
   exit: (code) => process.exit(code),
 };
