@@ -65,7 +65,8 @@ function checkBranding(config: OAuthServerConfig): void {
   if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues);
 }
 
-async function readTemplate(platform: Platform, path: string | undefined): Promise<string | undefined> {
+/** The login_template's text, checked for the fields the sign-in needs; a ConfigError naming the key otherwise. */
+export async function readLoginTemplate(platform: Platform, path: string | undefined): Promise<string | undefined> {
   if (path === undefined) return undefined;
   let text: string;
   try {
@@ -91,7 +92,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
     logger.warn("oauth_server.issuer is not set and was derived from the listening address; set it to the public https URL clients use", { issuer });
   }
   checkBranding(config);
-  const template = await readTemplate(platform, config.builtin.login_template);
+  const template = await readLoginTemplate(platform, config.builtin.login_template);
 
   const { store, directory } = await openStore(options.storage, platform, logger);
   let metrics: Metrics | undefined;
