@@ -180,10 +180,15 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         metrics = appMetrics;
         const paths = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/*", "/authorize", "/token", "/register"];
         for (const path of paths) {
-          app.use(path, async function authorizationServerHostGuard(c, next) {
+          app.use(path, async function authorizationServerGuard(c, next) {
             const refusal = hostRefusal(c.req.header("host") ?? null);
             if (refusal) return jsonError(403, "forbidden", refusal);
             await next();
+            // A full store is an outage to the client, not its fault: 503 rather than the app's 500, and loudly in the log.
+            if ((c.error as { code?: string } | undefined)?.code === "STORE_FULL") {
+              logger.error("the state store is full: sign-ins and token requests fail until entries expire (raise storage.max_entries)");
+              c.res = jsonError(503, "temporarily_unavailable", "the authorization server cannot keep more state right now; try again later", { "retry-after": "60" });
+            }
           });
         }
         const serveMetadata = () => withCors(new Response(metadata, { headers: { "content-type": "application/json", "cache-control": "max-age=300" } }));

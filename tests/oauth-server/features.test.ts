@@ -296,3 +296,21 @@ describe("check-config explains authorization server mistakes", () => {
     assert.match(result.stderr, /server\.oauth_server\.builtin\.branding\.primary_color: must be a CSS colour/);
   });
 });
+
+describe("a full store", () => {
+  test("answers 503 with Retry-After, and says why in the log", async () => {
+    const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 3 } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
+        statuses.push(response.status);
+        if (response.status === 503) assert.equal(response.headers.get("retry-after"), "60");
+      }
+      assert.deepEqual(statuses, [201, 201, 503, 503]);
+      assert.match(bridge.logs(), /state store is full/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
