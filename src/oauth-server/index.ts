@@ -88,8 +88,10 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
   const logger = options.logger.child({ component: "oauth-server" });
   const auditLog = options.logger.child({ component: "audit" });
   const issuer = (config.issuer ?? new URL(options.resource).origin).replace(/\/$/, "");
-  if (!config.issuer && !/^https:|^http:\/\/(127\.|localhost|\[::1\])/.test(issuer)) {
-    logger.warn("oauth_server.issuer is not set and was derived from the listening address; set it to the public https URL clients use", { issuer });
+  if (!config.issuer && !/^https:|^http:\/\/(127\.|localhost[:/]|\[::1\])/.test(`${issuer}/`)) {
+    throw new ConfigError("CONFIG_INVALID", [
+      { path: "server.oauth_server.issuer", message: `is not set, and the default (${issuer}, from the listening address) is plain http on a non-loopback address; set issuer (or server.public_url) to the https URL clients use` },
+    ]);
   }
   checkBranding(config);
   const template = await readLoginTemplate(platform, config.builtin.login_template);

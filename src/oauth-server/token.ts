@@ -46,7 +46,8 @@ export async function authenticateClient(as: AuthorizationServerContext, request
     throw new OAuthError("invalid_client", "unknown client; register again", 401);
   }
   if (client.token_endpoint_auth_method === "none") {
-    if (secret !== undefined) throw new OAuthError("invalid_client", "this client is public and has no secret", 401);
+    // Some public clients send Basic with an empty password; an actual secret means a confused client.
+    if (secret !== undefined && secret !== "") throw new OAuthError("invalid_client", "this client is public and has no secret", 401);
     return client;
   }
   if (secret === undefined || !(await as.clients.secretMatches(client, secret))) throw new OAuthError("invalid_client", "client authentication failed", 401);
