@@ -18,6 +18,9 @@ const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const MAX_STATE_LENGTH = 2048;
+/** Authorization requests (pending sign-ins) per client address per window. */
+const PENDING_PER_ADDRESS = 100;
+const PENDING_WINDOW_MS = 10 * 60_000;
 
 /** An error shown on the bridge's own page: the redirect URI cannot be trusted with it. */
 class PageError extends Error {
@@ -135,8 +138,8 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
   }
 
   return {
-    /** GET /oauth/authorize (and /authorize). */
-    async get(request: Request): Promise<Response> {
+    /** GET /oauth/authorize (and /authorize). `address` is the client's IP address. */
+    async get(request: Request, address: string): Promise<Response> {
       const url = new URL(request.url);
       let params: Map<string, string>;
       try {
@@ -159,6 +162,13 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       } catch (error) {
         if (error instanceof OAuthError) return errorRedirect(target.redirectUri, state, error);
         throw error;
+      }
+      // Each request keeps a pending record until the form is sent: bounded per address, so nobody fills the store.
+      if ((await as.store.increment(`authorize:${address}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
+        as.audit("authorization_throttled", { remote: address });
+        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
+        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
+        return response;
       }
       const existing = readCookie(request, csrfCookie);
       const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);

@@ -198,7 +198,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         app.get("/.well-known/openid-configuration", serveMetadata);
         app.get("/oauth/jwks", () => withCors(new Response(jwks, { headers: { "content-type": "application/jwk-set+json", "cache-control": "max-age=300" } })));
         for (const path of ["/oauth/authorize", "/authorize"]) {
-          app.get(path, (c) => authorize.get(c.req.raw));
+          app.get(path, (c) => authorize.get(c.req.raw, c.env.remoteAddress));
           app.post(path, (c) => authorize.post(c.req.raw, c.env.remoteAddress));
         }
         app.get("/oauth/callback", (c) => authorize.callback(c.req.raw));
