@@ -35,7 +35,6 @@ export interface AuthorizationServerContext {
   audit(event: string, fields: Record<string, unknown>): void;
   /** Cookies are Secure (and __Host- prefixed) when the issuer is https. */
   secureCookies: boolean;
-  now(): number;
 }
 
 /** A pending authorization request, between /authorize and the sign-in form or the upstream callback. */

@@ -160,7 +160,6 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       logger,
       audit,
       secureCookies: issuer.startsWith("https:"),
-      now: Date.now,
     };
     const metadata = JSON.stringify(authorizationServerMetadata(context, cimdEnabled));
     const jwks = JSON.stringify(keys.jwks);
