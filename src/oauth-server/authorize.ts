@@ -18,6 +18,11 @@ const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const MAX_STATE_LENGTH = 2048;
+/**
+ * How long a person may take between opening the sign-in page and sending it (or coming back from
+ * the upstream provider): typing, a password manager, MFA. Codes have their own, short lifetime.
+ */
+export const PENDING_LIFETIME_MS = 15 * 60_000;
 /** Authorization requests (pending sign-ins) per client address per window. */
 const PENDING_PER_ADDRESS = 100;
 const PENDING_WINDOW_MS = 10 * 60_000;
@@ -112,7 +117,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       username: options.username,
       upstreamName: as.upstream ? new URL(as.config.federated.upstream_issuer ?? as.config.federated.upstream_discovery_url ?? as.issuer).host : undefined,
     });
-    response.headers.append("set-cookie", cookie(csrfCookie, pending.csrf, { secure: as.secureCookies, sameSite: "Strict", maxAgeSeconds: Math.ceil(as.config.auth_code_lifetime / 1000) }));
+    response.headers.append("set-cookie", cookie(csrfCookie, pending.csrf, { secure: as.secureCookies, sameSite: "Strict", maxAgeSeconds: PENDING_LIFETIME_MS / 1000 }));
     return response;
   }
 
@@ -181,7 +186,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         csrf,
       };
       const requestId = randomToken(24);
-      await as.store.put(`authz:${requestId}`, pending as never, as.config.auth_code_lifetime);
+      await as.store.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
       const user = as.users ? await signedInUser(request) : undefined;
       return showForm(pending, requestId, { askCredentials: Boolean(as.users) && !user });
     },

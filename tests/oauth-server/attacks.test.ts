@@ -326,3 +326,34 @@ describe("unknown users cost as much as known ones", () => {
     assert.ok(unknown > known / 3, `unknown ${unknown.toFixed(1)} ms vs known ${known.toFixed(1)} ms`);
   });
 });
+
+describe("expiry", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    bridge = await startAsBridge({ storage: { type: "memory" }, oauthServer: { auth_code_lifetime: "1s", registration_lifetime: "2s" } });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("an expired code gets no token", async () => {
+    const { client_id } = await registerClient(bridge.origin);
+    const { url, verifier } = authorizeUrl(bridge.origin, client_id);
+    const code = (await signIn(url)).searchParams.get("code")!;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const response = await redeem(bridge.origin, client_id, code, verifier);
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: string }).error, "invalid_grant");
+  });
+
+  test("an unused registration expires: the client is unknown afterwards, and /token says invalid_client", async () => {
+    const { client_id } = await registerClient(bridge.origin);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const page = await fetch(authorizeUrl(bridge.origin, client_id).url, { redirect: "manual" });
+    assert.equal(page.status, 400);
+    assert.match(await page.text(), /not registered with this server, or its registration expired/);
+    const token = await postForm(`${bridge.origin}/token`, { grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), client_id });
+    assert.equal(token.status, 401);
+    assert.equal(((await token.json()) as { error: string }).error, "invalid_client");
+  });
+});
