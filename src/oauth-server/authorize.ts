@@ -11,7 +11,7 @@ import { OFFLINE_ACCESS } from "./grants.ts";
 import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
-import { redirectUriMatches } from "./redirect.ts";
+import { isLoopbackUrl, redirectUriMatches } from "./redirect.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
@@ -111,6 +111,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       csrfToken: pending.csrf,
       clientName: pending.client_name,
       redirectHost: new URL(pending.redirect_uri).host,
+      loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)),
       scopes: pending.scope ?? [],
       askCredentials: options.askCredentials,
       error: options.error,

@@ -88,7 +88,9 @@ describe("attacks on the authorization server", () => {
 
     test("loopback: only the port may vary", async () => {
       const { client_id } = await registerClient(bridge.origin, ["http://127.0.0.1:4000/callback"]);
-      assert.equal((await open(authorizeUrl(bridge.origin, client_id, { redirectUri: "http://127.0.0.1:5555/callback" }).url)).status, 200);
+      const page = await open(authorizeUrl(bridge.origin, client_id, { redirectUri: "http://127.0.0.1:5555/callback" }).url);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /runs on your own computer/, "a loopback redirect is flagged on the consent page");
       for (const uri of ["http://127.0.0.1:5555/callback/x", "http://127.0.0.2:4000/callback", "http://localhost:4000/callback", "http://127.0.0.1:4000@evil.com/callback"]) {
         assert.equal((await open(authorizeUrl(bridge.origin, client_id, { redirectUri: uri }).url)).status, 400, uri);
       }
