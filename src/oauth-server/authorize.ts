@@ -81,7 +81,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     if (params.get("code_challenge_method") !== "S256") throw new OAuthError("invalid_request", 'code_challenge_method must be "S256"');
     if (!S256_CHALLENGE.test(challenge)) throw new OAuthError("invalid_request", "code_challenge is not a base64url SHA-256 value");
     for (const resource of resources) {
-      if (!as.acceptedResources.has(resource)) throw new OAuthError("invalid_target", "this server issues tokens only for its own MCP endpoint");
+      if (!as.acceptsResource(resource)) throw new OAuthError("invalid_target", "this server issues tokens only for its own MCP endpoint");
     }
     const scopeText = params.get("scope");
     let scope: string[] | null = null;

@@ -16,8 +16,8 @@ export interface AuthorizationServerContext {
   issuer: string;
   /** Canonical URL of the MCP endpoint: the audience of every token. */
   resource: string;
-  /** resource values accepted at /authorize and /token (the canonical one, and the origin root that also serves MCP). */
-  acceptedResources: ReadonlySet<string>;
+  /** Whether a `resource` parameter names this MCP server (RFC 8707; see resourceMatcher). */
+  acceptsResource(resource: string): boolean;
   /** Scopes advertised and grantable (offline_access aside). */
   scopesSupported: string[];
   store: Store;

@@ -26,6 +26,7 @@ import { loadSigningKeys } from "./keys.ts";
 import { createLoginLimiter } from "./login-limiter.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { createPageRenderer, CSS_COLOR } from "./pages.ts";
+import { resourceMatcher } from "./redirect.ts";
 import { createRegistrationEndpoint } from "./register.ts";
 import { createTokenEndpoint } from "./token.ts";
 import { createBuiltinUsers } from "./users.ts";
@@ -114,8 +115,6 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
     const keys = await loadSigningKeys(config.signing, { platform, logger, stateDirectory: directory });
     const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env) : undefined;
     const scopesSupported = config.scopes_supported.length > 0 ? [...config.scopes_supported] : [...(users?.allScopes ?? []), ...config.federated.default_scopes, ...config.federated.admin_scopes].filter((scope, index, all) => all.indexOf(scope) === index);
-    const resourceUrl = new URL(options.resource);
-    const acceptedResources = new Set([options.resource, options.resource.replace(/\/$/, ""), resourceUrl.origin, `${resourceUrl.origin}/`]);
     const grants = new Grants({
       store,
       sha256: platform.sha256,
@@ -147,7 +146,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       config,
       issuer,
       resource: options.resource,
-      acceptedResources,
+      acceptsResource: resourceMatcher(options.resource),
       scopesSupported,
       store,
       sha256: platform.sha256,
