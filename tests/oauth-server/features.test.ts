@@ -270,6 +270,13 @@ describe("check-config explains authorization server mistakes", () => {
     assert.match(result.stderr, /server\.oauth_server\.issuer: must be an https URL/);
   });
 
+  test("a password_env variable that is not set", async () => {
+    const config = writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_env: "NOT_SET_ANYWHERE" }] } } } });
+    const result = await runCli(["check-config", "-c", config]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /server\.oauth_server\.builtin\.users\[0\]\.password_env: environment variable NOT_SET_ANYWHERE is not set or empty/);
+  });
+
   test("no users", async () => {
     const result = await runCli(["check-config", "-c", writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, oauth_server: { enabled: true } } })]);
     assert.equal(result.code, 2);
@@ -338,5 +345,13 @@ describe("pending sign-ins", () => {
     } finally {
       await bridge.stop();
     }
+  });
+});
+
+describe("examples/oauth-server.yaml", () => {
+  test("is a valid configuration", async () => {
+    const result = await runCli(["check-config", "-c", "examples/oauth-server.yaml"], { env: { MCP_BRIDGE_PASSWORD: "x", HOME: tempDir() } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /enabled: true/);
   });
 });
