@@ -18,6 +18,8 @@ export interface BuiltinUsers {
   verify(username: string, password: string): Promise<SignedInUser | undefined>;
   /** Every scope some user may be granted. */
   readonly allScopes: string[];
+  /** The configured user named `username` (a login session's), or undefined when no longer configured. */
+  find(username: string): SignedInUser | undefined;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
   const dummy = await bcrypt.hash(randomToken(16), cost);
   return {
     allScopes: [...new Set(config.users.flatMap((user) => user.scopes))],
+    find: (username) => table.get(username)?.user,
     async verify(username, password) {
       const found = table.get(username);
       // bcrypt reads 72 bytes; a longer password matching on its prefix is refused, after the same work.
