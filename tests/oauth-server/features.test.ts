@@ -403,3 +403,36 @@ describe("over https", () => {
     }
   });
 });
+
+describe("next to static bearer tokens", () => {
+  test("auth.type bearer with the authorization server: machines use their static token, people the server's JWTs", async () => {
+    const bridge = await startAsBridge({ server: { auth: { type: "bearer", bearer: { valid_tokens: ["machine-token-0123456789abcdef"] } } } });
+    try {
+      assert.equal((await initializeWith(bridge.url, "machine-token-0123456789abcdef")).status, 200);
+      const { tokens } = await fullFlow(bridge);
+      assert.equal((await initializeWith(bridge.url, tokens.access_token)).status, 200);
+      assert.equal((await initializeWith(bridge.url, "not-a-known-token")).status, 401);
+      assert.equal((await initializeWith(bridge.url, undefined)).status, 401);
+      const prm = (await (await fetch(`${bridge.origin}/.well-known/oauth-protected-resource/mcp`)).json()) as { authorization_servers: string[] };
+      assert.deepEqual(prm.authorization_servers, [bridge.origin]);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("auth.type oauth with only scope rules: the rules apply to the server's own tokens", async () => {
+    const bridge = await startAsBridge({ server: { auth: { type: "oauth", oauth: { required_scopes: ["mcp:write"] } } } });
+    try {
+      const { tokens } = await fullFlow(bridge, BOB);
+      const refused = await initializeWith(bridge.url, tokens.access_token);
+      assert.equal(refused.status, 403, "bob has only mcp:read");
+      assert.match(refused.headers.get("www-authenticate") ?? "", /insufficient_scope/);
+      assert.equal((await initializeWith(bridge.url, (await fullFlow(bridge)).tokens.access_token)).status, 200);
+      const bad = await runCli(["check-config", "-c", writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, auth: { type: "oauth", oauth: { discovery_url: "https://idp.example.com" } }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }] } } } })]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /server\.auth\.oauth\.discovery_url: cannot be set with oauth_server\.enabled/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
