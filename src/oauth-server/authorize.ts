@@ -273,8 +273,17 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       try {
         result = await as.upstream.complete(new URL(request.url));
       } catch (error) {
-        as.audit("login_failed", { upstream: true, reason: (error as Error).message });
-        return page(new PageError(400, "Sign-in failed", (error as Error).name === "UpstreamLoginError" ? (error as Error).message : "The identity provider's answer could not be used."));
+        // UpstreamLoginError (federated/errors.ts): a message safe to show, a reason for the log,
+        // and, once matched to a pending request, the error its client is to be told.
+        const failure = error as { name?: string; message: string; reason?: string; pendingId?: string; clientError?: "access_denied" | "server_error" | "temporarily_unavailable" };
+        const known = failure.name === "UpstreamLoginError";
+        as.audit("login_failed", { upstream: true, reason: known ? failure.reason : "unexpected error" });
+        if (!known) as.logger.error("federated sign-in failed", { error: failure.message });
+        if (known && failure.pendingId && /^[A-Za-z0-9_-]{1,64}$/.test(failure.pendingId)) {
+          const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${failure.pendingId}`);
+          if (pending) return errorRedirect(pending.redirect_uri, pending.state, new OAuthError(failure.clientError ?? "access_denied", failure.message));
+        }
+        return page(new PageError(400, "Sign-in failed", known ? failure.message : "The identity provider's answer could not be used."));
       }
       as.audit("login_succeeded", { sub: result.user.subject, upstream: true });
       return complete(result.pendingId, result.user);
