@@ -5,7 +5,8 @@
  * password_env, restart persistence with the file store, metrics, and check-config's explanations.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -32,6 +33,16 @@ import {
 
 function openssl(args: string[]): void {
   execFileSync("openssl", args, { stdio: "ignore" });
+}
+
+/** Keys and certificates are made with openssl, as operators make them; without it those tests are skipped. */
+const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
+
+/** A PKCS#8 PEM key made by Node itself (for tests about something other than key formats). */
+function nodeKey(path: string, type: "rsa" | "ec"): string {
+  const { privateKey } = type === "rsa" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : generateKeyPairSync("ec", { namedCurve: "P-256" });
+  writeFileSync(path, privateKey.export({ type: "pkcs8", format: "pem" }));
+  return path;
 }
 
 describe("tokens and scopes", () => {
@@ -98,7 +109,7 @@ describe("tokens and scopes", () => {
   });
 });
 
-describe("signing keys", () => {
+describe("signing keys", { skip: NO_OPENSSL }, () => {
   const forms: [string, string, (path: string) => void][] = [
     ["RS256", "PKCS#1 (openssl genrsa -traditional)", (path) => openssl(["genrsa", "-traditional", "-out", path, "2048"])],
     ["ES384", "SEC1 (openssl ecparam -genkey)", (path) => openssl(["ecparam", "-name", "secp384r1", "-genkey", "-out", path])],
@@ -190,9 +201,7 @@ describe("restart persistence with the file store", () => {
 });
 
 function makeKey(dir: string): string {
-  const path = join(dir, "fixed.pem");
-  openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path]);
-  return path;
+  return nodeKey(join(dir, "fixed.pem"), "rsa");
 }
 
 describe("the sign-in page", () => {
@@ -290,7 +299,7 @@ describe("check-config explains authorization server mistakes", () => {
     assert.match(missing.stderr, /server\.oauth_server\.signing\.key_file: cannot read "\/nonexistent\/key\.pem" \(ENOENT\)/);
     const dir = tempDir();
     const ec = join(dir, "ec.pem");
-    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec]);
+    nodeKey(ec, "ec");
     const mismatch = await runCli(["check-config", "-c", base({ signing: { algorithm: "RS256", key_file: ec } })]);
     assert.equal(mismatch.code, 2);
     assert.match(mismatch.stderr, /server\.oauth_server\.signing\.key_file: ".*ec\.pem": the key cannot be used with RS256/);
@@ -357,7 +366,7 @@ describe("examples/oauth-server.yaml", () => {
   });
 });
 
-describe("over https", () => {
+describe("over https", { skip: NO_OPENSSL }, () => {
   test("cookies are __Host- prefixed and Secure: the CSRF cookie SameSite=Strict, the login session SameSite=Lax", async () => {
     const dir = tempDir();
     const key = join(dir, "tls-key.pem");
