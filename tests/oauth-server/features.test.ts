@@ -307,11 +307,13 @@ describe("check-config explains authorization server mistakes", () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
-  test("a branding colour that could break out of the stylesheet is refused at start", async () => {
+  test("a branding colour that could break out of the stylesheet is refused, at start and by check-config", async () => {
     const config = writeConfig({ mode: "server", storage: { type: "memory" }, server: { listen: "127.0.0.1:0", mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }], branding: { primary_color: "red;}</style><script>alert(1)</script>" } } } } });
-    const result = await runCli(["-c", config]);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /server\.oauth_server\.builtin\.branding\.primary_color: must be a CSS colour/);
+    for (const args of [["-c", config], ["check-config", "-c", config]]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, args.join(" "));
+      assert.match(result.stderr, /server\.oauth_server\.builtin\.branding\.primary_color: must be a CSS colour/);
+    }
   });
 });
 
