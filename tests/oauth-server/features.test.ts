@@ -138,7 +138,10 @@ describe("signing keys", { skip: NO_OPENSSL }, () => {
     const previous = join(dir, "previous.pem");
     openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", current]);
     openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", previous]);
-    const bridge = await startAsBridge({ oauthServer: { signing: { algorithm: "ES256", key_file: current, previous_key_files: [previous] } } });
+    // A retired key may be listed by its public half alone.
+    const previousPublic = join(dir, "previous.pub.pem");
+    openssl(["pkey", "-in", previous, "-pubout", "-out", previousPublic]);
+    const bridge = await startAsBridge({ oauthServer: { signing: { algorithm: "ES256", key_file: current, previous_key_files: [previousPublic] } } });
     try {
       const jwks = (await (await fetch(`${bridge.origin}/oauth/jwks`)).json()) as { keys: JWK[] };
       assert.equal(jwks.keys.length, 2);
