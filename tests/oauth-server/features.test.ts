@@ -116,6 +116,9 @@ describe("signing keys", { skip: NO_OPENSSL }, () => {
     ["EdDSA", "PKCS#8 Ed25519", (path) => openssl(["genpkey", "-algorithm", "ed25519", "-out", path])],
     ["ES512", "PKCS#8 P-521", (path) => openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521", "-out", path])],
     ["PS256", "PKCS#8 RSA for PS256", (path) => openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path])],
+    // The Go original verified RS384/RS512 with SHA-256: here the JWT validator must agree with the signer.
+    ["RS512", "PKCS#8 RSA for RS512", (path) => openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path])],
+    ["ES256", "SEC1 P-256", (path) => openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path])],
   ];
   for (const [alg, form, make] of forms) {
     test(`${alg} with a ${form} key: tokens are signed with it and accepted at /mcp`, async () => {
