@@ -1,0 +1,94 @@
+/**
+ * @module More attacks on the authorization server, found by trying to break it: a refresh that
+ * asks for more scope must not cost the client its grant, a client metadata document served one
+ * byte at a time must not hold a sign-in (and a connection) open past fetch_timeout, and an
+ * unusable state directory is a configuration error naming storage.path, not a crash.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createLogger } from "../../src/log/logger.ts";
+import { Grants, REFRESH_GRACE_MS } from "../../src/oauth-server/grants.ts";
+import { loadSigningKeys } from "../../src/oauth-server/keys.ts";
+import { nodePlatform } from "../../src/runtime/node.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
+import { runCli, writeConfig, ECHO_SERVER } from "../support/bridge.ts";
+import { ALICE_HASH, authorizeUrl, CLAUDE_CALLBACK, startAsBridge, tempDir } from "./support.ts";
+
+test("a refresh asking for scope beyond the grant is refused without using up the refresh token", async () => {
+  const quiet = createLogger({ level: "error", format: "text", write: () => {} });
+  const keys = await loadSigningKeys({ algorithm: "ES256", generate_key: true, previous_key_files: [] }, { platform: nodePlatform, logger: quiet, stateDirectory: undefined });
+  let now = 1_700_000_000_000;
+  const grants = new Grants({ store: new MemoryStore({ now: () => now }), sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, now: () => now, audit: () => {} });
+  const code = await grants.createCode({ client_id: "c1", sub: "alice", scope: ["mcp:read"], resource: "https://mcp.example.com/mcp", redirect_uri: CLAUDE_CALLBACK, code_challenge: "x".repeat(43), refresh: true });
+  const first = await grants.issueForCode(code, await grants.redeemCode(code));
+  await assert.rejects(grants.refresh(first.refresh_token!, "c1", ["mcp:admin"]), /only narrow/);
+  // The client never saw a new refresh token, so the one it holds must still be the live one — also after the concurrent-refresh grace.
+  now += REFRESH_GRACE_MS + 1;
+  const next = await grants.refresh(first.refresh_token!, "c1", undefined);
+  assert.ok(next.refresh_token);
+});
+
+const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
+
+describe("a client metadata document served slowly", { skip: NO_OPENSSL }, () => {
+  let server: Server;
+  let origin: string;
+  let caFile: string;
+  const drips = new Set<ReturnType<typeof setInterval>>();
+  before(async () => {
+    const dir = tempDir();
+    const key = join(dir, "key.pem");
+    caFile = join(dir, "cert.pem");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", caFile, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], { stdio: "ignore" });
+    // Headers at once, then one space (valid JSON whitespace) every 200 ms: never idle, never done, far below the size limit for minutes.
+    server = createServer({ key: readFileSync(key), cert: readFileSync(caFile) }, (_request, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      const drip = setInterval(() => response.write(" "), 200);
+      drips.add(drip);
+      response.on("close", () => {
+        clearInterval(drip);
+        drips.delete(drip);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    origin = `https://localhost:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const drip of drips) clearInterval(drip);
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  test("is refused once fetch_timeout has passed in all, not only when the connection goes idle", { timeout: 90_000 }, async () => {
+    const bridge = await startAsBridge({ env: { NODE_EXTRA_CA_CERTS: caFile }, oauthServer: { client_metadata_documents: { allow_private_addresses: true, allowed_hosts: ["localhost"], fetch_timeout: "1s" } } });
+    try {
+      const response = await fetch(authorizeUrl(bridge.origin, `${origin}/slow.json`).url, { redirect: "manual" });
+      const text = await response.text();
+      assert.equal(response.status, 400);
+      assert.match(text, /timed out/);
+      assert.doesNotMatch(text, /name="password"/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+test("a state directory that cannot be used is a configuration error naming storage.path, exit 2", async () => {
+  const dir = tempDir();
+  const file = join(dir, "not-a-directory");
+  writeFileSync(file, "");
+  const config = writeConfig({
+    mode: "server",
+    storage: { type: "file", path: join(file, "state") },
+    server: { listen: "127.0.0.1:0", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } },
+  });
+  const result = await runCli(["run", "-c", config]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /storage\.path/);
+  assert.match(result.stderr, /not-a-directory/);
+});
