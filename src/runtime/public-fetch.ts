@@ -80,6 +80,9 @@ export const publicFetch: PublicFetch = (url, options) =>
       },
     );
     req.on("timeout", () => req.destroy(new PublicFetchError("timed out")));
+    // The socket timeout only notices idleness: a body sent a byte at a time needs a deadline for the whole exchange.
+    const deadline = setTimeout(() => req.destroy(new PublicFetchError("timed out")), options.timeout);
+    req.on("close", () => clearTimeout(deadline));
     req.on("error", (error) => reject(error instanceof PublicFetchError ? error : new PublicFetchError(`cannot be fetched (${(error as { code?: string }).code ?? error.name})`)));
     req.end();
   });
