@@ -155,6 +155,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       } catch (error) {
         return page(new PageError(400, "Invalid request", (error as OAuthError).description));
       }
+      // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
+      // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
+      if ((await as.store.increment(`authorize:${address}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
+        as.audit("authorization_throttled", { remote: address });
+        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
+        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
+        return response;
+      }
       let target: { client: Client; redirectUri: string };
       try {
         target = await trustedTarget(params);
@@ -170,13 +178,6 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       } catch (error) {
         if (error instanceof OAuthError) return errorRedirect(target.redirectUri, state, error);
         throw error;
-      }
-      // Each request keeps a pending record until the form is sent: bounded per address, so nobody fills the store.
-      if ((await as.store.increment(`authorize:${address}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
-        as.audit("authorization_throttled", { remote: address });
-        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
-        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
-        return response;
       }
       const existing = readCookie(request, csrfCookie);
       const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);

@@ -35,8 +35,9 @@ test("a refresh asking for scope beyond the grant is refused without using up th
 
 const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
 
-describe("a client metadata document served slowly", { skip: NO_OPENSSL }, () => {
+describe("client metadata documents from a hostile sender", { skip: NO_OPENSSL }, () => {
   let server: Server;
+  const hits: string[] = [];
   let origin: string;
   let caFile: string;
   const drips = new Set<ReturnType<typeof setInterval>>();
@@ -46,7 +47,9 @@ describe("a client metadata document served slowly", { skip: NO_OPENSSL }, () =>
     caFile = join(dir, "cert.pem");
     execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", caFile, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], { stdio: "ignore" });
     // Headers at once, then one space (valid JSON whitespace) every 200 ms: never idle, never done, far below the size limit for minutes.
-    server = createServer({ key: readFileSync(key), cert: readFileSync(caFile) }, (_request, response) => {
+    server = createServer({ key: readFileSync(key), cert: readFileSync(caFile) }, (request, response) => {
+      hits.push(request.url ?? "");
+      if (request.url !== "/slow.json") return void response.writeHead(404).end();
       response.writeHead(200, { "content-type": "application/json" });
       const drip = setInterval(() => response.write(" "), 200);
       drips.add(drip);
@@ -72,6 +75,22 @@ describe("a client metadata document served slowly", { skip: NO_OPENSSL }, () =>
       assert.equal(response.status, 400);
       assert.match(text, /timed out/);
       assert.doesNotMatch(text, /name="password"/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a flood of made-up client_id URLs from one address is throttled before they are fetched", { timeout: 120_000 }, async () => {
+    const bridge = await startAsBridge({ storage: { type: "memory" }, env: { NODE_EXTRA_CA_CERTS: caFile }, oauthServer: { client_metadata_documents: { allow_private_addresses: true, allowed_hosts: ["localhost"] } } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 101; i++) {
+        const response = await fetch(authorizeUrl(bridge.origin, `${origin}/made-up-${i}.json`).url, { redirect: "manual" });
+        await response.arrayBuffer();
+        statuses.push(response.status);
+      }
+      assert.equal(statuses[100], 429, "the 101st request from the address is refused");
+      assert.ok(!hits.includes("/made-up-100.json"), "and its document was never fetched");
     } finally {
       await bridge.stop();
     }
