@@ -202,8 +202,12 @@ export class Grants {
         throw new OAuthError("invalid_grant", "the refresh token was already used; its grant is revoked");
       }
       const remaining = family.expires_at - now;
-      if (!(await this.#o.store.compareAndSet(key, family as never, next as never, remaining))) continue;
+      // The new token's link first: if the store refuses it (full), nothing has rotated and the client's token still works.
       await this.#o.store.put(`rt:${freshHash}`, { family: link.family }, remaining);
+      if (!(await this.#o.store.compareAndSet(key, family as never, next as never, remaining))) {
+        await this.#o.store.delete(`rt:${freshHash}`);
+        continue;
+      }
       const access = await this.accessToken(grant);
       this.#o.audit("token_refreshed", { client_id: family.client_id, sub: family.sub });
       return this.#response(access, grant, fresh);

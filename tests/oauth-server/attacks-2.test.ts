@@ -33,6 +33,28 @@ test("a refresh asking for scope beyond the grant is refused without using up th
   assert.ok(next.refresh_token);
 });
 
+test("a refresh refused because the store is full leaves the refresh token working once there is room again", async () => {
+  const quiet = createLogger({ level: "error", format: "text", write: () => {} });
+  const keys = await loadSigningKeys({ algorithm: "ES256", generate_key: true, previous_key_files: [] }, { platform: nodePlatform, logger: quiet, stateDirectory: undefined });
+  let now = 1_700_000_000_000;
+  const store = new MemoryStore({ now: () => now, maxEntries: 50 });
+  const grants = new Grants({ store, sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, now: () => now, audit: () => {} });
+  const code = await grants.createCode({ client_id: "c1", sub: "alice", scope: ["mcp:read"], resource: "https://mcp.example.com/mcp", redirect_uri: CLAUDE_CALLBACK, code_challenge: "x".repeat(43), refresh: true });
+  const first = await grants.issueForCode(code, await grants.redeemCode(code));
+  // Someone else fills the store with short-lived entries.
+  for (let i = 0; ; i++) {
+    try {
+      await store.put(`flood:${i}`, i, 60_000);
+    } catch {
+      break;
+    }
+  }
+  await assert.rejects(grants.refresh(first.refresh_token!, "c1", undefined), /STORE_FULL|limit/);
+  now += 60_001;
+  const next = await grants.refresh(first.refresh_token!, "c1", undefined);
+  assert.ok(next.refresh_token, "the token the client still holds works again");
+});
+
 const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
 
 describe("client metadata documents from a hostile sender", { skip: NO_OPENSSL }, () => {
