@@ -11,6 +11,7 @@ import { OFFLINE_ACCESS } from "./grants.ts";
 import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
+import { addressBucket } from "./login-limiter.ts";
 import { isLoopbackUrl, redirectUriMatches } from "./redirect.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -157,7 +158,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
       // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
-      if ((await as.store.increment(`authorize:${address}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
+      if ((await as.store.increment(`authorize:${addressBucket(address)}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
         as.audit("authorization_throttled", { remote: address });
         const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
         response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../../src/log/logger.ts";
 import { Grants, REFRESH_GRACE_MS } from "../../src/oauth-server/grants.ts";
+import { createLoginLimiter } from "../../src/oauth-server/login-limiter.ts";
 import { loadSigningKeys } from "../../src/oauth-server/keys.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
@@ -53,6 +54,16 @@ test("a refresh refused because the store is full leaves the refresh token worki
   now += 60_001;
   const next = await grants.refresh(first.refresh_token!, "c1", undefined);
   assert.ok(next.refresh_token, "the token the client still holds works again");
+});
+
+test("password guessing from one IPv6 /64, a new address per attempt, is throttled as one address", async () => {
+  const limiter = createLoginLimiter(new MemoryStore());
+  // One host owns a whole /64: 2^64 addresses, so per-address limits must count the prefix.
+  for (let i = 1; i <= 10; i++) await limiter.failed(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
+  assert.ok((await limiter.waitFor("alice", "2001:db8:1:2:ffff::1")) > 0, "an eleventh address of the same /64 waits");
+  assert.ok((await limiter.waitFor("alice", "2001:0db8:0001:0002:0000:0000:0000:0abc")) > 0, "written out in full, too");
+  assert.equal(await limiter.waitFor("alice", "2001:db8:1:3::1"), 0, "the next /64 (another customer) does not");
+  assert.equal(await limiter.waitFor("alice", "192.0.2.1"), 0, "nor any IPv4 address");
 });
 
 const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
