@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../../src/log/logger.ts";
+import { ClientRegistry } from "../../src/oauth-server/clients.ts";
 import { Grants, REFRESH_GRACE_MS } from "../../src/oauth-server/grants.ts";
 import { createLoginLimiter } from "../../src/oauth-server/login-limiter.ts";
 import { loadSigningKeys } from "../../src/oauth-server/keys.ts";
@@ -64,6 +65,22 @@ test("password guessing from one IPv6 /64, a new address per attempt, is throttl
   assert.ok((await limiter.waitFor("alice", "2001:0db8:0001:0002:0000:0000:0000:0abc")) > 0, "written out in full, too");
   assert.equal(await limiter.waitFor("alice", "2001:db8:1:3::1"), 0, "the next /64 (another customer) does not");
   assert.equal(await limiter.waitFor("alice", "192.0.2.1"), 0, "nor any IPv4 address");
+});
+
+test("registrations never used for a token are dropped after a day, so a registration flood drains instead of filling the store for a month", async () => {
+  let now = 1_700_000_000_000;
+  const store = new MemoryStore({ now: () => now });
+  const clients = new ClientRegistry({ store, sha256: nodePlatform.sha256, allowedRedirectUris: [CLAUDE_CALLBACK], registrationLifetime: 30 * 86_400_000, cimd: undefined, now: () => now });
+  const unused = (await clients.register({ redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" })).client_id as string;
+  const used = (await clients.register({ redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" })).client_id as string;
+  now += 60_000;
+  await clients.touch((await clients.lookup(used))!); // its first token
+  now += 86_400_000;
+  assert.equal(await clients.lookup(unused), undefined, "the unused registration is gone");
+  assert.ok(await clients.lookup(used), "the used one stays");
+  now += 28 * 86_400_000;
+  assert.ok(await clients.lookup(used), "for registration_lifetime after its last use");
+  await store.close();
 });
 
 const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
