@@ -1,8 +1,11 @@
 /**
  * @module More attacks on the authorization server, found by trying to break it: a refresh that
- * asks for more scope must not cost the client its grant, a client metadata document served one
- * byte at a time must not hold a sign-in (and a connection) open past fetch_timeout, and an
- * unusable state directory is a configuration error naming storage.path, not a crash.
+ * asks for more scope, or meets a full store, must not cost the client its grant; a client
+ * metadata document served one byte at a time must not outlive fetch_timeout; made-up client_id
+ * URLs are throttled before they are fetched; one IPv6 /64 counts as one address; a registration
+ * flood drains; an unusable state directory is a configuration error naming storage.path. Last,
+ * tricks that held, kept as regressions (redirect URI spellings, CR LF in state, resource
+ * variants, client authentication failures, JWKS and issuer).
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -11,6 +14,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { calculateJwkThumbprint } from "jose";
 import { createLogger } from "../../src/log/logger.ts";
 import { ClientRegistry } from "../../src/oauth-server/clients.ts";
 import { Grants, REFRESH_GRACE_MS } from "../../src/oauth-server/grants.ts";
@@ -19,7 +23,7 @@ import { loadSigningKeys } from "../../src/oauth-server/keys.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { runCli, writeConfig, ECHO_SERVER } from "../support/bridge.ts";
-import { ALICE_HASH, authorizeUrl, CLAUDE_CALLBACK, startAsBridge, tempDir } from "./support.ts";
+import { ALICE_HASH, authorizeUrl, CLAUDE_CALLBACK, postForm, postJson, registerClient, startAsBridge, tempDir } from "./support.ts";
 
 test("a refresh asking for scope beyond the grant is refused without using up the refresh token", async () => {
   const quiet = createLogger({ level: "error", format: "text", write: () => {} });
@@ -160,4 +164,89 @@ test("a state directory that cannot be used is a configuration error naming stor
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /storage\.path/);
   assert.match(result.stderr, /not-a-directory/);
+});
+
+describe("tricks that hold (kept as regressions)", () => {
+  let bridge: Awaited<ReturnType<typeof startAsBridge>>;
+  let loopbackClient: string;
+  before(async () => {
+    bridge = await startAsBridge({ storage: { type: "memory" } });
+    loopbackClient = (await registerClient(bridge.origin, ["http://127.0.0.1/callback"])).client_id;
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("loopback redirect URIs: only the port varies — no other loopback spelling, port padding, query, escaping or backslash", async () => {
+    const refused = [
+      "http://localhost:5555/callback",
+      "http://[::1]:5555/callback",
+      "http://127.1:5555/callback",
+      "http://127.0.0.1:05555/callback",
+      "HTTP://127.0.0.1:5555/callback",
+      "http://127.0.0.1:5555/callback/",
+      "http://127.0.0.1:5555/callback?x=1",
+      "http://127.0.0.1:5555/%63allback",
+      "http://127.0.0.1:5555\\callback",
+      "http://127.0.0.1:5555@evil.example/callback",
+    ];
+    for (const uri of refused) {
+      const response = await fetch(authorizeUrl(bridge.origin, loopbackClient, { redirectUri: uri }).url, { redirect: "manual" });
+      await response.arrayBuffer();
+      assert.equal(response.status, 400, uri);
+      assert.equal(response.headers.get("location"), null, uri);
+    }
+  });
+
+  test("registration refuses trailing dots, default ports, other case and IPv4-mapped loopback", async () => {
+    for (const uri of ["https://claude.ai./api/mcp/auth_callback", "https://claude.ai:443/api/mcp/auth_callback", "https://CLAUDE.ai/api/mcp/auth_callback", "http://localhost.:3000/callback", "http://[::ffff:127.0.0.1]:3000/callback", "http://2130706433:3000/callback"]) {
+      const response = await postJson(`${bridge.origin}/register`, { redirect_uris: [uri], token_endpoint_auth_method: "none" });
+      assert.equal(response.status, 400, uri);
+      assert.equal(((await response.json()) as { error: string }).error, "invalid_redirect_uri", uri);
+    }
+  });
+
+  test("state with CR LF is percent-encoded in the Location, with iss", async () => {
+    const { url } = authorizeUrl(bridge.origin, loopbackClient, { redirectUri: "http://127.0.0.1:5555/callback", state: "a\r\nSet-Cookie: x=1", challenge: "too-short" });
+    const response = await fetch(url, { redirect: "manual" });
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.get("set-cookie"), null);
+    const location = new URL(response.headers.get("location")!);
+    assert.equal(location.searchParams.get("state"), "a\r\nSet-Cookie: x=1");
+    assert.equal(location.searchParams.get("iss"), bridge.origin);
+    assert.ok(!response.headers.get("location")!.includes("\n"));
+  });
+
+  test("resource: another path, another host spelling, a query or a fragment is invalid_target", async () => {
+    for (const resource of [`${bridge.origin}/other`, bridge.url.replace("127.0.0.1", "localhost"), `${bridge.url}?x`, `${bridge.url}#f`, bridge.url.replace("/mcp", "/MCP")]) {
+      const response = await fetch(authorizeUrl(bridge.origin, loopbackClient, { redirectUri: "http://127.0.0.1:5555/callback", resource }).url, { redirect: "manual" });
+      assert.equal(response.status, 303, resource);
+      assert.equal(new URL(response.headers.get("location")!).searchParams.get("error"), "invalid_target", resource);
+    }
+  });
+
+  test("token and revocation failures of client authentication: 401 with a challenge, never cached", async () => {
+    for (const path of ["/token", "/oauth/revoke"]) {
+      const response = await postForm(`${bridge.origin}${path}`, { grant_type: "authorization_code", client_id: "nobody", code: "x", code_verifier: "y".repeat(43), token: "x" });
+      assert.equal(response.status, 401, path);
+      assert.match(response.headers.get("www-authenticate") ?? "", /^Basic /, path);
+      assert.equal(response.headers.get("cache-control"), "no-store", path);
+      assert.equal(response.headers.get("pragma"), "no-cache", path);
+      assert.equal(((await response.json()) as { error: string }).error, "invalid_client");
+    }
+  });
+
+  test("the JWKS publishes public members only, kid = RFC 7638 thumbprint; the metadata and PRM name one issuer byte for byte", async () => {
+    const jwks = (await (await fetch(`${bridge.origin}/oauth/jwks`)).json()) as { keys: Record<string, string>[] };
+    for (const key of jwks.keys) {
+      for (const member of ["d", "p", "q", "dp", "dq", "qi", "k"]) assert.equal(key[member], undefined, member);
+      assert.equal(key.kid, await calculateJwkThumbprint(key as never));
+    }
+    const metadata = (await (await fetch(`${bridge.origin}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
+    const openid = (await (await fetch(`${bridge.origin}/.well-known/openid-configuration`)).json()) as { issuer: string };
+    const prm = (await (await fetch(`${bridge.origin}/.well-known/oauth-protected-resource/mcp`)).json()) as { authorization_servers: string[] };
+    assert.equal(metadata.issuer, bridge.origin);
+    assert.equal(openid.issuer, metadata.issuer);
+    assert.deepEqual(prm.authorization_servers, [metadata.issuer]);
+  });
 });
