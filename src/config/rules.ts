@@ -4,6 +4,7 @@
  */
 import type { AuthConfig, Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
+import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
@@ -132,6 +133,25 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         );
       }
       return issues;
+    }),
+  },
+  {
+    summary:
+      "Federated mode: `upstream_issuer` and `upstream_discovery_url` must be https (plain http only on loopback, for local providers); `scopes` must include `openid`.",
+    check: serverOnly(({ oauth_server: as }) => {
+      if (!as.enabled || as.mode !== "federated") return [];
+      const fed = as.federated;
+      const https = (key: "upstream_issuer" | "upstream_discovery_url") =>
+        unless(
+          fed[key] === undefined || isTrustedEndpoint(fed[key]),
+          `server.oauth_server.federated.${key}`,
+          "must be an https URL without credentials or fragment (http is accepted only for loopback addresses): sign-in answers and keys come from it",
+        );
+      return [
+        ...https("upstream_issuer"),
+        ...https("upstream_discovery_url"),
+        ...unless(fed.scopes.includes("openid"), "server.oauth_server.federated.scopes", 'must include "openid": sign-in needs an ID token (e.g. ["openid", "email", "profile"])'),
+      ];
     }),
   },
   {
