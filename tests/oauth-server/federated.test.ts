@@ -9,59 +9,13 @@ import { describe, it } from "node:test";
 import { ConfigSchema, type OAuthServerConfig } from "../../src/config/schema.ts";
 import { Secret } from "../../src/config/secret.ts";
 import { FederatedLogin, resolveClientSecret, UpstreamLoginError } from "../../src/oauth-server/federated/index.ts";
-import type { Store, StoredValue } from "../../src/store/types.ts";
+import { memoryStore } from "./test-store.ts";
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { parseConfig } from "../../src/config/load.ts";
 import { captureLogger, makeKey, signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
 
 const REDIRECT_URI = "https://mcp.example.test/oauth/callback";
 const UPSTREAM_CLIENT = { client_id: "bridge-upstream", client_secret: "upstream-secret-not-real-0123456789", redirect_uris: [REDIRECT_URI] };
-
-/** Test-only stand-in until the memory store lands: the Store contract, single process. */
-function memoryStore(): Store & { size(): number } {
-  const entries = new Map<string, { value: string; expires: number }>();
-  const live = (key: string) => {
-    const entry = entries.get(key);
-    if (entry && entry.expires <= Date.now()) entries.delete(key);
-    return entries.get(key);
-  };
-  return {
-    size: () => entries.size,
-    async get(key) {
-      const entry = live(key);
-      return entry && JSON.parse(entry.value);
-    },
-    async put(key, value, ttlMs) {
-      entries.set(key, { value: JSON.stringify(value), expires: Date.now() + ttlMs });
-    },
-    async putIfAbsent(key, value, ttlMs) {
-      if (live(key)) return false;
-      entries.set(key, { value: JSON.stringify(value), expires: Date.now() + ttlMs });
-      return true;
-    },
-    async take(key) {
-      const entry = live(key);
-      entries.delete(key);
-      return entry && JSON.parse(entry.value);
-    },
-    async compareAndSet(key, expected: StoredValue, next, ttlMs) {
-      const entry = live(key);
-      if (!entry || entry.value !== JSON.stringify(expected)) return false;
-      entries.set(key, { value: JSON.stringify(next), expires: Date.now() + ttlMs });
-      return true;
-    },
-    async delete(key) {
-      entries.delete(key);
-    },
-    async increment(key, delta, ttlMs) {
-      const value = Number(live(key)?.value ?? 0) + delta;
-      entries.set(key, { value: String(value), expires: live(key)?.expires ?? Date.now() + ttlMs });
-      return value;
-    },
-    async prune() {},
-    async close() {},
-  };
-}
 
 function federatedConfig(federated: Record<string, unknown>): OAuthServerConfig["federated"] {
   const config = ConfigSchema.parse({
