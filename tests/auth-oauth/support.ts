@@ -195,7 +195,7 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
       return;
     }
     const grant = new provider.Grant({ accountId, clientId: details.params.client_id as string });
-    grant.addOIDCScope(details.params.scope as string);
+    if (typeof details.params.scope === "string") grant.addOIDCScope(details.params.scope);
     const grantId = await grant.save();
     await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
   } catch (error) {
