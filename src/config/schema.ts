@@ -261,22 +261,32 @@ const builtinUserSchema = section({
 });
 
 const oauthServerSchema = section({
-  enabled: z.boolean().default(false).describe("Run the OAuth 2.0 authorization server, which issues tokens for this bridge."),
-  issuer: httpUrl().optional().describe("Public base URL; byte-identical to what clients use."),
+  enabled: z.boolean().default(false).describe("Run the OAuth 2.1 authorization server, which issues tokens for this bridge and then protects the MCP endpoint with them (no auth: block needed)."),
+  issuer: httpUrl().optional().describe("Public base URL (https outside loopback); byte-identical to what clients use. Default: the origin of server.public_url, else of the listening address."),
   mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
   token_lifetime: duration().prefault("1h").describe("Lifetime of issued access tokens."),
-  refresh_token_lifetime: duration().prefault("24h").describe("Lifetime of issued refresh tokens."),
-  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes."),
-  allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591)."),
+  refresh_token_lifetime: duration().prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
+  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes, and of a pending sign-in."),
+  login_session_lifetime: duration().prefault("0s").describe('How long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
+  allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
+  registration_lifetime: duration().prefault("30d").describe("A dynamically registered client unused this long is forgotten."),
+  client_metadata_documents: section({
+    enabled: z.boolean().default(true).describe("Accept https URLs as client_id (Client ID Metadata Documents) and advertise client_id_metadata_document_supported."),
+    allowed_hosts: z.array(z.string()).default([]).describe('Host names whose documents are accepted ("*.example.com" for subdomains); empty: any public host.'),
+    allow_private_addresses: z.boolean().default(false).describe("Also fetch documents from loopback, private and link-local addresses. Development only."),
+    fetch_timeout: duration().prefault("5s").describe("Time allowed to fetch a document."),
+    max_cache_time: duration().prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
+  }).prefault({}).describe("Client ID Metadata Documents: the registration the MCP specification prefers."),
   signing: section({
-    algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Signature algorithm of issued tokens."),
-    key_file: z.string().optional().describe("PEM private key that signs tokens."),
-    key_id: z.string().optional().describe("kid published in the JWKS."),
-    generate_key: z.boolean().default(false).describe("Development only: an ephemeral key, lost on restart."),
+    algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Signature algorithm of issued tokens."),
+    key_file: z.string().optional().describe("PEM private key that signs tokens (PKCS#8, PKCS#1 or SEC1). Unset: a key generated once and kept in the storage directory."),
+    key_id: z.string().optional().describe("kid published in the JWKS; default: the key's RFC 7638 thumbprint."),
+    generate_key: z.boolean().default(false).describe("Development only: an ephemeral key, lost on restart (every token with it)."),
+    previous_key_files: z.array(z.string()).default([]).describe("Retired keys (PEM, private or public) whose public halves stay in the JWKS during a rotation."),
   }).prefault({}).describe("Token signing key."),
   builtin: section({
     users: z.array(builtinUserSchema).default([]).describe("Local users."),
-    login_template: z.string().optional().describe("HTML template replacing the built-in login page."),
+    login_template: z.string().optional().describe("HTML template replacing the built-in login page; {{name}} placeholders are filled with escaped text only."),
     branding: brandingSchema.prefault({}).describe("Texts and colours of the built-in login page."),
   }).prefault({}).describe("Builtin mode: local users and the login page."),
   federated: section({
@@ -294,10 +304,17 @@ const oauthServerSchema = section({
   }).prefault({}).describe("Federated mode: sign-in through an upstream identity provider."),
   allowed_redirect_uris: z
     .array(z.string())
-    .default(["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"]).describe("Redirect URIs clients may use."),
-  scopes_supported: z.array(z.string()).default([]).describe("Scopes advertised in the authorization server metadata."),
+    .default([
+      "https://claude.ai/api/mcp/auth_callback",
+      "https://claude.com/api/mcp/auth_callback",
+      "http://localhost/callback",
+      "http://127.0.0.1/callback",
+      "http://localhost/oauth/callback",
+      "http://localhost/oauth/callback/debug",
+    ])
+    .describe("Redirect URIs clients may register and use, compared exactly; for loopback (localhost, 127.0.0.1, [::1]) any port matches (RFC 8252 §7.3). The defaults cover Claude (claude.ai, claude.com), Claude Code and MCP Inspector."),
+  scopes_supported: z.array(z.string()).default([]).describe("Scopes advertised in the metadata; default: every scope some user may be granted."),
 });
-
 const serverSchema = section({
   listen: listenAddress().prefault("127.0.0.1:8080").describe('Address to listen on; ":8080" means every interface.'),
   path: z.string().startsWith("/").default("/mcp").describe("Streamable HTTP endpoint (also answered on /)."),
@@ -343,11 +360,18 @@ const clientSchema = section({
   }).prefault({}).describe("Retries of failed requests to the remote server."),
 });
 
+const storageSchema = section({
+  type: z.enum(["file", "memory"]).default("file").describe("file: kept in one file under path, surviving restarts; memory: lost on restart."),
+  path: z.string().optional().describe("State directory; default $XDG_STATE_HOME/mcp-bridge, else ~/.local/state/mcp-bridge. Created with mode 0700."),
+  max_entries: z.number().int().positive().default(100_000).describe("Entries kept at most (clients, codes, refresh tokens, limiter counters); beyond it new ones are refused."),
+});
+
 export const ConfigSchema = section({
   mode: z.enum(["server", "client"]).describe("server: serve a stdio MCP server over HTTP; client: connect stdio to a remote HTTP server."),
   log: logSchema.prefault({}).describe("Logging; may also be written as logging:."),
   server: serverSchema.optional().describe("Server mode: the HTTP side and the stdio MCP server behind it."),
   client: clientSchema.optional().describe("Client mode: the remote MCP server that stdio is connected to."),
+  storage: storageSchema.prefault({}).describe("Where state that outlives a request is kept (the authorization server's clients, codes and refresh tokens)."),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -357,6 +381,7 @@ export type AuthConfig = z.output<typeof AuthSchema>;
 export type BearerConfig = z.output<typeof bearerSchema>;
 export type OAuthConfig = z.output<typeof oauthSchema>;
 export type OAuthServerConfig = z.output<typeof oauthServerSchema>;
+export type StorageConfig = z.output<typeof storageSchema>;
 export type McpServerConfig = z.output<typeof mcpServerSchema>;
 export type SessionConfig = z.output<typeof sessionSchema>;
 export type LogConfig = z.output<typeof logSchema>;

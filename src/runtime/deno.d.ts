@@ -82,6 +82,8 @@ declare namespace Deno {
   function writeTextFile(path: string, data: string, options?: WriteFileOptions): Promise<void>;
   function writeTextFileSync(path: string, data: string, options?: WriteFileOptions): void;
   function chmod(path: string, mode: number): Promise<void>;
+  function mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;
+  function rename(from: string, to: string): Promise<void>;
   function statSync(path: string): unknown;
   function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   function exit(code: number): never;

@@ -222,5 +222,7 @@ export const denoPlatform: Platform = {
   stdinIsTerminal: Deno.stdin.isTerminal(),
   promptHidden,
   writeTextFile,
+  makeDirectory: (path, mode) => Deno.mkdir(path, { recursive: true, mode }),
+  renameFile: (from, to) => Deno.rename(from, to),
   exit: (code) => Deno.exit(code),
 };

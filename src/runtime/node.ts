@@ -3,7 +3,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
 import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { createServer as createHttpsServer } from "node:https";
@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
+import { publicFetch } from "./public-fetch.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
@@ -173,5 +174,8 @@ export const nodePlatform: Platform = {
   stdinIsTerminal: Boolean(process.stdin.isTTY),
   promptHidden,
   writeTextFile: writeTextFileWithMode,
+  makeDirectory: async (path, mode) => void (await mkdir(path, { recursive: true, mode })),
+  renameFile: (from, to) => rename(from, to),
+  publicFetch,
   exit: (code) => process.exit(code),
 };

@@ -71,6 +71,20 @@ export interface ChildProcessHandle {
   readonly exited: Promise<ChildExit & { error?: Error }>;
 }
 
+/** What a guarded fetch returned. */
+export interface PublicFetchResult {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * GETs an https URL that outside input chose, refusing non-public addresses (checked at connect
+ * time, unless `allowPrivate`), redirects, bodies over `maxBytes` and answers slower than
+ * `timeout` ms. Rejects with an Error whose message is safe to show.
+ */
+export type PublicFetch = (url: string, options: { timeout: number; maxBytes: number; allowPrivate: boolean }) => Promise<PublicFetchResult>;
+
 export interface Platform {
   readonly name: "node" | "deno";
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -100,5 +114,11 @@ export interface Platform {
    * existing one (or a symlink planted in its place) makes it fail instead of being replaced.
    */
   writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void>;
+  /** Creates a directory and its missing parents with `mode` (state directories: 0700); no-op when it exists. */
+  makeDirectory(path: string, mode: number): Promise<void>;
+  /** Renames a file, replacing `to` atomically (the last step of an atomic write). */
+  renameFile(from: string, to: string): Promise<void>;
+  /** SSRF-guarded GET (Client ID Metadata Documents); absent where the runtime cannot check addresses at connect time. */
+  publicFetch?: PublicFetch;
   exit(code: number): never;
 }

@@ -8,6 +8,7 @@ import { protectedResourceMetadataUrl } from "../auth/prm.ts";
 import type { Authenticator } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import type { AuthorizationServer } from "../oauth-server/index.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { createAuthGate } from "./auth-gate.ts";
 import { createRequestGuard } from "./guards.ts";
@@ -27,6 +28,8 @@ export interface AppOptions {
   logger: Logger;
   /** RFC 9728 document, when the server publishes one. */
   protectedResourceMetadata?: () => Record<string, unknown>;
+  /** The built-in authorization server's routes (src/oauth-server), when enabled. */
+  authorizationServer?: Pick<AuthorizationServer, "mount">;
 }
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
@@ -46,6 +49,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     return jsonError(500, "server_error", "the bridge could not handle this request");
   });
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+
+  options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null) });
 
   app.use(async function hostAndOriginGuard(c, next) {
     const refusal = guard.check(c.req.header("host") ?? null, c.req.header("origin") ?? null);

@@ -9,6 +9,13 @@ import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
 import { SessionManager } from "./sessions.ts";
+import type { AuthorizationServer } from "../oauth-server/index.ts";
+
+/** Loaded only when enabled: the authorization server brings jose, bcryptjs and the state store. */
+async function startAuthorizationServer(config: Config, platform: Platform, logger: Logger, resource: string): Promise<AuthorizationServer> {
+  const { createAuthorizationServer } = await import("../oauth-server/index.ts");
+  return createAuthorizationServer({ config: config.server!.oauth_server, storage: config.storage, resource, platform, logger });
+}
 
 export interface BridgeServer {
   /** URL of the MCP endpoint as bound (the real port when 0 was configured). */
@@ -61,9 +68,20 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;
   let authenticator: Awaited<ReturnType<typeof createAuthenticator>>;
+  let authorizationServer: AuthorizationServer | undefined;
   try {
-    authenticator = await createAuthenticator(server.auth, { resource, logger, sha256: platform.sha256 });
+    // The authorization server's tokens are validated by the same JWT authenticator as any IdP's.
+    const context = { resource, logger, sha256: platform.sha256 };
+    if (server.oauth_server.enabled) {
+      authorizationServer = await startAuthorizationServer(config, platform, logger, resource);
+      const own = (await createAuthenticator(authorizationServer.authConfig(server.auth), { ...context, fetch: authorizationServer.fetch }))!;
+      // Static bearer tokens (machines) may be accepted next to the server's own JWTs.
+      authenticator = server.auth?.type === "bearer" ? (await import("../auth/either.ts")).eitherAuthenticator(own, (await createAuthenticator(server.auth, context))!) : own;
+    } else {
+      authenticator = await createAuthenticator(server.auth, context);
+    }
   } catch (error) {
+    await authorizationServer?.close();
     await listener.close();
     // The authenticators throw TypeError for settings they cannot work with (e.g. plain-http IdPs).
     if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }]);
@@ -78,10 +96,11 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     logger,
     // Read per request: the authorization server named is the one discovery found.
     protectedResourceMetadata: authenticator?.protectedResource ? () => protectedResourceMetadata({ resource, ...authenticator.protectedResource! }) : undefined,
+    authorizationServer,
   });
   await authenticator?.start?.();
 
-  const authType = server.auth?.type ?? "none";
+  const authType = authorizationServer ? "oauth_server" : (server.auth?.type ?? "none");
   if (authType === "none" && !isLoopbackHost(server.listen.host)) {
     logger.warn("authentication is off on a non-loopback address: anyone who can reach it can use the MCP server", { listen: server.listen.text });
   }
@@ -94,6 +113,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
       await listener.close();
       await ending;
       authenticator?.close?.();
+      await authorizationServer?.close();
     },
   };
 }
