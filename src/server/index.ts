@@ -14,7 +14,15 @@ import type { AuthorizationServer } from "../oauth-server/index.ts";
 /** Loaded only when enabled: the authorization server brings jose, bcryptjs and the state store. */
 async function startAuthorizationServer(config: Config, platform: Platform, logger: Logger, resource: string): Promise<AuthorizationServer> {
   const { createAuthorizationServer } = await import("../oauth-server/index.ts");
-  return createAuthorizationServer({ config: config.server!.oauth_server, storage: config.storage, resource, platform, logger });
+  const federated = config.server!.oauth_server.federated;
+  return createAuthorizationServer({
+    config: config.server!.oauth_server,
+    storage: config.storage,
+    resource,
+    platform,
+    logger,
+    createUpstreamLogin: async (context) => (await import("../oauth-server/federated/index.ts")).startFederatedLogin(federated, { ...context, env: platform.env }),
+  });
 }
 
 export interface BridgeServer {

@@ -9,7 +9,14 @@ import { describe, it } from "node:test";
 import { ConfigSchema, type OAuthServerConfig } from "../../src/config/schema.ts";
 import { Secret } from "../../src/config/secret.ts";
 import { FederatedLogin, resolveClientSecret, UpstreamLoginError } from "../../src/oauth-server/federated/index.ts";
-import { memoryStore } from "./test-store.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
+
+/** The memory store, with a look at how many entries it holds. */
+class InspectableStore extends MemoryStore {
+  size(): number {
+    return this.entries.size;
+  }
+}
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { parseConfig } from "../../src/config/load.ts";
 import { captureLogger, makeKey, signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
@@ -38,7 +45,7 @@ async function setUp(federated: Record<string, unknown> = {}, options: { now?: (
     idp.accounts.set("anonymous", {});
     idpReady = true;
   }
-  const store = memoryStore();
+  const store = new InspectableStore();
   const logger = captureLogger();
   const login = new FederatedLogin(federatedConfig({ upstream_issuer: idp.issuer, client_id: UPSTREAM_CLIENT.client_id, ...federated }), {
     store,
@@ -81,7 +88,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.deepEqual(user, { subject: "alice", email: "alice@example.com", name: "Alice", scopes: ["mcp:read"] });
     assert.equal(store.size(), 0, "the state record is gone once used");
     assert.ok(!logger.text().includes(callback.searchParams.get("code")!), "the code never reaches the log");
-    login.close();
   });
 
   it("grants admin_scopes to admin_users only (verified email, any case)", async () => {
@@ -90,7 +96,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.deepEqual(boss.user.scopes, ["mcp:read", "mcp:write", "mcp:admin"]);
     const alice = await login.complete(await signInAtIdp(await login.begin("p-alice"), { account: "alice", redirectUri: REDIRECT_URI }));
     assert.deepEqual(alice.user.scopes, ["mcp:read"]);
-    login.close();
   });
 
   it("refuses an unverified email in an allowed domain, another domain, and an account without email", async () => {
@@ -101,14 +106,12 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
       assert.equal(error.pendingId, `p-${account}`, "the pending request is named, so the client can be told access_denied");
       assert.equal(error.clientError, "access_denied");
     }
-    login.close();
   });
 
   it("without allowed_domains, an unverified email signs in but is not passed on (nor makes an admin)", async () => {
     const { login } = await setUp({ admin_users: ["mallory@example.com"], admin_scopes: ["mcp:admin"] });
     const { user } = await login.complete(await signInAtIdp(await login.begin("p"), { account: "mallory", redirectUri: REDIRECT_URI }));
     assert.deepEqual(user, { subject: "mallory", scopes: [] });
-    login.close();
   });
 
   it("refuses a replayed callback (state is single-use), an unknown state and a missing one", async () => {
@@ -128,7 +131,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     const twice = new URL(callback);
     twice.searchParams.append("state", "x");
     assert.equal((await rejection(login.complete(twice))).code, "invalid_state");
-    login.close();
   });
 
   it("refuses an ID token whose nonce is not the one sent (a code injected from another sign-in)", async () => {
@@ -141,7 +143,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.equal(error.code, "upstream_error");
     assert.equal(error.pendingId, "p-nonce");
     assert.match(error.reason, /nonce/);
-    login.close();
   });
 
   it("refuses a callback whose code came with another sign-in's state", async () => {
@@ -154,7 +155,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     // The code was bound to the first sign-in's PKCE verifier and nonce: the second one's fail.
     assert.equal(error.code, "upstream_error");
     assert.equal(error.pendingId, "p-second");
-    login.close();
   });
 
   it("never repeats the IdP's error text: a cancelled sign-in is access_denied with a fixed message", async () => {
@@ -166,7 +166,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.equal(error.pendingId, "p-deny");
     assert.equal(error.message, "Sign-in was cancelled at the identity provider.");
     assert.ok(!logger.text().includes("<script>") && !error.reason.includes("script"), "nor is it logged raw");
-    login.close();
   });
 
   it("refuses a callback claiming another issuer (RFC 9207 mix-up defence)", async () => {
@@ -176,7 +175,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     const error = await rejection(login.complete(callback));
     assert.equal(error.code, "upstream_error");
     assert.match(error.reason, /iss/);
-    login.close();
   });
 
   it("refuses an ID token not signed by the IdP's keys, even from its token endpoint", async () => {
@@ -194,7 +192,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     const error = await rejection(login.complete(await signInAtIdp(await login.begin("p-forged"), { account: "alice", redirectUri: REDIRECT_URI })));
     assert.equal(error.code, "upstream_error");
     assert.match(error.reason, /signature/);
-    login.close();
   });
 
   it("refetches the IdP's keys when an ID token names a new kid (key rotation)", async () => {
@@ -207,7 +204,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     const { user } = await login.complete(await signInAtIdp(await login.begin("p-2"), { account: "alice", redirectUri: REDIRECT_URI }));
     assert.equal(user.subject, "alice");
     assert.equal(idp.count("/jwks"), 1, "one refetch for the new kid");
-    login.close();
   });
 
   it("reports an unreachable IdP as upstream_unavailable, bound to the pending request", async () => {
@@ -221,7 +217,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
       assert.equal(error.clientError, "temporarily_unavailable");
     } finally {
       idp.setDown(false);
-      login.close();
     }
   });
 
@@ -233,7 +228,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
       const error = await rejection(login.begin("p-slow"));
       assert.equal(error.code, "upstream_unavailable");
       assert.match(error.reason, /timed out/);
-      login.close();
     } finally {
       silent.closeAllConnections();
       silent.close();
@@ -245,7 +239,6 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     const error = await rejection(login.begin("p"));
     assert.equal(error.code, "upstream_error");
     assert.match(error.reason, /does not match/);
-    login.close();
   });
 
   it("takes the client secret from client_secret_env, and says which variable is missing", () => {

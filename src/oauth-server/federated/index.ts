@@ -8,6 +8,7 @@ import * as oauth from "oauth4webapi";
 import { jwtVerify } from "jose";
 import type { OAuthServerConfig } from "../../config/schema.ts";
 import { Secret } from "../../config/secret.ts";
+import { ConfigError } from "../../config/errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Store } from "../../store/types.ts";
 import { JwksCache } from "../../auth/oauth/jwks-cache.ts";
@@ -65,6 +66,26 @@ export function resolveClientSecret(config: FederatedConfig, env: Readonly<Recor
   const value = env[name];
   if (!value) throw new TypeError(`client_secret_env: environment variable ${name} is not set or empty`);
   return new Secret(value);
+}
+
+/**
+ * The UpstreamLogin of `oauth_server.federated`, for createAuthorizationServer. A missing client
+ * secret is a ConfigError naming the key; an unreachable provider is not (sign-ins retry).
+ * `redirect_uri` is `<issuer>/oauth/callback`, to be registered at the provider.
+ */
+export async function startFederatedLogin(
+  config: FederatedConfig,
+  context: { store: Store; issuer: string; logger: Logger; env: Readonly<Record<string, string | undefined>> },
+): Promise<FederatedLogin> {
+  let login: FederatedLogin;
+  try {
+    login = new FederatedLogin(config, { store: context.store, redirectUri: `${context.issuer}/oauth/callback`, clientSecret: resolveClientSecret(config, context.env), logger: context.logger });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.federated", message: error.message }]);
+  }
+  await login.warmUp();
+  return login;
 }
 
 /** The `UpstreamLogin` of federated mode. */
@@ -190,7 +211,7 @@ export class FederatedLogin implements UpstreamLogin {
   async #verifySignature(idToken: string, provider: UpstreamProvider): Promise<void> {
     const uri = provider.metadata.jwks_uri;
     if (this.#jwks?.uri !== uri) {
-      this.#jwks?.cache.close();
+      // Never started (no background refresh), so the old cache holds no timer to release.
       this.#jwks = {
         uri,
         cache: new JwksCache({
@@ -261,11 +282,6 @@ export class FederatedLogin implements UpstreamLogin {
         return new Response(text, { status: response.status, statusText: response.statusText, headers });
       },
     };
-  }
-
-  /** Releases the key cache's timers. */
-  close(): void {
-    this.#jwks?.cache.close();
   }
 }
 
