@@ -5,7 +5,7 @@ import type { Store } from "../store/types.ts";
 import type { Sha256 } from "../util/digest.ts";
 import type { ClientRegistry } from "./clients.ts";
 import type { Grants } from "./grants.ts";
-import type { SignedInUser, UpstreamLogin } from "./identity.ts";
+import type { UpstreamLogin } from "./identity.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
 import type { PageRenderer } from "./pages.ts";
 import type { BuiltinUsers } from "./users.ts";
@@ -52,5 +52,3 @@ export interface PendingAuthorization {
   /** Issue a refresh token (the client can use one, or asked with offline_access). */
   refresh: boolean;
 }
-
-export type { SignedInUser };

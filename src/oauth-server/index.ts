@@ -65,7 +65,8 @@ function checkBranding(config: OAuthServerConfig): void {
   if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues);
 }
 
-async function readTemplate(platform: Platform, path: string | undefined): Promise<string | undefined> {
+/** The login_template's text, checked for the fields the sign-in needs; a ConfigError naming the key otherwise. */
+export async function readLoginTemplate(platform: Platform, path: string | undefined): Promise<string | undefined> {
   if (path === undefined) return undefined;
   let text: string;
   try {
@@ -87,11 +88,13 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
   const logger = options.logger.child({ component: "oauth-server" });
   const auditLog = options.logger.child({ component: "audit" });
   const issuer = (config.issuer ?? new URL(options.resource).origin).replace(/\/$/, "");
-  if (!config.issuer && !/^https:|^http:\/\/(127\.|localhost|\[::1\])/.test(issuer)) {
-    logger.warn("oauth_server.issuer is not set and was derived from the listening address; set it to the public https URL clients use", { issuer });
+  if (!config.issuer && !/^https:|^http:\/\/(127\.|localhost[:/]|\[::1\])/.test(`${issuer}/`)) {
+    throw new ConfigError("CONFIG_INVALID", [
+      { path: "server.oauth_server.issuer", message: `is not set, and the default (${issuer}, from the listening address) is plain http on a non-loopback address; set issuer (or server.public_url) to the https URL clients use` },
+    ]);
   }
   checkBranding(config);
-  const template = await readTemplate(platform, config.builtin.login_template);
+  const template = await readLoginTemplate(platform, config.builtin.login_template);
 
   const { store, directory } = await openStore(options.storage, platform, logger);
   let metrics: Metrics | undefined;
@@ -179,10 +182,15 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         metrics = appMetrics;
         const paths = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/*", "/authorize", "/token", "/register"];
         for (const path of paths) {
-          app.use(path, async function authorizationServerHostGuard(c, next) {
+          app.use(path, async function authorizationServerGuard(c, next) {
             const refusal = hostRefusal(c.req.header("host") ?? null);
             if (refusal) return jsonError(403, "forbidden", refusal);
             await next();
+            // A full store is an outage to the client, not its fault: 503 rather than the app's 500, and loudly in the log.
+            if ((c.error as { code?: string } | undefined)?.code === "STORE_FULL") {
+              logger.error("the state store is full: sign-ins and token requests fail until entries expire (raise storage.max_entries)");
+              c.res = jsonError(503, "temporarily_unavailable", "the authorization server cannot keep more state right now; try again later", { "retry-after": "60" });
+            }
           });
         }
         const serveMetadata = () => withCors(new Response(metadata, { headers: { "content-type": "application/json", "cache-control": "max-age=300" } }));

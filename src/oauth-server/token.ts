@@ -7,7 +7,6 @@ import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { json, readForm } from "./http.ts";
-import { redirectUriMatches } from "./redirect.ts";
 import { timingSafeEqual } from "../util/digest.ts";
 
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
@@ -47,7 +46,8 @@ export async function authenticateClient(as: AuthorizationServerContext, request
     throw new OAuthError("invalid_client", "unknown client; register again", 401);
   }
   if (client.token_endpoint_auth_method === "none") {
-    if (secret !== undefined) throw new OAuthError("invalid_client", "this client is public and has no secret", 401);
+    // Some public clients send Basic with an empty password; an actual secret means a confused client.
+    if (secret !== undefined && secret !== "") throw new OAuthError("invalid_client", "this client is public and has no secret", 401);
     return client;
   }
   if (secret === undefined || !(await as.clients.secretMatches(client, secret))) throw new OAuthError("invalid_client", "client authentication failed", 401);
@@ -86,7 +86,8 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
       throw new OAuthError("invalid_grant", "the authorization code was issued to another client");
     }
     const redirectUri = form.get("redirect_uri");
-    if (redirectUri === undefined ? client.redirect_uris.length !== 1 : redirectUri !== record.redirect_uri && !redirectUriMatches(record.redirect_uri, redirectUri)) {
+    // RFC 6749 §4.1.3: identical to the authorization request's (whose loopback port was already chosen there).
+    if (redirectUri === undefined ? client.redirect_uris.length !== 1 : redirectUri !== record.redirect_uri) {
       throw new OAuthError("invalid_grant", "redirect_uri differs from the authorization request's");
     }
     const expected = new TextEncoder().encode(record.code_challenge);
