@@ -18,6 +18,8 @@ class InspectableStore extends MemoryStore {
   }
 }
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
+import { readFileSync } from "node:fs";
+import { parse, stringify } from "yaml";
 import { parseConfig } from "../../src/config/load.ts";
 import { captureLogger, makeKey, signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
 
@@ -277,5 +279,24 @@ ${federated}`;
       for (const key of ["upstream_issuer", "client_id", "client_secret_env", "scopes"]) assert.match(error.message, new RegExp(`federated\\.${key}: `));
       return true;
     });
+  });
+
+  it("every federated example in docs/authorization-server.md passes check-config's rules", () => {
+    const text = readFileSync(new URL("../../docs/authorization-server.md", import.meta.url), "utf8");
+    const section = text.slice(text.indexOf("## Federated sign-in"));
+    const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!).filter((block) => block.includes("upstream_issuer"));
+    assert.deepEqual(
+      ["accounts.google.com", "okta.com", "keycloak"].filter((host) => !blocks.some((block) => block.includes(host))),
+      [],
+      "Google, Okta and Keycloak each have an example",
+    );
+    for (const block of blocks) {
+      const parsed = parse(block) as Record<string, Record<string, unknown>>;
+      const oauthServer = parsed.oauth_server ?? { enabled: true, issuer: "https://mcp.example.com", ...parsed };
+      const config = parseConfig(stringify({ mode: "server", server: { mcp_server: { command: "true" }, oauth_server: oauthServer } }), {});
+      const federated = config.server!.oauth_server.federated;
+      assert.equal(config.server!.oauth_server.mode, "federated");
+      assert.ok(resolveClientSecret(federated, { [federated.client_secret_env!]: "from-the-environment" }));
+    }
   });
 });
