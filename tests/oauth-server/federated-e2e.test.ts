@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
 import type { Browser } from "playwright-core";
-import type { RunningBridge } from "../support/bridge.ts";
+import { ECHO_SERVER, runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
 import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
 import { authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, openLoginPage, redeem, registerClient, startAsBridge, submitLogin } from "./support.ts";
@@ -198,3 +198,53 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     assert.equal((await submitLogin(bridge.origin, form, {})).status, 303, "and sign-in works again once it is back");
   });
 });
+
+describe("federated configuration through the CLI", () => {
+  const config = (federated: Record<string, unknown>) =>
+    writeConfig({
+      mode: "server",
+      storage: { type: "memory" },
+      server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, mode: "federated", signing: { generate_key: true }, federated } },
+    });
+
+  test("check-config names an unset client_secret_env variable and an http upstream, exit 2", async () => {
+    const path = config({ upstream_issuer: "http://idp.example.com", client_id: "x", client_secret_env: "NOT_SET_ANYWHERE" });
+    const bad = await runCli(["check-config", "-c", path]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /server\.oauth_server\.federated\.upstream_issuer: must be an https URL/);
+    const unset = await runCli(["check-config", "-c", config({ upstream_issuer: "https://idp.example.com", client_id: "x", client_secret_env: "NOT_SET_ANYWHERE" })]);
+    assert.equal(unset.code, 2);
+    assert.match(unset.stderr, /server\.oauth_server\.federated\.client_secret_env: environment variable NOT_SET_ANYWHERE is not set/);
+    const ok = await runCli(["check-config", "--quiet", "-c", config({ upstream_issuer: "https://idp.example.com", client_id: "x", client_secret_env: "SET_HERE" })], { env: { SET_HERE: "s" } });
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test("an unreachable provider does not stop the bridge: it warns, and the client is told temporarily_unavailable", async () => {
+    // A port nothing listens on.
+    const bridge = await startBridge(
+      {
+        storage: { type: "memory" },
+        server: {
+          mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
+          oauth_server: { enabled: true, mode: "federated", signing: { generate_key: true }, federated: { upstream_issuer: "http://127.0.0.1:9", client_id: "x", client_secret_env: "S" } },
+        },
+      },
+      { env: { S: "secret-value-not-real" } },
+    );
+    try {
+      assert.match(bridge.logs(), /identity provider not usable yet/);
+      assert.doesNotMatch(bridge.logs(), /secret-value-not-real/);
+      const { client_id: clientId } = await registerClient(bridge.origin);
+      const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-x" }).url);
+      const allow = await submitLogin(bridge.origin, form, {});
+      assert.equal(allow.status, 303);
+      const location = new URL(allow.headers.get("location")!);
+      assert.equal(location.origin + location.pathname, CLAUDE_CALLBACK);
+      assert.equal(location.searchParams.get("error"), "temporarily_unavailable");
+      assert.equal(location.searchParams.get("state"), "s-x");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+

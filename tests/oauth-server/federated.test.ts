@@ -246,7 +246,7 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
   it("takes the client secret from client_secret_env, and says which variable is missing", () => {
     const config = federatedConfig({ upstream_issuer: "https://idp.example", client_id: "x", client_secret_env: "UPSTREAM_SECRET" });
     assert.equal(resolveClientSecret(config, { UPSTREAM_SECRET: "s3cret" }).reveal(), "s3cret");
-    assert.throws(() => resolveClientSecret(config, {}), /client_secret_env: environment variable UPSTREAM_SECRET is not set/);
+    assert.throws(() => resolveClientSecret(config, {}), /server\.oauth_server\.federated\.client_secret_env: environment variable UPSTREAM_SECRET is not set/);
   });
 });
 

@@ -56,34 +56,31 @@ type FederatedConfig = OAuthServerConfig["federated"];
 
 /**
  * The upstream client secret the config names: `client_secret`, else the `client_secret_env`
- * variable. Throws TypeError naming the key when neither yields one (the caller reports it as a
- * config error).
+ * variable. Throws a ConfigError naming the key when neither yields one (check-config and start).
  */
 export function resolveClientSecret(config: FederatedConfig, env: Readonly<Record<string, string | undefined>>): Secret {
   if (config.client_secret) return config.client_secret;
   const name = config.client_secret_env;
-  if (!name) throw new TypeError("client_secret_env is required in federated mode (or client_secret)");
-  const value = env[name];
-  if (!value) throw new TypeError(`client_secret_env: environment variable ${name} is not set or empty`);
+  const value = name ? env[name] : undefined;
+  if (!value) {
+    const message = name ? `environment variable ${name} is not set or empty (it holds the client secret registered at the identity provider)` : "is required in federated mode (or client_secret)";
+    throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.federated.client_secret_env", message }]);
+  }
   return new Secret(value);
 }
 
 /**
  * The UpstreamLogin of `oauth_server.federated`, for createAuthorizationServer. A missing client
- * secret is a ConfigError naming the key; an unreachable provider is not (sign-ins retry).
+ * secret is a ConfigError naming the key; an unreachable provider is not (a warning; sign-ins retry).
  * `redirect_uri` is `<issuer>/oauth/callback`, to be registered at the provider.
  */
 export async function startFederatedLogin(
   config: FederatedConfig,
   context: { store: Store; issuer: string; logger: Logger; env: Readonly<Record<string, string | undefined>> },
 ): Promise<FederatedLogin> {
-  let login: FederatedLogin;
-  try {
-    login = new FederatedLogin(config, { store: context.store, redirectUri: `${context.issuer}/oauth/callback`, clientSecret: resolveClientSecret(config, context.env), logger: context.logger });
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.federated", message: error.message }]);
-  }
+  const clientSecret = resolveClientSecret(config, context.env);
+  // The constructor's TypeErrors (no client_id, no openid scope) are already refused by the config rules.
+  const login = new FederatedLogin(config, { store: context.store, redirectUri: `${context.issuer}/oauth/callback`, clientSecret, logger: context.logger });
   await login.warmUp();
   return login;
 }
