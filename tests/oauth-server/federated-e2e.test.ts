@@ -10,7 +10,7 @@ import { decodeJwt } from "jose";
 import type { Browser } from "playwright-core";
 import { ECHO_SERVER, runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
-import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
+import { signInAtIdp, useIdp, waitFor, type Idp } from "../auth-oauth/support.ts";
 import { authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, openLoginPage, redeem, registerClient, startAsBridge, submitLogin } from "./support.ts";
 
 const UPSTREAM = { client_id: "mcp-bridge-upstream", client_secret: "upstream-secret-not-real-0123456789" };
@@ -232,7 +232,7 @@ describe("federated configuration through the CLI", () => {
       { env: { S: "secret-value-not-real" } },
     );
     try {
-      assert.match(bridge.logs(), /identity provider not usable yet/);
+      await waitFor(() => /identity provider not usable yet/.test(bridge.logs()));
       assert.doesNotMatch(bridge.logs(), /secret-value-not-real/);
       const { client_id: clientId } = await registerClient(bridge.origin);
       const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-x" }).url);

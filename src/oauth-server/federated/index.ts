@@ -81,7 +81,8 @@ export async function startFederatedLogin(
   const clientSecret = resolveClientSecret(config, context.env);
   // The constructor's TypeErrors (no client_id, no openid scope) are already refused by the config rules.
   const login = new FederatedLogin(config, { store: context.store, redirectUri: `${context.issuer}/oauth/callback`, clientSecret, logger: context.logger });
-  await login.warmUp();
+  // Not awaited: a provider that does not answer must not hold the bridge's start for http_timeout.
+  void login.warmUp();
   return login;
 }
 
@@ -113,12 +114,12 @@ export class FederatedLogin implements UpstreamLogin {
     );
   }
 
-  /** Fetches the provider's metadata now, so a misconfiguration shows at start; never throws. */
+  /** Fetches the provider's metadata now, so a misconfiguration shows in the log at start; never rejects. */
   async warmUp(): Promise<void> {
     try {
       await this.#metadata.get();
     } catch (error) {
-      this.#logger.warn("identity provider not usable yet; sign-ins will retry", { reason: (error as UpstreamLoginError).reason });
+      this.#logger.warn("identity provider not usable yet; sign-ins will retry", { reason: error instanceof UpstreamLoginError ? error.reason : String(error) });
     }
   }
 
@@ -232,6 +233,8 @@ export class FederatedLogin implements UpstreamLogin {
         algorithms: provider.idTokenAlgorithms,
         issuer: provider.metadata.issuer,
         audience: this.#client.client_id,
+        // The provider's clock may differ a little from ours; oauth4webapi's claim checks allow the same.
+        clockTolerance: 30,
         currentDate: new Date(this.#now()),
       });
     } catch (error) {
