@@ -196,6 +196,35 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(error.reason, /signature/);
   });
 
+  it("refuses UserInfo about another subject, and an oversized token answer", async () => {
+    const otherSubject: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith("/me")) return response;
+      return Response.json({ ...((await response.json()) as object), sub: "someone-else" });
+    };
+    const swapped = await setUp({}, { fetch: otherSubject });
+    const error = await rejection(swapped.login.complete(await signInAtIdp(await swapped.login.begin("p-ui"), { account: "alice", redirectUri: REDIRECT_URI })));
+    assert.equal(error.code, "upstream_error");
+    assert.match(error.reason, /sub/);
+
+    const huge: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith("/token")) return response;
+      await response.body?.cancel();
+      return new Response(`{"access_token":"${"a".repeat(300 * 1024)}"}`, { headers: { "content-type": "application/json" } });
+    };
+    const flooded = await setUp({}, { fetch: huge });
+    const big = await rejection(flooded.login.complete(await signInAtIdp(await flooded.login.begin("p-big"), { account: "alice", redirectUri: REDIRECT_URI })));
+    assert.equal(big.code, "upstream_error");
+    assert.match(big.reason, /larger than/);
+  });
+
+  it("finds the provider from upstream_discovery_url alone", async () => {
+    const { login } = await setUp({ upstream_issuer: undefined, upstream_discovery_url: `${idp.issuer}/.well-known/openid-configuration` });
+    const { user } = await login.complete(await signInAtIdp(await login.begin("p-disc"), { account: "alice", redirectUri: REDIRECT_URI }));
+    assert.equal(user.subject, "alice");
+  });
+
   it("refetches the IdP's keys when an ID token names a new kid (key rotation)", async () => {
     let offset = 0;
     const { login } = await setUp({}, { now: () => Date.now() + offset });

@@ -275,7 +275,7 @@ export class FederatedLogin implements UpstreamLogin {
       [oauth.customFetch]: async (url: string, init: RequestInit) => {
         const response = await fetchImpl(url, init);
         const text = await readBodyLimited(response, MAX_RESPONSE_BYTES);
-        if (text === undefined) throw new UpstreamError(`identity provider answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+        if (text === undefined) throw new UpstreamError(`identity provider answer is larger than ${MAX_RESPONSE_BYTES} bytes`, { permanent: true });
         const headers = new Headers(response.headers);
         headers.delete("content-encoding");
         headers.delete("content-length");
@@ -296,7 +296,7 @@ async function stateKey(state: string): Promise<string> {
  */
 function toUpstreamLoginError(error: unknown): UpstreamLoginError {
   if (error instanceof UpstreamLoginError) return error;
-  if (error instanceof UpstreamError) return new UpstreamLoginError("upstream_unavailable", error.reason, { cause: error });
+  if (error instanceof UpstreamError) return new UpstreamLoginError(error.permanent ? "upstream_error" : "upstream_unavailable", error.reason, { cause: error });
   if (error instanceof oauth.ResponseBodyError) {
     const code = /^[a-z_]{1,64}$/.test(error.error) ? error.error : "(not an error code)";
     return new UpstreamLoginError("upstream_error", `token endpoint answered HTTP ${error.status} error ${code}`, { cause: error });
