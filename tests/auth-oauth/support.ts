@@ -74,10 +74,13 @@ function buildProvider(issuer: string, keys: SigningKey[], signIn: SignInSetup):
     interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     cookies: { keys: ["test-cookie-key-not-secret"] },
     jwks: { keys: keys.map((key) => key.privateJwk) as never },
-    scopes: ["mcp:read", "mcp:write", "mcp:admin"],
+    // offline_access: refresh tokens for the clients that ask (client mode's authorization-code flow).
+    scopes: ["mcp:read", "mcp:write", "mcp:admin", "offline_access"],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // Client mode signs in as a native public client it registers itself (RFC 7591, RFC 8252 loopback redirects).
+      registration: { enabled: true },
       introspection: {
         enabled: true,
         // Only the bridge's client may introspect (RFC 7662 §4 asks for such a policy).
@@ -196,6 +199,8 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
     }
     const grant = new provider.Grant({ accountId, clientId: details.params.client_id as string });
     if (typeof details.params.scope === "string") grant.addOIDCScope(details.params.scope);
+    // A token for an MCP server (RFC 8707 resource) carries the scopes asked for at that resource.
+    if (typeof details.params.resource === "string") grant.addResourceScope(details.params.resource, details.params.scope as string);
     const grantId = await grant.save();
     await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
   } catch (error) {
