@@ -266,7 +266,7 @@ const oauthServerSchema = section({
   mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
   token_lifetime: duration().prefault("1h").describe("Lifetime of issued access tokens."),
   refresh_token_lifetime: duration().prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
-  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes, and of a pending sign-in."),
+  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
   login_session_lifetime: duration().prefault("0s").describe('How long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
   allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
   registration_lifetime: duration().prefault("30d").describe("A dynamically registered client unused this long is forgotten."),

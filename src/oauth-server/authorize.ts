@@ -11,7 +11,7 @@ import { OFFLINE_ACCESS } from "./grants.ts";
 import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
-import { redirectUriMatches } from "./redirect.ts";
+import { isLoopbackUrl, redirectUriMatches } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -19,6 +19,14 @@ const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const MAX_STATE_LENGTH = 2048;
+/**
+ * How long a person may take between opening the sign-in page and sending it (or coming back from
+ * the upstream provider): typing, a password manager, MFA. Codes have their own, short lifetime.
+ */
+export const PENDING_LIFETIME_MS = 15 * 60_000;
+/** Authorization requests (pending sign-ins) per client address per window. */
+const PENDING_PER_ADDRESS = 100;
+const PENDING_WINDOW_MS = 10 * 60_000;
 
 /** An error shown on the bridge's own page: the redirect URI cannot be trusted with it. */
 class PageError extends Error {
@@ -74,7 +82,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     if (params.get("code_challenge_method") !== "S256") throw new OAuthError("invalid_request", 'code_challenge_method must be "S256"');
     if (!S256_CHALLENGE.test(challenge)) throw new OAuthError("invalid_request", "code_challenge is not a base64url SHA-256 value");
     for (const resource of resources) {
-      if (!as.acceptedResources.has(resource)) throw new OAuthError("invalid_target", "this server issues tokens only for its own MCP endpoint");
+      if (!as.acceptsResource(resource)) throw new OAuthError("invalid_target", "this server issues tokens only for its own MCP endpoint");
     }
     const scopeText = params.get("scope");
     let scope: string[] | null = null;
@@ -104,13 +112,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       csrfToken: pending.csrf,
       clientName: pending.client_name,
       redirectHost: new URL(pending.redirect_uri).host,
+      loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)),
       scopes: pending.scope ?? [],
       askCredentials: options.askCredentials,
       error: options.error,
       username: options.username,
       upstreamName: as.upstream ? new URL(as.config.federated.upstream_issuer ?? as.config.federated.upstream_discovery_url ?? as.issuer).host : undefined,
     });
-    response.headers.append("set-cookie", cookie(csrfCookie, pending.csrf, { secure: as.secureCookies, sameSite: "Strict", maxAgeSeconds: Math.ceil(as.config.auth_code_lifetime / 1000) }));
+    response.headers.append("set-cookie", cookie(csrfCookie, pending.csrf, { secure: as.secureCookies, sameSite: "Strict", maxAgeSeconds: PENDING_LIFETIME_MS / 1000 }));
     return response;
   }
 
@@ -149,8 +158,8 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
   };
 
   return {
-    /** GET /oauth/authorize (and /authorize). */
-    async get(request: Request): Promise<Response> {
+    /** GET /oauth/authorize (and /authorize). `address` is the client's IP address. */
+    async get(request: Request, address: string): Promise<Response> {
       const url = new URL(request.url);
       let params: Map<string, string>;
       try {
@@ -174,6 +183,13 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         if (error instanceof OAuthError) return errorRedirect(target.redirectUri, state, error);
         throw error;
       }
+      // Each request keeps a pending record until the form is sent: bounded per address, so nobody fills the store.
+      if ((await as.store.increment(`authorize:${address}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
+        as.audit("authorization_throttled", { remote: address });
+        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
+        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
+        return response;
+      }
       const existing = readCookie(request, csrfCookie);
       const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);
       const pending: PendingAuthorization = {
@@ -185,7 +201,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         csrf,
       };
       const requestId = randomToken(24);
-      await as.store.put(`authz:${requestId}`, pending as never, as.config.auth_code_lifetime);
+      await as.store.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
       const user = as.users ? await signedInUser(request) : undefined;
       return showForm(pending, requestId, { askCredentials: Boolean(as.users) && !user });
     },

@@ -78,6 +78,7 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new OAuthError("invalid_client", "the client metadata document is not a JSON object");
     const document = body as Record<string, unknown>;
     if (document.client_id !== clientId) throw new OAuthError("invalid_client", "the client metadata document's client_id differs from its URL");
+    if (typeof document.client_name !== "string" || document.client_name.trim() === "") throw new OAuthError("invalid_client", "the client metadata document has no client_name");
     if ("client_secret" in document || "client_secret_expires_at" in document) throw new OAuthError("invalid_client", "a client metadata document cannot carry a client secret");
     const method = document.token_endpoint_auth_method ?? "none";
     if (method !== "none") throw new OAuthError("invalid_client", 'only token_endpoint_auth_method "none" is supported for metadata documents');

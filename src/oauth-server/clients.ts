@@ -30,12 +30,16 @@ export interface Client extends ClientMetadata {
   client_id_issued_at: number;
   /** Dynamic registration or a metadata document. */
   source: "dcr" | "cimd";
+  /** When a DCR registration was last kept alive (ms since the epoch). */
+  touched_at?: number;
 }
 
 /** Largest registration request accepted (bytes): a few redirect URIs and a name. */
 export const MAX_REGISTRATION_BYTES = 16 * 1024;
 const MAX_REDIRECT_URIS = 10;
 const MAX_NAME_LENGTH = 200;
+/** A used registration's expiry is pushed back at most this often. */
+const TOUCH_INTERVAL_MS = 3_600_000;
 
 /** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
 export interface MetadataDocumentResolver {
@@ -121,10 +125,11 @@ export class ClientRegistry {
       client_id: clientId,
       client_id_issued_at: Math.floor(this.#now() / 1000),
       source: "dcr",
+      touched_at: this.#now(),
       ...(secret && { client_secret_hash: await secretHash(this.#options.sha256, secret) }),
     };
     await this.#options.store.put(`client:${clientId}`, client as never, this.#options.registrationLifetime);
-    const { client_secret_hash: _hash, source: _source, ...visible } = client;
+    const { client_secret_hash: _hash, source: _source, touched_at: _touched, ...visible } = client;
     return { ...visible, response_types: ["code"], ...(secret && { client_secret: secret, client_secret_expires_at: 0 }) };
   }
 
@@ -138,10 +143,15 @@ export class ClientRegistry {
     return this.#options.store.get<Client & Record<string, never>>(`client:${clientId}`);
   }
 
-  /** Keeps a registration alive: it is used, so it expires `registrationLifetime` from now. */
+  /**
+   * Keeps a registration alive: it is used, so it expires `registrationLifetime` from now. Written
+   * at most once per TOUCH_INTERVAL_MS per client, not on every token request.
+   */
   async touch(client: Client): Promise<void> {
     if (client.source !== "dcr") return;
-    await this.#options.store.put(`client:${client.client_id}`, client as never, this.#options.registrationLifetime);
+    const now = this.#now();
+    if (client.touched_at !== undefined && now - client.touched_at < Math.min(TOUCH_INTERVAL_MS, this.#options.registrationLifetime / 2)) return;
+    await this.#options.store.put(`client:${client.client_id}`, { ...client, touched_at: now } as never, this.#options.registrationLifetime);
   }
 
   /** Checks a confidential client's secret in constant time. */

@@ -16,8 +16,8 @@ export interface AuthorizationServerContext {
   issuer: string;
   /** Canonical URL of the MCP endpoint: the audience of every token. */
   resource: string;
-  /** resource values accepted at /authorize and /token (the canonical one, and the origin root that also serves MCP). */
-  acceptedResources: ReadonlySet<string>;
+  /** Whether a `resource` parameter names this MCP server (RFC 8707; see resourceMatcher). */
+  acceptsResource(resource: string): boolean;
   /** Scopes advertised and grantable (offline_access aside). */
   scopesSupported: string[];
   store: Store;
@@ -35,7 +35,6 @@ export interface AuthorizationServerContext {
   audit(event: string, fields: Record<string, unknown>): void;
   /** Cookies are Secure (and __Host- prefixed) when the issuer is https. */
   secureCookies: boolean;
-  now(): number;
 }
 
 /** A pending authorization request, between /authorize and the sign-in form or the upstream callback. */

@@ -7,7 +7,7 @@
  * /oauth/authorize (and /authorize), /oauth/token (and /token), /oauth/register (and /register),
  * /oauth/revoke, /oauth/callback.
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { AuthSchema, type AuthConfig, type Config, type OAuthServerConfig } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -26,6 +26,7 @@ import { loadSigningKeys } from "./keys.ts";
 import { createLoginLimiter } from "./login-limiter.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { createPageRenderer, CSS_COLOR } from "./pages.ts";
+import { resourceMatcher } from "./redirect.ts";
 import { createRegistrationEndpoint } from "./register.ts";
 import { createTokenEndpoint } from "./token.ts";
 import { createBuiltinUsers } from "./users.ts";
@@ -54,7 +55,15 @@ export interface AuthorizationServer {
    * Origin "null" (Referrer-Policy: no-referrer) and the JSON endpoints serve any origin. The Host
    * check (DNS rebinding) still applies through `hostRefusal`.
    */
-  mount(app: Hono<ConnectionEnv>, options: { metrics: Metrics; hostRefusal: (host: string | null) => string | undefined }): void;
+  mount(
+    app: Hono<ConnectionEnv>,
+    options: {
+      metrics: Metrics;
+      hostRefusal: (host: string | null) => string | undefined;
+      /** The client's address (behind trusted proxies, from their headers); the peer's address when absent. */
+      clientAddress?: (peer: string, headers: Headers) => string;
+    },
+  ): void;
   close(): Promise<void>;
 }
 
@@ -106,8 +115,6 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
     const keys = await loadSigningKeys(config.signing, { platform, logger, stateDirectory: directory });
     const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env) : undefined;
     const scopesSupported = config.scopes_supported.length > 0 ? [...config.scopes_supported] : [...(users?.allScopes ?? []), ...config.federated.default_scopes, ...config.federated.admin_scopes].filter((scope, index, all) => all.indexOf(scope) === index);
-    const resourceUrl = new URL(options.resource);
-    const acceptedResources = new Set([options.resource, options.resource.replace(/\/$/, ""), resourceUrl.origin, `${resourceUrl.origin}/`]);
     const grants = new Grants({
       store,
       sha256: platform.sha256,
@@ -139,7 +146,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       config,
       issuer,
       resource: options.resource,
-      acceptedResources,
+      acceptsResource: resourceMatcher(options.resource),
       scopesSupported,
       store,
       sha256: platform.sha256,
@@ -152,7 +159,6 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       logger,
       audit,
       secureCookies: issuer.startsWith("https:"),
-      now: Date.now,
     };
     const metadata = JSON.stringify(authorizationServerMetadata(context, cimdEnabled));
     const jwks = JSON.stringify(keys.jwks);
@@ -178,8 +184,9 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         if (url !== jwksUrl) return globalThis.fetch(input, init);
         return new Response(jwks, { headers: { "content-type": "application/jwk-set+json" } });
       },
-      mount(app, { metrics: appMetrics, hostRefusal }) {
+      mount(app, { metrics: appMetrics, hostRefusal, clientAddress }) {
         metrics = appMetrics;
+        const address = (c: Context<ConnectionEnv>) => (clientAddress ? clientAddress(c.env.remoteAddress, c.req.raw.headers) : c.env.remoteAddress);
         const paths = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/*", "/authorize", "/token", "/register"];
         for (const path of paths) {
           app.use(path, async function authorizationServerGuard(c, next) {
@@ -198,14 +205,14 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         app.get("/.well-known/openid-configuration", serveMetadata);
         app.get("/oauth/jwks", () => withCors(new Response(jwks, { headers: { "content-type": "application/jwk-set+json", "cache-control": "max-age=300" } })));
         for (const path of ["/oauth/authorize", "/authorize"]) {
-          app.get(path, (c) => authorize.get(c.req.raw));
-          app.post(path, (c) => authorize.post(c.req.raw, c.env.remoteAddress));
+          app.get(path, (c) => authorize.get(c.req.raw, address(c)));
+          app.post(path, (c) => authorize.post(c.req.raw, address(c)));
         }
         app.get("/oauth/callback", (c) => authorize.callback(c.req.raw));
         for (const path of ["/oauth/token", "/token"]) app.post(path, async (c) => withCors(await token.token(c.req.raw)));
         app.post("/oauth/revoke", async (c) => withCors(await token.revoke(c.req.raw)));
         if (config.allow_dynamic_registration) {
-          for (const path of ["/oauth/register", "/register"]) app.post(path, async (c) => withCors(await register(c.req.raw, c.env.remoteAddress)));
+          for (const path of ["/oauth/register", "/register"]) app.post(path, async (c) => withCors(await register(c.req.raw, address(c))));
         }
         const preflight = () => new Response(null, { status: 204, headers: PUBLIC_CORS });
         for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/jwks", "/oauth/token", "/token", "/oauth/revoke", "/oauth/register", "/register"]) {

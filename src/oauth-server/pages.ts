@@ -26,6 +26,8 @@ export interface ConsentView {
   clientName: string;
   /** The host the browser is sent back to (shown so the user can spot an impostor). */
   redirectHost: string;
+  /** The redirect goes to this computer (localhost): any local program could be posing as the named client. */
+  loopbackRedirect: boolean;
   scopes: string[];
   /** Ask for username and password (false: consent only). */
   askCredentials: boolean;
@@ -87,7 +89,7 @@ input:focus,button:focus{outline:3px solid ${brand.primary_color};outline-offset
 button{padding:.6rem 1rem;font-size:1rem;border-radius:4px;border:1px solid ${brand.primary_color};cursor:pointer}
 button[value=allow]{background:${brand.primary_color};color:#fff}button[value=deny]{background:#fff;color:#1b1b1b}
 .error{background:#fde8e8;border:1px solid #b00020;color:#7a0016;padding:.5rem;border-radius:4px}
-.client{background:#f2f2f2;padding:.6rem;border-radius:4px}footer{margin-top:1rem;font-size:.85rem;color:#555}
+.warning{background:#fff4e0;border:1px solid #8a5a00;padding:.5rem;border-radius:4px}.client{background:#f2f2f2;padding:.6rem;border-radius:4px}footer{margin-top:1rem;font-size:.85rem;color:#555}
 </style>`;
   }
 
@@ -108,6 +110,7 @@ button[value=allow]{background:${brand.primary_color};color:#fff}button[value=de
 ${brand.subtitle ? `<p>${escapeHtml(brand.subtitle)}</p>` : ""}
 <section class="client" aria-label="Application requesting access"><p><strong>${escapeHtml(view.clientName)}</strong> wants to use this MCP server on your behalf.</p>
 <p>After you allow it, your browser goes back to <strong>${escapeHtml(view.redirectHost)}</strong>.</p>
+${view.loopbackRedirect ? '<p class="warning" role="note">This application runs on your own computer. Continue only if you just started it yourself: any program on this computer could use this name.</p>' : ""}
 <p>Access requested:</p>${scopes}</section>
 ${error}
 <form method="post" action="/oauth/authorize">

@@ -64,3 +64,30 @@ export function redirectUriMatches(registered: string, requested: string): boole
 export function redirectUriAllowed(allowed: readonly string[], uri: string): boolean {
   return allowed.some((entry) => entry === "*" || redirectUriMatches(entry, uri));
 }
+
+/** scheme://host[:port]/path?query with scheme and host lower-cased and no trailing slash; undefined for non-URLs and fragments. */
+function canonicalResource(value: string): string | undefined {
+  if (value.includes("#")) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.username || url.password) return undefined;
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}${url.search}`;
+}
+
+/**
+ * Matches RFC 8707 `resource` values against this server's canonical MCP URL `resource`: scheme
+ * and host in any case, with or without a trailing slash (MCP authorization, "Canonical Server
+ * URI"), or the bare origin, which serves MCP as well.
+ */
+export function resourceMatcher(resource: string): (value: string) => boolean {
+  const own = canonicalResource(resource);
+  const origin = new URL(resource).origin;
+  return (value) => {
+    const candidate = canonicalResource(value);
+    return candidate !== undefined && (candidate === own || candidate === origin);
+  };
+}

@@ -66,11 +66,10 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     return oauthErrorResponse(error, error.status === 401 ? { "www-authenticate": 'Basic realm="mcp-bridge"' } : {});
   }
 
-  function checkResource(form: Map<string, string>, bound: string): void {
+  /** RFC 8707 §2.2: a resource at /token must be one the grant covers — this server's MCP endpoint, every grant's audience. */
+  function checkResource(form: Map<string, string>): void {
     const resource = form.get("resource");
-    if (resource !== undefined && (!as.acceptedResources.has(resource) || bound !== as.resource)) {
-      throw new OAuthError("invalid_target", "the resource differs from the one this grant is for");
-    }
+    if (resource !== undefined && !as.acceptsResource(resource)) throw new OAuthError("invalid_target", "the resource differs from the one this grant is for");
   }
 
   async function authorizationCode(client: Client, form: Map<string, string>): Promise<Response> {
@@ -95,7 +94,7 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
       as.audit("pkce_failed", { client_id: client.client_id });
       throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
     }
-    checkResource(form, record.resource);
+    checkResource(form);
     const tokens = await as.grants.issueForCode(code, record);
     await as.clients.touch(client);
     return json(tokens);
@@ -105,7 +104,7 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     const token = form.get("refresh_token");
     if (!token) throw new OAuthError("invalid_request", "refresh_token is required");
     if (token.length > 256) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
-    checkResource(form, as.resource);
+    checkResource(form);
     const scope = form.get("scope")?.split(" ").filter((item) => item !== "");
     const tokens = await as.grants.refresh(token, client.client_id, scope);
     await as.clients.touch(client);

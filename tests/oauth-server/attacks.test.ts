@@ -88,7 +88,9 @@ describe("attacks on the authorization server", () => {
 
     test("loopback: only the port may vary", async () => {
       const { client_id } = await registerClient(bridge.origin, ["http://127.0.0.1:4000/callback"]);
-      assert.equal((await open(authorizeUrl(bridge.origin, client_id, { redirectUri: "http://127.0.0.1:5555/callback" }).url)).status, 200);
+      const page = await open(authorizeUrl(bridge.origin, client_id, { redirectUri: "http://127.0.0.1:5555/callback" }).url);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /runs on your own computer/, "a loopback redirect is flagged on the consent page");
       for (const uri of ["http://127.0.0.1:5555/callback/x", "http://127.0.0.2:4000/callback", "http://localhost:4000/callback", "http://127.0.0.1:4000@evil.com/callback"]) {
         assert.equal((await open(authorizeUrl(bridge.origin, client_id, { redirectUri: uri }).url)).status, 400, uri);
       }
@@ -324,5 +326,36 @@ describe("unknown users cost as much as known ones", () => {
     // Without the dummy hash an unknown user answers in well under a millisecond of work; bcrypt
     // at cost 10 costs tens. Compared loosely: the machine is shared and load varies.
     assert.ok(unknown > known / 3, `unknown ${unknown.toFixed(1)} ms vs known ${known.toFixed(1)} ms`);
+  });
+});
+
+describe("expiry", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    bridge = await startAsBridge({ storage: { type: "memory" }, oauthServer: { auth_code_lifetime: "1s", registration_lifetime: "2s" } });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("an expired code gets no token", async () => {
+    const { client_id } = await registerClient(bridge.origin);
+    const { url, verifier } = authorizeUrl(bridge.origin, client_id);
+    const code = (await signIn(url)).searchParams.get("code")!;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const response = await redeem(bridge.origin, client_id, code, verifier);
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: string }).error, "invalid_grant");
+  });
+
+  test("an unused registration expires: the client is unknown afterwards, and /token says invalid_client", async () => {
+    const { client_id } = await registerClient(bridge.origin);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const page = await fetch(authorizeUrl(bridge.origin, client_id).url, { redirect: "manual" });
+    assert.equal(page.status, 400);
+    assert.match(await page.text(), /not registered with this server, or its registration expired/);
+    const token = await postForm(`${bridge.origin}/token`, { grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), client_id });
+    assert.equal(token.status, 401);
+    assert.equal(((await token.json()) as { error: string }).error, "invalid_client");
   });
 });

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -309,6 +310,31 @@ describe("a full store", () => {
       }
       assert.deepEqual(statuses, [201, 201, 503, 503]);
       assert.match(bridge.logs(), /state store is full/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("pending sign-ins", () => {
+  test("a flood of authorization requests from one address is throttled; other addresses are not", async () => {
+    const bridge = await startAsBridge({ storage: { type: "memory" } });
+    try {
+      const { client_id } = await registerClient(bridge.origin);
+      const url = authorizeUrl(bridge.origin, client_id).url;
+      const statuses: number[] = [];
+      for (let i = 0; i < 101; i++) statuses.push((await fetch(url, { redirect: "manual" }).then(async (response) => (await response.arrayBuffer(), response))).status);
+      assert.deepEqual([...new Set(statuses.slice(0, 100))], [200]);
+      assert.equal(statuses[100], 429);
+      const other = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(url, { localAddress: "127.0.0.2" }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.equal(other, 200);
     } finally {
       await bridge.stop();
     }

@@ -76,3 +76,12 @@ describe("PEM keys", () => {
     assert.equal(readPemKey("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n").kind, "sec1");
   });
 });
+
+describe("resource indicators", () => {
+  test("this server's MCP URL in any scheme/host case, with or without a trailing slash, or its origin", async () => {
+    const { resourceMatcher } = await import("../../src/oauth-server/redirect.ts");
+    const accepts = resourceMatcher("https://mcp.example.com/mcp");
+    for (const value of ["https://mcp.example.com/mcp", "https://mcp.example.com/mcp/", "HTTPS://MCP.Example.com/mcp", "https://mcp.example.com", "https://mcp.example.com/"]) assert.ok(accepts(value), value);
+    for (const value of ["https://mcp.example.com/MCP", "https://mcp.example.com/mcp#x", "https://evil.example/mcp", "https://mcp.example.com:8443/mcp", "https://u@mcp.example.com/mcp", "mcp.example.com", "https://mcp.example.com/other"]) assert.ok(!accepts(value), value);
+  });
+});
