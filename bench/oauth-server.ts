@@ -8,7 +8,8 @@
  * - the authorization code flow with a cached login session (no password, no bcrypt): GET
  *   /authorize, POST the consent form, redeem the code at /token — complete flows per second;
  * - tools/call through bench/load.mjs with an access token this server issued (a JWT checked
- *   against its own keys) and with the static bearer token, alternating per repetition.
+ *   against its own keys) and with the static bearer token, alternating per repetition (measured
+ *   first, before the token phases grow the store).
  *
  * Results: bench/results/oauth-server.{json,md} (`oauth-server-quick` with --quick). Ratios within
  * one run are what counts; the absolute numbers depend on what else runs on the machine.
@@ -19,6 +20,7 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import http from "node:http";
 import { createInterface } from "node:readline";
 import bcrypt from "bcryptjs";
 import { BEARER_TOKEN, FIXTURE, freePort, ROOT } from "./lib/targets.ts";
@@ -34,7 +36,6 @@ const REPS = Number(flag("--reps") ?? (QUICK ? 1 : 3));
 const TOKEN_CONNECTIONS = Number(flag("--connections") ?? 4);
 const TOOLS_CONNECTIONS = 16;
 const WARMUP_MS = QUICK ? 300 : 1000;
-const SETTLE_MS = 2000;
 /** `--cpu-prof DIR`: the bridge writes a V8 profile there on exit (summarise with bench/cpuprofile-summary.mjs). */
 const NODE_ARGS = flag("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir", flag("--cpu-prof")!] : [];
 const USER = { username: "bench", password: "bench password, not a secret" };
@@ -95,8 +96,42 @@ function pkce() {
   return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
 }
 
-function cookiesOf(response: Response, into: Map<string, string>): void {
-  for (const line of response.headers.getSetCookie()) {
+interface Answer {
+  status: number;
+  location: string | null;
+  setCookies: string[];
+  text: string;
+}
+
+/**
+ * One HTTP request from `localAddress` (any 127.x.y.z is this machine): the bridge limits sign-in
+ * requests per client address, so the flows come from many addresses, as many users' would.
+ */
+function send(url: string | URL, options: { method?: string; headers?: Record<string, string>; body?: string; localAddress: string }): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: options.method ?? "GET", headers: options.headers, localAddress: options.localAddress, agent: false }, (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk));
+      response.on("end", () => {
+        const cookies = response.headers["set-cookie"] ?? [];
+        resolve({ status: response.statusCode ?? 0, location: response.headers.location ?? null, setCookies: cookies, text });
+      });
+    });
+    request.on("error", reject);
+    request.end(options.body);
+  });
+}
+
+let nextAddress = 0;
+/** 127.1.0.1, 127.1.0.2, … : a fresh loopback source address per flow. */
+function nextLoopbackAddress(): string {
+  nextAddress = (nextAddress % 65_000) + 1;
+  return `127.1.${nextAddress >> 8}.${nextAddress & 255}`;
+}
+
+function cookiesOf(setCookies: string[], into: Map<string, string>): void {
+  for (const line of setCookies) {
     const pair = line.split(";")[0]!;
     const eq = pair.indexOf("=");
     into.set(pair.slice(0, eq), pair.slice(eq + 1));
@@ -122,16 +157,21 @@ async function codeFlow(bridge: Bridge, clientId: string, jar: Map<string, strin
   for (const [key, value] of Object.entries({ response_type: "code", client_id: clientId, redirect_uri: CALLBACK, code_challenge: challenge, code_challenge_method: "S256", state: "bench", resource: bridge.url })) {
     authorize.searchParams.set(key, value);
   }
-  const page = await fetch(authorize, { headers: { cookie: cookieHeader(jar) } });
-  cookiesOf(page, jar);
-  const html = await page.text();
+  const localAddress = nextLoopbackAddress();
+  const page = await send(authorize, { headers: { cookie: cookieHeader(jar) }, localAddress });
+  cookiesOf(page.setCookies, jar);
+  const html = page.text;
   const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
   const form = new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), action: "allow", ...(password && { username: USER.username, password }) });
-  const posted = await fetch(`${bridge.origin}/oauth/authorize`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", origin: "null", cookie: cookieHeader(jar) }, body: form });
-  cookiesOf(posted, jar);
-  await posted.body?.cancel();
-  const code = new URL(posted.headers.get("location") ?? "http://x/").searchParams.get("code");
-  if (posted.status !== 303 || !code) throw new Error(`no code from the consent form (HTTP ${posted.status})`);
+  const posted = await send(`${bridge.origin}/oauth/authorize`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: "null", cookie: cookieHeader(jar) },
+    body: form.toString(),
+    localAddress,
+  });
+  cookiesOf(posted.setCookies, jar);
+  const code = new URL(posted.location ?? "http://x/").searchParams.get("code");
+  if (posted.status !== 303 || !code) throw new Error(`no code from the consent form (HTTP ${page.status}, then ${posted.status})`);
   const token = await fetch(`${bridge.origin}/oauth/token`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -185,7 +225,14 @@ async function rate<T>(workers: T[], step: (worker: T) => Promise<void>): Promis
 }
 
 /** tools/call through bench/load.mjs (its own process), one session over TOOLS_CONNECTIONS connections. */
-async function toolsCall(bridge: Bridge, token: string): Promise<{ rps: number; errors: number; p50: number | null; p99: number | null }> {
+interface ToolsCall {
+  rps: number;
+  errors: number;
+  p50: number | null;
+  p99: number | null;
+}
+
+async function toolsCall(bridge: Bridge, token: string): Promise<ToolsCall> {
   const options = { url: bridge.url, token, accept: "both", connections: TOOLS_CONNECTIONS, sessions: "one", durationMs: DURATION_MS, warmupMs: WARMUP_MS, payloadBytes: 16 };
   const child = spawn(process.execPath, [join(ROOT, "bench/load.mjs"), JSON.stringify(options)], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
   let result: { rps: number; errors: number; latencyMs: { p50: number | null; p99: number | null } } | undefined;
@@ -221,7 +268,19 @@ async function main(): Promise<void> {
       }),
     );
     const asJwt = workers[0]!.accessToken;
-    const runs: { rep: number; refresh: Rate; codeFlow: Rate; jwt: Awaited<ReturnType<typeof toolsCall>>; bearer: Awaited<ReturnType<typeof toolsCall>> }[] = [];
+    // tools/call first, while the store is small: the token phases leave the file store larger and
+    // writing for a while, which would weigh on whichever tools/call run came next. The order of
+    // JWT and bearer alternates per repetition, so a drift of the machine's speed favours neither.
+    const calls: { jwt: ToolsCall; bearer: ToolsCall }[] = [];
+    for (let rep = 1; rep <= REPS; rep++) {
+      const [first, second] = rep % 2 ? [asJwt, BEARER_TOKEN] : [BEARER_TOKEN, asJwt];
+      const a = await toolsCall(bridge, first);
+      const b = await toolsCall(bridge, second);
+      const [jwt, bearer] = rep % 2 ? [a, b] : [b, a];
+      calls.push({ jwt, bearer });
+      console.error(`rep ${rep}: tools/call JWT ${jwt.rps.toFixed(0)}/s (${jwt.errors} errors) vs bearer ${bearer.rps.toFixed(0)}/s (${bearer.errors} errors)`);
+    }
+    const runs: { rep: number; refresh: Rate; codeFlow: Rate; jwt: ToolsCall; bearer: ToolsCall }[] = [];
     for (let rep = 1; rep <= REPS; rep++) {
       const refreshRate = await rate(workers, async (worker) => {
         worker.refreshToken = await refresh(bridge, clientId, worker.refreshToken);
@@ -229,17 +288,8 @@ async function main(): Promise<void> {
       const flowRate = await rate(workers, async (worker) => {
         await codeFlow(bridge, clientId, worker.jar);
       });
-      // The token phases leave work behind (the file store's writes, garbage): let it settle, then
-      // alternate which goes first, so neither is favoured by a drift of the machine's speed.
-      await new Promise((done) => setTimeout(done, SETTLE_MS));
-      const [first, second] = rep % 2 ? [asJwt, BEARER_TOKEN] : [BEARER_TOKEN, asJwt];
-      const a = await toolsCall(bridge, first);
-      const b = await toolsCall(bridge, second);
-      const [jwt, bearer] = rep % 2 ? [a, b] : [b, a];
-      runs.push({ rep, refresh: refreshRate, codeFlow: flowRate, jwt, bearer });
-      console.error(
-        `rep ${rep}: refresh ${refreshRate.perSecond.toFixed(0)}/s (${refreshRate.errors} errors), code flow ${flowRate.perSecond.toFixed(1)}/s (${flowRate.errors} errors), tools/call JWT ${jwt.rps.toFixed(0)}/s vs bearer ${bearer.rps.toFixed(0)}/s`,
-      );
+      runs.push({ rep, refresh: refreshRate, codeFlow: flowRate, ...calls[rep - 1]! });
+      console.error(`rep ${rep}: refresh ${refreshRate.perSecond.toFixed(0)}/s (${refreshRate.errors} errors), code flow ${flowRate.perSecond.toFixed(1)}/s (${flowRate.errors} errors)`);
       for (const failed of [refreshRate, flowRate]) if (failed.firstError) console.error(`  first error: ${failed.firstError}`);
     }
     const summary = {
