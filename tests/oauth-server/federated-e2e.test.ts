@@ -11,7 +11,9 @@ import type { Browser } from "playwright-core";
 import { ECHO_SERVER, runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
 import { signInAtIdp, useIdp, waitFor, type Idp } from "../auth-oauth/support.ts";
-import { authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, openLoginPage, redeem, registerClient, startAsBridge, submitLogin } from "./support.ts";
+import { join } from "node:path";
+import { DENO, ROOT } from "../release/helpers.ts";
+import { authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, initializeWith, openLoginPage, redeem, registerClient, startAsBridge, submitLogin, tempDir } from "./support.ts";
 
 const UPSTREAM = { client_id: "mcp-bridge-upstream", client_secret: "upstream-secret-not-real-0123456789" };
 
@@ -242,6 +244,39 @@ describe("federated configuration through the CLI", () => {
       assert.equal(location.origin + location.pathname, CLAUDE_CALLBACK);
       assert.equal(location.searchParams.get("error"), "temporarily_unavailable");
       assert.equal(location.searchParams.get("state"), "s-x");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("federated mode under Deno", { timeout: 120_000 }, () => {
+  test("consent, sign-in at the provider, code, token, /mcp — the same flow on `deno run`", async () => {
+    const bridge = await startBridge(
+      {
+        storage: { type: "memory" },
+        server: {
+          mcp_server: { command: "node", args: [ECHO_SERVER] },
+          oauth_server: { enabled: true, mode: "federated", signing: { generate_key: true }, federated: { upstream_issuer: idp.issuer, client_id: "deno-bridge", client_secret_env: "S", default_scopes: ["mcp:read"] } },
+        },
+      },
+      { launcher: { command: DENO, args: ["run", "-A", join(ROOT, "src", "main.ts")], env: { HOME: process.env.HOME ?? "/root", PATH: process.env.PATH ?? "/usr/bin:/bin", DENO_NO_UPDATE_CHECK: "1", S: UPSTREAM.client_secret }, cwd: tempDir() } },
+    );
+    try {
+      idp.accounts.set("alice", { email: "alice@example.com", email_verified: true });
+      await idp.registerClient({ client_id: "deno-bridge", client_secret: UPSTREAM.client_secret, redirect_uris: [`${bridge.origin}/oauth/callback`] });
+      const { client_id: clientId } = await registerClient(bridge.origin);
+      const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
+      const form = await openLoginPage(url);
+      const allow = await submitLogin(bridge.origin, form, {});
+      assert.equal(allow.status, 303);
+      const callback = await signInAtIdp(allow.headers.get("location")!, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+      const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+      assert.equal(back.status, 303, await back.text());
+      const code = new URL(back.headers.get("location")!).searchParams.get("code")!;
+      const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { access_token: string };
+      assert.equal(decodeJwt(tokens.access_token).sub, "alice");
+      assert.equal((await initializeWith(bridge.url, tokens.access_token)).status, 200);
     } finally {
       await bridge.stop();
     }
