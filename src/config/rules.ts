@@ -91,9 +91,9 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Server mode, `auth.type: oauth`: one of `discovery_url`, `jwks_url`, `introspection_url` or `introspection.endpoint` is required; introspection needs a `client_id`.",
-    check: serverOnly(({ auth }) => {
-      if (auth?.type !== "oauth") return [];
+      "Server mode, `auth.type: oauth` (without the built-in authorization server): one of `discovery_url`, `jwks_url`, `introspection_url` or `introspection.endpoint` is required; introspection needs a `client_id`.",
+    check: serverOnly(({ auth, oauth_server }) => {
+      if (auth?.type !== "oauth" || oauth_server.enabled) return [];
       const oauth = auth.oauth;
       const introspecting = oauth?.introspection_url || oauth?.introspection.enabled;
       return [

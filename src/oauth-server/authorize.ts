@@ -99,11 +99,13 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     return { code_challenge: challenge, scope, resource: as.resource, refresh: offline || client.grant_types.includes("refresh_token") };
   }
 
+  /** The user of a valid login session cookie, as configured now (scopes changed, user removed). */
   async function signedInUser(request: Request): Promise<SignedInUser | undefined> {
-    if (sessionLifetime <= 0) return undefined;
+    if (sessionLifetime <= 0 || !as.users) return undefined;
     const value = readCookie(request, sessionCookie);
     if (!value || value.length > 100) return undefined;
-    return as.store.get<SignedInUser & Record<string, never>>(`login-session:${await secretHash(as.sha256, value)}`);
+    const session = await as.store.get<{ subject: string }>(`login-session:${await secretHash(as.sha256, value)}`);
+    return session ? as.users.find(session.subject) : undefined;
   }
 
   function showForm(pending: PendingAuthorization, requestId: string, options: { askCredentials: boolean; error?: string; username?: string; status?: number }): Response {
@@ -202,7 +204,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       };
       const requestId = randomToken(24);
       await as.store.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
-      const user = as.users ? await signedInUser(request) : undefined;
+      const user = await signedInUser(request);
       return showForm(pending, requestId, { askCredentials: Boolean(as.users) && !user });
     },
 
@@ -267,7 +269,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const headers: [string, string][] = [];
       if (sessionLifetime > 0) {
         const session = randomToken(32);
-        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, user as never, sessionLifetime);
+        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject }, sessionLifetime);
         headers.push(["set-cookie", cookie(sessionCookie, session, { secure: as.secureCookies, sameSite: "Lax", maxAgeSeconds: Math.floor(sessionLifetime / 1000) })]);
       }
       return complete(requestId, user, headers);

@@ -84,6 +84,7 @@ declare namespace Deno {
   function chmod(path: string, mode: number): Promise<void>;
   function mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;
   function rename(from: string, to: string): Promise<void>;
+  function remove(path: string): Promise<void>;
   function statSync(path: string): unknown;
   function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   function exit(code: number): never;

@@ -224,5 +224,12 @@ export const denoPlatform: Platform = {
   writeTextFile,
   makeDirectory: (path, mode) => Deno.mkdir(path, { recursive: true, mode }),
   renameFile: (from, to) => Deno.rename(from, to),
+  async removeFile(path) {
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if ((error as Error).name !== "NotFound") throw error;
+    }
+  },
   exit: (code) => Deno.exit(code),
 };

@@ -3,7 +3,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
 import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { createServer as createHttpsServer } from "node:https";
@@ -176,6 +176,7 @@ export const nodePlatform: Platform = {
   writeTextFile: writeTextFileWithMode,
   makeDirectory: async (path, mode) => void (await mkdir(path, { recursive: true, mode })),
   renameFile: (from, to) => rename(from, to),
+  removeFile: (path) => rm(path, { force: true }),
   publicFetch,
   exit: (code) => process.exit(code),
 };

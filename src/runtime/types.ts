@@ -118,6 +118,8 @@ export interface Platform {
   makeDirectory(path: string, mode: number): Promise<void>;
   /** Renames a file, replacing `to` atomically (the last step of an atomic write). */
   renameFile(from: string, to: string): Promise<void>;
+  /** Removes a file; no error when it is already gone. */
+  removeFile(path: string): Promise<void>;
   /** SSRF-guarded GET (Client ID Metadata Documents); absent where the runtime cannot check addresses at connect time. */
   publicFetch?: PublicFetch;
   exit(code: number): never;

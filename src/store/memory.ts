@@ -35,21 +35,24 @@ export interface MemoryStoreOptions {
   maxEntries?: number;
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
-  /** Called after every change (the file store persists then). */
-  onChange?: () => Promise<void>;
+  /**
+   * Called synchronously after every change of `key` with its entry (undefined: removed), before
+   * the operation's promise resolves: the file store journals it then. Expiry is not a change.
+   */
+  onChange?: (key: string, entry: Entry | undefined) => void;
 }
 
 export class MemoryStore implements Store {
   protected readonly entries = new Map<string, Entry>();
   readonly #maxEntries: number;
   readonly #now: () => number;
-  readonly #onChange: () => Promise<void>;
+  readonly #onChange: (key: string, entry: Entry | undefined) => void;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.#now = options.now ?? Date.now;
-    this.#onChange = options.onChange ?? (() => Promise.resolve());
+    this.#onChange = options.onChange ?? (() => {});
     this.#timer = setInterval(() => this.#pruneNow(), PRUNE_INTERVAL_MS);
     (this.#timer as { unref?: () => void }).unref?.();
   }
@@ -74,6 +77,10 @@ export class MemoryStore implements Store {
     this.entries.set(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
   }
 
+  #changed(key: string): void {
+    this.#onChange(key, this.entries.get(key));
+  }
+
   #pruneNow(): boolean {
     const now = this.#now();
     let dropped = false;
@@ -93,13 +100,13 @@ export class MemoryStore implements Store {
 
   async put(key: string, value: StoredValue, ttlMs: number): Promise<void> {
     this.#set(key, value, ttlMs);
-    await this.#onChange();
+    this.#changed(key);
   }
 
   async putIfAbsent(key: string, value: StoredValue, ttlMs: number): Promise<boolean> {
     if (this.#live(key) !== undefined) return false;
     this.#set(key, value, ttlMs);
-    await this.#onChange();
+    this.#changed(key);
     return true;
   }
 
@@ -107,7 +114,7 @@ export class MemoryStore implements Store {
     const entry = this.#live(key);
     if (entry === undefined) return undefined;
     this.entries.delete(key);
-    await this.#onChange();
+    this.#changed(key);
     return JSON.parse(entry.json) as T;
   }
 
@@ -115,13 +122,13 @@ export class MemoryStore implements Store {
     const entry = this.#live(key);
     if (entry === undefined || canonicalJson(JSON.parse(entry.json) as StoredValue) !== canonicalJson(expected)) return false;
     this.#set(key, next, ttlMs);
-    await this.#onChange();
+    this.#changed(key);
     return true;
   }
 
   async delete(key: string): Promise<void> {
     if (!this.entries.delete(key)) return;
-    await this.#onChange();
+    this.#changed(key);
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
@@ -130,12 +137,12 @@ export class MemoryStore implements Store {
     const value = (Number.isFinite(current) ? current : 0) + delta;
     if (entry === undefined) this.#set(key, value, ttlMs);
     else entry.json = JSON.stringify(value);
-    await this.#onChange();
+    this.#changed(key);
     return value;
   }
 
   async prune(): Promise<void> {
-    if (this.#pruneNow()) await this.#onChange();
+    this.#pruneNow();
   }
 
   async close(): Promise<void> {
@@ -153,11 +160,23 @@ export class MemoryStore implements Store {
 
   /** Loads persisted entries, skipping expired ones and anything malformed. */
   protected restore(entries: Record<string, unknown>): void {
-    const now = this.#now();
     for (const [key, raw] of Object.entries(entries)) {
-      if (!Array.isArray(raw) || typeof raw[0] !== "string" || typeof raw[1] !== "number" || raw[1] <= now) continue;
-      if (this.entries.size >= this.#maxEntries) break;
-      this.entries.set(key, { json: raw[0], expiresAt: raw[1] });
+      if (Array.isArray(raw)) this.replay(key, raw[0], raw[1]);
     }
+  }
+
+  /** Applies one persisted change: `json` and `expiresAt` set the entry, anything else removes it. */
+  protected replay(key: string, json: unknown, expiresAt: unknown): void {
+    if (typeof json !== "string" || typeof expiresAt !== "number" || expiresAt <= this.#now()) {
+      this.entries.delete(key);
+      return;
+    }
+    if (!this.entries.has(key) && this.entries.size >= this.#maxEntries) return;
+    this.entries.set(key, { json, expiresAt });
+  }
+
+  /** Live entries, counted. */
+  protected get size(): number {
+    return this.entries.size;
   }
 }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -270,6 +271,13 @@ describe("check-config explains authorization server mistakes", () => {
     assert.match(result.stderr, /server\.oauth_server\.issuer: must be an https URL/);
   });
 
+  test("a password_env variable that is not set", async () => {
+    const config = writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_env: "NOT_SET_ANYWHERE" }] } } } });
+    const result = await runCli(["check-config", "-c", config]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /server\.oauth_server\.builtin\.users\[0\]\.password_env: environment variable NOT_SET_ANYWHERE is not set or empty/);
+  });
+
   test("no users", async () => {
     const result = await runCli(["check-config", "-c", writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, oauth_server: { enabled: true } } })]);
     assert.equal(result.code, 2);
@@ -335,6 +343,94 @@ describe("pending sign-ins", () => {
         req.end();
       });
       assert.equal(other, 200);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("examples/oauth-server.yaml", () => {
+  test("is a valid configuration", async () => {
+    const result = await runCli(["check-config", "-c", "examples/oauth-server.yaml"], { env: { MCP_BRIDGE_PASSWORD: "x", HOME: tempDir() } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /enabled: true/);
+  });
+});
+
+describe("over https", () => {
+  test("cookies are __Host- prefixed and Secure: the CSRF cookie SameSite=Strict, the login session SameSite=Lax", async () => {
+    const dir = tempDir();
+    const key = join(dir, "tls-key.pem");
+    const cert = join(dir, "tls-cert.pem");
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    const ca = readFileSync(cert);
+    const bridge = await startAsBridge({ server: { tls: { enabled: true, cert_file: cert, key_file: key } }, oauthServer: { login_session_lifetime: "5m" } });
+    /** One https request trusting the test certificate. */
+    const call = (url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+        const req = httpsRequest(url, { method: options.method ?? "GET", headers: options.headers, ca }, (response) => {
+          let body = "";
+          response.on("data", (chunk) => (body += chunk));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+        });
+        req.on("error", reject);
+        req.end(options.body);
+      });
+    try {
+      assert.match(bridge.origin, /^https:/);
+      const registered = await call(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
+      const { client_id } = JSON.parse(registered.body) as { client_id: string };
+      const page = await call(authorizeUrl(bridge.origin, client_id).url.href);
+      const csrfCookie = (page.headers["set-cookie"] as string[]).find((line) => line.startsWith("__Host-mcp-bridge-csrf="))!;
+      assert.ok(csrfCookie, String(page.headers["set-cookie"]));
+      for (const attribute of ["Path=/", "HttpOnly", "SameSite=Strict", "Secure"]) assert.ok(csrfCookie.includes(attribute), `${attribute} in ${csrfCookie}`);
+      const csrf = /name="csrf_token" value="([^"]+)"/.exec(page.body)![1]!;
+      const requestId = /name="request_id" value="([^"]+)"/.exec(page.body)![1]!;
+      const signedIn = await call(`${bridge.origin}/oauth/authorize`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie.split(";")[0]!, origin: bridge.origin },
+        body: new URLSearchParams({ request_id: requestId, csrf_token: csrf, action: "allow", username: ALICE.username, password: ALICE.password }).toString(),
+      });
+      assert.equal(signedIn.status, 303);
+      const session = (signedIn.headers["set-cookie"] as string[]).find((line) => line.startsWith("__Host-mcp-bridge-session="))!;
+      assert.ok(session);
+      for (const attribute of ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"]) assert.ok(session.includes(attribute), `${attribute} in ${session}`);
+      const metadata = JSON.parse((await call(`${bridge.origin}/.well-known/oauth-authorization-server`)).body) as { issuer: string; token_endpoint: string };
+      assert.equal(metadata.issuer, bridge.origin);
+      assert.equal(metadata.token_endpoint, `${bridge.origin}/oauth/token`);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("next to static bearer tokens", () => {
+  test("auth.type bearer with the authorization server: machines use their static token, people the server's JWTs", async () => {
+    const bridge = await startAsBridge({ server: { auth: { type: "bearer", bearer: { valid_tokens: ["machine-token-0123456789abcdef"] } } } });
+    try {
+      assert.equal((await initializeWith(bridge.url, "machine-token-0123456789abcdef")).status, 200);
+      const { tokens } = await fullFlow(bridge);
+      assert.equal((await initializeWith(bridge.url, tokens.access_token)).status, 200);
+      assert.equal((await initializeWith(bridge.url, "not-a-known-token")).status, 401);
+      assert.equal((await initializeWith(bridge.url, undefined)).status, 401);
+      const prm = (await (await fetch(`${bridge.origin}/.well-known/oauth-protected-resource/mcp`)).json()) as { authorization_servers: string[] };
+      assert.deepEqual(prm.authorization_servers, [bridge.origin]);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("auth.type oauth with only scope rules: the rules apply to the server's own tokens", async () => {
+    const bridge = await startAsBridge({ server: { auth: { type: "oauth", oauth: { required_scopes: ["mcp:write"] } } } });
+    try {
+      const { tokens } = await fullFlow(bridge, BOB);
+      const refused = await initializeWith(bridge.url, tokens.access_token);
+      assert.equal(refused.status, 403, "bob has only mcp:read");
+      assert.match(refused.headers.get("www-authenticate") ?? "", /insufficient_scope/);
+      assert.equal((await initializeWith(bridge.url, (await fullFlow(bridge)).tokens.access_token)).status, 200);
+      const bad = await runCli(["check-config", "-c", writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, auth: { type: "oauth", oauth: { discovery_url: "https://idp.example.com" } }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }] } } } })]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /server\.auth\.oauth\.discovery_url: cannot be set with oauth_server\.enabled/);
     } finally {
       await bridge.stop();
     }

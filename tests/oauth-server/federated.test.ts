@@ -11,10 +11,10 @@ import { Secret } from "../../src/config/secret.ts";
 import { FederatedLogin, resolveClientSecret, UpstreamLoginError } from "../../src/oauth-server/federated/index.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 
-/** The memory store, with a look at how many entries it holds. */
+/** The memory store, with a look at how many live entries it holds. */
 class InspectableStore extends MemoryStore {
-  size(): number {
-    return this.entries.size;
+  get entryCount(): number {
+    return this.size;
   }
 }
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
@@ -81,14 +81,14 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(query.get("code_challenge") ?? "", /^[A-Za-z0-9_-]{43}$/);
     assert.ok((query.get("state") ?? "").length >= 32 && (query.get("nonce") ?? "").length >= 32);
     assert.notEqual(query.get("state"), query.get("nonce"));
-    assert.equal(store.size(), 1);
+    assert.equal(store.entryCount, 1);
 
     const callback = await signInAtIdp(upstream, { account: "alice", redirectUri: REDIRECT_URI });
     assert.equal(callback.searchParams.get("iss"), idp.issuer, "the IdP sends iss (RFC 9207), which complete() checks");
     const { pendingId, user } = await login.complete(callback);
     assert.equal(pendingId, "pending-1");
     assert.deepEqual(user, { subject: "alice", email: "alice@example.com", name: "Alice", scopes: ["mcp:read"] });
-    assert.equal(store.size(), 0, "the state record is gone once used");
+    assert.equal(store.entryCount, 0, "the state record is gone once used");
     assert.ok(!logger.text().includes(callback.searchParams.get("code")!), "the code never reaches the log");
   });
 

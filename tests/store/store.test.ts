@@ -143,13 +143,36 @@ describe("file store persistence", () => {
     assert.deepEqual(readdirSync(directory).filter((entry) => entry.endsWith(".tmp")), [], "no temporary files left behind");
   });
 
-  test("every change is on disk when its promise resolves, even in a burst", async () => {
+  test("every change is on disk when its promise resolves: a second process reading the directory sees it without a close", async () => {
     const directory = mkdtempSync(join(tmpdir(), "store-"));
     const store = await FileStore.open({ directory, platform: nodePlatform, logger });
     await Promise.all(Array.from({ length: 100 }, (_, i) => store.put(`k${i}`, i, 60_000)));
-    const onDisk = JSON.parse(readFileSync(join(directory, STATE_FILE_NAME), "utf8")) as { entries: Record<string, unknown> };
-    assert.equal(Object.keys(onDisk.entries).length, 100);
+    await store.take("k0");
+    if (process.platform !== "win32") {
+      for (const name of readdirSync(directory)) assert.equal(statSync(join(directory, name)).mode & 0o777, 0o600, name);
+    }
+    // As if the bridge had been killed here, unclosed: a new open reads snapshot + journal.
+    const crashed = await FileStore.open({ directory, platform: nodePlatform, logger });
+    assert.equal(await crashed.get("k0"), undefined);
+    assert.equal(await crashed.get("k99"), 99);
+    await crashed.close();
     await store.close();
+  });
+
+  test("the journal is folded into a new snapshot as it grows; old journals go; a torn last line is skipped", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "store-"));
+    const store = await FileStore.open({ directory, platform: nodePlatform, logger });
+    for (let i = 0; i < 2500; i++) await store.put(`k${i % 10}`, i, 60_000);
+    await store.close();
+    const journals = readdirSync(directory).filter((name) => name.startsWith("state.journal."));
+    assert.ok(journals.length <= 1, `old journals removed: ${journals}`);
+    const snapshot = JSON.parse(readFileSync(join(directory, STATE_FILE_NAME), "utf8")) as { entries: Record<string, unknown> };
+    assert.ok(Object.keys(snapshot.entries).length <= 10);
+    const journal = join(directory, journals[0] ?? `state.journal.${(snapshot as unknown as { journal: number }).journal}`);
+    writeFileSync(journal, `${readFileSync(journal, "utf8").trimEnd()}\n{"k":"k1","v":"12`, { flag: "w" });
+    const reopened = await FileStore.open({ directory, platform: nodePlatform, logger });
+    for (let k = 0; k < 10; k++) assert.equal(await reopened.get(`k${k}`), 2490 + k);
+    await reopened.close();
   });
 
   test("an unreadable state file is set aside with a warning, and the store starts empty", async () => {
