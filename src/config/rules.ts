@@ -108,7 +108,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "With `server.oauth_server.enabled`: `issuer` must be https unless it is a loopback address, with no path, query or fragment; `signing.generate_key` and `signing.key_file` exclude each other; `server.auth` may be absent, `type: bearer` (static tokens accepted next to the server's own JWTs), or `type: oauth` carrying only scope rules (`required_scopes`, `method_scopes`, `claims`), since the JWTs are this server's own. Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
+      "With `server.oauth_server.enabled`: `issuer` must be https unless it is a loopback address, with no path, query or fragment; `signing.generate_key` and `signing.key_file` exclude each other; each `allowed_redirect_uris` entry is an absolute http(s) URL without a fragment, or `*`; `server.auth` may be absent, `type: bearer` (static tokens accepted next to the server's own JWTs), or `type: oauth` carrying only scope rules (`required_scopes`, `method_scopes`, `claims`), since the JWTs are this server's own. Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
     check: serverOnly(({ oauth_server: as, auth }) => {
       if (!as.enabled) return [];
       const issues: ConfigIssue[] = [];
@@ -125,6 +125,16 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         );
       }
       issues.push(...unless(!(as.signing.generate_key && as.signing.key_file), "server.oauth_server.signing.generate_key", "cannot be combined with key_file; remove one"));
+      as.allowed_redirect_uris.forEach((uri, i) => {
+        const url = URL.canParse(uri) ? new URL(uri) : undefined;
+        issues.push(
+          ...unless(
+            uri === "*" || (url && (url.protocol === "https:" || url.protocol === "http:") && !uri.includes("#")),
+            `server.oauth_server.allowed_redirect_uris[${i}]`,
+            'must be an absolute http(s) URL without a fragment (compared exactly; loopback ports may vary), or "*" to allow any',
+          ),
+        );
+      });
       if (auth?.type === "oauth" && auth.oauth) {
         for (const key of ["discovery_url", "issuer", "jwks_url", "introspection_url", "audience"] as const) {
           issues.push(...unless(auth.oauth[key] === undefined, `server.auth.oauth.${key}`, "cannot be set with oauth_server.enabled: tokens are validated against this bridge's own authorization server; remove it"));

@@ -212,7 +212,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     async post(request: Request, address: string): Promise<Response> {
       const origin = request.headers.get("origin");
       // "null" is what browsers send under Referrer-Policy: no-referrer; the CSRF token decides then.
-      if (origin !== null && origin !== "null" && origin !== as.issuer) return page(new PageError(403, "Request refused", "This form was sent from another site."));
+      if (origin !== null && origin !== "null" && origin !== as.issuer && origin !== new URL(request.url).origin) {
+        return page(new PageError(403, "Request refused", "This form was sent from another site."));
+      }
       let form: Map<string, string>;
       try {
         form = await readForm(request);

@@ -9,7 +9,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { loadSigningKeys } from "./keys.ts";
-import { readLoginTemplate } from "./index.ts";
+import { checkBranding, readLoginTemplate } from "./index.ts";
 import { environmentPasswords } from "./users.ts";
 import { resolveClientSecret } from "./federated/index.ts";
 
@@ -21,6 +21,7 @@ export async function checkAuthorizationServerFiles(config: Config, platform: Pl
   if (config.mode !== "server" || !as?.enabled) return;
   const issues = [];
   for (const check of [
+    () => checkBranding(as),
     // With no key_file the key is generated (or read from the state directory) at start: nothing to check here.
     () => (as.signing.key_file || as.signing.previous_key_files.length > 0 ? loadSigningKeys({ ...as.signing, generate_key: !as.signing.key_file }, { platform, logger: quiet, stateDirectory: undefined }) : undefined),
     () => readLoginTemplate(platform, as.builtin.login_template),

@@ -67,7 +67,8 @@ export interface AuthorizationServer {
   close(): Promise<void>;
 }
 
-function checkBranding(config: OAuthServerConfig): void {
+/** Branding colours go into the page's stylesheet: only plain CSS colours; a ConfigError naming the key otherwise. */
+export function checkBranding(config: OAuthServerConfig): void {
   const issues = (["primary_color", "secondary_color"] as const)
     .filter((key) => config.builtin.branding[key] !== undefined && !CSS_COLOR.test(config.builtin.branding[key]!))
     .map((key) => ({ path: `server.oauth_server.builtin.branding.${key}`, message: 'must be a CSS colour such as "#1f4fd1", "teal" or "rgb(31, 79, 209)"' }));

@@ -5,7 +5,7 @@
  * nonce-tagged stylesheet, no framing and no referrer.
  *
  * The form's field names (request_id, csrf_token, username, password, action=allow|deny) are an
- * interface: browsers tests and templates rely on them.
+ * interface: browser tests and login templates rely on them.
  */
 import type { OAuthServerConfig } from "../config/schema.ts";
 import { randomToken } from "./random.ts";

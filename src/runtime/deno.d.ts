@@ -81,10 +81,10 @@ declare namespace Deno {
   function readTextFile(path: string): Promise<string>;
   function writeTextFile(path: string, data: string, options?: WriteFileOptions): Promise<void>;
   function writeTextFileSync(path: string, data: string, options?: WriteFileOptions): void;
-  function chmod(path: string, mode: number): Promise<void>;
   function mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;
   function rename(from: string, to: string): Promise<void>;
   function remove(path: string): Promise<void>;
+  function chmod(path: string, mode: number): Promise<void>;
   function statSync(path: string): unknown;
   function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   function exit(code: number): never;

@@ -3,15 +3,16 @@ import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
 import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
+import { makeDirectory, removeFile, renameFile } from "./node-files.ts";
+import { publicFetch } from "./public-fetch.ts";
 import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
-import { publicFetch } from "./public-fetch.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
@@ -174,9 +175,9 @@ export const nodePlatform: Platform = {
   stdinIsTerminal: Boolean(process.stdin.isTTY),
   promptHidden,
   writeTextFile: writeTextFileWithMode,
-  makeDirectory: async (path, mode) => void (await mkdir(path, { recursive: true, mode })),
-  renameFile: (from, to) => rename(from, to),
-  removeFile: (path) => rm(path, { force: true }),
+  makeDirectory,
+  renameFile,
+  removeFile,
   publicFetch,
   exit: (code) => process.exit(code),
 };

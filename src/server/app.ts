@@ -23,13 +23,13 @@ export interface AppOptions {
   config: ServerConfig;
   sessions: SessionManager;
   authenticator: Authenticator | undefined;
+  /** The built-in authorization server's routes (src/oauth-server), when enabled. */
+  authorizationServer?: Pick<AuthorizationServer, "mount">;
   /** Canonical URL of the MCP endpoint. */
   resource: string;
   logger: Logger;
   /** RFC 9728 document, when the server publishes one. */
   protectedResourceMetadata?: () => Record<string, unknown>;
-  /** The built-in authorization server's routes (src/oauth-server), when enabled. */
-  authorizationServer?: Pick<AuthorizationServer, "mount">;
 }
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
@@ -44,13 +44,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
   const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
 
+  // Before the Origin guard: the login form posts with Origin "null"; the AS checks the Host itself.
+  options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null) });
+
   app.onError((error, c) => {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
     return jsonError(500, "server_error", "the bridge could not handle this request");
   });
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
-
-  options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null) });
 
   app.use(async function hostAndOriginGuard(c, next) {
     const refusal = guard.check(c.req.header("host") ?? null, c.req.header("origin") ?? null);

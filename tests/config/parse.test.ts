@@ -322,7 +322,8 @@ describe("cross-key rules", () => {
   });
 
   test("the authorization server needs users, an https origin as issuer, and one key source", () => {
-    const error = rejection(SERVER + "  oauth_server:\n    enabled: true\n    issuer: http://mcp.example.com/base/\n    signing: {generate_key: true, key_file: k.pem}\n");
+    const error = rejection(SERVER + "  oauth_server:\n    enabled: true\n    issuer: http://mcp.example.com/base/\n    signing: {generate_key: true, key_file: k.pem}\n    allowed_redirect_uris: [claude.ai/callback]\n");
+    assertIssue(error, "server.oauth_server.allowed_redirect_uris[0]", /absolute http\(s\) URL/);
     assertIssue(error, "server.oauth_server.issuer", /must be an https URL/);
     assertIssue(error, "server.oauth_server.issuer", /must be an origin only/);
     assertIssue(error, "server.oauth_server.signing.generate_key", /cannot be combined with key_file/);

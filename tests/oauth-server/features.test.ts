@@ -5,7 +5,8 @@
  * password_env, restart persistence with the file store, metrics, and check-config's explanations.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -32,6 +33,16 @@ import {
 
 function openssl(args: string[]): void {
   execFileSync("openssl", args, { stdio: "ignore" });
+}
+
+/** Keys and certificates are made with openssl, as operators make them; without it those tests are skipped. */
+const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
+
+/** A PKCS#8 PEM key made by Node itself (for tests about something other than key formats). */
+function nodeKey(path: string, type: "rsa" | "ec"): string {
+  const { privateKey } = type === "rsa" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : generateKeyPairSync("ec", { namedCurve: "P-256" });
+  writeFileSync(path, privateKey.export({ type: "pkcs8", format: "pem" }));
+  return path;
 }
 
 describe("tokens and scopes", () => {
@@ -98,13 +109,16 @@ describe("tokens and scopes", () => {
   });
 });
 
-describe("signing keys", () => {
+describe("signing keys", { skip: NO_OPENSSL }, () => {
   const forms: [string, string, (path: string) => void][] = [
     ["RS256", "PKCS#1 (openssl genrsa -traditional)", (path) => openssl(["genrsa", "-traditional", "-out", path, "2048"])],
     ["ES384", "SEC1 (openssl ecparam -genkey)", (path) => openssl(["ecparam", "-name", "secp384r1", "-genkey", "-out", path])],
     ["EdDSA", "PKCS#8 Ed25519", (path) => openssl(["genpkey", "-algorithm", "ed25519", "-out", path])],
     ["ES512", "PKCS#8 P-521", (path) => openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521", "-out", path])],
     ["PS256", "PKCS#8 RSA for PS256", (path) => openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path])],
+    // The Go original verified RS384/RS512 with SHA-256: here the JWT validator must agree with the signer.
+    ["RS512", "PKCS#8 RSA for RS512", (path) => openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path])],
+    ["ES256", "SEC1 P-256", (path) => openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path])],
   ];
   for (const [alg, form, make] of forms) {
     test(`${alg} with a ${form} key: tokens are signed with it and accepted at /mcp`, async () => {
@@ -127,7 +141,10 @@ describe("signing keys", () => {
     const previous = join(dir, "previous.pem");
     openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", current]);
     openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", previous]);
-    const bridge = await startAsBridge({ oauthServer: { signing: { algorithm: "ES256", key_file: current, previous_key_files: [previous] } } });
+    // A retired key may be listed by its public half alone.
+    const previousPublic = join(dir, "previous.pub.pem");
+    openssl(["pkey", "-in", previous, "-pubout", "-out", previousPublic]);
+    const bridge = await startAsBridge({ oauthServer: { signing: { algorithm: "ES256", key_file: current, previous_key_files: [previousPublic] } } });
     try {
       const jwks = (await (await fetch(`${bridge.origin}/oauth/jwks`)).json()) as { keys: JWK[] };
       assert.equal(jwks.keys.length, 2);
@@ -190,9 +207,7 @@ describe("restart persistence with the file store", () => {
 });
 
 function makeKey(dir: string): string {
-  const path = join(dir, "fixed.pem");
-  openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path]);
-  return path;
+  return nodeKey(join(dir, "fixed.pem"), "rsa");
 }
 
 describe("the sign-in page", () => {
@@ -290,7 +305,7 @@ describe("check-config explains authorization server mistakes", () => {
     assert.match(missing.stderr, /server\.oauth_server\.signing\.key_file: cannot read "\/nonexistent\/key\.pem" \(ENOENT\)/);
     const dir = tempDir();
     const ec = join(dir, "ec.pem");
-    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec]);
+    nodeKey(ec, "ec");
     const mismatch = await runCli(["check-config", "-c", base({ signing: { algorithm: "RS256", key_file: ec } })]);
     assert.equal(mismatch.code, 2);
     assert.match(mismatch.stderr, /server\.oauth_server\.signing\.key_file: ".*ec\.pem": the key cannot be used with RS256/);
@@ -298,11 +313,13 @@ describe("check-config explains authorization server mistakes", () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
-  test("a branding colour that could break out of the stylesheet is refused at start", async () => {
+  test("a branding colour that could break out of the stylesheet is refused, at start and by check-config", async () => {
     const config = writeConfig({ mode: "server", storage: { type: "memory" }, server: { listen: "127.0.0.1:0", mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }], branding: { primary_color: "red;}</style><script>alert(1)</script>" } } } } });
-    const result = await runCli(["-c", config]);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /server\.oauth_server\.builtin\.branding\.primary_color: must be a CSS colour/);
+    for (const args of [["-c", config], ["check-config", "-c", config]]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, args.join(" "));
+      assert.match(result.stderr, /server\.oauth_server\.builtin\.branding\.primary_color: must be a CSS colour/);
+    }
   });
 });
 
@@ -357,7 +374,7 @@ describe("examples/oauth-server.yaml", () => {
   });
 });
 
-describe("over https", () => {
+describe("over https", { skip: NO_OPENSSL }, () => {
   test("cookies are __Host- prefixed and Secure: the CSRF cookie SameSite=Strict, the login session SameSite=Lax", async () => {
     const dir = tempDir();
     const key = join(dir, "tls-key.pem");
