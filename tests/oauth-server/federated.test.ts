@@ -303,6 +303,19 @@ ${federated}`;
     parseConfig(yaml("      upstream_issuer: http://127.0.0.1:9000\n      client_id: x\n      client_secret_env: S\n"), {});
   });
 
+  it("refuses allowed_domains that are not domain names", () => {
+    const base = "      upstream_issuer: https://idp.example.com\n      client_id: x\n      client_secret_env: S\n";
+    assert.throws(
+      () => parseConfig(yaml(`${base}      allowed_domains: ["https://example.com", "example.com"]\n`), {}),
+      (error: Error) => {
+        assert.match(error.message, /federated\.allowed_domains\[0\]: must be a domain name/);
+        assert.doesNotMatch(error.message, /allowed_domains\[1\]/);
+        return true;
+      },
+    );
+    parseConfig(yaml(`${base}      allowed_domains: ["example.com", "@corp.example.org"]\n      admin_users: [ops@example.com]\n`), {});
+  });
+
   it("requires an upstream, a client id, a secret, and openid among the scopes", () => {
     assert.throws(() => parseConfig(yaml("      scopes: [email]\n"), {}), (error: Error) => {
       for (const key of ["upstream_issuer", "client_id", "client_secret_env", "scopes"]) assert.match(error.message, new RegExp(`federated\\.${key}: `));
