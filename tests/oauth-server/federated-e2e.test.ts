@@ -181,6 +181,21 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     assert.equal(replay.headers.get("location"), null);
   });
 
+  test("two sign-ins in progress in one browser (two tabs) both finish", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const first = await consent(clientId, "tab-1");
+    const second = await consent(clientId, "tab-2");
+    // One browser: the cookies of both consents are in its jar.
+    const jar = { ...first.cookies, ...second.cookies };
+    for (const [tab, started] of [["tab-2", second], ["tab-1", first]] as const) {
+      const back = await callbackWith(await signInAtIdp(started.upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` }), jar);
+      assert.equal(back.status, 303, tab);
+      const location = new URL(back.headers.get("location")!);
+      assert.equal(location.searchParams.get("state"), tab);
+      assert.ok(location.searchParams.get("code"), tab);
+    }
+  });
+
   test("a provider unreachable at the callback sends the client temporarily_unavailable; sign-in works again once it is back", async () => {
     const { client_id: clientId } = await registerClient(bridge.origin);
     const { url } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-down" });
