@@ -1,0 +1,144 @@
+/**
+ * @module The children that serve modern (2026-07-28) requests, keyed by the authenticated
+ * principal (`session.modern_child: per_principal`, the default) or one for all (`shared`, and
+ * always when auth is off). A principal never reaches another principal's child. Children count
+ * against `session.max_sessions` and `max_sessions_per_subject` together with legacy sessions,
+ * start on the principal's first request and end after `session.timeout` idle.
+ *
+ * A legacy child cannot say which call its `elicitation/create` belongs to, so a call that may
+ * ask for input (tools/call, prompts/get, resources/read) runs on a child that has no other such
+ * call in flight: a principal gets a small group of children (up to `session.modern_pool_size`),
+ * and a call finds an idle one or starts one. Other calls share the first child.
+ */
+import type { Principal } from "../auth/types.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import type { JsonRpcId, JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import type { JsonObject } from "../mcp/envelope.ts";
+import type { Platform } from "../runtime/types.ts";
+import { ModernUpstream, type CallSink } from "./modern-upstream.ts";
+import { SessionLimitError } from "./sessions.ts";
+
+const TICK_MS = 1000;
+
+/** One call started on a child. */
+export interface StartedCall {
+  upstream: ModernUpstream;
+  id: number;
+  response: Promise<JsonRpcResponse>;
+}
+
+export class ModernChildPool {
+  readonly #config: ServerConfig;
+  readonly #platform: Platform;
+  readonly #logger: Logger;
+  readonly #groups = new Map<string, ModernUpstream[]>();
+  readonly #others: () => number;
+  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #stopping = new Set<Promise<void>>();
+  #names = 0;
+
+  /** `others` counts the legacy sessions, which share the caps. */
+  constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
+    this.#config = config;
+    this.#platform = platform;
+    this.#logger = logger;
+    this.#others = others;
+    this.#timer = setInterval(() => this.#expireIdle(), TICK_MS);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Children alive. */
+  get size(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) count += group.length;
+    return count;
+  }
+
+  /** The key of the principal's children: its subject, or "shared". */
+  keyOf(principal: Principal | undefined): string {
+    if (!principal || this.#config.session.modern_child === "shared") return "shared";
+    return `sub:${principal.subject}`;
+  }
+
+  /** The principal's first child, started (and its era probed) when there is none. */
+  async primary(principal: Principal | undefined): Promise<ModernUpstream> {
+    const key = this.keyOf(principal);
+    const group = this.#groups.get(key);
+    const upstream = group?.find((candidate) => !candidate.closed) ?? this.#spawn(key, principal);
+    await upstream.ready;
+    return upstream;
+  }
+
+  /**
+   * Starts a call on one of the principal's children. `exclusive` asks for a child with no other
+   * exclusive call in flight when the child is legacy (for attribution of its input requests).
+   * Throws SessionLimitError when no child can be had.
+   */
+  async start(principal: Principal | undefined, clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, exclusive: boolean): Promise<StartedCall> {
+    const first = await this.primary(principal);
+    if (first.era === "modern" || !exclusive) return { upstream: first, ...first.call(clientId, method, params, sink) };
+    const key = this.keyOf(principal);
+    for (;;) {
+      const group = this.#groups.get(key) ?? [];
+      const idle = group.find((candidate) => !candidate.closed && candidate.era === "legacy" && !candidate.busyExclusive);
+      // Chosen and called in one synchronous step, so two calls cannot pick the same child.
+      if (idle) return { upstream: idle, ...idle.call(clientId, method, params, sink, true) };
+      if (group.filter((candidate) => !candidate.closed).length >= this.#config.session.modern_pool_size) {
+        throw new SessionLimitError(`this principal already has ${this.#config.session.modern_pool_size} calls waiting for input`, 1);
+      }
+      await this.#spawn(key, principal).ready;
+    }
+  }
+
+  /** Ends every child. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const group of this.#groups.values()) for (const upstream of group) this.#stop(upstream, "the bridge is shutting down");
+    await Promise.all(this.#stopping);
+  }
+
+  #spawn(key: string, principal: Principal | undefined): ModernUpstream {
+    const { max_sessions, max_sessions_per_subject } = this.#config.session;
+    if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
+    const group = this.#groups.get(key) ?? [];
+    if (key !== "shared" && max_sessions_per_subject !== undefined && group.length >= max_sessions_per_subject) {
+      throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
+    }
+    const name = `m${++this.#names}`;
+    const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
+    group.push(upstream);
+    this.#groups.set(key, group);
+    this.#logger.info("modern child started", { child: name, subject: principal?.subject, children: this.size });
+    // A failed handshake ends the child; the caller sees the error through `ready`.
+    upstream.ready.catch(() => undefined);
+    return upstream;
+  }
+
+  #forget(upstream: ModernUpstream): void {
+    const group = this.#groups.get(upstream.key);
+    if (!group) return;
+    const at = group.indexOf(upstream);
+    if (at !== -1) group.splice(at, 1);
+    if (group.length === 0) this.#groups.delete(upstream.key);
+  }
+
+  #stop(upstream: ModernUpstream, reason: string): void {
+    this.#forget(upstream);
+    const stopping = upstream.close(reason);
+    this.#stopping.add(stopping);
+    void stopping.finally(() => this.#stopping.delete(stopping));
+  }
+
+  #expireIdle(): void {
+    const now = Date.now();
+    for (const group of [...this.#groups.values()]) {
+      for (const upstream of [...group]) {
+        if (upstream.inFlight === 0 && now - upstream.lastActivity > this.#config.session.timeout) {
+          this.#logger.info("modern child idle; ended", { child: upstream.name });
+          this.#stop(upstream, "the child was idle too long");
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * @module Modern (2026-07-28) requests in server mode: stateless, every request carrying its own
+ * `_meta` envelope. After the era check (src/mcp/era.ts) and authentication, a request goes to the
+ * principal's child (src/server/modern-pool.ts): through, with ids remapped, when the child is
+ * modern itself; translated (src/server/modern-legacy.ts) when it is a legacy child.
+ */
+import type { Principal } from "../auth/types.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
+import { checkParamHeaders, checkStandardHeaders, paramHeadersOf, type ParamHeader, type Rejection } from "../mcp/era.ts";
+import { ALL_VERSIONS, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { RequestStateSealer } from "../mcp/seal.ts";
+import type { Platform } from "../runtime/types.ts";
+import { callLegacyChild, LegacyChildState } from "./modern-legacy.ts";
+import { ModernChildPool } from "./modern-pool.ts";
+import { ModernReply } from "./modern-reply.ts";
+import type { ModernUpstream } from "./modern-upstream.ts";
+import { jsonRpcErrorResponse } from "./session.ts";
+import { SessionLimitError } from "./sessions.ts";
+
+/** Methods the modern era removed; a modern request for one is answered 404 / -32601. */
+const REMOVED_METHODS = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
+
+export interface ModernRequest {
+  http: Request;
+  message: JsonRpcRequest;
+  envelope: RequestEnvelope;
+  principal: Principal | undefined;
+  accept: { json: boolean; sse: boolean };
+  onClientGone: ((listener: () => void) => void) | undefined;
+}
+
+/** What one modern call needs from the rest of the bridge. */
+export interface ModernContext {
+  config: ServerConfig;
+  logger: Logger;
+  sealer: Promise<RequestStateSealer>;
+  legacy: LegacyChildState;
+}
+
+/** The refusal of a modern request at the edge, with its id so the client can match it. */
+export function modernRejection(id: JsonRpcId | null, rejection: Rejection): Response {
+  return jsonRpcErrorResponse(rejection.status, errorResponse(id, rejection.error.code, rejection.error.message, rejection.error.data));
+}
+
+export class ModernServer {
+  readonly pool: ModernChildPool;
+  readonly #context: ModernContext;
+  readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
+
+  constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
+    this.pool = new ModernChildPool(config, platform, logger, legacySessions);
+    const key = config.session.request_state_key?.reveal();
+    this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /** Serves one modern request (classified and authenticated already). */
+  async handle(request: ModernRequest): Promise<Response> {
+    const { message, principal } = request;
+    const headerProblem = checkStandardHeaders(message.method, message.params, request.http.headers);
+    if (headerProblem) return modernRejection(message.id, headerProblem);
+    if (REMOVED_METHODS.has(message.method)) {
+      return jsonRpcErrorResponse(
+        404,
+        errorResponse(message.id, ErrorCode.MethodNotFound, `Method not found: ${message.method} is not part of protocol revision ${MODERN_VERSIONS[0]}; this endpoint serves ${ALL_VERSIONS.join(", ")} (${message.method === "initialize" ? "send initialize without a modern _meta claim for the legacy handshake" : "legacy versions through initialize"})`, { supported: [...ALL_VERSIONS] }),
+      );
+    }
+    let upstream: ModernUpstream;
+    try {
+      upstream = await this.pool.primary(principal);
+    } catch (error) {
+      return this.#unavailable(message, error);
+    }
+    const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval);
+    request.onClientGone?.(() => reply.clientGone());
+    if (upstream.era === "legacy") {
+      try {
+        await callLegacyChild(this.#context, this.pool, upstream, request, reply);
+      } catch (error) {
+        if (!(error instanceof SessionLimitError)) throw error;
+        return this.#unavailable(message, error);
+      }
+      return reply.response;
+    }
+    if (message.method === "tools/call") {
+      const problem = await this.#checkParamHeaders(upstream, request);
+      if (problem) return modernRejection(message.id, problem);
+    }
+    this.#passThrough(upstream, request, reply);
+    return reply.response;
+  }
+
+  /** A modern child: the request goes as it came (ids and progress token remapped), the answer too. */
+  #passThrough(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
+    const { message } = request;
+    const listen = message.method === "subscriptions/listen";
+    const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
+    reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
+    const timer = listen ? undefined : setTimeout(() => {
+      upstream.cancel(id, "request timed out");
+      reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#context.config.mcp_server!.read_timeout} ms`));
+    }, this.#context.config.mcp_server!.read_timeout);
+    void response.then((answer) => {
+      clearTimeout(timer);
+      if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, false);
+      reply.finish(message.method === "server/discover" ? ownVersions(answer) : answer);
+    });
+  }
+
+  /** `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (the child cannot see headers). */
+  async #checkParamHeaders(upstream: ModernUpstream, request: ModernRequest): Promise<Rejection | undefined> {
+    const params = request.message.params;
+    const name = params?.name;
+    if (typeof name !== "string") return undefined;
+    let known = this.#toolHeaders.get(upstream);
+    if (!known?.has(name)) {
+      await this.#listTools(upstream, request.envelope);
+      known = this.#toolHeaders.get(upstream);
+    }
+    const declarations = known?.get(name);
+    return declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.http.headers) : undefined;
+  }
+
+  /** Lists the child's tools on the client's behalf (up to a few pages) to learn their header declarations. */
+  async #listTools(upstream: ModernUpstream, envelope: RequestEnvelope): Promise<void> {
+    let cursor: string | undefined;
+    let first = true;
+    for (let page = 0; page < 10; page++) {
+      const params: JsonObject = { _meta: { "io.modelcontextprotocol/protocolVersion": envelope.protocolVersion, "io.modelcontextprotocol/clientCapabilities": envelope.clientCapabilities }, ...(cursor && { cursor }) };
+      const { response } = upstream.call(`bridge-tools-${page}`, "tools/list", params, { notification: () => {} });
+      const answer = await response;
+      if (!isObject(answer.result)) return;
+      this.#noteTools(upstream, answer.result, !first);
+      first = false;
+      cursor = typeof answer.result.nextCursor === "string" ? answer.result.nextCursor : undefined;
+      if (!cursor) return;
+    }
+  }
+
+  #noteTools(upstream: ModernUpstream, result: JsonObject, append: boolean): void {
+    const tools = Array.isArray(result.tools) ? result.tools : [];
+    const map = append ? (this.#toolHeaders.get(upstream) ?? new Map<string, ParamHeader[]>()) : new Map<string, ParamHeader[]>();
+    for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
+    this.#toolHeaders.set(upstream, map);
+  }
+
+  #unavailable(message: JsonRpcRequest, error: unknown): Response {
+    if (error instanceof SessionLimitError) {
+      return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${error.message}`), { "retry-after": String(error.retryAfterSeconds) });
+    }
+    this.#context.logger.warn("no MCP server for a modern request", { error: (error as Error).message });
+    return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${(error as Error).message}`), { "retry-after": "5" });
+  }
+}
+
+/** A modern child's `server/discover`, listing only the versions the bridge speaks as well. */
+function ownVersions(answer: JsonRpcResponse): JsonRpcResponse {
+  const result = answer.result;
+  if (!isObject(result) || !Array.isArray(result.supportedVersions)) return answer;
+  const both = result.supportedVersions.filter((version) => (MODERN_VERSIONS as readonly unknown[]).includes(version));
+  return { ...answer, result: { ...result, supportedVersions: both } };
+}
