@@ -59,6 +59,8 @@ class Round {
   /** Child requests not yet sent to the client. */
   collected: JsonRpcRequest[] = [];
   settled: JsonRpcResponse | undefined;
+  /** When the round went to the client; undefined while the bridge itself waits for the child. */
+  waitingSince: number | undefined;
   #nextKey = 1;
   flushTimer: ReturnType<typeof setTimeout> | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
@@ -69,6 +71,7 @@ class Round {
     readonly method: string,
     readonly principal: string,
     readonly digest: string,
+    readonly params: JsonObject | undefined,
     clientId: JsonRpcId,
     envelope: RequestEnvelope,
   ) {
@@ -100,7 +103,7 @@ export async function callLegacyChild(context: Context, pool: ModernChildPool, p
     const result = discoverFromInitialize(primary.handshake as InitializeResult, MODERN_VERSIONS, context.legacy.hint);
     return reply.finish({ jsonrpc: "2.0", id: message.id, result });
   }
-  if (message.method === "subscriptions/listen") return listen(context, primary, message, reply);
+  if (message.method === "subscriptions/listen") return listen(context, pool, primary, request, reply);
   if (INPUT_REQUIRED_METHODS.has(message.method)) return roundTrip(context, pool, request, reply);
 
   const params = withoutEnvelope(message.params);
@@ -112,12 +115,13 @@ export async function callLegacyChild(context: Context, pool: ModernChildPool, p
   }, context.config.mcp_server!.read_timeout);
   const answer = await response;
   clearTimeout(timer);
-  reply.finish(toModern(message.method, answer, context.legacy.hint));
+  reply.finish(toModern(message.method, answer, context.legacy.hint, params));
 }
 
-/** A legacy answer as a modern client expects it. */
-function toModern(method: string, answer: JsonRpcResponse, hint: CacheHint): JsonRpcResponse {
-  if (answer.error) return { ...answer, error: toModernError(answer.error) };
+/** A legacy answer as a modern client expects it; `params` of the request name the URI of a resources/read. */
+function toModern(method: string, answer: JsonRpcResponse, hint: CacheHint, params?: JsonObject): JsonRpcResponse {
+  const uri = method === "resources/read" && typeof params?.uri === "string" ? params.uri : undefined;
+  if (answer.error) return { ...answer, error: toModernError(answer.error, uri) };
   const result = toModernResult(method, answer.result, hint);
   return result ? { ...answer, result } : errorResponse(answer.id, ErrorCode.InternalError, `the MCP server answered ${method} with a result type that method cannot have`);
 }
@@ -129,7 +133,8 @@ function logTo(reply: ModernReply | undefined, envelope: RequestEnvelope, messag
 }
 
 /** `subscriptions/listen`: the child's list_changed and resources/updated notifications, as the filter asks. */
-function listen(context: Context, upstream: ModernUpstream, message: JsonRpcRequest, reply: ModernReply): void {
+function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
+  const { message } = request;
   const filter = isObject(message.params?.notifications) ? message.params.notifications : {};
   const uris = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions.filter((uri): uri is string => typeof uri === "string").slice(0, 100) : [];
   const tag = (params: JsonObject | undefined): JsonObject => ({ ...params, _meta: { ...(isObject(params?._meta) ? params._meta : {}), [MetaKey.subscriptionId]: message.id } });
@@ -140,7 +145,7 @@ function listen(context: Context, upstream: ModernUpstream, message: JsonRpcRequ
     return method === "notifications/resources/updated" && typeof params?.uri === "string" && uris.includes(params.uri);
   };
   reply.event({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: tag({ notifications: filter }) });
-  const stop = upstream.onBroadcast((notification) => {
+  const stop = pool.onBroadcast(request.principal, (notification) => {
     if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
   });
   const counts = context.legacy.subscriptions.get(upstream) ?? new Map<string, number>();
@@ -184,8 +189,8 @@ async function roundTrip(context: Context, pool: ModernChildPool, request: Moder
     notification: (n: JsonRpcNotification) => logTo(round?.reply, round?.envelope ?? request.envelope, n),
     childRequest: (childRequest: JsonRpcRequest) => round && collect(context, round, childRequest),
   };
-  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true);
-  round = new Round(started.upstream, message.method, principalName(request), digest, message.id, request.envelope);
+  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, (group) => evictOldest(context, group));
+  round = new Round(started.upstream, message.method, principalName(request), digest, retry.params, message.id, request.envelope);
   round.callId = started.id;
   context.legacy.rounds.set(round.id, round);
   attach(context, round, reply);
@@ -196,6 +201,7 @@ async function roundTrip(context: Context, pool: ModernChildPool, request: Moder
 /** The round's current reply: the first call's, then each retry's. */
 function attach(context: Context, round: Round, reply: ModernReply): void {
   round.reply = reply;
+  round.waitingSince = undefined;
   clearTimeout(round.deadline);
   reply.onClientGone = () => {
     if (round.reply !== reply) return;
@@ -223,7 +229,7 @@ function settle(context: Context, round: Round, answer: JsonRpcResponse): void {
   round.settled = answer;
   const reply = round.reply;
   if (!reply) return;
-  reply.finish(toModern(round.method, { ...answer, id: round.clientId }, context.legacy.hint));
+  reply.finish(toModern(round.method, { ...answer, id: round.clientId }, context.legacy.hint, round.params));
   drop(context, round);
 }
 
@@ -280,6 +286,7 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
   const state = await sealer.seal({ principal: round.principal, child: round.upstream.name, call: round.id, request: round.digest, keys: round.pending.map((entry) => entry.key) }, ttl);
   const inputRequests = toInputRequests(round.pending.map(({ key, request }) => ({ key, request })));
   round.reply = undefined;
+  round.waitingSince = Date.now();
   clearTimeout(round.deadline);
   // The child's call stays open for the retry, bounded by read_timeout.
   round.deadline = setTimeout(() => {
@@ -287,6 +294,23 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
     drop(context, round);
   }, ttl);
   reply.finish({ jsonrpc: "2.0", id: round.clientId, result: inputRequiredResult(inputRequests, state) });
+}
+
+/**
+ * Frees a child of `group` for a new call by ending the call there that has waited longest for
+ * its client to come back with input (a client that never retries must not hold a child for
+ * read_timeout while others wait). Its requestState is refused from then on.
+ */
+function evictOldest(context: Context, group: readonly ModernUpstream[]): boolean {
+  let oldest: Round | undefined;
+  for (const round of context.legacy.rounds.values()) {
+    if (round.waitingSince === undefined || !group.includes(round.upstream)) continue;
+    if (!oldest || round.waitingSince < oldest.waitingSince!) oldest = round;
+  }
+  if (!oldest) return false;
+  oldest.upstream.cancel(oldest.callId, "another call needed the child; the client did not come back with input");
+  drop(context, oldest);
+  return true;
 }
 
 /** A retry: the state must be ours, this principal's and this request's, and its round still open. */

@@ -16,7 +16,7 @@ import type { JsonRpcId, JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
-import { ModernUpstream, type CallSink } from "./modern-upstream.ts";
+import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
 import { SessionLimitError } from "./sessions.ts";
 
 const TICK_MS = 1000;
@@ -36,6 +36,8 @@ export class ModernChildPool {
   readonly #others: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #stopping = new Set<Promise<void>>();
+  /** Per key: listeners for list changes and resource updates from any of its children. */
+  readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
 
   /** `others` counts the legacy sessions, which share the caps. */
@@ -70,12 +72,25 @@ export class ModernChildPool {
     return upstream;
   }
 
+  /** Hears list changes and resource updates from every child of the principal, now and later. */
+  onBroadcast(principal: Principal | undefined, listener: BroadcastListener): () => void {
+    const key = this.keyOf(principal);
+    const listeners = this.#listeners.get(key) ?? new Set<BroadcastListener>();
+    this.#listeners.set(key, listeners);
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.#listeners.delete(key);
+    };
+  }
+
   /**
    * Starts a call on one of the principal's children. `exclusive` asks for a child with no other
    * exclusive call in flight when the child is legacy (for attribution of its input requests).
-   * Throws SessionLimitError when no child can be had.
+   * When every child allowed is taken, `evict` may free one (it ends the oldest call that only
+   * waits for its client); else SessionLimitError.
    */
-  async start(principal: Principal | undefined, clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, exclusive: boolean): Promise<StartedCall> {
+  async start(principal: Principal | undefined, clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, exclusive: boolean, evict?: (group: readonly ModernUpstream[]) => boolean): Promise<StartedCall> {
     const first = await this.primary(principal);
     if (first.era === "modern" || !exclusive) return { upstream: first, ...first.call(clientId, method, params, sink) };
     const key = this.keyOf(principal);
@@ -85,6 +100,7 @@ export class ModernChildPool {
       // Chosen and called in one synchronous step, so two calls cannot pick the same child.
       if (idle) return { upstream: idle, ...idle.call(clientId, method, params, sink, true) };
       if (group.filter((candidate) => !candidate.closed).length >= this.#config.session.modern_pool_size) {
+        if (evict?.(group)) continue;
         throw new SessionLimitError(`this principal already has ${this.#config.session.modern_pool_size} calls waiting for input`, 1);
       }
       await this.#spawn(key, principal).ready;
@@ -109,6 +125,9 @@ export class ModernChildPool {
     const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
     group.push(upstream);
     this.#groups.set(key, group);
+    upstream.onBroadcast((message) => {
+      for (const listener of this.#listeners.get(key) ?? []) listener(message);
+    });
     this.#logger.info("modern child started", { child: name, subject: principal?.subject, children: this.size });
     // A failed handshake ends the child; the caller sees the error through `ready`.
     upstream.ready.catch(() => undefined);

@@ -10,7 +10,7 @@ import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type Jso
 import type { Logger } from "../log/logger.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, paramHeadersOf, type ParamHeader, type Rejection } from "../mcp/era.ts";
-import { ALL_VERSIONS, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { ALL_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, LegacyChildState } from "./modern-legacy.ts";
@@ -77,6 +77,10 @@ export class ModernServer {
     } catch (error) {
       return this.#unavailable(message, error);
     }
+    if (message.method === "tools/call") {
+      const problem = await this.#checkParamHeaders(upstream, request);
+      if (problem) return modernRejection(message.id, problem);
+    }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval);
     request.onClientGone?.(() => reply.clientGone());
     if (upstream.era === "legacy") {
@@ -87,10 +91,6 @@ export class ModernServer {
         return this.#unavailable(message, error);
       }
       return reply.response;
-    }
-    if (message.method === "tools/call") {
-      const problem = await this.#checkParamHeaders(upstream, request);
-      if (problem) return modernRejection(message.id, problem);
     }
     this.#passThrough(upstream, request, reply);
     return reply.response;
@@ -132,7 +132,8 @@ export class ModernServer {
     let cursor: string | undefined;
     let first = true;
     for (let page = 0; page < 10; page++) {
-      const params: JsonObject = { _meta: { "io.modelcontextprotocol/protocolVersion": envelope.protocolVersion, "io.modelcontextprotocol/clientCapabilities": envelope.clientCapabilities }, ...(cursor && { cursor }) };
+      const params: JsonObject = { ...(cursor && { cursor }) };
+      if (upstream.era === "modern") params._meta = { [MetaKey.protocolVersion]: envelope.protocolVersion, [MetaKey.clientCapabilities]: envelope.clientCapabilities };
       const { response } = upstream.call(`bridge-tools-${page}`, "tools/list", params, { notification: () => {} });
       const answer = await response;
       if (!isObject(answer.result)) return;
