@@ -40,6 +40,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
   const metrics = new Metrics();
   metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
+  if (options.modern) {
+    const pool = options.modern.pool;
+    metrics.gauge("mcp_bridge_modern_children", "Children serving modern (2026-07-28) clients", () => pool.size);
+  }
   metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
   const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize, modern: options.modern });

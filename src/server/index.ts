@@ -72,6 +72,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   }
   const sessions = new SessionManager(server, platform, logger);
   const modern = new ModernServer(server, platform, logger, () => sessions.size);
+  sessions.otherChildren = () => modern.pool.size;
   app = createApp({
     config: server,
     sessions,

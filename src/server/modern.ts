@@ -9,8 +9,8 @@ import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
-import { checkParamHeaders, checkStandardHeaders, paramHeadersOf, type ParamHeader, type Rejection } from "../mcp/era.ts";
-import { ALL_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type ParamHeader, type Rejection } from "../mcp/era.ts";
+import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, LegacyChildState } from "./modern-legacy.ts";
@@ -38,6 +38,20 @@ export interface ModernContext {
   logger: Logger;
   sealer: Promise<RequestStateSealer>;
   legacy: LegacyChildState;
+}
+
+/**
+ * The request a modern POST announces in its headers (`Mcp-Method`, and `Mcp-Name` for a tool), so
+ * that per-method scopes are checked before the body is read. The body must agree with the headers
+ * (HeaderMismatch otherwise), and is checked again once parsed. Undefined for legacy traffic.
+ */
+export function headerNamedRequest(headers: Headers): JsonRpcRequest | undefined {
+  const version = headers.get(Header.protocolVersion)?.trim();
+  const method = headers.get(Header.method)?.trim();
+  if (!version || !isModernVersion(version) || !method) return undefined;
+  const rawName = headers.get(Header.name)?.trim();
+  const name = rawName === undefined ? undefined : decodeHeaderValue(rawName);
+  return { jsonrpc: "2.0", id: 0, method, ...(method === "tools/call" && name !== undefined && { params: { name } }) };
 }
 
 /** The refusal of a modern request at the edge, with its id so the client can match it. */

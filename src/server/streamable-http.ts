@@ -8,7 +8,7 @@ import type { ConnectionInfo } from "../runtime/types.ts";
 import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { readBodyLimited } from "../util/body.ts";
 import { classifyPost } from "../mcp/era.ts";
-import { modernRejection, type ModernServer } from "./modern.ts";
+import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
 import { jsonRpcErrorResponse, type Session } from "./session.ts";
 import { SessionLimitError, type SessionManager } from "./sessions.ts";
 
@@ -89,6 +89,10 @@ export function createMcpHandlers(options: McpHandlerOptions) {
   async function post(request: Request, principal: Principal | undefined, connection: ConnectionInfo): Promise<Response> {
     const accept = acceptedFormats(request.headers.get("accept"));
     if (!accept.json && !accept.sse) return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: accept application/json or text/event-stream");
+    // A modern request names its method in Mcp-Method: scopes are checked before the body is read.
+    const announced = options.modern ? headerNamedRequest(request.headers) : undefined;
+    const early = announced && options.authorize(principal, [announced]);
+    if (early) return early;
     const read = await readMessages(request);
     if (read instanceof Response) return read;
     const { messages, raws, batch } = read;
