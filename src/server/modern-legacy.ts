@@ -34,11 +34,6 @@ import type { ModernChildPool } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
 
-/**
- * How long the bridge waits, after a child's first input request, for others it makes at the
- * same time, so that they go to the client in one round.
- */
-const INPUT_WINDOW_MS = 20;
 /** Pending rounds kept at once (over all principals); each holds a child call open. */
 const MAX_ROUNDS = 1000;
 
@@ -59,10 +54,14 @@ class Round {
   /** Child requests not yet sent to the client. */
   collected: JsonRpcRequest[] = [];
   settled: JsonRpcResponse | undefined;
+  /** Capabilities the child needed that the request did not declare (its requests were refused). */
+  lacking: JsonObject = {};
+  /** Whether any input request of this call went to the client. */
+  asked = false;
   /** When the round went to the client; undefined while the bridge itself waits for the child. */
   waitingSince: number | undefined;
   #nextKey = 1;
-  flushTimer: ReturnType<typeof setTimeout> | undefined;
+  flushTimer: ReturnType<typeof setImmediate> | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
   callId = 0;
 
@@ -219,7 +218,7 @@ function attach(context: Context, round: Round, reply: ModernReply): void {
 
 function drop(context: Context, round: Round): void {
   clearTimeout(round.deadline);
-  clearTimeout(round.flushTimer);
+  if (round.flushTimer) clearImmediate(round.flushTimer);
   round.reply = undefined;
   context.legacy.rounds.delete(round.id);
 }
@@ -229,7 +228,13 @@ function settle(context: Context, round: Round, answer: JsonRpcResponse): void {
   round.settled = answer;
   const reply = round.reply;
   if (!reply) return;
-  reply.finish(toModern(round.method, { ...answer, id: round.clientId }, context.legacy.hint, round.params));
+  if (!round.asked && Object.keys(round.lacking).length > 0) {
+    // The child could only go on without what it needed: the client learns what to declare.
+    const error = missingCapabilityError(round.lacking);
+    reply.finish(errorResponse(round.clientId, error.code, error.message, error.data));
+  } else {
+    reply.finish(toModern(round.method, { ...answer, id: round.clientId }, context.legacy.hint, round.params));
+  }
   drop(context, round);
 }
 
@@ -240,42 +245,39 @@ function collect(context: Context, round: Round, childRequest: JsonRpcRequest): 
 
 function scheduleFlush(context: Context, round: Round): void {
   if (round.flushTimer) return;
-  round.flushTimer = setTimeout(() => {
+  // Requests the child makes together arrive in one read of its stdout: the round is sent once that
+  // read has been handled, so they go to the client together (a timer window would cost every round
+  // a millisecond or more; requests made apart simply make two rounds).
+  round.flushTimer = setImmediate(() => {
     round.flushTimer = undefined;
     void flush(context, round);
-  }, INPUT_WINDOW_MS);
+  });
 }
 
 /**
  * Turns the child's collected requests into a round for the client. Kinds the request did not
- * declare are answered to the child with an error at once; when nothing is left to ask, the client
- * gets -32021 naming what it would have had to declare.
+ * declare are answered to the child with an error at once and never asked of the client; if the
+ * call then ends without anything having been asked, the client gets -32021 naming what it would
+ * have had to declare (see settle).
  */
 async function flush(context: Context, round: Round): Promise<void> {
   const reply = round.reply;
   if (!reply || round.settled) return;
-  const asked = round.collected.splice(0);
-  let lacking: JsonObject = {};
-  for (const childRequest of asked) {
+  for (const childRequest of round.collected.splice(0)) {
     if (!isInputRequestMethod(childRequest.method)) {
       round.upstream.answer(errorResponse(childRequest.id, ErrorCode.MethodNotFound, `the client cannot be asked ${childRequest.method}`));
       continue;
     }
     const missing = missingCapabilities(requiredCapability(childRequest)!, round.envelope.clientCapabilities);
     if (missing) {
-      lacking = { ...lacking, ...missing };
+      round.lacking = { ...round.lacking, ...missing };
       round.upstream.answer(errorResponse(childRequest.id, ErrorCode.InvalidRequest, `the client did not declare the capability ${childRequest.method} needs`));
       continue;
     }
     round.pending.push({ key: round.nextKey(), id: childRequest.id, request: childRequest });
   }
-  if (round.pending.length === 0) {
-    if (Object.keys(lacking).length === 0) return;
-    round.upstream.cancel(round.callId, "the client lacks a required capability");
-    const error = missingCapabilityError(lacking);
-    reply.finish(errorResponse(round.clientId, error.code, error.message, error.data));
-    return drop(context, round);
-  }
+  if (round.pending.length === 0) return;
+  round.asked = true;
   await askClient(context, round, reply);
 }
 

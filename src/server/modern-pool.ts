@@ -20,6 +20,8 @@ import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-
 import { SessionLimitError } from "./sessions.ts";
 
 const TICK_MS = 1000;
+/** Calls of one principal that may wait for a free child at once; more get 503. */
+const MAX_WAITING_PER_KEY = 1000;
 
 /** One call started on a child. */
 export interface StartedCall {
@@ -36,6 +38,8 @@ export class ModernChildPool {
   readonly #others: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #stopping = new Set<Promise<void>>();
+  /** Per key: calls waiting for a child with no exclusive call (FIFO). */
+  readonly #waiting = new Map<string, Array<() => void>>();
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
@@ -94,17 +98,46 @@ export class ModernChildPool {
     const first = await this.primary(principal);
     if (first.era === "modern" || !exclusive) return { upstream: first, ...first.call(clientId, method, params, sink) };
     const key = this.keyOf(principal);
+    const deadline = Date.now() + this.#config.mcp_server!.read_timeout;
     for (;;) {
       const group = this.#groups.get(key) ?? [];
       const idle = group.find((candidate) => !candidate.closed && candidate.era === "legacy" && !candidate.busyExclusive);
       // Chosen and called in one synchronous step, so two calls cannot pick the same child.
       if (idle) return { upstream: idle, ...idle.call(clientId, method, params, sink, true) };
-      if (group.filter((candidate) => !candidate.closed).length >= this.#config.session.modern_pool_size) {
-        if (evict?.(group)) continue;
-        throw new SessionLimitError(`this principal already has ${this.#config.session.modern_pool_size} calls waiting for input`, 1);
+      if (group.filter((candidate) => !candidate.closed).length < this.#config.session.modern_pool_size) {
+        await this.#spawn(key, principal).ready;
+        continue;
       }
-      await this.#spawn(key, principal).ready;
+      if (evict?.(group)) continue;
+      // Every child runs such a call: wait for one to finish (FIFO, bounded in number and time).
+      await this.#waitForFree(key, deadline);
     }
+  }
+
+  /** Resolves when a child of `key` may have become free; SessionLimitError at `deadline` or when too many wait. */
+  #waitForFree(key: string, deadline: number): Promise<void> {
+    const queue = this.#waiting.get(key) ?? [];
+    if (queue.length >= MAX_WAITING_PER_KEY) return Promise.reject(new SessionLimitError(`too many calls of this principal are waiting for a child`, 1));
+    this.#waiting.set(key, queue);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const at = queue.indexOf(wake);
+        if (at !== -1) queue.splice(at, 1);
+        reject(new SessionLimitError(`no child of this principal became free within ${this.#config.mcp_server!.read_timeout} ms`, 1));
+      }, Math.max(0, deadline - Date.now()));
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      queue.push(wake);
+    });
+  }
+
+  #wake(key: string): void {
+    const queue = this.#waiting.get(key);
+    const next = queue?.shift();
+    if (queue && queue.length === 0) this.#waiting.delete(key);
+    next?.();
   }
 
   /** Ends every child. */
@@ -125,6 +158,7 @@ export class ModernChildPool {
     const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
     group.push(upstream);
     this.#groups.set(key, group);
+    upstream.onFreed = () => this.#wake(key);
     upstream.onBroadcast((message) => {
       for (const listener of this.#listeners.get(key) ?? []) listener(message);
     });
@@ -140,6 +174,8 @@ export class ModernChildPool {
     const at = group.indexOf(upstream);
     if (at !== -1) group.splice(at, 1);
     if (group.length === 0) this.#groups.delete(upstream.key);
+    // A place in the group is free: a waiting call may start a child.
+    this.#wake(upstream.key);
   }
 
   #stop(upstream: ModernUpstream, reason: string): void {

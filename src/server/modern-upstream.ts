@@ -70,6 +70,8 @@ export class ModernUpstream {
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
   readonly #onExit: (upstream: ModernUpstream) => void;
+  /** Called when an exclusive call is over (answered, cancelled or failed): the child can take another. */
+  onFreed: (() => void) | undefined;
 
   constructor(key: string, name: string, platform: Platform, config: McpServerConfig, principal: Principal | undefined, logger: Logger, onExit: (upstream: ModernUpstream) => void) {
     this.key = key;
@@ -138,7 +140,7 @@ export class ModernUpstream {
   cancel(id: number, reason: string): void {
     const call = this.#calls.get(id);
     if (!call) return;
-    this.#calls.delete(id);
+    this.#forget(call);
     this.#send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } });
   }
 
@@ -205,7 +207,7 @@ export class ModernUpstream {
         this.#logger.debug("child answered an id that is not in flight; dropped", { child: this.name, id: message.id });
         return;
       }
-      this.#calls.delete(call.id);
+      this.#forget(call);
       call.resolve({ ...message, id: call.clientId });
       return;
     }
@@ -243,7 +245,7 @@ export class ModernUpstream {
       const requestId = params?.requestId;
       const call = typeof requestId === "number" ? this.#calls.get(requestId) : undefined;
       if (call) {
-        this.#calls.delete(call.id);
+        this.#forget(call);
         call.resolve(errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request"));
       }
       return;
@@ -256,6 +258,11 @@ export class ModernUpstream {
     let target: Call | undefined;
     for (const call of this.#calls.values()) if (call.method !== "subscriptions/listen" && (!target || call.exclusive || !target.exclusive)) target = call;
     target?.sink.notification(message);
+  }
+
+  #forget(call: Call): void {
+    this.#calls.delete(call.id);
+    if (call.exclusive) this.onFreed?.();
   }
 
   #failAll(reason: string): void {
