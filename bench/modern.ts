@@ -6,6 +6,8 @@
  *   envelope, standard headers) vs legacy (one session), alternated over the repetitions;
  * - one Multi Round-Trip round (tools/call `ask`: the child elicits, the client gets
  *   `input_required`, retries with `inputResponses`) against two plain echo calls, sequential.
+ * `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
+ * default 8 a pool: the attribution choice of src/server/modern-pool.ts, measured.
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
  * Writes bench/results/modern.{json,md}. Never fails on a number.
  */
@@ -22,6 +24,8 @@ const DURATION_MS = Number(value("--duration") ?? 3000);
 const CONNECTIONS = Number(value("--connections") ?? 16);
 const REPS = Number(value("--reps") ?? 3);
 const ROUNDS = Number(value("--rounds") ?? 200);
+/** session.modern_pool_size: 1 runs a principal's calls that may ask for input one at a time. */
+const POOL = Number(value("--pool") ?? 8);
 const MODERN = "2026-07-28";
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -76,7 +80,7 @@ async function throughput(call: (agent: http.Agent, id: number) => Promise<void>
 }
 
 async function main(): Promise<void> {
-  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer" });
+  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL });
   const legacyRates: number[] = [];
   const modernRates: number[] = [];
   let mrtr = { roundMs: 0, twoCallsMs: 0 };
@@ -97,7 +101,7 @@ async function main(): Promise<void> {
   const result = {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
-    settings: { durationMs: DURATION_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS },
+    settings: { durationMs: DURATION_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
     legacyRps: legacyRates,
     modernRps: modernRates,
     ratio: modern / legacy,
@@ -106,11 +110,12 @@ async function main(): Promise<void> {
   };
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "modern.json"), JSON.stringify(result, null, 2) + "\n");
+  const name = POOL === 8 ? "modern" : `modern-pool${POOL}`;
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify(result, null, 2) + "\n");
   const md = [
     "# Modern (2026-07-28) vs legacy path, one bridge (bearer), bench echo fixture",
     "",
-    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps.`,
+    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps; modern_pool_size ${POOL}.`,
     "",
     "| path | calls/s (median) | runs |",
     "|---|---|---|",
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
     `MRTR round (call → input_required → retry → result), sequential, ${ROUNDS} rounds: ${mrtr.roundMs.toFixed(3)} ms; two plain echo calls: ${mrtr.twoCallsMs.toFixed(3)} ms; extra: **${result.mrtrExtraMs.toFixed(3)} ms** (goal ≤ 1 ms).`,
     "",
   ].join("\n");
-  writeFileSync(join(dir, "modern.md"), md);
+  writeFileSync(join(dir, `${name}.md`), md);
   process.stdout.write(md);
 }
 

@@ -54,6 +54,8 @@ class Round {
   /** Child requests not yet sent to the client. */
   collected: JsonRpcRequest[] = [];
   settled: JsonRpcResponse | undefined;
+  /** The digest its requestState is bound to; computed when a round first goes to the client. */
+  digest: string | undefined;
   /** Capabilities the child needed that the request did not declare (its requests were refused). */
   lacking: JsonObject = {};
   /** Whether any input request of this call went to the client. */
@@ -69,7 +71,6 @@ class Round {
     readonly upstream: ModernUpstream,
     readonly method: string,
     readonly principal: string,
-    readonly digest: string,
     readonly params: JsonObject | undefined,
     clientId: JsonRpcId,
     envelope: RequestEnvelope,
@@ -178,8 +179,9 @@ function principalName(request: ModernRequest): string {
 async function roundTrip(context: Context, pool: ModernChildPool, request: ModernRequest, reply: ModernReply): Promise<void> {
   const { message } = request;
   const retry = readRetry(message.params);
-  const digest = await requestDigest(message.method, retry.params);
-  if (retry.requestState !== undefined) return resume(context, request, reply, retry.requestState, retry.inputResponses, digest);
+  if (retry.requestState !== undefined) {
+    return resume(context, request, reply, retry.requestState, retry.inputResponses, await requestDigest(message.method, retry.params));
+  }
   if (context.legacy.rounds.size >= MAX_ROUNDS) {
     return reply.finish(errorResponse(message.id, ErrorCode.InternalError, "too many calls are waiting for input; try again later"));
   }
@@ -188,8 +190,10 @@ async function roundTrip(context: Context, pool: ModernChildPool, request: Moder
     notification: (n: JsonRpcNotification) => logTo(round?.reply, round?.envelope ?? request.envelope, n),
     childRequest: (childRequest: JsonRpcRequest) => round && collect(context, round, childRequest),
   };
-  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, (group) => evictOldest(context, group));
-  round = new Round(started.upstream, message.method, principalName(request), digest, retry.params, message.id, request.envelope);
+  const target = retry.params?.name ?? retry.params?.uri;
+  const kind = `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`;
+  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind, (group) => evictOldest(context, group));
+  round = new Round(started.upstream, message.method, principalName(request), retry.params, message.id, request.envelope);
   round.callId = started.id;
   context.legacy.rounds.set(round.id, round);
   attach(context, round, reply);
@@ -284,6 +288,7 @@ async function flush(context: Context, round: Round): Promise<void> {
 /** Answers `reply` with `input_required` for every pending child request; the call stays open. */
 async function askClient(context: Context, round: Round, reply: ModernReply): Promise<void> {
   const sealer = await context.sealer;
+  round.digest ??= await requestDigest(round.method, round.params);
   const ttl = context.config.mcp_server!.read_timeout;
   const state = await sealer.seal({ principal: round.principal, child: round.upstream.name, call: round.id, request: round.digest, keys: round.pending.map((entry) => entry.key) }, ttl);
   const inputRequests = toInputRequests(round.pending.map(({ key, request }) => ({ key, request })));

@@ -5,10 +5,12 @@
  * against `session.max_sessions` and `max_sessions_per_subject` together with legacy sessions,
  * start on the principal's first request and end after `session.timeout` idle.
  *
- * A legacy child cannot say which call its `elicitation/create` belongs to, so a call that may
- * ask for input (tools/call, prompts/get, resources/read) runs on a child that has no other such
- * call in flight: a principal gets a small group of children (up to `session.modern_pool_size`),
- * and a call finds an idle one or starts one. Other calls share the first child.
+ * A legacy child cannot say which call its `elicitation/create` belongs to. A call that may ask
+ * (tools/call, prompts/get, resources/read) runs on a child with no other such call in flight —
+ * a principal gets a small group of children (up to `session.modern_pool_size`) — until its kind
+ * (method and name) has been seen answering without asking; such quiet kinds share one child, as
+ * legacy sessions do. A quiet kind that does ask is still attributed with certainty (the child
+ * drains until one candidate is left, see modern-upstream.ts) and runs alone from then on.
  */
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
@@ -20,6 +22,8 @@ import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-
 import { SessionLimitError } from "./sessions.ts";
 
 const TICK_MS = 1000;
+/** Kinds of call remembered as asking or quiet (each); beyond, new kinds always run alone. */
+const MAX_KINDS = 10_000;
 /** Calls of one principal that may wait for a free child at once; more get 503. */
 const MAX_WAITING_PER_KEY = 1000;
 
@@ -38,7 +42,11 @@ export class ModernChildPool {
   readonly #others: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #stopping = new Set<Promise<void>>();
-  /** Per key: calls waiting for a child with no exclusive call (FIFO). */
+  /** Kinds of call ("tools/call:name") seen making a legacy child ask for input; bounded. */
+  readonly #askers = new Set<string>();
+  /** Kinds of call seen answered without asking; bounded. */
+  readonly #quiet = new Set<string>();
+  /** Per key: calls waiting for a child that fits (FIFO). */
   readonly #waiting = new Map<string, Array<() => void>>();
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
@@ -89,27 +97,43 @@ export class ModernChildPool {
   }
 
   /**
-   * Starts a call on one of the principal's children. `exclusive` asks for a child with no other
-   * exclusive call in flight when the child is legacy (for attribution of its input requests).
-   * When every child allowed is taken, `evict` may free one (it ends the oldest call that only
-   * waits for its client); else SessionLimitError.
+   * Starts a call on one of the principal's children. A `candidate` (a call that may make a legacy
+   * child ask for input) of a kind known to ask runs on a child with no other candidate in flight;
+   * other candidates share a child that runs no such exclusive call and is not draining. When no
+   * child fits and the group is full, `evict` may free one (it ends the call that has waited
+   * longest for its client), else the call waits, FIFO, until one fits or read_timeout passes.
    */
-  async start(principal: Principal | undefined, clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, exclusive: boolean, evict?: (group: readonly ModernUpstream[]) => boolean): Promise<StartedCall> {
+  async start(
+    principal: Principal | undefined,
+    clientId: JsonRpcId,
+    method: string,
+    params: JsonObject | undefined,
+    sink: CallSink,
+    candidate: boolean,
+    kind?: string,
+    evict?: (group: readonly ModernUpstream[]) => boolean,
+  ): Promise<StartedCall> {
     const first = await this.primary(principal);
-    if (first.era === "modern" || !exclusive) return { upstream: first, ...first.call(clientId, method, params, sink) };
+    if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(clientId, method, params, sink) };
     const key = this.keyOf(principal);
+    // A kind runs shared only once it was seen answering without asking, and never since asking.
+    const mode = kind !== undefined && this.#quiet.has(kind) && !this.#askers.has(kind) ? "shared" : "exclusive";
     const deadline = Date.now() + this.#config.mcp_server!.read_timeout;
     for (;;) {
       const group = this.#groups.get(key) ?? [];
-      const idle = group.find((candidate) => !candidate.closed && candidate.era === "legacy" && !candidate.busyExclusive);
+      const fits = group.find((child) => {
+        if (child.closed || child.era !== "legacy" || child.draining) return false;
+        const running = child.candidates;
+        return mode === "exclusive" ? running.count === 0 : !running.exclusive;
+      });
       // Chosen and called in one synchronous step, so two calls cannot pick the same child.
-      if (idle) return { upstream: idle, ...idle.call(clientId, method, params, sink, true) };
-      if (group.filter((candidate) => !candidate.closed).length < this.#config.session.modern_pool_size) {
+      if (fits) return { upstream: fits, ...fits.call(clientId, method, params, sink, mode, kind) };
+      if (group.filter((child) => !child.closed).length < this.#config.session.modern_pool_size) {
         await this.#spawn(key, principal).ready;
         continue;
       }
       if (evict?.(group)) continue;
-      // Every child runs such a call: wait for one to finish (FIFO, bounded in number and time).
+      // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time).
       await this.#waitForFree(key, deadline);
     }
   }
@@ -159,6 +183,12 @@ export class ModernChildPool {
     group.push(upstream);
     this.#groups.set(key, group);
     upstream.onFreed = () => this.#wake(key);
+    upstream.onAsker = (kind) => {
+      if (this.#askers.size < MAX_KINDS) this.#askers.add(kind);
+    };
+    upstream.onQuiet = (kind) => {
+      if (this.#quiet.size < MAX_KINDS) this.#quiet.add(kind);
+    };
     upstream.onBroadcast((message) => {
       for (const listener of this.#listeners.get(key) ?? []) listener(message);
     });

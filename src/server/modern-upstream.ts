@@ -5,8 +5,14 @@
  *
  * Calls are multiplexed: each gets a bridge id (so clients' ids never collide), its progress token
  * is replaced by that id, and the child's messages are routed back by id, progress token or
- * `subscriptionId`. Requests the child makes (legacy children only) go to the one call that may
- * have caused them, or are refused when no call can own them.
+ * `subscriptionId`.
+ *
+ * Requests a legacy child makes (elicitation, sampling, roots) carry no link to the call that
+ * caused them. Only "candidate" calls (tools/call, prompts/get, resources/read) are taken to ask;
+ * a request goes to a call only when that call is the one candidate in flight on this child. When
+ * several are in flight (kinds that were seen answering without asking share a child) the request
+ * is parked and the child drains (no new candidates) until one is left. Kinds are reported as
+ * quiet (`onQuiet`) or asking (`onAsker`), which decides how the pool runs them next time.
  */
 import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
@@ -44,9 +50,25 @@ interface Call {
   clientToken: string | number | undefined;
   sink: CallSink;
   resolve(response: JsonRpcResponse): void;
-  /** Set while a legacy child may attribute its requests to this call. */
+  /** A call that may make a legacy child ask for input (tools/call, prompts/get, resources/read). */
+  candidate: boolean;
+  /** Runs with no other candidate on this child (its kind is known to ask). */
   exclusive: boolean;
+  /** Names the kind of call (method and tool/prompt/resource), for `onAsker` and `onQuiet`. */
+  kind: string | undefined;
+  /** Whether a child request was handed to this call. */
+  asked: boolean;
 }
+
+/** How a call is run on a legacy child. */
+export type CallMode = "plain" | "shared" | "exclusive";
+
+/**
+ * How long a child's request waits for the calls in flight to drain to the one that made it. When
+ * they do not (several calls all waiting for input), it is refused, and every kind still in flight
+ * is treated as one that asks.
+ */
+const PARK_LIMIT_MS = 5_000;
 
 /** Notifications of a legacy child that are not about one call: list changes and resource updates. */
 export type BroadcastListener = (message: JsonRpcNotification) => void;
@@ -70,8 +92,15 @@ export class ModernUpstream {
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
   readonly #onExit: (upstream: ModernUpstream) => void;
-  /** Called when an exclusive call is over (answered, cancelled or failed): the child can take another. */
+  /** Called when a candidate call is over (answered, cancelled or failed): the child may take another. */
   onFreed: (() => void) | undefined;
+  /** Called with the kind of a call that made the child ask for input. */
+  onAsker: ((kind: string) => void) | undefined;
+  /** Called with the kind of a candidate call the child answered without asking anything. */
+  onQuiet: ((kind: string) => void) | undefined;
+  /** Child requests waiting until one candidate call is left to own them. */
+  #parked: JsonRpcRequest[] = [];
+  #parkTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(key: string, name: string, platform: Platform, config: McpServerConfig, principal: Principal | undefined, logger: Logger, onExit: (upstream: ModernUpstream) => void) {
     this.key = key;
@@ -95,10 +124,21 @@ export class ModernUpstream {
     return this.#calls.size;
   }
 
-  /** Whether a call that may make a legacy child ask for input is in flight. */
-  get busyExclusive(): boolean {
-    for (const call of this.#calls.values()) if (call.exclusive) return true;
-    return false;
+  /** Candidate calls in flight, and whether one of them runs exclusively. */
+  get candidates(): { count: number; exclusive: boolean } {
+    let count = 0;
+    let exclusive = false;
+    for (const call of this.#calls.values()) {
+      if (!call.candidate) continue;
+      count++;
+      exclusive ||= call.exclusive;
+    }
+    return { count, exclusive };
+  }
+
+  /** Whether a child request waits for attribution: no new candidate call may start here. */
+  get draining(): boolean {
+    return this.#parked.length > 0;
   }
 
   onBroadcast(listener: BroadcastListener): () => void {
@@ -110,7 +150,7 @@ export class ModernUpstream {
    * Sends a request to the child. `params` go as given except the progress token, which becomes
    * the call's bridge id. The response comes back with the client's id.
    */
-  call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, exclusive = false): { id: number; response: Promise<JsonRpcResponse> } {
+  call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<JsonRpcResponse> } {
     this.lastActivity = Date.now();
     const id = this.#nextId++;
     const meta = metaOf(params);
@@ -124,7 +164,7 @@ export class ModernUpstream {
       resolve(errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason));
       return { id, response };
     }
-    this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, exclusive });
+    this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false });
     const message: JsonRpcRequest = { jsonrpc: "2.0", id, method, ...(sent !== undefined && { params: sent }) };
     this.#child.send(JSON.stringify(message));
     return { id, response };
@@ -208,6 +248,7 @@ export class ModernUpstream {
         return;
       }
       this.#forget(call);
+      if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
       call.resolve({ ...message, id: call.clientId });
       return;
     }
@@ -217,11 +258,43 @@ export class ModernUpstream {
 
   #childRequest(request: JsonRpcRequest): void {
     if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
-    const owners = [...this.#calls.values()].filter((call) => call.exclusive);
-    const owner = owners.length === 1 ? owners[0] : undefined;
-    if (owner?.sink.childRequest) return owner.sink.childRequest(request);
-    // No call can own it with certainty: refuse rather than guess.
-    this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} can only be asked during a tools/call, prompts/get or resources/read`));
+    this.#parked.push(request);
+    this.#attribute();
+    if (this.#parked.length === 0 || this.#parkTimer) return;
+    this.#logger.debug("child request parked until one call is left to own it", { child: this.name, method: request.method });
+    this.#parkTimer = setTimeout(() => this.#giveUpParked(), PARK_LIMIT_MS);
+  }
+
+  /** Hands parked child requests to the one candidate call in flight, or refuses them when there is none. */
+  #attribute(): void {
+    if (this.#parked.length === 0) return;
+    const candidates = [...this.#calls.values()].filter((call) => call.candidate);
+    if (candidates.length > 1) return;
+    const parked = this.#parked;
+    this.#parked = [];
+    clearTimeout(this.#parkTimer);
+    this.#parkTimer = undefined;
+    const owner = candidates[0];
+    if (owner) owner.asked = true;
+    if (owner?.kind !== undefined) this.onAsker?.(owner.kind);
+    for (const request of parked) {
+      if (owner?.sink.childRequest) owner.sink.childRequest(request);
+      // No call can own it with certainty: refuse rather than guess.
+      else this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} can only be asked during a tools/call, prompts/get or resources/read`));
+    }
+    // Draining is over: waiting calls may use this child again.
+    this.onFreed?.();
+  }
+
+  /** Several calls kept waiting: none can be told apart; refuse, and run all their kinds alone from now on. */
+  #giveUpParked(): void {
+    this.#parkTimer = undefined;
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const call of this.#calls.values()) if (call.candidate && call.kind !== undefined) this.onAsker?.(call.kind);
+    for (const request of parked) this.answer(errorResponse(request.id, ErrorCode.InternalError, `the bridge cannot tell which call asked ${request.method}; try again`));
+    this.#logger.warn("child asked for input while several calls were in flight; refused", { child: this.name, requests: parked.length });
+    this.onFreed?.();
   }
 
   #notification(message: JsonRpcNotification): void {
@@ -254,20 +327,25 @@ export class ModernUpstream {
       for (const listener of this.#broadcast) listener(message);
       return;
     }
-    // Anything else (logging above all) belongs to a call in flight: the exclusive one if any, else the newest.
-    let target: Call | undefined;
-    for (const call of this.#calls.values()) if (call.method !== "subscriptions/listen" && (!target || call.exclusive || !target.exclusive)) target = call;
-    target?.sink.notification(message);
+    // Anything else (logging above all) belongs to a call, but says not which: it goes to the one
+    // call in flight, and is dropped when there are several (it must not reach the wrong client).
+    const calls = [...this.#calls.values()].filter((call) => call.method !== "subscriptions/listen");
+    if (calls.length === 1) calls[0]!.sink.notification(message);
+    else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
   #forget(call: Call): void {
     this.#calls.delete(call.id);
-    if (call.exclusive) this.onFreed?.();
+    if (!call.candidate) return;
+    this.#attribute();
+    this.onFreed?.();
   }
 
   #failAll(reason: string): void {
     for (const call of this.#calls.values()) call.resolve(errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason));
     this.#calls.clear();
+    this.#parked = [];
+    clearTimeout(this.#parkTimer);
   }
 
   #exited(reason: string): void {

@@ -161,6 +161,22 @@ describe("multi round-trip requests over a legacy child", () => {
     assert.deepEqual(finals.map((final) => textOf(final.body.result)), tags.map((tag) => `${tag}=v-${tag}`));
   });
 
+  test("a kind of call seen answering without asking shares a child; when it does ask, the child drains until the request's owner is certain", async () => {
+    // Both kinds answer once without asking: from then on they share one child.
+    assert.equal(textOf((await modern(BOB, 90, "tools/call", { name: "maybe_ask", arguments: { ask: false } })).body.result), "did not ask");
+    assert.equal(textOf((await modern(BOB, 91, "tools/call", { name: "slow", arguments: { ms: 0 } })).body.result), "done");
+    const slow = modern(BOB, 92, "tools/call", { name: "slow", arguments: { ms: 400 } });
+    const asking = await modern(BOB, 93, "tools/call", { name: "maybe_ask", arguments: { ask: true } });
+    // The elicitation could only be handed over once the slow call had answered.
+    assert.equal(textOf((await slow).body.result), "done");
+    assert.match(bridge.logs(), /child request parked until one call is left to own it/);
+    const entries = Object.entries((asking.body.result?.inputRequests ?? {}) as Record<string, { params: { message: string } }>);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]![1].params.message, "maybe value?");
+    const final = await modern(BOB, 94, "tools/call", { name: "maybe_ask", arguments: { ask: true }, inputResponses: { [entries[0]![0]]: { action: "accept", content: { value: "ok" } } }, requestState: asking.body.result?.requestState });
+    assert.equal(textOf(final.body.result), "asked: ok");
+  });
+
   test("a capability the request did not declare is never asked; with nothing left to ask the client gets -32021 and HTTP 400", async () => {
     const { status, body } = await modern(ALICE, 50, "tools/call", { name: "test_missing_capability", arguments: {} }, {});
     assert.equal(status, 400);
