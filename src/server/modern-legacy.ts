@@ -34,8 +34,8 @@ import type { ModernChildPool } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
 
-/** Pending rounds kept at once (over all principals); each holds a child call open. */
-const MAX_ROUNDS = 1000;
+/** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
+const MAX_ROUNDS_PER_PRINCIPAL = 256;
 
 interface Context {
   config: ServerConfig;
@@ -87,6 +87,8 @@ class Round {
 /** State shared by all modern calls on legacy children. */
 export class LegacyChildState {
   readonly rounds = new Map<string, Round>();
+  /** Rounds per principal, for MAX_ROUNDS_PER_PRINCIPAL. */
+  readonly perPrincipal = new Map<string, number>();
   readonly hint: CacheHint;
   /** Per child: resource URI → listen streams subscribed to it. */
   readonly subscriptions = new WeakMap<ModernUpstream, Map<string, number>>();
@@ -182,8 +184,9 @@ async function roundTrip(context: Context, pool: ModernChildPool, request: Moder
   if (retry.requestState !== undefined) {
     return resume(context, request, reply, retry.requestState, retry.inputResponses, await requestDigest(message.method, retry.params));
   }
-  if (context.legacy.rounds.size >= MAX_ROUNDS) {
-    return reply.finish(errorResponse(message.id, ErrorCode.InternalError, "too many calls are waiting for input; try again later"));
+  const principal = principalName(request);
+  if ((context.legacy.perPrincipal.get(principal) ?? 0) >= MAX_ROUNDS_PER_PRINCIPAL) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_ROUNDS_PER_PRINCIPAL} calls in flight or waiting for input; try again later`));
   }
   let round: Round | undefined;
   const sink = {
@@ -193,9 +196,10 @@ async function roundTrip(context: Context, pool: ModernChildPool, request: Moder
   const target = retry.params?.name ?? retry.params?.uri;
   const kind = `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`;
   const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind, (group) => evictOldest(context, group));
-  round = new Round(started.upstream, message.method, principalName(request), retry.params, message.id, request.envelope);
+  round = new Round(started.upstream, message.method, principal, retry.params, message.id, request.envelope);
   round.callId = started.id;
   context.legacy.rounds.set(round.id, round);
+  context.legacy.perPrincipal.set(principal, (context.legacy.perPrincipal.get(principal) ?? 0) + 1);
   attach(context, round, reply);
   const settledRound = round;
   void started.response.then((answer) => settle(context, settledRound, answer));
@@ -224,7 +228,10 @@ function drop(context: Context, round: Round): void {
   clearTimeout(round.deadline);
   if (round.flushTimer) clearImmediate(round.flushTimer);
   round.reply = undefined;
-  context.legacy.rounds.delete(round.id);
+  if (!context.legacy.rounds.delete(round.id)) return;
+  const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
+  if (left > 0) context.legacy.perPrincipal.set(round.principal, left);
+  else context.legacy.perPrincipal.delete(round.principal);
 }
 
 /** The child answered the call (or died): the waiting reply gets it; else it is kept for the retry. */

@@ -219,7 +219,8 @@ export class ModernChildPool {
     const now = Date.now();
     for (const group of [...this.#groups.values()]) {
       for (const upstream of [...group]) {
-        if (upstream.inFlight === 0 && now - upstream.lastActivity > this.#config.session.timeout) {
+        // A principal with a listen stream open keeps its children: they are what it listens to.
+        if (upstream.inFlight === 0 && !this.#listeners.has(upstream.key) && now - upstream.lastActivity > this.#config.session.timeout) {
           this.#logger.info("modern child idle; ended", { child: upstream.name });
           this.#stop(upstream, "the child was idle too long");
         }

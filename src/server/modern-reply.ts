@@ -20,6 +20,8 @@ export class ModernReply {
   readonly #keepAliveMs: number;
   /** Called once if the client goes away before the reply is complete. */
   onClientGone: (() => void) | undefined;
+  /** Called once when the reply is over, answered or abandoned. */
+  onEnd: (() => void) | undefined;
 
   constructor(accept: { json: boolean; sse: boolean }, keepAliveMs: number) {
     this.#acceptsJson = accept.json;
@@ -38,6 +40,7 @@ export class ModernReply {
     this.#done = true;
     clearInterval(this.#keepAlive);
     this.onClientGone?.();
+    this.onEnd?.();
   }
 
   /** A message about the request before its response; dropped when the client takes only JSON. */
@@ -52,6 +55,7 @@ export class ModernReply {
     if (this.#done) return;
     this.#done = true;
     clearInterval(this.#keepAlive);
+    this.onEnd?.();
     const raw = JSON.stringify(response);
     if (this.#sink) {
       this.#sink.write(formatEvent(undefined, raw));

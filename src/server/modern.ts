@@ -20,6 +20,11 @@ import type { ModernUpstream } from "./modern-upstream.ts";
 import { jsonRpcErrorResponse } from "./session.ts";
 import { SessionLimitError } from "./sessions.ts";
 
+/** Open `subscriptions/listen` streams per principal. */
+const MAX_LISTENS_PER_PRINCIPAL = 32;
+/** A tools/call naming a tool the bridge has not seen makes it list the child's tools at most this often. */
+const TOOL_LIST_INTERVAL_MS = 5_000;
+
 /** Methods the modern era removed; a modern request for one is answered 404 / -32601. */
 const REMOVED_METHODS = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
 
@@ -63,6 +68,8 @@ export class ModernServer {
   readonly pool: ModernChildPool;
   readonly #context: ModernContext;
   readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
+  readonly #listedAt = new WeakMap<ModernUpstream, number>();
+  readonly #listens = new Map<string, number>();
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
@@ -96,6 +103,19 @@ export class ModernServer {
       if (problem) return modernRejection(message.id, problem);
     }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval);
+    if (message.method === "subscriptions/listen") {
+      const key = this.pool.keyOf(principal);
+      const open = this.#listens.get(key) ?? 0;
+      if (open >= MAX_LISTENS_PER_PRINCIPAL) {
+        return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_LISTENS_PER_PRINCIPAL} subscriptions/listen streams open`), { "retry-after": "5" });
+      }
+      this.#listens.set(key, open + 1);
+      reply.onEnd = () => {
+        const left = (this.#listens.get(key) ?? 1) - 1;
+        if (left > 0) this.#listens.set(key, left);
+        else this.#listens.delete(key);
+      };
+    }
     request.onClientGone?.(() => reply.clientGone());
     if (upstream.era === "legacy") {
       try {
@@ -133,7 +153,8 @@ export class ModernServer {
     const name = params?.name;
     if (typeof name !== "string") return undefined;
     let known = this.#toolHeaders.get(upstream);
-    if (!known?.has(name)) {
+    if (!known?.has(name) && Date.now() - (this.#listedAt.get(upstream) ?? 0) > TOOL_LIST_INTERVAL_MS) {
+      this.#listedAt.set(upstream, Date.now());
       await this.#listTools(upstream, request.envelope);
       known = this.#toolHeaders.get(upstream);
     }

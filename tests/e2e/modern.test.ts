@@ -199,6 +199,54 @@ describe("multi round-trip requests over a legacy child", () => {
   });
 });
 
+describe("subscriptions/listen over a legacy child", () => {
+  test("the stream opens with the acknowledgement and carries the child's list changes the filter asks for, tagged with the listen id", async () => {
+    const controller = new AbortController();
+    const response = await fetch(bridge.url, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json", accept: "text/event-stream", "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: "listen-1",
+        method: "subscriptions/listen",
+        params: { notifications: { toolsListChanged: true }, _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} } },
+      }),
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffered = "";
+    const next = async (): Promise<Record<string, any>> => {
+      for (;;) {
+        const event = /data: (.*)\n\n/.exec(buffered);
+        if (event) {
+          buffered = buffered.slice(event.index + event[0].length);
+          return JSON.parse(event[1]!) as Record<string, any>;
+        }
+        const { value, done } = await reader.read();
+        assert.ok(!done, "the listen stream ended");
+        buffered += decoder.decode(value, { stream: true });
+      }
+    };
+    try {
+      const ack = await next();
+      assert.equal(ack.method, "notifications/subscriptions/acknowledged");
+      assert.equal(ack.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
+      await modern(ALICE, 100, "tools/call", { name: "test_trigger_prompt_change", arguments: {} });
+      await modern(ALICE, 101, "tools/call", { name: "test_trigger_tool_change", arguments: {} });
+      // The prompts change was not asked for: the first notification after the ack is the tools one.
+      const change = await next();
+      assert.equal(change.method, "notifications/tools/list_changed");
+      assert.equal(change.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
+    } finally {
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+    }
+  });
+});
+
 describe("cancellation and logging", () => {
   test("closing a modern response stream cancels the request at the child", async () => {
     const controller = new AbortController();
