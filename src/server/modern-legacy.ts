@@ -63,7 +63,8 @@ class Round {
   /** When the round went to the client; undefined while the bridge itself waits for the child. */
   waitingSince: number | undefined;
   #nextKey = 1;
-  flushTimer: ReturnType<typeof setImmediate> | undefined;
+  /** A flush is queued for the end of the current read of the child's output. */
+  flushQueued = false;
   deadline: ReturnType<typeof setTimeout> | undefined;
   callId = 0;
 
@@ -226,7 +227,6 @@ function attach(context: Context, round: Round, reply: ModernReply): void {
 
 function drop(context: Context, round: Round): void {
   clearTimeout(round.deadline);
-  if (round.flushTimer) clearImmediate(round.flushTimer);
   round.reply = undefined;
   if (!context.legacy.rounds.delete(round.id)) return;
   const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
@@ -255,12 +255,14 @@ function collect(context: Context, round: Round, childRequest: JsonRpcRequest): 
 }
 
 function scheduleFlush(context: Context, round: Round): void {
-  if (round.flushTimer) return;
-  // Requests the child makes together arrive in one read of its stdout: the round is sent once that
-  // read has been handled, so they go to the client together (a timer window would cost every round
-  // a millisecond or more; requests made apart simply make two rounds).
-  round.flushTimer = setImmediate(() => {
-    round.flushTimer = undefined;
+  if (round.flushQueued) return;
+  round.flushQueued = true;
+  // Requests the child makes together arrive in one read of its stdout, whose lines are handled in
+  // one synchronous pass: a microtask runs once that pass is over, so they go to the client in one
+  // round (a timer window would cost every round a millisecond or more; requests the child makes
+  // apart simply make two rounds).
+  queueMicrotask(() => {
+    round.flushQueued = false;
     void flush(context, round);
   });
 }
