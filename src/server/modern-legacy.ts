@@ -344,6 +344,10 @@ async function resume(context: Context, request: ModernRequest, reply: ModernRep
   if (round.reply) {
     return reply.finish(errorResponse(message.id, ErrorCode.InvalidRequest, "this requestState is already being used by another retry"));
   }
+  // Each round's state names the keys it asked: an earlier round's state is stale.
+  if (!round.settled && opened.claims.keys.join("\n") !== round.pending.map((entry) => entry.key).join("\n")) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InvalidParams, "Invalid or expired requestState: a later round has replaced it", { reason: "invalid_request_state", detail: "stale" }));
+  }
   round.clientId = message.id;
   round.envelope = request.envelope;
   if (round.settled) {

@@ -146,6 +146,20 @@ describe("multi round-trip requests over a legacy child", () => {
     assert.equal(own.body.result?.resultType, "complete");
   });
 
+  test("round after round: each retry continues the same call at the child; an earlier round's state is refused", async () => {
+    const call = (id: number, extra: Record<string, unknown> = {}) => modern(ALICE, id, "tools/call", { name: "test_input_required_result_multi_round", arguments: {}, ...extra });
+    const first = await call(24);
+    const [key1] = Object.keys(first.body.result?.inputRequests ?? {});
+    const second = await call(25, { inputResponses: { [key1!]: { action: "accept", content: { name: "Ada" } } }, requestState: first.body.result?.requestState });
+    assert.equal(second.body.result?.resultType, "input_required");
+    const [key2, request2] = Object.entries((second.body.result?.inputRequests ?? {}) as Record<string, { params: { message: string } }>)[0] ?? [];
+    assert.match(request2?.params.message ?? "", /Step 2/);
+    const stale = await call(26, { inputResponses: { [key1!]: { action: "accept", content: { name: "Eve" } } }, requestState: first.body.result?.requestState });
+    assert.equal(stale.body.error?.code, -32602);
+    const done = await call(27, { inputResponses: { [key2!]: { action: "accept", content: { color: "green" } } }, requestState: second.body.result?.requestState });
+    assert.equal(textOf(done.body.result), "Done: Ada likes green");
+  });
+
   test("concurrent calls that each elicit get their own input request and their own answer", async () => {
     const tags = ["t1", "t2", "t3", "t4"];
     const rounds = await Promise.all(tags.map((tag, i) => modern(ALICE, 30 + i, "tools/call", { name: "elicit_tag", arguments: { tag } })));
