@@ -8,6 +8,7 @@
  *   `input_required`, retries with `inputResponses`) against two plain echo calls, sequential.
  * `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
  * default 8 a pool: the attribution choice of src/server/modern-pool.ts, measured.
+ * `--profile DIR` writes a CPU profile of the bridge there.
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
  * Writes bench/results/modern.{json,md}. Never fails on a number.
  */
@@ -26,6 +27,8 @@ const REPS = Number(value("--reps") ?? 3);
 const ROUNDS = Number(value("--rounds") ?? 200);
 /** session.modern_pool_size: 1 runs a principal's calls that may ask for input one at a time. */
 const POOL = Number(value("--pool") ?? 8);
+/** Writes a CPU profile of the bridge to this directory (node --cpu-prof); see cpuprofile-summary.mjs. */
+const PROFILE_DIR = value("--profile");
 const MODERN = "2026-07-28";
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -80,7 +83,7 @@ async function throughput(call: (agent: http.Agent, id: number) => Promise<void>
 }
 
 async function main(): Promise<void> {
-  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL });
+  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
   const legacyRates: number[] = [];
   const modernRates: number[] = [];
   let mrtr = { roundMs: 0, twoCallsMs: 0 };
