@@ -28,8 +28,8 @@ import {
 } from "../mcp/mrtr.ts";
 import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
-import { requestDigest, type RequestStateSealer } from "../mcp/seal.ts";
-import type { ModernRequest } from "./modern.ts";
+import { requestDigest } from "../mcp/seal.ts";
+import type { ModernContext, ModernRequest } from "./modern.ts";
 import type { ModernChildPool } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
@@ -37,11 +37,7 @@ import type { ModernUpstream } from "./modern-upstream.ts";
 /** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
 const MAX_ROUNDS_PER_PRINCIPAL = 256;
 
-interface Context {
-  config: ServerConfig;
-  sealer: Promise<RequestStateSealer>;
-  legacy: LegacyChildState;
-}
+type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
 
 /** One call on a legacy child that is, or may become, a multi round-trip exchange. */
 class Round {
@@ -111,7 +107,10 @@ export async function callLegacyChild(context: Context, pool: ModernChildPool, p
 
   const params = withoutEnvelope(message.params);
   const { id, response } = primary.call(message.id, message.method, params, { notification: (n) => logTo(reply, request.envelope, n) });
-  reply.onClientGone = () => primary.cancel(id, "the client closed the response stream");
+  reply.onClientGone = () => {
+    clearTimeout(timer);
+    primary.cancel(id, "the client closed the response stream");
+  };
   const timer = setTimeout(() => {
     primary.cancel(id, "request timed out");
     reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));

@@ -64,6 +64,7 @@ export function modernRejection(id: JsonRpcId | null, rejection: Rejection): Res
   return jsonRpcErrorResponse(rejection.status, errorResponse(id, rejection.error.code, rejection.error.message, rejection.error.data));
 }
 
+/** Serves modern requests for server mode: owns the children pool, the requestState sealer and the legacy-child translation state. */
 export class ModernServer {
   readonly pool: ModernChildPool;
   readonly #context: ModernContext;
@@ -135,7 +136,10 @@ export class ModernServer {
     const { message } = request;
     const listen = message.method === "subscriptions/listen";
     const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
-    reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
+    reply.onClientGone = () => {
+      clearTimeout(timer);
+      upstream.cancel(id, "the client closed the response stream");
+    };
     const timer = listen ? undefined : setTimeout(() => {
       upstream.cancel(id, "request timed out");
       reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#context.config.mcp_server!.read_timeout} ms`));
