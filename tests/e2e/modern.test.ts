@@ -114,6 +114,64 @@ describe("modern and legacy clients on one bridge", () => {
   });
 });
 
+describe("refusals at the edge", () => {
+  const meta = (version = MODERN) => ({ "io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {} });
+  async function refusal(body: unknown, headers: Record<string, string>) {
+    const response = await fetch(bridge.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as { id: unknown; error?: { code: number; data?: any } } };
+  }
+
+  test("an unknown version: 400, -32022 listing what is served and echoing what was asked", async () => {
+    const { status, body } = await refusal({ jsonrpc: "2.0", id: 7, method: "tools/list", params: { _meta: meta("2031-01-01") } }, { "mcp-protocol-version": "2031-01-01", "mcp-method": "tools/list" });
+    assert.equal(status, 400);
+    assert.equal(body.id, 7);
+    assert.equal(body.error?.code, -32022);
+    assert.deepEqual(body.error?.data, { supported: [MODERN], requested: "2031-01-01" });
+  });
+
+  test("headers that disagree with the body, or are missing: 400, -32020", async () => {
+    const call = { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "echo", arguments: { text: "x" }, _meta: meta() } };
+    for (const headers of <Array<Record<string, string>>>[
+      { "mcp-protocol-version": "2025-11-25", "mcp-method": "tools/call", "mcp-name": "echo" },
+      { "mcp-protocol-version": MODERN, "mcp-method": "tools/list", "mcp-name": "echo" },
+      { "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "other" },
+      { "mcp-protocol-version": MODERN, "mcp-method": "tools/call" },
+      { "mcp-method": "tools/call", "mcp-name": "echo" },
+    ]) {
+      const { status, body } = await refusal(call, headers);
+      assert.equal(status, 400, JSON.stringify(headers));
+      assert.equal(body.error?.code, -32020, JSON.stringify(headers));
+      assert.equal(body.id, 8);
+    }
+  });
+
+  test("a broken envelope, a modern header without one, a modern element in a batch: 400", async () => {
+    const broken = await refusal({ jsonrpc: "2.0", id: 9, method: "tools/list", params: { _meta: { "io.modelcontextprotocol/protocolVersion": MODERN } } }, { "mcp-protocol-version": MODERN, "mcp-method": "tools/list" });
+    assert.equal(broken.status, 400);
+    assert.equal(broken.body.error?.code, -32602);
+    const missing = await refusal({ jsonrpc: "2.0", id: 10, method: "tools/list", params: {} }, { "mcp-protocol-version": MODERN, "mcp-method": "tools/list" });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.error?.code, -32602);
+    const batch = await refusal([{ jsonrpc: "2.0", id: 11, method: "tools/list", params: { _meta: meta() } }], {});
+    assert.equal(batch.status, 400);
+    assert.equal(batch.body.error?.code, -32600);
+  });
+
+  test("initialize under a modern claim: 404, -32601, naming the versions served", async () => {
+    const { status, body } = await refusal(
+      { jsonrpc: "2.0", id: 12, method: "initialize", params: { protocolVersion: MODERN, capabilities: {}, clientInfo: { name: "x", version: "1" }, _meta: meta() } },
+      { "mcp-protocol-version": MODERN, "mcp-method": "initialize" },
+    );
+    assert.equal(status, 404);
+    assert.equal(body.error?.code, -32601);
+    assert.ok((body.error?.data?.supported as string[]).includes("2025-11-25"));
+  });
+});
+
 describe("children per principal", () => {
   test("two principals get two children; each principal's calls reuse its own", async () => {
     const who = async (token: string, id: number) => JSON.parse(textOf((await modern(token, id, "tools/call", { name: "whoami", arguments: {} })).body.result)) as { subject: string; pid: number };
