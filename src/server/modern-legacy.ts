@@ -59,7 +59,7 @@ class Round {
   /** When the round went to the client; undefined while the bridge itself waits for the child. */
   waitingSince: number | undefined;
   #nextKey = 1;
-  /** A flush is queued for the end of the current read of the child's output. */
+  /** A flush of the collected requests is scheduled (see scheduleFlush). */
   flushQueued = false;
   deadline: ReturnType<typeof setTimeout> | undefined;
   callId = 0;
@@ -256,14 +256,24 @@ function collect(context: Context, round: Round, childRequest: JsonRpcRequest): 
 function scheduleFlush(context: Context, round: Round): void {
   if (round.flushQueued) return;
   round.flushQueued = true;
-  // Requests the child makes together arrive in one read of its stdout, whose lines are handled in
-  // one synchronous pass: a microtask runs once that pass is over, so they go to the client in one
-  // round (a timer window would cost every round a millisecond or more; requests the child makes
-  // apart simply make two rounds).
-  queueMicrotask(() => {
+  const flushNow = () => {
     round.flushQueued = false;
     void flush(context, round);
-  });
+  };
+  // Requests the child makes together (elicitation and sampling at once, say) should reach the
+  // client in one round. With no window, the round goes once the event loop has had two turns to
+  // read what the child already wrote (its writes come microseconds apart); a window waits longer
+  // for a busy host, at that cost to every round.
+  const window = context.config.session.input_window;
+  if (window > 0) setTimeout(flushNow, window);
+  else nextTurn(() => nextTurn(flushNow));
+}
+
+/** Runs `callback` after the event loop's next poll for I/O (setImmediate where the runtime has it). */
+function nextTurn(callback: () => void): void {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  if (immediate) immediate(callback);
+  else setTimeout(callback, 0);
 }
 
 /**

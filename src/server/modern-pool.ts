@@ -127,7 +127,11 @@ export class ModernChildPool {
         return mode === "exclusive" ? running.count === 0 : !running.exclusive;
       });
       // Chosen and called in one synchronous step, so two calls cannot pick the same child.
-      if (fits) return { upstream: fits, ...fits.call(clientId, method, params, sink, mode, kind) };
+      if (fits) {
+        const started = fits.call(clientId, method, params, sink, mode, kind);
+        if (mode === "exclusive") this.#ensureSpare(key, principal);
+        return { upstream: fits, ...started };
+      }
       if (group.filter((child) => !child.closed).length < this.#config.session.modern_pool_size) {
         await this.#spawn(key, principal).ready;
         continue;
@@ -135,6 +139,22 @@ export class ModernChildPool {
       if (evict?.(group)) continue;
       // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time).
       await this.#waitForFree(key, deadline);
+    }
+  }
+
+  /**
+   * Keeps one child of the group idle (or starting) while the group may grow, so that the next call
+   * that must run alone does not wait for a child to start (hundreds of milliseconds on a busy host).
+   */
+  #ensureSpare(key: string, principal: Principal | undefined): void {
+    const live = (this.#groups.get(key) ?? []).filter((child) => !child.closed);
+    if (live.length >= this.#config.session.modern_pool_size) return;
+    if (live.some((child) => child.era === undefined || (child.era === "legacy" && !child.draining && child.candidates.count === 0))) return;
+    try {
+      this.#spawn(key, principal);
+    } catch (error) {
+      // At a cap: no spare; calls will wait for a child as usual.
+      if (!(error instanceof SessionLimitError)) throw error;
     }
   }
 

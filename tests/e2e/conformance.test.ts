@@ -178,6 +178,10 @@ async function startBridge(fixture: string, name: string): Promise<Target> {
       '  listen: "127.0.0.1:0"',
       `  mcp_server: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(fixture)}] }`,
       "  auth: { type: none }",
+      // A legacy child's simultaneous elicitation/sampling/roots requests must make one MRTR round
+      // (input-required-result-multiple-input-requests); on a loaded test host its writes can
+      // arrive milliseconds apart, so the round waits a little for them.
+      "  session: { input_window: 50ms }",
       "",
     ].join("\n"),
   );
