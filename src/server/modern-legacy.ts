@@ -39,9 +39,12 @@ const MAX_ROUNDS_PER_PRINCIPAL = 256;
 
 type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
 
+let roundCounter = 0;
+
 /** One call on a legacy child that is, or may become, a multi round-trip exchange. */
 class Round {
-  readonly id = crypto.randomUUID();
+  /** Names the round inside its sealed state (which no client can read or forge), so a counter does. */
+  readonly id = `r${++roundCounter}`;
   reply: ModernReply | undefined;
   clientId: JsonRpcId;
   envelope: RequestEnvelope;

@@ -75,6 +75,12 @@ export class ModernChildPool {
     return `sub:${principal.subject}`;
   }
 
+  /** The principal's first child when it is running and its era known (no await on the hot path). */
+  readyPrimary(principal: Principal | undefined): ModernUpstream | undefined {
+    const first = this.#groups.get(this.keyOf(principal))?.find((candidate) => !candidate.closed);
+    return first?.era === undefined ? undefined : first;
+  }
+
   /** The principal's first child, started (and its era probed) when there is none. */
   async primary(principal: Principal | undefined): Promise<ModernUpstream> {
     const key = this.keyOf(principal);
@@ -113,7 +119,7 @@ export class ModernChildPool {
     kind?: string,
     evict?: (group: readonly ModernUpstream[]) => boolean,
   ): Promise<StartedCall> {
-    const first = await this.primary(principal);
+    const first = this.readyPrimary(principal) ?? (await this.primary(principal));
     if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(clientId, method, params, sink) };
     const key = this.keyOf(principal);
     // A kind runs shared only once it was seen answering without asking, and never since asking.

@@ -100,6 +100,8 @@ export class ModernUpstream {
   onQuiet: ((kind: string) => void) | undefined;
   /** Child requests waiting until one candidate call is left to own them. */
   #parked: JsonRpcRequest[] = [];
+  #candidateCount = 0;
+  #exclusiveCount = 0;
   #parkTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(key: string, name: string, platform: Platform, config: McpServerConfig, principal: Principal | undefined, logger: Logger, onExit: (upstream: ModernUpstream) => void) {
@@ -124,16 +126,9 @@ export class ModernUpstream {
     return this.#calls.size;
   }
 
-  /** Candidate calls in flight, and whether one of them runs exclusively. */
+  /** Candidate calls in flight, and whether one of them runs exclusively (kept as counts: read per call start). */
   get candidates(): { count: number; exclusive: boolean } {
-    let count = 0;
-    let exclusive = false;
-    for (const call of this.#calls.values()) {
-      if (!call.candidate) continue;
-      count++;
-      exclusive ||= call.exclusive;
-    }
-    return { count, exclusive };
+    return { count: this.#candidateCount, exclusive: this.#exclusiveCount > 0 };
   }
 
   /** Whether a child request waits for attribution: no new candidate call may start here. */
@@ -165,6 +160,8 @@ export class ModernUpstream {
       return { id, response };
     }
     this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false });
+    if (mode !== "plain") this.#candidateCount++;
+    if (mode === "exclusive") this.#exclusiveCount++;
     const message: JsonRpcRequest = { jsonrpc: "2.0", id, method, ...(sent !== undefined && { params: sent }) };
     this.#child.send(JSON.stringify(message));
     return { id, response };
@@ -337,6 +334,8 @@ export class ModernUpstream {
   #forget(call: Call): void {
     this.#calls.delete(call.id);
     if (!call.candidate) return;
+    this.#candidateCount--;
+    if (call.exclusive) this.#exclusiveCount--;
     this.#attribute();
     this.onFreed?.();
   }
@@ -344,6 +343,8 @@ export class ModernUpstream {
   #failAll(reason: string): void {
     for (const call of this.#calls.values()) call.resolve(errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason));
     this.#calls.clear();
+    this.#candidateCount = 0;
+    this.#exclusiveCount = 0;
     this.#parked = [];
     clearTimeout(this.#parkTimer);
   }

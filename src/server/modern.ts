@@ -95,12 +95,13 @@ export class ModernServer {
     }
     let upstream: ModernUpstream;
     try {
-      upstream = await this.pool.primary(principal);
+      upstream = this.pool.readyPrimary(principal) ?? (await this.pool.primary(principal));
     } catch (error) {
       return this.#unavailable(message, error);
     }
     if (message.method === "tools/call") {
-      const problem = await this.#checkParamHeaders(upstream, request);
+      const checked = this.#checkParamHeaders(upstream, request);
+      const problem = checked instanceof Promise ? await checked : checked;
       if (problem) return modernRejection(message.id, problem);
     }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval);
@@ -151,19 +152,21 @@ export class ModernServer {
     });
   }
 
-  /** `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (the child cannot see headers). */
-  async #checkParamHeaders(upstream: ModernUpstream, request: ModernRequest): Promise<Rejection | undefined> {
+  /**
+   * `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (the child cannot see
+   * headers). Synchronous when the tool is known; lists the child's tools first when it is not.
+   */
+  #checkParamHeaders(upstream: ModernUpstream, request: ModernRequest): Rejection | undefined | Promise<Rejection | undefined> {
     const params = request.message.params;
     const name = params?.name;
     if (typeof name !== "string") return undefined;
-    let known = this.#toolHeaders.get(upstream);
-    if (!known?.has(name) && Date.now() - (this.#listedAt.get(upstream) ?? 0) > TOOL_LIST_INTERVAL_MS) {
-      this.#listedAt.set(upstream, Date.now());
-      await this.#listTools(upstream, request.envelope);
-      known = this.#toolHeaders.get(upstream);
-    }
-    const declarations = known?.get(name);
-    return declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.http.headers) : undefined;
+    const check = (): Rejection | undefined => {
+      const declarations = this.#toolHeaders.get(upstream)?.get(name);
+      return declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.http.headers) : undefined;
+    };
+    if (this.#toolHeaders.get(upstream)?.has(name) || Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return check();
+    this.#listedAt.set(upstream, Date.now());
+    return this.#listTools(upstream, request.envelope).then(check);
   }
 
   /** Lists the child's tools on the client's behalf (up to a few pages) to learn their header declarations. */
