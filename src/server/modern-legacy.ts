@@ -40,11 +40,13 @@ const MAX_ROUNDS_PER_PRINCIPAL = 256;
 type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
 
 let roundCounter = 0;
+/** Tells this process's rounds from another's (or a previous run's) when states share a configured key. */
+const INSTANCE = crypto.randomUUID();
 
 /** One call on a legacy child that is, or may become, a multi round-trip exchange. */
 class Round {
-  /** Names the round inside its sealed state (which no client can read or forge), so a counter does. */
-  readonly id = `r${++roundCounter}`;
+  /** Names the round inside its sealed state (which no client can read or forge): a counter, per process instance. */
+  readonly id = `${INSTANCE}:${++roundCounter}`;
   reply: ModernReply | undefined;
   clientId: JsonRpcId;
   envelope: RequestEnvelope;
