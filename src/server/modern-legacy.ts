@@ -34,6 +34,8 @@ import type { ModernChildPool } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
 
+/** A child's requests for input that may wait at once in one call (collected or sent to the client). */
+const MAX_INPUT_REQUESTS = 16;
 /** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
 const MAX_ROUNDS_PER_PRINCIPAL = 256;
 
@@ -254,6 +256,10 @@ function settle(context: Context, round: Round, answer: JsonRpcResponse): void {
 }
 
 function collect(context: Context, round: Round, childRequest: JsonRpcRequest): void {
+  if (round.collected.length + round.pending.length >= MAX_INPUT_REQUESTS) {
+    round.upstream.answer(errorResponse(childRequest.id, ErrorCode.InvalidRequest, `at most ${MAX_INPUT_REQUESTS} requests for input may wait at once`));
+    return;
+  }
   round.collected.push(childRequest);
   if (round.reply) scheduleFlush(context, round);
 }

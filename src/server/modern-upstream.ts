@@ -69,6 +69,8 @@ export type CallMode = "plain" | "shared" | "exclusive";
  * is treated as one that asks.
  */
 const PARK_LIMIT_MS = 5_000;
+/** Child requests that may wait for attribution at once; more are refused. */
+const MAX_PARKED = 64;
 
 /** Notifications of a legacy child that are not about one call: list changes and resource updates. */
 export type BroadcastListener = (message: JsonRpcNotification) => void;
@@ -255,6 +257,7 @@ export class ModernUpstream {
 
   #childRequest(request: JsonRpcRequest): void {
     if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
+    if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
     this.#parked.push(request);
     this.#attribute();
     if (this.#parked.length === 0 || this.#parkTimer) return;
