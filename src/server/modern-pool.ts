@@ -142,6 +142,12 @@ export class ModernChildPool {
         await this.#spawn(key, principal).ready;
         continue;
       }
+      // A child still starting (the spare) will fit: wait for it rather than end someone's round.
+      const starting = group.find((child) => !child.closed && child.era === undefined);
+      if (starting) {
+        await starting.ready.catch(() => undefined);
+        continue;
+      }
       if (evict?.(group)) continue;
       // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time).
       await this.#waitForFree(key, deadline);

@@ -230,7 +230,7 @@ describe("multi round-trip requests over a legacy child", () => {
       return modern(ALICE, 40 + i, "tools/call", { name: "elicit_tag", arguments: { tag: tags[i] }, inputResponses: { [key]: { action: "accept", content: { value: `v-${tags[i]}` } } }, requestState: round.body.result?.requestState });
     });
     const finals = await Promise.all(retries);
-    assert.deepEqual(finals.map((final) => textOf(final.body.result)), tags.map((tag) => `${tag}=v-${tag}`));
+    assert.deepEqual(finals.map((final) => textOf(final.body.result)), tags.map((tag) => `${tag}=v-${tag}`), JSON.stringify(finals.map((final) => final.body)));
   });
 
   test("a kind of call seen answering without asking shares a child; when it does ask, the child drains until the request's owner is certain", async () => {
