@@ -8,6 +8,7 @@ import type { Platform, TlsServeOptions } from "../runtime/types.ts";
 import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { ModernServer } from "./modern.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 
@@ -96,12 +97,15 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);
+  const modern = new ModernServer(server, platform, logger, () => sessions.size);
+  sessions.otherChildren = () => modern.pool.size;
   app = createApp({
     config: server,
     sessions,
     authenticator,
     resource,
     logger,
+    modern,
     // Read per request: the authorization server named is the one discovery found.
     protectedResourceMetadata: authenticator?.protectedResource ? () => protectedResourceMetadata({ resource, ...authenticator.protectedResource! }) : undefined,
     authorizationServer,
@@ -117,7 +121,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     url,
     async close() {
       // Sessions end first so open streams close cleanly; then the listener; then wait for children.
-      const ending = sessions.close();
+      const ending = Promise.all([sessions.close(), modern.close()]);
       await listener.close();
       await ending;
       authenticator?.close?.();
