@@ -4,6 +4,7 @@
  */
 import type { AuthConfig, Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
+import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
@@ -12,6 +13,8 @@ export interface CrossKeyRule {
   check(config: Config): ConfigIssue[];
 }
 
+/** A DNS name: dot-separated labels of letters, digits and hyphens. */
+const DOMAIN_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
 /** [{ path, message }] when `ok` is falsy, [] otherwise. */
@@ -161,6 +164,29 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         );
       }
       return issues;
+    }),
+  },
+  {
+    summary:
+      "Federated mode: `upstream_issuer` and `upstream_discovery_url` must be https (plain http only on loopback, for local providers); `scopes` must include `openid`; `allowed_domains` are bare domain names.",
+    check: serverOnly(({ oauth_server: as }) => {
+      if (!as.enabled || as.mode !== "federated") return [];
+      const fed = as.federated;
+      const https = (key: "upstream_issuer" | "upstream_discovery_url") =>
+        unless(
+          fed[key] === undefined || isTrustedEndpoint(fed[key]),
+          `server.oauth_server.federated.${key}`,
+          "must be an https URL without credentials or fragment (http is accepted only for loopback addresses): sign-in answers and keys come from it",
+        );
+      return [
+        ...https("upstream_issuer"),
+        ...https("upstream_discovery_url"),
+        ...unless(fed.scopes.includes("openid"), "server.oauth_server.federated.scopes", 'must include "openid": sign-in needs an ID token (e.g. ["openid", "email", "profile"])'),
+        // A URL or an address here would match no one: everyone locked out, with no hint why.
+        ...fed.allowed_domains.flatMap((domain, i) =>
+          unless(DOMAIN_NAME.test(domain.replace(/^@/, "")), `server.oauth_server.federated.allowed_domains[${i}]`, 'must be a domain name such as "example.com" (compared with the part of the verified email after "@")'),
+        ),
+      ];
     }),
   },
   {

@@ -161,6 +161,12 @@ const sessionSchema = section({
   cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
   resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
+  modern_child: z.enum(["per_principal", "shared"]).default("per_principal").describe("Modern (2026-07-28) clients: per_principal: children of their own per authenticated subject; shared: one child for every principal. Without auth there is one principal."),
+  modern_pool_size: z.number().int().positive().max(64).default(8).describe("Modern clients of a legacy MCP server: children per principal, each running one call that may ask for input (elicitation, sampling, roots) at a time; when all are taken, the call that has waited longest for its client's input is ended."),
+  input_window: duration().prefault("0s").describe("Modern clients of a legacy MCP server: how long the bridge waits, after the server's first elicitation/sampling/roots request during a call, for others to send in the same round; 0s: only what has already arrived (no added latency)."),
+  cache_ttl: duration().prefault("0s").describe("Modern clients: ttlMs put on list results (and resources/read, server/discover) when the MCP server gives none."),
+  cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
+  request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
 });
 
 const bearerSchema = section({

@@ -14,6 +14,7 @@ import { createAuthGate } from "./auth-gate.ts";
 import { createRequestGuard } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
 import { Metrics } from "./metrics.ts";
+import type { ModernServer } from "./modern.ts";
 import type { SessionManager } from "./sessions.ts";
 import { createMcpHandlers } from "./streamable-http.ts";
 
@@ -30,6 +31,8 @@ export interface AppOptions {
   logger: Logger;
   /** RFC 9728 document, when the server publishes one. */
   protectedResourceMetadata?: () => Record<string, unknown>;
+  /** Serves modern (2026-07-28) clients on the same endpoint. */
+  modern?: ModernServer;
 }
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
@@ -40,9 +43,13 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
   const metrics = new Metrics();
   metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
+  if (options.modern) {
+    const pool = options.modern.pool;
+    metrics.gauge("mcp_bridge_modern_children", "Children serving modern (2026-07-28) clients", () => pool.size);
+  }
   metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
-  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
+  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize, modern: options.modern });
 
   // Before the Origin guard: the login form posts with Origin "null"; the AS checks the Host itself.
   options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null) });

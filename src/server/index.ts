@@ -8,13 +8,22 @@ import type { Platform, TlsServeOptions } from "../runtime/types.ts";
 import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { ModernServer } from "./modern.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 
 /** Loaded only when enabled: the authorization server brings jose, bcryptjs and the state store. */
 async function startAuthorizationServer(config: Config, platform: Platform, logger: Logger, resource: string): Promise<AuthorizationServer> {
   const { createAuthorizationServer } = await import("../oauth-server/index.ts");
-  return createAuthorizationServer({ config: config.server!.oauth_server, storage: config.storage, resource, platform, logger });
+  const federated = config.server!.oauth_server.federated;
+  return createAuthorizationServer({
+    config: config.server!.oauth_server,
+    storage: config.storage,
+    resource,
+    platform,
+    logger,
+    createUpstreamLogin: async (context) => (await import("../oauth-server/federated/index.ts")).startFederatedLogin(federated, { ...context, env: platform.env }),
+  });
 }
 
 export interface BridgeServer {
@@ -88,12 +97,15 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);
+  const modern = new ModernServer(server, platform, logger, () => sessions.size);
+  sessions.otherChildren = () => modern.pool.size;
   app = createApp({
     config: server,
     sessions,
     authenticator,
     resource,
     logger,
+    modern,
     // Read per request: the authorization server named is the one discovery found.
     protectedResourceMetadata: authenticator?.protectedResource ? () => protectedResourceMetadata({ resource, ...authenticator.protectedResource! }) : undefined,
     authorizationServer,
@@ -109,7 +121,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     url,
     async close() {
       // Sessions end first so open streams close cleanly; then the listener; then wait for children.
-      const ending = sessions.close();
+      const ending = Promise.all([sessions.close(), modern.close()]);
       await listener.close();
       await ending;
       authenticator?.close?.();
