@@ -23,7 +23,7 @@ export function stateDirectory(storage: Pick<StorageConfig, "path">, env: Readon
 export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger): Promise<{ store: Store; directory?: string }> {
   if (storage.type === "memory") return { store: new MemoryStore({ maxEntries: storage.max_entries }) };
   const directory = stateDirectory(storage, platform.env);
-  if (!directory) throw new TypeError('no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory');
+  if (!directory) throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: "no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory" }]);
   let store: FileStore;
   try {
     store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries });

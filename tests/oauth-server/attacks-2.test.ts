@@ -166,6 +166,16 @@ test("a state directory that cannot be used is a configuration error naming stor
   assert.match(result.stderr, /not-a-directory/);
 });
 
+test("no state directory at all (no storage.path, HOME or XDG_STATE_HOME) is reported under storage.path", async () => {
+  const config = writeConfig({
+    mode: "server",
+    server: { listen: "127.0.0.1:0", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } },
+  });
+  const result = await runCli(["run", "-c", config]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^\s*storage\.path: no state directory/m);
+});
+
 describe("tricks that hold (kept as regressions)", () => {
   let bridge: Awaited<ReturnType<typeof startAsBridge>>;
   let loopbackClient: string;
