@@ -21,6 +21,7 @@ import { Grants, REFRESH_GRACE_MS } from "../../src/oauth-server/grants.ts";
 import { createLoginLimiter } from "../../src/oauth-server/login-limiter.ts";
 import { loadSigningKeys } from "../../src/oauth-server/keys.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
+import { isPublicAddress } from "../../src/runtime/public-fetch.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { runCli, writeConfig, ECHO_SERVER } from "../support/bridge.ts";
 import { ALICE_HASH, authorizeUrl, CLAUDE_CALLBACK, postForm, postJson, registerClient, startAsBridge, tempDir } from "./support.ts";
@@ -85,6 +86,14 @@ test("registrations never used for a token are dropped after a day, so a registr
   now += 28 * 86_400_000;
   assert.ok(await clients.lookup(used), "for registration_lifetime after its last use");
   await store.close();
+});
+
+test("the metadata fetcher's address check: public IPv4 is public; IPv4-mapped private, local NAT64, 6to4, Teredo and site-local are not", () => {
+  // Public IPv4 hosts must be reachable: a document on an IPv4-only host (or an IPv4-only bridge) was refused.
+  for (const address of ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "2606:4700:4700::1111", "::ffff:8.8.8.8"]) assert.equal(isPublicAddress(address), true, address);
+  for (const address of ["127.0.0.1", "169.254.169.254", "::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1", "2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "fec0::1"]) {
+    assert.equal(isPublicAddress(address), false, address);
+  }
 });
 
 const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
