@@ -5,7 +5,8 @@
  * - TLS client certificates: Deno.serve cannot ask for them (no requestCert / CA options), so any
  *   `client_auth` other than none fails at start-up instead of serving without the check.
  * - TLS version bounds: rustls always offers 1.2 and 1.3; a config that narrows them fails at start-up.
- * - Request/header/keep-alive timeouts: Deno.serve has no such settings; its own defaults apply.
+ * - Request/header/keep-alive timeouts and connection caps: Deno.serve has no such settings and no
+ *   per-connection hook; its own defaults apply, and server.max_connections* are not enforced.
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
@@ -85,8 +86,10 @@ function failedToStart(error: Error): ChildProcessHandle {
     onStdout: () => {},
     onStderr: () => {},
     write: () => {},
+    queuedBytes: 0,
     closeStdin: () => {},
     kill: () => {},
+    groupAlive: () => false,
     exited: Promise.resolve({ code: null, signal: null, error }),
   };
 }
@@ -111,17 +114,31 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   const stdin = child.stdin.getWriter();
   let stdinClosed = false;
   // The writer queues in order; a child that stopped reading must not crash the bridge.
-  const input = coalescingWriter((text) => void stdin.write(encoder.encode(text)).catch(() => {}));
+  // Bytes handed to the writer that the child has not taken yet.
+  let writing = 0;
+  const input = coalescingWriter((text) => {
+    const bytes = encoder.encode(text);
+    writing += bytes.length;
+    void stdin
+      .write(bytes)
+      .catch(() => {})
+      .finally(() => (writing -= bytes.length));
+  });
   const exited = child.status.then(
     ({ code, signal }): ChildExit => ({ code: signal === null ? code : null, signal }),
     (error: Error) => ({ code: null, signal: null, error }),
   );
+  let leaderExited = false;
+  void exited.then(() => (leaderExited = true));
   return {
     pid: child.pid,
     onStdout: createPump(child.stdout),
     onStderr: createPump(child.stderr),
     write(data) {
       if (!stdinClosed) input.write(data);
+    },
+    get queuedBytes() {
+      return input.queuedLength + writing;
     },
     closeStdin() {
       if (stdinClosed) return;
@@ -135,6 +152,16 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
         else Deno.kill(-child.pid, signal);
       } catch {
         // Already gone.
+      }
+    },
+    groupAlive() {
+      if (isWindows) return !leaderExited;
+      // Deno.kill has no signal 0; SIGCONT is the harmless probe (it only resumes stopped processes).
+      try {
+        Deno.kill(-child.pid, "SIGCONT");
+        return true;
+      } catch {
+        return false;
       }
     },
     exited,

@@ -9,12 +9,67 @@ import { Writable } from "node:stream";
 import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
 
+/** How often Node looks for connections past headersTimeout / requestTimeout (its default is 30 s). */
+function checkingInterval(options: ServeOptions): number {
+  return Math.max(250, Math.min(5000, Math.floor(Math.min(options.headerTimeout, options.requestTimeout) / 4)));
+}
+
+/**
+ * The connection caps and the first-request timer. Node's own timeouts start with the first byte
+ * of a request, so a connection that never sends one would stay open forever: a timer from accept
+ * until the first request head closes it. Returns the open sockets, for close().
+ */
+function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
+  const sockets = new Set<Socket>();
+  const perAddress = new Map<string, number>();
+  /** "address|port" → the timer of a connection that has not completed a request head yet. */
+  const awaitingHead = new Map<string, ReturnType<typeof setTimeout>>();
+  // Node closes connections past this before they reach any listener, and reports them as "drop".
+  server.maxConnections = options.maxConnections;
+  server.on("drop", (data?: { remoteAddress?: string }) => options.onRefusedConnection?.("max_connections", data?.remoteAddress ?? ""));
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const key = `${address}|${socket.remotePort}`;
+    const count = perAddress.get(address) ?? 0;
+    if (count >= options.maxConnectionsPerAddress && !options.exemptPeer?.(address)) {
+      options.onRefusedConnection?.("max_connections_per_address", address);
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, count + 1);
+    sockets.add(socket);
+    awaitingHead.set(
+      key,
+      setTimeout(() => socket.destroy(), options.headerTimeout),
+    );
+    socket.once("close", () => {
+      sockets.delete(socket);
+      clearTimeout(awaitingHead.get(key));
+      awaitingHead.delete(key);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
+  });
+  server.on("request", (request: IncomingMessage) => {
+    // The TLS socket of a request shares address and port with the raw socket it wraps.
+    const key = `${request.socket.remoteAddress ?? ""}|${request.socket.remotePort}`;
+    const timer = awaitingHead.get(key);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    awaitingHead.delete(key);
+  });
+  return sockets;
+}
+
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
   const tls = options.tls;
+  const timeouts = { headersTimeout: options.headerTimeout, requestTimeout: options.requestTimeout, connectionsCheckingInterval: checkingInterval(options) };
   const server = createAdaptorServer({
     fetch: (request, env) => {
       const outgoing = env.outgoing as ServerResponse;
@@ -24,9 +79,11 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
         onClientGone: (listener) => void outgoing.once("close", () => outgoing.writableFinished || listener()),
       });
     },
+    serverOptions: timeouts,
     ...(tls && {
       createServer: createHttpsServer,
       serverOptions: {
+        ...timeouts,
         cert: tls.cert,
         key: tls.key,
         ca: tls.ca,
@@ -39,8 +96,6 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       },
     }),
   }) as Server;
-  server.requestTimeout = options.requestTimeout;
-  server.headersTimeout = Math.min(options.requestTimeout, 60_000);
   server.keepAliveTimeout = options.idleTimeout;
   // SSE streams live for hours: no socket inactivity timeout, keep-alive comments keep proxies awake.
   server.timeout = 0;
@@ -49,11 +104,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       if (!socket.getPeerCertificate() || Object.keys(socket.getPeerCertificate()).length === 0) socket.destroy();
     });
   }
-  const sockets = new Set<import("node:net").Socket>();
-  server.on(tls ? "secureConnection" : "connection", (socket: import("node:net").Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
+  const sockets = limitConnections(server, options);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -91,8 +142,13 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   // A child that stops reading stdin must not crash the bridge with EPIPE.
   child.stdin.on("error", () => {});
   const input = coalescingWriter((text) => void (child.stdin.writable && child.stdin.write(text)));
+  let leaderExited = false;
+  void exited.then(() => (leaderExited = true));
   return {
     pid: child.pid,
+    get queuedBytes() {
+      return input.queuedLength + child.stdin.writableLength;
+    },
     onStdout: (listener) => child.stdout.on("data", listener),
     onStderr: (listener) => child.stderr.on("data", listener),
     write: (data) => {
@@ -109,6 +165,17 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
         else process.kill(-child.pid, signal);
       } catch {
         // Already gone.
+      }
+    },
+    groupAlive: () => {
+      if (child.pid === undefined) return false;
+      if (isWindows) return !leaderExited;
+      try {
+        process.kill(-child.pid, 0);
+        return true;
+      } catch (error) {
+        // EPERM: a member exists but changed its credentials; it still runs.
+        return (error as NodeJS.ErrnoException).code === "EPERM";
       }
     },
     exited,

@@ -27,6 +27,16 @@ export interface ServeOptions {
   requestTimeout: number;
   /** Keep-alive idle time (ms). */
   idleTimeout: number;
+  /** Time a connection has to send a complete request head, from connecting or starting a request (ms). */
+  headerTimeout: number;
+  /** Connections open at once; more are closed as soon as they are accepted. */
+  maxConnections: number;
+  /** Connections open at once from one peer address, except peers for which `exemptPeer` is true. */
+  maxConnectionsPerAddress: number;
+  /** Peers the per-address cap does not apply to (trusted proxies, which carry many clients). */
+  exemptPeer?: (address: string) => boolean;
+  /** Told once per refused connection reason and address burst; for the log. */
+  onRefusedConnection?: (reason: "max_connections" | "max_connections_per_address", address: string) => void;
 }
 
 /** What the transport layer knows of the connection a request came on. */
@@ -64,9 +74,16 @@ export interface ChildProcessHandle {
   onStderr(listener: (chunk: Uint8Array) => void): void;
   /** Writes to stdin, in order; writes made in one event-loop turn reach the child together. */
   write(data: string): void;
+  /** Bytes written but not yet taken by the child's stdin (UTF-16 code units of queued text plus pipe buffer bytes). */
+  readonly queuedBytes: number;
   closeStdin(): void;
   /** Signals the whole process group, so grandchildren (npx → node) end too. */
   kill(signal: "SIGTERM" | "SIGKILL"): void;
+  /**
+   * Whether any process of the child's group still runs (the leader may have exited and left
+   * members behind). Where there are no process groups (Windows) this is false once the leader exited.
+   */
+  groupAlive(): boolean;
   /** Settles once when the process has exited, or failed to start (code null, signal null, error set). */
   readonly exited: Promise<ChildExit & { error?: Error }>;
 }

@@ -58,6 +58,16 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     await next();
   });
 
+  // HEAD must be safe (RFC 9110 §9.2.1), but Hono answers it with the GET handler, which would open
+  // a stream or a whole legacy session: the MCP endpoints refuse it instead.
+  const headless = new Map<string, string>([[config.path, "GET, POST, DELETE"], ["/", "GET, POST, DELETE"]]);
+  if (config.legacy_sse) headless.set("/sse", "GET").set("/messages", "POST");
+  app.use(async function headIsSafe(c, next) {
+    const allow = c.req.method === "HEAD" ? headless.get(c.req.path) : undefined;
+    if (allow) return new Response(null, { status: 405, headers: { allow } });
+    await next();
+  });
+
   if (config.cors.enabled) {
     const origins = config.cors.allowed_origins;
     app.use(

@@ -28,7 +28,9 @@ export class SessionLimitError extends Error {
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
   readonly #perSubject = new Map<string, number>();
-  readonly #children = new Set<Promise<unknown>>();
+  /** Per-session children until their whole process group is gone, with the subject they served. */
+  readonly #children = new Map<StdioChild, string | undefined>();
+  readonly #maxPerSubject: number | undefined;
   readonly #config: ServerConfig;
   readonly #platform: Platform;
   readonly #logger: Logger;
@@ -45,10 +47,17 @@ export class SessionManager {
     const mcp = config.mcp_server!;
     this.#settings = {
       readTimeoutMs: mcp.read_timeout,
+      startupTimeoutMs: mcp.startup_timeout,
       resumeWindowMs: config.session.resume_window,
       eventBufferSize: config.session.event_buffer_size,
+      eventBufferBytes: config.session.event_buffer_bytes,
+      streamBufferBytes: config.session.stream_buffer_size,
       retryMs: SSE_RETRY_MS,
     };
+    const { max_sessions, max_sessions_per_subject } = config.session;
+    // With authentication on, one credential must not be able to take every slot.
+    const authenticated = config.auth !== undefined && config.auth.type !== "none";
+    this.#maxPerSubject = max_sessions_per_subject ?? (authenticated ? Math.max(1, Math.floor(max_sessions / 2)) : undefined);
     this.#hub = config.session.mode === "shared" ? new SharedChildHub(platform, mcp, logger) : undefined;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
@@ -76,13 +85,24 @@ export class SessionManager {
     return this.#hub ? this.#hub.state : "per-session";
   }
 
+  /** Sessions, or per-session children still running (an ended session's child counts until gone). */
+  #slotsInUse(subject?: string): number {
+    if (subject === undefined) return Math.max(this.#sessions.size, this.#children.size);
+    let children = 0;
+    for (const owner of this.#children.values()) if (owner === subject) children++;
+    return Math.max(this.#perSubject.get(subject) ?? 0, children);
+  }
+
   /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
   create(principal: Principal | undefined, protocolVersion: string): Session {
-    const { max_sessions, max_sessions_per_subject } = this.#config.session;
-    if (this.#sessions.size >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
+    const { max_sessions } = this.#config.session;
+    if (this.#slotsInUse() >= max_sessions) {
+      throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
+    }
     const subject = principal?.subject;
-    if (subject !== undefined && max_sessions_per_subject !== undefined && (this.#perSubject.get(subject) ?? 0) >= max_sessions_per_subject) {
-      throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
+    const perSubject = this.#maxPerSubject;
+    if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) >= perSubject) {
+      throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, 5);
     const id = newSessionId();
@@ -99,7 +119,15 @@ export class SessionManager {
         onMessage: (message, raw) => session.receive(message, raw),
         onExit: (exit) => session.terminate(exit.error ? "the MCP server could not be started" : "the MCP server exited"),
       });
-      session.attach({ send: (_message, raw) => child.send(raw), close: () => this.#track(child.shutdown()) });
+      this.#children.set(child, subject);
+      void child.gone.then(() => this.#children.delete(child));
+      session.attach({
+        send: (_message, raw) => child.send(raw),
+        close: () => void child.shutdown(),
+        get congested() {
+          return child.congested;
+        },
+      });
     }
     // The audit record of who holds this session (never the token).
     this.#logger.info("session started", {
@@ -124,16 +152,22 @@ export class SessionManager {
     return session;
   }
 
-  /** Ends every session and waits for their children to exit. */
+  /** MCP server processes (process groups) still running, the shared one included. */
+  get liveChildren(): number {
+    return this.#children.size + (this.#hub?.ready ? 1 : 0);
+  }
+
+  /** Ends every session and waits until every child's process group is gone. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     for (const session of [...this.#sessions.values()]) session.terminate("the bridge is shutting down");
-    await Promise.all([...this.#children, this.#hub?.stop()]);
+    await Promise.all([...[...this.#children.keys()].map((child) => child.shutdown()), this.#hub?.stop()]);
   }
 
-  #track(shutdown: Promise<unknown>): void {
-    this.#children.add(shutdown);
-    void shutdown.finally(() => this.#children.delete(shutdown));
+  /** SIGKILL to every child's process group, now (a second signal during shutdown). */
+  kill(): void {
+    for (const child of this.#children.keys()) child.kill();
+    this.#hub?.kill();
   }
 
   #forget(session: Session): void {
@@ -156,7 +190,7 @@ export class SessionManager {
     for (const session of this.#sessions.values()) {
       if (session.inFlight > 0) session.expireRequests(now);
       if (keepAlive) session.keepAlive();
-      if (cleanup && session.inFlight === 0 && !session.hasOpenStream && now - session.lastActivity > this.#config.session.timeout) {
+      if (cleanup && session.idle(now, this.#config.session.timeout)) {
         session.terminate("the session was idle too long");
       }
     }
