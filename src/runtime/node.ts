@@ -69,7 +69,8 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
   const tls = options.tls;
-  const timeouts = { headersTimeout: options.headerTimeout, requestTimeout: options.requestTimeout, connectionsCheckingInterval: checkingInterval(options) };
+  // Node insists that the head's time fits in the whole request's.
+  const timeouts = { headersTimeout: Math.min(options.headerTimeout, options.requestTimeout), requestTimeout: options.requestTimeout, connectionsCheckingInterval: checkingInterval(options) };
   const server = createAdaptorServer({
     fetch: (request, env) => {
       const outgoing = env.outgoing as ServerResponse;
