@@ -11,7 +11,8 @@
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
-import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions, TlsServeOptions } from "./types.ts";
+import { resolveCommand } from "./command-resolution.ts";
+import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";
 
 const isWindows = Deno.build.os === "windows";
 const encoder = new TextEncoder();
@@ -79,26 +80,14 @@ function createPump(stream: ReadableStream<Uint8Array>): (listener: (chunk: Uint
   };
 }
 
-/** Node reports a command that cannot start through the handle, not by throwing: match that. */
-function failedToStart(error: Error): ChildProcessHandle {
-  return {
-    pid: undefined,
-    onStdout: () => {},
-    onStderr: () => {},
-    write: () => {},
-    queuedBytes: 0,
-    closeStdin: () => {},
-    kill: () => {},
-    groupAlive: () => false,
-    exited: Promise.resolve({ code: null, signal: null, error }),
-  };
-}
-
 function spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command, {
-      args,
+    // Deno reports a command that cannot start by throwing; Node through the handle: the handle it is.
+    const resolved = isWindows ? resolveCommand(command, args, { windows: true, env: options.env, cwd: options.cwd, isExecutableFile }) : undefined;
+    child = new Deno.Command(resolved?.file ?? command, {
+      args: resolved?.args ?? args,
+      ...(resolved?.verbatim && { windowsRawArguments: true }),
       ...(options.cwd !== undefined && { cwd: options.cwd }),
       clearEnv: true,
       env: options.env,
@@ -217,8 +206,19 @@ function executableDir(): string {
   return isWindows ? path.replace(/^\//, "").replaceAll("/", "\\") : path;
 }
 
+function isExecutableFile(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    // Owner, group or other may execute: a cheap approximation of access(X_OK) that Deno lacks.
+    return info.isFile && (isWindows || info.mode === null || (info.mode & 0o111) !== 0);
+  } catch {
+    return false;
+  }
+}
+
 export const denoPlatform: Platform = {
   name: "deno",
+  isWindows,
   env: Deno.env.toObject(),
   args: Deno.args,
   executableDir: executableDir(),
@@ -234,6 +234,7 @@ export const denoPlatform: Platform = {
       return false;
     }
   },
+  isExecutableFile,
   openAppendFile(path) {
     Deno.writeTextFileSync(path, "", { append: true, mode: 0o600 });
     return (text) => Deno.writeTextFileSync(path, text, { append: true });

@@ -2,7 +2,7 @@
 import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
-import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
+import { accessSync, appendFileSync, closeSync, constants as fsConstants, existsSync, openSync, statSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
@@ -12,7 +12,8 @@ import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
-import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
+import { resolveCommand } from "./command-resolution.ts";
+import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions } from "./types.ts";
 
 /** How often Node looks for connections past headersTimeout / requestTimeout (its default is 30 s). */
 function checkingInterval(options: ServeOptions): number {
@@ -126,9 +127,28 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
   };
 }
 
+const isWindows = process.platform === "win32";
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle {
-  const isWindows = process.platform === "win32";
-  const child = spawnProcess(command, args, {
+  let resolved: ReturnType<typeof resolveCommand>;
+  try {
+    // Windows needs PATHEXT and cmd.exe for batch files (npx.cmd); elsewhere Node's lookup is the shell's.
+    resolved = isWindows ? resolveCommand(command, args, { windows: true, env: options.env, cwd: options.cwd, isExecutableFile }) : undefined;
+  } catch (error) {
+    return failedToStart(error as Error);
+  }
+  const child = spawnProcess(resolved?.file ?? command, resolved?.args ?? args, {
+    windowsVerbatimArguments: resolved?.verbatim ?? false,
     env: options.env,
     cwd: options.cwd,
     stdio: ["pipe", "pipe", "pipe"],
@@ -219,6 +239,7 @@ async function writeTextFileWithMode(path: string, text: string, options: { mode
 
 export const nodePlatform: Platform = {
   name: "node",
+  isWindows,
   env: process.env,
   args: process.argv.slice(2),
   executableDir: dirname(process.argv[1] && !process.argv[1].startsWith("-") ? process.argv[1] : process.execPath),
@@ -229,6 +250,7 @@ export const nodePlatform: Platform = {
   // and createHash a Hash object per call.
   sha256: (text) => hash("sha256", text, "buffer"),
   fileExists: (path) => existsSync(path),
+  isExecutableFile,
   openAppendFile,
   writeStdout: (text) => void process.stdout.write(text),
   writeStderr: (text) => void process.stderr.write(text),

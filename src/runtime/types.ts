@@ -61,6 +61,21 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
+/** A handle for a child that could not be started: it has "exited" with `error`, as a failed spawn reports. */
+export function failedToStart(error: Error): ChildProcessHandle {
+  return {
+    pid: undefined,
+    onStdout: () => {},
+    onStderr: () => {},
+    write: () => {},
+    queuedBytes: 0,
+    closeStdin: () => {},
+    kill: () => {},
+    groupAlive: () => false,
+    exited: Promise.resolve({ code: null, signal: null, error }),
+  };
+}
+
 export interface ChildExit {
   code: number | null;
   signal: string | null;
@@ -90,6 +105,8 @@ export interface ChildProcessHandle {
 
 export interface Platform {
   readonly name: "node" | "deno";
+  /** Windows: commands are resolved with PATHEXT and batch files run through cmd.exe. */
+  readonly isWindows: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Command-line arguments after the program name. */
   readonly args: readonly string[];
@@ -101,6 +118,8 @@ export interface Platform {
   /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
   sha256: Sha256;
   fileExists(path: string): boolean;
+  /** True when `path` is a regular file this process may execute (on Windows: a file). */
+  isExecutableFile(path: string): boolean;
   /** Appends text to a file (log output); created with mode 0600. */
   openAppendFile(path: string): (text: string) => void;
   writeStdout(text: string): void;

@@ -5,6 +5,7 @@
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import { findExecutable } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
 import { Session, type SessionSettings } from "./session.ts";
@@ -66,19 +67,17 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
-  /** Whether a new session could get an MCP server now: the shared child runs, or the command can be found. */
+  /** Whether a new session could get an MCP server now: the shared child runs, or the command can be run. */
   get ready(): boolean {
-    return this.#hub ? this.#hub.ready : this.#commandFound();
+    return this.#hub ? this.#hub.ready : this.#commandRunnable();
   }
 
-  #commandFound(): boolean {
+  /** The command resolves, on the child's PATH, to a file the bridge may execute (not merely one that exists). */
+  #commandRunnable(): boolean {
     const mcp = this.#config.mcp_server!;
-    const command = mcp.command;
-    if (command.includes("/") || command.includes("\\")) return this.#platform.fileExists(command.startsWith("/") || !mcp.dir ? command : `${mcp.dir}/${command}`);
-    const path = mcp.env.PATH ?? this.#platform.env.PATH ?? "";
-    const windows = path.includes(";");
-    const suffixes = windows ? ["", ".exe", ".cmd", ".bat"] : [""];
-    return path.split(windows ? ";" : ":").some((dir) => dir && suffixes.some((suffix) => this.#platform.fileExists(`${dir}/${command}${suffix}`)));
+    const platform = this.#platform;
+    const options = { windows: platform.isWindows, env: childEnvironment(mcp, platform.env), cwd: mcp.dir, isExecutableFile: (path: string) => platform.isExecutableFile(path) };
+    return findExecutable(mcp.command, options) !== undefined;
   }
 
   get childState(): string {

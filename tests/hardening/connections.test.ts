@@ -94,7 +94,7 @@ describe("connections", () => {
   test("max_connections: connections past the cap are closed at once, and logged without a flood", async () => {
     const bridge = await startBridge({ server: { mcp_server: fixtureServer().config, max_connections: 20, max_connections_per_address: 1000 } });
     try {
-      const sockets = [];
+      const sockets: Array<Awaited<ReturnType<typeof open>>> = [];
       for (let i = 0; i < 40; i++) sockets.push(await open(bridge.url));
       await waitFor("connections past the cap to be closed", () => sockets.filter((socket) => socket.closed()).length >= 20);
       assert.ok(sockets.slice(0, 20).every((socket) => !socket.closed()), "the first 20 stay open");
@@ -115,7 +115,7 @@ describe("connections", () => {
       { launcher: { command: "/bin/sh", args: ["-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath, CLI], env: { PATH: process.env.PATH ?? "" } } },
     );
     try {
-      const sockets = [];
+      const sockets: Array<Awaited<ReturnType<typeof open>>> = [];
       for (let i = 0; i < 300; i++) sockets.push(await open(bridge.url));
       await waitFor("connections past the per-address cap to be closed", () => sockets.filter((socket) => socket.closed()).length >= 300 - 128);
       assert.equal(await healthFrom(bridge.origin, "127.0.0.2"), 200);

@@ -4,6 +4,9 @@
  * a second signal exits at once, and the child's environment carries proxy and CA settings only.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
@@ -151,6 +154,28 @@ describe("the child's environment", () => {
       assert.ok(!envKeys.includes("MCP_BRIDGE_TOKEN_SECRET") && !envKeys.includes("AWS_SECRET_ACCESS_KEY"), "secrets stay out");
     } finally {
       await bridge.stop();
+    }
+  });
+});
+
+describe("/ready", () => {
+  test("is not ready when the command exists but cannot be run; ready when it can", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-ready-"));
+    writeFileSync(join(dir, "server"), "#!/bin/sh\n", { mode: 0o644 });
+    const cases: Array<[Record<string, unknown>, number]> = [
+      [{ command: join(dir, "server") }, 503],
+      [{ command: "server", env: { PATH: dir } }, 503],
+      [{ command: join(dir, "missing") }, 503],
+      [{ command: process.execPath, args: [FIXTURE] }, 200],
+    ];
+    for (const [mcp, status] of cases) {
+      const bridge = await startBridge({ server: { mcp_server: mcp } });
+      try {
+        const ready = await fetch(`${bridge.origin}/ready`);
+        assert.equal(ready.status, status, `${JSON.stringify(mcp)}: ${await ready.text()}`);
+      } finally {
+        await bridge.stop();
+      }
     }
   });
 });
