@@ -13,6 +13,7 @@ import { createAuthGate } from "./auth-gate.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { perClientLimit } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
 import type { SessionManager } from "./sessions.ts";
 import { createMcpHandlers } from "./streamable-http.ts";
@@ -67,6 +68,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     if (allow) return new Response(null, { status: 405, headers: { allow } });
     await next();
   });
+
+  const limitPerClient = perClientLimit({ trustedProxies: config.trusted_proxies, clientAddress, maxPerClient: config.max_connections_per_address, logger });
+  if (limitPerClient) app.use(limitPerClient);
 
   if (config.cors.enabled) {
     const origins = config.cors.allowed_origins;

@@ -124,4 +124,34 @@ describe("connections", () => {
       await bridge.stop();
     }
   });
+
+  test("behind a trusted proxy, the cap applies per forwarded client, and the proxy itself is not capped", async () => {
+    const bridge = await startBridge({ server: { mcp_server: fixtureServer().config, trusted_proxies: ["127.0.0.1/32"], max_connections_per_address: 3, session: { max_sessions: 10 } } });
+    const streams: Array<ReadableStreamDefaultReader<Uint8Array>> = [];
+    try {
+      const openSse = (client: string) => fetch(`${bridge.origin}/sse`, { headers: { accept: "text/event-stream", "x-forwarded-for": client } });
+      for (let i = 0; i < 3; i++) {
+        const response = await openSse("203.0.113.5");
+        assert.equal(response.status, 200);
+        streams.push(response.body!.getReader());
+      }
+      const refused = await openSse("203.0.113.5");
+      assert.equal(refused.status, 429);
+      assert.ok(refused.headers.get("retry-after"));
+      // The proxy's connections from 127.0.0.1 (three streams, and this one) are not refused.
+      const other = await openSse("203.0.113.6");
+      assert.equal(other.status, 200, "another client behind the same proxy is served");
+      streams.push(other.body!.getReader());
+      await streams.shift()!.cancel();
+      await waitFor("the closed stream to free its slot", async () => {
+        const again = await openSse("203.0.113.5");
+        if (again.status !== 200) return false;
+        streams.push(again.body!.getReader());
+        return true;
+      });
+    } finally {
+      for (const reader of streams) await reader.cancel().catch(() => {});
+      await bridge.stop();
+    }
+  });
 });
