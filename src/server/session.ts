@@ -384,7 +384,8 @@ export class Session {
     if (this.#standalone?.open) return this.#writeEvent(this.#standalone, STANDALONE_STREAM, raw);
     this.#backlog.push(raw);
     this.#backlogChars += raw.length;
-    while (this.#backlog.length > MAX_BACKLOG || (this.#backlogChars > this.#settings.streamBufferBytes && this.#backlog.length > 0)) {
+    // Half the stream's cap: the whole backlog goes into a new stream at once, with SSE framing added.
+    while (this.#backlog.length > MAX_BACKLOG || (this.#backlogChars > this.#settings.streamBufferBytes / 2 && this.#backlog.length > 0)) {
       if (!this.#backlogDropping) {
         this.#backlogDropping = true;
         this.#drops.write("warn", "no stream open for server messages and the backlog is full (session.stream_buffer_size); oldest dropped until a GET stream opens");

@@ -118,6 +118,7 @@ describe("a failed initialize leaves nothing behind", () => {
     try {
       const { session, body } = await initialize(bridge.url);
       assert.ok(session, body);
+      assert.match(body, /"result":\{"protocolVersion"/, "initialize succeeded rather than timing out");
       const echo = await callTool(bridge.url, session, 1, "echo", { text: "started" }, { accept: "application/json" });
       assert.match(await echo.text(), /started/);
     } finally {
