@@ -182,7 +182,9 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
     kill: (signal) => {
       if (child.pid === undefined) return;
       try {
-        if (isWindows) child.kill(signal);
+        // Windows has no process groups or SIGTERM: taskkill ends the tree below the leader
+        // (cmd.exe → npx → node) while the leader still runs.
+        if (isWindows) spawnProcess("taskkill", ["/pid", String(child.pid), "/t", "/f"], { stdio: "ignore", windowsHide: true }).on("error", () => child.kill(signal));
         else process.kill(-child.pid, signal);
       } catch {
         // Already gone.

@@ -92,7 +92,7 @@ export interface ChildProcessHandle {
   /** Bytes written but not yet taken by the child's stdin (UTF-16 code units of queued text plus pipe buffer bytes). */
   readonly queuedBytes: number;
   closeStdin(): void;
-  /** Signals the whole process group, so grandchildren (npx → node) end too. */
+  /** Signals the whole process group, so grandchildren (npx → node) end too (Windows: the tree is ended with taskkill /t /f). */
   kill(signal: "SIGTERM" | "SIGKILL"): void;
   /**
    * Whether any process of the child's group still runs (the leader may have exited and left

@@ -85,7 +85,12 @@ describe("processes and sessions stay bounded", () => {
       assert.match(first, /event: endpoint/);
       assert.equal(processesWith(marker).length, 1);
       // Keep-alive comments flow, but nobody POSTs: the bridge ends the session and its stream.
-      for (;;) if ((await reader.read()).done) break;
+      let ended = false;
+      void (async () => {
+        while (!(await reader.read().catch(() => ({ done: true }))).done);
+        ended = true;
+      })();
+      await waitFor("the bridge to end the idle legacy stream", () => ended);
       await waitFor("the legacy session's child to be gone", () => processesWith(marker).length === 0);
     } finally {
       await bridge.stop();
