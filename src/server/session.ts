@@ -280,7 +280,11 @@ export class Session {
       this.#deliverResponse(pending.stream, raw);
       return;
     }
-    if (isRequest(message)) this.#childRequests.add(idKey(message.id));
+    if (isRequest(message)) {
+      this.#childRequests.add(idKey(message.id));
+      // Questions nobody answers must not pile up: the oldest is forgotten (its late answer is dropped).
+      if (this.#childRequests.size > MAX_BACKLOG) this.#childRequests.delete(this.#childRequests.values().next().value!);
+    }
     if (message.method === "notifications/progress") {
       const token = (message.params as { progressToken?: string | number } | undefined)?.progressToken;
       const owner = token === undefined ? undefined : this.#progress.get(token);
