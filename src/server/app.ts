@@ -13,7 +13,7 @@ import { createAuthGate } from "./auth-gate.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
-import { perClientLimit } from "./limits.ts";
+import { ByteBudget, perClientLimit } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
 import type { SessionManager } from "./sessions.ts";
 import { createMcpHandlers } from "./streamable-http.ts";
@@ -42,7 +42,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
   metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
-  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
+  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, bodyBudget: new ByteBudget(config.max_body_bytes_in_flight), authorize: gate.authorize });
 
   app.onError((error, c) => {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });

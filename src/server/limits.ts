@@ -1,5 +1,6 @@
 /**
- * @module Requests in progress per client behind a trusted proxy. The listener caps connections
+ * @module Limits across requests. Request bodies being read share one byte budget
+ * (server.max_body_bytes_in_flight). Requests in progress per client behind a trusted proxy. The listener caps connections
  * per peer address, but a trusted proxy is exempt from that cap (it carries everyone), so the
  * clients it forwards are capped here, by the address it names (server.trusted_proxies): the same
  * `max_connections_per_address`, counted as requests whose response is still being sent (an SSE
@@ -12,6 +13,27 @@ import type { ConnectionInfo } from "../runtime/types.ts";
 import { CidrSet } from "../util/cidr.ts";
 import type { ClientAddressResolver } from "./client-address.ts";
 import { jsonError } from "./http-errors.ts";
+
+/**
+ * Bytes reserved across concurrent operations (request bodies being read): a reservation that does
+ * not fit is refused instead of waiting, so the total held at once never passes the budget.
+ */
+export class ByteBudget {
+  #used = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Reserves `bytes`; false when they do not fit now. */
+  tryReserve(bytes: number): boolean {
+    if (this.#used + bytes > this.limit) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.#used -= bytes;
+  }
+}
 
 /** Wraps a streamed body so that `done` runs once when it ends, fails or the client cancels it. */
 function onBodyDone(response: Response, done: () => void): Response {

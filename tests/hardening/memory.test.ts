@@ -145,4 +145,37 @@ describe("memory stays bounded", () => {
       await bridge.stop();
     }
   });
+
+  test("request bodies received at once share max_body_bytes_in_flight; past it POSTs get 503 with Retry-After", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, max_body_size: "8MiB", max_body_bytes_in_flight: "16MiB" } });
+    const sockets: Socket[] = [];
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const url = new URL(bridge.url);
+      const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\nContent-Length: ${8 * MiB}\r\n\r\n`;
+      // Two large bodies in progress (started, not finished) take the whole budget.
+      for (let i = 0; i < 2; i++) {
+        const socket = connect(Number(url.port), url.hostname);
+        sockets.push(socket);
+        socket.on("error", () => {});
+        socket.write(head + '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
+      }
+      await waitFor("both bodies to be in progress", async () => {
+        const third = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
+        await third.body?.cancel();
+        return third.status === 503 && third.headers.get("retry-after") !== null;
+      });
+      for (const socket of sockets) socket.destroy();
+      await waitFor("the budget to come back", async () => {
+        const again = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
+        await again.body?.cancel();
+        return again.status === 202;
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await bridge.stop();
+    }
+  });
 });
