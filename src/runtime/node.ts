@@ -23,16 +23,19 @@ function checkingInterval(options: ServeOptions): number {
 /**
  * The connection caps and the first-request timer. Node's own timeouts start with the first byte
  * of a request, so a connection that never sends one would stay open forever: a timer from accept
- * until the first request head closes it. Returns the open sockets, for close().
+ * until the first request head closes it. At the total cap, the connection idle longest (waiting
+ * for a request head: its first, or its next on keep-alive) makes way for the new one (only when
+ * every connection is busy is the new one refused), so sockets hoarded idle cannot lock out
+ * clients that do send requests (/health).
+ * Returns the open sockets, for close().
  */
 function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
   const sockets = new Set<Socket>();
   const perAddress = new Map<string, number>();
-  /** "address|port" → the timer of a connection that has not completed a request head yet. */
-  const awaitingHead = new Map<string, ReturnType<typeof setTimeout>>();
-  // Node closes connections past this before they reach any listener, and reports them as "drop".
-  server.maxConnections = options.maxConnections;
-  server.on("drop", (data?: { remoteAddress?: string }) => options.onRefusedConnection?.("max_connections", data?.remoteAddress ?? ""));
+  /** "address|port" → the accepted (raw) socket: a TLS request's socket wraps it. */
+  const byKey = new Map<string, Socket>();
+  /** "address|port" → a connection waiting for a request head, idle longest first; `timer` until its first. */
+  const awaitingHead = new Map<string, { socket: Socket; timer?: ReturnType<typeof setTimeout> }>();
   server.on("connection", (socket: Socket) => {
     const address = socket.remoteAddress ?? "";
     const key = `${address}|${socket.remotePort}`;
@@ -42,28 +45,46 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
       socket.destroy();
       return;
     }
+    if (sockets.size >= options.maxConnections) {
+      const [oldestKey, oldest] = awaitingHead.entries().next().value ?? [];
+      options.onRefusedConnection?.("max_connections", oldest ? (oldest.socket.remoteAddress ?? "") : address);
+      if (!oldest) {
+        socket.destroy();
+        return;
+      }
+      // Out of the list now: its close event comes later, and the next newcomer must pick another.
+      awaitingHead.delete(oldestKey!);
+      clearTimeout(oldest.timer);
+      oldest.socket.destroy();
+    }
     perAddress.set(address, count + 1);
     sockets.add(socket);
-    awaitingHead.set(
-      key,
-      setTimeout(() => socket.destroy(), options.headerTimeout),
-    );
+    byKey.set(key, socket);
+    awaitingHead.set(key, { socket, timer: setTimeout(() => socket.destroy(), options.headerTimeout) });
     socket.once("close", () => {
       sockets.delete(socket);
-      clearTimeout(awaitingHead.get(key));
+      byKey.delete(key);
+      clearTimeout(awaitingHead.get(key)?.timer);
       awaitingHead.delete(key);
       const left = (perAddress.get(address) ?? 1) - 1;
       if (left <= 0) perAddress.delete(address);
       else perAddress.set(address, left);
     });
   });
-  server.on("request", (request: IncomingMessage) => {
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     // The TLS socket of a request shares address and port with the raw socket it wraps.
-    const key = `${request.socket.remoteAddress ?? ""}|${request.socket.remotePort}`;
-    const timer = awaitingHead.get(key);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    awaitingHead.delete(key);
+    const socket = request.socket;
+    const key = `${socket.remoteAddress ?? ""}|${socket.remotePort}`;
+    const waiting = awaitingHead.get(key);
+    if (waiting !== undefined) {
+      clearTimeout(waiting.timer);
+      awaitingHead.delete(key);
+    }
+    // Kept alive after its response, the connection is idle again (keepAliveTimeout ends it).
+    response.once("finish", () => {
+      const raw = byKey.get(key);
+      if (raw && !raw.destroyed) awaitingHead.set(key, { socket: raw });
+    });
   });
   return sockets;
 }

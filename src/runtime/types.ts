@@ -29,7 +29,7 @@ export interface ServeOptions {
   idleTimeout: number;
   /** Time a connection has to send a complete request head, from connecting or starting a request (ms). */
   headerTimeout: number;
-  /** Connections open at once; more are closed as soon as they are accepted. */
+  /** Connections open at once; past it the oldest one that has not sent a request head yet is closed, else the new one. */
   maxConnections: number;
   /** Connections open at once from one peer address, except peers for which `exemptPeer` is true. */
   maxConnectionsPerAddress: number;
