@@ -56,6 +56,7 @@ export class StdioChild {
   /** When SIGTERM went to the group; the group's deadline for SIGKILL counts from here. */
   #terminatedAt: number | undefined;
   #killed = false;
+  #shutdown: Promise<void> | undefined;
   /** The leader exited (or never started). */
   readonly exited: Promise<ChildExit & { error?: Error }>;
   /** Every process of the child's group is gone: the leader and whatever it started. */
@@ -129,9 +130,14 @@ export class StdioChild {
 
   /**
    * Closes stdin, then SIGTERM to the group after the grace period, then SIGKILL after another;
-   * resolves when every process of the group is gone.
+   * resolves when every process of the group is gone. Calling it again joins the first call.
    */
-  async shutdown(): Promise<void> {
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#shutDown();
+    return this.#shutdown;
+  }
+
+  async #shutDown(): Promise<void> {
     if (!this.#exited) {
       this.#process.closeStdin();
       if (!(await within(this.exited, this.#graceMs))) {

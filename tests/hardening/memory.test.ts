@@ -35,7 +35,7 @@ describe("memory stays bounded", () => {
     }
   });
 
-  test("child stdin: a child that stops reading gets no unbounded buffer; POSTs get 503 with Retry-After", async () => {
+  test("child stdin: a child that stops reading gets no unbounded buffer; POSTs get 503 with Retry-After", async (t) => {
     const { config } = fixtureServer({}, { stdin_buffer_size: "1MiB" });
     const bridge = await startBridge({ server: { mcp_server: config } });
     try {
@@ -48,7 +48,7 @@ describe("memory stays bounded", () => {
       const notification = JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "n".repeat(4 * MiB) } });
       const statuses: number[] = [];
       let retryAfter: string | null = null;
-      for (let i = 0; i < 40; i++) {
+      for (let i = 0; i < 60; i++) {
         const response = await post(bridge.url, session, notification);
         statuses.push(response.status);
         if (response.status === 503) {
@@ -59,7 +59,9 @@ describe("memory stays bounded", () => {
       assert.ok(statuses.includes(503), `some POSTs are refused (got ${[...new Set(statuses)].join(",")})`);
       assert.ok(retryAfter !== null && Number(retryAfter) > 0, "the 503 says when to retry");
       const grown = rssMiB(bridge.process.pid!) - before;
-      assert.ok(grown < 80, `RSS grew ${grown.toFixed(0)} MiB for 160 MiB sent`);
+      // Garbage not yet collected shows too; what is kept would be the 240 MiB sent.
+      t.diagnostic(`RSS grew ${grown.toFixed(1)} MiB for 240 MiB sent`);
+      assert.ok(grown < 120, `RSS grew ${grown.toFixed(0)} MiB for 240 MiB sent`);
       assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
     } finally {
       await bridge.stop();
@@ -128,18 +130,20 @@ describe("memory stays bounded", () => {
     }
   });
 
-  test("a child's unfinished stdout line is dropped at max_message_size, logged once", async () => {
+  test("a child's unfinished stdout line is dropped at max_message_size, logged once", async (t) => {
     const { config } = fixtureServer({}, { max_message_size: "1MiB" });
     const bridge = await startBridge({ server: { mcp_server: config } });
     try {
       const { session } = await initialize(bridge.url);
       assert.ok(session);
       const before = rssMiB(bridge.process.pid!);
-      const response = await callTool(bridge.url, session, 1, "longline", { bytes: 64 * MiB }, { accept: "application/json" });
+      const response = await callTool(bridge.url, session, 1, "longline", { bytes: 160 * MiB }, { accept: "application/json" });
       assert.equal(response.status, 200);
       assert.match(await response.text(), /long line written/);
       const grown = rssMiB(bridge.process.pid!) - before;
-      assert.ok(grown < 40, `RSS grew ${grown.toFixed(0)} MiB for a 64 MiB line`);
+      // Garbage not yet collected shows too; what is kept would be the 160 MiB line (twice, joined).
+      t.diagnostic(`RSS grew ${grown.toFixed(1)} MiB for a 160 MiB line`);
+      assert.ok(grown < 80, `RSS grew ${grown.toFixed(0)} MiB for a 160 MiB line`);
       assert.equal(countLines(bridge.logs(), "longer than mcp_server.max_message_size"), 1);
     } finally {
       await bridge.stop();
