@@ -92,7 +92,7 @@ describe("connections", () => {
   });
 
   test("max_connections: idle sockets at the cap make way for clients that send requests; logged without a flood", async () => {
-    const bridge = await startBridge({ server: { mcp_server: fixtureServer().config, max_connections: 20, max_connections_per_address: 1000 } });
+    const bridge = await startBridge({ server: { mcp_server: fixtureServer().config, max_connections: 20, max_connections_per_address: 1000, header_timeout: "2m" } });
     try {
       const sockets: Array<Awaited<ReturnType<typeof open>>> = [];
       // Ten connections idle after one request (kept alive), then thirty that never send one.

@@ -4,7 +4,7 @@
  * a second signal exits at once, and the child's environment carries proxy and CA settings only.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -43,13 +43,16 @@ describe("the whole process tree ends", () => {
   });
 
   test("when the leader exits first, what it left behind is ended too", async () => {
-    // The shell starts the server in the background and exits at once.
-    const { config, marker } = wrapped({ FIXTURE_IGNORE_EOF: "1", FIXTURE_IGNORE_SIGTERM: "1" }, `"${process.execPath}" "${FIXTURE}" "$0" & sleep 1; exit 0`);
+    // The shell starts the server in the background and exits once it runs (and ignores SIGTERM).
+    const ready = join(mkdtempSync(join(tmpdir(), "mcp-bridge-leader-")), "ready");
+    const script = `"${process.execPath}" "${FIXTURE}" "$0" & while [ ! -e "${ready}" ]; do sleep 0.1; done; exit 0`;
+    const { config, marker } = wrapped({ FIXTURE_IGNORE_EOF: "1", FIXTURE_IGNORE_SIGTERM: "1", FIXTURE_READY_FILE: ready }, script);
     const bridge = await startBridge({ server: { mcp_server: config } });
     try {
       await initialize(bridge.url);
-      await waitFor("the background server to run", () => processesWith(marker).some((info) => info.ppid !== bridge.process.pid));
+      await waitFor("the background server to have run", () => existsSync(ready));
       await waitFor("the orphaned server to be killed", () => processesWith(marker).length === 0);
+      assert.match(bridge.logs(), /outlived SIGTERM/);
     } finally {
       await bridge.stop();
     }

@@ -105,7 +105,8 @@ describe("processes and sessions stay bounded", () => {
       assert.ok(session);
       await waitFor("the flood to reach the bridge", () => bridge.logs().includes("lines not logged"));
       const logged = countLines(bridge.logs(), "child stderr");
-      assert.ok(logged <= 60, `${logged} stderr lines logged of 5000`);
+      // 50 a window; a loaded machine may spread the flood over two windows.
+      assert.ok(logged <= 110, `${logged} stderr lines logged of 5000`);
       assert.match(bridge.logs(), /suppressed=\d+/);
     } finally {
       await bridge.stop();
