@@ -80,7 +80,8 @@ describe("the whole process tree ends", () => {
     bridge.process.kill("SIGINT");
     // Without the second signal this takes ten minutes (two grace periods).
     assert.equal(await done, 1);
-    assert.deepEqual(processesWith(marker), []);
+    // SIGKILL was sent before the exit; a loaded machine may take a moment to carry it out.
+    await waitFor("the children to die of SIGKILL", () => processesWith(marker).length === 0, 10_000);
   });
 });
 
