@@ -130,10 +130,10 @@ export class Session {
   #seq = 0;
   #closed = false;
   #legacy = false;
-  readonly #onEnd: (session: Session) => void;
+  readonly #onEnd: (session: Session, reason: string) => void;
   readonly #drops: ThrottledLog;
 
-  constructor(id: string, principal: Principal | undefined, protocolVersion: string, settings: SessionSettings, logger: Logger, onEnd: (session: Session) => void) {
+  constructor(id: string, principal: Principal | undefined, protocolVersion: string, settings: SessionSettings, logger: Logger, onEnd: (session: Session, reason: string) => void) {
     this.id = id;
     this.principal = principal;
     this.protocolVersion = protocolVersion;
@@ -342,7 +342,7 @@ export class Session {
     this.#standalone?.close();
     for (const stream of this.#streams.values()) this.#finish(stream);
     this.#link?.close();
-    this.#onEnd(this);
+    this.#onEnd(this, reason);
   }
 
   #track(request: JsonRpcRequest, stream: PostStream, deadline: number): void {

@@ -106,7 +106,7 @@ export class SessionManager {
     if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, 5);
     const id = newSessionId();
     const logger = this.#logger.child({ session: id.slice(0, 8) });
-    const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended) => this.#forget(ended));
+    const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended, reason) => this.#forget(ended, reason));
     this.#sessions.set(id, session);
     if (subject !== undefined) this.#perSubject.set(subject, (this.#perSubject.get(subject) ?? 0) + 1);
     if (this.#hub) {
@@ -169,7 +169,7 @@ export class SessionManager {
     this.#hub?.kill();
   }
 
-  #forget(session: Session): void {
+  #forget(session: Session, reason: string): void {
     if (!this.#sessions.delete(session.id)) return;
     const subject = session.principal?.subject;
     if (subject !== undefined) {
@@ -177,7 +177,7 @@ export class SessionManager {
       if (count <= 0) this.#perSubject.delete(subject);
       else this.#perSubject.set(subject, count);
     }
-    this.#logger.info("session ended", { session: session.id.slice(0, 8), sessions: this.#sessions.size });
+    this.#logger.info("session ended", { session: session.id.slice(0, 8), reason, sessions: this.#sessions.size });
   }
 
   #tick(): void {

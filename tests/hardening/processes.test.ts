@@ -92,6 +92,7 @@ describe("processes and sessions stay bounded", () => {
       })();
       await waitFor("the bridge to end the idle legacy stream", () => ended);
       await waitFor("the legacy session's child to be gone", () => processesWith(marker).length === 0);
+      assert.match(bridge.logs(), /session ended .*reason="the session was idle too long"/);
     } finally {
       await bridge.stop();
     }
