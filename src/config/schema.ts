@@ -9,6 +9,7 @@ import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
+import { parseCidr } from "../util/cidr.ts";
 
 /** How a value is written in the file when that differs from its parsed form (see describe.ts). */
 export type ValueKind = "duration" | "size" | "secret" | "url" | "listen";
@@ -85,6 +86,16 @@ const httpUrl = () =>
   }, "must be an absolute http:// or https:// URL")
   .meta({ kind: "url" });
 
+/** An IP address or CIDR range ("10.0.0.0/8", "fd00::/8", "192.0.2.7"). */
+const cidrRange = () =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      parseCidr(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  });
+
 const nonEmpty = () => z.string().min(1, "must not be empty");
 
 /** A string; a number or boolean is taken as its text, as the Go original's YAML decoding does (`PORT: 8080`). */
@@ -141,7 +152,7 @@ const mcpServerSchema = section({
   env: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
   inherit_env: z
     .array(z.string())
-    .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS"])
+    .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
     .describe("Variables copied from the bridge's environment; nothing else is, so the bridge's secrets stay out of the child."),
   dir: z.string().optional().describe("Working directory of the child."),
   read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
@@ -150,14 +161,17 @@ const mcpServerSchema = section({
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts in a row before the bridge gives up on the child."),
   restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
   pass_identity: z.boolean().default(false).describe("Per-session children get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token)."),
+  startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
+  max_message_size: byteSize().prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
+  stdin_buffer_size: byteSize().prefault("8MiB").describe("Bytes waiting to be read by the child's stdin; while more are waiting, POSTs to its sessions get 503 with Retry-After."),
 });
 
 const sessionSchema = section({
   enabled: z.boolean().default(true).describe("Accepted for compatibility; sessions are how the bridge keeps clients apart and cannot be turned off."),
   mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped."),
   timeout: duration().prefault("30m").describe("Idle time after which a session ends."),
-  max_sessions: z.number().int().positive().default(100).describe("Sessions open at once; the next initialize gets 503 with Retry-After."),
-  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; off by default."),
+  max_sessions: z.number().int().positive().default(100).describe("Sessions open at once, and MCP server processes alive at once (a child that is still exiting counts until it is gone); the next initialize gets 503 with Retry-After."),
+  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot."),
   cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
   resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
@@ -167,6 +181,8 @@ const sessionSchema = section({
   cache_ttl: duration().prefault("0s").describe("Modern clients: ttlMs put on list results (and resources/read, server/discover) when the MCP server gives none."),
   cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
   request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
+  event_buffer_bytes: byteSize().prefault("4MiB").describe("Bytes of events per session kept for SSE replay; the oldest go first, and an event larger than this is not kept."),
+  stream_buffer_size: byteSize().prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
 });
 
 const bearerSchema = section({
@@ -332,6 +348,10 @@ const serverSchema = section({
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted; empty: loopback names for a loopback listener, anything otherwise."),
+  trusted_proxies: z
+    .array(cidrRange())
+    .default([])
+    .describe('Reverse proxies (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") whose X-Forwarded-For or Forwarded header names the client; the client address is used in limits, caps and logs. Empty: the peer address is the client.'),
   legacy_sse: z.boolean().default(true).describe("Serve the 2024-11-05 HTTP+SSE transport on /sse and /messages."),
   auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address per minute before 429."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
@@ -340,6 +360,10 @@ const serverSchema = section({
   session: sessionSchema.prefault({}).describe("Session lifetime and limits, and how children are shared."),
   auth: AuthSchema.optional().describe("Authentication of incoming requests; may also be written as a top-level auth: block."),
   oauth_server: oauthServerSchema.prefault({}).describe("The built-in OAuth 2.0 authorization server."),
+  header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
+  max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
+  max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address; further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
+  max_body_bytes_in_flight: byteSize().prefault("256MiB").describe("Bytes of request bodies received at once, counted by Content-Length (max_body_size for a chunked body); a POST that does not fit gets 503 with Retry-After before its body is read."),
 });
 
 const clientSchema = section({

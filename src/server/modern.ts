@@ -104,7 +104,7 @@ export class ModernServer {
       const problem = checked instanceof Promise ? await checked : checked;
       if (problem) return modernRejection(message.id, problem);
     }
-    const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval);
+    const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
     if (message.method === "subscriptions/listen") {
       const key = this.pool.keyOf(principal);
       const open = this.#listens.get(key) ?? 0;
