@@ -55,7 +55,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, bodyBudget: new ByteBudget(config.max_body_bytes_in_flight), authorize: gate.authorize, modern: options.modern });
 
   // Before the Origin guard: the login form posts with Origin "null"; the AS checks the Host itself.
-  options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null) });
+  options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null), clientAddress });
 
   app.onError((error, c) => {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });

@@ -185,6 +185,24 @@ test("no state directory at all (no storage.path, HOME or XDG_STATE_HOME) is rep
   assert.match(result.stderr, /^\s*storage\.path: no state directory/m);
 });
 
+test("behind a trusted proxy, the authorization server's per-address limits count the forwarded client, not the proxy", { timeout: 120_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" }, server: { trusted_proxies: ["127.0.0.1/32"] } });
+  try {
+    const { client_id } = await registerClient(bridge.origin);
+    const url = authorizeUrl(bridge.origin, client_id).url;
+    const from = async (client: string) => {
+      const response = await fetch(url, { redirect: "manual", headers: { "x-forwarded-for": client } });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    for (let i = 0; i < 100; i++) assert.equal(await from("203.0.113.7"), 200);
+    assert.equal(await from("203.0.113.7"), 429, "the flooding client is throttled");
+    assert.equal(await from("198.51.100.20"), 200, "another client behind the same proxy is not");
+  } finally {
+    await bridge.stop();
+  }
+});
+
 describe("tricks that hold (kept as regressions)", () => {
   let bridge: Awaited<ReturnType<typeof startAsBridge>>;
   let loopbackClient: string;
