@@ -26,7 +26,10 @@ export function grantError(what: string, error: unknown): OutboundAuthError {
     const description = typeof error.error_description === "string" ? `: ${error.error_description.slice(0, 200)}` : "";
     return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${error.error}${description})`, { cause: error });
   }
-  if (error instanceof oauth.WWWAuthenticateChallengeError) return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, client authentication failed)`, { cause: error });
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    const code = error.cause.map((challenge) => challenge.parameters.error).find(Boolean) ?? "client authentication failed";
+    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${code})`, { cause: error });
+  }
   const name = (error as Error)?.name;
   if (name === "TimeoutError" || name === "AbortError") return new OutboundAuthError("grant", `${what} timed out`, { cause: error });
   if (error instanceof TypeError) return new OutboundAuthError("grant", `${what} failed: authorization server unreachable`, { cause: error });

@@ -90,7 +90,7 @@ export class OAuthTokenSource implements TokenSource {
     return current?.tokens ? `Bearer ${current.tokens.accessToken}` : undefined;
   }
 
-  async handleChallenge(challenge: AuthChallenge & { sentAuthorization?: string }): Promise<boolean> {
+  async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
     if (this.#closed) return false;
     if (this.#busy) {
       // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
