@@ -82,11 +82,13 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
   let opened = false;
   if (argv && !(argv.length === 1 && argv[0] === "none")) {
     const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: { ...platform.env } as Record<string, string> });
+    let errors = "";
+    const decoder = new TextDecoder();
     child.onStdout(() => {});
-    child.onStderr(() => {});
+    child.onStderr((chunk) => void (errors.length < 4096 && (errors += decoder.decode(chunk, { stream: true }))));
     child.closeStdin();
     void child.exited.then((exit) => {
-      if (exit.error || exit.code !== 0) context.logger.warn("browser_command failed", { command: argv[0], code: exit.code, error: exit.error?.message });
+      if (exit.error || exit.code !== 0) context.logger.warn("browser_command failed", { command: argv[0], code: exit.code, error: exit.error?.message, stderr: errors.slice(0, 4096) });
     });
     opened = true;
   } else if (!argv && context.openBrowser) {
@@ -148,6 +150,8 @@ export async function authorizeInteractively(
     url.searchParams.set("code_challenge_method", "S256");
     url.searchParams.set("state", state);
     if (input.scopes.length > 0) url.searchParams.set("scope", input.scopes.join(" "));
+    // OpenID Connect Core §11: offline_access is honoured only together with prompt=consent.
+    if (input.scopes.includes("offline_access")) url.searchParams.set("prompt", "consent");
     url.searchParams.set("resource", input.resource);
     const callback = listener.waitForCallback(state, config.authorization_timeout);
     await present(context, url.href, listener.redirectUri);
