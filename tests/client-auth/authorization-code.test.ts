@@ -198,3 +198,59 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
     assert.ok(!logger.text().includes("<script>"), "the server's description is not repeated");
   });
 });
+
+describe("step-up on 403 insufficient_scope", () => {
+  let idp: Idp;
+  let bridge: RunningBridge;
+  let work: string;
+
+  before(async () => {
+    idp = await startIdp();
+    idp.accounts.set("alice", {});
+    bridge = await startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
+        auth: { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"], method_scopes: { "tools/call": ["mcp:write"] } } },
+      },
+    });
+    work = mkdtempSync(join(tmpdir(), "mcp-bridge-stepup-"));
+  });
+  after(async () => {
+    await bridge?.stop();
+    await idp?.stop();
+  });
+
+  test("a person signs in again for the union of the scopes held and the scopes the challenge names", async () => {
+    const log = join(work, "browser.log");
+    process.env.MCP_TEST_BROWSER_LOG = log;
+    const { source } = await makeSource({ type: "oauth", oauth: { browser_command: browser(log), authorization_timeout: "60s" } }, bridge.url, { dataDir: join(work, "data") });
+    const initialized = await call(source, bridge.url);
+    assert.equal(initialized.status, 200);
+    const session = initialized.headers.get("mcp-session-id")!;
+    const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+    await call(source, bridge.url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
+    const response = await call(source, bridge.url, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } }, headers);
+    assert.equal(response.status, 200, "refused with 403, stepped up, retried");
+    const scopes = String(claimsOf(await source.authorization()).scope).split(" ");
+    assert.ok(scopes.includes("mcp:read") && scopes.includes("mcp:write"), `union of scopes, got ${scopes.join(" ")}`);
+    const urls = opened(log);
+    assert.equal(urls.length, 2, "signed in, then stepped up once");
+    assert.deepEqual(new URL(urls[1]!).searchParams.get("scope")!.split(" ").sort(), ["mcp:read", "mcp:write", "offline_access"]);
+  });
+
+  test("client credentials step up too, and give up after three authorizations for the same scopes", async () => {
+    const { M2M_CLIENT } = await import("../auth-oauth/support.ts");
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret } }, bridge.url);
+    const initialized = await call(source, bridge.url);
+    assert.equal(initialized.status, 200);
+    const headers = { "mcp-session-id": initialized.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-06-18" };
+    const response = await call(source, bridge.url, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } }, headers);
+    assert.equal(response.status, 200);
+    // A challenge the server will never be satisfied with (a scope the IdP does not grant):
+    const impossible = { status: 403 as const, wwwAuthenticate: 'Bearer error="insufficient_scope", scope="mcp:nonexistent"', resourceUrl: bridge.url };
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await source.handleChallenge(impossible));
+    assert.ok(answers.slice(3).every((answer) => answer === false), `gave up after at most three tries: ${answers}`);
+    assert.match(logger.text(), /keeps refusing tokens|invalid_scope/);
+  });
+});

@@ -6,6 +6,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
 import { M2M_CLIENT, startIdp, type Idp } from "../auth-oauth/support.ts";
 import { call, claimsOf, makeSource } from "./support.ts";
 
@@ -94,5 +98,45 @@ describe("client credentials against the bridge's server mode and oidc-provider"
     assert.equal((await call(source, bridge.url)).status, 401);
     assert.match(logger.text(), /invalid_client/);
     assert.ok(!logger.text().includes("wrong-secret-0123456789"));
+  });
+
+  test("private_key_jwt (RFC 7523): a client registered with its public key gets tokens with assertions signed by private_key_file", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const registered = await fetch(`${idp.issuer}/reg`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        grant_types: ["client_credentials"],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: "private_key_jwt",
+        token_endpoint_auth_signing_alg: "ES256",
+        jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] },
+      }),
+    });
+    assert.equal(registered.status, 201, await registered.clone().text());
+    const { client_id } = (await registered.json()) as { client_id: string };
+    const keyFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-pkjwt-")), "key.pem");
+    writeFileSync(keyFile, await exportPKCS8(privateKey), { mode: 0o600 });
+    const { source, logger } = await makeSource(
+      { type: "oauth", oauth: { client_id, private_key_file: keyFile, signing_algorithm: "ES256", private_key_id: "k1", scopes: ["mcp:read"] } },
+      bridge.url,
+    );
+    const response = await call(source, bridge.url);
+    assert.equal(response.status, 200, logger.text());
+    assert.equal(claimsOf(await source.authorization()).client_id, client_id);
+  });
+
+  test("a private_key_file that is not a key for signing_algorithm is a configuration error naming the key", async () => {
+    const keyFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-pkjwt-")), "key.pem");
+    writeFileSync(keyFile, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    await assert.rejects(
+      makeSource({ type: "oauth", oauth: { client_id: "c", private_key_file: keyFile, signing_algorithm: "ES256" } }, bridge.url),
+      (error: Error & { code?: string }) => error.code === "config" && /client\.auth\.oauth\.private_key_file: .* is not a PKCS#8 PEM private key for ES256/.test(error.message),
+    );
+    await assert.rejects(
+      makeSource({ type: "oauth", oauth: { client_id: "c", private_key_file: join(tmpdir(), "does-not-exist.pem") } }, bridge.url),
+      /client\.auth\.oauth\.private_key_file: cannot read/,
+    );
   });
 });

@@ -25,12 +25,12 @@ export async function makeSource(auth: Record<string, unknown>, serverUrl: strin
  * POSTs `body` to `url` the way the client transport does with a TokenSource: the header from
  * `authorization()`, and on 401/403 one `handleChallenge()` and, when it says so, one retry.
  */
-export async function call(source: TokenSource, url: string, body: unknown = INITIALIZE): Promise<Response> {
+export async function call(source: TokenSource, url: string, body: unknown = INITIALIZE, headers: Record<string, string> = {}): Promise<Response> {
   const send = async () => {
     const authorization = await source.authorization();
     const response = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...(authorization && { authorization }) },
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers, ...(authorization && { authorization }) },
       body: JSON.stringify(body),
     });
     return { response, authorization };
