@@ -136,11 +136,12 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: bearer`: `token` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: `token_url` or `discovery_url` is required.",
+      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: `token_url` or `discovery_url` is required.",
     check: clientOnly(({ auth }) => {
       if (auth?.type === "bearer") {
         return [
-          ...unless(auth.bearer?.token, "client.auth.bearer.token", "is required: the token to send"),
+          ...unless(auth.bearer?.token || auth.bearer?.token_env, "client.auth.bearer.token", "is required (or token_env): the token to send"),
+          ...unless(!auth.bearer?.token || !auth.bearer?.token_env, "client.auth.bearer.token_env", "is set together with token; keep one"),
           ...unless(!auth.bearer?.valid_tokens, "client.auth.bearer.valid_tokens", "is for server mode; in client mode set token"),
           ...unless(!auth.bearer?.validation_endpoint, "client.auth.bearer.validation_endpoint", "is for server mode; in client mode set token"),
         ];

@@ -170,6 +170,7 @@ const bearerSchema = section({
   cache_ttl: duration().prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
   negative_cache_ttl: duration().prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
   token: secret().optional().describe("Client mode: the token sent to the remote server."),
+  token_env: z.string().optional().describe("Client mode: name of an environment variable holding the token (read at start), instead of token."),
 });
 
 const oauthClaimsSchema = section({

@@ -3,6 +3,7 @@
  * section into the TokenSource the client transport asks for an Authorization header.
  */
 import type { AuthConfig } from "../../config/schema.ts";
+import { Secret } from "../../config/secret.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { staticBearer } from "./bearer.ts";
@@ -25,6 +26,16 @@ export interface TokenSourceDeps {
   dataDir: string;
 }
 
+/** `bearer.token`, or the value of the variable `bearer.token_env` names. */
+function bearerToken(bearer: AuthConfig["bearer"], env: Platform["env"]): Secret {
+  if (bearer?.token) return bearer.token;
+  const name = bearer?.token_env;
+  if (!name) throw new OutboundAuthError("config", "client.auth.bearer.token is required (or token_env): the token to send");
+  const value = env[name];
+  if (!value) throw new OutboundAuthError("config", `client.auth.bearer.token_env: the environment variable ${name} is not set or empty`);
+  return new Secret(value);
+}
+
 const NO_AUTH: TokenSource = {
   authorization: async () => undefined,
   handleChallenge: async () => false,
@@ -39,12 +50,7 @@ const NO_AUTH: TokenSource = {
  *   names the key to fix.
  */
 export async function createTokenSource(auth: AuthConfig | undefined, deps: TokenSourceDeps): Promise<TokenSource> {
-  void deps;
   if (!auth || auth.type === "none") return NO_AUTH;
-  if (auth.type === "bearer") {
-    const token = auth.bearer?.token;
-    if (!token) throw new OutboundAuthError("config", "client.auth.bearer.token is required: the token to send");
-    return staticBearer(token);
-  }
+  if (auth.type === "bearer") return staticBearer(bearerToken(auth.bearer, deps.platform.env));
   throw new OutboundAuthError("config", "client.auth.type oauth is not available in this version");
 }
