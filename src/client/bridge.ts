@@ -37,6 +37,12 @@ interface Pending {
   controller: AbortController;
 }
 
+/** Log fields for a message: its kind, method and id, never its payload. */
+function describe(message: JsonRpcMessage): Record<string, unknown> {
+  if (isResponse(message)) return { response: message.id, ...(message.error && { error: message.error.code }) };
+  return { method: message.method, ...(isRequest(message) && { id: message.id }) };
+}
+
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const { logger } = options;
   const pending = new Map<string | number, Pending>();
@@ -110,6 +116,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         continue;
       }
       const message = item as JsonRpcMessage;
+      if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
       if (isRequest(message)) request(message);
       else forward(message);
     }
@@ -124,6 +131,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     push: (chunk) => splitter.push(chunk),
     end: () => splitter.flush(),
     deliver(message) {
+      if (logger.enabled("debug")) logger.debug("remote → local", describe(message));
       if (isResponse(message)) {
         if (message.id === null) return write(message);
         const key = idKey(message.id);
