@@ -10,6 +10,7 @@
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
+import { createDenoHttpClient } from "./deno-http-client.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions, TlsServeOptions } from "./types.ts";
 
 const isWindows = Deno.build.os === "windows";
@@ -219,6 +220,16 @@ export const denoPlatform: Platform = {
     Deno.addSignalListener(signal, listener);
   },
   readStdin: () => new Response(Deno.stdin.readable).text(),
+  streamStdin: (onChunk, onEnd) => {
+    void (async () => {
+      try {
+        for await (const chunk of Deno.stdin.readable) onChunk(chunk);
+      } finally {
+        onEnd();
+      }
+    })();
+  },
+  createHttpClient: createDenoHttpClient,
   stdinIsTerminal: Deno.stdin.isTerminal(),
   promptHidden,
   writeTextFile,

@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
+import { createNodeHttpClient } from "./node-http-client.ts";
 import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
@@ -170,6 +171,11 @@ export const nodePlatform: Platform = {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString("utf8");
   },
+  streamStdin: (onChunk, onEnd) => {
+    process.stdin.on("data", onChunk);
+    process.stdin.once("end", onEnd);
+  },
+  createHttpClient: createNodeHttpClient,
   stdinIsTerminal: Boolean(process.stdin.isTTY),
   promptHidden,
   writeTextFile: writeTextFileWithMode,
