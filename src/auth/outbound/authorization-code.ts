@@ -12,6 +12,7 @@ import type { Platform } from "../../runtime/types.ts";
 import type { Registration } from "./cache.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
 import { OutboundAuthError } from "./errors.ts";
+import { readJsonBody, readJsonObject } from "../oauth/http.ts";
 import { grantError, type ClientIdentity } from "./grants.ts";
 import { requestOptions, requireTrusted, type HttpContext } from "./http.ts";
 import { startLoopbackListener } from "./loopback.ts";
@@ -32,10 +33,31 @@ export interface InteractiveContext {
 /** The identity to use at the token endpoint for `registration`. */
 export function identityFor(context: InteractiveContext, as: oauth.AuthorizationServer, registration: Registration): ClientIdentity {
   const secret = registration.clientSecret;
-  const method = registration.via === "configured"
-    ? chooseAuthMethod(context.config.token_endpoint_auth_method, { secret: Boolean(secret), key: Boolean(context.key) }, as.token_endpoint_auth_methods_supported)
-    : secret ? chooseAuthMethod(undefined, { secret: true, key: false }, as.token_endpoint_auth_methods_supported) : "none";
+  const registered = registration.authMethod;
+  const method =
+    registration.via === "configured"
+      ? chooseAuthMethod(context.config.token_endpoint_auth_method, { secret: Boolean(secret), key: Boolean(context.key) }, as.token_endpoint_auth_methods_supported)
+      : registered === "client_secret_basic" || registered === "client_secret_post" || registered === "none"
+        ? registered
+        : chooseAuthMethod(undefined, { secret: Boolean(secret), key: false }, as.token_endpoint_auth_methods_supported);
   return { client: { client_id: registration.clientId }, auth: clientAuthentication(method, secret, context.key) };
+}
+
+/**
+ * RFC 7591 §3.2 registration response. Read here rather than by oauth4webapi, which insists on
+ * `client_secret_expires_at` next to a secret: authorization servers in the field leave it out, and
+ * it changes nothing for a client that re-registers when its secret stops working.
+ */
+async function readRegistration(response: Response): Promise<{ client_id: string; client_secret?: unknown; token_endpoint_auth_method?: unknown }> {
+  if (response.status !== 201 && response.status !== 200) {
+    const body = await readJsonBody(response, 64 * 1024, "registration").catch(() => ({}) as Record<string, unknown>);
+    const code = typeof body.error === "string" ? body.error.slice(0, 100) : "no error code";
+    const description = typeof body.error_description === "string" ? `: ${body.error_description.slice(0, 200)}` : "";
+    throw new OutboundAuthError("grant", `dynamic client registration refused (HTTP ${response.status}, ${code}${description})`);
+  }
+  const body = await readJsonObject(response, 64 * 1024, "registration");
+  if (typeof body.client_id !== "string" || !body.client_id) throw new OutboundAuthError("grant", "dynamic client registration answered without a client_id");
+  return body as { client_id: string };
 }
 
 /**
@@ -66,9 +88,10 @@ async function register(context: InteractiveContext, as: oauth.AuthorizationServ
       } as Partial<oauth.Client>,
       requestOptions(context.http, as.registration_endpoint),
     );
-    const client = await oauth.processDynamicClientRegistrationResponse(response);
+    const client = await readRegistration(response);
     context.logger.info("registered with the authorization server", { issuer: as.issuer, client_id: client.client_id });
-    return { clientId: client.client_id, ...(typeof client.client_secret === "string" && { clientSecret: client.client_secret }), redirectUri, via: "dcr" };
+    const authMethod = typeof client.token_endpoint_auth_method === "string" ? client.token_endpoint_auth_method : undefined;
+    return { clientId: client.client_id, ...(typeof client.client_secret === "string" && { clientSecret: client.client_secret }), ...(authMethod && { authMethod }), redirectUri, via: "dcr" };
   } catch (error) {
     throw grantError("dynamic client registration", error);
   }

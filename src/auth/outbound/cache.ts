@@ -27,6 +27,8 @@ export interface Registration {
   clientSecret?: string;
   /** The redirect URI registered with it (DCR), which the loopback listener must then serve. */
   redirectUri?: string;
+  /** The token_endpoint_auth_method the server registered the client with (DCR). */
+  authMethod?: string;
   via: "configured" | "cimd" | "dcr";
 }
 
@@ -48,14 +50,6 @@ export interface CacheDocument {
 }
 
 const MAX_CACHE_BYTES = 1024 * 1024;
-
-/** The data directory: $MCP_BRIDGE_DATA_DIR, else $XDG_STATE_HOME/mcp-bridge, else ~/.mcp-bridge (%LOCALAPPDATA% on Windows). */
-export function defaultDataDir(env: Readonly<Record<string, string | undefined>>): string {
-  if (env.MCP_BRIDGE_DATA_DIR) return env.MCP_BRIDGE_DATA_DIR;
-  if (env.XDG_STATE_HOME) return `${env.XDG_STATE_HOME}/mcp-bridge`;
-  if (env.LOCALAPPDATA) return `${env.LOCALAPPDATA}\\mcp-bridge`;
-  return `${env.HOME ?? env.USERPROFILE ?? "."}/.mcp-bridge`;
-}
 
 export interface TokenCache {
   load(): Promise<CacheDocument>;

@@ -49,13 +49,27 @@ export function chooseAuthMethod(configured: TokenEndpointAuthMethod | undefined
   return (["client_secret_basic", "client_secret_post"] as const).find((method) => supported.includes(method)) ?? "client_secret_basic";
 }
 
+/** application/x-www-form-urlencoded as browsers write it (WHATWG URL §5.2): "-", ".", "_" and "*" stay as they are. */
+const formEncode = (value: string) => new URLSearchParams([["", value]]).toString().slice(1);
+
+/**
+ * RFC 6749 §2.3.1 HTTP Basic with form-encoded id and secret. oauth4webapi's own encodes
+ * unreserved characters such as "-" too, which servers that compare the decoded Basic value without
+ * form-decoding it (several in the field, and the MCP conformance suite) refuse.
+ */
+function clientSecretBasic(secret: string): oauth.ClientAuth {
+  return (_as, client, _body, headers) => {
+    headers.set("authorization", `Basic ${btoa(`${formEncode(client.client_id)}:${formEncode(secret)}`)}`);
+  };
+}
+
 /** oauth4webapi's ClientAuth for `method`; a method without the credential it needs is a configuration error. */
 export function clientAuthentication(method: TokenEndpointAuthMethod, secret: string | undefined, key: AssertionKey | undefined): oauth.ClientAuth {
   switch (method) {
     case "client_secret_basic":
     case "client_secret_post":
       if (!secret) throw new OutboundAuthError("config", `client.auth.oauth.client_secret is required for token_endpoint_auth_method ${method}`);
-      return method === "client_secret_basic" ? oauth.ClientSecretBasic(secret) : oauth.ClientSecretPost(secret);
+      return method === "client_secret_basic" ? clientSecretBasic(secret) : oauth.ClientSecretPost(secret);
     case "private_key_jwt":
       if (!key) throw new OutboundAuthError("config", "client.auth.oauth.private_key_file is required for token_endpoint_auth_method private_key_jwt");
       return oauth.PrivateKeyJwt(key.kid ? { key: key.key, kid: key.kid } : key.key);

@@ -117,19 +117,28 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
 /**
  * The metadata of `issuer`, from the first location that has it. Its `issuer` must equal the one
  * the URL was built from, byte for byte (RFC 8414 §3.3): a mismatch is a mix-up attempt and ends
- * discovery. Undefined when no location answers.
+ * discovery (`sameOriginIssuer` relaxes this to the same origin, for 2025-03-26 servers only).
+ * Undefined when no location answers.
  */
-export async function fetchAuthorizationServer(http: HttpContext, issuer: string): Promise<oauth.AuthorizationServer | undefined> {
+export async function fetchAuthorizationServer(http: HttpContext, issuer: string, options: { sameOriginIssuer?: boolean } = {}): Promise<oauth.AuthorizationServer | undefined> {
   requireTrusted(issuer, "authorization server issuer");
   for (const url of asMetadataLocations(issuer)) {
     const document = await getMetadata(http, url, "authorization server metadata");
     if (!document) continue;
-    if (document.issuer !== issuer) {
+    if (document.issuer !== issuer && !(options.sameOriginIssuer && typeof document.issuer === "string" && sameOrigin(document.issuer, issuer))) {
       throw new OutboundAuthError("discovery", `authorization server metadata at ${url} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: refusing it`);
     }
     return checkEndpoints(document as unknown as oauth.AuthorizationServer);
   }
   return undefined;
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 /** Every endpoint the bridge may send credentials to must be trustworthy. */
@@ -167,7 +176,9 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
   // No PRM: a configured issuer, else the 2025-03-26 rule (the server's origin is the issuer).
   const origin = new URL(serverUrl).origin;
   const issuer = options.pinnedIssuer ?? origin;
-  const as = await fetchAuthorizationServer(http, issuer);
+  // 2025-03-26 §2.3.2 derives the metadata URL from the server itself and names no issuer, so an
+  // issuer on a path of the same origin (e.g. …/oauth) is that server's own; another origin is not.
+  const as = await fetchAuthorizationServer(http, issuer, { sameOriginIssuer: !options.pinnedIssuer });
   if (as) return { resource: serverUrl, as };
   if (options.pinnedIssuer) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
   // 2025-03-26 §2.3.3: default endpoints at the server's root. PKCE S256 is mandatory in that revision.

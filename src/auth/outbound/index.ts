@@ -13,7 +13,7 @@ import type { TokenSource } from "./types.ts";
 
 export type { AuthChallenge, TokenSource } from "./types.ts";
 export { OutboundAuthError, type OutboundAuthErrorCode } from "./errors.ts";
-export { defaultDataDir, type PrivateFiles } from "./cache.ts";
+export type { PrivateFiles } from "./cache.ts";
 
 /** What a token source needs from the running bridge. */
 export interface TokenSourceDeps {
