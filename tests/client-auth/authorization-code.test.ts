@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
-import { startIdp, type Idp } from "../auth-oauth/support.ts";
+import { signInAtIdp, startIdp, type Idp } from "../auth-oauth/support.ts";
 import { call, claimsOf, makeSource } from "./support.ts";
 
 const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
@@ -188,6 +188,24 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
     assert.equal((await call(s, bridge.url)).status, 401);
     assert.match(logger.text(), /sign-in not completed/);
     assert.equal(opened(log).length, 1);
+  });
+
+  test("headless (browser_command: none): the URL is printed; signing in elsewhere and opening the callback address here completes it", async () => {
+    const { source: s, stderr } = await makeSource({ type: "oauth", oauth: { browser_command: "none", authorization_timeout: "60s" } }, bridge.url, { dataDir: join(work, "headless") });
+    const pending = call(s, bridge.url);
+    let printed: string | undefined;
+    for (let i = 0; i < 600 && !printed; i++) {
+      printed = /^\s+(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)$/m.exec(stderr())?.[1];
+      if (!printed) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(printed, `the authorization URL is printed to stderr:\n${stderr()}`);
+    assert.match(stderr(), /copy the address of the page that fails to load/);
+    // Another machine's browser signs in; its redirect to 127.0.0.1 fails there, so the person copies it…
+    const callback = await signInAtIdp(printed, { account: "alice", redirectUri: new URL(printed).searchParams.get("redirect_uri")! });
+    // …and opens it on this machine (curl).
+    const delivered = await fetch(callback);
+    assert.equal(delivered.status, 200);
+    assert.equal((await pending).status, 200);
   });
 
   test("the person refusing consent ends the attempt with the server's error code", async () => {

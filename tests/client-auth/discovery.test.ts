@@ -145,6 +145,75 @@ describe("discovery refuses what it must", () => {
   });
 });
 
+describe("enterprise-managed authorization (SEP-990)", () => {
+  test("the ID token from id_token_command is exchanged at the IdP for an ID-JAG, then for an access token at the MCP server's AS", async () => {
+    const seen: { exchange?: URLSearchParams; bearer?: URLSearchParams; basic?: string } = {};
+    const idp = await hostile(() => ({
+      "POST /token": (_req, res, body) => {
+        seen.exchange = new URLSearchParams(body);
+        json({ access_token: "id-jag-from-idp", issued_token_type: "urn:ietf:params:oauth:token-type:id-jag", token_type: "N_A", expires_in: 300 })(_req, res);
+      },
+    }));
+    const server = await hostile((origin) => ({
+      "POST /mcp": (req, res) => (req.headers.authorization === "Bearer access-from-as" ? json({ jsonrpc: "2.0", id: 1, result: {} })(req, res) : challenge(origin)(req, res)),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin, { grant_types_supported: ["urn:ietf:params:oauth:grant-type:jwt-bearer"] })),
+      "POST /token": (req, res, body) => {
+        seen.bearer = new URLSearchParams(body);
+        seen.basic = req.headers.authorization;
+        json({ access_token: "access-from-as", token_type: "Bearer", expires_in: 3600 })(req, res);
+      },
+    }));
+    try {
+      process.env.MCP_TEST_ID_TOKEN = "id-token-of-alice";
+      const { source } = await makeSource(
+        {
+          type: "oauth",
+          oauth: {
+            client_id: "mcp-client",
+            client_secret: "mcp-secret",
+            enterprise: { idp_issuer: idp.origin, idp_token_endpoint: `${idp.origin}/token`, idp_client_id: "idp-client", id_token_command: ["sh", "-c", 'printf "%s\\n" "$MCP_TEST_ID_TOKEN"'] },
+          },
+        },
+        `${server.origin}/mcp`,
+      );
+      assert.equal((await call(source, `${server.origin}/mcp`)).status, 200);
+      assert.equal(seen.exchange?.get("grant_type"), "urn:ietf:params:oauth:grant-type:token-exchange");
+      assert.equal(seen.exchange?.get("subject_token"), "id-token-of-alice", "the command's output, trimmed");
+      assert.equal(seen.exchange?.get("subject_token_type"), "urn:ietf:params:oauth:token-type:id_token");
+      assert.equal(seen.exchange?.get("requested_token_type"), "urn:ietf:params:oauth:token-type:id-jag");
+      assert.equal(seen.exchange?.get("audience"), server.origin, "the ID-JAG is for the MCP server's authorization server");
+      assert.equal(seen.exchange?.get("resource"), `${server.origin}/mcp`);
+      assert.equal(seen.exchange?.get("client_id"), "idp-client");
+      assert.equal(seen.bearer?.get("grant_type"), "urn:ietf:params:oauth:grant-type:jwt-bearer");
+      assert.equal(seen.bearer?.get("assertion"), "id-jag-from-idp");
+      assert.equal(seen.bearer?.get("resource"), `${server.origin}/mcp`);
+      assert.equal(seen.basic, `Basic ${btoa("mcp-client:mcp-secret")}`);
+    } finally {
+      await idp.close();
+      await server.close();
+    }
+  });
+
+  test("id_token_env that is unset is a configuration error naming the key", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+    }));
+    try {
+      const { source, logger } = await makeSource(
+        { type: "oauth", oauth: { client_id: "c", client_secret: "s", enterprise: { idp_token_endpoint: `${server.origin}/idp`, idp_client_id: "i", id_token_env: "MCP_TEST_UNSET_VARIABLE" } } },
+        `${server.origin}/mcp`,
+      );
+      assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+      assert.match(logger.text(), /client\.auth\.oauth\.enterprise\.id_token_env: the environment variable MCP_TEST_UNSET_VARIABLE is not set/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("pure parts", () => {
   test("WWW-Authenticate: resource_metadata, scope and error of the Bearer challenge, among others", () => {
     assert.deepEqual(parseBearerChallenge('Bearer resource_metadata="https://a/.well-known/oauth-protected-resource", scope="files:read files:write"'), {
