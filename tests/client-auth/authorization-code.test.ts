@@ -208,6 +208,20 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
     assert.equal((await pending).status, 200);
   });
 
+  test("closing the source (the bridge shuts down) ends a sign-in in progress and its listener", async () => {
+    const { source: s, stderr } = await makeSource({ type: "oauth", oauth: { browser_command: "none", authorization_timeout: "5m" } }, bridge.url, { dataDir: join(work, "closing") });
+    const pending = call(s, bridge.url);
+    let redirect: string | undefined;
+    for (let i = 0; i < 600 && !redirect; i++) {
+      redirect = /redirect_uri=([^&\s]+)/.exec(stderr())?.[1];
+      if (!redirect) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(redirect, stderr());
+    await s.close();
+    assert.equal((await pending).status, 401, "the request ends now, not after authorization_timeout");
+    await assert.rejects(fetch(decodeURIComponent(redirect)), "the callback port is closed");
+  });
+
   test("the person refusing consent ends the attempt with the server's error code", async () => {
     const { make } = source("deny", {}, ["--deny"]);
     const { source: s, logger } = await make();

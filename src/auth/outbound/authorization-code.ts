@@ -28,6 +28,8 @@ export interface InteractiveContext {
   key: AssertionKey | undefined;
   /** Opens a URL in the system browser; false when it could not. */
   openBrowser?: (url: string) => Promise<boolean>;
+  /** Aborted when the bridge shuts down: a sign-in in progress ends at once. */
+  signal?: AbortSignal;
 }
 
 /** The identity to use at the token endpoint for `registration`. */
@@ -160,7 +162,10 @@ export async function authorizeInteractively(
     if (config.redirect_uri) throw new OutboundAuthError("authorization", `cannot listen on client.auth.oauth.redirect_uri ${config.redirect_uri}: ${(error as Error).message}`, { cause: error });
     listener = await startLoopbackListener(context.platform, DEFAULT_REDIRECT);
   }
+  const stop = () => void listener.close();
+  context.signal?.addEventListener("abort", stop, { once: true });
   try {
+    if (context.signal?.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
     const registration = await register(context, as, input.cached, listener.redirectUri);
     const identity = identityFor(context, as, registration);
     const verifier = oauth.generateRandomCodeVerifier();
@@ -205,6 +210,7 @@ export async function authorizeInteractively(
       throw grantError("authorization code redemption", error);
     }
   } finally {
+    context.signal?.removeEventListener("abort", stop);
     await listener.close();
   }
 }

@@ -53,7 +53,7 @@ export class OAuthTokenSource implements TokenSource {
   #renewing: Promise<void> | undefined;
   #requested: string[];
   readonly #authorizations = new Map<string, number[]>();
-  #closed = false;
+  readonly #shutdown = new AbortController();
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
@@ -91,7 +91,7 @@ export class OAuthTokenSource implements TokenSource {
   }
 
   async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
-    if (this.#closed) return false;
+    if (this.#shutdown.signal.aborted) return false;
     if (this.#busy) {
       // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
       const ok = await this.#busy.catch(() => false);
@@ -112,8 +112,9 @@ export class OAuthTokenSource implements TokenSource {
     }
   }
 
+  /** Ends a sign-in in progress (its loopback listener closes) and refuses further challenges. */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#shutdown.abort();
   }
 
   async #singleRenewal(renew: () => Promise<void>): Promise<void> {
@@ -183,7 +184,7 @@ export class OAuthTokenSource implements TokenSource {
 
   #interactive(): InteractiveContext {
     const { config, http, platform, logger, key, openBrowser } = this.#o;
-    return { config, http, platform, logger, key, ...(openBrowser && { openBrowser }) };
+    return { config, http, platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
   }
 
   /** A new token for `scopes` with the configured grant; becomes current. */
@@ -207,6 +208,7 @@ export class OAuthTokenSource implements TokenSource {
       const startedAt = Date.now();
       const result = await this.#o.cache.withLoginLock(
         async () => {
+          if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
           const shared = (await this.#o.cache.load()).issuers[target.issuer];
           return shared?.tokens && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration! } : undefined;
         },
@@ -233,9 +235,9 @@ export class OAuthTokenSource implements TokenSource {
     this.#current = next;
     if (this.#o.grant !== "authorization_code") return;
     const document = await this.#o.cache.load();
-    const { issuer, scopesSupported: _unused, ...state } = next;
-    document.issuers[issuer] = state;
-    document.current = issuer;
+    const { as, resource, registration, tokens } = next;
+    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(tokens && { tokens }) };
+    document.current = next.issuer;
     try {
       await this.#o.cache.save(document);
     } catch (error) {
