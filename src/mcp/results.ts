@@ -56,10 +56,15 @@ export function toLegacyResult(result: unknown): JsonObject {
   return out;
 }
 
-/** Legacy → modern error: -32002 (resource not found) becomes -32602, `data.uri` kept. */
-export function toModernError(error: JsonRpcError): JsonRpcError {
-  if (error.code !== McpErrorCode.ResourceNotFound) return error;
-  return { ...error, code: -32602 };
+/**
+ * Legacy → modern error: -32002 (resource not found) becomes -32602. With `uri` (the URI a
+ * `resources/read` asked for), a not-found error without data gets `data: { uri }`, as SEP-2164
+ * asks; a -32602 counts as not-found when its message says so (what SDK v1 servers send).
+ */
+export function toModernError(error: JsonRpcError, uri?: string): JsonRpcError {
+  const notFound = error.code === McpErrorCode.ResourceNotFound || (uri !== undefined && error.code === -32602 && error.data === undefined && /not found/i.test(error.message));
+  if (!notFound) return error;
+  return { ...error, code: -32602, ...(uri !== undefined && error.data === undefined && { data: { uri } }) };
 }
 
 /**
