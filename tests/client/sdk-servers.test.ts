@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { connectLocalClient, type LocalClient } from "./support.ts";
+import { connectLocalClient, waitFor, type LocalClient } from "./support.ts";
 import { startRawServer, startSseServer, startStreamableServer, type TestServer } from "./sdk-servers.ts";
 
 function connect(server: TestServer, extraArgs: string[] = []): Promise<LocalClient> {
@@ -58,6 +58,15 @@ test("auto falls back to HTTP+SSE when the initialize POST is refused", async ()
     await local.close();
     await server.close();
   }
+});
+
+test("stdin EOF ends the remote session with DELETE", async () => {
+  const server = await startStreamableServer();
+  const local = await connect(server);
+  await local.client.callTool({ name: "echo", arguments: { text: "x" } });
+  await local.close();
+  await waitFor(() => server.requests.includes("DELETE /mcp"), "DELETE /mcp");
+  await server.close();
 });
 
 test("a network cut during a reply stream is resumed with Last-Event-ID and the call completes", async () => {
