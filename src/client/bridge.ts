@@ -4,9 +4,9 @@
  * JSON-RPC error naming why there is none — unless the local client cancelled it.
  */
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
-import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
-import { failedRequestResponse } from "./errors.ts";
+import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { MAX_MESSAGE_CHARS } from "./messages.ts";
 import type { RemoteTransport } from "./transport.ts";
 
@@ -20,6 +20,8 @@ export interface StdioBridge {
   end(): void;
   /** A message from the remote server (wired as the transport's `deliver`). */
   deliver(message: JsonRpcMessage): void;
+  /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
+  ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
   /** Requests still awaiting an answer. */
   readonly inFlight: number;
 }
@@ -46,6 +48,9 @@ function describe(message: JsonRpcMessage): Record<string, unknown> {
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const { logger } = options;
   const pending = new Map<string | number, Pending>();
+  /** The bridge's own requests to the local client, by id. */
+  const asks = new Map<string, (response: JsonRpcResponse) => void>();
+  let askCounter = 0;
   const write = (message: JsonRpcMessage) => options.write(JSON.stringify(message) + "\n");
 
   const answer = (key: string | number, message: JsonRpcMessage) => {
@@ -116,6 +121,10 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         continue;
       }
       const message = item as JsonRpcMessage;
+      if (isResponse(message) && typeof message.id === "string" && asks.has(message.id)) {
+        asks.get(message.id)!(message);
+        continue;
+      }
       if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
       if (isRequest(message)) request(message);
       else forward(message);
@@ -143,6 +152,26 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         return;
       }
       write(message);
+    },
+    ask(request, signal) {
+      if (asks.size >= MAX_IN_FLIGHT) return Promise.reject(new Error(`more than ${MAX_IN_FLIGHT} questions to the local client at once`));
+      const id = `mcp-bridge-ask-${++askCounter}`;
+      return new Promise<JsonRpcResponse>((resolve, reject) => {
+        const onAbort = () => {
+          asks.delete(id);
+          write({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "the request it belonged to ended" } });
+          reject(new ClientTransportError("closed", "the request was cancelled"));
+        };
+        asks.set(id, (response) => {
+          asks.delete(id);
+          signal?.removeEventListener("abort", onAbort);
+          resolve(response);
+        });
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener("abort", onAbort, { once: true });
+        if (logger.enabled("debug")) logger.debug("bridge → local", { method: request.method, id });
+        write({ jsonrpc: "2.0", id, method: request.method, ...(request.params !== undefined && { params: request.params }) });
+      });
     },
     get inFlight() {
       return pending.size;

@@ -79,6 +79,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     fetch: remoteFetch,
     logger,
     deliver: (message) => bridge.deliver(message),
+    ask: (request, signal) => bridge.ask(request, signal),
     timeout: config.timeout,
     maxDelay: config.retry.max_delay,
     sleep: defaultSleep,

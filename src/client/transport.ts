@@ -1,5 +1,5 @@
 /** @module What the stdio side of client mode asks of a remote transport, whatever the transport and era. */
-import type { JsonRpcMessage } from "../jsonrpc/message.ts";
+import type { JsonRpcMessage, JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { RemoteFetch } from "./remote-fetch.ts";
 
@@ -21,6 +21,8 @@ export interface TransportContext {
   logger: Logger;
   /** A message from the remote server for the local client. */
   deliver(message: JsonRpcMessage): void;
+  /** Sends a request of the bridge's own to the local client (MRTR input requests) and resolves with its answer. */
+  ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
   /** Idle time allowed between chunks of a JSON body (ms). */
   timeout: number;
   /** Longest wait between reconnections of a background stream (ms). */

@@ -1,0 +1,75 @@
+/**
+ * @module `server/discover` (2026-07-28) and the legacy `initialize` result say the same things:
+ * the versions, capabilities, identity and instructions of a server. Pure conversions, both ways.
+ */
+import { isObject, type Implementation, type JsonObject } from "./envelope.ts";
+import { MetaKey } from "./protocol.ts";
+import { DEFAULT_CACHE_HINT, type CacheHint } from "./results.ts";
+
+/** The legacy `initialize` result. */
+export interface InitializeResult {
+  protocolVersion: string;
+  capabilities: JsonObject;
+  serverInfo: Implementation;
+  instructions?: string;
+  [key: string]: unknown;
+}
+
+/** The `server/discover` result, as sent (with `resultType` and cache fields). */
+export interface DiscoverResult {
+  supportedVersions: string[];
+  capabilities: JsonObject;
+  instructions?: string;
+  resultType: "complete";
+  ttlMs: number;
+  cacheScope: "public" | "private";
+  _meta?: JsonObject;
+  [key: string]: unknown;
+}
+
+/**
+ * Server capabilities as a modern client may see them: `tasks` and `logging` are dropped (the one
+ * gone from the era, the other replaced by per-request `logLevel`); `completions`, `prompts`,
+ * `resources` (with `subscribe`, now served by `subscriptions/listen`) and `tools` stay.
+ */
+export function modernCapabilities(capabilities: unknown): JsonObject {
+  const out: JsonObject = isObject(capabilities) ? { ...capabilities } : {};
+  delete out.tasks;
+  return out;
+}
+
+/** Legacy → modern: the `server/discover` answer for a server that answered `initialize` with `init`. */
+export function discoverFromInitialize(init: InitializeResult, supportedVersions: readonly string[], hint: CacheHint = DEFAULT_CACHE_HINT): DiscoverResult {
+  return {
+    supportedVersions: [...supportedVersions],
+    capabilities: modernCapabilities(init.capabilities),
+    ...(typeof init.instructions === "string" && { instructions: init.instructions }),
+    resultType: "complete",
+    ttlMs: hint.ttlMs,
+    cacheScope: hint.cacheScope,
+    ...(isObject(init.serverInfo) && { _meta: { [MetaKey.serverInfo]: init.serverInfo } }),
+  };
+}
+
+/**
+ * Modern → legacy: the `initialize` answer for a legacy client, from a modern server's
+ * `server/discover`. `protocolVersion` is the legacy version agreed with the client;
+ * `fallbackServerInfo` names the server when the discover result does not.
+ */
+export function initializeFromDiscover(discover: unknown, protocolVersion: string, fallbackServerInfo: Implementation): InitializeResult {
+  const result = isObject(discover) ? discover : {};
+  const info = isObject(result._meta) ? result._meta[MetaKey.serverInfo] : undefined;
+  const legacyInfo = isObject(result.serverInfo) ? result.serverInfo : undefined;
+  const serverInfo = (isObject(info) && typeof info.name === "string" ? info : (legacyInfo ?? fallbackServerInfo)) as Implementation;
+  return {
+    protocolVersion,
+    capabilities: isObject(result.capabilities) ? { ...result.capabilities } : {},
+    serverInfo,
+    ...(typeof result.instructions === "string" && { instructions: result.instructions }),
+  };
+}
+
+/** Picks the legacy version to agree on: the client's when served, else the newest served. */
+export function negotiateLegacyVersion(requested: unknown, served: readonly string[]): string {
+  return typeof requested === "string" && served.includes(requested) ? requested : served[0]!;
+}

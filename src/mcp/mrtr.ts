@@ -1,0 +1,148 @@
+/**
+ * @module Multi Round-Trip Requests (basic/patterns/mrtr, 2026-07-28) against the legacy pattern
+ * they replace: a legacy server asks its client with JSON-RPC requests (`elicitation/create`,
+ * `sampling/createMessage`, `roots/list`) in the middle of a call; a modern server answers the call
+ * with `resultType: "input_required"`, an `inputRequests` map and an opaque `requestState`, and
+ * the client retries the call with `inputResponses` keyed like the requests. Both directions.
+ */
+import type { JsonRpcId, JsonRpcRequest, JsonRpcResponse } from "../jsonrpc/message.ts";
+import { isObject, type JsonObject } from "./envelope.ts";
+import { INPUT_REQUEST_METHODS, McpErrorCode } from "./protocol.ts";
+
+/** One entry of `inputRequests`: a server → client request without id. */
+export interface InputRequest {
+  method: string;
+  params?: JsonObject;
+}
+
+export type InputRequests = Record<string, InputRequest>;
+export type InputResponses = Record<string, JsonObject>;
+
+/** The MRTR fields of a retried request's params. */
+export const RETRY_KEYS = ["inputResponses", "requestState"] as const;
+
+/** Whether a server → client request can travel as an `inputRequests` entry. */
+export function isInputRequestMethod(method: string): boolean {
+  return INPUT_REQUEST_METHODS.has(method);
+}
+
+/** Server side: the `inputRequests` map for child requests, each under the key given. */
+export function toInputRequests(entries: ReadonlyArray<{ key: string; request: Pick<JsonRpcRequest, "method" | "params"> }>): InputRequests {
+  const out: InputRequests = {};
+  for (const { key, request } of entries) out[key] = request.params === undefined ? { method: request.method } : { method: request.method, params: request.params };
+  return out;
+}
+
+/** The `input_required` result for a round (at least one of the two fields, as the spec requires). */
+export function inputRequiredResult(inputRequests: InputRequests, requestState: string | undefined): JsonObject {
+  return { resultType: "input_required", inputRequests, ...(requestState !== undefined && { requestState }) };
+}
+
+/**
+ * The client capability an input request needs, in the `ClientCapabilities` shape: form
+ * elicitation needs `elicitation.form` (a bare `elicitation: {}` counts), URL elicitation
+ * `elicitation.url`, sampling with tools `sampling.tools`, roots `roots`.
+ */
+export function requiredCapability(request: Pick<InputRequest, "method" | "params">): JsonObject | undefined {
+  switch (request.method) {
+    case "elicitation/create":
+      return request.params?.mode === "url" ? { elicitation: { url: {} } } : { elicitation: { form: {} } };
+    case "sampling/createMessage":
+      return request.params?.tools !== undefined || request.params?.toolChoice !== undefined ? { sampling: { tools: {} } } : { sampling: {} };
+    case "roots/list":
+      return { roots: {} };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The part of `required` that `declared` lacks (undefined when nothing lacks), for
+ * `data.requiredCapabilities` of -32021. A bare `elicitation: {}` declares form mode.
+ */
+export function missingCapabilities(required: JsonObject, declared: JsonObject | undefined): JsonObject | undefined {
+  const missing: JsonObject = {};
+  for (const [capability, requirement] of Object.entries(required)) {
+    const have = declared?.[capability];
+    if (!isObject(have)) {
+      missing[capability] = requirement;
+      continue;
+    }
+    if (!isObject(requirement)) continue;
+    const bare = capability === "elicitation" && Object.keys(have).length === 0;
+    const lacking: JsonObject = {};
+    for (const [member, value] of Object.entries(requirement)) {
+      if (have[member] === undefined && !(bare && member === "form")) lacking[member] = value;
+    }
+    if (Object.keys(lacking).length > 0) missing[capability] = lacking;
+  }
+  return Object.keys(missing).length > 0 ? missing : undefined;
+}
+
+/** The -32021 error naming what the client would have to declare. */
+export function missingCapabilityError(requiredCapabilities: JsonObject): { code: number; message: string; data: unknown } {
+  return {
+    code: McpErrorCode.MissingRequiredClientCapability,
+    message: `Missing required client capability: ${Object.keys(requiredCapabilities).join(", ")}`,
+    data: { requiredCapabilities },
+  };
+}
+
+/** A retried request's MRTR fields and its params without them. */
+export function readRetry(params: JsonObject | undefined): { inputResponses?: unknown; requestState?: unknown; params: JsonObject | undefined } {
+  if (!params || !RETRY_KEYS.some((key) => key in params)) return { params };
+  const { inputResponses, requestState, ...rest } = params;
+  return { inputResponses, requestState, params: rest };
+}
+
+/**
+ * Server side: the JSON-RPC responses to send the child for its pending requests (`key` → the
+ * child's request id), from a retry's `inputResponses`. Keys the client did not answer (or
+ * answered with something that is not a result object) are `missing`; extra keys are ignored.
+ */
+export function answersFromInputResponses(pending: ReadonlyArray<{ key: string; id: JsonRpcId }>, inputResponses: unknown): { answers: JsonRpcResponse[]; missing: string[] } {
+  const answers: JsonRpcResponse[] = [];
+  const missing: string[] = [];
+  const given = isObject(inputResponses) ? inputResponses : {};
+  for (const { key, id } of pending) {
+    const value = Object.hasOwn(given, key) ? given[key] : undefined;
+    if (isObject(value)) answers.push({ jsonrpc: "2.0", id, result: value });
+    else missing.push(key);
+  }
+  return { answers, missing };
+}
+
+/** Client side: `inputRequests` as JSON-RPC requests for a legacy client, each with a fresh id. */
+export function requestsFromInputRequests(inputRequests: unknown, nextId: () => JsonRpcId): Array<{ key: string; request: JsonRpcRequest }> {
+  if (!isObject(inputRequests)) return [];
+  const out: Array<{ key: string; request: JsonRpcRequest }> = [];
+  for (const [key, entry] of Object.entries(inputRequests)) {
+    if (!isObject(entry) || typeof entry.method !== "string") continue;
+    const request: JsonRpcRequest = { jsonrpc: "2.0", id: nextId(), method: entry.method };
+    if (isObject(entry.params)) request.params = entry.params;
+    out.push({ key, request });
+  }
+  return out;
+}
+
+/**
+ * Client side: `inputResponses` from a legacy client's answers. An error answer has no place in
+ * `inputResponses`; it is reported in `failed` (the caller decides: abandon the call, or retry
+ * without that key so the server asks again).
+ */
+export function inputResponsesFromAnswers(answers: ReadonlyArray<{ key: string; response: JsonRpcResponse }>): { inputResponses: InputResponses; failed: Array<{ key: string; error: NonNullable<JsonRpcResponse["error"]> }> } {
+  const inputResponses: InputResponses = {};
+  const failed: Array<{ key: string; error: NonNullable<JsonRpcResponse["error"]> }> = [];
+  for (const { key, response } of answers) {
+    if (response.error) failed.push({ key, error: response.error });
+    else if (isObject(response.result)) inputResponses[key] = response.result;
+    else failed.push({ key, error: { code: -32603, message: "the answer carried no result object" } });
+  }
+  return { inputResponses, failed };
+}
+
+/** Client side: the params of a retry: the original params plus `inputResponses` and the echoed `requestState`. */
+export function retryParams(params: JsonObject | undefined, inputResponses: InputResponses | undefined, requestState: string | undefined): JsonObject {
+  const { params: base } = readRetry(params);
+  return { ...base, ...(inputResponses !== undefined && { inputResponses }), ...(requestState !== undefined && { requestState }) };
+}

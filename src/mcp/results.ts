@@ -1,0 +1,89 @@
+/**
+ * @module Results and errors across the eras: modern results carry `resultType` (and, on cacheable
+ * results, `ttlMs` and `cacheScope`); legacy results carry none of them. Resource-not-found is
+ * -32002 in the legacy era and -32602 (with `data.uri`) in the modern one.
+ */
+import { isObject, type JsonObject } from "./envelope.ts";
+import { CACHEABLE_METHODS, INPUT_REQUIRED_METHODS, McpErrorCode } from "./protocol.ts";
+
+export type CacheScope = "public" | "private";
+
+/** How long, and for whom, a client may cache a list result (SEP-2549). */
+export interface CacheHint {
+  /** Milliseconds, a non-negative integer. */
+  ttlMs: number;
+  cacheScope: CacheScope;
+}
+
+/** Conservative: no caching, and never across users. */
+export const DEFAULT_CACHE_HINT: CacheHint = { ttlMs: 0, cacheScope: "private" };
+
+export interface JsonRpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** Whether a result asks for input (MRTR): `resultType: "input_required"`. */
+export function isInputRequired(result: unknown): boolean {
+  return isObject(result) && result.resultType === "input_required";
+}
+
+/**
+ * Legacy → modern: the result of `method` with `resultType: "complete"` when it has none, and
+ * the cache fields on a cacheable result (values the server gave are kept when valid, else `hint`).
+ * A non-complete `resultType` on a method that cannot have one becomes "complete"'s absence: the
+ * caller gets undefined and should answer an internal error.
+ */
+export function toModernResult(method: string, result: unknown, hint: CacheHint = DEFAULT_CACHE_HINT): JsonObject | undefined {
+  const out: JsonObject = isObject(result) ? { ...result } : {};
+  const type = out.resultType;
+  if (type === undefined) out.resultType = "complete";
+  else if (type !== "complete" && !INPUT_REQUIRED_METHODS.has(method)) return undefined;
+  if (out.resultType === "complete" && CACHEABLE_METHODS.has(method)) {
+    if (!(Number.isSafeInteger(out.ttlMs) && (out.ttlMs as number) >= 0)) out.ttlMs = hint.ttlMs;
+    if (out.cacheScope !== "public" && out.cacheScope !== "private") out.cacheScope = hint.cacheScope;
+  }
+  return out;
+}
+
+/** Modern → legacy: a complete result without `resultType`, `ttlMs` and `cacheScope`. Not for `input_required`. */
+export function toLegacyResult(result: unknown): JsonObject {
+  const out: JsonObject = isObject(result) ? { ...result } : {};
+  delete out.resultType;
+  delete out.ttlMs;
+  delete out.cacheScope;
+  return out;
+}
+
+/**
+ * Legacy → modern error: -32002 (resource not found) becomes -32602. With `uri` (the URI a
+ * `resources/read` asked for), a not-found error without data gets `data: { uri }`, as SEP-2164
+ * asks; a -32602 counts as not-found when its message says so (what SDK v1 servers send).
+ */
+export function toModernError(error: JsonRpcError, uri?: string): JsonRpcError {
+  const notFound = error.code === McpErrorCode.ResourceNotFound || (uri !== undefined && error.code === -32602 && error.data === undefined && /not found/i.test(error.message));
+  if (!notFound) return error;
+  return { ...error, code: -32602, ...(uri !== undefined && error.data === undefined && { data: { uri } }) };
+}
+
+/**
+ * Modern → legacy error: on `resources/read`, -32602 whose data is exactly `{ uri }` is how the
+ * modern era says "resource not found"; legacy clients expect -32002.
+ */
+export function toLegacyError(method: string, error: JsonRpcError): JsonRpcError {
+  if (method !== "resources/read" || error.code !== -32602) return error;
+  const data = error.data;
+  if (!isObject(data) || typeof data.uri !== "string" || Object.keys(data).length !== 1) return error;
+  return { ...error, code: McpErrorCode.ResourceNotFound };
+}
+
+/**
+ * The HTTP status of a modern JSON response that carries `error`: 404 for method-not-found,
+ * 400 for the errors the spec gives 400 (-32020, -32021, -32022), else 200 (in-band).
+ */
+export function httpStatusOfError(code: number): number {
+  if (code === -32601) return 404;
+  if (code === McpErrorCode.HeaderMismatch || code === McpErrorCode.MissingRequiredClientCapability || code === McpErrorCode.UnsupportedProtocolVersion) return 400;
+  return 200;
+}
