@@ -33,12 +33,13 @@ const NEXT_SCENARIOS = [
   "auth/client-credentials-jwt",
   "auth/client-credentials-basic",
   "auth/enterprise-managed-authorization",
+  // Their servers speak only MCP 2026-07-28 (client mode's modern-era transport).
+  "auth/offline-access-scope",
+  "auth/offline-access-not-supported",
+  "auth/authorization-server-migration",
+  "auth/iss-supported",
+  "auth/iss-not-advertised",
 ];
-/**
- * Their servers speak only MCP 2026-07-28: every authorization check passes, but the scenario also
- * needs client mode's modern-era transport to finish its MCP calls.
- */
-const NEXT_MODERN_ONLY = ["auth/offline-access-scope", "auth/offline-access-not-supported", "auth/authorization-server-migration", "auth/iss-supported", "auth/iss-not-advertised"];
 
 let node: string;
 
@@ -100,12 +101,6 @@ describe("conformance authorization scenarios through client mode", { timeout: 6
 
   for (const scenario of NEXT_SCENARIOS) {
     test(`conformance 0.2.0-alpha.12 ${scenario} passes`, async () => {
-      assertAllPassed(await conformance(NEXT, ["--scenario", scenario]), [scenario]);
-    });
-  }
-
-  for (const scenario of NEXT_MODERN_ONLY) {
-    test(`conformance 0.2.0-alpha.12 ${scenario} passes`, { todo: "needs client mode's 2026-07-28 transport" }, async () => {
       assertAllPassed(await conformance(NEXT, ["--scenario", scenario]), [scenario]);
     });
   }
