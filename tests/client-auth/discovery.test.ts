@@ -115,6 +115,31 @@ describe("discovery refuses what it must", () => {
     assert.match(logger.text(), /is not an https URL/);
   });
 
+  test("a token endpoint answering without end is cut off at 1 MiB, not buffered", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+      "POST /token": (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write('{"access_token":"');
+        const chunk = "a".repeat(64 * 1024);
+        let sent = 0;
+        const pump = () => {
+          while (sent < 4 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
+          if (sent < 4 * 1024 * 1024) res.once("drain", pump);
+          else res.end('","token_type":"Bearer"}');
+        };
+        res.on("error", () => {});
+        pump();
+      },
+    }));
+    servers.push(server);
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, `${server.origin}/mcp`);
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+    assert.match(logger.text(), /larger than 1048576 bytes/);
+  });
+
   test("a token without expires_in is renewed before its JWT exp, and the 2025-03-26 fallback endpoints are used without PRM or metadata", async () => {
     let grants = 0;
     const server = await hostile((origin) => ({

@@ -134,7 +134,8 @@ export class OAuthTokenSource implements TokenSource {
     let scopes: string[];
     if (challenge.status === 403) scopes = union(this.#requested, bearer?.scopes ?? []);
     else if (config.scopes.length > 0) scopes = union(config.scopes, bearer?.scopes ?? []);
-    else scopes = bearer?.scopes ?? next.scopesSupported ?? [];
+    // Re-authorizing at the same server keeps what was asked for before (MCP §Scope Selection Strategy).
+    else scopes = union(sameServer ? this.#requested : [], bearer?.scopes ?? next.scopesSupported ?? []);
     if (grant === "authorization_code" && scopes.length > 0 && next.as.scopes_supported?.includes("offline_access")) scopes = union(scopes, ["offline_access"]);
 
     // A plain 401 for a token that merely expired: a refresh, not a new authorization.
