@@ -39,7 +39,19 @@ function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): C
   const path = "client.auth.oauth";
   const hasCredential = Boolean(oauth.client_secret || oauth.private_key_file);
   const method = oauth.token_endpoint_auth_method;
+  const redirect = oauth.redirect_uri ? new URL(oauth.redirect_uri) : undefined;
+  const metadataUrl = oauth.client_metadata_url ? new URL(oauth.client_metadata_url) : undefined;
   const issues = [
+    ...unless(
+      !redirect || (redirect.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(redirect.hostname)),
+      `${path}.redirect_uri`,
+      "must be a loopback http URL such as http://127.0.0.1:8765/callback (the bridge listens there for the browser's redirect)",
+    ),
+    ...unless(
+      !metadataUrl || (metadataUrl.protocol === "https:" && metadataUrl.pathname !== "/"),
+      `${path}.client_metadata_url`,
+      "must be an https URL with a path (e.g. https://example.com/mcp-client.json), where your Client ID Metadata Document is served",
+    ),
     ...unless(method !== "private_key_jwt" || oauth.private_key_file, `${path}.private_key_file`, "is required for token_endpoint_auth_method private_key_jwt"),
     ...unless((method !== "client_secret_basic" && method !== "client_secret_post") || oauth.client_secret, `${path}.client_secret`, `is required for token_endpoint_auth_method ${method}`),
   ];
@@ -166,7 +178,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: client credentials (`use_pkce: false`, or a `client_secret` / `private_key_file` without `use_pkce`) need `client_id` and a `client_secret` or `private_key_file`; `token_endpoint_auth_method` needs its credential; `enterprise` needs `client_id`, `idp_client_id`, `idp_issuer` or `idp_token_endpoint`, and exactly one of `id_token`, `id_token_env`, `id_token_command`.",
+      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: client credentials (`use_pkce: false`, or a `client_secret` / `private_key_file` without `use_pkce`) need `client_id` and a `client_secret` or `private_key_file`; `token_endpoint_auth_method` needs its credential; `redirect_uri` is a loopback http URL; `client_metadata_url` an https URL with a path; `enterprise` needs `client_id`, `idp_client_id`, `idp_issuer` or `idp_token_endpoint`, and exactly one of `id_token`, `id_token_env`, `id_token_command`.",
     check: clientOnly(({ auth }) => {
       if (auth?.type === "bearer") {
         return [

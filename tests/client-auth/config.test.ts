@@ -43,3 +43,10 @@ test("a mistyped key is named with its nearest valid key", async () => {
   assert.equal(result.code, 2);
   assert.match(result.stderr, /unknown key "browser_comand" \(did you mean "browser_command"\?\)/);
 });
+
+test("redirect_uri must be loopback http, client_metadata_url https with a path", async () => {
+  const result = await checkConfig({ type: "oauth", oauth: { redirect_uri: "https://example.com/callback", client_metadata_url: "http://example.com/" } });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /client\.auth\.oauth\.redirect_uri: must be a loopback http URL/);
+  assert.match(result.stderr, /client\.auth\.oauth\.client_metadata_url: must be an https URL with a path/);
+});
