@@ -67,6 +67,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const sleep = options.sleep ?? defaultSleep;
   const { retry, logger } = options;
 
+  /** The Authorization header each response answered, so a refusal names the token it refused. */
+  const sentWith = new WeakMap<Response, string>();
+
   async function attempt(url: string, init: HttpRequestInit): Promise<Response> {
     const authorization = await options.tokenSource.authorization();
     const headers: Record<string, string> = { ...options.headers, ...init.headers };
@@ -80,7 +83,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
       controller.abort();
     }, options.timeout);
     try {
-      return await options.http.fetch(url, { ...init, headers, signal: controller.signal });
+      const response = await options.http.fetch(url, { ...init, headers, signal: controller.signal });
+      if (authorization !== undefined) sentWith.set(response, authorization);
+      return response;
     } catch (error) {
       if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });
       throw error;
@@ -129,6 +134,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           status: response.status,
           wwwAuthenticate: response.headers.get("www-authenticate"),
           resourceUrl: options.resourceUrl,
+          sentAuthorization: sentWith.get(response),
         });
         if (retryable) {
           await response.body?.cancel().catch(() => {});
