@@ -121,6 +121,21 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
     assert.equal(new Set(headers).size, 1, "they share the token");
   });
 
+  test("a login lock left by a crashed instance is broken once expired", async () => {
+    const { log, dataDir, make } = source("stale-lock");
+    const { source: first } = await make();
+    assert.equal((await call(first, bridge.url)).status, 200);
+    const cacheFile = join(dataDir, readdirSync(dataDir).find((file) => file.endsWith(".json"))!);
+    // Another start finds no usable cache and a lock whose holder died long ago.
+    writeFileSync(cacheFile, "{}", { mode: 0o600 });
+    writeFileSync(`${cacheFile}.lock`, JSON.stringify({ until: Date.now() - 1000 }), { mode: 0o600 });
+    const { source: second, logger } = await make();
+    assert.equal((await call(second, bridge.url)).status, 200);
+    assert.match(logger.text(), /breaking a stale login lock/);
+    assert.equal(opened(log).length, 2);
+    assert.ok(!existsSync(`${cacheFile}.lock`), "the lock is released after the sign-in");
+  });
+
   test("a cache file others can read is not used (and is replaced), the user signs in again", async () => {
     const { log, dataDir, make } = source("perms");
     const { source: first } = await make();
