@@ -46,6 +46,16 @@ interface Current extends IssuerState {
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
 
+/** The issuer a `discovery_url` names: the URL itself, or what precedes a pasted well-known suffix. */
+function issuerOfDiscoveryUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const oidc = url.replace(/\/\.well-known\/openid-configuration$/, "");
+  if (oidc !== url) return oidc;
+  const parsed = new URL(url);
+  const rfc8414 = /^\/\.well-known\/oauth-authorization-server(\/.*)?$/.exec(parsed.pathname);
+  return rfc8414 ? `${parsed.origin}${rfc8414[1] ?? ""}` : url;
+}
+
 export class OAuthTokenSource implements TokenSource {
   readonly #o: OAuthSourceOptions;
   #current: Current | undefined;
@@ -138,8 +148,9 @@ export class OAuthTokenSource implements TokenSource {
     else scopes = union(sameServer ? this.#requested : [], bearer?.scopes ?? next.scopesSupported ?? []);
     if (grant === "authorization_code" && scopes.length > 0 && next.as.scopes_supported?.includes("offline_access")) scopes = union(scopes, ["offline_access"]);
 
+    const key = [...scopes].sort().join(" ");
     // A plain 401 for a token that merely expired: a refresh, not a new authorization.
-    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && bearer?.error !== "insufficient_scope") {
+    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && this.#allow(`refresh ${key}`)) {
       try {
         await this.#renew({ ...next, tokens: previous.tokens });
         return true;
@@ -147,15 +158,20 @@ export class OAuthTokenSource implements TokenSource {
         logger.info("refresh refused; authorizing again", { reason: (error as Error).message });
       }
     }
-    const key = [...scopes].sort().join(" ");
-    const now = Date.now();
-    const recent = (this.#authorizations.get(key) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
-    if (recent.length >= MAX_AUTHORIZATIONS) {
-      logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", attempts: recent.length, status: challenge.status });
+    if (!this.#allow(key)) {
+      logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", status: challenge.status });
       return false;
     }
-    this.#authorizations.set(key, [...recent, now]);
     await this.#obtain(next, scopes);
+    return true;
+  }
+
+  /** Counts an attempt of kind `key`; false once MAX_AUTHORIZATIONS were made within the window. */
+  #allow(key: string): boolean {
+    const now = Date.now();
+    const recent = (this.#authorizations.get(key) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
+    if (recent.length >= MAX_AUTHORIZATIONS) return false;
+    this.#authorizations.set(key, [...recent, now]);
     return true;
   }
 
@@ -163,7 +179,8 @@ export class OAuthTokenSource implements TokenSource {
   async #locate(resourceMetadataUrl: string | undefined): Promise<Current> {
     const { config, http, serverUrl, grant } = this.#o;
     if (config.token_url && grant !== "authorization_code" && this.#current) return this.#current;
-    const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...((config.issuer ?? config.discovery_url) && { pinnedIssuer: config.issuer ?? config.discovery_url }) });
+    const pinnedIssuer = config.issuer ?? issuerOfDiscoveryUrl(config.discovery_url);
+    const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...(pinnedIssuer && { pinnedIssuer }) });
     const issuer = found.as.issuer;
     const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? (await this.#o.cache.load()).issuers[issuer] : undefined;
     return {
