@@ -4,6 +4,8 @@
  * remote session when stdin closes or a signal arrives.
  */
 import { createTokenSource } from "../auth/outbound/index.ts";
+import { openSystemBrowser } from "../runtime/browser.ts";
+import { privateFiles } from "../runtime/private-files.ts";
 import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
@@ -53,7 +55,15 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
       noProxy: env.NO_PROXY ?? env.no_proxy,
     },
   });
-  const tokenSource = await createTokenSource(config.auth, { serverUrl: config.url, platform, logger, fetch: asFetch(http), dataDir: dataDir(env) });
+  const tokenSource = await createTokenSource(config.auth, {
+    serverUrl: config.url,
+    platform,
+    logger,
+    fetch: asFetch(http),
+    dataDir: dataDir(env),
+    files: privateFiles,
+    openBrowser: openSystemBrowser,
+  });
   const remoteFetch = createRemoteFetch({
     http,
     tokenSource,

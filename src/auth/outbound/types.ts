@@ -12,6 +12,11 @@ export interface AuthChallenge {
   wwwAuthenticate: string | null;
   /** The MCP endpoint the request went to: the resource the token is for (RFC 8707). */
   resourceUrl: string;
+  /**
+   * The Authorization header value the refused request carried, if any. When the source has
+   * replaced that token since, it answers `true` at once: many requests refused together cause one renewal.
+   */
+  sentAuthorization?: string;
 }
 
 /**

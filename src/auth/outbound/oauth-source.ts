@@ -1,0 +1,248 @@
+/**
+ * @module The OAuth token source of client mode: one object per remote MCP server that holds the
+ * current authorization server, registration and tokens, obtains them with the configured grant,
+ * refreshes them before they expire, and reacts to the server's 401 / 403 challenges (re-discovery,
+ * re-registration when the authorization server moved, refresh, step-up with the union of scopes,
+ * at most three authorizations per scope set in ten minutes).
+ */
+import type * as oauth from "oauth4webapi";
+import type { OAuthConfig } from "../../config/schema.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Platform } from "../../runtime/types.ts";
+import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
+import type { IssuerState, TokenCache } from "./cache.ts";
+import { parseBearerChallenge } from "./challenge.ts";
+import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
+import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
+import { readIdToken } from "./enterprise.ts";
+import { OutboundAuthError } from "./errors.ts";
+import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
+import type { HttpContext } from "./http.ts";
+import { isStale, type TokenSet } from "./tokens.ts";
+import type { AuthChallenge, TokenSource } from "./types.ts";
+
+export type GrantKind = "client_credentials" | "authorization_code" | "enterprise";
+
+/** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
+const MAX_AUTHORIZATIONS = 3;
+const AUTHORIZATION_WINDOW_MS = 10 * 60_000;
+
+export interface OAuthSourceOptions {
+  grant: GrantKind;
+  config: OAuthConfig;
+  serverUrl: string;
+  http: HttpContext;
+  platform: Platform;
+  logger: Logger;
+  cache: TokenCache;
+  key?: AssertionKey;
+  openBrowser?: (url: string) => Promise<boolean>;
+}
+
+interface Current extends IssuerState {
+  issuer: string;
+  scopesSupported?: string[];
+}
+
+const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
+
+export class OAuthTokenSource implements TokenSource {
+  readonly #o: OAuthSourceOptions;
+  #current: Current | undefined;
+  #busy: Promise<boolean> | undefined;
+  #renewing: Promise<void> | undefined;
+  #requested: string[];
+  readonly #authorizations = new Map<string, number[]>();
+  readonly #shutdown = new AbortController();
+
+  constructor(options: OAuthSourceOptions) {
+    this.#o = options;
+    this.#requested = [...options.config.scopes];
+  }
+
+  /** Loads cached tokens (authorization code) or the configured token endpoint (client credentials). */
+  async start(): Promise<void> {
+    const { config, grant } = this.#o;
+    if (grant === "authorization_code") {
+      const document = await this.#o.cache.load();
+      const state = document.current ? document.issuers[document.current] : undefined;
+      if (state?.tokens) {
+        this.#current = { issuer: document.current!, ...state };
+        this.#requested = union(this.#requested, state.tokens.scopes);
+      }
+    } else if (config.token_url) {
+      const as = staticAuthorizationServer(config.token_url, config.authorization_url);
+      this.#current = { issuer: config.issuer ?? as.issuer, as: { ...as, issuer: config.issuer ?? as.issuer }, resource: config.resource ?? this.#o.serverUrl };
+    }
+  }
+
+  async authorization(): Promise<string | undefined> {
+    if (this.#busy) await this.#busy.catch(() => false);
+    let current = this.#current;
+    if (!current) return undefined;
+    if (!current.tokens && this.#o.grant !== "authorization_code") {
+      await this.#singleRenewal(() => this.#obtain(current!, this.#requested));
+      current = this.#current;
+    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code")) {
+      await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => this.#o.logger.warn("token refresh failed", { error: (error as Error).message }));
+      current = this.#current;
+    }
+    return current?.tokens ? `Bearer ${current.tokens.accessToken}` : undefined;
+  }
+
+  async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
+    if (this.#shutdown.signal.aborted) return false;
+    if (this.#busy) {
+      // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
+      const ok = await this.#busy.catch(() => false);
+      return ok && this.#current?.tokens !== undefined;
+    }
+    const sent = challenge.sentAuthorization;
+    if (sent !== undefined && this.#current?.tokens && sent !== `Bearer ${this.#current.tokens.accessToken}`) return true;
+    const run = this.#handle(challenge).catch((error: unknown) => {
+      const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
+      this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      return false;
+    });
+    this.#busy = run;
+    try {
+      return await run;
+    } finally {
+      if (this.#busy === run) this.#busy = undefined;
+    }
+  }
+
+  /** Ends a sign-in in progress (its loopback listener closes) and refuses further challenges. */
+  async close(): Promise<void> {
+    this.#shutdown.abort();
+  }
+
+  async #singleRenewal(renew: () => Promise<void>): Promise<void> {
+    this.#renewing ??= renew().finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #handle(challenge: AuthChallenge): Promise<boolean> {
+    const { config, logger, grant } = this.#o;
+    const bearer = parseBearerChallenge(challenge.wwwAuthenticate);
+    if (challenge.status === 403 && bearer?.error !== "insufficient_scope") return false;
+    const next = await this.#locate(bearer?.resourceMetadata);
+    const previous = this.#current;
+    const sameServer = previous?.issuer === next.issuer;
+    if (previous && !sameServer) logger.info("the server's authorization server changed; registering there anew", { from: previous.issuer, to: next.issuer });
+
+    let scopes: string[];
+    if (challenge.status === 403) scopes = union(this.#requested, bearer?.scopes ?? []);
+    else if (config.scopes.length > 0) scopes = union(config.scopes, bearer?.scopes ?? []);
+    // Re-authorizing at the same server keeps what was asked for before (MCP §Scope Selection Strategy).
+    else scopes = union(sameServer ? this.#requested : [], bearer?.scopes ?? next.scopesSupported ?? []);
+    if (grant === "authorization_code" && scopes.length > 0 && next.as.scopes_supported?.includes("offline_access")) scopes = union(scopes, ["offline_access"]);
+
+    // A plain 401 for a token that merely expired: a refresh, not a new authorization.
+    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && bearer?.error !== "insufficient_scope") {
+      try {
+        await this.#renew({ ...next, tokens: previous.tokens });
+        return true;
+      } catch (error) {
+        logger.info("refresh refused; authorizing again", { reason: (error as Error).message });
+      }
+    }
+    const key = [...scopes].sort().join(" ");
+    const now = Date.now();
+    const recent = (this.#authorizations.get(key) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
+    if (recent.length >= MAX_AUTHORIZATIONS) {
+      logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", attempts: recent.length, status: challenge.status });
+      return false;
+    }
+    this.#authorizations.set(key, [...recent, now]);
+    await this.#obtain(next, scopes);
+    return true;
+  }
+
+  /** Discovery (or the configured endpoint) and what is known of that authorization server. */
+  async #locate(resourceMetadataUrl: string | undefined): Promise<Current> {
+    const { config, http, serverUrl, grant } = this.#o;
+    if (config.token_url && grant !== "authorization_code" && this.#current) return this.#current;
+    const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...((config.issuer ?? config.discovery_url) && { pinnedIssuer: config.issuer ?? config.discovery_url }) });
+    const issuer = found.as.issuer;
+    const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? (await this.#o.cache.load()).issuers[issuer] : undefined;
+    return {
+      ...known,
+      issuer,
+      as: found.as,
+      resource: config.resource ?? found.resource,
+      ...(found.scopesSupported && { scopesSupported: found.scopesSupported }),
+    };
+  }
+
+  #identity(as: oauth.AuthorizationServer): ClientIdentity {
+    const { config, key } = this.#o;
+    if (!config.client_id) throw new OutboundAuthError("config", "client.auth.oauth.client_id is required for this grant");
+    const secret = config.client_secret?.reveal();
+    const method = chooseAuthMethod(config.token_endpoint_auth_method, { secret: Boolean(secret), key: Boolean(key) }, as.token_endpoint_auth_methods_supported);
+    return { client: { client_id: config.client_id }, auth: clientAuthentication(method, secret, key) };
+  }
+
+  #interactive(): InteractiveContext {
+    const { config, http, platform, logger, key, openBrowser } = this.#o;
+    return { config, http, platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
+  }
+
+  /** A new token for `scopes` with the configured grant; becomes current. */
+  async #obtain(target: Current, scopes: string[]): Promise<void> {
+    const { grant, http, config, platform } = this.#o;
+    let tokens: TokenSet;
+    let registration = target.registration;
+    if (grant === "client_credentials") {
+      tokens = await clientCredentialsGrant(http, target.as, this.#identity(target.as), target.resource, scopes);
+    } else if (grant === "enterprise") {
+      const enterprise = config.enterprise!;
+      const idp = enterprise.idp_token_endpoint
+        ? staticAuthorizationServer(enterprise.idp_token_endpoint)
+        : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
+      if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
+      const idpSecret = enterprise.idp_client_secret?.reveal();
+      const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
+      const assertion = await exchangeIdToken(http, idp, idpIdentity, { idToken: await readIdToken(enterprise, platform), audience: target.as.issuer, resource: target.resource, scopes });
+      tokens = await jwtBearerGrant(http, target.as, this.#identity(target.as), assertion, target.resource, scopes);
+    } else {
+      const startedAt = Date.now();
+      const result = await this.#o.cache.withLoginLock(
+        async () => {
+          if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
+          const shared = (await this.#o.cache.load()).issuers[target.issuer];
+          return shared?.tokens && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration! } : undefined;
+        },
+        () => authorizeInteractively(this.#interactive(), target.as, { resource: target.resource, scopes, ...(target.registration && { cached: target.registration }) }),
+        config.authorization_timeout + 30_000,
+      );
+      tokens = result.tokens;
+      registration = result.registration;
+    }
+    this.#requested = union(this.#requested, scopes);
+    await this.#adopt({ ...target, tokens, ...(registration && { registration }) });
+  }
+
+  /** Refresh with the refresh token; without one, a new token by a non-interactive grant. */
+  async #renew(target: Current): Promise<void> {
+    const tokens = target.tokens!;
+    if (!tokens.refreshToken) return this.#obtain(target, tokens.scopes);
+    const identity = this.#o.grant === "authorization_code" ? identityFor(this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
+    const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens);
+    await this.#adopt({ ...target, tokens: renewed });
+  }
+
+  async #adopt(next: Current): Promise<void> {
+    this.#current = next;
+    if (this.#o.grant !== "authorization_code") return;
+    const document = await this.#o.cache.load();
+    const { as, resource, registration, tokens } = next;
+    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(tokens && { tokens }) };
+    document.current = next.issuer;
+    try {
+      await this.#o.cache.save(document);
+    } catch (error) {
+      this.#o.logger.warn("could not write the token cache; the next start will sign in again", { error: (error as Error).message });
+    }
+  }
+}
