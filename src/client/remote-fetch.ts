@@ -67,8 +67,10 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const sleep = options.sleep ?? defaultSleep;
   const { retry, logger } = options;
 
-  async function attempt(url: string, init: HttpRequestInit): Promise<Response> {
+  /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
+  async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }): Promise<Response> {
     const authorization = await options.tokenSource.authorization();
+    sent.authorization = authorization;
     const headers: Record<string, string> = { ...options.headers, ...init.headers };
     if (authorization !== undefined) headers.authorization = authorization;
     const controller = new AbortController();
@@ -103,8 +105,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     };
     for (;;) {
       let response: Response;
+      const sent: { authorization?: string } = {};
       try {
-        response = await attempt(url, init);
+        response = await attempt(url, init, sent);
       } catch (error) {
         if (error instanceof ClientTransportError) throw error;
         if (!(error instanceof HttpRequestError)) throw new ClientTransportError("network", `request to ${new URL(url).host} failed: ${String(error)}`, { cause: error });
@@ -129,6 +132,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           status: response.status,
           wwwAuthenticate: response.headers.get("www-authenticate"),
           resourceUrl: options.resourceUrl,
+          ...(sent.authorization !== undefined && { sentAuthorization: sent.authorization }),
         });
         if (retryable) {
           await response.body?.cancel().catch(() => {});
