@@ -110,7 +110,7 @@ export type ProbeOutcome = { era: "modern"; answer: JsonRpcResponse } | { era: "
  * modern; anything else legacy (Streamable HTTP 2026-07-28 §Backward Compatibility). Connection
  * failures and refused authentication propagate as errors.
  */
-export async function probeEra(context: TransportContext, request: JsonRpcRequest, signal?: AbortSignal): Promise<ProbeOutcome> {
+export async function probeEra(context: TransportContext, request: JsonRpcRequest, signal?: AbortSignal, attempt = 1): Promise<ProbeOutcome> {
   const version = metaOf(request.params)?.[MetaKey.protocolVersion];
   let answer: JsonRpcResponse;
   try {
@@ -121,6 +121,10 @@ export async function probeEra(context: TransportContext, request: JsonRpcReques
   }
   if (answer.error) {
     const data = answer.error.data as { supported?: unknown } | undefined;
+    // Versioning §Protocol Version Negotiation: retry with a version from `supported` (once; ours, when listed).
+    if (answer.error.code === McpErrorCode.UnsupportedProtocolVersion && attempt === 1 && Array.isArray(data?.supported) && data.supported.includes(version ?? MODERN_VERSION)) {
+      return probeEra(context, request, signal, attempt + 1);
+    }
     if (answer.error.code === McpErrorCode.UnsupportedProtocolVersion && Array.isArray(data?.supported) && !data.supported.some((supported) => (MODERN_VERSIONS as readonly unknown[]).includes(supported))) {
       return { era: "legacy", reason: `the server supports ${data.supported.join(", ")}` };
     }
@@ -260,15 +264,17 @@ export class ModernTransport implements RemoteTransport {
     let params = base;
     for (let round = 0; ; round++) {
       const modernParams = withEnvelope(params, envelope);
+      // MRTR: a retry is a new request, with a new JSON-RPC id; the local client keeps its own.
+      const id = round === 0 ? request.id : `mcp-bridge-retry-${++this.#nextAskId}`;
       const response = await modernCall(
         this.#context,
-        { ...request, params: modernParams },
+        { ...request, id, params: modernParams },
         this.#headersFor(request.method, params, MODERN_VERSION),
         anySignal(signal, this.#closing.signal),
         (message) => this.#context.deliver(message),
       );
-      if (response.error) return { ...response, error: toLegacyError(request.method, response.error) };
-      if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, result: legacyResult(response.result) });
+      if (response.error) return { ...response, id: request.id, error: toLegacyError(request.method, response.error) };
+      if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;
       const asks = requestsFromInputRequests(result.inputRequests, () => `mcp-bridge-input-${++this.#nextAskId}`);

@@ -67,11 +67,10 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const sleep = options.sleep ?? defaultSleep;
   const { retry, logger } = options;
 
-  /** The Authorization header each response answered, so a refusal names the token it refused. */
-  const sentWith = new WeakMap<Response, string>();
-
-  async function attempt(url: string, init: HttpRequestInit): Promise<Response> {
+  /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
+  async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }): Promise<Response> {
     const authorization = await options.tokenSource.authorization();
+    sent.authorization = authorization;
     const headers: Record<string, string> = { ...options.headers, ...init.headers };
     if (authorization !== undefined) headers.authorization = authorization;
     const controller = new AbortController();
@@ -83,9 +82,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
       controller.abort();
     }, options.timeout);
     try {
-      const response = await options.http.fetch(url, { ...init, headers, signal: controller.signal });
-      if (authorization !== undefined) sentWith.set(response, authorization);
-      return response;
+      return await options.http.fetch(url, { ...init, headers, signal: controller.signal });
     } catch (error) {
       if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });
       throw error;
@@ -108,8 +105,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     };
     for (;;) {
       let response: Response;
+      const sent: { authorization?: string } = {};
       try {
-        response = await attempt(url, init);
+        response = await attempt(url, init, sent);
       } catch (error) {
         if (error instanceof ClientTransportError) throw error;
         if (!(error instanceof HttpRequestError)) throw new ClientTransportError("network", `request to ${new URL(url).host} failed: ${String(error)}`, { cause: error });
@@ -134,7 +132,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           status: response.status,
           wwwAuthenticate: response.headers.get("www-authenticate"),
           resourceUrl: options.resourceUrl,
-          sentAuthorization: sentWith.get(response),
+          ...(sent.authorization !== undefined && { sentAuthorization: sent.authorization }),
         });
         if (retryable) {
           await response.body?.cancel().catch(() => {});

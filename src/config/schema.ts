@@ -347,7 +347,7 @@ const clientSchema = section({
     .default("auto")
     .describe("auto: Streamable HTTP (either era), falling back to the legacy HTTP+SSE transport when the first POST gets 400, 404 or 405; streamable_http or sse: that transport only."),
   timeout: duration().prefault("30s").describe("Time allowed for one HTTP request to the remote server."),
-  max_idle_conns: z.number().int().positive().default(10).describe("Idle keep-alive connections kept open to the remote server."),
+  max_idle_conns: z.number().int().positive().default(100).describe("Idle keep-alive connections kept open to the remote server."),
   idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
     ca_cert: z.string().optional().describe("PEM CA bundle trusted for the remote server's certificate."),

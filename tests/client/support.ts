@@ -18,11 +18,20 @@ export interface LocalClient {
  */
 export async function connectLocalClient(
   args: string[],
-  options: { env?: Record<string, string>; capabilities?: ClientCapabilities; setup?: (client: Client) => void; connect?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    capabilities?: ClientCapabilities;
+    setup?: (client: Client) => void;
+    connect?: boolean;
+    /** What to run instead of the built bundle: a bundle path (run with this Node), or with `direct` a whole command. */
+    command?: string[];
+    direct?: boolean;
+  } = {},
 ): Promise<LocalClient> {
+  const [program, ...programArgs] = options.direct && options.command ? options.command : [process.execPath, ...(options.command ?? [CLI])];
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, ...args],
+    command: program!,
+    args: [...programArgs, ...args],
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
     stderr: "pipe",
   });
