@@ -14,14 +14,14 @@ import type { IssuerState, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
-import { readIdToken } from "./enterprise.ts";
+import { readCredential } from "./credential-source.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
 import type { HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
 import type { AuthChallenge, TokenSource } from "./types.ts";
 
-export type GrantKind = "client_credentials" | "authorization_code" | "enterprise";
+export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
 
 /** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
 const MAX_AUTHORIZATIONS = 3;
@@ -220,7 +220,22 @@ export class OAuthTokenSource implements TokenSource {
       if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
       const idpSecret = enterprise.idp_client_secret?.reveal();
       const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
-      const assertion = await exchangeIdToken(http, idp, idpIdentity, { idToken: await readIdToken(enterprise, platform), audience: target.as.issuer, resource: target.resource, scopes });
+      const idToken = await readCredential(
+        { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
+        platform,
+        "client.auth.oauth.enterprise",
+        { value: "id_token", env: "id_token_env", command: "id_token_command" },
+      );
+      const assertion = await exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
+      tokens = await jwtBearerGrant(http, target.as, this.#identity(target.as), assertion, target.resource, scopes);
+    } else if (grant === "workload_identity") {
+      const workload = config.workload_identity!;
+      const assertion = await readCredential(
+        { value: workload.token, env: workload.token_env, file: workload.token_file, command: workload.token_command },
+        platform,
+        "client.auth.oauth.workload_identity",
+        { value: "token", env: "token_env", file: "token_file", command: "token_command" },
+      );
       tokens = await jwtBearerGrant(http, target.as, this.#identity(target.as), assertion, target.resource, scopes);
     } else {
       const startedAt = Date.now();
