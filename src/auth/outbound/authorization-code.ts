@@ -11,6 +11,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import type { Registration } from "./cache.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
+import { commandArgv, commandEnv } from "./credential-source.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { readJsonBody, readJsonObject } from "../oauth/http.ts";
 import { grantError, type ClientIdentity } from "./grants.ts";
@@ -103,10 +104,10 @@ async function register(context: InteractiveContext, as: oauth.AuthorizationServ
 async function present(context: InteractiveContext, url: string, redirectUri: string): Promise<void> {
   const { platform } = context;
   const command = context.config.browser_command;
-  const argv = typeof command === "string" ? command.split(/\s+/).filter(Boolean) : command;
+  const argv = command === undefined ? undefined : commandArgv(command);
   let opened = false;
   if (argv && !(argv.length === 1 && argv[0] === "none")) {
-    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: { ...platform.env } as Record<string, string> });
+    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: commandEnv(platform) });
     let errors = "";
     const decoder = new TextDecoder();
     child.onStdout(() => {});

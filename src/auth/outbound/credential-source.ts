@@ -19,11 +19,20 @@ export interface CredentialSource {
   command?: string | string[];
 }
 
+/** A configured command as argv: a list as given, a string split on whitespace (no shell, no quoting). */
+export function commandArgv(command: string | string[]): string[] {
+  return typeof command === "string" ? command.split(/\s+/).filter(Boolean) : command;
+}
+
+/** The bridge's environment for a command it runs for the user (browser, token helper). */
+export function commandEnv(platform: Platform): Record<string, string> {
+  return Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
 /** Runs `command` and returns its trimmed stdout; its stderr is passed through to ours. */
 async function runCommand(platform: Platform, command: string | string[], key: string): Promise<string> {
-  const argv = typeof command === "string" ? command.split(/\s+/).filter(Boolean) : command;
-  const env = Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  const child = platform.spawn(argv[0]!, argv.slice(1), { env });
+  const argv = commandArgv(command);
+  const child = platform.spawn(argv[0]!, argv.slice(1), { env: commandEnv(platform) });
   let output = "";
   let tooLong = false;
   const decoder = new TextDecoder();
