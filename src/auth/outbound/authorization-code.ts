@@ -70,7 +70,9 @@ async function readRegistration(response: Response): Promise<{ client_id: string
 async function register(context: InteractiveContext, as: oauth.AuthorizationServer, cached: Registration | undefined, redirectUri: string): Promise<Registration> {
   const { config } = context;
   if (config.client_id) return { clientId: config.client_id, ...(config.client_secret && { clientSecret: config.client_secret.reveal() }), via: "configured" };
-  if (cached && (cached.via !== "dcr" || cached.redirectUri === redirectUri)) return cached;
+  // A dynamic registration fits while its redirect URI does; a CIMD one while the URL is still configured.
+  if (cached?.via === "dcr" && cached.redirectUri === redirectUri) return cached;
+  if (cached?.via === "cimd" && cached.clientId === config.client_metadata_url && as.client_id_metadata_document_supported === true) return cached;
   if (config.client_metadata_url && as.client_id_metadata_document_supported === true) return { clientId: config.client_metadata_url, via: "cimd" };
   if (!as.registration_endpoint) {
     throw new OutboundAuthError(

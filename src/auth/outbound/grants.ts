@@ -24,11 +24,11 @@ export function grantError(what: string, error: unknown): OutboundAuthError {
   if (error instanceof OutboundAuthError) return error;
   if (error instanceof oauth.ResponseBodyError) {
     const description = typeof error.error_description === "string" ? `: ${error.error_description.slice(0, 200)}` : "";
-    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${error.error}${description})`, { cause: error });
+    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${error.error}${description})`, { cause: error, oauthError: error.error });
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    const code = error.cause.map((challenge) => challenge.parameters.error).find(Boolean) ?? "client authentication failed";
-    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${code})`, { cause: error });
+    const code = error.cause.map((challenge) => challenge.parameters.error).find(Boolean);
+    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${code ?? "client authentication failed"})`, { cause: error, oauthError: code ?? "invalid_client" });
   }
   const name = (error as Error)?.name;
   if (name === "TimeoutError" || name === "AbortError") return new OutboundAuthError("grant", `${what} timed out`, { cause: error });

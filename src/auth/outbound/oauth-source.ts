@@ -156,6 +156,8 @@ export class OAuthTokenSource implements TokenSource {
         return true;
       } catch (error) {
         logger.info("refresh refused; authorizing again", { reason: (error as Error).message });
+        // A client the server forgot cannot sign in either: register anew.
+        if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && next.registration?.via === "dcr") next.registration = undefined;
       }
     }
     if (!this.#allow(key)) {
@@ -245,7 +247,15 @@ export class OAuthTokenSource implements TokenSource {
           const shared = (await this.#o.cache.load()).issuers[target.issuer];
           return shared?.tokens && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration! } : undefined;
         },
-        () => authorizeInteractively(this.#interactive(), target.as, { resource: target.resource, scopes, ...(target.registration && { cached: target.registration }) }),
+        () =>
+          authorizeInteractively(this.#interactive(), target.as, { resource: target.resource, scopes, ...(target.registration && { cached: target.registration }) }).catch(async (error: unknown) => {
+            // The server forgot the client it registered (RFC 6749 §5.2 invalid_client): register anew next time.
+            if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && target.registration?.via === "dcr") {
+              this.#o.logger.info("the authorization server no longer knows this client; it will be registered again", { issuer: target.issuer });
+              await this.#adopt({ ...target, registration: undefined, tokens: undefined });
+            }
+            throw error;
+          }),
         config.authorization_timeout + 30_000,
       );
       tokens = result.tokens;
