@@ -5,7 +5,7 @@
  * authorization endpoint is followed by follow-redirects.mjs as `browser_command`).
  * @modelcontextprotocol/conformance 0.1.16 `--suite auth`, and 0.2.0-alpha.12 (conformance-next)
  * `--suite auth` plus its other authorization scenarios and the client-credentials,
- * enterprise-managed-authorization and workload-identity (jwt-bearer) extensions. Every check of every scenario must pass.
+ * enterprise-managed-authorization, workload-identity (jwt-bearer) and DPoP extensions. Every check of every scenario must pass.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -34,6 +34,8 @@ const NEXT_SCENARIOS = [
   "auth/client-credentials-basic",
   "auth/enterprise-managed-authorization",
   "auth/wif-jwt-bearer",
+  "auth/dpop",
+  "auth/dpop-nonce",
   // Their servers speak only MCP 2026-07-28 (client mode's modern-era transport).
   "auth/offline-access-scope",
   "auth/offline-access-not-supported",

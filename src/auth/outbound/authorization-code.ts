@@ -12,6 +12,7 @@ import type { Platform } from "../../runtime/types.ts";
 import type { Registration } from "./cache.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
 import { commandArgv, commandEnv } from "./credential-source.ts";
+import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { readJsonBody, readJsonObject } from "../oauth/http.ts";
 import { grantError, type ClientIdentity } from "./grants.ts";
@@ -147,7 +148,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
 export async function authorizeInteractively(
   context: InteractiveContext,
   as: oauth.AuthorizationServer,
-  input: { resource: string; scopes: string[]; cached?: Registration },
+  input: { resource: string; scopes: string[]; cached?: Registration; dpop?: (client: oauth.Client) => oauth.DPoPHandle },
 ): Promise<{ tokens: TokenSet; registration: Registration }> {
   // MCP authorization §Authorization Code Protection: without S256 advertised, the client must refuse.
   if (!as.code_challenge_methods_supported?.includes("S256")) {
@@ -203,11 +204,16 @@ export async function authorizeInteractively(
       throw new OutboundAuthError("authorization", `authorization response rejected: ${(error as Error).message}`, { cause: error });
     }
     try {
-      const response = await oauth.authorizationCodeGrantRequest(as, identity.client, identity.auth, validated, listener.redirectUri, verifier, {
-        ...requestOptions(context.http, as.token_endpoint!),
-        additionalParameters: { resource: input.resource },
+      const dpop = input.dpop?.(identity.client);
+      // A use_dpop_nonce answer comes before the code is consumed (RFC 9449 §8), so it may be sent again.
+      const result = await withNonceRetry(async () => {
+        const response = await oauth.authorizationCodeGrantRequest(as, identity.client, identity.auth, validated, listener.redirectUri, verifier, {
+          ...requestOptions(context.http, as.token_endpoint!),
+          additionalParameters: { resource: input.resource },
+          ...(dpop && { DPoP: dpop }),
+        });
+        return oauth.processAuthorizationCodeResponse(as, identity.client, response);
       });
-      const result = await oauth.processAuthorizationCodeResponse(as, identity.client, response);
       return { tokens: tokenSetFrom(result, Date.now(), input.scopes), registration };
     } catch (error) {
       throw grantError("authorization code redemption", error);

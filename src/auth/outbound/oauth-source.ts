@@ -5,7 +5,6 @@
  * re-registration when the authorization server moved, refresh, step-up with the union of scopes,
  * at most three authorizations per scope set in ten minutes).
  */
-import type * as oauth from "oauth4webapi";
 import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
@@ -15,11 +14,13 @@ import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
 import { readCredential } from "./credential-source.ts";
+import { createDpopKey, DPOP_ALGORITHM, resourceProof, type DpopKey } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
 import type { HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
-import type { AuthChallenge, TokenSource } from "./types.ts";
+import type { AuthChallenge, ProofTarget, TokenSource } from "./types.ts";
+import * as oauth from "oauth4webapi";
 
 export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
 
@@ -42,9 +43,14 @@ export interface OAuthSourceOptions {
 interface Current extends IssuerState {
   issuer: string;
   scopesSupported?: string[];
+  /** The MCP server takes DPoP-bound tokens: its challenge used the DPoP scheme, or its PRM says so. */
+  dpop?: boolean;
 }
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
+
+/** The Authorization header for `tokens`: the DPoP scheme for a DPoP-bound token (RFC 9449 §7.1). */
+const header = (tokens: TokenSet) => `${tokens.tokenType === "dpop" ? "DPoP" : "Bearer"} ${tokens.accessToken}`;
 
 /** The issuer a `discovery_url` names: the URL itself, or what precedes a pasted well-known suffix. */
 function issuerOfDiscoveryUrl(url: string | undefined): string | undefined {
@@ -64,6 +70,8 @@ export class OAuthTokenSource implements TokenSource {
   #requested: string[];
   readonly #authorizations = new Map<string, number[]>();
   readonly #shutdown = new AbortController();
+  /** The DPoP key, made when an authorization server first offers DPoP; lives as long as this source. */
+  #dpop: DpopKey | undefined;
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
@@ -97,18 +105,30 @@ export class OAuthTokenSource implements TokenSource {
       await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => this.#o.logger.warn("token refresh failed", { error: (error as Error).message }));
       current = this.#current;
     }
-    return current?.tokens ? `Bearer ${current.tokens.accessToken}` : undefined;
+    return current?.tokens ? header(current.tokens) : undefined;
+  }
+
+  async proof(target: ProofTarget): Promise<string | undefined> {
+    const tokens = this.#current?.tokens;
+    if (tokens?.tokenType !== "dpop" || !this.#dpop) return undefined;
+    return resourceProof(this.#dpop, target, tokens.accessToken);
   }
 
   async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
     if (this.#shutdown.signal.aborted) return false;
+    // RFC 9449 §9: the MCP server wants its nonce in the proof; the same token is sent again with it.
+    if (challenge.dpopNonce && this.#dpop && parseBearerChallenge(challenge.wwwAuthenticate)?.error === "use_dpop_nonce") {
+      const fresh = this.#dpop.resourceNonce !== challenge.dpopNonce;
+      this.#dpop.resourceNonce = challenge.dpopNonce;
+      return fresh;
+    }
     if (this.#busy) {
       // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
       const ok = await this.#busy.catch(() => false);
       return ok && this.#current?.tokens !== undefined;
     }
     const sent = challenge.sentAuthorization;
-    if (sent !== undefined && this.#current?.tokens && sent !== `Bearer ${this.#current.tokens.accessToken}`) return true;
+    if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
     const run = this.#handle(challenge).catch((error: unknown) => {
       const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
       this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
@@ -137,6 +157,7 @@ export class OAuthTokenSource implements TokenSource {
     const bearer = parseBearerChallenge(challenge.wwwAuthenticate);
     if (challenge.status === 403 && bearer?.error !== "insufficient_scope") return false;
     const next = await this.#locate(bearer?.resourceMetadata);
+    if (bearer?.scheme === "dpop") next.dpop = true;
     const previous = this.#current;
     const sameServer = previous?.issuer === next.issuer;
     if (previous && !sameServer) logger.info("the server's authorization server changed; registering there anew", { from: previous.issuer, to: next.issuer });
@@ -168,6 +189,21 @@ export class OAuthTokenSource implements TokenSource {
     return true;
   }
 
+  /**
+   * The DPoP key when `as` offers DPoP with our algorithm (RFC 9449 §5.1). Asked for only where the
+   * MCP server takes DPoP too: a DPoP-bound token is refused by a server that wants Bearer.
+   */
+  async #dpopKeyFor(as: oauth.AuthorizationServer): Promise<DpopKey | undefined> {
+    if (!as.dpop_signing_alg_values_supported?.includes(DPOP_ALGORITHM)) return undefined;
+    this.#dpop ??= await createDpopKey();
+    return this.#dpop;
+  }
+
+  async #dpopHandle(as: oauth.AuthorizationServer, client: oauth.Client): Promise<oauth.DPoPHandle | undefined> {
+    const key = await this.#dpopKeyFor(as);
+    return key && oauth.DPoP(client, key.keyPair);
+  }
+
   /** Counts an attempt of kind `key`; false once MAX_AUTHORIZATIONS were made within the window. */
   #allow(key: string): boolean {
     const now = Date.now();
@@ -191,6 +227,7 @@ export class OAuthTokenSource implements TokenSource {
       as: found.as,
       resource: config.resource ?? found.resource,
       ...(found.scopesSupported && { scopesSupported: found.scopesSupported }),
+      ...(found.dpop && { dpop: true }),
     };
   }
 
@@ -213,7 +250,8 @@ export class OAuthTokenSource implements TokenSource {
     let tokens: TokenSet;
     let registration = target.registration;
     if (grant === "client_credentials") {
-      tokens = await clientCredentialsGrant(http, target.as, this.#identity(target.as), target.resource, scopes);
+      const identity = this.#identity(target.as);
+      tokens = await clientCredentialsGrant(http, target.as, identity, target.resource, scopes, target.dpop ? await this.#dpopHandle(target.as, identity.client) : undefined);
     } else if (grant === "enterprise") {
       const enterprise = config.enterprise!;
       const idp = enterprise.idp_token_endpoint
@@ -247,15 +285,22 @@ export class OAuthTokenSource implements TokenSource {
           const shared = (await this.#o.cache.load()).issuers[target.issuer];
           return shared?.tokens && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration! } : undefined;
         },
-        () =>
-          authorizeInteractively(this.#interactive(), target.as, { resource: target.resource, scopes, ...(target.registration && { cached: target.registration }) }).catch(async (error: unknown) => {
+        async () => {
+          const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
+          return authorizeInteractively(this.#interactive(), target.as, {
+            resource: target.resource,
+            scopes,
+            ...(target.registration && { cached: target.registration }),
+            ...(dpopKey && { dpop: (client: oauth.Client) => oauth.DPoP(client, dpopKey.keyPair) }),
+          }).catch(async (error: unknown) => {
             // The server forgot the client it registered (RFC 6749 §5.2 invalid_client): register anew next time.
             if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && target.registration?.via === "dcr") {
               this.#o.logger.info("the authorization server no longer knows this client; it will be registered again", { issuer: target.issuer });
               await this.#adopt({ ...target, registration: undefined, tokens: undefined });
             }
             throw error;
-          }),
+          });
+        },
         config.authorization_timeout + 30_000,
       );
       tokens = result.tokens;
@@ -270,7 +315,8 @@ export class OAuthTokenSource implements TokenSource {
     const tokens = target.tokens!;
     if (!tokens.refreshToken) return this.#obtain(target, tokens.scopes);
     const identity = this.#o.grant === "authorization_code" ? identityFor(this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
-    const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens);
+    const dpop = tokens.tokenType === "dpop" ? await this.#dpopHandle(target.as, identity.client) : undefined;
+    const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens, dpop);
     await this.#adopt({ ...target, tokens: renewed });
   }
 
@@ -279,7 +325,9 @@ export class OAuthTokenSource implements TokenSource {
     if (this.#o.grant !== "authorization_code") return;
     const document = await this.#o.cache.load();
     const { as, resource, registration, tokens } = next;
-    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(tokens && { tokens }) };
+    // A DPoP-bound token is useless without its key, which never leaves memory: not kept on disk.
+    const persistable = tokens && tokens.tokenType !== "dpop" ? tokens : undefined;
+    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(persistable && { tokens: persistable }) };
     document.current = next.issuer;
     try {
       await this.#o.cache.save(document);
