@@ -9,7 +9,7 @@ import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
-import type { IssuerState, TokenCache } from "./cache.ts";
+import type { IssuerState, Registration, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
@@ -246,68 +246,85 @@ export class OAuthTokenSource implements TokenSource {
 
   /** A new token for `scopes` with the configured grant; becomes current. */
   async #obtain(target: Current, scopes: string[]): Promise<void> {
-    const { grant, http, config, platform } = this.#o;
+    const { grant, http } = this.#o;
+    if (grant === "authorization_code") {
+      const { tokens, registration } = await this.#signIn(target, scopes);
+      this.#requested = union(this.#requested, scopes);
+      return this.#adopt({ ...target, tokens, registration });
+    }
+    const identity = this.#identity(target.as);
     let tokens: TokenSet;
-    let registration = target.registration;
     if (grant === "client_credentials") {
-      const identity = this.#identity(target.as);
-      tokens = await clientCredentialsGrant(http, target.as, identity, target.resource, scopes, target.dpop ? await this.#dpopHandle(target.as, identity.client) : undefined);
-    } else if (grant === "enterprise") {
-      const enterprise = config.enterprise!;
-      const idp = enterprise.idp_token_endpoint
-        ? staticAuthorizationServer(enterprise.idp_token_endpoint)
-        : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
-      if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
-      const idpSecret = enterprise.idp_client_secret?.reveal();
-      const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
-      const idToken = await readCredential(
-        { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
-        platform,
-        "client.auth.oauth.enterprise",
-        { value: "id_token", env: "id_token_env", command: "id_token_command" },
-      );
-      const assertion = await exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
-      tokens = await jwtBearerGrant(http, target.as, this.#identity(target.as), assertion, target.resource, scopes);
-    } else if (grant === "workload_identity") {
-      const workload = config.workload_identity!;
-      const assertion = await readCredential(
-        { value: workload.token, env: workload.token_env, file: workload.token_file, command: workload.token_command },
-        platform,
-        "client.auth.oauth.workload_identity",
-        { value: "token", env: "token_env", file: "token_file", command: "token_command" },
-      );
-      tokens = await jwtBearerGrant(http, target.as, this.#identity(target.as), assertion, target.resource, scopes);
+      const dpop = target.dpop ? await this.#dpopHandle(target.as, identity.client) : undefined;
+      tokens = await clientCredentialsGrant(http, target.as, identity, target.resource, scopes, dpop);
     } else {
-      const startedAt = Date.now();
-      const result = await this.#o.cache.withLoginLock(
-        async () => {
-          if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
-          const shared = (await this.#o.cache.load()).issuers[target.issuer];
-          return shared?.tokens && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration! } : undefined;
-        },
-        async () => {
-          const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
-          return authorizeInteractively(this.#interactive(), target.as, {
+      const assertion = grant === "enterprise" ? await this.#identityAssertion(target, scopes) : await this.#workloadToken();
+      tokens = await jwtBearerGrant(http, target.as, identity, assertion, target.resource, scopes);
+    }
+    this.#requested = union(this.#requested, scopes);
+    await this.#adopt({ ...target, tokens });
+  }
+
+  /** SEP-990: the person's ID token exchanged at the enterprise IdP for an ID-JAG meant for `target`'s AS. */
+  async #identityAssertion(target: Current, scopes: string[]): Promise<string> {
+    const { http, platform } = this.#o;
+    const enterprise = this.#o.config.enterprise!;
+    const idp = enterprise.idp_token_endpoint ? staticAuthorizationServer(enterprise.idp_token_endpoint) : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
+    if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
+    const idpSecret = enterprise.idp_client_secret?.reveal();
+    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
+    const idToken = await readCredential(
+      { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
+      platform,
+      "client.auth.oauth.enterprise",
+      { value: "id_token", env: "id_token_env", command: "id_token_command" },
+    );
+    return exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
+  }
+
+  /** SEP-1933: the JWT the platform gave this workload. */
+  #workloadToken(): Promise<string> {
+    const workload = this.#o.config.workload_identity!;
+    return readCredential(
+      { value: workload.token, env: workload.token_env, file: workload.token_file, command: workload.token_command },
+      this.#o.platform,
+      "client.auth.oauth.workload_identity",
+      { value: "token", env: "token_env", file: "token_file", command: "token_command" },
+    );
+  }
+
+  /**
+   * A person's sign-in, holding the login lock: when another instance signed in meanwhile, its
+   * tokens are taken instead.
+   */
+  async #signIn(target: Current, scopes: string[]): Promise<{ tokens: TokenSet; registration: Registration }> {
+    const startedAt = Date.now();
+    return this.#o.cache.withLoginLock(
+      async () => {
+        if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
+        const shared = (await this.#o.cache.load()).issuers[target.issuer];
+        return shared?.tokens && shared.registration && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration } : undefined;
+      },
+      async () => {
+        const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
+        try {
+          return await authorizeInteractively(this.#interactive(), target.as, {
             resource: target.resource,
             scopes,
             ...(target.registration && { cached: target.registration }),
             ...(dpopKey && { dpop: (client: oauth.Client) => oauth.DPoP(client, dpopKey.keyPair) }),
-          }).catch(async (error: unknown) => {
-            // The server forgot the client it registered (RFC 6749 §5.2 invalid_client): register anew next time.
-            if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && target.registration?.via === "dcr") {
-              this.#o.logger.info("the authorization server no longer knows this client; it will be registered again", { issuer: target.issuer });
-              await this.#adopt({ ...target, registration: undefined, tokens: undefined });
-            }
-            throw error;
           });
-        },
-        config.authorization_timeout + 30_000,
-      );
-      tokens = result.tokens;
-      registration = result.registration;
-    }
-    this.#requested = union(this.#requested, scopes);
-    await this.#adopt({ ...target, tokens, ...(registration && { registration }) });
+        } catch (error) {
+          // The server forgot the client it registered (RFC 6749 §5.2 invalid_client): register anew next time.
+          if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && target.registration?.via === "dcr") {
+            this.#o.logger.info("the authorization server no longer knows this client; it will be registered again", { issuer: target.issuer });
+            await this.#adopt({ ...target, registration: undefined, tokens: undefined });
+          }
+          throw error;
+        }
+      },
+      this.#o.config.authorization_timeout + 30_000,
+    );
   }
 
   /** Refresh with the refresh token; without one, a new token by a non-interactive grant. */
