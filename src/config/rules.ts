@@ -55,6 +55,15 @@ function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): C
     ...unless(method !== "private_key_jwt" || oauth.private_key_file, `${path}.private_key_file`, "is required for token_endpoint_auth_method private_key_jwt"),
     ...unless((method !== "client_secret_basic" && method !== "client_secret_post") || oauth.client_secret, `${path}.client_secret`, `is required for token_endpoint_auth_method ${method}`),
   ];
+  issues.push(
+    ...unless(!oauth.authorization_url || oauth.token_url, `${path}.token_url`, "is required with authorization_url (both endpoints, or neither and discovery)"),
+    ...unless(!(oauth.enterprise && oauth.workload_identity), `${path}.workload_identity`, "cannot be combined with enterprise: choose one way to get tokens"),
+    ...unless(
+      oauth.use_pkce !== true || !(oauth.enterprise || oauth.workload_identity),
+      `${path}.use_pkce`,
+      "asks for a person's sign-in, but enterprise / workload_identity get tokens without one: remove use_pkce",
+    ),
+  );
   const enterprise = oauth.enterprise;
   if (enterprise) {
     const sources = [enterprise.id_token, enterprise.id_token_env, enterprise.id_token_command].filter(Boolean).length;
@@ -187,7 +196,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: client credentials (`use_pkce: false`, or a `client_secret` / `private_key_file` without `use_pkce`) need `client_id` and a `client_secret` or `private_key_file`; `token_endpoint_auth_method` needs its credential; `redirect_uri` is a loopback http URL; `client_metadata_url` an https URL with a path; `enterprise` needs `client_id`, `idp_client_id`, `idp_issuer` or `idp_token_endpoint`, and exactly one of `id_token`, `id_token_env`, `id_token_command`; `workload_identity` needs `client_id` and exactly one of `token`, `token_env`, `token_file`, `token_command`.",
+      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: client credentials (`use_pkce: false`, or a `client_secret` / `private_key_file` without `use_pkce`) need `client_id` and a `client_secret` or `private_key_file`; `token_endpoint_auth_method` needs its credential; `redirect_uri` is a loopback http URL; `client_metadata_url` an https URL with a path; `authorization_url` needs `token_url`; `enterprise`, `workload_identity` and `use_pkce: true` exclude each other; `enterprise` needs `client_id`, `idp_client_id`, `idp_issuer` or `idp_token_endpoint`, and exactly one of `id_token`, `id_token_env`, `id_token_command`; `workload_identity` needs `client_id` and exactly one of `token`, `token_env`, `token_file`, `token_command`.",
     check: clientOnly(({ auth }) => {
       if (auth?.type === "bearer") {
         return [

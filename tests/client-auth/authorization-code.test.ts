@@ -90,6 +90,22 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
     assert.equal(opened(log).length, 1, "no second sign-in");
   });
 
+  test("a pre-registered client with configured endpoints (no discovery): authorization_url + token_url", async () => {
+    const registered = await fetch(`${idp.issuer}/reg`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ application_type: "native", redirect_uris: ["http://127.0.0.1/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] }),
+    });
+    assert.equal(registered.status, 201, await registered.clone().text());
+    const { client_id } = (await registered.json()) as { client_id: string };
+    const { log, make } = source("configured-endpoints", { client_id, token_url: `${idp.issuer}/token`, authorization_url: `${idp.issuer}/auth`, issuer: idp.issuer, scopes: ["mcp:read"] });
+    const { source: s, logger } = await make();
+    const seen = idp.count("/.well-known/openid-configuration") + idp.count("/.well-known/oauth-authorization-server");
+    assert.equal((await call(s, bridge.url)).status, 200, logger.text());
+    assert.equal(idp.count("/.well-known/openid-configuration") + idp.count("/.well-known/oauth-authorization-server"), seen, "no metadata fetched");
+    assert.equal(new URL(opened(log)[0]!).searchParams.get("client_id"), client_id);
+  });
+
   test("an expired token is refreshed with the refresh token, without the browser", async () => {
     const { log, dataDir, make } = source("refresh");
     const { source: first } = await make();

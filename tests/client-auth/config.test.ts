@@ -57,3 +57,20 @@ test("workload identity needs client_id and exactly one token source", async () 
   assert.match(result.stderr, /client\.auth\.oauth\.client_id: is required for workload identity federation/);
   assert.match(result.stderr, /client\.auth\.oauth\.workload_identity\.token_file: needs exactly one of token, token_env, token_file and token_command/);
 });
+
+test("authorization_url needs token_url; enterprise, workload_identity and use_pkce: true exclude each other", async () => {
+  const result = await checkConfig({
+    type: "oauth",
+    oauth: {
+      authorization_url: "https://as.example.com/authorize",
+      use_pkce: true,
+      client_id: "c",
+      enterprise: { idp_issuer: "https://idp.example.com", idp_client_id: "i", id_token_env: "T" },
+      workload_identity: { token_env: "W" },
+    },
+  });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /client\.auth\.oauth\.token_url: is required with authorization_url/);
+  assert.match(result.stderr, /client\.auth\.oauth\.workload_identity: cannot be combined with enterprise/);
+  assert.match(result.stderr, /client\.auth\.oauth\.use_pkce: asks for a person's sign-in/);
+});

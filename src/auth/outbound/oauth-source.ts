@@ -89,9 +89,16 @@ export class OAuthTokenSource implements TokenSource {
         this.#requested = union(this.#requested, state.tokens.scopes);
       }
     } else if (config.token_url) {
-      const as = staticAuthorizationServer(config.token_url, config.authorization_url);
-      this.#current = { issuer: config.issuer ?? as.issuer, as: { ...as, issuer: config.issuer ?? as.issuer }, resource: config.resource ?? this.#o.serverUrl };
+      this.#current = this.#configured();
     }
+  }
+
+  /** The authorization server as configured (token_url, authorization_url) for servers without metadata. */
+  #configured(): Current {
+    const { config, serverUrl } = this.#o;
+    const as = staticAuthorizationServer(config.token_url!, config.authorization_url);
+    const issuer = config.issuer ?? as.issuer;
+    return { issuer, as: { ...as, issuer }, resource: config.resource ?? serverUrl };
   }
 
   async authorization(): Promise<string | undefined> {
@@ -216,7 +223,12 @@ export class OAuthTokenSource implements TokenSource {
   /** Discovery (or the configured endpoint) and what is known of that authorization server. */
   async #locate(resourceMetadataUrl: string | undefined): Promise<Current> {
     const { config, http, serverUrl, grant } = this.#o;
-    if (config.token_url && grant !== "authorization_code" && this.#current) return this.#current;
+    // Configured endpoints instead of discovery: token_url for machines, with authorization_url for a person.
+    if (config.token_url && (grant !== "authorization_code" || config.authorization_url)) {
+      if (this.#current?.issuer === (config.issuer ?? new URL(config.token_url).origin)) return this.#current;
+      const configured = this.#configured();
+      return grant === "authorization_code" ? { ...(await this.#o.cache.load()).issuers[configured.issuer], ...configured } : configured;
+    }
     const pinnedIssuer = config.issuer ?? issuerOfDiscoveryUrl(config.discovery_url);
     const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...(pinnedIssuer && { pinnedIssuer }) });
     const issuer = found.as.issuer;
