@@ -192,6 +192,15 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       return [];
     }),
   },
+  {
+    summary:
+      "Client mode, `client.tls`: `cert_file` and `key_file` go together (mutual TLS needs both); `insecure_skip_verify` cannot be combined with `ca_cert` or `server_name`, which it would make pointless.",
+    check: clientOnly(({ tls }) => [
+      ...unless(!tls.cert_file || tls.key_file, "client.tls.key_file", "is required with cert_file (the client certificate's private key)"),
+      ...unless(!tls.key_file || tls.cert_file, "client.tls.cert_file", "is required with key_file (the client certificate)"),
+      ...unless(!tls.insecure_skip_verify || (!tls.ca_cert && !tls.server_name), "client.tls.insecure_skip_verify", "turns off the certificate checks that ca_cert and server_name configure; remove one or the other"),
+    ]),
+  },
 ];
 
 /** Every issue of every rule. */
