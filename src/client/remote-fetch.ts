@@ -66,12 +66,14 @@ export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const sleep = options.sleep ?? defaultSleep;
   const { retry, logger } = options;
+  // Lower case, so a configured "Authorization" and the token source's never go out as two headers.
+  const configured = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value]));
 
   /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
   async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }): Promise<Response> {
     const authorization = await options.tokenSource.authorization();
     sent.authorization = authorization;
-    const headers: Record<string, string> = { ...options.headers, ...init.headers };
+    const headers: Record<string, string> = { ...configured, ...init.headers };
     if (authorization !== undefined) headers.authorization = authorization;
     const controller = new AbortController();
     const onAbort = () => controller.abort();

@@ -203,3 +203,11 @@ test("503 with Retry-After is retried; a request whose connection breaks after s
     await server.close();
   }
 });
+
+test("a CA file that does not exist stops client mode at start with exit 2 naming the key", async () => {
+  const { runCli } = await import("../support/bridge.ts");
+  const result = await runCli(["-c", clientConfig("https://mcp.example.com/mcp", { tls: { ca_cert: join(pki.dir, "missing.pem") } })]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /client\.tls\.ca_cert: .*missing\.pem: no such file/);
+  assert.equal(result.stdout, "", "stdout stays clean for the MCP stream");
+});
