@@ -20,7 +20,12 @@ const text = (value: string) => ({ content: [{ type: "text" as const, text: valu
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function build(): McpServer {
-  const server = new McpServer({ name: "sdk-v2-modern-server", version: "2.0.0" }, { capabilities: { tools: { listChanged: true }, logging: {} } });
+  const server = new McpServer({ name: "sdk-v2-modern-server", version: "2.0.0" }, { capabilities: { tools: { listChanged: true }, resources: { subscribe: true }, logging: {} } });
+  server.registerResource("note", "test://note", { mimeType: "text/plain" }, async (uri) => ({ contents: [{ uri: uri.href, text: "a note" }] }));
+  server.registerTool("touch", {}, async () => {
+    setImmediate(() => handler?.notify.resourceUpdated("test://note"));
+    return text("touched");
+  });
   server.registerTool("echo", { inputSchema: z.object({ text: z.string() }) }, async ({ text: value }) => text(value));
   server.registerTool("progress", {}, async (ctx) => {
     const progressToken = ctx.mcpReq._meta?.progressToken;
