@@ -76,8 +76,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     const headers: Record<string, string> = { ...configured, ...init.headers };
     if (authorization !== undefined) headers.authorization = authorization;
     const controller = new AbortController();
-    const onAbort = () => controller.abort();
-    init.signal?.addEventListener("abort", onAbort, { once: true });
+    // Kept for the life of the response: aborting the caller's signal must also close a streaming
+    // body (on a 2026-07-28 server, closing the reply stream is how a request is cancelled).
+    init.signal?.addEventListener("abort", () => controller.abort(), { once: true });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -90,7 +91,6 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
       throw error;
     } finally {
       clearTimeout(timer);
-      init.signal?.removeEventListener("abort", onAbort);
     }
   }
 

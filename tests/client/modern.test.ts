@@ -105,6 +105,21 @@ test("resources/subscribe from the legacy client rides subscriptions/listen; upd
   }
 });
 
+test("a cancelled call closes its reply stream, which cancels it at a modern server", async () => {
+  const local = await connect();
+  try {
+    const controller = new AbortController();
+    let started = false;
+    const slow = local.client.callTool({ name: "slow", arguments: {} }, undefined, { signal: controller.signal, onprogress: () => void (started = true) });
+    await waitFor(() => started, "the reply stream to start");
+    controller.abort("no longer needed");
+    await assert.rejects(slow);
+    await waitFor(() => server.cancelled.includes("slow"), "the server to see the request cancelled");
+  } finally {
+    await local.close();
+  }
+});
+
 test("a modern local client (SDK v2, probing server/discover on stdio) is served modern end to end", async () => {
   const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, "connect", server.url], env: { PATH: process.env.PATH ?? "" }, stderr: "pipe" });
   const client = new ModernClient({ name: "modern-local", version: "1.0.0" }, { capabilities: { elicitation: {} }, versionNegotiation: { mode: "auto" } });
