@@ -75,6 +75,8 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     sent.authorization = authorization;
     const headers: Record<string, string> = { ...configured, ...init.headers };
     if (authorization !== undefined) headers.authorization = authorization;
+    const proof = await options.tokenSource.proof?.({ method: init.method ?? "GET", url });
+    if (proof !== undefined) headers.dpop = proof;
     const controller = new AbortController();
     // Kept for the life of the response: aborting the caller's signal must also close a streaming
     // body (on a 2026-07-28 server, closing the reply stream is how a request is cancelled).
@@ -96,7 +98,8 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
 
   return async function remoteFetch(url, init) {
     let retries = 0;
-    let challenged = false;
+    // A token, then (DPoP) a nonce: two challenges per request at most.
+    let challenges = 0;
     let delay = retry.initial_delay;
     const backoff = async (wait: number, why: string) => {
       logger.debug("retrying request to the remote server", { method: init.method, reason: why, delay_ms: wait, retry: retries + 1 });
@@ -128,13 +131,15 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           continue;
         }
       }
-      if ((response.status === 401 || response.status === 403) && !challenged) {
-        challenged = true;
+      if ((response.status === 401 || response.status === 403) && challenges < 2) {
+        challenges++;
+        const dpopNonce = response.headers.get("dpop-nonce");
         const retryable = await options.tokenSource.handleChallenge({
           status: response.status,
           wwwAuthenticate: response.headers.get("www-authenticate"),
           resourceUrl: options.resourceUrl,
           ...(sent.authorization !== undefined && { sentAuthorization: sent.authorization }),
+          ...(dpopNonce !== null && { dpopNonce }),
         });
         if (retryable) {
           await response.body?.cancel().catch(() => {});

@@ -66,6 +66,15 @@ function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): C
       ...unless(sources === 1, `${path}.enterprise.id_token`, "needs exactly one of id_token, id_token_env and id_token_command"),
     ];
   }
+  const workload = oauth.workload_identity;
+  if (workload) {
+    const sources = [workload.token, workload.token_env, workload.token_file, workload.token_command].filter(Boolean).length;
+    return [
+      ...issues,
+      ...unless(oauth.client_id, `${path}.client_id`, "is required for workload identity federation (the workload's client at the authorization server)"),
+      ...unless(sources === 1, `${path}.workload_identity.token_file`, "needs exactly one of token, token_env, token_file and token_command"),
+    ];
+  }
   const clientCredentials = oauth.use_pkce === false || (oauth.use_pkce === undefined && hasCredential);
   if (!clientCredentials) return issues;
   return [
@@ -178,7 +187,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: client credentials (`use_pkce: false`, or a `client_secret` / `private_key_file` without `use_pkce`) need `client_id` and a `client_secret` or `private_key_file`; `token_endpoint_auth_method` needs its credential; `redirect_uri` is a loopback http URL; `client_metadata_url` an https URL with a path; `enterprise` needs `client_id`, `idp_client_id`, `idp_issuer` or `idp_token_endpoint`, and exactly one of `id_token`, `id_token_env`, `id_token_command`.",
+      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: client credentials (`use_pkce: false`, or a `client_secret` / `private_key_file` without `use_pkce`) need `client_id` and a `client_secret` or `private_key_file`; `token_endpoint_auth_method` needs its credential; `redirect_uri` is a loopback http URL; `client_metadata_url` an https URL with a path; `enterprise` needs `client_id`, `idp_client_id`, `idp_issuer` or `idp_token_endpoint`, and exactly one of `id_token`, `id_token_env`, `id_token_command`; `workload_identity` needs `client_id` and exactly one of `token`, `token_env`, `token_file`, `token_command`.",
     check: clientOnly(({ auth }) => {
       if (auth?.type === "bearer") {
         return [

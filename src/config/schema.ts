@@ -254,6 +254,12 @@ const oauthSchema = section({
     id_token_env: z.string().optional().describe("Name of an environment variable holding the ID token (read when a token is needed)."),
     id_token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing a fresh ID token on stdout (run when a token is needed)."),
   }).optional().describe("Client mode: enterprise-managed authorization (SEP-990): the ID token is exchanged at the enterprise IdP for an identity assertion grant, then for an access token at the MCP server's authorization server."),
+  workload_identity: section({
+    token: secret().optional().describe("The workload's JWT."),
+    token_env: z.string().optional().describe("Name of an environment variable holding the workload's JWT."),
+    token_file: z.string().optional().describe("File holding the workload's JWT, re-read each time (e.g. a Kubernetes projected service account token)."),
+    token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing the workload's JWT on stdout."),
+  }).optional().describe("Client mode: workload identity federation (SEP-1933): a JWT the platform issues to this workload, presented as an RFC 7523 JWT bearer grant with client_id; no secret."),
 });
 
 export const AuthSchema = section({

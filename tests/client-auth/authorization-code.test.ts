@@ -111,6 +111,25 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
     assert.equal(opened(log).length, 1, "the browser opened once, for the first sign-in only");
   });
 
+  test("a client the authorization server no longer knows (refresh answers invalid_client) is registered anew", async () => {
+    const { log, dataDir, make } = source("forgotten-client");
+    const { source: first } = await make();
+    assert.equal((await call(first, bridge.url)).status, 200);
+    const cacheFile = join(dataDir, readdirSync(dataDir).find((file) => file.endsWith(".json"))!);
+    const cached = JSON.parse(readFileSync(cacheFile, "utf8"));
+    const state = cached.issuers[cached.current];
+    // The AS lost the registration (e.g. its store was reset); the token the server had accepted is gone too.
+    state.registration.clientId = "client-the-as-forgot";
+    state.tokens.accessToken = "token-the-server-refuses";
+    writeFileSync(cacheFile, JSON.stringify(cached), { mode: 0o600 });
+    const registrations = idp.count("/reg");
+    const { source: second, logger } = await make();
+    assert.equal((await call(second, bridge.url)).status, 200, logger.text());
+    assert.match(logger.text(), /refresh refused; authorizing again.*invalid_client/s);
+    assert.equal(idp.count("/reg"), registrations + 1, "registered again");
+    assert.equal(opened(log).length, 2);
+  });
+
   test("several instances starting at once share one sign-in instead of racing for the browser", async () => {
     const { log, make } = source("shared");
     const sources = await Promise.all([make(), make(), make()]);
@@ -119,6 +138,21 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
     assert.equal(opened(log).length, 1, "one browser sign-in for three instances");
     const headers = await Promise.all(sources.map(({ source }) => source.authorization()));
     assert.equal(new Set(headers).size, 1, "they share the token");
+  });
+
+  test("a login lock left by a crashed instance is broken once expired", async () => {
+    const { log, dataDir, make } = source("stale-lock");
+    const { source: first } = await make();
+    assert.equal((await call(first, bridge.url)).status, 200);
+    const cacheFile = join(dataDir, readdirSync(dataDir).find((file) => file.endsWith(".json"))!);
+    // Another start finds no usable cache and a lock whose holder died long ago.
+    writeFileSync(cacheFile, "{}", { mode: 0o600 });
+    writeFileSync(`${cacheFile}.lock`, JSON.stringify({ until: Date.now() - 1000 }), { mode: 0o600 });
+    const { source: second, logger } = await make();
+    assert.equal((await call(second, bridge.url)).status, 200);
+    assert.match(logger.text(), /breaking a stale login lock/);
+    assert.equal(opened(log).length, 2);
+    assert.ok(!existsSync(`${cacheFile}.lock`), "the lock is released after the sign-in");
   });
 
   test("a cache file others can read is not used (and is replaced), the user signs in again", async () => {

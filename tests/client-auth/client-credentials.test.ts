@@ -45,6 +45,16 @@ describe("client credentials against the bridge's server mode and oidc-provider"
     await source.close();
   });
 
+  test("discovery_url pins the authorization server: the one the server names is used, another is refused before any secret is sent", async () => {
+    const pinned = await makeSource({ type: "oauth", oauth: { discovery_url: `${idp.issuer}/.well-known/openid-configuration`, client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret } }, bridge.url);
+    assert.equal((await call(pinned.source, bridge.url)).status, 200);
+    const grants = idp.count("/token");
+    const other = await makeSource({ type: "oauth", oauth: { discovery_url: "https://other-as.example", client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret } }, bridge.url);
+    assert.equal((await call(other.source, bridge.url)).status, 401);
+    assert.match(other.logger.text(), /client\.auth\.oauth names https:\/\/other-as\.example: credentials for one are never sent to another/);
+    assert.equal(idp.count("/token"), grants);
+  });
+
   test("with token_url, the token is fetched before the first request and sent on it", async () => {
     const { source } = await makeSource(
       { type: "oauth", oauth: { token_url: `${idp.issuer}/token`, client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret, scopes: ["mcp:read"], resource: bridge.url } },

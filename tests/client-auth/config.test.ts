@@ -50,3 +50,10 @@ test("redirect_uri must be loopback http, client_metadata_url https with a path"
   assert.match(result.stderr, /client\.auth\.oauth\.redirect_uri: must be a loopback http URL/);
   assert.match(result.stderr, /client\.auth\.oauth\.client_metadata_url: must be an https URL with a path/);
 });
+
+test("workload identity needs client_id and exactly one token source", async () => {
+  const result = await checkConfig({ type: "oauth", oauth: { workload_identity: {} } });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /client\.auth\.oauth\.client_id: is required for workload identity federation/);
+  assert.match(result.stderr, /client\.auth\.oauth\.workload_identity\.token_file: needs exactly one of token, token_env, token_file and token_command/);
+});

@@ -4,8 +4,8 @@
  * scenario's URL and a `client.auth` section made from MCP_CONFORMANCE_CONTEXT; the mock
  * authorization endpoint is followed by follow-redirects.mjs as `browser_command`).
  * @modelcontextprotocol/conformance 0.1.16 `--suite auth`, and 0.2.0-alpha.12 (conformance-next)
- * `--suite auth` plus its other authorization scenarios and the client-credentials and
- * enterprise-managed-authorization extensions. Every check of every scenario must pass.
+ * `--suite auth` plus its other authorization scenarios and the client-credentials,
+ * enterprise-managed-authorization, workload-identity (jwt-bearer) and DPoP extensions. Every check of every scenario must pass.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -33,6 +33,9 @@ const NEXT_SCENARIOS = [
   "auth/client-credentials-jwt",
   "auth/client-credentials-basic",
   "auth/enterprise-managed-authorization",
+  "auth/wif-jwt-bearer",
+  "auth/dpop",
+  "auth/dpop-nonce",
   // Their servers speak only MCP 2026-07-28 (client mode's modern-era transport).
   "auth/offline-access-scope",
   "auth/offline-access-not-supported",

@@ -243,15 +243,17 @@ describe("enterprise-managed authorization (SEP-990)", () => {
 describe("pure parts", () => {
   test("WWW-Authenticate: resource_metadata, scope and error of the Bearer challenge, among others", () => {
     assert.deepEqual(parseBearerChallenge('Bearer resource_metadata="https://a/.well-known/oauth-protected-resource", scope="files:read files:write"'), {
+      scheme: "bearer",
       resourceMetadata: "https://a/.well-known/oauth-protected-resource",
       scopes: ["files:read", "files:write"],
     });
-    assert.deepEqual(parseBearerChallenge('DPoP algs="ES256", Bearer error="insufficient_scope", scope="x", error_description="need \\"x\\""'), { scopes: ["x"], error: "insufficient_scope" });
-    assert.deepEqual(parseBearerChallenge("Bearer realm=example, error=invalid_token"), { error: "invalid_token" });
+    assert.deepEqual(parseBearerChallenge('Basic realm="x", Bearer error="insufficient_scope", scope="x", error_description="need \\"x\\""'), { scheme: "bearer", scopes: ["x"], error: "insufficient_scope" });
+    assert.deepEqual(parseBearerChallenge('DPoP algs="ES256", error="use_dpop_nonce"'), { scheme: "dpop", error: "use_dpop_nonce" });
+    assert.deepEqual(parseBearerChallenge("Bearer realm=example, error=invalid_token"), { scheme: "bearer", error: "invalid_token" });
     assert.equal(parseBearerChallenge('Basic realm="x"'), undefined);
     assert.equal(parseBearerChallenge(null), undefined);
-    assert.deepEqual(parseBearerChallenge("Bearer"), {}, "a bare Bearer challenge has no parameters");
-    assert.deepEqual(parseBearerChallenge('Bearer scope="a", scope="b"'), { scopes: ["a"] }, "the first value of a repeated parameter");
+    assert.deepEqual(parseBearerChallenge("Bearer"), { scheme: "bearer" }, "a bare Bearer challenge has no parameters");
+    assert.deepEqual(parseBearerChallenge('Bearer scope="a", scope="b"'), { scheme: "bearer", scopes: ["a"] }, "the first value of a repeated parameter");
     assert.doesNotThrow(() => parseBearerChallenge('Bearer x="unterminated, "'));
   });
 

@@ -16,6 +16,7 @@ import { CLI, ECHO_SERVER, startBridge, writeConfig, type RunningBridge } from "
 import { M2M_CLIENT, startIdp, type Idp } from "../auth-oauth/support.ts";
 
 const CHROMIUM_BROWSER = fileURLToPath(new URL("./chromium-browser.ts", import.meta.url));
+const FETCH_BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
 
 /** Connects an SDK client to the bridge's client mode started with `auth`; stderr is collected. */
 async function connectThroughBridge(url: string, auth: Record<string, unknown>, env: Record<string, string>) {
@@ -85,5 +86,26 @@ describe("client mode OAuth through the built CLI", () => {
       await second.client.close();
     }
     assert.equal(readFileSync(log, "utf8").trim().split("\n").length, 1, "no second sign-in: the cached token was used");
+  });
+
+  test("connect URL with no flags but --browser-command: OAuth on the server's 401 (mcp-remote's one line)", async () => {
+    const log = join(home, "connect.log");
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, "connect", bridge.url, "--browser-command", `${process.execPath} --import tsx ${FETCH_BROWSER}`],
+      env: { PATH: process.env.PATH ?? "", HOME: home, XDG_STATE_HOME: join(home, "connect"), MCP_TEST_BROWSER_LOG: log },
+      stderr: "pipe",
+    });
+    let stderr = "";
+    transport.stderr?.on("data", (chunk) => (stderr += chunk));
+    const client = new Client({ name: "client-auth-connect", version: "1.0.0" });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.length > 0, stderr);
+      assert.equal(readFileSync(log, "utf8").trim().split("\n").length, 1, "one sign-in");
+    } finally {
+      await client.close();
+    }
   });
 });

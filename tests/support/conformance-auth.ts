@@ -49,6 +49,12 @@ export function conformanceAuth(scenario: string, context: ConformanceContext, f
           },
         },
       };
+    case "auth/wif-jwt-bearer": {
+      // A workload's platform-issued JWT, as a Kubernetes projected token file would hold it.
+      const tokenFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-conformance-wif-")), "token");
+      writeFileSync(tokenFile, text(context, "valid_jwt"), { mode: 0o600 });
+      return { type: "oauth", oauth: { client_id: text(context, "client_id"), workload_identity: { token_file: tokenFile } } };
+    }
     case "auth/pre-registration":
       return {
         type: "oauth",

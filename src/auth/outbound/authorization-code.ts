@@ -11,6 +11,8 @@ import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import type { Registration } from "./cache.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
+import { commandArgv, commandEnv } from "./credential-source.ts";
+import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { readJsonBody, readJsonObject } from "../oauth/http.ts";
 import { grantError, type ClientIdentity } from "./grants.ts";
@@ -69,7 +71,9 @@ async function readRegistration(response: Response): Promise<{ client_id: string
 async function register(context: InteractiveContext, as: oauth.AuthorizationServer, cached: Registration | undefined, redirectUri: string): Promise<Registration> {
   const { config } = context;
   if (config.client_id) return { clientId: config.client_id, ...(config.client_secret && { clientSecret: config.client_secret.reveal() }), via: "configured" };
-  if (cached && (cached.via !== "dcr" || cached.redirectUri === redirectUri)) return cached;
+  // A dynamic registration fits while its redirect URI does; a CIMD one while the URL is still configured.
+  if (cached?.via === "dcr" && cached.redirectUri === redirectUri) return cached;
+  if (cached?.via === "cimd" && cached.clientId === config.client_metadata_url && as.client_id_metadata_document_supported === true) return cached;
   if (config.client_metadata_url && as.client_id_metadata_document_supported === true) return { clientId: config.client_metadata_url, via: "cimd" };
   if (!as.registration_endpoint) {
     throw new OutboundAuthError(
@@ -103,10 +107,10 @@ async function register(context: InteractiveContext, as: oauth.AuthorizationServ
 async function present(context: InteractiveContext, url: string, redirectUri: string): Promise<void> {
   const { platform } = context;
   const command = context.config.browser_command;
-  const argv = typeof command === "string" ? command.split(/\s+/).filter(Boolean) : command;
+  const argv = command === undefined ? undefined : commandArgv(command);
   let opened = false;
   if (argv && !(argv.length === 1 && argv[0] === "none")) {
-    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: { ...platform.env } as Record<string, string> });
+    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: commandEnv(platform) });
     let errors = "";
     const decoder = new TextDecoder();
     child.onStdout(() => {});
@@ -144,7 +148,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
 export async function authorizeInteractively(
   context: InteractiveContext,
   as: oauth.AuthorizationServer,
-  input: { resource: string; scopes: string[]; cached?: Registration },
+  input: { resource: string; scopes: string[]; cached?: Registration; dpop?: (client: oauth.Client) => oauth.DPoPHandle },
 ): Promise<{ tokens: TokenSet; registration: Registration }> {
   // MCP authorization §Authorization Code Protection: without S256 advertised, the client must refuse.
   if (!as.code_challenge_methods_supported?.includes("S256")) {
@@ -200,11 +204,16 @@ export async function authorizeInteractively(
       throw new OutboundAuthError("authorization", `authorization response rejected: ${(error as Error).message}`, { cause: error });
     }
     try {
-      const response = await oauth.authorizationCodeGrantRequest(as, identity.client, identity.auth, validated, listener.redirectUri, verifier, {
-        ...requestOptions(context.http, as.token_endpoint!),
-        additionalParameters: { resource: input.resource },
+      const dpop = input.dpop?.(identity.client);
+      // A use_dpop_nonce answer comes before the code is consumed (RFC 9449 §8), so it may be sent again.
+      const result = await withNonceRetry(async () => {
+        const response = await oauth.authorizationCodeGrantRequest(as, identity.client, identity.auth, validated, listener.redirectUri, verifier, {
+          ...requestOptions(context.http, as.token_endpoint!),
+          additionalParameters: { resource: input.resource },
+          ...(dpop && { DPoP: dpop }),
+        });
+        return oauth.processAuthorizationCodeResponse(as, identity.client, response);
       });
-      const result = await oauth.processAuthorizationCodeResponse(as, identity.client, response);
       return { tokens: tokenSetFrom(result, Date.now(), input.scopes), registration };
     } catch (error) {
       throw grantError("authorization code redemption", error);

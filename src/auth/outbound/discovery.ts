@@ -20,6 +20,8 @@ export interface Discovered {
   as: oauth.AuthorizationServer;
   /** PRM `scopes_supported`: the scopes to ask for when the challenge names none. */
   scopesSupported?: string[];
+  /** The PRM says the server takes DPoP-bound tokens (RFC 9728 §2 dpop_signing_alg_values_supported, dpop_bound_access_tokens_required). */
+  dpop?: boolean;
 }
 
 /**
@@ -69,6 +71,7 @@ interface ProtectedResource {
   resource: string;
   authorizationServers: string[];
   scopesSupported?: string[];
+  dpop: boolean;
 }
 
 /** GET a metadata document: the parsed object, or undefined when it is not there (any non-200). */
@@ -109,7 +112,8 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
     const authorizationServers = stringList(document.authorization_servers) ?? [];
     if (authorizationServers.length === 0) throw new OutboundAuthError("discovery", `protected resource metadata at ${url} names no authorization_servers`);
     const scopesSupported = stringList(document.scopes_supported);
-    return { resource, authorizationServers, ...(scopesSupported && { scopesSupported }) };
+    const dpop = document.dpop_bound_access_tokens_required === true || (stringList(document.dpop_signing_alg_values_supported)?.length ?? 0) > 0;
+    return { resource, authorizationServers, ...(scopesSupported && { scopesSupported }), dpop };
   }
   return undefined;
 }
@@ -171,7 +175,7 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
     const issuer = pinned ?? prm.authorizationServers[0]!;
     const as = await fetchAuthorizationServer(http, issuer);
     if (!as) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
-    return { resource: prm.resource, as, ...(prm.scopesSupported && { scopesSupported: prm.scopesSupported }) };
+    return { resource: prm.resource, as, ...(prm.scopesSupported && { scopesSupported: prm.scopesSupported }), ...(prm.dpop && { dpop: true }) };
   }
   // No PRM: a configured issuer, else the 2025-03-26 rule (the server's origin is the issuer).
   const origin = new URL(serverUrl).origin;

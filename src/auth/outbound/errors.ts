@@ -15,9 +15,12 @@ export type OutboundAuthErrorCode =
 /** Raised by token sources; `message` never holds a token, a secret or a code. */
 export class OutboundAuthError extends Error {
   readonly code: OutboundAuthErrorCode;
-  constructor(code: OutboundAuthErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
+  /** The OAuth error code the authorization server answered with (RFC 6749 §5.2), when it did. */
+  readonly oauthError: string | undefined;
+  constructor(code: OutboundAuthErrorCode, message: string, options: { cause?: unknown; oauthError?: string } = {}) {
+    super(message, { cause: options.cause });
     this.name = "OutboundAuthError";
     this.code = code;
+    this.oauthError = options.oauthError;
   }
 }

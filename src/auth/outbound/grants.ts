@@ -5,6 +5,7 @@
  */
 import * as oauth from "oauth4webapi";
 import { OutboundAuthError } from "./errors.ts";
+import { withNonceRetry } from "./dpop.ts";
 import { requestOptions, type HttpContext } from "./http.ts";
 import { tokenSetFrom, type TokenSet } from "./tokens.ts";
 
@@ -24,11 +25,11 @@ export function grantError(what: string, error: unknown): OutboundAuthError {
   if (error instanceof OutboundAuthError) return error;
   if (error instanceof oauth.ResponseBodyError) {
     const description = typeof error.error_description === "string" ? `: ${error.error_description.slice(0, 200)}` : "";
-    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${error.error}${description})`, { cause: error });
+    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${error.error}${description})`, { cause: error, oauthError: error.error });
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    const code = error.cause.map((challenge) => challenge.parameters.error).find(Boolean) ?? "client authentication failed";
-    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${code})`, { cause: error });
+    const code = error.cause.map((challenge) => challenge.parameters.error).find(Boolean);
+    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${code ?? "client authentication failed"})`, { cause: error, oauthError: code ?? "invalid_client" });
   }
   const name = (error as Error)?.name;
   if (name === "TimeoutError" || name === "AbortError") return new OutboundAuthError("grant", `${what} timed out`, { cause: error });
@@ -40,11 +41,14 @@ function scopeParameter(scopes: readonly string[]): Record<string, string> {
   return scopes.length > 0 ? { scope: scopes.join(" ") } : {};
 }
 
-/** RFC 6749 §4.4 client credentials grant. */
-export async function clientCredentialsGrant(http: HttpContext, as: oauth.AuthorizationServer, identity: ClientIdentity, resource: string, scopes: string[]): Promise<TokenSet> {
+/** RFC 6749 §4.4 client credentials grant; DPoP-bound when `dpop` is given. */
+export async function clientCredentialsGrant(http: HttpContext, as: oauth.AuthorizationServer, identity: ClientIdentity, resource: string, scopes: string[], dpop?: oauth.DPoPHandle): Promise<TokenSet> {
   try {
-    const response = await oauth.clientCredentialsGrantRequest(as, identity.client, identity.auth, { ...scopeParameter(scopes), resource }, requestOptions(http, as.token_endpoint!));
-    const result = await oauth.processClientCredentialsResponse(as, identity.client, response);
+    const result = await withNonceRetry(async () => {
+      const options = { ...requestOptions(http, as.token_endpoint!), ...(dpop && { DPoP: dpop }) };
+      const response = await oauth.clientCredentialsGrantRequest(as, identity.client, identity.auth, { ...scopeParameter(scopes), resource }, options);
+      return oauth.processClientCredentialsResponse(as, identity.client, response);
+    });
     return tokenSetFrom(result, Date.now(), scopes);
   } catch (error) {
     throw grantError("client credentials grant", error);
@@ -52,13 +56,16 @@ export async function clientCredentialsGrant(http: HttpContext, as: oauth.Author
 }
 
 /** RFC 6749 §6 refresh; a refresh token the answer does not rotate is kept. */
-export async function refreshGrant(http: HttpContext, as: oauth.AuthorizationServer, identity: ClientIdentity, resource: string, tokens: TokenSet): Promise<TokenSet> {
+export async function refreshGrant(http: HttpContext, as: oauth.AuthorizationServer, identity: ClientIdentity, resource: string, tokens: TokenSet, dpop?: oauth.DPoPHandle): Promise<TokenSet> {
   try {
-    const response = await oauth.refreshTokenGrantRequest(as, identity.client, identity.auth, tokens.refreshToken!, {
-      ...requestOptions(http, as.token_endpoint!),
-      additionalParameters: { resource },
+    const result = await withNonceRetry(async () => {
+      const response = await oauth.refreshTokenGrantRequest(as, identity.client, identity.auth, tokens.refreshToken!, {
+        ...requestOptions(http, as.token_endpoint!),
+        additionalParameters: { resource },
+        ...(dpop && { DPoP: dpop }),
+      });
+      return oauth.processRefreshTokenResponse(as, identity.client, response);
     });
-    const result = await oauth.processRefreshTokenResponse(as, identity.client, response);
     return tokenSetFrom(result, Date.now(), tokens.scopes, tokens.refreshToken);
   } catch (error) {
     throw grantError("refresh", error);

@@ -62,7 +62,13 @@ export async function createTokenSource(auth: AuthConfig | undefined, deps: Toke
   if (!config) throw new OutboundAuthError("config", "client.auth.oauth is required when client.auth.type is oauth");
   const { OAuthTokenSource } = await import("./oauth-source.ts");
   const { loadAssertionKey } = await import("./client-auth.ts");
-  const grant = config.enterprise ? "enterprise" : config.use_pkce ?? !(config.client_secret || config.private_key_file) ? "authorization_code" : "client_credentials";
+  const grant = config.enterprise
+    ? "enterprise"
+    : config.workload_identity
+      ? "workload_identity"
+      : config.use_pkce ?? !(config.client_secret || config.private_key_file)
+        ? "authorization_code"
+        : "client_credentials";
   const key = await loadAssertionKey(config, deps.platform.readTextFile);
   const cache = await openTokenCache(deps.serverUrl, config.token_cache ?? deps.dataDir, grant === "authorization_code" ? deps.files : undefined, deps.logger);
   const source = new OAuthTokenSource({

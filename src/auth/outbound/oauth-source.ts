@@ -5,23 +5,24 @@
  * re-registration when the authorization server moved, refresh, step-up with the union of scopes,
  * at most three authorizations per scope set in ten minutes).
  */
-import type * as oauth from "oauth4webapi";
 import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
-import type { IssuerState, TokenCache } from "./cache.ts";
+import type { IssuerState, Registration, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
-import { readIdToken } from "./enterprise.ts";
+import { readCredential } from "./credential-source.ts";
+import { createDpopKey, DPOP_ALGORITHM, resourceProof, type DpopKey } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
 import type { HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
-import type { AuthChallenge, TokenSource } from "./types.ts";
+import type { AuthChallenge, ProofTarget, TokenSource } from "./types.ts";
+import * as oauth from "oauth4webapi";
 
-export type GrantKind = "client_credentials" | "authorization_code" | "enterprise";
+export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
 
 /** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
 const MAX_AUTHORIZATIONS = 3;
@@ -42,9 +43,24 @@ export interface OAuthSourceOptions {
 interface Current extends IssuerState {
   issuer: string;
   scopesSupported?: string[];
+  /** The MCP server takes DPoP-bound tokens: its challenge used the DPoP scheme, or its PRM says so. */
+  dpop?: boolean;
 }
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
+
+/** The Authorization header for `tokens`: the DPoP scheme for a DPoP-bound token (RFC 9449 §7.1). */
+const header = (tokens: TokenSet) => `${tokens.tokenType === "dpop" ? "DPoP" : "Bearer"} ${tokens.accessToken}`;
+
+/** The issuer a `discovery_url` names: the URL itself, or what precedes a pasted well-known suffix. */
+function issuerOfDiscoveryUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const oidc = url.replace(/\/\.well-known\/openid-configuration$/, "");
+  if (oidc !== url) return oidc;
+  const parsed = new URL(url);
+  const rfc8414 = /^\/\.well-known\/oauth-authorization-server(\/.*)?$/.exec(parsed.pathname);
+  return rfc8414 ? `${parsed.origin}${rfc8414[1] ?? ""}` : url;
+}
 
 export class OAuthTokenSource implements TokenSource {
   readonly #o: OAuthSourceOptions;
@@ -54,6 +70,8 @@ export class OAuthTokenSource implements TokenSource {
   #requested: string[];
   readonly #authorizations = new Map<string, number[]>();
   readonly #shutdown = new AbortController();
+  /** The DPoP key, made when an authorization server first offers DPoP; lives as long as this source. */
+  #dpop: DpopKey | undefined;
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
@@ -87,18 +105,30 @@ export class OAuthTokenSource implements TokenSource {
       await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => this.#o.logger.warn("token refresh failed", { error: (error as Error).message }));
       current = this.#current;
     }
-    return current?.tokens ? `Bearer ${current.tokens.accessToken}` : undefined;
+    return current?.tokens ? header(current.tokens) : undefined;
+  }
+
+  async proof(target: ProofTarget): Promise<string | undefined> {
+    const tokens = this.#current?.tokens;
+    if (tokens?.tokenType !== "dpop" || !this.#dpop) return undefined;
+    return resourceProof(this.#dpop, target, tokens.accessToken);
   }
 
   async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
     if (this.#shutdown.signal.aborted) return false;
+    // RFC 9449 §9: the MCP server wants its nonce in the proof; the same token is sent again with it.
+    if (challenge.dpopNonce && this.#dpop && parseBearerChallenge(challenge.wwwAuthenticate)?.error === "use_dpop_nonce") {
+      const fresh = this.#dpop.resourceNonce !== challenge.dpopNonce;
+      this.#dpop.resourceNonce = challenge.dpopNonce;
+      return fresh;
+    }
     if (this.#busy) {
       // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
       const ok = await this.#busy.catch(() => false);
       return ok && this.#current?.tokens !== undefined;
     }
     const sent = challenge.sentAuthorization;
-    if (sent !== undefined && this.#current?.tokens && sent !== `Bearer ${this.#current.tokens.accessToken}`) return true;
+    if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
     const run = this.#handle(challenge).catch((error: unknown) => {
       const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
       this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
@@ -127,6 +157,7 @@ export class OAuthTokenSource implements TokenSource {
     const bearer = parseBearerChallenge(challenge.wwwAuthenticate);
     if (challenge.status === 403 && bearer?.error !== "insufficient_scope") return false;
     const next = await this.#locate(bearer?.resourceMetadata);
+    if (bearer?.scheme === "dpop") next.dpop = true;
     const previous = this.#current;
     const sameServer = previous?.issuer === next.issuer;
     if (previous && !sameServer) logger.info("the server's authorization server changed; registering there anew", { from: previous.issuer, to: next.issuer });
@@ -138,24 +169,47 @@ export class OAuthTokenSource implements TokenSource {
     else scopes = union(sameServer ? this.#requested : [], bearer?.scopes ?? next.scopesSupported ?? []);
     if (grant === "authorization_code" && scopes.length > 0 && next.as.scopes_supported?.includes("offline_access")) scopes = union(scopes, ["offline_access"]);
 
+    const key = [...scopes].sort().join(" ");
     // A plain 401 for a token that merely expired: a refresh, not a new authorization.
-    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && bearer?.error !== "insufficient_scope") {
+    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && this.#allow(`refresh ${key}`)) {
       try {
         await this.#renew({ ...next, tokens: previous.tokens });
         return true;
       } catch (error) {
         logger.info("refresh refused; authorizing again", { reason: (error as Error).message });
+        // A client the server forgot cannot sign in either: register anew.
+        if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && next.registration?.via === "dcr") next.registration = undefined;
       }
     }
-    const key = [...scopes].sort().join(" ");
-    const now = Date.now();
-    const recent = (this.#authorizations.get(key) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
-    if (recent.length >= MAX_AUTHORIZATIONS) {
-      logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", attempts: recent.length, status: challenge.status });
+    if (!this.#allow(key)) {
+      logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", status: challenge.status });
       return false;
     }
-    this.#authorizations.set(key, [...recent, now]);
     await this.#obtain(next, scopes);
+    return true;
+  }
+
+  /**
+   * The DPoP key when `as` offers DPoP with our algorithm (RFC 9449 §5.1). Asked for only where the
+   * MCP server takes DPoP too: a DPoP-bound token is refused by a server that wants Bearer.
+   */
+  async #dpopKeyFor(as: oauth.AuthorizationServer): Promise<DpopKey | undefined> {
+    if (!as.dpop_signing_alg_values_supported?.includes(DPOP_ALGORITHM)) return undefined;
+    this.#dpop ??= await createDpopKey();
+    return this.#dpop;
+  }
+
+  async #dpopHandle(as: oauth.AuthorizationServer, client: oauth.Client): Promise<oauth.DPoPHandle | undefined> {
+    const key = await this.#dpopKeyFor(as);
+    return key && oauth.DPoP(client, key.keyPair);
+  }
+
+  /** Counts an attempt of kind `key`; false once MAX_AUTHORIZATIONS were made within the window. */
+  #allow(key: string): boolean {
+    const now = Date.now();
+    const recent = (this.#authorizations.get(key) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
+    if (recent.length >= MAX_AUTHORIZATIONS) return false;
+    this.#authorizations.set(key, [...recent, now]);
     return true;
   }
 
@@ -163,7 +217,8 @@ export class OAuthTokenSource implements TokenSource {
   async #locate(resourceMetadataUrl: string | undefined): Promise<Current> {
     const { config, http, serverUrl, grant } = this.#o;
     if (config.token_url && grant !== "authorization_code" && this.#current) return this.#current;
-    const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...((config.issuer ?? config.discovery_url) && { pinnedIssuer: config.issuer ?? config.discovery_url }) });
+    const pinnedIssuer = config.issuer ?? issuerOfDiscoveryUrl(config.discovery_url);
+    const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...(pinnedIssuer && { pinnedIssuer }) });
     const issuer = found.as.issuer;
     const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? (await this.#o.cache.load()).issuers[issuer] : undefined;
     return {
@@ -172,6 +227,7 @@ export class OAuthTokenSource implements TokenSource {
       as: found.as,
       resource: config.resource ?? found.resource,
       ...(found.scopesSupported && { scopesSupported: found.scopesSupported }),
+      ...(found.dpop && { dpop: true }),
     };
   }
 
@@ -190,37 +246,85 @@ export class OAuthTokenSource implements TokenSource {
 
   /** A new token for `scopes` with the configured grant; becomes current. */
   async #obtain(target: Current, scopes: string[]): Promise<void> {
-    const { grant, http, config, platform } = this.#o;
+    const { grant, http } = this.#o;
+    if (grant === "authorization_code") {
+      const { tokens, registration } = await this.#signIn(target, scopes);
+      this.#requested = union(this.#requested, scopes);
+      return this.#adopt({ ...target, tokens, registration });
+    }
+    const identity = this.#identity(target.as);
     let tokens: TokenSet;
-    let registration = target.registration;
     if (grant === "client_credentials") {
-      tokens = await clientCredentialsGrant(http, target.as, this.#identity(target.as), target.resource, scopes);
-    } else if (grant === "enterprise") {
-      const enterprise = config.enterprise!;
-      const idp = enterprise.idp_token_endpoint
-        ? staticAuthorizationServer(enterprise.idp_token_endpoint)
-        : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
-      if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
-      const idpSecret = enterprise.idp_client_secret?.reveal();
-      const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
-      const assertion = await exchangeIdToken(http, idp, idpIdentity, { idToken: await readIdToken(enterprise, platform), audience: target.as.issuer, resource: target.resource, scopes });
-      tokens = await jwtBearerGrant(http, target.as, this.#identity(target.as), assertion, target.resource, scopes);
+      const dpop = target.dpop ? await this.#dpopHandle(target.as, identity.client) : undefined;
+      tokens = await clientCredentialsGrant(http, target.as, identity, target.resource, scopes, dpop);
     } else {
-      const startedAt = Date.now();
-      const result = await this.#o.cache.withLoginLock(
-        async () => {
-          if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
-          const shared = (await this.#o.cache.load()).issuers[target.issuer];
-          return shared?.tokens && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration! } : undefined;
-        },
-        () => authorizeInteractively(this.#interactive(), target.as, { resource: target.resource, scopes, ...(target.registration && { cached: target.registration }) }),
-        config.authorization_timeout + 30_000,
-      );
-      tokens = result.tokens;
-      registration = result.registration;
+      const assertion = grant === "enterprise" ? await this.#identityAssertion(target, scopes) : await this.#workloadToken();
+      tokens = await jwtBearerGrant(http, target.as, identity, assertion, target.resource, scopes);
     }
     this.#requested = union(this.#requested, scopes);
-    await this.#adopt({ ...target, tokens, ...(registration && { registration }) });
+    await this.#adopt({ ...target, tokens });
+  }
+
+  /** SEP-990: the person's ID token exchanged at the enterprise IdP for an ID-JAG meant for `target`'s AS. */
+  async #identityAssertion(target: Current, scopes: string[]): Promise<string> {
+    const { http, platform } = this.#o;
+    const enterprise = this.#o.config.enterprise!;
+    const idp = enterprise.idp_token_endpoint ? staticAuthorizationServer(enterprise.idp_token_endpoint) : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
+    if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
+    const idpSecret = enterprise.idp_client_secret?.reveal();
+    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
+    const idToken = await readCredential(
+      { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
+      platform,
+      "client.auth.oauth.enterprise",
+      { value: "id_token", env: "id_token_env", command: "id_token_command" },
+    );
+    return exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
+  }
+
+  /** SEP-1933: the JWT the platform gave this workload. */
+  #workloadToken(): Promise<string> {
+    const workload = this.#o.config.workload_identity!;
+    return readCredential(
+      { value: workload.token, env: workload.token_env, file: workload.token_file, command: workload.token_command },
+      this.#o.platform,
+      "client.auth.oauth.workload_identity",
+      { value: "token", env: "token_env", file: "token_file", command: "token_command" },
+    );
+  }
+
+  /**
+   * A person's sign-in, holding the login lock: when another instance signed in meanwhile, its
+   * tokens are taken instead.
+   */
+  async #signIn(target: Current, scopes: string[]): Promise<{ tokens: TokenSet; registration: Registration }> {
+    const startedAt = Date.now();
+    return this.#o.cache.withLoginLock(
+      async () => {
+        if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
+        const shared = (await this.#o.cache.load()).issuers[target.issuer];
+        return shared?.tokens && shared.registration && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration } : undefined;
+      },
+      async () => {
+        const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
+        try {
+          return await authorizeInteractively(this.#interactive(), target.as, {
+            resource: target.resource,
+            scopes,
+            ...(target.registration && { cached: target.registration }),
+            ...(dpopKey && { dpop: (client: oauth.Client) => oauth.DPoP(client, dpopKey.keyPair) }),
+          });
+        } catch (error) {
+          // The server forgot the client it registered (RFC 6749 §5.2 invalid_client): register anew next time.
+          if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && target.registration?.via === "dcr") {
+            this.#o.logger.info("the authorization server no longer knows this client; it will be registered again", { issuer: target.issuer });
+            await this.#adopt({ ...target, registration: undefined, tokens: undefined });
+          }
+          throw error;
+        }
+      },
+      this.#o.config.authorization_timeout + 30_000,
+    );
   }
 
   /** Refresh with the refresh token; without one, a new token by a non-interactive grant. */
@@ -228,7 +332,8 @@ export class OAuthTokenSource implements TokenSource {
     const tokens = target.tokens!;
     if (!tokens.refreshToken) return this.#obtain(target, tokens.scopes);
     const identity = this.#o.grant === "authorization_code" ? identityFor(this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
-    const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens);
+    const dpop = tokens.tokenType === "dpop" ? await this.#dpopHandle(target.as, identity.client) : undefined;
+    const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens, dpop);
     await this.#adopt({ ...target, tokens: renewed });
   }
 
@@ -237,7 +342,9 @@ export class OAuthTokenSource implements TokenSource {
     if (this.#o.grant !== "authorization_code") return;
     const document = await this.#o.cache.load();
     const { as, resource, registration, tokens } = next;
-    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(tokens && { tokens }) };
+    // A DPoP-bound token is useless without its key, which never leaves memory: not kept on disk.
+    const persistable = tokens && tokens.tokenType !== "dpop" ? tokens : undefined;
+    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(persistable && { tokens: persistable }) };
     document.current = next.issuer;
     try {
       await this.#o.cache.save(document);

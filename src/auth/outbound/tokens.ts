@@ -10,6 +10,8 @@ export interface TokenSet {
   obtainedAt: number;
   /** The scopes granted (the response's `scope`), else those asked for. */
   scopes: string[];
+  /** "dpop" for a DPoP-bound token (RFC 9449 §5), sent with the DPoP scheme and a proof. */
+  tokenType?: "dpop";
 }
 
 /** `exp` of a JWT access token in ms, read without verifying it: only to time the refresh. */
@@ -39,6 +41,7 @@ export function tokenSetFrom(response: oauth.TokenEndpointResponse, now: number,
     ...(expiresAt !== undefined && { expiresAt }),
     obtainedAt: now,
     scopes: typeof response.scope === "string" ? response.scope.split(" ").filter(Boolean) : requested,
+    ...(response.token_type === "dpop" && { tokenType: "dpop" as const }),
   };
 }
 
