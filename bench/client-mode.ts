@@ -1,7 +1,9 @@
 /**
  * Client mode vs the SDK's own HTTP client, same server, same run: `tools/call` (echo) made by an
  * SDK v1 client (a) over StreamableHTTPClientTransport straight to an SDK v1 Streamable HTTP
- * server, (b) over stdio to `mcp-bridge connect URL` in front of the same server. Rounds alternate
+ * server, (b) over stdio to `mcp-bridge connect URL` in front of the same server. The server runs
+ * in its own process; in (b) the HTTP work runs in the bridge's process, which on a multi-core
+ * machine is parallelism (a) does not get — the deployment's real shape, but read ratios with that in mind. Rounds alternate
  * a, b, a, b… so drift of this shared machine's speed hits both alike; medians of the rounds.
  *
  *   node build.mjs && node --import tsx bench/client-mode.ts [--calls 2000] [--concurrency 16] [--rounds 3]
@@ -15,8 +17,8 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { spawn } from "node:child_process";
 import { CLI, ROOT } from "../tests/support/bridge.ts";
-import { startStreamableServer } from "../tests/client/sdk-servers.ts";
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -81,12 +83,21 @@ async function viaBridge(url: string): Promise<Round> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-const server = await startStreamableServer();
+// The server runs in a process of its own, so neither client shares an event loop with it.
+const serverProcess = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "fixtures", "sdk-streamable-server.ts")], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+const url = await new Promise<string>((resolve, reject) => {
+  let text = "";
+  serverProcess.stdout!.on("data", (chunk: Buffer) => {
+    text += chunk.toString("utf8");
+    if (text.includes("\n")) resolve(text.trim());
+  });
+  serverProcess.once("exit", (code) => reject(new Error(`the server exited (${code})`)));
+});
 const rounds: Array<{ sdk: Round; bridge: Round }> = [];
 try {
-  for (let i = 0; i < ROUNDS; i++) rounds.push({ sdk: await direct(server.url), bridge: await viaBridge(server.url) });
+  for (let i = 0; i < ROUNDS; i++) rounds.push({ sdk: await direct(url), bridge: await viaBridge(url) });
 } finally {
-  await server.close();
+  serverProcess.kill("SIGTERM");
 }
 const summary = (pick: (round: { sdk: Round; bridge: Round }) => Round) => ({
   p50: median(rounds.map((round) => pick(round).p50)),

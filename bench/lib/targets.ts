@@ -29,6 +29,8 @@ export interface TargetSpec {
   /** The bridge's auth; peers take none (supergateway has none; mcp-proxy's is an API key). */
   auth?: Auth;
   session?: "per_session" | "shared";
+  /** The bridge's session.modern_pool_size (children per principal for modern calls on a legacy child). */
+  modernPoolSize?: number;
   /** What the load generator sends in Accept (default both). */
   accept?: Accept;
   /** Extra node options for the target's main process (e.g. --cpu-prof). */
@@ -113,7 +115,7 @@ function bridgeConfig(spec: TargetSpec, port: number, jwt: JwtIssuer | undefined
       server: {
         listen: `127.0.0.1:${port}`,
         mcp_server: { command: process.execPath, args: [FIXTURE] },
-        session: { mode: spec.session ?? "per_session", max_sessions: 10_000 },
+        session: { mode: spec.session ?? "per_session", max_sessions: 10_000, ...(spec.modernPoolSize && { modern_pool_size: spec.modernPoolSize }) },
         auth,
       },
       log: { level: "info" },

@@ -31,6 +31,10 @@ export const checkConfigCommand: Command = {
     const format = (args.values.format as string | undefined) ?? "yaml";
     if (!FORMATS.includes(format as (typeof FORMATS)[number])) throw new UsageError(`--format must be yaml or json (got "${format}")`);
     const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
+    if (config.server?.oauth_server.enabled) {
+      const { checkAuthorizationServerFiles } = await import("../oauth-server/check.ts");
+      await checkAuthorizationServerFiles(config, platform);
+    }
     if (args.values.quiet) return 0;
     const effective = configToFileForm(config);
     platform.writeStdout(

@@ -6,6 +6,7 @@
 import { createTokenSource } from "../auth/outbound/index.ts";
 import { openSystemBrowser } from "../runtime/browser.ts";
 import { privateFiles } from "../runtime/private-files.ts";
+import { ConfigError } from "../config/errors.ts";
 import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
@@ -37,8 +38,15 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
   if (tls.insecure_skip_verify) {
     logger.warn("client.tls.insecure_skip_verify is on: the remote server's certificate is NOT checked, so anyone on the network path can read and change this traffic, tokens included");
   }
-  const readPem = (path: string | undefined) => (path === undefined ? undefined : platform.readTextFile(path));
-  const [ca, cert, key] = await Promise.all([readPem(tls.ca_cert), readPem(tls.cert_file), readPem(tls.key_file)]);
+  const readPem = async (path: string | undefined, key: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return await platform.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError("CONFIG_INVALID", [{ path: `client.tls.${key}`, message: `${path}: ${(error as { code?: string }).code === "ENOENT" ? "no such file" : (error as Error).message}` }]);
+    }
+  };
+  const [ca, cert, key] = await Promise.all([readPem(tls.ca_cert, "ca_cert"), readPem(tls.cert_file, "cert_file"), readPem(tls.key_file, "key_file")]);
   const env = platform.env;
   const http = platform.createHttpClient({
     ca,

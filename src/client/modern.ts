@@ -189,12 +189,12 @@ export class ModernTransport implements RemoteTransport {
     if (this.#closing.signal.aborted) throw new ClientTransportError("closed", "the bridge is shutting down");
     if (!isRequest(message)) {
       // No client → server notifications travel over modern HTTP: cancellation is closing the stream.
-      if (isNotification(message) && message.method === "notifications/initialized") this.#openListen();
+      if (isNotification(message) && message.method === "notifications/initialized") void this.#openListen();
       return;
     }
     const legacy = this.#initialize !== undefined;
     if (legacy) {
-      const local = this.#answerLocally(message);
+      const local = await this.#answerLocally(message);
       if (local) return this.#context.deliver(local);
     }
     const response = legacy ? await this.#translated(message, signal) : await this.#passThrough(message, signal);
@@ -207,7 +207,7 @@ export class ModernTransport implements RemoteTransport {
   }
 
   /** Methods a legacy local client sends that the modern era has no request for. */
-  #answerLocally(request: JsonRpcRequest): JsonRpcResponse | undefined {
+  async #answerLocally(request: JsonRpcRequest): Promise<JsonRpcResponse | undefined> {
     const ok = (result: JsonObject = {}): JsonRpcResponse => ({ jsonrpc: "2.0", id: request.id, result });
     switch (request.method) {
       case "initialize":
@@ -221,7 +221,8 @@ export class ModernTransport implements RemoteTransport {
         if (typeof uri !== "string") return errorResponse(request.id, ErrorCode.InvalidParams, "uri must be a string");
         if (request.method === "resources/subscribe") this.#resourceSubscriptions.add(uri);
         else this.#resourceSubscriptions.delete(uri);
-        this.#openListen();
+        // Answered once the server acknowledged the new filter: updates after the answer are not missed.
+        await this.#openListen();
         return ok();
       }
       default:
@@ -288,9 +289,12 @@ export class ModernTransport implements RemoteTransport {
     }
   }
 
-  /** One `subscriptions/listen` stream for what the legacy client can hear: list changes and subscribed resources. */
-  #openListen(): void {
-    if (this.#initialize === undefined || this.#closing.signal.aborted) return;
+  /**
+   * One `subscriptions/listen` stream for what the legacy client can hear: list changes and
+   * subscribed resources. Resolves once the server acknowledged it, or gave up (bounded by `timeout`).
+   */
+  #openListen(): Promise<void> {
+    if (this.#initialize === undefined || this.#closing.signal.aborted) return Promise.resolve();
     const capabilities = isObject(this.#discover.capabilities) ? this.#discover.capabilities : {};
     const listChanged = (name: string) => isObject(capabilities[name]) && (capabilities[name] as JsonObject).listChanged === true;
     const notifications: JsonObject = {
@@ -300,11 +304,19 @@ export class ModernTransport implements RemoteTransport {
       ...(this.#resourceSubscriptions.size > 0 && { resourceSubscriptions: [...this.#resourceSubscriptions] }),
     };
     this.#listen?.abort();
-    if (Object.keys(notifications).length === 0) return;
+    if (Object.keys(notifications).length === 0) return Promise.resolve();
     const controller = new AbortController();
     this.#listen = controller;
     const signal = anySignal(controller.signal, this.#closing.signal)!;
     const { logger } = this.#context;
+    let acknowledged!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#context.timeout);
+      acknowledged = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
     void (async () => {
       let failures = 0;
       while (!signal.aborted) {
@@ -313,7 +325,7 @@ export class ModernTransport implements RemoteTransport {
         try {
           const answer = await modernCall(this.#context, { jsonrpc: "2.0", id: "mcp-bridge-listen", method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message) => {
             failures = 0;
-            if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") return;
+            if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") return acknowledged();
             this.#context.deliver(message);
           });
           if (answer.error) {
@@ -328,7 +340,8 @@ export class ModernTransport implements RemoteTransport {
         }
         await this.#context.sleep(Math.min(this.#context.maxDelay, 1_000 * 2 ** failures), signal);
       }
-    })();
+    })().finally(() => acknowledged());
+    return ready;
   }
 }
 

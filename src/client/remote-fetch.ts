@@ -66,18 +66,21 @@ export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const sleep = options.sleep ?? defaultSleep;
   const { retry, logger } = options;
+  // Lower case, so a configured "Authorization" and the token source's never go out as two headers.
+  const configured = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value]));
 
   /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
   async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }): Promise<Response> {
     const authorization = await options.tokenSource.authorization();
     sent.authorization = authorization;
-    const headers: Record<string, string> = { ...options.headers, ...init.headers };
+    const headers: Record<string, string> = { ...configured, ...init.headers };
     if (authorization !== undefined) headers.authorization = authorization;
     const proof = await options.tokenSource.proof?.({ method: init.method ?? "GET", url });
     if (proof !== undefined) headers.dpop = proof;
     const controller = new AbortController();
-    const onAbort = () => controller.abort();
-    init.signal?.addEventListener("abort", onAbort, { once: true });
+    // Kept for the life of the response: aborting the caller's signal must also close a streaming
+    // body (on a 2026-07-28 server, closing the reply stream is how a request is cancelled).
+    init.signal?.addEventListener("abort", () => controller.abort(), { once: true });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -90,7 +93,6 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
       throw error;
     } finally {
       clearTimeout(timer);
-      init.signal?.removeEventListener("abort", onAbort);
     }
   }
 

@@ -4,6 +4,7 @@
  */
 import type { AuthConfig, Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
+import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
@@ -12,7 +13,9 @@ export interface CrossKeyRule {
   check(config: Config): ConfigIssue[];
 }
 
-const BCRYPT_HASH = /^\$2[abyx]\$\d\d\$[./A-Za-z0-9]{53}$/;
+/** A DNS name: dot-separated labels of letters, digits and hyphens. */
+const DOMAIN_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
 /** [{ path, message }] when `ok` is falsy, [] otherwise. */
 function unless(ok: unknown, path: string, message: string): ConfigIssue[] {
@@ -150,9 +153,9 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Server mode, `auth.type: oauth`: one of `discovery_url`, `jwks_url`, `introspection_url` or `introspection.endpoint` is required; introspection needs a `client_id`.",
-    check: serverOnly(({ auth }) => {
-      if (auth?.type !== "oauth") return [];
+      "Server mode, `auth.type: oauth` (without the built-in authorization server): one of `discovery_url`, `jwks_url`, `introspection_url` or `introspection.endpoint` is required; introspection needs a `client_id`.",
+    check: serverOnly(({ auth, oauth_server }) => {
+      if (auth?.type !== "oauth" || oauth_server.enabled) return [];
       const oauth = auth.oauth;
       const introspecting = oauth?.introspection_url || oauth?.introspection.enabled;
       return [
@@ -167,20 +170,49 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "With `server.oauth_server.enabled`: `issuer` is required, and `signing.key_file` (or `signing.generate_key: true`). Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
-    check: serverOnly(({ oauth_server: as }) => {
+      "With `server.oauth_server.enabled`: `issuer` must be https unless it is a loopback address, with no path, query or fragment; `signing.generate_key` and `signing.key_file` exclude each other; each `allowed_redirect_uris` entry is an absolute http(s) URL without a fragment, or `*`; `server.auth` may be absent, `type: bearer` (static tokens accepted next to the server's own JWTs), or `type: oauth` carrying only scope rules (`required_scopes`, `method_scopes`, `claims`), since the JWTs are this server's own. Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
+    check: serverOnly(({ oauth_server: as, auth }) => {
       if (!as.enabled) return [];
-      const issues = [
-        ...unless(as.issuer, "server.oauth_server.issuer", "is required when the authorization server is enabled"),
-        ...unless(as.signing.key_file || as.signing.generate_key, "server.oauth_server.signing.key_file", "is required (or generate_key: true for development)"),
-      ];
+      const issues: ConfigIssue[] = [];
+      if (as.issuer) {
+        const url = new URL(as.issuer);
+        const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname);
+        issues.push(
+          ...unless(url.protocol === "https:" || loopback, "server.oauth_server.issuer", "must be an https URL (plain http is accepted only for loopback addresses): clients send passwords and codes to it"),
+          ...unless(
+            (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash && !url.username && !url.password && !as.issuer.endsWith("/"),
+            "server.oauth_server.issuer",
+            'must be an origin only, like "https://mcp.example.com" (no path, trailing slash, query, fragment or user info): clients build /.well-known/oauth-authorization-server from it',
+          ),
+        );
+      }
+      issues.push(...unless(!(as.signing.generate_key && as.signing.key_file), "server.oauth_server.signing.generate_key", "cannot be combined with key_file; remove one"));
+      as.allowed_redirect_uris.forEach((uri, i) => {
+        const url = URL.canParse(uri) ? new URL(uri) : undefined;
+        issues.push(
+          ...unless(
+            uri === "*" || (url && (url.protocol === "https:" || url.protocol === "http:") && !uri.includes("#")),
+            `server.oauth_server.allowed_redirect_uris[${i}]`,
+            'must be an absolute http(s) URL without a fragment (compared exactly; loopback ports may vary), or "*" to allow any',
+          ),
+        );
+      });
+      if (auth?.type === "oauth" && auth.oauth) {
+        for (const key of ["discovery_url", "issuer", "jwks_url", "introspection_url", "audience"] as const) {
+          issues.push(...unless(auth.oauth[key] === undefined, `server.auth.oauth.${key}`, "cannot be set with oauth_server.enabled: tokens are validated against this bridge's own authorization server; remove it"));
+        }
+        issues.push(...unless(!auth.oauth.introspection.enabled && !auth.oauth.introspection.endpoint, "server.auth.oauth.introspection", "cannot be used with oauth_server.enabled; remove it"));
+      }
       if (as.mode === "builtin") {
-        issues.push(...unless(as.builtin.users.length > 0, "server.oauth_server.builtin.users", "needs at least one user in builtin mode"));
+        issues.push(...unless(as.builtin.users.length > 0, "server.oauth_server.builtin.users", "needs at least one user in builtin mode (make a password hash with: mcp-bridge hash-password)"));
+        const seen = new Set<string>();
         as.builtin.users.forEach((user, i) => {
           const path = `server.oauth_server.builtin.users[${i}]`;
+          issues.push(...unless(!seen.has(user.username), `${path}.username`, `"${user.username}" is listed twice`));
+          seen.add(user.username);
           issues.push(...unless(Boolean(user.password_hash) !== Boolean(user.password_env), path, "needs exactly one of password_hash and password_env"));
           if (user.password_hash) {
-            issues.push(...unless(BCRYPT_HASH.test(user.password_hash.reveal()), `${path}.password_hash`, "is not a bcrypt hash (make one with: htpasswd -nbBC 10 \"\" 'PASSWORD' | tr -d ':\\n')"));
+            issues.push(...unless(BCRYPT_HASH.test(user.password_hash.reveal()), `${path}.password_hash`, "is not a bcrypt hash (make one with: mcp-bridge hash-password)"));
           }
         });
       } else {
@@ -192,6 +224,29 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         );
       }
       return issues;
+    }),
+  },
+  {
+    summary:
+      "Federated mode: `upstream_issuer` and `upstream_discovery_url` must be https (plain http only on loopback, for local providers); `scopes` must include `openid`; `allowed_domains` are bare domain names.",
+    check: serverOnly(({ oauth_server: as }) => {
+      if (!as.enabled || as.mode !== "federated") return [];
+      const fed = as.federated;
+      const https = (key: "upstream_issuer" | "upstream_discovery_url") =>
+        unless(
+          fed[key] === undefined || isTrustedEndpoint(fed[key]),
+          `server.oauth_server.federated.${key}`,
+          "must be an https URL without credentials or fragment (http is accepted only for loopback addresses): sign-in answers and keys come from it",
+        );
+      return [
+        ...https("upstream_issuer"),
+        ...https("upstream_discovery_url"),
+        ...unless(fed.scopes.includes("openid"), "server.oauth_server.federated.scopes", 'must include "openid": sign-in needs an ID token (e.g. ["openid", "email", "profile"])'),
+        // A URL or an address here would match no one: everyone locked out, with no hint why.
+        ...fed.allowed_domains.flatMap((domain, i) =>
+          unless(DOMAIN_NAME.test(domain.replace(/^@/, "")), `server.oauth_server.federated.allowed_domains[${i}]`, 'must be a domain name such as "example.com" (compared with the part of the verified email after "@")'),
+        ),
+      ];
     }),
   },
   {
@@ -209,6 +264,15 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       if (auth?.type === "oauth") return checkClientOAuth(auth.oauth);
       return [];
     }),
+  },
+  {
+    summary:
+      "Client mode, `client.tls`: `cert_file` and `key_file` go together (mutual TLS needs both); `insecure_skip_verify` cannot be combined with `ca_cert` or `server_name`, which it would make pointless.",
+    check: clientOnly(({ tls }) => [
+      ...unless(!tls.cert_file || tls.key_file, "client.tls.key_file", "is required with cert_file (the client certificate's private key)"),
+      ...unless(!tls.key_file || tls.cert_file, "client.tls.cert_file", "is required with key_file (the client certificate)"),
+      ...unless(!tls.insecure_skip_verify || (!tls.ca_cert && !tls.server_name), "client.tls.insecure_skip_verify", "turns off the certificate checks that ca_cert and server_name configure; remove one or the other"),
+    ]),
   },
 ];
 

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
+import { parseCidr } from "../util/cidr.ts";
 
 /** How a value is written in the file when that differs from its parsed form (see describe.ts). */
 export type ValueKind = "duration" | "size" | "secret" | "url" | "listen";
@@ -85,6 +86,16 @@ const httpUrl = () =>
   }, "must be an absolute http:// or https:// URL")
   .meta({ kind: "url" });
 
+/** An IP address or CIDR range ("10.0.0.0/8", "fd00::/8", "192.0.2.7"). */
+const cidrRange = () =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      parseCidr(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  });
+
 const nonEmpty = () => z.string().min(1, "must not be empty");
 
 /** A string; a number or boolean is taken as its text, as the Go original's YAML decoding does (`PORT: 8080`). */
@@ -141,7 +152,7 @@ const mcpServerSchema = section({
   env: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
   inherit_env: z
     .array(z.string())
-    .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS"])
+    .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
     .describe("Variables copied from the bridge's environment; nothing else is, so the bridge's secrets stay out of the child."),
   dir: z.string().optional().describe("Working directory of the child."),
   read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
@@ -150,17 +161,28 @@ const mcpServerSchema = section({
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts in a row before the bridge gives up on the child."),
   restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
   pass_identity: z.boolean().default(false).describe("Per-session children get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token)."),
+  startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
+  max_message_size: byteSize().prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
+  stdin_buffer_size: byteSize().prefault("8MiB").describe("Bytes waiting to be read by the child's stdin; while more are waiting, POSTs to its sessions get 503 with Retry-After."),
 });
 
 const sessionSchema = section({
   enabled: z.boolean().default(true).describe("Accepted for compatibility; sessions are how the bridge keeps clients apart and cannot be turned off."),
   mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped."),
   timeout: duration().prefault("30m").describe("Idle time after which a session ends."),
-  max_sessions: z.number().int().positive().default(100).describe("Sessions open at once; the next initialize gets 503 with Retry-After."),
-  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; off by default."),
+  max_sessions: z.number().int().positive().default(100).describe("Sessions open at once, and MCP server processes alive at once (a child that is still exiting counts until it is gone); the next initialize gets 503 with Retry-After."),
+  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot."),
   cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
   resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
+  modern_child: z.enum(["per_principal", "shared"]).default("per_principal").describe("Modern (2026-07-28) clients: per_principal: children of their own per authenticated subject; shared: one child for every principal. Without auth there is one principal."),
+  modern_pool_size: z.number().int().positive().max(64).default(8).describe("Modern clients of a legacy MCP server: children per principal, each running one call that may ask for input (elicitation, sampling, roots) at a time; when all are taken, the call that has waited longest for its client's input is ended."),
+  input_window: duration().prefault("0s").describe("Modern clients of a legacy MCP server: how long the bridge waits, after the server's first elicitation/sampling/roots request during a call, for others to send in the same round; 0s: only what has already arrived (no added latency)."),
+  cache_ttl: duration().prefault("0s").describe("Modern clients: ttlMs put on list results (and resources/read, server/discover) when the MCP server gives none."),
+  cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
+  request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
+  event_buffer_bytes: byteSize().prefault("4MiB").describe("Bytes of events per session kept for SSE replay; the oldest go first, and an event larger than this is not kept."),
+  stream_buffer_size: byteSize().prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
 });
 
 const bearerSchema = section({
@@ -288,22 +310,32 @@ const builtinUserSchema = section({
 });
 
 const oauthServerSchema = section({
-  enabled: z.boolean().default(false).describe("Run the OAuth 2.0 authorization server, which issues tokens for this bridge."),
-  issuer: httpUrl().optional().describe("Public base URL; byte-identical to what clients use."),
+  enabled: z.boolean().default(false).describe("Run the OAuth 2.1 authorization server, which issues tokens for this bridge and then protects the MCP endpoint with them (no auth: block needed)."),
+  issuer: httpUrl().optional().describe("Public base URL (https outside loopback); byte-identical to what clients use. Default: the origin of server.public_url, else of the listening address."),
   mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
   token_lifetime: duration().prefault("1h").describe("Lifetime of issued access tokens."),
-  refresh_token_lifetime: duration().prefault("24h").describe("Lifetime of issued refresh tokens."),
-  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes."),
-  allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591)."),
+  refresh_token_lifetime: duration().prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
+  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
+  login_session_lifetime: duration().prefault("0s").describe('How long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
+  allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
+  registration_lifetime: duration().prefault("30d").describe("A dynamically registered client unused this long is forgotten."),
+  client_metadata_documents: section({
+    enabled: z.boolean().default(true).describe("Accept https URLs as client_id (Client ID Metadata Documents) and advertise client_id_metadata_document_supported."),
+    allowed_hosts: z.array(z.string()).default([]).describe('Host names whose documents are accepted ("*.example.com" for subdomains); empty: any public host.'),
+    allow_private_addresses: z.boolean().default(false).describe("Also fetch documents from loopback, private and link-local addresses. Development only."),
+    fetch_timeout: duration().prefault("5s").describe("Time allowed to fetch a document."),
+    max_cache_time: duration().prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
+  }).prefault({}).describe("Client ID Metadata Documents: the registration the MCP specification prefers."),
   signing: section({
-    algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Signature algorithm of issued tokens."),
-    key_file: z.string().optional().describe("PEM private key that signs tokens."),
-    key_id: z.string().optional().describe("kid published in the JWKS."),
-    generate_key: z.boolean().default(false).describe("Development only: an ephemeral key, lost on restart."),
+    algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Signature algorithm of issued tokens."),
+    key_file: z.string().optional().describe("PEM private key that signs tokens (PKCS#8, PKCS#1 or SEC1). Unset: a key generated once and kept in the storage directory."),
+    key_id: z.string().optional().describe("kid published in the JWKS; default: the key's RFC 7638 thumbprint."),
+    generate_key: z.boolean().default(false).describe("Development only: an ephemeral key, lost on restart (every token with it)."),
+    previous_key_files: z.array(z.string()).default([]).describe("Retired keys (PEM, private or public) whose public halves stay in the JWKS during a rotation."),
   }).prefault({}).describe("Token signing key."),
   builtin: section({
     users: z.array(builtinUserSchema).default([]).describe("Local users."),
-    login_template: z.string().optional().describe("HTML template replacing the built-in login page."),
+    login_template: z.string().optional().describe("HTML template replacing the built-in login page; {{name}} placeholders are filled with escaped text only."),
     branding: brandingSchema.prefault({}).describe("Texts and colours of the built-in login page."),
   }).prefault({}).describe("Builtin mode: local users and the login page."),
   federated: section({
@@ -321,10 +353,17 @@ const oauthServerSchema = section({
   }).prefault({}).describe("Federated mode: sign-in through an upstream identity provider."),
   allowed_redirect_uris: z
     .array(z.string())
-    .default(["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"]).describe("Redirect URIs clients may use."),
-  scopes_supported: z.array(z.string()).default([]).describe("Scopes advertised in the authorization server metadata."),
+    .default([
+      "https://claude.ai/api/mcp/auth_callback",
+      "https://claude.com/api/mcp/auth_callback",
+      "http://localhost/callback",
+      "http://127.0.0.1/callback",
+      "http://localhost/oauth/callback",
+      "http://localhost/oauth/callback/debug",
+    ])
+    .describe("Redirect URIs clients may register and use, compared exactly; for loopback (localhost, 127.0.0.1, [::1]) any port matches (RFC 8252 §7.3). The defaults cover Claude (claude.ai, claude.com), Claude Code and MCP Inspector."),
+  scopes_supported: z.array(z.string()).default([]).describe("Scopes advertised in the metadata; default: every scope some user may be granted."),
 });
-
 const serverSchema = section({
   listen: listenAddress().prefault("127.0.0.1:8080").describe('Address to listen on; ":8080" means every interface.'),
   path: z.string().startsWith("/").default("/mcp").describe("Streamable HTTP endpoint (also answered on /)."),
@@ -336,6 +375,10 @@ const serverSchema = section({
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted; empty: loopback names for a loopback listener, anything otherwise."),
+  trusted_proxies: z
+    .array(cidrRange())
+    .default([])
+    .describe('Reverse proxies (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") whose X-Forwarded-For or Forwarded header names the client; the client address is used in limits, caps and logs. Empty: the peer address is the client.'),
   legacy_sse: z.boolean().default(true).describe("Serve the 2024-11-05 HTTP+SSE transport on /sse and /messages."),
   auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address per minute before 429."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
@@ -344,6 +387,10 @@ const serverSchema = section({
   session: sessionSchema.prefault({}).describe("Session lifetime and limits, and how children are shared."),
   auth: AuthSchema.optional().describe("Authentication of incoming requests; may also be written as a top-level auth: block."),
   oauth_server: oauthServerSchema.prefault({}).describe("The built-in OAuth 2.0 authorization server."),
+  header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
+  max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
+  max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address; further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
+  max_body_bytes_in_flight: byteSize().prefault("256MiB").describe("Bytes of request bodies received at once, counted by Content-Length (max_body_size for a chunked body); a POST that does not fit gets 503 with Retry-After before its body is read."),
 });
 
 const clientSchema = section({
@@ -373,11 +420,18 @@ const clientSchema = section({
   }).prefault({}).describe("Retries of failed requests to the remote server."),
 });
 
+const storageSchema = section({
+  type: z.enum(["file", "memory"]).default("file").describe("file: kept in one file under path, surviving restarts; memory: lost on restart."),
+  path: z.string().optional().describe("State directory; default $XDG_STATE_HOME/mcp-bridge, else ~/.local/state/mcp-bridge. Created with mode 0700."),
+  max_entries: z.number().int().positive().default(100_000).describe("Entries kept at most (clients, codes, refresh tokens, limiter counters); beyond it new ones are refused."),
+});
+
 export const ConfigSchema = section({
   mode: z.enum(["server", "client"]).describe("server: serve a stdio MCP server over HTTP; client: connect stdio to a remote HTTP server."),
   log: logSchema.prefault({}).describe("Logging; may also be written as logging:."),
   server: serverSchema.optional().describe("Server mode: the HTTP side and the stdio MCP server behind it."),
   client: clientSchema.optional().describe("Client mode: the remote MCP server that stdio is connected to."),
+  storage: storageSchema.prefault({}).describe("Where state that outlives a request is kept (the authorization server's clients, codes and refresh tokens)."),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -387,6 +441,7 @@ export type AuthConfig = z.output<typeof AuthSchema>;
 export type BearerConfig = z.output<typeof bearerSchema>;
 export type OAuthConfig = z.output<typeof oauthSchema>;
 export type OAuthServerConfig = z.output<typeof oauthServerSchema>;
+export type StorageConfig = z.output<typeof storageSchema>;
 export type McpServerConfig = z.output<typeof mcpServerSchema>;
 export type SessionConfig = z.output<typeof sessionSchema>;
 export type LogConfig = z.output<typeof logSchema>;

@@ -36,6 +36,8 @@ declare namespace Deno {
     stderr: "piped";
     /** On Unix: setsid() in the child, so it leads its own process group. */
     detached: boolean;
+    /** On Windows: args is the command line as it is, no quoting added. */
+    windowsRawArguments?: boolean;
   }
 
   interface ChildProcess {
@@ -86,8 +88,11 @@ declare namespace Deno {
   function readTextFile(path: string): Promise<string>;
   function writeTextFile(path: string, data: string, options?: WriteFileOptions): Promise<void>;
   function writeTextFileSync(path: string, data: string, options?: WriteFileOptions): void;
+  function mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;
+  function rename(from: string, to: string): Promise<void>;
+  function remove(path: string): Promise<void>;
   function chmod(path: string, mode: number): Promise<void>;
-  function statSync(path: string): unknown;
+  function statSync(path: string): { isFile: boolean; mode: number | null };
   function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   function exit(code: number): never;
 }

@@ -27,6 +27,16 @@ export interface ServeOptions {
   requestTimeout: number;
   /** Keep-alive idle time (ms). */
   idleTimeout: number;
+  /** Time a connection has to send a complete request head, from connecting or starting a request (ms). */
+  headerTimeout: number;
+  /** Connections open at once; past it the oldest one that has not sent a request head yet is closed, else the new one. */
+  maxConnections: number;
+  /** Connections open at once from one peer address, except peers for which `exemptPeer` is true. */
+  maxConnectionsPerAddress: number;
+  /** Peers the per-address cap does not apply to (trusted proxies, which carry many clients). */
+  exemptPeer?: (address: string) => boolean;
+  /** Told once per refused connection reason and address burst; for the log. */
+  onRefusedConnection?: (reason: "max_connections" | "max_connections_per_address", address: string) => void;
 }
 
 /** What the transport layer knows of the connection a request came on. */
@@ -51,6 +61,21 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
+/** A handle for a child that could not be started: it has "exited" with `error`, as a failed spawn reports. */
+export function failedToStart(error: Error): ChildProcessHandle {
+  return {
+    pid: undefined,
+    onStdout: () => {},
+    onStderr: () => {},
+    write: () => {},
+    queuedBytes: 0,
+    closeStdin: () => {},
+    kill: () => {},
+    groupAlive: () => false,
+    exited: Promise.resolve({ code: null, signal: null, error }),
+  };
+}
+
 export interface ChildExit {
   code: number | null;
   signal: string | null;
@@ -64,15 +89,38 @@ export interface ChildProcessHandle {
   onStderr(listener: (chunk: Uint8Array) => void): void;
   /** Writes to stdin, in order; writes made in one event-loop turn reach the child together. */
   write(data: string): void;
+  /** Bytes written but not yet taken by the child's stdin (UTF-16 code units of queued text plus pipe buffer bytes). */
+  readonly queuedBytes: number;
   closeStdin(): void;
-  /** Signals the whole process group, so grandchildren (npx → node) end too. */
+  /** Signals the whole process group, so grandchildren (npx → node) end too (Windows: the tree is ended with taskkill /t /f). */
   kill(signal: "SIGTERM" | "SIGKILL"): void;
+  /**
+   * Whether any process of the child's group still runs (the leader may have exited and left
+   * members behind). Where there are no process groups (Windows) this is false once the leader exited.
+   */
+  groupAlive(): boolean;
   /** Settles once when the process has exited, or failed to start (code null, signal null, error set). */
   readonly exited: Promise<ChildExit & { error?: Error }>;
 }
 
+/** What a guarded fetch returned. */
+export interface PublicFetchResult {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * GETs an https URL that outside input chose, refusing non-public addresses (checked at connect
+ * time, unless `allowPrivate`), redirects, bodies over `maxBytes` and answers slower than
+ * `timeout` ms. Rejects with an Error whose message is safe to show.
+ */
+export type PublicFetch = (url: string, options: { timeout: number; maxBytes: number; allowPrivate: boolean }) => Promise<PublicFetchResult>;
+
 export interface Platform {
   readonly name: "node" | "deno";
+  /** Windows: commands are resolved with PATHEXT and batch files run through cmd.exe. */
+  readonly isWindows: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Command-line arguments after the program name. */
   readonly args: readonly string[];
@@ -84,6 +132,8 @@ export interface Platform {
   /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
   sha256: Sha256;
   fileExists(path: string): boolean;
+  /** True when `path` is a regular file this process may execute (on Windows: a file). */
+  isExecutableFile(path: string): boolean;
   /** Appends text to a file (log output); created with mode 0600. */
   openAppendFile(path: string): (text: string) => void;
   writeStdout(text: string): void;
@@ -104,6 +154,14 @@ export interface Platform {
    * existing one (or a symlink planted in its place) makes it fail instead of being replaced.
    */
   writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void>;
+  /** Creates a directory and its missing parents with `mode` (state directories: 0700); no-op when it exists. */
+  makeDirectory(path: string, mode: number): Promise<void>;
+  /** Renames a file, replacing `to` atomically (the last step of an atomic write). */
+  renameFile(from: string, to: string): Promise<void>;
+  /** Removes a file; no error when it is already gone. */
+  removeFile(path: string): Promise<void>;
+  /** SSRF-guarded GET (Client ID Metadata Documents); absent where the runtime cannot check addresses at connect time. */
+  publicFetch?: PublicFetch;
   exit(code: number): never;
 }
 

@@ -8,12 +8,33 @@ import type { Platform, TlsServeOptions } from "../runtime/types.ts";
 import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { ModernServer } from "./modern.ts";
 import { SessionManager } from "./sessions.ts";
+import type { AuthorizationServer } from "../oauth-server/index.ts";
+import { throttledLog } from "../log/throttle.ts";
+import { CidrSet } from "../util/cidr.ts";
+
+/** Loaded only when enabled: the authorization server brings jose, bcryptjs and the state store. */
+async function startAuthorizationServer(config: Config, platform: Platform, logger: Logger, resource: string): Promise<AuthorizationServer> {
+  const { createAuthorizationServer } = await import("../oauth-server/index.ts");
+  const federated = config.server!.oauth_server.federated;
+  return createAuthorizationServer({
+    config: config.server!.oauth_server,
+    storage: config.storage,
+    resource,
+    platform,
+    logger,
+    createUpstreamLogin: async (context) => (await import("../oauth-server/federated/index.ts")).startFederatedLogin(federated, { ...context, env: platform.env }),
+  });
+}
 
 export interface BridgeServer {
   /** URL of the MCP endpoint as bound (the real port when 0 was configured). */
   readonly url: string;
+  /** Ends sessions and waits (bounded by mcp_server.graceful_shutdown_timeout, twice) for every child's process group. */
   close(): Promise<void>;
+  /** SIGKILL to every child's process group, now. */
+  kill(): void;
 }
 
 /** Reads a file named in the config; a failure is a config error naming the key. */
@@ -49,6 +70,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const displayHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
 
   let app: ReturnType<typeof createApp> | undefined;
+  // A flood of refused connections is one summary line, not a line each.
+  const refusals = throttledLog(logger, "connection refused", { burst: 10, windowMs: 60_000 });
+  const trustedProxies = new CidrSet(server.trusted_proxies);
   const starting = () => jsonError(503, "starting", "the bridge is starting", { "retry-after": "1" });
   const listener = await platform.serve((request, connection) => (app ? app.fetch(request, connection) : starting()), {
     host: server.listen.host,
@@ -56,44 +80,75 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     tls,
     requestTimeout: server.read_timeout,
     idleTimeout: server.idle_timeout,
+    headerTimeout: server.header_timeout,
+    maxConnections: server.max_connections,
+    maxConnectionsPerAddress: server.max_connections_per_address,
+    // A trusted proxy carries many clients on its connections; they are told apart per request.
+    exemptPeer: trustedProxies.size > 0 ? (address) => trustedProxies.contains(address) : undefined,
+    onRefusedConnection: (reason, address) => refusals.write("warn", "connection refused", { reason, remote: address }),
   });
   const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;
   let authenticator: Awaited<ReturnType<typeof createAuthenticator>>;
+  let authorizationServer: AuthorizationServer | undefined;
   try {
-    authenticator = await createAuthenticator(server.auth, { resource, logger, sha256: platform.sha256 });
+    // The authorization server's tokens are validated by the same JWT authenticator as any IdP's.
+    const context = { resource, logger, sha256: platform.sha256 };
+    if (server.oauth_server.enabled) {
+      authorizationServer = await startAuthorizationServer(config, platform, logger, resource);
+      const own = (await createAuthenticator(authorizationServer.authConfig(server.auth), { ...context, fetch: authorizationServer.fetch }))!;
+      // Static bearer tokens (machines) may be accepted next to the server's own JWTs.
+      authenticator = server.auth?.type === "bearer" ? (await import("../auth/either.ts")).eitherAuthenticator(own, (await createAuthenticator(server.auth, context))!) : own;
+    } else {
+      authenticator = await createAuthenticator(server.auth, context);
+    }
   } catch (error) {
+    await authorizationServer?.close();
     await listener.close();
     // The authenticators throw TypeError for settings they cannot work with (e.g. plain-http IdPs).
     if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }]);
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);
+  const modern = new ModernServer(server, platform, logger, () => sessions.slots);
+  sessions.otherChildren = () => modern.pool.size;
   app = createApp({
     config: server,
     sessions,
     authenticator,
     resource,
     logger,
+    modern,
     // Read per request: the authorization server named is the one discovery found.
     protectedResourceMetadata: authenticator?.protectedResource ? () => protectedResourceMetadata({ resource, ...authenticator.protectedResource! }) : undefined,
+    authorizationServer,
   });
   await authenticator?.start?.();
 
-  const authType = server.auth?.type ?? "none";
+  const authType = authorizationServer ? "oauth_server" : (server.auth?.type ?? "none");
   if (authType === "none" && !isLoopbackHost(server.listen.host)) {
     logger.warn("authentication is off on a non-loopback address: anyone who can reach it can use the MCP server", { listen: server.listen.text });
   }
   logger.info("listening", { url, auth: authType, sessions: server.session.mode, tls: Boolean(tls) });
   return {
     url,
+    kill: () => {
+      sessions.kill();
+      modern.pool.kill();
+    },
     async close() {
       // Sessions end first so open streams close cleanly; then the listener; then wait for children.
-      const ending = sessions.close();
+      const processes = sessions.liveChildren + modern.pool.size;
+      if (processes > 0) {
+        const grace = server.mcp_server!.graceful_shutdown_timeout;
+        logger.info("waiting for MCP server processes to exit: stdin closed, then SIGTERM, then SIGKILL", { processes, sigterm_after_ms: grace, sigkill_after_ms: 2 * grace });
+      }
+      const ending = Promise.all([sessions.close(), modern.close()]);
       await listener.close();
       await ending;
       authenticator?.close?.();
+      await authorizationServer?.close();
     },
   };
 }

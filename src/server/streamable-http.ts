@@ -5,8 +5,11 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
-import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { readBodyLimited } from "../util/body.ts";
+import { classifyPost } from "../mcp/era.ts";
+import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
+import type { ByteBudget } from "./limits.ts";
 import { jsonRpcErrorResponse, type Session } from "./session.ts";
 import { SessionLimitError, type SessionManager } from "./sessions.ts";
 
@@ -18,8 +21,12 @@ const LEGACY_PROTOCOL_VERSION = "2024-11-05";
 export interface McpHandlerOptions {
   sessions: SessionManager;
   maxBodyBytes: number;
+  /** Shared by every body being read; a POST that does not fit gets 503 with Retry-After. */
+  bodyBudget: ByteBudget;
   /** Checks a message's method/tool against the principal's scopes; a Response refuses the POST. */
   authorize(principal: Principal | undefined, messages: readonly JsonRpcMessage[]): Response | undefined;
+  /** Serves modern (2026-07-28) requests; the body decides the era of each POST. */
+  modern?: ModernServer;
 }
 
 function refuse(status: number, code: number, message: string, headers?: Record<string, string>): Response {
@@ -62,7 +69,16 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (declared !== null && Number(declared) > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
     // With a Content-Length the HTTP server delivers exactly that many bytes, so the direct read is
     // bounded; a chunked body is read through the counting reader.
-    const text = declared !== null ? await request.text() : await readBodyLimited(request, options.maxBodyBytes);
+    const reserved = declared !== null ? Number(declared) || 0 : options.maxBodyBytes;
+    if (!options.bodyBudget.tryReserve(reserved)) {
+      return refuse(503, ErrorCode.InternalError, "Service Unavailable: too many request bodies are being received at once (server.max_body_bytes_in_flight); retry later", { "retry-after": "1" });
+    }
+    let text: string | undefined;
+    try {
+      text = declared !== null ? await request.text() : await readBodyLimited(request, options.maxBodyBytes);
+    } finally {
+      options.bodyBudget.release(reserved);
+    }
     if (text === undefined) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
     let body: unknown;
     try {
@@ -85,9 +101,25 @@ export function createMcpHandlers(options: McpHandlerOptions) {
   async function post(request: Request, principal: Principal | undefined, connection: ConnectionInfo): Promise<Response> {
     const accept = acceptedFormats(request.headers.get("accept"));
     if (!accept.json && !accept.sse) return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: accept application/json or text/event-stream");
+    // A modern request names its method in Mcp-Method: scopes are checked before the body is read.
+    const announced = options.modern ? headerNamedRequest(request.headers) : undefined;
+    const early = announced && options.authorize(principal, [announced]);
+    if (early) return early;
     const read = await readMessages(request);
     if (read instanceof Response) return read;
     const { messages, raws, batch } = read;
+
+    if (options.modern) {
+      const era = classifyPost(batch ? messages : messages[0]!, request.headers);
+      if (era.era === "reject") return modernRejection(batch || !isRequest(messages[0]!) ? null : messages[0].id, era.rejection);
+      if (era.era === "modern") {
+        const refused = options.authorize(principal, messages);
+        if (refused) return refused;
+        // Client notifications have nothing to act on without a session; closing a stream cancels.
+        if (era.kind === "notification") return new Response(null, { status: 202 });
+        return options.modern.handle({ http: request, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, accept, onClientGone: connection.onClientGone });
+      }
+    }
 
     const initialize = messages.find((message) => isRequest(message) && message.method === "initialize");
     if (initialize) {

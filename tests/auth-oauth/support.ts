@@ -198,7 +198,7 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
       return;
     }
     const grant = new provider.Grant({ accountId, clientId: details.params.client_id as string });
-    grant.addOIDCScope(details.params.scope as string);
+    if (typeof details.params.scope === "string") grant.addOIDCScope(details.params.scope);
     // A token for an MCP server (RFC 8707 resource) carries the scopes asked for at that resource.
     if (typeof details.params.resource === "string") grant.addResourceScope(details.params.resource, details.params.scope as string);
     const grantId = await grant.save();

@@ -10,6 +10,8 @@ export interface ModernServer {
   headers: Array<Record<string, string>>;
   /** Every method POSTed. */
   methods: string[];
+  /** Tools that saw their request cancelled. */
+  cancelled: string[];
   close(): Promise<void>;
 }
 
@@ -20,7 +22,27 @@ const text = (value: string) => ({ content: [{ type: "text" as const, text: valu
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function build(): McpServer {
-  const server = new McpServer({ name: "sdk-v2-modern-server", version: "2.0.0" }, { capabilities: { tools: { listChanged: true }, logging: {} } });
+  const server = new McpServer({ name: "sdk-v2-modern-server", version: "2.0.0" }, { capabilities: { tools: { listChanged: true }, resources: { subscribe: true }, logging: {} } });
+  server.registerResource("note", "test://note", { mimeType: "text/plain" }, async (uri) => ({ contents: [{ uri: uri.href, text: "a note" }] }));
+  server.registerTool("slow", {}, async (ctx) => {
+    const signal = ctx.mcpReq.signal;
+    // Progress first: the reply becomes an SSE stream, so cancelling means closing a stream being read.
+    const progressToken = ctx.mcpReq._meta?.progressToken;
+    if (progressToken !== undefined) await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: 1 } });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 60_000);
+      signal.addEventListener("abort", () => {
+        cancelled.push("slow");
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return text("finished");
+  });
+  server.registerTool("touch", {}, async () => {
+    setImmediate(() => handler?.notify.resourceUpdated("test://note"));
+    return text("touched");
+  });
   server.registerTool("echo", { inputSchema: z.object({ text: z.string() }) }, async ({ text: value }) => text(value));
   server.registerTool("progress", {}, async (ctx) => {
     const progressToken = ctx.mcpReq._meta?.progressToken;
@@ -65,6 +87,8 @@ function build(): McpServer {
 }
 
 let handler: ReturnType<typeof createMcpHandler> | undefined;
+/** Tools whose request was cancelled (their reply stream closed), in order. */
+const cancelled: string[] = [];
 
 export async function startModernServer(): Promise<ModernServer> {
   handler = createMcpHandler(build, { legacy: "reject" });
@@ -89,6 +113,7 @@ export async function startModernServer(): Promise<ModernServer> {
     url: `http://127.0.0.1:${port}/mcp`,
     headers,
     methods,
+    cancelled,
     close: async () => {
       await served.close();
       await new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 /** @module Client mode against a 2026-07-28 server (SDK v2): a legacy local client (SDK v1) served by translation, a modern local client (SDK v2) served modern. */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { CreateMessageRequestSchema, ElicitRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { Client as ModernClient } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { CLI } from "../support/bridge.ts";
@@ -82,6 +82,39 @@ test("list changes reach the legacy local client through subscriptions/listen", 
     await waitFor(() => server.methods.includes("subscriptions/listen"), "the bridge to open subscriptions/listen");
     await local.client.callTool({ name: "change", arguments: {} });
     await waitFor(() => changed > 0, "notifications/tools/list_changed on stdio");
+  } finally {
+    await local.close();
+  }
+});
+
+test("resources/subscribe from the legacy client rides subscriptions/listen; updates arrive as notifications/resources/updated", async () => {
+  const local = await connect();
+  try {
+    const updated: string[] = [];
+    local.client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (notification) => void updated.push(notification.params.uri));
+    const listens = server.methods.filter((method) => method === "subscriptions/listen").length;
+    // Answered once the server acknowledged the new listen filter.
+    await local.client.subscribeResource({ uri: "test://note" });
+    assert.ok(server.methods.filter((method) => method === "subscriptions/listen").length > listens, "a listen stream with the subscription");
+    const read = await local.client.readResource({ uri: "test://note" });
+    assert.deepEqual(read.contents, [{ uri: "test://note", text: "a note" }]);
+    await local.client.callTool({ name: "touch", arguments: {} });
+    await waitFor(() => updated.includes("test://note"), "notifications/resources/updated on stdio");
+  } finally {
+    await local.close();
+  }
+});
+
+test("a cancelled call closes its reply stream, which cancels it at a modern server", async () => {
+  const local = await connect();
+  try {
+    const controller = new AbortController();
+    let started = false;
+    const slow = local.client.callTool({ name: "slow", arguments: {} }, undefined, { signal: controller.signal, onprogress: () => void (started = true) });
+    await waitFor(() => started, "the reply stream to start");
+    controller.abort("no longer needed");
+    await assert.rejects(slow);
+    await waitFor(() => server.cancelled.includes("slow"), "the server to see the request cancelled");
   } finally {
     await local.close();
   }

@@ -143,3 +143,19 @@ test("stdout carries only JSON-RPC, even with debug logging", async () => {
     await server.close();
   }
 });
+
+test("a dual-era local client (SDK v2, version negotiation auto) falls back to initialize when the remote is legacy", async () => {
+  const { Client: ModernClient } = await import("@modelcontextprotocol/client");
+  const { StdioClientTransport: ModernStdio } = await import("@modelcontextprotocol/client/stdio");
+  const { CLI } = await import("../support/bridge.ts");
+  const server = await startStreamableServer();
+  const client = new ModernClient({ name: "dual-era-local", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+  await client.connect(new ModernStdio({ command: process.execPath, args: [CLI, "connect", server.url], env: { PATH: process.env.PATH ?? "" }, stderr: "ignore" }));
+  try {
+    const result = await client.callTool({ name: "echo", arguments: { text: "legacy underneath" } });
+    assert.deepEqual(result.content, [{ type: "text", text: "legacy underneath" }]);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});

@@ -1,5 +1,6 @@
 /** @module Remote MCP servers for client-mode tests, built with SDK v1 on node:http (loopback, port 0). */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import type { Socket } from "node:net";
 import { randomUUID } from "node:crypto";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -50,10 +51,10 @@ export function buildMcpServer(hooks: { cut?: () => void } = {}): McpServer {
   return server;
 }
 
-function listen(handler: (req: IncomingMessage, res: ServerResponse, body: unknown) => void | Promise<void>): Promise<{ server: Server; sockets: Set<Socket>; url: string; requests: string[] }> {
+function listen(handler: (req: IncomingMessage, res: ServerResponse, body: unknown) => void | Promise<void>, tls?: HttpsOptions): Promise<{ server: Server; sockets: Set<Socket>; url: string; requests: string[] }> {
   const sockets = new Set<Socket>();
   const requests: string[] = [];
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     requests.push(`${req.method} ${req.url}`);
     let text = "";
     req.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
@@ -68,12 +69,14 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse, body: unkno
         if (!res.headersSent) res.writeHead(500).end();
       });
     });
-  });
-  server.on("connection", (socket) => {
+  };
+  const server: Server = tls ? createHttpsServer(tls, onRequest) : createServer(onRequest);
+  server.on(tls ? "secureConnection" : "connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, sockets, requests, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
+  const scheme = tls ? "https" : "http";
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, sockets, requests, url: `${scheme}://127.0.0.1:${(server.address() as { port: number }).port}` })));
 }
 
 function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
@@ -84,8 +87,8 @@ function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
     });
 }
 
-/** An SDK v1 Streamable HTTP server with sessions and an event store (resumable streams), at /mcp. */
-export async function startStreamableServer(): Promise<TestServer> {
+/** An SDK v1 Streamable HTTP server with sessions and an event store (resumable streams), at /mcp; HTTPS with `tls`. */
+export async function startStreamableServer(tls?: HttpsOptions): Promise<TestServer> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   let cut = () => {};
   const { server, sockets, url, requests } = await listen(async (req, res, body) => {
@@ -103,7 +106,7 @@ export async function startStreamableServer(): Promise<TestServer> {
       transport = created;
     }
     await transport.handleRequest(req, res, body);
-  });
+  }, tls);
   cut = () => {
     for (const socket of sockets) socket.destroy();
   };
@@ -141,8 +144,8 @@ export async function startSseServer(): Promise<TestServer> {
 }
 
 /** A server that answers every request with `respond` (garbage, hangs, errors). */
-export async function startRawServer(respond: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
-  const { server, sockets, url, requests } = await listen((req, res) => respond(req, res));
+export async function startRawServer(respond: (req: IncomingMessage, res: ServerResponse, body: unknown) => void): Promise<TestServer> {
+  const { server, sockets, url, requests } = await listen(respond);
   return {
     url: `${url}/mcp`,
     cutConnections: () => {

@@ -321,10 +321,12 @@ describe("cross-key rules", () => {
     assertIssue(rejection(SERVER + "auth:\n  type: oauth\n  oauth:\n    introspection_url: https://a/introspect\n"), "server.auth.oauth.client_id", /is required for token introspection/);
   });
 
-  test("the authorization server needs an issuer, a key and users", () => {
-    const error = rejection(SERVER + "  oauth_server:\n    enabled: true\n");
-    assertIssue(error, "server.oauth_server.issuer", /is required/);
-    assertIssue(error, "server.oauth_server.signing.key_file", /generate_key/);
+  test("the authorization server needs users, an https origin as issuer, and one key source", () => {
+    const error = rejection(SERVER + "  oauth_server:\n    enabled: true\n    issuer: http://mcp.example.com/base/\n    signing: {generate_key: true, key_file: k.pem}\n    allowed_redirect_uris: [claude.ai/callback]\n");
+    assertIssue(error, "server.oauth_server.allowed_redirect_uris[0]", /absolute http\(s\) URL/);
+    assertIssue(error, "server.oauth_server.issuer", /must be an https URL/);
+    assertIssue(error, "server.oauth_server.issuer", /must be an origin only/);
+    assertIssue(error, "server.oauth_server.signing.generate_key", /cannot be combined with key_file/);
     assertIssue(error, "server.oauth_server.builtin.users", /at least one user/);
     const both = rejection(SERVER + `  oauth_server:\n    enabled: true\n    issuer: https://a\n    signing: {generate_key: true}\n    builtin:\n      users: [{username: a, password_env: P, password_hash: "${BCRYPT}"}]\n`);
     assertIssue(both, "server.oauth_server.builtin.users[0]", /exactly one of password_hash and password_env/);

@@ -38,7 +38,8 @@ async function buildAll(): Promise<BuiltFixtures> {
   return { everythingServer };
 }
 
-async function bundle(entry: string, outName: string): Promise<string> {
+/** Bundles one fixture entry into tests/.build/<outName> (atomic, skipped when unchanged); returns its path. */
+export async function bundle(entry: string, outName: string): Promise<string> {
   const outfile = join(BUILD_DIR, outName);
   const result = await build({
     entryPoints: [join(ROOT, entry)],

@@ -158,6 +158,9 @@ describe("results and errors", () => {
 
   test("resource not found is renumbered both ways; statuses follow the spec", () => {
     assert.deepEqual(toModernError({ code: -32002, message: "nf", data: { uri: "a://b" } }), { code: -32602, message: "nf", data: { uri: "a://b" } });
+    assert.deepEqual(toModernError({ code: -32002, message: "nf" }, "a://c"), { code: -32602, message: "nf", data: { uri: "a://c" } });
+    assert.deepEqual(toModernError({ code: -32602, message: "Resource a://c not found" }, "a://c"), { code: -32602, message: "Resource a://c not found", data: { uri: "a://c" } });
+    assert.deepEqual(toModernError({ code: -32602, message: "bad cursor" }, "a://c"), { code: -32602, message: "bad cursor" });
     assert.equal(toLegacyError("resources/read", { code: -32602, message: "nf", data: { uri: "a://b" } }).code, -32002);
     assert.equal(toLegacyError("resources/read", { code: -32602, message: "bad", data: { uri: "a://b", why: 1 } }).code, -32602);
     assert.equal(toLegacyError("tools/call", { code: -32602, message: "x", data: { uri: "a" } }).code, -32602);

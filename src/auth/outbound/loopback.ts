@@ -49,7 +49,16 @@ export async function startLoopbackListener(platform: Platform, redirectUri: str
       ? html(200, "Sign-in refused", "The authorization server refused the sign-in. You can close this tab.")
       : html(200, "Signed in", "mcp-bridge received the authorization. You can close this tab and return to your MCP client.");
   };
-  const server: RunningServer = await platform.serve(handler, { host, port: Number(wanted.port || 0), requestTimeout: 30_000, idleTimeout: 5_000 });
+  const server: RunningServer = await platform.serve(handler, {
+    host,
+    port: Number(wanted.port || 0),
+    requestTimeout: 30_000,
+    idleTimeout: 5_000,
+    // One browser on loopback: a handful of connections is plenty, and bounds what a local process can hold open.
+    headerTimeout: 10_000,
+    maxConnections: 16,
+    maxConnectionsPerAddress: 16,
+  });
   port = server.port;
   const redirect = new URL(redirectUri);
   redirect.port = String(port);

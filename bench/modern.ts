@@ -1,0 +1,172 @@
+/**
+ * @module `node --import tsx bench/modern.ts [--duration MS] [--connections N] [--reps N] [--rounds N]`:
+ * the bridge's modern (2026-07-28) path against its legacy path, one bridge (bearer, a child per
+ * principal / per session) in front of bench/fixtures/echo-server.mjs, in one run:
+ * - throughput of tools/call `echo` over N keep-alive connections, modern (stateless, `_meta`
+ *   envelope, standard headers) vs legacy (one session), alternated over the repetitions;
+ * - one Multi Round-Trip round (tools/call `ask`: the child elicits, the client gets
+ *   `input_required`, retries with `inputResponses`) against two plain echo calls, sequential.
+ * `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
+ * default 8 a pool: the attribution choice of src/server/modern-pool.ts, measured.
+ * `--profile DIR` writes a CPU profile of the bridge there.
+ * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
+ * Writes bench/results/modern.{json,md}. Never fails on a number.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import { join } from "node:path";
+import { callEcho, openSession, post, responseFor } from "./lib/mcp-client.mjs";
+import { ROOT, startTarget, type Running } from "./lib/targets.ts";
+
+const argv = process.argv.slice(2);
+const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+const DURATION_MS = Number(value("--duration") ?? 3000);
+const CONNECTIONS = Number(value("--connections") ?? 16);
+const REPS = Number(value("--reps") ?? 3);
+const ROUNDS = Number(value("--rounds") ?? 200);
+/** session.modern_pool_size: 1 runs a principal's calls that may ask for input one at a time. */
+const POOL = Number(value("--pool") ?? 8);
+/** Writes a CPU profile of the bridge to this directory (node --cpu-prof); see cpuprofile-summary.mjs. */
+const PROFILE_DIR = value("--profile");
+const MODERN = "2026-07-28";
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function modernHeaders(token: string | undefined, method: string, name: string): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    "mcp-protocol-version": MODERN,
+    "mcp-method": method,
+    "mcp-name": name,
+    ...(token && { authorization: `Bearer ${token}` }),
+  };
+}
+
+function modernCall(id: number, name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name, arguments: args, ...extra, _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } } },
+  });
+}
+
+async function modernEcho(agent: http.Agent, target: Running, id: number, text: string): Promise<void> {
+  const reply = await post(agent, target.url, modernCall(id, "echo", { text }), modernHeaders(target.credentials.token, "tools/call", "echo"));
+  const message = responseFor(reply, id);
+  if (message.result?.content?.[0]?.text !== text || message.result?.resultType !== "complete") throw new Error(`modern echo came back wrong: ${reply.text.slice(0, 200)}`);
+}
+
+/** Calls per second over `CONNECTIONS` workers for DURATION_MS (after a short warm-up). */
+async function throughput(call: (agent: http.Agent, id: number) => Promise<void>): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  let id = 1;
+  const run = async (until: number) => {
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (Date.now() < until) {
+          await call(agent, id++);
+          done++;
+        }
+      }),
+    );
+    return done;
+  };
+  await run(Date.now() + 300);
+  const started = Date.now();
+  const done = await run(started + DURATION_MS);
+  agent.destroy();
+  return (done * 1000) / (Date.now() - started);
+}
+
+async function main(): Promise<void> {
+  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
+  const legacyRates: number[] = [];
+  const modernRates: number[] = [];
+  let mrtr = { roundMs: 0, twoCallsMs: 0 };
+  try {
+    const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+    const session = await openSession(sessionAgent, target.url, { token: target.credentials.token });
+    for (let rep = 0; rep < REPS; rep++) {
+      legacyRates.push(await throughput((agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`)));
+      modernRates.push(await throughput((agent, id) => modernEcho(agent, target, id, `t${id}`)));
+    }
+    sessionAgent.destroy();
+    mrtr = await roundTrip(target);
+  } finally {
+    await target.stop();
+  }
+  const legacy = median(legacyRates);
+  const modern = median(modernRates);
+  const result = {
+    when: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
+    settings: { durationMs: DURATION_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
+    legacyRps: legacyRates,
+    modernRps: modernRates,
+    ratio: modern / legacy,
+    mrtr,
+    mrtrExtraMs: mrtr.roundMs - mrtr.twoCallsMs,
+  };
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const name = POOL === 8 ? "modern" : `modern-pool${POOL}`;
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify(result, null, 2) + "\n");
+  const md = [
+    "# Modern (2026-07-28) vs legacy path, one bridge (bearer), bench echo fixture",
+    "",
+    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps; modern_pool_size ${POOL}.`,
+    "",
+    "| path | calls/s (median) | runs |",
+    "|---|---|---|",
+    `| legacy (one session) | ${legacy.toFixed(0)} | ${legacyRates.map((r) => r.toFixed(0)).join(", ")} |`,
+    `| modern (stateless) | ${modern.toFixed(0)} | ${modernRates.map((r) => r.toFixed(0)).join(", ")} |`,
+    "",
+    `Modern / legacy: **${result.ratio.toFixed(2)}×** (goal ≥ 0.95×).`,
+    "",
+    `MRTR round (call → input_required → retry → result), sequential, ${ROUNDS} rounds: ${mrtr.roundMs.toFixed(3)} ms; two plain echo calls: ${mrtr.twoCallsMs.toFixed(3)} ms; extra: **${result.mrtrExtraMs.toFixed(3)} ms** (goal ≤ 1 ms).`,
+    "",
+  ].join("\n");
+  writeFileSync(join(dir, `${name}.md`), md);
+  process.stdout.write(md);
+}
+
+/** Mean time of one MRTR round and of two plain modern calls, one connection, one after another. */
+async function roundTrip(target: Running): Promise<{ roundMs: number; twoCallsMs: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let id = 1_000_000;
+  const round = async () => {
+    const first = responseFor(await post(agent, target.url, modernCall(++id, "ask", {}), modernHeaders(target.credentials.token, "tools/call", "ask")), id);
+    const inputRequests = first.result?.inputRequests as Record<string, unknown> | undefined;
+    const key = inputRequests && Object.keys(inputRequests)[0];
+    if (first.result?.resultType !== "input_required" || !key) throw new Error(`no input_required: ${JSON.stringify(first).slice(0, 200)}`);
+    const retry = modernCall(++id, "ask", {}, { inputResponses: { [key]: { action: "accept", content: { value: "v" } } }, requestState: first.result.requestState });
+    const final = responseFor(await post(agent, target.url, retry, modernHeaders(target.credentials.token, "tools/call", "ask")), id);
+    if (final.result?.content?.[0]?.text !== "v") throw new Error(`round came back wrong: ${JSON.stringify(final).slice(0, 200)}`);
+  };
+  const two = async () => {
+    await modernEcho(agent, target, ++id, "a");
+    await modernEcho(agent, target, ++id, "b");
+  };
+  for (let i = 0; i < 20; i++) {
+    await round();
+    await two();
+  }
+  let roundTotal = 0;
+  let twoTotal = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    let started = performance.now();
+    await round();
+    roundTotal += performance.now() - started;
+    started = performance.now();
+    await two();
+    twoTotal += performance.now() - started;
+  }
+  agent.destroy();
+  return { roundMs: roundTotal / ROUNDS, twoCallsMs: twoTotal / ROUNDS };
+}
+
+await main();

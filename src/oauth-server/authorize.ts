@@ -1,0 +1,286 @@
+/**
+ * @module The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1): checks the request, shows
+ * the sign-in and consent page, and sends the browser back with a single-use code, `state` and
+ * `iss` (RFC 9207) — or with an error when the redirect URI can be trusted, else an error page.
+ */
+import { timingSafeEqual } from "../util/digest.ts";
+import type { Client } from "./clients.ts";
+import type { AuthorizationServerContext, PendingAuthorization } from "./context.ts";
+import { OAuthError } from "./errors.ts";
+import { OFFLINE_ACCESS } from "./grants.ts";
+import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
+import type { SignedInUser } from "./identity.ts";
+import { randomToken, secretHash } from "./random.ts";
+import { isLoopbackUrl, redirectUriMatches } from "./redirect.ts";
+import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
+
+/** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** RFC 6749 §3.3 scope-token. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const MAX_STATE_LENGTH = 2048;
+/**
+ * How long a person may take between opening the sign-in page and sending it (or coming back from
+ * the upstream provider): typing, a password manager, MFA. Codes have their own, short lifetime.
+ */
+export const PENDING_LIFETIME_MS = 15 * 60_000;
+/** Authorization requests (pending sign-ins) per client address per window. */
+const PENDING_PER_ADDRESS = 100;
+const PENDING_WINDOW_MS = 10 * 60_000;
+
+/** An error shown on the bridge's own page: the redirect URI cannot be trusted with it. */
+class PageError extends Error {
+  constructor(readonly status: number, readonly title: string, message: string) {
+    super(message);
+  }
+}
+
+export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
+  const csrfCookie = as.secureCookies ? "__Host-mcp-bridge-csrf" : "mcp-bridge-csrf";
+  const sessionCookie = as.secureCookies ? "__Host-mcp-bridge-session" : "mcp-bridge-session";
+  const sessionLifetime = as.config.login_session_lifetime;
+
+  function errorRedirect(redirectUri: string, state: string | null, error: OAuthError): Response {
+    as.audit("authorization_error", { error: error.code });
+    return seeOther(withQuery(redirectUri, { error: error.code, error_description: error.description, state: state ?? undefined, iss: as.issuer }));
+  }
+
+  function page(error: PageError): Response {
+    return as.pages.error(error.status, error.title, error.message);
+  }
+
+  /** The client and redirect URI of a request, or a PageError: nothing may be sent to an unchecked redirect URI. */
+  async function trustedTarget(params: Map<string, string>): Promise<{ client: Client; redirectUri: string }> {
+    const clientId = params.get("client_id");
+    if (!clientId) throw new PageError(400, "Invalid request", "The application did not say who it is (no client_id).");
+    let client: Client | undefined;
+    try {
+      client = await as.clients.lookup(clientId);
+    } catch (error) {
+      const reason = error instanceof OAuthError ? error.description : "its client metadata document could not be used";
+      throw new PageError(400, "Unknown application", `The application could not be verified: ${reason}.`);
+    }
+    if (!client) throw new PageError(400, "Unknown application", "This application is not registered with this server, or its registration expired. Connect it again.");
+    const requested = params.get("redirect_uri");
+    if (requested === undefined) {
+      if (client.redirect_uris.length !== 1) throw new PageError(400, "Invalid request", "The application did not say where to return (no redirect_uri).");
+      return { client, redirectUri: client.redirect_uris[0]! };
+    }
+    if (!client.redirect_uris.some((registered) => redirectUriMatches(registered, requested))) {
+      as.audit("redirect_uri_mismatch", { client_id: client.client_id });
+      throw new PageError(400, "Invalid redirect", "The address this application asked to return to is not one it registered.");
+    }
+    return { client, redirectUri: requested };
+  }
+
+  /** The request's remaining parameters, checked; throws OAuthError to send to the (trusted) redirect URI. */
+  function checkRequest(params: Map<string, string>, resources: string[], client: Client): Omit<PendingAuthorization, "client_id" | "client_name" | "redirect_uri" | "state" | "csrf"> {
+    if (params.get("response_type") !== "code") throw new OAuthError("unsupported_response_type", 'only response_type "code" is supported');
+    if (params.has("request") || params.has("request_uri")) throw new OAuthError("invalid_request", "request objects are not supported");
+    const challenge = params.get("code_challenge");
+    if (!challenge) throw new OAuthError("invalid_request", "code_challenge is required (PKCE with S256)");
+    if (params.get("code_challenge_method") !== "S256") throw new OAuthError("invalid_request", 'code_challenge_method must be "S256"');
+    if (!S256_CHALLENGE.test(challenge)) throw new OAuthError("invalid_request", "code_challenge is not a base64url SHA-256 value");
+    for (const resource of resources) {
+      if (!as.acceptsResource(resource)) throw new OAuthError("invalid_target", "this server issues tokens only for its own MCP endpoint");
+    }
+    const scopeText = params.get("scope");
+    let scope: string[] | null = null;
+    let offline = false;
+    if (scopeText !== undefined && scopeText.trim() !== "") {
+      const asked = scopeText.split(" ").filter((item) => item !== "");
+      if (!asked.every((item) => SCOPE_TOKEN.test(item))) throw new OAuthError("invalid_scope", "scope is malformed");
+      offline = asked.includes(OFFLINE_ACCESS);
+      // Unknown scopes are ignored (RFC 6749 §3.3 lets the server fully or partially ignore them):
+      // clients such as Claude send names of their own.
+      const known = asked.filter((item) => as.scopesSupported.includes(item));
+      scope = known.length > 0 ? [...new Set(known)] : null;
+    }
+    return { code_challenge: challenge, scope, resource: as.resource, refresh: offline || client.grant_types.includes("refresh_token") };
+  }
+
+  /** The user of a valid login session cookie, as configured now (scopes changed, user removed). */
+  async function signedInUser(request: Request): Promise<SignedInUser | undefined> {
+    if (sessionLifetime <= 0 || !as.users) return undefined;
+    const value = readCookie(request, sessionCookie);
+    if (!value || value.length > 100) return undefined;
+    const session = await as.store.get<{ subject: string }>(`login-session:${await secretHash(as.sha256, value)}`);
+    return session ? as.users.find(session.subject) : undefined;
+  }
+
+  function showForm(pending: PendingAuthorization, requestId: string, options: { askCredentials: boolean; error?: string; username?: string; status?: number }): Response {
+    const response = as.pages.consent({
+      requestId,
+      csrfToken: pending.csrf,
+      clientName: pending.client_name,
+      redirectHost: new URL(pending.redirect_uri).host,
+      loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)),
+      scopes: pending.scope ?? [],
+      askCredentials: options.askCredentials,
+      error: options.error,
+      username: options.username,
+      upstreamName: as.upstream ? new URL(as.config.federated.upstream_issuer ?? as.config.federated.upstream_discovery_url ?? as.issuer).host : undefined,
+    });
+    response.headers.append("set-cookie", cookie(csrfCookie, pending.csrf, { secure: as.secureCookies, sameSite: "Strict", maxAgeSeconds: PENDING_LIFETIME_MS / 1000 }));
+    return response;
+  }
+
+  /** Ends a pending request with a code for `user`: the redirect back to the client. */
+  async function complete(requestId: string, user: SignedInUser, extraHeaders: [string, string][] = []): Promise<Response> {
+    const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${requestId}`);
+    if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
+    const requested = pending.scope;
+    const granted = (requested ?? as.scopesSupported).filter((scope) => user.scopes.includes(scope));
+    const code = await as.grants.createCode({
+      client_id: pending.client_id,
+      sub: user.subject,
+      ...(user.email !== undefined && { email: user.email }),
+      ...(user.name !== undefined && { name: user.name }),
+      scope: granted,
+      resource: pending.resource,
+      redirect_uri: pending.redirect_uri,
+      code_challenge: pending.code_challenge,
+      refresh: pending.refresh,
+    });
+    as.audit("authorization_granted", { client_id: pending.client_id, sub: user.subject, scope: granted.join(" ") });
+    return seeOther(withQuery(pending.redirect_uri, { code, state: pending.state ?? undefined, iss: as.issuer }), extraHeaders);
+  }
+
+  /** How federated sign-in (src/oauth-server/federated/routes.ts) ends a pending request. */
+  const upstreamOutcome: PendingRequestOutcome = {
+    secureCookies: as.secureCookies,
+    approve: (requestId, user) => complete(requestId, user),
+    async deny(requestId, error, description) {
+      const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${requestId}`);
+      if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
+      return errorRedirect(pending.redirect_uri, pending.state, new OAuthError(error, description));
+    },
+    errorPage: (status, message) => page(new PageError(status, "Sign-in failed", message)),
+    audit: as.audit,
+  };
+
+  return {
+    /** GET /oauth/authorize (and /authorize). `address` is the client's IP address. */
+    async get(request: Request, address: string): Promise<Response> {
+      const url = new URL(request.url);
+      let params: Map<string, string>;
+      try {
+        params = uniqueParams(url.searchParams, ["resource"]);
+      } catch (error) {
+        return page(new PageError(400, "Invalid request", (error as OAuthError).description));
+      }
+      let target: { client: Client; redirectUri: string };
+      try {
+        target = await trustedTarget(params);
+      } catch (error) {
+        if (error instanceof PageError) return page(error);
+        throw error;
+      }
+      const state = params.get("state") ?? null;
+      if (state !== null && state.length > MAX_STATE_LENGTH) return errorRedirect(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
+      let checked;
+      try {
+        checked = checkRequest(params, url.searchParams.getAll("resource"), target.client);
+      } catch (error) {
+        if (error instanceof OAuthError) return errorRedirect(target.redirectUri, state, error);
+        throw error;
+      }
+      // Each request keeps a pending record until the form is sent: bounded per address, so nobody fills the store.
+      if ((await as.store.increment(`authorize:${address}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
+        as.audit("authorization_throttled", { remote: address });
+        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
+        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
+        return response;
+      }
+      const existing = readCookie(request, csrfCookie);
+      const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);
+      const pending: PendingAuthorization = {
+        ...checked,
+        client_id: target.client.client_id,
+        client_name: target.client.client_name ?? target.client.client_id,
+        redirect_uri: target.redirectUri,
+        state,
+        csrf,
+      };
+      const requestId = randomToken(24);
+      await as.store.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
+      const user = await signedInUser(request);
+      return showForm(pending, requestId, { askCredentials: Boolean(as.users) && !user });
+    },
+
+    /** POST /oauth/authorize: the sign-in and consent form. `address` is the client's IP address. */
+    async post(request: Request, address: string): Promise<Response> {
+      const origin = request.headers.get("origin");
+      // "null" is what browsers send under Referrer-Policy: no-referrer; the CSRF token decides then.
+      if (origin !== null && origin !== "null" && origin !== as.issuer && origin !== new URL(request.url).origin) {
+        return page(new PageError(403, "Request refused", "This form was sent from another site."));
+      }
+      let form: Map<string, string>;
+      try {
+        form = await readForm(request);
+      } catch (error) {
+        return page(new PageError(400, "Invalid request", (error as OAuthError).description ?? "The form could not be read."));
+      }
+      const requestId = form.get("request_id") ?? "";
+      const pending = /^[A-Za-z0-9_-]{1,64}$/.test(requestId) ? await as.store.get<PendingAuthorization & Record<string, never>>(`authz:${requestId}`) : undefined;
+      if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
+      const encoder = new TextEncoder();
+      const expected = encoder.encode(pending.csrf);
+      const posted = encoder.encode(form.get("csrf_token") ?? "");
+      const fromCookie = encoder.encode(readCookie(request, csrfCookie) ?? "");
+      if (!timingSafeEqual(posted, expected) || !timingSafeEqual(fromCookie, expected)) {
+        as.audit("csrf_rejected", { client_id: pending.client_id });
+        return page(new PageError(403, "Request refused", "The form could not be verified (it may have been sent from another page, or cookies are blocked). Start again from your application."));
+      }
+      if (form.get("action") === "deny") {
+        if (!(await as.store.take(`authz:${requestId}`))) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired."));
+        as.audit("authorization_denied", { client_id: pending.client_id });
+        return errorRedirect(pending.redirect_uri, pending.state, new OAuthError("access_denied", "the user denied access"));
+      }
+      if (form.get("action") !== "allow") return page(new PageError(400, "Invalid request", "The form was sent without choosing Allow or Deny."));
+
+      if (as.upstream) {
+        // Federated: consent given here, on the bridge, before anything goes upstream.
+        return redirectUpstream(as.upstream, requestId, upstreamOutcome);
+      }
+
+      const users = as.users!;
+      const username = form.get("username") ?? "";
+      const password = form.get("password") ?? "";
+      if (username === "" && password === "") {
+        const user = await signedInUser(request);
+        if (user) return complete(requestId, user);
+      }
+      if (username === "" || password === "" || username.length > 256 || password.length > 1024) {
+        return showForm(pending, requestId, { askCredentials: true, error: "Enter your username and password.", username: username.slice(0, 256) });
+      }
+      const wait = await as.limiter.waitFor(username, address);
+      if (wait > 0) {
+        as.audit("login_throttled", { username, remote: address });
+        const response = showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${Math.ceil(wait / 1000)} seconds and try again.`, username });
+        return new Response(response.body, { status: 429, headers: new Headers([...response.headers, ["retry-after", String(Math.ceil(wait / 1000))]]) });
+      }
+      const user = await users.verify(username, password);
+      if (!user) {
+        await as.limiter.failed(username, address);
+        as.audit("login_failed", { username, remote: address, client_id: pending.client_id });
+        return showForm(pending, requestId, { askCredentials: true, error: "Wrong username or password.", username });
+      }
+      await as.limiter.succeeded(username, address);
+      as.audit("login_succeeded", { sub: user.subject, remote: address, client_id: pending.client_id });
+      const headers: [string, string][] = [];
+      if (sessionLifetime > 0) {
+        const session = randomToken(32);
+        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject }, sessionLifetime);
+        headers.push(["set-cookie", cookie(sessionCookie, session, { secure: as.secureCookies, sameSite: "Lax", maxAgeSeconds: Math.floor(sessionLifetime / 1000) })]);
+      }
+      return complete(requestId, user, headers);
+    },
+
+    /** GET /oauth/callback: the upstream identity provider's redirect (federated mode). */
+    async callback(request: Request): Promise<Response> {
+      if (!as.upstream) return page(new PageError(404, "Not found", "Federated sign-in is not configured."));
+      return finishUpstream(request, as.upstream, upstreamOutcome);
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * @module OAuth clients: Dynamic Client Registration (RFC 7591) kept in the store with a sliding
+ * expiry, and Client ID Metadata Documents (an https URL as client_id) resolved through a fetcher.
+ * Either way a client is the same record; redirect URIs must also pass the operator's allow-list.
+ */
+import type { Store } from "../store/types.ts";
+import type { Sha256 } from "../util/digest.ts";
+import { timingSafeEqual } from "../util/digest.ts";
+import { OAuthError } from "./errors.ts";
+import { randomToken, secretHash } from "./random.ts";
+import { redirectUriAllowed, redirectUriProblem, isLoopbackUrl } from "./redirect.ts";
+
+export type TokenEndpointAuthMethod = "none" | "client_secret_post" | "client_secret_basic";
+export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ["none", "client_secret_post", "client_secret_basic"];
+
+/** What a client says about itself (RFC 7591 §2), validated. */
+export interface ClientMetadata {
+  client_name?: string;
+  redirect_uris: string[];
+  grant_types: string[];
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  application_type: "web" | "native";
+}
+
+/** A client as the authorization server knows it. */
+export interface Client extends ClientMetadata {
+  client_id: string;
+  /** SHA-256 (hex) of the client secret, for confidential clients. */
+  client_secret_hash?: string;
+  client_id_issued_at: number;
+  /** Dynamic registration or a metadata document. */
+  source: "dcr" | "cimd";
+  /** When a DCR registration was last kept alive (ms since the epoch). */
+  touched_at?: number;
+}
+
+/** Largest registration request accepted (bytes): a few redirect URIs and a name. */
+export const MAX_REGISTRATION_BYTES = 16 * 1024;
+const MAX_REDIRECT_URIS = 10;
+const MAX_NAME_LENGTH = 200;
+/** A used registration's expiry is pushed back at most this often. */
+const TOUCH_INTERVAL_MS = 3_600_000;
+
+/** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
+export interface MetadataDocumentResolver {
+  resolve(clientId: string): Promise<Client>;
+}
+
+export interface ClientRegistryOptions {
+  store: Store;
+  sha256: Sha256;
+  allowedRedirectUris: readonly string[];
+  /** Unused registrations expire after this (ms). */
+  registrationLifetime: number;
+  cimd: MetadataDocumentResolver | undefined;
+  now?: () => number;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+/**
+ * Validates client metadata (registration body or metadata document) into a Client, or throws
+ * OAuthError invalid_redirect_uri / invalid_client_metadata (RFC 7591 §3.2.2).
+ */
+export function validateClientMetadata(body: Record<string, unknown>, allowedRedirectUris: readonly string[]): ClientMetadata {
+  const redirectUris = body.redirect_uris;
+  if (!isStringArray(redirectUris) || redirectUris.length === 0) throw new OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array of strings");
+  if (redirectUris.length > MAX_REDIRECT_URIS) throw new OAuthError("invalid_redirect_uri", `at most ${MAX_REDIRECT_URIS} redirect_uris are accepted`);
+  let applicationType = body.application_type;
+  if (applicationType === undefined) {
+    // Clients that predate application_type (Claude Code, Inspector, most SDKs) register loopback
+    // callbacks: they are native apps (RFC 8252); everything else is a web client.
+    applicationType = redirectUris.every((uri) => URL.canParse(uri) && isLoopbackUrl(new URL(uri))) ? "native" : "web";
+  }
+  if (applicationType !== "web" && applicationType !== "native") throw new OAuthError("invalid_client_metadata", 'application_type must be "web" or "native"');
+  for (const uri of redirectUris) {
+    const problem = redirectUriProblem(uri, applicationType);
+    if (problem) throw new OAuthError("invalid_redirect_uri", `redirect URI ${JSON.stringify(uri.slice(0, 200))} ${problem}`);
+    if (!redirectUriAllowed(allowedRedirectUris, uri)) {
+      throw new OAuthError("invalid_redirect_uri", `redirect URI ${JSON.stringify(uri.slice(0, 200))} is not in this server's allowed_redirect_uris`);
+    }
+  }
+  const grantTypes = body.grant_types ?? ["authorization_code"];
+  if (!isStringArray(grantTypes) || !grantTypes.includes("authorization_code") || grantTypes.some((grant) => grant !== "authorization_code" && grant !== "refresh_token")) {
+    throw new OAuthError("invalid_client_metadata", 'grant_types must include "authorization_code" and may include only "refresh_token" besides');
+  }
+  const responseTypes = body.response_types ?? ["code"];
+  if (!isStringArray(responseTypes) || responseTypes.some((type) => type !== "code")) throw new OAuthError("invalid_client_metadata", 'response_types may only be ["code"]');
+  const method = body.token_endpoint_auth_method ?? "client_secret_basic";
+  if (typeof method !== "string" || !TOKEN_ENDPOINT_AUTH_METHODS.includes(method as TokenEndpointAuthMethod)) {
+    throw new OAuthError("invalid_client_metadata", `token_endpoint_auth_method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(", ")}`);
+  }
+  const name = body.client_name;
+  if (name !== undefined && (typeof name !== "string" || name.length > MAX_NAME_LENGTH)) throw new OAuthError("invalid_client_metadata", `client_name must be a string of at most ${MAX_NAME_LENGTH} characters`);
+  return {
+    ...(typeof name === "string" && name.trim() !== "" && { client_name: name.trim() }),
+    redirect_uris: [...new Set(redirectUris)],
+    grant_types: [...new Set(grantTypes)],
+    token_endpoint_auth_method: method as TokenEndpointAuthMethod,
+    application_type: applicationType,
+  };
+}
+
+export class ClientRegistry {
+  readonly #options: ClientRegistryOptions;
+  readonly #now: () => number;
+
+  constructor(options: ClientRegistryOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * RFC 7591 §3.1: registers a client and returns the §3.2.1 response. A client asking for a
+   * secret (client_secret_basic / _post) gets one, shown once and kept only as a hash.
+   */
+  async register(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const metadata = validateClientMetadata(body, this.#options.allowedRedirectUris);
+    const clientId = randomToken(18);
+    const secret = metadata.token_endpoint_auth_method === "none" ? undefined : randomToken(32);
+    const client: Client = {
+      ...metadata,
+      client_id: clientId,
+      client_id_issued_at: Math.floor(this.#now() / 1000),
+      source: "dcr",
+      touched_at: this.#now(),
+      ...(secret && { client_secret_hash: await secretHash(this.#options.sha256, secret) }),
+    };
+    await this.#options.store.put(`client:${clientId}`, client as never, this.#options.registrationLifetime);
+    const { client_secret_hash: _hash, source: _source, touched_at: _touched, ...visible } = client;
+    return { ...visible, response_types: ["code"], ...(secret && { client_secret: secret, client_secret_expires_at: 0 }) };
+  }
+
+  /** The client for `clientId`, or undefined when unknown (never registered, expired, or CIMD off). */
+  async lookup(clientId: string): Promise<Client | undefined> {
+    if (clientId.length > 2048) return undefined;
+    if (clientId.startsWith("https://")) {
+      if (!this.#options.cimd) return undefined;
+      return this.#options.cimd.resolve(clientId);
+    }
+    return this.#options.store.get<Client & Record<string, never>>(`client:${clientId}`);
+  }
+
+  /**
+   * Keeps a registration alive: it is used, so it expires `registrationLifetime` from now. Written
+   * at most once per TOUCH_INTERVAL_MS per client, not on every token request.
+   */
+  async touch(client: Client): Promise<void> {
+    if (client.source !== "dcr") return;
+    const now = this.#now();
+    if (client.touched_at !== undefined && now - client.touched_at < Math.min(TOUCH_INTERVAL_MS, this.#options.registrationLifetime / 2)) return;
+    await this.#options.store.put(`client:${client.client_id}`, { ...client, touched_at: now } as never, this.#options.registrationLifetime);
+  }
+
+  /** Checks a confidential client's secret in constant time. */
+  async secretMatches(client: Client, secret: string): Promise<boolean> {
+    if (!client.client_secret_hash) return false;
+    const presented = new TextEncoder().encode(await secretHash(this.#options.sha256, secret));
+    return timingSafeEqual(presented, new TextEncoder().encode(client.client_secret_hash));
+  }
+}

@@ -1,0 +1,39 @@
+/** @module OAuth errors on the wire (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2; RFC 7009 §2.2.1), one class with the registered codes. */
+
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "unsupported_response_type"
+  | "unsupported_token_type"
+  | "invalid_scope"
+  | "invalid_target"
+  | "access_denied"
+  | "server_error"
+  | "temporarily_unavailable"
+  | "invalid_redirect_uri"
+  | "invalid_client_metadata";
+
+/** An error answer. `description` is sent to the client: it never holds secrets or raw upstream text. */
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly status: number;
+  readonly description: string;
+  constructor(code: OAuthErrorCode, description: string, status = 400) {
+    super(`${code}: ${description}`);
+    this.name = "OAuthError";
+    this.code = code;
+    this.status = status;
+    this.description = description;
+  }
+}
+
+/** RFC 6749 §5.2 JSON error body, never cached. */
+export function oauthErrorResponse(error: OAuthError, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ error: error.code, error_description: error.description }), {
+    status: error.status,
+    headers: { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache", ...headers },
+  });
+}

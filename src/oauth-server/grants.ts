@@ -1,0 +1,246 @@
+/**
+ * @module What the token endpoint hands out and takes back: single-use authorization codes
+ * (atomic take; a replay revokes what the first redemption issued, RFC 6749 §4.1.2), RFC 9068 JWT
+ * access tokens, and opaque refresh tokens rotated on every use, kept only as hashes, in families
+ * with an absolute lifetime: a rotated-away token presented again revokes its family (RFC 9700
+ * §4.14.2), except within a short grace after the rotation, for clients that refresh twice at once.
+ */
+import type { Store } from "../store/types.ts";
+import type { Sha256 } from "../util/digest.ts";
+import { OAuthError } from "./errors.ts";
+import type { SigningKeys } from "./keys.ts";
+import { randomToken, secretHash } from "./random.ts";
+
+/** How long a rotated-away refresh token still rotates instead of revoking its family (concurrent refreshes). */
+export const REFRESH_GRACE_MS = 10_000;
+/** Retries of a rotation whose compare-and-set lost a race with another one. */
+const ROTATION_ATTEMPTS = 5;
+/** The scope that asks for a refresh token (SEP-2207); never put into access tokens. */
+export const OFFLINE_ACCESS = "offline_access";
+
+/** Who and what a grant is for: carried from the authorization request to every token. */
+export interface GrantSubject {
+  client_id: string;
+  sub: string;
+  email?: string;
+  name?: string;
+  /** Granted scopes (offline_access excluded). */
+  scope: string[];
+  /** RFC 8707 resource: the access token's audience. */
+  resource: string;
+}
+
+/** The record behind an authorization code. */
+export interface CodeRecord extends GrantSubject {
+  redirect_uri: string;
+  code_challenge: string;
+  /** Issue a refresh token on redemption. */
+  refresh: boolean;
+}
+
+interface FamilyRecord extends GrantSubject {
+  /** Absolute end of the family (ms since the epoch). */
+  expires_at: number;
+  /** Hashes of refresh tokens that may be used now. */
+  heads: string[];
+  /** Hashes rotated away at rotated_at; still usable within the grace. */
+  retired: string[];
+  rotated_at: number;
+  revoked: boolean;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope?: string;
+  refresh_token?: string;
+}
+
+export interface GrantsOptions {
+  store: Store;
+  sha256: Sha256;
+  keys: SigningKeys;
+  issuer: string;
+  /** Milliseconds. */
+  accessTokenLifetime: number;
+  refreshTokenLifetime: number;
+  codeLifetime: number;
+  now?: () => number;
+  /** Audit events (never a secret). */
+  audit: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export class Grants {
+  readonly #o: GrantsOptions;
+  readonly #now: () => number;
+
+  constructor(options: GrantsOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  #hash(secret: string): Promise<string> {
+    return secretHash(this.#o.sha256, secret);
+  }
+
+  /** A new authorization code for `record`; only its hash is stored. */
+  async createCode(record: CodeRecord): Promise<string> {
+    const code = randomToken(32);
+    await this.#o.store.put(`code:${await this.#hash(code)}`, record as never, this.#o.codeLifetime);
+    return code;
+  }
+
+  /**
+   * Takes the code's record, atomically: of two concurrent redemptions one gets it. A code taken
+   * before is a replay: the refresh family it started is revoked and invalid_grant thrown.
+   */
+  async redeemCode(code: string): Promise<CodeRecord> {
+    const hash = await this.#hash(code);
+    const record = await this.#o.store.take<CodeRecord & Record<string, never>>(`code:${hash}`);
+    if (record) {
+      await this.#o.store.put(`code-used:${hash}`, { family: null }, this.#o.codeLifetime);
+      return record;
+    }
+    const used = await this.#o.store.get<{ family: string | null }>(`code-used:${hash}`);
+    if (used) {
+      if (used.family) await this.#revokeFamily(used.family, "authorization code replayed");
+      this.#o.audit("code_replay", { family: used.family ?? undefined });
+      throw new OAuthError("invalid_grant", "the authorization code was already used; the tokens issued for it are revoked");
+    }
+    throw new OAuthError("invalid_grant", "the authorization code is invalid or expired");
+  }
+
+  /** Links a redeemed code to the family it started, so a replay can revoke it. */
+  async #linkCode(code: string, family: string): Promise<void> {
+    await this.#o.store.put(`code-used:${await this.#hash(code)}`, { family }, this.#o.codeLifetime);
+  }
+
+  /** An RFC 9068 access token for `grant`. */
+  async accessToken(grant: GrantSubject): Promise<{ token: string; expiresIn: number }> {
+    const now = Math.floor(this.#now() / 1000);
+    const expiresIn = Math.max(1, Math.floor(this.#o.accessTokenLifetime / 1000));
+    const token = await this.#o.keys.sign(
+      {
+        iss: this.#o.issuer,
+        sub: grant.sub,
+        aud: grant.resource,
+        client_id: grant.client_id,
+        scope: grant.scope.join(" "),
+        iat: now,
+        exp: now + expiresIn,
+        jti: randomToken(16),
+        ...(grant.email !== undefined && { email: grant.email }),
+        ...(grant.name !== undefined && { name: grant.name }),
+      },
+      "at+jwt",
+    );
+    return { token, expiresIn };
+  }
+
+  #response(access: { token: string; expiresIn: number }, grant: GrantSubject, refreshToken: string | undefined): TokenResponse {
+    return {
+      access_token: access.token,
+      token_type: "Bearer",
+      expires_in: access.expiresIn,
+      ...(grant.scope.length > 0 && { scope: grant.scope.join(" ") }),
+      ...(refreshToken !== undefined && { refresh_token: refreshToken }),
+    };
+  }
+
+  /** Tokens for a redeemed code: an access token and, when asked for, a new refresh family. */
+  async issueForCode(code: string, record: CodeRecord): Promise<TokenResponse> {
+    const grant = subjectOf(record);
+    const access = await this.accessToken(grant);
+    let refreshToken: string | undefined;
+    if (record.refresh) {
+      const family = randomToken(16);
+      refreshToken = randomToken(32);
+      const hash = await this.#hash(refreshToken);
+      const expiresAt = this.#now() + this.#o.refreshTokenLifetime;
+      const familyRecord: FamilyRecord = { ...grant, expires_at: expiresAt, heads: [hash], retired: [], rotated_at: 0, revoked: false };
+      await this.#o.store.put(`rtf:${family}`, familyRecord as never, this.#o.refreshTokenLifetime);
+      await this.#o.store.put(`rt:${hash}`, { family }, this.#o.refreshTokenLifetime);
+      await this.#linkCode(code, family);
+    }
+    this.#o.audit("token_issued", { grant_type: "authorization_code", client_id: grant.client_id, sub: grant.sub, scope: grant.scope.join(" "), refresh: refreshToken !== undefined });
+    return this.#response(access, grant, refreshToken);
+  }
+
+  /**
+   * Rotates `refreshToken` (RFC 6749 §6, RFC 9700 §4.14.2). `clientId` must be the family's client;
+   * `scope`, when given, may only narrow the grant (RFC 6749 §6).
+   */
+  async refresh(refreshToken: string, clientId: string, scope: string[] | undefined): Promise<TokenResponse> {
+    const hash = await this.#hash(refreshToken);
+    const link = await this.#o.store.get<{ family: string }>(`rt:${hash}`);
+    if (!link) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
+    const key = `rtf:${link.family}`;
+    for (let attempt = 0; attempt < ROTATION_ATTEMPTS; attempt++) {
+      const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(key);
+      const now = this.#now();
+      if (!family || family.revoked || family.expires_at <= now) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
+      if (family.client_id !== clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client");
+      let next: FamilyRecord;
+      const fresh = randomToken(32);
+      const freshHash = await this.#hash(fresh);
+      if (family.heads.includes(hash)) {
+        next = { ...family, heads: [freshHash], retired: [hash], rotated_at: now };
+      } else if (family.retired.includes(hash) && now - family.rotated_at <= REFRESH_GRACE_MS) {
+        // The same token refreshed twice at once: both callers get working tokens.
+        next = { ...family, heads: [...family.heads, freshHash].slice(-4) };
+      } else {
+        await this.#revokeFamily(link.family, "refresh token reused");
+        this.#o.audit("refresh_reuse", { client_id: family.client_id, sub: family.sub });
+        throw new OAuthError("invalid_grant", "the refresh token was already used; its grant is revoked");
+      }
+      const remaining = family.expires_at - now;
+      if (!(await this.#o.store.compareAndSet(key, family as never, next as never, remaining))) continue;
+      await this.#o.store.put(`rt:${freshHash}`, { family: link.family }, remaining);
+      let grant = subjectOf(family);
+      if (scope && scope.length > 0) {
+        const extra = scope.filter((item) => item !== OFFLINE_ACCESS && !family.scope.includes(item));
+        if (extra.length > 0) throw new OAuthError("invalid_scope", `scope may only narrow the original grant (not granted: ${extra.join(" ")})`);
+        grant = { ...grant, scope: family.scope.filter((item) => scope.includes(item)) };
+      }
+      const access = await this.accessToken(grant);
+      this.#o.audit("token_refreshed", { client_id: family.client_id, sub: family.sub });
+      return this.#response(access, grant, fresh);
+    }
+    throw new OAuthError("temporarily_unavailable", "too many concurrent refreshes of one token; try again", 503);
+  }
+
+  /** RFC 7009: revokes the family of a refresh token of `clientId`; unknown tokens are ignored (§2.2). */
+  async revoke(token: string, clientId: string): Promise<void> {
+    const link = await this.#o.store.get<{ family: string }>(`rt:${await this.#hash(token)}`);
+    if (!link) return;
+    const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(`rtf:${link.family}`);
+    if (!family || family.client_id !== clientId) return;
+    await this.#revokeFamily(link.family, "revoked by the client");
+    this.#o.audit("token_revoked", { client_id: clientId, sub: family.sub });
+  }
+
+  async #revokeFamily(familyId: string, reason: string): Promise<void> {
+    const key = `rtf:${familyId}`;
+    for (let attempt = 0; attempt < ROTATION_ATTEMPTS; attempt++) {
+      const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(key);
+      if (!family || family.revoked) return;
+      const remaining = Math.max(1, family.expires_at - this.#now());
+      if (await this.#o.store.compareAndSet(key, family as never, { ...family, revoked: true, heads: [], retired: [] } as never, remaining)) {
+        this.#o.audit("grant_revoked", { client_id: family.client_id, sub: family.sub, reason });
+        return;
+      }
+    }
+  }
+}
+
+function subjectOf(record: GrantSubject): GrantSubject {
+  return {
+    client_id: record.client_id,
+    sub: record.sub,
+    ...(record.email !== undefined && { email: record.email }),
+    ...(record.name !== undefined && { name: record.name }),
+    scope: record.scope,
+    resource: record.resource,
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * @module The OAuth 2.1 authorization server (MCP authorization, RFC 8414, 7591, 7009, 9068, 9207,
+ * 8707): built once at start-up, mounted on the HTTP app, and the source of the key set that the
+ * ordinary JWT authenticator validates /mcp tokens with.
+ *
+ * Routes: /.well-known/oauth-authorization-server, /.well-known/openid-configuration, /oauth/jwks,
+ * /oauth/authorize (and /authorize), /oauth/token (and /token), /oauth/register (and /register),
+ * /oauth/revoke, /oauth/callback.
+ */
+import type { Context, Hono } from "hono";
+import { AuthSchema, type AuthConfig, type Config, type OAuthServerConfig } from "../config/schema.ts";
+import { ConfigError } from "../config/errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ConnectionInfo, Platform } from "../runtime/types.ts";
+import type { Metrics } from "../server/metrics.ts";
+import { jsonError } from "../server/http-errors.ts";
+import { openStore } from "../store/index.ts";
+import { createAuthorizeEndpoint } from "./authorize.ts";
+import { createMetadataDocumentResolver } from "./cimd.ts";
+import { ClientRegistry } from "./clients.ts";
+import type { AuthorizationServerContext } from "./context.ts";
+import { Grants } from "./grants.ts";
+import { PUBLIC_CORS, withCors } from "./http.ts";
+import type { UpstreamLogin } from "./identity.ts";
+import { loadSigningKeys } from "./keys.ts";
+import { createLoginLimiter } from "./login-limiter.ts";
+import { authorizationServerMetadata } from "./metadata.ts";
+import { createPageRenderer, CSS_COLOR } from "./pages.ts";
+import { resourceMatcher } from "./redirect.ts";
+import { createRegistrationEndpoint } from "./register.ts";
+import { createTokenEndpoint } from "./token.ts";
+import { createBuiltinUsers } from "./users.ts";
+
+type ConnectionEnv = { Bindings: ConnectionInfo };
+
+export interface AuthorizationServerOptions {
+  config: OAuthServerConfig;
+  storage: Config["storage"];
+  /** Canonical URL of the MCP endpoint (RFC 8707 resource). */
+  resource: string;
+  platform: Platform;
+  logger: Logger;
+  /** Federated mode's sign-in at the upstream provider (src/oauth-server/federated). */
+  createUpstreamLogin?: (context: { store: AuthorizationServerContext["store"]; issuer: string; logger: Logger }) => Promise<UpstreamLogin>;
+}
+
+export interface AuthorizationServer {
+  readonly issuer: string;
+  /** The `auth:` settings that validate this server's tokens at /mcp, merged with the operator's scope rules. */
+  authConfig(operator: AuthConfig | undefined): AuthConfig;
+  /** Answers the JWKS URL in-process, so the JWT authenticator reads the local keys without a network round trip. */
+  readonly fetch: typeof fetch;
+  /**
+   * Adds the routes to `app`, before its Origin guard: the login form legitimately posts with
+   * Origin "null" (Referrer-Policy: no-referrer) and the JSON endpoints serve any origin. The Host
+   * check (DNS rebinding) still applies through `hostRefusal`.
+   */
+  mount(
+    app: Hono<ConnectionEnv>,
+    options: {
+      metrics: Metrics;
+      hostRefusal: (host: string | null) => string | undefined;
+      /** The client's address (behind trusted proxies, from their headers); the peer's address when absent. */
+      clientAddress?: (peer: string, headers: Headers) => string;
+    },
+  ): void;
+  close(): Promise<void>;
+}
+
+/** Branding colours go into the page's stylesheet: only plain CSS colours; a ConfigError naming the key otherwise. */
+export function checkBranding(config: OAuthServerConfig): void {
+  const issues = (["primary_color", "secondary_color"] as const)
+    .filter((key) => config.builtin.branding[key] !== undefined && !CSS_COLOR.test(config.builtin.branding[key]!))
+    .map((key) => ({ path: `server.oauth_server.builtin.branding.${key}`, message: 'must be a CSS colour such as "#1f4fd1", "teal" or "rgb(31, 79, 209)"' }));
+  if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues);
+}
+
+/** The login_template's text, checked for the fields the sign-in needs; a ConfigError naming the key otherwise. */
+export async function readLoginTemplate(platform: Platform, path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await platform.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.builtin.login_template", message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
+  }
+  if (!/\{\{\s*hidden_fields\s*\}\}/.test(text) || !/name="?username/.test(text) || !/name="?password/.test(text)) {
+    throw new ConfigError("CONFIG_INVALID", [
+      { path: "server.oauth_server.builtin.login_template", message: `"${path}" needs a <form method="post" action="/oauth/authorize"> with {{hidden_fields}}, inputs named username and password, and a button name="action" value="allow"` },
+    ]);
+  }
+  return text;
+}
+
+/** Builds the authorization server. Misconfiguration (unreadable key, bad template) is a ConfigError naming the key. */
+export async function createAuthorizationServer(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
+  const { config, platform } = options;
+  const logger = options.logger.child({ component: "oauth-server" });
+  const auditLog = options.logger.child({ component: "audit" });
+  const issuer = (config.issuer ?? new URL(options.resource).origin).replace(/\/$/, "");
+  if (!config.issuer && !/^https:|^http:\/\/(127\.|localhost[:/]|\[::1\])/.test(`${issuer}/`)) {
+    throw new ConfigError("CONFIG_INVALID", [
+      { path: "server.oauth_server.issuer", message: `is not set, and the default (${issuer}, from the listening address) is plain http on a non-loopback address; set issuer (or server.public_url) to the https URL clients use` },
+    ]);
+  }
+  checkBranding(config);
+  const template = await readLoginTemplate(platform, config.builtin.login_template);
+
+  const { store, directory } = await openStore(options.storage, platform, logger);
+  let metrics: Metrics | undefined;
+  const audit = (event: string, fields: Record<string, unknown>) => {
+    auditLog.info(event, fields);
+    metrics?.count("mcp_bridge_oauth_events_total", "Authorization server events (logins, tokens, registrations), by event", { event });
+  };
+  try {
+    const keys = await loadSigningKeys(config.signing, { platform, logger, stateDirectory: directory });
+    const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env) : undefined;
+    const scopesSupported = config.scopes_supported.length > 0 ? [...config.scopes_supported] : [...(users?.allScopes ?? []), ...config.federated.default_scopes, ...config.federated.admin_scopes].filter((scope, index, all) => all.indexOf(scope) === index);
+    const grants = new Grants({
+      store,
+      sha256: platform.sha256,
+      keys,
+      issuer,
+      accessTokenLifetime: config.token_lifetime,
+      refreshTokenLifetime: config.refresh_token_lifetime,
+      codeLifetime: config.auth_code_lifetime,
+      audit,
+    });
+    const cimdEnabled = config.client_metadata_documents.enabled && platform.publicFetch !== undefined;
+    if (config.client_metadata_documents.enabled && !cimdEnabled) {
+      logger.warn("client metadata documents are off: this runtime cannot check addresses at connect time; clients must register (DCR)");
+    }
+    const clients = new ClientRegistry({
+      store,
+      sha256: platform.sha256,
+      allowedRedirectUris: config.allowed_redirect_uris,
+      registrationLifetime: config.registration_lifetime,
+      cimd: cimdEnabled
+        ? createMetadataDocumentResolver({ config: config.client_metadata_documents, fetch: platform.publicFetch!, store, allowedRedirectUris: config.allowed_redirect_uris, logger })
+        : undefined,
+    });
+    if (config.mode === "federated" && !options.createUpstreamLogin) {
+      throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.mode", message: '"federated" is not available in this build; use "builtin"' }]);
+    }
+    const upstream = config.mode === "federated" ? await options.createUpstreamLogin!({ store, issuer, logger }) : undefined;
+    const context: AuthorizationServerContext = {
+      config,
+      issuer,
+      resource: options.resource,
+      acceptsResource: resourceMatcher(options.resource),
+      scopesSupported,
+      store,
+      sha256: platform.sha256,
+      clients,
+      grants,
+      users,
+      upstream,
+      pages: createPageRenderer(config.builtin.branding, template),
+      limiter: createLoginLimiter(store),
+      logger,
+      audit,
+      secureCookies: issuer.startsWith("https:"),
+    };
+    const metadata = JSON.stringify(authorizationServerMetadata(context, cimdEnabled));
+    const jwks = JSON.stringify(keys.jwks);
+    const jwksUrl = `${issuer}/oauth/jwks`;
+    const authorize = createAuthorizeEndpoint(context);
+    const token = createTokenEndpoint(context);
+    const register = createRegistrationEndpoint(context);
+    logger.info("authorization server enabled", { issuer, mode: config.mode, alg: keys.algorithm, kid: keys.kid, storage: options.storage.type, ...(directory && { directory }) });
+
+    return {
+      issuer,
+      authConfig(operator) {
+        const base = operator?.type === "oauth" && operator.oauth ? operator : AuthSchema.parse({ type: "oauth", oauth: {} });
+        const oauth = base.oauth!;
+        return {
+          ...base,
+          type: "oauth",
+          oauth: { ...oauth, issuer, jwks_url: jwksUrl, validation: { ...oauth.validation, allowed_algorithms: keys.algorithms as typeof oauth.validation.allowed_algorithms } },
+        };
+      },
+      fetch: async (input, init) => {
+        const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+        if (url !== jwksUrl) return globalThis.fetch(input, init);
+        return new Response(jwks, { headers: { "content-type": "application/jwk-set+json" } });
+      },
+      mount(app, { metrics: appMetrics, hostRefusal, clientAddress }) {
+        metrics = appMetrics;
+        const address = (c: Context<ConnectionEnv>) => (clientAddress ? clientAddress(c.env.remoteAddress, c.req.raw.headers) : c.env.remoteAddress);
+        const paths = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/*", "/authorize", "/token", "/register"];
+        for (const path of paths) {
+          app.use(path, async function authorizationServerGuard(c, next) {
+            const refusal = hostRefusal(c.req.header("host") ?? null);
+            if (refusal) return jsonError(403, "forbidden", refusal);
+            await next();
+            // A full store is an outage to the client, not its fault: 503 rather than the app's 500, and loudly in the log.
+            if ((c.error as { code?: string } | undefined)?.code === "STORE_FULL") {
+              logger.error("the state store is full: sign-ins and token requests fail until entries expire (raise storage.max_entries)");
+              c.res = jsonError(503, "temporarily_unavailable", "the authorization server cannot keep more state right now; try again later", { "retry-after": "60" });
+            }
+          });
+        }
+        const serveMetadata = () => withCors(new Response(metadata, { headers: { "content-type": "application/json", "cache-control": "max-age=300" } }));
+        app.get("/.well-known/oauth-authorization-server", serveMetadata);
+        app.get("/.well-known/openid-configuration", serveMetadata);
+        app.get("/oauth/jwks", () => withCors(new Response(jwks, { headers: { "content-type": "application/jwk-set+json", "cache-control": "max-age=300" } })));
+        for (const path of ["/oauth/authorize", "/authorize"]) {
+          app.get(path, (c) => authorize.get(c.req.raw, address(c)));
+          app.post(path, (c) => authorize.post(c.req.raw, address(c)));
+        }
+        app.get("/oauth/callback", (c) => authorize.callback(c.req.raw));
+        for (const path of ["/oauth/token", "/token"]) app.post(path, async (c) => withCors(await token.token(c.req.raw)));
+        app.post("/oauth/revoke", async (c) => withCors(await token.revoke(c.req.raw)));
+        if (config.allow_dynamic_registration) {
+          for (const path of ["/oauth/register", "/register"]) app.post(path, async (c) => withCors(await register(c.req.raw, address(c))));
+        }
+        const preflight = () => new Response(null, { status: 204, headers: PUBLIC_CORS });
+        for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/jwks", "/oauth/token", "/token", "/oauth/revoke", "/oauth/register", "/register"]) {
+          app.options(path, preflight);
+        }
+      },
+      async close() {
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * @module Redirect URI rules, as pure functions: what a client may register (RFC 7591 §2, OAuth
+ * 2.1 §2.3.1, RFC 8252 §7.3) and how a request's redirect_uri is matched against a registered one
+ * — exactly, except that for loopback redirect URIs only the port may vary (RFC 8252 §7.3).
+ * Strings are compared after URL parsing only where the parse is unambiguous; anything the parser
+ * would have to repair is refused first.
+ */
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+/** Why a redirect URI is refused, or undefined when it may be registered by a client of `applicationType`. */
+export function redirectUriProblem(value: string, applicationType: "web" | "native"): string | undefined {
+  // Characters the WHATWG parser would silently drop or rewrite (tabs, newlines, backslashes, spaces).
+  if (!/^[\x21-\x7e]+$/.test(value) || value.includes("\\")) return "contains whitespace, control or non-ASCII characters, or a backslash";
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "is not an absolute URL";
+  }
+  if (url.hash || value.includes("#")) return "has a fragment (RFC 6749 §3.1.2)";
+  if (url.username || url.password || value.slice(0, value.indexOf(url.host) + 1).includes("@")) return "has user information";
+  if (/%(?:2e|2f|5c)/i.test(url.pathname) || /(^|\/)\.\.?(\/|$)/.test(value.slice(url.origin.length))) return "has an encoded or dot path segment";
+  const loopback = isLoopbackUrl(url);
+  if (url.protocol === "https:") {
+    if (applicationType === "web" && loopback) return "is a loopback address, which a web client cannot use (register as application_type native)";
+    return undefined;
+  }
+  if (url.protocol === "http:") {
+    if (!loopback) return "uses http on a host that is not loopback; only https, or http on 127.0.0.1, [::1] or localhost, is accepted";
+    if (applicationType === "web") return "is a loopback address, which a web client cannot use (register as application_type native)";
+    return undefined;
+  }
+  return "uses a scheme other than https, or http on loopback";
+}
+
+export function isLoopbackUrl(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname);
+}
+
+/** True when a request's `requested` redirect URI matches the `registered` one (RFC 8252 §7.3 for loopback). */
+export function redirectUriMatches(registered: string, requested: string): boolean {
+  if (registered === requested) return true;
+  let a: URL;
+  let b: URL;
+  try {
+    a = new URL(registered);
+    b = new URL(requested);
+  } catch {
+    return false;
+  }
+  if (!isLoopbackUrl(a) || a.protocol !== "http:" || b.protocol !== "http:") return false;
+  // Only the port may differ, and the rest must be written exactly as registered.
+  const withoutPort = (url: URL, text: string) => {
+    const authority = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+    const at = text.indexOf(authority);
+    return at < 0 ? undefined : text.slice(0, at) + url.hostname + text.slice(at + authority.length);
+  };
+  const left = withoutPort(a, registered);
+  return left !== undefined && left === withoutPort(b, requested) && a.hostname === b.hostname;
+}
+
+/** True when `uri` matches one entry of `allowed` (the operator's allowed_redirect_uris), by the same rules. */
+export function redirectUriAllowed(allowed: readonly string[], uri: string): boolean {
+  return allowed.some((entry) => entry === "*" || redirectUriMatches(entry, uri));
+}
+
+/** scheme://host[:port]/path?query with scheme and host lower-cased and no trailing slash; undefined for non-URLs and fragments. */
+function canonicalResource(value: string): string | undefined {
+  if (value.includes("#")) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.username || url.password) return undefined;
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}${url.search}`;
+}
+
+/**
+ * Matches RFC 8707 `resource` values against this server's canonical MCP URL `resource`: scheme
+ * and host in any case, with or without a trailing slash (MCP authorization, "Canonical Server
+ * URI"), or the bare origin, which serves MCP as well.
+ */
+export function resourceMatcher(resource: string): (value: string) => boolean {
+  const own = canonicalResource(resource);
+  const origin = new URL(resource).origin;
+  return (value) => {
+    const candidate = canonicalResource(value);
+    return candidate !== undefined && (candidate === own || candidate === origin);
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * @module The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OAuth 2.1 §4.1.3) and the revocation
+ * endpoint (RFC 7009), with client authentication (none, client_secret_post, client_secret_basic).
+ */
+import { base64url } from "./random.ts";
+import type { Client } from "./clients.ts";
+import type { AuthorizationServerContext } from "./context.ts";
+import { OAuthError, oauthErrorResponse } from "./errors.ts";
+import { json, readForm } from "./http.ts";
+import { timingSafeEqual } from "../util/digest.ts";
+
+/** RFC 7636 §4.1: 43 to 128 unreserved characters. */
+const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/** The authenticated client of a token or revocation request (RFC 6749 §2.3); invalid_client (401) otherwise. */
+export async function authenticateClient(as: AuthorizationServerContext, request: Request, form: Map<string, string>): Promise<Client> {
+  const header = request.headers.get("authorization");
+  let clientId = form.get("client_id");
+  let secret = form.get("client_secret");
+  if (header !== null) {
+    const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim());
+    let decoded: string | undefined;
+    try {
+      decoded = match ? atob(match[1]!) : undefined;
+    } catch {
+      decoded = undefined;
+    }
+    const colon = decoded?.indexOf(":") ?? -1;
+    if (!decoded || colon < 0) throw new OAuthError("invalid_client", "malformed Basic credentials", 401);
+    let basicId: string;
+    try {
+      // RFC 6749 §2.3.1: both parts are form-urlencoded before being joined.
+      basicId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
+      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
+    } catch {
+      throw new OAuthError("invalid_client", "malformed Basic credentials", 401);
+    }
+    if (clientId !== undefined && clientId !== basicId) throw new OAuthError("invalid_request", "client_id differs from the Basic credentials");
+    if (form.has("client_secret")) throw new OAuthError("invalid_request", "use one client authentication method, not two");
+    clientId = basicId;
+  }
+  if (!clientId) throw new OAuthError("invalid_client", "client_id is required", 401);
+  const client = await as.clients.lookup(clientId).catch(() => undefined);
+  if (!client) {
+    // 401 invalid_client makes clients such as Claude register again.
+    throw new OAuthError("invalid_client", "unknown client; register again", 401);
+  }
+  if (client.token_endpoint_auth_method === "none") {
+    // Some public clients send Basic with an empty password; an actual secret means a confused client.
+    if (secret !== undefined && secret !== "") throw new OAuthError("invalid_client", "this client is public and has no secret", 401);
+    return client;
+  }
+  if (secret === undefined || !(await as.clients.secretMatches(client, secret))) throw new OAuthError("invalid_client", "client authentication failed", 401);
+  // A client registered for one secret method may use the other: the secret is what counts.
+  return client;
+}
+
+async function s256(as: AuthorizationServerContext, verifier: string): Promise<string> {
+  return base64url(await as.sha256(verifier));
+}
+
+export function createTokenEndpoint(as: AuthorizationServerContext) {
+  function fail(error: OAuthError): Response {
+    as.audit("token_error", { error: error.code });
+    // RFC 6749 §5.2: 401 with a challenge when the client tried Basic.
+    return oauthErrorResponse(error, error.status === 401 ? { "www-authenticate": 'Basic realm="mcp-bridge"' } : {});
+  }
+
+  /** RFC 8707 §2.2: a resource at /token must be one the grant covers — this server's MCP endpoint, every grant's audience. */
+  function checkResource(form: Map<string, string>): void {
+    const resource = form.get("resource");
+    if (resource !== undefined && !as.acceptsResource(resource)) throw new OAuthError("invalid_target", "the resource differs from the one this grant is for");
+  }
+
+  async function authorizationCode(client: Client, form: Map<string, string>): Promise<Response> {
+    const code = form.get("code");
+    if (!code) throw new OAuthError("invalid_request", "code is required");
+    const verifier = form.get("code_verifier");
+    if (!verifier) throw new OAuthError("invalid_request", "code_verifier is required (PKCE)");
+    if (!CODE_VERIFIER.test(verifier)) throw new OAuthError("invalid_request", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~");
+    if (code.length > 256) throw new OAuthError("invalid_grant", "the authorization code is invalid or expired");
+    const record = await as.grants.redeemCode(code);
+    if (record.client_id !== client.client_id) {
+      as.audit("code_client_mismatch", { client_id: client.client_id });
+      throw new OAuthError("invalid_grant", "the authorization code was issued to another client");
+    }
+    const redirectUri = form.get("redirect_uri");
+    // RFC 6749 §4.1.3: identical to the authorization request's (whose loopback port was already chosen there).
+    if (redirectUri === undefined ? client.redirect_uris.length !== 1 : redirectUri !== record.redirect_uri) {
+      throw new OAuthError("invalid_grant", "redirect_uri differs from the authorization request's");
+    }
+    const expected = new TextEncoder().encode(record.code_challenge);
+    if (!timingSafeEqual(new TextEncoder().encode(await s256(as, verifier)), expected)) {
+      as.audit("pkce_failed", { client_id: client.client_id });
+      throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
+    }
+    checkResource(form);
+    const tokens = await as.grants.issueForCode(code, record);
+    await as.clients.touch(client);
+    return json(tokens);
+  }
+
+  async function refreshToken(client: Client, form: Map<string, string>): Promise<Response> {
+    const token = form.get("refresh_token");
+    if (!token) throw new OAuthError("invalid_request", "refresh_token is required");
+    if (token.length > 256) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
+    checkResource(form);
+    const scope = form.get("scope")?.split(" ").filter((item) => item !== "");
+    const tokens = await as.grants.refresh(token, client.client_id, scope);
+    await as.clients.touch(client);
+    return json(tokens);
+  }
+
+  return {
+    /** POST /oauth/token (and /token). */
+    async token(request: Request): Promise<Response> {
+      try {
+        const form = await readForm(request);
+        const client = await authenticateClient(as, request, form);
+        const grantType = form.get("grant_type");
+        if (grantType === "authorization_code") return await authorizationCode(client, form);
+        if (grantType === "refresh_token") return await refreshToken(client, form);
+        throw new OAuthError(grantType ? "unsupported_grant_type" : "invalid_request", grantType ? "only authorization_code and refresh_token are supported" : "grant_type is required");
+      } catch (error) {
+        if (error instanceof OAuthError) return fail(error);
+        throw error;
+      }
+    },
+
+    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable; refresh tokens revoke their whole grant. */
+    async revoke(request: Request): Promise<Response> {
+      try {
+        const form = await readForm(request);
+        const client = await authenticateClient(as, request, form);
+        const token = form.get("token");
+        if (!token) throw new OAuthError("invalid_request", "token is required");
+        if (token.length <= 256) await as.grants.revoke(token, client.client_id);
+        // RFC 7009 §2.2: 200 whether or not the token was valid.
+        return json({});
+      } catch (error) {
+        if (error instanceof OAuthError) return fail(error);
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,382 @@
+/**
+ * @module Modern clients in front of a legacy child (one that answered `initialize`, not
+ * `server/discover`). The bridge initialized the child once; here each modern request becomes a
+ * legacy one and each answer a modern one:
+ * - `server/discover` is answered from the initialize result;
+ * - results get `resultType` and, on list results, `ttlMs`/`cacheScope` (session.cache_ttl/scope);
+ *   resource-not-found -32002 becomes -32602;
+ * - `notifications/message` reaches only requests that asked for it with `_meta` logLevel;
+ * - `subscriptions/listen` is served from the child's list_changed notifications and
+ *   resources/subscribe;
+ * - requests the child makes during a call (elicitation, sampling, roots) become Multi Round-Trip
+ *   rounds: the call stays open at the child, the client gets `input_required` with a sealed
+ *   `requestState`, and its retry's `inputResponses` are fed back to the child.
+ */
+import type { ServerConfig } from "../config/schema.ts";
+import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { isObject, logLevelAllows, withoutEnvelope, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
+import { discoverFromInitialize, type InitializeResult } from "../mcp/discover.ts";
+import {
+  answersFromInputResponses,
+  inputRequiredResult,
+  isInputRequestMethod,
+  missingCapabilities,
+  missingCapabilityError,
+  readRetry,
+  requiredCapability,
+  toInputRequests,
+} from "../mcp/mrtr.ts";
+import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
+import { requestDigest } from "../mcp/seal.ts";
+import type { ModernContext, ModernRequest } from "./modern.ts";
+import type { ModernChildPool } from "./modern-pool.ts";
+import type { ModernReply } from "./modern-reply.ts";
+import type { ModernUpstream } from "./modern-upstream.ts";
+
+/** A child's requests for input that may wait at once in one call (collected or sent to the client). */
+const MAX_INPUT_REQUESTS = 16;
+/** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
+const MAX_ROUNDS_PER_PRINCIPAL = 256;
+
+type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
+
+let roundCounter = 0;
+/** Tells this process's rounds from another's (or a previous run's) when states share a configured key. */
+const INSTANCE = crypto.randomUUID();
+
+/** One call on a legacy child that is, or may become, a multi round-trip exchange. */
+class Round {
+  /** Names the round inside its sealed state (which no client can read or forge): a counter, per process instance. */
+  readonly id = `${INSTANCE}:${++roundCounter}`;
+  reply: ModernReply | undefined;
+  clientId: JsonRpcId;
+  envelope: RequestEnvelope;
+  /** Child requests sent to the client, awaiting its inputResponses. */
+  pending: Array<{ key: string; id: JsonRpcId; request: JsonRpcRequest }> = [];
+  /** Child requests not yet sent to the client. */
+  collected: JsonRpcRequest[] = [];
+  settled: JsonRpcResponse | undefined;
+  /** The digest its requestState is bound to; computed when a round first goes to the client. */
+  digest: string | undefined;
+  /** Capabilities the child needed that the request did not declare (its requests were refused). */
+  lacking: JsonObject = {};
+  /** Whether any input request of this call went to the client. */
+  asked = false;
+  /** When the round went to the client; undefined while the bridge itself waits for the child. */
+  waitingSince: number | undefined;
+  #nextKey = 1;
+  /** A flush of the collected requests is scheduled (see scheduleFlush). */
+  flushQueued = false;
+  deadline: ReturnType<typeof setTimeout> | undefined;
+  callId = 0;
+
+  constructor(
+    readonly upstream: ModernUpstream,
+    readonly method: string,
+    readonly principal: string,
+    readonly params: JsonObject | undefined,
+    clientId: JsonRpcId,
+    envelope: RequestEnvelope,
+  ) {
+    this.clientId = clientId;
+    this.envelope = envelope;
+  }
+
+  nextKey(): string {
+    return `input-${this.#nextKey++}`;
+  }
+}
+
+/** State shared by all modern calls on legacy children. */
+export class LegacyChildState {
+  readonly rounds = new Map<string, Round>();
+  /** Rounds per principal, for MAX_ROUNDS_PER_PRINCIPAL. */
+  readonly perPrincipal = new Map<string, number>();
+  readonly hint: CacheHint;
+  /** Per child: resource URI → listen streams subscribed to it. */
+  readonly subscriptions = new WeakMap<ModernUpstream, Map<string, number>>();
+
+  constructor(config: ServerConfig) {
+    this.hint = { ttlMs: config.session.cache_ttl, cacheScope: config.session.cache_scope };
+  }
+}
+
+/** Serves one modern request on a legacy child; the answer goes to `reply`. */
+export async function callLegacyChild(context: Context, pool: ModernChildPool, primary: ModernUpstream, request: ModernRequest, reply: ModernReply): Promise<void> {
+  const { message } = request;
+  if (message.method === "server/discover") {
+    const result = discoverFromInitialize(primary.handshake as InitializeResult, MODERN_VERSIONS, context.legacy.hint);
+    return reply.finish({ jsonrpc: "2.0", id: message.id, result });
+  }
+  if (message.method === "subscriptions/listen") return listen(context, pool, primary, request, reply);
+  if (INPUT_REQUIRED_METHODS.has(message.method)) return roundTrip(context, pool, request, reply);
+
+  const params = withoutEnvelope(message.params);
+  const { id, response } = primary.call(message.id, message.method, params, { notification: (n) => logTo(reply, request.envelope, n) });
+  reply.onClientGone = () => {
+    clearTimeout(timer);
+    primary.cancel(id, "the client closed the response stream");
+  };
+  const timer = setTimeout(() => {
+    primary.cancel(id, "request timed out");
+    reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
+  }, context.config.mcp_server!.read_timeout);
+  const answer = await response;
+  clearTimeout(timer);
+  reply.finish(toModern(message.method, answer, context.legacy.hint, params));
+}
+
+/** A legacy answer as a modern client expects it; `params` of the request name the URI of a resources/read. */
+function toModern(method: string, answer: JsonRpcResponse, hint: CacheHint, params?: JsonObject): JsonRpcResponse {
+  const uri = method === "resources/read" && typeof params?.uri === "string" ? params.uri : undefined;
+  if (answer.error) return { ...answer, error: toModernError(answer.error, uri) };
+  const result = toModernResult(method, answer.result, hint);
+  return result ? { ...answer, result } : errorResponse(answer.id, ErrorCode.InternalError, `the MCP server answered ${method} with a result type that method cannot have`);
+}
+
+/** Notifications about a call: log messages only at the level the request asked for. */
+function logTo(reply: ModernReply | undefined, envelope: RequestEnvelope, message: JsonRpcNotification): void {
+  if (message.method === "notifications/message" && !logLevelAllows(envelope.logLevel, message.params?.level)) return;
+  reply?.event(message);
+}
+
+/** `subscriptions/listen`: the child's list_changed and resources/updated notifications, as the filter asks. */
+function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
+  const { message } = request;
+  const filter = isObject(message.params?.notifications) ? message.params.notifications : {};
+  const uris = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions.filter((uri): uri is string => typeof uri === "string").slice(0, 100) : [];
+  const tag = (params: JsonObject | undefined): JsonObject => ({ ...params, _meta: { ...(isObject(params?._meta) ? params._meta : {}), [MetaKey.subscriptionId]: message.id } });
+  const wanted = (method: string, params: JsonObject | undefined): boolean => {
+    if (method === "notifications/tools/list_changed") return filter.toolsListChanged === true;
+    if (method === "notifications/prompts/list_changed") return filter.promptsListChanged === true;
+    if (method === "notifications/resources/list_changed") return filter.resourcesListChanged === true;
+    return method === "notifications/resources/updated" && typeof params?.uri === "string" && uris.includes(params.uri);
+  };
+  reply.event({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: tag({ notifications: filter }) });
+  const stop = pool.onBroadcast(request.principal, (notification) => {
+    if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
+  });
+  const counts = context.legacy.subscriptions.get(upstream) ?? new Map<string, number>();
+  context.legacy.subscriptions.set(upstream, counts);
+  for (const uri of uris) {
+    const count = counts.get(uri) ?? 0;
+    counts.set(uri, count + 1);
+    if (count === 0) upstream.call(`bridge-subscribe`, "resources/subscribe", { uri }, { notification: () => {} });
+  }
+  reply.onClientGone = () => {
+    stop();
+    for (const uri of uris) {
+      const count = (counts.get(uri) ?? 1) - 1;
+      if (count > 0) counts.set(uri, count);
+      else {
+        counts.delete(uri);
+        if (!upstream.closed) upstream.call(`bridge-unsubscribe`, "resources/unsubscribe", { uri }, { notification: () => {} });
+      }
+    }
+  };
+}
+
+function principalName(request: ModernRequest): string {
+  return request.principal ? `sub:${request.principal.subject}` : "anonymous";
+}
+
+/**
+ * A call that may make the child ask for input. A first call starts it on a child with no other
+ * such call; a retry (with `requestState`) resumes the round the state names.
+ */
+async function roundTrip(context: Context, pool: ModernChildPool, request: ModernRequest, reply: ModernReply): Promise<void> {
+  const { message } = request;
+  const retry = readRetry(message.params);
+  if (retry.requestState !== undefined) {
+    return resume(context, request, reply, retry.requestState, retry.inputResponses, await requestDigest(message.method, retry.params));
+  }
+  const principal = principalName(request);
+  if ((context.legacy.perPrincipal.get(principal) ?? 0) >= MAX_ROUNDS_PER_PRINCIPAL) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_ROUNDS_PER_PRINCIPAL} calls in flight or waiting for input; try again later`));
+  }
+  let round: Round | undefined;
+  const sink = {
+    notification: (n: JsonRpcNotification) => logTo(round?.reply, round?.envelope ?? request.envelope, n),
+    childRequest: (childRequest: JsonRpcRequest) => round && collect(context, round, childRequest),
+  };
+  const target = retry.params?.name ?? retry.params?.uri;
+  const kind = `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`;
+  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind, (group) => evictOldest(context, group));
+  round = new Round(started.upstream, message.method, principal, retry.params, message.id, request.envelope);
+  round.callId = started.id;
+  context.legacy.rounds.set(round.id, round);
+  context.legacy.perPrincipal.set(principal, (context.legacy.perPrincipal.get(principal) ?? 0) + 1);
+  attach(context, round, reply);
+  const settledRound = round;
+  void started.response.then((answer) => settle(context, settledRound, answer));
+}
+
+/** The round's current reply: the first call's, then each retry's. */
+function attach(context: Context, round: Round, reply: ModernReply): void {
+  round.reply = reply;
+  round.waitingSince = undefined;
+  clearTimeout(round.deadline);
+  reply.onClientGone = () => {
+    if (round.reply !== reply) return;
+    round.upstream.cancel(round.callId, "the client closed the response stream");
+    drop(context, round);
+  };
+  round.deadline = setTimeout(() => {
+    round.upstream.cancel(round.callId, "request timed out");
+    round.reply?.finish(errorResponse(round.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
+    drop(context, round);
+  }, context.config.mcp_server!.read_timeout);
+  if (round.settled) return settle(context, round, round.settled);
+  if (round.collected.length > 0) scheduleFlush(context, round);
+}
+
+function drop(context: Context, round: Round): void {
+  clearTimeout(round.deadline);
+  round.reply = undefined;
+  if (!context.legacy.rounds.delete(round.id)) return;
+  const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
+  if (left > 0) context.legacy.perPrincipal.set(round.principal, left);
+  else context.legacy.perPrincipal.delete(round.principal);
+}
+
+/** The child answered the call (or died): the waiting reply gets it; else it is kept for the retry. */
+function settle(context: Context, round: Round, answer: JsonRpcResponse): void {
+  round.settled = answer;
+  const reply = round.reply;
+  if (!reply) return;
+  if (!round.asked && Object.keys(round.lacking).length > 0) {
+    // The child could only go on without what it needed: the client learns what to declare.
+    const error = missingCapabilityError(round.lacking);
+    reply.finish(errorResponse(round.clientId, error.code, error.message, error.data));
+  } else {
+    reply.finish(toModern(round.method, { ...answer, id: round.clientId }, context.legacy.hint, round.params));
+  }
+  drop(context, round);
+}
+
+function collect(context: Context, round: Round, childRequest: JsonRpcRequest): void {
+  if (round.collected.length + round.pending.length >= MAX_INPUT_REQUESTS) {
+    round.upstream.answer(errorResponse(childRequest.id, ErrorCode.InvalidRequest, `at most ${MAX_INPUT_REQUESTS} requests for input may wait at once`));
+    return;
+  }
+  round.collected.push(childRequest);
+  if (round.reply) scheduleFlush(context, round);
+}
+
+function scheduleFlush(context: Context, round: Round): void {
+  if (round.flushQueued) return;
+  round.flushQueued = true;
+  const flushNow = () => {
+    round.flushQueued = false;
+    void flush(context, round);
+  };
+  // Requests the child makes together (elicitation and sampling at once, say) should reach the
+  // client in one round. With no window, the round goes once the event loop has had two turns to
+  // read what the child already wrote (its writes come microseconds apart); a window waits longer
+  // for a busy host, at that cost to every round.
+  const window = context.config.session.input_window;
+  if (window > 0) setTimeout(flushNow, window);
+  else nextTurn(() => nextTurn(flushNow));
+}
+
+/** Runs `callback` after the event loop's next poll for I/O (setImmediate where the runtime has it). */
+function nextTurn(callback: () => void): void {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  if (immediate) immediate(callback);
+  else setTimeout(callback, 0);
+}
+
+/**
+ * Turns the child's collected requests into a round for the client. Kinds the request did not
+ * declare are answered to the child with an error at once and never asked of the client; if the
+ * call then ends without anything having been asked, the client gets -32021 naming what it would
+ * have had to declare (see settle).
+ */
+async function flush(context: Context, round: Round): Promise<void> {
+  const reply = round.reply;
+  if (!reply || round.settled) return;
+  for (const childRequest of round.collected.splice(0)) {
+    if (!isInputRequestMethod(childRequest.method)) {
+      round.upstream.answer(errorResponse(childRequest.id, ErrorCode.MethodNotFound, `the client cannot be asked ${childRequest.method}`));
+      continue;
+    }
+    const missing = missingCapabilities(requiredCapability(childRequest)!, round.envelope.clientCapabilities);
+    if (missing) {
+      round.lacking = { ...round.lacking, ...missing };
+      round.upstream.answer(errorResponse(childRequest.id, ErrorCode.InvalidRequest, `the client did not declare the capability ${childRequest.method} needs`));
+      continue;
+    }
+    round.pending.push({ key: round.nextKey(), id: childRequest.id, request: childRequest });
+  }
+  if (round.pending.length === 0) return;
+  round.asked = true;
+  await askClient(context, round, reply);
+}
+
+/** Answers `reply` with `input_required` for every pending child request; the call stays open. */
+async function askClient(context: Context, round: Round, reply: ModernReply): Promise<void> {
+  const sealer = await context.sealer;
+  round.digest ??= await requestDigest(round.method, round.params);
+  const ttl = context.config.mcp_server!.read_timeout;
+  const state = await sealer.seal({ principal: round.principal, child: round.upstream.name, call: round.id, request: round.digest, keys: round.pending.map((entry) => entry.key) }, ttl);
+  const inputRequests = toInputRequests(round.pending.map(({ key, request }) => ({ key, request })));
+  round.reply = undefined;
+  round.waitingSince = Date.now();
+  clearTimeout(round.deadline);
+  // The child's call stays open for the retry, bounded by read_timeout.
+  round.deadline = setTimeout(() => {
+    round.upstream.cancel(round.callId, "the client did not come back with the input in time");
+    drop(context, round);
+  }, ttl);
+  reply.finish({ jsonrpc: "2.0", id: round.clientId, result: inputRequiredResult(inputRequests, state) });
+}
+
+/**
+ * Frees a child of `group` for a new call by ending the call there that has waited longest for
+ * its client to come back with input (a client that never retries must not hold a child for
+ * read_timeout while others wait). Its requestState is refused from then on.
+ */
+function evictOldest(context: Context, group: readonly ModernUpstream[]): boolean {
+  let oldest: Round | undefined;
+  for (const round of context.legacy.rounds.values()) {
+    if (round.waitingSince === undefined || !group.includes(round.upstream)) continue;
+    if (!oldest || round.waitingSince < oldest.waitingSince!) oldest = round;
+  }
+  if (!oldest) return false;
+  oldest.upstream.cancel(oldest.callId, "another call needed the child; the client did not come back with input");
+  drop(context, oldest);
+  return true;
+}
+
+/** A retry: the state must be ours, this principal's and this request's, and its round still open. */
+async function resume(context: Context, request: ModernRequest, reply: ModernReply, state: unknown, inputResponses: unknown, digest: string): Promise<void> {
+  const { message } = request;
+  const sealer = await context.sealer;
+  const opened = await sealer.open(state, { principal: principalName(request), request: digest });
+  if (!opened.ok) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state", detail: opened.reason }));
+  }
+  const round = context.legacy.rounds.get(opened.claims.call);
+  if (!round || round.upstream.name !== opened.claims.child) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InvalidParams, "Invalid or expired requestState: the call it resumes is over", { reason: "invalid_request_state", detail: "gone" }));
+  }
+  if (round.reply) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InvalidRequest, "this requestState is already being used by another retry"));
+  }
+  // Each round's state names the keys it asked: an earlier round's state is stale.
+  if (!round.settled && opened.claims.keys.join("\n") !== round.pending.map((entry) => entry.key).join("\n")) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InvalidParams, "Invalid or expired requestState: a later round has replaced it", { reason: "invalid_request_state", detail: "stale" }));
+  }
+  round.clientId = message.id;
+  round.envelope = request.envelope;
+  if (round.settled) {
+    attach(context, round, reply);
+    return;
+  }
+  const { answers, missing } = answersFromInputResponses(round.pending, inputResponses);
+  for (const answer of answers) round.upstream.answer(answer);
+  round.pending = round.pending.filter((entry) => missing.includes(entry.key));
+  if (round.pending.length > 0) return askClient(context, round, reply);
+  attach(context, round, reply);
+}

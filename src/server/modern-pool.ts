@@ -1,0 +1,271 @@
+/**
+ * @module The children that serve modern (2026-07-28) requests, keyed by the authenticated
+ * principal (`session.modern_child: per_principal`, the default) or one for all (`shared`, and
+ * always when auth is off). A principal never reaches another principal's child. Children count
+ * against `session.max_sessions` and `max_sessions_per_subject` together with legacy sessions,
+ * start on the principal's first request and end after `session.timeout` idle.
+ *
+ * A legacy child cannot say which call its `elicitation/create` belongs to. A call that may ask
+ * (tools/call, prompts/get, resources/read) runs on a child with no other such call in flight —
+ * a principal gets a small group of children (up to `session.modern_pool_size`) — until its kind
+ * (method and name) has been seen answering without asking; such quiet kinds share one child, as
+ * legacy sessions do. A quiet kind that does ask is still attributed with certainty (the child
+ * drains until one candidate is left, see modern-upstream.ts) and runs alone from then on.
+ */
+import type { Principal } from "../auth/types.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import type { JsonRpcId, JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import type { JsonObject } from "../mcp/envelope.ts";
+import type { Platform } from "../runtime/types.ts";
+import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
+import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
+
+const TICK_MS = 1000;
+/** Kinds of call remembered as asking or quiet (each); beyond, new kinds always run alone. */
+const MAX_KINDS = 10_000;
+/** Calls of one principal that may wait for a free child at once; more get 503. */
+const MAX_WAITING_PER_KEY = 1000;
+
+/** One call started on a child. */
+export interface StartedCall {
+  upstream: ModernUpstream;
+  id: number;
+  response: Promise<JsonRpcResponse>;
+}
+
+export class ModernChildPool {
+  readonly #config: ServerConfig;
+  readonly #platform: Platform;
+  readonly #logger: Logger;
+  readonly #groups = new Map<string, ModernUpstream[]>();
+  readonly #others: () => number;
+  readonly #timer: ReturnType<typeof setInterval>;
+  /** Children being stopped, until their process group is gone. */
+  readonly #stopping = new Map<ModernUpstream, Promise<void>>();
+  /** Kinds of call ("tools/call:name") seen making a legacy child ask for input; bounded. */
+  readonly #askers = new Set<string>();
+  /** Kinds of call seen answered without asking; bounded. */
+  readonly #quiet = new Set<string>();
+  /** Per key: calls waiting for a child that fits (FIFO). */
+  readonly #waiting = new Map<string, Array<() => void>>();
+  /** Per key: listeners for list changes and resource updates from any of its children. */
+  readonly #listeners = new Map<string, Set<BroadcastListener>>();
+  #names = 0;
+
+  /** `others` counts the legacy sessions, which share the caps. */
+  constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
+    this.#config = config;
+    this.#platform = platform;
+    this.#logger = logger;
+    this.#others = others;
+    this.#timer = setInterval(() => this.#expireIdle(), TICK_MS);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Children alive. */
+  get size(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) count += group.length;
+    // A stopping child counts until it is really gone (session.max_sessions caps processes).
+    return count + this.#stopping.size;
+  }
+
+  /** The key of the principal's children: its subject, or "shared". */
+  keyOf(principal: Principal | undefined): string {
+    if (!principal || this.#config.session.modern_child === "shared") return "shared";
+    return `sub:${principal.subject}`;
+  }
+
+  /** The principal's first child when it is running and its era known (no await on the hot path). */
+  readyPrimary(principal: Principal | undefined): ModernUpstream | undefined {
+    const first = this.#groups.get(this.keyOf(principal))?.find((candidate) => !candidate.closed);
+    return first?.era === undefined ? undefined : first;
+  }
+
+  /** The principal's first child, started (and its era probed) when there is none. */
+  async primary(principal: Principal | undefined): Promise<ModernUpstream> {
+    const key = this.keyOf(principal);
+    const group = this.#groups.get(key);
+    const upstream = group?.find((candidate) => !candidate.closed) ?? this.#spawn(key, principal);
+    await upstream.ready;
+    return upstream;
+  }
+
+  /** Hears list changes and resource updates from every child of the principal, now and later. */
+  onBroadcast(principal: Principal | undefined, listener: BroadcastListener): () => void {
+    const key = this.keyOf(principal);
+    const listeners = this.#listeners.get(key) ?? new Set<BroadcastListener>();
+    this.#listeners.set(key, listeners);
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.#listeners.delete(key);
+    };
+  }
+
+  /**
+   * Starts a call on one of the principal's children. A `candidate` (a call that may make a legacy
+   * child ask for input) of a kind known to ask runs on a child with no other candidate in flight;
+   * other candidates share a child that runs no such exclusive call and is not draining. When no
+   * child fits and the group is full, `evict` may free one (it ends the call that has waited
+   * longest for its client), else the call waits, FIFO, until one fits or read_timeout passes.
+   */
+  async start(
+    principal: Principal | undefined,
+    clientId: JsonRpcId,
+    method: string,
+    params: JsonObject | undefined,
+    sink: CallSink,
+    candidate: boolean,
+    kind?: string,
+    evict?: (group: readonly ModernUpstream[]) => boolean,
+  ): Promise<StartedCall> {
+    const first = this.readyPrimary(principal) ?? (await this.primary(principal));
+    if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(clientId, method, params, sink) };
+    const key = this.keyOf(principal);
+    // A kind runs shared only once it was seen answering without asking, and never since asking.
+    const mode = kind !== undefined && this.#quiet.has(kind) && !this.#askers.has(kind) ? "shared" : "exclusive";
+    const deadline = Date.now() + this.#config.mcp_server!.read_timeout;
+    for (;;) {
+      const group = this.#groups.get(key) ?? [];
+      const fits = group.find((child) => {
+        if (child.closed || child.era !== "legacy" || child.draining) return false;
+        const running = child.candidates;
+        return mode === "exclusive" ? running.count === 0 : !running.exclusive;
+      });
+      // Chosen and called in one synchronous step, so two calls cannot pick the same child.
+      if (fits) {
+        const started = fits.call(clientId, method, params, sink, mode, kind);
+        if (mode === "exclusive") this.#ensureSpare(key, principal);
+        return { upstream: fits, ...started };
+      }
+      if (group.filter((child) => !child.closed).length < this.#config.session.modern_pool_size) {
+        await this.#spawn(key, principal).ready;
+        continue;
+      }
+      // A child still starting (the spare) will fit: wait for it rather than end someone's round.
+      const starting = group.find((child) => !child.closed && child.era === undefined);
+      if (starting) {
+        await starting.ready.catch(() => undefined);
+        continue;
+      }
+      if (evict?.(group)) continue;
+      // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time).
+      await this.#waitForFree(key, deadline);
+    }
+  }
+
+  /**
+   * Keeps one child of the group idle (or starting) while the group may grow, so that the next call
+   * that must run alone does not wait for a child to start (hundreds of milliseconds on a busy host).
+   */
+  #ensureSpare(key: string, principal: Principal | undefined): void {
+    const live = (this.#groups.get(key) ?? []).filter((child) => !child.closed);
+    if (live.length >= this.#config.session.modern_pool_size) return;
+    if (live.some((child) => child.era === undefined || (child.era === "legacy" && !child.draining && child.candidates.count === 0))) return;
+    try {
+      this.#spawn(key, principal);
+    } catch (error) {
+      // At a cap: no spare; calls will wait for a child as usual.
+      if (!(error instanceof SessionLimitError)) throw error;
+    }
+  }
+
+  /** Resolves when a child of `key` may have become free; SessionLimitError at `deadline` or when too many wait. */
+  #waitForFree(key: string, deadline: number): Promise<void> {
+    const queue = this.#waiting.get(key) ?? [];
+    if (queue.length >= MAX_WAITING_PER_KEY) return Promise.reject(new SessionLimitError(`too many calls of this principal are waiting for a child`, 1));
+    this.#waiting.set(key, queue);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const at = queue.indexOf(wake);
+        if (at !== -1) queue.splice(at, 1);
+        reject(new SessionLimitError(`no child of this principal became free within ${this.#config.mcp_server!.read_timeout} ms`, 1));
+      }, Math.max(0, deadline - Date.now()));
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      queue.push(wake);
+    });
+  }
+
+  #wake(key: string): void {
+    const queue = this.#waiting.get(key);
+    const next = queue?.shift();
+    if (queue && queue.length === 0) this.#waiting.delete(key);
+    next?.();
+  }
+
+  /** Kills every child's process group at once (a second shutdown signal). */
+  kill(): void {
+    for (const group of this.#groups.values()) for (const upstream of group) upstream.kill();
+    for (const upstream of this.#stopping.keys()) upstream.kill();
+  }
+
+  /** Ends every child. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const group of this.#groups.values()) for (const upstream of group) this.#stop(upstream, "the bridge is shutting down");
+    await Promise.all(this.#stopping.values());
+  }
+
+  #spawn(key: string, principal: Principal | undefined): ModernUpstream {
+    const { max_sessions } = this.#config.session;
+    if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
+    const group = this.#groups.get(key) ?? [];
+    const perSubject = maxSessionsPerSubject(this.#config);
+    if (key !== "shared" && perSubject !== undefined && group.length >= perSubject) {
+      throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
+    }
+    const name = `m${++this.#names}`;
+    const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
+    group.push(upstream);
+    this.#groups.set(key, group);
+    upstream.onFreed = () => this.#wake(key);
+    upstream.onAsker = (kind) => {
+      if (this.#askers.size < MAX_KINDS) this.#askers.add(kind);
+    };
+    upstream.onQuiet = (kind) => {
+      if (this.#quiet.size < MAX_KINDS) this.#quiet.add(kind);
+    };
+    upstream.onBroadcast((message) => {
+      for (const listener of this.#listeners.get(key) ?? []) listener(message);
+    });
+    this.#logger.info("modern child started", { child: name, subject: principal?.subject, children: this.size });
+    // A failed handshake ends the child; the caller sees the error through `ready`.
+    upstream.ready.catch(() => undefined);
+    return upstream;
+  }
+
+  #forget(upstream: ModernUpstream): void {
+    const group = this.#groups.get(upstream.key);
+    if (!group) return;
+    const at = group.indexOf(upstream);
+    if (at !== -1) group.splice(at, 1);
+    if (group.length === 0) this.#groups.delete(upstream.key);
+    // A place in the group is free: a waiting call may start a child.
+    this.#wake(upstream.key);
+  }
+
+  #stop(upstream: ModernUpstream, reason: string): void {
+    this.#forget(upstream);
+    const stopping = upstream.close(reason);
+    this.#stopping.set(upstream, stopping);
+    void stopping.finally(() => this.#stopping.delete(upstream));
+  }
+
+  #expireIdle(): void {
+    const now = Date.now();
+    for (const group of [...this.#groups.values()]) {
+      for (const upstream of [...group]) {
+        // A principal with a listen stream open keeps its children: they are what it listens to.
+        if (upstream.inFlight === 0 && !this.#listeners.has(upstream.key) && now - upstream.lastActivity > this.#config.session.timeout) {
+          this.#logger.info("modern child idle; ended", { child: upstream.name });
+          this.#stop(upstream, "the child was idle too long");
+        }
+      }
+    }
+  }
+}

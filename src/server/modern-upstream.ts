@@ -1,0 +1,373 @@
+/**
+ * @module One stdio child serving modern (2026-07-28) clients. The child's era is probed the way
+ * the spec's stdio binding says: `server/discover` first; a child that does not answer it with a
+ * modern version is a legacy child, initialized once by the bridge on behalf of every client.
+ *
+ * Calls are multiplexed: each gets a bridge id (so clients' ids never collide), its progress token
+ * is replaced by that id, and the child's messages are routed back by id, progress token or
+ * `subscriptionId`.
+ *
+ * Requests a legacy child makes (elicitation, sampling, roots) carry no link to the call that
+ * caused them. Only "candidate" calls (tools/call, prompts/get, resources/read) are taken to ask;
+ * a request goes to a call only when that call is the one candidate in flight on this child. When
+ * several are in flight (kinds that were seen answering without asking share a child) the request
+ * is parked and the child drains (no new candidates) until one is left. Kinds are reported as
+ * quiet (`onQuiet`) or asking (`onAsker`), which decides how the pool runs them next time.
+ */
+import type { Principal } from "../auth/types.ts";
+import type { McpServerConfig } from "../config/schema.ts";
+import { ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
+import { LEGACY_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import type { Platform } from "../runtime/types.ts";
+import { VERSION } from "../version.ts";
+import { childEnvironment, StdioChild } from "./child.ts";
+
+export type ChildEra = "modern" | "legacy";
+
+/** Who the bridge says it is to a child it initializes or probes. */
+export const BRIDGE_INFO = { name: "mcp-bridge", version: VERSION };
+
+/**
+ * The client capabilities a legacy child is initialized with: everything the bridge can turn into
+ * MRTR input requests. Per request, only what the modern client declared is ever asked of it.
+ */
+export const TRANSLATABLE_CAPABILITIES: JsonObject = { elicitation: { form: {}, url: {} }, sampling: {}, roots: {} };
+
+/** What the child sends that concerns one call. */
+export interface CallSink {
+  /** A notification about this call; ids and tokens already the client's again. */
+  notification(message: JsonRpcNotification): void;
+  /** A request the child made while this call was its only input-capable call in flight. */
+  childRequest?(request: JsonRpcRequest): void;
+}
+
+interface Call {
+  id: number;
+  clientId: JsonRpcId;
+  method: string;
+  clientToken: string | number | undefined;
+  sink: CallSink;
+  resolve(response: JsonRpcResponse): void;
+  /** A call that may make a legacy child ask for input (tools/call, prompts/get, resources/read). */
+  candidate: boolean;
+  /** Runs with no other candidate on this child (its kind is known to ask). */
+  exclusive: boolean;
+  /** Names the kind of call (method and tool/prompt/resource), for `onAsker` and `onQuiet`. */
+  kind: string | undefined;
+  /** Whether a child request was handed to this call. */
+  asked: boolean;
+}
+
+/** How a call is run on a legacy child. */
+export type CallMode = "plain" | "shared" | "exclusive";
+
+/**
+ * How long a child's request waits for the calls in flight to drain to the one that made it. When
+ * they do not (several calls all waiting for input), it is refused, and every kind still in flight
+ * is treated as one that asks.
+ */
+const PARK_LIMIT_MS = 5_000;
+/** Child requests that may wait for attribution at once; more are refused. */
+const MAX_PARKED = 64;
+
+/** Notifications of a legacy child that are not about one call: list changes and resource updates. */
+export type BroadcastListener = (message: JsonRpcNotification) => void;
+
+const PROBE_TIMEOUT_MS = 10_000;
+
+export class ModernUpstream {
+  readonly key: string;
+  readonly name: string;
+  era: ChildEra | undefined;
+  /** The child's `server/discover` result (modern) or `initialize` result (legacy). */
+  handshake: JsonObject | undefined;
+  lastActivity = Date.now();
+  readonly ready: Promise<void>;
+  #child: StdioChild;
+  readonly #logger: Logger;
+  readonly #calls = new Map<number, Call>();
+  #nextId = 1;
+  #probe: { id: string; resolve(response: JsonRpcResponse | undefined): void } | undefined;
+  #closed = false;
+  #closeReason = "the MCP server exited";
+  readonly #broadcast = new Set<BroadcastListener>();
+  readonly #onExit: (upstream: ModernUpstream) => void;
+  /** Called when a candidate call is over (answered, cancelled or failed): the child may take another. */
+  onFreed: (() => void) | undefined;
+  /** Called with the kind of a call that made the child ask for input. */
+  onAsker: ((kind: string) => void) | undefined;
+  /** Called with the kind of a candidate call the child answered without asking anything. */
+  onQuiet: ((kind: string) => void) | undefined;
+  /** Child requests waiting until one candidate call is left to own them. */
+  #parked: JsonRpcRequest[] = [];
+  #candidateCount = 0;
+  #exclusiveCount = 0;
+  #parkTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(key: string, name: string, platform: Platform, config: McpServerConfig, principal: Principal | undefined, logger: Logger, onExit: (upstream: ModernUpstream) => void) {
+    this.key = key;
+    this.name = name;
+    this.#logger = logger;
+    this.#onExit = onExit;
+    const env = childEnvironment(config, platform.env, config.pass_identity ? principal : undefined);
+    this.#child = new StdioChild(platform, config, env, logger, {
+      onMessage: (message) => this.#receive(message),
+      onExit: (exit) => this.#exited(exit.error ? "the MCP server could not be started" : "the MCP server exited"),
+    });
+    this.ready = this.#handshake(Math.min(config.read_timeout, PROBE_TIMEOUT_MS));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Calls in flight. */
+  get inFlight(): number {
+    return this.#calls.size;
+  }
+
+  /** Candidate calls in flight, and whether one of them runs exclusively (kept as counts: read per call start). */
+  get candidates(): { count: number; exclusive: boolean } {
+    return { count: this.#candidateCount, exclusive: this.#exclusiveCount > 0 };
+  }
+
+  /** Whether a child request waits for attribution: no new candidate call may start here. */
+  get draining(): boolean {
+    return this.#parked.length > 0;
+  }
+
+  onBroadcast(listener: BroadcastListener): () => void {
+    this.#broadcast.add(listener);
+    return () => this.#broadcast.delete(listener);
+  }
+
+  /**
+   * Sends a request to the child. `params` go as given except the progress token, which becomes
+   * the call's bridge id. The response comes back with the client's id.
+   */
+  call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<JsonRpcResponse> } {
+    this.lastActivity = Date.now();
+    const id = this.#nextId++;
+    const meta = metaOf(params);
+    const token = meta?.progressToken;
+    const clientToken = typeof token === "string" || typeof token === "number" ? token : undefined;
+    let sent = params;
+    if (clientToken !== undefined) sent = { ...params, _meta: { ...meta, progressToken: id } };
+    let resolve!: (response: JsonRpcResponse) => void;
+    const response = new Promise<JsonRpcResponse>((done) => (resolve = done));
+    if (this.#closed) {
+      resolve(errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason));
+      return { id, response };
+    }
+    this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false });
+    if (mode !== "plain") this.#candidateCount++;
+    if (mode === "exclusive") this.#exclusiveCount++;
+    const message: JsonRpcRequest = { jsonrpc: "2.0", id, method, ...(sent !== undefined && { params: sent }) };
+    this.#child.send(JSON.stringify(message));
+    return { id, response };
+  }
+
+  /** Answers one of the child's own requests. */
+  answer(response: JsonRpcResponse): void {
+    this.lastActivity = Date.now();
+    this.#child.send(JSON.stringify(response));
+  }
+
+  /** Tells the child to stop working on a call (`notifications/cancelled`) and forgets it. */
+  cancel(id: number, reason: string): void {
+    const call = this.#calls.get(id);
+    if (!call) return;
+    this.#forget(call);
+    this.#send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } });
+  }
+
+  /** Ends the child; calls in flight get a connection-closed error. */
+  close(reason: string): Promise<void> {
+    this.#closeReason = reason;
+    this.#failAll(reason);
+    this.#closed = true;
+    return this.#child.shutdown();
+  }
+
+  /** Kills the child's whole process group now (SIGKILL). */
+  kill(): void {
+    this.#child.kill();
+  }
+
+  #send(message: JsonRpcMessage): void {
+    this.#child.send(JSON.stringify(message));
+  }
+
+  async #handshake(timeoutMs: number): Promise<void> {
+    const discover = await this.#probeRequest("server/discover", {
+      _meta: { [MetaKey.protocolVersion]: MODERN_VERSIONS[0], [MetaKey.clientCapabilities]: {}, [MetaKey.clientInfo]: BRIDGE_INFO },
+    }, timeoutMs);
+    const result = discover?.result;
+    if (isObject(result) && Array.isArray(result.supportedVersions) && MODERN_VERSIONS.some((v) => (result.supportedVersions as unknown[]).includes(v))) {
+      this.era = "modern";
+      this.handshake = result;
+      this.#logger.info("modern child ready", { child: this.name, era: "modern" });
+      return;
+    }
+    if (this.#closed) throw new Error(this.#closeReason);
+    const init = await this.#probeRequest("initialize", { protocolVersion: LEGACY_VERSIONS[0], capabilities: TRANSLATABLE_CAPABILITIES, clientInfo: BRIDGE_INFO }, timeoutMs);
+    if (!init || !isObject(init.result)) {
+      const reason = init?.error ? `the MCP server refused initialize: ${init.error.message}` : this.#closed ? this.#closeReason : "the MCP server did not answer initialize";
+      void this.close(reason);
+      throw new Error(reason);
+    }
+    this.era = "legacy";
+    this.handshake = init.result;
+    this.#send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    // Modern clients choose a log level per request; the child logs everything and the bridge filters.
+    const capabilities = init.result.capabilities;
+    if (isObject(capabilities) && isObject(capabilities.logging)) await this.#probeRequest("logging/setLevel", { level: "debug" }, timeoutMs);
+    this.#logger.info("modern child ready", { child: this.name, era: "legacy", protocol: init.result.protocolVersion });
+  }
+
+  #probeRequest(method: string, params: JsonObject, timeoutMs: number): Promise<JsonRpcResponse | undefined> {
+    if (this.#closed) return Promise.resolve(undefined);
+    const id = `bridge-${method}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const finish = (response: JsonRpcResponse | undefined) => {
+        clearTimeout(timer);
+        this.#probe = undefined;
+        resolve(response);
+      };
+      this.#probe = { id, resolve: finish };
+      this.#send({ jsonrpc: "2.0", id, method, params });
+    });
+  }
+
+  #receive(message: JsonRpcMessage): void {
+    this.lastActivity = Date.now();
+    if (isResponse(message)) {
+      if (this.#probe && message.id === this.#probe.id) return this.#probe.resolve(message);
+      const call = typeof message.id === "number" ? this.#calls.get(message.id) : undefined;
+      if (!call) {
+        this.#logger.debug("child answered an id that is not in flight; dropped", { child: this.name, id: message.id });
+        return;
+      }
+      this.#forget(call);
+      if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
+      call.resolve({ ...message, id: call.clientId });
+      return;
+    }
+    if (isRequest(message)) return this.#childRequest(message);
+    this.#notification(message as JsonRpcNotification);
+  }
+
+  #childRequest(request: JsonRpcRequest): void {
+    if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
+    if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
+    this.#parked.push(request);
+    this.#attribute();
+    if (this.#parked.length === 0 || this.#parkTimer) return;
+    this.#logger.debug("child request parked until one call is left to own it", { child: this.name, method: request.method });
+    this.#parkTimer = setTimeout(() => this.#giveUpParked(), PARK_LIMIT_MS);
+  }
+
+  /** Hands parked child requests to the one candidate call in flight, or refuses them when there is none. */
+  #attribute(): void {
+    if (this.#parked.length === 0) return;
+    const candidates = [...this.#calls.values()].filter((call) => call.candidate);
+    if (candidates.length > 1) return;
+    const parked = this.#parked;
+    this.#parked = [];
+    clearTimeout(this.#parkTimer);
+    this.#parkTimer = undefined;
+    const owner = candidates[0];
+    if (owner) owner.asked = true;
+    if (owner?.kind !== undefined) this.onAsker?.(owner.kind);
+    for (const request of parked) {
+      if (owner?.sink.childRequest) owner.sink.childRequest(request);
+      // No call can own it with certainty: refuse rather than guess.
+      else this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} can only be asked during a tools/call, prompts/get or resources/read`));
+    }
+    // Draining is over: waiting calls may use this child again.
+    this.onFreed?.();
+  }
+
+  /** Several calls kept waiting: none can be told apart; refuse, and run all their kinds alone from now on. */
+  #giveUpParked(): void {
+    this.#parkTimer = undefined;
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const call of this.#calls.values()) if (call.candidate && call.kind !== undefined) this.onAsker?.(call.kind);
+    for (const request of parked) this.answer(errorResponse(request.id, ErrorCode.InternalError, `the bridge cannot tell which call asked ${request.method}; try again`));
+    this.#logger.warn("child asked for input while several calls were in flight; refused", { child: this.name, requests: parked.length });
+    this.onFreed?.();
+  }
+
+  #notification(message: JsonRpcNotification): void {
+    const params = message.params;
+    const meta = metaOf(params);
+    if (message.method === "notifications/progress") {
+      const token = params?.progressToken;
+      const call = typeof token === "number" ? this.#calls.get(token) : undefined;
+      if (call && call.clientToken !== undefined) {
+        call.sink.notification({ ...message, params: { ...params, progressToken: call.clientToken } });
+      }
+      return;
+    }
+    const subscription = meta?.[MetaKey.subscriptionId];
+    if (subscription !== undefined) {
+      const call = typeof subscription === "number" ? this.#calls.get(subscription) : undefined;
+      if (call) call.sink.notification({ ...message, params: { ...params, _meta: { ...meta, [MetaKey.subscriptionId]: call.clientId } } });
+      return;
+    }
+    if (message.method === "notifications/cancelled") {
+      const requestId = params?.requestId;
+      const call = typeof requestId === "number" ? this.#calls.get(requestId) : undefined;
+      if (call) {
+        this.#forget(call);
+        call.resolve(errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request"));
+      }
+      return;
+    }
+    if (/^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/.test(message.method)) {
+      for (const listener of this.#broadcast) listener(message);
+      return;
+    }
+    // Anything else (logging above all) belongs to a call, but says not which: it goes to the one
+    // call in flight, and is dropped when there are several (it must not reach the wrong client).
+    const calls = [...this.#calls.values()].filter((call) => call.method !== "subscriptions/listen");
+    if (calls.length === 1) calls[0]!.sink.notification(message);
+    else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
+  }
+
+  #forget(call: Call): void {
+    this.#calls.delete(call.id);
+    if (!call.candidate) return;
+    this.#candidateCount--;
+    if (call.exclusive) this.#exclusiveCount--;
+    this.#attribute();
+    this.onFreed?.();
+  }
+
+  #failAll(reason: string): void {
+    for (const call of this.#calls.values()) call.resolve(errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason));
+    this.#calls.clear();
+    this.#candidateCount = 0;
+    this.#exclusiveCount = 0;
+    this.#parked = [];
+    clearTimeout(this.#parkTimer);
+  }
+
+  #exited(reason: string): void {
+    if (this.#closed && this.#calls.size === 0) {
+      this.#probe?.resolve(undefined);
+      this.#onExit(this);
+      return;
+    }
+    this.#closeReason = reason;
+    this.#closed = true;
+    this.#probe?.resolve(undefined);
+    this.#failAll(reason);
+    this.#logger.warn("modern child ended", { child: this.name, reason });
+    this.#onExit(this);
+  }
+}

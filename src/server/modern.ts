@@ -1,0 +1,211 @@
+/**
+ * @module Modern (2026-07-28) requests in server mode: stateless, every request carrying its own
+ * `_meta` envelope. After the era check (src/mcp/era.ts) and authentication, a request goes to the
+ * principal's child (src/server/modern-pool.ts): through, with ids remapped, when the child is
+ * modern itself; translated (src/server/modern-legacy.ts) when it is a legacy child.
+ */
+import type { Principal } from "../auth/types.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
+import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type ParamHeader, type Rejection } from "../mcp/era.ts";
+import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { RequestStateSealer } from "../mcp/seal.ts";
+import type { Platform } from "../runtime/types.ts";
+import { callLegacyChild, LegacyChildState } from "./modern-legacy.ts";
+import { ModernChildPool } from "./modern-pool.ts";
+import { ModernReply } from "./modern-reply.ts";
+import type { ModernUpstream } from "./modern-upstream.ts";
+import { jsonRpcErrorResponse } from "./session.ts";
+import { SessionLimitError } from "./sessions.ts";
+
+/** Open `subscriptions/listen` streams per principal. */
+const MAX_LISTENS_PER_PRINCIPAL = 32;
+/** A tools/call naming a tool the bridge has not seen makes it list the child's tools at most this often. */
+const TOOL_LIST_INTERVAL_MS = 5_000;
+
+/** Methods the modern era removed; a modern request for one is answered 404 / -32601. */
+const REMOVED_METHODS = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
+
+export interface ModernRequest {
+  http: Request;
+  message: JsonRpcRequest;
+  envelope: RequestEnvelope;
+  principal: Principal | undefined;
+  accept: { json: boolean; sse: boolean };
+  onClientGone: ((listener: () => void) => void) | undefined;
+}
+
+/** What one modern call needs from the rest of the bridge. */
+export interface ModernContext {
+  config: ServerConfig;
+  logger: Logger;
+  sealer: Promise<RequestStateSealer>;
+  legacy: LegacyChildState;
+}
+
+/**
+ * The request a modern POST announces in its headers (`Mcp-Method`, and `Mcp-Name` for a tool), so
+ * that per-method scopes are checked before the body is read. The body must agree with the headers
+ * (HeaderMismatch otherwise), and is checked again once parsed. Undefined for legacy traffic.
+ */
+export function headerNamedRequest(headers: Headers): JsonRpcRequest | undefined {
+  const version = headers.get(Header.protocolVersion)?.trim();
+  const method = headers.get(Header.method)?.trim();
+  if (!version || !isModernVersion(version) || !method) return undefined;
+  const rawName = headers.get(Header.name)?.trim();
+  const name = rawName === undefined ? undefined : decodeHeaderValue(rawName);
+  return { jsonrpc: "2.0", id: 0, method, ...(method === "tools/call" && name !== undefined && { params: { name } }) };
+}
+
+/** The refusal of a modern request at the edge, with its id so the client can match it. */
+export function modernRejection(id: JsonRpcId | null, rejection: Rejection): Response {
+  return jsonRpcErrorResponse(rejection.status, errorResponse(id, rejection.error.code, rejection.error.message, rejection.error.data));
+}
+
+/** Serves modern requests for server mode: owns the children pool, the requestState sealer and the legacy-child translation state. */
+export class ModernServer {
+  readonly pool: ModernChildPool;
+  readonly #context: ModernContext;
+  readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
+  readonly #listedAt = new WeakMap<ModernUpstream, number>();
+  readonly #listens = new Map<string, number>();
+
+  constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
+    this.pool = new ModernChildPool(config, platform, logger, legacySessions);
+    const key = config.session.request_state_key?.reveal();
+    this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /** Serves one modern request (classified and authenticated already). */
+  async handle(request: ModernRequest): Promise<Response> {
+    const { message, principal } = request;
+    const headerProblem = checkStandardHeaders(message.method, message.params, request.http.headers);
+    if (headerProblem) return modernRejection(message.id, headerProblem);
+    if (REMOVED_METHODS.has(message.method)) {
+      return jsonRpcErrorResponse(
+        404,
+        errorResponse(message.id, ErrorCode.MethodNotFound, `Method not found: ${message.method} is not part of protocol revision ${MODERN_VERSIONS[0]}; this endpoint serves ${ALL_VERSIONS.join(", ")} (${message.method === "initialize" ? "send initialize without a modern _meta claim for the legacy handshake" : "legacy versions through initialize"})`, { supported: [...ALL_VERSIONS] }),
+      );
+    }
+    let upstream: ModernUpstream;
+    try {
+      upstream = this.pool.readyPrimary(principal) ?? (await this.pool.primary(principal));
+    } catch (error) {
+      return this.#unavailable(message, error);
+    }
+    if (message.method === "tools/call") {
+      const checked = this.#checkParamHeaders(upstream, request);
+      const problem = checked instanceof Promise ? await checked : checked;
+      if (problem) return modernRejection(message.id, problem);
+    }
+    const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
+    if (message.method === "subscriptions/listen") {
+      const key = this.pool.keyOf(principal);
+      const open = this.#listens.get(key) ?? 0;
+      if (open >= MAX_LISTENS_PER_PRINCIPAL) {
+        return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_LISTENS_PER_PRINCIPAL} subscriptions/listen streams open`), { "retry-after": "5" });
+      }
+      this.#listens.set(key, open + 1);
+      reply.onEnd = () => {
+        const left = (this.#listens.get(key) ?? 1) - 1;
+        if (left > 0) this.#listens.set(key, left);
+        else this.#listens.delete(key);
+      };
+    }
+    request.onClientGone?.(() => reply.clientGone());
+    if (upstream.era === "legacy") {
+      try {
+        await callLegacyChild(this.#context, this.pool, upstream, request, reply);
+      } catch (error) {
+        if (!(error instanceof SessionLimitError)) throw error;
+        return this.#unavailable(message, error);
+      }
+      return reply.response;
+    }
+    this.#passThrough(upstream, request, reply);
+    return reply.response;
+  }
+
+  /** A modern child: the request goes as it came (ids and progress token remapped), the answer too. */
+  #passThrough(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
+    const { message } = request;
+    const listen = message.method === "subscriptions/listen";
+    const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
+    reply.onClientGone = () => {
+      clearTimeout(timer);
+      upstream.cancel(id, "the client closed the response stream");
+    };
+    const timer = listen ? undefined : setTimeout(() => {
+      upstream.cancel(id, "request timed out");
+      reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#context.config.mcp_server!.read_timeout} ms`));
+    }, this.#context.config.mcp_server!.read_timeout);
+    void response.then((answer) => {
+      clearTimeout(timer);
+      if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, false);
+      reply.finish(message.method === "server/discover" ? ownVersions(answer) : answer);
+    });
+  }
+
+  /**
+   * `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (the child cannot see
+   * headers). Synchronous when the tool is known; lists the child's tools first when it is not.
+   */
+  #checkParamHeaders(upstream: ModernUpstream, request: ModernRequest): Rejection | undefined | Promise<Rejection | undefined> {
+    const params = request.message.params;
+    const name = params?.name;
+    if (typeof name !== "string") return undefined;
+    const check = (): Rejection | undefined => {
+      const declarations = this.#toolHeaders.get(upstream)?.get(name);
+      return declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.http.headers) : undefined;
+    };
+    if (this.#toolHeaders.get(upstream)?.has(name) || Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return check();
+    this.#listedAt.set(upstream, Date.now());
+    return this.#listTools(upstream, request.envelope).then(check);
+  }
+
+  /** Lists the child's tools on the client's behalf (up to a few pages) to learn their header declarations. */
+  async #listTools(upstream: ModernUpstream, envelope: RequestEnvelope): Promise<void> {
+    let cursor: string | undefined;
+    let first = true;
+    for (let page = 0; page < 10; page++) {
+      const params: JsonObject = { ...(cursor && { cursor }) };
+      if (upstream.era === "modern") params._meta = { [MetaKey.protocolVersion]: envelope.protocolVersion, [MetaKey.clientCapabilities]: envelope.clientCapabilities };
+      const { response } = upstream.call(`bridge-tools-${page}`, "tools/list", params, { notification: () => {} });
+      const answer = await response;
+      if (!isObject(answer.result)) return;
+      this.#noteTools(upstream, answer.result, !first);
+      first = false;
+      cursor = typeof answer.result.nextCursor === "string" ? answer.result.nextCursor : undefined;
+      if (!cursor) return;
+    }
+  }
+
+  #noteTools(upstream: ModernUpstream, result: JsonObject, append: boolean): void {
+    const tools = Array.isArray(result.tools) ? result.tools : [];
+    const map = append ? (this.#toolHeaders.get(upstream) ?? new Map<string, ParamHeader[]>()) : new Map<string, ParamHeader[]>();
+    for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
+    this.#toolHeaders.set(upstream, map);
+  }
+
+  #unavailable(message: JsonRpcRequest, error: unknown): Response {
+    if (error instanceof SessionLimitError) {
+      return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${error.message}`), { "retry-after": String(error.retryAfterSeconds) });
+    }
+    this.#context.logger.warn("no MCP server for a modern request", { error: (error as Error).message });
+    return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${(error as Error).message}`), { "retry-after": "5" });
+  }
+}
+
+/** A modern child's `server/discover`, listing only the versions the bridge speaks as well. */
+function ownVersions(answer: JsonRpcResponse): JsonRpcResponse {
+  const result = answer.result;
+  if (!isObject(result) || !Array.isArray(result.supportedVersions)) return answer;
+  const both = result.supportedVersions.filter((version) => (MODERN_VERSIONS as readonly unknown[]).includes(version));
+  return { ...answer, result: { ...result, supportedVersions: both } };
+}

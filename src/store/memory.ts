@@ -1,0 +1,182 @@
+/**
+ * @module The in-memory Store: one process, lost on restart. Every operation runs to completion
+ * within one turn of the event loop, which is what makes take and compareAndSet atomic here.
+ */
+import type { Store, StoredValue } from "./types.ts";
+
+/** Entries kept at most, by default: a store that fills up refuses new keys rather than growing without bound. */
+export const DEFAULT_MAX_ENTRIES = 100_000;
+const PRUNE_INTERVAL_MS = 60_000;
+
+/** Thrown by put/putIfAbsent/increment when the store holds `maxEntries` live entries. */
+export class StoreFullError extends Error {
+  readonly code = "STORE_FULL";
+  constructor(limit: number) {
+    super(`the state store holds its limit of ${limit} entries`);
+    this.name = "StoreFullError";
+  }
+}
+
+/** One entry as kept: the value's JSON text (so callers never share objects with the store) and its expiry (ms). */
+export interface Entry {
+  json: string;
+  expiresAt: number;
+}
+
+/** JSON with object keys sorted, so that deep equality is string equality. */
+export function canonicalJson(value: StoredValue): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(",")}}`;
+}
+
+export interface MemoryStoreOptions {
+  maxEntries?: number;
+  /** Milliseconds since the epoch; tests move it. */
+  now?: () => number;
+  /**
+   * Called synchronously after every change of `key` with its entry (undefined: removed), before
+   * the operation's promise resolves: the file store journals it then. Expiry is not a change.
+   */
+  onChange?: (key: string, entry: Entry | undefined) => void;
+}
+
+export class MemoryStore implements Store {
+  protected readonly entries = new Map<string, Entry>();
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  readonly #onChange: (key: string, entry: Entry | undefined) => void;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.#now = options.now ?? Date.now;
+    this.#onChange = options.onChange ?? (() => {});
+    this.#timer = setInterval(() => this.#pruneNow(), PRUNE_INTERVAL_MS);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** The live entry at `key`; an expired one is dropped on the way. */
+  #live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #set(key: string, value: StoredValue, ttlMs: number): void {
+    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new TypeError(`store TTL must be a positive number of milliseconds (got ${ttlMs})`);
+    if (!this.entries.has(key) && this.entries.size >= this.#maxEntries) {
+      this.#pruneNow();
+      if (this.entries.size >= this.#maxEntries) throw new StoreFullError(this.#maxEntries);
+    }
+    this.entries.set(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
+  }
+
+  #changed(key: string): void {
+    this.#onChange(key, this.entries.get(key));
+  }
+
+  #pruneNow(): boolean {
+    const now = this.#now();
+    let dropped = false;
+    for (const [key, entry] of this.entries) {
+      if (entry.expiresAt <= now) {
+        this.entries.delete(key);
+        dropped = true;
+      }
+    }
+    return dropped;
+  }
+
+  async get<T extends StoredValue>(key: string): Promise<T | undefined> {
+    const entry = this.#live(key);
+    return entry === undefined ? undefined : (JSON.parse(entry.json) as T);
+  }
+
+  async put(key: string, value: StoredValue, ttlMs: number): Promise<void> {
+    this.#set(key, value, ttlMs);
+    this.#changed(key);
+  }
+
+  async putIfAbsent(key: string, value: StoredValue, ttlMs: number): Promise<boolean> {
+    if (this.#live(key) !== undefined) return false;
+    this.#set(key, value, ttlMs);
+    this.#changed(key);
+    return true;
+  }
+
+  async take<T extends StoredValue>(key: string): Promise<T | undefined> {
+    const entry = this.#live(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    this.#changed(key);
+    return JSON.parse(entry.json) as T;
+  }
+
+  async compareAndSet(key: string, expected: StoredValue, next: StoredValue, ttlMs: number): Promise<boolean> {
+    const entry = this.#live(key);
+    if (entry === undefined || canonicalJson(JSON.parse(entry.json) as StoredValue) !== canonicalJson(expected)) return false;
+    this.#set(key, next, ttlMs);
+    this.#changed(key);
+    return true;
+  }
+
+  async delete(key: string): Promise<void> {
+    if (!this.entries.delete(key)) return;
+    this.#changed(key);
+  }
+
+  async increment(key: string, delta: number, ttlMs: number): Promise<number> {
+    const entry = this.#live(key);
+    const current = entry === undefined ? 0 : Number(JSON.parse(entry.json));
+    const value = (Number.isFinite(current) ? current : 0) + delta;
+    if (entry === undefined) this.#set(key, value, ttlMs);
+    else entry.json = JSON.stringify(value);
+    this.#changed(key);
+    return value;
+  }
+
+  async prune(): Promise<void> {
+    this.#pruneNow();
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Live entries, for persistence. */
+  protected snapshot(): Record<string, [string, number]> {
+    const now = this.#now();
+    const out: Record<string, [string, number]> = Object.create(null);
+    for (const [key, entry] of this.entries) if (entry.expiresAt > now) out[key] = [entry.json, entry.expiresAt];
+    return out;
+  }
+
+  /** Loads persisted entries, skipping expired ones and anything malformed. */
+  protected restore(entries: Record<string, unknown>): void {
+    for (const [key, raw] of Object.entries(entries)) {
+      if (Array.isArray(raw)) this.replay(key, raw[0], raw[1]);
+    }
+  }
+
+  /** Applies one persisted change: `json` and `expiresAt` set the entry, anything else removes it. */
+  protected replay(key: string, json: unknown, expiresAt: unknown): void {
+    if (typeof json !== "string" || typeof expiresAt !== "number" || expiresAt <= this.#now()) {
+      this.entries.delete(key);
+      return;
+    }
+    if (!this.entries.has(key) && this.entries.size >= this.#maxEntries) return;
+    this.entries.set(key, { json, expiresAt });
+  }
+
+  /** Live entries, counted. */
+  protected get size(): number {
+    return this.entries.size;
+  }
+}

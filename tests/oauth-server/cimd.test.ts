@@ -1,0 +1,140 @@
+/**
+ * @module Client ID Metadata Documents through the built CLI: a client whose client_id is an https
+ * URL signs in without registering; private addresses, redirects, mismatched or oversized
+ * documents and hosts outside the allow-list are refused — the refused ones without a request
+ * ever reaching the address.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { RunningBridge } from "../support/bridge.ts";
+import { authorizeUrl, CLAUDE_CALLBACK, redeem, signIn, startAsBridge, tempDir } from "./support.ts";
+
+interface DocumentServer {
+  origin: string;
+  hits: string[];
+  routes: Map<string, { status: number; body: string; headers?: Record<string, string> }>;
+  caFile: string;
+  close(): Promise<void>;
+}
+
+/** An https server on 127.0.0.1 with a self-signed certificate for localhost (trusted by the bridge through NODE_EXTRA_CA_CERTS). */
+async function startDocumentServer(): Promise<DocumentServer> {
+  const dir = tempDir();
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], { stdio: "ignore" });
+  const hits: string[] = [];
+  const routes = new Map<string, { status: number; body: string; headers?: Record<string, string> }>();
+  const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (request, response) => {
+    hits.push(request.url ?? "");
+    const route = routes.get(request.url ?? "");
+    response.writeHead(route?.status ?? 404, { "content-type": "application/json", ...route?.headers });
+    response.end(route?.body ?? "{}");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return { origin: `https://localhost:${port}`, hits, routes, caFile: cert, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+function documentFor(clientId: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ client_id: clientId, client_name: "Metadata Doc Client", redirect_uris: [CLAUDE_CALLBACK], grant_types: ["authorization_code", "refresh_token"], token_endpoint_auth_method: "none", ...extra });
+}
+
+/** GETs an authorization URL and returns the error page's status and text (no sign-in form). */
+async function refusedPage(url: URL): Promise<{ status: number; text: string }> {
+  const response = await fetch(url, { redirect: "manual" });
+  const text = await response.text();
+  assert.doesNotMatch(text, /name="password"/, "no sign-in form for a refused client");
+  return { status: response.status, text };
+}
+
+/** The document server's certificate is made with openssl; without it these tests are skipped. */
+const NO_OPENSSL = spawnSync("openssl", ["version"]).status === 0 ? false : "openssl is not installed";
+
+describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
+  let documents: DocumentServer;
+  let open: RunningBridge;
+  let guarded: RunningBridge;
+  before(async () => {
+    documents = await startDocumentServer();
+    const env = { NODE_EXTRA_CA_CERTS: documents.caFile };
+    open = await startAsBridge({ env, oauthServer: { client_metadata_documents: { allow_private_addresses: true, allowed_hosts: ["localhost"] } } });
+    guarded = await startAsBridge({ env });
+  });
+  after(async () => {
+    await open?.stop();
+    await guarded?.stop();
+    await documents?.close();
+  });
+
+  test("a client named by its document URL signs in and gets tokens, with the document fetched once", async () => {
+    const clientId = `${documents.origin}/client.json`;
+    documents.routes.set("/client.json", { status: 200, body: documentFor(clientId), headers: { "cache-control": "max-age=600" } });
+    const { url, verifier } = authorizeUrl(open.origin, clientId, { resource: open.url });
+    const back = await signIn(url);
+    const response = await redeem(open.origin, clientId, back.searchParams.get("code")!, verifier);
+    assert.equal(response.status, 200, await response.clone().text());
+    const tokens = (await response.json()) as { refresh_token?: string };
+    assert.ok(tokens.refresh_token);
+    assert.equal(documents.hits.filter((hit) => hit === "/client.json").length, 1, "cached per Cache-Control");
+    const page = await (await fetch(authorizeUrl(open.origin, clientId).url)).text();
+    assert.match(page, /Metadata Doc Client/);
+  });
+
+  test("a document whose client_id is not its URL is refused", async () => {
+    const clientId = `${documents.origin}/mismatch.json`;
+    documents.routes.set("/mismatch.json", { status: 200, body: documentFor(`${documents.origin}/other.json`) });
+    const { status, text } = await refusedPage(authorizeUrl(open.origin, clientId).url);
+    assert.equal(status, 400);
+    assert.match(text, /client_id differs from its URL/);
+  });
+
+  test("a document that redirects is refused, and the redirect target is never fetched", async () => {
+    const clientId = `${documents.origin}/moved.json`;
+    documents.routes.set("/moved.json", { status: 302, body: "", headers: { location: `${documents.origin}/target.json` } });
+    documents.routes.set("/target.json", { status: 200, body: documentFor(clientId) });
+    const { status, text } = await refusedPage(authorizeUrl(open.origin, clientId).url);
+    assert.equal(status, 400);
+    assert.match(text, /redirect/);
+    assert.ok(!documents.hits.includes("/target.json"));
+  });
+
+  test("an oversized document is refused", async () => {
+    const clientId = `${documents.origin}/big.json`;
+    documents.routes.set("/big.json", { status: 200, body: documentFor(clientId, { padding: "x".repeat(10_000) }) });
+    const { status, text } = await refusedPage(authorizeUrl(open.origin, clientId).url);
+    assert.equal(status, 400);
+    assert.match(text, /larger than/);
+  });
+
+  test("a document asking for a redirect URI outside allowed_redirect_uris is refused", async () => {
+    const clientId = `${documents.origin}/evil-redirect.json`;
+    documents.routes.set("/evil-redirect.json", { status: 200, body: documentFor(clientId, { redirect_uris: ["https://evil.example/cb"] }) });
+    const { status } = await refusedPage(authorizeUrl(open.origin, clientId, { redirectUri: "https://evil.example/cb" }).url);
+    assert.equal(status, 400);
+  });
+
+  test("by default a document on a loopback or private address is refused before any request is made", async () => {
+    for (const host of [documents.origin, documents.origin.replace("localhost", "127.0.0.1")]) {
+      const clientId = `${host}/private.json`;
+      documents.routes.set("/private.json", { status: 200, body: documentFor(clientId) });
+      const { status, text } = await refusedPage(authorizeUrl(guarded.origin, clientId).url);
+      assert.equal(status, 400, host);
+      assert.match(text, /not public/, host);
+    }
+    assert.ok(!documents.hits.includes("/private.json"), "the private address was never contacted");
+  });
+
+  test("a host outside client_metadata_documents.allowed_hosts is refused without a fetch", async () => {
+    const clientId = `${documents.origin.replace("localhost", "127.0.0.1")}/not-allowed.json`;
+    const { status, text } = await refusedPage(authorizeUrl(open.origin, clientId).url);
+    assert.equal(status, 400);
+    assert.match(text, /not allowed on this server/);
+    assert.ok(!documents.hits.includes("/not-allowed.json"));
+  });
+});
