@@ -14,9 +14,9 @@ export const runCommand: Command = {
   },
   examples: ["mcp-bridge -c config.yaml", "mcp-bridge run -c /etc/mcp-bridge/config.yaml --log-level debug"],
   details:
-    "Stops gracefully on SIGINT or SIGTERM: sessions end, children get their stdin closed, then SIGTERM, then SIGKILL (each after mcp_server.graceful_shutdown_timeout), to their whole process group. A second signal kills the children and exits at once.",
+    "Stops gracefully on SIGINT or SIGTERM: sessions end, children get their stdin closed, then SIGTERM, then SIGKILL (each after mcp_server.graceful_shutdown_timeout), to their whole process group. A second signal kills the children and exits at once. In client mode, stdin and stdout carry MCP messages and the remote session ends when stdin closes.",
   async run(args, platform) {
-    const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
+    const { config } = await loadConfigFile(platform, args.values.config as string | undefined);
     const levelOverride = args.values["log-level"] as string | undefined;
     if (levelOverride !== undefined) {
       if (!["debug", "info", "warn", "error"].includes(levelOverride)) {
@@ -27,8 +27,8 @@ export const runCommand: Command = {
     }
     const logger = createLoggerFromConfig(config.log, platform);
     if (config.mode === "client") {
-      logger.error("client mode is not available in this version", { config: path });
-      return 1;
+      const { runClient } = await import("../client/index.ts");
+      return await runClient(config.client!, platform, logger);
     }
     const server = await startServer(config, platform, logger);
     await new Promise<void>((resolve) => {

@@ -192,6 +192,7 @@ const bearerSchema = section({
   cache_ttl: duration().prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
   negative_cache_ttl: duration().prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
   token: secret().optional().describe("Client mode: the token sent to the remote server."),
+  token_env: z.string().optional().describe("Client mode: name of an environment variable holding the token (read at start), instead of token."),
 });
 
 const oauthClaimsSchema = section({
@@ -250,11 +251,37 @@ const oauthSchema = section({
   // Client mode: obtaining tokens.
   token_url: httpUrl().optional().describe("Client mode: token endpoint; found by discovery when unset."),
   authorization_url: httpUrl().optional().describe("Client mode: authorization endpoint for the authorization-code flow; found by discovery when unset."),
-  scopes: z.array(z.string()).default([]).describe("Client mode: scopes requested."),
-  use_pkce: z.boolean().default(true).describe("Client mode: use the authorization-code flow with PKCE (S256) when a user is present."),
-  resource: z.string().optional().describe("RFC 8707 resource indicator sent with token requests."),
-  redirect_uri: httpUrl().optional().describe("Client mode: loopback redirect URI for the authorization-code flow."),
-  token_cache: z.string().optional().describe("Client mode: file where tokens are kept between runs (mode 0600)."),
+  scopes: z.array(z.string()).default([]).describe("Client mode: scopes requested; unset: those of the server's challenge, else its scopes_supported."),
+  use_pkce: z.boolean().optional().describe("Client mode: true: authorization code with PKCE (S256) for a person in a browser; false: client credentials. Unset: PKCE unless a client_secret or private_key_file is set."),
+  resource: z.string().optional().describe("Client mode: RFC 8707 resource indicator sent with token requests; unset: the server's protected resource metadata, else client.url."),
+  redirect_uri: httpUrl().optional().describe("Client mode: loopback redirect URI (http://127.0.0.1:PORT/PATH) for the authorization-code flow; unset: a free port, /callback."),
+  token_cache: z.string().optional().describe("Client mode: directory where tokens and client registrations are kept between runs (files of mode 0600, keyed by server and issuer); unset: $XDG_STATE_HOME/mcp-bridge, else ~/.local/state/mcp-bridge."),
+  token_endpoint_auth_method: z
+    .enum(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
+    .optional()
+    .describe("Client mode: how the bridge authenticates at the token endpoint; unset: private_key_jwt with private_key_file, else what the server supports (basic preferred), none without a secret."),
+  private_key_file: z.string().optional().describe("Client mode: PEM (PKCS#8) private key for private_key_jwt client authentication (RFC 7523)."),
+  private_key_id: z.string().optional().describe("Client mode: kid put in the header of private_key_jwt assertions."),
+  signing_algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Client mode: algorithm of private_key_jwt assertions; must fit the key."),
+  client_metadata_url: httpUrl().optional().describe("Client mode: an https URL serving this client's Client ID Metadata Document, used as client_id where the server supports it."),
+  client_name: z.string().default("mcp-bridge").describe("Client mode: client_name sent in dynamic client registration."),
+  browser_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe('Client mode: command that opens the authorization URL, given as its last argument (e.g. "firefox" or ["open", "-a", "Safari"]); "none" only prints the URL. Unset: the system browser.'),
+  authorization_timeout: duration().prefault("5m").describe("Client mode: how long to wait for the person to finish signing in."),
+  enterprise: section({
+    idp_issuer: httpUrl().optional().describe("Issuer of the enterprise identity provider that signed the ID token."),
+    idp_token_endpoint: httpUrl().optional().describe("Token endpoint of the enterprise identity provider (token exchange, RFC 8693); found by discovery from idp_issuer when unset."),
+    idp_client_id: z.string().optional().describe("Client id of the bridge at the enterprise identity provider."),
+    idp_client_secret: secret().optional().describe("Client secret at the enterprise identity provider, when it requires one."),
+    id_token: secret().optional().describe("The person's ID token from the enterprise identity provider."),
+    id_token_env: z.string().optional().describe("Name of an environment variable holding the ID token (read when a token is needed)."),
+    id_token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing a fresh ID token on stdout (run when a token is needed)."),
+  }).optional().describe("Client mode: enterprise-managed authorization (SEP-990): the ID token is exchanged at the enterprise IdP for an identity assertion grant, then for an access token at the MCP server's authorization server."),
+  workload_identity: section({
+    token: secret().optional().describe("The workload's JWT."),
+    token_env: z.string().optional().describe("Name of an environment variable holding the workload's JWT."),
+    token_file: z.string().optional().describe("File holding the workload's JWT, re-read each time (e.g. a Kubernetes projected service account token)."),
+    token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing the workload's JWT on stdout."),
+  }).optional().describe("Client mode: workload identity federation (SEP-1933): a JWT the platform issues to this workload, presented as an RFC 7523 JWT bearer grant with client_id; no secret."),
 });
 
 export const AuthSchema = section({
@@ -368,9 +395,12 @@ const serverSchema = section({
 
 const clientSchema = section({
   url: httpUrl().describe("URL of the remote MCP endpoint."),
-  transport: z.enum(["auto", "streamable-http", "sse"]).default("auto").describe("auto: Streamable HTTP, falling back to the legacy HTTP+SSE transport; streamable-http or sse: that transport only."),
+  transport: z
+    .enum(["auto", "streamable_http", "sse"])
+    .default("auto")
+    .describe("auto: Streamable HTTP (either era), falling back to the legacy HTTP+SSE transport when the first POST gets 400, 404 or 405; streamable_http or sse: that transport only."),
   timeout: duration().prefault("30s").describe("Time allowed for one HTTP request to the remote server."),
-  max_idle_conns: z.number().int().positive().default(10).describe("Idle keep-alive connections kept open to the remote server."),
+  max_idle_conns: z.number().int().positive().default(100).describe("Idle keep-alive connections kept open to the remote server."),
   idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
     ca_cert: z.string().optional().describe("PEM CA bundle trusted for the remote server's certificate."),

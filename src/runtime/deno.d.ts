@@ -64,6 +64,11 @@ declare namespace Deno {
     mode?: number;
   }
 
+  interface HttpClientInstance {
+    close(): void;
+  }
+  function createHttpClient(options: { caCerts?: string[]; cert?: string; key?: string }): HttpClientInstance;
+
   const args: readonly string[];
   const mainModule: string;
   const build: { readonly os: string };

@@ -11,6 +11,7 @@
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
+import { createDenoHttpClient } from "./deno-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";
 
@@ -247,6 +248,16 @@ export const denoPlatform: Platform = {
     Deno.addSignalListener(signal, listener);
   },
   readStdin: () => new Response(Deno.stdin.readable).text(),
+  streamStdin: (onChunk, onEnd) => {
+    void (async () => {
+      try {
+        for await (const chunk of Deno.stdin.readable) onChunk(chunk);
+      } finally {
+        onEnd();
+      }
+    })();
+  },
+  createHttpClient: createDenoHttpClient,
   stdinIsTerminal: Deno.stdin.isTerminal(),
   promptHidden,
   writeTextFile,

@@ -14,6 +14,7 @@ import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
+import { createNodeHttpClient } from "./node-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions } from "./types.ts";
 
@@ -285,6 +286,11 @@ export const nodePlatform: Platform = {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString("utf8");
   },
+  streamStdin: (onChunk, onEnd) => {
+    process.stdin.on("data", onChunk);
+    process.stdin.once("end", onEnd);
+  },
+  createHttpClient: createNodeHttpClient,
   stdinIsTerminal: Boolean(process.stdin.isTTY),
   promptHidden,
   writeTextFile: writeTextFileWithMode,

@@ -141,6 +141,10 @@ export interface Platform {
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   /** Reads all of stdin as text (piped input for hash-password and the like). */
   readStdin(): Promise<string>;
+  /** Streams stdin: `onChunk` for each chunk as it arrives, `onEnd` once at end of input (client mode). */
+  streamStdin(onChunk: (chunk: Uint8Array) => void, onEnd: () => void): void;
+  /** An HTTP client for outgoing requests (client mode). */
+  createHttpClient(options: HttpClientOptions): HttpClient;
   /** True when stdin is a terminal. */
   readonly stdinIsTerminal: boolean;
   /** Reads one line from the terminal without echoing it (passwords); the prompt goes to stderr. */
@@ -159,4 +163,39 @@ export interface Platform {
   /** SSRF-guarded GET (Client ID Metadata Documents); absent where the runtime cannot check addresses at connect time. */
   publicFetch?: PublicFetch;
   exit(code: number): never;
+}
+
+/** TLS and connection settings for outgoing HTTP requests (client mode). */
+export interface HttpClientOptions {
+  /** PEM bundle of CAs trusted for the server's certificate, instead of the system's. */
+  ca?: string;
+  /** PEM client certificate and key (mutual TLS). */
+  cert?: string;
+  key?: string;
+  /** Name checked against the server's certificate (and sent as SNI) instead of the URL's host. */
+  serverName?: string;
+  /** Accept any server certificate. */
+  insecureSkipVerify: boolean;
+  /** Idle keep-alive connections kept per origin. */
+  maxIdleConnections: number;
+  /** How long an idle keep-alive connection is kept (ms). */
+  idleConnectionTimeout: number;
+  /** Time allowed to open the connection, TLS included (ms). */
+  connectTimeout: number;
+  /** `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` as read from the environment. */
+  proxy: { https?: string; http?: string; noProxy?: string };
+}
+
+export interface HttpRequestInit {
+  method: "GET" | "POST" | "DELETE";
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** A fetch for one remote server: keep-alive pool, TLS options and proxy applied. Rejects with HttpRequestError. */
+export interface HttpClient {
+  fetch(url: string, init: HttpRequestInit): Promise<Response>;
+  /** Closes idle connections. */
+  close(): void;
 }
