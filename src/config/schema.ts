@@ -9,6 +9,7 @@ import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
+import { parseCidr } from "../util/cidr.ts";
 
 /** How a value is written in the file when that differs from its parsed form (see describe.ts). */
 export type ValueKind = "duration" | "size" | "secret" | "url" | "listen";
@@ -84,6 +85,16 @@ const httpUrl = () =>
     }
   }, "must be an absolute http:// or https:// URL")
   .meta({ kind: "url" });
+
+/** An IP address or CIDR range ("10.0.0.0/8", "fd00::/8", "192.0.2.7"). */
+const cidrRange = () =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      parseCidr(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  });
 
 const nonEmpty = () => z.string().min(1, "must not be empty");
 
@@ -309,6 +320,10 @@ const serverSchema = section({
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted; empty: loopback names for a loopback listener, anything otherwise."),
+  trusted_proxies: z
+    .array(cidrRange())
+    .default([])
+    .describe('Reverse proxies (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") whose X-Forwarded-For or Forwarded header names the client; the client address is used in limits, caps and logs. Empty: the peer address is the client.'),
   legacy_sse: z.boolean().default(true).describe("Serve the 2024-11-05 HTTP+SSE transport on /sse and /messages."),
   auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address per minute before 429."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),

@@ -10,6 +10,7 @@ import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { createAuthGate } from "./auth-gate.ts";
+import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
 import { Metrics } from "./metrics.ts";
@@ -33,6 +34,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const { config, sessions, logger } = options;
   const app = new Hono<AppEnv>();
   const guard = createRequestGuard(config);
+  const clientAddress = clientAddressResolver(config.trusted_proxies);
   const resourcePath = new URL(options.resource).pathname;
   const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
   const metrics = new Metrics();
@@ -90,7 +92,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   for (const path of new Set([config.path, "/"])) {
     app.on(["POST", "GET", "DELETE"], path, async (c) => {
-      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
       if (c.req.method === "POST") return mcp.post(c.req.raw, principal, c.env);
       if (c.req.method === "GET") return mcp.get(c.req.raw, principal);
@@ -100,12 +102,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   if (config.legacy_sse) {
     app.get("/sse", async (c) => {
-      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
       return mcp.openLegacy(principal);
     });
     app.post("/messages", async (c) => {
-      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
       return mcp.postLegacy(c.req.raw, principal, c.req.query("sessionId") ?? "");
     });
