@@ -158,8 +158,9 @@ const mcpServerSchema = section({
   read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
   graceful_shutdown_timeout: duration().prefault("30s").describe("After stdin closes, how long before SIGTERM (and as long again before SIGKILL)."),
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
-  max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts in a row before the bridge gives up on the child."),
+  max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts allowed within restart_window; past it the child waits until the oldest failure leaves the window (the budget recovers, the bridge never stays failed)."),
   restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
+  restart_window: duration().prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
   pass_identity: z.boolean().default(false).describe("Per-session children get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token)."),
 });
 

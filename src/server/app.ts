@@ -72,9 +72,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   }
 
+  // Public: the state only, no counts (they tell an outsider how busy, and so how attackable, the bridge is).
   app.get("/health", (c) => {
-    const healthy = sessions.childState !== "failed";
-    return c.json({ status: healthy ? "ok" : "failing", sessions: sessions.size, mcp_server: sessions.childState }, healthy ? 200 : 503);
+    const state = sessions.childState;
+    const healthy = state !== "failed";
+    const retry = sessions.retryInSeconds;
+    return c.json({ status: healthy ? (state === "restarting" ? "degraded" : "ok") : "failing", mcp_server: state, ...(retry > 0 && { retry_in_s: retry }) }, healthy ? 200 : 503);
   });
   app.get("/ready", (c) => {
     const ready = sessions.ready;

@@ -76,6 +76,11 @@ export class SessionManager {
     return this.#hub ? this.#hub.state : "per-session";
   }
 
+  /** Seconds until the shared child is started again, while it is down (0 otherwise). */
+  get retryInSeconds(): number {
+    return this.#hub?.retryInSeconds ?? 0;
+  }
+
   /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
   create(principal: Principal | undefined, protocolVersion: string): Session {
     const { max_sessions, max_sessions_per_subject } = this.#config.session;
@@ -84,7 +89,7 @@ export class SessionManager {
     if (subject !== undefined && max_sessions_per_subject !== undefined && (this.#perSubject.get(subject) ?? 0) >= max_sessions_per_subject) {
       throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
     }
-    if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, 5);
+    if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, this.#hub.retryInSeconds || 1);
     const id = newSessionId();
     const logger = this.#logger.child({ session: id.slice(0, 8) });
     const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended) => this.#forget(ended));
