@@ -12,12 +12,16 @@ import type { ConnectionInfo } from "../runtime/types.ts";
 import { createAuthGate } from "./auth-gate.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
+import { createLogThrottle } from "../log/throttle.ts";
 import { jsonError } from "./http-errors.ts";
 import { Metrics } from "./metrics.ts";
 import type { SessionManager } from "./sessions.ts";
 import { createMcpHandlers } from "./streamable-http.ts";
 
 type AppEnv = { Bindings: ConnectionInfo };
+
+/** Host/Origin refusals are logged once per reason and this interval, with a count of those left out. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export interface AppOptions {
   config: ServerConfig;
@@ -28,6 +32,18 @@ export interface AppOptions {
   logger: Logger;
   /** RFC 9728 document, when the server publishes one. */
   protectedResourceMetadata?: () => Record<string, unknown>;
+}
+
+/**
+ * The path a reverse proxy puts in front of the bridge's own paths: public_url's path without the
+ * trailing server.path ("https://host/team/mcp" with path "/mcp" → "/team"), else without its
+ * last segment; "" without public_url.
+ */
+export function publicPathPrefix(config: ServerConfig): string {
+  if (!config.public_url) return "";
+  const path = new URL(config.public_url).pathname.replace(/\/+$/, "");
+  if (path.endsWith(config.path)) return path.slice(0, path.length - config.path.length);
+  return path.slice(0, path.lastIndexOf("/"));
 }
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
@@ -41,7 +57,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
   metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
-  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
+  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize, legacyMessagesPath: `${publicPathPrefix(config)}/messages` });
 
   app.onError((error, c) => {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
@@ -49,10 +65,21 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
 
+  const refusalLog = createLogThrottle(REFUSAL_LOG_INTERVAL_MS);
   app.use(async function hostAndOriginGuard(c, next) {
     const refusal = guard.check(c.req.header("host") ?? null, c.req.header("origin") ?? null);
     if (refusal) {
-      logger.warn("request refused", { reason: refusal, host: c.req.header("host"), origin: c.req.header("origin") });
+      const suppressed = refusalLog.admit(refusal);
+      if (suppressed !== undefined) {
+        logger.warn("request refused", {
+          reason: refusal,
+          host: c.req.header("host"),
+          origin: c.req.header("origin"),
+          remote: clientAddress(c.env.remoteAddress, c.req.raw.headers),
+          fix: refusal.startsWith("Host") ? "list the name in server.allowed_hosts or set server.public_url" : "list the origin in server.allowed_origins",
+          ...(suppressed > 0 && { suppressed }),
+        });
+      }
       return jsonError(403, "forbidden", refusal);
     }
     await next();

@@ -18,6 +18,8 @@ const LEGACY_PROTOCOL_VERSION = "2024-11-05";
 export interface McpHandlerOptions {
   sessions: SessionManager;
   maxBodyBytes: number;
+  /** Path of the legacy transport's POST endpoint as clients see it (public_url's prefix included). */
+  legacyMessagesPath: string;
   /** Checks a message's method/tool against the principal's scopes; a Response refuses the POST. */
   authorize(principal: Principal | undefined, messages: readonly JsonRpcMessage[]): Response | undefined;
 }
@@ -144,7 +146,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
       if (!(error instanceof SessionLimitError)) throw error;
       return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
     }
-    return session.openLegacyStream(`/messages?sessionId=${encodeURIComponent(session.id)}`);
+    return session.openLegacyStream(`${options.legacyMessagesPath}?sessionId=${encodeURIComponent(session.id)}`);
   }
 
   /** Legacy HTTP+SSE: POST /messages?sessionId=… → 202; replies travel on the session's stream. */
