@@ -317,7 +317,7 @@ const serverSchema = section({
   read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
   write_timeout: duration().prefault("60s").describe("Accepted for compatibility with the Go original, not applied: a write timeout kills long-lived SSE streams, and replies are already bounded by mcp_server.read_timeout."),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
-  sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams."),
+  sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted; empty: loopback names for a loopback listener, anything otherwise."),

@@ -12,7 +12,7 @@ import type { ConnectionInfo } from "../runtime/types.ts";
 import { createAuthGate } from "./auth-gate.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
-import { createLogThrottle } from "../log/throttle.ts";
+import { throttledLog } from "../log/throttle.ts";
 import { jsonError } from "./http-errors.ts";
 import { Metrics } from "./metrics.ts";
 import type { SessionManager } from "./sessions.ts";
@@ -20,8 +20,8 @@ import { createMcpHandlers } from "./streamable-http.ts";
 
 type AppEnv = { Bindings: ConnectionInfo };
 
-/** Host/Origin refusals are logged once per reason and this interval, with a count of those left out. */
-const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Host/Origin refusals are attacker-driven: a few lines per window, then a count. */
+const REFUSAL_LOG = { burst: 3, windowMs: 10_000 };
 
 export interface AppOptions {
   config: ServerConfig;
@@ -65,21 +65,17 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
 
-  const refusalLog = createLogThrottle(REFUSAL_LOG_INTERVAL_MS);
+  const refusalLog = throttledLog(logger, "requests refused by the Host/Origin guard", REFUSAL_LOG);
   app.use(async function hostAndOriginGuard(c, next) {
     const refusal = guard.check(c.req.header("host") ?? null, c.req.header("origin") ?? null);
     if (refusal) {
-      const suppressed = refusalLog.admit(refusal);
-      if (suppressed !== undefined) {
-        logger.warn("request refused", {
-          reason: refusal,
-          host: c.req.header("host"),
-          origin: c.req.header("origin"),
-          remote: clientAddress(c.env.remoteAddress, c.req.raw.headers),
-          fix: refusal.startsWith("Host") ? "list the name in server.allowed_hosts or set server.public_url" : "list the origin in server.allowed_origins",
-          ...(suppressed > 0 && { suppressed }),
-        });
-      }
+      refusalLog.write("warn", "request refused", {
+        reason: refusal,
+        host: c.req.header("host"),
+        origin: c.req.header("origin"),
+        remote: clientAddress(c.env.remoteAddress, c.req.raw.headers),
+        fix: refusal.startsWith("Host") ? "list the name in server.allowed_hosts or set server.public_url" : "list the origin in server.allowed_origins",
+      });
       return jsonError(403, "forbidden", refusal);
     }
     await next();

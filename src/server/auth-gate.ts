@@ -7,13 +7,13 @@ import { challengeHeader } from "../auth/prm.ts";
 import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../auth/types.ts";
 import { isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
-import { createLogThrottle } from "../log/throttle.ts";
+import { throttledLog } from "../log/throttle.ts";
 import { FailureLimiter } from "./failure-limiter.ts";
 import { jsonError } from "./http-errors.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** An unreachable authorization service is logged once per reason and this interval. */
-const UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
+/** An unreachable authorization service fails every request: a few lines per window, then a count. */
+const UNAVAILABLE_LOG = { burst: 3, windowMs: 10_000 };
 const BEARER = /^Bearer +(\S+) *$/i;
 
 export interface AuthGateOptions {
@@ -28,7 +28,7 @@ export interface AuthGateOptions {
 export function createAuthGate(options: AuthGateOptions) {
   const { authenticator, logger } = options;
   const limiter = new FailureLimiter(options.failureLimitPerMinute, logger);
-  const unavailableLog = createLogThrottle(UNAVAILABLE_LOG_INTERVAL_MS);
+  const unavailableLog = throttledLog(logger, "authorization service failures", UNAVAILABLE_LOG);
 
   function refuse(error: AuthError, remoteAddress: string): Response {
     options.metrics.count("mcp_bridge_auth_failures_total", "Requests refused by authentication or authorization, by RFC 6750 code", { code: error.code });
@@ -42,8 +42,7 @@ export function createAuthGate(options: AuthGateOptions) {
       logger.warn("authentication failed", { remote: remoteAddress, code: error.code, reason: error.reason });
     }
     if (error.status === 503) {
-      const suppressed = unavailableLog.admit(error.reason);
-      if (suppressed !== undefined) logger.warn("authentication could not be decided: the authorization service failed", { reason: error.reason, ...(suppressed > 0 && { suppressed }) });
+      unavailableLog.write("warn", "authentication could not be decided: the authorization service failed", { reason: error.reason });
       return jsonError(503, "temporarily_unavailable", "the authorization service cannot be reached; try again shortly", { "retry-after": "5" });
     }
     if (error.status === 400) return jsonError(400, "invalid_request", "malformed credentials");

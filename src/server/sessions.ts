@@ -160,7 +160,7 @@ export class SessionManager {
     if (cleanup) this.#lastCleanup = now;
     for (const session of this.#sessions.values()) {
       if (session.inFlight > 0) session.expireRequests(now);
-      if (keepAlive) session.keepAlive();
+      if (keepAlive) session.keepAlive(this.#config.sse_keepalive_interval);
       if (cleanup && session.inFlight === 0 && !session.hasOpenStream && now - session.lastActivity > this.#config.session.timeout) {
         session.terminate("the session was idle too long");
       }
