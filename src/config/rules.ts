@@ -132,7 +132,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
           const path = `server.oauth_server.builtin.users[${i}]`;
           issues.push(...unless(Boolean(user.password_hash) !== Boolean(user.password_env), path, "needs exactly one of password_hash and password_env"));
           if (user.password_hash) {
-            issues.push(...unless(BCRYPT_HASH.test(user.password_hash.reveal()), `${path}.password_hash`, "is not a bcrypt hash (make one with: htpasswd -nbBC 10 \"\" 'PASSWORD' | tr -d ':\\n')"));
+            issues.push(...unless(BCRYPT_HASH.test(user.password_hash.reveal()), `${path}.password_hash`, "is not a bcrypt hash (make one with: mcp-bridge hash-password)"));
           }
         });
       } else {

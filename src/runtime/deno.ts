@@ -207,6 +207,14 @@ export const denoPlatform: Platform = {
       return false;
     }
   },
+  fileMode(path) {
+    try {
+      const mode = (Deno.statSync(path) as { mode: number | null }).mode;
+      return mode === null ? undefined : mode & 0o777;
+    } catch {
+      return undefined;
+    }
+  },
   openAppendFile(path) {
     Deno.writeTextFileSync(path, "", { append: true, mode: 0o600 });
     return (text) => Deno.writeTextFileSync(path, text, { append: true });

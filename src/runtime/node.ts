@@ -2,7 +2,7 @@
 import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
-import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
+import { appendFileSync, existsSync, openSync, closeSync, statSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
@@ -161,6 +161,14 @@ export const nodePlatform: Platform = {
   // and createHash a Hash object per call.
   sha256: (text) => hash("sha256", text, "buffer"),
   fileExists: (path) => existsSync(path),
+  fileMode: (path) => {
+    if (process.platform === "win32") return undefined;
+    try {
+      return statSync(path).mode & 0o777;
+    } catch {
+      return undefined;
+    }
+  },
   openAppendFile,
   writeStdout: (text) => void process.stdout.write(text),
   writeStderr: (text) => void process.stderr.write(text),

@@ -103,8 +103,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     return c.json({ status: healthy ? (state === "restarting" ? "degraded" : "ok") : "failing", mcp_server: state, ...(retry > 0 && { retry_in_s: retry }) }, healthy ? 200 : 503);
   });
   app.get("/ready", (c) => {
-    const ready = sessions.ready;
-    return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState }, ready ? 200 : 503);
+    const authReady = options.authenticator?.ready !== false;
+    const ready = sessions.ready && authReady;
+    return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState, auth: authReady ? "ready" : "unavailable" }, ready ? 200 : 503);
   });
 
   app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));

@@ -8,21 +8,13 @@ import type { Platform, TlsServeOptions } from "../runtime/types.ts";
 import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 
 export interface BridgeServer {
   /** URL of the MCP endpoint as bound (the real port when 0 was configured). */
   readonly url: string;
   close(): Promise<void>;
-}
-
-/** Reads a file named in the config; a failure is a config error naming the key. */
-async function readConfiguredFile(platform: Platform, key: string, path: string): Promise<string> {
-  try {
-    return await platform.readTextFile(path);
-  } catch (error) {
-    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
-  }
 }
 
 async function tlsOptions(config: NonNullable<Config["server"]>, platform: Platform): Promise<TlsServeOptions | undefined> {
