@@ -326,6 +326,9 @@ const serverSchema = section({
     .default([])
     .describe('Reverse proxies (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") whose X-Forwarded-For or Forwarded header names the client; the client address is used in limits, caps and logs. Empty: the peer address is the client.'),
   legacy_sse: z.boolean().default(true).describe("Serve the 2024-11-05 HTTP+SSE transport on /sse and /messages."),
+  metrics_listen: listenAddress()
+    .optional()
+    .describe('Address of a second, plain-HTTP listener for operators: Prometheus /metrics and the detailed /health (with counts), e.g. "127.0.0.1:9464". Unset: no metrics are served; the public /health and /ready carry states only.'),
   auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address per minute before 429."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
   cors: corsSchema.prefault({}).describe("Cross-origin requests from browsers."),

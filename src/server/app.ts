@@ -32,6 +32,8 @@ export interface AppOptions {
   logger: Logger;
   /** RFC 9728 document, when the server publishes one. */
   protectedResourceMetadata?: () => Record<string, unknown>;
+  /** Counters, served by the operators' listener (ops.ts), never by this app. */
+  metrics?: Metrics;
 }
 
 /**
@@ -53,7 +55,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const clientAddress = clientAddressResolver(config.trusted_proxies);
   const resourcePath = new URL(options.resource).pathname;
   const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
-  const metrics = new Metrics();
+  const metrics = options.metrics ?? new Metrics();
   metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
   metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
@@ -107,8 +109,6 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const ready = sessions.ready && authReady;
     return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState, auth: authReady ? "ready" : "unavailable" }, ready ? 200 : 503);
   });
-
-  app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));
 
   if (options.protectedResourceMetadata) {
     const document = options.protectedResourceMetadata;

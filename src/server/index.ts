@@ -8,6 +8,8 @@ import type { Platform, TlsServeOptions } from "../runtime/types.ts";
 import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { Metrics } from "./metrics.ts";
+import { createOpsApp } from "./ops.ts";
 import { readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 
@@ -62,7 +64,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);
+  const metrics = new Metrics();
   app = createApp({
+    metrics,
     config: server,
     sessions,
     authenticator,
@@ -72,6 +76,15 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     protectedResourceMetadata: authenticator?.protectedResource ? () => protectedResourceMetadata({ resource, ...authenticator.protectedResource! }) : undefined,
   });
   await authenticator?.start?.();
+  let ops: Awaited<ReturnType<Platform["serve"]>> | undefined;
+  if (server.metrics_listen) {
+    const opsApp = createOpsApp({ metrics, sessions, authenticator });
+    const address = server.metrics_listen;
+    ops = await platform.serve((request) => opsApp.fetch(request), { host: address.host, port: address.port, requestTimeout: server.read_timeout, idleTimeout: server.idle_timeout });
+    const opsHost = address.host.includes(":") ? `[${address.host}]` : address.host;
+    logger.info("metrics served", { url: `http://${opsHost === "0.0.0.0" || opsHost === "[::]" ? "127.0.0.1" : opsHost}:${ops.port}/metrics` });
+    if (!isLoopbackHost(address.host)) logger.warn("server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", { listen: address.text });
+  }
 
   const authType = server.auth?.type ?? "none";
   if (authType === "none" && !isLoopbackHost(server.listen.host)) {
@@ -85,6 +98,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
       const ending = sessions.close();
       await listener.close();
       await ending;
+      await ops?.close();
       authenticator?.close?.();
     },
   };

@@ -248,3 +248,33 @@ describe("CLI", () => {
   });
 });
 
+
+describe("metrics and detailed health are not public", () => {
+  test("the public listener serves no /metrics; the operators' listener serves metrics and health with counts", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), metrics_listen: "127.0.0.1:0" } });
+    try {
+      assert.equal((await fetch(`${bridge.origin}/metrics`)).status, 404);
+      await initialize(bridge.url);
+      const metricsUrl = /metrics served url=(\S+)/.exec(await logged(bridge, "metrics served"))![1]!;
+      const metrics = await (await fetch(metricsUrl)).text();
+      assert.match(metrics, /^mcp_bridge_sessions 1$/m);
+      const health = (await (await fetch(new URL("/health", metricsUrl))).json()) as Record<string, unknown>;
+      assert.equal(health.sessions, 1);
+      assert.equal(health.ready, true);
+      // The public one has states only.
+      const open = (await (await fetch(`${bridge.origin}/health`)).json()) as Record<string, unknown>;
+      assert.equal(open.sessions, undefined);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("without metrics_listen there are no metrics anywhere public", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted() } });
+    try {
+      assert.equal((await fetch(`${bridge.origin}/metrics`)).status, 404);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
