@@ -9,6 +9,7 @@ import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ChildExit, ChildProcessHandle, Platform } from "../runtime/types.ts";
+import { StderrTail } from "./stderr-tail.ts";
 
 /** A line longer than this from the child is dropped; large tool results stay well below it. */
 const MAX_CHILD_LINE_BYTES = 256 * 1024 * 1024;
@@ -79,6 +80,8 @@ export class StdioChild {
     );
     this.#process.onStdout((chunk) => stdout.push(chunk));
     this.#process.onStderr((chunk) => stderr.push(chunk));
+    const tail = new StderrTail();
+    this.#process.onStderr((chunk) => tail.push(chunk));
     this.exited = this.#process.exited.then((exit) => {
       this.#exited = true;
       stdout.flush();
@@ -86,7 +89,10 @@ export class StdioChild {
       // The leader is gone; anything it left in its group (npx's node, a shell's children) goes too.
       this.#process.kill("SIGTERM");
       if (exit.error) logger.error("child could not be started", { command: config.command, error: exit.error.message });
-      else logger.debug("child exited", { pid, code: exit.code, signal: exit.signal });
+      // A non-zero code, or a signal the bridge does not send, is a failure: say why, where warn is read.
+      else if ((exit.code ?? 0) !== 0 || (exit.signal !== null && exit.signal !== "SIGTERM" && exit.signal !== "SIGKILL")) {
+        logger.warn("child exited with a failure", { pid, code: exit.code, signal: exit.signal, stderr_tail: tail.text() || undefined });
+      } else logger.debug("child exited", { pid, code: exit.code, signal: exit.signal });
       events.onExit(exit);
       return exit;
     });

@@ -278,3 +278,17 @@ describe("metrics and detailed health are not public", () => {
     }
   });
 });
+
+describe("a failing MCP server is explained at warn", () => {
+  test("a per-session child's exit code and the tail of its stderr", async () => {
+    const script = 'process.stderr.write("Error: cannot open database\\n    at connect (db.js:12)\\n"); process.stdin.once("data", () => process.exit(7));';
+    const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: ["-e", script] } } });
+    try {
+      await initialize(bridge.url);
+      const logs = await logged(bridge, "child exited with a failure");
+      assert.match(logs, /WARN +child exited with a failure .*code=7 .*stderr_tail="Error: cannot open database\\\\x0a {4}at connect \(db\.js:12\)"/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
