@@ -36,7 +36,8 @@ async function bothRefuse(config: Record<string, unknown>, pattern: RegExp): Pro
   }
 }
 
-describe("no silent non-features", () => {
+// A bridge that wrongly starts serving would never exit: these tests fail by timeout, not hang.
+describe("no silent non-features", { timeout: 60_000 }, () => {
   test("enabling the authorization server is refused by check-config and run, naming the key and what to do", async () => {
     await bothRefuse({ server: { listen: "127.0.0.1:0", mcp_server: scripted(), oauth_server: { enabled: true, issuer: "https://mcp.example.com", signing: { generate_key: true }, builtin: { users: [{ username: "a", password_env: "PW" }] } } } }, /server\.oauth_server\.enabled: the built-in authorization server is not available.*server\.auth/);
   });
@@ -52,7 +53,7 @@ describe("no silent non-features", () => {
   });
 });
 
-describe("check-config gives run's verdict", () => {
+describe("check-config gives run's verdict", { timeout: 60_000 }, () => {
   test("a missing TLS file", async () => {
     await bothRefuse({ server: { listen: "127.0.0.1:0", mcp_server: scripted(), tls: { enabled: true, cert_file: "/nonexistent/cert.pem", key_file: "/nonexistent/key.pem" } } }, /server\.tls\.cert_file: cannot read "\/nonexistent\/cert\.pem"/);
   });
