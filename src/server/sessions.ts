@@ -57,6 +57,11 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
+  /** Seconds until the shared child is started again, while it is down (0 otherwise). */
+  get retryInSeconds(): number {
+    return this.#hub?.retryInSeconds ?? 0;
+  }
+
   /** Whether a new session could get an MCP server now: the shared child runs, or the command can be found. */
   get ready(): boolean {
     return this.#hub ? this.#hub.ready : this.#commandFound();
@@ -74,11 +79,6 @@ export class SessionManager {
 
   get childState(): string {
     return this.#hub ? this.#hub.state : "per-session";
-  }
-
-  /** Seconds until the shared child is started again, while it is down (0 otherwise). */
-  get retryInSeconds(): number {
-    return this.#hub?.retryInSeconds ?? 0;
   }
 
   /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
