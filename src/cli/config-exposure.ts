@@ -20,8 +20,8 @@ function secretValues(config: Config): string[] {
 }
 
 /** The warning for `path`, or undefined when the file is private or holds no literal secret. */
-export function exposureWarning(platform: Platform, path: string, text: string, config: Config): string | undefined {
-  const mode = platform.fileMode(path);
+export async function exposureWarning(platform: Platform, path: string, text: string, config: Config): Promise<string | undefined> {
+  const mode = await platform.fileMode(path);
   if (mode === undefined || (mode & 0o004) === 0) return undefined;
   const literal = secretValues(config).some((value) => text.includes(value));
   if (!literal) return undefined;

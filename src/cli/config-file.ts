@@ -30,7 +30,7 @@ export async function loadConfigFile(platform: Platform, explicitPath: string | 
   }
   const config = parseConfig(text, platform.env, path);
   await preflight(config, platform, path);
-  const exposed = exposureWarning(platform, path, text, config);
+  const exposed = await exposureWarning(platform, path, text, config);
   if (exposed) platform.writeStderr(`mcp-bridge: warning: ${exposed}\n`);
   return { config, path };
 }

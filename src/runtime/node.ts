@@ -2,8 +2,8 @@
 import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
-import { appendFileSync, existsSync, openSync, closeSync, statSync } from "node:fs";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
+import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { createServer as createHttpsServer } from "node:https";
@@ -157,18 +157,11 @@ export const nodePlatform: Platform = {
   serve,
   spawn,
   readTextFile: (path) => readFile(path, "utf8"),
+  fileMode: async (path) => (process.platform === "win32" ? undefined : stat(path).then((info) => info.mode & 0o777, () => undefined)),
   // Synchronous and one-shot: Web Crypto's digest costs a thread-pool round trip per call on Node,
   // and createHash a Hash object per call.
   sha256: (text) => hash("sha256", text, "buffer"),
   fileExists: (path) => existsSync(path),
-  fileMode: (path) => {
-    if (process.platform === "win32") return undefined;
-    try {
-      return statSync(path).mode & 0o777;
-    } catch {
-      return undefined;
-    }
-  },
   openAppendFile,
   writeStdout: (text) => void process.stdout.write(text),
   writeStderr: (text) => void process.stderr.write(text),

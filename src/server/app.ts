@@ -59,7 +59,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
   metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
-  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize, legacyMessagesPath: `${publicPathPrefix(config)}/messages` });
+  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize });
 
   app.onError((error, c) => {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
@@ -131,7 +131,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     app.get("/sse", async (c) => {
       const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
-      return mcp.openLegacy(principal);
+      return mcp.openLegacy(principal, `${publicPathPrefix(config)}/messages`);
     });
     app.post("/messages", async (c) => {
       const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));

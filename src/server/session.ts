@@ -272,20 +272,24 @@ export class Session {
   }
 
   /**
-   * Sends a keep-alive comment on every open stream of this session. A POST still waiting for its
-   * answer whose client accepts SSE, and that has waited half of `intervalMs`, gets its response
-   * head (as an SSE stream) and the comment now: a proxy's idle timeout and a client's header
-   * timeout see a live call. Initialize is left alone: its answer decides whether the session exists.
+   * Liveness of long calls: a POST still waiting for its answer whose client accepts SSE, and that
+   * has waited half of `intervalMs`, gets its response head now (as an SSE stream), so the next
+   * keep-alive reaches it and neither a proxy's idle timeout nor a client's header timeout ends a
+   * live call. Initialize is left alone: its answer decides whether the session exists.
    */
-  keepAlive(intervalMs = Infinity): void {
-    if (this.#standalone?.open) this.#standalone.keepAlive();
+  showLiveness(intervalMs: number): void {
     const now = Date.now();
     for (const stream of this.#streams.values()) {
-      if (stream.mode === "undecided" && stream.acceptsSse && now - stream.openedAt >= intervalMs / 2 && ![...stream.pending].some((key) => this.#pending.get(key)?.method === "initialize")) {
-        this.#openSse(stream);
-      }
-      if (stream.sink?.open) stream.sink.keepAlive();
+      if (stream.mode !== "undecided" || !stream.acceptsSse || now - stream.openedAt < intervalMs / 2) continue;
+      if ([...stream.pending].some((key) => this.#pending.get(key)?.method === "initialize")) continue;
+      this.#openSse(stream);
     }
+  }
+
+  /** Sends a keep-alive comment on every open stream of this session. */
+  keepAlive(): void {
+    if (this.#standalone?.open) this.#standalone.keepAlive();
+    for (const stream of this.#streams.values()) if (stream.sink?.open) stream.sink.keepAlive();
     if (this.hasOpenStream) this.lastActivity = Date.now();
   }
 

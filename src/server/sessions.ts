@@ -57,11 +57,6 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
-  /** Seconds until the shared child is started again, while it is down (0 otherwise). */
-  get retryInSeconds(): number {
-    return this.#hub?.retryInSeconds ?? 0;
-  }
-
   /** Whether a new session could get an MCP server now: the shared child runs, or the command can be found. */
   get ready(): boolean {
     return this.#hub ? this.#hub.ready : this.#commandFound();
@@ -120,6 +115,11 @@ export class SessionManager {
     return session;
   }
 
+  /** Seconds until the shared child is started again, while it is down (0 otherwise). */
+  get retryInSeconds(): number {
+    return this.#hub?.retryInSeconds ?? 0;
+  }
+
   /** The session with this id if it exists and belongs to `principal` (else undefined → 404). */
   get(id: string, principal: Principal | undefined): Session | undefined {
     const session = this.#sessions.get(id);
@@ -160,7 +160,8 @@ export class SessionManager {
     if (cleanup) this.#lastCleanup = now;
     for (const session of this.#sessions.values()) {
       if (session.inFlight > 0) session.expireRequests(now);
-      if (keepAlive) session.keepAlive(this.#config.sse_keepalive_interval);
+      if (keepAlive) session.showLiveness(this.#config.sse_keepalive_interval);
+      if (keepAlive) session.keepAlive();
       if (cleanup && session.inFlight === 0 && !session.hasOpenStream && now - session.lastActivity > this.#config.session.timeout) {
         session.terminate("the session was idle too long");
       }
