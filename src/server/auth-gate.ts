@@ -14,6 +14,8 @@ import type { Metrics } from "./metrics.ts";
 
 /** An unreachable authorization service fails every request: a few lines per window, then a count. */
 const UNAVAILABLE_LOG = { burst: 3, windowMs: 10_000 };
+/** Failures from many addresses, each under its own limit, must not flood the log either. */
+const FAILURE_LOG = { burst: 50, windowMs: 10_000 };
 const BEARER = /^Bearer +(\S+) *$/i;
 
 export interface AuthGateOptions {
@@ -29,6 +31,7 @@ export function createAuthGate(options: AuthGateOptions) {
   const { authenticator, logger } = options;
   const limiter = new FailureLimiter(options.failureLimitPerMinute, logger);
   const unavailableLog = throttledLog(logger, "authorization service failures", UNAVAILABLE_LOG);
+  const failureLog = throttledLog(logger, "authentication failures", FAILURE_LOG);
 
   function refuse(error: AuthError, remoteAddress: string): Response {
     options.metrics.count("mcp_bridge_auth_failures_total", "Requests refused by authentication or authorization, by RFC 6750 code", { code: error.code });
@@ -39,7 +42,7 @@ export function createAuthGate(options: AuthGateOptions) {
         return jsonError(429, "too_many_requests", "too many failed authentication attempts from this address; valid credentials are still accepted", { "retry-after": retry });
       }
       // Why, at warn: the reasons name the check that failed, never the token.
-      logger.warn("authentication failed", { remote: remoteAddress, code: error.code, reason: error.reason });
+      failureLog.write("warn", "authentication failed", { remote: remoteAddress, code: error.code, reason: error.reason });
     }
     if (error.status === 503) {
       unavailableLog.write("warn", "authentication could not be decided: the authorization service failed", { reason: error.reason });

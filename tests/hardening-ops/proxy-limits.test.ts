@@ -69,6 +69,17 @@ describe("trusted proxies", () => {
     }
   });
 
+  test("failures spread over many client addresses are logged in bursts with a count, not a line each", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), trusted_proxies: ["127.0.0.0/8", "::1"], auth: bearer } });
+    try {
+      for (let i = 0; i < 70; i++) assert.equal((await initialize(bridge.url, { "x-forwarded-for": `198.51.100.${i}`, ...auth(`wrong-${i}-0123456789`) })).status, 401);
+      const logs = await logged(bridge, /authentication failures: lines not logged .*suppressed=20/);
+      assert.equal(logs.split("\n").filter((line) => line.includes("authentication failed")).length, 50);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("forwarding headers from an untrusted peer are ignored", async () => {
     const bridge = await startBridge({ server: { mcp_server: scripted(), auth_failure_limit: 2, trusted_proxies: ["10.0.0.0/8"], auth: bearer } });
     try {
