@@ -274,6 +274,8 @@ export class ModernTransport implements RemoteTransport {
         anySignal(signal, this.#closing.signal),
         (message) => this.#context.deliver(message),
       );
+      // A server that answers, even "method not found", is alive: what a legacy client's ping asks.
+      if (request.method === "ping" && response.error?.code === ErrorCode.MethodNotFound) return { jsonrpc: "2.0", id: request.id, result: {} };
       if (response.error) return { ...response, id: request.id, error: toLegacyError(request.method, response.error) };
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);

@@ -17,6 +17,8 @@ const DEFAULT_RETRY_MS = 1_000;
 const MAX_RESUMES_WITHOUT_PROGRESS = 3;
 /** GET stream connection failures in a row before the bridge stops listening (requests still work). */
 const MAX_LISTEN_FAILURES = 10;
+/** Longest wait of requests for the GET stream to open (ms). */
+const LISTEN_READY_MS = 2_000;
 
 const ACCEPT_BOTH = "application/json, text/event-stream";
 
@@ -34,6 +36,8 @@ export class StreamableHttpTransport implements RemoteTransport {
   #reinitializing: Promise<void> | undefined;
   #reinitializations = 0;
   #listening = false;
+  /** Settles once the GET stream's answer arrived (or it failed, or LISTEN_READY_MS passed). */
+  #listenReady: Promise<void> | undefined;
 
   constructor(context: TransportContext) {
     this.#context = context;
@@ -45,7 +49,12 @@ export class StreamableHttpTransport implements RemoteTransport {
 
   async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
     if (this.#closing.signal.aborted) throw new ClientTransportError("closed", "the bridge is shutting down");
+    // Opened alongside notifications/initialized, before the requests that follow it: a server
+    // sends requests not tied to a call (elicitation, sampling) on the GET stream, and drops them
+    // when that stream is not open yet.
+    if (isNotification(message) && message.method === "notifications/initialized") this.#listen();
     if (this.#reinitializing) await this.#reinitializing;
+    if (this.#listenReady && isRequest(message)) await this.#listenReady;
     const request = isRequest(message) ? message : undefined;
     if (request?.method === "initialize") {
       this.#initialize = request;
@@ -67,7 +76,6 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       this.#context.deliver(incoming);
     });
-    if (isNotification(message) && message.method === "notifications/initialized") this.#listen();
   }
 
   async close(): Promise<void> {
@@ -178,6 +186,14 @@ export class StreamableHttpTransport implements RemoteTransport {
     this.#listening = true;
     const session = this.#sessionId;
     const { logger } = this.#context;
+    let ready!: () => void;
+    this.#listenReady = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.min(LISTEN_READY_MS, this.#context.timeout));
+      ready = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
     void (async () => {
       let lastEventId: string | undefined;
       let retryMs = DEFAULT_RETRY_MS;
@@ -190,6 +206,7 @@ export class StreamableHttpTransport implements RemoteTransport {
               headers: this.#headers(session, { accept: "text/event-stream", ...(lastEventId !== undefined && { "last-event-id": lastEventId }) }),
               signal: this.#closing.signal,
             });
+            ready();
             if (response.status === 405) {
               await response.body?.cancel().catch(() => {});
               logger.debug("the remote server offers no GET stream");
@@ -220,6 +237,7 @@ export class StreamableHttpTransport implements RemoteTransport {
               MAX_MESSAGE_CHARS,
             );
           } catch (error) {
+            ready();
             if (this.#closing.signal.aborted) return;
             failures++;
             logger.debug("GET stream failed", { error, failures });
@@ -232,6 +250,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           await this.#context.sleep(wait, this.#closing.signal);
         }
       } finally {
+        ready();
         if (this.#sessionId === session) this.#listening = false;
       }
     })();

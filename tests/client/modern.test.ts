@@ -44,6 +44,8 @@ test("a legacy local client is served by a modern server: initialize from server
     const call = server.headers.find((headers) => headers["mcp-method"] === "tools/call" && headers["mcp-name"] === "echo");
     assert.equal(call?.["mcp-protocol-version"], "2026-07-28");
     assert.ok(!server.methods.includes("initialize"), "no initialize goes to a modern server");
+    // Legacy clients ping to check the connection; a modern server that has no ping is still there.
+    assert.deepEqual(await local.client.ping(), {});
   } finally {
     await local.close();
   }
