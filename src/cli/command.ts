@@ -9,6 +9,8 @@ export interface Command {
   /** Usage line after "mcp-bridge ". */
   usage: string;
   options: OptionSpecs;
+  /** Words the command takes after its options (a URL, a shell name); any more are a usage error. Default 0. */
+  positionals?: number;
   /** Example invocations shown in --help. */
   examples: string[];
   /** Longer help text, shown after the options. */

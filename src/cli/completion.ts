@@ -153,6 +153,7 @@ export const completionCommand: Command = {
   name: "completion",
   summary: "Print a shell completion script (bash, zsh or fish)",
   usage: "completion bash|zsh|fish",
+  positionals: 1,
   options: {},
   examples: [
     "source <(mcp-bridge completion bash)",
@@ -161,8 +162,8 @@ export const completionCommand: Command = {
     "mcp-bridge completion fish > ~/.config/fish/completions/mcp-bridge.fish",
   ],
   async run(args, platform) {
-    const [shell, ...extra] = args.positionals;
-    if (shell === undefined || extra.length > 0 || !SHELLS.includes(shell as Shell)) {
+    const [shell] = args.positionals;
+    if (shell === undefined || !SHELLS.includes(shell as Shell)) {
       throw new UsageError(`expected one shell: ${SHELLS.join(", ")}${shell === undefined ? "" : ` (got "${args.positionals.join(" ")}")`}`);
     }
     platform.writeStdout(completionScript(shell as Shell, COMMANDS));

@@ -39,6 +39,7 @@ export const connectCommand: Command = {
   name: "connect",
   summary: "Connect stdio to a remote MCP server (client mode without a config file)",
   usage: "connect URL [--header 'Name: value']... [--token-env VAR] [options]",
+  positionals: 1,
   options: {
     header: { type: "string", value: "'NAME: VALUE'", multiple: true, description: "Header sent with every request (repeatable); ${VAR} in the value is read from the environment" },
     "token-env": { type: "string", value: "VAR", description: "Send the bearer token held in environment variable VAR (no OAuth)" },
@@ -65,9 +66,8 @@ export const connectCommand: Command = {
   details:
     "stdin and stdout carry the MCP messages (newline-delimited JSON-RPC); nothing else is written to stdout. Without --token-env or an Authorization header, the bridge signs in with OAuth when the server asks (a 401): the browser opens once, tokens are cached. For everything else (mutual TLS, retries, private_key_jwt, enterprise-managed authorization) use a config file with mode: client and run mcp-bridge -c FILE.",
   async run(args, platform) {
-    const [url, ...extra] = args.positionals;
+    const [url] = args.positionals;
     if (url === undefined) throw new UsageError("the URL of the remote MCP server is required");
-    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
     const issues: ConfigIssue[] = [];
     const headers = Object.fromEntries(((args.values.header as string[] | undefined) ?? []).map((text) => parseHeader(text, platform.env, issues)));
     if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues, "command line");

@@ -77,8 +77,8 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
       return 0;
     }
     const parsed = parseArgs(commandArgs, command.options);
-    // Only `completion` takes a word; anywhere else a stray word is a mistake, never ignored.
-    const stray = command.name === "completion" ? undefined : parsed.positionals[0];
+    // A word beyond what the command takes is a mistake, never ignored.
+    const stray = parsed.positionals[command.positionals ?? 0];
     if (stray !== undefined) {
       const named = COMMANDS.find((other) => other.name === stray);
       throw new UsageError(`unexpected argument "${stray}"${named ? ` (the command comes first: mcp-bridge ${stray} ${commandArgs.filter((arg) => arg !== stray).join(" ")})` : ""}`);
