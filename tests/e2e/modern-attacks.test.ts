@@ -1,0 +1,88 @@
+/**
+ * @module End-to-end attacks on the modern (2026-07-28) path through the built CLI: hostile
+ * headers and envelopes, requestState abuse, one principal's load against another's service, and
+ * children that misbehave. Each test is an attack that once broke, or must keep failing.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startBridge, type RunningBridge } from "../support/bridge.ts";
+import { buildFixtures } from "../support/fixtures.ts";
+
+const ALICE = "alice-token-0123456789";
+const BOB = "bob-token-0123456789abc";
+const MODERN = "2026-07-28";
+
+type Body = { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
+
+function meta(capabilities: Record<string, unknown> = { elicitation: {} }) {
+  return { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": capabilities };
+}
+
+/** POSTs a modern request with its standard headers (overridable); `raw` replaces the body text. */
+function post(bridge: RunningBridge, token: string, message: Record<string, any>, options: { headers?: Record<string, string>; signal?: AbortSignal; raw?: string; accept?: string } = {}): Promise<Response> {
+  const name = message.params?.name ?? message.params?.uri;
+  return fetch(bridge.url, {
+    method: "POST",
+    signal: options.signal,
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: options.accept ?? "application/json, text/event-stream",
+      "mcp-protocol-version": MODERN,
+      "mcp-method": message.method,
+      ...(typeof name === "string" && { "mcp-name": name }),
+      ...options.headers,
+    },
+    body: options.raw ?? JSON.stringify({ jsonrpc: "2.0", ...message }),
+  });
+}
+
+async function call(bridge: RunningBridge, token: string, message: Record<string, any>, options: Parameters<typeof post>[3] = {}): Promise<{ status: number; body: Body }> {
+  const response = await post(bridge, token, message, options);
+  return { status: response.status, body: (await response.json()) as Body };
+}
+
+function textOf(result: Record<string, any> | undefined): string {
+  return (result?.content as Array<{ type: string; text?: string }> | undefined)?.find((block) => block.type === "text")?.text ?? "";
+}
+
+describe("one principal's load never locks another out", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    const { everythingServer } = await buildFixtures();
+    bridge = await startBridge({
+      log: { level: "debug", format: "json" },
+      server: {
+        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
+        session: { modern_child: "shared", modern_pool_size: 2 },
+      },
+    });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("with one shared child, a principal holding every subscriptions/listen stream it may open leaves another principal its own", async () => {
+    const controllers: AbortController[] = [];
+    const listen = (token: string, id: number, controller: AbortController) =>
+      post(bridge, token, { id, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
+    try {
+      // Alice opens listen streams until the bridge refuses her.
+      let refused: Response | undefined;
+      for (let i = 0; i < 100 && !refused; i++) {
+        const controller = new AbortController();
+        controllers.push(controller);
+        const response = await listen(ALICE, i, controller);
+        if (response.status !== 200) refused = response;
+      }
+      assert.equal(refused?.status, 429, "alice's listen streams are bounded");
+      const controller = new AbortController();
+      controllers.push(controller);
+      const bob = await listen(BOB, 1000, controller);
+      assert.equal(bob.status, 200, `bob was refused a listen stream because of alice's: ${bob.status}`);
+    } finally {
+      for (const controller of controllers) controller.abort();
+    }
+  });
+});
