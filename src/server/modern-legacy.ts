@@ -177,7 +177,8 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   };
 }
 
-function principalName(request: ModernRequest): string {
+/** Whom a modern request is for, whichever child serves it: what rounds and listen streams are bound to and counted by. */
+export function principalName(request: Pick<ModernRequest, "principal">): string {
   return request.principal ? `sub:${request.principal.subject}` : "anonymous";
 }
 

@@ -13,7 +13,7 @@ import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeader
 import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
-import { callLegacyChild, LegacyChildState } from "./modern-legacy.ts";
+import { callLegacyChild, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
 import { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
@@ -106,7 +106,8 @@ export class ModernServer {
     }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval);
     if (message.method === "subscriptions/listen") {
-      const key = this.pool.keyOf(principal);
+      // Per principal, not per child: with one shared child, one user's streams must not use up another's.
+      const key = principalName(request);
       const open = this.#listens.get(key) ?? 0;
       if (open >= MAX_LISTENS_PER_PRINCIPAL) {
         return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_LISTENS_PER_PRINCIPAL} subscriptions/listen streams open`), { "retry-after": "5" });
