@@ -86,3 +86,40 @@ describe("one principal's load never locks another out", () => {
     }
   });
 });
+
+describe("children at max_sessions", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    const { everythingServer } = await buildFixtures();
+    bridge = await startBridge({
+      log: { level: "debug", format: "json" },
+      server: {
+        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
+        session: { max_sessions: 3, modern_pool_size: 8 },
+      },
+    });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("a principal whose rounds fill every place still gets its calls served (its oldest waiting round makes way), and another principal is not locked out", async () => {
+    const ask = (token: string, id: number, tag: string) => call(bridge, token, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, _meta: meta() } });
+    // Alice starts rounds she never finishes, more than there are places for children.
+    const rounds = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(ALICE, i, `a${i}`)));
+    assert.deepEqual(
+      rounds.map((round) => `${round.status} ${round.body.result?.resultType ?? round.body.error?.message}`),
+      rounds.map(() => "200 input_required"),
+    );
+    // Bob's first requests: a child of his own takes the place of one of Alice's extra children.
+    const echo = await call(bridge, BOB, { id: 100, method: "tools/call", params: { name: "echo", arguments: { text: "bob here" }, _meta: meta() } });
+    assert.equal(echo.status, 200, JSON.stringify(echo.body));
+    assert.equal(textOf(echo.body.result), "bob here");
+    const bobRound = await ask(BOB, 101, "b");
+    assert.equal(bobRound.body.result?.resultType, "input_required", JSON.stringify(bobRound.body));
+    const [key] = Object.keys(bobRound.body.result?.inputRequests ?? {});
+    const done = await call(bridge, BOB, { id: 102, method: "tools/call", params: { name: "elicit_tag", arguments: { tag: "b" }, inputResponses: { [key!]: { action: "accept", content: { value: "ok" } } }, requestState: bobRound.body.result?.requestState, _meta: meta() } });
+    assert.equal(textOf(done.body.result), "b=ok");
+  });
+});
