@@ -203,7 +203,7 @@ async function roundTrip(context: Context, pool: ModernChildPool, request: Moder
   };
   const target = retry.params?.name ?? retry.params?.uri;
   const kind = `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`;
-  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind, (group) => evictOldest(context, group));
+  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind);
   round = new Round(started.upstream, message.method, principal, retry.params, message.id, request.envelope);
   round.callId = started.id;
   context.legacy.rounds.set(round.id, round);
@@ -331,6 +331,8 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
     drop(context, round);
   }, ttl);
   reply.finish({ jsonrpc: "2.0", id: round.clientId, result: inputRequiredResult(inputRequests, state) });
+  // The call now waits for its client: a call waiting for a child may end it (evictOldest).
+  round.upstream.onFreed?.();
 }
 
 /**
@@ -338,7 +340,7 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
  * its client to come back with input (a client that never retries must not hold a child for
  * read_timeout while others wait). Its requestState is refused from then on.
  */
-function evictOldest(context: Context, group: readonly ModernUpstream[]): boolean {
+export function evictOldest(context: Context, group: readonly ModernUpstream[]): boolean {
   let oldest: Round | undefined;
   for (const round of context.legacy.rounds.values()) {
     if (round.waitingSince === undefined || !group.includes(round.upstream)) continue;

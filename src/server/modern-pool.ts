@@ -51,6 +51,11 @@ export class ModernChildPool {
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
+  /**
+   * Ends the call on one of `children` that has waited longest for its client to come back with
+   * input, and says whether there was one (the rounds live with the server, which sets this).
+   */
+  evictWaiting: ((children: readonly ModernUpstream[]) => boolean) | undefined;
 
   /** `others` counts the legacy sessions, which share the caps. */
   constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
@@ -106,7 +111,7 @@ export class ModernChildPool {
    * Starts a call on one of the principal's children. A `candidate` (a call that may make a legacy
    * child ask for input) of a kind known to ask runs on a child with no other candidate in flight;
    * other candidates share a child that runs no such exclusive call and is not draining. When no
-   * child fits and the group is full, `evict` may free one (it ends the call that has waited
+   * child fits and the group is full, `evictWaiting` may free one (it ends the call that has waited
    * longest for its client), else the call waits, FIFO, until one fits or read_timeout passes.
    */
   async start(
@@ -117,7 +122,6 @@ export class ModernChildPool {
     sink: CallSink,
     candidate: boolean,
     kind?: string,
-    evict?: (group: readonly ModernUpstream[]) => boolean,
   ): Promise<StartedCall> {
     const first = this.readyPrimary(principal) ?? (await this.primary(principal));
     if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(clientId, method, params, sink) };
@@ -138,9 +142,13 @@ export class ModernChildPool {
         if (mode === "exclusive") this.#ensureSpare(key, principal);
         return { upstream: fits, ...started };
       }
-      if (group.filter((child) => !child.closed).length < this.#config.session.modern_pool_size) {
-        await this.#spawn(key, principal).ready;
-        continue;
+      const live = group.filter((child) => !child.closed).length;
+      if (live < this.#config.session.modern_pool_size) {
+        const spawned = this.#trySpawn(key, principal, live > 0);
+        if (spawned) {
+          await spawned.ready;
+          continue;
+        }
       }
       // A child still starting (the spare) will fit: wait for it rather than end someone's round.
       const starting = group.find((child) => !child.closed && child.era === undefined);
@@ -148,7 +156,7 @@ export class ModernChildPool {
         await starting.ready.catch(() => undefined);
         continue;
       }
-      if (evict?.(group)) continue;
+      if (this.evictWaiting?.(group)) continue;
       // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time).
       await this.#waitForFree(key, deadline);
     }
@@ -196,6 +204,35 @@ export class ModernChildPool {
     next?.();
   }
 
+  /**
+   * A new child for the group, or undefined at a cap when the group has children of its own to
+   * wait for (`others`: a call then waits or ends the group's oldest waiting round instead).
+   */
+  #trySpawn(key: string, principal: Principal | undefined, others: boolean): ModernUpstream | undefined {
+    try {
+      return this.#spawn(key, principal);
+    } catch (error) {
+      if (error instanceof SessionLimitError && others) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * At max_sessions, a principal without a child takes the place of another principal's extra
+   * child (every principal keeps its first): an idle one, else one whose call has waited longest
+   * for its client (`evictWaiting` ends that call). One user's rounds must not lock others out.
+   */
+  #reclaimFor(key: string): boolean {
+    const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));
+    const idle = () => extras().find((child) => child.era !== undefined && child.inFlight === 0);
+    let victim = idle();
+    if (!victim && this.evictWaiting?.(extras())) victim = idle();
+    if (!victim) return false;
+    this.#logger.info("modern child ended to make way for another principal's first child", { child: victim.name });
+    this.#stop(victim, "its place was needed for another principal");
+    return true;
+  }
+
   /** Ends every child. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
@@ -205,8 +242,9 @@ export class ModernChildPool {
 
   #spawn(key: string, principal: Principal | undefined): ModernUpstream {
     const { max_sessions, max_sessions_per_subject } = this.#config.session;
-    if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
     const group = this.#groups.get(key) ?? [];
+    const first = !group.some((child) => !child.closed);
+    if (this.size + this.#others() >= max_sessions && !(first && this.#reclaimFor(key))) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
     if (key !== "shared" && max_sessions_per_subject !== undefined && group.length >= max_sessions_per_subject) {
       throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
     }

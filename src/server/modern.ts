@@ -13,7 +13,7 @@ import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeader
 import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
-import { callLegacyChild, LegacyChildState, principalName } from "./modern-legacy.ts";
+import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
 import { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
@@ -76,6 +76,7 @@ export class ModernServer {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
+    this.pool.evictWaiting = (children) => evictOldest(this.#context, children);
   }
 
   close(): Promise<void> {
