@@ -123,3 +123,38 @@ describe("children at max_sessions", () => {
     assert.equal(textOf(done.body.result), "b=ok");
   });
 });
+
+describe("clients that leave", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    const { everythingServer } = await buildFixtures();
+    bridge = await startBridge({
+      log: { level: "debug", format: "json" },
+      server: {
+        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "60s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
+        session: { modern_pool_size: 1 },
+      },
+    });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("a call whose client left while it waited for a child never runs there: the principal's next call gets the child", async () => {
+    const slow = (id: number, ms: number, signal: AbortSignal) => post(bridge, ALICE, { id, method: "tools/call", params: { name: "slow", arguments: { ms }, _meta: meta() } }, { signal });
+    const first = new AbortController();
+    const running = slow(1, 60_000, first.signal).catch(() => undefined);
+    const second = new AbortController();
+    // The only child is taken: this call waits for it, and its client gives up meanwhile.
+    const waiting = slow(2, 60_000, second.signal).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    second.abort();
+    await waiting;
+    first.abort();
+    await running;
+    // Had the abandoned call started, it would hold the child for a minute.
+    const next = await call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "slow", arguments: { ms: 0 }, _meta: meta() } }, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(textOf(next.body.result), "done");
+  });
+});
