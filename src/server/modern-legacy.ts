@@ -114,14 +114,14 @@ export async function callLegacyChild(context: Context, pool: ModernChildPool, p
 
   const params = withoutEnvelope(message.params);
   const { id, response } = primary.call(message.id, message.method, params, { notification: (n) => logTo(reply, request.envelope, n) });
-  reply.onClientGone = () => {
-    clearTimeout(timer);
-    primary.cancel(id, "the client closed the response stream");
-  };
   const timer = setTimeout(() => {
     primary.cancel(id, "request timed out");
     reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
   }, context.config.mcp_server!.read_timeout);
+  reply.onClientGone = () => {
+    clearTimeout(timer);
+    primary.cancel(id, "the client closed the response stream");
+  };
   const answer = await response;
   clearTimeout(timer);
   reply.finish(toModern(message.method, answer, context.legacy.hint, params));
@@ -218,16 +218,17 @@ function attach(context: Context, round: Round, reply: ModernReply): void {
   round.reply = reply;
   round.waitingSince = undefined;
   clearTimeout(round.deadline);
-  reply.onClientGone = () => {
-    if (round.reply !== reply) return;
-    round.upstream.cancel(round.callId, "the client closed the response stream");
-    drop(context, round);
-  };
   round.deadline = setTimeout(() => {
     round.upstream.cancel(round.callId, "request timed out");
     round.reply?.finish(errorResponse(round.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
     drop(context, round);
   }, context.config.mcp_server!.read_timeout);
+  // Runs at once when the client left while the call waited for a child.
+  reply.onClientGone = () => {
+    if (round.reply !== reply) return;
+    round.upstream.cancel(round.callId, "the client closed the response stream");
+    drop(context, round);
+  };
   if (round.settled) return settle(context, round, round.settled);
   if (round.collected.length > 0) scheduleFlush(context, round);
 }

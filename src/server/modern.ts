@@ -139,14 +139,14 @@ export class ModernServer {
     const { message } = request;
     const listen = message.method === "subscriptions/listen";
     const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
-    reply.onClientGone = () => {
-      clearTimeout(timer);
-      upstream.cancel(id, "the client closed the response stream");
-    };
     const timer = listen ? undefined : setTimeout(() => {
       upstream.cancel(id, "request timed out");
       reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#context.config.mcp_server!.read_timeout} ms`));
     }, this.#context.config.mcp_server!.read_timeout);
+    reply.onClientGone = () => {
+      clearTimeout(timer);
+      upstream.cancel(id, "the client closed the response stream");
+    };
     void response.then((answer) => {
       clearTimeout(timer);
       if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, false);
