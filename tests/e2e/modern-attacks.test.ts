@@ -131,7 +131,8 @@ describe("clients that leave", () => {
     bridge = await startBridge({
       log: { level: "debug", format: "json" },
       server: {
-        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "60s" },
+        // Children take a second to start, so that a client can leave while its first one starts.
+        mcp_server: { command: "/bin/sh", args: ["-c", `sleep 1; exec "${process.execPath}" "${everythingServer}"`], read_timeout: "60s" },
         auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
         session: { modern_pool_size: 1 },
       },
@@ -155,6 +156,16 @@ describe("clients that leave", () => {
     await running;
     // Had the abandoned call started, it would hold the child for a minute.
     const next = await call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "slow", arguments: { ms: 0 }, _meta: meta() } }, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(textOf(next.body.result), "done");
+  });
+  test("a call whose client left while its principal's first child was starting never runs there", async () => {
+    const abandoned = new AbortController();
+    const call1 = post(bridge, BOB, { id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 60_000 }, _meta: meta() } }, { signal: abandoned.signal }).catch(() => undefined);
+    // Bob has no child yet: the bridge starts one (hundreds of milliseconds) while he gives up.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    abandoned.abort();
+    await call1;
+    const next = await call(bridge, BOB, { id: 2, method: "tools/call", params: { name: "slow", arguments: { ms: 0 }, _meta: meta() } }, { signal: AbortSignal.timeout(20_000) });
     assert.equal(textOf(next.body.result), "done");
   });
 });
