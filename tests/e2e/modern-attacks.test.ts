@@ -169,3 +169,105 @@ describe("clients that leave", () => {
     assert.equal(textOf(next.body.result), "done");
   });
 });
+
+describe("hostile requests (held)", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    const { everythingServer } = await buildFixtures();
+    bridge = await startBridge({
+      log: { level: "debug", format: "json" },
+      server: { mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" }, auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } } },
+    });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  const b64 = (value: string) => `=?base64?${Buffer.from(value).toString("base64")}?=`;
+
+  test("Mcp-Param-* headers: any case, base64 UTF-8, numbers compared as numbers; missing, duplicated, wrong, broken base64 or untrimmed plain values are 400 -32020", async () => {
+    const custom = (args: Record<string, unknown>, headers: Record<string, string>) =>
+      call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "test_custom_headers", arguments: args, _meta: meta({}) } }, { headers });
+    for (const [args, headers] of <Array<[Record<string, unknown>, Record<string, string>]>>[
+      [{ region: "eu" }, { "MCP-PARAM-REGION": "eu" }],
+      [{ region: "Zürich" }, { "mcp-param-region": b64("Zürich") }],
+      [{ region: " eu " }, { "mcp-param-region": b64(" eu ") }],
+      [{ region: "=?base64?eA==?=" }, { "mcp-param-region": b64("=?base64?eA==?=") }],
+      [{ region: "eu", priority: 7 }, { "mcp-param-region": "eu", "mcp-param-priority": "007" }],
+    ]) {
+      const { status, body } = await custom(args, headers);
+      assert.equal(status, 200, `${JSON.stringify(args)} ${JSON.stringify(body)}`);
+      assert.match(textOf(body.result), /^custom headers: /);
+    }
+    for (const [args, headers] of <Array<[Record<string, unknown>, Record<string, string>]>>[
+      [{ region: "eu" }, {}],
+      [{ region: "eu" }, { "mcp-param-region": "us" }],
+      [{ region: "eu" }, { "mcp-param-region": "eu, eu" }],
+      [{ region: "x" }, { "mcp-param-region": "=?base64?eA?=" }],
+      [{ region: "x" }, { "mcp-param-region": "=?base64?/w==?=" }],
+      [{ region: " eu " }, { "mcp-param-region": " eu " }],
+      [{ region: "=?base64?eA==?=" }, { "mcp-param-region": "=?base64?eA==?=" }],
+      [{ region: "eu", priority: 7 }, { "mcp-param-region": "eu", "mcp-param-priority": "8" }],
+      [{ region: "eu", priority: 7 }, { "mcp-param-region": "eu" }],
+    ]) {
+      const { status, body } = await custom(args, headers);
+      assert.equal(status, 400, `${JSON.stringify(args)} ${JSON.stringify(headers)}`);
+      assert.equal(body.error?.code, -32020);
+    }
+  });
+
+  test("hostile envelopes and bodies get clear refusals, and the bridge keeps serving", async () => {
+    const list = { id: 2, method: "tools/list", params: { _meta: meta() } };
+    const cases: Array<[string, Parameters<typeof post>[3], number, number | undefined]> = [
+      // _meta keys named like prototype members are plain data.
+      ["proto keys", { raw: `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"__proto__":{"x":1},"io.modelcontextprotocol/protocolVersion":"${MODERN}","io.modelcontextprotocol/clientCapabilities":{"__proto__":{"elicitation":{}}}}}}` }, 200, undefined],
+      ["duplicated Mcp-Method", { headers: { "mcp-method": "tools/list, tools/list" } }, 400, -32020],
+      ["version as a number", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: { ...meta(), "io.modelcontextprotocol/protocolVersion": 20260728 } } }) }, 400, -32602],
+      ["capabilities as a string", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: { ...meta(), "io.modelcontextprotocol/clientCapabilities": "all" } } }) }, 400, -32602],
+      ["clientInfo without a version", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: { ...meta(), "io.modelcontextprotocol/clientInfo": { name: "x".repeat(100_000) } } } }) }, 400, -32602],
+      ["_meta as an array", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: [meta()] } }) }, 400, -32602],
+      ["params as an array", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list", params: [meta()] }) }, 400, -32602],
+      ["a future version", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: { ...meta(), "io.modelcontextprotocol/protocolVersion": "2099-01-01" } } }), headers: { "mcp-protocol-version": "2099-01-01" } }, 400, -32022],
+      ["a batch of modern requests", { raw: JSON.stringify([{ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: meta() } }]) }, 400, -32600],
+      ["a response POSTed with modern headers", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, result: { _meta: meta() } }) }, 400, -32600],
+      ["a removed method", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "logging/setLevel", params: { level: "debug", _meta: meta() } }), headers: { "mcp-method": "logging/setLevel" } }, 404, -32601],
+      ["a method named like a prototype member", { raw: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "__proto__", params: { _meta: meta() } }), headers: { "mcp-method": "__proto__" } }, 404, -32601],
+    ];
+    for (const [label, options, status, code] of cases) {
+      const response = await post(bridge, ALICE, list, options);
+      const body = (await response.json()) as Body;
+      assert.equal(response.status, status, `${label}: ${JSON.stringify(body).slice(0, 300)}`);
+      assert.equal(body.error?.code, code, label);
+    }
+    const notification = await post(bridge, ALICE, { method: "notifications/cancelled", params: { requestId: 1, _meta: meta() } });
+    assert.equal(notification.status, 202);
+    const still = await call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "echo", arguments: { text: "still" }, _meta: meta() } });
+    assert.equal(textOf(still.body.result), "still");
+  });
+
+  test("requestState abuse: garbage, oversized, another request's, replayed after completion, two retries at once", async () => {
+    const elicit = (id: number, tag: string, extra: Record<string, unknown> = {}, token = ALICE) =>
+      call(bridge, token, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, ...extra, _meta: meta() } });
+    for (const requestState of [{ a: 1 }, 42, "", "v1.", `v1.${"A".repeat(100_000)}`]) {
+      const { body } = await elicit(10, "g", { requestState, inputResponses: {} });
+      assert.equal(body.error?.code, -32602, JSON.stringify(requestState).slice(0, 40));
+      assert.equal(body.error?.data?.reason, "invalid_request_state");
+    }
+    const first = await elicit(11, "one");
+    const state = first.body.result?.requestState as string;
+    const [key] = Object.keys(first.body.result?.inputRequests ?? {});
+    const answer = { [key!]: { action: "accept", content: { value: "v" } } };
+    // The same state on a call with other arguments.
+    const other = await elicit(12, "two", { inputResponses: answer, requestState: state });
+    assert.equal(other.body.error?.data?.reason, "invalid_request_state");
+    // Wrong-typed and extra answers: the key is asked again, under a fresh state.
+    const again = await elicit(13, "one", { inputResponses: { [key!]: "yes", extra: { action: "accept" }, ["__proto__"]: {} }, requestState: state });
+    assert.equal(again.body.result?.resultType, "input_required", JSON.stringify(again.body));
+    const state2 = again.body.result?.requestState as string;
+    const [twice1, twice2] = await Promise.all([elicit(14, "one", { inputResponses: answer, requestState: state2 }), elicit(15, "one", { inputResponses: answer, requestState: state2 })]);
+    const texts = [twice1, twice2].map((result) => textOf(result.body.result));
+    assert.equal(texts.filter((text) => text === "one=v").length, 1, JSON.stringify([twice1.body, twice2.body]));
+    const replay = await elicit(16, "one", { inputResponses: answer, requestState: state2 });
+    assert.equal(replay.body.error?.data?.reason, "invalid_request_state");
+  });
+});
