@@ -271,3 +271,32 @@ describe("hostile requests (held)", () => {
     assert.equal(replay.body.error?.data?.reason, "invalid_request_state");
   });
 });
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`a misbehaving ${era} child (held)`, () => {
+    let bridge: RunningBridge;
+    before(async () => {
+      bridge = await startBridge({
+        log: { level: "debug", format: "json" },
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "3s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      });
+    });
+    after(async () => {
+      await bridge?.stop();
+    });
+
+    const tool = (id: number, name: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: {}, _meta: meta({ elicitation: {}, sampling: {}, roots: {} }) } });
+
+    test("garbage lines are dropped, an answer to an id not in flight times the call out, requests with no call in flight are refused; the child keeps serving", async () => {
+      assert.equal(textOf((await tool(1, "garbage")).body.result), "after garbage");
+      const wrong = await tool(2, "wrong_id");
+      assert.equal(wrong.body.error?.code, -32001, JSON.stringify(wrong.body));
+      assert.equal(textOf((await tool(3, "ask_after")).body.result), "answered");
+      assert.equal(textOf((await tool(4, "ok")).body.result), "ok {}");
+      assert.match(bridge.logs(), /child wrote a line that is not JSON/);
+    });
+  });
+}
