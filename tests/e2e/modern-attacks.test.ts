@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
 import { buildFixtures } from "../support/fixtures.ts";
 
@@ -121,6 +123,20 @@ describe("children at max_sessions", () => {
     const [key] = Object.keys(bobRound.body.result?.inputRequests ?? {});
     const done = await call(bridge, BOB, { id: 102, method: "tools/call", params: { name: "elicit_tag", arguments: { tag: "b" }, inputResponses: { [key!]: { action: "accept", content: { value: "ok" } } }, requestState: bobRound.body.result?.requestState, _meta: meta() } });
     assert.equal(textOf(done.body.result), "b=ok");
+  });
+
+  test("a legacy client is not locked out by another principal's extra modern children", async () => {
+    const ask = (id: number, tag: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, _meta: meta() } });
+    const rounds = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(200 + i, `c${i}`)));
+    assert.ok(rounds.every((round) => round.body.result?.resultType === "input_required"));
+    const legacy = new LegacyClient({ name: "legacy", version: "1" });
+    await legacy.connect(new LegacyTransport(new URL(bridge.url), { requestInit: { headers: { authorization: `Bearer ${BOB}` } } }));
+    try {
+      const result = await legacy.callTool({ name: "echo", arguments: { text: "legacy bob" } });
+      assert.equal(textOf(result as Record<string, any>), "legacy bob");
+    } finally {
+      await legacy.close();
+    }
   });
 });
 
