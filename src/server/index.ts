@@ -91,6 +91,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const sessions = new SessionManager(server, platform, logger);
   const modern = new ModernServer(server, platform, logger, () => sessions.size);
   sessions.otherChildren = () => modern.pool.size;
+  sessions.makeRoom = () => modern.pool.makeRoom();
   app = createApp({
     config: server,
     sessions,

@@ -218,11 +218,11 @@ export class ModernChildPool {
   }
 
   /**
-   * At max_sessions, a principal without a child takes the place of another principal's extra
-   * child (every principal keeps its first): an idle one, else one whose call has waited longest
+   * At max_sessions, a principal without a child (or a new legacy session) takes the place of
+   * another principal's extra child (every principal keeps its first): an idle one, else one whose call has waited longest
    * for its client (`evictWaiting` ends that call). One user's rounds must not lock others out.
    */
-  #reclaimFor(key: string): boolean {
+  #reclaimFor(key: string | undefined): boolean {
     const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));
     const idle = () => extras().find((child) => child.era !== undefined && child.inFlight === 0);
     let victim = idle();
@@ -231,6 +231,11 @@ export class ModernChildPool {
     this.#logger.info("modern child ended to make way for another principal's first child", { child: victim.name });
     this.#stop(victim, "its place was needed for another principal");
     return true;
+  }
+
+  /** At max_sessions, frees the place of a principal's extra child for a new legacy session (see #reclaimFor). */
+  makeRoom(): boolean {
+    return this.#reclaimFor(undefined);
   }
 
   /** Ends every child. */

@@ -38,6 +38,8 @@ export class SessionManager {
   #lastKeepAlive = Date.now();
   /** Children serving modern clients (src/server/modern-pool.ts), which count against max_sessions too. */
   otherChildren: () => number = () => 0;
+  /** At max_sessions, frees a place held by a modern principal's extra child; false when there is none. */
+  makeRoom: () => boolean = () => false;
   #lastCleanup = Date.now();
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger) {
@@ -81,7 +83,7 @@ export class SessionManager {
   /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
   create(principal: Principal | undefined, protocolVersion: string): Session {
     const { max_sessions, max_sessions_per_subject } = this.#config.session;
-    if (this.#sessions.size + this.otherChildren() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
+    if (this.#sessions.size + this.otherChildren() >= max_sessions && !this.makeRoom()) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
     const subject = principal?.subject;
     if (subject !== undefined && max_sessions_per_subject !== undefined && (this.#perSubject.get(subject) ?? 0) >= max_sessions_per_subject) {
       throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
