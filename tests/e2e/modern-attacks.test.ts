@@ -289,7 +289,7 @@ describe("hostile requests (held)", () => {
 });
 
 for (const era of ["modern", "legacy"] as const) {
-  describe(`a misbehaving ${era} child (held)`, () => {
+  describe(`a misbehaving ${era} child`, () => {
     let bridge: RunningBridge;
     before(async () => {
       bridge = await startBridge({
@@ -313,6 +313,22 @@ for (const era of ["modern", "legacy"] as const) {
       assert.equal(textOf((await tool(3, "ask_after")).body.result), "answered");
       assert.equal(textOf((await tool(4, "ok")).body.result), "ok {}");
       assert.match(bridge.logs(), /child wrote a line that is not JSON/);
+    });
+
+    test("a child that exits during a call: the call gets an error, the next request a new child", async () => {
+      const exited = await tool(5, "exit");
+      assert.equal(exited.body.error?.code, -32000, JSON.stringify(exited.body));
+      assert.equal(textOf((await tool(6, "ok")).body.result), "ok {}");
+    });
+
+    test("Mcp-Param-* headers are checked for a tool listed on the first page after the client read the second", async () => {
+      const list = (id: number, cursor?: string) => call(bridge, ALICE, { id, method: "tools/list", params: { ...(cursor && { cursor }), _meta: meta({}) } });
+      const first = await list(7);
+      assert.equal(first.body.result?.nextCursor, "page-2");
+      await list(8, "page-2");
+      const routed = await call(bridge, ALICE, { id: 9, method: "tools/call", params: { name: "routed", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": "us" } });
+      assert.equal(routed.status, 400, JSON.stringify(routed.body));
+      assert.equal(routed.body.error?.code, -32020);
     });
   });
 }
