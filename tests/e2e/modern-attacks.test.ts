@@ -321,7 +321,7 @@ for (const era of ["modern", "legacy"] as const) {
       assert.equal(textOf((await tool(6, "ok")).body.result), "ok {}");
     });
 
-    test("Mcp-Param-* headers are checked for a tool listed on the first page after the client read the second", async () => {
+    test("Mcp-Param-* headers are checked for tools of every page, whatever page the client read last", async () => {
       const list = (id: number, cursor?: string) => call(bridge, ALICE, { id, method: "tools/list", params: { ...(cursor && { cursor }), _meta: meta({}) } });
       const first = await list(7);
       assert.equal(first.body.result?.nextCursor, "page-2");
@@ -329,6 +329,11 @@ for (const era of ["modern", "legacy"] as const) {
       const routed = await call(bridge, ALICE, { id: 9, method: "tools/call", params: { name: "routed", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": "us" } });
       assert.equal(routed.status, 400, JSON.stringify(routed.body));
       assert.equal(routed.body.error?.code, -32020);
+      // And the second page's after the client read the first again, just after the bridge listed every page itself.
+      await call(bridge, ALICE, { id: 12, method: "tools/call", params: { name: "no_such_tool", arguments: {}, _meta: meta({}) } });
+      await list(10);
+      const too = await call(bridge, ALICE, { id: 11, method: "tools/call", params: { name: "routed_too", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": "us" } });
+      assert.equal(too.status, 400, JSON.stringify(too.body));
     });
   });
 }
