@@ -149,7 +149,8 @@ export class ModernServer {
     };
     void response.then((answer) => {
       clearTimeout(timer);
-      if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, false);
+      // A client's page adds to what other pages declared (a tool listed again is updated).
+      if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
       reply.finish(message.method === "server/discover" ? ownVersions(answer) : answer);
     });
   }
