@@ -337,3 +337,32 @@ for (const era of ["modern", "legacy"] as const) {
     });
   });
 }
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`one ${era} child shared by every principal (modern_child: shared)`, () => {
+    let bridge: RunningBridge;
+    before(async () => {
+      bridge = await startBridge({
+        log: { level: "debug", format: "json" },
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
+          session: { modern_child: "shared" },
+        },
+      });
+    });
+    after(async () => {
+      await bridge?.stop();
+    });
+
+    test("a log line the child writes after one principal's call never reaches another principal's call", async () => {
+      const request = (token: string, id: number, name: string, args: Record<string, unknown> = {}) =>
+        post(bridge, token, { id, method: "tools/call", params: { name, arguments: args, _meta: { ...meta({}), "io.modelcontextprotocol/logLevel": "debug" } } });
+      assert.equal(textOf(((await (await request(ALICE, 1, "log_later", { owner: "alice" })).json()) as Body).result), "answered");
+      const bob = await request(BOB, 2, "wait");
+      const text = await bob.text();
+      assert.match(text, /waited/);
+      assert.doesNotMatch(text, /secret of alice/);
+    });
+  });
+}
