@@ -94,6 +94,11 @@ export class ModernUpstream {
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
   readonly #onExit: (upstream: ModernUpstream) => void;
+  /**
+   * Whether a notification tied to no call (a log line) may go to the one call in flight. Not on
+   * a child several principals share: the line may be about another principal's finished call.
+   */
+  routesUntied = true;
   /** Called when a candidate call is over (answered, cancelled or failed): the child may take another. */
   onFreed: (() => void) | undefined;
   /** Called with the kind of a call that made the child ask for input. */
@@ -328,9 +333,10 @@ export class ModernUpstream {
       return;
     }
     // Anything else (logging above all) belongs to a call, but says not which: it goes to the one
-    // call in flight, and is dropped when there are several (it must not reach the wrong client).
+    // call in flight, and is dropped when there are several or principals share the child (it must
+    // not reach the wrong client).
     const calls = [...this.#calls.values()].filter((call) => call.method !== "subscriptions/listen");
-    if (calls.length === 1) calls[0]!.sink.notification(message);
+    if (calls.length === 1 && this.routesUntied) calls[0]!.sink.notification(message);
     else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
