@@ -364,5 +364,14 @@ for (const era of ["modern", "legacy"] as const) {
       assert.match(text, /waited/);
       assert.doesNotMatch(text, /secret of alice/);
     });
+
+    test("a question the child asks after one principal's call answered is never put to another principal", async () => {
+      const request = (token: string, id: number, name: string, args: Record<string, unknown> = {}) =>
+        call(bridge, token, { id, method: "tools/call", params: { name, arguments: args, _meta: meta({ elicitation: {} }) } });
+      assert.equal(textOf((await request(ALICE, 3, "ask_later", { owner: "alice" })).body.result), "answered");
+      const bob = await request(BOB, 4, "wait");
+      assert.doesNotMatch(JSON.stringify(bob.body), /question for alice/);
+      assert.equal(textOf(bob.body.result), "waited");
+    });
   });
 }
