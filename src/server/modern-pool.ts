@@ -257,7 +257,7 @@ export class ModernChildPool {
     const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
     group.push(upstream);
     this.#groups.set(key, group);
-    upstream.routesUntied = !(key === "shared" && principal !== undefined);
+    upstream.singlePrincipal = !(key === "shared" && principal !== undefined);
     upstream.onFreed = () => this.#wake(key);
     upstream.onAsker = (kind) => {
       if (this.#askers.size < MAX_KINDS) this.#askers.add(kind);

@@ -95,10 +95,12 @@ export class ModernUpstream {
   readonly #broadcast = new Set<BroadcastListener>();
   readonly #onExit: (upstream: ModernUpstream) => void;
   /**
-   * Whether a notification tied to no call (a log line) may go to the one call in flight. Not on
-   * a child several principals share: the line may be about another principal's finished call.
+   * Whether one principal has this child. When several share it (`modern_child: shared` behind
+   * authentication), what the child sends tied to no call — a log line, a request for input — may
+   * be about another principal's finished call: log lines are dropped and requests refused, as
+   * shared legacy sessions do, rather than put to the wrong user.
    */
-  routesUntied = true;
+  singlePrincipal = true;
   /** Called when a candidate call is over (answered, cancelled or failed): the child may take another. */
   onFreed: (() => void) | undefined;
   /** Called with the kind of a call that made the child ask for input. */
@@ -262,6 +264,7 @@ export class ModernUpstream {
 
   #childRequest(request: JsonRpcRequest): void {
     if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
+    if (!this.singlePrincipal) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} cannot be attributed to one user on a child every principal shares; set session.modern_child: per_principal`));
     if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
     this.#parked.push(request);
     this.#attribute();
@@ -336,7 +339,7 @@ export class ModernUpstream {
     // call in flight, and is dropped when there are several or principals share the child (it must
     // not reach the wrong client).
     const calls = [...this.#calls.values()].filter((call) => call.method !== "subscriptions/listen");
-    if (calls.length === 1 && this.routesUntied) calls[0]!.sink.notification(message);
+    if (calls.length === 1 && this.singlePrincipal) calls[0]!.sink.notification(message);
     else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
