@@ -375,3 +375,48 @@ for (const era of ["modern", "legacy"] as const) {
     });
   });
 }
+
+describe("a listen stream whose legacy child exits", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    const { everythingServer } = await buildFixtures();
+    bridge = await startBridge({
+      log: { level: "debug", format: "json" },
+      server: { mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" }, auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } }, session: { modern_pool_size: 1 } },
+    });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("ends with an error response, so that the client listens again rather than waiting for updates a new child was never asked for", async () => {
+    const controller = new AbortController();
+    const response = await post(bridge, ALICE, { id: "listen-1", method: "subscriptions/listen", params: { notifications: { toolsListChanged: true, resourceSubscriptions: ["test://watched-resource"] }, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const timeout = setTimeout(() => controller.abort(), 20_000);
+    try {
+      while (!text.includes("notifications/subscriptions/acknowledged")) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, "the stream ended before its acknowledgement");
+        text += decoder.decode(value, { stream: true });
+      }
+      const crash = await call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "crash_during_input", arguments: {}, _meta: meta() } });
+      assert.equal(crash.body.result?.resultType, "input_required");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch (error) {
+      assert.fail(`the listen stream did not end when its child exited (${(error as Error).message})`);
+    } finally {
+      clearTimeout(timeout);
+    }
+    const last = JSON.parse(/data: (.*)\n\n$/.exec(text)![1]!) as Body;
+    assert.equal(last.id, "listen-1");
+    assert.equal(last.error?.code, -32000);
+  });
+});
