@@ -164,8 +164,9 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
     counts.set(uri, count + 1);
     if (count === 0) upstream.call(`bridge-subscribe`, "resources/subscribe", { uri }, { notification: () => {} });
   }
-  reply.onClientGone = () => {
+  const end = () => {
     stop();
+    unwatch();
     for (const uri of uris) {
       const count = (counts.get(uri) ?? 1) - 1;
       if (count > 0) counts.set(uri, count);
@@ -175,6 +176,12 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
       }
     }
   };
+  // The child's subscriptions end with it: the client must listen again (a new child knows none).
+  const unwatch = upstream.onClosed((reason) => {
+    end();
+    reply.finish(errorResponse(message.id, ErrorCode.ConnectionClosed, reason));
+  });
+  reply.onClientGone = end;
 }
 
 /** Whom a modern request is for, whichever child serves it: what rounds and listen streams are bound to and counted by. */

@@ -93,6 +93,7 @@ export class ModernUpstream {
   #closed = false;
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
+  readonly #closedListeners = new Set<(reason: string) => void>();
   readonly #onExit: (upstream: ModernUpstream) => void;
   /**
    * Whether one principal has this child. When several share it (`modern_child: shared` behind
@@ -143,6 +144,16 @@ export class ModernUpstream {
   /** Whether a child request waits for attribution: no new candidate call may start here. */
   get draining(): boolean {
     return this.#parked.length > 0;
+  }
+
+  /** Hears the child end (with the reason), once; at once (next microtask) when it has already. Returns the unsubscribe. */
+  onClosed(listener: (reason: string) => void): () => void {
+    if (this.#closed) {
+      queueMicrotask(() => listener(this.#closeReason));
+      return () => {};
+    }
+    this.#closedListeners.add(listener);
+    return () => this.#closedListeners.delete(listener);
   }
 
   onBroadcast(listener: BroadcastListener): () => void {
@@ -354,6 +365,8 @@ export class ModernUpstream {
 
   #failAll(reason: string): void {
     for (const call of this.#calls.values()) call.resolve(errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason));
+    for (const listener of this.#closedListeners) listener(reason);
+    this.#closedListeners.clear();
     this.#calls.clear();
     this.#candidateCount = 0;
     this.#exclusiveCount = 0;
