@@ -286,6 +286,22 @@ describe("hostile requests (held)", () => {
     const replay = await elicit(16, "one", { inputResponses: answer, requestState: state2 });
     assert.equal(replay.body.error?.data?.reason, "invalid_request_state");
   });
+
+  test("two retries of one round at once, one answering nothing and one answering: both are answered, neither hangs", async () => {
+    const elicit = (id: number, tag: string, extra: Record<string, unknown> = {}) =>
+      call(bridge, BOB, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, ...extra, _meta: meta() } }, { signal: AbortSignal.timeout(20_000) });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const first = await elicit(20 + attempt, `race${attempt}`);
+      const [key] = Object.keys(first.body.result?.inputRequests ?? {});
+      const state = first.body.result?.requestState;
+      const [empty, full] = await Promise.all([
+        elicit(30 + attempt, `race${attempt}`, { inputResponses: {}, requestState: state }),
+        elicit(40 + attempt, `race${attempt}`, { inputResponses: { [key!]: { action: "accept", content: { value: "r" } } }, requestState: state }),
+      ]);
+      assert.ok(empty.body.result || empty.body.error, JSON.stringify(empty.body));
+      assert.ok(full.body.result || full.body.error, JSON.stringify(full.body));
+    }
+  });
 });
 
 for (const era of ["modern", "legacy"] as const) {
