@@ -186,7 +186,7 @@ describe("clients that leave", () => {
   });
 });
 
-describe("hostile requests (held)", () => {
+describe("hostile requests", () => {
   let bridge: RunningBridge;
   before(async () => {
     const { everythingServer } = await buildFixtures();
