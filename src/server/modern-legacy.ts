@@ -381,6 +381,9 @@ async function resume(context: Context, request: ModernRequest, reply: ModernRep
   }
   round.clientId = message.id;
   round.envelope = request.envelope;
+  // Claimed at once: a second retry that arrives while this one is asked again (askClient awaits)
+  // is refused above instead of being attached and then dropped by askClient.
+  round.reply = reply;
   if (round.settled) {
     attach(context, round, reply);
     return;
