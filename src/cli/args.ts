@@ -7,12 +7,14 @@ export interface OptionSpec {
   description: string;
   /** Shown in help as the value's placeholder. */
   value?: string;
+  /** A string option that may be given several times; its value is then a list. */
+  multiple?: boolean;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
 
 export interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
@@ -54,7 +56,8 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ""}`);
-    values[name] = value;
+    if (spec.multiple) values[name] = [...((values[name] as string[] | undefined) ?? []), value];
+    else values[name] = value;
   }
   return { values, positionals };
 }

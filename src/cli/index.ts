@@ -11,9 +11,10 @@ import { hashPasswordCommand } from "./hash-password.ts";
 import { genKeyCommand } from "./gen-key.ts";
 import { genTokenCommand } from "./gen-token.ts";
 import { completionCommand } from "./completion.ts";
+import { connectCommand } from "./connect.ts";
 
 /** Every subcommand; `run` is also what a bare `mcp-bridge -c FILE` does. */
-export const COMMANDS: readonly Command[] = [runCommand, checkConfigCommand, hashPasswordCommand, genKeyCommand, genTokenCommand, completionCommand];
+export const COMMANDS: readonly Command[] = [runCommand, connectCommand, checkConfigCommand, hashPasswordCommand, genKeyCommand, genTokenCommand, completionCommand];
 
 function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -34,6 +35,7 @@ function topLevelHelp(): string {
     "",
     "Examples:",
     "  mcp-bridge -c config.yaml",
+    "  mcp-bridge connect https://mcp.example.com/mcp --token-env MCP_TOKEN",
     "  mcp-bridge check-config -c config.yaml",
     "  mcp-bridge hash-password",
     "  mcp-bridge gen-key --alg ES256 --out signing-key.pem",
@@ -80,7 +82,7 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
       platform.writeStderr(`mcp-bridge ${command.name}: ${error.message}\nRun "mcp-bridge ${command.name} --help" for usage.\n`);
       return EXIT_USAGE;
     }
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || (error instanceof Error && error.name === "OutboundAuthError" && (error as { code?: string }).code === "config")) {
       platform.writeStderr(`mcp-bridge: ${error.message}\n`);
       return EXIT_USAGE;
     }

@@ -13,9 +13,10 @@ export const runCommand: Command = {
     "log-level": { type: "string", value: "LEVEL", description: "Override log.level: debug, info, warn or error" },
   },
   examples: ["mcp-bridge -c config.yaml", "mcp-bridge run -c /etc/mcp-bridge/config.yaml --log-level debug"],
-  details: "Stops gracefully on SIGINT or SIGTERM: sessions end, children get their stdin closed, then SIGTERM, then SIGKILL.",
+  details:
+    "Stops gracefully on SIGINT or SIGTERM: sessions end, children get their stdin closed, then SIGTERM, then SIGKILL (each after mcp_server.graceful_shutdown_timeout), to their whole process group. A second signal kills the children and exits at once. In client mode, stdin and stdout carry MCP messages and the remote session ends when stdin closes.",
   async run(args, platform) {
-    const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
+    const { config } = await loadConfigFile(platform, args.values.config as string | undefined);
     const levelOverride = args.values["log-level"] as string | undefined;
     if (levelOverride !== undefined) {
       if (!["debug", "info", "warn", "error"].includes(levelOverride)) {
@@ -26,16 +27,21 @@ export const runCommand: Command = {
     }
     const logger = createLoggerFromConfig(config.log, platform);
     if (config.mode === "client") {
-      logger.error("client mode is not available in this version", { config: path });
-      return 1;
+      const { runClient } = await import("../client/index.ts");
+      return await runClient(config.client!, platform, logger);
     }
     const server = await startServer(config, platform, logger);
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          // The user does not want to wait: no child may outlive the bridge, so they are killed first.
+          logger.warn("second signal: killing MCP server processes and exiting now", { signal });
+          server.kill();
+          platform.exit(1);
+        }
         stopping = true;
-        logger.info("shutting down", { signal });
+        logger.info("shutting down; send the signal again to stop at once", { signal });
         void server.close().then(resolve);
       };
       platform.onSignal("SIGINT", () => stop("SIGINT"));

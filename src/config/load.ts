@@ -114,6 +114,11 @@ export function parseConfig(text: string, env: Env, source?: string): Config {
   if (!isRecord(raw)) throw new ConfigError("CONFIG_INVALID", [{ path: "", message: "the file must be a YAML mapping of keys" }], source);
   applyAliases(raw, issues);
   if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues, source);
+  return validateConfig(raw, source);
+}
+
+/** Validates a configuration built in code (`connect`'s flags) as if it had been read from a file. */
+export function validateConfig(raw: Record<string, unknown>, source?: string): Config {
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError("CONFIG_INVALID", zodIssues(result.error), source);
   const ruleIssues = checkRules(result.data);

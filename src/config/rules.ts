@@ -4,6 +4,7 @@
  */
 import type { AuthConfig, Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
+import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
@@ -12,6 +13,8 @@ export interface CrossKeyRule {
   check(config: Config): ConfigIssue[];
 }
 
+/** A DNS name: dot-separated labels of letters, digits and hyphens. */
+const DOMAIN_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
 /** [{ path, message }] when `ok` is falsy, [] otherwise. */
@@ -32,6 +35,66 @@ const serverOnly = (check: (server: NonNullable<Config["server"]>) => ConfigIssu
   config.mode === "server" && config.server ? check(config.server) : [];
 const clientOnly = (check: (client: NonNullable<Config["client"]>) => ConfigIssue[]) => (config: Config) =>
   config.mode === "client" && config.client ? check(config.client) : [];
+
+/** Client mode's OAuth: each grant has what it needs. */
+function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): ConfigIssue[] {
+  if (!oauth) return [{ path: "client.auth.oauth", message: "is required when client.auth.type is oauth" }];
+  const path = "client.auth.oauth";
+  const hasCredential = Boolean(oauth.client_secret || oauth.private_key_file);
+  const method = oauth.token_endpoint_auth_method;
+  const redirect = oauth.redirect_uri ? new URL(oauth.redirect_uri) : undefined;
+  const metadataUrl = oauth.client_metadata_url ? new URL(oauth.client_metadata_url) : undefined;
+  const issues = [
+    ...unless(
+      !redirect || (redirect.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(redirect.hostname)),
+      `${path}.redirect_uri`,
+      "must be a loopback http URL such as http://127.0.0.1:8765/callback (the bridge listens there for the browser's redirect)",
+    ),
+    ...unless(
+      !metadataUrl || (metadataUrl.protocol === "https:" && metadataUrl.pathname !== "/"),
+      `${path}.client_metadata_url`,
+      "must be an https URL with a path (e.g. https://example.com/mcp-client.json), where your Client ID Metadata Document is served",
+    ),
+    ...unless(method !== "private_key_jwt" || oauth.private_key_file, `${path}.private_key_file`, "is required for token_endpoint_auth_method private_key_jwt"),
+    ...unless((method !== "client_secret_basic" && method !== "client_secret_post") || oauth.client_secret, `${path}.client_secret`, `is required for token_endpoint_auth_method ${method}`),
+  ];
+  issues.push(
+    ...unless(!oauth.authorization_url || oauth.token_url, `${path}.token_url`, "is required with authorization_url (both endpoints, or neither and discovery)"),
+    ...unless(!(oauth.enterprise && oauth.workload_identity), `${path}.workload_identity`, "cannot be combined with enterprise: choose one way to get tokens"),
+    ...unless(
+      oauth.use_pkce !== true || !(oauth.enterprise || oauth.workload_identity),
+      `${path}.use_pkce`,
+      "asks for a person's sign-in, but enterprise / workload_identity get tokens without one: remove use_pkce",
+    ),
+  );
+  const enterprise = oauth.enterprise;
+  if (enterprise) {
+    const sources = [enterprise.id_token, enterprise.id_token_env, enterprise.id_token_command].filter(Boolean).length;
+    return [
+      ...issues,
+      ...unless(oauth.client_id, `${path}.client_id`, "is required for enterprise-managed authorization (the client at the MCP server's authorization server)"),
+      ...unless(enterprise.idp_client_id, `${path}.enterprise.idp_client_id`, "is required: the client id at the enterprise identity provider"),
+      ...unless(enterprise.idp_issuer || enterprise.idp_token_endpoint, `${path}.enterprise.idp_issuer`, "is required (or idp_token_endpoint)"),
+      ...unless(sources === 1, `${path}.enterprise.id_token`, "needs exactly one of id_token, id_token_env and id_token_command"),
+    ];
+  }
+  const workload = oauth.workload_identity;
+  if (workload) {
+    const sources = [workload.token, workload.token_env, workload.token_file, workload.token_command].filter(Boolean).length;
+    return [
+      ...issues,
+      ...unless(oauth.client_id, `${path}.client_id`, "is required for workload identity federation (the workload's client at the authorization server)"),
+      ...unless(sources === 1, `${path}.workload_identity.token_file`, "needs exactly one of token, token_env, token_file and token_command"),
+    ];
+  }
+  const clientCredentials = oauth.use_pkce === false || (oauth.use_pkce === undefined && hasCredential);
+  if (!clientCredentials) return issues;
+  return [
+    ...issues,
+    ...unless(oauth.client_id, `${path}.client_id`, "is required for the client credentials grant"),
+    ...unless(hasCredential, `${path}.client_secret`, "is required for the client credentials grant (or private_key_file); for a person signing in, remove use_pkce: false"),
+  ];
+}
 
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   {
@@ -165,18 +228,51 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: bearer`: `token` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: `token_url` or `discovery_url` is required.",
+      "Federated mode: `upstream_issuer` and `upstream_discovery_url` must be https (plain http only on loopback, for local providers); `scopes` must include `openid`; `allowed_domains` are bare domain names.",
+    check: serverOnly(({ oauth_server: as }) => {
+      if (!as.enabled || as.mode !== "federated") return [];
+      const fed = as.federated;
+      const https = (key: "upstream_issuer" | "upstream_discovery_url") =>
+        unless(
+          fed[key] === undefined || isTrustedEndpoint(fed[key]),
+          `server.oauth_server.federated.${key}`,
+          "must be an https URL without credentials or fragment (http is accepted only for loopback addresses): sign-in answers and keys come from it",
+        );
+      return [
+        ...https("upstream_issuer"),
+        ...https("upstream_discovery_url"),
+        ...unless(fed.scopes.includes("openid"), "server.oauth_server.federated.scopes", 'must include "openid": sign-in needs an ID token (e.g. ["openid", "email", "profile"])'),
+        // A URL or an address here would match no one: everyone locked out, with no hint why.
+        ...fed.allowed_domains.flatMap((domain, i) =>
+          unless(DOMAIN_NAME.test(domain.replace(/^@/, "")), `server.oauth_server.federated.allowed_domains[${i}]`, 'must be a domain name such as "example.com" (compared with the part of the verified email after "@")'),
+        ),
+      ];
+    }),
+  },
+  {
+    summary:
+      "Client mode, `auth.type: bearer`: exactly one of `token` and `token_env` is required; `valid_tokens` and `validation_endpoint` (server mode's keys) are refused. `auth.type: oauth`: client credentials (`use_pkce: false`, or a `client_secret` / `private_key_file` without `use_pkce`) need `client_id` and a `client_secret` or `private_key_file`; `token_endpoint_auth_method` needs its credential; `redirect_uri` is a loopback http URL; `client_metadata_url` an https URL with a path; `authorization_url` needs `token_url`; `enterprise`, `workload_identity` and `use_pkce: true` exclude each other; `enterprise` needs `client_id`, `idp_client_id`, `idp_issuer` or `idp_token_endpoint`, and exactly one of `id_token`, `id_token_env`, `id_token_command`; `workload_identity` needs `client_id` and exactly one of `token`, `token_env`, `token_file`, `token_command`.",
     check: clientOnly(({ auth }) => {
       if (auth?.type === "bearer") {
         return [
-          ...unless(auth.bearer?.token, "client.auth.bearer.token", "is required: the token to send"),
+          ...unless(auth.bearer?.token || auth.bearer?.token_env, "client.auth.bearer.token", "is required (or token_env): the token to send"),
+          ...unless(!auth.bearer?.token || !auth.bearer?.token_env, "client.auth.bearer.token_env", "is set together with token; keep one"),
           ...unless(!auth.bearer?.valid_tokens, "client.auth.bearer.valid_tokens", "is for server mode; in client mode set token"),
           ...unless(!auth.bearer?.validation_endpoint, "client.auth.bearer.validation_endpoint", "is for server mode; in client mode set token"),
         ];
       }
-      if (auth?.type === "oauth") return unless(auth.oauth?.token_url || auth.oauth?.discovery_url, "client.auth.oauth.token_url", "is required (or discovery_url)");
+      if (auth?.type === "oauth") return checkClientOAuth(auth.oauth);
       return [];
     }),
+  },
+  {
+    summary:
+      "Client mode, `client.tls`: `cert_file` and `key_file` go together (mutual TLS needs both); `insecure_skip_verify` cannot be combined with `ca_cert` or `server_name`, which it would make pointless.",
+    check: clientOnly(({ tls }) => [
+      ...unless(!tls.cert_file || tls.key_file, "client.tls.key_file", "is required with cert_file (the client certificate's private key)"),
+      ...unless(!tls.key_file || tls.cert_file, "client.tls.cert_file", "is required with key_file (the client certificate)"),
+      ...unless(!tls.insecure_skip_verify || (!tls.ca_cert && !tls.server_name), "client.tls.insecure_skip_verify", "turns off the certificate checks that ca_cert and server_name configure; remove one or the other"),
+    ]),
   },
 ];
 

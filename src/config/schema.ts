@@ -9,6 +9,7 @@ import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
+import { parseCidr } from "../util/cidr.ts";
 
 /** How a value is written in the file when that differs from its parsed form (see describe.ts). */
 export type ValueKind = "duration" | "size" | "secret" | "url" | "listen";
@@ -85,6 +86,16 @@ const httpUrl = () =>
   }, "must be an absolute http:// or https:// URL")
   .meta({ kind: "url" });
 
+/** An IP address or CIDR range ("10.0.0.0/8", "fd00::/8", "192.0.2.7"). */
+const cidrRange = () =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      parseCidr(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  });
+
 const nonEmpty = () => z.string().min(1, "must not be empty");
 
 /** A string; a number or boolean is taken as its text, as the Go original's YAML decoding does (`PORT: 8080`). */
@@ -141,7 +152,7 @@ const mcpServerSchema = section({
   env: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
   inherit_env: z
     .array(z.string())
-    .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS"])
+    .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
     .describe("Variables copied from the bridge's environment; nothing else is, so the bridge's secrets stay out of the child."),
   dir: z.string().optional().describe("Working directory of the child."),
   read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
@@ -150,14 +161,17 @@ const mcpServerSchema = section({
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts in a row before the bridge gives up on the child."),
   restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
   pass_identity: z.boolean().default(false).describe("Per-session children get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token)."),
+  startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
+  max_message_size: byteSize().prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
+  stdin_buffer_size: byteSize().prefault("8MiB").describe("Bytes waiting to be read by the child's stdin; while more are waiting, POSTs to its sessions get 503 with Retry-After."),
 });
 
 const sessionSchema = section({
   enabled: z.boolean().default(true).describe("Accepted for compatibility; sessions are how the bridge keeps clients apart and cannot be turned off."),
   mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped."),
   timeout: duration().prefault("30m").describe("Idle time after which a session ends."),
-  max_sessions: z.number().int().positive().default(100).describe("Sessions open at once; the next initialize gets 503 with Retry-After."),
-  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; off by default."),
+  max_sessions: z.number().int().positive().default(100).describe("Sessions open at once, and MCP server processes alive at once (a child that is still exiting counts until it is gone); the next initialize gets 503 with Retry-After."),
+  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot."),
   cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
   resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
@@ -167,6 +181,8 @@ const sessionSchema = section({
   cache_ttl: duration().prefault("0s").describe("Modern clients: ttlMs put on list results (and resources/read, server/discover) when the MCP server gives none."),
   cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
   request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
+  event_buffer_bytes: byteSize().prefault("4MiB").describe("Bytes of events per session kept for SSE replay; the oldest go first, and an event larger than this is not kept."),
+  stream_buffer_size: byteSize().prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
 });
 
 const bearerSchema = section({
@@ -176,6 +192,7 @@ const bearerSchema = section({
   cache_ttl: duration().prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
   negative_cache_ttl: duration().prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
   token: secret().optional().describe("Client mode: the token sent to the remote server."),
+  token_env: z.string().optional().describe("Client mode: name of an environment variable holding the token (read at start), instead of token."),
 });
 
 const oauthClaimsSchema = section({
@@ -234,11 +251,37 @@ const oauthSchema = section({
   // Client mode: obtaining tokens.
   token_url: httpUrl().optional().describe("Client mode: token endpoint; found by discovery when unset."),
   authorization_url: httpUrl().optional().describe("Client mode: authorization endpoint for the authorization-code flow; found by discovery when unset."),
-  scopes: z.array(z.string()).default([]).describe("Client mode: scopes requested."),
-  use_pkce: z.boolean().default(true).describe("Client mode: use the authorization-code flow with PKCE (S256) when a user is present."),
-  resource: z.string().optional().describe("RFC 8707 resource indicator sent with token requests."),
-  redirect_uri: httpUrl().optional().describe("Client mode: loopback redirect URI for the authorization-code flow."),
-  token_cache: z.string().optional().describe("Client mode: file where tokens are kept between runs (mode 0600)."),
+  scopes: z.array(z.string()).default([]).describe("Client mode: scopes requested; unset: those of the server's challenge, else its scopes_supported."),
+  use_pkce: z.boolean().optional().describe("Client mode: true: authorization code with PKCE (S256) for a person in a browser; false: client credentials. Unset: PKCE unless a client_secret or private_key_file is set."),
+  resource: z.string().optional().describe("Client mode: RFC 8707 resource indicator sent with token requests; unset: the server's protected resource metadata, else client.url."),
+  redirect_uri: httpUrl().optional().describe("Client mode: loopback redirect URI (http://127.0.0.1:PORT/PATH) for the authorization-code flow; unset: a free port, /callback."),
+  token_cache: z.string().optional().describe("Client mode: directory where tokens and client registrations are kept between runs (files of mode 0600, keyed by server and issuer); unset: $XDG_STATE_HOME/mcp-bridge, else ~/.local/state/mcp-bridge."),
+  token_endpoint_auth_method: z
+    .enum(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
+    .optional()
+    .describe("Client mode: how the bridge authenticates at the token endpoint; unset: private_key_jwt with private_key_file, else what the server supports (basic preferred), none without a secret."),
+  private_key_file: z.string().optional().describe("Client mode: PEM (PKCS#8) private key for private_key_jwt client authentication (RFC 7523)."),
+  private_key_id: z.string().optional().describe("Client mode: kid put in the header of private_key_jwt assertions."),
+  signing_algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Client mode: algorithm of private_key_jwt assertions; must fit the key."),
+  client_metadata_url: httpUrl().optional().describe("Client mode: an https URL serving this client's Client ID Metadata Document, used as client_id where the server supports it."),
+  client_name: z.string().default("mcp-bridge").describe("Client mode: client_name sent in dynamic client registration."),
+  browser_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe('Client mode: command that opens the authorization URL, given as its last argument (e.g. "firefox" or ["open", "-a", "Safari"]); "none" only prints the URL. Unset: the system browser.'),
+  authorization_timeout: duration().prefault("5m").describe("Client mode: how long to wait for the person to finish signing in."),
+  enterprise: section({
+    idp_issuer: httpUrl().optional().describe("Issuer of the enterprise identity provider that signed the ID token."),
+    idp_token_endpoint: httpUrl().optional().describe("Token endpoint of the enterprise identity provider (token exchange, RFC 8693); found by discovery from idp_issuer when unset."),
+    idp_client_id: z.string().optional().describe("Client id of the bridge at the enterprise identity provider."),
+    idp_client_secret: secret().optional().describe("Client secret at the enterprise identity provider, when it requires one."),
+    id_token: secret().optional().describe("The person's ID token from the enterprise identity provider."),
+    id_token_env: z.string().optional().describe("Name of an environment variable holding the ID token (read when a token is needed)."),
+    id_token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing a fresh ID token on stdout (run when a token is needed)."),
+  }).optional().describe("Client mode: enterprise-managed authorization (SEP-990): the ID token is exchanged at the enterprise IdP for an identity assertion grant, then for an access token at the MCP server's authorization server."),
+  workload_identity: section({
+    token: secret().optional().describe("The workload's JWT."),
+    token_env: z.string().optional().describe("Name of an environment variable holding the workload's JWT."),
+    token_file: z.string().optional().describe("File holding the workload's JWT, re-read each time (e.g. a Kubernetes projected service account token)."),
+    token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing the workload's JWT on stdout."),
+  }).optional().describe("Client mode: workload identity federation (SEP-1933): a JWT the platform issues to this workload, presented as an RFC 7523 JWT bearer grant with client_id; no secret."),
 });
 
 export const AuthSchema = section({
@@ -332,6 +375,10 @@ const serverSchema = section({
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted; empty: loopback names for a loopback listener, anything otherwise."),
+  trusted_proxies: z
+    .array(cidrRange())
+    .default([])
+    .describe('Reverse proxies (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") whose X-Forwarded-For or Forwarded header names the client; the client address is used in limits, caps and logs. Empty: the peer address is the client.'),
   legacy_sse: z.boolean().default(true).describe("Serve the 2024-11-05 HTTP+SSE transport on /sse and /messages."),
   auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address per minute before 429."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
@@ -340,13 +387,20 @@ const serverSchema = section({
   session: sessionSchema.prefault({}).describe("Session lifetime and limits, and how children are shared."),
   auth: AuthSchema.optional().describe("Authentication of incoming requests; may also be written as a top-level auth: block."),
   oauth_server: oauthServerSchema.prefault({}).describe("The built-in OAuth 2.0 authorization server."),
+  header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
+  max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
+  max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address; further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
+  max_body_bytes_in_flight: byteSize().prefault("256MiB").describe("Bytes of request bodies received at once, counted by Content-Length (max_body_size for a chunked body); a POST that does not fit gets 503 with Retry-After before its body is read."),
 });
 
 const clientSchema = section({
   url: httpUrl().describe("URL of the remote MCP endpoint."),
-  transport: z.enum(["auto", "streamable-http", "sse"]).default("auto").describe("auto: Streamable HTTP, falling back to the legacy HTTP+SSE transport; streamable-http or sse: that transport only."),
+  transport: z
+    .enum(["auto", "streamable_http", "sse"])
+    .default("auto")
+    .describe("auto: Streamable HTTP (either era), falling back to the legacy HTTP+SSE transport when the first POST gets 400, 404 or 405; streamable_http or sse: that transport only."),
   timeout: duration().prefault("30s").describe("Time allowed for one HTTP request to the remote server."),
-  max_idle_conns: z.number().int().positive().default(10).describe("Idle keep-alive connections kept open to the remote server."),
+  max_idle_conns: z.number().int().positive().default(100).describe("Idle keep-alive connections kept open to the remote server."),
   idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
     ca_cert: z.string().optional().describe("PEM CA bundle trusted for the remote server's certificate."),

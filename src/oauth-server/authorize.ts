@@ -11,7 +11,9 @@ import { OFFLINE_ACCESS } from "./grants.ts";
 import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
+import { addressBucket } from "./login-limiter.ts";
 import { isLoopbackUrl, redirectUriMatches } from "./redirect.ts";
+import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
@@ -145,6 +147,19 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     return seeOther(withQuery(pending.redirect_uri, { code, state: pending.state ?? undefined, iss: as.issuer }), extraHeaders);
   }
 
+  /** How federated sign-in (src/oauth-server/federated/routes.ts) ends a pending request. */
+  const upstreamOutcome: PendingRequestOutcome = {
+    secureCookies: as.secureCookies,
+    approve: (requestId, user) => complete(requestId, user),
+    async deny(requestId, error, description) {
+      const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${requestId}`);
+      if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
+      return errorRedirect(pending.redirect_uri, pending.state, new OAuthError(error, description));
+    },
+    errorPage: (status, message) => page(new PageError(status, "Sign-in failed", message)),
+    audit: as.audit,
+  };
+
   return {
     /** GET /oauth/authorize (and /authorize). `address` is the client's IP address. */
     async get(request: Request, address: string): Promise<Response> {
@@ -154,6 +169,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         params = uniqueParams(url.searchParams, ["resource"]);
       } catch (error) {
         return page(new PageError(400, "Invalid request", (error as OAuthError).description));
+      }
+      // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
+      // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
+      if ((await as.store.increment(`authorize:${addressBucket(address)}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
+        as.audit("authorization_throttled", { remote: address });
+        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
+        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
+        return response;
       }
       let target: { client: Client; redirectUri: string };
       try {
@@ -170,13 +193,6 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       } catch (error) {
         if (error instanceof OAuthError) return errorRedirect(target.redirectUri, state, error);
         throw error;
-      }
-      // Each request keeps a pending record until the form is sent: bounded per address, so nobody fills the store.
-      if ((await as.store.increment(`authorize:${address}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
-        as.audit("authorization_throttled", { remote: address });
-        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
-        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
-        return response;
       }
       const existing = readCookie(request, csrfCookie);
       const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);
@@ -227,12 +243,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
 
       if (as.upstream) {
         // Federated: consent given here, on the bridge, before anything goes upstream.
-        try {
-          return seeOther((await as.upstream.begin(requestId)).href);
-        } catch (error) {
-          as.logger.warn("upstream sign-in could not start", { error: (error as Error).message });
-          return page(new PageError(502, "Sign-in unavailable", "The identity provider cannot be reached. Try again later."));
-        }
+        return redirectUpstream(as.upstream, requestId, upstreamOutcome);
       }
 
       const users = as.users!;
@@ -271,24 +282,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     /** GET /oauth/callback: the upstream identity provider's redirect (federated mode). */
     async callback(request: Request): Promise<Response> {
       if (!as.upstream) return page(new PageError(404, "Not found", "Federated sign-in is not configured."));
-      let result;
-      try {
-        result = await as.upstream.complete(new URL(request.url));
-      } catch (error) {
-        // UpstreamLoginError (federated/errors.ts): a message safe to show, a reason for the log,
-        // and, once matched to a pending request, the error its client is to be told.
-        const failure = error as { name?: string; message: string; reason?: string; pendingId?: string; clientError?: "access_denied" | "server_error" | "temporarily_unavailable" };
-        const known = failure.name === "UpstreamLoginError";
-        as.audit("login_failed", { upstream: true, reason: known ? failure.reason : "unexpected error" });
-        if (!known) as.logger.error("federated sign-in failed", { error: failure.message });
-        if (known && failure.pendingId && /^[A-Za-z0-9_-]{1,64}$/.test(failure.pendingId)) {
-          const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${failure.pendingId}`);
-          if (pending) return errorRedirect(pending.redirect_uri, pending.state, new OAuthError(failure.clientError ?? "access_denied", failure.message));
-        }
-        return page(new PageError(400, "Sign-in failed", known ? failure.message : "The identity provider's answer could not be used."));
-      }
-      as.audit("login_succeeded", { sub: result.user.subject, upstream: true });
-      return complete(result.pendingId, result.user);
+      return finishUpstream(request, as.upstream, upstreamOutcome);
     },
   };
 }

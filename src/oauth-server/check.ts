@@ -1,7 +1,8 @@
 /**
  * @module What check-config can verify of the authorization server beyond the schema: that the
  * signing key, the retired keys and the login template can be read and used, and that password_env
- * variables are set. Nothing is written and no key is generated.
+ * variables (builtin) or the client secret variable (federated) are set. Nothing is written and no
+ * key is generated.
  */
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
@@ -10,6 +11,7 @@ import type { Platform } from "../runtime/types.ts";
 import { loadSigningKeys } from "./keys.ts";
 import { checkBranding, readLoginTemplate } from "./index.ts";
 import { environmentPasswords } from "./users.ts";
+import { resolveClientSecret } from "./federated/index.ts";
 
 const quiet: Logger = { enabled: () => false, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
@@ -24,6 +26,7 @@ export async function checkAuthorizationServerFiles(config: Config, platform: Pl
     () => (as.signing.key_file || as.signing.previous_key_files.length > 0 ? loadSigningKeys({ ...as.signing, generate_key: !as.signing.key_file }, { platform, logger: quiet, stateDirectory: undefined }) : undefined),
     () => readLoginTemplate(platform, as.builtin.login_template),
     () => (as.mode === "builtin" ? environmentPasswords(as.builtin, platform.env) : undefined),
+    () => (as.mode === "federated" ? resolveClientSecret(as.federated, platform.env) : undefined),
   ]) {
     try {
       await check();

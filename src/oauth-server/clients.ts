@@ -30,7 +30,7 @@ export interface Client extends ClientMetadata {
   client_id_issued_at: number;
   /** Dynamic registration or a metadata document. */
   source: "dcr" | "cimd";
-  /** When a DCR registration was last kept alive (ms since the epoch). */
+  /** When a DCR registration was last kept alive by a token request (ms since the epoch); absent until the first. */
   touched_at?: number;
 }
 
@@ -40,6 +40,12 @@ const MAX_REDIRECT_URIS = 10;
 const MAX_NAME_LENGTH = 200;
 /** A used registration's expiry is pushed back at most this often. */
 const TOUCH_INTERVAL_MS = 3_600_000;
+/**
+ * A registration not yet used for a token is kept this long (or registration_lifetime, if
+ * shorter): registering is unauthenticated, so a flood of unused ones must drain within a day
+ * rather than hold the store for a month. Clients register right before they authorize.
+ */
+const UNUSED_REGISTRATION_MS = 86_400_000;
 
 /** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
 export interface MetadataDocumentResolver {
@@ -125,11 +131,10 @@ export class ClientRegistry {
       client_id: clientId,
       client_id_issued_at: Math.floor(this.#now() / 1000),
       source: "dcr",
-      touched_at: this.#now(),
       ...(secret && { client_secret_hash: await secretHash(this.#options.sha256, secret) }),
     };
-    await this.#options.store.put(`client:${clientId}`, client as never, this.#options.registrationLifetime);
-    const { client_secret_hash: _hash, source: _source, touched_at: _touched, ...visible } = client;
+    await this.#options.store.put(`client:${clientId}`, client as never, Math.min(this.#options.registrationLifetime, UNUSED_REGISTRATION_MS));
+    const { client_secret_hash: _hash, source: _source, ...visible } = client;
     return { ...visible, response_types: ["code"], ...(secret && { client_secret: secret, client_secret_expires_at: 0 }) };
   }
 
@@ -145,7 +150,7 @@ export class ClientRegistry {
 
   /**
    * Keeps a registration alive: it is used, so it expires `registrationLifetime` from now. Written
-   * at most once per TOUCH_INTERVAL_MS per client, not on every token request.
+   * on its first use, then at most once per TOUCH_INTERVAL_MS per client, not on every token request.
    */
   async touch(client: Client): Promise<void> {
     if (client.source !== "dcr") return;

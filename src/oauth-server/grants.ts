@@ -181,6 +181,13 @@ export class Grants {
       const now = this.#now();
       if (!family || family.revoked || family.expires_at <= now) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
       if (family.client_id !== clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client");
+      // Checked before rotating: a refused request must leave the client's token as it was.
+      let grant = subjectOf(family);
+      if (scope && scope.length > 0) {
+        const extra = scope.filter((item) => item !== OFFLINE_ACCESS && !family.scope.includes(item));
+        if (extra.length > 0) throw new OAuthError("invalid_scope", `scope may only narrow the original grant (not granted: ${extra.join(" ")})`);
+        grant = { ...grant, scope: family.scope.filter((item) => scope.includes(item)) };
+      }
       let next: FamilyRecord;
       const fresh = randomToken(32);
       const freshHash = await this.#hash(fresh);
@@ -195,13 +202,11 @@ export class Grants {
         throw new OAuthError("invalid_grant", "the refresh token was already used; its grant is revoked");
       }
       const remaining = family.expires_at - now;
-      if (!(await this.#o.store.compareAndSet(key, family as never, next as never, remaining))) continue;
+      // The new token's link first: if the store refuses it (full), nothing has rotated and the client's token still works.
       await this.#o.store.put(`rt:${freshHash}`, { family: link.family }, remaining);
-      let grant = subjectOf(family);
-      if (scope && scope.length > 0) {
-        const extra = scope.filter((item) => item !== OFFLINE_ACCESS && !family.scope.includes(item));
-        if (extra.length > 0) throw new OAuthError("invalid_scope", `scope may only narrow the original grant (not granted: ${extra.join(" ")})`);
-        grant = { ...grant, scope: family.scope.filter((item) => scope.includes(item)) };
+      if (!(await this.#o.store.compareAndSet(key, family as never, next as never, remaining))) {
+        await this.#o.store.delete(`rt:${freshHash}`);
+        continue;
       }
       const access = await this.accessToken(grant);
       this.#o.audit("token_refreshed", { client_id: family.client_id, sub: family.sub });

@@ -1,8 +1,9 @@
 /**
  * @module Login throttling on the Store, so it holds across restarts and (later) replicas.
  *
- * Two counters of failures in a window: per client address, and per (username, address). Past
- * a few free failures each further attempt must wait a doubling delay. A username under attack
+ * Two counters of failures in a window: per client address (an IPv6 address's /64, see
+ * addressBucket), and per (username, address). Past a few free failures each further attempt
+ * must wait a doubling delay. A username under attack
  * from many addresses (its own counter high) leaves each address one free attempt before the
  * backoff. A correct password from an address that has not failed is always checked, so an
  * attacker can never lock the real user out from elsewhere.
@@ -18,6 +19,23 @@ const FREE_PER_PAIR = 5;
 const USERNAME_UNDER_ATTACK = 20;
 const MAX_DELAY_MS = 15 * 60_000;
 
+/**
+ * The unit per-address limits count: the address itself for IPv4 (IPv4-mapped IPv6 as IPv4), its
+ * /64 for IPv6 — one subscriber or host commonly owns a whole /64 and could otherwise take a new
+ * address for every attempt. Returns e.g. "192.0.2.7" or "2001:db8:1:2::/64".
+ */
+export function addressBucket(address: string): string {
+  const text = address.replace(/%.*$/, "").toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (mapped) return mapped[1]!;
+  if (!text.includes(":")) return address;
+  const [head = "", tail] = text.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups.slice(0, 4).map((group) => (parseInt(group, 16) || 0).toString(16)).join(":")}::/64`;
+}
+
 export interface LoginLimiter {
   /** Milliseconds to wait before an attempt for `username` from `address` is checked; 0: check it now. */
   waitFor(username: string, address: string): Promise<number>;
@@ -32,8 +50,8 @@ interface Counter {
 
 export function createLoginLimiter(store: Store, now: () => number = Date.now): LoginLimiter {
   const keys = (username: string, address: string) => ({
-    address: `login:a:${address}`,
-    pair: `login:p:${address}:${username.toLowerCase()}`,
+    address: `login:a:${addressBucket(address)}`,
+    pair: `login:p:${addressBucket(address)}:${username.toLowerCase()}`,
     user: `login:u:${username.toLowerCase()}`,
   });
   const delay = (counter: Counter | undefined, free: number) => {

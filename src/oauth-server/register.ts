@@ -4,6 +4,7 @@ import { MAX_REGISTRATION_BYTES } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { json } from "./http.ts";
+import { addressBucket } from "./login-limiter.ts";
 
 /** Registrations per client address per hour: Claude registers again now and then, never dozens of times. */
 const REGISTRATIONS_PER_HOUR = 30;
@@ -14,7 +15,7 @@ export function createRegistrationEndpoint(as: AuthorizationServerContext) {
       if (!/^application\/json\s*(;|$)/i.test(request.headers.get("content-type") ?? "")) throw new OAuthError("invalid_client_metadata", "the body must be application/json");
       const declared = Number(request.headers.get("content-length") ?? "0");
       if (declared > MAX_REGISTRATION_BYTES) throw new OAuthError("invalid_client_metadata", `the registration is larger than ${MAX_REGISTRATION_BYTES} bytes`, 413);
-      const count = await as.store.increment(`register:${address}`, 1, 3_600_000);
+      const count = await as.store.increment(`register:${addressBucket(address)}`, 1, 3_600_000);
       if (count > REGISTRATIONS_PER_HOUR) {
         as.audit("registration_throttled", { remote: address });
         return json({ error: "too_many_requests", error_description: "too many registrations from this address; try again later" }, 429, { "retry-after": "3600" });

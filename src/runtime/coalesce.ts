@@ -8,6 +8,8 @@ export interface CoalescingWriter {
   write(text: string): void;
   /** Writes what is queued now (before closing the stream). */
   flush(): void;
+  /** Length of the text queued for the next write. */
+  readonly queuedLength: number;
 }
 
 export function coalescingWriter(writeNow: (text: string) => void): CoalescingWriter {
@@ -24,5 +26,8 @@ export function coalescingWriter(writeNow: (text: string) => void): CoalescingWr
       queued += text;
     },
     flush,
+    get queuedLength() {
+      return queued.length;
+    },
   };
 }

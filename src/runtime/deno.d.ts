@@ -36,6 +36,8 @@ declare namespace Deno {
     stderr: "piped";
     /** On Unix: setsid() in the child, so it leads its own process group. */
     detached: boolean;
+    /** On Windows: args is the command line as it is, no quoting added. */
+    windowsRawArguments?: boolean;
   }
 
   interface ChildProcess {
@@ -62,6 +64,11 @@ declare namespace Deno {
     mode?: number;
   }
 
+  interface HttpClientInstance {
+    close(): void;
+  }
+  function createHttpClient(options: { caCerts?: string[]; cert?: string; key?: string }): HttpClientInstance;
+
   const args: readonly string[];
   const mainModule: string;
   const build: { readonly os: string };
@@ -85,7 +92,7 @@ declare namespace Deno {
   function rename(from: string, to: string): Promise<void>;
   function remove(path: string): Promise<void>;
   function chmod(path: string, mode: number): Promise<void>;
-  function statSync(path: string): unknown;
+  function statSync(path: string): { isFile: boolean; mode: number | null };
   function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   function exit(code: number): never;
 }

@@ -5,12 +5,15 @@
  * - TLS client certificates: Deno.serve cannot ask for them (no requestCert / CA options), so any
  *   `client_auth` other than none fails at start-up instead of serving without the check.
  * - TLS version bounds: rustls always offers 1.2 and 1.3; a config that narrows them fails at start-up.
- * - Request/header/keep-alive timeouts: Deno.serve has no such settings; its own defaults apply.
+ * - Request/header/keep-alive timeouts and connection caps: Deno.serve has no such settings and no
+ *   per-connection hook; its own defaults apply, and server.max_connections* are not enforced.
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
-import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions, TlsServeOptions } from "./types.ts";
+import { createDenoHttpClient } from "./deno-http-client.ts";
+import { resolveCommand } from "./command-resolution.ts";
+import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";
 
 const isWindows = Deno.build.os === "windows";
 const encoder = new TextEncoder();
@@ -78,24 +81,14 @@ function createPump(stream: ReadableStream<Uint8Array>): (listener: (chunk: Uint
   };
 }
 
-/** Node reports a command that cannot start through the handle, not by throwing: match that. */
-function failedToStart(error: Error): ChildProcessHandle {
-  return {
-    pid: undefined,
-    onStdout: () => {},
-    onStderr: () => {},
-    write: () => {},
-    closeStdin: () => {},
-    kill: () => {},
-    exited: Promise.resolve({ code: null, signal: null, error }),
-  };
-}
-
 function spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command, {
-      args,
+    // Deno reports a command that cannot start by throwing; Node through the handle: the handle it is.
+    const resolved = isWindows ? resolveCommand(command, args, { windows: true, env: options.env, cwd: options.cwd, isExecutableFile }) : undefined;
+    child = new Deno.Command(resolved?.file ?? command, {
+      args: resolved?.args ?? args,
+      ...(resolved?.verbatim && { windowsRawArguments: true }),
       ...(options.cwd !== undefined && { cwd: options.cwd }),
       clearEnv: true,
       env: options.env,
@@ -111,17 +104,31 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   const stdin = child.stdin.getWriter();
   let stdinClosed = false;
   // The writer queues in order; a child that stopped reading must not crash the bridge.
-  const input = coalescingWriter((text) => void stdin.write(encoder.encode(text)).catch(() => {}));
+  // Bytes handed to the writer that the child has not taken yet.
+  let writing = 0;
+  const input = coalescingWriter((text) => {
+    const bytes = encoder.encode(text);
+    writing += bytes.length;
+    void stdin
+      .write(bytes)
+      .catch(() => {})
+      .finally(() => (writing -= bytes.length));
+  });
   const exited = child.status.then(
     ({ code, signal }): ChildExit => ({ code: signal === null ? code : null, signal }),
     (error: Error) => ({ code: null, signal: null, error }),
   );
+  let leaderExited = false;
+  void exited.then(() => (leaderExited = true));
   return {
     pid: child.pid,
     onStdout: createPump(child.stdout),
     onStderr: createPump(child.stderr),
     write(data) {
       if (!stdinClosed) input.write(data);
+    },
+    get queuedBytes() {
+      return input.queuedLength + writing;
     },
     closeStdin() {
       if (stdinClosed) return;
@@ -135,6 +142,16 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
         else Deno.kill(-child.pid, signal);
       } catch {
         // Already gone.
+      }
+    },
+    groupAlive() {
+      if (isWindows) return !leaderExited;
+      // Deno.kill has no signal 0; SIGCONT is the harmless probe (it only resumes stopped processes).
+      try {
+        Deno.kill(-child.pid, "SIGCONT");
+        return true;
+      } catch {
+        return false;
       }
     },
     exited,
@@ -190,8 +207,19 @@ function executableDir(): string {
   return isWindows ? path.replace(/^\//, "").replaceAll("/", "\\") : path;
 }
 
+function isExecutableFile(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    // Owner, group or other may execute: a cheap approximation of access(X_OK) that Deno lacks.
+    return info.isFile && (isWindows || info.mode === null || (info.mode & 0o111) !== 0);
+  } catch {
+    return false;
+  }
+}
+
 export const denoPlatform: Platform = {
   name: "deno",
+  isWindows,
   env: Deno.env.toObject(),
   args: Deno.args,
   executableDir: executableDir(),
@@ -207,6 +235,7 @@ export const denoPlatform: Platform = {
       return false;
     }
   },
+  isExecutableFile,
   openAppendFile(path) {
     Deno.writeTextFileSync(path, "", { append: true, mode: 0o600 });
     return (text) => Deno.writeTextFileSync(path, text, { append: true });
@@ -219,6 +248,16 @@ export const denoPlatform: Platform = {
     Deno.addSignalListener(signal, listener);
   },
   readStdin: () => new Response(Deno.stdin.readable).text(),
+  streamStdin: (onChunk, onEnd) => {
+    void (async () => {
+      try {
+        for await (const chunk of Deno.stdin.readable) onChunk(chunk);
+      } finally {
+        onEnd();
+      }
+    })();
+  },
+  createHttpClient: createDenoHttpClient,
   stdinIsTerminal: Deno.stdin.isTerminal(),
   promptHidden,
   writeTextFile,

@@ -2,7 +2,7 @@
 import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
-import { appendFileSync, existsSync, openSync, closeSync } from "node:fs";
+import { accessSync, appendFileSync, closeSync, constants as fsConstants, existsSync, openSync, statSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
@@ -11,12 +11,91 @@ import { publicFetch } from "./public-fetch.ts";
 import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
-import type { ChildExit, ChildProcessHandle, FetchHandler, Platform, RunningServer, ServeOptions, SpawnOptions } from "./types.ts";
+import { createNodeHttpClient } from "./node-http-client.ts";
+import { resolveCommand } from "./command-resolution.ts";
+import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions } from "./types.ts";
+
+/** How often Node looks for connections past headersTimeout / requestTimeout (its default is 30 s). */
+function checkingInterval(options: ServeOptions): number {
+  return Math.max(250, Math.min(5000, Math.floor(Math.min(options.headerTimeout, options.requestTimeout) / 4)));
+}
+
+/**
+ * The connection caps and the first-request timer. Node's own timeouts start with the first byte
+ * of a request, so a connection that never sends one would stay open forever: a timer from accept
+ * until the first request head closes it. At the total cap, the connection idle longest (waiting
+ * for a request head: its first, or its next on keep-alive) makes way for the new one (only when
+ * every connection is busy is the new one refused), so sockets hoarded idle cannot lock out
+ * clients that do send requests (/health).
+ * Returns the open sockets, for close().
+ */
+function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
+  const sockets = new Set<Socket>();
+  const perAddress = new Map<string, number>();
+  /** "address|port" → the accepted (raw) socket: a TLS request's socket wraps it. */
+  const byKey = new Map<string, Socket>();
+  /** "address|port" → a connection waiting for a request head, idle longest first; `timer` until its first. */
+  const awaitingHead = new Map<string, { socket: Socket; timer?: ReturnType<typeof setTimeout> }>();
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const key = `${address}|${socket.remotePort}`;
+    const count = perAddress.get(address) ?? 0;
+    if (count >= options.maxConnectionsPerAddress && !options.exemptPeer?.(address)) {
+      options.onRefusedConnection?.("max_connections_per_address", address);
+      socket.destroy();
+      return;
+    }
+    if (sockets.size >= options.maxConnections) {
+      const [oldestKey, oldest] = awaitingHead.entries().next().value ?? [];
+      options.onRefusedConnection?.("max_connections", oldest ? (oldest.socket.remoteAddress ?? "") : address);
+      if (!oldest) {
+        socket.destroy();
+        return;
+      }
+      // Out of the list now: its close event comes later, and the next newcomer must pick another.
+      awaitingHead.delete(oldestKey!);
+      clearTimeout(oldest.timer);
+      oldest.socket.destroy();
+    }
+    perAddress.set(address, count + 1);
+    sockets.add(socket);
+    byKey.set(key, socket);
+    awaitingHead.set(key, { socket, timer: setTimeout(() => socket.destroy(), options.headerTimeout) });
+    socket.once("close", () => {
+      sockets.delete(socket);
+      byKey.delete(key);
+      clearTimeout(awaitingHead.get(key)?.timer);
+      awaitingHead.delete(key);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
+  });
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    // The TLS socket of a request shares address and port with the raw socket it wraps.
+    const socket = request.socket;
+    const key = `${socket.remoteAddress ?? ""}|${socket.remotePort}`;
+    const waiting = awaitingHead.get(key);
+    if (waiting !== undefined) {
+      clearTimeout(waiting.timer);
+      awaitingHead.delete(key);
+    }
+    // Kept alive after its response, the connection is idle again (keepAliveTimeout ends it).
+    response.once("finish", () => {
+      const raw = byKey.get(key);
+      if (raw && !raw.destroyed) awaitingHead.set(key, { socket: raw });
+    });
+  });
+  return sockets;
+}
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
   const tls = options.tls;
+  // Node insists that the head's time fits in the whole request's.
+  const timeouts = { headersTimeout: Math.min(options.headerTimeout, options.requestTimeout), requestTimeout: options.requestTimeout, connectionsCheckingInterval: checkingInterval(options) };
   const server = createAdaptorServer({
     fetch: (request, env) => {
       const outgoing = env.outgoing as ServerResponse;
@@ -31,9 +110,11 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
         },
       });
     },
+    serverOptions: timeouts,
     ...(tls && {
       createServer: createHttpsServer,
       serverOptions: {
+        ...timeouts,
         cert: tls.cert,
         key: tls.key,
         ca: tls.ca,
@@ -46,8 +127,6 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       },
     }),
   }) as Server;
-  server.requestTimeout = options.requestTimeout;
-  server.headersTimeout = Math.min(options.requestTimeout, 60_000);
   server.keepAliveTimeout = options.idleTimeout;
   // SSE streams live for hours: no socket inactivity timeout, keep-alive comments keep proxies awake.
   server.timeout = 0;
@@ -56,11 +135,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       if (!socket.getPeerCertificate() || Object.keys(socket.getPeerCertificate()).length === 0) socket.destroy();
     });
   }
-  const sockets = new Set<import("node:net").Socket>();
-  server.on(tls ? "secureConnection" : "connection", (socket: import("node:net").Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
+  const sockets = limitConnections(server, options);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -81,9 +156,28 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
   };
 }
 
+const isWindows = process.platform === "win32";
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle {
-  const isWindows = process.platform === "win32";
-  const child = spawnProcess(command, args, {
+  let resolved: ReturnType<typeof resolveCommand>;
+  try {
+    // Windows needs PATHEXT and cmd.exe for batch files (npx.cmd); elsewhere Node's lookup is the shell's.
+    resolved = isWindows ? resolveCommand(command, args, { windows: true, env: options.env, cwd: options.cwd, isExecutableFile }) : undefined;
+  } catch (error) {
+    return failedToStart(error as Error);
+  }
+  const child = spawnProcess(resolved?.file ?? command, resolved?.args ?? args, {
+    windowsVerbatimArguments: resolved?.verbatim ?? false,
     env: options.env,
     cwd: options.cwd,
     stdio: ["pipe", "pipe", "pipe"],
@@ -98,8 +192,13 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   // A child that stops reading stdin must not crash the bridge with EPIPE.
   child.stdin.on("error", () => {});
   const input = coalescingWriter((text) => void (child.stdin.writable && child.stdin.write(text)));
+  let leaderExited = false;
+  void exited.then(() => (leaderExited = true));
   return {
     pid: child.pid,
+    get queuedBytes() {
+      return input.queuedLength + child.stdin.writableLength;
+    },
     onStdout: (listener) => child.stdout.on("data", listener),
     onStderr: (listener) => child.stderr.on("data", listener),
     write: (data) => {
@@ -112,10 +211,23 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
     kill: (signal) => {
       if (child.pid === undefined) return;
       try {
-        if (isWindows) child.kill(signal);
+        // Windows has no process groups or SIGTERM: taskkill ends the tree below the leader
+        // (cmd.exe → npx → node) while the leader still runs.
+        if (isWindows) spawnProcess("taskkill", ["/pid", String(child.pid), "/t", "/f"], { stdio: "ignore", windowsHide: true }).on("error", () => child.kill(signal));
         else process.kill(-child.pid, signal);
       } catch {
         // Already gone.
+      }
+    },
+    groupAlive: () => {
+      if (child.pid === undefined) return false;
+      if (isWindows) return !leaderExited;
+      try {
+        process.kill(-child.pid, 0);
+        return true;
+      } catch (error) {
+        // EPERM: a member exists but changed its credentials; it still runs.
+        return (error as NodeJS.ErrnoException).code === "EPERM";
       }
     },
     exited,
@@ -158,6 +270,7 @@ async function writeTextFileWithMode(path: string, text: string, options: { mode
 
 export const nodePlatform: Platform = {
   name: "node",
+  isWindows,
   env: process.env,
   args: process.argv.slice(2),
   executableDir: dirname(process.argv[1] && !process.argv[1].startsWith("-") ? process.argv[1] : process.execPath),
@@ -168,6 +281,7 @@ export const nodePlatform: Platform = {
   // and createHash a Hash object per call.
   sha256: (text) => hash("sha256", text, "buffer"),
   fileExists: (path) => existsSync(path),
+  isExecutableFile,
   openAppendFile,
   writeStdout: (text) => void process.stdout.write(text),
   writeStderr: (text) => void process.stderr.write(text),
@@ -177,6 +291,11 @@ export const nodePlatform: Platform = {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString("utf8");
   },
+  streamStdin: (onChunk, onEnd) => {
+    process.stdin.on("data", onChunk);
+    process.stdin.once("end", onEnd);
+  },
+  createHttpClient: createNodeHttpClient,
   stdinIsTerminal: Boolean(process.stdin.isTTY),
   promptHidden,
   writeTextFile: writeTextFileWithMode,

@@ -27,6 +27,16 @@ export interface ServeOptions {
   requestTimeout: number;
   /** Keep-alive idle time (ms). */
   idleTimeout: number;
+  /** Time a connection has to send a complete request head, from connecting or starting a request (ms). */
+  headerTimeout: number;
+  /** Connections open at once; past it the oldest one that has not sent a request head yet is closed, else the new one. */
+  maxConnections: number;
+  /** Connections open at once from one peer address, except peers for which `exemptPeer` is true. */
+  maxConnectionsPerAddress: number;
+  /** Peers the per-address cap does not apply to (trusted proxies, which carry many clients). */
+  exemptPeer?: (address: string) => boolean;
+  /** Told once per refused connection reason and address burst; for the log. */
+  onRefusedConnection?: (reason: "max_connections" | "max_connections_per_address", address: string) => void;
 }
 
 /** What the transport layer knows of the connection a request came on. */
@@ -51,6 +61,21 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
+/** A handle for a child that could not be started: it has "exited" with `error`, as a failed spawn reports. */
+export function failedToStart(error: Error): ChildProcessHandle {
+  return {
+    pid: undefined,
+    onStdout: () => {},
+    onStderr: () => {},
+    write: () => {},
+    queuedBytes: 0,
+    closeStdin: () => {},
+    kill: () => {},
+    groupAlive: () => false,
+    exited: Promise.resolve({ code: null, signal: null, error }),
+  };
+}
+
 export interface ChildExit {
   code: number | null;
   signal: string | null;
@@ -64,9 +89,16 @@ export interface ChildProcessHandle {
   onStderr(listener: (chunk: Uint8Array) => void): void;
   /** Writes to stdin, in order; writes made in one event-loop turn reach the child together. */
   write(data: string): void;
+  /** Bytes written but not yet taken by the child's stdin (UTF-16 code units of queued text plus pipe buffer bytes). */
+  readonly queuedBytes: number;
   closeStdin(): void;
-  /** Signals the whole process group, so grandchildren (npx → node) end too. */
+  /** Signals the whole process group, so grandchildren (npx → node) end too (Windows: the tree is ended with taskkill /t /f). */
   kill(signal: "SIGTERM" | "SIGKILL"): void;
+  /**
+   * Whether any process of the child's group still runs (the leader may have exited and left
+   * members behind). Where there are no process groups (Windows) this is false once the leader exited.
+   */
+  groupAlive(): boolean;
   /** Settles once when the process has exited, or failed to start (code null, signal null, error set). */
   readonly exited: Promise<ChildExit & { error?: Error }>;
 }
@@ -87,6 +119,8 @@ export type PublicFetch = (url: string, options: { timeout: number; maxBytes: nu
 
 export interface Platform {
   readonly name: "node" | "deno";
+  /** Windows: commands are resolved with PATHEXT and batch files run through cmd.exe. */
+  readonly isWindows: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Command-line arguments after the program name. */
   readonly args: readonly string[];
@@ -98,6 +132,8 @@ export interface Platform {
   /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
   sha256: Sha256;
   fileExists(path: string): boolean;
+  /** True when `path` is a regular file this process may execute (on Windows: a file). */
+  isExecutableFile(path: string): boolean;
   /** Appends text to a file (log output); created with mode 0600. */
   openAppendFile(path: string): (text: string) => void;
   writeStdout(text: string): void;
@@ -105,6 +141,10 @@ export interface Platform {
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   /** Reads all of stdin as text (piped input for hash-password and the like). */
   readStdin(): Promise<string>;
+  /** Streams stdin: `onChunk` for each chunk as it arrives, `onEnd` once at end of input (client mode). */
+  streamStdin(onChunk: (chunk: Uint8Array) => void, onEnd: () => void): void;
+  /** An HTTP client for outgoing requests (client mode). */
+  createHttpClient(options: HttpClientOptions): HttpClient;
   /** True when stdin is a terminal. */
   readonly stdinIsTerminal: boolean;
   /** Reads one line from the terminal without echoing it (passwords); the prompt goes to stderr. */
@@ -123,4 +163,39 @@ export interface Platform {
   /** SSRF-guarded GET (Client ID Metadata Documents); absent where the runtime cannot check addresses at connect time. */
   publicFetch?: PublicFetch;
   exit(code: number): never;
+}
+
+/** TLS and connection settings for outgoing HTTP requests (client mode). */
+export interface HttpClientOptions {
+  /** PEM bundle of CAs trusted for the server's certificate, instead of the system's. */
+  ca?: string;
+  /** PEM client certificate and key (mutual TLS). */
+  cert?: string;
+  key?: string;
+  /** Name checked against the server's certificate (and sent as SNI) instead of the URL's host. */
+  serverName?: string;
+  /** Accept any server certificate. */
+  insecureSkipVerify: boolean;
+  /** Idle keep-alive connections kept per origin. */
+  maxIdleConnections: number;
+  /** How long an idle keep-alive connection is kept (ms). */
+  idleConnectionTimeout: number;
+  /** Time allowed to open the connection, TLS included (ms). */
+  connectTimeout: number;
+  /** `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` as read from the environment. */
+  proxy: { https?: string; http?: string; noProxy?: string };
+}
+
+export interface HttpRequestInit {
+  method: "GET" | "POST" | "DELETE";
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** A fetch for one remote server: keep-alive pool, TLS options and proxy applied. Rejects with HttpRequestError. */
+export interface HttpClient {
+  fetch(url: string, init: HttpRequestInit): Promise<Response>;
+  /** Closes idle connections. */
+  close(): void;
 }

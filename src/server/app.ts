@@ -11,8 +11,10 @@ import type { Logger } from "../log/logger.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { createAuthGate } from "./auth-gate.ts";
+import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
+import { ByteBudget, perClientLimit } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
 import type { ModernServer } from "./modern.ts";
 import type { SessionManager } from "./sessions.ts";
@@ -39,6 +41,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const { config, sessions, logger } = options;
   const app = new Hono<AppEnv>();
   const guard = createRequestGuard(config);
+  const clientAddress = clientAddressResolver(config.trusted_proxies);
   const resourcePath = new URL(options.resource).pathname;
   const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
   const metrics = new Metrics();
@@ -49,10 +52,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   }
   metrics.gauge("mcp_bridge_ready", "1 when a new session can get an MCP server", () => (sessions.ready ? 1 : 0));
   const gate = createAuthGate({ authenticator: options.authenticator, resourceMetadataUrl: metadataUrl, failureLimitPerMinute: config.auth_failure_limit, logger, metrics });
-  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, authorize: gate.authorize, modern: options.modern });
+  const mcp = createMcpHandlers({ sessions, maxBodyBytes: config.max_body_size, bodyBudget: new ByteBudget(config.max_body_bytes_in_flight), authorize: gate.authorize, modern: options.modern });
 
   // Before the Origin guard: the login form posts with Origin "null"; the AS checks the Host itself.
-  options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null) });
+  options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null), clientAddress });
 
   app.onError((error, c) => {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
@@ -68,6 +71,19 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     }
     await next();
   });
+
+  // HEAD must be safe (RFC 9110 §9.2.1), but Hono answers it with the GET handler, which would open
+  // a stream or a whole legacy session: the MCP endpoints refuse it instead.
+  const headless = new Map<string, string>([[config.path, "GET, POST, DELETE"], ["/", "GET, POST, DELETE"]]);
+  if (config.legacy_sse) headless.set("/sse", "GET").set("/messages", "POST");
+  app.use(async function headIsSafe(c, next) {
+    const allow = c.req.method === "HEAD" ? headless.get(c.req.path) : undefined;
+    if (allow) return new Response(null, { status: 405, headers: { allow } });
+    await next();
+  });
+
+  const limitPerClient = perClientLimit({ trustedProxies: config.trusted_proxies, clientAddress, maxPerClient: config.max_connections_per_address, logger });
+  if (limitPerClient) app.use(limitPerClient);
 
   if (config.cors.enabled) {
     const origins = config.cors.allowed_origins;
@@ -103,7 +119,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   for (const path of new Set([config.path, "/"])) {
     app.on(["POST", "GET", "DELETE"], path, async (c) => {
-      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
       if (c.req.method === "POST") return mcp.post(c.req.raw, principal, c.env);
       if (c.req.method === "GET") return mcp.get(c.req.raw, principal);
@@ -113,12 +129,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   if (config.legacy_sse) {
     app.get("/sse", async (c) => {
-      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
       return mcp.openLegacy(principal);
     });
     app.post("/messages", async (c) => {
-      const principal = await gate.authenticate(c.req.raw, c.env.remoteAddress);
+      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
       return mcp.postLegacy(c.req.raw, principal, c.req.query("sessionId") ?? "");
     });

@@ -7,11 +7,12 @@ import type { McpServerConfig } from "../config/schema.ts";
 import { envelopeProblem, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog } from "../log/throttle.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ChildExit, ChildProcessHandle, Platform } from "../runtime/types.ts";
 
-/** A line longer than this from the child is dropped; large tool results stay well below it. */
-const MAX_CHILD_LINE_BYTES = 256 * 1024 * 1024;
+/** Stderr lines are only logged (truncated), so a longer one is not worth buffering. */
+const MAX_STDERR_LINE_BYTES = 64 * 1024;
 const MAX_LOGGED_LINE = 2000;
 
 export interface ChildEvents {
@@ -39,43 +40,60 @@ export function childEnvironment(config: McpServerConfig, bridgeEnv: Readonly<Re
   return env;
 }
 
+/** Lines of child output logged per window; the rest are counted in one summary line. */
+const LOG_BURST = 50;
+const LOG_WINDOW_MS = 10_000;
+/** After SIGKILL only zombies can be left (reaped by init); this is how long they are waited for. */
+const AFTER_SIGKILL_MS = 2000;
+const POLL_MS = 100;
+
 export class StdioChild {
   readonly #process: ChildProcessHandle;
   readonly #logger: Logger;
   readonly #graceMs: number;
+  readonly #stdinLimit: number;
   #exited = false;
+  /** When SIGTERM went to the group; the group's deadline for SIGKILL counts from here. */
+  #terminatedAt: number | undefined;
+  #killed = false;
+  #shutdown: Promise<void> | undefined;
+  /** The leader exited (or never started). */
   readonly exited: Promise<ChildExit & { error?: Error }>;
+  /** Every process of the child's group is gone: the leader and whatever it started. */
+  readonly gone: Promise<void>;
 
   constructor(platform: Platform, config: McpServerConfig, env: Record<string, string>, logger: Logger, events: ChildEvents) {
     this.#logger = logger;
     this.#graceMs = config.graceful_shutdown_timeout;
+    this.#stdinLimit = config.stdin_buffer_size;
     this.#process = platform.spawn(config.command, config.args, { env, cwd: config.dir });
     const pid = this.#process.pid;
     logger.debug("child started", { pid, command: config.command });
 
+    const output = throttledLog(logger, "child output", { burst: LOG_BURST, windowMs: LOG_WINDOW_MS }, { pid });
     const stdout = createLineSplitter(
       (line) => {
         let message: unknown;
         try {
           message = JSON.parse(line);
         } catch {
-          logger.warn("child wrote a line that is not JSON; not forwarded", { pid, line: line.slice(0, MAX_LOGGED_LINE) });
+          output.write("warn", "child wrote a line that is not JSON; not forwarded", { pid, line: line.slice(0, MAX_LOGGED_LINE) });
           return;
         }
         const problem = envelopeProblem(message);
         if (problem) {
-          logger.warn("child wrote a message that is not JSON-RPC 2.0; not forwarded", { pid, problem, line: line.slice(0, MAX_LOGGED_LINE) });
+          output.write("warn", "child wrote a message that is not JSON-RPC 2.0; not forwarded", { pid, problem, line: line.slice(0, MAX_LOGGED_LINE) });
           return;
         }
         events.onMessage(message as JsonRpcMessage, line);
       },
-      (length) => logger.warn("child wrote an oversized line; dropped", { pid, bytes: length }),
-      MAX_CHILD_LINE_BYTES,
+      (length) => output.write("warn", "child wrote a line longer than mcp_server.max_message_size; dropped", { pid, bytes: length, limit: config.max_message_size }),
+      config.max_message_size,
     );
     const stderr = createLineSplitter(
-      (line) => logger.info("child stderr", { pid, line: line.slice(0, MAX_LOGGED_LINE) }),
+      (line) => output.write("info", "child stderr", { pid, line: line.slice(0, MAX_LOGGED_LINE) }),
       () => {},
-      1024 * 1024,
+      MAX_STDERR_LINE_BYTES,
     );
     this.#process.onStdout((chunk) => stdout.push(chunk));
     this.#process.onStderr((chunk) => stderr.push(chunk));
@@ -83,13 +101,13 @@ export class StdioChild {
       this.#exited = true;
       stdout.flush();
       stderr.flush();
-      // The leader is gone; anything it left in its group (npx's node, a shell's children) goes too.
-      this.#process.kill("SIGTERM");
+      output.flush();
       if (exit.error) logger.error("child could not be started", { command: config.command, error: exit.error.message });
       else logger.debug("child exited", { pid, code: exit.code, signal: exit.signal });
       events.onExit(exit);
       return exit;
     });
+    this.gone = this.exited.then(() => this.#reapGroup());
   }
 
   get alive(): boolean {
@@ -100,31 +118,80 @@ export class StdioChild {
     return this.#process.pid;
   }
 
+  /** True while the child's stdin holds more than mcp_server.stdin_buffer_size unread: callers refuse new input. */
+  get congested(): boolean {
+    return this.#process.queuedBytes > this.#stdinLimit;
+  }
+
   /** Writes one message; `line` must already be a single line of JSON. */
   send(line: string): void {
     if (!this.#exited) this.#process.write(line + "\n");
   }
 
-  /** Closes stdin, then SIGTERM after the grace period, then SIGKILL after another. */
-  async shutdown(): Promise<void> {
-    if (this.#exited) return;
-    this.#process.closeStdin();
-    if (await this.#exitsWithin(this.#graceMs)) return;
-    this.#logger.warn("child did not exit after stdin closed; sending SIGTERM", { pid: this.pid });
-    this.#process.kill("SIGTERM");
-    if (await this.#exitsWithin(this.#graceMs)) return;
-    this.#logger.warn("child did not exit after SIGTERM; sending SIGKILL", { pid: this.pid });
-    this.#process.kill("SIGKILL");
-    await this.exited;
+  /**
+   * Closes stdin, then SIGTERM to the group after the grace period, then SIGKILL after another;
+   * resolves when every process of the group is gone. Calling it again joins the first call.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#shutDown();
+    return this.#shutdown;
   }
 
-  #exitsWithin(ms: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      this.exited.then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), ms);
-      }),
-    ]).finally(() => clearTimeout(timer));
+  async #shutDown(): Promise<void> {
+    if (!this.#exited) {
+      this.#process.closeStdin();
+      if (!(await within(this.exited, this.#graceMs))) {
+        this.#logger.warn("child did not exit after stdin closed; sending SIGTERM", { pid: this.pid });
+        this.#terminate();
+        if (!(await within(this.exited, this.#graceMs))) this.kill();
+      }
+    }
+    await this.gone;
   }
+
+  /** SIGKILL to the whole group now (a second Ctrl-C). */
+  kill(): void {
+    if (this.#killed) return;
+    this.#killed = true;
+    this.#logger.warn("sending SIGKILL to the child's process group", { pid: this.pid });
+    this.#process.kill("SIGKILL");
+  }
+
+  #terminate(): void {
+    this.#terminatedAt ??= Date.now();
+    this.#process.kill("SIGTERM");
+  }
+
+  /**
+   * The leader is gone, but what it started (npx's node, a shell's children) may not be: they get
+   * SIGTERM, and SIGKILL when they outlive the grace period counted from the first SIGTERM.
+   */
+  async #reapGroup(): Promise<void> {
+    if (!this.#process.groupAlive()) return;
+    this.#terminate();
+    const termDeadline = this.#terminatedAt! + this.#graceMs;
+    while (this.#process.groupAlive() && !this.#killed && Date.now() < termDeadline) await sleep(POLL_MS);
+    if (!this.#process.groupAlive()) return;
+    if (!this.#killed) {
+      this.#logger.warn("processes of the child's group outlived SIGTERM", { pid: this.pid });
+      this.kill();
+    }
+    const killDeadline = Date.now() + AFTER_SIGKILL_MS;
+    while (this.#process.groupAlive() && Date.now() < killDeadline) await sleep(POLL_MS);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether `promise` settles within `ms`. */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -11,17 +11,30 @@ import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
+import { throttledLog } from "../log/throttle.ts";
+import { CidrSet } from "../util/cidr.ts";
 
 /** Loaded only when enabled: the authorization server brings jose, bcryptjs and the state store. */
 async function startAuthorizationServer(config: Config, platform: Platform, logger: Logger, resource: string): Promise<AuthorizationServer> {
   const { createAuthorizationServer } = await import("../oauth-server/index.ts");
-  return createAuthorizationServer({ config: config.server!.oauth_server, storage: config.storage, resource, platform, logger });
+  const federated = config.server!.oauth_server.federated;
+  return createAuthorizationServer({
+    config: config.server!.oauth_server,
+    storage: config.storage,
+    resource,
+    platform,
+    logger,
+    createUpstreamLogin: async (context) => (await import("../oauth-server/federated/index.ts")).startFederatedLogin(federated, { ...context, env: platform.env }),
+  });
 }
 
 export interface BridgeServer {
   /** URL of the MCP endpoint as bound (the real port when 0 was configured). */
   readonly url: string;
+  /** Ends sessions and waits (bounded by mcp_server.graceful_shutdown_timeout, twice) for every child's process group. */
   close(): Promise<void>;
+  /** SIGKILL to every child's process group, now. */
+  kill(): void;
 }
 
 /** Reads a file named in the config; a failure is a config error naming the key. */
@@ -57,6 +70,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const displayHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
 
   let app: ReturnType<typeof createApp> | undefined;
+  // A flood of refused connections is one summary line, not a line each.
+  const refusals = throttledLog(logger, "connection refused", { burst: 10, windowMs: 60_000 });
+  const trustedProxies = new CidrSet(server.trusted_proxies);
   const starting = () => jsonError(503, "starting", "the bridge is starting", { "retry-after": "1" });
   const listener = await platform.serve((request, connection) => (app ? app.fetch(request, connection) : starting()), {
     host: server.listen.host,
@@ -64,6 +80,12 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     tls,
     requestTimeout: server.read_timeout,
     idleTimeout: server.idle_timeout,
+    headerTimeout: server.header_timeout,
+    maxConnections: server.max_connections,
+    maxConnectionsPerAddress: server.max_connections_per_address,
+    // A trusted proxy carries many clients on its connections; they are told apart per request.
+    exemptPeer: trustedProxies.size > 0 ? (address) => trustedProxies.contains(address) : undefined,
+    onRefusedConnection: (reason, address) => refusals.write("warn", "connection refused", { reason, remote: address }),
   });
   const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
@@ -89,7 +111,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);
-  const modern = new ModernServer(server, platform, logger, () => sessions.size);
+  const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;
   sessions.makeRoom = () => modern.pool.makeRoom();
   app = createApp({
@@ -112,8 +134,17 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   logger.info("listening", { url, auth: authType, sessions: server.session.mode, tls: Boolean(tls) });
   return {
     url,
+    kill: () => {
+      sessions.kill();
+      modern.pool.kill();
+    },
     async close() {
       // Sessions end first so open streams close cleanly; then the listener; then wait for children.
+      const processes = sessions.liveChildren + modern.pool.size;
+      if (processes > 0) {
+        const grace = server.mcp_server!.graceful_shutdown_timeout;
+        logger.info("waiting for MCP server processes to exit: stdin closed, then SIGTERM, then SIGKILL", { processes, sigterm_after_ms: grace, sigkill_after_ms: 2 * grace });
+      }
       const ending = Promise.all([sessions.close(), modern.close()]);
       await listener.close();
       await ending;

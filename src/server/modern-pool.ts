@@ -19,7 +19,7 @@ import type { Logger } from "../log/logger.ts";
 import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
 import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
-import { SessionLimitError } from "./sessions.ts";
+import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
 
 const TICK_MS = 1000;
 /** Kinds of call remembered as asking or quiet (each); beyond, new kinds always run alone. */
@@ -41,7 +41,8 @@ export class ModernChildPool {
   readonly #groups = new Map<string, ModernUpstream[]>();
   readonly #others: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
-  readonly #stopping = new Set<Promise<void>>();
+  /** Children being stopped, until their process group is gone. */
+  readonly #stopping = new Map<ModernUpstream, Promise<void>>();
   /** Kinds of call ("tools/call:name") seen making a legacy child ask for input; bounded. */
   readonly #askers = new Set<string>();
   /** Kinds of call seen answered without asking; bounded. */
@@ -71,7 +72,8 @@ export class ModernChildPool {
   get size(): number {
     let count = 0;
     for (const group of this.#groups.values()) count += group.length;
-    return count;
+    // A stopping child counts until it is really gone (session.max_sessions caps processes).
+    return count + this.#stopping.size;
   }
 
   /** The key of the principal's children: its subject, or "shared". */
@@ -90,9 +92,22 @@ export class ModernChildPool {
   async primary(principal: Principal | undefined): Promise<ModernUpstream> {
     const key = this.keyOf(principal);
     const group = this.#groups.get(key);
-    const upstream = group?.find((candidate) => !candidate.closed) ?? this.#spawn(key, principal);
+    const upstream = group?.find((candidate) => !candidate.closed) ?? (await this.#spawnFirst(key, principal));
     await upstream.ready;
     return upstream;
+  }
+
+  /** A principal's first child; at max_sessions it takes the place of another principal's extra child (see #reclaimFor). */
+  async #spawnFirst(key: string, principal: Principal | undefined): Promise<ModernUpstream> {
+    try {
+      return this.#spawn(key, principal);
+    } catch (error) {
+      const full = error instanceof SessionLimitError && this.size + this.#others() >= this.#config.session.max_sessions;
+      const freeing = full ? this.#reclaimFor(key) : undefined;
+      if (!freeing) throw error;
+      await freeing;
+      return this.#groups.get(key)?.find((candidate) => !candidate.closed) ?? this.#spawn(key, principal);
+    }
   }
 
   /** Hears list changes and resource updates from every child of the principal, now and later. */
@@ -222,36 +237,43 @@ export class ModernChildPool {
    * another principal's extra child (every principal keeps its first): an idle one, else one whose call has waited longest
    * for its client (`evictWaiting` ends that call). One user's rounds must not lock others out.
    */
-  #reclaimFor(key: string | undefined): boolean {
+  #reclaimFor(key: string | undefined): Promise<void> | undefined {
     const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));
     const idle = () => extras().find((child) => child.era !== undefined && child.inFlight === 0);
     let victim = idle();
     if (!victim && this.evictWaiting?.(extras())) victim = idle();
-    if (!victim) return false;
+    if (!victim) return undefined;
     this.#logger.info("modern child ended to make way for another principal's first child", { child: victim.name });
     this.#stop(victim, "its place was needed for another principal");
-    return true;
+    // Its process counts against max_sessions until it is gone.
+    return this.#stopping.get(victim);
   }
 
-  /** At max_sessions, frees the place of a principal's extra child for a new legacy session (see #reclaimFor). */
+  /** At max_sessions, starts freeing the place of a principal's extra child for a new legacy session (see #reclaimFor). */
   makeRoom(): boolean {
-    return this.#reclaimFor(undefined);
+    return this.#reclaimFor(undefined) !== undefined;
+  }
+
+  /** Kills every child's process group at once (a second shutdown signal). */
+  kill(): void {
+    for (const group of this.#groups.values()) for (const upstream of group) upstream.kill();
+    for (const upstream of this.#stopping.keys()) upstream.kill();
   }
 
   /** Ends every child. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     for (const group of this.#groups.values()) for (const upstream of group) this.#stop(upstream, "the bridge is shutting down");
-    await Promise.all(this.#stopping);
+    await Promise.all(this.#stopping.values());
   }
 
   #spawn(key: string, principal: Principal | undefined): ModernUpstream {
-    const { max_sessions, max_sessions_per_subject } = this.#config.session;
+    const { max_sessions } = this.#config.session;
+    if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
     const group = this.#groups.get(key) ?? [];
-    const first = !group.some((child) => !child.closed);
-    if (this.size + this.#others() >= max_sessions && !(first && this.#reclaimFor(key))) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
-    if (key !== "shared" && max_sessions_per_subject !== undefined && group.length >= max_sessions_per_subject) {
-      throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
+    const perSubject = maxSessionsPerSubject(this.#config);
+    if (key !== "shared" && perSubject !== undefined && group.length >= perSubject) {
+      throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     const name = `m${++this.#names}`;
     const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
@@ -287,8 +309,8 @@ export class ModernChildPool {
   #stop(upstream: ModernUpstream, reason: string): void {
     this.#forget(upstream);
     const stopping = upstream.close(reason);
-    this.#stopping.add(stopping);
-    void stopping.finally(() => this.#stopping.delete(stopping));
+    this.#stopping.set(upstream, stopping);
+    void stopping.finally(() => this.#stopping.delete(upstream));
   }
 
   #expireIdle(): void {

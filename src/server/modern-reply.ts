@@ -18,15 +18,18 @@ export class ModernReply {
   readonly #acceptsJson: boolean;
   readonly #acceptsSse: boolean;
   readonly #keepAliveMs: number;
+  readonly #maxQueuedBytes: number;
   #gone = false;
   #onClientGone: (() => void) | undefined;
   /** Called once when the reply is over, answered or abandoned. */
   onEnd: (() => void) | undefined;
 
-  constructor(accept: { json: boolean; sse: boolean }, keepAliveMs: number) {
+  /** `maxQueuedBytes`: unread bytes allowed on the response stream (session.stream_buffer_size). */
+  constructor(accept: { json: boolean; sse: boolean }, keepAliveMs: number, maxQueuedBytes: number) {
     this.#acceptsJson = accept.json;
     this.#acceptsSse = accept.sse;
     this.#keepAliveMs = keepAliveMs;
+    this.#maxQueuedBytes = maxQueuedBytes;
     this.response = new Promise((resolve) => (this.#resolve = resolve));
   }
 
@@ -86,7 +89,7 @@ export class ModernReply {
 
   #openStream(): void {
     if (this.#sink) return;
-    const sink = new SseSink();
+    const sink = new SseSink(this.#maxQueuedBytes);
     this.#sink = sink;
     sink.onClientGone = () => this.clientGone();
     if (this.#keepAliveMs > 0) this.#keepAlive = setInterval(() => sink.keepAlive(), this.#keepAliveMs);

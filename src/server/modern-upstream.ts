@@ -209,6 +209,11 @@ export class ModernUpstream {
     return this.#child.shutdown();
   }
 
+  /** Kills the child's whole process group now (SIGKILL). */
+  kill(): void {
+    this.#child.kill();
+  }
+
   #send(message: JsonRpcMessage): void {
     this.#child.send(JSON.stringify(message));
   }

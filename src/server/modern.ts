@@ -105,7 +105,7 @@ export class ModernServer {
       const problem = checked instanceof Promise ? await checked : checked;
       if (problem) return modernRejection(message.id, problem);
     }
-    const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval);
+    const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
     if (message.method === "subscriptions/listen") {
       // Per principal, not per child: with one shared child, one user's streams must not use up another's.
       const key = principalName(request);

@@ -13,6 +13,7 @@
 import type { Principal } from "../auth/types.ts";
 import { ErrorCode, errorResponse, idKey, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { formatEvent, SseSink, sseHeaders } from "./sse.ts";
 
 /** Where a session's messages to the MCP server go. */
@@ -21,13 +22,21 @@ export interface UpstreamLink {
   send(message: JsonRpcMessage, raw: string): void;
   /** The session is over; release the upstream (end a dedicated child, detach from a shared one). */
   close(): void;
+  /** True while the MCP server's input is full: the POST is refused with 503 instead of buffered. */
+  readonly congested?: boolean;
 }
 
 export interface SessionSettings {
   readTimeoutMs: number;
+  /** The deadline of initialize: the child may still be starting (npx -y). */
+  startupTimeoutMs: number;
   /** How long a disconnected SSE stream waits for a Last-Event-ID resume before its requests are cancelled. */
   resumeWindowMs: number;
   eventBufferSize: number;
+  /** Characters of events kept for replay (a byte cap: JSON text is mostly ASCII). */
+  eventBufferBytes: number;
+  /** Unread bytes per SSE stream, and characters of the backlog. */
+  streamBufferBytes: number;
   /** The SSE retry hint sent in priming events. */
   retryMs: number;
 }
@@ -36,6 +45,8 @@ export interface SessionSettings {
 const PRIMING_FROM_VERSION = "2025-11-25";
 const STANDALONE_FIRST = /^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/;
 const MAX_BACKLOG = 1000;
+/** Retry-After (seconds) when the MCP server's input is full. */
+const CONGESTED_RETRY_AFTER = 1;
 const STANDALONE_STREAM = 0;
 /**
  * A POST whose client takes only SSE gets its stream when something must be streamed, or after
@@ -68,6 +79,8 @@ class PostStream {
   done = false;
   /** The legacy transport's one stream, which outlives this POST. */
   borrowedSink = false;
+  /** Carries initialize: its answer decides whether the session exists at all. */
+  initialize = false;
   resumeTimer: ReturnType<typeof setTimeout> | undefined;
   openTimer: ReturnType<typeof setTimeout> | undefined;
   readonly response: Promise<Response>;
@@ -87,7 +100,8 @@ class PostStream {
   }
 
   get canCarryEvents(): boolean {
-    return !this.done && this.mode !== "json" && this.acceptsSse;
+    // Until initialize succeeds there is no session to stream for: its events wait in the backlog.
+    return !this.done && !this.initialize && this.mode !== "json" && this.acceptsSse;
   }
 }
 
@@ -106,21 +120,27 @@ export class Session {
   readonly #streams = new Map<number, PostStream>();
   readonly #childRequests = new Set<string | number>();
   readonly #events: LoggedEvent[] = [];
+  #eventChars = 0;
   #backlog: string[] = [];
+  #backlogChars = 0;
+  /** A drop was logged since the backlog last drained: one line per episode, not per message. */
+  #backlogDropping = false;
   #standalone: SseSink | undefined;
   #nextStreamId = STANDALONE_STREAM + 1;
   #seq = 0;
   #closed = false;
   #legacy = false;
-  readonly #onEnd: (session: Session) => void;
+  readonly #onEnd: (session: Session, reason: string) => void;
+  readonly #drops: ThrottledLog;
 
-  constructor(id: string, principal: Principal | undefined, protocolVersion: string, settings: SessionSettings, logger: Logger, onEnd: (session: Session) => void) {
+  constructor(id: string, principal: Principal | undefined, protocolVersion: string, settings: SessionSettings, logger: Logger, onEnd: (session: Session, reason: string) => void) {
     this.id = id;
     this.principal = principal;
     this.protocolVersion = protocolVersion;
     this.#settings = settings;
     this.#logger = logger;
     this.#onEnd = onEnd;
+    this.#drops = throttledLog(logger, "stream limits", { burst: 5, windowMs: 60_000 }, { session: id.slice(0, 8) });
   }
 
   attach(link: UpstreamLink): void {
@@ -157,6 +177,12 @@ export class Session {
     headers: Record<string, string> = {},
   ): Promise<Response> | Response {
     this.lastActivity = Date.now();
+    if (this.#link?.congested) {
+      this.#drops.write("warn", "the MCP server is not reading its input; POST refused with 503");
+      return jsonRpcErrorResponse(503, errorResponse(null, ErrorCode.InternalError, "Service Unavailable: the MCP server is not keeping up with its input; retry later"), {
+        "retry-after": String(CONGESTED_RETRY_AFTER),
+      });
+    }
     const requests = messages.filter(isRequest);
     for (const request of requests) {
       if (this.#pending.has(idKey(request.id))) {
@@ -167,14 +193,15 @@ export class Session {
     const stream = requests.length > 0 ? new PostStream(this.#nextStreamId++, accept.json && !legacy, accept.sse || legacy, batch, headers) : undefined;
     if (stream) {
       this.#streams.set(stream.streamId, stream);
-      const deadline = Date.now() + this.#settings.readTimeoutMs;
+      stream.initialize = requests.some((request) => request.method === "initialize");
+      const deadline = Date.now() + (stream.initialize ? Math.max(this.#settings.readTimeoutMs, this.#settings.startupTimeoutMs) : this.#settings.readTimeoutMs);
       for (const request of requests) this.#track(request, stream, deadline);
       if (legacy) {
         stream.mode = "sse";
         stream.sink = this.#standalone;
         stream.borrowedSink = true;
       } else {
-        if (!stream.acceptsJson) stream.openTimer = setTimeout(() => this.#openSse(stream), SSE_OPEN_DELAY_MS);
+        if (!stream.acceptsJson && !stream.initialize) stream.openTimer = setTimeout(() => this.#openSse(stream), SSE_OPEN_DELAY_MS);
         onClientGone?.(() => this.#clientGone(stream));
       }
     }
@@ -187,7 +214,7 @@ export class Session {
    * with an `endpoint` event naming where to POST; the session ends when that stream closes.
    */
   openLegacyStream(endpoint: string): Response {
-    const sink = new SseSink();
+    const sink = this.#newSink();
     this.#legacy = true;
     this.#standalone = sink;
     sink.onClientGone = () => this.terminate("the client closed its SSE stream");
@@ -204,7 +231,7 @@ export class Session {
     if (streamId === STANDALONE_STREAM && this.#standalone?.open) {
       return jsonRpcErrorResponse(409, errorResponse(null, ErrorCode.InvalidRequest, "this session already has an open GET stream"));
     }
-    const sink = new SseSink();
+    const sink = this.#newSink();
     const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
     sink.write(this.#priming(streamId));
     if (resumed) {
@@ -225,6 +252,8 @@ export class Session {
       };
       const backlog = this.#backlog;
       this.#backlog = [];
+      this.#backlogChars = 0;
+      this.#backlogDropping = false;
       for (const raw of backlog) this.#writeEvent(sink, STANDALONE_STREAM, raw);
     } else {
       // The stream finished before the client came back: what was logged is all there is.
@@ -244,11 +273,18 @@ export class Session {
         return;
       }
       this.#untrack(key, pending);
-      if (pending.method === "initialize") this.#noteInitialized(message.result);
+      if (pending.method === "initialize") {
+        if ("error" in message) return this.#initializeFailed(pending.stream, raw, "the MCP server refused initialize");
+        this.#noteInitialized(message.result);
+      }
       this.#deliverResponse(pending.stream, raw);
       return;
     }
-    if (isRequest(message)) this.#childRequests.add(idKey(message.id));
+    if (isRequest(message)) {
+      this.#childRequests.add(idKey(message.id));
+      // Questions nobody answers must not pile up: the oldest is forgotten (its late answer is dropped).
+      if (this.#childRequests.size > MAX_BACKLOG) this.#childRequests.delete(this.#childRequests.values().next().value!);
+    }
     if (message.method === "notifications/progress") {
       const token = (message.params as { progressToken?: string | number } | undefined)?.progressToken;
       const owner = token === undefined ? undefined : this.#progress.get(token);
@@ -260,21 +296,38 @@ export class Session {
     this.#route(message.method, raw);
   }
 
-  /** Answers requests that waited too long with a JSON-RPC error and tells the child to stop. */
+  /**
+   * Answers requests that waited too long with a JSON-RPC error and tells the child to stop. An
+   * initialize is never cancelled (MCP forbids it): the session and its child end instead.
+   */
   expireRequests(now: number): void {
     for (const [key, pending] of this.#pending) {
       if (pending.deadline > now) continue;
       this.#untrack(key, pending);
-      this.#cancelUpstream(pending.id, "request timed out");
-      this.#deliverResponse(pending.stream, JSON.stringify(errorResponse(pending.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#settings.readTimeoutMs} ms`)));
+      const initialize = pending.method === "initialize";
+      if (!initialize) this.#cancelUpstream(pending.id, "request timed out");
+      const waited = initialize ? Math.max(this.#settings.readTimeoutMs, this.#settings.startupTimeoutMs) : this.#settings.readTimeoutMs;
+      const raw = JSON.stringify(errorResponse(pending.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${waited} ms`));
+      if (initialize) this.#initializeFailed(pending.stream, raw, "the MCP server did not answer initialize in time (mcp_server.startup_timeout)");
+      else this.#deliverResponse(pending.stream, raw);
     }
   }
 
-  /** Sends a keep-alive comment on every open stream of this session. */
+  /**
+   * Sends a keep-alive comment on every open stream of this session. An open stream keeps a
+   * Streamable HTTP session alive; a legacy session lives on its POSTs, since its one stream is
+   * always open (even when a HEAD or a vanished client opened it).
+   */
   keepAlive(): void {
     if (this.#standalone?.open) this.#standalone.keepAlive();
     for (const stream of this.#streams.values()) if (stream.sink?.open) stream.sink.keepAlive();
-    if (this.hasOpenStream) this.lastActivity = Date.now();
+    if (this.hasOpenStream && !this.#legacy) this.lastActivity = Date.now();
+  }
+
+  /** Whether the session has been idle longer than `timeoutMs` and may be ended. */
+  idle(now: number, timeoutMs: number): boolean {
+    if (this.inFlight > 0 || now - this.lastActivity <= timeoutMs) return false;
+    return this.#legacy || !this.hasOpenStream;
   }
 
   /** Ends the session: pending requests get an error at once, streams close, the upstream is released. */
@@ -282,13 +335,14 @@ export class Session {
     if (this.#closed) return;
     for (const [key, pending] of this.#pending) {
       this.#untrack(key, pending);
+      if (pending.stream.initialize) delete pending.stream.headers["mcp-session-id"];
       this.#deliverResponse(pending.stream, JSON.stringify(errorResponse(pending.id, ErrorCode.ConnectionClosed, reason)));
     }
     this.#closed = true;
     this.#standalone?.close();
     for (const stream of this.#streams.values()) this.#finish(stream);
     this.#link?.close();
-    this.#onEnd(this);
+    this.#onEnd(this, reason);
   }
 
   #track(request: JsonRpcRequest, stream: PostStream, deadline: number): void {
@@ -332,11 +386,16 @@ export class Session {
     for (const stream of this.#streams.values()) if (stream.canCarryEvents) target = stream;
     if (target) return this.#deliverEvent(target, raw);
     if (this.#standalone?.open) return this.#writeEvent(this.#standalone, STANDALONE_STREAM, raw);
-    if (this.#backlog.length >= MAX_BACKLOG) {
-      this.#logger.warn("no stream open for server messages; oldest dropped", { session: this.id });
-      this.#backlog.shift();
-    }
     this.#backlog.push(raw);
+    this.#backlogChars += raw.length;
+    // Half the stream's cap: the whole backlog goes into a new stream at once, with SSE framing added.
+    while (this.#backlog.length > MAX_BACKLOG || (this.#backlogChars > this.#settings.streamBufferBytes / 2 && this.#backlog.length > 0)) {
+      if (!this.#backlogDropping) {
+        this.#backlogDropping = true;
+        this.#drops.write("warn", "no stream open for server messages and the backlog is full (session.stream_buffer_size); oldest dropped until a GET stream opens");
+      }
+      this.#backlogChars -= this.#backlog.shift()!.length;
+    }
   }
 
   /** A request or notification for a POST stream; switches an undecided stream to SSE. */
@@ -348,6 +407,12 @@ export class Session {
   #deliverResponse(stream: PostStream, raw: string): void {
     if (stream.done) return;
     const last = stream.pending.size === 0;
+    if (stream.initialize && stream.mode === "undecided") {
+      // Held until the verdict: a failed initialize must not hand out the session id.
+      stream.collected.push(raw);
+      if (last) this.#finish(stream);
+      return;
+    }
     if (stream.mode === "sse") {
       this.#writeEvent(stream.sink, stream.streamId, raw);
     } else {
@@ -359,7 +424,7 @@ export class Session {
   #openSse(stream: PostStream): void {
     if (stream.mode !== "undecided" || stream.done) return;
     clearTimeout(stream.openTimer);
-    const sink = new SseSink();
+    const sink = this.#newSink();
     stream.mode = "sse";
     stream.sink = sink;
     sink.onClientGone = () => this.#clientGone(stream);
@@ -394,6 +459,8 @@ export class Session {
    */
   #clientGone(stream: PostStream): void {
     if (stream.done || stream.pending.size === 0) return;
+    // Nobody will learn this session's id: end it (initialize itself is never cancelled).
+    if (stream.initialize) return this.terminate("the client went away during initialize");
     const resumable = stream.mode === "sse";
     if (resumable) stream.sink = undefined;
     const cancel = () => {
@@ -423,15 +490,33 @@ export class Session {
   /** The next event of a stream, kept for Last-Event-ID replay. */
   #nextEvent(streamId: number, raw: string): string {
     const seq = ++this.#seq;
-    if (this.#settings.eventBufferSize > 0) {
+    if (this.#settings.eventBufferSize > 0 && raw.length <= this.#settings.eventBufferBytes) {
       this.#events.push({ streamId, seq, raw });
-      if (this.#events.length > this.#settings.eventBufferSize) this.#events.shift();
+      this.#eventChars += raw.length;
+      while (this.#events.length > this.#settings.eventBufferSize || this.#eventChars > this.#settings.eventBufferBytes) {
+        this.#eventChars -= this.#events.shift()!.raw.length;
+      }
     }
     return formatEvent(`${streamId}.${seq}`, raw);
   }
 
   #writeEvent(sink: SseSink | undefined, streamId: number, raw: string): void {
     sink?.write(this.#nextEvent(streamId, raw));
+  }
+
+  /** A stream whose client stops reading is closed at session.stream_buffer_size, and that is logged. */
+  #newSink(): SseSink {
+    const sink = new SseSink(this.#settings.streamBufferBytes);
+    sink.onOverflow = () => this.#drops.write("warn", "an SSE client stopped reading; its stream was closed at session.stream_buffer_size", { limit: this.#settings.streamBufferBytes });
+    return sink;
+  }
+
+  /** initialize failed: the client gets `raw` (the error) without a session id, and nothing is left behind. */
+  #initializeFailed(stream: PostStream, raw: string, reason: string): void {
+    delete stream.headers["mcp-session-id"];
+    this.#deliverResponse(stream, raw);
+    this.#logger.warn("initialize failed; the session and its MCP server end", { reason });
+    this.terminate(reason);
   }
 
   #noteInitialized(result: unknown): void {

@@ -5,6 +5,7 @@
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import { findExecutable } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
 import { Session, type SessionSettings } from "./session.ts";
@@ -25,10 +26,22 @@ export class SessionLimitError extends Error {
   }
 }
 
+/**
+ * `session.max_sessions_per_subject`, or with authentication on (an `auth` block or the built-in
+ * authorization server) half of `max_sessions`, so one credential cannot take every slot; undefined: no cap.
+ */
+export function maxSessionsPerSubject(config: ServerConfig): number | undefined {
+  const { max_sessions, max_sessions_per_subject } = config.session;
+  const authenticated = (config.auth !== undefined && config.auth.type !== "none") || config.oauth_server.enabled;
+  return max_sessions_per_subject ?? (authenticated ? Math.max(1, Math.floor(max_sessions / 2)) : undefined);
+}
+
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
   readonly #perSubject = new Map<string, number>();
-  readonly #children = new Set<Promise<unknown>>();
+  /** Per-session children until their whole process group is gone, with the subject they served. */
+  readonly #children = new Map<StdioChild, string | undefined>();
+  readonly #maxPerSubject: number | undefined;
   readonly #config: ServerConfig;
   readonly #platform: Platform;
   readonly #logger: Logger;
@@ -49,10 +62,14 @@ export class SessionManager {
     const mcp = config.mcp_server!;
     this.#settings = {
       readTimeoutMs: mcp.read_timeout,
+      startupTimeoutMs: mcp.startup_timeout,
       resumeWindowMs: config.session.resume_window,
       eventBufferSize: config.session.event_buffer_size,
+      eventBufferBytes: config.session.event_buffer_bytes,
+      streamBufferBytes: config.session.stream_buffer_size,
       retryMs: SSE_RETRY_MS,
     };
+    this.#maxPerSubject = maxSessionsPerSubject(config);
     this.#hub = config.session.mode === "shared" ? new SharedChildHub(platform, mcp, logger) : undefined;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
@@ -61,37 +78,52 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
-  /** Whether a new session could get an MCP server now: the shared child runs, or the command can be found. */
+  /** Whether a new session could get an MCP server now: the shared child runs, or the command can be run. */
   get ready(): boolean {
-    return this.#hub ? this.#hub.ready : this.#commandFound();
+    return this.#hub ? this.#hub.ready : this.#commandRunnable();
   }
 
-  #commandFound(): boolean {
+  /** The command resolves, on the child's PATH, to a file the bridge may execute (not merely one that exists). */
+  #commandRunnable(): boolean {
     const mcp = this.#config.mcp_server!;
-    const command = mcp.command;
-    if (command.includes("/") || command.includes("\\")) return this.#platform.fileExists(command.startsWith("/") || !mcp.dir ? command : `${mcp.dir}/${command}`);
-    const path = mcp.env.PATH ?? this.#platform.env.PATH ?? "";
-    const windows = path.includes(";");
-    const suffixes = windows ? ["", ".exe", ".cmd", ".bat"] : [""];
-    return path.split(windows ? ";" : ":").some((dir) => dir && suffixes.some((suffix) => this.#platform.fileExists(`${dir}/${command}${suffix}`)));
+    const platform = this.#platform;
+    const options = { windows: platform.isWindows, env: childEnvironment(mcp, platform.env), cwd: mcp.dir, isExecutableFile: (path: string) => platform.isExecutableFile(path) };
+    return findExecutable(mcp.command, options) !== undefined;
   }
 
   get childState(): string {
     return this.#hub ? this.#hub.state : "per-session";
   }
 
+  /** Slots taken by legacy sessions: sessions, or their children still running (an ended session's child counts until gone). */
+  get slots(): number {
+    return this.#slotsInUse();
+  }
+
+  #slotsInUse(subject?: string): number {
+    if (subject === undefined) return Math.max(this.#sessions.size, this.#children.size);
+    let children = 0;
+    for (const owner of this.#children.values()) if (owner === subject) children++;
+    return Math.max(this.#perSubject.get(subject) ?? 0, children);
+  }
+
   /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
   create(principal: Principal | undefined, protocolVersion: string): Session {
-    const { max_sessions, max_sessions_per_subject } = this.#config.session;
-    if (this.#sessions.size + this.otherChildren() >= max_sessions && !this.makeRoom()) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions`, 30);
+    const { max_sessions } = this.#config.session;
+    if (this.slots + this.otherChildren() >= max_sessions) {
+      // A modern principal's extra child makes way; its process counts until gone, so the client's retry gets the place.
+      const freeing = this.makeRoom();
+      throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, freeing ? 1 : 5);
+    }
     const subject = principal?.subject;
-    if (subject !== undefined && max_sessions_per_subject !== undefined && (this.#perSubject.get(subject) ?? 0) >= max_sessions_per_subject) {
-      throw new SessionLimitError(`this subject already has ${max_sessions_per_subject} sessions`, 30);
+    const perSubject = this.#maxPerSubject;
+    if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) >= perSubject) {
+      throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, 5);
     const id = newSessionId();
     const logger = this.#logger.child({ session: id.slice(0, 8) });
-    const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended) => this.#forget(ended));
+    const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended, reason) => this.#forget(ended, reason));
     this.#sessions.set(id, session);
     if (subject !== undefined) this.#perSubject.set(subject, (this.#perSubject.get(subject) ?? 0) + 1);
     if (this.#hub) {
@@ -103,7 +135,15 @@ export class SessionManager {
         onMessage: (message, raw) => session.receive(message, raw),
         onExit: (exit) => session.terminate(exit.error ? "the MCP server could not be started" : "the MCP server exited"),
       });
-      session.attach({ send: (_message, raw) => child.send(raw), close: () => this.#track(child.shutdown()) });
+      this.#children.set(child, subject);
+      void child.gone.then(() => this.#children.delete(child));
+      session.attach({
+        send: (_message, raw) => child.send(raw),
+        close: () => void child.shutdown(),
+        get congested() {
+          return child.congested;
+        },
+      });
     }
     // The audit record of who holds this session (never the token).
     this.#logger.info("session started", {
@@ -128,19 +168,25 @@ export class SessionManager {
     return session;
   }
 
-  /** Ends every session and waits for their children to exit. */
+  /** MCP server processes (process groups) still running, the shared one included. */
+  get liveChildren(): number {
+    return this.#children.size + (this.#hub?.ready ? 1 : 0);
+  }
+
+  /** Ends every session and waits until every child's process group is gone. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     for (const session of [...this.#sessions.values()]) session.terminate("the bridge is shutting down");
-    await Promise.all([...this.#children, this.#hub?.stop()]);
+    await Promise.all([...[...this.#children.keys()].map((child) => child.shutdown()), this.#hub?.stop()]);
   }
 
-  #track(shutdown: Promise<unknown>): void {
-    this.#children.add(shutdown);
-    void shutdown.finally(() => this.#children.delete(shutdown));
+  /** SIGKILL to every child's process group, now (a second signal during shutdown). */
+  kill(): void {
+    for (const child of this.#children.keys()) child.kill();
+    this.#hub?.kill();
   }
 
-  #forget(session: Session): void {
+  #forget(session: Session, reason: string): void {
     if (!this.#sessions.delete(session.id)) return;
     const subject = session.principal?.subject;
     if (subject !== undefined) {
@@ -148,7 +194,7 @@ export class SessionManager {
       if (count <= 0) this.#perSubject.delete(subject);
       else this.#perSubject.set(subject, count);
     }
-    this.#logger.info("session ended", { session: session.id.slice(0, 8), sessions: this.#sessions.size });
+    this.#logger.info("session ended", { session: session.id.slice(0, 8), reason, sessions: this.#sessions.size });
   }
 
   #tick(): void {
@@ -160,7 +206,7 @@ export class SessionManager {
     for (const session of this.#sessions.values()) {
       if (session.inFlight > 0) session.expireRequests(now);
       if (keepAlive) session.keepAlive();
-      if (cleanup && session.inFlight === 0 && !session.hasOpenStream && now - session.lastActivity > this.#config.session.timeout) {
+      if (cleanup && session.idle(now, this.#config.session.timeout)) {
         session.terminate("the session was idle too long");
       }
     }

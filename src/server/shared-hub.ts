@@ -62,12 +62,21 @@ export class SharedChildHub {
   }
 
   link(session: Session): UpstreamLink {
+    const hub = this;
     this.#sessions.add(session);
     this.#bySession.set(session, new Map());
     return {
       send: (message, raw) => this.#fromSession(session, message, raw),
       close: () => this.#detach(session),
+      get congested() {
+        return hub.#child?.congested ?? false;
+      },
     };
+  }
+
+  /** SIGKILL to the child's process group now (a second signal during shutdown). */
+  kill(): void {
+    this.#child?.kill();
   }
 
   async stop(): Promise<void> {

@@ -10,24 +10,35 @@ export function formatEvent(id: string | undefined, data: string, retryMs?: numb
   return text + `data: ${data}\n\n`;
 }
 
+/**
+ * A stream body with a byte cap on what waits for the client. The HTTP server takes the next chunk
+ * only when the socket has drained, so a client that stops reading leaves events queued here; past
+ * the cap the stream is aborted (the connection closes) rather than holding them without bound.
+ */
 export class SseSink {
   readonly body: ReadableStream<Uint8Array>;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #open = true;
-  /** Called once when the client goes away (not when the bridge closes the stream). */
+  /** Called once when the client goes away, or stopped reading (not when the bridge closes the stream). */
   onClientGone: (() => void) | undefined;
+  /** Called once, before onClientGone, when the stream was aborted because the client did not read. */
+  onOverflow: (() => void) | undefined;
 
-  constructor() {
-    this.body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
+  /** `maxQueuedBytes`: unread bytes allowed; one event is always accepted into an empty queue. */
+  constructor(maxQueuedBytes: number) {
+    this.body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        cancel: () => {
+          if (!this.#open) return;
+          this.#open = false;
+          this.onClientGone?.();
+        },
       },
-      cancel: () => {
-        if (!this.#open) return;
-        this.#open = false;
-        this.onClientGone?.();
-      },
-    });
+      { highWaterMark: maxQueuedBytes, size: (chunk) => chunk.byteLength },
+    );
   }
 
   get open(): boolean {
@@ -57,11 +68,24 @@ export class SseSink {
   /** Writes formatted events (see formatEvent). */
   write(text: string): void {
     if (!this.#open || text === "") return;
+    if ((this.#controller.desiredSize ?? 0) <= 0) return this.#overflow();
     try {
       this.#controller.enqueue(encoder.encode(text));
     } catch {
       this.#open = false;
     }
+  }
+
+  #overflow(): void {
+    this.#open = false;
+    try {
+      // error(), not close(): close would keep the queue until the client read it.
+      this.#controller.error(new Error("the client did not read its event stream"));
+    } catch {
+      // Already cancelled by the reader.
+    }
+    this.onOverflow?.();
+    this.onClientGone?.();
   }
 }
 

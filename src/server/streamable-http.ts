@@ -9,6 +9,7 @@ import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessa
 import { readBodyLimited } from "../util/body.ts";
 import { classifyPost } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
+import type { ByteBudget } from "./limits.ts";
 import { jsonRpcErrorResponse, type Session } from "./session.ts";
 import { SessionLimitError, type SessionManager } from "./sessions.ts";
 
@@ -20,6 +21,8 @@ const LEGACY_PROTOCOL_VERSION = "2024-11-05";
 export interface McpHandlerOptions {
   sessions: SessionManager;
   maxBodyBytes: number;
+  /** Shared by every body being read; a POST that does not fit gets 503 with Retry-After. */
+  bodyBudget: ByteBudget;
   /** Checks a message's method/tool against the principal's scopes; a Response refuses the POST. */
   authorize(principal: Principal | undefined, messages: readonly JsonRpcMessage[]): Response | undefined;
   /** Serves modern (2026-07-28) requests; the body decides the era of each POST. */
@@ -66,7 +69,16 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (declared !== null && Number(declared) > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
     // With a Content-Length the HTTP server delivers exactly that many bytes, so the direct read is
     // bounded; a chunked body is read through the counting reader.
-    const text = declared !== null ? await request.text() : await readBodyLimited(request, options.maxBodyBytes);
+    const reserved = declared !== null ? Number(declared) || 0 : options.maxBodyBytes;
+    if (!options.bodyBudget.tryReserve(reserved)) {
+      return refuse(503, ErrorCode.InternalError, "Service Unavailable: too many request bodies are being received at once (server.max_body_bytes_in_flight); retry later", { "retry-after": "1" });
+    }
+    let text: string | undefined;
+    try {
+      text = declared !== null ? await request.text() : await readBodyLimited(request, options.maxBodyBytes);
+    } finally {
+      options.bodyBudget.release(reserved);
+    }
     if (text === undefined) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
     let body: unknown;
     try {

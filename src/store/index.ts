@@ -1,5 +1,6 @@
 /** @module Opens the Store the `storage` section names: file (the default) or memory. */
 import type { StorageConfig } from "../config/schema.ts";
+import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { FileStore } from "./file.ts";
@@ -22,7 +23,13 @@ export function stateDirectory(storage: Pick<StorageConfig, "path">, env: Readon
 export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger): Promise<{ store: Store; directory?: string }> {
   if (storage.type === "memory") return { store: new MemoryStore({ maxEntries: storage.max_entries }) };
   const directory = stateDirectory(storage, platform.env);
-  if (!directory) throw new TypeError('no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory');
-  const store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries });
+  if (!directory) throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: "no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory" }]);
+  let store: FileStore;
+  try {
+    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries });
+  } catch (error) {
+    const reason = (error as { code?: string }).code ?? (error as Error).message;
+    throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `the state directory "${directory}" cannot be used (${reason}); point storage.path at a writable directory, or use storage.type: memory` }]);
+  }
   return { store, directory };
 }

@@ -45,20 +45,42 @@ export interface Idp {
   token(options?: { resource?: string; scope?: string }): Promise<string>;
   /** Signs arbitrary claims with the IdP's own current key (to test each claim check alone). */
   sign(claims: JWTPayload, options?: { header?: Record<string, unknown>; key?: SigningKey }): Promise<string>;
+  /** People who can sign in on the IdP's login form (federated mode): account id → claims (sub is the id). */
+  accounts: Map<string, Record<string, unknown>>;
+  /** Adds a confidential authorization-code client (an upstream registration of the bridge); rebuilds the provider. */
+  registerClient(client: { client_id: string; client_secret: string; redirect_uris: string[] }): Promise<void>;
   stop(): Promise<void>;
 }
 
-function buildProvider(issuer: string, keys: SigningKey[]): Provider {
+/** What the IdP needs for interactive sign-in (federated mode): accounts and authorization-code clients. */
+interface SignInSetup {
+  accounts: Map<string, Record<string, unknown>>;
+  clients: { client_id: string; client_secret: string; redirect_uris: string[] }[];
+}
+
+function buildProvider(issuer: string, keys: SigningKey[], signIn: SignInSetup): Provider {
+  const codeClients = new Set(signIn.clients.map((client) => client.client_id));
   return new Provider(issuer, {
     clients: [
       { client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret, grant_types: ["client_credentials"], redirect_uris: [], response_types: [] },
       { client_id: BRIDGE_CLIENT.id, client_secret: BRIDGE_CLIENT.secret, grant_types: [], redirect_uris: [], response_types: [] },
+      ...signIn.clients.map((client) => ({ ...client, grant_types: ["authorization_code"], response_types: ["code"] })),
     ],
+    findAccount: async (_ctx: unknown, sub: string) => {
+      const claims = signIn.accounts.get(sub);
+      return claims && { accountId: sub, claims: async () => ({ ...claims, sub }) };
+    },
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+    interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    cookies: { keys: ["test-cookie-key-not-secret"] },
     jwks: { keys: keys.map((key) => key.privateJwk) as never },
-    scopes: ["mcp:read", "mcp:write", "mcp:admin"],
+    // offline_access: refresh tokens for the clients that ask (client mode's authorization-code flow).
+    scopes: ["mcp:read", "mcp:write", "mcp:admin", "offline_access"],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // Client mode signs in as a native public client it registers itself (RFC 7591, RFC 8252 loopback redirects).
+      registration: { enabled: true },
       introspection: {
         enabled: true,
         // Only the bridge's client may introspect (RFC 7662 §4 asks for such a policy).
@@ -66,7 +88,8 @@ function buildProvider(issuer: string, keys: SigningKey[]): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async () => RESOURCE,
+        // Sign-in clients get plain tokens for the IdP's own UserInfo endpoint.
+        defaultResource: async (_ctx: unknown, client: { clientId: string }) => (codeClients.has(client.clientId) ? undefined : RESOURCE),
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx: unknown, resourceIndicator: string) => ({
           scope: "mcp:read mcp:write mcp:admin",
@@ -91,12 +114,14 @@ export async function startIdp(): Promise<Idp> {
     }
     const path = new URL(req.url ?? "/", "http://x").pathname;
     counts.set(path, (counts.get(path) ?? 0) + 1);
-    handler!(req, res);
+    if (path.startsWith("/interaction/")) void interaction(provider, req, res);
+    else handler!(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let keys = [await makeKey("ES256"), await makeKey("RS256")];
-  let provider = buildProvider(issuer, keys);
+  const signIn: SignInSetup = { accounts: new Map(), clients: [] };
+  let provider = buildProvider(issuer, keys, signIn);
   handler = provider.callback();
 
   const idp: Idp = {
@@ -112,7 +137,13 @@ export async function startIdp(): Promise<Idp> {
     },
     async rotateKeys() {
       keys = [await makeKey("ES256"), await makeKey("RS256")];
-      provider = buildProvider(issuer, keys);
+      provider = buildProvider(issuer, keys, signIn);
+      handler = provider.callback();
+    },
+    accounts: signIn.accounts,
+    async registerClient(client) {
+      signIn.clients.push(client);
+      provider = buildProvider(issuer, keys, signIn);
       handler = provider.callback();
     },
     async token(options = {}) {
@@ -139,6 +170,79 @@ export async function startIdp(): Promise<Idp> {
     },
   };
   return idp;
+}
+
+/**
+ * The IdP's login page (oidc-provider leaves it to the host): a form asking for an account id, and
+ * a Cancel button that answers access_denied with a description full of markup (which the bridge
+ * must never repeat). Signing in grants every scope asked for.
+ */
+async function interaction(provider: Provider, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const details = await provider.interactionDetails(req, res);
+    if (req.method === "GET") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(
+        `<!doctype html><html><head><title>Upstream IdP</title></head><body><h1>Upstream IdP sign-in</h1>` +
+          `<form method="post" action="/interaction/${details.uid}"><label>Account <input name="login" autofocus></label>` +
+          `<button type="submit" name="action" value="login">Sign in</button> <button type="submit" name="action" value="deny">Cancel</button></form></body></html>`,
+      );
+      return;
+    }
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    const form = new URLSearchParams(body);
+    const accountId = form.get("login") ?? "";
+    if (form.get("action") === "deny") {
+      await provider.interactionFinished(req, res, { error: "access_denied", error_description: '<script>alert("idp")</script> the user said no' }, { mergeWithLastSubmission: false });
+      return;
+    }
+    const grant = new provider.Grant({ accountId, clientId: details.params.client_id as string });
+    if (typeof details.params.scope === "string") grant.addOIDCScope(details.params.scope);
+    // A token for an MCP server (RFC 8707 resource) carries the scopes asked for at that resource.
+    if (typeof details.params.resource === "string") grant.addResourceScope(details.params.resource, details.params.scope as string);
+    const grantId = await grant.save();
+    await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
+  } catch (error) {
+    res.writeHead(400, { "content-type": "text/plain" });
+    res.end(`interaction failed: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Plays a browser at the IdP with Node's fetch: follows `authorizationUrl` through the login form
+ * (signing in as `account`, or pressing Cancel with `deny`), carrying cookies, until the IdP
+ * redirects to a URL starting with `redirectUri`, which it returns (the callback the bridge would get).
+ */
+export async function signInAtIdp(authorizationUrl: URL | string, options: { account?: string; deny?: boolean; redirectUri: string }): Promise<URL> {
+  const cookies = new Map<string, string>();
+  let url = new URL(authorizationUrl);
+  let init: RequestInit = {};
+  for (let hop = 0; hop < 20; hop++) {
+    const response = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(";");
+      const [name, value] = [pair!.slice(0, pair!.indexOf("=")).trim(), pair!.slice(pair!.indexOf("=") + 1).trim()];
+      const expired = attributes.some((attribute) => /^\s*max-age=0/i.test(attribute) || (/^\s*expires=/i.test(attribute) && Date.parse(attribute.split("=")[1]!) < Date.now()));
+      if (expired) cookies.delete(name);
+      else cookies.set(name, value);
+    }
+    const location = response.headers.get("location");
+    if (location) {
+      await response.body?.cancel();
+      url = new URL(location, url);
+      init = {};
+      if (url.href.startsWith(options.redirectUri)) return url;
+      continue;
+    }
+    const page = await response.text();
+    const action = /<form method="post" action="([^"]+)"/.exec(page);
+    if (!response.ok || !action) throw new Error(`IdP answered ${response.status} at ${url.pathname}: ${page.slice(0, 300)}`);
+    url = new URL(action[1]!, url);
+    const form = options.deny ? { login: "", action: "deny" } : { login: options.account ?? "", action: "login" };
+    init = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() };
+  }
+  throw new Error("too many redirects at the IdP");
 }
 
 /** Starts a real IdP before the calling file's (or suite's) tests and stops it after; `started` receives it. */

@@ -12,18 +12,37 @@ export interface AuthChallenge {
   wwwAuthenticate: string | null;
   /** The MCP endpoint the request went to: the resource the token is for (RFC 8707). */
   resourceUrl: string;
+  /**
+   * The Authorization header value the refused request carried, if any. When the source has
+   * replaced that token since, it answers `true` at once: many requests refused together cause one renewal.
+   */
+  sentAuthorization?: string;
+  /** The response's `DPoP-Nonce` header (RFC 9449 §9), if any. */
+  dpopNonce?: string;
+}
+
+/** The request a DPoP proof is made for (RFC 9449 §4.2: htm, htu). */
+export interface ProofTarget {
+  method: string;
+  url: string;
 }
 
 /**
  * A source of access tokens for requests to one remote MCP server.
  *
- * The transport calls `authorization()` before each request. On a 401 or 403 it calls
- * `handleChallenge()` once; when that resolves `true`, the transport retries the request once with
- * a fresh `authorization()`, and gives up otherwise (the local client gets a JSON-RPC error).
+ * The transport calls `authorization()` (and `proof()`) before each request. On a 401 or 403 it
+ * calls `handleChallenge()`; when that resolves `true`, it retries the request with a fresh
+ * `authorization()`, at most twice per request (a token, then a DPoP nonce), and gives up otherwise
+ * (the local client gets a JSON-RPC error).
  */
 export interface TokenSource {
-  /** The `Authorization` header value to send (`"Bearer …"`), or `undefined` for none. Never logged. */
+  /** The `Authorization` header value to send (`"Bearer …"` or `"DPoP …"`), or `undefined` for none. Never logged. */
   authorization(): Promise<string | undefined>;
+  /**
+   * The `DPoP` header value for one request (RFC 9449 §7), when the token is DPoP-bound; called
+   * after `authorization()` for every request, each proof fresh. Absent or `undefined`: no header.
+   */
+  proof?(target: ProofTarget): Promise<string | undefined>;
   /**
    * Reacts to a refusal: refresh, re-authorize, or step up scopes (MCP authorization §Scope Challenge
    * Handling). Resolves `true` when a retry may succeed, `false` when it cannot.

@@ -1,0 +1,157 @@
+/**
+ * @module The on-disk cache of client mode's OAuth state: per MCP server, per authorization server
+ * (keyed by its issuer), the client registration, the validated metadata and the tokens. Files are
+ * mode 0600 in a 0700 directory and written atomically; a file anyone else could read or write is
+ * not trusted. A lock file lets several bridge instances share one login (the first signs in, the
+ * others wait for its tokens) instead of racing for the browser and the callback.
+ */
+import type * as oauth from "oauth4webapi";
+import { sha256, toHex } from "../../util/digest.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { TokenSet } from "./tokens.ts";
+
+/** File operations the cache needs; src/runtime/private-files.ts implements them. */
+export interface PrivateFiles {
+  /** The file's text and whether only its owner (this user) can read or write it; undefined when absent. */
+  read(path: string): Promise<{ text: string; private: boolean } | undefined>;
+  /** Replaces the file atomically (temporary file + rename), mode 0600; creates the directory (0700). */
+  write(path: string, text: string): Promise<void>;
+  /** Creates the file only if it does not exist (mode 0600); false when it exists. */
+  createExclusive(path: string, text: string): Promise<boolean>;
+  remove(path: string): Promise<void>;
+}
+
+/** A client registration at one authorization server. */
+export interface Registration {
+  clientId: string;
+  clientSecret?: string;
+  /** The redirect URI registered with it (DCR), which the loopback listener must then serve. */
+  redirectUri?: string;
+  /** The token_endpoint_auth_method the server registered the client with (DCR). */
+  authMethod?: string;
+  via: "configured" | "cimd" | "dcr";
+}
+
+/** What is kept for one authorization server of one MCP server. */
+export interface IssuerState {
+  as: oauth.AuthorizationServer;
+  resource: string;
+  registration?: Registration;
+  tokens?: TokenSet;
+}
+
+export interface CacheDocument {
+  version: 1;
+  /** The MCP server these entries are for. */
+  serverUrl: string;
+  /** The issuer last used, tried first at start. */
+  current?: string;
+  issuers: Record<string, IssuerState>;
+}
+
+const MAX_CACHE_BYTES = 1024 * 1024;
+
+export interface TokenCache {
+  load(): Promise<CacheDocument>;
+  save(document: CacheDocument): Promise<void>;
+  /**
+   * Runs `login` holding the login lock for this server. When another instance holds it, waits
+   * (up to `maxWait` ms) for that instance to finish, then calls `recheck`: if it returns a value
+   * (the other instance's tokens, read from the cache), `login` is not run.
+   */
+  withLoginLock<T>(recheck: () => Promise<T | undefined>, login: () => Promise<T>, maxWait: number): Promise<T>;
+}
+
+function emptyDocument(serverUrl: string): CacheDocument {
+  return { version: 1, serverUrl, issuers: {} };
+}
+
+function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocument {
+  const doc = value as CacheDocument;
+  return typeof doc === "object" && doc !== null && doc.version === 1 && doc.serverUrl === serverUrl && typeof doc.issuers === "object" && doc.issuers !== null;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The cache file of `serverUrl` in `directory` (named by a hash of the URL), or a memory-only
+ * cache when `files` is undefined.
+ */
+export async function openTokenCache(serverUrl: string, directory: string, files: PrivateFiles | undefined, logger: Logger, now: () => number = Date.now): Promise<TokenCache> {
+  if (!files) {
+    let memory = emptyDocument(serverUrl);
+    return {
+      load: async () => structuredClone(memory),
+      save: async (document) => void (memory = structuredClone(document)),
+      withLoginLock: (_recheck, login) => login(),
+    };
+  }
+  const name = toHex(await sha256(serverUrl)).slice(0, 32);
+  const path = `${directory}/oauth-${name}.json`;
+  const lockPath = `${path}.lock`;
+  const load = async (): Promise<CacheDocument> => {
+    let file: Awaited<ReturnType<PrivateFiles["read"]>>;
+    try {
+      file = await files.read(path);
+    } catch (error) {
+      logger.warn("token cache unreadable; signing in again", { path, error: error as Error });
+      return emptyDocument(serverUrl);
+    }
+    if (!file) return emptyDocument(serverUrl);
+    if (!file.private) {
+      // Someone else could have read the tokens, or planted their own: neither is used.
+      logger.warn("token cache ignored: it is not private to this user (mode must be 0600); it will be replaced", { path });
+      return emptyDocument(serverUrl);
+    }
+    if (file.text.length > MAX_CACHE_BYTES) return emptyDocument(serverUrl);
+    try {
+      const parsed: unknown = JSON.parse(file.text);
+      if (isCacheDocument(parsed, serverUrl)) return parsed;
+    } catch {
+      // fall through
+    }
+    logger.warn("token cache ignored: not a cache file of this version for this server", { path });
+    return emptyDocument(serverUrl);
+  };
+  return {
+    load,
+    save: (document) => files.write(path, JSON.stringify(document)),
+    async withLoginLock(recheck, login, maxWait) {
+      const deadline = now() + maxWait;
+      let waited = false;
+      for (;;) {
+        const lock = JSON.stringify({ until: now() + maxWait });
+        if (await files.createExclusive(lockPath, lock)) {
+          try {
+            if (waited) {
+              const done = await recheck();
+              if (done !== undefined) return done;
+            }
+            return await login();
+          } finally {
+            await files.remove(lockPath).catch(() => {});
+          }
+        }
+        // Held by another instance: a stale lock (its holder died) is broken once it has expired.
+        const held = await files.read(lockPath).catch(() => undefined);
+        let until = 0;
+        try {
+          until = Number((JSON.parse(held?.text ?? "{}") as { until?: unknown }).until) || 0;
+        } catch {
+          // unreadable lock: treat as expired
+        }
+        if (held && until < now()) {
+          logger.warn("breaking a stale login lock", { path: lockPath });
+          await files.remove(lockPath).catch(() => {});
+          continue;
+        }
+        if (!waited) logger.info("another mcp-bridge is signing in to this server; waiting for it", { path: lockPath });
+        waited = true;
+        if (now() > deadline) return login();
+        const done = await recheck();
+        if (done !== undefined) return done;
+        await sleep(250);
+      }
+    },
+  };
+}

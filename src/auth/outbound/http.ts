@@ -1,0 +1,42 @@
+/** @module The options every request to an authorization server carries: our fetch, a timeout, http only on loopback. */
+import * as oauth from "oauth4webapi";
+import { isTrustedEndpoint } from "../oauth/http.ts";
+import { readBodyLimited } from "../../util/body.ts";
+import { OutboundAuthError } from "./errors.ts";
+
+/** Largest answer read from an authorization server (token, registration): they are a few KiB. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+export interface HttpContext {
+  fetch: typeof fetch;
+  /** Per-request time limit (ms). */
+  timeout: number;
+}
+
+/** Refuses endpoints that could be spoofed: plain http beyond loopback, credentials or fragments in the URL. */
+export function requireTrusted(url: string, what: string): URL {
+  if (!isTrustedEndpoint(url)) throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} is not an https URL (plain http is allowed on loopback only)`);
+  return new URL(url);
+}
+
+/**
+ * oauth4webapi request options for `url`. Its http refusal is lifted only for loopback URLs, which
+ * requireTrusted has already checked (tests and local authorization servers).
+ */
+export function requestOptions(http: HttpContext, url: string | URL): { signal: AbortSignal; [oauth.customFetch]: (url: string, init: RequestInit) => Promise<Response>; [oauth.allowInsecureRequests]?: boolean } {
+  const insecure = new URL(url).protocol === "http:";
+  return {
+    [oauth.customFetch]: (target, init) => boundedFetch(http.fetch, target, init),
+    signal: AbortSignal.timeout(http.timeout),
+    ...(insecure && { [oauth.allowInsecureRequests]: true }),
+  };
+}
+
+/** fetch whose answer is read in full up to MAX_ANSWER_BYTES, so a hostile server cannot make the bridge buffer without bound. */
+async function boundedFetch(fetchFn: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+  const response = await fetchFn(url, init);
+  const text = await readBodyLimited(response, MAX_ANSWER_BYTES);
+  if (text === undefined) throw new OutboundAuthError("grant", `the answer of ${new URL(url).host} is larger than ${MAX_ANSWER_BYTES} bytes`);
+  const bodyless = response.status === 204 || response.status === 304 || (response.status >= 300 && response.status < 400 && !text);
+  return new Response(bodyless ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers });
+}

@@ -1,0 +1,367 @@
+/**
+ * @module The OAuth token source of client mode: one object per remote MCP server that holds the
+ * current authorization server, registration and tokens, obtains them with the configured grant,
+ * refreshes them before they expire, and reacts to the server's 401 / 403 challenges (re-discovery,
+ * re-registration when the authorization server moved, refresh, step-up with the union of scopes,
+ * at most three authorizations per scope set in ten minutes).
+ */
+import type { OAuthConfig } from "../../config/schema.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Platform } from "../../runtime/types.ts";
+import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
+import type { IssuerState, Registration, TokenCache } from "./cache.ts";
+import { parseBearerChallenge } from "./challenge.ts";
+import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
+import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
+import { readCredential } from "./credential-source.ts";
+import { createDpopKey, DPOP_ALGORITHM, resourceProof, type DpopKey } from "./dpop.ts";
+import { OutboundAuthError } from "./errors.ts";
+import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
+import type { HttpContext } from "./http.ts";
+import { isStale, type TokenSet } from "./tokens.ts";
+import type { AuthChallenge, ProofTarget, TokenSource } from "./types.ts";
+import * as oauth from "oauth4webapi";
+
+export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
+
+/** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
+const MAX_AUTHORIZATIONS = 3;
+const AUTHORIZATION_WINDOW_MS = 10 * 60_000;
+
+export interface OAuthSourceOptions {
+  grant: GrantKind;
+  config: OAuthConfig;
+  serverUrl: string;
+  http: HttpContext;
+  platform: Platform;
+  logger: Logger;
+  cache: TokenCache;
+  key?: AssertionKey;
+  openBrowser?: (url: string) => Promise<boolean>;
+}
+
+interface Current extends IssuerState {
+  issuer: string;
+  scopesSupported?: string[];
+  /** The MCP server takes DPoP-bound tokens: its challenge used the DPoP scheme, or its PRM says so. */
+  dpop?: boolean;
+}
+
+const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
+
+/** The Authorization header for `tokens`: the DPoP scheme for a DPoP-bound token (RFC 9449 §7.1). */
+const header = (tokens: TokenSet) => `${tokens.tokenType === "dpop" ? "DPoP" : "Bearer"} ${tokens.accessToken}`;
+
+/** The issuer a `discovery_url` names: the URL itself, or what precedes a pasted well-known suffix. */
+function issuerOfDiscoveryUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const oidc = url.replace(/\/\.well-known\/openid-configuration$/, "");
+  if (oidc !== url) return oidc;
+  const parsed = new URL(url);
+  const rfc8414 = /^\/\.well-known\/oauth-authorization-server(\/.*)?$/.exec(parsed.pathname);
+  return rfc8414 ? `${parsed.origin}${rfc8414[1] ?? ""}` : url;
+}
+
+export class OAuthTokenSource implements TokenSource {
+  readonly #o: OAuthSourceOptions;
+  #current: Current | undefined;
+  #busy: Promise<boolean> | undefined;
+  #renewing: Promise<void> | undefined;
+  #requested: string[];
+  readonly #authorizations = new Map<string, number[]>();
+  readonly #shutdown = new AbortController();
+  /** The DPoP key, made when an authorization server first offers DPoP; lives as long as this source. */
+  #dpop: DpopKey | undefined;
+
+  constructor(options: OAuthSourceOptions) {
+    this.#o = options;
+    this.#requested = [...options.config.scopes];
+  }
+
+  /** Loads cached tokens (authorization code) or the configured token endpoint (client credentials). */
+  async start(): Promise<void> {
+    const { config, grant } = this.#o;
+    if (grant === "authorization_code") {
+      const document = await this.#o.cache.load();
+      const state = document.current ? document.issuers[document.current] : undefined;
+      if (state?.tokens) {
+        this.#current = { issuer: document.current!, ...state };
+        this.#requested = union(this.#requested, state.tokens.scopes);
+      }
+    } else if (config.token_url) {
+      this.#current = this.#configured();
+    }
+  }
+
+  /** The authorization server as configured (token_url, authorization_url) for servers without metadata. */
+  #configured(): Current {
+    const { config, serverUrl } = this.#o;
+    const as = staticAuthorizationServer(config.token_url!, config.authorization_url);
+    const issuer = config.issuer ?? as.issuer;
+    return { issuer, as: { ...as, issuer }, resource: config.resource ?? serverUrl };
+  }
+
+  async authorization(): Promise<string | undefined> {
+    if (this.#busy) await this.#busy.catch(() => false);
+    let current = this.#current;
+    if (!current) return undefined;
+    if (!current.tokens && this.#o.grant !== "authorization_code") {
+      await this.#singleRenewal(() => this.#obtain(current!, this.#requested));
+      current = this.#current;
+    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code")) {
+      await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => this.#o.logger.warn("token refresh failed", { error: (error as Error).message }));
+      current = this.#current;
+    }
+    return current?.tokens ? header(current.tokens) : undefined;
+  }
+
+  async proof(target: ProofTarget): Promise<string | undefined> {
+    const tokens = this.#current?.tokens;
+    if (tokens?.tokenType !== "dpop" || !this.#dpop) return undefined;
+    return resourceProof(this.#dpop, target, tokens.accessToken);
+  }
+
+  async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
+    if (this.#shutdown.signal.aborted) return false;
+    // RFC 9449 §9: the MCP server wants its nonce in the proof; the same token is sent again with it.
+    if (challenge.dpopNonce && this.#dpop && parseBearerChallenge(challenge.wwwAuthenticate)?.error === "use_dpop_nonce") {
+      const fresh = this.#dpop.resourceNonce !== challenge.dpopNonce;
+      this.#dpop.resourceNonce = challenge.dpopNonce;
+      return fresh;
+    }
+    if (this.#busy) {
+      // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
+      const ok = await this.#busy.catch(() => false);
+      return ok && this.#current?.tokens !== undefined;
+    }
+    const sent = challenge.sentAuthorization;
+    if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
+    const run = this.#handle(challenge).catch((error: unknown) => {
+      const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
+      this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      return false;
+    });
+    this.#busy = run;
+    try {
+      return await run;
+    } finally {
+      if (this.#busy === run) this.#busy = undefined;
+    }
+  }
+
+  /** Ends a sign-in in progress (its loopback listener closes) and refuses further challenges. */
+  async close(): Promise<void> {
+    this.#shutdown.abort();
+  }
+
+  async #singleRenewal(renew: () => Promise<void>): Promise<void> {
+    this.#renewing ??= renew().finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #handle(challenge: AuthChallenge): Promise<boolean> {
+    const { config, logger, grant } = this.#o;
+    const bearer = parseBearerChallenge(challenge.wwwAuthenticate);
+    if (challenge.status === 403 && bearer?.error !== "insufficient_scope") return false;
+    const next = await this.#locate(bearer?.resourceMetadata);
+    if (bearer?.scheme === "dpop") next.dpop = true;
+    const previous = this.#current;
+    const sameServer = previous?.issuer === next.issuer;
+    if (previous && !sameServer) logger.info("the server's authorization server changed; registering there anew", { from: previous.issuer, to: next.issuer });
+
+    let scopes: string[];
+    if (challenge.status === 403) scopes = union(this.#requested, bearer?.scopes ?? []);
+    else if (config.scopes.length > 0) scopes = union(config.scopes, bearer?.scopes ?? []);
+    // Re-authorizing at the same server keeps what was asked for before (MCP §Scope Selection Strategy).
+    else scopes = union(sameServer ? this.#requested : [], bearer?.scopes ?? next.scopesSupported ?? []);
+    if (grant === "authorization_code" && scopes.length > 0 && next.as.scopes_supported?.includes("offline_access")) scopes = union(scopes, ["offline_access"]);
+
+    const key = [...scopes].sort().join(" ");
+    // A plain 401 for a token that merely expired: a refresh, not a new authorization.
+    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && this.#allow(`refresh ${key}`)) {
+      try {
+        await this.#renew({ ...next, tokens: previous.tokens });
+        return true;
+      } catch (error) {
+        logger.info("refresh refused; authorizing again", { reason: (error as Error).message });
+        // A client the server forgot cannot sign in either: register anew.
+        if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && next.registration?.via === "dcr") next.registration = undefined;
+      }
+    }
+    if (!this.#allow(key)) {
+      logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", status: challenge.status });
+      return false;
+    }
+    await this.#obtain(next, scopes);
+    return true;
+  }
+
+  /**
+   * The DPoP key when `as` offers DPoP with our algorithm (RFC 9449 §5.1). Asked for only where the
+   * MCP server takes DPoP too: a DPoP-bound token is refused by a server that wants Bearer.
+   */
+  async #dpopKeyFor(as: oauth.AuthorizationServer): Promise<DpopKey | undefined> {
+    if (!as.dpop_signing_alg_values_supported?.includes(DPOP_ALGORITHM)) return undefined;
+    this.#dpop ??= await createDpopKey();
+    return this.#dpop;
+  }
+
+  async #dpopHandle(as: oauth.AuthorizationServer, client: oauth.Client): Promise<oauth.DPoPHandle | undefined> {
+    const key = await this.#dpopKeyFor(as);
+    return key && oauth.DPoP(client, key.keyPair);
+  }
+
+  /** Counts an attempt of kind `key`; false once MAX_AUTHORIZATIONS were made within the window. */
+  #allow(key: string): boolean {
+    const now = Date.now();
+    const recent = (this.#authorizations.get(key) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
+    if (recent.length >= MAX_AUTHORIZATIONS) return false;
+    this.#authorizations.set(key, [...recent, now]);
+    return true;
+  }
+
+  /** Discovery (or the configured endpoint) and what is known of that authorization server. */
+  async #locate(resourceMetadataUrl: string | undefined): Promise<Current> {
+    const { config, http, serverUrl, grant } = this.#o;
+    // Configured endpoints instead of discovery: token_url for machines, with authorization_url for a person.
+    if (config.token_url && (grant !== "authorization_code" || config.authorization_url)) {
+      if (this.#current?.issuer === (config.issuer ?? new URL(config.token_url).origin)) return this.#current;
+      const configured = this.#configured();
+      return grant === "authorization_code" ? { ...(await this.#o.cache.load()).issuers[configured.issuer], ...configured } : configured;
+    }
+    const pinnedIssuer = config.issuer ?? issuerOfDiscoveryUrl(config.discovery_url);
+    const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...(pinnedIssuer && { pinnedIssuer }) });
+    const issuer = found.as.issuer;
+    const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? (await this.#o.cache.load()).issuers[issuer] : undefined;
+    return {
+      ...known,
+      issuer,
+      as: found.as,
+      resource: config.resource ?? found.resource,
+      ...(found.scopesSupported && { scopesSupported: found.scopesSupported }),
+      ...(found.dpop && { dpop: true }),
+    };
+  }
+
+  #identity(as: oauth.AuthorizationServer): ClientIdentity {
+    const { config, key } = this.#o;
+    if (!config.client_id) throw new OutboundAuthError("config", "client.auth.oauth.client_id is required for this grant");
+    const secret = config.client_secret?.reveal();
+    const method = chooseAuthMethod(config.token_endpoint_auth_method, { secret: Boolean(secret), key: Boolean(key) }, as.token_endpoint_auth_methods_supported);
+    return { client: { client_id: config.client_id }, auth: clientAuthentication(method, secret, key) };
+  }
+
+  #interactive(): InteractiveContext {
+    const { config, http, platform, logger, key, openBrowser } = this.#o;
+    return { config, http, platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
+  }
+
+  /** A new token for `scopes` with the configured grant; becomes current. */
+  async #obtain(target: Current, scopes: string[]): Promise<void> {
+    const { grant, http } = this.#o;
+    if (grant === "authorization_code") {
+      const { tokens, registration } = await this.#signIn(target, scopes);
+      this.#requested = union(this.#requested, scopes);
+      return this.#adopt({ ...target, tokens, registration });
+    }
+    const identity = this.#identity(target.as);
+    let tokens: TokenSet;
+    if (grant === "client_credentials") {
+      const dpop = target.dpop ? await this.#dpopHandle(target.as, identity.client) : undefined;
+      tokens = await clientCredentialsGrant(http, target.as, identity, target.resource, scopes, dpop);
+    } else {
+      const assertion = grant === "enterprise" ? await this.#identityAssertion(target, scopes) : await this.#workloadToken();
+      tokens = await jwtBearerGrant(http, target.as, identity, assertion, target.resource, scopes);
+    }
+    this.#requested = union(this.#requested, scopes);
+    await this.#adopt({ ...target, tokens });
+  }
+
+  /** SEP-990: the person's ID token exchanged at the enterprise IdP for an ID-JAG meant for `target`'s AS. */
+  async #identityAssertion(target: Current, scopes: string[]): Promise<string> {
+    const { http, platform } = this.#o;
+    const enterprise = this.#o.config.enterprise!;
+    const idp = enterprise.idp_token_endpoint ? staticAuthorizationServer(enterprise.idp_token_endpoint) : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
+    if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
+    const idpSecret = enterprise.idp_client_secret?.reveal();
+    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
+    const idToken = await readCredential(
+      { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
+      platform,
+      "client.auth.oauth.enterprise",
+      { value: "id_token", env: "id_token_env", command: "id_token_command" },
+    );
+    return exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
+  }
+
+  /** SEP-1933: the JWT the platform gave this workload. */
+  #workloadToken(): Promise<string> {
+    const workload = this.#o.config.workload_identity!;
+    return readCredential(
+      { value: workload.token, env: workload.token_env, file: workload.token_file, command: workload.token_command },
+      this.#o.platform,
+      "client.auth.oauth.workload_identity",
+      { value: "token", env: "token_env", file: "token_file", command: "token_command" },
+    );
+  }
+
+  /**
+   * A person's sign-in, holding the login lock: when another instance signed in meanwhile, its
+   * tokens are taken instead.
+   */
+  async #signIn(target: Current, scopes: string[]): Promise<{ tokens: TokenSet; registration: Registration }> {
+    const startedAt = Date.now();
+    return this.#o.cache.withLoginLock(
+      async () => {
+        if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
+        const shared = (await this.#o.cache.load()).issuers[target.issuer];
+        return shared?.tokens && shared.registration && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration } : undefined;
+      },
+      async () => {
+        const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
+        try {
+          return await authorizeInteractively(this.#interactive(), target.as, {
+            resource: target.resource,
+            scopes,
+            ...(target.registration && { cached: target.registration }),
+            ...(dpopKey && { dpop: (client: oauth.Client) => oauth.DPoP(client, dpopKey.keyPair) }),
+          });
+        } catch (error) {
+          // The server forgot the client it registered (RFC 6749 §5.2 invalid_client): register anew next time.
+          if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && target.registration?.via === "dcr") {
+            this.#o.logger.info("the authorization server no longer knows this client; it will be registered again", { issuer: target.issuer });
+            await this.#adopt({ ...target, registration: undefined, tokens: undefined });
+          }
+          throw error;
+        }
+      },
+      this.#o.config.authorization_timeout + 30_000,
+    );
+  }
+
+  /** Refresh with the refresh token; without one, a new token by a non-interactive grant. */
+  async #renew(target: Current): Promise<void> {
+    const tokens = target.tokens!;
+    if (!tokens.refreshToken) return this.#obtain(target, tokens.scopes);
+    const identity = this.#o.grant === "authorization_code" ? identityFor(this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
+    const dpop = tokens.tokenType === "dpop" ? await this.#dpopHandle(target.as, identity.client) : undefined;
+    const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens, dpop);
+    await this.#adopt({ ...target, tokens: renewed });
+  }
+
+  async #adopt(next: Current): Promise<void> {
+    this.#current = next;
+    if (this.#o.grant !== "authorization_code") return;
+    const document = await this.#o.cache.load();
+    const { as, resource, registration, tokens } = next;
+    // A DPoP-bound token is useless without its key, which never leaves memory: not kept on disk.
+    const persistable = tokens && tokens.tokenType !== "dpop" ? tokens : undefined;
+    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(persistable && { tokens: persistable }) };
+    document.current = next.issuer;
+    try {
+      await this.#o.cache.save(document);
+    } catch (error) {
+      this.#o.logger.warn("could not write the token cache; the next start will sign in again", { error: (error as Error).message });
+    }
+  }
+}

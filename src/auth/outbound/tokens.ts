@@ -1,0 +1,57 @@
+/** @module Access tokens as the bridge holds them: when they expire, when to refresh them. */
+import type * as oauth from "oauth4webapi";
+
+/** A token endpoint's answer, kept in memory and in the cache. Times are ms since the epoch. */
+export interface TokenSet {
+  accessToken: string;
+  refreshToken?: string;
+  /** When the access token expires; undefined when neither expires_in nor a JWT exp says so. */
+  expiresAt?: number;
+  obtainedAt: number;
+  /** The scopes granted (the response's `scope`), else those asked for. */
+  scopes: string[];
+  /** "dpop" for a DPoP-bound token (RFC 9449 §5), sent with the DPoP scheme and a proof. */
+  tokenType?: "dpop";
+}
+
+/** `exp` of a JWT access token in ms, read without verifying it: only to time the refresh. */
+function jwtExpiry(token: string): number | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3 || parts[1]!.length > 8192) return undefined;
+  try {
+    const payload = JSON.parse(atob(parts[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown };
+    return typeof payload.exp === "number" && Number.isFinite(payload.exp) ? payload.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The TokenSet for a token endpoint response. Without `expires_in` (RFC 6749 §5.1 makes it
+ * optional) the token's own `exp` is used when it is a JWT; a refresh token the response does not
+ * rotate is kept (RFC 6749 §6).
+ */
+export function tokenSetFrom(response: oauth.TokenEndpointResponse, now: number, requested: string[], previousRefreshToken?: string): TokenSet {
+  const expiresIn = typeof response.expires_in === "number" && response.expires_in > 0 ? response.expires_in * 1000 : undefined;
+  const expiresAt = expiresIn !== undefined ? now + expiresIn : jwtExpiry(response.access_token);
+  const refreshToken = response.refresh_token ?? previousRefreshToken;
+  return {
+    accessToken: response.access_token,
+    ...(refreshToken && { refreshToken }),
+    ...(expiresAt !== undefined && { expiresAt }),
+    obtainedAt: now,
+    scopes: typeof response.scope === "string" ? response.scope.split(" ").filter(Boolean) : requested,
+    ...(response.token_type === "dpop" && { tokenType: "dpop" as const }),
+  };
+}
+
+/**
+ * Whether the token should be replaced before it is sent: within a tenth of its lifetime of
+ * expiring (at least 5 s, at most 60 s), so a request never leaves with a token about to die.
+ */
+export function isStale(tokens: TokenSet, now: number): boolean {
+  if (tokens.expiresAt === undefined) return false;
+  const lifetime = Math.max(0, tokens.expiresAt - tokens.obtainedAt);
+  const margin = Math.min(60_000, Math.max(5_000, lifetime / 10));
+  return now >= tokens.expiresAt - margin;
+}

@@ -1,0 +1,180 @@
+/**
+ * @module The stdio side of client mode: the local client's messages in, the remote server's out.
+ * Every request the local client sends gets exactly one answer on stdout — the server's, or a
+ * JSON-RPC error naming why there is none — unless the local client cancelled it.
+ */
+import { createLineSplitter } from "../jsonrpc/ndjson.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import { ClientTransportError, failedRequestResponse } from "./errors.ts";
+import { MAX_MESSAGE_CHARS } from "./messages.ts";
+import type { RemoteTransport } from "./transport.ts";
+
+/** Requests of the local client awaiting an answer at once; more get an error at once. */
+export const MAX_IN_FLIGHT = 1_000;
+
+export interface StdioBridge {
+  /** Bytes from stdin. */
+  push(chunk: Uint8Array): void;
+  /** stdin ended. */
+  end(): void;
+  /** A message from the remote server (wired as the transport's `deliver`). */
+  deliver(message: JsonRpcMessage): void;
+  /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
+  ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
+  /** Requests still awaiting an answer. */
+  readonly inFlight: number;
+}
+
+export interface StdioBridgeOptions {
+  transport: () => RemoteTransport;
+  /** Writes one line to stdout. */
+  write(line: string): void;
+  logger: Logger;
+}
+
+interface Pending {
+  id: JsonRpcId;
+  method: string;
+  controller: AbortController;
+}
+
+/** Log fields for a message: its kind, method and id, never its payload. */
+function describe(message: JsonRpcMessage): Record<string, unknown> {
+  if (isResponse(message)) return { response: message.id, ...(message.error && { error: message.error.code }) };
+  return { method: message.method, ...(isRequest(message) && { id: message.id }) };
+}
+
+export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
+  const { logger } = options;
+  const pending = new Map<string | number, Pending>();
+  /** The bridge's own requests to the local client, by id. */
+  const asks = new Map<string, (response: JsonRpcResponse) => void>();
+  let askCounter = 0;
+  const write = (message: JsonRpcMessage) => options.write(JSON.stringify(message) + "\n");
+
+  const answer = (key: string | number, message: JsonRpcMessage) => {
+    if (!pending.delete(key)) return;
+    write(message);
+  };
+
+  function request(message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+    const key = idKey(message.id);
+    if (pending.has(key)) {
+      write(errorResponse(message.id, ErrorCode.InvalidRequest, `mcp-bridge: request id ${JSON.stringify(message.id)} is already in flight`));
+      return;
+    }
+    if (pending.size >= MAX_IN_FLIGHT) {
+      write(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: more than ${MAX_IN_FLIGHT} requests in flight`));
+      return;
+    }
+    const entry: Pending = { id: message.id, method: message.method, controller: new AbortController() };
+    pending.set(key, entry);
+    options
+      .transport()
+      .send(message, entry.controller.signal)
+      .then(
+        () => {
+          if (pending.get(key) === entry) answer(key, failedRequestResponse(message.id, new Error("the remote server did not answer")));
+        },
+        (error: unknown) => {
+          if (pending.get(key) !== entry || entry.controller.signal.aborted) return;
+          logger.warn("request failed", { method: message.method, error });
+          answer(key, failedRequestResponse(message.id, error));
+        },
+      );
+  }
+
+  function forward(message: JsonRpcMessage): void {
+    if (isNotification(message) && message.method === "notifications/cancelled") {
+      const target = message.params?.requestId;
+      const key = typeof target === "string" || typeof target === "number" ? idKey(target) : undefined;
+      const entry = key === undefined ? undefined : pending.get(key);
+      // Forwarded first (MCP: a dropped connection is not a cancellation), then the reply stream dropped.
+      void options
+        .transport()
+        .send(message)
+        .catch((error: unknown) => logger.debug("cancellation not delivered", { error }))
+        .finally(() => entry?.controller.abort());
+      if (key !== undefined) pending.delete(key);
+      return;
+    }
+    options
+      .transport()
+      .send(message)
+      .catch((error: unknown) => logger.warn("message not delivered to the remote server", { method: isNotification(message) ? message.method : "response", error }));
+  }
+
+  function onLine(line: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      write(errorResponse(null, ErrorCode.ParseError, "mcp-bridge: a line on stdin is not JSON"));
+      return;
+    }
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const problem = envelopeProblem(item);
+      if (problem) {
+        const id = (item as { id?: unknown } | null)?.id;
+        write(errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`));
+        continue;
+      }
+      const message = item as JsonRpcMessage;
+      if (isResponse(message) && typeof message.id === "string" && asks.has(message.id)) {
+        asks.get(message.id)!(message);
+        continue;
+      }
+      if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
+      if (isRequest(message)) request(message);
+      else forward(message);
+    }
+  }
+
+  const splitter = createLineSplitter(onLine, (length) => {
+    logger.warn("dropped a line on stdin that is too long", { bytes: length });
+    write(errorResponse(null, ErrorCode.InvalidRequest, `mcp-bridge: a message on stdin exceeds ${MAX_MESSAGE_CHARS} bytes`));
+  }, MAX_MESSAGE_CHARS);
+
+  return {
+    push: (chunk) => splitter.push(chunk),
+    end: () => splitter.flush(),
+    deliver(message) {
+      if (logger.enabled("debug")) logger.debug("remote → local", describe(message));
+      if (isResponse(message)) {
+        if (message.id === null) return write(message);
+        const key = idKey(message.id);
+        if (!pending.has(key)) {
+          logger.debug("dropped a response to no request in flight", { id: message.id });
+          return;
+        }
+        answer(key, message);
+        return;
+      }
+      write(message);
+    },
+    ask(request, signal) {
+      if (asks.size >= MAX_IN_FLIGHT) return Promise.reject(new Error(`more than ${MAX_IN_FLIGHT} questions to the local client at once`));
+      const id = `mcp-bridge-ask-${++askCounter}`;
+      return new Promise<JsonRpcResponse>((resolve, reject) => {
+        const onAbort = () => {
+          asks.delete(id);
+          write({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "the request it belonged to ended" } });
+          reject(new ClientTransportError("closed", "the request was cancelled"));
+        };
+        asks.set(id, (response) => {
+          asks.delete(id);
+          signal?.removeEventListener("abort", onAbort);
+          resolve(response);
+        });
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener("abort", onAbort, { once: true });
+        if (logger.enabled("debug")) logger.debug("bridge → local", { method: request.method, id });
+        write({ jsonrpc: "2.0", id, method: request.method, ...(request.params !== undefined && { params: request.params }) });
+      });
+    },
+    get inFlight() {
+      return pending.size;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * @module Client mode: a local stdio MCP client connected to a remote HTTP MCP server. Wires
+ * stdin/stdout, the HTTP client (TLS, proxy), the token source and the transport, and ends the
+ * remote session when stdin closes or a signal arrives.
+ */
+import { createTokenSource } from "../auth/outbound/index.ts";
+import { openSystemBrowser } from "../runtime/browser.ts";
+import { privateFiles } from "../runtime/private-files.ts";
+import { ConfigError } from "../config/errors.ts";
+import type { ClientConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import type { HttpClient, Platform } from "../runtime/types.ts";
+import { createStdioBridge } from "./bridge.ts";
+import { createRemoteFetch, defaultSleep } from "./remote-fetch.ts";
+import { selectTransport } from "./select.ts";
+
+/** `fetch` over the client's HTTP client (TLS, proxy), for the token source's requests to authorization servers. */
+function asFetch(http: HttpClient): typeof fetch {
+  return async (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
+    if (method !== "GET" && method !== "POST" && method !== "DELETE") throw new TypeError(`unsupported method ${method}`);
+    const headers = Object.fromEntries(new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).entries());
+    const body = init?.body === undefined || init.body === null ? undefined : typeof init.body === "string" ? init.body : await new Response(init.body).text();
+    return http.fetch(url, { method, headers, body, signal: init?.signal ?? undefined });
+  };
+}
+
+/** Where tokens and registrations are cached: $XDG_STATE_HOME/mcp-bridge or ~/.local/state/mcp-bridge. */
+function dataDir(env: Platform["env"]): string {
+  const home = env.HOME ?? env.USERPROFILE ?? ".";
+  return `${env.XDG_STATE_HOME ?? `${home}/.local/state`}/mcp-bridge`;
+}
+
+/** Runs client mode until stdin ends or SIGINT/SIGTERM; returns the exit code. */
+export async function runClient(config: ClientConfig, platform: Platform, logger: Logger): Promise<number> {
+  const tls = config.tls;
+  if (tls.insecure_skip_verify) {
+    logger.warn("client.tls.insecure_skip_verify is on: the remote server's certificate is NOT checked, so anyone on the network path can read and change this traffic, tokens included");
+  }
+  const readPem = async (path: string | undefined, key: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return await platform.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError("CONFIG_INVALID", [{ path: `client.tls.${key}`, message: `${path}: ${(error as { code?: string }).code === "ENOENT" ? "no such file" : (error as Error).message}` }]);
+    }
+  };
+  const [ca, cert, key] = await Promise.all([readPem(tls.ca_cert, "ca_cert"), readPem(tls.cert_file, "cert_file"), readPem(tls.key_file, "key_file")]);
+  const env = platform.env;
+  const http = platform.createHttpClient({
+    ca,
+    cert,
+    key,
+    serverName: tls.server_name,
+    insecureSkipVerify: tls.insecure_skip_verify,
+    maxIdleConnections: config.max_idle_conns,
+    idleConnectionTimeout: config.idle_conn_timeout,
+    connectTimeout: config.timeout,
+    proxy: {
+      https: env.HTTPS_PROXY ?? env.https_proxy,
+      http: env.HTTP_PROXY ?? env.http_proxy,
+      noProxy: env.NO_PROXY ?? env.no_proxy,
+    },
+  });
+  const tokenSource = await createTokenSource(config.auth, {
+    serverUrl: config.url,
+    platform,
+    logger,
+    fetch: asFetch(http),
+    dataDir: dataDir(env),
+    files: privateFiles,
+    openBrowser: openSystemBrowser,
+  });
+  const remoteFetch = createRemoteFetch({
+    http,
+    tokenSource,
+    headers: config.headers,
+    timeout: config.timeout,
+    retry: config.retry,
+    logger,
+    resourceUrl: config.url,
+  });
+  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger });
+  const transport = selectTransport(config.transport, {
+    url: config.url,
+    fetch: remoteFetch,
+    logger,
+    deliver: (message) => bridge.deliver(message),
+    ask: (request, signal) => bridge.ask(request, signal),
+    timeout: config.timeout,
+    maxDelay: config.retry.max_delay,
+    sleep: defaultSleep,
+  });
+  logger.info("client mode started", { url: config.url, transport: config.transport });
+
+  const reason = await new Promise<string>((resolve) => {
+    platform.streamStdin(
+      (chunk) => bridge.push(chunk),
+      () => {
+        bridge.end();
+        resolve("stdin closed");
+      },
+    );
+    platform.onSignal("SIGINT", () => resolve("SIGINT"));
+    platform.onSignal("SIGTERM", () => resolve("SIGTERM"));
+  });
+  logger.info("shutting down", { reason, in_flight: bridge.inFlight });
+  await transport.close();
+  await tokenSource.close();
+  http.close();
+  return 0;
+}

@@ -1,0 +1,169 @@
+/**
+ * @module The HTTP+SSE transport of MCP 2024-11-05 (deprecated, still deployed), client side: a GET
+ * opens the event stream, whose first `endpoint` event names where messages are POSTed; every
+ * answer comes back on the stream. When the stream drops, the next message opens a new one and
+ * replays the local client's initialize first, as for a Streamable HTTP session the server forgot.
+ */
+import { idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ClientTransportError } from "./errors.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, statusError } from "./messages.ts";
+import { readSse } from "./sse-reader.ts";
+import { anySignal } from "./streamable-http.ts";
+import type { RemoteTransport, TransportContext } from "./transport.ts";
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface Connection {
+  endpoint: string;
+  closed: boolean;
+}
+
+export class LegacySseTransport implements RemoteTransport {
+  readonly #context: TransportContext;
+  readonly #closing = new AbortController();
+  readonly #waiters = new Map<string | number, Waiter>();
+  #connection: Promise<Connection> | undefined;
+  #initialize: JsonRpcRequest | undefined;
+  #initialized = false;
+  #replays = 0;
+
+  constructor(context: TransportContext) {
+    this.#context = context;
+  }
+
+  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+    if (this.#closing.signal.aborted) throw new ClientTransportError("closed", "the bridge is shutting down");
+    if (isRequest(message) && message.method === "initialize") this.#initialize = message;
+    if (isNotification(message) && message.method === "notifications/initialized") this.#initialized = true;
+    const connection = await this.#connect();
+    if (!isRequest(message)) return this.#post(connection, message, signal);
+    const key = idKey(message.id);
+    const answered = new Promise<void>((resolve, reject) => this.#waiters.set(key, { resolve, reject }));
+    const onAbort = () => this.#settle(key, new ClientTransportError("closed", "the request was cancelled"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await this.#post(connection, message, signal);
+      await answered;
+    } catch (error) {
+      this.#waiters.delete(key);
+      throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort();
+    for (const key of [...this.#waiters.keys()]) this.#settle(key, new ClientTransportError("closed", "the bridge is shutting down"));
+  }
+
+  #settle(key: string | number, error?: unknown): void {
+    const waiter = this.#waiters.get(key);
+    if (!waiter) return;
+    this.#waiters.delete(key);
+    if (error === undefined) waiter.resolve();
+    else waiter.reject(error);
+  }
+
+  async #post(connection: Connection, message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+    const response = await this.#context.fetch(connection.endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(message),
+      signal: anySignal(signal, this.#closing.signal),
+    });
+    if (!response.ok) throw await statusError(response, new URL(connection.endpoint).host);
+    await response.body?.cancel().catch(() => {});
+  }
+
+  /** The open stream, or a new one (with the local client's initialize replayed when it had initialized before). */
+  #connect(): Promise<Connection> {
+    const current = this.#connection;
+    if (current) {
+      return current.then(
+        (connection) => (connection.closed ? this.#open() : connection),
+        () => this.#open(),
+      );
+    }
+    return this.#open();
+  }
+
+  #open(): Promise<Connection> {
+    const replay = this.#connection !== undefined && this.#initialized ? this.#initialize : undefined;
+    const opening = this.#openStream().then(async (connection) => {
+      if (replay) await this.#replayInitialize(connection, replay);
+      return connection;
+    });
+    this.#connection = opening;
+    return opening;
+  }
+
+  async #replayInitialize(connection: Connection, initialize: JsonRpcRequest): Promise<void> {
+    this.#context.logger.info("the event stream was lost; opening a new session", { server: new URL(this.#context.url).host });
+    const replay: JsonRpcRequest = { ...initialize, id: `mcp-bridge-reinitialize-${++this.#replays}` };
+    const key = idKey(replay.id);
+    const answered = new Promise<void>((resolve, reject) => this.#waiters.set(key, { resolve, reject }));
+    await this.#post(connection, replay);
+    await answered;
+    await this.#post(connection, { jsonrpc: "2.0", method: "notifications/initialized" });
+  }
+
+  async #openStream(): Promise<Connection> {
+    const { logger, url } = this.#context;
+    const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: this.#closing.signal });
+    if (!response.ok) throw await statusError(response, `${new URL(url).host} (event stream)`);
+    const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
+    if (type !== "text/event-stream") {
+      await response.body?.cancel().catch(() => {});
+      throw new ClientTransportError("protocol", `${new URL(url).host} answered the event stream GET with content type "${type || "none"}"`);
+    }
+    return new Promise<Connection>((resolve, reject) => {
+      let connection: Connection | undefined;
+      const timer = setTimeout(() => reject(new ClientTransportError("timeout", "the event stream sent no endpoint event in time")), this.#context.timeout);
+      readSse(
+        response.body!,
+        {
+          onEvent: (event) => {
+            if (event.event === "endpoint") {
+              const endpoint = new URL(event.data.trim(), url);
+              // The token goes wherever messages are POSTed: never to another origin than the one configured.
+              if (endpoint.origin !== new URL(url).origin) {
+                throw new ClientTransportError("protocol", `the endpoint event names another origin (${endpoint.origin})`);
+              }
+              if (!connection) {
+                connection = { endpoint: endpoint.href, closed: false };
+                clearTimeout(timer);
+                resolve(connection);
+              }
+              return;
+            }
+            if (event.event !== "message" || event.data.trim() === "") return;
+            for (const message of parseMessages(event.data, logger, "SSE event")) {
+              if (isResponse(message) && message.id !== null && typeof message.id === "string" && message.id.startsWith("mcp-bridge-reinitialize-")) {
+                this.#settle(idKey(message.id), message.error ? new ClientTransportError("http", `the server refused the new session: ${message.error.message}`) : undefined);
+                continue;
+              }
+              this.#context.deliver(message);
+              if (isResponse(message) && message.id !== null) this.#settle(idKey(message.id));
+            }
+          },
+        },
+        MAX_MESSAGE_CHARS,
+      )
+        .catch((error: unknown) => {
+          if (!this.#closing.signal.aborted) logger.warn("the event stream broke", { error });
+          return error;
+        })
+        .then((error) => {
+          clearTimeout(timer);
+          if (connection) connection.closed = true;
+          else reject(error instanceof ClientTransportError ? error : new ClientTransportError("network", "the event stream ended before its endpoint event"));
+          // Requests awaiting an answer on this stream will not get one.
+          for (const key of [...this.#waiters.keys()]) this.#settle(key, new ClientTransportError("network", "the event stream ended before the answer arrived"));
+        });
+    });
+  }
+}

@@ -1,0 +1,75 @@
+/** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
+import { envelopeProblem, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import { ClientTransportError } from "./errors.ts";
+
+/** The largest message accepted from the remote server or the local client (characters). */
+export const MAX_MESSAGE_CHARS = 64 * 1024 * 1024;
+
+/** Reads a body as text with a size limit and an idle timeout between chunks (ms). */
+export async function readBodyText(response: Response, limit: number, idleMs: number, signal?: AbortSignal): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    for (;;) {
+      const chunk = await new Promise<ReadableStreamReadResult<Uint8Array>>((resolve, reject) => {
+        timer = setTimeout(() => reject(new ClientTransportError("timeout", `the response body stalled for ${idleMs} ms (client.timeout)`)), idleMs);
+        if (signal?.aborted) reject(new ClientTransportError("closed", "the request was cancelled"));
+        reader.read().then(resolve, reject);
+      });
+      clearTimeout(timer);
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+      if (text.length > limit) throw new ClientTransportError("protocol", `the response body exceeds ${limit} characters`);
+    }
+    return text + decoder.decode();
+  } catch (error) {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+    if (error instanceof ClientTransportError) throw error;
+    throw new ClientTransportError(signal?.aborted ? "closed" : "network", `reading the response failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Parses a JSON body or SSE data field into messages (a JSON array is a batch). Envelopes that are
+ * not JSON-RPC are dropped with a warning; text that is not JSON at all is a protocol error.
+ */
+export function parseMessages(text: string, logger: Logger, where: string): JsonRpcMessage[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${printable(text, 120)}`);
+  }
+  const list = Array.isArray(value) ? value : [value];
+  return list.filter((item): item is JsonRpcMessage => {
+    const problem = envelopeProblem(item);
+    if (problem) logger.warn("dropped a message from the remote server that is not JSON-RPC", { problem, where });
+    return problem === undefined;
+  });
+}
+
+/** A short, single-line, printable excerpt of untrusted text for an error message. */
+export function printable(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean || "(empty)";
+}
+
+/** An error for a non-2xx answer, with a bounded excerpt of its body. */
+export async function statusError(response: Response, what: string): Promise<ClientTransportError> {
+  const body = await readBodyText(response, 4096, 5_000).catch(() => "");
+  let detail = "";
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; error_description?: unknown; message?: unknown };
+    const message = typeof parsed.error === "object" ? parsed.error?.message : parsed.error_description ?? parsed.message ?? parsed.error;
+    if (typeof message === "string") detail = `: ${printable(message, 200)}`;
+  } catch {
+    if (body.trim()) detail = `: ${printable(body, 200)}`;
+  }
+  return new ClientTransportError("http", `${what} answered HTTP ${response.status}${detail}`, { status: response.status });
+}

@@ -1,0 +1,347 @@
+/**
+ * @module The remote server speaks MCP 2026-07-28 (the "modern" era: no session, no initialize,
+ * per-request `_meta`, MRTR, `subscriptions/listen`). A legacy local client is served by
+ * translation: its initialize is answered from `server/discover`, its session becomes the `_meta`
+ * envelope of every request, `input_required` rounds become elicitation / sampling / roots
+ * requests on stdio, `resources/subscribe` and list changes ride one `subscriptions/listen`
+ * stream, and `resultType` and cache fields are stripped. A modern local client is passed through.
+ */
+import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { toolParamHeaders } from "../mcp/client-headers.ts";
+import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
+import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel, type RequestEnvelope } from "../mcp/envelope.ts";
+import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
+import { inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
+import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { isInputRequired, toLegacyError, toLegacyResult } from "../mcp/results.ts";
+import { VERSION } from "../version.ts";
+import { ClientTransportError } from "./errors.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, readBodyText } from "./messages.ts";
+import { readSse } from "./sse-reader.ts";
+import { anySignal } from "./streamable-http.ts";
+import type { RemoteTransport, TransportContext } from "./transport.ts";
+
+/** The modern revision the bridge speaks to remote servers. */
+export const MODERN_VERSION = MODERN_VERSIONS[0];
+/** `input_required` rounds one call may take before the bridge gives up on it. */
+const MAX_ROUNDS = 16;
+/** Errors only a modern server sends: their presence identifies one (versioning §Backward Compatibility). */
+const MODERN_ERRORS = new Set<number>([McpErrorCode.HeaderMismatch, McpErrorCode.MissingRequiredClientCapability, McpErrorCode.UnsupportedProtocolVersion]);
+
+const ACCEPT_BOTH = "application/json, text/event-stream";
+
+function contentType(response: Response): string {
+  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/**
+ * Sends one modern request and returns its response, delivering the notifications that come
+ * before it. A non-2xx answer that carries a JSON-RPC error is returned as that error (a modern
+ * server answers 400/404 with one); anything else is a ClientTransportError.
+ */
+export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+  const { logger, timeout } = context;
+  const origin = new URL(context.url).host;
+  const response = await context.fetch(context.url, {
+    method: "POST",
+    headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" },
+    body: JSON.stringify(request),
+    signal,
+  });
+  const type = contentType(response);
+  let answer: JsonRpcResponse | undefined;
+  const take = (message: JsonRpcMessage) => {
+    if (isResponse(message)) {
+      if (message.id === null || idKey(message.id) === idKey(request.id)) answer = { ...message, id: request.id };
+      return;
+    }
+    if (isRequest(message)) {
+      // Modern servers MUST NOT send requests on a reply stream (MRTR replaced them).
+      logger.warn("dropped a request the modern server sent on a reply stream", { method: message.method });
+      return;
+    }
+    onNotification?.(message);
+  };
+  if (type === "application/json") {
+    const text = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal);
+    if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
+    let messages: JsonRpcMessage[];
+    try {
+      messages = parseMessages(text, logger, "JSON reply");
+    } catch (error) {
+      if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
+      throw error;
+    }
+    for (const message of messages) take(message);
+  } else if (response.ok && type === "text/event-stream") {
+    try {
+      await readSse(
+        response.body!,
+        {
+          onEvent: (event) => {
+            if (event.event !== "message" || event.data.trim() === "") return;
+            for (const message of parseMessages(event.data, logger, "SSE event")) take(message);
+          },
+        },
+        MAX_MESSAGE_CHARS,
+      );
+    } catch (error) {
+      if (signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
+      if (error instanceof ClientTransportError) throw error;
+      if (!answer) throw new ClientTransportError("network", `${origin} broke the reply stream before answering`, { cause: error });
+    }
+  } else {
+    await response.body?.cancel().catch(() => {});
+    if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
+    throw new ClientTransportError("protocol", `${origin} answered with content type "${type || "none"}", not JSON or an event stream`);
+  }
+  if (!answer) {
+    if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
+    throw new ClientTransportError("closed", `${origin} ended the reply without answering the request`);
+  }
+  return answer;
+}
+
+export type ProbeOutcome = { era: "modern"; answer: JsonRpcResponse } | { era: "legacy"; reason: string };
+
+/**
+ * Which era the remote server speaks, from a `server/discover` request (the bridge's, or a modern
+ * local client's own): a result listing a modern version, or a recognised modern error, means
+ * modern; anything else legacy (Streamable HTTP 2026-07-28 §Backward Compatibility). Connection
+ * failures and refused authentication propagate as errors.
+ */
+export async function probeEra(context: TransportContext, request: JsonRpcRequest, signal?: AbortSignal, attempt = 1): Promise<ProbeOutcome> {
+  const version = metaOf(request.params)?.[MetaKey.protocolVersion];
+  let answer: JsonRpcResponse;
+  try {
+    answer = await modernCall(context, request, requestHeaders(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION), signal);
+  } catch (error) {
+    if (error instanceof ClientTransportError && (error.code === "http" || error.code === "protocol" || error.code === "closed")) return { era: "legacy", reason: error.message };
+    throw error;
+  }
+  if (answer.error) {
+    const data = answer.error.data as { supported?: unknown } | undefined;
+    // Versioning §Protocol Version Negotiation: retry with a version from `supported` (once; ours, when listed).
+    if (answer.error.code === McpErrorCode.UnsupportedProtocolVersion && attempt === 1 && Array.isArray(data?.supported) && data.supported.includes(version ?? MODERN_VERSION)) {
+      return probeEra(context, request, signal, attempt + 1);
+    }
+    if (answer.error.code === McpErrorCode.UnsupportedProtocolVersion && Array.isArray(data?.supported) && !data.supported.some((supported) => (MODERN_VERSIONS as readonly unknown[]).includes(supported))) {
+      return { era: "legacy", reason: `the server supports ${data.supported.join(", ")}` };
+    }
+    if (MODERN_ERRORS.has(answer.error.code)) return { era: "modern", answer };
+    return { era: "legacy", reason: `server/discover answered error ${answer.error.code}` };
+  }
+  const result = answer.result;
+  // Any other method answered under a modern envelope was served modern.
+  if (request.method !== "server/discover") return { era: "modern", answer };
+  if (isObject(result) && Array.isArray(result.supportedVersions) && result.supportedVersions.some((supported) => (MODERN_VERSIONS as readonly unknown[]).includes(supported))) return { era: "modern", answer };
+  return { era: "legacy", reason: "server/discover's result lists no modern version" };
+}
+
+/** The bridge's own `server/discover` for a legacy local client's initialize. */
+export function discoverRequest(initialize: InitializeParams): JsonRpcRequest {
+  return { jsonrpc: "2.0", id: "mcp-bridge-discover", method: "server/discover", params: withEnvelope(undefined, envelopeFromInitializeParams(initialize, MODERN_VERSION)) };
+}
+
+/** A modern result for a legacy client: no resultType or cache fields, no serverInfo in `_meta` (initialize told it). */
+function legacyResult(result: unknown): JsonObject {
+  const out = toLegacyResult(result);
+  if (isObject(out._meta) && MetaKey.serverInfo in out._meta) {
+    const { [MetaKey.serverInfo]: _serverInfo, ...rest } = out._meta;
+    if (Object.keys(rest).length > 0) out._meta = rest;
+    else delete out._meta;
+  }
+  return out;
+}
+
+/** Asks the local client (over stdio) and returns its answer. */
+export type AskLocal = (request: { method: string; params?: JsonObject }, signal?: AbortSignal) => Promise<JsonRpcResponse>;
+
+export class ModernTransport implements RemoteTransport {
+  readonly #context: TransportContext;
+  readonly #ask: AskLocal;
+  readonly #discover: JsonObject;
+  /** Undefined for a modern local client, which sends its own `_meta`. */
+  readonly #initialize: InitializeParams | undefined;
+  readonly #closing = new AbortController();
+  #logLevel: LogLevel | undefined;
+  /** Tool name → its `Mcp-Param-*` declarations, from the last tools/list. */
+  readonly #toolHeaders = new Map<string, ParamHeader[]>();
+  readonly #resourceSubscriptions = new Set<string>();
+  #listen: AbortController | undefined;
+  #nextAskId = 0;
+
+  constructor(context: TransportContext, ask: AskLocal, discover: JsonObject, initialize: InitializeParams | undefined) {
+    this.#context = context;
+    this.#ask = ask;
+    this.#discover = discover;
+    this.#initialize = initialize;
+  }
+
+  /** The legacy local client's initialize answered from the server's `server/discover` result. */
+  initializeResult(requestedVersion: unknown): JsonObject {
+    const result = initializeFromDiscover(this.#discover, negotiateLegacyVersion(requestedVersion, LEGACY_VERSIONS), { name: "mcp-bridge", version: VERSION });
+    // logging/setLevel is answered by the bridge and becomes each request's logLevel.
+    return { ...result, capabilities: { ...result.capabilities, logging: {} } };
+  }
+
+  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+    if (this.#closing.signal.aborted) throw new ClientTransportError("closed", "the bridge is shutting down");
+    if (!isRequest(message)) {
+      // No client → server notifications travel over modern HTTP: cancellation is closing the stream.
+      if (isNotification(message) && message.method === "notifications/initialized") void this.#openListen();
+      return;
+    }
+    const legacy = this.#initialize !== undefined;
+    if (legacy) {
+      const local = await this.#answerLocally(message);
+      if (local) return this.#context.deliver(local);
+    }
+    const response = legacy ? await this.#translated(message, signal) : await this.#passThrough(message, signal);
+    this.#context.deliver(response);
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort();
+    this.#listen?.abort();
+  }
+
+  /** Methods a legacy local client sends that the modern era has no request for. */
+  async #answerLocally(request: JsonRpcRequest): Promise<JsonRpcResponse | undefined> {
+    const ok = (result: JsonObject = {}): JsonRpcResponse => ({ jsonrpc: "2.0", id: request.id, result });
+    switch (request.method) {
+      case "initialize":
+        return ok(this.initializeResult(request.params?.protocolVersion));
+      case "logging/setLevel":
+        this.#logLevel = request.params?.level as LogLevel | undefined;
+        return ok();
+      case "resources/subscribe":
+      case "resources/unsubscribe": {
+        const uri = request.params?.uri;
+        if (typeof uri !== "string") return errorResponse(request.id, ErrorCode.InvalidParams, "uri must be a string");
+        if (request.method === "resources/subscribe") this.#resourceSubscriptions.add(uri);
+        else this.#resourceSubscriptions.delete(uri);
+        // Answered once the server acknowledged the new filter: updates after the answer are not missed.
+        await this.#openListen();
+        return ok();
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  #headersFor(method: string, params: JsonObject | undefined, version: string): Record<string, string> {
+    const name = method === "tools/call" && typeof params?.name === "string" ? params.name : undefined;
+    return requestHeaders(method, params, version, name === undefined ? [] : (this.#toolHeaders.get(name) ?? []));
+  }
+
+  /** tools/list: tools with invalid `x-mcp-header` annotations are excluded, the valid ones remembered. */
+  #filterTools(method: string, response: JsonRpcResponse): JsonRpcResponse {
+    if (method !== "tools/list" || !isObject(response.result) || !Array.isArray(response.result.tools)) return response;
+    const tools = response.result.tools.filter((tool: unknown) => {
+      if (!isObject(tool) || typeof tool.name !== "string") return false;
+      const checked = toolParamHeaders(tool.inputSchema);
+      if ("problem" in checked) {
+        this.#context.logger.warn("excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
+        return false;
+      }
+      this.#toolHeaders.set(tool.name, checked.declarations);
+      return true;
+    });
+    return { ...response, result: { ...response.result, tools } };
+  }
+
+  async #passThrough(request: JsonRpcRequest, signal?: AbortSignal): Promise<JsonRpcResponse> {
+    const version = metaOf(request.params)?.[MetaKey.protocolVersion];
+    const headers = this.#headersFor(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION);
+    const response = await modernCall(this.#context, request, headers, anySignal(signal, this.#closing.signal), (message) => this.#context.deliver(message));
+    return this.#filterTools(request.method, response);
+  }
+
+  /** A legacy request as a modern one, `input_required` rounds answered through the local client. */
+  async #translated(request: JsonRpcRequest, signal?: AbortSignal): Promise<JsonRpcResponse> {
+    const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION, this.#logLevel);
+    const base = request.params;
+    let params = base;
+    for (let round = 0; ; round++) {
+      const modernParams = withEnvelope(params, envelope);
+      // MRTR: a retry is a new request, with a new JSON-RPC id; the local client keeps its own.
+      const id = round === 0 ? request.id : `mcp-bridge-retry-${++this.#nextAskId}`;
+      const response = await modernCall(
+        this.#context,
+        { ...request, id, params: modernParams },
+        this.#headersFor(request.method, params, MODERN_VERSION),
+        anySignal(signal, this.#closing.signal),
+        (message) => this.#context.deliver(message),
+      );
+      if (response.error) return { ...response, id: request.id, error: toLegacyError(request.method, response.error) };
+      if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
+      if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
+      const result = response.result as JsonObject;
+      const asks = requestsFromInputRequests(result.inputRequests, () => `mcp-bridge-input-${++this.#nextAskId}`);
+      const answers = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, response: await this.#ask({ method: ask.method, params: ask.params }, signal) })));
+      const { inputResponses, failed } = inputResponsesFromAnswers(answers);
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        return errorResponse(request.id, first.error.code, first.error.message, first.error.data);
+      }
+      params = retryParams(base, asks.length > 0 ? inputResponses : undefined, typeof result.requestState === "string" ? result.requestState : undefined);
+    }
+  }
+
+  /**
+   * One `subscriptions/listen` stream for what the legacy client can hear: list changes and
+   * subscribed resources. Resolves once the server acknowledged it, or gave up (bounded by `timeout`).
+   */
+  #openListen(): Promise<void> {
+    if (this.#initialize === undefined || this.#closing.signal.aborted) return Promise.resolve();
+    const capabilities = isObject(this.#discover.capabilities) ? this.#discover.capabilities : {};
+    const listChanged = (name: string) => isObject(capabilities[name]) && (capabilities[name] as JsonObject).listChanged === true;
+    const notifications: JsonObject = {
+      ...(listChanged("tools") && { toolsListChanged: true }),
+      ...(listChanged("prompts") && { promptsListChanged: true }),
+      ...(listChanged("resources") && { resourcesListChanged: true }),
+      ...(this.#resourceSubscriptions.size > 0 && { resourceSubscriptions: [...this.#resourceSubscriptions] }),
+    };
+    this.#listen?.abort();
+    if (Object.keys(notifications).length === 0) return Promise.resolve();
+    const controller = new AbortController();
+    this.#listen = controller;
+    const signal = anySignal(controller.signal, this.#closing.signal)!;
+    const { logger } = this.#context;
+    let acknowledged!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#context.timeout);
+      acknowledged = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    void (async () => {
+      let failures = 0;
+      while (!signal.aborted) {
+        const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION);
+        const params = withEnvelope({ notifications }, envelope);
+        try {
+          const answer = await modernCall(this.#context, { jsonrpc: "2.0", id: "mcp-bridge-listen", method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message) => {
+            failures = 0;
+            if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") return acknowledged();
+            this.#context.deliver(message);
+          });
+          if (answer.error) {
+            logger.warn("the server refused subscriptions/listen; list changes will not be forwarded", { error: answer.error.message });
+            return;
+          }
+        } catch (error) {
+          if (signal.aborted) return;
+          failures++;
+          logger.debug("subscriptions/listen stream failed", { error, failures });
+          if (failures >= 10) return void logger.warn("stopped listening for change notifications after repeated failures", { error });
+        }
+        await this.#context.sleep(Math.min(this.#context.maxDelay, 1_000 * 2 ** failures), signal);
+      }
+    })().finally(() => acknowledged());
+    return ready;
+  }
+}
+

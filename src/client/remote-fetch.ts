@@ -1,0 +1,152 @@
+/**
+ * @module One function for every HTTP request to the remote server: configured headers, the
+ * token source's Authorization, the response-header timeout, and the only retry loop there is
+ * (so retries never nest). Retried only where the server cannot have acted on the request: a
+ * connection that was never made, 429 and 503 (honouring Retry-After), and one retry after the
+ * token source has answered a 401/403 challenge.
+ */
+import type { TokenSource } from "../auth/outbound/types.ts";
+import type { Logger } from "../log/logger.ts";
+import { HttpRequestError } from "../runtime/http-error.ts";
+import type { HttpClient, HttpRequestInit } from "../runtime/types.ts";
+import { ClientTransportError } from "./errors.ts";
+
+export interface RetryPolicy {
+  enabled: boolean;
+  /** Retries after the first attempt. */
+  max_retries: number;
+  /** ms */
+  initial_delay: number;
+  /** ms */
+  max_delay: number;
+  multiplier: number;
+}
+
+export interface RemoteFetchOptions {
+  http: HttpClient;
+  tokenSource: TokenSource;
+  /** Added to every request (client.headers). */
+  headers: Readonly<Record<string, string>>;
+  /** Time allowed until the response headers arrive (ms). */
+  timeout: number;
+  retry: RetryPolicy;
+  logger: Logger;
+  /** The MCP endpoint: the resource tokens are for. */
+  resourceUrl: string;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export type RemoteFetch = (url: string, init: HttpRequestInit) => Promise<Response>;
+
+/** A Retry-After longer than this is not waited for: the request fails and says when to come back. */
+const LONGEST_RETRY_AFTER_MS = 60_000;
+
+const RETRYABLE_BEFORE_SEND = new Set(["refused", "connect_timeout", "dns"]);
+
+/** Retry-After as milliseconds from now (RFC 9110 §10.2.3: delay-seconds or an HTTP-date). */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
+  const sleep = options.sleep ?? defaultSleep;
+  const { retry, logger } = options;
+  // Lower case, so a configured "Authorization" and the token source's never go out as two headers.
+  const configured = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value]));
+
+  /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
+  async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }): Promise<Response> {
+    const authorization = await options.tokenSource.authorization();
+    sent.authorization = authorization;
+    const headers: Record<string, string> = { ...configured, ...init.headers };
+    if (authorization !== undefined) headers.authorization = authorization;
+    const proof = await options.tokenSource.proof?.({ method: init.method ?? "GET", url });
+    if (proof !== undefined) headers.dpop = proof;
+    const controller = new AbortController();
+    // Kept for the life of the response: aborting the caller's signal must also close a streaming
+    // body (on a 2026-07-28 server, closing the reply stream is how a request is cancelled).
+    init.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, options.timeout);
+    try {
+      return await options.http.fetch(url, { ...init, headers, signal: controller.signal });
+    } catch (error) {
+      if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return async function remoteFetch(url, init) {
+    let retries = 0;
+    // A token, then (DPoP) a nonce: two challenges per request at most.
+    let challenges = 0;
+    let delay = retry.initial_delay;
+    const backoff = async (wait: number, why: string) => {
+      logger.debug("retrying request to the remote server", { method: init.method, reason: why, delay_ms: wait, retry: retries + 1 });
+      retries++;
+      await sleep(wait, init.signal);
+      delay = Math.min(retry.max_delay, delay * retry.multiplier);
+      if (init.signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled");
+    };
+    for (;;) {
+      let response: Response;
+      const sent: { authorization?: string } = {};
+      try {
+        response = await attempt(url, init, sent);
+      } catch (error) {
+        if (error instanceof ClientTransportError) throw error;
+        if (!(error instanceof HttpRequestError)) throw new ClientTransportError("network", `request to ${new URL(url).host} failed: ${String(error)}`, { cause: error });
+        if (error.code === "aborted") throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
+        if (!error.sent && RETRYABLE_BEFORE_SEND.has(error.code) && retry.enabled && retries < retry.max_retries) {
+          await backoff(delay, error.code);
+          continue;
+        }
+        throw new ClientTransportError(error.sent ? "network" : "unreachable", `cannot reach ${new URL(url).host}: ${error.message}`, { cause: error });
+      }
+      if ((response.status === 429 || response.status === 503) && retry.enabled && retries < retry.max_retries) {
+        const after = retryAfterMs(response.headers.get("retry-after"));
+        if (after === undefined || after <= LONGEST_RETRY_AFTER_MS) {
+          await response.body?.cancel().catch(() => {});
+          await backoff(Math.max(after ?? 0, delay), `HTTP ${response.status}`);
+          continue;
+        }
+      }
+      if ((response.status === 401 || response.status === 403) && challenges < 2) {
+        challenges++;
+        const dpopNonce = response.headers.get("dpop-nonce");
+        const retryable = await options.tokenSource.handleChallenge({
+          status: response.status,
+          wwwAuthenticate: response.headers.get("www-authenticate"),
+          resourceUrl: options.resourceUrl,
+          ...(sent.authorization !== undefined && { sentAuthorization: sent.authorization }),
+          ...(dpopNonce !== null && { dpopNonce }),
+        });
+        if (retryable) {
+          await response.body?.cancel().catch(() => {});
+          continue;
+        }
+      }
+      return response;
+    }
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * @module `client.transport` and the era of the remote server. With `auto` or `streamable_http`,
+ * the first request decides the era once for the process (the one origin it talks to): a modern
+ * probe (`server/discover`) first, legacy Streamable HTTP when the answer is not modern
+ * (Streamable HTTP 2026-07-28 §Backward Compatibility); `auto` then falls back further to the
+ * HTTP+SSE transport when the initialize POST gets 400, 404 or 405. `sse` is HTTP+SSE only.
+ */
+import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { hasEnvelopeClaim, type InitializeParams } from "../mcp/envelope.ts";
+import { ClientTransportError } from "./errors.ts";
+import { LegacySseTransport } from "./legacy-sse.ts";
+import { discoverRequest, ModernTransport, probeEra } from "./modern.ts";
+import { StreamableHttpTransport } from "./streamable-http.ts";
+import type { RemoteTransport, TransportContext } from "./transport.ts";
+
+export type TransportChoice = "auto" | "streamable_http" | "sse";
+
+/** Legacy Streamable HTTP until the first initialize POST is refused with 400, 404 or 405; HTTP+SSE from then on. */
+class LegacyWithFallback implements RemoteTransport {
+  readonly #context: TransportContext;
+  #current: RemoteTransport;
+  /** Set once the first initialize went through (or fell back): the choice is not revisited. */
+  #decided = false;
+
+  constructor(context: TransportContext) {
+    this.#context = context;
+    this.#current = new StreamableHttpTransport(context);
+  }
+
+  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+    const current = this.#current;
+    try {
+      await current.send(message, signal);
+      if (isRequest(message) && message.method === "initialize") this.#decided = true;
+    } catch (error) {
+      const refused = error instanceof ClientTransportError && error.code === "http" && [400, 404, 405].includes(error.status ?? 0);
+      if (this.#decided || !refused || !isRequest(message) || message.method !== "initialize") throw error;
+      this.#context.logger.info("the server refused Streamable HTTP; trying the legacy HTTP+SSE transport", { status: (error as ClientTransportError).status });
+      this.#decided = true;
+      this.#current = new LegacySseTransport(this.#context);
+      await this.#current.send(message, signal);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#current.close();
+  }
+}
+
+/** Decides the era on the local client's first request, then routes everything to that era's transport. */
+class EraTransport implements RemoteTransport {
+  readonly #context: TransportContext;
+  readonly #fallback: boolean;
+  #chosen: RemoteTransport | undefined;
+  #deciding: Promise<void> | undefined;
+
+  constructor(context: TransportContext, fallback: boolean) {
+    this.#context = context;
+    this.#fallback = fallback;
+  }
+
+  #legacy(): RemoteTransport {
+    return this.#fallback ? new LegacyWithFallback(this.#context) : new StreamableHttpTransport(this.#context);
+  }
+
+  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+    if (this.#deciding) await this.#deciding.catch(() => {});
+    if (this.#chosen) return this.#chosen.send(message, signal);
+    if (!isRequest(message)) {
+      this.#context.logger.debug("dropped a notification sent before the first request", { message: "method" in message ? message.method : "response" });
+      return;
+    }
+    let release!: () => void;
+    this.#deciding = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await this.#decide(message, signal);
+    } finally {
+      release();
+      this.#deciding = undefined;
+    }
+  }
+
+  async #decide(request: JsonRpcRequest, signal?: AbortSignal): Promise<void> {
+    const { logger } = this.#context;
+    if (request.method === "initialize") {
+      const params = request.params as InitializeParams;
+      const probe = await probeEra(this.#context, discoverRequest(params), signal);
+      if (probe.era === "modern") {
+        if (probe.answer.error) throw new ClientTransportError("protocol", `the server refused server/discover: ${probe.answer.error.message}`);
+        logger.info("the remote server speaks MCP 2026-07-28; translating for the local client");
+        const modern = new ModernTransport(this.#context, this.#context.ask, probe.answer.result as Record<string, unknown>, params);
+        this.#chosen = modern;
+        return modern.send(request, signal);
+      }
+      logger.info("the remote server speaks a legacy MCP version", { reason: probe.reason });
+      this.#chosen = this.#legacy();
+      return this.#chosen.send(request, signal);
+    }
+    if (request.method === "server/discover" || hasEnvelopeClaim(request.params)) {
+      // A modern local client (stdio §Backward Compatibility: it probes with server/discover).
+      const probe = await probeEra(this.#context, request, signal);
+      if (probe.era === "modern") {
+        logger.info("modern local client and modern remote server: passing through");
+        this.#chosen = new ModernTransport(this.#context, this.#context.ask, {}, undefined);
+        this.#context.deliver(probe.answer);
+        return;
+      }
+      logger.info("the remote server speaks a legacy MCP version; the local client must initialize", { reason: probe.reason });
+      this.#chosen = this.#legacy();
+      // Not a modern error: a dual-era local client falls back to initialize.
+      this.#context.deliver(errorResponse(request.id, ErrorCode.MethodNotFound, "Method not found: the remote server speaks a legacy version of MCP; send initialize"));
+      return;
+    }
+    this.#chosen = this.#legacy();
+    return this.#chosen.send(request, signal);
+  }
+
+  async close(): Promise<void> {
+    await this.#chosen?.close();
+  }
+}
+
+export function selectTransport(choice: TransportChoice, context: TransportContext): RemoteTransport {
+  if (choice === "sse") return new LegacySseTransport(context);
+  return new EraTransport(context, choice === "auto");
+}

@@ -1,0 +1,282 @@
+/**
+ * @module The Streamable HTTP transport of the legacy era (MCP 2025-03-26 … 2025-11-25,
+ * basic/transports §Streamable HTTP), client side: one POST per message with JSON or SSE
+ * replies, the session id and protocol version after initialize, the GET stream with
+ * Last-Event-ID resumption honouring `retry:`, streams resumed after a drop, and a new session
+ * (the local client's initialize replayed) when the server forgets ours (404).
+ */
+import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ClientTransportError } from "./errors.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, statusError } from "./messages.ts";
+import { readSse } from "./sse-reader.ts";
+import type { RemoteTransport, TransportContext } from "./transport.ts";
+
+/** Reconnection delay when the server has not sent `retry:` (ms). */
+const DEFAULT_RETRY_MS = 1_000;
+/** Resumptions of one request's stream in a row that bring no new event before the request fails. */
+const MAX_RESUMES_WITHOUT_PROGRESS = 3;
+/** GET stream connection failures in a row before the bridge stops listening (requests still work). */
+const MAX_LISTEN_FAILURES = 10;
+
+const ACCEPT_BOTH = "application/json, text/event-stream";
+
+function contentType(response: Response): string {
+  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+export class StreamableHttpTransport implements RemoteTransport {
+  readonly #context: TransportContext;
+  readonly #closing = new AbortController();
+  #sessionId: string | undefined;
+  #protocolVersion: string | undefined;
+  /** The local client's initialize, replayed to open a new session. */
+  #initialize: JsonRpcRequest | undefined;
+  #reinitializing: Promise<void> | undefined;
+  #reinitializations = 0;
+  #listening = false;
+
+  constructor(context: TransportContext) {
+    this.#context = context;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#sessionId;
+  }
+
+  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+    if (this.#closing.signal.aborted) throw new ClientTransportError("closed", "the bridge is shutting down");
+    if (this.#reinitializing) await this.#reinitializing;
+    const request = isRequest(message) ? message : undefined;
+    if (request?.method === "initialize") {
+      this.#initialize = request;
+      this.#sessionId = undefined;
+    }
+    const session = this.#sessionId;
+    let response = await this.#post(message, session, signal);
+    if (response.status === 404 && session !== undefined) {
+      await response.body?.cancel().catch(() => {});
+      // The server no longer knows the session (it restarted, or expired it): MCP says start a new one.
+      await this.#reinitialize(session);
+      response = await this.#post(message, this.#sessionId, signal);
+    }
+    if (request?.method === "initialize" && response.ok) this.#sessionId = response.headers.get("mcp-session-id") ?? undefined;
+    await this.#consume(request, response, signal, (incoming) => {
+      if (request?.method === "initialize" && isResponse(incoming) && idKey(incoming.id ?? "") === idKey(request.id)) {
+        const version = (incoming.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+        if (typeof version === "string") this.#protocolVersion = version;
+      }
+      this.#context.deliver(incoming);
+    });
+    if (isNotification(message) && message.method === "notifications/initialized") this.#listen();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing.signal.aborted) return;
+    this.#closing.abort();
+    const session = this.#sessionId;
+    if (session === undefined) return;
+    try {
+      const response = await this.#context.fetch(this.#context.url, { method: "DELETE", headers: this.#headers(session), signal: AbortSignal.timeout(5_000) });
+      await response.body?.cancel().catch(() => {});
+      this.#context.logger.debug("session ended at the remote server", { status: response.status });
+    } catch (error) {
+      this.#context.logger.debug("DELETE of the session failed", { error });
+    }
+  }
+
+  #headers(session: string | undefined, extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = { ...extra };
+    if (session !== undefined) headers["mcp-session-id"] = session;
+    if (this.#protocolVersion !== undefined) headers["mcp-protocol-version"] = this.#protocolVersion;
+    return headers;
+  }
+
+  #post(message: JsonRpcMessage, session: string | undefined, signal?: AbortSignal): Promise<Response> {
+    const initialize = isRequest(message) && message.method === "initialize";
+    const headers = this.#headers(initialize ? undefined : session, { accept: ACCEPT_BOTH, "content-type": "application/json" });
+    if (initialize) delete headers["mcp-protocol-version"];
+    return this.#context.fetch(this.#context.url, { method: "POST", headers, body: JSON.stringify(message), signal: anySignal(signal, this.#closing.signal) });
+  }
+
+  /** Reads a POST's answer; for a request, until its response arrived, resuming a dropped SSE stream. */
+  async #consume(request: JsonRpcRequest | undefined, response: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage) => void): Promise<void> {
+    const { logger, timeout } = this.#context;
+    const origin = new URL(this.#context.url).host;
+    if (!response.ok) throw await statusError(response, origin);
+    if (response.status === 202 || !request) {
+      await response.body?.cancel().catch(() => {});
+      return;
+    }
+    let answered = false;
+    const watch = (message: JsonRpcMessage) => {
+      if (isResponse(message) && message.id !== null && idKey(message.id) === idKey(request.id)) answered = true;
+      deliver(message);
+    };
+    const type = contentType(response);
+    if (type === "application/json") {
+      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), logger, "JSON reply")) watch(message);
+    } else if (type === "text/event-stream") {
+      await this.#readRequestStream(response, signal, watch, () => answered);
+    } else {
+      await response.body?.cancel().catch(() => {});
+      throw new ClientTransportError("protocol", `${origin} answered with content type "${type || "none"}", not JSON or an event stream`);
+    }
+    if (!answered) throw new ClientTransportError("closed", `${origin} ended the reply without answering the request`);
+  }
+
+  /** An SSE reply to a request; when it ends early and events had ids, resumed with GET + Last-Event-ID (2025-11-25 §Resumability). */
+  async #readRequestStream(first: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage) => void, answered: () => boolean): Promise<void> {
+    const { logger } = this.#context;
+    const origin = new URL(this.#context.url).host;
+    let lastEventId: string | undefined;
+    let retryMs = DEFAULT_RETRY_MS;
+    let response = first;
+    let stale = 0;
+    for (;;) {
+      let progressed = false;
+      try {
+        await readSse(
+          response.body!,
+          {
+            onEvent: (event) => {
+              if (event.id !== undefined) lastEventId = event.id;
+              progressed = true;
+              if (event.event !== "message" || event.data.trim() === "") return;
+              for (const message of parseMessages(event.data, logger, "SSE event")) deliver(message);
+            },
+            onRetry: (ms) => (retryMs = ms),
+          },
+          MAX_MESSAGE_CHARS,
+        );
+      } catch (error) {
+        if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
+        if (error instanceof ClientTransportError) throw error;
+        logger.debug("reply stream broke", { error });
+      }
+      if (answered()) return;
+      if (lastEventId === undefined) throw new ClientTransportError("network", `${origin} closed the reply stream before answering, and it cannot be resumed (no event ids)`);
+      stale = progressed ? 0 : stale + 1;
+      if (stale >= MAX_RESUMES_WITHOUT_PROGRESS) throw new ClientTransportError("network", `${origin} closed the reply stream before answering; resuming it brought nothing ${stale} times`);
+      await this.#context.sleep(retryMs, anySignal(signal, this.#closing.signal));
+      if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled");
+      response = await this.#context.fetch(this.#context.url, {
+        method: "GET",
+        headers: this.#headers(this.#sessionId, { accept: "text/event-stream", "last-event-id": lastEventId }),
+        signal: anySignal(signal, this.#closing.signal),
+      });
+      if (!response.ok) throw await statusError(response, `${origin} (resuming the reply stream)`);
+      if (contentType(response) !== "text/event-stream") {
+        await response.body?.cancel().catch(() => {});
+        throw new ClientTransportError("protocol", `${origin} resumed the reply stream with content type "${contentType(response)}"`);
+      }
+    }
+  }
+
+  /** Opens the GET stream for server-initiated messages, and keeps it open while the session lives. */
+  #listen(): void {
+    if (this.#listening || this.#sessionId === undefined) return;
+    this.#listening = true;
+    const session = this.#sessionId;
+    const { logger } = this.#context;
+    void (async () => {
+      let lastEventId: string | undefined;
+      let retryMs = DEFAULT_RETRY_MS;
+      let failures = 0;
+      try {
+        while (!this.#closing.signal.aborted && this.#sessionId === session) {
+          try {
+            const response = await this.#context.fetch(this.#context.url, {
+              method: "GET",
+              headers: this.#headers(session, { accept: "text/event-stream", ...(lastEventId !== undefined && { "last-event-id": lastEventId }) }),
+              signal: this.#closing.signal,
+            });
+            if (response.status === 405) {
+              await response.body?.cancel().catch(() => {});
+              logger.debug("the remote server offers no GET stream");
+              return;
+            }
+            if (response.status === 404) {
+              await response.body?.cancel().catch(() => {});
+              this.#listening = false;
+              void this.#reinitialize(session).catch((error: unknown) => logger.warn("could not open a new session", { error }));
+              return;
+            }
+            if (!response.ok) throw await statusError(response, "GET stream");
+            if (contentType(response) !== "text/event-stream") {
+              await response.body?.cancel().catch(() => {});
+              throw new ClientTransportError("protocol", `the GET stream has content type "${contentType(response)}"`);
+            }
+            failures = 0;
+            await readSse(
+              response.body!,
+              {
+                onEvent: (event) => {
+                  if (event.id !== undefined) lastEventId = event.id;
+                  if (event.event !== "message" || event.data.trim() === "") return;
+                  for (const message of parseMessages(event.data, logger, "GET stream event")) this.#context.deliver(message);
+                },
+                onRetry: (ms) => (retryMs = ms),
+              },
+              MAX_MESSAGE_CHARS,
+            );
+          } catch (error) {
+            if (this.#closing.signal.aborted) return;
+            failures++;
+            logger.debug("GET stream failed", { error, failures });
+            if (failures >= MAX_LISTEN_FAILURES) {
+              logger.warn("stopped listening for server messages after repeated failures; requests still work", { error });
+              return;
+            }
+          }
+          const wait = failures === 0 ? retryMs : Math.min(this.#context.maxDelay, retryMs * 2 ** failures);
+          await this.#context.sleep(wait, this.#closing.signal);
+        }
+      } finally {
+        if (this.#sessionId === session) this.#listening = false;
+      }
+    })();
+  }
+
+  /** Opens a new session by replaying the local client's initialize; concurrent callers share one attempt. */
+  #reinitialize(stale: string): Promise<void> {
+    if (this.#reinitializing) return this.#reinitializing;
+    if (this.#sessionId !== stale) return Promise.resolve();
+    const initialize = this.#initialize;
+    if (!initialize) return Promise.reject(new ClientTransportError("closed", "the remote server ended the session before it was initialized"));
+    const { logger } = this.#context;
+    const origin = new URL(this.#context.url).host;
+    this.#reinitializing = (async () => {
+      logger.info("the remote server no longer knows the session; opening a new one", { server: origin });
+      const replay: JsonRpcRequest = { ...initialize, id: `mcp-bridge-reinitialize-${++this.#reinitializations}` };
+      const response = await this.#post(replay, undefined);
+      if (!response.ok) throw await statusError(response, `${origin} (new session)`);
+      const session = response.headers.get("mcp-session-id") ?? undefined;
+      let result: Record<string, unknown> | undefined;
+      await this.#consume(replay, response, undefined, (message) => {
+        if (isResponse(message) && message.id === replay.id) {
+          if (message.error) throw new ClientTransportError("http", `${origin} refused the new session: ${message.error.message}`);
+          result = message.result as Record<string, unknown>;
+        } else if (!isResponse(message)) this.#context.deliver(message);
+      });
+      if (typeof result?.protocolVersion === "string" && result.protocolVersion !== this.#protocolVersion) {
+        logger.warn("the new session negotiated another protocol version", { was: this.#protocolVersion, now: result.protocolVersion });
+        this.#protocolVersion = result.protocolVersion;
+      }
+      this.#sessionId = session;
+      this.#listening = false;
+      const initialized = await this.#post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
+      await initialized.body?.cancel().catch(() => {});
+      this.#listen();
+    })().finally(() => {
+      this.#reinitializing = undefined;
+    });
+    return this.#reinitializing;
+  }
+}
+
+/** An AbortSignal that fires when any of the given ones does. */
+export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  if (present.length <= 1) return present[0];
+  return AbortSignal.any(present);
+}

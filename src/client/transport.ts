@@ -1,0 +1,31 @@
+/** @module What the stdio side of client mode asks of a remote transport, whatever the transport and era. */
+import type { JsonRpcMessage, JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { Logger } from "../log/logger.ts";
+import type { RemoteFetch } from "./remote-fetch.ts";
+
+export interface RemoteTransport {
+  /**
+   * Sends one message of the local client. For a request, resolves once the exchange is over (its
+   * response, if any came, has been delivered) and rejects with ClientTransportError when it failed;
+   * for a notification or response, resolves once the server accepted it.
+   */
+  send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void>;
+  /** Ends the session at the server (DELETE for Streamable HTTP) and stops background streams. */
+  close(): Promise<void>;
+}
+
+export interface TransportContext {
+  /** The remote MCP endpoint (client.url). */
+  url: string;
+  fetch: RemoteFetch;
+  logger: Logger;
+  /** A message from the remote server for the local client. */
+  deliver(message: JsonRpcMessage): void;
+  /** Sends a request of the bridge's own to the local client (MRTR input requests) and resolves with its answer. */
+  ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
+  /** Idle time allowed between chunks of a JSON body (ms). */
+  timeout: number;
+  /** Longest wait between reconnections of a background stream (ms). */
+  maxDelay: number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,63 @@
+/**
+ * @module From the upstream's verified claims to the bridge's SignedInUser: who may sign in
+ * (`allowed_domains`) and which scopes they get (`default_scopes`, `admin_users`/`admin_scopes`).
+ */
+import type { SignedInUser } from "../identity.ts";
+import { UpstreamLoginError } from "./errors.ts";
+
+export interface AccountPolicy {
+  /** Lower-case email domains whose users may sign in; empty: any account. */
+  allowedDomains: readonly string[];
+  defaultScopes: readonly string[];
+  /** Lower-case emails of administrators. */
+  adminUsers: readonly string[];
+  adminScopes: readonly string[];
+}
+
+/** Longest email (RFC 5321 §4.5.3.1: 64 + 1 + 255) and display name kept. */
+const MAX_EMAIL = 320;
+const MAX_NAME = 256;
+
+/** The policy of `federated` config keys, compared case-insensitively. */
+export function accountPolicy(config: { allowed_domains: string[]; default_scopes: string[]; admin_users: string[]; admin_scopes: string[] }): AccountPolicy {
+  return {
+    allowedDomains: config.allowed_domains.map((domain) => domain.trim().toLowerCase().replace(/^@/, "")),
+    defaultScopes: config.default_scopes,
+    adminUsers: config.admin_users.map((email) => email.trim().toLowerCase()),
+    adminScopes: config.admin_scopes,
+  };
+}
+
+/**
+ * The email an identity provider vouches for, lower-cased, or undefined. Only `email_verified: true`
+ * (the boolean, OIDC Core §5.1) counts: most providers let anyone type any address into a profile,
+ * so an unverified `alice@example.com` says nothing about who signed in.
+ */
+export function verifiedEmail(claims: Record<string, unknown>): string | undefined {
+  const email = claims.email;
+  if (claims.email_verified !== true || typeof email !== "string" || email.length > MAX_EMAIL) return undefined;
+  const at = email.lastIndexOf("@");
+  if (at <= 0 || at === email.length - 1) return undefined;
+  return email.toLowerCase();
+}
+
+/**
+ * The signed-in user for the claims of a validated ID token (merged with UserInfo when the ID
+ * token lacked them), or UpstreamLoginError("account_not_allowed").
+ */
+export function signedInUser(claims: Record<string, unknown>, policy: AccountPolicy): SignedInUser {
+  const subject = claims.sub;
+  if (typeof subject !== "string" || subject === "") throw new UpstreamLoginError("upstream_error", 'ID token has no "sub"');
+  const email = verifiedEmail(claims);
+  if (policy.allowedDomains.length > 0) {
+    if (!email) {
+      throw new UpstreamLoginError("account_not_allowed", typeof claims.email === "string" ? "email is not verified by the identity provider" : "no email from the identity provider (request the email scope)");
+    }
+    const domain = email.slice(email.lastIndexOf("@") + 1);
+    if (!policy.allowedDomains.includes(domain)) throw new UpstreamLoginError("account_not_allowed", `email domain ${JSON.stringify(domain)} is not in allowed_domains`);
+  }
+  const admin = email !== undefined && policy.adminUsers.includes(email);
+  const scopes = [...new Set([...policy.defaultScopes, ...(admin ? policy.adminScopes : [])])];
+  const name = typeof claims.name === "string" && claims.name !== "" ? claims.name.slice(0, MAX_NAME) : undefined;
+  return { subject, scopes, ...(email && { email }), ...(name && { name }) };
+}

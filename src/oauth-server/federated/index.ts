@@ -1,0 +1,314 @@
+/**
+ * @module Federated sign-in: the bridge is an OpenID Connect relying party of one upstream
+ * identity provider (Google, Okta, Keycloak…). Authorization code flow with PKCE S256, `state` and
+ * `nonce` (OIDC Core §3.1, RFC 9700 §2.1.1), on oauth4webapi; the ID token's signature checked with
+ * jose against the provider's keys.
+ */
+import * as oauth from "oauth4webapi";
+import { jwtVerify } from "jose";
+import type { OAuthServerConfig } from "../../config/schema.ts";
+import { Secret } from "../../config/secret.ts";
+import { ConfigError } from "../../config/errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Store } from "../../store/types.ts";
+import { JwksCache } from "../../auth/oauth/jwks-cache.ts";
+import { UpstreamError } from "../../auth/oauth/http.ts";
+import { AuthError } from "../../auth/types.ts";
+import { readBodyLimited } from "../../util/body.ts";
+import { sha256, toHex } from "../../util/digest.ts";
+import type { SignedInUser, UpstreamLogin } from "../identity.ts";
+import { accountPolicy, signedInUser, type AccountPolicy } from "./account.ts";
+import { UpstreamLoginError } from "./errors.ts";
+import { UpstreamMetadata, type UpstreamProvider } from "./metadata.ts";
+
+export { UpstreamLoginError } from "./errors.ts";
+
+/** How long the user may take at the provider (MFA, account pickers) before the callback is refused (ms). */
+export const UPSTREAM_LOGIN_TTL_MS = 10 * 60_000;
+/** Largest token or UserInfo answer read from the provider. */
+const MAX_RESPONSE_BYTES = 256 * 1024;
+/** Least time between two JWKS fetches caused by an ID token with an unknown kid (ms). */
+const JWKS_REFETCH_COOLDOWN_MS = 10_000;
+const STATE_PREFIX = "federated:state:";
+
+/** What `begin` keeps until the provider redirects back. Stored under a hash of `state`. */
+interface PendingUpstreamLogin {
+  [key: string]: string;
+  pendingId: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+export interface FederatedLoginOptions {
+  /** State shared with the rest of the authorization server (single-use `state` records). */
+  store: Store;
+  /** The bridge's `/oauth/callback` URL, registered at the provider. */
+  redirectUri: string;
+  /** The upstream client secret (from `client_secret` or the `client_secret_env` variable). */
+  clientSecret: Secret;
+  logger: Logger;
+  fetch?: typeof fetch;
+  /** Milliseconds since the epoch; defaults to Date.now. */
+  now?: () => number;
+}
+
+type FederatedConfig = OAuthServerConfig["federated"];
+
+/**
+ * The upstream client secret the config names: `client_secret`, else the `client_secret_env`
+ * variable. Throws a ConfigError naming the key when neither yields one (check-config and start).
+ */
+export function resolveClientSecret(config: FederatedConfig, env: Readonly<Record<string, string | undefined>>): Secret {
+  if (config.client_secret) return config.client_secret;
+  const name = config.client_secret_env;
+  const value = name ? env[name] : undefined;
+  if (!value) {
+    const message = name ? `environment variable ${name} is not set or empty (it holds the client secret registered at the identity provider)` : "is required in federated mode (or client_secret)";
+    throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.federated.client_secret_env", message }]);
+  }
+  return new Secret(value);
+}
+
+/**
+ * The UpstreamLogin of `oauth_server.federated`, for createAuthorizationServer. A missing client
+ * secret is a ConfigError naming the key; an unreachable provider is not (a warning; sign-ins retry).
+ * `redirect_uri` is `<issuer>/oauth/callback`, to be registered at the provider.
+ */
+export async function startFederatedLogin(
+  config: FederatedConfig,
+  context: { store: Store; issuer: string; logger: Logger; env: Readonly<Record<string, string | undefined>> },
+): Promise<FederatedLogin> {
+  const clientSecret = resolveClientSecret(config, context.env);
+  // The constructor's TypeErrors (no client_id, no openid scope) are already refused by the config rules.
+  const login = new FederatedLogin(config, { store: context.store, redirectUri: `${context.issuer}/oauth/callback`, clientSecret, logger: context.logger });
+  // Not awaited: a provider that does not answer must not hold the bridge's start for http_timeout.
+  void login.warmUp();
+  return login;
+}
+
+/** The `UpstreamLogin` of federated mode. */
+export class FederatedLogin implements UpstreamLogin {
+  readonly #config: FederatedConfig;
+  readonly #options: FederatedLoginOptions;
+  readonly #client: oauth.Client;
+  readonly #policy: AccountPolicy;
+  readonly #metadata: UpstreamMetadata;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #fetch: typeof fetch;
+  #jwks: { uri: string; cache: JwksCache } | undefined;
+
+  constructor(config: FederatedConfig, options: FederatedLoginOptions) {
+    if (!config.client_id) throw new TypeError("federated sign-in needs client_id");
+    if (!config.scopes.includes("openid")) throw new TypeError('federated scopes must include "openid": sign-in needs an ID token');
+    this.#config = config;
+    this.#options = options;
+    this.#client = { client_id: config.client_id };
+    this.#policy = accountPolicy(config);
+    this.#logger = options.logger.child({ component: "federated" });
+    this.#now = options.now ?? Date.now;
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#metadata = new UpstreamMetadata(
+      { issuer: config.upstream_issuer, discoveryUrl: config.upstream_discovery_url },
+      { fetch: this.#fetch, timeout: config.http_timeout, now: this.#now },
+    );
+  }
+
+  /** Fetches the provider's metadata now, so a misconfiguration shows in the log at start; never rejects. */
+  async warmUp(): Promise<void> {
+    try {
+      await this.#metadata.get();
+    } catch (error) {
+      this.#logger.warn("identity provider not usable yet; sign-ins will retry", { reason: error instanceof UpstreamLoginError ? error.reason : String(error) });
+    }
+  }
+
+  /**
+   * The provider's authorization URL for the pending request `pendingId` (OIDC Core §3.1.2.1),
+   * with fresh `state`, `nonce` and PKCE S256 challenge (RFC 7636 §4). What the callback needs is
+   * kept in the store under a hash of `state`, single-use, for UPSTREAM_LOGIN_TTL_MS.
+   */
+  async begin(pendingId: string): Promise<URL> {
+    const provider = await this.#provider();
+    const state = oauth.generateRandomState();
+    const nonce = oauth.generateRandomNonce();
+    const codeVerifier = oauth.generateRandomCodeVerifier();
+    const record: PendingUpstreamLogin = { pendingId, nonce, codeVerifier };
+    await this.#options.store.put(await stateKey(state), record, UPSTREAM_LOGIN_TTL_MS);
+    const url = new URL(provider.metadata.authorization_endpoint);
+    const parameters = {
+      response_type: "code",
+      client_id: this.#client.client_id,
+      redirect_uri: this.#options.redirectUri,
+      scope: this.#config.scopes.join(" "),
+      state,
+      nonce,
+      code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: "S256",
+    };
+    for (const [name, value] of Object.entries(parameters)) url.searchParams.set(name, value);
+    return url;
+  }
+
+  /**
+   * Finishes sign-in from the provider's redirect to the callback (its full URL). The `state`
+   * record is taken (deleted) first, so a replayed callback finds nothing, whatever happens next.
+   * Rejects with UpstreamLoginError; once `state` matched, the error carries the pending id.
+   */
+  async complete(callbackUrl: URL): Promise<{ pendingId: string; user: SignedInUser }> {
+    const states = callbackUrl.searchParams.getAll("state");
+    if (states.length !== 1 || states[0] === "") throw new UpstreamLoginError("invalid_state", "callback without exactly one state parameter");
+    const state = states[0]!;
+    const record = await this.#options.store.take<PendingUpstreamLogin>(await stateKey(state));
+    if (!record) throw new UpstreamLoginError("invalid_state", "callback state is unknown, expired or already used");
+    try {
+      const user = await this.#finish(callbackUrl, state, record);
+      this.#logger.info("federated sign-in", { subject: user.subject, ...(user.email && { email: user.email }), scopes: user.scopes.join(" ") });
+      return { pendingId: record.pendingId, user };
+    } catch (error) {
+      const failure = toUpstreamLoginError(error).withPendingId(record.pendingId);
+      this.#logger.warn("federated sign-in failed", { code: failure.code, reason: failure.reason });
+      throw failure;
+    }
+  }
+
+  async #finish(callbackUrl: URL, state: string, record: PendingUpstreamLogin): Promise<SignedInUser> {
+    const provider = await this.#provider();
+    const as = provider.metadata;
+    let parameters: URLSearchParams;
+    try {
+      // RFC 9207 iss (when the provider advertises it), state, and the error response.
+      parameters = oauth.validateAuthResponse(as, this.#client, callbackUrl, state);
+    } catch (error) {
+      if (error instanceof oauth.AuthorizationResponseError) {
+        // The provider's error code is a token of a fixed vocabulary; anything else is not repeated.
+        const code = /^[a-z_]{1,64}$/.test(error.error) ? error.error : "(not an error code)";
+        throw new UpstreamLoginError(code === "access_denied" ? "access_denied" : "upstream_error", `identity provider answered error ${code}`);
+      }
+      throw error;
+    }
+    const http = this.#http();
+    const response = await oauth.authorizationCodeGrantRequest(as, this.#client, this.#clientAuthentication(as), parameters, this.#options.redirectUri, record.codeVerifier, http);
+    // Checks iss, aud, azp, exp, iat and nonce of the ID token (OIDC Core §3.1.3.7).
+    const tokens = await oauth.processAuthorizationCodeResponse(as, this.#client, response, { expectedNonce: record.nonce, requireIdToken: true });
+    const claims: Record<string, unknown> = { ...oauth.getValidatedIdTokenClaims(tokens)! };
+    await this.#verifySignature(tokens.id_token!, provider);
+    // Many providers (Okta, oidc-provider) keep profile claims out of the ID token in the code flow.
+    if (claims.email === undefined && as.userinfo_endpoint) {
+      const info = await oauth.processUserInfoResponse(as, this.#client, claims.sub as string, await oauth.userInfoRequest(as, this.#client, tokens.access_token, http));
+      for (const name of ["email", "email_verified", "name"]) if (claims[name] === undefined && info[name] !== undefined) claims[name] = info[name];
+    }
+    return signedInUser(claims, this.#policy);
+  }
+
+  /**
+   * OIDC Core §3.1.3.7 step 6 lets a client skip the signature of an ID token received over TLS
+   * from the token endpoint; it is checked anyway (jose, the provider's advertised asymmetric
+   * algorithms only), so a compromised or misrouted token endpoint cannot name any user.
+   */
+  async #verifySignature(idToken: string, provider: UpstreamProvider): Promise<void> {
+    const uri = provider.metadata.jwks_uri;
+    if (this.#jwks?.uri !== uri) {
+      // Never started (no background refresh), so the old cache holds no timer to release.
+      this.#jwks = {
+        uri,
+        cache: new JwksCache({
+          url: uri,
+          fetch: this.#fetch,
+          fetchTimeout: this.#config.http_timeout,
+          refreshInterval: 60 * 60_000,
+          cooldown: JWKS_REFETCH_COOLDOWN_MS,
+          now: this.#now,
+          logger: this.#logger,
+          retry: { initialDelay: 1_000, maxDelay: 60_000 },
+        }),
+      };
+    }
+    const cache = this.#jwks.cache;
+    // Fetched on first use rather than kept fresh in the background: sign-ins are rare, and an
+    // unknown kid (the provider rotated) refetches through the cache's cooldown.
+    if (!cache.ready) await cache.refresh();
+    try {
+      await jwtVerify(idToken, cache.getKey, {
+        algorithms: provider.idTokenAlgorithms,
+        issuer: provider.metadata.issuer,
+        audience: this.#client.client_id,
+        // The provider's clock may differ a little from ours; oauth4webapi's claim checks allow the same.
+        clockTolerance: 30,
+        currentDate: new Date(this.#now()),
+      });
+    } catch (error) {
+      if (error instanceof AuthError) {
+        // From the key cache: no key for the kid (after a refetch), or the refetch failed.
+        throw new UpstreamLoginError(error.code === "temporarily_unavailable" ? "upstream_unavailable" : "upstream_error", `ID token key: ${error.reason}`, { cause: error });
+      }
+      // jose's messages are fixed texts ('unexpected "iss" claim value'); they never quote the token.
+      const code = (error as { code?: unknown }).code;
+      throw new UpstreamLoginError("upstream_error", `ID token rejected: ${(error as Error).message} (${typeof code === "string" ? code : "no code"})`, { cause: error });
+    }
+  }
+
+  async #provider(): Promise<UpstreamProvider> {
+    try {
+      return await this.#metadata.get();
+    } catch (error) {
+      throw toUpstreamLoginError(error);
+    }
+  }
+
+  /** Client authentication at the token endpoint (RFC 6749 §2.3.1): Basic unless the provider only takes the form. */
+  #clientAuthentication(as: oauth.AuthorizationServer): oauth.ClientAuth {
+    const methods = as.token_endpoint_auth_methods_supported;
+    const secret = this.#options.clientSecret.reveal();
+    if (!methods || methods.includes("client_secret_basic")) return oauth.ClientSecretBasic(secret);
+    if (methods.includes("client_secret_post")) return oauth.ClientSecretPost(secret);
+    throw new UpstreamLoginError("upstream_error", "provider takes neither client_secret_basic nor client_secret_post at its token endpoint");
+  }
+
+  /** Per-request options: a timeout, a bounded body, and http allowed only where metadata.ts allowed it (loopback). */
+  #http() {
+    const fetchImpl = this.#fetch;
+    return {
+      signal: () => AbortSignal.timeout(this.#config.http_timeout),
+      // metadata.ts accepted only https endpoints, or http on loopback (tests, local providers).
+      [oauth.allowInsecureRequests]: true,
+      [oauth.customFetch]: async (url: string, init: RequestInit) => {
+        const response = await fetchImpl(url, init);
+        const text = await readBodyLimited(response, MAX_RESPONSE_BYTES);
+        if (text === undefined) throw new UpstreamError(`identity provider answer is larger than ${MAX_RESPONSE_BYTES} bytes`, { permanent: true });
+        const headers = new Headers(response.headers);
+        headers.delete("content-encoding");
+        headers.delete("content-length");
+        return new Response(text, { status: response.status, statusText: response.statusText, headers });
+      },
+    };
+  }
+}
+
+/** Store key of a `state` value: its hash, so the store (a file, by default) never holds the value itself. */
+async function stateKey(state: string): Promise<string> {
+  return STATE_PREFIX + toHex(await sha256(state));
+}
+
+/**
+ * Any failure as an UpstreamLoginError whose reason names the failed check, never the provider's
+ * text (error_description, bodies): oauth4webapi's own messages are fixed strings.
+ */
+function toUpstreamLoginError(error: unknown): UpstreamLoginError {
+  if (error instanceof UpstreamLoginError) return error;
+  if (error instanceof UpstreamError) return new UpstreamLoginError(error.permanent ? "upstream_error" : "upstream_unavailable", error.reason, { cause: error });
+  if (error instanceof oauth.ResponseBodyError) {
+    const code = /^[a-z_]{1,64}$/.test(error.error) ? error.error : "(not an error code)";
+    return new UpstreamLoginError("upstream_error", `token endpoint answered HTTP ${error.status} error ${code}`, { cause: error });
+  }
+  if (error instanceof oauth.OperationProcessingError) {
+    return new UpstreamLoginError("upstream_error", `identity provider answer rejected: ${error.message} (${error.code ?? "no code"})`, { cause: error });
+  }
+  if (error instanceof oauth.UnsupportedOperationError || error instanceof oauth.WWWAuthenticateChallengeError) {
+    return new UpstreamLoginError("upstream_error", `identity provider answer rejected: ${error.message}`, { cause: error });
+  }
+  const name = (error as Error)?.name;
+  if (name === "TimeoutError" || name === "AbortError") return new UpstreamLoginError("upstream_unavailable", "identity provider timed out", { cause: error });
+  if (error instanceof TypeError) return new UpstreamLoginError("upstream_unavailable", `identity provider unreachable (${error.message})`, { cause: error });
+  return new UpstreamLoginError("upstream_error", `unexpected failure (${name ?? typeof error})`, { cause: error });
+}

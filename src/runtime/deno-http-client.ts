@@ -1,0 +1,36 @@
+/**
+ * @module Outgoing HTTP for client mode on Deno: fetch with a Deno.HttpClient for CA and client
+ * certificates. Deno reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY itself. It cannot check a
+ * certificate against another name or skip verification per client, so `server_name` and
+ * `insecure_skip_verify` fail at start-up rather than being ignored.
+ */
+/// <reference path="./deno.d.ts" />
+import { HttpRequestError } from "./http-error.ts";
+import type { HttpClient, HttpClientOptions, HttpRequestInit } from "./types.ts";
+
+export function createDenoHttpClient(options: HttpClientOptions): HttpClient {
+  if (options.serverName !== undefined) throw new Error("client.tls.server_name is not supported under Deno; use the release binary or Node");
+  if (options.insecureSkipVerify) throw new Error("client.tls.insecure_skip_verify is not supported under Deno; use the release binary or Node");
+  const client = Deno.createHttpClient({
+    ...(options.ca !== undefined && { caCerts: [options.ca] }),
+    ...(options.cert !== undefined && options.key !== undefined && { cert: options.cert, key: options.key }),
+  });
+  return {
+    async fetch(url: string, init: HttpRequestInit): Promise<Response> {
+      const signals = [AbortSignal.timeout(options.connectTimeout), ...(init.signal ? [init.signal] : [])];
+      try {
+        // Deno's fetch does not say when the connection is up: the connect timeout covers the response headers.
+        return await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal: AbortSignal.any(signals), client } as RequestInit);
+      } catch (error) {
+        if (init.signal?.aborted) throw new HttpRequestError("aborted", "the request was aborted", { sent: true, cause: error });
+        const message = error instanceof Error ? error.message : String(error);
+        if (/refused/i.test(message)) throw new HttpRequestError("refused", message, { sent: false, cause: error });
+        if (/dns|lookup|resolve/i.test(message)) throw new HttpRequestError("dns", message, { sent: false, cause: error });
+        if (/certificate|tls|ssl/i.test(message)) throw new HttpRequestError("tls", message, { sent: false, cause: error });
+        if ((error as Error)?.name === "TimeoutError") throw new HttpRequestError("timeout", `no response within ${options.connectTimeout} ms`, { sent: true, cause: error });
+        throw new HttpRequestError("reset", message, { sent: true, cause: error });
+      }
+    },
+    close: () => client.close(),
+  };
+}

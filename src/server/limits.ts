@@ -1,0 +1,114 @@
+/**
+ * @module Limits across requests. Request bodies being read share one byte budget
+ * (server.max_body_bytes_in_flight). Requests in progress per client behind a trusted proxy. The listener caps connections
+ * per peer address, but a trusted proxy is exempt from that cap (it carries everyone), so the
+ * clients it forwards are capped here, by the address it names (server.trusted_proxies): the same
+ * `max_connections_per_address`, counted as requests whose response is still being sent (an SSE
+ * stream counts for as long as it is open).
+ */
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "../log/logger.ts";
+import { throttledLog } from "../log/throttle.ts";
+import type { ConnectionInfo } from "../runtime/types.ts";
+import { CidrSet } from "../util/cidr.ts";
+import type { ClientAddressResolver } from "./client-address.ts";
+import { jsonError } from "./http-errors.ts";
+
+/**
+ * Bytes reserved across concurrent operations (request bodies being read): a reservation that does
+ * not fit is refused instead of waiting, so the total held at once never passes the budget.
+ */
+export class ByteBudget {
+  #used = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Reserves `bytes`; false when they do not fit now. */
+  tryReserve(bytes: number): boolean {
+    if (this.#used + bytes > this.limit) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.#used -= bytes;
+  }
+}
+
+/** Wraps a streamed body so that `done` runs once when it ends, fails or the client cancels it. */
+function onBodyDone(response: Response, done: () => void): Response {
+  const body = response.body;
+  if (!body) {
+    done();
+    return response;
+  }
+  const reader = body.getReader();
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
+  const wrapped = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done: end, value } = await reader.read();
+          if (end) {
+            finish();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (error) {
+          finish();
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
+        finish();
+        return reader.cancel(reason);
+      },
+    },
+    // No read-ahead: the wrapped body's own queue (and its byte cap) stays where it is.
+    { highWaterMark: 0 },
+  );
+  return new Response(wrapped, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** The middleware, or undefined when no proxy is trusted (the listener's per-peer cap is then enough). */
+export function perClientLimit(options: {
+  trustedProxies: readonly string[];
+  clientAddress: ClientAddressResolver;
+  maxPerClient: number;
+  logger: Logger;
+}): MiddlewareHandler<{ Bindings: ConnectionInfo }> | undefined {
+  if (options.trustedProxies.length === 0) return undefined;
+  const trusted = new CidrSet(options.trustedProxies);
+  const inProgress = new Map<string, number>();
+  const refusals = throttledLog(options.logger, "requests refused", { burst: 10, windowMs: 60_000 });
+  return async function limitPerClient(c, next) {
+    const peer = c.env.remoteAddress;
+    if (!trusted.contains(peer)) return next();
+    const client = options.clientAddress(peer, c.req.raw.headers);
+    const count = inProgress.get(client) ?? 0;
+    if (count >= options.maxPerClient) {
+      refusals.write("warn", "request refused: too many in progress for this client", { client, limit: options.maxPerClient });
+      return jsonError(429, "too_many_requests", `this client already has ${options.maxPerClient} requests in progress (server.max_connections_per_address)`, { "retry-after": "5" });
+    }
+    inProgress.set(client, count + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (inProgress.get(client) ?? 1) - 1;
+      if (left <= 0) inProgress.delete(client);
+      else inProgress.set(client, left);
+    };
+    try {
+      await next();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    c.res = onBodyDone(c.res, release);
+  };
+}

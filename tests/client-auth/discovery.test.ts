@@ -1,0 +1,294 @@
+/**
+ * @module Client-mode discovery and its refusals, against small HTTP servers that misbehave on
+ * purpose (a real hostile server is the only way to see them): a PRM for another resource, AS
+ * metadata naming another issuer, an AS without PKCE S256; the spec's lookup order; the 2025-03-26
+ * fallback; a token without expires_in renewed before its exp; and the WWW-Authenticate parser.
+ */
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, describe, test } from "node:test";
+import { parseBearerChallenge } from "../../src/auth/outbound/challenge.ts";
+import { asMetadataLocations, resourceCovers } from "../../src/auth/outbound/discovery.ts";
+import { isStale, tokenSetFrom } from "../../src/auth/outbound/tokens.ts";
+import { call, makeSource } from "./support.ts";
+
+type Route = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+/** An HTTP server on loopback whose routes the test decides; records every path asked for. */
+async function hostile(routes: (origin: string) => Record<string, Route>): Promise<{ origin: string; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  let table: Record<string, Route> = {};
+  const server: Server = createServer(async (req, res) => {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    seen.push(`${req.method} ${path}`);
+    const route = table[`${req.method} ${path}`];
+    if (route) route(req, res, body);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  table = routes(origin);
+  return {
+    origin,
+    seen,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+const json = (value: unknown, status = 200) => (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(value));
+};
+const challenge = (origin: string) => (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"`, "content-type": "application/json" });
+  res.end('{"error":"invalid_token"}');
+};
+const asMetadata = (origin: string, extra: Record<string, unknown> = {}) => ({
+  issuer: origin,
+  authorization_endpoint: `${origin}/authorize`,
+  token_endpoint: `${origin}/token`,
+  registration_endpoint: `${origin}/register`,
+  code_challenge_methods_supported: ["S256"],
+  ...extra,
+});
+const NEVER_BROWSER = ["sh", "-c", "echo opened >&2; exit 3"];
+
+describe("discovery refuses what it must", () => {
+  const servers: { close(): Promise<void> }[] = [];
+  after(async () => Promise.all(servers.map((server) => server.close())));
+
+  test("PRM for another resource: no authorization server is contacted, no browser", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: "https://evil.example.com/mcp", authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+    }));
+    servers.push(server);
+    const { source, logger, stderr } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, `${server.origin}/mcp`);
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+    assert.match(logger.text(), /is for .*evil\.example\.com.*refusing to ask for a token for another resource/);
+    assert.ok(!server.seen.some((line) => line.includes("oauth-authorization-server") || line.includes("/register")), server.seen.join(", "));
+    assert.ok(!stderr().includes("sign-in required"));
+  });
+
+  test("AS metadata naming another issuer: refused (mix-up), nothing registered", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin, { issuer: "https://attacker.example" })),
+    }));
+    servers.push(server);
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, `${server.origin}/mcp`);
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+    assert.match(logger.text(), /names issuer .*attacker\.example.*refusing it/);
+    assert.ok(!server.seen.includes("POST /register"));
+  });
+
+  test("an authorization server that does not advertise PKCE S256 is refused before anything is sent to it", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin, { code_challenge_methods_supported: ["plain"] })),
+    }));
+    servers.push(server);
+    const { source, logger, stderr } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, `${server.origin}/mcp`);
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+    assert.match(logger.text(), /does not advertise PKCE S256/);
+    assert.ok(!server.seen.includes("POST /register"));
+    assert.ok(!stderr().includes("sign-in required"));
+  });
+
+  test("an http (not https) authorization server beyond loopback is refused", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: ["http://as.example.com"] }),
+    }));
+    servers.push(server);
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, `${server.origin}/mcp`);
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+    assert.match(logger.text(), /is not an https URL/);
+  });
+
+  test("a token endpoint answering without end is cut off at 1 MiB, not buffered", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+      "POST /token": (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write('{"access_token":"');
+        const chunk = "a".repeat(64 * 1024);
+        let sent = 0;
+        const pump = () => {
+          while (sent < 4 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
+          if (sent < 4 * 1024 * 1024) res.once("drain", pump);
+          else res.end('","token_type":"Bearer"}');
+        };
+        res.on("error", () => {});
+        pump();
+      },
+    }));
+    servers.push(server);
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, `${server.origin}/mcp`);
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+    assert.match(logger.text(), /larger than 1048576 bytes/);
+  });
+
+  test("a token without expires_in is renewed before its JWT exp, and the 2025-03-26 fallback endpoints are used without PRM or metadata", async () => {
+    let grants = 0;
+    const server = await hostile((origin) => ({
+      "POST /mcp": (req, res) => {
+        if (req.headers.authorization?.startsWith("Bearer ")) return json({ jsonrpc: "2.0", id: 1, result: {} })(req, res);
+        challenge(origin)(req, res);
+      },
+      "POST /token": (_req, res, body) => {
+        const params = new URLSearchParams(body);
+        assert.equal(params.get("grant_type"), "client_credentials");
+        assert.equal(params.get("resource"), `${origin}/mcp`);
+        grants++;
+        // A JWT-shaped token whose exp is 6 to 7 s away, and no expires_in.
+        const payload = Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 7, n: grants })).toString("base64url");
+        json({ access_token: `eyJhbGciOiJub25lIn0.${payload}.sig`, token_type: "Bearer" })(_req, res);
+      },
+    }));
+    servers.push(server);
+    // PRM challenge URL 404s → root PRM 404 → no metadata → /token at the root (2025-03-26 §2.3.3).
+    const { source } = await makeSource({ type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, `${server.origin}/mcp`);
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 200);
+    const afterFirst = grants;
+    assert.ok(afterFirst >= 1);
+    assert.ok(server.seen.indexOf("GET /.well-known/oauth-authorization-server") > server.seen.indexOf("GET /.well-known/oauth-protected-resource/mcp"));
+    // Within the last 5 s of its life the token counts as stale: the next request gets a new one first.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal((await call(source, `${server.origin}/mcp`)).status, 200);
+    assert.ok(grants > afterFirst, "renewed before expiry although expires_in was missing");
+  });
+});
+
+describe("enterprise-managed authorization (SEP-990)", () => {
+  test("the ID token from id_token_command is exchanged at the IdP for an ID-JAG, then for an access token at the MCP server's AS", async () => {
+    const seen: { exchange?: URLSearchParams; bearer?: URLSearchParams; basic?: string } = {};
+    const idp = await hostile(() => ({
+      "POST /token": (_req, res, body) => {
+        seen.exchange = new URLSearchParams(body);
+        json({ access_token: "id-jag-from-idp", issued_token_type: "urn:ietf:params:oauth:token-type:id-jag", token_type: "N_A", expires_in: 300 })(_req, res);
+      },
+    }));
+    const server = await hostile((origin) => ({
+      "POST /mcp": (req, res) => (req.headers.authorization === "Bearer access-from-as" ? json({ jsonrpc: "2.0", id: 1, result: {} })(req, res) : challenge(origin)(req, res)),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin, { grant_types_supported: ["urn:ietf:params:oauth:grant-type:jwt-bearer"] })),
+      "POST /token": (req, res, body) => {
+        seen.bearer = new URLSearchParams(body);
+        seen.basic = req.headers.authorization;
+        json({ access_token: "access-from-as", token_type: "Bearer", expires_in: 3600 })(req, res);
+      },
+    }));
+    try {
+      process.env.MCP_TEST_ID_TOKEN = "id-token-of-alice";
+      const { source } = await makeSource(
+        {
+          type: "oauth",
+          oauth: {
+            client_id: "mcp-client",
+            client_secret: "mcp-secret",
+            enterprise: { idp_issuer: idp.origin, idp_token_endpoint: `${idp.origin}/token`, idp_client_id: "idp-client", id_token_command: ["sh", "-c", 'printf "%s\\n" "$MCP_TEST_ID_TOKEN"'] },
+          },
+        },
+        `${server.origin}/mcp`,
+      );
+      assert.equal((await call(source, `${server.origin}/mcp`)).status, 200);
+      assert.equal(seen.exchange?.get("grant_type"), "urn:ietf:params:oauth:grant-type:token-exchange");
+      assert.equal(seen.exchange?.get("subject_token"), "id-token-of-alice", "the command's output, trimmed");
+      assert.equal(seen.exchange?.get("subject_token_type"), "urn:ietf:params:oauth:token-type:id_token");
+      assert.equal(seen.exchange?.get("requested_token_type"), "urn:ietf:params:oauth:token-type:id-jag");
+      assert.equal(seen.exchange?.get("audience"), server.origin, "the ID-JAG is for the MCP server's authorization server");
+      assert.equal(seen.exchange?.get("resource"), `${server.origin}/mcp`);
+      assert.equal(seen.exchange?.get("client_id"), "idp-client");
+      assert.equal(seen.bearer?.get("grant_type"), "urn:ietf:params:oauth:grant-type:jwt-bearer");
+      assert.equal(seen.bearer?.get("assertion"), "id-jag-from-idp");
+      assert.equal(seen.bearer?.get("resource"), `${server.origin}/mcp`);
+      assert.equal(seen.basic, `Basic ${btoa("mcp-client:mcp-secret")}`);
+    } finally {
+      await idp.close();
+      await server.close();
+    }
+  });
+
+  test("id_token_env that is unset is a configuration error naming the key", async () => {
+    const server = await hostile((origin) => ({
+      "POST /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+    }));
+    try {
+      const { source, logger } = await makeSource(
+        { type: "oauth", oauth: { client_id: "c", client_secret: "s", enterprise: { idp_token_endpoint: `${server.origin}/idp`, idp_client_id: "i", id_token_env: "MCP_TEST_UNSET_VARIABLE" } } },
+        `${server.origin}/mcp`,
+      );
+      assert.equal((await call(source, `${server.origin}/mcp`)).status, 401);
+      assert.match(logger.text(), /client\.auth\.oauth\.enterprise\.id_token_env: the environment variable MCP_TEST_UNSET_VARIABLE is not set/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("pure parts", () => {
+  test("WWW-Authenticate: resource_metadata, scope and error of the Bearer challenge, among others", () => {
+    assert.deepEqual(parseBearerChallenge('Bearer resource_metadata="https://a/.well-known/oauth-protected-resource", scope="files:read files:write"'), {
+      scheme: "bearer",
+      resourceMetadata: "https://a/.well-known/oauth-protected-resource",
+      scopes: ["files:read", "files:write"],
+    });
+    assert.deepEqual(parseBearerChallenge('Basic realm="x", Bearer error="insufficient_scope", scope="x", error_description="need \\"x\\""'), { scheme: "bearer", scopes: ["x"], error: "insufficient_scope" });
+    assert.deepEqual(parseBearerChallenge('DPoP algs="ES256", error="use_dpop_nonce"'), { scheme: "dpop", error: "use_dpop_nonce" });
+    assert.deepEqual(parseBearerChallenge("Bearer realm=example, error=invalid_token"), { scheme: "bearer", error: "invalid_token" });
+    assert.equal(parseBearerChallenge('Basic realm="x"'), undefined);
+    assert.equal(parseBearerChallenge(null), undefined);
+    assert.deepEqual(parseBearerChallenge("Bearer"), { scheme: "bearer" }, "a bare Bearer challenge has no parameters");
+    assert.deepEqual(parseBearerChallenge('Bearer scope="a", scope="b"'), { scheme: "bearer", scopes: ["a"] }, "the first value of a repeated parameter");
+    assert.doesNotThrow(() => parseBearerChallenge('Bearer x="unterminated, "'));
+  });
+
+  test("PRM resource: the server URL or a same-origin path prefix on a segment boundary", () => {
+    assert.ok(resourceCovers("https://h/mcp", "https://h/mcp"));
+    assert.ok(resourceCovers("https://h", "https://h/mcp"));
+    assert.ok(resourceCovers("https://h/", "https://h/mcp"));
+    assert.ok(!resourceCovers("https://h/m", "https://h/mcp"));
+    assert.ok(!resourceCovers("https://evil/mcp", "https://h/mcp"));
+    assert.ok(!resourceCovers("http://h/mcp", "https://h/mcp"));
+    assert.ok(!resourceCovers("not a url", "https://h/mcp"));
+  });
+
+  test("AS metadata locations in the MCP spec's order", () => {
+    assert.deepEqual(asMetadataLocations("https://as/tenant1"), [
+      "https://as/.well-known/oauth-authorization-server/tenant1",
+      "https://as/.well-known/openid-configuration/tenant1",
+      "https://as/tenant1/.well-known/openid-configuration",
+    ]);
+    assert.deepEqual(asMetadataLocations("https://as"), ["https://as/.well-known/oauth-authorization-server", "https://as/.well-known/openid-configuration"]);
+  });
+
+  test("tokens: expires_in, else the JWT's exp; stale within a tenth of the lifetime (5 s to 60 s)", () => {
+    const now = 1_000_000;
+    const withExpiry = tokenSetFrom({ access_token: "opaque", token_type: "bearer", expires_in: 3600 }, now, ["a"]);
+    assert.equal(withExpiry.expiresAt, now + 3_600_000);
+    assert.deepEqual(withExpiry.scopes, ["a"]);
+    assert.ok(!isStale(withExpiry, now + 3_600_000 - 61_000));
+    assert.ok(isStale(withExpiry, now + 3_600_000 - 59_000));
+    const jwt = `x.${Buffer.from(JSON.stringify({ exp: 2000 })).toString("base64url")}.y`;
+    assert.equal(tokenSetFrom({ access_token: jwt, token_type: "bearer" }, now, []).expiresAt, 2_000_000);
+    const unknown = tokenSetFrom({ access_token: "opaque", token_type: "bearer", scope: "b c", refresh_token: undefined as never }, now, ["a"], "old-refresh");
+    assert.equal(unknown.expiresAt, undefined);
+    assert.equal(unknown.refreshToken, "old-refresh", "an unrotated refresh token is kept");
+    assert.deepEqual(unknown.scopes, ["b", "c"]);
+    assert.ok(!isStale(unknown, now + 10 ** 12), "no expiry known: used until the server refuses it");
+  });
+});

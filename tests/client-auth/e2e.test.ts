@@ -1,0 +1,111 @@
+/**
+ * @module End to end through the built CLI: the SDK client over stdio spawns the bridge in client
+ * mode, which talks to the bridge in server mode validating OAuth tokens from oidc-provider —
+ * client credentials, and authorization code + PKCE with Chromium signing in; the second start
+ * uses the cached token without a browser.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { CLI, ECHO_SERVER, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
+import { M2M_CLIENT, startIdp, type Idp } from "../auth-oauth/support.ts";
+
+const CHROMIUM_BROWSER = fileURLToPath(new URL("./chromium-browser.ts", import.meta.url));
+const FETCH_BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
+
+/** Connects an SDK client to the bridge's client mode started with `auth`; stderr is collected. */
+async function connectThroughBridge(url: string, auth: Record<string, unknown>, env: Record<string, string>) {
+  const config = writeConfig({ mode: "client", log: { level: "debug" }, client: { url, auth } });
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, "-c", config], env: { PATH: process.env.PATH ?? "", ...env }, stderr: "pipe" });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk) => (stderr += chunk));
+  const client = new Client({ name: "client-auth-e2e", version: "1.0.0" });
+  await client.connect(transport);
+  return { client, stderr: () => stderr };
+}
+
+describe("client mode OAuth through the built CLI", () => {
+  let idp: Idp;
+  let bridge: RunningBridge;
+  let home: string;
+
+  before(async () => {
+    idp = await startIdp();
+    idp.accounts.set("alice", {});
+    bridge = await startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
+        auth: { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"] } },
+      },
+    });
+    home = mkdtempSync(join(tmpdir(), "mcp-bridge-client-e2e-"));
+  });
+  after(async () => {
+    await bridge?.stop();
+    await idp?.stop();
+  });
+
+  test("client credentials: tools listed and called through client mode", async () => {
+    const { client, stderr } = await connectThroughBridge(bridge.url, { type: "oauth", oauth: { client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret } }, { HOME: home, XDG_STATE_HOME: join(home, "cc") });
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.length > 0, stderr());
+      const result = await client.callTool({ name: tools[0]!.name, arguments: { text: "hello" } });
+      assert.ok(result.content, stderr());
+      assert.ok(!stderr().includes(M2M_CLIENT.secret), "the secret never reaches the log");
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("authorization code: Chromium signs in once; the next start uses the cached token", { timeout: 180_000 }, async () => {
+    const log = join(home, "chromium.log");
+    const state = join(home, "code");
+    const auth = { type: "oauth", oauth: { browser_command: [process.execPath, "--import", "tsx", CHROMIUM_BROWSER, "--account", "alice"] } };
+    const env = { HOME: home, XDG_STATE_HOME: state, MCP_TEST_BROWSER_LOG: log };
+    const first = await connectThroughBridge(bridge.url, auth, env);
+    try {
+      const { tools } = await first.client.listTools();
+      assert.ok(tools.length > 0, first.stderr());
+      assert.match(first.stderr(), /sign-in required/);
+    } finally {
+      await first.client.close();
+    }
+    assert.equal(existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").length : 0, 1, "one sign-in");
+    const second = await connectThroughBridge(bridge.url, auth, env);
+    try {
+      const { tools } = await second.client.listTools();
+      assert.ok(tools.length > 0, second.stderr());
+      assert.doesNotMatch(second.stderr(), /sign-in required/);
+    } finally {
+      await second.client.close();
+    }
+    assert.equal(readFileSync(log, "utf8").trim().split("\n").length, 1, "no second sign-in: the cached token was used");
+  });
+
+  test("connect URL with no flags but --browser-command: OAuth on the server's 401 (mcp-remote's one line)", async () => {
+    const log = join(home, "connect.log");
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, "connect", bridge.url, "--browser-command", `${process.execPath} --import tsx ${FETCH_BROWSER}`],
+      env: { PATH: process.env.PATH ?? "", HOME: home, XDG_STATE_HOME: join(home, "connect"), MCP_TEST_BROWSER_LOG: log },
+      stderr: "pipe",
+    });
+    let stderr = "";
+    transport.stderr?.on("data", (chunk) => (stderr += chunk));
+    const client = new Client({ name: "client-auth-connect", version: "1.0.0" });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.length > 0, stderr);
+      assert.equal(readFileSync(log, "utf8").trim().split("\n").length, 1, "one sign-in");
+    } finally {
+      await client.close();
+    }
+  });
+});

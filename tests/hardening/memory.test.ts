@@ -1,0 +1,185 @@
+/**
+ * @module Issue 9 §1, the OOM kinds: every byte the bridge holds for someone else is capped — the
+ * SSE replay log, the child's stdin, a stream nobody reads, the backlog, a child's unfinished line.
+ * Attacks are sized in tens of MB against tight caps; outcomes are asserted, never timings.
+ */
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { describe, test } from "node:test";
+import { startBridge } from "../support/bridge.ts";
+import { callTool, countLines, fixtureServer, initialize, post, PROTOCOL, rssMiB, waitFor } from "./support.ts";
+
+const MiB = 1024 * 1024;
+
+describe("memory stays bounded", () => {
+  test("SSE replay log: big results to an SSE-only client do not pile up (default event_buffer_bytes)", async () => {
+    // A heap far smaller than what is sent: before the byte cap the replay log kept every event
+    // (up to event_buffer_size of them) and the bridge died of a heap OOM.
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config } }, { env: { NODE_OPTIONS: "--max-old-space-size=96" } });
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const text = "z".repeat(3 * MiB);
+      for (let i = 1; i <= 40; i++) {
+        const response = await callTool(bridge.url, session, i, "echo", { text }, { accept: "text/event-stream" });
+        assert.equal(response.status, 200);
+        const body = await response.text();
+        assert.ok(body.includes(`"id":${i}`), `answer ${i} arrived`);
+      }
+      const health = await fetch(`${bridge.origin}/health`);
+      assert.equal(health.status, 200);
+      assert.equal(bridge.process.exitCode, null, "the bridge is still running");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("child stdin: a child that stops reading gets no unbounded buffer; POSTs get 503 with Retry-After", async (t) => {
+    const { config } = fixtureServer({}, { stdin_buffer_size: "1MiB" });
+    const bridge = await startBridge({ server: { mcp_server: config } });
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const stalled = await callTool(bridge.url, session, 1, "stall");
+      assert.equal(stalled.status, 200);
+      await stalled.text();
+      const before = rssMiB(bridge.process.pid!);
+      const notification = JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "n".repeat(4 * MiB) } });
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 60; i++) {
+        const response = await post(bridge.url, session, notification);
+        statuses.push(response.status);
+        if (response.status === 503) {
+          retryAfter = response.headers.get("retry-after");
+          assert.match(await response.text(), /not keeping up/);
+        } else await response.body?.cancel();
+      }
+      assert.ok(statuses.includes(503), `some POSTs are refused (got ${[...new Set(statuses)].join(",")})`);
+      assert.ok(retryAfter !== null && Number(retryAfter) > 0, "the 503 says when to retry");
+      const grown = rssMiB(bridge.process.pid!) - before;
+      // Garbage not yet collected shows too; what is kept would be the 240 MiB sent.
+      t.diagnostic(`RSS grew ${grown.toFixed(1)} MiB for 240 MiB sent`);
+      assert.ok(grown < 120, `RSS grew ${grown.toFixed(0)} MiB for 240 MiB sent`);
+      assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a GET stream whose client never reads is closed at stream_buffer_size, logged once", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "1MiB" } } });
+    let socket: Socket | undefined;
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const url = new URL(bridge.url);
+      socket = connect(Number(url.port), url.hostname);
+      await new Promise((resolve) => socket!.once("connect", resolve));
+      socket.pause();
+      socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\n\r\n`);
+      const closed = new Promise<void>((resolve) => socket!.once("close", () => resolve()));
+      // A JSON-only POST cannot carry events: the notifications go to the GET stream (60 MiB).
+      for (let round = 0; round < 3; round++) {
+        const flood = await callTool(bridge.url, session, 10 + round, "flood", { count: 40, size: 512 * 1024 }, { accept: "application/json" });
+        assert.equal(flood.status, 200);
+        await flood.text();
+      }
+      await waitFor("the overflow to be logged", () => bridge.logs().includes("stopped reading"));
+      let received = 0;
+      socket.on("data", (chunk: Buffer) => (received += chunk.length));
+      socket.resume();
+      await closed;
+      assert.ok(received < 30 * MiB, `the stream was cut short (${(received / MiB).toFixed(1)} MiB of 60 reached the client)`);
+      assert.equal(countLines(bridge.logs(), "stopped reading"), 1, "one log line, not one per message");
+    } finally {
+      socket?.destroy();
+      await bridge.stop();
+    }
+  });
+
+  test("the backlog (no stream open) keeps at most stream_buffer_size, and says so once", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "1MiB" } } });
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const flood = await callTool(bridge.url, session, 1, "flood", { count: 60, size: 100 * 1024 }, { accept: "application/json" });
+      await flood.text();
+      const stream = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": PROTOCOL } });
+      assert.equal(stream.status, 200);
+      // A last small notification marks the end of what the backlog delivered.
+      const marker = await callTool(bridge.url, session, 2, "flood", { count: 1, size: 5 }, { accept: "application/json" });
+      await marker.text();
+      const reader = stream.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      while (!text.includes('"0 xxxxx"')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      await reader.cancel();
+      const delivered = (text.match(/"data":"\d+ x/g) ?? []).length - 1;
+      assert.ok(delivered > 0 && delivered <= 6, `the backlog held ${delivered} of 60 events of 100 KiB`);
+      assert.equal(countLines(bridge.logs(), "backlog is full"), 1, "one log line, not one per message");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a child's unfinished stdout line is dropped at max_message_size, logged once", async (t) => {
+    const { config } = fixtureServer({}, { max_message_size: "1MiB" });
+    const bridge = await startBridge({ server: { mcp_server: config } });
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const before = rssMiB(bridge.process.pid!);
+      const response = await callTool(bridge.url, session, 1, "longline", { bytes: 160 * MiB }, { accept: "application/json" });
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /long line written/);
+      const grown = rssMiB(bridge.process.pid!) - before;
+      // Garbage not yet collected shows too; what is kept would be the 160 MiB line (twice, joined).
+      t.diagnostic(`RSS grew ${grown.toFixed(1)} MiB for a 160 MiB line`);
+      assert.ok(grown < 80, `RSS grew ${grown.toFixed(0)} MiB for a 160 MiB line`);
+      assert.equal(countLines(bridge.logs(), "longer than mcp_server.max_message_size"), 1);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("request bodies received at once share max_body_bytes_in_flight; past it POSTs get 503 with Retry-After", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, max_body_size: "8MiB", max_body_bytes_in_flight: "16MiB" } });
+    const sockets: Socket[] = [];
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const url = new URL(bridge.url);
+      const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\nContent-Length: ${8 * MiB}\r\n\r\n`;
+      // Two large bodies in progress (started, not finished) take the whole budget.
+      for (let i = 0; i < 2; i++) {
+        const socket = connect(Number(url.port), url.hostname);
+        sockets.push(socket);
+        socket.on("error", () => {});
+        socket.write(head + '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
+      }
+      await waitFor("both bodies to be in progress", async () => {
+        const third = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
+        await third.body?.cancel();
+        return third.status === 503 && third.headers.get("retry-after") !== null;
+      });
+      for (const socket of sockets) socket.destroy();
+      await waitFor("the budget to come back", async () => {
+        const again = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
+        await again.body?.cancel();
+        return again.status === 202;
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await bridge.stop();
+    }
+  });
+});

@@ -1,0 +1,300 @@
+/**
+ * @module Federated mode end to end, through the built CLI, with oidc-provider as the upstream
+ * identity provider: Chromium consents on the bridge's page and signs in at the provider; the
+ * client redeems the bridge's code and calls a tool. Then the attacks a browser would not make,
+ * driven by fetch.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { decodeJwt } from "jose";
+import type { Browser } from "playwright-core";
+import { ECHO_SERVER, runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
+import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
+import { signInAtIdp, useIdp, waitFor, type Idp } from "../auth-oauth/support.ts";
+import { join } from "node:path";
+import { DENO, ROOT } from "../release/helpers.ts";
+import { authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, initializeWith, openLoginPage, redeem, registerClient, startAsBridge, submitLogin, tempDir } from "./support.ts";
+
+const UPSTREAM = { client_id: "mcp-bridge-upstream", client_secret: "upstream-secret-not-real-0123456789" };
+
+let idp: Idp;
+let browser: Browser;
+useIdp((started) => (idp = started));
+useBrowser((started) => (browser = started));
+
+/** tools/call echo through the bridge with `token`, as one JSON-RPC exchange after initialize. */
+async function callEcho(bridge: RunningBridge, token: string, text: string): Promise<unknown> {
+  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}` };
+  const init = await fetch(bridge.url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "federated-e2e", version: "1" } } }),
+  });
+  assert.equal(init.status, 200, await init.clone().text());
+  const session = init.headers.get("mcp-session-id")!;
+  await init.body?.cancel();
+  const sessionHeaders = { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+  await (await fetch(bridge.url, { method: "POST", headers: sessionHeaders, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).body?.cancel();
+  const call = await fetch(bridge.url, { method: "POST", headers: sessionHeaders, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text } } }) });
+  const body = await call.text();
+  assert.equal(call.status, 200, body);
+  const json = body.startsWith("{") ? JSON.parse(body) : JSON.parse(/^data: (.*)$/m.exec(body)![1]!);
+  return json.result.content;
+}
+
+describe("federated mode through the CLI, oidc-provider upstream", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    idp.accounts.set("alice", { email: "alice@example.com", email_verified: true, name: "Alice Liddell" });
+    idp.accounts.set("boss", { email: "boss@example.com", email_verified: true });
+    idp.accounts.set("mallory", { email: "mallory@example.com", email_verified: false });
+    bridge = await startAsBridge({
+      oauthServer: {
+        mode: "federated",
+        builtin: { users: [] },
+        federated: {
+          upstream_issuer: idp.issuer,
+          client_id: UPSTREAM.client_id,
+          client_secret_env: "UPSTREAM_CLIENT_SECRET",
+          allowed_domains: ["example.com"],
+          default_scopes: ["mcp:read"],
+          admin_users: ["boss@example.com"],
+          admin_scopes: ["mcp:read", "mcp:write", "mcp:admin"],
+        },
+      },
+      env: { UPSTREAM_CLIENT_SECRET: UPSTREAM.client_secret },
+    });
+    // The bridge's callback is known once it listens: register it at the provider now.
+    await idp.registerClient({ ...UPSTREAM, redirect_uris: [`${bridge.origin}/oauth/callback`] });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("Chromium: consent on the bridge, sign-in at the provider, code back to the client; the token calls a tool", { timeout: 120_000 }, async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "claude-state-1" });
+    const pages: string[] = [];
+    const { callback } = await authorizeInBrowser(browser, url, {
+      redirectUri: CLAUDE_CALLBACK,
+      interact: async (page) => {
+        pages.push(new URL(page.url()).origin);
+        if (page.url().startsWith(bridge.origin)) {
+          // The bridge's own consent page names the client and where it will be sent, before going upstream.
+          const text = await page.textContent("body");
+          assert.match(text ?? "", /Test client/);
+          assert.match(text ?? "", /claude\.ai/);
+          await page.getByRole("button", { name: /allow|continue/i }).click();
+        } else {
+          assert.equal(await page.title(), "Upstream IdP");
+          await page.getByLabel("Account").fill("alice");
+          await page.getByRole("button", { name: "Sign in" }).click();
+        }
+      },
+    });
+    assert.deepEqual(pages, [bridge.origin, idp.issuer], "the bridge's consent first, then the provider's sign-in");
+    assert.equal(callback.searchParams.get("state"), "claude-state-1");
+    assert.equal(callback.searchParams.get("iss"), bridge.origin, "RFC 9207: the bridge's issuer, not the provider's");
+    const code = callback.searchParams.get("code");
+    assert.ok(code, `a code comes back: ${callback}`);
+
+    const response = await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url });
+    const tokens = (await response.json()) as { access_token: string };
+    assert.equal(response.status, 200, JSON.stringify(tokens));
+    const claims = decodeJwt(tokens.access_token);
+    assert.equal(claims.iss, bridge.origin, "the bridge issues its own token: the provider's never leaves the bridge");
+    assert.equal(claims.sub, "alice");
+    assert.equal(claims.aud, bridge.url);
+    assert.equal(claims.scope, "mcp:read");
+    assert.deepEqual(await callEcho(bridge, tokens.access_token, "federated hello"), [{ type: "text", text: "federated hello" }]);
+    assert.match(bridge.logs(), /login_succeeded[^\n]*alice@example\.com/, "the audit log names who signed in");
+  });
+
+  /** Consents on the bridge with fetch; returns the provider URL and the bridge cookies (the state cookie among them). */
+  async function consent(clientId: string, state = "s-1"): Promise<{ upstream: URL; cookies: Record<string, string>; verifier: string }> {
+    const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state });
+    const form = await openLoginPage(url);
+    const response = await submitLogin(bridge.origin, form, {});
+    assert.equal(response.status, 303, await response.text());
+    const upstream = new URL(response.headers.get("location")!);
+    assert.equal(upstream.origin, idp.issuer);
+    return { upstream, cookies: { ...form.cookies, ...cookiesOf(response) }, verifier };
+  }
+
+  async function callbackWith(url: URL, cookies: Record<string, string>): Promise<Response> {
+    return fetch(url, { redirect: "manual", headers: { cookie: cookieHeader(cookies) } });
+  }
+
+  test("admin_users get admin_scopes; the requested scopes are granted only if the user has them", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, scope: "mcp:read mcp:admin" });
+    const form = await openLoginPage(url);
+    const allow = await submitLogin(bridge.origin, form, {});
+    const back = await callbackWith(await signInAtIdp(allow.headers.get("location")!, { account: "boss", redirectUri: `${bridge.origin}/oauth/callback` }), { ...form.cookies, ...cookiesOf(allow) });
+    assert.equal(back.status, 303);
+    const code = new URL(back.headers.get("location")!).searchParams.get("code")!;
+    const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { access_token: string };
+    assert.equal(decodeJwt(tokens.access_token).scope, "mcp:read mcp:admin");
+  });
+
+  test("an unverified email in an allowed domain is refused: the client gets access_denied, not a code", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { upstream, cookies } = await consent(clientId, "s-mallory");
+    const back = await callbackWith(await signInAtIdp(upstream, { account: "mallory", redirectUri: `${bridge.origin}/oauth/callback` }), cookies);
+    assert.equal(back.status, 303);
+    const location = new URL(back.headers.get("location")!);
+    assert.equal(location.origin + location.pathname, CLAUDE_CALLBACK);
+    assert.equal(location.searchParams.get("error"), "access_denied");
+    assert.equal(location.searchParams.get("state"), "s-mallory");
+    assert.equal(location.searchParams.get("iss"), bridge.origin);
+    assert.equal(location.searchParams.get("code"), null);
+  });
+
+  test("the provider's error text is never repeated: Cancel there is access_denied here, with the bridge's own words", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { upstream, cookies } = await consent(clientId, "s-cancel");
+    const fromIdp = await signInAtIdp(upstream, { deny: true, redirectUri: `${bridge.origin}/oauth/callback` });
+    assert.match(fromIdp.searchParams.get("error_description") ?? "", /<script>/);
+    const back = await callbackWith(fromIdp, cookies);
+    const location = new URL(back.headers.get("location")!);
+    assert.equal(location.searchParams.get("error"), "access_denied");
+    assert.doesNotMatch(location.href, /%3Cscript|<script|said/i);
+    assert.doesNotMatch(bridge.logs(), /<script>|the user said no/);
+  });
+
+  test("a callback from another browser (no state cookie) is refused and leaves the sign-in usable", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { upstream, cookies, verifier } = await consent(clientId, "s-lured");
+    const callback = await signInAtIdp(upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+    const { [Object.keys(cookies).find((name) => name.includes("upstream"))!]: _state, ...others } = cookies;
+    const lured = await callbackWith(callback, others);
+    assert.equal(lured.status, 400);
+    assert.equal(lured.headers.get("location"), null, "no code goes anywhere");
+    assert.match(await lured.text(), /not started in this browser/);
+    // The browser that did consent still finishes, once.
+    const own = await callbackWith(callback, cookies);
+    assert.equal(own.status, 303);
+    const code = new URL(own.headers.get("location")!).searchParams.get("code")!;
+    assert.equal((await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).status, 200);
+    const replay = await callbackWith(callback, cookies);
+    assert.equal(replay.status, 400, "a replayed callback is refused");
+    assert.equal(replay.headers.get("location"), null);
+  });
+
+  test("two sign-ins in progress in one browser (two tabs) both finish", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const first = await consent(clientId, "tab-1");
+    const second = await consent(clientId, "tab-2");
+    // One browser: the cookies of both consents are in its jar.
+    const jar = { ...first.cookies, ...second.cookies };
+    for (const [tab, started] of [["tab-2", second], ["tab-1", first]] as const) {
+      const back = await callbackWith(await signInAtIdp(started.upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` }), jar);
+      assert.equal(back.status, 303, tab);
+      const location = new URL(back.headers.get("location")!);
+      assert.equal(location.searchParams.get("state"), tab);
+      assert.ok(location.searchParams.get("code"), tab);
+    }
+  });
+
+  test("a provider unreachable at the callback sends the client temporarily_unavailable; sign-in works again once it is back", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { url } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-down" });
+    const form = await openLoginPage(url);
+    // Metadata is cached since start-up: the outage shows at the callback's token exchange.
+    const { upstream, cookies } = await consent(clientId, "s-down-2");
+    const callback = await signInAtIdp(upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+    idp.setDown(true);
+    try {
+      const back = await callbackWith(callback, cookies);
+      const location = new URL(back.headers.get("location")!);
+      assert.equal(location.searchParams.get("error"), "temporarily_unavailable");
+      assert.equal(location.searchParams.get("state"), "s-down-2");
+    } finally {
+      idp.setDown(false);
+    }
+    assert.equal((await submitLogin(bridge.origin, form, {})).status, 303, "and sign-in works again once it is back");
+  });
+});
+
+describe("federated configuration through the CLI", () => {
+  const config = (federated: Record<string, unknown>) =>
+    writeConfig({
+      mode: "server",
+      storage: { type: "memory" },
+      server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, mode: "federated", signing: { generate_key: true }, federated } },
+    });
+
+  test("check-config names an unset client_secret_env variable and an http upstream, exit 2", async () => {
+    const path = config({ upstream_issuer: "http://idp.example.com", client_id: "x", client_secret_env: "NOT_SET_ANYWHERE" });
+    const bad = await runCli(["check-config", "-c", path]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /server\.oauth_server\.federated\.upstream_issuer: must be an https URL/);
+    const unset = await runCli(["check-config", "-c", config({ upstream_issuer: "https://idp.example.com", client_id: "x", client_secret_env: "NOT_SET_ANYWHERE" })]);
+    assert.equal(unset.code, 2);
+    assert.match(unset.stderr, /server\.oauth_server\.federated\.client_secret_env: environment variable NOT_SET_ANYWHERE is not set/);
+    const ok = await runCli(["check-config", "--quiet", "-c", config({ upstream_issuer: "https://idp.example.com", client_id: "x", client_secret_env: "SET_HERE" })], { env: { SET_HERE: "s" } });
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test("an unreachable provider does not stop the bridge: it warns, and the client is told temporarily_unavailable", async () => {
+    // A port nothing listens on.
+    const bridge = await startBridge(
+      {
+        storage: { type: "memory" },
+        server: {
+          mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
+          oauth_server: { enabled: true, mode: "federated", signing: { generate_key: true }, federated: { upstream_issuer: "http://127.0.0.1:9", client_id: "x", client_secret_env: "S" } },
+        },
+      },
+      { env: { S: "secret-value-not-real" } },
+    );
+    try {
+      await waitFor(() => /identity provider not usable yet/.test(bridge.logs()));
+      assert.doesNotMatch(bridge.logs(), /secret-value-not-real/);
+      const { client_id: clientId } = await registerClient(bridge.origin);
+      const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-x" }).url);
+      const allow = await submitLogin(bridge.origin, form, {});
+      assert.equal(allow.status, 303);
+      const location = new URL(allow.headers.get("location")!);
+      assert.equal(location.origin + location.pathname, CLAUDE_CALLBACK);
+      assert.equal(location.searchParams.get("error"), "temporarily_unavailable");
+      assert.equal(location.searchParams.get("state"), "s-x");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("federated mode under Deno", { timeout: 120_000 }, () => {
+  test("consent, sign-in at the provider, code, token, /mcp — the same flow on `deno run`", async () => {
+    const bridge = await startBridge(
+      {
+        storage: { type: "memory" },
+        server: {
+          mcp_server: { command: "node", args: [ECHO_SERVER] },
+          oauth_server: { enabled: true, mode: "federated", signing: { generate_key: true }, federated: { upstream_issuer: idp.issuer, client_id: "deno-bridge", client_secret_env: "S", default_scopes: ["mcp:read"] } },
+        },
+      },
+      { launcher: { command: DENO, args: ["run", "-A", join(ROOT, "src", "main.ts")], env: { HOME: process.env.HOME ?? "/root", PATH: process.env.PATH ?? "/usr/bin:/bin", DENO_NO_UPDATE_CHECK: "1", S: UPSTREAM.client_secret }, cwd: tempDir() } },
+    );
+    try {
+      idp.accounts.set("alice", { email: "alice@example.com", email_verified: true });
+      await idp.registerClient({ client_id: "deno-bridge", client_secret: UPSTREAM.client_secret, redirect_uris: [`${bridge.origin}/oauth/callback`] });
+      const { client_id: clientId } = await registerClient(bridge.origin);
+      const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
+      const form = await openLoginPage(url);
+      const allow = await submitLogin(bridge.origin, form, {});
+      assert.equal(allow.status, 303);
+      const callback = await signInAtIdp(allow.headers.get("location")!, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+      const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+      assert.equal(back.status, 303, await back.text());
+      const code = new URL(back.headers.get("location")!).searchParams.get("code")!;
+      const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { access_token: string };
+      assert.equal(decodeJwt(tokens.access_token).sub, "alice");
+      assert.equal((await initializeWith(bridge.url, tokens.access_token)).status, 200);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
