@@ -447,3 +447,39 @@ describe("a listen stream whose legacy child exits", () => {
     assert.equal(last.error?.code, -32000);
   });
 });
+
+describe("max_sessions_per_subject counts a subject's legacy sessions and modern children together", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    const { everythingServer } = await buildFixtures();
+    bridge = await startBridge({
+      log: { level: "debug", format: "json" },
+      server: {
+        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
+        session: { max_sessions: 10, max_sessions_per_subject: 2 },
+      },
+    });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("a subject with two legacy sessions gets no modern child; another subject does", async () => {
+    const clients: LegacyClient[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const client = new LegacyClient({ name: `legacy-${i}`, version: "1" });
+        await client.connect(new LegacyTransport(new URL(bridge.url), { requestInit: { headers: { authorization: `Bearer ${ALICE}` } } }));
+        clients.push(client);
+      }
+      const alice = await call(bridge, ALICE, { id: 1, method: "tools/list", params: { _meta: meta({}) } });
+      assert.equal(alice.status, 503, JSON.stringify(alice.body));
+      assert.match(alice.body.error?.message ?? "", /max_sessions_per_subject/);
+      const bob = await call(bridge, BOB, { id: 2, method: "tools/list", params: { _meta: meta({}) } });
+      assert.equal(bob.status, 200);
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+  });
+});
