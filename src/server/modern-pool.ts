@@ -57,6 +57,8 @@ export class ModernChildPool {
    * input, and says whether there was one (the rounds live with the server, which sets this).
    */
   evictWaiting: ((children: readonly ModernUpstream[]) => boolean) | undefined;
+  /** A subject's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
+  othersOf: (subject: string) => number = () => 0;
 
   /** `others` counts the legacy sessions, which share the caps. */
   constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
@@ -74,6 +76,11 @@ export class ModernChildPool {
     for (const group of this.#groups.values()) count += group.length;
     // A stopping child counts until it is really gone (session.max_sessions caps processes).
     return count + this.#stopping.size;
+  }
+
+  /** Children of a subject's own (none when principals share one child). */
+  childrenOf(subject: string): number {
+    return this.#config.session.modern_child === "shared" ? 0 : (this.#groups.get(`sub:${subject}`)?.length ?? 0);
   }
 
   /** The key of the principal's children: its subject, or "shared". */
@@ -272,7 +279,7 @@ export class ModernChildPool {
     if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
     const group = this.#groups.get(key) ?? [];
     const perSubject = maxSessionsPerSubject(this.#config);
-    if (key !== "shared" && perSubject !== undefined && group.length >= perSubject) {
+    if (key !== "shared" && perSubject !== undefined && group.length + this.othersOf(principal!.subject) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     const name = `m${++this.#names}`;

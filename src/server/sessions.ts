@@ -53,6 +53,8 @@ export class SessionManager {
   otherChildren: () => number = () => 0;
   /** At max_sessions, frees a place held by a modern principal's extra child; false when there is none. */
   makeRoom: () => boolean = () => false;
+  /** A subject's modern children, which count against max_sessions_per_subject too. */
+  otherChildrenOf: (subject: string) => number = () => 0;
   #lastCleanup = Date.now();
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger) {
@@ -100,6 +102,11 @@ export class SessionManager {
     return this.#slotsInUse();
   }
 
+  /** Slots a subject's legacy sessions take (see slots). */
+  slotsOf(subject: string): number {
+    return this.#slotsInUse(subject);
+  }
+
   #slotsInUse(subject?: string): number {
     if (subject === undefined) return Math.max(this.#sessions.size, this.#children.size);
     let children = 0;
@@ -117,7 +124,7 @@ export class SessionManager {
     }
     const subject = principal?.subject;
     const perSubject = this.#maxPerSubject;
-    if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) >= perSubject) {
+    if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) + this.otherChildrenOf(subject) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, 5);

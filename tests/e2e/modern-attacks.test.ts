@@ -12,6 +12,7 @@ import { buildFixtures } from "../support/fixtures.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
+const CAROL = "carol-token-0123456789ab";
 const MODERN = "2026-07-28";
 
 type Body = { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
@@ -97,7 +98,7 @@ describe("children at max_sessions", () => {
       log: { level: "debug", format: "json" },
       server: {
         mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB, CAROL] } },
         session: { max_sessions: 3, modern_pool_size: 8 },
       },
     });
@@ -135,7 +136,7 @@ describe("children at max_sessions", () => {
     for (let attempt = 0; !legacy; attempt++) {
       const client = new LegacyClient({ name: "legacy", version: "1" });
       try {
-        await client.connect(new LegacyTransport(new URL(bridge.url), { requestInit: { headers: { authorization: `Bearer ${BOB}` } } }));
+        await client.connect(new LegacyTransport(new URL(bridge.url), { requestInit: { headers: { authorization: `Bearer ${CAROL}` } } }));
         legacy = client;
       } catch (error) {
         assert.ok(attempt < 5 && /503|Service Unavailable/.test(String(error)), `attempt ${attempt}: ${String(error)}`);
@@ -143,8 +144,8 @@ describe("children at max_sessions", () => {
       }
     }
     try {
-      const result = await legacy.callTool({ name: "echo", arguments: { text: "legacy bob" } });
-      assert.equal(textOf(result as Record<string, any>), "legacy bob");
+      const result = await legacy.callTool({ name: "echo", arguments: { text: "legacy carol" } });
+      assert.equal(textOf(result as Record<string, any>), "legacy carol");
     } finally {
       await legacy.close();
     }
