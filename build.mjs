@@ -5,13 +5,16 @@
 //   node build.mjs --release [--targets linux-x64,win-x64,…]
 //                                         + dist/release/: every target's archive and SHA256SUMS
 import { build } from "esbuild";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { RELEASE_TARGETS, buildCachedExecutable, buildRelease, executableName, hostTarget } from "./scripts/release.mjs";
+import { bundledPackages, noticesText } from "./scripts/notices.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const flags = process.argv.slice(2);
 const BUNDLE = "dist/mcp-bridge.cjs";
+/** The licences of the packages inside the bundle; release archives add Node.js's (scripts/release.mjs). */
+export const BUNDLE_NOTICES = "dist/THIRD_PARTY_NOTICES.txt";
 
 const result = await build({
   entryPoints: ["src/main.ts"],
@@ -27,6 +30,7 @@ const result = await build({
   metafile: true,
 });
 assertSelfContained(result);
+writeFileSync(BUNDLE_NOTICES, noticesText(bundledPackages(result.metafile)));
 console.error(`built ${BUNDLE} (${pkg.name} ${pkg.version})`);
 
 if (flags.includes("--release")) {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { NODE_PACKAGES, NODE_VERSION, ensureNodeBinary } from "./node-dist.mjs";
+import { nodeLicense } from "./notices.mjs";
 import { writeZip } from "./zip.mjs";
 
 export const RELEASE_TARGETS = Object.keys(NODE_PACKAGES);
@@ -150,18 +151,41 @@ export async function buildCachedExecutable({ target = hostTarget(), bundle, out
   }
 }
 
-/** Packs the executable in `dir` into `archive` (.tar.gz, or .zip for Windows). */
+const ROOT = new URL("../", import.meta.url);
+
+/**
+ * The licence files every archive carries beside the executable: the project's LICENSE, and the
+ * notices of what the executable embeds (the bundled packages, written by build.mjs, and Node.js).
+ */
+function licenceFiles(target) {
+  const bundleNotices = new URL("dist/THIRD_PARTY_NOTICES.txt", ROOT);
+  if (!existsSync(bundleNotices)) throw new Error("dist/THIRD_PARTY_NOTICES.txt is missing: run node build.mjs first");
+  const node = `Node.js ${NODE_VERSION}\n\n${nodeLicense(ensureNodeBinary(target))}`;
+  return [
+    { name: "LICENSE", data: readFileSync(new URL("LICENSE", ROOT)) },
+    { name: "THIRD_PARTY_NOTICES.txt", data: Buffer.from(`${readFileSync(bundleNotices, "utf8")}\n${"=".repeat(78)}\n${node}`) },
+  ];
+}
+
+/** Packs the executable in `dir`, with the licence files, into `archive` (.tar.gz, or .zip for Windows). */
 export function packExecutable(target, dir, archive) {
   const name = executableName(target);
+  const licences = licenceFiles(target);
   if (archive.endsWith(".zip")) {
-    writeZip(archive, [{ name, data: readFileSync(join(dir, name)), mode: 0o755 }]);
+    writeZip(archive, [{ name, data: readFileSync(join(dir, name)), mode: 0o755 }, ...licences.map((file) => ({ ...file, mode: 0o644 }))]);
     return;
   }
   // tar exists on every build OS (bsdtar on macOS); gzip -9 from zlib, identical everywhere.
-  const tarPath = `${archive}.tar`;
-  execFileSync("tar", ["-cf", tarPath, "-C", dir, name]);
-  writeFileSync(archive, gzipSync(readFileSync(tarPath), { level: 9 }));
-  rmSync(tarPath);
+  const staging = mkdtempSync(join(tmpdir(), "mcp-bridge-pack-"));
+  try {
+    copyFileSync(join(dir, name), join(staging, name));
+    for (const file of licences) writeFileSync(join(staging, file.name), file.data, { mode: 0o644 });
+    const tarPath = join(staging, "archive.tar");
+    execFileSync("tar", ["-cf", tarPath, "-C", staging, name, ...licences.map((file) => file.name)]);
+    writeFileSync(archive, gzipSync(readFileSync(tarPath), { level: 9 }));
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 /** Writes SHA256SUMS over every archive in `dir`, in the format of `sha256sum -c` and `shasum -a 256 -c`. */

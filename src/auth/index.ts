@@ -25,6 +25,9 @@ export async function createAuthenticator(auth: AuthConfig | undefined, context:
     const remote = endpoint ? createRemoteValidator({ ...bearer, validation_endpoint: endpoint }, context.fetch, context.sha256) : undefined;
     return {
       requiredScopes: [],
+      get ready() {
+        return remote?.ready ?? true;
+      },
       async verify(token) {
         const known = await staticTokens?.lookup(token);
         if (known) return known;

@@ -9,6 +9,7 @@ import { sha256 as webSha256, toHex, type Sha256 } from "../util/digest.ts";
 import { TtlCache } from "./ttl-cache.ts";
 import { readBodyLimited } from "../util/body.ts";
 import { AuthError, type Principal } from "./types.ts";
+import { isTrustedEndpoint } from "./oauth/http.ts";
 
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -23,11 +24,29 @@ const ValidationAnswerSchema = z.looseObject({
 
 export interface RemoteValidator {
   validate(token: string): Promise<Principal>;
+  /** False since the endpoint last failed to give a clear answer, until it gives one. */
+  readonly ready: boolean;
 }
 
+/** Why a fetch failed, safe to log: the timeout, or the network error's code (ECONNREFUSED, ENOTFOUND…). */
+function failureCause(error: unknown): string {
+  const name = (error as Error)?.name;
+  if (name === "TimeoutError" || name === "AbortError") return "no answer in time (validation_timeout)";
+  const code = ((error as { cause?: { code?: unknown } })?.cause)?.code;
+  return typeof code === "string" ? code : (name ?? "error");
+}
+
+/**
+ * Throws TypeError (a config error at start) for a plain-http endpoint off loopback: tokens would
+ * travel in clear.
+ */
 export function createRemoteValidator(config: BearerConfig & { validation_endpoint: string }, fetchImpl: typeof fetch = fetch, sha256: Sha256 = webSha256): RemoteValidator {
+  if (!isTrustedEndpoint(config.validation_endpoint)) {
+    throw new TypeError('bearer "validation_endpoint" must be an https URL (plain http is accepted only for loopback addresses: tokens would travel in clear)');
+  }
   const cache = new TtlCache<Principal | AuthError>(10_000);
   const inFlight = new Map<string, Promise<Principal>>();
+  let ready = true;
 
   async function ask(token: string): Promise<Principal> {
     let response: Response;
@@ -40,7 +59,7 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
         redirect: "error",
       });
     } catch (error) {
-      throw new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${(error as Error).name}`);
+      throw new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${failureCause(error)}`);
     }
     if (!response.ok) {
       await response.body?.cancel();
@@ -53,8 +72,9 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
     } catch {
       parsed = undefined;
     }
+    if (parsed === undefined) throw new AuthError("temporarily_unavailable", text === undefined ? `validation endpoint answer is larger than ${MAX_ANSWER_BYTES} bytes` : "validation endpoint answer is not JSON");
     const answer = ValidationAnswerSchema.safeParse(parsed);
-    if (!answer.success) throw new AuthError("temporarily_unavailable", "validation endpoint answered something that is not a validation result");
+    if (!answer.success) throw new AuthError("temporarily_unavailable", "validation endpoint answered JSON that is not a validation result");
     const { valid, subject, scopes, claims, metadata } = answer.data;
     if (!valid) throw new AuthError("invalid_token", "validation endpoint rejected the token");
     if (!subject) throw new AuthError("temporarily_unavailable", "validation endpoint accepted the token without naming a subject");
@@ -62,6 +82,9 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
   }
 
   return {
+    get ready() {
+      return ready;
+    },
     async validate(token) {
       const key = toHex(await sha256(token));
       const cached = cache.get(key);
@@ -71,10 +94,12 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
       if (!pending) {
         pending = ask(token).then(
           (principal) => {
+            ready = true;
             cache.set(key, principal, config.cache_ttl);
             return principal;
           },
           (error: unknown) => {
+            ready = error instanceof AuthError && error.code === "invalid_token";
             // Outages are not cached: the next request asks again.
             if (error instanceof AuthError && error.code === "invalid_token") cache.set(key, error, config.negative_cache_ttl);
             throw error;

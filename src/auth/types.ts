@@ -69,6 +69,8 @@ export interface Authenticator {
   scopesFor?(method: string, toolName?: string): readonly string[];
   /** RFC 9728 fields this authenticator contributes (authorization_servers, scopes_supported). */
   readonly protectedResource?: { authorizationServers: string[]; scopesSupported: string[] };
+  /** False while what decides about tokens (IdP metadata, keys, a validation endpoint) is known to be unreachable: /ready says so. */
+  readonly ready?: boolean;
   /** Starts background work (discovery, JWKS refresh). Must not throw when the IdP is down. */
   start?(): Promise<void>;
   close?(): void;

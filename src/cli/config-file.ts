@@ -3,6 +3,8 @@ import { configCandidates, notFoundError, parseConfig } from "../config/load.ts"
 import { ConfigError } from "../config/errors.ts";
 import type { Config } from "../config/schema.ts";
 import type { Platform } from "../runtime/types.ts";
+import { preflight } from "../server/preflight.ts";
+import { exposureWarning } from "./config-exposure.ts";
 import type { OptionSpec } from "./args.ts";
 
 export const configOption: OptionSpec = {
@@ -26,5 +28,9 @@ export async function loadConfigFile(platform: Platform, explicitPath: string | 
     const reason = (error as { code?: string }).code === "ENOENT" || (error as Error).name === "NotFound" ? "no such file" : (error as Error).message;
     throw new ConfigError("CONFIG_UNREADABLE", [{ path: "", message: `${path}: ${reason}` }]);
   }
-  return { config: parseConfig(text, platform.env, path), path };
+  const config = parseConfig(text, platform.env, path);
+  await preflight(config, platform, path);
+  const exposed = await exposureWarning(platform, path, text, config);
+  if (exposed) platform.writeStderr(`mcp-bridge: warning: ${exposed}\n`);
+  return { config, path };
 }

@@ -1,6 +1,6 @@
 /** @module `mcp-bridge hash-password`: a bcrypt hash for `builtin.users[].password_hash`. */
 import { UsageError } from "./args.ts";
-import { EXIT_FAILURE, type Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_USAGE, type Command } from "./command.ts";
 
 export const DEFAULT_COST = 10;
 /** The range `htpasswd -C` accepts: below 4 bcrypt is undefined, above 17 a login takes seconds. */
@@ -46,7 +46,7 @@ export const hashPasswordCommand: Command = {
     }
     if (password === "") {
       platform.writeStderr("mcp-bridge hash-password: the password is empty\n");
-      return EXIT_FAILURE;
+      return EXIT_USAGE;
     }
     // Loaded here so that other commands do not pay for bcryptjs.
     const { hash, truncates } = await import("bcryptjs");

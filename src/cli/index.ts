@@ -76,7 +76,14 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
       platform.writeStdout(commandHelp(command) + "\n");
       return 0;
     }
-    return await command.run(parseArgs(commandArgs, command.options), platform);
+    const parsed = parseArgs(commandArgs, command.options);
+    // Only `completion` takes a word; anywhere else a stray word is a mistake, never ignored.
+    const stray = command.name === "completion" ? undefined : parsed.positionals[0];
+    if (stray !== undefined) {
+      const named = COMMANDS.find((other) => other.name === stray);
+      throw new UsageError(`unexpected argument "${stray}"${named ? ` (the command comes first: mcp-bridge ${stray} ${commandArgs.filter((arg) => arg !== stray).join(" ")})` : ""}`);
+    }
+    return await command.run(parsed, platform);
   } catch (error) {
     if (error instanceof UsageError) {
       platform.writeStderr(`mcp-bridge ${command.name}: ${error.message}\nRun "mcp-bridge ${command.name} --help" for usage.\n`);

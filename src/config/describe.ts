@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ConfigSchema, type Config, type ValueKind } from "./schema.ts";
 import { REDACTED } from "./secret.ts";
 import { formatDuration, formatSize } from "./units.ts";
+import { redactUrlCredentials } from "../log/sanitize.ts";
 
 export interface KeyInfo {
   /** Dotted path; "[]" stands for every item of a list: "server.oauth_server.builtin.users[].username". */
@@ -169,7 +170,8 @@ function toFileForm(schema: Schema, value: unknown): unknown {
       Object.entries(value as Record<string, unknown>).map(([key, item]) => [key, peeled.sensitive ? REDACTED : toFileForm(def.valueType, item)]),
     );
   }
-  return value;
+  // Any text may hold a URL with credentials (an MCP server's arguments, a discovery URL).
+  return typeof value === "string" ? redactUrlCredentials(value) : value;
 }
 
 /** The effective configuration as a config file would write it (check-config's output). */

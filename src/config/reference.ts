@@ -2,6 +2,7 @@
 import { describeConfig, type KeyInfo } from "./describe.ts";
 import { configCandidates, parseConfig } from "./load.ts";
 import { CROSS_KEY_RULES } from "./rules.ts";
+import { NOT_PROVIDED } from "./not-provided.ts";
 
 /** A server-mode file using most sections; checked by renderConfigReference, so the docs never show a file that does not load. */
 const SERVER_EXAMPLE = `# Serve the filesystem MCP server over Streamable HTTP, with bearer tokens from the environment.
@@ -166,6 +167,18 @@ export function renderConfigReference(): string {
     "Checked after every key is valid on its own; each error names the key to change.",
     "",
     ...CROSS_KEY_RULES.map((rule) => `- ${rule.summary}`),
+    "",
+    "## Not provided in this version",
+    "",
+    "These settings ask for something this version does not do. `run` and `check-config` refuse them",
+    "(exit 2) rather than accept and ignore them:",
+    "",
+    ...NOT_PROVIDED.map((entry) => `- \`${entry.path}\`: ${entry.message}.`),
+    "",
+    "`check-config` also runs every start-up check of `run` that needs no network: files named in the",
+    "configuration (TLS certificates and keys) must be readable, and the authentication settings are",
+    "built as `run` builds them (a plain-http identity provider or validation endpoint off loopback is",
+    "refused). A file that holds secrets written literally and that every user can read gets a warning.",
     "",
     "## Complete examples",
     "",

@@ -119,6 +119,18 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         : [],
   },
   {
+    summary:
+      'With `server.auth.type: none`, `"*"` in `server.allowed_origins` or `server.cors.allowed_origins` is refused: any web page could drive the MCP server through the user\'s browser.',
+    check: serverOnly((server) => {
+      if ((server.auth?.type ?? "none") !== "none") return [];
+      const message = 'must not contain "*" when authentication is off: any web page could use the MCP server; list the origins that may call it, or turn authentication on';
+      return [
+        ...unless(!server.allowed_origins.includes("*"), "server.allowed_origins", message),
+        ...unless(!server.cors.enabled || !server.cors.allowed_origins.includes("*"), "server.cors.allowed_origins", message),
+      ];
+    }),
+  },
+  {
     summary: "`auth.bearer` is only allowed with `auth.type: bearer`, `auth.oauth` only with `auth.type: oauth` (a block for another type would be ignored).",
     check: (config) => [...checkAuthBlocks(config.server?.auth, "server.auth"), ...checkAuthBlocks(config.client?.auth, "client.auth")],
   },

@@ -136,7 +136,7 @@ const tlsServerSchema = section({
 
 const corsSchema = section({
   enabled: z.boolean().default(false).describe("Answer CORS preflights and add CORS headers for the allowed origins."),
-  allowed_origins: z.array(z.string()).default([]).describe('Origins allowed to call the bridge from a browser; "*" allows any.'),
+  allowed_origins: z.array(z.string()).default([]).describe('Origins allowed to call the bridge from a browser; "*" allows any, and is refused while authentication is off.'),
   allowed_methods: z.array(z.string()).default(["GET", "POST", "DELETE", "OPTIONS"]).describe("Methods listed in Access-Control-Allow-Methods."),
   allowed_headers: z
     .array(z.string())
@@ -158,8 +158,9 @@ const mcpServerSchema = section({
   read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
   graceful_shutdown_timeout: duration().prefault("30s").describe("After stdin closes, how long before SIGTERM (and as long again before SIGKILL)."),
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
-  max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts in a row before the bridge gives up on the child."),
+  max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts allowed within restart_window; past it the child waits until the oldest failure leaves the window (the budget recovers, the bridge never stays failed)."),
   restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
+  restart_window: duration().prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
   pass_identity: z.boolean().default(false).describe("Per-session children get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token)."),
   startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
   max_message_size: byteSize().prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
@@ -367,20 +368,23 @@ const oauthServerSchema = section({
 const serverSchema = section({
   listen: listenAddress().prefault("127.0.0.1:8080").describe('Address to listen on; ":8080" means every interface.'),
   path: z.string().startsWith("/").default("/mcp").describe("Streamable HTTP endpoint (also answered on /)."),
-  public_url: httpUrl().optional().describe("Canonical URL of the MCP endpoint as clients see it (behind a proxy)."),
+  public_url: httpUrl().optional().describe("Canonical URL of the MCP endpoint as clients see it (behind a proxy): its host is accepted in Host and Origin, and URLs the bridge hands out (the legacy /messages endpoint, metadata) carry its path prefix."),
   read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
   write_timeout: duration().prefault("60s").describe("Accepted for compatibility with the Go original, not applied: a write timeout kills long-lived SSE streams, and replies are already bounded by mcp_server.read_timeout."),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
-  sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams."),
+  sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
-  allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted; empty: loopback names for a loopback listener, anything otherwise."),
+  allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted besides public_url's host. Empty: loopback names on a loopback listener; loopback names and IP literals on any other (a DNS-rebinding page reaches the bridge under a name, so names must be listed)."),
   trusted_proxies: z
     .array(cidrRange())
     .default([])
     .describe('Reverse proxies (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") whose X-Forwarded-For or Forwarded header names the client; the client address is used in limits, caps and logs. Empty: the peer address is the client.'),
   legacy_sse: z.boolean().default(true).describe("Serve the 2024-11-05 HTTP+SSE transport on /sse and /messages."),
-  auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address per minute before 429."),
+  metrics_listen: listenAddress()
+    .optional()
+    .describe('Address of a second, plain-HTTP listener for operators: Prometheus /metrics and the detailed /health (with counts), e.g. "127.0.0.1:9464". Unset: no metrics are served; the public /health and /ready carry states only.'),
+  auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address (see trusted_proxies) per minute; past it further failures get 429, while valid credentials and open sessions from that address still pass."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
   cors: corsSchema.prefault({}).describe("Cross-origin requests from browsers."),
   mcp_server: mcpServerSchema.optional().describe("The stdio MCP server the bridge runs; required in server mode."),

@@ -226,6 +226,14 @@ export const denoPlatform: Platform = {
   serve,
   spawn,
   readTextFile: (path) => Deno.readTextFile(path),
+  fileMode(path) {
+    try {
+      const mode = (Deno.statSync(path) as { mode: number | null }).mode;
+      return Promise.resolve(mode === null ? undefined : mode & 0o777);
+    } catch {
+      return Promise.resolve(undefined);
+    }
+  },
   sha256: webSha256,
   fileExists(path) {
     try {

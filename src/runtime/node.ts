@@ -3,7 +3,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
 import { accessSync, appendFileSync, closeSync, constants as fsConstants, existsSync, openSync, statSync } from "node:fs";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { makeDirectory, removeFile, renameFile } from "./node-files.ts";
@@ -277,6 +277,7 @@ export const nodePlatform: Platform = {
   serve,
   spawn,
   readTextFile: (path) => readFile(path, "utf8"),
+  fileMode: async (path) => (process.platform === "win32" ? undefined : stat(path).then((info) => info.mode & 0o777, () => undefined)),
   // Synchronous and one-shot: Web Crypto's digest costs a thread-pool round trip per call on Node,
   // and createHash a Hash object per call.
   sha256: (text) => hash("sha256", text, "buffer"),

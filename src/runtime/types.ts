@@ -129,6 +129,8 @@ export interface Platform {
   serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle;
   readTextFile(path: string): Promise<string>;
+  /** Permission bits of a file (0o644…), or undefined where the platform has none (Windows) or it cannot be read. */
+  fileMode(path: string): Promise<number | undefined>;
   /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
   sha256: Sha256;
   fileExists(path: string): boolean;

@@ -13,6 +13,7 @@ import type { ConnectionInfo } from "../runtime/types.ts";
 import { createAuthGate } from "./auth-gate.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
+import { throttledLog } from "../log/throttle.ts";
 import { jsonError } from "./http-errors.ts";
 import { ByteBudget, perClientLimit } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
@@ -21,6 +22,9 @@ import type { SessionManager } from "./sessions.ts";
 import { createMcpHandlers } from "./streamable-http.ts";
 
 type AppEnv = { Bindings: ConnectionInfo };
+
+/** Host/Origin refusals are attacker-driven: a few lines per window, then a count. */
+const REFUSAL_LOG = { burst: 3, windowMs: 10_000 };
 
 export interface AppOptions {
   config: ServerConfig;
@@ -35,6 +39,20 @@ export interface AppOptions {
   protectedResourceMetadata?: () => Record<string, unknown>;
   /** Serves modern (2026-07-28) clients on the same endpoint. */
   modern?: ModernServer;
+  /** Counters, served by the operators' listener (ops.ts), never by this app. */
+  metrics?: Metrics;
+}
+
+/**
+ * The path a reverse proxy puts in front of the bridge's own paths: public_url's path without the
+ * trailing server.path ("https://host/team/mcp" with path "/mcp" → "/team"), else without its
+ * last segment; "" without public_url.
+ */
+export function publicPathPrefix(config: ServerConfig): string {
+  if (!config.public_url) return "";
+  const path = new URL(config.public_url).pathname.replace(/\/+$/, "");
+  if (path.endsWith(config.path)) return path.slice(0, path.length - config.path.length);
+  return path.slice(0, path.lastIndexOf("/"));
 }
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
@@ -44,7 +62,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const clientAddress = clientAddressResolver(config.trusted_proxies);
   const resourcePath = new URL(options.resource).pathname;
   const metadataUrl = options.protectedResourceMetadata ? protectedResourceMetadataUrl(options.resource) : undefined;
-  const metrics = new Metrics();
+  const metrics = options.metrics ?? new Metrics();
   metrics.gauge("mcp_bridge_sessions", "Live MCP sessions", () => sessions.size);
   if (options.modern) {
     const pool = options.modern.pool;
@@ -63,10 +81,17 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
 
+  const refusalLog = throttledLog(logger, "requests refused by the Host/Origin guard", REFUSAL_LOG);
   app.use(async function hostAndOriginGuard(c, next) {
     const refusal = guard.check(c.req.header("host") ?? null, c.req.header("origin") ?? null);
     if (refusal) {
-      logger.warn("request refused", { reason: refusal, host: c.req.header("host"), origin: c.req.header("origin") });
+      refusalLog.write("warn", "request refused", {
+        reason: refusal,
+        host: c.req.header("host"),
+        origin: c.req.header("origin"),
+        remote: clientAddress(c.env.remoteAddress, c.req.raw.headers),
+        fix: refusal.startsWith("Host") ? "list the name in server.allowed_hosts or set server.public_url" : "list the origin in server.allowed_origins",
+      });
       return jsonError(403, "forbidden", refusal);
     }
     await next();
@@ -99,16 +124,18 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   }
 
+  // Public: the state only, no counts (they tell an outsider how busy, and so how attackable, the bridge is).
   app.get("/health", (c) => {
-    const healthy = sessions.childState !== "failed";
-    return c.json({ status: healthy ? "ok" : "failing", sessions: sessions.size, mcp_server: sessions.childState }, healthy ? 200 : 503);
+    const state = sessions.childState;
+    const healthy = state !== "failed";
+    const retry = sessions.retryInSeconds;
+    return c.json({ status: healthy ? (state === "restarting" ? "degraded" : "ok") : "failing", mcp_server: state, ...(retry > 0 && { retry_in_s: retry }) }, healthy ? 200 : 503);
   });
   app.get("/ready", (c) => {
-    const ready = sessions.ready;
-    return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState }, ready ? 200 : 503);
+    const authReady = options.authenticator?.ready !== false;
+    const ready = sessions.ready && authReady;
+    return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState, auth: authReady ? "ready" : "unavailable" }, ready ? 200 : 503);
   });
-
-  app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));
 
   if (options.protectedResourceMetadata) {
     const document = options.protectedResourceMetadata;
@@ -131,7 +158,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     app.get("/sse", async (c) => {
       const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
       if (principal instanceof Response) return principal;
-      return mcp.openLegacy(principal);
+      return mcp.openLegacy(principal, `${publicPathPrefix(config)}/messages`);
     });
     app.post("/messages", async (c) => {
       const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));

@@ -1,16 +1,21 @@
 /**
  * @module Authentication at the HTTP edge: the Bearer header (never the query string), the
  * authenticator's verdict turned into RFC 6750 / RFC 9728 challenges, per-method scopes, and a
- * per-address limit on failures so a token cannot be guessed at speed.
+ * per-address throttle on failures (valid credentials always pass; see failure-limiter.ts).
  */
 import { challengeHeader } from "../auth/prm.ts";
 import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../auth/types.ts";
 import { isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog } from "../log/throttle.ts";
+import { FailureLimiter } from "./failure-limiter.ts";
 import { jsonError } from "./http-errors.ts";
 import type { Metrics } from "./metrics.ts";
 
-const FAILURE_WINDOW_MS = 60_000;
+/** An unreachable authorization service fails every request: a few lines per window, then a count. */
+const UNAVAILABLE_LOG = { burst: 3, windowMs: 10_000 };
+/** Failures from many addresses, each under its own limit, must not flood the log either. */
+const FAILURE_LOG = { burst: 50, windowMs: 10_000 };
 const BEARER = /^Bearer +(\S+) *$/i;
 
 export interface AuthGateOptions {
@@ -24,22 +29,23 @@ export interface AuthGateOptions {
 
 export function createAuthGate(options: AuthGateOptions) {
   const { authenticator, logger } = options;
-  const failures = new Map<string, { count: number; since: number }>();
+  const limiter = new FailureLimiter(options.failureLimitPerMinute, logger);
+  const unavailableLog = throttledLog(logger, "authorization service failures", UNAVAILABLE_LOG);
+  const failureLog = throttledLog(logger, "authentication failures", FAILURE_LOG);
 
   function refuse(error: AuthError, remoteAddress: string): Response {
     options.metrics.count("mcp_bridge_auth_failures_total", "Requests refused by authentication or authorization, by RFC 6750 code", { code: error.code });
     if (error.code === "invalid_token" || error.code === "invalid_request") {
-      const now = Date.now();
-      const entry = failures.get(remoteAddress);
-      if (!entry || now - entry.since > FAILURE_WINDOW_MS) failures.set(remoteAddress, { count: 1, since: now });
-      else entry.count++;
-      if (failures.size > 10_000) for (const [address, old] of failures) if (now - old.since > FAILURE_WINDOW_MS) failures.delete(address);
-      const count = failures.get(remoteAddress)!.count;
-      if (count <= options.failureLimitPerMinute) {
-        logger.warn("authentication failed", { remote: remoteAddress, code: error.code, ...(logger.enabled("debug") && { reason: error.reason }) });
+      if (limiter.fail(remoteAddress)) {
+        options.metrics.count("mcp_bridge_auth_throttled_total", "Authentication failures answered 429 (over auth_failure_limit)");
+        const retry = String(limiter.retryAfter(remoteAddress));
+        return jsonError(429, "too_many_requests", "too many failed authentication attempts from this address; valid credentials are still accepted", { "retry-after": retry });
       }
+      // Why, at warn: the reasons name the check that failed, never the token.
+      failureLog.write("warn", "authentication failed", { remote: remoteAddress, code: error.code, reason: error.reason });
     }
     if (error.status === 503) {
+      unavailableLog.write("warn", "authentication could not be decided: the authorization service failed", { reason: error.reason });
       return jsonError(503, "temporarily_unavailable", "the authorization service cannot be reached; try again shortly", { "retry-after": "5" });
     }
     if (error.status === 400) return jsonError(400, "invalid_request", "malformed credentials");
@@ -51,18 +57,10 @@ export function createAuthGate(options: AuthGateOptions) {
     });
   }
 
-  function limited(remoteAddress: string): boolean {
-    const entry = failures.get(remoteAddress);
-    return entry !== undefined && entry.count >= options.failureLimitPerMinute && Date.now() - entry.since <= FAILURE_WINDOW_MS;
-  }
-
   return {
     /** The principal (undefined when auth is off) or the refusal to send. */
     async authenticate(request: Request, remoteAddress: string): Promise<Principal | undefined | Response> {
       if (!authenticator) return undefined;
-      if (limited(remoteAddress)) {
-        return jsonError(429, "too_many_requests", "too many failed authentication attempts; wait a minute", { "retry-after": "60" });
-      }
       // RFC 6750 §2.3 allows tokens in the URL; MCP forbids it, since URLs end up in logs.
       if (request.url.includes("access_token=")) return refuse(new AuthError("invalid_request", "token in the query string"), remoteAddress);
       const header = request.headers.get("authorization");

@@ -10,6 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ChildExit, ChildProcessHandle, Platform } from "../runtime/types.ts";
+import { StderrTail } from "./stderr-tail.ts";
 
 /** Stderr lines are only logged (truncated), so a longer one is not worth buffering. */
 const MAX_STDERR_LINE_BYTES = 64 * 1024;
@@ -97,13 +98,18 @@ export class StdioChild {
     );
     this.#process.onStdout((chunk) => stdout.push(chunk));
     this.#process.onStderr((chunk) => stderr.push(chunk));
+    const tail = new StderrTail();
+    this.#process.onStderr((chunk) => tail.push(chunk));
     this.exited = this.#process.exited.then((exit) => {
       this.#exited = true;
       stdout.flush();
       stderr.flush();
       output.flush();
       if (exit.error) logger.error("child could not be started", { command: config.command, error: exit.error.message });
-      else logger.debug("child exited", { pid, code: exit.code, signal: exit.signal });
+      // A non-zero code, or a signal the bridge does not send, is a failure: say why, where warn is read.
+      else if ((exit.code ?? 0) !== 0 || (exit.signal !== null && exit.signal !== "SIGTERM" && exit.signal !== "SIGKILL")) {
+        logger.warn("child exited with a failure", { pid, code: exit.code, signal: exit.signal, stderr_tail: tail.text() || undefined });
+      } else logger.debug("child exited", { pid, code: exit.code, signal: exit.signal });
       events.onExit(exit);
       return exit;
     });

@@ -1,9 +1,12 @@
 /**
  * @module DNS-rebinding protection: the Host and Origin a request carries must name this server.
  * A loopback listener accepts only loopback names unless told otherwise (MCP transport spec:
- * "Servers MUST validate the Origin header").
+ * "Servers MUST validate the Origin header"). Any listener accepts the host of `public_url`, and
+ * `allowed_hosts`. Without allowed_hosts, a non-loopback listener accepts IP literals and
+ * loopback names only: a rebinding page reaches the bridge under a name of the attacker's.
  */
 import type { ServerConfig } from "../config/schema.ts";
+import { isIp } from "../util/cidr.ts";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -29,14 +32,17 @@ export function createRequestGuard(config: ServerConfig): RequestGuard {
   const allowedHosts = new Set(config.allowed_hosts.map((host) => host.toLowerCase()));
   const exactHosts = new Set([...allowedHosts].filter((host) => host.includes(":") && !host.startsWith("[")));
   const allowedOrigins = new Set([...config.allowed_origins, ...(config.cors.enabled ? config.cors.allowed_origins : [])].map((origin) => origin.toLowerCase().replace(/\/$/, "")));
-  const publicOrigin = config.public_url ? new URL(config.public_url).origin.toLowerCase() : undefined;
-  if (publicOrigin) allowedOrigins.add(publicOrigin);
+  const publicUrl = config.public_url ? new URL(config.public_url) : undefined;
+  if (publicUrl) allowedOrigins.add(publicUrl.origin.toLowerCase());
+  // With auth off, "*" is refused by the config rules; with auth on, a page still needs a token.
   const anyOrigin = allowedOrigins.has("*");
 
   function hostAllowed(hostHeader: string): boolean {
     const name = hostName(hostHeader);
+    // The proxy in front may forward the public host with or without its port.
+    if (publicUrl && name === publicUrl.hostname) return true;
     if (allowedHosts.size > 0) return allowedHosts.has(name) || exactHosts.has(hostHeader.trim().toLowerCase());
-    return loopbackListener ? isLoopbackHost(name) : true;
+    return loopbackListener ? isLoopbackHost(name) : isLoopbackHost(name) || isIp(name);
   }
 
   return {

@@ -9,6 +9,9 @@ import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
+import { Metrics } from "./metrics.ts";
+import { createOpsApp } from "./ops.ts";
+import { readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -35,15 +38,6 @@ export interface BridgeServer {
   close(): Promise<void>;
   /** SIGKILL to every child's process group, now. */
   kill(): void;
-}
-
-/** Reads a file named in the config; a failure is a config error naming the key. */
-async function readConfiguredFile(platform: Platform, key: string, path: string): Promise<string> {
-  try {
-    return await platform.readTextFile(path);
-  } catch (error) {
-    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
-  }
 }
 
 async function tlsOptions(config: NonNullable<Config["server"]>, platform: Platform): Promise<TlsServeOptions | undefined> {
@@ -116,7 +110,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   sessions.makeRoom = () => modern.pool.makeRoom();
   sessions.otherChildrenOf = (subject) => modern.pool.childrenOf(subject);
   modern.pool.othersOf = (subject) => sessions.slotsOf(subject);
+  const metrics = new Metrics();
   app = createApp({
+    metrics,
     config: server,
     sessions,
     authenticator,
@@ -128,6 +124,24 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     authorizationServer,
   });
   await authenticator?.start?.();
+  let ops: Awaited<ReturnType<Platform["serve"]>> | undefined;
+  if (server.metrics_listen) {
+    const opsApp = createOpsApp({ metrics, sessions, authenticator });
+    const address = server.metrics_listen;
+    ops = await platform.serve((request) => opsApp.fetch(request), {
+      host: address.host,
+      port: address.port,
+      requestTimeout: server.read_timeout,
+      idleTimeout: server.idle_timeout,
+      // Scrapers are few: the operators' listener gets the same socket bounds, never more.
+      headerTimeout: server.header_timeout,
+      maxConnections: server.max_connections,
+      maxConnectionsPerAddress: server.max_connections_per_address,
+    });
+    const opsHost = address.host.includes(":") ? `[${address.host}]` : address.host;
+    logger.info("metrics served", { url: `http://${opsHost === "0.0.0.0" || opsHost === "[::]" ? "127.0.0.1" : opsHost}:${ops.port}/metrics` });
+    if (!isLoopbackHost(address.host)) logger.warn("server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", { listen: address.text });
+  }
 
   const authType = authorizationServer ? "oauth_server" : (server.auth?.type ?? "none");
   if (authType === "none" && !isLoopbackHost(server.listen.host)) {
@@ -150,6 +164,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
       const ending = Promise.all([sessions.close(), modern.close()]);
       await listener.close();
       await ending;
+      await ops?.close();
       authenticator?.close?.();
       await authorizationServer?.close();
     },

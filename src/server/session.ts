@@ -85,6 +85,7 @@ class PostStream {
   openTimer: ReturnType<typeof setTimeout> | undefined;
   readonly response: Promise<Response>;
   resolve!: (response: Response) => void;
+  readonly openedAt = Date.now();
 
   constructor(
     readonly streamId: number,
@@ -310,6 +311,21 @@ export class Session {
       const raw = JSON.stringify(errorResponse(pending.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${waited} ms`));
       if (initialize) this.#initializeFailed(pending.stream, raw, "the MCP server did not answer initialize in time (mcp_server.startup_timeout)");
       else this.#deliverResponse(pending.stream, raw);
+    }
+  }
+
+  /**
+   * Liveness of long calls: a POST still waiting for its answer whose client accepts SSE, and that
+   * has waited half of `intervalMs`, gets its response head now (as an SSE stream), so the next
+   * keep-alive reaches it and neither a proxy's idle timeout nor a client's header timeout ends a
+   * live call. Initialize is left alone: its answer decides whether the session exists.
+   */
+  showLiveness(intervalMs: number): void {
+    const now = Date.now();
+    for (const stream of this.#streams.values()) {
+      if (stream.mode !== "undecided" || !stream.acceptsSse || now - stream.openedAt < intervalMs / 2) continue;
+      if ([...stream.pending].some((key) => this.#pending.get(key)?.method === "initialize")) continue;
+      this.#openSse(stream);
     }
   }
 

@@ -127,7 +127,7 @@ export class SessionManager {
     if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) + this.otherChildrenOf(subject) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
-    if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, 5);
+    if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, this.#hub.retryInSeconds || 1);
     const id = newSessionId();
     const logger = this.#logger.child({ session: id.slice(0, 8) });
     const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended, reason) => this.#forget(ended, reason));
@@ -164,6 +164,11 @@ export class SessionManager {
       sessions: this.#sessions.size,
     });
     return session;
+  }
+
+  /** Seconds until the shared child is started again, while it is down (0 otherwise). */
+  get retryInSeconds(): number {
+    return this.#hub?.retryInSeconds ?? 0;
   }
 
   /** The session with this id if it exists and belongs to `principal` (else undefined → 404). */
@@ -212,6 +217,7 @@ export class SessionManager {
     if (cleanup) this.#lastCleanup = now;
     for (const session of this.#sessions.values()) {
       if (session.inFlight > 0) session.expireRequests(now);
+      if (keepAlive) session.showLiveness(this.#config.sse_keepalive_interval);
       if (keepAlive) session.keepAlive();
       if (cleanup && session.idle(now, this.#config.session.timeout)) {
         session.terminate("the session was idle too long");

@@ -1,19 +1,39 @@
 /**
  * @module `session.mode: shared`: one child for every session. Request ids and progress tokens are
  * remapped so that two sessions using the same id never see each other's replies; the child is
- * initialized once and later sessions get the cached result. When the child dies, every session
- * it served ends and the child is restarted with exponential backoff.
+ * initialized once by the hub and each session gets the cached result with its own negotiated
+ * protocol version. When the child dies, every session it served ends and the child is restarted
+ * with exponential backoff; `max_restarts` is a budget per `restart_window`, so it recovers.
+ *
+ * Users never see each other: a message from the child goes to a session only when it certainly
+ * belongs to it (a response or progress by remapped id or token, resources/updated to the sessions
+ * that subscribed to that URI); list_changed goes to all. Server→client requests (sampling,
+ * elicitation, roots) cannot be attributed on one shared stdio stream, so the child is initialized
+ * without those client capabilities and any such request is answered by the hub with an error;
+ * other notifications (logging) go to the bridge's log, not to a client.
  */
 import type { McpServerConfig } from "../config/schema.ts";
-import { idKey, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, idKey, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { VERSION } from "../version.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
 import type { Session, UpstreamLink } from "./session.ts";
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./streamable-http.ts";
 
-/** A child that ran this long without failing resets the restart count. */
-const STABLE_AFTER_MS = 60_000;
-const BROADCAST = /^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/;
+const BROADCAST = /^notifications\/(?:tools|resources|prompts)\/list_changed$/;
+/** Why a server→client request is refused in shared mode (JSON-RPC error to the child). */
+const UNROUTABLE = "session.mode shared cannot route server-to-client requests to the one user they belong to; use session.mode: per_session";
+
+/**
+ * The version a session is told: the one it asked for when the bridge speaks it and the child's is
+ * not older (later versions only add to earlier ones), else the child's (MCP lifecycle §version
+ * negotiation: the client decides whether it can go on).
+ */
+function negotiatedVersion(asked: unknown, childVersion: unknown): unknown {
+  if (typeof asked !== "string" || typeof childVersion !== "string") return childVersion;
+  return (SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(asked) && asked <= childVersion ? asked : childVersion;
+}
 
 interface Origin {
   session: Session;
@@ -26,8 +46,9 @@ export class SharedChildHub {
   readonly #logger: Logger;
   #child: StdioChild | undefined;
   #state: "running" | "restarting" | "failed" | "stopped" = "restarting";
-  #restarts = 0;
-  #startedAt = 0;
+  /** When the child failed, within the last restart_window: the restart budget spent. */
+  #failures: number[] = [];
+  #retryAt = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #sessions = new Set<Session>();
   #nextId = 1;
@@ -36,14 +57,13 @@ export class SharedChildHub {
   /** per session: its id key → hub id (for notifications/cancelled). */
   readonly #bySession = new Map<Session, Map<string | number, number>>();
   readonly #tokens = new Map<number, { session: Session; token: string | number }>();
-  /** child's own request id → the session asked. */
-  readonly #childRequests = new Map<string | number, Session>();
   /** The child's answer to the first initialize: result or error. */
   #initializeReply: { result?: unknown; error?: unknown } | undefined;
   #initializeHubId: number | undefined;
   #initializedSent = false;
   #initializeWaiters: Array<() => void> = [];
-  #lastRequester: Session | undefined;
+  /** resources/subscribe per URI: resources/updated goes to these sessions only. */
+  readonly #subscribers = new Map<string, Set<Session>>();
 
   constructor(platform: Platform, config: McpServerConfig, logger: Logger) {
     this.#platform = platform;
@@ -59,6 +79,11 @@ export class SharedChildHub {
 
   get state(): string {
     return this.#state;
+  }
+
+  /** Seconds until the next start attempt while restarting or failed (0 otherwise). */
+  get retryInSeconds(): number {
+    return this.#state === "restarting" || this.#state === "failed" ? Math.max(1, Math.ceil((this.#retryAt - Date.now()) / 1000)) : 0;
   }
 
   link(session: Session): UpstreamLink {
@@ -86,7 +111,6 @@ export class SharedChildHub {
   }
 
   #start(): void {
-    this.#startedAt = Date.now();
     this.#initializeReply = undefined;
     this.#initializeHubId = undefined;
     this.#initializedSent = false;
@@ -103,16 +127,32 @@ export class SharedChildHub {
     this.#child = undefined;
     for (const session of [...this.#sessions]) session.terminate("the MCP server exited");
     if (this.#state === "stopped") return;
-    if (Date.now() - this.#startedAt > STABLE_AFTER_MS) this.#restarts = 0;
-    if (!this.#config.restart_on_failure || this.#restarts >= this.#config.max_restarts) {
+    if (!this.#config.restart_on_failure) {
       this.#state = "failed";
-      this.#logger.error(`the shared MCP server ${how}; not restarting`, { restarts: this.#restarts });
+      this.#retryAt = Infinity;
+      this.#logger.error(`the shared MCP server ${how}; not restarting (restart_on_failure is off)`);
       return;
     }
-    const delay = this.#config.restart_delay * 2 ** this.#restarts;
-    this.#restarts++;
-    this.#state = "restarting";
-    this.#logger.warn(`the shared MCP server ${how}; restarting`, { in_ms: delay, attempt: this.#restarts });
+    const now = Date.now();
+    const window = this.#config.restart_window;
+    this.#failures = this.#failures.filter((at) => now - at < window);
+    this.#failures.push(now);
+    const recent = this.#failures.length;
+    if (recent > this.#config.max_restarts) {
+      // Budget spent: wait until the oldest failure leaves the window, then try again.
+      const delay = this.#failures[recent - 1 - this.#config.max_restarts]! + window - now;
+      this.#schedule("failed", delay);
+      this.#logger.error(`the shared MCP server ${how}; ${recent} failures within ${window} ms, next attempt when the restart budget recovers`, { in_ms: delay });
+      return;
+    }
+    const delay = Math.min(this.#config.restart_delay * 2 ** (recent - 1), window);
+    this.#schedule("restarting", delay);
+    this.#logger.warn(`the shared MCP server ${how}; restarting`, { in_ms: delay, attempt: recent });
+  }
+
+  #schedule(state: "restarting" | "failed", delay: number): void {
+    this.#state = state;
+    this.#retryAt = Date.now() + delay;
     this.#restartTimer = setTimeout(() => this.#start(), delay);
   }
 
@@ -122,8 +162,12 @@ export class SharedChildHub {
     if (ids) for (const hubId of ids.values()) this.#requests.delete(hubId);
     this.#bySession.delete(session);
     for (const [token, owner] of this.#tokens) if (owner.session === session) this.#tokens.delete(token);
-    for (const [key, owner] of this.#childRequests) if (owner === session) this.#childRequests.delete(key);
-    if (this.#lastRequester === session) this.#lastRequester = undefined;
+    for (const [uri, sessions] of this.#subscribers) {
+      if (!sessions.delete(session) || sessions.size > 0) continue;
+      this.#subscribers.delete(uri);
+      // The last subscriber left: the child stops sending; its answer has no origin and is dropped.
+      this.#write({ jsonrpc: "2.0", id: this.#nextId++, method: "resources/unsubscribe", params: { uri } });
+    }
   }
 
   #write(message: JsonRpcMessage): void {
@@ -131,20 +175,20 @@ export class SharedChildHub {
   }
 
   #fromSession(session: Session, message: JsonRpcMessage, raw: string): void {
-    if (isResponse(message)) {
-      const key = message.id === null ? undefined : idKey(message.id);
-      if (key !== undefined && this.#childRequests.get(key) === session) {
-        this.#childRequests.delete(key);
-        this.#child?.send(raw);
-      }
-      return;
-    }
+    // No server→client request is ever forwarded to a session, so no answer from one is expected.
+    if (isResponse(message)) return;
     if (isRequest(message)) {
       if (message.method === "initialize") return this.#initialize(session, message.id, message);
+      const uri = (message.params as { uri?: unknown } | undefined)?.uri;
+      if (typeof uri === "string" && (message.method === "resources/subscribe" || message.method === "resources/unsubscribe")) {
+        if (this.#subscription(session, message.method, uri)) {
+          const reply = { jsonrpc: "2.0" as const, id: message.id, result: {} };
+          return queueMicrotask(() => session.receive(reply, JSON.stringify(reply)));
+        }
+      }
       const hubId = this.#nextId++;
       this.#requests.set(hubId, { session, id: message.id });
       this.#bySession.get(session)?.set(idKey(message.id), hubId);
-      this.#lastRequester = session;
       let params = message.params;
       const meta = params?._meta as { progressToken?: string | number } | undefined;
       if (meta?.progressToken !== undefined) {
@@ -167,17 +211,43 @@ export class SharedChildHub {
     this.#child?.send(raw);
   }
 
+  /**
+   * Tracks a session's resource subscription; true when the hub answers it itself (the child
+   * already sends updates for this URI, or another session still wants them).
+   */
+  #subscription(session: Session, method: string, uri: string): boolean {
+    const sessions = this.#subscribers.get(uri);
+    if (method === "resources/subscribe") {
+      if (sessions) return sessions.add(session), true;
+      this.#subscribers.set(uri, new Set([session]));
+      return false;
+    }
+    if (!sessions?.delete(session)) return true;
+    if (sessions.size > 0) return true;
+    this.#subscribers.delete(uri);
+    return false;
+  }
+
   #initialize(session: Session, id: JsonRpcId, message: JsonRpcMessage): void {
+    const asked = (message as { params?: { protocolVersion?: unknown } }).params?.protocolVersion;
     const answer = () => {
-      const reply = { jsonrpc: "2.0" as const, id, ...this.#initializeReply } as JsonRpcMessage;
+      const cached = this.#initializeReply!;
+      const result = cached.result as Record<string, unknown> | undefined;
+      const reply = (result ? { jsonrpc: "2.0", id, result: { ...result, protocolVersion: negotiatedVersion(asked, result.protocolVersion) } } : { jsonrpc: "2.0", id, error: cached.error }) as JsonRpcMessage;
       session.receive(reply, JSON.stringify(reply));
     };
     if (this.#initializeReply !== undefined) return queueMicrotask(answer);
     this.#initializeWaiters.push(answer);
     if (this.#initializeHubId !== undefined) return;
-    // The hub owns the first initialize: its answer is cached and handed to every session.
+    // The hub is the child's one client: it asks for the newest version so later clients can get
+    // theirs, and offers no client capabilities, since server→client requests cannot be routed.
     this.#initializeHubId = this.#nextId++;
-    this.#write({ ...message, id: this.#initializeHubId });
+    this.#write({
+      jsonrpc: "2.0",
+      id: this.#initializeHubId,
+      method: "initialize",
+      params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "mcp-bridge (shared)", version: VERSION } },
+    });
   }
 
   #fromChild(message: JsonRpcMessage, raw: string): void {
@@ -206,27 +276,20 @@ export class SharedChildHub {
       return owner.session.receive(restored, JSON.stringify(restored));
     }
     if (isRequest(message)) {
-      const target = this.#requestTarget();
-      if (!target) return this.#logger.warn("the shared MCP server asked something with no session to answer it", { method });
-      this.#childRequests.set(idKey(message.id), target);
-      return target.receive(message, raw);
+      if (method === "ping") return this.#write({ jsonrpc: "2.0", id: message.id, result: {} });
+      this.#logger.warn("the shared MCP server sent a server-to-client request; refused, since it cannot be routed to one user", { method });
+      return this.#write(errorResponse(message.id, ErrorCode.MethodNotFound, UNROUTABLE));
     }
-    if (method === "notifications/cancelled") {
-      const requestId = (message.params as { requestId?: JsonRpcId } | undefined)?.requestId;
-      const owner = requestId === undefined ? undefined : this.#childRequests.get(idKey(requestId));
-      return owner?.receive(message, raw);
+    if (BROADCAST.test(method)) {
+      for (const session of this.#sessions) session.receive(message, raw);
+      return;
     }
-    const target = BROADCAST.test(method) ? undefined : this.#requestTarget(true);
-    if (target) return target.receive(message, raw);
-    for (const session of this.#sessions) session.receive(message, raw);
-  }
-
-  /** The session a server-initiated message most likely belongs to: the one with a call in flight. */
-  #requestTarget(onlyBusy = false): Session | undefined {
-    const last = this.#lastRequester;
-    if (last && !last.closed && last.inFlight > 0) return last;
-    for (const session of this.#sessions) if (session.inFlight > 0) return session;
-    if (onlyBusy) return undefined;
-    return last && !last.closed ? last : this.#sessions.values().next().value;
+    if (method === "notifications/resources/updated") {
+      const uri = (message.params as { uri?: unknown } | undefined)?.uri;
+      for (const session of (typeof uri === "string" && this.#subscribers.get(uri)) || []) session.receive(message, raw);
+      return;
+    }
+    // Logging and anything else: whose it is cannot be known, so it stays in the bridge's log.
+    this.#logger.debug("shared MCP server notification kept from clients", { method, params: JSON.stringify(message.params ?? {}).slice(0, 500) });
   }
 }

@@ -167,8 +167,11 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     return new Response(null, { status: 200 });
   }
 
-  /** Legacy HTTP+SSE: GET /sse starts a session whose one stream carries every server message. */
-  function openLegacy(principal: Principal | undefined): Response {
+  /**
+   * Legacy HTTP+SSE: GET /sse starts a session whose one stream carries every server message;
+   * `messagesPath` is where clients POST, as they see it (public_url's prefix included).
+   */
+  function openLegacy(principal: Principal | undefined, messagesPath: string): Response {
     let session: Session;
     try {
       session = sessions.create(principal, LEGACY_PROTOCOL_VERSION);
@@ -176,7 +179,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
       if (!(error instanceof SessionLimitError)) throw error;
       return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
     }
-    return session.openLegacyStream(`/messages?sessionId=${encodeURIComponent(session.id)}`);
+    return session.openLegacyStream(`${messagesPath}?sessionId=${encodeURIComponent(session.id)}`);
   }
 
   /** Legacy HTTP+SSE: POST /messages?sessionId=… → 202; replies travel on the session's stream. */

@@ -137,7 +137,7 @@ describe("introspection with oidc-provider", () => {
 });
 
 describe("validateIntrospection", () => {
-  const policy = { issuer: "https://idp.example", audience: RESOURCE, clockSkew: 30, now: () => 1_000_000_000_000 };
+  const policy = { issuer: "https://idp.example", audience: RESOURCE, audienceRequired: true, clockSkew: 30, now: () => 1_000_000_000_000 };
   const now = 1_000_000_000;
   const base = { active: true, iss: "https://idp.example", aud: [RESOURCE, "other"], exp: now + 60, sub: "u" };
   for (const [name, answer, reason] of [
@@ -157,5 +157,10 @@ describe("validateIntrospection", () => {
   }
   test("accepts a Bearer token within the skew", () => {
     assert.equal(validateIntrospection({ ...base, exp: now - 10, token_type: "Bearer" }, policy).sub, "u");
+  });
+  test("without a configured audience, an answer without aud is accepted and one naming another resource is not", () => {
+    const defaulted = { ...policy, audienceRequired: false };
+    assert.equal(validateIntrospection({ ...base, aud: undefined }, defaulted).sub, "u");
+    assert.throws(() => validateIntrospection({ ...base, aud: "https://elsewhere" }, defaulted), /unexpected "aud"/);
   });
 });

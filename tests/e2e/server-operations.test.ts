@@ -129,13 +129,15 @@ describe("limits", () => {
   });
 
   test("repeated failed authentication from one address is answered 429", async () => {
-    const bridge = await startBridge({ server: { mcp_server: scripted(), auth_failure_limit: 3, auth: { type: "bearer", bearer: { valid_tokens: [TOKEN] } } } });
+    const bridge = await startBridge({ server: { mcp_server: scripted(), auth_failure_limit: 3, metrics_listen: "127.0.0.1:0", auth: { type: "bearer", bearer: { valid_tokens: [TOKEN] } } } });
     try {
       const statuses = [];
       for (let i = 0; i < 5; i++) statuses.push((await initialize(bridge, { authorization: `Bearer wrong-${i}` })).status);
       assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
-      const metrics = await (await fetch(new URL("/metrics", bridge.origin))).text();
-      assert.match(metrics, /^mcp_bridge_auth_failures_total\{code="invalid_token"\} 3$/m);
+      const metricsUrl = /metrics served url=(\S+)/.exec(bridge.logs())![1]!;
+      const metrics = await (await fetch(metricsUrl)).text();
+      assert.match(metrics, /^mcp_bridge_auth_failures_total\{code="invalid_token"\} 5$/m);
+      assert.match(metrics, /^mcp_bridge_auth_throttled_total 2$/m);
       assert.match(metrics, /^mcp_bridge_sessions 0$/m);
     } finally {
       await bridge.stop();

@@ -48,7 +48,7 @@ function nodeKey(path: string, type: "rsa" | "ec"): string {
 describe("tokens and scopes", () => {
   let bridge: RunningBridge;
   before(async () => {
-    bridge = await startAsBridge();
+    bridge = await startAsBridge({ server: { metrics_listen: "127.0.0.1:0" } });
   });
   after(async () => {
     await bridge?.stop();
@@ -102,7 +102,10 @@ describe("tokens and scopes", () => {
   });
 
   test("/metrics counts sign-ins and issued tokens", async () => {
-    const text = await (await fetch(`${bridge.origin}/metrics`)).text();
+    // Metrics are served on the operators' listener only (server.metrics_listen).
+    assert.equal((await fetch(`${bridge.origin}/metrics`)).status, 404);
+    const metricsUrl = /metrics served url=(\S+)/.exec(bridge.logs())![1]!;
+    const text = await (await fetch(metricsUrl)).text();
     assert.match(text, /mcp_bridge_oauth_events_total\{event="login_succeeded"\} \d+/);
     assert.match(text, /mcp_bridge_oauth_events_total\{event="token_issued"\} \d+/);
     assert.match(text, /mcp_bridge_oauth_events_total\{event="client_registered"\} \d+/);

@@ -180,7 +180,7 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
     }
     let principal: Principal;
     try {
-      const claims = validateIntrospection(answer, { issuer, audience, clockSkew: validation.clock_skew / 1000, now });
+      const claims = validateIntrospection(answer, { issuer, audience, audienceRequired: config.audience !== undefined, clockSkew: validation.clock_skew / 1000, now });
       principal = principalFromClaims(claims, config.claims, { subjectFallback: typeof claims.client_id === "string" ? claims.client_id : undefined });
     } catch (error) {
       if (error instanceof AuthError) introspectionCache.set(key, error, now() + MAX_NEGATIVE_CACHE_TTL_MS);

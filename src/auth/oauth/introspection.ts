@@ -66,6 +66,12 @@ export async function processIntrospectionResponse(response: Response): Promise<
 export interface IntrospectionPolicy {
   issuer: string | undefined;
   audience: string;
+  /**
+   * True when `audience` was configured: an answer without "aud" is then refused. Otherwise (the
+   * default audience, this server's URL) an answer without "aud" is accepted, since RFC 7662 makes
+   * it optional and many authorization servers omit it; an "aud" naming other resources never is.
+   */
+  audienceRequired: boolean;
   /** Seconds. */
   clockSkew: number;
   now: () => number;
@@ -86,7 +92,7 @@ export function validateIntrospection(answer: IntrospectionResponse, policy: Int
   if (policy.issuer !== undefined && claims.iss !== undefined && claims.iss !== policy.issuer) throw new AuthError("invalid_token", 'introspection: unexpected "iss"');
   const aud = claims.aud;
   const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
-  if (!audiences.includes(policy.audience)) throw new AuthError("invalid_token", `introspection: ${aud === undefined ? 'no "aud"' : 'unexpected "aud"'}`);
+  if (!audiences.includes(policy.audience) && (aud !== undefined || policy.audienceRequired)) throw new AuthError("invalid_token", `introspection: ${aud === undefined ? 'no "aud"' : 'unexpected "aud"'}`);
   if (typeof claims.exp === "number" && claims.exp <= now - policy.clockSkew) throw new AuthError("invalid_token", "introspection: token expired");
   if (typeof claims.nbf === "number" && claims.nbf > now + policy.clockSkew) throw new AuthError("invalid_token", 'introspection: "nbf" is in the future');
   if (typeof claims.token_type === "string" && !BEARER_TYPES.has(claims.token_type.toLowerCase())) {

@@ -1,0 +1,34 @@
+/**
+ * @module Making outside text safe to write to a log or a terminal: control characters escaped
+ * (a header with ESC sequences or CR/LF/NEL cannot forge lines or recolour a terminal), values
+ * of attacker-chosen size cut, and credentials inside URLs (query parameters, userinfo) redacted.
+ */
+
+/** Longest value written; the rest is replaced by a count. */
+export const MAX_LOGGED_VALUE = 1024;
+
+// C0 controls, DEL, C1 controls (NEL is U+0085), and the Unicode line and paragraph separators.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const QUERY_CREDENTIAL = /([?&;](?:[\w.-]*(?:token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth)[\w.-]*)=)[^&#\s"]*/gi;
+const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@"]+@/gi;
+
+/** `\xNN` / `\uNNNN` for every control character; everything else unchanged. */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROL, (char) => {
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** URLs in `text` with credential-like query values and userinfo replaced by "[redacted]". */
+export function redactUrlCredentials(text: string): string {
+  if (!text.includes("=") && !text.includes("@")) return text;
+  return text.replace(QUERY_CREDENTIAL, "$1[redacted]").replace(USERINFO, "$1[redacted]@");
+}
+
+/** A string as it may be logged: credentials redacted, cut to MAX_LOGGED_VALUE, controls escaped. */
+export function sanitizeForLog(text: string): string {
+  let value = redactUrlCredentials(text);
+  if (value.length > MAX_LOGGED_VALUE) value = `${value.slice(0, MAX_LOGGED_VALUE)}…[${value.length - MAX_LOGGED_VALUE} more characters]`;
+  return escapeControls(value);
+}

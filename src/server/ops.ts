@@ -1,0 +1,38 @@
+/**
+ * @module The operators' listener (`server.metrics_listen`): Prometheus metrics and the detailed
+ * health answer, with counts. Kept off the public listener, where counts tell an outsider how busy,
+ * and so how attackable, the bridge is; bind it to loopback or a private network.
+ */
+import { Hono } from "hono";
+import type { Authenticator } from "../auth/types.ts";
+import { jsonError } from "./http-errors.ts";
+import type { Metrics } from "./metrics.ts";
+import type { SessionManager } from "./sessions.ts";
+
+export interface OpsAppOptions {
+  metrics: Metrics;
+  sessions: SessionManager;
+  authenticator: Authenticator | undefined;
+}
+
+export function createOpsApp({ metrics, sessions, authenticator }: OpsAppOptions): Hono {
+  const app = new Hono();
+  app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path} (this listener serves /metrics and /health)`));
+  app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));
+  app.get("/health", (c) => {
+    const healthy = sessions.childState !== "failed";
+    const authReady = authenticator?.ready !== false;
+    return c.json(
+      {
+        status: healthy ? "ok" : "failing",
+        ready: sessions.ready && authReady,
+        mcp_server: sessions.childState,
+        retry_in_s: sessions.retryInSeconds,
+        auth: authenticator ? (authReady ? "ready" : "unavailable") : "none",
+        sessions: sessions.size,
+      },
+      healthy ? 200 : 503,
+    );
+  });
+  return app;
+}

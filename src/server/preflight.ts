@@ -1,0 +1,49 @@
+/**
+ * @module Everything `run` would refuse at start that needs no network, checked before anything
+ * starts, so `check-config` and `run` give the same verdict: features not provided, files named in
+ * the config (TLS), and the authenticator's own settings checks (plain-http IdP or validation URLs).
+ */
+import { createAuthenticator } from "../auth/index.ts";
+import { ConfigError } from "../config/errors.ts";
+import { notProvided } from "../config/not-provided.ts";
+import type { Config } from "../config/schema.ts";
+import { createLogger } from "../log/logger.ts";
+import type { Platform } from "../runtime/types.ts";
+
+/** Reads a file named in the config; a failure is a config error naming the key. */
+export async function readConfiguredFile(platform: Platform, key: string, path: string): Promise<string> {
+  try {
+    return await platform.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
+  }
+}
+
+/** Throws ConfigError (exit 2) for the first class of problem found; `source` names the file. */
+export async function preflight(config: Config, platform: Platform, source: string): Promise<void> {
+  const missing = notProvided(config);
+  if (missing.length > 0) throw new ConfigError("CONFIG_INVALID", missing, source);
+  const server = config.server;
+  if (config.mode !== "server" || !server) return;
+  const tls = server.tls;
+  if (tls.enabled) {
+    const files: Array<[string, string | undefined]> = [
+      ["server.tls.cert_file", tls.cert_file],
+      ["server.tls.key_file", tls.key_file],
+      ["server.tls.client_ca", tls.client_ca],
+    ];
+    for (const [key, path] of files) if (path !== undefined) await readConfiguredFile(platform, key, path);
+  }
+  // Building an authenticator runs its settings checks and touches no network (start() does).
+  const silent = createLogger({ level: "error", format: "text", write: () => {} });
+  const resource = server.public_url ?? `http://127.0.0.1:${server.listen.port}${server.path}`;
+  // With the built-in authorization server, an auth.oauth block only adds scope rules: the key source is the server's own.
+  const auth = server.oauth_server.enabled && server.auth?.type === "oauth" ? undefined : server.auth;
+  try {
+    const authenticator = await createAuthenticator(auth, { resource, logger: silent, sha256: platform.sha256 });
+    authenticator?.close?.();
+  } catch (error) {
+    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }], source);
+    throw error;
+  }
+}

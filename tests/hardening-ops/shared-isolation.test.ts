@@ -1,0 +1,113 @@
+/** §2 Users never see each other in shared mode: server→client requests, per-client negotiation, recovery after crashes. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { startBridge } from "../support/bridge.ts";
+import { callTool, initialize, JSON_HEADERS, scripted, until } from "./support.ts";
+
+async function samplingClient(url: string, name: string, asked: string[]) {
+  const client = new Client({ name, version: "1" }, { capabilities: { sampling: {} } });
+  client.setRequestHandler(CreateMessageRequestSchema, async () => {
+    asked.push(name);
+    return { role: "assistant", content: { type: "text", text: `answer from ${name}` }, model: name };
+  });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+describe("shared mode keeps users apart", () => {
+  test("a server→client request reaches no user: the child gets an error naming per_session, and no client's answer becomes another's result", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { mode: "shared" } } });
+    const asked: string[] = [];
+    const a = await samplingClient(bridge.url, "A", asked);
+    const b = await samplingClient(bridge.url, "B", asked);
+    try {
+      // A is busy with a long call while B's tool asks for sampling: both the busy session and
+      // the asking one are candidates a guessing router would pick.
+      const aBusy = a.callTool({ name: "wait", arguments: { ms: 3000 } });
+      const results = await Promise.all([b.callTool({ name: "ask", arguments: {} }), a.callTool({ name: "ask", arguments: {} })]);
+      for (const result of results) {
+        const text = (result.content as Array<{ text: string }>)[0]!.text;
+        assert.match(text, /per_session/);
+        assert.doesNotMatch(text, /answer from/);
+      }
+      await aBusy;
+      assert.deepEqual(asked, []);
+      // The child was told no client can be asked anything.
+      const initLine = bridge.logs().split("\n").find((line) => line.includes("child stderr") && line.includes('\\"method\\":\\"initialize\\"'))!;
+      assert.match(initLine, /\\"capabilities\\":\{\}/);
+      assert.doesNotMatch(initLine, /sampling/);
+    } finally {
+      await a.close();
+      await b.close();
+      await bridge.stop();
+    }
+  });
+
+  test("each client gets its own protocol version, and an old client gets no priming events", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { mode: "shared" } } });
+    try {
+      const newer = await initialize(bridge.url, {}, "2025-11-25");
+      assert.equal(newer.body.result.protocolVersion, "2025-11-25");
+      const older = await initialize(bridge.url, {}, "2024-11-05");
+      assert.equal(older.body.result.protocolVersion, "2024-11-05");
+      const middle = await initialize(bridge.url, {}, "2025-03-26");
+      assert.equal(middle.body.result.protocolVersion, "2025-03-26");
+      // An unknown version gets the one the child speaks.
+      const unknown = await initialize(bridge.url, {}, "1999-01-01");
+      assert.equal(unknown.body.result.protocolVersion, "2025-11-25");
+
+      // A POST that accepts only SSE: the 2024-11-05 session's stream starts with its message, not a priming event.
+      const sse = async (session: string, version: string) => {
+        const response = await fetch(bridge.url, {
+          method: "POST",
+          headers: { ...JSON_HEADERS, accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": version },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } }),
+        });
+        return response.text();
+      };
+      assert.doesNotMatch(await sse(older.session, "2024-11-05"), /data: \n/);
+      assert.match(await sse(newer.session, "2025-11-25"), /data: \n/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("crashing inputs spend the restart budget, /health says so, and the budget recovers without a restart of the bridge", async () => {
+    const bridge = await startBridge({
+      server: { mcp_server: scripted({ restart_delay: "100ms", max_restarts: 1, restart_window: "3s" }), session: { mode: "shared" } },
+    });
+    try {
+      const crashOnce = async () => {
+        const session = await until(async () => {
+          const started = await initialize(bridge.url);
+          return started.status === 200 ? started.session : undefined;
+        }, "a session");
+        const crashed = await callTool(bridge.url, session, 2, "crash");
+        assert.ok(crashed.body.error);
+      };
+      await crashOnce();
+      await crashOnce();
+      // Two failures within the window with a budget of one: failed, and /health tells the truth.
+      const health = await fetch(`${bridge.origin}/health`);
+      assert.equal(health.status, 503);
+      const body = (await health.json()) as Record<string, unknown>;
+      assert.equal(body.mcp_server, "failed");
+      const refused = await initialize(bridge.url);
+      assert.equal(refused.status, 503);
+      assert.ok(Number(refused.response.headers.get("retry-after")) >= 1);
+      // The budget recovers: a new session works again, and /health is ok.
+      const session = await until(async () => {
+        const started = await initialize(bridge.url);
+        return started.status === 200 ? started.session : undefined;
+      }, "the shared child to come back");
+      assert.equal((await callTool(bridge.url, session, 3, "echo", { text: "back" })).body.result.content[0].text, "back");
+      assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+

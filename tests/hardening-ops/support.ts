@@ -1,0 +1,54 @@
+/** Helpers shared by the hardening-ops tests: the scripted child, raw MCP over HTTP, polling. */
+import { fileURLToPath } from "node:url";
+import type { RunningBridge } from "../support/bridge.ts";
+
+export const SCRIPTED = fileURLToPath(new URL("../support/scripted-server.mjs", import.meta.url));
+export const scripted = (extra: Record<string, unknown> = {}) => ({ command: process.execPath, args: [SCRIPTED], graceful_shutdown_timeout: "2s", ...extra });
+
+export const JSON_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+export function initializeBody(protocolVersion = "2025-06-18", capabilities: Record<string, unknown> = {}) {
+  return { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion, capabilities, clientInfo: { name: "raw", version: "1" } } };
+}
+
+/** POSTs an initialize; returns the response, its session id and its parsed JSON (when JSON). */
+export async function initialize(url: string, headers: Record<string, string> = {}, protocolVersion = "2025-06-18") {
+  const response = await fetch(url, { method: "POST", headers: { ...JSON_HEADERS, accept: "application/json", ...headers }, body: JSON.stringify(initializeBody(protocolVersion)) });
+  const text = await response.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { response, status: response.status, session: response.headers.get("mcp-session-id") ?? "", body };
+}
+
+/** A tools/call over JSON. */
+export async function callTool(url: string, session: string, id: number, name: string, args: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { ...JSON_HEADERS, accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18", ...headers },
+    body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } }),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+/** Polls `check` until it returns a value other than undefined; fails after `attempts`. */
+export async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, attempts = 300, everyMs = 100): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Waits until the bridge's log contains `text` (or matches). */
+export function logged(bridge: RunningBridge, pattern: string | RegExp): Promise<string> {
+  return until(() => {
+    const logs = bridge.logs();
+    const found = typeof pattern === "string" ? logs.includes(pattern) : pattern.test(logs);
+    return found ? logs : undefined;
+  }, `log ${pattern}`);
+}
