@@ -46,7 +46,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
     (request, info) =>
       handler(request, {
         remoteAddress: info.remoteAddr.hostname,
-        onClientGone: (listener) => request.signal.addEventListener("abort", listener, { once: true }),
+        onClientGone: (listener) => (request.signal.aborted ? listener() : request.signal.addEventListener("abort", listener, { once: true })),
       }),
   );
   return {

@@ -102,7 +102,12 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       return handler(request, {
         remoteAddress: (env.incoming as IncomingMessage).socket.remoteAddress ?? "",
         // Cheaper than request.signal, which makes the adapter build an AbortController per request.
-        onClientGone: (listener) => void outgoing.once("close", () => outgoing.writableFinished || listener()),
+        onClientGone: (listener) => {
+          const gone = () => outgoing.writableFinished || listener();
+          // A listener added after the client left (the request waited for a child first) runs at once.
+          if (outgoing.closed) gone();
+          else outgoing.once("close", gone);
+        },
       });
     },
     serverOptions: timeouts,

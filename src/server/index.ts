@@ -107,6 +107,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const sessions = new SessionManager(server, platform, logger);
   const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;
+  sessions.makeRoom = () => modern.pool.makeRoom();
+  sessions.otherChildrenOf = (subject) => modern.pool.childrenOf(subject);
+  modern.pool.othersOf = (subject) => sessions.slotsOf(subject);
   const metrics = new Metrics();
   app = createApp({
     metrics,

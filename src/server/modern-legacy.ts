@@ -114,14 +114,14 @@ export async function callLegacyChild(context: Context, pool: ModernChildPool, p
 
   const params = withoutEnvelope(message.params);
   const { id, response } = primary.call(message.id, message.method, params, { notification: (n) => logTo(reply, request.envelope, n) });
-  reply.onClientGone = () => {
-    clearTimeout(timer);
-    primary.cancel(id, "the client closed the response stream");
-  };
   const timer = setTimeout(() => {
     primary.cancel(id, "request timed out");
     reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
   }, context.config.mcp_server!.read_timeout);
+  reply.onClientGone = () => {
+    clearTimeout(timer);
+    primary.cancel(id, "the client closed the response stream");
+  };
   const answer = await response;
   clearTimeout(timer);
   reply.finish(toModern(message.method, answer, context.legacy.hint, params));
@@ -164,8 +164,9 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
     counts.set(uri, count + 1);
     if (count === 0) upstream.call(`bridge-subscribe`, "resources/subscribe", { uri }, { notification: () => {} });
   }
-  reply.onClientGone = () => {
+  const end = () => {
     stop();
+    unwatch();
     for (const uri of uris) {
       const count = (counts.get(uri) ?? 1) - 1;
       if (count > 0) counts.set(uri, count);
@@ -175,9 +176,16 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
       }
     }
   };
+  // The child's subscriptions end with it: the client must listen again (a new child knows none).
+  const unwatch = upstream.onClosed((reason) => {
+    end();
+    reply.finish(errorResponse(message.id, ErrorCode.ConnectionClosed, reason));
+  });
+  reply.onClientGone = end;
 }
 
-function principalName(request: ModernRequest): string {
+/** Whom a modern request is for, whichever child serves it: what rounds and listen streams are bound to and counted by. */
+export function principalName(request: Pick<ModernRequest, "principal">): string {
   return request.principal ? `sub:${request.principal.subject}` : "anonymous";
 }
 
@@ -202,7 +210,7 @@ async function roundTrip(context: Context, pool: ModernChildPool, request: Moder
   };
   const target = retry.params?.name ?? retry.params?.uri;
   const kind = `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`;
-  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind, (group) => evictOldest(context, group));
+  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind);
   round = new Round(started.upstream, message.method, principal, retry.params, message.id, request.envelope);
   round.callId = started.id;
   context.legacy.rounds.set(round.id, round);
@@ -217,16 +225,17 @@ function attach(context: Context, round: Round, reply: ModernReply): void {
   round.reply = reply;
   round.waitingSince = undefined;
   clearTimeout(round.deadline);
-  reply.onClientGone = () => {
-    if (round.reply !== reply) return;
-    round.upstream.cancel(round.callId, "the client closed the response stream");
-    drop(context, round);
-  };
   round.deadline = setTimeout(() => {
     round.upstream.cancel(round.callId, "request timed out");
     round.reply?.finish(errorResponse(round.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
     drop(context, round);
   }, context.config.mcp_server!.read_timeout);
+  // Runs at once when the client left while the call waited for a child.
+  reply.onClientGone = () => {
+    if (round.reply !== reply) return;
+    round.upstream.cancel(round.callId, "the client closed the response stream");
+    drop(context, round);
+  };
   if (round.settled) return settle(context, round, round.settled);
   if (round.collected.length > 0) scheduleFlush(context, round);
 }
@@ -330,6 +339,8 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
     drop(context, round);
   }, ttl);
   reply.finish({ jsonrpc: "2.0", id: round.clientId, result: inputRequiredResult(inputRequests, state) });
+  // The call now waits for its client: a call waiting for a child may end it (evictOldest).
+  round.upstream.onFreed?.();
 }
 
 /**
@@ -337,7 +348,7 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
  * its client to come back with input (a client that never retries must not hold a child for
  * read_timeout while others wait). Its requestState is refused from then on.
  */
-function evictOldest(context: Context, group: readonly ModernUpstream[]): boolean {
+export function evictOldest(context: Context, group: readonly ModernUpstream[]): boolean {
   let oldest: Round | undefined;
   for (const round of context.legacy.rounds.values()) {
     if (round.waitingSince === undefined || !group.includes(round.upstream)) continue;
@@ -370,6 +381,9 @@ async function resume(context: Context, request: ModernRequest, reply: ModernRep
   }
   round.clientId = message.id;
   round.envelope = request.envelope;
+  // Claimed at once: a second retry that arrives while this one is asked again (askClient awaits)
+  // is refused above instead of being attached and then dropped by askClient.
+  round.reply = reply;
   if (round.settled) {
     attach(context, round, reply);
     return;

@@ -52,6 +52,13 @@ export class ModernChildPool {
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
+  /**
+   * Ends the call on one of `children` that has waited longest for its client to come back with
+   * input, and says whether there was one (the rounds live with the server, which sets this).
+   */
+  evictWaiting: ((children: readonly ModernUpstream[]) => boolean) | undefined;
+  /** A subject's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
+  othersOf: (subject: string) => number = () => 0;
 
   /** `others` counts the legacy sessions, which share the caps. */
   constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
@@ -71,6 +78,11 @@ export class ModernChildPool {
     return count + this.#stopping.size;
   }
 
+  /** Children of a subject's own (none when principals share one child). */
+  childrenOf(subject: string): number {
+    return this.#config.session.modern_child === "shared" ? 0 : (this.#groups.get(`sub:${subject}`)?.length ?? 0);
+  }
+
   /** The key of the principal's children: its subject, or "shared". */
   keyOf(principal: Principal | undefined): string {
     if (!principal || this.#config.session.modern_child === "shared") return "shared";
@@ -87,9 +99,22 @@ export class ModernChildPool {
   async primary(principal: Principal | undefined): Promise<ModernUpstream> {
     const key = this.keyOf(principal);
     const group = this.#groups.get(key);
-    const upstream = group?.find((candidate) => !candidate.closed) ?? this.#spawn(key, principal);
+    const upstream = group?.find((candidate) => !candidate.closed) ?? (await this.#spawnFirst(key, principal));
     await upstream.ready;
     return upstream;
+  }
+
+  /** A principal's first child; at max_sessions it takes the place of another principal's extra child (see #reclaimFor). */
+  async #spawnFirst(key: string, principal: Principal | undefined): Promise<ModernUpstream> {
+    try {
+      return this.#spawn(key, principal);
+    } catch (error) {
+      const full = error instanceof SessionLimitError && this.size + this.#others() >= this.#config.session.max_sessions;
+      const freeing = full ? this.#reclaimFor(key) : undefined;
+      if (!freeing) throw error;
+      await freeing;
+      return this.#groups.get(key)?.find((candidate) => !candidate.closed) ?? this.#spawn(key, principal);
+    }
   }
 
   /** Hears list changes and resource updates from every child of the principal, now and later. */
@@ -108,7 +133,7 @@ export class ModernChildPool {
    * Starts a call on one of the principal's children. A `candidate` (a call that may make a legacy
    * child ask for input) of a kind known to ask runs on a child with no other candidate in flight;
    * other candidates share a child that runs no such exclusive call and is not draining. When no
-   * child fits and the group is full, `evict` may free one (it ends the call that has waited
+   * child fits and the group is full, `evictWaiting` may free one (it ends the call that has waited
    * longest for its client), else the call waits, FIFO, until one fits or read_timeout passes.
    */
   async start(
@@ -119,7 +144,6 @@ export class ModernChildPool {
     sink: CallSink,
     candidate: boolean,
     kind?: string,
-    evict?: (group: readonly ModernUpstream[]) => boolean,
   ): Promise<StartedCall> {
     const first = this.readyPrimary(principal) ?? (await this.primary(principal));
     if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(clientId, method, params, sink) };
@@ -140,9 +164,13 @@ export class ModernChildPool {
         if (mode === "exclusive") this.#ensureSpare(key, principal);
         return { upstream: fits, ...started };
       }
-      if (group.filter((child) => !child.closed).length < this.#config.session.modern_pool_size) {
-        await this.#spawn(key, principal).ready;
-        continue;
+      const live = group.filter((child) => !child.closed).length;
+      if (live < this.#config.session.modern_pool_size) {
+        const spawned = this.#trySpawn(key, principal, live > 0);
+        if (spawned) {
+          await spawned.ready;
+          continue;
+        }
       }
       // A child still starting (the spare) will fit: wait for it rather than end someone's round.
       const starting = group.find((child) => !child.closed && child.era === undefined);
@@ -150,7 +178,7 @@ export class ModernChildPool {
         await starting.ready.catch(() => undefined);
         continue;
       }
-      if (evict?.(group)) continue;
+      if (this.evictWaiting?.(group)) continue;
       // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time).
       await this.#waitForFree(key, deadline);
     }
@@ -198,6 +226,41 @@ export class ModernChildPool {
     next?.();
   }
 
+  /**
+   * A new child for the group, or undefined at a cap when the group has children of its own to
+   * wait for (`others`: a call then waits or ends the group's oldest waiting round instead).
+   */
+  #trySpawn(key: string, principal: Principal | undefined, others: boolean): ModernUpstream | undefined {
+    try {
+      return this.#spawn(key, principal);
+    } catch (error) {
+      if (error instanceof SessionLimitError && others) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * At max_sessions, a principal without a child (or a new legacy session) takes the place of
+   * another principal's extra child (every principal keeps its first): an idle one, else one whose call has waited longest
+   * for its client (`evictWaiting` ends that call). One user's rounds must not lock others out.
+   */
+  #reclaimFor(key: string | undefined): Promise<void> | undefined {
+    const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));
+    const idle = () => extras().find((child) => child.era !== undefined && child.inFlight === 0);
+    let victim = idle();
+    if (!victim && this.evictWaiting?.(extras())) victim = idle();
+    if (!victim) return undefined;
+    this.#logger.info("modern child ended to make way for another principal's first child", { child: victim.name });
+    this.#stop(victim, "its place was needed for another principal");
+    // Its process counts against max_sessions until it is gone.
+    return this.#stopping.get(victim);
+  }
+
+  /** At max_sessions, starts freeing the place of a principal's extra child for a new legacy session (see #reclaimFor). */
+  makeRoom(): boolean {
+    return this.#reclaimFor(undefined) !== undefined;
+  }
+
   /** Kills every child's process group at once (a second shutdown signal). */
   kill(): void {
     for (const group of this.#groups.values()) for (const upstream of group) upstream.kill();
@@ -216,13 +279,14 @@ export class ModernChildPool {
     if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
     const group = this.#groups.get(key) ?? [];
     const perSubject = maxSessionsPerSubject(this.#config);
-    if (key !== "shared" && perSubject !== undefined && group.length >= perSubject) {
+    if (key !== "shared" && perSubject !== undefined && group.length + this.othersOf(principal!.subject) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     const name = `m${++this.#names}`;
     const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
     group.push(upstream);
     this.#groups.set(key, group);
+    upstream.singlePrincipal = !(key === "shared" && principal !== undefined);
     upstream.onFreed = () => this.#wake(key);
     upstream.onAsker = (kind) => {
       if (this.#askers.size < MAX_KINDS) this.#askers.add(kind);

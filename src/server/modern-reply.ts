@@ -19,8 +19,8 @@ export class ModernReply {
   readonly #acceptsSse: boolean;
   readonly #keepAliveMs: number;
   readonly #maxQueuedBytes: number;
-  /** Called once if the client goes away before the reply is complete. */
-  onClientGone: (() => void) | undefined;
+  #gone = false;
+  #onClientGone: (() => void) | undefined;
   /** Called once when the reply is over, answered or abandoned. */
   onEnd: (() => void) | undefined;
 
@@ -37,12 +37,26 @@ export class ModernReply {
     return this.#done;
   }
 
+  /**
+   * Called once if the client goes away before the reply is complete; at once when set after it
+   * went (a call that waited for a child must not start for a client that is gone).
+   */
+  get onClientGone(): (() => void) | undefined {
+    return this.#onClientGone;
+  }
+
+  set onClientGone(listener: (() => void) | undefined) {
+    this.#onClientGone = listener;
+    if (this.#gone) listener?.();
+  }
+
   /** The HTTP connection went away (the runtime's signal, before any stream existed). */
   clientGone(): void {
     if (this.#done) return;
     this.#done = true;
+    this.#gone = true;
     clearInterval(this.#keepAlive);
-    this.onClientGone?.();
+    this.#onClientGone?.();
     this.onEnd?.();
   }
 

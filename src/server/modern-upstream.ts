@@ -93,7 +93,15 @@ export class ModernUpstream {
   #closed = false;
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
+  readonly #closedListeners = new Set<(reason: string) => void>();
   readonly #onExit: (upstream: ModernUpstream) => void;
+  /**
+   * Whether one principal has this child. When several share it (`modern_child: shared` behind
+   * authentication), what the child sends tied to no call — a log line, a request for input — may
+   * be about another principal's finished call: log lines are dropped and requests refused, as
+   * shared legacy sessions do, rather than put to the wrong user.
+   */
+  singlePrincipal = true;
   /** Called when a candidate call is over (answered, cancelled or failed): the child may take another. */
   onFreed: (() => void) | undefined;
   /** Called with the kind of a call that made the child ask for input. */
@@ -136,6 +144,16 @@ export class ModernUpstream {
   /** Whether a child request waits for attribution: no new candidate call may start here. */
   get draining(): boolean {
     return this.#parked.length > 0;
+  }
+
+  /** Hears the child end (with the reason), once; at once (next microtask) when it has already. Returns the unsubscribe. */
+  onClosed(listener: (reason: string) => void): () => void {
+    if (this.#closed) {
+      queueMicrotask(() => listener(this.#closeReason));
+      return () => {};
+    }
+    this.#closedListeners.add(listener);
+    return () => this.#closedListeners.delete(listener);
   }
 
   onBroadcast(listener: BroadcastListener): () => void {
@@ -262,6 +280,7 @@ export class ModernUpstream {
 
   #childRequest(request: JsonRpcRequest): void {
     if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
+    if (!this.singlePrincipal) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} cannot be attributed to one user on a child every principal shares; set session.modern_child: per_principal`));
     if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
     this.#parked.push(request);
     this.#attribute();
@@ -333,9 +352,10 @@ export class ModernUpstream {
       return;
     }
     // Anything else (logging above all) belongs to a call, but says not which: it goes to the one
-    // call in flight, and is dropped when there are several (it must not reach the wrong client).
+    // call in flight, and is dropped when there are several or principals share the child (it must
+    // not reach the wrong client).
     const calls = [...this.#calls.values()].filter((call) => call.method !== "subscriptions/listen");
-    if (calls.length === 1) calls[0]!.sink.notification(message);
+    if (calls.length === 1 && this.singlePrincipal) calls[0]!.sink.notification(message);
     else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
@@ -350,6 +370,8 @@ export class ModernUpstream {
 
   #failAll(reason: string): void {
     for (const call of this.#calls.values()) call.resolve(errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason));
+    for (const listener of this.#closedListeners) listener(reason);
+    this.#closedListeners.clear();
     this.#calls.clear();
     this.#candidateCount = 0;
     this.#exclusiveCount = 0;

@@ -13,7 +13,7 @@ import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeader
 import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
-import { callLegacyChild, LegacyChildState } from "./modern-legacy.ts";
+import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
 import { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
@@ -76,6 +76,7 @@ export class ModernServer {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
+    this.pool.evictWaiting = (children) => evictOldest(this.#context, children);
   }
 
   close(): Promise<void> {
@@ -106,7 +107,8 @@ export class ModernServer {
     }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
     if (message.method === "subscriptions/listen") {
-      const key = this.pool.keyOf(principal);
+      // Per principal, not per child: with one shared child, one user's streams must not use up another's.
+      const key = principalName(request);
       const open = this.#listens.get(key) ?? 0;
       if (open >= MAX_LISTENS_PER_PRINCIPAL) {
         return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_LISTENS_PER_PRINCIPAL} subscriptions/listen streams open`), { "retry-after": "5" });
@@ -137,17 +139,18 @@ export class ModernServer {
     const { message } = request;
     const listen = message.method === "subscriptions/listen";
     const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
-    reply.onClientGone = () => {
-      clearTimeout(timer);
-      upstream.cancel(id, "the client closed the response stream");
-    };
     const timer = listen ? undefined : setTimeout(() => {
       upstream.cancel(id, "request timed out");
       reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#context.config.mcp_server!.read_timeout} ms`));
     }, this.#context.config.mcp_server!.read_timeout);
+    reply.onClientGone = () => {
+      clearTimeout(timer);
+      upstream.cancel(id, "the client closed the response stream");
+    };
     void response.then((answer) => {
       clearTimeout(timer);
-      if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, false);
+      // A client's page adds to what other pages declared (a tool listed again is updated).
+      if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
       reply.finish(message.method === "server/discover" ? ownVersions(answer) : answer);
     });
   }

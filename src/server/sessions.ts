@@ -51,6 +51,10 @@ export class SessionManager {
   #lastKeepAlive = Date.now();
   /** Children serving modern clients (src/server/modern-pool.ts), which count against max_sessions too. */
   otherChildren: () => number = () => 0;
+  /** At max_sessions, frees a place held by a modern principal's extra child; false when there is none. */
+  makeRoom: () => boolean = () => false;
+  /** A subject's modern children, which count against max_sessions_per_subject too. */
+  otherChildrenOf: (subject: string) => number = () => 0;
   #lastCleanup = Date.now();
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger) {
@@ -98,6 +102,11 @@ export class SessionManager {
     return this.#slotsInUse();
   }
 
+  /** Slots a subject's legacy sessions take (see slots). */
+  slotsOf(subject: string): number {
+    return this.#slotsInUse(subject);
+  }
+
   #slotsInUse(subject?: string): number {
     if (subject === undefined) return Math.max(this.#sessions.size, this.#children.size);
     let children = 0;
@@ -109,11 +118,13 @@ export class SessionManager {
   create(principal: Principal | undefined, protocolVersion: string): Session {
     const { max_sessions } = this.#config.session;
     if (this.slots + this.otherChildren() >= max_sessions) {
-      throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
+      // A modern principal's extra child makes way; its process counts until gone, so the client's retry gets the place.
+      const freeing = this.makeRoom();
+      throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, freeing ? 1 : 5);
     }
     const subject = principal?.subject;
     const perSubject = this.#maxPerSubject;
-    if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) >= perSubject) {
+    if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) + this.otherChildrenOf(subject) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, this.#hub.retryInSeconds || 1);

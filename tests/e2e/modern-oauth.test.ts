@@ -57,6 +57,21 @@ describe("modern requests behind OAuth", () => {
     assert.match(response.headers.get("www-authenticate") ?? "", /mcp:write/);
   });
 
+  test("headers naming an allowed method over a body calling a forbidden one: refused, never run", async () => {
+    const token = await idp.token({ resource: bridge.url, scope: "mcp:read" });
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "smuggled" }, _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} } } });
+    for (const [label, sent] of <Array<[string, Record<string, string>]>>[
+      ["Mcp-Method says tools/list", headers(token, "tools/list")],
+      ["no MCP-Protocol-Version, Mcp-Method says tools/list", Object.fromEntries(Object.entries(headers(token, "tools/list")).filter(([key]) => key !== "mcp-protocol-version"))],
+      ["no Mcp-Method", Object.fromEntries(Object.entries(headers(token, "tools/call", "echo")).filter(([key]) => key !== "mcp-method"))],
+    ]) {
+      const response = await fetch(bridge.url, { method: "POST", headers: sent, body });
+      const text = await response.text();
+      assert.ok(response.status === 400 || response.status === 403, `${label}: ${response.status} ${text}`);
+      assert.doesNotMatch(text, /smuggled/, label);
+    }
+  });
+
   test("an SDK v2 client with a token carrying the scopes lists and calls tools in the modern era", async () => {
     const token = await idp.token({ resource: bridge.url, scope: "mcp:read mcp:write" });
     const client = new Client({ name: "modern-oauth", version: "1" }, { versionNegotiation: { mode: { pin: MODERN } } });
