@@ -39,8 +39,8 @@ test("the package is publishable: not private, a bin, and only the bundle and do
   assert.equal(pkg.bin["mcp-bridge"], "dist/mcp-bridge.cjs");
   const { stdout } = await exec("tar", ["-tzf", tarball]);
   const files = stdout.trim().split("\n").sort();
-  assert.ok(files.includes("package/dist/mcp-bridge.cjs"));
-  assert.ok(files.every((file) => /^package\/(dist\/mcp-bridge\.cjs|docs\/[\w-]+\.md|README\.md|package\.json)$/.test(file)), files.join("\n"));
+  for (const required of ["package/dist/mcp-bridge.cjs", "package/dist/THIRD_PARTY_NOTICES.txt", "package/LICENSE"]) assert.ok(files.includes(required), `${required} missing from:\n${files.join("\n")}`);
+  assert.ok(files.every((file) => /^package\/(dist\/(mcp-bridge\.cjs|THIRD_PARTY_NOTICES\.txt)|docs\/[\w-]+\.md|README\.md|LICENSE|package\.json)$/.test(file)), files.join("\n"));
 });
 
 test("the packed bin connects a stdio client to a remote server (connect URL), needing nothing beside it", async () => {
@@ -55,14 +55,11 @@ test("the packed bin connects a stdio client to a remote server (connect URL), n
   }
 });
 
-test("npx -y <tarball> connect URL works offline", async (t) => {
+test("npx -y --package <tarball> mcp-bridge connect URL works offline (as `npx -y mcp-bridge connect URL` does from the registry)", async () => {
   const pkg = JSON.parse(await readFile(join(dir, "package", "package.json"), "utf8")) as { dependencies?: Record<string, string> };
-  if (Object.keys(pkg.dependencies ?? {}).length > 0) {
-    // npx installs declared dependencies from the registry even though the bundle needs none of them.
-    t.skip(`package.json still declares runtime dependencies (${Object.keys(pkg.dependencies!).join(", ")}), which the bundle does not need; until they move to devDependencies npx needs the registry`);
-    return;
-  }
-  const local = await connectLocalClient(["connect", server.url], { command: ["npx", "-y", "--offline", tarball], direct: true });
+  // npx would install declared dependencies from the registry: the bundle needs none, so there are none.
+  assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
+  const local = await connectLocalClient(["connect", server.url], { command: ["npx", "-y", "--offline", "--package", tarball, "mcp-bridge"], direct: true });
   try {
     const result = await local.client.callTool({ name: "echo", arguments: { text: "via npx" } });
     assert.deepEqual(result.content, [{ type: "text", text: "via npx" }]);
