@@ -20,6 +20,7 @@ import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
 import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
 import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
+import type { StartHealth } from "./start-health.ts";
 
 const TICK_MS = 1000;
 /** Kinds of call remembered as asking or quiet (each); beyond, new kinds always run alone. */
@@ -69,6 +70,8 @@ export class ModernChildPool {
   evictWaiting: ((children: readonly ModernUpstream[], graceMs: number) => Eviction) | undefined;
   /** A subject's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
   othersOf: (subject: string) => number = () => 0;
+  /** Where children report whether they started, for /ready (the legacy sessions' record, set by the server). */
+  starts: StartHealth | undefined;
 
   /** `others` counts the legacy sessions, which share the caps. */
   constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
@@ -318,8 +321,14 @@ export class ModernChildPool {
       for (const listener of this.#listeners.get(key) ?? []) listener(message);
     });
     this.#logger.info("modern child started", { child: name, subject: principal?.subject, children: this.size });
-    // A failed handshake ends the child; the caller sees the error through `ready`.
-    upstream.ready.catch(() => undefined);
+    // A failed handshake ends the child; the caller sees the error through `ready`. The handshake
+    // carries nothing from a client: unless the bridge itself ended the child, the server failed to start.
+    upstream.ready.then(
+      () => this.starts?.succeeded(),
+      () => {
+        if (!this.#stopping.has(upstream) && upstream.startFailure) this.starts?.failed(upstream.startFailure);
+      },
+    );
     return upstream;
   }
 

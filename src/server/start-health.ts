@@ -1,8 +1,10 @@
 /**
  * @module Whether per-session children start: the outcome of the most recent starts, for /ready.
  * A command can be runnable and still never serve (it exits at once, or dies or hangs before it
- * answers initialize); only starting it tells.
+ * answers initialize); only starting it tells. Both kinds of per-session children report here:
+ * legacy sessions' (sessions.ts) and modern clients' (modern-pool.ts).
  */
+import type { ChildExit } from "../runtime/types.ts";
 
 /**
  * Failed starts in a row, all within FAILING_WINDOW_MS, that make the bridge not ready. One
@@ -20,9 +22,18 @@ const FAILING_WINDOW_MS = 60_000;
 
 /** How a start failed, as /ready and the operators' /health report it (no counts, no paths). */
 export interface StartFailure {
-  reason: "exited before answering initialize" | "could not be started" | "did not answer initialize in time";
+  reason: "exited before answering initialize" | "could not be started" | "did not answer initialize in time" | "refused the bridge's initialize";
   last_exit_code?: number;
   last_exit_signal?: string;
+}
+
+/** A child that is gone before it answered initialize, as a failed start. */
+export function exitedBeforeStart(exit: ChildExit & { error?: Error }): StartFailure {
+  return {
+    reason: exit.error ? "could not be started" : "exited before answering initialize",
+    ...(exit.code !== null && { last_exit_code: exit.code }),
+    ...(exit.signal !== null && { last_exit_signal: exit.signal }),
+  };
 }
 
 export class StartHealth {

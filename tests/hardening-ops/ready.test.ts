@@ -89,6 +89,27 @@ describe("/ready and per-session children that fail to start", { timeout: 120_00
     }
   });
 
+  test("modern (2026-07-28) clients' children count too: their handshake involves no client input at all", async () => {
+    const bridge = await startBridge({ server: { mcp_server: { command: "/bin/sh", args: ["-c", "exit 4"] } } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(bridge.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/list", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } }),
+        });
+        const body = (await response.json()) as { error?: unknown };
+        assert.ok(body.error, `the call should fail: ${JSON.stringify(body)}`);
+      }
+      const { status, body } = await ready(bridge);
+      assert.equal(status, 503, JSON.stringify(body));
+      assert.equal(body.mcp_server, "failing");
+      assert.equal(body.last_exit_code, 4);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("clients that give up while their child starts are not failed starts", async () => {
     // Children take a few seconds to answer; each client leaves after a fraction of that.
     const slow = { command: "/bin/sh", args: ["-c", `sleep 3; exec "${process.execPath}" "${SCRIPTED}"`], graceful_shutdown_timeout: "1s" };
