@@ -89,6 +89,20 @@ describe("/ready and per-session children that fail to start", { timeout: 120_00
     }
   });
 
+  test("a server that never answers initialize: each start times out (startup_timeout), and /ready says so", async () => {
+    const silent = { command: "/bin/sh", args: ["-c", "exec sleep 600"], read_timeout: "1s", startup_timeout: "1s", graceful_shutdown_timeout: "1s" };
+    const bridge = await startBridge({ server: { mcp_server: silent } });
+    try {
+      for (let i = 0; i < 3; i++) await failedStart(bridge);
+      const { status, body } = await ready(bridge);
+      assert.equal(status, 503, JSON.stringify(body));
+      assert.equal(body.reason, "did not answer initialize in time");
+      assert.equal(body.last_exit_code, undefined, "the bridge ended it: its exit says nothing");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("modern (2026-07-28) clients' children count too: their handshake involves no client input at all", async () => {
     const bridge = await startBridge({ server: { mcp_server: { command: "/bin/sh", args: ["-c", "exit 4"] } } });
     try {
