@@ -129,12 +129,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const state = sessions.childState;
     const healthy = state !== "failed";
     const retry = sessions.retryInSeconds;
-    return c.json({ status: healthy ? (state === "restarting" ? "degraded" : "ok") : "failing", mcp_server: state, ...(retry > 0 && { retry_in_s: retry }) }, healthy ? 200 : 503);
+    // Per-session children failing to start ("failing") is degraded, like a shared child restarting: new sessions keep trying.
+    const degraded = state === "restarting" || state === "failing";
+    return c.json({ status: healthy ? (degraded ? "degraded" : "ok") : "failing", mcp_server: state, ...(retry > 0 && { retry_in_s: retry }) }, healthy ? 200 : 503);
   });
   app.get("/ready", (c) => {
     const authReady = options.authenticator?.ready !== false;
     const ready = sessions.ready && authReady;
-    return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState, auth: authReady ? "ready" : "unavailable" }, ready ? 200 : 503);
+    return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState, ...sessions.startFailure, auth: authReady ? "ready" : "unavailable" }, ready ? 200 : 503);
   });
 
   if (options.protectedResourceMetadata) {

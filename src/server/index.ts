@@ -110,6 +110,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   sessions.makeRoom = () => modern.pool.makeRoom();
   sessions.otherChildrenOf = (subject) => modern.pool.childrenOf(subject);
   modern.pool.othersOf = (subject) => sessions.slotsOf(subject);
+  modern.pool.starts = sessions.starts;
   const metrics = new Metrics();
   app = createApp({
     metrics,

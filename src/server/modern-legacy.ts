@@ -30,7 +30,7 @@ import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protoco
 import { toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
 import { requestDigest } from "../mcp/seal.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
-import type { ModernChildPool } from "./modern-pool.ts";
+import type { Eviction, ModernChildPool } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
 
@@ -346,18 +346,22 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
 /**
  * Frees a child of `group` for a new call by ending the call there that has waited longest for
  * its client to come back with input (a client that never retries must not hold a child for
- * read_timeout while others wait). Its requestState is refused from then on.
+ * read_timeout while others wait). Its requestState is refused from then on. A round that went to
+ * its client less than `graceMs` ago is spared: "evicted" when a call was ended, else the
+ * milliseconds until the oldest waiting round may be, or undefined when no round of `group` waits.
  */
-export function evictOldest(context: Context, group: readonly ModernUpstream[]): boolean {
+export function evictOldest(context: Context, group: readonly ModernUpstream[], graceMs: number): Eviction {
   let oldest: Round | undefined;
   for (const round of context.legacy.rounds.values()) {
     if (round.waitingSince === undefined || !group.includes(round.upstream)) continue;
     if (!oldest || round.waitingSince < oldest.waitingSince!) oldest = round;
   }
-  if (!oldest) return false;
+  if (!oldest) return undefined;
+  const spared = oldest.waitingSince! + graceMs - Date.now();
+  if (spared > 0) return spared;
   oldest.upstream.cancel(oldest.callId, "another call needed the child; the client did not come back with input");
   drop(context, oldest);
-  return true;
+  return "evicted";
 }
 
 /** A retry: the state must be ours, this principal's and this request's, and its round still open. */

@@ -20,12 +20,23 @@ import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
 import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
 import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
+import type { StartHealth } from "./start-health.ts";
 
 const TICK_MS = 1000;
 /** Kinds of call remembered as asking or quiet (each); beyond, new kinds always run alone. */
 const MAX_KINDS = 10_000;
 /** Calls of one principal that may wait for a free child at once; more get 503. */
 const MAX_WAITING_PER_KEY = 1000;
+/**
+ * How long a round that went to its client is safe from the principal's own calls waiting for a
+ * child (at most a quarter of read_timeout). Ending it at once would end nearly every round with
+ * more calls than children, however fast the clients answer; a client that answers within this
+ * time completes, one that does not may lose the round to a waiting call.
+ */
+const INPUT_GRACE_MS = 2000;
+
+/** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits. */
+export type Eviction = "evicted" | number | undefined;
 
 /** One call started on a child. */
 export interface StartedCall {
@@ -53,12 +64,14 @@ export class ModernChildPool {
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
   /**
-   * Ends the call on one of `children` that has waited longest for its client to come back with
-   * input, and says whether there was one (the rounds live with the server, which sets this).
+   * Ends the call on one of `children` that has waited longest, and at least `graceMs`, for its
+   * client to come back with input (the rounds live with the server, which sets this).
    */
-  evictWaiting: ((children: readonly ModernUpstream[]) => boolean) | undefined;
+  evictWaiting: ((children: readonly ModernUpstream[], graceMs: number) => Eviction) | undefined;
   /** A subject's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
   othersOf: (subject: string) => number = () => 0;
+  /** Where children report whether they started, for /ready (the legacy sessions' record, set by the server). */
+  starts: StartHealth | undefined;
 
   /** `others` counts the legacy sessions, which share the caps. */
   constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
@@ -134,7 +147,8 @@ export class ModernChildPool {
    * child ask for input) of a kind known to ask runs on a child with no other candidate in flight;
    * other candidates share a child that runs no such exclusive call and is not draining. When no
    * child fits and the group is full, `evictWaiting` may free one (it ends the call that has waited
-   * longest for its client), else the call waits, FIFO, until one fits or read_timeout passes.
+   * longest for its client, past INPUT_GRACE_MS), else the call waits, FIFO, until one fits, a
+   * round's grace ends, or read_timeout passes.
    */
   async start(
     principal: Principal | undefined,
@@ -178,9 +192,10 @@ export class ModernChildPool {
         await starting.ready.catch(() => undefined);
         continue;
       }
-      if (this.evictWaiting?.(group)) continue;
-      // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time).
-      await this.#waitForFree(key, deadline);
+      const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
+      if (eviction === "evicted") continue;
+      // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
+      await this.#waitForFree(key, deadline, eviction);
     }
   }
 
@@ -200,17 +215,24 @@ export class ModernChildPool {
     }
   }
 
-  /** Resolves when a child of `key` may have become free; SessionLimitError at `deadline` or when too many wait. */
-  #waitForFree(key: string, deadline: number): Promise<void> {
+  /**
+   * Resolves when a child of `key` may have become free, or after `recheckInMs` (when a waiting
+   * round may be evicted); SessionLimitError at `deadline` or when too many wait.
+   */
+  #waitForFree(key: string, deadline: number, recheckInMs?: number): Promise<void> {
     const queue = this.#waiting.get(key) ?? [];
     if (queue.length >= MAX_WAITING_PER_KEY) return Promise.reject(new SessionLimitError(`too many calls of this principal are waiting for a child`, 1));
     this.#waiting.set(key, queue);
     return new Promise((resolve, reject) => {
+      const untilDeadline = Math.max(0, deadline - Date.now());
+      const recheck = recheckInMs !== undefined && recheckInMs < untilDeadline;
       const timer = setTimeout(() => {
         const at = queue.indexOf(wake);
         if (at !== -1) queue.splice(at, 1);
-        reject(new SessionLimitError(`no child of this principal became free within ${this.#config.mcp_server!.read_timeout} ms`, 1));
-      }, Math.max(0, deadline - Date.now()));
+        if (queue.length === 0 && this.#waiting.get(key) === queue) this.#waiting.delete(key);
+        if (recheck) resolve();
+        else reject(new SessionLimitError(`no child of this principal became free within ${this.#config.mcp_server!.read_timeout} ms`, 1));
+      }, recheck ? recheckInMs : untilDeadline);
       const wake = () => {
         clearTimeout(timer);
         resolve();
@@ -248,7 +270,8 @@ export class ModernChildPool {
     const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));
     const idle = () => extras().find((child) => child.era !== undefined && child.inFlight === 0);
     let victim = idle();
-    if (!victim && this.evictWaiting?.(extras())) victim = idle();
+    // Another principal's need does not wait for the grace: its rounds are extras beyond its first child.
+    if (!victim && this.evictWaiting?.(extras(), 0) === "evicted") victim = idle();
     if (!victim) return undefined;
     this.#logger.info("modern child ended to make way for another principal's first child", { child: victim.name });
     this.#stop(victim, "its place was needed for another principal");
@@ -298,8 +321,14 @@ export class ModernChildPool {
       for (const listener of this.#listeners.get(key) ?? []) listener(message);
     });
     this.#logger.info("modern child started", { child: name, subject: principal?.subject, children: this.size });
-    // A failed handshake ends the child; the caller sees the error through `ready`.
-    upstream.ready.catch(() => undefined);
+    // A failed handshake ends the child; the caller sees the error through `ready`. The handshake
+    // carries nothing from a client: unless the bridge itself ended the child, the server failed to start.
+    upstream.ready.then(
+      () => this.starts?.succeeded(),
+      () => {
+        if (!this.#stopping.has(upstream) && upstream.startFailure) this.starts?.failed(upstream.startFailure);
+      },
+    );
     return upstream;
   }
 

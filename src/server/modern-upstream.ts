@@ -20,9 +20,10 @@ import { ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type J
 import type { Logger } from "../log/logger.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
 import { LEGACY_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
-import type { Platform } from "../runtime/types.ts";
+import type { ChildExit, Platform } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
+import { exitedBeforeStart, type StartFailure } from "./start-health.ts";
 
 export type ChildEra = "modern" | "legacy";
 
@@ -85,6 +86,9 @@ export class ModernUpstream {
   handshake: JsonObject | undefined;
   lastActivity = Date.now();
   readonly ready: Promise<void>;
+  /** Why the handshake failed, once `ready` has rejected (for /ready, see start-health.ts). */
+  startFailure: StartFailure | undefined;
+  #exit: (ChildExit & { error?: Error }) | undefined;
   #child: StdioChild;
   readonly #logger: Logger;
   readonly #calls = new Map<number, Call>();
@@ -122,7 +126,10 @@ export class ModernUpstream {
     const env = childEnvironment(config, platform.env, config.pass_identity ? principal : undefined);
     this.#child = new StdioChild(platform, config, env, logger, {
       onMessage: (message) => this.#receive(message),
-      onExit: (exit) => this.#exited(exit.error ? "the MCP server could not be started" : "the MCP server exited"),
+      onExit: (exit) => {
+        this.#exit = exit;
+        this.#exited(exit.error ? "the MCP server could not be started" : "the MCP server exited");
+      },
     });
     this.ready = this.#handshake(Math.min(config.read_timeout, PROBE_TIMEOUT_MS));
   }
@@ -229,10 +236,14 @@ export class ModernUpstream {
       this.#logger.info("modern child ready", { child: this.name, era: "modern" });
       return;
     }
-    if (this.#closed) throw new Error(this.#closeReason);
+    if (this.#closed) {
+      this.startFailure = this.#exit ? exitedBeforeStart(this.#exit) : { reason: "did not answer initialize in time" };
+      throw new Error(this.#closeReason);
+    }
     const init = await this.#probeRequest("initialize", { protocolVersion: LEGACY_VERSIONS[0], capabilities: TRANSLATABLE_CAPABILITIES, clientInfo: BRIDGE_INFO }, timeoutMs);
     if (!init || !isObject(init.result)) {
       const reason = init?.error ? `the MCP server refused initialize: ${init.error.message}` : this.#closed ? this.#closeReason : "the MCP server did not answer initialize";
+      this.startFailure = this.#exit ? exitedBeforeStart(this.#exit) : { reason: init?.error ? "refused the bridge's initialize" : "did not answer initialize in time" };
       void this.close(reason);
       throw new Error(reason);
     }

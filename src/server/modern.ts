@@ -76,7 +76,7 @@ export class ModernServer {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
-    this.pool.evictWaiting = (children) => evictOldest(this.#context, children);
+    this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
   }
 
   close(): Promise<void> {

@@ -27,6 +27,7 @@ export function createOpsApp({ metrics, sessions, authenticator }: OpsAppOptions
         status: healthy ? "ok" : "failing",
         ready: sessions.ready && authReady,
         mcp_server: sessions.childState,
+        ...sessions.startFailure,
         retry_in_s: sessions.retryInSeconds,
         auth: authenticator ? (authReady ? "ready" : "unavailable") : "none",
         sessions: sessions.size,

@@ -113,6 +113,11 @@ export class Session {
   lastActivity = Date.now();
   /** Negotiated in initialize; until then the version the client asked for. */
   protocolVersion: string;
+  /**
+   * Told whether the MCP server answered initialize (true) or let it time out (false), for /ready;
+   * a refusal answers the client's request and says nothing about the server starting.
+   */
+  onStart: ((started: boolean) => void) | undefined;
   #link: UpstreamLink | undefined;
   readonly #settings: SessionSettings;
   readonly #logger: Logger;
@@ -131,6 +136,7 @@ export class Session {
   #seq = 0;
   #closed = false;
   #legacy = false;
+  #initialized = false;
   readonly #onEnd: (session: Session, reason: string) => void;
   readonly #drops: ThrottledLog;
 
@@ -154,6 +160,11 @@ export class Session {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The MCP server answered initialize with a result. */
+  get initialized(): boolean {
+    return this.#initialized;
   }
 
   /** Requests awaiting the child's reply. */
@@ -276,6 +287,8 @@ export class Session {
       this.#untrack(key, pending);
       if (pending.method === "initialize") {
         if ("error" in message) return this.#initializeFailed(pending.stream, raw, "the MCP server refused initialize");
+        this.#initialized = true;
+        this.onStart?.(true);
         this.#noteInitialized(message.result);
       }
       this.#deliverResponse(pending.stream, raw);
@@ -309,8 +322,10 @@ export class Session {
       if (!initialize) this.#cancelUpstream(pending.id, "request timed out");
       const waited = initialize ? Math.max(this.#settings.readTimeoutMs, this.#settings.startupTimeoutMs) : this.#settings.readTimeoutMs;
       const raw = JSON.stringify(errorResponse(pending.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${waited} ms`));
-      if (initialize) this.#initializeFailed(pending.stream, raw, "the MCP server did not answer initialize in time (mcp_server.startup_timeout)");
-      else this.#deliverResponse(pending.stream, raw);
+      if (initialize) {
+        this.onStart?.(false);
+        this.#initializeFailed(pending.stream, raw, "the MCP server did not answer initialize in time (mcp_server.startup_timeout)");
+      } else this.#deliverResponse(pending.stream, raw);
     }
   }
 

@@ -10,6 +10,7 @@ import type { Platform } from "../runtime/types.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
 import { Session, type SessionSettings } from "./session.ts";
 import { SharedChildHub } from "./shared-hub.ts";
+import { exitedBeforeStart, StartHealth, type StartFailure } from "./start-health.ts";
 
 const TICK_MS = 1000;
 /** SSE retry hint: how soon a client should reconnect a dropped stream. */
@@ -47,6 +48,11 @@ export class SessionManager {
   readonly #logger: Logger;
   readonly #settings: SessionSettings;
   readonly #hub: SharedChildHub | undefined;
+  /**
+   * How the recent per-session children started, legacy sessions' and (reported by the modern
+   * pool) modern clients'; unused for readiness in shared mode, where the hub knows its one child.
+   */
+  readonly starts = new StartHealth();
   readonly #timer: ReturnType<typeof setInterval>;
   #lastKeepAlive = Date.now();
   /** Children serving modern clients (src/server/modern-pool.ts), which count against max_sessions too. */
@@ -80,9 +86,17 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
-  /** Whether a new session could get an MCP server now: the shared child runs, or the command can be run. */
+  /**
+   * Whether a new session could get an MCP server now: the shared child runs, or the command can be
+   * run and the recent per-session children did not keep failing to start (see start-health.ts).
+   */
   get ready(): boolean {
-    return this.#hub ? this.#hub.ready : this.#commandRunnable();
+    return this.#hub ? this.#hub.ready : this.#commandRunnable() && !this.starts.failing;
+  }
+
+  /** Why per-session children are failing to start, while they are (for /ready and the operators' /health). */
+  get startFailure(): StartFailure | undefined {
+    return this.#hub ? undefined : this.starts.failing;
   }
 
   /** The command resolves, on the child's PATH, to a file the bridge may execute (not merely one that exists). */
@@ -94,7 +108,7 @@ export class SessionManager {
   }
 
   get childState(): string {
-    return this.#hub ? this.#hub.state : "per-session";
+    return this.#hub ? this.#hub.state : this.starts.failing ? "failing" : "per-session";
   }
 
   /** Slots taken by legacy sessions: sessions, or their children still running (an ended session's child counts until gone). */
@@ -138,9 +152,14 @@ export class SessionManager {
     } else {
       const mcp = this.#config.mcp_server!;
       const env = childEnvironment(mcp, this.#platform.env, mcp.pass_identity ? principal : undefined);
+      session.onStart = (started) => (started ? this.starts.succeeded() : this.starts.failed({ reason: "did not answer initialize in time" }));
       const child = new StdioChild(this.#platform, mcp, env, logger, {
         onMessage: (message, raw) => session.receive(message, raw),
-        onExit: (exit) => session.terminate(exit.error ? "the MCP server could not be started" : "the MCP server exited"),
+        onExit: (exit) => {
+          // Gone on its own before initialize was answered (not ended by the bridge for its client): a failed start.
+          if (!session.closed && !session.initialized) this.starts.failed(exitedBeforeStart(exit));
+          session.terminate(exit.error ? "the MCP server could not be started" : "the MCP server exited");
+        },
       });
       this.#children.set(child, subject);
       void child.gone.then(() => this.#children.delete(child));
