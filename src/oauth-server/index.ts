@@ -135,6 +135,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       sha256: platform.sha256,
       allowedRedirectUris: config.allowed_redirect_uris,
       registrationLifetime: config.registration_lifetime,
+      // A tenth of the store: unauthenticated registrations can never crowd out grants and codes.
+      maxUnusedRegistrations: Math.max(10, Math.floor(options.storage.max_entries / 10)),
       cimd: cimdEnabled
         ? createMetadataDocumentResolver({ config: config.client_metadata_documents, fetch: platform.publicFetch!, store, allowedRedirectUris: config.allowed_redirect_uris, logger })
         : undefined,

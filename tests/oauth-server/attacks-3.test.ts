@@ -1,0 +1,57 @@
+/**
+ * @module Attacks on the authorization server's shared resources, third round: honest users must
+ * never be locked out by someone else's load — a hosted client's shared address (claude.ai), a
+ * store filled by registrations, metadata documents fetched at /token — and the state directory,
+ * redirect URI lists and scope names must behave as documented.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ClientRegistry, RegistrationsBusyError } from "../../src/oauth-server/clients.ts";
+import { nodePlatform } from "../../src/runtime/node.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
+import { CLAUDE_CALLBACK, postJson, startAsBridge } from "./support.ts";
+
+test("Claude's shared address is not locked out: identical public registrations come back for free, a listed hosted client has its own, higher limit", { timeout: 180_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" } });
+  try {
+    const register = async (body: Record<string, unknown>) => {
+      const response = await postJson(`${bridge.origin}/register`, body);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    // Someone at the shared address uses up the ordinary quota with made-up clients.
+    for (let i = 0; i < 30; i++) assert.equal((await register({ client_name: `junk ${i}`, redirect_uris: ["http://127.0.0.1/callback"], token_endpoint_auth_method: "none" })).status, 201);
+    assert.equal((await register({ client_name: "junk 31", redirect_uris: ["http://127.0.0.1/callback"], token_endpoint_auth_method: "none" })).status, 429, "the ordinary limit still holds");
+    // Claude (confidential, its callback listed by the operator) registers for user after user from the same address.
+    for (let i = 0; i < 40; i++) {
+      const { status, body } = await register({ client_name: "Claude", redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "client_secret_post", grant_types: ["authorization_code", "refresh_token"] });
+      assert.equal(status, 201, `Claude registration ${i + 1}: ${JSON.stringify(body)}`);
+      assert.ok(body.client_secret);
+    }
+    // A public client that registers again with the same metadata gets the same registration, at no cost.
+    const first = await register({ client_name: "junk 0", redirect_uris: ["http://127.0.0.1/callback"], token_endpoint_auth_method: "none" });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const again = await register({ client_name: "junk 0", redirect_uris: ["http://127.0.0.1/callback"], token_endpoint_auth_method: "none" });
+    assert.equal(again.body.client_id, first.body.client_id);
+    assert.equal(again.body.client_secret, undefined);
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("unused registrations are bounded: the oldest unused one gives way, used ones and fresh ones stay", async () => {
+  let now = 1_700_000_000_000;
+  const store = new MemoryStore({ now: () => now });
+  const clients = new ClientRegistry({ store, sha256: nodePlatform.sha256, allowedRedirectUris: [CLAUDE_CALLBACK], registrationLifetime: 30 * 86_400_000, maxUnusedRegistrations: 5, cimd: undefined, now: () => now });
+  const register = async (name: string) => (await clients.register({ client_name: name, redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }))!.client_id as string;
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push(await register(`client ${i}`));
+  await clients.touch((await clients.lookup(ids[1]!))!);
+  // Five fresh unused registrations: a sixth is refused, not one of them dropped while its user may be signing in.
+  await assert.rejects(register("too soon"), RegistrationsBusyError);
+  now += 11 * 60_000;
+  const newcomers = [await register("new 0"), await register("new 1")];
+  assert.equal(await clients.lookup(ids[0]!), undefined, "the oldest unused registration was dropped");
+  assert.ok(await clients.lookup(ids[1]!), "a used registration is never dropped");
+  for (const id of [...ids.slice(2), ...newcomers]) assert.ok(await clients.lookup(id), id);
+  await store.close();
+});
