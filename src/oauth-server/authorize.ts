@@ -92,10 +92,12 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const asked = scopeText.split(" ").filter((item) => item !== "");
       if (!asked.every((item) => SCOPE_TOKEN.test(item))) throw new OAuthError("invalid_scope", "scope is malformed");
       offline = asked.includes(OFFLINE_ACCESS);
-      // Unknown scopes are ignored (RFC 6749 §3.3 lets the server fully or partially ignore them):
-      // clients such as Claude send names of their own.
-      const known = asked.filter((item) => as.scopesSupported.includes(item));
-      scope = known.length > 0 ? [...new Set(known)] : null;
+      // Least privilege (RFC 6749 §3.3): unknown names are ignored — clients such as Claude send
+      // names of their own, so refusing them (invalid_scope) would lock those clients out — but
+      // they never widen the grant: a request naming only unknown scopes gets none, and the 401
+      // at /mcp names the scopes to ask for (MCP authorization, scope selection).
+      const named = asked.filter((item) => item !== OFFLINE_ACCESS);
+      if (named.length > 0) scope = [...new Set(named.filter((item) => as.scopesSupported.includes(item)))];
     }
     return { code_challenge: challenge, scope, resource: as.resource, refresh: offline || client.grant_types.includes("refresh_token") };
   }

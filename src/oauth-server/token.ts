@@ -6,6 +6,7 @@ import { base64url } from "./random.ts";
 import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
+import { OFFLINE_ACCESS } from "./grants.ts";
 import { json, readForm } from "./http.ts";
 import { timingSafeEqual } from "../util/digest.ts";
 
@@ -105,7 +106,9 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     if (!token) throw new OAuthError("invalid_request", "refresh_token is required");
     if (token.length > 256) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
     checkResource(form);
-    const scope = form.get("scope")?.split(" ").filter((item) => item !== "");
+    // Unknown names are ignored as at /authorize (they never widen, and never fail, the request).
+    const named = form.get("scope")?.split(" ").filter((item) => item !== "");
+    const scope = named && named.length > 0 ? named.filter((item) => item === OFFLINE_ACCESS || as.scopesSupported.includes(item)) : undefined;
     const tokens = await as.grants.refresh(token, client.client_id, scope);
     await as.clients.touch(client);
     return json(tokens);

@@ -9,7 +9,12 @@ import { test } from "node:test";
 import { ClientRegistry, RegistrationsBusyError } from "../../src/oauth-server/clients.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
-import { CLAUDE_CALLBACK, postJson, startAsBridge } from "./support.ts";
+import { CLAUDE_CALLBACK, fullFlow, postForm, postJson, startAsBridge } from "./support.ts";
+
+/** The scope claim of an access token (a JWT) — what /mcp will act on. */
+function scopeClaim(accessToken: string): unknown {
+  return JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()).scope;
+}
 
 test("Claude's shared address is not locked out: identical public registrations come back for free, a listed hosted client has its own, higher limit", { timeout: 180_000 }, async () => {
   const bridge = await startAsBridge({ storage: { type: "memory" } });
@@ -54,4 +59,30 @@ test("unused registrations are bounded: the oldest unused one gives way, used on
   assert.ok(await clients.lookup(ids[1]!), "a used registration is never dropped");
   for (const id of [...ids.slice(2), ...newcomers]) assert.ok(await clients.lookup(id), id);
   await store.close();
+});
+
+test("unknown scope names never widen a grant, at /authorize or at refresh, and never fail it", { timeout: 180_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" } });
+  try {
+    // Only names the server does not know: nothing is granted (not all of alice's scopes).
+    const unknownOnly = await fullFlow(bridge, undefined, { scope: "claudeai" });
+    assert.equal(unknownOnly.tokens.scope, undefined, JSON.stringify(unknownOnly.tokens));
+    assert.ok(!scopeClaim(unknownOnly.tokens.access_token), "the access token carries no scope");
+    // Known and unknown: the known ones the user has.
+    const mixed = await fullFlow(bridge, undefined, { scope: "mcp:read claudeai" });
+    assert.equal(mixed.tokens.scope, "mcp:read");
+    // Refresh with an unknown name: ignored the same way, not invalid_scope; it narrows to what is known.
+    const refresh = (scope: string, tokens: typeof mixed) => postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.tokens.refresh_token!, client_id: tokens.clientId, scope });
+    const narrowed = await refresh("mcp:read claudeai", mixed);
+    const narrowedBody = (await narrowed.json()) as Record<string, string>;
+    assert.equal(narrowed.status, 200, JSON.stringify(narrowedBody));
+    assert.equal(scopeClaim(narrowedBody.access_token!), "mcp:read");
+    const all = await fullFlow(bridge);
+    const none = await refresh("claudeai", all);
+    const noneBody = (await none.json()) as Record<string, string>;
+    assert.equal(none.status, 200, JSON.stringify(noneBody));
+    assert.ok(!scopeClaim(noneBody.access_token!), "a refresh naming only unknown scopes gets none");
+  } finally {
+    await bridge.stop();
+  }
 });
