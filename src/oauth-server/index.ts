@@ -10,6 +10,7 @@
 import type { Context, Hono } from "hono";
 import { AuthSchema, type AuthConfig, type Config, type OAuthServerConfig } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
+import type { Authenticator } from "../auth/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ConnectionInfo, Platform } from "../runtime/types.ts";
 import type { Metrics } from "../server/metrics.ts";
@@ -48,6 +49,8 @@ export interface AuthorizationServer {
   readonly issuer: string;
   /** The `auth:` settings that validate this server's tokens at /mcp, merged with the operator's scope rules. */
   authConfig(operator: AuthConfig | undefined): AuthConfig;
+  /** `authenticator`, whose 401s name this server's scopes_supported when the operator requires none (MCP authorization: the client then knows what to ask for). */
+  withChallengeScopes(authenticator: Authenticator): Authenticator;
   /** Answers the JWKS URL in-process, so the JWT authenticator reads the local keys without a network round trip. */
   readonly fetch: typeof fetch;
   /**
@@ -181,6 +184,10 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
           type: "oauth",
           oauth: { ...oauth, issuer, jwks_url: jwksUrl, validation: { ...oauth.validation, allowed_algorithms: keys.algorithms as typeof oauth.validation.allowed_algorithms } },
         };
+      },
+      withChallengeScopes(authenticator) {
+        // A prototype link keeps the authenticator's getters (protectedResource, ready) live.
+        return Object.assign(Object.create(authenticator) as Authenticator, { challengeScopes: [...scopesSupported] });
       },
       fetch: async (input, init) => {
         const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { ClientRegistry, RegistrationsBusyError } from "../../src/oauth-server/clients.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
-import { CLAUDE_CALLBACK, fullFlow, postForm, postJson, startAsBridge } from "./support.ts";
+import { CLAUDE_CALLBACK, fullFlow, initializeWith, postForm, postJson, startAsBridge } from "./support.ts";
 
 /** The scope claim of an access token (a JWT) — what /mcp will act on. */
 function scopeClaim(accessToken: string): unknown {
@@ -82,6 +82,21 @@ test("unknown scope names never widen a grant, at /authorize or at refresh, and 
     const noneBody = (await none.json()) as Record<string, string>;
     assert.equal(none.status, 200, JSON.stringify(noneBody));
     assert.ok(!scopeClaim(noneBody.access_token!), "a refresh naming only unknown scopes gets none");
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("/mcp's 401 names the scopes to ask for: the authorization server's scopes_supported when no scope is required", { timeout: 120_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" } });
+  try {
+    const response = await initializeWith(bridge.url, undefined);
+    await response.arrayBuffer();
+    assert.equal(response.status, 401);
+    assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer resource_metadata="[^"]+", scope="mcp:read mcp:write"$/);
+    const invalid = await initializeWith(bridge.url, "not-a-token");
+    await invalid.arrayBuffer();
+    assert.match(invalid.headers.get("www-authenticate") ?? "", /error="invalid_token", scope="mcp:read mcp:write"/);
   } finally {
     await bridge.stop();
   }
