@@ -12,7 +12,7 @@ import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from 
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "./login-limiter.ts";
-import { isLoopbackUrl, redirectUriMatches } from "./redirect.ts";
+import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -116,8 +116,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       requestId,
       csrfToken: pending.csrf,
       clientName: pending.client_name,
-      redirectHost: new URL(pending.redirect_uri).host,
-      loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)),
+      // A private-use scheme (com.example.app:/cb) has no host: its scheme names the app, which any program could claim.
+      redirectHost: new URL(pending.redirect_uri).host || new URL(pending.redirect_uri).protocol.slice(0, -1),
+      loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)) || isPrivateUseScheme(new URL(pending.redirect_uri)),
       scopes: pending.scope ?? [],
       askCredentials: options.askCredentials,
       error: options.error,

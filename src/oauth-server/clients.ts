@@ -9,7 +9,7 @@ import type { Sha256 } from "../util/digest.ts";
 import { timingSafeEqual } from "../util/digest.ts";
 import { OAuthError } from "./errors.ts";
 import { randomToken, secretHash } from "./random.ts";
-import { redirectUriAllowed, redirectUriProblem, isLoopbackUrl } from "./redirect.ts";
+import { isLoopbackUrl, isPrivateUseScheme, redirectUriAllowed, redirectUriProblem } from "./redirect.ts";
 
 export type TokenEndpointAuthMethod = "none" | "client_secret_post" | "client_secret_basic";
 export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ["none", "client_secret_post", "client_secret_basic"];
@@ -95,18 +95,24 @@ export function validateClientMetadata(body: Record<string, unknown>, allowedRed
   if (redirectUris.length > MAX_REDIRECT_URIS) throw new OAuthError("invalid_redirect_uri", `at most ${MAX_REDIRECT_URIS} redirect_uris are accepted`);
   let applicationType = body.application_type;
   if (applicationType === undefined) {
-    // Clients that predate application_type (Claude Code, Inspector, most SDKs) register loopback
-    // callbacks: they are native apps (RFC 8252); everything else is a web client.
-    applicationType = redirectUris.every((uri) => URL.canParse(uri) && isLoopbackUrl(new URL(uri))) ? "native" : "web";
+    // Clients that predate application_type (Claude Code, Inspector, Cursor, most SDKs) register
+    // loopback or private-use callbacks, which only native apps (RFC 8252) can use: one such URI
+    // makes the client native (native clients may use https too); otherwise it is a web client.
+    applicationType = redirectUris.some((uri) => URL.canParse(uri) && (isLoopbackUrl(new URL(uri)) || isPrivateUseScheme(new URL(uri)))) ? "native" : "web";
   }
   if (applicationType !== "web" && applicationType !== "native") throw new OAuthError("invalid_client_metadata", 'application_type must be "web" or "native"');
+  // RFC 7591 §3.2.1 lets the server replace requested metadata: the URIs this server cannot accept
+  // are left out and the rest registered (a client listing its custom scheme, https and loopback at
+  // once keeps the usable ones); the response lists exactly what was registered. None usable: refused.
+  const accepted: string[] = [];
+  let firstProblem: string | undefined;
   for (const uri of redirectUris) {
-    const problem = redirectUriProblem(uri, applicationType);
-    if (problem) throw new OAuthError("invalid_redirect_uri", `redirect URI ${JSON.stringify(uri.slice(0, 200))} ${problem}`);
-    if (!redirectUriAllowed(allowedRedirectUris, uri)) {
-      throw new OAuthError("invalid_redirect_uri", `redirect URI ${JSON.stringify(uri.slice(0, 200))} is not in this server's allowed_redirect_uris`);
-    }
+    const listed = allowedRedirectUris.includes(uri);
+    const problem = redirectUriProblem(uri, applicationType, listed) ?? (redirectUriAllowed(allowedRedirectUris, uri) ? undefined : "is not in this server's allowed_redirect_uris");
+    if (problem) firstProblem ??= `redirect URI ${JSON.stringify(uri.slice(0, 200))} ${problem}`;
+    else accepted.push(uri);
   }
+  if (accepted.length === 0) throw new OAuthError("invalid_redirect_uri", firstProblem!);
   const grantTypes = body.grant_types ?? ["authorization_code"];
   if (!isStringArray(grantTypes) || !grantTypes.includes("authorization_code") || grantTypes.some((grant) => grant !== "authorization_code" && grant !== "refresh_token")) {
     throw new OAuthError("invalid_client_metadata", 'grant_types must include "authorization_code" and may include only "refresh_token" besides');
@@ -121,7 +127,7 @@ export function validateClientMetadata(body: Record<string, unknown>, allowedRed
   if (name !== undefined && (typeof name !== "string" || name.length > MAX_NAME_LENGTH)) throw new OAuthError("invalid_client_metadata", `client_name must be a string of at most ${MAX_NAME_LENGTH} characters`);
   return {
     ...(typeof name === "string" && name.trim() !== "" && { client_name: name.trim() }),
-    redirect_uris: [...new Set(redirectUris)],
+    redirect_uris: [...new Set(accepted)],
     grant_types: [...new Set(grantTypes)],
     token_endpoint_auth_method: method as TokenEndpointAuthMethod,
     application_type: applicationType,

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { ClientRegistry, RegistrationsBusyError } from "../../src/oauth-server/clients.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
-import { CLAUDE_CALLBACK, fullFlow, initializeWith, postForm, postJson, startAsBridge } from "./support.ts";
+import { authorizeUrl, CLAUDE_CALLBACK, fullFlow, initializeWith, postForm, postJson, signIn, startAsBridge } from "./support.ts";
 
 /** The scope claim of an access token (a JWT) — what /mcp will act on. */
 function scopeClaim(accessToken: string): unknown {
@@ -99,5 +99,51 @@ test("/mcp's 401 names the scopes to ask for: the authorization server's scopes_
     assert.match(invalid.headers.get("www-authenticate") ?? "", /error="invalid_token", scope="mcp:read mcp:write"/);
   } finally {
     await bridge.stop();
+  }
+});
+
+test("several redirect URIs: the usable ones are registered and listed, private-use schemes for native apps, [::1] loopback by default", { timeout: 180_000 }, async () => {
+  const cursor = "cursor://anysphere.cursor-mcp/oauth/callback";
+  const app = "com.example.app:/oauth/callback";
+  const defaults = ["https://claude.ai/api/mcp/auth_callback", "http://127.0.0.1/callback", "http://[::1]/callback"];
+  const bridge = await startAsBridge({ storage: { type: "memory" }, oauthServer: { allowed_redirect_uris: [...defaults, cursor, app] } });
+  try {
+    const register = async (redirectUris: string[], extra: Record<string, unknown> = {}) => {
+      const response = await postJson(`${bridge.origin}/register`, { client_name: `c ${redirectUris.join(" ")}`, redirect_uris: redirectUris, token_endpoint_auth_method: "none", ...extra });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> & { client_id: string; redirect_uris: string[] } };
+    };
+    // Cursor-style: its own scheme, an https URI this server does not allow, and loopback.
+    const mixed = await register([cursor, "https://cursor.example/callback", "http://127.0.0.1/callback"]);
+    assert.equal(mixed.status, 201, JSON.stringify(mixed.body));
+    assert.deepEqual(mixed.body.redirect_uris, [cursor, "http://127.0.0.1/callback"], "exactly what was registered");
+    assert.equal(mixed.body.application_type, "native");
+    // None usable: refused, naming why.
+    const none = await register(["https://cursor.example/callback", "myapp:/callback"]);
+    assert.equal(none.status, 400);
+    assert.equal(none.body.error, "invalid_redirect_uri");
+    // A web client cannot take a private-use scheme.
+    assert.equal((await register([app], { application_type: "web" })).status, 400);
+    // A reverse-domain scheme, end to end: the browser is sent back to the app with the code.
+    const native = await register([app]);
+    assert.equal(native.status, 201, JSON.stringify(native.body));
+    const back = await signIn(authorizeUrl(bridge.origin, native.body.client_id, { redirectUri: app, resource: bridge.url }).url);
+    assert.equal(`${back.protocol}${back.pathname}`, app);
+    assert.ok(back.searchParams.get("code"));
+    // IPv6 loopback, any port.
+    const v6 = await register(["http://[::1]/callback"]);
+    assert.equal(v6.status, 201, JSON.stringify(v6.body));
+    const page = await fetch(authorizeUrl(bridge.origin, v6.body.client_id, { redirectUri: "http://[::1]:43123/callback" }).url, { redirect: "manual" });
+    await page.arrayBuffer();
+    assert.equal(page.status, 200);
+  } finally {
+    await bridge.stop();
+  }
+  // [::1] is in the default allow-list.
+  const plain = await startAsBridge({ storage: { type: "memory" } });
+  try {
+    const response = await postJson(`${plain.origin}/register`, { redirect_uris: ["http://[::1]/callback"], token_endpoint_auth_method: "none" });
+    assert.equal(response.status, 201, await response.text());
+  } finally {
+    await plain.stop();
   }
 });
