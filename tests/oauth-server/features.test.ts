@@ -325,11 +325,12 @@ describe("check-config explains authorization server mistakes", () => {
 
 describe("a full store", () => {
   test("answers 503 with Retry-After, and says why in the log", async () => {
-    const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 3 } });
+    // A first registration takes five entries (its client, its slot, its deduplication key, the slot sequence, the address's counter), each next one three.
+    const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 8 } });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) {
-        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
+        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: `client ${i}`, redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
         statuses.push(response.status);
         if (response.status === 503) assert.equal(response.headers.get("retry-after"), "60");
       }
