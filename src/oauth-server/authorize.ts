@@ -51,15 +51,15 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
   }
 
   /** The client and redirect URI of a request, or a PageError: nothing may be sent to an unchecked redirect URI. */
-  async function trustedTarget(params: Map<string, string>): Promise<{ client: Client; redirectUri: string }> {
+  async function trustedTarget(params: Map<string, string>, address: string): Promise<{ client: Client; redirectUri: string }> {
     const clientId = params.get("client_id");
     if (!clientId) throw new PageError(400, "Invalid request", "The application did not say who it is (no client_id).");
     let client: Client | undefined;
     try {
-      client = await as.clients.lookup(clientId);
+      client = await as.clients.lookup(clientId, address);
     } catch (error) {
       const reason = error instanceof OAuthError ? error.description : "its client metadata document could not be used";
-      throw new PageError(400, "Unknown application", `The application could not be verified: ${reason}.`);
+      throw new PageError(error instanceof OAuthError && error.status === 429 ? 429 : 400, "Unknown application", `The application could not be verified: ${reason}.`);
     }
     if (!client) throw new PageError(400, "Unknown application", "This application is not registered with this server, or its registration expired. Connect it again.");
     const requested = params.get("redirect_uri");
@@ -183,7 +183,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       let target: { client: Client; redirectUri: string };
       try {
-        target = await trustedTarget(params);
+        target = await trustedTarget(params, address);
       } catch (error) {
         if (error instanceof PageError) return page(error);
         throw error;

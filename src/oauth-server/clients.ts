@@ -63,7 +63,8 @@ export class RegistrationsBusyError extends Error {
 
 /** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
 export interface MetadataDocumentResolver {
-  resolve(clientId: string): Promise<Client>;
+  /** `address`: the requesting client's, for the limit on failed fetches (see cimd.ts). */
+  resolve(clientId: string, address?: string): Promise<Client>;
 }
 
 export interface ClientRegistryOptions {
@@ -204,12 +205,15 @@ export class ClientRegistry {
     await store.put(key, { client_id: clientId, at: this.#now() }, lifetime);
   }
 
-  /** The client for `clientId`, or undefined when unknown (never registered, expired, or CIMD off). */
-  async lookup(clientId: string): Promise<Client | undefined> {
+  /**
+   * The client for `clientId`, or undefined when unknown (never registered, expired, or CIMD off).
+   * A metadata document that cannot be used throws OAuthError; `address` is the requester's.
+   */
+  async lookup(clientId: string, address?: string): Promise<Client | undefined> {
     if (clientId.length > 2048) return undefined;
     if (clientId.startsWith("https://")) {
       if (!this.#options.cimd) return undefined;
-      return this.#options.cimd.resolve(clientId);
+      return this.#options.cimd.resolve(clientId, address);
     }
     return this.#options.store.get<Client & Record<string, never>>(`client:${clientId}`);
   }

@@ -219,8 +219,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
           app.post(path, (c) => authorize.post(c.req.raw, address(c)));
         }
         app.get("/oauth/callback", (c) => authorize.callback(c.req.raw));
-        for (const path of ["/oauth/token", "/token"]) app.post(path, async (c) => withCors(await token.token(c.req.raw)));
-        app.post("/oauth/revoke", async (c) => withCors(await token.revoke(c.req.raw)));
+        for (const path of ["/oauth/token", "/token"]) app.post(path, async (c) => withCors(await token.token(c.req.raw, address(c))));
+        app.post("/oauth/revoke", async (c) => withCors(await token.revoke(c.req.raw, address(c))));
         if (config.allow_dynamic_registration) {
           for (const path of ["/oauth/register", "/register"]) app.post(path, async (c) => withCors(await register(c.req.raw, address(c))));
         }
