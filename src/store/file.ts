@@ -6,7 +6,7 @@
  * may lose the last moments). When the journal outgrows the live entries, a new snapshot is
  * written atomically (temporary file renamed over the old) and older journals are removed.
  * Changes are absolute (a key's new value or its removal), so replaying a journal twice is harmless.
- * Files are mode 0600 in a 0700 directory. One bridge process per state directory.
+ * Files are mode 0600 in a 0700 directory. One bridge process per state directory: lock.ts.
  */
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
@@ -28,12 +28,15 @@ export interface FileStoreOptions {
   logger: Logger;
   maxEntries?: number;
   now?: () => number;
+  /** The state directory's lock (lock.ts), released on close. */
+  lock?: { release(): Promise<void> };
 }
 
 export class FileStore extends MemoryStore {
   readonly #directory: string;
   readonly #platform: FilePlatform;
   readonly #logger: Logger;
+  readonly #lock: FileStoreOptions["lock"];
   /** Sequence number of the journal being appended to. */
   #journal = 0;
   /** The oldest journal that may still exist (the first one the current snapshot does not cover, or older). */
@@ -50,6 +53,7 @@ export class FileStore extends MemoryStore {
     this.#directory = options.directory.replace(/[\\/]$/, "");
     this.#platform = options.platform;
     this.#logger = options.logger;
+    this.#lock = options.lock;
   }
 
   #path(name: string): string {
@@ -131,6 +135,7 @@ export class FileStore extends MemoryStore {
     await super.close();
     await this.#compacting;
     this.#closed = true;
+    await this.#lock?.release();
   }
 }
 

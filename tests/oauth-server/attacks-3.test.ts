@@ -5,11 +5,15 @@
  * redirect URI lists and scope names must behave as documented.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { ClientRegistry, RegistrationsBusyError } from "../../src/oauth-server/clients.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
-import { authorizeUrl, CLAUDE_CALLBACK, fullFlow, initializeWith, postForm, postJson, signIn, startAsBridge } from "./support.ts";
+import { ECHO_SERVER, runCli, writeConfig } from "../support/bridge.ts";
+import { ALICE_HASH, authorizeUrl, CLAUDE_CALLBACK, fullFlow, initializeWith, postForm, postJson, signIn, startAsBridge, tempDir } from "./support.ts";
 
 /** The scope claim of an access token (a JWT) — what /mcp will act on. */
 function scopeClaim(accessToken: string): unknown {
@@ -146,4 +150,47 @@ test("several redirect URIs: the usable ones are registered and listed, private-
   } finally {
     await plain.stop();
   }
+});
+
+test("two bridges on one state directory: the second exits 2 naming storage.path and the fix, check-config agrees; a dead bridge's lock is taken over", { timeout: 180_000 }, async () => {
+  const directory = tempDir();
+  const settings = {
+    mode: "server",
+    storage: { type: "file", path: directory },
+    server: { listen: "127.0.0.1:0", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } },
+  };
+  const config = writeConfig(settings);
+  const env = { HOME: process.env.HOME ?? "/tmp" };
+  const first = await startAsBridge({ storage: { type: "file", path: directory } });
+  try {
+    for (const command of ["run", "check-config"]) {
+      const result = await runCli([command, "-c", config], { env });
+      assert.equal(result.code, 2, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, /storage\.path: the state directory .* is in use by another mcp-bridge \(process \d+\)/, command);
+      assert.match(result.stderr, /give each bridge its own storage\.path/, command);
+    }
+  } finally {
+    await first.stop();
+  }
+  assert.ok(!existsSync(join(directory, "bridge.lock")), "a bridge that stops releases its lock");
+  // A bridge killed outright leaves its lock behind; a process that is gone holds nothing.
+  const gone = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+  writeFileSync(join(directory, "bridge.lock"), JSON.stringify({ pid: Number(gone.stdout.trim()) }));
+  assert.equal((await runCli(["check-config", "-c", config], { env })).code, 0);
+  const second = await startAsBridge({ storage: { type: "file", path: directory } });
+  try {
+    assert.match(second.logs(), /taking over the state directory's lock/);
+  } finally {
+    await second.stop();
+  }
+});
+
+test("check-config, like run, refuses a configuration with no state directory at all", async () => {
+  const config = writeConfig({
+    mode: "server",
+    server: { listen: "127.0.0.1:0", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } },
+  });
+  const result = await runCli(["check-config", "-c", config]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^\s*storage\.path: no state directory/m);
 });
