@@ -10,7 +10,8 @@
  */
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
-import { MemoryStore, type Entry } from "./memory.ts";
+import { ConfigError } from "../config/errors.ts";
+import { DEFAULT_MAX_ENTRIES, MemoryStore, type Entry } from "./memory.ts";
 
 const FORMAT_VERSION = 2;
 /** The snapshot's file name inside the state directory. */
@@ -92,6 +93,15 @@ export class FileStore extends MemoryStore {
     }
     store.#journal = sequence;
     store.#oldestJournal = firstJournal;
+    const limit = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    if (store.size > limit) {
+      // storage.max_entries was lowered below what is kept: dropping entries would sign people out
+      // (and which ones is arbitrary), so nothing is dropped and the operator decides.
+      await store.close();
+      throw new ConfigError("CONFIG_INVALID", [
+        { path: "storage.max_entries", message: `is ${limit}, but the state directory holds ${store.size} live entries; raise it to at least ${store.size} (entries expire on their own; lower it later), or move the state directory aside to start afresh` },
+      ]);
+    }
     await store.#compact();
     return store;
   }

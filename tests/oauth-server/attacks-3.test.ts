@@ -194,3 +194,33 @@ test("check-config, like run, refuses a configuration with no state directory at
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /^\s*storage\.path: no state directory/m);
 });
+
+test("lowering storage.max_entries below what the state directory holds is refused at start, naming the key, and nothing is dropped", { timeout: 180_000 }, async () => {
+  const directory = tempDir();
+  const storage = { type: "file", path: directory };
+  const first = await startAsBridge({ storage });
+  const ids: string[] = [];
+  try {
+    for (let i = 0; i < 3; i++) ids.push((await postJson(`${first.origin}/register`, { client_name: `kept ${i}`, redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }).then((response) => response.json()) as { client_id: string }).client_id);
+  } finally {
+    await first.stop();
+  }
+  const config = writeConfig({
+    mode: "server",
+    storage: { ...storage, max_entries: 4 },
+    server: { listen: "127.0.0.1:0", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } },
+  });
+  const result = await runCli(["run", "-c", config], { env: { HOME: process.env.HOME ?? "/tmp" } });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /storage\.max_entries: is 4, but the state directory holds \d+ live entries; raise it/);
+  const again = await startAsBridge({ storage });
+  try {
+    for (const id of ids) {
+      const page = await fetch(authorizeUrl(again.origin, id).url, { redirect: "manual" });
+      await page.arrayBuffer();
+      assert.equal(page.status, 200, `registration ${id} is still there`);
+    }
+  } finally {
+    await again.stop();
+  }
+});
