@@ -117,7 +117,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
   };
   try {
     const keys = await loadSigningKeys(config.signing, { platform, logger, stateDirectory: directory });
-    const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env) : undefined;
+    const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env, logger) : undefined;
     const scopesSupported = config.scopes_supported.length > 0 ? [...config.scopes_supported] : [...(users?.allScopes ?? []), ...config.federated.default_scopes, ...config.federated.admin_scopes].filter((scope, index, all) => all.indexOf(scope) === index);
     const grants = new Grants({
       store,

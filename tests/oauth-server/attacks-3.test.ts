@@ -5,6 +5,7 @@
  * redirect URI lists and scope names must behave as documented.
  */
 import assert from "node:assert/strict";
+import bcrypt from "bcryptjs";
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -222,5 +223,16 @@ test("lowering storage.max_entries below what the state directory holds is refus
     }
   } finally {
     await again.stop();
+  }
+});
+
+test("built-in users whose hashes have different bcrypt costs are warned about at start (the cheaper one's name could be told by timing)", { timeout: 120_000 }, async () => {
+  const cheap = bcrypt.hashSync("a password", 4);
+  const dear = bcrypt.hashSync("another password", 5);
+  const bridge = await startAsBridge({ storage: { type: "memory" }, oauthServer: { builtin: { users: [{ username: "alice", password_hash: cheap }, { username: "bob", password_hash: dear }] } } });
+  try {
+    assert.match(bridge.logs(), /different bcrypt costs.*costs=4,5/);
+  } finally {
+    await bridge.stop();
   }
 });
