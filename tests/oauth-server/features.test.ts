@@ -278,7 +278,8 @@ describe("the sign-in page", () => {
 
 describe("check-config explains authorization server mistakes", () => {
   const base = (oauthServer: Record<string, unknown>) =>
-    writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }] }, ...oauthServer } } });
+    // Memory storage: with no HOME here, run (and so check-config) would have no state directory.
+    writeConfig({ mode: "server", storage: { type: "memory" }, server: { mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }] }, ...oauthServer } } });
 
   test("an http issuer outside loopback", async () => {
     const result = await runCli(["check-config", "-c", base({ issuer: "http://mcp.example.com" })]);
