@@ -65,6 +65,11 @@ export interface Authenticator {
   verify(token: string): Promise<Principal>;
   /** Scopes every request needs (advertised in challenges and PRM). */
   readonly requiredScopes: readonly string[];
+  /**
+   * Scopes a 401's challenge names when no scope is required (MCP authorization, scope selection):
+   * what a client should ask for. The built-in authorization server's scopes_supported.
+   */
+  readonly challengeScopes?: readonly string[];
   /** Extra scopes a JSON-RPC method (and tool name, for tools/call) needs. */
   scopesFor?(method: string, toolName?: string): readonly string[];
   /** RFC 9728 fields this authenticator contributes (authorization_servers, scopes_supported). */

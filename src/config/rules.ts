@@ -5,6 +5,7 @@
 import type { AuthConfig, Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
+import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
@@ -203,9 +204,9 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
         const url = URL.canParse(uri) ? new URL(uri) : undefined;
         issues.push(
           ...unless(
-            uri === "*" || (url && (url.protocol === "https:" || url.protocol === "http:") && !uri.includes("#")),
+            uri === "*" || (url && (url.protocol === "https:" || url.protocol === "http:" || isPrivateUseScheme(url)) && !uri.includes("#")),
             `server.oauth_server.allowed_redirect_uris[${i}]`,
-            'must be an absolute http(s) URL without a fragment (compared exactly; loopback ports may vary), or "*" to allow any',
+            'must be an absolute http(s) URL or a native app\'s private-use URI (com.example.app:/callback) without a fragment (compared exactly; loopback ports may vary), or "*" to allow any',
           ),
         );
       });

@@ -359,10 +359,11 @@ const oauthServerSchema = section({
       "https://claude.com/api/mcp/auth_callback",
       "http://localhost/callback",
       "http://127.0.0.1/callback",
+      "http://[::1]/callback",
       "http://localhost/oauth/callback",
       "http://localhost/oauth/callback/debug",
     ])
-    .describe("Redirect URIs clients may register and use, compared exactly; for loopback (localhost, 127.0.0.1, [::1]) any port matches (RFC 8252 §7.3). The defaults cover Claude (claude.ai, claude.com), Claude Code and MCP Inspector."),
+    .describe("Redirect URIs clients may register and use, compared exactly; for loopback (localhost, 127.0.0.1, [::1]) any port matches (RFC 8252 §7.3). Private-use schemes (com.example.app:/callback) are for native apps. The defaults cover Claude (claude.ai, claude.com), Claude Code and MCP Inspector."),
   scopes_supported: z.array(z.string()).default([]).describe("Scopes advertised in the metadata; default: every scope some user may be granted."),
 });
 const serverSchema = section({

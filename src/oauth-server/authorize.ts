@@ -12,7 +12,7 @@ import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from 
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "./login-limiter.ts";
-import { isLoopbackUrl, redirectUriMatches } from "./redirect.ts";
+import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -51,15 +51,15 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
   }
 
   /** The client and redirect URI of a request, or a PageError: nothing may be sent to an unchecked redirect URI. */
-  async function trustedTarget(params: Map<string, string>): Promise<{ client: Client; redirectUri: string }> {
+  async function trustedTarget(params: Map<string, string>, address: string): Promise<{ client: Client; redirectUri: string }> {
     const clientId = params.get("client_id");
     if (!clientId) throw new PageError(400, "Invalid request", "The application did not say who it is (no client_id).");
     let client: Client | undefined;
     try {
-      client = await as.clients.lookup(clientId);
+      client = await as.clients.lookup(clientId, address);
     } catch (error) {
       const reason = error instanceof OAuthError ? error.description : "its client metadata document could not be used";
-      throw new PageError(400, "Unknown application", `The application could not be verified: ${reason}.`);
+      throw new PageError(error instanceof OAuthError && error.status === 429 ? 429 : 400, "Unknown application", `The application could not be verified: ${reason}.`);
     }
     if (!client) throw new PageError(400, "Unknown application", "This application is not registered with this server, or its registration expired. Connect it again.");
     const requested = params.get("redirect_uri");
@@ -92,10 +92,12 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const asked = scopeText.split(" ").filter((item) => item !== "");
       if (!asked.every((item) => SCOPE_TOKEN.test(item))) throw new OAuthError("invalid_scope", "scope is malformed");
       offline = asked.includes(OFFLINE_ACCESS);
-      // Unknown scopes are ignored (RFC 6749 §3.3 lets the server fully or partially ignore them):
-      // clients such as Claude send names of their own.
-      const known = asked.filter((item) => as.scopesSupported.includes(item));
-      scope = known.length > 0 ? [...new Set(known)] : null;
+      // Least privilege (RFC 6749 §3.3): unknown names are ignored — clients such as Claude send
+      // names of their own, so refusing them (invalid_scope) would lock those clients out — but
+      // they never widen the grant: a request naming only unknown scopes gets none, and the 401
+      // at /mcp names the scopes to ask for (MCP authorization, scope selection).
+      const named = asked.filter((item) => item !== OFFLINE_ACCESS);
+      if (named.length > 0) scope = [...new Set(named.filter((item) => as.scopesSupported.includes(item)))];
     }
     return { code_challenge: challenge, scope, resource: as.resource, refresh: offline || client.grant_types.includes("refresh_token") };
   }
@@ -114,8 +116,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       requestId,
       csrfToken: pending.csrf,
       clientName: pending.client_name,
-      redirectHost: new URL(pending.redirect_uri).host,
-      loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)),
+      // A private-use scheme (com.example.app:/cb) has no host: its scheme names the app, which any program could claim.
+      redirectHost: new URL(pending.redirect_uri).host || new URL(pending.redirect_uri).protocol.slice(0, -1),
+      loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)) || isPrivateUseScheme(new URL(pending.redirect_uri)),
       scopes: pending.scope ?? [],
       askCredentials: options.askCredentials,
       error: options.error,
@@ -180,7 +183,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       let target: { client: Client; redirectUri: string };
       try {
-        target = await trustedTarget(params);
+        target = await trustedTarget(params, address);
       } catch (error) {
         if (error instanceof PageError) return page(error);
         throw error;

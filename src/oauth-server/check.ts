@@ -1,13 +1,14 @@
 /**
  * @module What check-config can verify of the authorization server beyond the schema: that the
  * signing key, the retired keys and the login template can be read and used, and that password_env
- * variables (builtin) or the client secret variable (federated) are set. Nothing is written and no
- * key is generated.
+ * variables (builtin) or the client secret variable (federated) are set, and that the state
+ * directory can be used (created if missing, as run would; a probe file written and removed). No key is generated.
  */
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
+import { checkStorage } from "../store/index.ts";
 import { loadSigningKeys } from "./keys.ts";
 import { checkBranding, readLoginTemplate } from "./index.ts";
 import { environmentPasswords } from "./users.ts";
@@ -27,6 +28,8 @@ export async function checkAuthorizationServerFiles(config: Config, platform: Pl
     () => readLoginTemplate(platform, as.builtin.login_template),
     () => (as.mode === "builtin" ? environmentPasswords(as.builtin, platform.env) : undefined),
     () => (as.mode === "federated" ? resolveClientSecret(as.federated, platform.env) : undefined),
+    // The state directory: found, writable, and not in use by a running bridge — as `run` would find it.
+    () => checkStorage(config.storage, platform),
   ]) {
     try {
       await check();

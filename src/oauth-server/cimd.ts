@@ -11,11 +11,27 @@ import type { PublicFetch } from "../runtime/types.ts";
 import type { Store } from "../store/types.ts";
 import { validateClientMetadata, type Client, type MetadataDocumentResolver } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
+import { addressBucket } from "./login-limiter.ts";
 
 /** A client metadata document is a few hundred bytes; the draft suggests a 5 KB limit. */
 export const MAX_DOCUMENT_BYTES = 5 * 1024;
 /** Failures are remembered briefly, so a bad client_id cannot make the bridge fetch on every request. */
 const NEGATIVE_CACHE_MS = 60_000;
+/**
+ * A document served no-store (or with a tiny max-age) is still kept this long (or max_cache_time,
+ * if shorter): /token and /revoke look the client up on every request, and must not cost a fetch each.
+ */
+const MIN_CACHE_MS = 5 * 60_000;
+/**
+ * Failed fetches per client address (its /64 for IPv6) per window, after which documents not
+ * fetched successfully before are refused without a fetch: made-up client_id URLs at /token or
+ * /revoke cannot make the bridge fetch without end. Only failures count, and a client whose
+ * document was fetched successfully within KNOWN_GOOD_MS is never refused, so a legitimate client
+ * sharing the address (a hosted client's backend) is not locked out.
+ */
+const FAILED_FETCHES_PER_ADDRESS = 20;
+const FAILED_FETCH_WINDOW_MS = 10 * 60_000;
+const KNOWN_GOOD_MS = 86_400_000;
 
 type CimdConfig = OAuthServerConfig["client_metadata_documents"];
 
@@ -84,13 +100,14 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
     if (method !== "none") throw new OAuthError("invalid_client", 'only token_endpoint_auth_method "none" is supported for metadata documents');
     const metadata = validateClientMetadata({ ...document, token_endpoint_auth_method: "none" }, options.allowedRedirectUris);
     const client: Client = { ...metadata, client_id: clientId, client_id_issued_at: Math.floor(Date.now() / 1000), source: "cimd" };
-    const lifetime = Math.min(config.max_cache_time, cacheLifetime(result.headers) ?? config.max_cache_time);
+    const lifetime = Math.min(config.max_cache_time, Math.max(MIN_CACHE_MS, cacheLifetime(result.headers) ?? config.max_cache_time));
     if (lifetime > 0) await store.put(`cimd:${clientId}`, { client } as never, lifetime);
+    await store.put(`cimd-ok:${clientId}`, true, KNOWN_GOOD_MS);
     return client;
   }
 
   return {
-    async resolve(clientId) {
+    async resolve(clientId, address) {
       const problem = metadataUrlProblem(clientId);
       if (problem) throw new OAuthError("invalid_client", `the client_id URL ${problem}`);
       const host = new URL(clientId).hostname;
@@ -98,7 +115,12 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
       const cached = await store.get<{ client?: Client; error?: string } & Record<string, never>>(`cimd:${clientId}`);
       if (cached?.client) return cached.client as Client;
       if (cached?.error) throw new OAuthError("invalid_client", cached.error);
+      const failures = address === undefined ? undefined : `cimd-fail:${addressBucket(address)}`;
       let pending = inFlight.get(clientId);
+      if (!pending && failures && ((await store.get<number>(failures)) ?? 0) >= FAILED_FETCHES_PER_ADDRESS && !(await store.get(`cimd-ok:${clientId}`))) {
+        logger.warn("client metadata document not fetched: too many failed fetches from this address", { client_id: clientId, remote: address });
+        throw new OAuthError("invalid_client", "too many client metadata documents requested from this address could not be used; try again later", 429);
+      }
       if (!pending) {
         pending = fetchDocument(clientId).finally(() => inFlight.delete(clientId));
         inFlight.set(clientId, pending);
@@ -109,6 +131,7 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
         if (error instanceof OAuthError) {
           logger.warn("client metadata document refused", { client_id: clientId, reason: error.description });
           await store.put(`cimd:${clientId}`, { error: error.description }, NEGATIVE_CACHE_MS).catch(() => {});
+          if (failures) await store.increment(failures, 1, FAILED_FETCH_WINDOW_MS).catch(() => {});
         }
         throw error;
       }

@@ -3,12 +3,13 @@
  * expiry, and Client ID Metadata Documents (an https URL as client_id) resolved through a fetcher.
  * Either way a client is the same record; redirect URIs must also pass the operator's allow-list.
  */
+import { canonicalJson } from "../store/memory.ts";
 import type { Store } from "../store/types.ts";
 import type { Sha256 } from "../util/digest.ts";
 import { timingSafeEqual } from "../util/digest.ts";
 import { OAuthError } from "./errors.ts";
 import { randomToken, secretHash } from "./random.ts";
-import { redirectUriAllowed, redirectUriProblem, isLoopbackUrl } from "./redirect.ts";
+import { isLoopbackUrl, isPrivateUseScheme, redirectUriAllowed, redirectUriProblem } from "./redirect.ts";
 
 export type TokenEndpointAuthMethod = "none" | "client_secret_post" | "client_secret_basic";
 export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ["none", "client_secret_post", "client_secret_basic"];
@@ -46,10 +47,24 @@ const TOUCH_INTERVAL_MS = 3_600_000;
  * rather than hold the store for a month. Clients register right before they authorize.
  */
 const UNUSED_REGISTRATION_MS = 86_400_000;
+/**
+ * An unused registration younger than this is never evicted to make room: a person may be
+ * signing in with it. Past it, the oldest unused registration gives way to a new one.
+ */
+const EVICTION_MIN_AGE_MS = 10 * 60_000;
+
+/** Thrown by register when every slot for unused registrations holds one younger than EVICTION_MIN_AGE_MS. */
+export class RegistrationsBusyError extends Error {
+  constructor() {
+    super("too many registrations are waiting to be used");
+    this.name = "RegistrationsBusyError";
+  }
+}
 
 /** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
 export interface MetadataDocumentResolver {
-  resolve(clientId: string): Promise<Client>;
+  /** `address`: the requesting client's, for the limit on failed fetches (see cimd.ts). */
+  resolve(clientId: string, address?: string): Promise<Client>;
 }
 
 export interface ClientRegistryOptions {
@@ -58,6 +73,11 @@ export interface ClientRegistryOptions {
   allowedRedirectUris: readonly string[];
   /** Unused registrations expire after this (ms). */
   registrationLifetime: number;
+  /**
+   * Unused registrations kept at most: past it the oldest unused one is dropped (a ring of slots
+   * in the store, so any Store implementation bounds them). Default 10,000.
+   */
+  maxUnusedRegistrations?: number;
   cimd: MetadataDocumentResolver | undefined;
   now?: () => number;
 }
@@ -76,18 +96,24 @@ export function validateClientMetadata(body: Record<string, unknown>, allowedRed
   if (redirectUris.length > MAX_REDIRECT_URIS) throw new OAuthError("invalid_redirect_uri", `at most ${MAX_REDIRECT_URIS} redirect_uris are accepted`);
   let applicationType = body.application_type;
   if (applicationType === undefined) {
-    // Clients that predate application_type (Claude Code, Inspector, most SDKs) register loopback
-    // callbacks: they are native apps (RFC 8252); everything else is a web client.
-    applicationType = redirectUris.every((uri) => URL.canParse(uri) && isLoopbackUrl(new URL(uri))) ? "native" : "web";
+    // Clients that predate application_type (Claude Code, Inspector, Cursor, most SDKs) register
+    // loopback or private-use callbacks, which only native apps (RFC 8252) can use: one such URI
+    // makes the client native (native clients may use https too); otherwise it is a web client.
+    applicationType = redirectUris.some((uri) => URL.canParse(uri) && (isLoopbackUrl(new URL(uri)) || isPrivateUseScheme(new URL(uri)))) ? "native" : "web";
   }
   if (applicationType !== "web" && applicationType !== "native") throw new OAuthError("invalid_client_metadata", 'application_type must be "web" or "native"');
+  // RFC 7591 §3.2.1 lets the server replace requested metadata: the URIs this server cannot accept
+  // are left out and the rest registered (a client listing its custom scheme, https and loopback at
+  // once keeps the usable ones); the response lists exactly what was registered. None usable: refused.
+  const accepted: string[] = [];
+  let firstProblem: string | undefined;
   for (const uri of redirectUris) {
-    const problem = redirectUriProblem(uri, applicationType);
-    if (problem) throw new OAuthError("invalid_redirect_uri", `redirect URI ${JSON.stringify(uri.slice(0, 200))} ${problem}`);
-    if (!redirectUriAllowed(allowedRedirectUris, uri)) {
-      throw new OAuthError("invalid_redirect_uri", `redirect URI ${JSON.stringify(uri.slice(0, 200))} is not in this server's allowed_redirect_uris`);
-    }
+    const listed = allowedRedirectUris.includes(uri);
+    const problem = redirectUriProblem(uri, applicationType, listed) ?? (redirectUriAllowed(allowedRedirectUris, uri) ? undefined : "is not in this server's allowed_redirect_uris");
+    if (problem) firstProblem ??= `redirect URI ${JSON.stringify(uri.slice(0, 200))} ${problem}`;
+    else accepted.push(uri);
   }
+  if (accepted.length === 0) throw new OAuthError("invalid_redirect_uri", firstProblem!);
   const grantTypes = body.grant_types ?? ["authorization_code"];
   if (!isStringArray(grantTypes) || !grantTypes.includes("authorization_code") || grantTypes.some((grant) => grant !== "authorization_code" && grant !== "refresh_token")) {
     throw new OAuthError("invalid_client_metadata", 'grant_types must include "authorization_code" and may include only "refresh_token" besides');
@@ -102,7 +128,7 @@ export function validateClientMetadata(body: Record<string, unknown>, allowedRed
   if (name !== undefined && (typeof name !== "string" || name.length > MAX_NAME_LENGTH)) throw new OAuthError("invalid_client_metadata", `client_name must be a string of at most ${MAX_NAME_LENGTH} characters`);
   return {
     ...(typeof name === "string" && name.trim() !== "" && { client_name: name.trim() }),
-    redirect_uris: [...new Set(redirectUris)],
+    redirect_uris: [...new Set(accepted)],
     grant_types: [...new Set(grantTypes)],
     token_endpoint_auth_method: method as TokenEndpointAuthMethod,
     application_type: applicationType,
@@ -119,31 +145,75 @@ export class ClientRegistry {
   }
 
   /**
-   * RFC 7591 §3.1: registers a client and returns the §3.2.1 response. A client asking for a
-   * secret (client_secret_basic / _post) gets one, shown once and kept only as a hash.
+   * RFC 7591 §3.1: registers a client and returns the §3.2.1 response, or undefined when `admit`
+   * (the caller's rate limit, asked only when a new registration would be stored) says no. A
+   * client asking for a secret (client_secret_basic / _post) gets one, shown once and kept only as
+   * a hash.
+   *
+   * A public client (no secret) whose validated metadata equals an existing registration's gets
+   * that registration back: its client_id is no credential, so sharing it gives nothing away, and
+   * clients that register on every connection (or every user of a hosted client) then cost
+   * neither rate-limit quota nor store space. Unused registrations live in a bounded ring: when it
+   * is full the oldest unused one is dropped (its client registers again, as on any
+   * invalid_client) rather than everyone being refused; RegistrationsBusyError only when even the
+   * oldest is younger than EVICTION_MIN_AGE_MS.
    */
-  async register(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async register(body: Record<string, unknown>, admit: (metadata: ClientMetadata) => Promise<boolean> = async () => true): Promise<Record<string, unknown> | undefined> {
+    const { store, sha256 } = this.#options;
     const metadata = validateClientMetadata(body, this.#options.allowedRedirectUris);
-    const clientId = randomToken(18);
     const secret = metadata.token_endpoint_auth_method === "none" ? undefined : randomToken(32);
+    const fingerprint = secret ? undefined : `client-dedup:${await secretHash(sha256, canonicalJson(metadata as never))}`;
+    if (fingerprint) {
+      const existingId = await store.get<string>(fingerprint);
+      const existing = existingId === undefined ? undefined : await this.lookup(existingId);
+      if (existing) return registrationResponse(existing, undefined);
+    }
+    if (!(await admit(metadata))) return undefined;
+    const clientId = randomToken(18);
     const client: Client = {
       ...metadata,
       client_id: clientId,
       client_id_issued_at: Math.floor(this.#now() / 1000),
       source: "dcr",
-      ...(secret && { client_secret_hash: await secretHash(this.#options.sha256, secret) }),
+      ...(secret && { client_secret_hash: await secretHash(sha256, secret) }),
     };
-    await this.#options.store.put(`client:${clientId}`, client as never, Math.min(this.#options.registrationLifetime, UNUSED_REGISTRATION_MS));
-    const { client_secret_hash: _hash, source: _source, ...visible } = client;
-    return { ...visible, response_types: ["code"], ...(secret && { client_secret: secret, client_secret_expires_at: 0 }) };
+    const lifetime = Math.min(this.#options.registrationLifetime, UNUSED_REGISTRATION_MS);
+    await this.#claimSlot(clientId, lifetime);
+    await store.put(`client:${clientId}`, client as never, lifetime);
+    if (fingerprint) await store.put(fingerprint, clientId, lifetime);
+    return registrationResponse(client, secret);
   }
 
-  /** The client for `clientId`, or undefined when unknown (never registered, expired, or CIMD off). */
-  async lookup(clientId: string): Promise<Client | undefined> {
+  /** Takes the next slot of the unused-registration ring for `clientId`, dropping its occupant if still unused. */
+  async #claimSlot(clientId: string, lifetime: number): Promise<void> {
+    const { store } = this.#options;
+    const slots = this.#options.maxUnusedRegistrations ?? 10_000;
+    const sequence = await store.increment("client-slot:next", 1, UNUSED_REGISTRATION_MS);
+    const key = `client-slot:${sequence % slots}`;
+    const occupant = await store.get<{ client_id: string; at: number }>(key);
+    if (occupant) {
+      const client = await store.get<Client & Record<string, never>>(`client:${occupant.client_id}`);
+      if (client && client.touched_at === undefined) {
+        if (this.#now() - occupant.at < EVICTION_MIN_AGE_MS) {
+          // Give the slot back, so the next registration tries the same (oldest) occupant again.
+          await store.increment("client-slot:next", -1, UNUSED_REGISTRATION_MS);
+          throw new RegistrationsBusyError();
+        }
+        await store.delete(`client:${occupant.client_id}`);
+      }
+    }
+    await store.put(key, { client_id: clientId, at: this.#now() }, lifetime);
+  }
+
+  /**
+   * The client for `clientId`, or undefined when unknown (never registered, expired, or CIMD off).
+   * A metadata document that cannot be used throws OAuthError; `address` is the requester's.
+   */
+  async lookup(clientId: string, address?: string): Promise<Client | undefined> {
     if (clientId.length > 2048) return undefined;
     if (clientId.startsWith("https://")) {
       if (!this.#options.cimd) return undefined;
-      return this.#options.cimd.resolve(clientId);
+      return this.#options.cimd.resolve(clientId, address);
     }
     return this.#options.store.get<Client & Record<string, never>>(`client:${clientId}`);
   }
@@ -165,4 +235,10 @@ export class ClientRegistry {
     const presented = new TextEncoder().encode(await secretHash(this.#options.sha256, secret));
     return timingSafeEqual(presented, new TextEncoder().encode(client.client_secret_hash));
   }
+}
+
+/** The §3.2.1 registration response: the client's metadata, with its secret when one was just issued. */
+function registrationResponse(client: Client, secret: string | undefined): Record<string, unknown> {
+  const { client_secret_hash: _hash, source: _source, touched_at: _touched, ...visible } = client;
+  return { ...visible, response_types: ["code"], ...(secret && { client_secret: secret, client_secret_expires_at: 0 }) };
 }

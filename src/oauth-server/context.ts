@@ -44,7 +44,7 @@ export interface PendingAuthorization {
   redirect_uri: string;
   state: string | null;
   code_challenge: string;
-  /** Requested scopes, already limited to those supported (null: none asked for). */
+  /** Requested scopes, already limited to those supported (null: none asked for; empty: only unknown ones). */
   scope: string[] | null;
   resource: string;
   csrf: string;

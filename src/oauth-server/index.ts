@@ -10,6 +10,7 @@
 import type { Context, Hono } from "hono";
 import { AuthSchema, type AuthConfig, type Config, type OAuthServerConfig } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
+import type { Authenticator } from "../auth/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ConnectionInfo, Platform } from "../runtime/types.ts";
 import type { Metrics } from "../server/metrics.ts";
@@ -48,6 +49,8 @@ export interface AuthorizationServer {
   readonly issuer: string;
   /** The `auth:` settings that validate this server's tokens at /mcp, merged with the operator's scope rules. */
   authConfig(operator: AuthConfig | undefined): AuthConfig;
+  /** `authenticator`, whose 401s name this server's scopes_supported when the operator requires none (MCP authorization: the client then knows what to ask for). */
+  withChallengeScopes(authenticator: Authenticator): Authenticator;
   /** Answers the JWKS URL in-process, so the JWT authenticator reads the local keys without a network round trip. */
   readonly fetch: typeof fetch;
   /**
@@ -114,7 +117,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
   };
   try {
     const keys = await loadSigningKeys(config.signing, { platform, logger, stateDirectory: directory });
-    const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env) : undefined;
+    const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env, logger) : undefined;
     const scopesSupported = config.scopes_supported.length > 0 ? [...config.scopes_supported] : [...(users?.allScopes ?? []), ...config.federated.default_scopes, ...config.federated.admin_scopes].filter((scope, index, all) => all.indexOf(scope) === index);
     const grants = new Grants({
       store,
@@ -135,6 +138,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       sha256: platform.sha256,
       allowedRedirectUris: config.allowed_redirect_uris,
       registrationLifetime: config.registration_lifetime,
+      // A tenth of the store: unauthenticated registrations can never crowd out grants and codes.
+      maxUnusedRegistrations: Math.max(10, Math.floor(options.storage.max_entries / 10)),
       cimd: cimdEnabled
         ? createMetadataDocumentResolver({ config: config.client_metadata_documents, fetch: platform.publicFetch!, store, allowedRedirectUris: config.allowed_redirect_uris, logger })
         : undefined,
@@ -180,6 +185,10 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
           oauth: { ...oauth, issuer, jwks_url: jwksUrl, validation: { ...oauth.validation, allowed_algorithms: keys.algorithms as typeof oauth.validation.allowed_algorithms } },
         };
       },
+      withChallengeScopes(authenticator) {
+        // A prototype link keeps the authenticator's getters (protectedResource, ready) live.
+        return Object.assign(Object.create(authenticator) as Authenticator, { challengeScopes: [...scopesSupported] });
+      },
       fetch: async (input, init) => {
         const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
         if (url !== jwksUrl) return globalThis.fetch(input, init);
@@ -210,8 +219,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
           app.post(path, (c) => authorize.post(c.req.raw, address(c)));
         }
         app.get("/oauth/callback", (c) => authorize.callback(c.req.raw));
-        for (const path of ["/oauth/token", "/token"]) app.post(path, async (c) => withCors(await token.token(c.req.raw)));
-        app.post("/oauth/revoke", async (c) => withCors(await token.revoke(c.req.raw)));
+        for (const path of ["/oauth/token", "/token"]) app.post(path, async (c) => withCors(await token.token(c.req.raw, address(c))));
+        app.post("/oauth/revoke", async (c) => withCors(await token.revoke(c.req.raw, address(c))));
         if (config.allow_dynamic_registration) {
           for (const path of ["/oauth/register", "/register"]) app.post(path, async (c) => withCors(await register(c.req.raw, address(c))));
         }

@@ -8,8 +8,21 @@
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
-/** Why a redirect URI is refused, or undefined when it may be registered by a client of `applicationType`. */
-export function redirectUriProblem(value: string, applicationType: "web" | "native"): string | undefined {
+/** Schemes that are never a redirect target, even when an operator lists them. */
+const DANGEROUS_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:", "about:", "ftp:", "ws:", "wss:"]);
+
+/** True for a private-use URI scheme (RFC 8252 §7.1): neither http(s) nor a dangerous one. */
+export function isPrivateUseScheme(url: URL): boolean {
+  return url.protocol !== "https:" && url.protocol !== "http:" && !DANGEROUS_SCHEMES.has(url.protocol);
+}
+
+/**
+ * Why a redirect URI is refused, or undefined when it may be registered by a client of
+ * `applicationType`. A private-use scheme (RFC 8252 §7.1) is for native clients only and must be
+ * reverse-domain style (`com.example.app:/callback`), unless the operator lists the URI exactly
+ * (`operatorListed`: some apps, such as Cursor, use a bare name like `cursor://`).
+ */
+export function redirectUriProblem(value: string, applicationType: "web" | "native", operatorListed = false): string | undefined {
   // Characters the WHATWG parser would silently drop or rewrite (tabs, newlines, backslashes, spaces).
   if (!/^[\x21-\x7e]+$/.test(value) || value.includes("\\")) return "contains whitespace, control or non-ASCII characters, or a backslash";
   let url: URL;
@@ -31,7 +44,10 @@ export function redirectUriProblem(value: string, applicationType: "web" | "nati
     if (applicationType === "web") return "is a loopback address, which a web client cannot use (register as application_type native)";
     return undefined;
   }
-  return "uses a scheme other than https, or http on loopback";
+  if (!isPrivateUseScheme(url)) return "uses a scheme that cannot be a redirect target";
+  if (applicationType === "web") return "uses a private-use scheme, which only a native client can use (register as application_type native)";
+  if (!url.protocol.slice(0, -1).includes(".") && !operatorListed) return "uses a private-use scheme that is not reverse-domain style (com.example.app:/callback, RFC 8252 §7.1) and is not listed in allowed_redirect_uris";
+  return undefined;
 }
 
 export function isLoopbackUrl(url: URL): boolean {

@@ -1,25 +1,37 @@
 /** @module The registration endpoint (RFC 7591 §3): size-capped, rate-limited per address. */
 import { readBodyLimited } from "../util/body.ts";
-import { MAX_REGISTRATION_BYTES } from "./clients.ts";
+import { MAX_REGISTRATION_BYTES, RegistrationsBusyError, type ClientMetadata } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { json } from "./http.ts";
 import { addressBucket } from "./login-limiter.ts";
 
-/** Registrations per client address per hour: Claude registers again now and then, never dozens of times. */
+/** New registrations per client address per hour: a desktop client registers again now and then, never dozens of times. */
 const REGISTRATIONS_PER_HOUR = 30;
+/**
+ * New registrations per address per hour for a hosted client the operator listed by name: every
+ * redirect URI is an https entry of allowed_redirect_uris (claude.ai by default). Claude registers
+ * from Anthropic's servers for all its users, so the ordinary per-address limit would let anyone
+ * with a Claude account lock every Claude user out. These count in a bucket of their own, so
+ * nothing else from the shared address uses their quota; storage stays bounded by the ring of
+ * unused registrations (clients.ts), which drops the oldest unused one rather than refusing.
+ */
+const HOSTED_REGISTRATIONS_PER_HOUR = 1000;
 
 export function createRegistrationEndpoint(as: AuthorizationServerContext) {
+  const hostedCallbacks = new Set(as.config.allowed_redirect_uris.filter((uri) => uri.startsWith("https://")));
+  const isHosted = (metadata: ClientMetadata) => metadata.redirect_uris.every((uri) => hostedCallbacks.has(uri));
+  function throttled(address: string, busy = false): Response {
+    as.audit("registration_throttled", { remote: address, ...(busy && { reason: "unused registrations at their limit" }) });
+    const description = busy ? "too many registrations are waiting to be used; try again in a few minutes" : "too many registrations from this address; try again later";
+    return json({ error: "too_many_requests", error_description: description }, 429, { "retry-after": busy ? "600" : "3600" });
+  }
+
   return async function register(request: Request, address: string): Promise<Response> {
     try {
       if (!/^application\/json\s*(;|$)/i.test(request.headers.get("content-type") ?? "")) throw new OAuthError("invalid_client_metadata", "the body must be application/json");
       const declared = Number(request.headers.get("content-length") ?? "0");
       if (declared > MAX_REGISTRATION_BYTES) throw new OAuthError("invalid_client_metadata", `the registration is larger than ${MAX_REGISTRATION_BYTES} bytes`, 413);
-      const count = await as.store.increment(`register:${addressBucket(address)}`, 1, 3_600_000);
-      if (count > REGISTRATIONS_PER_HOUR) {
-        as.audit("registration_throttled", { remote: address });
-        return json({ error: "too_many_requests", error_description: "too many registrations from this address; try again later" }, 429, { "retry-after": "3600" });
-      }
       const text = await readBodyLimited(request, MAX_REGISTRATION_BYTES);
       if (text === undefined) throw new OAuthError("invalid_client_metadata", `the registration is larger than ${MAX_REGISTRATION_BYTES} bytes`, 413);
       let body: unknown;
@@ -29,10 +41,17 @@ export function createRegistrationEndpoint(as: AuthorizationServerContext) {
         throw new OAuthError("invalid_client_metadata", "the body is not JSON");
       }
       if (typeof body !== "object" || body === null || Array.isArray(body)) throw new OAuthError("invalid_client_metadata", "the body must be a JSON object");
-      const registered = await as.clients.register(body as Record<string, unknown>);
+      // Counted only when a registration is stored: an identical public one is handed back for free (clients.ts).
+      const registered = await as.clients.register(body as Record<string, unknown>, async (metadata) => {
+        const hosted = isHosted(metadata);
+        const count = await as.store.increment(`register:${hosted ? "hosted:" : ""}${addressBucket(address)}`, 1, 3_600_000);
+        return count <= (hosted ? HOSTED_REGISTRATIONS_PER_HOUR : REGISTRATIONS_PER_HOUR);
+      });
+      if (!registered) return throttled(address);
       as.audit("client_registered", { client_id: registered.client_id, client_name: registered.client_name, redirect_uris: registered.redirect_uris, remote: address });
       return json(registered, 201);
     } catch (error) {
+      if (error instanceof RegistrationsBusyError) return throttled(address, true);
       if (error instanceof OAuthError) {
         as.audit("registration_refused", { error: error.code, remote: address });
         return oauthErrorResponse(error);

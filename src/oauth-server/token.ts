@@ -6,6 +6,7 @@ import { base64url } from "./random.ts";
 import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
+import { OFFLINE_ACCESS } from "./grants.ts";
 import { json, readForm } from "./http.ts";
 import { timingSafeEqual } from "../util/digest.ts";
 
@@ -13,7 +14,7 @@ import { timingSafeEqual } from "../util/digest.ts";
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /** The authenticated client of a token or revocation request (RFC 6749 §2.3); invalid_client (401) otherwise. */
-export async function authenticateClient(as: AuthorizationServerContext, request: Request, form: Map<string, string>): Promise<Client> {
+export async function authenticateClient(as: AuthorizationServerContext, request: Request, form: Map<string, string>, address: string): Promise<Client> {
   const header = request.headers.get("authorization");
   let clientId = form.get("client_id");
   let secret = form.get("client_secret");
@@ -40,7 +41,11 @@ export async function authenticateClient(as: AuthorizationServerContext, request
     clientId = basicId;
   }
   if (!clientId) throw new OAuthError("invalid_client", "client_id is required", 401);
-  const client = await as.clients.lookup(clientId).catch(() => undefined);
+  const client = await as.clients.lookup(clientId, address).catch((error: unknown) => {
+    // Throttled metadata document fetches say so (429); any other failure is an unknown client.
+    if (error instanceof OAuthError && error.status === 429) throw error;
+    return undefined;
+  });
   if (!client) {
     // 401 invalid_client makes clients such as Claude register again.
     throw new OAuthError("invalid_client", "unknown client; register again", 401);
@@ -105,18 +110,20 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     if (!token) throw new OAuthError("invalid_request", "refresh_token is required");
     if (token.length > 256) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
     checkResource(form);
-    const scope = form.get("scope")?.split(" ").filter((item) => item !== "");
+    // Unknown names are ignored as at /authorize (they never widen, and never fail, the request).
+    const named = form.get("scope")?.split(" ").filter((item) => item !== "");
+    const scope = named && named.length > 0 ? named.filter((item) => item === OFFLINE_ACCESS || as.scopesSupported.includes(item)) : undefined;
     const tokens = await as.grants.refresh(token, client.client_id, scope);
     await as.clients.touch(client);
     return json(tokens);
   }
 
   return {
-    /** POST /oauth/token (and /token). */
-    async token(request: Request): Promise<Response> {
+    /** POST /oauth/token (and /token). `address` is the client's IP address. */
+    async token(request: Request, address: string): Promise<Response> {
       try {
         const form = await readForm(request);
-        const client = await authenticateClient(as, request, form);
+        const client = await authenticateClient(as, request, form, address);
         const grantType = form.get("grant_type");
         if (grantType === "authorization_code") return await authorizationCode(client, form);
         if (grantType === "refresh_token") return await refreshToken(client, form);
@@ -128,10 +135,10 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     },
 
     /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable; refresh tokens revoke their whole grant. */
-    async revoke(request: Request): Promise<Response> {
+    async revoke(request: Request, address: string): Promise<Response> {
       try {
         const form = await readForm(request);
-        const client = await authenticateClient(as, request, form);
+        const client = await authenticateClient(as, request, form, address);
         const token = form.get("token");
         if (!token) throw new OAuthError("invalid_request", "token is required");
         if (token.length <= 256) await as.grants.revoke(token, client.client_id);

@@ -6,6 +6,7 @@
 import bcrypt from "bcryptjs";
 import type { OAuthServerConfig } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
+import type { Logger } from "../log/logger.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken } from "./random.ts";
 
@@ -41,7 +42,8 @@ export function environmentPasswords(config: OAuthServerConfig["builtin"], env: 
   return passwords;
 }
 
-export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], env: Readonly<Record<string, string | undefined>>): Promise<BuiltinUsers> {
+/** The built-in users; `logger` is told when their hashes' costs differ (a cheaper one answers faster than an unknown name). */
+export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], env: Readonly<Record<string, string | undefined>>, logger?: Logger): Promise<BuiltinUsers> {
   const fromEnvironment = environmentPasswords(config, env);
   const table = new Map<string, { hash: string; user: SignedInUser }>();
   for (const [index, entry] of config.users.entries()) {
@@ -52,6 +54,9 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
   // The dummy costs what the dearest real hash costs: a cheaper one would time unknown users apart.
   const costs = [...table.values()].map(({ hash }) => Number(COST.exec(hash)?.[1] ?? ENV_PASSWORD_COST));
   const cost = costs.length > 0 ? Math.max(...costs) : ENV_PASSWORD_COST;
+  if (new Set(costs).size > 1) {
+    logger?.warn("the built-in users' password hashes have different bcrypt costs: a cheaper one answers faster than an unknown username, which tells that the name exists; make every password_hash with the same cost", { costs: [...new Set(costs)].sort((a, b) => a - b).join(",") });
+  }
   const dummy = await bcrypt.hash(randomToken(16), cost);
   return {
     allScopes: [...new Set(config.users.flatMap((user) => user.scopes))],

@@ -72,6 +72,7 @@ declare namespace Deno {
   const args: readonly string[];
   const mainModule: string;
   const build: { readonly os: string };
+  const pid: number;
   const env: { toObject(): Record<string, string> };
   const stdin: {
     readonly readable: ReadableStream<Uint8Array>;

@@ -278,5 +278,16 @@ export const denoPlatform: Platform = {
       if ((error as Error).name !== "NotFound") throw error;
     }
   },
+  pid: Deno.pid,
+  processAlive(pid) {
+    // Deno.kill has no signal 0: /proc tells on Linux; elsewhere assume alive (never take over a live bridge's state).
+    if (Deno.build.os !== "linux") return true;
+    try {
+      Deno.statSync(`/proc/${pid}`);
+      return true;
+    } catch {
+      return false;
+    }
+  },
   exit: (code) => Deno.exit(code),
 };

@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, closeSync, constants as fsConstants, exists
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { makeDirectory, removeFile, renameFile } from "./node-files.ts";
+import { makeDirectory, processAlive, removeFile, renameFile } from "./node-files.ts";
 import { publicFetch } from "./public-fetch.ts";
 import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -303,6 +303,8 @@ export const nodePlatform: Platform = {
   makeDirectory,
   renameFile,
   removeFile,
+  pid: process.pid,
+  processAlive,
   publicFetch,
   exit: (code) => process.exit(code),
 };

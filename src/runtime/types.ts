@@ -162,6 +162,10 @@ export interface Platform {
   renameFile(from: string, to: string): Promise<void>;
   /** Removes a file; no error when it is already gone. */
   removeFile(path: string): Promise<void>;
+  /** This process's id (the state directory's lock file names it). */
+  readonly pid: number;
+  /** False only when no process `pid` exists; true when it does, belongs to another user, or cannot be told. */
+  processAlive(pid: number): boolean;
   /** SSRF-guarded GET (Client ID Metadata Documents); absent where the runtime cannot check addresses at connect time. */
   publicFetch?: PublicFetch;
   exit(code: number): never;

@@ -49,7 +49,7 @@ export function createAuthGate(options: AuthGateOptions) {
       return jsonError(503, "temporarily_unavailable", "the authorization service cannot be reached; try again shortly", { "retry-after": "5" });
     }
     if (error.status === 400) return jsonError(400, "invalid_request", "malformed credentials");
-    const scopes = error.code === "insufficient_scope" ? error.requiredScopes : (authenticator?.requiredScopes ?? []);
+    const scopes = error.code === "insufficient_scope" ? error.requiredScopes : authenticator?.requiredScopes.length ? authenticator.requiredScopes : (authenticator?.challengeScopes ?? []);
     const description =
       error.code === "insufficient_scope" ? "the token lacks a scope this request needs" : error.code === "missing_token" ? "this server requires a bearer token" : "the token is not valid for this server";
     return jsonError(error.status, error.code === "missing_token" ? "unauthorized" : error.code, description, {

@@ -93,7 +93,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
       authorizationServer = await startAuthorizationServer(config, platform, logger, resource);
       const own = (await createAuthenticator(authorizationServer.authConfig(server.auth), { ...context, fetch: authorizationServer.fetch }))!;
       // Static bearer tokens (machines) may be accepted next to the server's own JWTs.
-      authenticator = server.auth?.type === "bearer" ? (await import("../auth/either.ts")).eitherAuthenticator(own, (await createAuthenticator(server.auth, context))!) : own;
+      authenticator = authorizationServer.withChallengeScopes(server.auth?.type === "bearer" ? (await import("../auth/either.ts")).eitherAuthenticator(own, (await createAuthenticator(server.auth, context))!) : own);
     } else {
       authenticator = await createAuthenticator(server.auth, context);
     }

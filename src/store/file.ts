@@ -6,11 +6,12 @@
  * may lose the last moments). When the journal outgrows the live entries, a new snapshot is
  * written atomically (temporary file renamed over the old) and older journals are removed.
  * Changes are absolute (a key's new value or its removal), so replaying a journal twice is harmless.
- * Files are mode 0600 in a 0700 directory. One bridge process per state directory.
+ * Files are mode 0600 in a 0700 directory. One bridge process per state directory: lock.ts.
  */
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
-import { MemoryStore, type Entry } from "./memory.ts";
+import { ConfigError } from "../config/errors.ts";
+import { DEFAULT_MAX_ENTRIES, MemoryStore, type Entry } from "./memory.ts";
 
 const FORMAT_VERSION = 2;
 /** The snapshot's file name inside the state directory. */
@@ -28,12 +29,15 @@ export interface FileStoreOptions {
   logger: Logger;
   maxEntries?: number;
   now?: () => number;
+  /** The state directory's lock (lock.ts), released on close. */
+  lock?: { release(): Promise<void> };
 }
 
 export class FileStore extends MemoryStore {
   readonly #directory: string;
   readonly #platform: FilePlatform;
   readonly #logger: Logger;
+  readonly #lock: FileStoreOptions["lock"];
   /** Sequence number of the journal being appended to. */
   #journal = 0;
   /** The oldest journal that may still exist (the first one the current snapshot does not cover, or older). */
@@ -50,6 +54,7 @@ export class FileStore extends MemoryStore {
     this.#directory = options.directory.replace(/[\\/]$/, "");
     this.#platform = options.platform;
     this.#logger = options.logger;
+    this.#lock = options.lock;
   }
 
   #path(name: string): string {
@@ -88,6 +93,15 @@ export class FileStore extends MemoryStore {
     }
     store.#journal = sequence;
     store.#oldestJournal = firstJournal;
+    const limit = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    if (store.size > limit) {
+      // storage.max_entries was lowered below what is kept: dropping entries would sign people out
+      // (and which ones is arbitrary), so nothing is dropped and the operator decides.
+      await store.close();
+      throw new ConfigError("CONFIG_INVALID", [
+        { path: "storage.max_entries", message: `is ${limit}, but the state directory holds ${store.size} live entries; raise it to at least ${store.size} (entries expire on their own; lower it later), or move the state directory aside to start afresh` },
+      ]);
+    }
     await store.#compact();
     return store;
   }
@@ -131,6 +145,7 @@ export class FileStore extends MemoryStore {
     await super.close();
     await this.#compacting;
     this.#closed = true;
+    await this.#lock?.release();
   }
 }
 

@@ -4,6 +4,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { FileStore } from "./file.ts";
+import { acquireStateLock, checkStateLock, type StateLock } from "./lock.ts";
 import { MemoryStore } from "./memory.ts";
 import type { Store } from "./types.ts";
 
@@ -19,17 +20,50 @@ export function stateDirectory(storage: Pick<StorageConfig, "path">, env: Readon
   return undefined;
 }
 
+function noDirectory(): ConfigError {
+  return new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: "no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory" }]);
+}
+
 /** The opened store and, for the file store, its directory (where the signing key is kept too). */
 export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger): Promise<{ store: Store; directory?: string }> {
   if (storage.type === "memory") return { store: new MemoryStore({ maxEntries: storage.max_entries }) };
   const directory = stateDirectory(storage, platform.env);
-  if (!directory) throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: "no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory" }]);
+  if (!directory) throw noDirectory();
   let store: FileStore;
+  let lock: StateLock | undefined;
   try {
-    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries });
+    await platform.makeDirectory(directory, 0o700);
+    lock = await acquireStateLock(directory, platform, logger);
+    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, lock });
   } catch (error) {
-    const reason = (error as { code?: string }).code ?? (error as Error).message;
-    throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `the state directory "${directory}" cannot be used (${reason}); point storage.path at a writable directory, or use storage.type: memory` }]);
+    await lock?.release().catch(() => {});
+    throw unusable(directory, error);
   }
   return { store, directory };
+}
+
+function unusable(directory: string, error: unknown): ConfigError {
+  if (error instanceof ConfigError) return error;
+  const reason = (error as { code?: string }).code ?? (error as Error).message;
+  return new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `the state directory "${directory}" cannot be used (${reason}); point storage.path at a writable directory, or use storage.type: memory` }]);
+}
+
+/**
+ * check-config's verdict on the file store, the one `run` would reach without the network: a
+ * state directory can be found, created and written (a probe file, removed at once), and no live
+ * bridge holds its lock. A ConfigError naming storage.path otherwise.
+ */
+export async function checkStorage(storage: StorageConfig, platform: Platform): Promise<void> {
+  if (storage.type === "memory") return;
+  const directory = stateDirectory(storage, platform.env);
+  if (!directory) throw noDirectory();
+  try {
+    await platform.makeDirectory(directory, 0o700);
+    const probe = `${directory}/.check-${Math.random().toString(36).slice(2)}.tmp`;
+    await platform.writeTextFile(probe, "", { mode: 0o600, overwrite: false });
+    await platform.removeFile(probe);
+    await checkStateLock(directory, platform);
+  } catch (error) {
+    throw unusable(directory, error);
+  }
 }

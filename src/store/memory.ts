@@ -171,7 +171,7 @@ export class MemoryStore implements Store {
       this.entries.delete(key);
       return;
     }
-    if (!this.entries.has(key) && this.entries.size >= this.#maxEntries) return;
+    // Never dropped for the limit here: what was on disk is kept, and the opener checks the count (FileStore.open).
     this.entries.set(key, { json, expiresAt });
   }
 

@@ -76,8 +76,8 @@ test("registrations never used for a token are dropped after a day, so a registr
   let now = 1_700_000_000_000;
   const store = new MemoryStore({ now: () => now });
   const clients = new ClientRegistry({ store, sha256: nodePlatform.sha256, allowedRedirectUris: [CLAUDE_CALLBACK], registrationLifetime: 30 * 86_400_000, cimd: undefined, now: () => now });
-  const unused = (await clients.register({ redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" })).client_id as string;
-  const used = (await clients.register({ redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" })).client_id as string;
+  const unused = (await clients.register({ client_name: "unused", redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }))!.client_id as string;
+  const used = (await clients.register({ client_name: "used", redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }))!.client_id as string;
   now += 60_000;
   await clients.touch((await clients.lookup(used))!); // its first token
   now += 86_400_000;

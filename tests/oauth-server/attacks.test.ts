@@ -159,7 +159,7 @@ describe("attacks on the authorization server", () => {
     });
 
     test("another client's code is refused", async () => {
-      const { client_id: otherClient } = await registerClient(bridge.origin);
+      const { client_id: otherClient } = await registerClient(bridge.origin, undefined, { client_name: "Another client" });
       const { url, verifier } = authorizeUrl(bridge.origin, clientId);
       const code = (await signIn(url)).searchParams.get("code")!;
       const stolen = await redeem(bridge.origin, otherClient, code, verifier);
@@ -202,7 +202,7 @@ describe("attacks on the authorization server", () => {
 
     test("a refresh token presented by another client is refused", async () => {
       const { tokens } = await fullFlow(bridge);
-      const { client_id: other } = await registerClient(bridge.origin);
+      const { client_id: other } = await registerClient(bridge.origin, undefined, { client_name: "Another client" });
       const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: other });
       assert.equal(response.status, 400);
     });

@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { RunningBridge } from "../support/bridge.ts";
-import { authorizeUrl, CLAUDE_CALLBACK, redeem, signIn, startAsBridge, tempDir } from "./support.ts";
+import { authorizeUrl, CLAUDE_CALLBACK, postForm, redeem, signIn, startAsBridge, tempDir } from "./support.ts";
 
 interface DocumentServer {
   origin: string;
@@ -84,6 +84,41 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     assert.equal(documents.hits.filter((hit) => hit === "/client.json").length, 1, "cached per Cache-Control");
     const page = await (await fetch(authorizeUrl(open.origin, clientId).url)).text();
     assert.match(page, /Metadata Doc Client/);
+  });
+
+  test("at /token: a no-store document is not fetched per request, and made-up client_id URLs stop being fetched while a known client keeps working", async () => {
+    // A bridge of its own: the failed fetches below use up this address's allowance.
+    const bridge = await startAsBridge({ storage: { type: "memory" }, env: { NODE_EXTRA_CA_CERTS: documents.caFile }, oauthServer: { client_metadata_documents: { allow_private_addresses: true, allowed_hosts: ["localhost"] } } });
+    try {
+      const clientId = `${documents.origin}/no-store.json`;
+      documents.routes.set("/no-store.json", { status: 200, body: documentFor(clientId), headers: { "cache-control": "no-store" } });
+      const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
+      const back = await signIn(url);
+      const redeemed = await redeem(bridge.origin, clientId, back.searchParams.get("code")!, verifier);
+      let tokens = (await redeemed.json()) as { refresh_token: string };
+      assert.equal(redeemed.status, 200, JSON.stringify(tokens));
+      const refresh = async () => {
+        const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId });
+        const body = (await response.json()) as { refresh_token: string };
+        assert.equal(response.status, 200, JSON.stringify(body));
+        tokens = body;
+      };
+      for (let i = 0; i < 5; i++) await refresh();
+      assert.equal(documents.hits.filter((hit) => hit === "/no-store.json").length, 1, "fetched once, not per token request");
+      // Made-up client_id URLs at /token from this address: fetched (and failing) only up to a limit.
+      const statuses: number[] = [];
+      for (let i = 0; i < 25; i++) {
+        const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: "x", client_id: `${documents.origin}/made-up-token-${i}.json` });
+        await response.arrayBuffer();
+        statuses.push(response.status);
+      }
+      assert.ok(statuses.filter((status) => status === 401).length <= 20, statuses.join(" "));
+      assert.equal(statuses.at(-1), 429, statuses.join(" "));
+      assert.ok(!documents.hits.includes("/made-up-token-24.json"), "the last one was never fetched");
+      await refresh();
+    } finally {
+      await bridge.stop();
+    }
   });
 
   test("a document whose client_id is not its URL is refused", async () => {

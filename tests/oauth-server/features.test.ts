@@ -281,7 +281,8 @@ describe("the sign-in page", () => {
 
 describe("check-config explains authorization server mistakes", () => {
   const base = (oauthServer: Record<string, unknown>) =>
-    writeConfig({ mode: "server", server: { mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }] }, ...oauthServer } } });
+    // Memory storage: with no HOME here, run (and so check-config) would have no state directory.
+    writeConfig({ mode: "server", storage: { type: "memory" }, server: { mcp_server: { command: "true" }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: ALICE_HASH }] }, ...oauthServer } } });
 
   test("an http issuer outside loopback", async () => {
     const result = await runCli(["check-config", "-c", base({ issuer: "http://mcp.example.com" })]);
@@ -328,11 +329,12 @@ describe("check-config explains authorization server mistakes", () => {
 
 describe("a full store", () => {
   test("answers 503 with Retry-After, and says why in the log", async () => {
-    const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 3 } });
+    // A first registration takes five entries (its client, its slot, its deduplication key, the slot sequence, the address's counter), each next one three.
+    const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 8 } });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) {
-        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
+        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: `client ${i}`, redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
         statuses.push(response.status);
         if (response.status === 503) assert.equal(response.headers.get("retry-after"), "60");
       }

@@ -21,7 +21,9 @@ describe("redirect URIs", () => {
       ["http://claude.ai/cb", "native", /not loopback/],
       ["http://localhost/cb", "web", /web client/],
       ["javascript:alert(1)", "web", /scheme/],
-      ["com.example.app:/cb", "native", /scheme/],
+      ["com.example.app:/cb", "web", /only a native client/],
+      ["myapp:/cb", "native", /reverse-domain/],
+      ["data:text/html,x", "native", /cannot be a redirect target/],
     ] as const) {
       assert.match(redirectUriProblem(uri, type) ?? "", why, uri);
     }
