@@ -53,7 +53,7 @@ export interface TokenResponse {
   access_token: string;
   token_type: "Bearer";
   expires_in: number;
-  scope?: string;
+  scope: string;
   refresh_token?: string;
 }
 
@@ -143,7 +143,8 @@ export class Grants {
       access_token: access.token,
       token_type: "Bearer",
       expires_in: access.expiresIn,
-      ...(grant.scope.length > 0 && { scope: grant.scope.join(" ") }),
+      // Always present (RFC 6749 §5.1: REQUIRED when it differs from the request), "" when nothing was granted.
+      scope: grant.scope.join(" "),
       ...(refreshToken !== undefined && { refresh_token: refreshToken }),
     };
   }

@@ -71,7 +71,7 @@ test("unknown scope names never widen a grant, at /authorize or at refresh, and 
   try {
     // Only names the server does not know: nothing is granted (not all of alice's scopes).
     const unknownOnly = await fullFlow(bridge, undefined, { scope: "claudeai" });
-    assert.equal(unknownOnly.tokens.scope, undefined, JSON.stringify(unknownOnly.tokens));
+    assert.equal(unknownOnly.tokens.scope, "", JSON.stringify(unknownOnly.tokens));
     assert.ok(!scopeClaim(unknownOnly.tokens.access_token), "the access token carries no scope");
     // Known and unknown: the known ones the user has.
     const mixed = await fullFlow(bridge, undefined, { scope: "mcp:read claudeai" });

@@ -99,7 +99,7 @@ describe("Claude's connector flow against the bridge's own authorization server"
     assert.equal(tokens.token_type, "Bearer");
     assert.ok(tokens.refresh_token, "Claude asked for refresh_token in grant_types");
     assert.equal(tokens.expires_in, 3600);
-    assert.equal(tokens.scope, undefined, "no scope Claude named is known: none is granted (no scope rules here, so the token still serves)");
+    assert.equal(tokens.scope, "", "no scope Claude named is known: none is granted (and the response says so) (no scope rules here, so the token still serves)");
 
     // 8. The MCP endpoint accepts it: tools/call works.
     const mcp = new Client({ name: "claude-replay", version: "1" });
