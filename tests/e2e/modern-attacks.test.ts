@@ -4,10 +4,10 @@
  * children that misbehave. Each test is an attack that once broke, or must keep failing.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startBridge, type RunningBridge } from "../support/bridge.ts";
+import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
 import { buildFixtures } from "../support/fixtures.ts";
 import { call, meta, MODERN, post, textOf, type Body, type PostOptions } from "../support/modern.ts";
 
@@ -16,19 +16,11 @@ const BOB = "bob-token-0123456789abc";
 const CAROL = "carol-token-0123456789ab";
 
 /**
- * Starts a bridge (debug JSON logs) before the enclosing describe's tests and stops it after them;
- * `server` gets the built everything server's path and returns the config's `server` section.
+ * A bridge (debug JSON logs) for the enclosing describe's tests (see useBridge); `server` gets the
+ * built everything server's path and returns the config's `server` section.
  */
-function useBridge(server: (everythingServer: string) => Record<string, unknown>): RunningBridge {
-  const bridge = {} as RunningBridge;
-  before(async () => {
-    const { everythingServer } = await buildFixtures();
-    Object.assign(bridge, await startBridge({ log: { level: "debug", format: "json" }, server: server(everythingServer) }));
-  });
-  after(async () => {
-    await bridge.stop?.();
-  });
-  return bridge;
+function debugBridge(server: (everythingServer: string) => Record<string, unknown>): RunningBridge {
+  return useBridge(async () => startBridge({ log: { level: "debug", format: "json" }, server: server((await buildFixtures()).everythingServer) }));
 }
 
 const everything = (everythingServer: string) => ({ command: process.execPath, args: [everythingServer], read_timeout: "20s" });
@@ -42,7 +34,7 @@ const toolsCall = (id: number | string, name: string, args: Record<string, unkno
 });
 
 describe("one principal's load never locks another out", () => {
-  const bridge = useBridge((everythingServer) => ({
+  const bridge = debugBridge((everythingServer) => ({
     mcp_server: everything(everythingServer),
     auth: bearer(ALICE, BOB),
     session: { modern_child: "shared", modern_pool_size: 2 },
@@ -73,7 +65,7 @@ describe("one principal's load never locks another out", () => {
 });
 
 describe("children at max_sessions", () => {
-  const bridge = useBridge((everythingServer) => ({
+  const bridge = debugBridge((everythingServer) => ({
     mcp_server: everything(everythingServer),
     auth: bearer(ALICE, BOB, CAROL),
     session: { max_sessions: 3, modern_pool_size: 8 },
@@ -125,7 +117,7 @@ describe("children at max_sessions", () => {
 });
 
 describe("clients that leave", () => {
-  const bridge = useBridge((everythingServer) => ({
+  const bridge = debugBridge((everythingServer) => ({
     // Children take a second to start, so that a client can leave while its first one starts.
     mcp_server: { command: "/bin/sh", args: ["-c", `sleep 1; exec "${process.execPath}" "${everythingServer}"`], read_timeout: "60s" },
     auth: bearer(ALICE, BOB),
@@ -161,7 +153,7 @@ describe("clients that leave", () => {
 });
 
 describe("hostile requests", () => {
-  const bridge = useBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE, BOB) }));
+  const bridge = debugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE, BOB) }));
 
   const b64 = (value: string) => `=?base64?${Buffer.from(value).toString("base64")}?=`;
 
@@ -270,7 +262,7 @@ describe("hostile requests", () => {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`a misbehaving ${era} child`, () => {
-    const bridge = useBridge(() => ({
+    const bridge = debugBridge(() => ({
       mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "3s" },
       auth: bearer(ALICE),
     }));
@@ -311,7 +303,7 @@ for (const era of ["modern", "legacy"] as const) {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`one ${era} child shared by every principal (modern_child: shared)`, () => {
-    const bridge = useBridge(() => ({
+    const bridge = debugBridge(() => ({
       mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
       auth: bearer(ALICE, BOB),
       session: { modern_child: "shared" },
@@ -339,7 +331,7 @@ for (const era of ["modern", "legacy"] as const) {
 }
 
 describe("a listen stream whose legacy child exits", () => {
-  const bridge = useBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE), session: { modern_pool_size: 1 } }));
+  const bridge = debugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE), session: { modern_pool_size: 1 } }));
 
   test("ends with an error response, so that the client listens again rather than waiting for updates a new child was never asked for", async () => {
     const controller = new AbortController();
@@ -374,7 +366,7 @@ describe("a listen stream whose legacy child exits", () => {
 });
 
 describe("max_sessions_per_subject counts a subject's legacy sessions and modern children together", () => {
-  const bridge = useBridge((everythingServer) => ({
+  const bridge = debugBridge((everythingServer) => ({
     mcp_server: everything(everythingServer),
     auth: bearer(ALICE, BOB),
     session: { max_sessions: 10, max_sessions_per_subject: 2 },
