@@ -4,13 +4,13 @@
  * own OAuth discovery and client-credentials flow.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import { discoverAuthorizationServerMetadata, discoverOAuthProtectedResourceMetadata, extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
-import { M2M_CLIENT, startIdp, type Idp } from "./support.ts";
+import type { RunningBridge } from "../support/bridge.ts";
+import { M2M_CLIENT, useOAuthBridge, type Idp } from "./support.ts";
 
 /** Parses `Bearer a="b", c="d"` into its auth-params (RFC 7235 §2.1). */
 function challengeParams(header: string | null): Record<string, string> {
@@ -26,24 +26,10 @@ describe("OAuth through the built CLI", () => {
   let bridge: RunningBridge;
   let prmUrl: string;
 
-  before(async () => {
-    idp = await startIdp();
-    bridge = await startBridge({
-      log: { level: "debug" },
-      server: {
-        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
-        auth: {
-          type: "oauth",
-          // No audience: it defaults to the bridge's own URL (RFC 8707).
-          oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"], method_scopes: { "tools/call": ["mcp:write"], "tools/call:add": ["mcp:admin"] } },
-        },
-      },
-    });
+  // No audience: it defaults to the bridge's own URL (RFC 8707).
+  useOAuthBridge({ log: { level: "debug" }, oauth: { method_scopes: { "tools/call": ["mcp:write"], "tools/call:add": ["mcp:admin"] } } }, (started) => {
+    ({ idp, bridge } = started);
     prmUrl = `${bridge.origin}/.well-known/oauth-protected-resource/mcp`;
-  });
-  after(async () => {
-    await bridge?.stop();
-    await idp?.stop();
   });
 
   async function connect(token: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {

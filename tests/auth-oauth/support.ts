@@ -9,6 +9,7 @@ import { AuthSchema, type OAuthConfig } from "../../src/config/schema.ts";
 import type { Logger, LogFields } from "../../src/log/logger.ts";
 import { createOAuthAuthenticator, type OAuthAuthenticator } from "../../src/auth/oauth/index.ts";
 import { AuthError } from "../../src/auth/types.ts";
+import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
 
 export const RESOURCE = "https://mcp.example.test/mcp";
 export const OTHER_RESOURCE = "https://other.example.test/mcp";
@@ -254,6 +255,33 @@ export function useIdp(started: (idp: Idp) => void): void {
   });
   after(async () => {
     idp?.setDown(false);
+    await idp?.stop();
+  });
+}
+
+/**
+ * oidc-provider, then the built CLI in server mode in front of the echo server validating its
+ * tokens (auth.oauth: discovery_url the provider, required_scopes mcp:read, then `oauth`), for the
+ * enclosing describe's tests; both are stopped after them (the bridge first). `accounts` can sign
+ * in at the provider; `log` is the bridge's log section.
+ */
+export function useOAuthBridge(options: { oauth?: Record<string, unknown>; accounts?: Record<string, Record<string, unknown>>; log?: Record<string, unknown> }, started: (running: { idp: Idp; bridge: RunningBridge }) => void): void {
+  let idp: Idp | undefined;
+  let bridge: RunningBridge | undefined;
+  before(async () => {
+    idp = await startIdp();
+    for (const [id, claims] of Object.entries(options.accounts ?? {})) idp.accounts.set(id, claims);
+    bridge = await startBridge({
+      ...(options.log && { log: options.log }),
+      server: {
+        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
+        auth: { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"], ...options.oauth } },
+      },
+    });
+    started({ idp, bridge });
+  });
+  after(async () => {
+    await bridge?.stop();
     await idp?.stop();
   });
 }

@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
-import { signInAtIdp, startIdp, type Idp } from "../auth-oauth/support.ts";
+import type { RunningBridge } from "../support/bridge.ts";
+import { signInAtIdp, useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
 import { call, claimsOf, makeSource } from "./support.ts";
 
 const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
@@ -28,23 +28,8 @@ function opened(log: string): string[] {
 describe("authorization code + PKCE against oidc-provider and the bridge's server mode", () => {
   let idp: Idp;
   let bridge: RunningBridge;
-  let work: string;
-
-  before(async () => {
-    idp = await startIdp();
-    idp.accounts.set("alice", { email: "alice@example.com" });
-    bridge = await startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
-        auth: { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"] } },
-      },
-    });
-    work = mkdtempSync(join(tmpdir(), "mcp-bridge-authcode-"));
-  });
-  after(async () => {
-    await bridge?.stop();
-    await idp?.stop();
-  });
+  const work = mkdtempSync(join(tmpdir(), "mcp-bridge-authcode-"));
+  useOAuthBridge({ accounts: { alice: { email: "alice@example.com" } } }, (started) => ({ idp, bridge } = started));
 
   function source(name: string, oauth: Record<string, unknown> = {}, browserOptions: string[] = []) {
     const log = join(work, `${name}.log`);
@@ -282,25 +267,9 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
 });
 
 describe("step-up on 403 insufficient_scope", () => {
-  let idp: Idp;
   let bridge: RunningBridge;
-  let work: string;
-
-  before(async () => {
-    idp = await startIdp();
-    idp.accounts.set("alice", {});
-    bridge = await startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
-        auth: { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"], method_scopes: { "tools/call": ["mcp:write"] } } },
-      },
-    });
-    work = mkdtempSync(join(tmpdir(), "mcp-bridge-stepup-"));
-  });
-  after(async () => {
-    await bridge?.stop();
-    await idp?.stop();
-  });
+  const work = mkdtempSync(join(tmpdir(), "mcp-bridge-stepup-"));
+  useOAuthBridge({ accounts: { alice: {} }, oauth: { method_scopes: { "tools/call": ["mcp:write"] } } }, (started) => ({ bridge } = started));
 
   test("a person signs in again for the union of the scopes held and the scopes the challenge names", async () => {
     const log = join(work, "browser.log");

@@ -4,32 +4,19 @@
  * server refuses them, and refused cleanly when the configuration or the server is wrong.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
+import { describe, test } from "node:test";
+import type { RunningBridge } from "../support/bridge.ts";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
-import { M2M_CLIENT, startIdp, type Idp } from "../auth-oauth/support.ts";
+import { M2M_CLIENT, useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
 import { call, claimsOf, makeSource } from "./support.ts";
 
 describe("client credentials against the bridge's server mode and oidc-provider", () => {
   let idp: Idp;
   let bridge: RunningBridge;
-
-  before(async () => {
-    idp = await startIdp();
-    bridge = await startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
-        auth: { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"] } },
-      },
-    });
-  });
-  after(async () => {
-    await bridge?.stop();
-    await idp?.stop();
-  });
+  useOAuthBridge({}, (started) => ({ idp, bridge } = started));
 
   test("discovers the authorization server from the 401 and PRM, gets a token for the server's resource, and is let in", async () => {
     const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret } }, bridge.url);

@@ -13,8 +13,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { pathToFileURL } from "node:url";
 import { CLI, ROOT, run } from "../support/bridge.ts";
+import { pinnedNode } from "../support/pinned-node.ts";
 
 const DRIVER = "node --import tsx tests/support/conformance-client.ts";
 const OLD = join(ROOT, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js");
@@ -51,8 +51,7 @@ before(async () => {
     const built = await run(process.execPath, [join(ROOT, "build.mjs")], { env: { PATH: process.env.PATH ?? "" } });
     assert.equal(built.code, 0, built.stderr);
   }
-  const { ensureNodeBinary } = (await import(pathToFileURL(join(ROOT, "scripts", "node-dist.mjs")).href)) as { ensureNodeBinary(target: string): string };
-  node = ensureNodeBinary(`${process.platform === "win32" ? "win" : process.platform}-${process.arch}`);
+  node = await pinnedNode();
 });
 
 interface Check {

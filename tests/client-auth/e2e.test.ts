@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { CLI, ECHO_SERVER, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
-import { M2M_CLIENT, startIdp, type Idp } from "../auth-oauth/support.ts";
+import { CLI, writeConfig, type RunningBridge } from "../support/bridge.ts";
+import { M2M_CLIENT, useOAuthBridge } from "../auth-oauth/support.ts";
 
 const CHROMIUM_BROWSER = fileURLToPath(new URL("./chromium-browser.ts", import.meta.url));
 const FETCH_BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
@@ -30,25 +30,9 @@ async function connectThroughBridge(url: string, auth: Record<string, unknown>, 
 }
 
 describe("client mode OAuth through the built CLI", () => {
-  let idp: Idp;
   let bridge: RunningBridge;
-  let home: string;
-
-  before(async () => {
-    idp = await startIdp();
-    idp.accounts.set("alice", {});
-    bridge = await startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: [ECHO_SERVER] },
-        auth: { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"] } },
-      },
-    });
-    home = mkdtempSync(join(tmpdir(), "mcp-bridge-client-e2e-"));
-  });
-  after(async () => {
-    await bridge?.stop();
-    await idp?.stop();
-  });
+  const home = mkdtempSync(join(tmpdir(), "mcp-bridge-client-e2e-"));
+  useOAuthBridge({ accounts: { alice: {} } }, (started) => ({ bridge } = started));
 
   test("client credentials: tools listed and called through client mode", async () => {
     const { client, stderr } = await connectThroughBridge(bridge.url, { type: "oauth", oauth: { client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret } }, { HOME: home, XDG_STATE_HOME: join(home, "cc") });

@@ -11,8 +11,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { pathToFileURL } from "node:url";
 import { CLI, ROOT } from "../support/bridge.ts";
+import { pinnedNode } from "../support/pinned-node.ts";
 
 const SUITES = {
   "0.1.16": join(ROOT, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js"),
@@ -33,9 +33,8 @@ let workDir: string;
 
 before(async () => {
   assert.ok(existsSync(CLI), `${CLI} is missing: run "node build.mjs"`);
-  const { ensureNodeBinary } = (await import(pathToFileURL(join(ROOT, "scripts", "node-dist.mjs")).href)) as { ensureNodeBinary(target: string): string };
-  // The suites need Node ≥ 22 (fs.globSync); the driver and the bridge run on this Node.
-  node = ensureNodeBinary(`${process.platform === "win32" ? "win" : process.platform}-${process.arch}`);
+  // The suites run on the pinned Node; the driver and the bridge run on this Node.
+  node = await pinnedNode();
   workDir = await mkdtemp(join(tmpdir(), "mcp-bridge-client-conformance-"));
 });
 

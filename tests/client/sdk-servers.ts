@@ -79,19 +79,24 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse, body: unkno
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, sockets, requests, url: `${scheme}://127.0.0.1:${(server.address() as { port: number }).port}` })));
 }
 
-function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
-  return () =>
-    new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
+/** The TestServer of a listening server whose MCP endpoint is at `path`. */
+function testServer({ server, sockets, url, requests }: Awaited<ReturnType<typeof listen>>, path: string): TestServer {
+  const cutConnections = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      cutConnections();
       server.close(() => resolve());
     });
+  return { url: `${url}${path}`, cutConnections, requests, close };
 }
 
 /** An SDK v1 Streamable HTTP server with sessions and an event store (resumable streams), at /mcp; HTTPS with `tls`. */
 export async function startStreamableServer(tls?: HttpsOptions): Promise<TestServer> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   let cut = () => {};
-  const { server, sockets, url, requests } = await listen(async (req, res, body) => {
+  const listening = await listen(async (req, res, body) => {
     const sessionId = req.headers["mcp-session-id"] as string | undefined;
     let transport = sessionId ? transports.get(sessionId) : undefined;
     if (!transport) {
@@ -107,16 +112,15 @@ export async function startStreamableServer(tls?: HttpsOptions): Promise<TestSer
     }
     await transport.handleRequest(req, res, body);
   }, tls);
-  cut = () => {
-    for (const socket of sockets) socket.destroy();
-  };
-  return { url: `${url}/mcp`, cutConnections: cut, requests, close: closer(server, sockets) };
+  const started = testServer(listening, "/mcp");
+  cut = started.cutConnections;
+  return started;
 }
 
 /** An SDK v1 legacy HTTP+SSE server: GET /sse, POST /messages?sessionId=. */
 export async function startSseServer(): Promise<TestServer> {
   const transports = new Map<string, SSEServerTransport>();
-  const { server, sockets, url, requests } = await listen(async (req, res, body) => {
+  const listening = await listen(async (req, res, body) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (req.method === "GET" && path === "/sse") {
       const transport = new SSEServerTransport("/messages", res);
@@ -133,25 +137,10 @@ export async function startSseServer(): Promise<TestServer> {
     }
     res.writeHead(404).end("not found");
   });
-  return {
-    url: `${url}/sse`,
-    cutConnections: () => {
-      for (const socket of sockets) socket.destroy();
-    },
-    requests,
-    close: closer(server, sockets),
-  };
+  return testServer(listening, "/sse");
 }
 
 /** A server that answers every request with `respond` (garbage, hangs, errors). */
 export async function startRawServer(respond: (req: IncomingMessage, res: ServerResponse, body: unknown) => void): Promise<TestServer> {
-  const { server, sockets, url, requests } = await listen(respond);
-  return {
-    url: `${url}/mcp`,
-    cutConnections: () => {
-      for (const socket of sockets) socket.destroy();
-    },
-    requests,
-    close: closer(server, sockets),
-  };
+  return testServer(await listen(respond), "/mcp");
 }

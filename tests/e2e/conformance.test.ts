@@ -10,9 +10,10 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { buildFixtures, bundle } from "../support/fixtures.ts";
+import { pinnedNode } from "../support/pinned-node.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BRIDGE = join(ROOT, "dist", "mcp-bridge.cjs");
@@ -266,14 +267,6 @@ async function waitForHealth(child: ChildProcess, url: string, log: () => string
 
 // ---- the conformance CLI -------------------------------------------------------------------------
 
-/** The CLI imports `fs.globSync` (Node ≥ 22), so it runs on the pinned Node binary, not on the test's Node 20. */
-async function conformanceNode(): Promise<string> {
-  const nodeDist = pathToFileURL(join(ROOT, "scripts", "node-dist.mjs")).href;
-  const { ensureNodeBinary } = (await import(nodeDist)) as { ensureNodeBinary(target: string): string };
-  const target = `${process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
-  return ensureNodeBinary(target);
-}
-
 function conformanceBin(dir: string): string {
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { bin: string | Record<string, string> };
   const bin = typeof pkg.bin === "string" ? pkg.bin : pkg.bin["conformance"];
@@ -282,7 +275,7 @@ function conformanceBin(dir: string): string {
 }
 
 async function runConformanceSuite(target: Target, outputDir: string, dir: string, selection: string[]): Promise<SuiteRun> {
-  const node = await conformanceNode();
+  const node = await pinnedNode();
   // Scenarios run one after another; noting where the target's log stood when each one started
   // lets a failure show only the bridge lines that belong to it.
   const starts: Array<{ scenario: string; offset: number }> = [];

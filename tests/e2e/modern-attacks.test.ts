@@ -4,67 +4,41 @@
  * children that misbehave. Each test is an attack that once broke, or must keep failing.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startBridge, type RunningBridge } from "../support/bridge.ts";
+import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
 import { buildFixtures } from "../support/fixtures.ts";
+import { call, meta, MODERN, post, textOf, type Body, type PostOptions } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
 const CAROL = "carol-token-0123456789ab";
-const MODERN = "2026-07-28";
 
-type Body = { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
-
-function meta(capabilities: Record<string, unknown> = { elicitation: {} }) {
-  return { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": capabilities };
+/**
+ * A bridge (debug JSON logs) for the enclosing describe's tests (see useBridge); `server` gets the
+ * built everything server's path and returns the config's `server` section.
+ */
+function debugBridge(server: (everythingServer: string) => Record<string, unknown>): RunningBridge {
+  return useBridge(async () => startBridge({ log: { level: "debug", format: "json" }, server: server((await buildFixtures()).everythingServer) }));
 }
 
-/** POSTs a modern request with its standard headers (overridable); `raw` replaces the body text. */
-function post(bridge: RunningBridge, token: string, message: Record<string, any>, options: { headers?: Record<string, string>; signal?: AbortSignal; raw?: string; accept?: string } = {}): Promise<Response> {
-  const name = message.params?.name ?? message.params?.uri;
-  return fetch(bridge.url, {
-    method: "POST",
-    signal: options.signal,
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: options.accept ?? "application/json, text/event-stream",
-      "mcp-protocol-version": MODERN,
-      "mcp-method": message.method,
-      ...(typeof name === "string" && { "mcp-name": name }),
-      ...options.headers,
-    },
-    body: options.raw ?? JSON.stringify({ jsonrpc: "2.0", ...message }),
-  });
-}
+const everything = (everythingServer: string) => ({ command: process.execPath, args: [everythingServer], read_timeout: "20s" });
+const bearer = (...tokens: string[]) => ({ type: "bearer", bearer: { valid_tokens: tokens } });
 
-async function call(bridge: RunningBridge, token: string, message: Record<string, any>, options: Parameters<typeof post>[3] = {}): Promise<{ status: number; body: Body }> {
-  const response = await post(bridge, token, message, options);
-  return { status: response.status, body: (await response.json()) as Body };
-}
-
-function textOf(result: Record<string, any> | undefined): string {
-  return (result?.content as Array<{ type: string; text?: string }> | undefined)?.find((block) => block.type === "text")?.text ?? "";
-}
+/** A tools/call message; `params` go between the arguments and the envelope. */
+const toolsCall = (id: number | string, name: string, args: Record<string, unknown> = {}, params: Record<string, unknown> = {}, capabilities?: Record<string, unknown>) => ({
+  id,
+  method: "tools/call",
+  params: { name, arguments: args, ...params, _meta: meta(capabilities) },
+});
 
 describe("one principal's load never locks another out", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    const { everythingServer } = await buildFixtures();
-    bridge = await startBridge({
-      log: { level: "debug", format: "json" },
-      server: {
-        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
-        session: { modern_child: "shared", modern_pool_size: 2 },
-      },
-    });
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = debugBridge((everythingServer) => ({
+    mcp_server: everything(everythingServer),
+    auth: bearer(ALICE, BOB),
+    session: { modern_child: "shared", modern_pool_size: 2 },
+  }));
 
   test("with one shared child, a principal holding every subscriptions/listen stream it may open leaves another principal its own", async () => {
     const controllers: AbortController[] = [];
@@ -91,24 +65,14 @@ describe("one principal's load never locks another out", () => {
 });
 
 describe("children at max_sessions", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    const { everythingServer } = await buildFixtures();
-    bridge = await startBridge({
-      log: { level: "debug", format: "json" },
-      server: {
-        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB, CAROL] } },
-        session: { max_sessions: 3, modern_pool_size: 8 },
-      },
-    });
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = debugBridge((everythingServer) => ({
+    mcp_server: everything(everythingServer),
+    auth: bearer(ALICE, BOB, CAROL),
+    session: { max_sessions: 3, modern_pool_size: 8 },
+  }));
 
   test("a principal whose rounds fill every place still gets its calls served (its oldest waiting round makes way), and another principal is not locked out", async () => {
-    const ask = (token: string, id: number, tag: string) => call(bridge, token, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, _meta: meta() } });
+    const ask = (token: string, id: number, tag: string) => call(bridge, token, toolsCall(id, "elicit_tag", { tag }));
     // Alice starts rounds she never finishes, more than there are places for children.
     const rounds = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(ALICE, i, `a${i}`)));
     assert.deepEqual(
@@ -116,18 +80,18 @@ describe("children at max_sessions", () => {
       rounds.map(() => "200 input_required"),
     );
     // Bob's first requests: a child of his own takes the place of one of Alice's extra children.
-    const echo = await call(bridge, BOB, { id: 100, method: "tools/call", params: { name: "echo", arguments: { text: "bob here" }, _meta: meta() } });
+    const echo = await call(bridge, BOB, toolsCall(100, "echo", { text: "bob here" }));
     assert.equal(echo.status, 200, JSON.stringify(echo.body));
     assert.equal(textOf(echo.body.result), "bob here");
     const bobRound = await ask(BOB, 101, "b");
     assert.equal(bobRound.body.result?.resultType, "input_required", JSON.stringify(bobRound.body));
     const [key] = Object.keys(bobRound.body.result?.inputRequests ?? {});
-    const done = await call(bridge, BOB, { id: 102, method: "tools/call", params: { name: "elicit_tag", arguments: { tag: "b" }, inputResponses: { [key!]: { action: "accept", content: { value: "ok" } } }, requestState: bobRound.body.result?.requestState, _meta: meta() } });
+    const done = await call(bridge, BOB, toolsCall(102, "elicit_tag", { tag: "b" }, { inputResponses: { [key!]: { action: "accept", content: { value: "ok" } } }, requestState: bobRound.body.result?.requestState }));
     assert.equal(textOf(done.body.result), "b=ok");
   });
 
   test("a legacy client is not locked out by another principal's extra modern children", async () => {
-    const ask = (id: number, tag: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, _meta: meta() } });
+    const ask = (id: number, tag: string) => call(bridge, ALICE, toolsCall(id, "elicit_tag", { tag }));
     const rounds = await Promise.all(Array.from({ length: 6 }, (_, i) => ask(200 + i, `c${i}`)));
     assert.ok(rounds.every((round) => round.body.result?.resultType === "input_required"));
     // The first initialize may get 503 with a short Retry-After while an extra child of Alice's
@@ -153,25 +117,15 @@ describe("children at max_sessions", () => {
 });
 
 describe("clients that leave", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    const { everythingServer } = await buildFixtures();
-    bridge = await startBridge({
-      log: { level: "debug", format: "json" },
-      server: {
-        // Children take a second to start, so that a client can leave while its first one starts.
-        mcp_server: { command: "/bin/sh", args: ["-c", `sleep 1; exec "${process.execPath}" "${everythingServer}"`], read_timeout: "60s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
-        session: { modern_pool_size: 1 },
-      },
-    });
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = debugBridge((everythingServer) => ({
+    // Children take a second to start, so that a client can leave while its first one starts.
+    mcp_server: { command: "/bin/sh", args: ["-c", `sleep 1; exec "${process.execPath}" "${everythingServer}"`], read_timeout: "60s" },
+    auth: bearer(ALICE, BOB),
+    session: { modern_pool_size: 1 },
+  }));
 
   test("a call whose client left while it waited for a child never runs there: the principal's next call gets the child", async () => {
-    const slow = (id: number, ms: number, signal: AbortSignal) => post(bridge, ALICE, { id, method: "tools/call", params: { name: "slow", arguments: { ms }, _meta: meta() } }, { signal });
+    const slow = (id: number, ms: number, signal: AbortSignal) => post(bridge, ALICE, toolsCall(id, "slow", { ms }), { signal });
     const first = new AbortController();
     const running = slow(1, 60_000, first.signal).catch(() => undefined);
     const second = new AbortController();
@@ -183,39 +137,29 @@ describe("clients that leave", () => {
     first.abort();
     await running;
     // Had the abandoned call started, it would hold the child for a minute.
-    const next = await call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "slow", arguments: { ms: 0 }, _meta: meta() } }, { signal: AbortSignal.timeout(20_000) });
+    const next = await call(bridge, ALICE, toolsCall(3, "slow", { ms: 0 }), { signal: AbortSignal.timeout(20_000) });
     assert.equal(textOf(next.body.result), "done");
   });
   test("a call whose client left while its principal's first child was starting never runs there", async () => {
     const abandoned = new AbortController();
-    const call1 = post(bridge, BOB, { id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 60_000 }, _meta: meta() } }, { signal: abandoned.signal }).catch(() => undefined);
+    const call1 = post(bridge, BOB, toolsCall(1, "slow", { ms: 60_000 }), { signal: abandoned.signal }).catch(() => undefined);
     // Bob has no child yet: the bridge starts one (hundreds of milliseconds) while he gives up.
     await new Promise((resolve) => setTimeout(resolve, 300));
     abandoned.abort();
     await call1;
-    const next = await call(bridge, BOB, { id: 2, method: "tools/call", params: { name: "slow", arguments: { ms: 0 }, _meta: meta() } }, { signal: AbortSignal.timeout(20_000) });
+    const next = await call(bridge, BOB, toolsCall(2, "slow", { ms: 0 }), { signal: AbortSignal.timeout(20_000) });
     assert.equal(textOf(next.body.result), "done");
   });
 });
 
 describe("hostile requests", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    const { everythingServer } = await buildFixtures();
-    bridge = await startBridge({
-      log: { level: "debug", format: "json" },
-      server: { mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" }, auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } } },
-    });
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = debugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE, BOB) }));
 
   const b64 = (value: string) => `=?base64?${Buffer.from(value).toString("base64")}?=`;
 
   test("Mcp-Param-* headers: any case, base64 UTF-8, numbers compared as numbers; missing, duplicated, wrong, broken base64 or untrimmed plain values are 400 -32020", async () => {
     const custom = (args: Record<string, unknown>, headers: Record<string, string>) =>
-      call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "test_custom_headers", arguments: args, _meta: meta({}) } }, { headers });
+      call(bridge, ALICE, toolsCall(1, "test_custom_headers", args, {}, {}), { headers });
     for (const [args, headers] of <Array<[Record<string, unknown>, Record<string, string>]>>[
       [{ region: "eu" }, { "MCP-PARAM-REGION": "eu" }],
       [{ region: "Zürich" }, { "mcp-param-region": b64("Zürich") }],
@@ -246,7 +190,7 @@ describe("hostile requests", () => {
 
   test("hostile envelopes and bodies get clear refusals, and the bridge keeps serving", async () => {
     const list = { id: 2, method: "tools/list", params: { _meta: meta() } };
-    const cases: Array<[string, Parameters<typeof post>[3], number, number | undefined]> = [
+    const cases: Array<[string, PostOptions, number, number | undefined]> = [
       // _meta keys named like prototype members are plain data.
       ["proto keys", { raw: `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"__proto__":{"x":1},"io.modelcontextprotocol/protocolVersion":"${MODERN}","io.modelcontextprotocol/clientCapabilities":{"__proto__":{"elicitation":{}}}}}}` }, 200, undefined],
       ["duplicated Mcp-Method", { headers: { "mcp-method": "tools/list, tools/list" } }, 400, -32020],
@@ -269,13 +213,13 @@ describe("hostile requests", () => {
     }
     const notification = await post(bridge, ALICE, { method: "notifications/cancelled", params: { requestId: 1, _meta: meta() } });
     assert.equal(notification.status, 202);
-    const still = await call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "echo", arguments: { text: "still" }, _meta: meta() } });
+    const still = await call(bridge, ALICE, toolsCall(3, "echo", { text: "still" }));
     assert.equal(textOf(still.body.result), "still");
   });
 
   test("requestState abuse: garbage, oversized, another request's, replayed after completion, two retries at once", async () => {
     const elicit = (id: number, tag: string, extra: Record<string, unknown> = {}, token = ALICE) =>
-      call(bridge, token, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, ...extra, _meta: meta() } });
+      call(bridge, token, toolsCall(id, "elicit_tag", { tag }, extra));
     for (const requestState of [{ a: 1 }, 42, "", "v1.", `v1.${"A".repeat(100_000)}`]) {
       const { body } = await elicit(10, "g", { requestState, inputResponses: {} });
       assert.equal(body.error?.code, -32602, JSON.stringify(requestState).slice(0, 40));
@@ -301,7 +245,7 @@ describe("hostile requests", () => {
 
   test("two retries of one round at once, one answering nothing and one answering: both are answered, neither hangs", async () => {
     const elicit = (id: number, tag: string, extra: Record<string, unknown> = {}) =>
-      call(bridge, BOB, { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, ...extra, _meta: meta() } }, { signal: AbortSignal.timeout(20_000) });
+      call(bridge, BOB, toolsCall(id, "elicit_tag", { tag }, extra), { signal: AbortSignal.timeout(20_000) });
     for (let attempt = 0; attempt < 5; attempt++) {
       const first = await elicit(20 + attempt, `race${attempt}`);
       const [key] = Object.keys(first.body.result?.inputRequests ?? {});
@@ -318,21 +262,12 @@ describe("hostile requests", () => {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`a misbehaving ${era} child`, () => {
-    let bridge: RunningBridge;
-    before(async () => {
-      bridge = await startBridge({
-        log: { level: "debug", format: "json" },
-        server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "3s" },
-          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-        },
-      });
-    });
-    after(async () => {
-      await bridge?.stop();
-    });
+    const bridge = debugBridge(() => ({
+      mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "3s" },
+      auth: bearer(ALICE),
+    }));
 
-    const tool = (id: number, name: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: {}, _meta: meta({ elicitation: {}, sampling: {}, roots: {} }) } });
+    const tool = (id: number, name: string) => call(bridge, ALICE, toolsCall(id, name, {}, {}, { elicitation: {}, sampling: {}, roots: {} }));
 
     test("garbage lines are dropped, an answer to an id not in flight times the call out, requests with no call in flight are refused; the child keeps serving", async () => {
       assert.equal(textOf((await tool(1, "garbage")).body.result), "after garbage");
@@ -354,13 +289,13 @@ for (const era of ["modern", "legacy"] as const) {
       const first = await list(7);
       assert.equal(first.body.result?.nextCursor, "page-2");
       await list(8, "page-2");
-      const routed = await call(bridge, ALICE, { id: 9, method: "tools/call", params: { name: "routed", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": "us" } });
+      const routed = await call(bridge, ALICE, toolsCall(9, "routed", { region: "eu" }, {}, {}), { headers: { "mcp-param-region": "us" } });
       assert.equal(routed.status, 400, JSON.stringify(routed.body));
       assert.equal(routed.body.error?.code, -32020);
       // And the second page's after the client read the first again, just after the bridge listed every page itself.
-      await call(bridge, ALICE, { id: 12, method: "tools/call", params: { name: "no_such_tool", arguments: {}, _meta: meta({}) } });
+      await call(bridge, ALICE, toolsCall(12, "no_such_tool", {}, {}, {}));
       await list(10);
-      const too = await call(bridge, ALICE, { id: 11, method: "tools/call", params: { name: "routed_too", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": "us" } });
+      const too = await call(bridge, ALICE, toolsCall(11, "routed_too", { region: "eu" }, {}, {}), { headers: { "mcp-param-region": "us" } });
       assert.equal(too.status, 400, JSON.stringify(too.body));
     });
   });
@@ -368,20 +303,11 @@ for (const era of ["modern", "legacy"] as const) {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`one ${era} child shared by every principal (modern_child: shared)`, () => {
-    let bridge: RunningBridge;
-    before(async () => {
-      bridge = await startBridge({
-        log: { level: "debug", format: "json" },
-        server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
-          auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
-          session: { modern_child: "shared" },
-        },
-      });
-    });
-    after(async () => {
-      await bridge?.stop();
-    });
+    const bridge = debugBridge(() => ({
+      mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
+      auth: bearer(ALICE, BOB),
+      session: { modern_child: "shared" },
+    }));
 
     test("a log line the child writes after one principal's call never reaches another principal's call", async () => {
       const request = (token: string, id: number, name: string, args: Record<string, unknown> = {}) =>
@@ -395,7 +321,7 @@ for (const era of ["modern", "legacy"] as const) {
 
     test("a question the child asks after one principal's call answered is never put to another principal", async () => {
       const request = (token: string, id: number, name: string, args: Record<string, unknown> = {}) =>
-        call(bridge, token, { id, method: "tools/call", params: { name, arguments: args, _meta: meta({ elicitation: {} }) } });
+        call(bridge, token, toolsCall(id, name, args));
       assert.equal(textOf((await request(ALICE, 3, "ask_later", { owner: "alice" })).body.result), "answered");
       const bob = await request(BOB, 4, "wait");
       assert.doesNotMatch(JSON.stringify(bob.body), /question for alice/);
@@ -405,17 +331,7 @@ for (const era of ["modern", "legacy"] as const) {
 }
 
 describe("a listen stream whose legacy child exits", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    const { everythingServer } = await buildFixtures();
-    bridge = await startBridge({
-      log: { level: "debug", format: "json" },
-      server: { mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" }, auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } }, session: { modern_pool_size: 1 } },
-    });
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = debugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE), session: { modern_pool_size: 1 } }));
 
   test("ends with an error response, so that the client listens again rather than waiting for updates a new child was never asked for", async () => {
     const controller = new AbortController();
@@ -431,7 +347,7 @@ describe("a listen stream whose legacy child exits", () => {
         assert.ok(!done, "the stream ended before its acknowledgement");
         text += decoder.decode(value, { stream: true });
       }
-      const crash = await call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "crash_during_input", arguments: {}, _meta: meta() } });
+      const crash = await call(bridge, ALICE, toolsCall(1, "crash_during_input"));
       assert.equal(crash.body.result?.resultType, "input_required");
       for (;;) {
         const { value, done } = await reader.read();
@@ -450,21 +366,11 @@ describe("a listen stream whose legacy child exits", () => {
 });
 
 describe("max_sessions_per_subject counts a subject's legacy sessions and modern children together", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    const { everythingServer } = await buildFixtures();
-    bridge = await startBridge({
-      log: { level: "debug", format: "json" },
-      server: {
-        mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
-        session: { max_sessions: 10, max_sessions_per_subject: 2 },
-      },
-    });
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = debugBridge((everythingServer) => ({
+    mcp_server: everything(everythingServer),
+    auth: bearer(ALICE, BOB),
+    session: { max_sessions: 10, max_sessions_per_subject: 2 },
+  }));
 
   test("a subject with two legacy sessions gets no modern child; another subject does", async () => {
     const clients: LegacyClient[] = [];

@@ -11,10 +11,10 @@ import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextp
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
 import { buildFixtures } from "../support/fixtures.ts";
+import { call, meta, MODERN, textOf } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
-const MODERN = "2026-07-28";
 
 let bridge: RunningBridge;
 
@@ -34,33 +34,9 @@ after(async () => {
   await bridge?.stop();
 });
 
-/** A modern request as a client without an SDK sends it: the envelope in `_meta`, the standard headers. */
-async function modern(token: string, id: number, method: string, params: Record<string, unknown> = {}, capabilities: Record<string, unknown> = { elicitation: {} }, signal?: AbortSignal) {
-  const name = typeof params.name === "string" ? params.name : typeof params.uri === "string" ? params.uri : undefined;
-  const response = await fetch(bridge.url, {
-    method: "POST",
-    signal,
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": MODERN,
-      "mcp-method": method,
-      ...(name !== undefined && { "mcp-name": name }),
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id,
-      method,
-      params: { ...params, _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": capabilities, "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" } } },
-    }),
-  });
-  const body = (await response.json()) as { id: number; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
-  return { status: response.status, body };
-}
-
-function textOf(result: Record<string, any> | undefined): string {
-  return (result?.content as Array<{ type: string; text?: string }> | undefined)?.find((block) => block.type === "text")?.text ?? "";
+/** A modern request as a client without an SDK sends it: the envelope in `_meta` (with clientInfo), the standard headers. */
+function modern(token: string, id: number, method: string, params: Record<string, unknown> = {}, capabilities: Record<string, unknown> = { elicitation: {} }, signal?: AbortSignal) {
+  return call(bridge, token, { id, method, params: { ...params, _meta: { ...meta(capabilities), "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" } } } }, { signal });
 }
 
 async function waitForLog(pattern: RegExp, timeoutMs = 15_000): Promise<void> {

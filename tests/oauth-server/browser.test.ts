@@ -7,15 +7,13 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { Browser } from "playwright-core";
-import type { RunningBridge } from "../support/bridge.ts";
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
-import { ALICE, startAsBridge } from "./support.ts";
+import { ALICE, MemoryProvider, useAsBridge } from "./support.ts";
 
 /** The client side: a loopback server that receives the authorization response, as a desktop client runs. */
 async function startCallbackServer(): Promise<{ server: Server; redirectUri: string; received: Promise<URL> }> {
@@ -32,43 +30,18 @@ async function startCallbackServer(): Promise<{ server: Server; redirectUri: str
 }
 
 /** An OAuthClientProvider whose browser is Chromium, driven by `signIn`. */
-class BrowserProvider implements OAuthClientProvider {
-  information: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = "";
+class BrowserProvider extends MemoryProvider {
   pages: { url: string; status: number }[] = [];
   constructor(
-    readonly redirectUrl: string,
+    redirectUrl: string,
     private readonly browser: Browser,
     private readonly signIn: (page: import("playwright-core").Page) => Promise<void>,
-  ) {}
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: "Browser SDK client", redirect_uris: [this.redirectUrl], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-  }
-  state() {
-    return "browser-state";
-  }
-  clientInformation() {
-    return this.information;
-  }
-  saveClientInformation(information: OAuthClientInformationMixed) {
-    this.information = information;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
+  ) {
+    super(redirectUrl, "Browser SDK client", "browser-state");
   }
   async redirectToAuthorization(url: URL) {
     const { visited } = await authorizeInBrowser(this.browser, url, { redirectUri: this.redirectUrl, interact: this.signIn });
     this.pages = visited;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
   }
 }
 
@@ -76,13 +49,7 @@ let browser: Browser;
 useBrowser((started) => (browser = started));
 
 describe("Chromium on the built-in sign-in page", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    bridge = await startAsBridge();
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = useAsBridge();
 
   test("an SDK client's flow whose authorization step is done in the browser, wrong password first", { timeout: 120_000 }, async () => {
     const callback = await startCallbackServer();

@@ -4,20 +4,13 @@
  * with its callback → /authorize → sign-in → /token → /mcp → refresh. Root paths, as Claude builds them.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { RunningBridge } from "../support/bridge.ts";
-import { CLAUDE_CALLBACK, initializeWith, pkce, postForm, postJson, signIn, startAsBridge } from "./support.ts";
+import { CLAUDE_CALLBACK, initializeWith, pkce, postForm, postJson, signIn, useAsBridge } from "./support.ts";
 
 describe("Claude's connector flow against the bridge's own authorization server", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    bridge = await startAsBridge();
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = useAsBridge();
 
   test("401 → PRM → metadata → register → authorize → sign in → token → tools/call → refresh", async () => {
     // 1. The first MCP request has no token.

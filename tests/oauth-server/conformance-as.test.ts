@@ -11,7 +11,7 @@ import { useIdp, type Idp } from "../auth-oauth/support.ts";
 import type { RunningBridge } from "../support/bridge.ts";
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
 import { freeLoopbackPort, runAuthorizationSuite, type ConformanceCheck } from "../support/conformance-as.ts";
-import { ALICE, registerClient, startAsBridge, tempDir } from "./support.ts";
+import { ALICE, registerClient, startAsBridge, tempDir, useAsBridge } from "./support.ts";
 
 const SCENARIOS = ["authorization-server-metadata-endpoint", "authorization-code-grant"];
 
@@ -55,13 +55,7 @@ async function assertSuitePasses(t: TestContext, bridge: RunningBridge, signIn: 
 }
 
 describe("conformance suite, authorization-server scenarios, builtin mode", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    bridge = await startAsBridge();
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = useAsBridge();
 
   test("every scenario passes, warnings included", { timeout: 240_000 }, (t) =>
     assertSuitePasses(t, bridge, async (page) => {

@@ -4,43 +4,22 @@
  * token, tools/call, and refresh — no step done by hand but the person typing the password.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { auth, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import type { RunningBridge } from "../support/bridge.ts";
-import { ALICE, signIn, startAsBridge } from "./support.ts";
+import { ALICE, MemoryProvider, signIn, useAsBridge } from "./support.ts";
 
 /** A loopback callback, as Claude Code and MCP Inspector register (any port matches the default allow-list). */
 const REDIRECT = "http://127.0.0.1:33418/callback";
 
 /** An in-memory provider whose "browser" is signIn(): it follows the authorization URL and keeps the code. */
-class TestProvider implements OAuthClientProvider {
-  information: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = "";
+class TestProvider extends MemoryProvider {
   code: string | undefined;
   redirects: URL[] = [];
-  readonly redirectUrl = REDIRECT;
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: "SDK test client", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-  }
-  state() {
-    return "sdk-state";
-  }
-  clientInformation() {
-    return this.information;
-  }
-  saveClientInformation(information: OAuthClientInformationMixed) {
-    this.information = information;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
+  constructor() {
+    super(REDIRECT, "SDK test client", "sdk-state");
   }
   async redirectToAuthorization(url: URL) {
     this.redirects.push(url);
@@ -48,22 +27,10 @@ class TestProvider implements OAuthClientProvider {
     assert.equal(back.searchParams.get("state"), "sdk-state");
     this.code = back.searchParams.get("code") ?? undefined;
   }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
 }
 
 describe("the SDK client's OAuth flow", () => {
-  let bridge: RunningBridge;
-  before(async () => {
-    bridge = await startAsBridge();
-  });
-  after(async () => {
-    await bridge?.stop();
-  });
+  const bridge = useAsBridge();
 
   test("discovery, registration, PKCE, sign-in, token, tools/call, then refresh", async () => {
     const provider = new TestProvider();

@@ -8,8 +8,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import bcrypt from "bcryptjs";
-import { ECHO_SERVER, startBridge, type RunningBridge } from "../support/bridge.ts";
+import { ECHO_SERVER, startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
 
 export const ALICE = { username: "alice", password: "correct horse battery staple", scopes: ["mcp:read", "mcp:write"] };
 export const BOB = { username: "bob", password: "bob's own password", scopes: ["mcp:read"] };
@@ -46,6 +48,51 @@ export async function startAsBridge(options: { oauthServer?: Record<string, unkn
     },
     { env: options.env },
   );
+}
+
+/** {@link startAsBridge} before the enclosing describe's tests, stopped after them (see useBridge). */
+export function useAsBridge(options?: Parameters<typeof startAsBridge>[0]): RunningBridge {
+  return useBridge(() => startAsBridge(options));
+}
+
+/**
+ * An in-memory OAuthClientProvider (SDK v1) for a public client (DCR, PKCE, refresh) that
+ * redirects to `redirectUrl`; a subclass says how its "browser" visits the authorization URL.
+ */
+export abstract class MemoryProvider implements OAuthClientProvider {
+  information: OAuthClientInformationMixed | undefined;
+  saved: OAuthTokens | undefined;
+  verifier = "";
+  constructor(
+    readonly redirectUrl: string,
+    private readonly clientName: string,
+    private readonly stateValue: string,
+  ) {}
+  get clientMetadata(): OAuthClientMetadata {
+    return { client_name: this.clientName, redirect_uris: [this.redirectUrl], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
+  }
+  state() {
+    return this.stateValue;
+  }
+  clientInformation() {
+    return this.information;
+  }
+  saveClientInformation(information: OAuthClientInformationMixed) {
+    this.information = information;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens: OAuthTokens) {
+    this.saved = tokens;
+  }
+  abstract redirectToAuthorization(url: URL): Promise<void>;
+  saveCodeVerifier(verifier: string) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
 }
 
 export function pkce(): { verifier: string; challenge: string } {

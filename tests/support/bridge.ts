@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 
@@ -120,4 +121,19 @@ export async function startBridge(config: Record<string, unknown>, options: { en
         child.kill("SIGTERM");
       }),
   };
+}
+
+/**
+ * Starts a bridge with `start` before the enclosing describe's tests and stops it after them. The
+ * object returned is filled in by then, so tests use it as the running bridge.
+ */
+export function useBridge(start: () => Promise<RunningBridge>): RunningBridge {
+  const bridge = {} as RunningBridge;
+  before(async () => {
+    Object.assign(bridge, await start());
+  });
+  after(async () => {
+    await bridge.stop?.();
+  });
+  return bridge;
 }

@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { ROOT } from "./bridge.ts";
+import { pinnedNode } from "./pinned-node.ts";
 
 const SUITE_DIR = join(ROOT, "node_modules", "conformance-next");
 
@@ -28,12 +28,6 @@ export interface AuthorizationSuiteRun {
   stderr: string;
   /** scenario → its checks (from `-o DIR`). */
   checks: Map<string, ConformanceCheck[]>;
-}
-
-/** The suite needs Node ≥ 22 (fs.globSync); the pinned binary of scripts/node-dist.mjs runs it. */
-async function suiteNode(): Promise<string> {
-  const { ensureNodeBinary } = (await import(pathToFileURL(join(ROOT, "scripts", "node-dist.mjs")).href)) as { ensureNodeBinary(target: string): string };
-  return ensureNodeBinary(`${process.platform === "win32" ? "win" : process.platform}-${process.arch}`);
 }
 
 /** A port free right now on 127.0.0.1, for the suite's callback server (it takes a number, not 0). */
@@ -63,7 +57,7 @@ export async function runAuthorizationSuite(options: {
   authorize: (url: URL) => Promise<void>;
   timeoutMs?: number;
 }): Promise<AuthorizationSuiteRun> {
-  const node = await suiteNode();
+  const node = await pinnedNode();
   const args = [join(SUITE_DIR, "dist", "index.js"), "authorization", "--url", options.issuer, "--client-id", options.clientId, "--port", String(options.port), "-o", options.outputDir];
   if (options.resource) args.push("--resource", options.resource);
   const child = spawn(node, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" }, stdio: ["ignore", "pipe", "pipe"] });

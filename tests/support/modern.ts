@@ -1,0 +1,54 @@
+/**
+ * @module Raw modern (2026-07-28) requests to a running bridge, the way a client without an SDK
+ * sends them: the envelope in `params._meta`, the standard Mcp-* headers.
+ */
+import type { RunningBridge } from "./bridge.ts";
+
+export const MODERN = "2026-07-28";
+
+/** A JSON-RPC answer as the tests read it. */
+export type Body = { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
+
+export interface PostOptions {
+  /** Added to (or replacing) the standard headers. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Sent as the body instead of the message. */
+  raw?: string;
+  accept?: string;
+}
+
+/** The `_meta` envelope of a modern request. */
+export function meta(capabilities: Record<string, unknown> = { elicitation: {} }) {
+  return { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": capabilities };
+}
+
+/** POSTs a modern request with its standard headers (Mcp-Name from `params.name` or `params.uri`). */
+export function post(bridge: RunningBridge, token: string, message: Record<string, any>, options: PostOptions = {}): Promise<Response> {
+  const name = message.params?.name ?? message.params?.uri;
+  return fetch(bridge.url, {
+    method: "POST",
+    signal: options.signal,
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: options.accept ?? "application/json, text/event-stream",
+      "mcp-protocol-version": MODERN,
+      "mcp-method": message.method,
+      ...(typeof name === "string" && { "mcp-name": name }),
+      ...options.headers,
+    },
+    body: options.raw ?? JSON.stringify({ jsonrpc: "2.0", ...message }),
+  });
+}
+
+/** {@link post}, then the status and the JSON body. */
+export async function call(bridge: RunningBridge, token: string, message: Record<string, any>, options: PostOptions = {}): Promise<{ status: number; body: Body }> {
+  const response = await post(bridge, token, message, options);
+  return { status: response.status, body: (await response.json()) as Body };
+}
+
+/** The first text block of a tool result, or "". */
+export function textOf(result: Record<string, any> | undefined): string {
+  return (result?.content as Array<{ type: string; text?: string }> | undefined)?.find((block) => block.type === "text")?.text ?? "";
+}
