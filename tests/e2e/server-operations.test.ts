@@ -299,7 +299,14 @@ describe("streams and observability", () => {
       await reader.cancel();
       assert.match(text, /^id: \S+\nretry: \d+\ndata: \n\n/m);
       assert.match(text, /: keep-alive/);
-      const second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
+      // The bridge learns of the cancelled stream when its socket closes, a moment after cancel():
+      // until then a second stream is rightly refused (409), so try again for a bounded time.
+      let second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
+      for (let tries = 0; second.status === 409 && tries < 50; tries++) {
+        await second.body?.cancel();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
+      }
       assert.equal(second.status, 200, "the stream can be reopened once the first is gone");
       await second.body!.cancel();
     } finally {
