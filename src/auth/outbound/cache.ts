@@ -56,8 +56,8 @@ export interface TokenCache {
   save(document: CacheDocument): Promise<void>;
   /**
    * Runs `login` holding the login lock for this server. When another instance holds it, waits
-   * (up to `maxWait` ms) for that instance to finish, then calls `recheck`: if it returns a value
-   * (the other instance's tokens, read from the cache), `login` is not run.
+   * (up to `maxWait` ms) for that instance to finish. Holding the lock, it first calls `recheck`:
+   * if that returns a value (another instance's tokens, read from the cache), `login` is not run.
    */
   withLoginLock<T>(recheck: () => Promise<T | undefined>, login: () => Promise<T>, maxWait: number): Promise<T>;
 }
@@ -123,10 +123,9 @@ export async function openTokenCache(serverUrl: string, directory: string, files
         const lock = JSON.stringify({ until: now() + maxWait });
         if (await files.createExclusive(lockPath, lock)) {
           try {
-            if (waited) {
-              const done = await recheck();
-              if (done !== undefined) return done;
-            }
+            // Even a lock taken at once may follow another instance's sign-in that ended a moment ago.
+            const done = await recheck();
+            if (done !== undefined) return done;
             return await login();
           } finally {
             await files.remove(lockPath).catch(() => {});

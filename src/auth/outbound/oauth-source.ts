@@ -310,12 +310,21 @@ export class OAuthTokenSource implements TokenSource {
    * tokens are taken instead.
    */
   async #signIn(target: Current, scopes: string[]): Promise<{ tokens: TokenSet; registration: Registration }> {
-    const startedAt = Date.now();
+    // Tokens another instance obtained after ours, still valid and for the scopes asked (offline_access
+    // is a request for a refresh token, never a granted access-token scope), end this sign-in.
+    const held = target.tokens?.obtainedAt ?? -Infinity;
+    const wanted = scopes.filter((scope) => scope !== "offline_access");
     return this.#o.cache.withLoginLock(
       async () => {
         if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
         const shared = (await this.#o.cache.load()).issuers[target.issuer];
-        return shared?.tokens && shared.registration && shared.tokens.obtainedAt >= startedAt ? { tokens: shared.tokens, registration: shared.registration } : undefined;
+        const usable =
+          shared?.tokens &&
+          shared.registration &&
+          shared.tokens.obtainedAt > held &&
+          (shared.tokens.expiresAt === undefined || shared.tokens.expiresAt > Date.now()) &&
+          wanted.every((scope) => shared.tokens!.scopes.includes(scope));
+        return usable ? { tokens: shared.tokens!, registration: shared.registration! } : undefined;
       },
       async () => {
         const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
