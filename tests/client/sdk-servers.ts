@@ -24,6 +24,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function buildMcpServer(hooks: { cut?: () => void } = {}): McpServer {
   const server = new McpServer({ name: "sdk-v1-test-server", version: "1.0.0" }, { capabilities: { logging: {} } });
   server.registerTool("echo", { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: "text", text }] }));
+  server.registerTool("sleep", { inputSchema: { ms: z.number().int().min(0).max(60_000) } }, async ({ ms }) => {
+    await sleep(ms);
+    return { content: [{ type: "text", text: `slept ${ms} ms` }] };
+  });
   server.registerTool("progress", {}, async (extra) => {
     for (const progress of [1, 2, 3]) {
       const token = extra._meta?.progressToken;
@@ -92,8 +96,11 @@ function testServer({ server, sockets, url, requests }: Awaited<ReturnType<typeo
   return { url: `${url}${path}`, cutConnections, requests, close };
 }
 
-/** An SDK v1 Streamable HTTP server with sessions and an event store (resumable streams), at /mcp; HTTPS with `tls`. */
-export async function startStreamableServer(tls?: HttpsOptions): Promise<TestServer> {
+/**
+ * An SDK v1 Streamable HTTP server with sessions and an event store (resumable streams), at /mcp;
+ * HTTPS with `tls`; answering every POST with one JSON body (no SSE) with `enableJsonResponse`.
+ */
+export async function startStreamableServer(tls?: HttpsOptions, enableJsonResponse = false): Promise<TestServer> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   let cut = () => {};
   const listening = await listen(async (req, res, body) => {
@@ -104,6 +111,7 @@ export async function startStreamableServer(tls?: HttpsOptions): Promise<TestSer
       const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         eventStore: new InMemoryEventStore(),
+        enableJsonResponse,
         onsessioninitialized: (id) => void transports.set(id, created),
       });
       created.onclose = () => created.sessionId && transports.delete(created.sessionId);
