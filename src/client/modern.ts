@@ -42,12 +42,14 @@ function contentType(response: Response): string {
 export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
   const { logger, timeout } = context;
   const origin = new URL(context.url).host;
-  const response = await context.fetch(context.url, {
-    method: "POST",
-    headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" },
-    body: JSON.stringify(request),
-    signal,
-  });
+  // A tool call's answer comes when the tool is done; server/discover answers from what the server
+  // is, and one held past client.timeout is no modern server (era detection must not stall).
+  const awaitsAnswer = request.method !== "server/discover";
+  const response = await context.fetch(
+    context.url,
+    { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal },
+    { awaitsAnswer },
+  );
   const type = contentType(response);
   let answer: JsonRpcResponse | undefined;
   const take = (message: JsonRpcMessage) => {

@@ -1,6 +1,7 @@
 /**
  * @module One function for every HTTP request to the remote server: configured headers, the
- * token source's Authorization, the response-header timeout, and the only retry loop there is
+ * token source's Authorization, the response-header timeout (none for a JSON-RPC request's answer,
+ * which takes as long as the tool runs), and the only retry loop there is
  * (so retries never nest). Retried only where the server cannot have acted on the request: a
  * connection that was never made, 429 and 503 (honouring Retry-After), and one retry after the
  * token source has answered a 401/403 challenge.
@@ -27,7 +28,7 @@ export interface RemoteFetchOptions {
   tokenSource: TokenSource;
   /** Added to every request (client.headers). */
   headers: Readonly<Record<string, string>>;
-  /** Time allowed until the response headers arrive (ms). */
+  /** Time allowed until the response headers arrive (ms), unless the request awaits an answer. */
   timeout: number;
   retry: RetryPolicy;
   logger: Logger;
@@ -36,7 +37,17 @@ export interface RemoteFetchOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export type RemoteFetch = (url: string, init: HttpRequestInit) => Promise<Response>;
+export interface RemoteFetchExtra {
+  /**
+   * The body is a JSON-RPC request whose response head may come only once the server has the
+   * answer (a JSON reply to a long tool call): no header timeout, so it waits as long as
+   * `init.signal` lives (the local client's cancellation, the bridge's shutdown). Connecting is
+   * still bounded by the HTTP client's connect timeout, and reading the body by the caller's idle timeout.
+   */
+  awaitsAnswer?: boolean;
+}
+
+export type RemoteFetch = (url: string, init: HttpRequestInit, extra?: RemoteFetchExtra) => Promise<Response>;
 
 /** A Retry-After longer than this is not waited for: the request fails and says when to come back. */
 const LONGEST_RETRY_AFTER_MS = 60_000;
@@ -70,7 +81,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const configured = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value]));
 
   /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
-  async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }): Promise<Response> {
+  async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }, awaitsAnswer: boolean): Promise<Response> {
     const authorization = await options.tokenSource.authorization();
     sent.authorization = authorization;
     const headers: Record<string, string> = { ...configured, ...init.headers };
@@ -82,10 +93,12 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     // body (on a 2026-07-28 server, closing the reply stream is how a request is cancelled).
     init.signal?.addEventListener("abort", () => controller.abort(), { once: true });
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, options.timeout);
+    const timer = awaitsAnswer
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, options.timeout);
     try {
       return await options.http.fetch(url, { ...init, headers, signal: controller.signal });
     } catch (error) {
@@ -96,7 +109,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     }
   }
 
-  return async function remoteFetch(url, init) {
+  return async function remoteFetch(url, init, extra) {
     let retries = 0;
     // A token, then (DPoP) a nonce: two challenges per request at most.
     let challenges = 0;
@@ -112,7 +125,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
       let response: Response;
       const sent: { authorization?: string } = {};
       try {
-        response = await attempt(url, init, sent);
+        response = await attempt(url, init, sent, extra?.awaitsAnswer === true);
       } catch (error) {
         if (error instanceof ClientTransportError) throw error;
         if (!(error instanceof HttpRequestError)) throw new ClientTransportError("network", `request to ${new URL(url).host} failed: ${String(error)}`, { cause: error });

@@ -103,7 +103,8 @@ export class StreamableHttpTransport implements RemoteTransport {
     const initialize = isRequest(message) && message.method === "initialize";
     const headers = this.#headers(initialize ? undefined : session, { accept: ACCEPT_BOTH, "content-type": "application/json" });
     if (initialize) delete headers["mcp-protocol-version"];
-    return this.#context.fetch(this.#context.url, { method: "POST", headers, body: JSON.stringify(message), signal: anySignal(signal, this.#closing.signal) });
+    // A request's JSON reply comes when the tool is done: waited for while the request is alive.
+    return this.#context.fetch(this.#context.url, { method: "POST", headers, body: JSON.stringify(message), signal: anySignal(signal, this.#closing.signal) }, { awaitsAnswer: isRequest(message) });
   }
 
   /** Reads a POST's answer; for a request, until its response arrived, resuming a dropped SSE stream. */

@@ -404,7 +404,7 @@ const clientSchema = section({
     .enum(["auto", "streamable_http", "sse"])
     .default("auto")
     .describe("auto: Streamable HTTP (either era), falling back to the legacy HTTP+SSE transport when the first POST gets 400, 404 or 405; streamable_http or sse: that transport only."),
-  timeout: duration().prefault("30s").describe("Time allowed for one HTTP request to the remote server."),
+  timeout: duration().prefault("30s").describe("Time allowed to connect to the remote server, for the answer to anything but a JSON-RPC request (notifications, responses, streams opening, session end), and for each pause inside a response body. The answer to a request is waited for as long as the local client keeps it: long tool calls are not cut off."),
   max_idle_conns: z.number().int().positive().default(100).describe("Idle keep-alive connections kept open to the remote server."),
   idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
