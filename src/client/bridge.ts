@@ -37,6 +37,18 @@ interface Pending {
   id: JsonRpcId;
   method: string;
   controller: AbortController;
+  /** The batch the request came in, whose one answer array waits for it. */
+  batch?: Batch;
+}
+
+/**
+ * A JSON-RPC batch from stdin (JSON-RPC 2.0 §6, allowed by MCP 2025-03-26): its answers are
+ * written as one array once every request in it has one; notifications and responses get none.
+ */
+interface Batch {
+  /** Requests of the batch still awaiting an answer (plus one while the batch is being read). */
+  waiting: number;
+  answers: JsonRpcMessage[];
 }
 
 /** Log fields for a message: its kind, method and id, never its payload. */
@@ -51,24 +63,36 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
   let askCounter = 0;
-  const write = (message: JsonRpcMessage) => options.write(JSON.stringify(message) + "\n");
+  const write = (message: JsonRpcMessage | JsonRpcMessage[]) => options.write(JSON.stringify(message) + "\n");
 
-  const answer = (key: string | number, message: JsonRpcMessage) => {
-    if (!pending.delete(key)) return;
-    write(message);
+  /** One answer of a batch in (none for a request that will not get one); the array goes out with the last. */
+  const settle = (batch: Batch, message?: JsonRpcMessage) => {
+    if (message) batch.answers.push(message);
+    if (--batch.waiting === 0 && batch.answers.length > 0) write(batch.answers);
   };
 
-  function request(message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+  /** Ends a request in flight: `message` is its answer, or none when the local client cancelled it. */
+  const answer = (key: string | number, message?: JsonRpcMessage) => {
+    const entry = pending.get(key);
+    if (!entry) return;
+    pending.delete(key);
+    if (entry.batch) settle(entry.batch, message);
+    else if (message) write(message);
+  };
+
+  function request(message: JsonRpcMessage & { id: JsonRpcId; method: string }, batch: Batch | undefined): void {
     const key = idKey(message.id);
+    const refuse = (error: JsonRpcResponse) => (batch ? batch.answers.push(error) : write(error));
     if (pending.has(key)) {
-      write(errorResponse(message.id, ErrorCode.InvalidRequest, `mcp-bridge: request id ${JSON.stringify(message.id)} is already in flight`));
+      refuse(errorResponse(message.id, ErrorCode.InvalidRequest, `mcp-bridge: request id ${JSON.stringify(message.id)} is already in flight`));
       return;
     }
     if (pending.size >= MAX_IN_FLIGHT) {
-      write(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: more than ${MAX_IN_FLIGHT} requests in flight`));
+      refuse(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: more than ${MAX_IN_FLIGHT} requests in flight`));
       return;
     }
-    const entry: Pending = { id: message.id, method: message.method, controller: new AbortController() };
+    const entry: Pending = { id: message.id, method: message.method, controller: new AbortController(), ...(batch && { batch }) };
+    if (batch) batch.waiting++;
     pending.set(key, entry);
     options
       .transport()
@@ -96,7 +120,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         .send(message)
         .catch((error: unknown) => logger.debug("cancellation not delivered", { error }))
         .finally(() => entry?.controller.abort());
-      if (key !== undefined) pending.delete(key);
+      if (key !== undefined) answer(key);
       return;
     }
     options
@@ -113,22 +137,35 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       write(errorResponse(null, ErrorCode.ParseError, "mcp-bridge: a line on stdin is not JSON"));
       return;
     }
-    for (const item of Array.isArray(value) ? value : [value]) {
-      const problem = envelopeProblem(item);
-      if (problem) {
-        const id = (item as { id?: unknown } | null)?.id;
-        write(errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`));
-        continue;
-      }
-      const message = item as JsonRpcMessage;
-      if (isResponse(message) && typeof message.id === "string" && asks.has(message.id)) {
-        asks.get(message.id)!(message);
-        continue;
-      }
-      if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
-      if (isRequest(message)) request(message);
-      else forward(message);
+    if (!Array.isArray(value)) return take(value, undefined);
+    if (value.length === 0) {
+      write(errorResponse(null, ErrorCode.InvalidRequest, "mcp-bridge: an empty batch"));
+      return;
     }
+    // Held at one until every item is read, so answers that come at once do not end the batch early.
+    const batch: Batch = { waiting: 1, answers: [] };
+    for (const item of value) take(item, batch);
+    settle(batch);
+  }
+
+  /** One message from stdin, alone or in a batch. */
+  function take(item: unknown, batch: Batch | undefined): void {
+    const problem = envelopeProblem(item);
+    if (problem) {
+      const id = (item as { id?: unknown } | null)?.id;
+      const error = errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`);
+      if (batch) batch.answers.push(error);
+      else write(error);
+      return;
+    }
+    const message = item as JsonRpcMessage;
+    if (isResponse(message) && typeof message.id === "string" && asks.has(message.id)) {
+      asks.get(message.id)!(message);
+      return;
+    }
+    if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
+    if (isRequest(message)) request(message, batch);
+    else forward(message);
   }
 
   const splitter = createLineSplitter(onLine, (length) => {

@@ -91,3 +91,13 @@ test("an invalid item in a batch is answered inside the batch's array", async ()
   assert.deepEqual(answer.find((item) => item.id === "b3"), { jsonrpc: "2.0", id: "b3", result: {} });
   assert.equal(answer.find((item) => item.id === null)?.error?.code, -32600);
 });
+
+test("a request of a batch the local client cancels leaves the batch to the others' answers", async () => {
+  send([
+    { jsonrpc: "2.0", id: "c1", method: "tools/call", params: { name: "sleep", arguments: { ms: 20_000 } } },
+    { jsonrpc: "2.0", id: "c2", method: "ping" },
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "c1", reason: "test" } });
+  assert.deepEqual(await next(), [{ jsonrpc: "2.0", id: "c2", result: {} }]);
+});
