@@ -17,6 +17,7 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { callEcho, openSession, post, responseFor } from "./lib/mcp-client.mjs";
+import { cpuSeconds, treeCpuSeconds } from "./lib/proc.mjs";
 import { ROOT, startTarget, type Running } from "./lib/targets.ts";
 
 const argv = process.argv.slice(2);
@@ -59,8 +60,19 @@ async function modernEcho(agent: http.Agent, target: Running, id: number, text: 
   if (message.result?.content?.[0]?.text !== text || message.result?.resultType !== "complete") throw new Error(`modern echo came back wrong: ${reply.text.slice(0, 200)}`);
 }
 
-/** Calls per second over `CONNECTIONS` workers for DURATION_MS (after a short warm-up). */
-async function throughput(call: (agent: http.Agent, id: number) => Promise<void>): Promise<number> {
+/**
+ * CPU microseconds per call of the measured phase, from /proc (utime+stime, all threads: GC and
+ * JIT threads included) and process.cpuUsage: a sampling profile counts wall time, and on 2 busy
+ * cores it charges the time a write system call waits for another process to the call.
+ */
+interface CpuPerCall {
+  bridge: number;
+  children: number;
+  loadGenerator: number;
+}
+
+/** Calls per second over `CONNECTIONS` workers for DURATION_MS (after a short warm-up), and the CPU they cost. */
+async function throughput(target: Running, call: (agent: http.Agent, id: number) => Promise<void>): Promise<{ rate: number; cpu: CpuPerCall }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   let id = 1;
   const run = async (until: number) => {
@@ -76,23 +88,36 @@ async function throughput(call: (agent: http.Agent, id: number) => Promise<void>
     return done;
   };
   await run(Date.now() + 300);
+  const snapshot = () => ({ bridge: cpuSeconds(target.pid), tree: treeCpuSeconds(target.pid), self: process.cpuUsage() });
+  const before = snapshot();
   const started = Date.now();
   const done = await run(started + DURATION_MS);
+  const after = snapshot();
+  const rate = (done * 1000) / (Date.now() - started);
   agent.destroy();
-  return (done * 1000) / (Date.now() - started);
+  const perCall = (seconds: number) => (seconds * 1e6) / done;
+  const bridge = after.bridge - before.bridge;
+  const self = process.cpuUsage(before.self);
+  return { rate, cpu: { bridge: perCall(bridge), children: perCall(after.tree - before.tree - bridge), loadGenerator: (self.user + self.system) / done } };
 }
 
 async function main(): Promise<void> {
   const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
   const legacyRates: number[] = [];
   const modernRates: number[] = [];
+  const legacyCpu: CpuPerCall[] = [];
+  const modernCpu: CpuPerCall[] = [];
   let mrtr = { roundMs: 0, twoCallsMs: 0 };
   try {
     const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const session = await openSession(sessionAgent, target.url, { token: target.credentials.token });
     for (let rep = 0; rep < REPS; rep++) {
-      legacyRates.push(await throughput((agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`)));
-      modernRates.push(await throughput((agent, id) => modernEcho(agent, target, id, `t${id}`)));
+      const legacy = await throughput(target, (agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`));
+      legacyRates.push(legacy.rate);
+      legacyCpu.push(legacy.cpu);
+      const modern = await throughput(target, (agent, id) => modernEcho(agent, target, id, `t${id}`));
+      modernRates.push(modern.rate);
+      modernCpu.push(modern.cpu);
     }
     sessionAgent.destroy();
     mrtr = await roundTrip(target);
@@ -107,6 +132,8 @@ async function main(): Promise<void> {
     settings: { durationMs: DURATION_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
     legacyRps: legacyRates,
     modernRps: modernRates,
+    legacyCpuUsPerCall: legacyCpu,
+    modernCpuUsPerCall: modernCpu,
     ratio: modern / legacy,
     mrtr,
     mrtrExtraMs: mrtr.roundMs - mrtr.twoCallsMs,
@@ -126,6 +153,12 @@ async function main(): Promise<void> {
     `| modern (stateless) | ${modern.toFixed(0)} | ${modernRates.map((r) => r.toFixed(0)).join(", ")} |`,
     "",
     `Modern / legacy: **${result.ratio.toFixed(2)}×** (goal ≥ 0.95×).`,
+    "",
+    "CPU µs per call (median over the repetitions; /proc, all threads):",
+    "",
+    "| path | bridge | its children | load generator |",
+    "|---|---|---|---|",
+    ...([["legacy", legacyCpu], ["modern", modernCpu]] as const).map(([path, cpu]) => `| ${path} | ${median(cpu.map((c) => c.bridge)).toFixed(1)} | ${median(cpu.map((c) => c.children)).toFixed(1)} | ${median(cpu.map((c) => c.loadGenerator)).toFixed(1)} |`),
     "",
     `MRTR round (call → input_required → retry → result), sequential, ${ROUNDS} rounds: ${mrtr.roundMs.toFixed(3)} ms; two plain echo calls: ${mrtr.twoCallsMs.toFixed(3)} ms; extra: **${result.mrtrExtraMs.toFixed(3)} ms** (goal ≤ 1 ms).`,
     "",
