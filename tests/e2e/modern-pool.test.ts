@@ -9,13 +9,11 @@ import { after, before, describe, test } from "node:test";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
 import { buildFixtures } from "../support/fixtures.ts";
+import { call, meta, MODERN, textOf, type Body } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
-const MODERN = "2026-07-28";
 const CALLS = 20;
 const POOL = 4;
-
-type Body = { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
 
 let bridge: RunningBridge;
 
@@ -35,30 +33,9 @@ after(async () => {
   await bridge?.stop();
 });
 
-function textOf(result: Record<string, any> | undefined): string {
-  return (result?.content as Array<{ type: string; text?: string }> | undefined)?.find((block) => block.type === "text")?.text ?? "";
-}
-
 /** A modern tools/call as a client without an SDK sends it. */
 async function callTool(id: number, name: string, params: Record<string, unknown>): Promise<Body> {
-  const response = await fetch(bridge.url, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${ALICE}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": MODERN,
-      "mcp-method": "tools/call",
-      "mcp-name": name,
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id,
-      method: "tools/call",
-      params: { name, ...params, _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } } },
-    }),
-  });
-  return (await response.json()) as Body;
+  return (await call(bridge, ALICE, { id, method: "tools/call", params: { name, ...params, _meta: meta() } })).body;
 }
 
 describe(`${CALLS} concurrent calls that ask for input, ${POOL} children`, { timeout: 180_000 }, () => {
