@@ -1,15 +1,9 @@
 /** @module `mcp-bridge gen-token`: a random bearer token and the `sha256:` digest to configure in its place. */
-import { sha256, toHex } from "../util/digest.ts";
+import { sha256, toBase64Url, toHex } from "../util/digest.ts";
 import type { Command } from "./command.ts";
 
 /** 32 random bytes: 256 bits, beyond any guessing; base64url so it fits a header unescaped. */
 const TOKEN_BYTES = 32;
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
 export const genTokenCommand: Command = {
   name: "gen-token",

@@ -1,18 +1,12 @@
 /** @module Secrets the authorization server makes: codes, tokens, ids, all from the CSPRNG, base64url. */
-import { toHex, type Sha256 } from "../util/digest.ts";
+import { toBase64Url, toHex, type Sha256 } from "../util/digest.ts";
 
 /**
  * `bytes` random bytes as base64url (no padding). crypto.getRandomValues throws rather than return
  * zeros when the system source fails (the Go original's zero-valued secrets).
  */
 export function randomToken(bytes = 32): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
-}
-
-export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 /** The store key part for a secret: its SHA-256 in hex, so the store never holds the secret itself. */

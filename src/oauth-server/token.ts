@@ -2,13 +2,12 @@
  * @module The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OAuth 2.1 §4.1.3) and the revocation
  * endpoint (RFC 7009), with client authentication (none, client_secret_post, client_secret_basic).
  */
-import { base64url } from "./random.ts";
 import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { OFFLINE_ACCESS } from "./grants.ts";
 import { json, readForm } from "./http.ts";
-import { timingSafeEqual } from "../util/digest.ts";
+import { timingSafeEqual, toBase64Url } from "../util/digest.ts";
 
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -61,7 +60,7 @@ export async function authenticateClient(as: AuthorizationServerContext, request
 }
 
 async function s256(as: AuthorizationServerContext, verifier: string): Promise<string> {
-  return base64url(await as.sha256(verifier));
+  return toBase64Url(await as.sha256(verifier));
 }
 
 export function createTokenEndpoint(as: AuthorizationServerContext) {

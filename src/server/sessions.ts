@@ -7,6 +7,7 @@ import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { findExecutable } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
+import { toBase64Url } from "../util/digest.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
 import { Session, type SessionSettings } from "./session.ts";
 import { SharedChildHub } from "./shared-hub.ts";
@@ -247,8 +248,5 @@ export class SessionManager {
 
 /** 192 random bits, base64url: visible ASCII as the spec requires, and unguessable. */
 function newSessionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_");
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(24)));
 }

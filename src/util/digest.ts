@@ -16,6 +16,13 @@ export function toHex(bytes: Uint8Array): string {
   return hex;
 }
 
+/** Bytes as base64url without padding (RFC 4648 §5): tokens, ids and hashes that travel in URLs and headers. */
+export function toBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
 /** Equal-length byte comparison whose time does not depend on where the inputs differ. */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -6,6 +6,7 @@
  */
 import * as oauth from "oauth4webapi";
 import type { JWK } from "jose";
+import { sha256, toBase64Url } from "../../util/digest.ts";
 import type { ProofTarget } from "./types.ts";
 
 /** The algorithm of the bridge's DPoP key; used where the authorization server lists it. */
@@ -26,13 +27,11 @@ export async function createDpopKey(): Promise<DpopKey> {
   return { keyPair, publicJwk: { kty, crv, x, y } };
 }
 
-const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-
 /** The `DPoP` header for one request with `accessToken` (RFC 9449 §4.2, §7.1). */
 export async function resourceProof(key: DpopKey, target: ProofTarget, accessToken: string): Promise<string> {
   const { SignJWT } = await import("jose");
   const url = new URL(target.url);
-  const ath = base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken))));
+  const ath = toBase64Url(await sha256(accessToken));
   return new SignJWT({ htm: target.method.toUpperCase(), htu: `${url.origin}${url.pathname}`, ath, ...(key.resourceNonce && { nonce: key.resourceNonce }) })
     .setProtectedHeader({ alg: DPOP_ALGORITHM, typ: "dpop+jwt", jwk: key.publicJwk })
     .setIssuedAt()
