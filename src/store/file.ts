@@ -11,6 +11,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { ConfigError } from "../config/errors.ts";
+import { toHex } from "../util/digest.ts";
 import { DEFAULT_MAX_ENTRIES, MemoryStore, type Entry } from "./memory.ts";
 
 const FORMAT_VERSION = 2;
@@ -158,6 +159,5 @@ function parseJson(text: string): unknown {
 }
 
 function randomSuffix(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return toHex(crypto.getRandomValues(new Uint8Array(6)));
 }
