@@ -68,9 +68,3 @@ export const MCP_NAME_SOURCE: Readonly<Record<string, "name" | "uri">> = {
   "prompts/get": "name",
   "resources/read": "uri",
 };
-
-/** Legacy-only client → server methods; the modern era has no session to set them on. */
-export const LEGACY_ONLY_METHODS: ReadonlySet<string> = new Set(["initialize", "notifications/initialized", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
-
-/** Modern-only methods a legacy server does not know. */
-export const MODERN_ONLY_METHODS: ReadonlySet<string> = new Set(["server/discover", "subscriptions/listen"]);
