@@ -41,8 +41,8 @@ export interface AuthorizationServerOptions {
   resource: string;
   platform: Platform;
   logger: Logger;
-  /** Federated mode's sign-in at the upstream provider (src/oauth-server/federated). */
-  createUpstreamLogin?: (context: { store: AuthorizationServerContext["store"]; issuer: string; logger: Logger }) => Promise<UpstreamLogin>;
+  /** Federated mode's sign-in at the upstream provider (src/oauth-server/federated), loaded only in that mode. */
+  createUpstreamLogin: (context: { store: AuthorizationServerContext["store"]; issuer: string; logger: Logger }) => Promise<UpstreamLogin>;
 }
 
 export interface AuthorizationServer {
@@ -144,10 +144,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         ? createMetadataDocumentResolver({ config: config.client_metadata_documents, fetch: platform.publicFetch!, store, allowedRedirectUris: config.allowed_redirect_uris, logger })
         : undefined,
     });
-    if (config.mode === "federated" && !options.createUpstreamLogin) {
-      throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.mode", message: '"federated" is not available in this build; use "builtin"' }]);
-    }
-    const upstream = config.mode === "federated" ? await options.createUpstreamLogin!({ store, issuer, logger }) : undefined;
+    const upstream = config.mode === "federated" ? await options.createUpstreamLogin({ store, issuer, logger }) : undefined;
     const context: AuthorizationServerContext = {
       config,
       issuer,
