@@ -5,8 +5,7 @@
  */
 import { canonicalJson } from "../store/memory.ts";
 import type { Store } from "../store/types.ts";
-import type { Sha256 } from "../util/digest.ts";
-import { timingSafeEqual } from "../util/digest.ts";
+import { timingSafeEqual, type Sha256 } from "../util/digest.ts";
 import { OAuthError } from "./errors.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { isLoopbackUrl, isPrivateUseScheme, redirectUriAllowed, redirectUriProblem } from "./redirect.ts";

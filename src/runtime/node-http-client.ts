@@ -6,8 +6,7 @@
 import http from "node:http";
 import https from "node:https";
 import tls from "node:tls";
-import type { Duplex } from "node:stream";
-import { Readable } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
 import { bypassesProxy, HttpRequestError, type HttpRequestErrorCode } from "./http-error.ts";
 import type { HttpClient, HttpClientOptions, HttpRequestInit } from "./types.ts";
 
