@@ -11,7 +11,8 @@ import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
 import { createStdioBridge } from "./bridge.ts";
-import { createRemoteFetch, defaultSleep } from "./remote-fetch.ts";
+import { sleep } from "../util/sleep.ts";
+import { createRemoteFetch } from "./remote-fetch.ts";
 import { selectTransport } from "./select.ts";
 
 /** `fetch` over the client's HTTP client (TLS, proxy), for the token source's requests to authorization servers. */
@@ -90,7 +91,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     ask: (request, signal) => bridge.ask(request, signal),
     timeout: config.timeout,
     maxDelay: config.retry.max_delay,
-    sleep: defaultSleep,
+    sleep,
   });
   logger.info("client mode started", { url: config.url, transport: config.transport });
 

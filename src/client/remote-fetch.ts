@@ -10,6 +10,7 @@ import type { TokenSource } from "../auth/outbound/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { HttpRequestError } from "../runtime/http-error.ts";
 import type { HttpClient, HttpRequestInit } from "../runtime/types.ts";
+import { sleep as defaultSleep } from "../util/sleep.ts";
 import { ClientTransportError } from "./errors.ts";
 
 export interface RetryPolicy {
@@ -60,18 +61,6 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {

@@ -10,6 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ChildExit, ChildProcessHandle, Platform } from "../runtime/types.ts";
+import { sleep } from "../util/sleep.ts";
 import { StderrTail } from "./stderr-tail.ts";
 
 /** Stderr lines are only logged (truncated), so a longer one is not worth buffering. */
@@ -185,10 +186,6 @@ export class StdioChild {
     const killDeadline = Date.now() + AFTER_SIGKILL_MS;
     while (this.#process.groupAlive() && Date.now() < killDeadline) await sleep(POLL_MS);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Whether `promise` settles within `ms`. */

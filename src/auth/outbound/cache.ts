@@ -7,6 +7,7 @@
  */
 import type * as oauth from "oauth4webapi";
 import { sha256, toHex } from "../../util/digest.ts";
+import { sleep } from "../../util/sleep.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { TokenSet } from "./tokens.ts";
 
@@ -70,8 +71,6 @@ function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocum
   const doc = value as CacheDocument;
   return typeof doc === "object" && doc !== null && doc.version === 1 && doc.serverUrl === serverUrl && typeof doc.issuers === "object" && doc.issuers !== null;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The cache file of `serverUrl` in `directory` (named by a hash of the URL), or a memory-only
