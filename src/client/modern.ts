@@ -9,7 +9,7 @@
 import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
-import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel, type RequestEnvelope } from "../mcp/envelope.ts";
+import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
 import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
 import { inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";

@@ -8,7 +8,7 @@
 import * as oauth from "oauth4webapi";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { requestOptions, requireTrusted, type HttpContext } from "./http.ts";
+import { requireTrusted, type HttpContext } from "./http.ts";
 
 const MAX_METADATA_BYTES = 256 * 1024;
 
