@@ -160,13 +160,23 @@ describe("memory stays bounded", () => {
       const url = new URL(bridge.url);
       const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\nContent-Length: ${8 * MiB}\r\n\r\n`;
       // Two large bodies in progress (started, not finished) take the whole budget.
-      for (let i = 0; i < 2; i++) {
+      const answered = new Set<Socket>();
+      const openBody = () => {
         const socket = connect(Number(url.port), url.hostname);
         sockets.push(socket);
         socket.on("error", () => {});
+        // Any answer means this body was refused: on a busy machine a probe below can take its place first.
+        socket.on("data", () => answered.add(socket));
         socket.write(head + '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
-      }
+      };
+      openBody();
+      openBody();
       await waitFor("both bodies to be in progress", async () => {
+        for (const socket of [...answered]) {
+          answered.delete(socket);
+          socket.destroy();
+          openBody();
+        }
         const third = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
         await third.body?.cancel();
         return third.status === 503 && third.headers.get("retry-after") !== null;
