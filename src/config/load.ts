@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { ConfigSchema, type Config } from "./schema.ts";
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.ts";
 import { checkRules } from "./rules.ts";
+import { isObject } from "../util/object.ts";
 
 /** Keys whose values are taken literally: bcrypt hashes contain "$". */
 const LITERAL_KEYS = new Set(["password_hash"]);
@@ -50,10 +51,6 @@ function substituteTree(node: unknown, env: Env, path: (string | number)[], issu
   return node;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** The seed shows `auth:` and `logging:` at the top level; move them where the schema has them. */
 function applyAliases(raw: Record<string, unknown>, issues: ConfigIssue[]): void {
   if ("logging" in raw) {
@@ -69,9 +66,9 @@ function applyAliases(raw: Record<string, unknown>, issues: ConfigIssue[]): void
       return;
     }
     const section = (raw[mode] ??= {});
-    if (isRecord(section) && "auth" in section) {
+    if (isObject(section) && "auth" in section) {
       issues.push({ path: "auth", message: `both "auth" and "${mode}.auth" are set; keep one (the top-level block applies to the active mode)` });
-    } else if (isRecord(section)) {
+    } else if (isObject(section)) {
       section.auth = raw.auth;
     }
     delete raw.auth;
@@ -111,7 +108,7 @@ export function parseConfig(text: string, env: Env, source?: string): Config {
   const issues: ConfigIssue[] = [];
   // Substitution first, so that its errors name the keys as written in the file (a top-level auth: included).
   const raw = substituteTree(document.toJS() ?? {}, env, [], issues);
-  if (!isRecord(raw)) throw new ConfigError("CONFIG_INVALID", [{ path: "", message: "the file must be a YAML mapping of keys" }], source);
+  if (!isObject(raw)) throw new ConfigError("CONFIG_INVALID", [{ path: "", message: "the file must be a YAML mapping of keys" }], source);
   applyAliases(raw, issues);
   if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues, source);
   return validateConfig(raw, source);

@@ -4,6 +4,7 @@
  * params a session sends once. Pure functions, both directions.
  */
 import { McpErrorCode, MetaKey } from "./protocol.ts";
+import { isObject } from "../util/object.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -41,9 +42,7 @@ export interface EnvelopeProblem {
   problem: string;
 }
 
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+export { isObject };
 
 /** `params._meta` when it is an object. */
 export function metaOf(params: unknown): JsonObject | undefined {

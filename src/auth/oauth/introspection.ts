@@ -21,9 +21,6 @@ export const IntrospectionResponseSchema = z.looseObject({
   active: z.boolean(),
 });
 export type IntrospectionResponse = z.infer<typeof IntrospectionResponseSchema>;
-export function isIntrospectionResponse(value: unknown): value is IntrospectionResponse {
-  return IntrospectionResponseSchema.safeParse(value).success;
-}
 
 /** application/x-www-form-urlencoded, as RFC 6749 §2.3.1 requires for the Basic credentials too. */
 function formEncode(value: string): string {

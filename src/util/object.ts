@@ -1,0 +1,6 @@
+/** @module The one check for a JSON object (not null, not an array), used on untrusted input everywhere. */
+
+/** True for a non-null, non-array object: what JSON.parse or YAML gives for `{…}`. */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
