@@ -5,7 +5,7 @@
  */
 
 /** Longest value written; the rest is replaced by a count. */
-export const MAX_LOGGED_VALUE = 1024;
+const MAX_LOGGED_VALUE = 1024;
 
 // C0 controls, DEL, C1 controls (NEL is U+0085), and the Unicode line and paragraph separators.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
@@ -13,7 +13,7 @@ const QUERY_CREDENTIAL = /([?&;](?:[\w.-]*(?:token|secret|password|passwd|pwd|ke
 const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@"]+@/gi;
 
 /** `\xNN` / `\uNNNN` for every control character; everything else unchanged. */
-export function escapeControls(text: string): string {
+function escapeControls(text: string): string {
   return text.replace(CONTROL, (char) => {
     const code = char.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;

@@ -32,7 +32,7 @@ export interface DiscoverResult {
  * gone from the era, the other replaced by per-request `logLevel`); `completions`, `prompts`,
  * `resources` (with `subscribe`, now served by `subscriptions/listen`) and `tools` stay.
  */
-export function modernCapabilities(capabilities: unknown): JsonObject {
+function modernCapabilities(capabilities: unknown): JsonObject {
   const out: JsonObject = isObject(capabilities) ? { ...capabilities } : {};
   delete out.tasks;
   return out;

@@ -123,7 +123,7 @@ export function encodeHeaderValue(value: string): string {
 }
 
 /** The value `Mcp-Name` must carry for a request, when its method has one. */
-export function mcpNameOf(method: string, params: unknown): string | undefined {
+function mcpNameOf(method: string, params: unknown): string | undefined {
   const field = Object.hasOwn(MCP_NAME_SOURCE, method) ? MCP_NAME_SOURCE[method] : undefined;
   const value = field && isObject(params) ? params[field] : undefined;
   return typeof value === "string" ? value : undefined;

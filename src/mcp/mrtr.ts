@@ -19,7 +19,7 @@ export type InputRequests = Record<string, InputRequest>;
 export type InputResponses = Record<string, JsonObject>;
 
 /** The MRTR fields of a retried request's params. */
-export const RETRY_KEYS = ["inputResponses", "requestState"] as const;
+const RETRY_KEYS = ["inputResponses", "requestState"] as const;
 
 /** Whether a server → client request can travel as an `inputRequests` entry. */
 export function isInputRequestMethod(method: string): boolean {

@@ -13,7 +13,7 @@ import { timingSafeEqual, toBase64Url } from "../util/digest.ts";
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /** The authenticated client of a token or revocation request (RFC 6749 §2.3); invalid_client (401) otherwise. */
-export async function authenticateClient(as: AuthorizationServerContext, request: Request, form: Map<string, string>, address: string): Promise<Client> {
+async function authenticateClient(as: AuthorizationServerContext, request: Request, form: Map<string, string>, address: string): Promise<Client> {
   const header = request.headers.get("authorization");
   let clientId = form.get("client_id");
   let secret = form.get("client_secret");

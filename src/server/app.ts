@@ -48,7 +48,7 @@ export interface AppOptions {
  * trailing server.path ("https://host/team/mcp" with path "/mcp" → "/team"), else without its
  * last segment; "" without public_url.
  */
-export function publicPathPrefix(config: ServerConfig): string {
+function publicPathPrefix(config: ServerConfig): string {
   if (!config.public_url) return "";
   const path = new URL(config.public_url).pathname.replace(/\/+$/, "");
   if (path.endsWith(config.path)) return path.slice(0, path.length - config.path.length);

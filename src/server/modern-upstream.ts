@@ -28,13 +28,13 @@ import { exitedBeforeStart, type StartFailure } from "./start-health.ts";
 export type ChildEra = "modern" | "legacy";
 
 /** Who the bridge says it is to a child it initializes or probes. */
-export const BRIDGE_INFO = { name: "mcp-bridge", version: VERSION };
+const BRIDGE_INFO = { name: "mcp-bridge", version: VERSION };
 
 /**
  * The client capabilities a legacy child is initialized with: everything the bridge can turn into
  * MRTR input requests. Per request, only what the modern client declared is ever asked of it.
  */
-export const TRANSLATABLE_CAPABILITIES: JsonObject = { elicitation: { form: {}, url: {} }, sampling: {}, roots: {} };
+const TRANSLATABLE_CAPABILITIES: JsonObject = { elicitation: { form: {}, url: {} }, sampling: {}, roots: {} };
 
 /** What the child sends that concerns one call. */
 export interface CallSink {

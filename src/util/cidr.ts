@@ -117,7 +117,7 @@ export function parseCidr(text: string): CidrRange {
 }
 
 /** True when `address` (text or parsed) lies in `range`. */
-export function cidrContains(range: CidrRange, address: string | Address): boolean {
+function cidrContains(range: CidrRange, address: string | Address): boolean {
   const bytes = typeof address === "string" ? parseIp(address) : address;
   if (!bytes) return false;
   const whole = range.bits >> 3;

@@ -33,7 +33,7 @@ export function accountPolicy(config: { allowed_domains: string[]; default_scope
  * (the boolean, OIDC Core §5.1) counts: most providers let anyone type any address into a profile,
  * so an unverified `alice@example.com` says nothing about who signed in.
  */
-export function verifiedEmail(claims: Record<string, unknown>): string | undefined {
+function verifiedEmail(claims: Record<string, unknown>): string | undefined {
   const email = claims.email;
   if (claims.email_verified !== true || typeof email !== "string" || email.length > MAX_EMAIL) return undefined;
   const at = email.lastIndexOf("@");

@@ -28,7 +28,7 @@ export interface UpstreamProvider {
 }
 
 /** The provider's metadata, or a permanent UpstreamError naming what is missing or unsafe. */
-export function checkProviderMetadata(metadata: Record<string, unknown> & { issuer: string }): UpstreamProvider {
+function checkProviderMetadata(metadata: Record<string, unknown> & { issuer: string }): UpstreamProvider {
   for (const key of ["authorization_endpoint", "token_endpoint", "jwks_uri"] as const) {
     if (typeof metadata[key] !== "string") throw new UpstreamError(`provider metadata has no "${key}"`, { permanent: true });
   }
