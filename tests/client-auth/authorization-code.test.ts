@@ -22,6 +22,15 @@ function browser(log: string, ...options: string[]) {
 }
 
 function opened(log: string): string[] {
+  return logLines(log).filter((line) => !line.startsWith("callback answered "));
+}
+
+/** What the loopback listener answered the browser: `STATUS TITLE` per callback. */
+function callbackAnswers(log: string): string[] {
+  return logLines(log).flatMap((line) => (line.startsWith("callback answered ") ? [line.slice("callback answered ".length)] : []));
+}
+
+function logLines(log: string): string[] {
   return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
 }
 
@@ -209,20 +218,25 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
   });
 
   test("a callback with another state is ignored (the sign-in times out), never redeemed", async () => {
-    const { make } = source("wrong-state", { authorization_timeout: "3s" }, ["--tamper", "state=forged"]);
+    const { log, make } = source("wrong-state", { authorization_timeout: "15s" }, ["--tamper", "state=forged"]);
     const { source: s, logger } = await make();
     const tokens = idp.count("/token");
     assert.equal((await call(s, bridge.url)).status, 401);
-    assert.match(logger.text(), /sign-in not completed: no sign-in completed within 3 s/);
+    assert.match(logger.text(), /sign-in not completed: no sign-in completed within 15 s/);
+    assert.deepEqual(callbackAnswers(log), ["400 Sign-in not recognised"], "the browser reached the listener and was refused");
     assert.equal(idp.count("/token"), tokens);
   });
 
   test("a callback reaching the listener under another Host (DNS rebinding from a web page) is refused", async () => {
-    const { log, make } = source("rebinding", { authorization_timeout: "3s" }, ["--host", "attacker.example:80"]);
+    // The timeout leaves a slow browser start (tsx on a busy machine) time to reach the listener.
+    const { log, make } = source("rebinding", { authorization_timeout: "15s" }, ["--host", "attacker.example:80"]);
     const { source: s, logger } = await make();
+    const tokens = idp.count("/token");
     assert.equal((await call(s, bridge.url)).status, 401);
     assert.match(logger.text(), /sign-in not completed/);
     assert.equal(opened(log).length, 1);
+    assert.deepEqual(callbackAnswers(log), ["400 Wrong address"], "the browser reached the listener and was refused");
+    assert.equal(idp.count("/token"), tokens);
   });
 
   test("headless (browser_command: none): the URL is printed; signing in elsewhere and opening the callback address here completes it", async () => {
