@@ -8,7 +8,7 @@
  *   `input_required`, retries with `inputResponses`) against two plain echo calls, sequential.
  * `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
  * default 8 a pool: the attribution choice of src/server/modern-pool.ts, measured.
- * `--profile DIR` writes a CPU profile of the bridge there.
+ * `--profile DIR` writes a CPU profile of the bridge there; with `--only legacy|modern` it covers one path.
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
  * Writes bench/results/modern.{json,md}. Never fails on a number.
  */
@@ -30,6 +30,9 @@ const ROUNDS = Number(value("--rounds") ?? 200);
 const POOL = Number(value("--pool") ?? 8);
 /** Writes a CPU profile of the bridge to this directory (node --cpu-prof); see cpuprofile-summary.mjs. */
 const PROFILE_DIR = value("--profile");
+/** Runs one path's throughput only (for a profile of that path): no ratio, no MRTR round. */
+const ONLY = value("--only");
+if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "modern") throw new Error("--only takes legacy or modern");
 const MODERN = "2026-07-28";
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -112,14 +115,23 @@ async function main(): Promise<void> {
     const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const session = await openSession(sessionAgent, target.url, { token: target.credentials.token });
     for (let rep = 0; rep < REPS; rep++) {
-      const legacy = await throughput(target, (agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`));
-      legacyRates.push(legacy.rate);
-      legacyCpu.push(legacy.cpu);
-      const modern = await throughput(target, (agent, id) => modernEcho(agent, target, id, `t${id}`));
-      modernRates.push(modern.rate);
-      modernCpu.push(modern.cpu);
+      if (ONLY !== "modern") {
+        const legacy = await throughput(target, (agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`));
+        legacyRates.push(legacy.rate);
+        legacyCpu.push(legacy.cpu);
+      }
+      if (ONLY !== "legacy") {
+        const modern = await throughput(target, (agent, id) => modernEcho(agent, target, id, `t${id}`));
+        modernRates.push(modern.rate);
+        modernCpu.push(modern.cpu);
+      }
     }
     sessionAgent.destroy();
+    if (ONLY) {
+      const [rates, cpu] = ONLY === "legacy" ? [legacyRates, legacyCpu] : [modernRates, modernCpu];
+      process.stdout.write(`${ONLY}: ${rates.map((r) => r.toFixed(0)).join(", ")} calls/s; bridge CPU µs per call ${cpu.map((c) => c.bridge.toFixed(1)).join(", ")}\n`);
+      return;
+    }
     mrtr = await roundTrip(target);
   } finally {
     await target.stop();
