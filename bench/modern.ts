@@ -57,8 +57,13 @@ function modernCall(id: number, name: string, args: Record<string, unknown>, ext
   });
 }
 
+/** Per target, built once, as the legacy load reuses its session's headers. */
+const echoHeaders = new WeakMap<Running, Record<string, string>>();
+
 async function modernEcho(agent: http.Agent, target: Running, id: number, text: string): Promise<void> {
-  const reply = await post(agent, target.url, modernCall(id, "echo", { text }), modernHeaders(target.credentials.token, "tools/call", "echo"));
+  let headers = echoHeaders.get(target);
+  if (!headers) echoHeaders.set(target, (headers = modernHeaders(target.credentials.token, "tools/call", "echo")));
+  const reply = await post(agent, target.url, modernCall(id, "echo", { text }), headers);
   const message = responseFor(reply, id);
   if (message.result?.content?.[0]?.text !== text || message.result?.resultType !== "complete") throw new Error(`modern echo came back wrong: ${reply.text.slice(0, 200)}`);
 }

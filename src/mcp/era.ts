@@ -31,6 +31,25 @@ export interface HeaderSource {
   get(name: string): string | null;
 }
 
+/**
+ * `headers` with the three standard headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`)
+ * read once: the era checks of one request ask for each of them several times, and a `Headers`
+ * lookup validates and normalizes its name every time. Other names go to `headers`.
+ */
+export function withStandardHeadersRead(headers: HeaderSource): HeaderSource {
+  const version = headers.get(Header.protocolVersion);
+  const method = headers.get(Header.method);
+  const name = headers.get(Header.name);
+  return {
+    get(key) {
+      if (key === Header.protocolVersion) return version;
+      if (key === Header.method) return method;
+      if (key === Header.name) return name;
+      return headers.get(key);
+    },
+  };
+}
+
 function trimmed(headers: HeaderSource, name: string): string | undefined {
   const value = headers.get(name);
   return value === null ? undefined : value.trim();

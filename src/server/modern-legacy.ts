@@ -30,7 +30,7 @@ import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protoco
 import { toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
 import { requestDigest } from "../mcp/seal.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
-import type { Eviction, ModernChildPool } from "./modern-pool.ts";
+import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
 
@@ -47,8 +47,10 @@ const INSTANCE = crypto.randomUUID();
 
 /** One call on a legacy child that is, or may become, a multi round-trip exchange. */
 class Round {
-  /** Names the round inside its sealed state (which no client can read or forge): a counter, per process instance. */
-  readonly id = `${INSTANCE}:${++roundCounter}`;
+  #id: string | undefined;
+  /** The child the call runs on, and the call's id there; set once the pool started it. */
+  upstream!: ModernUpstream;
+  callId = 0;
   reply: ModernReply | undefined;
   clientId: JsonRpcId;
   envelope: RequestEnvelope;
@@ -68,11 +70,14 @@ class Round {
   #nextKey = 1;
   /** A flush of the collected requests is scheduled (see scheduleFlush). */
   flushQueued = false;
+  /** Ends the round when its client does not come back with input in time. */
   deadline: ReturnType<typeof setTimeout> | undefined;
-  callId = 0;
+  /** Counted in perPrincipal until dropped. */
+  live = true;
+  /** In `rounds` (it went to its client once). */
+  registered = false;
 
   constructor(
-    readonly upstream: ModernUpstream,
     readonly method: string,
     readonly principal: string,
     readonly params: JsonObject | undefined,
@@ -83,6 +88,11 @@ class Round {
     this.envelope = envelope;
   }
 
+  /** Names the round inside its sealed state (which no client can read or forge): a counter, per process instance. */
+  get id(): string {
+    return (this.#id ??= `${INSTANCE}:${++roundCounter}`);
+  }
+
   nextKey(): string {
     return `input-${this.#nextKey++}`;
   }
@@ -90,6 +100,7 @@ class Round {
 
 /** State shared by all modern calls on legacy children. */
 export class LegacyChildState {
+  /** Rounds that went to their client, by id (what a requestState names). */
   readonly rounds = new Map<string, Round>();
   /** Rounds per principal, for MAX_ROUNDS_PER_PRINCIPAL. */
   readonly perPrincipal = new Map<string, number>();
@@ -102,8 +113,12 @@ export class LegacyChildState {
   }
 }
 
-/** Serves one modern request on a legacy child; the answer goes to `reply`. */
-export async function callLegacyChild(context: Context, pool: ModernChildPool, primary: ModernUpstream, request: ModernRequest, reply: ModernReply): Promise<void> {
+/**
+ * Serves one modern request on a legacy child; the answer goes to `reply`. Returns a promise only
+ * when the call had to wait (for a child, or to open a requestState); it rejects with
+ * SessionLimitError when no child became free.
+ */
+export function callLegacyChild(context: Context, pool: ModernChildPool, primary: ModernUpstream, request: ModernRequest, reply: ModernReply): void | Promise<void> {
   const { message } = request;
   if (message.method === "server/discover") {
     const result = discoverFromInitialize(primary.handshake as InitializeResult, MODERN_VERSIONS, context.legacy.hint);
@@ -114,25 +129,16 @@ export async function callLegacyChild(context: Context, pool: ModernChildPool, p
 
   const params = withoutEnvelope(message.params);
   const { id, response } = primary.call(message.id, message.method, params, { notification: (n) => logTo(reply, request.envelope, n) });
-  const timer = setTimeout(() => {
-    primary.cancel(id, "request timed out");
-    reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
-  }, context.config.mcp_server!.read_timeout);
-  reply.onClientGone = () => {
-    clearTimeout(timer);
-    primary.cancel(id, "the client closed the response stream");
-  };
-  const answer = await response;
-  clearTimeout(timer);
-  reply.finish(toModern(message.method, answer, context.legacy.hint, params));
+  reply.onClientGone = () => primary.cancel(id, "the client closed the response stream");
+  void response.then((answer) => reply.finish(toModern(message.method, answer, message.id, context.legacy.hint, params)));
 }
 
-/** A legacy answer as a modern client expects it; `params` of the request name the URI of a resources/read. */
-function toModern(method: string, answer: JsonRpcResponse, hint: CacheHint, params?: JsonObject): JsonRpcResponse {
+/** A legacy answer as a modern client expects it, with the client's `id`; `params` of the request name the URI of a resources/read. */
+function toModern(method: string, answer: JsonRpcResponse, id: JsonRpcId, hint: CacheHint, params?: JsonObject): JsonRpcResponse {
   const uri = method === "resources/read" && typeof params?.uri === "string" ? params.uri : undefined;
-  if (answer.error) return { ...answer, error: toModernError(answer.error, uri) };
+  if (answer.error) return { jsonrpc: "2.0", id, error: toModernError(answer.error, uri) };
   const result = toModernResult(method, answer.result, hint);
-  return result ? { ...answer, result } : errorResponse(answer.id, ErrorCode.InternalError, `the MCP server answered ${method} with a result type that method cannot have`);
+  return result ? { jsonrpc: "2.0", id, result } : errorResponse(id, ErrorCode.InternalError, `the MCP server answered ${method} with a result type that method cannot have`);
 }
 
 /** Notifications about a call: log messages only at the level the request asked for. */
@@ -193,43 +199,66 @@ export function principalName(request: Pick<ModernRequest, "principal">): string
  * A call that may make the child ask for input. A first call starts it on a child with no other
  * such call; a retry (with `requestState`) resumes the round the state names.
  */
-async function roundTrip(context: Context, pool: ModernChildPool, request: ModernRequest, reply: ModernReply): Promise<void> {
+function roundTrip(context: Context, pool: ModernChildPool, request: ModernRequest, reply: ModernReply): void | Promise<void> {
   const { message } = request;
   const retry = readRetry(message.params);
   if (retry.requestState !== undefined) {
-    return resume(context, request, reply, retry.requestState, retry.inputResponses, await requestDigest(message.method, retry.params));
+    const state = retry.requestState;
+    return requestDigest(message.method, retry.params).then((digest) => resume(context, request, reply, state, retry.inputResponses, digest));
   }
   const principal = principalName(request);
-  if ((context.legacy.perPrincipal.get(principal) ?? 0) >= MAX_ROUNDS_PER_PRINCIPAL) {
+  const count = context.legacy.perPrincipal.get(principal) ?? 0;
+  if (count >= MAX_ROUNDS_PER_PRINCIPAL) {
     return reply.finish(errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_ROUNDS_PER_PRINCIPAL} calls in flight or waiting for input; try again later`));
   }
-  let round: Round | undefined;
-  const sink = {
-    notification: (n: JsonRpcNotification) => logTo(round?.reply, round?.envelope ?? request.envelope, n),
-    childRequest: (childRequest: JsonRpcRequest) => round && collect(context, round, childRequest),
-  };
+  // Counted from here, before any wait: concurrent calls cannot all pass the check.
+  context.legacy.perPrincipal.set(principal, count + 1);
+  const round = new Round(message.method, principal, retry.params, message.id, request.envelope);
   const target = retry.params?.name ?? retry.params?.uri;
-  const kind = `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`;
-  const started = await pool.start(request.principal, message.id, message.method, withoutEnvelope(retry.params), sink, true, kind);
-  round = new Round(started.upstream, message.method, principal, retry.params, message.id, request.envelope);
+  const call = {
+    clientId: message.id,
+    method: message.method,
+    params: withoutEnvelope(retry.params),
+    sink: {
+      notification: (n: JsonRpcNotification) => logTo(round.reply, round.envelope, n),
+      childRequest: (childRequest: JsonRpcRequest) => collect(context, round, childRequest),
+    },
+    kind: `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`,
+  };
+  let started: StartedCall | Promise<StartedCall>;
+  try {
+    started = pool.start(request.principal, call, true);
+  } catch (error) {
+    drop(context, round);
+    throw error;
+  }
+  if (!(started instanceof Promise)) return begin(context, round, started, reply);
+  return started.then(
+    (later) => begin(context, round, later, reply),
+    (error: unknown) => {
+      drop(context, round);
+      throw error;
+    },
+  );
+}
+
+/** The round's call runs on a child: its reply waits for the answer (or for the child to ask). */
+function begin(context: Context, round: Round, started: StartedCall, reply: ModernReply): void {
+  round.upstream = started.upstream;
   round.callId = started.id;
-  context.legacy.rounds.set(round.id, round);
-  context.legacy.perPrincipal.set(principal, (context.legacy.perPrincipal.get(principal) ?? 0) + 1);
   attach(context, round, reply);
-  const settledRound = round;
-  void started.response.then((answer) => settle(context, settledRound, answer));
+  void started.response.then((answer) => settle(context, round, answer));
 }
 
 /** The round's current reply: the first call's, then each retry's. */
 function attach(context: Context, round: Round, reply: ModernReply): void {
   round.reply = reply;
-  round.waitingSince = undefined;
-  clearTimeout(round.deadline);
-  round.deadline = setTimeout(() => {
-    round.upstream.cancel(round.callId, "request timed out");
-    round.reply?.finish(errorResponse(round.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${context.config.mcp_server!.read_timeout} ms`));
-    drop(context, round);
-  }, context.config.mcp_server!.read_timeout);
+  if (round.waitingSince !== undefined) {
+    // Back from its client: the child has read_timeout again to answer or ask (the upstream times the call out).
+    round.waitingSince = undefined;
+    clearTimeout(round.deadline);
+    round.upstream.setDeadline(round.callId, "read_timeout");
+  }
   // Runs at once when the client left while the call waited for a child.
   reply.onClientGone = () => {
     if (round.reply !== reply) return;
@@ -243,7 +272,9 @@ function attach(context: Context, round: Round, reply: ModernReply): void {
 function drop(context: Context, round: Round): void {
   clearTimeout(round.deadline);
   round.reply = undefined;
-  if (!context.legacy.rounds.delete(round.id)) return;
+  if (!round.live) return;
+  round.live = false;
+  if (round.registered) context.legacy.rounds.delete(round.id);
   const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
   if (left > 0) context.legacy.perPrincipal.set(round.principal, left);
   else context.legacy.perPrincipal.delete(round.principal);
@@ -259,7 +290,7 @@ function settle(context: Context, round: Round, answer: JsonRpcResponse): void {
     const error = missingCapabilityError(round.lacking);
     reply.finish(errorResponse(round.clientId, error.code, error.message, error.data));
   } else {
-    reply.finish(toModern(round.method, { ...answer, id: round.clientId }, context.legacy.hint, round.params));
+    reply.finish(toModern(round.method, answer, round.clientId, context.legacy.hint, round.params));
   }
   drop(context, round);
 }
@@ -332,8 +363,11 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
   const inputRequests = toInputRequests(round.pending.map(({ key, request }) => ({ key, request })));
   round.reply = undefined;
   round.waitingSince = Date.now();
+  round.registered = true;
+  context.legacy.rounds.set(round.id, round);
   clearTimeout(round.deadline);
-  // The child's call stays open for the retry, bounded by read_timeout.
+  // The child's call stays open for the retry, bounded by read_timeout from now (not by the upstream's deadline).
+  round.upstream.setDeadline(round.callId, "unbounded");
   round.deadline = setTimeout(() => {
     round.upstream.cancel(round.callId, "the client did not come back with the input in time");
     drop(context, round);

@@ -38,6 +38,16 @@ const INPUT_GRACE_MS = 2000;
 /** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits. */
 export type Eviction = "evicted" | number | undefined;
 
+/** A call to start on one of a principal's children (see ModernUpstream.call). */
+export interface PoolCall {
+  clientId: JsonRpcId;
+  method: string;
+  params: JsonObject | undefined;
+  sink: CallSink;
+  /** Names the kind of call (method and tool/prompt/resource name): quiet kinds share a child. */
+  kind?: string;
+}
+
 /** One call started on a child. */
 export interface StartedCall {
   upstream: ModernUpstream;
@@ -148,54 +158,61 @@ export class ModernChildPool {
    * other candidates share a child that runs no such exclusive call and is not draining. When no
    * child fits and the group is full, `evictWaiting` may free one (it ends the call that has waited
    * longest for its client, past INPUT_GRACE_MS), else the call waits, FIFO, until one fits, a
-   * round's grace ends, or read_timeout passes.
+   * round's grace ends, or read_timeout passes (SessionLimitError). Synchronous when a ready child
+   * fits at once, as it does for nearly every call.
    */
-  async start(
-    principal: Principal | undefined,
-    clientId: JsonRpcId,
-    method: string,
-    params: JsonObject | undefined,
-    sink: CallSink,
-    candidate: boolean,
-    kind?: string,
-  ): Promise<StartedCall> {
-    const first = this.readyPrimary(principal) ?? (await this.primary(principal));
-    if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(clientId, method, params, sink) };
+  start(principal: Principal | undefined, call: PoolCall, candidate: boolean): StartedCall | Promise<StartedCall> {
+    const first = this.readyPrimary(principal);
+    return first ? this.#startOn(first, principal, call, candidate) : this.primary(principal).then((upstream) => this.#startOn(upstream, principal, call, candidate));
+  }
+
+  #startOn(first: ModernUpstream, principal: Principal | undefined, call: PoolCall, candidate: boolean): StartedCall | Promise<StartedCall> {
+    if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(call.clientId, call.method, call.params, call.sink) };
     const key = this.keyOf(principal);
     // A kind runs shared only once it was seen answering without asking, and never since asking.
-    const mode = kind !== undefined && this.#quiet.has(kind) && !this.#askers.has(kind) ? "shared" : "exclusive";
+    const mode = call.kind !== undefined && this.#quiet.has(call.kind) && !this.#askers.has(call.kind) ? "shared" : "exclusive";
+    return this.#fit(key, principal, mode, call) ?? this.#startWaiting(key, principal, mode, call);
+  }
+
+  /** Starts the call on a child of the group that fits `mode` now, if one does. */
+  #fit(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): StartedCall | undefined {
+    const fits = this.#groups.get(key)?.find((child) => {
+      if (child.closed || child.era !== "legacy" || child.draining) return false;
+      const running = child.candidates;
+      return mode === "exclusive" ? running.count === 0 : !running.exclusive;
+    });
+    if (!fits) return undefined;
+    // Chosen and called in one synchronous step, so two calls cannot pick the same child.
+    const started = fits.call(call.clientId, call.method, call.params, call.sink, mode, call.kind);
+    if (mode === "exclusive") this.#ensureSpare(key, principal);
+    return { upstream: fits, ...started };
+  }
+
+  /** No child fits now: grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
+  async #startWaiting(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): Promise<StartedCall> {
     const deadline = Date.now() + this.#config.mcp_server!.read_timeout;
     for (;;) {
       const group = this.#groups.get(key) ?? [];
-      const fits = group.find((child) => {
-        if (child.closed || child.era !== "legacy" || child.draining) return false;
-        const running = child.candidates;
-        return mode === "exclusive" ? running.count === 0 : !running.exclusive;
-      });
-      // Chosen and called in one synchronous step, so two calls cannot pick the same child.
-      if (fits) {
-        const started = fits.call(clientId, method, params, sink, mode, kind);
-        if (mode === "exclusive") this.#ensureSpare(key, principal);
-        return { upstream: fits, ...started };
-      }
       const live = group.filter((child) => !child.closed).length;
       if (live < this.#config.session.modern_pool_size) {
         const spawned = this.#trySpawn(key, principal, live > 0);
         if (spawned) {
           await spawned.ready;
+          const fitted = this.#fit(key, principal, mode, call);
+          if (fitted) return fitted;
           continue;
         }
       }
       // A child still starting (the spare) will fit: wait for it rather than end someone's round.
       const starting = group.find((child) => !child.closed && child.era === undefined);
-      if (starting) {
-        await starting.ready.catch(() => undefined);
-        continue;
+      if (starting) await starting.ready.catch(() => undefined);
+      else {
+        const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
+        // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
+        if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction);
       }
-      const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
-      if (eviction === "evicted") continue;
-      // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
-      await this.#waitForFree(key, deadline, eviction);
+      const fitted = this.#fit(key, principal, mode, call);
+      if (fitted) return fitted;
     }
   }
 

@@ -5,7 +5,9 @@
  *
  * Calls are multiplexed: each gets a bridge id (so clients' ids never collide), its progress token
  * is replaced by that id, and the child's messages are routed back by id, progress token or
- * `subscriptionId`.
+ * `subscriptionId`. Every call but `subscriptions/listen` ends after `read_timeout` with a
+ * RequestTimeout error (and `notifications/cancelled` to the child); one timer per child, armed for
+ * the earliest deadline, serves them all.
  *
  * Requests a legacy child makes (elicitation, sampling, roots) carry no link to the call that
  * caused them. Only "candidate" calls (tools/call, prompts/get, resources/read) are taken to ask;
@@ -59,6 +61,8 @@ interface Call {
   kind: string | undefined;
   /** Whether a child request was handed to this call. */
   asked: boolean;
+  /** Epoch milliseconds when the call times out; Infinity while it may wait without limit. */
+  deadline: number;
 }
 
 /** How a call is run on a legacy child. */
@@ -117,12 +121,17 @@ export class ModernUpstream {
   #candidateCount = 0;
   #exclusiveCount = 0;
   #parkTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #readTimeoutMs: number;
+  /** Fires at #deadlineAt, the earliest deadline known when it was armed (Infinity: not armed). */
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineAt = Infinity;
 
   constructor(key: string, name: string, platform: Platform, config: McpServerConfig, principal: Principal | undefined, logger: Logger, onExit: (upstream: ModernUpstream) => void) {
     this.key = key;
     this.name = name;
     this.#logger = logger;
     this.#onExit = onExit;
+    this.#readTimeoutMs = config.read_timeout;
     const env = childEnvironment(config, platform.env, config.pass_identity ? principal : undefined);
     this.#child = new StdioChild(platform, config, env, logger, {
       onMessage: (message) => this.#receive(message),
@@ -170,10 +179,13 @@ export class ModernUpstream {
 
   /**
    * Sends a request to the child. `params` go as given except the progress token, which becomes
-   * the call's bridge id. The response comes back with the client's id.
+   * the call's bridge id. The response comes back with the client's id: the child's, or
+   * RequestTimeout after `read_timeout` ms (none for `subscriptions/listen`, see setDeadline), or
+   * ConnectionClosed when the child ends.
    */
   call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<JsonRpcResponse> } {
-    this.lastActivity = Date.now();
+    const now = Date.now();
+    this.lastActivity = now;
     const id = this.#nextId++;
     const meta = metaOf(params);
     const token = meta?.progressToken;
@@ -186,12 +198,26 @@ export class ModernUpstream {
       resolve(errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason));
       return { id, response };
     }
-    this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false });
+    // A listen call is a stream: it lasts until its client closes it.
+    const deadline = method === "subscriptions/listen" ? Infinity : now + this.#readTimeoutMs;
+    this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false, deadline });
+    if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
     if (mode !== "plain") this.#candidateCount++;
     if (mode === "exclusive") this.#exclusiveCount++;
     const message: JsonRpcRequest = { jsonrpc: "2.0", id, method, ...(sent !== undefined && { params: sent }) };
     this.#child.send(JSON.stringify(message));
     return { id, response };
+  }
+
+  /**
+   * Moves a call's deadline to `read_timeout` ms from now, or lifts it (`wait: "unbounded"`) while
+   * the call waits for something the bridge bounds itself (a client coming back with input).
+   */
+  setDeadline(id: number, wait: "read_timeout" | "unbounded"): void {
+    const call = this.#calls.get(id);
+    if (!call) return;
+    call.deadline = wait === "unbounded" ? Infinity : Date.now() + this.#readTimeoutMs;
+    if (call.deadline < this.#deadlineAt) this.#armDeadline(call.deadline);
   }
 
   /** Answers one of the child's own requests. */
@@ -223,6 +249,31 @@ export class ModernUpstream {
 
   #send(message: JsonRpcMessage): void {
     this.#child.send(JSON.stringify(message));
+  }
+
+  #armDeadline(at: number): void {
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(1, at - Date.now()));
+    (this.#deadlineTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Ends the calls past their deadline with RequestTimeout, then arms the timer for the next one. */
+  #expire(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    const expired: Call[] = [];
+    for (const call of this.#calls.values()) {
+      if (call.deadline <= now) expired.push(call);
+      else if (call.deadline < next) next = call.deadline;
+    }
+    if (next < Infinity) this.#armDeadline(next);
+    for (const call of expired) {
+      this.cancel(call.id, "request timed out");
+      call.resolve(errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`));
+    }
   }
 
   async #handshake(timeoutMs: number): Promise<void> {
@@ -282,7 +333,9 @@ export class ModernUpstream {
       }
       this.#forget(call);
       if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
-      call.resolve({ ...message, id: call.clientId });
+      // The message was parsed for this call alone: it takes the client's id in place.
+      message.id = call.clientId;
+      call.resolve(message);
       return;
     }
     if (isRequest(message)) return this.#childRequest(message);
@@ -388,6 +441,9 @@ export class ModernUpstream {
     this.#exclusiveCount = 0;
     this.#parked = [];
     clearTimeout(this.#parkTimer);
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
   }
 
   #exited(reason: string): void {

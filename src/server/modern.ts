@@ -9,7 +9,7 @@ import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
-import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type ParamHeader, type Rejection } from "../mcp/era.ts";
+import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
@@ -29,7 +29,8 @@ const TOOL_LIST_INTERVAL_MS = 5_000;
 const REMOVED_METHODS = new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]);
 
 export interface ModernRequest {
-  http: Request;
+  /** The request's headers, standard ones read once (see withStandardHeadersRead). */
+  headers: HeaderSource;
   message: JsonRpcRequest;
   envelope: RequestEnvelope;
   principal: Principal | undefined;
@@ -50,7 +51,7 @@ export interface ModernContext {
  * that per-method scopes are checked before the body is read. The body must agree with the headers
  * (HeaderMismatch otherwise), and is checked again once parsed. Undefined for legacy traffic.
  */
-export function headerNamedRequest(headers: Headers): JsonRpcRequest | undefined {
+export function headerNamedRequest(headers: HeaderSource): JsonRpcRequest | undefined {
   const version = headers.get(Header.protocolVersion)?.trim();
   const method = headers.get(Header.method)?.trim();
   if (!version || !isModernVersion(version) || !method) return undefined;
@@ -83,10 +84,13 @@ export class ModernServer {
     return this.pool.close();
   }
 
-  /** Serves one modern request (classified and authenticated already). */
-  async handle(request: ModernRequest): Promise<Response> {
+  /**
+   * Serves one modern request (classified and authenticated already). Synchronous up to the
+   * response promise when the principal's child is ready, as it is for nearly every request.
+   */
+  handle(request: ModernRequest): Promise<Response> | Response {
     const { message, principal } = request;
-    const headerProblem = checkStandardHeaders(message.method, message.params, request.http.headers);
+    const headerProblem = checkStandardHeaders(message.method, message.params, request.headers);
     if (headerProblem) return modernRejection(message.id, headerProblem);
     if (REMOVED_METHODS.has(message.method)) {
       return jsonRpcErrorResponse(
@@ -94,17 +98,27 @@ export class ModernServer {
         errorResponse(message.id, ErrorCode.MethodNotFound, `Method not found: ${message.method} is not part of protocol revision ${MODERN_VERSIONS[0]}; this endpoint serves ${ALL_VERSIONS.join(", ")} (${message.method === "initialize" ? "send initialize without a modern _meta claim for the legacy handshake" : "legacy versions through initialize"})`, { supported: [...ALL_VERSIONS] }),
       );
     }
-    let upstream: ModernUpstream;
-    try {
-      upstream = this.pool.readyPrimary(principal) ?? (await this.pool.primary(principal));
-    } catch (error) {
-      return this.#unavailable(message, error);
+    const ready = this.pool.readyPrimary(principal);
+    if (!ready) {
+      return this.pool.primary(principal).then(
+        (upstream) => this.#checked(upstream, request),
+        (error: unknown) => this.#unavailable(message, error),
+      );
     }
-    if (message.method === "tools/call") {
-      const checked = this.#checkParamHeaders(upstream, request);
-      const problem = checked instanceof Promise ? await checked : checked;
-      if (problem) return modernRejection(message.id, problem);
-    }
+    return this.#checked(ready, request);
+  }
+
+  /** The request on its principal's child, once its `Mcp-Param-*` headers are checked. */
+  #checked(upstream: ModernUpstream, request: ModernRequest): Promise<Response> | Response {
+    const { message } = request;
+    if (message.method !== "tools/call") return this.#serve(upstream, request);
+    const checked = this.#checkParamHeaders(upstream, request);
+    if (checked instanceof Promise) return checked.then((problem) => (problem ? modernRejection(message.id, problem) : this.#serve(upstream, request)));
+    return checked ? modernRejection(message.id, checked) : this.#serve(upstream, request);
+  }
+
+  #serve(upstream: ModernUpstream, request: ModernRequest): Promise<Response> | Response {
+    const { message } = request;
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
     if (message.method === "subscriptions/listen") {
       // Per principal, not per child: with one shared child, one user's streams must not use up another's.
@@ -122,11 +136,17 @@ export class ModernServer {
     }
     request.onClientGone?.(() => reply.clientGone());
     if (upstream.era === "legacy") {
+      let waited: void | Promise<void>;
       try {
-        await callLegacyChild(this.#context, this.pool, upstream, request, reply);
+        waited = callLegacyChild(this.#context, this.pool, upstream, request, reply);
       } catch (error) {
-        if (!(error instanceof SessionLimitError)) throw error;
-        return this.#unavailable(message, error);
+        return this.#refuse(message, error);
+      }
+      if (waited instanceof Promise) {
+        return waited.then(
+          () => reply.response,
+          (error: unknown) => this.#refuse(message, error),
+        );
       }
       return reply.response;
     }
@@ -134,21 +154,18 @@ export class ModernServer {
     return reply.response;
   }
 
+  /** A call that found no child (SessionLimitError) is unavailable; anything else is a bug and rethrown. */
+  #refuse(message: JsonRpcRequest, error: unknown): Response {
+    if (!(error instanceof SessionLimitError)) throw error;
+    return this.#unavailable(message, error);
+  }
+
   /** A modern child: the request goes as it came (ids and progress token remapped), the answer too. */
   #passThrough(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
     const { message } = request;
-    const listen = message.method === "subscriptions/listen";
     const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
-    const timer = listen ? undefined : setTimeout(() => {
-      upstream.cancel(id, "request timed out");
-      reply.finish(errorResponse(message.id, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#context.config.mcp_server!.read_timeout} ms`));
-    }, this.#context.config.mcp_server!.read_timeout);
-    reply.onClientGone = () => {
-      clearTimeout(timer);
-      upstream.cancel(id, "the client closed the response stream");
-    };
+    reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
     void response.then((answer) => {
-      clearTimeout(timer);
       // A client's page adds to what other pages declared (a tool listed again is updated).
       if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
       reply.finish(message.method === "server/discover" ? ownVersions(answer) : answer);
@@ -165,7 +182,7 @@ export class ModernServer {
     if (typeof name !== "string") return undefined;
     const check = (): Rejection | undefined => {
       const declarations = this.#toolHeaders.get(upstream)?.get(name);
-      return declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.http.headers) : undefined;
+      return declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.headers) : undefined;
     };
     if (this.#toolHeaders.get(upstream)?.has(name) || Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return check();
     this.#listedAt.set(upstream, Date.now());

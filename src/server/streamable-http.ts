@@ -7,7 +7,7 @@ import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { readBodyLimited } from "../util/body.ts";
-import { classifyPost } from "../mcp/era.ts";
+import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
 import type { ByteBudget } from "./limits.ts";
 import { jsonRpcErrorResponse, type Session } from "./session.ts";
@@ -102,7 +102,8 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     const accept = acceptedFormats(request.headers.get("accept"));
     if (!accept.json && !accept.sse) return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: accept application/json or text/event-stream");
     // A modern request names its method in Mcp-Method: scopes are checked before the body is read.
-    const announced = options.modern ? headerNamedRequest(request.headers) : undefined;
+    const headers = options.modern ? withStandardHeadersRead(request.headers) : request.headers;
+    const announced = options.modern ? headerNamedRequest(headers) : undefined;
     const early = announced && options.authorize(principal, [announced]);
     if (early) return early;
     const read = await readMessages(request);
@@ -110,14 +111,14 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     const { messages, raws, batch } = read;
 
     if (options.modern) {
-      const era = classifyPost(batch ? messages : messages[0]!, request.headers);
+      const era = classifyPost(batch ? messages : messages[0]!, headers);
       if (era.era === "reject") return modernRejection(batch || !isRequest(messages[0]!) ? null : messages[0].id, era.rejection);
       if (era.era === "modern") {
         const refused = options.authorize(principal, messages);
         if (refused) return refused;
         // Client notifications have nothing to act on without a session; closing a stream cancels.
         if (era.kind === "notification") return new Response(null, { status: 202 });
-        return options.modern.handle({ http: request, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, accept, onClientGone: connection.onClientGone });
+        return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, accept, onClientGone: connection.onClientGone });
       }
     }
 

@@ -267,7 +267,8 @@ for (const era of ["modern", "legacy"] as const) {
       auth: bearer(ALICE),
     }));
 
-    const tool = (id: number, name: string) => call(bridge, ALICE, toolsCall(id, name, {}, {}, { elicitation: {}, sampling: {}, roots: {} }));
+    const tool = (id: number, name: string, args: Record<string, unknown> = {}, params: Record<string, unknown> = {}) =>
+      call(bridge, ALICE, toolsCall(id, name, args, params, { elicitation: {}, sampling: {}, roots: {} }));
 
     test("garbage lines are dropped, an answer to an id not in flight times the call out, requests with no call in flight are refused; the child keeps serving", async () => {
       assert.equal(textOf((await tool(1, "garbage")).body.result), "after garbage");
@@ -283,6 +284,43 @@ for (const era of ["modern", "legacy"] as const) {
       assert.equal(exited.body.error?.code, -32000, JSON.stringify(exited.body));
       assert.equal(textOf((await tool(6, "ok")).body.result), "ok {}");
     });
+
+    test("a subscriptions/listen stream is not cut at read_timeout: a change 4 s later still reaches it", async () => {
+      const controller = new AbortController();
+      const timeout = setTimeout(() => controller.abort(), 20_000);
+      try {
+        const response = await post(bridge, ALICE, { id: "listen-long", method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
+        assert.equal(response.status, 200);
+        const reader = response.body!.getReader();
+        const decoder = new TextDecoder();
+        let text = "";
+        const readUntil = async (marker: string) => {
+          while (!text.includes(marker)) {
+            const { value, done } = await reader.read();
+            assert.ok(!done, `the stream ended before ${marker}: ${text}`);
+            text += decoder.decode(value, { stream: true });
+          }
+        };
+        await readUntil("notifications/subscriptions/acknowledged");
+        assert.equal(textOf((await tool(20, "change_later", { ms: 4000 })).body.result), "scheduled");
+        await readUntil("notifications/tools/list_changed");
+        assert.doesNotMatch(text, /"error"/);
+      } finally {
+        clearTimeout(timeout);
+        controller.abort();
+      }
+    });
+
+    if (era === "legacy") {
+      test("an MRTR call gets read_timeout afresh when its client comes back: 2 s for the client plus 2 s for the child, with a 3 s read_timeout", async () => {
+        const first = await tool(21, "ask_then_wait", { ms: 2000 });
+        assert.equal(first.body.result?.resultType, "input_required", JSON.stringify(first.body));
+        const [key] = Object.keys(first.body.result?.inputRequests as Record<string, unknown>);
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        const retry = await tool(22, "ask_then_wait", { ms: 2000 }, { inputResponses: { [key!]: { action: "accept", content: {} } }, requestState: first.body.result?.requestState });
+        assert.equal(textOf(retry.body.result), "after accept", JSON.stringify(retry.body));
+      });
+    }
 
     test("Mcp-Param-* headers are checked for tools of every page, whatever page the client read last", async () => {
       const list = (id: number, cursor?: string) => call(bridge, ALICE, { id, method: "tools/list", params: { ...(cursor && { cursor }), _meta: meta({}) } });
