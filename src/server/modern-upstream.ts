@@ -52,7 +52,7 @@ interface Call {
   method: string;
   clientToken: string | number | undefined;
   sink: CallSink;
-  resolve(response: JsonRpcResponse): void;
+  resolve: (response: JsonRpcResponse) => void;
   /** A call that may make a legacy child ask for input (tools/call, prompts/get, resources/read). */
   candidate: boolean;
   /** Runs with no other candidate on this child (its kind is known to ask). */
@@ -81,6 +81,15 @@ const MAX_PARKED = 64;
 export type BroadcastListener = (message: JsonRpcNotification) => void;
 
 const PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * What an ended call's record holds instead of its sink and resolver. The record may outlive the
+ * call in a discarded hash table of `#calls` that V8 keeps in the old generation until the next full
+ * collection; pointing there, the client's request, reply and HTTP objects were copied and promoted
+ * by every scavenge (the largest cost of a modern call, measured).
+ */
+const ENDED_SINK: CallSink = { notification: () => {} };
+const IGNORE_ANSWER = (): void => {};
 
 export class ModernUpstream {
   readonly key: string;
@@ -231,6 +240,10 @@ export class ModernUpstream {
     const call = this.#calls.get(id);
     if (!call) return;
     this.#forget(call);
+    this.#sendCancelled(id, reason);
+  }
+
+  #sendCancelled(id: number, reason: string): void {
     this.#send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } });
   }
 
@@ -271,8 +284,9 @@ export class ModernUpstream {
     }
     if (next < Infinity) this.#armDeadline(next);
     for (const call of expired) {
-      this.cancel(call.id, "request timed out");
-      call.resolve(errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`));
+      const resolve = this.#forget(call);
+      this.#sendCancelled(call.id, "request timed out");
+      resolve(errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`));
     }
   }
 
@@ -331,11 +345,11 @@ export class ModernUpstream {
         this.#logger.debug("child answered an id that is not in flight; dropped", { child: this.name, id: message.id });
         return;
       }
-      this.#forget(call);
+      const resolve = this.#forget(call);
       if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
       // The message was parsed for this call alone: it takes the client's id in place.
       message.id = call.clientId;
-      call.resolve(message);
+      resolve(message);
       return;
     }
     if (isRequest(message)) return this.#childRequest(message);
@@ -405,10 +419,7 @@ export class ModernUpstream {
     if (message.method === "notifications/cancelled") {
       const requestId = params?.requestId;
       const call = typeof requestId === "number" ? this.#calls.get(requestId) : undefined;
-      if (call) {
-        this.#forget(call);
-        call.resolve(errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request"));
-      }
+      if (call) this.#forget(call)(errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request"));
       return;
     }
     if (/^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/.test(message.method)) {
@@ -423,13 +434,19 @@ export class ModernUpstream {
     else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
-  #forget(call: Call): void {
+  /** Ends a call's record (see ENDED_SINK); returns its resolver, for the answer it ends with. */
+  #forget(call: Call): (response: JsonRpcResponse) => void {
+    const resolve = call.resolve;
     this.#calls.delete(call.id);
-    if (!call.candidate) return;
-    this.#candidateCount--;
-    if (call.exclusive) this.#exclusiveCount--;
-    this.#attribute();
-    this.onFreed?.();
+    call.sink = ENDED_SINK;
+    call.resolve = IGNORE_ANSWER;
+    if (call.candidate) {
+      this.#candidateCount--;
+      if (call.exclusive) this.#exclusiveCount--;
+      this.#attribute();
+      this.onFreed?.();
+    }
+    return resolve;
   }
 
   #failAll(reason: string): void {
