@@ -79,6 +79,17 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
+/** How a compactly serialized response line begins, up to its id. */
+export const RESPONSE_HEAD = '{"jsonrpc":"2.0","id":';
+
+/**
+ * A response line under another id: `afterId` is the rest of a compact line after its
+ * `{"jsonrpc":"2.0","id":N` (what a forwarder has when it only renumbers a peer's answer).
+ */
+export function responseLine(id: JsonRpcId, afterId: string): string {
+  return `${RESPONSE_HEAD}${JSON.stringify(id)}${afterId}`;
+}
+
 /** A map key for an id: 1 and "1" are different ids. */
 export function idKey(id: JsonRpcId): string | number {
   return typeof id === "number" ? id : `s:${id}`;

@@ -87,7 +87,8 @@ export class StdioChild {
           output.write("warn", "child wrote a message that is not JSON-RPC 2.0; not forwarded", { pid, problem, line: line.slice(0, MAX_LOGGED_LINE) });
           return;
         }
-        events.onMessage(message as JsonRpcMessage, line);
+        // A carriage return is JSON whitespace but ends a line in SSE: such a line is forwarded re-serialized.
+        events.onMessage(message as JsonRpcMessage, line.includes("\r") ? JSON.stringify(message) : line);
       },
       (length) => output.write("warn", "child wrote a line longer than mcp_server.max_message_size; dropped", { pid, bytes: length, limit: config.max_message_size }),
       config.max_message_size,

@@ -27,12 +27,12 @@ import {
   toInputRequests,
 } from "../mcp/mrtr.ts";
 import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
-import { toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
+import { completeResultLine, toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
 import { requestDigest } from "../mcp/seal.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
 import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
-import type { ModernUpstream } from "./modern-upstream.ts";
+import type { Answer, ModernUpstream } from "./modern-upstream.ts";
 
 /** A child's requests for input that may wait at once in one call (collected or sent to the client). */
 const MAX_INPUT_REQUESTS = 16;
@@ -58,11 +58,11 @@ class Round {
   pending: Array<{ key: string; id: JsonRpcId; request: JsonRpcRequest }> = [];
   /** Child requests not yet sent to the client. */
   collected: JsonRpcRequest[] = [];
-  settled: JsonRpcResponse | undefined;
+  settled: Answer | undefined;
   /** The digest its requestState is bound to; computed when a round first goes to the client. */
   digest: string | undefined;
   /** Capabilities the child needed that the request did not declare (its requests were refused). */
-  lacking: JsonObject = {};
+  lacking: JsonObject | undefined;
   /** Whether any input request of this call went to the client. */
   asked = false;
   /** When the round went to the client; undefined while the bridge itself waits for the child. */
@@ -130,15 +130,22 @@ export function callLegacyChild(context: Context, pool: ModernChildPool, primary
   const params = withoutEnvelope(message.params);
   const { id, response } = primary.call(message.id, message.method, params, { notification: (n) => logTo(reply, request.envelope, n) });
   reply.onClientGone = () => primary.cancel(id, "the client closed the response stream");
-  void response.then((answer) => reply.finish(toModern(message.method, answer, message.id, context.legacy.hint, params)));
+  void response.then((answer) => finishModern(reply, message.method, answer, message.id, context.legacy.hint, params));
 }
 
-/** A legacy answer as a modern client expects it, with the client's `id`; `params` of the request name the URI of a resources/read. */
-function toModern(method: string, answer: JsonRpcResponse, id: JsonRpcId, hint: CacheHint, params?: JsonObject): JsonRpcResponse {
+/**
+ * Answers `reply` with a legacy child's answer as a modern client expects it, under the client's
+ * `id`: a plain result as the child's own line with `resultType` spliced in (no second
+ * serialization), anything else translated; `params` of the request name the URI of a resources/read.
+ */
+function finishModern(reply: ModernReply, method: string, answer: Answer, id: JsonRpcId, hint: CacheHint, params?: JsonObject): void {
+  const { message } = answer;
+  const line = answer.afterId === undefined || message.error ? undefined : completeResultLine(id, method, message.result, answer.afterId);
+  if (line !== undefined) return reply.finish(message, {}, line);
   const uri = method === "resources/read" && typeof params?.uri === "string" ? params.uri : undefined;
-  if (answer.error) return { jsonrpc: "2.0", id, error: toModernError(answer.error, uri) };
-  const result = toModernResult(method, answer.result, hint);
-  return result ? { jsonrpc: "2.0", id, result } : errorResponse(id, ErrorCode.InternalError, `the MCP server answered ${method} with a result type that method cannot have`);
+  if (message.error) return reply.finish({ jsonrpc: "2.0", id, error: toModernError(message.error, uri) });
+  const result = toModernResult(method, message.result, hint);
+  reply.finish(result ? { jsonrpc: "2.0", id, result } : errorResponse(id, ErrorCode.InternalError, `the MCP server answered ${method} with a result type that method cannot have`));
 }
 
 /** Notifications about a call: log messages only at the level the request asked for. */
@@ -281,16 +288,16 @@ function drop(context: Context, round: Round): void {
 }
 
 /** The child answered the call (or died): the waiting reply gets it; else it is kept for the retry. */
-function settle(context: Context, round: Round, answer: JsonRpcResponse): void {
+function settle(context: Context, round: Round, answer: Answer): void {
   round.settled = answer;
   const reply = round.reply;
   if (!reply) return;
-  if (!round.asked && Object.keys(round.lacking).length > 0) {
+  if (!round.asked && round.lacking) {
     // The child could only go on without what it needed: the client learns what to declare.
     const error = missingCapabilityError(round.lacking);
     reply.finish(errorResponse(round.clientId, error.code, error.message, error.data));
   } else {
-    reply.finish(toModern(round.method, answer, round.clientId, context.legacy.hint, round.params));
+    finishModern(reply, round.method, answer, round.clientId, context.legacy.hint, round.params);
   }
   drop(context, round);
 }

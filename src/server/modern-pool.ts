@@ -14,11 +14,11 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
-import type { JsonRpcId, JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { JsonRpcId } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
-import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
+import { ModernUpstream, type Answer, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
 import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
 import type { StartHealth } from "./start-health.ts";
 
@@ -52,7 +52,7 @@ export interface PoolCall {
 export interface StartedCall {
   upstream: ModernUpstream;
   id: number;
-  response: Promise<JsonRpcResponse>;
+  response: Promise<Answer>;
 }
 
 export class ModernChildPool {

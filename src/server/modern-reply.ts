@@ -67,13 +67,16 @@ export class ModernReply {
     this.#sink!.write(formatEvent(undefined, JSON.stringify(message)));
   }
 
-  /** The final response: the stream's last event, or the JSON body (status by error code). */
-  finish(response: JsonRpcResponse, headers: Record<string, string> = {}): void {
+  /**
+   * The final response: the stream's last event, or the JSON body (status by error code). `line`
+   * is `response` as one line of JSON when the caller has it already (see completeResultLine).
+   */
+  finish(response: JsonRpcResponse, headers: Record<string, string> = {}, line?: string): void {
     if (this.#done) return;
     this.#done = true;
     clearInterval(this.#keepAlive);
     this.onEnd?.();
-    const raw = JSON.stringify(response);
+    const raw = line ?? JSON.stringify(response);
     if (this.#sink) {
       this.#sink.write(formatEvent(undefined, raw));
       this.#sink.close();

@@ -18,7 +18,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
-import { ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, isRequest, isResponse, RESPONSE_HEAD, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
 import { LEGACY_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
@@ -38,6 +38,17 @@ const BRIDGE_INFO = { name: "mcp-bridge", version: VERSION };
  */
 const TRANSLATABLE_CAPABILITIES: JsonObject = { elicitation: { form: {}, url: {} }, sampling: {}, roots: {} };
 
+/**
+ * How a call ended: the response with the client's id, and `afterId`, the child's own line after
+ * `{"jsonrpc":"2.0","id":<bridge id>` when it began exactly so (a compact line; not for answers the
+ * bridge made up). With it the reply can be the child's line under the client's id, as legacy
+ * sessions forward lines, instead of the result serialized again.
+ */
+export interface Answer {
+  message: JsonRpcResponse;
+  afterId?: string;
+}
+
 /** What the child sends that concerns one call. */
 export interface CallSink {
   /** A notification about this call; ids and tokens already the client's again. */
@@ -52,7 +63,7 @@ interface Call {
   method: string;
   clientToken: string | number | undefined;
   sink: CallSink;
-  resolve: (response: JsonRpcResponse) => void;
+  resolve: (answer: Answer) => void;
   /** A call that may make a legacy child ask for input (tools/call, prompts/get, resources/read). */
   candidate: boolean;
   /** Runs with no other candidate on this child (its kind is known to ask). */
@@ -143,7 +154,7 @@ export class ModernUpstream {
     this.#readTimeoutMs = config.read_timeout;
     const env = childEnvironment(config, platform.env, config.pass_identity ? principal : undefined);
     this.#child = new StdioChild(platform, config, env, logger, {
-      onMessage: (message) => this.#receive(message),
+      onMessage: (message, raw) => this.#receive(message, raw),
       onExit: (exit) => {
         this.#exit = exit;
         this.#exited(exit.error ? "the MCP server could not be started" : "the MCP server exited");
@@ -192,7 +203,7 @@ export class ModernUpstream {
    * RequestTimeout after `read_timeout` ms (none for `subscriptions/listen`, see setDeadline), or
    * ConnectionClosed when the child ends.
    */
-  call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<JsonRpcResponse> } {
+  call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<Answer> } {
     const now = Date.now();
     this.lastActivity = now;
     const id = this.#nextId++;
@@ -201,10 +212,10 @@ export class ModernUpstream {
     const clientToken = typeof token === "string" || typeof token === "number" ? token : undefined;
     let sent = params;
     if (clientToken !== undefined) sent = { ...params, _meta: { ...meta, progressToken: id } };
-    let resolve!: (response: JsonRpcResponse) => void;
-    const response = new Promise<JsonRpcResponse>((done) => (resolve = done));
+    let resolve!: (answer: Answer) => void;
+    const response = new Promise<Answer>((done) => (resolve = done));
     if (this.#closed) {
-      resolve(errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason));
+      resolve({ message: errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason) });
       return { id, response };
     }
     // A listen call is a stream: it lasts until its client closes it.
@@ -286,7 +297,7 @@ export class ModernUpstream {
     for (const call of expired) {
       const resolve = this.#forget(call);
       this.#sendCancelled(call.id, "request timed out");
-      resolve(errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`));
+      resolve({ message: errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`) });
     }
   }
 
@@ -336,7 +347,7 @@ export class ModernUpstream {
     });
   }
 
-  #receive(message: JsonRpcMessage): void {
+  #receive(message: JsonRpcMessage, raw: string): void {
     this.lastActivity = Date.now();
     if (isResponse(message)) {
       if (this.#probe && message.id === this.#probe.id) return this.#probe.resolve(message);
@@ -349,7 +360,8 @@ export class ModernUpstream {
       if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
       // The message was parsed for this call alone: it takes the client's id in place.
       message.id = call.clientId;
-      resolve(message);
+      const head = `${RESPONSE_HEAD}${call.id}`;
+      resolve(raw.startsWith(head) ? { message, afterId: raw.slice(head.length) } : { message });
       return;
     }
     if (isRequest(message)) return this.#childRequest(message);
@@ -419,7 +431,7 @@ export class ModernUpstream {
     if (message.method === "notifications/cancelled") {
       const requestId = params?.requestId;
       const call = typeof requestId === "number" ? this.#calls.get(requestId) : undefined;
-      if (call) this.#forget(call)(errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request"));
+      if (call) this.#forget(call)({ message: errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request") });
       return;
     }
     if (/^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/.test(message.method)) {
@@ -435,7 +447,7 @@ export class ModernUpstream {
   }
 
   /** Ends a call's record (see ENDED_SINK); returns its resolver, for the answer it ends with. */
-  #forget(call: Call): (response: JsonRpcResponse) => void {
+  #forget(call: Call): (answer: Answer) => void {
     const resolve = call.resolve;
     this.#calls.delete(call.id);
     call.sink = ENDED_SINK;
@@ -450,7 +462,7 @@ export class ModernUpstream {
   }
 
   #failAll(reason: string): void {
-    for (const call of this.#calls.values()) call.resolve(errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason));
+    for (const call of this.#calls.values()) call.resolve({ message: errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason) });
     for (const listener of this.#closedListeners) listener(reason);
     this.#closedListeners.clear();
     this.#calls.clear();

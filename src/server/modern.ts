@@ -6,7 +6,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
-import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
@@ -165,10 +165,12 @@ export class ModernServer {
     const { message } = request;
     const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
     reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
-    void response.then((answer) => {
+    void response.then(({ message: answer, afterId }) => {
       // A client's page adds to what other pages declared (a tool listed again is updated).
       if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
-      reply.finish(message.method === "server/discover" ? ownVersions(answer) : answer);
+      if (message.method === "server/discover") return reply.finish(ownVersions(answer));
+      // The child's own line under the client's id: nothing to serialize again.
+      reply.finish(answer, {}, afterId === undefined ? undefined : responseLine(message.id, afterId));
     });
   }
 
@@ -197,7 +199,7 @@ export class ModernServer {
       const params: JsonObject = { ...(cursor && { cursor }) };
       if (upstream.era === "modern") params._meta = { [MetaKey.protocolVersion]: envelope.protocolVersion, [MetaKey.clientCapabilities]: envelope.clientCapabilities };
       const { response } = upstream.call(`bridge-tools-${page}`, "tools/list", params, { notification: () => {} });
-      const answer = await response;
+      const { message: answer } = await response;
       if (!isObject(answer.result)) return;
       this.#noteTools(upstream, answer.result, !first);
       first = false;
