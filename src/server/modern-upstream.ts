@@ -61,7 +61,7 @@ interface Call {
   kind: string | undefined;
   /** Whether a child request was handed to this call. */
   asked: boolean;
-  /** Epoch milliseconds when the call times out; Infinity while it may wait without limit. */
+  /** When the call times out, in performance.now() milliseconds; Infinity while it may wait without limit. */
   deadline: number;
 }
 
@@ -184,8 +184,7 @@ export class ModernUpstream {
    * ConnectionClosed when the child ends.
    */
   call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<JsonRpcResponse> } {
-    const now = Date.now();
-    this.lastActivity = now;
+    this.lastActivity = Date.now();
     const id = this.#nextId++;
     const meta = metaOf(params);
     const token = meta?.progressToken;
@@ -198,8 +197,9 @@ export class ModernUpstream {
       resolve(errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason));
       return { id, response };
     }
-    // A listen call is a stream: it lasts until its client closes it.
-    const deadline = method === "subscriptions/listen" ? Infinity : now + this.#readTimeoutMs;
+    // A listen call is a stream: it lasts until its client closes it. Deadlines are on the monotonic
+    // clock, as setTimeout is: a step of the wall clock (an NTP correction) must not end calls early or late.
+    const deadline = method === "subscriptions/listen" ? Infinity : performance.now() + this.#readTimeoutMs;
     this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false, deadline });
     if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
     if (mode !== "plain") this.#candidateCount++;
@@ -216,7 +216,7 @@ export class ModernUpstream {
   setDeadline(id: number, wait: "read_timeout" | "unbounded"): void {
     const call = this.#calls.get(id);
     if (!call) return;
-    call.deadline = wait === "unbounded" ? Infinity : Date.now() + this.#readTimeoutMs;
+    call.deadline = wait === "unbounded" ? Infinity : performance.now() + this.#readTimeoutMs;
     if (call.deadline < this.#deadlineAt) this.#armDeadline(call.deadline);
   }
 
@@ -254,7 +254,7 @@ export class ModernUpstream {
   #armDeadline(at: number): void {
     clearTimeout(this.#deadlineTimer);
     this.#deadlineAt = at;
-    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(1, at - Date.now()));
+    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(1, at - performance.now()));
     (this.#deadlineTimer as { unref?: () => void }).unref?.();
   }
 
@@ -262,7 +262,7 @@ export class ModernUpstream {
   #expire(): void {
     this.#deadlineTimer = undefined;
     this.#deadlineAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     let next = Infinity;
     const expired: Call[] = [];
     for (const call of this.#calls.values()) {

@@ -1,11 +1,13 @@
 /**
- * @module End-to-end: multi round-trip calls over a legacy child whose round ends while the bridge
- * is still making it (sealing its requestState), through the built CLI. A round that ended must
- * never be taken for one waiting for its client: the pool would "evict" it again and again.
+ * @module End-to-end, through the built CLI: how calls on a modern-serving child end. A multi
+ * round-trip call over a legacy child whose round ends while the bridge is still making it
+ * (sealing its requestState) must never be taken for one waiting for its client (the pool would
+ * "evict" it again and again); read_timeout is measured on a clock that a wall-clock step does not move.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startBridge, type RunningBridge } from "../support/bridge.ts";
+import { ROOT, startBridge, type RunningBridge } from "../support/bridge.ts";
 import { call, meta, textOf } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -50,5 +52,38 @@ describe("a round whose call ends while the bridge seals it (legacy child, one c
     const [held, waited] = await Promise.all([holding, waiting]);
     assert.equal(textOf(held.body.result), "waited", JSON.stringify(held.body));
     assert.equal(textOf(waited.body.result), "ok {}", JSON.stringify(waited.body));
+  });
+});
+
+describe("a wall-clock step while calls are in flight (modern child)", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    bridge = await startBridge(
+      {
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "3s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      },
+      // SIGUSR2 steps the bridge's wall clock an hour ahead (see tests/support/clock-step.cjs).
+      { env: { NODE_OPTIONS: `--require ${join(ROOT, "tests/support/clock-step.cjs")}`, CLOCK_STEP_MS: String(3_600_000) } },
+    );
+  });
+  after(() => stopHard(bridge));
+
+  const tool = (id: number, name: string) =>
+    call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: {}, _meta: meta({}) } }, { signal: AbortSignal.timeout(15_000) });
+
+  test("does not end a call before read_timeout: the clock's step is not time the child had", async () => {
+    // A call the child never answers: the child's deadline timer fires at its read_timeout, 3 s on.
+    const held = tool(1, "hold");
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Answered 1.5 s after it started, well within its own read_timeout, but in flight when the timer fires.
+    const waiting = tool(2, "wait");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    bridge.process.kill("SIGUSR2");
+    const answered = await waiting;
+    assert.equal(textOf(answered.body.result), "waited", JSON.stringify(answered.body));
+    assert.equal((await held).body.error?.code, -32001);
   });
 });
