@@ -108,9 +108,6 @@ export function withEnvelope(params: JsonObject | undefined, envelope: RequestEn
   return { ...params, _meta: meta };
 }
 
-/** The `_meta` keys that make up the envelope. */
-const ENVELOPE_KEYS: ReadonlySet<string> = new Set([MetaKey.protocolVersion, MetaKey.clientCapabilities, MetaKey.clientInfo, MetaKey.logLevel]);
-
 /**
  * `params` without the envelope keys, for a legacy peer that has no use for them (their meaning
  * went to `initialize` instead). `_meta` is dropped when nothing else is left in it.
@@ -118,12 +115,11 @@ const ENVELOPE_KEYS: ReadonlySet<string> = new Set([MetaKey.protocolVersion, Met
 export function withoutEnvelope(params: JsonObject | undefined): JsonObject | undefined {
   const meta = metaOf(params);
   if (!params || !meta) return params;
-  // Built by copying what stays, not by deleting what goes: an object that lost keys is slower to use and to serialize.
-  let rest: JsonObject | undefined;
-  for (const key of Object.keys(meta)) if (!ENVELOPE_KEYS.has(key)) (rest ??= {})[key] = meta[key];
-  const copy: JsonObject = {};
-  for (const key of Object.keys(params)) if (key !== "_meta") copy[key] = params[key];
-  if (rest) copy._meta = rest;
+  // Rest patterns copy own keys as data (a "__proto__" key stays a key) and leave the shapes plain,
+  // where deleting keys would not.
+  const { _meta: _envelope, ...copy } = params;
+  const { [MetaKey.protocolVersion]: _version, [MetaKey.clientCapabilities]: _capabilities, [MetaKey.clientInfo]: _info, [MetaKey.logLevel]: _level, ...rest } = meta;
+  if (Object.keys(rest).length > 0) copy._meta = rest;
   return copy;
 }
 

@@ -367,6 +367,9 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
   round.digest ??= await requestDigest(round.method, round.params);
   const ttl = context.config.mcp_server!.read_timeout;
   const state = await sealer.seal({ principal: round.principal, child: round.upstream.name, call: round.id, request: round.digest, keys: round.pending.map((entry) => entry.key) }, ttl);
+  // The call may have ended while its state was sealed (answered, timed out, its client or its
+  // child gone, evicted): a round that is over must not be registered as waiting for its client.
+  if (!round.live) return reply.finish(callOver(round.clientId));
   const inputRequests = toInputRequests(round.pending.map(({ key, request }) => ({ key, request })));
   round.reply = undefined;
   round.waitingSince = Date.now();
@@ -394,7 +397,8 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
 export function evictOldest(context: Context, group: readonly ModernUpstream[], graceMs: number): Eviction {
   let oldest: Round | undefined;
   for (const round of context.legacy.rounds.values()) {
-    if (round.waitingSince === undefined || !group.includes(round.upstream)) continue;
+    // A round whose retry is being served (it has a reply again) is not waiting for its client.
+    if (round.waitingSince === undefined || round.reply || !group.includes(round.upstream)) continue;
     if (!oldest || round.waitingSince < oldest.waitingSince!) oldest = round;
   }
   if (!oldest) return undefined;
@@ -403,6 +407,11 @@ export function evictOldest(context: Context, group: readonly ModernUpstream[], 
   oldest.upstream.cancel(oldest.callId, "another call needed the child; the client did not come back with input");
   drop(context, oldest);
   return "evicted";
+}
+
+/** The answer to a retry whose round is over. */
+function callOver(id: JsonRpcId): JsonRpcResponse {
+  return errorResponse(id, ErrorCode.InvalidParams, "Invalid or expired requestState: the call it resumes is over", { reason: "invalid_request_state", detail: "gone" });
 }
 
 /** A retry: the state must be ours, this principal's and this request's, and its round still open. */
@@ -415,7 +424,7 @@ async function resume(context: Context, request: ModernRequest, reply: ModernRep
   }
   const round = context.legacy.rounds.get(opened.claims.call);
   if (!round || round.upstream.name !== opened.claims.child) {
-    return reply.finish(errorResponse(message.id, ErrorCode.InvalidParams, "Invalid or expired requestState: the call it resumes is over", { reason: "invalid_request_state", detail: "gone" }));
+    return reply.finish(callOver(message.id));
   }
   if (round.reply) {
     return reply.finish(errorResponse(message.id, ErrorCode.InvalidRequest, "this requestState is already being used by another retry"));

@@ -177,7 +177,7 @@ export class ModernChildPool {
   /** Starts the call on a child of the group that fits `mode` now, if one does. */
   #fit(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): StartedCall | undefined {
     const fits = this.#groups.get(key)?.find((child) => {
-      if (child.closed || child.era !== "legacy" || child.draining) return false;
+      if (child.closed || child.era !== "legacy" || child.draining || child.congested) return false;
       const running = child.candidates;
       return mode === "exclusive" ? running.count === 0 : !running.exclusive;
     });
@@ -205,6 +205,8 @@ export class ModernChildPool {
       }
       // A child still starting (the spare) will fit: wait for it rather than end someone's round.
       const starting = group.find((child) => !child.closed && child.era === undefined);
+      // Children that do not read what they were sent get nothing more (their input is bounded): refused now, as legacy sessions are.
+      if (!starting && group.every((child) => child.closed || child.congested)) throw new SessionLimitError("the MCP server is not keeping up with its input; retry later", 1);
       if (starting) await starting.ready.catch(() => undefined);
       else {
         const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));

@@ -72,7 +72,7 @@ interface Call {
   kind: string | undefined;
   /** Whether a child request was handed to this call. */
   asked: boolean;
-  /** Epoch milliseconds when the call times out; Infinity while it may wait without limit. */
+  /** When the call times out, in performance.now() milliseconds; Infinity while it may wait without limit. */
   deadline: number;
 }
 
@@ -92,6 +92,8 @@ const MAX_PARKED = 64;
 export type BroadcastListener = (message: JsonRpcNotification) => void;
 
 const PROBE_TIMEOUT_MS = 10_000;
+/** How late a timed-out call may be ended, so that deadline sweeps stay rare (see #expire). */
+const EXPIRY_SLACK_MS = 100;
 
 /**
  * What an ended call's record holds instead of its sink and resolver. The record may outlive the
@@ -167,6 +169,11 @@ export class ModernUpstream {
     return this.#closed;
   }
 
+  /** Whether the child's stdin holds more than mcp_server.stdin_buffer_size unread: no new calls. */
+  get congested(): boolean {
+    return this.#child.congested;
+  }
+
   /** Calls in flight. */
   get inFlight(): number {
     return this.#calls.size;
@@ -204,8 +211,7 @@ export class ModernUpstream {
    * ConnectionClosed when the child ends.
    */
   call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<Answer> } {
-    const now = Date.now();
-    this.lastActivity = now;
+    this.lastActivity = Date.now();
     const id = this.#nextId++;
     const meta = metaOf(params);
     const token = meta?.progressToken;
@@ -218,8 +224,9 @@ export class ModernUpstream {
       resolve({ message: errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason) });
       return { id, response };
     }
-    // A listen call is a stream: it lasts until its client closes it.
-    const deadline = method === "subscriptions/listen" ? Infinity : now + this.#readTimeoutMs;
+    // A listen call is a stream: it lasts until its client closes it. Deadlines are on the monotonic
+    // clock, as setTimeout is: a step of the wall clock (an NTP correction) must not end calls early or late.
+    const deadline = method === "subscriptions/listen" ? Infinity : performance.now() + this.#readTimeoutMs;
     this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false, deadline });
     if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
     if (mode !== "plain") this.#candidateCount++;
@@ -236,7 +243,7 @@ export class ModernUpstream {
   setDeadline(id: number, wait: "read_timeout" | "unbounded"): void {
     const call = this.#calls.get(id);
     if (!call) return;
-    call.deadline = wait === "unbounded" ? Infinity : Date.now() + this.#readTimeoutMs;
+    call.deadline = wait === "unbounded" ? Infinity : performance.now() + this.#readTimeoutMs;
     if (call.deadline < this.#deadlineAt) this.#armDeadline(call.deadline);
   }
 
@@ -278,7 +285,7 @@ export class ModernUpstream {
   #armDeadline(at: number): void {
     clearTimeout(this.#deadlineTimer);
     this.#deadlineAt = at;
-    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(1, at - Date.now()));
+    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(1, at - performance.now()));
     (this.#deadlineTimer as { unref?: () => void }).unref?.();
   }
 
@@ -286,14 +293,17 @@ export class ModernUpstream {
   #expire(): void {
     this.#deadlineTimer = undefined;
     this.#deadlineAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     let next = Infinity;
     const expired: Call[] = [];
     for (const call of this.#calls.values()) {
       if (call.deadline <= now) expired.push(call);
       else if (call.deadline < next) next = call.deadline;
     }
-    if (next < Infinity) this.#armDeadline(next);
+    // A sweep looks at every call in flight: with calls arriving all the time at a child that
+    // answers none, sweeping for each deadline would rescan them every millisecond. Calls end at
+    // most EXPIRY_SLACK_MS (a tenth of read_timeout when shorter) late instead, never early.
+    if (next < Infinity) this.#armDeadline(Math.max(next, now + Math.min(EXPIRY_SLACK_MS, this.#readTimeoutMs / 10)));
     for (const call of expired) {
       const resolve = this.#forget(call);
       this.#sendCancelled(call.id, "request timed out");

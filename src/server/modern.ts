@@ -8,6 +8,7 @@ import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
@@ -17,7 +18,7 @@ import { callLegacyChild, evictOldest, LegacyChildState, principalName } from ".
 import { ModernChildPool } from "./modern-pool.ts";
 import { ModernReply } from "./modern-reply.ts";
 import type { ModernUpstream } from "./modern-upstream.ts";
-import { jsonRpcErrorResponse } from "./session.ts";
+import { congestedResponse, jsonRpcErrorResponse } from "./session.ts";
 import { SessionLimitError } from "./sessions.ts";
 
 /** Open `subscriptions/listen` streams per principal. */
@@ -72,12 +73,14 @@ export class ModernServer {
   readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
   readonly #listedAt = new WeakMap<ModernUpstream, number>();
   readonly #listens = new Map<string, number>();
+  readonly #congestion: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
+    this.#congestion = throttledLog(logger, "stream limits", { burst: 5, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -119,6 +122,10 @@ export class ModernServer {
 
   #serve(upstream: ModernUpstream, request: ModernRequest): Promise<Response> | Response {
     const { message } = request;
+    if (upstream.congested) {
+      this.#congestion.write("warn", "the MCP server is not reading its input; modern request refused with 503", { child: upstream.name });
+      return congestedResponse(message.id);
+    }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
     if (message.method === "subscriptions/listen") {
       // Per principal, not per child: with one shared child, one user's streams must not use up another's.

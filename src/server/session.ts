@@ -45,8 +45,6 @@ export interface SessionSettings {
 const PRIMING_FROM_VERSION = "2025-11-25";
 const STANDALONE_FIRST = /^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/;
 const MAX_BACKLOG = 1000;
-/** Retry-After (seconds) when the MCP server's input is full. */
-const CONGESTED_RETRY_AFTER = 1;
 const STANDALONE_STREAM = 0;
 /**
  * A POST whose client takes only SSE gets its stream when something must be streamed, or after
@@ -191,9 +189,7 @@ export class Session {
     this.lastActivity = Date.now();
     if (this.#link?.congested) {
       this.#drops.write("warn", "the MCP server is not reading its input; POST refused with 503");
-      return jsonRpcErrorResponse(503, errorResponse(null, ErrorCode.InternalError, "Service Unavailable: the MCP server is not keeping up with its input; retry later"), {
-        "retry-after": String(CONGESTED_RETRY_AFTER),
-      });
+      return congestedResponse(null);
     }
     const requests = messages.filter(isRequest);
     for (const request of requests) {
@@ -559,6 +555,16 @@ export class Session {
 function parseEventId(text: string): { streamId: number; seq: number } | undefined {
   const match = /^(\d{1,9})\.(\d{1,15})$/.exec(text);
   return match ? { streamId: Number(match[1]), seq: Number(match[2]) } : undefined;
+}
+
+/** Retry-After (seconds) when the MCP server's input is full. */
+const CONGESTED_RETRY_AFTER = 1;
+
+/** 503 for a request that would go to a child whose stdin holds more than mcp_server.stdin_buffer_size unread. */
+export function congestedResponse(id: JsonRpcId | null): Response {
+  return jsonRpcErrorResponse(503, errorResponse(id, ErrorCode.InternalError, "Service Unavailable: the MCP server is not keeping up with its input; retry later"), {
+    "retry-after": String(CONGESTED_RETRY_AFTER),
+  });
 }
 
 export function jsonRpcErrorResponse(status: number, body: JsonRpcMessage, headers?: Record<string, string>): Response {

@@ -322,6 +322,35 @@ for (const era of ["modern", "legacy"] as const) {
       });
     }
 
+    test("a child that stops reading its input: modern requests get 503 with Retry-After, never an unbounded buffer", async () => {
+      // Its own bridge: the child stops for good. One child per principal, so that calls cannot go round it.
+      const own = await startBridge({ server: { mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "3s", stdin_buffer_size: "1MiB", graceful_shutdown_timeout: "1s" }, auth: bearer(ALICE), session: { modern_pool_size: 1 } } });
+      try {
+        // Seen answering without asking, "ok" calls share the child (a legacy child runs unknown kinds one at a time).
+        assert.equal(textOf((await call(own, ALICE, toolsCall(29, "ok", {}, {}, {}))).body.result), "ok {}");
+        assert.equal(textOf((await call(own, ALICE, toolsCall(30, "stop_reading", {}, {}, {}))).body.result), "stopped reading");
+        const big = "b".repeat(512 * 1024);
+        const replies: Array<Promise<Response>> = [];
+        for (let i = 0; i < 8; i++) {
+          replies.push(post(own, ALICE, toolsCall(31 + i, "ok", { big }, {}, {})));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const statuses = await Promise.all(replies.map(async (reply) => {
+          const response = await reply;
+          const body = (await response.json()) as Body;
+          if (response.status === 503) {
+            assert.ok(Number(response.headers.get("retry-after")) > 0, "the 503 says when to retry");
+            assert.match(body.error?.message ?? "", /not keeping up/);
+          }
+          return response.status;
+        }));
+        assert.ok(statuses.includes(503), `some requests are refused (got ${statuses.join(",")})`);
+        assert.match(own.logs(), /not reading its input; modern request refused with 503/);
+      } finally {
+        await own.stop();
+      }
+    });
+
     test("Mcp-Param-* headers are checked for tools of every page, whatever page the client read last", async () => {
       const list = (id: number, cursor?: string) => call(bridge, ALICE, { id, method: "tools/list", params: { ...(cursor && { cursor }), _meta: meta({}) } });
       const first = await list(7);

@@ -15,7 +15,7 @@ import {
   toInputRequests,
 } from "../../src/mcp/mrtr.ts";
 import { MetaKey } from "../../src/mcp/protocol.ts";
-import { httpStatusOfError, toLegacyError, toLegacyResult, toModernError, toModernResult } from "../../src/mcp/results.ts";
+import { completeResultLine, httpStatusOfError, toLegacyError, toLegacyResult, toModernError, toModernResult } from "../../src/mcp/results.ts";
 import { RequestStateSealer, requestDigest } from "../../src/mcp/seal.ts";
 import type { JsonRpcMessage } from "../../src/jsonrpc/message.ts";
 
@@ -119,6 +119,11 @@ describe("envelope ⇄ initialize", () => {
     assert.equal((params._meta as Record<string, unknown>).progressToken, 7);
     assert.deepEqual(withoutEnvelope(params), { name: "x", _meta: { progressToken: 7 } });
     assert.deepEqual(withoutEnvelope({ _meta: META }), {});
+    // A "__proto__" key a client sends is a key like any other, never the copy's prototype.
+    const hostile = JSON.parse(`{"__proto__":{"polluted":1},"name":"y","_meta":${JSON.stringify(META)}}`);
+    const stripped = withoutEnvelope(hostile)!;
+    assert.equal(JSON.stringify(stripped), '{"__proto__":{"polluted":1},"name":"y"}');
+    assert.equal(Object.getPrototypeOf(stripped), Object.prototype);
   });
 
   test("logLevel filter: absent allows nothing, a level allows that level and above", () => {
@@ -154,6 +159,21 @@ describe("results and errors", () => {
     assert.deepEqual(toModernResult("tools/call", { content: [] }), { content: [], resultType: "complete" });
     assert.equal(toModernResult("tools/list", { resultType: "input_required" }), undefined);
     assert.deepEqual(toLegacyResult({ tools: [], resultType: "complete", ttlMs: 5, cacheScope: "public" }), { tools: [] });
+  });
+
+  test("a plain result's line gets resultType spliced in, equal to what toModernResult gives; other shapes are left to it", () => {
+    const line = (result: unknown, id: number | string = "c-1") => {
+      const raw = JSON.stringify({ jsonrpc: "2.0", id: 7, result });
+      return completeResultLine(id, "tools/call", result, raw.slice('{"jsonrpc":"2.0","id":7'.length));
+    };
+    for (const result of [{ content: [{ type: "text", text: "a}\"b" }] }, {}, { content: [], isError: true, structuredContent: { "resultType": 1 } }]) {
+      assert.deepEqual(JSON.parse(line(result)!), { jsonrpc: "2.0", id: "c-1", result: toModernResult("tools/call", result) });
+    }
+    assert.equal(JSON.parse(line({}, 3)!).id, 3);
+    assert.equal(line({ resultType: "complete", content: [] }), undefined, "a result that names its type is translated");
+    assert.equal(completeResultLine(1, "tools/list", { tools: [] }, ',"result":{"tools":[]}}'), undefined, "cache fields are toModernResult's to add");
+    assert.equal(completeResultLine(1, "tools/call", { content: [] }, ', "result": {"content":[]}}'), undefined, "only the compact form is spliced");
+    assert.equal(completeResultLine(1, "tools/call", [], ',"result":[]}'), undefined);
   });
 
   test("resource not found is renumbered both ways; statuses follow the spec", () => {

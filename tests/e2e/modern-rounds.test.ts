@@ -1,0 +1,89 @@
+/**
+ * @module End-to-end, through the built CLI: how calls on a modern-serving child end. A multi
+ * round-trip call over a legacy child whose round ends while the bridge is still making it
+ * (sealing its requestState) must never be taken for one waiting for its client (the pool would
+ * "evict" it again and again); read_timeout is measured on a clock that a wall-clock step does not move.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ROOT, startBridge, type RunningBridge } from "../support/bridge.ts";
+import { call, meta, textOf } from "../support/modern.ts";
+
+const ALICE = "alice-token-0123456789";
+
+/** Stops the bridge; SIGKILL when it does not exit on SIGTERM (a blocked event loop cannot). */
+async function stopHard(bridge: RunningBridge): Promise<void> {
+  if (bridge.process.exitCode !== null) return;
+  const killer = setTimeout(() => bridge.process.kill("SIGKILL"), 5_000);
+  await bridge.stop();
+  clearTimeout(killer);
+}
+
+describe("a round whose call ends while the bridge seals it (legacy child, one child per principal)", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    bridge = await startBridge({
+      log: { level: "debug", format: "json" },
+      server: {
+        // read_timeout 4 s: a waiting round's grace is 1 s.
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "4s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        session: { modern_pool_size: 1 },
+      },
+    });
+  });
+  after(() => stopHard(bridge));
+
+  const tool = (id: number, name: string, args: Record<string, unknown> = {}) =>
+    call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: args, _meta: meta({ elicitation: {} }) } }, { signal: AbortSignal.timeout(15_000) });
+
+  test("is not left behind as a round waiting for its client: a later call waiting for the child is served, the bridge keeps answering", async () => {
+    // Large arguments make the digest the requestState is bound to take a while: the child's
+    // answer arrives while the bridge still seals the round.
+    const first = await tool(1, "answer_after_decoy", { pad: "x".repeat(6 * 1024 * 1024) });
+    assert.ok(textOf(first.body.result) === "answered at once" || first.body.result?.resultType === "input_required", JSON.stringify(first.body).slice(0, 500));
+    // Past the grace of a round waiting for its client.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // One call takes the only child for 1.5 s; the next waits for it.
+    const holding = tool(2, "wait");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const waiting = tool(3, "ok");
+    const [held, waited] = await Promise.all([holding, waiting]);
+    assert.equal(textOf(held.body.result), "waited", JSON.stringify(held.body));
+    assert.equal(textOf(waited.body.result), "ok {}", JSON.stringify(waited.body));
+  });
+});
+
+describe("a wall-clock step while calls are in flight (modern child)", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    bridge = await startBridge(
+      {
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "3s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      },
+      // SIGUSR2 steps the bridge's wall clock an hour ahead (see tests/support/clock-step.cjs).
+      { env: { NODE_OPTIONS: `--require ${join(ROOT, "tests/support/clock-step.cjs")}`, CLOCK_STEP_MS: String(3_600_000) } },
+    );
+  });
+  after(() => stopHard(bridge));
+
+  const tool = (id: number, name: string) =>
+    call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: {}, _meta: meta({}) } }, { signal: AbortSignal.timeout(15_000) });
+
+  test("does not end a call before read_timeout: the clock's step is not time the child had", async () => {
+    // A call the child never answers: the child's deadline timer fires at its read_timeout, 3 s on.
+    const held = tool(1, "hold");
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Answered 1.5 s after it started, well within its own read_timeout, but in flight when the timer fires.
+    const waiting = tool(2, "wait");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    bridge.process.kill("SIGUSR2");
+    const answered = await waiting;
+    assert.equal(textOf(answered.body.result), "waited", JSON.stringify(answered.body));
+    assert.equal((await held).body.error?.code, -32001);
+  });
+});
