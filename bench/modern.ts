@@ -6,7 +6,7 @@
  *   envelope, standard headers) vs legacy (one session), alternated over the repetitions;
  * - one Multi Round-Trip round (tools/call `ask`: the child elicits, the client gets
  *   `input_required`, retries with `inputResponses`) against two plain echo calls, sequential.
- * `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
+ * Both paths first run `--warmup` ms unmeasured. `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
  * default 8 a pool: the attribution choice of src/server/modern-pool.ts, measured.
  * `--profile DIR` writes a CPU profile of the bridge there; with `--only legacy|modern` it covers one path.
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
@@ -25,6 +25,8 @@ const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) +
 const DURATION_MS = Number(value("--duration") ?? 3000);
 const CONNECTIONS = Number(value("--connections") ?? 16);
 const REPS = Number(value("--reps") ?? 3);
+/** Each path runs this long, unmeasured, before the repetitions: both measured warm (JIT, the modern pool's children started). */
+const WARMUP_MS = Number(value("--warmup") ?? 3000);
 const ROUNDS = Number(value("--rounds") ?? 200);
 /** session.modern_pool_size: 1 runs a principal's calls that may ask for input one at a time. */
 const POOL = Number(value("--pool") ?? 8);
@@ -80,7 +82,7 @@ interface CpuPerCall {
 }
 
 /** Calls per second over `CONNECTIONS` workers for DURATION_MS (after a short warm-up), and the CPU they cost. */
-async function throughput(target: Running, call: (agent: http.Agent, id: number) => Promise<void>): Promise<{ rate: number; cpu: CpuPerCall }> {
+async function throughput(target: Running, call: (agent: http.Agent, id: number) => Promise<void>, durationMs = DURATION_MS): Promise<{ rate: number; cpu: CpuPerCall }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   let id = 1;
   const run = async (until: number) => {
@@ -99,7 +101,7 @@ async function throughput(target: Running, call: (agent: http.Agent, id: number)
   const snapshot = () => ({ bridge: cpuSeconds(target.pid), tree: treeCpuSeconds(target.pid), self: process.cpuUsage() });
   const before = snapshot();
   const started = Date.now();
-  const done = await run(started + DURATION_MS);
+  const done = await run(started + durationMs);
   const after = snapshot();
   const rate = (done * 1000) / (Date.now() - started);
   agent.destroy();
@@ -119,14 +121,18 @@ async function main(): Promise<void> {
   try {
     const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const session = await openSession(sessionAgent, target.url, { token: target.credentials.token });
+    const legacyLoad = (agent: http.Agent, id: number) => callEcho(agent, target.url, session.headers, id, `t${id}`);
+    const modernLoad = (agent: http.Agent, id: number) => modernEcho(agent, target, id, `t${id}`);
+    if (ONLY !== "modern") await throughput(target, legacyLoad, WARMUP_MS);
+    if (ONLY !== "legacy") await throughput(target, modernLoad, WARMUP_MS);
     for (let rep = 0; rep < REPS; rep++) {
       if (ONLY !== "modern") {
-        const legacy = await throughput(target, (agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`));
+        const legacy = await throughput(target, legacyLoad);
         legacyRates.push(legacy.rate);
         legacyCpu.push(legacy.cpu);
       }
       if (ONLY !== "legacy") {
-        const modern = await throughput(target, (agent, id) => modernEcho(agent, target, id, `t${id}`));
+        const modern = await throughput(target, modernLoad);
         modernRates.push(modern.rate);
         modernCpu.push(modern.cpu);
       }
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
     sessionAgent.destroy();
     if (ONLY) {
       const [rates, cpu] = ONLY === "legacy" ? [legacyRates, legacyCpu] : [modernRates, modernCpu];
-      process.stdout.write(`${ONLY}: ${rates.map((r) => r.toFixed(0)).join(", ")} calls/s; bridge CPU µs per call ${cpu.map((c) => c.bridge.toFixed(1)).join(", ")}\n`);
+      process.stdout.write(`${ONLY}: ${rates.map((r) => r.toFixed(0)).join(", ")} calls/s; bridge CPU µs per call ${cpu.map((c) => c.bridge.toFixed(1)).join(", ")}; children ${cpu.map((c) => c.children.toFixed(1)).join(", ")}; load generator ${cpu.map((c) => c.loadGenerator.toFixed(1)).join(", ")}\n`);
       return;
     }
     mrtr = await roundTrip(target);
@@ -146,7 +152,7 @@ async function main(): Promise<void> {
   const result = {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
-    settings: { durationMs: DURATION_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
+    settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
     legacyRps: legacyRates,
     modernRps: modernRates,
     legacyCpuUsPerCall: legacyCpu,
@@ -162,7 +168,7 @@ async function main(): Promise<void> {
   const md = [
     "# Modern (2026-07-28) vs legacy path, one bridge (bearer), bench echo fixture",
     "",
-    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps; modern_pool_size ${POOL}.`,
+    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps after ${WARMUP_MS} ms of each path unmeasured; modern_pool_size ${POOL}.`,
     "",
     "| path | calls/s (median) | runs |",
     "|---|---|---|",

@@ -32,7 +32,7 @@ import { requestDigest } from "../mcp/seal.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
 import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
-import type { Answer, ModernUpstream } from "./modern-upstream.ts";
+import { IGNORING_SINK, type Answer, type ModernUpstream } from "./modern-upstream.ts";
 
 /** A child's requests for input that may wait at once in one call (collected or sent to the client). */
 const MAX_INPUT_REQUESTS = 16;
@@ -125,12 +125,14 @@ export function callLegacyChild(context: Context, pool: ModernChildPool, primary
     return reply.finish({ jsonrpc: "2.0", id: message.id, result });
   }
   if (message.method === "subscriptions/listen") return listen(context, pool, primary, request, reply);
-  if (INPUT_REQUIRED_METHODS.has(message.method)) return roundTrip(context, pool, request, reply);
+  if (INPUT_REQUIRED_METHODS.has(message.method)) return roundTrip(context, pool, primary, request, reply);
 
   const params = withoutEnvelope(message.params);
-  const { id, response } = primary.call(message.id, message.method, params, { notification: (n) => logTo(reply, request.envelope, n) });
+  const { id } = primary.call(message.id, message.method, params, {
+    answered: (answer) => finishModern(reply, message.method, answer, message.id, context.legacy.hint, params),
+    notification: (n) => logTo(reply, request.envelope, n),
+  });
   reply.onClientGone = () => primary.cancel(id, "the client closed the response stream");
-  void response.then((answer) => finishModern(reply, message.method, answer, message.id, context.legacy.hint, params));
 }
 
 /**
@@ -175,7 +177,7 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   for (const uri of uris) {
     const count = counts.get(uri) ?? 0;
     counts.set(uri, count + 1);
-    if (count === 0) upstream.call(`bridge-subscribe`, "resources/subscribe", { uri }, { notification: () => {} });
+    if (count === 0) upstream.call(`bridge-subscribe`, "resources/subscribe", { uri }, IGNORING_SINK);
   }
   const end = () => {
     stop();
@@ -185,7 +187,7 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
       if (count > 0) counts.set(uri, count);
       else {
         counts.delete(uri);
-        if (!upstream.closed) upstream.call(`bridge-unsubscribe`, "resources/unsubscribe", { uri }, { notification: () => {} });
+        if (!upstream.closed) upstream.call(`bridge-unsubscribe`, "resources/unsubscribe", { uri }, IGNORING_SINK);
       }
     }
   };
@@ -206,7 +208,7 @@ export function principalName(request: Pick<ModernRequest, "principal">): string
  * A call that may make the child ask for input. A first call starts it on a child with no other
  * such call; a retry (with `requestState`) resumes the round the state names.
  */
-function roundTrip(context: Context, pool: ModernChildPool, request: ModernRequest, reply: ModernReply): void | Promise<void> {
+function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstream, request: ModernRequest, reply: ModernReply): void | Promise<void> {
   const { message } = request;
   const retry = readRetry(message.params);
   if (retry.requestState !== undefined) {
@@ -227,6 +229,7 @@ function roundTrip(context: Context, pool: ModernChildPool, request: ModernReque
     method: message.method,
     params: withoutEnvelope(retry.params),
     sink: {
+      answered: (answer: Answer) => settle(context, round, answer),
       notification: (n: JsonRpcNotification) => logTo(round.reply, round.envelope, n),
       childRequest: (childRequest: JsonRpcRequest) => collect(context, round, childRequest),
     },
@@ -234,7 +237,7 @@ function roundTrip(context: Context, pool: ModernChildPool, request: ModernReque
   };
   let started: StartedCall | Promise<StartedCall>;
   try {
-    started = pool.start(request.principal, call, true);
+    started = pool.start(request.principal, call, true, primary);
   } catch (error) {
     drop(context, round);
     throw error;
@@ -254,7 +257,6 @@ function begin(context: Context, round: Round, started: StartedCall, reply: Mode
   round.upstream = started.upstream;
   round.callId = started.id;
   attach(context, round, reply);
-  void started.response.then((answer) => settle(context, round, answer));
 }
 
 /** The round's current reply: the first call's, then each retry's. */

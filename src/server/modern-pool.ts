@@ -18,7 +18,7 @@ import type { JsonRpcId } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
-import { ModernUpstream, type Answer, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
+import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
 import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
 import type { StartHealth } from "./start-health.ts";
 
@@ -48,11 +48,10 @@ export interface PoolCall {
   kind?: string;
 }
 
-/** One call started on a child. */
+/** One call started on a child: the child, and the call's id there. */
 export interface StartedCall {
   upstream: ModernUpstream;
   id: number;
-  response: Promise<Answer>;
 }
 
 export class ModernChildPool {
@@ -159,15 +158,15 @@ export class ModernChildPool {
    * child fits and the group is full, `evictWaiting` may free one (it ends the call that has waited
    * longest for its client, past INPUT_GRACE_MS), else the call waits, FIFO, until one fits, a
    * round's grace ends, or read_timeout passes (SessionLimitError). Synchronous when a ready child
-   * fits at once, as it does for nearly every call.
+   * fits at once, as it does for nearly every call. `first`: the principal's ready first child, when
+   * the caller has it.
    */
-  start(principal: Principal | undefined, call: PoolCall, candidate: boolean): StartedCall | Promise<StartedCall> {
-    const first = this.readyPrimary(principal);
+  start(principal: Principal | undefined, call: PoolCall, candidate: boolean, first = this.readyPrimary(principal)): StartedCall | Promise<StartedCall> {
     return first ? this.#startOn(first, principal, call, candidate) : this.primary(principal).then((upstream) => this.#startOn(upstream, principal, call, candidate));
   }
 
   #startOn(first: ModernUpstream, principal: Principal | undefined, call: PoolCall, candidate: boolean): StartedCall | Promise<StartedCall> {
-    if (first.era === "modern" || !candidate) return { upstream: first, ...first.call(call.clientId, call.method, call.params, call.sink) };
+    if (first.era === "modern" || !candidate) return first.call(call.clientId, call.method, call.params, call.sink);
     const key = this.keyOf(principal);
     // A kind runs shared only once it was seen answering without asking, and never since asking.
     const mode = call.kind !== undefined && this.#quiet.has(call.kind) && !this.#askers.has(call.kind) ? "shared" : "exclusive";
@@ -178,14 +177,13 @@ export class ModernChildPool {
   #fit(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): StartedCall | undefined {
     const fits = this.#groups.get(key)?.find((child) => {
       if (child.closed || child.era !== "legacy" || child.draining || child.congested) return false;
-      const running = child.candidates;
-      return mode === "exclusive" ? running.count === 0 : !running.exclusive;
+      return mode === "exclusive" ? child.candidateCount === 0 : !child.runsExclusive;
     });
     if (!fits) return undefined;
     // Chosen and called in one synchronous step, so two calls cannot pick the same child.
     const started = fits.call(call.clientId, call.method, call.params, call.sink, mode, call.kind);
     if (mode === "exclusive") this.#ensureSpare(key, principal);
-    return { upstream: fits, ...started };
+    return started;
   }
 
   /** No child fits now: grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
@@ -225,7 +223,7 @@ export class ModernChildPool {
   #ensureSpare(key: string, principal: Principal | undefined): void {
     const live = (this.#groups.get(key) ?? []).filter((child) => !child.closed);
     if (live.length >= this.#config.session.modern_pool_size) return;
-    if (live.some((child) => child.era === undefined || (child.era === "legacy" && !child.draining && child.candidates.count === 0))) return;
+    if (live.some((child) => child.era === undefined || (child.era === "legacy" && !child.draining && child.candidateCount === 0))) return;
     try {
       this.#spawn(key, principal);
     } catch (error) {

@@ -51,6 +51,12 @@ export interface Answer {
 
 /** What the child sends that concerns one call. */
 export interface CallSink {
+  /**
+   * How the call ended, once: the child's response with the client's id, or RequestTimeout after
+   * `read_timeout` ms (none for `subscriptions/listen`, see setDeadline), or ConnectionClosed when
+   * the child ends. Never for a call that was cancelled.
+   */
+  answered(answer: Answer): void;
   /** A notification about this call; ids and tokens already the client's again. */
   notification(message: JsonRpcNotification): void;
   /** A request the child made while this call was its only input-capable call in flight. */
@@ -63,7 +69,6 @@ interface Call {
   method: string;
   clientToken: string | number | undefined;
   sink: CallSink;
-  resolve: (answer: Answer) => void;
   /** A call that may make a legacy child ask for input (tools/call, prompts/get, resources/read). */
   candidate: boolean;
   /** Runs with no other candidate on this child (its kind is known to ask). */
@@ -96,13 +101,13 @@ const PROBE_TIMEOUT_MS = 10_000;
 const EXPIRY_SLACK_MS = 100;
 
 /**
- * What an ended call's record holds instead of its sink and resolver. The record may outlive the
- * call in a discarded hash table of `#calls` that V8 keeps in the old generation until the next full
- * collection; pointing there, the client's request, reply and HTTP objects were copied and promoted
- * by every scavenge (the largest cost of a modern call, measured).
+ * A sink that takes nothing: for calls whose outcome nobody waits for, and what an ended call's
+ * record holds instead of its sink. Such a record may outlive the call in a discarded hash table of
+ * `#calls` that V8 keeps in the old generation until the next full collection; pointing there, the
+ * client's request, reply and HTTP objects were copied and promoted by every scavenge (the largest
+ * cost of a modern call, measured).
  */
-const ENDED_SINK: CallSink = { notification: () => {} };
-const IGNORE_ANSWER = (): void => {};
+export const IGNORING_SINK: CallSink = { answered: () => {}, notification: () => {} };
 
 export class ModernUpstream {
   readonly key: string;
@@ -179,9 +184,14 @@ export class ModernUpstream {
     return this.#calls.size;
   }
 
-  /** Candidate calls in flight, and whether one of them runs exclusively (kept as counts: read per call start). */
-  get candidates(): { count: number; exclusive: boolean } {
-    return { count: this.#candidateCount, exclusive: this.#exclusiveCount > 0 };
+  /** Candidate calls in flight (kept as a count: read per call start). */
+  get candidateCount(): number {
+    return this.#candidateCount;
+  }
+
+  /** Whether a candidate call in flight runs exclusively. */
+  get runsExclusive(): boolean {
+    return this.#exclusiveCount > 0;
   }
 
   /** Whether a child request waits for attribution: no new candidate call may start here. */
@@ -206,11 +216,9 @@ export class ModernUpstream {
 
   /**
    * Sends a request to the child. `params` go as given except the progress token, which becomes
-   * the call's bridge id. The response comes back with the client's id: the child's, or
-   * RequestTimeout after `read_timeout` ms (none for `subscriptions/listen`, see setDeadline), or
-   * ConnectionClosed when the child ends.
+   * the call's bridge id. How it ends goes to `sink.answered`, never before this returns.
    */
-  call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { id: number; response: Promise<Answer> } {
+  call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { upstream: ModernUpstream; id: number } {
     this.lastActivity = Date.now();
     const id = this.#nextId++;
     const meta = metaOf(params);
@@ -218,22 +226,21 @@ export class ModernUpstream {
     const clientToken = typeof token === "string" || typeof token === "number" ? token : undefined;
     let sent = params;
     if (clientToken !== undefined) sent = { ...params, _meta: { ...meta, progressToken: id } };
-    let resolve!: (answer: Answer) => void;
-    const response = new Promise<Answer>((done) => (resolve = done));
     if (this.#closed) {
-      resolve({ message: errorResponse(clientId, ErrorCode.ConnectionClosed, this.#closeReason) });
-      return { id, response };
+      const reason = this.#closeReason;
+      queueMicrotask(() => sink.answered({ message: errorResponse(clientId, ErrorCode.ConnectionClosed, reason) }));
+      return { upstream: this, id };
     }
     // A listen call is a stream: it lasts until its client closes it. Deadlines are on the monotonic
     // clock, as setTimeout is: a step of the wall clock (an NTP correction) must not end calls early or late.
     const deadline = method === "subscriptions/listen" ? Infinity : performance.now() + this.#readTimeoutMs;
-    this.#calls.set(id, { id, clientId, method, clientToken, sink, resolve, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false, deadline });
+    this.#calls.set(id, { id, clientId, method, clientToken, sink, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false, deadline });
     if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
     if (mode !== "plain") this.#candidateCount++;
     if (mode === "exclusive") this.#exclusiveCount++;
     const message: JsonRpcRequest = { jsonrpc: "2.0", id, method, ...(sent !== undefined && { params: sent }) };
     this.#child.send(JSON.stringify(message));
-    return { id, response };
+    return { upstream: this, id };
   }
 
   /**
@@ -305,9 +312,9 @@ export class ModernUpstream {
     // most EXPIRY_SLACK_MS (a tenth of read_timeout when shorter) late instead, never early.
     if (next < Infinity) this.#armDeadline(Math.max(next, now + Math.min(EXPIRY_SLACK_MS, this.#readTimeoutMs / 10)));
     for (const call of expired) {
-      const resolve = this.#forget(call);
+      const sink = this.#forget(call);
       this.#sendCancelled(call.id, "request timed out");
-      resolve({ message: errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`) });
+      sink.answered({ message: errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`) });
     }
   }
 
@@ -366,12 +373,12 @@ export class ModernUpstream {
         this.#logger.debug("child answered an id that is not in flight; dropped", { child: this.name, id: message.id });
         return;
       }
-      const resolve = this.#forget(call);
+      const sink = this.#forget(call);
       if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
       // The message was parsed for this call alone: it takes the client's id in place.
       message.id = call.clientId;
       const head = `${RESPONSE_HEAD}${call.id}`;
-      resolve(raw.startsWith(head) ? { message, afterId: raw.slice(head.length) } : { message });
+      sink.answered(raw.startsWith(head) ? { message, afterId: raw.slice(head.length) } : { message });
       return;
     }
     if (isRequest(message)) return this.#childRequest(message);
@@ -441,7 +448,7 @@ export class ModernUpstream {
     if (message.method === "notifications/cancelled") {
       const requestId = params?.requestId;
       const call = typeof requestId === "number" ? this.#calls.get(requestId) : undefined;
-      if (call) this.#forget(call)({ message: errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request") });
+      if (call) this.#forget(call).answered({ message: errorResponse(call.clientId, ErrorCode.InternalError, "the MCP server cancelled the request") });
       return;
     }
     if (/^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/.test(message.method)) {
@@ -456,23 +463,22 @@ export class ModernUpstream {
     else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
-  /** Ends a call's record (see ENDED_SINK); returns its resolver, for the answer it ends with. */
-  #forget(call: Call): (answer: Answer) => void {
-    const resolve = call.resolve;
+  /** Ends a call's record (see IGNORING_SINK); returns its sink, for the answer it ends with. */
+  #forget(call: Call): CallSink {
+    const sink = call.sink;
     this.#calls.delete(call.id);
-    call.sink = ENDED_SINK;
-    call.resolve = IGNORE_ANSWER;
+    call.sink = IGNORING_SINK;
     if (call.candidate) {
       this.#candidateCount--;
       if (call.exclusive) this.#exclusiveCount--;
       this.#attribute();
       this.onFreed?.();
     }
-    return resolve;
+    return sink;
   }
 
   #failAll(reason: string): void {
-    for (const call of this.#calls.values()) call.resolve({ message: errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason) });
+    for (const call of this.#calls.values()) call.sink.answered({ message: errorResponse(call.clientId, ErrorCode.ConnectionClosed, reason) });
     for (const listener of this.#closedListeners) listener(reason);
     this.#closedListeners.clear();
     this.#calls.clear();

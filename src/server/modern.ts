@@ -17,7 +17,7 @@ import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
 import { ModernReply } from "./modern-reply.ts";
-import type { ModernUpstream } from "./modern-upstream.ts";
+import type { Answer, ModernUpstream } from "./modern-upstream.ts";
 import { congestedResponse, jsonRpcErrorResponse } from "./session.ts";
 import { SessionLimitError } from "./sessions.ts";
 
@@ -170,15 +170,17 @@ export class ModernServer {
   /** A modern child: the request goes as it came (ids and progress token remapped), the answer too. */
   #passThrough(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
     const { message } = request;
-    const { id, response } = upstream.call(message.id, message.method, message.params, { notification: (n) => reply.event(n) });
-    reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
-    void response.then(({ message: answer, afterId }) => {
-      // A client's page adds to what other pages declared (a tool listed again is updated).
-      if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
-      if (message.method === "server/discover") return reply.finish(ownVersions(answer));
-      // The child's own line under the client's id: nothing to serialize again.
-      reply.finish(answer, {}, afterId === undefined ? undefined : responseLine(message.id, afterId));
+    const { id } = upstream.call(message.id, message.method, message.params, {
+      answered: ({ message: answer, afterId }) => {
+        // A client's page adds to what other pages declared (a tool listed again is updated).
+        if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
+        if (message.method === "server/discover") return reply.finish(ownVersions(answer));
+        // The child's own line under the client's id: nothing to serialize again.
+        reply.finish(answer, {}, afterId === undefined ? undefined : responseLine(message.id, afterId));
+      },
+      notification: (n) => reply.event(n),
     });
+    reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
   }
 
   /**
@@ -189,13 +191,12 @@ export class ModernServer {
     const params = request.message.params;
     const name = params?.name;
     if (typeof name !== "string") return undefined;
-    const check = (): Rejection | undefined => {
-      const declarations = this.#toolHeaders.get(upstream)?.get(name);
-      return declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.headers) : undefined;
-    };
-    if (this.#toolHeaders.get(upstream)?.has(name) || Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return check();
+    const check = (declarations = this.#toolHeaders.get(upstream)?.get(name)): Rejection | undefined =>
+      declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.headers) : undefined;
+    const known = this.#toolHeaders.get(upstream)?.get(name);
+    if (known || Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return check(known);
     this.#listedAt.set(upstream, Date.now());
-    return this.#listTools(upstream, request.envelope).then(check);
+    return this.#listTools(upstream, request.envelope).then(() => check());
   }
 
   /** Lists the child's tools on the client's behalf (up to a few pages) to learn their header declarations. */
@@ -205,8 +206,7 @@ export class ModernServer {
     for (let page = 0; page < 10; page++) {
       const params: JsonObject = { ...(cursor && { cursor }) };
       if (upstream.era === "modern") params._meta = { [MetaKey.protocolVersion]: envelope.protocolVersion, [MetaKey.clientCapabilities]: envelope.clientCapabilities };
-      const { response } = upstream.call(`bridge-tools-${page}`, "tools/list", params, { notification: () => {} });
-      const { message: answer } = await response;
+      const { message: answer } = await new Promise<Answer>((answered) => upstream.call(`bridge-tools-${page}`, "tools/list", params, { answered, notification: () => {} }));
       if (!isObject(answer.result)) return;
       this.#noteTools(upstream, answer.result, !first);
       first = false;
