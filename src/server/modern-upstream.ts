@@ -238,8 +238,8 @@ export class ModernUpstream {
     if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
     if (mode !== "plain") this.#candidateCount++;
     if (mode === "exclusive") this.#exclusiveCount++;
-    const message: JsonRpcRequest = { jsonrpc: "2.0", id, method, ...(sent !== undefined && { params: sent }) };
-    this.#child.send(JSON.stringify(message));
+    // Built as text around the params: the request object itself is never needed.
+    this.#child.send(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${sent === undefined ? "" : `,"params":${JSON.stringify(sent)}`}}`);
     return { upstream: this, id };
   }
 
