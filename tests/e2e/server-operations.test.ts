@@ -39,6 +39,29 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return { server, url: `http://127.0.0.1:${address.port}/validate` };
 }
 
+/**
+ * Reads an SSE body until `enough(text so far)` holds or the stream ends (`ended`), for at most
+ * 15 s; throws then, so a missing event fails the test instead of hanging it.
+ */
+async function readStreamUntil(reader: ReadableStreamDefaultReader<Uint8Array>, enough: (text: string) => boolean): Promise<{ text: string; ended: boolean }> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the stream did not deliver in time; got ${JSON.stringify(text)}`)), 15_000);
+  });
+  try {
+    for (;;) {
+      const chunk = await Promise.race([reader.read(), deadline]);
+      if (chunk.done) return { text, ended: true };
+      text += decoder.decode(chunk.value, { stream: true });
+      if (enough(text)) return { text, ended: false };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -293,22 +316,39 @@ describe("streams and observability", () => {
       const stream = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" } });
       assert.equal(stream.status, 200);
       const reader = stream.body!.getReader();
-      let text = "";
-      const until = Date.now() + 5000;
-      while (!text.includes(": keep-alive") && Date.now() < until) text += new TextDecoder().decode((await reader.read()).value);
+      const { text } = await readStreamUntil(reader, (seen) => seen.includes(": keep-alive"));
       await reader.cancel();
       assert.match(text, /^id: \S+\nretry: \d+\ndata: \n\n/m);
       assert.match(text, /: keep-alive/);
-      // The bridge learns of the cancelled stream when its socket closes, a moment after cancel():
-      // until then a second stream is rightly refused (409), so try again for a bounded time.
-      let second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
-      for (let tries = 0; second.status === 409 && tries < 50; tries++) {
-        await second.body?.cancel();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
-      }
+      const second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
       assert.equal(second.status, 200, "the stream can be reopened once the first is gone");
       await second.body!.cancel();
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a client reconnecting its GET stream before the bridge saw the old one drop takes the stream over", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted() } });
+    try {
+      const created = await initialize(bridge);
+      const session = created.headers.get("mcp-session-id")!;
+      await created.text();
+      const open = () => fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" } });
+      const first = await open();
+      assert.equal(first.status, 200);
+      const stale = first.body!.getReader();
+      // The first stream is still open as far as the bridge knows (a dropped connection it has not
+      // noticed): the reconnect is served at once, not refused until the old socket's close arrives.
+      const second = await open();
+      assert.equal(second.status, 200, "the reconnect gets the stream");
+      assert.equal((await readStreamUntil(stale, () => false)).ended, true, "the superseded stream is ended");
+      const fresh = second.body!.getReader();
+      const reply = await call(bridge, session, 2, "chatty", { count: 1 });
+      assert.equal(reply.status, 200);
+      const { text } = await readStreamUntil(fresh, (seen) => seen.includes("step 1"));
+      assert.match(text, /"data":"step 1"/, "server messages go to the new stream");
+      await fresh.cancel();
     } finally {
       await bridge.stop();
     }
