@@ -12,26 +12,13 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { RunningBridge } from "../support/bridge.ts";
 import { signInAtIdp, useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
-import { call, claimsOf, makeSource } from "./support.ts";
+import { call, callbackAnswers, claimsOf, makeSource, opened } from "./support.ts";
 
 const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
 
 /** browser_command running the fetch-based browser with `options`, logging each URL it opens to `log`. */
 function browser(log: string, ...options: string[]) {
   return [process.execPath, "--import", "tsx", BROWSER, ...options];
-}
-
-function opened(log: string): string[] {
-  return logLines(log).filter((line) => !line.startsWith("callback answered "));
-}
-
-/** What the loopback listener answered the browser: `STATUS TITLE` per callback. */
-function callbackAnswers(log: string): string[] {
-  return logLines(log).flatMap((line) => (line.startsWith("callback answered ") ? [line.slice("callback answered ".length)] : []));
-}
-
-function logLines(log: string): string[] {
-  return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
 }
 
 describe("authorization code + PKCE against oidc-provider and the bridge's server mode", () => {
