@@ -190,12 +190,14 @@ describe("remote token validation (bearer.validation_endpoint)", () => {
     const bridge = await startBridge({
       server: {
         mcp_server: scripted(),
-        auth: { type: "bearer", bearer: { validation_endpoint: endpoint.url, validation_timeout: "500ms", cache_ttl: "1s", negative_cache_ttl: "1s" } },
+        auth: { type: "bearer", bearer: { validation_endpoint: endpoint.url, validation_timeout: "500ms", cache_ttl: "5s", negative_cache_ttl: "1s" } },
       },
     });
     try {
       const as = (token: string) => initialize(bridge, { authorization: `Bearer ${token}` });
+      // The cache must outlive the first initialize, whose child may take seconds to start on a busy machine.
       assert.equal((await as("remote-good")).status, 200);
+      const cachedBy = Date.now();
       assert.equal((await as("remote-good")).status, 200);
       assert.equal(calls, 1, "the positive answer is cached");
       assert.equal((await as("remote-bad")).status, 401);
@@ -207,7 +209,7 @@ describe("remote token validation (bearer.validation_endpoint)", () => {
       assert.equal((await as("fresh-token-3")).status, 503, "malformed answer → fail closed");
       endpoint.server.close();
       endpoint.server.closeAllConnections();
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, cachedBy + 5_100 - Date.now())));
       assert.equal((await as("remote-good")).status, 503, "endpoint down, cache expired → fail closed");
       assert.doesNotMatch(bridge.logs(), /remote-good|fresh-token/);
     } finally {
