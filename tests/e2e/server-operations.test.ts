@@ -102,7 +102,8 @@ describe("shared mode", () => {
       assert.ok(crashed.body.error);
       assert.equal((await call(bridge, first, 2, "echo", { text: "x" })).status, 404);
       let second: Response | undefined;
-      for (let attempt = 0; attempt < 50; attempt++) {
+      // Until the restarted child is up: a process start that can take seconds on a busy machine.
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
         second = await initialize(bridge);
         if (second.status === 200) break;
         assert.equal(second.status, 503);
