@@ -236,9 +236,10 @@ export class Session {
     const resumed = lastEventId ? parseEventId(lastEventId) : undefined;
     const streamId = resumed?.streamId ?? STANDALONE_STREAM;
     const post = streamId === STANDALONE_STREAM ? undefined : this.#streams.get(streamId);
-    if (streamId === STANDALONE_STREAM && this.#standalone?.open) {
-      return jsonRpcErrorResponse(409, errorResponse(null, ErrorCode.InvalidRequest, "this session already has an open GET stream"));
-    }
+    // A new GET stream takes over from the open one: a client that reconnects learns of its dropped
+    // stream before the bridge does (the socket's close arrives later, or never through some
+    // proxies), and refusing it until then would leave the session without server messages.
+    if (streamId === STANDALONE_STREAM) this.#standalone?.close();
     const sink = this.#newSink();
     const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
     sink.write(this.#priming(streamId));

@@ -308,7 +308,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it is true or `timeout` ms pass. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeout = 5_000): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, timeout = 15_000): Promise<void> {
   const end = Date.now() + timeout;
   while (!(await check())) {
     if (Date.now() > end) throw new Error("condition not met in time");

@@ -5,33 +5,20 @@
  * instances sharing one login, and the attacks on the callback.
  */
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { RunningBridge } from "../support/bridge.ts";
 import { signInAtIdp, useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
-import { call, claimsOf, makeSource } from "./support.ts";
+import { call, callbackAnswers, claimsOf, makeSource, opened } from "./support.ts";
 
 const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
 
 /** browser_command running the fetch-based browser with `options`, logging each URL it opens to `log`. */
 function browser(log: string, ...options: string[]) {
   return [process.execPath, "--import", "tsx", BROWSER, ...options];
-}
-
-function opened(log: string): string[] {
-  return logLines(log).filter((line) => !line.startsWith("callback answered "));
-}
-
-/** What the loopback listener answered the browser: `STATUS TITLE` per callback. */
-function callbackAnswers(log: string): string[] {
-  return logLines(log).flatMap((line) => (line.startsWith("callback answered ") ? [line.slice("callback answered ".length)] : []));
-}
-
-function logLines(log: string): string[] {
-  return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
 }
 
 describe("authorization code + PKCE against oidc-provider and the bridge's server mode", () => {
@@ -141,13 +128,29 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
   });
 
   test("several instances starting at once share one sign-in instead of racing for the browser", async () => {
-    const { log, make } = source("shared");
-    const sources = await Promise.all([make(), make(), make()]);
-    const responses = await Promise.all(sources.map(({ source }) => call(source, bridge.url)));
-    assert.deepEqual(responses.map((response) => response.status), [200, 200, 200]);
-    assert.equal(opened(log).length, 1, "one browser sign-in for three instances");
-    const headers = await Promise.all(sources.map(({ source }) => source.authorization()));
-    assert.equal(new Set(headers).size, 1, "they share the token");
+    const { log, dataDir, make } = source("shared");
+    // An instance waiting for the login lock takes it as soon as it is released and looks in the
+    // cache: the tokens must be there by then, or it signs in a second time.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const cachedAtRelease: boolean[] = [];
+    const watcher = watch(dataDir, (_event, file) => {
+      if (!file?.endsWith(".json.lock") || existsSync(join(dataDir, file))) return;
+      const cacheFile = join(dataDir, file.slice(0, -".lock".length));
+      const cached = existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : undefined;
+      cachedAtRelease.push(Boolean(cached?.issuers?.[cached.current]?.tokens));
+    });
+    try {
+      const sources = await Promise.all([make(), make(), make()]);
+      const responses = await Promise.all(sources.map(({ source }) => call(source, bridge.url)));
+      assert.deepEqual(responses.map((response) => response.status), [200, 200, 200]);
+      assert.equal(opened(log).length, 1, "one browser sign-in for three instances");
+      const headers = await Promise.all(sources.map(({ source }) => source.authorization()));
+      assert.equal(new Set(headers).size, 1, "they share the token");
+      assert.ok(cachedAtRelease.length > 0, "the login lock was taken and released");
+      assert.ok(cachedAtRelease.every(Boolean), "the tokens were cached before the login lock was released");
+    } finally {
+      watcher.close();
+    }
   });
 
   test("a login lock left by a crashed instance is broken once expired", async () => {

@@ -1,5 +1,5 @@
 /** @module Test support for client-mode authentication: token sources built as the bridge builds them, and one MCP request through the transport's contract. */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTokenSource, type TokenSource } from "../../src/auth/outbound/index.ts";
@@ -52,4 +52,18 @@ export async function call(source: TokenSource, url: string, body: unknown = INI
 export function claimsOf(header: string | undefined): Record<string, unknown> {
   const token = header?.replace(/^Bearer /, "") ?? "";
   return JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as Record<string, unknown>;
+}
+
+/** The URLs a test browser (sign-in-browser.ts, chromium-browser.ts) was given, from its MCP_TEST_BROWSER_LOG. */
+export function opened(log: string): string[] {
+  return browserLogLines(log).filter((line) => !line.startsWith("callback answered "));
+}
+
+/** What the loopback listener answered sign-in-browser.ts: `STATUS TITLE` per callback. */
+export function callbackAnswers(log: string): string[] {
+  return browserLogLines(log).flatMap((line) => (line.startsWith("callback answered ") ? [line.slice("callback answered ".length)] : []));
+}
+
+function browserLogLines(log: string): string[] {
+  return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
 }

@@ -10,6 +10,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { logged } from "../hardening-ops/support.ts";
 import { runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 
 const SCRIPTED = fileURLToPath(new URL("../support/scripted-server.mjs", import.meta.url));
@@ -37,6 +38,29 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address() as { port: number };
   return { server, url: `http://127.0.0.1:${address.port}/validate` };
+}
+
+/**
+ * Reads an SSE body until `enough(text so far)` holds or the stream ends (`ended`), for at most
+ * 15 s; throws then, so a missing event fails the test instead of hanging it.
+ */
+async function readStreamUntil(reader: ReadableStreamDefaultReader<Uint8Array>, enough: (text: string) => boolean): Promise<{ text: string; ended: boolean }> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the stream did not deliver in time; got ${JSON.stringify(text)}`)), 15_000);
+  });
+  try {
+    for (;;) {
+      const chunk = await Promise.race([reader.read(), deadline]);
+      if (chunk.done) return { text, ended: true };
+      text += decoder.decode(chunk.value, { stream: true });
+      if (enough(text)) return { text, ended: false };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function processAlive(pid: number): boolean {
@@ -78,7 +102,8 @@ describe("shared mode", () => {
       assert.ok(crashed.body.error);
       assert.equal((await call(bridge, first, 2, "echo", { text: "x" })).status, 404);
       let second: Response | undefined;
-      for (let attempt = 0; attempt < 50; attempt++) {
+      // Until the restarted child is up: a process start that can take seconds on a busy machine.
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
         second = await initialize(bridge);
         if (second.status === 200) break;
         assert.equal(second.status, 503);
@@ -121,7 +146,8 @@ describe("limits", () => {
     const bridge = await startBridge({ server: { mcp_server: scripted(), session: { timeout: "1s", cleanup_interval: "1s" } } });
     try {
       const session = (await initialize(bridge)).headers.get("mcp-session-id")!;
-      await new Promise((resolve) => setTimeout(resolve, 2600));
+      // Expiry waits for the cleanup timer, which a busy machine runs late: wait for it to have run.
+      await logged(bridge, /session ended .*the session was idle too long/);
       assert.equal((await call(bridge, session, 2, "echo", { text: "late" })).status, 404);
     } finally {
       await bridge.stop();
@@ -165,12 +191,14 @@ describe("remote token validation (bearer.validation_endpoint)", () => {
     const bridge = await startBridge({
       server: {
         mcp_server: scripted(),
-        auth: { type: "bearer", bearer: { validation_endpoint: endpoint.url, validation_timeout: "500ms", cache_ttl: "1s", negative_cache_ttl: "1s" } },
+        auth: { type: "bearer", bearer: { validation_endpoint: endpoint.url, validation_timeout: "500ms", cache_ttl: "5s", negative_cache_ttl: "1s" } },
       },
     });
     try {
       const as = (token: string) => initialize(bridge, { authorization: `Bearer ${token}` });
+      // The cache must outlive the first initialize, whose child may take seconds to start on a busy machine.
       assert.equal((await as("remote-good")).status, 200);
+      const cachedBy = Date.now();
       assert.equal((await as("remote-good")).status, 200);
       assert.equal(calls, 1, "the positive answer is cached");
       assert.equal((await as("remote-bad")).status, 401);
@@ -182,7 +210,7 @@ describe("remote token validation (bearer.validation_endpoint)", () => {
       assert.equal((await as("fresh-token-3")).status, 503, "malformed answer → fail closed");
       endpoint.server.close();
       endpoint.server.closeAllConnections();
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, cachedBy + 5_100 - Date.now())));
       assert.equal((await as("remote-good")).status, 503, "endpoint down, cache expired → fail closed");
       assert.doesNotMatch(bridge.logs(), /remote-good|fresh-token/);
     } finally {
@@ -293,22 +321,39 @@ describe("streams and observability", () => {
       const stream = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" } });
       assert.equal(stream.status, 200);
       const reader = stream.body!.getReader();
-      let text = "";
-      const until = Date.now() + 5000;
-      while (!text.includes(": keep-alive") && Date.now() < until) text += new TextDecoder().decode((await reader.read()).value);
+      const { text } = await readStreamUntil(reader, (seen) => seen.includes(": keep-alive"));
       await reader.cancel();
       assert.match(text, /^id: \S+\nretry: \d+\ndata: \n\n/m);
       assert.match(text, /: keep-alive/);
-      // The bridge learns of the cancelled stream when its socket closes, a moment after cancel():
-      // until then a second stream is rightly refused (409), so try again for a bounded time.
-      let second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
-      for (let tries = 0; second.status === 409 && tries < 50; tries++) {
-        await second.body?.cancel();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
-      }
+      const second = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session } });
       assert.equal(second.status, 200, "the stream can be reopened once the first is gone");
       await second.body!.cancel();
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a client reconnecting its GET stream before the bridge saw the old one drop takes the stream over", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted() } });
+    try {
+      const created = await initialize(bridge);
+      const session = created.headers.get("mcp-session-id")!;
+      await created.text();
+      const open = () => fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" } });
+      const first = await open();
+      assert.equal(first.status, 200);
+      const stale = first.body!.getReader();
+      // The first stream is still open as far as the bridge knows (a dropped connection it has not
+      // noticed): the reconnect is served at once, not refused until the old socket's close arrives.
+      const second = await open();
+      assert.equal(second.status, 200, "the reconnect gets the stream");
+      assert.equal((await readStreamUntil(stale, () => false)).ended, true, "the superseded stream is ended");
+      const fresh = second.body!.getReader();
+      const reply = await call(bridge, session, 2, "chatty", { count: 1 });
+      assert.equal(reply.status, 200);
+      const { text } = await readStreamUntil(fresh, (seen) => seen.includes("step 1"));
+      assert.match(text, /"data":"step 1"/, "server messages go to the new stream");
+      await fresh.cancel();
     } finally {
       await bridge.stop();
     }

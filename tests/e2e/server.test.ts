@@ -50,7 +50,7 @@ function textOf(result: unknown): string {
   return ((result as { content: Array<{ text: string }> }).content[0]!).text;
 }
 
-async function waitFor(predicate: () => boolean, what: string, ms = 5000): Promise<void> {
+async function waitFor(predicate: () => boolean, what: string, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (!predicate()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

@@ -17,7 +17,7 @@ export interface PrivateFiles {
   read(path: string): Promise<{ text: string; private: boolean } | undefined>;
   /** Replaces the file atomically (temporary file + rename), mode 0600; creates the directory (0700). */
   write(path: string, text: string): Promise<void>;
-  /** Creates the file only if it does not exist (mode 0600); false when it exists. */
+  /** Creates the file only if it does not exist (mode 0600), never visible half-written; false when it exists. */
   createExclusive(path: string, text: string): Promise<boolean>;
   remove(path: string): Promise<void>;
 }

@@ -9,7 +9,7 @@ import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
-import type { IssuerState, Registration, TokenCache } from "./cache.ts";
+import type { IssuerState, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
@@ -260,9 +260,9 @@ export class OAuthTokenSource implements TokenSource {
   async #obtain(target: Current, scopes: string[]): Promise<void> {
     const { grant, http } = this.#o;
     if (grant === "authorization_code") {
-      const { tokens, registration } = await this.#signIn(target, scopes);
+      await this.#signIn(target, scopes);
       this.#requested = union(this.#requested, scopes);
-      return this.#adopt({ ...target, tokens, registration });
+      return;
     }
     const identity = this.#identity(target.as);
     let tokens: TokenSet;
@@ -307,14 +307,15 @@ export class OAuthTokenSource implements TokenSource {
 
   /**
    * A person's sign-in, holding the login lock: when another instance signed in meanwhile, its
-   * tokens are taken instead.
+   * tokens are taken instead. Either way the tokens become current and are cached before the lock
+   * is released.
    */
-  async #signIn(target: Current, scopes: string[]): Promise<{ tokens: TokenSet; registration: Registration }> {
+  async #signIn(target: Current, scopes: string[]): Promise<void> {
     // Tokens another instance obtained after ours, still valid and for the scopes asked (offline_access
     // is a request for a refresh token, never a granted access-token scope), end this sign-in.
     const held = target.tokens?.obtainedAt ?? -Infinity;
     const wanted = scopes.filter((scope) => scope !== "offline_access");
-    return this.#o.cache.withLoginLock(
+    await this.#o.cache.withLoginLock(
       async () => {
         if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
         const shared = (await this.#o.cache.load()).issuers[target.issuer];
@@ -324,17 +325,23 @@ export class OAuthTokenSource implements TokenSource {
           shared.tokens.obtainedAt > held &&
           (shared.tokens.expiresAt === undefined || shared.tokens.expiresAt > Date.now()) &&
           wanted.every((scope) => shared.tokens!.scopes.includes(scope));
-        return usable ? { tokens: shared.tokens!, registration: shared.registration! } : undefined;
+        if (!usable) return undefined;
+        await this.#adopt({ ...target, tokens: shared.tokens!, registration: shared.registration! });
+        return true;
       },
       async () => {
         const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
         try {
-          return await authorizeInteractively(this.#interactive(), target.as, {
+          const signedIn = await authorizeInteractively(this.#interactive(), target.as, {
             resource: target.resource,
             scopes,
             ...(target.registration && { cached: target.registration }),
             ...(dpopKey && { dpop: (client: oauth.Client) => oauth.DPoP(client, dpopKey.keyPair) }),
           });
+          // Cached while the lock is held: an instance waiting for it takes the lock next, and must
+          // find these tokens there rather than sign in a second time.
+          await this.#adopt({ ...target, ...signedIn });
+          return true;
         } catch (error) {
           // The server forgot the client it registered (RFC 6749 §5.2 invalid_client): register anew next time.
           if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && target.registration?.via === "dcr") {
