@@ -1,0 +1,63 @@
+/**
+ * @module End-to-end: a child's answer line that no common serializer writes (an id spelled
+ * `1.0`, keys repeated or escaped, whitespace in the result) still reaches a modern client as valid
+ * JSON-RPC under the client's own id, with `resultType` for a legacy child. The bridge forwards
+ * compact lines as text; these are the lines it must not forward so.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { startBridge, useBridge } from "../support/bridge.ts";
+import { meta, post, textOf } from "../support/modern.ts";
+
+const ALICE = "alice-token-0123456789";
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`odd answer lines from a ${era} child`, () => {
+    const bridge = useBridge(() =>
+      startBridge({
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "5s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      }),
+    );
+    const complete = era === "modern" ? ',"resultType":"complete"' : "";
+
+    /** Has the child answer a tools/call with `line` ("ID" = the bridge's id); returns the body the client got, parsed. */
+    const answerWith = async (clientId: string | number, line: string, progress = false) => {
+      const params = { name: "raw_line", arguments: { line }, _meta: { ...meta(), ...(progress && { progressToken: "p-1" }) } };
+      const response = await post(bridge, ALICE, { id: clientId, method: "tools/call", params });
+      const text = await response.text();
+      // An SSE reply carries the answer as the data of its last event.
+      const body = response.headers.get("content-type")?.startsWith("text/event-stream") ? text.trim().split("\n").at(-1)!.replace(/^data: ?/, "") : text;
+      let parsed: { jsonrpc?: string; id?: unknown; result?: Record<string, any>; error?: unknown };
+      assert.doesNotThrow(() => (parsed = JSON.parse(body)), `not JSON: ${body}`);
+      assert.equal(parsed!.jsonrpc, "2.0", body);
+      assert.deepEqual(parsed!.id, clientId, `the client's id: ${body}`);
+      return parsed!;
+    };
+
+    test("an id written as 1.0 or 1e0 (the same number): the client's string id, valid JSON", async () => {
+      for (const spelling of ["ID.0", "IDe0", "ID.00E+0"]) {
+        const body = await answerWith(`s-${spelling}`, `{"jsonrpc":"2.0","id":${spelling},"result":{"content":[{"type":"text","text":"odd id"}]${complete}}}`);
+        assert.equal(textOf(body.result), "odd id");
+        assert.equal(body.result?.resultType, "complete");
+      }
+    });
+
+    test('"id" repeated after the result, plainly or escaped: the client still gets its own id', async () => {
+      for (const key of ['"id"', '"\\u0069d"', '"i\\u0064"']) {
+        const body = await answerWith(7, `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"two ids"}]${complete}},${key}:ID}`);
+        assert.equal(textOf(body.result), "two ids");
+        const sse = await answerWith("sse-7", `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"two ids"}]${complete}},${key}:ID}`, true);
+        assert.equal(textOf(sse.result), "two ids");
+      }
+    });
+
+    test("non-ASCII, U+2028 and an escaped lone surrogate pass unchanged", async () => {
+      const body = await answerWith(10, `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"é\u2028\\ud800 ok"}]${complete}}}`);
+      assert.equal(textOf(body.result), "é\u2028\ud800 ok");
+      assert.equal(body.result?.resultType, "complete");
+    });
+  });
+}
