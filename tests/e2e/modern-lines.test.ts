@@ -54,6 +54,20 @@ for (const era of ["modern", "legacy"] as const) {
       }
     });
 
+    test("whitespace inside the result object, an empty result: valid JSON with resultType", async () => {
+      for (const result of ["{ }", "{\t}", '{ "content":[{"type":"text","text":"spaced"}]}', "{}"]) {
+        const line = era === "modern" ? `{"jsonrpc":"2.0","id":ID,"result":${result.replace(/}$/, result.includes('"') ? ',"resultType":"complete"}' : '"resultType":"complete"}')}}` : `{"jsonrpc":"2.0","id":ID,"result":${result}}`;
+        const body = await answerWith(8, line);
+        assert.equal(body.result?.resultType, "complete", JSON.stringify(body));
+      }
+    });
+
+    test('"result" repeated: the client reads the result the bridge read, with resultType', async () => {
+      const body = await answerWith(9, `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"first"}]${complete}},"result":{"content":[{"type":"text","text":"last"}]${complete}}}`);
+      assert.equal(textOf(body.result), "last");
+      assert.equal(body.result?.resultType, "complete", JSON.stringify(body));
+    });
+
     test("non-ASCII, U+2028 and an escaped lone surrogate pass unchanged", async () => {
       const body = await answerWith(10, `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"é\u2028\\ud800 ok"}]${complete}}}`);
       assert.equal(textOf(body.result), "é\u2028\ud800 ok");
