@@ -28,6 +28,7 @@ for (const era of ["modern", "legacy"] as const) {
       const params = { name: "raw_line", arguments: { line }, _meta: { ...meta(), ...(progress && { progressToken: "p-1" }) } };
       const response = await post(bridge, ALICE, { id: clientId, method: "tools/call", params });
       const text = await response.text();
+      if (progress) assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/, "progress first: the answer is the stream's last event");
       // An SSE reply carries the answer as the data of its last event.
       const body = response.headers.get("content-type")?.startsWith("text/event-stream") ? text.trim().split("\n").at(-1)!.replace(/^data: ?/, "") : text;
       let parsed: { jsonrpc?: string; id?: unknown; result?: Record<string, any>; error?: unknown };
@@ -66,6 +67,15 @@ for (const era of ["modern", "legacy"] as const) {
       const body = await answerWith(9, `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"first"}]${complete}},"result":{"content":[{"type":"text","text":"last"}]${complete}}}`);
       assert.equal(textOf(body.result), "last");
       assert.equal(body.result?.resultType, "complete", JSON.stringify(body));
+    });
+
+    test("a carriage return between tokens, and a 2 MiB result, reach a stream as one event", async () => {
+      const line = `{"jsonrpc":"2.0","id":ID,\r"result":{"content":[{"type":"text","text":"cr"}]${complete}}\r}`;
+      assert.equal(textOf((await answerWith("cr", line, true)).result), "cr");
+      const big = "x".repeat(2 * 1024 * 1024);
+      const body = await answerWith("big", `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"${big}"}]${complete}}}`, true);
+      assert.equal(textOf(body.result).length, big.length);
+      assert.equal(body.result?.resultType, "complete");
     });
 
     test("non-ASCII, U+2028 and an escaped lone surrogate pass unchanged", async () => {
