@@ -56,6 +56,12 @@ function isId(value: unknown): value is JsonRpcId {
   return typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
 }
 
+function isErrorObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const error = value as Record<string, unknown>;
+  return Number.isInteger(error.code) && typeof error.message === "string";
+}
+
 /**
  * Checks the envelope of one message (not its payload). Returns a reason when it is not a valid
  * JSON-RPC 2.0 request, notification or response.
@@ -72,6 +78,7 @@ export function envelopeProblem(value: unknown): string | undefined {
   }
   if (!("id" in message) || !(isId(message.id) || message.id === null)) return "a response needs an id";
   if ("result" in message === "error" in message) return 'a response has exactly one of "result" and "error"';
+  if ("error" in message && !isErrorObject(message.error)) return '"error" must be an object with an integer "code" and a string "message"';
   return undefined;
 }
 

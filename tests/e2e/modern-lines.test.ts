@@ -16,7 +16,7 @@ for (const era of ["modern", "legacy"] as const) {
     const bridge = useBridge(() =>
       startBridge({
         server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "5s" },
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "2s" },
           auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
         },
       }),
@@ -76,6 +76,15 @@ for (const era of ["modern", "legacy"] as const) {
       const body = await answerWith("big", `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"${big}"}]${complete}}}`, true);
       assert.equal(textOf(body.result).length, big.length);
       assert.equal(body.result?.resultType, "complete");
+    });
+
+    test("an error that is not an error object is never forwarded: the line is dropped as malformed, the call times out", async () => {
+      for (const error of ['"boom"', "null", '{"code":"x","message":1}']) {
+        const response = await post(bridge, ALICE, { id: "bad-error", method: "tools/call", params: { name: "raw_line", arguments: { line: `{"jsonrpc":"2.0","id":ID,"error":${error}}` }, _meta: meta() } });
+        const body = (await response.json()) as { id: unknown; error?: { code: unknown; message: unknown } };
+        assert.equal(body.id, "bad-error");
+        assert.equal(body.error?.code, -32001, JSON.stringify(body));
+      }
     });
 
     test("non-ASCII, U+2028 and an escaped lone surrogate pass unchanged", async () => {
