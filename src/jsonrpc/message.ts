@@ -56,6 +56,12 @@ function isId(value: unknown): value is JsonRpcId {
   return typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
 }
 
+function isErrorObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const error = value as Record<string, unknown>;
+  return Number.isInteger(error.code) && typeof error.message === "string";
+}
+
 /**
  * Checks the envelope of one message (not its payload). Returns a reason when it is not a valid
  * JSON-RPC 2.0 request, notification or response.
@@ -72,6 +78,7 @@ export function envelopeProblem(value: unknown): string | undefined {
   }
   if (!("id" in message) || !(isId(message.id) || message.id === null)) return "a response needs an id";
   if ("result" in message === "error" in message) return 'a response has exactly one of "result" and "error"';
+  if ("error" in message && !isErrorObject(message.error)) return '"error" must be an object with an integer "code" and a string "message"';
   return undefined;
 }
 
@@ -80,7 +87,7 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
 }
 
 /** How a compactly serialized response line begins, up to its id. */
-export const RESPONSE_HEAD = '{"jsonrpc":"2.0","id":';
+const RESPONSE_HEAD = '{"jsonrpc":"2.0","id":';
 
 /**
  * A response line under another id: `afterId` is the rest of a compact line after its
@@ -88,6 +95,29 @@ export const RESPONSE_HEAD = '{"jsonrpc":"2.0","id":';
  */
 export function responseLine(id: JsonRpcId, afterId: string): string {
   return `${RESPONSE_HEAD}${JSON.stringify(id)}${afterId}`;
+}
+
+/**
+ * The rest of a peer's response `line` after its `{"jsonrpc":"2.0","id":<id>`, for responseLine:
+ * when the line begins exactly so and names no other `"id"`. JSON.parse keeps the last of repeated
+ * keys (other parsers may keep the first), and a key may be spelled with `\u` escapes: a line with
+ * `"id"` further on (most often a nested key), or an escaped ASCII letter, is undefined: it must be
+ * serialized again from what was parsed. So is an id spelled otherwise (`1.0`, `1e0`).
+ */
+export function afterIdOf(line: string, id: number): string | undefined {
+  const head = `${RESPONSE_HEAD}${id}`;
+  if (!line.startsWith(head) || line.charCodeAt(head.length) !== 44 /* , */) return undefined;
+  const afterId = line.slice(head.length);
+  return afterId.includes('"id"') || hasEscapedLetter(afterId) ? undefined : afterId;
+}
+
+/** Whether JSON text has a `\u` escape of an ASCII letter (0x40-0x7F): how a key could hide from a plain search. */
+function hasEscapedLetter(text: string): boolean {
+  for (let at = text.indexOf("\\u00"); at !== -1; at = text.indexOf("\\u00", at + 4)) {
+    const digit = text.charCodeAt(at + 4);
+    if (digit >= 0x34 && digit <= 0x37) return true;
+  }
+  return false;
 }
 
 /** A map key for an id: 1 and "1" are different ids. */

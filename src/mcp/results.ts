@@ -60,7 +60,12 @@ const RESULT_HEAD = ',"result":{';
 export function completeResultLine(id: JsonRpcId, method: string, result: unknown, afterId: string): string | undefined {
   if (CACHEABLE_METHODS.has(method) || !isObject(result) || result.resultType !== undefined || !afterId.startsWith(RESULT_HEAD)) return undefined;
   const rest = afterId.slice(RESULT_HEAD.length);
-  return responseLine(id, `${RESULT_HEAD}"resultType":"complete"${rest.startsWith("}") ? "" : ","}${rest}`);
+  // A "result" further on may be the one parsed (repeated keys: the last wins), without resultType.
+  if (rest.includes('"result"')) return undefined;
+  // The object's first member, if any, follows JSON whitespace (no "\r": see StdioChild).
+  let first = 0;
+  while (rest.charCodeAt(first) === 32 || rest.charCodeAt(first) === 9) first++;
+  return responseLine(id, `${RESULT_HEAD}"resultType":"complete"${rest.charCodeAt(first) === 125 /* } */ ? "" : ","}${rest}`);
 }
 
 /** Modern → legacy: a complete result without `resultType`, `ttlMs` and `cacheScope`. Not for `input_required`. */

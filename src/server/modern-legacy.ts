@@ -399,8 +399,9 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
 export function evictOldest(context: Context, group: readonly ModernUpstream[], graceMs: number): Eviction {
   let oldest: Round | undefined;
   for (const round of context.legacy.rounds.values()) {
-    // A round whose retry is being served (it has a reply again) is not waiting for its client.
-    if (round.waitingSince === undefined || round.reply || !group.includes(round.upstream)) continue;
+    // A round whose retry is being served (it has a reply again) is not waiting for its client; one
+    // the child has answered holds no child (ending it would free nothing and lose the answer).
+    if (round.waitingSince === undefined || round.reply || round.settled || !group.includes(round.upstream)) continue;
     if (!oldest || round.waitingSince < oldest.waitingSince!) oldest = round;
   }
   if (!oldest) return undefined;

@@ -16,6 +16,7 @@ import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { JsonRpcId } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
 import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
@@ -58,6 +59,8 @@ export class ModernChildPool {
   readonly #config: ServerConfig;
   readonly #platform: Platform;
   readonly #logger: Logger;
+  /** Calls refused because every child of their group is congested (throttled: it may be every call). */
+  readonly #congestion: ThrottledLog;
   readonly #groups = new Map<string, ModernUpstream[]>();
   readonly #others: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
@@ -87,6 +90,7 @@ export class ModernChildPool {
     this.#config = config;
     this.#platform = platform;
     this.#logger = logger;
+    this.#congestion = throttledLog(logger, "stream limits", { burst: 5, windowMs: 60_000 });
     this.#others = others;
     this.#timer = setInterval(() => this.#expireIdle(), TICK_MS);
     (this.#timer as { unref?: () => void }).unref?.();
@@ -204,7 +208,10 @@ export class ModernChildPool {
       // A child still starting (the spare) will fit: wait for it rather than end someone's round.
       const starting = group.find((child) => !child.closed && child.era === undefined);
       // Children that do not read what they were sent get nothing more (their input is bounded): refused now, as legacy sessions are.
-      if (!starting && group.every((child) => child.closed || child.congested)) throw new SessionLimitError("the MCP server is not keeping up with its input; retry later", 1);
+      if (!starting && group.every((child) => child.closed || child.congested)) {
+        this.#congestion.write("warn", "the MCP server is not reading its input; modern request refused with 503", { children: live });
+        throw new SessionLimitError("the MCP server is not keeping up with its input; retry later", 1);
+      }
       if (starting) await starting.ready.catch(() => undefined);
       else {
         const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));

@@ -18,7 +18,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
-import { ErrorCode, errorResponse, isRequest, isResponse, RESPONSE_HEAD, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { afterIdOf, ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
 import { LEGACY_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
@@ -377,8 +377,8 @@ export class ModernUpstream {
       if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
       // The message was parsed for this call alone: it takes the client's id in place.
       message.id = call.clientId;
-      const head = `${RESPONSE_HEAD}${call.id}`;
-      sink.answered(raw.startsWith(head) ? { message, afterId: raw.slice(head.length) } : { message });
+      const afterId = afterIdOf(raw, call.id);
+      sink.answered(afterId === undefined ? { message } : { message, afterId });
       return;
     }
     if (isRequest(message)) return this.#childRequest(message);

@@ -11,7 +11,7 @@ import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
-import { ALL_VERSIONS, Header, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
@@ -122,7 +122,9 @@ export class ModernServer {
 
   #serve(upstream: ModernUpstream, request: ModernRequest): Promise<Response> | Response {
     const { message } = request;
-    if (upstream.congested) {
+    // A legacy child's input-capable calls go to whichever child has room (the pool skips congested
+    // ones, and refuses when all are); anything else would be written to this child.
+    if (upstream.congested && !(upstream.era === "legacy" && INPUT_REQUIRED_METHODS.has(message.method))) {
       this.#congestion.write("warn", "the MCP server is not reading its input; modern request refused with 503", { child: upstream.name });
       return congestedResponse(message.id);
     }
