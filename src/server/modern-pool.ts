@@ -15,7 +15,7 @@
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { JsonRpcId } from "../jsonrpc/message.ts";
-import type { Logger } from "../log/logger.ts";
+import type { LogFields, Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
@@ -94,6 +94,11 @@ export class ModernChildPool {
     this.#others = others;
     this.#timer = setInterval(() => this.#expireIdle(), TICK_MS);
     (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Says (throttled) that a modern request was refused: the child(ren) it would go to do not read their input. */
+  logCongestion(fields: LogFields): void {
+    this.#congestion.write("warn", "the MCP server is not reading its input; modern request refused with 503", fields);
   }
 
   /** Children alive. */
@@ -209,7 +214,7 @@ export class ModernChildPool {
       const starting = group.find((child) => !child.closed && child.era === undefined);
       // Children that do not read what they were sent get nothing more (their input is bounded): refused now, as legacy sessions are.
       if (!starting && group.every((child) => child.closed || child.congested)) {
-        this.#congestion.write("warn", "the MCP server is not reading its input; modern request refused with 503", { children: live });
+        this.logCongestion({ children: live });
         throw new SessionLimitError("the MCP server is not keeping up with its input; retry later", 1);
       }
       if (starting) await starting.ready.catch(() => undefined);

@@ -8,7 +8,6 @@ import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
-import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
@@ -73,14 +72,12 @@ export class ModernServer {
   readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
   readonly #listedAt = new WeakMap<ModernUpstream, number>();
   readonly #listens = new Map<string, number>();
-  readonly #congestion: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
-    this.#congestion = throttledLog(logger, "stream limits", { burst: 5, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -125,7 +122,7 @@ export class ModernServer {
     // A legacy child's input-capable calls go to whichever child has room (the pool skips congested
     // ones, and refuses when all are); anything else would be written to this child.
     if (upstream.congested && !(upstream.era === "legacy" && INPUT_REQUIRED_METHODS.has(message.method))) {
-      this.#congestion.write("warn", "the MCP server is not reading its input; modern request refused with 503", { child: upstream.name });
+      this.pool.logCongestion({ child: upstream.name });
       return congestedResponse(message.id);
     }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
