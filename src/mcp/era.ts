@@ -33,18 +33,19 @@ export interface HeaderSource {
 
 /**
  * `headers` with the three standard headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`)
- * read once: the era checks of one request ask for each of them several times, and a `Headers`
- * lookup validates and normalizes its name every time. Other names go to `headers`.
+ * read at most once each: the era checks of one request ask for each of them several times, and
+ * a `Headers` lookup validates and normalizes its name every time. Other names go to `headers`.
  */
 export function withStandardHeadersRead(headers: HeaderSource): HeaderSource {
-  const version = headers.get(Header.protocolVersion);
-  const method = headers.get(Header.method);
-  const name = headers.get(Header.name);
+  // Read on first use: a legacy request never asks for Mcp-Name.
+  let version: string | null | undefined;
+  let method: string | null | undefined;
+  let name: string | null | undefined;
   return {
     get(key) {
-      if (key === Header.protocolVersion) return version;
-      if (key === Header.method) return method;
-      if (key === Header.name) return name;
+      if (key === Header.protocolVersion) return version === undefined ? (version = headers.get(key)) : version;
+      if (key === Header.method) return method === undefined ? (method = headers.get(key)) : method;
+      if (key === Header.name) return name === undefined ? (name = headers.get(key)) : name;
       return headers.get(key);
     },
   };

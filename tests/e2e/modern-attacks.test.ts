@@ -7,21 +7,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
-import { buildFixtures } from "../support/fixtures.ts";
-import { call, meta, MODERN, post, textOf, type Body, type PostOptions } from "../support/modern.ts";
+import { startBridge } from "../support/bridge.ts";
+import { call, meta, MODERN, post, textOf, useDebugBridge, type Body, type PostOptions } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
 const CAROL = "carol-token-0123456789ab";
-
-/**
- * A bridge (debug JSON logs) for the enclosing describe's tests (see useBridge); `server` gets the
- * built everything server's path and returns the config's `server` section.
- */
-function debugBridge(server: (everythingServer: string) => Record<string, unknown>): RunningBridge {
-  return useBridge(async () => startBridge({ log: { level: "debug", format: "json" }, server: server((await buildFixtures()).everythingServer) }));
-}
 
 const everything = (everythingServer: string) => ({ command: process.execPath, args: [everythingServer], read_timeout: "20s" });
 const bearer = (...tokens: string[]) => ({ type: "bearer", bearer: { valid_tokens: tokens } });
@@ -34,7 +25,7 @@ const toolsCall = (id: number | string, name: string, args: Record<string, unkno
 });
 
 describe("one principal's load never locks another out", () => {
-  const bridge = debugBridge((everythingServer) => ({
+  const bridge = useDebugBridge((everythingServer) => ({
     mcp_server: everything(everythingServer),
     auth: bearer(ALICE, BOB),
     session: { modern_child: "shared", modern_pool_size: 2 },
@@ -65,7 +56,7 @@ describe("one principal's load never locks another out", () => {
 });
 
 describe("children at max_sessions", () => {
-  const bridge = debugBridge((everythingServer) => ({
+  const bridge = useDebugBridge((everythingServer) => ({
     mcp_server: everything(everythingServer),
     auth: bearer(ALICE, BOB, CAROL),
     session: { max_sessions: 3, modern_pool_size: 8 },
@@ -117,7 +108,7 @@ describe("children at max_sessions", () => {
 });
 
 describe("clients that leave", () => {
-  const bridge = debugBridge((everythingServer) => ({
+  const bridge = useDebugBridge((everythingServer) => ({
     // Children take a second to start, so that a client can leave while its first one starts.
     mcp_server: { command: "/bin/sh", args: ["-c", `sleep 1; exec "${process.execPath}" "${everythingServer}"`], read_timeout: "60s" },
     auth: bearer(ALICE, BOB),
@@ -153,7 +144,7 @@ describe("clients that leave", () => {
 });
 
 describe("hostile requests", () => {
-  const bridge = debugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE, BOB) }));
+  const bridge = useDebugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE, BOB) }));
 
   const b64 = (value: string) => `=?base64?${Buffer.from(value).toString("base64")}?=`;
 
@@ -262,7 +253,7 @@ describe("hostile requests", () => {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`a misbehaving ${era} child`, () => {
-    const bridge = debugBridge(() => ({
+    const bridge = useDebugBridge(() => ({
       mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "3s" },
       auth: bearer(ALICE),
     }));
@@ -370,7 +361,7 @@ for (const era of ["modern", "legacy"] as const) {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`one ${era} child shared by every principal (modern_child: shared)`, () => {
-    const bridge = debugBridge(() => ({
+    const bridge = useDebugBridge(() => ({
       mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
       auth: bearer(ALICE, BOB),
       session: { modern_child: "shared" },
@@ -398,7 +389,7 @@ for (const era of ["modern", "legacy"] as const) {
 }
 
 describe("a listen stream whose legacy child exits", () => {
-  const bridge = debugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE), session: { modern_pool_size: 1 } }));
+  const bridge = useDebugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: bearer(ALICE), session: { modern_pool_size: 1 } }));
 
   test("ends with an error response, so that the client listens again rather than waiting for updates a new child was never asked for", async () => {
     const controller = new AbortController();
@@ -433,7 +424,7 @@ describe("a listen stream whose legacy child exits", () => {
 });
 
 describe("max_sessions_per_subject counts a subject's legacy sessions and modern children together", () => {
-  const bridge = debugBridge((everythingServer) => ({
+  const bridge = useDebugBridge((everythingServer) => ({
     mcp_server: everything(everythingServer),
     auth: bearer(ALICE, BOB),
     session: { max_sessions: 10, max_sessions_per_subject: 2 },

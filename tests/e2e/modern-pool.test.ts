@@ -5,33 +5,19 @@
  * completes, and the calls beyond the pool wait for a child meanwhile.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
-import { startBridge, type RunningBridge } from "../support/bridge.ts";
-import { buildFixtures } from "../support/fixtures.ts";
-import { call, meta, MODERN, textOf, type Body } from "../support/modern.ts";
+import { call, meta, MODERN, textOf, useDebugBridge, type Body } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const CALLS = 20;
 const POOL = 4;
 
-let bridge: RunningBridge;
-
-before(async () => {
-  const { everythingServer } = await buildFixtures();
-  bridge = await startBridge({
-    log: { level: "debug", format: "json" },
-    server: {
-      mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "60s" },
-      auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-      session: { modern_pool_size: POOL },
-    },
-  });
-});
-
-after(async () => {
-  await bridge?.stop();
-});
+const bridge = useDebugBridge((everythingServer) => ({
+  mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "60s" },
+  auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+  session: { modern_pool_size: POOL },
+}));
 
 /** A modern tools/call as a client without an SDK sends it. */
 async function callTool(id: number, name: string, params: Record<string, unknown>): Promise<Body> {

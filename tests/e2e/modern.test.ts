@@ -4,35 +4,21 @@
  * requestState, children per principal, and the failure cases.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { startBridge, type RunningBridge } from "../support/bridge.ts";
-import { buildFixtures } from "../support/fixtures.ts";
-import { call, meta, MODERN, textOf } from "../support/modern.ts";
+import { call, meta, MODERN, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
 
-let bridge: RunningBridge;
-
-before(async () => {
-  const { everythingServer } = await buildFixtures();
-  bridge = await startBridge({
-    log: { level: "debug", format: "json" },
-    server: {
-      mcp_server: { command: process.execPath, args: [everythingServer], pass_identity: true, read_timeout: "20s" },
-      auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
-      session: { modern_pool_size: 4 },
-    },
-  });
-});
-
-after(async () => {
-  await bridge?.stop();
-});
+const bridge = useDebugBridge((everythingServer) => ({
+  mcp_server: { command: process.execPath, args: [everythingServer], pass_identity: true, read_timeout: "20s" },
+  auth: { type: "bearer", bearer: { valid_tokens: [ALICE, BOB] } },
+  session: { modern_pool_size: 4 },
+}));
 
 /** A modern request as a client without an SDK sends it: the envelope in `_meta` (with clientInfo), the standard headers. */
 function modern(token: string, id: number, method: string, params: Record<string, unknown> = {}, capabilities: Record<string, unknown> = { elicitation: {} }, signal?: AbortSignal) {

@@ -2,7 +2,8 @@
  * @module Raw modern (2026-07-28) requests to a running bridge, the way a client without an SDK
  * sends them: the envelope in `params._meta`, the standard Mcp-* headers.
  */
-import type { RunningBridge } from "./bridge.ts";
+import { startBridge, useBridge, type RunningBridge } from "./bridge.ts";
+import { buildFixtures } from "./fixtures.ts";
 
 export const MODERN = "2026-07-28";
 
@@ -16,6 +17,14 @@ export interface PostOptions {
   /** Sent as the body instead of the message. */
   raw?: string;
   accept?: string;
+}
+
+/**
+ * A bridge (debug JSON logs) for the enclosing describe's tests, or the file's at top level (see
+ * useBridge); `server` gets the built everything server's path and returns the config's `server` section.
+ */
+export function useDebugBridge(server: (everythingServer: string) => Record<string, unknown>): RunningBridge {
+  return useBridge(async () => startBridge({ log: { level: "debug", format: "json" }, server: server((await buildFixtures()).everythingServer) }));
 }
 
 /** The `_meta` envelope of a modern request. */
