@@ -3,12 +3,14 @@
  * the bridge's modern (2026-07-28) path against its legacy path, one bridge (bearer, a child per
  * principal / per session) in front of bench/fixtures/echo-server.mjs, in one run:
  * - throughput of tools/call `echo` over N keep-alive connections, modern (stateless, `_meta`
- *   envelope, standard headers) vs legacy (one session), alternated over the repetitions;
+ *   envelope, standard headers) vs legacy (one session), alternated over the repetitions, and the
+ *   legacy path carrying a modern request's bytes, which separates the bridge's modern work from
+ *   the protocol's larger requests (see PATHS);
  * - one Multi Round-Trip round (tools/call `ask`: the child elicits, the client gets
  *   `input_required`, retries with `inputResponses`) against two plain echo calls, sequential.
  * Both paths first run `--warmup` ms unmeasured. `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
  * default 8 a pool: the attribution choice of src/server/modern-pool.ts, measured.
- * `--profile DIR` writes a CPU profile of the bridge there; with `--only legacy|modern` it covers one path.
+ * `--profile DIR` writes a CPU profile of the bridge there; with `--only legacy|sized|modern` it covers one path.
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
  * Writes bench/results/modern.{json,md}. Never fails on a number.
  */
@@ -16,7 +18,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import { callEcho, openSession, post, responseFor } from "./lib/mcp-client.mjs";
+import { callEcho, checkEcho, openSession, post, responseFor } from "./lib/mcp-client.mjs";
 import { cpuSeconds, treeCpuSeconds } from "./lib/proc.mjs";
 import { ROOT, startTarget, type Running } from "./lib/targets.ts";
 
@@ -34,7 +36,7 @@ const POOL = Number(value("--pool") ?? 8);
 const PROFILE_DIR = value("--profile");
 /** Runs one path's throughput only (for a profile of that path): no ratio, no MRTR round. */
 const ONLY = value("--only");
-if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "modern") throw new Error("--only takes legacy or modern");
+if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "modern") throw new Error("--only takes legacy, sized or modern");
 const MODERN = "2026-07-28";
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -111,53 +113,69 @@ async function throughput(target: Running, call: (agent: http.Agent, id: number)
   return { rate, cpu: { bridge: perCall(bridge), children: perCall(after.tree - before.tree - bridge), loadGenerator: (self.user + self.system) / done } };
 }
 
+/**
+ * The paths measured, alternated in each repetition. `sized` is the legacy path carrying a modern
+ * request's bytes (its two extra headers and a `_meta` of the same length under keys that claim no
+ * era; the legacy path forwards them unread): modern ÷ sized is the bridge's own modern work, sized
+ * ÷ legacy what the 2026-07-28 protocol's larger requests cost every process on the way.
+ */
+const PATHS = ["legacy", "sized", "modern"] as const;
+type Path = (typeof PATHS)[number];
+const PATH_LABELS: Record<Path, string> = { legacy: "legacy (one session)", sized: "legacy, modern-sized requests", modern: "modern (stateless)" };
+
+/** A modern `_meta` envelope's members under keys of the same length that make no era claim. */
+function sameSizeMeta(): Record<string, unknown> {
+  const meta = JSON.parse(modernCall(0, "echo", {})).params._meta as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(meta).map(([key, value]) => [key.replace("io.modelcontextprotocol/", "io.bench-same-size-meta/"), value]));
+}
+
 async function main(): Promise<void> {
   const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
-  const legacyRates: number[] = [];
-  const modernRates: number[] = [];
-  const legacyCpu: CpuPerCall[] = [];
-  const modernCpu: CpuPerCall[] = [];
+  const measured = PATHS.filter((path) => ONLY === undefined || ONLY === path);
+  const rates = new Map<Path, number[]>(measured.map((path) => [path, []]));
+  const cpu = new Map<Path, CpuPerCall[]>(measured.map((path) => [path, []]));
   let mrtr = { roundMs: 0, twoCallsMs: 0 };
   try {
     const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const session = await openSession(sessionAgent, target.url, { token: target.credentials.token });
-    const legacyLoad = (agent: http.Agent, id: number) => callEcho(agent, target.url, session.headers, id, `t${id}`);
-    const modernLoad = (agent: http.Agent, id: number) => modernEcho(agent, target, id, `t${id}`);
-    if (ONLY !== "modern") await throughput(target, legacyLoad, WARMUP_MS);
-    if (ONLY !== "legacy") await throughput(target, modernLoad, WARMUP_MS);
+    const sizedHeaders = { ...session.headers, "mcp-method": "tools/call", "mcp-name": "echo" };
+    const meta = sameSizeMeta();
+    const loads: Record<Path, (agent: http.Agent, id: number) => Promise<void>> = {
+      legacy: (agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`),
+      sized: async (agent, id) => {
+        const text = `t${id}`;
+        const body = JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text }, _meta: meta } });
+        checkEcho(responseFor(await post(agent, target.url, body, sizedHeaders), id), text);
+      },
+      modern: (agent, id) => modernEcho(agent, target, id, `t${id}`),
+    };
+    for (const path of measured) await throughput(target, loads[path], WARMUP_MS);
     for (let rep = 0; rep < REPS; rep++) {
-      if (ONLY !== "modern") {
-        const legacy = await throughput(target, legacyLoad);
-        legacyRates.push(legacy.rate);
-        legacyCpu.push(legacy.cpu);
-      }
-      if (ONLY !== "legacy") {
-        const modern = await throughput(target, modernLoad);
-        modernRates.push(modern.rate);
-        modernCpu.push(modern.cpu);
+      for (const path of measured) {
+        const run = await throughput(target, loads[path]);
+        rates.get(path)!.push(run.rate);
+        cpu.get(path)!.push(run.cpu);
       }
     }
     sessionAgent.destroy();
     if (ONLY) {
-      const [rates, cpu] = ONLY === "legacy" ? [legacyRates, legacyCpu] : [modernRates, modernCpu];
-      process.stdout.write(`${ONLY}: ${rates.map((r) => r.toFixed(0)).join(", ")} calls/s; bridge CPU µs per call ${cpu.map((c) => c.bridge.toFixed(1)).join(", ")}; children ${cpu.map((c) => c.children.toFixed(1)).join(", ")}; load generator ${cpu.map((c) => c.loadGenerator.toFixed(1)).join(", ")}\n`);
+      const [ran, spent] = [rates.get(ONLY as Path)!, cpu.get(ONLY as Path)!];
+      process.stdout.write(`${ONLY}: ${ran.map((r) => r.toFixed(0)).join(", ")} calls/s; bridge CPU µs per call ${spent.map((c) => c.bridge.toFixed(1)).join(", ")}; children ${spent.map((c) => c.children.toFixed(1)).join(", ")}; load generator ${spent.map((c) => c.loadGenerator.toFixed(1)).join(", ")}\n`);
       return;
     }
     mrtr = await roundTrip(target);
   } finally {
     await target.stop();
   }
-  const legacy = median(legacyRates);
-  const modern = median(modernRates);
+  const rate = (path: Path) => median(rates.get(path)!);
   const result = {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
     settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
-    legacyRps: legacyRates,
-    modernRps: modernRates,
-    legacyCpuUsPerCall: legacyCpu,
-    modernCpuUsPerCall: modernCpu,
-    ratio: modern / legacy,
+    rps: Object.fromEntries(rates),
+    cpuUsPerCall: Object.fromEntries(cpu),
+    ratio: rate("modern") / rate("legacy"),
+    ratioSameSize: rate("modern") / rate("sized"),
     mrtr,
     mrtrExtraMs: mrtr.roundMs - mrtr.twoCallsMs,
   };
@@ -172,16 +190,18 @@ async function main(): Promise<void> {
     "",
     "| path | calls/s (median) | runs |",
     "|---|---|---|",
-    `| legacy (one session) | ${legacy.toFixed(0)} | ${legacyRates.map((r) => r.toFixed(0)).join(", ")} |`,
-    `| modern (stateless) | ${modern.toFixed(0)} | ${modernRates.map((r) => r.toFixed(0)).join(", ")} |`,
+    ...PATHS.map((path) => `| ${PATH_LABELS[path]} | ${rate(path).toFixed(0)} | ${rates.get(path)!.map((r) => r.toFixed(0)).join(", ")} |`),
     "",
-    `Modern / legacy: **${result.ratio.toFixed(2)}×** (goal ≥ 0.95×).`,
+    `Modern / legacy: **${result.ratio.toFixed(2)}×** (goal ≥ 0.95×). Modern / legacy with modern-sized requests (the bridge's own modern work): **${result.ratioSameSize.toFixed(2)}×**; legacy with modern-sized requests / legacy (the protocol's larger requests): ${(rate("sized") / rate("legacy")).toFixed(2)}×.`,
     "",
     "CPU µs per call (median over the repetitions; /proc, all threads):",
     "",
     "| path | bridge | its children | load generator |",
     "|---|---|---|---|",
-    ...([["legacy", legacyCpu], ["modern", modernCpu]] as const).map(([path, cpu]) => `| ${path} | ${median(cpu.map((c) => c.bridge)).toFixed(1)} | ${median(cpu.map((c) => c.children)).toFixed(1)} | ${median(cpu.map((c) => c.loadGenerator)).toFixed(1)} |`),
+    ...PATHS.map((path) => {
+      const spent = cpu.get(path)!;
+      return `| ${PATH_LABELS[path]} | ${median(spent.map((c) => c.bridge)).toFixed(1)} | ${median(spent.map((c) => c.children)).toFixed(1)} | ${median(spent.map((c) => c.loadGenerator)).toFixed(1)} |`;
+    }),
     "",
     `MRTR round (call → input_required → retry → result), sequential, ${ROUNDS} rounds: ${mrtr.roundMs.toFixed(3)} ms; two plain echo calls: ${mrtr.twoCallsMs.toFixed(3)} ms; extra: **${result.mrtrExtraMs.toFixed(3)} ms** (goal ≤ 1 ms).`,
     "",

@@ -374,7 +374,8 @@ export class ModernUpstream {
         return;
       }
       const sink = this.#forget(call);
-      if (call.candidate && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
+      // A shared call's kind is known quiet already: only a call that ran alone can teach it.
+      if (call.exclusive && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
       // The message was parsed for this call alone: it takes the client's id in place.
       message.id = call.clientId;
       const afterId = afterIdOf(raw, call.id);
