@@ -371,7 +371,7 @@ const serverSchema = section({
   path: z.string().startsWith("/").default("/mcp").describe("Streamable HTTP endpoint (also answered on /)."),
   public_url: httpUrl().optional().describe("Canonical URL of the MCP endpoint as clients see it (behind a proxy): its host is accepted in Host and Origin, and URLs the bridge hands out (the legacy /messages endpoint, metadata) carry its path prefix."),
   read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
-  write_timeout: duration().prefault("60s").describe("Accepted for compatibility with the Go original, not applied: a write timeout kills long-lived SSE streams, and replies are already bounded by mcp_server.read_timeout."),
+  write_timeout: duration().prefault("60s").describe('How long a response may stall (as send_timeout in nginx): when the client takes none of the bytes the bridge has written for this long, the connection is closed. It does not limit how long a response lasts: a call waiting for the MCP server (bounded by mcp_server.read_timeout), a quiet SSE stream and a slow download that keeps moving are never cut. "0s": off. Not applied under Deno (docs/install.md).'),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
   sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),

@@ -5,8 +5,10 @@
  * - TLS client certificates: Deno.serve cannot ask for them (no requestCert / CA options), so any
  *   `client_auth` other than none fails at start-up instead of serving without the check.
  * - TLS version bounds: rustls always offers 1.2 and 1.3; a config that narrows them fails at start-up.
- * - Request/header/keep-alive timeouts and connection caps: Deno.serve has no such settings and no
- *   per-connection hook; its own defaults apply, and server.max_connections* are not enforced.
+ * - Request/header/keep-alive/write timeouts and connection caps: Deno.serve has no such settings and
+ *   no per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
+ *   client that stops reading a response is not closed by server.write_timeout (ServeOptions.writeTimeout
+ *   is not read here).
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";

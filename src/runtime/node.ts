@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { makeDirectory, processAlive, removeFile, renameFile } from "./node-files.ts";
 import { publicFetch } from "./public-fetch.ts";
+import { closeStalledResponses } from "./node-write-timeout.ts";
 import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
@@ -128,8 +129,10 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
     }),
   }) as Server;
   server.keepAliveTimeout = options.idleTimeout;
-  // SSE streams live for hours: no socket inactivity timeout, keep-alive comments keep proxies awake.
+  // SSE streams live for hours: no inactivity timeout on the whole connection; while a response is
+  // sent, the write timeout closes it only when the client stops taking bytes.
   server.timeout = 0;
+  closeStalledResponses(server, options.writeTimeout ?? 0, (address) => options.onStalledConnection?.(address));
   if (tls?.requireCert && !tls.verifyCert) {
     server.on("secureConnection", (socket: TLSSocket) => {
       if (!socket.getPeerCertificate() || Object.keys(socket.getPeerCertificate()).length === 0) socket.destroy();

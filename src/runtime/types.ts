@@ -27,6 +27,11 @@ export interface ServeOptions {
   requestTimeout: number;
   /** Keep-alive idle time (ms). */
   idleTimeout: number;
+  /**
+   * Time a response may stall (ms): bytes written that the client does not take. Past it the
+   * connection is closed; a quiet response (nothing pending) is never closed. 0 or absent: off.
+   */
+  writeTimeout?: number;
   /** Time a connection has to send a complete request head, from connecting or starting a request (ms). */
   headerTimeout: number;
   /** Connections open at once; past it the oldest one that has not sent a request head yet is closed, else the new one. */
@@ -37,6 +42,8 @@ export interface ServeOptions {
   exemptPeer?: (address: string) => boolean;
   /** Told once per refused connection reason and address burst; for the log. */
   onRefusedConnection?: (reason: "max_connections" | "max_connections_per_address", address: string) => void;
+  /** Told once per connection closed by `writeTimeout`, with its peer address; for the log and metrics. */
+  onStalledConnection?: (address: string) => void;
 }
 
 /** What the transport layer knows of the connection a request came on. */

@@ -66,6 +66,12 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   let app: ReturnType<typeof createApp> | undefined;
   // A flood of refused connections is one summary line, not a line each.
   const refusals = throttledLog(logger, "connection refused", { burst: 10, windowMs: 60_000 });
+  const stalls = throttledLog(logger, "write timeout", { burst: 10, windowMs: 60_000 });
+  const metrics = new Metrics();
+  const onStalledConnection = (address: string) => {
+    stalls.write("warn", "connection closed: the client stopped reading its response (server.write_timeout)", { remote: address });
+    metrics.count("mcp_bridge_write_timeouts_total", "Connections closed because the client took no bytes of a response for server.write_timeout");
+  };
   const trustedProxies = new CidrSet(server.trusted_proxies);
   const starting = () => jsonError(503, "starting", "the bridge is starting", { "retry-after": "1" });
   const listener = await platform.serve((request, connection) => (app ? app.fetch(request, connection) : starting()), {
@@ -74,6 +80,8 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     tls,
     requestTimeout: server.read_timeout,
     idleTimeout: server.idle_timeout,
+    writeTimeout: server.write_timeout,
+    onStalledConnection,
     headerTimeout: server.header_timeout,
     maxConnections: server.max_connections,
     maxConnectionsPerAddress: server.max_connections_per_address,
@@ -111,7 +119,6 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   sessions.otherChildrenOf = (subject) => modern.pool.childrenOf(subject);
   modern.pool.othersOf = (subject) => sessions.slotsOf(subject);
   modern.pool.starts = sessions.starts;
-  const metrics = new Metrics();
   app = createApp({
     metrics,
     config: server,
@@ -134,6 +141,8 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
       port: address.port,
       requestTimeout: server.read_timeout,
       idleTimeout: server.idle_timeout,
+      writeTimeout: server.write_timeout,
+      onStalledConnection,
       // Scrapers are few: the operators' listener gets the same socket bounds, never more.
       headerTimeout: server.header_timeout,
       maxConnections: server.max_connections,
