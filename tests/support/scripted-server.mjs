@@ -9,6 +9,7 @@
 //   ask                 → sends sampling/createMessage to the client, answers with the client's reply
 //   chatty {count}      → sends `count` progress notifications (when a token is given) and log messages, then answers
 //   pretty              → answers over several lines of pretty-printed JSON split by a non-JSON line
+//   big {bytes}         → a text of `bytes` x's (large responses)
 import { createInterface } from "node:readline";
 
 const send = (message) => process.stdout.write(JSON.stringify(message) + "\n");
@@ -41,7 +42,7 @@ function handle(message) {
     case "ping":
       return reply({});
     case "tools/list":
-      return reply({ tools: ["echo", "whoami", "wait", "crash", "ask", "chatty", "pretty"].map((name) => ({ name, inputSchema: { type: "object" } })) });
+      return reply({ tools: ["echo", "whoami", "wait", "crash", "ask", "chatty", "pretty", "big"].map((name) => ({ name, inputSchema: { type: "object" } })) });
     case "tools/call":
       return callTool(message, reply);
     default:
@@ -80,6 +81,8 @@ function callTool(message, reply) {
     case "pretty":
       process.stdout.write("this line is not JSON\n");
       return process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: text("pretty") }) + "\n");
+    case "big":
+      return reply(text("x".repeat(args.bytes ?? 0)));
     default:
       return reply({ ...text("unknown tool"), isError: true });
   }
