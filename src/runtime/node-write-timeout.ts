@@ -31,26 +31,31 @@ function kernelQueue(socket: Socket): number {
  */
 export function closeStalledResponses(server: Server, writeTimeout: number, onStalled: (address: string) => void): void {
   if (writeTimeout <= 0) return;
-  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    request.socket.setTimeout(writeTimeout);
-    /** TLS: the TCP socket's queue when this response's timer last fired with bytes pending. */
-    let lastQueue: number | undefined;
-    response.on("timeout", (socket: Socket) => {
-      // Nothing pending: the response is only quiet. The next write re-arms the timer.
-      if (socket.writableLength === 0) return;
-      // A TLS socket's own queue (TLSWrap's) does not move while the kernel drains one large
-      // write, so Node's progress check cannot see it: the TCP socket below (its _parent) can.
-      const tcp = "encrypted" in socket ? (socket as unknown as { _parent?: Socket | null })._parent : undefined;
-      if (tcp) {
-        const queue = kernelQueue(tcp);
-        if (queue !== lastQueue) {
-          lastQueue = queue;
-          socket.setTimeout(writeTimeout);
-          return;
-        }
+  /** TLS: the TCP socket's queue when the timer last fired with bytes pending. */
+  const lastQueue = new WeakMap<Socket, number>();
+  const onTimeout = (socket: Socket) => {
+    // Nothing pending: the response is only quiet. The next write re-arms the timer.
+    if (socket.writableLength === 0) {
+      lastQueue.delete(socket);
+      return;
+    }
+    // A TLS socket's own queue (TLSWrap's) does not move while the kernel drains one large write,
+    // so Node's progress check cannot see it: the TCP socket below (its _parent) can.
+    const tcp = "encrypted" in socket ? (socket as unknown as { _parent?: Socket | null })._parent : undefined;
+    if (tcp) {
+      const queue = kernelQueue(tcp);
+      if (queue !== lastQueue.get(socket)) {
+        lastQueue.set(socket, queue);
+        socket.setTimeout(writeTimeout);
+        return;
       }
-      onStalled(socket.remoteAddress ?? "");
-      socket.destroy();
-    });
+    }
+    onStalled(socket.remoteAddress ?? "");
+    socket.destroy();
+  };
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    // Armed already for a pipelined request; Node set it to 0 for a kept-alive connection's next one.
+    if (request.socket.timeout !== writeTimeout) request.socket.setTimeout(writeTimeout);
+    response.on("timeout", onTimeout);
   });
 }
