@@ -132,7 +132,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
   // SSE streams live for hours: no inactivity timeout on the whole connection; while a response is
   // sent, the write timeout closes it only when the client stops taking bytes.
   server.timeout = 0;
-  closeStalledResponses(server, options.writeTimeout ?? 0, (address) => options.onStalledConnection?.(address));
+  closeStalledResponses(server, options.writeTimeout ?? 0, options.onStalledConnection ?? (() => {}));
   if (tls?.requireCert && !tls.verifyCert) {
     server.on("secureConnection", (socket: TLSSocket) => {
       if (!socket.getPeerCertificate() || Object.keys(socket.getPeerCertificate()).length === 0) socket.destroy();

@@ -66,6 +66,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   let app: ReturnType<typeof createApp> | undefined;
   // A flood of refused connections is one summary line, not a line each.
   const refusals = throttledLog(logger, "connection refused", { burst: 10, windowMs: 60_000 });
+  // Likewise for connections closed by the write timeout (a client stalling many at once).
   const stalls = throttledLog(logger, "write timeout", { burst: 10, windowMs: 60_000 });
   const metrics = new Metrics();
   const onStalledConnection = (address: string) => {
