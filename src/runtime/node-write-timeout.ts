@@ -13,6 +13,8 @@
  *   kept-alive connection, whose timer Node sets to keepAliveTimeout after each response) Node
  *   destroys it as before. Node resets the timer to `server.timeout` (0 here) when the next request
  *   on a kept-alive connection arrives, before 'request' is emitted.
+ * A plain connection is closed after one to two timeouts of stall; a TLS one, whose progress is
+ * read here at each firing, after two to three.
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
