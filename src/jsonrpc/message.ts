@@ -99,16 +99,29 @@ export function responseLine(id: JsonRpcId, afterId: string): string {
 
 /**
  * The rest of a peer's response `line` after its `{"jsonrpc":"2.0","id":<id>`, for responseLine:
- * when the line begins exactly so and names no other `"id"`. JSON.parse keeps the last of repeated
- * keys (other parsers may keep the first), and a key may be spelled with `\u` escapes: a line with
- * `"id"` further on (most often a nested key), or an escaped ASCII letter, is undefined: it must be
- * serialized again from what was parsed. So is an id spelled otherwise (`1.0`, `1e0`).
+ * when the line begins exactly so, names no other `"id"`, and names `"result"` once and no
+ * `"error"`, or `"error"` once and no `"result"`. JSON.parse keeps the last of repeated keys
+ * (other parsers may keep the first), and a key may be spelled with `\u` escapes: a line that could
+ * repeat a key (the names further on, most often nested, or an escaped ASCII letter) is undefined:
+ * it must be serialized again from what was parsed, so that a client reads what the bridge read.
+ * So is an id spelled otherwise (`1.0`, `1e0`).
  */
 export function afterIdOf(line: string, id: number): string | undefined {
   const head = `${RESPONSE_HEAD}${id}`;
   if (!line.startsWith(head) || line.charCodeAt(head.length) !== 44 /* , */) return undefined;
   const afterId = line.slice(head.length);
-  return afterId.includes('"id"') || hasEscapedLetter(afterId) ? undefined : afterId;
+  return afterId.includes('"id"') || !namesOneOutcome(afterId) || hasEscapedLetter(afterId) ? undefined : afterId;
+}
+
+/**
+ * Whether JSON text names `"result"` once and `"error"` nowhere, or the other way round. A string
+ * value spelled so counts too: a false alarm only costs a serialization.
+ */
+function namesOneOutcome(text: string): boolean {
+  const result = text.indexOf('"result"');
+  if (result !== -1) return text.indexOf('"result"', result + 8) === -1 && !text.includes('"error"');
+  const error = text.indexOf('"error"');
+  return error !== -1 && text.indexOf('"error"', error + 7) === -1;
 }
 
 /** Whether JSON text has a `\u` escape of an ASCII letter (0x40-0x7F): how a key could hide from a plain search. */

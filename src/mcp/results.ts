@@ -4,6 +4,7 @@
  * -32002 in the legacy era and -32602 (with `data.uri`) in the modern one.
  */
 import { responseLine, type JsonRpcId } from "../jsonrpc/message.ts";
+import { jsonKindOf } from "../util/object.ts";
 import { isObject, type JsonObject } from "./envelope.ts";
 import { CACHEABLE_METHODS, INPUT_REQUIRED_METHODS, McpErrorCode } from "./protocol.ts";
 
@@ -33,11 +34,14 @@ export function isInputRequired(result: unknown): boolean {
 /**
  * Legacy → modern: the result of `method` with `resultType: "complete"` when it has none, and
  * the cache fields on a cacheable result (values the server gave are kept when valid, else `hint`).
- * A non-complete `resultType` on a method that cannot have one becomes "complete"'s absence: the
- * caller gets undefined and should answer an internal error.
+ * Undefined for what no modern result can be made of: a result that is not a JSON object (an
+ * array, a string, a number, a boolean, null: a result is an object, and an empty one would read
+ * as success), or a non-complete `resultType` on a method that cannot have one. The caller should
+ * answer an internal error then (see resultProblem).
  */
 export function toModernResult(method: string, result: unknown, hint: CacheHint = DEFAULT_CACHE_HINT): JsonObject | undefined {
-  const out: JsonObject = isObject(result) ? { ...result } : {};
+  if (!isObject(result)) return undefined;
+  const out: JsonObject = { ...result };
   const type = out.resultType;
   if (type === undefined) out.resultType = "complete";
   else if (type !== "complete" && !INPUT_REQUIRED_METHODS.has(method)) return undefined;
@@ -48,20 +52,24 @@ export function toModernResult(method: string, result: unknown, hint: CacheHint 
   return out;
 }
 
+/** Why toModernResult gave undefined for `result` of `method`, for the error the client gets. */
+export function resultProblem(method: string, result: unknown): string {
+  return isObject(result) ? `the MCP server answered ${method} with a result type that method cannot have` : `the MCP server answered ${method} with a result that is not an object (${jsonKindOf(result)})`;
+}
+
 const RESULT_HEAD = ',"result":{';
 
 /**
  * Legacy → modern, as text: the line of a plain result (no `resultType`, a method without cache
  * fields) with `resultType: "complete"` put first, spliced from the peer's own line instead of
- * serialized again; `afterId` is that line after its `{"jsonrpc":"2.0","id":N` (see responseLine).
- * What toModernResult would give, but for large results at a fraction of the cost. Undefined when
- * the answer is not of that shape (translate it with toModernResult then).
+ * serialized again; `afterId` is that line after its `{"jsonrpc":"2.0","id":N`, as afterIdOf gives
+ * it (never with a repeated `"result"`, which could be the one parsed). What toModernResult would
+ * give, but for large results at a fraction of the cost. Undefined when the answer is not of that
+ * shape (translate it with toModernResult then).
  */
 export function completeResultLine(id: JsonRpcId, method: string, result: unknown, afterId: string): string | undefined {
   if (CACHEABLE_METHODS.has(method) || !isObject(result) || result.resultType !== undefined || !afterId.startsWith(RESULT_HEAD)) return undefined;
   const rest = afterId.slice(RESULT_HEAD.length);
-  // A "result" further on may be the one parsed (repeated keys: the last wins), without resultType.
-  if (rest.includes('"result"')) return undefined;
   // The object's first member, if any, follows JSON whitespace (no "\r": see StdioChild).
   let first = 0;
   while (rest.charCodeAt(first) === 32 || rest.charCodeAt(first) === 9) first++;

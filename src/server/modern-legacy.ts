@@ -15,7 +15,7 @@
 import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { isObject, logLevelAllows, withoutEnvelope, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
-import { discoverFromInitialize, type InitializeResult } from "../mcp/discover.ts";
+import { discoverFromInitialize, initializeResultProblem, type InitializeResult } from "../mcp/discover.ts";
 import {
   answersFromInputResponses,
   inputRequiredResult,
@@ -27,7 +27,7 @@ import {
   toInputRequests,
 } from "../mcp/mrtr.ts";
 import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
-import { completeResultLine, toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
+import { completeResultLine, resultProblem, toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
 import { requestDigest } from "../mcp/seal.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
 import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
@@ -39,7 +39,7 @@ const MAX_INPUT_REQUESTS = 16;
 /** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
 const MAX_ROUNDS_PER_PRINCIPAL = 256;
 
-type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
+type Context = Pick<ModernContext, "config" | "logger" | "sealer" | "legacy">;
 
 let roundCounter = 0;
 /** Tells this process's rounds from another's (or a previous run's) when states share a configured key. */
@@ -121,6 +121,8 @@ export class LegacyChildState {
 export function callLegacyChild(context: Context, pool: ModernChildPool, primary: ModernUpstream, request: ModernRequest, reply: ModernReply): void | Promise<void> {
   const { message } = request;
   if (message.method === "server/discover") {
+    const problem = initializeResultProblem(primary.handshake);
+    if (problem) return failTranslation(context, primary, reply, message.id, `the MCP server cannot be described: ${problem}`);
     const result = discoverFromInitialize(primary.handshake as InitializeResult, MODERN_VERSIONS, context.legacy.hint);
     return reply.finish({ jsonrpc: "2.0", id: message.id, result });
   }
@@ -129,25 +131,37 @@ export function callLegacyChild(context: Context, pool: ModernChildPool, primary
 
   const params = withoutEnvelope(message.params);
   const { id } = primary.call(message.id, message.method, params, {
-    answered: (answer) => finishModern(reply, message.method, answer, message.id, context.legacy.hint, params),
+    answered: (answer) => finishModern(context, primary, reply, message.method, answer, message.id, params),
     notification: (n) => logTo(reply, request.envelope, n),
   });
   reply.onClientGone = () => primary.cancel(id, "the client closed the response stream");
 }
 
 /**
- * Answers `reply` with a legacy child's answer as a modern client expects it, under the client's
+ * Answers `reply` with `upstream`'s answer as a modern client expects it, under the client's
  * `id`: a plain result as the child's own line with `resultType` spliced in (no second
  * serialization), anything else translated; `params` of the request name the URI of a resources/read.
+ * A result that cannot be translated is an internal error for the client and a warning in the log.
  */
-function finishModern(reply: ModernReply, method: string, answer: Answer, id: JsonRpcId, hint: CacheHint, params?: JsonObject): void {
+function finishModern(context: Context, upstream: ModernUpstream, reply: ModernReply, method: string, answer: Answer, id: JsonRpcId, params?: JsonObject): void {
   const { message } = answer;
   const line = answer.afterId === undefined || message.error ? undefined : completeResultLine(id, method, message.result, answer.afterId);
   if (line !== undefined) return reply.finish(message, {}, line);
   const uri = method === "resources/read" && typeof params?.uri === "string" ? params.uri : undefined;
   if (message.error) return reply.finish({ jsonrpc: "2.0", id, error: toModernError(message.error, uri) });
-  const result = toModernResult(method, message.result, hint);
-  reply.finish(result ? { jsonrpc: "2.0", id, result } : errorResponse(id, ErrorCode.InternalError, `the MCP server answered ${method} with a result type that method cannot have`));
+  const result = toModernResult(method, message.result, context.legacy.hint);
+  if (result) return reply.finish({ jsonrpc: "2.0", id, result });
+  failTranslation(context, upstream, reply, id, resultProblem(method, message.result));
+}
+
+/**
+ * Answers `reply` with InternalError `problem` for an answer of `upstream` that no modern answer
+ * can be made of, and logs it once (the problem, not the answer: it may be large, or carry what
+ * the log must not).
+ */
+function failTranslation(context: Context, upstream: ModernUpstream, reply: ModernReply, id: JsonRpcId, problem: string): void {
+  context.logger.warn("an MCP server's answer cannot be translated for a modern client; it gets an internal error", { child: upstream.name, problem });
+  reply.finish(errorResponse(id, ErrorCode.InternalError, problem));
 }
 
 /** Notifications about a call: log messages only at the level the request asked for. */
@@ -299,7 +313,7 @@ function settle(context: Context, round: Round, answer: Answer): void {
     const error = missingCapabilityError(round.lacking);
     reply.finish(errorResponse(round.clientId, error.code, error.message, error.data));
   } else {
-    finishModern(reply, round.method, answer, round.clientId, context.legacy.hint, round.params);
+    finishModern(context, round.upstream, reply, round.method, answer, round.clientId, round.params);
   }
   drop(context, round);
 }

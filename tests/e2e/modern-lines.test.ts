@@ -23,20 +23,26 @@ for (const era of ["modern", "legacy"] as const) {
     );
     const complete = era === "modern" ? ',"resultType":"complete"' : "";
 
-    /** Has the child answer a tools/call with `line` ("ID" = the bridge's id); returns the body the client got, parsed. */
-    const answerWith = async (clientId: string | number, line: string, progress = false) => {
+    /**
+     * Has the child answer a tools/call with `line` ("ID" = the bridge's id); returns the body the
+     * client got, as text and parsed.
+     */
+    const answered = async (clientId: string | number, line: string, progress = false) => {
       const params = { name: "raw_line", arguments: { line }, _meta: { ...meta(), ...(progress && { progressToken: "p-1" }) } };
       const response = await post(bridge, ALICE, { id: clientId, method: "tools/call", params });
       const text = await response.text();
       if (progress) assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/, "progress first: the answer is the stream's last event");
       // An SSE reply carries the answer as the data of its last event.
       const body = response.headers.get("content-type")?.startsWith("text/event-stream") ? text.trim().split("\n").at(-1)!.replace(/^data: ?/, "") : text;
-      let parsed: { jsonrpc?: string; id?: unknown; result?: Record<string, any>; error?: unknown };
+      let parsed: { jsonrpc?: string; id?: unknown; result?: Record<string, any>; error?: { code: number; message: string } };
       assert.doesNotThrow(() => (parsed = JSON.parse(body)), `not JSON: ${body}`);
       assert.equal(parsed!.jsonrpc, "2.0", body);
       assert.deepEqual(parsed!.id, clientId, `the client's id: ${body}`);
-      return parsed!;
+      return { body, parsed: parsed! };
     };
+    const answerWith = async (clientId: string | number, line: string, progress = false) => (await answered(clientId, line, progress)).parsed;
+    /** How often `key` is named in JSON text (the test lines name it only as a key). */
+    const named = (text: string, key: string) => text.split(`"${key}"`).length - 1;
 
     test("an id written as 1.0 or 1e0 (the same number): the client's string id, valid JSON", async () => {
       for (const spelling of ["ID.0", "IDe0", "ID.00E+0"]) {
@@ -67,6 +73,26 @@ for (const era of ["modern", "legacy"] as const) {
       const body = await answerWith(9, `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"first"}]${complete}},"result":{"content":[{"type":"text","text":"last"}]${complete}}}`);
       assert.equal(textOf(body.result), "last");
       assert.equal(body.result?.resultType, "complete", JSON.stringify(body));
+    });
+
+    test('"result" or "error" repeated at the top level: the client\'s text names it once, the one the bridge read (a parser keeping the first key reads it too)', async () => {
+      for (const progress of [false, true]) {
+        const result = await answered(`r-${progress}`, `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"first"}]${complete}},"result":{"content":[{"type":"text","text":"last"}]${complete}}}`, progress);
+        assert.equal(named(result.body, "result"), 1, result.body);
+        assert.equal(textOf(result.parsed.result), "last");
+        const error = await answered(`e-${progress}`, '{"jsonrpc":"2.0","id":ID,"error":{"code":-32000,"message":"first"},"error":{"code":-32099,"message":"last"}}', progress);
+        assert.equal(named(error.body, "error"), 1, error.body);
+        assert.deepEqual(error.parsed.error, { code: -32099, message: "last" });
+      }
+    });
+
+    test('"result" and "error" both: the line is dropped as malformed, never forwarded; the call times out', async () => {
+      const lines = ['{"jsonrpc":"2.0","id":ID,"result":{"content":[]},"error":{"code":-32000,"message":"x"}}', '{"jsonrpc":"2.0","id":ID,"error":{"code":-32000,"message":"x"},"result":{"content":[]}}'];
+      const answers = await Promise.all(lines.map((line, i) => answered(`both-${i}`, line)));
+      for (const { body, parsed } of answers) {
+        assert.equal(parsed.error?.code, -32001, body);
+        assert.equal(named(body, "result"), 0, body);
+      }
     });
 
     test("a carriage return between tokens, and a 2 MiB result, reach a stream as one event", async () => {

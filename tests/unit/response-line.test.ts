@@ -24,10 +24,39 @@ test("a compact answer is forwarded as text under the client's id; odd ids and r
   }
 });
 
+test('a line that repeats "result" or "error", or names both, is not forwarded as text: a parser keeping the first key would read another answer', () => {
+  for (const line of [
+    '{"jsonrpc":"2.0","id":12,"result":{"a":1},"result":{"b":2}}',
+    '{"jsonrpc":"2.0","id":12,"result":{"a":1},"\\u0072esult":{"b":2}}',
+    '{"jsonrpc":"2.0","id":12,"error":{"code":1,"message":"a"},"error":{"code":2,"message":"b"}}',
+    '{"jsonrpc":"2.0","id":12,"result":{},"error":{"code":1,"message":"a"}}',
+    '{"jsonrpc":"2.0","id":12,"error":{"code":1,"message":"a"},"result":{}}',
+    // False alarms (a nested key or a value spelled so) cost a serialization, never a wrong answer.
+    '{"jsonrpc":"2.0","id":12,"result":{"level":"error"}}',
+    '{"jsonrpc":"2.0","id":12,"error":{"code":1,"message":"a","data":{"result":1}}}',
+  ]) {
+    assert.equal(afterIdOf(line, 12), undefined, line);
+  }
+  for (const line of ['{"jsonrpc":"2.0","id":12,"error":{"code":1,"message":"say \\"error\\""}}', '{"jsonrpc":"2.0","id":12,"result":{"isError":true,"text":"no \\"result\\" here"}}']) {
+    const afterId = afterIdOf(line, 12);
+    assert.ok(afterId !== undefined, line);
+    assert.deepEqual(JSON.parse(responseLine(3, afterId)), { ...JSON.parse(line), id: 3 });
+  }
+});
+
 test("resultType is spliced in after whitespace, and not into a result that is repeated", () => {
   for (const body of ["{ }", "{\t}", '{ "content":[]}', "{}", '{"content":[]}']) {
     const line = completeResultLine(5, "tools/call", JSON.parse(body), `,"result":${body}}`);
     assert.deepEqual(JSON.parse(line!), { jsonrpc: "2.0", id: 5, result: { resultType: "complete", ...JSON.parse(body) } }, body);
   }
-  assert.equal(completeResultLine(5, "tools/call", { content: [] }, ',"result":{"a":1},"result":{"content":[]}}'), undefined);
+  // Its afterId comes from afterIdOf, which refuses a repeated "result" (the last one is what was parsed).
+  assert.equal(afterIdOf('{"jsonrpc":"2.0","id":5,"result":{"a":1},"result":{"content":[]}}', 5), undefined);
+});
+
+test("completeResultLine refuses what it cannot splice: results that are not objects, resultType given, cacheable methods", () => {
+  for (const result of [[], ["x"], "x", 3, true, false, null]) {
+    assert.equal(completeResultLine(5, "tools/call", result, `,"result":${JSON.stringify(result)}}`), undefined, JSON.stringify(result));
+  }
+  assert.equal(completeResultLine(5, "tools/call", { resultType: "complete" }, ',"result":{"resultType":"complete"}}'), undefined);
+  assert.equal(completeResultLine(5, "tools/list", { tools: [] }, ',"result":{"tools":[]}}'), undefined);
 });
