@@ -13,6 +13,8 @@
  *   `requestState`, and its retry's `inputResponses` are fed back to the child.
  */
 import type { ServerConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { isObject, logLevelAllows, withoutEnvelope, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { discoverFromInitialize, initializeResultProblem, type InitializeResult } from "../mcp/discover.ts";
@@ -39,7 +41,7 @@ const MAX_INPUT_REQUESTS = 16;
 /** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
 const MAX_ROUNDS_PER_PRINCIPAL = 256;
 
-type Context = Pick<ModernContext, "config" | "logger" | "sealer" | "legacy">;
+type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
 
 let roundCounter = 0;
 /** Tells this process's rounds from another's (or a previous run's) when states share a configured key. */
@@ -108,8 +110,12 @@ export class LegacyChildState {
   /** Per child: resource URI → listen streams subscribed to it. */
   readonly subscriptions = new WeakMap<ModernUpstream, Map<string, number>>();
 
-  constructor(config: ServerConfig) {
+  /** Answers no modern answer can be made of (a client may ask for them again and again: throttled). */
+  readonly untranslatable: ThrottledLog;
+
+  constructor(config: ServerConfig, logger: Logger) {
     this.hint = { ttlMs: config.session.cache_ttl, cacheScope: config.session.cache_scope };
+    this.untranslatable = throttledLog(logger, "untranslatable answers", { burst: 10, windowMs: 60_000 });
   }
 }
 
@@ -160,7 +166,7 @@ function finishModern(context: Context, upstream: ModernUpstream, reply: ModernR
  * the log must not).
  */
 function failTranslation(context: Context, upstream: ModernUpstream, reply: ModernReply, id: JsonRpcId, problem: string): void {
-  context.logger.warn("an MCP server's answer cannot be translated for a modern client; it gets an internal error", { child: upstream.name, problem });
+  context.legacy.untranslatable.write("warn", "an MCP server's answer cannot be translated for a modern client; it gets an internal error", { child: upstream.name, problem });
   reply.finish(errorResponse(id, ErrorCode.InternalError, problem));
 }
 

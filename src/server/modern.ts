@@ -76,7 +76,7 @@ export class ModernServer {
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
-    this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config) };
+    this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config, logger) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
   }
 
