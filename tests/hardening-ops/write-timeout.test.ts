@@ -122,6 +122,23 @@ function stallTests(bridge: RunningBridge) {
     assert.equal(body.result.content[0].text, "still here");
   });
 
+  test("a client that stops reading but keeps sending bytes (blank lines between requests) is still closed", async () => {
+    const session = await openSession(bridge);
+    const before = count(bridge.logs(), STALLED);
+    const connection = await open(bridge.url);
+    connection.socket.pause();
+    sendBigCall(connection.socket, bridge, session);
+    // Each byte the bridge reads is activity on the socket; none of it is taking the response.
+    const trickle = setInterval(() => connection.socket.writable && connection.socket.write("\r\n"), 200);
+    try {
+      await until(() => (count(bridge.logs(), STALLED) > before ? true : undefined), "the write timeout's warning");
+    } finally {
+      clearInterval(trickle);
+    }
+    connection.socket.resume();
+    await until(() => (connection.closed ? true : undefined), "the connection to close");
+  });
+
   test("a slow download that keeps moving is not cut, however long it takes", async () => {
     const session = await openSession(bridge);
     const connection = await open(bridge.url);
@@ -248,6 +265,39 @@ describe("server.write_timeout settings", () => {
       send(connection.socket, bridge.url, "GET", "/health");
       await until(() => (connection.text.includes("HTTP/1.1 200") ? true : undefined), "the answer");
       await until(() => (connection.closed ? true : undefined), "the idle connection to close");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a write_timeout longer than a timer can hold does not cut a slow download", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), write_timeout: "720h", session: { stream_buffer_size: "64MiB" } } });
+    try {
+      const session = await openSession(bridge);
+      const connection = await open(bridge.url);
+      readSlowly(connection);
+      sendBigCall(connection.socket, bridge, session);
+      const whole = await until(() => {
+        const length = responseLength(connection.text);
+        return length !== undefined && connection.received >= length ? length : connection.closed ? -1 : undefined;
+      }, "the whole response", 1200);
+      assert.equal(connection.received, whole, `the connection was closed after ${connection.received} bytes`);
+      assert.equal(count(bridge.logs(), STALLED), 0);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test('idle_timeout "0s" (no idle limit): a kept-alive connection idle past write_timeout is not closed by it', async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), write_timeout: "1s", idle_timeout: "0s" } });
+    try {
+      const connection = await open(bridge.url);
+      send(connection.socket, bridge.url, "GET", "/health");
+      await until(() => (count(connection.text, "HTTP/1.1 200") === 1 ? true : undefined), "the first answer");
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal(connection.closed, false);
+      send(connection.socket, bridge.url, "GET", "/health");
+      await until(() => (count(connection.text, "HTTP/1.1 200") === 2 ? true : undefined), "the second answer on the same connection");
     } finally {
       await bridge.stop();
     }
