@@ -303,6 +303,31 @@ describe("server.write_timeout settings", () => {
     }
   });
 
+  test("connections it closed no longer count against max_connections_per_address (HTTPS)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-write-timeout-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
+    const bridge = await startBridge({
+      server: { mcp_server: scripted(), write_timeout: "1s", max_connections_per_address: 2, session: { stream_buffer_size: "64MiB" }, tls: { enabled: true, cert_file: join(dir, "server.pem"), key_file: join(dir, "server.key") } },
+    });
+    try {
+      const session = await openSession(bridge);
+      for (let round = 1; round <= 3; round++) {
+        const connection = await open(bridge.url);
+        connection.socket.pause();
+        sendBigCall(connection.socket, bridge, session);
+        await until(() => (count(bridge.logs(), STALLED) >= round ? true : undefined), "the write timeout's warning");
+        connection.socket.resume();
+        await until(() => (connection.closed ? true : undefined), "the connection to close");
+      }
+      const call = { jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "echo", arguments: { text: "still welcome" } } };
+      const { status, body } = await exchange(bridge, "POST", { ...MCP_HEADERS, "mcp-session-id": session }, JSON.stringify(call));
+      assert.equal(status, 200);
+      assert.equal(body.result.content[0].text, "still welcome");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("a value that is not a duration is a config error naming the key", async () => {
     const path = writeConfig({ mode: "server", server: { mcp_server: scripted(), write_timeout: "soon" } });
     const { code, stderr } = await runCli(["check-config", "-c", path]);
