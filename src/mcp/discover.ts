@@ -41,15 +41,15 @@ function modernCapabilities(capabilities: unknown): JsonObject {
 /**
  * Why a legacy `initialize` result cannot be told as a `server/discover` result, or undefined when
  * it can: `capabilities` must be an object, `serverInfo` an object with a string `name` and
- * `version`, `instructions` absent or a string (an empty or made-up stand-in would misinform the
- * client).
+ * `version`, `instructions` absent, null (read as absent: nothing is lost) or a string (an empty or
+ * made-up stand-in would misinform the client).
  */
 export function initializeResultProblem(init: unknown): string | undefined {
   if (!isObject(init)) return "its initialize result is not an object";
   if (!isObject(init.capabilities)) return "its initialize result has no capabilities object";
   const info = init.serverInfo;
   if (!isObject(info) || typeof info.name !== "string" || typeof info.version !== "string") return "its initialize result has no serverInfo with a string name and version";
-  if (init.instructions !== undefined && typeof init.instructions !== "string") return "its initialize result has instructions that are not a string";
+  if (init.instructions !== undefined && init.instructions !== null && typeof init.instructions !== "string") return "its initialize result has instructions that are not a string";
   return undefined;
 }
 

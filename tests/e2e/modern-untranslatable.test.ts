@@ -111,3 +111,16 @@ for (const [label, init] of MALFORMED_INITIALIZE) {
     });
   });
 }
+
+describe("a legacy child whose initialize result has instructions: null", () => {
+  const bridge = legacyChild({ INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "m", version: "1" }, instructions: null }) });
+
+  test("server/discover reads null as absent: described, without instructions, no warning", async () => {
+    const discover = await call(bridge, ALICE, { id: 1, method: "server/discover", params: { _meta: meta() } });
+    assert.equal(discover.status, 200, JSON.stringify(discover.body));
+    const result = discover.body.result as { capabilities?: unknown; instructions?: unknown } | undefined;
+    assert.ok(result?.capabilities, JSON.stringify(discover.body));
+    assert.equal("instructions" in result!, false, JSON.stringify(discover.body));
+    assert.doesNotMatch(bridge.logs(), /cannot be translated for a modern client/);
+  });
+});
