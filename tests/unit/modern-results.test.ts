@@ -35,6 +35,9 @@ test("an initialize result is told as server/discover only when its fields have 
   assert.equal(initializeResultProblem(good), undefined);
   assert.equal(initializeResultProblem({ ...good, instructions: "use it" }), undefined);
   assert.equal(discoverFromInitialize({ ...good, instructions: "use it" }, ["2026-07-28"]).instructions, "use it");
+  // null says as much as absent: read so, not refused.
+  assert.equal(initializeResultProblem({ ...good, instructions: null }), undefined);
+  assert.equal("instructions" in discoverFromInitialize({ ...good, instructions: null } as never, ["2026-07-28"]), false);
   for (const bad of [
     [],
     null,
@@ -47,7 +50,7 @@ test("an initialize result is told as server/discover only when its fields have 
     { ...good, serverInfo: { name: "s" } },
     { ...good, serverInfo: { name: 1, version: "1" } },
     { ...good, instructions: 42 },
-    { ...good, instructions: null },
+    { ...good, instructions: {} },
   ]) {
     assert.match(initializeResultProblem(bad) ?? "", /^its initialize result /, JSON.stringify(bad));
   }
