@@ -40,8 +40,15 @@ function section<Shape extends z.ZodRawShape>(shape: Shape) {
 
 // Messages below never echo the value: it may have come from an environment variable holding a secret.
 
-/** Milliseconds, written as "30s", "5m", "1h30m" or "250ms". */
-const duration = () =>
+/** The longest delay a JavaScript timer takes (ms); a longer one fires at once (Node warns and uses 1 ms). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
+/**
+ * Milliseconds, written as "30s", "5m", "1h30m" or "250ms". A `timer` (the default) is waited for
+ * with a timer, so it is bounded by TIMER_MAX_MS (about 24.8 days); a `lifetime` is only compared
+ * with clocks (token and cache lifetimes) and has no bound.
+ */
+const duration = (kind: "timer" | "lifetime" = "timer") =>
   z.union([z.string(), z.number()], { error: 'must be a duration such as "30s"' }).transform((value, ctx) => {
     if (typeof value === "number") {
       ctx.addIssue({ code: "custom", message: `a duration needs a unit: write "${value}s" for seconds or "${value}ms"` });
@@ -50,6 +57,10 @@ const duration = () =>
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({ code: "custom", message: 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
+      return z.NEVER;
+    }
+    if (kind === "timer" && ms > TIMER_MAX_MS) {
+      ctx.addIssue({ code: "custom", message: `is too long: a timer waits at most ${TIMER_MAX_MS} ms (about 24.8 days, e.g. "24d")` });
       return z.NEVER;
     }
     return ms;
@@ -160,7 +171,7 @@ const mcpServerSchema = section({
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts allowed within restart_window; past it the child waits until the oldest failure leaves the window (the budget recovers, the bridge never stays failed)."),
   restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
-  restart_window: duration().prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
+  restart_window: duration("lifetime").prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
   pass_identity: z.boolean().default(false).describe("Per-session children get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token)."),
   startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
   max_message_size: byteSize().prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
@@ -170,7 +181,7 @@ const mcpServerSchema = section({
 const sessionSchema = section({
   enabled: z.boolean().default(true).describe("Accepted for compatibility; sessions are how the bridge keeps clients apart and cannot be turned off."),
   mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped."),
-  timeout: duration().prefault("30m").describe("Idle time after which a session ends."),
+  timeout: duration("lifetime").prefault("30m").describe("Idle time after which a session ends."),
   max_sessions: z.number().int().positive().default(100).describe("Sessions open at once, and MCP server processes alive at once (a child that is still exiting counts until it is gone); the next initialize gets 503 with Retry-After."),
   max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot."),
   cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
@@ -179,7 +190,7 @@ const sessionSchema = section({
   modern_child: z.enum(["per_principal", "shared"]).default("per_principal").describe("Modern (2026-07-28) clients: per_principal: children of their own per authenticated subject; shared: one child for every principal. Without auth there is one principal."),
   modern_pool_size: z.number().int().positive().max(64).default(8).describe("Modern clients of a legacy MCP server: children per principal, each running one call that may ask for input (elicitation, sampling, roots) at a time; when all are taken, the call that has waited longest for its client's input is ended, once it has waited 2 s (a quarter of read_timeout at most)."),
   input_window: duration().prefault("0s").describe("Modern clients of a legacy MCP server: how long the bridge waits, after the server's first elicitation/sampling/roots request during a call, for others to send in the same round; 0s: only what has already arrived (no added latency)."),
-  cache_ttl: duration().prefault("0s").describe("Modern clients: ttlMs put on list results (and resources/read, server/discover) when the MCP server gives none."),
+  cache_ttl: duration("lifetime").prefault("0s").describe("Modern clients: ttlMs put on list results (and resources/read, server/discover) when the MCP server gives none."),
   cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
   request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
   event_buffer_bytes: byteSize().prefault("4MiB").describe("Bytes of events per session kept for SSE replay; the oldest go first, and an event larger than this is not kept."),
@@ -190,8 +201,8 @@ const bearerSchema = section({
   valid_tokens: z.array(secret()).optional().describe('Server mode: accepted tokens, plaintext or "sha256:<hex>" of the token.'),
   validation_endpoint: httpUrl().optional().describe('Server mode: POSTed {"token": …}; answers {"valid", "subject", "scopes", "claims", "metadata"}.'),
   validation_timeout: duration().prefault("5s").describe("Time allowed for the validation endpoint to answer; when it does not, the request fails with 503."),
-  cache_ttl: duration().prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
-  negative_cache_ttl: duration().prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
+  cache_ttl: duration("lifetime").prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
+  negative_cache_ttl: duration("lifetime").prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
   token: secret().optional().describe("Client mode: the token sent to the remote server."),
   token_env: z.string().optional().describe("Client mode: name of an environment variable holding the token (read at start), instead of token."),
 });
@@ -209,9 +220,9 @@ const oauthValidationSchema = section({
     .min(1)
     .default(["RS256", "ES256"])
     .describe("Asymmetric algorithms only: none and HS* are never accepted."),
-  clock_skew: duration().prefault("30s").describe("Tolerance for exp, nbf and iat against this server's clock."),
+  clock_skew: duration("lifetime").prefault("30s").describe("Tolerance for exp, nbf and iat against this server's clock."),
   require_expiration: z.boolean().default(true).describe("Reject tokens without an exp claim."),
-  max_token_age: duration().optional().describe("Reject tokens whose iat is older than this."),
+  max_token_age: duration("lifetime").optional().describe("Reject tokens whose iat is older than this."),
 });
 
 const oauthJwksSchema = section({
@@ -226,7 +237,7 @@ const oauthIntrospectionSchema = section({
   client_id: z.string().optional().describe("Client id used to authenticate to the introspection endpoint."),
   client_secret: secret().optional().describe("Client secret used to authenticate to the introspection endpoint."),
   auth_method: z.enum(["client_secret_basic", "client_secret_post"]).default("client_secret_basic").describe("How the bridge authenticates to the introspection endpoint."),
-  cache_ttl: duration().prefault("60s").describe("How long an introspection answer is reused."),
+  cache_ttl: duration("lifetime").prefault("60s").describe("How long an introspection answer is reused."),
 });
 
 const oauthSchema = section({
@@ -314,18 +325,18 @@ const oauthServerSchema = section({
   enabled: z.boolean().default(false).describe("Run the OAuth 2.1 authorization server, which issues tokens for this bridge and then protects the MCP endpoint with them (no auth: block needed)."),
   issuer: httpUrl().optional().describe("Public base URL (https outside loopback); byte-identical to what clients use. Default: the origin of server.public_url, else of the listening address."),
   mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
-  token_lifetime: duration().prefault("1h").describe("Lifetime of issued access tokens."),
-  refresh_token_lifetime: duration().prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
-  auth_code_lifetime: duration().prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
-  login_session_lifetime: duration().prefault("0s").describe('How long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
+  token_lifetime: duration("lifetime").prefault("1h").describe("Lifetime of issued access tokens."),
+  refresh_token_lifetime: duration("lifetime").prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
+  auth_code_lifetime: duration("lifetime").prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
+  login_session_lifetime: duration("lifetime").prefault("0s").describe('How long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
   allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
-  registration_lifetime: duration().prefault("30d").describe("A dynamically registered client unused this long is forgotten."),
+  registration_lifetime: duration("lifetime").prefault("30d").describe("A dynamically registered client unused this long is forgotten."),
   client_metadata_documents: section({
     enabled: z.boolean().default(true).describe("Accept https URLs as client_id (Client ID Metadata Documents) and advertise client_id_metadata_document_supported."),
     allowed_hosts: z.array(z.string()).default([]).describe('Host names whose documents are accepted ("*.example.com" for subdomains); empty: any public host.'),
     allow_private_addresses: z.boolean().default(false).describe("Also fetch documents from loopback, private and link-local addresses. Development only."),
     fetch_timeout: duration().prefault("5s").describe("Time allowed to fetch a document."),
-    max_cache_time: duration().prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
+    max_cache_time: duration("lifetime").prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
   }).prefault({}).describe("Client ID Metadata Documents: the registration the MCP specification prefers."),
   signing: section({
     algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Signature algorithm of issued tokens."),

@@ -18,9 +18,6 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Socket } from "node:net";
 
-/** Node's largest timer delay (ms); a longer one would fire after 1 ms. */
-const TIMER_MAX = 2 ** 31 - 1;
-
 /**
  * Bytes libuv still holds for the kernel on a TCP socket: Node's private `_handle.writeQueueSize`
  * (the value its own `_onTimeout` compares); 0 when absent.
@@ -39,7 +36,8 @@ function progressOf(socket: Socket): string | undefined {
 
 /**
  * Closes connections whose response has bytes pending (`writableLength` > 0) and made no progress
- * for `writeTimeout` ms, telling `onStalled` the peer address. Nothing when `writeTimeout` is 0.
+ * for `writeTimeout` ms (at most a timer's range, as the config's durations are), telling
+ * `onStalled` the peer address. Nothing when `writeTimeout` is 0.
  */
 export function closeStalledResponses(server: Server, writeTimeout: number, onStalled: (address: string) => void): void {
   if (writeTimeout <= 0) return;
@@ -56,7 +54,7 @@ export function closeStalledResponses(server: Server, writeTimeout: number, onSt
       onStalled(socket.remoteAddress ?? "");
       socket.destroy();
     }
-  }, Math.min(writeTimeout, TIMER_MAX));
+  }, writeTimeout);
   timer.unref();
   server.once("close", () => clearInterval(timer));
   server.on("request", (request: IncomingMessage) => {

@@ -197,6 +197,16 @@ describe("durations, sizes and listen addresses", () => {
     assertIssue(rejection(SERVER + "  read_timeout: true\n"), "server.read_timeout", /must be a duration/);
   });
 
+  test("a duration waited for with a timer is at most a timer's range; a lifetime is not bounded", () => {
+    // Past 2^31-1 ms a JavaScript timer fires at once: a 30-day keep-alive would close every connection.
+    for (const key of ["idle_timeout", "write_timeout", "sse_keepalive_interval"]) {
+      assertIssue(rejection(SERVER + `  ${key}: 25d\n`), `server.${key}`, /is too long: a timer waits at most 2147483647 ms/);
+    }
+    assertIssue(rejection(SERVER + "    read_timeout: 25d\n"), "server.mcp_server.read_timeout", /is too long/);
+    assert.equal(server("  idle_timeout: 24d\n").idle_timeout, 24 * 86_400_000);
+    assert.equal(server("  session:\n    timeout: 90d\n").session.timeout, 90 * 86_400_000);
+  });
+
   test("sizes become bytes", () => {
     assert.equal(server("  max_body_size: 4MiB\n").max_body_size, 4 * 1024 * 1024);
     assert.equal(server("  max_body_size: 512KB\n").max_body_size, 512_000);

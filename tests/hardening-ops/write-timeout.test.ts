@@ -270,24 +270,6 @@ describe("server.write_timeout settings", () => {
     }
   });
 
-  test("a write_timeout longer than a timer can hold does not cut a slow download", async () => {
-    const bridge = await startBridge({ server: { mcp_server: scripted(), write_timeout: "720h", session: { stream_buffer_size: "64MiB" } } });
-    try {
-      const session = await openSession(bridge);
-      const connection = await open(bridge.url);
-      readSlowly(connection);
-      sendBigCall(connection.socket, bridge, session);
-      const whole = await until(() => {
-        const length = responseLength(connection.text);
-        return length !== undefined && connection.received >= length ? length : connection.closed ? -1 : undefined;
-      }, "the whole response", 1200);
-      assert.equal(connection.received, whole, `the connection was closed after ${connection.received} bytes`);
-      assert.equal(count(bridge.logs(), STALLED), 0);
-    } finally {
-      await bridge.stop();
-    }
-  });
-
   test('idle_timeout "0s" (no idle limit): a kept-alive connection idle past write_timeout is not closed by it', async () => {
     const bridge = await startBridge({ server: { mcp_server: scripted(), write_timeout: "1s", idle_timeout: "0s" } });
     try {
