@@ -203,6 +203,8 @@ describe("durations, sizes and listen addresses", () => {
       assertIssue(rejection(SERVER + `  ${key}: 25d\n`), `server.${key}`, /is too long: a timer waits at most 2147483647 ms/);
     }
     assertIssue(rejection(SERVER + "    read_timeout: 25d\n"), "server.mcp_server.read_timeout", /is too long/);
+    // The window is also the longest restart delay, waited for with a timer.
+    assertIssue(rejection(SERVER + "    restart_window: 25d\n"), "server.mcp_server.restart_window", /is too long/);
     assert.equal(server("  idle_timeout: 24d\n").idle_timeout, 24 * 86_400_000);
     assert.equal(server("  session:\n    timeout: 90d\n").session.timeout, 90 * 86_400_000);
   });
