@@ -13,8 +13,7 @@ import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type Init
 import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
 import { inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
-import { isInputRequired, toLegacyError, toLegacyResult } from "../mcp/results.ts";
-import { jsonKindOf } from "../util/object.ts";
+import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, readBodyText } from "./messages.ts";
@@ -281,7 +280,7 @@ export class ModernTransport implements RemoteTransport {
       if (request.method === "ping" && response.error?.code === ErrorCode.MethodNotFound) return { jsonrpc: "2.0", id: request.id, result: {} };
       if (response.error) return { ...response, id: request.id, error: toLegacyError(request.method, response.error) };
       // An empty result would read as success (a tool call with no content): what is not an object is an error.
-      if (!isObject(response.result)) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server answered ${request.method} with a result that is not an object (${jsonKindOf(response.result)})`);
+      if (!isObject(response.result)) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: ${resultProblem(request.method, response.result)}`);
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;

@@ -53,10 +53,7 @@ function send(socket: Socket, url: string, method: string, path: string, headers
 async function exchange(bridge: RunningBridge, method: string, headers: Record<string, string>, body: string) {
   const connection = await open(bridge.url);
   send(connection.socket, bridge.url, method, new URL(bridge.url).pathname, headers, body);
-  const whole = await until(() => {
-    const length = responseLength(connection.text);
-    return length !== undefined && connection.received >= length ? length : undefined;
-  }, "an answer");
+  const whole = await wholeResponse(connection);
   connection.socket.destroy();
   const head = connection.text.slice(0, connection.text.indexOf("\r\n\r\n"));
   return { status: Number(head.split(" ")[1]), head, body: JSON.parse(connection.text.slice(head.length + 4, whole)) };
@@ -74,6 +71,14 @@ async function openSession(bridge: RunningBridge): Promise<string> {
 function sendBigCall(socket: Socket, bridge: RunningBridge, session: string): void {
   const body = JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "big", arguments: { bytes: BIG } } });
   send(socket, bridge.url, "POST", new URL(bridge.url).pathname, { "content-type": "application/json", accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" }, body);
+}
+
+/** A new connection that asks for the big answer and does not read it. */
+async function stalledCall(bridge: RunningBridge, session: string) {
+  const connection = await open(bridge.url);
+  connection.socket.pause();
+  sendBigCall(connection.socket, bridge, session);
+  return connection;
 }
 
 /** Reads like a slow client: a short pause after every 256 KiB, so the transfer takes seconds but never stops. */
@@ -100,14 +105,48 @@ function count(text: string, part: string): number {
   return text.split(part).length - 1;
 }
 
+/** The bridge's TLS settings with a fresh self-signed certificate for 127.0.0.1. */
+function selfSignedTls() {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-write-timeout-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
+  return { enabled: true, cert_file: join(dir, "server.pem"), key_file: join(dir, "server.key") };
+}
+
+/** Resolves with the length of the response once all of it has been read; -1 when the connection closes first. */
+function wholeResponse(connection: Awaited<ReturnType<typeof open>>, attempts?: number): Promise<number> {
+  return until(() => {
+    const length = responseLength(connection.text);
+    return length !== undefined && connection.received >= length ? length : connection.closed ? -1 : undefined;
+  }, "the whole response", attempts);
+}
+
+/** Asks for /health on `connection`, waits `idleMs`, and asks again on the same connection. */
+async function healthTwice(bridge: RunningBridge, connection: Awaited<ReturnType<typeof open>>, idleMs: number): Promise<void> {
+  send(connection.socket, bridge.url, "GET", "/health");
+  await until(() => (count(connection.text, "HTTP/1.1 200") === 1 ? true : undefined), "the first answer");
+  await new Promise((resolve) => setTimeout(resolve, idleMs));
+  assert.equal(connection.closed, false);
+  send(connection.socket, bridge.url, "GET", "/health");
+  await until(() => (count(connection.text, "HTTP/1.1 200") === 2 ? true : undefined), "the second answer on the same connection");
+  assert.equal(connection.closed, false);
+}
+
+/** Runs `body` against a bridge of its own, stopped afterwards. */
+async function withBridge(config: Parameters<typeof startBridge>[0], body: (bridge: RunningBridge) => Promise<void>): Promise<void> {
+  const bridge = await startBridge(config);
+  try {
+    await body(bridge);
+  } finally {
+    await bridge.stop();
+  }
+}
+
 /** A stalled client is closed, a moving one is not; shared by the HTTP and HTTPS bridges. */
 function stallTests(bridge: RunningBridge) {
   test("a client that stops reading a large response is closed, logged once, and the bridge goes on serving", async () => {
     const session = await openSession(bridge);
     const before = count(bridge.logs(), STALLED);
-    const connection = await open(bridge.url);
-    connection.socket.pause();
-    sendBigCall(connection.socket, bridge, session);
+    const connection = await stalledCall(bridge, session);
     // Never read: the bridge must give up on it (before this change it kept it open forever).
     await until(() => (count(bridge.logs(), STALLED) > before ? true : undefined), "the write timeout's warning");
     assert.match(bridge.logs().split("\n").find((line) => line.includes(STALLED))!, /remote=127\.0\.0\.1/);
@@ -125,9 +164,7 @@ function stallTests(bridge: RunningBridge) {
   test("a client that stops reading but keeps sending bytes (blank lines between requests) is still closed", async () => {
     const session = await openSession(bridge);
     const before = count(bridge.logs(), STALLED);
-    const connection = await open(bridge.url);
-    connection.socket.pause();
-    sendBigCall(connection.socket, bridge, session);
+    const connection = await stalledCall(bridge, session);
     // Each byte the bridge reads is activity on the socket; none of it is taking the response.
     const trickle = setInterval(() => connection.socket.writable && connection.socket.write("\r\n"), 200);
     try {
@@ -144,10 +181,7 @@ function stallTests(bridge: RunningBridge) {
     const connection = await open(bridge.url);
     readSlowly(connection);
     sendBigCall(connection.socket, bridge, session);
-    const whole = await until(() => {
-      const length = responseLength(connection.text);
-      return length !== undefined && connection.received >= length ? length : connection.closed ? -1 : undefined;
-    }, "the whole response", 1200);
+    const whole = await wholeResponse(connection, 1200);
     assert.equal(connection.closed, false, `the connection was closed after ${connection.received} bytes (${connection.error})`);
     assert.equal(connection.received, whole);
     assert.match(connection.text, /^HTTP\/1\.1 200 /);
@@ -218,85 +252,47 @@ describe("server.write_timeout over HTTP", () => {
   });
 
   test("a kept-alive connection idle for longer than write_timeout is still usable", async () => {
-    const connection = await open(bridge.url);
-    send(connection.socket, bridge.url, "GET", "/health");
-    await until(() => (count(connection.text, "HTTP/1.1 200") === 1 ? true : undefined), "the first answer");
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    send(connection.socket, bridge.url, "GET", "/health");
-    await until(() => (count(connection.text, "HTTP/1.1 200") === 2 ? true : undefined), "the second answer on the same connection");
-    assert.equal(connection.closed, false);
+    await healthTwice(bridge, await open(bridge.url), 2500);
   });
 });
 
 describe("server.write_timeout over HTTPS", () => {
-  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-write-timeout-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
-  const bridge = useBridge(() =>
-    startBridge({ server: { mcp_server: scripted(), write_timeout: "1s", tls: { enabled: true, cert_file: join(dir, "server.pem"), key_file: join(dir, "server.key") } } }),
-  );
+  const bridge = useBridge(() => startBridge({ server: { mcp_server: scripted(), write_timeout: "1s", tls: selfSignedTls() } }));
   stallTests(bridge);
 });
 
 describe("server.write_timeout settings", () => {
   test('"0s" turns it off: a client that stops reading is left alone', async () => {
-    const bridge = await startBridge({ server: { mcp_server: scripted(), write_timeout: "0s" } });
-    try {
+    await withBridge({ server: { mcp_server: scripted(), write_timeout: "0s" } }, async (bridge) => {
       const session = await openSession(bridge);
-      const connection = await open(bridge.url);
-      connection.socket.pause();
-      sendBigCall(connection.socket, bridge, session);
+      const connection = await stalledCall(bridge, session);
       await new Promise((resolve) => setTimeout(resolve, 3000));
       assert.equal(count(bridge.logs(), STALLED), 0);
       connection.socket.resume();
-      const whole = await until(() => {
-        const length = responseLength(connection.text);
-        return length !== undefined && connection.received >= length ? length : undefined;
-      }, "the whole response");
+      const whole = await wholeResponse(connection);
       assert.equal(connection.received, whole);
-    } finally {
-      await bridge.stop();
-    }
+    });
   });
 
   test("idle_timeout still closes an idle kept-alive connection", async () => {
-    const bridge = await startBridge({ server: { mcp_server: scripted(), write_timeout: "1s", idle_timeout: "1s" } });
-    try {
+    await withBridge({ server: { mcp_server: scripted(), write_timeout: "1s", idle_timeout: "1s" } }, async (bridge) => {
       const connection = await open(bridge.url);
       send(connection.socket, bridge.url, "GET", "/health");
       await until(() => (connection.text.includes("HTTP/1.1 200") ? true : undefined), "the answer");
       await until(() => (connection.closed ? true : undefined), "the idle connection to close");
-    } finally {
-      await bridge.stop();
-    }
+    });
   });
 
   test('idle_timeout "0s" (no idle limit): a kept-alive connection idle past write_timeout is not closed by it', async () => {
-    const bridge = await startBridge({ server: { mcp_server: scripted(), write_timeout: "1s", idle_timeout: "0s" } });
-    try {
-      const connection = await open(bridge.url);
-      send(connection.socket, bridge.url, "GET", "/health");
-      await until(() => (count(connection.text, "HTTP/1.1 200") === 1 ? true : undefined), "the first answer");
-      await new Promise((resolve) => setTimeout(resolve, 2500));
-      assert.equal(connection.closed, false);
-      send(connection.socket, bridge.url, "GET", "/health");
-      await until(() => (count(connection.text, "HTTP/1.1 200") === 2 ? true : undefined), "the second answer on the same connection");
-    } finally {
-      await bridge.stop();
-    }
+    await withBridge({ server: { mcp_server: scripted(), write_timeout: "1s", idle_timeout: "0s" } }, async (bridge) => healthTwice(bridge, await open(bridge.url), 2500));
   });
 
   test("connections it closed no longer count against max_connections_per_address (HTTPS)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-write-timeout-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
-    const bridge = await startBridge({
-      server: { mcp_server: scripted(), write_timeout: "1s", max_connections_per_address: 2, session: { stream_buffer_size: "64MiB" }, tls: { enabled: true, cert_file: join(dir, "server.pem"), key_file: join(dir, "server.key") } },
-    });
-    try {
+    const config = { server: { mcp_server: scripted(), write_timeout: "1s", max_connections_per_address: 2, session: { stream_buffer_size: "64MiB" }, tls: selfSignedTls() } };
+    await withBridge(config, async (bridge) => {
       const session = await openSession(bridge);
       for (let round = 1; round <= 3; round++) {
-        const connection = await open(bridge.url);
-        connection.socket.pause();
-        sendBigCall(connection.socket, bridge, session);
+        const connection = await stalledCall(bridge, session);
         await until(() => (count(bridge.logs(), STALLED) >= round ? true : undefined), "the write timeout's warning");
         connection.socket.resume();
         await until(() => (connection.closed ? true : undefined), "the connection to close");
@@ -305,9 +301,7 @@ describe("server.write_timeout settings", () => {
       const { status, body } = await exchange(bridge, "POST", { ...MCP_HEADERS, "mcp-session-id": session }, JSON.stringify(call));
       assert.equal(status, 200);
       assert.equal(body.result.content[0].text, "still welcome");
-    } finally {
-      await bridge.stop();
-    }
+    });
   });
 
   test("a value that is not a duration is a config error naming the key", async () => {
