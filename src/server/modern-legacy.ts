@@ -72,6 +72,8 @@ class Round {
   #nextKey = 1;
   /** A flush of the collected requests is scheduled (see scheduleFlush). */
   flushQueued = false;
+  /** askClient is sealing a round: the pending requests must not change until it has answered. */
+  asking = false;
   /** Ends the round when its client does not come back with input in time. */
   deadline: ReturnType<typeof setTimeout> | undefined;
   /** Counted in perPrincipal until dropped. */
@@ -364,7 +366,16 @@ function nextTurn(callback: () => void): void {
  */
 async function flush(context: Context, round: Round): Promise<void> {
   const reply = round.reply;
-  if (!reply || round.settled) return;
+  // A round being sealed takes in what was collected meanwhile itself, or leaves it for the next round.
+  if (!reply || round.settled || round.asking) return;
+  admit(round);
+  if (round.pending.length === 0) return;
+  round.asked = true;
+  await askClient(context, round, reply);
+}
+
+/** Moves the collected child requests the client can be asked into `pending`; refuses the others to the child. */
+function admit(round: Round): void {
   for (const childRequest of round.collected.splice(0)) {
     if (!isInputRequestMethod(childRequest.method)) {
       round.upstream.answer(errorResponse(childRequest.id, ErrorCode.MethodNotFound, `the client cannot be asked ${childRequest.method}`));
@@ -378,21 +389,32 @@ async function flush(context: Context, round: Round): Promise<void> {
     }
     round.pending.push({ key: round.nextKey(), id: childRequest.id, request: childRequest });
   }
-  if (round.pending.length === 0) return;
-  round.asked = true;
-  await askClient(context, round, reply);
 }
 
 /** Answers `reply` with `input_required` for every pending child request; the call stays open. */
 async function askClient(context: Context, round: Round, reply: ModernReply): Promise<void> {
-  const sealer = await context.sealer;
-  round.digest ??= await requestDigest(round.method, round.params);
-  const ttl = context.config.mcp_server!.read_timeout;
-  const state = await sealer.seal({ principal: round.principal, child: round.upstream.name, call: round.id, request: round.digest, keys: round.pending.map((entry) => entry.key) }, ttl);
-  // The call may have ended while its state was sealed (answered, timed out, its client or its
-  // child gone, evicted): a round that is over must not be registered as waiting for its client.
-  if (!round.live) return reply.finish(callOver(round.clientId));
-  const inputRequests = toInputRequests(round.pending.map(({ key, request }) => ({ key, request })));
+  round.asking = true;
+  try {
+    const sealer = await context.sealer;
+    round.digest ??= await requestDigest(round.method, round.params);
+    // What the child asked while the digest was computed goes in this round; what it asks from
+    // here on waits for the next (the state must name exactly the requests the round carries).
+    admit(round);
+    const asked = round.pending.slice();
+    const ttl = context.config.mcp_server!.read_timeout;
+    const state = await sealer.seal({ principal: round.principal, child: round.upstream.name, call: round.id, request: round.digest, keys: asked.map((entry) => entry.key) }, ttl);
+    // The call may have ended while its state was sealed (answered, timed out, its client or its
+    // child gone, evicted): a round that is over must not be registered as waiting for its client.
+    if (!round.live) return reply.finish(callOver(round.clientId));
+    sendRound(context, round, reply, asked, state, ttl);
+  } finally {
+    round.asking = false;
+  }
+}
+
+/** Sends the sealed round to its client and keeps the child's call open for the retry. */
+function sendRound(context: Context, round: Round, reply: ModernReply, asked: Round["pending"], state: string, ttl: number): void {
+  const inputRequests = toInputRequests(asked.map(({ key, request }) => ({ key, request })));
   round.reply = undefined;
   round.waitingSince = Date.now();
   round.registered = true;

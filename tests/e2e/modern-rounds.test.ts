@@ -55,6 +55,65 @@ describe("a round whose call ends while the bridge seals it (legacy child, one c
   });
 });
 
+describe("a legacy child that asks again while the bridge seals its round", () => {
+  let bridge: RunningBridge;
+  before(async () => {
+    bridge = await startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    });
+  });
+  after(() => stopHard(bridge));
+
+  test("each round's requestState names exactly the questions it carries: answering every round completes the call", async () => {
+    // Large arguments make the digest the requestState is bound to take a while: the second
+    // question arrives while the bridge still seals the round that carries the first.
+    const args = { pad: "x".repeat(6 * 1024 * 1024) };
+    const asked: string[] = [];
+    let retry: Record<string, unknown> = {};
+    for (let round = 0; round < 4; round++) {
+      const { body } = await call(bridge, ALICE, { id: 10 + round, method: "tools/call", params: { name: "ask_again_while_sealing", arguments: args, _meta: meta({ elicitation: {} }), ...retry } }, { signal: AbortSignal.timeout(20_000) });
+      assert.equal(body.error, undefined, JSON.stringify(body).slice(0, 500));
+      if (body.result?.resultType !== "input_required") {
+        assert.equal(textOf(body.result), "answers: accept, accept", JSON.stringify(body).slice(0, 500));
+        assert.deepEqual(asked.sort(), ["question 1?", "question 2?"]);
+        return;
+      }
+      const inputRequests = body.result.inputRequests as Record<string, { params: { message: string } }>;
+      asked.push(...Object.values(inputRequests).map((request) => request.params.message));
+      const inputResponses = Object.fromEntries(Object.keys(inputRequests).map((key) => [key, { action: "accept", content: {} }]));
+      retry = { inputResponses, requestState: body.result.requestState };
+    }
+    assert.fail("the call did not complete within four rounds");
+  });
+
+  test("a question the child asks while the bridge seals the round that asks again what the client left unanswered joins a round whose requestState names it", async () => {
+    for (let n = 0; n < 20; n++) {
+      const asked: string[] = [];
+      let retry: Record<string, unknown> = {};
+      let done = false;
+      for (let round = 0; round < 5 && !done; round++) {
+        const { body } = await call(bridge, ALICE, { id: 100 * n + round, method: "tools/call", params: { name: "ask_more_when_answered", arguments: {}, _meta: meta({ elicitation: {} }), ...retry } }, { signal: AbortSignal.timeout(20_000) });
+        assert.equal(body.error, undefined, `call ${n}, round ${round}: ${JSON.stringify(body).slice(0, 500)}`);
+        if (body.result?.resultType !== "input_required") {
+          assert.equal(textOf(body.result), "answers: accept, accept, accept", JSON.stringify(body).slice(0, 500));
+          done = true;
+          break;
+        }
+        const inputRequests = body.result.inputRequests as Record<string, { params: { message: string } }>;
+        // The first round's retry answers only the first question: the bridge asks the second again.
+        const keys = Object.keys(inputRequests).filter((key) => round > 0 || inputRequests[key]!.params.message === "question 1?");
+        asked.push(...keys.map((key) => inputRequests[key]!.params.message));
+        retry = { inputResponses: Object.fromEntries(keys.map((key) => [key, { action: "accept", content: {} }])), requestState: body.result.requestState };
+      }
+      assert.ok(done, `call ${n} did not complete within five rounds`);
+      assert.deepEqual(asked.sort(), ["question 1?", "question 2?", "question 3?"]);
+    }
+  });
+});
+
 describe("a wall-clock step while calls are in flight (modern child)", () => {
   let bridge: RunningBridge;
   before(async () => {
