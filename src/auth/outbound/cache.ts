@@ -183,7 +183,7 @@ export async function openTokenCache(serverUrl: string, directory: string, files
         // Held by another instance: a stale lock (its holder died) is broken once it has expired.
         const held = await files.read(lockPath).catch(() => undefined);
         if (held && untilOf(held.text) < now() && (await removeIfSame(files, lockPath, held.text, now).catch(() => false))) {
-          logger.warn("broke a stale login lock", { path: lockPath });
+          logger.warn("breaking a stale login lock", { path: lockPath });
           continue;
         }
         if (!waited) logger.info("another mcp-bridge is signing in to this server; waiting for it", { path: lockPath });
