@@ -72,6 +72,54 @@ function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocum
   return typeof doc === "object" && doc !== null && doc.version === 1 && doc.serverUrl === serverUrl && typeof doc.issuers === "object" && doc.issuers !== null;
 }
 
+/** A lock's or claim's expiry (ms since the epoch); 0 (expired) when unreadable. */
+function untilOf(text: string): number {
+  try {
+    return Number((JSON.parse(text) as { until?: unknown }).until) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * How long a claim (see removeIfSame) is honoured. It covers two file operations, not a sign-in:
+ * it expires only so that a process killed between them does not leave the lock unbreakable.
+ */
+const CLAIM_TTL = 60_000;
+/** Claims on claims (each needs a process killed mid-claim) are followed this deep, then waited out. */
+const MAX_CLAIM_DEPTH = 3;
+
+/**
+ * Removes the file at `path` only if it still holds `text`, safe against other processes doing the
+ * same at once; true when this call removed it. Files offer no compare-and-delete, and checking
+ * then removing lets two breakers of one stale lock both win (the second removes the lock the
+ * first just took), as does renaming the file aside (until it is put back, a third takes the free
+ * name). So whoever removes a lock first claims its text: it creates `<path>.<hash of text>.claim`
+ * exclusively, and only the one that created it may remove a file holding `text`. Texts are
+ * unique (an owner token), so once removed a text never returns, and while the claimant re-reads
+ * and removes, no one else can replace it (unless it stalls CLAIM_TTL in between). A holder releasing its own lock claims it the same way,
+ * so it never removes a newer holder's lock after its own was broken. A claim left by a killed
+ * process expires after CLAIM_TTL and is broken the same way (one level deeper).
+ */
+async function removeIfSame(files: PrivateFiles, path: string, text: string, now: () => number, depth = 0): Promise<boolean> {
+  const claimPath = `${path}.${toHex(await sha256(text)).slice(0, 16)}.claim`;
+  const claim = JSON.stringify({ until: now() + CLAIM_TTL, owner: toHex(crypto.getRandomValues(new Uint8Array(16))) });
+  if (!(await files.createExclusive(claimPath, claim))) {
+    // Someone else is removing this very text, or was killed doing so.
+    const other = depth < MAX_CLAIM_DEPTH ? await files.read(claimPath).catch(() => undefined) : undefined;
+    if (other && untilOf(other.text) < now()) await removeIfSame(files, claimPath, other.text, now, depth + 1);
+    return false;
+  }
+  try {
+    if ((await files.read(path))?.text !== text) return false;
+    await files.remove(path);
+    return true;
+  } finally {
+    // Released either way: a removed text never returns, and one still there is judged afresh.
+    await files.remove(claimPath).catch(() => {});
+  }
+}
+
 /**
  * The cache file of `serverUrl` in `directory` (named by a hash of the URL), or a memory-only
  * cache when `files` is undefined.
@@ -119,7 +167,8 @@ export async function openTokenCache(serverUrl: string, directory: string, files
       const deadline = now() + maxWait;
       let waited = false;
       for (;;) {
-        const lock = JSON.stringify({ until: now() + maxWait });
+        // The owner token makes every lock's text unique: removeIfSame tells this lock from the next.
+        const lock = JSON.stringify({ until: now() + maxWait, owner: toHex(crypto.getRandomValues(new Uint8Array(16))) });
         if (await files.createExclusive(lockPath, lock)) {
           try {
             // Even a lock taken at once may follow another instance's sign-in that ended a moment ago.
@@ -127,20 +176,14 @@ export async function openTokenCache(serverUrl: string, directory: string, files
             if (done !== undefined) return done;
             return await login();
           } finally {
-            await files.remove(lockPath).catch(() => {});
+            // Only our own lock: a sign-in that overran `until` may have had it broken and retaken.
+            await removeIfSame(files, lockPath, lock, now).catch(() => {});
           }
         }
         // Held by another instance: a stale lock (its holder died) is broken once it has expired.
         const held = await files.read(lockPath).catch(() => undefined);
-        let until = 0;
-        try {
-          until = Number((JSON.parse(held?.text ?? "{}") as { until?: unknown }).until) || 0;
-        } catch {
-          // unreadable lock: treat as expired
-        }
-        if (held && until < now()) {
+        if (held && untilOf(held.text) < now() && (await removeIfSame(files, lockPath, held.text, now).catch(() => false))) {
           logger.warn("breaking a stale login lock", { path: lockPath });
-          await files.remove(lockPath).catch(() => {});
           continue;
         }
         if (!waited) logger.info("another mcp-bridge is signing in to this server; waiting for it", { path: lockPath });
