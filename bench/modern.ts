@@ -3,7 +3,8 @@
  * the bridge's modern (2026-07-28) path against its legacy path, one bridge (bearer, a child per
  * principal / per session) in front of bench/fixtures/echo-server.mjs, in one run:
  * - throughput of tools/call `echo` over N keep-alive connections, modern (stateless, `_meta`
- *   envelope, standard headers) vs legacy (one session), alternated over the repetitions, and the
+ *   envelope, standard headers) vs legacy (one session), alternated over the repetitions (every
+ *   other one in reverse order; ratios are medians of per-repetition ratios), and the
  *   legacy path carrying a modern request's bytes, which separates the bridge's modern work from
  *   the protocol's larger requests (see PATHS);
  * - one Multi Round-Trip round (tools/call `ask`: the child elicits, the client gets
@@ -24,9 +25,9 @@ import { ROOT, startTarget, type Running } from "./lib/targets.ts";
 
 const argv = process.argv.slice(2);
 const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-const DURATION_MS = Number(value("--duration") ?? 3000);
+const DURATION_MS = Number(value("--duration") ?? 2000);
 const CONNECTIONS = Number(value("--connections") ?? 16);
-const REPS = Number(value("--reps") ?? 3);
+const REPS = Number(value("--reps") ?? 9);
 /** Each path runs this long, unmeasured, before the repetitions: both measured warm (JIT, the modern pool's children started). */
 const WARMUP_MS = Number(value("--warmup") ?? 3000);
 const ROUNDS = Number(value("--rounds") ?? 200);
@@ -39,7 +40,9 @@ const ONLY = value("--only");
 if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "modern") throw new Error("--only takes legacy, sized or modern");
 const MODERN = "2026-07-28";
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The value at fraction `q` of the sorted values (0.5: the median; 0.25 and 0.75: the quartiles). */
+const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * q + 0.5)]!;
+const median = (values: number[]) => quantile(values, 0.5);
 
 function modernHeaders(token: string | undefined, method: string, name: string): Record<string, string> {
   return {
@@ -151,7 +154,8 @@ async function main(): Promise<void> {
     };
     for (const path of measured) await throughput(target, loads[path], WARMUP_MS);
     for (let rep = 0; rep < REPS; rep++) {
-      for (const path of measured) {
+      // Every other repetition in reverse order: no path always runs right after another.
+      for (const path of rep % 2 === 0 ? measured : [...measured].reverse()) {
         const run = await throughput(target, loads[path]);
         rates.get(path)!.push(run.rate);
         cpu.get(path)!.push(run.cpu);
@@ -168,14 +172,25 @@ async function main(): Promise<void> {
     await target.stop();
   }
   const rate = (path: Path) => median(rates.get(path)!);
+  /**
+   * A ratio of two paths per repetition (they ran back to back, on the same machine state), then
+   * the median and quartiles of those: this host's speed drifts between repetitions far more than
+   * the paths differ.
+   */
+  const paired = (a: Path, b: Path) => {
+    const ratios = rates.get(a)!.map((r, i) => r / rates.get(b)![i]!);
+    return { median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75) };
+  };
+  const shown = (r: { median: number; q1: number; q3: number }) => `**${r.median.toFixed(2)}×** (quartiles ${r.q1.toFixed(2)}–${r.q3.toFixed(2)})`;
   const result = {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
     settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
     rps: Object.fromEntries(rates),
     cpuUsPerCall: Object.fromEntries(cpu),
-    ratio: rate("modern") / rate("legacy"),
-    ratioSameSize: rate("modern") / rate("sized"),
+    ratio: paired("modern", "legacy"),
+    ratioSameSize: paired("modern", "sized"),
+    ratioSizedLegacy: paired("sized", "legacy"),
     mrtr,
     mrtrExtraMs: mrtr.roundMs - mrtr.twoCallsMs,
   };
@@ -192,15 +207,20 @@ async function main(): Promise<void> {
     "|---|---|---|",
     ...PATHS.map((path) => `| ${PATH_LABELS[path]} | ${rate(path).toFixed(0)} | ${rates.get(path)!.map((r) => r.toFixed(0)).join(", ")} |`),
     "",
-    `Modern / legacy: **${result.ratio.toFixed(2)}×** (goal ≥ 0.95×). Modern / legacy with modern-sized requests (the bridge's own modern work): **${result.ratioSameSize.toFixed(2)}×**; legacy with modern-sized requests / legacy (the protocol's larger requests): ${(rate("sized") / rate("legacy")).toFixed(2)}×.`,
+    "Ratios: median of the per-repetition ratios (each repetition runs the paths back to back).",
     "",
-    "CPU µs per call (median over the repetitions; /proc, all threads):",
+    `- Modern / legacy: ${shown(result.ratio)} (goal ≥ 0.95×).`,
+    `- Modern / legacy with modern-sized requests (the bridge's own modern work): ${shown(result.ratioSameSize)}.`,
+    `- Legacy with modern-sized requests / legacy (the protocol's larger requests): ${shown(result.ratioSizedLegacy)}.`,
+    "",
+    "CPU µs per call, median over the repetitions (lowest in brackets: the cost with the least interference); /proc, all threads:",
     "",
     "| path | bridge | its children | load generator |",
     "|---|---|---|---|",
     ...PATHS.map((path) => {
       const spent = cpu.get(path)!;
-      return `| ${PATH_LABELS[path]} | ${median(spent.map((c) => c.bridge)).toFixed(1)} | ${median(spent.map((c) => c.children)).toFixed(1)} | ${median(spent.map((c) => c.loadGenerator)).toFixed(1)} |`;
+      const cell = (values: number[]) => `${median(values).toFixed(1)} (${Math.min(...values).toFixed(1)})`;
+      return `| ${PATH_LABELS[path]} | ${cell(spent.map((c) => c.bridge))} | ${cell(spent.map((c) => c.children))} | ${cell(spent.map((c) => c.loadGenerator))} |`;
     }),
     "",
     `MRTR round (call → input_required → retry → result), sequential, ${ROUNDS} rounds: ${mrtr.roundMs.toFixed(3)} ms; two plain echo calls: ${mrtr.twoCallsMs.toFixed(3)} ms; extra: **${result.mrtrExtraMs.toFixed(3)} ms** (goal ≤ 1 ms).`,

@@ -97,9 +97,10 @@ const MAX_CLAIM_DEPTH = 3;
  * name). So whoever removes a lock first claims its text: it creates `<path>.<hash of text>.claim`
  * exclusively, and only the one that created it may remove a file holding `text`. Texts are
  * unique (an owner token), so once removed a text never returns, and while the claimant re-reads
- * and removes, no one else can replace it (unless it stalls CLAIM_TTL in between). A holder releasing its own lock claims it the same way,
- * so it never removes a newer holder's lock after its own was broken. A claim left by a killed
- * process expires after CLAIM_TTL and is broken the same way (one level deeper).
+ * and removes, no one else can replace it (unless it stalls CLAIM_TTL in between). A holder
+ * releasing its own lock claims it the same way, so it never removes a newer holder's lock after
+ * its own was broken. A claim left by a killed process expires after CLAIM_TTL and is broken the
+ * same way (one level deeper).
  */
 async function removeIfSame(files: PrivateFiles, path: string, text: string, now: () => number, depth = 0): Promise<boolean> {
   const claimPath = `${path}.${toHex(await sha256(text)).slice(0, 16)}.claim`;
