@@ -92,6 +92,7 @@ declare namespace Deno {
   function mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;
   function rename(from: string, to: string): Promise<void>;
   function remove(path: string): Promise<void>;
+  function link(oldpath: string, newpath: string): Promise<void>;
   function chmod(path: string, mode: number): Promise<void>;
   function statSync(path: string): { isFile: boolean; mode: number | null };
   function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;

@@ -202,6 +202,29 @@ async function writeTextFile(path: string, text: string, options: { mode: number
   if (!isWindows) await Deno.chmod(path, options.mode);
 }
 
+/** Platform.createExclusiveFile: written under a temporary name, then hard-linked into place, as on Node (node-files.ts). */
+async function createExclusiveFile(path: string, text: string, mode: number): Promise<boolean> {
+  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeTextFile(temporary, text, { mode, createNew: true });
+    await Deno.link(temporary, path);
+    return true;
+  } catch (error) {
+    if ((error as Error).name === "AlreadyExists") return false;
+    // No hard links on this file system: create, then write.
+    if (!["EPERM", "ENOTSUP", "ENOSYS"].includes((error as { code?: string }).code ?? "")) throw error;
+  } finally {
+    await Deno.remove(temporary).catch(() => {});
+  }
+  try {
+    await Deno.writeTextFile(path, text, { mode, createNew: true });
+    return true;
+  } catch (error) {
+    if ((error as Error).name === "AlreadyExists") return false;
+    throw error;
+  }
+}
+
 function executableDir(): string {
   const url = new URL(".", Deno.mainModule);
   if (url.protocol !== "file:") return Deno.execPath().replace(/[\\/][^\\/]*$/, "");
@@ -271,6 +294,7 @@ export const denoPlatform: Platform = {
   stdinIsTerminal: Deno.stdin.isTerminal(),
   promptHidden,
   writeTextFile,
+  createExclusiveFile,
   makeDirectory: (path, mode) => Deno.mkdir(path, { recursive: true, mode }),
   renameFile: (from, to) => Deno.rename(from, to),
   async removeFile(path) {

@@ -1,5 +1,6 @@
-/** @module Node: the file operations the state store needs beyond reading and writing (directories, atomic renames, removal, the lock's liveness check). */
-import { mkdir, rename, rm } from "node:fs/promises";
+/** @module Node: the file operations the state store needs beyond reading and writing (directories, atomic renames, removal, lock files and their liveness check). */
+import { randomUUID } from "node:crypto";
+import { link, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 
 /** Creates `path` and its missing parents with `mode`; no-op when it exists. */
 export async function makeDirectory(path: string, mode: number): Promise<void> {
@@ -23,5 +24,39 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as { code?: string }).code !== "ESRCH";
+  }
+}
+
+/**
+ * Creates `path` holding `text` (mode `mode`, less the umask) only if nothing exists there; false
+ * when something does. Written in full under a temporary name beside it, then linked into place
+ * (link fails when the path exists): another process never reads it empty, which it would take
+ * for a lock whose holder died, and break. A file system without hard links gets the
+ * create-then-write.
+ */
+export async function createExclusiveFile(path: string, text: string, mode: number): Promise<boolean> {
+  const temporary = `${path}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(temporary, text, { mode, flag: "wx" });
+    await link(temporary, path);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
+  } finally {
+    await rm(temporary, { force: true });
+  }
+  try {
+    const handle = await open(path, "wx", mode);
+    try {
+      await handle.writeFile(text);
+    } finally {
+      await handle.close();
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
   }
 }

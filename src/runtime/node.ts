@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, closeSync, constants as fsConstants, exists
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { makeDirectory, processAlive, removeFile, renameFile } from "./node-files.ts";
+import { createExclusiveFile, makeDirectory, processAlive, removeFile, renameFile } from "./node-files.ts";
 import { publicFetch } from "./public-fetch.ts";
 import { closeStalledResponses } from "./node-write-timeout.ts";
 import { createServer as createHttpsServer } from "node:https";
@@ -303,6 +303,7 @@ export const nodePlatform: Platform = {
   stdinIsTerminal: Boolean(process.stdin.isTTY),
   promptHidden,
   writeTextFile: writeTextFileWithMode,
+  createExclusiveFile,
   makeDirectory,
   renameFile,
   removeFile,

@@ -163,6 +163,14 @@ export interface Platform {
    * existing one (or a symlink planted in its place) makes it fail instead of being replaced.
    */
   writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void>;
+  /**
+   * Creates a file holding `text` (mode `mode`, less the umask) only if nothing exists at `path`
+   * (a symlink planted there included); false when something does. Never visible half-written:
+   * written under a temporary name beside it, then hard-linked into place (created, then
+   * written, where the file system has no hard links). Lock files: a lock read empty would be
+   * taken for a dead holder's.
+   */
+  createExclusiveFile(path: string, text: string, mode: number): Promise<boolean>;
   /** Creates a directory and its missing parents with `mode` (state directories: 0700); no-op when it exists. */
   makeDirectory(path: string, mode: number): Promise<void>;
   /** Renames a file, replacing `to` atomically (the last step of an atomic write). */

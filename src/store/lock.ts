@@ -1,27 +1,57 @@
 /**
  * @module The state directory's lock: one bridge per directory. Two bridges on one directory
  * would each compact the other's journals away and lose state silently, so the second one refuses
- * to start. The lock is a file naming its owner's process id, created exclusively; a lock whose
- * process is gone (the bridge was killed) is taken over with a warning.
+ * to start. The lock is a file naming its owner's process id (and a random token, so no two locks
+ * read alike), created exclusively and never visible half-written; a lock whose process is gone
+ * (the bridge was killed) is taken over with a warning. A lock is only ever removed by
+ * compare-and-delete (removeIfSame): of bridges starting at once, or taking over one dead
+ * bridge's lock at once, exactly one runs.
  */
 import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
+import { CLAIM_TTL, type LockFiles, ownerToken, removeIfSame } from "../util/lock-file.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** The lock's file name inside the state directory. */
 export const LOCK_FILE_NAME = "bridge.lock";
 
-type LockPlatform = Pick<Platform, "readTextFile" | "writeTextFile" | "removeFile" | "fileExists" | "pid" | "processAlive">;
+type LockPlatform = Pick<Platform, "readTextFile" | "createExclusiveFile" | "removeFile" | "pid" | "processAlive">;
+
+/**
+ * How long a bridge waits while another one takes over a dead bridge's lock (ms). That takes two
+ * file operations; only a claim left by a process killed between them lasts longer, CLAIM_TTL.
+ */
+const TAKEOVER_WAIT = CLAIM_TTL + 10_000;
+/** How long a lock that cannot be parsed is given to be written before it is judged a dead bridge's (ms). */
+const UNREADABLE_GRACE = 250;
 
 export interface StateLock {
-  /** Removes the lock file if it is still this process's. */
+  /** Removes the lock file if it is still this one (never another bridge's that replaced it). */
   release(): Promise<void>;
 }
 
-/** The pid in the lock file at `path`, or undefined when there is none or it cannot be read. */
-async function lockOwner(platform: LockPlatform, path: string): Promise<number | undefined> {
+/** The Platform's files as LockFiles (mode 0600). */
+function lockFiles(platform: LockPlatform): LockFiles {
+  return {
+    createExclusive: (path, text) => platform.createExclusiveFile(path, text, 0o600),
+    async read(path) {
+      try {
+        return { text: await platform.readTextFile(path) };
+      } catch (error) {
+        // Only "not there": a file there but unreadable must not pass for a free lock.
+        if ((error as { code?: string }).code === "ENOENT" || (error as Error).name === "NotFound") return undefined;
+        throw error;
+      }
+    },
+    remove: (path) => platform.removeFile(path),
+  };
+}
+
+/** The pid a lock's text names, or undefined when it names none. */
+function pidOf(text: string): number | undefined {
   try {
-    const pid = (JSON.parse(await platform.readTextFile(path)) as { pid?: unknown }).pid;
+    const pid = (JSON.parse(text) as { pid?: unknown }).pid;
     return typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
@@ -37,42 +67,69 @@ function inUse(directory: string, path: string, pid: number): ConfigError {
   ]);
 }
 
+/** A live process other than this one named by the lock `text`, if any. */
+function liveOwner(platform: LockPlatform, text: string): number | undefined {
+  const pid = pidOf(text);
+  return pid !== undefined && pid !== platform.pid && platform.processAlive(pid) ? pid : undefined;
+}
+
 /**
  * Throws the ConfigError `run` would (storage.path, naming the directory, the owner and the fix)
  * when a live process other than this one holds the lock of `directory`. Reads only.
  */
 export async function checkStateLock(directory: string, platform: LockPlatform): Promise<void> {
   const path = `${directory}/${LOCK_FILE_NAME}`;
-  if (!platform.fileExists(path)) return;
-  const owner = await lockOwner(platform, path);
-  if (owner !== undefined && owner !== platform.pid && platform.processAlive(owner)) throw inUse(directory, path, owner);
+  const held = await lockFiles(platform).read(path).catch(() => undefined);
+  const owner = held && liveOwner(platform, held.text);
+  if (owner !== undefined) throw inUse(directory, path, owner);
 }
 
 /**
  * Takes the lock of `directory` (which must exist) for this process; a ConfigError naming
- * storage.path when a live bridge holds it. A lock left by a process that is gone, or unreadable,
- * is taken over with a warning.
+ * storage.path when a live bridge holds it (or another bridge's takeover of a dead one's lock does
+ * not finish within TAKEOVER_WAIT). A lock left by a process that is gone, or unreadable, is taken
+ * over with a warning. Other file errors are thrown as they are.
  */
 export async function acquireStateLock(directory: string, platform: LockPlatform, logger: Logger): Promise<StateLock> {
   const path = `${directory}/${LOCK_FILE_NAME}`;
-  const text = `${JSON.stringify({ pid: platform.pid, started_at: new Date().toISOString() })}\n`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await platform.writeTextFile(path, text, { mode: 0o600, overwrite: false });
-      break;
-    } catch (error) {
-      if (!platform.fileExists(path)) throw error;
-      const owner = await lockOwner(platform, path);
-      if (owner !== undefined && owner !== platform.pid && platform.processAlive(owner)) throw inUse(directory, path, owner);
-      if (attempt > 0) throw error;
+  const files = lockFiles(platform);
+  const text = `${JSON.stringify({ pid: platform.pid, owner: ownerToken(), started_at: new Date().toISOString() })}\n`;
+  const deadline = Date.now() + TAKEOVER_WAIT;
+  let graceGiven = false;
+  while (!(await files.createExclusive(path, text))) {
+    const held = await files.read(path);
+    // Gone since (released, or taken over by another bridge): the next round finds out which.
+    if (held === undefined) continue;
+    const owner = liveOwner(platform, held.text);
+    if (owner !== undefined) throw inUse(directory, path, owner);
+    const previous = pidOf(held.text);
+    if (previous === undefined && !graceGiven) {
+      // Where the file system has no hard links, a lock is created, then written: it may be a
+      // starting bridge's, read before its text.
+      graceGiven = true;
+      await sleep(UNREADABLE_GRACE);
+      continue;
     }
-    const owner = await lockOwner(platform, path);
-    logger.warn("taking over the state directory's lock: the bridge that held it is no longer running", { path, ...(owner !== undefined && { previous_pid: owner }) });
-    await platform.removeFile(path);
+    if (await removeIfSame(files, path, held.text, Date.now)) {
+      logger.warn("taking over the state directory's lock: the bridge that held it is no longer running", { path, ...(previous !== undefined && { previous_pid: previous }) });
+      continue;
+    }
+    // Another bridge is taking it over: the next round finds its lock.
+    if (Date.now() > deadline) throw takeoverStuck(directory, path);
+    await sleep(50);
   }
   return {
     async release() {
-      if ((await lockOwner(platform, path)) === platform.pid) await platform.removeFile(path);
+      await removeIfSame(files, path, text, Date.now);
     },
   };
+}
+
+function takeoverStuck(directory: string, path: string): ConfigError {
+  return new ConfigError("CONFIG_INVALID", [
+    {
+      path: "storage.path",
+      message: `the state directory "${directory}" has a lock left by a bridge that is no longer running, and another process claims to be taking it over but has not for ${TAKEOVER_WAIT / 1000} s; if no bridge runs there, remove "${path}" and the "${path}.*.claim" files`,
+    },
+  ]);
 }

@@ -8,18 +8,16 @@
 import type * as oauth from "oauth4webapi";
 import { sha256, toHex } from "../../util/digest.ts";
 import { sleep } from "../../util/sleep.ts";
+import { type LockFiles, ownerToken, removeIfSame, untilOf } from "../../util/lock-file.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { TokenSet } from "./tokens.ts";
 
-/** File operations the cache needs; src/runtime/private-files.ts implements them. */
-export interface PrivateFiles {
+/** File operations the cache needs (files mode 0600; the login lock's among them); src/runtime/private-files.ts implements them. */
+export interface PrivateFiles extends LockFiles {
   /** The file's text and whether only its owner (this user) can read or write it; undefined when absent. */
   read(path: string): Promise<{ text: string; private: boolean } | undefined>;
   /** Replaces the file atomically (temporary file + rename), mode 0600; creates the directory (0700). */
   write(path: string, text: string): Promise<void>;
-  /** Creates the file only if it does not exist (mode 0600), never visible half-written; false when it exists. */
-  createExclusive(path: string, text: string): Promise<boolean>;
-  remove(path: string): Promise<void>;
 }
 
 /** A client registration at one authorization server. */
@@ -72,55 +70,6 @@ function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocum
   return typeof doc === "object" && doc !== null && doc.version === 1 && doc.serverUrl === serverUrl && typeof doc.issuers === "object" && doc.issuers !== null;
 }
 
-/** A lock's or claim's expiry (ms since the epoch); 0 (expired) when unreadable. */
-function untilOf(text: string): number {
-  try {
-    return Number((JSON.parse(text) as { until?: unknown }).until) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * How long a claim (see removeIfSame) is honoured. It covers two file operations, not a sign-in:
- * it expires only so that a process killed between them does not leave the lock unbreakable.
- */
-const CLAIM_TTL = 60_000;
-/** Claims on claims (each needs a process killed mid-claim) are followed this deep, then waited out. */
-const MAX_CLAIM_DEPTH = 3;
-
-/**
- * Removes the file at `path` only if it still holds `text`, safe against other processes doing the
- * same at once; true when this call removed it. Files offer no compare-and-delete, and checking
- * then removing lets two breakers of one stale lock both win (the second removes the lock the
- * first just took), as does renaming the file aside (until it is put back, a third takes the free
- * name). So whoever removes a lock first claims its text: it creates `<path>.<hash of text>.claim`
- * exclusively, and only the one that created it may remove a file holding `text`. Texts are
- * unique (an owner token), so once removed a text never returns, and while the claimant re-reads
- * and removes, no one else can replace it (unless it stalls CLAIM_TTL in between). A holder
- * releasing its own lock claims it the same way, so it never removes a newer holder's lock after
- * its own was broken. A claim left by a killed process expires after CLAIM_TTL and is broken the
- * same way (one level deeper).
- */
-async function removeIfSame(files: PrivateFiles, path: string, text: string, now: () => number, depth = 0): Promise<boolean> {
-  const claimPath = `${path}.${toHex(await sha256(text)).slice(0, 16)}.claim`;
-  const claim = JSON.stringify({ until: now() + CLAIM_TTL, owner: toHex(crypto.getRandomValues(new Uint8Array(16))) });
-  if (!(await files.createExclusive(claimPath, claim))) {
-    // Someone else is removing this very text, or was killed doing so.
-    const other = depth < MAX_CLAIM_DEPTH ? await files.read(claimPath).catch(() => undefined) : undefined;
-    if (other && untilOf(other.text) < now()) await removeIfSame(files, claimPath, other.text, now, depth + 1);
-    return false;
-  }
-  try {
-    if ((await files.read(path))?.text !== text) return false;
-    await files.remove(path);
-    return true;
-  } finally {
-    // Released either way: a removed text never returns, and one still there is judged afresh.
-    await files.remove(claimPath).catch(() => {});
-  }
-}
-
 /**
  * The cache file of `serverUrl` in `directory` (named by a hash of the URL), or a memory-only
  * cache when `files` is undefined.
@@ -169,7 +118,7 @@ export async function openTokenCache(serverUrl: string, directory: string, files
       let waited = false;
       for (;;) {
         // The owner token makes every lock's text unique: removeIfSame tells this lock from the next.
-        const lock = JSON.stringify({ until: now() + maxWait, owner: toHex(crypto.getRandomValues(new Uint8Array(16))) });
+        const lock = JSON.stringify({ until: now() + maxWait, owner: ownerToken() });
         if (await files.createExclusive(lockPath, lock)) {
           try {
             // Even a lock taken at once may follow another instance's sign-in that ended a moment ago.

@@ -1,0 +1,147 @@
+/**
+ * @module The state directory's lock between real processes: bridges starting at the same moment
+ * on one storage.path, with no lock yet or with a dead bridge's lock left behind, must leave
+ * exactly one running and every other refusing to start (storage.path, exit 2), never two. The
+ * contenders (state-lock-contender.ts) run the lock module itself, many rounds cheaply; the built
+ * CLI is raced too, in fewer rounds.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { startAsBridge } from "../oauth-server/support.ts";
+
+const CONTENDER = fileURLToPath(new URL("./state-lock-contender.ts", import.meta.url));
+const IN_USE = /^the state directory ".*" is in use by another mcp-bridge \(process (\d+)\); give each bridge its own storage\.path/;
+
+interface Contender {
+  readonly pid: number;
+  send(command: object): void;
+  /** The next JSON line it answers. */
+  next(): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+function startContender(directory: string): Contender {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ["--import", "tsx", CONTENDER, directory], { stdio: "pipe" });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    pid: child.pid!,
+    send: (command) => child.stdin.write(`${JSON.stringify(command)}\n`),
+    async next() {
+      const line = await lines.next();
+      if (line.done) throw new Error(`contender exited: ${stderr}`);
+      return JSON.parse(line.value) as Record<string, unknown>;
+    },
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+/** The id of a process that has exited: what a bridge killed outright leaves in its lock. */
+function deadPid(): number {
+  return Number(spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim());
+}
+
+/** The lock a bridge killed outright left behind (as older versions wrote it: no owner token). */
+function plantDeadLock(directory: string): void {
+  writeFileSync(join(directory, "bridge.lock"), `${JSON.stringify({ pid: deadPid(), started_at: new Date().toISOString() })}\n`, { mode: 0o600 });
+}
+
+async function raceContenders(stale: boolean): Promise<void> {
+  const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-state-lock-"));
+  const lockPath = join(directory, "bridge.lock");
+  const contenders = Array.from({ length: 6 }, () => startContender(directory));
+  try {
+    for (let round = 0; round < 40; round++) {
+      if (stale) plantDeadLock(directory);
+      for (const contender of contenders) contender.send({ op: "acquire" });
+      const outcomes = await Promise.all(contenders.map((contender) => contender.next()));
+      const holders = contenders.filter((_, i) => outcomes[i]!.acquired);
+      assert.equal(holders.length, 1, `round ${round}: ${holders.length} contenders hold the lock: ${JSON.stringify(outcomes)}`);
+      const holder = holders[0]!;
+      for (const outcome of outcomes.filter((outcome) => !outcome.acquired)) {
+        assert.equal(outcome.path, "storage.path", `round ${round}: ${JSON.stringify(outcome)}`);
+        assert.equal(Number(IN_USE.exec(String(outcome.message))?.[1]), holder.pid, `round ${round}: the refusal names the holder: ${outcome.message}`);
+      }
+      assert.equal(outcomes.filter((outcome) => outcome.tookOver).length, stale ? 1 : 0, `round ${round}: ${stale ? "one contender" : "no contender"} removed a dead bridge's lock: ${JSON.stringify(outcomes)}`);
+      assert.equal((JSON.parse(readFileSync(lockPath, "utf8")) as { pid: number }).pid, holder.pid, `round ${round}: the lock names its holder`);
+      holder.send({ op: "release" });
+      assert.deepEqual(await holder.next(), { released: true });
+      assert.equal(existsSync(lockPath), false, `round ${round}: the holder released the lock`);
+    }
+  } finally {
+    await Promise.all(contenders.map((contender) => contender.stop()));
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+test("bridges taking a state directory's lock at the same moment: exactly one holds it, the others are refused naming it", { timeout: 300_000 }, () => raceContenders(false));
+
+test("bridges taking over a dead bridge's lock at the same moment: exactly one takes it over, the others are refused naming it", { timeout: 300_000 }, () => raceContenders(true));
+
+test("a bridge releasing the state lock removes only its own lock, not another one naming the same process id", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-state-lock-"));
+  const lockPath = join(directory, "bridge.lock");
+  const contender = startContender(directory);
+  try {
+    contender.send({ op: "acquire" });
+    assert.equal((await contender.next()).acquired, true);
+    // Another bridge's lock in its place, with the same pid: a bridge in another container (pid
+    // namespace) on a shared volume. Releasing must leave it alone.
+    const other = `${JSON.stringify({ pid: contender.pid, owner: "another-bridge", started_at: new Date().toISOString() })}\n`;
+    writeFileSync(lockPath, other, { mode: 0o600 });
+    contender.send({ op: "release" });
+    assert.deepEqual(await contender.next(), { released: true });
+    assert.equal(readFileSync(lockPath, "utf8"), other);
+  } finally {
+    await contender.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+/** Starts `count` bridges on `directory` at once: each listening (running) or the error it exited with. */
+async function startAtOnce(directory: string, count: number) {
+  return Promise.allSettled(Array.from({ length: count }, () => startAsBridge({ storage: { type: "file", path: directory } })));
+}
+
+test("the built CLI: bridges started at once on one storage.path, with no lock or a dead bridge's lock, leave one running and the others exit 2 naming storage.path", { timeout: 600_000 }, async () => {
+  const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-state-lock-cli-"));
+  try {
+    for (let round = 0; round < 8; round++) {
+      const stale = round % 2 === 1;
+      if (stale) plantDeadLock(directory);
+      const started = await startAtOnce(directory, 3);
+      const running = started.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
+      try {
+        assert.equal(running.length, 1, `round ${round} (${stale ? "dead bridge's lock" : "no lock"}): ${running.length} bridges run on one state directory`);
+        const [bridge] = running as [(typeof running)[0]];
+        for (const outcome of started) {
+          if (outcome.status === "fulfilled") continue;
+          const message = (outcome.reason as Error).message;
+          assert.match(message, /exited with 2 before listening/, `round ${round}`);
+          assert.match(message, new RegExp(`storage\\.path: the state directory ".*" is in use by another mcp-bridge \\(process ${bridge.process.pid}\\)`), `round ${round}`);
+        }
+        assert.equal(bridge.process.exitCode, null, `round ${round}: the bridge that took the lock keeps running`);
+        assert.equal((await fetch(`${bridge.origin}/.well-known/oauth-authorization-server`)).status, 200);
+        // The bridge that removed the dead one's lock may have lost the race to take the free name.
+        const logs = [bridge.logs(), ...started.flatMap((outcome) => (outcome.status === "rejected" ? [(outcome.reason as Error).message] : []))];
+        assert.equal(logs.filter((log) => log.includes("taking over the state directory's lock")).length, stale ? 1 : 0, `round ${round}: one bridge took over a dead bridge's lock`);
+      } finally {
+        await Promise.all(running.map((bridge) => bridge.stop()));
+      }
+      assert.equal(existsSync(join(directory, "bridge.lock")), false, `round ${round}: the bridge released its lock on stopping`);
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
