@@ -3,7 +3,7 @@
  * on one storage.path, with no lock yet or with a dead bridge's lock left behind, must leave
  * exactly one running and every other refusing to start (storage.path, exit 2), never two. The
  * contenders (state-lock-contender.ts) run the lock module itself, many rounds cheaply; the built
- * CLI is raced too, in fewer rounds.
+ * CLI (and the bridge under Deno) is raced too, in fewer rounds: there the race is rarer.
  */
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
@@ -13,7 +13,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { startAsBridge } from "../oauth-server/support.ts";
+import { ALICE_HASH } from "../oauth-server/support.ts";
+import { DENO, ROOT } from "../release/helpers.ts";
+import { ECHO_SERVER, type Launcher, type RunningBridge, startBridge } from "../support/bridge.ts";
 
 const CONTENDER = fileURLToPath(new URL("./state-lock-contender.ts", import.meta.url));
 const IN_USE = /^the state directory ".*" is in use by another mcp-bridge \(process (\d+)\); give each bridge its own storage\.path/;
@@ -110,32 +112,36 @@ test("a bridge releasing the state lock removes only its own lock, not another o
 });
 
 /** Starts `count` bridges on `directory` at once: each listening (running) or the error it exited with. */
-async function startAtOnce(directory: string, count: number) {
-  return Promise.allSettled(Array.from({ length: count }, () => startAsBridge({ storage: { type: "file", path: directory } })));
+function startAtOnce(directory: string, count: number, launcher: Launcher | undefined) {
+  const config = {
+    storage: { type: "file", path: directory },
+    server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } },
+  };
+  return Promise.allSettled(Array.from({ length: count }, () => startBridge(config, { launcher })));
 }
 
-test("the built CLI: bridges started at once on one storage.path, with no lock or a dead bridge's lock, leave one running and the others exit 2 naming storage.path", { timeout: 600_000 }, async () => {
+/** `rounds` rounds of `count` bridges started at once, every other one on a dead bridge's lock. */
+async function raceBridges(rounds: number, count: number, launcher?: Launcher): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-state-lock-cli-"));
   try {
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < rounds; round++) {
       const stale = round % 2 === 1;
       if (stale) plantDeadLock(directory);
-      const started = await startAtOnce(directory, 3);
+      const started = await startAtOnce(directory, count, launcher);
       const running = started.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
       try {
         assert.equal(running.length, 1, `round ${round} (${stale ? "dead bridge's lock" : "no lock"}): ${running.length} bridges run on one state directory`);
-        const [bridge] = running as [(typeof running)[0]];
-        for (const outcome of started) {
-          if (outcome.status === "fulfilled") continue;
-          const message = (outcome.reason as Error).message;
-          assert.match(message, /exited with 2 before listening/, `round ${round}`);
-          assert.match(message, new RegExp(`storage\\.path: the state directory ".*" is in use by another mcp-bridge \\(process ${bridge.process.pid}\\)`), `round ${round}`);
+        const [bridge] = running as [RunningBridge];
+        const refusals = started.flatMap((outcome) => (outcome.status === "rejected" ? [(outcome.reason as Error).message] : []));
+        for (const refusal of refusals) {
+          assert.match(refusal, /exited with 2 before listening/, `round ${round}`);
+          assert.match(refusal, new RegExp(`storage\\.path: the state directory ".*" is in use by another mcp-bridge \\(process ${bridge.process.pid}\\)`), `round ${round}: ${refusal}`);
         }
         assert.equal(bridge.process.exitCode, null, `round ${round}: the bridge that took the lock keeps running`);
         assert.equal((await fetch(`${bridge.origin}/.well-known/oauth-authorization-server`)).status, 200);
         // The bridge that removed the dead one's lock may have lost the race to take the free name.
-        const logs = [bridge.logs(), ...started.flatMap((outcome) => (outcome.status === "rejected" ? [(outcome.reason as Error).message] : []))];
-        assert.equal(logs.filter((log) => log.includes("taking over the state directory's lock")).length, stale ? 1 : 0, `round ${round}: one bridge took over a dead bridge's lock`);
+        const tookOver = [bridge.logs(), ...refusals].filter((log) => log.includes("taking over the state directory's lock"));
+        assert.equal(tookOver.length, stale ? 1 : 0, `round ${round}: ${stale ? "one bridge" : "no bridge"} removed a dead bridge's lock`);
       } finally {
         await Promise.all(running.map((bridge) => bridge.stop()));
       }
@@ -144,4 +150,10 @@ test("the built CLI: bridges started at once on one storage.path, with no lock o
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
-});
+}
+
+test("the built CLI: bridges started at once on one storage.path, with no lock or a dead bridge's lock, leave one running and the others exit 2 naming storage.path", { timeout: 600_000 }, () => raceBridges(20, 6));
+
+test("under Deno (deno run src/main.ts): bridges started at once on one storage.path leave one running and the others exit 2 naming storage.path", { timeout: 600_000 }, () =>
+  raceBridges(6, 4, { command: DENO, args: ["run", "-A", join(ROOT, "src", "main.ts")], env: { HOME: process.env.HOME ?? "/root", PATH: process.env.PATH ?? "/usr/bin:/bin", DENO_NO_UPDATE_CHECK: "1" }, cwd: tmpdir() }),
+);
