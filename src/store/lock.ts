@@ -25,6 +25,8 @@ type LockPlatform = Pick<Platform, "readTextFile" | "createExclusiveFile" | "rem
 const TAKEOVER_WAIT = CLAIM_TTL + 10_000;
 /** How long a lock that cannot be parsed is given to be written before it is judged a dead bridge's (ms). */
 const UNREADABLE_GRACE = 250;
+/** Rounds in which the lock is there to create but gone to read, before it is judged no lock file. */
+const MAX_VANISHED = 20;
 
 export interface StateLock {
   /** Removes the lock file if it is still this one (never another bridge's that replaced it). */
@@ -96,10 +98,15 @@ export async function acquireStateLock(directory: string, platform: LockPlatform
   const text = `${JSON.stringify({ pid: platform.pid, owner: ownerToken(), started_at: new Date().toISOString() })}\n`;
   const deadline = Date.now() + TAKEOVER_WAIT;
   let graceGiven = false;
+  let vanished = 0;
   while (!(await files.createExclusive(path, text))) {
     const held = await files.read(path);
-    // Gone since (released, or taken over by another bridge): the next round finds out which.
-    if (held === undefined) continue;
+    if (held === undefined) {
+      // Gone since (released, or taken over by another bridge): the next round finds out which.
+      // Always "there" to create and "gone" to read is no lock file: a dangling symbolic link.
+      if (++vanished > MAX_VANISHED) throw notALock(directory, path);
+      continue;
+    }
     const owner = liveOwner(platform, held.text);
     if (owner !== undefined) throw inUse(directory, path, owner);
     const previous = pidOf(held.text);
@@ -131,5 +138,11 @@ function takeoverStuck(directory: string, path: string): ConfigError {
       path: "storage.path",
       message: `the state directory "${directory}" has a lock left by a bridge that is no longer running, and another process claims to be taking it over but has not for ${TAKEOVER_WAIT / 1000} s; if no bridge runs there, remove "${path}" and the "${path}.*.claim" files`,
     },
+  ]);
+}
+
+function notALock(directory: string, path: string): ConfigError {
+  return new ConfigError("CONFIG_INVALID", [
+    { path: "storage.path", message: `the state directory "${directory}" cannot be locked: "${path}" exists but is not a file (a dangling symbolic link?); remove it` },
   ]);
 }

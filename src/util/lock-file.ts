@@ -5,7 +5,7 @@
  */
 import { sha256, toHex } from "./digest.ts";
 
-/** The file operations a lock needs; src/runtime/ implements them (PrivateFiles, the Platform's files). */
+/** The file operations a lock needs: PrivateFiles (src/runtime/private-files.ts), or the Platform's as src/store/lock.ts adapts them. */
 export interface LockFiles {
   /** Creates the file only if nothing exists at `path`, never visible half-written; false when something does. */
   createExclusive(path: string, text: string): Promise<boolean>;

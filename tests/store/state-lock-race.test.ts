@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -105,6 +105,23 @@ test("a bridge releasing the state lock removes only its own lock, not another o
     contender.send({ op: "release" });
     assert.deepEqual(await contender.next(), { released: true });
     assert.equal(readFileSync(lockPath, "utf8"), other);
+  } finally {
+    await contender.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("a bridge.lock that is a dangling symbolic link: the bridge is refused naming storage.path and the file, it does not spin", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-state-lock-"));
+  symlinkSync(join(directory, "nowhere"), join(directory, "bridge.lock"));
+  const contender = startContender(directory);
+  try {
+    contender.send({ op: "acquire" });
+    const outcome = await contender.next();
+    assert.equal(outcome.acquired, false);
+    assert.equal(outcome.path, "storage.path", JSON.stringify(outcome));
+    assert.match(String(outcome.message), /bridge\.lock" exists but is not a file .*; remove it$/);
+    assert.equal(existsSync(join(directory, "nowhere")), false, "nothing was created through the link");
   } finally {
     await contender.stop();
     rmSync(directory, { recursive: true, force: true });
