@@ -100,6 +100,7 @@ export async function acquireStateLock(directory: string, platform: LockPlatform
   let graceGiven = false;
   let vanished = 0;
   while (!(await files.createExclusive(path, text))) {
+    if (Date.now() > deadline) throw takeoverStuck(directory, path);
     const held = await files.read(path);
     if (held === undefined) {
       // Gone since (released, or taken over by another bridge): the next round finds out which.
@@ -122,7 +123,6 @@ export async function acquireStateLock(directory: string, platform: LockPlatform
       continue;
     }
     // Another bridge is taking it over: the next round finds its lock.
-    if (Date.now() > deadline) throw takeoverStuck(directory, path);
     await sleep(50);
   }
   return {
@@ -136,7 +136,7 @@ function takeoverStuck(directory: string, path: string): ConfigError {
   return new ConfigError("CONFIG_INVALID", [
     {
       path: "storage.path",
-      message: `the state directory "${directory}" has a lock left by a bridge that is no longer running, and another process claims to be taking it over but has not for ${TAKEOVER_WAIT / 1000} s; if no bridge runs there, remove "${path}" and the "${path}.*.claim" files`,
+      message: `the state directory "${directory}" could not be locked in ${TAKEOVER_WAIT / 1000} s: its lock was left by a bridge that is no longer running, and another process claims to be taking it over; if no bridge runs there, remove "${path}" and the "${path}.*.claim" files`,
     },
   ]);
 }

@@ -3,7 +3,9 @@
  * on one storage.path, with no lock yet or with a dead bridge's lock left behind, must leave
  * exactly one running and every other refusing to start (storage.path, exit 2), never two. The
  * contenders (state-lock-contender.ts) run the lock module itself, many rounds cheaply; the built
- * CLI (and the bridge under Deno) is raced too, in fewer rounds: there the race is rarer.
+ * CLI (and the bridge under Deno) is raced too, in fewer rounds: there the race is rarer. Then
+ * the odd locks: another bridge's lock naming the same pid (release leaves it), a takeover whose
+ * taker was killed mid-way, a lock that cannot be parsed, a dangling symbolic link.
  */
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
@@ -13,6 +15,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { sha256, toHex } from "../../src/util/digest.ts";
 import { ALICE_HASH } from "../oauth-server/support.ts";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { ECHO_SERVER, type Launcher, type RunningBridge, startBridge } from "../support/bridge.ts";
@@ -105,6 +108,41 @@ test("a bridge releasing the state lock removes only its own lock, not another o
     contender.send({ op: "release" });
     assert.deepEqual(await contender.next(), { released: true });
     assert.equal(readFileSync(lockPath, "utf8"), other);
+  } finally {
+    await contender.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("a dead bridge's lock whose taker was killed mid-takeover is taken over once that taker's claim expires", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-state-lock-"));
+  const lockPath = join(directory, "bridge.lock");
+  const dead = `${JSON.stringify({ pid: deadPid(), owner: "dead", started_at: new Date().toISOString() })}\n`;
+  writeFileSync(lockPath, dead, { mode: 0o600 });
+  // The claim a bridge takes before removing that lock, left behind when it was killed; expired.
+  const claimPath = `${lockPath}.${toHex(await sha256(dead)).slice(0, 16)}.claim`;
+  writeFileSync(claimPath, JSON.stringify({ until: Date.now() - 1000, owner: "killed" }), { mode: 0o600 });
+  const contender = startContender(directory);
+  try {
+    contender.send({ op: "acquire" });
+    assert.deepEqual(await contender.next(), { acquired: true, tookOver: true });
+    assert.equal(existsSync(claimPath), false, "the expired claim was removed");
+    assert.equal((JSON.parse(readFileSync(lockPath, "utf8")) as { pid: number }).pid, contender.pid);
+  } finally {
+    await contender.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("a lock that cannot be parsed (a bridge killed as it wrote it) is taken over with a warning", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-state-lock-"));
+  const lockPath = join(directory, "bridge.lock");
+  writeFileSync(lockPath, "", { mode: 0o600 });
+  const contender = startContender(directory);
+  try {
+    contender.send({ op: "acquire" });
+    assert.deepEqual(await contender.next(), { acquired: true, tookOver: true });
+    assert.equal((JSON.parse(readFileSync(lockPath, "utf8")) as { pid: number }).pid, contender.pid);
   } finally {
     await contender.stop();
     rmSync(directory, { recursive: true, force: true });
