@@ -71,6 +71,8 @@ export class ModernServer {
   readonly #context: ModernContext;
   readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
   readonly #listedAt = new WeakMap<ModernUpstream, number>();
+  /** The bridge's own tools/list of a child, while it is under way. */
+  readonly #listing = new WeakMap<ModernUpstream, Promise<void>>();
   readonly #listens = new Map<string, number>();
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
@@ -172,7 +174,7 @@ export class ModernServer {
     const { id } = upstream.call(message.id, message.method, message.params, {
       answered: ({ message: answer, afterId }) => {
         // A client's page adds to what other pages declared (a tool listed again is updated).
-        if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
+        if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
         // The child's own line under the client's id: nothing to serialize again.
         reply.finish(answer, {}, afterId === undefined ? undefined : responseLine(message.id, afterId));
@@ -184,7 +186,8 @@ export class ModernServer {
 
   /**
    * `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (the child cannot see
-   * headers). Synchronous when the tool is known; lists the child's tools first when it is not.
+   * headers). Synchronous when the tool is known; when it is not, waits for the listing of the
+   * child's tools under way, or starts one (at most every TOOL_LIST_INTERVAL_MS).
    */
   #checkParamHeaders(upstream: ModernUpstream, request: ModernRequest): Rejection | undefined | Promise<Rejection | undefined> {
     const params = request.message.params;
@@ -193,31 +196,45 @@ export class ModernServer {
     const check = (declarations = this.#toolHeaders.get(upstream)?.get(name)): Rejection | undefined =>
       declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.headers) : undefined;
     const known = this.#toolHeaders.get(upstream)?.get(name);
-    if (known || Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return check(known);
+    if (known) return check(known);
+    // A listing under way may bring the tool's declarations: the call must not pass unchecked meanwhile.
+    const listing = this.#listing.get(upstream);
+    if (listing) return listing.then(() => check());
+    if (Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return undefined;
     this.#listedAt.set(upstream, Date.now());
-    return this.#listTools(upstream, request.envelope).then(() => check());
+    const listed = this.#listTools(upstream, request.envelope).finally(() => this.#listing.delete(upstream));
+    this.#listing.set(upstream, listed);
+    return listed.then(() => check());
   }
 
-  /** Lists the child's tools on the client's behalf (up to a few pages) to learn their header declarations. */
+  /**
+   * Lists the child's tools on the client's behalf (up to a few pages) to learn their header
+   * declarations. The declarations known so far stay until every page is in: a tool of a later
+   * page must not look unknown (unchecked) while the first is being read.
+   */
   async #listTools(upstream: ModernUpstream, envelope: RequestEnvelope): Promise<void> {
+    const listed = new Map<string, ParamHeader[]>();
     let cursor: string | undefined;
-    let first = true;
-    for (let page = 0; page < 10; page++) {
+    let complete = false;
+    for (let page = 0; page < 10 && !complete; page++) {
       const params: JsonObject = { ...(cursor && { cursor }) };
       if (upstream.era === "modern") params._meta = { [MetaKey.protocolVersion]: envelope.protocolVersion, [MetaKey.clientCapabilities]: envelope.clientCapabilities };
       const { message: answer } = await new Promise<Answer>((answered) => upstream.call(`bridge-tools-${page}`, "tools/list", params, { answered, notification: () => {} }));
-      if (!isObject(answer.result)) return;
-      this.#noteTools(upstream, answer.result, !first);
-      first = false;
+      if (!isObject(answer.result)) break;
+      noteTools(listed, answer.result);
       cursor = typeof answer.result.nextCursor === "string" ? answer.result.nextCursor : undefined;
-      if (!cursor) return;
+      complete = !cursor;
     }
+    // Every page read: the listing replaces what was known (tools gone are forgotten); else it only adds.
+    const known = complete ? undefined : this.#toolHeaders.get(upstream);
+    if (known) for (const [tool, declarations] of listed) known.set(tool, declarations);
+    else this.#toolHeaders.set(upstream, listed);
   }
 
-  #noteTools(upstream: ModernUpstream, result: JsonObject, append: boolean): void {
-    const tools = Array.isArray(result.tools) ? result.tools : [];
-    const map = append ? (this.#toolHeaders.get(upstream) ?? new Map<string, ParamHeader[]>()) : new Map<string, ParamHeader[]>();
-    for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
+  /** A page of tools/list the client read adds to what is known (a tool listed again is updated). */
+  #noteTools(upstream: ModernUpstream, result: JsonObject): void {
+    const map = this.#toolHeaders.get(upstream) ?? new Map<string, ParamHeader[]>();
+    noteTools(map, result);
     this.#toolHeaders.set(upstream, map);
   }
 
@@ -228,6 +245,12 @@ export class ModernServer {
     this.#context.logger.warn("no MCP server for a modern request", { error: (error as Error).message });
     return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${(error as Error).message}`), { "retry-after": "5" });
   }
+}
+
+/** Records the `x-mcp-header` declarations of the tools of one tools/list page in `map`. */
+function noteTools(map: Map<string, ParamHeader[]>, result: JsonObject): void {
+  const tools = Array.isArray(result.tools) ? result.tools : [];
+  for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
 }
 
 /** A modern child's `server/discover`, listing only the versions the bridge speaks as well. */

@@ -1,0 +1,57 @@
+/**
+ * @module End-to-end: `Mcp-Param-*` headers are checked against the body however a call races the
+ * bridge's own listing of the child's tools (which is where the `x-mcp-header` declarations come
+ * from). The child here answers tools/list late, and says on stderr which page it was asked for.
+ * A gateway in front of the bridge may route on these headers: a call that skipped the check
+ * while a listing was under way ran with a header that lied about its body.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
+import { call, meta, textOf } from "../support/modern.ts";
+
+const ALICE = "alice-token-0123456789";
+
+/** Resolves once `pattern` has matched `count` times in the bridge's log (polled; the test's own timeout bounds it). */
+async function logged(bridge: RunningBridge, pattern: RegExp, count: number): Promise<void> {
+  const global = new RegExp(pattern.source, "g");
+  while ((bridge.logs().match(global)?.length ?? 0) < count) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`x-mcp-header declarations of a ${era} child that lists its tools slowly`, { timeout: 60_000 }, () => {
+    const bridge = useBridge(() =>
+      startBridge({
+        log: { level: "debug", format: "json" },
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era, TOOLS_LIST_DELAY_MS: "1500" }, read_timeout: "20s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      }),
+    );
+    const routed = (id: number, name: string, region: string, header: string) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: { region }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
+
+    test("a call that arrives while the first listing is under way waits for it: its lying header is refused", async () => {
+      const [honest, lying] = await Promise.all([routed(1, "routed", "eu", "eu"), routed(2, "routed", "eu", "us")]);
+      assert.equal(textOf(honest.body.result), 'ok {"region":"eu"}', JSON.stringify(honest.body));
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+    });
+
+    test("while the bridge lists the tools again (a call named a tool it did not know), a tool of the second page is still checked", async () => {
+      // The bridge lists again at most every 5 s.
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      const asked = bridge.logs().match(/tools\/list asked for page-2/g)?.length ?? 0;
+      const unknown = call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "no_such_tool", arguments: {}, _meta: meta({}) } }).catch((error: Error) => error);
+      // The first page is in, the second is being answered: the window where only the first page was known.
+      await logged(bridge, /tools\/list asked for page-2/, asked + 1);
+      const lying = await routed(4, "routed_too", "eu", "us");
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+      const honest = await routed(5, "routed_too", "eu", "eu");
+      assert.equal(textOf(honest.body.result), 'ok {"region":"eu"}', JSON.stringify(honest.body));
+      assert.ok(!((await unknown) instanceof Error));
+    });
+  });
+}
