@@ -100,6 +100,10 @@ export class ModernServer {
         errorResponse(message.id, ErrorCode.MethodNotFound, `Method not found: ${message.method} is not part of protocol revision ${MODERN_VERSIONS[0]}; this endpoint serves ${ALL_VERSIONS.join(", ")} (${message.method === "initialize" ? "send initialize without a modern _meta claim for the legacy handshake" : "legacy versions through initialize"})`, { supported: [...ALL_VERSIONS] }),
       );
     }
+    // Its answer is a stream that stays open: a client taking only JSON could never be answered.
+    if (message.method === "subscriptions/listen" && !request.accept.sse) {
+      return jsonRpcErrorResponse(406, errorResponse(message.id, ErrorCode.InvalidRequest, "Not Acceptable: subscriptions/listen is answered with a stream; accept text/event-stream"));
+    }
     const ready = this.pool.readyPrimary(principal);
     if (!ready) {
       return this.pool.primary(principal).then(
