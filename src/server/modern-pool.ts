@@ -198,13 +198,21 @@ export class ModernChildPool {
   /** No child fits now: grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
   async #startWaiting(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): Promise<StartedCall> {
     const deadline = Date.now() + this.#config.mcp_server!.read_timeout;
+    // Whether this call may still grow the group (not after a child it started failed to).
+    let grow = true;
     for (;;) {
       const group = this.#groups.get(key) ?? [];
       const live = group.filter((child) => !child.closed).length;
-      if (live < this.#config.session.modern_pool_size) {
+      if (grow && live < this.#config.session.modern_pool_size) {
         const spawned = this.#trySpawn(key, principal, live > 0);
         if (spawned) {
-          await spawned.ready;
+          // A child that fails to start is no reason to fail the call (nor to start one after another):
+          // it waits for the children there are, as at the pool's size.
+          if (!(await spawned.ready.then(() => true, () => false))) {
+            grow = false;
+            if (!(this.#groups.get(key) ?? []).some((child) => !child.closed)) throw new SessionLimitError("the MCP server could not be started; retry later", 5);
+            continue;
+          }
           const fitted = this.#fit(key, principal, mode, call);
           if (fitted) return fitted;
           continue;
