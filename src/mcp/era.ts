@@ -186,6 +186,14 @@ export function paramHeadersOf(inputSchema: unknown): ParamHeader[] {
   return found;
 }
 
+/** RFC 9110 §5.6.2 token: what an HTTP field name may be. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Whether `name` is an HTTP token, so that `Mcp-Param-{name}` can be a header at all. */
+export function isHeaderToken(name: string): boolean {
+  return TOKEN.test(name);
+}
+
 function primitiveText(value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (typeof value === "boolean") return value ? "true" : "false";
@@ -196,10 +204,12 @@ function primitiveText(value: unknown): string | undefined {
 /**
  * Checks `Mcp-Param-{name}` headers of a `tools/call` against the body's arguments: each declared
  * argument present in the body must have its header, decoding to the same value (numbers compare
- * numerically). Absent or null arguments need no header.
+ * numerically). Absent or null arguments need no header, nor do declarations that are not HTTP tokens.
  */
 export function checkParamHeaders(declarations: readonly ParamHeader[], args: unknown, headers: HeaderSource): Rejection | undefined {
   for (const declaration of declarations) {
+    // No header can carry a name that is not a token (a conforming client drops such a tool): none is expected.
+    if (!isHeaderToken(declaration.name)) continue;
     let value: unknown = args;
     for (const key of declaration.path) value = isObject(value) ? value[key] : undefined;
     if (value === undefined || value === null) continue;

@@ -55,3 +55,27 @@ for (const era of ["modern", "legacy"] as const) {
     });
   });
 }
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`a ${era} child whose tool declares x-mcp-header names that are not HTTP header names`, () => {
+    const bridge = useBridge(() =>
+      startBridge({
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      }),
+    );
+    const odd = (id: number, headers: Record<string, string>) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name: "odd_header", arguments: { region: "eu", zone: "a b", city: "x" }, _meta: meta({}) } }, { headers });
+
+    test("no header can carry those, so none is expected; the tool's valid declaration is still checked", async () => {
+      const served = await odd(1, { "mcp-param-region": "eu" });
+      assert.equal(served.status, 200, JSON.stringify(served.body));
+      assert.match(textOf(served.body.result), /^ok /);
+      const lying = await odd(2, { "mcp-param-region": "us" });
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+    });
+  });
+}
