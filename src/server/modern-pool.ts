@@ -72,6 +72,8 @@ export class ModernChildPool {
   readonly #quiet = new Set<string>();
   /** Per key: calls waiting for a child that fits (FIFO). */
   readonly #waiting = new Map<string, Array<() => void>>();
+  /** Per key: the first child being spawned (see #firstOf). */
+  readonly #firsts = new Map<string, Promise<ModernUpstream>>();
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
@@ -130,9 +132,22 @@ export class ModernChildPool {
   async primary(principal: Principal | undefined): Promise<ModernUpstream> {
     const key = this.keyOf(principal);
     const group = this.#groups.get(key);
-    const upstream = group?.find((candidate) => !candidate.closed) ?? (await this.#spawnFirst(key, principal));
+    const upstream = group?.find((candidate) => !candidate.closed) ?? (await this.#firstOf(key, principal));
     await upstream.ready;
     return upstream;
+  }
+
+  /**
+   * The principal's first child, spawned once however many of its requests ask at once: each
+   * request making room for its own (at max_sessions) would end as many of other principals' children.
+   */
+  #firstOf(key: string, principal: Principal | undefined): Promise<ModernUpstream> {
+    let first = this.#firsts.get(key);
+    if (!first) {
+      first = this.#spawnFirst(key, principal).finally(() => this.#firsts.delete(key));
+      this.#firsts.set(key, first);
+    }
+    return first;
   }
 
   /** A principal's first child; at max_sessions it takes the place of another principal's extra child (see #reclaimFor). */
