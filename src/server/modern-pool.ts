@@ -358,7 +358,9 @@ export class ModernChildPool {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     const name = `m${++this.#names}`;
-    const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
+    // A child every principal shares is nobody's: it must not serve the others as the one whose request started it (pass_identity).
+    const owner = key === "shared" ? undefined : principal;
+    const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, owner, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
     group.push(upstream);
     this.#groups.set(key, group);
     upstream.singlePrincipal = !(key === "shared" && principal !== undefined);
