@@ -79,3 +79,34 @@ for (const era of ["modern", "legacy"] as const) {
     });
   });
 }
+
+describe("an x-mcp-header argument whose value no header can mirror", () => {
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "10s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+  const routed = (id: number, raw: string, header?: string) =>
+    call(bridge, ALICE, { id, method: "tools/call", params: { name: "routed" } }, {
+      raw: `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"routed","arguments":{"region":${raw}},"_meta":${JSON.stringify(meta({}))}}}`,
+      headers: header === undefined ? {} : { "mcp-param-region": header },
+    });
+
+  test("an object, an array, an integer past 2^53: refused with or without a header (a gateway routing on the header would not see what the tool gets)", async () => {
+    for (const [raw, header] of [['{"x":"eu"}', "eu"], ['["eu"]', "eu"], ["1152921504606846976", "1152921504606846976"], ["1e300", "1"], ['{"x":"eu"}', undefined]] as const) {
+      const refused = await routed(1, raw, header);
+      assert.equal(refused.status, 400, `${raw} ${header}: ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body.error?.code, -32020);
+    }
+  });
+
+  test("a number the header spells alike, and a null or absent value without a header: served", async () => {
+    assert.match(textOf((await routed(2, "12", "12")).body.result), /^ok /);
+    assert.match(textOf((await routed(3, "null")).body.result), /^ok /);
+    const absent = await call(bridge, ALICE, { id: 4, method: "tools/call", params: { name: "routed", arguments: {}, _meta: meta({}) } });
+    assert.match(textOf(absent.body.result), /^ok /);
+  });
+});
