@@ -11,7 +11,7 @@ import type { Logger } from "../log/logger.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
-import { RequestStateSealer } from "../mcp/seal.ts";
+import { MAX_STATE_LENGTH, requestDigest, RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
@@ -172,20 +172,69 @@ export class ModernServer {
     return this.#unavailable(message, error);
   }
 
-  /** A modern child: the request goes as it came (ids and progress token remapped), the answer too. */
+  /**
+   * A modern child: the request goes as it came (ids and progress token remapped), the answer too,
+   * but for the child's `requestState`. The child sees no authentication and cannot bind its
+   * state to a principal, as the spec requires (basic/patterns/mrtr §Server Requirements): the
+   * bridge seals it for the principal and the request, and opens it on the retry.
+   */
   #passThrough(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
     const { message } = request;
-    const { id } = upstream.call(message.id, message.method, message.params, {
+    if (message.params?.requestState === undefined) return this.#forward(upstream, request, reply, message.params);
+    this.#openChildState(request).then(
+      (params) => (typeof params === "string" ? reply.finish(invalidRequestState(message.id, params)) : this.#forward(upstream, request, reply, params)),
+      (error: unknown) => this.#internalError(reply, message.id, error),
+    );
+  }
+
+  #forward(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply, params: JsonObject | undefined): void {
+    const { message } = request;
+    const { id } = upstream.call(message.id, message.method, params, {
       answered: ({ message: answer, afterId }) => {
         // A client's page adds to what other pages declared (a tool listed again is updated).
         if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
+        const result = answer.result;
+        if (isObject(result) && result.resultType === "input_required" && typeof result.requestState === "string") {
+          const state = result.requestState;
+          this.#sealChildState(request, state).then(
+            (sealed) => reply.finish({ ...answer, result: { ...result, requestState: sealed } }),
+            (error: unknown) => this.#internalError(reply, message.id, error),
+          );
+          return;
+        }
         // The child's own line under the client's id: nothing to serialize again.
         reply.finish(answer, {}, afterId === undefined ? undefined : responseLine(message.id, afterId));
       },
       notification: (n) => reply.event(n),
     });
     reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
+  }
+
+  /** The child's `requestState`, sealed for the request's principal and the request (valid for read_timeout, as a legacy child's rounds). */
+  async #sealChildState(request: ModernRequest, state: string): Promise<string> {
+    const { message } = request;
+    const sealer = await this.#context.sealer;
+    const digest = await requestDigest(message.method, message.params);
+    const sealed = await sealer.seal({ principal: principalName(request), child: CHILD_STATE, call: state, request: digest, keys: [] }, this.#context.config.mcp_server!.read_timeout);
+    if (sealed.length > MAX_STATE_LENGTH) throw new Error(`the MCP server's requestState is too large (${state.length} characters)`);
+    return sealed;
+  }
+
+  /** The retry's params with the child's own `requestState` again, or why the state is refused. */
+  async #openChildState(request: ModernRequest): Promise<JsonObject | undefined | string> {
+    const { message } = request;
+    const sealer = await this.#context.sealer;
+    const opened = await sealer.open(message.params?.requestState, { principal: principalName(request), request: await requestDigest(message.method, message.params) });
+    if (!opened.ok) return opened.reason;
+    // A legacy child's round names no state of a child's own.
+    if (opened.claims.child !== CHILD_STATE) return "foreign";
+    return { ...message.params, requestState: opened.claims.call };
+  }
+
+  #internalError(reply: ModernReply, id: JsonRpcId, error: unknown): void {
+    this.#context.logger.warn("a modern child's requestState could not be sealed or opened", { error: (error as Error).message });
+    reply.finish(errorResponse(id, ErrorCode.InternalError, "Internal error: the requestState could not be handled"));
   }
 
   /**
@@ -255,6 +304,14 @@ export class ModernServer {
 function noteTools(map: Map<string, ParamHeader[]>, result: JsonObject): void {
   const tools = Array.isArray(result.tools) ? result.tools : [];
   for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
+}
+
+/** The `child` a sealed state of a 2026-07-28 child's own names (a legacy child's rounds name the child process). */
+const CHILD_STATE = "modern-child-state";
+
+/** The answer to a retry whose requestState is refused (`detail`: why, as RequestStateSealer.open says). */
+function invalidRequestState(id: JsonRpcId, detail: string): JsonRpcResponse {
+  return errorResponse(id, ErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state", detail });
 }
 
 /** A modern child's `server/discover`, listing only the versions the bridge speaks as well. */
