@@ -72,6 +72,8 @@ export class ModernChildPool {
   readonly #quiet = new Set<string>();
   /** Per key: calls waiting for a child that fits (FIFO). */
   readonly #waiting = new Map<string, Array<() => void>>();
+  /** A place is being freed for a legacy session (see makeRoom). */
+  #roomBeingMade = false;
   /** Per key: the first child being spawned (see #firstOf). */
   readonly #firsts = new Map<string, Promise<ModernUpstream>>();
   /** Per key: listeners for list changes and resource updates from any of its children. */
@@ -331,9 +333,21 @@ export class ModernChildPool {
     return this.#stopping.get(victim);
   }
 
-  /** At max_sessions, starts freeing the place of a principal's extra child for a new legacy session (see #reclaimFor). */
+  /**
+   * At max_sessions, starts freeing the place of a principal's extra child for a new legacy session
+   * (see #reclaimFor). While one is being freed, that is the place every new session waits for: a
+   * burst of initialize requests must not end one of other principals' children each.
+   */
   makeRoom(): boolean {
-    return this.#reclaimFor(undefined) !== undefined;
+    if (this.#roomBeingMade) return true;
+    const freeing = this.#reclaimFor(undefined);
+    if (!freeing) return false;
+    const made = () => {
+      this.#roomBeingMade = false;
+    };
+    this.#roomBeingMade = true;
+    freeing.then(made, made);
+    return true;
   }
 
   /** Kills every child's process group at once (a second shutdown signal). */
