@@ -211,12 +211,12 @@ export class ModernServer {
     reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
   }
 
-  /** The child's `requestState`, sealed for the request's principal and the request (valid for read_timeout, as a legacy child's rounds). */
+  /** The child's `requestState`, sealed for the request's principal and the request. */
   async #sealChildState(request: ModernRequest, state: string): Promise<string> {
     const { message } = request;
     const sealer = await this.#context.sealer;
     const digest = await requestDigest(message.method, message.params);
-    const sealed = await sealer.seal({ principal: principalName(request), child: CHILD_STATE, call: state, request: digest, keys: [] }, this.#context.config.mcp_server!.read_timeout);
+    const sealed = await sealer.seal({ principal: principalName(request), child: CHILD_STATE, call: state, request: digest, keys: [] }, CHILD_STATE_TTL_MS);
     if (sealed.length > MAX_STATE_LENGTH) throw new Error(`the MCP server's requestState is too large (${state.length} characters)`);
     return sealed;
   }
@@ -308,6 +308,13 @@ function noteTools(map: Map<string, ParamHeader[]>, result: JsonObject): void {
 
 /** The `child` a sealed state of a 2026-07-28 child's own names (a legacy child's rounds name the child process). */
 const CHILD_STATE = "modern-child-state";
+
+/**
+ * How long the bridge's seal around a child's state lasts. The child holds no call open for it (as
+ * a legacy child's round does, bounded by read_timeout): its client may take as long as the child's
+ * own state allows (the SDK's codec: 10 minutes by default), which this only bounds from above.
+ */
+const CHILD_STATE_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The answer to a retry whose requestState is refused (`detail`: why, as RequestStateSealer.open says). */
 function invalidRequestState(id: JsonRpcId, detail: string): JsonRpcResponse {

@@ -51,3 +51,24 @@ for (const modernChild of ["per_principal", "shared"] as const) {
     });
   });
 }
+
+describe("a 2026-07-28 child's requestState outlives read_timeout", () => {
+  const bridge = useBridge(async () =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: [await bundle("tests/fixtures/modern-server.ts", "modern-server.cjs")], read_timeout: "1s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+
+  test("the child holds no call open for it, so its client may take longer than read_timeout to answer (the child's own state says how long)", async () => {
+    const ask = (id: number, params: Record<string, unknown> = {}) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name: "test_input_required_result_request_state", arguments: {}, ...params, _meta: meta() } });
+    const first = await ask(1);
+    assert.equal(first.body.result?.resultType, "input_required", JSON.stringify(first.body));
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const done = await ask(2, { inputResponses: { confirm: { action: "accept", content: { ok: true } } }, requestState: first.body.result?.requestState });
+    assert.equal(textOf(done.body.result), "state-ok: confirmed", JSON.stringify(done.body));
+  });
+});
