@@ -8,6 +8,7 @@ import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
@@ -74,12 +75,15 @@ export class ModernServer {
   /** The bridge's own tools/list of a child, while it is under way. */
   readonly #listing = new WeakMap<ModernUpstream, Promise<void>>();
   readonly #listens = new Map<string, number>();
+  /** A child's requestState the bridge could not seal (too large): the child may do it every call, so throttled. */
+  readonly #stateFailures: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config, logger) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
+    this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -233,7 +237,7 @@ export class ModernServer {
   }
 
   #internalError(reply: ModernReply, id: JsonRpcId, error: unknown): void {
-    this.#context.logger.warn("a modern child's requestState could not be sealed or opened", { error: (error as Error).message });
+    this.#stateFailures.write("warn", "a modern child's requestState could not be sealed or opened", { error: (error as Error).message });
     reply.finish(errorResponse(id, ErrorCode.InternalError, "Internal error: the requestState could not be handled"));
   }
 

@@ -72,3 +72,21 @@ describe("a 2026-07-28 child's requestState outlives read_timeout", () => {
     assert.equal(textOf(done.body.result), "state-ok: confirmed", JSON.stringify(done.body));
   });
 });
+
+describe("a 2026-07-28 child's requestState too large to seal", () => {
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "5s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+
+  test("is an internal error for the client and a warning in the log, never a state that would not open", async () => {
+    const line = `{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{"q":{"method":"roots/list"}},"requestState":"${"s".repeat(2 * 1024 * 1024)}"}}`;
+    const answer = await call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "raw_line", arguments: { line }, _meta: meta() } });
+    assert.equal(answer.body.error?.code, -32603, JSON.stringify(answer.body).slice(0, 300));
+    assert.match(bridge.logs(), /requestState could not be sealed or opened/);
+  });
+});
