@@ -72,6 +72,8 @@ export class ModernServer {
   readonly #context: ModernContext;
   readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
   readonly #listedAt = new WeakMap<ModernUpstream, number>();
+  /** Per child: how often its tool list changed since the bridge first checked a call on it (and that it listens). */
+  readonly #toolChanges = new WeakMap<ModernUpstream, number>();
   /** The bridge's own tools/list of a child, while it is under way. */
   readonly #listing = new WeakMap<ModernUpstream, Promise<void>>();
   readonly #listens = new Map<string, number>();
@@ -210,7 +212,11 @@ export class ModernServer {
         // The child's own line under the client's id: nothing to serialize again.
         reply.finish(answer, {}, afterId === undefined ? undefined : responseLine(message.id, afterId));
       },
-      notification: (n) => reply.event(n),
+      notification: (n) => {
+        // A change the child tags for a listen stream says the same as an untagged one.
+        if (n.method === "notifications/tools/list_changed") this.#toolsChanged(upstream);
+        reply.event(n);
+      },
     });
     reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
   }
@@ -247,6 +253,12 @@ export class ModernServer {
    * child's tools under way, or starts one (at most every TOOL_LIST_INTERVAL_MS).
    */
   #checkParamHeaders(upstream: ModernUpstream, request: ModernRequest): Rejection | undefined | Promise<Rejection | undefined> {
+    if (!this.#toolChanges.has(upstream)) {
+      this.#toolChanges.set(upstream, 0);
+      upstream.onBroadcast((notification) => {
+        if (notification.method === "notifications/tools/list_changed") this.#toolsChanged(upstream);
+      });
+    }
     const params = request.message.params;
     const name = params?.name;
     if (typeof name !== "string") return undefined;
@@ -270,6 +282,7 @@ export class ModernServer {
    * page must not look unknown (unchecked) while the first is being read.
    */
   async #listTools(upstream: ModernUpstream, envelope: RequestEnvelope): Promise<void> {
+    const changes = this.#toolChanges.get(upstream);
     const listed = new Map<string, ParamHeader[]>();
     let cursor: string | undefined;
     let complete = false;
@@ -286,6 +299,18 @@ export class ModernServer {
     const known = complete ? undefined : this.#toolHeaders.get(upstream);
     if (known) for (const [tool, declarations] of listed) known.set(tool, declarations);
     else this.#toolHeaders.set(upstream, listed);
+    // The list changed while it was read: the next call reads it again.
+    if (this.#toolChanges.get(upstream) !== changes) this.#listedAt.delete(upstream);
+  }
+
+  /**
+   * The child's tools changed (`notifications/tools/list_changed`): what they declare may have, so
+   * the next call lists them again before it is checked (a header declared since must not pass unchecked).
+   */
+  #toolsChanged(upstream: ModernUpstream): void {
+    this.#toolChanges.set(upstream, (this.#toolChanges.get(upstream) ?? 0) + 1);
+    this.#toolHeaders.delete(upstream);
+    this.#listedAt.delete(upstream);
   }
 
   /** A page of tools/list the client read adds to what is known (a tool listed again is updated). */

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
-import { call, meta, textOf } from "../support/modern.ts";
+import { call, meta, post, textOf } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 
@@ -108,5 +108,69 @@ describe("an x-mcp-header argument whose value no header can mirror", () => {
     assert.match(textOf((await routed(3, "null")).body.result), /^ok /);
     const absent = await call(bridge, ALICE, { id: 4, method: "tools/call", params: { name: "routed", arguments: {}, _meta: meta({}) } });
     assert.match(textOf(absent.body.result), /^ok /);
+  });
+});
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`a ${era} child whose tool list changes`, () => {
+    const bridge = useBridge(() =>
+      startBridge({
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      }),
+    );
+    const shifty = (id: number, header: string) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name: "shifty", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
+
+    test("a header declared after notifications/tools/list_changed is checked from then on", async () => {
+      // Declares nothing yet: any header passes.
+      assert.match(textOf((await shifty(1, "us")).body.result), /^ok /);
+      const scheduled = await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "change_later", arguments: { ms: 0 }, _meta: meta({}) } });
+      assert.equal(textOf(scheduled.body.result), "scheduled");
+      // The change reaches the bridge on its own time: ask until the lying header is refused.
+      let answer = await shifty(3, "us");
+      for (let attempt = 0; answer.status === 200 && attempt < 40; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        answer = await shifty(4 + attempt, "us");
+      }
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error?.code, -32020);
+      assert.match(textOf((await shifty(100, "eu")).body.result), /^ok /);
+    });
+  });
+}
+
+describe("a modern child whose tool list changes, told on a subscriptions/listen stream", () => {
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "10s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+  const shifty = (id: number, header: string) =>
+    call(bridge, ALICE, { id, method: "tools/call", params: { name: "shifty", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
+
+  test("the change tagged for the stream counts as well", async () => {
+    assert.match(textOf((await shifty(1, "us")).body.result), /^ok /);
+    const controller = new AbortController();
+    const listen = await post(bridge, ALICE, { id: "listen-1", method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: meta({}) } }, { signal: controller.signal });
+    const reader = listen.body!.getReader();
+    let seen = "";
+    try {
+      // The acknowledgement, then the change (tagged with the listen id by the child).
+      while (!seen.includes("acknowledged")) seen += new TextDecoder().decode((await reader.read()).value);
+      await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "change_later", arguments: { ms: 0 }, _meta: meta({}) } });
+      while (!seen.includes("tools/list_changed")) seen += new TextDecoder().decode((await reader.read()).value);
+      const answer = await shifty(3, "us");
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error?.code, -32020);
+    } finally {
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+    }
   });
 });
