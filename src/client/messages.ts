@@ -1,5 +1,5 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
-import { envelopeProblem, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { ClientTransportError } from "./errors.ts";
 
@@ -45,6 +45,8 @@ export function parseMessages(text: string, logger: Logger, where: string): Json
   } catch {
     throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${printable(text, 120)}`);
   }
+  // Written to stdout again, it would make JSON.stringify throw (and the answer be lost).
+  if (nestedTooDeep(text, value)) throw new ClientTransportError("protocol", `the server's ${where} is nested deeper than ${MAX_NESTING_DEPTH} levels`);
   const list = Array.isArray(value) ? value : [value];
   return list.filter((item): item is JsonRpcMessage => {
     const problem = envelopeProblem(item);

@@ -2,6 +2,7 @@
  * @module JSON-RPC 2.0 messages as MCP carries them, and the cheap structural checks the bridge
  * needs to route them. Payloads (params, result) are passed through untouched.
  */
+import { nestedDeeperThan } from "../util/object.ts";
 
 export type JsonRpcId = string | number;
 
@@ -60,6 +61,22 @@ function isErrorObject(value: unknown): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const error = value as Record<string, unknown>;
   return Number.isInteger(error.code) && typeof error.message === "string";
+}
+
+/**
+ * How deep a message may nest objects and arrays (Jackson's default too). JSON.parse takes any
+ * depth, but serializing a message again (JSON.stringify) or walking it recursively runs out of
+ * stack some thousands of levels down; no MCP message comes near this.
+ */
+export const MAX_NESTING_DEPTH = 1000;
+
+/**
+ * Whether a message parsed from `text` nests deeper than MAX_NESTING_DEPTH. Text shorter than
+ * twice the limit cannot (each level takes an opening and a closing character): only longer
+ * messages are walked.
+ */
+export function nestedTooDeep(text: string, message: unknown): boolean {
+  return text.length > 2 * MAX_NESTING_DEPTH && nestedDeeperThan(message, MAX_NESTING_DEPTH);
 }
 
 /**

@@ -4,10 +4,8 @@
  * rules, and mirror the valid ones into `Mcp-Param-*` headers (see `requestHeaders` in era.ts).
  */
 import { isObject } from "./envelope.ts";
-import { paramHeadersOf, type ParamHeader } from "./era.ts";
+import { isHeaderToken, paramHeadersOf, type ParamHeader } from "./era.ts";
 
-/** RFC 9110 §5.6.2 token. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_TYPES = new Set(["string", "integer", "boolean"]);
 
 /** Every `x-mcp-header` key anywhere in a schema, reachable or not. */
@@ -32,7 +30,7 @@ export function toolParamHeaders(inputSchema: unknown): { declarations: ParamHea
   if (declarations.length !== total) return { problem: "an x-mcp-header is empty, not a string, or not reachable through properties alone" };
   const seen = new Set<string>();
   for (const declaration of declarations) {
-    if (!TOKEN.test(declaration.name)) return { problem: `x-mcp-header ${JSON.stringify(declaration.name)} is not an HTTP token` };
+    if (!isHeaderToken(declaration.name)) return { problem: `x-mcp-header ${JSON.stringify(declaration.name)} is not an HTTP token` };
     const lower = declaration.name.toLowerCase();
     if (seen.has(lower)) return { problem: `x-mcp-header ${JSON.stringify(declaration.name)} is used twice` };
     seen.add(lower);

@@ -12,6 +12,7 @@
  */
 import type { JsonRpcMessage } from "../jsonrpc/message.ts";
 import { envelopeError, hasEnvelopeClaim, isObject, readEnvelope, unsupportedVersionError, type JsonObject, type RequestEnvelope } from "./envelope.ts";
+import { jsonKindOf } from "../util/object.ts";
 import { Header, isModernVersion, MCP_NAME_SOURCE, McpErrorCode, MetaKey, MODERN_VERSIONS } from "./protocol.ts";
 
 /** A refusal at the HTTP edge: the status and the JSON-RPC error to answer with. */
@@ -186,6 +187,14 @@ export function paramHeadersOf(inputSchema: unknown): ParamHeader[] {
   return found;
 }
 
+/** RFC 9110 §5.6.2 token: what an HTTP field name may be. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Whether `name` is an HTTP token, so that `Mcp-Param-{name}` can be a header at all. */
+export function isHeaderToken(name: string): boolean {
+  return TOKEN.test(name);
+}
+
 function primitiveText(value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (typeof value === "boolean") return value ? "true" : "false";
@@ -196,16 +205,20 @@ function primitiveText(value: unknown): string | undefined {
 /**
  * Checks `Mcp-Param-{name}` headers of a `tools/call` against the body's arguments: each declared
  * argument present in the body must have its header, decoding to the same value (numbers compare
- * numerically). Absent or null arguments need no header.
+ * numerically). Absent or null arguments need no header, nor do declarations that are not HTTP tokens;
+ * a value no header can mirror (an object, an array, an unsafe integer) is refused.
  */
 export function checkParamHeaders(declarations: readonly ParamHeader[], args: unknown, headers: HeaderSource): Rejection | undefined {
   for (const declaration of declarations) {
+    // No header can carry a name that is not a token (a conforming client drops such a tool): none is expected.
+    if (!isHeaderToken(declaration.name)) continue;
     let value: unknown = args;
     for (const key of declaration.path) value = isObject(value) ? value[key] : undefined;
     if (value === undefined || value === null) continue;
-    const text = primitiveText(value);
-    if (text === undefined) continue;
     const headerName = `Mcp-Param-${declaration.name}`;
+    const text = primitiveText(value);
+    // An object, an array, an integer past 2^53: no header matches it, so none can say what the tool gets.
+    if (text === undefined) return mismatch(headerName, `the body carries ${declaration.path.join(".")} as a value no header can mirror (${jsonKindOf(value)}${typeof value === "number" ? " outside the safe integer range" : ""})`);
     const header = headers.get(headerName.toLowerCase());
     if (header === null) return mismatch(headerName, `the body carries ${declaration.path.join(".")}=${JSON.stringify(value)} but the ${headerName} header is absent`);
     const decoded = decodeHeaderValue(header.trim());

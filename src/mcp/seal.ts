@@ -10,8 +10,11 @@ import { base64url } from "jose";
 const VERSION_PREFIX = "v1.";
 const ADDITIONAL_DATA = new TextEncoder().encode("mcp-bridge/requestState/v1");
 const IV_BYTES = 12;
-/** A state longer than this was not made here; refused before any decryption work. */
-const MAX_STATE_LENGTH = 16 * 1024;
+/**
+ * A state longer than this was not made here; refused before any decryption work. Room for a
+ * 2026-07-28 child's own state, which the bridge seals inside its own (see ModernServer).
+ */
+export const MAX_STATE_LENGTH = 1024 * 1024;
 
 /** What a state is bound to, and what it carries. */
 export interface StateClaims {

@@ -4,7 +4,7 @@
  * (close stdin → SIGTERM to the group → SIGKILL).
  */
 import type { McpServerConfig } from "../config/schema.ts";
-import { envelopeProblem, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -85,6 +85,11 @@ export class StdioChild {
         const problem = envelopeProblem(message);
         if (problem) {
           output.write("warn", "child wrote a message that is not JSON-RPC 2.0; not forwarded", { pid, problem, line: line.slice(0, MAX_LOGGED_LINE) });
+          return;
+        }
+        // Serializing it again (a stream, a translation) would throw out of this handler and end the bridge.
+        if (nestedTooDeep(line, message)) {
+          output.write("warn", `child wrote a message nested deeper than ${MAX_NESTING_DEPTH} levels; not forwarded`, { pid, bytes: line.length });
           return;
         }
         // A carriage return is JSON whitespace but ends a line in SSE: such a line is forwarded re-serialized.

@@ -72,6 +72,10 @@ export class ModernChildPool {
   readonly #quiet = new Set<string>();
   /** Per key: calls waiting for a child that fits (FIFO). */
   readonly #waiting = new Map<string, Array<() => void>>();
+  /** A place is being freed for a legacy session (see makeRoom). */
+  #roomBeingMade = false;
+  /** Per key: the first child being spawned (see #firstOf). */
+  readonly #firsts = new Map<string, Promise<ModernUpstream>>();
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
@@ -130,9 +134,22 @@ export class ModernChildPool {
   async primary(principal: Principal | undefined): Promise<ModernUpstream> {
     const key = this.keyOf(principal);
     const group = this.#groups.get(key);
-    const upstream = group?.find((candidate) => !candidate.closed) ?? (await this.#spawnFirst(key, principal));
+    const upstream = group?.find((candidate) => !candidate.closed) ?? (await this.#firstOf(key, principal));
     await upstream.ready;
     return upstream;
+  }
+
+  /**
+   * The principal's first child, spawned once however many of its requests ask at once: each
+   * request making room for its own (at max_sessions) would end as many of other principals' children.
+   */
+  #firstOf(key: string, principal: Principal | undefined): Promise<ModernUpstream> {
+    let first = this.#firsts.get(key);
+    if (!first) {
+      first = this.#spawnFirst(key, principal).finally(() => this.#firsts.delete(key));
+      this.#firsts.set(key, first);
+    }
+    return first;
   }
 
   /** A principal's first child; at max_sessions it takes the place of another principal's extra child (see #reclaimFor). */
@@ -198,13 +215,21 @@ export class ModernChildPool {
   /** No child fits now: grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
   async #startWaiting(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): Promise<StartedCall> {
     const deadline = Date.now() + this.#config.mcp_server!.read_timeout;
+    // Whether this call may still grow the group (not after a child it started failed to).
+    let grow = true;
     for (;;) {
       const group = this.#groups.get(key) ?? [];
       const live = group.filter((child) => !child.closed).length;
-      if (live < this.#config.session.modern_pool_size) {
+      if (grow && live < this.#config.session.modern_pool_size) {
         const spawned = this.#trySpawn(key, principal, live > 0);
         if (spawned) {
-          await spawned.ready;
+          // A child that fails to start is no reason to fail the call (nor to start one after another):
+          // it waits for the children there are, as at the pool's size.
+          if (!(await spawned.ready.then(() => true, () => false))) {
+            grow = false;
+            if (!(this.#groups.get(key) ?? []).some((child) => !child.closed)) throw new SessionLimitError("the MCP server could not be started; retry later", 5);
+            continue;
+          }
           const fitted = this.#fit(key, principal, mode, call);
           if (fitted) return fitted;
           continue;
@@ -308,9 +333,21 @@ export class ModernChildPool {
     return this.#stopping.get(victim);
   }
 
-  /** At max_sessions, starts freeing the place of a principal's extra child for a new legacy session (see #reclaimFor). */
+  /**
+   * At max_sessions, starts freeing the place of a principal's extra child for a new legacy session
+   * (see #reclaimFor). While one is being freed, that is the place every new session waits for: a
+   * burst of initialize requests must not end one of other principals' children each.
+   */
   makeRoom(): boolean {
-    return this.#reclaimFor(undefined) !== undefined;
+    if (this.#roomBeingMade) return true;
+    const freeing = this.#reclaimFor(undefined);
+    if (!freeing) return false;
+    const made = () => {
+      this.#roomBeingMade = false;
+    };
+    this.#roomBeingMade = true;
+    freeing.then(made, made);
+    return true;
   }
 
   /** Kills every child's process group at once (a second shutdown signal). */
@@ -335,7 +372,9 @@ export class ModernChildPool {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     const name = `m${++this.#names}`;
-    const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, principal, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
+    // A child every principal shares is nobody's: it must not serve the others as the one whose request started it (pass_identity).
+    const owner = key === "shared" ? undefined : principal;
+    const upstream = new ModernUpstream(key, name, this.#platform, this.#config.mcp_server!, owner, this.#logger.child({ child: name }), (ended) => this.#forget(ended));
     group.push(upstream);
     this.#groups.set(key, group);
     upstream.singlePrincipal = !(key === "shared" && principal !== undefined);

@@ -8,10 +8,11 @@ import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
-import { RequestStateSealer } from "../mcp/seal.ts";
+import { MAX_STATE_LENGTH, requestDigest, RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
@@ -71,13 +72,20 @@ export class ModernServer {
   readonly #context: ModernContext;
   readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
   readonly #listedAt = new WeakMap<ModernUpstream, number>();
+  /** Per child: how often its tool list changed since the bridge first checked a call on it (and that it listens). */
+  readonly #toolChanges = new WeakMap<ModernUpstream, number>();
+  /** The bridge's own tools/list of a child, while it is under way. */
+  readonly #listing = new WeakMap<ModernUpstream, Promise<void>>();
   readonly #listens = new Map<string, number>();
+  /** A child's requestState the bridge could not seal (too large): the child may do it every call, so throttled. */
+  readonly #stateFailures: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config, logger) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
+    this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -97,6 +105,10 @@ export class ModernServer {
         404,
         errorResponse(message.id, ErrorCode.MethodNotFound, `Method not found: ${message.method} is not part of protocol revision ${MODERN_VERSIONS[0]}; this endpoint serves ${ALL_VERSIONS.join(", ")} (${message.method === "initialize" ? "send initialize without a modern _meta claim for the legacy handshake" : "legacy versions through initialize"})`, { supported: [...ALL_VERSIONS] }),
       );
+    }
+    // Its answer is a stream that stays open: a client taking only JSON could never be answered.
+    if (message.method === "subscriptions/listen" && !request.accept.sse) {
+      return jsonRpcErrorResponse(406, errorResponse(message.id, ErrorCode.InvalidRequest, "Not Acceptable: subscriptions/listen is answered with a stream; accept text/event-stream"));
     }
     const ready = this.pool.readyPrimary(principal);
     if (!ready) {
@@ -166,58 +178,145 @@ export class ModernServer {
     return this.#unavailable(message, error);
   }
 
-  /** A modern child: the request goes as it came (ids and progress token remapped), the answer too. */
+  /**
+   * A modern child: the request goes as it came (ids and progress token remapped), the answer too,
+   * but for the child's `requestState`. The child sees no authentication and cannot bind its
+   * state to a principal, as the spec requires (basic/patterns/mrtr §Server Requirements): the
+   * bridge seals it for the principal and the request, and opens it on the retry.
+   */
   #passThrough(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
     const { message } = request;
-    const { id } = upstream.call(message.id, message.method, message.params, {
+    if (message.params?.requestState === undefined) return this.#forward(upstream, request, reply, message.params);
+    this.#openChildState(request).then(
+      (params) => (typeof params === "string" ? reply.finish(invalidRequestState(message.id, params)) : this.#forward(upstream, request, reply, params)),
+      (error: unknown) => this.#internalError(reply, message.id, error),
+    );
+  }
+
+  #forward(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply, params: JsonObject | undefined): void {
+    const { message } = request;
+    const { id } = upstream.call(message.id, message.method, params, {
       answered: ({ message: answer, afterId }) => {
         // A client's page adds to what other pages declared (a tool listed again is updated).
-        if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result, true);
+        if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
+        const result = answer.result;
+        if (isObject(result) && result.resultType === "input_required" && typeof result.requestState === "string") {
+          const state = result.requestState;
+          this.#sealChildState(request, state).then(
+            (sealed) => reply.finish({ ...answer, result: { ...result, requestState: sealed } }),
+            (error: unknown) => this.#internalError(reply, message.id, error),
+          );
+          return;
+        }
         // The child's own line under the client's id: nothing to serialize again.
         reply.finish(answer, {}, afterId === undefined ? undefined : responseLine(message.id, afterId));
       },
-      notification: (n) => reply.event(n),
+      notification: (n) => {
+        // A change the child tags for a listen stream says the same as an untagged one.
+        if (n.method === "notifications/tools/list_changed") this.#toolsChanged(upstream);
+        reply.event(n);
+      },
     });
     reply.onClientGone = () => upstream.cancel(id, "the client closed the response stream");
   }
 
+  /** The child's `requestState`, sealed for the request's principal and the request. */
+  async #sealChildState(request: ModernRequest, state: string): Promise<string> {
+    const { message } = request;
+    const sealer = await this.#context.sealer;
+    const digest = await requestDigest(message.method, message.params);
+    const sealed = await sealer.seal({ principal: principalName(request), child: CHILD_STATE, call: state, request: digest, keys: [] }, CHILD_STATE_TTL_MS);
+    if (sealed.length > MAX_STATE_LENGTH) throw new Error(`the MCP server's requestState is too large (${state.length} characters)`);
+    return sealed;
+  }
+
+  /** The retry's params with the child's own `requestState` again, or why the state is refused. */
+  async #openChildState(request: ModernRequest): Promise<JsonObject | undefined | string> {
+    const { message } = request;
+    const sealer = await this.#context.sealer;
+    const opened = await sealer.open(message.params?.requestState, { principal: principalName(request), request: await requestDigest(message.method, message.params) });
+    if (!opened.ok) return opened.reason;
+    // A legacy child's round names no state of a child's own.
+    if (opened.claims.child !== CHILD_STATE) return "foreign";
+    return { ...message.params, requestState: opened.claims.call };
+  }
+
+  #internalError(reply: ModernReply, id: JsonRpcId, error: unknown): void {
+    this.#stateFailures.write("warn", "a modern child's requestState could not be sealed or opened", { error: (error as Error).message });
+    reply.finish(errorResponse(id, ErrorCode.InternalError, "Internal error: the requestState could not be handled"));
+  }
+
   /**
    * `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (the child cannot see
-   * headers). Synchronous when the tool is known; lists the child's tools first when it is not.
+   * headers). Synchronous when the tool is known; when it is not, waits for the listing of the
+   * child's tools under way, or starts one (at most every TOOL_LIST_INTERVAL_MS).
    */
   #checkParamHeaders(upstream: ModernUpstream, request: ModernRequest): Rejection | undefined | Promise<Rejection | undefined> {
+    if (!this.#toolChanges.has(upstream)) {
+      this.#toolChanges.set(upstream, 0);
+      upstream.onBroadcast((notification) => {
+        if (notification.method === "notifications/tools/list_changed") this.#toolsChanged(upstream);
+      });
+    }
     const params = request.message.params;
     const name = params?.name;
     if (typeof name !== "string") return undefined;
     const check = (declarations = this.#toolHeaders.get(upstream)?.get(name)): Rejection | undefined =>
       declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.headers) : undefined;
     const known = this.#toolHeaders.get(upstream)?.get(name);
-    if (known || Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return check(known);
+    if (known) return check(known);
+    // A listing under way may bring the tool's declarations: the call must not pass unchecked meanwhile.
+    const listing = this.#listing.get(upstream);
+    if (listing) return listing.then(() => check());
+    if (Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return undefined;
     this.#listedAt.set(upstream, Date.now());
-    return this.#listTools(upstream, request.envelope).then(() => check());
+    const listed = this.#listTools(upstream, request.envelope).finally(() => this.#listing.delete(upstream));
+    this.#listing.set(upstream, listed);
+    return listed.then(() => check());
   }
 
-  /** Lists the child's tools on the client's behalf (up to a few pages) to learn their header declarations. */
+  /**
+   * Lists the child's tools on the client's behalf (up to a few pages) to learn their header
+   * declarations. The declarations known so far stay until every page is in: a tool of a later
+   * page must not look unknown (unchecked) while the first is being read.
+   */
   async #listTools(upstream: ModernUpstream, envelope: RequestEnvelope): Promise<void> {
+    const changes = this.#toolChanges.get(upstream);
+    const listed = new Map<string, ParamHeader[]>();
     let cursor: string | undefined;
-    let first = true;
-    for (let page = 0; page < 10; page++) {
+    let complete = false;
+    for (let page = 0; page < 10 && !complete; page++) {
       const params: JsonObject = { ...(cursor && { cursor }) };
       if (upstream.era === "modern") params._meta = { [MetaKey.protocolVersion]: envelope.protocolVersion, [MetaKey.clientCapabilities]: envelope.clientCapabilities };
       const { message: answer } = await new Promise<Answer>((answered) => upstream.call(`bridge-tools-${page}`, "tools/list", params, { answered, notification: () => {} }));
-      if (!isObject(answer.result)) return;
-      this.#noteTools(upstream, answer.result, !first);
-      first = false;
+      if (!isObject(answer.result)) break;
+      noteTools(listed, answer.result);
       cursor = typeof answer.result.nextCursor === "string" ? answer.result.nextCursor : undefined;
-      if (!cursor) return;
+      complete = !cursor;
     }
+    // Every page read: the listing replaces what was known (tools gone are forgotten); else it only adds.
+    const known = complete ? undefined : this.#toolHeaders.get(upstream);
+    if (known) for (const [tool, declarations] of listed) known.set(tool, declarations);
+    else this.#toolHeaders.set(upstream, listed);
+    // The list changed while it was read: the next call reads it again.
+    if (this.#toolChanges.get(upstream) !== changes) this.#listedAt.delete(upstream);
   }
 
-  #noteTools(upstream: ModernUpstream, result: JsonObject, append: boolean): void {
-    const tools = Array.isArray(result.tools) ? result.tools : [];
-    const map = append ? (this.#toolHeaders.get(upstream) ?? new Map<string, ParamHeader[]>()) : new Map<string, ParamHeader[]>();
-    for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
+  /**
+   * The child's tools changed (`notifications/tools/list_changed`): what they declare may have, so
+   * the next call lists them again before it is checked (a header declared since must not pass unchecked).
+   */
+  #toolsChanged(upstream: ModernUpstream): void {
+    this.#toolChanges.set(upstream, (this.#toolChanges.get(upstream) ?? 0) + 1);
+    this.#toolHeaders.delete(upstream);
+    this.#listedAt.delete(upstream);
+  }
+
+  /** A page of tools/list the client read adds to what is known (a tool listed again is updated). */
+  #noteTools(upstream: ModernUpstream, result: JsonObject): void {
+    const map = this.#toolHeaders.get(upstream) ?? new Map<string, ParamHeader[]>();
+    noteTools(map, result);
     this.#toolHeaders.set(upstream, map);
   }
 
@@ -228,6 +327,27 @@ export class ModernServer {
     this.#context.logger.warn("no MCP server for a modern request", { error: (error as Error).message });
     return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${(error as Error).message}`), { "retry-after": "5" });
   }
+}
+
+/** Records the `x-mcp-header` declarations of the tools of one tools/list page in `map`. */
+function noteTools(map: Map<string, ParamHeader[]>, result: JsonObject): void {
+  const tools = Array.isArray(result.tools) ? result.tools : [];
+  for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
+}
+
+/** The `child` a sealed state of a 2026-07-28 child's own names (a legacy child's rounds name the child process). */
+const CHILD_STATE = "modern-child-state";
+
+/**
+ * How long the bridge's seal around a child's state lasts. The child holds no call open for it (as
+ * a legacy child's round does, bounded by read_timeout): its client may take as long as the child's
+ * own state allows (the SDK's codec: 10 minutes by default), which this only bounds from above.
+ */
+const CHILD_STATE_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The answer to a retry whose requestState is refused (`detail`: why, as RequestStateSealer.open says). */
+function invalidRequestState(id: JsonRpcId, detail: string): JsonRpcResponse {
+  return errorResponse(id, ErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state", detail });
 }
 
 /** A modern child's `server/discover`, listing only the versions the bridge speaks as well. */

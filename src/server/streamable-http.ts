@@ -5,7 +5,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
-import { ErrorCode, envelopeProblem, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, envelopeProblem, errorResponse, isRequest, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { readBodyLimited } from "../util/body.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
@@ -86,6 +86,8 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     } catch {
       return refuse(400, ErrorCode.ParseError, "Parse error: the body is not valid JSON");
     }
+    // Forwarded serialized again (a batch, a modern request), it would make JSON.stringify throw.
+    if (nestedTooDeep(text, body)) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: the body is nested deeper than ${MAX_NESTING_DEPTH} levels`);
     const batch = Array.isArray(body);
     const messages = (batch ? body : [body]) as JsonRpcMessage[];
     if (messages.length === 0) return refuse(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");

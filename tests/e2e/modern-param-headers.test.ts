@@ -1,0 +1,176 @@
+/**
+ * @module End-to-end: `Mcp-Param-*` headers are checked against the body however a call races the
+ * bridge's own listing of the child's tools (which is where the `x-mcp-header` declarations come
+ * from). The child here answers tools/list late, and says on stderr which page it was asked for.
+ * A gateway in front of the bridge may route on these headers: a call that skipped the check
+ * while a listing was under way ran with a header that lied about its body.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
+import { call, meta, post, textOf } from "../support/modern.ts";
+
+const ALICE = "alice-token-0123456789";
+
+/** Resolves once `pattern` has matched `count` times in the bridge's log (polled; the test's own timeout bounds it). */
+async function logged(bridge: RunningBridge, pattern: RegExp, count: number): Promise<void> {
+  const global = new RegExp(pattern.source, "g");
+  while ((bridge.logs().match(global)?.length ?? 0) < count) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`x-mcp-header declarations of a ${era} child that lists its tools slowly`, { timeout: 60_000 }, () => {
+    const bridge = useBridge(() =>
+      startBridge({
+        log: { level: "debug", format: "json" },
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era, TOOLS_LIST_DELAY_MS: "1500" }, read_timeout: "20s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      }),
+    );
+    const routed = (id: number, name: string, region: string, header: string) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: { region }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
+
+    test("a call that arrives while the first listing is under way waits for it: its lying header is refused", async () => {
+      const [honest, lying] = await Promise.all([routed(1, "routed", "eu", "eu"), routed(2, "routed", "eu", "us")]);
+      assert.equal(textOf(honest.body.result), 'ok {"region":"eu"}', JSON.stringify(honest.body));
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+    });
+
+    test("while the bridge lists the tools again (a call named a tool it did not know), a tool of the second page is still checked", async () => {
+      // The bridge lists again at most every 5 s.
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      const asked = bridge.logs().match(/tools\/list asked for page-2/g)?.length ?? 0;
+      const unknown = call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "no_such_tool", arguments: {}, _meta: meta({}) } }).catch((error: Error) => error);
+      // The first page is in, the second is being answered: the window where only the first page was known.
+      await logged(bridge, /tools\/list asked for page-2/, asked + 1);
+      const lying = await routed(4, "routed_too", "eu", "us");
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+      const honest = await routed(5, "routed_too", "eu", "eu");
+      assert.equal(textOf(honest.body.result), 'ok {"region":"eu"}', JSON.stringify(honest.body));
+      assert.ok(!((await unknown) instanceof Error));
+    });
+  });
+}
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`a ${era} child whose tool declares x-mcp-header names that are not HTTP header names`, () => {
+    const bridge = useBridge(() =>
+      startBridge({
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      }),
+    );
+    const odd = (id: number, headers: Record<string, string>) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name: "odd_header", arguments: { region: "eu", zone: "a b", city: "x" }, _meta: meta({}) } }, { headers });
+
+    test("no header can carry those, so none is expected; the tool's valid declaration is still checked", async () => {
+      const served = await odd(1, { "mcp-param-region": "eu" });
+      assert.equal(served.status, 200, JSON.stringify(served.body));
+      assert.match(textOf(served.body.result), /^ok /);
+      const lying = await odd(2, { "mcp-param-region": "us" });
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+    });
+  });
+}
+
+describe("an x-mcp-header argument whose value no header can mirror", () => {
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "10s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+  const routed = (id: number, raw: string, header?: string) =>
+    call(bridge, ALICE, { id, method: "tools/call", params: { name: "routed" } }, {
+      raw: `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"routed","arguments":{"region":${raw}},"_meta":${JSON.stringify(meta({}))}}}`,
+      headers: header === undefined ? {} : { "mcp-param-region": header },
+    });
+
+  test("an object, an array, an integer past 2^53: refused with or without a header (a gateway routing on the header would not see what the tool gets)", async () => {
+    for (const [raw, header] of [['{"x":"eu"}', "eu"], ['["eu"]', "eu"], ["1152921504606846976", "1152921504606846976"], ["1e300", "1"], ['{"x":"eu"}', undefined]] as const) {
+      const refused = await routed(1, raw, header);
+      assert.equal(refused.status, 400, `${raw} ${header}: ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body.error?.code, -32020);
+    }
+  });
+
+  test("a number the header spells alike, and a null or absent value without a header: served", async () => {
+    assert.match(textOf((await routed(2, "12", "12")).body.result), /^ok /);
+    assert.match(textOf((await routed(3, "null")).body.result), /^ok /);
+    const absent = await call(bridge, ALICE, { id: 4, method: "tools/call", params: { name: "routed", arguments: {}, _meta: meta({}) } });
+    assert.match(textOf(absent.body.result), /^ok /);
+  });
+});
+
+for (const era of ["modern", "legacy"] as const) {
+  describe(`a ${era} child whose tool list changes`, () => {
+    const bridge = useBridge(() =>
+      startBridge({
+        server: {
+          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
+          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+        },
+      }),
+    );
+    const shifty = (id: number, header: string) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name: "shifty", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
+
+    test("a header declared after notifications/tools/list_changed is checked from then on", async () => {
+      // Declares nothing yet: any header passes.
+      assert.match(textOf((await shifty(1, "us")).body.result), /^ok /);
+      const scheduled = await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "change_later", arguments: { ms: 0 }, _meta: meta({}) } });
+      assert.equal(textOf(scheduled.body.result), "scheduled");
+      // The change reaches the bridge on its own time: ask until the lying header is refused.
+      let answer = await shifty(3, "us");
+      for (let attempt = 0; answer.status === 200 && attempt < 40; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        answer = await shifty(4 + attempt, "us");
+      }
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error?.code, -32020);
+      assert.match(textOf((await shifty(100, "eu")).body.result), /^ok /);
+    });
+  });
+}
+
+describe("a modern child whose tool list changes, told on a subscriptions/listen stream", () => {
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "10s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+  const shifty = (id: number, header: string) =>
+    call(bridge, ALICE, { id, method: "tools/call", params: { name: "shifty", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
+
+  test("the change tagged for the stream counts as well", async () => {
+    assert.match(textOf((await shifty(1, "us")).body.result), /^ok /);
+    const controller = new AbortController();
+    const listen = await post(bridge, ALICE, { id: "listen-1", method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: meta({}) } }, { signal: controller.signal });
+    const reader = listen.body!.getReader();
+    let seen = "";
+    try {
+      // The acknowledgement, then the change (tagged with the listen id by the child).
+      while (!seen.includes("acknowledged")) seen += new TextDecoder().decode((await reader.read()).value);
+      await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "change_later", arguments: { ms: 0 }, _meta: meta({}) } });
+      while (!seen.includes("tools/list_changed")) seen += new TextDecoder().decode((await reader.read()).value);
+      const answer = await shifty(3, "us");
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error?.code, -32020);
+    } finally {
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+    }
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * @module End-to-end: a legacy child's pool grows for calls that must run alone; a child that
+ * fails to start must not turn such a call into an HTTP 500 (a bug's answer, with no JSON-RPC id).
+ * The call waits for the children that did start, as it would at the pool's size.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { startBridge, useBridge } from "../support/bridge.ts";
+import { call, meta, textOf } from "../support/modern.ts";
+
+const ALICE = "alice-token-0123456789";
+
+describe("a legacy child whose further processes cannot start", () => {
+  const failFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-fail-")), "fail");
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy", FAIL_FILE: failFile }, read_timeout: "20s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+  const tool = (id: number, name: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: {}, _meta: meta() } });
+
+  test("a call that needed a new child of the pool waits for the one running instead, and is answered", async () => {
+    // The principal's first child starts; from then on no new process starts.
+    const listed = await call(bridge, ALICE, { id: 1, method: "tools/list", params: { _meta: meta() } });
+    assert.ok(Array.isArray(listed.body.result?.tools), JSON.stringify(listed.body));
+    writeFileSync(failFile, "");
+    // Two calls of kinds never seen: each must run alone, so the second needs another child.
+    const [waited, ok] = await Promise.all([tool(2, "wait"), tool(3, "ok")]);
+    assert.equal(textOf(waited.body.result), "waited", JSON.stringify(waited.body));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(textOf(ok.body.result), "ok {}", JSON.stringify(ok.body));
+  });
+});
