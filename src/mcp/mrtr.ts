@@ -5,7 +5,7 @@
  * with `resultType: "input_required"`, an `inputRequests` map and an opaque `requestState`, and
  * the client retries the call with `inputResponses` keyed like the requests. Both directions.
  */
-import type { JsonRpcId, JsonRpcRequest, JsonRpcResponse } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { isObject, type JsonObject } from "./envelope.ts";
 import { INPUT_REQUEST_METHODS, McpErrorCode } from "./protocol.ts";
 
@@ -145,4 +145,12 @@ export function inputResponsesFromAnswers(answers: ReadonlyArray<{ key: string; 
 export function retryParams(params: JsonObject | undefined, inputResponses: InputResponses | undefined, requestState: string | undefined): JsonObject {
   const { params: base } = readRetry(params);
   return { ...base, ...(inputResponses !== undefined && { inputResponses }), ...(requestState !== undefined && { requestState }) };
+}
+
+/**
+ * The answer to a retry whose `requestState` is refused: InvalidParams (-32602) with
+ * `data: {reason: "invalid_request_state", detail}`; `why`, when given, is added to the message.
+ */
+export function invalidRequestState(id: JsonRpcId, detail: string, why?: string): JsonRpcResponse {
+  return errorResponse(id, ErrorCode.InvalidParams, `Invalid or expired requestState${why ? `: ${why}` : ""}`, { reason: "invalid_request_state", detail });
 }

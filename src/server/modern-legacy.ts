@@ -21,6 +21,7 @@ import { discoverFromInitialize, initializeResultProblem, type InitializeResult 
 import {
   answersFromInputResponses,
   inputRequiredResult,
+  invalidRequestState,
   isInputRequestMethod,
   missingCapabilities,
   missingCapabilityError,
@@ -456,7 +457,7 @@ export function evictOldest(context: Context, group: readonly ModernUpstream[], 
 
 /** The answer to a retry whose round is over. */
 function callOver(id: JsonRpcId): JsonRpcResponse {
-  return errorResponse(id, ErrorCode.InvalidParams, "Invalid or expired requestState: the call it resumes is over", { reason: "invalid_request_state", detail: "gone" });
+  return invalidRequestState(id, "gone", "the call it resumes is over");
 }
 
 /** A retry: the state must be ours, this principal's and this request's, and its round still open. */
@@ -465,7 +466,7 @@ async function resume(context: Context, request: ModernRequest, reply: ModernRep
   const sealer = await context.sealer;
   const opened = await sealer.open(state, { principal: principalName(request), request: digest });
   if (!opened.ok) {
-    return reply.finish(errorResponse(message.id, ErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state", detail: opened.reason }));
+    return reply.finish(invalidRequestState(message.id, opened.reason));
   }
   const round = context.legacy.rounds.get(opened.claims.call);
   if (!round || round.upstream.name !== opened.claims.child) {
@@ -476,7 +477,7 @@ async function resume(context: Context, request: ModernRequest, reply: ModernRep
   }
   // Each round's state names the keys it asked: an earlier round's state is stale.
   if (!round.settled && opened.claims.keys.join("\n") !== round.pending.map((entry) => entry.key).join("\n")) {
-    return reply.finish(errorResponse(message.id, ErrorCode.InvalidParams, "Invalid or expired requestState: a later round has replaced it", { reason: "invalid_request_state", detail: "stale" }));
+    return reply.finish(invalidRequestState(message.id, "stale", "a later round has replaced it"));
   }
   round.clientId = message.id;
   round.envelope = request.envelope;

@@ -7,6 +7,7 @@
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { ErrorCode, errorResponse, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { invalidRequestState } from "../mcp/mrtr.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
@@ -345,10 +346,6 @@ const CHILD_STATE = "modern-child-state";
  */
 const CHILD_STATE_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** The answer to a retry whose requestState is refused (`detail`: why, as RequestStateSealer.open says). */
-function invalidRequestState(id: JsonRpcId, detail: string): JsonRpcResponse {
-  return errorResponse(id, ErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state", detail });
-}
 
 /** A modern child's `server/discover`, listing only the versions the bridge speaks as well. */
 function ownVersions(answer: JsonRpcResponse): JsonRpcResponse {
