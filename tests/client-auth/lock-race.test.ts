@@ -4,43 +4,19 @@
  * sign-in overran its lock, must never leave two instances signing in under the lock at once.
  */
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
+import { startContender as startContenderScript, type Contender } from "../support/contender.ts";
 import { fileURLToPath } from "node:url";
 import { sha256, toHex } from "../../src/util/digest.ts";
 
 const CONTENDER = fileURLToPath(new URL("./lock-contender.ts", import.meta.url));
 const SERVER_URL = "https://mcp.example.com/mcp";
 
-interface Contender {
-  send(command: object): void;
-  /** The next JSON line it answers. */
-  next(): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
-
 function startContender(dir: string): Contender {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ["--import", "tsx", CONTENDER, dir, SERVER_URL], { stdio: "pipe" });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  return {
-    send: (command) => child.stdin.write(`${JSON.stringify(command)}\n`),
-    async next() {
-      const line = await lines.next();
-      if (line.done) throw new Error(`contender exited: ${stderr}`);
-      return JSON.parse(line.value) as Record<string, unknown>;
-    },
-    async stop() {
-      child.stdin.end();
-      await exited;
-    },
-  };
+  return startContenderScript(CONTENDER, [dir, SERVER_URL]);
 }
 
 /** Where the cache module keeps the login lock of SERVER_URL in `dir`. */

@@ -8,12 +8,12 @@
  * taker was killed mid-way, a lock that cannot be parsed, a dangling symbolic link.
  */
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
+import { startContender as startContenderScript, type Contender } from "../support/contender.ts";
 import { fileURLToPath } from "node:url";
 import { sha256, toHex } from "../../src/util/digest.ts";
 import { ALICE_HASH } from "../oauth-server/support.ts";
@@ -23,33 +23,8 @@ import { ECHO_SERVER, type Launcher, type RunningBridge, startBridge } from "../
 const CONTENDER = fileURLToPath(new URL("./state-lock-contender.ts", import.meta.url));
 const IN_USE = /^the state directory ".*" is in use by another mcp-bridge \(process (\d+)\); give each bridge its own storage\.path/;
 
-interface Contender {
-  readonly pid: number;
-  send(command: object): void;
-  /** The next JSON line it answers. */
-  next(): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
-
 function startContender(directory: string): Contender {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ["--import", "tsx", CONTENDER, directory], { stdio: "pipe" });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  return {
-    pid: child.pid!,
-    send: (command) => child.stdin.write(`${JSON.stringify(command)}\n`),
-    async next() {
-      const line = await lines.next();
-      if (line.done) throw new Error(`contender exited: ${stderr}`);
-      return JSON.parse(line.value) as Record<string, unknown>;
-    },
-    async stop() {
-      child.stdin.end();
-      await exited;
-    },
-  };
+  return startContenderScript(CONTENDER, [directory]);
 }
 
 /** The id of a process that has exited: what a bridge killed outright leaves in its lock. */
