@@ -346,7 +346,6 @@ const CHILD_STATE = "modern-child-state";
  */
 const CHILD_STATE_TTL_MS = 24 * 60 * 60 * 1000;
 
-
 /** A modern child's `server/discover`, listing only the versions the bridge speaks as well. */
 function ownVersions(answer: JsonRpcResponse): JsonRpcResponse {
   const result = answer.result;
