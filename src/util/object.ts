@@ -16,12 +16,19 @@ export function jsonKindOf(value: unknown): string {
  * for recursion.
  */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
-  for (let next = stack.pop(); next; next = stack.pop()) {
-    if (typeof next.value !== "object" || next.value === null) continue;
-    if (next.depth > limit) return true;
-    for (const child of Array.isArray(next.value) ? next.value : Object.values(next.value)) {
-      if (typeof child === "object" && child !== null) stack.push({ value: child, depth: next.depth + 1 });
+  if (typeof value !== "object" || value === null) return false;
+  // Two parallel stacks, not one of {value, depth} records: it runs on every long message, so it allocates nothing per node.
+  const values: object[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const next = values.pop()!;
+    const depth = depths.pop()!;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(next) ? next : Object.values(next)) {
+      if (typeof child === "object" && child !== null) {
+        values.push(child);
+        depths.push(depth + 1);
+      }
     }
   }
   return false;
