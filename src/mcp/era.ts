@@ -205,8 +205,8 @@ function primitiveText(value: unknown): string | undefined {
 /**
  * Checks `Mcp-Param-{name}` headers of a `tools/call` against the body's arguments: each declared
  * argument present in the body must have its header, decoding to the same value (numbers compare
- * numerically). Absent or null arguments need no header, nor do declarations that are not HTTP tokens;
- * a value no header can mirror (an object, an array, an unsafe integer) is refused.
+ * numerically). Absent or null arguments must have no header; declarations that are not HTTP tokens
+ * expect none; a value no header can mirror (an object, an array, an unsafe integer) is refused.
  */
 export function checkParamHeaders(declarations: readonly ParamHeader[], args: unknown, headers: HeaderSource): Rejection | undefined {
   for (const declaration of declarations) {
@@ -214,8 +214,12 @@ export function checkParamHeaders(declarations: readonly ParamHeader[], args: un
     if (!isHeaderToken(declaration.name)) continue;
     let value: unknown = args;
     for (const key of declaration.path) value = isObject(value) ? value[key] : undefined;
-    if (value === undefined || value === null) continue;
     const headerName = `Mcp-Param-${declaration.name}`;
+    if (value === undefined || value === null) {
+      // A client omits the header for no value: one that is sent names a value the tool never gets.
+      if (headers.get(headerName.toLowerCase()) !== null) return mismatch(headerName, `the ${headerName} header is present but the body carries no value at ${declaration.path.join(".")}`);
+      continue;
+    }
     const text = primitiveText(value);
     // An object, an array, an integer past 2^53: no header matches it, so none can say what the tool gets.
     if (text === undefined) return mismatch(headerName, `the body carries ${declaration.path.join(".")} as a value no header can mirror (${jsonKindOf(value)}${typeof value === "number" ? " outside the safe integer range" : ""})`);

@@ -109,6 +109,16 @@ describe("an x-mcp-header argument whose value no header can mirror", () => {
     const absent = await call(bridge, ALICE, { id: 4, method: "tools/call", params: { name: "routed", arguments: {}, _meta: meta({}) } });
     assert.match(textOf(absent.body.result), /^ok /);
   });
+
+  test("a header for a null or absent value: refused (a gateway would route on a value the tool never gets)", async () => {
+    const nulled = await routed(5, "null", "eu");
+    assert.equal(nulled.status, 400, JSON.stringify(nulled.body));
+    assert.equal(nulled.body.error?.code, -32020);
+    assert.match(nulled.body.error?.message ?? "", /Mcp-Param-Region/);
+    const absent = await call(bridge, ALICE, { id: 6, method: "tools/call", params: { name: "routed", arguments: {}, _meta: meta({}) } }, { headers: { "mcp-param-region": "eu" } });
+    assert.equal(absent.status, 400, JSON.stringify(absent.body));
+    assert.equal(absent.body.error?.code, -32020);
+  });
 });
 
 for (const era of ["modern", "legacy"] as const) {
