@@ -12,6 +12,9 @@ import { AuthError, type Principal } from "./types.ts";
 import { isTrustedEndpoint } from "./oauth/http.ts";
 
 const MAX_ANSWER_BYTES = 64 * 1024;
+/** Answers kept at once: positive ones, and (there only to spare the endpoint a replayed dead token) negative ones. */
+const ACCEPTED_ENTRIES = 10_000;
+const REFUSED_ENTRIES = 1_000;
 
 /** The endpoint's answer; extra fields are allowed, the named ones must have the right types. */
 const ValidationAnswerSchema = z.looseObject({
@@ -44,7 +47,10 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
   if (!isTrustedEndpoint(config.validation_endpoint)) {
     throw new TypeError('bearer "validation_endpoint" must be an https URL (plain http is accepted only for loopback addresses: tokens would travel in clear)');
   }
-  const cache = new TtlCache<Principal | AuthError>(10_000);
+  // Refusals apart from acceptances: each bad token an attacker makes up is a new entry, and it
+  // must push out only other refusals, never an honest user's cached answer.
+  const accepted = new TtlCache<Principal>(ACCEPTED_ENTRIES);
+  const refused = new TtlCache<AuthError>(REFUSED_ENTRIES);
   const inFlight = new Map<string, Promise<Principal>>();
   let ready = true;
 
@@ -87,21 +93,22 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
     },
     async validate(token) {
       const key = toHex(await sha256(token));
-      const cached = cache.get(key);
-      if (cached instanceof AuthError) throw cached;
+      const refusal = refused.get(key);
+      if (refusal) throw refusal;
+      const cached = accepted.get(key);
       if (cached) return cached;
       let pending = inFlight.get(key);
       if (!pending) {
         pending = ask(token).then(
           (principal) => {
             ready = true;
-            cache.set(key, principal, config.cache_ttl);
+            accepted.set(key, principal, config.cache_ttl);
             return principal;
           },
           (error: unknown) => {
             ready = error instanceof AuthError && error.code === "invalid_token";
             // Outages are not cached: the next request asks again.
-            if (error instanceof AuthError && error.code === "invalid_token") cache.set(key, error, config.negative_cache_ttl);
+            if (error instanceof AuthError && error.code === "invalid_token") refused.set(key, error, config.negative_cache_ttl);
             throw error;
           },
         );

@@ -1,5 +1,7 @@
 /** Server mode's request validation under attack: bearer tokens, failure throttling, sessions of other principals, legacy transports. */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
 import { initialize, scripted } from "./support.ts";
@@ -29,6 +31,55 @@ describe("static bearer tokens", { timeout: 60_000 }, () => {
       assert.equal((await initialize(bridge.url, { authorization: `Bearer ${token}` })).status, 200);
     } finally {
       await bridge.stop();
+    }
+  });
+});
+
+/** A request that passes authentication and then fails for want of a session (400): no child is started. */
+async function authStatus(url: string, token: string): Promise<number> {
+  const response = await fetch(url, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+  await response.body?.cancel();
+  return response.status;
+}
+
+/** Runs `count` calls of `task`, `width` at a time. */
+async function flood(count: number, width: number, task: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < count) await task(next++);
+  }));
+}
+
+describe("remote validation (bearer.validation_endpoint) under a flood of bad tokens", { timeout: 300_000 }, () => {
+  test("an attacker's refused tokens do not push an honest user's cached answer out: it still works while the endpoint is down", async () => {
+    const HONEST = "honest-remote-token-0123456789";
+    let down = false;
+    const calls = { honest: 0, other: 0 };
+    const endpoint = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        if (down) return res.writeHead(503).end();
+        const honest = (JSON.parse(body) as { token: string }).token === HONEST;
+        calls[honest ? "honest" : "other"]++;
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(honest ? { valid: true, subject: "alice" } : { valid: false }));
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
+    const validation_endpoint = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const bridge = await startBridge({ server: { mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint, cache_ttl: "1h", negative_cache_ttl: "1h" } } } });
+    try {
+      assert.equal(await authStatus(bridge.url, HONEST), 400);
+      // More distinct bad tokens than the bridge caches answers for (10 000).
+      await flood(10_100, 16, async (i) => assert.ok([401, 429].includes(await authStatus(bridge.url, `attacker-${i}-0123456789`))));
+      assert.equal(calls.other, 10_100, "every bad token was asked about");
+      down = true;
+      assert.equal(await authStatus(bridge.url, HONEST), 400, "the honest answer is still cached");
+      assert.equal(calls.honest, 1);
+    } finally {
+      await bridge.stop();
+      endpoint.closeAllConnections();
+      endpoint.close();
     }
   });
 });
