@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
-import { BRIDGE_CLIENT, makeAuthenticator, RESOURCE, rejectsWith } from "./support.ts";
+import { SignJWT } from "jose";
+import { BRIDGE_CLIENT, makeAuthenticator, makeKey, RESOURCE, rejectsWith, waitFor } from "./support.ts";
 
 /** A loopback HTTP server answering with `handler(body)`, or cutting connections while `down`. */
 async function serve(handler: (body: string) => { status: number; json?: unknown }) {
@@ -62,4 +63,36 @@ describe("introspection under a flood of bad tokens", () => {
       idp.close();
     }
   });
+});
+
+describe("a JWKS endpoint that answers with no usable key", () => {
+  for (const [name, keys] of [
+    ["an empty set", []],
+    ["only keys without their public members", [{ kty: "RSA", kid: "broken" }, { kty: "EC", crv: "P-256" }, { kty: "OKP", crv: "Ed25519", x: 42 }]],
+  ] as const) {
+    test(`${name}: the keys already fetched keep working, and the refusal is logged`, async () => {
+      const key = await makeKey("ES256");
+      let answer: unknown = { keys: [key.publicJwk] };
+      let fetches = 0;
+      const jwks = await serve(() => (fetches++, { status: 200, json: answer }));
+      const { auth, logger } = makeAuthenticator(undefined, { jwks_url: `${jwks.url}/jwks`, jwks: { refresh_interval: "100ms", cooldown: "100ms" } });
+      const sign = (sub: string) =>
+        new SignJWT({ sub, aud: RESOURCE }).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).setIssuedAt().setExpirationTime("5m").sign(key.privateKey);
+      try {
+        await auth.start();
+        assert.equal((await auth.verify(await sign("before"))).subject, "before");
+        answer = { keys };
+        const seen = fetches;
+        await waitFor(() => fetches >= seen + 2);
+        // A token not seen before: verified with the kept key, not refused for want of one.
+        assert.equal((await auth.verify(await sign("after"))).subject, "after");
+        assert.ok(logger.lines.some((line) => line.message.startsWith("JWKS refresh failed; keeping") && /no usable signing key/.test(String(line.fields.reason))), logger.text());
+        // A kid the IdP never had is still refused.
+        await rejectsWith(auth.verify(await new SignJWT({ sub: "x", aud: RESOURCE }).setProtectedHeader({ alg: "ES256", kid: "made-up" }).setExpirationTime("5m").sign(key.privateKey)), "temporarily_unavailable", /kid/);
+      } finally {
+        auth.close();
+        jwks.close();
+      }
+    });
+  }
 });
