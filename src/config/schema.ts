@@ -396,7 +396,7 @@ const serverSchema = section({
   metrics_listen: listenAddress()
     .optional()
     .describe('Address of a second, plain-HTTP listener for operators: Prometheus /metrics and the detailed /health (with counts), e.g. "127.0.0.1:9464". Unset: no metrics are served; the public /health and /ready carry states only.'),
-  auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address (see trusted_proxies) per minute; past it further failures get 429, while valid credentials and open sessions from that address still pass."),
+  auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address (see trusted_proxies; an IPv6 address counts as its /64) per minute; past it further failures get 429, while valid credentials and open sessions from that address still pass."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
   cors: corsSchema.prefault({}).describe("Cross-origin requests from browsers."),
   mcp_server: mcpServerSchema.optional().describe("The stdio MCP server the bridge runs; required in server mode."),

@@ -83,3 +83,26 @@ describe("remote validation (bearer.validation_endpoint) under a flood of bad to
     }
   });
 });
+
+describe("auth-failure limiter and IPv6", { timeout: 60_000 }, () => {
+  test("an IPv6 client cannot escape its failure budget by taking a new address of its /64 for each attempt; other /64s and valid tokens are unaffected", async () => {
+    const bridge = await startBridge({
+      server: { mcp_server: scripted(), auth_failure_limit: 3, trusted_proxies: ["127.0.0.0/8", "::1"], auth: { type: "bearer", bearer: { valid_tokens: [GOOD] } } },
+    });
+    try {
+      const from = (address: string, token: string) =>
+        fetch(bridge.url, { method: "DELETE", headers: { "x-forwarded-for": address, authorization: `Bearer ${token}` } }).then(async (response) => (await response.body?.cancel(), response.status));
+      const statuses: number[] = [];
+      for (let i = 1; i <= 6; i++) statuses.push(await from(`2001:db8:1:2::${i.toString(16)}`, `wrong-${i}-0123456789`));
+      assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429]);
+      // Written another way, still the same /64.
+      assert.equal(await from("2001:0db8:0001:0002:ffff:0:0:1", "wrong-x-0123456789"), 429);
+      // A neighbouring /64 has its own budget; a valid token from the throttled one passes.
+      assert.equal(await from("2001:db8:1:3::1", "typo-0123456789"), 401);
+      assert.equal(await from("2001:db8:1:2::99", GOOD), 400);
+      assert.match(bridge.logs(), /authentication failures throttled.*remote=2001:db8:1:2::\/64/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
