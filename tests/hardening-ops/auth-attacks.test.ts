@@ -4,7 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
-import { initialize, scripted } from "./support.ts";
+import { callTool, initialize, scripted } from "./support.ts";
 
 const GOOD = "good-token-0123456789abcdef";
 
@@ -102,6 +102,54 @@ describe("auth-failure limiter and IPv6", { timeout: 60_000 }, () => {
       assert.equal(await from("2001:db8:1:2::99", GOOD), 400);
       assert.match(bridge.logs(), /authentication failures throttled.*remote=2001:db8:1:2::\/64/);
     } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("sessions belong to the principal that created them", { timeout: 60_000 }, () => {
+  const ALICE = "alice-token-0123456789abcdef";
+  const MALLORY = "mallory-token-0123456789abcdef";
+
+  test("another principal cannot resume, end or post to a session, streamable or legacy, and the owner's session is untouched", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), auth: { type: "bearer", bearer: { valid_tokens: [ALICE, MALLORY] } } } });
+    const as = (token: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${token}`, ...extra });
+    const streams: AbortController[] = [];
+    try {
+      const owned = await initialize(bridge.url, as(ALICE));
+      assert.equal(owned.status, 200);
+      const session = { "mcp-session-id": owned.session, "mcp-protocol-version": "2025-06-18" };
+      // Resuming the session's streams (Last-Event-ID), or its GET stream, or ending it: "not found" to anyone else.
+      for (const lastEventId of ["0.0", "1.0", undefined]) {
+        const response = await fetch(bridge.url, { headers: as(MALLORY, { ...session, accept: "text/event-stream", ...(lastEventId && { "last-event-id": lastEventId }) }) });
+        assert.equal(response.status, 404, `GET with Last-Event-ID ${lastEventId}`);
+        await response.body?.cancel();
+      }
+      assert.equal((await fetch(bridge.url, { method: "DELETE", headers: as(MALLORY, session) })).status, 404);
+      assert.equal((await callTool(bridge.url, owned.session, 2, "echo", { text: "mine" }, as(ALICE))).body.result.content[0].text, "mine");
+
+      // Legacy HTTP+SSE: the sessionId handed to Alice's stream is hers alone.
+      const controller = new AbortController();
+      streams.push(controller);
+      const stream = await fetch(`${bridge.origin}/sse`, { headers: as(ALICE, { accept: "text/event-stream" }), signal: controller.signal });
+      assert.equal(stream.status, 200);
+      const reader = stream.body!.getReader();
+      let text = "";
+      while (!/data: (\S+)\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      const endpoint = new URL(/data: (\S+)\n/.exec(text)![1]!, bridge.origin);
+      const legacyId = endpoint.searchParams.get("sessionId")!;
+      const message = (id: number) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/list" });
+      const postLegacy = (token: string, url: URL | string, id: number) => fetch(url, { method: "POST", headers: as(token, { "content-type": "application/json" }), body: message(id) });
+      assert.equal((await postLegacy(MALLORY, endpoint, 7)).status, 404);
+      // Nor can the ids cross transports, for anyone.
+      assert.equal((await fetch(bridge.url, { headers: as(ALICE, { "mcp-session-id": legacyId, accept: "text/event-stream" }) })).status, 404);
+      assert.equal((await postLegacy(ALICE, `${bridge.origin}/messages?sessionId=${encodeURIComponent(owned.session)}`, 8)).status, 404);
+      // Alice's own message is answered on her stream, and Mallory's was never delivered there.
+      assert.equal((await postLegacy(ALICE, endpoint, 9)).status, 202);
+      while (!text.includes('"id":9')) text += new TextDecoder().decode((await reader.read()).value);
+      assert.doesNotMatch(text, /"id":7/);
+    } finally {
+      for (const controller of streams) controller.abort();
       await bridge.stop();
     }
   });
