@@ -31,12 +31,12 @@ export interface RemoteValidator {
   readonly ready: boolean;
 }
 
-/** Why a fetch failed, safe to log: the timeout, or the network error's code (ECONNREFUSED, ENOTFOUND…). */
-function failureCause(error: unknown): string {
+/** A failed fetch, with why, safe to log: the timeout, or the network error's code (ECONNREFUSED, ENOTFOUND…). */
+function unreachable(error: unknown): AuthError {
   const name = (error as Error)?.name;
-  if (name === "TimeoutError" || name === "AbortError") return "no answer in time (validation_timeout)";
   const code = ((error as { cause?: { code?: unknown } })?.cause)?.code;
-  return typeof code === "string" ? code : (name ?? "error");
+  const cause = name === "TimeoutError" || name === "AbortError" ? "no answer in time (validation_timeout)" : typeof code === "string" ? code : (name ?? "error");
+  return new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${cause}`);
 }
 
 /**
@@ -65,13 +65,19 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
         redirect: "error",
       });
     } catch (error) {
-      throw new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${failureCause(error)}`);
+      throw unreachable(error);
     }
     if (!response.ok) {
       await response.body?.cancel();
       throw new AuthError("temporarily_unavailable", `validation endpoint answered HTTP ${response.status}`);
     }
-    const text = await readBodyLimited(response, MAX_ANSWER_BYTES);
+    let text: string | undefined;
+    try {
+      text = await readBodyLimited(response, MAX_ANSWER_BYTES);
+    } catch (error) {
+      // validation_timeout covers the body too: dripping it is no answer in time.
+      throw unreachable(error);
+    }
     let parsed: unknown;
     try {
       parsed = text === undefined ? undefined : JSON.parse(text);

@@ -96,3 +96,27 @@ describe("a JWKS endpoint that answers with no usable key", () => {
     });
   }
 });
+
+describe("an introspection endpoint that answers too slowly", () => {
+  test("a body dripped past http_timeout fails closed with 503 (temporarily_unavailable), named as a timeout", async () => {
+    const idp = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).write('{"active": ');
+      const drip = setInterval(() => res.write(" "), 100);
+      res.on("close", () => clearInterval(drip));
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    const { auth } = makeAuthenticator(undefined, {
+      introspection_url: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/introspect`,
+      client_id: BRIDGE_CLIENT.id,
+      client_secret: BRIDGE_CLIENT.secret,
+      http_timeout: "500ms",
+    });
+    try {
+      await rejectsWith(auth.verify("opaque-token-0123456789"), "temporarily_unavailable", /introspection failed: introspection endpoint timed out/);
+    } finally {
+      auth.close();
+      idp.closeAllConnections();
+      idp.close();
+    }
+  });
+});
