@@ -1,6 +1,6 @@
 /** Server mode's request validation under attack: bearer tokens, failure throttling, sessions of other principals, legacy transports. */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
+import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
@@ -174,6 +174,51 @@ describe("a validation endpoint that answers too slowly", { timeout: 60_000 }, (
       await bridge.stop();
       endpoint.closeAllConnections();
       endpoint.close();
+    }
+  });
+});
+
+/** GET /health with a chosen Host header (fetch does not let one choose it): the Host/Origin guard's verdict. */
+function healthWithHost(origin: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${origin}/health`, { headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("server.allowed_hosts entries", { timeout: 60_000 }, () => {
+  test("IPv6 literals are matched however they are written (brackets or not, zeros or not), and an entry's port is compared", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), allowed_hosts: ["2001:DB8:0:0::1", "[2001:db8::2]:8443", "mcp.example.com:8443"] } });
+    try {
+      const verdicts: Record<string, number> = {};
+      for (const host of ["[2001:db8::1]", "[2001:db8::1]:9000", "[2001:db8::2]:8443", "[2001:db8::2]:9999", "[2001:db8::2]", "mcp.example.com:8443", "mcp.example.com:1", "[2001:db8::3]"]) {
+        verdicts[host] = await healthWithHost(bridge.origin, host);
+      }
+      assert.deepEqual(verdicts, {
+        "[2001:db8::1]": 200,
+        "[2001:db8::1]:9000": 200,
+        "[2001:db8::2]:8443": 200,
+        "[2001:db8::2]:9999": 403,
+        "[2001:db8::2]": 403,
+        "mcp.example.com:8443": 200,
+        "mcp.example.com:1": 403,
+        "[2001:db8::3]": 403,
+      });
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("an entry that can never match a Host header (a wildcard, a URL) is a config error naming it", async () => {
+    for (const entry of ["*.example.com", "*", "https://mcp.example.com", "mcp.example.com/mcp", "[2001:db8::1"]) {
+      const path = writeConfig({ mode: "server", server: { listen: "127.0.0.1:0", mcp_server: scripted(), allowed_hosts: ["ok.example.com", entry] } });
+      const result = await runCli(["check-config", "-c", path]);
+      assert.equal(result.code, 2, `${entry}: ${result.stderr}`);
+      assert.match(result.stderr, /server\.allowed_hosts\[1\]: .*host name or IP address/, entry);
     }
   });
 });
