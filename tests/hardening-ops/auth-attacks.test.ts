@@ -222,3 +222,25 @@ describe("server.allowed_hosts entries", { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe("malformed credentials", { timeout: 60_000 }, () => {
+  test("are answered 400 invalid_request with the RFC 6750 challenge naming that code: a token in the query, two tokens, non-token characters", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), auth: { type: "bearer", bearer: { valid_tokens: [GOOD] } } } });
+    try {
+      const cases: Array<[string, string, Record<string, string>]> = [
+        ["query", `${bridge.url}?access_token=${GOOD}`, {}],
+        ["two tokens", bridge.url, { authorization: `Bearer ${GOOD} ${GOOD}` }],
+        ["non-token characters", bridge.url, { authorization: `Bearer ${GOOD}\u00e9` }],
+        ["a comma-joined second header", bridge.url, { authorization: `Bearer ${GOOD}, Bearer other-0123456789` }],
+      ];
+      for (const [name, url, headers] of cases) {
+        const response = await fetch(url, { method: "DELETE", headers });
+        assert.equal(response.status, 400, name);
+        assert.equal(response.headers.get("www-authenticate"), 'Bearer realm="mcp-bridge", error="invalid_request"', name);
+        assert.equal(((await response.json()) as { error: string }).error, "invalid_request", name);
+      }
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
