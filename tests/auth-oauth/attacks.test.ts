@@ -6,8 +6,8 @@ import { describe, test } from "node:test";
 import { SignJWT } from "jose";
 import { BRIDGE_CLIENT, makeAuthenticator, makeKey, RESOURCE, rejectsWith, waitFor } from "./support.ts";
 
-/** A loopback HTTP server answering with `handler(body)`, or cutting connections while `down`. */
-async function serve(handler: (body: string) => { status: number; json?: unknown }) {
+/** A loopback HTTP server answering with `handler(body)` (JSON, or `text` as it is), or cutting connections while `down`. */
+async function serve(handler: (body: string) => { status: number; json?: unknown; text?: string }) {
   const state = { down: false };
   const server = createServer((req, res) => {
     if (state.down) return void req.socket.destroy();
@@ -15,7 +15,7 @@ async function serve(handler: (body: string) => { status: number; json?: unknown
     req.on("data", (chunk) => (body += chunk));
     req.on("end", () => {
       const answer = handler(body);
-      res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.json === undefined ? "" : JSON.stringify(answer.json));
+      res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.text ?? (answer.json === undefined ? "" : JSON.stringify(answer.json)));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -66,27 +66,31 @@ describe("introspection under a flood of bad tokens", () => {
 });
 
 describe("a JWKS endpoint that answers with no usable key", () => {
-  for (const [name, keys] of [
-    ["an empty set", []],
-    ["only keys without their public members", [{ kty: "RSA", kid: "broken" }, { kty: "EC", crv: "P-256" }, { kty: "OKP", crv: "Ed25519", x: 42 }]],
+  const brokenKeys = [{ kty: "RSA", kid: "broken" }, { kty: "EC", crv: "P-256" }, { kty: "OKP", crv: "Ed25519", x: 42 }];
+  for (const [name, text, reason] of [
+    ["an empty set", JSON.stringify({ keys: [] }), /no usable signing key/],
+    ["only keys without their public members", JSON.stringify({ keys: brokenKeys }), /no usable signing key/],
+    ["an HTML page", "<html>maintenance</html>", /not JSON/],
+    ["a set over 512 KiB", JSON.stringify({ keys: [], padding: "x".repeat(600 * 1024) }), /larger than/],
+    ["more than 100 keys", JSON.stringify({ keys: Array.from({ length: 101 }, (_, i) => ({ kty: "OKP", crv: "Ed25519", x: `k${i}` })) }), /at most 100/],
   ] as const) {
     test(`${name}: the keys already fetched keep working, and the refusal is logged`, async () => {
       const key = await makeKey("ES256");
-      let answer: unknown = { keys: [key.publicJwk] };
+      let answer = JSON.stringify({ keys: [key.publicJwk] });
       let fetches = 0;
-      const jwks = await serve(() => (fetches++, { status: 200, json: answer }));
+      const jwks = await serve(() => (fetches++, { status: 200, text: answer }));
       const { auth, logger } = makeAuthenticator(undefined, { jwks_url: `${jwks.url}/jwks`, jwks: { refresh_interval: "100ms", cooldown: "100ms" } });
       const sign = (sub: string) =>
         new SignJWT({ sub, aud: RESOURCE }).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).setIssuedAt().setExpirationTime("5m").sign(key.privateKey);
       try {
         await auth.start();
         assert.equal((await auth.verify(await sign("before"))).subject, "before");
-        answer = { keys };
+        answer = text;
         const seen = fetches;
         await waitFor(() => fetches >= seen + 2);
         // A token not seen before: verified with the kept key, not refused for want of one.
         assert.equal((await auth.verify(await sign("after"))).subject, "after");
-        assert.ok(logger.lines.some((line) => line.message.startsWith("JWKS refresh failed; keeping") && /no usable signing key/.test(String(line.fields.reason))), logger.text());
+        assert.ok(logger.lines.some((line) => line.message.startsWith("JWKS refresh failed; keeping") && reason.test(String(line.fields.reason))), logger.text());
         // A kid the IdP never had is still refused.
         await rejectsWith(auth.verify(await new SignJWT({ sub: "x", aud: RESOURCE }).setProtectedHeader({ alg: "ES256", kid: "made-up" }).setExpirationTime("5m").sign(key.privateKey)), "temporarily_unavailable", /kid/);
       } finally {
