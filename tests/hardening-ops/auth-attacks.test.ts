@@ -244,3 +244,23 @@ describe("malformed credentials", { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe("the built-in authorization server next to bearer tokens", { timeout: 60_000 }, () => {
+  test("/ready says the validation endpoint is down, as it does without the authorization server", async () => {
+    const { startAsBridge } = await import("../oauth-server/support.ts");
+    const endpoint = createServer((_req, res) => res.writeHead(500).end());
+    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
+    const validation_endpoint = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const bridge = await startAsBridge({ server: { auth: { type: "bearer", bearer: { validation_endpoint } } } });
+    try {
+      assert.equal((await fetch(`${bridge.origin}/ready`)).status, 200);
+      assert.equal(await authStatus(bridge.url, "machine-token-0123456789"), 503);
+      const ready = await fetch(`${bridge.origin}/ready`);
+      assert.equal(ready.status, 503);
+      assert.equal(((await ready.json()) as { auth: string }).auth, "unavailable");
+    } finally {
+      await bridge.stop();
+      endpoint.close();
+    }
+  });
+});
