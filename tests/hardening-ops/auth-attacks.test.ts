@@ -264,3 +264,32 @@ describe("the built-in authorization server next to bearer tokens", { timeout: 6
     }
   });
 });
+
+describe("an identity the MCP server cannot be given (pass_identity)", { timeout: 60_000 }, () => {
+  test("a subject with a NUL character is refused without taking a session slot, so honest users still get sessions", async () => {
+    const endpoint = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        const evil = (JSON.parse(body) as { token: string }).token.startsWith("evil");
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ valid: true, subject: evil ? "mallory\u0000root" : "alice" }));
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
+    const validation_endpoint = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const bridge = await startBridge({
+      server: { mcp_server: scripted({ pass_identity: true }), session: { max_sessions: 2 }, auth: { type: "bearer", bearer: { validation_endpoint } } },
+    });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const refused = await initialize(bridge.url, { authorization: `Bearer evil-${i}-0123456789` });
+        assert.equal(refused.status, 500, JSON.stringify(refused.body));
+        assert.equal(refused.session, "");
+      }
+      assert.equal((await initialize(bridge.url, { authorization: "Bearer honest-0123456789" })).status, 200);
+    } finally {
+      await bridge.stop();
+      endpoint.close();
+    }
+  });
+});
