@@ -15,6 +15,12 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_NAMES.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+/** Whether a Host header value names loopback: all a loopback-only listener accepts (DNS-rebinding protection). */
+export function isLoopbackHostHeader(hostHeader: string): boolean {
+  const parsed = parseHostPort(hostHeader);
+  return parsed !== undefined && isLoopbackHost(parsed.host);
+}
+
 export interface RequestGuard {
   /** A reason to refuse the request with 403, or undefined when it may proceed. */
   check(hostHeader: string | null, originHeader: string | null): string | undefined;

@@ -293,3 +293,26 @@ describe("an identity the MCP server cannot be given (pass_identity)", { timeout
     }
   });
 });
+
+describe("the operators' listener on loopback", { timeout: 60_000 }, () => {
+  test("refuses a Host naming anything but loopback (a DNS-rebinding page reading the metrics), and serves the loopback names", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), metrics_listen: "127.0.0.1:0" } });
+    try {
+      const metricsUrl = new URL(/metrics served url=(\S+)/.exec(await logged(bridge, "metrics served"))![1]!);
+      const get = (host: string) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(metricsUrl, { headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          });
+          req.on("error", reject);
+          req.end();
+        });
+      assert.equal(await get(`rebind.attacker.example:${metricsUrl.port}`), 403);
+      assert.equal(await get(`127.0.0.1:${metricsUrl.port}`), 200);
+      assert.equal(await get(`localhost:${metricsUrl.port}`), 200);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
