@@ -316,3 +316,20 @@ describe("the operators' listener on loopback", { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('the "null" origin', { timeout: 60_000 }, () => {
+  test('is refused in allowed_origins while authentication is off, like "*": any page can send it from a sandboxed frame', async () => {
+    for (const [key, server] of [
+      ["server.allowed_origins", { allowed_origins: ["null"] }],
+      ["server.cors.allowed_origins", { cors: { enabled: true, allowed_origins: ["https://app.example.com", "null"] } }],
+    ] as const) {
+      const path = writeConfig({ mode: "server", server: { listen: "127.0.0.1:0", mcp_server: scripted(), ...server } });
+      const result = await runCli(["check-config", "-c", path]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`${key.replaceAll(".", "\\.")}: must not contain "null"`));
+    }
+    // With authentication on, a page still needs a token: allowed.
+    const path = writeConfig({ mode: "server", server: { listen: "127.0.0.1:0", mcp_server: scripted(), allowed_origins: ["null"], auth: { type: "bearer", bearer: { valid_tokens: [GOOD] } } } });
+    assert.equal((await runCli(["check-config", "-c", path])).code, 0);
+  });
+});
