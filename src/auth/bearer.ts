@@ -5,7 +5,7 @@
  */
 import type { Secret } from "../config/secret.ts";
 import { sha256 as webSha256, timingSafeEqual, toHex, type Sha256 } from "../util/digest.ts";
-import type { Principal } from "./types.ts";
+import { B64TOKEN, MAX_TOKEN_LENGTH, type Principal } from "./types.ts";
 
 const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
 
@@ -14,7 +14,19 @@ export interface StaticTokenSet {
   lookup(token: string): Promise<Principal | undefined>;
 }
 
+/**
+ * Throws TypeError (a config error at start) for an entry no client could present: the HTTP edge
+ * refuses, before any comparison, a token that is not an RFC 6750 §2.1 b64token or is longer than
+ * MAX_TOKEN_LENGTH, so such an entry would be accepted by the config and never match.
+ */
 export function createStaticTokenSet(tokens: readonly Secret[], sha256: Sha256 = webSha256): StaticTokenSet {
+  tokens.forEach((secret, index) => {
+    const value = secret.reveal();
+    if (HASHED.test(value) || (value.length <= MAX_TOKEN_LENGTH && B64TOKEN.test(value))) return;
+    throw new TypeError(
+      `bearer "valid_tokens[${index}]" is not a token a client can send in an Authorization header: use RFC 6750 characters (letters, digits, - . _ ~ + / and trailing =, at most ${MAX_TOKEN_LENGTH} characters), or "sha256:<hex>" of the token`,
+    );
+  });
   const known = Promise.all(
     tokens.map(async (secret) => {
       const value = secret.reveal();

@@ -12,6 +12,10 @@ export function eitherAuthenticator(jwt: Authenticator, other: Authenticator): A
     ...(jwt.scopesFor && { scopesFor: jwt.scopesFor }),
     ...(jwt.protectedResource && { protectedResource: jwt.protectedResource }),
     verify: (token) => (decodeJwtHeader(token) ? jwt.verify(token) : other.verify(token)),
+    // /ready: either side being unable to decide (a validation endpoint down) is what operators must see.
+    get ready() {
+      return jwt.ready !== false && other.ready !== false;
+    },
     async start() {
       await Promise.all([jwt.start?.(), other.start?.()]);
     },

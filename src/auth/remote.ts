@@ -12,6 +12,9 @@ import { AuthError, type Principal } from "./types.ts";
 import { isTrustedEndpoint } from "./oauth/http.ts";
 
 const MAX_ANSWER_BYTES = 64 * 1024;
+/** Answers kept at once: positive ones, and (there only to spare the endpoint a replayed dead token) negative ones. */
+const ACCEPTED_ENTRIES = 10_000;
+const REFUSED_ENTRIES = 1_000;
 
 /** The endpoint's answer; extra fields are allowed, the named ones must have the right types. */
 const ValidationAnswerSchema = z.looseObject({
@@ -28,12 +31,12 @@ export interface RemoteValidator {
   readonly ready: boolean;
 }
 
-/** Why a fetch failed, safe to log: the timeout, or the network error's code (ECONNREFUSED, ENOTFOUND…). */
-function failureCause(error: unknown): string {
+/** A failed fetch, with why, safe to log: the timeout, or the network error's code (ECONNREFUSED, ENOTFOUND…). */
+function unreachable(error: unknown): AuthError {
   const name = (error as Error)?.name;
-  if (name === "TimeoutError" || name === "AbortError") return "no answer in time (validation_timeout)";
   const code = ((error as { cause?: { code?: unknown } })?.cause)?.code;
-  return typeof code === "string" ? code : (name ?? "error");
+  const cause = name === "TimeoutError" || name === "AbortError" ? "no answer in time (validation_timeout)" : typeof code === "string" ? code : (name ?? "error");
+  return new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${cause}`);
 }
 
 /**
@@ -44,7 +47,10 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
   if (!isTrustedEndpoint(config.validation_endpoint)) {
     throw new TypeError('bearer "validation_endpoint" must be an https URL (plain http is accepted only for loopback addresses: tokens would travel in clear)');
   }
-  const cache = new TtlCache<Principal | AuthError>(10_000);
+  // Refusals apart from acceptances: each bad token an attacker makes up is a new entry, and it
+  // must push out only other refusals, never an honest user's cached answer.
+  const accepted = new TtlCache<Principal>(ACCEPTED_ENTRIES);
+  const refused = new TtlCache<AuthError>(REFUSED_ENTRIES);
   const inFlight = new Map<string, Promise<Principal>>();
   let ready = true;
 
@@ -59,13 +65,19 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
         redirect: "error",
       });
     } catch (error) {
-      throw new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${failureCause(error)}`);
+      throw unreachable(error);
     }
     if (!response.ok) {
       await response.body?.cancel();
       throw new AuthError("temporarily_unavailable", `validation endpoint answered HTTP ${response.status}`);
     }
-    const text = await readBodyLimited(response, MAX_ANSWER_BYTES);
+    let text: string | undefined;
+    try {
+      text = await readBodyLimited(response, MAX_ANSWER_BYTES);
+    } catch (error) {
+      // validation_timeout covers the body too: dripping it is no answer in time.
+      throw unreachable(error);
+    }
     let parsed: unknown;
     try {
       parsed = text === undefined ? undefined : JSON.parse(text);
@@ -87,21 +99,22 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
     },
     async validate(token) {
       const key = toHex(await sha256(token));
-      const cached = cache.get(key);
-      if (cached instanceof AuthError) throw cached;
+      const refusal = refused.get(key);
+      if (refusal) throw refusal;
+      const cached = accepted.get(key);
       if (cached) return cached;
       let pending = inFlight.get(key);
       if (!pending) {
         pending = ask(token).then(
           (principal) => {
             ready = true;
-            cache.set(key, principal, config.cache_ttl);
+            accepted.set(key, principal, config.cache_ttl);
             return principal;
           },
           (error: unknown) => {
             ready = error instanceof AuthError && error.code === "invalid_token";
             // Outages are not cached: the next request asks again.
-            if (error instanceof AuthError && error.code === "invalid_token") cache.set(key, error, config.negative_cache_ttl);
+            if (error instanceof AuthError && error.code === "invalid_token") refused.set(key, error, config.negative_cache_ttl);
             throw error;
           },
         );

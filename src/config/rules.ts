@@ -121,14 +121,16 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      'With `server.auth.type: none`, `"*"` in `server.allowed_origins` or `server.cors.allowed_origins` is refused: any web page could drive the MCP server through the user\'s browser.',
+      'With `server.auth.type: none`, `"*"` or `"null"` in `server.allowed_origins` or `server.cors.allowed_origins` is refused: any web page could drive the MCP server through the user\'s browser (`"null"` is what sandboxed frames send).',
     check: serverOnly((server) => {
       if ((server.auth?.type ?? "none") !== "none") return [];
       const message = 'must not contain "*" when authentication is off: any web page could use the MCP server; list the origins that may call it, or turn authentication on';
-      return [
-        ...unless(!server.allowed_origins.includes("*"), "server.allowed_origins", message),
-        ...unless(!server.cors.enabled || !server.cors.allowed_origins.includes("*"), "server.cors.allowed_origins", message),
+      const nullMessage = 'must not contain "null" when authentication is off: any web page can send it from a sandboxed frame and use the MCP server; list real origins, or turn authentication on';
+      const check = (origins: readonly string[], path: string) => [
+        ...unless(!origins.includes("*"), path, message),
+        ...unless(!origins.some((origin) => origin.toLowerCase() === "null"), path, nullMessage),
       ];
+      return [...check(server.allowed_origins, "server.allowed_origins"), ...(server.cors.enabled ? check(server.cors.allowed_origins, "server.cors.allowed_origins") : [])];
     }),
   },
   {

@@ -10,6 +10,7 @@ import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
 import { parseCidr } from "../util/cidr.ts";
+import { parseHostPort } from "../util/host.ts";
 
 /** How a value is written in the file when that differs from its parsed form (see describe.ts). */
 export type ValueKind = "duration" | "size" | "secret" | "url" | "listen";
@@ -387,7 +388,10 @@ const serverSchema = section({
   sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
   max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
-  allowed_hosts: z.array(z.string()).default([]).describe("Host header values accepted besides public_url's host. Empty: loopback names on a loopback listener; loopback names and IP literals on any other (a DNS-rebinding page reaches the bridge under a name, so names must be listed)."),
+  allowed_hosts: z
+    .array(z.string().refine((entry) => parseHostPort(entry) !== undefined, 'must be a host name or IP address, optionally with ":port" (e.g. "mcp.example.com", "[2001:db8::1]:8443"); wildcards and URLs are not accepted'))
+    .default([])
+    .describe("Host header values accepted besides public_url's host. Empty: loopback names on a loopback listener; loopback names and IP literals on any other (a DNS-rebinding page reaches the bridge under a name, so names must be listed)."),
   trusted_proxies: z
     .array(cidrRange())
     .default([])
@@ -396,7 +400,7 @@ const serverSchema = section({
   metrics_listen: listenAddress()
     .optional()
     .describe('Address of a second, plain-HTTP listener for operators: Prometheus /metrics and the detailed /health (with counts), e.g. "127.0.0.1:9464". Unset: no metrics are served; the public /health and /ready carry states only.'),
-  auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address (see trusted_proxies) per minute; past it further failures get 429, while valid credentials and open sessions from that address still pass."),
+  auth_failure_limit: z.number().int().positive().default(20).describe("Failed authentications per client address (see trusted_proxies; an IPv6 address counts as its /64) per minute; past it further failures get 429, while valid credentials and open sessions from that address still pass."),
   tls: tlsServerSchema.prefault({}).describe("HTTPS and mutual TLS."),
   cors: corsSchema.prefault({}).describe("Cross-origin requests from browsers."),
   mcp_server: mcpServerSchema.optional().describe("The stdio MCP server the bridge runs; required in server mode."),

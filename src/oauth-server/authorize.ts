@@ -11,7 +11,7 @@ import { OFFLINE_ACCESS } from "./grants.ts";
 import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
-import { addressBucket } from "./login-limiter.ts";
+import { addressBucket } from "../util/cidr.ts";
 import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 

@@ -11,7 +11,7 @@ import type { PublicFetch } from "../runtime/types.ts";
 import type { Store } from "../store/types.ts";
 import { validateClientMetadata, type Client, type MetadataDocumentResolver } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
-import { addressBucket } from "./login-limiter.ts";
+import { addressBucket } from "../util/cidr.ts";
 
 /** A client metadata document is a few hundred bytes; the draft suggests a 5 KB limit. */
 export const MAX_DOCUMENT_BYTES = 5 * 1024;

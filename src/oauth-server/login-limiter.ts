@@ -9,6 +9,7 @@
  * attacker can never lock the real user out from elsewhere.
  */
 import type { Store } from "../store/types.ts";
+import { addressBucket } from "../util/cidr.ts";
 
 const WINDOW_MS = 15 * 60_000;
 /** Failures per address before backoff (a shared NAT has several users). */
@@ -18,23 +19,6 @@ const FREE_PER_PAIR = 5;
 /** Failures of one username, from all addresses, after which each address gets one free attempt only. */
 const USERNAME_UNDER_ATTACK = 20;
 const MAX_DELAY_MS = 15 * 60_000;
-
-/**
- * The unit per-address limits count: the address itself for IPv4 (IPv4-mapped IPv6 as IPv4), its
- * /64 for IPv6 — one subscriber or host commonly owns a whole /64 and could otherwise take a new
- * address for every attempt. Returns e.g. "192.0.2.7" or "2001:db8:1:2::/64".
- */
-export function addressBucket(address: string): string {
-  const text = address.replace(/%.*$/, "").toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (mapped) return mapped[1]!;
-  if (!text.includes(":")) return address;
-  const [head = "", tail] = text.split("::");
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === undefined || tail === "" ? [] : tail.split(":");
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-  return `${groups.slice(0, 4).map((group) => (parseInt(group, 16) || 0).toString(16)).join(":")}::/64`;
-}
 
 export interface LoginLimiter {
   /** Milliseconds to wait before an attempt for `username` from `address` is checked; 0: check it now. */

@@ -4,7 +4,7 @@ import { MAX_REGISTRATION_BYTES, RegistrationsBusyError, type ClientMetadata } f
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { json } from "./http.ts";
-import { addressBucket } from "./login-limiter.ts";
+import { addressBucket } from "../util/cidr.ts";
 
 /** New registrations per client address per hour: a desktop client registers again now and then, never dozens of times. */
 const REGISTRATIONS_PER_HOUR = 30;

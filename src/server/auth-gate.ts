@@ -48,13 +48,13 @@ export function createAuthGate(options: AuthGateOptions) {
       unavailableLog.write("warn", "authentication could not be decided: the authorization service failed", { reason: error.reason });
       return jsonError(503, "temporarily_unavailable", "the authorization service cannot be reached; try again shortly", { "retry-after": "5" });
     }
-    if (error.status === 400) return jsonError(400, "invalid_request", "malformed credentials");
     const scopes = error.code === "insufficient_scope" ? error.requiredScopes : authenticator?.requiredScopes.length ? authenticator.requiredScopes : (authenticator?.challengeScopes ?? []);
+    // RFC 6750 §3: every refusal of credentials carries the challenge, 400 invalid_request included.
+    const challenge = { "www-authenticate": challengeHeader(error, { resourceMetadataUrl: options.resourceMetadataUrl, scopes }) };
+    if (error.status === 400) return jsonError(400, "invalid_request", "malformed credentials", challenge);
     const description =
       error.code === "insufficient_scope" ? "the token lacks a scope this request needs" : error.code === "missing_token" ? "this server requires a bearer token" : "the token is not valid for this server";
-    return jsonError(error.status, error.code === "missing_token" ? "unauthorized" : error.code, description, {
-      "www-authenticate": challengeHeader(error, { resourceMetadataUrl: options.resourceMetadataUrl, scopes }),
-    });
+    return jsonError(error.status, error.code === "missing_token" ? "unauthorized" : error.code, description, challenge);
   }
 
   return {

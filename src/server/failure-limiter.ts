@@ -1,11 +1,13 @@
 /**
  * @module Throttling of authentication failures per client address (after trusted-proxy
- * resolution). It throttles the failures only: a request whose credential verifies always goes
- * through, so honest users behind the same address (a reverse proxy, a NAT) are never locked out
- * by someone else's bad tokens. Past the limit, failures are answered 429 instead of 401, and the
- * log says so once per address and window, with a count, instead of once per failure.
+ * resolution; an IPv6 address counts as its /64, see addressBucket). It throttles the failures
+ * only: a request whose credential verifies always goes through, so honest users behind the same
+ * address (a reverse proxy, a NAT) are never locked out by someone else's bad tokens. Past the
+ * limit, failures are answered 429 instead of 401, and the log says so once per address and
+ * window, with a count, instead of once per failure.
  */
 import type { Logger } from "../log/logger.ts";
+import { addressBucket } from "../util/cidr.ts";
 
 const WINDOW_MS = 60_000;
 /** Addresses tracked at once; beyond this, expired entries are swept, then the oldest dropped. */
@@ -29,10 +31,11 @@ export class FailureLimiter {
   }
 
   /**
-   * Records a failure from `address`; true when it is over the limit and must be answered 429
+   * Records a failure from `client`; true when it is over the limit and must be answered 429
    * (the first failure past the limit is logged at warn, later ones only counted).
    */
-  fail(address: string): boolean {
+  fail(client: string): boolean {
+    const address = addressBucket(client);
     const now = Date.now();
     let window = this.#windows.get(address);
     if (!window || now - window.since > WINDOW_MS) {
@@ -52,9 +55,9 @@ export class FailureLimiter {
     return true;
   }
 
-  /** Seconds until `address`'s window ends (for Retry-After). */
-  retryAfter(address: string): number {
-    const window = this.#windows.get(address);
+  /** Seconds until `client`'s window ends (for Retry-After). */
+  retryAfter(client: string): number {
+    const window = this.#windows.get(addressBucket(client));
     return window ? Math.max(1, Math.ceil((window.since + WINDOW_MS - Date.now()) / 1000)) : 1;
   }
 

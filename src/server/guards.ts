@@ -7,6 +7,7 @@
  */
 import type { ServerConfig } from "../config/schema.ts";
 import { isIp } from "../util/cidr.ts";
+import { parseHostPort } from "../util/host.ts";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -14,12 +15,10 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_NAMES.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** The host name of a Host header value, without the port; lower-cased. */
-function hostName(hostHeader: string): string {
-  const value = hostHeader.trim().toLowerCase();
-  if (value.startsWith("[")) return value.slice(0, value.indexOf("]") + 1);
-  const colon = value.indexOf(":");
-  return colon < 0 ? value : value.slice(0, colon);
+/** Whether a Host header value names loopback: all a loopback-only listener accepts (DNS-rebinding protection). */
+export function isLoopbackHostHeader(hostHeader: string): boolean {
+  const parsed = parseHostPort(hostHeader);
+  return parsed !== undefined && isLoopbackHost(parsed.host);
 }
 
 export interface RequestGuard {
@@ -29,19 +28,22 @@ export interface RequestGuard {
 
 export function createRequestGuard(config: ServerConfig): RequestGuard {
   const loopbackListener = isLoopbackHost(config.listen.host);
-  const allowedHosts = new Set(config.allowed_hosts.map((host) => host.toLowerCase()));
-  const exactHosts = new Set([...allowedHosts].filter((host) => host.includes(":") && !host.startsWith("[")));
+  // Entries are checked by the config schema; one with a port accepts that port only.
+  const allowedHosts = config.allowed_hosts.map((entry) => parseHostPort(entry)!);
   const allowedOrigins = new Set([...config.allowed_origins, ...(config.cors.enabled ? config.cors.allowed_origins : [])].map((origin) => origin.toLowerCase().replace(/\/$/, "")));
   const publicUrl = config.public_url ? new URL(config.public_url) : undefined;
   if (publicUrl) allowedOrigins.add(publicUrl.origin.toLowerCase());
+  const publicHost = publicUrl && parseHostPort(publicUrl.host)?.host;
   // With auth off, "*" is refused by the config rules; with auth on, a page still needs a token.
   const anyOrigin = allowedOrigins.has("*");
 
   function hostAllowed(hostHeader: string): boolean {
-    const name = hostName(hostHeader);
+    const parsed = parseHostPort(hostHeader);
+    if (!parsed) return false;
+    const name = parsed.host;
     // The proxy in front may forward the public host with or without its port.
-    if (publicUrl && name === publicUrl.hostname) return true;
-    if (allowedHosts.size > 0) return allowedHosts.has(name) || exactHosts.has(hostHeader.trim().toLowerCase());
+    if (name === publicHost) return true;
+    if (allowedHosts.length > 0) return allowedHosts.some((entry) => entry.host === name && (entry.port === undefined || entry.port === parsed.port));
     return loopbackListener ? isLoopbackHost(name) : isLoopbackHost(name) || isIp(name);
   }
 
@@ -57,7 +59,7 @@ export function createRequestGuard(config: ServerConfig): RequestGuard {
       } catch {
         return "Origin header not allowed";
       }
-      if (loopbackListener && allowedHosts.size === 0 && isLoopbackHost(url.hostname)) return undefined;
+      if (loopbackListener && allowedHosts.length === 0 && isLoopbackHost(url.hostname)) return undefined;
       // Same-origin requests (the page was served by this host) are fine on any listener.
       if (hostHeader !== null && url.host === hostHeader.trim().toLowerCase() && !loopbackListener) return undefined;
       return "Origin header not allowed";

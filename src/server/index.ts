@@ -135,8 +135,8 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   await authenticator?.start?.();
   let ops: Awaited<ReturnType<Platform["serve"]>> | undefined;
   if (server.metrics_listen) {
-    const opsApp = createOpsApp({ metrics, sessions, authenticator });
     const address = server.metrics_listen;
+    const opsApp = createOpsApp({ metrics, sessions, authenticator, loopback: isLoopbackHost(address.host) });
     ops = await platform.serve((request) => opsApp.fetch(request), {
       host: address.host,
       port: address.port,

@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import type { Authenticator } from "../auth/types.ts";
+import { isLoopbackHostHeader } from "./guards.ts";
 import { jsonError } from "./http-errors.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SessionManager } from "./sessions.ts";
@@ -13,10 +14,20 @@ export interface OpsAppOptions {
   metrics: Metrics;
   sessions: SessionManager;
   authenticator: Authenticator | undefined;
+  /** The listener is bound to loopback: only loopback names are accepted in Host, as on a loopback public listener. */
+  loopback: boolean;
 }
 
-export function createOpsApp({ metrics, sessions, authenticator }: OpsAppOptions): Hono {
+export function createOpsApp({ metrics, sessions, authenticator, loopback }: OpsAppOptions): Hono {
   const app = new Hono();
+  if (loopback) {
+    // A DNS-rebinding page in an operator's browser would otherwise read the counts under its own name.
+    app.use(async (c, next) => {
+      const host = c.req.header("host");
+      if (host !== undefined && !isLoopbackHostHeader(host)) return jsonError(403, "forbidden", "Host header not allowed");
+      await next();
+    });
+  }
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path} (this listener serves /metrics and /health)`));
   app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));
   app.get("/health", (c) => {

@@ -146,8 +146,6 @@ export class SessionManager {
     const id = newSessionId();
     const logger = this.#logger.child({ session: id.slice(0, 8) });
     const session = new Session(id, principal, protocolVersion, this.#settings, logger, (ended, reason) => this.#forget(ended, reason));
-    this.#sessions.set(id, session);
-    if (subject !== undefined) this.#perSubject.set(subject, (this.#perSubject.get(subject) ?? 0) + 1);
     if (this.#hub) {
       session.attach(this.#hub.link(session));
     } else {
@@ -172,6 +170,10 @@ export class SessionManager {
         },
       });
     }
+    // Counted once its upstream exists: spawning can throw (pass_identity with a value no environment
+    // variable can carry, a NUL), and a session left behind would hold its slots until it idled out.
+    this.#sessions.set(id, session);
+    if (subject !== undefined) this.#perSubject.set(subject, (this.#perSubject.get(subject) ?? 0) + 1);
     // The audit record of who holds this session (never the token).
     this.#logger.info("session started", {
       session: id.slice(0, 8),

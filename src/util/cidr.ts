@@ -1,6 +1,6 @@
 /**
  * @module IP addresses and CIDR ranges (RFC 4632, RFC 4291 §2.3), IPv4 and IPv6, for
- * `server.trusted_proxies`. Portable (no node:net); an IPv4-mapped IPv6 address ("::ffff:10.0.0.1",
+ * `server.trusted_proxies` and per-address limits. Portable (no node:net); an IPv4-mapped IPv6 address ("::ffff:10.0.0.1",
  * what a dual-stack socket reports) matches IPv4 ranges.
  */
 
@@ -144,4 +144,21 @@ export class CidrSet {
     const bytes = typeof address === "string" ? parseIp(address) : address;
     return bytes !== undefined && this.#ranges.some((range) => cidrContains(range, bytes));
   }
+}
+
+/**
+ * The unit per-address limits count: the address itself for IPv4 (IPv4-mapped IPv6 as IPv4), its
+ * /64 for IPv6 — one subscriber or host commonly owns a whole /64 and could otherwise take a new
+ * address for every attempt. Returns e.g. "192.0.2.7" or "2001:db8:1:2::/64".
+ */
+export function addressBucket(address: string): string {
+  const text = address.replace(/%.*$/, "").toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (mapped) return mapped[1]!;
+  if (!text.includes(":")) return address;
+  const [head = "", tail] = text.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups.slice(0, 4).map((group) => (parseInt(group, 16) || 0).toString(16)).join(":")}::/64`;
 }

@@ -47,7 +47,13 @@ export async function readJsonObject(response: Response, limit: number, what: st
 
 /** Reads a JSON object from `response` whatever its status (an error answer's body), refusing bodies over `limit` bytes. */
 export async function readJsonBody(response: Response, limit: number, what: string): Promise<Record<string, unknown>> {
-  const text = await readBodyLimited(response, limit);
+  let text: string | undefined;
+  try {
+    text = await readBodyLimited(response, limit);
+  } catch (error) {
+    // The request's timeout covers the body too: a peer that drips it is an outage like one that never answers.
+    throw failedRequest(error, what);
+  }
   if (text === undefined) throw new UpstreamError(`${what} answer is larger than ${limit} bytes`);
   let parsed: unknown;
   try {
@@ -64,9 +70,13 @@ export async function send(request: () => Promise<Response>, what: string): Prom
   try {
     return await request();
   } catch (error) {
-    const name = (error as Error)?.name;
-    throw new UpstreamError(name === "TimeoutError" ? `${what} timed out` : `${what} unreachable (${name ?? "error"})`, { cause: error });
+    throw failedRequest(error, what);
   }
+}
+
+function failedRequest(error: unknown, what: string): UpstreamError {
+  const name = (error as Error)?.name;
+  return new UpstreamError(name === "TimeoutError" ? `${what} timed out` : `${what} unreachable (${name ?? "error"})`, { cause: error });
 }
 
 /** A timer that does not keep the process alive (Node and Deno both expose unref, differently). */

@@ -18,6 +18,8 @@ import type { Sha256 } from "../../util/digest.ts";
 const MAX_CACHE_TTL_MS = 5 * 60_000;
 /** Inactive answers are reused briefly, so replaying a dead token does not cost an IdP round trip each time. */
 const MAX_NEGATIVE_CACHE_TTL_MS = 10_000;
+/** Inactive answers kept at once (valid ones: TOKEN_CACHE_MAX_ENTRIES). */
+const REFUSED_ENTRIES = 1_000;
 const DEFAULT_RETRY = { initialDelay: 1_000, maxDelay: 60_000 };
 
 export interface OAuthAuthenticatorContext {
@@ -93,7 +95,9 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
   }
 
   const tokenCache = new TokenCache<Principal>({ maxTtl: MAX_CACHE_TTL_MS, now });
-  const introspectionCache = new TokenCache<Principal | AuthError>({ maxTtl: config.introspection.cache_ttl, now });
+  const introspectionCache = new TokenCache<Principal>({ maxTtl: config.introspection.cache_ttl, now });
+  // Refusals apart: made-up tokens are each a new entry, and must never push out an honest user's.
+  const introspectionRefusals = new TokenCache<AuthError>({ maxEntries: REFUSED_ENTRIES, maxTtl: Math.min(config.introspection.cache_ttl, MAX_NEGATIVE_CACHE_TTL_MS), now });
   const inFlight = new Map<string, Promise<Principal>>();
 
   function configureEndpoints(discovered: AuthorizationServerMetadata | undefined): void {
@@ -183,7 +187,7 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
       const claims = validateIntrospection(answer, { issuer, audience, audienceRequired: config.audience !== undefined, clockSkew: validation.clock_skew / 1000, now });
       principal = principalFromClaims(claims, config.claims, { subjectFallback: typeof claims.client_id === "string" ? claims.client_id : undefined });
     } catch (error) {
-      if (error instanceof AuthError) introspectionCache.set(key, error, now() + MAX_NEGATIVE_CACHE_TTL_MS);
+      if (error instanceof AuthError) introspectionRefusals.set(key, error, undefined);
       throw error;
     }
     introspectionCache.set(key, principal, principal.expiresAt === undefined ? undefined : principal.expiresAt * 1000);
@@ -208,8 +212,9 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
     }
     // RFC 7662 for opaque tokens, and for JWTs when no JWKS is configured.
     if (introspection) {
+      const refusal = introspectionRefusals.get(key);
+      if (refusal) throw refusal;
       const cached = introspectionCache.get(key);
-      if (cached instanceof AuthError) throw cached;
       if (cached) return cached;
       return introspect(token, key);
     }

@@ -16,8 +16,19 @@ import { backgroundTimeout, backoffDelay, readJsonObject, send, UpstreamError } 
 
 const MAX_JWKS_BYTES = 512 * 1024;
 const MAX_KEYS = 100;
-/** Key types of asymmetric JWS algorithms (RFC 7518 §6.1, RFC 8037 §2); symmetric "oct" keys are dropped. */
-const ASYMMETRIC_KTY = new Set(["RSA", "EC", "OKP"]);
+/**
+ * Key types of asymmetric JWS algorithms and the public members each needs (RFC 7518 §6.2.1,
+ * §6.3.1, RFC 8037 §2); symmetric "oct" keys are dropped.
+ */
+const PUBLIC_MEMBERS: Record<string, readonly string[]> = { RSA: ["n", "e"], EC: ["crv", "x", "y"], OKP: ["crv", "x"] };
+
+/** A public signing key a token could be verified with: a known asymmetric type with its members, not for encryption. */
+function isSigningKey(key: unknown): key is JSONWebKeySet["keys"][number] {
+  if (typeof key !== "object" || key === null) return false;
+  const jwk = key as Record<string, unknown>;
+  const members = typeof jwk.kty === "string" && Object.hasOwn(PUBLIC_MEMBERS, jwk.kty) ? PUBLIC_MEMBERS[jwk.kty]! : [];
+  return members.length > 0 && members.every((member) => typeof jwk[member] === "string") && jwk.use !== "enc";
+}
 
 export interface JwksCacheOptions {
   url: string;
@@ -37,14 +48,16 @@ export function jwksRequest(url: string, options: { fetch: typeof fetch; timeout
   return send(() => options.fetch(url, { headers: { accept: "application/jwk-set+json, application/json" }, redirect: "error", signal: AbortSignal.timeout(options.timeout) }), "JWKS endpoint");
 }
 
-/** Checks a JWKS Response and keeps only public asymmetric signing keys. */
+/**
+ * Checks a JWKS Response and keeps only public asymmetric signing keys. A set with none is refused
+ * like an error answer, so the keys fetched before stay in use: replacing them with nothing would
+ * refuse every token until the next refresh.
+ */
 export async function processJwksResponse(response: Response): Promise<JSONWebKeySet> {
   const body = await readJsonObject(response, MAX_JWKS_BYTES, "JWKS endpoint");
   if (!Array.isArray(body.keys)) throw new UpstreamError('JWKS answer has no "keys" array');
-  const keys = body.keys.filter(
-    (key): key is JSONWebKeySet["keys"][number] =>
-      typeof key === "object" && key !== null && ASYMMETRIC_KTY.has((key as { kty?: unknown }).kty as string) && (key as { use?: unknown }).use !== "enc",
-  );
+  const keys = body.keys.filter(isSigningKey);
+  if (keys.length === 0) throw new UpstreamError(`JWKS has no usable signing key (of ${body.keys.length} keys)`);
   if (keys.length > MAX_KEYS) throw new UpstreamError(`JWKS has ${keys.length} signing keys; at most ${MAX_KEYS} are accepted`);
   return { keys };
 }

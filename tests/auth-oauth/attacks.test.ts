@@ -1,0 +1,126 @@
+/** Attacks on token validation that the other files do not make: cache eviction by floods, hostile key sets. */
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, test } from "node:test";
+import { SignJWT } from "jose";
+import { BRIDGE_CLIENT, makeAuthenticator, makeKey, RESOURCE, rejectsWith, waitFor } from "./support.ts";
+
+/** A loopback HTTP server answering with `handler(body)` (JSON, or `text` as it is), or cutting connections while `down`. */
+async function serve(handler: (body: string) => { status: number; json?: unknown; text?: string }) {
+  const state = { down: false };
+  const server = createServer((req, res) => {
+    if (state.down) return void req.socket.destroy();
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      const answer = handler(body);
+      res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.text ?? (answer.json === undefined ? "" : JSON.stringify(answer.json)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    state,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+describe("introspection under a flood of bad tokens", () => {
+  test("an attacker's inactive tokens do not push an honest user's cached answer out: it still works while the IdP is down", async () => {
+    const HONEST = "honest-opaque-token-0123456789";
+    let honestCalls = 0;
+    const idp = await serve((body) => {
+      const token = new URLSearchParams(body).get("token");
+      if (token !== HONEST) return { status: 200, json: { active: false } };
+      honestCalls++;
+      return { status: 200, json: { active: true, sub: "alice", aud: RESOURCE, exp: Math.floor(Date.now() / 1000) + 3600, token_type: "Bearer" } };
+    });
+    const { auth } = makeAuthenticator(undefined, {
+      introspection_url: `${idp.url}/introspect`,
+      client_id: BRIDGE_CLIENT.id,
+      client_secret: BRIDGE_CLIENT.secret,
+      introspection: { cache_ttl: "1h" },
+    });
+    try {
+      await auth.start();
+      assert.equal((await auth.verify(HONEST)).subject, "alice");
+      // More distinct bad tokens than the bridge caches answers for (10 000), a few at a time.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < 10_100) await rejectsWith(auth.verify(`attacker-${next++}-0123456789`), "invalid_token", /not active/);
+        }),
+      );
+      idp.state.down = true;
+      assert.equal((await auth.verify(HONEST)).subject, "alice", "the honest answer is still cached");
+      assert.equal(honestCalls, 1);
+    } finally {
+      auth.close();
+      idp.close();
+    }
+  });
+});
+
+describe("a JWKS endpoint that answers with no usable key", () => {
+  const brokenKeys = [{ kty: "RSA", kid: "broken" }, { kty: "EC", crv: "P-256" }, { kty: "OKP", crv: "Ed25519", x: 42 }];
+  for (const [name, text, reason] of [
+    ["an empty set", JSON.stringify({ keys: [] }), /no usable signing key/],
+    ["only keys without their public members", JSON.stringify({ keys: brokenKeys }), /no usable signing key/],
+    ["an HTML page", "<html>maintenance</html>", /not JSON/],
+    ["a set over 512 KiB", JSON.stringify({ keys: [], padding: "x".repeat(600 * 1024) }), /larger than/],
+    ["more than 100 keys", JSON.stringify({ keys: Array.from({ length: 101 }, (_, i) => ({ kty: "OKP", crv: "Ed25519", x: `k${i}` })) }), /at most 100/],
+  ] as const) {
+    test(`${name}: the keys already fetched keep working, and the refusal is logged`, async () => {
+      const key = await makeKey("ES256");
+      let answer = JSON.stringify({ keys: [key.publicJwk] });
+      let fetches = 0;
+      const jwks = await serve(() => (fetches++, { status: 200, text: answer }));
+      const { auth, logger } = makeAuthenticator(undefined, { jwks_url: `${jwks.url}/jwks`, jwks: { refresh_interval: "100ms", cooldown: "100ms" } });
+      const sign = (sub: string) =>
+        new SignJWT({ sub, aud: RESOURCE }).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).setIssuedAt().setExpirationTime("5m").sign(key.privateKey);
+      try {
+        await auth.start();
+        assert.equal((await auth.verify(await sign("before"))).subject, "before");
+        answer = text;
+        const seen = fetches;
+        await waitFor(() => fetches >= seen + 2);
+        // A token not seen before: verified with the kept key, not refused for want of one.
+        assert.equal((await auth.verify(await sign("after"))).subject, "after");
+        assert.ok(logger.lines.some((line) => line.message.startsWith("JWKS refresh failed; keeping") && reason.test(String(line.fields.reason))), logger.text());
+        // A kid the IdP never had is still refused.
+        await rejectsWith(auth.verify(await new SignJWT({ sub: "x", aud: RESOURCE }).setProtectedHeader({ alg: "ES256", kid: "made-up" }).setExpirationTime("5m").sign(key.privateKey)), "temporarily_unavailable", /kid/);
+      } finally {
+        auth.close();
+        jwks.close();
+      }
+    });
+  }
+});
+
+describe("an introspection endpoint that answers too slowly", () => {
+  test("a body dripped past http_timeout fails closed with 503 (temporarily_unavailable), named as a timeout", async () => {
+    const idp = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).write('{"active": ');
+      const drip = setInterval(() => res.write(" "), 100);
+      res.on("close", () => clearInterval(drip));
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    const { auth } = makeAuthenticator(undefined, {
+      introspection_url: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/introspect`,
+      client_id: BRIDGE_CLIENT.id,
+      client_secret: BRIDGE_CLIENT.secret,
+      http_timeout: "500ms",
+    });
+    try {
+      await rejectsWith(auth.verify("opaque-token-0123456789"), "temporarily_unavailable", /introspection failed: introspection endpoint timed out/);
+    } finally {
+      auth.close();
+      idp.closeAllConnections();
+      idp.close();
+    }
+  });
+});
