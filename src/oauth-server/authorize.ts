@@ -259,7 +259,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       if (username === "" || password === "" || username.length > 256 || password.length > 1024) {
         return showForm(pending, requestId, { askCredentials: true, error: "Enter your username and password.", username: username.slice(0, 256) });
       }
-      const wait = await as.limiter.waitFor(username, address);
+      const wait = await as.limiter.attempt(username, address);
       if (wait > 0) {
         as.audit("login_throttled", { username, remote: address });
         const response = showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${Math.ceil(wait / 1000)} seconds and try again.`, username });
@@ -267,7 +267,6 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       const user = await users.verify(username, password);
       if (!user) {
-        await as.limiter.failed(username, address);
         as.audit("login_failed", { username, remote: address, client_id: pending.client_id });
         return showForm(pending, requestId, { askCredentials: true, error: "Wrong username or password.", username });
       }

@@ -65,11 +65,11 @@ test("a refresh refused because the store is full leaves the refresh token worki
 test("password guessing from one IPv6 /64, a new address per attempt, is throttled as one address", async () => {
   const limiter = createLoginLimiter(new MemoryStore());
   // One host owns a whole /64: 2^64 addresses, so per-address limits must count the prefix.
-  for (let i = 1; i <= 10; i++) await limiter.failed(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
-  assert.ok((await limiter.waitFor("alice", "2001:db8:1:2:ffff::1")) > 0, "an eleventh address of the same /64 waits");
-  assert.ok((await limiter.waitFor("alice", "2001:0db8:0001:0002:0000:0000:0000:0abc")) > 0, "written out in full, too");
-  assert.equal(await limiter.waitFor("alice", "2001:db8:1:3::1"), 0, "the next /64 (another customer) does not");
-  assert.equal(await limiter.waitFor("alice", "192.0.2.1"), 0, "nor any IPv4 address");
+  for (let i = 1; i <= 10; i++) await limiter.attempt(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
+  assert.ok((await limiter.attempt("alice", "2001:db8:1:2:ffff::1")) > 0, "an eleventh address of the same /64 waits");
+  assert.ok((await limiter.attempt("alice", "2001:0db8:0001:0002:0000:0000:0000:0abc")) > 0, "written out in full, too");
+  assert.equal(await limiter.attempt("alice", "2001:db8:1:3::1"), 0, "the next /64 (another customer) does not");
+  assert.equal(await limiter.attempt("alice", "192.0.2.1"), 0, "nor any IPv4 address");
 });
 
 test("registrations never used for a token are dropped after a day, so a registration flood drains instead of filling the store for a month", async () => {
