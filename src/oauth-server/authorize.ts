@@ -12,7 +12,7 @@ import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from 
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "./login-limiter.ts";
-import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches } from "./redirect.ts";
+import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches, redirectUriTrusted } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -48,6 +48,13 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
 
   function page(error: PageError): Response {
     return as.pages.error(error.status, error.title, error.message);
+  }
+
+  /** A request refused before the user saw the form: sent back to the client only when its redirect URI is trusted, else shown here. */
+  function refuseRequest(redirectUri: string, state: string | null, error: OAuthError): Response {
+    if (redirectUriTrusted(as.config.allowed_redirect_uris, redirectUri)) return errorRedirect(redirectUri, state, error);
+    as.audit("authorization_error", { error: error.code });
+    return page(new PageError(400, "Invalid request", `The application's request cannot be used: ${error.description}. It asked to return to ${new URL(redirectUri).host}; go back to the application and try again.`));
   }
 
   /** The client and redirect URI of a request, or a PageError: nothing may be sent to an unchecked redirect URI. */
@@ -189,12 +196,12 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         throw error;
       }
       const state = params.get("state") ?? null;
-      if (state !== null && state.length > MAX_STATE_LENGTH) return errorRedirect(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
+      if (state !== null && state.length > MAX_STATE_LENGTH) return refuseRequest(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
       let checked;
       try {
         checked = checkRequest(params, url.searchParams.getAll("resource"), target.client);
       } catch (error) {
-        if (error instanceof OAuthError) return errorRedirect(target.redirectUri, state, error);
+        if (error instanceof OAuthError) return refuseRequest(target.redirectUri, state, error);
         throw error;
       }
       const existing = readCookie(request, csrfCookie);

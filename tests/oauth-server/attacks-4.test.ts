@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { test } from "node:test";
-import { ALICE, authorizeUrl, openLoginPage, registerClient, startAsBridge, submitLogin } from "./support.ts";
+import { ALICE, authorizeUrl, openLoginPage, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
 test("password guesses sent all at once get no more checks than guesses sent one by one", { timeout: 180_000 }, async () => {
   // Cost 12: a check takes long enough (and yields to other requests as it runs) that the guesses are all in flight together.
@@ -21,6 +21,38 @@ test("password guesses sent all at once get no more checks than guesses sent one
     // One by one, five guesses per username and address are checked before the waits begin.
     assert.ok(checked <= 5, `at most 5 of 30 simultaneous guesses are checked, got ${checked}: ${statuses.join(" ")}`);
     assert.equal(statuses.filter((status) => status === 429).length, 30 - checked, `the rest are told to wait: ${statuses.join(" ")}`);
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test('with allowed_redirect_uris ["*"], a request that fails its checks is not sent on by itself to a redirect URI nobody vouched for (RFC 9700 §4.11.2)', { timeout: 120_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" }, oauthServer: { allowed_redirect_uris: ["*"] } });
+  try {
+    // Anyone may register, so the bridge's own URL would otherwise send people to any site: a phishing link.
+    const phishing = "https://evil.example/login";
+    const { client_id } = await registerClient(bridge.origin, [phishing]);
+    for (const broken of [{ method: "plain" }, { resource: "https://elsewhere.example/mcp" }, { state: "x".repeat(4096) }]) {
+      const response = await fetch(authorizeUrl(bridge.origin, client_id, { redirectUri: phishing, ...broken }).url, { redirect: "manual" });
+      const html = await response.text();
+      assert.equal(response.status, 400, `${JSON.stringify(broken).slice(0, 60)}: an error page, not a redirect:\n${html.slice(0, 300)}`);
+      assert.equal(response.headers.get("location"), null);
+      assert.match(html, /evil\.example/, "the page names where the application wanted to go");
+    }
+    const fixedUp = new URL(authorizeUrl(bridge.origin, client_id, { redirectUri: phishing }).url);
+    fixedUp.searchParams.set("response_type", "token");
+    assert.equal((await fetch(fixedUp, { redirect: "manual" })).status, 400, "nor an unsupported response_type");
+
+    // After the person has seen the page and chosen, the answer goes back as usual.
+    const back = await signIn(authorizeUrl(bridge.origin, client_id, { redirectUri: phishing }).url);
+    assert.equal(back.origin + back.pathname, phishing);
+    assert.ok(back.searchParams.get("code"));
+
+    // A loopback redirect URI stays on the person's own computer: errors still go back to it at once.
+    const { client_id: native } = await registerClient(bridge.origin, ["http://127.0.0.1/callback"]);
+    const local = await fetch(authorizeUrl(bridge.origin, native, { redirectUri: "http://127.0.0.1:5173/callback", method: "plain" }).url, { redirect: "manual" });
+    assert.equal(local.status, 303);
+    assert.equal(new URL(local.headers.get("location")!).searchParams.get("error"), "invalid_request");
   } finally {
     await bridge.stop();
   }
