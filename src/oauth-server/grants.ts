@@ -170,7 +170,8 @@ export class Grants {
 
   /**
    * Rotates `refreshToken` (RFC 6749 §6, RFC 9700 §4.14.2). `clientId` must be the family's client;
-   * `scope`, when given, may only narrow the grant (RFC 6749 §6); an empty list narrows it to none.
+   * `scope` (offline_access excluded), when given, may only narrow the grant (RFC 6749 §6); an
+   * empty list narrows it to none.
    */
   async refresh(refreshToken: string, clientId: string, scope: string[] | undefined): Promise<TokenResponse> {
     const hash = await this.#hash(refreshToken);
@@ -185,7 +186,7 @@ export class Grants {
       // Checked before rotating: a refused request must leave the client's token as it was.
       let grant = subjectOf(family);
       if (scope) {
-        const extra = scope.filter((item) => item !== OFFLINE_ACCESS && !family.scope.includes(item));
+        const extra = scope.filter((item) => !family.scope.includes(item));
         if (extra.length > 0) throw new OAuthError("invalid_scope", `scope may only narrow the original grant (not granted: ${extra.join(" ")})`);
         grant = { ...grant, scope: family.scope.filter((item) => scope.includes(item)) };
       }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { test } from "node:test";
-import { ALICE, authorizeUrl, openLoginPage, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
+import { ALICE, authorizeUrl, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
 test("password guesses sent all at once get no more checks than guesses sent one by one", { timeout: 180_000 }, async () => {
   // Cost 12: a check takes long enough (and yields to other requests as it runs) that the guesses are all in flight together.
@@ -53,6 +53,22 @@ test('with allowed_redirect_uris ["*"], a request that fails its checks is not s
     const local = await fetch(authorizeUrl(bridge.origin, native, { redirectUri: "http://127.0.0.1:5173/callback", method: "plain" }).url, { redirect: "manual" });
     assert.equal(local.status, 303);
     assert.equal(new URL(local.headers.get("location")!).searchParams.get("error"), "invalid_request");
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("a refresh that repeats the authorization request's scope, offline_access alone, keeps the grant rather than emptying it", { timeout: 120_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" } });
+  try {
+    // offline_access names no access: at /authorize it leaves the grant at everything the user has.
+    const { clientId, tokens } = await fullFlow(bridge, ALICE, { scope: "offline_access" });
+    assert.equal(tokens.scope, ALICE.scopes.join(" "));
+    const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: clientId, scope: "offline_access" });
+    const body = (await response.json()) as Record<string, string>;
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.equal(body.scope, ALICE.scopes.join(" "), "the same scope as before the refresh");
+    assert.equal(JSON.parse(Buffer.from(body.access_token!.split(".")[1]!, "base64url").toString()).scope, ALICE.scopes.join(" "));
   } finally {
     await bridge.stop();
   }
