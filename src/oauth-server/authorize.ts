@@ -25,7 +25,7 @@ const MAX_STATE_LENGTH = 2048;
  * the upstream provider): typing, a password manager, MFA. Codes have their own, short lifetime.
  */
 export const PENDING_LIFETIME_MS = 15 * 60_000;
-/** Authorization requests (pending sign-ins) per client address per window. */
+/** Authorization requests (pending sign-ins), and sign-ins started at the upstream provider, per client address per window. */
 const PENDING_PER_ADDRESS = 100;
 const PENDING_WINDOW_MS = 10 * 60_000;
 
@@ -48,6 +48,18 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
 
   function page(error: PageError): Response {
     return as.pages.error(error.status, error.title, error.message);
+  }
+
+  /**
+   * A 429 page once `address` has started more than PENDING_PER_ADDRESS sign-ins of `kind` in the
+   * window (each keeps state in the store until it ends), else undefined.
+   */
+  async function throttled(kind: "authorize" | "upstream", address: string): Promise<Response | undefined> {
+    if ((await as.store.increment(`${kind}:${addressBucket(address)}`, 1, PENDING_WINDOW_MS)) <= PENDING_PER_ADDRESS) return undefined;
+    as.audit("authorization_throttled", { remote: address });
+    const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
+    response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
+    return response;
   }
 
   /** A request refused before the user saw the form: sent back to the client only when its redirect URI is trusted, else shown here. */
@@ -182,12 +194,8 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
       // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
-      if ((await as.store.increment(`authorize:${addressBucket(address)}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
-        as.audit("authorization_throttled", { remote: address });
-        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
-        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
-        return response;
-      }
+      const refusal = await throttled("authorize", address);
+      if (refusal) return refusal;
       let target: { client: Client; redirectUri: string };
       try {
         target = await trustedTarget(params, address);
@@ -252,7 +260,10 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       if (form.get("action") !== "allow") return page(new PageError(400, "Invalid request", "The form was sent without choosing Allow or Deny."));
 
       if (as.upstream) {
-        // Federated: consent given here, on the bridge, before anything goes upstream.
+        // Federated: consent given here, on the bridge, before anything goes upstream. Each Allow
+        // starts a sign-in there (its state kept until the callback), however often one request is sent.
+        const refusal = await throttled("upstream", address);
+        if (refusal) return refusal;
         return redirectUpstream(as.upstream, requestId, upstreamOutcome);
       }
 

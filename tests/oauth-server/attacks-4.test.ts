@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { test } from "node:test";
+import { describe, test } from "node:test";
+import { useIdp, type Idp } from "../auth-oauth/support.ts";
 import { ALICE, authorizeUrl, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
 test("password guesses sent all at once get no more checks than guesses sent one by one", { timeout: 180_000 }, async () => {
@@ -72,4 +73,35 @@ test("a refresh that repeats the authorization request's scope, offline_access a
   } finally {
     await bridge.stop();
   }
+});
+
+describe("federated mode, oidc-provider upstream", () => {
+  let idp: Idp;
+  useIdp((started) => (idp = started));
+
+  test("Allow sent again and again for one sign-in request starts at most as many upstream sign-ins as an address may start requests", { timeout: 180_000 }, async () => {
+    const upstream = { client_id: "bridge-upstream", client_secret: "upstream-secret-not-real-0123456789" };
+    const bridge = await startAsBridge({
+      storage: { type: "memory" },
+      oauthServer: { mode: "federated", builtin: { users: [] }, federated: { upstream_issuer: idp.issuer, client_id: upstream.client_id, client_secret_env: "UPSTREAM_SECRET", default_scopes: ["mcp:read"] } },
+      env: { UPSTREAM_SECRET: upstream.client_secret },
+    });
+    try {
+      await idp.registerClient({ ...upstream, redirect_uris: [`${bridge.origin}/oauth/callback`] });
+      const { client_id } = await registerClient(bridge.origin);
+      const form = await openLoginPage(authorizeUrl(bridge.origin, client_id).url);
+      // Each Allow keeps a state, nonce and PKCE verifier until the provider calls back (or 10 minutes pass).
+      const statuses: number[] = [];
+      for (let i = 0; i < 110; i++) {
+        const response = await submitLogin(bridge.origin, form, {});
+        await response.arrayBuffer();
+        statuses.push(response.status);
+      }
+      assert.equal(statuses[0], 303, "the first goes to the provider");
+      assert.ok(statuses.filter((status) => status === 303).length <= 100, statuses.join(" "));
+      assert.equal(statuses.at(-1), 429, statuses.join(" "));
+    } finally {
+      await bridge.stop();
+    }
+  });
 });
