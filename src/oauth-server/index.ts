@@ -127,6 +127,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       accessTokenLifetime: config.token_lifetime,
       refreshTokenLifetime: config.refresh_token_lifetime,
       codeLifetime: config.auth_code_lifetime,
+      ...(users && { heldScopes: (sub: string) => users.find(sub)?.scopes }),
       audit,
     });
     const cimdEnabled = config.client_metadata_documents.enabled && platform.publicFetch !== undefined;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { describe, test } from "node:test";
 import { useIdp, type Idp } from "../auth-oauth/support.ts";
-import { ALICE, authorizeUrl, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
+import { ALICE, ALICE_HASH, authorizeUrl, BOB, BOB_HASH, redeem, tempDir, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
 test("password guesses sent all at once get no more checks than guesses sent one by one", { timeout: 180_000 }, async () => {
   // Cost 12: a check takes long enough (and yields to other requests as it runs) that the guesses are all in flight together.
@@ -104,4 +104,42 @@ describe("federated mode, oidc-provider upstream", () => {
       await bridge.stop();
     }
   });
+});
+
+test("a refresh after the operator removed a user, or took scopes away, no longer gets what the old configuration granted", { timeout: 180_000 }, async () => {
+  const dir = tempDir();
+  const resource = "http://127.0.0.1:1/mcp";
+  const users = (alice: string[], withBob: boolean) => ({ builtin: { users: [{ username: ALICE.username, password_hash: ALICE_HASH, scopes: alice }, ...(withBob ? [{ username: BOB.username, password_hash: BOB_HASH, scopes: BOB.scopes }] : [])] } });
+  const options = { storage: { type: "file", path: dir }, server: { public_url: resource } };
+  const first = await startAsBridge({ ...options, oauthServer: users(ALICE.scopes, true) });
+  const grants: Record<string, { clientId: string; refreshToken: string }> = {};
+  try {
+    for (const user of [ALICE, BOB]) {
+      const { client_id } = await registerClient(first.origin);
+      const { url, verifier } = authorizeUrl(first.origin, client_id, { resource });
+      const response = await redeem(first.origin, client_id, (await signIn(url, user)).searchParams.get("code")!, verifier);
+      const body = (await response.json()) as { refresh_token: string; scope: string };
+      assert.equal(response.status, 200, JSON.stringify(body));
+      assert.equal(body.scope, user.scopes.join(" "));
+      grants[user.username] = { clientId: client_id, refreshToken: body.refresh_token };
+    }
+  } finally {
+    await first.stop();
+  }
+  // Bob leaves; Alice may only read now.
+  const second = await startAsBridge({ ...options, oauthServer: users(["mcp:read"], false) });
+  try {
+    const refresh = (username: string) => postForm(`${second.origin}/token`, { grant_type: "refresh_token", refresh_token: grants[username]!.refreshToken, client_id: grants[username]!.clientId });
+    const bob = await refresh(BOB.username);
+    const bobBody = (await bob.json()) as Record<string, string>;
+    assert.equal(bob.status, 400, JSON.stringify(bobBody));
+    assert.equal(bobBody.error, "invalid_grant");
+    const alice = await refresh(ALICE.username);
+    const aliceBody = (await alice.json()) as Record<string, string>;
+    assert.equal(alice.status, 200, JSON.stringify(aliceBody));
+    assert.equal(aliceBody.scope, "mcp:read");
+    assert.equal(JSON.parse(Buffer.from(aliceBody.access_token!.split(".")[1]!, "base64url").toString()).scope, "mcp:read");
+  } finally {
+    await second.stop();
+  }
 });
