@@ -67,10 +67,10 @@ export interface GrantsOptions {
   refreshTokenLifetime: number;
   codeLifetime: number;
   /**
-   * The scopes subject `sub` holds now, or undefined when it may no longer sign in (built-in users:
-   * the configuration decides at every refresh, not only at sign-in). Absent: not checked (federated).
+   * The scopes the user of `grant` holds now, or undefined when they may no longer sign in: the
+   * configuration (users, admin_users, allowed_domains) decides at every refresh, not only at sign-in.
    */
-  heldScopes?: (sub: string) => readonly string[] | undefined;
+  heldScopes: (grant: GrantSubject) => readonly string[] | undefined;
   now?: () => number;
   /** Audit events (never a secret). */
   audit: (event: string, fields: Record<string, unknown>) => void;
@@ -189,7 +189,7 @@ export class Grants {
       const now = this.#now();
       if (!family || family.revoked || family.expires_at <= now) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
       if (family.client_id !== clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client");
-      const held = this.#o.heldScopes ? this.#o.heldScopes(family.sub) : family.scope;
+      const held = this.#o.heldScopes(family);
       if (!held) {
         await this.#revokeFamily(link.family, "the user is no longer configured");
         throw new OAuthError("invalid_grant", "the user of this grant can no longer sign in");

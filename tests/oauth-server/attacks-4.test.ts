@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { describe, test } from "node:test";
-import { useIdp, type Idp } from "../auth-oauth/support.ts";
-import { ALICE, ALICE_HASH, authorizeUrl, BOB, BOB_HASH, redeem, tempDir, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
+import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
+import { ALICE, ALICE_HASH, authorizeUrl, BOB, BOB_HASH, cookieHeader, cookiesOf, redeem, tempDir, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
 test("password guesses sent all at once get no more checks than guesses sent one by one", { timeout: 180_000 }, async () => {
   // Cost 12: a check takes long enough (and yields to other requests as it runs) that the guesses are all in flight together.
@@ -78,6 +78,66 @@ test("a refresh that repeats the authorization request's scope, offline_access a
 describe("federated mode, oidc-provider upstream", () => {
   let idp: Idp;
   useIdp((started) => (idp = started));
+
+  test("a refresh after the operator changed admin_users or allowed_domains gets only what the configuration grants now", { timeout: 180_000 }, async () => {
+    idp.accounts.set("boss", { email: "boss@example.com", email_verified: true });
+    const upstream = { client_id: "bridge-upstream-restart", client_secret: "upstream-secret-not-real-0123456789" };
+    const resource = "http://127.0.0.1:1/mcp";
+    const callback = "http://127.0.0.1:1/oauth/callback";
+    await idp.registerClient({ ...upstream, redirect_uris: [callback] });
+    const dir = tempDir();
+    const start = (federated: Record<string, unknown>) =>
+      startAsBridge({
+        storage: { type: "file", path: dir },
+        server: { public_url: resource },
+        oauthServer: { mode: "federated", builtin: { users: [] }, federated: { upstream_issuer: idp.issuer, client_id: upstream.client_id, client_secret_env: "UPSTREAM_SECRET", default_scopes: ["mcp:read"], admin_scopes: ["mcp:read", "mcp:admin"], ...federated } },
+        env: { UPSTREAM_SECRET: upstream.client_secret },
+      });
+    const policy = { allowed_domains: ["example.com"], admin_users: ["boss@example.com"] };
+    const first = await start(policy);
+    let grant: { clientId: string; refreshToken: string };
+    try {
+      const { client_id } = await registerClient(first.origin);
+      const { url, verifier } = authorizeUrl(first.origin, client_id, { resource, scope: "mcp:read mcp:admin" });
+      const form = await openLoginPage(url);
+      const allow = await submitLogin(first.origin, form, {});
+      assert.equal(allow.status, 303, await allow.text());
+      // The provider sends the browser to the public URL; this bridge listens on its own port.
+      const fromIdp = await signInAtIdp(allow.headers.get("location")!, { account: "boss", redirectUri: callback });
+      const back = await fetch(`${first.origin}${fromIdp.pathname}${fromIdp.search}`, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+      assert.equal(back.status, 303, await back.text());
+      const response = await redeem(first.origin, client_id, new URL(back.headers.get("location")!).searchParams.get("code")!, verifier, { resource });
+      const body = (await response.json()) as { refresh_token: string; scope: string };
+      assert.equal(body.scope, "mcp:read mcp:admin", JSON.stringify(body));
+      grant = { clientId: client_id, refreshToken: body.refresh_token };
+    } finally {
+      await first.stop();
+    }
+    const refresh = async (origin: string) => {
+      const response = await postForm(`${origin}/token`, { grant_type: "refresh_token", refresh_token: grant.refreshToken, client_id: grant.clientId });
+      const body = (await response.json()) as Record<string, string>;
+      if (body.refresh_token) grant.refreshToken = body.refresh_token;
+      return { status: response.status, body };
+    };
+    // No longer an administrator: the next access token has the default scopes only.
+    const second = await start({ ...policy, admin_users: [] });
+    try {
+      const { status, body } = await refresh(second.origin);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal(body.scope, "mcp:read");
+    } finally {
+      await second.stop();
+    }
+    // The domain is no longer allowed: the grant ends.
+    const third = await start({ ...policy, allowed_domains: ["elsewhere.example"] });
+    try {
+      const { status, body } = await refresh(third.origin);
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.equal(body.error, "invalid_grant");
+    } finally {
+      await third.stop();
+    }
+  });
 
   test("Allow sent again and again for one sign-in request starts at most as many upstream sign-ins as an address may start requests", { timeout: 180_000 }, async () => {
     const upstream = { client_id: "bridge-upstream", client_secret: "upstream-secret-not-real-0123456789" };
