@@ -232,7 +232,10 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     async post(request: Request, address: string): Promise<Response> {
       const origin = request.headers.get("origin");
       // "null" is what browsers send under Referrer-Policy: no-referrer; the CSRF token decides then.
-      if (origin !== null && origin !== "null" && origin !== as.issuer && origin !== new URL(request.url).origin) {
+      // But cookies ignore ports, so a page of another program on the same host can plant the CSRF
+      // cookie: browsers that send Fetch Metadata must also say the form came from this origin.
+      const site = request.headers.get("sec-fetch-site");
+      if ((origin !== null && origin !== "null" && origin !== as.issuer && origin !== new URL(request.url).origin) || (site !== null && site !== "same-origin")) {
         return page(new PageError(403, "Request refused", "This form was sent from another site."));
       }
       let form: Map<string, string>;

@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
+import type { Browser } from "playwright-core";
+import { useBrowser } from "../support/browser.ts";
 import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
 import { ALICE, ALICE_HASH, authorizeUrl, BOB, BOB_HASH, cookieHeader, cookiesOf, redeem, tempDir, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
@@ -202,4 +206,58 @@ test("a refresh after the operator removed a user, or took scopes away, no longe
   } finally {
     await second.stop();
   }
+});
+
+describe("Chromium, and a page of another program on the same loopback host", () => {
+  let browser: Browser;
+  useBrowser((started) => (browser = started));
+
+  test("cannot plant its own CSRF cookie and post the consent form for a signed-in user: cookies ignore ports, so the form must come from the bridge's own origin", { timeout: 180_000 }, async () => {
+    const bridge = await startAsBridge({ storage: { type: "memory" }, oauthServer: { login_session_lifetime: "1h" } });
+    const planted = "A".repeat(43);
+    const stolen: string[] = [];
+    let form = "";
+    // Another program's web page on 127.0.0.1 (a dev server showing someone else's HTML): same site as the bridge.
+    const attacker = createServer((request, response) => {
+      if (request.url?.startsWith("/callback")) {
+        stolen.push(request.url);
+        response.end("thanks");
+        return;
+      }
+      response.writeHead(200, { "content-type": "text/html", "set-cookie": `mcp-bridge-csrf=${planted}; Path=/` });
+      response.end(`<!doctype html><meta name="referrer" content="no-referrer"><body>${form}<script>document.forms[0].submit()</script>`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, "127.0.0.1", resolve));
+    const attackerOrigin = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
+    const context = await browser.newContext();
+    try {
+      // Alice signs in once, in her browser, for her own client.
+      const { client_id: hers } = await registerClient(bridge.origin);
+      const page = await context.newPage();
+      await page.goto(authorizeUrl(bridge.origin, hers).url.href);
+      await page.fill('input[name="username"]', ALICE.username);
+      await page.fill('input[name="password"]', ALICE.password);
+      await Promise.all([page.waitForRequest((request) => request.url().startsWith("https://claude.ai/")), page.click('button[value="allow"]')]);
+
+      // The attacker's own authorization request, made with the CSRF cookie value it will plant.
+      const { client_id: theirs } = await registerClient(bridge.origin, ["http://127.0.0.1/callback"]);
+      const pending = await fetch(authorizeUrl(bridge.origin, theirs, { redirectUri: `${attackerOrigin}/callback` }).url, { headers: { cookie: `mcp-bridge-csrf=${planted}` } });
+      const html = await pending.text();
+      const requestId = /name="request_id" value="([^"]+)"/.exec(html)![1]!;
+      assert.match(html, new RegExp(`name="csrf_token" value="${planted}"`), "the pending request took the planted value");
+      form = `<form method="post" action="${bridge.origin}/oauth/authorize"><input name="request_id" value="${requestId}"><input name="csrf_token" value="${planted}"><input name="action" value="allow"></form>`;
+
+      // Alice, still signed in, visits the other program's page in another tab.
+      const visit = await context.newPage();
+      await visit.goto(attackerOrigin);
+      await visit.waitForURL((url) => url.pathname === "/callback" || (url.origin === bridge.origin && url.pathname === "/oauth/authorize"));
+      await visit.waitForLoadState();
+      assert.deepEqual(stolen, [], "no code for Alice reaches the other program");
+      assert.match(await visit.content(), /Request refused/);
+    } finally {
+      await context.close();
+      attacker.close();
+      await bridge.stop();
+    }
+  });
 });
