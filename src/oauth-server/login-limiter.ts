@@ -51,8 +51,10 @@ export interface LoginLimiter {
 }
 
 interface Counter {
+  /** Failures before this attempt. */
   count: number;
-  last: number;
+  /** When the last one was let through (ms since the epoch), if known. */
+  last: number | undefined;
 }
 
 export function createLoginLimiter(store: Store, now: () => number = Date.now): LoginLimiter {
@@ -64,20 +66,28 @@ export function createLoginLimiter(store: Store, now: () => number = Date.now): 
   const delay = (counter: Counter, free: number) => {
     if (counter.count < free) return 0;
     const wait = Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(counter.count - free, 20));
-    return Math.max(0, counter.last + wait - now());
+    return Math.max(0, (counter.last ?? now()) + wait - now());
   };
   /** The failures at `key` before this attempt, which has just been added to them. */
   async function claim(key: string): Promise<Counter> {
     const count = await store.increment(key, 1, WINDOW_MS);
-    return { count: count - 1, last: (await store.get<number>(`${key}:t`)) ?? now() };
+    return { count: count - 1, last: await store.get<number>(`${key}:t`) };
   }
   const undo = (key: string) => store.increment(key, -1, WINDOW_MS);
   return {
     async attempt(username, address) {
       const k = keys(username, address);
       const [byAddress, byPair, byUser] = await Promise.all([claim(k.address), claim(k.pair), claim(k.user)]);
-      const pairFree = byUser.count >= USERNAME_UNDER_ATTACK ? 1 : FREE_PER_PAIR;
-      const wait = Math.max(delay(byAddress, FREE_PER_ADDRESS), delay(byPair, pairFree));
+      const limits: [string, Counter, number][] = [
+        [k.address, byAddress, FREE_PER_ADDRESS],
+        [k.pair, byPair, byUser.count >= USERNAME_UNDER_ATTACK ? 1 : FREE_PER_PAIR],
+      ];
+      let wait = Math.max(...limits.map(([, counter, free]) => delay(counter, free)));
+      // Past the free failures, attempts sent at once all see the same last time: only the one
+      // that moves it on goes ahead, the others wait from now.
+      for (const [key, counter, free] of limits) {
+        if (wait === 0 && counter.count >= free && !(await store.compareAndSet(`${key}:t`, counter.last!, now(), WINDOW_MS))) wait = delay({ count: counter.count, last: now() }, free);
+      }
       if (wait > 0) {
         await Promise.all([undo(k.address), undo(k.pair), undo(k.user)]);
         return wait;

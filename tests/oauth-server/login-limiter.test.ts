@@ -64,3 +64,12 @@ test("waits are capped at 15 minutes and counters end with their window", async 
   assert.equal(await limiter.attempt("alice", "10.0.0.4"), 0);
   await close();
 });
+
+test("past the free failures, attempts sent at once are let through one at a time, however long ago the last failure was", async () => {
+  const { limiter, advance, close } = setup();
+  for (let i = 0; i < 5; i++) assert.equal(await limiter.attempt("alice", "10.0.0.5"), 0);
+  advance(60_000);
+  const waits = await Promise.all(Array.from({ length: 10 }, () => limiter.attempt("alice", "10.0.0.5")));
+  assert.equal(waits.filter((wait) => wait === 0).length, 1, `one is checked, the others wait: ${waits.join(" ")}`);
+  await close();
+});
