@@ -137,7 +137,8 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
 
     async used(clientId) {
       const key = `cimd-ok:${clientId}`;
-      if (!(await store.get(key))) await store.put(key, true, KNOWN_GOOD_MS);
+      // Called once the tokens are issued: a full store must not turn them into an error now.
+      if (!(await store.get(key))) await store.put(key, true, KNOWN_GOOD_MS).catch(() => {});
     },
   };
 }
