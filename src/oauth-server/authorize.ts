@@ -12,7 +12,7 @@ import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from 
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "../util/cidr.ts";
-import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches } from "./redirect.ts";
+import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches, redirectUriTrusted } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -25,7 +25,7 @@ const MAX_STATE_LENGTH = 2048;
  * the upstream provider): typing, a password manager, MFA. Codes have their own, short lifetime.
  */
 export const PENDING_LIFETIME_MS = 15 * 60_000;
-/** Authorization requests (pending sign-ins) per client address per window. */
+/** Authorization requests (pending sign-ins), and sign-ins started at the upstream provider, per client address per window. */
 const PENDING_PER_ADDRESS = 100;
 const PENDING_WINDOW_MS = 10 * 60_000;
 
@@ -48,6 +48,25 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
 
   function page(error: PageError): Response {
     return as.pages.error(error.status, error.title, error.message);
+  }
+
+  /**
+   * A 429 page once `address` has started more than PENDING_PER_ADDRESS sign-ins of `kind` in the
+   * window (each keeps state in the store until it ends), else undefined.
+   */
+  async function throttled(kind: "authorize" | "upstream", address: string): Promise<Response | undefined> {
+    if ((await as.store.increment(`${kind}:${addressBucket(address)}`, 1, PENDING_WINDOW_MS)) <= PENDING_PER_ADDRESS) return undefined;
+    as.audit("authorization_throttled", { remote: address });
+    const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
+    response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
+    return response;
+  }
+
+  /** A request refused before the user saw the form: sent back to the client only when its redirect URI is trusted, else shown here. */
+  function refuseRequest(redirectUri: string, state: string | null, error: OAuthError): Response {
+    if (redirectUriTrusted(as.config.allowed_redirect_uris, redirectUri)) return errorRedirect(redirectUri, state, error);
+    as.audit("authorization_error", { error: error.code });
+    return page(new PageError(400, "Invalid request", `The application's request cannot be used: ${error.description}. It asked to return to ${new URL(redirectUri).host}; go back to the application and try again.`));
   }
 
   /** The client and redirect URI of a request, or a PageError: nothing may be sent to an unchecked redirect URI. */
@@ -175,12 +194,8 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
       // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
-      if ((await as.store.increment(`authorize:${addressBucket(address)}`, 1, PENDING_WINDOW_MS)) > PENDING_PER_ADDRESS) {
-        as.audit("authorization_throttled", { remote: address });
-        const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
-        response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
-        return response;
-      }
+      const refusal = await throttled("authorize", address);
+      if (refusal) return refusal;
       let target: { client: Client; redirectUri: string };
       try {
         target = await trustedTarget(params, address);
@@ -189,12 +204,12 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         throw error;
       }
       const state = params.get("state") ?? null;
-      if (state !== null && state.length > MAX_STATE_LENGTH) return errorRedirect(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
+      if (state !== null && state.length > MAX_STATE_LENGTH) return refuseRequest(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
       let checked;
       try {
         checked = checkRequest(params, url.searchParams.getAll("resource"), target.client);
       } catch (error) {
-        if (error instanceof OAuthError) return errorRedirect(target.redirectUri, state, error);
+        if (error instanceof OAuthError) return refuseRequest(target.redirectUri, state, error);
         throw error;
       }
       const existing = readCookie(request, csrfCookie);
@@ -217,7 +232,10 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     async post(request: Request, address: string): Promise<Response> {
       const origin = request.headers.get("origin");
       // "null" is what browsers send under Referrer-Policy: no-referrer; the CSRF token decides then.
-      if (origin !== null && origin !== "null" && origin !== as.issuer && origin !== new URL(request.url).origin) {
+      // But cookies ignore ports, so a page of another program on the same host can plant the CSRF
+      // cookie: browsers that send Fetch Metadata must also say the form came from this origin.
+      const site = request.headers.get("sec-fetch-site");
+      if ((origin !== null && origin !== "null" && origin !== as.issuer && origin !== new URL(request.url).origin) || (site !== null && site !== "same-origin")) {
         return page(new PageError(403, "Request refused", "This form was sent from another site."));
       }
       let form: Map<string, string>;
@@ -245,7 +263,10 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       if (form.get("action") !== "allow") return page(new PageError(400, "Invalid request", "The form was sent without choosing Allow or Deny."));
 
       if (as.upstream) {
-        // Federated: consent given here, on the bridge, before anything goes upstream.
+        // Federated: consent given here, on the bridge, before anything goes upstream. Each Allow
+        // starts a sign-in there (its state kept until the callback), however often one request is sent.
+        const refusal = await throttled("upstream", address);
+        if (refusal) return refusal;
         return redirectUpstream(as.upstream, requestId, upstreamOutcome);
       }
 
@@ -259,7 +280,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       if (username === "" || password === "" || username.length > 256 || password.length > 1024) {
         return showForm(pending, requestId, { askCredentials: true, error: "Enter your username and password.", username: username.slice(0, 256) });
       }
-      const wait = await as.limiter.waitFor(username, address);
+      const wait = await as.limiter.attempt(username, address);
       if (wait > 0) {
         as.audit("login_throttled", { username, remote: address });
         const response = showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${Math.ceil(wait / 1000)} seconds and try again.`, username });
@@ -267,7 +288,6 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       const user = await users.verify(username, password);
       if (!user) {
-        await as.limiter.failed(username, address);
         as.audit("login_failed", { username, remote: address, client_id: pending.client_id });
         return showForm(pending, requestId, { askCredentials: true, error: "Wrong username or password.", username });
       }

@@ -23,14 +23,15 @@ const NEGATIVE_CACHE_MS = 60_000;
  */
 const MIN_CACHE_MS = 5 * 60_000;
 /**
- * Failed fetches per client address (its /64 for IPv6) per window, after which documents not
- * fetched successfully before are refused without a fetch: made-up client_id URLs at /token or
- * /revoke cannot make the bridge fetch without end. Only failures count, and a client whose
- * document was fetched successfully within KNOWN_GOOD_MS is never refused, so a legitimate client
- * sharing the address (a hosted client's backend) is not locked out.
+ * Fetches per client address (its /64 for IPv6) per window of documents whose client has not
+ * been used for a token within KNOWN_GOOD_MS; past it they are refused without a fetch: made-up
+ * client_id URLs cannot make the bridge fetch without end, nor an attacker's own valid documents
+ * fill the store with cache entries. Counted before the fetch, successful or not, so requests
+ * sent at once cannot all pass. A client used for a token is never refused, so a legitimate
+ * client sharing the address (a hosted client's backend) is not locked out.
  */
-const FAILED_FETCHES_PER_ADDRESS = 20;
-const FAILED_FETCH_WINDOW_MS = 10 * 60_000;
+const FETCHES_PER_ADDRESS = 20;
+const FETCH_WINDOW_MS = 10 * 60_000;
 const KNOWN_GOOD_MS = 86_400_000;
 
 type CimdConfig = OAuthServerConfig["client_metadata_documents"];
@@ -102,7 +103,6 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
     const client: Client = { ...metadata, client_id: clientId, client_id_issued_at: Math.floor(Date.now() / 1000), source: "cimd" };
     const lifetime = Math.min(config.max_cache_time, Math.max(MIN_CACHE_MS, cacheLifetime(result.headers) ?? config.max_cache_time));
     if (lifetime > 0) await store.put(`cimd:${clientId}`, { client } as never, lifetime);
-    await store.put(`cimd-ok:${clientId}`, true, KNOWN_GOOD_MS);
     return client;
   }
 
@@ -115,11 +115,10 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
       const cached = await store.get<{ client?: Client; error?: string } & Record<string, never>>(`cimd:${clientId}`);
       if (cached?.client) return cached.client as Client;
       if (cached?.error) throw new OAuthError("invalid_client", cached.error);
-      const failures = address === undefined ? undefined : `cimd-fail:${addressBucket(address)}`;
       let pending = inFlight.get(clientId);
-      if (!pending && failures && ((await store.get<number>(failures)) ?? 0) >= FAILED_FETCHES_PER_ADDRESS && !(await store.get(`cimd-ok:${clientId}`))) {
-        logger.warn("client metadata document not fetched: too many failed fetches from this address", { client_id: clientId, remote: address });
-        throw new OAuthError("invalid_client", "too many client metadata documents requested from this address could not be used; try again later", 429);
+      if (!pending && address !== undefined && !(await store.get(`cimd-ok:${clientId}`)) && (await store.increment(`cimd-fetch:${addressBucket(address)}`, 1, FETCH_WINDOW_MS)) > FETCHES_PER_ADDRESS) {
+        logger.warn("client metadata document not fetched: too many documents of clients not yet used fetched for this address", { client_id: clientId, remote: address });
+        throw new OAuthError("invalid_client", "too many client metadata documents were requested from this address; try again later", 429);
       }
       if (!pending) {
         pending = fetchDocument(clientId).finally(() => inFlight.delete(clientId));
@@ -131,10 +130,15 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
         if (error instanceof OAuthError) {
           logger.warn("client metadata document refused", { client_id: clientId, reason: error.description });
           await store.put(`cimd:${clientId}`, { error: error.description }, NEGATIVE_CACHE_MS).catch(() => {});
-          if (failures) await store.increment(failures, 1, FAILED_FETCH_WINDOW_MS).catch(() => {});
         }
         throw error;
       }
+    },
+
+    async used(clientId) {
+      const key = `cimd-ok:${clientId}`;
+      // Called once the tokens are issued: a full store must not turn them into an error now.
+      if (!(await store.get(key))) await store.put(key, true, KNOWN_GOOD_MS).catch(() => {});
     },
   };
 }

@@ -62,8 +62,10 @@ export class RegistrationsBusyError extends Error {
 
 /** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
 export interface MetadataDocumentResolver {
-  /** `address`: the requesting client's, for the limit on failed fetches (see cimd.ts). */
+  /** `address`: the requesting client's, for the limit on fetches (see cimd.ts). */
   resolve(clientId: string, address?: string): Promise<Client>;
+  /** The client of document `clientId` got a token: it is known, and never refused a fetch. */
+  used(clientId: string): Promise<void>;
 }
 
 export interface ClientRegistryOptions {
@@ -220,9 +222,10 @@ export class ClientRegistry {
   /**
    * Keeps a registration alive: it is used, so it expires `registrationLifetime` from now. Written
    * on its first use, then at most once per TOUCH_INTERVAL_MS per client, not on every token request.
+   * A metadata document's client is marked known instead (see cimd.ts).
    */
   async touch(client: Client): Promise<void> {
-    if (client.source !== "dcr") return;
+    if (client.source === "cimd") return this.#options.cimd?.used(client.client_id);
     const now = this.#now();
     if (client.touched_at !== undefined && now - client.touched_at < Math.min(TOUCH_INTERVAL_MS, this.#options.registrationLifetime / 2)) return;
     await this.#options.store.put(`client:${client.client_id}`, { ...client, touched_at: now } as never, this.#options.registrationLifetime);

@@ -66,6 +66,11 @@ export interface GrantsOptions {
   accessTokenLifetime: number;
   refreshTokenLifetime: number;
   codeLifetime: number;
+  /**
+   * The scopes the user of `grant` holds now, or undefined when they may no longer sign in: the
+   * configuration (users, admin_users, allowed_domains) decides at every refresh, not only at sign-in.
+   */
+  heldScopes: (grant: GrantSubject) => readonly string[] | undefined;
   now?: () => number;
   /** Audit events (never a secret). */
   audit: (event: string, fields: Record<string, unknown>) => void;
@@ -170,7 +175,9 @@ export class Grants {
 
   /**
    * Rotates `refreshToken` (RFC 6749 §6, RFC 9700 §4.14.2). `clientId` must be the family's client;
-   * `scope`, when given, may only narrow the grant (RFC 6749 §6); an empty list narrows it to none.
+   * `scope` (offline_access excluded), when given, may only narrow the grant (RFC 6749 §6); an
+   * empty list narrows it to none. The new access token never has scopes the user no longer holds
+   * (heldScopes); a user no longer configured gets invalid_grant, and the family is revoked.
    */
   async refresh(refreshToken: string, clientId: string, scope: string[] | undefined): Promise<TokenResponse> {
     const hash = await this.#hash(refreshToken);
@@ -182,12 +189,17 @@ export class Grants {
       const now = this.#now();
       if (!family || family.revoked || family.expires_at <= now) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
       if (family.client_id !== clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client");
+      const held = this.#o.heldScopes(family);
+      if (!held) {
+        await this.#revokeFamily(link.family, "the user is no longer configured");
+        throw new OAuthError("invalid_grant", "the user of this grant can no longer sign in");
+      }
       // Checked before rotating: a refused request must leave the client's token as it was.
-      let grant = subjectOf(family);
+      let grant = { ...subjectOf(family), scope: family.scope.filter((item) => held.includes(item)) };
       if (scope) {
-        const extra = scope.filter((item) => item !== OFFLINE_ACCESS && !family.scope.includes(item));
+        const extra = scope.filter((item) => !family.scope.includes(item));
         if (extra.length > 0) throw new OAuthError("invalid_scope", `scope may only narrow the original grant (not granted: ${extra.join(" ")})`);
-        grant = { ...grant, scope: family.scope.filter((item) => scope.includes(item)) };
+        grant = { ...grant, scope: grant.scope.filter((item) => scope.includes(item)) };
       }
       let next: FamilyRecord;
       const fresh = randomToken(32);

@@ -32,4 +32,9 @@ export interface UpstreamLogin {
    * whose message is safe to show (never the upstream's raw error text).
    */
   complete(callbackUrl: URL): Promise<{ pendingId: string; user: SignedInUser }>;
+  /**
+   * The scopes a user who signed in earlier holds under the configuration now (at a refresh), from
+   * what the grant kept of them; undefined when the account policy no longer lets them sign in.
+   */
+  heldScopes(user: Pick<SignedInUser, "subject" | "email">): string[] | undefined;
 }

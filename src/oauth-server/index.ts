@@ -127,6 +127,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       accessTokenLifetime: config.token_lifetime,
       refreshTokenLifetime: config.refresh_token_lifetime,
       codeLifetime: config.auth_code_lifetime,
+      // `upstream` is made below (it needs the store); refreshes come only after start-up.
+      heldScopes: (grant) => (users ? users.find(grant.sub)?.scopes : upstream!.heldScopes({ subject: grant.sub, ...(grant.email !== undefined && { email: grant.email }) })),
       audit,
     });
     const cimdEnabled = config.client_metadata_documents.enabled && platform.publicFetch !== undefined;

@@ -7,6 +7,10 @@
  * from many addresses (its own counter high) leaves each address one free attempt before the
  * backoff. A correct password from an address that has not failed is always checked, so an
  * attacker can never lock the real user out from elsewhere.
+ *
+ * An attempt is counted as a failure when it is admitted, before its password is checked (an
+ * atomic increment), and taken back on success: guesses sent all at once are admitted one by one
+ * against the counters, so they get no more checks than guesses sent one after another.
  */
 import type { Store } from "../store/types.ts";
 import { addressBucket } from "../util/cidr.ts";
@@ -21,15 +25,20 @@ const USERNAME_UNDER_ATTACK = 20;
 const MAX_DELAY_MS = 15 * 60_000;
 
 export interface LoginLimiter {
-  /** Milliseconds to wait before an attempt for `username` from `address` is checked; 0: check it now. */
-  waitFor(username: string, address: string): Promise<number>;
-  failed(username: string, address: string): Promise<void>;
+  /**
+   * Admits a password check for `username` from `address`: 0 when it may be checked now — it then
+   * counts as a failure until `succeeded` — otherwise the milliseconds to wait (nothing counted).
+   */
+  attempt(username: string, address: string): Promise<number>;
+  /** The admitted attempt's password was right: it is not a failure, and the username's failures from that address are cleared. */
   succeeded(username: string, address: string): Promise<void>;
 }
 
 interface Counter {
+  /** Failures before this attempt. */
   count: number;
-  last: number;
+  /** When the last one was let through (ms since the epoch), if known. */
+  last: number | undefined;
 }
 
 export function createLoginLimiter(store: Store, now: () => number = Date.now): LoginLimiter {
@@ -38,33 +47,41 @@ export function createLoginLimiter(store: Store, now: () => number = Date.now): 
     pair: `login:p:${addressBucket(address)}:${username.toLowerCase()}`,
     user: `login:u:${username.toLowerCase()}`,
   });
-  const delay = (counter: Counter | undefined, free: number) => {
-    if (!counter || counter.count < free) return 0;
+  const delay = (counter: Counter, free: number) => {
+    if (counter.count < free) return 0;
     const wait = Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(counter.count - free, 20));
-    return Math.max(0, counter.last + wait - now());
+    return Math.max(0, (counter.last ?? now()) + wait - now());
   };
-  async function bump(key: string): Promise<void> {
-    await store.increment(key, 1, WINDOW_MS);
-    await store.put(`${key}:t`, now(), WINDOW_MS);
+  /** The failures at `key` before this attempt, which has just been added to them. */
+  async function claim(key: string): Promise<Counter> {
+    const count = await store.increment(key, 1, WINDOW_MS);
+    return { count: count - 1, last: await store.get<number>(`${key}:t`) };
   }
-  async function read(key: string): Promise<Counter | undefined> {
-    const [count, last] = await Promise.all([store.get<number>(key), store.get<number>(`${key}:t`)]);
-    return count === undefined ? undefined : { count, last: last ?? now() };
-  }
+  const undo = (key: string) => store.increment(key, -1, WINDOW_MS);
   return {
-    async waitFor(username, address) {
+    async attempt(username, address) {
       const k = keys(username, address);
-      const [byAddress, byPair, byUser] = await Promise.all([read(k.address), read(k.pair), read(k.user)]);
-      const pairFree = (byUser?.count ?? 0) >= USERNAME_UNDER_ATTACK ? 1 : FREE_PER_PAIR;
-      return Math.max(delay(byAddress, FREE_PER_ADDRESS), delay(byPair, pairFree));
-    },
-    async failed(username, address) {
-      const k = keys(username, address);
-      await Promise.all([bump(k.address), bump(k.pair), bump(k.user)]);
+      const [byAddress, byPair, byUser] = await Promise.all([claim(k.address), claim(k.pair), claim(k.user)]);
+      const limits: [string, Counter, number][] = [
+        [k.address, byAddress, FREE_PER_ADDRESS],
+        [k.pair, byPair, byUser.count >= USERNAME_UNDER_ATTACK ? 1 : FREE_PER_PAIR],
+      ];
+      let wait = Math.max(...limits.map(([, counter, free]) => delay(counter, free)));
+      // Past the free failures, attempts sent at once all see the same last time: only the one
+      // that moves it on goes ahead, the others wait from now.
+      for (const [key, counter, free] of limits) {
+        if (wait === 0 && counter.count >= free && !(await store.compareAndSet(`${key}:t`, counter.last!, now(), WINDOW_MS))) wait = delay({ count: counter.count, last: now() }, free);
+      }
+      if (wait > 0) {
+        await Promise.all([undo(k.address), undo(k.pair), undo(k.user)]);
+        return wait;
+      }
+      await Promise.all([k.address, k.pair, k.user].map((key) => store.put(`${key}:t`, now(), WINDOW_MS)));
+      return 0;
     },
     async succeeded(username, address) {
-      const { pair } = keys(username, address);
-      await Promise.all([store.delete(pair), store.delete(`${pair}:t`)]);
+      const k = keys(username, address);
+      await Promise.all([undo(k.address), undo(k.user), store.delete(k.pair), store.delete(`${k.pair}:t`)]);
     },
   };
 }

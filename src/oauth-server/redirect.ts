@@ -76,6 +76,18 @@ export function redirectUriMatches(registered: string, requested: string): boole
   return left !== undefined && left === withoutPort(b, requested) && a.hostname === b.hostname;
 }
 
+/**
+ * True when an error may be sent to the (registered, matched) redirect URI `uri` before the user
+ * has seen the bridge's page (RFC 9700 §4.11.2: only to redirect URIs the server trusts): the
+ * operator listed it in `allowed` (not merely through "*"), or it stays on the user's device
+ * (loopback, private-use scheme). Otherwise anyone could register a site and use the bridge's URL
+ * as a link that sends people there.
+ */
+export function redirectUriTrusted(allowed: readonly string[], uri: string): boolean {
+  const url = new URL(uri);
+  return isLoopbackUrl(url) || isPrivateUseScheme(url) || allowed.some((entry) => entry !== "*" && redirectUriMatches(entry, uri));
+}
+
 /** True when `uri` matches one entry of `allowed` (the operator's allowed_redirect_uris), by the same rules. */
 export function redirectUriAllowed(allowed: readonly string[], uri: string): boolean {
   return allowed.some((entry) => entry === "*" || redirectUriMatches(entry, uri));

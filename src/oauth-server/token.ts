@@ -109,9 +109,10 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     if (!token) throw new OAuthError("invalid_request", "refresh_token is required");
     if (token.length > 256) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
     checkResource(form);
-    // Unknown names are ignored as at /authorize (they never widen, and never fail, the request).
-    const named = form.get("scope")?.split(" ").filter((item) => item !== "");
-    const scope = named && named.length > 0 ? named.filter((item) => item === OFFLINE_ACCESS || as.scopesSupported.includes(item)) : undefined;
+    // As at /authorize: offline_access names no access (alone, it leaves the grant as it is), and
+    // unknown names are ignored (they never widen, and never fail, the request).
+    const named = form.get("scope")?.split(" ").filter((item) => item !== "" && item !== OFFLINE_ACCESS);
+    const scope = named && named.length > 0 ? named.filter((item) => as.scopesSupported.includes(item)) : undefined;
     const tokens = await as.grants.refresh(token, client.client_id, scope);
     await as.clients.touch(client);
     return json(tokens);

@@ -30,7 +30,7 @@ test("a refresh asking for scope beyond the grant is refused without using up th
   const quiet = createLogger({ level: "error", format: "text", write: () => {} });
   const keys = await loadSigningKeys({ algorithm: "ES256", generate_key: true, previous_key_files: [] }, { platform: nodePlatform, logger: quiet, stateDirectory: undefined });
   let now = 1_700_000_000_000;
-  const grants = new Grants({ store: new MemoryStore({ now: () => now }), sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, now: () => now, audit: () => {} });
+  const grants = new Grants({ store: new MemoryStore({ now: () => now }), sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, heldScopes: (grant) => grant.scope, now: () => now, audit: () => {} });
   const code = await grants.createCode({ client_id: "c1", sub: "alice", scope: ["mcp:read"], resource: "https://mcp.example.com/mcp", redirect_uri: CLAUDE_CALLBACK, code_challenge: "x".repeat(43), refresh: true });
   const first = await grants.issueForCode(code, await grants.redeemCode(code));
   await assert.rejects(grants.refresh(first.refresh_token!, "c1", ["mcp:admin"]), /only narrow/);
@@ -45,7 +45,7 @@ test("a refresh refused because the store is full leaves the refresh token worki
   const keys = await loadSigningKeys({ algorithm: "ES256", generate_key: true, previous_key_files: [] }, { platform: nodePlatform, logger: quiet, stateDirectory: undefined });
   let now = 1_700_000_000_000;
   const store = new MemoryStore({ now: () => now, maxEntries: 50 });
-  const grants = new Grants({ store, sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, now: () => now, audit: () => {} });
+  const grants = new Grants({ store, sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, heldScopes: (grant) => grant.scope, now: () => now, audit: () => {} });
   const code = await grants.createCode({ client_id: "c1", sub: "alice", scope: ["mcp:read"], resource: "https://mcp.example.com/mcp", redirect_uri: CLAUDE_CALLBACK, code_challenge: "x".repeat(43), refresh: true });
   const first = await grants.issueForCode(code, await grants.redeemCode(code));
   // Someone else fills the store with short-lived entries.
@@ -65,11 +65,11 @@ test("a refresh refused because the store is full leaves the refresh token worki
 test("password guessing from one IPv6 /64, a new address per attempt, is throttled as one address", async () => {
   const limiter = createLoginLimiter(new MemoryStore());
   // One host owns a whole /64: 2^64 addresses, so per-address limits must count the prefix.
-  for (let i = 1; i <= 10; i++) await limiter.failed(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
-  assert.ok((await limiter.waitFor("alice", "2001:db8:1:2:ffff::1")) > 0, "an eleventh address of the same /64 waits");
-  assert.ok((await limiter.waitFor("alice", "2001:0db8:0001:0002:0000:0000:0000:0abc")) > 0, "written out in full, too");
-  assert.equal(await limiter.waitFor("alice", "2001:db8:1:3::1"), 0, "the next /64 (another customer) does not");
-  assert.equal(await limiter.waitFor("alice", "192.0.2.1"), 0, "nor any IPv4 address");
+  for (let i = 1; i <= 10; i++) await limiter.attempt(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
+  assert.ok((await limiter.attempt("alice", "2001:db8:1:2:ffff::1")) > 0, "an eleventh address of the same /64 waits");
+  assert.ok((await limiter.attempt("alice", "2001:0db8:0001:0002:0000:0000:0000:0abc")) > 0, "written out in full, too");
+  assert.equal(await limiter.attempt("alice", "2001:db8:1:3::1"), 0, "the next /64 (another customer) does not");
+  assert.equal(await limiter.attempt("alice", "192.0.2.1"), 0, "nor any IPv4 address");
 });
 
 test("registrations never used for a token are dropped after a day, so a registration flood drains instead of filling the store for a month", async () => {

@@ -172,4 +172,39 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     assert.match(text, /not allowed on this server/);
     assert.ok(!documents.hits.includes("/not-allowed.json"));
   });
+
+  test("documents never used for a token are fetched at most 20 per address per ten minutes, even all at once and even when valid, so nobody fills the store with them", async () => {
+    // Documents are cached for a second only, so the known client's is fetched again after the flood.
+    const bridge = await startAsBridge({ storage: { type: "memory" }, env: { NODE_EXTRA_CA_CERTS: documents.caFile }, oauthServer: { client_metadata_documents: { allow_private_addresses: true, allowed_hosts: ["localhost"], max_cache_time: "1s" } } });
+    try {
+      // A known client: signed in and got a token before the flood.
+      const known = `${documents.origin}/flood-known.json`;
+      documents.routes.set("/flood-known.json", { status: 200, body: documentFor(known), headers: { "cache-control": "no-store" } });
+      const { url, verifier } = authorizeUrl(bridge.origin, known, { resource: bridge.url });
+      const redeemed = await redeem(bridge.origin, known, (await signIn(url)).searchParams.get("code")!, verifier);
+      const tokens = (await redeemed.json()) as { refresh_token: string };
+      assert.equal(redeemed.status, 200, JSON.stringify(tokens));
+      // Valid documents (an attacker's own server), each costing the bridge a fetch and a cache entry, sent at once with made-up ones.
+      const flood = Array.from({ length: 40 }, (_, i) => `/flood-${i}.json`);
+      for (const [i, path] of flood.entries()) if (i % 2 === 0) documents.routes.set(path, { status: 200, body: documentFor(`${documents.origin}${path}`) });
+      const statuses = await Promise.all(
+        flood.map(async (path) => {
+          const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: "x", client_id: `${documents.origin}${path}` });
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      const fetched = documents.hits.filter((hit) => flood.includes(hit)).length;
+      assert.ok(fetched <= 19, `at most 19 more documents fetched (the known client's was the first of 20), got ${fetched}: ${statuses.join(" ")}`);
+      assert.ok(statuses.filter((status) => status === 429).length >= 21, statuses.join(" "));
+      // The known client keeps working: its document is fetched again, past the address's allowance.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const before = documents.hits.filter((hit) => hit === "/flood-known.json").length;
+      const refreshed = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: known });
+      assert.equal(refreshed.status, 200, await refreshed.text());
+      assert.equal(documents.hits.filter((hit) => hit === "/flood-known.json").length, before + 1);
+    } finally {
+      await bridge.stop();
+    }
+  });
 });

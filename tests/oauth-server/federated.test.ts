@@ -147,6 +147,42 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(error.reason, /nonce/);
   });
 
+  it("refuses an ID token the IdP issued to another of its clients, even with the nonce sent (aud)", async () => {
+    const other = { client_id: "other-app", client_secret: "other-secret-not-real-0123456789", redirect_uris: ["https://other.example.test/cb"] };
+    await idp.registerClient(other);
+    // The IdP's genuine ID token for another client, minted with the nonce of the bridge's sign-in.
+    const stolen = async (nonce: string) => {
+      const verifier = "v".repeat(43);
+      const url = new URL(`${idp.issuer}/auth`);
+      const challenge = Buffer.from(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))).toString("base64url");
+      for (const [name, value] of Object.entries({ response_type: "code", client_id: other.client_id, redirect_uri: other.redirect_uris[0]!, scope: "openid email", nonce, state: "s", code_challenge: challenge, code_challenge_method: "S256" })) url.searchParams.set(name, value);
+      const callback = await signInAtIdp(url, { account: "alice", redirectUri: other.redirect_uris[0]! });
+      const response = await fetch(`${idp.issuer}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${other.client_id}:${other.client_secret}`).toString("base64")}` },
+        body: new URLSearchParams({ grant_type: "authorization_code", code: callback.searchParams.get("code")!, redirect_uri: other.redirect_uris[0]!, code_verifier: verifier }),
+      });
+      const body = (await response.json()) as { id_token: string };
+      assert.equal(response.status, 200, JSON.stringify(body));
+      assert.equal(decodeJwt(body.id_token).aud, other.client_id);
+      return body.id_token;
+    };
+    let substitute = "";
+    // A token endpoint on the path swaps in the other client's ID token.
+    const swapping: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith("/token")) return response;
+      return Response.json({ ...((await response.json()) as object), id_token: substitute }, { status: response.status });
+    };
+    const { login } = await setUp({}, { fetch: swapping });
+    const upstream = await login.begin("p-aud");
+    substitute = await stolen(upstream.searchParams.get("nonce")!);
+    const error = await rejection(login.complete(await signInAtIdp(upstream, { account: "alice", redirectUri: REDIRECT_URI })));
+    assert.equal(error.code, "upstream_error");
+    assert.equal(error.pendingId, "p-aud");
+    assert.match(error.reason, /aud/);
+  });
+
   it("refuses a callback whose code came with another sign-in's state", async () => {
     const { login } = await setUp();
     const first = await signInAtIdp(await login.begin("p-first"), { account: "alice", redirectUri: REDIRECT_URI });

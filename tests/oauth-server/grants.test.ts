@@ -20,7 +20,7 @@ function setup() {
   let now = 1_700_000_000_000;
   const events: string[] = [];
   const store = new MemoryStore({ now: () => now });
-  const grants = new Grants({ store, sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, now: () => now, audit: (event) => events.push(event) });
+  const grants = new Grants({ store, sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, heldScopes: (grant) => grant.scope, now: () => now, audit: (event) => events.push(event) });
   return { grants, store, events, advance: (ms: number) => (now += ms) };
 }
 

@@ -201,6 +201,16 @@ export class FederatedLogin implements UpstreamLogin {
     return signedInUser(claims, this.#policy);
   }
 
+  heldScopes(user: Pick<SignedInUser, "subject" | "email">): string[] | undefined {
+    try {
+      // A grant keeps only an email the provider verified (account.ts), so it counts as at sign-in.
+      return signedInUser({ sub: user.subject, ...(user.email !== undefined && { email: user.email, email_verified: true }) }, this.#policy).scopes;
+    } catch (error) {
+      if (error instanceof UpstreamLoginError) return undefined;
+      throw error;
+    }
+  }
+
   /**
    * OIDC Core §3.1.3.7 step 6 lets a client skip the signature of an ID token received over TLS
    * from the token endpoint; it is checked anyway (jose, the provider's advertised asymmetric
