@@ -1,0 +1,97 @@
+/**
+ * @module Client mode against a hostile remote server: answers built to exhaust the bridge's CPU or
+ * memory, or to make it repeat secrets. The local client is a raw stdio pipe, so every byte the
+ * bridge writes to stdout is seen.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { once } from "node:events";
+import type { ServerResponse } from "node:http";
+import { after, test } from "node:test";
+import { CLI } from "../support/bridge.ts";
+import { waitFor } from "./support.ts";
+import { startRawServer, type TestServer } from "./sdk-servers.ts";
+
+const servers: TestServer[] = [];
+const bridges: ChildProcessWithoutNullStreams[] = [];
+after(async () => {
+  for (const bridge of bridges) bridge.kill("SIGKILL");
+  await Promise.all(servers.map((server) => server.close()));
+});
+
+interface RawLocal {
+  send(message: unknown): void;
+  /** The first message on stdout with this id (waits for it). */
+  answer(id: number | string, timeoutMs?: number): Promise<Record<string, any>>;
+  stdout(): string;
+  stderr(): string;
+}
+
+/** `mcp-bridge <args>` with a bare pipe as the local client. */
+function startLocal(args: string[], env: Record<string, string> = {}): RawLocal {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", ...env } });
+  bridges.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const messages = () =>
+    stdout
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => JSON.parse(line) as Record<string, any>);
+  return {
+    send: (message) => child.stdin.write(`${JSON.stringify(message)}\n`),
+    answer: (id, timeoutMs) => waitFor<Record<string, any> | undefined>(() => messages().find((message) => message.id === id && !("method" in message)), `the answer to ${id}`, timeoutMs) as Promise<Record<string, any>>,
+    stdout: () => stdout,
+    stderr: () => stderr,
+  };
+}
+
+const INITIALIZE = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+const INITIALIZE_RESULT = { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "hostile", version: "1" } };
+
+/** A legacy server: refuses server/discover, accepts initialize and notifications; `hostile` answers everything else. */
+function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }) => void): Promise<TestServer> {
+  return startRawServer((req, res, body) => {
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const reply = (payload: object) => res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, ...payload }));
+    if (message.method === "server/discover") return reply({ error: { code: -32601, message: "Method not found" } });
+    if (message.method === "initialize") return reply({ result: INITIALIZE_RESULT });
+    if (message.method === "ping") return reply({ result: {} });
+    hostile(res, message as { id: number | string; method: string });
+  }).then((server) => {
+    servers.push(server);
+    return server;
+  });
+}
+
+/** Writes `total` bytes of "x" in chunks of `size`, honouring backpressure; stops when the reader hangs up. */
+async function writeFiller(res: ServerResponse, total: number, size: number): Promise<void> {
+  const chunk = Buffer.alloc(size, "x");
+  const closed = once(res, "close");
+  for (let sent = 0; sent < total && !res.destroyed; sent += size) {
+    if (!res.write(chunk)) await Promise.race([once(res, "drain"), closed]);
+  }
+}
+
+test("an SSE reply whose line never ends is cut at the message limit in linear time, and the bridge keeps serving", { timeout: 240_000 }, async () => {
+  const server = await legacyServer((res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write("data: ");
+    // 64 MiB and more of one line, in small writes: the bridge must not rescan what it already has on every chunk.
+    void writeFiller(res, 72 * 1024 * 1024, 4 * 1024).then(() => res.end());
+  });
+  const local = startLocal(["connect", server.url, "--log-level", "info"]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "flood", arguments: {} } });
+  // Generous: reading 64 MiB over loopback takes seconds; rescanning the growing line on every chunk took minutes.
+  const answer = await local.answer(1, 90_000);
+  assert.match(answer.error?.message ?? "", /an SSE line exceeds \d+ characters/, JSON.stringify(answer));
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  assert.deepEqual((await local.answer(2)).result, {});
+});
