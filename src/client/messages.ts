@@ -2,6 +2,7 @@
 import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { ClientTransportError } from "./errors.ts";
+import { redactSent } from "./remote-fetch.ts";
 
 /** The largest message accepted from the remote server or the local client (characters). */
 export const MAX_MESSAGE_CHARS = 64 * 1024 * 1024;
@@ -62,9 +63,9 @@ export function printable(text: string, max: number): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean || "(empty)";
 }
 
-/** An error for a non-2xx answer, with a bounded excerpt of its body. */
+/** An error for a non-2xx answer, with a bounded excerpt of its body, the request's credentials redacted. */
 export async function statusError(response: Response, what: string): Promise<ClientTransportError> {
-  const body = await readBodyText(response, 4096, 5_000).catch(() => "");
+  const body = redactSent(response, await readBodyText(response, 4096, 5_000).catch(() => ""));
   let detail = "";
   try {
     const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; error_description?: unknown; message?: unknown };

@@ -55,6 +55,23 @@ const LONGEST_RETRY_AFTER_MS = 60_000;
 
 const RETRYABLE_BEFORE_SEND = new Set(["refused", "connect_timeout", "dns"]);
 
+/** Credential values shorter than this are not searched for in answers (they would match ordinary text). */
+const SHORTEST_REDACTED = 8;
+
+/** The credential values each answer's request carried (its token, the configured headers), for redactSent. */
+const sentCredentials = new WeakMap<Response, string[]>();
+
+/**
+ * `text`, read from `response`, with the credentials its request carried replaced by
+ * "[redacted]": a server that repeats them (a 401 naming the token it refuses, a debug page
+ * dumping the request's headers) must not put them in the bridge's logs or its errors.
+ */
+export function redactSent(response: Response, text: string): string {
+  let redacted = text;
+  for (const value of sentCredentials.get(response) ?? []) redacted = redacted.replaceAll(value, "[redacted]");
+  return redacted;
+}
+
 /** Retry-After as milliseconds from now (RFC 9110 §10.2.3: delay-seconds or an HTTP-date). */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;
@@ -89,7 +106,11 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           controller.abort();
         }, options.timeout);
     try {
-      return await options.http.fetch(url, { ...init, headers, signal: controller.signal });
+      const response = await options.http.fetch(url, { ...init, headers, signal: controller.signal });
+      // "Scheme credential" values by their credential: a server may name just the token.
+      const credentials = [...Object.values(configured), ...(authorization === undefined ? [] : [authorization])].map((value) => value.replace(/^\S+\s+(?=\S+$)/, ""));
+      sentCredentials.set(response, credentials.filter((value) => value.length >= SHORTEST_REDACTED));
+      return response;
     } catch (error) {
       if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });
       throw error;

@@ -95,3 +95,25 @@ test("an SSE reply whose line never ends is cut at the message limit in linear t
   local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
   assert.deepEqual((await local.answer(2)).result, {});
 });
+
+test("a server echoing the credentials it was sent in its error pages: they reach neither stderr nor the local client", async () => {
+  const token = "tok-ECHOED-4f1c9a7e2b";
+  const apiKey = "key-ECHOED-88d0c3";
+  const server = await startRawServer((req, res, body) => {
+    const method = (body as { method?: string } | undefined)?.method;
+    if (method === "server/discover") return void res.writeHead(404).end();
+    // A debug page dumping the request's headers; a 401 that names the token it refuses.
+    if (method === "ping") return void res.writeHead(500, { "content-type": "text/plain" }).end(`Internal error\nauthorization: ${req.headers.authorization}\nx-api-key: ${req.headers["x-api-key"]}`);
+    res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid_token", error_description: `the token ${token} is revoked (key ${apiKey})` }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "X-Api-Key: ${KEY}", "--log-level", "debug"], { TOKEN: token, KEY: apiKey });
+  local.send(INITIALIZE);
+  assert.match((await local.answer(0)).error?.message ?? "", /HTTP 401: the token \[redacted\] is revoked \(key \[redacted\]\)/);
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  assert.match((await local.answer(1)).error?.message ?? "", /HTTP 500: Internal error authorization: Bearer \[redacted\] x-api-key: \[redacted\]/);
+  for (const secret of [token, apiKey]) {
+    assert.ok(!local.stdout().includes(secret), `stdout: ${local.stdout()}`);
+    assert.ok(!local.stderr().includes(secret), `stderr: ${local.stderr()}`);
+  }
+});
