@@ -51,12 +51,12 @@ function startLocal(args: string[], env: Record<string, string> = {}): RawLocal 
 const INITIALIZE = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
 const INITIALIZE_RESULT = { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "hostile", version: "1" } };
 
-/** A legacy server: refuses server/discover, accepts initialize and notifications; `hostile` answers everything else. */
-function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }) => void): Promise<TestServer> {
+/** A legacy server: refuses server/discover, accepts initialize and notifications (unless `notification` takes them); `hostile` answers everything else. */
+function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }) => void, notification?: (res: ServerResponse, method: string) => void): Promise<TestServer> {
   return startRawServer((req, res, body) => {
     if (req.method !== "POST") return void res.writeHead(405).end();
     const message = body as { id?: number | string; method: string };
-    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.id === undefined) return notification ? notification(res, message.method) : void res.writeHead(202).end();
     const reply = (payload: object) => res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, ...payload }));
     if (message.method === "server/discover") return reply({ error: { code: -32601, message: "Method not found" } });
     if (message.method === "initialize") return reply({ result: INITIALIZE_RESULT });
@@ -116,4 +116,33 @@ test("a server echoing the credentials it was sent in its error pages: they reac
     assert.ok(!local.stdout().includes(secret), `stdout: ${local.stdout()}`);
     assert.ok(!local.stderr().includes(secret), `stderr: ${local.stderr()}`);
   }
+});
+
+test("a flood of notifications while the server holds their POSTs: at most MAX_IN_FLIGHT at once, the rest dropped with one warning, requests still served", async () => {
+  let open = 0;
+  let most = 0;
+  const held: ServerResponse[] = [];
+  await legacyServer(
+    (res) => res.writeHead(500).end(),
+    (res, method) => {
+      if (method !== "notifications/roots/list_changed") return void res.writeHead(202).end();
+      // Accepted and never answered: the server is slow to take notifications.
+      open++;
+      most = Math.max(most, open);
+      held.push(res);
+      res.on("close", () => open--);
+    },
+  );
+  const server = servers.at(-1)!;
+  const local = startLocal(["connect", server.url, "--log-level", "info", "--timeout", "60s"]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  for (let i = 0; i < 1_500; i++) local.send({ jsonrpc: "2.0", method: "notifications/roots/list_changed" });
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  assert.deepEqual((await local.answer(1, 60_000)).result, {});
+  await waitFor(() => /dropped/.test(local.stderr()), "the warning");
+  assert.ok(most <= 1_000, `the server saw ${most} notification POSTs at once`);
+  assert.equal(local.stderr().match(/dropped/g)?.length, 1, local.stderr());
+  for (const res of held) res.destroy();
 });
