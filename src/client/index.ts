@@ -92,6 +92,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     timeout: config.timeout,
     maxDelay: config.retry.max_delay,
     sleep,
+    drained: () => platform.stdoutDrained(),
   });
   logger.info("client mode started", { url: config.url, transport: config.transport });
 

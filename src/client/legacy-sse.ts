@@ -152,6 +152,7 @@ export class LegacySseTransport implements RemoteTransport {
           },
         },
         MAX_MESSAGE_CHARS,
+        this.#context.drained,
       )
         .catch((error: unknown) => {
           if (!this.#closing.signal.aborted) logger.warn("the event stream broke", { error });

@@ -86,6 +86,7 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
           },
         },
         MAX_MESSAGE_CHARS,
+        context.drained,
       );
     } catch (error) {
       if (signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });

@@ -156,6 +156,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             onRetry: (ms) => (retryMs = ms),
           },
           MAX_MESSAGE_CHARS,
+          this.#context.drained,
         );
       } catch (error) {
         if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -236,6 +237,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 onRetry: (ms) => (retryMs = ms),
               },
               MAX_MESSAGE_CHARS,
+              this.#context.drained,
             );
           } catch (error) {
             ready();

@@ -146,3 +146,49 @@ test("a flood of notifications while the server holds their POSTs: at most MAX_I
   assert.equal(local.stderr().match(/dropped/g)?.length, 1, local.stderr());
   for (const res of held) res.destroy();
 });
+
+test("a server flooding its GET stream while the local client does not read stdout is slowed to the local client's pace, not buffered", { timeout: 180_000 }, async () => {
+  const LIMIT = 128 * 1024 * 1024;
+  let written = 0;
+  let stalledSince: number | undefined;
+  let stream: ServerResponse | undefined;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      stream = res;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      void (async () => {
+        const closed = once(res, "close");
+        for (let n = 0; written < LIMIT && !res.destroyed; n++) {
+          // Distinct messages, as a real flood would be (no shared string to keep memory flat).
+          const event = `data: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: `${n} ${"y".repeat(64 * 1024)}` } })}\n\n`;
+          written += event.length;
+          if (!res.write(event)) {
+            stalledSince = Date.now();
+            await Promise.race([once(res, "drain"), closed]);
+            stalledSince = undefined;
+          }
+        }
+      })();
+      return;
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+  });
+  servers.push(server);
+  const child = spawn(process.execPath, [CLI, "connect", server.url], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp" } });
+  bridges.push(child);
+  let stdout = "";
+  const onData = (chunk: Buffer) => (stdout += chunk.toString("utf8"));
+  child.stdout.on("data", onData);
+  child.stdin.write(`${JSON.stringify(INITIALIZE)}\n`);
+  await waitFor(() => stdout.includes('"id":0'), "the initialize answer");
+  // From now on the local client reads nothing.
+  child.stdout.off("data", onData);
+  child.stdout.pause();
+  child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+  await waitFor(() => written >= LIMIT || (stalledSince !== undefined && Date.now() - stalledSince > 5_000), "the flood to stall or pass the limit", 150_000);
+  assert.ok(written < 32 * 1024 * 1024, `the bridge took ${written} bytes of events the local client never read`);
+  stream?.destroy();
+});
