@@ -8,6 +8,7 @@
  */
 import type { TokenSource } from "../auth/outbound/types.ts";
 import type { Logger } from "../log/logger.ts";
+import { redactValues } from "../log/sanitize.ts";
 import { HttpRequestError } from "../runtime/http-error.ts";
 import type { HttpClient, HttpRequestInit } from "../runtime/types.ts";
 import { sleep as defaultSleep } from "../util/sleep.ts";
@@ -55,9 +56,6 @@ const LONGEST_RETRY_AFTER_MS = 60_000;
 
 const RETRYABLE_BEFORE_SEND = new Set(["refused", "connect_timeout", "dns"]);
 
-/** Credential values shorter than this are not searched for in answers (they would match ordinary text). */
-const SHORTEST_REDACTED = 8;
-
 /** The credential values each answer's request carried (its token, the configured headers), for redactSent. */
 const sentCredentials = new WeakMap<Response, string[]>();
 
@@ -67,9 +65,7 @@ const sentCredentials = new WeakMap<Response, string[]>();
  * dumping the request's headers) must not put them in the bridge's logs or its errors.
  */
 export function redactSent(response: Response, text: string): string {
-  let redacted = text;
-  for (const value of sentCredentials.get(response) ?? []) redacted = redacted.replaceAll(value, "[redacted]");
-  return redacted;
+  return redactValues(text, sentCredentials.get(response) ?? []);
 }
 
 /** Retry-After as milliseconds from now (RFC 9110 §10.2.3: delay-seconds or an HTTP-date). */
@@ -109,7 +105,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
       const response = await options.http.fetch(url, { ...init, headers, signal: controller.signal });
       // "Scheme credential" values by their credential: a server may name just the token.
       const credentials = [...Object.values(configured), ...(authorization === undefined ? [] : [authorization])].map((value) => value.replace(/^\S+\s+(?=\S+$)/, ""));
-      sentCredentials.set(response, credentials.filter((value) => value.length >= SHORTEST_REDACTED));
+      sentCredentials.set(response, credentials);
       return response;
     } catch (error) {
       if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });

@@ -192,3 +192,44 @@ test("a server flooding its GET stream while the local client does not read stdo
   assert.ok(written < 32 * 1024 * 1024, `the bridge took ${written} bytes of events the local client never read`);
   stream?.destroy();
 });
+
+test("an authorization server echoing the client secret and the refresh token in its error descriptions: neither reaches stderr", async () => {
+  const secret = "cs-ECHOED-0b7d41e9aa";
+  const refreshToken = "rt-ECHOED-5e2f9c0d11";
+  const accessToken = "at-ECHOED-93ab27c4f0";
+  let tokenCalls = 0;
+  const server = await startRawServer((req, res, body) => {
+    const origin = `http://${req.headers.host}`;
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (req.url === "/.well-known/oauth-protected-resource/mcp") return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin] });
+    if (req.url === "/.well-known/oauth-authorization-server") return json(200, { issuer: origin, token_endpoint: `${origin}/token`, token_endpoint_auth_methods_supported: ["client_secret_post"] });
+    if (req.url === "/token") {
+      tokenCalls++;
+      // 1: the client credentials grant refused, naming the secret; 2: a token that is stale at once, with a refresh token; 3: the refresh refused, naming both.
+      if (tokenCalls === 2) return json(200, { access_token: accessToken, token_type: "Bearer", expires_in: 1, refresh_token: refreshToken });
+      if (tokenCalls === 1) return json(400, { error: "invalid_client", error_description: `client secret ${secret} is not accepted` });
+      return json(400, { error: "invalid_grant", error_description: `client secret ${secret} and refresh token ${refreshToken} are not accepted` });
+    }
+    if (req.headers.authorization !== `Bearer ${accessToken}`) {
+      return void res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }).end();
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--client-id", "c1", "--client-secret-env", "SECRET", "--log-level", "debug"], { SECRET: secret });
+  // The era probe meets the refused grant; initialize gets the second token.
+  local.send(INITIALIZE);
+  assert.equal((await local.answer(0)).result?.serverInfo?.name, "hostile", local.stderr());
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  assert.deepEqual((await local.answer(2)).result, {});
+  assert.ok(tokenCalls >= 3, local.stderr());
+  assert.match(local.stderr(), /client credentials grant refused \(HTTP 400, invalid_client: client secret \[redacted\] is not accepted\)/);
+  assert.match(local.stderr(), /refused \(HTTP 400, invalid_grant: client secret \[redacted\] and refresh token \[redacted\] are not accepted\)/);
+  for (const value of [secret, refreshToken, accessToken]) {
+    assert.ok(!local.stderr().includes(value), `stderr: ${local.stderr()}`);
+    assert.ok(!local.stdout().includes(value), `stdout: ${local.stdout()}`);
+  }
+});

@@ -248,7 +248,7 @@ export class OAuthTokenSource implements TokenSource {
     if (!config.client_id) throw new OutboundAuthError("config", "client.auth.oauth.client_id is required for this grant");
     const secret = config.client_secret?.reveal();
     const method = chooseAuthMethod(config.token_endpoint_auth_method, { secret: Boolean(secret), key: Boolean(key) }, as.token_endpoint_auth_methods_supported);
-    return { client: { client_id: config.client_id }, auth: clientAuthentication(method, secret, key) };
+    return { client: { client_id: config.client_id }, auth: clientAuthentication(method, secret, key), ...(secret && { secret }) };
   }
 
   #interactive(): InteractiveContext {
@@ -284,7 +284,7 @@ export class OAuthTokenSource implements TokenSource {
     const idp = enterprise.idp_token_endpoint ? staticAuthorizationServer(enterprise.idp_token_endpoint) : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
     if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
     const idpSecret = enterprise.idp_client_secret?.reveal();
-    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
+    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined), ...(idpSecret && { secret: idpSecret }) };
     const idToken = await readCredential(
       { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
       platform,
