@@ -233,3 +233,21 @@ test("an authorization server echoing the client secret and the refresh token in
     assert.ok(!local.stdout().includes(value), `stdout: ${local.stdout()}`);
   }
 });
+
+test("a modern server whose server/discover names itself without a version: the legacy local client still connects, told the bridge's name", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public", _meta: { "io.modelcontextprotocol/serverInfo": { name: "no-version" } }, serverInfo: { name: 7 } }
+        : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  const { result } = await local.answer(0);
+  assert.equal(typeof result?.serverInfo?.name, "string", JSON.stringify(result));
+  assert.equal(typeof result?.serverInfo?.version, "string", JSON.stringify(result));
+});
