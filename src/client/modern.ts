@@ -11,7 +11,7 @@ import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
 import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
-import { inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
+import { inputRequestsProblem, inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
@@ -285,6 +285,8 @@ export class ModernTransport implements RemoteTransport {
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;
+      const problem = inputRequestsProblem(result.inputRequests);
+      if (problem) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server ${problem}`);
       const asks = requestsFromInputRequests(result.inputRequests, () => `mcp-bridge-input-${++this.#nextAskId}`);
       const answers = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, response: await this.#ask({ method: ask.method, params: ask.params }, signal) })));
       const { inputResponses, failed } = inputResponsesFromAnswers(answers);

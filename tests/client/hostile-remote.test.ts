@@ -251,3 +251,39 @@ test("a modern server whose server/discover names itself without a version: the 
   assert.equal(typeof result?.serverInfo?.name, "string", JSON.stringify(result));
   assert.equal(typeof result?.serverInfo?.version, "string", JSON.stringify(result));
 });
+
+/** A 2026-07-28 server that answers every tools/call with `inputRequests` (and anything else plainly). */
+function modernServer(inputRequests: Record<string, unknown>): Promise<TestServer> {
+  return startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public", _meta: { "io.modelcontextprotocol/serverInfo": { name: "asker", version: "1" } } }
+        : message.method === "tools/call"
+          ? { resultType: "input_required", inputRequests, requestState: "s" }
+          : { resultType: "complete" };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  }).then((server) => {
+    servers.push(server);
+    return server;
+  });
+}
+
+test("a modern server asking for input hundreds of times in one round, or for what is no input: the call fails, and nothing is put to the local client", async () => {
+  const elicit = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
+  const many = await modernServer(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`q${i}`, elicit])));
+  const other = await modernServer({ a: elicit, b: { method: "tools/call", params: { name: "rm" } } });
+  for (const [server, reason] of [
+    [many, /asked for 500 inputs at once; at most 16/],
+    [other, /asked the client for tools\/call, which is no request for input/],
+  ] as const) {
+    const local = startLocal(["connect", server.url]);
+    local.send({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+    await local.answer(0);
+    local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+    assert.match((await local.answer(1)).error?.message ?? "", reason);
+    assert.ok(!local.stdout().includes("elicitation/create"), local.stdout().slice(0, 2000));
+  }
+});
