@@ -275,8 +275,11 @@ async function writeTextFileWithMode(path: string, text: string, options: { mode
 let stdoutDrain: Promise<void> | undefined;
 
 /** process.stdout.write queues what the pipe does not take at once, without limit: writers wait here. */
-function stdoutDrained(): Promise<void> {
-  if (!process.stdout.writableNeedDrain || process.stdout.destroyed) return Promise.resolve();
+function stdoutDrained(everything = false): Promise<void> {
+  if (process.stdout.destroyed) return Promise.resolve();
+  // Writes complete in order: an empty one's callback runs once everything before it was taken.
+  if (everything) return new Promise((resolve) => void process.stdout.write("", () => resolve()));
+  if (!process.stdout.writableNeedDrain) return Promise.resolve();
   stdoutDrain ??= new Promise<void>((resolve) => {
     const done = () => {
       process.stdout.off("drain", done).off("close", done);

@@ -149,8 +149,9 @@ export interface Platform {
   /**
    * Settles once stdout has taken what was written to it (at once when little is waiting), or has
    * closed: client mode reads the remote server no faster than the local client reads stdout.
+   * With `everything`, only once nothing at all waits: before exiting, which drops what is left.
    */
-  stdoutDrained(): Promise<void>;
+  stdoutDrained(everything?: boolean): Promise<void>;
   writeStderr(text: string): void;
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   /** Reads all of stdin as text (piped input for hash-password and the like). */

@@ -25,6 +25,10 @@ interface RawLocal {
   answer(id: number | string, timeoutMs?: number): Promise<Record<string, any>>;
   stdout(): string;
   stderr(): string;
+  /** Writes raw text to stdin. */
+  write(text: string): void;
+  /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
+  end(slowReaderMs?: number): Promise<number | null>;
 }
 
 /** `mcp-bridge <args>` with a bare pipe as the local client. */
@@ -45,6 +49,16 @@ function startLocal(args: string[], env: Record<string, string> = {}): RawLocal 
     answer: (id, timeoutMs) => waitFor<Record<string, any> | undefined>(() => messages().find((message) => message.id === id && !("method" in message)), `the answer to ${id}`, timeoutMs) as Promise<Record<string, any>>,
     stdout: () => stdout,
     stderr: () => stderr,
+    write: (text) => child.stdin.write(text),
+    end: (slowReaderMs = 0) => {
+      if (slowReaderMs > 0) {
+        child.stdout.pause();
+        setTimeout(() => child.stdout.resume(), slowReaderMs);
+      }
+      child.stdin.end();
+      // "close": the exit code once stdout has been read to its end.
+      return once(child, "close").then(([code]) => code as number | null);
+    },
   };
 }
 
@@ -286,4 +300,28 @@ test("a modern server asking for input hundreds of times in one round, or for wh
     assert.match((await local.answer(1)).error?.message ?? "", reason);
     assert.ok(!local.stdout().includes("elicitation/create"), local.stdout().slice(0, 2000));
   }
+});
+
+test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {
+  const held: ServerResponse[] = [];
+  const server = await legacyServer((res) => held.push(res));
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.write("{not json\n");
+  local.write(`${"x".repeat(65 * 1024 * 1024)}\n`);
+  local.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "never-sent" } });
+  // The server holds every call: the 1,001st and later are refused at once, the first 1,000 wait.
+  for (let id = 1; id <= 1_010; id++) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow", arguments: {} } });
+  assert.match((await local.answer(1_001)).error?.message ?? "", /more than 1000 requests in flight/);
+  assert.match((await local.answer(1_010)).error?.message ?? "", /more than 1000 requests in flight/);
+  await waitFor(() => held.length === 1_000, "the 1,000 calls at the server");
+  const errors = local.stdout().split("\n").filter(Boolean).map((line) => JSON.parse(line) as { id: unknown; error?: { code: number; message: string } });
+  assert.ok(errors.some((message) => message.id === null && message.error?.code === -32700), "the garbage line is a parse error");
+  assert.ok(errors.some((message) => message.id === null && /exceeds \d+ bytes/.test(message.error?.message ?? "")), "the oversized line is refused");
+  // EOF with 1,000 calls in flight, the local client slow to read: a clean exit, each call answered.
+  assert.equal(await local.end(3_000), 0);
+  const answered = new Set(local.stdout().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id: unknown }).id));
+  assert.ok(Array.from({ length: 1_000 }, (_, i) => i + 1).every((id) => answered.has(id)), "every call in flight got an answer before the exit");
+  for (const res of held) res.destroy();
 });
