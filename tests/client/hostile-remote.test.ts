@@ -8,6 +8,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import { after, test } from "node:test";
+import { join } from "node:path";
+import { DENO, ROOT } from "../release/helpers.ts";
 import { CLI } from "../support/bridge.ts";
 import { waitFor } from "./support.ts";
 import { startRawServer, type TestServer } from "./sdk-servers.ts";
@@ -31,9 +33,9 @@ interface RawLocal {
   end(slowReaderMs?: number): Promise<number | null>;
 }
 
-/** `mcp-bridge <args>` with a bare pipe as the local client. */
-function startLocal(args: string[], env: Record<string, string> = {}): RawLocal {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", ...env } });
+/** `mcp-bridge <args>` with a bare pipe as the local client; `command` runs it otherwise than with this Node and the bundle. */
+function startLocal(args: string[], env: Record<string, string> = {}, command: string[] = [process.execPath, CLI]): RawLocal {
+  const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", ...env } });
   bridges.push(child);
   let stdout = "";
   let stderr = "";
@@ -325,3 +327,21 @@ test("a hostile local client: garbage, an oversized line, more requests than may
   assert.ok(Array.from({ length: 1_000 }, (_, i) => i + 1).every((id) => answered.has(id)), "every call in flight got an answer before the exit");
   for (const res of held) res.destroy();
 });
+
+for (const runtime of ["node", "deno"] as const) {
+  test(`under ${runtime}, a redirect to another origin is not followed: nothing (no token, no configured header, no message) reaches it`, { timeout: 120_000 }, async () => {
+    const elsewhere: string[] = [];
+    const thief = await startRawServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    servers.push(thief);
+    const server = await startRawServer((_req, res) => res.writeHead(307, { location: thief.url }).end());
+    servers.push(server);
+    const command = runtime === "deno" ? [DENO, "run", "-A", join(ROOT, "src", "main.ts")] : undefined;
+    const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "X-Api-Key: key-REDIRECTED-1"], { TOKEN: "tok-REDIRECTED-1", DENO_NO_UPDATE_CHECK: "1" }, command);
+    local.send(INITIALIZE);
+    assert.match((await local.answer(0, 60_000)).error?.message ?? "", /HTTP 307/);
+    assert.deepEqual(elsewhere, []);
+  });
+}
