@@ -91,9 +91,10 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     const proof = await options.tokenSource.proof?.({ method: init.method ?? "GET", url });
     if (proof !== undefined) headers.dpop = proof;
     const controller = new AbortController();
-    // Kept for the life of the response: aborting the caller's signal must also close a streaming
-    // body (on a 2026-07-28 server, closing the reply stream is how a request is cancelled).
-    init.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+    // For the life of the response: aborting the caller's signal must also close a streaming body
+    // (on a 2026-07-28 server, closing the reply stream is how a request is cancelled). Combined
+    // rather than listened to: the caller's signal may outlive thousands of requests (the shutdown signal).
+    const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
     let timedOut = false;
     const timer = awaitsAnswer
       ? undefined
@@ -102,7 +103,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           controller.abort();
         }, options.timeout);
     try {
-      const response = await options.http.fetch(url, { ...init, headers, signal: controller.signal });
+      const response = await options.http.fetch(url, { ...init, headers, signal });
       // "Scheme credential" values by their credential: a server may name just the token.
       const credentials = [...Object.values(configured), ...(authorization === undefined ? [] : [authorization])].map((value) => value.replace(/^\S+\s+(?=\S+$)/, ""));
       sentCredentials.set(response, credentials);

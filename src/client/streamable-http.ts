@@ -13,6 +13,8 @@ import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 /** Reconnection delay when the server has not sent `retry:` (ms). */
 const DEFAULT_RETRY_MS = 1_000;
+/** The shortest reconnection delay a server's `retry:` may ask for (ms): `retry: 0` on a stream that ends at once must not become a busy loop. */
+const SHORTEST_RETRY_MS = 250;
 /** Resumptions of one request's stream in a row that bring no new event before the request fails. */
 const MAX_RESUMES_WITHOUT_PROGRESS = 3;
 /** GET stream connection failures in a row before the bridge stops listening (requests still work). */
@@ -153,7 +155,7 @@ export class StreamableHttpTransport implements RemoteTransport {
               if (event.event !== "message" || event.data.trim() === "") return;
               for (const message of parseMessages(event.data, logger, "SSE event")) deliver(message);
             },
-            onRetry: (ms) => (retryMs = ms),
+            onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
           MAX_MESSAGE_CHARS,
           this.#context.drained,
@@ -180,6 +182,11 @@ export class StreamableHttpTransport implements RemoteTransport {
         throw new ClientTransportError("protocol", `${origin} resumed the reply stream with content type "${contentType(response)}"`);
       }
     }
+  }
+
+  /** A server's `retry:` (ms) as the bridge waits it: at least SHORTEST_RETRY_MS, at most client.retry.max_delay (a timer cannot hold more than 2^31 - 1 ms anyway). */
+  #reconnectionTime(ms: number): number {
+    return Math.max(SHORTEST_RETRY_MS, Math.min(this.#context.maxDelay, ms));
   }
 
   /** Opens the GET stream for server-initiated messages, and keeps it open while the session lives. */
@@ -234,7 +241,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                   if (event.event !== "message" || event.data.trim() === "") return;
                   for (const message of parseMessages(event.data, logger, "GET stream event")) this.#context.deliver(message);
                 },
-                onRetry: (ms) => (retryMs = ms),
+                onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },
               MAX_MESSAGE_CHARS,
               this.#context.drained,

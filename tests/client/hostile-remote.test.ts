@@ -345,3 +345,29 @@ for (const runtime of ["node", "deno"] as const) {
     assert.deepEqual(elsewhere, []);
   });
 }
+
+test("a GET stream the server ends at once asking retry: 0, or a retry too long for a timer: reopened at a bounded pace, with no listener piling up", { timeout: 60_000 }, async () => {
+  for (const retry of ["0", "99999999999"]) {
+    let gets = 0;
+    const server = await startRawServer((req, res, body) => {
+      if (req.method === "GET") {
+        gets++;
+        return void res.writeHead(200, { "content-type": "text/event-stream" }).end(`retry: ${retry}\n\n`);
+      }
+      const message = body as { id?: number | string; method: string };
+      if (message.id === undefined) return void res.writeHead(202).end();
+      if (message.method === "server/discover") return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url]);
+    local.send(INITIALIZE);
+    await local.answer(0);
+    local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    await waitFor(() => gets > 0, "the GET stream");
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // At most one reconnection per 250 ms: 13 in 3 s; hundreds before.
+    assert.ok(gets <= 13, `retry: ${retry}: ${gets} GETs in 3 s`);
+    assert.doesNotMatch(local.stderr(), /MaxListenersExceededWarning|TimeoutOverflowWarning/);
+  }
+});
