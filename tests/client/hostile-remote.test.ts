@@ -371,3 +371,15 @@ test("a GET stream the server ends at once asking retry: 0, or a retry too long 
     assert.doesNotMatch(local.stderr(), /MaxListenersExceededWarning|TimeoutOverflowWarning/);
   }
 });
+
+test("an initialize without params: answered (by the modern server's translation, or the legacy server itself), never a TypeError of the bridge", async () => {
+  const legacy = await legacyServer((res) => res.writeHead(500).end());
+  const modern = await modernServer({});
+  for (const server of [legacy, modern]) {
+    const local = startLocal(["connect", server.url]);
+    local.send({ jsonrpc: "2.0", id: 0, method: "initialize" });
+    const answer = await local.answer(0);
+    assert.equal(typeof answer.result?.protocolVersion, "string", JSON.stringify(answer));
+    assert.doesNotMatch(local.stderr(), /Cannot read properties/);
+  }
+});
