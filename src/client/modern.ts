@@ -40,16 +40,33 @@ function contentType(response: Response): string {
  * server answers 400/404 with one); anything else is a ClientTransportError.
  */
 export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
-  const { logger, timeout } = context;
+  const { timeout } = context;
   const origin = new URL(context.url).host;
   // A tool call's answer comes when the tool is done; server/discover answers from what the server
-  // is, and one held past client.timeout is no modern server (era detection must not stall).
+  // is, and one held past client.timeout, head or body, is no modern server (era detection must not stall).
   const awaitsAnswer = request.method !== "server/discover";
+  const bodyDeadline = awaitsAnswer ? undefined : new AbortController();
+  const bounded = anySignal(signal, bodyDeadline?.signal);
   const response = await context.fetch(
     context.url,
-    { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal },
+    { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal: bounded },
     { awaitsAnswer },
   );
+  const timer = bodyDeadline && setTimeout(() => bodyDeadline.abort(), timeout);
+  try {
+    return await readAnswer(context, request, response, bounded, onNotification);
+  } catch (error) {
+    if (bodyDeadline?.signal.aborted && !signal?.aborted) throw new ClientTransportError("closed", `${origin} did not finish answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
+async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+  const { logger, timeout } = context;
+  const origin = new URL(context.url).host;
   const type = contentType(response);
   let answer: JsonRpcResponse | undefined;
   const take = (message: JsonRpcMessage) => {

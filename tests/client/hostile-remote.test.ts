@@ -383,3 +383,21 @@ test("an initialize without params: answered (by the modern server's translation
     assert.doesNotMatch(local.stderr(), /Cannot read properties/);
   }
 });
+
+test("a server/discover probe answered with an event stream that stays silent does not stall era detection past client.timeout", async () => {
+  const server = await legacyServer((res) => res.writeHead(500).end());
+  const silent = await startRawServer((req, res, body) => {
+    // server/discover: headers at once, then nothing, for ever.
+    if ((body as { method?: string } | undefined)?.method === "server/discover") return void res.writeHead(200, { "content-type": "text/event-stream" }).write(": open\n\n");
+    fetch(server.url, { method: req.method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(
+      async (answer) => res.writeHead(answer.status, Object.fromEntries(answer.headers)).end(await answer.text()),
+      () => res.writeHead(502).end(),
+    );
+  });
+  servers.push(silent);
+  const local = startLocal(["connect", silent.url, "--timeout", "1s", "--log-level", "info"]);
+  local.send(INITIALIZE);
+  const answer = await local.answer(0, 30_000);
+  assert.equal(answer.result?.serverInfo?.name, "hostile", JSON.stringify(answer));
+  assert.match(local.stderr(), /speaks a legacy MCP version/);
+});
