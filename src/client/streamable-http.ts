@@ -207,6 +207,8 @@ export class StreamableHttpTransport implements RemoteTransport {
       let lastEventId: string | undefined;
       let retryMs = DEFAULT_RETRY_MS;
       let failures = 0;
+      /** Whether this session's GET stream was ever open: a 404 means a forgotten session only then. */
+      let opened = false;
       try {
         while (!this.#closing.signal.aborted && this.#sessionId === session) {
           try {
@@ -221,6 +223,12 @@ export class StreamableHttpTransport implements RemoteTransport {
               logger.debug("the remote server offers no GET stream");
               return;
             }
+            if (response.status === 404 && !opened) {
+              // A server without a GET stream may say 404 rather than 405: re-initializing would bring the same answer, in a loop.
+              await response.body?.cancel().catch(() => {});
+              logger.debug("the remote server offers no GET stream (404)");
+              return;
+            }
             if (response.status === 404) {
               await response.body?.cancel().catch(() => {});
               this.#listening = false;
@@ -233,6 +241,7 @@ export class StreamableHttpTransport implements RemoteTransport {
               throw new ClientTransportError("protocol", `the GET stream has content type "${contentType(response)}"`);
             }
             failures = 0;
+            opened = true;
             await readSse(
               response.body!,
               {

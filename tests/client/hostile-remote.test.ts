@@ -401,3 +401,31 @@ test("a server/discover probe answered with an event stream that stays silent do
   assert.equal(answer.result?.serverInfo?.name, "hostile", JSON.stringify(answer));
   assert.match(local.stderr(), /speaks a legacy MCP version/);
 });
+
+test("a server answering the GET stream with 404 (it has none) is not re-initialized in a loop", async () => {
+  let gets = 0;
+  let initializes = 0;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      gets++;
+      return void res.writeHead(404).end();
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") initializes++;
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${initializes}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  await waitFor(() => gets > 0, "the GET stream");
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  assert.deepEqual((await local.answer(1)).result, {});
+  // One session, one GET: hundreds of each per second before.
+  assert.equal(initializes, 1);
+  assert.ok(gets <= 2, `${gets} GETs`);
+});
