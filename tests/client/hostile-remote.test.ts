@@ -429,3 +429,26 @@ test("a server answering the GET stream with 404 (it has none) is not re-initial
   assert.equal(initializes, 1);
   assert.ok(gets <= 2, `${gets} GETs`);
 });
+
+test("a reply carrying answers to ids never sent (the bridge's own ask ids too) and the same id twice: the local client gets exactly one answer per request", async () => {
+  const server = await legacyServer((res, message) =>
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify([
+        { jsonrpc: "2.0", id: 99, result: { forged: true } },
+        { jsonrpc: "2.0", id: message.id, result: { first: true } },
+        { jsonrpc: "2.0", id: message.id, result: { second: true } },
+        { jsonrpc: "2.0", id: "mcp-bridge-ask-1", result: {} },
+      ]),
+    ),
+  );
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.deepEqual((await local.answer(1)).result, { first: true });
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  await local.answer(2);
+  const ids = local.stdout().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id?: unknown }).id);
+  assert.deepEqual(ids, [0, 1, 2]);
+});
