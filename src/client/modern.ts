@@ -23,6 +23,8 @@ import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 /** The modern revision the bridge speaks to remote servers. */
 export const MODERN_VERSION = MODERN_VERSIONS[0];
+/** Tools whose `x-mcp-header` declarations are remembered at once (far more than any server has). */
+const MAX_TOOLS_WITH_HEADERS = 10_000;
 /** `input_required` rounds one call may take before the bridge gives up on it. */
 const MAX_ROUNDS = 16;
 /** Errors only a modern server sends: their presence identifies one (versioning §Backward Compatibility). */
@@ -255,6 +257,18 @@ export class ModernTransport implements RemoteTransport {
     return requestHeaders(method, params, version, name === undefined ? [] : (this.#toolHeaders.get(name) ?? []));
   }
 
+  /**
+   * Keeps a tool's `Mcp-Param-*` declarations (only tools that have some), most recently listed
+   * last; past MAX_TOOLS_WITH_HEADERS the oldest are forgotten: a server listing ever new tools
+   * must not grow the bridge's memory without bound.
+   */
+  #remember(name: string, declarations: ParamHeader[]): void {
+    this.#toolHeaders.delete(name);
+    if (declarations.length === 0) return;
+    this.#toolHeaders.set(name, declarations);
+    if (this.#toolHeaders.size > MAX_TOOLS_WITH_HEADERS) this.#toolHeaders.delete(this.#toolHeaders.keys().next().value!);
+  }
+
   /** tools/list: tools with invalid `x-mcp-header` annotations are excluded, the valid ones remembered. */
   #filterTools(method: string, response: JsonRpcResponse): JsonRpcResponse {
     if (method !== "tools/list" || !isObject(response.result) || !Array.isArray(response.result.tools)) return response;
@@ -265,7 +279,7 @@ export class ModernTransport implements RemoteTransport {
         this.#context.logger.warn("excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
         return false;
       }
-      this.#toolHeaders.set(tool.name, checked.declarations);
+      this.#remember(tool.name, checked.declarations);
       return true;
     });
     return { ...response, result: { ...response.result, tools } };

@@ -41,8 +41,10 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  // Complete lines only: a long one may be half written.
   const messages = () =>
     stdout
+      .slice(0, stdout.lastIndexOf("\n") + 1)
       .split("\n")
       .filter((line) => line.trim() !== "")
       .map((line) => JSON.parse(line) as Record<string, any>);
@@ -469,4 +471,34 @@ test("HTTP+SSE: an endpoint event naming another origin is refused; nothing is P
   local.send(INITIALIZE);
   assert.match((await local.answer(0)).error?.message ?? "", /the endpoint event names another origin/);
   assert.deepEqual(elsewhere, []);
+});
+
+test("a modern server listing ever more tools with x-mcp-header: the bridge remembers the declarations of at most 10,000 (the oldest forgotten)", { timeout: 120_000 }, async () => {
+  const TOOLS = 10_001;
+  const seen: Record<string, string | undefined> = {};
+  const server = await startRawServer((req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { name?: string } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const inputSchema = { type: "object", properties: { region: { type: "string", "x-mcp-header": "Region" } } };
+    let result: object;
+    if (message.method === "server/discover") result = { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" };
+    else if (message.method === "tools/list") result = { resultType: "complete", tools: Array.from({ length: TOOLS }, (_, i) => ({ name: `t${i}`, inputSchema })) };
+    else {
+      seen[message.params?.name ?? ""] = req.headers["mcp-param-region"] as string | undefined;
+      result = { resultType: "complete", content: [] };
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.equal((await local.answer(1)).result?.tools?.length, TOOLS);
+  for (const [id, name] of [[2, `t${TOOLS - 1}`], [3, "t0"]] as const) {
+    local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: { region: "eu" } } });
+    await local.answer(id);
+  }
+  assert.equal(seen[`t${TOOLS - 1}`], "eu");
+  assert.equal(seen.t0, undefined, "the oldest declarations were forgotten");
 });
