@@ -17,6 +17,7 @@ import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from ".
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, readBodyText } from "./messages.ts";
+import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
 import type { RemoteTransport, TransportContext } from "./transport.ts";
@@ -84,7 +85,9 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     onNotification?.(message);
   };
   if (type === "application/json") {
-    const text = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal);
+    const body = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal);
+    // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
+    const text = response.ok ? body : redactSent(response, body);
     if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
     let messages: JsonRpcMessage[];
     try {

@@ -502,3 +502,22 @@ test("a modern server listing ever more tools with x-mcp-header: the bridge reme
   assert.equal(seen[`t${TOOLS - 1}`], "eu");
   assert.equal(seen.t0, undefined, "the oldest declarations were forgotten");
 });
+
+test("a modern server's JSON-RPC error on a 401 echoing the token: the local client gets it redacted", async () => {
+  const token = "tok-MODERN-ECHO-77aa01";
+  const server = await startRawServer((req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") {
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } }));
+    }
+    res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32001, message: `the token ${req.headers.authorization?.slice(7)} is revoked` } }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN"], { TOKEN: token });
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.match((await local.answer(1)).error?.message ?? "", /the token \[redacted\] is revoked/);
+  assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
+});
