@@ -10,7 +10,7 @@ import type { ServerResponse } from "node:http";
 import { after, test } from "node:test";
 import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
-import { CLI } from "../support/bridge.ts";
+import { CLI, writeConfig } from "../support/bridge.ts";
 import { waitFor } from "./support.ts";
 import { startRawServer, type TestServer } from "./sdk-servers.ts";
 
@@ -520,4 +520,31 @@ test("a modern server's JSON-RPC error on a 401 echoing the token: the local cli
   local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
   assert.match((await local.answer(1)).error?.message ?? "", /the token \[redacted\] is revoked/);
   assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
+});
+
+test("an authorization server that is down while the token is due for renewal gets one attempt, not one per request", async () => {
+  let tokenCalls = 0;
+  const server = await startRawServer((req, res, body) => {
+    if (req.url === "/token") {
+      tokenCalls++;
+      // The first token is due for renewal at once (5 s margin); every renewal fails.
+      if (tokenCalls === 1) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 1, refresh_token: "rt-1" }));
+      return void res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "temporarily_unavailable" }));
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: server.url, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `${origin}/token` } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  for (let id = 1; id <= 10; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "ping" });
+    assert.deepEqual((await local.answer(id)).result, {}, "the token in hand is still sent");
+  }
+  assert.ok(tokenCalls <= 2, `${tokenCalls} token requests for 11 MCP requests`);
 });

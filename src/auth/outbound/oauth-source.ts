@@ -27,6 +27,12 @@ export type GrantKind = "client_credentials" | "authorization_code" | "enterpris
 /** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
 const MAX_AUTHORIZATIONS = 3;
 const AUTHORIZATION_WINDOW_MS = 10 * 60_000;
+/**
+ * After a renewal ahead of expiry fails, the token in hand is sent for this long before the next
+ * attempt (ms): an authorization server that is down must not get one request per MCP request. A
+ * 401 from the MCP server still asks for a new token at once.
+ */
+const RENEWAL_BACKOFF_MS = 30_000;
 
 export interface OAuthSourceOptions {
   grant: GrantKind;
@@ -72,6 +78,8 @@ export class OAuthTokenSource implements TokenSource {
   readonly #shutdown = new AbortController();
   /** The DPoP key, made when an authorization server first offers DPoP; lives as long as this source. */
   #dpop: DpopKey | undefined;
+  /** When the last renewal ahead of expiry failed (ms since the epoch). */
+  #renewalFailedAt = -Infinity;
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
@@ -108,8 +116,11 @@ export class OAuthTokenSource implements TokenSource {
     if (!current.tokens && this.#o.grant !== "authorization_code") {
       await this.#singleRenewal(() => this.#obtain(current!, this.#requested));
       current = this.#current;
-    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code")) {
-      await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => this.#o.logger.warn("token refresh failed", { error: (error as Error).message }));
+    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code") && Date.now() - this.#renewalFailedAt >= RENEWAL_BACKOFF_MS) {
+      await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => {
+        this.#renewalFailedAt = Date.now();
+        this.#o.logger.warn("token refresh failed; the current token is used until it is refused", { error: (error as Error).message, retry_in_ms: RENEWAL_BACKOFF_MS });
+      });
       current = this.#current;
     }
     return current?.tokens ? header(current.tokens) : undefined;
