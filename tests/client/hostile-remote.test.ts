@@ -1,7 +1,8 @@
 /**
- * @module Client mode against a hostile remote server: answers built to exhaust the bridge's CPU or
- * memory, or to make it repeat secrets. The local client is a raw stdio pipe, so every byte the
- * bridge writes to stdout is seen.
+ * @module Client mode attacked: a hostile remote server (answers built to exhaust the bridge's CPU,
+ * memory or the server itself, to make it repeat secrets, to send it elsewhere), a hostile
+ * authorization server, and a hostile local client. The local client is a raw stdio pipe, so every
+ * byte the bridge writes to stdout is seen; stderr is searched for secrets.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
