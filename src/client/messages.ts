@@ -36,15 +36,16 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
 }
 
 /**
- * Parses a JSON body or SSE data field into messages (a JSON array is a batch). Envelopes that are
- * not JSON-RPC are dropped with a warning; text that is not JSON at all is a protocol error.
+ * Parses a JSON body or SSE data field of `response` into messages (a JSON array is a batch).
+ * Envelopes that are not JSON-RPC are dropped with a warning; text that is not JSON at all is a
+ * protocol error quoting it, the request's credentials redacted.
  */
-export function parseMessages(text: string, logger: Logger, where: string): JsonRpcMessage[] {
+export function parseMessages(text: string, logger: Logger, where: string, response: Response): JsonRpcMessage[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${printable(text, 120)}`);
+    throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${printable(redactSent(response, text), 120)}`);
   }
   // Written to stdout again, it would make JSON.stringify throw (and the answer be lost).
   if (nestedTooDeep(text, value)) throw new ClientTransportError("protocol", `the server's ${where} is nested deeper than ${MAX_NESTING_DEPTH} levels`);

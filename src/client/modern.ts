@@ -91,7 +91,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
     let messages: JsonRpcMessage[];
     try {
-      messages = parseMessages(text, logger, "JSON reply");
+      messages = parseMessages(text, logger, "JSON reply", response);
     } catch (error) {
       if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
       throw error;
@@ -104,7 +104,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
         {
           onEvent: (event) => {
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, logger, "SSE event")) take(message);
+            for (const message of parseMessages(event.data, logger, "SSE event", response)) take(message);
           },
         },
         MAX_MESSAGE_CHARS,

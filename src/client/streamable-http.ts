@@ -125,7 +125,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     };
     const type = contentType(response);
     if (type === "application/json") {
-      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), logger, "JSON reply")) watch(message);
+      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), logger, "JSON reply", response)) watch(message);
     } else if (type === "text/event-stream") {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
@@ -153,7 +153,7 @@ export class StreamableHttpTransport implements RemoteTransport {
               if (event.id !== undefined) lastEventId = event.id;
               progressed = true;
               if (event.event !== "message" || event.data.trim() === "") return;
-              for (const message of parseMessages(event.data, logger, "SSE event")) deliver(message);
+              for (const message of parseMessages(event.data, logger, "SSE event", response)) deliver(message);
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
@@ -248,7 +248,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 onEvent: (event) => {
                   if (event.id !== undefined) lastEventId = event.id;
                   if (event.event !== "message" || event.data.trim() === "") return;
-                  for (const message of parseMessages(event.data, logger, "GET stream event")) this.#context.deliver(message);
+                  for (const message of parseMessages(event.data, logger, "GET stream event", response)) this.#context.deliver(message);
                 },
                 onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },

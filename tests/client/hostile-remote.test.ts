@@ -550,3 +550,14 @@ test("an authorization server that is down while the token is due for renewal ge
   }
   assert.ok(tokenCalls <= 2, `${tokenCalls} token requests for 11 MCP requests`);
 });
+
+test("a 200 answer that is not JSON and repeats the token: the 'not JSON' error quotes it redacted", async () => {
+  const token = "tok-NOT-JSON-5c1d2e";
+  const server = await legacyServer((res) => res.writeHead(200, { "content-type": "application/json" }).end(`Welcome, Bearer ${token}!`));
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN"], { TOKEN: token });
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.match((await local.answer(1)).error?.message ?? "", /is not JSON: Welcome, Bearer \[redacted\]!/);
+  assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
+});
