@@ -561,3 +561,30 @@ test("a 200 answer that is not JSON and repeats the token: the 'not JSON' error 
   assert.match((await local.answer(1)).error?.message ?? "", /is not JSON: Welcome, Bearer \[redacted\]!/);
   assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
 });
+
+test("OAuth against an MCP server on plain http beyond loopback: no token is obtained or sent in clear", async () => {
+  const seen: string[] = [];
+  let tokenCalls = 0;
+  // Reached through HTTP_PROXY: it sees the MCP server's requests in absolute form, as anyone on the path would.
+  const proxy = await startRawServer((req, res, body) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (url.pathname === "/token") {
+      tokenCalls++;
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-IN-CLEAR-1", token_type: "Bearer", expires_in: 3600 }));
+    }
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? "-"}`);
+    const message = body as { id?: number | string; method: string } | undefined;
+    if (!message || message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+  });
+  servers.push(proxy);
+  const tokenUrl = `${new URL(proxy.url).origin}/token`;
+  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: "http://mcp.example.test/mcp", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: tokenUrl } } } });
+  const local = startLocal(["-c", config], { HTTP_PROXY: new URL(proxy.url).origin, NO_PROXY: "127.0.0.1" });
+  local.send(INITIALIZE);
+  await local.answer(0);
+  assert.ok(seen.length > 0 && seen.every((line) => line.startsWith("POST http://mcp.example.test/mcp ") && line.endsWith(" -")), seen.join("\n"));
+  assert.equal(tokenCalls, 0);
+  assert.match(local.stderr(), /plain http/);
+});

@@ -21,6 +21,7 @@ import type { HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
 import type { AuthChallenge, ProofTarget, TokenSource } from "./types.ts";
 import * as oauth from "oauth4webapi";
+import { isTrustedEndpoint } from "../oauth/http.ts";
 
 export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
 
@@ -80,10 +81,20 @@ export class OAuthTokenSource implements TokenSource {
   #dpop: DpopKey | undefined;
   /** When the last renewal ahead of expiry failed (ms since the epoch). */
   #renewalFailedAt = -Infinity;
+  /** client.url is plain http beyond loopback: a token would travel in clear (RFC 6750 §5.3), so none is obtained or sent. */
+  readonly #inClear: boolean;
+  #inClearLogged = false;
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
     this.#requested = [...options.config.scopes];
+    this.#inClear = !isTrustedEndpoint(options.serverUrl);
+  }
+
+  /** Says once why no token goes to this server. */
+  #refuseInClear(): void {
+    if (!this.#inClearLogged) this.#o.logger.error("client.url is plain http beyond loopback: no OAuth token is obtained or sent there, where it would travel in clear; use https", { server: this.#o.serverUrl });
+    this.#inClearLogged = true;
   }
 
   /** Loads cached tokens (authorization code) or the configured token endpoint (client credentials). */
@@ -110,6 +121,10 @@ export class OAuthTokenSource implements TokenSource {
   }
 
   async authorization(): Promise<string | undefined> {
+    if (this.#inClear) {
+      if (this.#current) this.#refuseInClear();
+      return undefined;
+    }
     if (this.#busy) await this.#busy.catch(() => false);
     let current = this.#current;
     if (!current) return undefined;
@@ -134,6 +149,10 @@ export class OAuthTokenSource implements TokenSource {
 
   async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
     if (this.#shutdown.signal.aborted) return false;
+    if (this.#inClear) {
+      this.#refuseInClear();
+      return false;
+    }
     // RFC 9449 §9: the MCP server wants its nonce in the proof; the same token is sent again with it.
     if (challenge.dpopNonce && this.#dpop && parseBearerChallenge(challenge.wwwAuthenticate)?.error === "use_dpop_nonce") {
       const fresh = this.#dpop.resourceNonce !== challenge.dpopNonce;
