@@ -10,7 +10,10 @@ import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { MAX_MESSAGE_CHARS } from "./messages.ts";
 import type { RemoteTransport } from "./transport.ts";
 
-/** Requests of the local client awaiting an answer at once; more get an error at once. */
+/**
+ * Requests of the local client awaiting an answer at once; more get an error at once. Its
+ * notifications and responses on their way to the remote server are bounded alike: more are dropped.
+ */
 export const MAX_IN_FLIGHT = 1_000;
 
 export interface StdioBridge {
@@ -109,24 +112,40 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       );
   }
 
+  /** Notifications and responses of the local client on their way to the remote server. */
+  let sending = 0;
+  /** Set from the first message dropped until half the places are free again, so that a flood is logged once. */
+  let dropping = false;
+
+  /** Sends a notification or response; none when MAX_IN_FLIGHT are already on their way (a server slow to take them must not gather sockets without bound). */
+  function send(message: JsonRpcMessage): Promise<void> {
+    if (sending >= MAX_IN_FLIGHT) {
+      if (!dropping) logger.warn(`dropped messages of the local client: ${MAX_IN_FLIGHT} are already on their way to the remote server`, { method: isNotification(message) ? message.method : "response" });
+      dropping = true;
+      return Promise.resolve();
+    }
+    sending++;
+    return options
+      .transport()
+      .send(message)
+      .finally(() => {
+        if (--sending < MAX_IN_FLIGHT / 2) dropping = false;
+      });
+  }
+
   function forward(message: JsonRpcMessage): void {
     if (isNotification(message) && message.method === "notifications/cancelled") {
       const target = message.params?.requestId;
       const key = typeof target === "string" || typeof target === "number" ? idKey(target) : undefined;
       const entry = key === undefined ? undefined : pending.get(key);
       // Forwarded first (MCP: a dropped connection is not a cancellation), then the reply stream dropped.
-      void options
-        .transport()
-        .send(message)
+      void send(message)
         .catch((error: unknown) => logger.debug("cancellation not delivered", { error }))
         .finally(() => entry?.controller.abort());
       if (key !== undefined) answer(key);
       return;
     }
-    options
-      .transport()
-      .send(message)
-      .catch((error: unknown) => logger.warn("message not delivered to the remote server", { method: isNotification(message) ? message.method : "response", error }));
+    send(message).catch((error: unknown) => logger.warn("message not delivered to the remote server", { method: isNotification(message) ? message.method : "response", error }));
   }
 
   function onLine(line: string): void {

@@ -92,6 +92,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     timeout: config.timeout,
     maxDelay: config.retry.max_delay,
     sleep,
+    drained: () => platform.stdoutDrained(),
   });
   logger.info("client mode started", { url: config.url, transport: config.transport });
 
@@ -110,5 +111,8 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
   await transport.close();
   await tokenSource.close();
   http.close();
+  // The last answers (errors for requests still in flight) must reach a local client slow to read:
+  // exiting drops what stdout has not taken. Waited for as long as a read may take.
+  await Promise.race([platform.stdoutDrained(true), sleep(config.timeout)]);
   return 0;
 }

@@ -141,7 +141,7 @@ export class LegacySseTransport implements RemoteTransport {
               return;
             }
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, logger, "SSE event")) {
+            for (const message of parseMessages(event.data, logger, "SSE event", response)) {
               if (isResponse(message) && message.id !== null && typeof message.id === "string" && message.id.startsWith("mcp-bridge-reinitialize-")) {
                 this.#settle(idKey(message.id), message.error ? new ClientTransportError("http", `the server refused the new session: ${message.error.message}`) : undefined);
                 continue;
@@ -152,6 +152,7 @@ export class LegacySseTransport implements RemoteTransport {
           },
         },
         MAX_MESSAGE_CHARS,
+        this.#context.drained,
       )
         .catch((error: unknown) => {
           if (!this.#closing.signal.aborted) logger.warn("the event stream broke", { error });

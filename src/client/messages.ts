@@ -2,6 +2,7 @@
 import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { ClientTransportError } from "./errors.ts";
+import { redactSent } from "./remote-fetch.ts";
 
 /** The largest message accepted from the remote server or the local client (characters). */
 export const MAX_MESSAGE_CHARS = 64 * 1024 * 1024;
@@ -35,15 +36,16 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
 }
 
 /**
- * Parses a JSON body or SSE data field into messages (a JSON array is a batch). Envelopes that are
- * not JSON-RPC are dropped with a warning; text that is not JSON at all is a protocol error.
+ * Parses a JSON body or SSE data field of `response` into messages (a JSON array is a batch).
+ * Envelopes that are not JSON-RPC are dropped with a warning; text that is not JSON at all is a
+ * protocol error quoting it, the request's credentials redacted.
  */
-export function parseMessages(text: string, logger: Logger, where: string): JsonRpcMessage[] {
+export function parseMessages(text: string, logger: Logger, where: string, response: Response): JsonRpcMessage[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${printable(text, 120)}`);
+    throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${printable(redactSent(response, text), 120)}`);
   }
   // Written to stdout again, it would make JSON.stringify throw (and the answer be lost).
   if (nestedTooDeep(text, value)) throw new ClientTransportError("protocol", `the server's ${where} is nested deeper than ${MAX_NESTING_DEPTH} levels`);
@@ -62,9 +64,9 @@ export function printable(text: string, max: number): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean || "(empty)";
 }
 
-/** An error for a non-2xx answer, with a bounded excerpt of its body. */
+/** An error for a non-2xx answer, with a bounded excerpt of its body, the request's credentials redacted. */
 export async function statusError(response: Response, what: string): Promise<ClientTransportError> {
-  const body = await readBodyText(response, 4096, 5_000).catch(() => "");
+  const body = redactSent(response, await readBodyText(response, 4096, 5_000).catch(() => ""));
   let detail = "";
   try {
     const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; error_description?: unknown; message?: unknown };

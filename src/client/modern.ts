@@ -11,18 +11,21 @@ import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
 import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
-import { inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
+import { inputRequestsProblem, inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, readBodyText } from "./messages.ts";
+import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
 import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 /** The modern revision the bridge speaks to remote servers. */
 export const MODERN_VERSION = MODERN_VERSIONS[0];
+/** Tools whose `x-mcp-header` declarations are remembered at once (far more than any server has). */
+const MAX_TOOLS_WITH_HEADERS = 10_000;
 /** `input_required` rounds one call may take before the bridge gives up on it. */
 const MAX_ROUNDS = 16;
 /** Errors only a modern server sends: their presence identifies one (versioning §Backward Compatibility). */
@@ -40,16 +43,33 @@ function contentType(response: Response): string {
  * server answers 400/404 with one); anything else is a ClientTransportError.
  */
 export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
-  const { logger, timeout } = context;
+  const { timeout } = context;
   const origin = new URL(context.url).host;
   // A tool call's answer comes when the tool is done; server/discover answers from what the server
-  // is, and one held past client.timeout is no modern server (era detection must not stall).
+  // is, and one held past client.timeout, head or body, is no modern server (era detection must not stall).
   const awaitsAnswer = request.method !== "server/discover";
+  const bodyDeadline = awaitsAnswer ? undefined : new AbortController();
+  const bounded = anySignal(signal, bodyDeadline?.signal);
   const response = await context.fetch(
     context.url,
-    { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal },
+    { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal: bounded },
     { awaitsAnswer },
   );
+  const timer = bodyDeadline && setTimeout(() => bodyDeadline.abort(), timeout);
+  try {
+    return await readAnswer(context, request, response, bounded, onNotification);
+  } catch (error) {
+    if (bodyDeadline?.signal.aborted && !signal?.aborted) throw new ClientTransportError("closed", `${origin} did not finish answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
+async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+  const { logger, timeout } = context;
+  const origin = new URL(context.url).host;
   const type = contentType(response);
   let answer: JsonRpcResponse | undefined;
   const take = (message: JsonRpcMessage) => {
@@ -65,11 +85,13 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
     onNotification?.(message);
   };
   if (type === "application/json") {
-    const text = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal);
+    const body = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal);
+    // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
+    const text = response.ok ? body : redactSent(response, body);
     if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
     let messages: JsonRpcMessage[];
     try {
-      messages = parseMessages(text, logger, "JSON reply");
+      messages = parseMessages(text, logger, "JSON reply", response);
     } catch (error) {
       if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
       throw error;
@@ -82,10 +104,11 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
         {
           onEvent: (event) => {
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, logger, "SSE event")) take(message);
+            for (const message of parseMessages(event.data, logger, "SSE event", response)) take(message);
           },
         },
         MAX_MESSAGE_CHARS,
+        context.drained,
       );
     } catch (error) {
       if (signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -237,6 +260,18 @@ export class ModernTransport implements RemoteTransport {
     return requestHeaders(method, params, version, name === undefined ? [] : (this.#toolHeaders.get(name) ?? []));
   }
 
+  /**
+   * Keeps a tool's `Mcp-Param-*` declarations (only tools that have some), most recently listed
+   * last; past MAX_TOOLS_WITH_HEADERS the oldest are forgotten: a server listing ever new tools
+   * must not grow the bridge's memory without bound.
+   */
+  #remember(name: string, declarations: ParamHeader[]): void {
+    this.#toolHeaders.delete(name);
+    if (declarations.length === 0) return;
+    this.#toolHeaders.set(name, declarations);
+    if (this.#toolHeaders.size > MAX_TOOLS_WITH_HEADERS) this.#toolHeaders.delete(this.#toolHeaders.keys().next().value!);
+  }
+
   /** tools/list: tools with invalid `x-mcp-header` annotations are excluded, the valid ones remembered. */
   #filterTools(method: string, response: JsonRpcResponse): JsonRpcResponse {
     if (method !== "tools/list" || !isObject(response.result) || !Array.isArray(response.result.tools)) return response;
@@ -247,7 +282,7 @@ export class ModernTransport implements RemoteTransport {
         this.#context.logger.warn("excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
         return false;
       }
-      this.#toolHeaders.set(tool.name, checked.declarations);
+      this.#remember(tool.name, checked.declarations);
       return true;
     });
     return { ...response, result: { ...response.result, tools } };
@@ -284,6 +319,8 @@ export class ModernTransport implements RemoteTransport {
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;
+      const problem = inputRequestsProblem(result.inputRequests);
+      if (problem) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server ${problem}`);
       const asks = requestsFromInputRequests(result.inputRequests, () => `mcp-bridge-input-${++this.#nextAskId}`);
       const answers = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, response: await this.#ask({ method: ask.method, params: ask.params }, signal) })));
       const { inputResponses, failed } = inputResponsesFromAnswers(answers);

@@ -8,6 +8,7 @@
  */
 import type { TokenSource } from "../auth/outbound/types.ts";
 import type { Logger } from "../log/logger.ts";
+import { redactValues } from "../log/sanitize.ts";
 import { HttpRequestError } from "../runtime/http-error.ts";
 import type { HttpClient, HttpRequestInit } from "../runtime/types.ts";
 import { sleep as defaultSleep } from "../util/sleep.ts";
@@ -55,6 +56,18 @@ const LONGEST_RETRY_AFTER_MS = 60_000;
 
 const RETRYABLE_BEFORE_SEND = new Set(["refused", "connect_timeout", "dns"]);
 
+/** The credential values each answer's request carried (its token, the configured headers), for redactSent. */
+const sentCredentials = new WeakMap<Response, string[]>();
+
+/**
+ * `text`, read from `response`, with the credentials its request carried replaced by
+ * "[redacted]": a server that repeats them (a 401 naming the token it refuses, a debug page
+ * dumping the request's headers) must not put them in the bridge's logs or its errors.
+ */
+export function redactSent(response: Response, text: string): string {
+  return redactValues(text, sentCredentials.get(response) ?? []);
+}
+
 /** Retry-After as milliseconds from now (RFC 9110 §10.2.3: delay-seconds or an HTTP-date). */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;
@@ -78,9 +91,10 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     const proof = await options.tokenSource.proof?.({ method: init.method ?? "GET", url });
     if (proof !== undefined) headers.dpop = proof;
     const controller = new AbortController();
-    // Kept for the life of the response: aborting the caller's signal must also close a streaming
-    // body (on a 2026-07-28 server, closing the reply stream is how a request is cancelled).
-    init.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+    // For the life of the response: aborting the caller's signal must also close a streaming body
+    // (on a 2026-07-28 server, closing the reply stream is how a request is cancelled). Combined
+    // rather than listened to: the caller's signal may outlive thousands of requests (the shutdown signal).
+    const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
     let timedOut = false;
     const timer = awaitsAnswer
       ? undefined
@@ -89,7 +103,11 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           controller.abort();
         }, options.timeout);
     try {
-      return await options.http.fetch(url, { ...init, headers, signal: controller.signal });
+      const response = await options.http.fetch(url, { ...init, headers, signal });
+      // "Scheme credential" values by their credential: a server may name just the token.
+      const credentials = [...Object.values(configured), ...(authorization === undefined ? [] : [authorization])].map((value) => value.replace(/^\S+\s+(?=\S+$)/, ""));
+      sentCredentials.set(response, credentials);
+      return response;
     } catch (error) {
       if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });
       throw error;

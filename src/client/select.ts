@@ -6,7 +6,7 @@
  * HTTP+SSE transport when the initialize POST gets 400, 404 or 405. `sse` is HTTP+SSE only.
  */
 import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
-import { hasEnvelopeClaim, type InitializeParams } from "../mcp/envelope.ts";
+import { hasEnvelopeClaim, isObject, type InitializeParams } from "../mcp/envelope.ts";
 import { ClientTransportError } from "./errors.ts";
 import { LegacySseTransport } from "./legacy-sse.ts";
 import { discoverRequest, ModernTransport, probeEra } from "./modern.ts";
@@ -83,7 +83,8 @@ class EraTransport implements RemoteTransport {
   async #decide(request: JsonRpcRequest, signal?: AbortSignal): Promise<void> {
     const { logger } = this.#context;
     if (request.method === "initialize") {
-      const params = request.params as InitializeParams;
+      // A local client's initialize without params still gets an answer (the legacy server's own, or the translation's).
+      const params = (isObject(request.params) ? request.params : {}) as InitializeParams;
       const probe = await probeEra(this.#context, discoverRequest(params), signal);
       if (probe.era === "modern") {
         if (probe.answer.error) throw new ClientTransportError("protocol", `the server refused server/discover: ${probe.answer.error.message}`);

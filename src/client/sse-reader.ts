@@ -3,6 +3,7 @@
  * stream") as MCP uses it: events with data, id and retry. An event larger than the limit ends
  * the stream with an error instead of growing a buffer without bound.
  */
+import { ClientTransportError } from "./errors.ts";
 
 export interface SseEvent {
   /** The `event:` field; "message" when absent. */
@@ -18,9 +19,19 @@ export interface SseHandlers {
   onRetry?(ms: number): void;
 }
 
-/** A stream parser: feed it text in any chunking, it calls `onEvent` for each complete event. */
+/**
+ * A stream parser: feed it text in any chunking, it calls `onEvent` for each complete event. Each
+ * chunk is scanned once: an unfinished line is kept as its pieces and joined when its end comes,
+ * so a line trickled in many chunks costs time linear in its length.
+ *
+ * @throws ClientTransportError "protocol" when a line or an event's data exceeds `maxEventChars`.
+ */
 export function createSseParser(handlers: SseHandlers, maxEventChars: number): { push(text: string): void } {
-  let buffer = "";
+  /** The unfinished line, in the pieces it came in. */
+  let pending: string[] = [];
+  let pendingChars = 0;
+  /** The last chunk ended with "\r": a "\n" opening the next one is the second half of that line end. */
+  let afterCarriageReturn = false;
   let data: string[] = [];
   let dataChars = 0;
   let event = "";
@@ -41,7 +52,7 @@ export function createSseParser(handlers: SseHandlers, maxEventChars: number): {
     if (value.startsWith(" ")) value = value.slice(1);
     if (name === "data") {
       dataChars += value.length;
-      if (dataChars > maxEventChars) throw new Error(`an SSE event exceeds ${maxEventChars} characters`);
+      if (dataChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE event exceeds ${maxEventChars} characters`);
       data.push(value);
     } else if (name === "event") event = value;
     else if (name === "id" && !value.includes("\0")) id = value;
@@ -49,33 +60,42 @@ export function createSseParser(handlers: SseHandlers, maxEventChars: number): {
   };
   return {
     push(text) {
-      buffer += text;
-      let start = 0;
-      for (;;) {
-        const match = /\r\n|\r|\n/g;
-        match.lastIndex = start;
-        const found = match.exec(buffer);
-        // A lone "\r" at the very end may be the first half of "\r\n": wait for more.
-        if (!found || (found[0] === "\r" && found.index === buffer.length - 1)) break;
-        field(buffer.slice(start, found.index));
-        start = found.index + found[0].length;
+      if (text === "") return;
+      let start = afterCarriageReturn && text.startsWith("\n") ? 1 : 0;
+      afterCarriageReturn = false;
+      const lineEnd = /\r\n|\r|\n/g;
+      lineEnd.lastIndex = start;
+      for (let found = lineEnd.exec(text); found; found = lineEnd.exec(text)) {
+        const tail = text.slice(start, found.index);
+        const line = pending.length > 0 ? pending.join("") + tail : tail;
+        pending = [];
+        pendingChars = 0;
+        start = lineEnd.lastIndex;
+        afterCarriageReturn = found[0] === "\r" && start === text.length;
+        field(line);
       }
-      buffer = buffer.slice(start);
-      if (buffer.length > maxEventChars) throw new Error(`an SSE line exceeds ${maxEventChars} characters`);
+      if (start < text.length) {
+        pending.push(text.slice(start));
+        pendingChars += text.length - start;
+        if (pendingChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE line exceeds ${maxEventChars} characters`);
+      }
     },
   };
 }
 
 /**
  * Reads `body` to its end, calling the handlers for each event. Resolves when the server ends
- * the stream; rejects when the connection breaks or an event is too large.
+ * the stream; rejects when the connection breaks, or (ClientTransportError "protocol") an event is too large.
+ * Each chunk is read once `drained` settles: what the events are delivered to sets the pace, and
+ * the server's flood waits in its own buffers (TCP flow control), not in ours.
  */
-export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHandlers, maxEventChars: number): Promise<void> {
+export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHandlers, maxEventChars: number, drained: () => Promise<void>): Promise<void> {
   const parser = createSseParser(handlers, maxEventChars);
   const decoder = new TextDecoder();
   const reader = body.getReader();
   try {
     for (;;) {
+      await drained();
       const { done, value } = await reader.read();
       if (done) break;
       parser.push(decoder.decode(value, { stream: true }));

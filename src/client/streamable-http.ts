@@ -13,6 +13,8 @@ import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 /** Reconnection delay when the server has not sent `retry:` (ms). */
 const DEFAULT_RETRY_MS = 1_000;
+/** The shortest reconnection delay a server's `retry:` may ask for (ms): `retry: 0` on a stream that ends at once must not become a busy loop. */
+const SHORTEST_RETRY_MS = 250;
 /** Resumptions of one request's stream in a row that bring no new event before the request fails. */
 const MAX_RESUMES_WITHOUT_PROGRESS = 3;
 /** GET stream connection failures in a row before the bridge stops listening (requests still work). */
@@ -123,7 +125,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     };
     const type = contentType(response);
     if (type === "application/json") {
-      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), logger, "JSON reply")) watch(message);
+      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), logger, "JSON reply", response)) watch(message);
     } else if (type === "text/event-stream") {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
@@ -151,11 +153,12 @@ export class StreamableHttpTransport implements RemoteTransport {
               if (event.id !== undefined) lastEventId = event.id;
               progressed = true;
               if (event.event !== "message" || event.data.trim() === "") return;
-              for (const message of parseMessages(event.data, logger, "SSE event")) deliver(message);
+              for (const message of parseMessages(event.data, logger, "SSE event", response)) deliver(message);
             },
-            onRetry: (ms) => (retryMs = ms),
+            onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
           MAX_MESSAGE_CHARS,
+          this.#context.drained,
         );
       } catch (error) {
         if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -181,6 +184,11 @@ export class StreamableHttpTransport implements RemoteTransport {
     }
   }
 
+  /** A server's `retry:` (ms) as the bridge waits it: at least SHORTEST_RETRY_MS, at most client.retry.max_delay (a timer cannot hold more than 2^31 - 1 ms anyway). */
+  #reconnectionTime(ms: number): number {
+    return Math.max(SHORTEST_RETRY_MS, Math.min(this.#context.maxDelay, ms));
+  }
+
   /** Opens the GET stream for server-initiated messages, and keeps it open while the session lives. */
   #listen(): void {
     if (this.#listening || this.#sessionId === undefined) return;
@@ -199,6 +207,8 @@ export class StreamableHttpTransport implements RemoteTransport {
       let lastEventId: string | undefined;
       let retryMs = DEFAULT_RETRY_MS;
       let failures = 0;
+      /** Whether this session's GET stream was ever open: a 404 means a forgotten session only then. */
+      let opened = false;
       try {
         while (!this.#closing.signal.aborted && this.#sessionId === session) {
           try {
@@ -213,6 +223,12 @@ export class StreamableHttpTransport implements RemoteTransport {
               logger.debug("the remote server offers no GET stream");
               return;
             }
+            if (response.status === 404 && !opened) {
+              // A server without a GET stream may say 404 rather than 405: re-initializing would bring the same answer, in a loop.
+              await response.body?.cancel().catch(() => {});
+              logger.debug("the remote server offers no GET stream (404)");
+              return;
+            }
             if (response.status === 404) {
               await response.body?.cancel().catch(() => {});
               this.#listening = false;
@@ -225,17 +241,19 @@ export class StreamableHttpTransport implements RemoteTransport {
               throw new ClientTransportError("protocol", `the GET stream has content type "${contentType(response)}"`);
             }
             failures = 0;
+            opened = true;
             await readSse(
               response.body!,
               {
                 onEvent: (event) => {
                   if (event.id !== undefined) lastEventId = event.id;
                   if (event.event !== "message" || event.data.trim() === "") return;
-                  for (const message of parseMessages(event.data, logger, "GET stream event")) this.#context.deliver(message);
+                  for (const message of parseMessages(event.data, logger, "GET stream event", response)) this.#context.deliver(message);
                 },
-                onRetry: (ms) => (retryMs = ms),
+                onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },
               MAX_MESSAGE_CHARS,
+              this.#context.drained,
             );
           } catch (error) {
             ready();

@@ -28,4 +28,6 @@ export interface TransportContext {
   /** Longest wait between reconnections of a background stream (ms). */
   maxDelay: number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Settles once the local client has read what was delivered to it: awaited between chunks of event streams. */
+  drained(): Promise<void>;
 }

@@ -26,6 +26,19 @@ export function redactUrlCredentials(text: string): string {
   return text.replace(QUERY_CREDENTIAL, "$1[redacted]").replace(USERINFO, "$1[redacted]@");
 }
 
+/** Known credential values shorter than this are not searched for (they would match ordinary text). */
+const SHORTEST_REDACTED_VALUE = 8;
+
+/**
+ * `text` with every occurrence of the given credential values replaced by "[redacted]": for text
+ * from a party that was sent them and may repeat them (an error page, an error_description).
+ */
+export function redactValues(text: string, values: ReadonlyArray<string | undefined>): string {
+  let redacted = text;
+  for (const value of values) if (value !== undefined && value.length >= SHORTEST_REDACTED_VALUE) redacted = redacted.replaceAll(value, "[redacted]");
+  return redacted;
+}
+
 /** A string as it may be logged: credentials redacted, cut to MAX_LOGGED_VALUE, controls escaped. */
 export function sanitizeForLog(text: string): string {
   let value = redactUrlCredentials(text);

@@ -38,6 +38,11 @@ function modernCapabilities(capabilities: unknown): JsonObject {
   return out;
 }
 
+/** An Implementation as every era requires it: a string `name` and `version` (clients refuse one without). */
+function isImplementation(value: unknown): value is Implementation {
+  return isObject(value) && typeof value.name === "string" && typeof value.version === "string";
+}
+
 /**
  * Why a legacy `initialize` result cannot be told as a `server/discover` result, or undefined when
  * it can: `capabilities` must be an object, `serverInfo` an object with a string `name` and
@@ -47,8 +52,7 @@ function modernCapabilities(capabilities: unknown): JsonObject {
 export function initializeResultProblem(init: unknown): string | undefined {
   if (!isObject(init)) return "its initialize result is not an object";
   if (!isObject(init.capabilities)) return "its initialize result has no capabilities object";
-  const info = init.serverInfo;
-  if (!isObject(info) || typeof info.name !== "string" || typeof info.version !== "string") return "its initialize result has no serverInfo with a string name and version";
+  if (!isImplementation(init.serverInfo)) return "its initialize result has no serverInfo with a string name and version";
   if (init.instructions !== undefined && init.instructions !== null && typeof init.instructions !== "string") return "its initialize result has instructions that are not a string";
   return undefined;
 }
@@ -69,13 +73,13 @@ export function discoverFromInitialize(init: InitializeResult, supportedVersions
 /**
  * Modern → legacy: the `initialize` answer for a legacy client, from a modern server's
  * `server/discover`. `protocolVersion` is the legacy version agreed with the client;
- * `fallbackServerInfo` names the server when the discover result does not.
+ * `fallbackServerInfo` names the server when the discover result names none with a string name
+ * and version.
  */
 export function initializeFromDiscover(discover: unknown, protocolVersion: string, fallbackServerInfo: Implementation): InitializeResult {
   const result = isObject(discover) ? discover : {};
   const info = isObject(result._meta) ? result._meta[MetaKey.serverInfo] : undefined;
-  const legacyInfo = isObject(result.serverInfo) ? result.serverInfo : undefined;
-  const serverInfo = (isObject(info) && typeof info.name === "string" ? info : (legacyInfo ?? fallbackServerInfo)) as Implementation;
+  const serverInfo = isImplementation(info) ? info : isImplementation(result.serverInfo) ? result.serverInfo : fallbackServerInfo;
   return {
     protocolVersion,
     capabilities: isObject(result.capabilities) ? { ...result.capabilities } : {},

@@ -18,6 +18,9 @@ export interface InputRequest {
 export type InputRequests = Record<string, InputRequest>;
 export type InputResponses = Record<string, JsonObject>;
 
+/** Requests for input one round may carry: a server (or child) asking for more is refused, not obeyed. */
+export const MAX_INPUT_REQUESTS = 16;
+
 /** The MRTR fields of a retried request's params. */
 const RETRY_KEYS = ["inputResponses", "requestState"] as const;
 
@@ -110,6 +113,19 @@ export function answersFromInputResponses(pending: ReadonlyArray<{ key: string; 
     else missing.push(key);
   }
   return { answers, missing };
+}
+
+/**
+ * Client side: why a round's `inputRequests` must not be put to the client (completing "the server
+ * …"), or undefined: more than MAX_INPUT_REQUESTS of them (each may be a prompt to a person), or a
+ * method that is no request for input (the spec allows only INPUT_REQUEST_METHODS).
+ */
+export function inputRequestsProblem(inputRequests: unknown): string | undefined {
+  if (!isObject(inputRequests)) return undefined;
+  const entries = Object.values(inputRequests);
+  if (entries.length > MAX_INPUT_REQUESTS) return `asked for ${entries.length} inputs at once; at most ${MAX_INPUT_REQUESTS}`;
+  const other = entries.find((entry) => isObject(entry) && typeof entry.method === "string" && !isInputRequestMethod(entry.method)) as { method: string } | undefined;
+  return other && `asked the client for ${other.method.slice(0, 100)}, which is no request for input`;
 }
 
 /** Client side: `inputRequests` as JSON-RPC requests for a legacy client, each with a fresh id. */

@@ -20,7 +20,8 @@ export function createDenoHttpClient(options: HttpClientOptions): HttpClient {
       const signals = [AbortSignal.timeout(options.connectTimeout), ...(init.signal ? [init.signal] : [])];
       try {
         // Deno's fetch does not say when the connection is up: the connect timeout covers the response headers.
-        return await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal: AbortSignal.any(signals), client } as RequestInit);
+        // Redirects are answers, as on Node: followed, one would carry the message and the configured headers to wherever it points.
+        return await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal: AbortSignal.any(signals), client, redirect: "manual" } as RequestInit);
       } catch (error) {
         if (init.signal?.aborted) throw new HttpRequestError("aborted", "the request was aborted", { sent: true, cause: error });
         const message = error instanceof Error ? error.message : String(error);

@@ -274,6 +274,8 @@ export const denoPlatform: Platform = {
     return (text) => Deno.writeTextFileSync(path, text, { append: true });
   },
   writeStdout: (text) => writeAll(Deno.stdout, text),
+  // writeAll blocks until stdout took everything.
+  stdoutDrained: () => Promise.resolve(),
   writeStderr: (text) => writeAll(Deno.stderr, text),
   onSignal(signal, listener) {
     // Deno on Windows can only listen for SIGINT (and SIGBREAK).

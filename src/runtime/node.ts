@@ -271,6 +271,26 @@ async function writeTextFileWithMode(path: string, text: string, options: { mode
   if (process.platform !== "win32") await chmod(path, options.mode);
 }
 
+/** The one wait for stdout's drain that every reader shares (a listener each would pile up). */
+let stdoutDrain: Promise<void> | undefined;
+
+/** process.stdout.write queues what the pipe does not take at once, without limit: writers wait here. */
+function stdoutDrained(everything = false): Promise<void> {
+  if (process.stdout.destroyed) return Promise.resolve();
+  // Writes complete in order: an empty one's callback runs once everything before it was taken.
+  if (everything) return new Promise((resolve) => void process.stdout.write("", () => resolve()));
+  if (!process.stdout.writableNeedDrain) return Promise.resolve();
+  stdoutDrain ??= new Promise<void>((resolve) => {
+    const done = () => {
+      process.stdout.off("drain", done).off("close", done);
+      stdoutDrain = undefined;
+      resolve();
+    };
+    process.stdout.on("drain", done).on("close", done);
+  });
+  return stdoutDrain;
+}
+
 export const nodePlatform: Platform = {
   name: "node",
   isWindows,
@@ -288,6 +308,7 @@ export const nodePlatform: Platform = {
   isExecutableFile,
   openAppendFile,
   writeStdout: (text) => void process.stdout.write(text),
+  stdoutDrained,
   writeStderr: (text) => void process.stderr.write(text),
   onSignal: (signal, listener) => void process.on(signal, listener),
   readStdin: async () => {

@@ -146,6 +146,12 @@ export interface Platform {
   /** Appends text to a file (log output); created with mode 0600. */
   openAppendFile(path: string): (text: string) => void;
   writeStdout(text: string): void;
+  /**
+   * Settles once stdout has taken what was written to it (at once when little is waiting), or has
+   * closed: client mode reads the remote server no faster than the local client reads stdout.
+   * With `everything`, only once nothing at all waits: before exiting, which drops what is left.
+   */
+  stdoutDrained(everything?: boolean): Promise<void>;
   writeStderr(text: string): void;
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   /** Reads all of stdin as text (piped input for hash-password and the like). */

@@ -23,6 +23,7 @@ import {
   inputRequiredResult,
   invalidRequestState,
   isInputRequestMethod,
+  MAX_INPUT_REQUESTS,
   missingCapabilities,
   missingCapabilityError,
   readRetry,
@@ -37,8 +38,6 @@ import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import { IGNORING_SINK, type Answer, type ModernUpstream } from "./modern-upstream.ts";
 
-/** A child's requests for input that may wait at once in one call (collected or sent to the client). */
-const MAX_INPUT_REQUESTS = 16;
 /** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
 const MAX_ROUNDS_PER_PRINCIPAL = 256;
 

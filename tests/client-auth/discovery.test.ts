@@ -291,4 +291,13 @@ describe("pure parts", () => {
     assert.deepEqual(unknown.scopes, ["b", "c"]);
     assert.ok(!isStale(unknown, now + 10 ** 12), "no expiry known: used until the server refuses it");
   });
+
+  test("tokens: an expires_in too large to be a time (1e308 s) is no expiry, and survives the cache's JSON as such", () => {
+    const now = 1_000_000;
+    // Infinity was written to the cache as null, which read back as a token stale for ever (a refresh on every start).
+    const cached = JSON.parse(JSON.stringify(tokenSetFrom({ access_token: "opaque", token_type: "bearer", expires_in: 1e308 }, now, []))) as ReturnType<typeof tokenSetFrom>;
+    assert.equal(cached.expiresAt, undefined);
+    assert.ok(!isStale(cached, now + 10 ** 12));
+    assert.ok(!isStale({ ...cached, expiresAt: null as never }, now), "a cache written before holds null: no expiry known");
+  });
 });

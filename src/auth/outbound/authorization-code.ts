@@ -44,7 +44,7 @@ export function identityFor(context: InteractiveContext, as: oauth.Authorization
       : registered === "client_secret_basic" || registered === "client_secret_post" || registered === "none"
         ? registered
         : chooseAuthMethod(undefined, { secret: Boolean(secret), key: false }, as.token_endpoint_auth_methods_supported);
-  return { client: { client_id: registration.clientId }, auth: clientAuthentication(method, secret, context.key) };
+  return { client: { client_id: registration.clientId }, auth: clientAuthentication(method, secret, context.key), ...(secret && { secret }) };
 }
 
 /**
@@ -216,7 +216,7 @@ export async function authorizeInteractively(
       });
       return { tokens: tokenSetFrom(result, Date.now(), input.scopes), registration };
     } catch (error) {
-      throw grantError("authorization code redemption", error);
+      throw grantError("authorization code redemption", error, [identity.secret, validated.get("code") ?? undefined, verifier]);
     }
   } finally {
     context.signal?.removeEventListener("abort", stop);

@@ -4,6 +4,7 @@
  * RFC 7523 JWT bearer grant). `resource` (RFC 8707) goes with every one of them.
  */
 import * as oauth from "oauth4webapi";
+import { redactValues } from "../../log/sanitize.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { requestOptions, type HttpContext } from "./http.ts";
@@ -13,6 +14,8 @@ import { tokenSetFrom, type TokenSet } from "./tokens.ts";
 export interface ClientIdentity {
   client: oauth.Client;
   auth: oauth.ClientAuth;
+  /** The client secret `auth` sends, if any: never repeated from the server's answer into an error. */
+  secret?: string;
 }
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -20,11 +23,15 @@ const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 const ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag";
 
-/** A refusal or a malformed answer, as an OutboundAuthError whose message carries the AS's error code, never a token. */
-export function grantError(what: string, error: unknown): OutboundAuthError {
+/**
+ * A refusal or a malformed answer, as an OutboundAuthError whose message carries the AS's error
+ * code, never a token: the credentials the request carried (`sent`) are redacted from the
+ * server's error_description, which a hostile or careless server may fill with them.
+ */
+export function grantError(what: string, error: unknown, sent: ReadonlyArray<string | undefined> = []): OutboundAuthError {
   if (error instanceof OutboundAuthError) return error;
   if (error instanceof oauth.ResponseBodyError) {
-    const description = typeof error.error_description === "string" ? `: ${error.error_description.slice(0, 200)}` : "";
+    const description = typeof error.error_description === "string" ? `: ${redactValues(error.error_description, sent).slice(0, 200)}` : "";
     return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${error.error}${description})`, { cause: error, oauthError: error.error });
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
@@ -51,7 +58,7 @@ export async function clientCredentialsGrant(http: HttpContext, as: oauth.Author
     });
     return tokenSetFrom(result, Date.now(), scopes);
   } catch (error) {
-    throw grantError("client credentials grant", error);
+    throw grantError("client credentials grant", error, [identity.secret]);
   }
 }
 
@@ -68,7 +75,7 @@ export async function refreshGrant(http: HttpContext, as: oauth.AuthorizationSer
     });
     return tokenSetFrom(result, Date.now(), tokens.scopes, tokens.refreshToken);
   } catch (error) {
-    throw grantError("refresh", error);
+    throw grantError("refresh", error, [identity.secret, tokens.refreshToken, tokens.accessToken]);
   }
 }
 
@@ -97,7 +104,7 @@ export async function exchangeIdToken(
     if (issued !== undefined && issued !== ID_JAG_TYPE) throw new OutboundAuthError("grant", `token exchange returned a ${String(issued)}, not an identity assertion grant`);
     return result.access_token;
   } catch (error) {
-    throw grantError("token exchange at the enterprise identity provider", error);
+    throw grantError("token exchange at the enterprise identity provider", error, [identity.secret, input.idToken]);
   }
 }
 
@@ -108,6 +115,6 @@ export async function jwtBearerGrant(http: HttpContext, as: oauth.AuthorizationS
     const result = await oauth.processGenericTokenEndpointResponse(as, identity.client, response);
     return tokenSetFrom(result, Date.now(), scopes);
   } catch (error) {
-    throw grantError("JWT bearer grant", error);
+    throw grantError("JWT bearer grant", error, [identity.secret, assertion]);
   }
 }

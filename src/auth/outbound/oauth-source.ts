@@ -21,12 +21,19 @@ import type { HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
 import type { AuthChallenge, ProofTarget, TokenSource } from "./types.ts";
 import * as oauth from "oauth4webapi";
+import { isTrustedEndpoint } from "../oauth/http.ts";
 
 export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
 
 /** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
 const MAX_AUTHORIZATIONS = 3;
 const AUTHORIZATION_WINDOW_MS = 10 * 60_000;
+/**
+ * After a renewal ahead of expiry fails, the token in hand is sent for this long before the next
+ * attempt (ms): an authorization server that is down must not get one request per MCP request. A
+ * 401 from the MCP server still asks for a new token at once.
+ */
+const RENEWAL_BACKOFF_MS = 30_000;
 
 export interface OAuthSourceOptions {
   grant: GrantKind;
@@ -72,10 +79,22 @@ export class OAuthTokenSource implements TokenSource {
   readonly #shutdown = new AbortController();
   /** The DPoP key, made when an authorization server first offers DPoP; lives as long as this source. */
   #dpop: DpopKey | undefined;
+  /** When the last renewal ahead of expiry failed (ms since the epoch). */
+  #renewalFailedAt = -Infinity;
+  /** client.url is plain http beyond loopback: a token would travel in clear (RFC 6750 §5.3), so none is obtained or sent. */
+  readonly #inClear: boolean;
+  #inClearLogged = false;
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
     this.#requested = [...options.config.scopes];
+    this.#inClear = !isTrustedEndpoint(options.serverUrl);
+  }
+
+  /** Says once why no token goes to this server. */
+  #refuseInClear(): void {
+    if (!this.#inClearLogged) this.#o.logger.error("client.url is plain http beyond loopback: no OAuth token is obtained or sent there, where it would travel in clear; use https", { server: this.#o.serverUrl });
+    this.#inClearLogged = true;
   }
 
   /** Loads cached tokens (authorization code) or the configured token endpoint (client credentials). */
@@ -102,14 +121,21 @@ export class OAuthTokenSource implements TokenSource {
   }
 
   async authorization(): Promise<string | undefined> {
+    if (this.#inClear) {
+      if (this.#current) this.#refuseInClear();
+      return undefined;
+    }
     if (this.#busy) await this.#busy.catch(() => false);
     let current = this.#current;
     if (!current) return undefined;
     if (!current.tokens && this.#o.grant !== "authorization_code") {
       await this.#singleRenewal(() => this.#obtain(current!, this.#requested));
       current = this.#current;
-    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code")) {
-      await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => this.#o.logger.warn("token refresh failed", { error: (error as Error).message }));
+    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code") && Date.now() - this.#renewalFailedAt >= RENEWAL_BACKOFF_MS) {
+      await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => {
+        this.#renewalFailedAt = Date.now();
+        this.#o.logger.warn("token refresh failed; the current token is used until it is refused", { error: (error as Error).message, retry_in_ms: RENEWAL_BACKOFF_MS });
+      });
       current = this.#current;
     }
     return current?.tokens ? header(current.tokens) : undefined;
@@ -123,6 +149,10 @@ export class OAuthTokenSource implements TokenSource {
 
   async handleChallenge(challenge: AuthChallenge): Promise<boolean> {
     if (this.#shutdown.signal.aborted) return false;
+    if (this.#inClear) {
+      this.#refuseInClear();
+      return false;
+    }
     // RFC 9449 §9: the MCP server wants its nonce in the proof; the same token is sent again with it.
     if (challenge.dpopNonce && this.#dpop && parseBearerChallenge(challenge.wwwAuthenticate)?.error === "use_dpop_nonce") {
       const fresh = this.#dpop.resourceNonce !== challenge.dpopNonce;
@@ -248,7 +278,7 @@ export class OAuthTokenSource implements TokenSource {
     if (!config.client_id) throw new OutboundAuthError("config", "client.auth.oauth.client_id is required for this grant");
     const secret = config.client_secret?.reveal();
     const method = chooseAuthMethod(config.token_endpoint_auth_method, { secret: Boolean(secret), key: Boolean(key) }, as.token_endpoint_auth_methods_supported);
-    return { client: { client_id: config.client_id }, auth: clientAuthentication(method, secret, key) };
+    return { client: { client_id: config.client_id }, auth: clientAuthentication(method, secret, key), ...(secret && { secret }) };
   }
 
   #interactive(): InteractiveContext {
@@ -284,7 +314,7 @@ export class OAuthTokenSource implements TokenSource {
     const idp = enterprise.idp_token_endpoint ? staticAuthorizationServer(enterprise.idp_token_endpoint) : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
     if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
     const idpSecret = enterprise.idp_client_secret?.reveal();
-    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined) };
+    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined), ...(idpSecret && { secret: idpSecret }) };
     const idToken = await readCredential(
       { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
       platform,

@@ -32,7 +32,8 @@ function jwtExpiry(token: string): number | undefined {
  * rotate is kept (RFC 6749 §6).
  */
 export function tokenSetFrom(response: oauth.TokenEndpointResponse, now: number, requested: string[], previousRefreshToken?: string): TokenSet {
-  const expiresIn = typeof response.expires_in === "number" && response.expires_in > 0 ? response.expires_in * 1000 : undefined;
+  // An expires_in too large to be a time (its ms overflow to Infinity, which JSON caches as null) says nothing.
+  const expiresIn = typeof response.expires_in === "number" && response.expires_in > 0 && Number.isFinite(now + response.expires_in * 1000) ? response.expires_in * 1000 : undefined;
   const expiresAt = expiresIn !== undefined ? now + expiresIn : jwtExpiry(response.access_token);
   const refreshToken = response.refresh_token ?? previousRefreshToken;
   return {
@@ -50,7 +51,8 @@ export function tokenSetFrom(response: oauth.TokenEndpointResponse, now: number,
  * expiring (at least 5 s, at most 60 s), so a request never leaves with a token about to die.
  */
 export function isStale(tokens: TokenSet, now: number): boolean {
-  if (tokens.expiresAt === undefined) return false;
+  // Not a number: unknown (a cache written before expires_in was checked may hold null).
+  if (typeof tokens.expiresAt !== "number") return false;
   const lifetime = Math.max(0, tokens.expiresAt - tokens.obtainedAt);
   const margin = Math.min(60_000, Math.max(5_000, lifetime / 10));
   return now >= tokens.expiresAt - margin;

@@ -1,0 +1,590 @@
+/**
+ * @module Client mode attacked: a hostile remote server (answers built to exhaust the bridge's CPU,
+ * memory or the server itself, to make it repeat secrets, to send it elsewhere), a hostile
+ * authorization server, and a hostile local client. The local client is a raw stdio pipe, so every
+ * byte the bridge writes to stdout is seen; stderr is searched for secrets.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { once } from "node:events";
+import type { ServerResponse } from "node:http";
+import { after, test } from "node:test";
+import { join } from "node:path";
+import { DENO, ROOT } from "../release/helpers.ts";
+import { CLI, writeConfig } from "../support/bridge.ts";
+import { waitFor } from "./support.ts";
+import { startRawServer, type TestServer } from "./sdk-servers.ts";
+
+const servers: TestServer[] = [];
+const bridges: ChildProcessWithoutNullStreams[] = [];
+after(async () => {
+  for (const bridge of bridges) bridge.kill("SIGKILL");
+  await Promise.all(servers.map((server) => server.close()));
+});
+
+interface RawLocal {
+  send(message: unknown): void;
+  /** The first message on stdout with this id (waits for it). */
+  answer(id: number | string, timeoutMs?: number): Promise<Record<string, any>>;
+  stdout(): string;
+  stderr(): string;
+  /** Writes raw text to stdin. */
+  write(text: string): void;
+  /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
+  end(slowReaderMs?: number): Promise<number | null>;
+}
+
+/** `mcp-bridge <args>` with a bare pipe as the local client; `command` runs it otherwise than with this Node and the bundle. */
+function startLocal(args: string[], env: Record<string, string> = {}, command: string[] = [process.execPath, CLI]): RawLocal {
+  const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", ...env } });
+  bridges.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  // Complete lines only: a long one may be half written.
+  const messages = () =>
+    stdout
+      .slice(0, stdout.lastIndexOf("\n") + 1)
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => JSON.parse(line) as Record<string, any>);
+  return {
+    send: (message) => child.stdin.write(`${JSON.stringify(message)}\n`),
+    answer: (id, timeoutMs) => waitFor<Record<string, any> | undefined>(() => messages().find((message) => message.id === id && !("method" in message)), `the answer to ${id}`, timeoutMs) as Promise<Record<string, any>>,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    write: (text) => child.stdin.write(text),
+    end: (slowReaderMs = 0) => {
+      if (slowReaderMs > 0) {
+        child.stdout.pause();
+        setTimeout(() => child.stdout.resume(), slowReaderMs);
+      }
+      child.stdin.end();
+      // "close": the exit code once stdout has been read to its end.
+      return once(child, "close").then(([code]) => code as number | null);
+    },
+  };
+}
+
+const INITIALIZE = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+const INITIALIZE_RESULT = { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "hostile", version: "1" } };
+
+/** A legacy server: refuses server/discover, accepts initialize and notifications (unless `notification` takes them); `hostile` answers everything else. */
+function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }) => void, notification?: (res: ServerResponse, method: string) => void): Promise<TestServer> {
+  return startRawServer((req, res, body) => {
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return notification ? notification(res, message.method) : void res.writeHead(202).end();
+    const reply = (payload: object) => res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, ...payload }));
+    if (message.method === "server/discover") return reply({ error: { code: -32601, message: "Method not found" } });
+    if (message.method === "initialize") return reply({ result: INITIALIZE_RESULT });
+    if (message.method === "ping") return reply({ result: {} });
+    hostile(res, message as { id: number | string; method: string });
+  }).then((server) => {
+    servers.push(server);
+    return server;
+  });
+}
+
+/** Writes `total` bytes of "x" in chunks of `size`, honouring backpressure; stops when the reader hangs up. */
+async function writeFiller(res: ServerResponse, total: number, size: number): Promise<void> {
+  const chunk = Buffer.alloc(size, "x");
+  const closed = once(res, "close");
+  for (let sent = 0; sent < total && !res.destroyed; sent += size) {
+    if (!res.write(chunk)) await Promise.race([once(res, "drain"), closed]);
+  }
+}
+
+test("an SSE reply whose line never ends is cut at the message limit in linear time, and the bridge keeps serving", { timeout: 240_000 }, async () => {
+  const server = await legacyServer((res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write("data: ");
+    // 64 MiB and more of one line, in small writes: the bridge must not rescan what it already has on every chunk.
+    void writeFiller(res, 72 * 1024 * 1024, 4 * 1024).then(() => res.end());
+  });
+  const local = startLocal(["connect", server.url, "--log-level", "info"]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "flood", arguments: {} } });
+  // Generous: reading 64 MiB over loopback takes seconds; rescanning the growing line on every chunk took minutes.
+  const answer = await local.answer(1, 90_000);
+  assert.match(answer.error?.message ?? "", /an SSE line exceeds \d+ characters/, JSON.stringify(answer));
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  assert.deepEqual((await local.answer(2)).result, {});
+});
+
+test("a server echoing the credentials it was sent in its error pages: they reach neither stderr nor the local client", async () => {
+  const token = "tok-ECHOED-4f1c9a7e2b";
+  const apiKey = "key-ECHOED-88d0c3";
+  const server = await startRawServer((req, res, body) => {
+    const method = (body as { method?: string } | undefined)?.method;
+    if (method === "server/discover") return void res.writeHead(404).end();
+    // A debug page dumping the request's headers; a 401 that names the token it refuses.
+    if (method === "ping") return void res.writeHead(500, { "content-type": "text/plain" }).end(`Internal error\nauthorization: ${req.headers.authorization}\nx-api-key: ${req.headers["x-api-key"]}`);
+    res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid_token", error_description: `the token ${token} is revoked (key ${apiKey})` }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "X-Api-Key: ${KEY}", "--log-level", "debug"], { TOKEN: token, KEY: apiKey });
+  local.send(INITIALIZE);
+  assert.match((await local.answer(0)).error?.message ?? "", /HTTP 401: the token \[redacted\] is revoked \(key \[redacted\]\)/);
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  assert.match((await local.answer(1)).error?.message ?? "", /HTTP 500: Internal error authorization: Bearer \[redacted\] x-api-key: \[redacted\]/);
+  for (const secret of [token, apiKey]) {
+    assert.ok(!local.stdout().includes(secret), `stdout: ${local.stdout()}`);
+    assert.ok(!local.stderr().includes(secret), `stderr: ${local.stderr()}`);
+  }
+});
+
+test("a flood of notifications while the server holds their POSTs: at most MAX_IN_FLIGHT at once, the rest dropped with one warning, requests still served", async () => {
+  let open = 0;
+  let most = 0;
+  const held: ServerResponse[] = [];
+  await legacyServer(
+    (res) => res.writeHead(500).end(),
+    (res, method) => {
+      if (method !== "notifications/roots/list_changed") return void res.writeHead(202).end();
+      // Accepted and never answered: the server is slow to take notifications.
+      open++;
+      most = Math.max(most, open);
+      held.push(res);
+      res.on("close", () => open--);
+    },
+  );
+  const server = servers.at(-1)!;
+  const local = startLocal(["connect", server.url, "--log-level", "info", "--timeout", "60s"]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  for (let i = 0; i < 1_500; i++) local.send({ jsonrpc: "2.0", method: "notifications/roots/list_changed" });
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  assert.deepEqual((await local.answer(1, 60_000)).result, {});
+  await waitFor(() => /dropped/.test(local.stderr()), "the warning");
+  assert.ok(most <= 1_000, `the server saw ${most} notification POSTs at once`);
+  assert.equal(local.stderr().match(/dropped/g)?.length, 1, local.stderr());
+  for (const res of held) res.destroy();
+});
+
+test("a server flooding its GET stream while the local client does not read stdout is slowed to the local client's pace, not buffered", { timeout: 180_000 }, async () => {
+  const LIMIT = 128 * 1024 * 1024;
+  let written = 0;
+  let stalledSince: number | undefined;
+  let stream: ServerResponse | undefined;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      stream = res;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      void (async () => {
+        const closed = once(res, "close");
+        for (let n = 0; written < LIMIT && !res.destroyed; n++) {
+          // Distinct messages, as a real flood would be (no shared string to keep memory flat).
+          const event = `data: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: `${n} ${"y".repeat(64 * 1024)}` } })}\n\n`;
+          written += event.length;
+          if (!res.write(event)) {
+            stalledSince = Date.now();
+            await Promise.race([once(res, "drain"), closed]);
+            stalledSince = undefined;
+          }
+        }
+      })();
+      return;
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+  });
+  servers.push(server);
+  const child = spawn(process.execPath, [CLI, "connect", server.url], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp" } });
+  bridges.push(child);
+  let stdout = "";
+  const onData = (chunk: Buffer) => (stdout += chunk.toString("utf8"));
+  child.stdout.on("data", onData);
+  child.stdin.write(`${JSON.stringify(INITIALIZE)}\n`);
+  await waitFor(() => stdout.includes('"id":0'), "the initialize answer");
+  // From now on the local client reads nothing.
+  child.stdout.off("data", onData);
+  child.stdout.pause();
+  child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+  await waitFor(() => written >= LIMIT || (stalledSince !== undefined && Date.now() - stalledSince > 5_000), "the flood to stall or pass the limit", 150_000);
+  assert.ok(written < 32 * 1024 * 1024, `the bridge took ${written} bytes of events the local client never read`);
+  stream?.destroy();
+});
+
+test("an authorization server echoing the client secret and the refresh token in its error descriptions: neither reaches stderr", async () => {
+  const secret = "cs-ECHOED-0b7d41e9aa";
+  const refreshToken = "rt-ECHOED-5e2f9c0d11";
+  const accessToken = "at-ECHOED-93ab27c4f0";
+  let tokenCalls = 0;
+  const server = await startRawServer((req, res, body) => {
+    const origin = `http://${req.headers.host}`;
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (req.url === "/.well-known/oauth-protected-resource/mcp") return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin] });
+    if (req.url === "/.well-known/oauth-authorization-server") return json(200, { issuer: origin, token_endpoint: `${origin}/token`, token_endpoint_auth_methods_supported: ["client_secret_post"] });
+    if (req.url === "/token") {
+      tokenCalls++;
+      // 1: the client credentials grant refused, naming the secret; 2: a token that is stale at once, with a refresh token; 3: the refresh refused, naming both.
+      if (tokenCalls === 2) return json(200, { access_token: accessToken, token_type: "Bearer", expires_in: 1, refresh_token: refreshToken });
+      if (tokenCalls === 1) return json(400, { error: "invalid_client", error_description: `client secret ${secret} is not accepted` });
+      return json(400, { error: "invalid_grant", error_description: `client secret ${secret} and refresh token ${refreshToken} are not accepted` });
+    }
+    if (req.headers.authorization !== `Bearer ${accessToken}`) {
+      return void res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }).end();
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--client-id", "c1", "--client-secret-env", "SECRET", "--log-level", "debug"], { SECRET: secret });
+  // The era probe meets the refused grant; initialize gets the second token.
+  local.send(INITIALIZE);
+  assert.equal((await local.answer(0)).result?.serverInfo?.name, "hostile", local.stderr());
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  assert.deepEqual((await local.answer(2)).result, {});
+  assert.ok(tokenCalls >= 3, local.stderr());
+  assert.match(local.stderr(), /client credentials grant refused \(HTTP 400, invalid_client: client secret \[redacted\] is not accepted\)/);
+  assert.match(local.stderr(), /refused \(HTTP 400, invalid_grant: client secret \[redacted\] and refresh token \[redacted\] are not accepted\)/);
+  for (const value of [secret, refreshToken, accessToken]) {
+    assert.ok(!local.stderr().includes(value), `stderr: ${local.stderr()}`);
+    assert.ok(!local.stdout().includes(value), `stdout: ${local.stdout()}`);
+  }
+});
+
+test("a modern server whose server/discover names itself without a version: the legacy local client still connects, told the bridge's name", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public", _meta: { "io.modelcontextprotocol/serverInfo": { name: "no-version" } }, serverInfo: { name: 7 } }
+        : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  const { result } = await local.answer(0);
+  assert.equal(typeof result?.serverInfo?.name, "string", JSON.stringify(result));
+  assert.equal(typeof result?.serverInfo?.version, "string", JSON.stringify(result));
+});
+
+/** A 2026-07-28 server that answers every tools/call with `inputRequests` (and anything else plainly). */
+function modernServer(inputRequests: Record<string, unknown>): Promise<TestServer> {
+  return startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public", _meta: { "io.modelcontextprotocol/serverInfo": { name: "asker", version: "1" } } }
+        : message.method === "tools/call"
+          ? { resultType: "input_required", inputRequests, requestState: "s" }
+          : { resultType: "complete" };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  }).then((server) => {
+    servers.push(server);
+    return server;
+  });
+}
+
+test("a modern server asking for input hundreds of times in one round, or for what is no input: the call fails, and nothing is put to the local client", async () => {
+  const elicit = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
+  const many = await modernServer(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`q${i}`, elicit])));
+  const other = await modernServer({ a: elicit, b: { method: "tools/call", params: { name: "rm" } } });
+  for (const [server, reason] of [
+    [many, /asked for 500 inputs at once; at most 16/],
+    [other, /asked the client for tools\/call, which is no request for input/],
+  ] as const) {
+    const local = startLocal(["connect", server.url]);
+    local.send({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+    await local.answer(0);
+    local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+    assert.match((await local.answer(1)).error?.message ?? "", reason);
+    assert.ok(!local.stdout().includes("elicitation/create"), local.stdout().slice(0, 2000));
+  }
+});
+
+test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {
+  const held: ServerResponse[] = [];
+  const server = await legacyServer((res) => held.push(res));
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.write("{not json\n");
+  local.write(`${"x".repeat(65 * 1024 * 1024)}\n`);
+  local.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "never-sent" } });
+  // The server holds every call: the 1,001st and later are refused at once, the first 1,000 wait.
+  for (let id = 1; id <= 1_010; id++) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow", arguments: {} } });
+  assert.match((await local.answer(1_001)).error?.message ?? "", /more than 1000 requests in flight/);
+  assert.match((await local.answer(1_010)).error?.message ?? "", /more than 1000 requests in flight/);
+  await waitFor(() => held.length === 1_000, "the 1,000 calls at the server");
+  const errors = local.stdout().split("\n").filter(Boolean).map((line) => JSON.parse(line) as { id: unknown; error?: { code: number; message: string } });
+  assert.ok(errors.some((message) => message.id === null && message.error?.code === -32700), "the garbage line is a parse error");
+  assert.ok(errors.some((message) => message.id === null && /exceeds \d+ bytes/.test(message.error?.message ?? "")), "the oversized line is refused");
+  // EOF with 1,000 calls in flight, the local client slow to read: a clean exit, each call answered.
+  assert.equal(await local.end(3_000), 0);
+  const answered = new Set(local.stdout().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id: unknown }).id));
+  assert.ok(Array.from({ length: 1_000 }, (_, i) => i + 1).every((id) => answered.has(id)), "every call in flight got an answer before the exit");
+  for (const res of held) res.destroy();
+});
+
+for (const runtime of ["node", "deno"] as const) {
+  test(`under ${runtime}, a redirect to another origin is not followed: nothing (no token, no configured header, no message) reaches it`, { timeout: 120_000 }, async () => {
+    const elsewhere: string[] = [];
+    const thief = await startRawServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    servers.push(thief);
+    const server = await startRawServer((_req, res) => res.writeHead(307, { location: thief.url }).end());
+    servers.push(server);
+    const command = runtime === "deno" ? [DENO, "run", "-A", join(ROOT, "src", "main.ts")] : undefined;
+    const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "X-Api-Key: key-REDIRECTED-1"], { TOKEN: "tok-REDIRECTED-1", DENO_NO_UPDATE_CHECK: "1" }, command);
+    local.send(INITIALIZE);
+    assert.match((await local.answer(0, 60_000)).error?.message ?? "", /HTTP 307/);
+    assert.deepEqual(elsewhere, []);
+  });
+}
+
+test("a GET stream the server ends at once asking retry: 0, or a retry too long for a timer: reopened at a bounded pace, with no listener piling up", { timeout: 60_000 }, async () => {
+  for (const retry of ["0", "99999999999"]) {
+    let gets = 0;
+    const server = await startRawServer((req, res, body) => {
+      if (req.method === "GET") {
+        gets++;
+        return void res.writeHead(200, { "content-type": "text/event-stream" }).end(`retry: ${retry}\n\n`);
+      }
+      const message = body as { id?: number | string; method: string };
+      if (message.id === undefined) return void res.writeHead(202).end();
+      if (message.method === "server/discover") return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url]);
+    local.send(INITIALIZE);
+    await local.answer(0);
+    local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    await waitFor(() => gets > 0, "the GET stream");
+    const before = gets;
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // At most one reconnection per 250 ms: 12 in 3 s (a slow machine makes fewer); hundreds before.
+    assert.ok(gets - before <= 13, `retry: ${retry}: ${gets - before} GETs in 3 s`);
+    assert.doesNotMatch(local.stderr(), /MaxListenersExceededWarning|TimeoutOverflowWarning/);
+  }
+});
+
+test("an initialize without params: answered (by the modern server's translation, or the legacy server itself), never a TypeError of the bridge", async () => {
+  const legacy = await legacyServer((res) => res.writeHead(500).end());
+  const modern = await modernServer({});
+  for (const server of [legacy, modern]) {
+    const local = startLocal(["connect", server.url]);
+    local.send({ jsonrpc: "2.0", id: 0, method: "initialize" });
+    const answer = await local.answer(0);
+    assert.equal(typeof answer.result?.protocolVersion, "string", JSON.stringify(answer));
+    assert.doesNotMatch(local.stderr(), /Cannot read properties/);
+  }
+});
+
+test("a server/discover probe answered with an event stream that stays silent does not stall era detection past client.timeout", async () => {
+  const server = await legacyServer((res) => res.writeHead(500).end());
+  const silent = await startRawServer((req, res, body) => {
+    // server/discover: headers at once, then nothing, for ever.
+    if ((body as { method?: string } | undefined)?.method === "server/discover") return void res.writeHead(200, { "content-type": "text/event-stream" }).write(": open\n\n");
+    fetch(server.url, { method: req.method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(
+      async (answer) => res.writeHead(answer.status, Object.fromEntries(answer.headers)).end(await answer.text()),
+      () => res.writeHead(502).end(),
+    );
+  });
+  servers.push(silent);
+  const local = startLocal(["connect", silent.url, "--timeout", "1s", "--log-level", "info"]);
+  local.send(INITIALIZE);
+  const answer = await local.answer(0, 30_000);
+  assert.equal(answer.result?.serverInfo?.name, "hostile", JSON.stringify(answer));
+  assert.match(local.stderr(), /speaks a legacy MCP version/);
+});
+
+test("a server answering the GET stream with 404 (it has none) is not re-initialized in a loop", async () => {
+  let gets = 0;
+  let initializes = 0;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      gets++;
+      return void res.writeHead(404).end();
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") initializes++;
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${initializes}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  await waitFor(() => gets > 0, "the GET stream");
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  assert.deepEqual((await local.answer(1)).result, {});
+  // One session, one GET: hundreds of each per second before.
+  assert.equal(initializes, 1);
+  assert.ok(gets <= 2, `${gets} GETs`);
+});
+
+test("a reply carrying answers to ids never sent (the bridge's own ask ids too) and the same id twice: the local client gets exactly one answer per request", async () => {
+  const server = await legacyServer((res, message) =>
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify([
+        { jsonrpc: "2.0", id: 99, result: { forged: true } },
+        { jsonrpc: "2.0", id: message.id, result: { first: true } },
+        { jsonrpc: "2.0", id: message.id, result: { second: true } },
+        { jsonrpc: "2.0", id: "mcp-bridge-ask-1", result: {} },
+      ]),
+    ),
+  );
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.deepEqual((await local.answer(1)).result, { first: true });
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  await local.answer(2);
+  const ids = local.stdout().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id?: unknown }).id);
+  assert.deepEqual(ids, [0, 1, 2]);
+});
+
+test("HTTP+SSE: an endpoint event naming another origin is refused; nothing is POSTed there", async () => {
+  const elsewhere: string[] = [];
+  const thief = await startRawServer((req, res) => {
+    elsewhere.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+    res.writeHead(202).end();
+  });
+  servers.push(thief);
+  const server = await startRawServer((req, res) => {
+    if (req.method !== "GET") return void res.writeHead(405).end();
+    res.writeHead(200, { "content-type": "text/event-stream" }).write(`event: endpoint\ndata: ${thief.url}?sessionId=1\n\n`);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--transport", "sse", "--token-env", "TOKEN"], { TOKEN: "tok-SSE-ENDPOINT-1" });
+  local.send(INITIALIZE);
+  assert.match((await local.answer(0)).error?.message ?? "", /the endpoint event names another origin/);
+  assert.deepEqual(elsewhere, []);
+});
+
+test("a modern server listing ever more tools with x-mcp-header: the bridge remembers the declarations of at most 10,000 (the oldest forgotten)", { timeout: 120_000 }, async () => {
+  const TOOLS = 10_001;
+  const seen: Record<string, string | undefined> = {};
+  const server = await startRawServer((req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { name?: string } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const inputSchema = { type: "object", properties: { region: { type: "string", "x-mcp-header": "Region" } } };
+    let result: object;
+    if (message.method === "server/discover") result = { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" };
+    else if (message.method === "tools/list") result = { resultType: "complete", tools: Array.from({ length: TOOLS }, (_, i) => ({ name: `t${i}`, inputSchema })) };
+    else {
+      seen[message.params?.name ?? ""] = req.headers["mcp-param-region"] as string | undefined;
+      result = { resultType: "complete", content: [] };
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.equal((await local.answer(1)).result?.tools?.length, TOOLS);
+  for (const [id, name] of [[2, `t${TOOLS - 1}`], [3, "t0"]] as const) {
+    local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: { region: "eu" } } });
+    await local.answer(id);
+  }
+  assert.equal(seen[`t${TOOLS - 1}`], "eu");
+  assert.equal(seen.t0, undefined, "the oldest declarations were forgotten");
+});
+
+test("a modern server's JSON-RPC error on a 401 echoing the token: the local client gets it redacted", async () => {
+  const token = "tok-MODERN-ECHO-77aa01";
+  const server = await startRawServer((req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") {
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } }));
+    }
+    res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32001, message: `the token ${req.headers.authorization?.slice(7)} is revoked` } }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN"], { TOKEN: token });
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.match((await local.answer(1)).error?.message ?? "", /the token \[redacted\] is revoked/);
+  assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
+});
+
+test("an authorization server that is down while the token is due for renewal gets one attempt, not one per request", async () => {
+  let tokenCalls = 0;
+  const server = await startRawServer((req, res, body) => {
+    if (req.url === "/token") {
+      tokenCalls++;
+      // The first token is due for renewal at once (5 s margin); every renewal fails.
+      if (tokenCalls === 1) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 1, refresh_token: "rt-1" }));
+      return void res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "temporarily_unavailable" }));
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: server.url, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `${origin}/token` } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  await local.answer(0);
+  for (let id = 1; id <= 10; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "ping" });
+    assert.deepEqual((await local.answer(id)).result, {}, "the token in hand is still sent");
+  }
+  assert.ok(tokenCalls <= 2, `${tokenCalls} token requests for 11 MCP requests`);
+});
+
+test("a 200 answer that is not JSON and repeats the token: the 'not JSON' error quotes it redacted", async () => {
+  const token = "tok-NOT-JSON-5c1d2e";
+  const server = await legacyServer((res) => res.writeHead(200, { "content-type": "application/json" }).end(`Welcome, Bearer ${token}!`));
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN"], { TOKEN: token });
+  local.send(INITIALIZE);
+  await local.answer(0);
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.match((await local.answer(1)).error?.message ?? "", /is not JSON: Welcome, Bearer \[redacted\]!/);
+  assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
+});
+
+test("OAuth against an MCP server on plain http beyond loopback: no token is obtained or sent in clear", async () => {
+  const seen: string[] = [];
+  let tokenCalls = 0;
+  // Reached through HTTP_PROXY: it sees the MCP server's requests in absolute form, as anyone on the path would.
+  const proxy = await startRawServer((req, res, body) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (url.pathname === "/token") {
+      tokenCalls++;
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-IN-CLEAR-1", token_type: "Bearer", expires_in: 3600 }));
+    }
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? "-"}`);
+    const message = body as { id?: number | string; method: string } | undefined;
+    if (!message || message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+  });
+  servers.push(proxy);
+  const tokenUrl = `${new URL(proxy.url).origin}/token`;
+  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: "http://mcp.example.test/mcp", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: tokenUrl } } } });
+  const local = startLocal(["-c", config], { HTTP_PROXY: new URL(proxy.url).origin, NO_PROXY: "127.0.0.1" });
+  local.send(INITIALIZE);
+  await local.answer(0);
+  assert.ok(seen.length > 0 && seen.every((line) => line.startsWith("POST http://mcp.example.test/mcp ") && line.endsWith(" -")), seen.join("\n"));
+  assert.equal(tokenCalls, 0);
+  assert.match(local.stderr(), /plain http/);
+});
