@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { SignJWT } from "jose";
+import { startDrippingJsonServer } from "../support/drip.ts";
 import { BRIDGE_CLIENT, makeAuthenticator, makeKey, RESOURCE, rejectsWith, waitFor } from "./support.ts";
 
 /** A loopback HTTP server answering with `handler(body)` (JSON, or `text` as it is), or cutting connections while `down`. */
@@ -103,14 +104,9 @@ describe("a JWKS endpoint that answers with no usable key", () => {
 
 describe("an introspection endpoint that answers too slowly", () => {
   test("a body dripped past http_timeout fails closed with 503 (temporarily_unavailable), named as a timeout", async () => {
-    const idp = createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" }).write('{"active": ');
-      const drip = setInterval(() => res.write(" "), 100);
-      res.on("close", () => clearInterval(drip));
-    });
-    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    const idp = await startDrippingJsonServer('{"active": ');
     const { auth } = makeAuthenticator(undefined, {
-      introspection_url: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/introspect`,
+      introspection_url: `${idp.origin}/introspect`,
       client_id: BRIDGE_CLIENT.id,
       client_secret: BRIDGE_CLIENT.secret,
       http_timeout: "500ms",
@@ -119,7 +115,6 @@ describe("an introspection endpoint that answers too slowly", () => {
       await rejectsWith(auth.verify("opaque-token-0123456789"), "temporarily_unavailable", /introspection failed: introspection endpoint timed out/);
     } finally {
       auth.close();
-      idp.closeAllConnections();
       idp.close();
     }
   });

@@ -30,6 +30,8 @@ interface RawLocal {
   stderr(): string;
   /** Writes raw text to stdin. */
   write(text: string): void;
+  /** initialize (INITIALIZE, or this one), its answer, notifications/initialized. */
+  handshake(initialize?: unknown): Promise<void>;
   /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
   end(slowReaderMs?: number): Promise<number | null>;
 }
@@ -55,6 +57,11 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
     stdout: () => stdout,
     stderr: () => stderr,
     write: (text) => child.stdin.write(text),
+    async handshake(initialize = INITIALIZE) {
+      this.send(initialize);
+      await this.answer(0);
+      this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    },
     end: (slowReaderMs = 0) => {
       if (slowReaderMs > 0) {
         child.stdout.pause();
@@ -104,9 +111,7 @@ test("an SSE reply whose line never ends is cut at the message limit in linear t
     void writeFiller(res, 72 * 1024 * 1024, 4 * 1024).then(() => res.end());
   });
   const local = startLocal(["connect", server.url, "--log-level", "info"]);
-  local.send(INITIALIZE);
-  await local.answer(0);
-  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  await local.handshake();
   local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "flood", arguments: {} } });
   // Generous: reading 64 MiB over loopback takes seconds; rescanning the growing line on every chunk took minutes.
   const answer = await local.answer(1, 90_000);
@@ -154,9 +159,7 @@ test("a flood of notifications while the server holds their POSTs: at most MAX_I
   );
   const server = servers.at(-1)!;
   const local = startLocal(["connect", server.url, "--log-level", "info", "--timeout", "60s"]);
-  local.send(INITIALIZE);
-  await local.answer(0);
-  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  await local.handshake();
   for (let i = 0; i < 1_500; i++) local.send({ jsonrpc: "2.0", method: "notifications/roots/list_changed" });
   local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
   assert.deepEqual((await local.answer(1, 60_000)).result, {});
@@ -298,9 +301,7 @@ test("a modern server asking for input hundreds of times in one round, or for wh
     [other, /asked the client for tools\/call, which is no request for input/],
   ] as const) {
     const local = startLocal(["connect", server.url]);
-    local.send({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
-    await local.answer(0);
-    local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
     local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
     assert.match((await local.answer(1)).error?.message ?? "", reason);
     assert.ok(!local.stdout().includes("elicitation/create"), local.stdout().slice(0, 2000));
@@ -364,9 +365,7 @@ test("a GET stream the server ends at once asking retry: 0, or a retry too long 
     });
     servers.push(server);
     const local = startLocal(["connect", server.url]);
-    local.send(INITIALIZE);
-    await local.answer(0);
-    local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    await local.handshake();
     await waitFor(() => gets > 0, "the GET stream");
     const before = gets;
     await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -422,9 +421,7 @@ test("a server answering the GET stream with 404 (it has none) is not re-initial
   });
   servers.push(server);
   const local = startLocal(["connect", server.url]);
-  local.send(INITIALIZE);
-  await local.answer(0);
-  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  await local.handshake();
   await waitFor(() => gets > 0, "the GET stream");
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
@@ -446,9 +443,7 @@ test("a reply carrying answers to ids never sent (the bridge's own ask ids too) 
     ),
   );
   const local = startLocal(["connect", server.url]);
-  local.send(INITIALIZE);
-  await local.answer(0);
-  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  await local.handshake();
   local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
   assert.deepEqual((await local.answer(1)).result, { first: true });
   local.send({ jsonrpc: "2.0", id: 2, method: "ping" });

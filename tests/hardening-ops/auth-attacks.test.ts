@@ -4,6 +4,7 @@ import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
+import { startDrippingJsonServer } from "../support/drip.ts";
 import { callTool, initialize, logged, scripted } from "./support.ts";
 
 const GOOD = "good-token-0123456789abcdef";
@@ -157,13 +158,8 @@ describe("sessions belong to the principal that created them", { timeout: 60_000
 
 describe("a validation endpoint that answers too slowly", { timeout: 60_000 }, () => {
   test("a body dripped past validation_timeout fails closed with 503, logged as the timeout it is (not as a bridge error)", async () => {
-    const endpoint = createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" }).write('{"valid": ');
-      const drip = setInterval(() => res.write(" "), 100);
-      res.on("close", () => clearInterval(drip));
-    });
-    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
-    const validation_endpoint = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const endpoint = await startDrippingJsonServer('{"valid": ');
+    const validation_endpoint = `${endpoint.origin}/validate`;
     const bridge = await startBridge({ server: { mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint, validation_timeout: "500ms" } } } });
     try {
       assert.equal(await authStatus(bridge.url, "some-token-0123456789"), 503);
@@ -172,7 +168,6 @@ describe("a validation endpoint that answers too slowly", { timeout: 60_000 }, (
       assert.doesNotMatch(logs, /ERROR/);
     } finally {
       await bridge.stop();
-      endpoint.closeAllConnections();
       endpoint.close();
     }
   });
