@@ -10,11 +10,9 @@ import { TtlCache } from "./ttl-cache.ts";
 import { readBodyLimited } from "../util/body.ts";
 import { AuthError, type Principal } from "./types.ts";
 import { isTrustedEndpoint } from "./oauth/http.ts";
+import { REFUSED_TOKEN_CACHE_ENTRIES, TOKEN_CACHE_MAX_ENTRIES } from "./oauth/token-cache.ts";
 
 const MAX_ANSWER_BYTES = 64 * 1024;
-/** Answers kept at once: positive ones, and (there only to spare the endpoint a replayed dead token) negative ones. */
-const ACCEPTED_ENTRIES = 10_000;
-const REFUSED_ENTRIES = 1_000;
 
 /** The endpoint's answer; extra fields are allowed, the named ones must have the right types. */
 const ValidationAnswerSchema = z.looseObject({
@@ -47,10 +45,9 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
   if (!isTrustedEndpoint(config.validation_endpoint)) {
     throw new TypeError('bearer "validation_endpoint" must be an https URL (plain http is accepted only for loopback addresses: tokens would travel in clear)');
   }
-  // Refusals apart from acceptances: each bad token an attacker makes up is a new entry, and it
-  // must push out only other refusals, never an honest user's cached answer.
-  const accepted = new TtlCache<Principal>(ACCEPTED_ENTRIES);
-  const refused = new TtlCache<AuthError>(REFUSED_ENTRIES);
+  // Refusals apart from acceptances (see REFUSED_TOKEN_CACHE_ENTRIES).
+  const accepted = new TtlCache<Principal>(TOKEN_CACHE_MAX_ENTRIES);
+  const refused = new TtlCache<AuthError>(REFUSED_TOKEN_CACHE_ENTRIES);
   const inFlight = new Map<string, Promise<Principal>>();
   let ready = true;
 

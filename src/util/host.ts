@@ -27,13 +27,14 @@ export function parseHostPort(value: string): HostPort | undefined {
     const address = close > 0 ? parseIp(text.slice(1, close)) : undefined;
     const rest = text.slice(close + 1);
     if (!address || !text.slice(1, close).includes(":") || (rest !== "" && !(rest.startsWith(":") && PORT.test(rest.slice(1))))) return undefined;
-    return { host: bracketed(address), ...(rest !== "" && { port: rest.slice(1) }) };
+    return rest === "" ? { host: bracketed(address) } : { host: bracketed(address), port: rest.slice(1) };
   }
-  const unbracketed = text.includes(":") && text.indexOf(":") !== text.lastIndexOf(":") ? parseIp(text) : undefined;
+  const unbracketed = text.indexOf(":") !== text.lastIndexOf(":") ? parseIp(text) : undefined;
   if (unbracketed) return { host: bracketed(unbracketed) };
   const colon = text.lastIndexOf(":");
   const host = colon < 0 ? text : text.slice(0, colon);
   const port = colon < 0 ? undefined : text.slice(colon + 1);
   if (!NAME.test(host) || (port !== undefined && !PORT.test(port))) return undefined;
-  return { host, ...(port !== undefined && { port }) };
+  // Built plainly, not by spreading: this runs for every request's Host header (guards.ts).
+  return port === undefined ? { host } : { host, port };
 }

@@ -11,15 +11,13 @@ import { introspectionRequest, processIntrospectionResponse, validateIntrospecti
 import { JwksCache } from "./jwks-cache.ts";
 import { decodeJwtHeader, verifyJwtAccessToken, type JwtPolicy } from "./jwt.ts";
 import { createScopePolicy, principalFromClaims } from "./principal.ts";
-import { TokenCache, tokenCacheKey } from "./token-cache.ts";
+import { REFUSED_TOKEN_CACHE_ENTRIES, TokenCache, tokenCacheKey } from "./token-cache.ts";
 import type { Sha256 } from "../../util/digest.ts";
 
 /** A validated token is re-verified at least this often, so a key withdrawn by the IdP stops working soon. */
 const MAX_CACHE_TTL_MS = 5 * 60_000;
 /** Inactive answers are reused briefly, so replaying a dead token does not cost an IdP round trip each time. */
 const MAX_NEGATIVE_CACHE_TTL_MS = 10_000;
-/** Inactive answers kept at once (valid ones: TOKEN_CACHE_MAX_ENTRIES). */
-const REFUSED_ENTRIES = 1_000;
 const DEFAULT_RETRY = { initialDelay: 1_000, maxDelay: 60_000 };
 
 export interface OAuthAuthenticatorContext {
@@ -96,8 +94,7 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
 
   const tokenCache = new TokenCache<Principal>({ maxTtl: MAX_CACHE_TTL_MS, now });
   const introspectionCache = new TokenCache<Principal>({ maxTtl: config.introspection.cache_ttl, now });
-  // Refusals apart: made-up tokens are each a new entry, and must never push out an honest user's.
-  const introspectionRefusals = new TokenCache<AuthError>({ maxEntries: REFUSED_ENTRIES, maxTtl: Math.min(config.introspection.cache_ttl, MAX_NEGATIVE_CACHE_TTL_MS), now });
+  const introspectionRefusals = new TokenCache<AuthError>({ maxEntries: REFUSED_TOKEN_CACHE_ENTRIES, maxTtl: Math.min(config.introspection.cache_ttl, MAX_NEGATIVE_CACHE_TTL_MS), now });
   const inFlight = new Map<string, Promise<Principal>>();
 
   function configureEndpoints(discovered: AuthorizationServerMetadata | undefined): void {

@@ -8,6 +8,11 @@ import { TtlCache } from "../ttl-cache.ts";
 
 /** Default bound on cached tokens; the oldest entry goes first. */
 export const TOKEN_CACHE_MAX_ENTRIES = 10_000;
+/**
+ * Bound on cached refusals, kept apart from acceptances: each token an attacker makes up is a new
+ * entry, and must push out only other refusals, never an honest user's cached answer.
+ */
+export const REFUSED_TOKEN_CACHE_ENTRIES = 1_000;
 
 export async function tokenCacheKey(token: string, sha256: Sha256 = webSha256): Promise<string> {
   return toHex(await sha256(token));
