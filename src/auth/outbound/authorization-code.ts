@@ -10,7 +10,7 @@ import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import type { Registration } from "./cache.ts";
-import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
+import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-auth.ts";
 import { commandArgv, commandEnv } from "./credential-source.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
@@ -44,7 +44,7 @@ export function identityFor(context: InteractiveContext, as: oauth.Authorization
       : registered === "client_secret_basic" || registered === "client_secret_post" || registered === "none"
         ? registered
         : chooseAuthMethod(undefined, { secret: Boolean(secret), key: false }, as.token_endpoint_auth_methods_supported);
-  return { client: { client_id: registration.clientId }, auth: clientAuthentication(method, secret, context.key), ...(secret && { secret }) };
+  return clientIdentity(registration.clientId, method, secret, context.key);
 }
 
 /**

@@ -5,6 +5,7 @@
 import * as oauth from "oauth4webapi";
 import type { OAuthConfig } from "../../config/schema.ts";
 import { OutboundAuthError } from "./errors.ts";
+import type { ClientIdentity } from "./grants.ts";
 
 export type TokenEndpointAuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
@@ -64,7 +65,7 @@ function clientSecretBasic(secret: string): oauth.ClientAuth {
 }
 
 /** oauth4webapi's ClientAuth for `method`; a method without the credential it needs is a configuration error. */
-export function clientAuthentication(method: TokenEndpointAuthMethod, secret: string | undefined, key: AssertionKey | undefined): oauth.ClientAuth {
+function clientAuthentication(method: TokenEndpointAuthMethod, secret: string | undefined, key: AssertionKey | undefined): oauth.ClientAuth {
   switch (method) {
     case "client_secret_basic":
     case "client_secret_post":
@@ -76,4 +77,12 @@ export function clientAuthentication(method: TokenEndpointAuthMethod, secret: st
     case "none":
       return oauth.None();
   }
+}
+
+/**
+ * The identity token requests present: `clientId`, authenticated by `method` (clientAuthentication,
+ * same errors), with the secret it sends kept so that grantError redacts it from error answers.
+ */
+export function clientIdentity(clientId: string, method: TokenEndpointAuthMethod, secret: string | undefined, key: AssertionKey | undefined): ClientIdentity {
+  return { client: { client_id: clientId }, auth: clientAuthentication(method, secret, key), ...(secret && { secret }) };
 }

@@ -11,7 +11,7 @@ import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
 import type { IssuerState, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
-import { chooseAuthMethod, clientAuthentication, type AssertionKey } from "./client-auth.ts";
+import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
 import { readCredential } from "./credential-source.ts";
 import { createDpopKey, DPOP_ALGORITHM, resourceProof, type DpopKey } from "./dpop.ts";
@@ -278,7 +278,7 @@ export class OAuthTokenSource implements TokenSource {
     if (!config.client_id) throw new OutboundAuthError("config", "client.auth.oauth.client_id is required for this grant");
     const secret = config.client_secret?.reveal();
     const method = chooseAuthMethod(config.token_endpoint_auth_method, { secret: Boolean(secret), key: Boolean(key) }, as.token_endpoint_auth_methods_supported);
-    return { client: { client_id: config.client_id }, auth: clientAuthentication(method, secret, key), ...(secret && { secret }) };
+    return clientIdentity(config.client_id, method, secret, key);
   }
 
   #interactive(): InteractiveContext {
@@ -314,7 +314,7 @@ export class OAuthTokenSource implements TokenSource {
     const idp = enterprise.idp_token_endpoint ? staticAuthorizationServer(enterprise.idp_token_endpoint) : await fetchAuthorizationServer(http, enterprise.idp_issuer!);
     if (!idp) throw new OutboundAuthError("discovery", `no metadata found for the enterprise identity provider ${enterprise.idp_issuer}`);
     const idpSecret = enterprise.idp_client_secret?.reveal();
-    const idpIdentity = { client: { client_id: enterprise.idp_client_id! }, auth: clientAuthentication(idpSecret ? "client_secret_basic" : "none", idpSecret, undefined), ...(idpSecret && { secret: idpSecret }) };
+    const idpIdentity = clientIdentity(enterprise.idp_client_id!, idpSecret ? "client_secret_basic" : "none", idpSecret, undefined);
     const idToken = await readCredential(
       { value: enterprise.id_token, env: enterprise.id_token_env, command: enterprise.id_token_command },
       platform,
