@@ -42,11 +42,11 @@ interface Counter {
 }
 
 export function createLoginLimiter(store: Store, now: () => number = Date.now): LoginLimiter {
-  const keys = (username: string, address: string) => ({
-    address: `login:a:${addressBucket(address)}`,
-    pair: `login:p:${addressBucket(address)}:${username.toLowerCase()}`,
-    user: `login:u:${username.toLowerCase()}`,
-  });
+  const keys = (username: string, address: string) => {
+    const bucket = addressBucket(address);
+    const name = username.toLowerCase();
+    return { address: `login:a:${bucket}`, pair: `login:p:${bucket}:${name}`, user: `login:u:${name}` };
+  };
   const delay = (counter: Counter, free: number) => {
     if (counter.count < free) return 0;
     const wait = Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(counter.count - free, 20));
@@ -61,10 +61,11 @@ export function createLoginLimiter(store: Store, now: () => number = Date.now): 
   return {
     async attempt(username, address) {
       const k = keys(username, address);
-      const [byAddress, byPair, byUser] = await Promise.all([claim(k.address), claim(k.pair), claim(k.user)]);
+      // The username's own count only sets the pair's free failures: no time of its last failure is kept.
+      const [byAddress, byPair, userCount] = await Promise.all([claim(k.address), claim(k.pair), store.increment(k.user, 1, WINDOW_MS)]);
       const limits: [string, Counter, number][] = [
         [k.address, byAddress, FREE_PER_ADDRESS],
-        [k.pair, byPair, byUser.count >= USERNAME_UNDER_ATTACK ? 1 : FREE_PER_PAIR],
+        [k.pair, byPair, userCount - 1 >= USERNAME_UNDER_ATTACK ? 1 : FREE_PER_PAIR],
       ];
       let wait = Math.max(...limits.map(([, counter, free]) => delay(counter, free)));
       // Past the free failures, attempts sent at once all see the same last time: only the one
@@ -76,7 +77,8 @@ export function createLoginLimiter(store: Store, now: () => number = Date.now): 
         await Promise.all([undo(k.address), undo(k.pair), undo(k.user)]);
         return wait;
       }
-      await Promise.all([k.address, k.pair, k.user].map((key) => store.put(`${key}:t`, now(), WINDOW_MS)));
+      // Those past their free failures had their time moved on above.
+      await Promise.all(limits.filter(([, counter, free]) => counter.count < free).map(([key]) => store.put(`${key}:t`, now(), WINDOW_MS)));
       return 0;
     },
     async succeeded(username, address) {
