@@ -81,6 +81,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const { retry, logger } = options;
   // Lower case, so a configured "Authorization" and the token source's never go out as two headers.
   const configured = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value]));
+  // "Scheme credential" values by their credential: a server may name just the token.
+  const credentialOf = (value: string) => value.replace(/^\S+\s+(?=\S+$)/, "");
+  const configuredCredentials = Object.values(configured).map(credentialOf);
 
   /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
   async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }, awaitsAnswer: boolean): Promise<Response> {
@@ -104,9 +107,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         }, options.timeout);
     try {
       const response = await options.http.fetch(url, { ...init, headers, signal });
-      // "Scheme credential" values by their credential: a server may name just the token.
-      const credentials = [...Object.values(configured), ...(authorization === undefined ? [] : [authorization])].map((value) => value.replace(/^\S+\s+(?=\S+$)/, ""));
-      sentCredentials.set(response, credentials);
+      sentCredentials.set(response, authorization === undefined ? configuredCredentials : [...configuredCredentials, credentialOf(authorization)]);
       return response;
     } catch (error) {
       if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });
