@@ -1,47 +1,23 @@
 /** Attacks on token validation that the other files do not make: cache eviction by floods, hostile key sets. */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { SignJWT } from "jose";
 import { startDrippingJsonServer } from "../support/drip.ts";
+import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { BRIDGE_CLIENT, makeAuthenticator, makeKey, RESOURCE, rejectsWith, waitFor } from "./support.ts";
-
-/** A loopback HTTP server answering with `handler(body)` (JSON, or `text` as it is), or cutting connections while `down`. */
-async function serve(handler: (body: string) => { status: number; json?: unknown; text?: string }) {
-  const state = { down: false };
-  const server = createServer((req, res) => {
-    if (state.down) return void req.socket.destroy();
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", () => {
-      const answer = handler(body);
-      res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.text ?? (answer.json === undefined ? "" : JSON.stringify(answer.json)));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    state,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
 
 describe("introspection under a flood of bad tokens", () => {
   test("an attacker's inactive tokens do not push an honest user's cached answer out: it still works while the IdP is down", async () => {
     const HONEST = "honest-opaque-token-0123456789";
     let honestCalls = 0;
-    const idp = await serve((body) => {
+    const idp = await startJsonEndpoint((body) => {
       const token = new URLSearchParams(body).get("token");
       if (token !== HONEST) return { status: 200, json: { active: false } };
       honestCalls++;
       return { status: 200, json: { active: true, sub: "alice", aud: RESOURCE, exp: Math.floor(Date.now() / 1000) + 3600, token_type: "Bearer" } };
     });
     const { auth } = makeAuthenticator(undefined, {
-      introspection_url: `${idp.url}/introspect`,
+      introspection_url: `${idp.origin}/introspect`,
       client_id: BRIDGE_CLIENT.id,
       client_secret: BRIDGE_CLIENT.secret,
       introspection: { cache_ttl: "1h" },
@@ -79,8 +55,8 @@ describe("a JWKS endpoint that answers with no usable key", () => {
       const key = await makeKey("ES256");
       let answer = JSON.stringify({ keys: [key.publicJwk] });
       let fetches = 0;
-      const jwks = await serve(() => (fetches++, { status: 200, text: answer }));
-      const { auth, logger } = makeAuthenticator(undefined, { jwks_url: `${jwks.url}/jwks`, jwks: { refresh_interval: "100ms", cooldown: "100ms" } });
+      const jwks = await startJsonEndpoint(() => (fetches++, { status: 200, text: answer }));
+      const { auth, logger } = makeAuthenticator(undefined, { jwks_url: `${jwks.origin}/jwks`, jwks: { refresh_interval: "100ms", cooldown: "100ms" } });
       const sign = (sub: string) =>
         new SignJWT({ sub, aud: RESOURCE }).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).setIssuedAt().setExpirationTime("5m").sign(key.privateKey);
       try {

@@ -1,10 +1,10 @@
 /** Server mode's request validation under attack: bearer tokens, failure throttling, sessions of other principals, legacy transports. */
 import assert from "node:assert/strict";
-import { createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
+import { request } from "node:http";
 import { describe, test } from "node:test";
 import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
 import { startDrippingJsonServer } from "../support/drip.ts";
+import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { callTool, initialize, logged, scripted } from "./support.ts";
 
 const GOOD = "good-token-0123456789abcdef";
@@ -56,18 +56,13 @@ describe("remote validation (bearer.validation_endpoint) under a flood of bad to
     const HONEST = "honest-remote-token-0123456789";
     let down = false;
     const calls = { honest: 0, other: 0 };
-    const endpoint = createServer((req, res) => {
-      let body = "";
-      req.on("data", (chunk) => (body += chunk));
-      req.on("end", () => {
-        if (down) return res.writeHead(503).end();
-        const honest = (JSON.parse(body) as { token: string }).token === HONEST;
-        calls[honest ? "honest" : "other"]++;
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(honest ? { valid: true, subject: "alice" } : { valid: false }));
-      });
+    const endpoint = await startJsonEndpoint((body) => {
+      if (down) return { status: 503 };
+      const honest = (JSON.parse(body) as { token: string }).token === HONEST;
+      calls[honest ? "honest" : "other"]++;
+      return { status: 200, json: honest ? { valid: true, subject: "alice" } : { valid: false } };
     });
-    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
-    const validation_endpoint = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const validation_endpoint = `${endpoint.origin}/validate`;
     const bridge = await startBridge({ server: { mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint, cache_ttl: "1h", negative_cache_ttl: "1h" } } } });
     try {
       assert.equal(await authStatus(bridge.url, HONEST), 400);
@@ -79,7 +74,6 @@ describe("remote validation (bearer.validation_endpoint) under a flood of bad to
       assert.equal(calls.honest, 1);
     } finally {
       await bridge.stop();
-      endpoint.closeAllConnections();
       endpoint.close();
     }
   });
@@ -243,9 +237,8 @@ describe("malformed credentials", { timeout: 60_000 }, () => {
 describe("the built-in authorization server next to bearer tokens", { timeout: 60_000 }, () => {
   test("/ready says the validation endpoint is down, as it does without the authorization server", async () => {
     const { startAsBridge } = await import("../oauth-server/support.ts");
-    const endpoint = createServer((_req, res) => res.writeHead(500).end());
-    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
-    const validation_endpoint = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const endpoint = await startJsonEndpoint(() => ({ status: 500 }));
+    const validation_endpoint = `${endpoint.origin}/validate`;
     const bridge = await startAsBridge({ server: { auth: { type: "bearer", bearer: { validation_endpoint } } } });
     try {
       assert.equal((await fetch(`${bridge.origin}/ready`)).status, 200);
@@ -262,16 +255,11 @@ describe("the built-in authorization server next to bearer tokens", { timeout: 6
 
 describe("an identity the MCP server cannot be given (pass_identity)", { timeout: 60_000 }, () => {
   test("a subject with a NUL character is refused without taking a session slot, so honest users still get sessions", async () => {
-    const endpoint = createServer((req, res) => {
-      let body = "";
-      req.on("data", (chunk) => (body += chunk));
-      req.on("end", () => {
-        const evil = (JSON.parse(body) as { token: string }).token.startsWith("evil");
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ valid: true, subject: evil ? "mallory\u0000root" : "alice" }));
-      });
+    const endpoint = await startJsonEndpoint((body) => {
+      const evil = (JSON.parse(body) as { token: string }).token.startsWith("evil");
+      return { status: 200, json: { valid: true, subject: evil ? "mallory\u0000root" : "alice" } };
     });
-    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
-    const validation_endpoint = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const validation_endpoint = `${endpoint.origin}/validate`;
     const bridge = await startBridge({
       server: { mcp_server: scripted({ pass_identity: true }), session: { max_sessions: 2 }, auth: { type: "bearer", bearer: { validation_endpoint } } },
     });
