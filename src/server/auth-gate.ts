@@ -36,10 +36,10 @@ export function createAuthGate(options: AuthGateOptions) {
   function refuse(error: AuthError, remoteAddress: string): Response {
     options.metrics.count("mcp_bridge_auth_failures_total", "Requests refused by authentication or authorization, by RFC 6750 code", { code: error.code });
     if (error.code === "invalid_token" || error.code === "invalid_request") {
-      if (limiter.fail(remoteAddress)) {
+      const retryAfter = limiter.fail(remoteAddress);
+      if (retryAfter !== undefined) {
         options.metrics.count("mcp_bridge_auth_throttled_total", "Authentication failures answered 429 (over auth_failure_limit)");
-        const retry = String(limiter.retryAfter(remoteAddress));
-        return jsonError(429, "too_many_requests", "too many failed authentication attempts from this address; valid credentials are still accepted", { "retry-after": retry });
+        return jsonError(429, "too_many_requests", "too many failed authentication attempts from this address; valid credentials are still accepted", { "retry-after": String(retryAfter) });
       }
       // Why, at warn: the reasons name the check that failed, never the token.
       failureLog.write("warn", "authentication failed", { remote: remoteAddress, code: error.code, reason: error.reason });

@@ -31,10 +31,11 @@ export class FailureLimiter {
   }
 
   /**
-   * Records a failure from `client`; true when it is over the limit and must be answered 429
-   * (the first failure past the limit is logged at warn, later ones only counted).
+   * Records a failure from `client`. Undefined while within the limit; past it, the failure must be
+   * answered 429, and this is the number of seconds until the window ends (for Retry-After, at
+   * least 1). The first failure past the limit is logged at warn, later ones only counted.
    */
-  fail(client: string): boolean {
+  fail(client: string): number | undefined {
     const address = addressBucket(client);
     const now = Date.now();
     let window = this.#windows.get(address);
@@ -45,20 +46,14 @@ export class FailureLimiter {
       this.#windows.set(address, window);
     }
     window.failures++;
-    if (window.failures <= this.#limit) return false;
+    if (window.failures <= this.#limit) return undefined;
     if (window.throttled++ === 0) {
       this.#logger.warn("authentication failures throttled: answering 429 to further failures from this address; valid credentials still pass", {
         remote: address,
         limit_per_minute: this.#limit,
       });
     }
-    return true;
-  }
-
-  /** Seconds until `client`'s window ends (for Retry-After). */
-  retryAfter(client: string): number {
-    const window = this.#windows.get(addressBucket(client));
-    return window ? Math.max(1, Math.ceil((window.since + WINDOW_MS - Date.now()) / 1000)) : 1;
+    return Math.max(1, Math.ceil((window.since + WINDOW_MS - now) / 1000));
   }
 
   #summarize(address: string, window: Window): void {
