@@ -32,6 +32,8 @@ interface RawLocal {
   write(text: string): void;
   /** initialize (INITIALIZE, or this one), its answer, notifications/initialized. */
   handshake(initialize?: unknown): Promise<void>;
+  /** From now on stdout is not read: the pipe fills, and the bridge must wait for it. */
+  stopReading(): void;
   /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
   end(slowReaderMs?: number): Promise<number | null>;
 }
@@ -62,6 +64,7 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
       await this.answer(0);
       this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     },
+    stopReading: () => void child.stdout.pause(),
     end: (slowReaderMs = 0) => {
       if (slowReaderMs > 0) {
         child.stdout.pause();
@@ -199,17 +202,12 @@ test("a server flooding its GET stream while the local client does not read stdo
     res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
   });
   servers.push(server);
-  const child = spawn(process.execPath, [CLI, "connect", server.url], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp" } });
-  bridges.push(child);
-  let stdout = "";
-  const onData = (chunk: Buffer) => (stdout += chunk.toString("utf8"));
-  child.stdout.on("data", onData);
-  child.stdin.write(`${JSON.stringify(INITIALIZE)}\n`);
-  await waitFor(() => stdout.includes('"id":0'), "the initialize answer");
+  const local = startLocal(["connect", server.url]);
+  local.send(INITIALIZE);
+  await local.answer(0);
   // From now on the local client reads nothing.
-  child.stdout.off("data", onData);
-  child.stdout.pause();
-  child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+  local.stopReading();
+  local.send({ jsonrpc: "2.0", method: "notifications/initialized" });
   await waitFor(() => written >= LIMIT || (stalledSince !== undefined && Date.now() - stalledSince > 5_000), "the flood to stall or pass the limit", 150_000);
   assert.ok(written < 32 * 1024 * 1024, `the bridge took ${written} bytes of events the local client never read`);
   stream?.destroy();
