@@ -44,7 +44,6 @@ function contentType(response: Response): string {
  */
 export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
   const { timeout } = context;
-  const origin = new URL(context.url).host;
   // A tool call's answer comes when the tool is done; server/discover answers from what the server
   // is, and one held past client.timeout, head or body, is no modern server (era detection must not stall).
   const awaitsAnswer = request.method !== "server/discover";
@@ -59,7 +58,7 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
   try {
     return await readAnswer(context, request, response, bounded, onNotification);
   } catch (error) {
-    if (bodyDeadline?.signal.aborted && !signal?.aborted) throw new ClientTransportError("closed", `${origin} did not finish answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error });
+    if (bodyDeadline?.signal.aborted && !signal?.aborted) throw new ClientTransportError("closed", `${new URL(context.url).host} did not finish answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error });
     throw error;
   } finally {
     clearTimeout(timer);
