@@ -36,7 +36,7 @@ export function isTrustedEndpoint(value: string): boolean {
   return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url));
 }
 
-/** Reads a JSON object from `response`, refusing bodies over `limit` bytes and non-2xx answers. */
+/** Reads a JSON object from `response`, refusing bodies over `limit` bytes and non-2xx answers (UpstreamError, see readJsonBody). */
 export async function readJsonObject(response: Response, limit: number, what: string): Promise<Record<string, unknown>> {
   if (!response.ok) {
     await response.body?.cancel().catch(() => {});
@@ -45,7 +45,11 @@ export async function readJsonObject(response: Response, limit: number, what: st
   return readJsonBody(response, limit, what);
 }
 
-/** Reads a JSON object from `response` whatever its status (an error answer's body), refusing bodies over `limit` bytes. */
+/**
+ * Reads a JSON object from `response` whatever its status (an error answer's body), refusing bodies
+ * over `limit` bytes. @throws UpstreamError when the body is too large, not a JSON object, or
+ * does not arrive: the request's timeout covers the body too ("timed out"/"unreachable", as `send`).
+ */
 export async function readJsonBody(response: Response, limit: number, what: string): Promise<Record<string, unknown>> {
   let text: string | undefined;
   try {
