@@ -80,6 +80,15 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
 const INITIALIZE = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
 const INITIALIZE_RESULT = { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "hostile", version: "1" } };
 
+type LegacyMessage = { id?: number | string; method: string };
+
+/** Answers `message` as a legacy Streamable HTTP server in session "s1": a notification 202, server/discover 404, initialize INITIALIZE_RESULT, any other request `{}`. */
+function answerAsLegacy(res: ServerResponse, message: LegacyMessage): void {
+  if (message.id === undefined) return void res.writeHead(202).end();
+  if (message.method === "server/discover") return void res.writeHead(404).end();
+  res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+}
+
 /** A legacy server: refuses server/discover, accepts initialize and notifications (unless `notification` takes them); `hostile` answers everything else. */
 function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }) => void, notification?: (res: ServerResponse, method: string) => void): Promise<TestServer> {
   return startRawServer((req, res, body) => {
@@ -196,10 +205,7 @@ test("a server flooding its GET stream while the local client does not read stdo
       })();
       return;
     }
-    const message = body as { id?: number | string; method: string };
-    if (message.id === undefined) return void res.writeHead(202).end();
-    if (message.method === "server/discover") return void res.writeHead(404).end();
-    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    answerAsLegacy(res, body as LegacyMessage);
   });
   servers.push(server);
   const local = startLocal(["connect", server.url]);
@@ -233,10 +239,7 @@ test("an authorization server echoing the client secret and the refresh token in
     if (req.headers.authorization !== `Bearer ${accessToken}`) {
       return void res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }).end();
     }
-    const message = body as { id?: number | string; method: string };
-    if (message.id === undefined) return void res.writeHead(202).end();
-    if (message.method === "server/discover") return void res.writeHead(404).end();
-    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+    answerAsLegacy(res, body as LegacyMessage);
   });
   servers.push(server);
   const local = startLocal(["connect", server.url, "--client-id", "c1", "--client-secret-env", "SECRET", "--log-level", "debug"], { SECRET: secret });
@@ -356,10 +359,7 @@ test("a GET stream the server ends at once asking retry: 0, or a retry too long 
         gets++;
         return void res.writeHead(200, { "content-type": "text/event-stream" }).end(`retry: ${retry}\n\n`);
       }
-      const message = body as { id?: number | string; method: string };
-      if (message.id === undefined) return void res.writeHead(202).end();
-      if (message.method === "server/discover") return void res.writeHead(404).end();
-      res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+      answerAsLegacy(res, body as LegacyMessage);
     });
     servers.push(server);
     const local = startLocal(["connect", server.url]);
@@ -526,10 +526,7 @@ test("an authorization server that is down while the token is due for renewal ge
       if (tokenCalls === 1) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 1, refresh_token: "rt-1" }));
       return void res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "temporarily_unavailable" }));
     }
-    const message = body as { id?: number | string; method: string };
-    if (message.id === undefined) return void res.writeHead(202).end();
-    if (message.method === "server/discover") return void res.writeHead(404).end();
-    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+    answerAsLegacy(res, body as LegacyMessage);
   });
   servers.push(server);
   const origin = new URL(server.url).origin;
@@ -566,10 +563,8 @@ test("OAuth against an MCP server on plain http beyond loopback: no token is obt
       return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-IN-CLEAR-1", token_type: "Bearer", expires_in: 3600 }));
     }
     seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? "-"}`);
-    const message = body as { id?: number | string; method: string } | undefined;
-    if (!message || message.id === undefined) return void res.writeHead(202).end();
-    if (message.method === "server/discover") return void res.writeHead(404).end();
-    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    if (body === undefined) return void res.writeHead(202).end();
+    answerAsLegacy(res, body as LegacyMessage);
   });
   servers.push(proxy);
   const tokenUrl = `${new URL(proxy.url).origin}/token`;
