@@ -29,7 +29,9 @@ export interface RequestGuard {
 export function createRequestGuard(config: ServerConfig): RequestGuard {
   const loopbackListener = isLoopbackHost(config.listen.host);
   // Entries are checked by the config schema; one with a port accepts that port only.
-  const allowedHosts = config.allowed_hosts.map((entry) => parseHostPort(entry)!);
+  const entries = config.allowed_hosts.map((entry) => parseHostPort(entry)!);
+  const anyPort = new Set(entries.filter((entry) => entry.port === undefined).map((entry) => entry.host));
+  const withPort = new Set(entries.filter((entry) => entry.port !== undefined).map((entry) => `${entry.host}:${entry.port}`));
   const allowedOrigins = new Set([...config.allowed_origins, ...(config.cors.enabled ? config.cors.allowed_origins : [])].map((origin) => origin.toLowerCase().replace(/\/$/, "")));
   const publicUrl = config.public_url ? new URL(config.public_url) : undefined;
   if (publicUrl) allowedOrigins.add(publicUrl.origin.toLowerCase());
@@ -43,7 +45,7 @@ export function createRequestGuard(config: ServerConfig): RequestGuard {
     const name = parsed.host;
     // The proxy in front may forward the public host with or without its port.
     if (name === publicHost) return true;
-    if (allowedHosts.length > 0) return allowedHosts.some((entry) => entry.host === name && (entry.port === undefined || entry.port === parsed.port));
+    if (entries.length > 0) return anyPort.has(name) || (parsed.port !== undefined && withPort.has(`${name}:${parsed.port}`));
     return loopbackListener ? isLoopbackHost(name) : isLoopbackHost(name) || isIp(name);
   }
 
@@ -59,7 +61,7 @@ export function createRequestGuard(config: ServerConfig): RequestGuard {
       } catch {
         return "Origin header not allowed";
       }
-      if (loopbackListener && allowedHosts.length === 0 && isLoopbackHost(url.hostname)) return undefined;
+      if (loopbackListener && entries.length === 0 && isLoopbackHost(url.hostname)) return undefined;
       // Same-origin requests (the page was served by this host) are fine on any listener.
       if (hostHeader !== null && url.host === hostHeader.trim().toLowerCase() && !loopbackListener) return undefined;
       return "Origin header not allowed";
