@@ -96,10 +96,11 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
     },
     async validate(token) {
       const key = toHex(await sha256(token));
-      const refusal = refused.get(key);
-      if (refusal) throw refusal;
+      // An honest user's cached answer first: one lookup on the common path (a key is live in at most one of the two).
       const cached = accepted.get(key);
       if (cached) return cached;
+      const refusal = refused.get(key);
+      if (refusal) throw refusal;
       let pending = inFlight.get(key);
       if (!pending) {
         pending = ask(token).then(

@@ -209,10 +209,11 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
     }
     // RFC 7662 for opaque tokens, and for JWTs when no JWKS is configured.
     if (introspection) {
-      const refusal = introspectionRefusals.get(key);
-      if (refusal) throw refusal;
+      // An honest user's cached answer first: one lookup on the common path (a key is live in at most one of the two).
       const cached = introspectionCache.get(key);
       if (cached) return cached;
+      const refusal = introspectionRefusals.get(key);
+      if (refusal) throw refusal;
       return introspect(token, key);
     }
     throw new AuthError("invalid_token", header ? "JWT presented but no JWKS is configured" : "not a JWT, and introspection is not configured");
