@@ -33,6 +33,8 @@ const MIN_CACHE_MS = 5 * 60_000;
 const FETCHES_PER_ADDRESS = 20;
 const FETCH_WINDOW_MS = 10 * 60_000;
 const KNOWN_GOOD_MS = 86_400_000;
+/** A client's mark of use is written again once it is this old, so it lasts KNOWN_GOOD_MS from the last use, not the first. */
+const KNOWN_GOOD_RENEW_MS = 3_600_000;
 
 type CimdConfig = OAuthServerConfig["client_metadata_documents"];
 
@@ -137,8 +139,9 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
 
     async used(clientId) {
       const key = `cimd-ok:${clientId}`;
+      const marked = await store.get(key);
       // Called once the tokens are issued: a full store must not turn them into an error now.
-      if (!(await store.get(key))) await store.put(key, true, KNOWN_GOOD_MS).catch(() => {});
+      if (typeof marked !== "number" || Date.now() - marked >= KNOWN_GOOD_RENEW_MS) await store.put(key, Date.now(), KNOWN_GOOD_MS).catch(() => {});
     },
   };
 }

@@ -11,7 +11,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { RunningBridge } from "../support/bridge.ts";
+import { ROOT, type RunningBridge } from "../support/bridge.ts";
 import { authorizeUrl, CLAUDE_CALLBACK, postForm, redeem, signIn, startAsBridge, tempDir } from "./support.ts";
 
 interface DocumentServer {
@@ -171,6 +171,41 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     assert.equal(status, 400);
     assert.match(text, /not allowed on this server/);
     assert.ok(!documents.hits.includes("/not-allowed.json"));
+  });
+
+  test("a client used for a token a day after its first stays known: a flood from its address a day later still leaves it its fetch", async () => {
+    // SIGUSR2 steps the bridge's wall clock 23 h ahead (tests/support/clock-step.cjs); documents are cached for a second.
+    const bridge = await startAsBridge({
+      storage: { type: "memory" },
+      env: { NODE_EXTRA_CA_CERTS: documents.caFile, NODE_OPTIONS: `--require ${join(ROOT, "tests/support/clock-step.cjs")}`, CLOCK_STEP_MS: String(23 * 3_600_000) },
+      oauthServer: { refresh_token_lifetime: "72h", client_metadata_documents: { allow_private_addresses: true, allowed_hosts: ["localhost"], max_cache_time: "1s" } },
+    });
+    try {
+      const known = `${documents.origin}/daily.json`;
+      documents.routes.set("/daily.json", { status: 200, body: documentFor(known), headers: { "cache-control": "no-store" } });
+      const { url, verifier } = authorizeUrl(bridge.origin, known, { resource: bridge.url });
+      const redeemed = await redeem(bridge.origin, known, (await signIn(url)).searchParams.get("code")!, verifier);
+      let tokens = (await redeemed.json()) as { refresh_token: string };
+      assert.equal(redeemed.status, 200, JSON.stringify(tokens));
+      const refresh = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_200));
+        const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: known });
+        const body = (await response.json()) as { refresh_token: string };
+        assert.equal(response.status, 200, JSON.stringify(body));
+        tokens = body;
+      };
+      // Used again 23 h on, and once more 46 h on: the last use was 23 h before.
+      bridge.process.kill("SIGUSR2");
+      await refresh();
+      bridge.process.kill("SIGUSR2");
+      for (let i = 0; i < 25; i++) {
+        const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: "x", client_id: `${documents.origin}/daily-flood-${i}.json` });
+        await response.arrayBuffer();
+      }
+      await refresh();
+    } finally {
+      await bridge.stop();
+    }
   });
 
   test("documents never used for a token are fetched at most 20 per address per ten minutes, even all at once and even when valid, so nobody fills the store with them", async () => {
