@@ -149,16 +149,13 @@ export class CidrSet {
 /**
  * The unit per-address limits count: the address itself for IPv4 (IPv4-mapped IPv6 as IPv4), its
  * /64 for IPv6 — one subscriber or host commonly owns a whole /64 and could otherwise take a new
- * address for every attempt. Returns e.g. "192.0.2.7" or "2001:db8:1:2::/64".
+ * address for every attempt. Returns e.g. "192.0.2.7" or "2001:db8:1:2::/64"; text that is no address, unchanged.
  */
 export function addressBucket(address: string): string {
-  const text = address.replace(/%.*$/, "").toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (mapped) return mapped[1]!;
-  if (!text.includes(":")) return address;
-  const [head = "", tail] = text.split("::");
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === undefined || tail === "" ? [] : tail.split(":");
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-  return `${groups.slice(0, 4).map((group) => (parseInt(group, 16) || 0).toString(16)).join(":")}::/64`;
+  const bytes = parseIp(address);
+  // Not an address (a peer the runtime could not name): counted as given.
+  if (!bytes) return address;
+  if (V4_MAPPED_PREFIX.every((byte, i) => bytes[i] === byte)) return formatIp(bytes);
+  bytes.fill(0, 8);
+  return `${formatIp(bytes)}/64`;
 }
