@@ -218,15 +218,11 @@ export class StreamableHttpTransport implements RemoteTransport {
               signal: this.#closing.signal,
             });
             ready();
-            if (response.status === 405) {
+            // A server without a GET stream may say 404 rather than 405 before the stream was ever
+            // open: re-initializing would bring the same answer, in a loop.
+            if (response.status === 405 || (response.status === 404 && !opened)) {
               await response.body?.cancel().catch(() => {});
-              logger.debug("the remote server offers no GET stream");
-              return;
-            }
-            if (response.status === 404 && !opened) {
-              // A server without a GET stream may say 404 rather than 405: re-initializing would bring the same answer, in a loop.
-              await response.body?.cancel().catch(() => {});
-              logger.debug("the remote server offers no GET stream (404)");
+              logger.debug(`the remote server offers no GET stream (HTTP ${response.status})`);
               return;
             }
             if (response.status === 404) {
