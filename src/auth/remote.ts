@@ -13,6 +13,11 @@ import { isTrustedEndpoint } from "./oauth/http.ts";
 import { REFUSED_TOKEN_CACHE_ENTRIES, TOKEN_CACHE_MAX_ENTRIES } from "./oauth/token-cache.ts";
 
 const MAX_ANSWER_BYTES = 64 * 1024;
+/**
+ * How long one readiness probe's outcome stands: a flood of tokens the endpoint fails on costs it
+ * at most one extra request per this many milliseconds.
+ */
+const PROBE_INTERVAL_MS = 1000;
 
 /** The endpoint's answer; extra fields are allowed, the named ones must have the right types. */
 const ValidationAnswerSchema = z.looseObject({
@@ -25,7 +30,10 @@ const ValidationAnswerSchema = z.looseObject({
 
 export interface RemoteValidator {
   validate(token: string): Promise<Principal>;
-  /** False since the endpoint last failed to give a clear answer, until it gives one. */
+  /**
+   * False while the endpoint fails to give a clear answer for any token: after a failure the bridge
+   * asks it about a random token, so that one token it fails on does not make /ready 503.
+   */
   readonly ready: boolean;
 }
 
@@ -50,6 +58,22 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
   const refused = new TtlCache<AuthError>(REFUSED_TOKEN_CACHE_ENTRIES);
   const inFlight = new Map<string, Promise<Principal>>();
   let ready = true;
+  let probe: { at: number; done: Promise<void> } | undefined;
+
+  /**
+   * Whether the endpoint still answers (a clear answer about a made-up token, valid or not) sets
+   * `ready`; resolves when known. One probe per PROBE_INTERVAL_MS at most, shared by the failures meanwhile.
+   */
+  function probeEndpoint(): Promise<void> {
+    const now = performance.now();
+    if (probe && now - probe.at < PROBE_INTERVAL_MS) return probe.done;
+    const done = ask(`mcp-bridge-readiness-probe-${crypto.randomUUID()}`).then(
+      () => void (ready = true),
+      (error: unknown) => void (ready = error instanceof AuthError && error.code === "invalid_token"),
+    );
+    probe = { at: now, done };
+    return done;
+  }
 
   async function ask(token: string): Promise<Principal> {
     let response: Response;
@@ -109,10 +133,15 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
             accepted.set(key, principal, config.cache_ttl);
             return principal;
           },
-          (error: unknown) => {
-            ready = error instanceof AuthError && error.code === "invalid_token";
-            // Outages are not cached: the next request asks again.
-            if (error instanceof AuthError && error.code === "invalid_token") refused.set(key, error, config.negative_cache_ttl);
+          async (error: unknown) => {
+            if (error instanceof AuthError && error.code === "invalid_token") {
+              ready = true;
+              refused.set(key, error, config.negative_cache_ttl);
+              throw error;
+            }
+            // Outages are not cached: the next request asks again. Whether the endpoint fails for
+            // this token alone (a token crafted to make it fail) or for all is what /ready says.
+            await probeEndpoint();
             throw error;
           },
         );

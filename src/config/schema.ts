@@ -200,7 +200,7 @@ const sessionSchema = section({
 
 const bearerSchema = section({
   valid_tokens: z.array(secret()).optional().describe('Server mode: accepted tokens, plaintext or "sha256:<hex>" of the token.'),
-  validation_endpoint: httpUrl().optional().describe('Server mode: POSTed {"token": …}; answers {"valid", "subject", "scopes", "claims", "metadata"}.'),
+  validation_endpoint: httpUrl().optional().describe('Server mode: POSTed {"token": …}; answers {"valid", "subject", "scopes", "claims", "metadata"}. After it fails to answer clearly, the bridge asks it about a random token (at most once a second): /ready is 503 only when that fails too, not for one token the endpoint chokes on.'),
   validation_timeout: duration().prefault("5s").describe("Time allowed for the validation endpoint to answer; when it does not, the request fails with 503."),
   cache_ttl: duration("lifetime").prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
   negative_cache_ttl: duration("lifetime").prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),

@@ -79,6 +79,43 @@ describe("remote validation (bearer.validation_endpoint) under a flood of bad to
   });
 });
 
+describe("remote validation and /ready", { timeout: 60_000 }, () => {
+  test("a token the endpoint fails on (500) gets 503, but /ready stays 200 while the endpoint answers other tokens; an endpoint down for all makes it 503", async () => {
+    const state = { all: false };
+    const asked: string[] = [];
+    const endpoint = await startJsonEndpoint((body) => {
+      const token = (JSON.parse(body) as { token: string }).token;
+      asked.push(token);
+      if (state.all || token.startsWith("crafted")) return { status: 500 };
+      return { status: 200, json: token === "honest-0123456789" ? { valid: true, subject: "alice" } : { valid: false } };
+    });
+    const bridge = await startBridge({ server: { mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint: `${endpoint.origin}/validate` } } } });
+    const readiness = async () => {
+      const response = await fetch(`${bridge.origin}/ready`);
+      return { status: response.status, auth: ((await response.json()) as { auth: string }).auth };
+    };
+    try {
+      for (let i = 0; i < 5; i++) {
+        assert.equal(await authStatus(bridge.url, `crafted-${i}-0123456789`), 503, "a failure to decide fails closed");
+        assert.deepEqual(await readiness(), { status: 200, auth: "ready" }, "one token's failure says nothing about the endpoint");
+      }
+      assert.ok(asked.some((token) => !token.startsWith("crafted")), "the bridge asked the endpoint about a token of its own");
+      assert.equal(await authStatus(bridge.url, "honest-0123456789"), 400, "honest users pass meanwhile");
+      // Down for every token: /ready says so after the next failure, and recovers with the next clear answer.
+      state.all = true;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.equal(await authStatus(bridge.url, "someone-else-0123456789"), 503);
+      assert.deepEqual(await readiness(), { status: 503, auth: "unavailable" });
+      state.all = false;
+      assert.equal(await authStatus(bridge.url, "unknown-0123456789"), 401);
+      assert.deepEqual(await readiness(), { status: 200, auth: "ready" });
+    } finally {
+      await bridge.stop();
+      endpoint.close();
+    }
+  });
+});
+
 describe("auth-failure limiter and IPv6", { timeout: 60_000 }, () => {
   test("an IPv6 client cannot escape its failure budget by taking a new address of its /64 for each attempt; other /64s and valid tokens are unaffected", async () => {
     const bridge = await startBridge({
