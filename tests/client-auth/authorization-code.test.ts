@@ -321,4 +321,17 @@ describe("step-up on 403 insufficient_scope", () => {
     assert.ok(answers.slice(3).every((answer) => answer === false), `gave up after at most three tries: ${answers}`);
     assert.match(logger.text(), /keeps refusing tokens|invalid_scope/);
   });
+
+  test("a server naming a new scope in every challenge gets six authorizations in all, not three per scope without end", async () => {
+    const { M2M_CLIENT } = await import("../auth-oauth/support.ts");
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: M2M_CLIENT.id, client_secret: M2M_CLIENT.secret } }, bridge.url);
+    assert.equal((await call(source, bridge.url)).status, 200);
+    const answers = [];
+    for (let i = 0; i < 12; i++) {
+      answers.push(await source.handleChallenge({ status: 403, wwwAuthenticate: `Bearer error="insufficient_scope", scope="mcp:made-up-${i}"`, resourceUrl: bridge.url }));
+    }
+    assert.equal(answers.filter((answer) => answer !== false).length, 5, `the first sign-in and five step-ups: ${answers}`);
+    assert.ok(answers.slice(5).every((answer) => answer === false));
+    assert.match(logger.text(), /keeps refusing tokens/);
+  });
 });

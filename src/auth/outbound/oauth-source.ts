@@ -27,6 +27,12 @@ export type GrantKind = "client_credentials" | "authorization_code" | "enterpris
 
 /** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
 const MAX_AUTHORIZATIONS = 3;
+/**
+ * Authorizations (and, apart, refreshes) allowed within AUTHORIZATION_WINDOW_MS whatever the scopes:
+ * a server naming a new scope in each challenge must not open a browser, or ask the authorization
+ * server, without end.
+ */
+const MAX_AUTHORIZATIONS_ALL_SCOPES = 6;
 const AUTHORIZATION_WINDOW_MS = 10 * 60_000;
 /**
  * After a renewal ahead of expiry fails, the token in hand is sent for this long before the next
@@ -208,7 +214,7 @@ export class OAuthTokenSource implements TokenSource {
 
     const key = [...scopes].sort().join(" ");
     // A plain 401 for a token that merely expired: a refresh, not a new authorization.
-    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && this.#allow(`refresh ${key}`)) {
+    if (challenge.status === 401 && sameServer && previous?.tokens?.refreshToken && this.#allow(key, true)) {
       try {
         await this.#renew({ ...next, tokens: previous.tokens });
         return true;
@@ -218,7 +224,7 @@ export class OAuthTokenSource implements TokenSource {
         if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && next.registration?.via === "dcr") next.registration = undefined;
       }
     }
-    if (!this.#allow(key)) {
+    if (!this.#allow(key, false)) {
       logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", status: challenge.status });
       return false;
     }
@@ -241,12 +247,23 @@ export class OAuthTokenSource implements TokenSource {
     return key && oauth.DPoP(client, key.keyPair);
   }
 
-  /** Counts an attempt of kind `key`; false once MAX_AUTHORIZATIONS were made within the window. */
-  #allow(key: string): boolean {
+  /**
+   * Counts an attempt for the scope set `scopes` (a refresh when `refresh`); false once
+   * MAX_AUTHORIZATIONS were made for it, or MAX_AUTHORIZATIONS_ALL_SCOPES for any, within the window.
+   */
+  #allow(scopes: string, refresh: boolean): boolean {
     const now = Date.now();
-    const recent = (this.#authorizations.get(key) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
-    if (recent.length >= MAX_AUTHORIZATIONS) return false;
-    this.#authorizations.set(key, [...recent, now]);
+    // Scope tokens hold no space (RFC 6749 §3.3): these keys cannot be a scope set's.
+    const key = `${refresh ? "refresh " : ""}${scopes}`;
+    const all = refresh ? " all refreshes" : " all authorizations";
+    const recent = (of: string) => (this.#authorizations.get(of) ?? []).filter((at) => now - at < AUTHORIZATION_WINDOW_MS);
+    const mine = recent(key);
+    const every = recent(all);
+    if (mine.length >= MAX_AUTHORIZATIONS || every.length >= MAX_AUTHORIZATIONS_ALL_SCOPES) return false;
+    // Scope sets with no attempt in the window are forgotten, so the map stays small (a dozen keys at most).
+    for (const [of, times] of this.#authorizations) if (times.every((at) => now - at >= AUTHORIZATION_WINDOW_MS)) this.#authorizations.delete(of);
+    this.#authorizations.set(key, [...mine, now]);
+    this.#authorizations.set(all, [...every, now]);
     return true;
   }
 
