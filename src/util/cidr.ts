@@ -147,6 +147,23 @@ export class CidrSet {
 }
 
 /**
+ * Special-purpose blocks off the public Internet (IANA registries, RFC 6890): "this network",
+ * private networks, shared address space, loopback, link-local (where clouds serve instance
+ * metadata, 169.254.169.254), IETF protocol assignments, benchmarking, reserved and multicast; for
+ * IPv6 the unspecified and loopback addresses (and the IPv4-compatible block around them),
+ * unique-local, link-local, local-use NAT64 and multicast. IPv4-mapped IPv6 matches the IPv4 blocks.
+ */
+const NON_PUBLIC = new CidrSet([
+  "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3",
+  "::/96", "fc00::/7", "fe80::/10", "64:ff9b:1::/48", "ff00::/8",
+]);
+
+/** True when `text` is an address (brackets allowed) off the public Internet (see NON_PUBLIC); false for a name. */
+export function isNonPublicAddress(text: string): boolean {
+  return NON_PUBLIC.contains(text);
+}
+
+/**
  * The unit per-address limits count: the address itself for IPv4 (IPv4-mapped IPv6 as IPv4), its
  * /64 for IPv6 — one subscriber or host commonly owns a whole /64 and could otherwise take a new
  * address for every attempt. Returns e.g. "192.0.2.7" or "2001:db8:1:2::/64"; text that is no address, unchanged.

@@ -171,6 +171,85 @@ describe("discovery refuses what it must", () => {
   });
 });
 
+/**
+ * fetch as if each name in `names` resolved to a loopback server here (its https URLs reach that
+ * server's http origin): a public MCP server cannot run on loopback, so its DNS is played by the
+ * test. Every URL asked for is recorded; any other name does not resolve.
+ */
+function resolving(names: Record<string, string>, asked: string[]): typeof fetch {
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    asked.push(url.href);
+    const origin = names[url.host];
+    if (!origin) return Promise.reject(new TypeError(`fetch failed: ${url.host} does not resolve here`));
+    return fetch(`${origin}${url.pathname}${url.search}`, init);
+  };
+}
+
+describe("a public MCP server cannot point discovery into the bridge's own network (SSRF)", () => {
+  const servers: { close(): Promise<void> }[] = [];
+  after(async () => Promise.all(servers.map((server) => server.close())));
+  const MCP = "https://mcp.example.com/mcp";
+  const CLIENT = { type: "oauth", oauth: { client_id: "c", client_secret: "s" } };
+
+  test("a resource_metadata at a private, loopback or link-local address (however written) is never fetched", async () => {
+    const asked: string[] = [];
+    const { source, logger } = await makeSource(CLIENT, MCP, { fetch: resolving({}, asked) });
+    const targets = [
+      "https://169.254.169.254/latest/meta-data/",
+      "https://[::ffff:a9fe:a9fe]/latest/meta-data/",
+      "https://0xa9.0xfe.0xa9.0xfe/latest/",
+      "https://2852039166/latest/",
+      "https://10.1.2.3/prm",
+      "https://172.31.255.1/prm",
+      "https://192.168.0.1/prm",
+      "https://127.0.0.1:6379/",
+      "https://0x7f.1/",
+      "https://localhost/prm",
+      "https://admin.localhost/prm",
+      "https://[::1]/prm",
+      "https://[fd00::1]/prm",
+      "https://[fe80::1]/prm",
+      "https://0.0.0.0/prm",
+    ];
+    for (const target of targets) {
+      assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: `Bearer resource_metadata="${target}"`, resourceUrl: MCP }), false, target);
+    }
+    assert.deepEqual(asked, [], "nothing was fetched");
+    assert.equal(logger.text().match(/resource_metadata .* is a private, loopback or link-local address, but the MCP server is not/g)?.length, targets.length);
+  });
+
+  test("nor an authorization server its PRM names there, nor endpoints there of an authorization server it names", async () => {
+    const as = await hostile(() => ({ "GET /.well-known/oauth-authorization-server": json(asMetadata("https://as.example.com", { token_endpoint: "https://192.168.1.1/token" })) }));
+    const mcp = await hostile(() => ({
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: MCP, authorization_servers: ["https://10.0.0.7"] }),
+      "GET /.well-known/oauth-protected-resource/other": json({ resource: "https://mcp.example.com/other", authorization_servers: ["https://as.example.com"] }),
+    }));
+    servers.push(as, mcp);
+    const asked: string[] = [];
+    const names = { "mcp.example.com": mcp.origin, "as.example.com": as.origin };
+    const first = await makeSource(CLIENT, MCP, { fetch: resolving(names, asked) });
+    assert.equal(await first.source.handleChallenge({ status: 401, wwwAuthenticate: "Bearer", resourceUrl: MCP }), false);
+    assert.match(first.logger.text(), /authorization server issuer \W+https:\/\/10\.0\.0\.7\W+ is a private, loopback or link-local address/);
+    const other = "https://mcp.example.com/other";
+    const second = await makeSource(CLIENT, other, { fetch: resolving(names, asked) });
+    assert.equal(await second.source.handleChallenge({ status: 401, wwwAuthenticate: "Bearer", resourceUrl: other }), false);
+    assert.match(second.logger.text(), /authorization server token_endpoint \W+https:\/\/192\.168\.1\.1\/token\W+ is a private/);
+    assert.ok(!asked.some((url) => /10\.0\.0\.7|192\.168/.test(url)), asked.join(", "));
+  });
+
+  test("an authorization server at a private address that the configuration names (issuer) is the operator's choice, and is used", async () => {
+    const as = await hostile(() => ({ "GET /.well-known/oauth-authorization-server": json(asMetadata("https://10.0.0.7")) }));
+    const mcp = await hostile(() => ({ "GET /.well-known/oauth-protected-resource/mcp": json({ resource: MCP, authorization_servers: ["https://10.0.0.7"] }) }));
+    servers.push(as, mcp);
+    const asked: string[] = [];
+    const { source } = await makeSource({ type: "oauth", oauth: { client_id: "c", client_secret: "s", issuer: "https://10.0.0.7" } }, MCP, { fetch: resolving({ "mcp.example.com": mcp.origin, "10.0.0.7": as.origin }, asked) });
+    await source.handleChallenge({ status: 401, wwwAuthenticate: "Bearer", resourceUrl: MCP });
+    assert.ok(asked.includes("https://10.0.0.7/.well-known/oauth-authorization-server"), asked.join(", "));
+    assert.ok(asked.includes("https://10.0.0.7/token"), `the client credentials grant went to the configured server: ${asked.join(", ")}`);
+  });
+});
+
 describe("enterprise-managed authorization (SEP-990)", () => {
   test("the ID token from id_token_command is exchanged at the IdP for an ID-JAG, then for an access token at the MCP server's AS", async () => {
     const seen: { exchange?: URLSearchParams; bearer?: URLSearchParams; basic?: string } = {};

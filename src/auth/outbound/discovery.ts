@@ -6,6 +6,7 @@
  * fallback: metadata at the server's root, else `/authorize`, `/token`, `/register` there.
  */
 import * as oauth from "oauth4webapi";
+import { isNonPublicAddress } from "../../util/cidr.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { requireTrusted, type HttpContext } from "./http.ts";
@@ -42,6 +43,34 @@ export function resourceCovers(resource: string, serverUrl: string): boolean {
   const prefix = published.pathname.replace(/\/$/, "");
   const path = server.pathname.replace(/\/$/, "");
   return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** Whether `url` names a host off the public Internet: such an address, or a localhost name (RFC 6761 §6.3). Names are not resolved. */
+function isNonPublic(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false; // Not a URL: requireTrusted refuses it.
+  }
+  return host === "localhost" || host.endsWith(".localhost") || isNonPublicAddress(host);
+}
+
+/**
+ * Refuses a URL the MCP server's answers lead to (its `resource_metadata`, its PRM's authorization
+ * server, that server's endpoints) when it is off the public Internet and the MCP server is not:
+ * a server must not make the bridge reach into the network it runs in (MCP security best
+ * practices §SSRF, RFC 9728 §7.7). A configured issuer is the operator's choice and is not checked.
+ */
+type Reachable = (url: string, what: string) => void;
+
+function reachableFrom(serverUrl: string): Reachable {
+  if (isNonPublic(serverUrl)) return () => {};
+  return (url, what) => {
+    if (isNonPublic(url)) {
+      throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} is a private, loopback or link-local address, but the MCP server is not: refusing it (configure client.auth.oauth.issuer to use an authorization server there)`);
+    }
+  };
 }
 
 /** RFC 9728 §3.1 locations for `serverUrl`: path-inserted first, then the root. */
@@ -98,7 +127,8 @@ const stringList = (value: unknown): string[] | undefined =>
   Array.isArray(value) && value.every((item) => typeof item === "string") ? (value as string[]) : undefined;
 
 /** Fetches PRM from the challenge's URL, else the RFC 9728 locations; undefined when the server has none. */
-async function fetchProtectedResource(http: HttpContext, serverUrl: string, resourceMetadataUrl: string | undefined): Promise<ProtectedResource | undefined> {
+async function fetchProtectedResource(http: HttpContext, serverUrl: string, resourceMetadataUrl: string | undefined, reachable: Reachable): Promise<ProtectedResource | undefined> {
+  if (resourceMetadataUrl) reachable(resourceMetadataUrl, "the challenge's resource_metadata");
   for (const url of resourceMetadataUrl ? [resourceMetadataUrl] : prmLocations(serverUrl)) {
     const document = await getMetadata(http, url, "protected resource metadata");
     if (!document) continue;
@@ -124,15 +154,16 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
  * discovery (`sameOriginIssuer` relaxes this to the same origin, for 2025-03-26 servers only).
  * Undefined when no location answers.
  */
-export async function fetchAuthorizationServer(http: HttpContext, issuer: string, options: { sameOriginIssuer?: boolean } = {}): Promise<oauth.AuthorizationServer | undefined> {
+export async function fetchAuthorizationServer(http: HttpContext, issuer: string, options: { sameOriginIssuer?: boolean; reachable?: Reachable } = {}): Promise<oauth.AuthorizationServer | undefined> {
   requireTrusted(issuer, "authorization server issuer");
+  options.reachable?.(issuer, "authorization server issuer");
   for (const url of asMetadataLocations(issuer)) {
     const document = await getMetadata(http, url, "authorization server metadata");
     if (!document) continue;
     if (document.issuer !== issuer && !(options.sameOriginIssuer && typeof document.issuer === "string" && sameOrigin(document.issuer, issuer))) {
       throw new OutboundAuthError("discovery", `authorization server metadata at ${url} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: refusing it`);
     }
-    return checkEndpoints(document as unknown as oauth.AuthorizationServer);
+    return checkEndpoints(document as unknown as oauth.AuthorizationServer, options.reachable);
   }
   return undefined;
 }
@@ -145,11 +176,13 @@ function sameOrigin(a: string, b: string): boolean {
   }
 }
 
-/** Every endpoint the bridge may send credentials to must be trustworthy. */
-function checkEndpoints(as: oauth.AuthorizationServer): oauth.AuthorizationServer {
+/** Every endpoint the bridge may send credentials to must be trustworthy (and, when `reachable` says so, public). */
+function checkEndpoints(as: oauth.AuthorizationServer, reachable?: Reachable): oauth.AuthorizationServer {
   for (const key of ["token_endpoint", "authorization_endpoint", "registration_endpoint"] as const) {
     const value = as[key];
-    if (value !== undefined) requireTrusted(String(value), `authorization server ${key}`);
+    if (value === undefined) continue;
+    requireTrusted(String(value), `authorization server ${key}`);
+    reachable?.(String(value), `authorization server ${key}`);
   }
   return as;
 }
@@ -163,7 +196,8 @@ function checkEndpoints(as: oauth.AuthorizationServer): oauth.AuthorizationServe
  * @throws OutboundAuthError "discovery" naming what failed.
  */
 export async function discover(http: HttpContext, serverUrl: string, options: { resourceMetadataUrl?: string; pinnedIssuer?: string } = {}): Promise<Discovered> {
-  const prm = await fetchProtectedResource(http, serverUrl, options.resourceMetadataUrl);
+  const reachable = reachableFrom(serverUrl);
+  const prm = await fetchProtectedResource(http, serverUrl, options.resourceMetadataUrl, reachable);
   if (prm) {
     const pinned = options.pinnedIssuer;
     if (pinned && !prm.authorizationServers.includes(pinned)) {
@@ -173,7 +207,7 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
       );
     }
     const issuer = pinned ?? prm.authorizationServers[0]!;
-    const as = await fetchAuthorizationServer(http, issuer);
+    const as = await fetchAuthorizationServer(http, issuer, pinned ? {} : { reachable });
     if (!as) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
     return { resource: prm.resource, as, ...(prm.scopesSupported && { scopesSupported: prm.scopesSupported }), ...(prm.dpop && { dpop: true }) };
   }
