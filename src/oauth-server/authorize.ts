@@ -29,6 +29,16 @@ export const PENDING_LIFETIME_MS = 15 * 60_000;
 const PENDING_PER_ADDRESS = 100;
 const PENDING_WINDOW_MS = 10 * 60_000;
 
+/** How long a sign-in told that too many are being checked is asked to wait (seconds). */
+const BUSY_RETRY_SECONDS = 5;
+
+/** A form page answered with another status and Retry-After (seconds). */
+function withStatus(response: Response, status: number, retryAfterSeconds: number): Response {
+  const headers = new Headers(response.headers);
+  headers.set("retry-after", String(retryAfterSeconds));
+  return new Response(response.body, { status, headers });
+}
+
 /** An error shown on the bridge's own page: the redirect URI cannot be trusted with it. */
 class PageError extends Error {
   constructor(readonly status: number, readonly title: string, message: string) {
@@ -280,13 +290,24 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       if (username === "" || password === "" || username.length > 256 || password.length > 1024) {
         return showForm(pending, requestId, { askCredentials: true, error: "Enter your username and password.", username: username.slice(0, 256) });
       }
-      const wait = await as.limiter.attempt(username, address);
-      if (wait > 0) {
-        as.audit("login_throttled", { username, remote: address });
-        const response = showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${Math.ceil(wait / 1000)} seconds and try again.`, username });
-        return new Response(response.body, { status: 429, headers: new Headers([...response.headers, ["retry-after", String(Math.ceil(wait / 1000))]]) });
+      // Asked for before the attempt is counted: a sign-in told to retry has not failed.
+      const turn = users.turn();
+      if (!turn) {
+        as.audit("login_busy", { remote: address });
+        return withStatus(showForm(pending, requestId, { askCredentials: true, error: "Too many sign-ins are being checked right now. Wait a few seconds and try again.", username }), 503, BUSY_RETRY_SECONDS);
       }
-      const user = await users.verify(username, password);
+      const release = await turn;
+      let user: SignedInUser | undefined;
+      try {
+        const wait = await as.limiter.attempt(username, address);
+        if (wait > 0) {
+          as.audit("login_throttled", { username, remote: address });
+          return withStatus(showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${Math.ceil(wait / 1000)} seconds and try again.`, username }), 429, Math.ceil(wait / 1000));
+        }
+        user = await users.verify(username, password);
+      } finally {
+        release();
+      }
       if (!user) {
         as.audit("login_failed", { username, remote: address, client_id: pending.client_id });
         return showForm(pending, requestId, { askCredentials: true, error: "Wrong username or password.", username });

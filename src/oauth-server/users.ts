@@ -12,10 +12,22 @@ import { randomToken } from "./random.ts";
 
 /** Cost of hashes made for password_env users (the hash-password default). */
 const ENV_PASSWORD_COST = 10;
+/**
+ * Password checks run at once. bcryptjs is JavaScript on the event loop: each check holds it for
+ * its whole cost, so more at once only delay every other request (MCP calls included).
+ */
+const MAX_CONCURRENT_CHECKS = 2;
+/** Sign-ins waiting for a check; beyond, they are told to retry (503): a flood from many addresses must not queue without bound. */
+const MAX_WAITING_CHECKS = 32;
 const COST = /^\$2[aby]\$(\d\d)\$/;
 
 export interface BuiltinUsers {
-  /** The user when `username` and `password` match; undefined otherwise, after the same work either way. */
+  /**
+   * A turn to check a password: resolves with its release once fewer than MAX_CONCURRENT_CHECKS
+   * run; undefined at once when MAX_WAITING_CHECKS already wait (the sign-in is answered 503).
+   */
+  turn(): Promise<() => void> | undefined;
+  /** The user when `username` and `password` match; undefined otherwise, after the same work either way. Call it during a turn. */
   verify(username: string, password: string): Promise<SignedInUser | undefined>;
   /** Every scope some user may be granted. */
   readonly allScopes: string[];
@@ -58,7 +70,23 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
     logger?.warn("the built-in users' password hashes have different bcrypt costs: a cheaper one answers faster than an unknown username, which tells that the name exists; make every password_hash with the same cost", { costs: [...new Set(costs)].sort((a, b) => a - b).join(",") });
   }
   const dummy = await bcrypt.hash(randomToken(16), cost);
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  };
   return {
+    turn() {
+      if (running < MAX_CONCURRENT_CHECKS) {
+        running++;
+        return Promise.resolve(once(release));
+      }
+      if (waiting.length >= MAX_WAITING_CHECKS) return undefined;
+      // A released turn passes straight to the next waiter: `running` stays as it is.
+      return new Promise((resolve) => waiting.push(() => resolve(once(release))));
+    },
     allScopes: [...new Set(config.users.flatMap((user) => user.scopes))],
     find: (username) => table.get(username)?.user,
     async verify(username, password) {
@@ -67,5 +95,15 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
       const ok = await bcrypt.compare(password, found?.hash ?? dummy);
       return ok && found && !bcrypt.truncates(password) ? found.user : undefined;
     },
+  };
+}
+
+/** `fn`, callable once (a turn released twice would let a third check run). */
+function once(fn: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    fn();
   };
 }

@@ -1,0 +1,57 @@
+/**
+ * @module Password guesses from many addresses at once (each address's first guess is free, so the
+ * per-address limiter cannot slow them): the bridge checks two passwords at a time and lets at most
+ * 32 sign-ins wait, and tells the rest to retry, without counting that against them.
+ */
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { after, before, describe, test } from "node:test";
+import bcrypt from "bcryptjs";
+import type { RunningBridge } from "../support/bridge.ts";
+import { ALICE, authorizeUrl, cookieHeader, openLoginPage, registerClient, startAsBridge, type LoginForm } from "./support.ts";
+
+/** POSTs the sign-in form from `localAddress` (127.x.y.z, as another machine would). */
+function loginFrom(localAddress: string, origin: string, form: LoginForm, password: string): Promise<{ status: number; retryAfter?: string; location?: string; body: string }> {
+  const body = new URLSearchParams({ request_id: form.requestId, csrf_token: form.csrfToken, action: "allow", username: ALICE.username, password }).toString();
+  return new Promise((resolve, reject) => {
+    const headers = { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader(form.cookies), "content-length": String(Buffer.byteLength(body)) };
+    const req = request(`${origin}/oauth/authorize`, { method: "POST", localAddress, headers }, (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"], location: response.headers.location, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("a flood of sign-ins from many addresses", { timeout: 180_000 }, () => {
+  let bridge: RunningBridge;
+  let clientId: string;
+  before(async () => {
+    // A realistic cost: each check takes a noticeable time, as it does in production.
+    bridge = await startAsBridge({ oauthServer: { builtin: { users: [{ username: ALICE.username, password_hash: bcrypt.hashSync(ALICE.password, 11), scopes: ALICE.scopes }] } } });
+    ({ client_id: clientId } = await registerClient(bridge.origin));
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test("is checked a few at a time: the rest are told to retry (503, Retry-After), and that refusal does not count against them", async () => {
+    const form = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
+    const addresses = Array.from({ length: 150 }, (_, i) => `127.0.${10 + Math.floor(i / 200)}.${(i % 200) + 1}`);
+    const answers = await Promise.all(addresses.map((address) => loginFrom(address, bridge.origin, form, `guess-${address}`)));
+    const statuses = answers.map((answer) => answer.status);
+    assert.ok(statuses.every((status) => status === 400 || status === 503), `wrong passwords or busy: ${statuses.join(" ")}`);
+    const busy = answers.flatMap((answer, i) => (answer.status === 503 ? [{ answer, address: addresses[i]! }] : []));
+    assert.ok(busy.length > 0 && busy.length <= 150 - 34, `at most 2 checked and 32 waiting at once, the rest refused: ${busy.length} of 150 refused`);
+    assert.equal(busy[0]!.answer.retryAfter, "5");
+    assert.match(busy[0]!.answer.body, /Too many sign-ins are being checked right now/);
+    assert.match(bridge.logs(), /login_busy/);
+    // Told to retry, not failed: from such an address the right password passes at once (its one free attempt is intact).
+    const retried = await loginFrom(busy[0]!.address, bridge.origin, form, ALICE.password);
+    assert.equal(retried.status, 303, retried.body);
+    assert.match(retried.location ?? "", /code=/);
+  });
+});
