@@ -10,8 +10,9 @@
  * the earliest deadline, serves them all.
  *
  * Requests a legacy child makes (elicitation, sampling, roots) carry no link to the call that
- * caused them. Only "candidate" calls (tools/call, prompts/get, resources/read) are taken to ask;
- * a request goes to a call only when that call is the one candidate in flight on this child. When
+ * caused them. Only "candidate" calls (tools/call, prompts/get, resources/read) can take one;
+ * a request goes to a call only when that call is the one candidate in flight on this child, and
+ * no other request that was in flight when it came (which may have asked it) still is. When
  * several are in flight (kinds that were seen answering without asking share a child) the request
  * is parked and the child drains (no new candidates) until one is left. Kinds are reported as
  * quiet (`onQuiet`) or asking (`onAsker`), which decides how the pool runs them next time.
@@ -145,6 +146,12 @@ export class ModernUpstream {
   onQuiet: ((kind: string) => void) | undefined;
   /** Child requests waiting until one candidate call is left to own them. */
   #parked: JsonRpcRequest[] = [];
+  /**
+   * Plain calls (not candidates, not listen streams) that were in flight when a parked request
+   * arrived: it may be theirs (a legacy child may ask during any request), so it waits for them to
+   * end rather than go to a candidate beside them.
+   */
+  readonly #parkedPlain = new Set<number>();
   #candidateCount = 0;
   #exclusiveCount = 0;
   #parkTimer: ReturnType<typeof setTimeout> | undefined;
@@ -391,6 +398,7 @@ export class ModernUpstream {
     if (!this.singlePrincipal) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} cannot be attributed to one user on a child every principal shares; set session.modern_child: per_principal`));
     if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
     this.#parked.push(request);
+    for (const call of this.#calls.values()) if (!call.candidate && call.method !== "subscriptions/listen") this.#parkedPlain.add(call.id);
     this.#attribute();
     if (this.#parked.length === 0 || this.#parkTimer) return;
     this.#logger.debug("child request parked until one call is left to own it", { child: this.name, method: request.method });
@@ -399,7 +407,7 @@ export class ModernUpstream {
 
   /** Hands parked child requests to the one candidate call in flight, or refuses them when there is none. */
   #attribute(): void {
-    if (this.#parked.length === 0) return;
+    if (this.#parked.length === 0 || this.#parkedPlain.size > 0) return;
     const candidates = [...this.#calls.values()].filter((call) => call.candidate);
     if (candidates.length > 1) return;
     const parked = this.#parked;
@@ -423,6 +431,7 @@ export class ModernUpstream {
     this.#parkTimer = undefined;
     const parked = this.#parked;
     this.#parked = [];
+    this.#parkedPlain.clear();
     for (const call of this.#calls.values()) if (call.candidate && call.kind !== undefined) this.onAsker?.(call.kind);
     for (const request of parked) this.answer(errorResponse(request.id, ErrorCode.InternalError, `the bridge cannot tell which call asked ${request.method}; try again`));
     this.#logger.warn("child asked for input while several calls were in flight; refused", { child: this.name, requests: parked.length });
@@ -474,6 +483,8 @@ export class ModernUpstream {
       if (call.exclusive) this.#exclusiveCount--;
       this.#attribute();
       this.onFreed?.();
+    } else if (this.#parkedPlain.size > 0 && this.#parkedPlain.delete(call.id)) {
+      this.#attribute();
     }
     return sink;
   }
@@ -486,6 +497,7 @@ export class ModernUpstream {
     this.#candidateCount = 0;
     this.#exclusiveCount = 0;
     this.#parked = [];
+    this.#parkedPlain.clear();
     clearTimeout(this.#parkTimer);
     clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
