@@ -305,6 +305,14 @@ function drop(context: Context, round: Round): void {
   round.reply = undefined;
   if (!round.live) return;
   round.live = false;
+  // The call is over: no client will answer its questions now. The child gets an error for each,
+  // so that a handler awaiting one goes on (an SDK server would hold it until its own timeout).
+  const unanswered = [...round.pending.map((entry) => entry.id), ...round.collected.map((request) => request.id)];
+  round.pending = [];
+  round.collected = [];
+  if (unanswered.length > 0 && !round.upstream.closed) {
+    for (const id of unanswered) round.upstream.answer(errorResponse(id, ErrorCode.InternalError, "the call that asked this is over; its client will not answer"));
+  }
   if (round.registered) context.legacy.rounds.delete(round.id);
   const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
   if (left > 0) context.legacy.perPrincipal.set(round.principal, left);

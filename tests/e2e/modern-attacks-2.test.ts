@@ -42,3 +42,60 @@ describe("a legacy child whose call result claims a modern resultType", () => {
     assert.equal(complete.body.result?.resultType, "complete");
   });
 });
+
+describe("a legacy child that asks for input while a plain request (no call that may ask) is in flight beside a call", () => {
+  const bridge = useDebugBridge(() => ({
+    mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "3s" },
+    auth: bearer(ALICE),
+    session: { modern_pool_size: 1 },
+  }));
+
+  test("the question is never put to the call: it might be the plain request's (the child cannot say), so it waits until one owner is certain, and is refused", async () => {
+    const capabilities = { elicitation: {} };
+    // A call that asks nothing and answers 1.5 s later: the one call that may ask in flight.
+    const waiting = call(bridge, ALICE, toolsCall(1, "wait", {}, capabilities));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A resources/list during which the child asks the client something (and which it never answers).
+    const question = JSON.stringify({ jsonrpc: "2.0", id: "from-the-list-ID", method: "elicitation/create", params: { message: "asked during resources/list", requestedSchema: { type: "object", properties: {} } } });
+    const list = call(bridge, ALICE, { id: 2, method: "resources/list", params: { rawLine: question, _meta: meta(capabilities) } });
+    const [waited, listed] = await Promise.all([waiting, list]);
+    assert.equal(waited.body.result?.resultType, "complete", `the list's question was put to the call: ${JSON.stringify(waited.body)}`);
+    assert.equal(textOf(waited.body.result), "waited");
+    assert.equal(listed.body.error?.code, -32001, JSON.stringify(listed.body));
+  });
+});
+
+describe("a legacy child's questions of a call that is over", () => {
+  const bridge = useDebugBridge(() => ({
+    mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "2s" },
+    auth: bearer(ALICE),
+  }));
+
+  /** The child's report of how call `id`'s question was answered, once it is in the log. */
+  const report = async (id: number): Promise<string> => {
+    const pattern = new RegExp(`question of call (\\d+) answered: (.*)`, "g");
+    for (let waited = 0; waited < 15_000; waited += 100) {
+      const reports = [...bridge.logs().matchAll(pattern)].map((match) => match[2]!);
+      // Bridge ids are the child's call ids: the n-th report is the n-th call's.
+      if (reports.length >= id) return reports[id - 1]!;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.fail(`the child's question was never answered:\n${bridge.logs().slice(-2000)}`);
+  };
+
+  test("a round whose client never comes back: once it lapses, the child's question gets an error (a child awaiting it can go on)", async () => {
+    const first = await call(bridge, ALICE, toolsCall(1, "ask_and_report", {}, { elicitation: {} }));
+    assert.equal(first.body.result?.resultType, "input_required", JSON.stringify(first.body));
+    assert.match(await report(1), /-32603.*is over/);
+  });
+
+  test("a call the child answered without waiting for its question: the question gets an error when the call's answer goes to the client", async () => {
+    const first = await call(bridge, ALICE, toolsCall(2, "ask_and_report", { answerMs: 200 }, { elicitation: {} }));
+    assert.equal(first.body.result?.resultType, "input_required", JSON.stringify(first.body));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const [key] = Object.keys(first.body.result?.inputRequests ?? {});
+    const retry = await call(bridge, ALICE, { ...toolsCall(3, "ask_and_report", { answerMs: 200 }, { elicitation: {} }), params: { name: "ask_and_report", arguments: { answerMs: 200 }, inputResponses: { [key!]: { action: "accept", content: {} } }, requestState: first.body.result?.requestState, _meta: meta({ elicitation: {} }) } });
+    assert.equal(textOf(retry.body.result), "answered without the input", JSON.stringify(retry.body));
+    assert.match(await report(2), /-32603.*is over|accept/);
+  });
+});
