@@ -99,3 +99,64 @@ describe("a legacy child's questions of a call that is over", () => {
     assert.match(await report(2), /-32603.*is over|accept/);
   });
 });
+
+describe("a legacy child that asks while two calls share it, and the call that asked is cancelled", () => {
+  const bridge = useDebugBridge((everythingServer) => ({
+    mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" },
+    auth: bearer(ALICE),
+    session: { modern_pool_size: 1 },
+  }));
+
+  test("the question never goes to the call left: the cancelled call may have asked it (its handler may still wait for it)", async () => {
+    const capabilities = { elicitation: {} };
+    // Both kinds are seen answering without asking: from then on they share the child.
+    assert.equal(textOf((await call(bridge, ALICE, toolsCall(1, "maybe_ask", { ask: false }, capabilities))).body.result), "did not ask");
+    assert.equal(textOf((await call(bridge, ALICE, toolsCall(2, "slow", { ms: 0 }, capabilities))).body.result), "done");
+    const other = call(bridge, ALICE, toolsCall(3, "slow", { ms: 2500 }, capabilities), { signal: AbortSignal.timeout(20_000) });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // This one asks while the other runs beside it: the bridge cannot tell whose question it is yet.
+    const asking = new AbortController();
+    const asked = call(bridge, ALICE, toolsCall(4, "maybe_ask", { ask: true }, capabilities), { signal: asking.signal }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    asking.abort();
+    await asked;
+    const answered = await other;
+    assert.equal(answered.body.result?.resultType, "complete", `the cancelled call's question was put to the other call: ${JSON.stringify(answered.body)}`);
+    assert.equal(textOf(answered.body.result), "done");
+  });
+});
+
+describe("Mcp-Name and Mcp-Param-* values with bytes outside ASCII", () => {
+  const bridge = useDebugBridge((everythingServer) => ({ mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" }, auth: bearer(ALICE) }));
+
+  const custom = (args: Record<string, unknown>, headers: Record<string, string>) =>
+    call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "test_custom_headers", arguments: args, _meta: meta({}) } }, { headers });
+
+  test("are refused (400 HeaderMismatch), though read as Latin-1 they equal the body: a gateway reading them as UTF-8 would route on another value", async () => {
+    // "Zürich" with ü as the single byte 0xFC, which fetch sends as it is (a ByteString).
+    for (const [args, headers] of <Array<[Record<string, unknown>, Record<string, string>]>>[
+      [{ region: "Zürich" }, { "mcp-param-region": "Z\u00fcrich" }],
+      [{ region: "eu\u00a0" }, { "mcp-param-region": "eu\u00a0" }],
+    ]) {
+      const { status, body } = await custom(args, headers);
+      assert.equal(status, 400, `${JSON.stringify(headers)}: ${JSON.stringify(body)}`);
+      assert.equal(body.error?.code, -32020);
+    }
+    const named = await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "t\u00e9st", arguments: {}, _meta: meta({}) } }, { headers: { "mcp-name": "t\u00e9st" } });
+    assert.equal(named.status, 400, JSON.stringify(named.body));
+    assert.equal(named.body.error?.code, -32020);
+  });
+
+  test("the same values in the base64 form, and plain values with inner spaces and tabs (as SDK v2 clients send them), are served", async () => {
+    const b64 = (value: string) => `=?base64?${Buffer.from(value).toString("base64")}?=`;
+    for (const [args, headers] of <Array<[Record<string, unknown>, Record<string, string>]>>[
+      [{ region: "Zürich" }, { "mcp-param-region": b64("Zürich") }],
+      [{ region: "eu west" }, { "mcp-param-region": "eu west" }],
+      [{ region: "eu\twest" }, { "mcp-param-region": "eu\twest" }],
+    ]) {
+      const { status, body } = await custom(args, headers);
+      assert.equal(status, 200, `${JSON.stringify(headers)}: ${JSON.stringify(body)}`);
+      assert.match(textOf(body.result), /^custom headers: /);
+    }
+  });
+});
