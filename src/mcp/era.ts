@@ -13,7 +13,7 @@
 import type { JsonRpcMessage } from "../jsonrpc/message.ts";
 import { envelopeError, hasEnvelopeClaim, isObject, readEnvelope, unsupportedVersionError, type JsonObject, type RequestEnvelope } from "./envelope.ts";
 import { jsonKindOf } from "../util/object.ts";
-import { Header, isModernVersion, MCP_NAME_SOURCE, McpErrorCode, MetaKey, MODERN_VERSIONS } from "./protocol.ts";
+import { ALL_VERSIONS, Header, isModernVersion, MCP_NAME_SOURCE, McpErrorCode, MetaKey, MODERN_VERSIONS } from "./protocol.ts";
 
 /** A refusal at the HTTP edge: the status and the JSON-RPC error to answer with. */
 export interface Rejection {
@@ -57,8 +57,8 @@ function trimmed(headers: HeaderSource, name: string): string | undefined {
   return value === null ? undefined : value.trim();
 }
 
-function mismatch(header: string, body: string): Rejection {
-  return { status: 400, error: { code: McpErrorCode.HeaderMismatch, message: `Bad Request: the request headers and body disagree: ${body}`, data: { mismatch: { header, body } } } };
+function mismatch(header: string, body: string, supported?: readonly string[]): Rejection {
+  return { status: 400, error: { code: McpErrorCode.HeaderMismatch, message: `Bad Request: the request headers and body disagree: ${body}`, data: { mismatch: { header, body }, ...(supported && { supported: [...supported] }) } } };
 }
 
 /**
@@ -88,7 +88,9 @@ export function classifyPost(body: JsonRpcMessage | JsonRpcMessage[], headers: H
 
   if (!claimed) {
     if (body.method === "initialize" && headerModern) {
-      return { era: "reject", rejection: mismatch(headerVersion, "an initialize request (the legacy handshake) was sent with a modern MCP-Protocol-Version header") };
+      // A legacy client has no way forward but this message: it names what is served (basic/versioning).
+      const served = `an initialize request (the legacy handshake) was sent with a modern MCP-Protocol-Version header; this endpoint serves ${ALL_VERSIONS.join(", ")} (legacy versions through initialize without that header)`;
+      return { era: "reject", rejection: mismatch(headerVersion, served, ALL_VERSIONS) };
     }
     if (headerModern) {
       const read = readEnvelope(params);

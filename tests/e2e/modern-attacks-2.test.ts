@@ -160,3 +160,21 @@ describe("Mcp-Name and Mcp-Param-* values with bytes outside ASCII", () => {
     }
   });
 });
+
+describe("an initialize sent under a modern MCP-Protocol-Version header", () => {
+  const bridge = useDebugBridge((everythingServer) => ({ mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" }, auth: bearer(ALICE) }));
+
+  test("is refused with HeaderMismatch naming the versions served (a legacy client has no other diagnostic to show), and creates no session", async () => {
+    const response = await fetch(bridge.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "odd", version: "1" } } }),
+    });
+    const body = (await response.json()) as { error?: { code: number; message: string; data?: { supported?: string[] } } };
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get("mcp-session-id"), null);
+    assert.equal(body.error?.code, -32020);
+    for (const version of ["2026-07-28", "2025-11-25", "2024-11-05"]) assert.ok(body.error?.message.includes(version), `${version} is not named: ${body.error?.message}`);
+    assert.deepEqual(body.error?.data?.supported, ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]);
+  });
+});
