@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { call, meta, textOf, useDebugBridge } from "../support/modern.ts";
+import { call, meta, post, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const bearer = (...tokens: string[]) => ({ type: "bearer", bearer: { valid_tokens: tokens } });
@@ -176,5 +176,43 @@ describe("an initialize sent under a modern MCP-Protocol-Version header", () => 
     assert.equal(body.error?.code, -32020);
     for (const version of ["2026-07-28", "2025-11-25", "2024-11-05"]) assert.ok(body.error?.message.includes(version), `${version} is not named: ${body.error?.message}`);
     assert.deepEqual(body.error?.data?.supported, ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]);
+  });
+});
+
+describe("subscriptions/listen in front of a legacy child that declares only some of what is asked", () => {
+  const bridge = useDebugBridge(() => ({
+    mcp_server: {
+      command: process.execPath,
+      args: ["tests/fixtures/misbehaving-server.mjs"],
+      // Tool list changes, nothing of prompts or resources.
+      env: { MODE: "legacy", INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities: { tools: { listChanged: true } }, serverInfo: { name: "misbehaving", version: "1" } }) },
+      read_timeout: "5s",
+    },
+    auth: bearer(ALICE),
+  }));
+
+  test("the acknowledgement lists only what the child can send (basic/patterns/subscriptions: unsupported types are omitted), so the client knows to poll for the rest", async () => {
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(), 20_000);
+    try {
+      const asked = { toolsListChanged: true, promptsListChanged: true, resourcesListChanged: true, resourceSubscriptions: ["test://a", "test://b"] };
+      const response = await post(bridge, ALICE, { id: "listen-1", method: "subscriptions/listen", params: { notifications: asked, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      while (!text.includes("\n\n")) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, `the stream ended before its acknowledgement: ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+      const ack = JSON.parse(/data: (.*)\n/.exec(text)![1]!) as { method: string; params: { notifications: unknown; _meta: Record<string, unknown> } };
+      assert.equal(ack.method, "notifications/subscriptions/acknowledged");
+      assert.deepEqual(ack.params.notifications, { toolsListChanged: true });
+      assert.equal(ack.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
+    } finally {
+      clearTimeout(timeout);
+      controller.abort();
+    }
   });
 });
