@@ -216,3 +216,20 @@ describe("subscriptions/listen in front of a legacy child that declares only som
     }
   });
 });
+
+describe("a progress token that is neither a string nor a number", () => {
+  const bridge = useDebugBridge((everythingServer) => ({ mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "20s" }, auth: bearer(ALICE) }));
+
+  test("is refused at once (400 InvalidParams naming it), never forwarded to a child that may drop the request and leave the client waiting for read_timeout", async () => {
+    for (const progressToken of [{ a: 1 }, [1], true, null]) {
+      const { status, body } = await call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" }, _meta: { ...meta({}), progressToken } } }, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(status, 400, `${JSON.stringify(progressToken)}: ${JSON.stringify(body)}`);
+      assert.equal(body.error?.code, -32602);
+      assert.match(body.error?.message ?? "", /progressToken/);
+    }
+    for (const progressToken of ["p-1", 7, 1.5]) {
+      const { body } = await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "fine" }, _meta: { ...meta({}), progressToken } } });
+      assert.equal(textOf(body.result), "fine", `${JSON.stringify(progressToken)}: ${JSON.stringify(body)}`);
+    }
+  });
+});
