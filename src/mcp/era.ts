@@ -13,7 +13,7 @@
 import type { JsonRpcMessage } from "../jsonrpc/message.ts";
 import { envelopeError, hasEnvelopeClaim, isObject, readEnvelope, unsupportedVersionError, type JsonObject, type RequestEnvelope } from "./envelope.ts";
 import { jsonKindOf } from "../util/object.ts";
-import { Header, isModernVersion, MCP_NAME_SOURCE, McpErrorCode, MetaKey, MODERN_VERSIONS } from "./protocol.ts";
+import { ALL_VERSIONS, Header, isModernVersion, MCP_NAME_SOURCE, McpErrorCode, MetaKey, MODERN_VERSIONS } from "./protocol.ts";
 
 /** A refusal at the HTTP edge: the status and the JSON-RPC error to answer with. */
 export interface Rejection {
@@ -57,8 +57,8 @@ function trimmed(headers: HeaderSource, name: string): string | undefined {
   return value === null ? undefined : value.trim();
 }
 
-function mismatch(header: string, body: string): Rejection {
-  return { status: 400, error: { code: McpErrorCode.HeaderMismatch, message: `Bad Request: the request headers and body disagree: ${body}`, data: { mismatch: { header, body } } } };
+function mismatch(header: string, body: string, supported?: readonly string[]): Rejection {
+  return { status: 400, error: { code: McpErrorCode.HeaderMismatch, message: `Bad Request: the request headers and body disagree: ${body}`, data: { mismatch: { header, body }, ...(supported && { supported: [...supported] }) } } };
 }
 
 /**
@@ -88,7 +88,9 @@ export function classifyPost(body: JsonRpcMessage | JsonRpcMessage[], headers: H
 
   if (!claimed) {
     if (body.method === "initialize" && headerModern) {
-      return { era: "reject", rejection: mismatch(headerVersion, "an initialize request (the legacy handshake) was sent with a modern MCP-Protocol-Version header") };
+      // A legacy client has no way forward but this message: it names what is served (basic/versioning).
+      const served = `an initialize request (the legacy handshake) was sent with a modern MCP-Protocol-Version header; this endpoint serves ${ALL_VERSIONS.join(", ")} (legacy versions through initialize without that header)`;
+      return { era: "reject", rejection: mismatch(headerVersion, served, ALL_VERSIONS) };
     }
     if (headerModern) {
       const read = readEnvelope(params);
@@ -121,10 +123,20 @@ const BASE64_SUFFIX = "?=";
 const BASE64_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** Values that travel in a header as they are: visible ASCII, inner spaces allowed. */
 const PLAIN_HEADER_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
+/**
+ * What a plain value received may hold: visible ASCII, space and tab (SDK v2 clients send inner
+ * tabs as they are). Other bytes (obs-text) are what the base64 form is for; read as Latin-1 they
+ * could equal the body where a gateway reading them as UTF-8 sees another value.
+ */
+const RECEIVED_PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
 
-/** Decodes an `Mcp-Name` / `Mcp-Param-*` value (`=?base64?…?=` carries UTF-8); undefined when the sentinel is malformed. */
+/**
+ * Decodes an `Mcp-Name` / `Mcp-Param-*` value as received (`=?base64?…?=` carries UTF-8); undefined
+ * when the sentinel is malformed or a plain value has characters other than visible ASCII, space
+ * and tab (Streamable HTTP §Value Encoding: such a header is refused).
+ */
 export function decodeHeaderValue(value: string): string | undefined {
-  if (!(value.startsWith(BASE64_PREFIX) && value.endsWith(BASE64_SUFFIX) && value.length >= BASE64_PREFIX.length + BASE64_SUFFIX.length)) return value;
+  if (!(value.startsWith(BASE64_PREFIX) && value.endsWith(BASE64_SUFFIX) && value.length >= BASE64_PREFIX.length + BASE64_SUFFIX.length)) return RECEIVED_PLAIN_VALUE.test(value) ? value : undefined;
   const b64 = value.slice(BASE64_PREFIX.length, value.length - BASE64_SUFFIX.length);
   if (!BASE64_CANONICAL.test(b64)) return undefined;
   try {
@@ -159,10 +171,11 @@ export function checkStandardHeaders(method: string, params: unknown, headers: H
   if (trimmed(headers, Header.protocolVersion) === undefined) return mismatch("(missing)", "the body carries a modern _meta envelope but the required MCP-Protocol-Version header is absent");
   if (trimmed(headers, Header.method) === undefined) return mismatch("(missing)", `the body names method ${method} but the required Mcp-Method header is absent`);
   const bodyName = mcpNameOf(method, params);
-  const header = trimmed(headers, Header.name);
+  // As received (HTTP whitespace is stripped already): trimming more could hide a character that must be refused.
+  const header = headers.get(Header.name) ?? undefined;
   if (header === undefined) return bodyName === undefined ? undefined : mismatch("(missing)", `the body names ${JSON.stringify(bodyName)} but the required Mcp-Name header is absent`);
   const decoded = decodeHeaderValue(header);
-  if (decoded === undefined) return mismatch(header, "the Mcp-Name header carries an invalid base64 value");
+  if (decoded === undefined) return mismatch(header, "the Mcp-Name header carries an invalid value (characters other than visible ASCII, space and tab, or a malformed base64 form)");
   if (bodyName !== undefined && decoded !== bodyName) return mismatch(header, `the body names ${JSON.stringify(bodyName)} but the Mcp-Name header names ${JSON.stringify(decoded)}`);
   return undefined;
 }
@@ -225,8 +238,8 @@ export function checkParamHeaders(declarations: readonly ParamHeader[], args: un
     if (text === undefined) return mismatch(headerName, `the body carries ${declaration.path.join(".")} as a value no header can mirror (${jsonKindOf(value)}${typeof value === "number" ? " outside the safe integer range" : ""})`);
     const header = headers.get(headerName.toLowerCase());
     if (header === null) return mismatch(headerName, `the body carries ${declaration.path.join(".")}=${JSON.stringify(value)} but the ${headerName} header is absent`);
-    const decoded = decodeHeaderValue(header.trim());
-    if (decoded === undefined) return mismatch(headerName, `the ${headerName} header carries an invalid base64 value`);
+    const decoded = decodeHeaderValue(header);
+    if (decoded === undefined) return mismatch(headerName, `the ${headerName} header carries an invalid value (characters other than visible ASCII, space and tab, or a malformed base64 form)`);
     const equal = typeof value === "number" && /^-?\d+(\.\d+)?$/.test(decoded) ? Number(decoded) === value : decoded === text;
     if (!equal) return mismatch(headerName, `the ${headerName} header is ${JSON.stringify(decoded)} but the body carries ${declaration.path.join(".")}=${JSON.stringify(value)}`);
   }

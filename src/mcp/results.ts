@@ -6,7 +6,7 @@
 import { responseLine, type JsonRpcId } from "../jsonrpc/message.ts";
 import { jsonKindOf } from "../util/object.ts";
 import { isObject, type JsonObject } from "./envelope.ts";
-import { CACHEABLE_METHODS, INPUT_REQUIRED_METHODS, McpErrorCode } from "./protocol.ts";
+import { CACHEABLE_METHODS, McpErrorCode } from "./protocol.ts";
 
 export type CacheScope = "public" | "private";
 
@@ -36,15 +36,17 @@ export function isInputRequired(result: unknown): boolean {
  * the cache fields on a cacheable result (values the server gave are kept when valid, else `hint`).
  * Undefined for what no modern result can be made of: a result that is not a JSON object (an
  * array, a string, a number, a boolean, null: a result is an object, and an empty one would read
- * as success), or a non-complete `resultType` on a method that cannot have one. The caller should
- * answer an internal error then (see resultProblem).
+ * as success), or a `resultType` other than "complete". A legacy peer has no MRTR: its result is
+ * complete, and an `input_required` it writes would put questions to the client that no declared
+ * capability allows, under a `requestState` the bridge never sealed (its own rounds come from the
+ * peer's requests). The caller should answer an internal error then (see resultProblem).
  */
 export function toModernResult(method: string, result: unknown, hint: CacheHint = DEFAULT_CACHE_HINT): JsonObject | undefined {
   if (!isObject(result)) return undefined;
   const out: JsonObject = { ...result };
   const type = out.resultType;
   if (type === undefined) out.resultType = "complete";
-  else if (type !== "complete" && !INPUT_REQUIRED_METHODS.has(method)) return undefined;
+  else if (type !== "complete") return undefined;
   if (out.resultType === "complete" && CACHEABLE_METHODS.has(method)) {
     if (!(Number.isSafeInteger(out.ttlMs) && (out.ttlMs as number) >= 0)) out.ttlMs = hint.ttlMs;
     if (out.cacheScope !== "public" && out.cacheScope !== "private") out.cacheScope = hint.cacheScope;
@@ -54,7 +56,7 @@ export function toModernResult(method: string, result: unknown, hint: CacheHint 
 
 /** Why toModernResult gave undefined for `result` of `method`, for the error the client gets. */
 export function resultProblem(method: string, result: unknown): string {
-  return isObject(result) ? `the MCP server answered ${method} with a result type that method cannot have` : `the MCP server answered ${method} with a result that is not an object (${jsonKindOf(result)})`;
+  return isObject(result) ? `the MCP server answered ${method} with a result type other than complete, which a legacy server cannot have` : `the MCP server answered ${method} with a result that is not an object (${jsonKindOf(result)})`;
 }
 
 const RESULT_HEAD = ',"result":{';

@@ -178,11 +178,29 @@ function logTo(reply: ModernReply | undefined, envelope: RequestEnvelope, messag
   reply?.event(message);
 }
 
-/** `subscriptions/listen`: the child's list_changed and resources/updated notifications, as the filter asks. */
+/**
+ * The part of a `subscriptions/listen` filter a legacy child can serve, by the capabilities it
+ * declared in its initialize result: what the acknowledgement lists and the stream carries
+ * (basic/patterns/subscriptions: a type the server does not support is left out, so that the
+ * client knows to poll for it). At most 100 resource URIs.
+ */
+function honoredFilter(requested: JsonObject, handshake: JsonObject | undefined): JsonObject {
+  const capabilities = isObject(handshake?.capabilities) ? handshake.capabilities : {};
+  const can = (capability: string, flag: string) => isObject(capabilities[capability]) && capabilities[capability][flag] === true;
+  const honored: JsonObject = {};
+  if (requested.toolsListChanged === true && can("tools", "listChanged")) honored.toolsListChanged = true;
+  if (requested.promptsListChanged === true && can("prompts", "listChanged")) honored.promptsListChanged = true;
+  if (requested.resourcesListChanged === true && can("resources", "listChanged")) honored.resourcesListChanged = true;
+  const uris = Array.isArray(requested.resourceSubscriptions) && can("resources", "subscribe") ? requested.resourceSubscriptions.filter((uri): uri is string => typeof uri === "string") : [];
+  if (uris.length > 0) honored.resourceSubscriptions = [...new Set(uris)].slice(0, 100);
+  return honored;
+}
+
+/** `subscriptions/listen`: the child's list_changed and resources/updated notifications, as the filter asks and the child can. */
 function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
   const { message } = request;
-  const filter = isObject(message.params?.notifications) ? message.params.notifications : {};
-  const uris = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions.filter((uri): uri is string => typeof uri === "string").slice(0, 100) : [];
+  const filter = honoredFilter(isObject(message.params?.notifications) ? message.params.notifications : {}, upstream.handshake);
+  const uris = (filter.resourceSubscriptions as string[] | undefined) ?? [];
   const tag = (params: JsonObject | undefined): JsonObject => ({ ...params, _meta: { ...(isObject(params?._meta) ? params._meta : {}), [MetaKey.subscriptionId]: message.id } });
   const wanted = (method: string, params: JsonObject | undefined): boolean => {
     if (method === "notifications/tools/list_changed") return filter.toolsListChanged === true;
@@ -305,6 +323,14 @@ function drop(context: Context, round: Round): void {
   round.reply = undefined;
   if (!round.live) return;
   round.live = false;
+  // The call is over: no client will answer its questions now. The child gets an error for each,
+  // so that a handler awaiting one goes on (an SDK server would hold it until its own timeout).
+  const unanswered = [...round.pending.map((entry) => entry.id), ...round.collected.map((request) => request.id)];
+  round.pending = [];
+  round.collected = [];
+  if (unanswered.length > 0 && !round.upstream.closed) {
+    for (const id of unanswered) round.upstream.answer(errorResponse(id, ErrorCode.InternalError, "the call that asked this is over; its client will not answer"));
+  }
   if (round.registered) context.legacy.rounds.delete(round.id);
   const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
   if (left > 0) context.legacy.perPrincipal.set(round.principal, left);

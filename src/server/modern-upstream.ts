@@ -10,8 +10,10 @@
  * the earliest deadline, serves them all.
  *
  * Requests a legacy child makes (elicitation, sampling, roots) carry no link to the call that
- * caused them. Only "candidate" calls (tools/call, prompts/get, resources/read) are taken to ask;
- * a request goes to a call only when that call is the one candidate in flight on this child. When
+ * caused them. Only "candidate" calls (tools/call, prompts/get, resources/read) can take one;
+ * a request goes to a call only when that call is the one candidate in flight on this child, and
+ * no other request that was in flight when it came (which may have asked it) still is, or ended
+ * unanswered (cancelled or timed out: its handler may still wait for the answer). When
  * several are in flight (kinds that were seen answering without asking share a child) the request
  * is parked and the child drains (no new candidates) until one is left. Kinds are reported as
  * quiet (`onQuiet`) or asking (`onAsker`), which decides how the pool runs them next time.
@@ -145,6 +147,16 @@ export class ModernUpstream {
   onQuiet: ((kind: string) => void) | undefined;
   /** Child requests waiting until one candidate call is left to own them. */
   #parked: JsonRpcRequest[] = [];
+  /**
+   * The calls (any but listen streams) in flight when a parked request arrived: its possible owners
+   * (a legacy child may ask during any request). It waits until one of them is left.
+   */
+  readonly #parkedOwners = new Set<number>();
+  /**
+   * A possible owner of the parked requests ended unanswered (cancelled, timed out): its handler
+   * may still wait for one of them, so none can go to another call with certainty.
+   */
+  #parkedOwnerLost = false;
   #candidateCount = 0;
   #exclusiveCount = 0;
   #parkTimer: ReturnType<typeof setTimeout> | undefined;
@@ -264,7 +276,7 @@ export class ModernUpstream {
   cancel(id: number, reason: string): void {
     const call = this.#calls.get(id);
     if (!call) return;
-    this.#forget(call);
+    this.#forget(call, true);
     this.#sendCancelled(id, reason);
   }
 
@@ -312,7 +324,7 @@ export class ModernUpstream {
     // most EXPIRY_SLACK_MS (a tenth of read_timeout when shorter) late instead, never early.
     if (next < Infinity) this.#armDeadline(Math.max(next, now + Math.min(EXPIRY_SLACK_MS, this.#readTimeoutMs / 10)));
     for (const call of expired) {
-      const sink = this.#forget(call);
+      const sink = this.#forget(call, true);
       this.#sendCancelled(call.id, "request timed out");
       sink.answered({ message: errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`) });
     }
@@ -391,22 +403,36 @@ export class ModernUpstream {
     if (!this.singlePrincipal) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} cannot be attributed to one user on a child every principal shares; set session.modern_child: per_principal`));
     if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
     this.#parked.push(request);
+    for (const call of this.#calls.values()) if (call.method !== "subscriptions/listen") this.#parkedOwners.add(call.id);
     this.#attribute();
     if (this.#parked.length === 0 || this.#parkTimer) return;
     this.#logger.debug("child request parked until one call is left to own it", { child: this.name, method: request.method });
     this.#parkTimer = setTimeout(() => this.#giveUpParked(), PARK_LIMIT_MS);
   }
 
-  /** Hands parked child requests to the one candidate call in flight, or refuses them when there is none. */
+  /**
+   * Hands parked child requests to their possible owner once it is the one left, when it is a
+   * candidate call; refuses them when it is not, when none is left, or when one ended unanswered.
+   * (No candidate starts on a child while requests are parked: see `draining`.)
+   */
   #attribute(): void {
     if (this.#parked.length === 0) return;
-    const candidates = [...this.#calls.values()].filter((call) => call.candidate);
-    if (candidates.length > 1) return;
+    let owner: Call | undefined;
+    if (!this.#parkedOwnerLost) {
+      const owners: Call[] = [];
+      for (const id of this.#parkedOwners) {
+        const call = this.#calls.get(id);
+        if (call) owners.push(call);
+      }
+      if (owners.length > 1) return;
+      owner = owners[0]?.candidate ? owners[0] : undefined;
+    }
     const parked = this.#parked;
     this.#parked = [];
+    this.#parkedOwners.clear();
+    this.#parkedOwnerLost = false;
     clearTimeout(this.#parkTimer);
     this.#parkTimer = undefined;
-    const owner = candidates[0];
     if (owner) owner.asked = true;
     if (owner?.kind !== undefined) this.onAsker?.(owner.kind);
     for (const request of parked) {
@@ -423,6 +449,8 @@ export class ModernUpstream {
     this.#parkTimer = undefined;
     const parked = this.#parked;
     this.#parked = [];
+    this.#parkedOwners.clear();
+    this.#parkedOwnerLost = false;
     for (const call of this.#calls.values()) if (call.candidate && call.kind !== undefined) this.onAsker?.(call.kind);
     for (const request of parked) this.answer(errorResponse(request.id, ErrorCode.InternalError, `the bridge cannot tell which call asked ${request.method}; try again`));
     this.#logger.warn("child asked for input while several calls were in flight; refused", { child: this.name, requests: parked.length });
@@ -464,16 +492,23 @@ export class ModernUpstream {
     else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
-  /** Ends a call's record (see IGNORING_SINK); returns its sink, for the answer it ends with. */
-  #forget(call: Call): CallSink {
+  /**
+   * Ends a call's record (see IGNORING_SINK); returns its sink, for the answer it ends with.
+   * `unanswered`: the child did not answer it (cancelled, timed out), so it may still be working on it.
+   */
+  #forget(call: Call, unanswered = false): CallSink {
     const sink = call.sink;
     this.#calls.delete(call.id);
     call.sink = IGNORING_SINK;
+    const owned = this.#parkedOwners.size > 0 && this.#parkedOwners.delete(call.id);
+    if (owned && unanswered) this.#parkedOwnerLost = true;
     if (call.candidate) {
       this.#candidateCount--;
       if (call.exclusive) this.#exclusiveCount--;
       this.#attribute();
       this.onFreed?.();
+    } else if (owned) {
+      this.#attribute();
     }
     return sink;
   }
@@ -486,6 +521,8 @@ export class ModernUpstream {
     this.#candidateCount = 0;
     this.#exclusiveCount = 0;
     this.#parked = [];
+    this.#parkedOwners.clear();
+    this.#parkedOwnerLost = false;
     clearTimeout(this.#parkTimer);
     clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
