@@ -5,12 +5,13 @@
  */
 import { challengeHeader } from "../auth/prm.ts";
 import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../auth/types.ts";
-import { isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { FailureLimiter } from "./failure-limiter.ts";
 import { jsonError } from "./http-errors.ts";
 import type { Metrics } from "./metrics.ts";
+import { jsonRpcErrorResponse } from "./session.ts";
 
 /** An unreachable authorization service fails every request: a few lines per window, then a count. */
 const UNAVAILABLE_LOG = { burst: 3, windowMs: 10_000 };
@@ -88,7 +89,9 @@ export function createAuthGate(options: AuthGateOptions) {
         for (const message of messages) {
           if (!isRequest(message)) continue;
           const tool = message.method === "tools/call" ? (message.params as { name?: unknown } | undefined)?.name : undefined;
-          for (const scope of authenticator.scopesFor(message.method, typeof tool === "string" ? tool : undefined)) needed.add(scope);
+          // A name that is no string has no per-tool scopes to check: a server that made it one (["x"] → "x") would run that tool unchecked.
+          if (tool !== undefined && typeof tool !== "string") return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params.name must be a string"));
+          for (const scope of authenticator.scopesFor(message.method, tool)) needed.add(scope);
         }
       }
       const missing = [...needed].filter((scope) => !granted.has(scope));

@@ -93,6 +93,20 @@ describe("OAuth through the built CLI", () => {
     await client.close();
   });
 
+  test("a tool named by anything but a string (an array, an object, a number) is refused with 400: its per-tool scopes could not be checked", async () => {
+    const token = await idp.token({ resource: bridge.url, scope: "mcp:read mcp:write" });
+    const { client, transport } = await connect(token);
+    for (const name of [["add"], { 0: "add" }, 7]) {
+      const response = await post(token, { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name, arguments: { a: 1, b: 2 } } }, transport.sessionId);
+      assert.equal(response.status, 400, JSON.stringify(name));
+      const body = (await response.json()) as { id: number; error: { code: number; message: string } };
+      assert.equal(body.id, 8);
+      assert.equal(body.error.code, -32602);
+      assert.match(body.error.message, /params\.name must be a string/);
+    }
+    await client.close();
+  });
+
   test("a token without required_scopes is refused with 403", async () => {
     const response = await post(await idp.token({ resource: bridge.url, scope: "mcp:write" }), initialize);
     assert.equal(response.status, 403);
