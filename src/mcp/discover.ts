@@ -28,8 +28,8 @@ export interface DiscoverResult {
 }
 
 /**
- * Server capabilities as a modern client may see them: `tasks` and `logging` are dropped (the one
- * gone from the era, the other replaced by per-request `logLevel`); `completions`, `prompts`,
+ * Server capabilities as a modern client may see them: `tasks`, gone from the era, is dropped;
+ * `logging` (log messages now sent at each request's `logLevel`), `completions`, `prompts`,
  * `resources` (with `subscribe`, now served by `subscriptions/listen`) and `tools` stay.
  */
 function modernCapabilities(capabilities: unknown): JsonObject {

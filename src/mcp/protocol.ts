@@ -11,7 +11,11 @@ export const FIRST_MODERN_VERSION = "2026-07-28";
 export const MODERN_VERSIONS = ["2026-07-28"] as const;
 /** Legacy revisions the bridge speaks, newest first. */
 export const LEGACY_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const;
-/** Every revision, newest first: what `UnsupportedProtocolVersion` lists. */
+/**
+ * Every revision, newest first: what a legacy request sent under a modern header, or a removed
+ * method, is told this endpoint serves. (`UnsupportedProtocolVersion` lists only MODERN_VERSIONS:
+ * a modern client's next try is a version it can claim in `_meta`.)
+ */
 export const ALL_VERSIONS: readonly string[] = [...MODERN_VERSIONS, ...LEGACY_VERSIONS];
 
 /** Whether a revision string belongs to the modern era (it may still be one the bridge does not speak). */
