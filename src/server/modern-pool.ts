@@ -24,7 +24,7 @@ import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
 import type { StartHealth } from "./start-health.ts";
 
 const TICK_MS = 1000;
-/** Kinds of call remembered as asking or quiet (each); beyond, new kinds always run alone. */
+/** Kinds of call remembered as asking or quiet (each); beyond, the oldest learned is forgotten (see remember). */
 const MAX_KINDS = 10_000;
 /** Calls of one principal that may wait for a free child at once; more get 503. */
 const MAX_WAITING_PER_KEY = 1000;
@@ -379,12 +379,8 @@ export class ModernChildPool {
     this.#groups.set(key, group);
     upstream.singlePrincipal = !(key === "shared" && principal !== undefined);
     upstream.onFreed = () => this.#wake(key);
-    upstream.onAsker = (kind) => {
-      if (this.#askers.size < MAX_KINDS) this.#askers.add(kind);
-    };
-    upstream.onQuiet = (kind) => {
-      if (this.#quiet.size < MAX_KINDS) this.#quiet.add(kind);
-    };
+    upstream.onAsker = (kind) => remember(this.#askers, kind);
+    upstream.onQuiet = (kind) => remember(this.#quiet, kind);
     upstream.onBroadcast((message) => {
       for (const listener of this.#listeners.get(key) ?? []) listener(message);
     });
@@ -429,4 +425,15 @@ export class ModernChildPool {
       }
     }
   }
+}
+
+/**
+ * Adds `kind` to `kinds`, forgetting the oldest beyond MAX_KINDS: one principal calling made-up
+ * tool names must not fill the memory for good, so that no kind learned later could share a child.
+ * A kind forgotten runs alone once more (or, when it asks while shared, is drained to certainty).
+ */
+function remember(kinds: Set<string>, kind: string): void {
+  kinds.delete(kind);
+  kinds.add(kind);
+  if (kinds.size > MAX_KINDS) kinds.delete(kinds.values().next().value!);
 }
