@@ -179,9 +179,14 @@ export class OAuthTokenSource implements TokenSource {
     }
   }
 
-  /** Ends a sign-in in progress (its loopback listener closes) and refuses further challenges. */
+  /**
+   * Ends a sign-in in progress (its loopback listener closes) and refuses further challenges.
+   * Resolves once that sign-in has unwound, so its login lock is removed before the process exits
+   * (a lock left behind would make the next instance wait for it to expire).
+   */
   async close(): Promise<void> {
     this.#shutdown.abort();
+    await this.#busy;
   }
 
   async #singleRenewal(renew: () => Promise<void>): Promise<void> {
