@@ -2,15 +2,20 @@
  * @module A configuration file that holds secrets written literally (not `${VAR}` references) and
  * that every user of the machine can read gets a warning naming the fix.
  */
+import { HASHED } from "../auth/bearer.ts";
 import { Secret } from "../config/secret.ts";
 import type { Config } from "../config/schema.ts";
 import type { Platform } from "../runtime/types.ts";
 
-/** Every Secret in the config, and the values of the maps check-config redacts (child env, client headers). */
+/**
+ * Every Secret in the config, and the values of the maps check-config redacts (child env, client
+ * headers). A `valid_tokens` digest ("sha256:…") is no secret: it is the form the docs and
+ * gen-token recommend writing into the file.
+ */
 function secretValues(config: Config): string[] {
   const values: string[] = [];
   const walk = (node: unknown): void => {
-    if (node instanceof Secret) values.push(node.reveal());
+    if (node instanceof Secret && !HASHED.test(node.reveal())) values.push(node.reveal());
     else if (Array.isArray(node)) node.forEach(walk);
     else if (node && typeof node === "object") Object.values(node).forEach(walk);
   };

@@ -1,0 +1,40 @@
+/**
+ * @module README.md's "Use" section done as written, through the built CLI: `gen-token` gives the
+ * token, the example config passes `check-config` quietly (its `sha256:` digest and `${API_TOKEN_1}`
+ * are the ways the docs say to keep secrets out of the file), and every command in its table exists.
+ */
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { runCli } from "../support/bridge.ts";
+
+const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const use = readme.slice(readme.indexOf("## Use"), readme.indexOf("\n## ", readme.indexOf("## Use") + 1));
+
+test("README Use: gen-token's first line, the example config at mode 644, check-config -q: valid, no warning", async () => {
+  const block = /```yaml\n([\s\S]*?)```/.exec(use)?.[1];
+  assert.ok(block?.includes("valid_tokens"), "the README's Use section has the example config");
+  assert.match(use, /export API_TOKEN_1=\$\(mcp-bridge gen-token \| head -1\)/);
+  const generated = await runCli(["gen-token"]);
+  assert.equal(generated.code, 0, generated.stderr);
+  const token = generated.stdout.split("\n")[0]!;
+  const path = join(mkdtempSync(join(tmpdir(), "mcp-bridge-readme-")), "config.yaml");
+  writeFileSync(path, block!);
+  chmodSync(path, 0o644);
+  const checked = await runCli(["check-config", "-q", "-c", path], { env: { API_TOKEN_1: token } });
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.equal(checked.stdout, "");
+  assert.equal(checked.stderr, "", "the documented way of keeping secrets out of the file draws no warning");
+});
+
+test("README: every command in the table answers --help", async () => {
+  const commands = [...use.matchAll(/^\| `mcp-bridge (\[run\] |)([a-z-]+)?/gm)].map((match) => match[2] ?? "run");
+  assert.ok(commands.length >= 6, commands.join(" "));
+  for (const command of commands) {
+    const help = await runCli([command, "--help"]);
+    assert.equal(help.code, 0, `${command}: ${help.stderr}`);
+    assert.match(help.stdout, new RegExp(`Usage: mcp-bridge (\\[run\\]|${command})`));
+  }
+});
