@@ -57,7 +57,9 @@ const duration = (kind: "timer" | "lifetime" = "timer") =>
     }
     const ms = parseDuration(value);
     if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
+      // A bare number written as text ("30", --timeout 30): the unit is what is missing (the value is not echoed).
+      const unitless = /^\s*\d+(\.\d+)?\s*$/.test(value);
+      ctx.addIssue({ code: "custom", message: unitless ? 'is not a duration: it needs a unit, "s" for seconds or "ms" for milliseconds (e.g. "30s")' : 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
       return z.NEVER;
     }
     if (kind === "timer" && ms > TIMER_MAX_MS) {
