@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runCli } from "../support/bridge.ts";
+import { run, runCli } from "../support/bridge.ts";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const use = readme.slice(readme.indexOf("## Use"), readme.indexOf("\n## ", readme.indexOf("## Use") + 1));
@@ -37,4 +37,16 @@ test("README: every command in the table answers --help", async () => {
     assert.equal(help.code, 0, `${command}: ${help.stderr}`);
     assert.match(help.stdout, new RegExp(`Usage: mcp-bridge (\\[run\\]|${command})`));
   }
+});
+
+test("docs/install.md and README: the documented Deno command runs as written after npm ci (npx finds the dev dependency)", async () => {
+  const install = readFileSync(new URL("../../docs/install.md", import.meta.url), "utf8");
+  const line = /^npx deno run -A src\/main\.ts -c config\.yaml/m.exec(install)?.[0];
+  assert.ok(line, "docs/install.md shows the Deno command");
+  assert.ok(readme.includes("`npx deno run -A src/main.ts -c config.yaml`"), "README shows the same command");
+  // The documented line with --version in place of the config: no deno on PATH is needed.
+  const [command, ...args] = line.replace("-c config.yaml", "--version").split(" ");
+  const result = await run(command!, args, { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", npm_config_update_notifier: "false" } });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^mcp-bridge \d+\.\d+\.\d+/);
 });
