@@ -50,3 +50,19 @@ test("docs/install.md and README: the documented Deno command runs as written af
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^mcp-bridge \d+\.\d+\.\d+/);
 });
+
+test("docs/authorization-server.md quick start: a password_env that is not set is an error naming the file and the key, in check-config and at start", async () => {
+  const guide = readFileSync(new URL("../../docs/authorization-server.md", import.meta.url), "utf8");
+  const block = /```yaml\n(# config\.yaml\nmode: server[\s\S]*?)```/.exec(guide)?.[1];
+  assert.ok(block?.includes("password_env: READER_PASSWORD"), "the guide's real-deployment example");
+  const { hashSync } = await import("bcryptjs");
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-readme-"));
+  const path = join(dir, "config.yaml");
+  // The placeholder hash replaced as the comment says (mcp-bridge hash-password); storage kept in the test's directory.
+  writeFileSync(path, `${block!.replace("$2b$10$…", hashSync("pw", 4)).replace('"127.0.0.1:8080"', '"127.0.0.1:0"')}storage: {type: memory}\n`, { mode: 0o600 });
+  for (const args of [["check-config", "-q", "-c", path], ["-c", path]]) {
+    const result = await runCli(args, { env: { HOME: dir } });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, new RegExp(`mcp-bridge: ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: invalid configuration\\n {2}server\\.oauth_server\\.builtin\\.users\\[1\\]\\.password_env: environment variable READER_PASSWORD is not set or empty`));
+  }
+});
