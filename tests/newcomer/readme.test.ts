@@ -66,3 +66,15 @@ test("docs/authorization-server.md quick start: a password_env that is not set i
     assert.match(result.stderr, new RegExp(`mcp-bridge: ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: invalid configuration\\n {2}server\\.oauth_server\\.builtin\\.users\\[1\\]\\.password_env: environment variable READER_PASSWORD is not set or empty`));
   }
 });
+
+test("npm start's examples/config.yaml (world-readable, the token from MCP_BRIDGE_TOKEN) draws no warning, whatever the token's value", async () => {
+  const path = join(mkdtempSync(join(tmpdir(), "mcp-bridge-readme-")), "config.yaml");
+  writeFileSync(path, readFileSync(new URL("../../examples/config.yaml", import.meta.url), "utf8"));
+  chmodSync(path, 0o644);
+  // A value that also occurs elsewhere in the file's text ("examples", "type") is still not written in it.
+  for (const token of ["x", "type", "a-long-random-token"]) {
+    const checked = await runCli(["check-config", "-q", "-c", path], { env: { MCP_BRIDGE_TOKEN: token } });
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.equal(checked.stderr, "", `MCP_BRIDGE_TOKEN=${token}`);
+  }
+});
