@@ -206,7 +206,8 @@ export class OAuthTokenSource implements TokenSource {
 
     let scopes: string[];
     if (challenge.status === 403) scopes = union(this.#requested, bearer?.scopes ?? []);
-    else if (config.scopes.length > 0) scopes = union(config.scopes, bearer?.scopes ?? []);
+    // Configured scopes are what the person chose (least privilege); a server that needs more says so with 403 insufficient_scope (above).
+    else if (config.scopes.length > 0) scopes = [...config.scopes];
     // Re-authorizing at the same server keeps what was asked for before (MCP §Scope Selection Strategy).
     else scopes = union(sameServer ? this.#requested : [], bearer?.scopes ?? next.scopesSupported ?? []);
     if (grant === "authorization_code" && scopes.length > 0 && next.as.scopes_supported?.includes("offline_access")) scopes = union(scopes, ["offline_access"]);
