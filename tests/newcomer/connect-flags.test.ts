@@ -42,3 +42,23 @@ test("a duration written as a bare number in a config file says the unit is miss
   assert.equal(result.code, 2);
   assert.match(result.stderr, /server\.read_timeout: is not a duration: it needs a unit, "s" for seconds or "ms" for milliseconds \(e\.g\. "30s"\)/);
 });
+
+test("connect to a server that is not there: the local client's error names the host once, then the cause", async () => {
+  const { createServer } = await import("node:net");
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const { connectLocalClient } = await import("../client/support.ts");
+  const local = await connectLocalClient(["connect", `http://127.0.0.1:${port}/mcp`, "--token-env", "T"], { env: { T: "t" }, connect: false });
+  try {
+    const failure = await local.client.connect(local.transport).then(
+      () => assert.fail("connected to nothing"),
+      (error: Error) => error.message,
+    );
+    assert.match(failure, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
+    assert.doesNotMatch(failure, new RegExp(`127\\.0\\.0\\.1:${port}: 127\\.0\\.0\\.1:${port}`), "the host named once before the cause");
+  } finally {
+    await local.close();
+  }
+});
