@@ -169,6 +169,12 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           await response.body?.cancel().catch(() => {});
           continue;
         }
+        // The refusal's own body says only "unauthorized": the local client learns why no token came.
+        const failure = options.tokenSource.failure?.();
+        if (failure) {
+          await response.body?.cancel().catch(() => {});
+          throw new ClientTransportError("http", `${new URL(url).host} answered HTTP ${response.status}, and signing in failed: ${failure}`, { status: response.status });
+        }
       }
       return response;
     }

@@ -46,3 +46,19 @@ test("connect: without --scope, the challenge's scopes; with --scope mcp:read, o
   assert.deepEqual(asked(await signInUrl([])), ["mcp:read", "mcp:write", "offline_access"]);
   assert.deepEqual(asked(await signInUrl(["--scope", "mcp:read"])), ["mcp:read", "offline_access"]);
 });
+
+test("connect: when signing in fails, the local client's error says why, not only 'HTTP 401'", { timeout: 120_000 }, async () => {
+  const { connectLocalClient } = await import("../client/support.ts");
+  const state = mkdtempSync(join(tmpdir(), "mcp-bridge-newcomer-"));
+  // The bridge's authorization server allows loopback redirect URIs with the path /callback only.
+  const local = await connectLocalClient(["connect", bridge.url, "--browser-command", "none", "--callback", "http://127.0.0.1:9/cb"], { env: { HOME: state, XDG_STATE_HOME: state }, connect: false });
+  try {
+    const failure = await local.client.connect(local.transport).then(
+      () => assert.fail("connected without a token"),
+      (error: Error) => error.message,
+    );
+    assert.match(failure, /answered HTTP 401, and signing in failed: dynamic client registration refused \(HTTP 400, invalid_redirect_uri: .*allowed_redirect_uris\)/);
+  } finally {
+    await local.close();
+  }
+});

@@ -73,6 +73,8 @@ export class OAuthTokenSource implements TokenSource {
   readonly #o: OAuthSourceOptions;
   #current: Current | undefined;
   #busy: Promise<boolean> | undefined;
+  /** Why the last challenge found no token (see TokenSource.failure); cleared when one does. */
+  #failure: string | undefined;
   #renewing: Promise<void> | undefined;
   #requested: string[];
   readonly #authorizations = new Map<string, number[]>();
@@ -169,14 +171,21 @@ export class OAuthTokenSource implements TokenSource {
     const run = this.#handle(challenge).catch((error: unknown) => {
       const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
       this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      this.#failure = message;
       return false;
     });
     this.#busy = run;
     try {
-      return await run;
+      const ok = await run;
+      if (ok) this.#failure = undefined;
+      return ok;
     } finally {
       if (this.#busy === run) this.#busy = undefined;
     }
+  }
+
+  failure(): string | undefined {
+    return this.#failure;
   }
 
   /**
