@@ -45,6 +45,7 @@ test("connect: quitting during the sign-in removes the login lock, so the next s
   const dir = join(state, "mcp-bridge");
   const locks = existsSync(dir) ? readdirSync(dir).filter((name) => name.includes(".lock")) : [];
   assert.deepEqual(locks, [], `no login lock left behind:\n${first.stderr}`);
+  assert.doesNotMatch(first.stderr, /ERROR|WARN/, "quitting is no failure");
   const second = await abandonSignIn(bridge.url, state);
   assert.doesNotMatch(second.stderr, /another mcp-bridge is signing in/);
   assert.match(second.stderr, /sign-in required/);

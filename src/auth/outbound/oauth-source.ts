@@ -170,7 +170,9 @@ export class OAuthTokenSource implements TokenSource {
     if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
     const run = this.#handle(challenge).catch((error: unknown) => {
       const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
-      this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      // Quitting in the middle of a sign-in is the person's choice, not a failure.
+      if (this.#shutdown.signal.aborted) this.#o.logger.info("sign-in ended: the bridge is shutting down", { server: this.#o.serverUrl });
+      else this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
       this.#failure = message;
       return false;
     });
