@@ -7,7 +7,8 @@ import type { Secret } from "../config/secret.ts";
 import { sha256 as webSha256, timingSafeEqual, toHex, type Sha256 } from "../util/digest.ts";
 import { B64TOKEN, MAX_TOKEN_LENGTH, type Principal } from "./types.ts";
 
-const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
+/** A `valid_tokens` entry in digest form: "sha256:" and 64 hex digits. */
+export const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
 
 export interface StaticTokenSet {
   /** The principal for a known token, or undefined. */

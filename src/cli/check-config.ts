@@ -1,6 +1,7 @@
 /** @module `mcp-bridge check-config`: validate a config and print the effective result, secrets redacted. */
 import { stringify } from "yaml";
 import { configToFileForm } from "../config/describe.ts";
+import { ConfigError } from "../config/errors.ts";
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
@@ -33,7 +34,9 @@ export const checkConfigCommand: Command = {
     const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
     if (config.server?.oauth_server.enabled) {
       const { checkAuthorizationServerFiles } = await import("../oauth-server/check.ts");
-      await checkAuthorizationServerFiles(config, platform);
+      await checkAuthorizationServerFiles(config, platform).catch((error: unknown) => {
+        throw error instanceof ConfigError ? error.locatedIn(path) : error;
+      });
     }
     if (args.values.quiet) return 0;
     const effective = configToFileForm(config);

@@ -2,15 +2,21 @@
  * @module A configuration file that holds secrets written literally (not `${VAR}` references) and
  * that every user of the machine can read gets a warning naming the fix.
  */
+import { HASHED } from "../auth/bearer.ts";
 import { Secret } from "../config/secret.ts";
 import type { Config } from "../config/schema.ts";
 import type { Platform } from "../runtime/types.ts";
+import { parseDocument } from "yaml";
 
-/** Every Secret in the config, and the values of the maps check-config redacts (child env, client headers). */
+/**
+ * Every Secret in the config, and the values of the maps check-config redacts (child env, client
+ * headers). A `valid_tokens` digest ("sha256:…") is no secret: it is the form the docs and
+ * gen-token recommend writing into the file.
+ */
 function secretValues(config: Config): string[] {
   const values: string[] = [];
   const walk = (node: unknown): void => {
-    if (node instanceof Secret) values.push(node.reveal());
+    if (node instanceof Secret && !HASHED.test(node.reveal())) values.push(node.reveal());
     else if (Array.isArray(node)) node.forEach(walk);
     else if (node && typeof node === "object") Object.values(node).forEach(walk);
   };
@@ -19,11 +25,28 @@ function secretValues(config: Config): string[] {
   return values.filter((value) => value.length > 0);
 }
 
+/**
+ * Every scalar of the file as written, before ${VAR} substitution (with `$$` also read as `$`): a
+ * secret is literal when it is one of them. (A substring test of the text would take a short value
+ * from the environment, such as "x", for a literal.)
+ */
+function writtenScalars(text: string): Set<string> {
+  const scalars = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") Object.values(node).forEach(walk);
+    else if (node !== null && node !== undefined) scalars.add(String(node)).add(String(node).replaceAll("$$", "$"));
+  };
+  walk(parseDocument(text, { merge: true }).toJS());
+  return scalars;
+}
+
 /** The warning for `path`, or undefined when the file is private or holds no literal secret. */
 export async function exposureWarning(platform: Platform, path: string, text: string, config: Config): Promise<string | undefined> {
   const mode = await platform.fileMode(path);
   if (mode === undefined || (mode & 0o004) === 0) return undefined;
-  const literal = secretValues(config).some((value) => text.includes(value));
+  const written = writtenScalars(text);
+  const literal = secretValues(config).some((value) => written.has(value));
   if (!literal) return undefined;
   return `${path} holds secrets and every user of this machine can read it (mode ${mode.toString(8).padStart(3, "0")}): run "chmod 600 ${path}", or move the secrets into environment variables (\${VAR})`;
 }

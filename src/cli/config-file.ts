@@ -19,7 +19,7 @@ export async function loadConfigFile(platform: Platform, explicitPath: string | 
   if (path === undefined) {
     const candidates = configCandidates(platform.env, platform.executableDir);
     path = candidates.find((candidate) => platform.fileExists(candidate));
-    if (path === undefined) throw notFoundError(candidates);
+    if (path === undefined) throw notFoundError(candidates, platform.env);
   }
   let text: string;
   try {

@@ -35,6 +35,30 @@ function oauthFromFlags(values: Record<string, unknown>, env: Readonly<Record<st
   return oauth;
 }
 
+/** The flag (or argument) each configuration key of `connect` comes from, so its errors name what the user typed. */
+const FLAG_OF_KEY: [prefix: string, flag: string][] = [
+  ["client.url", "URL"],
+  ["client.transport", "--transport"],
+  ["client.timeout", "--timeout"],
+  ["client.tls.ca_cert", "--ca-cert"],
+  ["client.auth.bearer.token_env", "--token-env"],
+  ["client.auth.oauth.client_id", "--client-id"],
+  ["client.auth.oauth.scopes", "--scope"],
+  ["client.auth.oauth.resource", "--resource"],
+  ["client.auth.oauth.client_metadata_url", "--client-metadata-url"],
+  ["client.auth.oauth.redirect_uri", "--callback"],
+  ["client.auth.oauth.browser_command", "--browser-command"],
+  ["log.level", "--log-level"],
+  ["log.output", "--log-file"],
+];
+
+/** `error` with its key paths replaced by the flags they came from (a ConfigError), else `error` itself. */
+function namingFlags(error: unknown): unknown {
+  if (!(error instanceof ConfigError)) return error;
+  const flagOf = (path: string) => FLAG_OF_KEY.find(([key]) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`))?.[1] ?? path;
+  return new ConfigError(error.code, error.issues.map((issue) => ({ ...issue, path: flagOf(issue.path) })), "command line");
+}
+
 export const connectCommand: Command = {
   name: "connect",
   summary: "Connect stdio to a remote MCP server (client mode without a config file)",
@@ -78,22 +102,27 @@ export const connectCommand: Command = {
     if (args.values["ca-cert"] !== undefined) client.tls = { ca_cert: args.values["ca-cert"] };
     const oauth = oauthFromFlags(args.values, platform.env);
     if (tokenEnv !== undefined) {
+      if (!platform.env[tokenEnv]) throw new ConfigError("CONFIG_INVALID", [{ path: "--token-env", message: `environment variable ${tokenEnv} is not set or empty` }], "command line");
       if (Object.keys(oauth).length > 0) throw new UsageError("--token-env sends a fixed token: it cannot be combined with the OAuth flags");
       client.auth = { type: "bearer", bearer: { token_env: tokenEnv } };
     } else if (Object.keys(oauth).length > 0 || !Object.keys(headers).some((name) => name.toLowerCase() === "authorization")) {
       // As mcp-remote does: OAuth unless told otherwise. No token is sent before the server asks with a 401.
       client.auth = { type: "oauth", oauth };
     }
-    const config = validateConfig(
-      {
-        mode: "client",
-        log: { level: args.values["log-level"] ?? "warn", output: args.values["log-file"] ?? "stderr" },
-        client,
-      },
-      "command line",
-    );
-    const logger = createLoggerFromConfig(config.log, platform);
-    const { runClient } = await import("../client/index.ts");
-    return await runClient(config.client!, platform, logger);
+    try {
+      const config = validateConfig(
+        {
+          mode: "client",
+          log: { level: args.values["log-level"] ?? "warn", output: args.values["log-file"] ?? "stderr" },
+          client,
+        },
+        "command line",
+      );
+      const logger = createLoggerFromConfig(config.log, platform);
+      const { runClient } = await import("../client/index.ts");
+      return await runClient(config.client!, platform, logger);
+    } catch (error) {
+      throw namingFlags(error);
+    }
   },
 };

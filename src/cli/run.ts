@@ -1,6 +1,7 @@
 /** @module `mcp-bridge run` (the default command): start server or client mode from the config. */
 import type { Command } from "./command.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
+import { ConfigError } from "../config/errors.ts";
 import { createLoggerFromConfig } from "../log/from-config.ts";
 import { startServer } from "../server/index.ts";
 
@@ -16,7 +17,9 @@ export const runCommand: Command = {
   details:
     "Stops gracefully on SIGINT or SIGTERM: sessions end, children get their stdin closed, then SIGTERM, then SIGKILL (each after mcp_server.graceful_shutdown_timeout), to their whole process group. A second signal kills the children and exits at once. In client mode, stdin and stdout carry MCP messages and the remote session ends when stdin closes.",
   async run(args, platform) {
-    const { config } = await loadConfigFile(platform, args.values.config as string | undefined);
+    const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
+    // Checks made while starting (users' password_env, key files, the state directory) name the file too.
+    const located = (error: unknown) => (error instanceof ConfigError ? error.locatedIn(path) : error);
     const levelOverride = args.values["log-level"] as string | undefined;
     if (levelOverride !== undefined) {
       if (!["debug", "info", "warn", "error"].includes(levelOverride)) {
@@ -28,9 +31,13 @@ export const runCommand: Command = {
     const logger = createLoggerFromConfig(config.log, platform);
     if (config.mode === "client") {
       const { runClient } = await import("../client/index.ts");
-      return await runClient(config.client!, platform, logger);
+      return await runClient(config.client!, platform, logger).catch((error: unknown) => {
+        throw located(error);
+      });
     }
-    const server = await startServer(config, platform, logger);
+    const server = await startServer(config, platform, logger).catch((error: unknown) => {
+      throw located(error);
+    });
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: string) => {

@@ -95,6 +95,10 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     drained: () => platform.stdoutDrained(),
   });
   logger.info("client mode started", { url: config.url, transport: config.transport });
+  // Someone trying it by hand: stdin is the MCP client's side, which nothing types into.
+  if (platform.stdinIsTerminal) {
+    platform.writeStderr(`mcp-bridge: client mode for ${config.url}: it waits for an MCP client's JSON-RPC messages, one per line, on stdin. Start it from your MCP client as a stdio server (docs/client-mode.md); Ctrl-D or Ctrl-C ends it.\n`);
+  }
 
   const reason = await new Promise<string>((resolve) => {
     platform.streamStdin(

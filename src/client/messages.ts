@@ -37,8 +37,10 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
 
 /**
  * Parses a JSON body or SSE data field of `response` into messages (a JSON array is a batch).
- * Envelopes that are not JSON-RPC are dropped with a warning; text that is not JSON at all is a
- * protocol error quoting it, the request's credentials redacted.
+ * Envelopes that are not JSON-RPC are dropped with a warning (at debug level for the body of an
+ * HTTP error, which is often the server's own error document, such as a 401's `{"error": …}`, and
+ * whose status the caller reports); text that is not JSON at all is a protocol error quoting it,
+ * the request's credentials redacted.
  */
 export function parseMessages(text: string, logger: Logger, where: string, response: Response): JsonRpcMessage[] {
   let value: unknown;
@@ -52,7 +54,7 @@ export function parseMessages(text: string, logger: Logger, where: string, respo
   const list = Array.isArray(value) ? value : [value];
   return list.filter((item): item is JsonRpcMessage => {
     const problem = envelopeProblem(item);
-    if (problem) logger.warn("dropped a message from the remote server that is not JSON-RPC", { problem, where });
+    if (problem) logger[response.ok ? "warn" : "debug"]("dropped a message from the remote server that is not JSON-RPC", { problem, where, ...(!response.ok && { status: response.status }) });
     return problem === undefined;
   });
 }

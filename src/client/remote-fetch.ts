@@ -142,7 +142,10 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
           await backoff(delay, error.code);
           continue;
         }
-        throw new ClientTransportError(error.sent ? "network" : "unreachable", `cannot reach ${new URL(url).host}: ${error.message}`, { cause: error });
+        const host = new URL(url).host;
+        // The runtime's message may already start with the host ("127.0.0.1:8080: connect ECONNREFUSED …"): named once.
+        const reason = error.message.startsWith(`${host}: `) ? error.message.slice(host.length + 2) : error.message;
+        throw new ClientTransportError(error.sent ? "network" : "unreachable", `cannot reach ${host}: ${reason}`, { cause: error });
       }
       if ((response.status === 429 || response.status === 503) && retry.enabled && retries < retry.max_retries) {
         const after = retryAfterMs(response.headers.get("retry-after"));
@@ -165,6 +168,12 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         if (retryable) {
           await response.body?.cancel().catch(() => {});
           continue;
+        }
+        // The refusal's own body says only "unauthorized": the local client learns why no token came.
+        const failure = options.tokenSource.failure?.();
+        if (failure) {
+          await response.body?.cancel().catch(() => {});
+          throw new ClientTransportError("http", `${new URL(url).host} answered HTTP ${response.status}, and signing in failed: ${failure}`, { status: response.status });
         }
       }
       return response;

@@ -18,6 +18,8 @@ export interface ConfigIssue {
 export class ConfigError extends Error {
   readonly code: ConfigErrorCode;
   readonly issues: ConfigIssue[];
+  /** The file (or "command line") the issues are in, when known. */
+  readonly source: string | undefined;
   constructor(code: ConfigErrorCode, issues: ConfigIssue[], source?: string) {
     const where = source ? `${source}: ` : "";
     const lines = issues.map((issue) => (issue.path ? `  ${issue.path}: ${issue.message}` : `  ${issue.message}`));
@@ -25,6 +27,12 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
     this.code = code;
     this.issues = issues;
+    this.source = source;
+  }
+
+  /** This error naming `source`, for one raised where the file's name is not known (a check after loading it). */
+  locatedIn(source: string): ConfigError {
+    return this.source === undefined ? new ConfigError(this.code, this.issues, source) : this;
   }
 }
 

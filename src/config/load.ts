@@ -132,7 +132,14 @@ export function configCandidates(env: Env, executableDir: string): string[] {
   return ["config.yaml", "/etc/mcp-bridge/config.yaml", "/etc/pgedge/config.yaml", `${executableDir}/config.yaml`];
 }
 
-export function notFoundError(candidates: string[]): ConfigError {
+/** The error when none of `candidates` exists; `env` tells a MCP_BRIDGE_CONFIG naming a missing file apart. */
+export function notFoundError(candidates: string[], env: Env = {}): ConfigError {
+  if (env.MCP_BRIDGE_CONFIG) {
+    return new ConfigError("CONFIG_NOT_FOUND", [
+      { path: "", message: `MCP_BRIDGE_CONFIG names ${env.MCP_BRIDGE_CONFIG}, which does not exist` },
+      { path: "", message: "correct or unset the variable (then ./config.yaml and the other usual places are tried), or pass -c FILE" },
+    ]);
+  }
   return new ConfigError("CONFIG_NOT_FOUND", [
     { path: "", message: `looked in: ${candidates.join(", ")}` },
     { path: "", message: "pass one with -c FILE or set MCP_BRIDGE_CONFIG" },

@@ -57,7 +57,9 @@ const duration = (kind: "timer" | "lifetime" = "timer") =>
     }
     const ms = parseDuration(value);
     if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
+      // A bare number written as text ("30", --timeout 30): the unit is what is missing (the value is not echoed).
+      const unitless = /^\s*\d+(\.\d+)?\s*$/.test(value);
+      ctx.addIssue({ code: "custom", message: unitless ? 'is not a duration: it needs a unit, "s" for seconds or "ms" for milliseconds (e.g. "30s")' : 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
       return z.NEVER;
     }
     if (kind === "timer" && ms > TIMER_MAX_MS) {
@@ -324,7 +326,7 @@ const builtinUserSchema = section({
 
 const oauthServerSchema = section({
   enabled: z.boolean().default(false).describe("Run the OAuth 2.1 authorization server, which issues tokens for this bridge and then protects the MCP endpoint with them (no auth: block needed)."),
-  issuer: httpUrl().optional().describe("Public base URL (https outside loopback); byte-identical to what clients use. Default: the origin of server.public_url, else of the listening address."),
+  issuer: httpUrl().optional().describe("Public base URL (https outside loopback); byte-identical to what clients use. Default: the origin of server.public_url, else of the listening address (http://127.0.0.1:PORT when listening on every interface, so set public_url for clients on other machines)."),
   mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
   token_lifetime: duration("lifetime").prefault("1h").describe("Lifetime of issued access tokens."),
   refresh_token_lifetime: duration("lifetime").prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),

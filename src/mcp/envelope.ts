@@ -97,7 +97,12 @@ export function readEnvelope(params: unknown): { envelope: RequestEnvelope } | {
 /** The JSON-RPC error for a bad envelope: -32602 naming the first problem (HTTP 400 on the modern path). */
 export function envelopeError(problems: readonly EnvelopeProblem[]): { code: number; message: string; data: unknown } {
   const first = problems[0]!;
-  return { code: -32602, message: `Invalid params: _meta ${first.key}: ${first.problem}`, data: { envelope: first } };
+  // No _meta at all: name what it must hold, as for a single missing key.
+  const message =
+    first.key === "_meta"
+      ? `Invalid params: _meta is missing (a 2026-07-28 request carries ${MetaKey.protocolVersion} and ${MetaKey.clientCapabilities} in params._meta)`
+      : `Invalid params: _meta ${first.key}: ${first.problem}`;
+  return { code: -32602, message, data: { envelope: first } };
 }
 
 /** `params` with the envelope written into `_meta` (other `_meta` entries kept); a new object. */

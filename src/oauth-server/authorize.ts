@@ -302,7 +302,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         const wait = await as.limiter.attempt(username, address);
         if (wait > 0) {
           as.audit("login_throttled", { username, remote: address });
-          return withStatus(showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${Math.ceil(wait / 1000)} seconds and try again.`, username }), 429, Math.ceil(wait / 1000));
+          return withStatus(showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${waitText(wait)} and try again.`, username }), 429, Math.ceil(wait / 1000));
         }
         user = await users.verify(username, password);
       } finally {
@@ -329,4 +329,12 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       return finishUpstream(request, as.upstream, upstreamOutcome);
     },
   };
+}
+
+/** A throttling wait for people: "1 second", "45 seconds", "15 minutes" (rounded up). */
+function waitText(ms: number): string {
+  const seconds = Math.ceil(ms / 1000);
+  if (seconds < 60) return seconds === 1 ? "1 second" : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? "1 minute" : `${minutes} minutes`;
 }

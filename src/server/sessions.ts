@@ -92,7 +92,7 @@ export class SessionManager {
    * run and the recent per-session children did not keep failing to start (see start-health.ts).
    */
   get ready(): boolean {
-    return this.#hub ? this.#hub.ready : this.#commandRunnable() && !this.starts.failing;
+    return this.#hub ? this.#hub.ready : this.commandRunnable() && !this.starts.failing;
   }
 
   /** Why per-session children are failing to start, while they are (for /ready and the operators' /health). */
@@ -101,7 +101,7 @@ export class SessionManager {
   }
 
   /** The command resolves, on the child's PATH, to a file the bridge may execute (not merely one that exists). */
-  #commandRunnable(): boolean {
+  commandRunnable(): boolean {
     const mcp = this.#config.mcp_server!;
     const platform = this.#platform;
     const options = { windows: platform.isWindows, env: childEnvironment(mcp, platform.env), cwd: mcp.dir, isExecutableFile: (path: string) => platform.isExecutableFile(path) };

@@ -98,7 +98,10 @@ describe("where the config is found", () => {
     const { code, stdout, stderr } = await runCli(["check-config"], { cwd, env: { MCP_BRIDGE_CONFIG: missing } });
     assert.equal(code, 2);
     assert.equal(stdout, "");
-    assert.match(stderr, new RegExp(`no configuration file found\\n {2}looked in: ${missing.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n`));
+    assert.match(stderr, new RegExp(`no configuration file found\\n {2}MCP_BRIDGE_CONFIG names ${missing.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}, which does not exist\\n`));
+    // The variable is set: telling the user to set it would send them in a circle.
+    assert.doesNotMatch(stderr, /or set MCP_BRIDGE_CONFIG/);
+    assert.match(stderr, /correct or unset the variable/);
   });
 
   test("when nothing is found, the error lists every place it looked", async (t) => {

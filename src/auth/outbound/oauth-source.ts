@@ -79,6 +79,8 @@ export class OAuthTokenSource implements TokenSource {
   readonly #o: OAuthSourceOptions;
   #current: Current | undefined;
   #busy: Promise<boolean> | undefined;
+  /** Why the last challenge found no token (see TokenSource.failure); cleared when one does. */
+  #failure: string | undefined;
   #renewing: Promise<void> | undefined;
   #requested: string[];
   readonly #authorizations = new Map<string, number[]>();
@@ -174,20 +176,34 @@ export class OAuthTokenSource implements TokenSource {
     if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
     const run = this.#handle(challenge).catch((error: unknown) => {
       const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
-      this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      // Quitting in the middle of a sign-in is the person's choice, not a failure.
+      if (this.#shutdown.signal.aborted) this.#o.logger.info("sign-in ended: the bridge is shutting down", { server: this.#o.serverUrl });
+      else this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      this.#failure = message;
       return false;
     });
     this.#busy = run;
     try {
-      return await run;
+      const ok = await run;
+      if (ok) this.#failure = undefined;
+      return ok;
     } finally {
       if (this.#busy === run) this.#busy = undefined;
     }
   }
 
-  /** Ends a sign-in in progress (its loopback listener closes) and refuses further challenges. */
+  failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Ends a sign-in in progress (its loopback listener closes) and refuses further challenges.
+   * Resolves once that sign-in has unwound, so its login lock is removed before the process exits
+   * (a lock left behind would make the next instance wait for it to expire).
+   */
   async close(): Promise<void> {
     this.#shutdown.abort();
+    await this.#busy;
   }
 
   async #singleRenewal(renew: () => Promise<void>): Promise<void> {
@@ -207,7 +223,8 @@ export class OAuthTokenSource implements TokenSource {
 
     let scopes: string[];
     if (challenge.status === 403) scopes = union(this.#requested, bearer?.scopes ?? []);
-    else if (config.scopes.length > 0) scopes = union(config.scopes, bearer?.scopes ?? []);
+    // Configured scopes are what the person chose (least privilege); a server that needs more says so with 403 insufficient_scope (above).
+    else if (config.scopes.length > 0) scopes = [...config.scopes];
     // Re-authorizing at the same server keeps what was asked for before (MCP §Scope Selection Strategy).
     else scopes = union(sameServer ? this.#requested : [], bearer?.scopes ?? next.scopesSupported ?? []);
     if (grant === "authorization_code" && scopes.length > 0 && next.as.scopes_supported?.includes("offline_access")) scopes = union(scopes, ["offline_access"]);

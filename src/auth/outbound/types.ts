@@ -48,6 +48,11 @@ export interface TokenSource {
    * Handling). Resolves `true` when a retry may succeed, `false` when it cannot.
    */
   handleChallenge(challenge: AuthChallenge): Promise<boolean>;
+  /**
+   * Why the last `handleChallenge()` could not get a token (a reason safe to show: no token, secret
+   * or code), until a later one gets one; undefined otherwise. The local client's error names it.
+   */
+  failure?(): string | undefined;
   /** Stops timers and releases ports and files. */
   close(): Promise<void>;
 }

@@ -1,0 +1,64 @@
+/**
+ * @module `mcp-bridge connect`'s mistakes, as a newcomer makes them on the command line: each error
+ * names the flag typed (not the config key it becomes) and says what to write; exit code 2.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { runCli } from "../support/bridge.ts";
+
+const URL = "http://127.0.0.1:9/mcp";
+
+const cases: [args: string[], flag: string, fix: RegExp][] = [
+  [["--timeout", "5"], "--timeout", /needs a unit, "s" for seconds or "ms" for milliseconds/],
+  [["--timeout", "5 min"], "--timeout", /use forms like "500ms", "30s"/],
+  [["--transport", "http"], "--transport", /must be one of: auto, streamable_http, sse/],
+  [["--log-level", "verbose"], "--log-level", /must be one of: debug, info, warn, error/],
+  [["--callback", "http://example.com/cb"], "--callback", /must be a loopback http URL/],
+  [["--client-metadata-url", "http://example.com/c.json"], "--client-metadata-url", /must be an https URL with a path/],
+  [["--ca-cert", "/nonexistent/ca.pem"], "--ca-cert", /\/nonexistent\/ca\.pem: no such file/],
+  [["--token-env", "MCP_NEWCOMER_UNSET"], "--token-env", /environment variable MCP_NEWCOMER_UNSET is not set or empty/],
+];
+
+for (const [args, flag, fix] of cases) {
+  test(`connect ${args.join(" ")}: the error names ${flag} and the fix`, async () => {
+    const result = await runCli(["connect", URL, ...args]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, new RegExp(`^mcp-bridge: command line: invalid configuration\\n  ${flag}: `), result.stderr);
+    assert.match(result.stderr, fix);
+    assert.doesNotMatch(result.stderr, /\bclient\.(url|transport|timeout|tls|auth)|\blog\.(level|output)/, "no config key the user never wrote");
+  });
+}
+
+test("connect with a URL that is not one: the error names URL", async () => {
+  const result = await runCli(["connect", "mcp.example.com/mcp"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /\n {2}URL: must be an absolute http:\/\/ or https:\/\/ URL/);
+});
+
+test("a duration written as a bare number in a config file says the unit is missing", async () => {
+  const { writeConfig } = await import("../support/bridge.ts");
+  const path = writeConfig('mode: server\nserver:\n  read_timeout: "30"\n  mcp_server: {command: node}\n');
+  const result = await runCli(["check-config", "-q", "-c", path]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /server\.read_timeout: is not a duration: it needs a unit, "s" for seconds or "ms" for milliseconds \(e\.g\. "30s"\)/);
+});
+
+test("connect to a server that is not there: the local client's error names the host once, then the cause", async () => {
+  const { createServer } = await import("node:net");
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const { connectLocalClient } = await import("../client/support.ts");
+  const local = await connectLocalClient(["connect", `http://127.0.0.1:${port}/mcp`, "--token-env", "T"], { env: { T: "t" }, connect: false });
+  try {
+    const failure = await local.client.connect(local.transport).then(
+      () => assert.fail("connected to nothing"),
+      (error: Error) => error.message,
+    );
+    assert.match(failure, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
+    assert.doesNotMatch(failure, new RegExp(`127\\.0\\.0\\.1:${port}: 127\\.0\\.0\\.1:${port}`), "the host named once before the cause");
+  } finally {
+    await local.close();
+  }
+});

@@ -1,0 +1,27 @@
+/**
+ * @module docs/modern.md's first table, as a newcomer tries it with a plain HTTP client: a request
+ * that claims 2026-07-28 only in its header is refused with 400 / -32602 naming the `_meta` keys
+ * it lacks.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { ECHO_SERVER, startBridge, useBridge } from "../support/bridge.ts";
+
+const bridge = useBridge(() => startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } }));
+
+test("docs/modern.md: 'no claim, but MCP-Protocol-Version: 2026-07-28' is 400, -32602 naming the missing _meta keys", async () => {
+  const guide = readFileSync(new URL("../../docs/modern.md", import.meta.url), "utf8");
+  assert.match(guide, /no claim, but `MCP-Protocol-Version: 2026-07-28` \| refused: 400, -32602 naming the missing `_meta` keys/);
+  const response = await fetch(bridge.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list" }),
+  });
+  assert.equal(response.status, 400);
+  const { id, error } = (await response.json()) as { id: number; error: { code: number; message: string } };
+  assert.equal(id, 7);
+  assert.equal(error.code, -32602);
+  for (const key of ["io.modelcontextprotocol/protocolVersion", "io.modelcontextprotocol/clientCapabilities"]) assert.ok(error.message.includes(key), error.message);
+  assert.doesNotMatch(error.message, /_meta _meta/);
+});
