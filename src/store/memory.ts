@@ -38,6 +38,8 @@ export interface MemoryStoreOptions {
   /**
    * Called synchronously after every change of `key` with its entry (undefined: removed), before
    * the operation's promise resolves: the file store journals it then. Expiry is not a change.
+   * When it throws (the journal cannot be written), the change is undone and the operation
+   * rejects: a caller told "failed" never finds the change made after all.
    */
   onChange?: (key: string, entry: Entry | undefined) => void;
 }
@@ -77,8 +79,16 @@ export class MemoryStore implements Store {
     this.entries.set(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
   }
 
-  #changed(key: string): void {
-    this.#onChange(key, this.entries.get(key));
+  /** Reports the change of `key`, whose entry was `before` it; undone when the report throws. */
+  #changed(key: string, before: Entry | undefined): void {
+    const entry = this.entries.get(key);
+    try {
+      this.#onChange(key, entry);
+    } catch (error) {
+      if (before === undefined) this.entries.delete(key);
+      else this.entries.set(key, before);
+      throw error;
+    }
   }
 
   #pruneNow(): boolean {
@@ -99,14 +109,15 @@ export class MemoryStore implements Store {
   }
 
   async put(key: string, value: StoredValue, ttlMs: number): Promise<void> {
+    const before = this.#live(key);
     this.#set(key, value, ttlMs);
-    this.#changed(key);
+    this.#changed(key, before);
   }
 
   async putIfAbsent(key: string, value: StoredValue, ttlMs: number): Promise<boolean> {
     if (this.#live(key) !== undefined) return false;
     this.#set(key, value, ttlMs);
-    this.#changed(key);
+    this.#changed(key, undefined);
     return true;
   }
 
@@ -114,7 +125,7 @@ export class MemoryStore implements Store {
     const entry = this.#live(key);
     if (entry === undefined) return undefined;
     this.entries.delete(key);
-    this.#changed(key);
+    this.#changed(key, entry);
     return JSON.parse(entry.json) as T;
   }
 
@@ -122,13 +133,14 @@ export class MemoryStore implements Store {
     const entry = this.#live(key);
     if (entry === undefined || canonicalJson(JSON.parse(entry.json) as StoredValue) !== canonicalJson(expected)) return false;
     this.#set(key, next, ttlMs);
-    this.#changed(key);
+    this.#changed(key, entry);
     return true;
   }
 
   async delete(key: string): Promise<void> {
+    const entry = this.entries.get(key);
     if (!this.entries.delete(key)) return;
-    this.#changed(key);
+    this.#changed(key, entry);
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
@@ -136,8 +148,8 @@ export class MemoryStore implements Store {
     const current = entry === undefined ? 0 : Number(JSON.parse(entry.json));
     const value = (Number.isFinite(current) ? current : 0) + delta;
     if (entry === undefined) this.#set(key, value, ttlMs);
-    else entry.json = JSON.stringify(value);
-    this.#changed(key);
+    else this.entries.set(key, { json: JSON.stringify(value), expiresAt: entry.expiresAt });
+    this.#changed(key, entry);
     return value;
   }
 
