@@ -33,6 +33,7 @@ export async function openStore(storage: StorageConfig, platform: Platform, logg
   let lock: StateLock | undefined;
   try {
     await platform.makeDirectory(directory, 0o700);
+    await refuseShared(directory, platform);
     lock = await acquireStateLock(directory, platform, logger);
     store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, lock });
   } catch (error) {
@@ -40,6 +41,23 @@ export async function openStore(storage: StorageConfig, platform: Platform, logg
     throw unusable(directory, error);
   }
   return { store, directory };
+}
+
+/**
+ * Refuses a state directory that other users may write to (group or others write bit, sticky or
+ * not): whoever can create files there plants the journal the bridge replays (sign-ins, grants,
+ * clients) and the token signing key it then uses. Where the platform has no modes (Windows) the
+ * profile directory's ACLs keep other users out.
+ */
+async function refuseShared(directory: string, platform: Pick<Platform, "fileMode">): Promise<void> {
+  const mode = await platform.fileMode(directory);
+  if (mode === undefined || (mode & 0o022) === 0) return;
+  throw new ConfigError("CONFIG_INVALID", [
+    {
+      path: "storage.path",
+      message: `the state directory "${directory}" can be written by other users (mode ${mode.toString(8).padStart(3, "0")}), who could plant sign-ins and the token signing key there; run "chmod go-w ${directory}", or point storage.path at a directory of its own (the bridge creates it, mode 700)`,
+    },
+  ]);
 }
 
 function unusable(directory: string, error: unknown): ConfigError {
@@ -59,6 +77,7 @@ export async function checkStorage(storage: StorageConfig, platform: Platform): 
   if (!directory) throw noDirectory();
   try {
     await platform.makeDirectory(directory, 0o700);
+    await refuseShared(directory, platform);
     const probe = `${directory}/.check-${Math.random().toString(36).slice(2)}.tmp`;
     await platform.writeTextFile(probe, "", { mode: 0o600, overwrite: false });
     await platform.removeFile(probe);
