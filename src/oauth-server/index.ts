@@ -233,7 +233,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       },
     };
   } catch (error) {
-    await store.close();
+    // The first error is the one to report: on a full disk, closing fails too (the lock's release).
+    await store.close().catch(() => {});
     throw error;
   }
 }
