@@ -1,6 +1,8 @@
 /** @module Node: the file operations the state store needs beyond reading and writing (directories, atomic renames, removal, lock files and their liveness check). */
 import { randomUUID } from "node:crypto";
+import { readlinkSync } from "node:fs";
 import { link, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 
 /** Creates `path` and its missing parents with `mode`; no-op when it exists. */
 export async function makeDirectory(path: string, mode: number): Promise<void> {
@@ -25,6 +27,17 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as { code?: string }).code !== "ESRCH";
   }
+}
+
+/** Platform.processScope: the host name and the pid namespace (Linux; "pid:[4026531836]"). */
+export function processScope(): string {
+  let namespace = "";
+  try {
+    namespace = readlinkSync("/proc/self/ns/pid");
+  } catch {
+    // Not Linux: the host name alone.
+  }
+  return `${hostname()} ${namespace}`.trim();
 }
 
 /**
