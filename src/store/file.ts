@@ -29,6 +29,7 @@ export interface FileStoreOptions {
   platform: FilePlatform;
   logger: Logger;
   maxEntries?: number;
+  unauthenticatedPrefixes?: readonly string[];
   now?: () => number;
   /** The state directory's lock (lock.ts), released on close. */
   lock?: { release(): Promise<void> };
@@ -52,7 +53,7 @@ export class FileStore extends MemoryStore {
 
   private constructor(options: FileStoreOptions) {
     let self: FileStore | undefined;
-    super({ maxEntries: options.maxEntries, now: options.now, onChange: (key, entry) => self!.#record(key, entry) });
+    super({ maxEntries: options.maxEntries, unauthenticatedPrefixes: options.unauthenticatedPrefixes, now: options.now, onChange: (key, entry) => self!.#record(key, entry) });
     self = this;
     this.#directory = options.directory.replace(/[\\/]$/, "");
     this.#platform = options.platform;

@@ -24,9 +24,12 @@ function noDirectory(): ConfigError {
   return new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: "no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory" }]);
 }
 
-/** The opened store and, for the file store, its directory (where the signing key is kept too). */
-export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger): Promise<{ store: Store; directory?: string }> {
-  if (storage.type === "memory") return { store: new MemoryStore({ maxEntries: storage.max_entries }) };
+/**
+ * The opened store and, for the file store, its directory (where the signing key is kept too).
+ * `unauthenticatedPrefixes`: see MemoryStoreOptions.
+ */
+export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger, unauthenticatedPrefixes: readonly string[] = []): Promise<{ store: Store; directory?: string }> {
+  if (storage.type === "memory") return { store: new MemoryStore({ maxEntries: storage.max_entries, unauthenticatedPrefixes }) };
   const directory = stateDirectory(storage, platform.env);
   if (!directory) throw noDirectory();
   let store: FileStore;
@@ -35,7 +38,7 @@ export async function openStore(storage: StorageConfig, platform: Platform, logg
     await platform.makeDirectory(directory, 0o700);
     await refuseShared(directory, platform);
     lock = await acquireStateLock(directory, platform, logger);
-    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, lock });
+    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, unauthenticatedPrefixes, lock });
   } catch (error) {
     await lock?.release().catch(() => {});
     throw unusable(directory, error);

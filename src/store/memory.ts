@@ -33,6 +33,12 @@ export function canonicalJson(value: StoredValue): string {
 
 export interface MemoryStoreOptions {
   maxEntries?: number;
+  /**
+   * Prefixes of the keys anyone may have made without signing in (pending sign-ins, limiter
+   * counters): together they hold at most half of maxEntries, so that a flood of them from many
+   * addresses leaves room for the codes and refresh tokens of people who did sign in.
+   */
+  unauthenticatedPrefixes?: readonly string[];
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
   /**
@@ -47,16 +53,36 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   protected readonly entries = new Map<string, Entry>();
   readonly #maxEntries: number;
+  readonly #unauthenticatedPrefixes: readonly string[];
+  /** Live or expired-but-not-dropped entries under unauthenticatedPrefixes. */
+  #unauthenticated = 0;
   readonly #now: () => number;
   readonly #onChange: (key: string, entry: Entry | undefined) => void;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.#unauthenticatedPrefixes = options.unauthenticatedPrefixes ?? [];
     this.#now = options.now ?? Date.now;
     this.#onChange = options.onChange ?? (() => {});
     this.#timer = setInterval(() => this.#pruneNow(), PRUNE_INTERVAL_MS);
     (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  #isUnauthenticated(key: string): boolean {
+    return this.#unauthenticatedPrefixes.some((prefix) => key.startsWith(prefix));
+  }
+
+  /** Every entry goes in through here and out through #drop, which keep #unauthenticated counted. */
+  #place(key: string, entry: Entry): void {
+    if (!this.entries.has(key) && this.#isUnauthenticated(key)) this.#unauthenticated++;
+    this.entries.set(key, entry);
+  }
+
+  #drop(key: string): boolean {
+    if (!this.entries.delete(key)) return false;
+    if (this.#isUnauthenticated(key)) this.#unauthenticated--;
+    return true;
   }
 
   /** The live entry at `key`; an expired one is dropped on the way. */
@@ -64,19 +90,27 @@ export class MemoryStore implements Store {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.entries.delete(key);
+      this.#drop(key);
       return undefined;
     }
     return entry;
   }
 
+  /** The limit a new `key` would exceed, if any. */
+  #overLimit(key: string): number | undefined {
+    if (this.entries.size >= this.#maxEntries) return this.#maxEntries;
+    const share = Math.floor(this.#maxEntries / 2);
+    return this.#isUnauthenticated(key) && this.#unauthenticated >= share ? share : undefined;
+  }
+
   #set(key: string, value: StoredValue, ttlMs: number): void {
     if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new TypeError(`store TTL must be a positive number of milliseconds (got ${ttlMs})`);
-    if (!this.entries.has(key) && this.entries.size >= this.#maxEntries) {
+    if (!this.entries.has(key) && this.#overLimit(key) !== undefined) {
       this.#pruneNow();
-      if (this.entries.size >= this.#maxEntries) throw new StoreFullError(this.#maxEntries);
+      const limit = this.#overLimit(key);
+      if (limit !== undefined) throw new StoreFullError(limit);
     }
-    this.entries.set(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
+    this.#place(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
   }
 
   /** Reports the change of `key`, whose entry was `before` it; undone when the report throws. */
@@ -85,8 +119,8 @@ export class MemoryStore implements Store {
     try {
       this.#onChange(key, entry);
     } catch (error) {
-      if (before === undefined) this.entries.delete(key);
-      else this.entries.set(key, before);
+      if (before === undefined) this.#drop(key);
+      else this.#place(key, before);
       throw error;
     }
   }
@@ -96,7 +130,7 @@ export class MemoryStore implements Store {
     let dropped = false;
     for (const [key, entry] of this.entries) {
       if (entry.expiresAt <= now) {
-        this.entries.delete(key);
+        this.#drop(key);
         dropped = true;
       }
     }
@@ -124,7 +158,7 @@ export class MemoryStore implements Store {
   async take<T extends StoredValue>(key: string): Promise<T | undefined> {
     const entry = this.#live(key);
     if (entry === undefined) return undefined;
-    this.entries.delete(key);
+    this.#drop(key);
     this.#changed(key, entry);
     return JSON.parse(entry.json) as T;
   }
@@ -139,7 +173,7 @@ export class MemoryStore implements Store {
 
   async delete(key: string): Promise<void> {
     const entry = this.entries.get(key);
-    if (!this.entries.delete(key)) return;
+    if (!this.#drop(key)) return;
     this.#changed(key, entry);
   }
 
@@ -148,7 +182,7 @@ export class MemoryStore implements Store {
     const current = entry === undefined ? 0 : Number(JSON.parse(entry.json));
     const value = (Number.isFinite(current) ? current : 0) + delta;
     if (entry === undefined) this.#set(key, value, ttlMs);
-    else this.entries.set(key, { json: JSON.stringify(value), expiresAt: entry.expiresAt });
+    else this.#place(key, { json: JSON.stringify(value), expiresAt: entry.expiresAt });
     this.#changed(key, entry);
     return value;
   }
@@ -180,11 +214,11 @@ export class MemoryStore implements Store {
   /** Applies one persisted change: `json` and `expiresAt` set the entry, anything else removes it. */
   protected replay(key: string, json: unknown, expiresAt: unknown): void {
     if (typeof json !== "string" || typeof expiresAt !== "number" || expiresAt <= this.#now()) {
-      this.entries.delete(key);
+      this.#drop(key);
       return;
     }
     // Never dropped for the limit here: what was on disk is kept, and the opener checks the count (FileStore.open).
-    this.entries.set(key, { json, expiresAt });
+    this.#place(key, { json, expiresAt });
   }
 
   /** Live entries, counted. */
