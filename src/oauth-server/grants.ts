@@ -227,7 +227,9 @@ export class Grants {
       const freshHash = await this.#hash(fresh);
       if (family.heads.includes(hash)) {
         next = { ...family, heads: [freshHash], retired: [hash], rotated_at: now };
-      } else if (family.retired.includes(hash) && now - family.rotated_at <= REFRESH_GRACE_MS) {
+      } else if (family.retired.includes(hash) && Math.abs(now - family.rotated_at) <= REFRESH_GRACE_MS) {
+        // Either side of the rotation: a wall clock stepped back (an NTP correction) must not make
+        // every rotated-away token "just rotated" again until it catches up.
         // The same token refreshed twice at once: both callers get working tokens.
         next = { ...family, heads: [...family.heads, freshHash].slice(-4) };
       } else {
