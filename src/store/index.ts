@@ -29,7 +29,10 @@ function noDirectory(): ConfigError {
  * `unauthenticatedPrefixes`: see MemoryStoreOptions.
  */
 export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger, unauthenticatedPrefixes: readonly string[] = []): Promise<{ store: Store; directory?: string }> {
-  if (storage.type === "memory") return { store: new MemoryStore({ maxEntries: storage.max_entries, unauthenticatedPrefixes }) };
+  if (storage.type === "memory") {
+    logger.warn("storage.type is memory: registered clients, refresh tokens and sign-in sessions are lost when the bridge restarts (clients register and people sign in again); storage.type: file keeps them");
+    return { store: new MemoryStore({ maxEntries: storage.max_entries, unauthenticatedPrefixes }) };
+  }
   const directory = stateDirectory(storage, platform.env);
   if (!directory) throw noDirectory();
   let store: FileStore;
