@@ -202,16 +202,16 @@ async function writeTextFile(path: string, text: string, options: { mode: number
   if (!isWindows) await Deno.chmod(path, options.mode);
 }
 
-/** Platform.processScope, as on Node (node-files.ts): the host name and the pid namespace where /proc tells it. */
+/** Platform.processScope, as on Node (node-files.ts): the host name, and the pid namespace and the boot where /proc tells them. */
 function denoProcessScope(): string {
   const read = (get: () => string) => {
     try {
-      return get();
+      return get().trim();
     } catch {
       return "";
     }
   };
-  return `${read(() => Deno.hostname())} ${read(() => Deno.readLinkSync("/proc/self/ns/pid"))}`.trim();
+  return [read(() => Deno.hostname()), read(() => Deno.readLinkSync("/proc/self/ns/pid")), read(() => Deno.readTextFileSync("/proc/sys/kernel/random/boot_id"))].filter(Boolean).join(" ");
 }
 
 /** Platform.createExclusiveFile: written under a temporary name, then hard-linked into place, as on Node (node-files.ts). */

@@ -1,6 +1,6 @@
 /** @module Node: the file operations the state store needs beyond reading and writing (directories, atomic renames, removal, lock files and their liveness check). */
 import { randomUUID } from "node:crypto";
-import { readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { link, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 
@@ -29,15 +29,20 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Platform.processScope: the host name and the pid namespace (Linux; "pid:[4026531836]"). */
+/**
+ * Platform.processScope: the host name, and on Linux the pid namespace ("pid:[4026531836]") and
+ * the boot (after a reboot a lock's pid may name whatever process has it now).
+ */
 export function processScope(): string {
-  let namespace = "";
-  try {
-    namespace = readlinkSync("/proc/self/ns/pid");
-  } catch {
-    // Not Linux: the host name alone.
-  }
-  return `${hostname()} ${namespace}`.trim();
+  const read = (get: () => string) => {
+    try {
+      return get().trim();
+    } catch {
+      // Not Linux: the host name alone.
+      return "";
+    }
+  };
+  return [hostname(), read(() => readlinkSync("/proc/self/ns/pid")), read(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"))].filter(Boolean).join(" ");
 }
 
 /**

@@ -9,10 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { nodePlatform } from "../../src/runtime/node.ts";
 import { CLI, ECHO_SERVER, type Launcher, type RunningBridge, startBridge } from "../support/bridge.ts";
 import { ALICE_HASH, startAsBridge } from "../oauth-server/support.ts";
 
@@ -44,7 +45,8 @@ async function startIn(directory: string): Promise<RunningBridge> {
       storage: { type: "file", path: directory },
       server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } },
     },
-    { launcher: namespaced() },
+    // A takeover waits out the dead bridge's heartbeat (15 s) first.
+    { launcher: namespaced(), startTimeoutMs: 60_000 },
   );
   return { ...bridge, stop: () => signalBridge(bridge, "SIGTERM") };
 }
@@ -82,5 +84,23 @@ test("a bridge in the same pid namespace as a dead bridge's lock takes it over, 
     assert.match(second.logs(), /taking over the state directory's lock: the bridge that held it is no longer running/);
   } finally {
     await second.stop();
+  }
+});
+
+test("a lock left before a reboot, naming a process id another process has now: taken over once its heartbeat stays silent, not refused as in use", { timeout: 60_000 }, async () => {
+  const directory = mkdtempSync(join(tmpdir(), "mcp-bridge-lock-scope-"));
+  // This very process stands for whatever got the dead bridge's pid after the reboot.
+  const scope = nodePlatform.processScope.split(" ");
+  assert.ok(scope.length === 3, `this test needs a boot id in the scope: ${nodePlatform.processScope}`);
+  scope[2] = "00000000-0000-4000-8000-000000000000";
+  writeFileSync(join(directory, "bridge.lock"), `${JSON.stringify({ pid: process.pid, scope: scope.join(" "), owner: "0".repeat(32), started_at: "2026-01-01T00:00:00.000Z" })}\n`, { mode: 0o600 });
+  const bridge = await startBridge(
+    { storage: { type: "file", path: directory }, server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } } },
+    { startTimeoutMs: 60_000 },
+  );
+  try {
+    assert.match(bridge.logs(), new RegExp(`taking over the state directory's lock: the bridge that held it is no longer running .*previous_pid=${process.pid}`));
+  } finally {
+    await bridge.stop();
   }
 });
