@@ -56,6 +56,11 @@ export class MemoryStore implements Store {
   readonly #unauthenticatedPrefixes: readonly string[];
   /** Live or expired-but-not-dropped entries under unauthenticatedPrefixes. */
   #unauthenticated = 0;
+  /**
+   * No entry expires before this (ms), as of the last prune and every entry placed since: a full
+   * store refusing key after key scans its entries again only once one may have expired.
+   */
+  #nextExpiry = 0;
   readonly #now: () => number;
   readonly #onChange: (key: string, entry: Entry | undefined) => void;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -77,6 +82,7 @@ export class MemoryStore implements Store {
   #place(key: string, entry: Entry): void {
     if (!this.entries.has(key) && this.#isUnauthenticated(key)) this.#unauthenticated++;
     this.entries.set(key, entry);
+    this.#nextExpiry = Math.min(this.#nextExpiry, entry.expiresAt);
   }
 
   #drop(key: string): boolean {
@@ -106,7 +112,7 @@ export class MemoryStore implements Store {
   #set(key: string, value: StoredValue, ttlMs: number): void {
     if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new TypeError(`store TTL must be a positive number of milliseconds (got ${ttlMs})`);
     if (!this.entries.has(key) && this.#overLimit(key) !== undefined) {
-      this.#pruneNow();
+      if (this.#now() >= this.#nextExpiry) this.#pruneNow();
       const limit = this.#overLimit(key);
       if (limit !== undefined) throw new StoreFullError(limit);
     }
@@ -128,12 +134,14 @@ export class MemoryStore implements Store {
   #pruneNow(): boolean {
     const now = this.#now();
     let dropped = false;
+    let nextExpiry = Infinity;
     for (const [key, entry] of this.entries) {
       if (entry.expiresAt <= now) {
         this.#drop(key);
         dropped = true;
-      }
+      } else nextExpiry = Math.min(nextExpiry, entry.expiresAt);
     }
+    this.#nextExpiry = nextExpiry;
     return dropped;
   }
 
