@@ -138,9 +138,9 @@ test("a signing key that cannot be written at the first start (disk full) leaves
     storage: { type: "file", path: directory },
     server: { listen: "127.0.0.1:0", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: ALICE.username, password_hash: ALICE_HASH }] } } },
   });
-  // Two pages left: the lock and the snapshot fit, the key does not.
+  // Three pages left: the lock, its heartbeat and the snapshot fit, the key does not.
   spawnSync("dd", ["if=/dev/zero", `of=${join(mountPoint, "filler")}`, `bs=${PAGE}`]);
-  truncateSync(join(mountPoint, "filler"), statSync(join(mountPoint, "filler")).size - 2 * PAGE);
+  truncateSync(join(mountPoint, "filler"), statSync(join(mountPoint, "filler")).size - 3 * PAGE);
   const full = await runCli(["run", "-c", config], { env: { HOME: process.env.HOME ?? "/tmp" } });
   assert.equal(full.code, 2, full.stderr);
   assert.match(full.stderr, /storage\.path: cannot write the signing key ".*signing-key-RS256\.pem" \(ENOSPC\)/);
