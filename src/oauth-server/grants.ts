@@ -38,6 +38,18 @@ export interface CodeRecord extends GrantSubject {
   refresh: boolean;
 }
 
+/** What a redemption's proof checks: the client, its redirect_uri and the PKCE challenge the code was issued for. */
+export type CodeProof = Pick<CodeRecord, "client_id" | "redirect_uri" | "code_challenge">;
+
+/** A redeemed code's mark: its proof (a replay must pass it to revoke) and the family it started, once started. */
+interface UsedCode extends CodeProof {
+  family: string | null;
+}
+
+function usedMark(record: CodeRecord, family: string | null): UsedCode {
+  return { client_id: record.client_id, redirect_uri: record.redirect_uri, code_challenge: record.code_challenge, family };
+}
+
 interface FamilyRecord extends GrantSubject {
   /** Absolute end of the family (ms since the epoch). */
   expires_at: number;
@@ -97,18 +109,27 @@ export class Grants {
   }
 
   /**
-   * Takes the code's record, atomically: of two concurrent redemptions one gets it. A code taken
-   * before is a replay: the refresh family it started is revoked and invalid_grant thrown.
+   * Takes the code's record, atomically: of two concurrent redemptions one gets it. `proof` checks
+   * that the presenter may redeem it (client, redirect_uri, PKCE verifier) and throws the
+   * OAuthError when not, before the code is taken: a presenter without the verifier (one that
+   * intercepted the code, what PKCE is for) neither uses it up nor, once the client has redeemed
+   * it, revokes the client's grant. A code taken before, presented with its proof, is a replay:
+   * the refresh family it started is revoked and invalid_grant thrown (RFC 6749 §4.1.2).
    */
-  async redeemCode(code: string): Promise<CodeRecord> {
+  async redeemCode(code: string, proof: (record: CodeProof) => void | Promise<void>): Promise<CodeRecord> {
     const hash = await this.#hash(code);
-    const record = await this.#o.store.take<CodeRecord & Record<string, never>>(`code:${hash}`);
+    const record = await this.#o.store.get<CodeRecord & Record<string, never>>(`code:${hash}`);
     if (record) {
-      await this.#o.store.put(`code-used:${hash}`, { family: null }, this.#o.codeLifetime);
-      return record;
+      await proof(record);
+      // Taken only now: of redemptions that passed their proof at once, one takes it, the others are replays.
+      if (await this.#o.store.take(`code:${hash}`)) {
+        await this.#o.store.put(`code-used:${hash}`, usedMark(record, null) as never, this.#o.codeLifetime);
+        return record;
+      }
     }
-    const used = await this.#o.store.get<{ family: string | null }>(`code-used:${hash}`);
+    const used = await this.#o.store.get<UsedCode & Record<string, never>>(`code-used:${hash}`);
     if (used) {
+      await proof(used);
       if (used.family) await this.#revokeFamily(used.family, "authorization code replayed");
       this.#o.audit("code_replay", { family: used.family ?? undefined });
       throw new OAuthError("invalid_grant", "the authorization code was already used; the tokens issued for it are revoked");
@@ -117,8 +138,8 @@ export class Grants {
   }
 
   /** Links a redeemed code to the family it started, so a replay can revoke it. */
-  async #linkCode(code: string, family: string): Promise<void> {
-    await this.#o.store.put(`code-used:${await this.#hash(code)}`, { family }, this.#o.codeLifetime);
+  async #linkCode(code: string, record: CodeRecord, family: string): Promise<void> {
+    await this.#o.store.put(`code-used:${await this.#hash(code)}`, usedMark(record, family) as never, this.#o.codeLifetime);
   }
 
   /** An RFC 9068 access token for `grant`. */
@@ -167,7 +188,7 @@ export class Grants {
       const familyRecord: FamilyRecord = { ...grant, expires_at: expiresAt, heads: [hash], retired: [], rotated_at: 0, revoked: false };
       await this.#o.store.put(`rtf:${family}`, familyRecord as never, this.#o.refreshTokenLifetime);
       await this.#o.store.put(`rt:${hash}`, { family }, this.#o.refreshTokenLifetime);
-      await this.#linkCode(code, family);
+      await this.#linkCode(code, record, family);
     }
     this.#o.audit("token_issued", { grant_type: "authorization_code", client_id: grant.client_id, sub: grant.sub, scope: grant.scope.join(" "), refresh: refreshToken !== undefined });
     return this.#response(access, grant, refreshToken);
@@ -206,7 +227,9 @@ export class Grants {
       const freshHash = await this.#hash(fresh);
       if (family.heads.includes(hash)) {
         next = { ...family, heads: [freshHash], retired: [hash], rotated_at: now };
-      } else if (family.retired.includes(hash) && now - family.rotated_at <= REFRESH_GRACE_MS) {
+      } else if (family.retired.includes(hash) && Math.abs(now - family.rotated_at) <= REFRESH_GRACE_MS) {
+        // Either side of the rotation: a wall clock stepped back (an NTP correction) must not make
+        // every rotated-away token "just rotated" again until it catches up.
         // The same token refreshed twice at once: both callers get working tokens.
         next = { ...family, heads: [...family.heads, freshHash].slice(-4) };
       } else {

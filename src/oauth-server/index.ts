@@ -34,6 +34,14 @@ import { createBuiltinUsers } from "./users.ts";
 
 type ConnectionEnv = { Bindings: ConnectionInfo };
 
+/**
+ * Store keys anyone can have made without signing in: pending sign-ins (ours and upstream),
+ * per-address counters, client metadata document caches. They get half the store at most, so a
+ * flood of them from many addresses (an IPv6 /48 holds 65536 /64s) cannot refuse the codes and
+ * refresh tokens of people who signed in (MemoryStoreOptions.unauthenticatedPrefixes).
+ */
+const UNAUTHENTICATED_KEYS = ["authz:", "authorize:", "upstream:", "federated:state:", "login:", "register:", "cimd:", "cimd-fetch:"];
+
 export interface AuthorizationServerOptions {
   config: OAuthServerConfig;
   storage: Config["storage"];
@@ -109,7 +117,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
   checkBranding(config);
   const template = await readLoginTemplate(platform, config.builtin.login_template);
 
-  const { store, directory } = await openStore(options.storage, platform, logger);
+  const { store, directory } = await openStore(options.storage, platform, logger, UNAUTHENTICATED_KEYS);
   let metrics: Metrics | undefined;
   const audit = (event: string, fields: Record<string, unknown>) => {
     auditLog.info(event, fields);
@@ -233,7 +241,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       },
     };
   } catch (error) {
-    await store.close();
+    // The first error is the one to report: on a full disk, closing fails too (the lock's release).
+    await store.close().catch(() => {});
     throw error;
   }
 }

@@ -143,18 +143,23 @@ export async function loadSigningKeys(config: OAuthServerConfig["signing"], cont
   };
 }
 
-/** The key kept at `path`, or a new one written there exclusively (mode 0600); a concurrent start that wrote first wins. */
+/**
+ * The key kept at `path`, or a new one written there exclusively (mode 0600) and never visible
+ * half-written (a start that fails mid-write, disk full, leaves no empty key to refuse the next
+ * one); a concurrent start that wrote first wins.
+ */
 async function loadOrCreateKey(platform: Platform, logger: Logger, path: string, alg: SigningAlgorithm): Promise<CryptoKey> {
   if (!platform.fileExists(path)) {
     const { privateKey } = await generateKeyPair(alg, { extractable: true });
+    let created: boolean;
     try {
-      await platform.writeTextFile(path, (await exportPKCS8(privateKey)) + "\n", { mode: 0o600, overwrite: false });
+      created = await platform.createExclusiveFile(path, (await exportPKCS8(privateKey)) + "\n", 0o600);
+    } catch (error) {
+      throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `cannot write the signing key "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
+    }
+    if (created) {
       logger.info("generated a token signing key and kept it in the state directory", { path, alg });
       return privateKey;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EEXIST" && (error as Error).name !== "AlreadyExists") {
-        throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `cannot write the signing key "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
-      }
     }
   }
   const text = await readKeyFile(platform, "storage.path", path);

@@ -50,7 +50,8 @@ export function createLoginLimiter(store: Store, now: () => number = Date.now): 
   const delay = (counter: Counter, free: number) => {
     if (counter.count < free) return 0;
     const wait = Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(counter.count - free, 20));
-    return Math.max(0, (counter.last ?? now()) + wait - now());
+    // Never more than `wait`: a wall clock stepped back must not lengthen it by the step.
+    return Math.min(wait, Math.max(0, (counter.last ?? now()) + wait - now()));
   };
   /** The failures at `key` before this attempt, which has just been added to them. */
   async function claim(key: string): Promise<Counter> {

@@ -83,22 +83,23 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     if (!verifier) throw new OAuthError("invalid_request", "code_verifier is required (PKCE)");
     if (!CODE_VERIFIER.test(verifier)) throw new OAuthError("invalid_request", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~");
     if (code.length > 256) throw new OAuthError("invalid_grant", "the authorization code is invalid or expired");
-    const record = await as.grants.redeemCode(code);
-    if (record.client_id !== client.client_id) {
-      as.audit("code_client_mismatch", { client_id: client.client_id });
-      throw new OAuthError("invalid_grant", "the authorization code was issued to another client");
-    }
-    const redirectUri = form.get("redirect_uri");
-    // RFC 6749 §4.1.3: identical to the authorization request's (whose loopback port was already chosen there).
-    if (redirectUri === undefined ? client.redirect_uris.length !== 1 : redirectUri !== record.redirect_uri) {
-      throw new OAuthError("invalid_grant", "redirect_uri differs from the authorization request's");
-    }
-    const expected = new TextEncoder().encode(record.code_challenge);
-    if (!timingSafeEqual(new TextEncoder().encode(await s256(as, verifier)), expected)) {
-      as.audit("pkce_failed", { client_id: client.client_id });
-      throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
-    }
     checkResource(form);
+    const record = await as.grants.redeemCode(code, async (issued) => {
+      if (issued.client_id !== client.client_id) {
+        as.audit("code_client_mismatch", { client_id: client.client_id });
+        throw new OAuthError("invalid_grant", "the authorization code was issued to another client");
+      }
+      const redirectUri = form.get("redirect_uri");
+      // RFC 6749 §4.1.3: identical to the authorization request's (whose loopback port was already chosen there).
+      if (redirectUri === undefined ? client.redirect_uris.length !== 1 : redirectUri !== issued.redirect_uri) {
+        throw new OAuthError("invalid_grant", "redirect_uri differs from the authorization request's");
+      }
+      const expected = new TextEncoder().encode(issued.code_challenge);
+      if (!timingSafeEqual(new TextEncoder().encode(await s256(as, verifier)), expected)) {
+        as.audit("pkce_failed", { client_id: client.client_id });
+        throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
+      }
+    });
     const tokens = await as.grants.issueForCode(code, record);
     await as.clients.touch(client);
     return json(tokens);

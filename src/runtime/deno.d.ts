@@ -95,6 +95,9 @@ declare namespace Deno {
   function link(oldpath: string, newpath: string): Promise<void>;
   function chmod(path: string, mode: number): Promise<void>;
   function statSync(path: string): { isFile: boolean; mode: number | null };
+  function readLinkSync(path: string): string;
+  function readTextFileSync(path: string): string;
+  function hostname(): string;
   function addSignalListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   function exit(code: number): never;
 }

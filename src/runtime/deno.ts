@@ -202,6 +202,18 @@ async function writeTextFile(path: string, text: string, options: { mode: number
   if (!isWindows) await Deno.chmod(path, options.mode);
 }
 
+/** Platform.processScope, as on Node (node-files.ts): the host name, and the pid namespace and the boot where /proc tells them. */
+function denoProcessScope(): string {
+  const read = (get: () => string) => {
+    try {
+      return get().trim();
+    } catch {
+      return "";
+    }
+  };
+  return [read(() => Deno.hostname()), read(() => Deno.readLinkSync("/proc/self/ns/pid")), read(() => Deno.readTextFileSync("/proc/sys/kernel/random/boot_id"))].filter(Boolean).join(" ");
+}
+
 /** Platform.createExclusiveFile: written under a temporary name, then hard-linked into place, as on Node (node-files.ts). */
 async function createExclusiveFile(path: string, text: string, mode: number): Promise<boolean> {
   const temporary = `${path}.${crypto.randomUUID()}.tmp`;
@@ -307,6 +319,7 @@ export const denoPlatform: Platform = {
     }
   },
   pid: Deno.pid,
+  processScope: denoProcessScope(),
   processAlive(pid) {
     // Deno.kill has no signal 0: /proc tells on Linux; elsewhere assume alive (never take over a live bridge's state).
     if (Deno.build.os !== "linux") return true;

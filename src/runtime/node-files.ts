@@ -1,6 +1,8 @@
 /** @module Node: the file operations the state store needs beyond reading and writing (directories, atomic renames, removal, lock files and their liveness check). */
 import { randomUUID } from "node:crypto";
+import { readFileSync, readlinkSync } from "node:fs";
 import { link, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 
 /** Creates `path` and its missing parents with `mode`; no-op when it exists. */
 export async function makeDirectory(path: string, mode: number): Promise<void> {
@@ -25,6 +27,22 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as { code?: string }).code !== "ESRCH";
   }
+}
+
+/**
+ * Platform.processScope: the host name, and on Linux the pid namespace ("pid:[4026531836]") and
+ * the boot (after a reboot a lock's pid may name whatever process has it now).
+ */
+export function processScope(): string {
+  const read = (get: () => string) => {
+    try {
+      return get().trim();
+    } catch {
+      // Not Linux: the host name alone.
+      return "";
+    }
+  };
+  return [hostname(), read(() => readlinkSync("/proc/self/ns/pid")), read(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"))].filter(Boolean).join(" ");
 }
 
 /**

@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, closeSync, constants as fsConstants, exists
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { createExclusiveFile, makeDirectory, processAlive, removeFile, renameFile } from "./node-files.ts";
+import { createExclusiveFile, makeDirectory, processAlive, processScope, removeFile, renameFile } from "./node-files.ts";
 import { publicFetch } from "./public-fetch.ts";
 import { closeStalledResponses } from "./node-write-timeout.ts";
 import { createServer as createHttpsServer } from "node:https";
@@ -329,6 +329,7 @@ export const nodePlatform: Platform = {
   renameFile,
   removeFile,
   pid: process.pid,
+  processScope: processScope(),
   processAlive,
   publicFetch,
   exit: (code) => process.exit(code),

@@ -185,6 +185,12 @@ export interface Platform {
   removeFile(path: string): Promise<void>;
   /** This process's id (the state directory's lock file names it). */
   readonly pid: number;
+  /**
+   * Where process ids mean the same (the host name and, on Linux, the pid namespace and the boot):
+   * a lock naming a process of another scope (another container sharing the state directory, or
+   * a bridge that ran before a reboot) cannot be judged by its pid here.
+   */
+  readonly processScope: string;
   /** False only when no process `pid` exists; true when it does, belongs to another user, or cannot be told. */
   processAlive(pid: number): boolean;
   /** SSRF-guarded GET (Client ID Metadata Documents); absent where the runtime cannot check addresses at connect time. */

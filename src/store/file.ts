@@ -29,6 +29,7 @@ export interface FileStoreOptions {
   platform: FilePlatform;
   logger: Logger;
   maxEntries?: number;
+  unauthenticatedPrefixes?: readonly string[];
   now?: () => number;
   /** The state directory's lock (lock.ts), released on close. */
   lock?: { release(): Promise<void> };
@@ -45,12 +46,14 @@ export class FileStore extends MemoryStore {
   #oldestJournal = 0;
   #append: ((text: string) => void) | undefined;
   #journalLines = 0;
+  /** The last append failed (disk full), perhaps halfway through its line. */
+  #torn = false;
   #compacting: Promise<void> | undefined;
   #closed = false;
 
   private constructor(options: FileStoreOptions) {
     let self: FileStore | undefined;
-    super({ maxEntries: options.maxEntries, now: options.now, onChange: (key, entry) => self!.#record(key, entry) });
+    super({ maxEntries: options.maxEntries, unauthenticatedPrefixes: options.unauthenticatedPrefixes, now: options.now, onChange: (key, entry) => self!.#record(key, entry) });
     self = this;
     this.#directory = options.directory.replace(/[\\/]$/, "");
     this.#platform = options.platform;
@@ -107,11 +110,23 @@ export class FileStore extends MemoryStore {
     return store;
   }
 
-  /** Journals one change, synchronously: it is on disk before the operation resolves. */
+  /**
+   * Journals one change, synchronously: it is on disk before the operation resolves. When it
+   * cannot be (disk full), it throws and the change is undone (MemoryStore's onChange).
+   */
   #record(key: string, entry: Entry | undefined): void {
     if (this.#closed) return;
-    this.#append ??= this.#platform.openAppendFile(this.#path(`${JOURNAL_PREFIX}${this.#journal}`));
-    this.#append(`${JSON.stringify(entry ? { k: key, v: entry.json, e: entry.expiresAt } : { k: key })}\n`);
+    const line = `${JSON.stringify(entry ? { k: key, v: entry.json, e: entry.expiresAt } : { k: key })}\n`;
+    try {
+      this.#append ??= this.#platform.openAppendFile(this.#path(`${JOURNAL_PREFIX}${this.#journal}`));
+      // A failed append may have left part of its line, even all of it but the newline: "#" ends
+      // that fragment as a line that never parses, so it is not replayed, nor joined to this one.
+      this.#append(this.#torn ? `#\n${line}` : line);
+    } catch (error) {
+      this.#torn = true;
+      throw error;
+    }
+    this.#torn = false;
     this.#journalLines++;
     if (this.#journalLines > Math.max(MIN_COMPACTION_LINES, 2 * this.size) && !this.#compacting) {
       this.#compacting = this.#compact()

@@ -24,22 +24,46 @@ function noDirectory(): ConfigError {
   return new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: "no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory" }]);
 }
 
-/** The opened store and, for the file store, its directory (where the signing key is kept too). */
-export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger): Promise<{ store: Store; directory?: string }> {
-  if (storage.type === "memory") return { store: new MemoryStore({ maxEntries: storage.max_entries }) };
+/**
+ * The opened store and, for the file store, its directory (where the signing key is kept too).
+ * `unauthenticatedPrefixes`: see MemoryStoreOptions.
+ */
+export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger, unauthenticatedPrefixes: readonly string[] = []): Promise<{ store: Store; directory?: string }> {
+  if (storage.type === "memory") {
+    logger.warn("storage.type is memory: registered clients, refresh tokens and sign-in sessions are lost when the bridge restarts (clients register and people sign in again); storage.type: file keeps them");
+    return { store: new MemoryStore({ maxEntries: storage.max_entries, unauthenticatedPrefixes }) };
+  }
   const directory = stateDirectory(storage, platform.env);
   if (!directory) throw noDirectory();
   let store: FileStore;
   let lock: StateLock | undefined;
   try {
     await platform.makeDirectory(directory, 0o700);
+    await refuseShared(directory, platform);
     lock = await acquireStateLock(directory, platform, logger);
-    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, lock });
+    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, unauthenticatedPrefixes, lock });
   } catch (error) {
     await lock?.release().catch(() => {});
     throw unusable(directory, error);
   }
   return { store, directory };
+}
+
+/**
+ * Refuses a state directory that other users may write to (group or others write bit, sticky or
+ * not): whoever can create files there plants the journal the bridge replays (sign-ins, grants,
+ * clients) and the token signing key it then uses. Where the platform has no modes (Windows) the
+ * profile directory's ACLs keep other users out.
+ */
+async function refuseShared(directory: string, platform: Pick<Platform, "fileMode">): Promise<void> {
+  const mode = await platform.fileMode(directory);
+  if (mode === undefined || (mode & 0o022) === 0) return;
+  throw new ConfigError("CONFIG_INVALID", [
+    {
+      path: "storage.path",
+      message: `the state directory "${directory}" can be written by other users (mode ${mode.toString(8).padStart(3, "0")}), who could plant sign-ins and the token signing key there; run "chmod go-w ${directory}", or point storage.path at a directory of its own (the bridge creates it, mode 700)`,
+    },
+  ]);
 }
 
 function unusable(directory: string, error: unknown): ConfigError {
@@ -59,6 +83,7 @@ export async function checkStorage(storage: StorageConfig, platform: Platform): 
   if (!directory) throw noDirectory();
   try {
     await platform.makeDirectory(directory, 0o700);
+    await refuseShared(directory, platform);
     const probe = `${directory}/.check-${Math.random().toString(36).slice(2)}.tmp`;
     await platform.writeTextFile(probe, "", { mode: 0o600, overwrite: false });
     await platform.removeFile(probe);

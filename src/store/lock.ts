@@ -5,7 +5,10 @@
  * read alike), created exclusively and never visible half-written; a lock whose process is gone
  * (the bridge was killed) is taken over with a warning. A lock is only ever removed by
  * compare-and-delete (removeIfSame): of bridges starting at once, or taking over one dead
- * bridge's lock at once, exactly one runs.
+ * bridge's lock at once, exactly one runs. A pid says nothing across containers (each bridge may
+ * be process 1 of its own): a lock from another process scope (Platform.processScope) is judged
+ * by its heartbeat instead, a file its holder rewrites every few seconds, and taken over only
+ * once that has stood still for a while.
  */
 import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -16,7 +19,12 @@ import { sleep } from "../util/sleep.ts";
 /** The lock's file name inside the state directory. */
 export const LOCK_FILE_NAME = "bridge.lock";
 
-type LockPlatform = Pick<Platform, "readTextFile" | "createExclusiveFile" | "removeFile" | "pid" | "processAlive">;
+type LockPlatform = Pick<Platform, "readTextFile" | "writeTextFile" | "createExclusiveFile" | "removeFile" | "pid" | "processScope" | "processAlive">;
+
+/** How often a holder rewrites its heartbeat file, `<lock>.beat` (ms). */
+const HEARTBEAT_INTERVAL = 2_000;
+/** How long a heartbeat must stand still before a lock from another process scope is judged a dead bridge's (ms). */
+const HEARTBEAT_SILENCE = 15_000;
 
 /**
  * How long a bridge waits while another one takes over a dead bridge's lock (ms). That takes two
@@ -69,10 +77,51 @@ function inUse(directory: string, path: string, pid: number): ConfigError {
   ]);
 }
 
-/** A live process other than this one named by the lock `text`, if any. */
-function liveOwner(platform: LockPlatform, text: string): number | undefined {
+/** The process scope a lock's text names; undefined for locks written before scopes were. */
+function scopeOf(text: string): string | undefined {
+  try {
+    const scope = (JSON.parse(text) as { scope?: unknown }).scope;
+    return typeof scope === "string" ? scope : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A live process other than this one named by the lock `text`, if any. From this process scope
+ * its pid tells; from another, its heartbeat (`path`.beat) moving within HEARTBEAT_SILENCE.
+ */
+async function liveOwner(platform: LockPlatform, path: string, text: string): Promise<number | undefined> {
   const pid = pidOf(text);
-  return pid !== undefined && pid !== platform.pid && platform.processAlive(pid) ? pid : undefined;
+  if (pid === undefined) return undefined;
+  const scope = scopeOf(text);
+  if (scope === undefined || scope === platform.processScope) return pid !== platform.pid && platform.processAlive(pid) ? pid : undefined;
+  const beat = () => platform.readTextFile(`${path}.beat`).catch(() => undefined);
+  const first = await beat();
+  for (const deadline = Date.now() + HEARTBEAT_SILENCE; Date.now() < deadline; ) {
+    await sleep(HEARTBEAT_INTERVAL / 4);
+    if ((await beat()) !== first) return pid;
+  }
+  return undefined;
+}
+
+/** Rewrites the heartbeat of the lock at `path` every HEARTBEAT_INTERVAL until stopped. */
+function startHeartbeat(platform: LockPlatform, path: string): () => void {
+  let beats = 0;
+  let writing = false;
+  const beat = () => {
+    if (writing) return;
+    writing = true;
+    // Any change is a beat; a write that fails (disk full) is tried again at the next one.
+    platform
+      .writeTextFile(`${path}.beat`, `${ownerToken()} ${++beats}\n`, { mode: 0o600, overwrite: true })
+      .catch(() => {})
+      .finally(() => (writing = false));
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_INTERVAL);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
 }
 
 /**
@@ -82,7 +131,7 @@ function liveOwner(platform: LockPlatform, text: string): number | undefined {
 export async function checkStateLock(directory: string, platform: LockPlatform): Promise<void> {
   const path = `${directory}/${LOCK_FILE_NAME}`;
   const held = await lockFiles(platform).read(path).catch(() => undefined);
-  const owner = held && liveOwner(platform, held.text);
+  const owner = held && (await liveOwner(platform, path, held.text));
   if (owner !== undefined) throw inUse(directory, path, owner);
 }
 
@@ -95,7 +144,7 @@ export async function checkStateLock(directory: string, platform: LockPlatform):
 export async function acquireStateLock(directory: string, platform: LockPlatform, logger: Logger): Promise<StateLock> {
   const path = `${directory}/${LOCK_FILE_NAME}`;
   const files = lockFiles(platform);
-  const text = `${JSON.stringify({ pid: platform.pid, owner: ownerToken(), started_at: new Date().toISOString() })}\n`;
+  const text = `${JSON.stringify({ pid: platform.pid, scope: platform.processScope, owner: ownerToken(), started_at: new Date().toISOString() })}\n`;
   const deadline = Date.now() + TAKEOVER_WAIT;
   let graceGiven = false;
   let vanished = 0;
@@ -108,7 +157,7 @@ export async function acquireStateLock(directory: string, platform: LockPlatform
       if (++vanished > MAX_VANISHED) throw notALock(directory, path);
       continue;
     }
-    const owner = liveOwner(platform, held.text);
+    const owner = await liveOwner(platform, path, held.text);
     if (owner !== undefined) throw inUse(directory, path, owner);
     const previous = pidOf(held.text);
     if (previous === undefined && !graceGiven) {
@@ -125,8 +174,10 @@ export async function acquireStateLock(directory: string, platform: LockPlatform
     // Another bridge is taking it over: the next round finds its lock.
     await sleep(50);
   }
+  const stopHeartbeat = startHeartbeat(platform, path);
   return {
     async release() {
+      stopHeartbeat();
       await removeIfSame(files, path, text, Date.now);
     },
   };

@@ -33,11 +33,19 @@ export function canonicalJson(value: StoredValue): string {
 
 export interface MemoryStoreOptions {
   maxEntries?: number;
+  /**
+   * Prefixes of the keys anyone may have made without signing in (pending sign-ins, limiter
+   * counters): together they hold at most half of maxEntries, so that a flood of them from many
+   * addresses leaves room for the codes and refresh tokens of people who did sign in.
+   */
+  unauthenticatedPrefixes?: readonly string[];
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
   /**
    * Called synchronously after every change of `key` with its entry (undefined: removed), before
    * the operation's promise resolves: the file store journals it then. Expiry is not a change.
+   * When it throws (the journal cannot be written), the change is undone and the operation
+   * rejects: a caller told "failed" never finds the change made after all.
    */
   onChange?: (key: string, entry: Entry | undefined) => void;
 }
@@ -45,16 +53,42 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   protected readonly entries = new Map<string, Entry>();
   readonly #maxEntries: number;
+  readonly #unauthenticatedPrefixes: readonly string[];
+  /** Live or expired-but-not-dropped entries under unauthenticatedPrefixes. */
+  #unauthenticated = 0;
+  /**
+   * No entry expires before this (ms), as of the last prune and every entry placed since: a full
+   * store refusing key after key scans its entries again only once one may have expired.
+   */
+  #nextExpiry = 0;
   readonly #now: () => number;
   readonly #onChange: (key: string, entry: Entry | undefined) => void;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.#unauthenticatedPrefixes = options.unauthenticatedPrefixes ?? [];
     this.#now = options.now ?? Date.now;
     this.#onChange = options.onChange ?? (() => {});
     this.#timer = setInterval(() => this.#pruneNow(), PRUNE_INTERVAL_MS);
     (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  #isUnauthenticated(key: string): boolean {
+    return this.#unauthenticatedPrefixes.some((prefix) => key.startsWith(prefix));
+  }
+
+  /** Every entry goes in through here and out through #drop, which keep #unauthenticated counted. */
+  #place(key: string, entry: Entry): void {
+    if (!this.entries.has(key) && this.#isUnauthenticated(key)) this.#unauthenticated++;
+    this.entries.set(key, entry);
+    this.#nextExpiry = Math.min(this.#nextExpiry, entry.expiresAt);
+  }
+
+  #drop(key: string): boolean {
+    if (!this.entries.delete(key)) return false;
+    if (this.#isUnauthenticated(key)) this.#unauthenticated--;
+    return true;
   }
 
   /** The live entry at `key`; an expired one is dropped on the way. */
@@ -62,34 +96,52 @@ export class MemoryStore implements Store {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.entries.delete(key);
+      this.#drop(key);
       return undefined;
     }
     return entry;
   }
 
-  #set(key: string, value: StoredValue, ttlMs: number): void {
-    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new TypeError(`store TTL must be a positive number of milliseconds (got ${ttlMs})`);
-    if (!this.entries.has(key) && this.entries.size >= this.#maxEntries) {
-      this.#pruneNow();
-      if (this.entries.size >= this.#maxEntries) throw new StoreFullError(this.#maxEntries);
-    }
-    this.entries.set(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
+  /** The limit a new `key` would exceed, if any. */
+  #overLimit(key: string): number | undefined {
+    if (this.entries.size >= this.#maxEntries) return this.#maxEntries;
+    const share = Math.floor(this.#maxEntries / 2);
+    return this.#isUnauthenticated(key) && this.#unauthenticated >= share ? share : undefined;
   }
 
-  #changed(key: string): void {
-    this.#onChange(key, this.entries.get(key));
+  #set(key: string, value: StoredValue, ttlMs: number): void {
+    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new TypeError(`store TTL must be a positive number of milliseconds (got ${ttlMs})`);
+    if (!this.entries.has(key) && this.#overLimit(key) !== undefined) {
+      if (this.#now() >= this.#nextExpiry) this.#pruneNow();
+      const limit = this.#overLimit(key);
+      if (limit !== undefined) throw new StoreFullError(limit);
+    }
+    this.#place(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
+  }
+
+  /** Reports the change of `key`, whose entry was `before` it; undone when the report throws. */
+  #changed(key: string, before: Entry | undefined): void {
+    const entry = this.entries.get(key);
+    try {
+      this.#onChange(key, entry);
+    } catch (error) {
+      if (before === undefined) this.#drop(key);
+      else this.#place(key, before);
+      throw error;
+    }
   }
 
   #pruneNow(): boolean {
     const now = this.#now();
     let dropped = false;
+    let nextExpiry = Infinity;
     for (const [key, entry] of this.entries) {
       if (entry.expiresAt <= now) {
-        this.entries.delete(key);
+        this.#drop(key);
         dropped = true;
-      }
+      } else nextExpiry = Math.min(nextExpiry, entry.expiresAt);
     }
+    this.#nextExpiry = nextExpiry;
     return dropped;
   }
 
@@ -99,22 +151,23 @@ export class MemoryStore implements Store {
   }
 
   async put(key: string, value: StoredValue, ttlMs: number): Promise<void> {
+    const before = this.#live(key);
     this.#set(key, value, ttlMs);
-    this.#changed(key);
+    this.#changed(key, before);
   }
 
   async putIfAbsent(key: string, value: StoredValue, ttlMs: number): Promise<boolean> {
     if (this.#live(key) !== undefined) return false;
     this.#set(key, value, ttlMs);
-    this.#changed(key);
+    this.#changed(key, undefined);
     return true;
   }
 
   async take<T extends StoredValue>(key: string): Promise<T | undefined> {
     const entry = this.#live(key);
     if (entry === undefined) return undefined;
-    this.entries.delete(key);
-    this.#changed(key);
+    this.#drop(key);
+    this.#changed(key, entry);
     return JSON.parse(entry.json) as T;
   }
 
@@ -122,13 +175,14 @@ export class MemoryStore implements Store {
     const entry = this.#live(key);
     if (entry === undefined || canonicalJson(JSON.parse(entry.json) as StoredValue) !== canonicalJson(expected)) return false;
     this.#set(key, next, ttlMs);
-    this.#changed(key);
+    this.#changed(key, entry);
     return true;
   }
 
   async delete(key: string): Promise<void> {
-    if (!this.entries.delete(key)) return;
-    this.#changed(key);
+    const entry = this.entries.get(key);
+    if (!this.#drop(key)) return;
+    this.#changed(key, entry);
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
@@ -136,8 +190,8 @@ export class MemoryStore implements Store {
     const current = entry === undefined ? 0 : Number(JSON.parse(entry.json));
     const value = (Number.isFinite(current) ? current : 0) + delta;
     if (entry === undefined) this.#set(key, value, ttlMs);
-    else entry.json = JSON.stringify(value);
-    this.#changed(key);
+    else this.#place(key, { json: JSON.stringify(value), expiresAt: entry.expiresAt });
+    this.#changed(key, entry);
     return value;
   }
 
@@ -168,11 +222,11 @@ export class MemoryStore implements Store {
   /** Applies one persisted change: `json` and `expiresAt` set the entry, anything else removes it. */
   protected replay(key: string, json: unknown, expiresAt: unknown): void {
     if (typeof json !== "string" || typeof expiresAt !== "number" || expiresAt <= this.#now()) {
-      this.entries.delete(key);
+      this.#drop(key);
       return;
     }
     // Never dropped for the limit here: what was on disk is kept, and the opener checks the count (FileStore.open).
-    this.entries.set(key, { json, expiresAt });
+    this.#place(key, { json, expiresAt });
   }
 
   /** Live entries, counted. */

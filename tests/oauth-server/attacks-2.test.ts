@@ -32,7 +32,7 @@ test("a refresh asking for scope beyond the grant is refused without using up th
   let now = 1_700_000_000_000;
   const grants = new Grants({ store: new MemoryStore({ now: () => now }), sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, heldScopes: (grant) => grant.scope, now: () => now, audit: () => {} });
   const code = await grants.createCode({ client_id: "c1", sub: "alice", scope: ["mcp:read"], resource: "https://mcp.example.com/mcp", redirect_uri: CLAUDE_CALLBACK, code_challenge: "x".repeat(43), refresh: true });
-  const first = await grants.issueForCode(code, await grants.redeemCode(code));
+  const first = await grants.issueForCode(code, await grants.redeemCode(code, () => {}));
   await assert.rejects(grants.refresh(first.refresh_token!, "c1", ["mcp:admin"]), /only narrow/);
   // The client never saw a new refresh token, so the one it holds must still be the live one — also after the concurrent-refresh grace.
   now += REFRESH_GRACE_MS + 1;
@@ -47,7 +47,7 @@ test("a refresh refused because the store is full leaves the refresh token worki
   const store = new MemoryStore({ now: () => now, maxEntries: 50 });
   const grants = new Grants({ store, sha256: nodePlatform.sha256, keys, issuer: "https://mcp.example.com", accessTokenLifetime: 3_600_000, refreshTokenLifetime: 86_400_000, codeLifetime: 600_000, heldScopes: (grant) => grant.scope, now: () => now, audit: () => {} });
   const code = await grants.createCode({ client_id: "c1", sub: "alice", scope: ["mcp:read"], resource: "https://mcp.example.com/mcp", redirect_uri: CLAUDE_CALLBACK, code_challenge: "x".repeat(43), refresh: true });
-  const first = await grants.issueForCode(code, await grants.redeemCode(code));
+  const first = await grants.issueForCode(code, await grants.redeemCode(code, () => {}));
   // Someone else fills the store with short-lived entries.
   for (let i = 0; ; i++) {
     try {

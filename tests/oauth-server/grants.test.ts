@@ -26,13 +26,13 @@ function setup() {
 
 async function issue(grants: Grants) {
   const code = await grants.createCode(RECORD);
-  return grants.issueForCode(code, await grants.redeemCode(code));
+  return grants.issueForCode(code, await grants.redeemCode(code, () => {}));
 }
 
 test("the access token carries the grant, and the store holds only hashes", async () => {
   const { grants, store } = setup();
   const code = await grants.createCode(RECORD);
-  const tokens = await grants.issueForCode(code, await grants.redeemCode(code));
+  const tokens = await grants.issueForCode(code, await grants.redeemCode(code, () => {}));
   const claims = decodeJwt(tokens.access_token);
   assert.equal(claims.aud, RECORD.resource);
   assert.equal(claims.client_id, "c1");
@@ -78,8 +78,8 @@ test("a family ends refresh_token_lifetime after sign-in, however often it is re
 test("a code is taken once; a replay revokes the family the first redemption started", async () => {
   const { grants, events } = setup();
   const code = await grants.createCode(RECORD);
-  const tokens = await grants.issueForCode(code, await grants.redeemCode(code));
-  await assert.rejects(grants.redeemCode(code), /already used/);
+  const tokens = await grants.issueForCode(code, await grants.redeemCode(code, () => {}));
+  await assert.rejects(grants.redeemCode(code, () => {}), /already used/);
   assert.ok(events.includes("code_replay"));
   await assert.rejects(grants.refresh(tokens.refresh_token!, "c1", undefined), /invalid, expired or revoked/);
 });

@@ -71,7 +71,7 @@ export interface Launcher {
 }
 
 /** Starts the bridge on 127.0.0.1 with a free port and waits until it listens. */
-export async function startBridge(config: Record<string, unknown>, options: { env?: Record<string, string>; args?: string[]; logFile?: string; launcher?: Launcher } = {}): Promise<RunningBridge> {
+export async function startBridge(config: Record<string, unknown>, options: { env?: Record<string, string>; args?: string[]; logFile?: string; launcher?: Launcher; startTimeoutMs?: number } = {}): Promise<RunningBridge> {
   const server = (config.server ?? {}) as Record<string, unknown>;
   const full = { mode: "server", ...config, server: { listen: "127.0.0.1:0", ...server } };
   const path = writeConfig(full);
@@ -86,7 +86,7 @@ export async function startBridge(config: Record<string, unknown>, options: { en
   child.stdout!.on("data", (chunk) => (logs += chunk));
   const url = await new Promise<string>((resolve, reject) => {
     // Generous: a release executable or `deno run` on a loaded machine starts slower than the bundle.
-    const timer = setTimeout(() => reject(new Error(`bridge did not start in time:\n${logs}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`bridge did not start in time:\n${logs}`)), options.startTimeoutMs ?? 20_000);
     const check = (text: string) => {
       const match = /listening url=(\S+)|"msg":"listening","url":"([^"]+)"/.exec(text);
       if (!match) return false;

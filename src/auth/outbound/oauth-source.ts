@@ -40,6 +40,8 @@ const AUTHORIZATION_WINDOW_MS = 10 * 60_000;
  * 401 from the MCP server still asks for a new token at once.
  */
 const RENEWAL_BACKOFF_MS = 30_000;
+/** How long a refresh waits for another instance holding the login lock (ms) before refreshing anyway. */
+const REFRESH_LOCK_WAIT_MS = 30_000;
 
 export interface OAuthSourceOptions {
   grant: GrantKind;
@@ -419,14 +421,30 @@ export class OAuthTokenSource implements TokenSource {
     );
   }
 
-  /** Refresh with the refresh token; without one, a new token by a non-interactive grant. */
+  /**
+   * Refresh with the refresh token; without one, a new token by a non-interactive grant. Instances
+   * sharing the token cache refresh one at a time (the login lock), and one whose refresh token
+   * another instance already rotated takes that instance's tokens from the cache instead:
+   * presenting a rotated-away refresh token is reuse, and revokes the grant (RFC 9700 §4.14.2).
+   */
   async #renew(target: Current): Promise<void> {
     const tokens = target.tokens!;
     if (!tokens.refreshToken) return this.#obtain(target, tokens.scopes);
-    const identity = this.#o.grant === "authorization_code" ? identityFor(this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
-    const dpop = tokens.tokenType === "dpop" ? await this.#dpopHandle(target.as, identity.client) : undefined;
-    const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens, dpop);
-    await this.#adopt({ ...target, tokens: renewed });
+    const refresh = async () => {
+      const identity = this.#o.grant === "authorization_code" ? identityFor(this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
+      const dpop = tokens.tokenType === "dpop" ? await this.#dpopHandle(target.as, identity.client) : undefined;
+      const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens, dpop);
+      await this.#adopt({ ...target, tokens: renewed });
+      return true;
+    };
+    if (this.#o.grant !== "authorization_code") return void (await refresh());
+    const refreshedElsewhere = async () => {
+      const shared = (await this.#o.cache.load()).issuers[target.issuer]?.tokens;
+      if (!shared || shared.obtainedAt <= tokens.obtainedAt || isStale(shared, Date.now())) return undefined;
+      this.#current = { ...target, tokens: shared };
+      return true;
+    };
+    await this.#o.cache.withLoginLock(refreshedElsewhere, refresh, REFRESH_LOCK_WAIT_MS);
   }
 
   async #adopt(next: Current): Promise<void> {

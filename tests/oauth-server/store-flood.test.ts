@@ -1,0 +1,44 @@
+/**
+ * @module A store filled by people who never signed in, through the built CLI: sign-ins started
+ * (GET /authorize, each a pending sign-in in the store) from many addresses — here loopback
+ * addresses 127.0.0.2…, each its own bucket as each IPv6 /64 of an attacker's /48 is — until the
+ * store refuses more. Someone who did sign in must still refresh their token: the unauthenticated
+ * keys get half the store (storage.max_entries) at most.
+ */
+import assert from "node:assert/strict";
+import { get } from "node:http";
+import { test } from "node:test";
+import { authorizeUrl, fullFlow, postForm, registerClient, startAsBridge } from "./support.ts";
+
+/** GET `url` from the local address `from`; the response's status. */
+function getFrom(url: URL, from: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = get({ host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, localAddress: from }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode ?? 0));
+    });
+    request.on("error", reject);
+  });
+}
+
+test("sign-ins started from many addresses until the store refuses more leave room for a signed-in user's refresh", { timeout: 120_000 }, async (t) => {
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 200 } });
+  t.after(() => bridge.stop());
+  const { clientId, tokens } = await fullFlow(bridge);
+  assert.ok(tokens.refresh_token);
+
+  const { client_id: flooder } = await registerClient(bridge.origin, undefined, { client_name: "Flooder" });
+  const statuses = new Map<number, number>();
+  // 100 pending sign-ins per address are allowed (then 429): four addresses are more than the store holds.
+  for (let host = 2; host <= 5 && !statuses.has(503); host++) {
+    for (let i = 0; i < 100; i++) {
+      const status = await getFrom(authorizeUrl(bridge.origin, flooder, { resource: bridge.url }).url, `127.0.0.${host}`);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (status === 503) break;
+    }
+  }
+  assert.ok(statuses.has(503), `the flood filled what the store gives it: ${JSON.stringify([...statuses])}`);
+
+  const refreshed = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId });
+  assert.equal(refreshed.status, 200, `the signed-in user still refreshes: ${await refreshed.text()}`);
+});
