@@ -57,6 +57,8 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ""}`);
     if (spec.multiple) values[name] = [...((values[name] as string[] | undefined) ?? []), value];
+    // Two values for one setting (`-c a.yaml … -c b.yaml`): which one was meant is not ours to guess.
+    else if (values[name] !== undefined) throw new UsageError(`--${name} is given twice; give it once`);
     else values[name] = value;
   }
   return { values, positionals };

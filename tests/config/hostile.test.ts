@@ -61,3 +61,19 @@ describe("YAML the bridge does not read as written", () => {
     }
   });
 });
+
+describe("command lines that disagree with themselves", () => {
+  test("an option that takes one value, given twice, is a usage error (not the last one silently)", async () => {
+    const first = writeConfig(SERVER);
+    const second = writeConfig("mode: client\nclient:\n  url: https://mcp.example.com/mcp\n");
+    const twice = await runCli(["check-config", "-c", first, "--config", second]);
+    assert.equal(twice.code, 2, twice.stdout);
+    assert.match(twice.stderr, /--config is given twice; give it once/);
+    const format = await runCli(["check-config", "-c", first, "--format", "json", "--format=yaml"]);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /--format is given twice/);
+    // Repeatable options stay repeatable.
+    const headers = await runCli(["connect", "ftp://x", "--header", "A: 1", "--header", "B: 2"]);
+    assert.match(headers.stderr, /client\.url: must be an absolute http/);
+  });
+});
