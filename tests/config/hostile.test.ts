@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { before, describe, test } from "node:test";
-import { CLI, ROOT, runCli, writeConfig } from "../support/bridge.ts";
+import { CLI, ROOT, run, runCli, writeConfig } from "../support/bridge.ts";
 
 const SERVER = "mode: server\nserver:\n  mcp_server:\n    command: node\n";
 const SECRET = "tok-7f3a-SHOULD-NEVER-BE-PRINTED";
@@ -75,5 +75,36 @@ describe("command lines that disagree with themselves", () => {
     // Repeatable options stay repeatable.
     const headers = await runCli(["connect", "ftp://x", "--header", "A: 1", "--header", "B: 2"]);
     assert.match(headers.stderr, /client\.url: must be an absolute http/);
+  });
+});
+
+describe("input that does not end", () => {
+  test("-c /dev/zero is refused once past a configuration file's size, not read into memory", { timeout: 120_000 }, async () => {
+    const { code, stderr } = await runCli(["check-config", "-c", "/dev/zero"]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /configuration file cannot be read\n {2}\/dev\/zero: larger than 1048576 bytes/);
+  });
+
+  test("a configuration file that is not UTF-8 is refused, not read with replacement characters", async () => {
+    const path = writeConfig("");
+    writeFileSync(path, Buffer.concat([Buffer.from(SERVER + "    env:\n      GREETING: caf"), Buffer.from([0xe9]), Buffer.from("\n")]));
+    const { code, stderr } = await runCli(["check-config", "-c", path]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /not UTF-8 text: save it as UTF-8/);
+  });
+
+  test("hash-password reads the first line of an endless stdin and stops", { timeout: 120_000 }, async () => {
+    const { code, stdout, stderr } = await run("/bin/sh", ["-c", `yes | exec "${process.execPath}" "${CLI}" hash-password --cost 4`]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^\$2b\$04\$[./A-Za-z0-9]{53}\n$/);
+  });
+
+  test("hash-password refuses a first line with no end in sight, and stdin that is not UTF-8 (exit 2)", async () => {
+    const long = await runCli(["hash-password"], { input: "x".repeat(1 << 20) });
+    assert.equal(long.code, 2);
+    assert.match(long.stderr, /stdin has no line end within 4096 bytes/);
+    const binary = await run("/bin/sh", ["-c", `printf 'pass\\377\\n' | exec "${process.execPath}" "${CLI}" hash-password`]);
+    assert.equal(binary.code, 2, binary.stderr);
+    assert.match(binary.stderr, /stdin is not UTF-8 text/);
   });
 });
