@@ -47,9 +47,10 @@ const TIMER_MAX_MS = 2 ** 31 - 1;
 /**
  * Milliseconds, written as "30s", "5m", "1h30m" or "250ms". A `timer` (the default) is waited for
  * with a timer, so it is bounded by TIMER_MAX_MS (about 24.8 days); a `lifetime` is only compared
- * with clocks (token and cache lifetimes) and has no bound.
+ * with clocks (token and cache lifetimes) and has no bound. A `positive` one refuses "0s": as a
+ * timeout every wait would fail at once, as an interval the work would repeat without pause.
  */
-const duration = (kind: "timer" | "lifetime" = "timer") =>
+const duration = (kind: "timer" | "lifetime" = "timer", positive = false) =>
   z.union([z.string(), z.number()], { error: 'must be a duration such as "30s"' }).transform((value, ctx) => {
     if (typeof value === "number") {
       ctx.addIssue({ code: "custom", message: `a duration needs a unit: write "${value}s" for seconds or "${value}ms"` });
@@ -58,6 +59,10 @@ const duration = (kind: "timer" | "lifetime" = "timer") =>
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({ code: "custom", message: 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
+      return z.NEVER;
+    }
+    if (positive && ms === 0) {
+      ctx.addIssue({ code: "custom", message: 'must be longer than "0s": zero would fail every wait at once, or repeat the work without pause (e.g. "10s")' });
       return z.NEVER;
     }
     if (kind === "timer" && ms > TIMER_MAX_MS) {
@@ -167,7 +172,7 @@ const mcpServerSchema = section({
     .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
     .describe("Variables copied from the bridge's environment; nothing else is, so the bridge's secrets stay out of the child."),
   dir: z.string().optional().describe("Working directory of the child."),
-  read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
+  read_timeout: duration("timer", true).prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
   graceful_shutdown_timeout: duration().prefault("30s").describe("After stdin closes, how long before SIGTERM (and as long again before SIGKILL)."),
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts allowed within restart_window; past it the child waits until the oldest failure leaves the window (the budget recovers, the bridge never stays failed)."),
@@ -201,7 +206,7 @@ const sessionSchema = section({
 const bearerSchema = section({
   valid_tokens: z.array(secret()).optional().describe('Server mode: accepted tokens, plaintext or "sha256:<hex>" of the token.'),
   validation_endpoint: httpUrl().optional().describe('Server mode: POSTed {"token": …}; answers {"valid", "subject", "scopes", "claims", "metadata"}.'),
-  validation_timeout: duration().prefault("5s").describe("Time allowed for the validation endpoint to answer; when it does not, the request fails with 503."),
+  validation_timeout: duration("timer", true).prefault("5s").describe("Time allowed for the validation endpoint to answer; when it does not, the request fails with 503."),
   cache_ttl: duration("lifetime").prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
   negative_cache_ttl: duration("lifetime").prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
   token: secret().optional().describe("Client mode: the token sent to the remote server."),
@@ -227,9 +232,9 @@ const oauthValidationSchema = section({
 });
 
 const oauthJwksSchema = section({
-  refresh_interval: duration().prefault("1h").describe("How often the JWKS is refetched."),
-  fetch_timeout: duration().prefault("10s").describe("Time allowed for a JWKS fetch."),
-  cooldown: duration().prefault("30s").describe("Least time between two refetches caused by an unknown kid."),
+  refresh_interval: duration("timer", true).prefault("1h").describe("How often the JWKS is refetched."),
+  fetch_timeout: duration("timer", true).prefault("10s").describe("Time allowed for a JWKS fetch."),
+  cooldown: duration("timer", true).prefault("30s").describe("Least time between two refetches caused by an unknown kid."),
 });
 
 const oauthIntrospectionSchema = section({
@@ -257,7 +262,7 @@ const oauthSchema = section({
   validation: oauthValidationSchema.prefault({}).describe("JWT validation options."),
   jwks: oauthJwksSchema.prefault({}).describe("JWKS fetching and caching."),
   introspection: oauthIntrospectionSchema.prefault({}).describe("Token introspection (RFC 7662) as a fallback for opaque tokens."),
-  http_timeout: duration().prefault("10s").describe("Time allowed for discovery and introspection requests."),
+  http_timeout: duration("timer", true).prefault("10s").describe("Time allowed for discovery and introspection requests."),
   // Shared by both modes.
   client_id: z.string().optional().describe("OAuth client id: for token introspection in server mode, for obtaining tokens in client mode."),
   client_secret: secret().optional().describe("OAuth client secret belonging to client_id."),
@@ -279,7 +284,7 @@ const oauthSchema = section({
   client_metadata_url: httpUrl().optional().describe("Client mode: an https URL serving this client's Client ID Metadata Document, used as client_id where the server supports it."),
   client_name: z.string().default("mcp-bridge").describe("Client mode: client_name sent in dynamic client registration."),
   browser_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe('Client mode: command that opens the authorization URL, given as its last argument (e.g. "firefox" or ["open", "-a", "Safari"]); "none" only prints the URL. Unset: the system browser.'),
-  authorization_timeout: duration().prefault("5m").describe("Client mode: how long to wait for the person to finish signing in."),
+  authorization_timeout: duration("timer", true).prefault("5m").describe("Client mode: how long to wait for the person to finish signing in."),
   enterprise: section({
     idp_issuer: httpUrl().optional().describe("Issuer of the enterprise identity provider that signed the ID token."),
     idp_token_endpoint: httpUrl().optional().describe("Token endpoint of the enterprise identity provider (token exchange, RFC 8693); found by discovery from idp_issuer when unset."),
@@ -336,7 +341,7 @@ const oauthServerSchema = section({
     enabled: z.boolean().default(true).describe("Accept https URLs as client_id (Client ID Metadata Documents) and advertise client_id_metadata_document_supported."),
     allowed_hosts: z.array(z.string()).default([]).describe('Host names whose documents are accepted ("*.example.com" for subdomains); empty: any public host.'),
     allow_private_addresses: z.boolean().default(false).describe("Also fetch documents from loopback, private and link-local addresses. Development only."),
-    fetch_timeout: duration().prefault("5s").describe("Time allowed to fetch a document."),
+    fetch_timeout: duration("timer", true).prefault("5s").describe("Time allowed to fetch a document."),
     max_cache_time: duration("lifetime").prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
   }).prefault({}).describe("Client ID Metadata Documents: the registration the MCP specification prefers."),
   signing: section({
@@ -362,7 +367,7 @@ const oauthServerSchema = section({
     default_scopes: z.array(z.string()).default([]).describe("Scopes granted to every signed-in user."),
     admin_users: z.array(z.string()).default([]).describe("Emails of users who get admin_scopes."),
     admin_scopes: z.array(z.string()).default([]).describe("Scopes granted to admin_users."),
-    http_timeout: duration().prefault("10s").describe("Time allowed for requests to the upstream provider."),
+    http_timeout: duration("timer", true).prefault("10s").describe("Time allowed for requests to the upstream provider."),
   }).prefault({}).describe("Federated mode: sign-in through an upstream identity provider."),
   allowed_redirect_uris: z
     .array(z.string())
@@ -419,7 +424,7 @@ const clientSchema = section({
     .enum(["auto", "streamable_http", "sse"])
     .default("auto")
     .describe("auto: Streamable HTTP (either era), falling back to the legacy HTTP+SSE transport when the first POST gets 400, 404 or 405; streamable_http or sse: that transport only."),
-  timeout: duration().prefault("30s").describe("Time allowed to connect to the remote server, for the answer to anything but a JSON-RPC request (notifications, responses, streams opening, session end), and for each pause inside a response body. The answer to a request is waited for as long as the local client keeps it: long tool calls are not cut off."),
+  timeout: duration("timer", true).prefault("30s").describe("Time allowed to connect to the remote server, for the answer to anything but a JSON-RPC request (notifications, responses, streams opening, session end), and for each pause inside a response body. The answer to a request is waited for as long as the local client keeps it: long tool calls are not cut off."),
   max_idle_conns: z.number().int().positive().default(100).describe("Idle keep-alive connections kept open to the remote server."),
   idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({

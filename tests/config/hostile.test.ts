@@ -108,3 +108,25 @@ describe("input that does not end", () => {
     assert.match(binary.stderr, /stdin is not UTF-8 text/);
   });
 });
+
+describe("values the schema's type allows and the bridge cannot work with", () => {
+  test('"0s" where an answer is waited for, or where work repeats, is refused naming the key', async () => {
+    const oauth = "  auth:\n    type: oauth\n    oauth:\n      jwks_url: https://idp.example.com/jwks\n      issuer: https://idp.example.com\n";
+    // refresh_interval: 0s fetched the JWKS without pause (hundreds of requests a second to the IdP).
+    for (const [text, key] of [
+      [SERVER + oauth + "      jwks:\n        refresh_interval: 0s\n", "server.auth.oauth.jwks.refresh_interval"],
+      [SERVER + oauth + "      jwks:\n        cooldown: 0ms\n", "server.auth.oauth.jwks.cooldown"],
+      [SERVER + oauth + "      http_timeout: '0'\n", "server.auth.oauth.http_timeout"],
+      [SERVER + "    read_timeout: 0s\n", "server.mcp_server.read_timeout"],
+      ["mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  timeout: 0s\n", "client.timeout"],
+    ] as const) {
+      const stderr = await refused(text);
+      assert.match(stderr, new RegExp(`\\n {2}${key.replaceAll(".", "\\.")}: must be longer than "0s"`), stderr);
+    }
+  });
+
+  test('"0s" stays accepted where it means off', async () => {
+    const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + "  write_timeout: 0s\n  idle_timeout: 0s\n")]);
+    assert.equal(code, 0, stderr);
+  });
+});
