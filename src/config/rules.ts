@@ -97,6 +97,18 @@ function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): C
   ];
 }
 
+/** Paths the bridge answers itself in server mode, given what else is on; server.path must be none of them. */
+function ownPaths(server: NonNullable<Config["server"]>): { exact: string[]; prefixes: string[] } {
+  const exact = ["/health", "/ready"];
+  const prefixes = ["/.well-known/"];
+  if (server.legacy_sse) exact.push("/sse", "/messages");
+  if (server.oauth_server.enabled) {
+    exact.push("/authorize", "/token", "/register");
+    prefixes.push("/oauth/");
+  }
+  return { exact, prefixes };
+}
+
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   {
     summary: "`mode: server` needs a `server` section with `server.mcp_server` (at least its `command`).",
@@ -288,6 +300,15 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       ...unless(!tls.key_file || tls.cert_file, "client.tls.cert_file", "is required with key_file (the client certificate)"),
       ...unless(!tls.insecure_skip_verify || (!tls.ca_cert && !tls.server_name), "client.tls.insecure_skip_verify", "turns off the certificate checks that ca_cert and server_name configure; remove one or the other"),
     ]),
+  },
+  {
+    summary:
+      "`server.path` is not a path the bridge answers itself: `/health`, `/ready`, `/.well-known/…`, with `legacy_sse` `/sse` and `/messages`, with `oauth_server.enabled` `/authorize`, `/token`, `/register` and `/oauth/…` (one of the two would never be reached).",
+    check: serverOnly((server) => {
+      const { exact, prefixes } = ownPaths(server);
+      const taken = exact.includes(server.path) || prefixes.some((prefix) => server.path.startsWith(prefix) || `${server.path}/` === prefix);
+      return unless(!taken, "server.path", `is a path the bridge answers itself (${[...exact, ...prefixes.map((prefix) => `${prefix}…`)].join(", ")}): choose another, e.g. "/mcp"`);
+    }),
   },
 ];
 

@@ -385,7 +385,12 @@ const oauthServerSchema = section({
 });
 const serverSchema = section({
   listen: listenAddress().prefault("127.0.0.1:8080").describe('Address to listen on; ":8080" means every interface.'),
-  path: z.string().startsWith("/").default("/mcp").describe("Streamable HTTP endpoint (also answered on /)."),
+  path: z
+    .string()
+    // The router reads ":name", "*" and "{…}" as patterns ("/mcp/:x" answered on every /mcp/…).
+    .regex(/^\/[A-Za-z0-9._~!$&'()+,;=@%/-]*$/, 'must be a plain URL path such as "/mcp" (letters, digits, - . _ ~ % and /; no ":", "*", "?", "#", braces or spaces)')
+    .default("/mcp")
+    .describe("Streamable HTTP endpoint (also answered on /); not a path the bridge answers itself (/health, /ready, /.well-known/…, /sse and /messages with legacy_sse, the authorization server's)."),
   public_url: httpUrl().optional().describe("Canonical URL of the MCP endpoint as clients see it (behind a proxy): its host is accepted in Host and Origin, and URLs the bridge hands out (the legacy /messages endpoint, metadata) carry its path prefix."),
   read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
   write_timeout: duration().prefault("60s").describe('How long a response may stall (as send_timeout in nginx): when the client takes none of the bytes the bridge has written for this long, the connection is closed. It does not limit how long a response lasts: a call waiting for the MCP server (bounded by mcp_server.read_timeout), a quiet SSE stream and a slow download that keeps moving are never cut. Each closed connection is logged (warn) and counted in /metrics (mcp_bridge_write_timeouts_total). "0s": off. Not applied under Deno (docs/install.md).'),

@@ -130,3 +130,29 @@ describe("values the schema's type allows and the bridge cannot work with", () =
     assert.equal(code, 0, stderr);
   });
 });
+
+describe("server.path", () => {
+  const withPath = (path: string, extra = "") => `mode: server\nserver:\n  path: "${path}"\n${extra}  mcp_server:\n    command: node\n`;
+
+  test("a router pattern is refused: /mcp/:tenant answered MCP on every /mcp/…, /* on every path", async () => {
+    for (const path of ["/mcp/:tenant", "/*", "/mcp?x=1", "/m cp", "/mcp/{id}"]) {
+      assert.match(await refused(withPath(path)), /server\.path: must be a plain URL path such as "\/mcp"/, path);
+    }
+  });
+
+  test("a path the bridge answers itself is refused (the legacy /sse stream or GET /health would be lost)", async () => {
+    for (const path of ["/sse", "/messages", "/health", "/ready", "/.well-known/oauth-protected-resource"]) {
+      assert.match(await refused(withPath(path)), /server\.path: is a path the bridge answers itself \(.*\): choose another/, path);
+    }
+    const oauthServer = "  oauth_server:\n    enabled: true\n    issuer: http://127.0.0.1:8080\n    signing:\n      generate_key: true\n    builtin:\n      users:\n        - username: a\n          password_env: A_PASSWORD\n";
+    assert.match(await refused(withPath("/token", oauthServer)), /server\.path: is a path the bridge answers itself/);
+    assert.match(await refused(withPath("/oauth/mcp", oauthServer)), /server\.path: is a path the bridge answers itself/);
+  });
+
+  test("those paths are free when what answers them is off; ordinary paths are accepted", async () => {
+    for (const text of [withPath("/sse", "  legacy_sse: false\n"), withPath("/token"), withPath("/team-a/mcp.v2"), withPath("/")]) {
+      const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(text)]);
+      assert.equal(code, 0, `${text}\n${stderr}`);
+    }
+  });
+});
