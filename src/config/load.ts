@@ -33,6 +33,11 @@ export function substituteVariables(value: string, env: Env, path: string, issue
     const found = env[name];
     if (found !== undefined && (found !== "" || fallback === undefined)) return found;
     if (fallback !== undefined) return fallback;
+    if (bare !== undefined && whole !== value) {
+      // "s3cr$tPart" in a token: the text after "$" may be part of a secret, so it is not repeated here.
+      issues.push({ path, message: "has a \"$\" followed by a name that is no environment variable (not shown: it may be part of a secret): write $$ for a literal $, or ${NAME} for a variable" });
+      return "";
+    }
     issues.push({ path, message: `environment variable ${name} is not set (set it, give a default with \${${name}:-value}, or write $$ for a literal $)` });
     return "";
   });

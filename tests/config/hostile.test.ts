@@ -156,3 +156,15 @@ describe("server.path", () => {
     }
   });
 });
+
+describe("secrets in error messages", () => {
+  test('a "$" inside a literal secret is reported without the text after it', async () => {
+    const stderr = await refused(SERVER + '  auth:\n    type: bearer\n    bearer:\n      valid_tokens: ["Xy7$Qz9pLmN4vB2kR8sT"]\n');
+    assert.match(stderr, /server\.auth\.bearer\.valid_tokens\[0\]: has a "\$" followed by a name that is no environment variable \(not shown: it may be part of a secret\): write \$\$ for a literal \$/);
+    assert.doesNotMatch(stderr, /Qz9p/);
+  });
+
+  test("a value that is only a reference still names its variable", async () => {
+    assert.match(await refused(SERVER + "    env:\n      KEY: $UNSET_FOR_HCFG\n"), /server\.mcp_server\.env\.KEY: environment variable UNSET_FOR_HCFG is not set/);
+  });
+});
