@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { before, describe, test } from "node:test";
-import { CLI, ROOT, run, runCli, writeConfig } from "../support/bridge.ts";
+import { CLI, ECHO_SERVER, ROOT, run, runCli, startBridge, writeConfig } from "../support/bridge.ts";
 
 const SERVER = "mode: server\nserver:\n  mcp_server:\n    command: node\n";
 const SECRET = "tok-7f3a-SHOULD-NEVER-BE-PRINTED";
@@ -166,5 +166,24 @@ describe("secrets in error messages", () => {
 
   test("a value that is only a reference still names its variable", async () => {
     assert.match(await refused(SERVER + "    env:\n      KEY: $UNSET_FOR_HCFG\n"), /server\.mcp_server\.env\.KEY: environment variable UNSET_FOR_HCFG is not set/);
+  });
+});
+
+describe("log.output", () => {
+  test("a log file that cannot be opened is a configuration error naming log.output (exit 2), not a crash", async () => {
+    const { code, stderr } = await runCli(["-c", writeConfig(`mode: server\nlog:\n  output: /\nserver:\n  listen: 127.0.0.1:0\n  mcp_server:\n    command: node\n`)]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /log\.output: cannot open "\/" for appending \(EISDIR\): name a writable file, "stderr" or "stdout"/);
+  });
+
+  test("a log file that stops taking lines (a full disk) hands over to stderr; the bridge keeps serving", { timeout: 60_000 }, async () => {
+    const bridge = await startBridge({ log: { output: "/dev/full" }, server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } });
+    try {
+      assert.match(bridge.logs(), /cannot write to the log file "\/dev\/full" \(ENOSPC\); logging to stderr from now on/);
+      const health = await fetch(`${bridge.origin}/health`);
+      assert.equal(health.status, 200);
+    } finally {
+      await bridge.stop();
+    }
   });
 });
