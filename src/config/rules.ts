@@ -310,6 +310,14 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       return unless(!taken, "server.path", `is a path the bridge answers itself (${[...exact, ...prefixes.map((prefix) => `${prefix}…`)].join(", ")}): choose another, e.g. "/mcp"`);
     }),
   },
+  {
+    summary: "`server.metrics_listen` is not the address `server.listen` binds (the same port on the same or every interface): the second listener could not start.",
+    check: serverOnly(({ listen, metrics_listen: metrics }) => {
+      const everywhere = (host: string) => host === "0.0.0.0" || host === "::";
+      const clash = metrics !== undefined && metrics.port !== 0 && metrics.port === listen.port && (metrics.host === listen.host || everywhere(metrics.host) || everywhere(listen.host));
+      return unless(!clash, "server.metrics_listen", `uses port ${metrics?.port}, which server.listen binds too: give it another port (e.g. "127.0.0.1:9464")`);
+    }),
+  },
 ];
 
 /** Every issue of every rule. */

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
-import { parseCidr } from "../util/cidr.ts";
+import { parseCidr, parseIp } from "../util/cidr.ts";
 import { parseHostPort } from "../util/host.ts";
 
 /** How a value is written in the file when that differs from its parsed form (see describe.ts). */
@@ -118,6 +118,9 @@ const nonEmpty = () => z.string().min(1, "must not be empty");
 /** A string; a number or boolean is taken as its text, as the Go original's YAML decoding does (`PORT: 8080`). */
 const scalarString = () => z.union([z.string(), z.number(), z.boolean()], { error: "must be a string" }).transform(String);
 
+/** A DNS host name: dot-separated labels of letters, digits and hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
+
 /** The listen address: "host:port", ":port" (all interfaces, as in the Go original) or "[::1]:port". */
 const listenAddress = () =>
   z.string().transform((value, ctx) => {
@@ -128,6 +131,11 @@ const listenAddress = () =>
       return z.NEVER;
     }
     const host = match[1] ?? (match[2] || "0.0.0.0");
+    // Checked here, not when binding: "300.1.1.1" or a name with a space would only fail at start (exit 1).
+    if (parseIp(host) === undefined && (!HOST_NAME.test(host) || /^[\d.]+$/.test(host))) {
+      ctx.addIssue({ code: "custom", message: 'has a host that is neither an IP address nor a host name (e.g. "127.0.0.1", "[::1]", "localhost", or none for every interface: ":8080")' });
+      return z.NEVER;
+    }
     return { host, port, text: value };
   })
   .meta({ kind: "listen" });

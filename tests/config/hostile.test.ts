@@ -187,3 +187,23 @@ describe("log.output", () => {
     }
   });
 });
+
+describe("listen addresses", () => {
+  test("a host that is neither an IP address nor a name is refused by check-config, not at start (exit 1)", async () => {
+    for (const listen of ["exa mple.com:8080", "300.1.1.1:8080", "[::1::2]:8080", "-bad-.example:8080"]) {
+      assert.match(await refused(`mode: server\nserver:\n  listen: "${listen}"\n  mcp_server:\n    command: node\n`), /server\.listen: has a host that is neither an IP address nor a host name/, listen);
+    }
+    for (const listen of [":8080", "localhost:8080", "[::]:8080", "0.0.0.0:8080", "mcp.internal.example:8080", "[fe80::1%25eth0]:8080"]) {
+      const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(`mode: server\nserver:\n  listen: "${listen}"\n  mcp_server:\n    command: node\n`)]);
+      assert.equal(code, 0, `${listen}: ${stderr}`);
+    }
+  });
+
+  test("metrics_listen on the port listen binds is refused (the second listener could not start: EADDRINUSE, exit 1)", async () => {
+    const text = (listen: string, metrics: string) => `mode: server\nserver:\n  listen: "${listen}"\n  metrics_listen: "${metrics}"\n  mcp_server:\n    command: node\n`;
+    assert.match(await refused(text("127.0.0.1:8080", "127.0.0.1:8080")), /server\.metrics_listen: uses port 8080, which server\.listen binds too/);
+    assert.match(await refused(text(":8080", "127.0.0.1:8080")), /server\.metrics_listen: uses port 8080/);
+    const apart = await runCli(["check-config", "-q", "-c", writeConfig(text("127.0.0.1:0", "127.0.0.1:0"))]);
+    assert.equal(apart.code, 0, apart.stderr);
+  });
+});
