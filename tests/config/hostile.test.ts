@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { CLI, ECHO_SERVER, ROOT, run, runCli, startBridge, writeConfig } from "../support/bridge.ts";
 
@@ -205,5 +207,35 @@ describe("listen addresses", () => {
     assert.match(await refused(text(":8080", "127.0.0.1:8080")), /server\.metrics_listen: uses port 8080/);
     const apart = await runCli(["check-config", "-q", "-c", writeConfig(text("127.0.0.1:0", "127.0.0.1:0"))]);
     assert.equal(apart.code, 0, apart.stderr);
+  });
+});
+
+describe("TLS files", () => {
+  const tlsConfig = (cert: string, key: string) => `mode: server\nserver:\n  listen: 127.0.0.1:0\n  tls:\n    enabled: true\n    cert_file: ${cert}\n    key_file: ${key}\n  mcp_server:\n    command: node\n`;
+  const pair = (dir: string, name: string) => {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${dir}/${name}.key`, "-out", `${dir}/${name}.crt`, "-days", "1", "-subj", "/CN=localhost"], { stdio: "ignore" });
+    return { cert: `${dir}/${name}.crt`, key: `${dir}/${name}.key` };
+  };
+
+  test("swapped or wrong files are named by check-config and run alike (they failed at start with an OpenSSL code, exit 1)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-tls-"));
+    const a = pair(dir, "a");
+    for (const command of [["check-config", "-q"], []]) {
+      const swapped = await runCli([...command, "-c", writeConfig(tlsConfig(a.key, a.cert))]);
+      assert.equal(swapped.code, 2, swapped.stderr);
+      assert.match(swapped.stderr, /server\.tls\.cert_file: ".*a\.key" does not hold a PEM certificate \(-----BEGIN CERTIFICATE-----\); are cert_file and key_file swapped\?/);
+      const zero = await runCli([...command, "-c", writeConfig(tlsConfig("/dev/zero", a.key))]);
+      assert.equal(zero.code, 2, zero.stderr);
+      assert.match(zero.stderr, /server\.tls\.cert_file: cannot read "\/dev\/zero" \(larger than 8388608 bytes\)/);
+    }
+  });
+
+  test("a key that is not the certificate's own is a configuration error naming server.tls (exit 2)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-tls-"));
+    const a = pair(dir, "a");
+    const b = pair(dir, "b");
+    const { code, stderr } = await runCli(["-c", writeConfig(tlsConfig(a.cert, b.key))]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /server\.tls: cert_file and key_file cannot be used together \(.*key values mismatch\): the key must be the certificate's own/);
   });
 });
