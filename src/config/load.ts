@@ -84,6 +84,7 @@ function describeType(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   return typeof value === "string" ? "a string" : `a ${typeof value}`;
 }
 

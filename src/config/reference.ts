@@ -150,7 +150,7 @@ export function renderConfigReference(): string {
     "  `password_hash` values are taken literally (bcrypt hashes contain `$`).",
     '- **Durations**: a number with a unit, `ms`, `s`, `m`, `h` or `d`, combinable: `"500ms"`, `"30s"`, `"1h30m"`. A timeout or interval is at most `2147483647ms` (about 24.8 days: the longest a timer waits); lifetimes (`session.timeout`, token, cache and registration lifetimes) have no bound. `"0s"` turns off `write_timeout`, `idle_timeout` and the others whose description says so; the time allowed for an answer (`mcp_server.read_timeout`, `client.timeout`, every `fetch_timeout`, `http_timeout` and `validation_timeout`, `authorization_timeout`) and `jwks.refresh_interval` and `jwks.cooldown` must be longer than `"0s"`.',
     "  A bare number is refused, since it is unclear whether it means seconds or milliseconds.",
-    '- **Sizes**: `"16MiB"`, `"512KiB"`, `"4MB"` (KiB/MiB/GiB are powers of 1024, KB/MB/GB of 1000) or a number of bytes.',
+    '- **Sizes**: `"16MiB"`, `"512KiB"`, `"4MB"` (KiB/MiB/GiB are powers of 1024, KB/MB/GB of 1000) or a number of bytes, at most 2^53 - 1. The limits on messages, bodies and buffers waiting to be sent (`max_message_size`, `stdin_buffer_size`, `stream_buffer_size`, `max_body_size`, `max_body_bytes_in_flight`) must be more than 0.',
     '- **Listen addresses**: `"host:port"`, `":port"` (every interface) or `"[::1]:port"`.',
     "- **Secrets** (type `secret` below, and the values of `server.mcp_server.env` and `client.headers`) never",
     "  appear in logs, error messages or check-config output.",

@@ -73,12 +73,23 @@ const duration = (kind: "timer" | "lifetime" = "timer", positive = false) =>
   })
   .meta({ kind: "duration" });
 
-/** Bytes, written as "16MiB", "512KB" or a plain number. */
-const byteSize = () =>
+/**
+ * Bytes, written as "16MiB", "512KB" or a plain number; at most 2^53 - 1, where byte counts stop
+ * being exact. A `positive` size refuses 0: a limit nothing fits under.
+ */
+const byteSize = (positive = false) =>
   z.union([z.string(), z.number().int().nonnegative()], { error: 'must be a size such as "16MiB" or a number of bytes' }).transform((value, ctx) => {
     const bytes = typeof value === "number" ? value : parseSize(value);
     if (bytes === undefined) {
       ctx.addIssue({ code: "custom", message: 'is not a size: use forms like "16MiB", "512KB" or a number of bytes' });
+      return z.NEVER;
+    }
+    if (!Number.isSafeInteger(bytes)) {
+      ctx.addIssue({ code: "custom", message: `is too large: at most ${Number.MAX_SAFE_INTEGER} bytes` });
+      return z.NEVER;
+    }
+    if (positive && bytes === 0) {
+      ctx.addIssue({ code: "custom", message: 'must be more than 0: nothing would fit (e.g. "16MiB")' });
       return z.NEVER;
     }
     return bytes;
@@ -188,8 +199,8 @@ const mcpServerSchema = section({
   restart_window: duration().prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
   pass_identity: z.boolean().default(false).describe("Per-session children (and a principal's own modern children) get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token); a child every principal shares gets none."),
   startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
-  max_message_size: byteSize().prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
-  stdin_buffer_size: byteSize().prefault("8MiB").describe("Bytes waiting to be read by the child's stdin; while more are waiting, POSTs to its sessions get 503 with Retry-After."),
+  max_message_size: byteSize(true).prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
+  stdin_buffer_size: byteSize(true).prefault("8MiB").describe("Bytes waiting to be read by the child's stdin; while more are waiting, POSTs to its sessions get 503 with Retry-After."),
 });
 
 const sessionSchema = section({
@@ -208,7 +219,7 @@ const sessionSchema = section({
   cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
   request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
   event_buffer_bytes: byteSize().prefault("4MiB").describe("Bytes of events per session kept for SSE replay; the oldest go first, and an event larger than this is not kept."),
-  stream_buffer_size: byteSize().prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
+  stream_buffer_size: byteSize(true).prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
 });
 
 const bearerSchema = section({
@@ -404,7 +415,7 @@ const serverSchema = section({
   write_timeout: duration().prefault("60s").describe('How long a response may stall (as send_timeout in nginx): when the client takes none of the bytes the bridge has written for this long, the connection is closed. It does not limit how long a response lasts: a call waiting for the MCP server (bounded by mcp_server.read_timeout), a quiet SSE stream and a slow download that keeps moving are never cut. Each closed connection is logged (warn) and counted in /metrics (mcp_bridge_write_timeouts_total). "0s": off. Not applied under Deno (docs/install.md).'),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
   sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
-  max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
+  max_body_size: byteSize(true).prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z
     .array(z.string().refine((entry) => parseHostPort(entry) !== undefined, 'must be a host name or IP address, optionally with ":port" (e.g. "mcp.example.com", "[2001:db8::1]:8443"); wildcards and URLs are not accepted'))
@@ -428,7 +439,7 @@ const serverSchema = section({
   header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
   max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
   max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address; further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
-  max_body_bytes_in_flight: byteSize().prefault("256MiB").describe("Bytes of request bodies received at once, counted by Content-Length (max_body_size for a chunked body); a POST that does not fit gets 503 with Retry-After before its body is read."),
+  max_body_bytes_in_flight: byteSize(true).prefault("256MiB").describe("Bytes of request bodies received at once, counted by Content-Length (max_body_size for a chunked body); a POST that does not fit gets 503 with Retry-After before its body is read."),
 });
 
 const clientSchema = section({

@@ -239,3 +239,17 @@ describe("TLS files", () => {
     assert.match(stderr, /server\.tls: cert_file and key_file cannot be used together \(.*key values mismatch\): the key must be the certificate's own/);
   });
 });
+
+describe("sizes and numbers", () => {
+  test("a limit of 0 that nothing fits under, and a size past 2^53, are refused naming the key", async () => {
+    assert.match(await refused(SERVER + "  max_body_size: 0\n"), /server\.max_body_size: must be more than 0: nothing would fit/);
+    assert.match(await refused(SERVER + "    max_message_size: 0KiB\n"), /server\.mcp_server\.max_message_size: must be more than 0/);
+    assert.match(await refused(SERVER + "  max_body_size: 9999999999999999999999GiB\n"), /server\.max_body_size: is too large: at most 9007199254740991 bytes/);
+    const replayOff = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + "  session:\n    event_buffer_bytes: 0\n")]);
+    assert.equal(replayOff.code, 0, replayOff.stderr);
+  });
+
+  test("NaN is reported as NaN", async () => {
+    assert.match(await refused(SERVER + "  auth_failure_limit: .nan\n"), /server\.auth_failure_limit: must be a number, not NaN/);
+  });
+});
