@@ -2,7 +2,7 @@
  * @module Rules that span several configuration keys, checked after the schema. Each carries the
  * sentence docs/configuration.md shows for it, so the reference lists exactly the rules enforced.
  */
-import type { AuthConfig, Config } from "./schema.ts";
+import { AuthSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
@@ -30,6 +30,31 @@ function checkAuthBlocks(auth: AuthConfig | undefined, path: string): ConfigIssu
     ...unless(!auth.bearer || auth.type === "bearer", `${path}.bearer`, `is set but ${path}.type is "${auth.type}"; set type: bearer or remove the block`),
     ...unless(!auth.oauth || auth.type === "oauth", `${path}.oauth`, `is set but ${path}.type is "${auth.type}"; set type: oauth or remove the block`),
   ];
+}
+
+/** Keys of `auth.bearer` and `auth.oauth` that only one mode reads; `valid_tokens`, `validation_endpoint` and `token` have rules of their own. */
+const ONE_MODE_KEYS = {
+  bearer: { server: ["validation_timeout", "cache_ttl", "negative_cache_ttl"], client: ["token_env"] },
+  oauth: {
+    server: ["jwks_url", "introspection_url", "audience", "required_scopes", "method_scopes", "claims", "validation", "jwks", "introspection"],
+    client: ["token_url", "authorization_url", "scopes", "use_pkce", "resource", "redirect_uri", "token_cache", "token_endpoint_auth_method", "private_key_file", "private_key_id", "signing_algorithm", "client_metadata_url", "client_name", "browser_command", "authorization_timeout", "enterprise", "workload_identity"],
+  },
+} as const;
+
+/** Each block's values when nothing is written: a key equal to its default asks for nothing. */
+const AUTH_DEFAULTS = { bearer: AuthSchema.parse({ bearer: {} }).bearer!, oauth: AuthSchema.parse({ oauth: {} }).oauth! };
+
+/** Keys of the other mode set in `auth` (differing from their defaults): the bridge would ignore them. */
+function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", path: string): ConfigIssue[] {
+  const other = mode === "server" ? "client" : "server";
+  return (["bearer", "oauth"] as const).flatMap((type) => {
+    const block = auth?.[type] as Record<string, unknown> | undefined;
+    if (!block) return [];
+    const defaults = AUTH_DEFAULTS[type] as Record<string, unknown>;
+    return ONE_MODE_KEYS[type][other]
+      .filter((key) => block[key] !== undefined && JSON.stringify(block[key]) !== JSON.stringify(defaults[key]))
+      .map((key) => ({ path: `${path}.${type}.${key}`, message: `is read in ${other} mode only; in ${mode} mode it would be ignored: remove it` }));
+  });
 }
 
 const serverOnly = (check: (server: NonNullable<Config["server"]>) => ConfigIssue[]) => (config: Config) =>
@@ -317,6 +342,11 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       const clash = metrics !== undefined && metrics.port !== 0 && metrics.port === listen.port && (metrics.host === listen.host || everywhere(metrics.host) || everywhere(listen.host));
       return unless(!clash, "server.metrics_listen", `uses port ${metrics?.port}, which server.listen binds too: give it another port (e.g. "127.0.0.1:9464")`);
     }),
+  },
+  {
+    summary:
+      "Keys of `auth.bearer` and `auth.oauth` that one mode reads are refused in the other (they would be ignored): server mode's `validation_timeout`, `cache_ttl`, `negative_cache_ttl`, `jwks_url`, `introspection_url`, `audience`, `required_scopes`, `method_scopes`, `claims`, `validation`, `jwks`, `introspection`; client mode's `token_env`, `token_url`, `authorization_url`, `scopes`, `use_pkce`, `resource`, `redirect_uri`, `token_cache`, `token_endpoint_auth_method`, `private_key_file`, `private_key_id`, `signing_algorithm`, `client_metadata_url`, `client_name`, `browser_command`, `authorization_timeout`, `enterprise`, `workload_identity`.",
+    check: (config) => (config.mode === "server" ? otherModeKeys(config.server?.auth, "server", "server.auth") : otherModeKeys(config.client?.auth, "client", "client.auth")),
   },
 ];
 

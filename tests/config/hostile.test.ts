@@ -253,3 +253,30 @@ describe("sizes and numbers", () => {
     assert.match(await refused(SERVER + "  auth_failure_limit: .nan\n"), /server\.auth_failure_limit: must be a number, not NaN/);
   });
 });
+
+describe("keys of the other mode", () => {
+  test("client mode's OAuth and bearer keys in server mode are refused, not ignored", async () => {
+    const stderr = await refused(SERVER + "  auth:\n    type: oauth\n    oauth:\n      jwks_url: https://idp.example.com/jwks\n      issuer: https://idp.example.com\n      use_pkce: true\n      scopes: [mcp:read]\n");
+    assert.match(stderr, /server\.auth\.oauth\.use_pkce: is read in client mode only; in server mode it would be ignored: remove it/);
+    assert.match(stderr, /server\.auth\.oauth\.scopes: is read in client mode only/);
+    assert.match(await refused(SERVER + "  auth:\n    type: bearer\n    bearer:\n      valid_tokens: [abcdefgh12345678]\n      token_env: MY_TOKEN\n"), /server\.auth\.bearer\.token_env: is read in client mode only/);
+  });
+
+  test("server mode's validation keys in client mode are refused (a client would believe it checks scopes or audiences)", async () => {
+    const client = "mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  auth:\n    type: ";
+    const stderr = await refused(client + "oauth\n    oauth:\n      client_id: app\n      client_secret: s3\n      required_scopes: [admin]\n      audience: api\n");
+    assert.match(stderr, /client\.auth\.oauth\.required_scopes: is read in server mode only; in client mode it would be ignored: remove it/);
+    assert.match(stderr, /client\.auth\.oauth\.audience: is read in server mode only/);
+    assert.match(await refused(client + "bearer\n    bearer:\n      token: abcdefgh12345678\n      cache_ttl: 5m\n"), /client\.auth\.bearer\.cache_ttl: is read in server mode only/);
+  });
+
+  test("keys both modes read, and keys written with their default value, stay accepted", async () => {
+    for (const text of [
+      "mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  auth:\n    type: oauth\n    oauth:\n      discovery_url: https://idp.example.com\n      client_id: app\n      client_secret: s3\n      http_timeout: 5s\n      scopes: [mcp:read]\n",
+      SERVER + "  auth:\n    type: oauth\n    oauth:\n      discovery_url: https://idp.example.com\n      audience: api\n      client_name: mcp-bridge\n",
+    ]) {
+      const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(text)]);
+      assert.equal(code, 0, `${text}\n${stderr}`);
+    }
+  });
+});
