@@ -166,7 +166,7 @@ export function parseConfig(text: string, env: Env, source?: string): Config {
 export function validateConfig(raw: Record<string, unknown>, source?: string): Config {
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError("CONFIG_INVALID", zodIssues(result.error), source);
-  const ruleIssues = checkRules(result.data);
+  const ruleIssues = checkRules(result.data, raw);
   if (ruleIssues.length > 0) throw new ConfigError("CONFIG_INVALID", ruleIssues, source);
   return result.data;
 }

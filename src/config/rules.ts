@@ -2,16 +2,17 @@
  * @module Rules that span several configuration keys, checked after the schema. Each carries the
  * sentence docs/configuration.md shows for it, so the reference lists exactly the rules enforced.
  */
-import { AuthSchema, type AuthConfig, type Config } from "./schema.ts";
+import { AuthSchema, ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
+import { isObject } from "../util/object.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
   summary: string;
-  /** The issues this rule finds; each names the key to fix. */
-  check(config: Config): ConfigIssue[];
+  /** The issues this rule finds; each names the key to fix. `written` is the file's data before defaults were filled in. */
+  check(config: Config, written: Record<string, unknown>): ConfigIssue[];
 }
 
 /** A DNS name: dot-separated labels of letters, digits and hyphens. */
@@ -55,6 +56,16 @@ function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", 
       .filter((key) => block[key] !== undefined && JSON.stringify(block[key]) !== JSON.stringify(defaults[key]))
       .map((key) => ({ path: `${path}.${type}.${key}`, message: `is read in ${other} mode only; in ${mode} mode it would be ignored: remove it` }));
   });
+}
+
+/** Server mode's sections as they are when nothing is written, for telling what a file sets. */
+const SERVER_DEFAULTS = ConfigSchema.parse({ mode: "server", server: {} }).server!;
+
+/** Keys of `section` that differ from `defaults`, `enabled` aside. */
+function changedKeys(section: object, defaults: object): string[] {
+  const written = section as Record<string, unknown>;
+  const fallback = defaults as Record<string, unknown>;
+  return Object.keys(written).filter((key) => key !== "enabled" && written[key] !== undefined && JSON.stringify(written[key]) !== JSON.stringify(fallback[key]));
 }
 
 const serverOnly = (check: (server: NonNullable<Config["server"]>) => ConfigIssue[]) => (config: Config) =>
@@ -348,9 +359,23 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       "Keys of `auth.bearer` and `auth.oauth` that one mode reads are refused in the other (they would be ignored): server mode's `validation_timeout`, `cache_ttl`, `negative_cache_ttl`, `jwks_url`, `introspection_url`, `audience`, `required_scopes`, `method_scopes`, `claims`, `validation`, `jwks`, `introspection`; client mode's `token_env`, `token_url`, `authorization_url`, `scopes`, `use_pkce`, `resource`, `redirect_uri`, `token_cache`, `token_endpoint_auth_method`, `private_key_file`, `private_key_id`, `signing_algorithm`, `client_metadata_url`, `client_name`, `browser_command`, `authorization_timeout`, `enterprise`, `workload_identity`.",
     check: (config) => (config.mode === "server" ? otherModeKeys(config.server?.auth, "server", "server.auth") : otherModeKeys(config.client?.auth, "client", "client.auth")),
   },
+  {
+    summary:
+      "Settings of `server.tls` and `server.oauth_server` are refused when the section does not say `enabled`: a certificate or users written without `enabled: true` would be ignored (plain HTTP, no authorization server). `enabled: false` keeps them, unused.",
+    check: (config, written) => {
+      if (config.mode !== "server" || !config.server) return [];
+      const server = config.server;
+      const file = isObject(written.server) ? written.server : {};
+      return (["tls", "oauth_server"] as const).flatMap((name) => {
+        const said = isObject(file[name]) && "enabled" in file[name];
+        const set = server[name].enabled || said ? [] : changedKeys(server[name], SERVER_DEFAULTS[name]);
+        return unless(set.length === 0, `server.${name}.enabled`, `is not set, so ${set.join(", ")} would be ignored: set enabled: true (or enabled: false to keep ${set.length > 1 ? "them" : "it"} unused)`);
+      });
+    },
+  },
 ];
 
 /** Every issue of every rule. */
-export function checkRules(config: Config): ConfigIssue[] {
-  return CROSS_KEY_RULES.flatMap((rule) => rule.check(config));
+export function checkRules(config: Config, written: Record<string, unknown>): ConfigIssue[] {
+  return CROSS_KEY_RULES.flatMap((rule) => rule.check(config, written));
 }

@@ -280,3 +280,19 @@ describe("keys of the other mode", () => {
     }
   });
 });
+
+describe("a section written without its switch", () => {
+  test("TLS files without tls.enabled are refused, not served as plain HTTP", async () => {
+    assert.match(await refused(SERVER + "  tls:\n    cert_file: /etc/mcp/cert.pem\n    key_file: /etc/mcp/key.pem\n"), /server\.tls\.enabled: is not set, so cert_file, key_file would be ignored: set enabled: true \(or enabled: false to keep them unused\)/);
+  });
+
+  test("authorization server users without oauth_server.enabled are refused, not served without authentication", async () => {
+    const text = SERVER + "  oauth_server:\n    issuer: https://mcp.example.com\n    builtin:\n      users:\n        - username: admin\n          password_env: ADMIN_PASSWORD\n";
+    assert.match(await refused(text), /server\.oauth_server\.enabled: is not set, so issuer, builtin would be ignored: set enabled: true/);
+  });
+
+  test("enabled: false keeps them, unused (the Go original's toggle)", async () => {
+    const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + "  tls:\n    enabled: false\n    cert_file: /etc/mcp/cert.pem\n    key_file: /etc/mcp/key.pem\n")]);
+    assert.equal(code, 0, stderr);
+  });
+});
