@@ -373,6 +373,13 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       });
     },
   },
+  {
+    summary: "`server.public_url` has no user info and no fragment: it is published as the protected resource (RFC 9728) and is the token audience (RFC 8707 §2).",
+    check: serverOnly(({ public_url }) => {
+      const url = public_url === undefined ? undefined : new URL(public_url);
+      return unless(!url || (!url.username && !url.password && !public_url!.includes("#")), "server.public_url", 'must have no user info ("user:password@") and no fragment ("#…"): it is published in the metadata and is the audience of tokens');
+    }),
+  },
 ];
 
 /** Every issue of every rule. */

@@ -296,3 +296,13 @@ describe("a section written without its switch", () => {
     assert.equal(code, 0, stderr);
   });
 });
+
+describe("server.public_url", () => {
+  test("user info or a fragment is refused (it would be published in the resource metadata and be the tokens' audience)", async () => {
+    for (const url of ["https://deploy:hunter2@mcp.example.com/mcp", "https://mcp.example.com/mcp#main"]) {
+      const stderr = await refused(`${SERVER}  public_url: "${url}"\n`);
+      assert.match(stderr, /server\.public_url: must have no user info \("user:password@"\) and no fragment/);
+      assert.doesNotMatch(stderr, /hunter2/);
+    }
+  });
+});
