@@ -306,3 +306,12 @@ describe("server.public_url", () => {
     }
   });
 });
+
+describe("terminal safety", () => {
+  test("an ESC sequence or a newline in a key is escaped in the error, never written raw (no recoloured terminal, no forged line)", async () => {
+    const stderr = await refused(SERVER + '  "\\e[31mred\\nserver.auth: forged line": 1\n');
+    assert.doesNotMatch(stderr, /\u001b/);
+    assert.match(stderr, /unknown key "\\x1b\[31mred\\x0aserver\.auth: forged line"/);
+    assert.equal(stderr.split("\n").filter((line) => line.startsWith("  server.auth")).length, 0);
+  });
+});
