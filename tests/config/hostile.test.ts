@@ -315,3 +315,16 @@ describe("terminal safety", () => {
     assert.equal(stderr.split("\n").filter((line) => line.startsWith("  server.auth")).length, 0);
   });
 });
+
+describe("gen-key outputs", () => {
+  test("one file named for two outputs is a usage error, before anything is written (--force replaced the private key with the public one)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-gen-key-"));
+    for (const flags of [["--public-out", `${dir}/key.pem`, "--force"], ["--jwk", `${dir}/key.pem`]]) {
+      const { code, stdout, stderr } = await runCli(["gen-key", "--alg", "ES256", "--out", `${dir}/key.pem`, ...flags]);
+      assert.equal(code, 2, stderr);
+      assert.equal(stdout, "");
+      assert.match(stderr, /--out and (--public-out|--jwk) name the same file \(.*key\.pem\): give each output its own/);
+      assert.equal(existsSync(`${dir}/key.pem`), false);
+    }
+  });
+});
