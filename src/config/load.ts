@@ -96,6 +96,9 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
     if (issue.code === "invalid_value") {
       const choices = `one of: ${issue.values.map(String).join(", ")}`;
       message = missing ? `is required (${choices})` : `must be ${choices}`;
+    } else if (issue.code === "invalid_key") {
+      // A map's key (a header name): the key's own check says what is wrong with it.
+      message = issue.issues[0]?.message ?? message;
     } else if (issue.code === "invalid_type") {
       message = missing ? "is required" : `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" || issue.expected === "record" ? "a mapping" : `a ${issue.expected}`}, not ${describeType(issue.input)}`;
     }

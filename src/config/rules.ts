@@ -68,6 +68,9 @@ function changedKeys(section: object, defaults: object): string[] {
   return Object.keys(written).filter((key) => key !== "enabled" && written[key] !== undefined && JSON.stringify(written[key]) !== JSON.stringify(fallback[key]));
 }
 
+/** Request headers client mode sets itself, lower case. */
+const BRIDGE_HEADERS = new Set(["content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "dpop", "host", "content-length", "transfer-encoding", "connection"]);
+
 const serverOnly = (check: (server: NonNullable<Config["server"]>) => ConfigIssue[]) => (config: Config) =>
   config.mode === "server" && config.server ? check(config.server) : [];
 const clientOnly = (check: (client: NonNullable<Config["client"]>) => ConfigIssue[]) => (config: Config) =>
@@ -379,6 +382,18 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       const url = public_url === undefined ? undefined : new URL(public_url);
       return unless(!url || (!url.username && !url.password && !public_url!.includes("#")), "server.public_url", 'must have no user info ("user:password@") and no fragment ("#…"): it is published in the metadata and is the audience of tokens');
     }),
+  },
+  {
+    summary:
+      "`client.headers` does not set a header the bridge sets itself (`Content-Type`, `Accept`, `Mcp-Session-Id`, `MCP-Protocol-Version`, `Last-Event-ID`, `DPoP`, and the connection's `Host`, `Content-Length`, `Transfer-Encoding`, `Connection`), nor `Authorization` together with `client.auth` (one credential, not two).",
+    check: clientOnly(({ headers, auth }) =>
+      Object.keys(headers).flatMap((name) => {
+        const lower = name.toLowerCase();
+        if (BRIDGE_HEADERS.has(lower)) return [{ path: `client.headers.${name}`, message: "is set by the bridge on every request (this value would be ignored or break the protocol): remove it" }];
+        if (lower === "authorization" && (auth?.type ?? "none") !== "none") return [{ path: `client.headers.${name}`, message: `conflicts with client.auth (type ${auth!.type}), whose token would replace it: keep one` }];
+        return [];
+      }),
+    ),
   },
 ];
 

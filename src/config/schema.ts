@@ -132,6 +132,9 @@ const scalarString = () => z.union([z.string(), z.number(), z.boolean()], { erro
 /** A DNS host name: dot-separated labels of letters, digits and hyphens. */
 const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
 
+/** A scalarString without NUL: a process argument or environment value cannot carry one (the child could not start). */
+const noNul = () => scalarString().refine((value) => !value.includes("\0"), "must not contain a NUL character");
+
 /** The listen address: "host:port", ":port" (all interfaces, as in the Go original) or "[::1]:port". */
 const listenAddress = () =>
   z.string().transform((value, ctx) => {
@@ -184,8 +187,9 @@ const corsSchema = section({
 
 const mcpServerSchema = section({
   command: nonEmpty().describe("Executable of the stdio MCP server (looked up on PATH)."),
-  args: z.array(scalarString()).default([]).describe("Arguments passed to command."),
-  env: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
+  args: z.array(noNul()).default([]).describe("Arguments passed to command."),
+  // "=" splits a variable name from its value (A=B: x would reach the child as A="B=x"); a NUL ends the text the child sees.
+  env: z.record(z.string().regex(/^[^=\0]+$/, 'is not an environment variable name (no "=" or NUL)'), noNul()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
   inherit_env: z
     .array(z.string())
     .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
@@ -458,7 +462,13 @@ const clientSchema = section({
     insecure_skip_verify: z.boolean().default(false).describe("Do not verify the remote server's certificate. Development only."),
     server_name: z.string().optional().describe("Name expected in the remote server's certificate, when it differs from the URL's host."),
   }).prefault({}).describe("TLS for the connection to the remote server."),
-  headers: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Headers added to every request to the remote server; check-config redacts the values."),
+  headers: z
+    .record(
+      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "is not a header name (letters, digits and !#$%&'*+.^_`|~-)"),
+      // A CR, LF or NUL would make every request fail (or, elsewhere, split the header): refused here, naming the key.
+      scalarString().refine((value) => !/[\r\n\0]/.test(value), "must not contain a line break or NUL"),
+    )
+    .meta({ sensitive: true }).default({}).describe("Headers added to every request to the remote server; check-config redacts the values."),
   auth: AuthSchema.optional().describe("Authentication sent to the remote server; may also be written as a top-level auth: block."),
   retry: section({
     enabled: z.boolean().default(true).describe("Retry failed requests that are safe to repeat."),

@@ -328,3 +328,32 @@ describe("gen-key outputs", () => {
     }
   });
 });
+
+describe("client.headers", () => {
+  const client = (headers: string, auth = "") => `mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  headers:\n${headers}${auth}`;
+
+  test("a header name that is not one, or a value with a line break (every request failed at run time), is refused", async () => {
+    const { code, stderr } = await runCli(["check-config", "-c", writeConfig(client('    "Bad Name": x\n    X-Api-Key: ${API_KEY}\n'))], { env: { API_KEY: "abc\r\nInjected: 1" } });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /client\.headers\.Bad Name: is not a header name/);
+    assert.match(stderr, /client\.headers\.X-Api-Key: must not contain a line break or NUL/);
+    assert.doesNotMatch(stderr, /Injected/);
+  });
+
+  test("a header the bridge sets itself, or Authorization beside client.auth, is refused instead of being overridden", async () => {
+    assert.match(await refused(client("    Mcp-Session-Id: fixed\n")), /client\.headers\.Mcp-Session-Id: is set by the bridge on every request/);
+    const both = client("    Authorization: Bearer static-token-1234\n", "  auth:\n    type: bearer\n    bearer:\n      token_env: MCP_TOKEN\n");
+    assert.match(await refused(both), /client\.headers\.Authorization: conflicts with client\.auth \(type bearer\), whose token would replace it: keep one/);
+    const alone = await runCli(["check-config", "-q", "-c", writeConfig(client("    Authorization: Bearer static-token-1234\n    X-Api-Key: k\n"))]);
+    assert.equal(alone.code, 0, alone.stderr);
+  });
+});
+
+describe("the MCP server's environment and arguments", () => {
+  test('a variable name with "=" (A=B: x reached the child as A="B=x") or a NUL anywhere is refused', async () => {
+    const stderr = await refused(SERVER + '    args: ["--name", "a\\0b"]\n    env:\n      "A=B": x\n      C: "d\\0e"\n');
+    assert.match(stderr, /server\.mcp_server\.env\.A=B: is not an environment variable name \(no "=" or NUL\)/);
+    assert.match(stderr, /server\.mcp_server\.env\.C: must not contain a NUL character/);
+    assert.match(stderr, /server\.mcp_server\.args\[1\]: must not contain a NUL character/);
+  });
+});
