@@ -124,6 +124,16 @@ const cidrRange = () =>
     }
   });
 
+/**
+ * An Origin header value as browsers send it ("https://app.example.com", "http://localhost:6274"),
+ * "*" or "null": a path, a trailing slash or a missing scheme would never match one.
+ */
+const origin = () =>
+  z.string().refine(
+    (value) => value === "*" || value === "null" || (URL.canParse(value) && new URL(value).origin === value),
+    'must be an origin as browsers send it, such as "https://app.example.com" (scheme, lower-case host and port; no path or trailing slash), "*" or "null"',
+  );
+
 const nonEmpty = () => z.string().min(1, "must not be empty");
 
 /** A string; a number or boolean is taken as its text, as the Go original's YAML decoding does (`PORT: 8080`). */
@@ -175,7 +185,7 @@ const tlsServerSchema = section({
 
 const corsSchema = section({
   enabled: z.boolean().default(false).describe("Answer CORS preflights and add CORS headers for the allowed origins."),
-  allowed_origins: z.array(z.string()).default([]).describe('Origins allowed to call the bridge from a browser; "*" allows any, and is refused while authentication is off.'),
+  allowed_origins: z.array(origin()).default([]).describe('Origins allowed to call the bridge from a browser; "*" allows any, and is refused while authentication is off.'),
   allowed_methods: z.array(z.string()).default(["GET", "POST", "DELETE", "OPTIONS"]).describe("Methods listed in Access-Control-Allow-Methods."),
   allowed_headers: z
     .array(z.string())
@@ -420,7 +430,7 @@ const serverSchema = section({
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
   sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
   max_body_size: byteSize(true).prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
-  allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
+  allowed_origins: z.array(origin()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z
     .array(z.string().refine((entry) => parseHostPort(entry) !== undefined, 'must be a host name or IP address, optionally with ":port" (e.g. "mcp.example.com", "[2001:db8::1]:8443"); wildcards and URLs are not accepted'))
     .default([])

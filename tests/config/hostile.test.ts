@@ -357,3 +357,14 @@ describe("the MCP server's environment and arguments", () => {
     assert.match(stderr, /server\.mcp_server\.args\[1\]: must not contain a NUL character/);
   });
 });
+
+describe("origins", () => {
+  test("an origin that no browser sends (path, trailing slash, no scheme) is refused instead of never matching", async () => {
+    const stderr = await refused(SERVER + '  allowed_origins: ["https://app.example.com/", "app.example.com"]\n  cors:\n    enabled: true\n    allowed_origins: ["https://App.example.com/path"]\n');
+    for (const key of ["server.allowed_origins[0]", "server.allowed_origins[1]", "server.cors.allowed_origins[0]"]) {
+      assert.match(stderr, new RegExp(`${key.replace(/[.[\]]/g, "\\$&")}: must be an origin as browsers send it`), key);
+    }
+    const fine = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + '  auth:\n    type: bearer\n    bearer:\n      valid_tokens: [abcdefgh12345678]\n  allowed_origins: ["https://app.example.com", "http://localhost:6274", "null", "*"]\n')]);
+    assert.equal(fine.code, 0, fine.stderr);
+  });
+});
