@@ -15,6 +15,8 @@ export const configOption: OptionSpec = {
   type: "string",
   alias: "c",
   value: "FILE",
+  // `-c base.yaml -c local.yaml` looks like layering, which the bridge does not do.
+  once: "the bridge reads one configuration file, files are not merged",
   description: "Configuration file (default: $MCP_BRIDGE_CONFIG, ./config.yaml, /etc/mcp-bridge/config.yaml, /etc/pgedge/config.yaml, config.yaml beside the executable)",
 };
 
