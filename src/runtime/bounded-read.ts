@@ -1,5 +1,11 @@
 /** @module Reading a file or stdin with a bound: a device, a pipe or a file that goes on must not fill memory. */
 
+/**
+ * The most read of a file a config names (PEM keys and certificates, a login template, a token
+ * file): far beyond any real one, while a wrong path (/dev/zero, a huge log) costs little.
+ */
+export const MAX_CONFIGURED_FILE_BYTES = 8 * 1024 * 1024;
+
 /** More bytes arrived than the reader takes. `code` is "EFBIG", as the kernel names a file too large. */
 export class InputTooLargeError extends Error {
   readonly code = "EFBIG";

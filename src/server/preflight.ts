@@ -9,10 +9,7 @@ import { notProvided } from "../config/not-provided.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
-import { InputTooLargeError } from "../runtime/bounded-read.ts";
-
-/** PEM files far beyond any certificate chain or CA bundle; bounds what a wrong path (/dev/zero) costs. */
-const MAX_PEM_BYTES = 8 * 1024 * 1024;
+import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
 
 /** What a PEM file named by each key must hold: a wrong or swapped file is named here, not as an OpenSSL code at start. */
 const PEM_LABELS: Record<string, { pattern: RegExp; what: string }> = {
@@ -25,9 +22,9 @@ const PEM_LABELS: Record<string, { pattern: RegExp; what: string }> = {
 export async function readConfiguredFile(platform: Platform, key: string, path: string): Promise<string> {
   let text: string;
   try {
-    text = await platform.readTextFile(path, MAX_PEM_BYTES);
+    text = await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
   } catch (error) {
-    const reason = error instanceof InputTooLargeError ? `larger than ${MAX_PEM_BYTES} bytes` : error instanceof TypeError ? "not text" : ((error as { code?: string }).code ?? (error as Error).name);
+    const reason = error instanceof InputTooLargeError ? `larger than ${MAX_CONFIGURED_FILE_BYTES} bytes` : error instanceof TypeError ? "not text" : ((error as { code?: string }).code ?? (error as Error).name);
     throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${reason})` }]);
   }
   const expected = PEM_LABELS[key];
