@@ -382,3 +382,13 @@ describe("other files a configuration names", () => {
     assert.match(client.stderr, /client\.tls\.ca_cert: \/dev\/zero: more than 8388608 bytes/);
   });
 });
+
+describe("help", () => {
+  test("help for a command that does not exist is an unknown command (exit 2), not the general help with exit 0", async () => {
+    const { code, stdout, stderr } = await runCli(["help", "conect"]);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.match(stderr, /unknown command "conect" \(did you mean "connect"\?\)/);
+    assert.equal((await runCli(["help", "connect"])).code, 0);
+  });
+});
