@@ -6,6 +6,9 @@ import { Secret } from "../config/secret.ts";
 import type { Config } from "../config/schema.ts";
 import type { Platform } from "../runtime/types.ts";
 
+/** Values shorter than this are not looked for in the file's text (as redactValues in log/sanitize.ts does not). */
+const SHORTEST_SECRET = 8;
+
 /** Every Secret in the config, and the values of the maps check-config redacts (child env, client headers). */
 function secretValues(config: Config): string[] {
   const values: string[] = [];
@@ -16,7 +19,8 @@ function secretValues(config: Config): string[] {
   };
   walk(config);
   values.push(...Object.values(config.server?.mcp_server?.env ?? {}), ...Object.values(config.client?.headers ?? {}));
-  return values.filter((value) => value.length > 0);
+  // A short value ("1", "true") is found in any file's text, ${VAR} references included: that is no sign of a literal secret.
+  return values.filter((value) => value.length >= SHORTEST_SECRET);
 }
 
 /** The warning for `path`, or undefined when the file is private or holds no literal secret. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -390,5 +390,15 @@ describe("help", () => {
     assert.equal(stdout, "");
     assert.match(stderr, /unknown command "conect" \(did you mean "connect"\?\)/);
     assert.equal((await runCli(["help", "connect"])).code, 0);
+  });
+});
+
+describe("the world-readable file warning", () => {
+  test("a short value taken from the environment is no literal secret (it was found in the file's text, and the file warned about)", async () => {
+    const path = writeConfig(SERVER + "    env:\n      MODE: ${MCP_MODE}\n");
+    chmodSync(path, 0o644);
+    const { code, stderr } = await runCli(["check-config", "-q", "-c", path], { env: { MCP_MODE: "server" } });
+    assert.equal(code, 0);
+    assert.equal(stderr, "");
   });
 });
