@@ -9,6 +9,11 @@ export interface OptionSpec {
   value?: string;
   /** A string option that may be given several times; its value is then a list. */
   multiple?: boolean;
+  /**
+   * Why this option may be given only once (said in the usage error). Others take their last value,
+   * so a wrapper's default can be overridden by appending the option again.
+   */
+  once?: string;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -57,6 +62,7 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ""}`);
     if (spec.multiple) values[name] = [...((values[name] as string[] | undefined) ?? []), value];
+    else if (spec.once && values[name] !== undefined) throw new UsageError(`--${name} is given twice: ${spec.once}; give it once`);
     else values[name] = value;
   }
   return { values, positionals };

@@ -8,6 +8,9 @@ import type { Config } from "../config/schema.ts";
 import type { Platform } from "../runtime/types.ts";
 import { parseDocument } from "yaml";
 
+/** Values shorter than this are not looked for in the file's text (as redactValues in log/sanitize.ts does not). */
+const SHORTEST_SECRET = 8;
+
 /**
  * Every Secret in the config, and the values of the maps check-config redacts (child env, client
  * headers). A `valid_tokens` digest ("sha256:…") is no secret: it is the form the docs and
@@ -22,7 +25,8 @@ function secretValues(config: Config): string[] {
   };
   walk(config);
   values.push(...Object.values(config.server?.mcp_server?.env ?? {}), ...Object.values(config.client?.headers ?? {}));
-  return values.filter((value) => value.length > 0);
+  // A short value ("1", "true") is also some other scalar of many files (a count, a switch): no sign of a literal secret.
+  return values.filter((value) => value.length >= SHORTEST_SECRET);
 }
 
 /**

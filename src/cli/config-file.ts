@@ -6,11 +6,17 @@ import type { Platform } from "../runtime/types.ts";
 import { preflight } from "../server/preflight.ts";
 import { exposureWarning } from "./config-exposure.ts";
 import type { OptionSpec } from "./args.ts";
+import { InputTooLargeError } from "../runtime/bounded-read.ts";
+
+/** A configuration file is a few kilobytes; this bounds what `-c /dev/zero` or a wrong file costs. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export const configOption: OptionSpec = {
   type: "string",
   alias: "c",
   value: "FILE",
+  // `-c base.yaml -c local.yaml` looks like layering, which the bridge does not do.
+  once: "the bridge reads one configuration file, files are not merged",
   description: "Configuration file (default: $MCP_BRIDGE_CONFIG, ./config.yaml, /etc/mcp-bridge/config.yaml, /etc/pgedge/config.yaml, config.yaml beside the executable)",
 };
 
@@ -23,9 +29,16 @@ export async function loadConfigFile(platform: Platform, explicitPath: string | 
   }
   let text: string;
   try {
-    text = await platform.readTextFile(path);
+    text = await platform.readTextFile(path, MAX_CONFIG_BYTES);
   } catch (error) {
-    const reason = (error as { code?: string }).code === "ENOENT" || (error as Error).name === "NotFound" ? "no such file" : (error as Error).message;
+    const reason =
+      (error as { code?: string }).code === "ENOENT" || (error as Error).name === "NotFound"
+        ? "no such file"
+        : error instanceof InputTooLargeError
+          ? `larger than ${MAX_CONFIG_BYTES} bytes: is this the configuration file?`
+          : error instanceof TypeError
+            ? "not UTF-8 text: save it as UTF-8"
+            : (error as Error).message;
     throw new ConfigError("CONFIG_UNREADABLE", [{ path: "", message: `${path}: ${reason}` }]);
   }
   const config = parseConfig(text, platform.env, path);

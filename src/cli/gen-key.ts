@@ -55,6 +55,12 @@ export const genKeyCommand: Command = {
     const jwkOut = args.values.jwk as string | undefined;
     const force = Boolean(args.values.force);
     if (out === undefined && jwkOut === "-") throw new UsageError("--jwk - needs --out: stdout already carries the private key");
+    // One file for two outputs: the later write would replace the private key (with --force) or fail after it was written.
+    const named = [["--out", out], ["--public-out", publicOut], ["--jwk", jwkOut]].filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "-");
+    for (const [i, [flag, path]] of named.entries()) {
+      const same = named.slice(i + 1).find(([, other]) => other === path);
+      if (same) throw new UsageError(`${flag} and ${same[0]} name the same file (${path}): give each output its own`);
+    }
     for (const path of [out, publicOut, jwkOut]) {
       if (path !== undefined && path !== "-" && !force && platform.fileExists(path)) {
         throw new UsageError(`${path} exists; use --force to replace it`);

@@ -1,11 +1,14 @@
 /** @module `mcp-bridge hash-password`: a bcrypt hash for `builtin.users[].password_hash`. */
 import { UsageError } from "./args.ts";
 import { EXIT_FAILURE, EXIT_USAGE, type Command } from "./command.ts";
+import { InputTooLargeError } from "../runtime/bounded-read.ts";
 
 export const DEFAULT_COST = 10;
 /** The range `htpasswd -C` accepts: below 4 bcrypt is undefined, above 17 a login takes seconds. */
 const MIN_COST = 4;
 const MAX_COST = 17;
+/** Longest first line of stdin read: far beyond bcrypt's 72 bytes, so a long password gets the precise refusal. */
+const MAX_LINE_BYTES = 4096;
 
 function parseCost(text: string | undefined): number {
   if (text === undefined) return DEFAULT_COST;
@@ -42,7 +45,14 @@ export const hashPasswordCommand: Command = {
         return EXIT_FAILURE;
       }
     } else {
-      password = (await platform.readStdin()).split("\n", 1)[0]!.replace(/\r$/, "");
+      try {
+        password = (await platform.readStdinLine(MAX_LINE_BYTES)).replace(/\r$/, "");
+      } catch (error) {
+        // `yes | mcp-bridge hash-password` or a binary file: refused, never read to the end.
+        const what = error instanceof InputTooLargeError ? `has no line end within ${MAX_LINE_BYTES} bytes` : "is not UTF-8 text";
+        platform.writeStderr(`mcp-bridge hash-password: stdin ${what}: give the password as its first line\n`);
+        return EXIT_USAGE;
+      }
     }
     if (password === "") {
       platform.writeStderr("mcp-bridge hash-password: the password is empty\n");
@@ -52,7 +62,7 @@ export const hashPasswordCommand: Command = {
     const { hash, truncates } = await import("bcryptjs");
     if (truncates(password)) {
       platform.writeStderr("mcp-bridge hash-password: the password is longer than bcrypt's 72-byte limit\n");
-      return EXIT_FAILURE;
+      return EXIT_USAGE;
     }
     platform.writeStdout((await hash(password, cost)) + "\n");
     return 0;

@@ -1,6 +1,7 @@
 /** @module Command dispatch, top-level help and exit codes. The only place that turns errors into exit codes. */
 import { ConfigError } from "../config/errors.ts";
 import { closestKey } from "../config/suggest.ts";
+import { escapeControls } from "../log/sanitize.ts";
 import type { Platform } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { formatOptions, parseArgs, UsageError } from "./args.ts";
@@ -60,13 +61,19 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
   }
   if (first === "--help" || first === "-h" || first === "help") {
     const named = rest[0] && COMMANDS.find((command) => command.name === rest[0]);
+    if (rest[0] !== undefined && !named) {
+      // `help conect` printed the general help with exit 0, as if the command existed.
+      const near = closestKey(rest[0], COMMANDS.map((command) => command.name));
+      platform.writeStderr(`mcp-bridge: unknown command "${escapeControls(rest[0])}"${near ? ` (did you mean "${near}"?)` : ""}\nRun "mcp-bridge --help" for the list.\n`);
+      return EXIT_USAGE;
+    }
     platform.writeStdout((named ? commandHelp(named) : topLevelHelp()) + "\n");
     return 0;
   }
   const explicit = first !== undefined && !first.startsWith("-") ? COMMANDS.find((command) => command.name === first) : undefined;
   if (first !== undefined && !first.startsWith("-") && !explicit) {
     const near = closestKey(first, COMMANDS.map((command) => command.name));
-    platform.writeStderr(`mcp-bridge: unknown command "${first}"${near ? ` (did you mean "${near}"?)` : ""}\nRun "mcp-bridge --help" for the list.\n`);
+    platform.writeStderr(`mcp-bridge: unknown command "${escapeControls(first)}"${near ? ` (did you mean "${near}"?)` : ""}\nRun "mcp-bridge --help" for the list.\n`);
     return EXIT_USAGE;
   }
   const command = explicit ?? runCommand;

@@ -14,6 +14,7 @@ import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
 import { createRemoteFetch } from "./remote-fetch.ts";
 import { selectTransport } from "./select.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
 
 /** `fetch` over the client's HTTP client (TLS, proxy), for the token source's requests to authorization servers. */
 function asFetch(http: HttpClient): typeof fetch {
@@ -42,7 +43,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
   const readPem = async (path: string | undefined, key: string) => {
     if (path === undefined) return undefined;
     try {
-      return await platform.readTextFile(path);
+      return await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
     } catch (error) {
       throw new ConfigError("CONFIG_INVALID", [{ path: `client.tls.${key}`, message: `${path}: ${(error as { code?: string }).code === "ENOENT" ? "no such file" : (error as Error).message}` }]);
     }

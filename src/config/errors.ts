@@ -1,4 +1,5 @@
 /** @module Configuration errors: each names the key path and what to do about it. */
+import { escapeControls } from "../log/sanitize.ts";
 
 export type ConfigErrorCode = "CONFIG_NOT_FOUND" | "CONFIG_UNREADABLE" | "CONFIG_SYNTAX" | "CONFIG_INVALID";
 
@@ -22,8 +23,9 @@ export class ConfigError extends Error {
   readonly source: string | undefined;
   constructor(code: ConfigErrorCode, issues: ConfigIssue[], source?: string) {
     const where = source ? `${source}: ` : "";
-    const lines = issues.map((issue) => (issue.path ? `  ${issue.path}: ${issue.message}` : `  ${issue.message}`));
-    super(`${where}${HEADLINES[code]}\n${lines.join("\n")}`);
+    // Keys and values from the file reach a terminal here: an ESC or a newline in them must not recolour it or forge a line.
+    const lines = issues.map((issue) => escapeControls(issue.path ? `  ${issue.path}: ${issue.message}` : `  ${issue.message}`));
+    super(`${escapeControls(where)}${HEADLINES[code]}\n${lines.join("\n")}`);
     this.name = "ConfigError";
     this.code = code;
     this.issues = issues;

@@ -3,7 +3,7 @@
  * string values, the `auth:`/`logging:` aliases, the zod schema, then rules across keys.
  * Runtime-agnostic: the caller reads files and passes the environment in.
  */
-import { parseDocument } from "yaml";
+import { parseDocument, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { ConfigSchema, type Config } from "./schema.ts";
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.ts";
@@ -33,6 +33,11 @@ export function substituteVariables(value: string, env: Env, path: string, issue
     const found = env[name];
     if (found !== undefined && (found !== "" || fallback === undefined)) return found;
     if (fallback !== undefined) return fallback;
+    if (bare !== undefined && whole !== value) {
+      // "s3cr$tPart" in a token: the text after "$" may be part of a secret, so it is not repeated here.
+      issues.push({ path, message: "has a \"$\" followed by a name that is no environment variable (not shown: it may be part of a secret): write $$ for a literal $, or ${NAME} for a variable" });
+      return "";
+    }
     issues.push({ path, message: `environment variable ${name} is not set (set it, give a default with \${${name}:-value}, or write $$ for a literal $)` });
     return "";
   });
@@ -79,6 +84,7 @@ function describeType(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   return typeof value === "string" ? "a string" : `a ${typeof value}`;
 }
 
@@ -90,6 +96,9 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
     if (issue.code === "invalid_value") {
       const choices = `one of: ${issue.values.map(String).join(", ")}`;
       message = missing ? `is required (${choices})` : `must be ${choices}`;
+    } else if (issue.code === "invalid_key") {
+      // A map's key (a header name): the key's own check says what is wrong with it.
+      message = issue.issues[0]?.message ?? message;
     } else if (issue.code === "invalid_type") {
       message = missing ? "is required" : `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" || issue.expected === "record" ? "a mapping" : `a ${issue.expected}`}, not ${describeType(issue.input)}`;
     }
@@ -97,17 +106,59 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
   });
 }
 
+/**
+ * Warnings the YAML parser gives for what the file asks and the bridge does not do: a tag it does
+ * not know (`!secret name`, `!env VAR` would otherwise be read as the plain text "name", "VAR")
+ * or a directive it does not know.
+ */
+const REFUSED_WARNINGS = new Set(["TAG_RESOLVE_FAILED", "BAD_COLLECTION_TYPE", "BAD_DIRECTIVE"]);
+
+/**
+ * A YAML parser message without the file's text: some quote it ("Unexpected scalar token in YAML
+ * stream: \"<value>\"", "Unresolved tag: !x", "Invalid escape sequence \\x4"), and a value may be a
+ * secret. What is left says what is wrong; the line and column say where.
+ */
+function yamlMessage(error: YAMLError): string {
+  const what = error.message
+    .split("\n")[0]!
+    .replace(/ at line \d+, column \d+:?$/, "")
+    .replace(/: .*$/, "")
+    .replace(/ ?"(?:[^"\\]|\\.)*"/g, "")
+    .replace(/^(Invalid escape sequence|Unknown directive) .*$/, "$1")
+    .replace(/^The .* tag has no suffix$/, "A tag has no suffix")
+    .replace(/^Maximum call stack size exceeded$/, "Lists or mappings nested too deeply")
+    .replace(/^Verbatim tags aren't resolved, so .* is invalid\.?$/, "Verbatim tags are not supported")
+    .trim();
+  const position = error.linePos?.[0];
+  const hint = error.code === "TAG_RESOLVE_FAILED" || error.code === "BAD_COLLECTION_TYPE" ? ' (YAML tags such as !secret or !env are not supported: write the value, or "${VAR}" to read it from the environment)' : "";
+  return `${what}${position ? ` at line ${position.line}, column ${position.col}` : ""}${hint}`;
+}
+
 /** Parses and validates a configuration file's text. Throws ConfigError listing every problem found. */
 export function parseConfig(text: string, env: Env, source?: string): Config {
   // merge: "<<" keys, which the Go original's YAML decoder also understands.
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: true });
-  if (document.errors.length > 0) {
-    // The first line says what and where ("… at line 3, column 5:"); the rest is a source excerpt.
-    throw new ConfigError("CONFIG_SYNTAX", document.errors.map((error) => ({ path: "", message: error.message.split("\n")[0]!.replace(/:$/, "") })), source);
+  const problems = [...document.errors, ...document.warnings.filter((warning) => REFUSED_WARNINGS.has(warning.code))];
+  if (problems.length > 0) throw new ConfigError("CONFIG_SYNTAX", problems.map((error) => ({ path: "", message: yamlMessage(error) })), source);
+  let tree: unknown;
+  try {
+    // Aliases are resolved here: one without its anchor, a merge of a non-mapping and an alias bomb
+    // (beyond yaml's default maxAliasCount) throw, with the anchor's name in the message.
+    tree = document.toJS();
+  } catch (error) {
+    const reason = (error as Error).message;
+    const message = /^Unresolved alias/.test(reason)
+      ? "an alias (*name) names no anchor (&name) set before it"
+      : /alias count/.test(reason)
+        ? "aliases (*name) expand to too much data: use fewer aliases, or aliases of smaller blocks"
+        : /^Merge sources/.test(reason)
+          ? 'a merge key ("<<") must name a mapping or a list of mappings'
+          : "the file cannot be read as YAML data";
+    throw new ConfigError("CONFIG_SYNTAX", [{ path: "", message }], source);
   }
   const issues: ConfigIssue[] = [];
   // Substitution first, so that its errors name the keys as written in the file (a top-level auth: included).
-  const raw = substituteTree(document.toJS() ?? {}, env, [], issues);
+  const raw = substituteTree(tree ?? {}, env, [], issues);
   if (!isObject(raw)) throw new ConfigError("CONFIG_INVALID", [{ path: "", message: "the file must be a YAML mapping of keys" }], source);
   applyAliases(raw, issues);
   if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues, source);
@@ -118,7 +169,7 @@ export function parseConfig(text: string, env: Env, source?: string): Config {
 export function validateConfig(raw: Record<string, unknown>, source?: string): Config {
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError("CONFIG_INVALID", zodIssues(result.error), source);
-  const ruleIssues = checkRules(result.data);
+  const ruleIssues = checkRules(result.data, raw);
   if (ruleIssues.length > 0) throw new ConfigError("CONFIG_INVALID", ruleIssues, source);
   return result.data;
 }

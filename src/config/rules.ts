@@ -2,16 +2,17 @@
  * @module Rules that span several configuration keys, checked after the schema. Each carries the
  * sentence docs/configuration.md shows for it, so the reference lists exactly the rules enforced.
  */
-import type { AuthConfig, Config } from "./schema.ts";
+import { AuthSchema, ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
+import { isObject } from "../util/object.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
   summary: string;
-  /** The issues this rule finds; each names the key to fix. */
-  check(config: Config): ConfigIssue[];
+  /** The issues this rule finds; each names the key to fix. `written` is the file's data before defaults were filled in. */
+  check(config: Config, written: Record<string, unknown>): ConfigIssue[];
 }
 
 /** A DNS name: dot-separated labels of letters, digits and hyphens. */
@@ -31,6 +32,44 @@ function checkAuthBlocks(auth: AuthConfig | undefined, path: string): ConfigIssu
     ...unless(!auth.oauth || auth.type === "oauth", `${path}.oauth`, `is set but ${path}.type is "${auth.type}"; set type: oauth or remove the block`),
   ];
 }
+
+/** Keys of `auth.bearer` and `auth.oauth` that only one mode reads; `valid_tokens`, `validation_endpoint` and `token` have rules of their own. */
+const ONE_MODE_KEYS = {
+  bearer: { server: ["validation_timeout", "cache_ttl", "negative_cache_ttl"], client: ["token_env"] },
+  oauth: {
+    server: ["jwks_url", "introspection_url", "audience", "required_scopes", "method_scopes", "claims", "validation", "jwks", "introspection"],
+    client: ["token_url", "authorization_url", "scopes", "use_pkce", "resource", "redirect_uri", "token_cache", "token_endpoint_auth_method", "private_key_file", "private_key_id", "signing_algorithm", "client_metadata_url", "client_name", "browser_command", "authorization_timeout", "enterprise", "workload_identity"],
+  },
+} as const;
+
+/** Each block's values when nothing is written: a key equal to its default asks for nothing. */
+const AUTH_DEFAULTS = { bearer: AuthSchema.parse({ bearer: {} }).bearer!, oauth: AuthSchema.parse({ oauth: {} }).oauth! };
+
+/** Keys of the other mode set in `auth` (differing from their defaults): the bridge would ignore them. */
+function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", path: string): ConfigIssue[] {
+  const other = mode === "server" ? "client" : "server";
+  return (["bearer", "oauth"] as const).flatMap((type) => {
+    const block = auth?.[type] as Record<string, unknown> | undefined;
+    if (!block) return [];
+    const defaults = AUTH_DEFAULTS[type] as Record<string, unknown>;
+    return ONE_MODE_KEYS[type][other]
+      .filter((key) => block[key] !== undefined && JSON.stringify(block[key]) !== JSON.stringify(defaults[key]))
+      .map((key) => ({ path: `${path}.${type}.${key}`, message: `is read in ${other} mode only; in ${mode} mode it would be ignored: remove it` }));
+  });
+}
+
+/** Server mode's sections as they are when nothing is written, for telling what a file sets. */
+const SERVER_DEFAULTS = ConfigSchema.parse({ mode: "server", server: {} }).server!;
+
+/** Keys of `section` that differ from `defaults`, `enabled` aside. */
+function changedKeys(section: object, defaults: object): string[] {
+  const written = section as Record<string, unknown>;
+  const fallback = defaults as Record<string, unknown>;
+  return Object.keys(written).filter((key) => key !== "enabled" && written[key] !== undefined && JSON.stringify(written[key]) !== JSON.stringify(fallback[key]));
+}
+
+/** Request headers client mode sets itself, lower case. */
+const BRIDGE_HEADERS = new Set(["content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "dpop", "host", "content-length", "transfer-encoding", "connection"]);
 
 const serverOnly = (check: (server: NonNullable<Config["server"]>) => ConfigIssue[]) => (config: Config) =>
   config.mode === "server" && config.server ? check(config.server) : [];
@@ -95,6 +134,18 @@ function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): C
     ...unless(oauth.client_id, `${path}.client_id`, "is required for the client credentials grant"),
     ...unless(hasCredential, `${path}.client_secret`, "is required for the client credentials grant (or private_key_file); for a person signing in, remove use_pkce: false"),
   ];
+}
+
+/** Paths the bridge answers itself in server mode, given what else is on; server.path must be none of them. */
+function ownPaths(server: NonNullable<Config["server"]>): { exact: string[]; prefixes: string[] } {
+  const exact = ["/health", "/ready"];
+  const prefixes = ["/.well-known/"];
+  if (server.legacy_sse) exact.push("/sse", "/messages");
+  if (server.oauth_server.enabled) {
+    exact.push("/authorize", "/token", "/register");
+    prefixes.push("/oauth/");
+  }
+  return { exact, prefixes };
 }
 
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
@@ -289,9 +340,64 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       ...unless(!tls.insecure_skip_verify || (!tls.ca_cert && !tls.server_name), "client.tls.insecure_skip_verify", "turns off the certificate checks that ca_cert and server_name configure; remove one or the other"),
     ]),
   },
+  {
+    summary:
+      "`server.path` is not a path the bridge answers itself: `/health`, `/ready`, `/.well-known/…`, with `legacy_sse` `/sse` and `/messages`, with `oauth_server.enabled` `/authorize`, `/token`, `/register` and `/oauth/…` (one of the two would never be reached).",
+    check: serverOnly((server) => {
+      const { exact, prefixes } = ownPaths(server);
+      const taken = exact.includes(server.path) || prefixes.some((prefix) => server.path.startsWith(prefix) || `${server.path}/` === prefix);
+      return unless(!taken, "server.path", `is a path the bridge answers itself (${[...exact, ...prefixes.map((prefix) => `${prefix}…`)].join(", ")}): choose another, e.g. "/mcp"`);
+    }),
+  },
+  {
+    summary: "`server.metrics_listen` is not the address `server.listen` binds (the same port on the same or every interface): the second listener could not start.",
+    check: serverOnly(({ listen, metrics_listen: metrics }) => {
+      const everywhere = (host: string) => host === "0.0.0.0" || host === "::";
+      const clash = metrics !== undefined && metrics.port !== 0 && metrics.port === listen.port && (metrics.host === listen.host || everywhere(metrics.host) || everywhere(listen.host));
+      return unless(!clash, "server.metrics_listen", `uses port ${metrics?.port}, which server.listen binds too: give it another port (e.g. "127.0.0.1:9464")`);
+    }),
+  },
+  {
+    summary:
+      "Keys of `auth.bearer` and `auth.oauth` that one mode reads are refused in the other (they would be ignored): server mode's `validation_timeout`, `cache_ttl`, `negative_cache_ttl`, `jwks_url`, `introspection_url`, `audience`, `required_scopes`, `method_scopes`, `claims`, `validation`, `jwks`, `introspection`; client mode's `token_env`, `token_url`, `authorization_url`, `scopes`, `use_pkce`, `resource`, `redirect_uri`, `token_cache`, `token_endpoint_auth_method`, `private_key_file`, `private_key_id`, `signing_algorithm`, `client_metadata_url`, `client_name`, `browser_command`, `authorization_timeout`, `enterprise`, `workload_identity`.",
+    check: (config) => (config.mode === "server" ? otherModeKeys(config.server?.auth, "server", "server.auth") : otherModeKeys(config.client?.auth, "client", "client.auth")),
+  },
+  {
+    summary:
+      "Settings of `server.tls` and `server.oauth_server` are refused when the section does not say `enabled`: a certificate or users written without `enabled: true` would be ignored (plain HTTP, no authorization server). `enabled: false` keeps them, unused.",
+    check: (config, written) => {
+      if (config.mode !== "server" || !config.server) return [];
+      const server = config.server;
+      const file = isObject(written.server) ? written.server : {};
+      return (["tls", "oauth_server"] as const).flatMap((name) => {
+        const said = isObject(file[name]) && "enabled" in file[name];
+        const set = server[name].enabled || said ? [] : changedKeys(server[name], SERVER_DEFAULTS[name]);
+        return unless(set.length === 0, `server.${name}.enabled`, `is not set, so ${set.join(", ")} would be ignored: set enabled: true (or enabled: false to keep ${set.length > 1 ? "them" : "it"} unused)`);
+      });
+    },
+  },
+  {
+    summary: "`server.public_url` has no user info and no fragment: it is published as the protected resource (RFC 9728) and is the token audience (RFC 8707 §2).",
+    check: serverOnly(({ public_url }) => {
+      const url = public_url === undefined ? undefined : new URL(public_url);
+      return unless(!url || (!url.username && !url.password && !public_url!.includes("#")), "server.public_url", 'must have no user info ("user:password@") and no fragment ("#…"): it is published in the metadata and is the audience of tokens');
+    }),
+  },
+  {
+    summary:
+      "`client.headers` does not set a header the bridge sets itself (`Content-Type`, `Accept`, `Mcp-Session-Id`, `MCP-Protocol-Version`, `Last-Event-ID`, `DPoP`, and the connection's `Host`, `Content-Length`, `Transfer-Encoding`, `Connection`), nor `Authorization` together with `client.auth` (one credential, not two).",
+    check: clientOnly(({ headers, auth }) =>
+      Object.keys(headers).flatMap((name) => {
+        const lower = name.toLowerCase();
+        if (BRIDGE_HEADERS.has(lower)) return [{ path: `client.headers.${name}`, message: "is set by the bridge on every request (this value would be ignored or break the protocol): remove it" }];
+        if (lower === "authorization" && (auth?.type ?? "none") !== "none") return [{ path: `client.headers.${name}`, message: `conflicts with client.auth (type ${auth!.type}), whose token would replace it: keep one` }];
+        return [];
+      }),
+    ),
+  },
 ];
 
 /** Every issue of every rule. */
-export function checkRules(config: Config): ConfigIssue[] {
-  return CROSS_KEY_RULES.flatMap((rule) => rule.check(config));
+export function checkRules(config: Config, written: Record<string, unknown>): ConfigIssue[] {
+  return CROSS_KEY_RULES.flatMap((rule) => rule.check(config, written));
 }

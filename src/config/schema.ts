@@ -9,7 +9,7 @@ import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
-import { parseCidr } from "../util/cidr.ts";
+import { parseCidr, parseIp } from "../util/cidr.ts";
 import { parseHostPort } from "../util/host.ts";
 
 /** How a value is written in the file when that differs from its parsed form (see describe.ts). */
@@ -47,9 +47,10 @@ const TIMER_MAX_MS = 2 ** 31 - 1;
 /**
  * Milliseconds, written as "30s", "5m", "1h30m" or "250ms". A `timer` (the default) is waited for
  * with a timer, so it is bounded by TIMER_MAX_MS (about 24.8 days); a `lifetime` is only compared
- * with clocks (token and cache lifetimes) and has no bound.
+ * with clocks (token and cache lifetimes) and has no bound. A `positive` one refuses "0s": as a
+ * timeout every wait would fail at once, as an interval the work would repeat without pause.
  */
-const duration = (kind: "timer" | "lifetime" = "timer") =>
+const duration = (kind: "timer" | "lifetime" = "timer", positive = false) =>
   z.union([z.string(), z.number()], { error: 'must be a duration such as "30s"' }).transform((value, ctx) => {
     if (typeof value === "number") {
       ctx.addIssue({ code: "custom", message: `a duration needs a unit: write "${value}s" for seconds or "${value}ms"` });
@@ -62,6 +63,10 @@ const duration = (kind: "timer" | "lifetime" = "timer") =>
       ctx.addIssue({ code: "custom", message: unitless ? 'is not a duration: it needs a unit, "s" for seconds or "ms" for milliseconds (e.g. "30s")' : 'is not a duration: use forms like "500ms", "30s", "5m", "1h30m"' });
       return z.NEVER;
     }
+    if (positive && ms === 0) {
+      ctx.addIssue({ code: "custom", message: 'must be longer than "0s": zero would fail every wait at once, or repeat the work without pause (e.g. "10s")' });
+      return z.NEVER;
+    }
     if (kind === "timer" && ms > TIMER_MAX_MS) {
       ctx.addIssue({ code: "custom", message: `is too long: a timer waits at most ${TIMER_MAX_MS} ms (about 24.8 days, e.g. "24d")` });
       return z.NEVER;
@@ -70,12 +75,23 @@ const duration = (kind: "timer" | "lifetime" = "timer") =>
   })
   .meta({ kind: "duration" });
 
-/** Bytes, written as "16MiB", "512KB" or a plain number. */
-const byteSize = () =>
+/**
+ * Bytes, written as "16MiB", "512KB" or a plain number; at most 2^53 - 1, where byte counts stop
+ * being exact. A `positive` size refuses 0: a limit nothing fits under.
+ */
+const byteSize = (positive = false) =>
   z.union([z.string(), z.number().int().nonnegative()], { error: 'must be a size such as "16MiB" or a number of bytes' }).transform((value, ctx) => {
     const bytes = typeof value === "number" ? value : parseSize(value);
     if (bytes === undefined) {
       ctx.addIssue({ code: "custom", message: 'is not a size: use forms like "16MiB", "512KB" or a number of bytes' });
+      return z.NEVER;
+    }
+    if (!Number.isSafeInteger(bytes)) {
+      ctx.addIssue({ code: "custom", message: `is too large: at most ${Number.MAX_SAFE_INTEGER} bytes` });
+      return z.NEVER;
+    }
+    if (positive && bytes === 0) {
+      ctx.addIssue({ code: "custom", message: 'must be more than 0: nothing would fit (e.g. "16MiB")' });
       return z.NEVER;
     }
     return bytes;
@@ -110,10 +126,26 @@ const cidrRange = () =>
     }
   });
 
+/**
+ * An Origin header value as browsers send it ("https://app.example.com", "http://localhost:6274"),
+ * "*" or "null": a path, a trailing slash or a missing scheme would never match one.
+ */
+const origin = () =>
+  z.string().refine(
+    (value) => value === "*" || value === "null" || (URL.canParse(value) && new URL(value).origin === value),
+    'must be an origin as browsers send it, such as "https://app.example.com" (scheme, lower-case host and port; no path or trailing slash), "*" or "null"',
+  );
+
 const nonEmpty = () => z.string().min(1, "must not be empty");
 
 /** A string; a number or boolean is taken as its text, as the Go original's YAML decoding does (`PORT: 8080`). */
 const scalarString = () => z.union([z.string(), z.number(), z.boolean()], { error: "must be a string" }).transform(String);
+
+/** A DNS host name: dot-separated labels of letters, digits and hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
+
+/** A scalarString without NUL: a process argument or environment value cannot carry one (the child could not start). */
+const noNul = () => scalarString().refine((value) => !value.includes("\0"), "must not contain a NUL character");
 
 /** The listen address: "host:port", ":port" (all interfaces, as in the Go original) or "[::1]:port". */
 const listenAddress = () =>
@@ -125,6 +157,11 @@ const listenAddress = () =>
       return z.NEVER;
     }
     const host = match[1] ?? (match[2] || "0.0.0.0");
+    // Checked here, not when binding: "300.1.1.1" or a name with a space would only fail at start (exit 1).
+    if (parseIp(host) === undefined && (!HOST_NAME.test(host) || /^[\d.]+$/.test(host))) {
+      ctx.addIssue({ code: "custom", message: 'has a host that is neither an IP address nor a host name (e.g. "127.0.0.1", "[::1]", "localhost", or none for every interface: ":8080")' });
+      return z.NEVER;
+    }
     return { host, port, text: value };
   })
   .meta({ kind: "listen" });
@@ -150,7 +187,7 @@ const tlsServerSchema = section({
 
 const corsSchema = section({
   enabled: z.boolean().default(false).describe("Answer CORS preflights and add CORS headers for the allowed origins."),
-  allowed_origins: z.array(z.string()).default([]).describe('Origins allowed to call the bridge from a browser; "*" allows any, and is refused while authentication is off.'),
+  allowed_origins: z.array(origin()).default([]).describe('Origins allowed to call the bridge from a browser; "*" allows any, and is refused while authentication is off.'),
   allowed_methods: z.array(z.string()).default(["GET", "POST", "DELETE", "OPTIONS"]).describe("Methods listed in Access-Control-Allow-Methods."),
   allowed_headers: z
     .array(z.string())
@@ -162,14 +199,15 @@ const corsSchema = section({
 
 const mcpServerSchema = section({
   command: nonEmpty().describe("Executable of the stdio MCP server (looked up on PATH)."),
-  args: z.array(scalarString()).default([]).describe("Arguments passed to command."),
-  env: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
+  args: z.array(noNul()).default([]).describe("Arguments passed to command."),
+  // "=" splits a variable name from its value (A=B: x would reach the child as A="B=x"); a NUL ends the text the child sees.
+  env: z.record(z.string().regex(/^[^=\0]+$/, 'is not an environment variable name (no "=" or NUL)'), noNul()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
   inherit_env: z
     .array(z.string())
     .default(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
     .describe("Variables copied from the bridge's environment; nothing else is, so the bridge's secrets stay out of the child."),
   dir: z.string().optional().describe("Working directory of the child."),
-  read_timeout: duration().prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
+  read_timeout: duration("timer", true).prefault("30s").describe("How long a request may wait for the child's reply before the client gets a JSON-RPC error."),
   graceful_shutdown_timeout: duration().prefault("30s").describe("After stdin closes, how long before SIGTERM (and as long again before SIGKILL)."),
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts allowed within restart_window; past it the child waits until the oldest failure leaves the window (the budget recovers, the bridge never stays failed)."),
@@ -177,8 +215,8 @@ const mcpServerSchema = section({
   restart_window: duration().prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
   pass_identity: z.boolean().default(false).describe("Per-session children (and a principal's own modern children) get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token); a child every principal shares gets none."),
   startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
-  max_message_size: byteSize().prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
-  stdin_buffer_size: byteSize().prefault("8MiB").describe("Bytes waiting to be read by the child's stdin; while more are waiting, POSTs to its sessions get 503 with Retry-After."),
+  max_message_size: byteSize(true).prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
+  stdin_buffer_size: byteSize(true).prefault("8MiB").describe("Bytes waiting to be read by the child's stdin; while more are waiting, POSTs to its sessions get 503 with Retry-After."),
 });
 
 const sessionSchema = section({
@@ -197,13 +235,13 @@ const sessionSchema = section({
   cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
   request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
   event_buffer_bytes: byteSize().prefault("4MiB").describe("Bytes of events per session kept for SSE replay; the oldest go first, and an event larger than this is not kept."),
-  stream_buffer_size: byteSize().prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
+  stream_buffer_size: byteSize(true).prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
 });
 
 const bearerSchema = section({
   valid_tokens: z.array(secret()).optional().describe('Server mode: accepted tokens, plaintext or "sha256:<hex>" of the token.'),
   validation_endpoint: httpUrl().optional().describe('Server mode: POSTed {"token": …}; answers {"valid", "subject", "scopes", "claims", "metadata"}. After it fails to answer clearly, the bridge asks it about a random token (at most once a second): /ready is 503 only when that fails too, not for one token the endpoint chokes on.'),
-  validation_timeout: duration().prefault("5s").describe("Time allowed for the validation endpoint to answer; when it does not, the request fails with 503."),
+  validation_timeout: duration("timer", true).prefault("5s").describe("Time allowed for the validation endpoint to answer; when it does not, the request fails with 503."),
   cache_ttl: duration("lifetime").prefault("30s").describe("How long a positive answer of the validation endpoint is reused."),
   negative_cache_ttl: duration("lifetime").prefault("5s").describe("How long a negative answer of the validation endpoint is reused."),
   token: secret().optional().describe("Client mode: the token sent to the remote server."),
@@ -229,9 +267,9 @@ const oauthValidationSchema = section({
 });
 
 const oauthJwksSchema = section({
-  refresh_interval: duration().prefault("1h").describe("How often the JWKS is refetched."),
-  fetch_timeout: duration().prefault("10s").describe("Time allowed for a JWKS fetch."),
-  cooldown: duration().prefault("30s").describe("Least time between two refetches caused by an unknown kid."),
+  refresh_interval: duration("timer", true).prefault("1h").describe("How often the JWKS is refetched."),
+  fetch_timeout: duration("timer", true).prefault("10s").describe("Time allowed for a JWKS fetch."),
+  cooldown: duration("timer", true).prefault("30s").describe("Least time between two refetches caused by an unknown kid."),
 });
 
 const oauthIntrospectionSchema = section({
@@ -259,7 +297,7 @@ const oauthSchema = section({
   validation: oauthValidationSchema.prefault({}).describe("JWT validation options."),
   jwks: oauthJwksSchema.prefault({}).describe("JWKS fetching and caching."),
   introspection: oauthIntrospectionSchema.prefault({}).describe("Token introspection (RFC 7662) as a fallback for opaque tokens."),
-  http_timeout: duration().prefault("10s").describe("Time allowed for discovery and introspection requests."),
+  http_timeout: duration("timer", true).prefault("10s").describe("Time allowed for discovery and introspection requests."),
   // Shared by both modes.
   client_id: z.string().optional().describe("OAuth client id: for token introspection in server mode, for obtaining tokens in client mode."),
   client_secret: secret().optional().describe("OAuth client secret belonging to client_id."),
@@ -281,7 +319,7 @@ const oauthSchema = section({
   client_metadata_url: httpUrl().optional().describe("Client mode: an https URL serving this client's Client ID Metadata Document, used as client_id where the server supports it."),
   client_name: z.string().default("mcp-bridge").describe("Client mode: client_name sent in dynamic client registration."),
   browser_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe('Client mode: command that opens the authorization URL, given as its last argument (e.g. "firefox" or ["open", "-a", "Safari"]); "none" only prints the URL. Unset: the system browser.'),
-  authorization_timeout: duration().prefault("5m").describe("Client mode: how long to wait for the person to finish signing in."),
+  authorization_timeout: duration("timer", true).prefault("5m").describe("Client mode: how long to wait for the person to finish signing in."),
   enterprise: section({
     idp_issuer: httpUrl().optional().describe("Issuer of the enterprise identity provider that signed the ID token."),
     idp_token_endpoint: httpUrl().optional().describe("Token endpoint of the enterprise identity provider (token exchange, RFC 8693); found by discovery from idp_issuer when unset."),
@@ -338,7 +376,7 @@ const oauthServerSchema = section({
     enabled: z.boolean().default(true).describe("Accept https URLs as client_id (Client ID Metadata Documents) and advertise client_id_metadata_document_supported."),
     allowed_hosts: z.array(z.string()).default([]).describe('Host names whose documents are accepted ("*.example.com" for subdomains); empty: any public host.'),
     allow_private_addresses: z.boolean().default(false).describe("Also fetch documents from loopback, private and link-local addresses. Development only."),
-    fetch_timeout: duration().prefault("5s").describe("Time allowed to fetch a document."),
+    fetch_timeout: duration("timer", true).prefault("5s").describe("Time allowed to fetch a document."),
     max_cache_time: duration("lifetime").prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
   }).prefault({}).describe("Client ID Metadata Documents: the registration the MCP specification prefers."),
   signing: section({
@@ -364,7 +402,7 @@ const oauthServerSchema = section({
     default_scopes: z.array(z.string()).default([]).describe("Scopes granted to every signed-in user."),
     admin_users: z.array(z.string()).default([]).describe("Emails of users who get admin_scopes."),
     admin_scopes: z.array(z.string()).default([]).describe("Scopes granted to admin_users."),
-    http_timeout: duration().prefault("10s").describe("Time allowed for requests to the upstream provider."),
+    http_timeout: duration("timer", true).prefault("10s").describe("Time allowed for requests to the upstream provider."),
   }).prefault({}).describe("Federated mode: sign-in through an upstream identity provider."),
   allowed_redirect_uris: z
     .array(z.string())
@@ -382,14 +420,19 @@ const oauthServerSchema = section({
 });
 const serverSchema = section({
   listen: listenAddress().prefault("127.0.0.1:8080").describe('Address to listen on; ":8080" means every interface.'),
-  path: z.string().startsWith("/").default("/mcp").describe("Streamable HTTP endpoint (also answered on /)."),
+  path: z
+    .string()
+    // The router reads ":name", "*" and "{…}" as patterns ("/mcp/:x" answered on every /mcp/…).
+    .regex(/^\/[A-Za-z0-9._~!$&'()+,;=@%/-]*$/, 'must be a plain URL path such as "/mcp" (letters, digits, - . _ ~ % and /; no ":", "*", "?", "#", braces or spaces)')
+    .default("/mcp")
+    .describe("Streamable HTTP endpoint (also answered on /); not a path the bridge answers itself (/health, /ready, /.well-known/…, /sse and /messages with legacy_sse, the authorization server's)."),
   public_url: httpUrl().optional().describe("Canonical URL of the MCP endpoint as clients see it (behind a proxy): its host is accepted in Host and Origin, and URLs the bridge hands out (the legacy /messages endpoint, metadata) carry its path prefix."),
   read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
   write_timeout: duration().prefault("60s").describe('How long a response may stall (as send_timeout in nginx): when the client takes none of the bytes the bridge has written for this long, the connection is closed. It does not limit how long a response lasts: a call waiting for the MCP server (bounded by mcp_server.read_timeout), a quiet SSE stream and a slow download that keeps moving are never cut. Each closed connection is logged (warn) and counted in /metrics (mcp_bridge_write_timeouts_total). "0s": off. Not applied under Deno (docs/install.md).'),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
   sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
-  max_body_size: byteSize().prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
-  allowed_origins: z.array(z.string()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
+  max_body_size: byteSize(true).prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
+  allowed_origins: z.array(origin()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z
     .array(z.string().refine((entry) => parseHostPort(entry) !== undefined, 'must be a host name or IP address, optionally with ":port" (e.g. "mcp.example.com", "[2001:db8::1]:8443"); wildcards and URLs are not accepted'))
     .default([])
@@ -412,7 +455,7 @@ const serverSchema = section({
   header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
   max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
   max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address; further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
-  max_body_bytes_in_flight: byteSize().prefault("256MiB").describe("Bytes of request bodies received at once, counted by Content-Length (max_body_size for a chunked body); a POST that does not fit gets 503 with Retry-After before its body is read."),
+  max_body_bytes_in_flight: byteSize(true).prefault("256MiB").describe("Bytes of request bodies received at once, counted by Content-Length (max_body_size for a chunked body); a POST that does not fit gets 503 with Retry-After before its body is read."),
 });
 
 const clientSchema = section({
@@ -421,7 +464,7 @@ const clientSchema = section({
     .enum(["auto", "streamable_http", "sse"])
     .default("auto")
     .describe("auto: Streamable HTTP (either era), falling back to the legacy HTTP+SSE transport when the first POST gets 400, 404 or 405; streamable_http or sse: that transport only."),
-  timeout: duration().prefault("30s").describe("Time allowed to connect to the remote server, for the answer to anything but a JSON-RPC request (notifications, responses, streams opening, session end), and for each pause inside a response body. The answer to a request is waited for as long as the local client keeps it: long tool calls are not cut off."),
+  timeout: duration("timer", true).prefault("30s").describe("Time allowed to connect to the remote server, for the answer to anything but a JSON-RPC request (notifications, responses, streams opening, session end), and for each pause inside a response body. The answer to a request is waited for as long as the local client keeps it: long tool calls are not cut off."),
   max_idle_conns: z.number().int().positive().default(100).describe("Idle keep-alive connections kept open to the remote server."),
   idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
@@ -431,7 +474,13 @@ const clientSchema = section({
     insecure_skip_verify: z.boolean().default(false).describe("Do not verify the remote server's certificate. Development only."),
     server_name: z.string().optional().describe("Name expected in the remote server's certificate, when it differs from the URL's host."),
   }).prefault({}).describe("TLS for the connection to the remote server."),
-  headers: z.record(z.string(), scalarString()).meta({ sensitive: true }).default({}).describe("Headers added to every request to the remote server; check-config redacts the values."),
+  headers: z
+    .record(
+      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "is not a header name (letters, digits and !#$%&'*+.^_`|~-)"),
+      // A CR, LF or NUL would make every request fail (or, elsewhere, split the header): refused here, naming the key.
+      scalarString().refine((value) => !/[\r\n\0]/.test(value), "must not contain a line break or NUL"),
+    )
+    .meta({ sensitive: true }).default({}).describe("Headers added to every request to the remote server; check-config redacts the values."),
   auth: AuthSchema.optional().describe("Authentication sent to the remote server; may also be written as a top-level auth: block."),
   retry: section({
     enabled: z.boolean().default(true).describe("Retry failed requests that are safe to repeat."),

@@ -13,7 +13,7 @@ const QUERY_CREDENTIAL = /([?&;](?:[\w.-]*(?:token|secret|password|passwd|pwd|ke
 const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@"]+@/gi;
 
 /** `\xNN` / `\uNNNN` for every control character; everything else unchanged. */
-function escapeControls(text: string): string {
+export function escapeControls(text: string): string {
   return text.replace(CONTROL, (char) => {
     const code = char.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;

@@ -31,6 +31,7 @@ import { resourceMatcher } from "./redirect.ts";
 import { createRegistrationEndpoint } from "./register.ts";
 import { createTokenEndpoint } from "./token.ts";
 import { createBuiltinUsers } from "./users.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
 
 type ConnectionEnv = { Bindings: ConnectionInfo };
 
@@ -91,7 +92,7 @@ export async function readLoginTemplate(platform: Platform, path: string | undef
   if (path === undefined) return undefined;
   let text: string;
   try {
-    text = await platform.readTextFile(path);
+    text = await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
   } catch (error) {
     throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.builtin.login_template", message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
   }

@@ -9,6 +9,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { readPemKey, toPem, toPkcs8 } from "./pem.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
 
 export type SigningAlgorithm = OAuthServerConfig["signing"]["algorithm"];
 
@@ -79,7 +80,7 @@ async function importPublicPem(text: string): Promise<JWK> {
 
 async function readKeyFile(platform: Platform, key: string, path: string): Promise<string> {
   try {
-    return await platform.readTextFile(path);
+    return await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
   } catch (error) {
     throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
   }

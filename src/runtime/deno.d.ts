@@ -87,6 +87,7 @@ declare namespace Deno {
   function kill(pid: number, signal: string): void;
   function execPath(): string;
   function readTextFile(path: string): Promise<string>;
+  function open(path: string): Promise<{ readonly readable: ReadableStream<Uint8Array> }>;
   function writeTextFile(path: string, data: string, options?: WriteFileOptions): Promise<void>;
   function writeTextFileSync(path: string, data: string, options?: WriteFileOptions): void;
   function mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;

@@ -13,6 +13,7 @@
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
+import { decodeUtf8, readAtMost } from "./bounded-read.ts";
 import { createDenoHttpClient } from "./deno-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";
@@ -262,7 +263,7 @@ export const denoPlatform: Platform = {
   executableDir: executableDir(),
   serve,
   spawn,
-  readTextFile: (path) => Deno.readTextFile(path),
+  readTextFile: async (path, maxBytes) => (maxBytes === undefined ? Deno.readTextFile(path) : decodeUtf8(await readAtMost((await Deno.open(path)).readable, maxBytes))),
   fileMode(path) {
     try {
       const mode = (Deno.statSync(path) as { mode: number | null }).mode;
@@ -294,7 +295,7 @@ export const denoPlatform: Platform = {
     if (isWindows && signal !== "SIGINT") return;
     Deno.addSignalListener(signal, listener);
   },
-  readStdin: () => new Response(Deno.stdin.readable).text(),
+  readStdinLine: async (maxBytes) => decodeUtf8(await readAtMost(Deno.stdin.readable, maxBytes, true)),
   streamStdin: (onChunk, onEnd) => {
     void (async () => {
       try {

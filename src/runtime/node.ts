@@ -2,7 +2,7 @@
 import { createAdaptorServer } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
-import { accessSync, appendFileSync, closeSync, constants as fsConstants, existsSync, openSync, statSync } from "node:fs";
+import { accessSync, appendFileSync, closeSync, constants as fsConstants, createReadStream, existsSync, openSync, statSync } from "node:fs";
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
@@ -15,6 +15,7 @@ import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
+import { decodeUtf8, readAtMost } from "./bounded-read.ts";
 import { createNodeHttpClient } from "./node-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions } from "./types.ts";
@@ -299,7 +300,7 @@ export const nodePlatform: Platform = {
   executableDir: dirname(process.argv[1] && !process.argv[1].startsWith("-") ? process.argv[1] : process.execPath),
   serve,
   spawn,
-  readTextFile: (path) => readFile(path, "utf8"),
+  readTextFile: async (path, maxBytes) => (maxBytes === undefined ? readFile(path, "utf8") : decodeUtf8(await readAtMost(createReadStream(path), maxBytes))),
   fileMode: async (path) => (process.platform === "win32" ? undefined : stat(path).then((info) => info.mode & 0o777, () => undefined)),
   // Synchronous and one-shot: Web Crypto's digest costs a thread-pool round trip per call on Node,
   // and createHash a Hash object per call.
@@ -311,11 +312,7 @@ export const nodePlatform: Platform = {
   stdoutDrained,
   writeStderr: (text) => void process.stderr.write(text),
   onSignal: (signal, listener) => void process.on(signal, listener),
-  readStdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString("utf8");
-  },
+  readStdinLine: async (maxBytes) => decodeUtf8(await readAtMost(process.stdin, maxBytes, true)),
   streamStdin: (onChunk, onEnd) => {
     process.stdin.on("data", onChunk);
     process.stdin.once("end", onEnd);

@@ -135,7 +135,11 @@ export interface Platform {
   readonly executableDir: string;
   serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle;
-  readTextFile(path: string): Promise<string>;
+  /**
+   * A file's text. With `maxBytes`, more bytes than that (a huge file, /dev/zero) are refused with
+   * InputTooLargeError (bounded-read.ts) and bytes that are not UTF-8 with a TypeError.
+   */
+  readTextFile(path: string, maxBytes?: number): Promise<string>;
   /** Permission bits of a file (0o644…), or undefined where the platform has none (Windows) or it cannot be read. */
   fileMode(path: string): Promise<number | undefined>;
   /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
@@ -154,8 +158,11 @@ export interface Platform {
   stdoutDrained(everything?: boolean): Promise<void>;
   writeStderr(text: string): void;
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
-  /** Reads all of stdin as text (piped input for hash-password and the like). */
-  readStdin(): Promise<string>;
+  /**
+   * The first line of stdin, without its newline (piped input for hash-password); the rest is not
+   * read. More than `maxBytes` before a newline or the end is refused with InputTooLargeError.
+   */
+  readStdinLine(maxBytes: number): Promise<string>;
   /** Streams stdin: `onChunk` for each chunk as it arrives, `onEnd` once at end of input (client mode). */
   streamStdin(onChunk: (chunk: Uint8Array) => void, onEnd: () => void): void;
   /** An HTTP client for outgoing requests (client mode). */

@@ -56,6 +56,13 @@ async function tlsOptions(config: NonNullable<Config["server"]>, platform: Platf
   };
 }
 
+/** OpenSSL's refusal of the certificate and key (the key of another certificate) as a config error naming server.tls (exit 2). */
+function tlsStartError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string" || !code.startsWith("ERR_OSSL")) return error;
+  return new ConfigError("CONFIG_INVALID", [{ path: "server.tls", message: `cert_file and key_file cannot be used together (${(error as Error).message}): the key must be the certificate's own` }]);
+}
+
 export async function startServer(config: Config, platform: Platform, logger: Logger): Promise<BridgeServer> {
   const server = config.server!;
   const tls = await tlsOptions(server, platform);
@@ -89,7 +96,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     // A trusted proxy carries many clients on its connections; they are told apart per request.
     exemptPeer: trustedProxies.size > 0 ? (address) => trustedProxies.contains(address) : undefined,
     onRefusedConnection: (reason, address) => refusals.write("warn", "connection refused", { reason, remote: address }),
-  });
+  }).catch((error: unknown) => Promise.reject(tls ? tlsStartError(error) : error));
   const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;

@@ -9,14 +9,27 @@ import { notProvided } from "../config/not-provided.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
+import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
 
-/** Reads a file named in the config; a failure is a config error naming the key. */
+/** What a PEM file named by each key must hold: a wrong or swapped file is named here, not as an OpenSSL code at start. */
+const PEM_LABELS: Record<string, { pattern: RegExp; what: string }> = {
+  "server.tls.cert_file": { pattern: /-----BEGIN CERTIFICATE-----/, what: "a PEM certificate (-----BEGIN CERTIFICATE-----)" },
+  "server.tls.client_ca": { pattern: /-----BEGIN CERTIFICATE-----/, what: "PEM CA certificates (-----BEGIN CERTIFICATE-----)" },
+  "server.tls.key_file": { pattern: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/, what: "a PEM private key (-----BEGIN PRIVATE KEY-----)" },
+};
+
+/** Reads a file named in the config; a failure, or a PEM file of the wrong kind, is a config error naming the key. */
 export async function readConfiguredFile(platform: Platform, key: string, path: string): Promise<string> {
+  let text: string;
   try {
-    return await platform.readTextFile(path);
+    text = await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
   } catch (error) {
-    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
+    const reason = error instanceof InputTooLargeError ? `larger than ${MAX_CONFIGURED_FILE_BYTES} bytes` : error instanceof TypeError ? "not text" : ((error as { code?: string }).code ?? (error as Error).name);
+    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${reason})` }]);
   }
+  const expected = PEM_LABELS[key];
+  if (expected && !expected.pattern.test(text)) throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `"${path}" does not hold ${expected.what}${key === "server.tls.client_ca" ? "" : "; are cert_file and key_file swapped?"}` }]);
+  return text;
 }
 
 /** Throws ConfigError (exit 2) for the first class of problem found; `source` names the file. */

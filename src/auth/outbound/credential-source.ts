@@ -7,6 +7,7 @@
 import type { Secret } from "../../config/secret.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { OutboundAuthError } from "./errors.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../../runtime/bounded-read.ts";
 
 const MAX_CREDENTIAL_BYTES = 64 * 1024;
 const COMMAND_TIMEOUT_MS = 60_000;
@@ -72,7 +73,7 @@ export async function readCredential(source: CredentialSource, platform: Platfor
   if (source.file) {
     let text: string;
     try {
-      text = await platform.readTextFile(source.file);
+      text = await platform.readTextFile(source.file, MAX_CONFIGURED_FILE_BYTES);
     } catch (error) {
       throw new OutboundAuthError("config", `${path}.${names.file}: cannot read ${source.file} (${(error as { code?: string }).code ?? "error"})`, { cause: error });
     }
