@@ -77,7 +77,7 @@ describe("command lines that disagree with themselves", () => {
     assert.equal(JSON.parse(format.stdout).mode, "server");
     // Repeatable options stay repeatable.
     const headers = await runCli(["connect", "ftp://x", "--header", "A: 1", "--header", "B: 2"]);
-    assert.match(headers.stderr, /client\.url: must be an absolute http/);
+    assert.match(headers.stderr, /URL: must be an absolute http/);
   });
 });
 
