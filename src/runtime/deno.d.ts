@@ -87,7 +87,22 @@ declare namespace Deno {
   function kill(pid: number, signal: string): void;
   function execPath(): string;
   function readTextFile(path: string): Promise<string>;
-  function open(path: string): Promise<{ readonly readable: ReadableStream<Uint8Array> }>;
+  interface OpenOptions {
+    read?: boolean;
+    write?: boolean;
+    create?: boolean;
+    createNew?: boolean;
+    truncate?: boolean;
+    mode?: number;
+  }
+  interface FsFile {
+    readonly readable: ReadableStream<Uint8Array>;
+    write(data: Uint8Array): Promise<number>;
+    /** fsync(2). */
+    sync(): Promise<void>;
+    close(): void;
+  }
+  function open(path: string, options?: OpenOptions): Promise<FsFile>;
   function writeTextFile(path: string, data: string, options?: WriteFileOptions): Promise<void>;
   function writeTextFileSync(path: string, data: string, options?: WriteFileOptions): void;
   function mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;

@@ -197,8 +197,17 @@ async function promptHidden(prompt: string): Promise<string> {
   }
 }
 
-async function writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void> {
-  await Deno.writeTextFile(path, text, { mode: options.mode, createNew: !options.overwrite });
+async function writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean; durable?: boolean }): Promise<void> {
+  if (options.durable) {
+    const file = await Deno.open(path, { write: true, create: true, truncate: true, createNew: !options.overwrite, mode: options.mode });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      for (let written = 0; written < bytes.length; ) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+  } else await Deno.writeTextFile(path, text, { mode: options.mode, createNew: !options.overwrite });
   // A file that already existed keeps its old mode otherwise.
   if (!isWindows) await Deno.chmod(path, options.mode);
 }
@@ -311,7 +320,19 @@ export const denoPlatform: Platform = {
   writeTextFile,
   createExclusiveFile,
   makeDirectory: (path, mode) => Deno.mkdir(path, { recursive: true, mode }),
-  renameFile: (from, to) => Deno.rename(from, to),
+  async renameFile(from, to) {
+    await Deno.rename(from, to);
+    // The directory synced, as on Node (node-files.ts renameFile), where the system allows it.
+    let directory: Deno.FsFile | undefined;
+    try {
+      directory = await Deno.open(to.slice(0, Math.max(to.lastIndexOf("/"), 1)), { read: true });
+      await directory.sync();
+    } catch {
+      // Not possible here (Windows, some network file systems): the rename stands, less durably.
+    } finally {
+      directory?.close();
+    }
+  },
   async removeFile(path) {
     try {
       await Deno.remove(path);

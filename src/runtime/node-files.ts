@@ -3,15 +3,36 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, readlinkSync } from "node:fs";
 import { link, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { dirname } from "node:path";
 
 /** Creates `path` and its missing parents with `mode`; no-op when it exists. */
 export async function makeDirectory(path: string, mode: number): Promise<void> {
   await mkdir(path, { recursive: true, mode });
 }
 
-/** Renames `from` to `to`, replacing `to` atomically. */
-export function renameFile(from: string, to: string): Promise<void> {
-  return rename(from, to);
+/** Renames `from` to `to`, replacing `to` atomically, and syncs the directory so that the rename survives a power cut. */
+export async function renameFile(from: string, to: string): Promise<void> {
+  await rename(from, to);
+  let directory: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    directory = await open(dirname(to), "r");
+    await directory.sync();
+  } catch {
+    // Some systems cannot sync a directory (Windows, some network file systems): the rename stands, less durably.
+  } finally {
+    await directory?.close();
+  }
+}
+
+/** Writes `text` to `path` (flags as fs.open) and syncs it to stable storage before resolving. */
+export async function writeDurably(path: string, text: string, flags: string, mode: number): Promise<void> {
+  const file = await open(path, flags, mode);
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
 }
 
 /** Removes `path`; no error when it is already gone. */

@@ -6,7 +6,7 @@ import { accessSync, appendFileSync, closeSync, constants as fsConstants, create
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { createExclusiveFile, makeDirectory, processAlive, processScope, removeFile, renameFile } from "./node-files.ts";
+import { createExclusiveFile, makeDirectory, processAlive, processScope, removeFile, renameFile, writeDurably } from "./node-files.ts";
 import { publicFetch } from "./public-fetch.ts";
 import { closeStalledResponses } from "./node-write-timeout.ts";
 import { createServer as createHttpsServer } from "node:https";
@@ -266,8 +266,10 @@ async function promptHidden(prompt: string): Promise<string> {
   }
 }
 
-async function writeTextFileWithMode(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void> {
-  await writeFile(path, text, { mode: options.mode, flag: options.overwrite ? "w" : "wx" });
+async function writeTextFileWithMode(path: string, text: string, options: { mode: number; overwrite: boolean; durable?: boolean }): Promise<void> {
+  const flag = options.overwrite ? "w" : "wx";
+  if (options.durable) await writeDurably(path, text, flag, options.mode);
+  else await writeFile(path, text, { mode: options.mode, flag });
   // A file that already existed keeps its old mode otherwise.
   if (process.platform !== "win32") await chmod(path, options.mode);
 }

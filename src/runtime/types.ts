@@ -174,8 +174,9 @@ export interface Platform {
   /**
    * Writes a file and sets its mode. Without `overwrite` the file is created exclusively, so an
    * existing one (or a symlink planted in its place) makes it fail instead of being replaced.
+   * `durable`: its content is on stable storage (fsync) before it resolves.
    */
-  writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean }): Promise<void>;
+  writeTextFile(path: string, text: string, options: { mode: number; overwrite: boolean; durable?: boolean }): Promise<void>;
   /**
    * Creates a file holding `text` (mode `mode`, less the umask) only if nothing exists at `path`
    * (a symlink planted there included); false when something does. Never visible half-written:
@@ -186,7 +187,10 @@ export interface Platform {
   createExclusiveFile(path: string, text: string, mode: number): Promise<boolean>;
   /** Creates a directory and its missing parents with `mode` (state directories: 0700); no-op when it exists. */
   makeDirectory(path: string, mode: number): Promise<void>;
-  /** Renames a file, replacing `to` atomically (the last step of an atomic write). */
+  /**
+   * Renames a file, replacing `to` atomically (the last step of an atomic write); the rename is on
+   * stable storage (the directory synced) before it resolves, where the file system allows.
+   */
   renameFile(from: string, to: string): Promise<void>;
   /** Removes a file; no error when it is already gone. */
   removeFile(path: string): Promise<void>;

@@ -4,7 +4,8 @@
  * per change). A change is appended to the journal before its operation resolves, so what a client
  * was told is on disk (the OS's, without fsync: a crash of the bridge loses nothing, a power cut
  * may lose the last moments). When the journal outgrows the live entries, a new snapshot is
- * written atomically (temporary file renamed over the old) and older journals are removed.
+ * written atomically (temporary file, fsynced, renamed over the old, the directory synced) and
+ * older journals are removed.
  * Changes are absolute (a key's new value or its removal), so replaying a journal twice is harmless.
  * Files are mode 0600 in a 0700 directory. One bridge process per state directory: lock.ts.
  */
@@ -147,7 +148,8 @@ export class FileStore extends MemoryStore {
     this.#journalLines = 0;
     const temporary = this.#path(`${STATE_FILE_NAME}.${randomSuffix()}.tmp`);
     try {
-      await this.#platform.writeTextFile(temporary, text, { mode: 0o600, overwrite: false });
+      // On disk before it replaces the old snapshot, whose journals are removed next: a power cut must not leave an empty state.json.
+      await this.#platform.writeTextFile(temporary, text, { mode: 0o600, overwrite: false, durable: true });
       await this.#platform.renameFile(temporary, this.#path(STATE_FILE_NAME));
     } catch (error) {
       await this.#platform.removeFile(temporary).catch(() => {});
