@@ -211,6 +211,9 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
       "https://[fd00::1]/prm",
       "https://[fe80::1]/prm",
       "https://0.0.0.0/prm",
+      "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+      "https://[2002:a9fe:a9fe::1]/latest/meta-data/",
+      "https://[fec0::1]/prm",
     ];
     for (const target of targets) {
       assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: `Bearer resource_metadata="${target}"`, resourceUrl: MCP }), false, target);
