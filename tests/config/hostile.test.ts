@@ -381,6 +381,13 @@ describe("other files a configuration names", () => {
     assert.equal(client.code, 2, client.stderr);
     assert.match(client.stderr, /client\.tls\.ca_cert: \/dev\/zero: more than 8388608 bytes/);
   });
+
+  test("a client private_key_file at /dev/zero is refused once past 8 MiB, naming the key (it was read into memory until the process failed)", { timeout: 120_000 }, async () => {
+    const config = "mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  auth:\n    type: oauth\n    oauth:\n      client_id: c\n      private_key_file: /dev/zero\n";
+    const { code, stderr } = await runCli(["-c", writeConfig(config)], { input: "" });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /client\.auth\.oauth\.private_key_file: cannot read \/dev\/zero \(EFBIG\)/);
+  });
 });
 
 describe("help", () => {
