@@ -5,8 +5,12 @@
  * fallback; a token without expires_in renewed before its exp; and the WWW-Authenticate parser.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseBearerChallenge } from "../../src/auth/outbound/challenge.ts";
 import { asMetadataLocations, resourceCovers } from "../../src/auth/outbound/discovery.ts";
@@ -381,5 +385,35 @@ describe("pure parts", () => {
     assert.equal(cached.expiresAt, undefined);
     assert.ok(!isStale(cached, now + 10 ** 12));
     assert.ok(!isStale({ ...cached, expiresAt: null as never }, now), "a cache written before holds null: no expiry known");
+  });
+});
+
+describe("a refresh waiting for another instance's login lock", () => {
+  test("ends when the bridge shuts down: close() does not wait the lock out and then refresh", { timeout: 120_000 }, async () => {
+    const server = await hostile((origin) => ({
+      "GET /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+      "POST /token": json({ access_token: "fresh", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-2" }),
+    }));
+    try {
+      const mcp = `${server.origin}/mcp`;
+      const dataDir = mkdtempSync(join(tmpdir(), "mcp-bridge-refresh-lock-"));
+      const cacheFile = join(dataDir, `oauth-${createHash("sha256").update(mcp).digest("hex").slice(0, 32)}.json`);
+      const tokens = { accessToken: "old", refreshToken: "rt-1", expiresAt: Date.now() + 3_600_000, obtainedAt: Date.now() - 1000, scopes: [] };
+      const state = { as: asMetadata(server.origin), resource: mcp, registration: { clientId: "c", redirectUri: "http://127.0.0.1:33418/callback", via: "dcr" }, tokens };
+      writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: mcp, current: server.origin, issuers: { [server.origin]: state } }), { mode: 0o600 });
+      // Another instance is signing in to this server: it holds the login lock for a long while.
+      writeFileSync(`${cacheFile}.lock`, JSON.stringify({ until: Date.now() + 3_600_000, owner: "another-instance" }), { mode: 0o600 });
+      const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, mcp, { dataDir });
+      const handled = source.handleChallenge({ status: 401, wwwAuthenticate: `Bearer resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`, resourceUrl: mcp });
+      while (!/another mcp-bridge is signing in/.test(logger.text())) await new Promise((resolve) => setTimeout(resolve, 50));
+      await source.close();
+      assert.equal(await handled, false);
+      assert.ok(!server.seen.includes("POST /token"), `no refresh grant during shutdown: ${server.seen.join(", ")}`);
+      assert.match(logger.text(), /sign-in ended: the bridge is shutting down/);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -439,6 +439,8 @@ export class OAuthTokenSource implements TokenSource {
     };
     if (this.#o.grant !== "authorization_code") return void (await refresh());
     const refreshedElsewhere = async () => {
+      // Waiting for another instance's lock ends at shutdown, as a sign-in's does: close() awaits it.
+      if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "refresh cancelled: the bridge is shutting down");
       const shared = (await this.#o.cache.load()).issuers[target.issuer]?.tokens;
       if (!shared || shared.obtainedAt <= tokens.obtainedAt || isStale(shared, Date.now())) return undefined;
       this.#current = { ...target, tokens: shared };
