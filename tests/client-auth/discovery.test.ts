@@ -417,3 +417,41 @@ describe("a refresh waiting for another instance's login lock", () => {
     }
   });
 });
+
+describe("tokens another instance refreshed", () => {
+  test("are taken with the registration they were issued to: the next refresh presents that client, not the one this instance had", { timeout: 120_000 }, async () => {
+    const clients: string[] = [];
+    const server = await hostile((origin) => ({
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+      "POST /token": (req, res, body) => {
+        clients.push(new URLSearchParams(body).get("client_id") ?? "(none)");
+        json({ access_token: `fresh-${clients.length}`, token_type: "Bearer", expires_in: 3600, refresh_token: `rt-${clients.length + 10}` })(req, res);
+      },
+    }));
+    try {
+      const mcp = `${server.origin}/mcp`;
+      const dataDir = mkdtempSync(join(tmpdir(), "mcp-bridge-refreshed-elsewhere-"));
+      const cacheFile = join(dataDir, `oauth-${createHash("sha256").update(mcp).digest("hex").slice(0, 32)}.json`);
+      const write = (clientId: string, accessToken: string, obtainedAt: number) => {
+        const tokens = { accessToken, refreshToken: `rt-of-${clientId}`, expiresAt: Date.now() + 3_600_000, obtainedAt, scopes: [] };
+        const state = { as: asMetadata(server.origin), resource: mcp, registration: { clientId, redirectUri: "http://127.0.0.1:33418/callback", via: "dcr" }, tokens };
+        writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: mcp, current: server.origin, issuers: { [server.origin]: state } }), { mode: 0o600 });
+      };
+      write("client-a", "old", Date.now() - 60_000);
+      const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, mcp, { dataDir });
+      // Meanwhile another instance registered anew (client-b) and got tokens for it.
+      write("client-b", "from-elsewhere", Date.now() - 1000);
+      const challenge401 = { status: 401, wwwAuthenticate: `Bearer resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`, resourceUrl: mcp };
+      assert.equal(await source.handleChallenge(challenge401), true, logger.text());
+      assert.equal(await source.authorization(), "Bearer from-elsewhere");
+      assert.deepEqual(clients, [], "the other instance's tokens were taken, no refresh");
+      // Those are refused in turn: this instance refreshes them, as the client they belong to.
+      assert.equal(await source.handleChallenge(challenge401), true, logger.text());
+      assert.deepEqual(clients, ["client-b"], logger.text());
+      await source.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
