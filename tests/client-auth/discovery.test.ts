@@ -211,6 +211,8 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
       "https://0x7f.1/",
       "https://localhost/prm",
       "https://admin.localhost/prm",
+      "https://localhost./prm",
+      "https://admin.localhost./prm",
       "https://[::1]/prm",
       "https://[fd00::1]/prm",
       "https://[fe80::1]/prm",

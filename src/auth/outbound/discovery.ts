@@ -49,7 +49,8 @@ export function resourceCovers(resource: string, serverUrl: string): boolean {
 function isNonPublic(url: string): boolean {
   let host: string;
   try {
-    host = new URL(url).hostname;
+    // A fully qualified name's trailing dot ("localhost.") names the same host.
+    host = new URL(url).hostname.replace(/\.$/, "");
   } catch {
     return false; // Not a URL: requireTrusted refuses it.
   }
