@@ -444,7 +444,7 @@ describe("tokens another instance refreshed", () => {
       const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, mcp, { dataDir });
       // Meanwhile another instance registered anew (client-b) and got tokens for it.
       write("client-b", "from-elsewhere", Date.now() - 1000);
-      const challenge401 = { status: 401, wwwAuthenticate: `Bearer resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`, resourceUrl: mcp };
+      const challenge401 = { status: 401 as const, wwwAuthenticate: `Bearer resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`, resourceUrl: mcp };
       assert.equal(await source.handleChallenge(challenge401), true, logger.text());
       assert.equal(await source.authorization(), "Bearer from-elsewhere");
       assert.deepEqual(clients, [], "the other instance's tokens were taken, no refresh");
