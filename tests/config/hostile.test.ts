@@ -365,7 +365,7 @@ describe("origins", () => {
     for (const key of ["server.allowed_origins[0]", "server.allowed_origins[1]", "server.cors.allowed_origins[0]"]) {
       assert.match(stderr, new RegExp(`${key.replace(/[.[\]]/g, "\\$&")}: must be an origin as browsers send it`), key);
     }
-    const fine = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + '  auth:\n    type: bearer\n    bearer:\n      valid_tokens: [abcdefgh12345678]\n  allowed_origins: ["https://app.example.com", "http://localhost:6274", "null", "*"]\n')]);
+    const fine = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + '  auth:\n    type: bearer\n    bearer:\n      valid_tokens: [abcdefgh12345678]\n  allowed_origins: ["https://app.example.com", "http://localhost:6274", "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "null", "*"]\n')]);
     assert.equal(fine.code, 0, fine.stderr);
   });
 });
