@@ -77,7 +77,8 @@ describe("command lines that disagree with themselves", () => {
     assert.equal(JSON.parse(format.stdout).mode, "server");
     // Repeatable options stay repeatable.
     const headers = await runCli(["connect", "ftp://x", "--header", "A: 1", "--header", "B: 2"]);
-    assert.match(headers.stderr, /client\.url: must be an absolute http/);
+    // (connect names the argument typed, URL, rather than client.url.)
+    assert.match(headers.stderr, /URL: must be an absolute http/);
   });
 });
 
