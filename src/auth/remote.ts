@@ -32,7 +32,8 @@ export interface RemoteValidator {
   validate(token: string): Promise<Principal>;
   /**
    * False while the endpoint fails to give a clear answer for any token: after a failure the bridge
-   * asks it about a random token, so that one token it fails on does not make /ready 503.
+   * asks it about a random token, so that one token it fails on does not make /ready 503. Reading
+   * it while false asks again (at most once a second), so it recovers without traffic.
    */
   readonly ready: boolean;
 }
@@ -116,6 +117,9 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
 
   return {
     get ready() {
+      // Once /ready is 503 a load balancer sends no traffic, so no validation would ever find the
+      // endpoint back: reading it while unready asks again (a probe, at most once per PROBE_INTERVAL_MS).
+      if (!ready) void probeEndpoint();
       return ready;
     },
     async validate(token) {

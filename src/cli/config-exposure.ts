@@ -4,12 +4,10 @@
  */
 import { HASHED } from "../auth/bearer.ts";
 import { Secret } from "../config/secret.ts";
+import { SHORTEST_REDACTED_VALUE } from "../log/sanitize.ts";
 import type { Config } from "../config/schema.ts";
 import type { Platform } from "../runtime/types.ts";
 import { parseDocument } from "yaml";
-
-/** Values shorter than this are not looked for in the file's text (as redactValues in log/sanitize.ts does not). */
-const SHORTEST_SECRET = 8;
 
 /**
  * Every Secret in the config, and the values of the maps check-config redacts (child env, client
@@ -26,7 +24,7 @@ function secretValues(config: Config): string[] {
   walk(config);
   values.push(...Object.values(config.server?.mcp_server?.env ?? {}), ...Object.values(config.client?.headers ?? {}));
   // A short value ("1", "true") is also some other scalar of many files (a count, a switch): no sign of a literal secret.
-  return values.filter((value) => value.length >= SHORTEST_SECRET);
+  return values.filter((value) => value.length >= SHORTEST_REDACTED_VALUE);
 }
 
 /**

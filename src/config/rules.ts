@@ -397,7 +397,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
 ];
 
-/** Every issue of every rule. */
+/** Every issue of every rule; `written` is the file's data before defaults (see CrossKeyRule.check). */
 export function checkRules(config: Config, written: Record<string, unknown>): ConfigIssue[] {
   return CROSS_KEY_RULES.flatMap((rule) => rule.check(config, written));
 }

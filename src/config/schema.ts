@@ -127,14 +127,20 @@ const cidrRange = () =>
   });
 
 /**
- * An Origin header value as browsers send it ("https://app.example.com", "http://localhost:6274"),
- * "*" or "null": a path, a trailing slash or a missing scheme would never match one.
+ * An Origin header value as browsers send it ("https://app.example.com", "http://localhost:6274",
+ * a browser extension's "chrome-extension://<id>"), "*" or "null": a path, a trailing slash or a
+ * missing scheme would never match one.
  */
 const origin = () =>
   z.string().refine(
-    (value) => value === "*" || value === "null" || (URL.canParse(value) && new URL(value).origin === value),
+    (value) => value === "*" || value === "null" || (URL.canParse(value) && originOf(new URL(value)) === value),
     'must be an origin as browsers send it, such as "https://app.example.com" (scheme, lower-case host and port; no path or trailing slash), "*" or "null"',
   );
+
+/** The origin a browser sends for `url`: scheme and host for a scheme without a URL origin (an extension's). */
+function originOf(url: URL): string {
+  return url.origin !== "null" ? url.origin : url.host && !url.username && !url.password ? `${url.protocol}//${url.host}` : "null";
+}
 
 const nonEmpty = () => z.string().min(1, "must not be empty");
 

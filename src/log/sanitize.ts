@@ -27,7 +27,7 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /** Known credential values shorter than this are not searched for (they would match ordinary text). */
-const SHORTEST_REDACTED_VALUE = 8;
+export const SHORTEST_REDACTED_VALUE = 8;
 
 /**
  * `text` with every occurrence of the given credential values replaced by "[redacted]": for text

@@ -31,7 +31,7 @@ import { resourceMatcher } from "./redirect.ts";
 import { createRegistrationEndpoint } from "./register.ts";
 import { createTokenEndpoint } from "./token.ts";
 import { createBuiltinUsers } from "./users.ts";
-import { MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
+import { readConfiguredFile } from "../server/preflight.ts";
 
 type ConnectionEnv = { Bindings: ConnectionInfo };
 
@@ -90,12 +90,7 @@ export function checkBranding(config: OAuthServerConfig): void {
 /** The login_template's text, checked for the fields the sign-in needs; a ConfigError naming the key otherwise. */
 export async function readLoginTemplate(platform: Platform, path: string | undefined): Promise<string | undefined> {
   if (path === undefined) return undefined;
-  let text: string;
-  try {
-    text = await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
-  } catch (error) {
-    throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.builtin.login_template", message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
-  }
+  const text = await readConfiguredFile(platform, "server.oauth_server.builtin.login_template", path);
   if (!/\{\{\s*hidden_fields\s*\}\}/.test(text) || !/name="?username/.test(text) || !/name="?password/.test(text)) {
     throw new ConfigError("CONFIG_INVALID", [
       { path: "server.oauth_server.builtin.login_template", message: `"${path}" needs a <form method="post" action="/oauth/authorize"> with {{hidden_fields}}, inputs named username and password, and a button name="action" value="allow"` },

@@ -9,7 +9,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { readPemKey, toPem, toPkcs8 } from "./pem.ts";
-import { MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
+import { readConfiguredFile } from "../server/preflight.ts";
 
 export type SigningAlgorithm = OAuthServerConfig["signing"]["algorithm"];
 
@@ -78,14 +78,6 @@ async function importPublicPem(text: string): Promise<JWK> {
   throw new TypeError("the key type is not one of RSA, EC P-256/P-384/P-521 or Ed25519");
 }
 
-async function readKeyFile(platform: Platform, key: string, path: string): Promise<string> {
-  try {
-    return await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
-  } catch (error) {
-    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
-  }
-}
-
 /**
  * Loads or creates the signing keys. `stateDirectory` is where a generated key is kept when
  * neither key_file nor generate_key is set (undefined with memory storage: the key is then ephemeral).
@@ -99,7 +91,7 @@ export async function loadSigningKeys(config: OAuthServerConfig["signing"], cont
     error instanceof ConfigError ? error : new ConfigError("CONFIG_INVALID", [{ path, message: `${(error as Error).message}` }]);
 
   if (config.key_file) {
-    const text = await readKeyFile(platform, "server.oauth_server.signing.key_file", config.key_file);
+    const text = await readConfiguredFile(platform, "server.oauth_server.signing.key_file", config.key_file);
     try {
       privateKey = (await importPrivatePem(text, alg)).key;
     } catch (error) {
@@ -121,7 +113,7 @@ export async function loadSigningKeys(config: OAuthServerConfig["signing"], cont
   const algorithms: string[] = [alg];
   for (const [index, path] of config.previous_key_files.entries()) {
     const key = `server.oauth_server.signing.previous_key_files[${index}]`;
-    const text = await readKeyFile(platform, key, path);
+    const text = await readConfiguredFile(platform, key, path);
     let jwk: JWK;
     try {
       jwk = await importPublicPem(text);
@@ -163,7 +155,7 @@ async function loadOrCreateKey(platform: Platform, logger: Logger, path: string,
       return privateKey;
     }
   }
-  const text = await readKeyFile(platform, "storage.path", path);
+  const text = await readConfiguredFile(platform, "storage.path", path);
   try {
     return (await importPrivatePem(text, alg)).key;
   } catch (error) {

@@ -6,30 +6,13 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request } from "node:https";
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
+import { isNonPublicAddress } from "../util/cidr.ts";
 import type { PublicFetch, PublicFetchResult } from "./types.ts";
 
-/**
- * Addresses no public document lives at: loopback, private, link-local, CGNAT, multicast, reserved,
- * documentation — and the IPv6 forms that carry an IPv4 address to a translator (NAT64 incl. the
- * local-use 64:ff9b:1::/48, 6to4, Teredo), which could lead to a private IPv4 address.
- * IPv4-mapped IPv6 (::ffff:a.b.c.d) is checked by BlockList against the IPv4 ranges; a
- * ::ffff:0:0/96 range here would make it refuse every IPv4 address.
- */
-const NON_PUBLIC = new BlockList();
-for (const [network, prefix] of [
-  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
-  ["192.0.0.0", 24], ["192.0.2.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["198.51.100.0", 24], ["203.0.113.0", 24], ["224.0.0.0", 3],
-] as const) NON_PUBLIC.addSubnet(network, prefix, "ipv4");
-for (const [network, prefix] of [
-  ["::", 127], ["64:ff9b::", 96], ["64:ff9b:1::", 48], ["100::", 64], ["2001::", 32], ["2001:db8::", 32], ["2002::", 16],
-  ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8],
-] as const) NON_PUBLIC.addSubnet(network, prefix, "ipv6");
-
+/** True for an IP address on the public Internet (see isNonPublicAddress); false for any other text. */
 export function isPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return false;
-  return !NON_PUBLIC.check(address, family === 4 ? "ipv4" : "ipv6");
+  return isIP(address) !== 0 && !isNonPublicAddress(address);
 }
 
 export class PublicFetchError extends Error {

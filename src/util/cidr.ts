@@ -149,13 +149,18 @@ export class CidrSet {
 /**
  * Special-purpose blocks off the public Internet (IANA registries, RFC 6890): "this network",
  * private networks, shared address space, loopback, link-local (where clouds serve instance
- * metadata, 169.254.169.254), IETF protocol assignments, benchmarking, reserved and multicast; for
- * IPv6 the unspecified and loopback addresses (and the IPv4-compatible block around them),
- * unique-local, link-local, local-use NAT64 and multicast. IPv4-mapped IPv6 matches the IPv4 blocks.
+ * metadata, 169.254.169.254), IETF protocol assignments, documentation, benchmarking, reserved and
+ * multicast; for IPv6 the unspecified and loopback addresses (and the IPv4-compatible block around
+ * them), discard-only, documentation, unique-local, link-local, site-local and multicast — and the
+ * forms that carry an IPv4 address to a translator (NAT64 incl. the local-use 64:ff9b:1::/48,
+ * 6to4, Teredo), which could lead to a private IPv4 address. IPv4-mapped IPv6 (::ffff:a.b.c.d)
+ * matches the IPv4 blocks (a ::ffff:0:0/96 block here would refuse every IPv4 address).
  */
 const NON_PUBLIC = new CidrSet([
-  "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3",
-  "::/96", "fc00::/7", "fe80::/10", "64:ff9b:1::/48", "ff00::/8",
+  "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",
+  "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/3",
+  "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16",
+  "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
 ]);
 
 /** True when `text` is an address (brackets allowed) off the public Internet (see NON_PUBLIC); false for a name. */

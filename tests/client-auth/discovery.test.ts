@@ -5,8 +5,12 @@
  * fallback; a token without expires_in renewed before its exp; and the WWW-Authenticate parser.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseBearerChallenge } from "../../src/auth/outbound/challenge.ts";
 import { asMetadataLocations, resourceCovers } from "../../src/auth/outbound/discovery.ts";
@@ -207,10 +211,15 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
       "https://0x7f.1/",
       "https://localhost/prm",
       "https://admin.localhost/prm",
+      "https://localhost./prm",
+      "https://admin.localhost./prm",
       "https://[::1]/prm",
       "https://[fd00::1]/prm",
       "https://[fe80::1]/prm",
       "https://0.0.0.0/prm",
+      "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+      "https://[2002:a9fe:a9fe::1]/latest/meta-data/",
+      "https://[fec0::1]/prm",
     ];
     for (const target of targets) {
       assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: `Bearer resource_metadata="${target}"`, resourceUrl: MCP }), false, target);
@@ -378,5 +387,73 @@ describe("pure parts", () => {
     assert.equal(cached.expiresAt, undefined);
     assert.ok(!isStale(cached, now + 10 ** 12));
     assert.ok(!isStale({ ...cached, expiresAt: null as never }, now), "a cache written before holds null: no expiry known");
+  });
+});
+
+describe("a refresh waiting for another instance's login lock", () => {
+  test("ends when the bridge shuts down: close() does not wait the lock out and then refresh", { timeout: 120_000 }, async () => {
+    const server = await hostile((origin) => ({
+      "GET /mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+      "POST /token": json({ access_token: "fresh", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-2" }),
+    }));
+    try {
+      const mcp = `${server.origin}/mcp`;
+      const dataDir = mkdtempSync(join(tmpdir(), "mcp-bridge-refresh-lock-"));
+      const cacheFile = join(dataDir, `oauth-${createHash("sha256").update(mcp).digest("hex").slice(0, 32)}.json`);
+      const tokens = { accessToken: "old", refreshToken: "rt-1", expiresAt: Date.now() + 3_600_000, obtainedAt: Date.now() - 1000, scopes: [] };
+      const state = { as: asMetadata(server.origin), resource: mcp, registration: { clientId: "c", redirectUri: "http://127.0.0.1:33418/callback", via: "dcr" }, tokens };
+      writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: mcp, current: server.origin, issuers: { [server.origin]: state } }), { mode: 0o600 });
+      // Another instance is signing in to this server: it holds the login lock for a long while.
+      writeFileSync(`${cacheFile}.lock`, JSON.stringify({ until: Date.now() + 3_600_000, owner: "another-instance" }), { mode: 0o600 });
+      const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, mcp, { dataDir });
+      const handled = source.handleChallenge({ status: 401, wwwAuthenticate: `Bearer resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`, resourceUrl: mcp });
+      while (!/another mcp-bridge is signing in/.test(logger.text())) await new Promise((resolve) => setTimeout(resolve, 50));
+      await source.close();
+      assert.equal(await handled, false);
+      assert.ok(!server.seen.includes("POST /token"), `no refresh grant during shutdown: ${server.seen.join(", ")}`);
+      assert.match(logger.text(), /sign-in ended: the bridge is shutting down/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("tokens another instance refreshed", () => {
+  test("are taken with the registration they were issued to: the next refresh presents that client, not the one this instance had", { timeout: 120_000 }, async () => {
+    const clients: string[] = [];
+    const server = await hostile((origin) => ({
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+      "POST /token": (req, res, body) => {
+        clients.push(new URLSearchParams(body).get("client_id") ?? "(none)");
+        json({ access_token: `fresh-${clients.length}`, token_type: "Bearer", expires_in: 3600, refresh_token: `rt-${clients.length + 10}` })(req, res);
+      },
+    }));
+    try {
+      const mcp = `${server.origin}/mcp`;
+      const dataDir = mkdtempSync(join(tmpdir(), "mcp-bridge-refreshed-elsewhere-"));
+      const cacheFile = join(dataDir, `oauth-${createHash("sha256").update(mcp).digest("hex").slice(0, 32)}.json`);
+      const write = (clientId: string, accessToken: string, obtainedAt: number) => {
+        const tokens = { accessToken, refreshToken: `rt-of-${clientId}`, expiresAt: Date.now() + 3_600_000, obtainedAt, scopes: [] };
+        const state = { as: asMetadata(server.origin), resource: mcp, registration: { clientId, redirectUri: "http://127.0.0.1:33418/callback", via: "dcr" }, tokens };
+        writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: mcp, current: server.origin, issuers: { [server.origin]: state } }), { mode: 0o600 });
+      };
+      write("client-a", "old", Date.now() - 60_000);
+      const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, mcp, { dataDir });
+      // Meanwhile another instance registered anew (client-b) and got tokens for it.
+      write("client-b", "from-elsewhere", Date.now() - 1000);
+      const challenge401 = { status: 401 as const, wwwAuthenticate: `Bearer resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`, resourceUrl: mcp };
+      assert.equal(await source.handleChallenge(challenge401), true, logger.text());
+      assert.equal(await source.authorization(), "Bearer from-elsewhere");
+      assert.deepEqual(clients, [], "the other instance's tokens were taken, no refresh");
+      // Those are refused in turn: this instance refreshes them, as the client they belong to.
+      assert.equal(await source.handleChallenge(challenge401), true, logger.text());
+      assert.deepEqual(clients, ["client-b"], logger.text());
+      await source.close();
+    } finally {
+      await server.close();
+    }
   });
 });

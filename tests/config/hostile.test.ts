@@ -77,6 +77,7 @@ describe("command lines that disagree with themselves", () => {
     assert.equal(JSON.parse(format.stdout).mode, "server");
     // Repeatable options stay repeatable.
     const headers = await runCli(["connect", "ftp://x", "--header", "A: 1", "--header", "B: 2"]);
+    // (connect names the argument typed, URL, rather than client.url.)
     assert.match(headers.stderr, /URL: must be an absolute http/);
   });
 });
@@ -365,7 +366,7 @@ describe("origins", () => {
     for (const key of ["server.allowed_origins[0]", "server.allowed_origins[1]", "server.cors.allowed_origins[0]"]) {
       assert.match(stderr, new RegExp(`${key.replace(/[.[\]]/g, "\\$&")}: must be an origin as browsers send it`), key);
     }
-    const fine = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + '  auth:\n    type: bearer\n    bearer:\n      valid_tokens: [abcdefgh12345678]\n  allowed_origins: ["https://app.example.com", "http://localhost:6274", "null", "*"]\n')]);
+    const fine = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + '  auth:\n    type: bearer\n    bearer:\n      valid_tokens: [abcdefgh12345678]\n  allowed_origins: ["https://app.example.com", "http://localhost:6274", "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "null", "*"]\n')]);
     assert.equal(fine.code, 0, fine.stderr);
   });
 });
@@ -376,10 +377,17 @@ describe("other files a configuration names", () => {
     const server = `mode: server\nserver:\n  listen: 127.0.0.1:0\n  oauth_server:\n    enabled: true\n    issuer: http://127.0.0.1:8080\n    signing:\n      key_file: /dev/zero\n    builtin:\n      users:\n        - username: a\n          password_hash: "${hash}"\n  mcp_server:\n    command: node\n`;
     const key = await runCli(["check-config", "-q", "-c", writeConfig(server)]);
     assert.equal(key.code, 2, key.stderr);
-    assert.match(key.stderr, /server\.oauth_server\.signing\.key_file: cannot read "\/dev\/zero" \(EFBIG\)/);
+    assert.match(key.stderr, /server\.oauth_server\.signing\.key_file: cannot read "\/dev\/zero" \(larger than 8388608 bytes\)/);
     const client = await runCli(["-c", writeConfig("mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  tls:\n    ca_cert: /dev/zero\n")], { input: "" });
     assert.equal(client.code, 2, client.stderr);
     assert.match(client.stderr, /client\.tls\.ca_cert: \/dev\/zero: more than 8388608 bytes/);
+  });
+
+  test("a client private_key_file at /dev/zero is refused once past 8 MiB, naming the key (it was read into memory until the process failed)", { timeout: 120_000 }, async () => {
+    const config = "mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  auth:\n    type: oauth\n    oauth:\n      client_id: c\n      private_key_file: /dev/zero\n";
+    const { code, stderr } = await runCli(["-c", writeConfig(config)], { input: "" });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /client\.auth\.oauth\.private_key_file: cannot read \/dev\/zero \(EFBIG\)/);
   });
 });
 

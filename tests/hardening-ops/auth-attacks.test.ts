@@ -107,6 +107,18 @@ describe("remote validation and /ready", { timeout: 60_000 }, () => {
       assert.equal(await authStatus(bridge.url, "someone-else-0123456789"), 503);
       assert.deepEqual(await readiness(), { status: 503, auth: "unavailable" });
       state.all = false;
+      // Back up, and no client sends a token (a load balancer keeps traffic from an unready bridge): /ready finds out by itself.
+      let ready = await readiness();
+      for (let i = 0; i < 600 && ready.status !== 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ready = await readiness();
+      }
+      assert.deepEqual(ready, { status: 200, auth: "ready" }, "/ready recovered without a request");
+      state.all = true;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.equal(await authStatus(bridge.url, "someone-else-0123456789"), 503);
+      assert.deepEqual(await readiness(), { status: 503, auth: "unavailable" });
+      state.all = false;
       assert.equal(await authStatus(bridge.url, "unknown-0123456789"), 401);
       assert.deepEqual(await readiness(), { status: 200, auth: "ready" });
     } finally {

@@ -49,12 +49,16 @@ export function resourceCovers(resource: string, serverUrl: string): boolean {
 function isNonPublic(url: string): boolean {
   let host: string;
   try {
-    host = new URL(url).hostname;
+    // A fully qualified name's trailing dot ("localhost.") names the same host.
+    host = new URL(url).hostname.replace(/\.$/, "");
   } catch {
     return false; // Not a URL: requireTrusted refuses it.
   }
   return host === "localhost" || host.endsWith(".localhost") || isNonPublicAddress(host);
 }
+
+/** Throws OutboundAuthError "discovery" when `url` (described as `what`) may not be fetched. */
+type Reachable = (url: string, what: string) => void;
 
 /**
  * Refuses a URL the MCP server's answers lead to (its `resource_metadata`, its PRM's authorization
@@ -62,8 +66,6 @@ function isNonPublic(url: string): boolean {
  * a server must not make the bridge reach into the network it runs in (MCP security best
  * practices §SSRF, RFC 9728 §7.7). A configured issuer is the operator's choice and is not checked.
  */
-type Reachable = (url: string, what: string) => void;
-
 function reachableFrom(serverUrl: string): Reachable {
   if (isNonPublic(serverUrl)) return () => {};
   return (url, what) => {
@@ -152,6 +154,7 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
  * The metadata of `issuer`, from the first location that has it. Its `issuer` must equal the one
  * the URL was built from, byte for byte (RFC 8414 §3.3): a mismatch is a mix-up attempt and ends
  * discovery (`sameOriginIssuer` relaxes this to the same origin, for 2025-03-26 servers only).
+ * `reachable` checks the issuer and the endpoints the metadata names (see reachableFrom).
  * Undefined when no location answers.
  */
 export async function fetchAuthorizationServer(http: HttpContext, issuer: string, options: { sameOriginIssuer?: boolean; reachable?: Reachable } = {}): Promise<oauth.AuthorizationServer | undefined> {

@@ -6,6 +6,7 @@ import type { AuthConfig } from "../../config/schema.ts";
 import { Secret } from "../../config/secret.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../../runtime/bounded-read.ts";
 import { staticBearer } from "./bearer.ts";
 import { openTokenCache, type PrivateFiles } from "./cache.ts";
 import { OutboundAuthError } from "./errors.ts";
@@ -69,7 +70,7 @@ export async function createTokenSource(auth: AuthConfig | undefined, deps: Toke
       : config.use_pkce ?? !(config.client_secret || config.private_key_file)
         ? "authorization_code"
         : "client_credentials";
-  const key = await loadAssertionKey(config, deps.platform.readTextFile);
+  const key = await loadAssertionKey(config, (path) => deps.platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES));
   const cache = await openTokenCache(deps.serverUrl, config.token_cache ?? deps.dataDir, grant === "authorization_code" ? deps.files : undefined, deps.logger);
   const source = new OAuthTokenSource({
     grant,

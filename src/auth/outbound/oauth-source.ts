@@ -439,9 +439,13 @@ export class OAuthTokenSource implements TokenSource {
     };
     if (this.#o.grant !== "authorization_code") return void (await refresh());
     const refreshedElsewhere = async () => {
-      const shared = (await this.#o.cache.load()).issuers[target.issuer]?.tokens;
-      if (!shared || shared.obtainedAt <= tokens.obtainedAt || isStale(shared, Date.now())) return undefined;
-      this.#current = { ...target, tokens: shared };
+      // Waiting for another instance's lock ends at shutdown, as a sign-in's does: close() awaits it.
+      if (this.#shutdown.signal.aborted) throw new OutboundAuthError("authorization", "refresh cancelled: the bridge is shutting down");
+      const shared = (await this.#o.cache.load()).issuers[target.issuer];
+      const fresh = shared?.tokens;
+      if (!fresh || fresh.obtainedAt <= tokens.obtainedAt || isStale(fresh, Date.now())) return undefined;
+      // With the registration they were issued to: the other instance may have registered anew.
+      this.#current = { ...target, tokens: fresh, ...(shared.registration && { registration: shared.registration }) };
       return true;
     };
     await this.#o.cache.withLoginLock(refreshedElsewhere, refresh, REFRESH_LOCK_WAIT_MS);
