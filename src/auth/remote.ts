@@ -38,12 +38,15 @@ export interface RemoteValidator {
   readonly ready: boolean;
 }
 
+/** No answer at all (a network error, a timeout): the endpoint is down for every token, not for one. */
+class EndpointUnreachable extends AuthError {}
+
 /** A failed fetch, with why, safe to log: the timeout, or the network error's code (ECONNREFUSED, ENOTFOUND…). */
 function unreachable(error: unknown): AuthError {
   const name = (error as Error)?.name;
   const code = ((error as { cause?: { code?: unknown } })?.cause)?.code;
   const cause = name === "TimeoutError" || name === "AbortError" ? "no answer in time (validation_timeout)" : typeof code === "string" ? code : (name ?? "error");
-  return new AuthError("temporarily_unavailable", `validation endpoint unreachable: ${cause}`);
+  return new EndpointUnreachable("temporarily_unavailable", `validation endpoint unreachable: ${cause}`);
 }
 
 /**
@@ -144,8 +147,10 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
               throw error;
             }
             // Outages are not cached: the next request asks again. Whether the endpoint fails for
-            // this token alone (a token crafted to make it fail) or for all is what /ready says.
-            await probeEndpoint();
+            // this token alone (a token crafted to make it fail) or for all is what /ready says:
+            // unreachable, it is down (a probe would wait validation_timeout again); answering, a probe tells.
+            if (error instanceof EndpointUnreachable) ready = false;
+            else await probeEndpoint();
             throw error;
           },
         );
