@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { logged, until } from "../hardening-ops/support.ts";
 import { call, meta, post, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -54,7 +55,7 @@ describe("a legacy child that asks for input while a plain request (no call that
     const capabilities = { elicitation: {} };
     // A call that asks nothing and answers 1.5 s later: the one call that may ask in flight.
     const waiting = call(bridge, ALICE, toolsCall(1, "wait", {}, capabilities));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await logged(bridge, /wait: started/);
     // A resources/list during which the child asks the client something (and which it never answers).
     const question = JSON.stringify({ jsonrpc: "2.0", id: "from-the-list-ID", method: "elicitation/create", params: { message: "asked during resources/list", requestedSchema: { type: "object", properties: {} } } });
     const list = call(bridge, ALICE, { id: 2, method: "resources/list", params: { rawLine: question, _meta: meta(capabilities) } });
@@ -113,11 +114,11 @@ describe("a legacy child that asks while two calls share it, and the call that a
     assert.equal(textOf((await call(bridge, ALICE, toolsCall(1, "maybe_ask", { ask: false }, capabilities))).body.result), "did not ask");
     assert.equal(textOf((await call(bridge, ALICE, toolsCall(2, "slow", { ms: 0 }, capabilities))).body.result), "done");
     const other = call(bridge, ALICE, toolsCall(3, "slow", { ms: 2500 }, capabilities), { signal: AbortSignal.timeout(20_000) });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(() => ((bridge.logs().match(/slow: started/g)?.length ?? 0) >= 2 ? true : undefined), "the second slow call at the child");
     // This one asks while the other runs beside it: the bridge cannot tell whose question it is yet.
     const asking = new AbortController();
     const asked = call(bridge, ALICE, toolsCall(4, "maybe_ask", { ask: true }, capabilities), { signal: asking.signal }).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await logged(bridge, /child request parked until one call is left to own it/);
     asking.abort();
     await asked;
     const answered = await other;
