@@ -15,7 +15,7 @@ import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounde
 const PEM_LABELS: Record<string, { pattern: RegExp; what: string }> = {
   "server.tls.cert_file": { pattern: /-----BEGIN CERTIFICATE-----/, what: "a PEM certificate (-----BEGIN CERTIFICATE-----)" },
   "server.tls.client_ca": { pattern: /-----BEGIN CERTIFICATE-----/, what: "PEM CA certificates (-----BEGIN CERTIFICATE-----)" },
-  "server.tls.key_file": { pattern: /-{5}BEGIN (?:[A-Z]+ )?PRIVATE KEY-{5}/, what: "a PEM private key (a BEGIN PRIVATE KEY block)" },
+  "server.tls.key_file": { pattern: /-{5}BEGIN (?:[A-Z]+ )?PRIVATE KEY-{5}/, what: "a PEM private key (a PRIVATE KEY block)" },
 };
 
 /** Reads a file named in the config; a failure, or a PEM file of the wrong kind, is a config error naming the key. */
