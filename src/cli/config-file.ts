@@ -6,7 +6,7 @@ import type { Platform } from "../runtime/types.ts";
 import { preflight } from "../server/preflight.ts";
 import { exposureWarning } from "./config-exposure.ts";
 import type { OptionSpec } from "./args.ts";
-import { InputTooLargeError } from "../runtime/bounded-read.ts";
+import { InputTooLargeError } from "../util/bounded-read.ts";
 
 /** A configuration file is a few kilobytes; this bounds what `-c /dev/zero` or a wrong file costs. */
 const MAX_CONFIG_BYTES = 1024 * 1024;

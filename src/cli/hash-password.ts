@@ -1,7 +1,7 @@
 /** @module `mcp-bridge hash-password`: a bcrypt hash for `builtin.users[].password_hash`. */
 import { UsageError } from "./args.ts";
 import { EXIT_FAILURE, EXIT_USAGE, type Command } from "./command.ts";
-import { InputTooLargeError } from "../runtime/bounded-read.ts";
+import { InputTooLargeError } from "../util/bounded-read.ts";
 
 export const DEFAULT_COST = 10;
 /** The range `htpasswd -C` accepts: below 4 bcrypt is undefined, above 17 a login takes seconds. */

@@ -14,7 +14,7 @@ import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
 import { createRemoteFetch } from "./remote-fetch.ts";
 import { selectTransport } from "./select.ts";
-import { MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 
 /** `fetch` over the client's HTTP client (TLS, proxy), for the token source's requests to authorization servers. */
 function asFetch(http: HttpClient): typeof fetch {

@@ -32,7 +32,7 @@ const PENDING_WINDOW_MS = 10 * 60_000;
 /** How long a sign-in told that too many are being checked is asked to wait (seconds). */
 const BUSY_RETRY_SECONDS = 5;
 
-/** A form page answered with another status and Retry-After (seconds). */
+/** A page answered with `status` and Retry-After (seconds). */
 function withStatus(response: Response, status: number, retryAfterSeconds: number): Response {
   const headers = new Headers(response.headers);
   headers.set("retry-after", String(retryAfterSeconds));
@@ -67,9 +67,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
   async function throttled(kind: "authorize" | "upstream", address: string): Promise<Response | undefined> {
     if ((await as.store.increment(`${kind}:${addressBucket(address)}`, 1, PENDING_WINDOW_MS)) <= PENDING_PER_ADDRESS) return undefined;
     as.audit("authorization_throttled", { remote: address });
-    const response = page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again."));
-    response.headers.set("retry-after", String(PENDING_WINDOW_MS / 1000));
-    return response;
+    return withStatus(page(new PageError(429, "Too many requests", "Too many sign-in requests from your address. Wait a few minutes and try again.")), 429, PENDING_WINDOW_MS / 1000);
   }
 
   /** A request refused before the user saw the form: sent back to the client only when its redirect URI is trusted, else shown here. */

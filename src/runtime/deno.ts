@@ -13,7 +13,7 @@
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
-import { decodeUtf8, readAtMost } from "./bounded-read.ts";
+import { decodeUtf8, readAtMost } from "../util/bounded-read.ts";
 import { createDenoHttpClient } from "./deno-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";

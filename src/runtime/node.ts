@@ -15,7 +15,7 @@ import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
-import { decodeUtf8, readAtMost } from "./bounded-read.ts";
+import { decodeUtf8, readAtMost } from "../util/bounded-read.ts";
 import { createNodeHttpClient } from "./node-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions } from "./types.ts";

@@ -137,7 +137,7 @@ export interface Platform {
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcessHandle;
   /**
    * A file's text. With `maxBytes`, more bytes than that (a huge file, /dev/zero) are refused with
-   * InputTooLargeError (bounded-read.ts) and bytes that are not UTF-8 with a TypeError.
+   * InputTooLargeError (util/bounded-read.ts) and bytes that are not UTF-8 with a TypeError.
    */
   readTextFile(path: string, maxBytes?: number): Promise<string>;
   /** Permission bits of a file (0o644…), or undefined where the platform has none (Windows) or it cannot be read. */

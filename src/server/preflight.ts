@@ -9,7 +9,7 @@ import { notProvided } from "../config/not-provided.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
-import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../runtime/bounded-read.ts";
+import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 
 /** What a PEM file named by each key must hold: a wrong or swapped file is named here, not as an OpenSSL code at start. */
 const PEM_LABELS: Record<string, { pattern: RegExp; what: string }> = {

@@ -38,3 +38,9 @@ export function parseHostPort(value: string): HostPort | undefined {
   // Built plainly, not by spreading: this runs for every request's Host header (guards.ts).
   return port === undefined ? { host } : { host, port };
 }
+
+/** "localhost" and the names under it (RFC 6761 §6.3), a trailing dot allowed: always this host, whatever DNS says. */
+export function isLocalhostName(host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  return name === "localhost" || name.endsWith(".localhost");
+}

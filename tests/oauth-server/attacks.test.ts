@@ -4,7 +4,6 @@
  * force, user enumeration by timing, oversized registrations, tokens for other resources.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
 import type { RunningBridge } from "../support/bridge.ts";
@@ -12,9 +11,9 @@ import {
   ALICE,
   authorizeUrl,
   CLAUDE_CALLBACK,
-  cookieHeader,
   fullFlow,
   initializeWith,
+  loginFrom,
   openLoginPage,
   postForm,
   postJson,
@@ -36,18 +35,6 @@ function errorRedirect(response: Response): URLSearchParams {
   const location = new URL(response.headers.get("location")!);
   assert.equal(`${location.origin}${location.pathname}`, CLAUDE_CALLBACK);
   return location.searchParams;
-}
-
-/** POSTs a login form from another source address (127.0.0.x), as a second machine would. */
-function postFrom(localAddress: string, url: string, body: string, headers: Record<string, string>): Promise<{ status: number; location?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", localAddress, headers: { ...headers, "content-length": Buffer.byteLength(body) } }, (response) => {
-      response.resume();
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, location: response.headers.location }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
 }
 
 describe("attacks on the authorization server", () => {
@@ -267,8 +254,7 @@ describe("attacks on the authorization server", () => {
       assert.ok(Number(throttled.headers.get("retry-after")) > 0);
       // The real user, elsewhere (another source address), is not locked out.
       const fresh = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
-      const body = new URLSearchParams({ request_id: fresh.requestId, csrf_token: fresh.csrfToken, action: "allow", username: ALICE.username, password: ALICE.password }).toString();
-      const elsewhere = await postFrom("127.0.0.2", `${bridge.origin}/oauth/authorize`, body, { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader(fresh.cookies) });
+      const elsewhere = await loginFrom("127.0.0.2", bridge.origin, fresh, ALICE.password);
       assert.equal(elsewhere.status, 303);
       assert.match(elsewhere.location ?? "", /code=/);
       assert.match(bridge.logs(), /login_throttled/);

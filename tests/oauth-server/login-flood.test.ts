@@ -4,47 +4,10 @@
  * 32 sign-ins wait, and tells the rest to retry, without counting that against them.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
 import type { RunningBridge } from "../support/bridge.ts";
-import { ALICE, authorizeUrl, cookieHeader, openLoginPage, registerClient, startAsBridge, type LoginForm } from "./support.ts";
-
-interface Answer {
-  status: number;
-  retryAfter?: string;
-  location?: string;
-  body: string;
-}
-
-/**
- * Starts POSTing the sign-in form from `localAddress` (127.x.y.z, as another machine would): once
- * connected, all but the body's last byte is sent. `finish()` sends that byte, so that many
- * sign-ins can arrive at one instant, whatever the load on this machine.
- */
-async function loginFrom(localAddress: string, origin: string, form: LoginForm, password: string): Promise<{ finish(): void; answer: Promise<Answer> }> {
-  const body = new URLSearchParams({ request_id: form.requestId, csrf_token: form.csrfToken, action: "allow", username: ALICE.username, password }).toString();
-  const headers = { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader(form.cookies), "content-length": String(Buffer.byteLength(body)) };
-  let req!: ReturnType<typeof request>;
-  const answer = new Promise<Answer>((resolve, reject) => {
-    req = request(`${origin}/oauth/authorize`, { method: "POST", localAddress, headers }, (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (text += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"], location: response.headers.location, body: text }));
-    });
-    req.on("error", reject);
-  });
-  await new Promise<void>((resolve) => req.write(body.slice(0, -1), () => resolve()));
-  return { finish: () => req.end(body.slice(-1)), answer };
-}
-
-/** One sign-in from `localAddress`, sent at once. */
-async function login(localAddress: string, origin: string, form: LoginForm, password: string): Promise<Answer> {
-  const started = await loginFrom(localAddress, origin, form, password);
-  started.finish();
-  return started.answer;
-}
+import { ALICE, authorizeUrl, loginFrom, openLoginPage, registerClient, startAsBridge, startLoginFrom } from "./support.ts";
 
 describe("a flood of sign-ins from many addresses", { timeout: 180_000 }, () => {
   let bridge: RunningBridge;
@@ -61,7 +24,7 @@ describe("a flood of sign-ins from many addresses", { timeout: 180_000 }, () => 
   test("is checked a few at a time: the rest are told to retry (503, Retry-After), and that refusal does not count against them", async () => {
     const form = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
     const addresses = Array.from({ length: 150 }, (_, i) => `127.0.${10 + Math.floor(i / 200)}.${(i % 200) + 1}`);
-    const started = await Promise.all(addresses.map((address) => loginFrom(address, bridge.origin, form, `guess-${address}`)));
+    const started = await Promise.all(addresses.map((address) => startLoginFrom(address, bridge.origin, form, `guess-${address}`)));
     for (const sign of started) sign.finish();
     const answers = await Promise.all(started.map((sign) => sign.answer));
     const statuses = answers.map((answer) => answer.status);
@@ -72,7 +35,7 @@ describe("a flood of sign-ins from many addresses", { timeout: 180_000 }, () => 
     assert.match(busy[0]!.answer.body, /Too many sign-ins are being checked right now/);
     assert.match(bridge.logs(), /login_busy/);
     // Told to retry, not failed: from such an address the right password passes at once (its one free attempt is intact).
-    const retried = await login(busy[0]!.address, bridge.origin, form, ALICE.password);
+    const retried = await loginFrom(busy[0]!.address, bridge.origin, form, ALICE.password);
     assert.equal(retried.status, 303, retried.body);
     assert.match(retried.location ?? "", /code=/);
   });

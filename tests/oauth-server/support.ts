@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -149,6 +150,43 @@ export async function submitLogin(origin: string, form: LoginForm, fields: Recor
     headers: { "content-type": "application/x-www-form-urlencoded", origin: "null", cookie: cookieHeader(options.cookies ?? form.cookies), ...options.headers },
     body,
   });
+}
+
+/** The answer to a sign-in posted from another address. */
+export interface LoginAnswer {
+  status: number;
+  retryAfter?: string;
+  location?: string;
+  body: string;
+}
+
+/**
+ * Starts POSTing the sign-in form (as ALICE) from `localAddress` (127.x.y.z, as another machine would): once
+ * connected, all but the body's last byte is sent. `finish()` sends that byte, so that many
+ * sign-ins can arrive at one instant, whatever the load on this machine.
+ */
+export async function startLoginFrom(localAddress: string, origin: string, form: LoginForm, password: string): Promise<{ finish(): void; answer: Promise<LoginAnswer> }> {
+  const body = new URLSearchParams({ request_id: form.requestId, csrf_token: form.csrfToken, action: "allow", username: ALICE.username, password }).toString();
+  const headers = { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader(form.cookies), "content-length": String(Buffer.byteLength(body)) };
+  let req!: ReturnType<typeof request>;
+  const answer = new Promise<LoginAnswer>((resolve, reject) => {
+    req = request(`${origin}/oauth/authorize`, { method: "POST", localAddress, headers }, (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"], location: response.headers.location, body: text }));
+    });
+    req.on("error", reject);
+  });
+  await new Promise<void>((resolve) => req.write(body.slice(0, -1), () => resolve()));
+  return { finish: () => req.end(body.slice(-1)), answer };
+}
+
+/** One sign-in as ALICE with `password` from `localAddress`, sent at once. */
+export async function loginFrom(localAddress: string, origin: string, form: LoginForm, password: string): Promise<LoginAnswer> {
+  const started = await startLoginFrom(localAddress, origin, form, password);
+  started.finish();
+  return started.answer;
 }
 
 /** Signs in on the page at `authorizeUrl` and returns the redirect back to the client (its URL). */

@@ -1,5 +1,6 @@
 /** @module Upstream HTTP plumbing shared by discovery, JWKS and introspection: URL policy, bounded JSON bodies, timers. */
 import { readBodyLimited } from "../../util/body.ts";
+import { isLocalhostName } from "../../util/host.ts";
 
 /** Thrown when an upstream answer cannot be used; `reason` is safe to log (never holds a token). */
 export class UpstreamError extends Error {
@@ -14,10 +15,8 @@ export class UpstreamError extends Error {
   }
 }
 
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
 function isLoopback(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) || url.hostname.endsWith(".localhost");
+  return url.hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) || isLocalhostName(url.hostname);
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { Secret } from "../../config/secret.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { MAX_CONFIGURED_FILE_BYTES } from "../../runtime/bounded-read.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
 
 const MAX_CREDENTIAL_BYTES = 64 * 1024;
 const COMMAND_TIMEOUT_MS = 60_000;

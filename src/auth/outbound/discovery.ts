@@ -7,6 +7,7 @@
  */
 import * as oauth from "oauth4webapi";
 import { isNonPublicAddress } from "../../util/cidr.ts";
+import { isLocalhostName } from "../../util/host.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { requireTrusted, type HttpContext } from "./http.ts";
@@ -49,12 +50,11 @@ export function resourceCovers(resource: string, serverUrl: string): boolean {
 function isNonPublic(url: string): boolean {
   let host: string;
   try {
-    // A fully qualified name's trailing dot ("localhost.") names the same host.
-    host = new URL(url).hostname.replace(/\.$/, "");
+    host = new URL(url).hostname;
   } catch {
     return false; // Not a URL: requireTrusted refuses it.
   }
-  return host === "localhost" || host.endsWith(".localhost") || isNonPublicAddress(host);
+  return isLocalhostName(host) || isNonPublicAddress(host);
 }
 
 /** Throws OutboundAuthError "discovery" when `url` (described as `what`) may not be fetched. */

@@ -6,7 +6,7 @@ import type { AuthConfig } from "../../config/schema.ts";
 import { Secret } from "../../config/secret.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
-import { MAX_CONFIGURED_FILE_BYTES } from "../../runtime/bounded-read.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
 import { staticBearer } from "./bearer.ts";
 import { openTokenCache, type PrivateFiles } from "./cache.ts";
 import { OutboundAuthError } from "./errors.ts";

@@ -1,4 +1,4 @@
-/** @module Reading a file or stdin with a bound: a device, a pipe or a file that goes on must not fill memory. */
+/** @module Reading a stream with a bound (a file, stdin, an HTTP body): a device, a pipe or a peer that goes on must not fill memory. */
 
 /**
  * The most read of a file a config names (PEM keys and certificates, a login template, a token
