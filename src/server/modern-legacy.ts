@@ -109,8 +109,8 @@ export class LegacyChildState {
   /** Rounds per principal, for MAX_ROUNDS_PER_PRINCIPAL. */
   readonly perPrincipal = new Map<string, number>();
   readonly hint: CacheHint;
-  /** Per child: resource URI → listen streams subscribed to it. */
-  readonly subscriptions = new WeakMap<ModernUpstream, Map<string, number>>();
+  /** Per child: its resource subscriptions for listen streams, by URI. */
+  readonly subscriptions = new WeakMap<ModernUpstream, Map<string, ChildSubscription>>();
 
   /** Answers no modern answer can be made of (a client may ask for them again and again: throttled). */
   readonly untranslatable: ThrottledLog;
@@ -196,11 +196,66 @@ function honoredFilter(requested: JsonObject, handshake: JsonObject | undefined)
   return honored;
 }
 
-/** `subscriptions/listen`: the child's list_changed and resources/updated notifications, as the filter asks and the child can. */
+/** Notifications a listen stream holds back until its acknowledgement is sent (list changes and updates: a client that missed some reads the list again). */
+const MAX_EARLY_NOTIFICATIONS = 64;
+
+/**
+ * One resource URI subscribed at a child for the listen streams that asked for it: subscribed once
+ * (resources/subscribe) however many streams ask, and unsubscribed when the last one ends.
+ * `accepted` settles with the child's answer (false for an error, read_timeout or the child's end).
+ */
+interface ChildSubscription {
+  streams: number;
+  accepted: Promise<boolean>;
+  /** Left by every stream before the child answered: unsubscribed once it accepts. */
+  abandoned: boolean;
+}
+
+/** Subscribes `uri` at `upstream` for one more listen stream (see ChildSubscription). */
+function joinSubscription(subscriptions: Map<string, ChildSubscription>, upstream: ModernUpstream, uri: string): ChildSubscription {
+  const existing = subscriptions.get(uri);
+  if (existing) {
+    existing.streams++;
+    return existing;
+  }
+  let settle!: (accepted: boolean) => void;
+  const subscription: ChildSubscription = { streams: 1, accepted: new Promise((resolve) => (settle = resolve)), abandoned: false };
+  subscriptions.set(uri, subscription);
+  upstream.call("bridge-subscribe", "resources/subscribe", { uri }, {
+    answered: ({ message }) => {
+      const accepted = message.error === undefined;
+      // A refused URI is forgotten, so that a later stream asks the child again.
+      if (!accepted && subscriptions.get(uri) === subscription) subscriptions.delete(uri);
+      if (accepted && subscription.abandoned && !upstream.closed) upstream.call("bridge-unsubscribe", "resources/unsubscribe", { uri }, IGNORING_SINK);
+      settle(accepted);
+    },
+    notification: () => {},
+  });
+  return subscription;
+}
+
+/** One listen stream leaves `subscription` of `uri`; the last one out unsubscribes at the child. */
+function leaveSubscription(subscriptions: Map<string, ChildSubscription>, upstream: ModernUpstream, uri: string, subscription: ChildSubscription): void {
+  if (--subscription.streams > 0 || subscriptions.get(uri) !== subscription) return;
+  subscriptions.delete(uri);
+  subscription.abandoned = true;
+  void subscription.accepted.then((accepted) => {
+    if (accepted && !upstream.closed) upstream.call("bridge-unsubscribe", "resources/unsubscribe", { uri }, IGNORING_SINK);
+  });
+}
+
+/**
+ * `subscriptions/listen`: the child's list_changed and resources/updated notifications, as the
+ * filter asks and the child can. The acknowledgement (basic/patterns/subscriptions §Acknowledgment)
+ * waits for the child's answers to resources/subscribe and lists only the URIs it accepted;
+ * notifications that come before it are held back (at most MAX_EARLY_NOTIFICATIONS).
+ */
 function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstream, request: ModernRequest, reply: ModernReply): void {
   const { message } = request;
   const filter = honoredFilter(isObject(message.params?.notifications) ? message.params.notifications : {}, upstream.handshake);
-  const uris = (filter.resourceSubscriptions as string[] | undefined) ?? [];
+  const asked = (filter.resourceSubscriptions as string[] | undefined) ?? [];
+  /** The URIs the child accepted; none are delivered before the acknowledgement says which. */
+  let uris: string[] = [];
   const tag = (params: JsonObject | undefined): JsonObject => ({ ...params, _meta: { ...(isObject(params?._meta) ? params._meta : {}), [MetaKey.subscriptionId]: message.id } });
   const wanted = (method: string, params: JsonObject | undefined): boolean => {
     if (method === "notifications/tools/list_changed") return filter.toolsListChanged === true;
@@ -208,28 +263,28 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
     if (method === "notifications/resources/list_changed") return filter.resourcesListChanged === true;
     return method === "notifications/resources/updated" && typeof params?.uri === "string" && uris.includes(params.uri);
   };
-  reply.event({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: tag({ notifications: filter }) });
+  let early: JsonRpcNotification[] | undefined = [];
   const stop = pool.onBroadcast(request.principal, (notification) => {
-    if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
+    if (early) {
+      if (early.length < MAX_EARLY_NOTIFICATIONS) early.push(notification);
+    } else if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
   });
-  const counts = context.legacy.subscriptions.get(upstream) ?? new Map<string, number>();
-  context.legacy.subscriptions.set(upstream, counts);
-  for (const uri of uris) {
-    const count = counts.get(uri) ?? 0;
-    counts.set(uri, count + 1);
-    if (count === 0) upstream.call(`bridge-subscribe`, "resources/subscribe", { uri }, IGNORING_SINK);
-  }
+  const acknowledge = (accepted: readonly string[]) => {
+    uris = [...accepted];
+    if (uris.length > 0) filter.resourceSubscriptions = uris;
+    else delete filter.resourceSubscriptions;
+    reply.event({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: tag({ notifications: filter }) });
+    const held = early ?? [];
+    early = undefined;
+    for (const notification of held) if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
+  };
+  const subscriptions = context.legacy.subscriptions.get(upstream) ?? new Map<string, ChildSubscription>();
+  context.legacy.subscriptions.set(upstream, subscriptions);
+  const joined = asked.map((uri) => ({ uri, subscription: joinSubscription(subscriptions, upstream, uri) }));
   const end = () => {
     stop();
     unwatch();
-    for (const uri of uris) {
-      const count = (counts.get(uri) ?? 1) - 1;
-      if (count > 0) counts.set(uri, count);
-      else {
-        counts.delete(uri);
-        if (!upstream.closed) upstream.call(`bridge-unsubscribe`, "resources/unsubscribe", { uri }, IGNORING_SINK);
-      }
-    }
+    for (const { uri, subscription } of joined) leaveSubscription(subscriptions, upstream, uri, subscription);
   };
   // The child's subscriptions end with it: the client must listen again (a new child knows none).
   const unwatch = upstream.onClosed((reason) => {
@@ -237,6 +292,10 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
     reply.finish(errorResponse(message.id, ErrorCode.ConnectionClosed, reason));
   });
   reply.onClientGone = end;
+  if (joined.length === 0) return acknowledge([]);
+  void Promise.all(joined.map(({ subscription }) => subscription.accepted)).then((results) => {
+    if (!reply.done) acknowledge(asked.filter((_, index) => results[index]));
+  });
 }
 
 /** Whom a modern request is for, whichever child serves it: what rounds and listen streams are bound to and counted by. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { logged, until } from "../hardening-ops/support.ts";
-import { call, meta, post, textOf, useDebugBridge } from "../support/modern.ts";
+import { call, eventReader, meta, post, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const bearer = (...tokens: string[]) => ({ type: "bearer", bearer: { valid_tokens: tokens } });
@@ -199,18 +199,51 @@ describe("subscriptions/listen in front of a legacy child that declares only som
       const asked = { toolsListChanged: true, promptsListChanged: true, resourcesListChanged: true, resourceSubscriptions: ["test://a", "test://b"] };
       const response = await post(bridge, ALICE, { id: "listen-1", method: "subscriptions/listen", params: { notifications: asked, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
       assert.equal(response.status, 200);
-      const reader = response.body!.getReader();
-      const decoder = new TextDecoder();
-      let text = "";
-      while (!text.includes("\n\n")) {
-        const { value, done } = await reader.read();
-        assert.ok(!done, `the stream ended before its acknowledgement: ${text}`);
-        text += decoder.decode(value, { stream: true });
-      }
-      const ack = JSON.parse(/data: (.*)\n/.exec(text)![1]!) as { method: string; params: { notifications: unknown; _meta: Record<string, unknown> } };
+      const ack = (await eventReader(response).next()) as { method: string; params: { notifications: unknown; _meta: Record<string, unknown> } };
       assert.equal(ack.method, "notifications/subscriptions/acknowledged");
       assert.deepEqual(ack.params.notifications, { toolsListChanged: true });
       assert.equal(ack.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
+    } finally {
+      clearTimeout(timeout);
+      controller.abort();
+    }
+  });
+});
+
+describe("subscriptions/listen in front of a legacy child that refuses one of the resources asked", () => {
+  const bridge = useDebugBridge(() => ({
+    mcp_server: {
+      command: process.execPath,
+      args: ["tests/fixtures/misbehaving-server.mjs"],
+      env: { MODE: "legacy", INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities: { resources: { subscribe: true } }, serverInfo: { name: "misbehaving", version: "1" } }) },
+      read_timeout: "5s",
+    },
+    auth: bearer(ALICE),
+  }));
+
+  test("the acknowledgement lists only the URIs the child accepted (the subset the server agreed to honor), on every stream that asks", async () => {
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(), 20_000);
+    const listen = async (id: string, resourceSubscriptions: string[]) => {
+      const response = await post(bridge, ALICE, { id, method: "subscriptions/listen", params: { notifications: { resourceSubscriptions }, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
+      assert.equal(response.status, 200);
+      const events = eventReader(response);
+      const ack = (await events.next()) as { method: string; params: { notifications: unknown } };
+      assert.equal(ack.method, "notifications/subscriptions/acknowledged");
+      return { events, honored: ack.params.notifications };
+    };
+    try {
+      // test://known-slow is accepted last, after the child has sent an update of it.
+      const first = await listen("listen-1", ["test://known-a", "test://missing", "test://known-slow"]);
+      assert.deepEqual(first.honored, { resourceSubscriptions: ["test://known-a", "test://known-slow"] });
+      // The update that came before the acknowledgement follows it (never before: basic/patterns/subscriptions).
+      const update = (await first.events.next()) as { method: string; params: { uri: string; _meta: Record<string, unknown> } };
+      assert.equal(update.method, "notifications/resources/updated");
+      assert.equal(update.params.uri, "test://known-slow");
+      assert.equal(update.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
+      // A second stream shares the accepted subscription, and the refused URI is asked (and refused) again.
+      const second = await listen("listen-2", ["test://missing", "test://known-a"]);
+      assert.deepEqual(second.honored, { resourceSubscriptions: ["test://known-a"] });
     } finally {
       clearTimeout(timeout);
       controller.abort();

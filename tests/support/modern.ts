@@ -2,6 +2,7 @@
  * @module Raw modern (2026-07-28) requests to a running bridge, the way a client without an SDK
  * sends them: the envelope in `params._meta`, the standard Mcp-* headers.
  */
+import assert from "node:assert/strict";
 import { startBridge, useBridge, type RunningBridge } from "./bridge.ts";
 import { buildFixtures } from "./fixtures.ts";
 
@@ -60,4 +61,25 @@ export async function call(bridge: RunningBridge, token: string, message: Record
 /** The first text block of a tool result, or "". */
 export function textOf(result: Record<string, any> | undefined): string {
   return (result?.content as Array<{ type: string; text?: string }> | undefined)?.find((block) => block.type === "text")?.text ?? "";
+}
+
+/** Reads an SSE response event by event: `next()` is the next event's data, parsed; it fails when the stream ends first. */
+export function eventReader(response: Response): { next(): Promise<Record<string, any>> } {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  return {
+    async next() {
+      for (;;) {
+        const event = /data: (.*)\n\n/.exec(buffered);
+        if (event) {
+          buffered = buffered.slice(event.index + event[0].length);
+          return JSON.parse(event[1]!) as Record<string, any>;
+        }
+        const { value, done } = await reader.read();
+        assert.ok(!done, `the stream ended before its next event: ${buffered}`);
+        buffered += decoder.decode(value, { stream: true });
+      }
+    },
+  };
 }
