@@ -9,7 +9,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { call, meta, MODERN, textOf, useDebugBridge } from "../support/modern.ts";
+import { call, eventReader, meta, MODERN, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
@@ -266,34 +266,20 @@ describe("subscriptions/listen over a legacy child", () => {
     });
     assert.equal(response.status, 200);
     assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffered = "";
-    const next = async (): Promise<Record<string, any>> => {
-      for (;;) {
-        const event = /data: (.*)\n\n/.exec(buffered);
-        if (event) {
-          buffered = buffered.slice(event.index + event[0].length);
-          return JSON.parse(event[1]!) as Record<string, any>;
-        }
-        const { value, done } = await reader.read();
-        assert.ok(!done, "the listen stream ended");
-        buffered += decoder.decode(value, { stream: true });
-      }
-    };
+    const events = eventReader(response);
     try {
-      const ack = await next();
+      const ack = await events.next();
       assert.equal(ack.method, "notifications/subscriptions/acknowledged");
       assert.equal(ack.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
       await modern(ALICE, 100, "tools/call", { name: "test_trigger_prompt_change", arguments: {} });
       await modern(ALICE, 101, "tools/call", { name: "test_trigger_tool_change", arguments: {} });
       // The prompts change was not asked for: the first notification after the ack is the tools one.
-      const change = await next();
+      const change = await events.next();
       assert.equal(change.method, "notifications/tools/list_changed");
       assert.equal(change.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
     } finally {
       controller.abort();
-      await reader.cancel().catch(() => undefined);
+      await events.cancel();
     }
   });
 });

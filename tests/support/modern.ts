@@ -64,7 +64,7 @@ export function textOf(result: Record<string, any> | undefined): string {
 }
 
 /** Reads an SSE response event by event: `next()` is the next event's data, parsed; it fails when the stream ends first. */
-export function eventReader(response: Response): { next(): Promise<Record<string, any>> } {
+export function eventReader(response: Response): { next(): Promise<Record<string, any>>; cancel(): Promise<void> } {
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   let buffered = "";
@@ -81,5 +81,6 @@ export function eventReader(response: Response): { next(): Promise<Record<string
         buffered += decoder.decode(value, { stream: true });
       }
     },
+    cancel: () => reader.cancel().catch(() => undefined),
   };
 }
