@@ -8,13 +8,15 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseBearerChallenge } from "../../src/auth/outbound/challenge.ts";
 import { asMetadataLocations, resourceCovers } from "../../src/auth/outbound/discovery.ts";
 import { isStale, tokenSetFrom } from "../../src/auth/outbound/tokens.ts";
+import { authorizationServerFetch } from "../../src/client/index.ts";
+import { createNodeHttpClient } from "../../src/runtime/node-http-client.ts";
 import { call, makeSource } from "./support.ts";
 
 type Route = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -455,5 +457,66 @@ describe("tokens another instance refreshed", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("the SSRF guard checks the address a name resolves to, when the connection is made", () => {
+  /**
+   * Client mode's own HTTP client (as `mcp-bridge connect` builds it) whose DNS is played by the
+   * test: each name in `names` resolves to its address, any other does not resolve.
+   */
+  function clientResolving(names: Record<string, string>) {
+    const http = createNodeHttpClient({
+      insecureSkipVerify: false,
+      maxIdleConnections: 1,
+      idleConnectionTimeout: 1000,
+      connectTimeout: 10_000,
+      proxy: {},
+      resolve: async (hostname) => {
+        const address = names[hostname];
+        if (!address) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
+        return [{ address, family: 4 }];
+      },
+    });
+    return { http, network: authorizationServerFetch(http) };
+  }
+
+  /** A TCP listener on loopback that counts connections: one that reached it was not refused. */
+  async function listener(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+    let connections = 0;
+    const server = createTcpServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  const CLIENT = { type: "oauth", oauth: { client_id: "c", client_secret: "s" } };
+
+  test("a public MCP server's resource_metadata at a public-looking name that resolves to loopback is never connected to", async (t) => {
+    const target = await listener();
+    t.after(() => target.close());
+    // mcp.example.com is public (never connected to here); metadata.example.com resolves to loopback.
+    const { http, network } = clientResolving({ "mcp.example.com": "8.8.8.8", "metadata.example.com": "127.0.0.1" });
+    t.after(() => http.close());
+    const MCP = "https://mcp.example.com/mcp";
+    const { source, logger } = await makeSource(CLIENT, MCP, network);
+    const challenge = `Bearer resource_metadata="https://metadata.example.com:${target.port}/.well-known/oauth-protected-resource/mcp"`;
+    assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: challenge, resourceUrl: MCP }), false);
+    assert.equal(target.connections(), 0, "nothing connected to the loopback address");
+    assert.match(logger.text(), /protected resource metadata \W+https:\/\/metadata\.example\.com:\d+\/\S* resolves to a private, loopback or link-local address, but the MCP server is not/);
+  });
+
+  test("an MCP server whose name resolves into a private network keeps its authorization server there", async (t) => {
+    const target = await listener();
+    t.after(() => target.close());
+    const { http, network } = clientResolving({ "mcp.corp.example": "10.1.2.3", "metadata.corp.example": "127.0.0.1" });
+    t.after(() => http.close());
+    const MCP = "https://mcp.corp.example/mcp";
+    const { source } = await makeSource(CLIENT, MCP, network);
+    const challenge = `Bearer resource_metadata="https://metadata.corp.example:${target.port}/.well-known/oauth-protected-resource/mcp"`;
+    assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: challenge, resourceUrl: MCP }), false);
+    assert.equal(target.connections(), 1, "the metadata's address was connected to (the listener then hung up)");
   });
 });
