@@ -259,6 +259,27 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
     assert.ok(asked.includes("https://10.0.0.7/.well-known/oauth-authorization-server"), asked.join(", "));
     assert.ok(asked.includes("https://10.0.0.7/token"), `the client credentials grant went to the configured server: ${asked.join(", ")}`);
   });
+
+  test("what the server's answers lead to, the token request included, goes through the connect-time check; a configured issuer does not", async () => {
+    const tokenRoute = json({ access_token: "at", token_type: "Bearer", expires_in: 3600 });
+    const as = await hostile(() => ({ "GET /.well-known/oauth-authorization-server": json(asMetadata("https://as.example.com")), "POST /token": tokenRoute }));
+    const mcp = await hostile(() => ({ "GET /.well-known/oauth-protected-resource/mcp": json({ resource: MCP, authorization_servers: ["https://as.example.com"] }) }));
+    servers.push(as, mcp);
+    const names = { "mcp.example.com": mcp.origin, "as.example.com": as.origin };
+    for (const pinned of [false, true]) {
+      const plain: string[] = [];
+      const checked: string[] = [];
+      const publicOnly = { fetch: resolving(names, checked), isPublicHost: async () => true };
+      const auth = pinned ? { type: "oauth", oauth: { ...CLIENT.oauth, issuer: "https://as.example.com" } } : CLIENT;
+      const { source } = await makeSource(auth, MCP, { fetch: resolving(names, plain), publicOnly });
+      assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: "Bearer", resourceUrl: MCP }), true);
+      assert.ok(checked.includes("https://mcp.example.com/.well-known/oauth-protected-resource/mcp"), `the PRM: ${checked.join(", ")}`);
+      const through = pinned ? plain : checked;
+      assert.ok(through.includes("https://as.example.com/.well-known/oauth-authorization-server"), `pinned ${pinned}, the metadata: ${through.join(", ")}`);
+      assert.ok(through.includes("https://as.example.com/token"), `pinned ${pinned}, the token request: ${through.join(", ")}`);
+      assert.ok(!(pinned ? checked : plain).some((url) => url.startsWith("https://as.example.com/")), `pinned ${pinned}: ${plain.join(", ")} | ${checked.join(", ")}`);
+    }
+  });
 });
 
 describe("enterprise-managed authorization (SEP-990)", () => {
