@@ -44,7 +44,7 @@ export interface BuiltinUsers {
 }
 
 /** Name of the credential key's file in the state directory. */
-export const CREDENTIAL_KEY_FILE = "credential-key";
+const CREDENTIAL_KEY_FILE = "credential-key";
 const CREDENTIAL_KEY_TEXT = /^[A-Za-z0-9_-]{43}$/;
 
 /**
