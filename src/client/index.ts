@@ -3,7 +3,7 @@
  * stdin/stdout, the HTTP client (TLS, proxy), the token source and the transport, and ends the
  * remote session when stdin closes or a signal arrives.
  */
-import { createTokenSource } from "../auth/outbound/index.ts";
+import { createTokenSource, type TokenSourceDeps } from "../auth/outbound/index.ts";
 import { openSystemBrowser } from "../runtime/browser.ts";
 import { privateFiles } from "../runtime/private-files.ts";
 import { ConfigError } from "../config/errors.ts";
@@ -16,15 +16,23 @@ import { createRemoteFetch } from "./remote-fetch.ts";
 import { selectTransport } from "./select.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 
-/** `fetch` over the client's HTTP client (TLS, proxy), for the token source's requests to authorization servers. */
-function asFetch(http: HttpClient): typeof fetch {
+/**
+ * The token source's network (TokenSourceDeps `fetch` and `publicOnly`): `fetch` over the client's
+ * HTTP client (TLS, proxy) for requests to authorization servers, and its public-only twin for the
+ * SSRF guard.
+ */
+export function authorizationServerFetch(http: HttpClient): Pick<TokenSourceDeps, "fetch" | "publicOnly"> {
+  return { fetch: asFetch(http, false), publicOnly: { fetch: asFetch(http, true), isPublicHost: (hostname) => http.isPublicHost(hostname) } };
+}
+
+function asFetch(http: HttpClient, publicOnly: boolean): typeof fetch {
   return async (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
     const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
     if (method !== "GET" && method !== "POST" && method !== "DELETE") throw new TypeError(`unsupported method ${method}`);
     const headers = Object.fromEntries(new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).entries());
     const body = init?.body === undefined || init.body === null ? undefined : typeof init.body === "string" ? init.body : await new Response(init.body).text();
-    return http.fetch(url, { method, headers, body, signal: init?.signal ?? undefined });
+    return http.fetch(url, { method, headers, body, signal: init?.signal ?? undefined, ...(publicOnly && { publicOnly }) });
   };
 }
 
@@ -69,7 +77,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     serverUrl: config.url,
     platform,
     logger,
-    fetch: asFetch(http),
+    ...authorizationServerFetch(http),
     dataDir: dataDir(env),
     files: privateFiles,
     openBrowser: openSystemBrowser,

@@ -129,13 +129,13 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     return { code_challenge: challenge, scope, resource: as.resource, refresh: offline || client.grant_types.includes("refresh_token") };
   }
 
-  /** The user of a valid login session cookie, as configured now (scopes changed, user removed). */
+  /** The user of a valid login session cookie, as configured now (scopes changed; none when removed or their password changed). */
   async function signedInUser(request: Request): Promise<SignedInUser | undefined> {
     if (sessionLifetime <= 0 || !as.users) return undefined;
     const value = readCookie(request, sessionCookie);
     if (!value || value.length > 100) return undefined;
-    const session = await as.store.get<{ subject: string }>(`login-session:${await secretHash(as.sha256, value)}`);
-    return session ? as.users.find(session.subject) : undefined;
+    const session = await as.store.get<{ subject: string; credential?: string }>(`login-session:${await secretHash(as.sha256, value)}`);
+    return session ? as.users.holder(session.subject, session.credential) : undefined;
   }
 
   function showForm(pending: PendingAuthorization, requestId: string, options: { askCredentials: boolean; error?: string; username?: string; status?: number }): Response {
@@ -172,6 +172,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       redirect_uri: pending.redirect_uri,
       code_challenge: pending.code_challenge,
       refresh: pending.refresh,
+      ...(user.credential !== undefined && { credential: user.credential }),
     });
     as.audit("authorization_granted", { client_id: pending.client_id, sub: user.subject, scope: granted.join(" ") });
     return seeOther(withQuery(pending.redirect_uri, { code, state: pending.state ?? undefined, iss: as.issuer }), extraHeaders);
@@ -315,7 +316,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const headers: [string, string][] = [];
       if (sessionLifetime > 0) {
         const session = randomToken(32);
-        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject }, sessionLifetime);
+        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject, ...(user.credential !== undefined && { credential: user.credential }) }, sessionLifetime);
         headers.push(["set-cookie", cookie(sessionCookie, session, { secure: as.secureCookies, sameSite: "Lax", maxAgeSeconds: Math.floor(sessionLifetime / 1000) })]);
       }
       return complete(requestId, user, headers);

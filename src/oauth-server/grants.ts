@@ -28,6 +28,8 @@ export interface GrantSubject {
   scope: string[];
   /** RFC 8707 resource: the access token's audience. */
   resource: string;
+  /** The user's credential fingerprint at sign-in (SignedInUser.credential; built-in users). Never put into tokens. */
+  credential?: string;
 }
 
 /** The record behind an authorization code. */
@@ -80,7 +82,8 @@ export interface GrantsOptions {
   codeLifetime: number;
   /**
    * The scopes the user of `grant` holds now, or undefined when they may no longer sign in: the
-   * configuration (users, admin_users, allowed_domains) decides at every refresh, not only at sign-in.
+   * configuration (users and their password, admin_users, allowed_domains) decides at every
+   * redemption and refresh, not only at sign-in.
    */
   heldScopes: (grant: GrantSubject) => readonly string[] | undefined;
   now?: () => number;
@@ -114,7 +117,8 @@ export class Grants {
    * OAuthError when not, before the code is taken: a presenter without the verifier (one that
    * intercepted the code, what PKCE is for) neither uses it up nor, once the client has redeemed
    * it, revokes the client's grant. A code taken before, presented with its proof, is a replay:
-   * the refresh family it started is revoked and invalid_grant thrown (RFC 6749 §4.1.2).
+   * the refresh family it started is revoked and invalid_grant thrown (RFC 6749 §4.1.2). A code
+   * whose user may no longer sign in (heldScopes) is used up and refused with invalid_grant.
    */
   async redeemCode(code: string, proof: (record: CodeProof) => void | Promise<void>): Promise<CodeRecord> {
     const hash = await this.#hash(code);
@@ -124,6 +128,10 @@ export class Grants {
       // Taken only now: of redemptions that passed their proof at once, one takes it, the others are replays.
       if (await this.#o.store.take(`code:${hash}`)) {
         await this.#o.store.put(`code-used:${hash}`, usedMark(record, null) as never, this.#o.codeLifetime);
+        if (!this.#o.heldScopes(record)) {
+          this.#o.audit("code_refused", { client_id: record.client_id, sub: record.sub, reason: "the user can no longer sign in" });
+          throw new OAuthError("invalid_grant", "the user of this grant can no longer sign in");
+        }
         return record;
       }
     }
@@ -198,7 +206,8 @@ export class Grants {
    * Rotates `refreshToken` (RFC 6749 §6, RFC 9700 §4.14.2). `clientId` must be the family's client;
    * `scope` (offline_access excluded), when given, may only narrow the grant (RFC 6749 §6); an
    * empty list narrows it to none. The new access token never has scopes the user no longer holds
-   * (heldScopes); a user no longer configured gets invalid_grant, and the family is revoked.
+   * (heldScopes); a user no longer configured, or whose password changed, gets invalid_grant, and
+   * the family is revoked.
    */
   async refresh(refreshToken: string, clientId: string, scope: string[] | undefined): Promise<TokenResponse> {
     const hash = await this.#hash(refreshToken);
@@ -212,7 +221,7 @@ export class Grants {
       if (family.client_id !== clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client");
       const held = this.#o.heldScopes(family);
       if (!held) {
-        await this.#revokeFamily(link.family, "the user is no longer configured");
+        await this.#revokeFamily(link.family, "the user is no longer configured, or their password changed");
         throw new OAuthError("invalid_grant", "the user of this grant can no longer sign in");
       }
       // Checked before rotating: a refused request must leave the client's token as it was.
@@ -283,5 +292,6 @@ function subjectOf(record: GrantSubject): GrantSubject {
     ...(record.name !== undefined && { name: record.name }),
     scope: record.scope,
     resource: record.resource,
+    ...(record.credential !== undefined && { credential: record.credential }),
   };
 }

@@ -13,6 +13,11 @@ export interface SignedInUser {
   name?: string;
   /** Scopes this user may be granted. */
   scopes: string[];
+  /**
+   * Built-in users: the fingerprint of their credential as configured (users.ts), kept by what
+   * their sign-in leads to (login session, code, refresh family), which ends when it changes.
+   */
+  credential?: string;
 }
 
 /**

@@ -30,7 +30,7 @@ import { createPageRenderer, CSS_COLOR } from "./pages.ts";
 import { resourceMatcher } from "./redirect.ts";
 import { createRegistrationEndpoint } from "./register.ts";
 import { createTokenEndpoint } from "./token.ts";
-import { createBuiltinUsers } from "./users.ts";
+import { createBuiltinUsers, loadCredentialKey } from "./users.ts";
 import { readConfiguredFile } from "../server/preflight.ts";
 
 type ConnectionEnv = { Bindings: ConnectionInfo };
@@ -121,7 +121,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
   };
   try {
     const keys = await loadSigningKeys(config.signing, { platform, logger, stateDirectory: directory });
-    const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env, logger) : undefined;
+    const users = config.mode === "builtin" ? await createBuiltinUsers(config.builtin, platform.env, await loadCredentialKey(platform, directory), logger) : undefined;
     const scopesSupported = config.scopes_supported.length > 0 ? [...config.scopes_supported] : [...(users?.allScopes ?? []), ...config.federated.default_scopes, ...config.federated.admin_scopes].filter((scope, index, all) => all.indexOf(scope) === index);
     const grants = new Grants({
       store,
@@ -132,7 +132,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       refreshTokenLifetime: config.refresh_token_lifetime,
       codeLifetime: config.auth_code_lifetime,
       // `upstream` is made below (it needs the store); refreshes come only after start-up.
-      heldScopes: (grant) => (users ? users.find(grant.sub)?.scopes : upstream!.heldScopes({ subject: grant.sub, ...(grant.email !== undefined && { email: grant.email }) })),
+      heldScopes: (grant) => (users ? users.holder(grant.sub, grant.credential)?.scopes : upstream!.heldScopes({ subject: grant.sub, ...(grant.email !== undefined && { email: grant.email }) })),
       audit,
     });
     const cimdEnabled = config.client_metadata_documents.enabled && platform.publicFetch !== undefined;

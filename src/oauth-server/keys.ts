@@ -137,25 +137,36 @@ export async function loadSigningKeys(config: OAuthServerConfig["signing"], cont
 }
 
 /**
- * The key kept at `path`, or a new one written there exclusively (mode 0600) and never visible
- * half-written (a start that fails mid-write, disk full, leaves no empty key to refuse the next
- * one); a concurrent start that wrote first wins.
+ * The text kept at `path` in the state directory, or `make()`'s, written there exclusively (mode
+ * 0600) and never visible half-written (a start that fails mid-write, disk full, leaves no empty
+ * file to refuse the next one); a concurrent start that wrote first wins. `created`: this call
+ * wrote it. An unwritable or unreadable file is a ConfigError naming storage.path and `what` it holds.
  */
-async function loadOrCreateKey(platform: Platform, logger: Logger, path: string, alg: SigningAlgorithm): Promise<CryptoKey> {
+export async function keptStateFile(platform: Platform, what: string, path: string, make: () => Promise<string>): Promise<{ text: string; created: boolean }> {
   if (!platform.fileExists(path)) {
-    const { privateKey } = await generateKeyPair(alg, { extractable: true });
+    const text = await make();
     let created: boolean;
     try {
-      created = await platform.createExclusiveFile(path, (await exportPKCS8(privateKey)) + "\n", 0o600);
+      created = await platform.createExclusiveFile(path, text, 0o600);
     } catch (error) {
-      throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `cannot write the signing key "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
+      throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `cannot write ${what} "${path}" (${(error as { code?: string }).code ?? (error as Error).name})` }]);
     }
-    if (created) {
-      logger.info("generated a token signing key and kept it in the state directory", { path, alg });
-      return privateKey;
-    }
+    if (created) return { text, created };
   }
-  const text = await readConfiguredFile(platform, "storage.path", path);
+  return { text: await readConfiguredFile(platform, "storage.path", path), created: false };
+}
+
+/** The key kept at `path` (keptStateFile), or a new one. */
+async function loadOrCreateKey(platform: Platform, logger: Logger, path: string, alg: SigningAlgorithm): Promise<CryptoKey> {
+  let generated: CryptoKey | undefined;
+  const { text, created } = await keptStateFile(platform, "the signing key", path, async () => {
+    ({ privateKey: generated } = await generateKeyPair(alg, { extractable: true }));
+    return (await exportPKCS8(generated)) + "\n";
+  });
+  if (created) {
+    logger.info("generated a token signing key and kept it in the state directory", { path, alg });
+    return generated!;
+  }
   try {
     return (await importPrivatePem(text, alg)).key;
   } catch (error) {

@@ -1,13 +1,17 @@
 /**
  * @module Built-in users: bcrypt verification that costs the same for unknown users as for known
  * ones (a dummy hash of the same cost is compared), so response time does not tell which
- * usernames exist.
+ * usernames exist; and each user's credential fingerprint, which login sessions, codes and refresh
+ * families keep, so that changing a user's password (or removing the user) ends them.
  */
 import bcrypt from "bcryptjs";
 import type { OAuthServerConfig } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
+import type { Platform } from "../runtime/types.ts";
+import { toBase64Url } from "../util/digest.ts";
 import type { SignedInUser } from "./identity.ts";
+import { keptStateFile } from "./keys.ts";
 import { randomToken } from "./random.ts";
 
 /** Cost of hashes made for password_env users (the hash-password default). */
@@ -31,8 +35,40 @@ export interface BuiltinUsers {
   verify(username: string, password: string): Promise<SignedInUser | undefined>;
   /** Every scope some user may be granted. */
   readonly allScopes: string[];
-  /** The configured user named `username` (a login session's), or undefined when no longer configured. */
-  find(username: string): SignedInUser | undefined;
+  /**
+   * The configured user named `username` when `credential` (the fingerprint a login session, code
+   * or refresh family kept from sign-in) is still theirs; undefined when the user was removed, their
+   * password changed since, or nothing was kept (a record from before fingerprints).
+   */
+  holder(username: string, credential: string | undefined): SignedInUser | undefined;
+}
+
+/** Name of the credential key's file in the state directory. */
+const CREDENTIAL_KEY_FILE = "credential-key";
+const CREDENTIAL_KEY_TEXT = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The HMAC key of credential fingerprints: 32 random bytes kept in the state directory
+ * (`directory`, keptStateFile), so fingerprints, and the grants bound to them, survive restarts;
+ * a fresh one each start when there is no directory (memory storage: the grants go too). Keyed, so
+ * the store never holds anything a password could be guessed against without this file as well.
+ * A kept file that is not a key is a ConfigError naming storage.path.
+ */
+export async function loadCredentialKey(platform: Platform, directory: string | undefined): Promise<CryptoKey> {
+  let text = randomToken(32);
+  if (directory !== undefined) {
+    const path = `${directory.replace(/[\\/]$/, "")}/${CREDENTIAL_KEY_FILE}`;
+    text = (await keptStateFile(platform, "the credential key", path, async () => `${text}\n`)).text.trim();
+    if (!CREDENTIAL_KEY_TEXT.test(text)) {
+      throw new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: `the kept credential key "${path}" is unusable; remove it to generate a new one (built-in users then sign in again)` }]);
+    }
+  }
+  return crypto.subtle.importKey("raw", new TextEncoder().encode(text), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+/** base64url HMAC-SHA256 of `text` under `key`. */
+async function fingerprint(key: CryptoKey, text: string): Promise<string> {
+  return toBase64Url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text))));
 }
 
 /**
@@ -54,14 +90,19 @@ export function environmentPasswords(config: OAuthServerConfig["builtin"], env: 
   return passwords;
 }
 
-/** The built-in users; `logger` is told when their hashes' costs differ (a cheaper one answers faster than an unknown name). */
-export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], env: Readonly<Record<string, string | undefined>>, logger?: Logger): Promise<BuiltinUsers> {
+/**
+ * The built-in users; `credentialKey` (loadCredentialKey) keys their credential fingerprints.
+ * `logger` is told when their hashes' costs differ (a cheaper one answers faster than an unknown name).
+ */
+export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], env: Readonly<Record<string, string | undefined>>, credentialKey: CryptoKey, logger?: Logger): Promise<BuiltinUsers> {
   const fromEnvironment = environmentPasswords(config, env);
-  const table = new Map<string, { hash: string; user: SignedInUser }>();
+  const table = new Map<string, { hash: string; user: SignedInUser & { credential: string } }>();
   for (const [index, entry] of config.users.entries()) {
     const password = fromEnvironment.get(index);
     const hash = password !== undefined ? await bcrypt.hash(password, ENV_PASSWORD_COST) : entry.password_hash!.reveal();
-    table.set(entry.username, { hash, user: { subject: entry.username, name: entry.username, scopes: [...entry.scopes] } });
+    // A password_env user's hash is salted afresh at every start: the password itself is what stays the same.
+    const credential = await fingerprint(credentialKey, password !== undefined ? `password_env\0${password}` : `password_hash\0${hash}`);
+    table.set(entry.username, { hash, user: { subject: entry.username, name: entry.username, scopes: [...entry.scopes], credential } });
   }
   // The dummy costs what the dearest real hash costs: a cheaper one would time unknown users apart.
   const costs = [...table.values()].map(({ hash }) => Number(COST.exec(hash)?.[1] ?? ENV_PASSWORD_COST));
@@ -88,7 +129,10 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
       return new Promise((resolve) => waiting.push(() => resolve(once(release))));
     },
     allScopes: [...new Set(config.users.flatMap((user) => user.scopes))],
-    find: (username) => table.get(username)?.user,
+    holder(username, credential) {
+      const user = table.get(username)?.user;
+      return user && credential === user.credential ? user : undefined;
+    },
     async verify(username, password) {
       const found = table.get(username);
       // bcrypt reads 72 bytes; a longer password matching on its prefix is refused, after the same work.

@@ -2,9 +2,12 @@
  * @module Outgoing HTTP for client mode on Deno: fetch with a Deno.HttpClient for CA and client
  * certificates. Deno reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY itself. It cannot check a
  * certificate against another name or skip verification per client, so `server_name` and
- * `insecure_skip_verify` fail at start-up rather than being ignored.
+ * `insecure_skip_verify` fail at start-up rather than being ignored. Deno's fetch resolves names
+ * itself, with no hook to check the address it connects to: a publicOnly request refuses address
+ * literals off the public Internet, but not a name that resolves to one (docs/client-auth.md).
  */
 /// <reference path="./deno.d.ts" />
+import { isNonPublicAddress } from "../util/cidr.ts";
 import { HttpRequestError } from "./http-error.ts";
 import type { HttpClient, HttpClientOptions, HttpRequestInit } from "./types.ts";
 
@@ -17,6 +20,8 @@ export function createDenoHttpClient(options: HttpClientOptions): HttpClient {
   });
   return {
     async fetch(url: string, init: HttpRequestInit): Promise<Response> {
+      const host = new URL(url).hostname;
+      if (init.publicOnly && isNonPublicAddress(host)) throw new HttpRequestError("not_public", `${host} is a private, loopback or link-local address`, { sent: false });
       const signals = [AbortSignal.timeout(options.connectTimeout), ...(init.signal ? [init.signal] : [])];
       try {
         // Deno's fetch does not say when the connection is up: the connect timeout covers the response headers.
@@ -32,6 +37,8 @@ export function createDenoHttpClient(options: HttpClientOptions): HttpClient {
         throw new HttpRequestError("reset", message, { sent: true, cause: error });
       }
     },
+    // Names cannot be checked where they are connected to (see above): only literals are told apart.
+    isPublicHost: async (hostname) => !isNonPublicAddress(hostname),
     close: () => client.close(),
   };
 }

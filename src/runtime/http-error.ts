@@ -10,8 +10,10 @@
  * - `reset`: the connection broke after the request was (maybe) sent.
  * - `timeout`: no response within the time allowed after sending.
  * - `aborted`: the caller aborted the request.
+ * - `not_public`: only public addresses were allowed (HttpRequestInit.publicOnly), and the host is,
+ *   or resolves only to, an address off the public Internet; nothing was sent.
  */
-export type HttpRequestErrorCode = "refused" | "dns" | "connect_timeout" | "tls" | "proxy" | "reset" | "timeout" | "aborted";
+export type HttpRequestErrorCode = "refused" | "dns" | "connect_timeout" | "tls" | "proxy" | "reset" | "timeout" | "aborted" | "not_public";
 
 export class HttpRequestError extends Error {
   readonly code: HttpRequestErrorCode;

@@ -1,13 +1,17 @@
 /**
  * @module Outgoing HTTP for client mode on Node: node:http(s) with a keep-alive pool, the TLS
  * options of `client.tls`, and HTTPS_PROXY / HTTP_PROXY / NO_PROXY (CONNECT tunnels for https).
- * Answers are web Responses whose bodies stream, so SSE is read as it arrives.
+ * Answers are web Responses whose bodies stream, so SSE is read as it arrives. Requests marked
+ * publicOnly check addresses in the connection's DNS lookup (node-lookup.ts), on sockets of their
+ * own pool: a kept-alive socket another request connected unchecked is never theirs.
  */
 import http from "node:http";
 import https from "node:https";
 import tls from "node:tls";
+import { isIP } from "node:net";
 import { Readable, type Duplex } from "node:stream";
 import { bypassesProxy, HttpRequestError, type HttpRequestErrorCode } from "./http-error.ts";
+import { connectLookup, isPublicAddress, systemResolve } from "./node-lookup.ts";
 import type { HttpClient, HttpClientOptions, HttpRequestInit } from "./types.ts";
 
 const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|ERR_OSSL)/;
@@ -65,19 +69,30 @@ export function createNodeHttpClient(options: HttpClientOptions): HttpClient {
   const httpsProxy = options.proxy.https ? new URL(options.proxy.https) : undefined;
   const httpProxy = options.proxy.http ? new URL(options.proxy.http) : undefined;
   const tunnelAgent = httpsProxy && new TunnelingAgent(httpsProxy, { ...pool, ...tlsOptions });
+  const publicHttpAgent = new http.Agent(pool);
+  const publicHttpsAgent = new https.Agent({ ...pool, ...tlsOptions });
+  const resolveName = options.resolve ?? systemResolve;
+  const notPublic = (host: string) => new HttpRequestError("not_public", `${host} is, or resolves only to, a private, loopback or link-local address`, { sent: false });
+  // The system's own lookup unless a resolver was given: the same as an unchecked connection always had.
+  const plainLookup = options.resolve && connectLookup(options.resolve);
 
   function fetch(url: string, init: HttpRequestInit): Promise<Response> {
     const target = new URL(url);
     const secure = target.protocol === "https:";
     const direct = bypassesProxy(target.hostname, options.proxy.noProxy);
     const viaHttpProxy = !secure && httpProxy && !direct;
+    const host = target.hostname.replace(/^\[|\]$/g, "");
+    const publicOnly = init.publicOnly === true;
+    if (publicOnly && isIP(host) && !isPublicAddress(host)) return Promise.reject(notPublic(target.host));
+    const lookup = publicOnly ? connectLookup(resolveName, () => notPublic(target.host)) : plainLookup;
     const request: http.RequestOptions = viaHttpProxy
       ? { host: httpProxy.hostname, port: httpProxy.port || 80, path: target.href, agent: httpAgent }
       : {
-          host: target.hostname.replace(/^\[|\]$/g, ""),
+          host,
           port: target.port || (secure ? 443 : 80),
           path: target.pathname + target.search,
-          agent: secure ? (tunnelAgent && !direct ? tunnelAgent : httpsAgent) : httpAgent,
+          agent: secure ? (tunnelAgent && !direct ? tunnelAgent : publicOnly ? publicHttpsAgent : httpsAgent) : publicOnly ? publicHttpAgent : httpAgent,
+          ...(lookup && { lookup }),
         };
     return new Promise<Response>((resolve, reject) => {
       let connected = false;
@@ -141,9 +156,20 @@ export function createNodeHttpClient(options: HttpClientOptions): HttpClient {
 
   return {
     fetch,
+    async isPublicHost(hostname) {
+      const name = hostname.replace(/^\[|\]$/g, "");
+      if (isIP(name)) return isPublicAddress(name);
+      try {
+        return (await resolveName(name)).every((entry) => isPublicAddress(entry.address));
+      } catch {
+        return true;
+      }
+    },
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();
+      publicHttpAgent.destroy();
+      publicHttpsAgent.destroy();
       tunnelAgent?.destroy();
     },
   };

@@ -4,16 +4,10 @@
  * so the address checked is the address connected to (no re-resolution in between); redirects are
  * never followed; size and time are bounded.
  */
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request } from "node:https";
 import { isIP } from "node:net";
-import { isNonPublicAddress } from "../util/cidr.ts";
+import { connectLookup, isPublicAddress, systemResolve } from "./node-lookup.ts";
 import type { PublicFetch, PublicFetchResult } from "./types.ts";
-
-/** True for an IP address on the public Internet (see isNonPublicAddress); false for any other text. */
-export function isPublicAddress(address: string): boolean {
-  return isIP(address) !== 0 && !isNonPublicAddress(address);
-}
 
 export class PublicFetchError extends Error {
   readonly code = "PUBLIC_FETCH_REFUSED";
@@ -35,16 +29,7 @@ export const publicFetch: PublicFetch = (url, options) =>
         method: "GET",
         headers: { accept: "application/json" },
         timeout: options.timeout,
-        lookup(hostname, lookupOptions, callback) {
-          dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
-            if (error) return callback(error, "", 0);
-            const list = addresses as LookupAddress[];
-            const usable = options.allowPrivate ? list : list.filter((entry) => isPublicAddress(entry.address));
-            if (usable.length === 0) return callback(new PublicFetchError("the host resolves to an address that is not public"), "", 0);
-            if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
-            callback(null, usable[0]!.address, usable[0]!.family);
-          });
-        },
+        lookup: connectLookup(systemResolve, options.allowPrivate ? undefined : () => new PublicFetchError("the host resolves to an address that is not public")),
       },
       (response) => {
         const status = response.statusCode ?? 0;

@@ -228,18 +228,36 @@ export interface HttpClientOptions {
   connectTimeout: number;
   /** `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` as read from the environment. */
   proxy: { https?: string; http?: string; noProxy?: string };
+  /** Name resolution in place of the system's (tests stand in for DNS with it); Node only. */
+  resolve?: Resolve;
 }
+
+/** Every address of `hostname` (family 4 or 6); rejects when it does not resolve. */
+export type Resolve = (hostname: string) => Promise<{ address: string; family: number }[]>;
 
 export interface HttpRequestInit {
   method: "GET" | "POST" | "DELETE";
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /**
+   * Connect only to public addresses (the SSRF guard of OAuth discovery): checked in the
+   * connection's own DNS lookup, so a name cannot resolve to one address for the check and another
+   * for the connection. Refused with HttpRequestError "not_public", before anything is sent.
+   * Through a proxy, which resolves the name itself, only address literals are checked.
+   */
+  publicOnly?: boolean;
 }
 
 /** A fetch for one remote server: keep-alive pool, TLS options and proxy applied. Rejects with HttpRequestError. */
 export interface HttpClient {
   fetch(url: string, init: HttpRequestInit): Promise<Response>;
+  /**
+   * Whether `hostname` (a name or an address literal) is on the public Internet: a literal that
+   * is public, or a name whose every address is (a name that does not resolve counts as public:
+   * nothing can be reached there). Decides whether publicOnly applies at all.
+   */
+  isPublicHost(hostname: string): Promise<boolean>;
   /** Closes idle connections. */
   close(): void;
 }

@@ -8,13 +8,15 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseBearerChallenge } from "../../src/auth/outbound/challenge.ts";
 import { asMetadataLocations, resourceCovers } from "../../src/auth/outbound/discovery.ts";
 import { isStale, tokenSetFrom } from "../../src/auth/outbound/tokens.ts";
+import { authorizationServerFetch } from "../../src/client/index.ts";
+import { createNodeHttpClient } from "../../src/runtime/node-http-client.ts";
 import { call, makeSource } from "./support.ts";
 
 type Route = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -257,6 +259,27 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
     assert.ok(asked.includes("https://10.0.0.7/.well-known/oauth-authorization-server"), asked.join(", "));
     assert.ok(asked.includes("https://10.0.0.7/token"), `the client credentials grant went to the configured server: ${asked.join(", ")}`);
   });
+
+  test("what the server's answers lead to, the token request included, goes through the connect-time check; a configured issuer does not", async () => {
+    const tokenRoute = json({ access_token: "at", token_type: "Bearer", expires_in: 3600 });
+    const as = await hostile(() => ({ "GET /.well-known/oauth-authorization-server": json(asMetadata("https://as.example.com")), "POST /token": tokenRoute }));
+    const mcp = await hostile(() => ({ "GET /.well-known/oauth-protected-resource/mcp": json({ resource: MCP, authorization_servers: ["https://as.example.com"] }) }));
+    servers.push(as, mcp);
+    const names = { "mcp.example.com": mcp.origin, "as.example.com": as.origin };
+    for (const pinned of [false, true]) {
+      const plain: string[] = [];
+      const checked: string[] = [];
+      const publicOnly = { fetch: resolving(names, checked), isPublicHost: async () => true };
+      const auth = pinned ? { type: "oauth", oauth: { ...CLIENT.oauth, issuer: "https://as.example.com" } } : CLIENT;
+      const { source } = await makeSource(auth, MCP, { fetch: resolving(names, plain), publicOnly });
+      assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: "Bearer", resourceUrl: MCP }), true);
+      assert.ok(checked.includes("https://mcp.example.com/.well-known/oauth-protected-resource/mcp"), `the PRM: ${checked.join(", ")}`);
+      const through = pinned ? plain : checked;
+      assert.ok(through.includes("https://as.example.com/.well-known/oauth-authorization-server"), `pinned ${pinned}, the metadata: ${through.join(", ")}`);
+      assert.ok(through.includes("https://as.example.com/token"), `pinned ${pinned}, the token request: ${through.join(", ")}`);
+      assert.ok(!(pinned ? checked : plain).some((url) => url.startsWith("https://as.example.com/")), `pinned ${pinned}: ${plain.join(", ")} | ${checked.join(", ")}`);
+    }
+  });
 });
 
 describe("enterprise-managed authorization (SEP-990)", () => {
@@ -455,5 +478,66 @@ describe("tokens another instance refreshed", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("the SSRF guard checks the address a name resolves to, when the connection is made", () => {
+  /**
+   * Client mode's own HTTP client (as `mcp-bridge connect` builds it) whose DNS is played by the
+   * test: each name in `names` resolves to its address, any other does not resolve.
+   */
+  function clientResolving(names: Record<string, string>) {
+    const http = createNodeHttpClient({
+      insecureSkipVerify: false,
+      maxIdleConnections: 1,
+      idleConnectionTimeout: 1000,
+      connectTimeout: 10_000,
+      proxy: {},
+      resolve: async (hostname) => {
+        const address = names[hostname];
+        if (!address) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
+        return [{ address, family: 4 }];
+      },
+    });
+    return { http, network: authorizationServerFetch(http) };
+  }
+
+  /** A TCP listener on loopback that counts connections: one that reached it was not refused. */
+  async function listener(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+    let connections = 0;
+    const server = createTcpServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  const CLIENT = { type: "oauth", oauth: { client_id: "c", client_secret: "s" } };
+
+  test("a public MCP server's resource_metadata at a public-looking name that resolves to loopback is never connected to", async (t) => {
+    const target = await listener();
+    t.after(() => target.close());
+    // mcp.example.com is public (never connected to here); metadata.example.com resolves to loopback.
+    const { http, network } = clientResolving({ "mcp.example.com": "8.8.8.8", "metadata.example.com": "127.0.0.1" });
+    t.after(() => http.close());
+    const MCP = "https://mcp.example.com/mcp";
+    const { source, logger } = await makeSource(CLIENT, MCP, network);
+    const challenge = `Bearer resource_metadata="https://metadata.example.com:${target.port}/.well-known/oauth-protected-resource/mcp"`;
+    assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: challenge, resourceUrl: MCP }), false);
+    assert.equal(target.connections(), 0, "nothing connected to the loopback address");
+    assert.match(logger.text(), /protected resource metadata \W+https:\/\/metadata\.example\.com:\d+\/\S* resolves to a private, loopback or link-local address, but the MCP server is not/);
+  });
+
+  test("an MCP server whose name resolves into a private network keeps its authorization server there", async (t) => {
+    const target = await listener();
+    t.after(() => target.close());
+    const { http, network } = clientResolving({ "mcp.corp.example": "10.1.2.3", "metadata.corp.example": "127.0.0.1" });
+    t.after(() => http.close());
+    const MCP = "https://mcp.corp.example/mcp";
+    const { source } = await makeSource(CLIENT, MCP, network);
+    const challenge = `Bearer resource_metadata="https://metadata.corp.example:${target.port}/.well-known/oauth-protected-resource/mcp"`;
+    assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: challenge, resourceUrl: MCP }), false);
+    assert.equal(target.connections(), 1, "the metadata's address was connected to (the listener then hung up)");
   });
 });

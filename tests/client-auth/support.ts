@@ -2,7 +2,7 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTokenSource, type TokenSource } from "../../src/auth/outbound/index.ts";
+import { createTokenSource, type TokenSource, type TokenSourceDeps } from "../../src/auth/outbound/index.ts";
 import { AuthSchema } from "../../src/config/schema.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import { privateFiles } from "../../src/runtime/private-files.ts";
@@ -12,12 +12,12 @@ import { captureLogger } from "../auth-oauth/support.ts";
 export const INITIALIZE = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "client-auth-test", version: "1" } } };
 
 /** A token source for `auth` (the client's `auth:` section as written in YAML), with a private data directory. */
-export async function makeSource(auth: Record<string, unknown>, serverUrl: string, options: { platform?: Partial<Platform>; dataDir?: string; fetch?: typeof fetch } = {}) {
+export async function makeSource(auth: Record<string, unknown>, serverUrl: string, options: { platform?: Partial<Platform>; dataDir?: string; fetch?: typeof fetch; publicOnly?: TokenSourceDeps["publicOnly"] } = {}) {
   const logger = captureLogger();
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "mcp-bridge-client-auth-"));
   const stderr: string[] = [];
   const platform: Platform = { ...nodePlatform, writeStderr: (text) => void stderr.push(text), ...options.platform };
-  const source = await createTokenSource(AuthSchema.parse(auth), { serverUrl, platform, logger, fetch: options.fetch ?? fetch, dataDir, files: privateFiles });
+  const source = await createTokenSource(AuthSchema.parse(auth), { serverUrl, platform, logger, fetch: options.fetch ?? fetch, ...(options.publicOnly && { publicOnly: options.publicOnly }), dataDir, files: privateFiles });
   return { source, logger, dataDir, stderr: () => stderr.join("") };
 }
 

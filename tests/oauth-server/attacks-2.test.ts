@@ -21,7 +21,7 @@ import { Grants, REFRESH_GRACE_MS } from "../../src/oauth-server/grants.ts";
 import { createLoginLimiter } from "../../src/oauth-server/login-limiter.ts";
 import { loadSigningKeys } from "../../src/oauth-server/keys.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
-import { isPublicAddress } from "../../src/runtime/public-fetch.ts";
+import { isPublicAddress } from "../../src/runtime/node-lookup.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { runCli, writeConfig, ECHO_SERVER } from "../support/bridge.ts";
 import { ALICE_HASH, authorizeUrl, CLAUDE_CALLBACK, postForm, postJson, registerClient, startAsBridge, tempDir } from "./support.ts";

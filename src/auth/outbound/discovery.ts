@@ -10,7 +10,7 @@ import { isNonPublicAddress } from "../../util/cidr.ts";
 import { isLocalhostName } from "../../util/host.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { requireTrusted, type HttpContext } from "./http.ts";
+import { publicHttp, requireTrusted, type HttpContext } from "./http.ts";
 
 const MAX_METADATA_BYTES = 256 * 1024;
 
@@ -60,18 +60,30 @@ function isNonPublic(url: string): boolean {
 /** Throws OutboundAuthError "discovery" when `url` (described as `what`) may not be fetched. */
 type Reachable = (url: string, what: string) => void;
 
+/** The SSRF guard's two halves: `reachable` refuses address literals and localhost names; `http` refuses, at connect time, names that resolve off the public Internet. */
+export interface Guard {
+  reachable: Reachable;
+  http: HttpContext;
+}
+
+const REFUSED = "but the MCP server is not: refusing it (configure client.auth.oauth.issuer to use an authorization server there)";
+
 /**
- * Refuses a URL the MCP server's answers lead to (its `resource_metadata`, its PRM's authorization
- * server, that server's endpoints) when it is off the public Internet and the MCP server is not:
- * a server must not make the bridge reach into the network it runs in (MCP security best
- * practices §SSRF, RFC 9728 §7.7). A configured issuer is the operator's choice and is not checked.
+ * The guard for URLs the MCP server's answers lead to (its `resource_metadata`, its PRM's
+ * authorization server, that server's endpoints, and the token requests sent there): off the
+ * public Internet they are refused while the MCP server is on it — a server must not make the
+ * bridge reach into the network it runs in (MCP security best practices §SSRF, RFC 9728 §7.7).
+ * Undefined when the MCP server is itself off it (an address literal, a localhost name, or a name
+ * whose addresses all are): its own network is then where its authorization server is expected.
+ * A configured issuer is the operator's choice and is not checked (callers pass `http` for it).
  */
-function reachableFrom(serverUrl: string): Reachable {
-  if (isNonPublic(serverUrl)) return () => {};
-  return (url, what) => {
-    if (isNonPublic(url)) {
-      throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} is a private, loopback or link-local address, but the MCP server is not: refusing it (configure client.auth.oauth.issuer to use an authorization server there)`);
-    }
+export async function guardFor(http: HttpContext, serverUrl: string): Promise<Guard | undefined> {
+  if (isNonPublic(serverUrl) || (http.publicOnly && !(await http.publicOnly.isPublicHost(new URL(serverUrl).hostname)))) return undefined;
+  return {
+    http: publicHttp(http),
+    reachable: (url, what) => {
+      if (isNonPublic(url)) throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} is a private, loopback or link-local address, ${REFUSED}`);
+    },
   };
 }
 
@@ -112,6 +124,10 @@ async function getMetadata(http: HttpContext, url: string, what: string): Promis
   try {
     response = await send(() => http.fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(http.timeout), redirect: "error" }), what);
   } catch (error) {
+    // The guard's connect-time half (HttpRequestInit.publicOnly) refused the address the name resolved to.
+    if (((error as Error).cause as { code?: string } | undefined)?.code === "not_public") {
+      throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} resolves to a private, loopback or link-local address, ${REFUSED}`, { cause: error });
+    }
     throw new OutboundAuthError("discovery", (error as UpstreamError).reason ?? `${what} unreachable`, { cause: error });
   }
   if (response.status !== 200) {
@@ -129,8 +145,8 @@ const stringList = (value: unknown): string[] | undefined =>
   Array.isArray(value) && value.every((item) => typeof item === "string") ? (value as string[]) : undefined;
 
 /** Fetches PRM from the challenge's URL, else the RFC 9728 locations; undefined when the server has none. */
-async function fetchProtectedResource(http: HttpContext, serverUrl: string, resourceMetadataUrl: string | undefined, reachable: Reachable): Promise<ProtectedResource | undefined> {
-  if (resourceMetadataUrl) reachable(resourceMetadataUrl, "the challenge's resource_metadata");
+async function fetchProtectedResource(http: HttpContext, serverUrl: string, resourceMetadataUrl: string | undefined, reachable: Reachable | undefined): Promise<ProtectedResource | undefined> {
+  if (resourceMetadataUrl) reachable?.(resourceMetadataUrl, "the challenge's resource_metadata");
   for (const url of resourceMetadataUrl ? [resourceMetadataUrl] : prmLocations(serverUrl)) {
     const document = await getMetadata(http, url, "protected resource metadata");
     if (!document) continue;
@@ -154,7 +170,7 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
  * The metadata of `issuer`, from the first location that has it. Its `issuer` must equal the one
  * the URL was built from, byte for byte (RFC 8414 §3.3): a mismatch is a mix-up attempt and ends
  * discovery (`sameOriginIssuer` relaxes this to the same origin, for 2025-03-26 servers only).
- * `reachable` checks the issuer and the endpoints the metadata names (see reachableFrom).
+ * `reachable` checks the issuer and the endpoints the metadata names (see guardFor).
  * Undefined when no location answers.
  */
 export async function fetchAuthorizationServer(http: HttpContext, issuer: string, options: { sameOriginIssuer?: boolean; reachable?: Reachable } = {}): Promise<oauth.AuthorizationServer | undefined> {
@@ -196,11 +212,13 @@ function checkEndpoints(as: oauth.AuthorizationServer, reachable?: Reachable): o
  * @param options.resourceMetadataUrl The 401's `resource_metadata`, when it had one.
  * @param options.pinnedIssuer The issuer the configuration names (`issuer` or `discovery_url`):
  *   PRM must list it, and it is used without PRM when the server publishes none.
- * @throws OutboundAuthError "discovery" naming what failed.
+ * @throws OutboundAuthError "discovery" naming what failed (guardFor's refusals included).
  */
 export async function discover(http: HttpContext, serverUrl: string, options: { resourceMetadataUrl?: string; pinnedIssuer?: string } = {}): Promise<Discovered> {
-  const reachable = reachableFrom(serverUrl);
-  const prm = await fetchProtectedResource(http, serverUrl, options.resourceMetadataUrl, reachable);
+  const guard = await guardFor(http, serverUrl);
+  // What the server's answers lead to goes through the guard; a configured issuer does not.
+  const led = guard?.http ?? http;
+  const prm = await fetchProtectedResource(led, serverUrl, options.resourceMetadataUrl, guard?.reachable);
   if (prm) {
     const pinned = options.pinnedIssuer;
     if (pinned && !prm.authorizationServers.includes(pinned)) {
@@ -210,7 +228,7 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
       );
     }
     const issuer = pinned ?? prm.authorizationServers[0]!;
-    const as = await fetchAuthorizationServer(http, issuer, pinned ? {} : { reachable });
+    const as = pinned ? await fetchAuthorizationServer(http, issuer) : await fetchAuthorizationServer(led, issuer, guard && { reachable: guard.reachable });
     if (!as) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
     return { resource: prm.resource, as, ...(prm.scopesSupported && { scopesSupported: prm.scopesSupported }), ...(prm.dpop && { dpop: true }) };
   }
@@ -219,7 +237,7 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
   const issuer = options.pinnedIssuer ?? origin;
   // 2025-03-26 §2.3.2 derives the metadata URL from the server itself and names no issuer, so an
   // issuer on a path of the same origin (e.g. …/oauth) is that server's own; another origin is not.
-  const as = await fetchAuthorizationServer(http, issuer, { sameOriginIssuer: !options.pinnedIssuer });
+  const as = await fetchAuthorizationServer(options.pinnedIssuer ? http : led, issuer, { sameOriginIssuer: !options.pinnedIssuer });
   if (as) return { resource: serverUrl, as };
   if (options.pinnedIssuer) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
   // 2025-03-26 §2.3.3: default endpoints at the server's root. PKCE S256 is mandatory in that revision.

@@ -11,6 +11,18 @@ export interface HttpContext {
   fetch: typeof fetch;
   /** Per-request time limit (ms). */
   timeout: number;
+  /**
+   * The runtime's half of the SSRF guard (discovery.ts): `fetch` that connects only to public
+   * addresses, checked in the connection's own DNS lookup (HttpRequestInit.publicOnly), and whether
+   * a host is on the public Internet (HttpClient.isPublicHost). Absent (a test standing in for the
+   * network with a fetch of its own): only address literals and localhost names are checked.
+   */
+  publicOnly?: { fetch: typeof fetch; isPublicHost(hostname: string): Promise<boolean> };
+}
+
+/** `http` whose requests connect only to public addresses, where the runtime can tell (HttpContext.publicOnly). */
+export function publicHttp(http: HttpContext): HttpContext {
+  return http.publicOnly ? { ...http, fetch: http.publicOnly.fetch } : http;
 }
 
 /** Refuses endpoints that could be spoofed: plain http beyond loopback, credentials or fragments in the URL. */

@@ -10,6 +10,7 @@ import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
 import { staticBearer } from "./bearer.ts";
 import { openTokenCache, type PrivateFiles } from "./cache.ts";
 import { OutboundAuthError } from "./errors.ts";
+import type { HttpContext } from "./http.ts";
 import type { TokenSource } from "./types.ts";
 
 export type { AuthChallenge, TokenSource } from "./types.ts";
@@ -25,6 +26,8 @@ export interface TokenSourceDeps {
   logger: Logger;
   /** fetch with the client's TLS and proxy settings; used for every request to authorization servers. */
   fetch: typeof fetch;
+  /** The SSRF guard's runtime half (HttpContext.publicOnly); without it only address literals are checked. */
+  publicOnly?: HttpContext["publicOnly"];
   /** Directory for the token and client-registration cache (created with mode 0700); `auth.oauth.token_cache` overrides it. */
   dataDir: string;
   /** Owner-only file access for the cache (src/runtime/private-files.ts); without it tokens live in memory only. */
@@ -76,7 +79,7 @@ export async function createTokenSource(auth: AuthConfig | undefined, deps: Toke
     grant,
     config,
     serverUrl: deps.serverUrl,
-    http: { fetch: deps.fetch, timeout: config.http_timeout },
+    http: { fetch: deps.fetch, timeout: config.http_timeout, ...(deps.publicOnly && { publicOnly: deps.publicOnly }) },
     platform: deps.platform,
     logger: deps.logger.child({ component: "client-auth" }),
     cache,

@@ -12,7 +12,7 @@ import { authorizeInteractively, identityFor, type InteractiveContext } from "./
 import type { IssuerState, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-auth.ts";
-import { discover, fetchAuthorizationServer, staticAuthorizationServer } from "./discovery.ts";
+import { discover, fetchAuthorizationServer, guardFor, staticAuthorizationServer } from "./discovery.ts";
 import { readCredential } from "./credential-source.ts";
 import { createDpopKey, DPOP_ALGORITHM, resourceProof, type DpopKey } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
@@ -286,16 +286,36 @@ export class OAuthTokenSource implements TokenSource {
     return true;
   }
 
+  /** Configured endpoints instead of discovery: token_url for machines, with authorization_url for a person. */
+  #endpointsConfigured(): boolean {
+    const { config, grant } = this.#o;
+    return Boolean(config.token_url && (grant !== "authorization_code" || config.authorization_url));
+  }
+
+  #pinnedIssuer(): string | undefined {
+    return this.#o.config.issuer ?? issuerOfDiscoveryUrl(this.#o.config.discovery_url);
+  }
+
+  /**
+   * The HttpContext for requests to the authorization server's endpoints (registration, token):
+   * through the SSRF guard when the MCP server's answers chose that server (discovery.ts guardFor),
+   * as configured otherwise. The guard is decided again each time, as the server's address may change.
+   */
+  async #endpointHttp(): Promise<HttpContext> {
+    const { http, serverUrl } = this.#o;
+    if (this.#endpointsConfigured() || this.#pinnedIssuer()) return http;
+    return (await guardFor(http, serverUrl))?.http ?? http;
+  }
+
   /** Discovery (or the configured endpoint) and what is known of that authorization server. */
   async #locate(resourceMetadataUrl: string | undefined): Promise<Current> {
     const { config, http, serverUrl, grant } = this.#o;
-    // Configured endpoints instead of discovery: token_url for machines, with authorization_url for a person.
-    if (config.token_url && (grant !== "authorization_code" || config.authorization_url)) {
-      if (this.#current?.issuer === (config.issuer ?? new URL(config.token_url).origin)) return this.#current;
+    if (this.#endpointsConfigured()) {
+      if (this.#current?.issuer === (config.issuer ?? new URL(config.token_url!).origin)) return this.#current;
       const configured = this.#configured();
       return grant === "authorization_code" ? { ...(await this.#o.cache.load()).issuers[configured.issuer], ...configured } : configured;
     }
-    const pinnedIssuer = config.issuer ?? issuerOfDiscoveryUrl(config.discovery_url);
+    const pinnedIssuer = this.#pinnedIssuer();
     const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...(pinnedIssuer && { pinnedIssuer }) });
     const issuer = found.as.issuer;
     const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? (await this.#o.cache.load()).issuers[issuer] : undefined;
@@ -317,20 +337,21 @@ export class OAuthTokenSource implements TokenSource {
     return clientIdentity(config.client_id, method, secret, key);
   }
 
-  #interactive(): InteractiveContext {
-    const { config, http, platform, logger, key, openBrowser } = this.#o;
-    return { config, http, platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
+  async #interactive(): Promise<InteractiveContext> {
+    const { config, platform, logger, key, openBrowser } = this.#o;
+    return { config, http: await this.#endpointHttp(), platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
   }
 
   /** A new token for `scopes` with the configured grant; becomes current. */
   async #obtain(target: Current, scopes: string[]): Promise<void> {
-    const { grant, http } = this.#o;
+    const { grant } = this.#o;
     if (grant === "authorization_code") {
       await this.#signIn(target, scopes);
       this.#requested = union(this.#requested, scopes);
       return;
     }
     const identity = this.#identity(target.as);
+    const http = await this.#endpointHttp();
     let tokens: TokenSet;
     if (grant === "client_credentials") {
       const dpop = target.dpop ? await this.#dpopHandle(target.as, identity.client) : undefined;
@@ -398,7 +419,7 @@ export class OAuthTokenSource implements TokenSource {
       async () => {
         const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
         try {
-          const signedIn = await authorizeInteractively(this.#interactive(), target.as, {
+          const signedIn = await authorizeInteractively(await this.#interactive(), target.as, {
             resource: target.resource,
             scopes,
             ...(target.registration && { cached: target.registration }),
@@ -431,9 +452,9 @@ export class OAuthTokenSource implements TokenSource {
     const tokens = target.tokens!;
     if (!tokens.refreshToken) return this.#obtain(target, tokens.scopes);
     const refresh = async () => {
-      const identity = this.#o.grant === "authorization_code" ? identityFor(this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
+      const identity = this.#o.grant === "authorization_code" ? identityFor(await this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
       const dpop = tokens.tokenType === "dpop" ? await this.#dpopHandle(target.as, identity.client) : undefined;
-      const renewed = await refreshGrant(this.#o.http, target.as, identity, target.resource, tokens, dpop);
+      const renewed = await refreshGrant(await this.#endpointHttp(), target.as, identity, target.resource, tokens, dpop);
       await this.#adopt({ ...target, tokens: renewed });
       return true;
     };
