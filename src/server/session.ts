@@ -235,7 +235,10 @@ export class Session {
     this.lastActivity = Date.now();
     const resumed = lastEventId ? parseEventId(lastEventId) : undefined;
     const streamId = resumed?.streamId ?? STANDALONE_STREAM;
-    const post = streamId === STANDALONE_STREAM ? undefined : this.#streams.get(streamId);
+    // Only a reply that went out as SSE can be resumed: one still undecided or sent as JSON comes on
+    // its POST's own response, and a GET attached to it would never be closed nor fed.
+    const found = streamId === STANDALONE_STREAM ? undefined : this.#streams.get(streamId);
+    const post = found?.mode === "sse" ? found : undefined;
     // A new GET stream takes over from the open one: a client that reconnects learns of its dropped
     // stream before the bridge does (the socket's close arrives later, or never through some
     // proxies), and refusing it until then would leave the session without server messages.

@@ -1,0 +1,34 @@
+/** Server mode's event streams under attack: Last-Event-ID resumption of streams that never were SSE. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { startBridge } from "../support/bridge.ts";
+import { initialize, JSON_HEADERS, logged, scripted } from "./support.ts";
+
+describe("Last-Event-ID naming a reply that is not an SSE stream", { timeout: 60_000 }, () => {
+  test("the GET ends at once, and the JSON call it named is still cancelled when its client goes away", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted() } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+      // Stream 1 was initialize's; this call (never answered) is stream 2, its reply JSON only.
+      const caller = new AbortController();
+      const call = fetch(bridge.url, {
+        method: "POST",
+        signal: caller.signal,
+        headers: { ...JSON_HEADERS, ...headers, accept: "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 31, method: "tools/call", params: { name: "wait", arguments: {} } }),
+      }).catch((error: Error) => error);
+      await logged(bridge, '\\"id\\":31,\\"method\\":\\"tools/call');
+      // Before: the GET was attached to the JSON reply as if it were its stream, and stayed open forever.
+      const resumed = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream", "last-event-id": "2.0" } });
+      assert.equal(resumed.status, 200);
+      assert.doesNotMatch(await resumed.text(), /"id":31/);
+      // Before: the GET counted as the call's stream, so the caller leaving did not cancel the call.
+      caller.abort();
+      assert.ok((await call) instanceof Error);
+      await logged(bridge, "cancelled 31");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
