@@ -5,15 +5,16 @@
  * - TLS client certificates: Deno.serve cannot ask for them (no requestCert / CA options), so any
  *   `client_auth` other than none fails at start-up instead of serving without the check.
  * - TLS version bounds: rustls always offers 1.2 and 1.3; a config that narrows them fails at start-up.
- * - Request/header/keep-alive/write timeouts and connection caps: Deno.serve has no such settings and
- *   no per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
+ * - Header/keep-alive/write timeouts and connection caps: Deno.serve has no such settings and no
+ *   per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
  *   client that stops reading a response is not closed by server.write_timeout (ServeOptions.writeTimeout
- *   is not read here).
+ *   is not read here). server.read_timeout is applied to request bodies here (withBodyDeadline).
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
 import { decodeUtf8, readAtMost } from "../util/bounded-read.ts";
+import { BodyNotReceivedError } from "../util/body.ts";
 import { createDenoHttpClient } from "./deno-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";
@@ -47,7 +48,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       ...(tls && { cert: tls.cert, key: tls.key }),
     },
     (request, info) =>
-      handler(request, {
+      handler(withBodyDeadline(request, options.requestTimeout), {
         remoteAddress: info.remoteAddr.hostname,
         onClientGone: (listener) => (request.signal.aborted ? listener() : request.signal.addEventListener("abort", listener, { once: true })),
       }),
@@ -61,6 +62,28 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       await server.finished;
     },
   };
+}
+
+/**
+ * server.read_timeout for a request body, which Deno.serve has no setting for: a body not whole
+ * within `ms` of the request head errors with BodyNotReceivedError (answered 408), so a client
+ * dripping its body cannot hold max_body_bytes_in_flight, or a handler, for ever. The request
+ * keeps its signal (`request.signal` of the original still says when the client is gone).
+ */
+function withBodyDeadline(request: Request, ms: number): Request {
+  if (!request.body || ms <= 0) return request;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      timer = setTimeout(() => controller.error(new BodyNotReceivedError()), ms);
+      // Nobody may be reading the body at all (a request refused before it): that must not hold the process open.
+      Deno.unrefTimer(timer as unknown as number);
+    },
+    flush() {
+      clearTimeout(timer);
+    },
+  });
+  return new Request(request.url, { method: request.method, headers: request.headers, body: request.body.pipeThrough(deadline), duplex: "half" } as RequestInit);
 }
 
 /** Delivers a stream's chunks to listeners; reading starts with the first listener so nothing is lost. */

@@ -14,6 +14,7 @@ import { createAuthGate } from "./auth-gate.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
 import { throttledLog } from "../log/throttle.ts";
+import { BodyNotReceivedError } from "../util/body.ts";
 import { jsonError } from "./http-errors.ts";
 import { ByteBudget, perClientLimit } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
@@ -76,6 +77,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null), clientAddress });
 
   app.onError((error, c) => {
+    // Node has answered 408 itself when read_timeout cut the body; Deno has not (runtime/deno.ts).
+    if (error instanceof BodyNotReceivedError) {
+      logger.debug("request body broken off", { method: c.req.method, path: c.req.path, cause: (error.cause as Error | undefined)?.message });
+      // The rest of the body may still come: the connection is not kept for another request.
+      return jsonError(408, "request_timeout", "the request body did not arrive whole within server.read_timeout", { connection: "close" });
+    }
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
     return jsonError(500, "server_error", "the bridge could not handle this request");
   });

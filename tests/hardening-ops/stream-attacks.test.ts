@@ -1,8 +1,9 @@
-/** Server mode's event streams under attack: Last-Event-ID resumption of streams that never were SSE. */
+/** Server mode's streams under attack: Last-Event-ID resumption of replies that never were SSE, request bodies that break off. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
-import { initialize, JSON_HEADERS, logged, scripted } from "./support.ts";
+import { brokenOffPost } from "../support/drip.ts";
+import { initialize, JSON_HEADERS, logged, scripted, until } from "./support.ts";
 
 describe("Last-Event-ID naming a reply that is not an SSE stream", { timeout: 60_000 }, () => {
   test("the GET ends at once, and the JSON call it named is still cancelled when its client goes away", async () => {
@@ -27,6 +28,25 @@ describe("Last-Event-ID naming a reply that is not an SSE stream", { timeout: 60
       caller.abort();
       assert.ok((await call) instanceof Error);
       await logged(bridge, "cancelled 31");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("a request body that breaks off", { timeout: 60_000 }, () => {
+  test("a client that goes away mid-body, or drips it past read_timeout, is no error of the bridge's: nothing logged at error", async () => {
+    const bridge = await startBridge({ log: { level: "debug" }, server: { mcp_server: scripted(), read_timeout: "1s" } });
+    try {
+      const gone = await brokenOffPost(bridge.url, 1000, '{"jsonrpc":');
+      gone.socket.destroy();
+      await logged(bridge, /request body broken off|request failed/);
+      const dripping = await brokenOffPost(bridge.url, 1000, '{"jsonrpc":');
+      await until(() => (/^HTTP\/1\.1 408/.test(dripping.received()) ? true : undefined), "408 for the dripped body");
+      dripping.socket.destroy();
+      await logged(bridge, /(request body broken off|request failed)[^]*(request body broken off|request failed)/);
+      // Before: "ERROR request failed … error=aborted", a line per attacker's connection.
+      assert.doesNotMatch(bridge.logs(), /ERROR/);
     } finally {
       await bridge.stop();
     }

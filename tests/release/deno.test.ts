@@ -4,6 +4,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
+import { ECHO_SERVER, startBridge } from "../support/bridge.ts";
+import { brokenOffPost } from "../support/drip.ts";
+import { until } from "../hardening-ops/support.ts";
 import { assertBearerBridgeWorks, DENO, ROOT, run, startBearerBridge, tempDir } from "./helpers.ts";
 
 /** Deno keeps its compile cache under HOME; the rest of the environment stays out. */
@@ -30,6 +33,26 @@ describe("under Deno", { timeout: 120_000 }, () => {
     const bridge = await startBearerBridge(DENO, ["run", "-A", MAIN], token, ENV);
     try {
       await assertBearerBridgeWorks(bridge.url, token);
+    } finally {
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+    }
+  });
+
+  it("applies server.read_timeout to request bodies: a dripped body gets 408 and gives back its share of max_body_bytes_in_flight", async () => {
+    const limits = { read_timeout: "1s", max_body_size: "1MiB", max_body_bytes_in_flight: "1MiB" };
+    const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, ...limits } }, { launcher: { command: DENO, args: ["run", "-A", MAIN], env: ENV, cwd: tempDir() } });
+    const ping = async () => (await fetch(bridge.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' })).status;
+    try {
+      const dripping = await brokenOffPost(bridge.url, 1024 * 1024, '{"jsonrpc":');
+      // While its body is awaited it holds the whole budget.
+      assert.equal(await ping(), 503);
+      // Before: Deno.serve has no read timeout, so the budget stayed taken (every POST 503) for as long as the client liked.
+      await until(() => (/^HTTP\/1\.1 408/.test(dripping.received()) ? true : undefined), "408 for the dripped body");
+      assert.match(dripping.received(), /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/);
+      dripping.socket.destroy();
+      // Past the budget, refused for want of a session: the body was read.
+      assert.equal(await ping(), 400);
+      assert.doesNotMatch(bridge.logs(), /ERROR/);
     } finally {
       assert.equal(await bridge.stop(), 0, bridge.logs());
     }
