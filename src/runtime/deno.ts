@@ -8,7 +8,7 @@
  * - Header/keep-alive/write timeouts and connection caps: Deno.serve has no such settings and no
  *   per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
  *   client that stops reading a response is not closed by server.write_timeout (ServeOptions.writeTimeout
- *   is not read here). server.read_timeout is applied to request bodies here (withBodyDeadline).
+ *   is not read here). server.read_timeout is applied to request bodies here (asNodeWould).
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
@@ -48,7 +48,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       ...(tls && { cert: tls.cert, key: tls.key }),
     },
     (request, info) =>
-      handler(withBodyDeadline(request, options.requestTimeout), {
+      handler(asNodeWould(request, options.requestTimeout), {
         remoteAddress: info.remoteAddr.hostname,
         onClientGone: (listener) => (request.signal.aborted ? listener() : request.signal.addEventListener("abort", listener, { once: true })),
       }),
@@ -65,15 +65,31 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
 }
 
 /**
- * server.read_timeout for a request body, which Deno.serve has no setting for: a body not whole
- * within `ms` of the request head errors with BodyNotReceivedError (answered 408), so a client
- * dripping its body cannot hold max_body_bytes_in_flight, or a handler, for ever. The request
- * keeps its signal (`request.signal` of the original still says when the client is gone).
+ * The request as the app gets it under Node, where the same guards read it:
+ * - HTTP/2 (h2 over TLS, h2c with prior knowledge: Deno.serve speaks both) names the host in
+ *   :authority, which Deno puts in request.url and in no Host header. Node's HTTP/1.1 server always
+ *   has one, and the Host guard (DNS rebinding, allowed_hosts) reads it: it becomes Host. A
+ *   Host-less HTTP/1 request, whose URL Deno names "localhost", stays without one, as under Node.
+ * - server.read_timeout for the body, which Deno.serve has no setting for: a body not whole within
+ *   `bodyTimeoutMs` of the request head errors with BodyNotReceivedError (answered 408), so a
+ *   client dripping its body cannot hold max_body_bytes_in_flight, or a handler, for ever.
+ * `request.signal` of the original still says when the client is gone.
  */
-function withBodyDeadline(request: Request, ms: number): Request {
-  if (!request.body || ms <= 0) return request;
+function asNodeWould(request: Request, bodyTimeoutMs: number): Request {
+  const authority = request.headers.has("host") ? undefined : new URL(request.url);
+  const host = authority && authority.hostname !== "localhost" ? authority.host : undefined;
+  const deadline = request.body && bodyTimeoutMs > 0 ? bodyDeadline(bodyTimeoutMs) : undefined;
+  if (host === undefined && deadline === undefined) return request;
+  const headers = new Headers(request.headers);
+  if (host !== undefined) headers.set("host", host);
+  const body = deadline ? request.body!.pipeThrough(deadline) : request.body;
+  return new Request(request.url, { method: request.method, headers, body, ...(body && { duplex: "half" }) } as RequestInit);
+}
+
+/** Passes a body through, or errors it with BodyNotReceivedError when it has not ended within `ms`. */
+function bodyDeadline(ms: number): TransformStream<Uint8Array, Uint8Array> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new TransformStream<Uint8Array, Uint8Array>({
+  return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
       timer = setTimeout(() => controller.error(new BodyNotReceivedError()), ms);
       // Nobody may be reading the body at all (a request refused before it): that must not hold the process open.
@@ -83,7 +99,6 @@ function withBodyDeadline(request: Request, ms: number): Request {
       clearTimeout(timer);
     },
   });
-  return new Request(request.url, { method: request.method, headers: request.headers, body: request.body.pipeThrough(deadline), duplex: "half" } as RequestInit);
 }
 
 /** Delivers a stream's chunks to listeners; reading starts with the first listener so nothing is lost. */

@@ -1,6 +1,7 @@
 /** @module The unbundled source under Deno (`deno run -A src/main.ts`): CLI basics, then server mode through Deno.serve. */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { connect as connectHttp2 } from "node:http2";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
@@ -54,6 +55,27 @@ describe("under Deno", { timeout: 120_000 }, () => {
       assert.equal(await ping(), 400);
       assert.doesNotMatch(bridge.logs(), /ERROR/);
     } finally {
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+    }
+  });
+
+  it("checks the host an HTTP/2 request names (:authority, no Host header) as Node checks Host: a rebinding name gets 403", async () => {
+    const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } }, { launcher: { command: DENO, args: ["run", "-A", MAIN], env: ENV, cwd: tempDir() } });
+    // Deno.serve answers HTTP/2 with prior knowledge on a plain listener too (and h2 over TLS).
+    const session = connectHttp2(bridge.origin);
+    const health = (authority: string) =>
+      new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ":path": "/health", ":authority": authority });
+        stream.on("response", (headers) => resolve(headers[":status"]!));
+        stream.on("error", reject);
+        stream.resume();
+      });
+    try {
+      assert.equal(await health(new URL(bridge.origin).host), 200);
+      // Before: 200, the Host guard saw no Host header at all.
+      assert.equal(await health("rebound.example.com"), 403);
+    } finally {
+      session.close();
       assert.equal(await bridge.stop(), 0, bridge.logs());
     }
   });
