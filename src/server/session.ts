@@ -245,12 +245,13 @@ export class Session {
     if (streamId === STANDALONE_STREAM) this.#standalone?.close();
     const sink = this.#newSink();
     const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
-    sink.write(this.#priming(streamId));
     if (resumed) {
       for (const event of this.#events) {
         if (event.streamId === streamId && event.seq > resumed.seq) sink.write(formatEvent(`${event.streamId}.${event.seq}`, event.raw));
       }
     }
+    // After the replay: its id is the newest, and a client that keeps it resumes after every replayed event.
+    sink.write(this.#priming(streamId));
     if (post) {
       post.sink?.close();
       post.sink = sink;

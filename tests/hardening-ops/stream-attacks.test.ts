@@ -1,4 +1,4 @@
-/** Server mode's streams under attack: Last-Event-ID resumption of replies that never were SSE, request bodies that break off. */
+/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short), request bodies that break off. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
@@ -33,6 +33,36 @@ describe("Last-Event-ID naming a reply that is not an SSE stream", { timeout: 60
     }
   });
 });
+
+describe("Last-Event-ID replay", { timeout: 60_000 }, () => {
+  test("a client that got only the first event of a replay resumes from it and still gets the rest", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted() } });
+    try {
+      const version = "2025-11-25";
+      const { session } = await initialize(bridge.url, {}, version);
+      const headers = { "mcp-session-id": session, "mcp-protocol-version": version };
+      const call = await fetch(bridge.url, {
+        method: "POST",
+        headers: { ...JSON_HEADERS, ...headers, accept: "text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 40, method: "tools/call", params: { name: "chatty", arguments: { count: 2 } } }),
+      });
+      const primingId = firstEventId(await call.text());
+      const resume = async (lastEventId: string) => (await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream", "last-event-id": lastEventId } })).text();
+      const replay = await resume(primingId);
+      assert.match(replay, /"id":40/);
+      // The connection drops after the replay's first event: its id is all the client keeps.
+      // Before: that was a new priming event numbered after every replayed one, so nothing more came back.
+      assert.match(await resume(firstEventId(replay)), /"id":40/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+/** The id of the first event of an SSE text. */
+function firstEventId(text: string): string {
+  return /^id: (\S+)$/m.exec(text)![1]!;
+}
 
 describe("a request body that breaks off", { timeout: 60_000 }, () => {
   test("a client that goes away mid-body, or drips it past read_timeout, is no error of the bridge's: nothing logged at error", async () => {
