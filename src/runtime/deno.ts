@@ -76,15 +76,21 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
  * `request.signal` of the original still says when the client is gone.
  */
 function asNodeWould(request: Request, bodyTimeoutMs: number): Request {
+  // No Request can be made with these (Fetch forbids them), and no route takes them: 404 as they are.
+  if (FORBIDDEN_METHODS.has(request.method)) return request;
   const authority = request.headers.has("host") ? undefined : new URL(request.url);
   const host = authority && authority.hostname !== "localhost" ? authority.host : undefined;
-  const deadline = request.body && bodyTimeoutMs > 0 ? bodyDeadline(bodyTimeoutMs) : undefined;
+  // Deno gives every request a body stream, even one with none; GET and HEAD cannot carry one on.
+  const body = request.method === "GET" || request.method === "HEAD" ? null : request.body;
+  const deadline = body && bodyTimeoutMs > 0 ? bodyDeadline(bodyTimeoutMs) : undefined;
   if (host === undefined && deadline === undefined) return request;
   const headers = new Headers(request.headers);
   if (host !== undefined) headers.set("host", host);
-  const body = deadline ? request.body!.pipeThrough(deadline) : request.body;
-  return new Request(request.url, { method: request.method, headers, body, ...(body && { duplex: "half" }) } as RequestInit);
+  const bounded = deadline ? body!.pipeThrough(deadline) : body;
+  return new Request(request.url, { method: request.method, headers, body: bounded, ...(bounded && { duplex: "half" }) } as RequestInit);
 }
+
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 /** Passes a body through, or errors it with BodyNotReceivedError when it has not ended within `ms`. */
 function bodyDeadline(ms: number): TransformStream<Uint8Array, Uint8Array> {

@@ -1,6 +1,7 @@
 /** @module The unbundled source under Deno (`deno run -A src/main.ts`): CLI basics, then server mode through Deno.serve. */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { connect as connectHttp2 } from "node:http2";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -74,6 +75,16 @@ describe("under Deno", { timeout: 120_000 }, () => {
       assert.equal(await health(new URL(bridge.origin).host), 200);
       // Before: 200, the Host guard saw no Host header at all.
       assert.equal(await health("rebound.example.com"), 403);
+      // A method no Request can be made with (Fetch forbids TRACE) is passed on as it came: 404 JSON, as under Node.
+      const trace = await new Promise<{ status: number; type: string }>((resolve, reject) => {
+        const sent = httpRequest(`${bridge.origin}/health`, { method: "TRACE" }, (response) => {
+          response.resume();
+          resolve({ status: response.statusCode!, type: response.headers["content-type"] ?? "" });
+        });
+        sent.on("error", reject);
+        sent.end();
+      });
+      assert.deepEqual(trace, { status: 404, type: "application/json" });
     } finally {
       session.close();
       assert.equal(await bridge.stop(), 0, bridge.logs());
