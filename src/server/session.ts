@@ -282,7 +282,7 @@ export class Session {
       const key = message.id === null ? undefined : idKey(message.id);
       const pending = key === undefined ? undefined : this.#pending.get(key);
       if (!pending || key === undefined) {
-        this.#logger.debug("child answered an id that is not in flight; dropped", { session: this.id, id: message.id });
+        this.#logger.debug("child answered an id that is not in flight; dropped", { id: message.id });
         return;
       }
       this.#untrack(key, pending);
@@ -397,7 +397,7 @@ export class Session {
       // Only answers to what the child asked are passed on.
       const key = message.id === null ? undefined : idKey(message.id);
       if (key === undefined || !this.#childRequests.delete(key)) {
-        this.#logger.debug("client answered an id the server did not ask; dropped", { session: this.id, id: message.id });
+        this.#logger.debug("client answered an id the server did not ask; dropped", { id: message.id });
         return;
       }
     } else if (message.method === "notifications/cancelled") {

@@ -1,4 +1,4 @@
-/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short), request bodies that break off. */
+/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short), session ids in logs, request bodies that break off. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
@@ -63,6 +63,25 @@ describe("Last-Event-ID replay", { timeout: 60_000 }, () => {
 function firstEventId(text: string): string {
   return /^id: (\S+)$/m.exec(text)![1]!;
 }
+
+describe("session ids in the log", { timeout: 60_000 }, () => {
+  test("are never written whole, at debug either: with authentication off the id is all it takes to use a session", async () => {
+    const bridge = await startBridge({ log: { level: "debug" }, server: { mcp_server: scripted() } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const headers = { ...JSON_HEADERS, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+      // An answer to a question the server never asked: dropped, and logged at debug.
+      const stray = await fetch(bridge.url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 999, result: {} }) });
+      assert.equal(stray.status, 202);
+      await logged(bridge, "client answered an id the server did not ask");
+      assert.ok(bridge.logs().includes(`session=${session.slice(0, 8)}`), "the session is named by its first 8 characters");
+      // Before: the debug line carried session=<the whole id>.
+      assert.ok(!bridge.logs().includes(session), "the whole session id is in the log");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
 
 describe("a request body that breaks off", { timeout: 60_000 }, () => {
   test("a client that goes away mid-body, or drips it past read_timeout, is no error of the bridge's: nothing logged at error", async () => {
