@@ -522,7 +522,8 @@ export class Session {
   /** The next event of a stream, kept for Last-Event-ID replay. */
   #nextEvent(streamId: number, raw: string): string {
     const seq = ++this.#seq;
-    if (this.#settings.eventBufferSize > 0 && raw.length <= this.#settings.eventBufferBytes) {
+    // A legacy (HTTP+SSE) stream cannot be resumed: its client reconnects to a new session.
+    if (!this.#legacy && this.#settings.eventBufferSize > 0 && raw.length <= this.#settings.eventBufferBytes) {
       this.#events.push({ streamId, seq, raw });
       this.#eventChars += raw.length;
       while (this.#events.length > this.#settings.eventBufferSize || this.#eventChars > this.#settings.eventBufferBytes) {
