@@ -243,13 +243,21 @@ export class Session {
     // stream before the bridge does (the socket's close arrives later, or never through some
     // proxies), and refusing it until then would leave the session without server messages.
     if (streamId === STANDALONE_STREAM) this.#standalone?.close();
-    const sink = this.#newSink();
-    const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
+    const replay: string[] = [];
+    let replayBytes = 0;
     if (resumed) {
       for (const event of this.#events) {
-        if (event.streamId === streamId && event.seq > resumed.seq) sink.write(formatEvent(`${event.streamId}.${event.seq}`, event.raw));
+        if (event.streamId !== streamId || event.seq <= resumed.seq) continue;
+        const text = formatEvent(`${event.streamId}.${event.seq}`, event.raw);
+        replay.push(text);
+        replayBytes += text.length;
       }
     }
+    // The replay is written at once, before the client can read any of it: room for it (bounded by
+    // event_buffer_bytes) comes on top of stream_buffer_size, which is for falling behind after it.
+    const sink = this.#newSink(replayBytes);
+    const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
+    for (const event of replay) sink.write(event);
     // After the replay: its id is the newest, and a client that keeps it resumes after every replayed event.
     sink.write(this.#priming(streamId));
     if (post) {
@@ -537,9 +545,12 @@ export class Session {
     sink?.write(this.#nextEvent(streamId, raw));
   }
 
-  /** A stream whose client stops reading is closed at session.stream_buffer_size, and that is logged. */
-  #newSink(): SseSink {
-    const sink = new SseSink(this.#settings.streamBufferBytes);
+  /**
+   * A stream whose client stops reading is closed at session.stream_buffer_size, and that is logged.
+   * `replayBytes`: room for a Last-Event-ID replay written at once, on top of that cap.
+   */
+  #newSink(replayBytes = 0): SseSink {
+    const sink = new SseSink(this.#settings.streamBufferBytes + replayBytes);
     sink.onOverflow = () => this.#drops.write("warn", "an SSE client stopped reading; its stream was closed at session.stream_buffer_size", { limit: this.#settings.streamBufferBytes });
     return sink;
   }

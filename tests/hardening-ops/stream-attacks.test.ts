@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
 import { brokenOffPost } from "../support/drip.ts";
+import { fixtureServer } from "../hardening/support.ts";
 import { initialize, JSON_HEADERS, logged, scripted, until } from "./support.ts";
 
 describe("Last-Event-ID naming a reply that is not an SSE stream", { timeout: 60_000 }, () => {
@@ -58,6 +59,37 @@ describe("Last-Event-ID replay", { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe("Last-Event-ID replay larger than session.stream_buffer_size", { timeout: 60_000 }, () => {
+  test("is delivered whole: the replay is the log's own bounded bytes, not a client falling behind", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "256KiB" } } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+      // Forty 16 KiB messages, read as they come (each reaches the bridge in its own read of the pipe), then the answer.
+      const call = await fetch(bridge.url, {
+        method: "POST",
+        headers: { ...JSON_HEADERS, ...headers, accept: "text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 50, method: "tools/call", params: { name: "flood", arguments: { count: 40, size: 16_384 } } }),
+      });
+      const live = await call.text();
+      assert.match(live, /"id":50/);
+      // Resumed from its first event: 640 KiB to replay into a stream allowed 256 KiB of unread bytes.
+      const resumed = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream", "last-event-id": firstEventId(live) } });
+      // Before: the replay overflowed the new stream, which was aborted before the answer (and so on at every retry).
+      const replay = await resumed.text();
+      assert.match(replay, /"id":50/);
+      assert.equal(countMatches(replay, /"method":"notifications\/message"/g), 39);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+function countMatches(text: string, pattern: RegExp): number {
+  return [...text.matchAll(pattern)].length;
+}
 
 /** The id of the first event of an SSE text. */
 function firstEventId(text: string): string {
