@@ -15,7 +15,7 @@ import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { BodyNotReceivedError } from "../util/body.ts";
-import { jsonError } from "./http-errors.ts";
+import { jsonError, methodNotAllowed } from "./http-errors.ts";
 import { ByteBudget, perClientLimit } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
 import type { ModernServer } from "./modern.ts";
@@ -145,6 +145,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const ready = sessions.ready && authReady;
     return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState, ...sessions.startFailure, auth: authReady ? "ready" : "unavailable" }, ready ? 200 : 503);
   });
+
+  // The probes are read-only: other methods learn what they are (405), not that nothing is there.
+  for (const path of ["/health", "/ready"]) app.all(path, (c) => methodNotAllowed(c.req.method, path, "GET, HEAD"));
 
   if (options.protectedResourceMetadata) {
     const document = options.protectedResourceMetadata;

@@ -80,7 +80,7 @@ describe("under Deno", { timeout: 120_000 }, () => {
       assert.equal(await health(new URL(bridge.origin).host), 200);
       // Before: 200, the Host guard saw no Host header at all.
       assert.equal(await health("rebound.example.com"), 403);
-      // A method no Request can be made with (Fetch forbids TRACE) is passed on as it came: 404 JSON, as under Node.
+      // A method no Request can be made with (Fetch forbids TRACE) is passed on as it came: 405 JSON, as under Node.
       const trace = await new Promise<{ status: number; type: string }>((resolve, reject) => {
         const sent = httpRequest(`${bridge.origin}/health`, { method: "TRACE" }, (response) => {
           response.resume();
@@ -89,7 +89,7 @@ describe("under Deno", { timeout: 120_000 }, () => {
         sent.on("error", reject);
         sent.end();
       });
-      assert.deepEqual(trace, { status: 404, type: "application/json" });
+      assert.deepEqual(trace, { status: 405, type: "application/json" });
     } finally {
       session.close();
       assert.equal(await bridge.stop(), 0, bridge.logs());
