@@ -225,7 +225,7 @@ export class Session {
     const sink = this.#newSink();
     this.#legacy = true;
     this.#standalone = sink;
-    sink.onClientGone = () => this.terminate("the client closed its SSE stream");
+    sink.onClientGone = () => this.terminate(sink.overflowed ? "the client stopped reading its SSE stream (session.stream_buffer_size)" : "the client closed its SSE stream");
     sink.named("endpoint", endpoint);
     return new Response(sink.body, { headers: sseHeaders() });
   }

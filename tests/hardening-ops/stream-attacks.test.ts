@@ -1,5 +1,6 @@
-/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short), session ids in logs, request bodies that break off. */
+/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short, replays larger than the stream cap), session ids in logs, legacy clients that stop reading, request bodies that break off. */
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
 import { brokenOffPost } from "../support/drip.ts";
@@ -110,6 +111,30 @@ describe("session ids in the log", { timeout: 60_000 }, () => {
       // Before: the debug line carried session=<the whole id>.
       assert.ok(!bridge.logs().includes(session), "the whole session id is in the log");
     } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("a legacy HTTP+SSE client that stops reading its stream", { timeout: 60_000 }, () => {
+  test("loses its session at stream_buffer_size, and the log says why (before: as if it had closed the stream)", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { stream_buffer_size: "1MiB" } } });
+    const { hostname, port } = new URL(bridge.origin);
+    const socket = connect(Number(port), hostname);
+    try {
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk));
+      socket.on("error", () => {});
+      socket.write(`GET /sse HTTP/1.1\r\nhost: ${hostname}:${port}\r\naccept: text/event-stream\r\n\r\n`);
+      const endpoint = new URL(await until(() => /data: (\/messages\?sessionId=\S+)\r?\n/.exec(text)?.[1], "the endpoint event"), bridge.origin);
+      socket.pause();
+      const send = (message: unknown) => fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(message) });
+      assert.equal((await send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })).status, 202);
+      // Big answers nobody reads, until the session is gone.
+      await until(async () => ((await send({ jsonrpc: "2.0", id: Date.now(), method: "tools/call", params: { name: "big", arguments: { bytes: 512 * 1024 } } })).status === 404 ? true : undefined), "the session to end");
+      await logged(bridge, /session ended .*reason="the client stopped reading its SSE stream \(session\.stream_buffer_size\)"/);
+    } finally {
+      socket.destroy();
       await bridge.stop();
     }
   });
