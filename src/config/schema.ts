@@ -241,7 +241,7 @@ const sessionSchema = section({
   cache_scope: z.enum(["private", "public"]).default("private").describe("Modern clients: cacheScope put on those results when the MCP server gives none."),
   request_state_key: secret().optional().describe("Key of the sealed requestState of multi round-trip requests; default: a random key per process."),
   event_buffer_bytes: byteSize().prefault("4MiB").describe("Bytes of events per session kept for SSE replay; the oldest go first, and an event larger than this is not kept."),
-  stream_buffer_size: byteSize(true).prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
+  stream_buffer_size: byteSize(true).prefault("4MiB").describe("Bytes waiting for a client per SSE stream (one that does not read; a stream resumed with Last-Event-ID gets room for its replay on top), and half as much per session for messages while no stream is open; past it the stream is closed or the oldest message dropped, logged once."),
 });
 
 const bearerSchema = section({

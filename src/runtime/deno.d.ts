@@ -85,6 +85,7 @@ declare namespace Deno {
 
   function serve(options: ServeOptions, handler: (request: Request, info: { remoteAddr: NetAddr }) => Response | Promise<Response>): HttpServer;
   function kill(pid: number, signal: string): void;
+  function unrefTimer(id: number): void;
   function execPath(): string;
   function readTextFile(path: string): Promise<string>;
   interface OpenOptions {

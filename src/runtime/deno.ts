@@ -5,15 +5,16 @@
  * - TLS client certificates: Deno.serve cannot ask for them (no requestCert / CA options), so any
  *   `client_auth` other than none fails at start-up instead of serving without the check.
  * - TLS version bounds: rustls always offers 1.2 and 1.3; a config that narrows them fails at start-up.
- * - Request/header/keep-alive/write timeouts and connection caps: Deno.serve has no such settings and
- *   no per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
+ * - Header/keep-alive/write timeouts and connection caps: Deno.serve has no such settings and no
+ *   per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
  *   client that stops reading a response is not closed by server.write_timeout (ServeOptions.writeTimeout
- *   is not read here).
+ *   is not read here). server.read_timeout is applied to request bodies here (asNodeWould).
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
 import { decodeUtf8, readAtMost } from "../util/bounded-read.ts";
+import { BodyNotReceivedError } from "../util/body.ts";
 import { createDenoHttpClient } from "./deno-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";
@@ -47,7 +48,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       ...(tls && { cert: tls.cert, key: tls.key }),
     },
     (request, info) =>
-      handler(request, {
+      handler(asNodeWould(request, options.requestTimeout), {
         remoteAddress: info.remoteAddr.hostname,
         onClientGone: (listener) => (request.signal.aborted ? listener() : request.signal.addEventListener("abort", listener, { once: true })),
       }),
@@ -61,6 +62,49 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
       await server.finished;
     },
   };
+}
+
+/**
+ * The request as the app gets it under Node, where the same guards read it:
+ * - HTTP/2 (h2 over TLS, h2c with prior knowledge: Deno.serve speaks both) names the host in
+ *   :authority, which Deno puts in request.url and in no Host header. Node's HTTP/1.1 server always
+ *   has one, and the Host guard (DNS rebinding, allowed_hosts) reads it: it becomes Host. A
+ *   Host-less HTTP/1 request, whose URL Deno names "localhost", stays without one, as under Node.
+ * - server.read_timeout for the body, which Deno.serve has no setting for: a body not whole within
+ *   `bodyTimeoutMs` of the request head errors with BodyNotReceivedError (answered 408), so a
+ *   client dripping its body cannot hold max_body_bytes_in_flight, or a handler, for ever.
+ * `request.signal` of the original still says when the client is gone.
+ */
+function asNodeWould(request: Request, bodyTimeoutMs: number): Request {
+  // No Request can be made with these (Fetch forbids them), and no route takes them: 404 as they are.
+  if (FORBIDDEN_METHODS.has(request.method)) return request;
+  const authority = request.headers.has("host") ? undefined : new URL(request.url);
+  const host = authority && authority.hostname !== "localhost" ? authority.host : undefined;
+  // Deno gives every request a body stream, even one with none; GET and HEAD cannot carry one on.
+  const body = request.method === "GET" || request.method === "HEAD" ? null : request.body;
+  const deadline = body && bodyTimeoutMs > 0 ? bodyDeadline(bodyTimeoutMs) : undefined;
+  if (host === undefined && deadline === undefined) return request;
+  const headers = new Headers(request.headers);
+  if (host !== undefined) headers.set("host", host);
+  const bounded = deadline ? body!.pipeThrough(deadline) : body;
+  return new Request(request.url, { method: request.method, headers, body: bounded, ...(bounded && { duplex: "half" }) } as RequestInit);
+}
+
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/** Passes a body through, or errors it with BodyNotReceivedError when it has not ended within `ms`. */
+function bodyDeadline(ms: number): TransformStream<Uint8Array, Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      timer = setTimeout(() => controller.error(new BodyNotReceivedError()), ms);
+      // Nobody may be reading the body at all (a request refused before it): that must not hold the process open.
+      Deno.unrefTimer(timer as unknown as number);
+    },
+    flush() {
+      clearTimeout(timer);
+    },
+  });
 }
 
 /** Delivers a stream's chunks to listeners; reading starts with the first listener so nothing is lost. */

@@ -14,7 +14,8 @@ import { createAuthGate } from "./auth-gate.ts";
 import { clientAddressResolver } from "./client-address.ts";
 import { createRequestGuard } from "./guards.ts";
 import { throttledLog } from "../log/throttle.ts";
-import { jsonError } from "./http-errors.ts";
+import { BodyNotReceivedError } from "../util/body.ts";
+import { jsonError, methodNotAllowed } from "./http-errors.ts";
 import { ByteBudget, perClientLimit } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
 import type { ModernServer } from "./modern.ts";
@@ -76,6 +77,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null), clientAddress });
 
   app.onError((error, c) => {
+    // Node has answered 408 itself when read_timeout cut the body; Deno has not (runtime/deno.ts).
+    if (error instanceof BodyNotReceivedError) {
+      logger.debug("request body broken off", { method: c.req.method, path: c.req.path, cause: (error.cause as Error | undefined)?.message });
+      // The rest of the body may still come: the connection is not kept for another request.
+      return jsonError(408, "request_timeout", "the request body did not arrive whole within server.read_timeout", { connection: "close" });
+    }
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
     return jsonError(500, "server_error", "the bridge could not handle this request");
   });
@@ -138,6 +145,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const ready = sessions.ready && authReady;
     return c.json({ status: ready ? "ready" : "not_ready", mcp_server: sessions.childState, ...sessions.startFailure, auth: authReady ? "ready" : "unavailable" }, ready ? 200 : 503);
   });
+
+  // The probes are read-only: other methods learn what they are (405), not that nothing is there.
+  for (const path of ["/health", "/ready"]) app.all(path, (c) => methodNotAllowed(c.req.method, path, "GET, HEAD"));
 
   if (options.protectedResourceMetadata) {
     const document = options.protectedResourceMetadata;

@@ -6,3 +6,8 @@ export function jsonError(status: number, error: string, description: string, he
     headers: { "content-type": "application/json", ...headers },
   });
 }
+
+/** 405 for a method a path is not served with; `allow` lists those it is (RFC 9110 §15.5.6). */
+export function methodNotAllowed(method: string, path: string, allow: string): Response {
+  return jsonError(405, "method_not_allowed", `${method} is not served on ${path}; use ${allow}`, { allow });
+}

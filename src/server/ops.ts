@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import type { Authenticator } from "../auth/types.ts";
 import { isLoopbackHostHeader } from "./guards.ts";
-import { jsonError } from "./http-errors.ts";
+import { jsonError, methodNotAllowed } from "./http-errors.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SessionManager } from "./sessions.ts";
 
@@ -46,5 +46,6 @@ export function createOpsApp({ metrics, sessions, authenticator, loopback }: Ops
       healthy ? 200 : 503,
     );
   });
+  for (const path of ["/metrics", "/health"]) app.all(path, (c) => methodNotAllowed(c.req.method, path, "GET, HEAD"));
   return app;
 }

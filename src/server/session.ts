@@ -225,7 +225,7 @@ export class Session {
     const sink = this.#newSink();
     this.#legacy = true;
     this.#standalone = sink;
-    sink.onClientGone = () => this.terminate("the client closed its SSE stream");
+    sink.onClientGone = () => this.terminate(sink.overflowed ? "the client stopped reading its SSE stream (session.stream_buffer_size)" : "the client closed its SSE stream");
     sink.named("endpoint", endpoint);
     return new Response(sink.body, { headers: sseHeaders() });
   }
@@ -235,19 +235,31 @@ export class Session {
     this.lastActivity = Date.now();
     const resumed = lastEventId ? parseEventId(lastEventId) : undefined;
     const streamId = resumed?.streamId ?? STANDALONE_STREAM;
-    const post = streamId === STANDALONE_STREAM ? undefined : this.#streams.get(streamId);
+    // Only a reply that went out as SSE can be resumed: one still undecided or sent as JSON comes on
+    // its POST's own response, and a GET attached to it would never be closed nor fed.
+    const found = streamId === STANDALONE_STREAM ? undefined : this.#streams.get(streamId);
+    const post = found?.mode === "sse" ? found : undefined;
     // A new GET stream takes over from the open one: a client that reconnects learns of its dropped
     // stream before the bridge does (the socket's close arrives later, or never through some
     // proxies), and refusing it until then would leave the session without server messages.
     if (streamId === STANDALONE_STREAM) this.#standalone?.close();
-    const sink = this.#newSink();
-    const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
-    sink.write(this.#priming(streamId));
+    const replay: string[] = [];
+    let replayBytes = 0;
     if (resumed) {
       for (const event of this.#events) {
-        if (event.streamId === streamId && event.seq > resumed.seq) sink.write(formatEvent(`${event.streamId}.${event.seq}`, event.raw));
+        if (event.streamId !== streamId || event.seq <= resumed.seq) continue;
+        const text = formatEvent(`${event.streamId}.${event.seq}`, event.raw);
+        replay.push(text);
+        replayBytes += text.length;
       }
     }
+    // The replay is written at once, before the client can read any of it: room for it (bounded by
+    // event_buffer_bytes) comes on top of stream_buffer_size, which is for falling behind after it.
+    const sink = this.#newSink(replayBytes);
+    const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
+    for (const event of replay) sink.write(event);
+    // After the replay: its id is the newest, and a client that keeps it resumes after every replayed event.
+    sink.write(this.#priming(streamId));
     if (post) {
       post.sink?.close();
       post.sink = sink;
@@ -278,7 +290,7 @@ export class Session {
       const key = message.id === null ? undefined : idKey(message.id);
       const pending = key === undefined ? undefined : this.#pending.get(key);
       if (!pending || key === undefined) {
-        this.#logger.debug("child answered an id that is not in flight; dropped", { session: this.id, id: message.id });
+        this.#logger.debug("child answered an id that is not in flight; dropped", { id: message.id });
         return;
       }
       this.#untrack(key, pending);
@@ -393,7 +405,7 @@ export class Session {
       // Only answers to what the child asked are passed on.
       const key = message.id === null ? undefined : idKey(message.id);
       if (key === undefined || !this.#childRequests.delete(key)) {
-        this.#logger.debug("client answered an id the server did not ask; dropped", { session: this.id, id: message.id });
+        this.#logger.debug("client answered an id the server did not ask; dropped", { id: message.id });
         return;
       }
     } else if (message.method === "notifications/cancelled") {
@@ -518,7 +530,8 @@ export class Session {
   /** The next event of a stream, kept for Last-Event-ID replay. */
   #nextEvent(streamId: number, raw: string): string {
     const seq = ++this.#seq;
-    if (this.#settings.eventBufferSize > 0 && raw.length <= this.#settings.eventBufferBytes) {
+    // A legacy (HTTP+SSE) stream cannot be resumed: its client reconnects to a new session.
+    if (!this.#legacy && this.#settings.eventBufferSize > 0 && raw.length <= this.#settings.eventBufferBytes) {
       this.#events.push({ streamId, seq, raw });
       this.#eventChars += raw.length;
       while (this.#events.length > this.#settings.eventBufferSize || this.#eventChars > this.#settings.eventBufferBytes) {
@@ -532,9 +545,12 @@ export class Session {
     sink?.write(this.#nextEvent(streamId, raw));
   }
 
-  /** A stream whose client stops reading is closed at session.stream_buffer_size, and that is logged. */
-  #newSink(): SseSink {
-    const sink = new SseSink(this.#settings.streamBufferBytes);
+  /**
+   * A stream whose client stops reading is closed at session.stream_buffer_size, and that is logged.
+   * `replayBytes`: room for a Last-Event-ID replay written at once, on top of that cap.
+   */
+  #newSink(replayBytes = 0): SseSink {
+    const sink = new SseSink(this.#settings.streamBufferBytes + replayBytes);
     sink.onOverflow = () => this.#drops.write("warn", "an SSE client stopped reading; its stream was closed at session.stream_buffer_size", { limit: this.#settings.streamBufferBytes });
     return sink;
   }

@@ -19,6 +19,7 @@ export class SseSink {
   readonly body: ReadableStream<Uint8Array>;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #open = true;
+  #overflowed = false;
   /** Called once when the client goes away, or stopped reading (not when the bridge closes the stream). */
   onClientGone: (() => void) | undefined;
   /** Called once, before onClientGone, when the stream was aborted because the client did not read. */
@@ -43,6 +44,11 @@ export class SseSink {
 
   get open(): boolean {
     return this.#open;
+  }
+
+  /** The stream was aborted because its client did not read (see onOverflow). */
+  get overflowed(): boolean {
+    return this.#overflowed;
   }
 
   /** A named event (the legacy transport's `endpoint`). */
@@ -78,6 +84,7 @@ export class SseSink {
 
   #overflow(): void {
     this.#open = false;
+    this.#overflowed = true;
     try {
       // error(), not close(): close would keep the queue until the client read it.
       this.#controller.error(new Error("the client did not read its event stream"));

@@ -6,7 +6,7 @@
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { ErrorCode, envelopeProblem, errorResponse, isRequest, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
-import { readBodyLimited } from "../util/body.ts";
+import { readBodyLimited, readRequestText } from "../util/body.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
 import type { ByteBudget } from "./limits.ts";
@@ -75,7 +75,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     }
     let text: string | undefined;
     try {
-      text = declared !== null ? await request.text() : await readBodyLimited(request, options.maxBodyBytes);
+      text = declared !== null ? await readRequestText(request) : await readBodyLimited(request, options.maxBodyBytes);
     } finally {
       options.bodyBudget.release(reserved);
     }

@@ -35,6 +35,44 @@ describe("memory stays bounded", () => {
     }
   });
 
+  test("legacy HTTP+SSE sessions keep no replay log (they cannot resume): big results to many of them do not pile up", async () => {
+    // One shared child, so forty sessions cost no processes. Before, each legacy session kept its
+    // last event_buffer_bytes of events for a Last-Event-ID its transport has no way to send.
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, session: { mode: "shared" } } }, { env: { NODE_OPTIONS: "--max-old-space-size=96" } });
+    const streams: AbortController[] = [];
+    try {
+      const text = "z".repeat(3 * MiB);
+      for (let i = 1; i <= 40; i++) {
+        const controller = new AbortController();
+        streams.push(controller);
+        const stream = await fetch(`${bridge.origin}/sse`, { headers: { accept: "text/event-stream" }, signal: controller.signal });
+        assert.equal(stream.status, 200, `stream ${i} opened`);
+        const reader = stream.body!.getReader();
+        let received = "";
+        const until = async (pattern: RegExp) => {
+          while (!pattern.test(received)) {
+            const { value, done } = await reader.read();
+            assert.ok(!done, `stream ${i} ended early`);
+            received += new TextDecoder().decode(value);
+          }
+        };
+        await until(/data: (\S+)\n/);
+        const endpoint = new URL(/data: (\S+)\n/.exec(received)![1]!, bridge.origin);
+        const send = async (message: unknown) => assert.equal((await fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(message) })).status, 202);
+        await send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "legacy", version: "1" } } });
+        await until(/"id":1,/);
+        await send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text } } });
+        await until(/"id":2,/);
+      }
+      assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
+      assert.equal(bridge.process.exitCode, null, "the bridge is still running");
+    } finally {
+      for (const controller of streams) controller.abort();
+      await bridge.stop();
+    }
+  });
+
   test("child stdin: a child that stops reading gets no unbounded buffer; POSTs get 503 with Retry-After", async (t) => {
     const { config } = fixtureServer({}, { stdin_buffer_size: "1MiB" });
     const bridge = await startBridge({ server: { mcp_server: config } });

@@ -1,14 +1,24 @@
 /** @module The unbundled source under Deno (`deno run -A src/main.ts`): CLI basics, then server mode through Deno.serve. */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { connect as connectHttp2 } from "node:http2";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
+import { ECHO_SERVER, startBridge } from "../support/bridge.ts";
+import { brokenOffPost } from "../support/drip.ts";
+import { initialize, JSON_HEADERS, logged, scripted, until } from "../hardening-ops/support.ts";
 import { assertBearerBridgeWorks, DENO, ROOT, run, startBearerBridge, tempDir } from "./helpers.ts";
 
 /** Deno keeps its compile cache under HOME; the rest of the environment stays out. */
 const ENV = { HOME: process.env.HOME ?? "/root", PATH: process.env.PATH ?? "/usr/bin:/bin", DENO_NO_UPDATE_CHECK: "1" };
 const MAIN = join(ROOT, "src", "main.ts");
+
+/** The bridge under `deno run`, serving `server` (server mode's settings) on a free loopback port. */
+function startDenoBridge(server: Record<string, unknown>) {
+  return startBridge({ server }, { launcher: { command: DENO, args: ["run", "-A", MAIN], env: ENV, cwd: tempDir() } });
+}
 
 describe("under Deno", { timeout: 120_000 }, () => {
   it("answers --version", async () => {
@@ -30,6 +40,84 @@ describe("under Deno", { timeout: 120_000 }, () => {
     const bridge = await startBearerBridge(DENO, ["run", "-A", MAIN], token, ENV);
     try {
       await assertBearerBridgeWorks(bridge.url, token);
+    } finally {
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+    }
+  });
+
+  it("applies server.read_timeout to request bodies: a dripped body gets 408 and gives back its share of max_body_bytes_in_flight", async () => {
+    const limits = { read_timeout: "3s", max_body_size: "1MiB", max_body_bytes_in_flight: "1MiB" };
+    const bridge = await startDenoBridge({ mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, ...limits });
+    const ping = async () => (await fetch(bridge.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' })).status;
+    try {
+      const dripping = await brokenOffPost(bridge.url, 1024 * 1024, '{"jsonrpc":');
+      // While its body is awaited it holds the whole budget (once the bridge has read its head).
+      await until(async () => ((await ping()) === 503 ? true : undefined), "the budget taken by the dripped body");
+      // Before: Deno.serve has no read timeout, so the budget stayed taken (every POST 503) for as long as the client liked.
+      await until(() => (/^HTTP\/1\.1 408/.test(dripping.received()) ? true : undefined), "408 for the dripped body");
+      assert.match(dripping.received(), /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/);
+      dripping.socket.destroy();
+      // Past the budget, refused for want of a session: the body was read.
+      assert.equal(await ping(), 400);
+      assert.doesNotMatch(bridge.logs(), /ERROR/);
+    } finally {
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+    }
+  });
+
+  it("checks the host an HTTP/2 request names (:authority, no Host header) as Node checks Host: a rebinding name gets 403", async () => {
+    const bridge = await startDenoBridge({ mcp_server: { command: process.execPath, args: [ECHO_SERVER] } });
+    // Deno.serve answers HTTP/2 with prior knowledge on a plain listener too (and h2 over TLS).
+    const session = connectHttp2(bridge.origin);
+    const health = (authority: string) =>
+      new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ":path": "/health", ":authority": authority });
+        stream.on("response", (headers) => resolve(headers[":status"]!));
+        stream.on("error", reject);
+        stream.resume();
+      });
+    try {
+      assert.equal(await health(new URL(bridge.origin).host), 200);
+      // Before: 200, the Host guard saw no Host header at all.
+      assert.equal(await health("rebound.example.com"), 403);
+      // A method no Request can be made with (Fetch forbids TRACE) is passed on as it came: 405 JSON, as under Node.
+      const trace = await new Promise<{ status: number; type: string }>((resolve, reject) => {
+        const sent = httpRequest(`${bridge.origin}/health`, { method: "TRACE" }, (response) => {
+          response.resume();
+          resolve({ status: response.statusCode!, type: response.headers["content-type"] ?? "" });
+        });
+        sent.on("error", reject);
+        sent.end();
+      });
+      assert.deepEqual(trace, { status: 405, type: "application/json" });
+    } finally {
+      session.close();
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+    }
+  });
+
+  it("cancels a call at the child when its client goes away, and ends a legacy session whose stream closes", async () => {
+    const bridge = await startDenoBridge({ mcp_server: scripted() });
+    try {
+      const { session } = await initialize(bridge.url);
+      const call = fetch(bridge.url, {
+        method: "POST",
+        signal: AbortSignal.timeout(500),
+        headers: { ...JSON_HEADERS, accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 78, method: "tools/call", params: { name: "wait", arguments: {} } }),
+      });
+      await assert.rejects(call);
+      await logged(bridge, "cancelled 78");
+
+      const legacy = new AbortController();
+      const stream = await fetch(`${bridge.origin}/sse`, { headers: { accept: "text/event-stream" }, signal: legacy.signal });
+      const reader = stream.body!.getReader();
+      let text = "";
+      while (!/data: (\S+)\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      legacy.abort();
+      await logged(bridge, 'reason="the client closed its SSE stream"');
+      const endpoint = new URL(/data: (\S+)\n/.exec(text)![1]!, bridge.origin);
+      assert.equal((await fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })).status, 404);
     } finally {
       assert.equal(await bridge.stop(), 0, bridge.logs());
     }

@@ -1,9 +1,11 @@
 /**
- * @module A loopback HTTP server that answers 200 JSON, sends `head`, then one space every 100 ms
- * for ever: a body that never completes, for the timeouts that must cover reading it.
+ * @module Bodies that never complete, for the timeouts that must cover reading them: a loopback
+ * HTTP server that answers 200 JSON, sends `head`, then one space every 100 ms for ever; and a
+ * client that announces a request body and sends only its start.
  */
+import { once } from "node:events";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
 
 export interface DrippingServer {
   /** http://127.0.0.1:port (no path: any path is answered alike). */
@@ -25,4 +27,16 @@ export async function startDrippingJsonServer(head: string): Promise<DrippingSer
       server.close();
     },
   };
+}
+
+/** POSTs a head announcing `declared` body bytes and sends only `sent` of them; the socket is returned open. */
+export async function brokenOffPost(url: string, declared: number, sent: string): Promise<{ socket: Socket; received: () => string }> {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let received = "";
+  socket.on("data", (chunk) => (received += chunk));
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  socket.write(`POST ${pathname} HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\naccept: application/json\r\ncontent-length: ${declared}\r\n\r\n${sent}`);
+  return { socket, received: () => received };
 }
