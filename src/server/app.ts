@@ -158,9 +158,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   for (const path of new Set([config.path, "/"])) {
     app.on(["POST", "GET", "DELETE"], path, async (c) => {
-      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
+      const address = clientAddress(c.env.remoteAddress, c.req.raw.headers);
+      const principal = await gate.authenticate(c.req.raw, address);
       if (principal instanceof Response) return principal;
-      if (c.req.method === "POST") return mcp.post(c.req.raw, principal, c.env);
+      if (c.req.method === "POST") return mcp.post(c.req.raw, principal, c.env, address);
       if (c.req.method === "GET") return mcp.get(c.req.raw, principal);
       return mcp.delete(c.req.raw, principal);
     });
@@ -173,9 +174,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       return mcp.openLegacy(principal, `${publicPathPrefix(config)}/messages`);
     });
     app.post("/messages", async (c) => {
-      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
+      const address = clientAddress(c.env.remoteAddress, c.req.raw.headers);
+      const principal = await gate.authenticate(c.req.raw, address);
       if (principal instanceof Response) return principal;
-      return mcp.postLegacy(c.req.raw, principal, c.req.query("sessionId") ?? "");
+      return mcp.postLegacy(c.req.raw, principal, c.req.query("sessionId") ?? "", address);
     });
   }
   return app;

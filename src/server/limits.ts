@@ -16,22 +16,35 @@ import { jsonError } from "./http-errors.ts";
 
 /**
  * Bytes reserved across concurrent operations (request bodies being read): a reservation that does
- * not fit is refused instead of waiting, so the total held at once never passes the budget.
+ * not fit is refused instead of waiting, so the total held at once never passes the budget. Each
+ * holder (a principal, or a client address without one) may hold at most a quarter of it beyond its
+ * first reservation: bodies declared large and sent slowly by one client must not make every
+ * other client's POST wait for read_timeout.
  */
 export class ByteBudget {
   #used = 0;
+  /** Bytes held per holder, while it holds any (so at most one entry per request being read). */
+  readonly #held = new Map<string, number>();
 
   constructor(readonly limit: number) {}
 
-  /** Reserves `bytes`; false when they do not fit now. */
-  tryReserve(bytes: number): boolean {
+  /** Reserves `bytes` for `holder`; false when they do not fit now. */
+  tryReserve(bytes: number, holder: string): boolean {
     if (this.#used + bytes > this.limit) return false;
+    const held = this.#held.get(holder) ?? 0;
+    // A holder's first body may be as large as the whole budget allows (max_body_size may exceed a quarter).
+    if (held > 0 && held + bytes > this.limit / 4) return false;
     this.#used += bytes;
+    this.#held.set(holder, held + bytes);
     return true;
   }
 
-  release(bytes: number): void {
+  /** Gives back what tryReserve reserved for `holder`. */
+  release(bytes: number, holder: string): void {
     this.#used -= bytes;
+    const left = (this.#held.get(holder) ?? bytes) - bytes;
+    if (left > 0) this.#held.set(holder, left);
+    else this.#held.delete(holder);
   }
 }
 

@@ -7,6 +7,7 @@ import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { ErrorCode, envelopeProblem, errorResponse, isRequest, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { readBodyLimited, readRequestText } from "../util/body.ts";
+import { addressBucket } from "../util/cidr.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
 import type { ByteBudget } from "./limits.ts";
@@ -58,8 +59,12 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     return session && !session.legacy ? session : refuse(404, ErrorCode.InvalidRequest, "Session not found: initialize a new session");
   }
 
-  /** Reads and checks a POST body: the messages, each as one line of JSON, or the refusal. */
-  async function readMessages(request: Request): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean } | Response> {
+  /**
+   * Reads and checks a POST body: the messages, each as one line of JSON, or the refusal. The
+   * body's bytes are held against server.max_body_bytes_in_flight for `principal`, or for the
+   * client's address (its /64 for IPv6) without one (see ByteBudget).
+   */
+  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean } | Response> {
     const contentType = request.headers.get("content-type") ?? "";
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(contentType)) {
       return refuse(415, ErrorCode.InvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
@@ -70,14 +75,15 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     // With a Content-Length the HTTP server delivers exactly that many bytes, so the direct read is
     // bounded; a chunked body is read through the counting reader.
     const reserved = declared !== null ? Number(declared) || 0 : options.maxBodyBytes;
-    if (!options.bodyBudget.tryReserve(reserved)) {
+    const holder = principal ? `sub:${principal.subject}` : `addr:${addressBucket(clientAddress)}`;
+    if (!options.bodyBudget.tryReserve(reserved, holder)) {
       return refuse(503, ErrorCode.InternalError, "Service Unavailable: too many request bodies are being received at once (server.max_body_bytes_in_flight); retry later", { "retry-after": "1" });
     }
     let text: string | undefined;
     try {
       text = declared !== null ? await readRequestText(request) : await readBodyLimited(request, options.maxBodyBytes);
     } finally {
-      options.bodyBudget.release(reserved);
+      options.bodyBudget.release(reserved, holder);
     }
     if (text === undefined) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
     let body: unknown;
@@ -100,7 +106,8 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     return { messages, raws, batch };
   }
 
-  async function post(request: Request, principal: Principal | undefined, connection: ConnectionInfo): Promise<Response> {
+  /** `clientAddress`: the client's address as resolved through server.trusted_proxies. */
+  async function post(request: Request, principal: Principal | undefined, connection: ConnectionInfo, clientAddress: string): Promise<Response> {
     const accept = acceptedFormats(request.headers.get("accept"));
     if (!accept.json && !accept.sse) return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: accept application/json or text/event-stream");
     // A modern request names its method in Mcp-Method: scopes are checked before the body is read.
@@ -108,7 +115,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     const announced = options.modern ? headerNamedRequest(headers) : undefined;
     const early = announced && options.authorize(principal, [announced]);
     if (early) return early;
-    const read = await readMessages(request);
+    const read = await readMessages(request, principal, clientAddress);
     if (read instanceof Response) return read;
     const { messages, raws, batch } = read;
 
@@ -186,11 +193,11 @@ export function createMcpHandlers(options: McpHandlerOptions) {
   }
 
   /** Legacy HTTP+SSE: POST /messages?sessionId=… → 202; replies travel on the session's stream. */
-  async function postLegacy(request: Request, principal: Principal | undefined, sessionId: string): Promise<Response> {
+  async function postLegacy(request: Request, principal: Principal | undefined, sessionId: string, clientAddress: string): Promise<Response> {
     if (!sessionId) return refuse(400, ErrorCode.InvalidRequest, "Bad Request: the sessionId query parameter is required");
     const session = sessions.get(sessionId, principal);
     if (!session || !session.legacy) return refuse(404, ErrorCode.InvalidRequest, "Session not found: open a new /sse stream");
-    const read = await readMessages(request);
+    const read = await readMessages(request, principal, clientAddress);
     if (read instanceof Response) return read;
     const refused = options.authorize(principal, read.messages);
     if (refused) return refused;

@@ -188,6 +188,20 @@ describe("memory stays bounded", () => {
     }
   });
 
+  /** Opens a POST at `bridge` from `localAddress` that declares `bytes` of body and sends only its start; `answered` collects the sockets answered. */
+  function bodyOpener(bridge: { url: string }, session: string, bytes: number, sockets: Socket[], answered: Map<Socket, string>) {
+    const url = new URL(bridge.url);
+    const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\nContent-Length: ${bytes}\r\n\r\n`;
+    return (localAddress: string) => {
+      const socket = connect({ port: Number(url.port), host: url.hostname, localAddress });
+      sockets.push(socket);
+      socket.on("error", () => {});
+      socket.on("data", (chunk: Buffer) => answered.set(socket, chunk.toString("latin1").split("\r\n")[0]!));
+      socket.write(head + '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
+      return socket;
+    };
+  }
+
   test("request bodies received at once share max_body_bytes_in_flight; past it POSTs get 503 with Retry-After", async () => {
     const { config } = fixtureServer();
     const bridge = await startBridge({ server: { mcp_server: config, max_body_size: "8MiB", max_body_bytes_in_flight: "16MiB" } });
@@ -195,25 +209,16 @@ describe("memory stays bounded", () => {
     try {
       const { session } = await initialize(bridge.url);
       assert.ok(session);
-      const url = new URL(bridge.url);
-      const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\nContent-Length: ${8 * MiB}\r\n\r\n`;
-      // Two large bodies in progress (started, not finished) take the whole budget.
-      const answered = new Set<Socket>();
-      const openBody = () => {
-        const socket = connect(Number(url.port), url.hostname);
-        sockets.push(socket);
-        socket.on("error", () => {});
-        // Any answer means this body was refused: on a busy machine a probe below can take its place first.
-        socket.on("data", () => answered.add(socket));
-        socket.write(head + '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
-      };
-      openBody();
-      openBody();
+      // Two large bodies in progress (started, not finished), from two clients, take the whole budget.
+      const answered = new Map<Socket, string>();
+      const openBody = bodyOpener(bridge, session, 8 * MiB, sockets, answered);
+      const from = new Map([[openBody("127.0.0.2"), "127.0.0.2"], [openBody("127.0.0.3"), "127.0.0.3"]]);
       await waitFor("both bodies to be in progress", async () => {
-        for (const socket of [...answered]) {
+        // Any answer means this body was refused: on a busy machine a probe below can take its place first.
+        for (const socket of [...answered.keys()]) {
           answered.delete(socket);
           socket.destroy();
-          openBody();
+          from.set(openBody(from.get(socket)!), from.get(socket)!);
         }
         const third = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
         await third.body?.cancel();
@@ -225,6 +230,28 @@ describe("memory stays bounded", () => {
         await again.body?.cancel();
         return again.status === 202;
       });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await bridge.stop();
+    }
+  });
+
+  test("one client's bodies hold at most a quarter of max_body_bytes_in_flight beyond its first: large bodies sent slowly by one client do not turn everyone else's POSTs away", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, max_body_size: "4MiB", max_body_bytes_in_flight: "16MiB" } });
+    const sockets: Socket[] = [];
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const answered = new Map<Socket, string>();
+      const openBody = bodyOpener(bridge, session, 4 * MiB, sockets, answered);
+      // Four bodies of 4 MiB from one client would be the whole budget: its share takes one.
+      for (let i = 0; i < 4; i++) openBody("127.0.0.2");
+      await waitFor("three of the client's four bodies to be refused", () => answered.size === 3);
+      assert.deepEqual([...answered.values()], ["HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable"]);
+      const other = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
+      await other.body?.cancel();
+      assert.equal(other.status, 202);
     } finally {
       for (const socket of sockets) socket.destroy();
       await bridge.stop();
