@@ -74,7 +74,8 @@ const REFUSED = "but the MCP server is not: refusing it (configure client.auth.o
  * public Internet they are refused while the MCP server is on it — a server must not make the
  * bridge reach into the network it runs in (MCP security best practices §SSRF, RFC 9728 §7.7).
  * Undefined when the MCP server is itself off it (an address literal, a localhost name, or a name
- * whose addresses all are): its own network is then where its authorization server is expected.
+ * whose addresses all are and that never answered from a public one, HttpClient.isPublicHost): its
+ * own network is then where its authorization server is expected.
  * A configured issuer is the operator's choice and is not checked (callers pass `http` for it).
  */
 export async function guardFor(http: HttpContext, serverUrl: string): Promise<Guard | undefined> {
