@@ -260,16 +260,18 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   /** The URIs the child accepted; none are delivered before the acknowledgement says which. */
   let uris: string[] = [];
   const tag = (params: JsonObject | undefined): JsonObject => ({ ...params, _meta: { ...(isObject(params?._meta) ? params._meta : {}), [MetaKey.subscriptionId]: message.id } });
-  const wanted = (method: string, params: JsonObject | undefined): boolean => {
+  /** Whether the stream carries a notification: updates only of `among` (the accepted URIs; before the acknowledgement, the asked ones). */
+  const wanted = (method: string, params: JsonObject | undefined, among: readonly string[] = uris): boolean => {
     if (method === "notifications/tools/list_changed") return filter.toolsListChanged === true;
     if (method === "notifications/prompts/list_changed") return filter.promptsListChanged === true;
     if (method === "notifications/resources/list_changed") return filter.resourcesListChanged === true;
-    return method === "notifications/resources/updated" && typeof params?.uri === "string" && uris.includes(params.uri);
+    return method === "notifications/resources/updated" && typeof params?.uri === "string" && among.includes(params.uri);
   };
   let early: JsonRpcNotification[] | undefined = [];
   const stop = pool.onBroadcast(request.principal, (notification) => {
     if (early) {
-      if (early.length < MAX_EARLY_NOTIFICATIONS) early.push(notification);
+      // Only what this stream may carry takes room: others' updates must not crowd out its own.
+      if (early.length < MAX_EARLY_NOTIFICATIONS && wanted(notification.method, notification.params, asked)) early.push(notification);
     } else if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
   });
   const acknowledge = (accepted: readonly string[]) => {

@@ -252,6 +252,23 @@ describe("subscriptions/listen in front of a legacy child that refuses one of th
     }
   });
 
+  test("an update of an asked URI before the acknowledgement is held for it, however many updates of other URIs come with it", async () => {
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(), 20_000);
+    try {
+      const events = eventReader(await listenTo("listen-5", { resourceSubscriptions: ["test://known-noisy"], toolsListChanged: true }, controller.signal));
+      assert.equal((await events.next()).method, "notifications/subscriptions/acknowledged");
+      // The held update, then notify_subscribed's own update and its end mark.
+      assert.equal(textOf((await call(bridge, ALICE, toolsCall(40, "notify_subscribed"))).body.result), "notified");
+      const seen: string[] = [];
+      for (let event = await events.next(); event.method !== "notifications/tools/list_changed"; event = await events.next()) seen.push(`${event.method} ${event.params.uri}`);
+      assert.deepEqual(seen, ["notifications/resources/updated test://known-noisy", "notifications/resources/updated test://known-noisy"]);
+    } finally {
+      clearTimeout(timeout);
+      controller.abort();
+    }
+  });
+
   test("a stream that left before the child accepted its URI does not unsubscribe it from a stream that asked for it meanwhile", async () => {
     const controller = new AbortController();
     const timeout = setTimeout(() => controller.abort(), 20_000);
