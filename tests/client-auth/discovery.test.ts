@@ -544,6 +544,27 @@ describe("the SSRF guard checks the address a name resolves to, when the connect
     assert.equal(target.connections(), 1, "the metadata's address was connected to (the listener then hung up)");
   });
 
+  test("after a restart, a refresh at the authorization server a public MCP server's answers chose stays guarded, whatever its DNS says before it answers again", async (t) => {
+    const target = await listener();
+    t.after(() => target.close());
+    // The MCP server's name now resolves into the private network; the authorization server's to loopback.
+    const { http, network } = clientResolving({ "mcp.example.com": "10.1.2.3", "as.example.com": "127.0.0.1" });
+    t.after(() => http.close());
+    const MCP = "https://mcp.example.com/mcp";
+    // What an earlier run kept: that authorization server, found through the guard, and a stale token with its refresh token.
+    const dataDir = mkdtempSync(join(tmpdir(), "mcp-bridge-guarded-cache-"));
+    const issuer = `https://as.example.com:${target.port}`;
+    const tokens = { accessToken: "old", refreshToken: "rt", expiresAt: Date.now() - 60_000, obtainedAt: Date.now() - 3_600_000, scopes: [] };
+    const state = { as: asMetadata(issuer), resource: MCP, registration: { clientId: "client-a", redirectUri: "http://127.0.0.1:33418/callback", via: "dcr" }, tokens, guarded: true };
+    writeFileSync(join(dataDir, `oauth-${createHash("sha256").update(MCP).digest("hex").slice(0, 32)}.json`), JSON.stringify({ version: 1, serverUrl: MCP, current: issuer, issuers: { [issuer]: state } }), { mode: 0o600 });
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, MCP, { ...network, dataDir });
+    t.after(() => source.close());
+    // The first request's token is stale: the refresh is tried before the MCP server has answered anything.
+    assert.equal(await source.authorization(), "Bearer old");
+    assert.match(logger.text(), /token refresh failed/);
+    assert.equal(target.connections(), 0, "the refresh never connected to the loopback address");
+  });
+
   test("a public MCP server's name that resolves into a private network when the guard asks, after it answered through the proxy, does not unlock it", async (t) => {
     const target = await listener();
     t.after(() => target.close());
