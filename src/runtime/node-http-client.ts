@@ -51,6 +51,9 @@ class TunnelingAgent extends https.Agent {
   }
 }
 
+/** Names an HttpClient remembers as having answered from the public Internet (see answeredPublicly). */
+const MAX_ANSWERED_NAMES = 64;
+
 export function createNodeHttpClient(options: HttpClientOptions): HttpClient {
   const tlsOptions: https.AgentOptions = {
     ca: options.ca,
@@ -75,6 +78,14 @@ export function createNodeHttpClient(options: HttpClientOptions): HttpClient {
   const notPublic = (host: string) => new HttpRequestError("not_public", `${host} is, or resolves only to, a private, loopback or link-local address`, { sent: false });
   // The system's own lookup unless a resolver was given: the same as an unchecked connection always had.
   const plainLookup = options.resolve && connectLookup(options.resolve);
+  /**
+   * Names that answered this client from a public address, or through a proxy (which reaches the
+   * Internet): public for good to isPublicHost, whatever their DNS says later — else a public MCP
+   * server's DNS could answer with a private address just when the SSRF guard asks, and unlock the
+   * bridge's own network for what its answers lead to. Full (MAX_ANSWERED_NAMES), later names are
+   * judged by resolution alone; none is ever dropped, so the first (the MCP server's) stays.
+   */
+  const answeredPublicly = new Set<string>();
 
   function fetch(url: string, init: HttpRequestInit): Promise<Response> {
     const target = new URL(url);
@@ -83,6 +94,7 @@ export function createNodeHttpClient(options: HttpClientOptions): HttpClient {
     const viaHttpProxy = !secure && httpProxy && !direct;
     const host = target.hostname.replace(/^\[|\]$/g, "");
     const publicOnly = init.publicOnly === true;
+    const proxied = viaHttpProxy || (secure && tunnelAgent !== undefined && !direct);
     if (publicOnly && isIP(host) && !isPublicAddress(host)) return Promise.reject(notPublic(target.host));
     const lookup = publicOnly ? connectLookup(resolveName, () => notPublic(target.host)) : plainLookup;
     const request: http.RequestOptions = viaHttpProxy
@@ -129,6 +141,7 @@ export function createNodeHttpClient(options: HttpClientOptions): HttpClient {
         if (settled) return void res.destroy();
         settled = true;
         clearTimeout(connectTimer);
+        if (!isIP(host) && answeredPublicly.size < MAX_ANSWERED_NAMES && (proxied || isPublicAddress(res.socket?.remoteAddress ?? ""))) answeredPublicly.add(host);
         const status = res.statusCode ?? 0;
         if (status < 200 || status > 599) {
           res.destroy();
@@ -159,6 +172,7 @@ export function createNodeHttpClient(options: HttpClientOptions): HttpClient {
     async isPublicHost(hostname) {
       const name = hostname.replace(/^\[|\]$/g, "");
       if (isIP(name)) return isPublicAddress(name);
+      if (answeredPublicly.has(name)) return true;
       try {
         return (await resolveName(name)).every((entry) => isPublicAddress(entry.address));
       } catch {

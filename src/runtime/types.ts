@@ -254,8 +254,10 @@ export interface HttpClient {
   fetch(url: string, init: HttpRequestInit): Promise<Response>;
   /**
    * Whether `hostname` (a name or an address literal) is on the public Internet: a literal that
-   * is public, or a name whose every address is (a name that does not resolve counts as public:
-   * nothing can be reached there). Decides whether publicOnly applies at all.
+   * is public, a name that has answered this client from a public address or through a proxy (for
+   * good: DNS that answers otherwise later does not change it), or a name whose every address is
+   * (a name that does not resolve counts as public: nothing can be reached there). Decides whether
+   * publicOnly applies at all.
    */
   isPublicHost(hostname: string): Promise<boolean>;
   /** Closes idle connections. */

@@ -203,12 +203,13 @@ const MAX_EARLY_NOTIFICATIONS = 64;
  * One resource URI subscribed at a child for the listen streams that asked for it: subscribed once
  * (resources/subscribe) however many streams ask, and unsubscribed when the last one ends.
  * `accepted` settles with the child's answer (false for an error, read_timeout or the child's end).
+ * Kept while the child has not answered, even with no stream left: a stream that asks again
+ * meanwhile joins it, as a second subscribe would be undone by the first one's late unsubscribe.
  */
 interface ChildSubscription {
   streams: number;
   accepted: Promise<boolean>;
-  /** Left by every stream before the child answered: unsubscribed once it accepts. */
-  abandoned: boolean;
+  answered: boolean;
 }
 
 /** Subscribes `uri` at `upstream` for one more listen stream (see ChildSubscription). */
@@ -219,14 +220,15 @@ function joinSubscription(subscriptions: Map<string, ChildSubscription>, upstrea
     return existing;
   }
   let settle!: (accepted: boolean) => void;
-  const subscription: ChildSubscription = { streams: 1, accepted: new Promise((resolve) => (settle = resolve)), abandoned: false };
+  const subscription: ChildSubscription = { streams: 1, accepted: new Promise((resolve) => (settle = resolve)), answered: false };
   subscriptions.set(uri, subscription);
   upstream.call("bridge-subscribe", "resources/subscribe", { uri }, {
     answered: ({ message }) => {
+      subscription.answered = true;
       const accepted = message.error === undefined;
-      // A refused URI is forgotten, so that a later stream asks the child again.
-      if (!accepted && subscriptions.get(uri) === subscription) subscriptions.delete(uri);
-      if (accepted && subscription.abandoned && !upstream.closed) upstream.call("bridge-unsubscribe", "resources/unsubscribe", { uri }, IGNORING_SINK);
+      // A refused URI is forgotten, so that a later stream asks the child again; so is one every stream left.
+      if (!accepted || subscription.streams === 0) subscriptions.delete(uri);
+      if (accepted && subscription.streams === 0) unsubscribe(upstream, uri);
       settle(accepted);
     },
     notification: () => {},
@@ -234,14 +236,15 @@ function joinSubscription(subscriptions: Map<string, ChildSubscription>, upstrea
   return subscription;
 }
 
-/** One listen stream leaves `subscription` of `uri`; the last one out unsubscribes at the child. */
+/** One listen stream leaves `subscription` of `uri`; the last one out unsubscribes at the child (once it has answered). */
 function leaveSubscription(subscriptions: Map<string, ChildSubscription>, upstream: ModernUpstream, uri: string, subscription: ChildSubscription): void {
-  if (--subscription.streams > 0 || subscriptions.get(uri) !== subscription) return;
+  if (--subscription.streams > 0 || subscriptions.get(uri) !== subscription || !subscription.answered) return;
   subscriptions.delete(uri);
-  subscription.abandoned = true;
-  void subscription.accepted.then((accepted) => {
-    if (accepted && !upstream.closed) upstream.call("bridge-unsubscribe", "resources/unsubscribe", { uri }, IGNORING_SINK);
-  });
+  unsubscribe(upstream, uri);
+}
+
+function unsubscribe(upstream: ModernUpstream, uri: string): void {
+  if (!upstream.closed) upstream.call("bridge-unsubscribe", "resources/unsubscribe", { uri }, IGNORING_SINK);
 }
 
 /**
@@ -257,16 +260,18 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   /** The URIs the child accepted; none are delivered before the acknowledgement says which. */
   let uris: string[] = [];
   const tag = (params: JsonObject | undefined): JsonObject => ({ ...params, _meta: { ...(isObject(params?._meta) ? params._meta : {}), [MetaKey.subscriptionId]: message.id } });
-  const wanted = (method: string, params: JsonObject | undefined): boolean => {
+  /** Whether the stream carries a notification: updates only of `among` (the accepted URIs; before the acknowledgement, the asked ones). */
+  const wanted = (method: string, params: JsonObject | undefined, among: readonly string[] = uris): boolean => {
     if (method === "notifications/tools/list_changed") return filter.toolsListChanged === true;
     if (method === "notifications/prompts/list_changed") return filter.promptsListChanged === true;
     if (method === "notifications/resources/list_changed") return filter.resourcesListChanged === true;
-    return method === "notifications/resources/updated" && typeof params?.uri === "string" && uris.includes(params.uri);
+    return method === "notifications/resources/updated" && typeof params?.uri === "string" && among.includes(params.uri);
   };
   let early: JsonRpcNotification[] | undefined = [];
   const stop = pool.onBroadcast(request.principal, (notification) => {
     if (early) {
-      if (early.length < MAX_EARLY_NOTIFICATIONS) early.push(notification);
+      // Only what this stream may carry takes room: others' updates must not crowd out its own.
+      if (early.length < MAX_EARLY_NOTIFICATIONS && wanted(notification.method, notification.params, asked)) early.push(notification);
     } else if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
   });
   const acknowledge = (accepted: readonly string[]) => {

@@ -6,9 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createTcpServer, type AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import { connect as netConnect, createServer as createTcpServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -17,6 +19,7 @@ import { asMetadataLocations, resourceCovers } from "../../src/auth/outbound/dis
 import { isStale, tokenSetFrom } from "../../src/auth/outbound/tokens.ts";
 import { authorizationServerFetch } from "../../src/client/index.ts";
 import { createNodeHttpClient } from "../../src/runtime/node-http-client.ts";
+import type { HttpClientOptions } from "../../src/runtime/types.ts";
 import { call, makeSource } from "./support.ts";
 
 type Route = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -486,13 +489,13 @@ describe("the SSRF guard checks the address a name resolves to, when the connect
    * Client mode's own HTTP client (as `mcp-bridge connect` builds it) whose DNS is played by the
    * test: each name in `names` resolves to its address, any other does not resolve.
    */
-  function clientResolving(names: Record<string, string>) {
+  function clientResolving(names: Record<string, string>, options: Pick<HttpClientOptions, "ca" | "proxy"> = { proxy: {} }) {
     const http = createNodeHttpClient({
       insecureSkipVerify: false,
       maxIdleConnections: 1,
       idleConnectionTimeout: 1000,
       connectTimeout: 10_000,
-      proxy: {},
+      ...options,
       resolve: async (hostname) => {
         const address = names[hostname];
         if (!address) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
@@ -539,5 +542,67 @@ describe("the SSRF guard checks the address a name resolves to, when the connect
     const challenge = `Bearer resource_metadata="https://metadata.corp.example:${target.port}/.well-known/oauth-protected-resource/mcp"`;
     assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: challenge, resourceUrl: MCP }), false);
     assert.equal(target.connections(), 1, "the metadata's address was connected to (the listener then hung up)");
+  });
+
+  test("after a restart, a refresh at the authorization server a public MCP server's answers chose stays guarded, whatever its DNS says before it answers again", async (t) => {
+    const target = await listener();
+    t.after(() => target.close());
+    // The MCP server's name now resolves into the private network; the authorization server's to loopback.
+    const { http, network } = clientResolving({ "mcp.example.com": "10.1.2.3", "as.example.com": "127.0.0.1" });
+    t.after(() => http.close());
+    const MCP = "https://mcp.example.com/mcp";
+    // What an earlier run kept: that authorization server, found through the guard, and a stale token with its refresh token.
+    const dataDir = mkdtempSync(join(tmpdir(), "mcp-bridge-guarded-cache-"));
+    const issuer = `https://as.example.com:${target.port}`;
+    const tokens = { accessToken: "old", refreshToken: "rt", expiresAt: Date.now() - 60_000, obtainedAt: Date.now() - 3_600_000, scopes: [] };
+    const state = { as: asMetadata(issuer), resource: MCP, registration: { clientId: "client-a", redirectUri: "http://127.0.0.1:33418/callback", via: "dcr" }, tokens, guarded: true };
+    writeFileSync(join(dataDir, `oauth-${createHash("sha256").update(MCP).digest("hex").slice(0, 32)}.json`), JSON.stringify({ version: 1, serverUrl: MCP, current: issuer, issuers: { [issuer]: state } }), { mode: 0o600 });
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, MCP, { ...network, dataDir });
+    t.after(() => source.close());
+    // The first request's token is stale: the refresh is tried before the MCP server has answered anything.
+    assert.equal(await source.authorization(), "Bearer old");
+    assert.match(logger.text(), /token refresh failed/);
+    assert.equal(target.connections(), 0, "the refresh never connected to the loopback address");
+  });
+
+  test("a public MCP server's name that resolves into a private network when the guard asks, after it answered through the proxy, does not unlock it", async (t) => {
+    const target = await listener();
+    t.after(() => target.close());
+    // The MCP server at mcp.example.com (a self-signed certificate for that name), answering 401.
+    const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-rebind-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=mcp.example.com", "-addext", "subjectAltName=DNS:mcp.example.com"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    const cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    const challenge = `Bearer resource_metadata="https://metadata.example.com:${target.port}/.well-known/oauth-protected-resource/mcp"`;
+    const mcp = createHttpsServer({ cert, key: readFileSync(join(dir, "key.pem")) }, (_req, res) => res.writeHead(401, { "www-authenticate": challenge }).end());
+    await new Promise<void>((resolve) => mcp.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => mcp.close(() => resolve())));
+    // HTTPS_PROXY: tunnels every CONNECT to that server, as the Internet would to mcp.example.com.
+    const proxy = createServer();
+    proxy.on("connect", (_req, client, head) => {
+      const upstream = netConnect((mcp.address() as AddressInfo).port, "127.0.0.1", () => {
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on("error", () => client.destroy());
+      client.on("error", () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    // The local DNS, the MCP server's to play with, says 10.1.2.3 when the guard asks.
+    const { http, network } = clientResolving(
+      { "mcp.example.com": "10.1.2.3", "metadata.example.com": "127.0.0.1" },
+      { ca: cert, proxy: { https: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, noProxy: "metadata.example.com" } },
+    );
+    t.after(() => http.close());
+    const MCP = "https://mcp.example.com/mcp";
+    const answer = await http.fetch(MCP, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    await answer.body?.cancel();
+    assert.equal(answer.status, 401);
+    const { source, logger } = await makeSource(CLIENT, MCP, network);
+    assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: answer.headers.get("www-authenticate"), resourceUrl: MCP }), false);
+    assert.equal(target.connections(), 0, "nothing connected to the loopback address");
+    assert.match(logger.text(), /resolves to a private, loopback or link-local address, but the MCP server is not/);
   });
 });

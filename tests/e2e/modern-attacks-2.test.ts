@@ -215,11 +215,13 @@ describe("subscriptions/listen in front of a legacy child that refuses one of th
     mcp_server: {
       command: process.execPath,
       args: ["tests/fixtures/misbehaving-server.mjs"],
-      env: { MODE: "legacy", INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities: { resources: { subscribe: true } }, serverInfo: { name: "misbehaving", version: "1" } }) },
+      env: { MODE: "legacy", INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities: { resources: { subscribe: true }, tools: { listChanged: true } }, serverInfo: { name: "misbehaving", version: "1" } }) },
       read_timeout: "5s",
     },
     auth: bearer(ALICE),
   }));
+  const listenTo = (id: string, notifications: Record<string, unknown>, signal: AbortSignal) =>
+    post(bridge, ALICE, { id, method: "subscriptions/listen", params: { notifications, _meta: meta({}) } }, { signal, accept: "text/event-stream" });
 
   test("the acknowledgement lists only the URIs the child accepted (the subset the server agreed to honor), on every stream that asks", async () => {
     const controller = new AbortController();
@@ -244,6 +246,53 @@ describe("subscriptions/listen in front of a legacy child that refuses one of th
       // A second stream shares the accepted subscription, and the refused URI is asked (and refused) again.
       const second = await listen("listen-2", ["test://missing", "test://known-a"]);
       assert.deepEqual(second.honored, { resourceSubscriptions: ["test://known-a"] });
+    } finally {
+      clearTimeout(timeout);
+      controller.abort();
+    }
+  });
+
+  test("an update of an asked URI before the acknowledgement is held for it, however many updates of other URIs come with it", async () => {
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(), 20_000);
+    try {
+      const events = eventReader(await listenTo("listen-5", { resourceSubscriptions: ["test://known-noisy"], toolsListChanged: true }, controller.signal));
+      assert.equal((await events.next()).method, "notifications/subscriptions/acknowledged");
+      // The held update, then notify_subscribed's own update and its end mark.
+      assert.equal(textOf((await call(bridge, ALICE, toolsCall(40, "notify_subscribed"))).body.result), "notified");
+      const seen: string[] = [];
+      for (let event = await events.next(); event.method !== "notifications/tools/list_changed"; event = await events.next()) seen.push(`${event.method} ${event.params.uri}`);
+      assert.deepEqual(seen, ["notifications/resources/updated test://known-noisy", "notifications/resources/updated test://known-noisy"]);
+    } finally {
+      clearTimeout(timeout);
+      controller.abort();
+    }
+  });
+
+  test("a stream that left before the child accepted its URI does not unsubscribe it from a stream that asked for it meanwhile", async () => {
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(), 20_000);
+    try {
+      // The first stream asks for a URI whose subscribe the child holds, and leaves before the acknowledgement.
+      const leaving = new AbortController();
+      const left = listenTo("listen-3", { resourceSubscriptions: ["test://known-held"] }, leaving.signal).catch(() => undefined);
+      await logged(bridge, /subscribe asked: test:\/\/known-held/);
+      leaving.abort();
+      await left;
+      // A call through the child in between: the bridge has seen the first stream go before the second comes.
+      assert.equal(textOf((await call(bridge, ALICE, toolsCall(30, "ok"))).body.result), "ok {}");
+      const staying = listenTo("listen-4", { resourceSubscriptions: ["test://known-held"], toolsListChanged: true }, controller.signal);
+      assert.equal(textOf((await call(bridge, ALICE, toolsCall(31, "ok"))).body.result), "ok {}");
+      assert.equal(textOf((await call(bridge, ALICE, toolsCall(32, "release_subscribes"))).body.result), "released");
+      const events = eventReader(await staying);
+      const ack = await events.next();
+      assert.equal(ack.method, "notifications/subscriptions/acknowledged");
+      assert.deepEqual(ack.params.notifications, { toolsListChanged: true, resourceSubscriptions: ["test://known-held"] });
+      // The child still has it subscribed: its update comes before the tool list change that marks the end.
+      assert.equal(textOf((await call(bridge, ALICE, toolsCall(33, "notify_subscribed"))).body.result), "notified");
+      const next = await events.next();
+      assert.equal(next.method, "notifications/resources/updated", `the child no longer has the URI subscribed: ${JSON.stringify(next)}`);
+      assert.equal(next.params.uri, "test://known-held");
     } finally {
       clearTimeout(timeout);
       controller.abort();

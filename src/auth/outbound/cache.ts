@@ -37,6 +37,11 @@ export interface IssuerState {
   resource: string;
   registration?: Registration;
   tokens?: TokenSet;
+  /**
+   * Discovery.guarded: requests to this server connect only to public addresses, after a restart
+   * too, whatever the MCP server's DNS says by then. Absent (a cache from before): decided anew.
+   */
+  guarded?: boolean;
 }
 
 export interface CacheDocument {

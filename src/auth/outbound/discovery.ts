@@ -24,6 +24,8 @@ export interface Discovered {
   scopesSupported?: string[];
   /** The PRM says the server takes DPoP-bound tokens (RFC 9728 §2 dpop_signing_alg_values_supported, dpop_bound_access_tokens_required). */
   dpop?: boolean;
+  /** The public MCP server's answers chose this authorization server (guardFor applied): its endpoints are for guarded requests only. */
+  guarded: boolean;
 }
 
 /**
@@ -74,7 +76,8 @@ const REFUSED = "but the MCP server is not: refusing it (configure client.auth.o
  * public Internet they are refused while the MCP server is on it — a server must not make the
  * bridge reach into the network it runs in (MCP security best practices §SSRF, RFC 9728 §7.7).
  * Undefined when the MCP server is itself off it (an address literal, a localhost name, or a name
- * whose addresses all are): its own network is then where its authorization server is expected.
+ * whose addresses all are and that never answered from a public one, HttpClient.isPublicHost): its
+ * own network is then where its authorization server is expected.
  * A configured issuer is the operator's choice and is not checked (callers pass `http` for it).
  */
 export async function guardFor(http: HttpContext, serverUrl: string): Promise<Guard | undefined> {
@@ -230,7 +233,7 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
     const issuer = pinned ?? prm.authorizationServers[0]!;
     const as = pinned ? await fetchAuthorizationServer(http, issuer) : await fetchAuthorizationServer(led, issuer, guard && { reachable: guard.reachable });
     if (!as) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
-    return { resource: prm.resource, as, ...(prm.scopesSupported && { scopesSupported: prm.scopesSupported }), ...(prm.dpop && { dpop: true }) };
+    return { resource: prm.resource, as, guarded: !pinned && guard !== undefined, ...(prm.scopesSupported && { scopesSupported: prm.scopesSupported }), ...(prm.dpop && { dpop: true }) };
   }
   // No PRM: a configured issuer, else the 2025-03-26 rule (the server's origin is the issuer).
   const origin = new URL(serverUrl).origin;
@@ -238,11 +241,13 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
   // 2025-03-26 §2.3.2 derives the metadata URL from the server itself and names no issuer, so an
   // issuer on a path of the same origin (e.g. …/oauth) is that server's own; another origin is not.
   const as = await fetchAuthorizationServer(options.pinnedIssuer ? http : led, issuer, { sameOriginIssuer: !options.pinnedIssuer });
-  if (as) return { resource: serverUrl, as };
+  const guarded = !options.pinnedIssuer && guard !== undefined;
+  if (as) return { resource: serverUrl, as, guarded };
   if (options.pinnedIssuer) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
   // 2025-03-26 §2.3.3: default endpoints at the server's root. PKCE S256 is mandatory in that revision.
   return {
     resource: serverUrl,
+    guarded,
     as: checkEndpoints({
       issuer: origin,
       authorization_endpoint: `${origin}/authorize`,

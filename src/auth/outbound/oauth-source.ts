@@ -17,7 +17,7 @@ import { readCredential } from "./credential-source.ts";
 import { createDpopKey, DPOP_ALGORITHM, resourceProof, type DpopKey } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
-import type { HttpContext } from "./http.ts";
+import { publicHttp, type HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
 import type { AuthChallenge, ProofTarget, TokenSource } from "./types.ts";
 import * as oauth from "oauth4webapi";
@@ -297,13 +297,15 @@ export class OAuthTokenSource implements TokenSource {
   }
 
   /**
-   * The HttpContext for requests to the authorization server's endpoints (registration, token):
-   * through the SSRF guard when the MCP server's answers chose that server (discovery.ts guardFor),
-   * as configured otherwise. The guard is decided again each time, as the server's address may change.
+   * The HttpContext for requests to `target`'s endpoints (registration, token): through the SSRF
+   * guard when the MCP server's answers chose that server (discovery.ts guardFor), as configured
+   * otherwise. What discovery decided holds (IssuerState.guarded): DNS that answers otherwise later,
+   * as after a restart before the MCP server has answered, must not lift it.
    */
-  async #endpointHttp(): Promise<HttpContext> {
+  async #endpointHttp(target: Current): Promise<HttpContext> {
     const { http, serverUrl } = this.#o;
     if (this.#endpointsConfigured() || this.#pinnedIssuer()) return http;
+    if (target.guarded !== undefined) return target.guarded ? publicHttp(http) : http;
     return (await guardFor(http, serverUrl))?.http ?? http;
   }
 
@@ -326,6 +328,7 @@ export class OAuthTokenSource implements TokenSource {
       resource: config.resource ?? found.resource,
       ...(found.scopesSupported && { scopesSupported: found.scopesSupported }),
       ...(found.dpop && { dpop: true }),
+      guarded: found.guarded,
     };
   }
 
@@ -337,9 +340,9 @@ export class OAuthTokenSource implements TokenSource {
     return clientIdentity(config.client_id, method, secret, key);
   }
 
-  async #interactive(): Promise<InteractiveContext> {
+  async #interactive(target: Current): Promise<InteractiveContext> {
     const { config, platform, logger, key, openBrowser } = this.#o;
-    return { config, http: await this.#endpointHttp(), platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
+    return { config, http: await this.#endpointHttp(target), platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
   }
 
   /** A new token for `scopes` with the configured grant; becomes current. */
@@ -351,7 +354,7 @@ export class OAuthTokenSource implements TokenSource {
       return;
     }
     const identity = this.#identity(target.as);
-    const http = await this.#endpointHttp();
+    const http = await this.#endpointHttp(target);
     let tokens: TokenSet;
     if (grant === "client_credentials") {
       const dpop = target.dpop ? await this.#dpopHandle(target.as, identity.client) : undefined;
@@ -419,7 +422,7 @@ export class OAuthTokenSource implements TokenSource {
       async () => {
         const dpopKey = target.dpop ? await this.#dpopKeyFor(target.as) : undefined;
         try {
-          const signedIn = await authorizeInteractively(await this.#interactive(), target.as, {
+          const signedIn = await authorizeInteractively(await this.#interactive(target), target.as, {
             resource: target.resource,
             scopes,
             ...(target.registration && { cached: target.registration }),
@@ -452,9 +455,9 @@ export class OAuthTokenSource implements TokenSource {
     const tokens = target.tokens!;
     if (!tokens.refreshToken) return this.#obtain(target, tokens.scopes);
     const refresh = async () => {
-      const identity = this.#o.grant === "authorization_code" ? identityFor(await this.#interactive(), target.as, target.registration!) : this.#identity(target.as);
+      const identity = this.#o.grant === "authorization_code" ? identityFor(await this.#interactive(target), target.as, target.registration!) : this.#identity(target.as);
       const dpop = tokens.tokenType === "dpop" ? await this.#dpopHandle(target.as, identity.client) : undefined;
-      const renewed = await refreshGrant(await this.#endpointHttp(), target.as, identity, target.resource, tokens, dpop);
+      const renewed = await refreshGrant(await this.#endpointHttp(target), target.as, identity, target.resource, tokens, dpop);
       await this.#adopt({ ...target, tokens: renewed });
       return true;
     };
@@ -476,10 +479,10 @@ export class OAuthTokenSource implements TokenSource {
     this.#current = next;
     if (this.#o.grant !== "authorization_code") return;
     const document = await this.#o.cache.load();
-    const { as, resource, registration, tokens } = next;
+    const { as, resource, registration, tokens, guarded } = next;
     // A DPoP-bound token is useless without its key, which never leaves memory: not kept on disk.
     const persistable = tokens && tokens.tokenType !== "dpop" ? tokens : undefined;
-    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(persistable && { tokens: persistable }) };
+    document.issuers[next.issuer] = { as, resource, ...(registration && { registration }), ...(persistable && { tokens: persistable }), ...(guarded !== undefined && { guarded }) };
     document.current = next.issuer;
     try {
       await this.#o.cache.save(document);
