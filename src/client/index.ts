@@ -103,10 +103,14 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
 
   const reason = await new Promise<string>((resolve) => {
     platform.streamStdin(
-      (chunk) => bridge.push(chunk),
-      () => {
+      (chunk) => {
+        bridge.push(chunk);
+        // Read on only once the local client has read the answers: an unread stdout holds the rest back.
+        return platform.stdoutDrained();
+      },
+      (why) => {
         bridge.end();
-        resolve("stdin closed");
+        resolve(why);
       },
     );
     platform.onSignal("SIGINT", () => resolve("SIGINT"));

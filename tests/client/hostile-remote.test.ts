@@ -28,8 +28,14 @@ interface RawLocal {
   answer(id: number | string, timeoutMs?: number): Promise<Record<string, any>>;
   stdout(): string;
   stderr(): string;
-  /** Writes raw text to stdin. */
-  write(text: string): void;
+  /** Writes raw text to stdin; false when the pipe is full (see drained). */
+  write(text: string | Buffer): boolean;
+  /** Whether the bridge took what was written to stdin within `timeoutMs`. */
+  drained(timeoutMs: number): Promise<boolean>;
+  /** Closes the local client's end of stdout: the bridge's next write meets EPIPE. */
+  closeStdout(): void;
+  /** The exit code, once the bridge exited. */
+  exited(): Promise<number | null>;
   /** initialize (INITIALIZE, or this one), its answer, notifications/initialized. */
   handshake(initialize?: unknown): Promise<void>;
   /** From now on stdout is not read: the pipe fills, and the bridge must wait for it. */
@@ -59,6 +65,12 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
     stdout: () => stdout,
     stderr: () => stderr,
     write: (text) => child.stdin.write(text),
+    drained: (timeoutMs) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return Promise.race([once(child.stdin, "drain").then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)))]).finally(() => clearTimeout(timer));
+    },
+    closeStdout: () => void child.stdout.destroy(),
+    exited: () => (child.exitCode !== null ? Promise.resolve(child.exitCode) : once(child, "exit").then(([code]) => code as number | null)),
     async handshake(initialize = INITIALIZE) {
       this.send(initialize);
       await this.answer(0);
@@ -576,3 +588,41 @@ test("OAuth against an MCP server on plain http beyond loopback: no token is obt
   assert.equal(tokenCalls, 0);
   assert.match(local.stderr(), /plain http/);
 });
+
+test("a local client that writes on but never reads stdout: stdin is read no further than stdout is taken", { timeout: 180_000 }, async () => {
+  const LIMIT = 64 * 1024 * 1024;
+  const server = await legacyServer((res) => res.writeHead(500).end());
+  const local = startLocal(["connect", server.url]);
+  local.stopReading();
+  // Each line gets an error answer of the bridge's own: answers the local client never takes.
+  const lines = Buffer.from(`${"{".repeat(1023)}\n`.repeat(128));
+  let written = 0;
+  while (written < LIMIT) {
+    written += lines.length;
+    if (!local.write(lines) && !(await local.drained(5_000))) break;
+  }
+  assert.ok(written < 16 * 1024 * 1024, `the bridge read ${written} bytes of stdin while its answers went unread`);
+});
+
+for (const runtime of ["node", "deno"] as const) {
+  test(`under ${runtime}, a local client that closes its end of stdout: the bridge ends the remote session and exits cleanly, no EPIPE crash`, { timeout: 120_000 }, async () => {
+    let deletes = 0;
+    const server = await startRawServer((req, res, body) => {
+      if (req.method === "DELETE") {
+        deletes++;
+        return void res.writeHead(200).end();
+      }
+      if (req.method === "GET") return void res.writeHead(405).end();
+      answerAsLegacy(res, body as LegacyMessage);
+    });
+    servers.push(server);
+    const command = runtime === "deno" ? [DENO, "run", "-A", join(ROOT, "src", "main.ts")] : undefined;
+    const local = startLocal(["connect", server.url], { DENO_NO_UPDATE_CHECK: "1" }, command);
+    await local.handshake();
+    local.closeStdout();
+    for (let id = 1; id <= 20; id++) local.send({ jsonrpc: "2.0", id, method: "ping" });
+    assert.equal(await local.exited(), 0, local.stderr());
+    assert.equal(deletes, 1, "the remote session was ended");
+    assert.doesNotMatch(local.stderr(), /EPIPE|BrokenPipe|Unhandled/);
+  });
+}
