@@ -113,7 +113,9 @@ export class LegacySseTransport implements RemoteTransport {
 
   async #openStream(): Promise<Connection> {
     const { logger, url } = this.#context;
-    const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: this.#closing.signal });
+    // A stream that never names its endpoint is given up, and must not stay open beside the next one.
+    const abandon = new AbortController();
+    const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: AbortSignal.any([this.#closing.signal, abandon.signal]) });
     if (!response.ok) throw await statusError(response, `${new URL(url).host} (event stream)`);
     const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
     if (type !== "text/event-stream") {
@@ -122,7 +124,10 @@ export class LegacySseTransport implements RemoteTransport {
     }
     return new Promise<Connection>((resolve, reject) => {
       let connection: Connection | undefined;
-      const timer = setTimeout(() => reject(new ClientTransportError("timeout", "the event stream sent no endpoint event in time")), this.#context.timeout);
+      const timer = setTimeout(() => {
+        reject(new ClientTransportError("timeout", `the event stream sent no endpoint event within ${this.#context.timeout} ms (client.timeout)`));
+        abandon.abort();
+      }, this.#context.timeout);
       readSse(
         response.body!,
         {
@@ -155,7 +160,7 @@ export class LegacySseTransport implements RemoteTransport {
         this.#context.drained,
       )
         .catch((error: unknown) => {
-          if (!this.#closing.signal.aborted) logger.warn("the event stream broke", { error });
+          if (!this.#closing.signal.aborted && !abandon.signal.aborted) logger.warn("the event stream broke", { error });
           return error;
         })
         .then((error) => {

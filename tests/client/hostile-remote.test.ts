@@ -626,3 +626,21 @@ for (const runtime of ["node", "deno"] as const) {
     assert.doesNotMatch(local.stderr(), /EPIPE|BrokenPipe|Unhandled/);
   });
 }
+
+test("HTTP+SSE: event streams that never send their endpoint event are each closed when given up, not left open beside the next", { timeout: 60_000 }, async () => {
+  let open = 0;
+  const server = await startRawServer((req, res) => {
+    if (req.method !== "GET") return void res.writeHead(405).end();
+    open++;
+    res.on("close", () => open--);
+    res.writeHead(200, { "content-type": "text/event-stream" }).write(": no endpoint, ever\n\n");
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--transport", "sse", "--timeout", "1s"]);
+  for (let id = 0; id < 3; id++) {
+    local.send({ ...INITIALIZE, id });
+    assert.match((await local.answer(id)).error?.message ?? "", /sent no endpoint event within 1000 ms \(client\.timeout\)/);
+  }
+  await waitFor(() => open === 0, "the server to see every event stream closed");
+  assert.doesNotMatch(local.stderr(), /event stream broke/);
+});
