@@ -644,3 +644,26 @@ test("HTTP+SSE: event streams that never send their endpoint event are each clos
   await waitFor(() => open === 0, "the server to see every event stream closed");
   assert.doesNotMatch(local.stderr(), /event stream broke/);
 });
+
+test("JSON-RPC errors in 200 answers (a JSON body, an SSE event, a modern server's) naming the token it was sent: the local client gets them redacted", async () => {
+  const token = "tok-ECHO-200-9d3e1f";
+  const refusal = (id: unknown) => ({ jsonrpc: "2.0", id, error: { code: -32000, message: `the token ${token} may not do this`, data: { sent: `Bearer ${token}` } } });
+  const json = await legacyServer((res, message) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(refusal(message.id))));
+  const sse = await legacyServer((res, message) => res.writeHead(200, { "content-type": "text/event-stream" }).end(`data: ${JSON.stringify(refusal(message.id))}\n\n`));
+  const modern = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const answer = message.method === "server/discover" ? { jsonrpc: "2.0", id: message.id, result: { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } } : refusal(message.id);
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+  });
+  servers.push(modern);
+  for (const server of [json, sse, modern]) {
+    const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--log-level", "debug"], { TOKEN: token });
+    await local.handshake();
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const { error } = await local.answer(1);
+    assert.match(error?.message ?? "", /the token \[redacted\] may not do this/, JSON.stringify(error));
+    assert.equal(error?.data?.sent, "Bearer [redacted]");
+    assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token), local.stdout());
+  }
+});
