@@ -9,6 +9,7 @@ import { privateFiles } from "../runtime/private-files.ts";
 import { ConfigError } from "../config/errors.ts";
 import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog } from "../log/throttle.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
 import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
@@ -88,6 +89,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     url: config.url,
     fetch: remoteFetch,
     logger,
+    remoteWarnings: throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 }),
     deliver: (message) => bridge.deliver(message),
     ask: (request, signal) => bridge.ask(request, signal),
     timeout: config.timeout,

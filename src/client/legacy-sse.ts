@@ -146,7 +146,7 @@ export class LegacySseTransport implements RemoteTransport {
               return;
             }
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, logger, "SSE event", response)) {
+            for (const message of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) {
               if (isResponse(message) && message.id !== null && typeof message.id === "string" && message.id.startsWith("mcp-bridge-reinitialize-")) {
                 this.#settle(idKey(message.id), message.error ? new ClientTransportError("http", `the server refused the new session: ${message.error.message}`) : undefined);
                 continue;

@@ -1,6 +1,6 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
 import { envelopeProblem, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
-import type { Logger } from "../log/logger.ts";
+import type { ThrottledLog } from "../log/throttle.ts";
 import { ClientTransportError } from "./errors.ts";
 import { redactSent } from "./remote-fetch.ts";
 
@@ -42,7 +42,7 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
  * whose status the caller reports); text that is not JSON at all is a protocol error quoting it,
  * the request's credentials redacted.
  */
-export function parseMessages(text: string, logger: Logger, where: string, response: Response): JsonRpcMessage[] {
+export function parseMessages(text: string, warnings: ThrottledLog, where: string, response: Response): JsonRpcMessage[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -55,7 +55,7 @@ export function parseMessages(text: string, logger: Logger, where: string, respo
   return list
     .filter((item): item is JsonRpcMessage => {
       const problem = envelopeProblem(item);
-      if (problem) logger[response.ok ? "warn" : "debug"]("dropped a message from the remote server that is not JSON-RPC", { problem, where, ...(!response.ok && { status: response.status }) });
+      if (problem) warnings.write(response.ok ? "warn" : "debug", "dropped a message from the remote server that is not JSON-RPC", { problem, where, ...(!response.ok && { status: response.status }) });
       return problem === undefined;
     })
     .map((message) => (isResponse(message) && message.error ? { ...message, error: redactedError(message.error, response) } : message));

@@ -67,7 +67,7 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
 
 /** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
 async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
-  const { logger, timeout } = context;
+  const { timeout } = context;
   const origin = new URL(context.url).host;
   const type = contentType(response);
   let answer: JsonRpcResponse | undefined;
@@ -78,7 +78,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     }
     if (isRequest(message)) {
       // Modern servers MUST NOT send requests on a reply stream (MRTR replaced them).
-      logger.warn("dropped a request the modern server sent on a reply stream", { method: message.method });
+      context.remoteWarnings.write("warn", "dropped a request the modern server sent on a reply stream", { method: message.method });
       return;
     }
     onNotification?.(message);
@@ -90,7 +90,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
     let messages: JsonRpcMessage[];
     try {
-      messages = parseMessages(text, logger, "JSON reply", response);
+      messages = parseMessages(text, context.remoteWarnings, "JSON reply", response);
     } catch (error) {
       if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
       throw error;
@@ -103,7 +103,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
         {
           onEvent: (event) => {
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, logger, "SSE event", response)) take(message);
+            for (const message of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(message);
           },
         },
         MAX_MESSAGE_CHARS,
@@ -278,7 +278,7 @@ export class ModernTransport implements RemoteTransport {
       if (!isObject(tool) || typeof tool.name !== "string") return false;
       const checked = toolParamHeaders(tool.inputSchema);
       if ("problem" in checked) {
-        this.#context.logger.warn("excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
+        this.#context.remoteWarnings.write("warn", "excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
         return false;
       }
       this.#remember(tool.name, checked.declarations);

@@ -111,7 +111,7 @@ export class StreamableHttpTransport implements RemoteTransport {
 
   /** Reads a POST's answer; for a request, until its response arrived, resuming a dropped SSE stream. */
   async #consume(request: JsonRpcRequest | undefined, response: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage) => void): Promise<void> {
-    const { logger, timeout } = this.#context;
+    const { timeout } = this.#context;
     const origin = new URL(this.#context.url).host;
     if (!response.ok) throw await statusError(response, origin);
     if (response.status === 202 || !request) {
@@ -125,7 +125,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     };
     const type = contentType(response);
     if (type === "application/json") {
-      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), logger, "JSON reply", response)) watch(message);
+      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), this.#context.remoteWarnings, "JSON reply", response)) watch(message);
     } else if (type === "text/event-stream") {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
@@ -153,7 +153,7 @@ export class StreamableHttpTransport implements RemoteTransport {
               if (event.id !== undefined) lastEventId = event.id;
               progressed = true;
               if (event.event !== "message" || event.data.trim() === "") return;
-              for (const message of parseMessages(event.data, logger, "SSE event", response)) deliver(message);
+              for (const message of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) deliver(message);
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
@@ -244,7 +244,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 onEvent: (event) => {
                   if (event.id !== undefined) lastEventId = event.id;
                   if (event.event !== "message" || event.data.trim() === "") return;
-                  for (const message of parseMessages(event.data, logger, "GET stream event", response)) this.#context.deliver(message);
+                  for (const message of parseMessages(event.data, this.#context.remoteWarnings, "GET stream event", response)) this.#context.deliver(message);
                 },
                 onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },

@@ -667,3 +667,39 @@ test("JSON-RPC errors in 200 answers (a JSON body, an SSE event, a modern server
     assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token), local.stdout());
   }
 });
+
+test("a server flooding invalid messages (events that are not JSON-RPC, tools with invalid x-mcp-header): a few warnings and a count, not a log line each", { timeout: 120_000 }, async () => {
+  const EVENTS = 20_000;
+  let streams = 0;
+  const legacy = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      streams++;
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).end('data: {"x":1}\n\n'.repeat(EVENTS));
+    }
+    answerAsLegacy(res, body as LegacyMessage);
+  });
+  servers.push(legacy);
+  const local = startLocal(["connect", legacy.url]);
+  await local.handshake();
+  // Two streams read to their end: the first's flood is behind the bridge.
+  await waitFor(() => streams >= 2, "the GET stream reopened");
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  await local.answer(1);
+  const warnings = local.stderr().match(/not JSON-RPC/g)?.length ?? 0;
+  assert.ok(warnings > 0 && warnings <= 10, `${warnings} warnings for ${EVENTS} invalid events`);
+
+  const tools = Array.from({ length: 1_000 }, (_, i) => ({ name: `t${i}`, inputSchema: { type: "object", properties: { a: { type: "number", "x-mcp-header": "A" } } } }));
+  const modern = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete", tools };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(modern);
+  const other = startLocal(["connect", modern.url]);
+  await other.handshake();
+  other.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.deepEqual((await other.answer(1)).result?.tools, []);
+  const excluded = other.stderr().match(/excluded a tool/g)?.length ?? 0;
+  assert.ok(excluded > 0 && excluded <= 10, `${excluded} warnings for ${tools.length} invalid tools`);
+});
