@@ -9,14 +9,14 @@
 import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
-import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
+import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
 import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
 import { inputRequestsProblem, inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, readBodyText } from "./messages.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText } from "./messages.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
@@ -236,9 +236,13 @@ export class ModernTransport implements RemoteTransport {
     switch (request.method) {
       case "initialize":
         return ok(this.initializeResult(request.params?.protocolVersion));
-      case "logging/setLevel":
-        this.#logLevel = request.params?.level as LogLevel | undefined;
+      case "logging/setLevel": {
+        const level = request.params?.level;
+        // Sent as every later request's logLevel: one the server refuses would fail them all.
+        if (!(LOG_LEVELS as readonly unknown[]).includes(level)) return errorResponse(request.id, ErrorCode.InvalidParams, `level must be one of ${LOG_LEVELS.join(", ")}`);
+        this.#logLevel = level as LogLevel;
         return ok();
+      }
       case "resources/subscribe":
       case "resources/unsubscribe": {
         const uri = request.params?.uri;
@@ -315,6 +319,11 @@ export class ModernTransport implements RemoteTransport {
       if (response.error) return { ...response, id: request.id, error: toLegacyError(request.method, response.error) };
       // An empty result would read as success (a tool call with no content): what is not an object is an error.
       if (!isObject(response.result)) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: ${resultProblem(request.method, response.result)}`);
+      const resultType = response.result.resultType;
+      // A result of a kind the legacy client has no word for, stripped of its resultType, would read as an empty success.
+      if (resultType !== undefined && resultType !== "complete" && resultType !== "input_required") {
+        return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server answered ${request.method} with resultType ${printable(JSON.stringify(resultType), 100)}, which a legacy client cannot be given`);
+      }
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;

@@ -703,3 +703,40 @@ test("a server flooding invalid messages (events that are not JSON-RPC, tools wi
   const excluded = other.stderr().match(/excluded a tool/g)?.length ?? 0;
   assert.ok(excluded > 0 && excluded <= 10, `${excluded} warnings for ${tools.length} invalid tools`);
 });
+
+test("a modern server answering with a resultType the legacy client has no word for: an error naming it, not an empty success", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "task", task: { taskId: "t1" } };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } });
+  assert.match((await local.answer(1)).error?.message ?? "", /answered tools\/call with resultType "task", which a legacy client cannot be given/);
+});
+
+test("a legacy local client setting a log level that does not exist (modern server): refused, and later requests carry no such logLevel", async () => {
+  const levels: unknown[] = [];
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { _meta?: Record<string, unknown> } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method !== "server/discover") levels.push(message.params?._meta?.["io.modelcontextprotocol/logLevel"]);
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {}, logging: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "logging/setLevel", params: { level: { verbose: true } } });
+  const refusal = await local.answer(1);
+  assert.equal(refusal.error?.code, -32602);
+  assert.match(refusal.error?.message ?? "", /level must be one of debug, info/);
+  local.send({ jsonrpc: "2.0", id: 2, method: "logging/setLevel", params: { level: "warning" } });
+  assert.deepEqual((await local.answer(2)).result, {});
+  local.send({ jsonrpc: "2.0", id: 3, method: "tools/list" });
+  await local.answer(3);
+  assert.deepEqual(levels, ["warning"]);
+});
