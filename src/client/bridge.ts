@@ -21,6 +21,13 @@ export interface StdioBridge {
   push(chunk: Uint8Array): void;
   /** stdin ended. */
   end(): void;
+  /**
+   * The bridge is stopping: tells the remote server of every request of the local client still in
+   * flight (`notifications/cancelled`; MCP: a dropped connection is no cancellation, and a server
+   * without a session hears of nothing else), and resolves once each was sent or `signal` aborted.
+   * The requests themselves stay in flight, to get their error when the transport closes.
+   */
+  cancelInFlight(signal: AbortSignal): Promise<void>;
   /** A message from the remote server (wired as the transport's `deliver`). */
   deliver(message: JsonRpcMessage): void;
   /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
@@ -118,7 +125,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   let dropping = false;
 
   /** Sends a notification or response; none when MAX_IN_FLIGHT are already on their way (a server slow to take them must not gather sockets without bound). */
-  function send(message: JsonRpcMessage): Promise<void> {
+  function send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
     if (sending >= MAX_IN_FLIGHT) {
       if (!dropping) logger.warn(`dropped messages of the local client: ${MAX_IN_FLIGHT} are already on their way to the remote server`, { method: isNotification(message) ? message.method : "response" });
       dropping = true;
@@ -127,7 +134,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     sending++;
     return options
       .transport()
-      .send(message)
+      .send(message, signal)
       .finally(() => {
         if (--sending < MAX_IN_FLIGHT / 2) dropping = false;
       });
@@ -195,6 +202,17 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   return {
     push: (chunk) => splitter.push(chunk),
     end: () => splitter.flush(),
+    async cancelInFlight(signal) {
+      // initialize is never cancelled (MCP basic/utilities/cancellation).
+      const entries = [...pending.values()].filter((entry) => entry.method !== "initialize");
+      const sent = Promise.all(
+        entries.map((entry) =>
+          send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: entry.id, reason: "the local client went away" } }, signal).catch((error: unknown) => logger.debug("cancellation not delivered", { error })),
+        ),
+      );
+      // Waited for no longer than `signal` lives, even where a transport takes no notice of it (one still choosing the era).
+      await Promise.race([sent, new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })))]);
+    },
     deliver(message) {
       if (logger.enabled("debug")) logger.debug("remote → local", describe(message));
       if (isResponse(message)) {

@@ -15,6 +15,7 @@ import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
 import { createRemoteFetch } from "./remote-fetch.ts";
 import { selectTransport } from "./select.ts";
+import { SHUTDOWN_WAIT_MS } from "./transport.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 
 /** `fetch` over the client's HTTP client (TLS, proxy), for the token source's requests to authorization servers. */
@@ -119,6 +120,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     platform.onSignal("SIGTERM", () => resolve("SIGTERM"));
   });
   logger.info("shutting down", { reason, in_flight: bridge.inFlight });
+  await bridge.cancelInFlight(AbortSignal.timeout(SHUTDOWN_WAIT_MS));
   await transport.close();
   await tokenSource.close();
   http.close();

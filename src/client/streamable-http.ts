@@ -9,7 +9,7 @@ import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type
 import { ClientTransportError } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
-import type { RemoteTransport, TransportContext } from "./transport.ts";
+import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
 /** Reconnection delay when the server has not sent `retry:` (ms). */
 const DEFAULT_RETRY_MS = 1_000;
@@ -86,7 +86,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     const session = this.#sessionId;
     if (session === undefined) return;
     try {
-      const response = await this.#context.fetch(this.#context.url, { method: "DELETE", headers: this.#headers(session), signal: AbortSignal.timeout(5_000) });
+      const response = await this.#context.fetch(this.#context.url, { method: "DELETE", headers: this.#headers(session), signal: AbortSignal.timeout(SHUTDOWN_WAIT_MS) });
       await response.body?.cancel().catch(() => {});
       this.#context.logger.debug("session ended at the remote server", { status: response.status });
     } catch (error) {

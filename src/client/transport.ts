@@ -4,6 +4,9 @@ import type { Logger } from "../log/logger.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
 import type { RemoteFetch } from "./remote-fetch.ts";
 
+/** How long shutdown waits for each kind of message it still sends the remote server (cancellations, then DELETE), in ms. */
+export const SHUTDOWN_WAIT_MS = 5_000;
+
 export interface RemoteTransport {
   /**
    * Sends one message of the local client. For a request, resolves once the exchange is over (its

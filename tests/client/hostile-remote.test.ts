@@ -740,3 +740,32 @@ test("a legacy local client setting a log level that does not exist (modern serv
   await local.answer(3);
   assert.deepEqual(levels, ["warning"]);
 });
+
+test("EOF with a call in flight: the remote server is told it is cancelled (with a session, before its DELETE; without one, it hears of nothing else)", { timeout: 60_000 }, async () => {
+  for (const session of [true, false]) {
+    const seen: string[] = [];
+    const held: ServerResponse[] = [];
+    const server = await startRawServer((req, res, body) => {
+      const message = body as { id?: number | string; method: string; params?: { requestId?: unknown } };
+      if (req.method === "DELETE") {
+        seen.push("DELETE");
+        return void res.writeHead(200).end();
+      }
+      if (req.method === "GET") return void res.writeHead(405).end();
+      if (message.method === "notifications/cancelled") seen.push(`cancelled ${JSON.stringify(message.params?.requestId)}`);
+      if (message.id === undefined) return void res.writeHead(202).end();
+      if (message.method === "server/discover") return void res.writeHead(404).end();
+      if (message.method === "tools/call") return void held.push(res);
+      res.writeHead(200, { "content-type": "application/json", ...(session && { "mcp-session-id": "s1" }) }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url]);
+    await local.handshake();
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } });
+    await waitFor(() => held.length === 1, "the call at the server");
+    assert.equal(await local.end(), 0);
+    assert.deepEqual(seen, session ? ["cancelled 1", "DELETE"] : ["cancelled 1"]);
+    assert.match((await local.answer(1)).error?.message ?? "", /mcp-bridge:/);
+    for (const res of held) res.destroy();
+  }
+});
