@@ -19,6 +19,8 @@ interface Waiter {
 interface Connection {
   endpoint: string;
   closed: boolean;
+  /** Closes the event stream: given up, it must not stay open beside the next one. */
+  abandon(): void;
 }
 
 export class LegacySseTransport implements RemoteTransport {
@@ -94,7 +96,12 @@ export class LegacySseTransport implements RemoteTransport {
   #open(): Promise<Connection> {
     const replay = this.#connection !== undefined && this.#initialized ? this.#initialize : undefined;
     const opening = this.#openStream().then(async (connection) => {
-      if (replay) await this.#replayInitialize(connection, replay);
+      if (replay) {
+        await this.#replayInitialize(connection, replay).catch((error: unknown) => {
+          connection.abandon();
+          throw error;
+        });
+      }
       return connection;
     });
     this.#connection = opening;
@@ -113,7 +120,6 @@ export class LegacySseTransport implements RemoteTransport {
 
   async #openStream(): Promise<Connection> {
     const { logger, url } = this.#context;
-    // A stream that never names its endpoint is given up, and must not stay open beside the next one.
     const abandon = new AbortController();
     const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: AbortSignal.any([this.#closing.signal, abandon.signal]) });
     if (!response.ok) throw await statusError(response, `${new URL(url).host} (event stream)`);
@@ -139,7 +145,7 @@ export class LegacySseTransport implements RemoteTransport {
                 throw new ClientTransportError("protocol", `the endpoint event names another origin (${endpoint.origin})`);
               }
               if (!connection) {
-                connection = { endpoint: endpoint.href, closed: false };
+                connection = { endpoint: endpoint.href, closed: false, abandon: () => abandon.abort() };
                 clearTimeout(timer);
                 resolve(connection);
               }

@@ -769,3 +769,32 @@ test("EOF with a call in flight: the remote server is told it is cancelled (with
     for (const res of held) res.destroy();
   }
 });
+
+test("HTTP+SSE: a server refusing the new session after its event stream dropped: each stream it opened for one is closed, not left open beside the next", { timeout: 60_000 }, async () => {
+  let open = 0;
+  const streams: ServerResponse[] = [];
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      open++;
+      res.on("close", () => open--);
+      streams.push(res);
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).write(`event: endpoint\ndata: /messages?session=${streams.length}\n\n`);
+    }
+    const message = body as { id?: number | string; method: string };
+    res.writeHead(202).end();
+    if (message.id === undefined) return;
+    // Answers on the newest stream; every session after the first is refused.
+    const answer = message.method !== "initialize" ? { result: {} } : streams.length === 1 ? { result: INITIALIZE_RESULT } : { error: { code: -32000, message: "no new sessions" } };
+    streams.at(-1)!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: message.id, ...answer })}\n\n`);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--transport", "sse"]);
+  await local.handshake();
+  streams[0]!.end();
+  await waitFor(() => open === 0, "the first stream to close");
+  for (let id = 1; id <= 3; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "ping" });
+    assert.match((await local.answer(id)).error?.message ?? "", /refused the new session: no new sessions/);
+  }
+  await waitFor(() => open === 0, "the server to see every refused session's stream closed");
+});
