@@ -37,7 +37,8 @@ export class StreamableHttpTransport implements RemoteTransport {
   #initialize: JsonRpcRequest | undefined;
   #reinitializing: Promise<void> | undefined;
   #reinitializations = 0;
-  #listening = false;
+  /** Stops the GET stream of the session it was opened for: a new session's must not run beside the old one's. */
+  #listener: AbortController | undefined;
   /** Settles once the GET stream's answer arrived (or it failed, or LISTEN_READY_MS passed). */
   #listenReady: Promise<void> | undefined;
 
@@ -61,6 +62,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     if (request?.method === "initialize") {
       this.#initialize = request;
       this.#sessionId = undefined;
+      this.#stopListening();
     }
     const session = this.#sessionId;
     let response = await this.#post(message, session, signal);
@@ -191,8 +193,10 @@ export class StreamableHttpTransport implements RemoteTransport {
 
   /** Opens the GET stream for server-initiated messages, and keeps it open while the session lives. */
   #listen(): void {
-    if (this.#listening || this.#sessionId === undefined) return;
-    this.#listening = true;
+    if (this.#listener || this.#sessionId === undefined) return;
+    const stop = new AbortController();
+    this.#listener = stop;
+    const signal = AbortSignal.any([this.#closing.signal, stop.signal]);
     const session = this.#sessionId;
     const { logger } = this.#context;
     let ready!: () => void;
@@ -210,12 +214,12 @@ export class StreamableHttpTransport implements RemoteTransport {
       /** Whether this session's GET stream was ever open: a 404 means a forgotten session only then. */
       let opened = false;
       try {
-        while (!this.#closing.signal.aborted && this.#sessionId === session) {
+        while (!signal.aborted && this.#sessionId === session) {
           try {
             const response = await this.#context.fetch(this.#context.url, {
               method: "GET",
               headers: this.#headers(session, { accept: "text/event-stream", ...(lastEventId !== undefined && { "last-event-id": lastEventId }) }),
-              signal: this.#closing.signal,
+              signal,
             });
             ready();
             // A server without a GET stream may say 404 rather than 405 before the stream was ever
@@ -227,7 +231,6 @@ export class StreamableHttpTransport implements RemoteTransport {
             }
             if (response.status === 404) {
               await response.body?.cancel().catch(() => {});
-              this.#listening = false;
               void this.#reinitialize(session).catch((error: unknown) => logger.warn("could not open a new session", { error }));
               return;
             }
@@ -253,7 +256,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             );
           } catch (error) {
             ready();
-            if (this.#closing.signal.aborted) return;
+            if (signal.aborted) return;
             failures++;
             logger.debug("GET stream failed", { error, failures });
             if (failures >= MAX_LISTEN_FAILURES) {
@@ -262,13 +265,18 @@ export class StreamableHttpTransport implements RemoteTransport {
             }
           }
           const wait = failures === 0 ? retryMs : Math.min(this.#context.maxDelay, retryMs * 2 ** failures);
-          await this.#context.sleep(wait, this.#closing.signal);
+          await this.#context.sleep(wait, signal);
         }
       } finally {
         ready();
-        if (this.#sessionId === session) this.#listening = false;
+        if (this.#listener === stop) this.#listener = undefined;
       }
     })();
+  }
+
+  #stopListening(): void {
+    this.#listener?.abort();
+    this.#listener = undefined;
   }
 
   /** Opens a new session by replaying the local client's initialize; concurrent callers share one attempt. */
@@ -297,7 +305,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         this.#protocolVersion = result.protocolVersion;
       }
       this.#sessionId = session;
-      this.#listening = false;
+      this.#stopListening();
       const initialized = await this.#post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
       await initialized.body?.cancel().catch(() => {});
       this.#listen();

@@ -798,3 +798,42 @@ test("HTTP+SSE: a server refusing the new session after its event stream dropped
   }
   await waitFor(() => open === 0, "the server to see every refused session's stream closed");
 });
+
+test("a server forgetting session after session while holding their GET streams open: the stream of a forgotten session is closed when the new one opens", { timeout: 60_000 }, async () => {
+  let open = 0;
+  let sessions = 0;
+  const forgotten = new Set<string>();
+  const seenIds = new Set<unknown>();
+  const server = await startRawServer((req, res, body) => {
+    const session = req.headers["mcp-session-id"] as string | undefined;
+    if (req.method === "GET") {
+      open++;
+      res.on("close", () => open--);
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).write(": open\n\n");
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") {
+      sessions++;
+      return void res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${sessions}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    }
+    // Each call's first POST makes the server forget its session (404); the call's retry, in a new session, is answered.
+    if (session && message.method === "tools/list" && !seenIds.has(message.id)) {
+      seenIds.add(message.id);
+      forgotten.add(session);
+    }
+    if (session && forgotten.has(session)) return void res.writeHead(404).end();
+    if (message.id === undefined) return void res.writeHead(202).end();
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { tools: [] } }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  await waitFor(() => open === 1, "the first GET stream");
+  for (let id = 1; id <= 3; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "tools/list" });
+    assert.deepEqual((await local.answer(id)).result, { tools: [] });
+  }
+  assert.equal(sessions, 4);
+  await waitFor(() => open === 1, "one GET stream open: the newest session's");
+});
