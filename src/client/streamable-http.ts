@@ -61,6 +61,8 @@ export class StreamableHttpTransport implements RemoteTransport {
     const request = isRequest(message) ? message : undefined;
     if (request?.method === "initialize") {
       this.#initialize = request;
+      // The local client starts over: its old session would live on at the server until it expired.
+      if (this.#sessionId !== undefined) void this.#end(this.#sessionId);
       this.#sessionId = undefined;
       this.#stopListening();
     }
@@ -85,8 +87,11 @@ export class StreamableHttpTransport implements RemoteTransport {
   async close(): Promise<void> {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort();
-    const session = this.#sessionId;
-    if (session === undefined) return;
+    if (this.#sessionId !== undefined) await this.#end(this.#sessionId);
+  }
+
+  /** Ends a session at the server (DELETE), waiting at most SHUTDOWN_WAIT_MS; failures are only logged. */
+  async #end(session: string): Promise<void> {
     try {
       const response = await this.#context.fetch(this.#context.url, { method: "DELETE", headers: this.#headers(session), signal: AbortSignal.timeout(SHUTDOWN_WAIT_MS) });
       await response.body?.cancel().catch(() => {});

@@ -837,3 +837,29 @@ test("a server forgetting session after session while holding their GET streams 
   assert.equal(sessions, 4);
   await waitFor(() => open === 1, "one GET stream open: the newest session's");
 });
+
+test("a local client that initializes again: its old session is ended at the server (DELETE), not left to expire", async () => {
+  const deleted: unknown[] = [];
+  let sessions = 0;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "DELETE") {
+      deleted.push(req.headers["mcp-session-id"]);
+      return void res.writeHead(200).end();
+    }
+    if (req.method === "GET") return void res.writeHead(405).end();
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") sessions++;
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${sessions}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ ...INITIALIZE, id: 5 });
+  await local.answer(5);
+  await waitFor(() => deleted.length === 1, "the first session's DELETE");
+  assert.deepEqual(deleted, ["s1"]);
+  assert.equal(await local.end(), 0);
+  assert.deepEqual(deleted, ["s1", "s2"]);
+});
