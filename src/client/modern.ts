@@ -26,6 +26,12 @@ import type { RemoteTransport, TransportContext } from "./transport.ts";
 export const MODERN_VERSION = MODERN_VERSIONS[0];
 /** Tools whose `x-mcp-header` declarations are remembered at once (far more than any server has). */
 const MAX_TOOLS_WITH_HEADERS = 10_000;
+/**
+ * Resources a legacy local client may be subscribed to at once: each subscription reopens the one
+ * `subscriptions/listen` stream with all of them, so without a bound a client subscribing to ever
+ * new URIs grows the bridge's memory and every reopening without end.
+ */
+const MAX_RESOURCE_SUBSCRIPTIONS = 1_000;
 /** `input_required` rounds one call may take before the bridge gives up on it. */
 const MAX_ROUNDS = 16;
 /** Errors only a modern server sends: their presence identifies one (versioning §Backward Compatibility). */
@@ -247,6 +253,9 @@ export class ModernTransport implements RemoteTransport {
       case "resources/unsubscribe": {
         const uri = request.params?.uri;
         if (typeof uri !== "string") return errorResponse(request.id, ErrorCode.InvalidParams, "uri must be a string");
+        if (request.method === "resources/subscribe" && !this.#resourceSubscriptions.has(uri) && this.#resourceSubscriptions.size >= MAX_RESOURCE_SUBSCRIPTIONS) {
+          return errorResponse(request.id, ErrorCode.InvalidRequest, `mcp-bridge: already subscribed to ${MAX_RESOURCE_SUBSCRIPTIONS} resources; unsubscribe from one first`);
+        }
         if (request.method === "resources/subscribe") this.#resourceSubscriptions.add(uri);
         else this.#resourceSubscriptions.delete(uri);
         // Answered once the server acknowledged the new filter: updates after the answer are not missed.

@@ -863,3 +863,28 @@ test("a local client that initializes again: its old session is ended at the ser
   assert.equal(await local.end(), 0);
   assert.deepEqual(deleted, ["s1", "s2"]);
 });
+
+test("a legacy local client subscribing to ever new resources (modern server): at most 1,000 subscriptions at once, the next refused until one is dropped", { timeout: 120_000 }, async () => {
+  let largest = 0;
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { notifications?: { resourceSubscriptions?: unknown[] } } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "subscriptions/listen") {
+      largest = Math.max(largest, message.params?.notifications?.resourceSubscriptions?.length ?? 0);
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32603, message: "not now" } }));
+    }
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { resources: { subscribe: true } }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete" };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  for (let id = 1; id <= 1_001; id++) local.send({ jsonrpc: "2.0", id, method: "resources/subscribe", params: { uri: `file:///r${id}` } });
+  assert.match((await local.answer(1_001, 60_000)).error?.message ?? "", /already subscribed to 1000 resources; unsubscribe from one first/);
+  assert.deepEqual((await local.answer(1_000, 60_000)).result, {});
+  local.send({ jsonrpc: "2.0", id: 1_002, method: "resources/unsubscribe", params: { uri: "file:///r1" } });
+  await local.answer(1_002);
+  local.send({ jsonrpc: "2.0", id: 1_003, method: "resources/subscribe", params: { uri: "file:///r1001" } });
+  assert.deepEqual((await local.answer(1_003)).result, {});
+  assert.ok(largest <= 1_000, `a listen request carried ${largest} subscriptions`);
+});
