@@ -58,7 +58,10 @@ interface Pending {
 interface Batch {
   /** Requests of the batch still awaiting an answer (plus one while the batch is being read). */
   waiting: number;
-  answers: JsonRpcMessage[];
+  /** The answers so far, serialized: the array goes out as one line, held to MAX_MESSAGE_CHARS. */
+  answers: string[];
+  /** Their length, with a separator each. */
+  chars: number;
 }
 
 /** Log fields for a message: its kind, method and id, never its payload. */
@@ -73,16 +76,30 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
   let askCounter = 0;
-  const write = (message: JsonRpcMessage | JsonRpcMessage[]) => options.write(JSON.stringify(message) + "\n");
+  const write = (message: JsonRpcMessage) => options.write(JSON.stringify(message) + "\n");
+
+  /**
+   * Adds an answer to a batch's array. One that would take the array past MAX_MESSAGE_CHARS is
+   * replaced by an error: a server's large answers must not add up to a line no client reads
+   * (nor to one longer than a string may be, which would lose the whole batch).
+   */
+  const add = (batch: Batch, message: JsonRpcResponse) => {
+    let text = JSON.stringify(message);
+    if (batch.chars + text.length + 2 > MAX_MESSAGE_CHARS) {
+      text = JSON.stringify(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the answer does not fit in the batch's reply, which is limited to ${MAX_MESSAGE_CHARS} characters in all; send this request alone`));
+    }
+    batch.answers.push(text);
+    batch.chars += text.length + 1;
+  };
 
   /** One answer of a batch in (none for a request that will not get one); the array goes out with the last. */
-  const settle = (batch: Batch, message?: JsonRpcMessage) => {
-    if (message) batch.answers.push(message);
-    if (--batch.waiting === 0 && batch.answers.length > 0) write(batch.answers);
+  const settle = (batch: Batch, message?: JsonRpcResponse) => {
+    if (message) add(batch, message);
+    if (--batch.waiting === 0 && batch.answers.length > 0) options.write(`[${batch.answers.join(",")}]\n`);
   };
 
   /** Ends a request in flight: `message` is its answer, or none when the local client cancelled it. */
-  const answer = (key: string | number, message?: JsonRpcMessage) => {
+  const answer = (key: string | number, message?: JsonRpcResponse) => {
     const entry = pending.get(key);
     if (!entry) return;
     pending.delete(key);
@@ -92,7 +109,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
 
   function request(message: JsonRpcMessage & { id: JsonRpcId; method: string }, batch: Batch | undefined): void {
     const key = idKey(message.id);
-    const refuse = (error: JsonRpcResponse) => (batch ? batch.answers.push(error) : write(error));
+    const refuse = (error: JsonRpcResponse) => (batch ? add(batch, error) : write(error));
     if (pending.has(key)) {
       refuse(errorResponse(message.id, ErrorCode.InvalidRequest, `mcp-bridge: request id ${JSON.stringify(message.id)} is already in flight`));
       return;
@@ -169,7 +186,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       return;
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
-    const batch: Batch = { waiting: 1, answers: [] };
+    const batch: Batch = { waiting: 1, answers: [], chars: 0 };
     for (const item of value) take(item, batch);
     settle(batch);
   }
@@ -180,7 +197,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     if (problem) {
       const id = (item as { id?: unknown } | null)?.id;
       const error = errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`);
-      if (batch) batch.answers.push(error);
+      if (batch) add(batch, error);
       else write(error);
       return;
     }

@@ -888,3 +888,18 @@ test("a legacy local client subscribing to ever new resources (modern server): a
   assert.deepEqual((await local.answer(1_003)).result, {});
   assert.ok(largest <= 1_000, `a listen request carried ${largest} subscriptions`);
 });
+
+test("a batch whose answers add up to more than a message may hold: the array stays within the limit, the answer that does not fit becomes an error", { timeout: 120_000 }, async () => {
+  // Two answers of 40 MiB: each fits in a message of 64 MiB, both together do not.
+  const big = "x".repeat(40 * 1024 * 1024);
+  const server = await legacyServer((res, message) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } })));
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } })));
+  const line = (await waitFor(() => local.stdout().split("\n").find((text) => text.startsWith("[") && local.stdout().includes(`${text}\n`)), "the batch's answer", 90_000)) as string;
+  assert.ok(line.length <= 64 * 1024 * 1024, `a line of ${line.length} characters`);
+  const answers = JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>;
+  assert.deepEqual(answers.map((answer) => answer.id).sort(), [1, 2]);
+  assert.equal(answers.filter((answer) => answer.result?.content[0]?.text.length === big.length).length, 1);
+  assert.match(answers.find((answer) => answer.error)?.error?.message ?? "", /does not fit in the batch's reply/);
+});
