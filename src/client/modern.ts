@@ -114,6 +114,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
         },
         MAX_MESSAGE_CHARS,
         context.drained,
+        () => answer !== undefined,
       );
     } catch (error) {
       if (signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });

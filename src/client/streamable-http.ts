@@ -166,6 +166,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           },
           MAX_MESSAGE_CHARS,
           this.#context.drained,
+          answered,
         );
       } catch (error) {
         if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });

@@ -903,3 +903,30 @@ test("a batch whose answers add up to more than a message may hold: the array st
   assert.equal(answers.filter((answer) => answer.result?.content[0]?.text.length === big.length).length, 1);
   assert.match(answers.find((answer) => answer.error)?.error?.message ?? "", /does not fit in the batch's reply/);
 });
+
+test("reply streams the server keeps open after their answer (legacy and modern): the answer is delivered and the stream closed, not held for ever", async () => {
+  for (const era of ["legacy", "modern"] as const) {
+    let open = 0;
+    const server = await startRawServer((req, res, body) => {
+      const message = body as { id?: number | string; method: string };
+      if (req.method === "GET") return void res.writeHead(405).end();
+      if (message.id === undefined) return void res.writeHead(202).end();
+      if (message.method === "server/discover" && era === "legacy") return void res.writeHead(404).end();
+      if (message.method === "server/discover") {
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } }));
+      }
+      if (message.method === "initialize") return void res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+      open++;
+      res.on("close", () => open--);
+      res.writeHead(200, { "content-type": "text/event-stream" }).write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { resultType: "complete", tools: [] } })}\n\n`);
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url]);
+    await local.handshake();
+    for (let id = 1; id <= 3; id++) {
+      local.send({ jsonrpc: "2.0", id, method: "tools/list" });
+      assert.deepEqual((await local.answer(id)).result?.tools, [], era);
+    }
+    await waitFor(() => open === 0, `the ${era} server to see every reply stream closed`);
+  }
+});
