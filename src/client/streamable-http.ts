@@ -151,14 +151,14 @@ export class StreamableHttpTransport implements RemoteTransport {
     let response = first;
     let stale = 0;
     for (;;) {
-      let progressed = false;
+      // Progress is a last event id other than the one resumed from: a server replaying the same events on every resumption (ignoring Last-Event-ID) would otherwise be resumed for ever.
+      const resumedFrom = lastEventId;
       try {
         await readSse(
           response.body!,
           {
             onEvent: (event) => {
               if (event.id !== undefined) lastEventId = event.id;
-              progressed = true;
               if (event.event !== "message" || event.data.trim() === "") return;
               for (const message of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) deliver(message);
             },
@@ -175,8 +175,8 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       if (answered()) return;
       if (lastEventId === undefined) throw new ClientTransportError("network", `${origin} closed the reply stream before answering, and it cannot be resumed (no event ids)`);
-      stale = progressed ? 0 : stale + 1;
-      if (stale >= MAX_RESUMES_WITHOUT_PROGRESS) throw new ClientTransportError("network", `${origin} closed the reply stream before answering; resuming it brought nothing ${stale} times`);
+      stale = lastEventId !== resumedFrom ? 0 : stale + 1;
+      if (stale >= MAX_RESUMES_WITHOUT_PROGRESS) throw new ClientTransportError("network", `${origin} closed the reply stream before answering; resuming it brought no new event ${stale} times`);
       await this.#context.sleep(retryMs, anySignal(signal, this.#closing.signal));
       if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled");
       response = await this.#context.fetch(this.#context.url, {

@@ -930,3 +930,24 @@ test("reply streams the server keeps open after their answer (legacy and modern)
     await waitFor(() => open === 0, `the ${era} server to see every reply stream closed`);
   }
 });
+
+test("a reply stream that ends before its answer and, resumed, replays the same event every time: the request fails after a few resumptions, not resumed for ever", { timeout: 60_000 }, async () => {
+  let resumptions = 0;
+  const event = `id: e1\nretry: 250\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } })}\n\n`;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      if (req.headers["last-event-id"] === undefined) return void res.writeHead(405).end();
+      resumptions++;
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).end(event);
+    }
+    const message = body as LegacyMessage;
+    if (message.method !== "tools/call") return answerAsLegacy(res, message);
+    res.writeHead(200, { "content-type": "text/event-stream" }).end(event);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x", arguments: {}, _meta: { progressToken: 1 } } });
+  assert.match((await local.answer(1)).error?.message ?? "", /resuming it brought no new event 3 times/);
+  assert.equal(resumptions, 3);
+});
