@@ -21,6 +21,13 @@ export interface StdioBridge {
   push(chunk: Uint8Array): void;
   /** stdin ended. */
   end(): void;
+  /**
+   * The bridge is stopping: tells the remote server of every request of the local client still in
+   * flight (`notifications/cancelled`; MCP: a dropped connection is no cancellation, and a server
+   * without a session hears of nothing else), and resolves once each was sent or `signal` aborted.
+   * The requests themselves stay in flight, to get their error when the transport closes.
+   */
+  cancelInFlight(signal: AbortSignal): Promise<void>;
   /** A message from the remote server (wired as the transport's `deliver`). */
   deliver(message: JsonRpcMessage): void;
   /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
@@ -51,7 +58,10 @@ interface Pending {
 interface Batch {
   /** Requests of the batch still awaiting an answer (plus one while the batch is being read). */
   waiting: number;
-  answers: JsonRpcMessage[];
+  /** The answers so far, serialized: the array goes out as one line, held to MAX_MESSAGE_CHARS. */
+  answers: string[];
+  /** Their length, with a separator each. */
+  chars: number;
 }
 
 /** Log fields for a message: its kind, method and id, never its payload. */
@@ -66,16 +76,30 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
   let askCounter = 0;
-  const write = (message: JsonRpcMessage | JsonRpcMessage[]) => options.write(JSON.stringify(message) + "\n");
+  const write = (message: JsonRpcMessage) => options.write(JSON.stringify(message) + "\n");
+
+  /**
+   * Adds an answer to a batch's array. One that would take the array past MAX_MESSAGE_CHARS is
+   * replaced by an error: a server's large answers must not add up to a line no client reads
+   * (nor to one longer than a string may be, which would lose the whole batch).
+   */
+  const add = (batch: Batch, message: JsonRpcResponse) => {
+    let text = JSON.stringify(message);
+    if (batch.chars + text.length + 2 > MAX_MESSAGE_CHARS) {
+      text = JSON.stringify(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the answer does not fit in the batch's reply, which is limited to ${MAX_MESSAGE_CHARS} characters in all; send this request alone`));
+    }
+    batch.answers.push(text);
+    batch.chars += text.length + 1;
+  };
 
   /** One answer of a batch in (none for a request that will not get one); the array goes out with the last. */
-  const settle = (batch: Batch, message?: JsonRpcMessage) => {
-    if (message) batch.answers.push(message);
-    if (--batch.waiting === 0 && batch.answers.length > 0) write(batch.answers);
+  const settle = (batch: Batch, message?: JsonRpcResponse) => {
+    if (message) add(batch, message);
+    if (--batch.waiting === 0 && batch.answers.length > 0) options.write(`[${batch.answers.join(",")}]\n`);
   };
 
   /** Ends a request in flight: `message` is its answer, or none when the local client cancelled it. */
-  const answer = (key: string | number, message?: JsonRpcMessage) => {
+  const answer = (key: string | number, message?: JsonRpcResponse) => {
     const entry = pending.get(key);
     if (!entry) return;
     pending.delete(key);
@@ -85,7 +109,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
 
   function request(message: JsonRpcMessage & { id: JsonRpcId; method: string }, batch: Batch | undefined): void {
     const key = idKey(message.id);
-    const refuse = (error: JsonRpcResponse) => (batch ? batch.answers.push(error) : write(error));
+    const refuse = (error: JsonRpcResponse) => (batch ? add(batch, error) : write(error));
     if (pending.has(key)) {
       refuse(errorResponse(message.id, ErrorCode.InvalidRequest, `mcp-bridge: request id ${JSON.stringify(message.id)} is already in flight`));
       return;
@@ -118,7 +142,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   let dropping = false;
 
   /** Sends a notification or response; none when MAX_IN_FLIGHT are already on their way (a server slow to take them must not gather sockets without bound). */
-  function send(message: JsonRpcMessage): Promise<void> {
+  function send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
     if (sending >= MAX_IN_FLIGHT) {
       if (!dropping) logger.warn(`dropped messages of the local client: ${MAX_IN_FLIGHT} are already on their way to the remote server`, { method: isNotification(message) ? message.method : "response" });
       dropping = true;
@@ -127,7 +151,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     sending++;
     return options
       .transport()
-      .send(message)
+      .send(message, signal)
       .finally(() => {
         if (--sending < MAX_IN_FLIGHT / 2) dropping = false;
       });
@@ -162,7 +186,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       return;
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
-    const batch: Batch = { waiting: 1, answers: [] };
+    const batch: Batch = { waiting: 1, answers: [], chars: 0 };
     for (const item of value) take(item, batch);
     settle(batch);
   }
@@ -173,7 +197,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     if (problem) {
       const id = (item as { id?: unknown } | null)?.id;
       const error = errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`);
-      if (batch) batch.answers.push(error);
+      if (batch) add(batch, error);
       else write(error);
       return;
     }
@@ -195,6 +219,17 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   return {
     push: (chunk) => splitter.push(chunk),
     end: () => splitter.flush(),
+    async cancelInFlight(signal) {
+      // initialize is never cancelled (MCP basic/utilities/cancellation).
+      const entries = [...pending.values()].filter((entry) => entry.method !== "initialize");
+      const sent = Promise.all(
+        entries.map((entry) =>
+          send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: entry.id, reason: "the local client went away" } }, signal).catch((error: unknown) => logger.debug("cancellation not delivered", { error })),
+        ),
+      );
+      // Waited for no longer than `signal` lives, even where a transport takes no notice of it (one still choosing the era).
+      await Promise.race([sent, new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })))]);
+    },
     deliver(message) {
       if (logger.enabled("debug")) logger.debug("remote → local", describe(message));
       if (isResponse(message)) {

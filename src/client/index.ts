@@ -9,11 +9,13 @@ import { privateFiles } from "../runtime/private-files.ts";
 import { ConfigError } from "../config/errors.ts";
 import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog } from "../log/throttle.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
 import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
 import { createRemoteFetch } from "./remote-fetch.ts";
 import { selectTransport } from "./select.ts";
+import { SHUTDOWN_WAIT_MS } from "./transport.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 
 /**
@@ -96,6 +98,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     url: config.url,
     fetch: remoteFetch,
     logger,
+    remoteWarnings: throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 }),
     deliver: (message) => bridge.deliver(message),
     ask: (request, signal) => bridge.ask(request, signal),
     timeout: config.timeout,
@@ -111,16 +114,21 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
 
   const reason = await new Promise<string>((resolve) => {
     platform.streamStdin(
-      (chunk) => bridge.push(chunk),
-      () => {
+      (chunk) => {
+        bridge.push(chunk);
+        // Read on only once the local client has read the answers: an unread stdout holds the rest back.
+        return platform.stdoutDrained();
+      },
+      (why) => {
         bridge.end();
-        resolve("stdin closed");
+        resolve(why);
       },
     );
     platform.onSignal("SIGINT", () => resolve("SIGINT"));
     platform.onSignal("SIGTERM", () => resolve("SIGTERM"));
   });
   logger.info("shutting down", { reason, in_flight: bridge.inFlight });
+  await bridge.cancelInFlight(AbortSignal.timeout(SHUTDOWN_WAIT_MS));
   await transport.close();
   await tokenSource.close();
   http.close();

@@ -19,6 +19,8 @@ interface Waiter {
 interface Connection {
   endpoint: string;
   closed: boolean;
+  /** Closes the event stream: given up, it must not stay open beside the next one. */
+  abandon(): void;
 }
 
 export class LegacySseTransport implements RemoteTransport {
@@ -94,7 +96,12 @@ export class LegacySseTransport implements RemoteTransport {
   #open(): Promise<Connection> {
     const replay = this.#connection !== undefined && this.#initialized ? this.#initialize : undefined;
     const opening = this.#openStream().then(async (connection) => {
-      if (replay) await this.#replayInitialize(connection, replay);
+      if (replay) {
+        await this.#replayInitialize(connection, replay).catch((error: unknown) => {
+          connection.abandon();
+          throw error;
+        });
+      }
       return connection;
     });
     this.#connection = opening;
@@ -113,7 +120,8 @@ export class LegacySseTransport implements RemoteTransport {
 
   async #openStream(): Promise<Connection> {
     const { logger, url } = this.#context;
-    const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: this.#closing.signal });
+    const abandon = new AbortController();
+    const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: AbortSignal.any([this.#closing.signal, abandon.signal]) });
     if (!response.ok) throw await statusError(response, `${new URL(url).host} (event stream)`);
     const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
     if (type !== "text/event-stream") {
@@ -122,7 +130,10 @@ export class LegacySseTransport implements RemoteTransport {
     }
     return new Promise<Connection>((resolve, reject) => {
       let connection: Connection | undefined;
-      const timer = setTimeout(() => reject(new ClientTransportError("timeout", "the event stream sent no endpoint event in time")), this.#context.timeout);
+      const timer = setTimeout(() => {
+        reject(new ClientTransportError("timeout", `the event stream sent no endpoint event within ${this.#context.timeout} ms (client.timeout)`));
+        abandon.abort();
+      }, this.#context.timeout);
       readSse(
         response.body!,
         {
@@ -134,14 +145,14 @@ export class LegacySseTransport implements RemoteTransport {
                 throw new ClientTransportError("protocol", `the endpoint event names another origin (${endpoint.origin})`);
               }
               if (!connection) {
-                connection = { endpoint: endpoint.href, closed: false };
+                connection = { endpoint: endpoint.href, closed: false, abandon: () => abandon.abort() };
                 clearTimeout(timer);
                 resolve(connection);
               }
               return;
             }
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, logger, "SSE event", response)) {
+            for (const message of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) {
               if (isResponse(message) && message.id !== null && typeof message.id === "string" && message.id.startsWith("mcp-bridge-reinitialize-")) {
                 this.#settle(idKey(message.id), message.error ? new ClientTransportError("http", `the server refused the new session: ${message.error.message}`) : undefined);
                 continue;
@@ -155,7 +166,7 @@ export class LegacySseTransport implements RemoteTransport {
         this.#context.drained,
       )
         .catch((error: unknown) => {
-          if (!this.#closing.signal.aborted) logger.warn("the event stream broke", { error });
+          if (!this.#closing.signal.aborted && !abandon.signal.aborted) logger.warn("the event stream broke", { error });
           return error;
         })
         .then((error) => {

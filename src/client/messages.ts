@@ -1,6 +1,6 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
-import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage } from "../jsonrpc/message.ts";
-import type { Logger } from "../log/logger.ts";
+import { envelopeProblem, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { ThrottledLog } from "../log/throttle.ts";
 import { ClientTransportError } from "./errors.ts";
 import { redactSent } from "./remote-fetch.ts";
 
@@ -42,7 +42,7 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
  * whose status the caller reports); text that is not JSON at all is a protocol error quoting it,
  * the request's credentials redacted.
  */
-export function parseMessages(text: string, logger: Logger, where: string, response: Response): JsonRpcMessage[] {
+export function parseMessages(text: string, warnings: ThrottledLog, where: string, response: Response): JsonRpcMessage[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -52,11 +52,22 @@ export function parseMessages(text: string, logger: Logger, where: string, respo
   // Written to stdout again, it would make JSON.stringify throw (and the answer be lost).
   if (nestedTooDeep(text, value)) throw new ClientTransportError("protocol", `the server's ${where} is nested deeper than ${MAX_NESTING_DEPTH} levels`);
   const list = Array.isArray(value) ? value : [value];
-  return list.filter((item): item is JsonRpcMessage => {
-    const problem = envelopeProblem(item);
-    if (problem) logger[response.ok ? "warn" : "debug"]("dropped a message from the remote server that is not JSON-RPC", { problem, where, ...(!response.ok && { status: response.status }) });
-    return problem === undefined;
-  });
+  return list
+    .filter((item): item is JsonRpcMessage => {
+      const problem = envelopeProblem(item);
+      if (problem) warnings.write(response.ok ? "warn" : "debug", "dropped a message from the remote server that is not JSON-RPC", { problem, where, ...(!response.ok && { status: response.status }) });
+      return problem === undefined;
+    })
+    .map((message) => (isResponse(message) && message.error ? { ...message, error: redactedError(message.error, response) } : message));
+}
+
+/**
+ * A server's JSON-RPC error with the credentials its request carried redacted in every string:
+ * it goes to the local client, and a server may name the token it refuses even in a 200 answer.
+ * Redacted as parsed strings, not as JSON text, so that no credential can break the JSON.
+ */
+function redactedError(error: NonNullable<JsonRpcResponse["error"]>, response: Response): NonNullable<JsonRpcResponse["error"]> {
+  return JSON.parse(JSON.stringify(error), (_key, value: unknown) => (typeof value === "string" ? redactSent(response, value) : value)) as NonNullable<JsonRpcResponse["error"]>;
 }
 
 /** A short, single-line, printable excerpt of untrusted text for an error message. */

@@ -9,14 +9,14 @@
 import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
-import { envelopeFromInitializeParams, isObject, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
+import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
 import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
 import { inputRequestsProblem, inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, readBodyText } from "./messages.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText } from "./messages.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
@@ -26,6 +26,12 @@ import type { RemoteTransport, TransportContext } from "./transport.ts";
 export const MODERN_VERSION = MODERN_VERSIONS[0];
 /** Tools whose `x-mcp-header` declarations are remembered at once (far more than any server has). */
 const MAX_TOOLS_WITH_HEADERS = 10_000;
+/**
+ * Resources a legacy local client may be subscribed to at once: each subscription reopens the one
+ * `subscriptions/listen` stream with all of them, so without a bound a client subscribing to ever
+ * new URIs grows the bridge's memory and every reopening without end.
+ */
+const MAX_RESOURCE_SUBSCRIPTIONS = 1_000;
 /** `input_required` rounds one call may take before the bridge gives up on it. */
 const MAX_ROUNDS = 16;
 /** Errors only a modern server sends: their presence identifies one (versioning §Backward Compatibility). */
@@ -67,7 +73,7 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
 
 /** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
 async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
-  const { logger, timeout } = context;
+  const { timeout } = context;
   const origin = new URL(context.url).host;
   const type = contentType(response);
   let answer: JsonRpcResponse | undefined;
@@ -78,7 +84,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     }
     if (isRequest(message)) {
       // Modern servers MUST NOT send requests on a reply stream (MRTR replaced them).
-      logger.warn("dropped a request the modern server sent on a reply stream", { method: message.method });
+      context.remoteWarnings.write("warn", "dropped a request the modern server sent on a reply stream", { method: message.method });
       return;
     }
     onNotification?.(message);
@@ -90,7 +96,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
     let messages: JsonRpcMessage[];
     try {
-      messages = parseMessages(text, logger, "JSON reply", response);
+      messages = parseMessages(text, context.remoteWarnings, "JSON reply", response);
     } catch (error) {
       if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
       throw error;
@@ -103,11 +109,12 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
         {
           onEvent: (event) => {
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, logger, "SSE event", response)) take(message);
+            for (const message of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(message);
           },
         },
         MAX_MESSAGE_CHARS,
         context.drained,
+        () => answer !== undefined,
       );
     } catch (error) {
       if (signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -236,13 +243,20 @@ export class ModernTransport implements RemoteTransport {
     switch (request.method) {
       case "initialize":
         return ok(this.initializeResult(request.params?.protocolVersion));
-      case "logging/setLevel":
-        this.#logLevel = request.params?.level as LogLevel | undefined;
+      case "logging/setLevel": {
+        const level = request.params?.level;
+        // Sent as every later request's logLevel: one the server refuses would fail them all.
+        if (!(LOG_LEVELS as readonly unknown[]).includes(level)) return errorResponse(request.id, ErrorCode.InvalidParams, `level must be one of ${LOG_LEVELS.join(", ")}`);
+        this.#logLevel = level as LogLevel;
         return ok();
+      }
       case "resources/subscribe":
       case "resources/unsubscribe": {
         const uri = request.params?.uri;
         if (typeof uri !== "string") return errorResponse(request.id, ErrorCode.InvalidParams, "uri must be a string");
+        if (request.method === "resources/subscribe" && !this.#resourceSubscriptions.has(uri) && this.#resourceSubscriptions.size >= MAX_RESOURCE_SUBSCRIPTIONS) {
+          return errorResponse(request.id, ErrorCode.InvalidRequest, `mcp-bridge: already subscribed to ${MAX_RESOURCE_SUBSCRIPTIONS} resources; unsubscribe from one first`);
+        }
         if (request.method === "resources/subscribe") this.#resourceSubscriptions.add(uri);
         else this.#resourceSubscriptions.delete(uri);
         // Answered once the server acknowledged the new filter: updates after the answer are not missed.
@@ -278,7 +292,7 @@ export class ModernTransport implements RemoteTransport {
       if (!isObject(tool) || typeof tool.name !== "string") return false;
       const checked = toolParamHeaders(tool.inputSchema);
       if ("problem" in checked) {
-        this.#context.logger.warn("excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
+        this.#context.remoteWarnings.write("warn", "excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
         return false;
       }
       this.#remember(tool.name, checked.declarations);
@@ -315,6 +329,11 @@ export class ModernTransport implements RemoteTransport {
       if (response.error) return { ...response, id: request.id, error: toLegacyError(request.method, response.error) };
       // An empty result would read as success (a tool call with no content): what is not an object is an error.
       if (!isObject(response.result)) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: ${resultProblem(request.method, response.result)}`);
+      const resultType = response.result.resultType;
+      // A result of a kind the legacy client has no word for, stripped of its resultType, would read as an empty success.
+      if (resultType !== undefined && resultType !== "complete" && resultType !== "input_required") {
+        return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server answered ${request.method} with resultType ${printable(JSON.stringify(resultType), 100)}, which a legacy client cannot be given`);
+      }
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;

@@ -85,20 +85,26 @@ export function createSseParser(handlers: SseHandlers, maxEventChars: number): {
 
 /**
  * Reads `body` to its end, calling the handlers for each event. Resolves when the server ends
- * the stream; rejects when the connection breaks, or (ClientTransportError "protocol") an event is too large.
+ * the stream, or once `done()` is true after a chunk (the stream is then closed: a reply stream
+ * the server keeps open after its answer must not hold the request, nor a socket); rejects when
+ * the connection breaks, or (ClientTransportError "protocol") an event is too large.
  * Each chunk is read once `drained` settles: what the events are delivered to sets the pace, and
  * the server's flood waits in its own buffers (TCP flow control), not in ours.
  */
-export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHandlers, maxEventChars: number, drained: () => Promise<void>): Promise<void> {
+export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHandlers, maxEventChars: number, drained: () => Promise<void>, done?: () => boolean): Promise<void> {
   const parser = createSseParser(handlers, maxEventChars);
   const decoder = new TextDecoder();
   const reader = body.getReader();
   try {
     for (;;) {
       await drained();
-      const { done, value } = await reader.read();
-      if (done) break;
-      parser.push(decoder.decode(value, { stream: true }));
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      parser.push(decoder.decode(chunk.value, { stream: true }));
+      if (done?.()) {
+        await reader.cancel().catch(() => {});
+        return;
+      }
     }
     parser.push(decoder.decode());
   } catch (error) {

@@ -9,7 +9,7 @@ import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type
 import { ClientTransportError } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
-import type { RemoteTransport, TransportContext } from "./transport.ts";
+import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
 /** Reconnection delay when the server has not sent `retry:` (ms). */
 const DEFAULT_RETRY_MS = 1_000;
@@ -37,7 +37,8 @@ export class StreamableHttpTransport implements RemoteTransport {
   #initialize: JsonRpcRequest | undefined;
   #reinitializing: Promise<void> | undefined;
   #reinitializations = 0;
-  #listening = false;
+  /** Stops the GET stream of the session it was opened for: a new session's must not run beside the old one's. */
+  #listener: AbortController | undefined;
   /** Settles once the GET stream's answer arrived (or it failed, or LISTEN_READY_MS passed). */
   #listenReady: Promise<void> | undefined;
 
@@ -60,7 +61,10 @@ export class StreamableHttpTransport implements RemoteTransport {
     const request = isRequest(message) ? message : undefined;
     if (request?.method === "initialize") {
       this.#initialize = request;
+      // The local client starts over: its old session would live on at the server until it expired.
+      if (this.#sessionId !== undefined) void this.#end(this.#sessionId);
       this.#sessionId = undefined;
+      this.#stopListening();
     }
     const session = this.#sessionId;
     let response = await this.#post(message, session, signal);
@@ -83,10 +87,13 @@ export class StreamableHttpTransport implements RemoteTransport {
   async close(): Promise<void> {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort();
-    const session = this.#sessionId;
-    if (session === undefined) return;
+    if (this.#sessionId !== undefined) await this.#end(this.#sessionId);
+  }
+
+  /** Ends a session at the server (DELETE), waiting at most SHUTDOWN_WAIT_MS; failures are only logged. */
+  async #end(session: string): Promise<void> {
     try {
-      const response = await this.#context.fetch(this.#context.url, { method: "DELETE", headers: this.#headers(session), signal: AbortSignal.timeout(5_000) });
+      const response = await this.#context.fetch(this.#context.url, { method: "DELETE", headers: this.#headers(session), signal: AbortSignal.timeout(SHUTDOWN_WAIT_MS) });
       await response.body?.cancel().catch(() => {});
       this.#context.logger.debug("session ended at the remote server", { status: response.status });
     } catch (error) {
@@ -111,7 +118,7 @@ export class StreamableHttpTransport implements RemoteTransport {
 
   /** Reads a POST's answer; for a request, until its response arrived, resuming a dropped SSE stream. */
   async #consume(request: JsonRpcRequest | undefined, response: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage) => void): Promise<void> {
-    const { logger, timeout } = this.#context;
+    const { timeout } = this.#context;
     const origin = new URL(this.#context.url).host;
     if (!response.ok) throw await statusError(response, origin);
     if (response.status === 202 || !request) {
@@ -125,7 +132,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     };
     const type = contentType(response);
     if (type === "application/json") {
-      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), logger, "JSON reply", response)) watch(message);
+      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), this.#context.remoteWarnings, "JSON reply", response)) watch(message);
     } else if (type === "text/event-stream") {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
@@ -144,21 +151,22 @@ export class StreamableHttpTransport implements RemoteTransport {
     let response = first;
     let stale = 0;
     for (;;) {
-      let progressed = false;
+      // Progress is a last event id other than the one resumed from: a server replaying the same events on every resumption (ignoring Last-Event-ID) would otherwise be resumed for ever.
+      const resumedFrom = lastEventId;
       try {
         await readSse(
           response.body!,
           {
             onEvent: (event) => {
               if (event.id !== undefined) lastEventId = event.id;
-              progressed = true;
               if (event.event !== "message" || event.data.trim() === "") return;
-              for (const message of parseMessages(event.data, logger, "SSE event", response)) deliver(message);
+              for (const message of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) deliver(message);
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
           MAX_MESSAGE_CHARS,
           this.#context.drained,
+          answered,
         );
       } catch (error) {
         if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -167,8 +175,8 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       if (answered()) return;
       if (lastEventId === undefined) throw new ClientTransportError("network", `${origin} closed the reply stream before answering, and it cannot be resumed (no event ids)`);
-      stale = progressed ? 0 : stale + 1;
-      if (stale >= MAX_RESUMES_WITHOUT_PROGRESS) throw new ClientTransportError("network", `${origin} closed the reply stream before answering; resuming it brought nothing ${stale} times`);
+      stale = lastEventId !== resumedFrom ? 0 : stale + 1;
+      if (stale >= MAX_RESUMES_WITHOUT_PROGRESS) throw new ClientTransportError("network", `${origin} closed the reply stream before answering; resuming it brought no new event ${stale} times`);
       await this.#context.sleep(retryMs, anySignal(signal, this.#closing.signal));
       if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled");
       response = await this.#context.fetch(this.#context.url, {
@@ -191,8 +199,10 @@ export class StreamableHttpTransport implements RemoteTransport {
 
   /** Opens the GET stream for server-initiated messages, and keeps it open while the session lives. */
   #listen(): void {
-    if (this.#listening || this.#sessionId === undefined) return;
-    this.#listening = true;
+    if (this.#listener || this.#sessionId === undefined) return;
+    const stop = new AbortController();
+    this.#listener = stop;
+    const signal = AbortSignal.any([this.#closing.signal, stop.signal]);
     const session = this.#sessionId;
     const { logger } = this.#context;
     let ready!: () => void;
@@ -210,12 +220,12 @@ export class StreamableHttpTransport implements RemoteTransport {
       /** Whether this session's GET stream was ever open: a 404 means a forgotten session only then. */
       let opened = false;
       try {
-        while (!this.#closing.signal.aborted && this.#sessionId === session) {
+        while (!signal.aborted && this.#sessionId === session) {
           try {
             const response = await this.#context.fetch(this.#context.url, {
               method: "GET",
               headers: this.#headers(session, { accept: "text/event-stream", ...(lastEventId !== undefined && { "last-event-id": lastEventId }) }),
-              signal: this.#closing.signal,
+              signal,
             });
             ready();
             // A server without a GET stream may say 404 rather than 405 before the stream was ever
@@ -227,7 +237,6 @@ export class StreamableHttpTransport implements RemoteTransport {
             }
             if (response.status === 404) {
               await response.body?.cancel().catch(() => {});
-              this.#listening = false;
               void this.#reinitialize(session).catch((error: unknown) => logger.warn("could not open a new session", { error }));
               return;
             }
@@ -244,7 +253,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 onEvent: (event) => {
                   if (event.id !== undefined) lastEventId = event.id;
                   if (event.event !== "message" || event.data.trim() === "") return;
-                  for (const message of parseMessages(event.data, logger, "GET stream event", response)) this.#context.deliver(message);
+                  for (const message of parseMessages(event.data, this.#context.remoteWarnings, "GET stream event", response)) this.#context.deliver(message);
                 },
                 onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },
@@ -253,7 +262,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             );
           } catch (error) {
             ready();
-            if (this.#closing.signal.aborted) return;
+            if (signal.aborted) return;
             failures++;
             logger.debug("GET stream failed", { error, failures });
             if (failures >= MAX_LISTEN_FAILURES) {
@@ -262,13 +271,18 @@ export class StreamableHttpTransport implements RemoteTransport {
             }
           }
           const wait = failures === 0 ? retryMs : Math.min(this.#context.maxDelay, retryMs * 2 ** failures);
-          await this.#context.sleep(wait, this.#closing.signal);
+          await this.#context.sleep(wait, signal);
         }
       } finally {
         ready();
-        if (this.#sessionId === session) this.#listening = false;
+        if (this.#listener === stop) this.#listener = undefined;
       }
     })();
+  }
+
+  #stopListening(): void {
+    this.#listener?.abort();
+    this.#listener = undefined;
   }
 
   /** Opens a new session by replaying the local client's initialize; concurrent callers share one attempt. */
@@ -297,7 +311,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         this.#protocolVersion = result.protocolVersion;
       }
       this.#sessionId = session;
-      this.#listening = false;
+      this.#stopListening();
       const initialized = await this.#post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
       await initialized.body?.cancel().catch(() => {});
       this.#listen();

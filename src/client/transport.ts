@@ -1,7 +1,11 @@
 /** @module What the stdio side of client mode asks of a remote transport, whatever the transport and era. */
 import type { JsonRpcMessage, JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import type { ThrottledLog } from "../log/throttle.ts";
 import type { RemoteFetch } from "./remote-fetch.ts";
+
+/** How long shutdown waits for each kind of message it still sends the remote server (cancellations, then DELETE), in ms. */
+export const SHUTDOWN_WAIT_MS = 5_000;
 
 export interface RemoteTransport {
   /**
@@ -19,6 +23,12 @@ export interface TransportContext {
   url: string;
   fetch: RemoteFetch;
   logger: Logger;
+  /**
+   * For the warnings a remote server can provoke at will (messages that are not JSON-RPC, requests
+   * where none may come, invalid tools), rate-limited: the host keeps stderr in a file, which a
+   * flood of such messages must not fill.
+   */
+  remoteWarnings: ThrottledLog;
   /** A message from the remote server for the local client. */
   deliver(message: JsonRpcMessage): void;
   /** Sends a request of the bridge's own to the local client (MRTR input requests) and resolves with its answer. */

@@ -205,6 +205,9 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
   };
 }
 
+/** Set by streamStdin: stdout's reader closed it (client mode: the local client is gone). */
+let stdoutGone: (() => void) | undefined;
+
 function writeAll(writer: Deno.Writer, text: string): void {
   let bytes = encoder.encode(text);
   while (bytes.length > 0) bytes = bytes.subarray(writer.writeSync(bytes));
@@ -339,7 +342,14 @@ export const denoPlatform: Platform = {
     Deno.writeTextFileSync(path, "", { append: true, mode: 0o600 });
     return (text) => Deno.writeTextFileSync(path, text, { append: true });
   },
-  writeStdout: (text) => writeAll(Deno.stdout, text),
+  writeStdout(text) {
+    try {
+      writeAll(Deno.stdout, text);
+    } catch (error) {
+      if ((error as Error).name !== "BrokenPipe") throw error;
+      stdoutGone?.();
+    }
+  },
   // writeAll blocks until stdout took everything.
   stdoutDrained: () => Promise.resolve(),
   writeStderr: (text) => writeAll(Deno.stderr, text),
@@ -350,11 +360,18 @@ export const denoPlatform: Platform = {
   },
   readStdinLine: async (maxBytes) => decodeUtf8(await readAtMost(Deno.stdin.readable, maxBytes, true)),
   streamStdin: (onChunk, onEnd) => {
+    let ended = false;
+    const end = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      onEnd(reason);
+    };
+    stdoutGone = () => end("stdout closed");
     void (async () => {
       try {
-        for await (const chunk of Deno.stdin.readable) onChunk(chunk);
+        for await (const chunk of Deno.stdin.readable) await onChunk(chunk);
       } finally {
-        onEnd();
+        end("stdin closed");
       }
     })();
   },

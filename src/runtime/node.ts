@@ -316,8 +316,21 @@ export const nodePlatform: Platform = {
   onSignal: (signal, listener) => void process.on(signal, listener),
   readStdinLine: async (maxBytes) => decodeUtf8(await readAtMost(process.stdin, maxBytes, true)),
   streamStdin: (onChunk, onEnd) => {
-    process.stdin.on("data", onChunk);
-    process.stdin.once("end", onEnd);
+    let ended = false;
+    const end = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      onEnd(reason);
+    };
+    process.stdin.on("data", (chunk: Buffer) => {
+      const wait = onChunk(chunk);
+      if (!wait) return;
+      process.stdin.pause();
+      void wait.then(() => process.stdin.resume());
+    });
+    process.stdin.once("end", () => end("stdin closed"));
+    // Unhandled, EPIPE would crash the bridge before it ends the remote session.
+    process.stdout.on("error", () => end("stdout closed"));
   },
   createHttpClient: createNodeHttpClient,
   stdinIsTerminal: Boolean(process.stdin.isTTY),

@@ -163,8 +163,13 @@ export interface Platform {
    * read. More than `maxBytes` before a newline or the end is refused with InputTooLargeError.
    */
   readStdinLine(maxBytes: number): Promise<string>;
-  /** Streams stdin: `onChunk` for each chunk as it arrives, `onEnd` once at end of input (client mode). */
-  streamStdin(onChunk: (chunk: Uint8Array) => void, onEnd: () => void): void;
+  /**
+   * Streams stdin (client mode): `onChunk` for each chunk as it arrives; when it returns a promise,
+   * stdin is not read until that settles (a local client that does not read stdout must not make
+   * the bridge queue answers to whatever it keeps writing). `onEnd` once the local client is gone:
+   * at end of input, or when stdout's reader closed it (EPIPE), with the reason for the log.
+   */
+  streamStdin(onChunk: (chunk: Uint8Array) => void | Promise<void>, onEnd: (reason: string) => void): void;
   /** An HTTP client for outgoing requests (client mode). */
   createHttpClient(options: HttpClientOptions): HttpClient;
   /** True when stdin is a terminal. */

@@ -28,8 +28,14 @@ interface RawLocal {
   answer(id: number | string, timeoutMs?: number): Promise<Record<string, any>>;
   stdout(): string;
   stderr(): string;
-  /** Writes raw text to stdin. */
-  write(text: string): void;
+  /** Writes raw text to stdin; false when the pipe is full (see drained). */
+  write(text: string | Buffer): boolean;
+  /** Whether the bridge took what was written to stdin within `timeoutMs`. */
+  drained(timeoutMs: number): Promise<boolean>;
+  /** Closes the local client's end of stdout: the bridge's next write meets EPIPE. */
+  closeStdout(): void;
+  /** The exit code, once the bridge exited. */
+  exited(): Promise<number | null>;
   /** initialize (INITIALIZE, or this one), its answer, notifications/initialized. */
   handshake(initialize?: unknown): Promise<void>;
   /** From now on stdout is not read: the pipe fills, and the bridge must wait for it. */
@@ -59,6 +65,12 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
     stdout: () => stdout,
     stderr: () => stderr,
     write: (text) => child.stdin.write(text),
+    drained: (timeoutMs) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return Promise.race([once(child.stdin, "drain").then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)))]).finally(() => clearTimeout(timer));
+    },
+    closeStdout: () => void child.stdout.destroy(),
+    exited: () => (child.exitCode !== null ? Promise.resolve(child.exitCode) : once(child, "exit").then(([code]) => code as number | null)),
     async handshake(initialize = INITIALIZE) {
       this.send(initialize);
       await this.answer(0);
@@ -575,4 +587,367 @@ test("OAuth against an MCP server on plain http beyond loopback: no token is obt
   assert.ok(seen.length > 0 && seen.every((line) => line.startsWith("POST http://mcp.example.test/mcp ") && line.endsWith(" -")), seen.join("\n"));
   assert.equal(tokenCalls, 0);
   assert.match(local.stderr(), /plain http/);
+});
+
+test("a local client that writes on but never reads stdout: stdin is read no further than stdout is taken", { timeout: 180_000 }, async () => {
+  const LIMIT = 64 * 1024 * 1024;
+  const server = await legacyServer((res) => res.writeHead(500).end());
+  const local = startLocal(["connect", server.url]);
+  local.stopReading();
+  // Each line gets an error answer of the bridge's own: answers the local client never takes.
+  const lines = Buffer.from(`${"{".repeat(1023)}\n`.repeat(128));
+  let written = 0;
+  while (written < LIMIT) {
+    written += lines.length;
+    if (!local.write(lines) && !(await local.drained(5_000))) break;
+  }
+  assert.ok(written < 16 * 1024 * 1024, `the bridge read ${written} bytes of stdin while its answers went unread`);
+});
+
+for (const runtime of ["node", "deno"] as const) {
+  test(`under ${runtime}, a local client that closes its end of stdout: the bridge ends the remote session and exits cleanly, no EPIPE crash`, { timeout: 120_000 }, async () => {
+    let deletes = 0;
+    const server = await startRawServer((req, res, body) => {
+      if (req.method === "DELETE") {
+        deletes++;
+        return void res.writeHead(200).end();
+      }
+      if (req.method === "GET") return void res.writeHead(405).end();
+      answerAsLegacy(res, body as LegacyMessage);
+    });
+    servers.push(server);
+    const command = runtime === "deno" ? [DENO, "run", "-A", join(ROOT, "src", "main.ts")] : undefined;
+    const local = startLocal(["connect", server.url], { DENO_NO_UPDATE_CHECK: "1" }, command);
+    await local.handshake();
+    local.closeStdout();
+    for (let id = 1; id <= 20; id++) local.send({ jsonrpc: "2.0", id, method: "ping" });
+    assert.equal(await local.exited(), 0, local.stderr());
+    assert.equal(deletes, 1, "the remote session was ended");
+    assert.doesNotMatch(local.stderr(), /EPIPE|BrokenPipe|Unhandled/);
+  });
+}
+
+test("HTTP+SSE: event streams that never send their endpoint event are each closed when given up, not left open beside the next", { timeout: 60_000 }, async () => {
+  let open = 0;
+  const server = await startRawServer((req, res) => {
+    if (req.method !== "GET") return void res.writeHead(405).end();
+    open++;
+    res.on("close", () => open--);
+    res.writeHead(200, { "content-type": "text/event-stream" }).write(": no endpoint, ever\n\n");
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--transport", "sse", "--timeout", "1s"]);
+  for (let id = 0; id < 3; id++) {
+    local.send({ ...INITIALIZE, id });
+    assert.match((await local.answer(id)).error?.message ?? "", /sent no endpoint event within 1000 ms \(client\.timeout\)/);
+  }
+  await waitFor(() => open === 0, "the server to see every event stream closed");
+  assert.doesNotMatch(local.stderr(), /event stream broke/);
+});
+
+test("JSON-RPC errors in 200 answers (a JSON body, an SSE event, a modern server's) naming the token it was sent: the local client gets them redacted", async () => {
+  const token = "tok-ECHO-200-9d3e1f";
+  const refusal = (id: unknown) => ({ jsonrpc: "2.0", id, error: { code: -32000, message: `the token ${token} may not do this`, data: { sent: `Bearer ${token}` } } });
+  const json = await legacyServer((res, message) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(refusal(message.id))));
+  const sse = await legacyServer((res, message) => res.writeHead(200, { "content-type": "text/event-stream" }).end(`data: ${JSON.stringify(refusal(message.id))}\n\n`));
+  const modern = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const answer = message.method === "server/discover" ? { jsonrpc: "2.0", id: message.id, result: { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } } : refusal(message.id);
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+  });
+  servers.push(modern);
+  for (const server of [json, sse, modern]) {
+    const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--log-level", "debug"], { TOKEN: token });
+    await local.handshake();
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const { error } = await local.answer(1);
+    assert.match(error?.message ?? "", /the token \[redacted\] may not do this/, JSON.stringify(error));
+    assert.equal(error?.data?.sent, "Bearer [redacted]");
+    assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token), local.stdout());
+  }
+});
+
+test("a server flooding invalid messages (events that are not JSON-RPC, tools with invalid x-mcp-header): a few warnings and a count, not a log line each", { timeout: 120_000 }, async () => {
+  const EVENTS = 20_000;
+  let streams = 0;
+  const legacy = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      streams++;
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).end('data: {"x":1}\n\n'.repeat(EVENTS));
+    }
+    answerAsLegacy(res, body as LegacyMessage);
+  });
+  servers.push(legacy);
+  const local = startLocal(["connect", legacy.url]);
+  await local.handshake();
+  // Two streams read to their end: the first's flood is behind the bridge.
+  await waitFor(() => streams >= 2, "the GET stream reopened");
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  await local.answer(1);
+  const warnings = local.stderr().match(/not JSON-RPC/g)?.length ?? 0;
+  assert.ok(warnings > 0 && warnings <= 10, `${warnings} warnings for ${EVENTS} invalid events`);
+
+  const tools = Array.from({ length: 1_000 }, (_, i) => ({ name: `t${i}`, inputSchema: { type: "object", properties: { a: { type: "number", "x-mcp-header": "A" } } } }));
+  const modern = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete", tools };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(modern);
+  const other = startLocal(["connect", modern.url]);
+  await other.handshake();
+  other.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.deepEqual((await other.answer(1)).result?.tools, []);
+  const excluded = other.stderr().match(/excluded a tool/g)?.length ?? 0;
+  assert.ok(excluded > 0 && excluded <= 10, `${excluded} warnings for ${tools.length} invalid tools`);
+});
+
+test("a modern server answering with a resultType the legacy client has no word for: an error naming it, not an empty success", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "task", task: { taskId: "t1" } };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } });
+  assert.match((await local.answer(1)).error?.message ?? "", /answered tools\/call with resultType "task", which a legacy client cannot be given/);
+});
+
+test("a legacy local client setting a log level that does not exist (modern server): refused, and later requests carry no such logLevel", async () => {
+  const levels: unknown[] = [];
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { _meta?: Record<string, unknown> } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method !== "server/discover") levels.push(message.params?._meta?.["io.modelcontextprotocol/logLevel"]);
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {}, logging: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "logging/setLevel", params: { level: { verbose: true } } });
+  const refusal = await local.answer(1);
+  assert.equal(refusal.error?.code, -32602);
+  assert.match(refusal.error?.message ?? "", /level must be one of debug, info/);
+  local.send({ jsonrpc: "2.0", id: 2, method: "logging/setLevel", params: { level: "warning" } });
+  assert.deepEqual((await local.answer(2)).result, {});
+  local.send({ jsonrpc: "2.0", id: 3, method: "tools/list" });
+  await local.answer(3);
+  assert.deepEqual(levels, ["warning"]);
+});
+
+test("EOF with a call in flight: the remote server is told it is cancelled (with a session, before its DELETE; without one, it hears of nothing else)", { timeout: 60_000 }, async () => {
+  for (const session of [true, false]) {
+    const seen: string[] = [];
+    const held: ServerResponse[] = [];
+    const server = await startRawServer((req, res, body) => {
+      const message = body as { id?: number | string; method: string; params?: { requestId?: unknown } };
+      if (req.method === "DELETE") {
+        seen.push("DELETE");
+        return void res.writeHead(200).end();
+      }
+      if (req.method === "GET") return void res.writeHead(405).end();
+      if (message.method === "notifications/cancelled") seen.push(`cancelled ${JSON.stringify(message.params?.requestId)}`);
+      if (message.id === undefined) return void res.writeHead(202).end();
+      if (message.method === "server/discover") return void res.writeHead(404).end();
+      if (message.method === "tools/call") return void held.push(res);
+      res.writeHead(200, { "content-type": "application/json", ...(session && { "mcp-session-id": "s1" }) }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url]);
+    await local.handshake();
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } });
+    await waitFor(() => held.length === 1, "the call at the server");
+    assert.equal(await local.end(), 0);
+    assert.deepEqual(seen, session ? ["cancelled 1", "DELETE"] : ["cancelled 1"]);
+    assert.match((await local.answer(1)).error?.message ?? "", /mcp-bridge:/);
+    for (const res of held) res.destroy();
+  }
+});
+
+test("HTTP+SSE: a server refusing the new session after its event stream dropped: each stream it opened for one is closed, not left open beside the next", { timeout: 60_000 }, async () => {
+  let open = 0;
+  const streams: ServerResponse[] = [];
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      open++;
+      res.on("close", () => open--);
+      streams.push(res);
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).write(`event: endpoint\ndata: /messages?session=${streams.length}\n\n`);
+    }
+    const message = body as { id?: number | string; method: string };
+    res.writeHead(202).end();
+    if (message.id === undefined) return;
+    // Answers on the newest stream; every session after the first is refused.
+    const answer = message.method !== "initialize" ? { result: {} } : streams.length === 1 ? { result: INITIALIZE_RESULT } : { error: { code: -32000, message: "no new sessions" } };
+    streams.at(-1)!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: message.id, ...answer })}\n\n`);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--transport", "sse"]);
+  await local.handshake();
+  streams[0]!.end();
+  await waitFor(() => open === 0, "the first stream to close");
+  for (let id = 1; id <= 3; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "ping" });
+    assert.match((await local.answer(id)).error?.message ?? "", /refused the new session: no new sessions/);
+  }
+  await waitFor(() => open === 0, "the server to see every refused session's stream closed");
+});
+
+test("a server forgetting session after session while holding their GET streams open: the stream of a forgotten session is closed when the new one opens", { timeout: 60_000 }, async () => {
+  let open = 0;
+  let sessions = 0;
+  const forgotten = new Set<string>();
+  const seenIds = new Set<unknown>();
+  const server = await startRawServer((req, res, body) => {
+    const session = req.headers["mcp-session-id"] as string | undefined;
+    if (req.method === "GET") {
+      open++;
+      res.on("close", () => open--);
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).write(": open\n\n");
+    }
+    const message = body as { id?: number | string; method: string };
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") {
+      sessions++;
+      return void res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${sessions}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    }
+    // Each call's first POST makes the server forget its session (404); the call's retry, in a new session, is answered.
+    if (session && message.method === "tools/list" && !seenIds.has(message.id)) {
+      seenIds.add(message.id);
+      forgotten.add(session);
+    }
+    if (session && forgotten.has(session)) return void res.writeHead(404).end();
+    if (message.id === undefined) return void res.writeHead(202).end();
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { tools: [] } }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  await waitFor(() => open === 1, "the first GET stream");
+  for (let id = 1; id <= 3; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "tools/list" });
+    assert.deepEqual((await local.answer(id)).result, { tools: [] });
+  }
+  assert.equal(sessions, 4);
+  await waitFor(() => open === 1, "one GET stream open: the newest session's");
+});
+
+test("a local client that initializes again: its old session is ended at the server (DELETE), not left to expire", async () => {
+  const deleted: unknown[] = [];
+  let sessions = 0;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "DELETE") {
+      deleted.push(req.headers["mcp-session-id"]);
+      return void res.writeHead(200).end();
+    }
+    if (req.method === "GET") return void res.writeHead(405).end();
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") sessions++;
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${sessions}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ ...INITIALIZE, id: 5 });
+  await local.answer(5);
+  await waitFor(() => deleted.length === 1, "the first session's DELETE");
+  assert.deepEqual(deleted, ["s1"]);
+  assert.equal(await local.end(), 0);
+  assert.deepEqual(deleted, ["s1", "s2"]);
+});
+
+test("a legacy local client subscribing to ever new resources (modern server): at most 1,000 subscriptions at once, the next refused until one is dropped", { timeout: 120_000 }, async () => {
+  let largest = 0;
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { notifications?: { resourceSubscriptions?: unknown[] } } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "subscriptions/listen") {
+      largest = Math.max(largest, message.params?.notifications?.resourceSubscriptions?.length ?? 0);
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32603, message: "not now" } }));
+    }
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { resources: { subscribe: true } }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete" };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  for (let id = 1; id <= 1_001; id++) local.send({ jsonrpc: "2.0", id, method: "resources/subscribe", params: { uri: `file:///r${id}` } });
+  assert.match((await local.answer(1_001, 60_000)).error?.message ?? "", /already subscribed to 1000 resources; unsubscribe from one first/);
+  assert.deepEqual((await local.answer(1_000, 60_000)).result, {});
+  local.send({ jsonrpc: "2.0", id: 1_002, method: "resources/unsubscribe", params: { uri: "file:///r1" } });
+  await local.answer(1_002);
+  local.send({ jsonrpc: "2.0", id: 1_003, method: "resources/subscribe", params: { uri: "file:///r1001" } });
+  assert.deepEqual((await local.answer(1_003)).result, {});
+  assert.ok(largest <= 1_000, `a listen request carried ${largest} subscriptions`);
+});
+
+test("a batch whose answers add up to more than a message may hold: the array stays within the limit, the answer that does not fit becomes an error", { timeout: 120_000 }, async () => {
+  // Two answers of 40 MiB: each fits in a message of 64 MiB, both together do not.
+  const big = "x".repeat(40 * 1024 * 1024);
+  const server = await legacyServer((res, message) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } })));
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } })));
+  const line = (await waitFor(() => local.stdout().split("\n").find((text) => text.startsWith("[") && local.stdout().includes(`${text}\n`)), "the batch's answer", 90_000)) as string;
+  assert.ok(line.length <= 64 * 1024 * 1024, `a line of ${line.length} characters`);
+  const answers = JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>;
+  assert.deepEqual(answers.map((answer) => answer.id).sort(), [1, 2]);
+  assert.equal(answers.filter((answer) => answer.result?.content[0]?.text.length === big.length).length, 1);
+  assert.match(answers.find((answer) => answer.error)?.error?.message ?? "", /does not fit in the batch's reply/);
+});
+
+test("reply streams the server keeps open after their answer (legacy and modern): the answer is delivered and the stream closed, not held for ever", async () => {
+  for (const era of ["legacy", "modern"] as const) {
+    let open = 0;
+    const server = await startRawServer((req, res, body) => {
+      const message = body as { id?: number | string; method: string };
+      if (req.method === "GET") return void res.writeHead(405).end();
+      if (message.id === undefined) return void res.writeHead(202).end();
+      if (message.method === "server/discover" && era === "legacy") return void res.writeHead(404).end();
+      if (message.method === "server/discover") {
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } }));
+      }
+      if (message.method === "initialize") return void res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+      open++;
+      res.on("close", () => open--);
+      res.writeHead(200, { "content-type": "text/event-stream" }).write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { resultType: "complete", tools: [] } })}\n\n`);
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url]);
+    await local.handshake();
+    for (let id = 1; id <= 3; id++) {
+      local.send({ jsonrpc: "2.0", id, method: "tools/list" });
+      assert.deepEqual((await local.answer(id)).result?.tools, [], era);
+    }
+    await waitFor(() => open === 0, `the ${era} server to see every reply stream closed`);
+  }
+});
+
+test("a reply stream that ends before its answer and, resumed, replays the same event every time: the request fails after a few resumptions, not resumed for ever", { timeout: 60_000 }, async () => {
+  let resumptions = 0;
+  const event = `id: e1\nretry: 250\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } })}\n\n`;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      if (req.headers["last-event-id"] === undefined) return void res.writeHead(405).end();
+      resumptions++;
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).end(event);
+    }
+    const message = body as LegacyMessage;
+    if (message.method !== "tools/call") return answerAsLegacy(res, message);
+    res.writeHead(200, { "content-type": "text/event-stream" }).end(event);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x", arguments: {}, _meta: { progressToken: 1 } } });
+  assert.match((await local.answer(1)).error?.message ?? "", /resuming it brought no new event 3 times/);
+  assert.equal(resumptions, 3);
 });
