@@ -22,6 +22,15 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
 /** RFC 6750 §2.1 b64token: the only characters a bearer token may have. */
 export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/**
+ * Why `value` cannot be sent as a bearer token (RFC 6750 §2.1 b64token, at most MAX_TOKEN_LENGTH
+ * characters), as the end of a sentence about it; undefined when it can.
+ */
+export function bearerTokenProblem(value: string): string | undefined {
+  if (value.length <= MAX_TOKEN_LENGTH && B64TOKEN.test(value)) return undefined;
+  return `is not a bearer token (RFC 6750: letters, digits, - . _ ~ + / and trailing =, at most ${MAX_TOKEN_LENGTH} characters); a trailing newline or space?`;
+}
+
 export type AuthErrorCode =
   /** No credentials, or malformed ones (RFC 6750 §3.1 invalid_request / no error). */
   | "missing_token"

@@ -4,6 +4,7 @@ import { UsageError } from "./args.ts";
 import { substituteVariables, validateConfig } from "../config/load.ts";
 import { ConfigError, type ConfigIssue } from "../config/errors.ts";
 import { createLoggerFromConfig } from "../log/from-config.ts";
+import { bearerTokenProblem } from "../auth/types.ts";
 
 /** "Name: value" → [name, value]; the value may use ${VAR} (handy where the host's config cannot quote). */
 function parseHeader(text: string, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[]): [string, string] {
@@ -102,7 +103,10 @@ export const connectCommand: Command = {
     if (args.values["ca-cert"] !== undefined) client.tls = { ca_cert: args.values["ca-cert"] };
     const oauth = oauthFromFlags(args.values, platform.env);
     if (tokenEnv !== undefined) {
-      if (!platform.env[tokenEnv]) throw new ConfigError("CONFIG_INVALID", [{ path: "--token-env", message: `environment variable ${tokenEnv} is not set or empty` }], "command line");
+      const token = platform.env[tokenEnv];
+      if (!token) throw new ConfigError("CONFIG_INVALID", [{ path: "--token-env", message: `environment variable ${tokenEnv} is not set or empty` }], "command line");
+      const problem = bearerTokenProblem(token);
+      if (problem) throw new ConfigError("CONFIG_INVALID", [{ path: "--token-env", message: `the value of ${tokenEnv} ${problem}` }], "command line");
       if (Object.keys(oauth).length > 0) throw new UsageError("--token-env sends a fixed token: it cannot be combined with the OAuth flags");
       client.auth = { type: "bearer", bearer: { token_env: tokenEnv } };
     } else if (Object.keys(oauth).length > 0 || !Object.keys(headers).some((name) => name.toLowerCase() === "authorization")) {

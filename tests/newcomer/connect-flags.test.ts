@@ -29,6 +29,22 @@ for (const [args, flag, fix] of cases) {
   });
 }
 
+test("connect --token-env naming a value that is no bearer token (a trailing newline): refused at start, naming the flag, the token not shown", async () => {
+  const result = await runCli(["connect", URL, "--token-env", "MCP_NEWCOMER_TOKEN"], { env: { MCP_NEWCOMER_TOKEN: "tok-secret-4242\n" } });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /\n {2}--token-env: the value of MCP_NEWCOMER_TOKEN is not a bearer token \(RFC 6750: .*\); a trailing newline or space\?/);
+  assert.doesNotMatch(result.stderr, /tok-secret-4242/);
+});
+
+test("a configured client token with a space in it: refused at start, naming client.auth.bearer.token", async () => {
+  const { writeConfig } = await import("../support/bridge.ts");
+  const path = writeConfig(`mode: client\nclient:\n  url: ${URL}\n  auth:\n    type: bearer\n    bearer: {token: "tok-secret-4242 x"}\n`);
+  const result = await runCli(["-c", path]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /client\.auth\.bearer\.token: the token is not a bearer token/);
+  assert.doesNotMatch(result.stderr, /tok-secret-4242/);
+});
+
 test("connect with a URL that is not one: the error names URL", async () => {
   const result = await runCli(["connect", "mcp.example.com/mcp"]);
   assert.equal(result.code, 2);

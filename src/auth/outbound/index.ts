@@ -6,6 +6,7 @@ import type { AuthConfig } from "../../config/schema.ts";
 import { Secret } from "../../config/secret.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
+import { bearerTokenProblem } from "../types.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
 import { staticBearer } from "./bearer.ts";
 import { openTokenCache, type PrivateFiles } from "./cache.ts";
@@ -36,14 +37,19 @@ export interface TokenSourceDeps {
   openBrowser?: (url: string) => Promise<boolean>;
 }
 
-/** `bearer.token`, or the value of the variable `bearer.token_env` names. */
+/**
+ * `bearer.token`, or the value of the variable `bearer.token_env` names. A value that is no RFC
+ * 6750 §2.1 b64token (a trailing newline, a space) is refused at start, naming the key, rather than
+ * at the first request as an invalid header.
+ */
 function bearerToken(bearer: AuthConfig["bearer"], env: Platform["env"]): Secret {
-  if (bearer?.token) return bearer.token;
   const name = bearer?.token_env;
-  if (!name) throw new OutboundAuthError("config", "client.auth.bearer.token is required (or token_env): the token to send");
-  const value = env[name];
+  if (!bearer?.token && !name) throw new OutboundAuthError("config", "client.auth.bearer.token is required (or token_env): the token to send");
+  const value = bearer?.token?.reveal() ?? env[name!];
   if (!value) throw new OutboundAuthError("config", `client.auth.bearer.token_env: the environment variable ${name} is not set or empty`);
-  return new Secret(value);
+  const problem = bearerTokenProblem(value);
+  if (problem) throw new OutboundAuthError("config", `${bearer?.token ? "client.auth.bearer.token: the token" : `client.auth.bearer.token_env: the value of ${name}`} ${problem}`);
+  return bearer?.token ?? new Secret(value);
 }
 
 const NO_AUTH: TokenSource = {
