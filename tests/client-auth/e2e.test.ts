@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -92,6 +94,43 @@ describe("client mode OAuth through the built CLI", () => {
       assert.equal(opened(log).length, 1, "one sign-in");
     } finally {
       await client.close();
+    }
+  });
+
+  test("redirect_uri on localhost: Chromium goes to [::1] first, so a process holding [::1]:PORT would get the code; the bridge holds both or refuses", { timeout: 180_000 }, async () => {
+    const auth = (port: number) => ({
+      type: "oauth",
+      oauth: { redirect_uri: `http://localhost:${port}/callback`, authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", CHROMIUM_BROWSER, "--account", "alice"] },
+    });
+    // Honest: nobody else on the port; Chromium's redirect reaches the bridge and the sign-in completes.
+    const free = createServer().listen(0, "127.0.0.1");
+    await new Promise((resolve) => free.once("listening", resolve));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const honest = await connectThroughBridge(bridge.url, auth(port), { HOME: home, XDG_STATE_HOME: join(home, "localhost"), MCP_TEST_BROWSER_LOG: join(home, "localhost.log") });
+    try {
+      assert.ok((await honest.client.listTools()).tools.length > 0, honest.stderr());
+    } finally {
+      await honest.client.close();
+    }
+    // Hostile: another local program listens on [::1]:PORT before the sign-in starts.
+    const seen: string[] = [];
+    const squatter = createServer((request, response) => (seen.push(request.url ?? ""), response.end("<title>squatter</title>")));
+    squatter.listen(0, "::1");
+    await new Promise((resolve) => squatter.once("listening", resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    const log = join(home, "squatted.log");
+    try {
+      const hostile = await connectThroughBridge(bridge.url, auth(taken), { HOME: home, XDG_STATE_HOME: join(home, "squatted"), MCP_TEST_BROWSER_LOG: log }).catch((error: Error) => error);
+      if (!(hostile instanceof Error)) {
+        await hostile.client.listTools().catch(() => undefined);
+        await hostile.client.close();
+        assert.match(hostile.stderr(), /cannot listen on client\.auth\.oauth\.redirect_uri http:\/\/localhost:\d+\/callback: .*EADDRINUSE/);
+      }
+      assert.deepEqual(seen.filter((url) => url.includes("code=")), [], "the authorization code never reached the other program");
+      assert.equal(opened(log).length, 0, "no browser was sent to a port the bridge does not hold");
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
     }
   });
 });
