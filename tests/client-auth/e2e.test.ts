@@ -133,4 +133,23 @@ describe("client mode OAuth through the built CLI", () => {
       await new Promise((resolve) => squatter.close(resolve));
     }
   });
+
+  test("an authorization response whose error is escape sequences and markup: the local client's error names no such text", async () => {
+    const hostile = "\u001b]0;pwned\u0007\u001b[2J<img src=x onerror=alert(1)>";
+    const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", FETCH_BROWSER, "--tamper", `error=${hostile}`] } };
+    const env = { HOME: home, XDG_STATE_HOME: join(home, "hostile-error"), MCP_TEST_BROWSER_LOG: join(home, "hostile-error.log") };
+    let message = "";
+    try {
+      const { client } = await connectThroughBridge(bridge.url, auth, env);
+      try {
+        message = await client.listTools().then(() => "", (error: Error) => error.message);
+      } finally {
+        await client.close();
+      }
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    assert.match(message, /refused the sign-in \(no valid error code\)/);
+    assert.doesNotMatch(message, /\u001b|\u0007|<img/);
+  });
 });

@@ -14,7 +14,7 @@ import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-au
 import { commandArgv, commandEnv } from "./credential-source.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { readJsonBody, readJsonObject } from "../oauth/http.ts";
+import { oauthErrorCode, readJsonBody, readJsonObject } from "../oauth/http.ts";
 import { grantError, type ClientIdentity } from "./grants.ts";
 import { requestOptions, requireTrusted, type HttpContext } from "./http.ts";
 import { startLoopbackListener } from "./loopback.ts";
@@ -199,7 +199,8 @@ export async function authorizeInteractively(
       validated = oauth.validateAuthResponse(as, identity.client, params, state);
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
-        throw new OutboundAuthError("authorization", `the authorization server refused the sign-in (${error.error})`, { cause: error });
+        // It reaches the local client's error message (a terminal, perhaps): only a real error code is repeated.
+        throw new OutboundAuthError("authorization", `the authorization server refused the sign-in (${oauthErrorCode(error.error) ?? "no valid error code"})`, { cause: error });
       }
       throw new OutboundAuthError("authorization", `authorization response rejected: ${(error as Error).message}`, { cause: error });
     }
