@@ -153,3 +153,29 @@ describe("client mode OAuth through the built CLI", () => {
     assert.doesNotMatch(message, /\u001b|\u0007|<img/);
   });
 });
+
+test("a token endpoint refusing with escape sequences and markup in error and error_description: the local client's error carries neither raw", async () => {
+  const hostile = createServer((_request, response) => {
+    response.writeHead(400, { "content-type": "application/json" });
+    response.end(JSON.stringify({ error: "\u001b]0;pwned\u0007<b>", error_description: "\u001b[2J\u001b[31mCall +1-555-0100 for support\u001b[0m <script>" }));
+  });
+  hostile.listen(0, "127.0.0.1");
+  await new Promise((resolve) => hostile.once("listening", resolve));
+  const base = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+  let message = "";
+  try {
+    const { client } = await connectThroughBridge(`${base}/mcp`, { type: "oauth", oauth: { client_id: "c", client_secret: "secret-not-real-0123456789", token_url: `${base}/token` } }, {});
+    try {
+      message = await client.listTools().then(() => "", (error: Error) => error.message);
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    message = (error as Error).message;
+  } finally {
+    await new Promise((resolve) => hostile.close(resolve));
+  }
+  assert.match(message, /client credentials grant refused \(HTTP 400, no valid error code: \\x1b\[2J\\x1b\[31mCall \+1-555-0100 for support/);
+  assert.doesNotMatch(message, /\u001b|\u0007|<b>/);
+});
+
