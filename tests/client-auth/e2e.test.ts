@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -94,4 +96,86 @@ describe("client mode OAuth through the built CLI", () => {
       await client.close();
     }
   });
+
+  test("redirect_uri on localhost: Chromium goes to [::1] first, so a process holding [::1]:PORT would get the code; the bridge holds both or refuses", { timeout: 180_000 }, async () => {
+    const auth = (port: number) => ({
+      type: "oauth",
+      oauth: { redirect_uri: `http://localhost:${port}/callback`, authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", CHROMIUM_BROWSER, "--account", "alice"] },
+    });
+    // Honest: nobody else on the port; Chromium's redirect reaches the bridge and the sign-in completes.
+    const free = createServer().listen(0, "127.0.0.1");
+    await new Promise((resolve) => free.once("listening", resolve));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const honest = await connectThroughBridge(bridge.url, auth(port), { HOME: home, XDG_STATE_HOME: join(home, "localhost"), MCP_TEST_BROWSER_LOG: join(home, "localhost.log") });
+    try {
+      assert.ok((await honest.client.listTools()).tools.length > 0, honest.stderr());
+    } finally {
+      await honest.client.close();
+    }
+    // Hostile: another local program listens on [::1]:PORT before the sign-in starts.
+    const seen: string[] = [];
+    const squatter = createServer((request, response) => (seen.push(request.url ?? ""), response.end("<title>squatter</title>")));
+    squatter.listen(0, "::1");
+    await new Promise((resolve) => squatter.once("listening", resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    const log = join(home, "squatted.log");
+    try {
+      const hostile = await connectThroughBridge(bridge.url, auth(taken), { HOME: home, XDG_STATE_HOME: join(home, "squatted"), MCP_TEST_BROWSER_LOG: log }).catch((error: Error) => error);
+      if (!(hostile instanceof Error)) {
+        await hostile.client.listTools().catch(() => undefined);
+        await hostile.client.close();
+        assert.match(hostile.stderr(), /cannot listen on client\.auth\.oauth\.redirect_uri http:\/\/localhost:\d+\/callback: .*EADDRINUSE/);
+      }
+      assert.deepEqual(seen.filter((url) => url.includes("code=")), [], "the authorization code never reached the other program");
+      assert.equal(opened(log).length, 0, "no browser was sent to a port the bridge does not hold");
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  test("an authorization response whose error is escape sequences and markup: the local client's error names no such text", async () => {
+    const hostile = "\u001b]0;pwned\u0007\u001b[2J<img src=x onerror=alert(1)>";
+    const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", FETCH_BROWSER, "--tamper", `error=${hostile}`] } };
+    const env = { HOME: home, XDG_STATE_HOME: join(home, "hostile-error"), MCP_TEST_BROWSER_LOG: join(home, "hostile-error.log") };
+    let message = "";
+    try {
+      const { client } = await connectThroughBridge(bridge.url, auth, env);
+      try {
+        message = await client.listTools().then(() => "", (error: Error) => error.message);
+      } finally {
+        await client.close();
+      }
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    assert.match(message, /refused the sign-in \(no valid error code\)/);
+    assert.doesNotMatch(message, /\u001b|\u0007|<img/);
+  });
 });
+
+test("a token endpoint refusing with escape sequences and markup in error and error_description: the local client's error carries neither raw", async () => {
+  const hostile = createServer((_request, response) => {
+    response.writeHead(400, { "content-type": "application/json" });
+    response.end(JSON.stringify({ error: "\u001b]0;pwned\u0007<b>", error_description: "\u001b[2J\u001b[31mCall +1-555-0100 for support\u001b[0m <script>" }));
+  });
+  hostile.listen(0, "127.0.0.1");
+  await new Promise((resolve) => hostile.once("listening", resolve));
+  const base = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+  let message = "";
+  try {
+    const { client } = await connectThroughBridge(`${base}/mcp`, { type: "oauth", oauth: { client_id: "c", client_secret: "secret-not-real-0123456789", token_url: `${base}/token` } }, {});
+    try {
+      message = await client.listTools().then(() => "", (error: Error) => error.message);
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    message = (error as Error).message;
+  } finally {
+    await new Promise((resolve) => hostile.close(resolve));
+  }
+  assert.match(message, /client credentials grant refused \(HTTP 400, no valid error code: \\x1b\[2J\\x1b\[31mCall \+1-555-0100 for support/);
+  assert.doesNotMatch(message, /\u001b|\u0007|<b>/);
+});
+

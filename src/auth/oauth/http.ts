@@ -15,6 +15,15 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * An OAuth error code from another party (RFC 6749 §4.1.2.1, §5.2), as it may be repeated in an
+ * error message: the defined codes are short lower-case tokens, so anything else (markup, escape
+ * sequences, pages of text) is undefined, for the caller's fixed words.
+ */
+export function oauthErrorCode(value: unknown): string | undefined {
+  return typeof value === "string" && /^[a-z_]{1,64}$/.test(value) ? value : undefined;
+}
+
 function isLoopback(url: URL): boolean {
   return url.hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) || isLocalhostName(url.hostname);
 }

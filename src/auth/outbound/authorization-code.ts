@@ -14,8 +14,8 @@ import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-au
 import { commandArgv, commandEnv } from "./credential-source.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { readJsonBody, readJsonObject } from "../oauth/http.ts";
-import { grantError, type ClientIdentity } from "./grants.ts";
+import { oauthErrorCode, readJsonBody, readJsonObject } from "../oauth/http.ts";
+import { grantError, refusalText, type ClientIdentity } from "./grants.ts";
 import { requestOptions, requireTrusted, type HttpContext } from "./http.ts";
 import { startLoopbackListener } from "./loopback.ts";
 import { tokenSetFrom, type TokenSet } from "./tokens.ts";
@@ -55,9 +55,7 @@ export function identityFor(context: InteractiveContext, as: oauth.Authorization
 async function readRegistration(response: Response): Promise<{ client_id: string; client_secret?: unknown; token_endpoint_auth_method?: unknown }> {
   if (response.status !== 201 && response.status !== 200) {
     const body = await readJsonBody(response, 64 * 1024, "registration").catch(() => ({}) as Record<string, unknown>);
-    const code = typeof body.error === "string" ? body.error.slice(0, 100) : "no error code";
-    const description = typeof body.error_description === "string" ? `: ${body.error_description.slice(0, 200)}` : "";
-    throw new OutboundAuthError("grant", `dynamic client registration refused (HTTP ${response.status}, ${code}${description})`);
+    throw new OutboundAuthError("grant", `dynamic client registration refused (HTTP ${response.status}, ${refusalText(body.error, body.error_description, [])})`);
   }
   const body = await readJsonObject(response, 64 * 1024, "registration");
   if (typeof body.client_id !== "string" || !body.client_id) throw new OutboundAuthError("grant", "dynamic client registration answered without a client_id");
@@ -199,7 +197,8 @@ export async function authorizeInteractively(
       validated = oauth.validateAuthResponse(as, identity.client, params, state);
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
-        throw new OutboundAuthError("authorization", `the authorization server refused the sign-in (${error.error})`, { cause: error });
+        // It reaches the local client's error message (a terminal, perhaps): only a real error code is repeated.
+        throw new OutboundAuthError("authorization", `the authorization server refused the sign-in (${oauthErrorCode(error.error) ?? "no valid error code"})`, { cause: error });
       }
       throw new OutboundAuthError("authorization", `authorization response rejected: ${(error as Error).message}`, { cause: error });
     }

@@ -4,7 +4,8 @@
  * RFC 7523 JWT bearer grant). `resource` (RFC 8707) goes with every one of them.
  */
 import * as oauth from "oauth4webapi";
-import { redactValues } from "../../log/sanitize.ts";
+import { escapeControls, redactValues } from "../../log/sanitize.ts";
+import { oauthErrorCode } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { requestOptions, type HttpContext } from "./http.ts";
@@ -24,6 +25,16 @@ const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 const ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag";
 
 /**
+ * An authorization server's refusal as it may go into an error message, which reaches the local
+ * client (a terminal, perhaps): `code` only when it is an error code, `description` cut to 200
+ * characters with the credentials `sent` redacted and control characters escaped.
+ */
+export function refusalText(code: unknown, description: unknown, sent: ReadonlyArray<string | undefined>): string {
+  const text = typeof description === "string" ? `: ${escapeControls(redactValues(description, sent).slice(0, 200))}` : "";
+  return `${oauthErrorCode(code) ?? "no valid error code"}${text}`;
+}
+
+/**
  * A refusal or a malformed answer, as an OutboundAuthError whose message carries the AS's error
  * code, never a token: the credentials the request carried (`sent`) are redacted from the
  * server's error_description, which a hostile or careless server may fill with them.
@@ -31,12 +42,11 @@ const ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag";
 export function grantError(what: string, error: unknown, sent: ReadonlyArray<string | undefined> = []): OutboundAuthError {
   if (error instanceof OutboundAuthError) return error;
   if (error instanceof oauth.ResponseBodyError) {
-    const description = typeof error.error_description === "string" ? `: ${redactValues(error.error_description, sent).slice(0, 200)}` : "";
-    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${error.error}${description})`, { cause: error, oauthError: error.error });
+    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${refusalText(error.error, error.error_description, sent)})`, { cause: error, oauthError: error.error });
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     const code = error.cause.map((challenge) => challenge.parameters.error).find(Boolean);
-    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${code ?? "client authentication failed"})`, { cause: error, oauthError: code ?? "invalid_client" });
+    return new OutboundAuthError("grant", `${what} refused (HTTP ${error.status}, ${code === undefined ? "client authentication failed" : refusalText(code, undefined, sent)})`, { cause: error, oauthError: code ?? "invalid_client" });
   }
   const name = (error as Error)?.name;
   if (name === "TimeoutError" || name === "AbortError") return new OutboundAuthError("grant", `${what} timed out`, { cause: error });

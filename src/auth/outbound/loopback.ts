@@ -1,6 +1,6 @@
 /**
  * @module The loopback redirect listener of the authorization-code flow (RFC 8252 §7.3): bound to
- * 127.0.0.1 only, it answers exactly one path, refuses any Host but its own (DNS rebinding), and
+ * loopback only (127.0.0.1, ::1, or both for `localhost`), it answers exactly one path, refuses any Host but its own (DNS rebinding), and
  * ignores callbacks whose `state` is not the one sent, so a stray or hostile request can neither
  * end nor hijack the sign-in.
  */
@@ -25,12 +25,31 @@ function html(status: number, title: string, text: string): Response {
 }
 
 /**
+ * The addresses a redirect URI's host reaches. `localhost` resolves to ::1 before 127.0.0.1 in
+ * browsers (Chromium does), so listening on one of the two would leave the other for any local
+ * process to take, and the browser would hand it the code and `state` (RFC 8252 §8.3).
+ */
+function loopbackAddresses(hostname: string): string[] {
+  if (hostname === "[::1]") return ["::1"];
+  return hostname === "localhost" ? ["127.0.0.1", "::1"] : ["127.0.0.1"];
+}
+
+/** A host without IPv6 has no ::1 for anyone to take: not a reason to fail. */
+function noSuchAddress(error: unknown): boolean {
+  const { code, name } = error as { code?: unknown; name?: unknown };
+  return code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT" || name === "AddrNotAvailable";
+}
+
+/**
  * Listens on `redirectUri`'s port (0: any free one) and path. A loopback redirect URI names
- * 127.0.0.1, [::1] or localhost; the listener binds 127.0.0.1 (or ::1 for [::1]), never a public address.
+ * 127.0.0.1, [::1] or localhost; the listener binds 127.0.0.1, ::1, or both for localhost (the
+ * same port), never a public address.
+ *
+ * @throws the platform's listen error (EADDRINUSE…) when an address cannot be had at that port.
  */
 export async function startLoopbackListener(platform: Platform, redirectUri: string): Promise<LoopbackListener> {
   const wanted = new URL(redirectUri);
-  const host = wanted.hostname === "[::1]" ? "::1" : "127.0.0.1";
+  const [first, ...others] = loopbackAddresses(wanted.hostname);
   let expectedState: string | undefined;
   let deliver: ((params: URLSearchParams) => void) | undefined;
   let port = 0;
@@ -49,17 +68,31 @@ export async function startLoopbackListener(platform: Platform, redirectUri: str
       ? html(200, "Sign-in refused", "The authorization server refused the sign-in. You can close this tab.")
       : html(200, "Signed in", "mcp-bridge received the authorization. You can close this tab and return to your MCP client.");
   };
-  const server: RunningServer = await platform.serve(handler, {
-    host,
-    port: Number(wanted.port || 0),
-    requestTimeout: 30_000,
-    idleTimeout: 5_000,
-    // One browser on loopback: a handful of connections is plenty, and bounds what a local process can hold open.
-    headerTimeout: 10_000,
-    maxConnections: 16,
-    maxConnectionsPerAddress: 16,
-  });
-  port = server.port;
+  const listen = (host: string, at: number) =>
+    platform.serve(handler, {
+      host,
+      port: at,
+      requestTimeout: 30_000,
+      idleTimeout: 5_000,
+      // One browser on loopback: a handful of connections is plenty, and bounds what a local process can hold open.
+      headerTimeout: 10_000,
+      maxConnections: 16,
+      maxConnectionsPerAddress: 16,
+    });
+  const servers: RunningServer[] = [await listen(first!, Number(wanted.port || 0))];
+  port = servers[0]!.port;
+  try {
+    for (const host of others) {
+      try {
+        servers.push(await listen(host, port));
+      } catch (error) {
+        if (!noSuchAddress(error)) throw error;
+      }
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.close()));
+    throw error;
+  }
   const redirect = new URL(redirectUri);
   redirect.port = String(port);
   let closed = false;
@@ -87,7 +120,7 @@ export async function startLoopbackListener(platform: Platform, redirectUri: str
       if (closed) return;
       closed = true;
       abort?.(new Error("sign-in cancelled"));
-      await server.close();
+      await Promise.all(servers.map((server) => server.close()));
     },
   };
 }

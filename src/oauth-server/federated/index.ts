@@ -12,7 +12,7 @@ import { ConfigError } from "../../config/errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Store } from "../../store/types.ts";
 import { JwksCache } from "../../auth/oauth/jwks-cache.ts";
-import { UpstreamError } from "../../auth/oauth/http.ts";
+import { oauthErrorCode, UpstreamError } from "../../auth/oauth/http.ts";
 import { AuthError } from "../../auth/types.ts";
 import { readBodyLimited } from "../../util/body.ts";
 import { sha256, toHex } from "../../util/digest.ts";
@@ -181,8 +181,7 @@ export class FederatedLogin implements UpstreamLogin {
       parameters = oauth.validateAuthResponse(as, this.#client, callbackUrl, state);
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
-        // The provider's error code is a token of a fixed vocabulary; anything else is not repeated.
-        const code = /^[a-z_]{1,64}$/.test(error.error) ? error.error : "(not an error code)";
+        const code = oauthErrorCode(error.error) ?? "(not an error code)";
         throw new UpstreamLoginError(code === "access_denied" ? "access_denied" : "upstream_error", `identity provider answered error ${code}`);
       }
       throw error;
@@ -308,7 +307,7 @@ function toUpstreamLoginError(error: unknown): UpstreamLoginError {
   if (error instanceof UpstreamLoginError) return error;
   if (error instanceof UpstreamError) return new UpstreamLoginError(error.permanent ? "upstream_error" : "upstream_unavailable", error.reason, { cause: error });
   if (error instanceof oauth.ResponseBodyError) {
-    const code = /^[a-z_]{1,64}$/.test(error.error) ? error.error : "(not an error code)";
+    const code = oauthErrorCode(error.error) ?? "(not an error code)";
     return new UpstreamLoginError("upstream_error", `token endpoint answered HTTP ${error.status} error ${code}`, { cause: error });
   }
   if (error instanceof oauth.OperationProcessingError) {
