@@ -32,6 +32,20 @@ async function connectThroughBridge(url: string, auth: Record<string, unknown>, 
   return { client, stderr: () => stderr };
 }
 
+/** The error the local client sees when connecting through the bridge with `auth` and listing tools fails (the connect's own, or the call's). */
+async function failureThroughBridge(url: string, auth: Record<string, unknown>, env: Record<string, string>): Promise<string> {
+  try {
+    const { client } = await connectThroughBridge(url, auth, env);
+    try {
+      return await client.listTools().then(() => "", (error: Error) => error.message);
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 describe("client mode OAuth through the built CLI", () => {
   let bridge: RunningBridge;
   const home = mkdtempSync(join(tmpdir(), "mcp-bridge-client-e2e-"));
@@ -138,17 +152,7 @@ describe("client mode OAuth through the built CLI", () => {
     const hostile = "\u001b]0;pwned\u0007\u001b[2J<img src=x onerror=alert(1)>";
     const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", FETCH_BROWSER, "--tamper", `error=${hostile}`] } };
     const env = { HOME: home, XDG_STATE_HOME: join(home, "hostile-error"), MCP_TEST_BROWSER_LOG: join(home, "hostile-error.log") };
-    let message = "";
-    try {
-      const { client } = await connectThroughBridge(bridge.url, auth, env);
-      try {
-        message = await client.listTools().then(() => "", (error: Error) => error.message);
-      } finally {
-        await client.close();
-      }
-    } catch (error) {
-      message = (error as Error).message;
-    }
+    const message = await failureThroughBridge(bridge.url, auth, env);
     assert.match(message, /refused the sign-in \(no valid error code\)/);
     assert.doesNotMatch(message, /\u001b|\u0007|<img/);
   });
@@ -162,16 +166,9 @@ test("a token endpoint refusing with escape sequences and markup in error and er
   hostile.listen(0, "127.0.0.1");
   await new Promise((resolve) => hostile.once("listening", resolve));
   const base = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
-  let message = "";
+  let message: string;
   try {
-    const { client } = await connectThroughBridge(`${base}/mcp`, { type: "oauth", oauth: { client_id: "c", client_secret: "secret-not-real-0123456789", token_url: `${base}/token` } }, {});
-    try {
-      message = await client.listTools().then(() => "", (error: Error) => error.message);
-    } finally {
-      await client.close();
-    }
-  } catch (error) {
-    message = (error as Error).message;
+    message = await failureThroughBridge(`${base}/mcp`, { type: "oauth", oauth: { client_id: "c", client_secret: "secret-not-real-0123456789", token_url: `${base}/token` } }, {});
   } finally {
     await new Promise((resolve) => hostile.close(resolve));
   }
