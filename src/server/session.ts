@@ -46,6 +46,7 @@ const PRIMING_FROM_VERSION = "2025-11-25";
 const STANDALONE_FIRST = /^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/;
 const MAX_BACKLOG = 1000;
 const STANDALONE_STREAM = 0;
+const utf8 = new TextEncoder();
 /**
  * A POST whose client takes only SSE gets its stream when something must be streamed, or after
  * this long; a call answered sooner gets the whole stream as one response, which costs a fraction
@@ -250,7 +251,8 @@ export class Session {
         if (event.streamId !== streamId || event.seq <= resumed.seq) continue;
         const text = formatEvent(`${event.streamId}.${event.seq}`, event.raw);
         replay.push(text);
-        replayBytes += text.length;
+        // The sink counts encoded bytes: counted in characters, non-ASCII text would overflow it.
+        replayBytes += utf8.encode(text).byteLength;
       }
     }
     // The replay is written at once, before the client can read any of it: room for it (bounded by

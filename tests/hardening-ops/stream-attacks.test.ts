@@ -88,6 +88,33 @@ describe("Last-Event-ID replay larger than session.stream_buffer_size", { timeou
   });
 });
 
+describe("Last-Event-ID replay of text that is not ASCII", { timeout: 60_000 }, () => {
+  test("is delivered whole: the replay's room is counted in bytes, as the stream cap is", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "256KiB" } } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+      // 16 messages of 16,384 "€" each: 16 Ki characters, 48 KiB of UTF-8.
+      const call = await fetch(bridge.url, {
+        method: "POST",
+        headers: { ...JSON_HEADERS, ...headers, accept: "text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 51, method: "tools/call", params: { name: "flood", arguments: { count: 16, size: 16_384, char: "€" } } }),
+      });
+      const live = await call.text();
+      assert.match(live, /"id":51/);
+      // 720 KiB of UTF-8 to replay, 240 Ki characters.
+      const resumed = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream", "last-event-id": firstEventId(live) } });
+      // Before: room was made for 240 Ki bytes on top of the 256 KiB cap, and the replay overflowed it (aborted at every retry).
+      const replay = await resumed.text();
+      assert.match(replay, /"id":51/);
+      assert.equal(countMatches(replay, /"method":"notifications\/message"/g), 15);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
 function countMatches(text: string, pattern: RegExp): number {
   return [...text.matchAll(pattern)].length;
 }
