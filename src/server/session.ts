@@ -255,8 +255,9 @@ export class Session {
         replayBytes += utf8.encode(text).byteLength;
       }
     }
-    // The replay is written at once, before the client can read any of it: room for it (bounded by
-    // event_buffer_bytes) comes on top of stream_buffer_size, which is for falling behind after it.
+    // The replay is written at once, before the client can read any of it: room for it comes on top
+    // of stream_buffer_size, which is for falling behind after it. It is bounded by the log, which
+    // counts event_buffer_bytes in UTF-16 units: up to three bytes each once encoded.
     const sink = this.#newSink(replayBytes);
     const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
     for (const event of replay) sink.write(event);
