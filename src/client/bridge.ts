@@ -70,6 +70,13 @@ function describe(message: JsonRpcMessage): Record<string, unknown> {
   return { method: message.method, ...(isRequest(message) && { id: message.id }) };
 }
 
+/**
+ * The stdio bridge: newline-delimited JSON-RPC (MCP basic/transports §stdio) from the local client
+ * pushed in as bytes, messages sent through `options.transport()`, answers written as one line
+ * each (a batch's as one array). Bounded: MAX_IN_FLIGHT requests and as many outgoing messages at
+ * once, lines and batch answers to MAX_MESSAGE_CHARS. Never throws at the caller: what cannot be
+ * sent becomes a JSON-RPC error on stdout, or a log line for a notification.
+ */
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const { logger } = options;
   const pending = new Map<string | number, Pending>();
