@@ -26,8 +26,9 @@ export interface StdioBridge {
    * flight (`notifications/cancelled`; MCP: a dropped connection is no cancellation, and a server
    * without a session hears of nothing else), and resolves once each was sent or `signal` aborted.
    * The requests themselves stay in flight, to get their error when the transport closes.
+   * `why` (e.g. "stdin closed", "SIGTERM") goes into each cancellation's reason.
    */
-  cancelInFlight(signal: AbortSignal): Promise<void>;
+  cancelInFlight(why: string, signal: AbortSignal): Promise<void>;
   /** A message from the remote server (wired as the transport's `deliver`). */
   deliver(message: JsonRpcMessage): void;
   /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
@@ -226,12 +227,12 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   return {
     push: (chunk) => splitter.push(chunk),
     end: () => splitter.flush(),
-    async cancelInFlight(signal) {
+    async cancelInFlight(why, signal) {
       // initialize is never cancelled (MCP basic/utilities/cancellation).
       const entries = [...pending.values()].filter((entry) => entry.method !== "initialize");
       const sent = Promise.all(
         entries.map((entry) =>
-          send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: entry.id, reason: "the local client went away" } }, signal).catch((error: unknown) => logger.debug("cancellation not delivered", { error })),
+          send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: entry.id, reason: `mcp-bridge is shutting down: ${why}` } }, signal).catch((error: unknown) => logger.debug("cancellation not delivered", { error })),
         ),
       );
       // Waited for no longer than `signal` lives, even where a transport takes no notice of it (one still choosing the era).

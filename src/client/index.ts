@@ -129,7 +129,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     platform.onSignal("SIGTERM", () => resolve("SIGTERM"));
   });
   logger.info("shutting down", { reason, in_flight: bridge.inFlight });
-  await bridge.cancelInFlight(AbortSignal.timeout(SHUTDOWN_WAIT_MS));
+  await bridge.cancelInFlight(reason, AbortSignal.timeout(SHUTDOWN_WAIT_MS));
   await transport.close();
   await tokenSource.close();
   http.close();
