@@ -105,6 +105,37 @@ describe("Last-Event-ID replay larger than session.stream_buffer_size", { timeou
   });
 });
 
+describe("the backlog of server messages sent while no stream was open", { timeout: 60_000 }, () => {
+  test("of text that is not ASCII reaches the GET stream that opens: it is held to half of stream_buffer_size in bytes, not characters", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "256KiB" } } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+      // A JSON-only reply carries no events: the 16 messages of 16,384 "€" (48 KiB each) wait in the backlog.
+      const call = await fetch(bridge.url, {
+        method: "POST",
+        headers: { ...JSON_HEADERS, ...headers, accept: "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 52, method: "tools/call", params: { name: "flood", arguments: { count: 16, size: 16_384, char: "€" } } }),
+      });
+      assert.match(await call.text(), /"id":52/);
+      const stream = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream" } });
+      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      // Before: the backlog held 128 Ki characters, 384 KiB of UTF-8, written at once into a stream
+      // allowed 256 KiB: the stream was aborted at once ("terminated") and the backlog lost.
+      while (countMatches(text, /"method":"notifications\/message"/g) < 2) {
+        const { done, value } = await reader.read();
+        assert.ok(!done, "the stream ended before the backlog came");
+        text += value;
+      }
+      await reader.cancel();
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
 function countMatches(text: string, pattern: RegExp): number {
   return [...text.matchAll(pattern)].length;
 }
