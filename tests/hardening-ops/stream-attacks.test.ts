@@ -1,4 +1,4 @@
-/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short, replays larger than the stream cap), session ids in logs, legacy clients that stop reading, request bodies that break off. */
+/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short, replays larger than the stream cap or not ASCII, a backlog of non-ASCII messages), session ids in logs, legacy clients that stop reading, request bodies that break off. */
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { describe, test } from "node:test";
