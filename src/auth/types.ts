@@ -22,13 +22,19 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
 /** RFC 6750 §2.1 b64token: the only characters a bearer token may have. */
 export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** What an outgoing bearer token may hold: visible ASCII (RFC 9110 §5.5 field-vchar), no spaces. */
+const SENDABLE_TOKEN = /^[\x21-\x7e]+$/;
+
 /**
- * Why `value` cannot be sent as a bearer token (RFC 6750 §2.1 b64token, at most MAX_TOKEN_LENGTH
- * characters), as the end of a sentence about it; undefined when it can.
+ * Why `value` cannot be sent as a bearer token, as the end of a sentence about it; undefined when
+ * it can. Looser than B64TOKEN on purpose: servers issue tokens outside RFC 6750 §2.1's b64token
+ * (Laravel Sanctum's "id|secret") and accept them; refused are only values no header can carry
+ * as one token (whitespace, a newline from a file, control or non-ASCII characters) and ones
+ * longer than MAX_TOKEN_LENGTH characters.
  */
 export function bearerTokenProblem(value: string): string | undefined {
-  if (value.length <= MAX_TOKEN_LENGTH && B64TOKEN.test(value)) return undefined;
-  return `is not a bearer token (RFC 6750: letters, digits, - . _ ~ + / and trailing =, at most ${MAX_TOKEN_LENGTH} characters); a trailing newline or space?`;
+  if (value.length <= MAX_TOKEN_LENGTH && SENDABLE_TOKEN.test(value)) return undefined;
+  return `is not a bearer token (RFC 6750: visible ASCII characters without spaces, at most ${MAX_TOKEN_LENGTH} characters); a trailing newline or space?`;
 }
 
 export type AuthErrorCode =

@@ -26,8 +26,9 @@ export interface StdioBridge {
    * flight (`notifications/cancelled`; MCP: a dropped connection is no cancellation, and a server
    * without a session hears of nothing else), and resolves once each was sent or `signal` aborted.
    * The requests themselves stay in flight, to get their error when the transport closes.
+   * `why` (e.g. "stdin closed", "SIGTERM") goes into each cancellation's reason.
    */
-  cancelInFlight(signal: AbortSignal): Promise<void>;
+  cancelInFlight(why: string, signal: AbortSignal): Promise<void>;
   /** A message from the remote server (wired as the transport's `deliver`). */
   deliver(message: JsonRpcMessage): void;
   /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
@@ -70,6 +71,13 @@ function describe(message: JsonRpcMessage): Record<string, unknown> {
   return { method: message.method, ...(isRequest(message) && { id: message.id }) };
 }
 
+/**
+ * The stdio bridge: newline-delimited JSON-RPC (MCP basic/transports §stdio) from the local client
+ * pushed in as bytes, messages sent through `options.transport()`, answers written as one line
+ * each (a batch's as one array). Bounded: MAX_IN_FLIGHT requests and as many outgoing messages at
+ * once, lines and batch answers to MAX_MESSAGE_CHARS. Never throws at the caller: what cannot be
+ * sent becomes a JSON-RPC error on stdout, or a log line for a notification.
+ */
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const { logger } = options;
   const pending = new Map<string | number, Pending>();
@@ -219,12 +227,12 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   return {
     push: (chunk) => splitter.push(chunk),
     end: () => splitter.flush(),
-    async cancelInFlight(signal) {
+    async cancelInFlight(why, signal) {
       // initialize is never cancelled (MCP basic/utilities/cancellation).
       const entries = [...pending.values()].filter((entry) => entry.method !== "initialize");
       const sent = Promise.all(
         entries.map((entry) =>
-          send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: entry.id, reason: "the local client went away" } }, signal).catch((error: unknown) => logger.debug("cancellation not delivered", { error })),
+          send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: entry.id, reason: `mcp-bridge is shutting down: ${why}` } }, signal).catch((error: unknown) => logger.debug("cancellation not delivered", { error })),
         ),
       );
       // Waited for no longer than `signal` lives, even where a transport takes no notice of it (one still choosing the era).

@@ -94,11 +94,12 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     resourceUrl: config.url,
   });
   const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger });
+  const remoteWarnings = throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 });
   const transport = selectTransport(config.transport, {
     url: config.url,
     fetch: remoteFetch,
     logger,
-    remoteWarnings: throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 }),
+    remoteWarnings,
     deliver: (message) => bridge.deliver(message),
     ask: (request, signal) => bridge.ask(request, signal),
     timeout: config.timeout,
@@ -128,10 +129,12 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     platform.onSignal("SIGTERM", () => resolve("SIGTERM"));
   });
   logger.info("shutting down", { reason, in_flight: bridge.inFlight });
-  await bridge.cancelInFlight(AbortSignal.timeout(SHUTDOWN_WAIT_MS));
+  await bridge.cancelInFlight(reason, AbortSignal.timeout(SHUTDOWN_WAIT_MS));
   await transport.close();
   await tokenSource.close();
   http.close();
+  // What the rate limit held back is counted at the end of its minute: the exit may come sooner.
+  remoteWarnings.flush();
   // The last answers (errors for requests still in flight) must reach a local client slow to read:
   // exiting drops what stdout has not taken. Waited for as long as a read may take.
   await Promise.race([platform.stdoutDrained(true), sleep(config.timeout)]);

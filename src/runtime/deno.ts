@@ -70,9 +70,11 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
  *   :authority, which Deno puts in request.url and in no Host header. Node's HTTP/1.1 server always
  *   has one, and the Host guard (DNS rebinding, allowed_hosts) reads it: it becomes Host. A
  *   Host-less HTTP/1 request, whose URL Deno names "localhost", stays without one, as under Node.
- * - server.read_timeout for the body, which Deno.serve has no setting for: a body not whole within
- *   `bodyTimeoutMs` of the request head errors with BodyNotReceivedError (answered 408), so a
- *   client dripping its body cannot hold max_body_bytes_in_flight, or a handler, for ever.
+ * - server.read_timeout for the body, which Deno.serve has no setting for: a body not read whole
+ *   within `bodyTimeoutMs` of the request head errors with BodyNotReceivedError (answered 408), so
+ *   a client dripping its body cannot hold max_body_bytes_in_flight, or a handler, for ever. The
+ *   body is pulled only as the app reads it, so time the app spends before reading (authentication)
+ *   counts too, where Node stops counting once the bytes arrived; the app reads right after it.
  * `request.signal` of the original still says when the client is gone.
  */
 function asNodeWould(request: Request, bodyTimeoutMs: number): Request {

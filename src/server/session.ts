@@ -35,7 +35,7 @@ export interface SessionSettings {
   eventBufferSize: number;
   /** Characters of events kept for replay (a byte cap: JSON text is mostly ASCII). */
   eventBufferBytes: number;
-  /** Unread bytes per SSE stream, and characters of the backlog. */
+  /** Unread bytes per SSE stream, and (half of it) UTF-8 bytes of the backlog. */
   streamBufferBytes: number;
   /** The SSE retry hint sent in priming events. */
   retryMs: number;
@@ -46,6 +46,7 @@ const PRIMING_FROM_VERSION = "2025-11-25";
 const STANDALONE_FIRST = /^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/;
 const MAX_BACKLOG = 1000;
 const STANDALONE_STREAM = 0;
+const utf8 = new TextEncoder();
 /**
  * A POST whose client takes only SSE gets its stream when something must be streamed, or after
  * this long; a call answered sooner gets the whole stream as one response, which costs a fraction
@@ -125,8 +126,9 @@ export class Session {
   readonly #childRequests = new Set<string | number>();
   readonly #events: LoggedEvent[] = [];
   #eventChars = 0;
-  #backlog: string[] = [];
-  #backlogChars = 0;
+  /** Server messages while no stream is open, with their UTF-8 size: a new stream takes them at once. */
+  #backlog: Array<{ raw: string; bytes: number }> = [];
+  #backlogBytes = 0;
   /** A drop was logged since the backlog last drained: one line per episode, not per message. */
   #backlogDropping = false;
   #standalone: SseSink | undefined;
@@ -250,11 +252,13 @@ export class Session {
         if (event.streamId !== streamId || event.seq <= resumed.seq) continue;
         const text = formatEvent(`${event.streamId}.${event.seq}`, event.raw);
         replay.push(text);
-        replayBytes += text.length;
+        // The sink counts encoded bytes: counted in characters, non-ASCII text would overflow it.
+        replayBytes += utf8.encode(text).byteLength;
       }
     }
-    // The replay is written at once, before the client can read any of it: room for it (bounded by
-    // event_buffer_bytes) comes on top of stream_buffer_size, which is for falling behind after it.
+    // The replay is written at once, before the client can read any of it: room for it comes on top
+    // of stream_buffer_size, which is for falling behind after it. It is bounded by the log, which
+    // counts event_buffer_bytes in UTF-16 units: up to three bytes each once encoded.
     const sink = this.#newSink(replayBytes);
     const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
     for (const event of replay) sink.write(event);
@@ -273,9 +277,9 @@ export class Session {
       };
       const backlog = this.#backlog;
       this.#backlog = [];
-      this.#backlogChars = 0;
+      this.#backlogBytes = 0;
       this.#backlogDropping = false;
-      for (const raw of backlog) this.#writeEvent(sink, STANDALONE_STREAM, raw);
+      for (const { raw } of backlog) this.#writeEvent(sink, STANDALONE_STREAM, raw);
     } else {
       // The stream finished before the client came back: what was logged is all there is.
       sink.close();
@@ -426,15 +430,17 @@ export class Session {
     for (const stream of this.#streams.values()) if (stream.canCarryEvents) target = stream;
     if (target) return this.#deliverEvent(target, raw);
     if (this.#standalone?.open) return this.#writeEvent(this.#standalone, STANDALONE_STREAM, raw);
-    this.#backlog.push(raw);
-    this.#backlogChars += raw.length;
+    // In bytes, as the stream's cap counts: in characters, non-ASCII text would not fit the new stream.
+    const bytes = utf8.encode(raw).byteLength;
+    this.#backlog.push({ raw, bytes });
+    this.#backlogBytes += bytes;
     // Half the stream's cap: the whole backlog goes into a new stream at once, with SSE framing added.
-    while (this.#backlog.length > MAX_BACKLOG || (this.#backlogChars > this.#settings.streamBufferBytes / 2 && this.#backlog.length > 0)) {
+    while (this.#backlog.length > MAX_BACKLOG || (this.#backlogBytes > this.#settings.streamBufferBytes / 2 && this.#backlog.length > 0)) {
       if (!this.#backlogDropping) {
         this.#backlogDropping = true;
         this.#drops.write("warn", "no stream open for server messages and the backlog is full (session.stream_buffer_size); oldest dropped until a GET stream opens");
       }
-      this.#backlogChars -= this.#backlog.shift()!.length;
+      this.#backlogBytes -= this.#backlog.shift()!.bytes;
     }
   }
 

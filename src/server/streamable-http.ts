@@ -48,6 +48,14 @@ function protocolVersionProblem(request: Request): Response | undefined {
   return refuse(400, ErrorCode.InvalidRequest, `Bad Request: unsupported MCP-Protocol-Version "${version.slice(0, 40)}" (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`);
 }
 
+/**
+ * The MCP endpoint's handlers, each a Request (already authenticated: `principal`, undefined with
+ * auth off) in and a Response out: `post`, `get` and `delete` for Streamable HTTP (MCP 2025-11-25
+ * basic/transports §Streamable HTTP; 2026-07-28 POSTs go to `options.modern`), `openLegacy` and
+ * `postLegacy` for HTTP+SSE (2024-11-05). Refusals are JSON-RPC error bodies with the status the
+ * spec names (400, 404, 406, 413, 415; 503 with Retry-After when a limit is reached); none throws
+ * but BodyNotReceivedError, for a body that broke off (answered 408 by the app).
+ */
 export function createMcpHandlers(options: McpHandlerOptions) {
   const { sessions } = options;
 

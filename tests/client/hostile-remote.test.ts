@@ -40,6 +40,8 @@ interface RawLocal {
   handshake(initialize?: unknown): Promise<void>;
   /** From now on stdout is not read: the pipe fills, and the bridge must wait for it. */
   stopReading(): void;
+  /** Sends the bridge `signal` and resolves with the exit code. */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
   /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
   end(slowReaderMs?: number): Promise<number | null>;
 }
@@ -77,6 +79,10 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
       this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     },
     stopReading: () => void child.stdout.pause(),
+    kill: (signal) => {
+      child.kill(signal);
+      return once(child, "close").then(([code]) => code as number | null);
+    },
     end: (slowReaderMs = 0) => {
       if (slowReaderMs > 0) {
         child.stdout.pause();
@@ -702,6 +708,10 @@ test("a server flooding invalid messages (events that are not JSON-RPC, tools wi
   assert.deepEqual((await other.answer(1)).result?.tools, []);
   const excluded = other.stderr().match(/excluded a tool/g)?.length ?? 0;
   assert.ok(excluded > 0 && excluded <= 10, `${excluded} warnings for ${tools.length} invalid tools`);
+  // The count comes at the end of the minute, or at exit. Before: lost when the bridge exited sooner.
+  other.end();
+  assert.equal(await other.exited(), 0);
+  assert.match(other.stderr(), /the remote server's invalid messages: lines not logged \(rate limit\).*suppressed/);
 });
 
 test("a modern server answering with a resultType the legacy client has no word for: an error naming it, not an empty success", async () => {
@@ -741,18 +751,18 @@ test("a legacy local client setting a log level that does not exist (modern serv
   assert.deepEqual(levels, ["warning"]);
 });
 
-test("EOF with a call in flight: the remote server is told it is cancelled (with a session, before its DELETE; without one, it hears of nothing else)", { timeout: 60_000 }, async () => {
-  for (const session of [true, false]) {
+test("EOF or SIGTERM with a call in flight: the remote server is told it is cancelled, and why (with a session, before its DELETE; without one, it hears of nothing else)", { timeout: 60_000 }, async () => {
+  for (const [session, stop] of [[true, "stdin closed"], [false, "stdin closed"], [true, "SIGTERM"]] as const) {
     const seen: string[] = [];
     const held: ServerResponse[] = [];
     const server = await startRawServer((req, res, body) => {
-      const message = body as { id?: number | string; method: string; params?: { requestId?: unknown } };
+      const message = body as { id?: number | string; method: string; params?: { requestId?: unknown; reason?: unknown } };
       if (req.method === "DELETE") {
         seen.push("DELETE");
         return void res.writeHead(200).end();
       }
       if (req.method === "GET") return void res.writeHead(405).end();
-      if (message.method === "notifications/cancelled") seen.push(`cancelled ${JSON.stringify(message.params?.requestId)}`);
+      if (message.method === "notifications/cancelled") seen.push(`cancelled ${JSON.stringify(message.params?.requestId)}: ${String(message.params?.reason)}`);
       if (message.id === undefined) return void res.writeHead(202).end();
       if (message.method === "server/discover") return void res.writeHead(404).end();
       if (message.method === "tools/call") return void held.push(res);
@@ -763,8 +773,10 @@ test("EOF with a call in flight: the remote server is told it is cancelled (with
     await local.handshake();
     local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } });
     await waitFor(() => held.length === 1, "the call at the server");
-    assert.equal(await local.end(), 0);
-    assert.deepEqual(seen, session ? ["cancelled 1", "DELETE"] : ["cancelled 1"]);
+    assert.equal(await (stop === "SIGTERM" ? local.kill("SIGTERM") : local.end()), 0);
+    // Before: "the local client went away", also when the bridge was stopped by a signal.
+    const cancelled = `cancelled 1: mcp-bridge is shutting down: ${stop}`;
+    assert.deepEqual(seen, session ? [cancelled, "DELETE"] : [cancelled]);
     assert.match((await local.answer(1)).error?.message ?? "", /mcp-bridge:/);
     for (const res of held) res.destroy();
   }

@@ -204,6 +204,33 @@ test("503 with Retry-After is retried; a request whose connection breaks after s
   }
 });
 
+test("a token with characters beyond RFC 6750's b64token that servers issue (Laravel Sanctum's \"id|secret\") is sent as given", async () => {
+  const token = "42|Yx9aQ0k2tP7rVb1sLm3nZ8";
+  const seen: string[] = [];
+  const server = await startRawServer((req, res, body) => {
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    seen.push(String(req.headers.authorization));
+    const message = body as { id?: number; method: string };
+    const reply = (result: unknown) => res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+    if (message.method === "initialize") return reply({ protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "raw", version: "1" } });
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "tools/list") return reply({ tools: [] });
+    res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "no such method here" } }));
+  });
+  // Before: refused at start as "not a bearer token", though it had always worked (a header value may carry "|").
+  try {
+    const local = await connectLocalClient(["connect", server.url, "--token-env", "MCP_TEST_SANCTUM_TOKEN"], { env: { MCP_TEST_SANCTUM_TOKEN: token } });
+    try {
+      assert.deepEqual((await local.client.listTools()).tools, []);
+    } finally {
+      await local.close();
+    }
+    assert.ok(seen.length > 0 && seen.every((header) => header === `Bearer ${token}`), seen.join(", "));
+  } finally {
+    await server.close();
+  }
+});
+
 test("a CA file that does not exist stops client mode at start with exit 2 naming the key", async () => {
   const { runCli } = await import("../support/bridge.ts");
   const result = await runCli(["-c", clientConfig("https://mcp.example.com/mcp", { tls: { ca_cert: join(pki.dir, "missing.pem") } })]);

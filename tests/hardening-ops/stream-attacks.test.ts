@@ -1,4 +1,4 @@
-/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short, replays larger than the stream cap), session ids in logs, legacy clients that stop reading, request bodies that break off. */
+/** Server mode's streams under attack: Last-Event-ID resumption (replies that never were SSE, replays cut short, replays larger than the stream cap or not ASCII, a backlog of non-ASCII messages), session ids in logs, legacy clients that stop reading, request bodies that break off. */
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { describe, test } from "node:test";
@@ -61,27 +61,75 @@ describe("Last-Event-ID replay", { timeout: 60_000 }, () => {
   });
 });
 
+/**
+ * A tools/call whose `count` notifications of `size` times `char` come on an SSE reply, then the
+ * answer; that reply resumed from its first event, into a stream allowed 256 KiB of unread bytes:
+ * the replay, which must come whole.
+ */
+async function replayOfFlood(args: { count: number; size: number; char?: string }): Promise<string> {
+  const { config } = fixtureServer();
+  const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "256KiB" } } });
+  try {
+    const { session } = await initialize(bridge.url);
+    const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+    // Read as they come (each reaches the bridge in its own read of the pipe), then the answer.
+    const call = await fetch(bridge.url, {
+      method: "POST",
+      headers: { ...JSON_HEADERS, ...headers, accept: "text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 50, method: "tools/call", params: { name: "flood", arguments: args } }),
+    });
+    const live = await call.text();
+    assert.match(live, /"id":50/);
+    const resumed = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream", "last-event-id": firstEventId(live) } });
+    const replay = await resumed.text();
+    assert.match(replay, /"id":50/);
+    return replay;
+  } finally {
+    await bridge.stop();
+  }
+}
+
 describe("Last-Event-ID replay larger than session.stream_buffer_size", { timeout: 60_000 }, () => {
   test("is delivered whole: the replay is the log's own bounded bytes, not a client falling behind", async () => {
+    // 368 KiB to replay (23 messages of 16 KiB, then the answer).
+    // Before: the replay overflowed the new stream, which was aborted before the answer (and so on at every retry).
+    const replay = await replayOfFlood({ count: 24, size: 16_384 });
+    assert.equal(countMatches(replay, /"method":"notifications\/message"/g), 23);
+  });
+
+  test("of text that is not ASCII is delivered whole: its room is counted in bytes, as the stream's cap is", async () => {
+    // 720 KiB of UTF-8 to replay, 240 Ki characters (15 messages of 16,384 "€", 3 bytes each).
+    // Before: room was made for 240 Ki bytes on top of the 256 KiB cap; the replay overflowed it (at every retry).
+    const replay = await replayOfFlood({ count: 16, size: 16_384, char: "€" });
+    assert.equal(countMatches(replay, /"method":"notifications\/message"/g), 15);
+  });
+});
+
+describe("the backlog of server messages sent while no stream was open", { timeout: 60_000 }, () => {
+  test("of text that is not ASCII reaches the GET stream that opens: it is held to half of stream_buffer_size in bytes, not characters", async () => {
     const { config } = fixtureServer();
     const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "256KiB" } } });
     try {
       const { session } = await initialize(bridge.url);
       const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
-      // 24 messages of 16 KiB, read as they come (each reaches the bridge in its own read of the pipe), then the answer.
+      // A JSON-only reply carries no events: the 16 messages of 16,384 "€" (48 KiB each) wait in the backlog.
       const call = await fetch(bridge.url, {
         method: "POST",
-        headers: { ...JSON_HEADERS, ...headers, accept: "text/event-stream" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 50, method: "tools/call", params: { name: "flood", arguments: { count: 24, size: 16_384 } } }),
+        headers: { ...JSON_HEADERS, ...headers, accept: "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 52, method: "tools/call", params: { name: "flood", arguments: { count: 16, size: 16_384, char: "€" } } }),
       });
-      const live = await call.text();
-      assert.match(live, /"id":50/);
-      // Resumed from its first event: 368 KiB to replay into a stream allowed 256 KiB of unread bytes.
-      const resumed = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream", "last-event-id": firstEventId(live) } });
-      // Before: the replay overflowed the new stream, which was aborted before the answer (and so on at every retry).
-      const replay = await resumed.text();
-      assert.match(replay, /"id":50/);
-      assert.equal(countMatches(replay, /"method":"notifications\/message"/g), 23);
+      assert.match(await call.text(), /"id":52/);
+      const stream = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream" } });
+      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      // Before: the backlog held 128 Ki characters, 384 KiB of UTF-8, written at once into a stream
+      // allowed 256 KiB: the stream was aborted at once ("terminated") and the backlog lost.
+      while (countMatches(text, /"method":"notifications\/message"/g) < 2) {
+        const { done, value } = await reader.read();
+        assert.ok(!done, "the stream ended before the backlog came");
+        text += value;
+      }
+      await reader.cancel();
     } finally {
       await bridge.stop();
     }
