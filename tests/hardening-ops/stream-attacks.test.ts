@@ -62,24 +62,30 @@ describe("Last-Event-ID replay", { timeout: 60_000 }, () => {
 });
 
 /**
- * A tools/call whose `count` notifications of `size` times `char` come on an SSE reply, then the
- * answer; that reply resumed from its first event, into a stream allowed 256 KiB of unread bytes:
- * the replay, which must come whole.
+ * A bridge whose streams are allowed 256 KiB of unread bytes, with a session open; `flood` is a
+ * tools/call of the fixture's flood tool (`count` notifications of `size` times `char`, then the
+ * answer) accepting `accept`, answered whole; `headers` name the session.
  */
-async function replayOfFlood(args: { count: number; size: number; char?: string }): Promise<string> {
+async function floodSession(): Promise<{ bridge: Awaited<ReturnType<typeof startBridge>>; headers: Record<string, string>; flood(id: number, accept: string, args: { count: number; size: number; char?: string }): Promise<string> }> {
   const { config } = fixtureServer();
   const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "256KiB" } } });
+  const { session } = await initialize(bridge.url);
+  const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+  const flood = async (id: number, accept: string, args: { count: number; size: number; char?: string }) => {
+    const call = await fetch(bridge.url, { method: "POST", headers: { ...JSON_HEADERS, ...headers, accept }, body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "flood", arguments: args } }) });
+    const text = await call.text();
+    assert.match(text, new RegExp(`"id":${id}`));
+    return text;
+  };
+  return { bridge, headers, flood };
+}
+
+/** A flood (see floodSession) on an SSE reply, resumed from its first event: the replay, which must come whole. */
+async function replayOfFlood(args: { count: number; size: number; char?: string }): Promise<string> {
+  const { bridge, headers, flood } = await floodSession();
   try {
-    const { session } = await initialize(bridge.url);
-    const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
     // Read as they come (each reaches the bridge in its own read of the pipe), then the answer.
-    const call = await fetch(bridge.url, {
-      method: "POST",
-      headers: { ...JSON_HEADERS, ...headers, accept: "text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 50, method: "tools/call", params: { name: "flood", arguments: args } }),
-    });
-    const live = await call.text();
-    assert.match(live, /"id":50/);
+    const live = await flood(50, "text/event-stream", args);
     const resumed = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream", "last-event-id": firstEventId(live) } });
     const replay = await resumed.text();
     assert.match(replay, /"id":50/);
@@ -107,18 +113,10 @@ describe("Last-Event-ID replay larger than session.stream_buffer_size", { timeou
 
 describe("the backlog of server messages sent while no stream was open", { timeout: 60_000 }, () => {
   test("of text that is not ASCII reaches the GET stream that opens: it is held to half of stream_buffer_size in bytes, not characters", async () => {
-    const { config } = fixtureServer();
-    const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "256KiB" } } });
+    const { bridge, headers, flood } = await floodSession();
     try {
-      const { session } = await initialize(bridge.url);
-      const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
       // A JSON-only reply carries no events: the 16 messages of 16,384 "€" (48 KiB each) wait in the backlog.
-      const call = await fetch(bridge.url, {
-        method: "POST",
-        headers: { ...JSON_HEADERS, ...headers, accept: "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 52, method: "tools/call", params: { name: "flood", arguments: { count: 16, size: 16_384, char: "€" } } }),
-      });
-      assert.match(await call.text(), /"id":52/);
+      await flood(52, "application/json", { count: 16, size: 16_384, char: "€" });
       const stream = await fetch(bridge.url, { headers: { ...headers, accept: "text/event-stream" } });
       const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = "";
