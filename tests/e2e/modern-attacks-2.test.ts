@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { logged, until } from "../hardening-ops/support.ts";
-import { call, eventReader, meta, post, textOf, useDebugBridge } from "../support/modern.ts";
+import { call, eventReader, meta, post, textOf, useDebugBridge, withStreams } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const bearer = (...tokens: string[]) => ({ type: "bearer", bearer: { valid_tokens: tokens } });
@@ -193,20 +193,15 @@ describe("subscriptions/listen in front of a legacy child that declares only som
   }));
 
   test("the acknowledgement lists only what the child can send (basic/patterns/subscriptions: unsupported types are omitted), so the client knows to poll for the rest", async () => {
-    const controller = new AbortController();
-    const timeout = setTimeout(() => controller.abort(), 20_000);
-    try {
+    await withStreams(async (signal) => {
       const asked = { toolsListChanged: true, promptsListChanged: true, resourcesListChanged: true, resourceSubscriptions: ["test://a", "test://b"] };
-      const response = await post(bridge, ALICE, { id: "listen-1", method: "subscriptions/listen", params: { notifications: asked, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
+      const response = await post(bridge, ALICE, { id: "listen-1", method: "subscriptions/listen", params: { notifications: asked, _meta: meta({}) } }, { signal, accept: "text/event-stream" });
       assert.equal(response.status, 200);
       const ack = (await eventReader(response).next()) as { method: string; params: { notifications: unknown; _meta: Record<string, unknown> } };
       assert.equal(ack.method, "notifications/subscriptions/acknowledged");
       assert.deepEqual(ack.params.notifications, { toolsListChanged: true });
       assert.equal(ack.params._meta["io.modelcontextprotocol/subscriptionId"], "listen-1");
-    } finally {
-      clearTimeout(timeout);
-      controller.abort();
-    }
+    });
   });
 });
 
@@ -224,17 +219,15 @@ describe("subscriptions/listen in front of a legacy child that refuses one of th
     post(bridge, ALICE, { id, method: "subscriptions/listen", params: { notifications, _meta: meta({}) } }, { signal, accept: "text/event-stream" });
 
   test("the acknowledgement lists only the URIs the child accepted (the subset the server agreed to honor), on every stream that asks", async () => {
-    const controller = new AbortController();
-    const timeout = setTimeout(() => controller.abort(), 20_000);
-    const listen = async (id: string, resourceSubscriptions: string[]) => {
-      const response = await post(bridge, ALICE, { id, method: "subscriptions/listen", params: { notifications: { resourceSubscriptions }, _meta: meta({}) } }, { signal: controller.signal, accept: "text/event-stream" });
-      assert.equal(response.status, 200);
-      const events = eventReader(response);
-      const ack = (await events.next()) as { method: string; params: { notifications: unknown } };
-      assert.equal(ack.method, "notifications/subscriptions/acknowledged");
-      return { events, honored: ack.params.notifications };
-    };
-    try {
+    await withStreams(async (signal) => {
+      const listen = async (id: string, resourceSubscriptions: string[]) => {
+        const response = await listenTo(id, { resourceSubscriptions }, signal);
+        assert.equal(response.status, 200);
+        const events = eventReader(response);
+        const ack = (await events.next()) as { method: string; params: { notifications: unknown } };
+        assert.equal(ack.method, "notifications/subscriptions/acknowledged");
+        return { events, honored: ack.params.notifications };
+      };
       // test://known-slow is accepted last, after the child has sent an update of it.
       const first = await listen("listen-1", ["test://known-a", "test://missing", "test://known-slow"]);
       assert.deepEqual(first.honored, { resourceSubscriptions: ["test://known-a", "test://known-slow"] });
@@ -246,33 +239,23 @@ describe("subscriptions/listen in front of a legacy child that refuses one of th
       // A second stream shares the accepted subscription, and the refused URI is asked (and refused) again.
       const second = await listen("listen-2", ["test://missing", "test://known-a"]);
       assert.deepEqual(second.honored, { resourceSubscriptions: ["test://known-a"] });
-    } finally {
-      clearTimeout(timeout);
-      controller.abort();
-    }
+    });
   });
 
   test("an update of an asked URI before the acknowledgement is held for it, however many updates of other URIs come with it", async () => {
-    const controller = new AbortController();
-    const timeout = setTimeout(() => controller.abort(), 20_000);
-    try {
-      const events = eventReader(await listenTo("listen-5", { resourceSubscriptions: ["test://known-noisy"], toolsListChanged: true }, controller.signal));
+    await withStreams(async (signal) => {
+      const events = eventReader(await listenTo("listen-5", { resourceSubscriptions: ["test://known-noisy"], toolsListChanged: true }, signal));
       assert.equal((await events.next()).method, "notifications/subscriptions/acknowledged");
       // The held update, then notify_subscribed's own update and its end mark.
       assert.equal(textOf((await call(bridge, ALICE, toolsCall(40, "notify_subscribed"))).body.result), "notified");
       const seen: string[] = [];
       for (let event = await events.next(); event.method !== "notifications/tools/list_changed"; event = await events.next()) seen.push(`${event.method} ${event.params.uri}`);
       assert.deepEqual(seen, ["notifications/resources/updated test://known-noisy", "notifications/resources/updated test://known-noisy"]);
-    } finally {
-      clearTimeout(timeout);
-      controller.abort();
-    }
+    });
   });
 
   test("a stream that left before the child accepted its URI does not unsubscribe it from a stream that asked for it meanwhile", async () => {
-    const controller = new AbortController();
-    const timeout = setTimeout(() => controller.abort(), 20_000);
-    try {
+    await withStreams(async (signal) => {
       // The first stream asks for a URI whose subscribe the child holds, and leaves before the acknowledgement.
       const leaving = new AbortController();
       const left = listenTo("listen-3", { resourceSubscriptions: ["test://known-held"] }, leaving.signal).catch(() => undefined);
@@ -281,7 +264,7 @@ describe("subscriptions/listen in front of a legacy child that refuses one of th
       await left;
       // A call through the child in between: the bridge has seen the first stream go before the second comes.
       assert.equal(textOf((await call(bridge, ALICE, toolsCall(30, "ok"))).body.result), "ok {}");
-      const staying = listenTo("listen-4", { resourceSubscriptions: ["test://known-held"], toolsListChanged: true }, controller.signal);
+      const staying = listenTo("listen-4", { resourceSubscriptions: ["test://known-held"], toolsListChanged: true }, signal);
       assert.equal(textOf((await call(bridge, ALICE, toolsCall(31, "ok"))).body.result), "ok {}");
       assert.equal(textOf((await call(bridge, ALICE, toolsCall(32, "release_subscribes"))).body.result), "released");
       const events = eventReader(await staying);
@@ -293,10 +276,7 @@ describe("subscriptions/listen in front of a legacy child that refuses one of th
       const next = await events.next();
       assert.equal(next.method, "notifications/resources/updated", `the child no longer has the URI subscribed: ${JSON.stringify(next)}`);
       assert.equal(next.params.uri, "test://known-held");
-    } finally {
-      clearTimeout(timeout);
-      controller.abort();
-    }
+    });
   });
 });
 

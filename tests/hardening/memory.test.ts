@@ -188,30 +188,48 @@ describe("memory stays bounded", () => {
     }
   });
 
-  /** Opens a POST at `bridge` from `localAddress` that declares `bytes` of body and sends only its start; `answered` collects the sockets answered. */
-  function bodyOpener(bridge: { url: string }, session: string, bytes: number, sockets: Socket[], answered: Map<Socket, string>) {
-    const url = new URL(bridge.url);
-    const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\nContent-Length: ${bytes}\r\n\r\n`;
-    return (localAddress: string) => {
-      const socket = connect({ port: Number(url.port), host: url.hostname, localAddress });
-      sockets.push(socket);
-      socket.on("error", () => {});
-      socket.on("data", (chunk: Buffer) => answered.set(socket, chunk.toString("latin1").split("\r\n")[0]!));
-      socket.write(head + '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
-      return socket;
-    };
-  }
-
-  test("request bodies received at once share max_body_bytes_in_flight; past it POSTs get 503 with Retry-After", async () => {
+  /**
+   * A bridge with `max_body_bytes_in_flight: 16MiB` and a session, for `body`: `openBody(from)`
+   * opens a POST from local address `from` that declares `bodyBytes` of body and sends only its
+   * start (`answered` collects the status lines of those answered); `postMessage()` POSTs a 2 MiB
+   * notification from 127.0.0.1 and gives its status and Retry-After.
+   */
+  async function withBodyBudget(
+    bodyBytes: number,
+    body: (bridge: { openBody(from: string): Socket; answered: Map<Socket, string>; sockets: Socket[]; postMessage(): Promise<{ status: number; retryAfter: string | null }> }) => Promise<void>,
+  ): Promise<void> {
     const { config } = fixtureServer();
-    const bridge = await startBridge({ server: { mcp_server: config, max_body_size: "8MiB", max_body_bytes_in_flight: "16MiB" } });
+    const bridge = await startBridge({ server: { mcp_server: config, max_body_size: `${bodyBytes / MiB}MiB`, max_body_bytes_in_flight: "16MiB" } });
     const sockets: Socket[] = [];
     try {
       const { session } = await initialize(bridge.url);
       assert.ok(session);
-      // Two large bodies in progress (started, not finished), from two clients, take the whole budget.
+      const url = new URL(bridge.url);
+      const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\nContent-Length: ${bodyBytes}\r\n\r\n`;
       const answered = new Map<Socket, string>();
-      const openBody = bodyOpener(bridge, session, 8 * MiB, sockets, answered);
+      const openBody = (localAddress: string) => {
+        const socket = connect({ port: Number(url.port), host: url.hostname, localAddress });
+        sockets.push(socket);
+        socket.on("error", () => {});
+        socket.on("data", (chunk: Buffer) => answered.set(socket, chunk.toString("latin1").split("\r\n")[0]!));
+        socket.write(head + '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
+        return socket;
+      };
+      const postMessage = async () => {
+        const response = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
+        await response.body?.cancel();
+        return { status: response.status, retryAfter: response.headers.get("retry-after") };
+      };
+      await body({ openBody, answered, sockets, postMessage });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await bridge.stop();
+    }
+  }
+
+  test("request bodies received at once share max_body_bytes_in_flight; past it POSTs get 503 with Retry-After", async () => {
+    await withBodyBudget(8 * MiB, async ({ openBody, answered, sockets, postMessage }) => {
+      // Two large bodies in progress (started, not finished), from two clients, take the whole budget.
       const from = new Map([[openBody("127.0.0.2"), "127.0.0.2"], [openBody("127.0.0.3"), "127.0.0.3"]]);
       await waitFor("both bodies to be in progress", async () => {
         // Any answer means this body was refused: on a busy machine a probe below can take its place first.
@@ -220,41 +238,21 @@ describe("memory stays bounded", () => {
           socket.destroy();
           from.set(openBody(from.get(socket)!), from.get(socket)!);
         }
-        const third = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
-        await third.body?.cancel();
-        return third.status === 503 && third.headers.get("retry-after") !== null;
+        const third = await postMessage();
+        return third.status === 503 && third.retryAfter !== null;
       });
       for (const socket of sockets) socket.destroy();
-      await waitFor("the budget to come back", async () => {
-        const again = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
-        await again.body?.cancel();
-        return again.status === 202;
-      });
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await bridge.stop();
-    }
+      await waitFor("the budget to come back", async () => (await postMessage()).status === 202);
+    });
   });
 
   test("one client's bodies hold at most a quarter of max_body_bytes_in_flight beyond its first: large bodies sent slowly by one client do not turn everyone else's POSTs away", async () => {
-    const { config } = fixtureServer();
-    const bridge = await startBridge({ server: { mcp_server: config, max_body_size: "4MiB", max_body_bytes_in_flight: "16MiB" } });
-    const sockets: Socket[] = [];
-    try {
-      const { session } = await initialize(bridge.url);
-      assert.ok(session);
-      const answered = new Map<Socket, string>();
-      const openBody = bodyOpener(bridge, session, 4 * MiB, sockets, answered);
+    await withBodyBudget(4 * MiB, async ({ openBody, answered, postMessage }) => {
       // Four bodies of 4 MiB from one client would be the whole budget: its share takes one.
       for (let i = 0; i < 4; i++) openBody("127.0.0.2");
       await waitFor("three of the client's four bodies to be refused", () => answered.size === 3);
       assert.deepEqual([...answered.values()], ["HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable"]);
-      const other = await post(bridge.url, session, JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { data: "x".repeat(2 * MiB) } }));
-      await other.body?.cancel();
-      assert.equal(other.status, 202);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await bridge.stop();
-    }
+      assert.equal((await postMessage()).status, 202);
+    });
   });
 });

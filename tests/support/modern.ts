@@ -84,3 +84,18 @@ export function eventReader(response: Response): { next(): Promise<Record<string
     cancel: () => reader.cancel().catch(() => undefined),
   };
 }
+
+/**
+ * Runs `body` with a signal that aborts after `ms` (a stream that never brings what is awaited
+ * fails the test instead of hanging it) and once `body` is over (closing the streams it opened).
+ */
+export async function withStreams(body: (signal: AbortSignal) => Promise<void>, ms = 20_000): Promise<void> {
+  const controller = new AbortController();
+  const timeout = setTimeout(() => controller.abort(), ms);
+  try {
+    await body(controller.signal);
+  } finally {
+    clearTimeout(timeout);
+    controller.abort();
+  }
+}
