@@ -377,6 +377,23 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     },
   },
   {
+    summary: "`storage` is refused without a `server.oauth_server` section: only the authorization server keeps state (it would be ignored). With `oauth_server.enabled: false` it is kept, unused.",
+    check: (config, written) => {
+      const file = isObject(written.storage) ? written.storage : {};
+      const server = isObject(written.server) ? written.server : {};
+      const kept = config.mode === "server" && isObject(server.oauth_server);
+      return unless(kept || Object.keys(file).length === 0, "storage", `is set but only the authorization server (server.oauth_server) keeps state, and ${config.mode === "server" ? "this file configures none" : "client mode runs none (client.auth.oauth.token_cache says where its tokens are kept)"}: remove it`);
+    },
+  },
+  {
+    summary: "`storage.path` and `storage.allow_group_write` are refused with `storage.type: memory`, which keeps no directory (they would be ignored).",
+    check: (config, written) => {
+      if (config.storage.type !== "memory") return [];
+      const file = isObject(written.storage) ? written.storage : {};
+      return (["path", "allow_group_write"] as const).flatMap((key) => unless(file[key] === undefined, `storage.${key}`, `is set but storage.type is memory, which keeps nothing on disk: set type: file, or remove ${key}`));
+    },
+  },
+  {
     summary: "`server.public_url` has no user info and no fragment: it is published as the protected resource (RFC 9728) and is the token audience (RFC 8707 §2).",
     check: serverOnly(({ public_url }) => {
       const url = public_url === undefined ? undefined : new URL(public_url);

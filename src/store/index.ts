@@ -39,7 +39,7 @@ export async function openStore(storage: StorageConfig, platform: Platform, logg
   let lock: StateLock | undefined;
   try {
     await platform.makeDirectory(directory, 0o700);
-    await refuseShared(directory, platform);
+    await refuseShared(directory, platform, storage.allow_group_write);
     lock = await acquireStateLock(directory, platform, logger);
     store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, unauthenticatedPrefixes, lock });
   } catch (error) {
@@ -52,16 +52,19 @@ export async function openStore(storage: StorageConfig, platform: Platform, logg
 /**
  * Refuses a state directory that other users may write to (group or others write bit, sticky or
  * not): whoever can create files there plants the journal the bridge replays (sign-ins, grants,
- * clients) and the token signing key it then uses. Where the platform has no modes (Windows) the
- * profile directory's ACLs keep other users out.
+ * clients) and the token signing key it then uses. `allowGroup` (storage.allow_group_write) trusts
+ * the directory's group, as a Kubernetes fsGroup volume needs: the kubelet makes it group-writable
+ * again at every mount, so no chmod lasts. Where the platform has no modes (Windows) the profile
+ * directory's ACLs keep other users out.
  */
-async function refuseShared(directory: string, platform: Pick<Platform, "fileMode">): Promise<void> {
+async function refuseShared(directory: string, platform: Pick<Platform, "fileMode">, allowGroup: boolean): Promise<void> {
   const mode = await platform.fileMode(directory);
-  if (mode === undefined || (mode & 0o022) === 0) return;
+  if (mode === undefined || (mode & (allowGroup ? 0o002 : 0o022)) === 0) return;
+  const groupOnly = (mode & 0o002) === 0;
   throw new ConfigError("CONFIG_INVALID", [
     {
       path: "storage.path",
-      message: `the state directory "${directory}" can be written by other users (mode ${mode.toString(8).padStart(3, "0")}), who could plant sign-ins and the token signing key there; run "chmod go-w ${directory}", or point storage.path at a directory of its own (the bridge creates it, mode 700)`,
+      message: `the state directory "${directory}" can be written by other users (mode ${mode.toString(8).padStart(3, "0")}), who could plant sign-ins and the token signing key there; run "chmod ${groupOnly ? "g" : "go"}-w ${directory}", or point storage.path at a directory of its own (the bridge creates it, mode 700)${groupOnly ? ", or, when every member of its group is trusted (a Kubernetes volume with fsGroup), set storage.allow_group_write: true" : ""}`,
     },
   ]);
 }
@@ -83,7 +86,7 @@ export async function checkStorage(storage: StorageConfig, platform: Platform): 
   if (!directory) throw noDirectory();
   try {
     await platform.makeDirectory(directory, 0o700);
-    await refuseShared(directory, platform);
+    await refuseShared(directory, platform, storage.allow_group_write);
     const probe = `${directory}/.check-${Math.random().toString(36).slice(2)}.tmp`;
     await platform.writeTextFile(probe, "", { mode: 0o600, overwrite: false });
     await platform.removeFile(probe);
