@@ -28,12 +28,15 @@ export class ByteBudget {
 
   constructor(readonly limit: number) {}
 
-  /** Reserves `bytes` for `holder`; false when they do not fit now. */
-  tryReserve(bytes: number, holder: string): boolean {
+  /**
+   * Reserves `bytes` more for `holder`; false when they do not fit now. `own`: what the same body
+   * already holds (a growing reservation), so that a holder's only body may keep growing.
+   */
+  tryReserve(bytes: number, holder: string, own = 0): boolean {
     if (this.#used + bytes > this.limit) return false;
     const held = this.#held.get(holder) ?? 0;
-    // A holder's first body may be as large as the whole budget allows (max_body_size may exceed a quarter).
-    if (held > 0 && held + bytes > this.limit / 4) return false;
+    // A holder's first body (its only one, growing) may be as large as the whole budget allows (max_body_size may exceed a quarter).
+    if (held > own && held + bytes > this.limit / 4) return false;
     this.#used += bytes;
     this.#held.set(holder, held + bytes);
     return true;
@@ -45,6 +48,44 @@ export class ByteBudget {
     const left = (this.#held.get(holder) ?? bytes) - bytes;
     if (left > 0) this.#held.set(holder, left);
     else this.#held.delete(holder);
+  }
+}
+
+/**
+ * Bytes a body without Content-Length (chunked) reserves at a time. A whole step is reserved before
+ * the first byte is read, so a chunked POST that cannot get one is refused unread, as a declared
+ * one is; most messages fit in one step (one reservation per body, as with Content-Length); and a
+ * step is the most a socket read delivers (libuv), so a body sent fast takes about one per chunk.
+ */
+const BODY_RESERVATION_STEP = 64 * 1024;
+
+/**
+ * The reservation of a body whose length is not declared: it grows by BODY_RESERVATION_STEP as
+ * bytes arrive, against the budget and the holder's share, up to `max` (max_body_size: a body
+ * beyond it is refused 413 by its reader, so it never needs more).
+ */
+export class GrowingReservation {
+  #reserved = 0;
+
+  constructor(
+    readonly budget: ByteBudget,
+    readonly holder: string,
+    readonly max: number,
+  ) {}
+
+  /** Makes the reservation cover `bytes` received; false when the budget or the holder's share has no room for them. */
+  cover(bytes: number): boolean {
+    const next = Math.min(Math.ceil(bytes / BODY_RESERVATION_STEP) * BODY_RESERVATION_STEP, this.max);
+    if (next <= this.#reserved) return true;
+    if (!this.budget.tryReserve(next - this.#reserved, this.holder, this.#reserved)) return false;
+    this.#reserved = next;
+    return true;
+  }
+
+  /** Gives back everything reserved; once the body's read has ended, whatever way. */
+  release(): void {
+    this.budget.release(this.#reserved, this.holder);
+    this.#reserved = 0;
   }
 }
 

@@ -6,11 +6,11 @@
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { ErrorCode, envelopeProblem, errorResponse, isRequest, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
-import { readBodyLimited, readRequestText } from "../util/body.ts";
+import { BodyNotAdmittedError, readBodyLimited, readRequestText } from "../util/body.ts";
 import { addressBucket } from "../util/cidr.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
-import type { ByteBudget } from "./limits.ts";
+import { GrowingReservation, type ByteBudget } from "./limits.ts";
 import { jsonRpcErrorResponse, type Session } from "./session.ts";
 import { SessionLimitError, type SessionManager } from "./sessions.ts";
 
@@ -32,6 +32,11 @@ export interface McpHandlerOptions {
 
 function refuse(status: number, code: number, message: string, headers?: Record<string, string>): Response {
   return jsonRpcErrorResponse(status, errorResponse(null, code, message), headers);
+}
+
+/** A body that found no room in server.max_body_bytes_in_flight (its holder's share or the whole budget). */
+function bodiesBusy(): Response {
+  return refuse(503, ErrorCode.InternalError, "Service Unavailable: too many request bodies are being received at once (server.max_body_bytes_in_flight); retry later", { "retry-after": "1" });
 }
 
 /** Reads which reply formats the Accept header allows; a missing header allows both. */
@@ -69,8 +74,8 @@ export function createMcpHandlers(options: McpHandlerOptions) {
 
   /**
    * Reads and checks a POST body: the messages, each as one line of JSON, or the refusal. The
-   * body's bytes are held against server.max_body_bytes_in_flight for `principal`, or for the
-   * client's address (its /64 for IPv6) without one (see ByteBudget).
+   * body's bytes (a chunked body's as they arrive) are held against server.max_body_bytes_in_flight
+   * for `principal`, or for the client's address (its /64 for IPv6) without one (see ByteBudget).
    */
   async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean } | Response> {
     const contentType = request.headers.get("content-type") ?? "";
@@ -80,18 +85,32 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     const declared = request.headers.get("content-length");
     const tooLarge = `Payload Too Large: the limit is ${options.maxBodyBytes} bytes`;
     if (declared !== null && Number(declared) > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
-    // With a Content-Length the HTTP server delivers exactly that many bytes, so the direct read is
-    // bounded; a chunked body is read through the counting reader.
-    const reserved = declared !== null ? Number(declared) || 0 : options.maxBodyBytes;
     const holder = principal ? `sub:${principal.subject}` : `addr:${addressBucket(clientAddress)}`;
-    if (!options.bodyBudget.tryReserve(reserved, holder)) {
-      return refuse(503, ErrorCode.InternalError, "Service Unavailable: too many request bodies are being received at once (server.max_body_bytes_in_flight); retry later", { "retry-after": "1" });
-    }
     let text: string | undefined;
-    try {
-      text = declared !== null ? await readRequestText(request) : await readBodyLimited(request, options.maxBodyBytes);
-    } finally {
-      options.bodyBudget.release(reserved, holder);
+    if (declared !== null) {
+      // The HTTP server delivers exactly Content-Length bytes, so the direct read is bounded and
+      // the declared length is reserved at once.
+      const reserved = Number(declared) || 0;
+      if (!options.bodyBudget.tryReserve(reserved, holder)) return bodiesBusy();
+      try {
+        text = await readRequestText(request);
+      } finally {
+        options.bodyBudget.release(reserved, holder);
+      }
+    } else {
+      // A chunked body reserves as its bytes arrive (reserving max_body_size for each would let a
+      // few clients sending small chunked bodies take the whole budget) and is read through the
+      // counting reader.
+      const reservation = new GrowingReservation(options.bodyBudget, holder, options.maxBodyBytes);
+      try {
+        if (!reservation.cover(1)) return bodiesBusy();
+        text = await readBodyLimited(request, options.maxBodyBytes, (received) => reservation.cover(received));
+      } catch (error) {
+        if (error instanceof BodyNotAdmittedError) return bodiesBusy();
+        throw error;
+      } finally {
+        reservation.release();
+      }
     }
     if (text === undefined) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
     let body: unknown;

@@ -12,18 +12,39 @@ export class BodyNotReceivedError extends Error {
   }
 }
 
+/** `admit` refused the body's next bytes (readBodyLimited); the body was cancelled. */
+export class BodyNotAdmittedError extends Error {
+  constructor() {
+    super("the body's next bytes were not admitted");
+    this.name = "BodyNotAdmittedError";
+  }
+}
+
 /**
  * Reads a request's or response's body as text, up to `limit` bytes; undefined when it is larger
  * (the body is then cancelled). A request body that breaks off throws BodyNotReceivedError.
+ * `admit(received)`, when given, is asked before each chunk is kept, with the bytes received so
+ * far (that chunk included); false cancels the body and throws BodyNotAdmittedError.
  */
-export async function readBodyLimited(message: Request | Response, limit: number): Promise<string | undefined> {
+export async function readBodyLimited(message: Request | Response, limit: number, admit?: (received: number) => boolean): Promise<string | undefined> {
   if (!message.body) return "";
+  // Web streams are async-iterable in Node and Deno (the DOM lib does not declare it); leaving the loop cancels the body.
+  const body = message.body as unknown as AsyncIterable<Uint8Array>;
   try {
-    // Web streams are async-iterable in Node and Deno (the DOM lib does not declare it); leaving the loop cancels the body.
-    return new TextDecoder().decode(await readAtMost(message.body as unknown as AsyncIterable<Uint8Array>, limit));
+    return new TextDecoder().decode(await readAtMost(admit ? admitted(body, admit) : body, limit));
   } catch (error) {
     if (error instanceof InputTooLargeError) return undefined;
+    if (error instanceof BodyNotAdmittedError) throw error;
     throw message instanceof Request ? asBodyNotReceived(error) : error;
+  }
+}
+
+async function* admitted(body: AsyncIterable<Uint8Array>, admit: (received: number) => boolean): AsyncIterable<Uint8Array> {
+  let received = 0;
+  for await (const chunk of body) {
+    received += chunk.length;
+    if (!admit(received)) throw new BodyNotAdmittedError();
+    yield chunk;
   }
 }
 

@@ -4,6 +4,7 @@
  * Attacks are sized in tens of MB against tight caps; outcomes are asserted, never timings.
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
@@ -253,6 +254,149 @@ describe("memory stays bounded", () => {
       await waitFor("three of the client's four bodies to be refused", () => answered.size === 3);
       assert.deepEqual([...answered.values()], ["HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable"]);
       assert.equal((await postMessage()).status, 202);
+    });
+  });
+
+  /** An answer to a chunked POST: status, Retry-After and body. */
+  interface Answer {
+    status: number;
+    retryAfter: string | undefined;
+    body: string;
+  }
+
+  /**
+   * A POST in `session` whose body is sent chunked (no Content-Length, as a proxy that re-chunks
+   * or a streaming client sends it) from local address `from`, piece by piece: `send(text)` writes
+   * a piece, `end(text)` the last; `abort()` breaks the body off. `answer` settles once the bridge
+   * answers, which may be before the body ends.
+   */
+  function chunkedPost(url: string, session: string, from: string) {
+    const request = httpRequest(url, {
+      method: "POST",
+      agent: false,
+      localAddress: from,
+      headers: { "content-type": "application/json", accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": PROTOCOL, "transfer-encoding": "chunked" },
+    });
+    const answer = new Promise<Answer>((resolve, reject) => {
+      request.on("error", reject);
+      request.on("response", (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode!, retryAfter: response.headers["retry-after"], body }));
+        response.on("error", reject);
+      });
+    });
+    // An aborted body's answer is a rejection nobody waits for.
+    answer.catch(() => {});
+    request.flushHeaders();
+    return { answer, send: (text: string) => void request.write(text), end: (text: string) => void request.end(text), abort: () => void request.destroy() };
+  }
+
+  const NOTIFICATION_START = '{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"';
+  const NOTIFICATION_END = '"}}';
+
+  test("request bodies without Content-Length reserve max_body_bytes_in_flight as they arrive: ten small chunked POSTs held open at once by one client all get through at the default limits", async () => {
+    // Before, each reserved max_body_size (16 MiB) up front and the client's share of the default
+    // 256 MiB (a quarter beyond its first body) took four: the fifth and later got 503.
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config } });
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const bodies = Array.from({ length: 10 }, () => chunkedPost(bridge.url, session, "127.0.0.2"));
+      for (const body of bodies) body.send(NOTIFICATION_START);
+      // One answered round trip from the same client while all ten are held open.
+      const probe = chunkedPost(bridge.url, session, "127.0.0.2");
+      probe.end(NOTIFICATION_START + NOTIFICATION_END);
+      assert.equal((await probe.answer).status, 202);
+      for (const body of bodies) body.send("a few bytes");
+      for (const body of bodies) body.end(NOTIFICATION_END);
+      assert.deepEqual((await Promise.all(bodies.map((body) => body.answer))).map((answer) => answer.status), Array(10).fill(202));
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  /**
+   * A bridge whose max_body_size and max_body_bytes_in_flight are both 4 MiB (a client's share:
+   * 1 MiB beyond its first body) and a session, for `body`: `chunked(from)` opens a chunked POST;
+   * `postWholeBudget(from)` POSTs a notification declaring exactly 4 MiB, which fits only when no
+   * body holds any of the budget, and gives its status (undefined when the connection closed first).
+   */
+  async function withChunkedBudget(body: (bridge: { chunked(from: string): ReturnType<typeof chunkedPost>; postWholeBudget(from: string): Promise<number | undefined> }) => Promise<void>): Promise<void> {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, max_body_size: "4MiB", max_body_bytes_in_flight: "4MiB" } });
+    try {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const whole = NOTIFICATION_START + "x".repeat(4 * MiB - NOTIFICATION_START.length - NOTIFICATION_END.length) + NOTIFICATION_END;
+      const postWholeBudget = (from: string) =>
+        new Promise<number | undefined>((resolve) => {
+          const request = httpRequest(bridge.url, {
+            method: "POST",
+            agent: false,
+            localAddress: from,
+            headers: { "content-type": "application/json", accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": PROTOCOL, "content-length": String(whole.length) },
+          });
+          // Refused unread, the body may meet a closed connection (EPIPE) before the answer is read.
+          request.on("error", () => resolve(undefined));
+          request.on("response", (response) => {
+            response.resume();
+            resolve(response.statusCode!);
+          });
+          request.end(whole);
+        });
+      await body({ chunked: (from) => chunkedPost(bridge.url, session, from), postWholeBudget });
+    } finally {
+      await bridge.stop();
+    }
+  }
+
+  test("a chunked body that outgrows its client's share of max_body_bytes_in_flight mid-stream gets 503 with Retry-After, and gives all it held back", async () => {
+    await withChunkedBudget(async ({ chunked, postWholeBudget }) => {
+      const held = chunked("127.0.0.2");
+      held.send(NOTIFICATION_START);
+      // While another of its bodies is open, the client may hold 1 MiB: this one is cut off past it.
+      const growing = chunked("127.0.0.2");
+      growing.send(NOTIFICATION_START + "x".repeat(2 * MiB));
+      const refused = await growing.answer;
+      assert.equal(refused.status, 503);
+      assert.equal(refused.retryAfter, "1");
+      assert.match((JSON.parse(refused.body) as { error: { message: string } }).error.message, /max_body_bytes_in_flight/);
+      // The same client's next body fits beside the one still open: the refused one holds nothing.
+      const next = chunked("127.0.0.2");
+      next.end(NOTIFICATION_START + "x".repeat(MiB / 2) + NOTIFICATION_END);
+      assert.equal((await next.answer).status, 202);
+      held.end(NOTIFICATION_END);
+      assert.equal((await held.answer).status, 202);
+      // Nothing is held any more: another client's body the size of the whole budget fits.
+      assert.equal(await postWholeBudget("127.0.0.3"), 202);
+      // A client's only body may still grow past its share, as a declared one may.
+      const alone = chunked("127.0.0.2");
+      alone.end(NOTIFICATION_START + "x".repeat(3 * MiB) + NOTIFICATION_END);
+      assert.equal((await alone.answer).status, 202);
+    });
+  });
+
+  test("a chunked body past max_body_size still gets 413 (its reservation stops at max_body_size), and gives back what it reserved", async () => {
+    await withChunkedBudget(async ({ chunked, postWholeBudget }) => {
+      const oversized = chunked("127.0.0.2");
+      oversized.send(NOTIFICATION_START + "x".repeat(5 * MiB));
+      const refused = await oversized.answer;
+      assert.equal(refused.status, 413);
+      assert.match(refused.body, /Payload Too Large/);
+      assert.equal(await postWholeBudget("127.0.0.3"), 202);
+    });
+  });
+
+  test("a chunked body that breaks off mid-stream gives back what it reserved", async () => {
+    await withChunkedBudget(async ({ chunked, postWholeBudget }) => {
+      const broken = chunked("127.0.0.2");
+      broken.send(NOTIFICATION_START + "x".repeat(2 * MiB));
+      await waitFor("the body to hold part of the budget", async () => (await postWholeBudget("127.0.0.3")) === 503);
+      broken.abort();
+      await waitFor("the budget to come back whole", async () => (await postWholeBudget("127.0.0.3")) === 202);
     });
   });
 });
