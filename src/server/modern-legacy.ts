@@ -38,8 +38,8 @@ import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import { IGNORING_SINK, type Answer, type ModernUpstream } from "./modern-upstream.ts";
 
-/** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
-const MAX_ROUNDS_PER_PRINCIPAL = 256;
+/** Calls that may ask for input, per holder (ModernRequest.holder), in flight or waiting for their client at once. */
+const MAX_ROUNDS_PER_HOLDER = 256;
 
 type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
 
@@ -76,14 +76,17 @@ class Round {
   asking = false;
   /** Ends the round when its client does not come back with input in time. */
   deadline: ReturnType<typeof setTimeout> | undefined;
-  /** Counted in perPrincipal until dropped. */
+  /** Counted in perHolder until dropped. */
   live = true;
   /** In `rounds` (it went to its client once). */
   registered = false;
 
   constructor(
     readonly method: string,
+    /** What its requestState is bound to (principalName). */
     readonly principal: string,
+    /** What it is counted against (ModernRequest.holder). */
+    readonly holder: string,
     readonly params: JsonObject | undefined,
     clientId: JsonRpcId,
     envelope: RequestEnvelope,
@@ -106,8 +109,8 @@ class Round {
 export class LegacyChildState {
   /** Rounds that went to their client, by id (what a requestState names). */
   readonly rounds = new Map<string, Round>();
-  /** Rounds per principal, for MAX_ROUNDS_PER_PRINCIPAL. */
-  readonly perPrincipal = new Map<string, number>();
+  /** Rounds per holder, for MAX_ROUNDS_PER_HOLDER. */
+  readonly perHolder = new Map<string, number>();
   readonly hint: CacheHint;
   /** Per child: its resource subscriptions for listen streams, by URI. */
   readonly subscriptions = new WeakMap<ModernUpstream, Map<string, ChildSubscription>>();
@@ -303,7 +306,12 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   });
 }
 
-/** Whom a modern request is for, whichever child serves it: what rounds and listen streams are bound to and counted by. */
+/**
+ * Whom a modern request is for, whichever child serves it: what a sealed requestState is bound to.
+ * Without authentication, "anonymous" and not the client's address (what limits count by, see
+ * ModernRequest.holder): a retry may come from another address (NAT, a new IPv6 temporary
+ * address) and must still open; the state itself, given only to its client, is what keeps it theirs.
+ */
 export function principalName(request: Pick<ModernRequest, "principal">): string {
   return request.principal ? `sub:${request.principal.subject}` : "anonymous";
 }
@@ -319,14 +327,14 @@ function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstr
     const state = retry.requestState;
     return requestDigest(message.method, retry.params).then((digest) => resume(context, request, reply, state, retry.inputResponses, digest));
   }
-  const principal = principalName(request);
-  const count = context.legacy.perPrincipal.get(principal) ?? 0;
-  if (count >= MAX_ROUNDS_PER_PRINCIPAL) {
-    return reply.finish(errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_ROUNDS_PER_PRINCIPAL} calls in flight or waiting for input; try again later`));
+  const { holder } = request;
+  const count = context.legacy.perHolder.get(holder) ?? 0;
+  if (count >= MAX_ROUNDS_PER_HOLDER) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InternalError, `${request.principal ? "this principal" : "this client address"} already has ${MAX_ROUNDS_PER_HOLDER} calls in flight or waiting for input; try again later`));
   }
   // Counted from here, before any wait: concurrent calls cannot all pass the check.
-  context.legacy.perPrincipal.set(principal, count + 1);
-  const round = new Round(message.method, principal, retry.params, message.id, request.envelope);
+  context.legacy.perHolder.set(holder, count + 1);
+  const round = new Round(message.method, principalName(request), holder, retry.params, message.id, request.envelope);
   const target = retry.params?.name ?? retry.params?.uri;
   const call = {
     clientId: message.id,
@@ -396,9 +404,9 @@ function drop(context: Context, round: Round): void {
     for (const id of unanswered) round.upstream.answer(errorResponse(id, ErrorCode.InternalError, "the call that asked this is over; its client will not answer"));
   }
   if (round.registered) context.legacy.rounds.delete(round.id);
-  const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
-  if (left > 0) context.legacy.perPrincipal.set(round.principal, left);
-  else context.legacy.perPrincipal.delete(round.principal);
+  const left = (context.legacy.perHolder.get(round.holder) ?? 1) - 1;
+  if (left > 0) context.legacy.perHolder.set(round.holder, left);
+  else context.legacy.perHolder.delete(round.holder);
 }
 
 /** The child answered the call (or died): the waiting reply gets it; else it is kept for the retry. */

@@ -22,8 +22,8 @@ import type { Answer, ModernUpstream } from "./modern-upstream.ts";
 import { congestedResponse, jsonRpcErrorResponse } from "./session.ts";
 import { SessionLimitError } from "./sessions.ts";
 
-/** Open `subscriptions/listen` streams per principal. */
-const MAX_LISTENS_PER_PRINCIPAL = 32;
+/** Open `subscriptions/listen` streams per holder (ModernRequest.holder). */
+const MAX_LISTENS_PER_HOLDER = 32;
 /** A tools/call naming a tool the bridge has not seen makes it list the child's tools at most this often. */
 const TOOL_LIST_INTERVAL_MS = 5_000;
 
@@ -36,6 +36,12 @@ export interface ModernRequest {
   message: JsonRpcRequest;
   envelope: RequestEnvelope;
   principal: Principal | undefined;
+  /**
+   * Whose limits the request counts against (open listen streams, calls in flight or waiting for
+   * input): `sub:<subject>` for a principal; without authentication `addr:<address bucket>` (see
+   * addressBucket), so that one client cannot use up every other's. The body budget's holder.
+   */
+  holder: string;
   accept: { json: boolean; sse: boolean };
   onClientGone: ((listener: () => void) => void) | undefined;
 }
@@ -140,11 +146,11 @@ export class ModernServer {
     }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
     if (message.method === "subscriptions/listen") {
-      // Per principal, not per child: with one shared child, one user's streams must not use up another's.
-      const key = principalName(request);
+      // Per holder, not per child: with one shared child, one user's streams must not use up another's.
+      const key = request.holder;
       const open = this.#listens.get(key) ?? 0;
-      if (open >= MAX_LISTENS_PER_PRINCIPAL) {
-        return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_LISTENS_PER_PRINCIPAL} subscriptions/listen streams open`), { "retry-after": "5" });
+      if (open >= MAX_LISTENS_PER_HOLDER) {
+        return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `${request.principal ? "this principal" : "this client address"} already has ${MAX_LISTENS_PER_HOLDER} subscriptions/listen streams open`), { "retry-after": "5" });
       }
       this.#listens.set(key, open + 1);
       reply.onEnd = () => {
