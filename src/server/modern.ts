@@ -13,6 +13,7 @@ import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { modernResultProblem } from "../mcp/results.ts";
 import { MAX_STATE_LENGTH, requestDigest, RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
@@ -86,6 +87,8 @@ export class ModernServer {
   readonly #listens = new Map<string, number>();
   /** A child's requestState the bridge could not seal (too large): the child may do it every call, so throttled. */
   readonly #stateFailures: ThrottledLog;
+  /** Answers of a modern child that are not modern results (see modernResultProblem): every call may bring one, so throttled. */
+  readonly #invalidAnswers: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
@@ -93,6 +96,7 @@ export class ModernServer {
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config, logger) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
+    this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -204,6 +208,9 @@ export class ModernServer {
     const { message } = request;
     const { id } = upstream.call(message.id, message.method, params, {
       answered: ({ message: answer, afterId }) => {
+        // An error's envelope was checked as it was read (StdioChild); a result must be a modern one.
+        const problem = answer.error === undefined ? modernResultProblem(message.method, answer.result) : undefined;
+        if (problem !== undefined) return this.#invalidAnswer(upstream, reply, message.id, problem);
         // A client's page adds to what other pages declared (a tool listed again is updated).
         if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
@@ -247,6 +254,12 @@ export class ModernServer {
     // A legacy child's round names no state of a child's own.
     if (opened.claims.child !== CHILD_STATE) return "foreign";
     return { ...message.params, requestState: opened.claims.call };
+  }
+
+  /** A modern child's answer no client may be given: InternalError naming `problem`, and a throttled warning without the answer. */
+  #invalidAnswer(upstream: ModernUpstream, reply: ModernReply, id: JsonRpcId, problem: string): void {
+    this.#invalidAnswers.write("warn", "an MCP server's answer is not a valid 2026-07-28 result; the client gets an internal error", { child: upstream.name, problem });
+    reply.finish(errorResponse(id, ErrorCode.InternalError, `Internal error: ${problem}`));
   }
 
   #internalError(reply: ModernReply, id: JsonRpcId, error: unknown): void {
