@@ -6,7 +6,7 @@
 import { responseLine, type JsonRpcId } from "../jsonrpc/message.ts";
 import { jsonKindOf } from "../util/object.ts";
 import { isObject, type JsonObject } from "./envelope.ts";
-import { CACHEABLE_METHODS, McpErrorCode } from "./protocol.ts";
+import { CACHEABLE_METHODS, INPUT_REQUIRED_METHODS, McpErrorCode } from "./protocol.ts";
 
 export type CacheScope = "public" | "private";
 
@@ -57,6 +57,36 @@ export function toModernResult(method: string, result: unknown, hint: CacheHint 
 /** Why toModernResult gave undefined for `result` of `method`, for the error the client gets. */
 export function resultProblem(method: string, result: unknown): string {
   return isObject(result) ? `the MCP server answered ${method} with a result type other than complete, which a legacy server cannot have` : `the MCP server answered ${method} with a result that is not an object (${jsonKindOf(result)})`;
+}
+
+/**
+ * Why a 2026-07-28 peer's result of `method` is not a modern result, or undefined when it is:
+ * every result is an object carrying `resultType`, "complete" or "input_required" (the only kinds
+ * of the revision); "input_required" only for the methods that may ask (basic/patterns/mrtr
+ * §Supported Requests), with at least one of `inputRequests` (an object of requests, each naming
+ * its `method`) and `requestState` (a string). A few property reads for a complete result. The
+ * text names the problem, never the peer's values (they go to a client and the log).
+ */
+export function modernResultProblem(method: string, result: unknown): string | undefined {
+  if (!isObject(result)) return resultProblem(method, result);
+  const type = result.resultType;
+  if (type === "complete") return undefined;
+  if (type === undefined) return `the MCP server answered ${method} with a result without resultType, which protocol revision 2026-07-28 requires`;
+  if (type !== "input_required") return `the MCP server answered ${method} with a resultType other than complete and input_required`;
+  if (!INPUT_REQUIRED_METHODS.has(method)) return `the MCP server answered ${method} with input_required, which only ${[...INPUT_REQUIRED_METHODS].join(", ")} may be answered with`;
+  const { inputRequests, requestState } = result;
+  if (requestState !== undefined && typeof requestState !== "string") return `the MCP server answered ${method} with input_required whose requestState is not a string`;
+  if (inputRequests !== undefined) {
+    if (!isObject(inputRequests)) return `the MCP server answered ${method} with input_required whose inputRequests is not an object`;
+    for (const key in inputRequests) {
+      const request = inputRequests[key];
+      if (!isObject(request) || typeof request.method !== "string") return `the MCP server answered ${method} with input_required whose inputRequests has an entry that is not a request`;
+    }
+  }
+  if ((inputRequests === undefined || Object.keys(inputRequests).length === 0) && requestState === undefined) {
+    return `the MCP server answered ${method} with input_required without inputRequests or requestState (it needs at least one)`;
+  }
+  return undefined;
 }
 
 const RESULT_HEAD = ',"result":{';

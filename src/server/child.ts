@@ -20,6 +20,12 @@ const MAX_LOGGED_LINE = 2000;
 export interface ChildEvents {
   /** One JSON-RPC message; `raw` is its line, reusable when the message is forwarded unchanged. */
   onMessage(message: JsonRpcMessage, raw: string): void;
+  /**
+   * A response (no `method`) with a string or number id whose envelope is not valid JSON-RPC 2.0
+   * (both or neither of result and error, an error without an integer code and a string message,
+   * ...): `problem` says why. Without this handler such a line is dropped (its call times out).
+   */
+  onInvalidResponse?(id: string | number, problem: string): void;
   /** The process is gone (or never started); called once. */
   onExit(exit: ChildExit & { error?: Error }): void;
 }
@@ -83,6 +89,13 @@ export class StdioChild {
           return;
         }
         const problem = envelopeProblem(message);
+        const id = problem && events.onInvalidResponse ? invalidResponseId(message) : undefined;
+        if (problem && id !== undefined) {
+          // Its call learns at once what was wrong (not at read_timeout); the answer itself is not logged.
+          output.write("warn", "child wrote a response that is not JSON-RPC 2.0; its call gets an internal error", { pid, problem });
+          events.onInvalidResponse!(id, problem);
+          return;
+        }
         if (problem) {
           output.write("warn", "child wrote a message that is not JSON-RPC 2.0; not forwarded", { pid, problem, line: line.slice(0, MAX_LOGGED_LINE) });
           return;
@@ -203,4 +216,11 @@ function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
       timer = setTimeout(() => resolve(false), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** The id of a parsed line that is meant as a response (an object without `method`), if it names one a call can have. */
+function invalidResponseId(message: unknown): string | number | undefined {
+  if (typeof message !== "object" || message === null || Array.isArray(message) || "method" in message) return undefined;
+  const id = (message as { id?: unknown }).id;
+  return typeof id === "string" || typeof id === "number" ? id : undefined;
 }

@@ -38,8 +38,8 @@ import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import { IGNORING_SINK, type Answer, type ModernUpstream } from "./modern-upstream.ts";
 
-/** Calls that may ask for input, per principal, in flight or waiting for their client at once. */
-const MAX_ROUNDS_PER_PRINCIPAL = 256;
+/** Calls that may ask for input, per holder (ModernRequest.holder), in flight or waiting for their client at once. */
+const MAX_ROUNDS_PER_HOLDER = 256;
 
 type Context = Pick<ModernContext, "config" | "sealer" | "legacy">;
 
@@ -76,14 +76,17 @@ class Round {
   asking = false;
   /** Ends the round when its client does not come back with input in time. */
   deadline: ReturnType<typeof setTimeout> | undefined;
-  /** Counted in perPrincipal until dropped. */
+  /** Counted in perHolder until dropped. */
   live = true;
   /** In `rounds` (it went to its client once). */
   registered = false;
 
   constructor(
     readonly method: string,
+    /** What its requestState is bound to (principalName). */
     readonly principal: string,
+    /** What it is counted against (ModernRequest.holder). */
+    readonly holder: string,
     readonly params: JsonObject | undefined,
     clientId: JsonRpcId,
     envelope: RequestEnvelope,
@@ -106,11 +109,16 @@ class Round {
 export class LegacyChildState {
   /** Rounds that went to their client, by id (what a requestState names). */
   readonly rounds = new Map<string, Round>();
-  /** Rounds per principal, for MAX_ROUNDS_PER_PRINCIPAL. */
-  readonly perPrincipal = new Map<string, number>();
+  /** Rounds per holder, for MAX_ROUNDS_PER_HOLDER. */
+  readonly perHolder = new Map<string, number>();
   readonly hint: CacheHint;
   /** Per child: its resource subscriptions for listen streams, by URI. */
   readonly subscriptions = new WeakMap<ModernUpstream, Map<string, ChildSubscription>>();
+  /**
+   * Per holder with listen streams open (bounded by MAX_LISTENS_PER_HOLDER each): each stream's
+   * list_changed last carried, by method, until its client lists that kind again (see listen).
+   */
+  readonly announced = new Map<string, Set<Map<string, number>>>();
 
   /** Answers no modern answer can be made of (a client may ask for them again and again: throttled). */
   readonly untranslatable: ThrottledLog;
@@ -136,6 +144,7 @@ export function callLegacyChild(context: Context, pool: ModernChildPool, primary
   }
   if (message.method === "subscriptions/listen") return listen(context, pool, primary, request, reply);
   if (INPUT_REQUIRED_METHODS.has(message.method)) return roundTrip(context, pool, primary, request, reply);
+  if (context.legacy.announced.size > 0) listed(context, request);
 
   const params = withoutEnvelope(message.params);
   const { id } = primary.call(message.id, message.method, params, {
@@ -198,6 +207,30 @@ function honoredFilter(requested: JsonObject, handshake: JsonObject | undefined)
 
 /** Notifications a listen stream holds back until its acknowledgement is sent (list changes and updates: a client that missed some reads the list again). */
 const MAX_EARLY_NOTIFICATIONS = 64;
+
+/**
+ * How long a list_changed a listen stream carried stands for later ones of the same kind (from the
+ * pool's other children, which see the same change), unless its client listed that kind since.
+ * Children that watch one source notice a change within milliseconds of each other, or within
+ * their polling period: 2 s covers that; a later one is taken for a new change. A client that
+ * lists again is told of any change after that at once, so no change it has not read is lost.
+ */
+const LIST_CHANGED_COALESCE_MS = 2_000;
+
+/** The list_changed whose news a list request reads. */
+const LISTED_KIND: Readonly<Record<string, string>> = {
+  "tools/list": "notifications/tools/list_changed",
+  "prompts/list": "notifications/prompts/list_changed",
+  "resources/list": "notifications/resources/list_changed",
+  "resources/templates/list": "notifications/resources/list_changed",
+};
+
+/** A list request of the holder's: its listen streams' next list_changed of that kind goes out (the client reads the list anew). */
+function listed(context: Context, request: ModernRequest): void {
+  const kind = Object.hasOwn(LISTED_KIND, request.message.method) ? LISTED_KIND[request.message.method]! : undefined;
+  if (kind === undefined) return;
+  for (const announced of context.legacy.announced.get(request.holder) ?? []) announced.delete(kind);
+}
 
 /**
  * One resource URI subscribed at a child for the listen streams that asked for it: subscribed once
@@ -267,12 +300,29 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
     if (method === "notifications/resources/list_changed") return filter.resourcesListChanged === true;
     return method === "notifications/resources/updated" && typeof params?.uri === "string" && among.includes(params.uri);
   };
+  /**
+   * Each child of the principal's pool says list_changed for one change: the stream carries the
+   * first, and drops the others of that kind while its client has not listed it since (its next
+   * list reads every change so far), for at most LIST_CHANGED_COALESCE_MS.
+   */
+  const announced = new Map<string, number>();
+  const streams = context.legacy.announced.get(request.holder) ?? new Set<Map<string, number>>();
+  context.legacy.announced.set(request.holder, streams);
+  streams.add(announced);
+  const deliver = (notification: JsonRpcNotification) => {
+    if (notification.method !== "notifications/resources/updated") {
+      const now = Date.now();
+      if (now - (announced.get(notification.method) ?? -Infinity) < LIST_CHANGED_COALESCE_MS) return;
+      announced.set(notification.method, now);
+    }
+    reply.event({ ...notification, params: tag(notification.params) });
+  };
   let early: JsonRpcNotification[] | undefined = [];
   const stop = pool.onBroadcast(request.principal, (notification) => {
     if (early) {
       // Only what this stream may carry takes room: others' updates must not crowd out its own.
       if (early.length < MAX_EARLY_NOTIFICATIONS && wanted(notification.method, notification.params, asked)) early.push(notification);
-    } else if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
+    } else if (wanted(notification.method, notification.params)) deliver(notification);
   });
   const acknowledge = (accepted: readonly string[]) => {
     uris = [...accepted];
@@ -281,7 +331,7 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
     reply.event({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: tag({ notifications: filter }) });
     const held = early ?? [];
     early = undefined;
-    for (const notification of held) if (wanted(notification.method, notification.params)) reply.event({ ...notification, params: tag(notification.params) });
+    for (const notification of held) if (wanted(notification.method, notification.params)) deliver(notification);
   };
   const subscriptions = context.legacy.subscriptions.get(upstream) ?? new Map<string, ChildSubscription>();
   context.legacy.subscriptions.set(upstream, subscriptions);
@@ -289,6 +339,8 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   const end = () => {
     stop();
     unwatch();
+    streams.delete(announced);
+    if (streams.size === 0 && context.legacy.announced.get(request.holder) === streams) context.legacy.announced.delete(request.holder);
     for (const { uri, subscription } of joined) leaveSubscription(subscriptions, upstream, uri, subscription);
   };
   // The child's subscriptions end with it: the client must listen again (a new child knows none).
@@ -303,7 +355,12 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   });
 }
 
-/** Whom a modern request is for, whichever child serves it: what rounds and listen streams are bound to and counted by. */
+/**
+ * Whom a modern request is for, whichever child serves it: what a sealed requestState is bound to.
+ * Without authentication, "anonymous" and not the client's address (what limits count by, see
+ * ModernRequest.holder): a retry may come from another address (NAT, a new IPv6 temporary
+ * address) and must still open; the state itself, given only to its client, is what keeps it theirs.
+ */
 export function principalName(request: Pick<ModernRequest, "principal">): string {
   return request.principal ? `sub:${request.principal.subject}` : "anonymous";
 }
@@ -319,14 +376,14 @@ function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstr
     const state = retry.requestState;
     return requestDigest(message.method, retry.params).then((digest) => resume(context, request, reply, state, retry.inputResponses, digest));
   }
-  const principal = principalName(request);
-  const count = context.legacy.perPrincipal.get(principal) ?? 0;
-  if (count >= MAX_ROUNDS_PER_PRINCIPAL) {
-    return reply.finish(errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_ROUNDS_PER_PRINCIPAL} calls in flight or waiting for input; try again later`));
+  const { holder } = request;
+  const count = context.legacy.perHolder.get(holder) ?? 0;
+  if (count >= MAX_ROUNDS_PER_HOLDER) {
+    return reply.finish(errorResponse(message.id, ErrorCode.InternalError, `${request.principal ? "this principal" : "this client address"} already has ${MAX_ROUNDS_PER_HOLDER} calls in flight or waiting for input; try again later`));
   }
   // Counted from here, before any wait: concurrent calls cannot all pass the check.
-  context.legacy.perPrincipal.set(principal, count + 1);
-  const round = new Round(message.method, principal, retry.params, message.id, request.envelope);
+  context.legacy.perHolder.set(holder, count + 1);
+  const round = new Round(message.method, principalName(request), holder, retry.params, message.id, request.envelope);
   const target = retry.params?.name ?? retry.params?.uri;
   const call = {
     clientId: message.id,
@@ -396,9 +453,9 @@ function drop(context: Context, round: Round): void {
     for (const id of unanswered) round.upstream.answer(errorResponse(id, ErrorCode.InternalError, "the call that asked this is over; its client will not answer"));
   }
   if (round.registered) context.legacy.rounds.delete(round.id);
-  const left = (context.legacy.perPrincipal.get(round.principal) ?? 1) - 1;
-  if (left > 0) context.legacy.perPrincipal.set(round.principal, left);
-  else context.legacy.perPrincipal.delete(round.principal);
+  const left = (context.legacy.perHolder.get(round.holder) ?? 1) - 1;
+  if (left > 0) context.legacy.perHolder.set(round.holder, left);
+  else context.legacy.perHolder.delete(round.holder);
 }
 
 /** The child answered the call (or died): the waiting reply gets it; else it is kept for the retry. */

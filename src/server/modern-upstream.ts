@@ -174,6 +174,7 @@ export class ModernUpstream {
     const env = childEnvironment(config, platform.env, config.pass_identity ? principal : undefined);
     this.#child = new StdioChild(platform, config, env, logger, {
       onMessage: (message, raw) => this.#receive(message, raw),
+      onInvalidResponse: (id, problem) => this.#invalidResponse(id, problem),
       onExit: (exit) => {
         this.#exit = exit;
         this.#exited(exit.error ? "the MCP server could not be started" : "the MCP server exited");
@@ -374,6 +375,13 @@ export class ModernUpstream {
       this.#probe = { id, resolve: finish };
       this.#send({ jsonrpc: "2.0", id, method, params });
     });
+  }
+
+  /** A response line that is not valid JSON-RPC: its call gets InternalError naming `problem` (StdioChild logged it). */
+  #invalidResponse(id: string | number, problem: string): void {
+    const call = typeof id === "number" ? this.#calls.get(id) : undefined;
+    if (!call) return;
+    this.#forget(call).answered({ message: errorResponse(call.clientId, ErrorCode.InternalError, `Internal error: the MCP server's answer to ${call.method} is not valid JSON-RPC (${problem})`) });
   }
 
   #receive(message: JsonRpcMessage, raw: string): void {

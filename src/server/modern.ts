@@ -13,6 +13,7 @@ import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { modernResultProblem } from "../mcp/results.ts";
 import { MAX_STATE_LENGTH, requestDigest, RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
@@ -22,8 +23,8 @@ import type { Answer, ModernUpstream } from "./modern-upstream.ts";
 import { congestedResponse, jsonRpcErrorResponse } from "./session.ts";
 import { SessionLimitError } from "./sessions.ts";
 
-/** Open `subscriptions/listen` streams per principal. */
-const MAX_LISTENS_PER_PRINCIPAL = 32;
+/** Open `subscriptions/listen` streams per holder (ModernRequest.holder). */
+const MAX_LISTENS_PER_HOLDER = 32;
 /** A tools/call naming a tool the bridge has not seen makes it list the child's tools at most this often. */
 const TOOL_LIST_INTERVAL_MS = 5_000;
 
@@ -36,6 +37,12 @@ export interface ModernRequest {
   message: JsonRpcRequest;
   envelope: RequestEnvelope;
   principal: Principal | undefined;
+  /**
+   * Whose limits the request counts against (open listen streams, calls in flight or waiting for
+   * input): `sub:<subject>` for a principal; without authentication `addr:<address bucket>` (see
+   * addressBucket), so that one client cannot use up every other's. The body budget's holder.
+   */
+  holder: string;
   accept: { json: boolean; sse: boolean };
   onClientGone: ((listener: () => void) => void) | undefined;
 }
@@ -80,6 +87,8 @@ export class ModernServer {
   readonly #listens = new Map<string, number>();
   /** A child's requestState the bridge could not seal (too large): the child may do it every call, so throttled. */
   readonly #stateFailures: ThrottledLog;
+  /** Answers of a modern child that are not modern results (see modernResultProblem): every call may bring one, so throttled. */
+  readonly #invalidAnswers: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
@@ -87,6 +96,7 @@ export class ModernServer {
     this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config, logger) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
+    this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -140,11 +150,11 @@ export class ModernServer {
     }
     const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
     if (message.method === "subscriptions/listen") {
-      // Per principal, not per child: with one shared child, one user's streams must not use up another's.
-      const key = principalName(request);
+      // Per holder, not per child: with one shared child, one user's streams must not use up another's.
+      const key = request.holder;
       const open = this.#listens.get(key) ?? 0;
-      if (open >= MAX_LISTENS_PER_PRINCIPAL) {
-        return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `this principal already has ${MAX_LISTENS_PER_PRINCIPAL} subscriptions/listen streams open`), { "retry-after": "5" });
+      if (open >= MAX_LISTENS_PER_HOLDER) {
+        return jsonRpcErrorResponse(429, errorResponse(message.id, ErrorCode.InternalError, `${request.principal ? "this principal" : "this client address"} already has ${MAX_LISTENS_PER_HOLDER} subscriptions/listen streams open`), { "retry-after": "5" });
       }
       this.#listens.set(key, open + 1);
       reply.onEnd = () => {
@@ -198,6 +208,9 @@ export class ModernServer {
     const { message } = request;
     const { id } = upstream.call(message.id, message.method, params, {
       answered: ({ message: answer, afterId }) => {
+        // An error's envelope was checked as it was read (StdioChild); a result must be a modern one.
+        const problem = answer.error === undefined ? modernResultProblem(message.method, answer.result) : undefined;
+        if (problem !== undefined) return this.#invalidAnswer(upstream, reply, message.id, problem);
         // A client's page adds to what other pages declared (a tool listed again is updated).
         if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
@@ -241,6 +254,12 @@ export class ModernServer {
     // A legacy child's round names no state of a child's own.
     if (opened.claims.child !== CHILD_STATE) return "foreign";
     return { ...message.params, requestState: opened.claims.call };
+  }
+
+  /** A modern child's answer no client may be given: InternalError naming `problem`, and a throttled warning without the answer. */
+  #invalidAnswer(upstream: ModernUpstream, reply: ModernReply, id: JsonRpcId, problem: string): void {
+    this.#invalidAnswers.write("warn", "an MCP server's answer is not a valid 2026-07-28 result; the client gets an internal error", { child: upstream.name, problem });
+    reply.finish(errorResponse(id, ErrorCode.InternalError, `Internal error: ${problem}`));
   }
 
   #internalError(reply: ModernReply, id: JsonRpcId, error: unknown): void {

@@ -75,9 +75,10 @@ export function createMcpHandlers(options: McpHandlerOptions) {
   /**
    * Reads and checks a POST body: the messages, each as one line of JSON, or the refusal. The
    * body's bytes (a chunked body's as they arrive) are held against server.max_body_bytes_in_flight
-   * for `principal`, or for the client's address (its /64 for IPv6) without one (see ByteBudget).
+   * for `holder` (returned): the principal, or the client's address (its /64 for IPv6) without one
+   * (see ByteBudget).
    */
-  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean } | Response> {
+  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean; holder: string } | Response> {
     const contentType = request.headers.get("content-type") ?? "";
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(contentType)) {
       return refuse(415, ErrorCode.InvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
@@ -130,7 +131,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     }
     // A single compact message is forwarded as received; anything else is re-serialized to one line.
     const raws = !batch && !/[\r\n]/.test(text) ? [text] : messages.map((message) => JSON.stringify(message));
-    return { messages, raws, batch };
+    return { messages, raws, batch, holder };
   }
 
   /** `clientAddress`: the client's address as resolved through server.trusted_proxies. */
@@ -144,7 +145,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (early) return early;
     const read = await readMessages(request, principal, clientAddress);
     if (read instanceof Response) return read;
-    const { messages, raws, batch } = read;
+    const { messages, raws, batch, holder } = read;
 
     if (options.modern) {
       const era = classifyPost(batch ? messages : messages[0]!, headers);
@@ -154,7 +155,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (refused) return refused;
         // Client notifications have nothing to act on without a session; closing a stream cancels.
         if (era.kind === "notification") return new Response(null, { status: 202 });
-        return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, accept, onClientGone: connection.onClientGone });
+        return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }
 

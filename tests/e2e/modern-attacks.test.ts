@@ -4,6 +4,7 @@
  * children that misbehave. Each test is an attack that once broke, or must keep failing.
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { describe, test } from "node:test";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -51,6 +52,42 @@ describe("one principal's load never locks another out", () => {
       assert.equal(bob.status, 200, `bob was refused a listen stream because of alice's: ${bob.status}`);
     } finally {
       for (const controller of controllers) controller.abort();
+    }
+  });
+});
+
+describe("without authentication, one client's load never locks another out", () => {
+  const bridge = useDebugBridge((everythingServer) => ({ mcp_server: everything(everythingServer), auth: { type: "none" } }));
+
+  /** Opens a listen stream from `localAddress` (a client on that address): its status, the stream left open until `signal` aborts. */
+  const listenFrom = (localAddress: string, id: number, signal: AbortSignal) =>
+    new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({ jsonrpc: "2.0", id, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: meta({}) } });
+      const url = new URL(bridge.url);
+      const request = httpRequest(
+        { host: url.hostname, port: url.port, path: url.pathname, method: "POST", localAddress, signal, headers: { "content-type": "application/json", accept: "text/event-stream", "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" } },
+        (response) => {
+          response.on("error", () => undefined);
+          resolve(response.statusCode!);
+        },
+      );
+      request.on("error", reject);
+      request.end(body);
+    });
+
+  test("a client (one address) holding every subscriptions/listen stream it may open leaves a client on another address its own", async () => {
+    const controller = new AbortController();
+    try {
+      let refused: number | undefined;
+      for (let i = 0; i < 100 && refused === undefined; i++) {
+        const status = await listenFrom("127.0.0.2", i, controller.signal);
+        if (status !== 200) refused = status;
+      }
+      assert.equal(refused, 429, "one address's listen streams are bounded");
+      const other = await listenFrom("127.0.0.1", 1000, controller.signal);
+      assert.equal(other, 200, `a client on 127.0.0.1 was refused a listen stream because of 127.0.0.2's: ${other}`);
+    } finally {
+      controller.abort();
     }
   });
 });

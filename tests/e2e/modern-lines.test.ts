@@ -86,11 +86,12 @@ for (const era of ["modern", "legacy"] as const) {
       }
     });
 
-    test('"result" and "error" both: the line is dropped as malformed, never forwarded; the call times out', async () => {
+    test('"result" and "error" both: never forwarded; the call gets an InternalError saying so at once', async () => {
       const lines = ['{"jsonrpc":"2.0","id":ID,"result":{"content":[]},"error":{"code":-32000,"message":"x"}}', '{"jsonrpc":"2.0","id":ID,"error":{"code":-32000,"message":"x"},"result":{"content":[]}}'];
       const answers = await Promise.all(lines.map((line, i) => answered(`both-${i}`, line)));
       for (const { body, parsed } of answers) {
-        assert.equal(parsed.error?.code, -32001, body);
+        assert.equal(parsed.error?.code, -32603, body);
+        assert.match(parsed.error?.message ?? "", /exactly one of "result" and "error"/, body);
         assert.equal(named(body, "result"), 0, body);
       }
     });
@@ -104,12 +105,13 @@ for (const era of ["modern", "legacy"] as const) {
       assert.equal(body.result?.resultType, "complete");
     });
 
-    test("an error that is not an error object is never forwarded: the line is dropped as malformed, the call times out", async () => {
+    test("an error that is not an error object is never forwarded: the call gets an InternalError saying so at once", async () => {
       for (const error of ['"boom"', "null", '{"code":"x","message":1}']) {
         const response = await post(bridge, ALICE, { id: "bad-error", method: "tools/call", params: { name: "raw_line", arguments: { line: `{"jsonrpc":"2.0","id":ID,"error":${error}}` }, _meta: meta() } });
-        const body = (await response.json()) as { id: unknown; error?: { code: unknown; message: unknown } };
+        const body = (await response.json()) as { id: unknown; error?: { code: unknown; message: string } };
         assert.equal(body.id, "bad-error");
-        assert.equal(body.error?.code, -32001, JSON.stringify(body));
+        assert.equal(body.error?.code, -32603, JSON.stringify(body));
+        assert.match(body.error?.message ?? "", /not valid JSON-RPC/);
       }
     });
 

@@ -25,6 +25,8 @@ for (const era of ["modern", "legacy"] as const) {
         },
       }),
     );
+    /** What a modern child's result carries (the 2026-07-28 revision requires it). */
+    const complete = era === "modern" ? ',"resultType":"complete"' : "";
     /** Has the child answer a tools/call with `line` as written ("ID": the bridge's id). */
     const answerWith = (id: number, line: string, progress = false) =>
       call(bridge, ALICE, { id, method: "tools/call", params: { name: "raw_line", arguments: { line }, _meta: { ...meta(), ...(progress && { progressToken: `p-${id}` }) } } });
@@ -43,7 +45,7 @@ for (const era of ["modern", "legacy"] as const) {
     test("as notifications about the call (progress, a log line the request asked for) before the answer: dropped, the call is answered", async () => {
       const progress = `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":ID,"progress":1,"deep":${nested(DEEP)}}}`;
       const log = `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":${nested(DEEP)}}}`;
-      const answer = `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"after the deep lines"}]}}`;
+      const answer = `{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"after the deep lines"}]${complete}}}`;
       const response = await post(bridge, ALICE, {
         id: 3,
         method: "tools/call",
@@ -56,7 +58,7 @@ for (const era of ["modern", "legacy"] as const) {
     });
 
     test("just within the limit: forwarded", async () => {
-      const answer = await answerWith(5, `{"jsonrpc":"2.0", "id":ID,"result":{"content":[{"type":"text","text":"deep enough"}],"deep":${nested(997)}}}`);
+      const answer = await answerWith(5, `{"jsonrpc":"2.0", "id":ID,"result":{"content":[{"type":"text","text":"deep enough"}],"deep":${nested(997)}${complete}}}`);
       assert.equal(textOf(answer.body.result), "deep enough", JSON.stringify(answer.body).slice(0, 300));
     });
   });
