@@ -11,6 +11,7 @@ import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
+import { createAnswerBudget, MAX_ANSWER_BYTES } from "./answer-budget.ts";
 import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
 import { createRemoteFetch } from "./remote-fetch.ts";
@@ -106,6 +107,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     maxDelay: config.retry.max_delay,
     sleep,
     drained: () => platform.stdoutDrained(),
+    answers: createAnswerBudget(MAX_ANSWER_BYTES),
   });
   logger.info("client mode started", { url: config.url, transport: config.transport });
   // Someone trying it by hand: stdin is the MCP client's side, which nothing types into.

@@ -132,7 +132,12 @@ export class StreamableHttpTransport implements RemoteTransport {
     };
     const type = contentType(response);
     if (type === "application/json") {
-      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), this.#context.remoteWarnings, "JSON reply", response)) watch(message);
+      const held = this.#context.answers.hold();
+      try {
+        for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response)) watch(message);
+      } finally {
+        held.release();
+      }
     } else if (type === "text/event-stream") {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
@@ -164,9 +169,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
-          MAX_MESSAGE_CHARS,
-          this.#context.drained,
-          answered,
+          { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers, done: answered },
         );
       } catch (error) {
         if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -257,8 +260,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 },
                 onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },
-              MAX_MESSAGE_CHARS,
-              this.#context.drained,
+              { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers },
             );
           } catch (error) {
             ready();

@@ -963,3 +963,36 @@ test("a reply stream that ends before its answer and, resumed, replays the same 
   assert.match((await local.answer(1)).error?.message ?? "", /resuming it brought no new event 3 times/);
   assert.equal(resumptions, 3);
 });
+
+test("answers read side by side (JSON bodies and SSE events) adding up to more than the bridge may hold at once: those past the limit get an error naming it, the rest succeed, the bridge serves on", { timeout: 300_000 }, async () => {
+  // Six answers of 63 MiB (each within the 64 MiB message limit; 378 MiB in all, against 256 MiB
+  // held at once), each padded with whitespace before its JSON: the bridge holds every padding it has read.
+  const COUNT = 6;
+  const padding = Buffer.alloc(63 * 1024 * 1024, " ");
+  const flushed: Array<Promise<void>> = [];
+  let allFlushed!: () => void;
+  const everyPaddingSent = new Promise<void>((resolve) => (allFlushed = resolve));
+  const server = await legacyServer((res, message) => {
+    const sse = Number(message.id) % 2 === 0;
+    res.writeHead(200, { "content-type": sse ? "text/event-stream" : "application/json" });
+    if (sse) res.write("data: ");
+    // Flushed to the socket (or refused by the bridge) means the bridge has read all but what the kernel buffers.
+    flushed.push(new Promise<void>((resolve) => (res.write(padding, () => resolve()), res.once("close", resolve))));
+    if (flushed.length === COUNT) void Promise.all(flushed).then(allFlushed);
+    const answer = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: {} });
+    // The answers end only once every padding was sent: until then the bridge holds them side by side.
+    void everyPaddingSent.then(() => res.end(sse ? `${answer}\n\n` : answer));
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
+  for (const id of ids) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } });
+  const answers = await Promise.all(ids.map((id) => local.answer(id, 240_000)));
+  const refused = answers.filter((answer) => answer.error);
+  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers));
+  for (const answer of refused) assert.match(answer.error.message, /answers held at once.*268435456 bytes/, JSON.stringify(answer));
+  for (const answer of answers.filter((answer) => !answer.error)) assert.deepEqual(answer.result, {});
+  // The refused answers' bytes were released: another large answer fits.
+  local.send({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "big", arguments: {} } });
+  assert.deepEqual((await local.answer(7, 120_000)).result, {});
+});
