@@ -996,3 +996,39 @@ test("answers read side by side (JSON bodies and SSE events) adding up to more t
   local.send({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "big", arguments: {} } });
   assert.deepEqual((await local.answer(7, 120_000)).result, {});
 });
+
+test("a server assigning a session id that is not visible ASCII (UTF-8, a space, a control, 5,000 characters): initialize fails naming the problem, the id quoted short, and the bridge serves on", { timeout: 60_000 }, async () => {
+  const huge = "h".repeat(5_000);
+  // Header values go out as bytes: a Latin-1 string sends the UTF-8 of "séance" as it is.
+  const bad: Record<string, string> = { utf8: Buffer.from("séance-1", "utf8").toString("latin1"), space: "s 1", control: "s\t1", long: huge };
+  const server = await startRawServer((req, res, body) => {
+    const message = body as { id?: number; method: string; params?: { clientInfo?: { name?: string } } };
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    if (message.method === "initialize") {
+      const session = bad[message.params?.clientInfo?.name ?? ""] ?? "s1";
+      return void res.writeHead(200, { "content-type": "application/json", "mcp-session-id": session }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    }
+    answerAsLegacy(res, message as LegacyMessage);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  const expected: Record<string, RegExp> = {
+    utf8: /Mcp-Session-Id holds characters other than visible ASCII \(0x21-0x7E\), so the session cannot be used.*"s\\xc3\\xa9ance-1"/,
+    space: /Mcp-Session-Id holds characters other than visible ASCII.*"s\\x201"/,
+    control: /Mcp-Session-Id holds characters other than visible ASCII.*"s\\x091"/,
+    long: /Mcp-Session-Id is longer than 1024 characters.*"h{40}… \(5000 characters\)"/,
+  };
+  let id = 0;
+  for (const [name, pattern] of Object.entries(expected)) {
+    local.send({ ...INITIALIZE, id: ++id, params: { ...INITIALIZE.params, clientInfo: { name, version: "1" } } });
+    const answer = await local.answer(id);
+    assert.match(answer.error?.message ?? "", pattern, JSON.stringify(answer));
+  }
+  assert.ok(!local.stdout().includes(huge) && !local.stderr().includes(huge), "the long id was quoted whole");
+  // Logged once each.
+  assert.equal(local.stderr().match(/Mcp-Session-Id/g)?.length, 4, local.stderr());
+  // A valid id after all that: the session works.
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 10, method: "ping" });
+  assert.deepEqual((await local.answer(10)).result, {});
+});
