@@ -8,8 +8,9 @@ import { MAX_MESSAGE_CHARS } from "./messages.ts";
 
 /**
  * Bytes of the remote server's answers held at once over every request and stream: the JSON
- * bodies being read and parsed, and the unfinished SSE event of each stream. Four answers of the
- * largest size, so that a few large answers at once still go through.
+ * bodies being read and parsed, the unfinished SSE event of each stream, and the answers a batch
+ * of the local client's keeps until its last one comes. Four answers of the largest size, so that
+ * a few large answers at once still go through.
  */
 export const MAX_ANSWER_BYTES = 4 * MAX_MESSAGE_CHARS;
 
@@ -17,8 +18,8 @@ export const MAX_ANSWER_BYTES = 4 * MAX_MESSAGE_CHARS;
 export interface Held {
   /**
    * Holds `bytes` more.
-   * @throws ClientTransportError "capacity" when the total would pass the budget's limit; this
-   * holder then holds nothing (what it held is released: its answer is given up).
+   * @throws ClientTransportError "capacity" when the total would pass the budget's limit (nothing
+   * more is held; what was is released by the caller, with `release`, as it gives the answer up).
    */
   grow(bytes: number): void;
   /** Holds `bytes` now, when that is less than it holds (the rest was delivered). */
@@ -32,20 +33,15 @@ export interface AnswerBudget {
   hold(): Held;
 }
 
-/** A budget of `limit` bytes shared by every answer being read (client mode creates one, of MAX_ANSWER_BYTES). */
+/** A budget of `limit` bytes shared by every answer held (client mode creates one, of MAX_ANSWER_BYTES). */
 export function createAnswerBudget(limit: number): AnswerBudget {
   let total = 0;
   return {
     hold() {
       let mine = 0;
-      const release = () => {
-        total -= mine;
-        mine = 0;
-      };
       return {
         grow(bytes) {
           if (total + bytes > limit) {
-            release();
             throw new ClientTransportError("capacity", `the remote server's answers held at once would exceed mcp-bridge's limit of ${limit} bytes for answers in flight; this answer was dropped, retry it when fewer large answers are on their way`);
           }
           total += bytes;
@@ -56,7 +52,10 @@ export function createAnswerBudget(limit: number): AnswerBudget {
           total -= less;
           mine -= less;
         },
-        release,
+        release() {
+          total -= mine;
+          mine = 0;
+        },
       };
     },
   };

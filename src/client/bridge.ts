@@ -6,6 +6,7 @@
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import type { AnswerBudget, Held } from "./answer-budget.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { MAX_MESSAGE_CHARS } from "./messages.ts";
 import type { RemoteTransport } from "./transport.ts";
@@ -42,6 +43,8 @@ export interface StdioBridgeOptions {
   /** Writes one line to stdout. */
   write(line: string): void;
   logger: Logger;
+  /** The budget a batch's answers are held of until its array is written (the transports' own). */
+  answers: AnswerBudget;
 }
 
 interface Pending {
@@ -63,6 +66,8 @@ interface Batch {
   answers: string[];
   /** Their length, with a separator each. */
   chars: number;
+  /** The answers' characters held of the answer budget (each at least one byte in memory) until the array is written. */
+  held: Held;
 }
 
 /** Log fields for a message: its kind, method and id, never its payload. */
@@ -89,12 +94,20 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /**
    * Adds an answer to a batch's array. One that would take the array past MAX_MESSAGE_CHARS is
    * replaced by an error: a server's large answers must not add up to a line no client reads
-   * (nor to one longer than a string may be, which would lose the whole batch).
+   * (nor to one longer than a string may be, which would lose the whole batch). So is one that
+   * would take the answers held at once past the answer budget: batches waiting for a slow last
+   * answer must not hold a large one each.
    */
   const add = (batch: Batch, message: JsonRpcResponse) => {
     let text = JSON.stringify(message);
     if (batch.chars + text.length + 2 > MAX_MESSAGE_CHARS) {
       text = JSON.stringify(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the answer does not fit in the batch's reply, which is limited to ${MAX_MESSAGE_CHARS} characters in all; send this request alone`));
+    } else {
+      try {
+        batch.held.grow(text.length);
+      } catch (error) {
+        text = JSON.stringify(failedRequestResponse(message.id, error));
+      }
     }
     batch.answers.push(text);
     batch.chars += text.length + 1;
@@ -103,7 +116,9 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** One answer of a batch in (none for a request that will not get one); the array goes out with the last. */
   const settle = (batch: Batch, message?: JsonRpcResponse) => {
     if (message) add(batch, message);
-    if (--batch.waiting === 0 && batch.answers.length > 0) options.write(`[${batch.answers.join(",")}]\n`);
+    if (--batch.waiting > 0) return;
+    if (batch.answers.length > 0) options.write(`[${batch.answers.join(",")}]\n`);
+    batch.held.release();
   };
 
   /** Ends a request in flight: `message` is its answer, or none when the local client cancelled it. */
@@ -194,7 +209,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       return;
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
-    const batch: Batch = { waiting: 1, answers: [], chars: 0 };
+    const batch: Batch = { waiting: 1, answers: [], chars: 0, held: options.answers.hold() };
     for (const item of value) take(item, batch);
     settle(batch);
   }

@@ -24,7 +24,7 @@ export class ClientTransportError extends Error {
 }
 
 /** The JSON-RPC error the local client gets for a request that failed on the way to the remote server. */
-export function failedRequestResponse(id: JsonRpcId, error: unknown): JsonRpcResponse {
+export function failedRequestResponse(id: JsonRpcId | null, error: unknown): JsonRpcResponse {
   if (error instanceof ClientTransportError) {
     const code = error.code === "timeout" ? ErrorCode.RequestTimeout : error.code === "protocol" || error.code === "capacity" ? ErrorCode.InternalError : ErrorCode.ConnectionClosed;
     return errorResponse(id, code, `mcp-bridge: ${error.message}`, { reason: error.code, ...(error.status !== undefined && { status: error.status }) });

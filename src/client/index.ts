@@ -94,7 +94,9 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     logger,
     resourceUrl: config.url,
   });
-  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger });
+  // One budget for the answers being read and those batches keep.
+  const answers = createAnswerBudget(MAX_ANSWER_BYTES);
+  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger, answers });
   const remoteWarnings = throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 });
   const transport = selectTransport(config.transport, {
     url: config.url,
@@ -107,7 +109,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     maxDelay: config.retry.max_delay,
     sleep,
     drained: () => platform.stdoutDrained(),
-    answers: createAnswerBudget(MAX_ANSWER_BYTES),
+    answers,
   });
   logger.info("client mode started", { url: config.url, transport: config.transport });
   // Someone trying it by hand: stdin is the MCP client's side, which nothing types into.

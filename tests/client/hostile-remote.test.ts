@@ -1047,3 +1047,38 @@ test("a server assigning a session id that is not visible ASCII (UTF-8, a space,
   local.send({ jsonrpc: "2.0", id: 10, method: "ping" });
   assert.deepEqual((await local.answer(10)).result, {});
 });
+
+test("batches each keeping a large answer while their other request is slow: past the answer budget the large ones become an error naming it, the rest succeed", { timeout: 300_000 }, async () => {
+  // Five batches of a 60 MiB answer and a slow one, read one after another: each batch keeps its
+  // large answer until the slow one comes, 300 MiB in all against 256 MiB held at once.
+  const COUNT = 5;
+  const big = "x".repeat(60 * 1024 * 1024);
+  const slow: Array<() => void> = [];
+  const server = await legacyServer((res, message) => {
+    const reply = (result: object) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+    if ((message as { params?: { name?: string } }).params?.name === "slow") return void slow.push(() => reply({ content: [] }));
+    reply({ content: [{ type: "text", text: big }] });
+  });
+  const local = startLocal(["connect", server.url, "--log-level", "debug"]);
+  await local.handshake();
+  const call = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
+  for (let k = 1; k <= COUNT; k++) {
+    local.send([call(100 + k, "big"), call(200 + k, "slow")]);
+    // Delivered (and so kept by its batch) before the next batch's large answer is read.
+    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
+  }
+  await waitFor(() => slow.length === COUNT, "the slow requests");
+  for (const answer of slow) answer();
+  const lines = (await waitFor(() => {
+    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line.startsWith("["));
+    return complete.length === COUNT && complete;
+  }, "the batches' answers", 120_000)) as string[];
+  const answers = lines.flatMap((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>).filter((answer) => answer.id < 200);
+  const refused = answers.filter((answer) => answer.error);
+  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
+  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
+  for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
+  // Released once written: another batch with a large answer fits.
+  local.send([call(301, "big")]);
+  await waitFor(() => local.stdout().includes('[{"jsonrpc":"2.0","id":301,"result"'), "the later batch's answer", 120_000);
+});
