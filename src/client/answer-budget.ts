@@ -8,9 +8,9 @@ import { MAX_MESSAGE_CHARS } from "./messages.ts";
 
 /**
  * Bytes of the remote server's answers held at once over every request and stream: the JSON
- * bodies being read and parsed, the unfinished SSE event of each stream, and the answers a batch
- * of the local client's keeps until its last one comes. Four answers of the largest size, so that
- * a few large answers at once still go through.
+ * bodies being read and parsed, the unfinished SSE event of each stream, the answers a batch of
+ * the local client's keeps until its last one comes, and what stdout has not taken yet. Four
+ * answers of the largest size, so that a few large answers at once still go through.
  */
 export const MAX_ANSWER_BYTES = 4 * MAX_MESSAGE_CHARS;
 

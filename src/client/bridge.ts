@@ -43,8 +43,13 @@ export interface StdioBridgeOptions {
   /** Writes one line to stdout. */
   write(line: string): void;
   logger: Logger;
-  /** The budget a batch's answers are held of until its array is written (the transports' own). */
+  /**
+   * The budget (the transports' own) what goes to stdout is held of until stdout has taken it, and
+   * a batch's answers from the first until then.
+   */
   answers: AnswerBudget;
+  /** Settles once stdout has taken what was written (not above its high-water mark any more). */
+  drained(): Promise<void>;
 }
 
 interface Pending {
@@ -66,7 +71,7 @@ interface Batch {
   answers: string[];
   /** Their length, with a separator each. */
   chars: number;
-  /** The answers' characters held of the answer budget (each at least one byte in memory) until the array is written. */
+  /** The answers' characters held of the answer budget (each at least one byte in memory) until stdout has taken the array. */
   held: Held;
 }
 
@@ -89,7 +94,38 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
   let askCounter = 0;
-  const write = (message: JsonRpcMessage) => options.write(JSON.stringify(message) + "\n");
+  /** Set from the first message for the local client dropped for the answer budget until one fits again, so that a flood is logged once. */
+  let droppingForLocal = false;
+
+  /** Writes `line`, `held` (of the answer budget) until stdout has taken it. */
+  const writeHeld = (line: string, held: Held) => {
+    options.write(line);
+    void options.drained().then(() => held.release());
+  };
+
+  /**
+   * Writes one message. Its characters are held of the answer budget until stdout has taken them:
+   * answers to a local client slow to read must not pile up in stdout's buffer beyond it. A
+   * response that would pass the budget is replaced by an error (its request's answer after all),
+   * any other message dropped, with one warning until a message fits again.
+   */
+  const write = (message: JsonRpcMessage) => {
+    const held = options.answers.hold();
+    let line = JSON.stringify(message) + "\n";
+    try {
+      held.grow(line.length);
+      droppingForLocal = false;
+    } catch (error) {
+      if (!isResponse(message)) {
+        if (!droppingForLocal) logger.warn("dropped messages for the local client until stdout takes what it holds", { ...describe(message), error });
+        droppingForLocal = true;
+        return;
+      }
+      // A few hundred characters: written without holding, as the answer the request must get.
+      line = JSON.stringify(failedRequestResponse(message.id, error)) + "\n";
+    }
+    writeHeld(line, held);
+  };
 
   /**
    * Adds an answer to a batch's array. One that would take the array past MAX_MESSAGE_CHARS is
@@ -117,8 +153,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const settle = (batch: Batch, message?: JsonRpcResponse) => {
     if (message) add(batch, message);
     if (--batch.waiting > 0) return;
-    if (batch.answers.length > 0) options.write(`[${batch.answers.join(",")}]\n`);
-    batch.held.release();
+    if (batch.answers.length > 0) writeHeld(`[${batch.answers.join(",")}]\n`, batch.held);
+    else batch.held.release();
   };
 
   /** Ends a request in flight: `message` is its answer, or none when the local client cancelled it. */

@@ -94,9 +94,9 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     logger,
     resourceUrl: config.url,
   });
-  // One budget for the answers being read and those batches keep.
+  // One budget for the answers being read, those batches keep, and those stdout has not taken yet.
   const answers = createAnswerBudget(MAX_ANSWER_BYTES);
-  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger, answers });
+  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger, answers, drained: () => platform.stdoutDrained() });
   const remoteWarnings = throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 });
   const transport = selectTransport(config.transport, {
     url: config.url,

@@ -40,6 +40,8 @@ interface RawLocal {
   handshake(initialize?: unknown): Promise<void>;
   /** From now on stdout is not read: the pipe fills, and the bridge must wait for it. */
   stopReading(): void;
+  /** Reads stdout again after stopReading. */
+  startReading(): void;
   /** Sends the bridge `signal` and resolves with the exit code. */
   kill(signal: NodeJS.Signals): Promise<number | null>;
   /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
@@ -79,6 +81,7 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
       this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     },
     stopReading: () => void child.stdout.pause(),
+    startReading: () => void child.stdout.resume(),
     kill: (signal) => {
       child.kill(signal);
       return once(child, "close").then(([code]) => code as number | null);
@@ -1081,4 +1084,36 @@ test("batches each keeping a large answer while their other request is slow: pas
   // Released once written: another batch with a large answer fits.
   local.send([call(301, "big")]);
   await waitFor(() => local.stdout().includes('[{"jsonrpc":"2.0","id":301,"result"'), "the later batch's answer", 120_000);
+});
+
+test("a local client not reading stdout while large answers come one after another: past the answer budget they become an error naming it, not a pile in stdout's buffer", { timeout: 300_000 }, async () => {
+  // Seven answers of 50 MiB, each read alone (the next is sent once the last was taken), all
+  // written towards a local client that reads nothing until the last was sent: 350 MiB to queue.
+  const COUNT = 7;
+  const big = "x".repeat(50 * 1024 * 1024);
+  let previous = Promise.resolve();
+  let sent = 0;
+  const server = await legacyServer((res, message) => {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } });
+    previous = previous.then(() => new Promise<void>((resolve) => res.writeHead(200, { "content-type": "application/json" }).end(body, () => (sent++, resolve()))));
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.stopReading();
+  const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
+  for (const id of ids) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } });
+  await waitFor(() => sent === COUNT, "every answer sent", 120_000);
+  local.startReading();
+  const lines = (await waitFor(() => {
+    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line !== "");
+    return complete.length === COUNT + 1 && complete;
+  }, "the answers", 120_000)) as string[];
+  const answers = lines.map((line) => JSON.parse(line) as { id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }).filter((answer) => answer.id !== 0);
+  assert.deepEqual(answers.map((answer) => answer.id).sort((a, b) => a - b), ids);
+  const refused = answers.filter((answer) => answer.error);
+  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
+  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
+  for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
+  local.send({ jsonrpc: "2.0", id: 8, method: "ping" });
+  await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":8,"result":{}}'), "the later answer");
 });
