@@ -36,7 +36,7 @@ const PAGE = (title: string, text: string) =>
 const OUTCOME_PAGES: Record<SignInOutcome, [status: number, title: string, text: string]> = {
   "signed-in": [200, "Signed in", "mcp-bridge is signed in. You can close this tab and return to your MCP client."],
   refused: [200, "Sign-in refused", "The authorization server refused the sign-in. You can close this tab."],
-  rejected: [400, "Sign-in failed", "This sign-in response did not pass mcp-bridge's checks (it did not come from the authorization server mcp-bridge asked), so it was not used. Close this tab and try again from your MCP client."],
+  rejected: [400, "Sign-in failed", "This sign-in response did not pass mcp-bridge's checks (its issuer must be the authorization server mcp-bridge asked, and the response complete), so it was not used. Close this tab and try again from your MCP client."],
   failed: [502, "Sign-in failed", "mcp-bridge received the authorization but could not complete the sign-in; your MCP client shows why. Close this tab and try again from there."],
 };
 
