@@ -6,6 +6,7 @@
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import type { AnswerBudget, Held } from "./answer-budget.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { MAX_MESSAGE_CHARS } from "./messages.ts";
 import type { RemoteTransport } from "./transport.ts";
@@ -42,6 +43,13 @@ export interface StdioBridgeOptions {
   /** Writes one line to stdout. */
   write(line: string): void;
   logger: Logger;
+  /**
+   * The budget (the transports' own) what goes to stdout is held of until stdout has taken it, and
+   * a batch's answers from the first until then.
+   */
+  answers: AnswerBudget;
+  /** Settles once stdout has taken what was written (not above its high-water mark any more). */
+  drained(): Promise<void>;
 }
 
 interface Pending {
@@ -63,6 +71,8 @@ interface Batch {
   answers: string[];
   /** Their length, with a separator each. */
   chars: number;
+  /** The answers' characters held of the answer budget (each at least one byte in memory) until stdout has taken the array. */
+  held: Held;
 }
 
 /** Log fields for a message: its kind, method and id, never its payload. */
@@ -84,17 +94,56 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
   let askCounter = 0;
-  const write = (message: JsonRpcMessage) => options.write(JSON.stringify(message) + "\n");
+  /** Set from the first message for the local client dropped for the answer budget until one fits again, so that a flood is logged once. */
+  let droppingForLocal = false;
+
+  /** Writes `line`, `held` (of the answer budget) until stdout has taken it. */
+  const writeHeld = (line: string, held: Held) => {
+    options.write(line);
+    void options.drained().then(() => held.release());
+  };
+
+  /**
+   * Writes one message. Its characters are held of the answer budget until stdout has taken them:
+   * answers to a local client slow to read must not pile up in stdout's buffer beyond it. A
+   * response that would pass the budget is replaced by an error (its request's answer after all),
+   * any other message dropped, with one warning until a message fits again.
+   */
+  const write = (message: JsonRpcMessage) => {
+    const held = options.answers.hold();
+    let line = JSON.stringify(message) + "\n";
+    try {
+      held.grow(line.length);
+      droppingForLocal = false;
+    } catch (error) {
+      if (!isResponse(message)) {
+        if (!droppingForLocal) logger.warn("dropped messages for the local client until stdout takes what it holds", { ...describe(message), error });
+        droppingForLocal = true;
+        return;
+      }
+      // A few hundred characters: written without holding, as the answer the request must get.
+      line = JSON.stringify(failedRequestResponse(message.id, error)) + "\n";
+    }
+    writeHeld(line, held);
+  };
 
   /**
    * Adds an answer to a batch's array. One that would take the array past MAX_MESSAGE_CHARS is
    * replaced by an error: a server's large answers must not add up to a line no client reads
-   * (nor to one longer than a string may be, which would lose the whole batch).
+   * (nor to one longer than a string may be, which would lose the whole batch). So is one that
+   * would take the answers held at once past the answer budget: batches waiting for a slow last
+   * answer must not hold a large one each.
    */
   const add = (batch: Batch, message: JsonRpcResponse) => {
     let text = JSON.stringify(message);
     if (batch.chars + text.length + 2 > MAX_MESSAGE_CHARS) {
       text = JSON.stringify(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the answer does not fit in the batch's reply, which is limited to ${MAX_MESSAGE_CHARS} characters in all; send this request alone`));
+    } else {
+      try {
+        batch.held.grow(text.length);
+      } catch (error) {
+        text = JSON.stringify(failedRequestResponse(message.id, error));
+      }
     }
     batch.answers.push(text);
     batch.chars += text.length + 1;
@@ -103,7 +152,9 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** One answer of a batch in (none for a request that will not get one); the array goes out with the last. */
   const settle = (batch: Batch, message?: JsonRpcResponse) => {
     if (message) add(batch, message);
-    if (--batch.waiting === 0 && batch.answers.length > 0) options.write(`[${batch.answers.join(",")}]\n`);
+    if (--batch.waiting > 0) return;
+    if (batch.answers.length > 0) writeHeld(`[${batch.answers.join(",")}]\n`, batch.held);
+    else batch.held.release();
   };
 
   /** Ends a request in flight: `message` is its answer, or none when the local client cancelled it. */
@@ -194,7 +245,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       return;
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
-    const batch: Batch = { waiting: 1, answers: [], chars: 0 };
+    const batch: Batch = { waiting: 1, answers: [], chars: 0, held: options.answers.hold() };
     for (const item of value) take(item, batch);
     settle(batch);
   }

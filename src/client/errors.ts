@@ -8,8 +8,9 @@ import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcResponse } from "
  * - `http`: the server answered with an HTTP error status.
  * - `protocol`: the server's answer was not MCP (wrong content type, bad JSON, oversized).
  * - `closed`: the server ended a stream without answering, or the bridge is shutting down.
+ * - `capacity`: the answer would take the bridge past a limit of all answers together (MAX_ANSWER_BYTES).
  */
-export type ClientErrorCode = "unreachable" | "network" | "timeout" | "http" | "protocol" | "closed";
+export type ClientErrorCode = "unreachable" | "network" | "timeout" | "http" | "protocol" | "closed" | "capacity";
 
 export class ClientTransportError extends Error {
   readonly code: ClientErrorCode;
@@ -23,9 +24,9 @@ export class ClientTransportError extends Error {
 }
 
 /** The JSON-RPC error the local client gets for a request that failed on the way to the remote server. */
-export function failedRequestResponse(id: JsonRpcId, error: unknown): JsonRpcResponse {
+export function failedRequestResponse(id: JsonRpcId | null, error: unknown): JsonRpcResponse {
   if (error instanceof ClientTransportError) {
-    const code = error.code === "timeout" ? ErrorCode.RequestTimeout : error.code === "protocol" ? ErrorCode.InternalError : ErrorCode.ConnectionClosed;
+    const code = error.code === "timeout" ? ErrorCode.RequestTimeout : error.code === "protocol" || error.code === "capacity" ? ErrorCode.InternalError : ErrorCode.ConnectionClosed;
     return errorResponse(id, code, `mcp-bridge: ${error.message}`, { reason: error.code, ...(error.status !== undefined && { status: error.status }) });
   }
   return errorResponse(id, ErrorCode.InternalError, `mcp-bridge: ${error instanceof Error ? error.message : String(error)}`);

@@ -11,6 +11,7 @@ import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
+import { createAnswerBudget, MAX_ANSWER_BYTES } from "./answer-budget.ts";
 import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
 import { createRemoteFetch } from "./remote-fetch.ts";
@@ -93,7 +94,9 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     logger,
     resourceUrl: config.url,
   });
-  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger });
+  // One budget for the answers being read, those batches keep, and those stdout has not taken yet.
+  const answers = createAnswerBudget(MAX_ANSWER_BYTES);
+  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger, answers, drained: () => platform.stdoutDrained() });
   const remoteWarnings = throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 });
   const transport = selectTransport(config.transport, {
     url: config.url,
@@ -106,6 +109,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     maxDelay: config.retry.max_delay,
     sleep,
     drained: () => platform.stdoutDrained(),
+    answers,
   });
   logger.info("client mode started", { url: config.url, transport: config.transport });
   // Someone trying it by hand: stdin is the MCP client's side, which nothing types into.

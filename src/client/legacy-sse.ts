@@ -162,8 +162,7 @@ export class LegacySseTransport implements RemoteTransport {
             }
           },
         },
-        MAX_MESSAGE_CHARS,
-        this.#context.drained,
+        { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers },
       )
         .catch((error: unknown) => {
           if (!this.#closing.signal.aborted && !abandon.signal.aborted) logger.warn("the event stream broke", { error });

@@ -1,14 +1,19 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
 import { envelopeProblem, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
+import type { Held } from "./answer-budget.ts";
 import { ClientTransportError } from "./errors.ts";
 import { redactSent } from "./remote-fetch.ts";
 
 /** The largest message accepted from the remote server or the local client (characters). */
 export const MAX_MESSAGE_CHARS = 64 * 1024 * 1024;
 
-/** Reads a body as text with a size limit and an idle timeout between chunks (ms). */
-export async function readBodyText(response: Response, limit: number, idleMs: number, signal?: AbortSignal): Promise<string> {
+/**
+ * Reads a body as text with a size limit (characters) and an idle timeout between chunks (ms).
+ * With `held`, each chunk's bytes are held of the answer budget (the caller releases them once the
+ * answer was delivered and taken), and the read fails as the budget does (ClientTransportError "capacity").
+ */
+export async function readBodyText(response: Response, limit: number, idleMs: number, signal?: AbortSignal, held?: Held): Promise<string> {
   const reader = response.body?.getReader();
   if (!reader) return "";
   const decoder = new TextDecoder();
@@ -23,6 +28,7 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
       });
       clearTimeout(timer);
       if (chunk.done) break;
+      held?.grow(chunk.value.byteLength);
       text += decoder.decode(chunk.value, { stream: true });
       if (text.length > limit) throw new ClientTransportError("protocol", `the response body exceeds ${limit} characters`);
     }

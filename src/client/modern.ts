@@ -90,18 +90,23 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     onNotification?.(message);
   };
   if (type === "application/json") {
-    const body = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal);
-    // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
-    const text = response.ok ? body : redactSent(response, body);
-    if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
-    let messages: JsonRpcMessage[];
+    const held = context.answers.hold();
     try {
-      messages = parseMessages(text, context.remoteWarnings, "JSON reply", response);
-    } catch (error) {
-      if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
-      throw error;
+      const body = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal, held);
+      // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
+      const text = response.ok ? body : redactSent(response, body);
+      if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
+      let messages: JsonRpcMessage[];
+      try {
+        messages = parseMessages(text, context.remoteWarnings, "JSON reply", response);
+      } catch (error) {
+        if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
+        throw error;
+      }
+      for (const message of messages) take(message);
+    } finally {
+      held.release();
     }
-    for (const message of messages) take(message);
   } else if (response.ok && type === "text/event-stream") {
     try {
       await readSse(
@@ -112,9 +117,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
             for (const message of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(message);
           },
         },
-        MAX_MESSAGE_CHARS,
-        context.drained,
-        () => answer !== undefined,
+        { maxEventChars: MAX_MESSAGE_CHARS, drained: context.drained, answers: context.answers, done: () => answer !== undefined },
       );
     } catch (error) {
       if (signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });

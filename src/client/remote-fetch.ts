@@ -8,7 +8,7 @@
  */
 import type { TokenSource } from "../auth/outbound/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { redactValues } from "../log/sanitize.ts";
+import { isCredentialHeader, redactValues } from "../log/sanitize.ts";
 import { HttpRequestError } from "../runtime/http-error.ts";
 import type { HttpClient, HttpRequestInit } from "../runtime/types.ts";
 import { sleep as defaultSleep } from "../util/sleep.ts";
@@ -56,7 +56,7 @@ const LONGEST_RETRY_AFTER_MS = 60_000;
 
 const RETRYABLE_BEFORE_SEND = new Set(["refused", "connect_timeout", "dns"]);
 
-/** The credential values each answer's request carried (its token, the configured headers), for redactSent. */
+/** The credential values each answer's request carried (its token, the configured headers whose names suggest a credential), for redactSent. */
 const sentCredentials = new WeakMap<Response, string[]>();
 
 /**
@@ -83,7 +83,10 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const configured = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value]));
   // "Scheme credential" values by their credential: a server may name just the token.
   const credentialOf = (value: string) => value.replace(/^\S+\s+(?=\S+$)/, "");
-  const configuredCredentials = Object.values(configured).map(credentialOf);
+  // Only headers named like a credential: an X-Tenant's value in an error is what the user needs to read.
+  const configuredCredentials = Object.entries(configured)
+    .filter(([name]) => isCredentialHeader(name))
+    .map(([, value]) => credentialOf(value));
 
   /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
   async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }, awaitsAnswer: boolean): Promise<Response> {

@@ -3,6 +3,7 @@
  * stream") as MCP uses it: events with data, id and retry. An event larger than the limit ends
  * the stream with an error instead of growing a buffer without bound.
  */
+import type { AnswerBudget } from "./answer-budget.ts";
 import { ClientTransportError } from "./errors.ts";
 
 export interface SseEvent {
@@ -22,11 +23,12 @@ export interface SseHandlers {
 /**
  * A stream parser: feed it text in any chunking, it calls `onEvent` for each complete event. Each
  * chunk is scanned once: an unfinished line is kept as its pieces and joined when its end comes,
- * so a line trickled in many chunks costs time linear in its length.
+ * so a line trickled in many chunks costs time linear in its length. `holding` says whether it
+ * keeps part of an event (an unfinished line, or data lines awaiting their blank line).
  *
  * @throws ClientTransportError "protocol" when a line or an event's data exceeds `maxEventChars`.
  */
-export function createSseParser(handlers: SseHandlers, maxEventChars: number): { push(text: string): void } {
+export function createSseParser(handlers: SseHandlers, maxEventChars: number): { push(text: string): void; readonly holding: boolean } {
   /** The unfinished line, in the pieces it came in. */
   let pending: string[] = [];
   let pendingChars = 0;
@@ -80,28 +82,61 @@ export function createSseParser(handlers: SseHandlers, maxEventChars: number): {
         if (pendingChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE line exceeds ${maxEventChars} characters`);
       }
     },
+    get holding() {
+      return pending.length > 0 || data.length > 0;
+    },
   };
+}
+
+export interface SseReadOptions {
+  /** The longest line, and the most data of one event (characters). */
+  maxEventChars: number;
+  /** Settles once what was delivered has been taken: awaited before each chunk. */
+  drained: () => Promise<void>;
+  /** The budget the stream's unfinished event is held of, in bytes as received. */
+  answers: AnswerBudget;
+  /** True once the stream has brought what it was read for. */
+  done?: () => boolean;
 }
 
 /**
  * Reads `body` to its end, calling the handlers for each event. Resolves when the server ends
  * the stream, or once `done()` is true after a chunk (the stream is then closed: a reply stream
  * the server keeps open after its answer must not hold the request, nor a socket); rejects when
- * the connection breaks, or (ClientTransportError "protocol") an event is too large.
+ * the connection breaks, or (ClientTransportError "protocol") an event is too large, or
+ * ("capacity") its unfinished event would take the answer budget past its limit.
  * Each chunk is read once `drained` settles: what the events are delivered to sets the pace, and
  * the server's flood waits in its own buffers (TCP flow control), not in ours.
  */
-export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHandlers, maxEventChars: number, drained: () => Promise<void>, done?: () => boolean): Promise<void> {
-  const parser = createSseParser(handlers, maxEventChars);
+export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHandlers, options: SseReadOptions): Promise<void> {
+  let dispatched = false;
+  const parser = createSseParser(
+    {
+      ...handlers,
+      onEvent: (event) => {
+        dispatched = true;
+        handlers.onEvent(event);
+      },
+    },
+    options.maxEventChars,
+  );
   const decoder = new TextDecoder();
   const reader = body.getReader();
+  const held = options.answers.hold();
+  /** Bytes of the event the parser keeps unfinished; after an event ended in a chunk, that chunk's bytes bound what is left. */
+  let unfinished = 0;
   try {
     for (;;) {
-      await drained();
+      await options.drained();
       const chunk = await reader.read();
       if (chunk.done) break;
+      const bytes = chunk.value.byteLength;
+      held.grow(bytes);
+      dispatched = false;
       parser.push(decoder.decode(chunk.value, { stream: true }));
-      if (done?.()) {
+      unfinished = !parser.holding ? 0 : dispatched ? bytes : unfinished + bytes;
+      held.shrinkTo(unfinished);
+      if (options.done?.()) {
         await reader.cancel().catch(() => {});
         return;
       }
@@ -110,5 +145,7 @@ export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHan
   } catch (error) {
     await reader.cancel().catch(() => {});
     throw error;
+  } finally {
+    held.release();
   }
 }

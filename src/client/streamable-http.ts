@@ -23,6 +23,10 @@ const MAX_LISTEN_FAILURES = 10;
 const LISTEN_READY_MS = 2_000;
 
 const ACCEPT_BOTH = "application/json, text/event-stream";
+/** The longest Mcp-Session-Id taken from a server: ids are UUIDs or tokens, and each request carries it back. */
+const MAX_SESSION_ID_CHARS = 1_024;
+/** Characters of a refused session id quoted in the error. */
+const QUOTED_SESSION_ID_CHARS = 40;
 
 function contentType(response: Response): string {
   return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
@@ -74,7 +78,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       await this.#reinitialize(session);
       response = await this.#post(message, this.#sessionId, signal);
     }
-    if (request?.method === "initialize" && response.ok) this.#sessionId = response.headers.get("mcp-session-id") ?? undefined;
+    if (request?.method === "initialize" && response.ok) this.#sessionId = await sessionIdOf(response, new URL(this.#context.url).host);
     await this.#consume(request, response, signal, (incoming) => {
       if (request?.method === "initialize" && isResponse(incoming) && idKey(incoming.id ?? "") === idKey(request.id)) {
         const version = (incoming.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
@@ -132,7 +136,12 @@ export class StreamableHttpTransport implements RemoteTransport {
     };
     const type = contentType(response);
     if (type === "application/json") {
-      for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal), this.#context.remoteWarnings, "JSON reply", response)) watch(message);
+      const held = this.#context.answers.hold();
+      try {
+        for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response)) watch(message);
+      } finally {
+        held.release();
+      }
     } else if (type === "text/event-stream") {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
@@ -164,9 +173,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
-          MAX_MESSAGE_CHARS,
-          this.#context.drained,
-          answered,
+          { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers, done: answered },
         );
       } catch (error) {
         if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -257,8 +264,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 },
                 onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },
-              MAX_MESSAGE_CHARS,
-              this.#context.drained,
+              { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers },
             );
           } catch (error) {
             ready();
@@ -298,7 +304,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       const replay: JsonRpcRequest = { ...initialize, id: `mcp-bridge-reinitialize-${++this.#reinitializations}` };
       const response = await this.#post(replay, undefined);
       if (!response.ok) throw await statusError(response, `${origin} (new session)`);
-      const session = response.headers.get("mcp-session-id") ?? undefined;
+      const session = await sessionIdOf(response, origin);
       let result: Record<string, unknown> | undefined;
       await this.#consume(replay, response, undefined, (message) => {
         if (isResponse(message) && message.id === replay.id) {
@@ -320,6 +326,25 @@ export class StreamableHttpTransport implements RemoteTransport {
     });
     return this.#reinitializing;
   }
+}
+
+/**
+ * The Mcp-Session-Id an initialize answer assigns, if any. The spec (basic/transports §Session
+ * Management) allows only visible ASCII (0x21–0x7E); anything else would be sent back altered (the
+ * header's bytes read as Latin-1) or refused by the HTTP stack on every later request.
+ * @throws ClientTransportError "protocol" naming the problem, the id quoted in part with its
+ * invalid characters escaped; the answer's body is cancelled.
+ */
+async function sessionIdOf(response: Response, origin: string): Promise<string | undefined> {
+  const session = response.headers.get("mcp-session-id");
+  if (session === null) return undefined;
+  const problem = !/^[\x21-\x7e]*$/.test(session) ? "holds characters other than visible ASCII (0x21-0x7E)" : session.length > MAX_SESSION_ID_CHARS ? `is longer than ${MAX_SESSION_ID_CHARS} characters` : session === "" ? "is empty" : undefined;
+  if (problem === undefined) return session;
+  await response.body?.cancel().catch(() => {});
+  // Header values are bytes (read as Latin-1): what is not visible ASCII is shown as \xNN.
+  const shown = [...session.slice(0, QUOTED_SESSION_ID_CHARS)].map((char) => (/[\x21-\x7e]/.test(char) ? char : `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`)).join("");
+  const more = session.length > QUOTED_SESSION_ID_CHARS ? `… (${session.length} characters)` : "";
+  throw new ClientTransportError("protocol", `${origin}'s Mcp-Session-Id ${problem}, so the session cannot be used (MCP basic/transports §Session Management): "${shown}${more}"`);
 }
 
 /** An AbortSignal that fires when any of the given ones does. */

@@ -2,6 +2,7 @@
 import type { JsonRpcMessage, JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
+import type { AnswerBudget } from "./answer-budget.ts";
 import type { RemoteFetch } from "./remote-fetch.ts";
 
 /** How long shutdown waits for each kind of message it still sends the remote server (cancellations, then DELETE), in ms. */
@@ -40,4 +41,6 @@ export interface TransportContext {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Settles once the local client has read what was delivered to it: awaited between chunks of event streams. */
   drained(): Promise<void>;
+  /** The bytes of answers held at once, over every request and stream (MAX_ANSWER_BYTES). */
+  answers: AnswerBudget;
 }

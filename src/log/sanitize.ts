@@ -26,6 +26,18 @@ export function redactUrlCredentials(text: string): string {
   return text.replace(QUERY_CREDENTIAL, "$1[redacted]").replace(USERINFO, "$1[redacted]@");
 }
 
+/**
+ * Header names that suggest a credential (Authorization, Proxy-Authorization, Cookie, X-API-Key,
+ * X-Auth-Token, X-Session-Id, X-Hub-Signature, …): their values are redacted from what a server
+ * echoes; other headers' values (X-Tenant, X-Region) are shown, so that errors stay readable.
+ */
+const CREDENTIAL_HEADER = /auth|token|secret|key|cookie|session|pass|pwd|signature|credential|jwt|bearer/i;
+
+/** Whether a header of this name may carry a credential (CREDENTIAL_HEADER). */
+export function isCredentialHeader(name: string): boolean {
+  return CREDENTIAL_HEADER.test(name);
+}
+
 /** Known credential values shorter than this are not searched for (they would match ordinary text). */
 export const SHORTEST_REDACTED_VALUE = 8;
 

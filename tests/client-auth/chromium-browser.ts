@@ -2,7 +2,8 @@
  * @module A real browser for `browser_command` in end-to-end tests: Debian's Chromium (playwright-core)
  * opens the authorization URL given as the last argument, signs in at the test IdP's form as
  * --account NAME, and waits until the loopback callback page has loaded. With MCP_TEST_BROWSER_LOG,
- * appends the URL to that file.
+ * appends the URL to that file, then `callback answered STATUS TITLE` and `callback text TEXT`
+ * (the page's paragraph) once the callback page has loaded.
  */
 import { appendFileSync } from "node:fs";
 import { launchChromium } from "../support/browser.ts";
@@ -18,9 +19,11 @@ try {
   page.setDefaultTimeout(60_000);
   await page.goto(url);
   await page.fill('input[name="login"]', account);
-  await Promise.all([page.waitForURL((target) => target.href.startsWith(redirectUri)), page.click('button[value="login"]')]);
+  const [callback] = await Promise.all([page.waitForResponse((response) => response.url().startsWith(redirectUri)), page.click('button[value="login"]')]);
   await page.waitForLoadState();
-  process.stdout.write(`${await page.title()}\n`);
+  const title = await page.title();
+  process.stdout.write(`${title}\n`);
+  if (process.env.MCP_TEST_BROWSER_LOG) appendFileSync(process.env.MCP_TEST_BROWSER_LOG, `callback answered ${callback.status()} ${title}\ncallback text ${(await page.textContent("p")) ?? ""}\n`);
 } finally {
   await browser.close();
 }

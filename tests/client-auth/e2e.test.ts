@@ -16,7 +16,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CLI, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { M2M_CLIENT, useOAuthBridge } from "../auth-oauth/support.ts";
-import { opened } from "./support.ts";
+import { waitFor } from "../client/support.ts";
+import { callbackAnswers, callbackTexts, opened } from "./support.ts";
 
 const CHROMIUM_BROWSER = fileURLToPath(new URL("./chromium-browser.ts", import.meta.url));
 const FETCH_BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
@@ -78,6 +79,8 @@ describe("client mode OAuth through the built CLI", () => {
       await first.client.close();
     }
     assert.equal(opened(log).length, 1, "one sign-in");
+    await waitFor(() => callbackAnswers(log).length > 0, "the callback page");
+    assert.deepEqual(callbackAnswers(log), ["200 Signed in"]);
     const second = await connectThroughBridge(bridge.url, auth, env);
     try {
       const { tools } = await second.client.listTools();
@@ -87,6 +90,17 @@ describe("client mode OAuth through the built CLI", () => {
       await second.client.close();
     }
     assert.equal(opened(log).length, 1, "no second sign-in: the cached token was used");
+  });
+
+  test("an authorization response with another iss (a mix-up): the callback page says the sign-in failed, not 'Signed in'", async () => {
+    const log = join(home, "wrong-iss.log");
+    const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", FETCH_BROWSER, "--tamper", "iss=https://attacker.example"] } };
+    const message = await failureThroughBridge(bridge.url, auth, { HOME: home, XDG_STATE_HOME: join(home, "wrong-iss"), MCP_TEST_BROWSER_LOG: log });
+    assert.match(message, /authorization response rejected: unexpected .{1,2}iss/);
+    await waitFor(() => callbackTexts(log).length > 0, "the callback page");
+    // The bridge may try the sign-in twice (the server's 401 comes again): each page says it failed.
+    assert.deepEqual([...new Set(callbackAnswers(log))], ["400 Sign-in failed"]);
+    assert.match(callbackTexts(log)[0]!, /did not pass mcp-bridge.{1,5}s checks .*so it was not used/);
   });
 
   test("connect URL with no flags but --browser-command: OAuth on the server's 401 (mcp-remote's one line)", async () => {

@@ -5,7 +5,7 @@
  * --tamper / --drop change the authorization response on its way (a mix-up or CSRF attacker);
  * --host sends the callback with another Host header (a DNS-rebinding page). Writes the callback's
  * status and body to stdout and, with MCP_TEST_BROWSER_LOG, appends the URL it was given, then
- * `callback answered STATUS TITLE`, to that file.
+ * `callback answered STATUS TITLE` and `callback text TEXT` (the page's paragraph), to that file.
  */
 import { appendFileSync } from "node:fs";
 import { request } from "node:http";
@@ -31,7 +31,9 @@ await new Promise<void>((resolve, reject) => {
     res.on("data", (chunk) => (body += chunk));
     res.on("end", () => {
       process.stdout.write(`${res.statusCode} ${body}\n`);
-      if (process.env.MCP_TEST_BROWSER_LOG) appendFileSync(process.env.MCP_TEST_BROWSER_LOG, `callback answered ${res.statusCode} ${/<title>([^<]*)<\/title>/.exec(body)?.[1] ?? ""}\n`);
+      if (process.env.MCP_TEST_BROWSER_LOG) {
+        appendFileSync(process.env.MCP_TEST_BROWSER_LOG, `callback answered ${res.statusCode} ${/<title>([^<]*)<\/title>/.exec(body)?.[1] ?? ""}\ncallback text ${/<p>([^<]*)<\/p>/.exec(body)?.[1] ?? ""}\n`);
+      }
       resolve();
     });
   });

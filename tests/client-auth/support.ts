@@ -56,12 +56,17 @@ export function claimsOf(header: string | undefined): Record<string, unknown> {
 
 /** The URLs a test browser (sign-in-browser.ts, chromium-browser.ts) was given, from its MCP_TEST_BROWSER_LOG. */
 export function opened(log: string): string[] {
-  return browserLogLines(log).filter((line) => !line.startsWith("callback answered "));
+  return browserLogLines(log).filter((line) => !line.startsWith("callback "));
 }
 
-/** What the loopback listener answered sign-in-browser.ts: `STATUS TITLE` per callback. */
+/** What the loopback listener answered sign-in-browser.ts or chromium-browser.ts: `STATUS TITLE` per callback. */
 export function callbackAnswers(log: string): string[] {
   return browserLogLines(log).flatMap((line) => (line.startsWith("callback answered ") ? [line.slice("callback answered ".length)] : []));
+}
+
+/** The text of the callback pages chromium-browser.ts loaded. */
+export function callbackTexts(log: string): string[] {
+  return browserLogLines(log).flatMap((line) => (line.startsWith("callback text ") ? [line.slice("callback text ".length)] : []));
 }
 
 function browserLogLines(log: string): string[] {

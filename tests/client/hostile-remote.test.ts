@@ -40,6 +40,8 @@ interface RawLocal {
   handshake(initialize?: unknown): Promise<void>;
   /** From now on stdout is not read: the pipe fills, and the bridge must wait for it. */
   stopReading(): void;
+  /** Reads stdout again after stopReading. */
+  startReading(): void;
   /** Sends the bridge `signal` and resolves with the exit code. */
   kill(signal: NodeJS.Signals): Promise<number | null>;
   /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
@@ -79,6 +81,7 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
       this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     },
     stopReading: () => void child.stdout.pause(),
+    startReading: () => void child.stdout.resume(),
     kill: (signal) => {
       child.kill(signal);
       return once(child, "close").then(([code]) => code as number | null);
@@ -170,6 +173,21 @@ test("a server echoing the credentials it was sent in its error pages: they reac
     assert.ok(!local.stdout().includes(secret), `stdout: ${local.stdout()}`);
     assert.ok(!local.stderr().includes(secret), `stderr: ${local.stderr()}`);
   }
+});
+
+test("an error page naming a configured tenant header and the token: the token (and secret-named headers) redacted, the tenant shown", async () => {
+  const token = "tok-TENANTCASE-51ac7e90";
+  const session = "sess-TENANTCASE-0b2f";
+  const server = await startRawServer((req, res, body) => {
+    const method = (body as { method?: string } | undefined)?.method;
+    if (method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(403, { "content-type": "text/plain" }).end(`tenant ${req.headers["x-tenant"]} may not call this (token ${req.headers.authorization}, session ${req.headers["x-session-ref"]})`);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "X-Tenant: engineering", "--header", `X-Session-Ref: ${session}`], { TOKEN: token });
+  local.send(INITIALIZE);
+  assert.match((await local.answer(0)).error?.message ?? "", /HTTP 403: tenant engineering may not call this \(token Bearer \[redacted\], session \[redacted\]\)/);
+  for (const secret of [token, session]) assert.ok(!local.stdout().includes(secret) && !local.stderr().includes(secret), secret);
 });
 
 test("a flood of notifications while the server holds their POSTs: at most MAX_IN_FLIGHT at once, the rest dropped with one warning, requests still served", async () => {
@@ -962,4 +980,140 @@ test("a reply stream that ends before its answer and, resumed, replays the same 
   local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x", arguments: {}, _meta: { progressToken: 1 } } });
   assert.match((await local.answer(1)).error?.message ?? "", /resuming it brought no new event 3 times/);
   assert.equal(resumptions, 3);
+});
+
+test("answers read side by side (JSON bodies and SSE events) adding up to more than the bridge may hold at once: those past the limit get an error naming it, the rest succeed, the bridge serves on", { timeout: 300_000 }, async () => {
+  // Six answers of 63 MiB (each within the 64 MiB message limit; 378 MiB in all, against 256 MiB
+  // held at once), each padded with whitespace before its JSON: the bridge holds every padding it has read.
+  const COUNT = 6;
+  const padding = Buffer.alloc(63 * 1024 * 1024, " ");
+  const flushed: Array<Promise<void>> = [];
+  let allFlushed!: () => void;
+  const everyPaddingSent = new Promise<void>((resolve) => (allFlushed = resolve));
+  const server = await legacyServer((res, message) => {
+    const sse = Number(message.id) % 2 === 0;
+    res.writeHead(200, { "content-type": sse ? "text/event-stream" : "application/json" });
+    if (sse) res.write("data: ");
+    // Flushed to the socket (or refused by the bridge) means the bridge has read all but what the kernel buffers.
+    flushed.push(new Promise<void>((resolve) => (res.write(padding, () => resolve()), res.once("close", resolve))));
+    if (flushed.length === COUNT) void Promise.all(flushed).then(allFlushed);
+    const answer = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: {} });
+    // The answers end only once every padding was sent: until then the bridge holds them side by side.
+    void everyPaddingSent.then(() => res.end(sse ? `${answer}\n\n` : answer));
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
+  for (const id of ids) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } });
+  const answers = await Promise.all(ids.map((id) => local.answer(id, 240_000)));
+  const refused = answers.filter((answer) => answer.error);
+  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers));
+  for (const answer of refused) assert.match(answer.error.message, /answers held at once.*268435456 bytes/, JSON.stringify(answer));
+  for (const answer of answers.filter((answer) => !answer.error)) assert.deepEqual(answer.result, {});
+  // The refused answers' bytes were released: another large answer fits.
+  local.send({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "big", arguments: {} } });
+  assert.deepEqual((await local.answer(7, 120_000)).result, {});
+});
+
+test("a server assigning a session id that is not visible ASCII (UTF-8, a space, a control, 5,000 characters): initialize fails naming the problem, the id quoted short, and the bridge serves on", { timeout: 60_000 }, async () => {
+  const huge = "h".repeat(5_000);
+  // Header values go out as bytes: a Latin-1 string sends the UTF-8 of "séance" as it is.
+  const bad: Record<string, string> = { utf8: Buffer.from("séance-1", "utf8").toString("latin1"), space: "s 1", control: "s\t1", long: huge };
+  const server = await startRawServer((req, res, body) => {
+    const message = body as { id?: number; method: string; params?: { clientInfo?: { name?: string } } };
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    if (message.method === "initialize") {
+      const session = bad[message.params?.clientInfo?.name ?? ""] ?? "s1";
+      return void res.writeHead(200, { "content-type": "application/json", "mcp-session-id": session }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    }
+    answerAsLegacy(res, message as LegacyMessage);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  const expected: Record<string, RegExp> = {
+    utf8: /Mcp-Session-Id holds characters other than visible ASCII \(0x21-0x7E\), so the session cannot be used.*"s\\xc3\\xa9ance-1"/,
+    space: /Mcp-Session-Id holds characters other than visible ASCII.*"s\\x201"/,
+    control: /Mcp-Session-Id holds characters other than visible ASCII.*"s\\x091"/,
+    long: /Mcp-Session-Id is longer than 1024 characters.*"h{40}… \(5000 characters\)"/,
+  };
+  let id = 0;
+  for (const [name, pattern] of Object.entries(expected)) {
+    local.send({ ...INITIALIZE, id: ++id, params: { ...INITIALIZE.params, clientInfo: { name, version: "1" } } });
+    const answer = await local.answer(id);
+    assert.match(answer.error?.message ?? "", pattern, JSON.stringify(answer));
+  }
+  assert.ok(!local.stdout().includes(huge) && !local.stderr().includes(huge), "the long id was quoted whole");
+  // Logged once each.
+  assert.equal(local.stderr().match(/Mcp-Session-Id/g)?.length, 4, local.stderr());
+  // A valid id after all that: the session works.
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 10, method: "ping" });
+  assert.deepEqual((await local.answer(10)).result, {});
+});
+
+test("batches each keeping a large answer while their other request is slow: past the answer budget the large ones become an error naming it, the rest succeed", { timeout: 300_000 }, async () => {
+  // Five batches of a 60 MiB answer and a slow one, read one after another: each batch keeps its
+  // large answer until the slow one comes, 300 MiB in all against 256 MiB held at once.
+  const COUNT = 5;
+  const big = "x".repeat(60 * 1024 * 1024);
+  const slow: Array<() => void> = [];
+  const server = await legacyServer((res, message) => {
+    const reply = (result: object) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+    if ((message as { params?: { name?: string } }).params?.name === "slow") return void slow.push(() => reply({ content: [] }));
+    reply({ content: [{ type: "text", text: big }] });
+  });
+  const local = startLocal(["connect", server.url, "--log-level", "debug"]);
+  await local.handshake();
+  const call = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
+  for (let k = 1; k <= COUNT; k++) {
+    local.send([call(100 + k, "big"), call(200 + k, "slow")]);
+    // Delivered (and so kept by its batch) before the next batch's large answer is read.
+    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
+  }
+  await waitFor(() => slow.length === COUNT, "the slow requests");
+  for (const answer of slow) answer();
+  const lines = (await waitFor(() => {
+    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line.startsWith("["));
+    return complete.length === COUNT && complete;
+  }, "the batches' answers", 120_000)) as string[];
+  const answers = lines.flatMap((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>).filter((answer) => answer.id < 200);
+  const refused = answers.filter((answer) => answer.error);
+  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
+  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
+  for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
+  // Released once written: another batch with a large answer fits.
+  local.send([call(301, "big")]);
+  await waitFor(() => local.stdout().includes('[{"jsonrpc":"2.0","id":301,"result"'), "the later batch's answer", 120_000);
+});
+
+test("a local client not reading stdout while large answers come one after another: past the answer budget they become an error naming it, not a pile in stdout's buffer", { timeout: 300_000 }, async () => {
+  // Seven answers of 50 MiB, each read alone (the next is sent once the last was taken), all
+  // written towards a local client that reads nothing until the last was sent: 350 MiB to queue.
+  const COUNT = 7;
+  const big = "x".repeat(50 * 1024 * 1024);
+  let previous = Promise.resolve();
+  let sent = 0;
+  const server = await legacyServer((res, message) => {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } });
+    previous = previous.then(() => new Promise<void>((resolve) => res.writeHead(200, { "content-type": "application/json" }).end(body, () => (sent++, resolve()))));
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.stopReading();
+  const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
+  for (const id of ids) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } });
+  await waitFor(() => sent === COUNT, "every answer sent", 120_000);
+  local.startReading();
+  const lines = (await waitFor(() => {
+    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line !== "");
+    return complete.length === COUNT + 1 && complete;
+  }, "the answers", 120_000)) as string[];
+  const answers = lines.map((line) => JSON.parse(line) as { id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }).filter((answer) => answer.id !== 0);
+  assert.deepEqual(answers.map((answer) => answer.id).sort((a, b) => a - b), ids);
+  const refused = answers.filter((answer) => answer.error);
+  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
+  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
+  for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
+  local.send({ jsonrpc: "2.0", id: 8, method: "ping" });
+  await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":8,"result":{}}'), "the later answer");
 });

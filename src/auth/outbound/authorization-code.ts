@@ -17,7 +17,7 @@ import { OutboundAuthError } from "./errors.ts";
 import { oauthErrorCode, readJsonBody, readJsonObject } from "../oauth/http.ts";
 import { grantError, refusalText, type ClientIdentity } from "./grants.ts";
 import { requestOptions, requireTrusted, type HttpContext } from "./http.ts";
-import { startLoopbackListener } from "./loopback.ts";
+import { startLoopbackListener, type SignInOutcome } from "./loopback.ts";
 import { tokenSetFrom, type TokenSet } from "./tokens.ts";
 
 const DEFAULT_REDIRECT = "http://127.0.0.1:0/callback";
@@ -166,6 +166,8 @@ export async function authorizeInteractively(
   }
   const stop = () => void listener.close();
   context.signal?.addEventListener("abort", stop, { once: true });
+  // What the browser's callback page will say.
+  let outcome: SignInOutcome = "failed";
   try {
     if (context.signal?.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
     const registration = await register(context, as, input.cached, listener.redirectUri);
@@ -196,6 +198,7 @@ export async function authorizeInteractively(
       // RFC 9207 §2.4 and state (RFC 6749 §10.12), before the code goes anywhere.
       validated = oauth.validateAuthResponse(as, identity.client, params, state);
     } catch (error) {
+      outcome = error instanceof oauth.AuthorizationResponseError ? "refused" : "rejected";
       if (error instanceof oauth.AuthorizationResponseError) {
         // It reaches the local client's error message (a terminal, perhaps): only a real error code is repeated.
         throw new OutboundAuthError("authorization", `the authorization server refused the sign-in (${oauthErrorCode(error.error) ?? "no valid error code"})`, { cause: error });
@@ -213,12 +216,14 @@ export async function authorizeInteractively(
         });
         return oauth.processAuthorizationCodeResponse(as, identity.client, response);
       });
-      return { tokens: tokenSetFrom(result, Date.now(), input.scopes), registration };
+      const tokens = tokenSetFrom(result, Date.now(), input.scopes);
+      outcome = "signed-in";
+      return { tokens, registration };
     } catch (error) {
       throw grantError("authorization code redemption", error, [identity.secret, validated.get("code") ?? undefined, verifier]);
     }
   } finally {
     context.signal?.removeEventListener("abort", stop);
-    await listener.close();
+    await listener.close(outcome);
   }
 }
