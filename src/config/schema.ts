@@ -197,7 +197,8 @@ const corsSchema = section({
   allowed_methods: z.array(z.string()).default(["GET", "POST", "DELETE", "OPTIONS"]).describe("Methods listed in Access-Control-Allow-Methods."),
   allowed_headers: z
     .array(z.string())
-    .default(["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID"]).describe("Request headers listed in Access-Control-Allow-Headers."),
+    .default(["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID", "Mcp-Method", "Mcp-Name"])
+    .describe("Request headers listed in Access-Control-Allow-Headers. Mcp-Method and Mcp-Name are sent by 2026-07-28 clients; add the Mcp-Param-* headers your tools declare (x-mcp-header)."),
   exposed_headers: z.array(z.string()).default(["Mcp-Session-Id", "WWW-Authenticate"]).describe("Response headers listed in Access-Control-Expose-Headers."),
   allow_credentials: z.boolean().default(false).describe("Send Access-Control-Allow-Credentials: true."),
   max_age: z.number().int().nonnegative().default(86400).describe("Seconds a browser may cache a preflight answer."),

@@ -1,7 +1,8 @@
 /**
  * @module docs/modern.md's first table, as a newcomer tries it with a plain HTTP client: a request
  * that claims 2026-07-28 only in its header is refused with 400 / -32602 naming the `_meta` keys
- * it lacks.
+ * it lacks; a browser page using a 2026-07-28 client gets through the CORS preflight with the
+ * default `server.cors.allowed_headers`.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -24,4 +25,22 @@ test("docs/modern.md: 'no claim, but MCP-Protocol-Version: 2026-07-28' is 400, -
   assert.equal(error.code, -32602);
   for (const key of ["io.modelcontextprotocol/protocolVersion", "io.modelcontextprotocol/clientCapabilities"]) assert.ok(error.message.includes(key), error.message);
   assert.doesNotMatch(error.message, /_meta _meta/);
+});
+
+test("server.cors with its default allowed_headers: the preflight of a 2026-07-28 browser client allows Mcp-Method and Mcp-Name", async () => {
+  const origin = "https://app.example.com";
+  const browserBridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, cors: { enabled: true, allowed_origins: [origin] } } });
+  try {
+    // What an SDK v2 client sends on a modern tools/call (besides Accept, a CORS-safelisted header).
+    const requested = ["content-type", "mcp-protocol-version", "mcp-method", "mcp-name"];
+    const preflight = await fetch(browserBridge.url, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": requested.join(", ") },
+    });
+    assert.equal(preflight.status, 204);
+    const allowed = (preflight.headers.get("access-control-allow-headers") ?? "").toLowerCase().split(/\s*,\s*/);
+    for (const header of requested) assert.ok(allowed.includes(header), `${header} is not in Access-Control-Allow-Headers: ${allowed.join(", ")}`);
+  } finally {
+    await browserBridge.stop();
+  }
 });
