@@ -1,7 +1,7 @@
 /**
  * @module docs/modern.md's first table, as a newcomer tries it with a plain HTTP client: a request
  * that claims 2026-07-28 only in its header is refused with 400 / -32602 naming the `_meta` keys
- * it lacks; a browser page using a 2026-07-28 client gets through the CORS preflight with the
+ * it lacks; a request without a session is told what to send instead; a browser page using a 2026-07-28 client gets through the CORS preflight with the
  * default `server.cors.allowed_headers`.
  */
 import assert from "node:assert/strict";
@@ -25,6 +25,20 @@ test("docs/modern.md: 'no claim, but MCP-Protocol-Version: 2026-07-28' is 400, -
   assert.equal(error.code, -32602);
   for (const key of ["io.modelcontextprotocol/protocolVersion", "io.modelcontextprotocol/clientCapabilities"]) assert.ok(error.message.includes(key), error.message);
   assert.doesNotMatch(error.message, /_meta _meta/);
+});
+
+test("no Mcp-Session-Id: a bare tools/list is told to initialize or send _meta; a GET with the 2026-07-28 header, to POST subscriptions/listen", async () => {
+  const bare = await fetch(bridge.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+  assert.equal(bare.status, 400);
+  const bareError = ((await bare.json()) as { error: { message: string } }).error.message;
+  assert.match(bareError, /Mcp-Session-Id header is required \(start a session with initialize, or send a 2026-07-28 request \(params\._meta\)/);
+  const get = await fetch(bridge.url, { headers: { accept: "text/event-stream", "mcp-protocol-version": "2026-07-28" } });
+  assert.equal(get.status, 400);
+  assert.match(((await get.json()) as { error: { message: string } }).error.message, /2026-07-28 clients POST subscriptions\/listen instead/);
 });
 
 test("server.cors with its default allowed_headers: the preflight of a 2026-07-28 browser client allows Mcp-Method and Mcp-Name", async () => {
