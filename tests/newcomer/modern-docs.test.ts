@@ -1,8 +1,8 @@
 /**
  * @module docs/modern.md's first table, as a newcomer tries it with a plain HTTP client: a request
  * that claims 2026-07-28 only in its header is refused with 400 / -32602 naming the `_meta` keys
- * it lacks; a request without a session is told what to send instead; a browser page using a 2026-07-28 client gets through the CORS preflight with the
- * default `server.cors.allowed_headers`.
+ * it lacks; a request without a session is told what to send instead; a browser page using a
+ * 2026-07-28 client gets through the CORS preflight with the default `server.cors.allowed_headers`.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
