@@ -1,7 +1,8 @@
 /**
  * @module docs/server-auth.md done as written: its examples pass check-config, and its validation
  * endpoint contract holds against a real endpoint (request shape, accepted, refused, outage → 503
- * with Retry-After and /ready 503, then ready again), through the built CLI.
+ * with Retry-After and /ready 503, then ready again), and a token sent in the wrong header is told
+ * the one to send, through the built CLI.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
@@ -86,4 +87,20 @@ test("docs/server-auth.md: the validation endpoint contract, as documented", asy
   outage = false;
   assert.equal((await initialize("alice-token")).status, 200);
   assert.equal((await fetch(`${bridge.origin}/ready`)).status, 200);
+});
+
+test("docs/server-auth.md: a token sent without 'Bearer ' (or in another header) is told the header to send", async () => {
+  for (const headers of [{ authorization: "alice-token" }, { "x-api-key": "alice-token" }] as Record<string, string>[]) {
+    const response = await fetch(bridge.url, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify(INITIALIZE),
+    });
+    assert.equal(response.status, 401);
+    assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer /);
+    const body = (await response.json()) as { error: string; error_description: string };
+    assert.equal(body.error, "unauthorized");
+    assert.match(body.error_description, /Authorization: Bearer <token>/);
+    assert.doesNotMatch(body.error_description, /alice-token/);
+  }
 });
