@@ -155,7 +155,12 @@ const noNul = () => scalarString().refine((value) => !value.includes("\0"), "mus
 
 /** The listen address: "host:port", ":port" (all interfaces, as in the Go original) or "[::1]:port". */
 const listenAddress = () =>
-  z.string().transform((value, ctx) => {
+  z.union([z.string(), z.number()], { error: 'must be host:port such as "127.0.0.1:8080"' }).transform((value, ctx) => {
+    if (typeof value === "number") {
+      // A bare port (listen: 8080): which interface is the one thing the bridge must not guess.
+      ctx.addIssue({ code: "custom", message: `a port alone is not an address: write "127.0.0.1:${value}" (this machine only) or ":${value}" (every interface), quoted` });
+      return z.NEVER;
+    }
     const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
     const port = match ? Number(match[3]) : NaN;
     if (!match || port > 65535) {
