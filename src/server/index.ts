@@ -63,6 +63,24 @@ function tlsStartError(error: unknown): unknown {
   return new ConfigError("CONFIG_INVALID", [{ path: "server.tls", message: `cert_file and key_file cannot be used together (${(error as Error).message}): the key must be the certificate's own` }]);
 }
 
+/**
+ * A listener that cannot bind, said with the key to change (`server.listen` or
+ * `server.metrics_listen`) and the fix; other errors are returned as they are. Node and Deno both
+ * give the socket error's `code` (EADDRINUSE, EACCES, EADDRNOTAVAIL).
+ */
+function listenStartError(error: unknown, key: string, address: string): unknown {
+  const code = (error as { code?: unknown }).code;
+  const why =
+    code === "EADDRINUSE"
+      ? `the address is already in use (another mcp-bridge, or another program); stop it, or give ${key} another port`
+      : code === "EACCES"
+        ? `permission denied (ports below 1024 need privileges); give ${key} a port from 1024 up`
+        : code === "EADDRNOTAVAIL"
+          ? `no network interface of this machine has that address; give ${key} one it has, or ":port" for every interface`
+          : undefined;
+  return why ? new Error(`cannot listen on ${address} (${key}): ${why}`, { cause: error }) : error;
+}
+
 export async function startServer(config: Config, platform: Platform, logger: Logger): Promise<BridgeServer> {
   const server = config.server!;
   const tls = await tlsOptions(server, platform);
@@ -96,7 +114,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     // A trusted proxy carries many clients on its connections; they are told apart per request.
     exemptPeer: trustedProxies.size > 0 ? (address) => trustedProxies.contains(address) : undefined,
     onRefusedConnection: (reason, address) => refusals.write("warn", "connection refused", { reason, remote: address }),
-  }).catch((error: unknown) => Promise.reject(tls ? tlsStartError(error) : error));
+  }).catch((error: unknown) => Promise.reject(listenStartError(tls ? tlsStartError(error) : error, "server.listen", server.listen.text)));
   const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;
@@ -159,6 +177,8 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
       headerTimeout: server.header_timeout,
       maxConnections: server.max_connections,
       maxConnectionsPerAddress: server.max_connections_per_address,
+    }).catch((error: unknown): never => {
+      throw listenStartError(error, "server.metrics_listen", address.text);
     });
     const opsHost = address.host.includes(":") ? `[${address.host}]` : address.host;
     logger.info("metrics served", { url: `http://${opsHost === "0.0.0.0" || opsHost === "[::]" ? "127.0.0.1" : opsHost}:${ops.port}/metrics` });

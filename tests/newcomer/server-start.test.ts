@@ -1,10 +1,12 @@
 /**
  * @module A newcomer's first server config with a typo in `mcp_server.command`: the bridge says so
- * when it starts, naming the key, rather than only failing each initialize later.
+ * when it starts, naming the key, rather than only failing each initialize later. A port another
+ * program holds is an error naming the key to change.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { test } from "node:test";
-import { ECHO_SERVER, startBridge } from "../support/bridge.ts";
+import { ECHO_SERVER, runCli, startBridge, writeConfig } from "../support/bridge.ts";
 
 test("start: a command that cannot be run is a warning naming server.mcp_server.command; /ready is 503", async () => {
   const bridge = await startBridge({ server: { mcp_server: { command: "no-such-mcp-server-newcomer" } } });
@@ -23,5 +25,21 @@ test("start: a command that can be run draws no such warning", async () => {
     assert.equal((await fetch(`${bridge.origin}/ready`)).status, 200);
   } finally {
     await bridge.stop();
+  }
+});
+
+test("start: a port already in use names server.listen (or server.metrics_listen) and the fix; exit code 1", async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+  const taken = `127.0.0.1:${(holder.address() as { port: number }).port}`;
+  try {
+    for (const key of ["listen", "metrics_listen"]) {
+      const server = { listen: key === "listen" ? taken : "127.0.0.1:0", ...(key === "metrics_listen" && { metrics_listen: taken }), mcp_server: { command: process.execPath, args: [ECHO_SERVER] } };
+      const result = await runCli(["-c", writeConfig({ mode: "server", server })]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`cannot listen on ${taken} \\(server\\.${key}\\): the address is already in use .*give server\\.${key} another port`));
+    }
+  } finally {
+    holder.close();
   }
 });
