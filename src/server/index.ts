@@ -11,7 +11,7 @@ import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
 import { Metrics } from "./metrics.ts";
 import { createOpsApp } from "./ops.ts";
-import { readConfiguredFile } from "./preflight.ts";
+import { reachWarnings, readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -182,13 +182,10 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     });
     const opsHost = address.host.includes(":") ? `[${address.host}]` : address.host;
     logger.info("metrics served", { url: `http://${opsHost === "0.0.0.0" || opsHost === "[::]" ? "127.0.0.1" : opsHost}:${ops.port}/metrics` });
-    if (!isLoopbackHost(address.host)) logger.warn("server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", { listen: address.text });
   }
+  for (const warning of reachWarnings(server)) logger.warn(warning.message, { listen: warning.listen });
 
   const authType = authorizationServer ? "oauth_server" : (server.auth?.type ?? "none");
-  if (authType === "none" && !isLoopbackHost(server.listen.host)) {
-    logger.warn("authentication is off on a non-loopback address: anyone who can reach it can use the MCP server", { listen: server.listen.text });
-  }
   logger.info("listening", { url, auth: authType, sessions: server.session.mode, tls: Boolean(tls) });
   return {
     url,

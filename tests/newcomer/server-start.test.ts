@@ -1,7 +1,8 @@
 /**
  * @module A newcomer's first server config with a typo in `mcp_server.command`: the bridge says so
  * when it starts, naming the key, rather than only failing each initialize later. A port another
- * program holds is an error naming the key to change.
+ * program holds is an error naming the key to change. check-config warns, as the start does, about
+ * a listener beyond loopback with authentication off.
  */
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
@@ -42,4 +43,14 @@ test("start: a port already in use names server.listen (or server.metrics_listen
   } finally {
     holder.close();
   }
+});
+
+test("check-config -q: authentication off on every interface is a warning naming the fix (as at start); with a token, none", async () => {
+  const config = (auth: Record<string, unknown>) => writeConfig({ mode: "server", server: { listen: "0.0.0.0:8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth } });
+  const open = await runCli(["check-config", "-q", "-c", config({ type: "none" })]);
+  assert.equal(open.code, 0, open.stderr);
+  assert.match(open.stderr, /^mcp-bridge: warning: 0\.0\.0\.0:8080: authentication is off on a non-loopback address: .*\(set server\.auth, or a loopback server\.listen\)\n$/);
+  const guarded = await runCli(["check-config", "-q", "-c", config({ type: "bearer", bearer: { valid_tokens: ["sha256:3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b"] } })]);
+  assert.equal(guarded.code, 0, guarded.stderr);
+  assert.equal(guarded.stderr, "");
 });
