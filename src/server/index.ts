@@ -141,7 +141,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const sessions = new SessionManager(server, platform, logger);
   // Per-session children start on demand: a command that cannot be run would otherwise show only at the first initialize.
   if (server.session.mode === "per_session" && !sessions.commandRunnable()) {
-    logger.warn("server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can", { command: server.mcp_server!.command });
+    // "npx -y some-server" in command is the usual slip: the command is run as one file name, never split.
+    const withArguments = /\S\s+\S/.test(server.mcp_server!.command) ? "; arguments go in server.mcp_server.args, one list item each" : "";
+    logger.warn(`server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`, { command: server.mcp_server!.command });
   }
   const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;

@@ -1,8 +1,9 @@
 /**
  * @module A newcomer's first server config with a typo in `mcp_server.command`: the bridge says so
- * when it starts, naming the key, rather than only failing each initialize later. A port another
- * program holds is an error naming the key to change. check-config warns, as the start does, about
- * a listener beyond loopback with authentication off.
+ * when it starts, naming the key (and, for "node server.mjs", where arguments go), rather than only
+ * failing each initialize later. A port another program holds is an error naming the key to
+ * change. check-config warns, as the start does, about a listener beyond loopback with
+ * authentication off.
  */
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
@@ -13,7 +14,17 @@ test("start: a command that cannot be run is a warning naming server.mcp_server.
   const bridge = await startBridge({ server: { mcp_server: { command: "no-such-mcp-server-newcomer" } } });
   try {
     assert.match(bridge.logs(), /WARN +server\.mcp_server\.command cannot be run .* command=no-such-mcp-server-newcomer/);
+    assert.doesNotMatch(bridge.logs(), /arguments go in/);
     assert.equal((await fetch(`${bridge.origin}/ready`)).status, 503);
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("start: a command written with its arguments (\"node server.mjs\") is told they go in server.mcp_server.args", async () => {
+  const bridge = await startBridge({ server: { mcp_server: { command: `${process.execPath} ${ECHO_SERVER}` } } });
+  try {
+    assert.match(bridge.logs(), /WARN +server\.mcp_server\.command cannot be run .*; arguments go in server\.mcp_server\.args, one list item each/);
   } finally {
     await bridge.stop();
   }
