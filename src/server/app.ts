@@ -133,12 +133,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   // Public: the state only, no counts (they tell an outsider how busy, and so how attackable, the bridge is).
   app.get("/health", (c) => {
-    const state = sessions.childState;
-    const healthy = state !== "failed";
+    const status = sessions.health;
     const retry = sessions.retryInSeconds;
-    // Per-session children failing to start ("failing") is degraded, like a shared child restarting: new sessions keep trying.
-    const degraded = state === "restarting" || state === "failing";
-    return c.json({ status: healthy ? (degraded ? "degraded" : "ok") : "failing", mcp_server: state, ...(retry > 0 && { retry_in_s: retry }) }, healthy ? 200 : 503);
+    return c.json({ status, mcp_server: sessions.childState, ...(retry > 0 && { retry_in_s: retry }) }, status === "failing" ? 503 : 200);
   });
   app.get("/ready", (c) => {
     const authReady = options.authenticator?.ready !== false;

@@ -31,11 +31,11 @@ export function createOpsApp({ metrics, sessions, authenticator, loopback }: Ops
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path} (this listener serves /metrics and /health)`));
   app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));
   app.get("/health", (c) => {
-    const healthy = sessions.childState !== "failed";
+    const status = sessions.health;
     const authReady = authenticator?.ready !== false;
     return c.json(
       {
-        status: healthy ? "ok" : "failing",
+        status,
         ready: sessions.ready && authReady,
         mcp_server: sessions.childState,
         ...sessions.startFailure,
@@ -43,7 +43,7 @@ export function createOpsApp({ metrics, sessions, authenticator, loopback }: Ops
         auth: authenticator ? (authReady ? "ready" : "unavailable") : "none",
         sessions: sessions.size,
       },
-      healthy ? 200 : 503,
+      status === "failing" ? 503 : 200,
     );
   });
   for (const path of ["/metrics", "/health"]) app.all(path, (c) => methodNotAllowed(c.req.method, path, "GET, HEAD"));
