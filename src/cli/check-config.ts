@@ -2,9 +2,9 @@
 import { stringify } from "yaml";
 import { configToFileForm } from "../config/describe.ts";
 import { ConfigError } from "../config/errors.ts";
+import { reachWarnings } from "../server/preflight.ts";
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { reachWarnings } from "../server/preflight.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
 
 const FORMATS = ["yaml", "json"] as const;
