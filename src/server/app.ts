@@ -177,5 +177,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       return mcp.postLegacy(c.req.raw, principal, c.req.query("sessionId") ?? "", address);
     });
   }
+  // Other methods (PUT, PATCH, OPTIONS without CORS) learn which ones the endpoint serves (405), not that nothing is there.
+  for (const [path, allow] of headless) app.all(path, (c) => methodNotAllowed(c.req.method, path, allow));
   return app;
 }
