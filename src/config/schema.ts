@@ -23,7 +23,17 @@ declare module "zod" {
   }
 }
 
-/** A strict object whose unknown-key error names the nearest valid key. */
+/** The keys of a section nested in `schema` (behind optional, default or prefault), or none. */
+function nestedKeys(schema: z.core.$ZodType): string[] {
+  let def = (schema as z.core.$ZodTypes)._zod.def;
+  while (def.type === "optional" || def.type === "default" || def.type === "prefault") def = (def.innerType as z.core.$ZodTypes)._zod.def;
+  return def.type === "object" ? Object.keys(def.shape) : [];
+}
+
+/**
+ * A strict object whose unknown-key error names the nearest valid key, or the nested section the
+ * key belongs in (a line indented one level too little: `auth: {valid_tokens}` for `auth: {bearer: {valid_tokens}}`).
+ */
 function section<Shape extends z.ZodRawShape>(shape: Shape) {
   const known = Object.keys(shape);
   return z.strictObject(shape, {
@@ -31,6 +41,9 @@ function section<Shape extends z.ZodRawShape>(shape: Shape) {
       if (issue.code !== "unrecognized_keys") return undefined;
       return issue.keys
         .map((key) => {
+          // Only a key that one nested section has: "enabled" could be any of several.
+          const homes = known.filter((name) => nestedKeys(shape[name]!).includes(key));
+          if (homes.length === 1) return `unknown key "${key}" (it goes under "${homes[0]}": ${homes[0]}.${key})`;
           const near = closestKey(key, known);
           return near ? `unknown key "${key}" (did you mean "${near}"?)` : `unknown key "${key}" (valid keys: ${known.join(", ")})`;
         })
