@@ -167,7 +167,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   let ops: Awaited<ReturnType<Platform["serve"]>> | undefined;
   if (server.metrics_listen) {
     const address = server.metrics_listen;
-    const opsApp = createOpsApp({ metrics, sessions, authenticator, loopback: isLoopbackHost(address.host) });
+    const opsApp = createOpsApp({ metrics, sessions, authenticator, loopback: isLoopbackHost(address.host), modernChildren: () => modern.pool.size });
     ops = await platform.serve((request) => opsApp.fetch(request), {
       host: address.host,
       port: address.port,

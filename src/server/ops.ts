@@ -16,9 +16,11 @@ export interface OpsAppOptions {
   authenticator: Authenticator | undefined;
   /** The listener is bound to loopback: only loopback names are accepted in Host, as on a loopback public listener. */
   loopback: boolean;
+  /** Children serving 2026-07-28 clients now (they hold no session, so `sessions` leaves them out). */
+  modernChildren: () => number;
 }
 
-export function createOpsApp({ metrics, sessions, authenticator, loopback }: OpsAppOptions): Hono {
+export function createOpsApp({ metrics, sessions, authenticator, loopback, modernChildren }: OpsAppOptions): Hono {
   const app = new Hono();
   if (loopback) {
     // A DNS-rebinding page in an operator's browser would otherwise read the counts under its own name.
@@ -42,6 +44,7 @@ export function createOpsApp({ metrics, sessions, authenticator, loopback }: Ops
         retry_in_s: sessions.retryInSeconds,
         auth: authenticator ? (authReady ? "ready" : "unavailable") : "none",
         sessions: sessions.size,
+        modern_children: modernChildren(),
       },
       status === "failing" ? 503 : 200,
     );

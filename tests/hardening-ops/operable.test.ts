@@ -256,9 +256,15 @@ describe("metrics and detailed health are not public", () => {
       const health = (await (await fetch(new URL("/health", metricsUrl))).json()) as Record<string, unknown>;
       assert.equal(health.sessions, 1);
       assert.equal(health.ready, true);
+      assert.equal(health.modern_children, 0);
+      // A 2026-07-28 client's children hold no session: counted apart.
+      assert.equal((await modernCall(bridge, "unused", { id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "hi" }, _meta: meta({}) } })).status, 200);
+      const counted = (await (await fetch(new URL("/health", metricsUrl))).json()) as Record<string, unknown>;
+      assert.ok((counted.modern_children as number) >= 1, JSON.stringify(counted));
       // The public one has states only.
       const open = (await (await fetch(`${bridge.origin}/health`)).json()) as Record<string, unknown>;
       assert.equal(open.sessions, undefined);
+      assert.equal(open.modern_children, undefined);
     } finally {
       await bridge.stop();
     }
