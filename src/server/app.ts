@@ -86,7 +86,6 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
     return jsonError(500, "server_error", "the bridge could not handle this request");
   });
-  app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
 
   const refusalLog = throttledLog(logger, "requests refused by the Host/Origin guard", REFUSAL_LOG);
   app.use(async function hostAndOriginGuard(c, next) {
@@ -108,6 +107,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   // a stream or a whole legacy session: the MCP endpoints refuse it instead.
   const headless = new Map<string, string>([[config.path, "GET, POST, DELETE"], ["/", "GET, POST, DELETE"]]);
   if (config.legacy_sse) headless.set("/sse", "GET").set("/messages", "POST");
+  // Other methods on the MCP endpoints (PUT, PATCH, OPTIONS without CORS) learn which ones they
+  // serve (405), not that nothing is there. Here rather than as routes: a POST matches no more handlers.
+  app.notFound((c) => {
+    const allow = headless.get(c.req.path);
+    return allow ? methodNotAllowed(c.req.method, c.req.path, allow) : jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`);
+  });
   app.use(async function headIsSafe(c, next) {
     const allow = c.req.method === "HEAD" ? headless.get(c.req.path) : undefined;
     if (allow) return new Response(null, { status: 405, headers: { allow } });
@@ -177,7 +182,5 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       return mcp.postLegacy(c.req.raw, principal, c.req.query("sessionId") ?? "", address);
     });
   }
-  // Other methods (PUT, PATCH, OPTIONS without CORS) learn which ones the endpoint serves (405), not that nothing is there.
-  for (const [path, allow] of headless) app.all(path, (c) => methodNotAllowed(c.req.method, path, allow));
   return app;
 }
