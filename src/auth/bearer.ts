@@ -24,8 +24,10 @@ export function createStaticTokenSet(tokens: readonly Secret[], sha256: Sha256 =
   tokens.forEach((secret, index) => {
     const value = secret.reveal();
     if (HASHED.test(value) || (value.length <= MAX_TOKEN_LENGTH && B64TOKEN.test(value))) return;
+    // Whitespace is the usual cause: a value read from a file keeps its line break (CRLF ones a \r).
+    const whitespace = /\s/.test(value) ? " (it holds a space or line break: trim the value)" : "";
     throw new TypeError(
-      `bearer "valid_tokens[${index}]" is not a token a client can send in an Authorization header: use RFC 6750 characters (letters, digits, - . _ ~ + / and trailing =, at most ${MAX_TOKEN_LENGTH} characters), or "sha256:<hex>" of the token`,
+      `bearer "valid_tokens[${index}]" is not a token a client can send in an Authorization header${whitespace}: use RFC 6750 characters (letters, digits, - . _ ~ + / and trailing =, at most ${MAX_TOKEN_LENGTH} characters), or "sha256:<hex>" of the token`,
     );
   });
   const known = Promise.all(

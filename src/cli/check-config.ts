@@ -2,6 +2,7 @@
 import { stringify } from "yaml";
 import { configToFileForm } from "../config/describe.ts";
 import { ConfigError } from "../config/errors.ts";
+import { reachWarnings } from "../server/preflight.ts";
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
@@ -26,7 +27,8 @@ export const checkConfigCommand: Command = {
     "The effective configuration is the file with every default filled in, written back in the file's",
     'units ("30s", "16MiB"). Secrets, and the values of mcp_server.env and client.headers, print as',
     '"[redacted]". YAML output starts with a comment line naming the file; JSON output is bare JSON.',
-    "Problems go to stderr, one per line, each naming its key; the exit code is then 2.",
+    "Problems go to stderr, one per line, each naming its key; the exit code is then 2. Warnings",
+    "(secrets in a file others can read, a listener beyond loopback open to anyone) go to stderr too.",
   ].join("\n"),
   async run(args, platform) {
     const format = (args.values.format as string | undefined) ?? "yaml";
@@ -37,6 +39,9 @@ export const checkConfigCommand: Command = {
       await checkAuthorizationServerFiles(config, platform).catch((error: unknown) => {
         throw error instanceof ConfigError ? error.locatedIn(path) : error;
       });
+    }
+    if (config.server) {
+      for (const warning of reachWarnings(config.server)) platform.writeStderr(`mcp-bridge: warning: ${warning.listen}: ${warning.message}\n`);
     }
     if (args.values.quiet) return 0;
     const effective = configToFileForm(config);

@@ -23,7 +23,17 @@ declare module "zod" {
   }
 }
 
-/** A strict object whose unknown-key error names the nearest valid key. */
+/** The keys of a section nested in `schema` (behind optional, default or prefault), or none. */
+function nestedKeys(schema: z.core.$ZodType): string[] {
+  let def = (schema as z.core.$ZodTypes)._zod.def;
+  while (def.type === "optional" || def.type === "default" || def.type === "prefault") def = (def.innerType as z.core.$ZodTypes)._zod.def;
+  return def.type === "object" ? Object.keys(def.shape) : [];
+}
+
+/**
+ * A strict object whose unknown-key error names the nearest valid key, or the nested section the
+ * key belongs in (a line indented one level too little: `auth: {valid_tokens}` for `auth: {bearer: {valid_tokens}}`).
+ */
 function section<Shape extends z.ZodRawShape>(shape: Shape) {
   const known = Object.keys(shape);
   return z.strictObject(shape, {
@@ -31,6 +41,9 @@ function section<Shape extends z.ZodRawShape>(shape: Shape) {
       if (issue.code !== "unrecognized_keys") return undefined;
       return issue.keys
         .map((key) => {
+          // Only a key that one nested section has: "enabled" could be any of several.
+          const homes = known.filter((name) => nestedKeys(shape[name]!).includes(key));
+          if (homes.length === 1) return `unknown key "${key}" (it goes under "${homes[0]}": ${homes[0]}.${key})`;
           const near = closestKey(key, known);
           return near ? `unknown key "${key}" (did you mean "${near}"?)` : `unknown key "${key}" (valid keys: ${known.join(", ")})`;
         })
@@ -155,7 +168,12 @@ const noNul = () => scalarString().refine((value) => !value.includes("\0"), "mus
 
 /** The listen address: "host:port", ":port" (all interfaces, as in the Go original) or "[::1]:port". */
 const listenAddress = () =>
-  z.string().transform((value, ctx) => {
+  z.union([z.string(), z.number()], { error: 'must be host:port such as "127.0.0.1:8080"' }).transform((value, ctx) => {
+    if (typeof value === "number") {
+      // A bare port (listen: 8080): which interface is the one thing the bridge must not guess.
+      ctx.addIssue({ code: "custom", message: `a port alone is not an address: write "127.0.0.1:${value}" (this machine only) or ":${value}" (every interface), quoted` });
+      return z.NEVER;
+    }
     const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
     const port = match ? Number(match[3]) : NaN;
     if (!match || port > 65535) {
@@ -197,7 +215,8 @@ const corsSchema = section({
   allowed_methods: z.array(z.string()).default(["GET", "POST", "DELETE", "OPTIONS"]).describe("Methods listed in Access-Control-Allow-Methods."),
   allowed_headers: z
     .array(z.string())
-    .default(["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID"]).describe("Request headers listed in Access-Control-Allow-Headers."),
+    .default(["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID", "Mcp-Method", "Mcp-Name"])
+    .describe("Request headers listed in Access-Control-Allow-Headers. Mcp-Method and Mcp-Name are sent by 2026-07-28 clients; add the Mcp-Param-* headers your tools declare (x-mcp-header)."),
   exposed_headers: z.array(z.string()).default(["Mcp-Session-Id", "WWW-Authenticate"]).describe("Response headers listed in Access-Control-Expose-Headers."),
   allow_credentials: z.boolean().default(false).describe("Send Access-Control-Allow-Credentials: true."),
   max_age: z.number().int().nonnegative().default(86400).describe("Seconds a browser may cache a preflight answer."),
@@ -227,14 +246,14 @@ const mcpServerSchema = section({
 
 const sessionSchema = section({
   enabled: z.boolean().default(true).describe("Accepted for compatibility; sessions are how the bridge keeps clients apart and cannot be turned off."),
-  mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped."),
+  mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped. Legacy sessions only: 2026-07-28 clients get children as modern_child says."),
   timeout: duration("lifetime").prefault("30m").describe("Idle time after which a session ends."),
   max_sessions: z.number().int().positive().default(100).describe("Sessions open at once, and MCP server processes alive at once (a child that is still exiting counts until it is gone); the next initialize gets 503 with Retry-After."),
   max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot."),
   cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
   resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
-  modern_child: z.enum(["per_principal", "shared"]).default("per_principal").describe("Modern (2026-07-28) clients: per_principal: children of their own per authenticated subject; shared: one child for every principal. Without auth there is one principal."),
+  modern_child: z.enum(["per_principal", "shared"]).default("per_principal").describe("Modern (2026-07-28) clients: per_principal: children of their own per authenticated subject; shared: the same children (up to modern_pool_size) for every principal. Without auth there is one principal."),
   modern_pool_size: z.number().int().positive().max(64).default(8).describe("Modern clients of a legacy MCP server: children per principal, each running one call that may ask for input (elicitation, sampling, roots) at a time; when all are taken, the call that has waited longest for its client's input is ended, once it has waited 2 s (a quarter of read_timeout at most)."),
   input_window: duration().prefault("0s").describe("Modern clients of a legacy MCP server: how long the bridge waits, after the server's first elicitation/sampling/roots request during a call, for others to send in the same round; 0s: only what has already arrived (no added latency)."),
   cache_ttl: duration("lifetime").prefault("0s").describe("Modern clients: ttlMs put on list results (and resources/read, server/discover) when the MCP server gives none."),

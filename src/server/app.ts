@@ -86,7 +86,6 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
     return jsonError(500, "server_error", "the bridge could not handle this request");
   });
-  app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
 
   const refusalLog = throttledLog(logger, "requests refused by the Host/Origin guard", REFUSAL_LOG);
   app.use(async function hostAndOriginGuard(c, next) {
@@ -108,6 +107,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   // a stream or a whole legacy session: the MCP endpoints refuse it instead.
   const headless = new Map<string, string>([[config.path, "GET, POST, DELETE"], ["/", "GET, POST, DELETE"]]);
   if (config.legacy_sse) headless.set("/sse", "GET").set("/messages", "POST");
+  // Other methods on the MCP endpoints (PUT, PATCH, OPTIONS without CORS) learn which ones they
+  // serve (405), not that nothing is there. Here rather than as routes: a POST matches no more handlers.
+  app.notFound((c) => {
+    const allow = headless.get(c.req.path);
+    return allow ? methodNotAllowed(c.req.method, c.req.path, allow) : jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`);
+  });
   app.use(async function headIsSafe(c, next) {
     const allow = c.req.method === "HEAD" ? headless.get(c.req.path) : undefined;
     if (allow) return new Response(null, { status: 405, headers: { allow } });
@@ -133,12 +138,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   // Public: the state only, no counts (they tell an outsider how busy, and so how attackable, the bridge is).
   app.get("/health", (c) => {
-    const state = sessions.childState;
-    const healthy = state !== "failed";
+    const status = sessions.health;
     const retry = sessions.retryInSeconds;
-    // Per-session children failing to start ("failing") is degraded, like a shared child restarting: new sessions keep trying.
-    const degraded = state === "restarting" || state === "failing";
-    return c.json({ status: healthy ? (degraded ? "degraded" : "ok") : "failing", mcp_server: state, ...(retry > 0 && { retry_in_s: retry }) }, healthy ? 200 : 503);
+    return c.json({ status, mcp_server: sessions.childState, ...(retry > 0 && { retry_in_s: retry }) }, status === "failing" ? 503 : 200);
   });
   app.get("/ready", (c) => {
     const authReady = options.authenticator?.ready !== false;

@@ -54,7 +54,7 @@ export function createAuthGate(options: AuthGateOptions) {
     const challenge = { "www-authenticate": challengeHeader(error, { resourceMetadataUrl: options.resourceMetadataUrl, scopes }) };
     if (error.status === 400) return jsonError(400, "invalid_request", "malformed credentials", challenge);
     const description =
-      error.code === "insufficient_scope" ? "the token lacks a scope this request needs" : error.code === "missing_token" ? "this server requires a bearer token" : "the token is not valid for this server";
+      error.code === "insufficient_scope" ? "the token lacks a scope this request needs" : error.code === "missing_token" ? "this server requires a bearer token: send the header Authorization: Bearer <token>" : "the token is not valid for this server";
     return jsonError(error.status, error.code === "missing_token" ? "unauthorized" : error.code, description, challenge);
   }
 

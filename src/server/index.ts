@@ -11,7 +11,7 @@ import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
 import { Metrics } from "./metrics.ts";
 import { createOpsApp } from "./ops.ts";
-import { readConfiguredFile } from "./preflight.ts";
+import { reachWarnings, readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -63,6 +63,24 @@ function tlsStartError(error: unknown): unknown {
   return new ConfigError("CONFIG_INVALID", [{ path: "server.tls", message: `cert_file and key_file cannot be used together (${(error as Error).message}): the key must be the certificate's own` }]);
 }
 
+/**
+ * A listener that cannot bind, said with the key to change (`server.listen` or
+ * `server.metrics_listen`) and the fix; other errors are returned as they are. Node and Deno both
+ * give the socket error's `code` (EADDRINUSE, EACCES, EADDRNOTAVAIL).
+ */
+function listenStartError(error: unknown, key: string, address: string): unknown {
+  const code = (error as { code?: unknown }).code;
+  const why =
+    code === "EADDRINUSE"
+      ? `the address is already in use (another mcp-bridge, or another program); stop it, or give ${key} another port`
+      : code === "EACCES"
+        ? `permission denied (ports below 1024 need privileges); give ${key} a port from 1024 up`
+        : code === "EADDRNOTAVAIL"
+          ? `no network interface of this machine has that address; give ${key} one it has, or ":port" for every interface`
+          : undefined;
+  return why ? new Error(`cannot listen on ${address} (${key}): ${why}`, { cause: error }) : error;
+}
+
 export async function startServer(config: Config, platform: Platform, logger: Logger): Promise<BridgeServer> {
   const server = config.server!;
   const tls = await tlsOptions(server, platform);
@@ -96,7 +114,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     // A trusted proxy carries many clients on its connections; they are told apart per request.
     exemptPeer: trustedProxies.size > 0 ? (address) => trustedProxies.contains(address) : undefined,
     onRefusedConnection: (reason, address) => refusals.write("warn", "connection refused", { reason, remote: address }),
-  }).catch((error: unknown) => Promise.reject(tls ? tlsStartError(error) : error));
+  }).catch((error: unknown) => Promise.reject(listenStartError(tls ? tlsStartError(error) : error, "server.listen", server.listen.text)));
   const url = `${scheme}://${displayHost}:${listener.port}${server.path}`;
   // The canonical resource (RFC 8707) needs the bound port, so auth is built once listening.
   const resource = server.public_url ?? url;
@@ -123,7 +141,9 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const sessions = new SessionManager(server, platform, logger);
   // Per-session children start on demand: a command that cannot be run would otherwise show only at the first initialize.
   if (server.session.mode === "per_session" && !sessions.commandRunnable()) {
-    logger.warn("server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can", { command: server.mcp_server!.command });
+    // "npx -y some-server" in command is the usual slip: the command is run as one file name, never split.
+    const withArguments = /\S\s+\S/.test(server.mcp_server!.command) ? "; arguments go in server.mcp_server.args, one list item each" : "";
+    logger.warn(`server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`, { command: server.mcp_server!.command });
   }
   const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;
@@ -147,7 +167,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   let ops: Awaited<ReturnType<Platform["serve"]>> | undefined;
   if (server.metrics_listen) {
     const address = server.metrics_listen;
-    const opsApp = createOpsApp({ metrics, sessions, authenticator, loopback: isLoopbackHost(address.host) });
+    const opsApp = createOpsApp({ metrics, sessions, authenticator, loopback: isLoopbackHost(address.host), modernChildren: () => modern.pool.size });
     ops = await platform.serve((request) => opsApp.fetch(request), {
       host: address.host,
       port: address.port,
@@ -159,16 +179,15 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
       headerTimeout: server.header_timeout,
       maxConnections: server.max_connections,
       maxConnectionsPerAddress: server.max_connections_per_address,
+    }).catch((error: unknown): never => {
+      throw listenStartError(error, "server.metrics_listen", address.text);
     });
     const opsHost = address.host.includes(":") ? `[${address.host}]` : address.host;
     logger.info("metrics served", { url: `http://${opsHost === "0.0.0.0" || opsHost === "[::]" ? "127.0.0.1" : opsHost}:${ops.port}/metrics` });
-    if (!isLoopbackHost(address.host)) logger.warn("server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", { listen: address.text });
   }
+  for (const warning of reachWarnings(server)) logger.warn(warning.message, { listen: warning.listen });
 
   const authType = authorizationServer ? "oauth_server" : (server.auth?.type ?? "none");
-  if (authType === "none" && !isLoopbackHost(server.listen.host)) {
-    logger.warn("authentication is off on a non-loopback address: anyone who can reach it can use the MCP server", { listen: server.listen.text });
-  }
   logger.info("listening", { url, auth: authType, sessions: server.session.mode, tls: Boolean(tls) });
   return {
     url,

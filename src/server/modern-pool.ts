@@ -384,7 +384,7 @@ export class ModernChildPool {
     upstream.onBroadcast((message) => {
       for (const listener of this.#listeners.get(key) ?? []) listener(message);
     });
-    this.#logger.info("modern child started", { child: name, subject: principal?.subject, children: this.size });
+    this.#logger.info("modern child started", { child: name, subject: owner?.subject, children: this.size });
     // A failed handshake ends the child; the caller sees the error through `ready`. The handshake
     // carries nothing from a client: unless the bridge itself ended the child, the server failed to start.
     upstream.ready.then(

@@ -22,6 +22,7 @@ import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
 import { afterIdOf, ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
 import { LEGACY_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import type { ChildExit, Platform } from "../runtime/types.ts";
@@ -124,6 +125,8 @@ export class ModernUpstream {
   #exit: (ChildExit & { error?: Error }) | undefined;
   #child: StdioChild;
   readonly #logger: Logger;
+  /** Calls the child did not answer in time: the operator's only sign of a hung or slow server. */
+  readonly #timeouts: ThrottledLog;
   readonly #calls = new Map<number, Call>();
   #nextId = 1;
   #probe: { id: string; resolve(response: JsonRpcResponse | undefined): void } | undefined;
@@ -169,6 +172,7 @@ export class ModernUpstream {
     this.key = key;
     this.name = name;
     this.#logger = logger;
+    this.#timeouts = throttledLog(logger, "request timeouts", { burst: 5, windowMs: 60_000 }, { child: name });
     this.#onExit = onExit;
     this.#readTimeoutMs = config.read_timeout;
     const env = childEnvironment(config, platform.env, config.pass_identity ? principal : undefined);
@@ -327,6 +331,7 @@ export class ModernUpstream {
     for (const call of expired) {
       const sink = this.#forget(call, true);
       this.#sendCancelled(call.id, "request timed out");
+      this.#timeouts.write("warn", "the MCP server did not answer in time (server.mcp_server.read_timeout): the client got RequestTimeout", { method: call.method, waited_ms: this.#readTimeoutMs });
       sink.answered({ message: errorResponse(call.clientId, ErrorCode.RequestTimeout, `the MCP server did not answer within ${this.#readTimeoutMs} ms`) });
     }
   }

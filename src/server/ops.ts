@@ -16,9 +16,11 @@ export interface OpsAppOptions {
   authenticator: Authenticator | undefined;
   /** The listener is bound to loopback: only loopback names are accepted in Host, as on a loopback public listener. */
   loopback: boolean;
+  /** Children serving 2026-07-28 clients now (they hold no session, so `sessions` leaves them out). */
+  modernChildren: () => number;
 }
 
-export function createOpsApp({ metrics, sessions, authenticator, loopback }: OpsAppOptions): Hono {
+export function createOpsApp({ metrics, sessions, authenticator, loopback, modernChildren }: OpsAppOptions): Hono {
   const app = new Hono();
   if (loopback) {
     // A DNS-rebinding page in an operator's browser would otherwise read the counts under its own name.
@@ -31,19 +33,20 @@ export function createOpsApp({ metrics, sessions, authenticator, loopback }: Ops
   app.notFound((c) => jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path} (this listener serves /metrics and /health)`));
   app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }));
   app.get("/health", (c) => {
-    const healthy = sessions.childState !== "failed";
+    const status = sessions.health;
     const authReady = authenticator?.ready !== false;
     return c.json(
       {
-        status: healthy ? "ok" : "failing",
+        status,
         ready: sessions.ready && authReady,
         mcp_server: sessions.childState,
         ...sessions.startFailure,
         retry_in_s: sessions.retryInSeconds,
         auth: authenticator ? (authReady ? "ready" : "unavailable") : "none",
         sessions: sessions.size,
+        modern_children: modernChildren(),
       },
-      healthy ? 200 : 503,
+      status === "failing" ? 503 : 200,
     );
   });
   for (const path of ["/metrics", "/health"]) app.all(path, (c) => methodNotAllowed(c.req.method, path, "GET, HEAD"));

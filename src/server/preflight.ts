@@ -6,10 +6,11 @@
 import { createAuthenticator } from "../auth/index.ts";
 import { ConfigError } from "../config/errors.ts";
 import { notProvided } from "../config/not-provided.ts";
-import type { Config } from "../config/schema.ts";
+import type { Config, ServerConfig } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
+import { isLoopbackHost } from "./guards.ts";
 
 /** What a PEM file named by each key must hold: a wrong or swapped file is named here, not as an OpenSSL code at start. */
 const PEM_LABELS: Record<string, { pattern: RegExp; what: string }> = {
@@ -59,4 +60,19 @@ export async function preflight(config: Config, platform: Platform, source: stri
     if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }], source);
     throw error;
   }
+}
+
+/**
+ * What `run` warns about at start and `check-config` prints too: listeners beyond loopback that
+ * anyone who reaches them may use (`listen`: the address as written).
+ */
+export function reachWarnings(server: ServerConfig): Array<{ message: string; listen: string }> {
+  const warnings: Array<{ message: string; listen: string }> = [];
+  if (!server.oauth_server.enabled && (server.auth?.type ?? "none") === "none" && !isLoopbackHost(server.listen.host)) {
+    warnings.push({ message: "authentication is off on a non-loopback address: anyone who can reach it can use the MCP server (set server.auth, or a loopback server.listen)", listen: server.listen.text });
+  }
+  if (server.metrics_listen && !isLoopbackHost(server.metrics_listen.host)) {
+    warnings.push({ message: "server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", listen: server.metrics_listen.text });
+  }
+  return warnings;
 }

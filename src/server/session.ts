@@ -139,6 +139,8 @@ export class Session {
   #initialized = false;
   readonly #onEnd: (session: Session, reason: string) => void;
   readonly #drops: ThrottledLog;
+  /** Calls the child did not answer in time: the operator's only sign of a hung or slow server. */
+  readonly #timeouts: ThrottledLog;
 
   constructor(id: string, principal: Principal | undefined, protocolVersion: string, settings: SessionSettings, logger: Logger, onEnd: (session: Session, reason: string) => void) {
     this.id = id;
@@ -148,6 +150,7 @@ export class Session {
     this.#logger = logger;
     this.#onEnd = onEnd;
     this.#drops = throttledLog(logger, "stream limits", { burst: 5, windowMs: 60_000 }, { session: id.slice(0, 8) });
+    this.#timeouts = throttledLog(logger, "request timeouts", { burst: 5, windowMs: 60_000 }, { session: id.slice(0, 8) });
   }
 
   attach(link: UpstreamLink): void {
@@ -338,7 +341,10 @@ export class Session {
       if (initialize) {
         this.onStart?.(false);
         this.#initializeFailed(pending.stream, raw, "the MCP server did not answer initialize in time (mcp_server.startup_timeout)");
-      } else this.#deliverResponse(pending.stream, raw);
+      } else {
+        this.#timeouts.write("warn", "the MCP server did not answer in time (server.mcp_server.read_timeout): the client got RequestTimeout", { method: pending.method, waited_ms: waited });
+        this.#deliverResponse(pending.stream, raw);
+      }
     }
   }
 

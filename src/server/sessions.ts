@@ -108,6 +108,15 @@ export class SessionManager {
     return findExecutable(mcp.command, options) !== undefined;
   }
 
+  /**
+   * The /health status, public and detailed alike: "failing" when the shared child is given up,
+   * "degraded" while it restarts or per-session children keep dying before initialize, else "ok".
+   */
+  get health(): "ok" | "degraded" | "failing" {
+    const state = this.childState;
+    return state === "failed" ? "failing" : state === "restarting" || state === "failing" ? "degraded" : "ok";
+  }
+
   get childState(): string {
     return this.#hub ? this.#hub.state : this.starts.failing ? "failing" : "per-session";
   }

@@ -67,7 +67,11 @@ export function createMcpHandlers(options: McpHandlerOptions) {
   /** The session named by Mcp-Session-Id, or the refusal: 400 without one, 404 for an unknown one. */
   function findSession(request: Request, principal: Principal | undefined): Session | Response {
     const id = request.headers.get("mcp-session-id");
-    if (!id) return refuse(400, ErrorCode.InvalidRequest, "Bad Request: Mcp-Session-Id header is required");
+    if (!id) {
+      // Say what to do instead: a newcomer's first request is often a bare tools/list or GET.
+      const fix = request.method === "GET" ? "this GET opens an initialized session's stream; 2026-07-28 clients POST subscriptions/listen instead" : "start a session with initialize, or send a 2026-07-28 request (params._meta), which needs none";
+      return refuse(400, ErrorCode.InvalidRequest, `Bad Request: Mcp-Session-Id header is required (${fix})`);
+    }
     const session = sessions.get(id, principal);
     return session && !session.legacy ? session : refuse(404, ErrorCode.InvalidRequest, "Session not found: initialize a new session");
   }

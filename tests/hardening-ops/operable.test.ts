@@ -1,4 +1,7 @@
-/** §5 Operable: refusals of what is not provided, check-config = run, failures logged with their cause, honest /ready, safe logs, CLI. */
+/**
+ * §5 Operable: refusals of what is not provided, check-config = run, failures logged with their
+ * cause (a call the child never answers included), honest /ready, safe logs, CLI.
+ */
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -7,7 +10,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { stringify } from "yaml";
 import { runCli, startBridge, writeConfig, type Finished } from "../support/bridge.ts";
-import { initialize, logged, SCRIPTED, scripted } from "./support.ts";
+import { call as modernCall, meta } from "../support/modern.ts";
+import { callTool, initialize, logged, SCRIPTED, scripted, until } from "./support.ts";
 
 const TOKEN = "a-token-that-must-never-be-logged-0123";
 
@@ -252,9 +256,15 @@ describe("metrics and detailed health are not public", () => {
       const health = (await (await fetch(new URL("/health", metricsUrl))).json()) as Record<string, unknown>;
       assert.equal(health.sessions, 1);
       assert.equal(health.ready, true);
+      assert.equal(health.modern_children, 0);
+      // A 2026-07-28 client's children hold no session: counted apart.
+      assert.equal((await modernCall(bridge, "unused", { id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "hi" }, _meta: meta({}) } })).status, 200);
+      const counted = (await (await fetch(new URL("/health", metricsUrl))).json()) as Record<string, unknown>;
+      assert.ok((counted.modern_children as number) >= 1, JSON.stringify(counted));
       // The public one has states only.
       const open = (await (await fetch(`${bridge.origin}/health`)).json()) as Record<string, unknown>;
       assert.equal(open.sessions, undefined);
+      assert.equal(open.modern_children, undefined);
     } finally {
       await bridge.stop();
     }
@@ -278,6 +288,23 @@ describe("a failing MCP server is explained at warn", () => {
       await initialize(bridge.url);
       const logs = await logged(bridge, "child exited with a failure");
       assert.match(logs, /WARN +child exited with a failure .*code=7 .*stderr_tail="Error: cannot open database\\\\x0a {4}at connect \(db\.js:12\)"/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a call the child never answers: the client gets RequestTimeout, the log a warning naming read_timeout (legacy session and 2026-07-28 request)", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted({ read_timeout: "1s" }) } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const legacy = await callTool(bridge.url, session, 2, "wait");
+      assert.equal(legacy.body.error?.code, -32001);
+      const modern = await modernCall(bridge, "unused", { id: 3, method: "tools/call", params: { name: "wait", arguments: {}, _meta: meta({}) } });
+      assert.equal(modern.body.error?.code, -32001);
+      const warned = () => bridge.logs().split("\n").filter((line) => line.includes("did not answer in time"));
+      await until(() => (warned().length >= 2 ? true : undefined), "two timeout warnings");
+      assert.equal(warned().length, 2, warned().join("\n"));
+      for (const line of warned()) assert.match(line, /WARN +the MCP server did not answer in time \(server\.mcp_server\.read_timeout\): the client got RequestTimeout .*method=tools\/call waited_ms=1000/);
     } finally {
       await bridge.stop();
     }

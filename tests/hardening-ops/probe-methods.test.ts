@@ -1,4 +1,7 @@
-/** The probes and metrics under hostile methods: read-only routes answer other methods 405 with Allow and a JSON body, on both listeners. */
+/**
+ * The probes and metrics under hostile methods: read-only routes answer other methods 405 with
+ * Allow and a JSON body, on both listeners; so do the MCP endpoints for methods they do not serve.
+ */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
@@ -19,6 +22,25 @@ describe("methods other than GET and HEAD on /health, /ready and /metrics", { ti
         }
         assert.equal((await fetch(url, { method: "HEAD" })).status, 200, `HEAD ${url}`);
         assert.equal((await fetch(url)).status, 200, `GET ${url}`);
+      }
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe("methods the MCP endpoints do not serve", { timeout: 60_000 }, () => {
+  test("PUT, PATCH and OPTIONS (CORS off) on /mcp, /, /sse and /messages get 405 with the endpoint's Allow (before: 404 'no route')", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted() } });
+    try {
+      const endpoints: Array<[string, string]> = [["/mcp", "GET, POST, DELETE"], ["/", "GET, POST, DELETE"], ["/sse", "GET"], ["/messages", "POST"]];
+      for (const [path, allow] of endpoints) {
+        for (const method of ["PUT", "PATCH", "OPTIONS"]) {
+          const response = await fetch(`${bridge.origin}${path}`, { method, headers: { "content-type": "application/json" }, body: method === "OPTIONS" ? undefined : "{}" });
+          assert.equal(response.status, 405, `${method} ${path}`);
+          assert.equal(response.headers.get("allow"), allow);
+          assert.equal(((await response.json()) as { error: string }).error, "method_not_allowed");
+        }
       }
     } finally {
       await bridge.stop();

@@ -2,6 +2,7 @@
  * §5 "/ready tells the truth" for per-session children: a command that can be run but whose
  * processes die before answering initialize makes /ready 503 (saying why, with the exit code),
  * once several starts in a row failed; one failure never does, and one good start recovers.
+ * Meanwhile /health, public and detailed (metrics_listen) alike, says "degraded".
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -41,7 +42,7 @@ function flaky(flag: string) {
 
 describe("/ready and per-session children that fail to start", { timeout: 120_000 }, () => {
   test("a command that exits at once: /ready is 503 after a few failed starts, naming the exit code, while /health stays up", async () => {
-    const bridge = await startBridge({ server: { mcp_server: { command: "/bin/sh", args: ["-c", "exit 3"] } } });
+    const bridge = await startBridge({ server: { mcp_server: { command: "/bin/sh", args: ["-c", "exit 3"] }, metrics_listen: "127.0.0.1:0" } });
     try {
       assert.equal((await ready(bridge)).status, 200, "the command is runnable: nothing has failed yet");
       for (let i = 0; i < 3; i++) await failedStart(bridge);
@@ -54,6 +55,11 @@ describe("/ready and per-session children that fail to start", { timeout: 120_00
       const health = await fetch(`${bridge.origin}/health`);
       assert.equal(health.status, 200);
       assert.equal(((await health.json()) as { status: string }).status, "degraded");
+      // The operators' detailed /health says the same, not "ok".
+      const metricsUrl = /metrics served url=(\S+)/.exec(bridge.logs())![1]!;
+      const detailed = await fetch(new URL("/health", metricsUrl));
+      assert.equal(detailed.status, 200);
+      assert.equal(((await detailed.json()) as { status: string }).status, "degraded");
     } finally {
       await bridge.stop();
     }

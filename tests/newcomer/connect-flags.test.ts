@@ -59,6 +59,23 @@ test("a duration written as a bare number in a config file says the unit is miss
   assert.match(result.stderr, /server\.read_timeout: is not a duration: it needs a unit, "s" for seconds or "ms" for milliseconds \(e\.g\. "30s"\)/);
 });
 
+test("a listen address written as a bare port says to add the host", async () => {
+  const { writeConfig } = await import("../support/bridge.ts");
+  const path = writeConfig("mode: server\nserver:\n  listen: 8080\n  mcp_server: {command: node}\n");
+  const result = await runCli(["check-config", "-q", "-c", path]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /server\.listen: a port alone is not an address: write "127\.0\.0\.1:8080" \(this machine only\) or ":8080" \(every interface\), quoted/);
+});
+
+test("a key indented one level too little in a config file says which section it goes under", async () => {
+  const { writeConfig } = await import("../support/bridge.ts");
+  const path = writeConfig("mode: server\nserver:\n  command: node\n  auth:\n    type: bearer\n    valid_tokens: [a-token-0123456789]\n");
+  const result = await runCli(["check-config", "-q", "-c", path]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /\n {2}server: unknown key "command" \(it goes under "mcp_server": mcp_server\.command\)/);
+  assert.match(result.stderr, /\n {2}server\.auth: unknown key "valid_tokens" \(it goes under "bearer": bearer\.valid_tokens\)/);
+});
+
 test("connect to a server that is not there: the local client's error names the host once, then the cause", async () => {
   const { createServer } = await import("node:net");
   const probe = createServer();

@@ -1,7 +1,9 @@
 /**
- * @module docs/server-auth.md done as written: its examples pass check-config, and its validation
- * endpoint contract holds against a real endpoint (request shape, accepted, refused, outage → 503
- * with Retry-After and /ready 503, then ready again), through the built CLI.
+ * @module docs/server-auth.md done as written: its examples pass check-config (and a token with a
+ * line break from the environment is refused, saying so), and its validation endpoint contract
+ * holds against a real endpoint (request shape, accepted, refused, outage → 503 with Retry-After
+ * and /ready 503, then ready again), and a token sent in the wrong header is told the one to send,
+ * through the built CLI.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
@@ -20,6 +22,13 @@ test("docs/server-auth.md: every example config passes check-config", async () =
     const result = await runCli(["check-config", "-q", "-c", writeConfig(example)], { env: { API_TOKEN: "a-token-from-the-environment" } });
     assert.equal(result.code, 0, `${example}\n${result.stderr}`);
   }
+});
+
+test("docs/server-auth.md static tokens: an API_TOKEN read from a file with its line break is refused, saying so, without the token", async () => {
+  const result = await runCli(["check-config", "-q", "-c", writeConfig(examples[0]!)], { env: { API_TOKEN: "a-token-from-a-file\r\n" } });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /server\.auth: bearer "valid_tokens\[0\]" is not a token a client can send in an Authorization header \(it holds a space or line break: trim the value\)/);
+  assert.doesNotMatch(result.stderr, /a-token-from-a-file/);
 });
 
 const INITIALIZE = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "newcomer", version: "1" } } };
@@ -86,4 +95,20 @@ test("docs/server-auth.md: the validation endpoint contract, as documented", asy
   outage = false;
   assert.equal((await initialize("alice-token")).status, 200);
   assert.equal((await fetch(`${bridge.origin}/ready`)).status, 200);
+});
+
+test("docs/server-auth.md: a token sent without 'Bearer ' (or in another header) is told the header to send", async () => {
+  for (const headers of [{ authorization: "alice-token" }, { "x-api-key": "alice-token" }] as Record<string, string>[]) {
+    const response = await fetch(bridge.url, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify(INITIALIZE),
+    });
+    assert.equal(response.status, 401);
+    assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer /);
+    const body = (await response.json()) as { error: string; error_description: string };
+    assert.equal(body.error, "unauthorized");
+    assert.match(body.error_description, /Authorization: Bearer <token>/);
+    assert.doesNotMatch(body.error_description, /alice-token/);
+  }
 });

@@ -1,16 +1,30 @@
 /**
  * @module A newcomer's first server config with a typo in `mcp_server.command`: the bridge says so
- * when it starts, naming the key, rather than only failing each initialize later.
+ * when it starts, naming the key (and, for "node server.mjs", where arguments go), rather than only
+ * failing each initialize later. A port another program holds is an error naming the key to
+ * change. check-config warns, as the start does, about a listener beyond loopback with
+ * authentication off.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { test } from "node:test";
-import { ECHO_SERVER, startBridge } from "../support/bridge.ts";
+import { ECHO_SERVER, runCli, startBridge, writeConfig } from "../support/bridge.ts";
 
 test("start: a command that cannot be run is a warning naming server.mcp_server.command; /ready is 503", async () => {
   const bridge = await startBridge({ server: { mcp_server: { command: "no-such-mcp-server-newcomer" } } });
   try {
     assert.match(bridge.logs(), /WARN +server\.mcp_server\.command cannot be run .* command=no-such-mcp-server-newcomer/);
+    assert.doesNotMatch(bridge.logs(), /arguments go in/);
     assert.equal((await fetch(`${bridge.origin}/ready`)).status, 503);
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("start: a command written with its arguments (\"node server.mjs\") is told they go in server.mcp_server.args", async () => {
+  const bridge = await startBridge({ server: { mcp_server: { command: `${process.execPath} ${ECHO_SERVER}` } } });
+  try {
+    assert.match(bridge.logs(), /WARN +server\.mcp_server\.command cannot be run .*; arguments go in server\.mcp_server\.args, one list item each/);
   } finally {
     await bridge.stop();
   }
@@ -24,4 +38,30 @@ test("start: a command that can be run draws no such warning", async () => {
   } finally {
     await bridge.stop();
   }
+});
+
+test("start: a port already in use names server.listen (or server.metrics_listen) and the fix; exit code 1", async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+  const taken = `127.0.0.1:${(holder.address() as { port: number }).port}`;
+  try {
+    for (const key of ["listen", "metrics_listen"]) {
+      const server = { listen: key === "listen" ? taken : "127.0.0.1:0", ...(key === "metrics_listen" && { metrics_listen: taken }), mcp_server: { command: process.execPath, args: [ECHO_SERVER] } };
+      const result = await runCli(["-c", writeConfig({ mode: "server", server })]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`cannot listen on ${taken} \\(server\\.${key}\\): the address is already in use .*give server\\.${key} another port`));
+    }
+  } finally {
+    holder.close();
+  }
+});
+
+test("check-config -q: authentication off on every interface is a warning naming the fix (as at start); with a token, none", async () => {
+  const config = (auth: Record<string, unknown>) => writeConfig({ mode: "server", server: { listen: "0.0.0.0:8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth } });
+  const open = await runCli(["check-config", "-q", "-c", config({ type: "none" })]);
+  assert.equal(open.code, 0, open.stderr);
+  assert.match(open.stderr, /^mcp-bridge: warning: 0\.0\.0\.0:8080: authentication is off on a non-loopback address: .*\(set server\.auth, or a loopback server\.listen\)\n$/);
+  const guarded = await runCli(["check-config", "-q", "-c", config({ type: "bearer", bearer: { valid_tokens: ["sha256:3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b"] } })]);
+  assert.equal(guarded.code, 0, guarded.stderr);
+  assert.equal(guarded.stderr, "");
 });
