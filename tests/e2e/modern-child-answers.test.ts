@@ -8,8 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { startBridge, useBridge } from "../support/bridge.ts";
-import { call, meta, textOf, type Body } from "../support/modern.ts";
+import { call, meta, textOf, type Body, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 
@@ -31,14 +30,7 @@ const BAD_ANSWERS: Array<[string, string, RegExp]> = [
 ];
 
 describe("a modern child's answers that are not valid modern responses", () => {
-  const bridge = useBridge(() =>
-    startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "10s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-      },
-    }),
-  );
+  const bridge = useMisbehavingBridge("modern", "10s", ALICE);
 
   /** Asserts the client got an InternalError under its id matching `problem`, no result. */
   const internalError = (answer: { status: number; body: Body }, id: string, problem: RegExp, label: string) => {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, useBridge } from "../support/bridge.ts";
 import { bundle } from "../support/fixtures.ts";
-import { call, meta, textOf } from "../support/modern.ts";
+import { call, meta, textOf, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
@@ -74,14 +74,7 @@ describe("a 2026-07-28 child's requestState outlives read_timeout", () => {
 });
 
 describe("a 2026-07-28 child's requestState too large to seal", () => {
-  const bridge = useBridge(() =>
-    startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "5s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-      },
-    }),
-  );
+  const bridge = useMisbehavingBridge("modern", "5s", ALICE);
 
   test("is an internal error for the client and a warning in the log, never a state that would not open", async () => {
     const line = `{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{"q":{"method":"roots/list"}},"requestState":"${"s".repeat(2 * 1024 * 1024)}"}}`;

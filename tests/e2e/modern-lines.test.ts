@@ -6,21 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { startBridge, useBridge } from "../support/bridge.ts";
-import { meta, post, textOf } from "../support/modern.ts";
+import { meta, post, textOf, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`odd answer lines from a ${era} child`, () => {
-    const bridge = useBridge(() =>
-      startBridge({
-        server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "2s" },
-          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-        },
-      }),
-    );
+    const bridge = useMisbehavingBridge(era, "2s", ALICE);
     const complete = era === "modern" ? ',"resultType":"complete"' : "";
 
     /**

@@ -11,20 +11,13 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBridge, useBridge } from "../support/bridge.ts";
-import { call, eventReader, meta, post, textOf, withStreams } from "../support/modern.ts";
+import { call, eventReader, meta, post, textOf, withStreams, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`subscriptions/listen in front of a ${era} child`, () => {
-    const bridge = useBridge(() =>
-      startBridge({
-        server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "5s" },
-          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-        },
-      }),
-    );
+    const bridge = useMisbehavingBridge(era, "5s", ALICE);
 
     test("from a client that accepts only application/json: 406 at once, naming text/event-stream, and it holds no listen stream", async () => {
       for (let id = 1; id <= 40; id++) {

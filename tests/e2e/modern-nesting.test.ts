@@ -7,8 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { startBridge, useBridge } from "../support/bridge.ts";
-import { call, meta, post, textOf } from "../support/modern.ts";
+import { call, meta, post, textOf, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 /** Far past the limit, and past what JSON.stringify survives; a few tens of kilobytes. */
@@ -17,14 +16,7 @@ const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`a ${era} child that writes a message nested ${DEEP} levels deep`, () => {
-    const bridge = useBridge(() =>
-      startBridge({
-        server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "2s" },
-          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-        },
-      }),
-    );
+    const bridge = useMisbehavingBridge(era, "2s", ALICE);
     /** What a modern child's result carries (the 2026-07-28 revision requires it). */
     const complete = era === "modern" ? ',"resultType":"complete"' : "";
     /** Has the child answer a tools/call with `line` as written ("ID": the bridge's id). */
@@ -65,14 +57,7 @@ for (const era of ["modern", "legacy"] as const) {
 }
 
 describe(`requests and child lines nested ${DEEP} levels deep, modern and legacy sessions on one bridge`, () => {
-  const bridge = useBridge(() =>
-    startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "2s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-      },
-    }),
-  );
+  const bridge = useMisbehavingBridge("legacy", "2s", ALICE);
   const headers = { authorization: `Bearer ${ALICE}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
   /** A legacy (2025-11-25) session: its id. */
   const legacySession = async () => {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
-import { call, meta, post, textOf } from "../support/modern.ts";
+import { call, meta, post, textOf, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 
@@ -58,14 +58,7 @@ for (const era of ["modern", "legacy"] as const) {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`a ${era} child whose tool declares x-mcp-header names that are not HTTP header names`, () => {
-    const bridge = useBridge(() =>
-      startBridge({
-        server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
-          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-        },
-      }),
-    );
+    const bridge = useMisbehavingBridge(era, "10s", ALICE);
     const odd = (id: number, headers: Record<string, string>) =>
       call(bridge, ALICE, { id, method: "tools/call", params: { name: "odd_header", arguments: { region: "eu", zone: "a b", city: "x" }, _meta: meta({}) } }, { headers });
 
@@ -81,14 +74,7 @@ for (const era of ["modern", "legacy"] as const) {
 }
 
 describe("an x-mcp-header argument whose value no header can mirror", () => {
-  const bridge = useBridge(() =>
-    startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "10s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-      },
-    }),
-  );
+  const bridge = useMisbehavingBridge("legacy", "10s", ALICE);
   const routed = (id: number, raw: string, header?: string) =>
     call(bridge, ALICE, { id, method: "tools/call", params: { name: "routed" } }, {
       raw: `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"routed","arguments":{"region":${raw}},"_meta":${JSON.stringify(meta({}))}}}`,
@@ -123,14 +109,7 @@ describe("an x-mcp-header argument whose value no header can mirror", () => {
 
 for (const era of ["modern", "legacy"] as const) {
   describe(`a ${era} child whose tool list changes`, () => {
-    const bridge = useBridge(() =>
-      startBridge({
-        server: {
-          mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: "10s" },
-          auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-        },
-      }),
-    );
+    const bridge = useMisbehavingBridge(era, "10s", ALICE);
     const shifty = (id: number, header: string) =>
       call(bridge, ALICE, { id, method: "tools/call", params: { name: "shifty", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
 
@@ -153,14 +132,7 @@ for (const era of ["modern", "legacy"] as const) {
 }
 
 describe("a modern child whose tool list changes, told on a subscriptions/listen stream", () => {
-  const bridge = useBridge(() =>
-    startBridge({
-      server: {
-        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "modern" }, read_timeout: "10s" },
-        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
-      },
-    }),
-  );
+  const bridge = useMisbehavingBridge("modern", "10s", ALICE);
   const shifty = (id: number, header: string) =>
     call(bridge, ALICE, { id, method: "tools/call", params: { name: "shifty", arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": header } });
 

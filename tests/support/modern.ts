@@ -99,3 +99,19 @@ export async function withStreams(body: (signal: AbortSignal) => Promise<void>, 
     controller.abort();
   }
 }
+
+/**
+ * A bridge for the enclosing describe's tests (see useBridge) in front of
+ * tests/fixtures/misbehaving-server.mjs speaking `era` ("legacy" or "modern"), which answers as
+ * its tools say, with `read_timeout` and bearer authentication accepting `token`.
+ */
+export function useMisbehavingBridge(era: string, readTimeout: string, token: string): RunningBridge {
+  return useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: era }, read_timeout: readTimeout },
+        auth: { type: "bearer", bearer: { valid_tokens: [token] } },
+      },
+    }),
+  );
+}
