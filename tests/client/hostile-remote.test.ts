@@ -190,6 +190,27 @@ test("an error page naming a configured tenant header and the token: the token (
   for (const secret of [token, session]) assert.ok(!local.stdout().includes(secret) && !local.stderr().includes(secret), secret);
 });
 
+test("vendor credential headers whose names say neither key nor token (Honeycomb, JFrog, an exchange's signature, a one-time password) echoed in an error page: redacted, the tenant still shown", async () => {
+  const secrets: Record<string, string> = {
+    "x-honeycomb-team": "hcaik-VENDORCASE-7f3e21",
+    "x-jfrog-art-api": "AKCp-VENDORCASE-0c9d88",
+    "ok-access-sign": "sig-VENDORCASE-5b2a44",
+    "x-github-otp": "otp-VENDORCASE-991204",
+  };
+  const server = await startRawServer((req, res, body) => {
+    const method = (body as { method?: string } | undefined)?.method;
+    if (method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(403, { "content-type": "text/plain" }).end(`tenant ${req.headers["x-tenant"]} refused: ${Object.keys(secrets).map((name) => `${name}=${req.headers[name]}`).join(" ")}`);
+  });
+  servers.push(server);
+  const headers = Object.entries(secrets).flatMap(([name, value]) => ["--header", `${name}: ${value}`]);
+  const local = startLocal(["connect", server.url, "--header", "X-Tenant: engineering", ...headers]);
+  local.send(INITIALIZE);
+  const message = (await local.answer(0)).error?.message ?? "";
+  assert.match(message, /HTTP 403: tenant engineering refused: x-honeycomb-team=\[redacted\] x-jfrog-art-api=\[redacted\] ok-access-sign=\[redacted\] x-github-otp=\[redacted\]/, message);
+  for (const secret of Object.values(secrets)) assert.ok(!local.stdout().includes(secret) && !local.stderr().includes(secret), secret);
+});
+
 test("a flood of notifications while the server holds their POSTs: at most MAX_IN_FLIGHT at once, the rest dropped with one warning, requests still served", async () => {
   let open = 0;
   let most = 0;
