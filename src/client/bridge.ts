@@ -107,7 +107,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
    * Writes one message. Its characters are held of the answer budget until stdout has taken them:
    * answers to a local client slow to read must not pile up in stdout's buffer beyond it. A
    * response that would pass the budget is replaced by an error (its request's answer after all),
-   * any other message dropped, with one warning until a message fits again.
+   * any other message dropped, with one warning until a message fits again; a dropped request is
+   * answered with that error for the local client (see unasked), or its asker would wait for ever.
    */
   const write = (message: JsonRpcMessage) => {
     const held = options.answers.hold();
@@ -119,12 +120,25 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       if (!isResponse(message)) {
         if (!droppingForLocal) logger.warn("dropped messages for the local client until stdout takes what it holds", { ...describe(message), error });
         droppingForLocal = true;
+        if (isRequest(message)) unasked(message.id, error);
         return;
       }
       // A few hundred characters: written without holding, as the answer the request must get.
       line = JSON.stringify(failedRequestResponse(message.id, error)) + "\n";
     }
     writeHeld(line, held);
+  };
+
+  /**
+   * A request for the local client (the remote server's, or the bridge's own question) that was
+   * not written: it gets `error` as the local client's answer, so that the remote server, or the
+   * call that asked, learns of it now.
+   */
+  const unasked = (id: JsonRpcId, error: unknown) => {
+    const refusal = failedRequestResponse(id, error);
+    const ask = typeof id === "string" ? asks.get(id) : undefined;
+    if (ask) ask(refusal);
+    else forward(refusal);
   };
 
   /**

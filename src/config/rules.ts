@@ -377,12 +377,15 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     },
   },
   {
-    summary: "`storage` is refused without a `server.oauth_server` section: only the authorization server keeps state (it would be ignored). With `oauth_server.enabled: false` it is kept, unused.",
+    summary: "`storage` is refused unless `server.oauth_server` says `enabled`: only the authorization server keeps state (it would be ignored). With `oauth_server.enabled: false` it is kept, unused.",
     check: (config, written) => {
       const file = isObject(written.storage) ? written.storage : {};
       const server = isObject(written.server) ? written.server : {};
-      const kept = config.mode === "server" && isObject(server.oauth_server);
-      return unless(kept || Object.keys(file).length === 0, "storage", `is set but only the authorization server (server.oauth_server) keeps state, and ${config.mode === "server" ? "this file configures none" : "client mode runs none (client.auth.oauth.token_cache says where its tokens are kept)"}: remove it`);
+      // As for the section's own settings: only `enabled`, true or false, says the section is meant.
+      const section = isObject(server.oauth_server) ? server.oauth_server : undefined;
+      if (config.mode === "server" && section?.enabled !== undefined) return [];
+      const why = config.mode !== "server" ? "client mode runs none (client.auth.oauth.token_cache says where its tokens are kept): remove it" : section ? "server.oauth_server does not say enabled: set server.oauth_server.enabled, or remove storage" : "this file configures none: remove it";
+      return unless(Object.keys(file).length === 0, "storage", `is set but only the authorization server (server.oauth_server) keeps state, and ${why}`);
     },
   },
   {

@@ -28,10 +28,12 @@ export function redactUrlCredentials(text: string): string {
 
 /**
  * Header names that suggest a credential (Authorization, Proxy-Authorization, Cookie, X-API-Key,
- * X-Auth-Token, X-Session-Id, X-Hub-Signature, …): their values are redacted from what a server
- * echoes; other headers' values (X-Tenant, X-Region) are shown, so that errors stay readable.
+ * X-Auth-Token, X-Session-Id, X-Hub-Signature, and vendors' own: X-JFrog-Art-Api, X-Honeycomb-Team,
+ * OK-ACCESS-SIGN, X-GitHub-OTP, …): their values are redacted from what a server echoes; other
+ * headers' values (X-Tenant, X-Region) are shown, so that errors stay readable. A wrong guess
+ * either way costs readability or a secret: the words are broad on purpose.
  */
-const CREDENTIAL_HEADER = /auth|token|secret|key|cookie|session|pass|pwd|signature|credential|jwt|bearer/i;
+const CREDENTIAL_HEADER = /auth|token|secret|key|cookie|session|pass|pwd|sig|cred|jwt|bearer|api|access|team|otp|hmac|csrf|xsrf/i;
 
 /** Whether a header of this name may carry a credential (CREDENTIAL_HEADER). */
 export function isCredentialHeader(name: string): boolean {

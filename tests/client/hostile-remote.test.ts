@@ -190,6 +190,27 @@ test("an error page naming a configured tenant header and the token: the token (
   for (const secret of [token, session]) assert.ok(!local.stdout().includes(secret) && !local.stderr().includes(secret), secret);
 });
 
+test("vendor credential headers whose names say neither key nor token (Honeycomb, JFrog, an exchange's signature, a one-time password) echoed in an error page: redacted, the tenant still shown", async () => {
+  const secrets: Record<string, string> = {
+    "x-honeycomb-team": "hcaik-VENDORCASE-7f3e21",
+    "x-jfrog-art-api": "AKCp-VENDORCASE-0c9d88",
+    "ok-access-sign": "sig-VENDORCASE-5b2a44",
+    "x-github-otp": "otp-VENDORCASE-991204",
+  };
+  const server = await startRawServer((req, res, body) => {
+    const method = (body as { method?: string } | undefined)?.method;
+    if (method === "server/discover") return void res.writeHead(404).end();
+    res.writeHead(403, { "content-type": "text/plain" }).end(`tenant ${req.headers["x-tenant"]} refused: ${Object.keys(secrets).map((name) => `${name}=${req.headers[name]}`).join(" ")}`);
+  });
+  servers.push(server);
+  const headers = Object.entries(secrets).flatMap(([name, value]) => ["--header", `${name}: ${value}`]);
+  const local = startLocal(["connect", server.url, "--header", "X-Tenant: engineering", ...headers]);
+  local.send(INITIALIZE);
+  const message = (await local.answer(0)).error?.message ?? "";
+  assert.match(message, /HTTP 403: tenant engineering refused: x-honeycomb-team=\[redacted\] x-jfrog-art-api=\[redacted\] ok-access-sign=\[redacted\] x-github-otp=\[redacted\]/, message);
+  for (const secret of Object.values(secrets)) assert.ok(!local.stdout().includes(secret) && !local.stderr().includes(secret), secret);
+});
+
 test("a flood of notifications while the server holds their POSTs: at most MAX_IN_FLIGHT at once, the rest dropped with one warning, requests still served", async () => {
   let open = 0;
   let most = 0;
@@ -1116,4 +1137,36 @@ test("a local client not reading stdout while large answers come one after anoth
   for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
   local.send({ jsonrpc: "2.0", id: 8, method: "ping" });
   await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":8,"result":{}}'), "the later answer");
+});
+
+test("a server's request for the local client arriving while answers being read hold most of the answer budget: the server gets an error answer naming the limit, not silence", { timeout: 300_000 }, async () => {
+  // Three JSON answers of 60 MiB the server starts and never ends hold 180 MiB of the 256 MiB
+  // budget; a request of 50 MiB is read off its event stream (230 MiB), then cannot be written beside it.
+  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
+  let stalled = 0;
+  let refusal: { id?: unknown; error?: { message?: string } } | undefined;
+  const server = await legacyServer((res, message) => {
+    if (message.method === undefined) {
+      // The local side's answer to the server's request.
+      if (message.id === "srv-ask-1") refusal = message as typeof refusal;
+      return void res.writeHead(202).end();
+    }
+    if ((message as { params?: { name?: string } }).params?.name === "ask") {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad: "y".repeat(50 * 1024 * 1024) } } })}\n\n`);
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write(partial, () => stalled++);
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  for (const id of [1, 2, 3]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
+  await waitFor(() => stalled === 3, "the answers started", 120_000);
+  local.send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "ask", arguments: {} } });
+  await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
+  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
+  assert.ok(!local.stdout().includes("srv-ask-1"), "the request did not reach the local client");
+  local.send({ jsonrpc: "2.0", id: 5, method: "ping" });
+  await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":5,"result":{}}'), "a later answer");
 });

@@ -78,6 +78,8 @@ test("storage settings nothing reads are refused naming the key: without an auth
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ mode: "server", storage: { type: "file", path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio } }, /storage: is set but only the authorization server \(server\.oauth_server\) keeps state, and this file configures none: remove it/],
     [{ mode: "client", storage: { max_entries: 10 }, client: { url: "http://127.0.0.1:1/mcp" } }, /storage: is set but only the authorization server .* client mode runs none/],
+    // An empty section runs no authorization server either (it does not say enabled).
+    [{ mode: "server", storage: { path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: {} } }, /storage: is set but .*server\.oauth_server does not say enabled: set server\.oauth_server\.enabled, or remove storage/],
     [{ mode: "server", storage: { type: "memory", path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } } }, /storage\.path: is set but storage\.type is memory/],
     [{ mode: "server", storage: { type: "memory", allow_group_write: true }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } } }, /storage\.allow_group_write: is set but storage\.type is memory/],
   ];
@@ -86,4 +88,7 @@ test("storage settings nothing reads are refused naming the key: without an auth
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, expected);
   }
+  // enabled: false keeps the section, and its storage, unused.
+  const kept = await runCli(["check-config", "-c", writeConfig({ mode: "server", storage: { path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: { enabled: false } } })]);
+  assert.equal(kept.code, 0, kept.stderr);
 });
