@@ -67,7 +67,7 @@ class Round {
   lacking: JsonObject | undefined;
   /** Whether any input request of this call went to the client. */
   asked = false;
-  /** When the round went to the client; undefined while the bridge itself waits for the child. */
+  /** When the round went to the client (performance.now(): a step of the wall clock must not move its grace); undefined while the bridge itself waits for the child. */
   waitingSince: number | undefined;
   #nextKey = 1;
   /** A flush of the collected requests is scheduled (see scheduleFlush). */
@@ -216,6 +216,7 @@ const MAX_EARLY_NOTIFICATIONS = 64;
  * lists again is told of any change after that at once, so no change it has not read is lost.
  */
 const LIST_CHANGED_COALESCE_MS = 2_000;
+// Measured on the monotonic clock: a wall clock stepped back must not silence a stream until its client lists again.
 
 /** The list_changed whose news a list request reads. */
 const LISTED_KIND: Readonly<Record<string, string>> = {
@@ -311,7 +312,7 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
   streams.add(announced);
   const deliver = (notification: JsonRpcNotification) => {
     if (notification.method !== "notifications/resources/updated") {
-      const now = Date.now();
+      const now = performance.now();
       if (now - (announced.get(notification.method) ?? -Infinity) < LIST_CHANGED_COALESCE_MS) return;
       announced.set(notification.method, now);
     }
@@ -563,7 +564,7 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
 function sendRound(context: Context, round: Round, reply: ModernReply, asked: Round["pending"], state: string, ttl: number): void {
   const inputRequests = toInputRequests(asked.map(({ key, request }) => ({ key, request })));
   round.reply = undefined;
-  round.waitingSince = Date.now();
+  round.waitingSince = performance.now();
   round.registered = true;
   context.legacy.rounds.set(round.id, round);
   clearTimeout(round.deadline);
@@ -594,7 +595,7 @@ export function evictOldest(context: Context, group: readonly ModernUpstream[], 
     if (!oldest || round.waitingSince < oldest.waitingSince!) oldest = round;
   }
   if (!oldest) return undefined;
-  const spared = oldest.waitingSince! + graceMs - Date.now();
+  const spared = oldest.waitingSince! + graceMs - performance.now();
   if (spared > 0) return spared;
   oldest.upstream.cancel(oldest.callId, "another call needed the child; the client did not come back with input");
   drop(context, oldest);

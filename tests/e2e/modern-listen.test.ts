@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startBridge, useBridge } from "../support/bridge.ts";
+import { ROOT, startBridge, useBridge } from "../support/bridge.ts";
 import { call, eventReader, meta, post, textOf, withStreams, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -44,7 +44,8 @@ describe("subscriptions/listen in front of a pool of legacy children that all se
         auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
         session: { modern_pool_size: 2 },
       },
-    }),
+      // SIGUSR2 steps the bridge's wall clock an hour back (an NTP correction; timers are not moved).
+    }, { env: { NODE_OPTIONS: `--require ${ROOT}tests/support/clock-step.cjs`, CLOCK_STEP_MS: String(-3_600_000) } }),
   );
   /** Replaces the tool list every child reads (a rename: no child reads it half written). */
   const changeTools = (version: string) => {
@@ -53,7 +54,7 @@ describe("subscriptions/listen in front of a pool of legacy children that all se
   };
   const children = () => (existsSync(join(dir, "children")) ? readFileSync(join(dir, "children"), "utf8").split("\n").filter(Boolean).length : 0);
 
-  test("the stream carries one tools/list_changed per change, and a change after the client listed again still reaches it", async () => {
+  test("the stream carries one tools/list_changed per change, and a change after the client listed again still reaches it, as does one after the window with the wall clock stepped back", async () => {
     await withStreams(async (signal) => {
       const response = await post(
         bridge,
@@ -89,6 +90,12 @@ describe("subscriptions/listen in front of a pool of legacy children that all se
       assert.equal(listed.status, 200, JSON.stringify(listed.body));
       changeTools("v3");
       assert.equal(await listChangedSeen(), 1, "the change after the client listed again, once");
+      // The wall clock steps back an hour; a change after the coalescing window (2 s) is a new one,
+      // and reaches the stream though its client has not listed again.
+      bridge.process.kill("SIGUSR2");
+      await sleep(2_500);
+      changeTools("v4");
+      assert.equal(await listChangedSeen(), 1, "a change after the window, the clock stepped back");
     });
   });
 });
