@@ -190,7 +190,7 @@ describe("restart persistence with the file store", () => {
   test("a token issued before a restart still works and still refreshes after it; with memory storage it does not", async () => {
     for (const type of ["file", "memory"] as const) {
       const dir = tempDir();
-      const options = { storage: { type, path: dir }, server: { public_url: "http://127.0.0.1:1/mcp" }, oauthServer: { signing: type === "memory" ? { key_file: makeKey(dir) } : {} } };
+      const options = { storage: type === "file" ? { type, path: dir } : { type }, server: { public_url: "http://127.0.0.1:1/mcp" }, oauthServer: { signing: type === "memory" ? { key_file: makeKey(dir) } : {} } };
       const first = await startAsBridge(options);
       const { client_id } = await registerClient(first.origin);
       const { url, verifier } = authorizeUrl(first.origin, client_id, { resource: "http://127.0.0.1:1/mcp" });
