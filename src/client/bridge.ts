@@ -32,6 +32,8 @@ export interface StdioBridge {
   cancelInFlight(why: string, signal: AbortSignal): Promise<void>;
   /** A message from the remote server (wired as the transport's `deliver`). */
   deliver(message: JsonRpcMessage): void;
+  /** A request of the remote server's not delivered: answered with `error` (wired as the transport's `refuse`; see unasked). */
+  refuse(id: JsonRpcId, error: unknown): void;
   /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
   ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
   /** Requests still awaiting an answer. */
@@ -317,6 +319,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       }
       write(message);
     },
+    refuse: unasked,
     ask(request, signal) {
       if (asks.size >= MAX_IN_FLIGHT) return Promise.reject(new Error(`more than ${MAX_IN_FLIGHT} questions to the local client at once`));
       const id = `mcp-bridge-ask-${++askCounter}`;

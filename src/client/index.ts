@@ -104,6 +104,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     logger,
     remoteWarnings,
     deliver: (message) => bridge.deliver(message),
+    refuse: (id, error) => bridge.refuse(id, error),
     ask: (request, signal) => bridge.ask(request, signal),
     timeout: config.timeout,
     maxDelay: config.retry.max_delay,

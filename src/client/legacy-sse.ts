@@ -5,8 +5,8 @@
  * replays the local client's initialize first, as for a Streamable HTTP session the server forgot.
  */
 import { idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
-import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, statusError } from "./messages.ts";
+import { ClientTransportError, failedRequestResponse } from "./errors.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, settleSkipped, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
 import type { RemoteTransport, TransportContext } from "./transport.ts";
@@ -161,6 +161,18 @@ export class LegacySseTransport implements RemoteTransport {
               if (isResponse(message) && message.id !== null) this.#settle(idKey(message.id));
             }
           },
+          // Past the answer budget: the stream is every request's, so only the event's own message fails.
+          onSkipped: (event, error) => {
+            if (event.event === "endpoint") throw error;
+            if (event.event !== "message") return;
+            const learnt = settleSkipped(this.#context, event, error, (id) => {
+              if (typeof id === "string" && id.startsWith("mcp-bridge-reinitialize-")) return this.#settle(idKey(id), error);
+              this.#context.deliver(failedRequestResponse(id, error));
+              this.#settle(idKey(id));
+            });
+            // Its request would wait for ever: the stream ends instead, failing every request on it with the error.
+            if (!learnt) throw error;
+          },
         },
         { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers },
       )
@@ -173,7 +185,8 @@ export class LegacySseTransport implements RemoteTransport {
           if (connection) connection.closed = true;
           else reject(error instanceof ClientTransportError ? error : new ClientTransportError("network", "the event stream ended before its endpoint event"));
           // Requests awaiting an answer on this stream will not get one.
-          for (const key of [...this.#waiters.keys()]) this.#settle(key, new ClientTransportError("network", "the event stream ended before the answer arrived"));
+          const why = error instanceof ClientTransportError && error.code === "capacity" ? error : new ClientTransportError("network", "the event stream ended before the answer arrived");
+          for (const key of [...this.#waiters.keys()]) this.#settle(key, why);
         });
     });
   }

@@ -1,9 +1,11 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
-import { envelopeProblem, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
 import type { Held } from "./answer-budget.ts";
 import { ClientTransportError } from "./errors.ts";
 import { redactSent } from "./remote-fetch.ts";
+import { SKIPPED_EDGE_CHARS, type SkippedEvent } from "./sse-reader.ts";
+import type { TransportContext } from "./transport.ts";
 
 /** The largest message accepted from the remote server or the local client (characters). */
 export const MAX_MESSAGE_CHARS = 64 * 1024 * 1024;
@@ -95,4 +97,76 @@ export async function statusError(response: Response, what: string): Promise<Cli
     if (body.trim()) detail = `: ${printable(body, 200)}`;
   }
   return new ClientTransportError("http", `${what} answered HTTP ${response.status}${detail}`, { status: response.status });
+}
+
+const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;
+const JSON_SCALAR = String.raw`(?:${JSON_STRING}|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)`;
+/** One member of an object read from its start: a scalar value (complete: followed by `,` or `}`), or the opening of an object or array. */
+const LEADING_MEMBER = new RegExp(String.raw`\s*(${JSON_STRING})\s*:\s*(?:(${JSON_SCALAR})\s*[,}]|[[{])`, "y");
+/** The members with scalar values an object ends with. */
+const TRAILING_MEMBERS = new RegExp(String.raw`[,{](?:\s*${JSON_STRING}\s*:\s*${JSON_SCALAR}\s*,)*\s*${JSON_STRING}\s*:\s*${JSON_SCALAR}\s*\}\s*$`);
+
+/** What is learnt of one message of a skipped event. */
+interface SkippedMessage {
+  kind: "request" | "notification" | "response" | "unknown";
+  id?: JsonRpcId;
+}
+
+function skippedMessage(members: Record<string, unknown>): SkippedMessage {
+  const id = typeof members.id === "string" || typeof members.id === "number" ? members.id : undefined;
+  const kind = "method" in members ? (id === undefined ? "notification" : "request") : "result" in members || "error" in members ? "response" : "unknown";
+  return { kind, ...(id !== undefined && { id }) };
+}
+
+/**
+ * The messages of a skipped event, from its data's edges: all of them when the data is that
+ * short, else the one object's top-level members with scalar values at its start and at its end
+ * (where servers put `jsonrpc`, `id` and `method`, around the large `params` or `result`), and the
+ * key of the first large one. Matched from the ends of the text, where a JSON reader's state is known.
+ */
+function skippedMessages(event: SkippedEvent): SkippedMessage[] {
+  if (event.head.length < SKIPPED_EDGE_CHARS) {
+    try {
+      const value: unknown = JSON.parse(event.head);
+      return (Array.isArray(value) ? value : [value]).map((item) => skippedMessage(typeof item === "object" && item !== null ? (item as Record<string, unknown>) : {}));
+    } catch {
+      return [{ kind: "unknown" }];
+    }
+  }
+  const open = /^\s*\{/.exec(event.head);
+  if (!open) return [{ kind: "unknown" }];
+  const members: Record<string, unknown> = {};
+  try {
+    LEADING_MEMBER.lastIndex = open[0].length;
+    for (let found = LEADING_MEMBER.exec(event.head); found; found = LEADING_MEMBER.exec(event.head)) {
+      members[JSON.parse(found[1]!) as string] = found[2] === undefined ? {} : JSON.parse(found[2]);
+      if (found[2] === undefined) break;
+    }
+    const trailing = TRAILING_MEMBERS.exec(event.tail);
+    if (trailing) Object.assign(members, JSON.parse(`{${trailing[0].slice(1)}`));
+  } catch {
+    // An escape JSON does not know: not a message to learn from.
+    return [{ kind: "unknown" }];
+  }
+  return [skippedMessage(members)];
+}
+
+/**
+ * Settles what an event skipped for the answer budget (`error`, ClientTransportError "capacity")
+ * carried, as far as its edges tell: the remote server's request is answered with `error`
+ * (context.refuse), a response becomes `error` for its request (`answered(id)`), a notification
+ * is dropped with a throttled warning. Returns false when it may have held a response whose id
+ * could not be learnt (also warned of): whoever waits on the stream for it would wait for ever.
+ */
+export function settleSkipped(context: Pick<TransportContext, "refuse" | "remoteWarnings">, event: SkippedEvent, error: unknown, answered: (id: JsonRpcId) => void): boolean {
+  let learnt = true;
+  for (const message of skippedMessages(event)) {
+    if (message.kind === "request" && message.id !== undefined) context.refuse(message.id, error);
+    else if ((message.kind === "response" || message.kind === "unknown") && message.id !== undefined) answered(message.id);
+    else {
+      learnt &&= message.kind === "notification";
+      context.remoteWarnings.write("warn", "dropped a message from the remote server: it would take the answers held at once past their limit", { kind: message.kind, error });
+    }
+  }
+  return learnt;
 }

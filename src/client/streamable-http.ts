@@ -6,8 +6,8 @@
  * (the local client's initialize replayed) when the server forgets ours (404).
  */
 import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
-import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, statusError } from "./messages.ts";
+import { ClientTransportError, failedRequestResponse } from "./errors.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, settleSkipped, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
 import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
@@ -261,6 +261,11 @@ export class StreamableHttpTransport implements RemoteTransport {
                   if (event.id !== undefined) lastEventId = event.id;
                   if (event.event !== "message" || event.data.trim() === "") return;
                   for (const message of parseMessages(event.data, this.#context.remoteWarnings, "GET stream event", response)) this.#context.deliver(message);
+                },
+                // Past the answer budget: this one message fails, the stream (the server's only way to the local client) goes on.
+                onSkipped: (event, error) => {
+                  if (event.event !== "message") return;
+                  settleSkipped(this.#context, event, error, (id) => this.#context.deliver(failedRequestResponse(id, error)));
                 },
                 onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },

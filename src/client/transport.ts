@@ -1,5 +1,5 @@
 /** @module What the stdio side of client mode asks of a remote transport, whatever the transport and era. */
-import type { JsonRpcMessage, JsonRpcResponse } from "../jsonrpc/message.ts";
+import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
 import type { AnswerBudget } from "./answer-budget.ts";
@@ -32,6 +32,11 @@ export interface TransportContext {
   remoteWarnings: ThrottledLog;
   /** A message from the remote server for the local client. */
   deliver(message: JsonRpcMessage): void;
+  /**
+   * A request of the remote server's that was not delivered to the local client: the server gets
+   * `error` as the local client's answer (a JSON-RPC error), so that it does not wait on it.
+   */
+  refuse(id: JsonRpcId, error: unknown): void;
   /** Sends a request of the bridge's own to the local client (MRTR input requests) and resolves with its answer. */
   ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
   /** Idle time allowed between chunks of a JSON body (ms). */

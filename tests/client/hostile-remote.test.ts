@@ -1170,3 +1170,118 @@ test("a server's request for the local client arriving while answers being read 
   local.send({ jsonrpc: "2.0", id: 5, method: "ping" });
   await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":5,"result":{}}'), "a later answer");
 });
+
+/** A big answer of `chars` characters to `id`, as a batch of the local client's keeps it. */
+const bigAnswer = (id: number | string, chars: number) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "x".repeat(chars) }] } });
+
+test("HTTP+SSE: events past the answer budget on the one event stream (a notification, an answer, a server's request): each alone fails, named by the limit; the stream and the requests waiting on it go on", { timeout: 300_000 }, async () => {
+  // Four batches keep an answer of 50 MiB each until their slow request is answered: 200 MiB of
+  // the 256 MiB budget. Then three events of 60 MiB (each within the 64 MiB message limit) come on
+  // the stream every request shares, then small answers.
+  const BATCHES = 4;
+  const big = 50 * 1024 * 1024;
+  const pad = "y".repeat(60 * 1024 * 1024);
+  let stream: ServerResponse | undefined;
+  let gets = 0;
+  const slow: Array<() => void> = [];
+  let refusal: { id?: unknown; error?: { message?: string; data?: { reason?: string } } } | undefined;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      // A second stream would be a session lost: refused, so that nothing can pass for the first one.
+      if (++gets > 1) return void res.writeHead(503).end();
+      stream = res.writeHead(200, { "content-type": "text/event-stream" });
+      return void stream.write("event: endpoint\ndata: /messages\n\n");
+    }
+    res.writeHead(202).end();
+    const message = body as { id?: number | string; method?: string; params?: { name?: string } };
+    const send = (payload: string) => stream!.write(`data: ${payload}\n\n`);
+    if (message.method === undefined) {
+      if (message.id === "srv-ask-1") refusal = message as typeof refusal;
+      return;
+    }
+    if (message.id === undefined) return;
+    if (message.method === "initialize") return void send(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
+    if (message.method === "ping") return void send(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: {} }));
+    const name = message.params?.name;
+    if (name === "big") return void send(bigAnswer(message.id, big));
+    if (name === "slow") return void slow.push(() => send(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [] } })));
+    // Each with its id where servers put it: the TypeScript SDK's last, others' first.
+    send(JSON.stringify({ method: "notifications/message", params: { level: "info", data: pad }, jsonrpc: "2.0" }));
+    send(JSON.stringify({ result: { content: [{ type: "text", text: pad }] }, jsonrpc: "2.0", id: message.id }));
+    send(JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad } } }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--transport", "sse", "--log-level", "debug"]);
+  await local.handshake();
+  const call = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
+  for (let k = 1; k <= BATCHES; k++) {
+    local.send([call(100 + k, "big"), call(200 + k, "slow")]);
+    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
+  }
+  await waitFor(() => slow.length === BATCHES, "the slow requests");
+  local.send(call(50, "oversized"));
+  const failed = await local.answer(50, 120_000);
+  assert.match(failed.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(failed));
+  assert.equal(failed.error?.data?.reason, "capacity");
+  await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
+  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
+  assert.equal(refusal!.error?.data?.reason, "capacity");
+  assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
+  assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
+  // The stream goes on: a new request is answered on it, and so are those that waited all along.
+  local.send({ jsonrpc: "2.0", id: 60, method: "ping" });
+  assert.deepEqual((await local.answer(60, 60_000)).result, {});
+  for (const answer of slow) answer();
+  const lines = (await waitFor(() => {
+    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line.startsWith("["));
+    return complete.length === BATCHES && complete;
+  }, "the batches' answers", 120_000)) as string[];
+  for (const answers of lines.map((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: unknown }>)) {
+    assert.equal(answers.length, 2);
+    assert.equal(answers.find((answer) => answer.id < 200)?.result?.content[0]?.text.length, big, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
+    assert.deepEqual(answers.find((answer) => answer.id > 200)?.result, { content: [] });
+  }
+  assert.equal(gets, 1);
+});
+
+test("a GET stream with events past the answer budget (a server's request, a notification): each alone is dropped, the request answered with an error naming the limit; the stream goes on", { timeout: 300_000 }, async () => {
+  // Four JSON answers of 60 MiB the server starts and never ends hold 240 MiB of the 256 MiB budget.
+  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
+  const pad = "y".repeat(30 * 1024 * 1024);
+  let stream: ServerResponse | undefined;
+  let stalled = 0;
+  let refusal: { id?: unknown; error?: { message?: string; data?: { reason?: string } } } | undefined;
+  const server = await startRawServer((req, res, body) => {
+    if (req.method === "GET") {
+      res.writeHead(200, { "content-type": "text/event-stream" }).flushHeaders();
+      // Only the first GET stream carries anything: a reopened one must not stand in for it.
+      stream ??= res;
+      return;
+    }
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    const message = body as LegacyMessage & { params?: { name?: string } };
+    if (message.method === undefined) {
+      if (message.id === "srv-ask-1") refusal = message as typeof refusal;
+      return void res.writeHead(202).end();
+    }
+    if (message.method !== "tools/call") return answerAsLegacy(res, message);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write(partial, () => stalled++);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--timeout", "300s"]);
+  await local.handshake();
+  await waitFor(() => stream, "the GET stream");
+  for (const id of [1, 2, 3, 4]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
+  await waitFor(() => stalled === 4, "the answers started", 120_000);
+  stream!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad } } })}\n\n`);
+  stream!.write(`data: ${JSON.stringify({ method: "notifications/message", params: { level: "info", data: pad }, jsonrpc: "2.0" })}\n\n`);
+  stream!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-2", method: "ping" })}\n\n`);
+  await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
+  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
+  assert.equal(refusal!.error?.data?.reason, "capacity");
+  // The stream went on: the next message of the server's reaches the local client.
+  await waitFor(() => local.stdout().includes('"id":"srv-ask-2"'), "the server's later request", 120_000);
+  assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
+  assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
+});
