@@ -148,6 +148,9 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
       detached: !isWindows,
     }).spawn();
   } catch (error) {
+    // A value no process can be given (a NUL: pass_identity with such a subject) throws, as Node's
+    // spawn does, so the request is refused (500) instead of counting as the MCP server failing to start.
+    if (error instanceof TypeError && /nul byte/i.test(error.message)) throw error;
     return failedToStart(error as Error);
   }
   const stdin = child.stdin.getWriter();

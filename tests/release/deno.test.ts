@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
 import { ECHO_SERVER, startBridge } from "../support/bridge.ts";
 import { brokenOffPost } from "../support/drip.ts";
+import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { initialize, JSON_HEADERS, logged, scripted, until } from "../hardening-ops/support.ts";
 import { assertBearerBridgeWorks, DENO, ROOT, run, startBearerBridge, tempDir } from "./helpers.ts";
 
@@ -93,6 +94,24 @@ describe("under Deno", { timeout: 120_000 }, () => {
     } finally {
       session.close();
       assert.equal(await bridge.stop(), 0, bridge.logs());
+    }
+  });
+
+  it("refuses an identity the MCP server cannot be given (pass_identity, a NUL) with 500, as under Node, not as a failed start", async () => {
+    const endpoint = await startJsonEndpoint((body) => ({ status: 200, json: { valid: true, subject: (JSON.parse(body) as { token: string }).token.startsWith("evil") ? "mallory\u0000root" : "alice" } }));
+    const bridge = await startDenoBridge({ mcp_server: scripted({ pass_identity: true }), session: { max_sessions: 2 }, auth: { type: "bearer", bearer: { validation_endpoint: `${endpoint.origin}/validate` } } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        // Before: 200 with "the MCP server could not be started", counted as the MCP server failing to start.
+        const refused = await initialize(bridge.url, { authorization: `Bearer evil-${i}-0123456789` });
+        assert.equal(refused.status, 500, JSON.stringify(refused.body));
+        assert.equal(refused.session, "");
+      }
+      assert.equal((await initialize(bridge.url, { authorization: "Bearer honest-0123456789" })).status, 200);
+      assert.doesNotMatch(bridge.logs(), /could not be started/);
+    } finally {
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+      endpoint.close();
     }
   });
 
