@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect as connectHttp2 } from "node:http2";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
@@ -112,6 +113,23 @@ describe("under Deno", { timeout: 120_000 }, () => {
     } finally {
       assert.equal(await bridge.stop(), 0, bridge.logs());
       endpoint.close();
+    }
+  });
+
+  it("logs why the validation endpoint is unreachable (Deno's fetch gives no error code): a refused connection says so", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const bridge = await startDenoBridge({ mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint: `http://127.0.0.1:${port}/validate` } } });
+    try {
+      assert.equal((await initialize(bridge.url, { authorization: "Bearer deno-token-0123456789" })).status, 503);
+      // Before: "validation endpoint unreachable: TypeError".
+      await logged(bridge, /validation endpoint unreachable: Connection refused/);
+    } finally {
+      assert.equal(await bridge.stop(), 0, bridge.logs());
     }
   });
 
