@@ -41,11 +41,16 @@ export interface RemoteValidator {
 /** No answer at all (a network error, a timeout): the endpoint is down for every token, not for one. */
 class EndpointUnreachable extends AuthError {}
 
-/** A failed fetch, with why, safe to log: the timeout, or the network error's code (ECONNREFUSED, ENOTFOUND…). */
+/**
+ * A failed fetch, with why, safe to log: the timeout, or the network error's code (ECONNREFUSED,
+ * ENOTFOUND…). Deno's fetch gives no code: the last clause of its cause's message ("…: tcp connect
+ * error: Connection refused (os error 111)"), which never holds the URL.
+ */
 function unreachable(error: unknown): AuthError {
   const name = (error as Error)?.name;
-  const code = ((error as { cause?: { code?: unknown } })?.cause)?.code;
-  const cause = name === "TimeoutError" || name === "AbortError" ? "no answer in time (validation_timeout)" : typeof code === "string" ? code : (name ?? "error");
+  const { code, message } = ((error as { cause?: { code?: unknown; message?: unknown } })?.cause) ?? {};
+  const denoReason = typeof message === "string" ? /: ([^:()]+?)(?: \(os error \d+\))?$/.exec(message)?.[1] : undefined;
+  const cause = name === "TimeoutError" || name === "AbortError" ? "no answer in time (validation_timeout)" : typeof code === "string" ? code : (denoReason ?? name ?? "error");
   return new EndpointUnreachable("temporarily_unavailable", `validation endpoint unreachable: ${cause}`);
 }
 

@@ -67,7 +67,7 @@ declare namespace Deno {
   interface HttpClientInstance {
     close(): void;
   }
-  function createHttpClient(options: { caCerts?: string[]; cert?: string; key?: string }): HttpClientInstance;
+  function createHttpClient(options: { caCerts?: string[]; cert?: string; key?: string; poolMaxIdlePerHost?: number }): HttpClientInstance;
 
   const args: readonly string[];
   const mainModule: string;

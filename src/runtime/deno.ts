@@ -9,6 +9,9 @@
  *   per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
  *   client that stops reading a response is not closed by server.write_timeout (ServeOptions.writeTimeout
  *   is not read here). server.read_timeout is applied to request bodies here (asNodeWould).
+ * - Clients gone before the response starts: request.signal (onClientGone) aborts only when the
+ *   whole request came in Deno.serve's first read (~512 bytes); for a larger one Deno (2.9) reads
+ *   the connection no further, so the call is not cancelled until it ends. No hook here reaches that.
  */
 /// <reference path="./deno.d.ts" />
 import { sha256 as webSha256 } from "../util/digest.ts";
@@ -148,6 +151,9 @@ function spawn(command: string, args: string[], options: SpawnOptions): ChildPro
       detached: !isWindows,
     }).spawn();
   } catch (error) {
+    // A value no process can be given (a NUL: pass_identity with such a subject) throws, as Node's
+    // spawn does, so the request is refused (500) instead of counting as the MCP server failing to start.
+    if (error instanceof TypeError && /nul byte/i.test(error.message)) throw error;
     return failedToStart(error as Error);
   }
   const stdin = child.stdin.getWriter();

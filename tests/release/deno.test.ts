@@ -3,11 +3,13 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect as connectHttp2 } from "node:http2";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
 import { ECHO_SERVER, startBridge } from "../support/bridge.ts";
 import { brokenOffPost } from "../support/drip.ts";
+import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { initialize, JSON_HEADERS, logged, scripted, until } from "../hardening-ops/support.ts";
 import { assertBearerBridgeWorks, DENO, ROOT, run, startBearerBridge, tempDir } from "./helpers.ts";
 
@@ -92,6 +94,41 @@ describe("under Deno", { timeout: 120_000 }, () => {
       assert.deepEqual(trace, { status: 405, type: "application/json" });
     } finally {
       session.close();
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+    }
+  });
+
+  it("refuses an identity the MCP server cannot be given (pass_identity, a NUL) with 500, as under Node, not as a failed start", async () => {
+    const endpoint = await startJsonEndpoint((body) => ({ status: 200, json: { valid: true, subject: (JSON.parse(body) as { token: string }).token.startsWith("evil") ? "mallory\u0000root" : "alice" } }));
+    const bridge = await startDenoBridge({ mcp_server: scripted({ pass_identity: true }), session: { max_sessions: 2 }, auth: { type: "bearer", bearer: { validation_endpoint: `${endpoint.origin}/validate` } } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        // Before: 200 with "the MCP server could not be started", counted as the MCP server failing to start.
+        const refused = await initialize(bridge.url, { authorization: `Bearer evil-${i}-0123456789` });
+        assert.equal(refused.status, 500, JSON.stringify(refused.body));
+        assert.equal(refused.session, "");
+      }
+      assert.equal((await initialize(bridge.url, { authorization: "Bearer honest-0123456789" })).status, 200);
+      assert.doesNotMatch(bridge.logs(), /could not be started/);
+    } finally {
+      assert.equal(await bridge.stop(), 0, bridge.logs());
+      endpoint.close();
+    }
+  });
+
+  it("logs why the validation endpoint is unreachable (Deno's fetch gives no error code): a refused connection says so", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const bridge = await startDenoBridge({ mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint: `http://127.0.0.1:${port}/validate` } } });
+    try {
+      assert.equal((await initialize(bridge.url, { authorization: "Bearer deno-token-0123456789" })).status, 503);
+      // Before: "validation endpoint unreachable: TypeError".
+      await logged(bridge, /validation endpoint unreachable: Connection refused/);
+    } finally {
       assert.equal(await bridge.stop(), 0, bridge.logs());
     }
   });
