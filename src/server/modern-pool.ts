@@ -359,7 +359,8 @@ export class ModernChildPool {
   /** Ends every child. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    for (const group of this.#groups.values()) for (const upstream of group) this.#stop(upstream, "the bridge is shutting down");
+    // Copies: #stop takes each child out of its group (and an emptied group out of #groups).
+    for (const group of [...this.#groups.values()]) for (const upstream of [...group]) this.#stop(upstream, "the bridge is shutting down");
     await Promise.all(this.#stopping.values());
   }
 

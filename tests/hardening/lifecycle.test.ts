@@ -20,6 +20,12 @@ function wrapped(env: Record<string, string>, script = `"${process.execPath}" "$
   return { marker, config: { ...config, command: "/bin/sh", args: ["-c", script, marker] } };
 }
 
+/** POSTs one 2026-07-28 request (no session: the `_meta` envelope and the standard headers). */
+function postModern(url: string, message: { method: string; params: { name: string; [key: string]: unknown }; [key: string]: unknown }): Promise<Response> {
+  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": message.method, "mcp-name": message.params.name };
+  return fetch(url, { method: "POST", headers, body: JSON.stringify(message) });
+}
+
 function exited(bridge: RunningBridge): Promise<number | null> {
   return new Promise((resolve) => {
     if (bridge.process.exitCode !== null) return resolve(bridge.process.exitCode);
@@ -68,6 +74,18 @@ describe("the whole process tree ends", () => {
     assert.deepEqual(processesWith(marker), [], "no orphan (ppid 1) or other survivor");
     assert.match(bridge.logs(), /waiting for MCP server processes to exit.*processes=2/);
     assert.match(bridge.logs(), /SIGKILL/);
+  });
+
+  test("shutdown leaves none of a 2026-07-28 client's pool of children behind (each one ignoring stdin's end)", async () => {
+    const { config, marker } = fixtureServer({ FIXTURE_IGNORE_EOF: "1" }, { graceful_shutdown_timeout: "1s" });
+    const bridge = await startBridge({ server: { mcp_server: config } });
+    // A call of a kind not yet seen answering runs alone, and the pool starts a spare child for the next.
+    const answer = await postModern(bridge.url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "hi" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+    assert.equal(answer.status, 200, await answer.text());
+    await waitFor("the pool's second child", () => processesWith(marker).length === 2);
+    assert.equal(await bridge.stop(), 0);
+    assert.deepEqual(processesWith(marker), [], "no orphan (ppid 1) or other survivor");
+    assert.match(bridge.logs(), /waiting for MCP server processes to exit.*processes=2/);
   });
 
   test("a second signal exits at once, and still kills the children", async () => {
