@@ -83,10 +83,11 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
   const configured = Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value]));
   // "Scheme credential" values by their credential: a server may name just the token.
   const credentialOf = (value: string) => value.replace(/^\S+\s+(?=\S+$)/, "");
-  // Only headers named like a credential: an X-Tenant's value in an error is what the user needs to read.
+  // Only what may be a credential: an X-Tenant's value in an error is what the user needs to read.
   const configuredCredentials = Object.entries(configured)
-    .filter(([name]) => isCredentialHeader(name))
-    .map(([, value]) => credentialOf(value));
+    .map(([name, value]) => [name, credentialOf(value)] as const)
+    .filter(([name, value]) => isCredentialHeader(name, value))
+    .map(([, value]) => value);
 
   /** One request; `sent` records the Authorization it carried, for the token source's challenge handling. */
   async function attempt(url: string, init: HttpRequestInit, sent: { authorization?: string }, awaitsAnswer: boolean): Promise<Response> {

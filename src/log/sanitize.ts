@@ -35,9 +35,19 @@ export function redactUrlCredentials(text: string): string {
  */
 const CREDENTIAL_HEADER = /auth|token|secret|key|cookie|session|pass|pwd|sig|cred|jwt|bearer|api|access|team|otp|hmac|csrf|xsrf/i;
 
-/** Whether a header of this name may carry a credential (CREDENTIAL_HEADER). */
-export function isCredentialHeader(name: string): boolean {
-  return CREDENTIAL_HEADER.test(name);
+/**
+ * A value shaped like a generated credential whatever its header is called: 16 or more characters
+ * without spaces, holding letters and digits ("7fa2c9e41b0d4e8a…", "AKCp8…"). Words and short
+ * codes ("engineering", "eu-west-1") are not.
+ */
+const GENERATED_VALUE = /^(?=\S*[A-Za-z])(?=\S*\d)\S{16,}$/;
+
+/**
+ * Whether a header `name: value` may carry a credential: its name says so (CREDENTIAL_HEADER), or
+ * its value looks generated (GENERATED_VALUE), for the names no list foresees.
+ */
+export function isCredentialHeader(name: string, value = ""): boolean {
+  return CREDENTIAL_HEADER.test(name) || GENERATED_VALUE.test(value);
 }
 
 /** Known credential values shorter than this are not searched for (they would match ordinary text). */

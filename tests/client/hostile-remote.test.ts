@@ -175,19 +175,20 @@ test("a server echoing the credentials it was sent in its error pages: they reac
   }
 });
 
-test("an error page naming a configured tenant header and the token: the token (and secret-named headers) redacted, the tenant shown", async () => {
+test("an error page naming a configured tenant header and the token: the token (and secret-named headers, and generated-looking values) redacted, the tenant shown", async () => {
   const token = "tok-TENANTCASE-51ac7e90";
   const session = "sess-TENANTCASE-0b2f";
+  const routing = "7fa2c9e41b0d4e8aTENANTCASE";
   const server = await startRawServer((req, res, body) => {
     const method = (body as { method?: string } | undefined)?.method;
     if (method === "server/discover") return void res.writeHead(404).end();
-    res.writeHead(403, { "content-type": "text/plain" }).end(`tenant ${req.headers["x-tenant"]} may not call this (token ${req.headers.authorization}, session ${req.headers["x-session-ref"]})`);
+    res.writeHead(403, { "content-type": "text/plain" }).end(`tenant ${req.headers["x-tenant"]} may not call this (token ${req.headers.authorization}, session ${req.headers["x-session-ref"]}, route ${req.headers["x-route"]})`);
   });
   servers.push(server);
-  const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "X-Tenant: engineering", "--header", `X-Session-Ref: ${session}`], { TOKEN: token });
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "X-Tenant: engineering", "--header", `X-Session-Ref: ${session}`, "--header", `X-Route: ${routing}`], { TOKEN: token });
   local.send(INITIALIZE);
-  assert.match((await local.answer(0)).error?.message ?? "", /HTTP 403: tenant engineering may not call this \(token Bearer \[redacted\], session \[redacted\]\)/);
-  for (const secret of [token, session]) assert.ok(!local.stdout().includes(secret) && !local.stderr().includes(secret), secret);
+  assert.match((await local.answer(0)).error?.message ?? "", /HTTP 403: tenant engineering may not call this \(token Bearer \[redacted\], session \[redacted\], route \[redacted\]\)/);
+  for (const secret of [token, session, routing]) assert.ok(!local.stdout().includes(secret) && !local.stderr().includes(secret), secret);
 });
 
 test("vendor credential headers whose names say neither key nor token (Honeycomb, JFrog, an exchange's signature, a one-time password) echoed in an error page: redacted, the tenant still shown", async () => {
