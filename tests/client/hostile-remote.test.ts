@@ -98,6 +98,21 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
   };
 }
 
+/** A tools/call of tool `name` (no arguments), as the local client sends it. */
+const toolCall = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
+
+/**
+ * Sends `count` batches of a call to "big" (a large answer) and one to "slow" (answered later),
+ * each sent once the previous batch's large answer is in: every batch keeps its large answer (of
+ * the answer budget) until its slow one comes.
+ */
+async function keepLargeAnswers(local: RawLocal, count: number): Promise<void> {
+  for (let k = 1; k <= count; k++) {
+    local.send([toolCall(100 + k, "big"), toolCall(200 + k, "slow")]);
+    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
+  }
+}
+
 const INITIALIZE = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
 const INITIALIZE_RESULT = { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "hostile", version: "1" } };
 
@@ -1086,12 +1101,7 @@ test("batches each keeping a large answer while their other request is slow: pas
   });
   const local = startLocal(["connect", server.url, "--log-level", "debug"]);
   await local.handshake();
-  const call = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
-  for (let k = 1; k <= COUNT; k++) {
-    local.send([call(100 + k, "big"), call(200 + k, "slow")]);
-    // Delivered (and so kept by its batch) before the next batch's large answer is read.
-    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
-  }
+  await keepLargeAnswers(local, COUNT);
   await waitFor(() => slow.length === COUNT, "the slow requests");
   for (const answer of slow) answer();
   const lines = (await waitFor(() => {
@@ -1104,7 +1114,7 @@ test("batches each keeping a large answer while their other request is slow: pas
   for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
   for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
   // Released once written: another batch with a large answer fits.
-  local.send([call(301, "big")]);
+  local.send([toolCall(301, "big")]);
   await waitFor(() => local.stdout().includes('[{"jsonrpc":"2.0","id":301,"result"'), "the later batch's answer", 120_000);
 });
 
@@ -1214,13 +1224,9 @@ test("HTTP+SSE: events past the answer budget on the one event stream (a notific
   servers.push(server);
   const local = startLocal(["connect", server.url, "--transport", "sse", "--log-level", "debug"]);
   await local.handshake();
-  const call = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
-  for (let k = 1; k <= BATCHES; k++) {
-    local.send([call(100 + k, "big"), call(200 + k, "slow")]);
-    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
-  }
+  await keepLargeAnswers(local, BATCHES);
   await waitFor(() => slow.length === BATCHES, "the slow requests");
-  local.send(call(50, "oversized"));
+  local.send(toolCall(50, "oversized"));
   const failed = await local.answer(50, 120_000);
   assert.match(failed.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(failed));
   assert.equal(failed.error?.data?.reason, "capacity");
