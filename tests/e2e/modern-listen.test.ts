@@ -40,7 +40,8 @@ describe("subscriptions/listen in front of a pool of legacy children that all se
   const bridge = useBridge(() =>
     startBridge({
       server: {
-        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy", WATCH_DIR: dir, INIT_RESULT: JSON.stringify(initResult) }, read_timeout: "5s" },
+        // Watching, the fixture outlives stdin's end: it is ended after 1 s of grace, not 30.
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy", WATCH_DIR: dir, INIT_RESULT: JSON.stringify(initResult) }, read_timeout: "5s", graceful_shutdown_timeout: "1s" },
         auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
         session: { modern_pool_size: 2 },
       },
