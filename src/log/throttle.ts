@@ -33,7 +33,7 @@ export function throttledLog(logger: Logger, source: string, options: { burst: n
   return {
     write(level, message, lineFields) {
       if (!logger.enabled(level)) return;
-      const now = Date.now();
+      const now = performance.now();
       if (now - windowStart >= options.windowMs) {
         windowStart = now;
         written = 0;

@@ -184,7 +184,7 @@ export class StdioChild {
   }
 
   #terminate(): void {
-    this.#terminatedAt ??= Date.now();
+    this.#terminatedAt ??= performance.now();
     this.#process.kill("SIGTERM");
   }
 
@@ -196,14 +196,14 @@ export class StdioChild {
     if (!this.#process.groupAlive()) return;
     this.#terminate();
     const termDeadline = this.#terminatedAt! + this.#graceMs;
-    while (this.#process.groupAlive() && !this.#killed && Date.now() < termDeadline) await sleep(POLL_MS);
+    while (this.#process.groupAlive() && !this.#killed && performance.now() < termDeadline) await sleep(POLL_MS);
     if (!this.#process.groupAlive()) return;
     if (!this.#killed) {
       this.#logger.warn("processes of the child's group outlived SIGTERM", { pid: this.pid });
       this.kill();
     }
-    const killDeadline = Date.now() + AFTER_SIGKILL_MS;
-    while (this.#process.groupAlive() && Date.now() < killDeadline) await sleep(POLL_MS);
+    const killDeadline = performance.now() + AFTER_SIGKILL_MS;
+    while (this.#process.groupAlive() && performance.now() < killDeadline) await sleep(POLL_MS);
   }
 }
 

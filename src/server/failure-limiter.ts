@@ -37,7 +37,7 @@ export class FailureLimiter {
    */
   fail(client: string): number | undefined {
     const address = addressBucket(client);
-    const now = Date.now();
+    const now = performance.now();
     let window = this.#windows.get(address);
     if (!window || now - window.since > WINDOW_MS) {
       if (window) this.#summarize(address, window);

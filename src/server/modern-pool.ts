@@ -214,7 +214,7 @@ export class ModernChildPool {
 
   /** No child fits now: grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
   async #startWaiting(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): Promise<StartedCall> {
-    const deadline = Date.now() + this.#config.mcp_server!.read_timeout;
+    const deadline = performance.now() + this.#config.mcp_server!.read_timeout;
     // Whether this call may still grow the group (not after a child it started failed to).
     let grow = true;
     for (;;) {
@@ -278,7 +278,7 @@ export class ModernChildPool {
     if (queue.length >= MAX_WAITING_PER_KEY) return Promise.reject(new SessionLimitError(`too many calls of this principal are waiting for a child`, 1));
     this.#waiting.set(key, queue);
     return new Promise((resolve, reject) => {
-      const untilDeadline = Math.max(0, deadline - Date.now());
+      const untilDeadline = Math.max(0, deadline - performance.now());
       const recheck = recheckInMs !== undefined && recheckInMs < untilDeadline;
       const timer = setTimeout(() => {
         const at = queue.indexOf(wake);
@@ -415,7 +415,7 @@ export class ModernChildPool {
   }
 
   #expireIdle(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const group of [...this.#groups.values()]) {
       for (const upstream of [...group]) {
         // A principal with a listen stream open keeps its children: they are what it listens to.

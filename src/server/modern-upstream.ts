@@ -118,7 +118,7 @@ export class ModernUpstream {
   era: ChildEra | undefined;
   /** The child's `server/discover` result (modern) or `initialize` result (legacy). */
   handshake: JsonObject | undefined;
-  lastActivity = Date.now();
+  lastActivity = performance.now();
   readonly ready: Promise<void>;
   /** Why the handshake failed, once `ready` has rejected (for /ready, see start-health.ts). */
   startFailure: StartFailure | undefined;
@@ -236,7 +236,7 @@ export class ModernUpstream {
    * the call's bridge id. How it ends goes to `sink.answered`, never before this returns.
    */
   call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { upstream: ModernUpstream; id: number } {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     const id = this.#nextId++;
     const meta = metaOf(params);
     const token = meta?.progressToken;
@@ -273,7 +273,7 @@ export class ModernUpstream {
 
   /** Answers one of the child's own requests. */
   answer(response: JsonRpcResponse): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     this.#child.send(JSON.stringify(response));
   }
 
@@ -390,7 +390,7 @@ export class ModernUpstream {
   }
 
   #receive(message: JsonRpcMessage, raw: string): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     if (isResponse(message)) {
       if (this.#probe && message.id === this.#probe.id) return this.#probe.resolve(message);
       const call = typeof message.id === "number" ? this.#calls.get(message.id) : undefined;

@@ -289,8 +289,8 @@ export class ModernServer {
     // A listing under way may bring the tool's declarations: the call must not pass unchecked meanwhile.
     const listing = this.#listing.get(upstream);
     if (listing) return listing.then(() => check());
-    if (Date.now() - (this.#listedAt.get(upstream) ?? 0) <= TOOL_LIST_INTERVAL_MS) return undefined;
-    this.#listedAt.set(upstream, Date.now());
+    if (performance.now() - (this.#listedAt.get(upstream) ?? -Infinity) <= TOOL_LIST_INTERVAL_MS) return undefined;
+    this.#listedAt.set(upstream, performance.now());
     const listed = this.#listTools(upstream, request.envelope).finally(() => this.#listing.delete(upstream));
     this.#listing.set(upstream, listed);
     return listed.then(() => check());

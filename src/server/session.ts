@@ -84,7 +84,7 @@ class PostStream {
   openTimer: ReturnType<typeof setTimeout> | undefined;
   readonly response: Promise<Response>;
   resolve!: (response: Response) => void;
-  readonly openedAt = Date.now();
+  readonly openedAt = performance.now();
 
   constructor(
     readonly streamId: number,
@@ -108,8 +108,7 @@ class PostStream {
 export class Session {
   readonly id: string;
   readonly principal: Principal | undefined;
-  readonly createdAt = Date.now();
-  lastActivity = Date.now();
+  lastActivity = performance.now();
   /** Negotiated in initialize; until then the version the client asked for. */
   protocolVersion: string;
   /**
@@ -191,7 +190,7 @@ export class Session {
     onClientGone: ((listener: () => void) => void) | undefined,
     headers: Record<string, string> = {},
   ): Promise<Response> | Response {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     if (this.#link?.congested) {
       this.#drops.write("warn", "the MCP server is not reading its input; POST refused with 503");
       return congestedResponse(null);
@@ -207,7 +206,7 @@ export class Session {
     if (stream) {
       this.#streams.set(stream.streamId, stream);
       stream.initialize = requests.some((request) => request.method === "initialize");
-      const deadline = Date.now() + (stream.initialize ? Math.max(this.#settings.readTimeoutMs, this.#settings.startupTimeoutMs) : this.#settings.readTimeoutMs);
+      const deadline = performance.now() + (stream.initialize ? Math.max(this.#settings.readTimeoutMs, this.#settings.startupTimeoutMs) : this.#settings.readTimeoutMs);
       for (const request of requests) this.#track(request, stream, deadline);
       if (legacy) {
         stream.mode = "sse";
@@ -237,7 +236,7 @@ export class Session {
 
   /** Opens the standalone GET stream, or resumes a stream after Last-Event-ID. */
   handleGet(lastEventId: string | undefined): Response {
-    this.lastActivity = Date.now();
+    this.lastActivity = performance.now();
     const resumed = lastEventId ? parseEventId(lastEventId) : undefined;
     const streamId = resumed?.streamId ?? STANDALONE_STREAM;
     // Only a reply that went out as SSE can be resumed: one still undecided or sent as JSON comes on
@@ -319,7 +318,7 @@ export class Session {
       const token = (message.params as { progressToken?: string | number } | undefined)?.progressToken;
       const owner = token === undefined ? undefined : this.#progress.get(token);
       if (owner) {
-        owner.deadline = Date.now() + this.#settings.readTimeoutMs;
+        owner.deadline = performance.now() + this.#settings.readTimeoutMs;
         if (owner.stream.canCarryEvents) return this.#deliverEvent(owner.stream, raw);
       }
     }
@@ -355,7 +354,7 @@ export class Session {
    * live call. Initialize is left alone: its answer decides whether the session exists.
    */
   showLiveness(intervalMs: number): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const stream of this.#streams.values()) {
       if (stream.mode !== "undecided" || !stream.acceptsSse || now - stream.openedAt < intervalMs / 2) continue;
       if ([...stream.pending].some((key) => this.#pending.get(key)?.method === "initialize")) continue;
@@ -371,7 +370,7 @@ export class Session {
   keepAlive(): void {
     if (this.#standalone?.open) this.#standalone.keepAlive();
     for (const stream of this.#streams.values()) if (stream.sink?.open) stream.sink.keepAlive();
-    if (this.hasOpenStream && !this.#legacy) this.lastActivity = Date.now();
+    if (this.hasOpenStream && !this.#legacy) this.lastActivity = performance.now();
   }
 
   /** Whether the session has been idle longer than `timeoutMs` and may be ended. */

@@ -55,14 +55,14 @@ export class SessionManager {
    */
   readonly starts = new StartHealth();
   readonly #timer: ReturnType<typeof setInterval>;
-  #lastKeepAlive = Date.now();
+  #lastKeepAlive = performance.now();
   /** Children serving modern clients (src/server/modern-pool.ts), which count against max_sessions too. */
   otherChildren: () => number = () => 0;
   /** At max_sessions, frees a place held by a modern principal's extra child; false when there is none. */
   makeRoom: () => boolean = () => false;
   /** A subject's modern children, which count against max_sessions_per_subject too. */
   otherChildrenOf: (subject: string) => number = () => 0;
-  #lastCleanup = Date.now();
+  #lastCleanup = performance.now();
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger) {
     this.#config = config;
@@ -241,7 +241,7 @@ export class SessionManager {
   }
 
   #tick(): void {
-    const now = Date.now();
+    const now = performance.now();
     const keepAlive = now - this.#lastKeepAlive >= this.#config.sse_keepalive_interval;
     const cleanup = now - this.#lastCleanup >= Math.min(this.#config.session.cleanup_interval, this.#config.session.timeout);
     if (keepAlive) this.#lastKeepAlive = now;

@@ -83,7 +83,7 @@ export class SharedChildHub {
 
   /** Seconds until the next start attempt while restarting or failed (0 otherwise). */
   get retryInSeconds(): number {
-    return this.#state === "restarting" || this.#state === "failed" ? Math.max(1, Math.ceil((this.#retryAt - Date.now()) / 1000)) : 0;
+    return this.#state === "restarting" || this.#state === "failed" ? Math.max(1, Math.ceil((this.#retryAt - performance.now()) / 1000)) : 0;
   }
 
   link(session: Session): UpstreamLink {
@@ -133,7 +133,7 @@ export class SharedChildHub {
       this.#logger.error(`the shared MCP server ${how}; not restarting (restart_on_failure is off)`);
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     const window = this.#config.restart_window;
     this.#failures = this.#failures.filter((at) => now - at < window);
     this.#failures.push(now);
@@ -152,7 +152,7 @@ export class SharedChildHub {
 
   #schedule(state: "restarting" | "failed", delay: number): void {
     this.#state = state;
-    this.#retryAt = Date.now() + delay;
+    this.#retryAt = performance.now() + delay;
     this.#restartTimer = setTimeout(() => this.#start(), delay);
   }
 

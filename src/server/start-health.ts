@@ -49,14 +49,14 @@ export class StartHealth {
 
   /** A child did not get as far as answering initialize, through no doing of the bridge or the client. */
   failed(failure: StartFailure): void {
-    this.#failedAt.push(Date.now());
+    this.#failedAt.push(performance.now());
     if (this.#failedAt.length > FAILURES_IN_A_ROW) this.#failedAt.shift();
     this.#last = failure;
   }
 
   /** The most recent failure while the recent starts count as failing; undefined when children start. */
   get failing(): StartFailure | undefined {
-    if (this.#failedAt.length < FAILURES_IN_A_ROW || Date.now() - this.#failedAt[0]! > FAILING_WINDOW_MS) return undefined;
+    if (this.#failedAt.length < FAILURES_IN_A_ROW || performance.now() - this.#failedAt[0]! > FAILING_WINDOW_MS) return undefined;
     return this.#last;
   }
 }

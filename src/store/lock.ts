@@ -98,7 +98,7 @@ async function liveOwner(platform: LockPlatform, path: string, text: string): Pr
   if (scope === undefined || scope === platform.processScope) return pid !== platform.pid && platform.processAlive(pid) ? pid : undefined;
   const beat = () => platform.readTextFile(`${path}.beat`).catch(() => undefined);
   const first = await beat();
-  for (const deadline = Date.now() + HEARTBEAT_SILENCE; Date.now() < deadline; ) {
+  for (const deadline = performance.now() + HEARTBEAT_SILENCE; performance.now() < deadline; ) {
     await sleep(HEARTBEAT_INTERVAL / 4);
     if ((await beat()) !== first) return pid;
   }
@@ -145,11 +145,11 @@ export async function acquireStateLock(directory: string, platform: LockPlatform
   const path = `${directory}/${LOCK_FILE_NAME}`;
   const files = lockFiles(platform);
   const text = `${JSON.stringify({ pid: platform.pid, scope: platform.processScope, owner: ownerToken(), started_at: new Date().toISOString() })}\n`;
-  const deadline = Date.now() + TAKEOVER_WAIT;
+  const deadline = performance.now() + TAKEOVER_WAIT;
   let graceGiven = false;
   let vanished = 0;
   while (!(await files.createExclusive(path, text))) {
-    if (Date.now() > deadline) throw takeoverStuck(directory, path);
+    if (performance.now() > deadline) throw takeoverStuck(directory, path);
     const held = await files.read(path);
     if (held === undefined) {
       // Gone since (released, or taken over by another bridge): the next round finds out which.

@@ -106,7 +106,6 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
         fetchTimeout: config.jwks.fetch_timeout,
         refreshInterval: config.jwks.refresh_interval,
         cooldown: config.jwks.cooldown,
-        now,
         logger,
         retry,
       });

@@ -37,7 +37,6 @@ export interface JwksCacheOptions {
   refreshInterval: number;
   /** Least time between two fetches caused by an unknown kid (ms). */
   cooldown: number;
-  now: () => number;
   logger: Logger;
   /** Backoff while no keys could be fetched yet (ms). */
   retry: { initialDelay: number; maxDelay: number };
@@ -66,7 +65,7 @@ export class JwksCache {
   readonly #options: JwksCacheOptions;
   #local: JWTVerifyGetKey | undefined;
   #inFlight: Promise<void> | undefined;
-  /** Start of the latest fetch, successful or not: the cooldown counts from here. */
+  /** Start of the latest fetch (performance.now()), successful or not: the cooldown counts from here. */
   #lastFetchStart = Number.NEGATIVE_INFINITY;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
@@ -106,7 +105,7 @@ export class JwksCache {
 
   async #fetch(): Promise<void> {
     const { url, fetch, fetchTimeout } = this.#options;
-    this.#lastFetchStart = this.#options.now();
+    this.#lastFetchStart = performance.now();
     this.fetchCount++;
     try {
       const set = await processJwksResponse(await jwksRequest(url, { fetch, timeout: fetchTimeout }));
@@ -158,7 +157,7 @@ export class JwksCache {
     }
     if (this.#inFlight) {
       await this.#inFlight.catch(() => {});
-    } else if (this.#options.now() - this.#lastFetchStart >= this.#options.cooldown) {
+    } else if (performance.now() - this.#lastFetchStart >= this.#options.cooldown) {
       try {
         await this.refresh();
       } catch (error) {

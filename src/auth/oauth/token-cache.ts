@@ -23,11 +23,15 @@ export class TokenCache<V> {
   readonly #now: () => number;
   readonly #maxTtl: number;
 
-  /** `maxTtl` (ms) caps every entry, so that a key the IdP withdraws stops working within it. */
+  /**
+   * `maxTtl` (ms) caps every entry, so that a key the IdP withdraws stops working within it; `now`
+   * is the wall clock (ms since the epoch) that `until` is read against. Entries then live on the
+   * monotonic clock (see TtlCache).
+   */
   constructor(options: { maxEntries?: number; maxTtl: number; now: () => number }) {
     this.#now = options.now;
     this.#maxTtl = options.maxTtl;
-    this.#cache = new TtlCache<V>(options.maxEntries ?? TOKEN_CACHE_MAX_ENTRIES, options.now);
+    this.#cache = new TtlCache<V>(options.maxEntries ?? TOKEN_CACHE_MAX_ENTRIES);
   }
 
   get(key: string): V | undefined {

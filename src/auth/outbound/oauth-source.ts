@@ -141,9 +141,9 @@ export class OAuthTokenSource implements TokenSource {
     if (!current.tokens && this.#o.grant !== "authorization_code") {
       await this.#singleRenewal(() => this.#obtain(current!, this.#requested));
       current = this.#current;
-    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code") && Date.now() - this.#renewalFailedAt >= RENEWAL_BACKOFF_MS) {
+    } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code") && performance.now() - this.#renewalFailedAt >= RENEWAL_BACKOFF_MS) {
       await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => {
-        this.#renewalFailedAt = Date.now();
+        this.#renewalFailedAt = performance.now();
         this.#o.logger.warn("token refresh failed; the current token is used until it is refused", { error: (error as Error).message, retry_in_ms: RENEWAL_BACKOFF_MS });
       });
       current = this.#current;
@@ -271,7 +271,7 @@ export class OAuthTokenSource implements TokenSource {
    * MAX_AUTHORIZATIONS were made for it, or MAX_AUTHORIZATIONS_ALL_SCOPES for any, within the window.
    */
   #allow(scopes: string, refresh: boolean): boolean {
-    const now = Date.now();
+    const now = performance.now();
     // Scope tokens hold no space (RFC 6749 §3.3): these keys cannot be a scope set's.
     const key = `${refresh ? "refresh " : ""}${scopes}`;
     const all = refresh ? " all refreshes" : " all authorizations";

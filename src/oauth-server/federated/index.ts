@@ -227,7 +227,6 @@ export class FederatedLogin implements UpstreamLogin {
           fetchTimeout: this.#config.http_timeout,
           refreshInterval: 60 * 60_000,
           cooldown: JWKS_REFETCH_COOLDOWN_MS,
-          now: this.#now,
           logger: this.#logger,
           retry: { initialDelay: 1_000, maxDelay: 60_000 },
         }),

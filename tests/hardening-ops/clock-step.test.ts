@@ -1,0 +1,179 @@
+/**
+ * @module A step of the wall clock (an NTP correction, a VM resumed, an operator's `date -s`) while
+ * the bridge runs. Timeouts, idle lifetimes, keep-alives and cached token answers are durations:
+ * they used to be measured with Date.now(), so a step back by an hour stretched each of them by an
+ * hour (a call the MCP server never answers waited an hour, a revoked token stayed accepted, idle
+ * sessions and children lived on, streams got no keep-alive), and a step forward cut them short (a
+ * call in flight failed at once, its session was ended). tests/support/clock-step.cjs moves the
+ * bridge's Date.now() on SIGUSR2 and leaves timers and performance.now() alone, as the kernel's
+ * monotonic clock is left alone.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ROOT, startBridge, type RunningBridge } from "../support/bridge.ts";
+import { call, meta, textOf } from "../support/modern.ts";
+
+const TOKEN = "clock-step-token-0123456789";
+const LEGACY = "2025-11-25";
+const HOUR_MS = 3_600_000;
+
+function stepping(stepMs: number): { env: Record<string, string> } {
+  return { env: { NODE_OPTIONS: `--require ${ROOT}tests/support/clock-step.cjs`, CLOCK_STEP_MS: String(stepMs) } };
+}
+
+function misbehaving(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    server: {
+      mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" }, read_timeout: "2s", graceful_shutdown_timeout: "1s" },
+      auth: { type: "bearer", bearer: { valid_tokens: [TOKEN] } },
+      session: { timeout: "3s", cleanup_interval: "1s" },
+      sse_keepalive_interval: "2s",
+      ...extra,
+    },
+  };
+}
+
+const headers = (session?: string) => ({
+  authorization: `Bearer ${TOKEN}`,
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  ...(session && { "mcp-session-id": session, "mcp-protocol-version": LEGACY }),
+});
+
+/** A legacy (Streamable HTTP, 2025-11-25) session: its id. */
+async function openSession(bridge: RunningBridge): Promise<string> {
+  const response = await fetch(bridge.url, {
+    method: "POST",
+    headers: headers(),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: "clock-step", version: "1" } } }),
+  });
+  await response.text();
+  const session = response.headers.get("mcp-session-id");
+  assert.ok(response.ok && session, `initialize: ${response.status}`);
+  await (await fetch(bridge.url, { method: "POST", headers: headers(session), body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text();
+  return session;
+}
+
+/** POSTs a tools/call in `session`; resolves to the status and the answer (from JSON or from the SSE stream). */
+async function callInSession(bridge: RunningBridge, session: string, id: number, name: string, signal: AbortSignal): Promise<{ status: number; answer: Record<string, any> | undefined }> {
+  const response = await fetch(bridge.url, { method: "POST", headers: headers(session), signal, body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } }) });
+  const text = await response.text();
+  if (!response.headers.get("content-type")?.includes("text/event-stream")) return { status: response.status, answer: text ? JSON.parse(text) : undefined };
+  const answers = text
+    .split("\n")
+    .filter((line) => line.startsWith("data:") && line.slice(5).trim() !== "")
+    .map((line) => JSON.parse(line.slice(5)))
+    .filter((message) => message.id === id);
+  return { status: response.status, answer: answers[0] };
+}
+
+async function sessionAlive(bridge: RunningBridge, session: string): Promise<boolean> {
+  const response = await fetch(bridge.url, { method: "POST", headers: headers(session), body: JSON.stringify({ jsonrpc: "2.0", id: 99, method: "ping" }) });
+  await response.text();
+  return response.status !== 404;
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    assert.ok(performance.now() < deadline, `${what} within ${ms / 1000} s`);
+    await sleep(200);
+  }
+}
+
+describe("the wall clock stepped back an hour", () => {
+  test("a call the MCP server never answers still ends after read_timeout; idle sessions and modern children still end after session.timeout; open streams still get keep-alives", { timeout: 90_000 }, async () => {
+    const bridge = await startBridge(misbehaving(), stepping(-HOUR_MS));
+    try {
+      const idle = await openSession(bridge);
+      const holding = await openSession(bridge);
+      const watched = await openSession(bridge);
+      // A modern request starts a child of the pool for the principal.
+      assert.equal(textOf((await call(bridge, TOKEN, { id: 1, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta({}) } })).body.result), "ok {}");
+      const stream = await fetch(bridge.url, { headers: { ...headers(watched), accept: "text/event-stream" } });
+      assert.equal(stream.status, 200);
+      const held = callInSession(bridge, holding, 7, "hold", AbortSignal.timeout(30_000));
+      await sleep(300);
+      bridge.process.kill("SIGUSR2");
+
+      // Before: the call's deadline was an hour away once the clock stepped back (aborted here at 30 s).
+      const { answer } = await held;
+      assert.equal(answer?.error?.code, -32001, `RequestTimeout after read_timeout (2 s): ${JSON.stringify(answer)}`);
+
+      // Before: every lifetime counted from before the step lasted an hour more.
+      // (Asking whether it lives would be activity: the log says.)
+      const ended = (session: string) => bridge.logs().split("\n").some((line) => line.includes("session ended") && line.includes(session.slice(0, 8)) && line.includes("idle"));
+      await until("the idle legacy session ending", () => ended(idle), 20_000);
+      assert.ok(!(await sessionAlive(bridge, idle)), "the idle session is gone");
+      await until("the idle modern child ending", () => bridge.logs().includes("modern child idle; ended"), 20_000);
+
+      // The watched session's stream gets keep-alive comments (every 2 s) after the step too.
+      const reader = stream.body!.getReader();
+      const decoder = new TextDecoder();
+      let received = "";
+      const readUntilKeepAlive = (async () => {
+        while (!/^:/m.test(received)) {
+          const { value, done } = await reader.read();
+          if (done) return false;
+          received += decoder.decode(value, { stream: true });
+        }
+        return true;
+      })();
+      const kept = await Promise.race([readUntilKeepAlive, sleep(10_000).then(() => false)]);
+      await reader.cancel().catch(() => {});
+      assert.ok(kept, `a keep-alive comment on the open stream within 10 s of the step: ${JSON.stringify(received)}`);
+      assert.ok(await sessionAlive(bridge, watched), "a session with an open stream lives on");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a revoked token's cached acceptance (bearer.cache_ttl) still ends after cache_ttl", { timeout: 60_000 }, async () => {
+    let valid = true;
+    const endpoint: Server = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify(valid ? { valid: true, subject: "alice", scopes: [] } : { valid: false }));
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
+    const bridge = await startBridge(misbehaving({ auth: { type: "bearer", bearer: { validation_endpoint: url, cache_ttl: "1s", negative_cache_ttl: "1s" } } }), stepping(-HOUR_MS));
+    try {
+      const ping = async () => (await call(bridge, TOKEN, { id: 1, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta({}) } })).status;
+      assert.equal(await ping(), 200);
+      valid = false;
+      bridge.process.kill("SIGUSR2");
+      await sleep(1_500);
+      // Before: the acceptance cached just before the step was reused for an hour.
+      assert.equal(await ping(), 401, "the token is asked about again once cache_ttl passed, and refused");
+    } finally {
+      await bridge.stop();
+      endpoint.close();
+    }
+  });
+});
+
+describe("the wall clock stepped forward an hour", () => {
+  test("a call in flight is still answered, and its session lives on", { timeout: 60_000 }, async () => {
+    const bridge = await startBridge(misbehaving({ session: { timeout: "30s", cleanup_interval: "1s" } }), stepping(HOUR_MS));
+    try {
+      const session = await openSession(bridge);
+      // The fixture answers `wait` after 1.5 s.
+      const waiting = callInSession(bridge, session, 7, "wait", AbortSignal.timeout(30_000));
+      await sleep(300);
+      bridge.process.kill("SIGUSR2");
+      // Before: the next tick found the call an hour past its deadline (RequestTimeout), then the session an hour idle.
+      const { answer } = await waiting;
+      assert.equal(textOf(answer?.result), "waited", JSON.stringify(answer));
+      await sleep(1_500);
+      assert.ok(await sessionAlive(bridge, session), "the session is not ended as idle");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
