@@ -5,12 +5,12 @@ import { hash } from "node:crypto";
 import { accessSync, appendFileSync, closeSync, constants as fsConstants, createReadStream, existsSync, openSync, statSync } from "node:fs";
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { Writable } from "node:stream";
+import { Writable, type Duplex } from "node:stream";
 import { createExclusiveFile, makeDirectory, processAlive, processScope, removeFile, renameFile, writeDurably } from "./node-files.ts";
 import { publicFetch } from "./public-fetch.ts";
 import { closeStalledResponses } from "./node-write-timeout.ts";
 import { createServer as createHttpsServer } from "node:https";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { dirname } from "node:path";
@@ -94,6 +94,32 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
   return sockets;
 }
 
+/** What Node's parser refusals mean, by error code, for the JSON body that says so. */
+const PARSE_REFUSALS: Record<string, [status: number, error: string, description: string]> = {
+  HPE_HEADER_OVERFLOW: [431, "request_header_fields_too_large", `the request's header section is larger than the ${maxHeaderSize} bytes accepted`],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "request_timeout", "the request's head or body did not arrive in time"],
+};
+
+/**
+ * Requests Node's parser refuses before the app sees them (a header section past 16 KiB, a
+ * request line that is not HTTP, a request past requestTimeout) get the status Node would send,
+ * with a JSON body as every other refusal has, and the connection closes. Nothing is sent into a
+ * response already under way (a keep-alive connection's SSE stream): that connection just closes.
+ * The body never repeats what was sent.
+ */
+function answerParseErrors(server: Server): void {
+  const current = new WeakMap<Duplex, ServerResponse>();
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    current.set(request.socket, response);
+  });
+  server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
+    if (!socket.writable || current.get(socket)?.headersSent) return void socket.destroy();
+    const [status, code, description] = PARSE_REFUSALS[error.code ?? ""] ?? [400, "invalid_request", `the request is not valid HTTP/1.1 (${error.code ?? "unparsable"})`];
+    const body = JSON.stringify({ error: code, error_description: description });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+}
+
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
   const tls = options.tls;
   // Node insists that the head's time fits in the whole request's.
@@ -140,6 +166,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
     });
   }
   const sockets = limitConnections(server, options);
+  answerParseErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {

@@ -1,0 +1,71 @@
+/**
+ * @module Requests Node's HTTP parser refuses before the app sees them: a header section past the
+ * limit, a request line that is not HTTP, Content-Length with Transfer-Encoding (a smuggling
+ * attempt). They used to get Node's bare status line with no body; every other refusal of the
+ * bridge has a JSON body saying what was wrong. A refusal must never be written into a response
+ * already under way on the same connection.
+ */
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ECHO_SERVER, startBridge, useBridge } from "../support/bridge.ts";
+
+/** Sends `raw` on a new connection; resolves to all it received once the bridge closed it (or after `ms`). */
+function exchange(port: number, raw: string, ms = 10_000): Promise<string> {
+  return new Promise((resolve) => {
+    let received = "";
+    const socket = connect(port, "127.0.0.1", () => socket.write(raw));
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+  });
+}
+
+function bodyOf(received: string): Record<string, string> {
+  const [head, body] = received.split("\r\n\r\n", 2);
+  assert.match(head!, /\r\ncontent-type: application\/json\r\n/i, received.slice(0, 300));
+  return JSON.parse(body!);
+}
+
+describe("requests the HTTP parser refuses", { timeout: 60_000 }, () => {
+  const bridge = useBridge(() => startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } }));
+  const port = () => Number(new URL(bridge.origin).port);
+
+  test("a header section past the limit: 431 with a JSON body naming the limit; the bridge serves on", async () => {
+    const received = await exchange(port(), `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${"a".repeat(20_000)}\r\n\r\n`);
+    assert.match(received, /^HTTP\/1\.1 431 /);
+    const body = bodyOf(received);
+    assert.equal(body.error, "request_header_fields_too_large");
+    assert.match(body.error_description!, /16384 bytes/);
+    assert.doesNotMatch(received, /aaaa/, "nothing of the request is repeated");
+    assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
+  });
+
+  test("a request line that is not HTTP, and Content-Length with Transfer-Encoding: 400 with a JSON body", async () => {
+    for (const raw of ["SOMETHING ELSE\r\n\r\n", "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"]) {
+      const received = await exchange(port(), raw);
+      assert.match(received, /^HTTP\/1\.1 400 /, JSON.stringify(received));
+      assert.equal(bodyOf(received).error, "invalid_request");
+    }
+  });
+
+  test("garbage after a request whose response is a stream under way: the connection closes, nothing is written into the stream", async () => {
+    let received = "";
+    const socket = connect(port(), "127.0.0.1");
+    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+    socket.on("error", () => {});
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    socket.write("GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+    for (let waited = 0; !received.includes("event: endpoint") && waited < 10_000; waited += 50) await sleep(50);
+    assert.match(received, /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
+    socket.write("SOMETHING ELSE\r\n\r\n");
+    await Promise.race([closed, sleep(10_000)]);
+    socket.destroy();
+    assert.doesNotMatch(received, /HTTP\/1\.1 400/, "no status line inside the event stream");
+  });
+});
