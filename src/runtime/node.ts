@@ -96,7 +96,7 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
 
 /** What Node's parser refusals mean, by error code, for the JSON body that says so. */
 const PARSE_REFUSALS: Record<string, [status: number, error: string, description: string]> = {
-  HPE_HEADER_OVERFLOW: [431, "request_header_fields_too_large", `the request's header section is larger than the ${maxHeaderSize} bytes accepted`],
+  HPE_HEADER_OVERFLOW: [431, "request_header_fields_too_large", `the request's head (request line and header fields) is larger than the ${maxHeaderSize} bytes accepted`],
   ERR_HTTP_REQUEST_TIMEOUT: [408, "request_timeout", "the request's head or body did not arrive in time"],
 };
 
@@ -108,12 +108,19 @@ const PARSE_REFUSALS: Record<string, [status: number, error: string, description
  * The body never repeats what was sent.
  */
 function answerParseErrors(server: Server): void {
-  const current = new WeakMap<Duplex, ServerResponse>();
+  // A connection's responses not finished yet: on keep-alive the last one may long be done, and a
+  // pipelined request's response may wait behind one under way (a stream), so "the latest request's
+  // response" tells nothing. Node keeps at most its pipelined requests here; closed ones leave.
+  const unfinished = new WeakMap<Duplex, Set<ServerResponse>>();
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    current.set(request.socket, response);
+    let responses = unfinished.get(request.socket);
+    if (!responses) unfinished.set(request.socket, (responses = new Set()));
+    responses.add(response);
+    response.once("close", () => responses.delete(response));
   });
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
-    if (!socket.writable || current.get(socket)?.headersSent) return void socket.destroy();
+    const underWay = [...(unfinished.get(socket) ?? [])].some((response) => response.headersSent);
+    if (!socket.writable || underWay) return void socket.destroy();
     const [status, code, description] = PARSE_REFUSALS[error.code ?? ""] ?? [400, "invalid_request", `the request is not valid HTTP/1.1 (${error.code ?? "unparsable"})`];
     const body = JSON.stringify({ error: code, error_description: description });
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);

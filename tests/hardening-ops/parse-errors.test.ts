@@ -68,4 +68,43 @@ describe("requests the HTTP parser refuses", { timeout: 60_000 }, () => {
     socket.destroy();
     assert.doesNotMatch(received, /HTTP\/1\.1 400/, "no status line inside the event stream");
   });
+
+  test("a request pipelined behind a stream under way, then garbage: nothing is written into the stream", async () => {
+    let received = "";
+    const socket = connect(port(), "127.0.0.1");
+    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+    socket.on("error", () => {});
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    const host = `Host: 127.0.0.1:${port()}\r\n`;
+    socket.write(`GET /sse HTTP/1.1\r\n${host}Accept: text/event-stream\r\n\r\n`);
+    for (let waited = 0; !received.includes("event: endpoint") && waited < 10_000; waited += 50) await sleep(50);
+    assert.match(received, /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
+    // Before: the pipelined request's response (queued behind the stream, not started) was taken
+    // for the connection's, and the 400 went into the event stream.
+    socket.write(`GET /health HTTP/1.1\r\n${host}\r\nSOMETHING ELSE\r\n\r\n`);
+    await Promise.race([closed, sleep(10_000)]);
+    socket.destroy();
+    assert.doesNotMatch(received, /HTTP\/1\.1 400/, "no status line inside the event stream");
+    assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
+  });
+
+  test("on a keep-alive connection whose last response is done: the refusal is answered", async () => {
+    const host = `Host: 127.0.0.1:${port()}\r\n`;
+    let received = "";
+    const socket = connect(port(), "127.0.0.1");
+    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+    socket.on("error", () => {});
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    socket.write(`GET /health HTTP/1.1\r\n${host}\r\n`);
+    for (let waited = 0; !/\r\n\r\n\{[^]*\}$/.test(received) && waited < 10_000; waited += 50) await sleep(50);
+    assert.match(received, /^HTTP\/1\.1 200 /, "the first request is answered");
+    const first = received.length;
+    // Before: the finished response was taken for one under way, and the connection closed unanswered.
+    socket.write(`GET /health HTTP/1.1\r\n${host}X-Padding: ${"a".repeat(20_000)}\r\n\r\n`);
+    await Promise.race([closed, sleep(10_000)]);
+    socket.destroy();
+    const second = received.slice(first);
+    assert.match(second, /^HTTP\/1\.1 431 /, JSON.stringify(second));
+    assert.equal(bodyOf(second).error, "request_header_fields_too_large");
+  });
 });
