@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigSchema, type OAuthServerConfig } from "../../src/config/schema.ts";
 import { Secret } from "../../src/config/secret.ts";
-import { FederatedLogin, resolveClientSecret, UpstreamLoginError } from "../../src/oauth-server/federated/index.ts";
+import { FederatedLogin, JWKS_REFETCH_COOLDOWN_MS, resolveClientSecret, UpstreamLoginError } from "../../src/oauth-server/federated/index.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 
 /** The memory store, with a look at how many live entries it holds. */
@@ -37,7 +38,7 @@ function federatedConfig(federated: Record<string, unknown>): OAuthServerConfig[
 let idp: Idp;
 useIdp((started) => (idp = started));
 
-async function setUp(federated: Record<string, unknown> = {}, options: { now?: () => number; fetch?: typeof fetch } = {}) {
+async function setUp(federated: Record<string, unknown> = {}, options: { fetch?: typeof fetch } = {}) {
   if (!idpReady) {
     await idp.registerClient(UPSTREAM_CLIENT);
     idp.accounts.set("alice", { email: "Alice@Example.com", email_verified: true, name: "Alice" });
@@ -262,12 +263,12 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
   });
 
   it("refetches the IdP's keys when an ID token names a new kid (key rotation)", async () => {
-    let offset = 0;
-    const { login } = await setUp({}, { now: () => Date.now() + offset });
+    const { login } = await setUp();
     await login.complete(await signInAtIdp(await login.begin("p-1"), { account: "alice", redirectUri: REDIRECT_URI }));
     await idp.rotateKeys();
     idp.resetCounts();
-    offset = 60_000; // past the refetch cooldown
+    // Past the refetch cooldown, which runs on the monotonic clock (an injected wall clock cannot move it).
+    await sleep(JWKS_REFETCH_COOLDOWN_MS);
     const { user } = await login.complete(await signInAtIdp(await login.begin("p-2"), { account: "alice", redirectUri: REDIRECT_URI }));
     assert.equal(user.subject, "alice");
     assert.equal(idp.count("/jwks"), 1, "one refetch for the new kid");

@@ -28,7 +28,7 @@ export const UPSTREAM_LOGIN_TTL_MS = 10 * 60_000;
 /** Largest token or UserInfo answer read from the provider. */
 const MAX_RESPONSE_BYTES = 256 * 1024;
 /** Least time between two JWKS fetches caused by an ID token with an unknown kid (ms). */
-const JWKS_REFETCH_COOLDOWN_MS = 10_000;
+export const JWKS_REFETCH_COOLDOWN_MS = 10_000;
 const STATE_PREFIX = "federated:state:";
 
 /** What `begin` keeps until the provider redirects back. Stored under a hash of `state`. */
