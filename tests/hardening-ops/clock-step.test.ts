@@ -15,6 +15,7 @@ import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ROOT, startBridge, type RunningBridge } from "../support/bridge.ts";
 import { call, meta, textOf } from "../support/modern.ts";
+import { authorizeUrl, openLoginPage, registerClient, startAsBridge, submitLogin } from "../oauth-server/support.ts";
 
 const TOKEN = "clock-step-token-0123456789";
 const LEGACY = "2025-11-25";
@@ -154,6 +155,41 @@ describe("the wall clock stepped back an hour", () => {
     } finally {
       await bridge.stop();
       endpoint.close();
+    }
+  });
+});
+
+describe("the wall clock stepped back an hour (federated sign-in)", () => {
+  test("a discovery of the identity provider that failed is tried again after its cooldown (5 s), not an hour later", { timeout: 60_000 }, async () => {
+    let up = false;
+    const idp: Server = createServer((request, response) => {
+      request.resume();
+      if (!up) {
+        response.statusCode = 503;
+        return void response.end();
+      }
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` }));
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    const bridge = await startAsBridge({
+      oauthServer: { mode: "federated", federated: { upstream_issuer: issuer, client_id: "bridge-upstream", client_secret_env: "UPSTREAM_SECRET" } },
+      env: { UPSTREAM_SECRET: "upstream-secret-not-real-0123456789", ...stepping(-HOUR_MS).env },
+    });
+    try {
+      await until("the discovery at start failing", () => bridge.logs().includes("identity provider not usable yet"), 10_000);
+      up = true;
+      bridge.process.kill("SIGUSR2");
+      await sleep(6_000);
+      const { client_id: clientId } = await registerClient(bridge.origin);
+      const response = await submitLogin(bridge.origin, await openLoginPage(authorizeUrl(bridge.origin, clientId).url), {});
+      await response.text();
+      // Before: the failure was an hour old only on the wall clock's say: the sign-in was refused for an hour.
+      assert.equal(new URL(response.headers.get("location") ?? "", bridge.origin).origin, issuer, `to the identity provider: ${response.status} ${response.headers.get("location")}`);
+    } finally {
+      await bridge.stop();
+      idp.close();
     }
   });
 });

@@ -110,7 +110,7 @@ export class FederatedLogin implements UpstreamLogin {
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#metadata = new UpstreamMetadata(
       { issuer: config.upstream_issuer, discoveryUrl: config.upstream_discovery_url },
-      { fetch: this.#fetch, timeout: config.http_timeout, now: this.#now },
+      { fetch: this.#fetch, timeout: config.http_timeout },
     );
   }
 

@@ -52,7 +52,10 @@ function checkProviderMetadata(metadata: Record<string, unknown> & { issuer: str
 /** Fetches and caches one provider's metadata; concurrent sign-ins share one fetch. */
 export class UpstreamMetadata {
   readonly #plan: ReturnType<typeof discoveryPlan>;
-  readonly #options: { fetch: typeof fetch; timeout: number; now: () => number };
+  readonly #options: { fetch: typeof fetch; timeout: number };
+  // Ages on the monotonic clock (performance.now()): a step of the wall clock must neither keep a
+  // failed discovery from being retried for as long as the step (sign-ins refused meanwhile) nor
+  // keep metadata that long.
   #current: { provider: UpstreamProvider; fetchedAt: number } | undefined;
   #inFlight: Promise<UpstreamProvider> | undefined;
   #failedAt = Number.NEGATIVE_INFINITY;
@@ -62,7 +65,7 @@ export class UpstreamMetadata {
    * `issuer` is compared byte for byte with the metadata's; `discoveryUrl` (optional) is where to
    * look when it is not the issuer's well-known location.
    */
-  constructor(where: { issuer?: string; discoveryUrl?: string }, options: { fetch: typeof fetch; timeout: number; now: () => number }) {
+  constructor(where: { issuer?: string; discoveryUrl?: string }, options: { fetch: typeof fetch; timeout: number }) {
     const url = where.discoveryUrl ?? where.issuer;
     if (!url) throw new TypeError("federated sign-in needs upstream_issuer or upstream_discovery_url");
     this.#plan = discoveryPlan(url, where.issuer);
@@ -74,7 +77,7 @@ export class UpstreamMetadata {
    * metadata; with none known, it rejects with UpstreamLoginError (reason says why, for the log).
    */
   get(): Promise<UpstreamProvider> {
-    const now = this.#options.now();
+    const now = performance.now();
     const current = this.#current;
     if (current && now - current.fetchedAt < METADATA_TTL_MS) return Promise.resolve(current.provider);
     if (this.#inFlight) return this.#inFlight;
@@ -89,11 +92,11 @@ export class UpstreamMetadata {
     try {
       const metadata = await discoverAuthorizationServer(this.#plan, this.#options);
       const provider = checkProviderMetadata(metadata);
-      this.#current = { provider, fetchedAt: this.#options.now() };
+      this.#current = { provider, fetchedAt: performance.now() };
       return provider;
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
-      this.#failedAt = this.#options.now();
+      this.#failedAt = performance.now();
       this.#lastFailure = new UpstreamLoginError(error.permanent ? "upstream_error" : "upstream_unavailable", `identity provider discovery: ${error.reason}`, { cause: error });
       if (known) return known.provider;
       throw this.#lastFailure;
