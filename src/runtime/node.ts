@@ -1,5 +1,5 @@
 /** @module The Node.js Platform: node:http(s) through @hono/node-server, child_process, fs. */
-import { createAdaptorServer } from "@hono/node-server";
+import { getRequestListener, RequestError } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { hash } from "node:crypto";
 import { accessSync, appendFileSync, closeSync, constants as fsConstants, createReadStream, existsSync, openSync, statSync } from "node:fs";
@@ -10,7 +10,7 @@ import { createExclusiveFile, makeDirectory, processAlive, processScope, removeF
 import { publicFetch } from "./public-fetch.ts";
 import { closeStalledResponses } from "./node-write-timeout.ts";
 import { createServer as createHttpsServer } from "node:https";
-import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { dirname } from "node:path";
@@ -100,6 +100,25 @@ const PARSE_REFUSALS: Record<string, [status: number, error: string, description
   ERR_HTTP_REQUEST_TIMEOUT: [408, "request_timeout", "the request's head or body did not arrive in time"],
 };
 
+/** The JSON body of a refusal made before the app sees the request, as the app's own refusals have. */
+const refusalBody = (error: string, description: string) => JSON.stringify({ error, error_description: description });
+
+/**
+ * A request the adapter cannot make a Request of (no Host header, which HTTP/1.0 and 0.9 requests
+ * may lack; a Host that is not a host; a target that is not a path) gets 400 with a JSON body
+ * rather than the adapter's bare 400. The adapter also comes here when the handler throws or
+ * rejects (a bug: the app answers its own errors): 500, with a JSON body too.
+ */
+function unbuildableRequest(error: unknown): Response {
+  const missing = error instanceof RequestError && error.message === "Missing host header";
+  const status = error instanceof RequestError ? 400 : 500;
+  const body =
+    status === 500
+      ? refusalBody("server_error", "the request could not be handled")
+      : refusalBody("invalid_request", missing ? "the request has no Host header" : "the request's Host header or target is not valid");
+  return new Response(body, { status, headers: { "content-type": "application/json" } });
+}
+
 /**
  * Requests Node's parser refuses before the app sees them (a header section past 16 KiB, a
  * request line that is not HTTP, a request past requestTimeout) get the status Node would send,
@@ -122,7 +141,7 @@ function answerParseErrors(server: Server): void {
     const underWay = [...(unfinished.get(socket) ?? [])].some((response) => response.headersSent);
     if (!socket.writable || underWay) return void socket.destroy();
     const [status, code, description] = PARSE_REFUSALS[error.code ?? ""] ?? [400, "invalid_request", `the request is not valid HTTP/1.1 (${error.code ?? "unparsable"})`];
-    const body = JSON.stringify({ error: code, error_description: description });
+    const body = refusalBody(code, description);
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
 }
@@ -131,8 +150,8 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
   const tls = options.tls;
   // Node insists that the head's time fits in the whole request's.
   const timeouts = { headersTimeout: Math.min(options.headerTimeout, options.requestTimeout), requestTimeout: options.requestTimeout, connectionsCheckingInterval: checkingInterval(options) };
-  const server = createAdaptorServer({
-    fetch: (request, env) => {
+  const requestListener = getRequestListener(
+    (request, env) => {
       const outgoing = env.outgoing as ServerResponse;
       return handler(request, {
         remoteAddress: (env.incoming as IncomingMessage).socket.remoteAddress ?? "",
@@ -145,23 +164,30 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
         },
       });
     },
-    serverOptions: timeouts,
-    ...(tls && {
-      createServer: createHttpsServer,
-      serverOptions: {
-        ...timeouts,
-        cert: tls.cert,
-        key: tls.key,
-        ca: tls.ca,
-        requestCert: tls.requestCert,
-        // Node only checks the chain when rejectUnauthorized is set; "require" without "verify"
-        // is enforced below by refusing connections that presented no certificate.
-        rejectUnauthorized: tls.verifyCert,
-        minVersion: tls.minVersion,
-        maxVersion: tls.maxVersion,
-      },
-    }),
-  }) as Server;
+    { errorHandler: unbuildableRequest },
+  );
+  // Node's own check answers a request without Host with a bare 400: the adapter's, answered by
+  // unbuildableRequest, says why in JSON.
+  const serverOptions = { ...timeouts, requireHostHeader: false };
+  const server = (
+    tls
+      ? createHttpsServer(
+          {
+            ...serverOptions,
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.ca,
+            requestCert: tls.requestCert,
+            // Node only checks the chain when rejectUnauthorized is set; "require" without "verify"
+            // is enforced below by refusing connections that presented no certificate.
+            rejectUnauthorized: tls.verifyCert,
+            minVersion: tls.minVersion,
+            maxVersion: tls.maxVersion,
+          },
+          requestListener,
+        )
+      : createHttpServer(serverOptions, requestListener)
+  ) as Server;
   server.keepAliveTimeout = options.idleTimeout;
   // SSE streams live for hours: no inactivity timeout on the whole connection; while a response is
   // sent, the write timeout closes it only when the client stops taking bytes.

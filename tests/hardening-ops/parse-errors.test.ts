@@ -54,6 +54,26 @@ describe("requests the HTTP parser refuses", { timeout: 60_000 }, () => {
     }
   });
 
+  test("no Host header (HTTP/1.1, HTTP/1.0, HTTP/0.9), a Host that is not a host, a target with a backslash: 400 with a JSON body saying which", async () => {
+    const cases: [string, RegExp][] = [
+      ["GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", /no Host header/],
+      ["GET /health HTTP/1.0\r\n\r\n", /no Host header/],
+      ["GET /health\r\n\r\n", /no Host header/],
+      ["GET /health HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n", /Host header or target is not valid/],
+      [`GET /a\\b HTTP/1.1\r\nHost: 127.0.0.1:${port()}\r\nConnection: close\r\n\r\n`, /Host header or target is not valid/],
+    ];
+    for (const [raw, description] of cases) {
+      // Before: a bare 400 (Node's own Host check for HTTP/1.1, the adapter's for the others).
+      const received = await exchange(port(), raw);
+      assert.match(received, /^HTTP\/1\.1 400 /, JSON.stringify(received));
+      const body = bodyOf(received);
+      assert.equal(body.error, "invalid_request", raw);
+      assert.match(body.error_description!, description, raw);
+      assert.doesNotMatch(received, /a b|a\\b/, "nothing of the request is repeated");
+    }
+    assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
+  });
+
   test("garbage after a request whose response is a stream under way: the connection closes, nothing is written into the stream", async () => {
     let received = "";
     const socket = connect(port(), "127.0.0.1");
