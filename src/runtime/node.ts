@@ -26,10 +26,12 @@ function checkingInterval(options: ServeOptions): number {
 }
 
 /**
- * The connection caps and the first-request timer. Node's own timeouts start with the first byte
- * of a request, so a connection that never sends one would stay open forever: a timer from accept
- * until the first request head closes it. At the total cap, the connection idle longest (waiting
- * for a request head: its first, or its next on keep-alive) makes way for the new one (only when
+ * The connection caps and the first-request timer. Node answers a head late past headersTimeout
+ * (one never begun too) with 408 at its next check, which answerParseErrors gives a JSON body; the
+ * timer, from accept until the first request head, closes what Node does not track (a TLS
+ * handshake never finished) and runs out after Node's check, so as not to cut its answer off. At
+ * the total cap, the connection idle longest (waiting for a request head: its first, or its next
+ * on keep-alive) makes way for the new one (only when
  * every connection is busy is the new one refused), so sockets hoarded idle cannot lock out
  * clients that do send requests (/health).
  * Returns the open sockets, for close().
@@ -41,6 +43,8 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
   const byKey = new Map<string, Socket>();
   /** "address|port" → a connection waiting for a request head, idle longest first; `timer` until its first. */
   const awaitingHead = new Map<string, { socket: Socket; timer?: ReturnType<typeof setTimeout> }>();
+  // Node's checks run every checkingInterval: two of them past its headersTimeout, it has answered.
+  const firstHeadDeadline = Math.min(options.headerTimeout, options.requestTimeout) + 2 * checkingInterval(options);
   server.on("connection", (socket: Socket) => {
     const address = socket.remoteAddress ?? "";
     const key = `${address}|${socket.remotePort}`;
@@ -65,7 +69,7 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
     perAddress.set(address, count + 1);
     sockets.add(socket);
     byKey.set(key, socket);
-    awaitingHead.set(key, { socket, timer: setTimeout(() => socket.destroy(), options.headerTimeout) });
+    awaitingHead.set(key, { socket, timer: setTimeout(() => socket.destroy(), firstHeadDeadline) });
     socket.once("close", () => {
       sockets.delete(socket);
       byKey.delete(key);

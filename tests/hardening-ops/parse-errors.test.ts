@@ -32,6 +32,18 @@ function bodyOf(received: string): Record<string, string> {
   return JSON.parse(body!);
 }
 
+describe("a first request head that does not arrive within header_timeout", { timeout: 60_000 }, () => {
+  const bridge = useBridge(() => startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, header_timeout: "1s" } }));
+
+  test("a partial head: 408 with a JSON body, then the connection closes", async () => {
+    // Before: the bridge's own first-request timer closed the connection at header_timeout, before
+    // Node's check (on its interval) could answer: nothing came back.
+    const received = await exchange(Number(new URL(bridge.origin).port), "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    assert.match(received, /^HTTP\/1\.1 408 /, JSON.stringify(received));
+    assert.equal(bodyOf(received).error, "request_timeout");
+  });
+});
+
 describe("requests the HTTP parser refuses", { timeout: 60_000 }, () => {
   const bridge = useBridge(() => startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } }));
   const port = () => Number(new URL(bridge.origin).port);
