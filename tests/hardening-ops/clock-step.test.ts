@@ -9,11 +9,16 @@
  * monotonic clock is left alone.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ROOT, startBridge, type RunningBridge } from "../support/bridge.ts";
+import { CLI, ROOT, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { call, meta, textOf } from "../support/modern.ts";
 import { authorizeUrl, openLoginPage, registerClient, startAsBridge, submitLogin } from "../oauth-server/support.ts";
 
@@ -194,6 +199,35 @@ describe("the wall clock stepped back an hour (federated sign-in)", () => {
   });
 });
 
+describe("the wall clock stepped back an hour (client mode)", () => {
+  test("waiting for another instance's sign-in still ends after authorization_timeout + 30 s, and this one signs in", { timeout: 120_000 }, async () => {
+    const remote = await startAsBridge();
+    const cache = mkdtempSync(join(tmpdir(), "mcp-bridge-clock-step-"));
+    // Another live instance signing in to the same server holds the login lock (its `until` is far off).
+    const lock = join(cache, `oauth-${createHash("sha256").update(remote.url).digest("hex").slice(0, 32)}.json.lock`);
+    writeFileSync(lock, JSON.stringify({ until: Date.now() + 2 * HOUR_MS, owner: "another-instance" }), { mode: 0o600 });
+    const opened = join(cache, "opened");
+    const browser = [process.execPath, "-e", "require('node:fs').writeFileSync(process.argv[1], process.argv[2])", opened];
+    const config = writeConfig({ mode: "client", client: { url: remote.url, auth: { type: "oauth", oauth: { browser_command: browser, authorization_timeout: "1s", token_cache: cache } } } });
+    const bridge = spawn(process.execPath, [CLI, "-c", config], { env: { PATH: process.env.PATH ?? "", ...stepping(-HOUR_MS).env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    bridge.stderr.on("data", (chunk) => (stderr += chunk));
+    try {
+      bridge.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: "clock-step", version: "1" } } })}\n`);
+      await until("waiting for the other instance", () => stderr.includes("another mcp-bridge is signing in"), 20_000);
+      bridge.kill("SIGUSR2");
+      // Before: the wait's end was an hour further off on the stepped wall clock.
+      await until("this instance opening its own sign-in", () => existsSync(opened), 60_000);
+    } finally {
+      if (bridge.exitCode === null) {
+        bridge.kill("SIGTERM");
+        await new Promise((resolve) => bridge.once("exit", resolve));
+      }
+      await remote.stop();
+    }
+  });
+});
+
 describe("the wall clock stepped forward an hour", () => {
   test("a call in flight is still answered, and its session lives on", { timeout: 60_000 }, async () => {
     const bridge = await startBridge(misbehaving({ session: { timeout: "30s", cleanup_interval: "1s" } }), stepping(HOUR_MS));
@@ -212,4 +246,5 @@ describe("the wall clock stepped forward an hour", () => {
       await bridge.stop();
     }
   });
+
 });

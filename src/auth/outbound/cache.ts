@@ -119,7 +119,9 @@ export async function openTokenCache(serverUrl: string, directory: string, files
     load,
     save: (document) => files.write(path, JSON.stringify(document)),
     async withLoginLock(recheck, login, maxWait) {
-      const deadline = now() + maxWait;
+      // How long this instance waits is its own affair (the monotonic clock); `until` in the lock
+      // file is read by other processes, so it is on the wall clock they share.
+      const deadline = performance.now() + maxWait;
       let waited = false;
       for (;;) {
         // The owner token makes every lock's text unique: removeIfSame tells this lock from the next.
@@ -143,7 +145,7 @@ export async function openTokenCache(serverUrl: string, directory: string, files
         }
         if (!waited) logger.info("another mcp-bridge is signing in to this server; waiting for it", { path: lockPath });
         waited = true;
-        if (now() > deadline) return login();
+        if (performance.now() > deadline) return login();
         const done = await recheck();
         if (done !== undefined) return done;
         await sleep(250);
