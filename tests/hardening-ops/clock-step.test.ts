@@ -21,6 +21,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CLI, ROOT, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { call, meta, textOf } from "../support/modern.ts";
 import { authorizeUrl, openLoginPage, registerClient, startAsBridge, submitLogin } from "../oauth-server/support.ts";
+import { makeKey } from "../auth-oauth/support.ts";
+import { SignJWT } from "jose";
 
 const TOKEN = "clock-step-token-0123456789";
 const LEGACY = "2025-11-25";
@@ -247,4 +249,34 @@ describe("the wall clock stepped forward an hour", () => {
     }
   });
 
+  test("a JWT whose exp the step passed is refused, not accepted from the cache of validated tokens", { timeout: 60_000 }, async () => {
+    const key = await makeKey("ES256");
+    const jwks: Server = createServer((request, response) => {
+      request.resume();
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify({ keys: [key.publicJwk] }));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+    const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+    const seconds = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sub: "alice" })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" })
+      .setIssuer(issuer)
+      .setAudience("clock-step")
+      .setIssuedAt(seconds)
+      .setExpirationTime(seconds + 600)
+      .sign(key.privateKey);
+    const bridge = await startBridge(misbehaving({ auth: { type: "oauth", oauth: { issuer, jwks_url: `${issuer}/jwks`, audience: "clock-step" } } }), stepping(HOUR_MS));
+    try {
+      const ping = async () => (await call(bridge, token, { id: 1, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta({}) } })).status;
+      assert.equal(await ping(), 200);
+      bridge.process.kill("SIGUSR2");
+      await sleep(300);
+      // Before: the acceptance cached before the step lived on its monotonic lifetime (up to 5 min) past exp.
+      assert.equal(await ping(), 401, "exp (ten minutes ahead) is an hour behind the wall clock now");
+    } finally {
+      await bridge.stop();
+      jwks.close();
+    }
+  });
 });

@@ -19,29 +19,31 @@ export async function tokenCacheKey(token: string, sha256: Sha256 = webSha256): 
 }
 
 export class TokenCache<V> {
-  readonly #cache: TtlCache<V>;
+  readonly #cache: TtlCache<{ value: V; until: number | undefined }>;
   readonly #now: () => number;
   readonly #maxTtl: number;
 
   /**
    * `maxTtl` (ms) caps every entry, so that a key the IdP withdraws stops working within it; `now`
-   * is the wall clock (ms since the epoch) that `until` is read against. Entries then live on the
-   * monotonic clock (see TtlCache).
+   * is the wall clock (ms since the epoch) that `until` is read against. Entries live at most
+   * `maxTtl` on the monotonic clock (see TtlCache), and never past `until` on the wall clock: a
+   * wall clock stepped forward past a token's exp ends its cached acceptance with it.
    */
   constructor(options: { maxEntries?: number; maxTtl: number; now: () => number }) {
     this.#now = options.now;
     this.#maxTtl = options.maxTtl;
-    this.#cache = new TtlCache<V>(options.maxEntries ?? TOKEN_CACHE_MAX_ENTRIES);
+    this.#cache = new TtlCache(options.maxEntries ?? TOKEN_CACHE_MAX_ENTRIES);
   }
 
   get(key: string): V | undefined {
-    return this.#cache.get(key);
+    const entry = this.#cache.get(key);
+    return entry && (entry.until === undefined || entry.until > this.#now()) ? entry.value : undefined;
   }
 
   /** Keeps `value` until the earlier of `until` (ms since the epoch, e.g. exp) and now + maxTtl. */
   set(key: string, value: V, until: number | undefined): void {
     const now = this.#now();
     const ttl = Math.min(this.#maxTtl, (until ?? Number.POSITIVE_INFINITY) - now);
-    this.#cache.set(key, value, ttl);
+    this.#cache.set(key, { value, until }, ttl);
   }
 }
