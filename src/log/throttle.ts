@@ -17,7 +17,8 @@ export interface ThrottledLog {
  * the end of a window that held lines back, or at flush.
  */
 export function throttledLog(logger: Logger, source: string, options: { burst: number; windowMs: number }, fields?: LogFields): ThrottledLog {
-  let windowStart = 0;
+  // performance.now(): a step of the wall clock must not stretch a window; none is open before the first write.
+  let windowStart = Number.NEGATIVE_INFINITY;
   let written = 0;
   let suppressed = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
