@@ -2,9 +2,10 @@
  * @module Rules that span several configuration keys, checked after the schema. Each carries the
  * sentence docs/configuration.md shows for it, so the reference lists exactly the rules enforced.
  */
-import { AuthSchema, ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
+import { ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
+import { introspectionWanted } from "../auth/oauth/introspection.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
 import { isObject } from "../util/object.ts";
 
@@ -42,8 +43,16 @@ const ONE_MODE_KEYS = {
   },
 } as const;
 
-/** Each block's values when nothing is written: a key equal to its default asks for nothing. */
-const AUTH_DEFAULTS = { bearer: AuthSchema.parse({ bearer: {} }).bearer!, oauth: AuthSchema.parse({ oauth: {} }).oauth! };
+/**
+ * Every section's values when nothing is written (both modes, both auth blocks): a key equal to
+ * its default asks for nothing (check-config prints every default, and its output must load back).
+ */
+const DEFAULTS = ConfigSchema.parse({
+  mode: "server",
+  server: { mcp_server: { command: "-" }, auth: { bearer: {}, oauth: {} } },
+  client: { url: "http://-/", auth: { bearer: {}, oauth: {} } },
+});
+const AUTH_DEFAULTS = DEFAULTS.server!.auth!;
 
 /** Keys of the other mode set in `auth` (differing from their defaults): the bridge would ignore them. */
 function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", path: string): ConfigIssue[] {
@@ -58,8 +67,7 @@ function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", 
   });
 }
 
-/** Server mode's sections as they are when nothing is written, for telling what a file sets. */
-const SERVER_DEFAULTS = ConfigSchema.parse({ mode: "server", server: {} }).server!;
+const SERVER_DEFAULTS = DEFAULTS.server!;
 
 /** Keys of `section` that differ from `defaults`, `enabled` aside. */
 function changedKeys(section: object, defaults: object): string[] {
@@ -67,6 +75,98 @@ function changedKeys(section: object, defaults: object): string[] {
   const fallback = defaults as Record<string, unknown>;
   return Object.keys(written).filter((key) => key !== "enabled" && written[key] !== undefined && JSON.stringify(written[key]) !== JSON.stringify(fallback[key]));
 }
+
+/** The value at `path` (keys joined by ".") in `data`, or undefined. */
+function valueAt(data: object, path: string): unknown {
+  return path.split(".").reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), data);
+}
+
+/**
+ * Keys (or whole sections) that only some settings read. Written in the file where nothing reads
+ * them, each is refused naming it, with `unread`'s reason and fix: the bridge would run without
+ * what the file asks for. Only what the file writes counts, and not a value equal to the default.
+ */
+interface UnreadKeys {
+  summary: string;
+  /** Dot-separated paths in the file. */
+  paths: readonly string[];
+  /** Why nothing reads `path` under `config`, and the fix; undefined when something does. */
+  unread(config: Config, path: string): string | undefined;
+}
+
+function unreadKeysRule({ summary, paths, unread }: UnreadKeys): CrossKeyRule {
+  return {
+    summary,
+    check: (config, written) =>
+      paths.flatMap((path) => {
+        const asked = valueAt(written, path) !== undefined && JSON.stringify(valueAt(config, path)) !== JSON.stringify(valueAt(DEFAULTS, path));
+        const why = asked ? unread(config, path) : undefined;
+        return why ? [{ path, message: why }] : [];
+      }),
+  };
+}
+
+/** `config.server` in server mode, else undefined (a server section in client mode is refused as a whole). */
+const activeServer = (config: Config) => (config.mode === "server" ? config.server : undefined);
+
+const UNREAD_KEYS: readonly UnreadKeys[] = [
+  {
+    summary: "`client` is refused in server mode and `server` in client mode: each mode reads only its own section.",
+    paths: ["server", "client"],
+    unread: (config, path) => (path !== config.mode ? `is read in ${path} mode only, and mode is "${config.mode}": remove it` : undefined),
+  },
+  {
+    summary: "With `server.oauth_server.enabled`, `federated` is refused in builtin mode and `builtin.users` in federated mode (the other mode's sign-in is not run).",
+    paths: ["server.oauth_server.federated", "server.oauth_server.builtin.users"],
+    unread: (config, path) => {
+      const as = activeServer(config)?.oauth_server;
+      const needs = path.endsWith("federated") ? "federated" : "builtin";
+      return as?.enabled && as.mode !== needs ? `is read in ${needs} mode only, and server.oauth_server.mode is ${as.mode}: set mode: ${needs}, or remove it` : undefined;
+    },
+  },
+  {
+    summary: "Server mode, `auth.type: bearer`: `validation_timeout`, `cache_ttl` and `negative_cache_ttl` are refused without `validation_endpoint`, whose answers they time and keep.",
+    paths: ["validation_timeout", "cache_ttl", "negative_cache_ttl"].map((key) => `server.auth.bearer.${key}`),
+    unread: (config) => {
+      const auth = activeServer(config)?.auth;
+      return auth?.type === "bearer" && !auth.bearer?.validation_endpoint ? "applies to validation_endpoint's answers, and none is set (valid_tokens are checked by the bridge itself): set validation_endpoint, or remove it" : undefined;
+    },
+  },
+  {
+    summary: "`mcp_server.restart_on_failure`, `max_restarts`, `restart_delay` and `restart_window` are refused with `session.mode: per_session`: they restart the one child of `shared`; a per-session child that dies ends its session.",
+    paths: ["restart_on_failure", "max_restarts", "restart_delay", "restart_window"].map((key) => `server.mcp_server.${key}`),
+    unread: (config) =>
+      activeServer(config)?.session.mode === "per_session"
+        ? "restarts the one child of session.mode: shared; with per_session (the default) a child that dies ends its session and is never restarted: set session.mode: shared, or remove it"
+        : undefined,
+  },
+  {
+    summary:
+      "Server mode, `auth.type: oauth`: `client_id` and `client_secret` are refused without token introspection (`introspection_url`, `introspection.endpoint` or `introspection.enabled`), the only request they authenticate; `http_timeout` without introspection or `discovery_url`, the only requests it times; with `oauth_server.enabled`, `validation.allowed_algorithms` is refused (tokens carry the server's own `signing.algorithm`).",
+    paths: ["client_id", "client_secret", "http_timeout", "validation.allowed_algorithms"].map((key) => `server.auth.oauth.${key}`),
+    unread: (config, path) => {
+      const server = activeServer(config);
+      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      if (!oauth) return undefined;
+      if (path.endsWith("allowed_algorithms")) {
+        return server!.oauth_server.enabled ? "is set by the built-in authorization server with oauth_server.enabled (its tokens are signed with server.oauth_server.signing.algorithm): remove it" : undefined;
+      }
+      if (introspectionWanted(oauth)) return undefined;
+      if (path.endsWith("http_timeout")) {
+        return oauth.discovery_url ? undefined : "times discovery (discovery_url) and introspection requests, and this configuration makes neither (JWKS fetches have jwks.fetch_timeout): remove it";
+      }
+      return "authenticates the bridge for token introspection only, and none is configured (introspection_url, introspection.endpoint or introspection.enabled): remove it";
+    },
+  },
+  {
+    summary: "Client mode, `auth.type: oauth`: `private_key_id` and `signing_algorithm` are refused without `private_key_file`, whose assertions they describe.",
+    paths: ["private_key_id", "signing_algorithm"].map((key) => `client.auth.oauth.${key}`),
+    unread: (config) => {
+      const auth = config.mode === "client" ? config.client?.auth : undefined;
+      return auth?.type === "oauth" && !auth.oauth?.private_key_file ? "applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it" : undefined;
+    },
+  },
+];
 
 /** Request headers client mode sets itself, lower case. */
 const BRIDGE_HEADERS = new Set(["content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "dpop", "host", "content-length", "transfer-encoding", "connection"]);
@@ -364,12 +464,12 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Settings of `server.tls` and `server.oauth_server` are refused when the section does not say `enabled`: a certificate or users written without `enabled: true` would be ignored (plain HTTP, no authorization server). `enabled: false` keeps them, unused.",
+      "Settings of `server.tls`, `server.oauth_server` and `server.cors` are refused when the section does not say `enabled`: a certificate, users or allowed origins written without `enabled: true` would be ignored (plain HTTP, no authorization server, no CORS headers). `enabled: false` keeps them, unused.",
     check: (config, written) => {
       if (config.mode !== "server" || !config.server) return [];
       const server = config.server;
       const file = isObject(written.server) ? written.server : {};
-      return (["tls", "oauth_server"] as const).flatMap((name) => {
+      return (["tls", "oauth_server", "cors"] as const).flatMap((name) => {
         const said = isObject(file[name]) && "enabled" in file[name];
         const set = server[name].enabled || said ? [] : changedKeys(server[name], SERVER_DEFAULTS[name]);
         return unless(set.length === 0, `server.${name}.enabled`, `is not set, so ${set.join(", ")} would be ignored: set enabled: true (or enabled: false to keep ${set.length > 1 ? "them" : "it"} unused)`);
@@ -415,6 +515,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       }),
     ),
   },
+  ...UNREAD_KEYS.map(unreadKeysRule),
 ];
 
 /** Every issue of every rule; `written` is the file's data before defaults (see CrossKeyRule.check). */
