@@ -6,6 +6,7 @@ import { ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 import { introspectionWanted } from "../auth/oauth/introspection.ts";
+import { grantKind } from "../auth/outbound/types.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
 import { isObject } from "../util/object.ts";
 
@@ -159,6 +160,19 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     },
   },
   {
+    summary:
+      "Client mode, `auth.type: oauth`: `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name` and `client_metadata_url` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity`.",
+    paths: ["redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url"].map((key) => `client.auth.oauth.${key}`),
+    unread: (config) => {
+      const auth = config.mode === "client" ? config.client?.auth : undefined;
+      const grant = auth?.type === "oauth" && auth.oauth ? grantKind(auth.oauth) : undefined;
+      if (grant === undefined || grant === "authorization_code") return undefined;
+      return grant === "client_credentials"
+        ? "is for a person signing in (authorization code), and this configuration uses client credentials (a client_secret or private_key_file without use_pkce: true): remove it, or set use_pkce: true"
+        : `is for a person signing in (authorization code), and this configuration gets tokens with ${grant}: remove it`;
+    },
+  },
+  {
     summary: "Client mode, `auth.type: oauth`: `private_key_id` and `signing_algorithm` are refused without `private_key_file`, whose assertions they describe.",
     paths: ["private_key_id", "signing_algorithm"].map((key) => `client.auth.oauth.${key}`),
     unread: (config) => {
@@ -227,8 +241,7 @@ function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): C
       ...unless(sources === 1, `${path}.workload_identity.token_file`, "needs exactly one of token, token_env, token_file and token_command"),
     ];
   }
-  const clientCredentials = oauth.use_pkce === false || (oauth.use_pkce === undefined && hasCredential);
-  if (!clientCredentials) return issues;
+  if (grantKind(oauth) !== "client_credentials") return issues;
   return [
     ...issues,
     ...unless(oauth.client_id, `${path}.client_id`, "is required for the client credentials grant"),

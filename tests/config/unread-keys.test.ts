@@ -16,6 +16,8 @@ const server = (extra: Record<string, unknown>) => ({ mode: "server", server: { 
 const builtin = { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } };
 const federated = { enabled: true, mode: "federated", federated: { upstream_issuer: "https://idp.example.com", client_id: "app", client_secret_env: "APP_SECRET" } };
 const jwks = { jwks_url: "https://idp.example.com/jwks" };
+/** Client mode with this `auth.oauth`. */
+const client = (oauth: Record<string, unknown>) => ({ mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth } } });
 /** A home of its own: the authorization server's checks look at its state directory. */
 const env = () => ({ HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-unread-")), APP_SECRET: "s" });
 
@@ -31,7 +33,9 @@ test("keys nothing reads under the chosen settings are refused by check-config a
     [server({ auth: { type: "oauth", oauth: { ...jwks, client_id: "bridge" } } }), /server\.auth\.oauth\.client_id: authenticates the bridge for token introspection only, and none is configured .*: remove it/],
     [server({ auth: { type: "oauth", oauth: { ...jwks, http_timeout: "3s" } } }), /server\.auth\.oauth\.http_timeout: times discovery \(discovery_url\) and introspection requests, and this configuration makes neither .*: remove it/],
     [server({ oauth_server: builtin, auth: { type: "oauth", oauth: { validation: { allowed_algorithms: ["ES256"] } } } }), /server\.auth\.oauth\.validation\.allowed_algorithms: is set by the built-in authorization server .*signing\.algorithm\): remove it/],
-    [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth: { client_id: "c", client_secret: "s", private_key_id: "k1" } } } }, /client\.auth\.oauth\.private_key_id: applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it/],
+    [client({ client_id: "c", client_secret: "s", redirect_uri: "http://127.0.0.1:8765/callback" }), /client\.auth\.oauth\.redirect_uri: is for a person signing in \(authorization code\), and this configuration uses client credentials .*: remove it, or set use_pkce: true/],
+    [client({ client_id: "c", workload_identity: { token_env: "WORKLOAD_TOKEN" }, authorization_timeout: "10m" }), /client\.auth\.oauth\.authorization_timeout: is for a person signing in \(authorization code\), and this configuration gets tokens with workload_identity: remove it/],
+    [client({ client_id: "c", client_secret: "s", private_key_id: "k1" }), /client\.auth\.oauth\.private_key_id: applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it/],
   ];
   for (const [config, expected] of cases) {
     const path = writeConfig(config);
@@ -52,7 +56,8 @@ test("the same keys are accepted where they are read, and at their default value
     server({ cors: { enabled: false, allowed_origins: ["https://app.example.com"] } }),
     // Defaults as check-config prints them: nothing asked for.
     server({ oauth_server: { ...builtin, federated: { scopes: ["openid", "email", "profile"], http_timeout: "10s" } }, mcp_server: { ...stdio, restart_on_failure: true, max_restarts: 5 } }),
-    { mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth: { client_id: "c", client_secret: "s", signing_algorithm: "RS256" } } } },
+    client({ client_id: "c", client_secret: "s", signing_algorithm: "RS256" }),
+    client({ client_id: "c", client_secret: "s", use_pkce: true, redirect_uri: "http://127.0.0.1:8765/callback", authorization_timeout: "10m" }),
   ];
   for (const config of accepted) {
     const result = await runCli(["check-config", "-c", writeConfig(config)], { env: env() });
