@@ -91,8 +91,8 @@ interface UnreadKeys {
   summary: string;
   /** Dot-separated paths in the file. */
   paths: readonly string[];
-  /** Why nothing reads `path` under `config`, and the fix; undefined when something does. */
-  unread(config: Config, path: string): string | undefined;
+  /** Why nothing reads `path` under `config` (`written`: the file's data), and the fix; undefined when something does. */
+  unread(config: Config, path: string, written: Record<string, unknown>): string | undefined;
 }
 
 function unreadKeysRule({ summary, paths, unread }: UnreadKeys): CrossKeyRule {
@@ -101,7 +101,7 @@ function unreadKeysRule({ summary, paths, unread }: UnreadKeys): CrossKeyRule {
     check: (config, written) =>
       paths.flatMap((path) => {
         const asked = valueAt(written, path) !== undefined && JSON.stringify(valueAt(config, path)) !== JSON.stringify(valueAt(DEFAULTS, path));
-        const why = asked ? unread(config, path) : undefined;
+        const why = asked ? unread(config, path, written) : undefined;
         return why ? [{ path, message: why }] : [];
       }),
   };
@@ -140,6 +140,35 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
       activeServer(config)?.session.mode === "per_session"
         ? "restarts the one child of session.mode: shared; with per_session (the default) a child that dies ends its session and is never restarted: set session.mode: shared, or remove it"
         : undefined,
+  },
+  {
+    summary:
+      "`mcp_server.pass_identity` is refused without authentication (no identity to pass), and with `session.mode: shared` together with `modern_child: shared` (every child is shared by all users, so none is given one).",
+    paths: ["server.mcp_server.pass_identity"],
+    unread: (config) => {
+      const server = activeServer(config);
+      if (!server) return undefined;
+      if ((server.auth?.type ?? "none") === "none" && !server.oauth_server.enabled) {
+        return "passes the authenticated user's identity to the child, and authentication is off (set server.auth or server.oauth_server.enabled): remove it, or turn authentication on";
+      }
+      return server.session.mode === "shared" && server.session.modern_child === "shared"
+        ? "passes a child its one user's identity, and with session.mode: shared and modern_child: shared every child serves all users, so none gets it: set session.mode: per_session or modern_child: per_principal, or remove it"
+        : undefined;
+    },
+  },
+  {
+    summary:
+      "Server mode, `auth.type: oauth`: `introspection.client_id`, `introspection.client_secret`, `introspection.auth_method` and `introspection.cache_ttl` are refused without introspection (`introspection_url`, `introspection.endpoint` or `introspection.enabled`); `introspection.enabled: false` keeps them, unused.",
+    paths: ["client_id", "client_secret", "auth_method", "cache_ttl"].map((key) => `server.auth.oauth.introspection.${key}`),
+    unread: (config, _path, written) => {
+      const server = activeServer(config);
+      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      // As for tls and oauth_server: enabled: false says the settings are kept on purpose.
+      if (!oauth || introspectionWanted(oauth) || valueAt(written, "server.auth.oauth.introspection.enabled") === false) return undefined;
+      return server!.oauth_server.enabled
+        ? "configures token introspection, which oauth_server.enabled does not use (tokens are this bridge's own): remove it"
+        : "configures token introspection, and none is asked for: set introspection.enabled (with introspection.endpoint, introspection_url or discovery_url), or remove it";
+    },
   },
   {
     summary:

@@ -16,6 +16,7 @@ const server = (extra: Record<string, unknown>) => ({ mode: "server", server: { 
 const builtin = { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } };
 const federated = { enabled: true, mode: "federated", federated: { upstream_issuer: "https://idp.example.com", client_id: "app", client_secret_env: "APP_SECRET" } };
 const jwks = { jwks_url: "https://idp.example.com/jwks" };
+const bearer = { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"] } };
 /** Client mode with this `auth.oauth`. */
 const client = (oauth: Record<string, unknown>) => ({ mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth } } });
 /** A home of its own: the authorization server's checks look at its state directory. */
@@ -30,6 +31,9 @@ test("keys nothing reads under the chosen settings are refused by check-config a
     [server({ cors: { allowed_origins: ["https://app.example.com"] } }), /server\.cors\.enabled: is not set, so allowed_origins would be ignored: set enabled: true/],
     [server({ auth: { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"], cache_ttl: "5m" } } }), /server\.auth\.bearer\.cache_ttl: applies to validation_endpoint's answers, and none is set .*: set validation_endpoint, or remove it/],
     [server({ mcp_server: { ...stdio, max_restarts: 10 } }), /server\.mcp_server\.max_restarts: restarts the one child of session\.mode: shared; .*: set session\.mode: shared, or remove it/],
+    [server({ mcp_server: { ...stdio, pass_identity: true } }), /server\.mcp_server\.pass_identity: passes the authenticated user's identity to the child, and authentication is off .*: remove it, or turn authentication on/],
+    [server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared", modern_child: "shared" } }), /server\.mcp_server\.pass_identity: .*every child serves all users, so none gets it: set session\.mode: per_session or modern_child: per_principal, or remove it/],
+    [server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { cache_ttl: "5m" } } } }), /server\.auth\.oauth\.introspection\.cache_ttl: configures token introspection, and none is asked for: set introspection\.enabled .*, or remove it/],
     [server({ auth: { type: "oauth", oauth: { ...jwks, client_id: "bridge" } } }), /server\.auth\.oauth\.client_id: authenticates the bridge for token introspection only, and none is configured .*: remove it/],
     [server({ auth: { type: "oauth", oauth: { ...jwks, http_timeout: "3s" } } }), /server\.auth\.oauth\.http_timeout: times discovery \(discovery_url\) and introspection requests, and this configuration makes neither .*: remove it/],
     [server({ oauth_server: builtin, auth: { type: "oauth", oauth: { validation: { allowed_algorithms: ["ES256"] } } } }), /server\.auth\.oauth\.validation\.allowed_algorithms: is set by the built-in authorization server .*signing\.algorithm\): remove it/],
@@ -54,6 +58,8 @@ test("the same keys are accepted where they are read, and at their default value
     server({ auth: { type: "oauth", oauth: { ...jwks, introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", http_timeout: "3s" } } }),
     server({ auth: { type: "oauth", oauth: { discovery_url: "https://idp.example.com", http_timeout: "3s" } } }),
     server({ cors: { enabled: false, allowed_origins: ["https://app.example.com"] } }),
+    server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { enabled: false, cache_ttl: "5m" } } } }),
+    server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared" } }),
     // Defaults as check-config prints them: nothing asked for.
     server({ oauth_server: { ...builtin, federated: { scopes: ["openid", "email", "profile"], http_timeout: "10s" } }, mcp_server: { ...stdio, restart_on_failure: true, max_restarts: 5 } }),
     client({ client_id: "c", client_secret: "s", signing_algorithm: "RS256" }),
