@@ -5,6 +5,7 @@
 import { ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
+import { authenticates } from "../auth/index.ts";
 import { introspectionWanted } from "../auth/oauth/introspection.ts";
 import { grantKind } from "../auth/outbound/types.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
@@ -142,13 +143,23 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
         : undefined,
   },
   {
+    summary: "`session.max_sessions_per_subject` is refused without authentication: there is no subject (`max_sessions` caps every session).",
+    paths: ["server.session.max_sessions_per_subject"],
+    unread: (config) => {
+      const server = activeServer(config);
+      return server && !authenticates(server)
+        ? "caps the sessions of each authenticated subject, and authentication is off (set server.auth or server.oauth_server.enabled), so there is none: remove it (max_sessions caps every session), or turn authentication on"
+        : undefined;
+    },
+  },
+  {
     summary:
       "`mcp_server.pass_identity` is refused without authentication (no identity to pass), and with `session.mode: shared` together with `modern_child: shared` (every child is shared by all users, so none is given one).",
     paths: ["server.mcp_server.pass_identity"],
     unread: (config) => {
       const server = activeServer(config);
       if (!server) return undefined;
-      if ((server.auth?.type ?? "none") === "none" && !server.oauth_server.enabled) {
+      if (!authenticates(server)) {
         return "passes the authenticated user's identity to the child, and authentication is off (set server.auth or server.oauth_server.enabled): remove it, or turn authentication on";
       }
       return server.session.mode === "shared" && server.session.modern_child === "shared"
@@ -190,8 +201,8 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: oauth`: `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name` and `client_metadata_url` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity`.",
-    paths: ["redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url"].map((key) => `client.auth.oauth.${key}`),
+      "Client mode, `auth.type: oauth`: `authorization_url`, `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name` and `client_metadata_url` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity`.",
+    paths: ["authorization_url", "redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url"].map((key) => `client.auth.oauth.${key}`),
     unread: (config) => {
       const auth = config.mode === "client" ? config.client?.auth : undefined;
       const grant = auth?.type === "oauth" && auth.oauth ? grantKind(auth.oauth) : undefined;

@@ -31,6 +31,8 @@ test("keys nothing reads under the chosen settings are refused by check-config a
     [server({ cors: { allowed_origins: ["https://app.example.com"] } }), /server\.cors\.enabled: is not set, so allowed_origins would be ignored: set enabled: true/],
     [server({ auth: { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"], cache_ttl: "5m" } } }), /server\.auth\.bearer\.cache_ttl: applies to validation_endpoint's answers, and none is set .*: set validation_endpoint, or remove it/],
     [server({ mcp_server: { ...stdio, max_restarts: 10 } }), /server\.mcp_server\.max_restarts: restarts the one child of session\.mode: shared; .*: set session\.mode: shared, or remove it/],
+    [server({ session: { max_sessions_per_subject: 2 } }), /server\.session\.max_sessions_per_subject: caps the sessions of each authenticated subject, and authentication is off .*: remove it \(max_sessions caps every session\), or turn authentication on/],
+    [client({ client_id: "c", client_secret: "s", token_url: "https://idp.example.com/token", authorization_url: "https://idp.example.com/authorize" }), /client\.auth\.oauth\.authorization_url: is for a person signing in/],
     [server({ mcp_server: { ...stdio, pass_identity: true } }), /server\.mcp_server\.pass_identity: passes the authenticated user's identity to the child, and authentication is off .*: remove it, or turn authentication on/],
     [server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared", modern_child: "shared" } }), /server\.mcp_server\.pass_identity: .*every child serves all users, so none gets it: set session\.mode: per_session or modern_child: per_principal, or remove it/],
     [server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { cache_ttl: "5m" } } } }), /server\.auth\.oauth\.introspection\.cache_ttl: configures token introspection, and none is asked for: set introspection\.enabled .*, or remove it/],
@@ -60,6 +62,7 @@ test("the same keys are accepted where they are read, and at their default value
     server({ cors: { enabled: false, allowed_origins: ["https://app.example.com"] } }),
     server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { enabled: false, cache_ttl: "5m" } } } }),
     server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared" } }),
+    server({ auth: bearer, session: { max_sessions_per_subject: 2 } }),
     // Defaults as check-config prints them: nothing asked for.
     server({ oauth_server: { ...builtin, federated: { scopes: ["openid", "email", "profile"], http_timeout: "10s" } }, mcp_server: { ...stdio, restart_on_failure: true, max_restarts: 5 } }),
     client({ client_id: "c", client_secret: "s", signing_algorithm: "RS256" }),
