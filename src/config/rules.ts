@@ -213,6 +213,18 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     },
   },
   {
+    summary:
+      "Server mode, `auth.type: oauth` without a key source (`jwks_url`, `discovery_url` or `oauth_server.enabled`; `introspection_url` alone checks tokens by introspection): `jwks` settings and `validation.allowed_algorithms`, `require_expiration`, `max_token_age`, which apply to JWTs checked with keys, are refused.",
+    paths: [...["refresh_interval", "fetch_timeout", "cooldown"].map((key) => `jwks.${key}`), ...["allowed_algorithms", "require_expiration", "max_token_age"].map((key) => `validation.${key}`)].map((key) => `server.auth.oauth.${key}`),
+    unread: (config) => {
+      const server = activeServer(config);
+      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      return oauth && !oauth.jwks_url && !oauth.discovery_url && !server!.oauth_server.enabled
+        ? "applies to JWTs checked with the issuer's keys, and no key source is configured (tokens are checked by introspection only): set jwks_url or discovery_url, or remove it"
+        : undefined;
+    },
+  },
+  {
     summary: "Client mode, `auth.type: oauth`: `private_key_id` and `signing_algorithm` are refused without `private_key_file`, whose assertions they describe.",
     paths: ["private_key_id", "signing_algorithm"].map((key) => `client.auth.oauth.${key}`),
     unread: (config) => {

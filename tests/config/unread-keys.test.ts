@@ -36,6 +36,7 @@ test("keys nothing reads under the chosen settings are refused by check-config a
     [server({ mcp_server: { ...stdio, pass_identity: true } }), /server\.mcp_server\.pass_identity: passes the authenticated user's identity to the child, and authentication is off .*: remove it, or turn authentication on/],
     [server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared", modern_child: "shared" } }), /server\.mcp_server\.pass_identity: .*every child serves all users, so none gets it: set session\.mode: per_session or modern_child: per_principal, or remove it/],
     [server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { cache_ttl: "5m" } } } }), /server\.auth\.oauth\.introspection\.cache_ttl: configures token introspection, and none is asked for: set introspection\.enabled .*, or remove it/],
+    [server({ auth: { type: "oauth", oauth: { introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", jwks: { refresh_interval: "5m" } } } }), /server\.auth\.oauth\.jwks\.refresh_interval: applies to JWTs checked with the issuer's keys, and no key source is configured .*: set jwks_url or discovery_url, or remove it/],
     [server({ auth: { type: "oauth", oauth: { ...jwks, client_id: "bridge" } } }), /server\.auth\.oauth\.client_id: authenticates the bridge for token introspection only, and none is configured .*: remove it/],
     [server({ auth: { type: "oauth", oauth: { ...jwks, http_timeout: "3s" } } }), /server\.auth\.oauth\.http_timeout: times discovery \(discovery_url\) and introspection requests, and this configuration makes neither .*: remove it/],
     [server({ oauth_server: builtin, auth: { type: "oauth", oauth: { validation: { allowed_algorithms: ["ES256"] } } } }), /server\.auth\.oauth\.validation\.allowed_algorithms: is set by the built-in authorization server .*signing\.algorithm\): remove it/],
@@ -58,7 +59,9 @@ test("the same keys are accepted where they are read, and at their default value
     server({ auth: { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"], validation_endpoint: "http://127.0.0.1:1/validate", cache_ttl: "5m" } } }),
     server({ mcp_server: { ...stdio, max_restarts: 10 }, session: { mode: "shared" } }),
     server({ auth: { type: "oauth", oauth: { ...jwks, introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", http_timeout: "3s" } } }),
-    server({ auth: { type: "oauth", oauth: { discovery_url: "https://idp.example.com", http_timeout: "3s" } } }),
+    server({ auth: { type: "oauth", oauth: { discovery_url: "https://idp.example.com", http_timeout: "3s", jwks: { refresh_interval: "5m" }, validation: { max_token_age: "1h" } } } }),
+    // clock_skew also bounds introspection answers' exp.
+    server({ auth: { type: "oauth", oauth: { introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", validation: { clock_skew: "10s" } } } }),
     server({ cors: { enabled: false, allowed_origins: ["https://app.example.com"] } }),
     server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { enabled: false, cache_ttl: "5m" } } } }),
     server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared" } }),
