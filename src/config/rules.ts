@@ -69,6 +69,7 @@ function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", 
   });
 }
 
+/** Server mode's sections as they are when nothing is written, for telling what a file sets. */
 const SERVER_DEFAULTS = DEFAULTS.server!;
 
 /** Keys of `section` that differ from `defaults`, `enabled` aside. */
