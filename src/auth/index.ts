@@ -1,5 +1,5 @@
 /** @module Builds the inbound Authenticator for server mode from the `auth:` section. */
-import type { AuthConfig } from "../config/schema.ts";
+import type { AuthConfig, ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { createStaticTokenSet } from "./bearer.ts";
 import type { Sha256 } from "../util/digest.ts";
@@ -13,6 +13,11 @@ export interface AuthContext {
   fetch?: typeof fetch;
   /** The runtime's SHA-256 (token comparison and cache keys); Web Crypto's when absent. */
   sha256?: Sha256;
+}
+
+/** Whether server mode authenticates requests: an `auth` type other than none, or the built-in authorization server's own tokens. */
+export function authenticates(server: Pick<ServerConfig, "auth" | "oauth_server">): boolean {
+  return (server.auth?.type ?? "none") !== "none" || server.oauth_server.enabled;
 }
 
 /** The authenticator for `auth`, or undefined when requests are not authenticated (type none). */

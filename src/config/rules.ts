@@ -2,9 +2,12 @@
  * @module Rules that span several configuration keys, checked after the schema. Each carries the
  * sentence docs/configuration.md shows for it, so the reference lists exactly the rules enforced.
  */
-import { AuthSchema, ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
+import { ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
+import { authenticates } from "../auth/index.ts";
+import { introspectionWanted } from "../auth/oauth/introspection.ts";
+import { grantKind } from "../auth/outbound/types.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
 import { isObject } from "../util/object.ts";
 
@@ -42,8 +45,16 @@ const ONE_MODE_KEYS = {
   },
 } as const;
 
-/** Each block's values when nothing is written: a key equal to its default asks for nothing. */
-const AUTH_DEFAULTS = { bearer: AuthSchema.parse({ bearer: {} }).bearer!, oauth: AuthSchema.parse({ oauth: {} }).oauth! };
+/**
+ * Every section's values when nothing is written (both modes, both auth blocks): a key equal to
+ * its default asks for nothing (check-config prints every default, and its output must load back).
+ */
+const DEFAULTS = ConfigSchema.parse({
+  mode: "server",
+  server: { mcp_server: { command: "-" }, auth: { bearer: {}, oauth: {} } },
+  client: { url: "http://-/", auth: { bearer: {}, oauth: {} } },
+});
+const AUTH_DEFAULTS = DEFAULTS.server!.auth!;
 
 /** Keys of the other mode set in `auth` (differing from their defaults): the bridge would ignore them. */
 function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", path: string): ConfigIssue[] {
@@ -59,7 +70,7 @@ function otherModeKeys(auth: AuthConfig | undefined, mode: "server" | "client", 
 }
 
 /** Server mode's sections as they are when nothing is written, for telling what a file sets. */
-const SERVER_DEFAULTS = ConfigSchema.parse({ mode: "server", server: {} }).server!;
+const SERVER_DEFAULTS = DEFAULTS.server!;
 
 /** Keys of `section` that differ from `defaults`, `enabled` aside. */
 function changedKeys(section: object, defaults: object): string[] {
@@ -67,6 +78,162 @@ function changedKeys(section: object, defaults: object): string[] {
   const fallback = defaults as Record<string, unknown>;
   return Object.keys(written).filter((key) => key !== "enabled" && written[key] !== undefined && JSON.stringify(written[key]) !== JSON.stringify(fallback[key]));
 }
+
+/** The value at `path` (keys joined by ".") in `data`, or undefined. */
+function valueAt(data: object, path: string): unknown {
+  return path.split(".").reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), data);
+}
+
+/**
+ * Keys (or whole sections) that only some settings read. Written in the file where nothing reads
+ * them, each is refused naming it, with `unread`'s reason and fix: the bridge would run without
+ * what the file asks for. Only what the file writes counts, and not a value equal to the default.
+ */
+interface UnreadKeys {
+  summary: string;
+  /** Dot-separated paths in the file. */
+  paths: readonly string[];
+  /** Why nothing reads `path` under `config` (`written`: the file's data), and the fix; undefined when something does. */
+  unread(config: Config, path: string, written: Record<string, unknown>): string | undefined;
+}
+
+function unreadKeysRule({ summary, paths, unread }: UnreadKeys): CrossKeyRule {
+  return {
+    summary,
+    check: (config, written) =>
+      paths.flatMap((path) => {
+        const asked = valueAt(written, path) !== undefined && JSON.stringify(valueAt(config, path)) !== JSON.stringify(valueAt(DEFAULTS, path));
+        const why = asked ? unread(config, path, written) : undefined;
+        return why ? [{ path, message: why }] : [];
+      }),
+  };
+}
+
+/** `config.server` in server mode, else undefined (a server section in client mode is refused as a whole). */
+const activeServer = (config: Config) => (config.mode === "server" ? config.server : undefined);
+
+const UNREAD_KEYS: readonly UnreadKeys[] = [
+  {
+    summary: "`client` is refused in server mode and `server` in client mode: each mode reads only its own section.",
+    paths: ["server", "client"],
+    unread: (config, path) => (path !== config.mode ? `is read in ${path} mode only, and mode is "${config.mode}": remove it` : undefined),
+  },
+  {
+    summary: "With `server.oauth_server.enabled`, `federated` is refused in builtin mode and `builtin.users` in federated mode (the other mode's sign-in is not run).",
+    paths: ["server.oauth_server.federated", "server.oauth_server.builtin.users"],
+    unread: (config, path) => {
+      const as = activeServer(config)?.oauth_server;
+      const needs = path.endsWith("federated") ? "federated" : "builtin";
+      return as?.enabled && as.mode !== needs ? `is read in ${needs} mode only, and server.oauth_server.mode is ${as.mode}: set mode: ${needs}, or remove it` : undefined;
+    },
+  },
+  {
+    summary: "Server mode, `auth.type: bearer`: `validation_timeout`, `cache_ttl` and `negative_cache_ttl` are refused without `validation_endpoint`, whose answers they time and keep.",
+    paths: ["validation_timeout", "cache_ttl", "negative_cache_ttl"].map((key) => `server.auth.bearer.${key}`),
+    unread: (config) => {
+      const auth = activeServer(config)?.auth;
+      return auth?.type === "bearer" && !auth.bearer?.validation_endpoint ? "applies to validation_endpoint's answers, and none is set (valid_tokens are checked by the bridge itself): set validation_endpoint, or remove it" : undefined;
+    },
+  },
+  {
+    summary: "`mcp_server.restart_on_failure`, `max_restarts`, `restart_delay` and `restart_window` are refused with `session.mode: per_session`: they restart the one child of `shared`; a per-session child that dies ends its session.",
+    paths: ["restart_on_failure", "max_restarts", "restart_delay", "restart_window"].map((key) => `server.mcp_server.${key}`),
+    unread: (config) =>
+      activeServer(config)?.session.mode === "per_session"
+        ? "restarts the one child of session.mode: shared; with per_session (the default) a child that dies ends its session and is never restarted: set session.mode: shared, or remove it"
+        : undefined,
+  },
+  {
+    summary: "`session.max_sessions_per_subject` is refused without authentication: there is no subject (`max_sessions` caps every session).",
+    paths: ["server.session.max_sessions_per_subject"],
+    unread: (config) => {
+      const server = activeServer(config);
+      return server && !authenticates(server)
+        ? "caps the sessions of each authenticated subject, and authentication is off (set server.auth or server.oauth_server.enabled), so there is none: remove it (max_sessions caps every session), or turn authentication on"
+        : undefined;
+    },
+  },
+  {
+    summary:
+      "`mcp_server.pass_identity` is refused without authentication (no identity to pass), and with `session.mode: shared` together with `modern_child: shared` (every child is shared by all users, so none is given one).",
+    paths: ["server.mcp_server.pass_identity"],
+    unread: (config) => {
+      const server = activeServer(config);
+      if (!server) return undefined;
+      if (!authenticates(server)) {
+        return "passes the authenticated user's identity to the child, and authentication is off (set server.auth or server.oauth_server.enabled): remove it, or turn authentication on";
+      }
+      return server.session.mode === "shared" && server.session.modern_child === "shared"
+        ? "passes a child its one user's identity, and with session.mode: shared and modern_child: shared every child serves all users, so none gets it: set session.mode: per_session or modern_child: per_principal, or remove it"
+        : undefined;
+    },
+  },
+  {
+    summary:
+      "Server mode, `auth.type: oauth`: `introspection.client_id`, `introspection.client_secret`, `introspection.auth_method` and `introspection.cache_ttl` are refused without introspection (`introspection_url`, `introspection.endpoint` or `introspection.enabled`); `introspection.enabled: false` keeps them, unused.",
+    paths: ["client_id", "client_secret", "auth_method", "cache_ttl"].map((key) => `server.auth.oauth.introspection.${key}`),
+    unread: (config, _path, written) => {
+      const server = activeServer(config);
+      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      // As for tls and oauth_server: enabled: false says the settings are kept on purpose.
+      if (!oauth || introspectionWanted(oauth) || valueAt(written, "server.auth.oauth.introspection.enabled") === false) return undefined;
+      return server!.oauth_server.enabled
+        ? "configures token introspection, which oauth_server.enabled does not use (tokens are this bridge's own): remove it"
+        : "configures token introspection, and none is asked for: set introspection.enabled (with introspection.endpoint, introspection_url or discovery_url), or remove it";
+    },
+  },
+  {
+    summary:
+      "Server mode, `auth.type: oauth`: `client_id` and `client_secret` are refused without token introspection (`introspection_url`, `introspection.endpoint` or `introspection.enabled`), the only request they authenticate; `http_timeout` without introspection or `discovery_url`, the only requests it times; with `oauth_server.enabled`, `validation.allowed_algorithms` is refused (tokens carry the server's own `signing.algorithm`).",
+    paths: ["client_id", "client_secret", "http_timeout", "validation.allowed_algorithms"].map((key) => `server.auth.oauth.${key}`),
+    unread: (config, path) => {
+      const server = activeServer(config);
+      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      if (!oauth) return undefined;
+      if (path.endsWith("allowed_algorithms")) {
+        return server!.oauth_server.enabled ? "is set by the built-in authorization server with oauth_server.enabled (its tokens are signed with server.oauth_server.signing.algorithm): remove it" : undefined;
+      }
+      if (introspectionWanted(oauth)) return undefined;
+      if (path.endsWith("http_timeout")) {
+        return oauth.discovery_url ? undefined : "times discovery (discovery_url) and introspection requests, and this configuration makes neither (JWKS fetches have jwks.fetch_timeout): remove it";
+      }
+      return "authenticates the bridge for token introspection only, and none is configured (introspection_url, introspection.endpoint or introspection.enabled): remove it";
+    },
+  },
+  {
+    summary:
+      "Client mode, `auth.type: oauth`: `authorization_url`, `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name` and `client_metadata_url` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity`.",
+    paths: ["authorization_url", "redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url"].map((key) => `client.auth.oauth.${key}`),
+    unread: (config) => {
+      const auth = config.mode === "client" ? config.client?.auth : undefined;
+      const grant = auth?.type === "oauth" && auth.oauth ? grantKind(auth.oauth) : undefined;
+      if (grant === undefined || grant === "authorization_code") return undefined;
+      return grant === "client_credentials"
+        ? "is for a person signing in (authorization code), and this configuration uses client credentials (a client_secret or private_key_file without use_pkce: true): remove it, or set use_pkce: true"
+        : `is for a person signing in (authorization code), and this configuration gets tokens with ${grant}: remove it`;
+    },
+  },
+  {
+    summary:
+      "Server mode, `auth.type: oauth` without a key source (`jwks_url`, `discovery_url` or `oauth_server.enabled`; `introspection_url` alone checks tokens by introspection): `jwks` settings and `validation.allowed_algorithms`, `require_expiration`, `max_token_age`, which apply to JWTs checked with keys, are refused.",
+    paths: [...["refresh_interval", "fetch_timeout", "cooldown"].map((key) => `jwks.${key}`), ...["allowed_algorithms", "require_expiration", "max_token_age"].map((key) => `validation.${key}`)].map((key) => `server.auth.oauth.${key}`),
+    unread: (config) => {
+      const server = activeServer(config);
+      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      return oauth && !oauth.jwks_url && !oauth.discovery_url && !server!.oauth_server.enabled
+        ? "applies to JWTs checked with the issuer's keys, and no key source is configured (tokens are checked by introspection only): set jwks_url or discovery_url, or remove it"
+        : undefined;
+    },
+  },
+  {
+    summary: "Client mode, `auth.type: oauth`: `private_key_id` and `signing_algorithm` are refused without `private_key_file`, whose assertions they describe.",
+    paths: ["private_key_id", "signing_algorithm"].map((key) => `client.auth.oauth.${key}`),
+    unread: (config) => {
+      const auth = config.mode === "client" ? config.client?.auth : undefined;
+      return auth?.type === "oauth" && !auth.oauth?.private_key_file ? "applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it" : undefined;
+    },
+  },
+];
 
 /** Request headers client mode sets itself, lower case. */
 const BRIDGE_HEADERS = new Set(["content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "dpop", "host", "content-length", "transfer-encoding", "connection"]);
@@ -127,8 +294,7 @@ function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): C
       ...unless(sources === 1, `${path}.workload_identity.token_file`, "needs exactly one of token, token_env, token_file and token_command"),
     ];
   }
-  const clientCredentials = oauth.use_pkce === false || (oauth.use_pkce === undefined && hasCredential);
-  if (!clientCredentials) return issues;
+  if (grantKind(oauth) !== "client_credentials") return issues;
   return [
     ...issues,
     ...unless(oauth.client_id, `${path}.client_id`, "is required for the client credentials grant"),
@@ -364,12 +530,12 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "Settings of `server.tls` and `server.oauth_server` are refused when the section does not say `enabled`: a certificate or users written without `enabled: true` would be ignored (plain HTTP, no authorization server). `enabled: false` keeps them, unused.",
+      "Settings of `server.tls`, `server.oauth_server` and `server.cors` are refused when the section does not say `enabled`: a certificate, users or allowed origins written without `enabled: true` would be ignored (plain HTTP, no authorization server, no CORS headers). `enabled: false` keeps them, unused.",
     check: (config, written) => {
       if (config.mode !== "server" || !config.server) return [];
       const server = config.server;
       const file = isObject(written.server) ? written.server : {};
-      return (["tls", "oauth_server"] as const).flatMap((name) => {
+      return (["tls", "oauth_server", "cors"] as const).flatMap((name) => {
         const said = isObject(file[name]) && "enabled" in file[name];
         const set = server[name].enabled || said ? [] : changedKeys(server[name], SERVER_DEFAULTS[name]);
         return unless(set.length === 0, `server.${name}.enabled`, `is not set, so ${set.join(", ")} would be ignored: set enabled: true (or enabled: false to keep ${set.length > 1 ? "them" : "it"} unused)`);
@@ -415,6 +581,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       }),
     ),
   },
+  ...UNREAD_KEYS.map(unreadKeysRule),
 ];
 
 /** Every issue of every rule; `written` is the file's data before defaults (see CrossKeyRule.check). */

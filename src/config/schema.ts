@@ -236,7 +236,7 @@ const mcpServerSchema = section({
   graceful_shutdown_timeout: duration().prefault("30s").describe("After stdin closes, how long before SIGTERM (and as long again before SIGKILL)."),
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts allowed within restart_window; past it the child waits until the oldest failure leaves the window (the budget recovers, the bridge never stays failed)."),
-  restart_delay: duration().prefault("5s").describe("First restart delay; doubles after each failure in a row."),
+  restart_delay: duration().prefault("5s").describe("Shared mode: first restart delay; doubles after each failure in a row."),
   restart_window: duration().prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
   pass_identity: z.boolean().default(false).describe("Per-session children (and a principal's own modern children) get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token); a child every principal shares gets none."),
   startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),

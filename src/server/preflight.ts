@@ -3,7 +3,7 @@
  * starts, so `check-config` and `run` give the same verdict: features not provided, files named in
  * the config (TLS), and the authenticator's own settings checks (plain-http IdP or validation URLs).
  */
-import { createAuthenticator } from "../auth/index.ts";
+import { authenticates, createAuthenticator } from "../auth/index.ts";
 import { ConfigError } from "../config/errors.ts";
 import { notProvided } from "../config/not-provided.ts";
 import type { Config, ServerConfig } from "../config/schema.ts";
@@ -68,7 +68,7 @@ export async function preflight(config: Config, platform: Platform, source: stri
  */
 export function reachWarnings(server: ServerConfig): Array<{ message: string; listen: string }> {
   const warnings: Array<{ message: string; listen: string }> = [];
-  if (!server.oauth_server.enabled && (server.auth?.type ?? "none") === "none" && !isLoopbackHost(server.listen.host)) {
+  if (!authenticates(server) && !isLoopbackHost(server.listen.host)) {
     warnings.push({ message: "authentication is off on a non-loopback address: anyone who can reach it can use the MCP server (set server.auth, or a loopback server.listen)", listen: server.listen.text });
   }
   if (server.metrics_listen && !isLoopbackHost(server.metrics_listen.host)) {

@@ -2,6 +2,7 @@
  * @module The live sessions: creation within the configured limits, lookup bound to the subject,
  * idle expiry, request deadlines and SSE keep-alives on one shared timer, and shutdown.
  */
+import { authenticates } from "../auth/index.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
@@ -34,8 +35,7 @@ export class SessionLimitError extends Error {
  */
 export function maxSessionsPerSubject(config: ServerConfig): number | undefined {
   const { max_sessions, max_sessions_per_subject } = config.session;
-  const authenticated = (config.auth !== undefined && config.auth.type !== "none") || config.oauth_server.enabled;
-  return max_sessions_per_subject ?? (authenticated ? Math.max(1, Math.floor(max_sessions / 2)) : undefined);
+  return max_sessions_per_subject ?? (authenticates(config) ? Math.max(1, Math.floor(max_sessions / 2)) : undefined);
 }
 
 export class SessionManager {

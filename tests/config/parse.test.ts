@@ -272,6 +272,7 @@ describe("types and required keys", () => {
 server:
   allowed_origins: &origins ["https://a.example"]
   cors:
+    enabled: true
     allowed_origins: *origins
   mcp_server:
     command: node

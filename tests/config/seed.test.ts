@@ -171,14 +171,28 @@ server:
         footer_text: Example Corp
         primary_color: "#123456"
         secondary_color: "#abcdef"
-    federated:
-      upstream_discovery_url: "https://accounts.google.com/.well-known/openid-configuration"
-      http_timeout: 10s
     allowed_redirect_uris: ["https://claude.ai/api/mcp/auth_callback"]
     scopes_supported: ["mcp:read"]
 `,
       SEED_ENV,
     );
+    // Federated keys in a federated configuration: in builtin mode nothing reads them (refused).
+    const federated = parseConfig(
+      `mode: server
+server:
+  mcp_server: {command: node}
+  oauth_server:
+    enabled: true
+    mode: federated
+    federated:
+      upstream_discovery_url: "https://accounts.google.com/.well-known/openid-configuration"
+      client_id: app
+      client_secret_env: APP_SECRET
+      http_timeout: 10s
+`,
+      SEED_ENV,
+    );
+    assert.equal(federated.server!.oauth_server.federated.upstream_discovery_url, "https://accounts.google.com/.well-known/openid-configuration");
     const server = config.server!;
     assert.deepEqual({ host: server.listen.host, port: server.listen.port }, { host: "0.0.0.0", port: 8080 });
     assert.equal(server.idle_timeout, 120_000);

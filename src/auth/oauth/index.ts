@@ -7,7 +7,7 @@ import type { Logger } from "../../log/logger.ts";
 import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../types.ts";
 import { discoverAuthorizationServer, discoveryPlan, type AuthorizationServerMetadata } from "./discovery.ts";
 import { backgroundTimeout, backoffDelay, isTrustedEndpoint, UpstreamError } from "./http.ts";
-import { introspectionRequest, processIntrospectionResponse, validateIntrospection, type IntrospectionClient } from "./introspection.ts";
+import { introspectionRequest, introspectionWanted, processIntrospectionResponse, validateIntrospection, type IntrospectionClient } from "./introspection.ts";
 import { JwksCache } from "./jwks-cache.ts";
 import { decodeJwtHeader, verifyJwtAccessToken, type JwtPolicy } from "./jwt.ts";
 import { createScopePolicy, principalFromClaims } from "./principal.ts";
@@ -61,7 +61,7 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
   const scopes = createScopePolicy(config);
   const { validation } = config;
   const introspectionEndpoint = config.introspection.endpoint ?? config.introspection_url;
-  const introspectionWanted = config.introspection.enabled || introspectionEndpoint !== undefined;
+  const introspecting = introspectionWanted(config);
   const introspectionClientId = config.introspection.client_id ?? config.client_id;
   const introspectionSecret = config.introspection.client_secret ?? config.client_secret;
 
@@ -70,7 +70,7 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
   }
   for (const name of ["discovery_url", "issuer", "jwks_url", "introspection_url"] as const) checkEndpoint(name, config[name]);
   checkEndpoint("introspection.endpoint", config.introspection.endpoint);
-  if (introspectionWanted && (!introspectionClientId || !introspectionSecret)) {
+  if (introspecting && (!introspectionClientId || !introspectionSecret)) {
     throw new TypeError('auth.oauth introspection needs "client_id" and "client_secret" (RFC 7662 §2.1: the caller must authenticate)');
   }
   if (config.introspection.enabled && !introspectionEndpoint && !config.discovery_url) {
@@ -111,9 +111,9 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
       });
     }
     const endpoint = introspectionEndpoint ?? (config.introspection.enabled ? discovered?.introspection_endpoint : undefined);
-    if (introspectionWanted && endpoint) {
+    if (introspecting && endpoint) {
       introspection = { endpoint, clientId: introspectionClientId!, clientSecret: introspectionSecret!, authMethod: config.introspection.auth_method };
-    } else if (introspectionWanted) {
+    } else if (introspecting) {
       logger.error("introspection is enabled but the authorization server metadata names no introspection_endpoint");
     }
     if (!jwks && !introspection) logger.error("neither a JWKS nor an introspection endpoint is known: every token will be refused");

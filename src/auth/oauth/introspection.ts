@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { AuthError } from "../types.ts";
 import { readJsonBody, readJsonObject, send, UpstreamError } from "./http.ts";
+import type { OAuthConfig } from "../../config/schema.ts";
 
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -21,6 +22,11 @@ export const IntrospectionResponseSchema = z.looseObject({
   active: z.boolean(),
 });
 export type IntrospectionResponse = z.infer<typeof IntrospectionResponseSchema>;
+
+/** Whether server mode's `auth.oauth` asks for token introspection (RFC 7662): an endpoint, or `introspection.enabled` (the discovered one). */
+export function introspectionWanted(config: Pick<OAuthConfig, "introspection" | "introspection_url">): boolean {
+  return config.introspection.enabled || config.introspection.endpoint !== undefined || config.introspection_url !== undefined;
+}
 
 /** application/x-www-form-urlencoded, as RFC 6749 §2.3.1 requires for the Basic credentials too. */
 function formEncode(value: string): string {

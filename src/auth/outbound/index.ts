@@ -12,7 +12,7 @@ import { staticBearer } from "./bearer.ts";
 import { openTokenCache, type PrivateFiles } from "./cache.ts";
 import { OutboundAuthError } from "./errors.ts";
 import type { HttpContext } from "./http.ts";
-import type { TokenSource } from "./types.ts";
+import { grantKind, type TokenSource } from "./types.ts";
 
 export type { AuthChallenge, TokenSource } from "./types.ts";
 export { OutboundAuthError, type OutboundAuthErrorCode } from "./errors.ts";
@@ -72,13 +72,7 @@ export async function createTokenSource(auth: AuthConfig | undefined, deps: Toke
   if (!config) throw new OutboundAuthError("config", "client.auth.oauth is required when client.auth.type is oauth");
   const { OAuthTokenSource } = await import("./oauth-source.ts");
   const { loadAssertionKey } = await import("./client-auth.ts");
-  const grant = config.enterprise
-    ? "enterprise"
-    : config.workload_identity
-      ? "workload_identity"
-      : config.use_pkce ?? !(config.client_secret || config.private_key_file)
-        ? "authorization_code"
-        : "client_credentials";
+  const grant = grantKind(config);
   const key = await loadAssertionKey(config, (path) => deps.platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES));
   const cache = await openTokenCache(deps.serverUrl, config.token_cache ?? deps.dataDir, grant === "authorization_code" ? deps.files : undefined, deps.logger);
   const source = new OAuthTokenSource({

@@ -19,11 +19,9 @@ import { OutboundAuthError } from "./errors.ts";
 import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
 import { publicHttp, type HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
-import type { AuthChallenge, ProofTarget, TokenSource } from "./types.ts";
+import type { AuthChallenge, GrantKind, ProofTarget, TokenSource } from "./types.ts";
 import * as oauth from "oauth4webapi";
 import { isTrustedEndpoint } from "../oauth/http.ts";
-
-export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
 
 /** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
 const MAX_AUTHORIZATIONS = 3;

@@ -3,6 +3,20 @@
  * The transport never knows which grant stands behind it (static bearer, client credentials,
  * authorization code + PKCE, enterprise-managed authorization).
  */
+import type { OAuthConfig } from "../../config/schema.ts";
+
+/** How client mode's `auth.oauth` gets tokens. */
+export type GrantKind = "client_credentials" | "authorization_code" | "enterprise" | "workload_identity";
+
+/**
+ * The grant `config` asks for: enterprise or workload_identity when set; else `use_pkce`, which
+ * unset means a person signing in unless a client_secret or private_key_file is set.
+ */
+export function grantKind(config: Pick<OAuthConfig, "enterprise" | "workload_identity" | "use_pkce" | "client_secret" | "private_key_file">): GrantKind {
+  if (config.enterprise) return "enterprise";
+  if (config.workload_identity) return "workload_identity";
+  return config.use_pkce ?? !(config.client_secret || config.private_key_file) ? "authorization_code" : "client_credentials";
+}
 
 /** What the MCP server said when it refused a request, as the transport saw it. */
 export interface AuthChallenge {

@@ -1,0 +1,78 @@
+/**
+ * @module Keys that nothing reads under the settings they are written with are config errors
+ * naming the key and the fix, in check-config and run alike (exit 2), through the built CLI.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ECHO_SERVER, runCli, writeConfig } from "../support/bridge.ts";
+import { ALICE_HASH } from "../oauth-server/support.ts";
+
+const stdio = { command: process.execPath, args: [ECHO_SERVER] };
+/** Server mode on a free loopback port: a config the rules accept before a case adds to it. */
+const server = (extra: Record<string, unknown>) => ({ mode: "server", server: { listen: "127.0.0.1:0", mcp_server: stdio, ...extra } });
+const builtin = { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } };
+const federated = { enabled: true, mode: "federated", federated: { upstream_issuer: "https://idp.example.com", client_id: "app", client_secret_env: "APP_SECRET" } };
+const jwks = { jwks_url: "https://idp.example.com/jwks" };
+const bearer = { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"] } };
+/** Client mode with this `auth.oauth`. */
+const client = (oauth: Record<string, unknown>) => ({ mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth } } });
+/** A home of its own: the authorization server's checks look at its state directory. */
+const env = () => ({ HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-unread-")), APP_SECRET: "s" });
+
+test("keys nothing reads under the chosen settings are refused by check-config and run, naming the key and the fix", { timeout: 120_000 }, async () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ ...server({}), client: { url: "http://127.0.0.1:1/mcp" } }, /\n {2}client: is read in client mode only, and mode is "server": remove it/],
+    [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp" }, server: { listen: "127.0.0.1:0" } }, /\n {2}server: is read in server mode only, and mode is "client": remove it/],
+    [server({ oauth_server: { ...builtin, federated: { upstream_issuer: "https://idp.example.com" } } }), /server\.oauth_server\.federated: is read in federated mode only, and server\.oauth_server\.mode is builtin: set mode: federated, or remove it/],
+    [server({ oauth_server: { ...federated, builtin: builtin.builtin } }), /server\.oauth_server\.builtin\.users: is read in builtin mode only, and server\.oauth_server\.mode is federated: set mode: builtin, or remove it/],
+    [server({ cors: { allowed_origins: ["https://app.example.com"] } }), /server\.cors\.enabled: is not set, so allowed_origins would be ignored: set enabled: true/],
+    [server({ auth: { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"], cache_ttl: "5m" } } }), /server\.auth\.bearer\.cache_ttl: applies to validation_endpoint's answers, and none is set .*: set validation_endpoint, or remove it/],
+    [server({ mcp_server: { ...stdio, max_restarts: 10 } }), /server\.mcp_server\.max_restarts: restarts the one child of session\.mode: shared; .*: set session\.mode: shared, or remove it/],
+    [server({ session: { max_sessions_per_subject: 2 } }), /server\.session\.max_sessions_per_subject: caps the sessions of each authenticated subject, and authentication is off .*: remove it \(max_sessions caps every session\), or turn authentication on/],
+    [client({ client_id: "c", client_secret: "s", token_url: "https://idp.example.com/token", authorization_url: "https://idp.example.com/authorize" }), /client\.auth\.oauth\.authorization_url: is for a person signing in/],
+    [server({ mcp_server: { ...stdio, pass_identity: true } }), /server\.mcp_server\.pass_identity: passes the authenticated user's identity to the child, and authentication is off .*: remove it, or turn authentication on/],
+    [server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared", modern_child: "shared" } }), /server\.mcp_server\.pass_identity: .*every child serves all users, so none gets it: set session\.mode: per_session or modern_child: per_principal, or remove it/],
+    [server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { cache_ttl: "5m" } } } }), /server\.auth\.oauth\.introspection\.cache_ttl: configures token introspection, and none is asked for: set introspection\.enabled .*, or remove it/],
+    [server({ auth: { type: "oauth", oauth: { introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", jwks: { refresh_interval: "5m" } } } }), /server\.auth\.oauth\.jwks\.refresh_interval: applies to JWTs checked with the issuer's keys, and no key source is configured .*: set jwks_url or discovery_url, or remove it/],
+    [server({ auth: { type: "oauth", oauth: { ...jwks, client_id: "bridge" } } }), /server\.auth\.oauth\.client_id: authenticates the bridge for token introspection only, and none is configured .*: remove it/],
+    [server({ auth: { type: "oauth", oauth: { ...jwks, http_timeout: "3s" } } }), /server\.auth\.oauth\.http_timeout: times discovery \(discovery_url\) and introspection requests, and this configuration makes neither .*: remove it/],
+    [server({ oauth_server: builtin, auth: { type: "oauth", oauth: { validation: { allowed_algorithms: ["ES256"] } } } }), /server\.auth\.oauth\.validation\.allowed_algorithms: is set by the built-in authorization server .*signing\.algorithm\): remove it/],
+    [client({ client_id: "c", client_secret: "s", redirect_uri: "http://127.0.0.1:8765/callback" }), /client\.auth\.oauth\.redirect_uri: is for a person signing in \(authorization code\), and this configuration uses client credentials .*: remove it, or set use_pkce: true/],
+    [client({ client_id: "c", workload_identity: { token_env: "WORKLOAD_TOKEN" }, authorization_timeout: "10m" }), /client\.auth\.oauth\.authorization_timeout: is for a person signing in \(authorization code\), and this configuration gets tokens with workload_identity: remove it/],
+    [client({ client_id: "c", client_secret: "s", private_key_id: "k1" }), /client\.auth\.oauth\.private_key_id: applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it/],
+  ];
+  for (const [config, expected] of cases) {
+    const path = writeConfig(config);
+    for (const command of ["check-config", "run"]) {
+      const result = await runCli([command, "-c", path], { env: env() });
+      assert.equal(result.code, 2, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, expected, command);
+    }
+  }
+});
+
+test("the same keys are accepted where they are read, and at their default values anywhere (check-config's output loads back)", async () => {
+  const accepted = [
+    server({ auth: { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"], validation_endpoint: "http://127.0.0.1:1/validate", cache_ttl: "5m" } } }),
+    server({ mcp_server: { ...stdio, max_restarts: 10 }, session: { mode: "shared" } }),
+    server({ auth: { type: "oauth", oauth: { ...jwks, introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", http_timeout: "3s" } } }),
+    server({ auth: { type: "oauth", oauth: { discovery_url: "https://idp.example.com", http_timeout: "3s", jwks: { refresh_interval: "5m" }, validation: { max_token_age: "1h" } } } }),
+    // clock_skew also bounds introspection answers' exp.
+    server({ auth: { type: "oauth", oauth: { introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", validation: { clock_skew: "10s" } } } }),
+    server({ cors: { enabled: false, allowed_origins: ["https://app.example.com"] } }),
+    server({ auth: { type: "oauth", oauth: { ...jwks, introspection: { enabled: false, cache_ttl: "5m" } } } }),
+    server({ mcp_server: { ...stdio, pass_identity: true }, auth: bearer, session: { mode: "shared" } }),
+    server({ auth: bearer, session: { max_sessions_per_subject: 2 } }),
+    // Defaults as check-config prints them: nothing asked for.
+    server({ oauth_server: { ...builtin, federated: { scopes: ["openid", "email", "profile"], http_timeout: "10s" } }, mcp_server: { ...stdio, restart_on_failure: true, max_restarts: 5 } }),
+    client({ client_id: "c", client_secret: "s", signing_algorithm: "RS256" }),
+    client({ client_id: "c", client_secret: "s", use_pkce: true, redirect_uri: "http://127.0.0.1:8765/callback", authorization_timeout: "10m" }),
+  ];
+  for (const config of accepted) {
+    const result = await runCli(["check-config", "-c", writeConfig(config)], { env: env() });
+    assert.equal(result.code, 0, result.stderr);
+  }
+});
