@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -76,6 +76,36 @@ async function callInSession(bridge: RunningBridge, session: string, id: number,
     .map((line) => JSON.parse(line.slice(5)))
     .filter((message) => message.id === id);
   return { status: response.status, answer: answers[0] };
+}
+
+/**
+ * Runs `body` with a loopback HTTP server answering with `handler` (its origin), closed afterwards
+ * whatever happened: a server left listening keeps the test file's process from ever ending.
+ */
+async function withLoopbackServer(handler: RequestListener, body: (origin: string) => Promise<void>): Promise<void> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+/** Runs `body` with `bridge` once it started, and stops it afterwards whatever happened. */
+async function withBridge(started: Promise<RunningBridge>, body: (bridge: RunningBridge) => Promise<void>): Promise<void> {
+  const bridge = await started;
+  try {
+    await body(bridge);
+  } finally {
+    await bridge.stop();
+  }
+}
+
+/** The HTTP status of a modern tools/call of the fixture's `ok` with `token`: 200, or 401 once the token is refused. */
+async function okStatus(bridge: RunningBridge, token: string): Promise<number> {
+  return (await call(bridge, token, { id: 1, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta({}) } })).status;
 }
 
 async function sessionAlive(bridge: RunningBridge, session: string): Promise<boolean> {
@@ -141,35 +171,31 @@ describe("the wall clock stepped back an hour", () => {
 
   test("a revoked token's cached acceptance (bearer.cache_ttl) still ends after cache_ttl", { timeout: 60_000 }, async () => {
     let valid = true;
-    const endpoint: Server = createServer((request, response) => {
+    const validation: RequestListener = (request, response) => {
       request.resume();
       request.on("end", () => {
         response.setHeader("content-type", "application/json");
         response.end(JSON.stringify(valid ? { valid: true, subject: "alice", scopes: [] } : { valid: false }));
       });
-    });
-    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/validate`;
-    const bridge = await startBridge(misbehaving({ auth: { type: "bearer", bearer: { validation_endpoint: url, cache_ttl: "1s", negative_cache_ttl: "1s" } } }), stepping(-HOUR_MS));
-    try {
-      const ping = async () => (await call(bridge, TOKEN, { id: 1, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta({}) } })).status;
-      assert.equal(await ping(), 200);
-      valid = false;
-      bridge.process.kill("SIGUSR2");
-      await sleep(1_500);
-      // Before: the acceptance cached just before the step was reused for an hour.
-      assert.equal(await ping(), 401, "the token is asked about again once cache_ttl passed, and refused");
-    } finally {
-      await bridge.stop();
-      endpoint.close();
-    }
+    };
+    await withLoopbackServer(validation, (origin) =>
+      withBridge(startBridge(misbehaving({ auth: { type: "bearer", bearer: { validation_endpoint: `${origin}/validate`, cache_ttl: "1s", negative_cache_ttl: "1s" } } }), stepping(-HOUR_MS)), async (bridge) => {
+        assert.equal(await okStatus(bridge, TOKEN), 200);
+        valid = false;
+        bridge.process.kill("SIGUSR2");
+        await sleep(1_500);
+        // Before: the acceptance cached just before the step was reused for an hour.
+        assert.equal(await okStatus(bridge, TOKEN), 401, "the token is asked about again once cache_ttl passed, and refused");
+      }),
+    );
   });
 });
 
 describe("the wall clock stepped back an hour (federated sign-in)", () => {
   test("a discovery of the identity provider that failed is tried again after its cooldown (5 s), not an hour later", { timeout: 60_000 }, async () => {
     let up = false;
-    const idp: Server = createServer((request, response) => {
+    let issuer = "";
+    const idp: RequestListener = (request, response) => {
       request.resume();
       if (!up) {
         response.statusCode = 503;
@@ -177,27 +203,22 @@ describe("the wall clock stepped back an hour (federated sign-in)", () => {
       }
       response.setHeader("content-type", "application/json");
       response.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` }));
+    };
+    await withLoopbackServer(idp, (origin) => {
+      issuer = origin;
+      const federated = { mode: "federated", builtin: { users: [] }, federated: { upstream_issuer: issuer, client_id: "bridge-upstream", client_secret_env: "UPSTREAM_SECRET" } };
+      return withBridge(startAsBridge({ oauthServer: federated, env: { UPSTREAM_SECRET: "upstream-secret-not-real-0123456789", ...stepping(-HOUR_MS).env } }), async (bridge) => {
+        await until("the discovery at start failing", () => bridge.logs().includes("identity provider not usable yet"), 10_000);
+        up = true;
+        bridge.process.kill("SIGUSR2");
+        await sleep(6_000);
+        const { client_id: clientId } = await registerClient(bridge.origin);
+        const response = await submitLogin(bridge.origin, await openLoginPage(authorizeUrl(bridge.origin, clientId).url), {});
+        await response.text();
+        // Before: the failure was an hour old only on the wall clock's say: the sign-in was refused for an hour.
+        assert.equal(new URL(response.headers.get("location") ?? "", bridge.origin).origin, issuer, `to the identity provider: ${response.status} ${response.headers.get("location")}`);
+      });
     });
-    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
-    const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
-    const bridge = await startAsBridge({
-      oauthServer: { mode: "federated", federated: { upstream_issuer: issuer, client_id: "bridge-upstream", client_secret_env: "UPSTREAM_SECRET" } },
-      env: { UPSTREAM_SECRET: "upstream-secret-not-real-0123456789", ...stepping(-HOUR_MS).env },
-    });
-    try {
-      await until("the discovery at start failing", () => bridge.logs().includes("identity provider not usable yet"), 10_000);
-      up = true;
-      bridge.process.kill("SIGUSR2");
-      await sleep(6_000);
-      const { client_id: clientId } = await registerClient(bridge.origin);
-      const response = await submitLogin(bridge.origin, await openLoginPage(authorizeUrl(bridge.origin, clientId).url), {});
-      await response.text();
-      // Before: the failure was an hour old only on the wall clock's say: the sign-in was refused for an hour.
-      assert.equal(new URL(response.headers.get("location") ?? "", bridge.origin).origin, issuer, `to the identity provider: ${response.status} ${response.headers.get("location")}`);
-    } finally {
-      await bridge.stop();
-      idp.close();
-    }
   });
 });
 
@@ -251,32 +272,27 @@ describe("the wall clock stepped forward an hour", () => {
 
   test("a JWT whose exp the step passed is refused, not accepted from the cache of validated tokens", { timeout: 60_000 }, async () => {
     const key = await makeKey("ES256");
-    const jwks: Server = createServer((request, response) => {
+    const jwks: RequestListener = (request, response) => {
       request.resume();
       response.setHeader("content-type", "application/json");
       response.end(JSON.stringify({ keys: [key.publicJwk] }));
+    };
+    await withLoopbackServer(jwks, async (issuer) => {
+      const seconds = Math.floor(Date.now() / 1000);
+      const token = await new SignJWT({ sub: "alice" })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" })
+        .setIssuer(issuer)
+        .setAudience("clock-step")
+        .setIssuedAt(seconds)
+        .setExpirationTime(seconds + 600)
+        .sign(key.privateKey);
+      await withBridge(startBridge(misbehaving({ auth: { type: "oauth", oauth: { issuer, jwks_url: `${issuer}/jwks`, audience: "clock-step" } } }), stepping(HOUR_MS)), async (bridge) => {
+        assert.equal(await okStatus(bridge, token), 200);
+        bridge.process.kill("SIGUSR2");
+        await sleep(300);
+        // Before: the acceptance cached before the step lived on its monotonic lifetime (up to 5 min) past exp.
+        assert.equal(await okStatus(bridge, token), 401, "exp (ten minutes ahead) is an hour behind the wall clock now");
+      });
     });
-    await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
-    const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
-    const seconds = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ sub: "alice" })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" })
-      .setIssuer(issuer)
-      .setAudience("clock-step")
-      .setIssuedAt(seconds)
-      .setExpirationTime(seconds + 600)
-      .sign(key.privateKey);
-    const bridge = await startBridge(misbehaving({ auth: { type: "oauth", oauth: { issuer, jwks_url: `${issuer}/jwks`, audience: "clock-step" } } }), stepping(HOUR_MS));
-    try {
-      const ping = async () => (await call(bridge, token, { id: 1, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta({}) } })).status;
-      assert.equal(await ping(), 200);
-      bridge.process.kill("SIGUSR2");
-      await sleep(300);
-      // Before: the acceptance cached before the step lived on its monotonic lifetime (up to 5 min) past exp.
-      assert.equal(await ping(), 401, "exp (ten minutes ahead) is an hour behind the wall clock now");
-    } finally {
-      await bridge.stop();
-      jwks.close();
-    }
   });
 });

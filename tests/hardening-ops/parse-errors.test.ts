@@ -6,24 +6,35 @@
  * already under way on the same connection.
  */
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ECHO_SERVER, startBridge, useBridge } from "../support/bridge.ts";
 
+/** A raw connection to the bridge: what it received so far, and when it closed. */
+function rawConnection(port: number): { socket: Socket; received: () => string; waitFor: (pattern: RegExp) => Promise<void>; closing: (ms?: number) => Promise<string> } {
+  let received = "";
+  const socket = connect(port, "127.0.0.1");
+  socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+  socket.on("error", () => {});
+  const closed = new Promise((resolve) => socket.on("close", resolve));
+  const waitFor = async (pattern: RegExp) => {
+    for (let waited = 0; !pattern.test(received) && waited < 10_000; waited += 50) await sleep(50);
+  };
+  /** Waits for the bridge to close the connection (at most `ms`), closes it, and gives all it received. */
+  const closing = async (ms = 10_000) => {
+    await Promise.race([closed, sleep(ms)]);
+    socket.destroy();
+    return received;
+  };
+  return { socket, received: () => received, waitFor, closing };
+}
+
 /** Sends `raw` on a new connection; resolves to all it received once the bridge closed it (or after `ms`). */
-function exchange(port: number, raw: string, ms = 10_000): Promise<string> {
-  return new Promise((resolve) => {
-    let received = "";
-    const socket = connect(port, "127.0.0.1", () => socket.write(raw));
-    const timer = setTimeout(() => socket.destroy(), ms);
-    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve(received);
-    });
-  });
+async function exchange(port: number, raw: string, ms = 10_000): Promise<string> {
+  const connection = rawConnection(port);
+  connection.socket.write(raw);
+  return connection.closing(ms);
 }
 
 function bodyOf(received: string): Record<string, string> {
@@ -87,55 +98,37 @@ describe("requests the HTTP parser refuses", { timeout: 60_000 }, () => {
   });
 
   test("garbage after a request whose response is a stream under way: the connection closes, nothing is written into the stream", async () => {
-    let received = "";
-    const socket = connect(port(), "127.0.0.1");
-    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
-    socket.on("error", () => {});
-    const closed = new Promise((resolve) => socket.on("close", resolve));
+    const { socket, received, waitFor, closing } = rawConnection(port());
     socket.write("GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
-    for (let waited = 0; !received.includes("event: endpoint") && waited < 10_000; waited += 50) await sleep(50);
-    assert.match(received, /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
+    await waitFor(/event: endpoint/);
+    assert.match(received(), /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
     socket.write("SOMETHING ELSE\r\n\r\n");
-    await Promise.race([closed, sleep(10_000)]);
-    socket.destroy();
-    assert.doesNotMatch(received, /HTTP\/1\.1 400/, "no status line inside the event stream");
+    assert.doesNotMatch(await closing(), /HTTP\/1\.1 400/, "no status line inside the event stream");
   });
 
   test("a request pipelined behind a stream under way, then garbage: nothing is written into the stream", async () => {
-    let received = "";
-    const socket = connect(port(), "127.0.0.1");
-    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
-    socket.on("error", () => {});
-    const closed = new Promise((resolve) => socket.on("close", resolve));
+    const { socket, received, waitFor, closing } = rawConnection(port());
     const host = `Host: 127.0.0.1:${port()}\r\n`;
     socket.write(`GET /sse HTTP/1.1\r\n${host}Accept: text/event-stream\r\n\r\n`);
-    for (let waited = 0; !received.includes("event: endpoint") && waited < 10_000; waited += 50) await sleep(50);
-    assert.match(received, /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
+    await waitFor(/event: endpoint/);
+    assert.match(received(), /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
     // Before: the pipelined request's response (queued behind the stream, not started) was taken
     // for the connection's, and the 400 went into the event stream.
     socket.write(`GET /health HTTP/1.1\r\n${host}\r\nSOMETHING ELSE\r\n\r\n`);
-    await Promise.race([closed, sleep(10_000)]);
-    socket.destroy();
-    assert.doesNotMatch(received, /HTTP\/1\.1 400/, "no status line inside the event stream");
+    assert.doesNotMatch(await closing(), /HTTP\/1\.1 400/, "no status line inside the event stream");
     assert.equal((await fetch(`${bridge.origin}/health`)).status, 200);
   });
 
   test("on a keep-alive connection whose last response is done: the refusal is answered", async () => {
     const host = `Host: 127.0.0.1:${port()}\r\n`;
-    let received = "";
-    const socket = connect(port(), "127.0.0.1");
-    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
-    socket.on("error", () => {});
-    const closed = new Promise((resolve) => socket.on("close", resolve));
+    const { socket, received, waitFor, closing } = rawConnection(port());
     socket.write(`GET /health HTTP/1.1\r\n${host}\r\n`);
-    for (let waited = 0; !/\r\n\r\n\{[^]*\}$/.test(received) && waited < 10_000; waited += 50) await sleep(50);
-    assert.match(received, /^HTTP\/1\.1 200 /, "the first request is answered");
-    const first = received.length;
+    await waitFor(/\r\n\r\n\{[^]*\}$/);
+    assert.match(received(), /^HTTP\/1\.1 200 /, "the first request is answered");
+    const first = received().length;
     // Before: the finished response was taken for one under way, and the connection closed unanswered.
     socket.write(`GET /health HTTP/1.1\r\n${host}X-Padding: ${"a".repeat(20_000)}\r\n\r\n`);
-    await Promise.race([closed, sleep(10_000)]);
-    socket.destroy();
-    const second = received.slice(first);
+    const second = (await closing()).slice(first);
     assert.match(second, /^HTTP\/1\.1 431 /, JSON.stringify(second));
     assert.equal(bodyOf(second).error, "request_header_fields_too_large");
   });
