@@ -111,6 +111,13 @@ function unreadKeysRule({ summary, paths, unread }: UnreadKeys): CrossKeyRule {
 
 /** `config.server` in server mode, else undefined (a server section in client mode is refused as a whole). */
 const activeServer = (config: Config) => (config.mode === "server" ? config.server : undefined);
+/** Server mode's `auth.oauth` when `auth.type` is oauth, else undefined. */
+const serverOAuth = (config: Config) => {
+  const auth = activeServer(config)?.auth;
+  return auth?.type === "oauth" ? auth.oauth : undefined;
+};
+/** Client mode's `auth`, else undefined. */
+const clientAuth = (config: Config) => (config.mode === "client" ? config.client?.auth : undefined);
 
 const UNREAD_KEYS: readonly UnreadKeys[] = [
   {
@@ -174,7 +181,7 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     paths: ["client_id", "client_secret", "auth_method", "cache_ttl"].map((key) => `server.auth.oauth.introspection.${key}`),
     unread: (config, _path, written) => {
       const server = activeServer(config);
-      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      const oauth = serverOAuth(config);
       // As for tls and oauth_server: enabled: false says the settings are kept on purpose.
       if (!oauth || introspectionWanted(oauth) || valueAt(written, "server.auth.oauth.introspection.enabled") === false) return undefined;
       return server!.oauth_server.enabled
@@ -188,7 +195,7 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     paths: ["client_id", "client_secret", "http_timeout", "validation.allowed_algorithms"].map((key) => `server.auth.oauth.${key}`),
     unread: (config, path) => {
       const server = activeServer(config);
-      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      const oauth = serverOAuth(config);
       if (!oauth) return undefined;
       if (path.endsWith("allowed_algorithms")) {
         return server!.oauth_server.enabled ? "is set by the built-in authorization server with oauth_server.enabled (its tokens are signed with server.oauth_server.signing.algorithm): remove it" : undefined;
@@ -205,7 +212,7 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
       "Client mode, `auth.type: oauth`: `authorization_url`, `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name` and `client_metadata_url` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity`.",
     paths: ["authorization_url", "redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url"].map((key) => `client.auth.oauth.${key}`),
     unread: (config) => {
-      const auth = config.mode === "client" ? config.client?.auth : undefined;
+      const auth = clientAuth(config);
       const grant = auth?.type === "oauth" && auth.oauth ? grantKind(auth.oauth) : undefined;
       if (grant === undefined || grant === "authorization_code") return undefined;
       return grant === "client_credentials"
@@ -219,7 +226,7 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     paths: [...["refresh_interval", "fetch_timeout", "cooldown"].map((key) => `jwks.${key}`), ...["allowed_algorithms", "require_expiration", "max_token_age"].map((key) => `validation.${key}`)].map((key) => `server.auth.oauth.${key}`),
     unread: (config) => {
       const server = activeServer(config);
-      const oauth = server?.auth?.type === "oauth" ? server.auth.oauth : undefined;
+      const oauth = serverOAuth(config);
       return oauth && !oauth.jwks_url && !oauth.discovery_url && !server!.oauth_server.enabled
         ? "applies to JWTs checked with the issuer's keys, and no key source is configured (tokens are checked by introspection only): set jwks_url or discovery_url, or remove it"
         : undefined;
@@ -229,7 +236,7 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     summary: "Client mode, `auth.type: oauth`: `private_key_id` and `signing_algorithm` are refused without `private_key_file`, whose assertions they describe.",
     paths: ["private_key_id", "signing_algorithm"].map((key) => `client.auth.oauth.${key}`),
     unread: (config) => {
-      const auth = config.mode === "client" ? config.client?.auth : undefined;
+      const auth = clientAuth(config);
       return auth?.type === "oauth" && !auth.oauth?.private_key_file ? "applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it" : undefined;
     },
   },
