@@ -70,6 +70,8 @@ export class ModernChildPool {
   readonly #askers = new Set<string>();
   /** Kinds of call seen answered without asking; bounded. */
   readonly #quiet = new Set<string>();
+  /** Starting children a call waits for as its own (it started it, or took the spare): other calls do not count on them. */
+  readonly #claimed = new Set<ModernUpstream>();
   /** Per key: calls waiting for a child that fits (FIFO). */
   readonly #waiting = new Map<string, Array<() => void>>();
   /** A place is being freed for a legacy session (see makeRoom). */
@@ -212,44 +214,52 @@ export class ModernChildPool {
     return started;
   }
 
-  /** No child fits now: grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
+  /** No child fits now: wait for the spare, grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
   async #startWaiting(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): Promise<StartedCall> {
     const deadline = performance.now() + this.#config.mcp_server!.read_timeout;
-    // Whether this call may still grow the group (not after a child it started failed to).
+    // Whether this call may still grow the group (not after a child it waited for failed to start).
     let grow = true;
     for (;;) {
       const group = this.#groups.get(key) ?? [];
       const live = group.filter((child) => !child.closed).length;
-      if (grow && live < this.#config.session.modern_pool_size) {
-        const spawned = this.#trySpawn(key, principal, live > 0);
-        if (spawned) {
-          // A child that fails to start is no reason to fail the call (nor to start one after another):
-          // it waits for the children there are, as at the pool's size.
-          if (!(await spawned.ready.then(() => true, () => false))) {
-            grow = false;
-            if (!(this.#groups.get(key) ?? []).some((child) => !child.closed)) throw new SessionLimitError("the MCP server could not be started; retry later", 5);
-            continue;
-          }
-          const fitted = this.#fit(key, principal, mode, call);
-          if (fitted) return fitted;
+      // A starting child no other call waits for (the spare) is ready sooner than one started now.
+      const spare = group.find((child) => !child.closed && child.era === undefined && !this.#claimed.has(child));
+      const own = spare ?? (grow && live < this.#config.session.modern_pool_size ? this.#trySpawn(key, principal, live > 0) : undefined);
+      if (own) {
+        // A child that fails to start is no reason to fail the call (nor to start one after another):
+        // it waits for the children there are, as at the pool's size.
+        if (!(await this.#awaitStart(own))) {
+          grow = false;
+          if (!(this.#groups.get(key) ?? []).some((child) => !child.closed)) throw new SessionLimitError("the MCP server could not be started; retry later", 5);
           continue;
         }
-      }
-      // A child still starting (the spare) will fit: wait for it rather than end someone's round.
-      const starting = group.find((child) => !child.closed && child.era === undefined);
-      // Children that do not read what they were sent get nothing more (their input is bounded): refused now, as legacy sessions are.
-      if (!starting && group.every((child) => child.closed || child.congested)) {
-        this.logCongestion({ children: live });
-        throw new SessionLimitError("the MCP server is not keeping up with its input; retry later", 1);
-      }
-      if (starting) await starting.ready.catch(() => undefined);
-      else {
-        const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
-        // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
-        if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction);
+      } else {
+        // A child still starting that another call waits for may fit after it: wait for it rather than end someone's round.
+        const starting = group.find((child) => !child.closed && child.era === undefined);
+        // Children that do not read what they were sent get nothing more (their input is bounded): refused now, as legacy sessions are.
+        if (!starting && group.every((child) => child.closed || child.congested)) {
+          this.logCongestion({ children: live });
+          throw new SessionLimitError("the MCP server is not keeping up with its input; retry later", 1);
+        }
+        if (starting) await starting.ready.catch(() => undefined);
+        else {
+          const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
+          // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
+          if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction);
+        }
       }
       const fitted = this.#fit(key, principal, mode, call);
       if (fitted) return fitted;
+    }
+  }
+
+  /** Waits for a starting child on one call's behalf (see #claimed); whether it started. */
+  async #awaitStart(child: ModernUpstream): Promise<boolean> {
+    this.#claimed.add(child);
+    try {
+      return await child.ready.then(() => true, () => false);
+    } finally {
+      this.#claimed.delete(child);
     }
   }
 

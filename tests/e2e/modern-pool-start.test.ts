@@ -37,3 +37,30 @@ describe("a legacy child whose further processes cannot start", () => {
     assert.equal(textOf(ok.body.result), "ok {}", JSON.stringify(ok.body));
   });
 });
+
+describe("a legacy child slow to start", () => {
+  const START_MS = 1500;
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy", START_DELAY_MS: String(START_MS) }, read_timeout: "20s" },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+  const readyChildren = () => bridge.logs().match(/modern child ready/g)?.length ?? 0;
+
+  test("a call that must run alone while the spare child starts runs on the spare, not on a child started for it", async () => {
+    const listed = await call(bridge, ALICE, { id: 1, method: "tools/list", params: { _meta: meta() } });
+    assert.ok(Array.isArray(listed.body.result?.tools), JSON.stringify(listed.body));
+    // A round waiting for its client holds the first child; the pool starts a spare meanwhile.
+    const asked = await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "ask_then_wait", arguments: {}, _meta: meta() } });
+    assert.equal(asked.body.result?.resultType, "input_required", JSON.stringify(asked.body));
+    // A kind never seen runs alone: the spare is what it waits for. A child started for it would
+    // have to be ready before the call could be answered; the spare's own spare, started as the
+    // call begins, cannot be ready until START_MS later.
+    const ok = await call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta() } });
+    assert.equal(textOf(ok.body.result), "ok {}", JSON.stringify(ok.body));
+    assert.equal(readyChildren(), 2, bridge.logs());
+  });
+});
