@@ -266,11 +266,12 @@ export class ModernChildPool {
   /**
    * Keeps one child of the group idle (or starting) while the group may grow, so that the next call
    * that must run alone does not wait for a child to start (hundreds of milliseconds on a busy host).
+   * `taken`: a child about to be taken, which does not count.
    */
-  #ensureSpare(key: string, principal: Principal | undefined): void {
+  #ensureSpare(key: string, principal: Principal | undefined, taken?: ModernUpstream): void {
     const live = (this.#groups.get(key) ?? []).filter((child) => !child.closed);
     if (live.length >= this.#config.session.modern_pool_size) return;
-    if (live.some((child) => child.era === undefined || (child.era === "legacy" && !child.draining && child.candidateCount === 0))) return;
+    if (live.some((child) => child !== taken && (child.era === undefined || (child.era === "legacy" && !child.draining && child.candidateCount === 0)))) return;
     try {
       this.#spawn(key, principal);
     } catch (error) {
@@ -399,7 +400,12 @@ export class ModernChildPool {
     // A failed handshake ends the child; the caller sees the error through `ready`. The handshake
     // carries nothing from a client: unless the bridge itself ended the child, the server failed to start.
     upstream.ready.then(
-      () => this.starts?.succeeded(),
+      () => {
+        this.starts?.succeeded();
+        // A principal's first legacy child is what its first call that must run alone takes: the spare
+        // starts with it, so that a second such call soon after does not wait for a process to start.
+        if (upstream.era === "legacy" && this.#groups.get(key)?.filter((child) => !child.closed).length === 1) this.#ensureSpare(key, principal, upstream);
+      },
       () => {
         if (!this.#stopping.has(upstream) && upstream.startFailure) this.starts?.failed(upstream.startFailure);
       },

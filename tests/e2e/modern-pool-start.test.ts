@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { startBridge, useBridge } from "../support/bridge.ts";
+import { startBridge, useBridge, waitForLog } from "../support/bridge.ts";
 import { call, meta, textOf } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -18,7 +18,8 @@ describe("a legacy child whose further processes cannot start", () => {
   const bridge = useBridge(() =>
     startBridge({
       server: {
-        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy", FAIL_FILE: failFile }, read_timeout: "20s" },
+        // Slow to start: the first process is under way, its spare not yet, when no process may start any more.
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy", FAIL_FILE: failFile, START_DELAY_MS: "1000" }, read_timeout: "20s" },
         auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
       },
     }),
@@ -26,15 +27,18 @@ describe("a legacy child whose further processes cannot start", () => {
   const tool = (id: number, name: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: {}, _meta: meta() } });
 
   test("a call that needed a new child of the pool waits for the one running instead, and is answered", async () => {
-    // The principal's first child starts; from then on no new process starts.
-    const listed = await call(bridge, ALICE, { id: 1, method: "tools/list", params: { _meta: meta() } });
-    assert.ok(Array.isArray(listed.body.result?.tools), JSON.stringify(listed.body));
+    const listing = call(bridge, ALICE, { id: 1, method: "tools/list", params: { _meta: meta() } });
+    // The first process is past its FAIL_FILE check once it reads initialize.
+    await waitForLog(bridge, /initialize: started/);
     writeFileSync(failFile, "");
+    const listed = await listing;
+    assert.ok(Array.isArray(listed.body.result?.tools), JSON.stringify(listed.body));
     // Two calls of kinds never seen: each must run alone, so the second needs another child.
     const [waited, ok] = await Promise.all([tool(2, "wait"), tool(3, "ok")]);
     assert.equal(textOf(waited.body.result), "waited", JSON.stringify(waited.body));
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(textOf(ok.body.result), "ok {}", JSON.stringify(ok.body));
+    assert.equal(bridge.logs().match(/modern child ready/g)?.length, 1, bridge.logs());
   });
 });
 
@@ -50,10 +54,12 @@ describe("a legacy child slow to start", () => {
   );
   const readyChildren = () => bridge.logs().match(/modern child ready/g)?.length ?? 0;
 
-  test("a call that must run alone while the spare child starts runs on the spare, not on a child started for it", async () => {
+  test("the spare starts with the first child; a call that must run alone while it starts runs on it, not on a child started for it", async () => {
     const listed = await call(bridge, ALICE, { id: 1, method: "tools/list", params: { _meta: meta() } });
     assert.ok(Array.isArray(listed.body.result?.tools), JSON.stringify(listed.body));
-    // A round waiting for its client holds the first child; the pool starts a spare meanwhile.
+    // The spare starts with the first child, before any call needs it.
+    await waitForLog(bridge, /modern child started[^\n]*\bm2\b/);
+    // A round waiting for its client holds the first child.
     const asked = await call(bridge, ALICE, { id: 2, method: "tools/call", params: { name: "ask_then_wait", arguments: {}, _meta: meta() } });
     assert.equal(asked.body.result?.resultType, "input_required", JSON.stringify(asked.body));
     // A kind never seen runs alone: the spare is what it waits for. A child started for it would

@@ -9,6 +9,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { waitForLog } from "../support/bridge.ts";
 import { call, eventReader, meta, MODERN, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -23,14 +24,6 @@ const bridge = useDebugBridge((everythingServer) => ({
 /** A modern request as a client without an SDK sends it: the envelope in `_meta` (with clientInfo), the standard headers. */
 function modern(token: string, id: number, method: string, params: Record<string, unknown> = {}, capabilities: Record<string, unknown> = { elicitation: {} }, signal?: AbortSignal) {
   return call(bridge, token, { id, method, params: { ...params, _meta: { ...meta(capabilities), "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" } } } }, { signal });
-}
-
-async function waitForLog(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(bridge.logs())) {
-    if (Date.now() > deadline) assert.fail(`the bridge never logged ${pattern}:\n${bridge.logs().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** How many times the bridge's log holds `text`. */
@@ -238,7 +231,7 @@ describe("multi round-trip requests over a legacy child", () => {
   test("a child that dies while a round is pending gives the retry a clean error", async () => {
     const first = await modern(BOB, 60, "tools/call", { name: "crash_during_input", arguments: {} });
     assert.equal(first.body.result?.resultType, "input_required");
-    await waitForLog(/"msg":"modern child ended"/);
+    await waitForLog(bridge, /"msg":"modern child ended"/);
     const [key] = Object.keys(first.body.result?.inputRequests ?? {});
     const retry = await modern(BOB, 61, "tools/call", { name: "crash_during_input", arguments: {}, inputResponses: { [key!]: { action: "accept", content: { name: "x" } } }, requestState: first.body.result?.requestState });
     assert.equal(retry.status, 200);

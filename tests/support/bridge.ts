@@ -137,3 +137,12 @@ export function useBridge(start: () => Promise<RunningBridge>): RunningBridge {
   });
   return bridge;
 }
+
+/** Resolves once the bridge's log matches `pattern`; fails, showing the log's tail, after `timeoutMs`. */
+export async function waitForLog(bridge: RunningBridge, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(bridge.logs())) {
+    if (Date.now() > deadline) throw new Error(`the bridge never logged ${pattern}:\n${bridge.logs().slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
