@@ -404,7 +404,12 @@ export class ModernChildPool {
         this.starts?.succeeded();
         // A principal's first legacy child is what its first call that must run alone takes: the spare
         // starts with it, so that a second such call soon after does not wait for a process to start.
-        if (upstream.era === "legacy" && this.#groups.get(key)?.filter((child) => !child.closed).length === 1) this.#ensureSpare(key, principal, upstream);
+        if (upstream.era !== "legacy" || this.#groups.get(key)?.filter((child) => !child.closed).length !== 1) return;
+        try {
+          this.#ensureSpare(key, principal, upstream);
+        } catch {
+          // Only a spare (and no request to fail here): a call that needs another child starts one, and says why it cannot.
+        }
       },
       () => {
         if (!this.#stopping.has(upstream) && upstream.startFailure) this.starts?.failed(upstream.startFailure);
