@@ -220,30 +220,29 @@ export class ModernChildPool {
     // Whether this call may still grow the group (not after a child it waited for failed to start).
     let grow = true;
     for (;;) {
-      const group = this.#groups.get(key) ?? [];
-      const live = group.filter((child) => !child.closed).length;
+      const live = this.#live(key);
+      const starting = live.filter((child) => child.era === undefined);
       // A starting child no other call waits for (the spare) is ready sooner than one started now.
-      const spare = group.find((child) => !child.closed && child.era === undefined && !this.#claimed.has(child));
-      const own = spare ?? (grow && live < this.#config.session.modern_pool_size ? this.#trySpawn(key, principal, live > 0) : undefined);
+      const spare = starting.find((child) => !this.#claimed.has(child));
+      const own = spare ?? (grow && live.length < this.#config.session.modern_pool_size ? this.#trySpawn(key, principal, live.length > 0) : undefined);
       if (own) {
         // A child that fails to start is no reason to fail the call (nor to start one after another):
         // it waits for the children there are, as at the pool's size.
         if (!(await this.#awaitStart(own))) {
           grow = false;
-          if (!(this.#groups.get(key) ?? []).some((child) => !child.closed)) throw new SessionLimitError("the MCP server could not be started; retry later", 5);
+          if (this.#live(key).length === 0) throw new SessionLimitError("the MCP server could not be started; retry later", 5);
           continue;
         }
       } else {
-        // A child still starting that another call waits for may fit after it: wait for it rather than end someone's round.
-        const starting = group.find((child) => !child.closed && child.era === undefined);
         // Children that do not read what they were sent get nothing more (their input is bounded): refused now, as legacy sessions are.
-        if (!starting && group.every((child) => child.closed || child.congested)) {
-          this.logCongestion({ children: live });
+        if (starting.length === 0 && live.every((child) => child.congested)) {
+          this.logCongestion({ children: live.length });
           throw new SessionLimitError("the MCP server is not keeping up with its input; retry later", 1);
         }
-        if (starting) await starting.ready.catch(() => undefined);
+        // A child still starting that another call waits for may fit after it: wait for it rather than end someone's round.
+        if (starting.length > 0) await starting[0]!.ready.catch(() => undefined);
         else {
-          const eviction = this.evictWaiting?.(group, Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
+          const eviction = this.evictWaiting?.(this.#groups.get(key) ?? [], Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
           // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
           if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction);
         }
@@ -251,6 +250,11 @@ export class ModernChildPool {
       const fitted = this.#fit(key, principal, mode, call);
       if (fitted) return fitted;
     }
+  }
+
+  /** The group's children not closed, oldest first. */
+  #live(key: string): ModernUpstream[] {
+    return (this.#groups.get(key) ?? []).filter((child) => !child.closed);
   }
 
   /** Waits for a starting child on one call's behalf (see #claimed); whether it started. */
@@ -269,7 +273,7 @@ export class ModernChildPool {
    * `taken`: a child about to be taken, which does not count.
    */
   #ensureSpare(key: string, principal: Principal | undefined, taken?: ModernUpstream): void {
-    const live = (this.#groups.get(key) ?? []).filter((child) => !child.closed);
+    const live = this.#live(key);
     if (live.length >= this.#config.session.modern_pool_size) return;
     if (live.some((child) => child !== taken && (child.era === undefined || (child.era === "legacy" && !child.draining && child.candidateCount === 0)))) return;
     try {
@@ -404,7 +408,7 @@ export class ModernChildPool {
         this.starts?.succeeded();
         // A principal's first legacy child is what its first call that must run alone takes: the spare
         // starts with it, so that a second such call soon after does not wait for a process to start.
-        if (upstream.era !== "legacy" || this.#groups.get(key)?.filter((child) => !child.closed).length !== 1) return;
+        if (upstream.era !== "legacy" || this.#live(key).length !== 1) return;
         try {
           this.#ensureSpare(key, principal, upstream);
         } catch {
