@@ -331,7 +331,7 @@ export class ModernChildPool {
   }
 
   /**
-   * At max_sessions, a principal without a child (or a new legacy session) takes the place of
+   * At max_sessions, a principal without a child (or a subject's first legacy session) takes the place of
    * another principal's extra child (every principal keeps its first): an idle one, else one whose call has waited longest
    * for its client (`evictWaiting` ends that call). One user's rounds must not lock others out.
    */
@@ -349,7 +349,7 @@ export class ModernChildPool {
   }
 
   /**
-   * At max_sessions, starts freeing the place of a principal's extra child for a new legacy session
+   * At max_sessions, starts freeing the place of a principal's extra child for a subject's first legacy session
    * (see #reclaimFor). While one is being freed, that is the place every new session waits for: a
    * burst of initialize requests must not end one of other principals' children each.
    */

@@ -141,12 +141,15 @@ export class SessionManager {
   /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
   create(principal: Principal | undefined, protocolVersion: string): Session {
     const { max_sessions } = this.#config.session;
+    const subject = principal?.subject;
     if (this.slots + this.otherChildren() >= max_sessions) {
-      // A modern principal's extra child makes way; its process counts until gone, so the client's retry gets the place.
-      const freeing = this.makeRoom();
+      // A modern principal's extra child makes way for a subject's first place, as for a principal's
+      // first child: its process counts until gone, so the client's retry gets the place. A subject
+      // that has one already does not end another user's children, one per initialize of a burst.
+      const first = subject === undefined || this.#slotsInUse(subject) + this.otherChildrenOf(subject) === 0;
+      const freeing = first && this.makeRoom();
       throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, freeing ? 1 : 5);
     }
-    const subject = principal?.subject;
     const perSubject = this.#maxPerSubject;
     if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) + this.otherChildrenOf(subject) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
