@@ -141,6 +141,25 @@ function namesOneOutcome(text: string): boolean {
   return error !== -1 && text.indexOf('"error"', error + 7) === -1;
 }
 
+/** Keys of a client's message the bridge acts on: its method, the tool it names (per-method and per-tool scopes), its params and id. */
+const DECIDING_KEYS = ['"method"', '"params"', '"name"', '"id"'];
+
+/**
+ * Whether a client's compact message `text` may go to the child as received rather than serialized
+ * again from what was parsed (which keeps its numbers' spelling and saves a serialization).
+ * JSON.parse keeps the last of repeated keys; a child whose parser keeps the first would run another
+ * method or tool than the one the bridge authorized. So, as for afterIdOf, text naming a deciding
+ * key more than once (anywhere, nested too: a false alarm only costs a serialization), or with a
+ * `\u` escape of an ASCII letter (a key spelled so hides from a plain search), is not.
+ */
+export function forwardableAsReceived(text: string): boolean {
+  for (const key of DECIDING_KEYS) {
+    const at = text.indexOf(key);
+    if (at !== -1 && text.indexOf(key, at + key.length) !== -1) return false;
+  }
+  return !hasEscapedLetter(text);
+}
+
 /** Whether JSON text has a `\u` escape of an ASCII letter (0x40-0x7F): how a key could hide from a plain search. */
 function hasEscapedLetter(text: string): boolean {
   for (let at = text.indexOf("\\u00"); at !== -1; at = text.indexOf("\\u00", at + 4)) {

@@ -5,7 +5,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
-import { ErrorCode, envelopeProblem, errorResponse, isRequest, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, isRequest, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { BodyNotAdmittedError, readBodyLimited, readRequestText } from "../util/body.ts";
 import { addressBucket } from "../util/cidr.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
@@ -133,8 +133,9 @@ export function createMcpHandlers(options: McpHandlerOptions) {
       const problem = envelopeProblem(message);
       if (problem) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${problem}`);
     }
-    // A single compact message is forwarded as received; anything else is re-serialized to one line.
-    const raws = !batch && !/[\r\n]/.test(text) ? [text] : messages.map((message) => JSON.stringify(message));
+    // A single compact message is forwarded as received when the child cannot read it otherwise than
+    // the bridge did; anything else is serialized again to one line from what was parsed.
+    const raws = !batch && !/[\r\n]/.test(text) && forwardableAsReceived(text) ? [text] : messages.map((message) => JSON.stringify(message));
     return { messages, raws, batch, holder };
   }
 

@@ -1,0 +1,50 @@
+/**
+ * @module What a legacy session's child reads is what the bridge read. The bridge forwards a
+ * client's compact message as received; JSON.parse keeps the last of repeated keys, and a child
+ * whose parser keeps the first would otherwise run another method or tool than the one the bridge
+ * checked (per-method and per-tool scopes).
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { startBridge, useBridge } from "../support/bridge.ts";
+import { fixtureServer, initialize, post } from "./support.ts";
+
+/** The line the fixture's child read for a tools/call `body` naming its "received" tool. */
+async function lineRead(url: string, session: string, body: string): Promise<string> {
+  const response = await post(url, session, body, { accept: "application/json" });
+  assert.equal(response.status, 200, await response.clone().text());
+  const answer = (await response.json()) as { result?: { content?: Array<{ text?: string }> } };
+  const line = answer.result?.content?.[0]?.text;
+  assert.equal(typeof line, "string", JSON.stringify(answer));
+  return line!;
+}
+
+const occurrences = (text: string, key: string) => text.split(`"${key}"`).length - 1;
+
+describe("a legacy session's child reads each message as the bridge did", () => {
+  const bridge = useBridge(() => startBridge({ server: { mcp_server: fixtureServer().config } }));
+
+  const ambiguous: Array<[string, string]> = [
+    ["the tool named twice", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_everything","name":"received"}}'],
+    ["the method named twice", '{"jsonrpc":"2.0","id":2,"method":"prompts/get","method":"tools/call","params":{"name":"received"}}'],
+    ["params given twice", '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_everything"},"params":{"name":"received"}}'],
+    ["the tool's key spelled with an escape", '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"delete_everything","n\\u0061me":"received"}}'],
+  ];
+  for (const [what, body] of ambiguous) {
+    test(`${what}: the child reads only what the bridge read`, async () => {
+      const { session } = await initialize(bridge.url);
+      assert.ok(session);
+      const line = await lineRead(bridge.url, session, body);
+      assert.deepEqual(JSON.parse(line), JSON.parse(body), "the same message");
+      assert.ok(!line.includes("delete_everything"), `the child read no other tool: ${line}`);
+      for (const key of ["method", "params", "name"]) assert.equal(occurrences(line, key), 1, `"${key}" once in ${line}`);
+    });
+  }
+
+  test("any other message reaches the child as received (numbers keep their spelling)", async () => {
+    const { session } = await initialize(bridge.url);
+    assert.ok(session);
+    const body = '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"received","arguments":{"amount":1.50,"account":12345678901234567890}}}';
+    assert.equal(await lineRead(bridge.url, session, body), body);
+  });
+});
