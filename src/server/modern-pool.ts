@@ -35,6 +35,14 @@ const MAX_WAITING_PER_KEY = 1000;
  * time completes, one that does not may lose the round to a waiting call.
  */
 const INPUT_GRACE_MS = 2000;
+/**
+ * After a child beyond a group's first failed to start, the group does not grow for this long,
+ * doubling with each such failure up to MAX_GROWTH_PAUSE_MS; a start in the group ends the pause.
+ * A server that runs once only (a lock, a port of its own) must not be started again for every
+ * call that would have liked a child of its own: its calls wait for the child that runs.
+ */
+const GROWTH_PAUSE_MS = 10_000;
+const MAX_GROWTH_PAUSE_MS = 300_000;
 
 /** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits. */
 export type Eviction = "evicted" | number | undefined;
@@ -78,6 +86,8 @@ export class ModernChildPool {
   #roomBeingMade = false;
   /** Per key: the first child being spawned (see #firstOf). */
   readonly #firsts = new Map<string, Promise<ModernUpstream>>();
+  /** Per key: the group grows again at `until` (performance.now()); see GROWTH_PAUSE_MS. */
+  readonly #growthPaused = new Map<string, { until: number; pauseMs: number }>();
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
@@ -224,7 +234,8 @@ export class ModernChildPool {
       const starting = live.filter((child) => child.era === undefined);
       // A starting child no other call waits for (the spare) is ready sooner than one started now.
       const spare = starting.find((child) => !this.#claimed.has(child));
-      const own = spare ?? (grow && live.length < this.#config.session.modern_pool_size ? this.#trySpawn(key, principal, live.length > 0) : undefined);
+      const mayGrow = grow && live.length < this.#config.session.modern_pool_size && (live.length === 0 || !this.#growthPausedFor(key));
+      const own = spare ?? (mayGrow ? this.#trySpawn(key, principal, live.length > 0) : undefined);
       if (own) {
         // A child that fails to start is no reason to fail the call (nor to start one after another):
         // it waits for the children there are, as at the pool's size.
@@ -252,6 +263,12 @@ export class ModernChildPool {
     }
   }
 
+  /** Whether the group may not grow now (a child beyond its first failed to start lately). */
+  #growthPausedFor(key: string): boolean {
+    const paused = this.#growthPaused.get(key);
+    return paused !== undefined && performance.now() < paused.until;
+  }
+
   /** The group's children not closed, oldest first. */
   #live(key: string): ModernUpstream[] {
     return (this.#groups.get(key) ?? []).filter((child) => !child.closed);
@@ -274,7 +291,7 @@ export class ModernChildPool {
    */
   #ensureSpare(key: string, principal: Principal | undefined, taken?: ModernUpstream): void {
     const live = this.#live(key);
-    if (live.length >= this.#config.session.modern_pool_size) return;
+    if (live.length >= this.#config.session.modern_pool_size || this.#growthPausedFor(key)) return;
     if (live.some((child) => child !== taken && (child.era === undefined || (child.era === "legacy" && !child.draining && child.candidateCount === 0)))) return;
     try {
       this.#spawn(key, principal);
@@ -406,6 +423,7 @@ export class ModernChildPool {
     upstream.ready.then(
       () => {
         this.starts?.succeeded();
+        this.#growthPaused.delete(key);
         // A principal's first legacy child is what its first call that must run alone takes: the spare
         // starts with it, so that a second such call soon after does not wait for a process to start.
         if (upstream.era !== "legacy" || this.#live(key).length !== 1) return;
@@ -416,7 +434,13 @@ export class ModernChildPool {
         }
       },
       () => {
-        if (!this.#stopping.has(upstream) && upstream.startFailure) this.starts?.failed(upstream.startFailure);
+        if (this.#stopping.has(upstream) || !upstream.startFailure) return;
+        this.starts?.failed(upstream.startFailure);
+        // Beyond the group's first: its calls have a child to wait for.
+        if (this.#live(key).length === 0) return;
+        const pauseMs = Math.min(2 * (this.#growthPaused.get(key)?.pauseMs ?? GROWTH_PAUSE_MS / 2), MAX_GROWTH_PAUSE_MS);
+        this.#growthPaused.set(key, { until: performance.now() + pauseMs, pauseMs });
+        this.#logger.warn("another process of the MCP server could not start; calls wait for the running ones", { child: name, retry_in_ms: pauseMs });
       },
     );
     return upstream;
@@ -427,7 +451,10 @@ export class ModernChildPool {
     if (!group) return;
     const at = group.indexOf(upstream);
     if (at !== -1) group.splice(at, 1);
-    if (group.length === 0) this.#groups.delete(upstream.key);
+    if (group.length === 0) {
+      this.#groups.delete(upstream.key);
+      this.#growthPaused.delete(upstream.key);
+    }
     // A place in the group is free: a waiting call may start a child.
     this.#wake(upstream.key);
   }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { startBridge, useBridge, waitForLog } from "../support/bridge.ts";
+import { waitFor } from "../hardening/support.ts";
 import { call, meta, textOf } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -39,6 +40,24 @@ describe("a legacy child whose further processes cannot start", () => {
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(textOf(ok.body.result), "ok {}", JSON.stringify(ok.body));
     assert.equal(bridge.logs().match(/modern child ready/g)?.length, 1, bridge.logs());
+  });
+
+  test("a process that could not start is not started again for every call that would have liked a child of its own", async () => {
+    const count = (pattern: RegExp) => bridge.logs().match(pattern)?.length ?? 0;
+    const started = () => count(/modern child started/g);
+    // Every process but the first has ended (none could start): what a call a moment later finds.
+    const settled = () => count(/modern child ended/g) === started() - 1;
+    await waitFor("the processes beside the first to end", settled);
+    const before = started();
+    // Kinds never seen: each runs alone, and would have a spare started beside it.
+    for (let id = 10; id < 16; id++) {
+      const answered = await tool(id, `fresh_${id}`);
+      assert.equal(textOf(answered.body.result), "ok {}", JSON.stringify(answered.body));
+      await waitFor("the processes beside the first to end", settled);
+    }
+    // Before, each call started a process; now, after one failed, the group waits GROWTH_PAUSE_MS (10 s) before it tries again.
+    assert.ok(started() - before <= 1, `${started() - before} processes started for 6 calls:\n${bridge.logs()}`);
+    assert.equal(textOf((await tool(16, "ok")).body.result), "ok {}");
   });
 });
 
