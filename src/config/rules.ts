@@ -126,12 +126,32 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     unread: (config, path) => (path !== config.mode ? `is read in ${path} mode only, and mode is "${config.mode}": remove it` : undefined),
   },
   {
-    summary: "With `server.oauth_server.enabled`, `federated` is refused in builtin mode and `builtin.users` in federated mode (the other mode's sign-in is not run).",
-    paths: ["server.oauth_server.federated", "server.oauth_server.builtin.users"],
+    summary:
+      "With `server.oauth_server.enabled`, `federated` is refused in builtin mode, and `builtin.users`, `login_session_lifetime` and (without `builtin.login_template`) `builtin.branding`'s `username_label`, `password_label` and `button_text` in federated mode (the other mode's sign-in is not run); `federated.client_secret_env` is refused with `federated.client_secret`, which is used instead.",
+    paths: [
+      "server.oauth_server.federated",
+      "server.oauth_server.builtin.users",
+      "server.oauth_server.login_session_lifetime",
+      ...["username_label", "password_label", "button_text"].map((key) => `server.oauth_server.builtin.branding.${key}`),
+      "server.oauth_server.federated.client_secret_env",
+    ],
     unread: (config, path) => {
       const as = activeServer(config)?.oauth_server;
+      if (!as?.enabled) return undefined;
+      if (path.endsWith("client_secret_env")) {
+        return as.mode === "federated" && as.federated.client_secret
+          ? "names the variable holding the upstream client secret, and federated.client_secret is set, which is used instead: remove one of the two"
+          : undefined;
+      }
       const needs = path.endsWith("federated") ? "federated" : "builtin";
-      return as?.enabled && as.mode !== needs ? `is read in ${needs} mode only, and server.oauth_server.mode is ${as.mode}: set mode: ${needs}, or remove it` : undefined;
+      if (as.mode === needs) return undefined;
+      const fix = `server.oauth_server.mode is ${as.mode}: set mode: ${needs}, or remove it`;
+      // In federated mode the consent page has no username and password: people sign in upstream.
+      if (path.endsWith("login_session_lifetime")) return `keeps a browser signed in after a builtin sign-in (username and password), and none happens here: people sign in at the upstream provider, and ${fix}`;
+      if (path.includes(".branding.")) {
+        return as.builtin.login_template ? undefined : `labels the username and password form, which is shown in builtin mode only (people sign in at the upstream provider), and ${fix}`;
+      }
+      return `is read in ${needs} mode only, and ${fix}`;
     },
   },
   {
@@ -143,21 +163,29 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     },
   },
   {
-    summary: "`mcp_server.restart_on_failure`, `max_restarts`, `restart_delay` and `restart_window` are refused with `session.mode: per_session`: they restart the one child of `shared`; a per-session child that dies ends its session.",
+    summary:
+      "`mcp_server.restart_on_failure`, `max_restarts`, `restart_delay` and `restart_window` are refused with `session.mode: per_session`: they restart the one child of `shared`; a per-session child that dies ends its session. `max_restarts`, `restart_delay` and `restart_window` are refused with `restart_on_failure: false` too: the shared child is then never restarted.",
     paths: ["restart_on_failure", "max_restarts", "restart_delay", "restart_window"].map((key) => `server.mcp_server.${key}`),
-    unread: (config) =>
-      activeServer(config)?.session.mode === "per_session"
-        ? "restarts the one child of session.mode: shared; with per_session (the default) a child that dies ends its session and is never restarted: set session.mode: shared, or remove it"
-        : undefined,
+    unread: (config, path) => {
+      const server = activeServer(config);
+      if (server?.session.mode === "per_session") {
+        return "restarts the one child of session.mode: shared; with per_session (the default) a child that dies ends its session and is never restarted: set session.mode: shared, or remove it";
+      }
+      return server?.mcp_server?.restart_on_failure === false && !path.endsWith("restart_on_failure")
+        ? "paces the restarts of the shared child, and restart_on_failure is false, so a child that dies is never restarted: set restart_on_failure: true, or remove it"
+        : undefined;
+    },
   },
   {
-    summary: "`session.max_sessions_per_subject` is refused without authentication: there is no subject (`max_sessions` caps every session).",
-    paths: ["server.session.max_sessions_per_subject"],
-    unread: (config) => {
+    summary:
+      "`session.max_sessions_per_subject` and `server.auth_failure_limit` are refused without authentication: there is no subject (`max_sessions` caps every session), and no request fails authentication.",
+    paths: ["server.session.max_sessions_per_subject", "server.auth_failure_limit"],
+    unread: (config, path) => {
       const server = activeServer(config);
-      return server && !authenticates(server)
+      if (!server || authenticates(server)) return undefined;
+      return path.endsWith("max_sessions_per_subject")
         ? "caps the sessions of each authenticated subject, and authentication is off (set server.auth or server.oauth_server.enabled), so there is none: remove it (max_sessions caps every session), or turn authentication on"
-        : undefined;
+        : "limits failed authentications per client address, and authentication is off (set server.auth or server.oauth_server.enabled), so no request fails it: remove it, or turn authentication on";
     },
   },
   {
@@ -238,6 +266,29 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     unread: (config) => {
       const auth = clientAuth(config);
       return auth?.type === "oauth" && !auth.oauth?.private_key_file ? "applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it" : undefined;
+    },
+  },
+  {
+    summary:
+      "Server mode, `auth.type: oauth`, with token introspection: `client_id`, `client_secret` and `introspection_url` are refused next to `introspection.client_id`, `introspection.client_secret` and `introspection.endpoint`, which are used instead.",
+    paths: ["client_id", "client_secret", "introspection_url"].map((key) => `server.auth.oauth.${key}`),
+    unread: (config, path) => {
+      const oauth = serverOAuth(config);
+      // Without introspection neither is read, and the rules above say so.
+      if (!oauth || activeServer(config)!.oauth_server.enabled || !introspectionWanted(oauth)) return undefined;
+      const key = path.slice("server.auth.oauth.".length) as "client_id" | "client_secret" | "introspection_url";
+      const instead = key === "introspection_url" ? "endpoint" : key;
+      return oauth.introspection[instead] !== undefined ? `names the ${key === "introspection_url" ? "introspection endpoint" : `bridge's ${key} for token introspection`}, and introspection.${instead} is set, which is used instead: remove one of the two` : undefined;
+    },
+  },
+  {
+    summary: "With `server.tls.enabled`, `client_ca` is refused when `client_auth` is `none` (the default): no client certificate is asked for, so none is checked against it.",
+    paths: ["server.tls.client_ca"],
+    unread: (config) => {
+      const tls = activeServer(config)?.tls;
+      return tls?.enabled && tls.client_auth === "none"
+        ? "holds the CAs that client certificates are checked against (mutual TLS), and client_auth is none, so no client certificate is asked for: set client_auth (verify or require_and_verify check certificates against it), or remove it"
+        : undefined;
     },
   },
 ];

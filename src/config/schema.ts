@@ -394,7 +394,7 @@ const oauthServerSchema = section({
   token_lifetime: duration("lifetime").prefault("1h").describe("Lifetime of issued access tokens."),
   refresh_token_lifetime: duration("lifetime").prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
   auth_code_lifetime: duration("lifetime").prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
-  login_session_lifetime: duration("lifetime").prefault("0s").describe('How long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
+  login_session_lifetime: duration("lifetime").prefault("0s").describe('Builtin mode: how long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
   allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
   registration_lifetime: duration("lifetime").prefault("30d").describe("A dynamically registered client unused this long is forgotten."),
   client_metadata_documents: section({
