@@ -237,15 +237,20 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: oauth`: `authorization_url`, `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name` and `client_metadata_url` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity`.",
-    paths: ["authorization_url", "redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url"].map((key) => `client.auth.oauth.${key}`),
-    unread: (config) => {
+      "Client mode, `auth.type: oauth`: `authorization_url`, `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name`, `client_metadata_url` and `token_cache` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity` (whose tokens are kept in memory only). `use_pkce: false` is refused with `enterprise` or `workload_identity`, which choose the grant themselves.",
+    paths: ["authorization_url", "redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url", "token_cache", "use_pkce"].map((key) => `client.auth.oauth.${key}`),
+    unread: (config, path) => {
       const auth = clientAuth(config);
       const grant = auth?.type === "oauth" && auth.oauth ? grantKind(auth.oauth) : undefined;
       if (grant === undefined || grant === "authorization_code") return undefined;
+      if (path.endsWith("use_pkce")) {
+        // use_pkce: true has a rule of its own (it asks for a sign-in these grants cannot give).
+        return grant !== "client_credentials" && auth!.oauth!.use_pkce === false ? `chooses between a person's sign-in and client credentials, and this configuration gets tokens with ${grant}: remove it` : undefined;
+      }
+      const what = path.endsWith("token_cache") ? "is where a person's sign-in (authorization code) is kept between runs (tokens of other grants are kept in memory only)" : "is for a person signing in (authorization code)";
       return grant === "client_credentials"
-        ? "is for a person signing in (authorization code), and this configuration uses client credentials (a client_secret or private_key_file without use_pkce: true): remove it, or set use_pkce: true"
-        : `is for a person signing in (authorization code), and this configuration gets tokens with ${grant}: remove it`;
+        ? `${what}, and this configuration uses client credentials (a client_secret or private_key_file without use_pkce: true): remove it, or set use_pkce: true`
+        : `${what}, and this configuration gets tokens with ${grant}: remove it`;
     },
   },
   {
@@ -289,6 +294,26 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
       return tls?.enabled && tls.client_auth === "none"
         ? "holds the CAs that client certificates are checked against (mutual TLS), and client_auth is none, so no client certificate is asked for: set client_auth (verify or require_and_verify check certificates against it), or remove it"
         : undefined;
+    },
+  },
+  {
+    summary:
+      "Client mode: `client.tls` settings are refused when `client.url` is plain `http://` and `client.auth.type` is not `oauth` (an authorization server may be reached over https): no TLS connection is made.",
+    paths: ["ca_cert", "cert_file", "key_file", "insecure_skip_verify", "server_name"].map((key) => `client.tls.${key}`),
+    unread: (config) => {
+      const client = config.mode === "client" ? config.client : undefined;
+      if (!client || new URL(client.url).protocol !== "http:" || client.auth?.type === "oauth") return undefined;
+      return `configures TLS to the remote server, and client.url is plain http:// (and client.auth.type ${client.auth?.type ?? "none"} reaches no other server), so no TLS connection is made: use the server's https:// URL, or remove it`;
+    },
+  },
+  {
+    summary: "Client mode: `retry.initial_delay` is refused with `retry.max_retries: 0`, and `retry.multiplier` with fewer than 2 retries: no delay, or no second delay, is waited. `retry.enabled: false` keeps them, unused.",
+    paths: ["initial_delay", "multiplier"].map((key) => `client.retry.${key}`),
+    unread: (config, path) => {
+      const retry = config.mode === "client" ? config.client?.retry : undefined;
+      if (!retry?.enabled) return undefined;
+      if (path.endsWith("initial_delay")) return retry.max_retries === 0 ? "is the delay before the first retry, and max_retries is 0, so none is made: set max_retries, or remove it" : undefined;
+      return retry.max_retries < 2 ? `grows the delay after each retry, and max_retries is ${retry.max_retries}, so no later delay uses it: set max_retries to 2 or more, or remove it` : undefined;
     },
   },
 ];
