@@ -126,12 +126,32 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     unread: (config, path) => (path !== config.mode ? `is read in ${path} mode only, and mode is "${config.mode}": remove it` : undefined),
   },
   {
-    summary: "With `server.oauth_server.enabled`, `federated` is refused in builtin mode and `builtin.users` in federated mode (the other mode's sign-in is not run).",
-    paths: ["server.oauth_server.federated", "server.oauth_server.builtin.users"],
+    summary:
+      "With `server.oauth_server.enabled`, `federated` is refused in builtin mode, and `builtin.users`, `login_session_lifetime` and (without `builtin.login_template`) `builtin.branding`'s `username_label`, `password_label` and `button_text` in federated mode (the other mode's sign-in is not run); `federated.client_secret_env` is refused with `federated.client_secret`, which is used instead.",
+    paths: [
+      "server.oauth_server.federated",
+      "server.oauth_server.builtin.users",
+      "server.oauth_server.login_session_lifetime",
+      ...["username_label", "password_label", "button_text"].map((key) => `server.oauth_server.builtin.branding.${key}`),
+      "server.oauth_server.federated.client_secret_env",
+    ],
     unread: (config, path) => {
       const as = activeServer(config)?.oauth_server;
+      if (!as?.enabled) return undefined;
+      if (path.endsWith("client_secret_env")) {
+        return as.mode === "federated" && as.federated.client_secret
+          ? "names the variable holding the upstream client secret, and federated.client_secret is set, which is used instead: remove one of the two"
+          : undefined;
+      }
       const needs = path.endsWith("federated") ? "federated" : "builtin";
-      return as?.enabled && as.mode !== needs ? `is read in ${needs} mode only, and server.oauth_server.mode is ${as.mode}: set mode: ${needs}, or remove it` : undefined;
+      if (as.mode === needs) return undefined;
+      const fix = `server.oauth_server.mode is ${as.mode}: set mode: ${needs}, or remove it`;
+      // In federated mode the consent page has no username and password: people sign in upstream.
+      if (path.endsWith("login_session_lifetime")) return `keeps a browser signed in after a builtin sign-in (username and password), and none happens here: people sign in at the upstream provider, and ${fix}`;
+      if (path.includes(".branding.")) {
+        return as.builtin.login_template ? undefined : `labels the username and password form, which is shown in builtin mode only (people sign in at the upstream provider), and ${fix}`;
+      }
+      return `is read in ${needs} mode only, and ${fix}`;
     },
   },
   {
@@ -143,21 +163,29 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     },
   },
   {
-    summary: "`mcp_server.restart_on_failure`, `max_restarts`, `restart_delay` and `restart_window` are refused with `session.mode: per_session`: they restart the one child of `shared`; a per-session child that dies ends its session.",
+    summary:
+      "`mcp_server.restart_on_failure`, `max_restarts`, `restart_delay` and `restart_window` are refused with `session.mode: per_session`: they restart the one child of `shared`; a per-session child that dies ends its session. `max_restarts`, `restart_delay` and `restart_window` are refused with `restart_on_failure: false` too: the shared child is then never restarted.",
     paths: ["restart_on_failure", "max_restarts", "restart_delay", "restart_window"].map((key) => `server.mcp_server.${key}`),
-    unread: (config) =>
-      activeServer(config)?.session.mode === "per_session"
-        ? "restarts the one child of session.mode: shared; with per_session (the default) a child that dies ends its session and is never restarted: set session.mode: shared, or remove it"
-        : undefined,
+    unread: (config, path) => {
+      const server = activeServer(config);
+      if (server?.session.mode === "per_session") {
+        return "restarts the one child of session.mode: shared; with per_session (the default) a child that dies ends its session and is never restarted: set session.mode: shared, or remove it";
+      }
+      return server?.mcp_server?.restart_on_failure === false && !path.endsWith("restart_on_failure")
+        ? "paces the restarts of the shared child, and restart_on_failure is false, so a child that dies is never restarted: set restart_on_failure: true, or remove it"
+        : undefined;
+    },
   },
   {
-    summary: "`session.max_sessions_per_subject` is refused without authentication: there is no subject (`max_sessions` caps every session).",
-    paths: ["server.session.max_sessions_per_subject"],
-    unread: (config) => {
+    summary:
+      "`session.max_sessions_per_subject` and `server.auth_failure_limit` are refused without authentication: there is no subject (`max_sessions` caps every session), and no request fails authentication.",
+    paths: ["server.session.max_sessions_per_subject", "server.auth_failure_limit"],
+    unread: (config, path) => {
       const server = activeServer(config);
-      return server && !authenticates(server)
+      if (!server || authenticates(server)) return undefined;
+      return path.endsWith("max_sessions_per_subject")
         ? "caps the sessions of each authenticated subject, and authentication is off (set server.auth or server.oauth_server.enabled), so there is none: remove it (max_sessions caps every session), or turn authentication on"
-        : undefined;
+        : "limits failed authentications per client address, and authentication is off (set server.auth or server.oauth_server.enabled), so no request fails it: remove it, or turn authentication on";
     },
   },
   {
@@ -209,15 +237,20 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
   },
   {
     summary:
-      "Client mode, `auth.type: oauth`: `authorization_url`, `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name` and `client_metadata_url` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity`.",
-    paths: ["authorization_url", "redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url"].map((key) => `client.auth.oauth.${key}`),
-    unread: (config) => {
+      "Client mode, `auth.type: oauth`: `authorization_url`, `redirect_uri`, `browser_command`, `authorization_timeout`, `client_name`, `client_metadata_url` and `token_cache` are refused unless a person signs in (the authorization code grant): not with client credentials, `enterprise` or `workload_identity` (whose tokens are kept in memory only). `use_pkce: false` is refused with `enterprise` or `workload_identity`, which choose the grant themselves.",
+    paths: ["authorization_url", "redirect_uri", "browser_command", "authorization_timeout", "client_name", "client_metadata_url", "token_cache", "use_pkce"].map((key) => `client.auth.oauth.${key}`),
+    unread: (config, path) => {
       const auth = clientAuth(config);
       const grant = auth?.type === "oauth" && auth.oauth ? grantKind(auth.oauth) : undefined;
       if (grant === undefined || grant === "authorization_code") return undefined;
+      if (path.endsWith("use_pkce")) {
+        // use_pkce: true has a rule of its own (it asks for a sign-in these grants cannot give).
+        return grant !== "client_credentials" && auth!.oauth!.use_pkce === false ? `chooses between a person's sign-in and client credentials, and this configuration gets tokens with ${grant}: remove it` : undefined;
+      }
+      const what = path.endsWith("token_cache") ? "is where a person's sign-in (authorization code) is kept between runs (tokens of other grants are kept in memory only)" : "is for a person signing in (authorization code)";
       return grant === "client_credentials"
-        ? "is for a person signing in (authorization code), and this configuration uses client credentials (a client_secret or private_key_file without use_pkce: true): remove it, or set use_pkce: true"
-        : `is for a person signing in (authorization code), and this configuration gets tokens with ${grant}: remove it`;
+        ? `${what}, and this configuration uses client credentials (a client_secret or private_key_file without use_pkce: true): remove it, or set use_pkce: true`
+        : `${what}, and this configuration gets tokens with ${grant}: remove it`;
     },
   },
   {
@@ -238,6 +271,49 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     unread: (config) => {
       const auth = clientAuth(config);
       return auth?.type === "oauth" && !auth.oauth?.private_key_file ? "applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it" : undefined;
+    },
+  },
+  {
+    summary:
+      "Server mode, `auth.type: oauth`, with token introspection: `client_id`, `client_secret` and `introspection_url` are refused next to `introspection.client_id`, `introspection.client_secret` and `introspection.endpoint`, which are used instead.",
+    paths: ["client_id", "client_secret", "introspection_url"].map((key) => `server.auth.oauth.${key}`),
+    unread: (config, path) => {
+      const oauth = serverOAuth(config);
+      // Without introspection neither is read, and the rules above say so.
+      if (!oauth || activeServer(config)!.oauth_server.enabled || !introspectionWanted(oauth)) return undefined;
+      const key = path.slice("server.auth.oauth.".length) as "client_id" | "client_secret" | "introspection_url";
+      const instead = key === "introspection_url" ? "endpoint" : key;
+      return oauth.introspection[instead] !== undefined ? `names the ${key === "introspection_url" ? "introspection endpoint" : `bridge's ${key} for token introspection`}, and introspection.${instead} is set, which is used instead: remove one of the two` : undefined;
+    },
+  },
+  {
+    summary: "With `server.tls.enabled`, `client_ca` is refused when `client_auth` is `none` (the default): no client certificate is asked for, so none is checked against it.",
+    paths: ["server.tls.client_ca"],
+    unread: (config) => {
+      const tls = activeServer(config)?.tls;
+      return tls?.enabled && tls.client_auth === "none"
+        ? "holds the CAs that client certificates are checked against (mutual TLS), and client_auth is none, so no client certificate is asked for: set client_auth (verify or require_and_verify check certificates against it), or remove it"
+        : undefined;
+    },
+  },
+  {
+    summary:
+      "Client mode: `client.tls` settings are refused when `client.url` is plain `http://` and `client.auth.type` is not `oauth` (an authorization server may be reached over https): no TLS connection is made.",
+    paths: ["ca_cert", "cert_file", "key_file", "insecure_skip_verify", "server_name"].map((key) => `client.tls.${key}`),
+    unread: (config) => {
+      const client = config.mode === "client" ? config.client : undefined;
+      if (!client || new URL(client.url).protocol !== "http:" || client.auth?.type === "oauth") return undefined;
+      return `configures TLS to the remote server, and client.url is plain http:// (and client.auth.type ${client.auth?.type ?? "none"} reaches no other server), so no TLS connection is made: use the server's https:// URL, or remove it`;
+    },
+  },
+  {
+    summary: "Client mode: `retry.initial_delay` is refused with `retry.max_retries: 0`, and `retry.multiplier` with fewer than 2 retries: no delay, or no second delay, is waited. `retry.enabled: false` keeps them, unused.",
+    paths: ["initial_delay", "multiplier"].map((key) => `client.retry.${key}`),
+    unread: (config, path) => {
+      const retry = config.mode === "client" ? config.client?.retry : undefined;
+      if (!retry?.enabled) return undefined;
+      if (path.endsWith("initial_delay")) return retry.max_retries === 0 ? "is the delay before the first retry, and max_retries is 0, so none is made: set max_retries, or remove it" : undefined;
+      return retry.max_retries < 2 ? `grows the delay after each retry, and max_retries is ${retry.max_retries}, so no later delay uses it: set max_retries to 2 or more, or remove it` : undefined;
     },
   },
 ];

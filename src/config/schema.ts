@@ -333,7 +333,7 @@ const oauthSchema = section({
   use_pkce: z.boolean().optional().describe("Client mode: true: authorization code with PKCE (S256) for a person in a browser; false: client credentials. Unset: PKCE unless a client_secret or private_key_file is set."),
   resource: z.string().optional().describe("Client mode: RFC 8707 resource indicator sent with token requests; unset: the server's protected resource metadata, else client.url."),
   redirect_uri: httpUrl().optional().describe("Client mode: loopback redirect URI (http://127.0.0.1:PORT/PATH) for the authorization-code flow; unset: a free port, /callback."),
-  token_cache: z.string().optional().describe("Client mode: directory where tokens and client registrations are kept between runs (files of mode 0600, keyed by server and issuer); unset: $XDG_STATE_HOME/mcp-bridge, else ~/.local/state/mcp-bridge."),
+  token_cache: z.string().optional().describe("Client mode, a person signing in (authorization code): directory where tokens and client registrations are kept between runs (files of mode 0600, keyed by server and issuer); unset: $XDG_STATE_HOME/mcp-bridge, else ~/.local/state/mcp-bridge. Other grants keep tokens in memory only."),
   token_endpoint_auth_method: z
     .enum(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
     .optional()
@@ -394,7 +394,7 @@ const oauthServerSchema = section({
   token_lifetime: duration("lifetime").prefault("1h").describe("Lifetime of issued access tokens."),
   refresh_token_lifetime: duration("lifetime").prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
   auth_code_lifetime: duration("lifetime").prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
-  login_session_lifetime: duration("lifetime").prefault("0s").describe('How long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
+  login_session_lifetime: duration("lifetime").prefault("0s").describe('Builtin mode: how long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
   allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
   registration_lifetime: duration("lifetime").prefault("30d").describe("A dynamically registered client unused this long is forgotten."),
   client_metadata_documents: section({

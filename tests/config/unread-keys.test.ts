@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ECHO_SERVER, runCli, writeConfig } from "../support/bridge.ts";
+import { ECHO_SERVER, runCli, selfSignedTls, writeConfig } from "../support/bridge.ts";
 import { ALICE_HASH } from "../oauth-server/support.ts";
 
 const stdio = { command: process.execPath, args: [ECHO_SERVER] };
@@ -43,6 +43,21 @@ test("keys nothing reads under the chosen settings are refused by check-config a
     [client({ client_id: "c", client_secret: "s", redirect_uri: "http://127.0.0.1:8765/callback" }), /client\.auth\.oauth\.redirect_uri: is for a person signing in \(authorization code\), and this configuration uses client credentials .*: remove it, or set use_pkce: true/],
     [client({ client_id: "c", workload_identity: { token_env: "WORKLOAD_TOKEN" }, authorization_timeout: "10m" }), /client\.auth\.oauth\.authorization_timeout: is for a person signing in \(authorization code\), and this configuration gets tokens with workload_identity: remove it/],
     [client({ client_id: "c", client_secret: "s", private_key_id: "k1" }), /client\.auth\.oauth\.private_key_id: applies to private_key_jwt assertions signed with private_key_file, which is not set: set private_key_file, or remove it/],
+    // Rules run before any file is read: the paths need not exist.
+    [server({ tls: { enabled: true, cert_file: "/nonexistent/server.pem", key_file: "/nonexistent/server.key", client_ca: "/nonexistent/ca.pem" } }), /server\.tls\.client_ca: holds the CAs that client certificates are checked against .*client_auth is none, so no client certificate is asked for: set client_auth .*, or remove it/],
+    [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", tls: { ca_cert: "/nonexistent/ca.pem" } } }, /client\.tls\.ca_cert: configures TLS to the remote server, and client\.url is plain http:\/\/ .*so no TLS connection is made: use the server's https:\/\/ URL, or remove it/],
+    [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "bearer", bearer: { token: "t" } }, tls: { insecure_skip_verify: true } } }, /client\.tls\.insecure_skip_verify: configures TLS to the remote server, .*client\.auth\.type bearer reaches no other server/],
+    [server({ mcp_server: { ...stdio, restart_on_failure: false, restart_delay: "1s" }, session: { mode: "shared" } }), /server\.mcp_server\.restart_delay: paces the restarts of the shared child, and restart_on_failure is false, .*: set restart_on_failure: true, or remove it/],
+    [server({ auth_failure_limit: 5 }), /server\.auth_failure_limit: limits failed authentications per client address, and authentication is off .*: remove it, or turn authentication on/],
+    [server({ auth: { type: "oauth", oauth: { introspection_url: "https://idp.example.com/introspect", client_id: "bridge", introspection: { client_id: "bridge-2", client_secret: "s" } } } }), /server\.auth\.oauth\.client_id: names the bridge's client_id for token introspection, and introspection\.client_id is set, which is used instead: remove one of the two/],
+    [server({ auth: { type: "oauth", oauth: { introspection_url: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s", introspection: { endpoint: "https://idp.example.com/introspect-2" } } } }), /server\.auth\.oauth\.introspection_url: names the introspection endpoint, and introspection\.endpoint is set, which is used instead: remove one of the two/],
+    [server({ oauth_server: { ...federated, login_session_lifetime: "1h" } }), /server\.oauth_server\.login_session_lifetime: keeps a browser signed in after a builtin sign-in .*server\.oauth_server\.mode is federated: set mode: builtin, or remove it/],
+    [server({ oauth_server: { ...federated, builtin: { branding: { password_label: "Passphrase" } } } }), /server\.oauth_server\.builtin\.branding\.password_label: labels the username and password form, which is shown in builtin mode only .*: set mode: builtin, or remove it/],
+    [server({ oauth_server: { ...federated, federated: { ...federated.federated, client_secret: "s" } } }), /server\.oauth_server\.federated\.client_secret_env: names the variable holding the upstream client secret, and federated\.client_secret is set, which is used instead: remove one of the two/],
+    [client({ client_id: "c", client_secret: "s", token_cache: "/tmp/mcp-bridge-tokens" }), /client\.auth\.oauth\.token_cache: is where a person's sign-in \(authorization code\) is kept between runs .*uses client credentials .*: remove it, or set use_pkce: true/],
+    [client({ client_id: "c", workload_identity: { token_env: "WORKLOAD_TOKEN" }, use_pkce: false }), /client\.auth\.oauth\.use_pkce: chooses between a person's sign-in and client credentials, and this configuration gets tokens with workload_identity: remove it/],
+    [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { max_retries: 0, initial_delay: "1s" } } }, /client\.retry\.initial_delay: is the delay before the first retry, and max_retries is 0, so none is made: set max_retries, or remove it/],
+    [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { max_retries: 1, multiplier: 3 } } }, /client\.retry\.multiplier: grows the delay after each retry, and max_retries is 1, .*: set max_retries to 2 or more, or remove it/],
   ];
   for (const [config, expected] of cases) {
     const path = writeConfig(config);
@@ -55,6 +70,8 @@ test("keys nothing reads under the chosen settings are refused by check-config a
 });
 
 test("the same keys are accepted where they are read, and at their default values anywhere (check-config's output loads back)", async () => {
+  // check-config reads the files server.tls names.
+  const tls = selfSignedTls();
   const accepted = [
     server({ auth: { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"], validation_endpoint: "http://127.0.0.1:1/validate", cache_ttl: "5m" } } }),
     server({ mcp_server: { ...stdio, max_restarts: 10 }, session: { mode: "shared" } }),
@@ -70,6 +87,22 @@ test("the same keys are accepted where they are read, and at their default value
     server({ oauth_server: { ...builtin, federated: { scopes: ["openid", "email", "profile"], http_timeout: "10s" } }, mcp_server: { ...stdio, restart_on_failure: true, max_restarts: 5 } }),
     client({ client_id: "c", client_secret: "s", signing_algorithm: "RS256" }),
     client({ client_id: "c", client_secret: "s", use_pkce: true, redirect_uri: "http://127.0.0.1:8765/callback", authorization_timeout: "10m" }),
+    server({ tls: { ...tls, client_ca: tls.cert_file, client_auth: "verify" } }),
+    server({ tls: { enabled: false, client_ca: "/nonexistent/ca.pem" } }),
+    { mode: "client", client: { url: "https://127.0.0.1:1/mcp", tls: { ca_cert: "/nonexistent/ca.pem", server_name: "mcp.test" } } },
+    // The authorization server of a plain-http MCP server may be reached over https.
+    { mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, tls: { ca_cert: "/nonexistent/ca.pem" } } },
+    server({ mcp_server: { ...stdio, restart_on_failure: false }, session: { mode: "shared" } }),
+    server({ auth: bearer, auth_failure_limit: 5 }),
+    server({ oauth_server: builtin, auth_failure_limit: 5 }),
+    server({ auth: { type: "oauth", oauth: { introspection: { endpoint: "https://idp.example.com/introspect", client_id: "bridge", client_secret: "s" } } } }),
+    server({ oauth_server: { ...builtin, login_session_lifetime: "1h", builtin: { ...builtin.builtin, branding: { password_label: "Passphrase" } } } }),
+    // The consent page of federated mode shows the heading.
+    server({ oauth_server: { ...federated, builtin: { branding: { heading: "Example sign-in" } } } }),
+    client({ token_cache: "/tmp/mcp-bridge-tokens" }),
+    client({ client_id: "c", client_secret: "s", use_pkce: false }),
+    { mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { max_retries: 2, initial_delay: "1s", multiplier: 3 } } },
+    { mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { enabled: false, initial_delay: "1s" } } },
   ];
   for (const config of accepted) {
     const result = await runCli(["check-config", "-c", writeConfig(config)], { env: env() });

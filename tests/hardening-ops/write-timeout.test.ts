@@ -5,14 +5,10 @@
  * keeps moving. "0s" turns it off; a bad value is a config error naming the key.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
 import { connect as connectTcp, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { connect as connectTls } from "node:tls";
-import { runCli, startBridge, useBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
+import { runCli, selfSignedTls, startBridge, useBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { callTool, initialize, initializeBody, logged, scripted, until } from "./support.ts";
 
 /** Larger than loopback's socket buffers (a few MB each way), so most of it waits in the bridge. */
@@ -103,13 +99,6 @@ function responseLength(text: string): number | undefined {
 
 function count(text: string, part: string): number {
   return text.split(part).length - 1;
-}
-
-/** The bridge's TLS settings with a fresh self-signed certificate for 127.0.0.1. */
-function selfSignedTls() {
-  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-write-timeout-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
-  return { enabled: true, cert_file: join(dir, "server.pem"), key_file: join(dir, "server.key") };
 }
 
 /** Resolves with the length of the response once all of it has been read; -1 when the connection closes first. */

@@ -1,5 +1,5 @@
 /** @module Spawns the built CLI (dist/mcp-bridge.cjs) with a config, the way a user runs it, for end-to-end tests. */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,13 @@ export function writeConfig(config: unknown): string {
   const path = join(dir, "config.yaml");
   writeFileSync(path, typeof config === "string" ? config : stringify(config));
   return path;
+}
+
+/** `server.tls` with a fresh self-signed certificate for 127.0.0.1 (its key beside it), made with openssl. */
+export function selfSignedTls(): { enabled: true; cert_file: string; key_file: string } {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-tls-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
+  return { enabled: true, cert_file: join(dir, "server.pem"), key_file: join(dir, "server.key") };
 }
 
 export interface Finished {
