@@ -182,9 +182,9 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
             key: tls.key,
             ca: tls.ca,
             requestCert: tls.requestCert,
-            // Node only checks the chain when rejectUnauthorized is set; "require" without "verify"
-            // is enforced below by refusing connections that presented no certificate.
-            rejectUnauthorized: tls.verifyCert,
+            // rejectUnauthorized refuses a connection without a certificate as well as one that does not
+            // chain to ca: only for "require_and_verify". "require" and "verify" are checked below.
+            rejectUnauthorized: tls.requireCert && tls.verifyCert,
             minVersion: tls.minVersion,
             maxVersion: tls.maxVersion,
           },
@@ -197,9 +197,11 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
   // sent, the write timeout closes it only when the client stops taking bytes.
   server.timeout = 0;
   closeStalledResponses(server, options.writeTimeout ?? 0, options.onStalledConnection ?? (() => {}));
-  if (tls?.requireCert && !tls.verifyCert) {
+  if (tls && tls.requireCert !== tls.verifyCert) {
     server.on("secureConnection", (socket: TLSSocket) => {
-      if (!socket.getPeerCertificate() || Object.keys(socket.getPeerCertificate()).length === 0) socket.destroy();
+      const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+      // "require": any certificate, none refused; "verify": none, or one that chains to ca.
+      if (tls.requireCert ? !presented : presented && !socket.authorized) socket.destroy();
     });
   }
   const sockets = limitConnections(server, options);
