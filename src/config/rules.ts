@@ -274,6 +274,16 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     },
   },
   {
+    summary: "Client mode, `auth.oauth.enterprise`: `idp_issuer` is refused next to `idp_token_endpoint`, which is used instead of discovering it.",
+    paths: ["client.auth.oauth.enterprise.idp_issuer"],
+    unread: (config) => {
+      const auth = clientAuth(config);
+      return auth?.type === "oauth" && auth.oauth?.enterprise?.idp_token_endpoint
+        ? "is where the identity provider's token endpoint is discovered, and enterprise.idp_token_endpoint is set, which is used instead: remove one of the two"
+        : undefined;
+    },
+  },
+  {
     summary:
       "Server mode, `auth.type: oauth`, with token introspection: `client_id`, `client_secret` and `introspection_url` are refused next to `introspection.client_id`, `introspection.client_secret` and `introspection.endpoint`, which are used instead.",
     paths: ["client_id", "client_secret", "introspection_url"].map((key) => `server.auth.oauth.${key}`),

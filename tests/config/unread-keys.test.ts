@@ -19,6 +19,8 @@ const jwks = { jwks_url: "https://idp.example.com/jwks" };
 const bearer = { type: "bearer", bearer: { valid_tokens: ["tok-0123456789abcdef"] } };
 /** Client mode with this `auth.oauth`. */
 const client = (oauth: Record<string, unknown>) => ({ mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth } } });
+/** Enterprise-managed authorization with the identity provider's token endpoint given. */
+const enterprise = { client_id: "c", client_secret: "s", enterprise: { idp_token_endpoint: "https://idp.example.com/token", idp_client_id: "idp-app", id_token: "eyJ.e30.sig" } };
 /** A home of its own: the authorization server's checks look at its state directory. */
 const env = () => ({ HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-unread-")), APP_SECRET: "s" });
 
@@ -58,6 +60,7 @@ test("keys nothing reads under the chosen settings are refused by check-config a
     [client({ client_id: "c", workload_identity: { token_env: "WORKLOAD_TOKEN" }, use_pkce: false }), /client\.auth\.oauth\.use_pkce: chooses between a person's sign-in and client credentials, and this configuration gets tokens with workload_identity: remove it/],
     [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { max_retries: 0, initial_delay: "1s" } } }, /client\.retry\.initial_delay: is the delay before the first retry, and max_retries is 0, so none is made: set max_retries, or remove it/],
     [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { max_retries: 1, multiplier: 3 } } }, /client\.retry\.multiplier: grows the delay after each retry, and max_retries is 1, .*: set max_retries to 2 or more, or remove it/],
+    [client({ ...enterprise, enterprise: { ...enterprise.enterprise, idp_issuer: "https://idp.example.com" } }), /client\.auth\.oauth\.enterprise\.idp_issuer: is where the identity provider's token endpoint is discovered, and enterprise\.idp_token_endpoint is set, which is used instead: remove one of the two/],
   ];
   for (const [config, expected] of cases) {
     const path = writeConfig(config);
@@ -103,6 +106,8 @@ test("the same keys are accepted where they are read, and at their default value
     client({ client_id: "c", client_secret: "s", use_pkce: false }),
     { mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { max_retries: 2, initial_delay: "1s", multiplier: 3 } } },
     { mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { enabled: false, initial_delay: "1s" } } },
+    client(enterprise),
+    client({ ...enterprise, enterprise: { idp_issuer: "https://idp.example.com", idp_client_id: "idp-app", id_token: "eyJ.e30.sig" } }),
   ];
   for (const config of accepted) {
     const result = await runCli(["check-config", "-c", writeConfig(config)], { env: env() });
