@@ -436,8 +436,8 @@ export class ModernChildPool {
       () => {
         if (this.#stopping.has(upstream) || !upstream.startFailure) return;
         this.starts?.failed(upstream.startFailure);
-        // Beyond the group's first: its calls have a child to wait for.
-        if (this.#live(key).length === 0) return;
+        // Beyond the group's first: its calls have a child to wait for (and the pause ends with the group, see #forget).
+        if (!this.#live(key).some((child) => child !== upstream)) return;
         const pauseMs = Math.min(2 * (this.#growthPaused.get(key)?.pauseMs ?? GROWTH_PAUSE_MS / 2), MAX_GROWTH_PAUSE_MS);
         this.#growthPaused.set(key, { until: performance.now() + pauseMs, pauseMs });
         this.#logger.warn("another process of the MCP server could not start; calls wait for the running ones", { child: name, retry_in_ms: pauseMs });
