@@ -2,10 +2,12 @@
  * @module The sealed `requestState` of Multi Round-Trip Requests. The spec makes `requestState`
  * attacker-controlled input that the server must integrity-protect and bind to the principal, an
  * expiry and the originating request (basic/patterns/mrtr §Server Requirements). Sealing is
- * AES-256-GCM (Web Crypto) over a small JSON payload: what is inside can be neither read nor
- * changed by the client, and a state minted for one principal or request is refused for another.
+ * AES-256-GCM over a small JSON payload: what is inside can be neither read nor changed by the
+ * client, and a state minted for one principal or request is refused for another.
  */
 import { base64url } from "jose";
+import { webAesGcm, type AesGcm } from "../util/aes-gcm.ts";
+import { sha256 as webSha256, type Sha256 } from "../util/digest.ts";
 
 const VERSION_PREFIX = "v1.";
 const ADDITIONAL_DATA = new TextEncoder().encode("mcp-bridge/requestState/v1");
@@ -32,11 +34,22 @@ export interface StateClaims {
 
 export type OpenResult = { ok: true; claims: StateClaims } | { ok: false; reason: "malformed" | "tampered" | "expired" | "foreign" | "mismatch" };
 
-export class RequestStateSealer {
-  readonly #key: CryptoKey;
+/** The primitives a sealer uses; a runtime passes faster ones (Platform.aesGcm, Platform.sha256). */
+export interface SealCrypto {
+  aesGcm: AesGcm;
+  sha256: Sha256;
+}
 
-  private constructor(key: CryptoKey) {
+const WEB_CRYPTO: SealCrypto = { aesGcm: webAesGcm, sha256: webSha256 };
+
+export class RequestStateSealer {
+  /** The AES-256 key (32 bytes). */
+  readonly #key: Uint8Array;
+  readonly #crypto: SealCrypto;
+
+  private constructor(key: Uint8Array, primitives: SealCrypto) {
     this.#key = key;
+    this.#crypto = primitives;
   }
 
   /**
@@ -44,28 +57,18 @@ export class RequestStateSealer {
    * replica given the same secret opens the others' states), or by 256 random bits when none is
    * given (states then die with the process, which is what a bridge holding the child call wants).
    */
-  static async create(secret?: string): Promise<RequestStateSealer> {
-    let key: CryptoKey;
-    if (secret === undefined) {
-      key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
-    } else {
-      const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
-      key = await crypto.subtle.deriveKey(
-        { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode("mcp-bridge requestState key") },
-        material,
-        { name: "AES-GCM", length: 256 },
-        false,
-        ["encrypt", "decrypt"],
-      );
-    }
-    return new RequestStateSealer(key);
+  static async create(secret?: string, primitives: SealCrypto = WEB_CRYPTO): Promise<RequestStateSealer> {
+    if (secret === undefined) return new RequestStateSealer(crypto.getRandomValues(new Uint8Array(32)), primitives);
+    const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveBits"]);
+    const bits = await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode("mcp-bridge requestState key") }, material, 256);
+    return new RequestStateSealer(new Uint8Array(bits), primitives);
   }
 
   /** Seals `claims`, valid for `ttlMs` milliseconds from `now`. */
   async seal(claims: StateClaims, ttlMs: number, now = Date.now()): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
     const payload = new TextEncoder().encode(JSON.stringify({ ...claims, exp: now + ttlMs }));
-    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: ADDITIONAL_DATA }, this.#key, payload));
+    const sealed = await this.#crypto.aesGcm.encrypt(this.#key, iv, payload, ADDITIONAL_DATA);
     const out = new Uint8Array(IV_BYTES + sealed.length);
     out.set(iv);
     out.set(sealed, IV_BYTES);
@@ -79,7 +82,7 @@ export class RequestStateSealer {
    */
   async open(state: unknown, expected: { principal: string; request: string }, now = Date.now()): Promise<OpenResult> {
     if (typeof state !== "string" || state.length > MAX_STATE_LENGTH || !state.startsWith(VERSION_PREFIX)) return { ok: false, reason: "malformed" };
-    let bytes: Uint8Array<ArrayBuffer>;
+    let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(base64url.decode(state.slice(VERSION_PREFIX.length)));
     } catch {
@@ -88,7 +91,7 @@ export class RequestStateSealer {
     if (bytes.length <= IV_BYTES + 16) return { ok: false, reason: "malformed" };
     let claims: StateClaims & { exp: number };
     try {
-      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: ADDITIONAL_DATA }, this.#key, bytes.subarray(IV_BYTES));
+      const plain = await this.#crypto.aesGcm.decrypt(this.#key, bytes.subarray(0, IV_BYTES), bytes.subarray(IV_BYTES), ADDITIONAL_DATA);
       claims = JSON.parse(new TextDecoder().decode(plain)) as StateClaims & { exp: number };
     } catch {
       return { ok: false, reason: "tampered" };
@@ -99,16 +102,15 @@ export class RequestStateSealer {
     const { exp: _exp, ...rest } = claims;
     return { ok: true, claims: rest };
   }
-}
 
-/**
- * The digest a state is bound to: the method and the request's params without `_meta` and the
- * MRTR fields (those change between rounds; the call itself must not).
- */
-export async function requestDigest(method: string, params: Record<string, unknown> | undefined): Promise<string> {
-  const { _meta: _m, inputResponses: _i, requestState: _s, ...salient } = params ?? {};
-  const text = `${method}\n${canonicalJson(salient)}`;
-  return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
+  /**
+   * The digest a state is bound to (base64url SHA-256): the method and the request's params
+   * without `_meta` and the MRTR fields (those change between rounds; the call itself must not).
+   */
+  async digest(method: string, params: Record<string, unknown> | undefined): Promise<string> {
+    const { _meta: _m, inputResponses: _i, requestState: _s, ...salient } = params ?? {};
+    return base64url.encode(await this.#crypto.sha256(`${method}\n${canonicalJson(salient)}`));
+  }
 }
 
 /** JSON with object keys sorted, so equal values digest equally whatever order the client wrote. */

@@ -14,6 +14,7 @@
  *   the connection no further, so the call is not cancelled until it ends. No hook here reaches that.
  */
 /// <reference path="./deno.d.ts" />
+import { webAesGcm } from "../util/aes-gcm.ts";
 import { sha256 as webSha256 } from "../util/digest.ts";
 import { coalescingWriter } from "./coalesce.ts";
 import { decodeUtf8, readAtMost } from "../util/bounded-read.ts";
@@ -337,6 +338,7 @@ export const denoPlatform: Platform = {
     }
   },
   sha256: webSha256,
+  aesGcm: webAesGcm,
   fileExists(path) {
     try {
       Deno.statSync(path);

@@ -1,7 +1,7 @@
 /** @module The Node.js Platform: node:http(s) through @hono/node-server, child_process, fs. */
 import { getRequestListener, RequestError } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
-import { hash } from "node:crypto";
+import { createCipheriv, createDecipheriv, hash } from "node:crypto";
 import { accessSync, appendFileSync, closeSync, constants as fsConstants, createReadStream, existsSync, openSync, statSync } from "node:fs";
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
@@ -373,6 +373,18 @@ export const nodePlatform: Platform = {
   // Synchronous and one-shot: Web Crypto's digest costs a thread-pool round trip per call on Node,
   // and createHash a Hash object per call.
   sha256: (text) => hash("sha256", text, "buffer"),
+  aesGcm: {
+    // Synchronous for the same reason; a state is a few hundred bytes.
+    encrypt(key, iv, plaintext, additionalData) {
+      const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(additionalData);
+      return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    },
+    decrypt(key, iv, sealed, additionalData) {
+      if (sealed.length < 16) throw new TypeError("too short to carry a GCM tag");
+      const decipher = createDecipheriv("aes-256-gcm", key, iv).setAAD(additionalData).setAuthTag(sealed.subarray(sealed.length - 16));
+      return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+    },
+  },
   fileExists: (path) => existsSync(path),
   isExecutableFile,
   openAppendFile,

@@ -2,6 +2,7 @@
  * @module The runtime edge: everything Node- or Deno-specific that the core needs, passed in as a
  * Platform. Only src/runtime/*.ts and the entry files import `node:` modules or touch `Deno`.
  */
+import type { AesGcm } from "../util/aes-gcm.ts";
 import type { Sha256 } from "../util/digest.ts";
 
 export interface TlsServeOptions {
@@ -144,6 +145,8 @@ export interface Platform {
   fileMode(path: string): Promise<number | undefined>;
   /** SHA-256 of a string's UTF-8 bytes: on the hot path of every authenticated request. */
   sha256: Sha256;
+  /** AES-256-GCM: the requestState seal of every Multi Round-Trip round, twice. */
+  aesGcm: AesGcm;
   fileExists(path: string): boolean;
   /** True when `path` is a regular file this process may execute (on Windows: a file). */
   isExecutableFile(path: string): boolean;

@@ -32,7 +32,6 @@ import {
 } from "../mcp/mrtr.ts";
 import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { completeResultLine, resultProblem, toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
-import { requestDigest } from "../mcp/seal.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
 import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
@@ -375,7 +374,7 @@ function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstr
   const retry = readRetry(message.params);
   if (retry.requestState !== undefined) {
     const state = retry.requestState;
-    return requestDigest(message.method, retry.params).then((digest) => resume(context, request, reply, state, retry.inputResponses, digest));
+    return context.sealer.then((sealer) => sealer.digest(message.method, retry.params)).then((digest) => resume(context, request, reply, state, retry.inputResponses, digest));
   }
   const { holder } = request;
   const count = context.legacy.perHolder.get(holder) ?? 0;
@@ -544,7 +543,7 @@ async function askClient(context: Context, round: Round, reply: ModernReply): Pr
   round.asking = true;
   try {
     const sealer = await context.sealer;
-    round.digest ??= await requestDigest(round.method, round.params);
+    round.digest ??= await sealer.digest(round.method, round.params);
     // What the child asked while the digest was computed goes in this round; what it asks from
     // here on waits for the next (the state must name exactly the requests the round carries).
     admit(round);

@@ -14,7 +14,7 @@ import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { modernResultProblem } from "../mcp/results.ts";
-import { MAX_STATE_LENGTH, requestDigest, RequestStateSealer } from "../mcp/seal.ts";
+import { MAX_STATE_LENGTH, RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
 import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
@@ -93,7 +93,7 @@ export class ModernServer {
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
-    this.#context = { config, logger, sealer: RequestStateSealer.create(key), legacy: new LegacyChildState(config, logger) };
+    this.#context = { config, logger, sealer: RequestStateSealer.create(key, { aesGcm: platform.aesGcm, sha256: platform.sha256 }), legacy: new LegacyChildState(config, logger) };
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
     this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
@@ -239,7 +239,7 @@ export class ModernServer {
   async #sealChildState(request: ModernRequest, state: string): Promise<string> {
     const { message } = request;
     const sealer = await this.#context.sealer;
-    const digest = await requestDigest(message.method, message.params);
+    const digest = await sealer.digest(message.method, message.params);
     const sealed = await sealer.seal({ principal: principalName(request), child: CHILD_STATE, call: state, request: digest, keys: [] }, CHILD_STATE_TTL_MS);
     if (sealed.length > MAX_STATE_LENGTH) throw new Error(`the MCP server's requestState is too large (${state.length} characters)`);
     return sealed;
@@ -249,7 +249,7 @@ export class ModernServer {
   async #openChildState(request: ModernRequest): Promise<JsonObject | undefined | string> {
     const { message } = request;
     const sealer = await this.#context.sealer;
-    const opened = await sealer.open(message.params?.requestState, { principal: principalName(request), request: await requestDigest(message.method, message.params) });
+    const opened = await sealer.open(message.params?.requestState, { principal: principalName(request), request: await sealer.digest(message.method, message.params) });
     if (!opened.ok) return opened.reason;
     // A legacy child's round names no state of a child's own.
     if (opened.claims.child !== CHILD_STATE) return "foreign";

@@ -16,7 +16,8 @@ import {
 } from "../../src/mcp/mrtr.ts";
 import { MetaKey } from "../../src/mcp/protocol.ts";
 import { completeResultLine, httpStatusOfError, toLegacyError, toLegacyResult, toModernError, toModernResult } from "../../src/mcp/results.ts";
-import { RequestStateSealer, requestDigest } from "../../src/mcp/seal.ts";
+import { RequestStateSealer, type SealCrypto } from "../../src/mcp/seal.ts";
+import { nodePlatform } from "../../src/runtime/node.ts";
 import type { JsonRpcMessage } from "../../src/jsonrpc/message.ts";
 
 const META = { [MetaKey.protocolVersion]: "2026-07-28", [MetaKey.clientCapabilities]: { elicitation: {} }, [MetaKey.clientInfo]: { name: "c", version: "1" } };
@@ -233,28 +234,31 @@ describe("MRTR", () => {
 
 describe("requestState sealing", () => {
   const claims = { principal: "alice", child: "c1", call: "7", request: "d", keys: ["a"] };
+  const node: SealCrypto = { aesGcm: nodePlatform.aesGcm, sha256: nodePlatform.sha256 };
 
-  test("opens what it sealed; refuses tampered, foreign, mismatched, expired and other keys' states", async () => {
-    const sealer = await RequestStateSealer.create();
-    const state = await sealer.seal(claims, 60_000, 1_000);
-    assert.deepEqual(await sealer.open(state, { principal: "alice", request: "d" }, 2_000), { ok: true, claims });
-    const flipped = state.slice(0, -3) + (state.at(-3) === "A" ? "B" : "A") + state.slice(-2);
-    assert.deepEqual(await sealer.open(flipped, { principal: "alice", request: "d" }, 2_000), { ok: false, reason: "tampered" });
-    assert.deepEqual(await sealer.open(state, { principal: "bob", request: "d" }, 2_000), { ok: false, reason: "foreign" });
-    assert.deepEqual(await sealer.open(state, { principal: "alice", request: "other" }, 2_000), { ok: false, reason: "mismatch" });
-    assert.deepEqual(await sealer.open(state, { principal: "alice", request: "d" }, 70_000), { ok: false, reason: "expired" });
-    assert.deepEqual(await sealer.open("garbage", { principal: "alice", request: "d" }), { ok: false, reason: "malformed" });
-    const other = await RequestStateSealer.create();
-    assert.deepEqual(await other.open(state, { principal: "alice", request: "d" }, 2_000), { ok: false, reason: "tampered" });
-  });
+  for (const [name, primitives] of [["Web Crypto", undefined], ["Node's crypto", node]] as const) {
+    test(`${name}: opens what it sealed; refuses tampered, foreign, mismatched, expired and other keys' states`, async () => {
+      const sealer = await RequestStateSealer.create(undefined, primitives);
+      const state = await sealer.seal(claims, 60_000, 1_000);
+      assert.deepEqual(await sealer.open(state, { principal: "alice", request: "d" }, 2_000), { ok: true, claims });
+      const flipped = state.slice(0, -3) + (state.at(-3) === "A" ? "B" : "A") + state.slice(-2);
+      assert.deepEqual(await sealer.open(flipped, { principal: "alice", request: "d" }, 2_000), { ok: false, reason: "tampered" });
+      assert.deepEqual(await sealer.open(state, { principal: "bob", request: "d" }, 2_000), { ok: false, reason: "foreign" });
+      assert.deepEqual(await sealer.open(state, { principal: "alice", request: "other" }, 2_000), { ok: false, reason: "mismatch" });
+      assert.deepEqual(await sealer.open(state, { principal: "alice", request: "d" }, 70_000), { ok: false, reason: "expired" });
+      assert.deepEqual(await sealer.open("garbage", { principal: "alice", request: "d" }), { ok: false, reason: "malformed" });
+      const other = await RequestStateSealer.create(undefined, primitives);
+      assert.deepEqual(await other.open(state, { principal: "alice", request: "d" }, 2_000), { ok: false, reason: "tampered" });
+    });
+  }
 
-  test("a shared secret lets two sealers open each other's states; digests ignore _meta and key order", async () => {
-    const [a, b] = await Promise.all([RequestStateSealer.create("s3cret"), RequestStateSealer.create("s3cret")]);
-    const state = await a.seal(claims, 60_000);
-    assert.equal((await b.open(state, { principal: "alice", request: "d" })).ok, true);
-    const one = await requestDigest("tools/call", { name: "t", arguments: { x: 1, y: 2 }, _meta: { a: 1 }, requestState: "z" });
-    const two = await requestDigest("tools/call", { arguments: { y: 2, x: 1 }, name: "t" });
+  test("a shared secret lets two sealers open each other's states, Node's crypto and Web Crypto alike; digests ignore _meta and key order", async () => {
+    const [a, b] = await Promise.all([RequestStateSealer.create("s3cret", node), RequestStateSealer.create("s3cret")]);
+    assert.equal((await b.open(await a.seal(claims, 60_000), { principal: "alice", request: "d" })).ok, true);
+    assert.equal((await a.open(await b.seal(claims, 60_000), { principal: "alice", request: "d" })).ok, true);
+    const one = await a.digest("tools/call", { name: "t", arguments: { x: 1, y: 2 }, _meta: { a: 1 }, requestState: "z" });
+    const two = await b.digest("tools/call", { arguments: { y: 2, x: 1 }, name: "t" });
     assert.equal(one, two);
-    assert.notEqual(one, await requestDigest("tools/call", { name: "t", arguments: { x: 2, y: 2 } }));
+    assert.notEqual(one, await a.digest("tools/call", { name: "t", arguments: { x: 2, y: 2 } }));
   });
 });
