@@ -18,6 +18,8 @@ const UNAVAILABLE_LOG = { burst: 3, windowMs: 10_000 };
 /** Failures from many addresses, each under its own limit, must not flood the log either. */
 const FAILURE_LOG = { burst: 50, windowMs: 10_000 };
 const BEARER = /^Bearer +(\S+) *$/i;
+/** C0 controls (NUL above all), which no method or tool name has. */
+const CONTROL_CHARACTER = /[\u0000-\u001f]/;
 
 export interface AuthGateOptions {
   authenticator: Authenticator | undefined;
@@ -91,6 +93,10 @@ export function createAuthGate(options: AuthGateOptions) {
           const tool = message.method === "tools/call" ? (message.params as { name?: unknown } | undefined)?.name : undefined;
           // A name that is no string has no per-tool scopes to check: a server that made it one (["x"] → "x") would run that tool unchecked.
           if (tool !== undefined && typeof tool !== "string") return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params.name must be a string"));
+          // A child written in C reads a name up to its first NUL ("delete\u0000x" as "delete"): scopes
+          // looked up by the whole name would not be the ones of what it runs. No name has control characters.
+          if (CONTROL_CHARACTER.test(message.method)) return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidRequest, "Invalid Request: method must not contain control characters"));
+          if (tool !== undefined && CONTROL_CHARACTER.test(tool)) return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params.name must not contain control characters"));
           for (const scope of authenticator.scopesFor(message.method, tool)) needed.add(scope);
         }
       }

@@ -2,10 +2,12 @@
  * @module What a legacy session's child reads is what the bridge read. The bridge forwards a
  * client's compact message as received; JSON.parse keeps the last of repeated keys, and a child
  * whose parser keeps the first would otherwise run another method or tool than the one the bridge
- * checked (per-method and per-tool scopes).
+ * checked (per-method and per-tool scopes). A child written in C reads a name up to its first NUL:
+ * a method or tool name with a control character is refused before scopes are looked up by it.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
+import { startIdp, type Idp } from "../auth-oauth/support.ts";
 import { startBridge, useBridge } from "../support/bridge.ts";
 import { fixtureServer, initialize, post } from "./support.ts";
 
@@ -47,4 +49,44 @@ describe("a legacy session's child reads each message as the bridge did", () => 
     const body = '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"received","arguments":{"amount":1.50,"account":12345678901234567890}}}';
     assert.equal(await lineRead(bridge.url, session, body), body);
   });
+});
+
+describe("a name a C child reads otherwise than the bridge is refused before per-method and per-tool scopes", () => {
+  let idp: Idp;
+  const bridge = useBridge(async () => {
+    idp = await startIdp();
+    const auth = { type: "oauth", oauth: { discovery_url: idp.issuer, required_scopes: ["mcp:read"], method_scopes: { "tools/call": ["mcp:write"], "tools/call:received": ["mcp:admin"] } } };
+    return startBridge({ server: { mcp_server: fixtureServer().config, auth } });
+  });
+  after(() => idp?.stop());
+
+  /** The answer to `body` in a session of a token with `scope`. */
+  async function call(scope: string, body: string): Promise<Response> {
+    const headers = { authorization: `Bearer ${await idp.token({ resource: bridge.url, scope })}` };
+    const { session, body: answer } = await initialize(bridge.url, headers);
+    assert.ok(session, answer);
+    return post(bridge.url, session, body, { ...headers, accept: "application/json" });
+  }
+
+  test("the tool's scope is checked (the fixture's received tool needs mcp:admin)", async () => {
+    const response = await call("mcp:read mcp:write", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"received"}}');
+    assert.equal(response.status, 403, await response.text());
+  });
+
+  const refused: Array<[string, string, string, RegExp]> = [
+    ["a tool name ending in a NUL", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"received\\u0000"}}', /params\.name/],
+    ["a method ending in a NUL", "mcp:read", '{"jsonrpc":"2.0","id":3,"method":"tools/call\\u0000","params":{"name":"received"}}', /method/],
+    ["a tool name with another control character", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"received\\u001f"}}', /params\.name/],
+  ];
+  for (const [what, scope, body, names] of refused) {
+    test(`${what}: 400, and the child runs nothing`, async () => {
+      const response = await call(scope, body);
+      const text = await response.text();
+      assert.equal(response.status, 400, text);
+      const answer = JSON.parse(text) as { id?: unknown; error?: { message?: string } };
+      assert.equal(answer.id, (JSON.parse(body) as { id: number }).id);
+      assert.match(answer.error?.message ?? "", names);
+      assert.match(answer.error?.message ?? "", /control character/);
+    });
+  }
 });
