@@ -90,6 +90,8 @@ export function createAuthGate(options: AuthGateOptions) {
       if (authenticator.scopesFor) {
         for (const message of messages) {
           if (!isRequest(message)) continue;
+          // By position (JSON-RPC 2.0 §4.2), a generic dispatcher would take the tool from params[0], its per-tool scopes unchecked.
+          if (message.method === "tools/call" && Array.isArray(message.params)) return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params must be an object"));
           const tool = message.method === "tools/call" ? (message.params as { name?: unknown } | undefined)?.name : undefined;
           // A name that is no string has no per-tool scopes to check: a server that made it one (["x"] → "x") would run that tool unchecked.
           if (tool !== undefined && typeof tool !== "string") return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params.name must be a string"));
