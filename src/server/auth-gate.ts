@@ -5,7 +5,7 @@
  */
 import { challengeHeader } from "../auth/prm.ts";
 import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../auth/types.ts";
-import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { FailureLimiter } from "./failure-limiter.ts";
@@ -20,6 +20,37 @@ const FAILURE_LOG = { burst: 50, windowMs: 10_000 };
 const BEARER = /^Bearer +(\S+) *$/i;
 /** C0 controls (NUL above all), which no method or tool name has. */
 const CONTROL_CHARACTER = /[\u0000-\u001f]/;
+
+/** A key of `object` other than `key` that cJSON_GetObjectItem takes for it: equal in any case, up to a NUL. */
+function lookalikeKey(object: unknown, key: string): string | undefined {
+  if (typeof object !== "object" || object === null) return undefined;
+  return Object.keys(object).find((name) => name !== key && name.split("\0")[0]!.toLowerCase() === key);
+}
+
+/**
+ * Why a child could run another method or tool than the one per-method and per-tool scopes are
+ * looked up for in `request` (what JSON.parse read), as the JSON-RPC error to refuse it with; else
+ * undefined. A child written in C reads a string up to its first NUL ("delete\u0000x" as "delete");
+ * cJSON's cJSON_GetObjectItem takes the first key equal in any case ("Method" before "method"); a
+ * generic dispatcher takes a tool given by position (JSON-RPC 2.0 §4.2) from params[0]; and a
+ * name that is no string has no per-tool scopes, where a server that made it one (["x"] → "x")
+ * would run that tool. No MCP method or tool name has control characters.
+ */
+function readableOtherwise(request: JsonRpcRequest): { code: number; message: string } | undefined {
+  for (const shadowed of ["method", "params"]) {
+    const key = lookalikeKey(request, shadowed);
+    if (key !== undefined) return { code: ErrorCode.InvalidRequest, message: `Invalid Request: the key ${JSON.stringify(key)} may be read as "${shadowed}"` };
+  }
+  if (CONTROL_CHARACTER.test(request.method)) return { code: ErrorCode.InvalidRequest, message: "Invalid Request: method must not contain control characters" };
+  if (request.method !== "tools/call") return undefined;
+  if (Array.isArray(request.params)) return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params must be an object" };
+  const name = lookalikeKey(request.params, "name");
+  if (name !== undefined) return { code: ErrorCode.InvalidParams, message: `Invalid params: the key ${JSON.stringify(name)} may be read as "name"` };
+  const tool = request.params?.name;
+  if (tool !== undefined && typeof tool !== "string") return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params.name must be a string" };
+  if (tool !== undefined && CONTROL_CHARACTER.test(tool)) return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params.name must not contain control characters" };
+  return undefined;
+}
 
 export interface AuthGateOptions {
   authenticator: Authenticator | undefined;
@@ -90,15 +121,9 @@ export function createAuthGate(options: AuthGateOptions) {
       if (authenticator.scopesFor) {
         for (const message of messages) {
           if (!isRequest(message)) continue;
-          // By position (JSON-RPC 2.0 §4.2), a generic dispatcher would take the tool from params[0], its per-tool scopes unchecked.
-          if (message.method === "tools/call" && Array.isArray(message.params)) return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params must be an object"));
-          const tool = message.method === "tools/call" ? (message.params as { name?: unknown } | undefined)?.name : undefined;
-          // A name that is no string has no per-tool scopes to check: a server that made it one (["x"] → "x") would run that tool unchecked.
-          if (tool !== undefined && typeof tool !== "string") return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params.name must be a string"));
-          // A child written in C reads a name up to its first NUL ("delete\u0000x" as "delete"): scopes
-          // looked up by the whole name would not be the ones of what it runs. No name has control characters.
-          if (CONTROL_CHARACTER.test(message.method)) return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidRequest, "Invalid Request: method must not contain control characters"));
-          if (tool !== undefined && CONTROL_CHARACTER.test(tool)) return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params.name must not contain control characters"));
+          const problem = readableOtherwise(message);
+          if (problem) return jsonRpcErrorResponse(400, errorResponse(message.id, problem.code, problem.message));
+          const tool = message.method === "tools/call" ? (message.params?.name as string | undefined) : undefined;
           for (const scope of authenticator.scopesFor(message.method, tool)) needed.add(scope);
         }
       }

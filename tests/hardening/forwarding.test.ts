@@ -2,9 +2,10 @@
  * @module What a legacy session's child reads is what the bridge read. The bridge forwards a
  * client's compact message as received; JSON.parse keeps the last of repeated keys, and a child
  * whose parser keeps the first would otherwise run another method or tool than the one the bridge
- * checked (per-method and per-tool scopes). A child written in C reads a name up to its first NUL,
- * and a generic JSON-RPC dispatcher takes a tool by position: a method or tool name with a control
- * character, and tools/call params given by position, are refused before scopes are looked up.
+ * checked (per-method and per-tool scopes). A child written in C reads a string up to its first
+ * NUL, cJSON takes the first key equal to the one it looks up in any case ("Method" before "method"),
+ * and a generic JSON-RPC dispatcher takes a tool by position: requests such a child could read as
+ * another method or tool are refused before scopes are looked up.
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
@@ -79,6 +80,10 @@ describe("a request a child could read as another method or tool is refused befo
     ["a method ending in a NUL", "mcp:read", '{"jsonrpc":"2.0","id":3,"method":"tools/call\\u0000","params":{"name":"received"}}', /method must not contain control characters/],
     ["a tool name with another control character", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"received\\u001f"}}', /params\.name must not contain control characters/],
     ["tools/call params given by position", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":["received",{}]}', /params must be an object/],
+    ["a method key in another case before \"method\"", "mcp:read", '{"jsonrpc":"2.0","id":6,"Method":"tools/call","method":"ping","params":{"name":"received"}}', /"Method"/],
+    ["a params key in another case before \"params\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":7,"method":"tools/call","PARAMS":{"name":"received"},"params":{"name":"echo"}}', /"PARAMS"/],
+    ["a name key in another case before \"name\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"Name":"received","name":"echo"}}', /"Name"/],
+    ["a name key ending in a NUL before \"name\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name\\u0000":"received","name":"echo"}}', /"name\\u0000"/],
   ];
   for (const [what, scope, body, names] of refused) {
     test(`${what}: 400, and the child runs nothing`, async () => {
