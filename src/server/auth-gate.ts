@@ -21,17 +21,21 @@ const BEARER = /^Bearer +(\S+) *$/i;
 /** C0 controls (NUL above all), which no method or tool name has. */
 const CONTROL_CHARACTER = /[\u0000-\u001f]/;
 
-/** A key of `object` other than `key` that cJSON_GetObjectItem takes for it: equal in any case, up to a NUL. */
+/**
+ * A key of `object` other than `key` that a child may take for it: equal in any case up to a NUL
+ * (cJSON_GetObjectItem), or by Unicode case folding ("paramſ": Go's encoding/json, where the last
+ * such key wins). Upper-casing first folds ſ and the Kelvin sign as Go does.
+ */
 function lookalikeKey(object: unknown, key: string): string | undefined {
   if (typeof object !== "object" || object === null) return undefined;
-  return Object.keys(object).find((name) => name !== key && name.split("\0")[0]!.toLowerCase() === key);
+  return Object.keys(object).find((name) => name !== key && name.split("\0")[0]!.toUpperCase().toLowerCase() === key);
 }
 
 /**
  * Why a child could run another method or tool than the one per-method and per-tool scopes are
  * looked up for in `request` (what JSON.parse read), as the JSON-RPC error to refuse it with; else
  * undefined. A child written in C reads a string up to its first NUL ("delete\u0000x" as "delete");
- * cJSON's cJSON_GetObjectItem takes the first key equal in any case ("Method" before "method"); a
+ * cJSON and Go take a key equal in another case for the one they look up (see lookalikeKey); a
  * generic dispatcher takes a tool given by position (JSON-RPC 2.0 §4.2) from params[0]; and a
  * name that is no string has no per-tool scopes, where a server that made it one (["x"] → "x")
  * would run that tool. No MCP method or tool name has control characters.

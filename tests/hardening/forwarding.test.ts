@@ -83,6 +83,7 @@ describe("a request a child could read as another method or tool is refused befo
     ["a method key in another case before \"method\"", "mcp:read", '{"jsonrpc":"2.0","id":6,"Method":"tools/call","method":"ping","params":{"name":"received"}}', /"Method"/],
     ["a params key in another case before \"params\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":7,"method":"tools/call","PARAMS":{"name":"received"},"params":{"name":"echo"}}', /"PARAMS"/],
     ["a name key in another case before \"name\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"Name":"received","name":"echo"}}', /"Name"/],
+    ["a params key Go folds to \"params\" (ſ for s)", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":10,"method":"tools/call","param\u017f":{"name":"received"},"params":{"name":"echo"}}', /"paramſ"/],
     ["a name key ending in a NUL before \"name\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name\\u0000":"received","name":"echo"}}', /"name\\u0000"/],
   ];
   for (const [what, scope, body, names] of refused) {
