@@ -22,34 +22,18 @@ const BEARER = /^Bearer +(\S+) *$/i;
 const CONTROL_CHARACTER = /[\u0000-\u001f]/;
 
 /**
- * A key of `object` other than `key` that a child may take for it: equal in any case up to a NUL
- * (cJSON_GetObjectItem), or by Unicode case folding ("paramſ": Go's encoding/json, where the last
- * such key wins). Upper-casing first folds ſ and the Kelvin sign as Go does.
- */
-function lookalikeKey(object: unknown, key: string): string | undefined {
-  if (typeof object !== "object" || object === null) return undefined;
-  return Object.keys(object).find((name) => name !== key && name.split("\0")[0]!.toUpperCase().toLowerCase() === key);
-}
-
-/**
  * Why a child could run another method or tool than the one per-method and per-tool scopes are
  * looked up for in `request` (what JSON.parse read), as the JSON-RPC error to refuse it with; else
- * undefined. A child written in C reads a string up to its first NUL ("delete\u0000x" as "delete");
- * cJSON and Go take a key equal in another case for the one they look up (see lookalikeKey); a
- * generic dispatcher takes a tool given by position (JSON-RPC 2.0 §4.2) from params[0]; and a
- * name that is no string has no per-tool scopes, where a server that made it one (["x"] → "x")
- * would run that tool. No MCP method or tool name has control characters.
+ * undefined (keys a child may read as others are refused as the body is read: lookalikeKey). A
+ * child written in C reads a string up to its first NUL ("delete\u0000x" as "delete"); a generic
+ * dispatcher takes a tool given by position (JSON-RPC 2.0 §4.2) from params[0]; and a name that is
+ * no string has no per-tool scopes, where a server that made it one (["x"] → "x") would run that
+ * tool. No MCP method or tool name has control characters.
  */
 function readableOtherwise(request: JsonRpcRequest): { code: number; message: string } | undefined {
-  for (const shadowed of ["method", "params"]) {
-    const key = lookalikeKey(request, shadowed);
-    if (key !== undefined) return { code: ErrorCode.InvalidRequest, message: `Invalid Request: the key ${JSON.stringify(key)} may be read as "${shadowed}"` };
-  }
   if (CONTROL_CHARACTER.test(request.method)) return { code: ErrorCode.InvalidRequest, message: "Invalid Request: method must not contain control characters" };
   if (request.method !== "tools/call") return undefined;
   if (Array.isArray(request.params)) return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params must be an object" };
-  const name = lookalikeKey(request.params, "name");
-  if (name !== undefined) return { code: ErrorCode.InvalidParams, message: `Invalid params: the key ${JSON.stringify(name)} may be read as "name"` };
   const tool = request.params?.name;
   if (tool !== undefined && typeof tool !== "string") return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params.name must be a string" };
   if (tool !== undefined && CONTROL_CHARACTER.test(tool)) return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params.name must not contain control characters" };

@@ -84,6 +84,7 @@ describe("a request a child could read as another method or tool is refused befo
     ["a params key in another case before \"params\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":7,"method":"tools/call","PARAMS":{"name":"received"},"params":{"name":"echo"}}', /"PARAMS"/],
     ["a name key in another case before \"name\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"Name":"received","name":"echo"}}', /"Name"/],
     ["a params key Go folds to \"params\" (ſ for s)", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":10,"method":"tools/call","param\u017f":{"name":"received"},"params":{"name":"echo"}}', /"paramſ"/],
+    ["a name key in another case alone", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"NAME":"received"}}', /"NAME"/],
     ["a name key ending in a NUL before \"name\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name\\u0000":"received","name":"echo"}}', /"name\\u0000"/],
   ];
   for (const [what, scope, body, names] of refused) {
@@ -91,9 +92,21 @@ describe("a request a child could read as another method or tool is refused befo
       const response = await call(scope, body);
       const text = await response.text();
       assert.equal(response.status, 400, text);
-      const answer = JSON.parse(text) as { id?: unknown; error?: { message?: string } };
-      assert.equal(answer.id, (JSON.parse(body) as { id: number }).id);
-      assert.match(answer.error?.message ?? "", names);
+      assert.match((JSON.parse(text) as { error?: { message?: string } }).error?.message ?? "", names);
     });
   }
+});
+
+describe("a shared child reads each message as the hub did", () => {
+  const bridge = useBridge(() => startBridge({ server: { mcp_server: fixtureServer().config, session: { mode: "shared" } } }));
+
+  test('a key that cJSON reads as "method" ("Method": "initialize" before "method": "ping") is refused: the shared child is initialized by the hub alone', async () => {
+    const { session } = await initialize(bridge.url);
+    assert.ok(session);
+    const body = '{"jsonrpc":"2.0","id":2,"Method":"initialize","method":"ping","params":{"protocolVersion":"2024-11-05","capabilities":{"sampling":{}},"clientInfo":{"name":"other","version":"1"}}}';
+    const response = await post(bridge.url, session, body, { accept: "application/json" });
+    const text = await response.text();
+    assert.equal(response.status, 400, text);
+    assert.match(text, /the key \\"Method\\" may be read as \\"method\\"/);
+  });
 });
