@@ -160,6 +160,46 @@ export function forwardableAsReceived(text: string): boolean {
   return !hasEscapedLetter(text);
 }
 
+/**
+ * Keys the bridge reads, where it reads them: a message's envelope, its params (the tool, the
+ * resource of a subscription, the request a cancellation names, the version asked) and params._meta.
+ */
+const READ_KEYS = {
+  message: ["jsonrpc", "id", "method", "params", "result", "error"],
+  params: ["name", "uri", "requestId", "protocolVersion", "_meta"],
+  meta: ["progressToken"],
+};
+
+/** A key as lenient readers match it: up to a NUL (a C string), in any case, ſ as s (Go's Unicode case folding). */
+function foldedKey(key: string): string {
+  return key.split("\0")[0]!.toUpperCase().toLowerCase();
+}
+
+function lookalikeIn(object: unknown, keys: readonly string[]): [string, string] | undefined {
+  if (typeof object !== "object" || object === null || Array.isArray(object)) return undefined;
+  for (const name of Object.keys(object)) {
+    if (keys.includes(name)) continue;
+    const read = keys.find((key) => foldedKey(key) === foldedKey(name));
+    if (read !== undefined) return [name, read];
+  }
+  return undefined;
+}
+
+/**
+ * A key of a client's message that a child may take for a key the bridge reads, with that key:
+ * `["Method", "method"]`; else undefined. JSON.parse tells "Method" from "method", but cJSON's
+ * cJSON_GetObjectItem takes the first key equal in any case and reads it as a C string (up to a
+ * NUL), and Go's encoding/json folds case the Unicode way ("paramſ" is "params") and keeps the
+ * last: a child would run another method or tool, cancel or unsubscribe for another session (a
+ * shared child), than the bridge decided on. Serializing again keeps such keys: the message must
+ * be refused.
+ */
+export function lookalikeKey(message: unknown): [string, string] | undefined {
+  const params = (message as { params?: unknown } | undefined)?.params;
+  const meta = (params as { _meta?: unknown } | undefined)?._meta;
+  return lookalikeIn(message, READ_KEYS.message) ?? lookalikeIn(params, READ_KEYS.params) ?? lookalikeIn(meta, READ_KEYS.meta);
+}
+
 /** Whether JSON text has a `\u` escape of an ASCII letter (0x40-0x7F): how a key could hide from a plain search. */
 function hasEscapedLetter(text: string): boolean {
   for (let at = text.indexOf("\\u00"); at !== -1; at = text.indexOf("\\u00", at + 4)) {

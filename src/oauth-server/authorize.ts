@@ -14,11 +14,11 @@ import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "../util/cidr.ts";
 import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches, redirectUriTrusted } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
+import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const MAX_STATE_LENGTH = 2048;
 /**
  * How long a person may take between opening the sign-in page and sending it (or coming back from

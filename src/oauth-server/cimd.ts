@@ -12,6 +12,7 @@ import type { Store } from "../store/types.ts";
 import { validateClientMetadata, type Client, type MetadataDocumentResolver } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
 import { addressBucket } from "../util/cidr.ts";
+import { readAlikeByUrlParsers } from "../util/url-text.ts";
 
 /** A client metadata document is a few hundred bytes; the draft suggests a 5 KB limit. */
 export const MAX_DOCUMENT_BYTES = 5 * 1024;
@@ -40,7 +41,7 @@ type CimdConfig = OAuthServerConfig["client_metadata_documents"];
 
 /** Why `clientId` cannot be a metadata document URL, or undefined when its shape is acceptable. */
 export function metadataUrlProblem(clientId: string): string | undefined {
-  if (!/^[\x21-\x7e]+$/.test(clientId)) return "contains characters a URL cannot";
+  if (!readAlikeByUrlParsers(clientId)) return "contains characters a URL cannot";
   let url: URL;
   try {
     url = new URL(clientId);

@@ -5,6 +5,7 @@
  * Strings are compared after URL parsing only where the parse is unambiguous; anything the parser
  * would have to repair is refused first.
  */
+import { readAlikeByUrlParsers } from "../util/url-text.ts";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
@@ -24,7 +25,7 @@ export function isPrivateUseScheme(url: URL): boolean {
  */
 export function redirectUriProblem(value: string, applicationType: "web" | "native", operatorListed = false): string | undefined {
   // Characters the WHATWG parser would silently drop or rewrite (tabs, newlines, backslashes, spaces).
-  if (!/^[\x21-\x7e]+$/.test(value) || value.includes("\\")) return "contains whitespace, control or non-ASCII characters, or a backslash";
+  if (!readAlikeByUrlParsers(value)) return "contains whitespace, control or non-ASCII characters, or a backslash";
   let url: URL;
   try {
     url = new URL(value);

@@ -5,7 +5,7 @@
  */
 import { challengeHeader } from "../auth/prm.ts";
 import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../auth/types.ts";
-import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { FailureLimiter } from "./failure-limiter.ts";
@@ -18,6 +18,27 @@ const UNAVAILABLE_LOG = { burst: 3, windowMs: 10_000 };
 /** Failures from many addresses, each under its own limit, must not flood the log either. */
 const FAILURE_LOG = { burst: 50, windowMs: 10_000 };
 const BEARER = /^Bearer +(\S+) *$/i;
+/** C0 controls (NUL above all), which no method or tool name has. */
+const CONTROL_CHARACTER = /[\u0000-\u001f]/;
+
+/**
+ * Why a child could run another method or tool than the one per-method and per-tool scopes are
+ * looked up for in `request` (what JSON.parse read), as the JSON-RPC error to refuse it with; else
+ * undefined (keys a child may read as others are refused as the body is read: lookalikeKey). A
+ * child written in C reads a string up to its first NUL ("delete\u0000x" as "delete"); a generic
+ * dispatcher takes a tool given by position (JSON-RPC 2.0 §4.2) from params[0]; and a name that is
+ * no string has no per-tool scopes, where a server that made it one (["x"] → "x") would run that
+ * tool. No MCP method or tool name has control characters.
+ */
+function readableOtherwise(request: JsonRpcRequest): { code: number; message: string } | undefined {
+  if (CONTROL_CHARACTER.test(request.method)) return { code: ErrorCode.InvalidRequest, message: "Invalid Request: method must not contain control characters" };
+  if (request.method !== "tools/call") return undefined;
+  if (Array.isArray(request.params)) return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params must be an object" };
+  const tool = request.params?.name;
+  if (tool !== undefined && typeof tool !== "string") return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params.name must be a string" };
+  if (tool !== undefined && CONTROL_CHARACTER.test(tool)) return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params.name must not contain control characters" };
+  return undefined;
+}
 
 export interface AuthGateOptions {
   authenticator: Authenticator | undefined;
@@ -88,9 +109,9 @@ export function createAuthGate(options: AuthGateOptions) {
       if (authenticator.scopesFor) {
         for (const message of messages) {
           if (!isRequest(message)) continue;
-          const tool = message.method === "tools/call" ? (message.params as { name?: unknown } | undefined)?.name : undefined;
-          // A name that is no string has no per-tool scopes to check: a server that made it one (["x"] → "x") would run that tool unchecked.
-          if (tool !== undefined && typeof tool !== "string") return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, "Invalid params: tools/call params.name must be a string"));
+          const problem = readableOtherwise(message);
+          if (problem) return jsonRpcErrorResponse(400, errorResponse(message.id, problem.code, problem.message));
+          const tool = message.method === "tools/call" ? (message.params?.name as string | undefined) : undefined;
           for (const scope of authenticator.scopesFor(message.method, tool)) needed.add(scope);
         }
       }

@@ -8,6 +8,7 @@ import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage 
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
+import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ChildExit, ChildProcessHandle, Platform } from "../runtime/types.ts";
 import { sleep } from "../util/sleep.ts";
@@ -41,8 +42,11 @@ export function childEnvironment(config: McpServerConfig, bridgeEnv: Readonly<Re
   if (identity) {
     env.MCP_BRIDGE_SUBJECT = identity.subject;
     if (identity.email) env.MCP_BRIDGE_EMAIL = identity.email;
-    if (identity.roles?.length) env.MCP_BRIDGE_ROLES = identity.roles.join(",");
-    env.MCP_BRIDGE_SCOPES = identity.scopes.join(" ");
+    // A role with a comma, or a scope with whitespace (an IdP's "staff,admin", "a\tb"), would be read
+    // by the child as two, one of them never granted: such values are left out.
+    const roles = identity.roles?.filter((role) => !role.includes(","));
+    if (roles?.length) env.MCP_BRIDGE_ROLES = roles.join(",");
+    env.MCP_BRIDGE_SCOPES = identity.scopes.filter((scope) => SCOPE_TOKEN.test(scope)).join(" ");
     if (identity.clientId) env.MCP_BRIDGE_CLIENT_ID = identity.clientId;
   }
   return env;

@@ -5,7 +5,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
-import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, isRequest, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, isRequest, lookalikeKey, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { BodyNotAdmittedError, readBodyLimited, readRequestText } from "../util/body.ts";
 import { addressBucket } from "../util/cidr.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
@@ -132,6 +132,8 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     for (const message of messages) {
       const problem = envelopeProblem(message);
       if (problem) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${problem}`);
+      const lookalike = lookalikeKey(message);
+      if (lookalike) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: the key ${JSON.stringify(lookalike[0])} may be read as "${lookalike[1]}"`);
     }
     // A single compact message is forwarded as received when the child cannot read it otherwise than
     // the bridge did; anything else is serialized again to one line from what was parsed.

@@ -86,6 +86,24 @@ describe("discovery refuses what it must", () => {
     assert.ok(!stderr().includes("sign-in required"));
   });
 
+  test("a PRM resource another URL parser reads with another host: no token is asked for it", async () => {
+    // The WHATWG parser reads the backslash as "/" (host 127.0.0.1, path /@victim.example/mcp, the server's
+    // own); an RFC 3986 parser ends the authority at the first "/" and takes the host after the "@":
+    // an authorization server reading it so would issue a token for victim.example.
+    const server = await hostile((origin) => ({
+      "POST /@victim.example/mcp": challenge(origin),
+      "GET /.well-known/oauth-protected-resource/mcp": json({ resource: `${origin}\\@victim.example/mcp`, authorization_servers: [origin] }),
+      "GET /.well-known/oauth-authorization-server": json(asMetadata(origin)),
+      "POST /token": json({ access_token: "not-a-real-token", token_type: "Bearer", expires_in: 3600 }),
+    }));
+    servers.push(server);
+    const mcp = `${server.origin}/@victim.example/mcp`;
+    const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, mcp);
+    assert.equal((await call(source, mcp)).status, 401);
+    assert.ok(!server.seen.includes("POST /token"), server.seen.join(", "));
+    assert.match(logger.text(), /victim\.example.*refusing to ask for a token for another resource/);
+  });
+
   test("AS metadata naming another issuer: refused (mix-up), nothing registered", async () => {
     const server = await hostile((origin) => ({
       "POST /mcp": challenge(origin),
@@ -379,6 +397,8 @@ describe("pure parts", () => {
     assert.ok(!resourceCovers("https://evil/mcp", "https://h/mcp"));
     assert.ok(!resourceCovers("http://h/mcp", "https://h/mcp"));
     assert.ok(!resourceCovers("not a url", "https://h/mcp"));
+    assert.ok(!resourceCovers("https://h\\@evil/mcp", "https://h/@evil/mcp"), "a backslash, which parsers read differently");
+    assert.ok(!resourceCovers("https://h/m\tcp", "https://h/mcp"), "a tab, which the WHATWG parser drops");
   });
 
   test("AS metadata locations in the MCP spec's order", () => {

@@ -10,6 +10,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startIdp } from "../auth-oauth/support.ts";
 import { logged } from "../hardening-ops/support.ts";
 import { runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 
@@ -418,6 +419,25 @@ describe("identity", () => {
       assert.match(bridge.logs(), new RegExp(`session started .*subject=${reported.identity.MCP_BRIDGE_SUBJECT}`));
     } finally {
       await bridge.stop();
+    }
+  });
+  test("pass_identity: a role with a comma, or a scope with whitespace, is left out rather than read by the child as two", async () => {
+    const idp = await startIdp();
+    const bridge = await startBridge({ server: { mcp_server: scripted({ pass_identity: true }), auth: { type: "oauth", oauth: { discovery_url: idp.issuer } } } });
+    try {
+      // The bridge grants neither "admin" nor "mcp:admin" (one role "staff,admin", one scope "mcp:read\tmcp:admin");
+      // a child splitting the variables on "," and on whitespace would.
+      const token = await idp.sign({ aud: bridge.url, roles: ["viewer", "staff,admin"], scope: "mcp:read mcp:write\tmcp:admin" });
+      const headers = { authorization: `Bearer ${token}` };
+      const session = (await initialize(bridge, headers)).headers.get("mcp-session-id");
+      assert.ok(session);
+      const reply = await call(bridge, session, 2, "whoami", {}, headers);
+      const { identity } = JSON.parse(reply.body.result!.content[0]!.text) as { identity: Record<string, string> };
+      assert.equal(identity.MCP_BRIDGE_ROLES, "viewer");
+      assert.equal(identity.MCP_BRIDGE_SCOPES, "mcp:read");
+    } finally {
+      await bridge.stop();
+      await idp.stop();
     }
   });
 });

@@ -61,7 +61,7 @@ export function principalFromClaims(claims: Record<string, unknown>, mapping: Cl
 }
 
 /** RFC 6749 §3.3 scope-token: NQCHAR, so it never needs quoting in a challenge. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 export interface ScopePolicy {
   readonly requiredScopes: readonly string[];

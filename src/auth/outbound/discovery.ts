@@ -8,6 +8,7 @@
 import * as oauth from "oauth4webapi";
 import { isNonPublicAddress } from "../../util/cidr.ts";
 import { isLocalhostName } from "../../util/host.ts";
+import { readAlikeByUrlParsers } from "../../util/url-text.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { publicHttp, requireTrusted, type HttpContext } from "./http.ts";
@@ -32,8 +33,11 @@ export interface Discovered {
  * Whether PRM `resource` may stand for `serverUrl`: the same URL, or (as deployed servers publish
  * at the root) the same origin with a path that is a prefix of the server's on a segment boundary.
  * Anything else is another resource, and a token for it must not be asked for (RFC 9728 §3.3).
+ * So is a `resource` another URL parser could read with another host than the one checked here
+ * (`https://h\\@evil/`): it goes to the authorization server as written.
  */
 export function resourceCovers(resource: string, serverUrl: string): boolean {
+  if (!readAlikeByUrlParsers(resource)) return false;
   let published: URL;
   let server: URL;
   try {
