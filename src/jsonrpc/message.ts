@@ -175,11 +175,21 @@ function foldedKey(key: string): string {
   return key.split("\0")[0]!.toUpperCase().toLowerCase();
 }
 
-function lookalikeIn(object: unknown, keys: readonly string[]): [string, string] | undefined {
+/** Per place: each read key by its folded form. */
+const FOLDED = {
+  message: new Map(READ_KEYS.message.map((key) => [foldedKey(key), key])),
+  params: new Map(READ_KEYS.params.map((key) => [foldedKey(key), key])),
+  meta: new Map(READ_KEYS.meta.map((key) => [foldedKey(key), key])),
+};
+
+/** Printable ASCII without capitals: text folding leaves as it is (the common key, checked without folding). */
+const FOLDS_TO_ITSELF = /^[\x20-\x40\x5b-\x7e]*$/;
+
+function lookalikeIn(object: unknown, keys: readonly string[], folded: ReadonlyMap<string, string>): [string, string] | undefined {
   if (typeof object !== "object" || object === null || Array.isArray(object)) return undefined;
   for (const name of Object.keys(object)) {
     if (keys.includes(name)) continue;
-    const read = keys.find((key) => foldedKey(key) === foldedKey(name));
+    const read = folded.get(FOLDS_TO_ITSELF.test(name) ? name : foldedKey(name));
     if (read !== undefined) return [name, read];
   }
   return undefined;
@@ -197,7 +207,7 @@ function lookalikeIn(object: unknown, keys: readonly string[]): [string, string]
 export function lookalikeKey(message: unknown): [string, string] | undefined {
   const params = (message as { params?: unknown } | undefined)?.params;
   const meta = (params as { _meta?: unknown } | undefined)?._meta;
-  return lookalikeIn(message, READ_KEYS.message) ?? lookalikeIn(params, READ_KEYS.params) ?? lookalikeIn(meta, READ_KEYS.meta);
+  return lookalikeIn(message, READ_KEYS.message, FOLDED.message) ?? lookalikeIn(params, READ_KEYS.params, FOLDED.params) ?? lookalikeIn(meta, READ_KEYS.meta, FOLDED.meta);
 }
 
 /** Whether JSON text has a `\u` escape of an ASCII letter (0x40-0x7F): how a key could hide from a plain search. */
