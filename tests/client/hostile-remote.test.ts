@@ -315,18 +315,25 @@ test("an authorization server echoing the client secret and the refresh token in
     answerAsLegacy(res, body as LegacyMessage);
   });
   servers.push(server);
-  const local = startLocal(["connect", server.url, "--client-id", "c1", "--client-secret-env", "SECRET", "--log-level", "debug"], { SECRET: secret });
-  // The era probe meets the refused grant; initialize gets the second token.
+  const args = ["connect", server.url, "--client-id", "c1", "--client-secret-env", "SECRET", "--log-level", "debug"];
+  // The first bridge's era probe meets the refused grant; its initialize fails with that reason (no grant is asked for again so soon).
+  const refused = startLocal(args, { SECRET: secret });
+  refused.send(INITIALIZE);
+  assert.match((await refused.answer(0)).error?.message ?? "", /invalid_client: client secret \[redacted\] is not accepted/, refused.stderr());
+  assert.match(refused.stderr(), /client credentials grant refused \(HTTP 400, invalid_client: client secret \[redacted\] is not accepted\)/);
+  // The second bridge gets the second token, and renews it at once: refused.
+  const local = startLocal(args, { SECRET: secret });
   local.send(INITIALIZE);
   assert.equal((await local.answer(0)).result?.serverInfo?.name, "hostile", local.stderr());
   local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
   assert.deepEqual((await local.answer(2)).result, {});
   assert.ok(tokenCalls >= 3, local.stderr());
-  assert.match(local.stderr(), /client credentials grant refused \(HTTP 400, invalid_client: client secret \[redacted\] is not accepted\)/);
   assert.match(local.stderr(), /refused \(HTTP 400, invalid_grant: client secret \[redacted\] and refresh token \[redacted\] are not accepted\)/);
   for (const value of [secret, refreshToken, accessToken]) {
-    assert.ok(!local.stderr().includes(value), `stderr: ${local.stderr()}`);
-    assert.ok(!local.stdout().includes(value), `stdout: ${local.stdout()}`);
+    for (const bridge of [refused, local]) {
+      assert.ok(!bridge.stderr().includes(value), `stderr: ${bridge.stderr()}`);
+      assert.ok(!bridge.stdout().includes(value), `stdout: ${bridge.stdout()}`);
+    }
   }
 });
 
@@ -612,6 +619,61 @@ test("an authorization server that is down while the token is due for renewal ge
     assert.deepEqual((await local.answer(id)).result, {}, "the token in hand is still sent");
   }
   assert.ok(tokenCalls <= 2, `${tokenCalls} token requests for 11 MCP requests`);
+});
+
+/**
+ * A remote server that refuses every request (401) while the bridge cannot get a token, however it
+ * fails: `failing` serves the authorization server's side of it. Each of `requests` local requests
+ * is answered with an error; returns what the remote saw and the log.
+ */
+async function refusedEveryTime(failing: (path: string, origin: string) => unknown, oauth: (origin: string) => Record<string, unknown>, requests = 5) {
+  const seen: string[] = [];
+  let origin = "";
+  const server = await startRawServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+    seen.push(`${req.method} ${path}`);
+    if (path === "/mcp") return void res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"`, "content-type": "application/json" }).end('{"error":"invalid_token"}');
+    const answer = failing(path, origin) as { status: number; json: unknown } | undefined;
+    if (!answer) return void res.writeHead(404).end();
+    res.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.json));
+  });
+  servers.push(server);
+  origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", retry: { max_retries: 0 }, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", ...oauth(origin) } } } });
+  const local = startLocal(["-c", config]);
+  for (let id = 0; id < requests; id++) {
+    local.send({ ...INITIALIZE, id });
+    assert.ok((await local.answer(id)).error, "an error answer");
+  }
+  return { count: (line: string) => seen.filter((one) => one === line).length, failures: local.stderr().split("\n").filter((line) => line.includes("authorization failed")).length, stderr: local.stderr() };
+}
+
+const PRM_PATH = "/.well-known/oauth-protected-resource/mcp";
+const prm = (path: string, origin: string) => (path === PRM_PATH ? { status: 200, json: { resource: `${origin}/mcp`, authorization_servers: [origin] } } : undefined);
+const asMetadata = (origin: string) => ({ issuer: origin, token_endpoint: `${origin}/token`, token_endpoint_auth_methods_supported: ["client_secret_basic"] });
+
+test("a server that refuses every request while its authorization server cannot be discovered: discovery is not repeated for each request, nor its failure logged", async () => {
+  // The authorization server's metadata is down (503 at every location).
+  const seen = await refusedEveryTime((path, origin) => prm(path, origin) ?? (path.startsWith("/.well-known/") ? { status: 503, json: {} } : undefined), () => ({}));
+  assert.equal(seen.count(`GET ${PRM_PATH}`), 1, seen.stderr);
+  assert.equal(seen.failures, 1, seen.stderr);
+});
+
+/** An authorization server that refuses the bridge's client (invalid_client). */
+const refusingClient = (path: string, origin: string) =>
+  prm(path, origin) ?? (path === "/.well-known/oauth-authorization-server" ? { status: 200, json: asMetadata(origin) } : path === "/token" ? { status: 401, json: { error: "invalid_client" } } : undefined);
+
+test("a server that refuses every request while the token endpoint refuses the client: one grant and one discovery, not one per request", async () => {
+  const seen = await refusedEveryTime(refusingClient, () => ({}));
+  assert.equal(seen.count("POST /token"), 1, seen.stderr);
+  assert.equal(seen.count(`GET ${PRM_PATH}`), 1, seen.stderr);
+  assert.equal(seen.failures, 1, seen.stderr);
+});
+
+test("with token_url, a server that refuses every request while the token endpoint refuses the client: one grant before the first request, not one before each", async () => {
+  const seen = await refusedEveryTime(refusingClient, (origin) => ({ token_url: `${origin}/token` }));
+  assert.equal(seen.count("POST /token"), 1, seen.stderr);
+  assert.equal(seen.failures, 1, seen.stderr);
 });
 
 test("a 200 answer that is not JSON and repeats the token: the 'not JSON' error quotes it redacted", async () => {
