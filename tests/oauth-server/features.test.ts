@@ -328,18 +328,19 @@ describe("check-config explains authorization server mistakes", () => {
 });
 
 describe("a full store", () => {
-  test("answers 503 with Retry-After, and says why in the log", async () => {
+  test("answers 503 with Retry-After, and says why in the log (a few times, not once per request)", async () => {
     // A first registration takes five entries (its client, its slot, its deduplication key, the slot sequence, the address's counter), each next one three.
     const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 8 } });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < 10; i++) {
         const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: `client ${i}`, redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
         statuses.push(response.status);
         if (response.status === 503) assert.equal(response.headers.get("retry-after"), "60");
       }
-      assert.deepEqual(statuses, [201, 201, 503, 503]);
-      assert.match(bridge.logs(), /state store is full/);
+      assert.deepEqual(statuses, [201, 201, ...Array(8).fill(503)]);
+      // Anyone can send such requests: the log says it at most a few times a minute.
+      assert.equal(bridge.logs().match(/state store is full/g)?.length, 3, bridge.logs());
     } finally {
       await bridge.stop();
     }
