@@ -712,6 +712,19 @@ test("OAuth against an MCP server on plain http beyond loopback: no token is obt
   assert.match(local.stderr(), /plain http/);
 });
 
+test("a remote server failing every request: each request gets its error, the log says so a few times a minute, not once per request", async () => {
+  const server = await legacyServer((res) => res.writeHead(500).end());
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  for (let id = 1; id <= 30; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "tools/list" });
+    assert.match((await local.answer(id)).error?.message ?? "", /HTTP 500/);
+  }
+  const lines = local.stderr().match(/request failed/g)?.length ?? 0;
+  assert.ok(lines <= 10, `${lines} log lines for 30 failed requests:\n${local.stderr()}`);
+});
+
 test("a local client that writes on but never reads stdout: stdin is read no further than stdout is taken", { timeout: 180_000 }, async () => {
   const LIMIT = 64 * 1024 * 1024;
   const server = await legacyServer((res) => res.writeHead(500).end());
