@@ -509,6 +509,37 @@ test("a server answering the GET stream with 404 (it has none) is not re-initial
   assert.ok(gets <= 2, `${gets} GETs`);
 });
 
+test("a server that forgets the session whenever its GET stream ends is re-initialized a few times for it, then no longer listened to, not in a loop", async () => {
+  let initializes = 0;
+  const live = new Set<string>();
+  const server = await startRawServer((req, res, body) => {
+    const session = String(req.headers["mcp-session-id"] ?? "");
+    if (req.method === "GET") {
+      if (!live.has(session)) return void res.writeHead(404).end();
+      // The stream ends at once, and the session with it (a server behind a balancer without sticky sessions).
+      live.delete(session);
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).end();
+    }
+    if (req.method === "DELETE") return void res.writeHead(200).end();
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") live.add(`s${++initializes}`);
+    else if (!live.has(session)) return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${initializes}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  await waitFor(() => /stopped listening for server messages/.test(local.stderr()), "the bridge to stop listening");
+  // One a second without end before.
+  const opened = initializes;
+  assert.ok(opened <= 1 + 3, `${opened} sessions opened`);
+  // Requests are still sent, and answered (this server may forget the new session a request opens before the request comes back).
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  await local.answer(1);
+});
+
 test("a reply carrying answers to ids never sent (the bridge's own ask ids too) and the same id twice: the local client gets exactly one answer per request", async () => {
   const server = await legacyServer((res, message) =>
     res.writeHead(200, { "content-type": "application/json" }).end(
