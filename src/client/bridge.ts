@@ -6,6 +6,7 @@
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog } from "../log/throttle.ts";
 import type { AnswerBudget, Held } from "./answer-budget.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { MAX_MESSAGE_CHARS } from "./messages.ts";
@@ -16,6 +17,11 @@ import type { RemoteTransport } from "./transport.ts";
  * notifications and responses on their way to the remote server are bounded alike: more are dropped.
  */
 export const MAX_IN_FLIGHT = 1_000;
+/**
+ * Lines saying a message failed: a burst per window, then a count. Each request's error goes to
+ * the local client anyway; a remote server that is down must not add a log line per request.
+ */
+const FAILURE_LOG = { burst: 10, windowMs: 60_000 };
 
 export interface StdioBridge {
   /** Bytes from stdin. */
@@ -92,6 +98,7 @@ function describe(message: JsonRpcMessage): Record<string, unknown> {
  */
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const { logger } = options;
+  const failures = throttledLog(logger, "failed messages to the remote server", FAILURE_LOG);
   const pending = new Map<string | number, Pending>();
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
@@ -205,7 +212,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         },
         (error: unknown) => {
           if (pending.get(key) !== entry || entry.controller.signal.aborted) return;
-          logger.warn("request failed", { method: message.method, error });
+          failures.write("warn", "request failed", { method: message.method, error });
           answer(key, failedRequestResponse(message.id, error));
         },
       );
@@ -244,7 +251,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       if (key !== undefined) answer(key);
       return;
     }
-    send(message).catch((error: unknown) => logger.warn("message not delivered to the remote server", { method: isNotification(message) ? message.method : "response", error }));
+    send(message).catch((error: unknown) => failures.write("warn", "message not delivered to the remote server", { method: isNotification(message) ? message.method : "response", error }));
   }
 
   function onLine(line: string): void {
@@ -304,6 +311,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       );
       // Waited for no longer than `signal` lives, even where a transport takes no notice of it (one still choosing the era).
       await Promise.race([sent, new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })))]);
+      // Stopping: the failures held back are counted now, not lost at exit.
+      failures.flush();
     },
     deliver(message) {
       if (logger.enabled("debug")) logger.debug("remote → local", describe(message));

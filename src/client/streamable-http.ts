@@ -19,6 +19,12 @@ const SHORTEST_RETRY_MS = 250;
 const MAX_RESUMES_WITHOUT_PROGRESS = 3;
 /** GET stream connection failures in a row before the bridge stops listening (requests still work). */
 const MAX_LISTEN_FAILURES = 10;
+/**
+ * Sessions the GET stream may find forgotten (404) in a row, each replaced by a new one, with no
+ * request answered nor server message between them, before the bridge stops listening: a server
+ * that forgets the session whenever that stream ends must not be re-initialized about once a second for good.
+ */
+const MAX_LISTEN_REINITIALIZATIONS = 3;
 /** Longest wait of requests for the GET stream to open (ms). */
 const LISTEN_READY_MS = 2_000;
 
@@ -41,6 +47,8 @@ export class StreamableHttpTransport implements RemoteTransport {
   #initialize: JsonRpcRequest | undefined;
   #reinitializing: Promise<void> | undefined;
   #reinitializations = 0;
+  /** New sessions opened because the GET stream found ours forgotten, since a request was answered or a server message came (see MAX_LISTEN_REINITIALIZATIONS). */
+  #listenReinitializations = 0;
   /** Stops the GET stream of the session it was opened for: a new session's must not run beside the old one's. */
   #listener: AbortController | undefined;
   /** Settles once the GET stream's answer arrived (or it failed, or LISTEN_READY_MS passed). */
@@ -86,6 +94,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       this.#context.deliver(incoming);
     });
+    if (request) this.#listenReinitializations = 0;
   }
 
   async close(): Promise<void> {
@@ -244,6 +253,11 @@ export class StreamableHttpTransport implements RemoteTransport {
             }
             if (response.status === 404) {
               await response.body?.cancel().catch(() => {});
+              if (++this.#listenReinitializations > MAX_LISTEN_REINITIALIZATIONS) {
+                // A request that finds the session forgotten still opens a new one.
+                logger.warn("stopped listening for server messages: the remote server forgets the session whenever its GET stream ends; requests still work", { sessions: MAX_LISTEN_REINITIALIZATIONS });
+                return;
+              }
               void this.#reinitialize(session).catch((error: unknown) => logger.warn("could not open a new session", { error }));
               return;
             }
@@ -260,6 +274,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 onEvent: (event) => {
                   if (event.id !== undefined) lastEventId = event.id;
                   if (event.event !== "message" || event.data.trim() === "") return;
+                  this.#listenReinitializations = 0;
                   for (const message of parseMessages(event.data, this.#context.remoteWarnings, "GET stream event", response)) this.#context.deliver(message);
                 },
                 // Past the answer budget: this one message fails, the stream (the server's only way to the local client) goes on.

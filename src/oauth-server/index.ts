@@ -32,6 +32,10 @@ import { createRegistrationEndpoint } from "./register.ts";
 import { createTokenEndpoint } from "./token.ts";
 import { createBuiltinUsers, loadCredentialKey } from "./users.ts";
 import { readConfiguredFile } from "../server/preflight.ts";
+import { throttledLog } from "../log/throttle.ts";
+
+/** Lines saying the state store is full: a burst per window (its answers' Retry-After), then a count. */
+const STORE_FULL_LOG = { burst: 3, windowMs: 60_000 };
 
 type ConnectionEnv = { Bindings: ConnectionInfo };
 
@@ -103,6 +107,8 @@ export async function readLoginTemplate(platform: Platform, path: string | undef
 export async function createAuthorizationServer(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
   const { config, platform } = options;
   const logger = options.logger.child({ component: "oauth-server" });
+  // Anyone's request may meet a full store: said a few times a minute (the Retry-After), then counted.
+  const storeFull = throttledLog(logger, "full state store", STORE_FULL_LOG);
   const auditLog = options.logger.child({ component: "audit" });
   const issuer = (config.issuer ?? new URL(options.resource).origin).replace(/\/$/, "");
   if (!config.issuer && !/^https:|^http:\/\/(127\.|localhost[:/]|\[::1\])/.test(`${issuer}/`)) {
@@ -208,7 +214,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
             await next();
             // A full store is an outage to the client, not its fault: 503 rather than the app's 500, and loudly in the log.
             if ((c.error as { code?: string } | undefined)?.code === "STORE_FULL") {
-              logger.error("the state store is full: sign-ins and token requests fail until entries expire (raise storage.max_entries)");
+              storeFull.write("error", "the state store is full: sign-ins and token requests fail until entries expire (raise storage.max_entries)");
               c.res = jsonError(503, "temporarily_unavailable", "the authorization server cannot keep more state right now; try again later", { "retry-after": "60" });
             }
           });

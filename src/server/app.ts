@@ -26,6 +26,11 @@ type AppEnv = { Bindings: ConnectionInfo };
 
 /** Host/Origin refusals are attacker-driven: a few lines per window, then a count. */
 const REFUSAL_LOG = { burst: 3, windowMs: 10_000 };
+/**
+ * Requests the bridge could not handle (500): a lasting cause, such as a state directory that can
+ * no longer be written, fails every such request, anyone's: a burst of lines per window, then a count.
+ */
+const FAILURE_LOG = { burst: 10, windowMs: 60_000 };
 
 export interface AppOptions {
   config: ServerConfig;
@@ -76,6 +81,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   // Before the Origin guard: the login form posts with Origin "null"; the AS checks the Host itself.
   options.authorizationServer?.mount(app, { metrics, hostRefusal: (host) => guard.check(host, null), clientAddress });
 
+  const failureLog = throttledLog(logger, "failed requests", FAILURE_LOG);
   app.onError((error, c) => {
     // Node has answered 408 itself when read_timeout cut the body; Deno has not (runtime/deno.ts).
     if (error instanceof BodyNotReceivedError) {
@@ -83,7 +89,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       // The rest of the body may still come: the connection is not kept for another request.
       return jsonError(408, "request_timeout", "the request body did not arrive whole within server.read_timeout", { connection: "close" });
     }
-    logger.error("request failed", { method: c.req.method, path: c.req.path, error: error.message });
+    failureLog.write("error", "request failed", { method: c.req.method, path: c.req.path, error: error.message });
     return jsonError(500, "server_error", "the bridge could not handle this request");
   });
 

@@ -21,7 +21,7 @@ import type { JsonObject } from "../mcp/envelope.ts";
 import type { Platform } from "../runtime/types.ts";
 import { ModernUpstream, type BroadcastListener, type CallSink } from "./modern-upstream.ts";
 import { maxSessionsPerSubject, SessionLimitError } from "./sessions.ts";
-import type { StartHealth } from "./start-health.ts";
+import type { StartFailure, StartHealth } from "./start-health.ts";
 
 const TICK_MS = 1000;
 /** Kinds of call remembered as asking or quiet (each); beyond, the oldest learned is forgotten (see remember). */
@@ -36,13 +36,15 @@ const MAX_WAITING_PER_KEY = 1000;
  */
 const INPUT_GRACE_MS = 2000;
 /**
- * After a child beyond a group's first failed to start, the group does not grow for this long,
- * doubling with each such failure up to MAX_GROWTH_PAUSE_MS; a start in the group ends the pause.
- * A server that runs once only (a lock, a port of its own) must not be started again for every
- * call that would have liked a child of its own: its calls wait for the child that runs.
+ * After a child of a group failed to start, the group starts none for this long, doubling with
+ * each such failure up to MAX_START_PAUSE_MS; a start in the group ends the pause. A server that
+ * runs once only (a lock, a port of its own) must not be started again for every call that would
+ * have liked a child of its own: its calls wait for the child that runs. One that cannot start at
+ * all must not be started for every request: the principal's requests get 503 meanwhile (its own
+ * group only: another principal's failures, say with pass_identity, do not lock it out).
  */
-const GROWTH_PAUSE_MS = 10_000;
-const MAX_GROWTH_PAUSE_MS = 300_000;
+const START_PAUSE_MS = 10_000;
+const MAX_START_PAUSE_MS = 300_000;
 
 /** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits. */
 export type Eviction = "evicted" | number | undefined;
@@ -86,8 +88,12 @@ export class ModernChildPool {
   #roomBeingMade = false;
   /** Per key: the first child being spawned (see #firstOf). */
   readonly #firsts = new Map<string, Promise<ModernUpstream>>();
-  /** Per key: the group grows again at `until` (performance.now()); see GROWTH_PAUSE_MS. */
-  readonly #growthPaused = new Map<string, { until: number; pauseMs: number }>();
+  /**
+   * Per key: the group starts a child again at `until` (performance.now()); see START_PAUSE_MS.
+   * `first`: its first child failed (the group has none), else one beyond it (the group only does not grow);
+   * `failure`: how it failed.
+   */
+  readonly #startPaused = new Map<string, { until: number; pauseMs: number; first: boolean; failure: StartFailure }>();
   /** Per key: listeners for list changes and resource updates from any of its children. */
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
@@ -166,6 +172,12 @@ export class ModernChildPool {
 
   /** A principal's first child; at max_sessions it takes the place of another principal's extra child (see #reclaimFor). */
   async #spawnFirst(key: string, principal: Principal | undefined): Promise<ModernUpstream> {
+    const pausedMs = this.#pausedFor(key, true);
+    if (pausedMs > 0) {
+      // For /ready, as the start it stands for would have: requests that find no server keep it saying so.
+      this.starts?.failed(this.#startPaused.get(key)!.failure);
+      throw new SessionLimitError("the MCP server could not be started; retry later", Math.ceil(pausedMs / 1000));
+    }
     try {
       return this.#spawn(key, principal);
     } catch (error) {
@@ -234,8 +246,9 @@ export class ModernChildPool {
       const starting = live.filter((child) => child.era === undefined);
       // A starting child no other call waits for (the spare) is ready sooner than one started now.
       const spare = starting.find((child) => !this.#claimed.has(child));
-      const mayGrow = grow && live.length < this.#config.session.modern_pool_size && (live.length === 0 || !this.#growthPausedFor(key));
+      const mayGrow = grow && live.length < this.#config.session.modern_pool_size && this.#pausedFor(key, live.length === 0) === 0;
       const own = spare ?? (mayGrow ? this.#trySpawn(key, principal, live.length > 0) : undefined);
+      if (!own && live.length === 0) throw new SessionLimitError("the MCP server could not be started; retry later", Math.max(1, Math.ceil(this.#pausedFor(key, true) / 1000)));
       if (own) {
         // A child that fails to start is no reason to fail the call (nor to start one after another):
         // it waits for the children there are, as at the pool's size.
@@ -263,10 +276,14 @@ export class ModernChildPool {
     }
   }
 
-  /** Whether the group may not grow now (a child beyond its first failed to start lately). */
-  #growthPausedFor(key: string): boolean {
-    const paused = this.#growthPaused.get(key);
-    return paused !== undefined && performance.now() < paused.until;
+  /**
+   * Milliseconds until the group may start a child again (0: now). `first`: for a group without
+   * children, which only a failed first child pauses (see START_PAUSE_MS).
+   */
+  #pausedFor(key: string, first: boolean): number {
+    const paused = this.#startPaused.get(key);
+    if (!paused || (first && !paused.first)) return 0;
+    return Math.max(0, paused.until - performance.now());
   }
 
   /** The group's children not closed, oldest first. */
@@ -291,7 +308,7 @@ export class ModernChildPool {
    */
   #ensureSpare(key: string, principal: Principal | undefined, taken?: ModernUpstream): void {
     const live = this.#live(key);
-    if (live.length >= this.#config.session.modern_pool_size || this.#growthPausedFor(key)) return;
+    if (live.length >= this.#config.session.modern_pool_size || this.#pausedFor(key, false) > 0) return;
     if (live.some((child) => child !== taken && (child.era === undefined || (child.era === "legacy" && !child.draining && child.candidateCount === 0)))) return;
     try {
       this.#spawn(key, principal);
@@ -423,7 +440,7 @@ export class ModernChildPool {
     upstream.ready.then(
       () => {
         this.starts?.succeeded();
-        this.#growthPaused.delete(key);
+        this.#startPaused.delete(key);
         // A principal's first legacy child is what its first call that must run alone takes: the spare
         // starts with it, so that a second such call soon after does not wait for a process to start.
         if (upstream.era !== "legacy" || this.#live(key).length !== 1) return;
@@ -436,11 +453,12 @@ export class ModernChildPool {
       () => {
         if (this.#stopping.has(upstream) || !upstream.startFailure) return;
         this.starts?.failed(upstream.startFailure);
-        // Beyond the group's first: its calls have a child to wait for (and the pause ends with the group, see #forget).
-        if (!this.#live(key).some((child) => child !== upstream)) return;
-        const pauseMs = Math.min(2 * (this.#growthPaused.get(key)?.pauseMs ?? GROWTH_PAUSE_MS / 2), MAX_GROWTH_PAUSE_MS);
-        this.#growthPaused.set(key, { until: performance.now() + pauseMs, pauseMs });
-        this.#logger.warn("another process of the MCP server could not start; calls wait for the running ones", { child: name, retry_in_ms: pauseMs });
+        // Beyond the group's first, its calls have a child to wait for; without one, they get 503.
+        const first = !this.#live(key).some((child) => child !== upstream);
+        const pauseMs = Math.min(2 * (this.#startPaused.get(key)?.pauseMs ?? START_PAUSE_MS / 2), MAX_START_PAUSE_MS);
+        this.#startPaused.set(key, { until: performance.now() + pauseMs, pauseMs, first, failure: upstream.startFailure });
+        if (first) this.#logger.warn("the MCP server could not start; this principal's requests get 503 until it is started again", { child: name, retry_in_ms: pauseMs });
+        else this.#logger.warn("another process of the MCP server could not start; calls wait for the running ones", { child: name, retry_in_ms: pauseMs });
       },
     );
     return upstream;
@@ -453,7 +471,8 @@ export class ModernChildPool {
     if (at !== -1) group.splice(at, 1);
     if (group.length === 0) {
       this.#groups.delete(upstream.key);
-      this.#growthPaused.delete(upstream.key);
+      // A pause of growth ends with the group; one after a failed first child is what its next start waits for.
+      if (this.#startPaused.get(upstream.key)?.first === false) this.#startPaused.delete(upstream.key);
     }
     // A place in the group is free: a waiting call may start a child.
     this.#wake(upstream.key);
@@ -468,6 +487,8 @@ export class ModernChildPool {
 
   #expireIdle(): void {
     const now = performance.now();
+    // A group's failed first starts are remembered (the pause doubles) until MAX_START_PAUSE_MS after its pause ended.
+    for (const [key, paused] of this.#startPaused) if (!this.#groups.has(key) && now - paused.until > MAX_START_PAUSE_MS) this.#startPaused.delete(key);
     for (const group of [...this.#groups.values()]) {
       for (const upstream of [...group]) {
         // A principal with a listen stream open keeps its children: they are what it listens to.

@@ -89,6 +89,8 @@ export class ModernServer {
   readonly #stateFailures: ThrottledLog;
   /** Answers of a modern child that are not modern results (see modernResultProblem): every call may bring one, so throttled. */
   readonly #invalidAnswers: ThrottledLog;
+  /** Requests that found no child for a reason that lasts (an identity the server cannot be given): every request of it would bring one, so throttled. */
+  readonly #noChild: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
@@ -97,6 +99,7 @@ export class ModernServer {
     this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
     this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
+    this.#noChild = throttledLog(logger, "modern requests with no MCP server", { burst: 10, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -344,7 +347,7 @@ export class ModernServer {
     if (error instanceof SessionLimitError) {
       return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${error.message}`), { "retry-after": String(error.retryAfterSeconds) });
     }
-    this.#context.logger.warn("no MCP server for a modern request", { error: (error as Error).message });
+    this.#noChild.write("warn", "no MCP server for a modern request", { error: (error as Error).message });
     return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${(error as Error).message}`), { "retry-after": "5" });
   }
 }

@@ -221,7 +221,6 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
 
   test("a resource_metadata at a private, loopback or link-local address (however written) is never fetched", async () => {
     const asked: string[] = [];
-    const { source, logger } = await makeSource(CLIENT, MCP, { fetch: resolving({}, asked) });
     const targets = [
       "https://169.254.169.254/latest/meta-data/",
       "https://[::ffff:a9fe:a9fe]/latest/meta-data/",
@@ -245,10 +244,12 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
       "https://[fec0::1]/prm",
     ];
     for (const target of targets) {
+      // A source each: after a failure, a source asks nothing for a while (see FAILURE_PAUSE_MS).
+      const { source, logger } = await makeSource(CLIENT, MCP, { fetch: resolving({}, asked) });
       assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: `Bearer resource_metadata="${target}"`, resourceUrl: MCP }), false, target);
+      assert.match(logger.text(), /resource_metadata .* is a private, loopback or link-local address, but the MCP server is not/, target);
     }
     assert.deepEqual(asked, [], "nothing was fetched");
-    assert.equal(logger.text().match(/resource_metadata .* is a private, loopback or link-local address, but the MCP server is not/g)?.length, targets.length);
   });
 
   test("nor an authorization server its PRM names there, nor endpoints there of an authorization server it names", async () => {

@@ -315,18 +315,25 @@ test("an authorization server echoing the client secret and the refresh token in
     answerAsLegacy(res, body as LegacyMessage);
   });
   servers.push(server);
-  const local = startLocal(["connect", server.url, "--client-id", "c1", "--client-secret-env", "SECRET", "--log-level", "debug"], { SECRET: secret });
-  // The era probe meets the refused grant; initialize gets the second token.
+  const args = ["connect", server.url, "--client-id", "c1", "--client-secret-env", "SECRET", "--log-level", "debug"];
+  // The first bridge's era probe meets the refused grant; its initialize fails with that reason (no grant is asked for again so soon).
+  const refused = startLocal(args, { SECRET: secret });
+  refused.send(INITIALIZE);
+  assert.match((await refused.answer(0)).error?.message ?? "", /invalid_client: client secret \[redacted\] is not accepted/, refused.stderr());
+  assert.match(refused.stderr(), /client credentials grant refused \(HTTP 400, invalid_client: client secret \[redacted\] is not accepted\)/);
+  // The second bridge gets the second token, and renews it at once: refused.
+  const local = startLocal(args, { SECRET: secret });
   local.send(INITIALIZE);
   assert.equal((await local.answer(0)).result?.serverInfo?.name, "hostile", local.stderr());
   local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
   assert.deepEqual((await local.answer(2)).result, {});
   assert.ok(tokenCalls >= 3, local.stderr());
-  assert.match(local.stderr(), /client credentials grant refused \(HTTP 400, invalid_client: client secret \[redacted\] is not accepted\)/);
   assert.match(local.stderr(), /refused \(HTTP 400, invalid_grant: client secret \[redacted\] and refresh token \[redacted\] are not accepted\)/);
   for (const value of [secret, refreshToken, accessToken]) {
-    assert.ok(!local.stderr().includes(value), `stderr: ${local.stderr()}`);
-    assert.ok(!local.stdout().includes(value), `stdout: ${local.stdout()}`);
+    for (const bridge of [refused, local]) {
+      assert.ok(!bridge.stderr().includes(value), `stderr: ${bridge.stderr()}`);
+      assert.ok(!bridge.stdout().includes(value), `stdout: ${bridge.stdout()}`);
+    }
   }
 });
 
@@ -502,6 +509,37 @@ test("a server answering the GET stream with 404 (it has none) is not re-initial
   assert.ok(gets <= 2, `${gets} GETs`);
 });
 
+test("a server that forgets the session whenever its GET stream ends is re-initialized a few times for it, then no longer listened to, not in a loop", async () => {
+  let initializes = 0;
+  const live = new Set<string>();
+  const server = await startRawServer((req, res, body) => {
+    const session = String(req.headers["mcp-session-id"] ?? "");
+    if (req.method === "GET") {
+      if (!live.has(session)) return void res.writeHead(404).end();
+      // The stream ends at once, and the session with it (a server behind a balancer without sticky sessions).
+      live.delete(session);
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).end();
+    }
+    if (req.method === "DELETE") return void res.writeHead(200).end();
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "server/discover") return void res.writeHead(404).end();
+    if (message.method === "initialize") live.add(`s${++initializes}`);
+    else if (!live.has(session)) return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `s${initializes}` }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  await waitFor(() => /stopped listening for server messages/.test(local.stderr()), "the bridge to stop listening");
+  // One a second without end before.
+  const opened = initializes;
+  assert.ok(opened <= 1 + 3, `${opened} sessions opened`);
+  // Requests are still sent, and answered (this server may forget the new session a request opens before the request comes back).
+  local.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+  await local.answer(1);
+});
+
 test("a reply carrying answers to ids never sent (the bridge's own ask ids too) and the same id twice: the local client gets exactly one answer per request", async () => {
   const server = await legacyServer((res, message) =>
     res.writeHead(200, { "content-type": "application/json" }).end(
@@ -614,6 +652,61 @@ test("an authorization server that is down while the token is due for renewal ge
   assert.ok(tokenCalls <= 2, `${tokenCalls} token requests for 11 MCP requests`);
 });
 
+/**
+ * A remote server that refuses every request (401) while the bridge cannot get a token, however it
+ * fails: `failing` serves the authorization server's side of it. Each of `requests` local requests
+ * is answered with an error; returns what the remote saw and the log.
+ */
+async function refusedEveryTime(failing: (path: string, origin: string) => unknown, oauth: (origin: string) => Record<string, unknown>, requests = 5) {
+  const seen: string[] = [];
+  let origin = "";
+  const server = await startRawServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+    seen.push(`${req.method} ${path}`);
+    if (path === "/mcp") return void res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"`, "content-type": "application/json" }).end('{"error":"invalid_token"}');
+    const answer = failing(path, origin) as { status: number; json: unknown } | undefined;
+    if (!answer) return void res.writeHead(404).end();
+    res.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.json));
+  });
+  servers.push(server);
+  origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", retry: { max_retries: 0 }, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", ...oauth(origin) } } } });
+  const local = startLocal(["-c", config]);
+  for (let id = 0; id < requests; id++) {
+    local.send({ ...INITIALIZE, id });
+    assert.ok((await local.answer(id)).error, "an error answer");
+  }
+  return { count: (line: string) => seen.filter((one) => one === line).length, failures: local.stderr().split("\n").filter((line) => line.includes("authorization failed")).length, stderr: local.stderr() };
+}
+
+const PRM_PATH = "/.well-known/oauth-protected-resource/mcp";
+const prm = (path: string, origin: string) => (path === PRM_PATH ? { status: 200, json: { resource: `${origin}/mcp`, authorization_servers: [origin] } } : undefined);
+const asMetadata = (origin: string) => ({ issuer: origin, token_endpoint: `${origin}/token`, token_endpoint_auth_methods_supported: ["client_secret_basic"] });
+
+test("a server that refuses every request while its authorization server cannot be discovered: discovery is not repeated for each request, nor its failure logged", async () => {
+  // The authorization server's metadata is down (503 at every location).
+  const seen = await refusedEveryTime((path, origin) => prm(path, origin) ?? (path.startsWith("/.well-known/") ? { status: 503, json: {} } : undefined), () => ({}));
+  assert.equal(seen.count(`GET ${PRM_PATH}`), 1, seen.stderr);
+  assert.equal(seen.failures, 1, seen.stderr);
+});
+
+/** An authorization server that refuses the bridge's client (invalid_client). */
+const refusingClient = (path: string, origin: string) =>
+  prm(path, origin) ?? (path === "/.well-known/oauth-authorization-server" ? { status: 200, json: asMetadata(origin) } : path === "/token" ? { status: 401, json: { error: "invalid_client" } } : undefined);
+
+test("a server that refuses every request while the token endpoint refuses the client: one grant and one discovery, not one per request", async () => {
+  const seen = await refusedEveryTime(refusingClient, () => ({}));
+  assert.equal(seen.count("POST /token"), 1, seen.stderr);
+  assert.equal(seen.count(`GET ${PRM_PATH}`), 1, seen.stderr);
+  assert.equal(seen.failures, 1, seen.stderr);
+});
+
+test("with token_url, a server that refuses every request while the token endpoint refuses the client: one grant before the first request, not one before each", async () => {
+  const seen = await refusedEveryTime(refusingClient, (origin) => ({ token_url: `${origin}/token` }));
+  assert.equal(seen.count("POST /token"), 1, seen.stderr);
+  assert.equal(seen.failures, 1, seen.stderr);
+});
+
 test("a 200 answer that is not JSON and repeats the token: the 'not JSON' error quotes it redacted", async () => {
   const token = "tok-NOT-JSON-5c1d2e";
   const server = await legacyServer((res) => res.writeHead(200, { "content-type": "application/json" }).end(`Welcome, Bearer ${token}!`));
@@ -648,6 +741,19 @@ test("OAuth against an MCP server on plain http beyond loopback: no token is obt
   assert.ok(seen.length > 0 && seen.every((line) => line.startsWith("POST http://mcp.example.test/mcp ") && line.endsWith(" -")), seen.join("\n"));
   assert.equal(tokenCalls, 0);
   assert.match(local.stderr(), /plain http/);
+});
+
+test("a remote server failing every request: each request gets its error, the log says so a few times a minute, not once per request", async () => {
+  const server = await legacyServer((res) => res.writeHead(500).end());
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  for (let id = 1; id <= 30; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "tools/list" });
+    assert.match((await local.answer(id)).error?.message ?? "", /HTTP 500/);
+  }
+  const lines = local.stderr().match(/request failed/g)?.length ?? 0;
+  assert.ok(lines <= 10, `${lines} log lines for 30 failed requests:\n${local.stderr()}`);
 });
 
 test("a local client that writes on but never reads stdout: stdin is read no further than stdout is taken", { timeout: 180_000 }, async () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { startBridge, useBridge, waitForLog } from "../support/bridge.ts";
 import { waitFor } from "../hardening/support.ts";
-import { call, meta, textOf } from "../support/modern.ts";
+import { call, meta, post, textOf, type Body } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 
@@ -55,7 +55,7 @@ describe("a legacy child whose further processes cannot start", () => {
       assert.equal(textOf(answered.body.result), "ok {}", JSON.stringify(answered.body));
       await waitFor("the processes beside the first to end", settled);
     }
-    // Before, each call started a process; now, after one failed, the group waits GROWTH_PAUSE_MS (10 s) before it tries again.
+    // Before, each call started a process; now, after one failed, the group waits START_PAUSE_MS (10 s) before it tries again.
     assert.ok(started() - before <= 1, `${started() - before} processes started for 6 calls:\n${bridge.logs()}`);
     assert.equal(textOf((await tool(16, "ok")).body.result), "ok {}");
   });
@@ -87,5 +87,32 @@ describe("a legacy child slow to start", () => {
     const ok = await call(bridge, ALICE, { id: 3, method: "tools/call", params: { name: "ok", arguments: {}, _meta: meta() } });
     assert.equal(textOf(ok.body.result), "ok {}", JSON.stringify(ok.body));
     assert.equal(readyChildren(), 2, bridge.logs());
+  });
+});
+
+describe("a server that cannot start at all", () => {
+  const failFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-fail-")), "fail");
+  writeFileSync(failFile, "");
+  const bridge = useBridge(() =>
+    startBridge({
+      server: {
+        mcp_server: { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy", FAIL_FILE: failFile } },
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } },
+      },
+    }),
+  );
+
+  test("is not started again for every request: after its first child failed, a principal's requests get 503 for a while", async () => {
+    const count = (pattern: RegExp) => bridge.logs().match(pattern)?.length ?? 0;
+    for (let id = 1; id <= 6; id++) {
+      const answered = await post(bridge, ALICE, { id, method: "tools/list", params: { _meta: meta() } });
+      const body = (await answered.json()) as Body;
+      assert.equal(answered.status, 503, JSON.stringify(body));
+      assert.equal(body.id, id);
+      assert.ok(Number(answered.headers.get("retry-after")) >= 1, "Retry-After says when to come back");
+    }
+    // Before, each request started a process (6 for 6); now the principal's next one is started after START_PAUSE_MS (10 s).
+    assert.equal(count(/modern child started/g), 1, bridge.logs());
+    assert.ok(count(/no MCP server for a modern request|could not start/g) <= 2, bridge.logs());
   });
 });

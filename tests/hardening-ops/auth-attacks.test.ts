@@ -6,6 +6,7 @@ import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
 import { startDrippingJsonServer } from "../support/drip.ts";
 import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { callTool, initialize, logged, scripted } from "./support.ts";
+import { call, meta } from "../support/modern.ts";
 
 const GOOD = "good-token-0123456789abcdef";
 
@@ -319,6 +320,22 @@ describe("an identity the MCP server cannot be given (pass_identity)", { timeout
         assert.equal(refused.session, "");
       }
       assert.equal((await initialize(bridge.url, { authorization: "Bearer honest-0123456789" })).status, 200);
+    } finally {
+      await bridge.stop();
+      endpoint.close();
+    }
+  });
+
+  test("modern requests of such a principal are refused (503), and logged a few times a minute, not once each", async () => {
+    const endpoint = await startJsonEndpoint(() => ({ status: 200, json: { valid: true, subject: "mallory\u0000root" } }));
+    const bridge = await startBridge({ server: { mcp_server: scripted({ pass_identity: true }), auth: { type: "bearer", bearer: { validation_endpoint: `${endpoint.origin}/validate` } } } });
+    try {
+      for (let id = 1; id <= 20; id++) {
+        const refused = await call(bridge, "evil-0123456789", { id, method: "tools/list", params: { _meta: meta() } });
+        assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      }
+      const lines = bridge.logs().match(/no MCP server for a modern request/g)?.length ?? 0;
+      assert.ok(lines <= 10, `${lines} log lines for 20 refused requests:\n${bridge.logs()}`);
     } finally {
       await bridge.stop();
       endpoint.close();

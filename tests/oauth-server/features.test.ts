@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importPKCS8, SignJWT, type JWK } from "jose";
@@ -328,20 +328,42 @@ describe("check-config explains authorization server mistakes", () => {
 });
 
 describe("a full store", () => {
-  test("answers 503 with Retry-After, and says why in the log", async () => {
+  test("answers 503 with Retry-After, and says why in the log (a few times, not once per request)", async () => {
     // A first registration takes five entries (its client, its slot, its deduplication key, the slot sequence, the address's counter), each next one three.
     const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 8 } });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < 10; i++) {
         const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: `client ${i}`, redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
         statuses.push(response.status);
         if (response.status === 503) assert.equal(response.headers.get("retry-after"), "60");
       }
-      assert.deepEqual(statuses, [201, 201, 503, 503]);
-      assert.match(bridge.logs(), /state store is full/);
+      assert.deepEqual(statuses, [201, 201, ...Array(8).fill(503)]);
+      // Anyone can send such requests: the log says it at most a few times a minute.
+      assert.equal(bridge.logs().match(/state store is full/g)?.length, 3, bridge.logs());
     } finally {
       await bridge.stop();
+    }
+  });
+});
+
+describe("a state directory that can no longer be written", () => {
+  test("fails each request that must change state, and says so a few times a minute, not once per request", async () => {
+    const dir = tempDir();
+    const bridge = await startAsBridge({ storage: { type: "file", path: dir } });
+    try {
+      // Every write under it now fails (as on a full or failed disk; a file where the directory was fails even for root).
+      rmSync(dir, { recursive: true, force: true });
+      writeFileSync(dir, "");
+      for (let i = 0; i < 20; i++) {
+        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: `client ${i}`, redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
+        assert.equal(response.status, 500, await response.text());
+      }
+      const lines = bridge.logs().match(/request failed/g)?.length ?? 0;
+      assert.ok(lines <= 10, `${lines} log lines for 20 failed requests:\n${bridge.logs()}`);
+    } finally {
+      await bridge.stop();
+      rmSync(dir, { force: true });
     }
   });
 });

@@ -21,7 +21,7 @@ import { publicHttp, type HttpContext } from "./http.ts";
 import { isStale, type TokenSet } from "./tokens.ts";
 import type { AuthChallenge, GrantKind, ProofTarget, TokenSource } from "./types.ts";
 import * as oauth from "oauth4webapi";
-import { isTrustedEndpoint } from "../oauth/http.ts";
+import { backoffDelay, isTrustedEndpoint } from "../oauth/http.ts";
 
 /** Authorizations allowed per scope set within AUTHORIZATION_WINDOW_MS (MCP §Step-Up: retry limits). */
 const MAX_AUTHORIZATIONS = 3;
@@ -38,6 +38,15 @@ const AUTHORIZATION_WINDOW_MS = 10 * 60_000;
  * 401 from the MCP server still asks for a new token at once.
  */
 const RENEWAL_BACKOFF_MS = 30_000;
+/**
+ * After getting a token failed (discovery, registration, the grant, or the attempts allowed spent),
+ * challenges are answered with that failure for this long (ms), with no request and no log line,
+ * doubling (jittered) with each failure in a row up to MAX_FAILURE_PAUSE_MS: a server that refuses
+ * every request must not make the bridge ask its authorization server, and log, once per request.
+ * A person's sign-in that did not complete is not paused after (each one is theirs to start).
+ */
+const FAILURE_PAUSE_MS = 10_000;
+const MAX_FAILURE_PAUSE_MS = 300_000;
 /** How long a refresh waits for another instance holding the login lock (ms) before refreshing anyway. */
 const REFRESH_LOCK_WAIT_MS = 30_000;
 
@@ -89,6 +98,9 @@ export class OAuthTokenSource implements TokenSource {
   #dpop: DpopKey | undefined;
   /** When the last renewal ahead of expiry failed (ms since the epoch). */
   #renewalFailedAt = -Infinity;
+  /** Until when (performance.now()) no token is asked for after failures (see FAILURE_PAUSE_MS), and how many in a row. */
+  #pausedUntil = -Infinity;
+  #failuresInRow = 0;
   /** client.url is plain http beyond loopback: a token would travel in clear (RFC 6750 §5.3), so none is obtained or sent. */
   readonly #inClear: boolean;
   #inClearLogged = false;
@@ -137,7 +149,15 @@ export class OAuthTokenSource implements TokenSource {
     let current = this.#current;
     if (!current) return undefined;
     if (!current.tokens && this.#o.grant !== "authorization_code") {
-      await this.#singleRenewal(() => this.#obtain(current!, this.#requested));
+      // Failed lately: the request fails with that failure, asking nothing (see FAILURE_PAUSE_MS).
+      if (performance.now() < this.#pausedUntil) throw new OutboundAuthError("grant", this.#failure!);
+      try {
+        await this.#singleRenewal(() => this.#obtain(current!, this.#requested));
+      } catch (error) {
+        this.#failed(error);
+        throw error;
+      }
+      this.#succeeded();
       current = this.#current;
     } else if (current.tokens && isStale(current.tokens, Date.now()) && (current.tokens.refreshToken || this.#o.grant !== "authorization_code") && performance.now() - this.#renewalFailedAt >= RENEWAL_BACKOFF_MS) {
       await this.#singleRenewal(() => this.#renew(current!)).catch((error: unknown) => {
@@ -174,22 +194,42 @@ export class OAuthTokenSource implements TokenSource {
     }
     const sent = challenge.sentAuthorization;
     if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
-    const run = this.#handle(challenge).catch((error: unknown) => {
-      const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
-      // Quitting in the middle of a sign-in is the person's choice, not a failure.
-      if (this.#shutdown.signal.aborted) this.#o.logger.info("sign-in ended: the bridge is shutting down", { server: this.#o.serverUrl });
-      else this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
-      this.#failure = message;
-      return false;
-    });
+    // Failed lately: failure() still says why.
+    if (performance.now() < this.#pausedUntil) return false;
+    const run = this.#handle(challenge).catch((error: unknown) => this.#failed(error));
     this.#busy = run;
     try {
       const ok = await run;
-      if (ok) this.#failure = undefined;
+      if (ok) this.#succeeded();
       return ok;
     } finally {
       if (this.#busy === run) this.#busy = undefined;
     }
+  }
+
+  /** Getting a token failed with `error`: logged, kept for failure(), and (see FAILURE_PAUSE_MS) not tried again for a while. */
+  #failed(error: unknown): false {
+    const message = error instanceof OutboundAuthError ? error.message : `unexpected failure: ${(error as Error)?.message}`;
+    this.#failure = message;
+    // Quitting in the middle of a sign-in is the person's choice, not a failure.
+    if (this.#shutdown.signal.aborted) {
+      this.#o.logger.info("sign-in ended: the bridge is shutting down", { server: this.#o.serverUrl });
+      return false;
+    }
+    if (error instanceof OutboundAuthError && error.code === "authorization") {
+      this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      return false;
+    }
+    const pauseMs = backoffDelay(this.#failuresInRow++, FAILURE_PAUSE_MS, MAX_FAILURE_PAUSE_MS);
+    this.#pausedUntil = performance.now() + pauseMs;
+    this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message, retry_in_ms: Math.round(pauseMs) });
+    return false;
+  }
+
+  #succeeded(): void {
+    this.#failure = undefined;
+    this.#failuresInRow = 0;
+    this.#pausedUntil = -Infinity;
   }
 
   failure(): string | undefined {
@@ -241,10 +281,7 @@ export class OAuthTokenSource implements TokenSource {
         if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && next.registration?.via === "dcr") next.registration = undefined;
       }
     }
-    if (!this.#allow(key, false)) {
-      logger.error("the server keeps refusing tokens for these scopes; giving up until it changes", { scopes: key || "(none)", status: challenge.status });
-      return false;
-    }
+    if (!this.#allow(key, false)) throw new OutboundAuthError("grant", `the server keeps refusing tokens for the scopes ${JSON.stringify(key || "(none)")} (HTTP ${challenge.status}); giving up for now`);
     await this.#obtain(next, scopes);
     return true;
   }
