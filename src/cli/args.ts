@@ -52,7 +52,8 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
     const spec = name === undefined ? undefined : specs[name];
     if (!spec || name === undefined) {
       const near = closestKey(rawName, Object.keys(specs));
-      throw new UsageError(`unknown option ${arg}${near ? ` (did you mean --${near}?)` : ""}`);
+      // The name only: "--headr=Authorization: Bearer …" would print the value, a secret.
+      throw new UsageError(`unknown option ${long ? `--${rawName}` : arg}${near ? ` (did you mean --${near}?)` : ""}`);
     }
     if (spec.type === "boolean") {
       if (inline !== undefined) throw new UsageError(`--${name} takes no value`);

@@ -88,7 +88,10 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
     const stray = parsed.positionals[command.positionals ?? 0];
     if (stray !== undefined) {
       const named = COMMANDS.find((other) => other.name === stray);
-      throw new UsageError(`unexpected argument "${stray}"${named ? ` (the command comes first: mcp-bridge ${stray} ${commandArgs.filter((arg) => arg !== stray).join(" ")})` : ""}`);
+      if (named) throw new UsageError(`unexpected argument "${stray}" (the command comes first: mcp-bridge ${stray} ${commandArgs.filter((arg) => arg !== stray).join(" ")})`);
+      // Not quoted: the usual stray word is the second half of an unquoted value (--header X-Api-Key: <key>), a secret.
+      const takes = command.positionals ? `${command.positionals} argument${command.positionals > 1 ? "s" : ""} besides its options` : "only options";
+      throw new UsageError(`unexpected argument (not shown: it may be a secret); ${command.name} takes ${takes}, and a value holding spaces must be quoted as one argument ('Name: value')`);
     }
     return await command.run(parsed, platform);
   } catch (error) {

@@ -68,6 +68,19 @@ describe("check-config output", () => {
     assert.equal(option.code, 2);
     assert.match(option.stderr, /unknown option --quite \(did you mean --quiet\?\)/);
   });
+
+  test("a mistyped or unquoted header never prints its value", async () => {
+    // A misspelt option with its value attached: the name is shown, the value is not.
+    const option = await runCli(["connect", "http://127.0.0.1:9/mcp", `--headr=X-Api-Key: ${TOKEN}`]);
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /unknown option --headr \(did you mean --header\?\)/);
+    assert.ok(!option.stderr.includes(TOKEN), option.stderr);
+    // Unquoted in a shell, "X-Api-Key: <key>" is two words: the key is the stray one.
+    const stray = await runCli(["connect", "http://127.0.0.1:9/mcp", "--header", "X-Api-Key:", TOKEN]);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /unexpected argument .*connect takes 1 argument besides its options/);
+    assert.ok(!stray.stderr.includes(TOKEN), stray.stderr);
+  });
 });
 
 describe("where the config is found", () => {
