@@ -295,12 +295,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         as.audit("login_busy", { remote: address });
         return withStatus(showForm(pending, requestId, { askCredentials: true, error: "Too many sign-ins are being checked right now. Wait a few seconds and try again.", username }), 503, BUSY_RETRY_SECONDS);
       }
+      // A name that is no user's is often a password typed into the username field: the audit line does not repeat it.
+      const who = users.known(username) ? { username } : { unknown_user: true };
       const release = await turn;
       let user: SignedInUser | undefined;
       try {
         const wait = await as.limiter.attempt(username, address);
         if (wait > 0) {
-          as.audit("login_throttled", { username, remote: address });
+          as.audit("login_throttled", { ...who, remote: address });
           return withStatus(showForm(pending, requestId, { askCredentials: true, error: `Too many failed attempts. Wait ${waitText(wait)} and try again.`, username }), 429, Math.ceil(wait / 1000));
         }
         user = await users.verify(username, password);
@@ -308,7 +310,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         release();
       }
       if (!user) {
-        as.audit("login_failed", { username, remote: address, client_id: pending.client_id });
+        as.audit("login_failed", { ...who, remote: address, client_id: pending.client_id });
         return showForm(pending, requestId, { askCredentials: true, error: "Wrong username or password.", username });
       }
       await as.limiter.succeeded(username, address);

@@ -33,6 +33,8 @@ export interface BuiltinUsers {
   turn(): Promise<() => void> | undefined;
   /** The user when `username` and `password` match; undefined otherwise, after the same work either way. Call it during a turn. */
   verify(username: string, password: string): Promise<SignedInUser | undefined>;
+  /** Whether `username` names a configured user (what audit lines may then show: anything else may be a password typed in the wrong field). */
+  known(username: string): boolean;
   /** Every scope some user may be granted. */
   readonly allScopes: string[];
   /**
@@ -129,6 +131,7 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
       return new Promise((resolve) => waiting.push(() => resolve(once(release))));
     },
     allScopes: [...new Set(config.users.flatMap((user) => user.scopes))],
+    known: (username) => table.has(username),
     holder(username, credential) {
       const user = table.get(username)?.user;
       return user && credential === user.credential ? user : undefined;

@@ -9,6 +9,7 @@ import bcrypt from "bcryptjs";
 import type { RunningBridge } from "../support/bridge.ts";
 import {
   ALICE,
+  BOB,
   authorizeUrl,
   CLAUDE_CALLBACK,
   fullFlow,
@@ -22,6 +23,7 @@ import {
   signIn,
   startAsBridge,
   submitLogin,
+  useAsBridge,
 } from "./support.ts";
 
 /** GETs an authorization URL without following redirects. */
@@ -343,5 +345,21 @@ describe("expiry", () => {
     const token = await postForm(`${bridge.origin}/token`, { grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), client_id });
     assert.equal(token.status, 401);
     assert.equal(((await token.json()) as { error: string }).error, "invalid_client");
+  });
+});
+
+describe("the audit log of sign-ins", () => {
+  const bridge = useAsBridge();
+
+  test("a password typed into the username field stays out of it; a user's name is shown", async () => {
+    const { client_id } = await registerClient(bridge.origin);
+    const typedAsName = "SECRET-MARKER-pw-7f3a91";
+    const form = await openLoginPage(authorizeUrl(bridge.origin, client_id).url);
+    assert.equal((await submitLogin(bridge.origin, form, { username: typedAsName, password: "x" })).status, 400);
+    assert.equal((await submitLogin(bridge.origin, form, { username: BOB.username, password: "not bob's" })).status, 400);
+    const failures = bridge.logs().split("\n").filter((line) => line.includes("login_failed"));
+    assert.ok(failures.some((line) => /unknown_user=true/.test(line)), failures.join("\n"));
+    assert.ok(failures.some((line) => /username=bob/.test(line)), failures.join("\n"));
+    assert.ok(!bridge.logs().includes(typedAsName), "the text typed as a name is not logged");
   });
 });
