@@ -6,6 +6,7 @@ import { reachWarnings } from "../server/preflight.ts";
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
+import { writtenScalars } from "./config-exposure.ts";
 
 const FORMATS = ["yaml", "json"] as const;
 
@@ -25,15 +26,16 @@ export const checkConfigCommand: Command = {
   ],
   details: [
     "The effective configuration is the file with every default filled in, written back in the file's",
-    'units ("30s", "16MiB"). Secrets, and the values of mcp_server.env and client.headers, print as',
-    '"[redacted]". YAML output starts with a comment line naming the file; JSON output is bare JSON.',
+    'units ("30s", "16MiB"). Secrets, the values of mcp_server.env and client.headers, and the',
+    'mcp_server.args filled in from the environment (${VAR}) print as "[redacted]". YAML output',
+    "starts with a comment line naming the file; JSON output is bare JSON.",
     "Problems go to stderr, one per line, each naming its key; the exit code is then 2. Warnings",
     "(secrets in a file others can read, a listener beyond loopback open to anyone) go to stderr too.",
   ].join("\n"),
   async run(args, platform) {
     const format = (args.values.format as string | undefined) ?? "yaml";
     if (!FORMATS.includes(format as (typeof FORMATS)[number])) throw new UsageError(`--format must be yaml or json (got "${format}")`);
-    const { config, path } = await loadConfigFile(platform, args.values.config as string | undefined);
+    const { config, path, text } = await loadConfigFile(platform, args.values.config as string | undefined);
     if (config.server?.oauth_server.enabled) {
       const { checkAuthorizationServerFiles } = await import("../oauth-server/check.ts");
       await checkAuthorizationServerFiles(config, platform).catch((error: unknown) => {
@@ -44,7 +46,7 @@ export const checkConfigCommand: Command = {
       for (const warning of reachWarnings(config.server)) platform.writeStderr(`mcp-bridge: warning: ${warning.listen}: ${warning.message}\n`);
     }
     if (args.values.quiet) return 0;
-    const effective = configToFileForm(config);
+    const effective = configToFileForm(config, writtenScalars(text));
     platform.writeStdout(
       format === "json"
         ? JSON.stringify(effective, null, 2) + "\n"

@@ -32,7 +32,7 @@ function secretValues(config: Config): string[] {
  * secret is literal when it is one of them. (A substring test of the text would take a short value
  * from the environment, such as "x", for a literal.)
  */
-function writtenScalars(text: string): Set<string> {
+export function writtenScalars(text: string): Set<string> {
   const scalars = new Set<string>();
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) node.forEach(walk);

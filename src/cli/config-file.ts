@@ -20,7 +20,8 @@ export const configOption: OptionSpec = {
   description: "Configuration file (default: $MCP_BRIDGE_CONFIG, ./config.yaml, /etc/mcp-bridge/config.yaml, /etc/pgedge/config.yaml, config.yaml beside the executable)",
 };
 
-export async function loadConfigFile(platform: Platform, explicitPath: string | undefined): Promise<{ config: Config; path: string }> {
+/** The configuration found and validated, its path, and its text as read. @throws ConfigError */
+export async function loadConfigFile(platform: Platform, explicitPath: string | undefined): Promise<{ config: Config; path: string; text: string }> {
   let path = explicitPath;
   if (path === undefined) {
     const candidates = configCandidates(platform.env, platform.executableDir);
@@ -45,5 +46,5 @@ export async function loadConfigFile(platform: Platform, explicitPath: string | 
   await preflight(config, platform, path);
   const exposed = await exposureWarning(platform, path, text, config);
   if (exposed) platform.writeStderr(`mcp-bridge: warning: ${exposed}\n`);
-  return { config, path };
+  return { config, path, text };
 }

@@ -42,10 +42,11 @@ interface Peeled {
   description?: string;
   kind?: ValueKind;
   sensitive: boolean;
+  expandedSecret: boolean;
 }
 
 function peel(schema: Schema): Peeled {
-  const peeled: Peeled = { base: schema, optional: false, sensitive: false };
+  const peeled: Peeled = { base: schema, optional: false, sensitive: false, expandedSecret: false };
   let defaultFrom: { schema: Schema; value: unknown; fileForm: boolean } | undefined;
   for (;;) {
     // The outermost description wins: a key's own .describe() sits outside the helper's metadata.
@@ -53,6 +54,7 @@ function peel(schema: Schema): Peeled {
     peeled.description ??= meta?.description;
     peeled.kind ??= meta?.kind;
     peeled.sensitive ||= meta?.sensitive === true;
+    peeled.expandedSecret ||= meta?.expandedSecret === true;
     const def = (peeled.base as z.core.$ZodTypes)._zod.def;
     if (def.type === "optional") {
       peeled.optional = true;
@@ -138,10 +140,11 @@ export function describeConfig(): KeyInfo[] {
 
 /**
  * A parsed value written back the way a config file writes it: durations as "30s", sizes as
- * "16MiB", listen addresses as given, secrets and sensitive maps as "[redacted]". Plain data, ready
- * for YAML or JSON.
+ * "16MiB", listen addresses as given, secrets and sensitive maps as "[redacted]", and so are the
+ * items of an expandedSecret list that are none of the `written` scalars (a ${VAR} filled them in).
+ * Plain data, ready for YAML or JSON.
  */
-function toFileForm(schema: Schema, value: unknown): unknown {
+function toFileForm(schema: Schema, value: unknown, written?: ReadonlySet<string>): unknown {
   if (value === undefined) return undefined;
   const peeled = peel(schema);
   switch (peeled.kind) {
@@ -159,22 +162,28 @@ function toFileForm(schema: Schema, value: unknown): unknown {
     const record = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(def.shape)) {
-      const written = toFileForm(child, record[key]);
-      if (written !== undefined) out[key] = written;
+      const form = toFileForm(child, record[key], written);
+      if (form !== undefined) out[key] = form;
     }
     return out;
   }
-  if (def.type === "array") return (value as unknown[]).map((item) => toFileForm(def.element, item));
+  if (def.type === "array") {
+    const expanded = (item: unknown) => peeled.expandedSecret && written !== undefined && typeof item === "string" && !written.has(item);
+    return (value as unknown[]).map((item) => (expanded(item) ? REDACTED : toFileForm(def.element, item, written)));
+  }
   if (def.type === "record") {
     return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([key, item]) => [key, peeled.sensitive ? REDACTED : toFileForm(def.valueType, item)]),
+      Object.entries(value as Record<string, unknown>).map(([key, item]) => [key, peeled.sensitive ? REDACTED : toFileForm(def.valueType, item, written)]),
     );
   }
   // Any text may hold a URL with credentials (an MCP server's arguments, a discovery URL).
   return typeof value === "string" ? redactUrlCredentials(value) : value;
 }
 
-/** The effective configuration as a config file would write it (check-config's output). */
-export function configToFileForm(config: Config): Record<string, unknown> {
-  return toFileForm(ConfigSchema, config) as Record<string, unknown>;
+/**
+ * The effective configuration as a config file would write it (check-config's output). `written`:
+ * the file's scalars as written (writtenScalars), which tell the values a ${VAR} filled in.
+ */
+export function configToFileForm(config: Config, written?: ReadonlySet<string>): Record<string, unknown> {
+  return toFileForm(ConfigSchema, config, written) as Record<string, unknown>;
 }

@@ -20,6 +20,8 @@ declare module "zod" {
     kind?: ValueKind;
     /** check-config prints every value of this map as "[redacted]": child environments and headers carry credentials. */
     sensitive?: boolean;
+    /** check-config prints an item of this list that a ${VAR} filled in as "[redacted]": a child's arguments often carry a token that way. */
+    expandedSecret?: boolean;
   }
 }
 
@@ -224,7 +226,7 @@ const corsSchema = section({
 
 const mcpServerSchema = section({
   command: nonEmpty().describe("Executable of the stdio MCP server (looked up on PATH)."),
-  args: z.array(noNul()).default([]).describe("Arguments passed to command."),
+  args: z.array(noNul()).meta({ expandedSecret: true }).default([]).describe("Arguments passed to command; check-config redacts those filled in from the environment (${VAR})."),
   // "=" splits a variable name from its value (A=B: x would reach the child as A="B=x"); a NUL ends the text the child sees.
   env: z.record(z.string().regex(/^[^=\0]+$/, 'is not an environment variable name (no "=" or NUL)'), noNul()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
   inherit_env: z

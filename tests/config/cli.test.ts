@@ -180,6 +180,7 @@ describe("secrets never reach the output", () => {
 server:
   mcp_server:
     command: node
+    args: ["server.js", "--api-key", "\${UPSTREAM_KEY}", "--region=eu"]
     env:
       UPSTREAM_KEY: \${UPSTREAM_KEY}
   auth:
@@ -195,6 +196,8 @@ server:
       assert.equal(code, 0, stderr);
       assert.ok(stdout.includes("[redacted]"));
       assert.ok(!stdout.includes(TOKEN) && !stderr.includes(TOKEN), stdout + stderr);
+      // Arguments written as they are still show; the one a ${VAR} filled in does not.
+      for (const written of ["server.js", "--api-key", "--region=eu"]) assert.ok(stdout.includes(written), stdout);
     });
   }
 
