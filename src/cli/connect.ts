@@ -5,6 +5,7 @@ import { substituteVariables, validateConfig } from "../config/load.ts";
 import { ConfigError, type ConfigIssue } from "../config/errors.ts";
 import { createLoggerFromConfig } from "../log/from-config.ts";
 import { bearerTokenProblem } from "../auth/types.ts";
+import { variableNamed } from "../log/sanitize.ts";
 
 /** "Name: value" → [name, value]; the value may use ${VAR} (handy where the host's config cannot quote). */
 function parseHeader(text: string, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[]): [string, string] {
@@ -30,7 +31,7 @@ function oauthFromFlags(values: Record<string, unknown>, env: Readonly<Record<st
   const secretEnv = values["client-secret-env"] as string | undefined;
   if (secretEnv !== undefined) {
     const secret = env[secretEnv];
-    if (!secret) throw new ConfigError("CONFIG_INVALID", [{ path: "--client-secret-env", message: `environment variable ${secretEnv} is not set or empty` }], "command line");
+    if (!secret) throw new ConfigError("CONFIG_INVALID", [{ path: "--client-secret-env", message: `${variableNamed(secretEnv)} is not set or empty` }], "command line");
     oauth.client_secret = secret;
   }
   return oauth;
@@ -104,7 +105,7 @@ export const connectCommand: Command = {
     const oauth = oauthFromFlags(args.values, platform.env);
     if (tokenEnv !== undefined) {
       const token = platform.env[tokenEnv];
-      if (!token) throw new ConfigError("CONFIG_INVALID", [{ path: "--token-env", message: `environment variable ${tokenEnv} is not set or empty` }], "command line");
+      if (!token) throw new ConfigError("CONFIG_INVALID", [{ path: "--token-env", message: `${variableNamed(tokenEnv)} is not set or empty` }], "command line");
       const problem = bearerTokenProblem(token);
       if (problem) throw new ConfigError("CONFIG_INVALID", [{ path: "--token-env", message: `the value of ${tokenEnv} ${problem}` }], "command line");
       if (Object.keys(oauth).length > 0) throw new UsageError("--token-env sends a fixed token: it cannot be combined with the OAuth flags");

@@ -50,6 +50,18 @@ export function isCredentialHeader(name: string, value = ""): boolean {
   return CREDENTIAL_HEADER.test(name) || GENERATED_VALUE.test(value);
 }
 
+/**
+ * "environment variable NAME" for a message saying that a variable the configuration names is not
+ * set, without NAME when it does not look like a variable's name (letters, digits and "_", not
+ * GENERATED_VALUE): that is usually the secret itself, given where its name belongs
+ * (--token-env "$TOKEN", token_env: ${TOKEN}).
+ */
+export function variableNamed(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !GENERATED_VALUE.test(name)
+    ? `environment variable ${name}`
+    : "environment variable named here (not shown: it looks like a value, perhaps the secret itself, where the variable's name belongs)";
+}
+
 /** Known credential values shorter than this are not searched for (they would match ordinary text). */
 export const SHORTEST_REDACTED_VALUE = 8;
 

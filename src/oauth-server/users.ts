@@ -8,6 +8,7 @@ import bcrypt from "bcryptjs";
 import type { OAuthServerConfig } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { variableNamed } from "../log/sanitize.ts";
 import type { Platform } from "../runtime/types.ts";
 import { toBase64Url } from "../util/digest.ts";
 import type { SignedInUser } from "./identity.ts";
@@ -84,7 +85,7 @@ export function environmentPasswords(config: OAuthServerConfig["builtin"], env: 
     if (!entry.password_env) continue;
     const path = `server.oauth_server.builtin.users[${index}].password_env`;
     const password = env[entry.password_env];
-    if (!password) issues.push({ path, message: `environment variable ${entry.password_env} is not set or empty` });
+    if (!password) issues.push({ path, message: `${variableNamed(entry.password_env)} is not set or empty` });
     else if (bcrypt.truncates(password)) issues.push({ path, message: `the password in ${entry.password_env} is longer than bcrypt's 72-byte limit` });
     else passwords.set(index, password);
   }

@@ -212,6 +212,30 @@ server:
   });
 });
 
+describe("a secret given where a variable's name belongs is not repeated", () => {
+  // The shell expanded it: --token-env "$MCP_TOKEN", token_env: ${MCP_TOKEN}.
+  const GENERATED = "ghp_3c1dSHOULDnever0BE0PRINTED7f";
+
+  test("connect --token-env and --client-secret-env", async () => {
+    for (const [flag, value] of [["--token-env", TOKEN], ["--token-env", GENERATED], ["--client-secret-env", TOKEN]] as const) {
+      const { code, stderr } = await runCli(["connect", "http://127.0.0.1:9/mcp", flag, value]);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, new RegExp(`${flag}: environment variable named here \\(not shown`));
+      assert.ok(!stderr.includes(value), stderr);
+    }
+    const named = await runCli(["connect", "http://127.0.0.1:9/mcp", "--token-env", "MCP_TOKEN_UNSET"]);
+    assert.match(named.stderr, /environment variable MCP_TOKEN_UNSET is not set or empty/, "a variable's name is still shown");
+  });
+
+  test("client.auth.bearer.token_env in a file", async () => {
+    const dir = directory({ "c.yaml": `mode: client\nclient:\n  url: http://127.0.0.1:9/mcp\n  auth:\n    type: bearer\n    bearer:\n      token_env: \${MCP_TOKEN}\n` });
+    const { code, stderr } = await runCli(["-c", join(dir, "c.yaml")], { env: { MCP_TOKEN: GENERATED } });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /client\.auth\.bearer\.token_env: the environment variable named here \(not shown/);
+    assert.ok(!stderr.includes(GENERATED), stderr);
+  });
+});
+
 describe("--help and --version", () => {
   test("--help lists the commands and exit codes", async () => {
     const { code, stdout } = await runCli(["--help"]);

@@ -7,6 +7,7 @@
 import type { Secret } from "../../config/secret.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { OutboundAuthError } from "./errors.ts";
+import { variableNamed } from "../../log/sanitize.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
 
 const MAX_CREDENTIAL_BYTES = 64 * 1024;
@@ -67,7 +68,7 @@ export async function readCredential(source: CredentialSource, platform: Platfor
   if (source.value) return source.value.reveal();
   if (source.env) {
     const value = platform.env[source.env]?.trim();
-    if (!value) throw new OutboundAuthError("config", `${path}.${names.env}: the environment variable ${source.env} is not set or empty`);
+    if (!value) throw new OutboundAuthError("config", `${path}.${names.env}: the ${variableNamed(source.env)} is not set or empty`);
     return value;
   }
   if (source.file) {

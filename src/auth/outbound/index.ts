@@ -5,6 +5,7 @@
 import type { AuthConfig } from "../../config/schema.ts";
 import { Secret } from "../../config/secret.ts";
 import type { Logger } from "../../log/logger.ts";
+import { variableNamed } from "../../log/sanitize.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { bearerTokenProblem } from "../types.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
@@ -46,7 +47,7 @@ function bearerToken(bearer: AuthConfig["bearer"], env: Platform["env"]): Secret
   const name = bearer?.token_env;
   if (!bearer?.token && !name) throw new OutboundAuthError("config", "client.auth.bearer.token is required (or token_env): the token to send");
   const value = bearer?.token?.reveal() ?? env[name!];
-  if (!value) throw new OutboundAuthError("config", `client.auth.bearer.token_env: the environment variable ${name} is not set or empty`);
+  if (!value) throw new OutboundAuthError("config", `client.auth.bearer.token_env: the ${variableNamed(name!)} is not set or empty`);
   const problem = bearerTokenProblem(value);
   if (problem) throw new OutboundAuthError("config", `${bearer?.token ? "client.auth.bearer.token: the token" : `client.auth.bearer.token_env: the value of ${name}`} ${problem}`);
   return bearer?.token ?? new Secret(value);

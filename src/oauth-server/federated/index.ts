@@ -10,6 +10,7 @@ import type { OAuthServerConfig } from "../../config/schema.ts";
 import { Secret } from "../../config/secret.ts";
 import { ConfigError } from "../../config/errors.ts";
 import type { Logger } from "../../log/logger.ts";
+import { variableNamed } from "../../log/sanitize.ts";
 import type { Store } from "../../store/types.ts";
 import { JwksCache } from "../../auth/oauth/jwks-cache.ts";
 import { oauthErrorCode, UpstreamError } from "../../auth/oauth/http.ts";
@@ -63,7 +64,7 @@ export function resolveClientSecret(config: FederatedConfig, env: Readonly<Recor
   const name = config.client_secret_env;
   const value = name ? env[name] : undefined;
   if (!value) {
-    const message = name ? `environment variable ${name} is not set or empty (it holds the client secret registered at the identity provider)` : "is required in federated mode (or client_secret)";
+    const message = name ? `${variableNamed(name)} is not set or empty (it holds the client secret registered at the identity provider)` : "is required in federated mode (or client_secret)";
     throw new ConfigError("CONFIG_INVALID", [{ path: "server.oauth_server.federated.client_secret_env", message }]);
   }
   return new Secret(value);
