@@ -18,6 +18,15 @@ import { StderrTail } from "./stderr-tail.ts";
 const MAX_STDERR_LINE_BYTES = 64 * 1024;
 const MAX_LOGGED_LINE = 2000;
 
+/**
+ * `mcp_server.command` as logs show it: its first word only when it holds several. Arguments
+ * written into command ("npx -y server --api-key ${API_KEY}", the usual slip) may carry a secret.
+ */
+export function loggedCommand(command: string): string {
+  const words = command.trim().split(/\s+/);
+  return words.length > 1 ? `${words[0]} … (${words.length - 1} more words, not shown: they may hold a secret)` : command;
+}
+
 export interface ChildEvents {
   /** One JSON-RPC message; `raw` is its line, reusable when the message is forwarded unchanged. */
   onMessage(message: JsonRpcMessage, raw: string): void;
@@ -80,7 +89,7 @@ export class StdioChild {
     this.#stdinLimit = config.stdin_buffer_size;
     this.#process = platform.spawn(config.command, config.args, { env, cwd: config.dir });
     const pid = this.#process.pid;
-    logger.debug("child started", { pid, command: config.command });
+    logger.debug("child started", { pid, command: loggedCommand(config.command) });
 
     const output = throttledLog(logger, "child output", { burst: LOG_BURST, windowMs: LOG_WINDOW_MS }, { pid });
     const stdout = createLineSplitter(
@@ -129,7 +138,11 @@ export class StdioChild {
       stdout.flush();
       stderr.flush();
       output.flush();
-      if (exit.error) logger.error("child could not be started", { command: config.command, error: exit.error.message });
+      if (exit.error) {
+        // The runtime's message repeats the command ("spawn <command> ENOENT").
+        const shown = loggedCommand(config.command);
+        logger.error("child could not be started", { command: shown, error: exit.error.message.replaceAll(config.command, shown) });
+      }
       // A non-zero code, or a signal the bridge does not send, is a failure: say why, where warn is read.
       else if ((exit.code ?? 0) !== 0 || (exit.signal !== null && exit.signal !== "SIGTERM" && exit.signal !== "SIGKILL")) {
         logger.warn("child exited with a failure", { pid, code: exit.code, signal: exit.signal, stderr_tail: tail.text() || undefined });

@@ -16,6 +16,7 @@ import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { CidrSet } from "../util/cidr.ts";
+import { loggedCommand } from "./child.ts";
 
 /** Loaded only when enabled: the authorization server brings jose, bcryptjs and the state store. */
 async function startAuthorizationServer(config: Config, platform: Platform, logger: Logger, resource: string): Promise<AuthorizationServer> {
@@ -143,7 +144,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   if (server.session.mode === "per_session" && !sessions.commandRunnable()) {
     // "npx -y some-server" in command is the usual slip: the command is run as one file name, never split.
     const withArguments = /\S\s+\S/.test(server.mcp_server!.command) ? "; arguments go in server.mcp_server.args, one list item each" : "";
-    logger.warn(`server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`, { command: server.mcp_server!.command });
+    logger.warn(`server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`, { command: loggedCommand(server.mcp_server!.command) });
   }
   const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { test } from "node:test";
-import { ECHO_SERVER, runCli, startBridge, writeConfig } from "../support/bridge.ts";
+import { ECHO_SERVER, runCli, startBridge, waitForLog, writeConfig } from "../support/bridge.ts";
 
 test("start: a command that cannot be run is a warning naming server.mcp_server.command; /ready is 503", async () => {
   const bridge = await startBridge({ server: { mcp_server: { command: "no-such-mcp-server-newcomer" } } });
@@ -21,10 +21,17 @@ test("start: a command that cannot be run is a warning naming server.mcp_server.
   }
 });
 
-test("start: a command written with its arguments (\"node server.mjs\") is told they go in server.mcp_server.args", async () => {
-  const bridge = await startBridge({ server: { mcp_server: { command: `${process.execPath} ${ECHO_SERVER}` } } });
+test("start: a command written with its arguments (\"node server.mjs\") is told they go in server.mcp_server.args, without repeating them", async () => {
+  // An argument there may be a secret, as in "npx -y server --api-key ${API_KEY}".
+  const key = "SECRET-MARKER-api-key-5d21";
+  const bridge = await startBridge({ server: { mcp_server: { command: `${process.execPath} ${ECHO_SERVER} --api-key \${API_KEY}` } } }, { env: { API_KEY: key } });
   try {
     assert.match(bridge.logs(), /WARN +server\.mcp_server\.command cannot be run .*; arguments go in server\.mcp_server\.args, one list item each/);
+    const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "newcomer", version: "1" } } };
+    await fetch(bridge.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify(initialize) }).then((response) => response.text());
+    await waitForLog(bridge, /child could not be started/);
+    assert.match(bridge.logs(), /command="[^"]*node … \(3 more words, not shown/);
+    assert.ok(!bridge.logs().includes(key), bridge.logs());
   } finally {
     await bridge.stop();
   }
