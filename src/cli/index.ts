@@ -1,7 +1,7 @@
 /** @module Command dispatch, top-level help and exit codes. The only place that turns errors into exit codes. */
 import { ConfigError } from "../config/errors.ts";
 import { closestKey } from "../config/suggest.ts";
-import { escapeControls } from "../log/sanitize.ts";
+import { escapeControls, redactUrlCredentials } from "../log/sanitize.ts";
 import type { Platform } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { formatOptions, parseArgs, UsageError } from "./args.ts";
@@ -88,7 +88,8 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
     const stray = parsed.positionals[command.positionals ?? 0];
     if (stray !== undefined) {
       const named = COMMANDS.find((other) => other.name === stray);
-      if (named) throw new UsageError(`unexpected argument "${stray}" (the command comes first: mcp-bridge ${stray} ${commandArgs.filter((arg) => arg !== stray).join(" ")})`);
+      // The rest is repeated as typed but for credentials in a URL (https://user:password@host).
+      if (named) throw new UsageError(`unexpected argument "${stray}" (the command comes first: mcp-bridge ${stray} ${redactUrlCredentials(commandArgs.filter((arg) => arg !== stray).join(" "))})`);
       // Not quoted: the usual stray word is the second half of an unquoted value (--header X-Api-Key: <key>), a secret.
       const takes = command.positionals ? `${command.positionals} argument${command.positionals > 1 ? "s" : ""} besides its options` : "only options";
       throw new UsageError(`unexpected argument (not shown: it may be a secret); ${command.name} takes ${takes}, and a value holding spaces must be quoted as one argument ('Name: value')`);

@@ -228,6 +228,10 @@ describe("CLI", () => {
     const result = await runCli(["-c", path, "check-config"]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /unexpected argument "check-config" \(the command comes first: mcp-bridge check-config -c /);
+    // Repeated without the password of a URL.
+    const url = await runCli(["--log-level", "warn", "connect", "https://user:SECRET-MARKER-pw-9c2e@127.0.0.1:9/mcp"]);
+    assert.match(url.stderr, /the command comes first: mcp-bridge connect --log-level warn https:\/\/\[redacted\]@127\.0\.0\.1:9\/mcp\)/);
+    assert.ok(!url.stderr.includes("SECRET-MARKER"), url.stderr);
     const other = await runCli(["check-config", "-c", path, "extra"]);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /unexpected argument \(not shown: it may be a secret\); check-config takes only options/);
