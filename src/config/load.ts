@@ -9,6 +9,7 @@ import { ConfigSchema, type Config } from "./schema.ts";
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.ts";
 import { checkRules } from "./rules.ts";
 import { isObject } from "../util/object.ts";
+import { looksLikeVariableName } from "../log/sanitize.ts";
 
 /** Keys whose values are taken literally: bcrypt hashes contain "$". */
 const LITERAL_KEYS = new Set(["password_hash"]);
@@ -33,8 +34,8 @@ export function substituteVariables(value: string, env: Env, path: string, issue
     const found = env[name];
     if (found !== undefined && (found !== "" || fallback === undefined)) return found;
     if (fallback !== undefined) return fallback;
-    if (bare !== undefined && whole !== value) {
-      // "s3cr$tPart" in a token: the text after "$" may be part of a secret, so it is not repeated here.
+    if (bare !== undefined && (whole !== value || !looksLikeVariableName(bare))) {
+      // "s3cr$tPart" in a token, or a whole "$k8Fh2…": the text after "$" may be (part of) a secret, so it is not repeated here.
       issues.push({ path, message: "has a \"$\" followed by a name that is no environment variable (not shown: it may be part of a secret): write $$ for a literal $, or ${NAME} for a variable" });
       return "";
     }

@@ -146,6 +146,8 @@ export function renderConfigReference(): string {
     "- **Environment variables**: `${VAR}` and `$VAR` are replaced by the variable's value, `${VAR:-default}`",
     "  by the default when the variable is unset or empty, and `$$` by a single `$`. A variable that is unset",
     "  and has no default is an error naming the variable and the key; it never stays in the value as text.",
+    "  A `$` inside a value, or a whole `$NAME` that looks like a value (16 or more letters and digits), is",
+    "  reported without the text after it, which may be a secret: write `$$` for a literal `$`.",
     "  Replacement happens in string values after the YAML is parsed, so a value can never add keys or",
     "  structure, whatever it contains, and it always yields a string: write numbers and booleans in the file",
     "  (numbers and booleans in `args`, `env` and `headers` are taken as their text, as in the Go original).",

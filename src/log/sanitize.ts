@@ -51,13 +51,20 @@ export function isCredentialHeader(name: string, value = ""): boolean {
 }
 
 /**
+ * Whether `name` looks like an environment variable's name (letters, digits and "_", not
+ * GENERATED_VALUE) rather than a value: a secret given where a name belongs (--token-env "$TOKEN",
+ * token_env: ${TOKEN}), or a literal secret that starts with "$" (token: $k8Fh2…).
+ */
+export function looksLikeVariableName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !GENERATED_VALUE.test(name);
+}
+
+/**
  * "environment variable NAME" for a message saying that a variable the configuration names is not
- * set, without NAME when it does not look like a variable's name (letters, digits and "_", not
- * GENERATED_VALUE): that is usually the secret itself, given where its name belongs
- * (--token-env "$TOKEN", token_env: ${TOKEN}).
+ * set, without NAME when it does not look like one (looksLikeVariableName): it may be the secret.
  */
 export function variableNamed(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !GENERATED_VALUE.test(name)
+  return looksLikeVariableName(name)
     ? `environment variable ${name}`
     : "environment variable named here (not shown: it looks like a value, perhaps the secret itself, where the variable's name belongs)";
 }

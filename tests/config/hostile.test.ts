@@ -168,6 +168,12 @@ describe("secrets in error messages", () => {
     assert.doesNotMatch(stderr, /Qz9p/);
   });
 
+  test('a literal secret that starts with "$" is not read back as a variable\'s name', async () => {
+    const stderr = await refused(SERVER + '  auth:\n    type: bearer\n    bearer:\n      valid_tokens: ["$k8Fh2Qz9pLmN4vB2kR8sT"]\n');
+    assert.match(stderr, /server\.auth\.bearer\.valid_tokens\[0\]: has a "\$" followed by a name that is no environment variable \(not shown/);
+    assert.doesNotMatch(stderr, /k8Fh2/);
+  });
+
   test("a value that is only a reference still names its variable", async () => {
     assert.match(await refused(SERVER + "    env:\n      KEY: $UNSET_FOR_HCFG\n"), /server\.mcp_server\.env\.KEY: environment variable UNSET_FOR_HCFG is not set/);
   });
