@@ -10,6 +10,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { ClientConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
+import { redactUrl } from "../log/sanitize.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
 import { createAnswerBudget, MAX_ANSWER_BYTES } from "./answer-budget.ts";
 import { createStdioBridge } from "./bridge.ts";
@@ -112,10 +113,10 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     drained: () => platform.stdoutDrained(),
     answers,
   });
-  logger.info("client mode started", { url: config.url, transport: config.transport });
+  logger.info("client mode started", { url: redactUrl(config.url), transport: config.transport });
   // Someone trying it by hand: stdin is the MCP client's side, which nothing types into.
   if (platform.stdinIsTerminal) {
-    platform.writeStderr(`mcp-bridge: client mode for ${config.url}: it waits for an MCP client's JSON-RPC messages, one per line, on stdin. Start it from your MCP client as a stdio server (docs/client-mode.md); Ctrl-D or Ctrl-C ends it.\n`);
+    platform.writeStderr(`mcp-bridge: client mode for ${redactUrl(config.url)}: it waits for an MCP client's JSON-RPC messages, one per line, on stdin. Start it from your MCP client as a stdio server (docs/client-mode.md); Ctrl-D or Ctrl-C ends it.\n`);
   }
 
   const reason = await new Promise<string>((resolve) => {

@@ -27,6 +27,19 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /**
+ * A configured URL as a log line or a note shows it: redactUrlCredentials, and path segments shaped
+ * like generated credentials (GENERATED_VALUE, below) redacted too: some services put the key in
+ * the path ("https://mcp.example.com/mcp/sk-ak-7fa2c9e41b0d4e8a/sse").
+ */
+export function redactUrl(url: string): string {
+  const text = redactUrlCredentials(url);
+  const parts = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)(.*)$/is.exec(text);
+  if (!parts) return text;
+  const path = parts[2]!.split("/").map((segment) => (GENERATED_VALUE.test(segment) ? "[redacted]" : segment)).join("/");
+  return `${parts[1]}${path}${parts[3]}`;
+}
+
+/**
  * Header names that suggest a credential (Authorization, Proxy-Authorization, Cookie, X-API-Key,
  * X-Auth-Token, X-Session-Id, X-Hub-Signature, and vendors' own: X-JFrog-Art-Api, X-Honeycomb-Team,
  * OK-ACCESS-SIGN, X-GitHub-OTP, …): their values are redacted from what a server echoes; other

@@ -201,6 +201,15 @@ server:
     });
   }
 
+  test("client mode's start line hides a key that a service put in client.url's path", async () => {
+    // As some hosted MCP servers hand out: https://host/mcp/<key>/sse.
+    const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
+    const { code, stderr } = await runCli(["connect", `http://127.0.0.1:9/mcp/${key}/sse`, "--log-level", "info"], { input: "" });
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /client mode started url="?http:\/\/127\.0\.0\.1:9\/mcp\/\[redacted\]\/sse[" ]/);
+    assert.ok(!stderr.includes(key), stderr);
+  });
+
   test("error messages", async () => {
     const dir = directory({
       "c.yaml": `mode: server\nserver:\n  listen: \${API_TOKEN}\n  read_timeout: \${API_TOKEN}\n  max_body_size: \${API_TOKEN}\n  public_url: \${API_TOKEN}\n  mcp_server:\n    command: node\n  auth:\n    type: \${API_TOKEN}\n    oauth:\n      client_secret: \${OAUTH_SECRET}\n`,
