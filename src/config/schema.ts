@@ -479,7 +479,7 @@ const serverSchema = section({
   oauth_server: oauthServerSchema.prefault({}).describe("The built-in OAuth 2.0 authorization server."),
   header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
   max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
-  max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address; further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
+  max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address (an IPv6 address counts as its /64); further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
   max_body_bytes_in_flight: byteSize(true).prefault("256MiB").describe("Bytes of request bodies received at once: a body with Content-Length counts it, a chunked one its bytes as they arrive (in steps of 64 KiB). A POST that does not fit gets 503 with Retry-After, before its body is read (a chunked one as soon as its next bytes do not fit; the rest is not read). One principal (or, without authentication, one client address) holds at most a quarter of it beyond its first body."),
 });
 
