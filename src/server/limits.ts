@@ -16,6 +16,14 @@ import type { ClientAddressResolver } from "./client-address.ts";
 import { jsonError } from "./http-errors.ts";
 
 /**
+ * What a client without a principal is counted as, for per-client shares (the body budget's
+ * holder, legacy sessions): its address, an IPv6 address's /64 (addressBucket), e.g. "addr:192.0.2.7".
+ */
+export function addressHolder(clientAddress: string): string {
+  return `addr:${addressBucket(clientAddress)}`;
+}
+
+/**
  * Bytes reserved across concurrent operations (request bodies being read): a reservation that does
  * not fit is refused instead of waiting, so the total held at once never passes the budget. Each
  * holder (a principal, or a client address without one) may hold at most a quarter of it beyond its
