@@ -178,13 +178,13 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
   },
   {
     summary:
-      "`session.max_sessions_per_subject` and `server.auth_failure_limit` are refused without authentication: there is no subject (`max_sessions` caps every session), and no request fails authentication.",
+      "`session.max_sessions_per_subject` and `server.auth_failure_limit` are refused without authentication: there is no subject (each client address gets half of `max_sessions`), and no request fails authentication.",
     paths: ["server.session.max_sessions_per_subject", "server.auth_failure_limit"],
     unread: (config, path) => {
       const server = activeServer(config);
       if (!server || authenticates(server)) return undefined;
       return path.endsWith("max_sessions_per_subject")
-        ? "caps the sessions of each authenticated subject, and authentication is off (set server.auth or server.oauth_server.enabled), so there is none: remove it (max_sessions caps every session), or turn authentication on"
+        ? "caps the sessions of each authenticated subject, and authentication is off (set server.auth or server.oauth_server.enabled), so there is none: remove it (each client address gets half of max_sessions), or turn authentication on"
         : "limits failed authentications per client address, and authentication is off (set server.auth or server.oauth_server.enabled), so no request fails it: remove it, or turn authentication on";
     },
   },

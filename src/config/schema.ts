@@ -251,7 +251,7 @@ const sessionSchema = section({
   mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped. Legacy sessions only: 2026-07-28 clients get children as modern_child says."),
   timeout: duration("lifetime").prefault("30m").describe("Idle time after which a session ends."),
   max_sessions: z.number().int().positive().default(100).describe("Sessions open at once, and MCP server processes alive at once (a child that is still exiting counts until it is gone); the next initialize gets 503 with Retry-After."),
-  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot."),
+  max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot. Without authentication the key is refused, and each client address (see trusted_proxies; an IPv6 address counts as its /64) gets half of max_sessions."),
   cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
   resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
@@ -481,7 +481,7 @@ const serverSchema = section({
   oauth_server: oauthServerSchema.prefault({}).describe("The built-in OAuth 2.0 authorization server."),
   header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
   max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
-  max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address; further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
+  max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address (an IPv6 address counts as its /64); further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
   max_body_bytes_in_flight: byteSize(true).prefault("256MiB").describe("Bytes of request bodies received at once: a body with Content-Length counts it, a chunked one its bytes as they arrive (in steps of 64 KiB). A POST that does not fit gets 503 with Retry-After, before its body is read (a chunked one as soon as its next bytes do not fit; the rest is not read). One principal (or, without authentication, one client address) holds at most a quarter of it beyond its first body."),
 });
 

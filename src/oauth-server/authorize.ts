@@ -290,7 +290,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         return showForm(pending, requestId, { askCredentials: true, error: "Enter your username and password.", username: username.slice(0, 256) });
       }
       // Asked for before the attempt is counted: a sign-in told to retry has not failed.
-      const turn = users.turn();
+      const turn = users.turn(address);
       if (!turn) {
         as.audit("login_busy", { remote: address });
         return withStatus(showForm(pending, requestId, { askCredentials: true, error: "Too many sign-ins are being checked right now. Wait a few seconds and try again.", username }), 503, BUSY_RETRY_SECONDS);

@@ -145,6 +145,11 @@ export class ClientRegistry {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Unused registrations kept at most (ClientRegistryOptions.maxUnusedRegistrations, default 10,000). */
+  get maxUnused(): number {
+    return this.#options.maxUnusedRegistrations ?? 10_000;
+  }
+
   /**
    * RFC 7591 §3.1: registers a client and returns the §3.2.1 response, or undefined when `admit`
    * (the caller's rate limit, asked only when a new registration would be stored) says no. A
@@ -188,7 +193,7 @@ export class ClientRegistry {
   /** Takes the next slot of the unused-registration ring for `clientId`, dropping its occupant if still unused. */
   async #claimSlot(clientId: string, lifetime: number): Promise<void> {
     const { store } = this.#options;
-    const slots = this.#options.maxUnusedRegistrations ?? 10_000;
+    const slots = this.maxUnused;
     const sequence = await store.increment("client-slot:next", 1, UNUSED_REGISTRATION_MS);
     const key = `client-slot:${sequence % slots}`;
     const occupant = await store.get<{ client_id: string; at: number }>(key);

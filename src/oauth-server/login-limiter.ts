@@ -62,8 +62,16 @@ export function createLoginLimiter(store: Store, now: () => number = Date.now): 
   return {
     async attempt(username, address) {
       const k = keys(username, address);
+      // An address waiting already is refused before any username's key is made: its guesses at ever
+      // new usernames would otherwise leave two keys each and fill the store's unauthenticated share.
+      const byAddress = await claim(k.address);
+      const addressWait = delay(byAddress, FREE_PER_ADDRESS);
+      if (addressWait > 0) {
+        await undo(k.address);
+        return addressWait;
+      }
       // The username's own count only sets the pair's free failures: no time of its last failure is kept.
-      const [byAddress, byPair, userCount] = await Promise.all([claim(k.address), claim(k.pair), store.increment(k.user, 1, WINDOW_MS)]);
+      const [byPair, userCount] = await Promise.all([claim(k.pair), store.increment(k.user, 1, WINDOW_MS)]);
       const limits: [string, Counter, number][] = [
         [k.address, byAddress, FREE_PER_ADDRESS],
         [k.pair, byPair, userCount - 1 >= USERNAME_UNDER_ATTACK ? 1 : FREE_PER_PAIR],

@@ -17,10 +17,17 @@ const REGISTRATIONS_PER_HOUR = 30;
  * unused registrations (clients.ts), which drops the oldest unused one rather than refusing.
  */
 const HOSTED_REGISTRATIONS_PER_HOUR = 1000;
+/**
+ * Each per-address limit is at most this part of the ring of unused registrations (clients.ts): one
+ * address filling it with fresh ones would get every other client's registration refused
+ * (RegistrationsBusyError) for EVICTION_MIN_AGE_MS, again each time (a small storage.max_entries).
+ */
+const RING_SHARE = 4;
 
 export function createRegistrationEndpoint(as: AuthorizationServerContext) {
   const hostedCallbacks = new Set(as.config.allowed_redirect_uris.filter((uri) => uri.startsWith("https://")));
   const isHosted = (metadata: ClientMetadata) => metadata.redirect_uris.every((uri) => hostedCallbacks.has(uri));
+  const share = Math.max(1, Math.floor(as.clients.maxUnused / RING_SHARE));
   function throttled(address: string, busy = false): Response {
     as.audit("registration_throttled", { remote: address, ...(busy && { reason: "unused registrations at their limit" }) });
     const description = busy ? "too many registrations are waiting to be used; try again in a few minutes" : "too many registrations from this address; try again later";
@@ -45,7 +52,7 @@ export function createRegistrationEndpoint(as: AuthorizationServerContext) {
       const registered = await as.clients.register(body as Record<string, unknown>, async (metadata) => {
         const hosted = isHosted(metadata);
         const count = await as.store.increment(`register:${hosted ? "hosted:" : ""}${addressBucket(address)}`, 1, 3_600_000);
-        return count <= (hosted ? HOSTED_REGISTRATIONS_PER_HOUR : REGISTRATIONS_PER_HOUR);
+        return count <= Math.min(share, hosted ? HOSTED_REGISTRATIONS_PER_HOUR : REGISTRATIONS_PER_HOUR);
       });
       if (!registered) return throttled(address);
       as.audit("client_registered", { client_id: registered.client_id, client_name: registered.client_name, redirect_uris: registered.redirect_uris, remote: address });

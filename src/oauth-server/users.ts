@@ -10,6 +10,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { variableNamed } from "../log/sanitize.ts";
 import type { Platform } from "../runtime/types.ts";
+import { addressBucket } from "../util/cidr.ts";
 import { toBase64Url } from "../util/digest.ts";
 import type { SignedInUser } from "./identity.ts";
 import { keptStateFile } from "./keys.ts";
@@ -24,14 +25,21 @@ const ENV_PASSWORD_COST = 10;
 const MAX_CONCURRENT_CHECKS = 2;
 /** Sign-ins waiting for a check; beyond, they are told to retry (503): a flood from many addresses must not queue without bound. */
 const MAX_WAITING_CHECKS = 32;
+/**
+ * Sign-ins of one client address (its /64 for IPv6) checked or waiting at once; beyond, told to
+ * retry (503): one address sending sign-ins at once must not fill the queue and get everyone
+ * else's told to retry.
+ */
+const MAX_CHECKS_PER_ADDRESS = MAX_WAITING_CHECKS / 4;
 const COST = /^\$2[aby]\$(\d\d)\$/;
 
 export interface BuiltinUsers {
   /**
-   * A turn to check a password: resolves with its release once fewer than MAX_CONCURRENT_CHECKS
-   * run; undefined at once when MAX_WAITING_CHECKS already wait (the sign-in is answered 503).
+   * A turn to check a password for a sign-in from `address` (the client's): resolves with its
+   * release once fewer than MAX_CONCURRENT_CHECKS run; undefined at once when MAX_WAITING_CHECKS
+   * already wait, or the address has MAX_CHECKS_PER_ADDRESS turns held or awaited (the sign-in is answered 503).
    */
-  turn(): Promise<() => void> | undefined;
+  turn(address: string): Promise<() => void> | undefined;
   /** The user when `username` and `password` match; undefined otherwise, after the same work either way. Call it during a turn. */
   verify(username: string, password: string): Promise<SignedInUser | undefined>;
   /** Whether `username` names a configured user (what audit lines may then show: anything else may be a password typed in the wrong field). */
@@ -116,20 +124,31 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
   const dummy = await bcrypt.hash(randomToken(16), cost);
   let running = 0;
   const waiting: Array<() => void> = [];
+  /** Turns held or awaited per address bucket, while it has any. */
+  const perAddress = new Map<string, number>();
   const release = () => {
     const next = waiting.shift();
     if (next) next();
     else running--;
   };
   return {
-    turn() {
+    turn(address) {
+      const bucket = addressBucket(address);
+      const held = perAddress.get(bucket) ?? 0;
+      if (held >= MAX_CHECKS_PER_ADDRESS || (running >= MAX_CONCURRENT_CHECKS && waiting.length >= MAX_WAITING_CHECKS)) return undefined;
+      perAddress.set(bucket, held + 1);
+      const done = once(() => {
+        const left = (perAddress.get(bucket) ?? 1) - 1;
+        if (left > 0) perAddress.set(bucket, left);
+        else perAddress.delete(bucket);
+        release();
+      });
       if (running < MAX_CONCURRENT_CHECKS) {
         running++;
-        return Promise.resolve(once(release));
+        return Promise.resolve(done);
       }
-      if (waiting.length >= MAX_WAITING_CHECKS) return undefined;
       // A released turn passes straight to the next waiter: `running` stays as it is.
-      return new Promise((resolve) => waiting.push(() => resolve(once(release))));
+      return new Promise((resolve) => waiting.push(() => resolve(done)));
     },
     allScopes: [...new Set(config.users.flatMap((user) => user.scopes))],
     known: (username) => table.has(username),

@@ -16,6 +16,7 @@ import type { Socket } from "node:net";
 import { dirname } from "node:path";
 import { coalescingWriter } from "./coalesce.ts";
 import { decodeUtf8, readAtMost } from "../util/bounded-read.ts";
+import { addressBucket } from "../util/cidr.ts";
 import { createNodeHttpClient } from "./node-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
 import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions } from "./types.ts";
@@ -48,7 +49,9 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
   server.on("connection", (socket: Socket) => {
     const address = socket.remoteAddress ?? "";
     const key = `${address}|${socket.remotePort}`;
-    const count = perAddress.get(address) ?? 0;
+    // Counted per /64 for IPv6: a host owning a whole /64 would otherwise get a share per address.
+    const bucket = addressBucket(address);
+    const count = perAddress.get(bucket) ?? 0;
     if (count >= options.maxConnectionsPerAddress && !options.exemptPeer?.(address)) {
       options.onRefusedConnection?.("max_connections_per_address", address);
       socket.destroy();
@@ -66,7 +69,7 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
       clearTimeout(oldest.timer);
       oldest.socket.destroy();
     }
-    perAddress.set(address, count + 1);
+    perAddress.set(bucket, count + 1);
     sockets.add(socket);
     byKey.set(key, socket);
     awaitingHead.set(key, { socket, timer: setTimeout(() => socket.destroy(), firstHeadDeadline) });
@@ -75,9 +78,9 @@ function limitConnections(server: Server, options: ServeOptions): Set<Socket> {
       byKey.delete(key);
       clearTimeout(awaitingHead.get(key)?.timer);
       awaitingHead.delete(key);
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) perAddress.delete(address);
-      else perAddress.set(address, left);
+      const left = (perAddress.get(bucket) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(bucket);
+      else perAddress.set(bucket, left);
     });
   });
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {

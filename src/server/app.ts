@@ -177,9 +177,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   if (config.legacy_sse) {
     app.get("/sse", async (c) => {
-      const principal = await gate.authenticate(c.req.raw, clientAddress(c.env.remoteAddress, c.req.raw.headers));
+      const address = clientAddress(c.env.remoteAddress, c.req.raw.headers);
+      const principal = await gate.authenticate(c.req.raw, address);
       if (principal instanceof Response) return principal;
-      return mcp.openLegacy(principal, `${publicPathPrefix(config)}/messages`);
+      return mcp.openLegacy(principal, `${publicPathPrefix(config)}/messages`, address);
     });
     app.post("/messages", async (c) => {
       const address = clientAddress(c.env.remoteAddress, c.req.raw.headers);

@@ -2,17 +2,26 @@
  * @module Limits across requests. Request bodies being read share one byte budget
  * (server.max_body_bytes_in_flight). Requests in progress per client behind a trusted proxy. The listener caps connections
  * per peer address, but a trusted proxy is exempt from that cap (it carries everyone), so the
- * clients it forwards are capped here, by the address it names (server.trusted_proxies): the same
- * `max_connections_per_address`, counted as requests whose response is still being sent (an SSE
- * stream counts for as long as it is open).
+ * clients it forwards are capped here, by the address it names (server.trusted_proxies; an IPv6
+ * address counts as its /64, see addressBucket, or one client would get a share per address it
+ * owns): the same `max_connections_per_address`, counted as requests whose response is still being
+ * sent (an SSE stream counts for as long as it is open).
  */
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
-import { CidrSet } from "../util/cidr.ts";
+import { addressBucket, CidrSet } from "../util/cidr.ts";
 import type { ClientAddressResolver } from "./client-address.ts";
 import { jsonError } from "./http-errors.ts";
+
+/**
+ * What a client without a principal is counted as, for per-client shares (the body budget's
+ * holder, legacy sessions): its address, an IPv6 address's /64 (addressBucket), e.g. "addr:192.0.2.7".
+ */
+export function addressHolder(clientAddress: string): string {
+  return `addr:${addressBucket(clientAddress)}`;
+}
 
 /**
  * Bytes reserved across concurrent operations (request bodies being read): a reservation that does
@@ -142,7 +151,7 @@ export function perClientLimit(options: {
   return async function limitPerClient(c, next) {
     const peer = c.env.remoteAddress;
     if (!trusted.contains(peer)) return next();
-    const client = options.clientAddress(peer, c.req.raw.headers);
+    const client = addressBucket(options.clientAddress(peer, c.req.raw.headers));
     const count = inProgress.get(client) ?? 0;
     if (count >= options.maxPerClient) {
       refusals.write("warn", "request refused: too many in progress for this client", { client, limit: options.maxPerClient });

@@ -418,7 +418,7 @@ export class ModernChildPool {
     if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
     const group = this.#groups.get(key) ?? [];
     const perSubject = maxSessionsPerSubject(this.#config);
-    if (key !== "shared" && perSubject !== undefined && group.length + this.othersOf(principal!.subject) >= perSubject) {
+    if (key !== "shared" && group.length + this.othersOf(principal!.subject) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     const name = `m${++this.#names}`;

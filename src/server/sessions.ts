@@ -2,7 +2,6 @@
  * @module The live sessions: creation within the configured limits, lookup bound to the subject,
  * idle expiry, request deadlines and SSE keep-alives on one shared timer, and shutdown.
  */
-import { authenticates } from "../auth/index.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
@@ -10,6 +9,7 @@ import { findExecutable } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
 import { toBase64Url } from "../util/digest.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
+import { addressHolder } from "./limits.ts";
 import { Session, type SessionSettings } from "./session.ts";
 import { SharedChildHub } from "./shared-hub.ts";
 import { exitedBeforeStart, StartHealth, type StartFailure } from "./start-health.ts";
@@ -30,20 +30,24 @@ export class SessionLimitError extends Error {
 }
 
 /**
- * `session.max_sessions_per_subject`, or with authentication on (an `auth` block or the built-in
- * authorization server) half of `max_sessions`, so one credential cannot take every slot; undefined: no cap.
+ * The sessions one owner may hold: `session.max_sessions_per_subject`, else half of `max_sessions`,
+ * so one credential cannot take every slot — nor, without authentication (no subject, and the key
+ * is refused), one client address (its /64 for IPv6).
  */
-export function maxSessionsPerSubject(config: ServerConfig): number | undefined {
+export function maxSessionsPerSubject(config: ServerConfig): number {
   const { max_sessions, max_sessions_per_subject } = config.session;
-  return max_sessions_per_subject ?? (authenticates(config) ? Math.max(1, Math.floor(max_sessions / 2)) : undefined);
+  return max_sessions_per_subject ?? Math.max(1, Math.floor(max_sessions / 2));
 }
 
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
+  /** Sessions per owner: the subject, or without a principal the client's address (addressHolder). */
   readonly #perSubject = new Map<string, number>();
-  /** Per-session children until their whole process group is gone, with the subject they served. */
+  /** The owner of each session that has one (see #perSubject). */
+  readonly #owners = new Map<Session, string>();
+  /** Per-session children until their whole process group is gone, with the owner they served. */
   readonly #children = new Map<StdioChild, string | undefined>();
-  readonly #maxPerSubject: number | undefined;
+  readonly #maxPerSubject: number;
   readonly #config: ServerConfig;
   readonly #platform: Platform;
   readonly #logger: Logger;
@@ -138,21 +142,30 @@ export class SessionManager {
     return Math.max(this.#perSubject.get(subject) ?? 0, children);
   }
 
-  /** Creates a session with its upstream; throws SessionLimitError when a limit is reached. */
-  create(principal: Principal | undefined, protocolVersion: string): Session {
+  /**
+   * Creates a session with its upstream; throws SessionLimitError when a limit is reached.
+   * `clientAddress`: the client's, resolved through server.trusted_proxies; the session's owner without a principal.
+   */
+  create(principal: Principal | undefined, protocolVersion: string, clientAddress: string): Session {
     const { max_sessions } = this.#config.session;
     const subject = principal?.subject;
+    const owner = subject ?? addressHolder(clientAddress);
+    const held = this.#slotsInUse(owner) + this.otherChildrenOf(owner);
     if (this.slots + this.otherChildren() >= max_sessions) {
-      // A modern principal's extra child makes way for a subject's first place, as for a principal's
-      // first child: its process counts until gone, so the client's retry gets the place. A subject
+      // A modern principal's extra child makes way for an owner's first place, as for a principal's
+      // first child: its process counts until gone, so the client's retry gets the place. An owner
       // that has one already does not end another user's children, one per initialize of a burst.
-      const first = subject === undefined || this.#slotsInUse(subject) + this.otherChildrenOf(subject) === 0;
-      const freeing = first && this.makeRoom();
+      const freeing = held === 0 && this.makeRoom();
       throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, freeing ? 1 : 5);
     }
     const perSubject = this.#maxPerSubject;
-    if (subject !== undefined && perSubject !== undefined && this.#slotsInUse(subject) + this.otherChildrenOf(subject) >= perSubject) {
-      throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
+    if (held >= perSubject) {
+      throw new SessionLimitError(
+        subject !== undefined
+          ? `this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`
+          : `this client address already has ${perSubject} sessions, half of session.max_sessions (behind a reverse proxy, list it in server.trusted_proxies)`,
+        5,
+      );
     }
     if (this.#hub && !this.#hub.ready) throw new SessionLimitError(`the MCP server is ${this.#hub.state}`, this.#hub.retryInSeconds || 1);
     const id = newSessionId();
@@ -172,7 +185,7 @@ export class SessionManager {
           session.terminate(exit.error ? "the MCP server could not be started" : "the MCP server exited");
         },
       });
-      this.#children.set(child, subject);
+      this.#children.set(child, owner);
       void child.gone.then(() => this.#children.delete(child));
       session.attach({
         send: (_message, raw) => child.send(raw),
@@ -185,7 +198,8 @@ export class SessionManager {
     // Counted once its upstream exists: spawning can throw (pass_identity with a value no environment
     // variable can carry, a NUL), and a session left behind would hold its slots until it idled out.
     this.#sessions.set(id, session);
-    if (subject !== undefined) this.#perSubject.set(subject, (this.#perSubject.get(subject) ?? 0) + 1);
+    this.#perSubject.set(owner, (this.#perSubject.get(owner) ?? 0) + 1);
+    this.#owners.set(session, owner);
     // The audit record of who holds this session (never the token).
     this.#logger.info("session started", {
       session: id.slice(0, 8),
@@ -234,11 +248,12 @@ export class SessionManager {
 
   #forget(session: Session, reason: string): void {
     if (!this.#sessions.delete(session.id)) return;
-    const subject = session.principal?.subject;
-    if (subject !== undefined) {
-      const count = (this.#perSubject.get(subject) ?? 1) - 1;
-      if (count <= 0) this.#perSubject.delete(subject);
-      else this.#perSubject.set(subject, count);
+    const owner = this.#owners.get(session);
+    this.#owners.delete(session);
+    if (owner !== undefined) {
+      const count = (this.#perSubject.get(owner) ?? 1) - 1;
+      if (count <= 0) this.#perSubject.delete(owner);
+      else this.#perSubject.set(owner, count);
     }
     this.#logger.info("session ended", { session: session.id.slice(0, 8), reason, sessions: this.#sessions.size });
   }

@@ -7,10 +7,9 @@ import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
 import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, isRequest, lookalikeKey, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { BodyNotAdmittedError, readBodyLimited, readRequestText } from "../util/body.ts";
-import { addressBucket } from "../util/cidr.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
-import { GrowingReservation, type ByteBudget } from "./limits.ts";
+import { addressHolder, GrowingReservation, type ByteBudget } from "./limits.ts";
 import { jsonRpcErrorResponse, type Session } from "./session.ts";
 import { SessionLimitError, type SessionManager } from "./sessions.ts";
 
@@ -90,7 +89,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     const declared = request.headers.get("content-length");
     const tooLarge = `Payload Too Large: the limit is ${options.maxBodyBytes} bytes`;
     if (declared !== null && Number(declared) > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
-    const holder = principal ? `sub:${principal.subject}` : `addr:${addressBucket(clientAddress)}`;
+    const holder = principal ? `sub:${principal.subject}` : addressHolder(clientAddress);
     let text: string | undefined;
     if (declared !== null) {
       // The HTTP server delivers exactly Content-Length bytes, so the direct read is bounded and
@@ -175,7 +174,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
       const version = typeof asked === "string" ? asked : LATEST_PROTOCOL_VERSION;
       let session: Session;
       try {
-        session = sessions.create(principal, version);
+        session = sessions.create(principal, version, clientAddress);
       } catch (error) {
         if (!(error instanceof SessionLimitError)) throw error;
         return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
@@ -214,12 +213,13 @@ export function createMcpHandlers(options: McpHandlerOptions) {
 
   /**
    * Legacy HTTP+SSE: GET /sse starts a session whose one stream carries every server message;
-   * `messagesPath` is where clients POST, as they see it (public_url's prefix included).
+   * `messagesPath` is where clients POST, as they see it (public_url's prefix included);
+   * `clientAddress`: the client's, the session's owner without a principal.
    */
-  function openLegacy(principal: Principal | undefined, messagesPath: string): Response {
+  function openLegacy(principal: Principal | undefined, messagesPath: string, clientAddress: string): Response {
     let session: Session;
     try {
-      session = sessions.create(principal, LEGACY_PROTOCOL_VERSION);
+      session = sessions.create(principal, LEGACY_PROTOCOL_VERSION, clientAddress);
     } catch (error) {
       if (!(error instanceof SessionLimitError)) throw error;
       return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });

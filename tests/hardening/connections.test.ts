@@ -163,4 +163,27 @@ describe("connections", () => {
       await bridge.stop();
     }
   });
+  test("behind a trusted proxy, one IPv6 client's addresses share its /64's cap, so it cannot take every connection", async () => {
+    // Six connections in all: without the /64 bucket, one client naming a new address of its /64 per stream takes them all.
+    const bridge = await startBridge({ server: { mcp_server: fixtureServer().config, trusted_proxies: ["127.0.0.1/32"], max_connections: 6, max_connections_per_address: 3, session: { max_sessions: 10 } } });
+    const streams: Array<ReadableStreamDefaultReader<Uint8Array>> = [];
+    try {
+      const openSse = (client: string) => fetch(`${bridge.origin}/sse`, { headers: { accept: "text/event-stream", "x-forwarded-for": client } });
+      const statuses: number[] = [];
+      for (let i = 1; i <= 6; i++) {
+        const response = await openSse(`2001:db8:5:7::${i}`);
+        statuses.push(response.status);
+        if (response.status === 200) streams.push(response.body!.getReader());
+        else await response.arrayBuffer();
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429, 429]);
+      const other = await openSse("198.51.100.7").catch((error: Error) => error);
+      assert.ok(other instanceof Response, `another client behind the same proxy is served (got ${String(other)})`);
+      assert.equal(other.status, 200);
+      streams.push(other.body!.getReader());
+    } finally {
+      for (const reader of streams) await reader.cancel().catch(() => {});
+      await bridge.stop();
+    }
+  });
 });

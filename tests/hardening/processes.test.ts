@@ -51,6 +51,23 @@ describe("processes and sessions stay bounded", () => {
     }
   });
 
+  test("without authentication, one client address cannot take every slot (half of max_sessions; an IPv6 client's /64 as one)", async () => {
+    const { config } = fixtureServer();
+    // Clients named by a trusted proxy (X-Forwarded-For), as different peers would be directly.
+    const bridge = await startBridge({ server: { mcp_server: config, trusted_proxies: ["127.0.0.1/32"], session: { max_sessions: 4 } } });
+    try {
+      const from = (client: string) => ({ "x-forwarded-for": client });
+      const statuses: number[] = [];
+      for (let i = 1; i <= 4; i++) statuses.push((await initialize(bridge.url, from(`2001:db8:5:7::${i}`))).response.status);
+      assert.deepEqual(statuses, [200, 200, 503, 503], "the first client gets half of max_sessions, whichever addresses of its /64 it uses");
+      const refused = await initialize(bridge.url, from("2001:db8:5:7::9"));
+      assert.match(refused.body, /this client address already has 2 sessions/);
+      assert.equal((await initialize(bridge.url, from("198.51.100.7"))).response.status, 200, "another client still gets a session");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("HEAD is safe: HEAD /sse creates no session or child, HEAD /mcp ends nothing", async () => {
     const { config, marker } = fixtureServer();
     const bridge = await startBridge({ server: { mcp_server: config, session: { max_sessions: 5 } } });

@@ -66,6 +66,24 @@ test("unused registrations are bounded: the oldest unused one gives way, used on
   await store.close();
 });
 
+test("one address cannot fill the ring of unused registrations (a small storage.max_entries), so other clients still register", { timeout: 120_000 }, async () => {
+  // max_entries 100: a ring of 10 unused registrations; each address registers at most a quarter of it.
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 100 }, server: { trusted_proxies: ["127.0.0.1/32"] } });
+  try {
+    const register = async (client: string, name: string) => {
+      const response = await postJson(`${bridge.origin}/register`, { client_name: name, redirect_uris: ["http://127.0.0.1/callback"], token_endpoint_auth_method: "none" }, { "x-forwarded-for": client });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push(await register("203.0.113.9", `junk ${i}`));
+    assert.deepEqual(statuses, [201, 201, 429, 429, 429, 429, 429, 429, 429, 429]);
+    assert.equal(await register("198.51.100.7", "honest"), 201, "another address still registers");
+  } finally {
+    await bridge.stop();
+  }
+});
+
 test("unknown scope names never widen a grant, at /authorize or at refresh, and never fail it", { timeout: 180_000 }, async () => {
   const bridge = await startAsBridge({ storage: { type: "memory" } });
   try {

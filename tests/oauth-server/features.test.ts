@@ -330,11 +330,13 @@ describe("check-config explains authorization server mistakes", () => {
 describe("a full store", () => {
   test("answers 503 with Retry-After, and says why in the log (a few times, not once per request)", async () => {
     // A first registration takes five entries (its client, its slot, its deduplication key, the slot sequence, the address's counter), each next one three.
-    const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 8 } });
+    // One address registers at most a quarter of the ring (two here): the others come from a second address (named by a trusted proxy).
+    const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 8 }, server: { trusted_proxies: ["127.0.0.1/32"] } });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 10; i++) {
-        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: `client ${i}`, redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
+        const headers = { "content-type": "application/json", "x-forwarded-for": i < 2 ? "203.0.113.1" : "203.0.113.2" };
+        const response = await fetch(`${bridge.origin}/register`, { method: "POST", headers, body: JSON.stringify({ client_name: `client ${i}`, redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], token_endpoint_auth_method: "none" }) });
         statuses.push(response.status);
         if (response.status === 503) assert.equal(response.headers.get("retry-after"), "60");
       }

@@ -6,8 +6,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
+import { Secret } from "../../src/config/secret.ts";
+import { createBuiltinUsers, loadCredentialKey } from "../../src/oauth-server/users.ts";
+import { nodePlatform } from "../../src/runtime/node.ts";
 import type { RunningBridge } from "../support/bridge.ts";
-import { ALICE, authorizeUrl, loginFrom, openLoginPage, registerClient, startAsBridge, startLoginFrom } from "./support.ts";
+import { ALICE, ALICE_HASH, authorizeUrl, loginFrom, openLoginPage, registerClient, startAsBridge, startLoginFrom } from "./support.ts";
 
 describe("a flood of sign-ins from many addresses", { timeout: 180_000 }, () => {
   let bridge: RunningBridge;
@@ -38,5 +41,37 @@ describe("a flood of sign-ins from many addresses", { timeout: 180_000 }, () => 
     const retried = await loginFrom(busy[0]!.address, bridge.origin, form, ALICE.password);
     assert.equal(retried.status, 303, retried.body);
     assert.match(retried.location ?? "", /code=/);
+  });
+});
+
+describe("a flood of sign-ins from one address", { timeout: 180_000 }, () => {
+  test("holds at most a quarter of the waiting checks: another address still gets a turn while it holds its share", async () => {
+    const users = await createBuiltinUsers({ users: [{ username: ALICE.username, password_hash: new Secret(ALICE_HASH), scopes: ALICE.scopes }] } as never, {}, await loadCredentialKey(nodePlatform, undefined));
+    // 34 turns asked for by one address and not released (2 checking, 32 waiting, were there no share).
+    const flood = Array.from({ length: 34 }, () => users.turn("127.0.20.1"));
+    assert.equal(flood.filter((turn) => turn !== undefined).length, 8);
+    assert.equal(users.turn("127.0.20.2") !== undefined, true, "another address is not told to retry");
+  });
+
+  test("takes at most a quarter of the queue: another user's sign-in is still checked", async () => {
+    // Its own bridge: no failures counted yet, so the address's first guesses are all checked (slowly, at a realistic cost).
+    const bridge = await startAsBridge({ oauthServer: { builtin: { users: [{ username: ALICE.username, password_hash: bcrypt.hashSync(ALICE.password, 11), scopes: ALICE.scopes }] } } });
+    try {
+      const { client_id: clientId } = await registerClient(bridge.origin);
+      const form = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
+      const flood = await Promise.all(Array.from({ length: 100 }, (_, i) => startLoginFrom("127.0.20.1", bridge.origin, form, `guess-${i}`)));
+      const honest = await startLoginFrom("127.0.20.2", bridge.origin, form, ALICE.password);
+      for (const sign of flood) sign.finish();
+      const statuses = Promise.all(flood.map((sign) => sign.answer.then((flooded) => flooded.status)));
+      // The honest sign-in arrives once the flood has been told to retry: the queue (or the address's share of it) is full then.
+      await Promise.race([statuses, ...flood.map((sign) => sign.answer.then((flooded) => flooded.status === 503 || new Promise<never>(() => {})))]);
+      honest.finish();
+      const answer = await honest.answer;
+      assert.ok((await statuses).includes(503), `past its share, the address's sign-ins are told to retry: ${(await statuses).join(" ")}`);
+      assert.equal(answer.status, 303, answer.body);
+      assert.match(answer.location ?? "", /code=/);
+    } finally {
+      await bridge.stop();
+    }
   });
 });

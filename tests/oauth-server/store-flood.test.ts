@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { get } from "node:http";
 import { test } from "node:test";
-import { authorizeUrl, fullFlow, postForm, registerClient, startAsBridge } from "./support.ts";
+import { authorizeUrl, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
 /** GET `url` from the local address `from`; the response's status. */
 function getFrom(url: URL, from: string): Promise<number> {
@@ -41,4 +41,22 @@ test("sign-ins started from many addresses until the store refuses more leave ro
 
   const refreshed = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId });
   assert.equal(refreshed.status, 200, `the signed-in user still refreshes: ${await refreshed.text()}`);
+});
+
+test("one address's refused guesses at ever new usernames do not fill the store: other people still sign in", { timeout: 120_000 }, async (t) => {
+  // Unauthenticated keys get 100 entries; the guesses come through a trusted proxy, from one client.
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 200 }, server: { trusted_proxies: ["127.0.0.1/32"] } });
+  t.after(() => bridge.stop());
+  const { client_id: clientId } = await registerClient(bridge.origin);
+  const form = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 150; i++) {
+    const response = await submitLogin(bridge.origin, form, { username: `nobody-${i}`, password: "guess" }, { headers: { "x-forwarded-for": "203.0.113.9" } });
+    await response.arrayBuffer();
+    statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+  }
+  // A few checked (wrong), the rest refused by the address's backoff: none failed for want of room.
+  assert.deepEqual([...statuses.keys()].sort(), [400, 429], JSON.stringify([...statuses]));
+  const redirect = await signIn(authorizeUrl(bridge.origin, clientId).url);
+  assert.ok(redirect.searchParams.get("code"), "someone else still signs in");
 });
