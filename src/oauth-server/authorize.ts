@@ -291,7 +291,11 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       // Asked for before the attempt is counted: a sign-in told to retry has not failed.
       const turn = users.turn(address);
-      if (!turn) {
+      if (turn === "address") {
+        as.audit("login_busy", { remote: address, share: "address" });
+        return withStatus(showForm(pending, requestId, { askCredentials: true, error: "Too many sign-ins from your network are being checked right now. Wait a few seconds and try again.", username }), 429, BUSY_RETRY_SECONDS);
+      }
+      if (turn === "queue") {
         as.audit("login_busy", { remote: address });
         return withStatus(showForm(pending, requestId, { askCredentials: true, error: "Too many sign-ins are being checked right now. Wait a few seconds and try again.", username }), 503, BUSY_RETRY_SECONDS);
       }

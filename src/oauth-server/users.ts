@@ -26,9 +26,9 @@ const MAX_CONCURRENT_CHECKS = 2;
 /** Sign-ins waiting for a check; beyond, they are told to retry (503): a flood from many addresses must not queue without bound. */
 const MAX_WAITING_CHECKS = 32;
 /**
- * Sign-ins of one client address (its /64 for IPv6) checked or waiting at once; beyond, told to
- * retry (503): one address sending sign-ins at once must not fill the queue and get everyone
- * else's told to retry.
+ * Sign-ins of one client address (its /64 for IPv6) checked or waiting at once; beyond, that
+ * address is told to slow down (429): one address sending sign-ins at once must not fill the queue
+ * and get everyone else's told to retry.
  */
 const MAX_CHECKS_PER_ADDRESS = MAX_WAITING_CHECKS / 4;
 const COST = /^\$2[aby]\$(\d\d)\$/;
@@ -36,10 +36,11 @@ const COST = /^\$2[aby]\$(\d\d)\$/;
 export interface BuiltinUsers {
   /**
    * A turn to check a password for a sign-in from `address` (the client's): resolves with its
-   * release once fewer than MAX_CONCURRENT_CHECKS run; undefined at once when MAX_WAITING_CHECKS
-   * already wait, or the address has MAX_CHECKS_PER_ADDRESS turns held or awaited (the sign-in is answered 503).
+   * release once fewer than MAX_CONCURRENT_CHECKS run. At once, without a turn: `"address"` when
+   * the address has MAX_CHECKS_PER_ADDRESS turns held or awaited (its own excess: 429), `"queue"`
+   * when MAX_WAITING_CHECKS already wait (everyone's: 503).
    */
-  turn(address: string): Promise<() => void> | undefined;
+  turn(address: string): Promise<() => void> | "address" | "queue";
   /** The user when `username` and `password` match; undefined otherwise, after the same work either way. Call it during a turn. */
   verify(username: string, password: string): Promise<SignedInUser | undefined>;
   /** Whether `username` names a configured user (what audit lines may then show: anything else may be a password typed in the wrong field). */
@@ -135,7 +136,8 @@ export async function createBuiltinUsers(config: OAuthServerConfig["builtin"], e
     turn(address) {
       const bucket = addressBucket(address);
       const held = perAddress.get(bucket) ?? 0;
-      if (held >= MAX_CHECKS_PER_ADDRESS || (running >= MAX_CONCURRENT_CHECKS && waiting.length >= MAX_WAITING_CHECKS)) return undefined;
+      if (held >= MAX_CHECKS_PER_ADDRESS) return "address";
+      if (running >= MAX_CONCURRENT_CHECKS && waiting.length >= MAX_WAITING_CHECKS) return "queue";
       perAddress.set(bucket, held + 1);
       const done = once(() => {
         const left = (perAddress.get(bucket) ?? 1) - 1;
