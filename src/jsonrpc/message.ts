@@ -160,37 +160,33 @@ export function forwardableAsReceived(text: string): boolean {
   return !hasEscapedLetter(text);
 }
 
-/**
- * Keys the bridge reads, where it reads them: a message's envelope, its params (the tool, the
- * resource of a subscription, the request a cancellation names, the version asked) and params._meta.
- */
-const READ_KEYS = {
-  message: ["jsonrpc", "id", "method", "params", "result", "error"],
-  params: ["name", "uri", "requestId", "protocolVersion", "_meta"],
-  meta: ["progressToken"],
-};
-
 /** A key as lenient readers match it: up to a NUL (a C string), in any case, ſ as s (Go's Unicode case folding). */
 function foldedKey(key: string): string {
   return key.split("\0")[0]!.toUpperCase().toLowerCase();
 }
 
-/** Per place: each read key by its folded form. */
-const FOLDED = {
-  message: new Map(READ_KEYS.message.map((key) => [foldedKey(key), key])),
-  params: new Map(READ_KEYS.params.map((key) => [foldedKey(key), key])),
-  meta: new Map(READ_KEYS.meta.map((key) => [foldedKey(key), key])),
+/** Each key by its folded form. */
+const byFoldedKey = (keys: string[]) => new Map(keys.map((key) => [foldedKey(key), key]));
+
+/**
+ * Keys the bridge reads, where it reads them (by folded form): a message's envelope, its params
+ * (the tool, the resource of a subscription, the request a cancellation names, the version asked)
+ * and params._meta.
+ */
+const READ_KEYS = {
+  message: byFoldedKey(["jsonrpc", "id", "method", "params", "result", "error"]),
+  params: byFoldedKey(["name", "uri", "requestId", "protocolVersion", "_meta"]),
+  meta: byFoldedKey(["progressToken"]),
 };
 
-/** Printable ASCII without capitals: text folding leaves as it is (the common key, checked without folding). */
+/** Printable ASCII without capitals: text folding leaves as it is (the common key, looked up without folding). */
 const FOLDS_TO_ITSELF = /^[\x20-\x40\x5b-\x7e]*$/;
 
-function lookalikeIn(object: unknown, keys: readonly string[], folded: ReadonlyMap<string, string>): [string, string] | undefined {
+function lookalikeIn(object: unknown, readKeys: ReadonlyMap<string, string>): [string, string] | undefined {
   if (typeof object !== "object" || object === null || Array.isArray(object)) return undefined;
   for (const name of Object.keys(object)) {
-    if (keys.includes(name)) continue;
-    const read = folded.get(FOLDS_TO_ITSELF.test(name) ? name : foldedKey(name));
-    if (read !== undefined) return [name, read];
+    const read = readKeys.get(FOLDS_TO_ITSELF.test(name) ? name : foldedKey(name));
+    if (read !== undefined && read !== name) return [name, read];
   }
   return undefined;
 }
@@ -207,7 +203,7 @@ function lookalikeIn(object: unknown, keys: readonly string[], folded: ReadonlyM
 export function lookalikeKey(message: unknown): [string, string] | undefined {
   const params = (message as { params?: unknown } | undefined)?.params;
   const meta = (params as { _meta?: unknown } | undefined)?._meta;
-  return lookalikeIn(message, READ_KEYS.message, FOLDED.message) ?? lookalikeIn(params, READ_KEYS.params, FOLDED.params) ?? lookalikeIn(meta, READ_KEYS.meta, FOLDED.meta);
+  return lookalikeIn(message, READ_KEYS.message) ?? lookalikeIn(params, READ_KEYS.params) ?? lookalikeIn(meta, READ_KEYS.meta);
 }
 
 /** Whether JSON text has a `\u` escape of an ASCII letter (0x40-0x7F): how a key could hide from a plain search. */

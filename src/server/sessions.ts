@@ -42,12 +42,12 @@ export function maxSessionsPerSubject(config: ServerConfig): number {
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
   /** Sessions per owner: the subject, or without a principal the client's address (addressHolder). */
-  readonly #perSubject = new Map<string, number>();
-  /** The owner of each session that has one (see #perSubject). */
+  readonly #perOwner = new Map<string, number>();
+  /** The owner of each session (see #perOwner). */
   readonly #owners = new Map<Session, string>();
   /** Per-session children until their whole process group is gone, with the owner they served. */
-  readonly #children = new Map<StdioChild, string | undefined>();
-  readonly #maxPerSubject: number;
+  readonly #children = new Map<StdioChild, string>();
+  readonly #maxPerOwner: number;
   readonly #config: ServerConfig;
   readonly #platform: Platform;
   readonly #logger: Logger;
@@ -82,7 +82,7 @@ export class SessionManager {
       streamBufferBytes: config.session.stream_buffer_size,
       retryMs: SSE_RETRY_MS,
     };
-    this.#maxPerSubject = maxSessionsPerSubject(config);
+    this.#maxPerOwner = maxSessionsPerSubject(config);
     this.#hub = config.session.mode === "shared" ? new SharedChildHub(platform, mcp, logger) : undefined;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
@@ -135,11 +135,12 @@ export class SessionManager {
     return this.#slotsInUse(subject);
   }
 
-  #slotsInUse(subject?: string): number {
-    if (subject === undefined) return Math.max(this.#sessions.size, this.#children.size);
+  /** Slots in use, all or one owner's (a subject, or addressHolder without a principal). */
+  #slotsInUse(owner?: string): number {
+    if (owner === undefined) return Math.max(this.#sessions.size, this.#children.size);
     let children = 0;
-    for (const owner of this.#children.values()) if (owner === subject) children++;
-    return Math.max(this.#perSubject.get(subject) ?? 0, children);
+    for (const served of this.#children.values()) if (served === owner) children++;
+    return Math.max(this.#perOwner.get(owner) ?? 0, children);
   }
 
   /**
@@ -158,12 +159,12 @@ export class SessionManager {
       const freeing = held === 0 && this.makeRoom();
       throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, freeing ? 1 : 5);
     }
-    const perSubject = this.#maxPerSubject;
-    if (held >= perSubject) {
+    const perOwner = this.#maxPerOwner;
+    if (held >= perOwner) {
       throw new SessionLimitError(
         subject !== undefined
-          ? `this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`
-          : `this client address already has ${perSubject} sessions, half of session.max_sessions (behind a reverse proxy, list it in server.trusted_proxies)`,
+          ? `this subject already has ${perOwner} sessions (session.max_sessions_per_subject)`
+          : `this client address already has ${perOwner} sessions, half of session.max_sessions (behind a reverse proxy, list it in server.trusted_proxies)`,
         5,
       );
     }
@@ -198,7 +199,7 @@ export class SessionManager {
     // Counted once its upstream exists: spawning can throw (pass_identity with a value no environment
     // variable can carry, a NUL), and a session left behind would hold its slots until it idled out.
     this.#sessions.set(id, session);
-    this.#perSubject.set(owner, (this.#perSubject.get(owner) ?? 0) + 1);
+    this.#perOwner.set(owner, (this.#perOwner.get(owner) ?? 0) + 1);
     this.#owners.set(session, owner);
     // The audit record of who holds this session (never the token).
     this.#logger.info("session started", {
@@ -251,9 +252,9 @@ export class SessionManager {
     const owner = this.#owners.get(session);
     this.#owners.delete(session);
     if (owner !== undefined) {
-      const count = (this.#perSubject.get(owner) ?? 1) - 1;
-      if (count <= 0) this.#perSubject.delete(owner);
-      else this.#perSubject.set(owner, count);
+      const count = (this.#perOwner.get(owner) ?? 1) - 1;
+      if (count <= 0) this.#perOwner.delete(owner);
+      else this.#perOwner.set(owner, count);
     }
     this.#logger.info("session ended", { session: session.id.slice(0, 8), reason, sessions: this.#sessions.size });
   }
