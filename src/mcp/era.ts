@@ -141,6 +141,8 @@ export function decodeHeaderValue(value: string): string | undefined {
   if (!BASE64_CANONICAL.test(b64)) return undefined;
   try {
     const binary = atob(b64);
+    // atob ignores the trailing bits of the last character: "QV==" would also read as "A".
+    if (btoa(binary) !== b64) return undefined;
     return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
   } catch {
     return undefined;

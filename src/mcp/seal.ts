@@ -82,13 +82,16 @@ export class RequestStateSealer {
    */
   async open(state: unknown, expected: { principal: string; request: string }, now = Date.now()): Promise<OpenResult> {
     if (typeof state !== "string" || state.length > MAX_STATE_LENGTH || !state.startsWith(VERSION_PREFIX)) return { ok: false, reason: "malformed" };
+    const encoded = state.slice(VERSION_PREFIX.length);
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(base64url.decode(state.slice(VERSION_PREFIX.length)));
+      bytes = new Uint8Array(base64url.decode(encoded));
     } catch {
       return { ok: false, reason: "malformed" };
     }
-    if (bytes.length <= IV_BYTES + 16) return { ok: false, reason: "malformed" };
+    // One state, one spelling: the decoder skips whitespace and padding and ignores trailing bits,
+    // so other texts would open as a state we issued.
+    if (bytes.length <= IV_BYTES + 16 || base64url.encode(bytes) !== encoded) return { ok: false, reason: "malformed" };
     let claims: StateClaims & { exp: number };
     try {
       const plain = await this.#crypto.aesGcm.decrypt(this.#key, bytes.subarray(0, IV_BYTES), bytes.subarray(IV_BYTES), ADDITIONAL_DATA);

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, useBridge } from "../support/bridge.ts";
 import { bundle } from "../support/fixtures.ts";
-import { call, meta, textOf, useMisbehavingBridge } from "../support/modern.ts";
+import { call, meta, tamperedState, textOf, useMisbehavingBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
@@ -44,7 +44,7 @@ for (const modernChild of ["per_principal", "shared"] as const) {
     test("tampered, or sent with another request: refused, never reaching the child", async () => {
       const first = await ask(ALICE, 4);
       const state = first.body.result?.requestState as string;
-      const tampered = await ask(ALICE, 5, { inputResponses: confirm, requestState: `${state.slice(0, -2)}${state.endsWith("A") ? "B" : "A"}A` });
+      const tampered = await ask(ALICE, 5, { inputResponses: confirm, requestState: tamperedState(state) });
       assert.equal(tampered.body.error?.data?.reason, "invalid_request_state", JSON.stringify(tampered.body));
       const other = await call(bridge, ALICE, { id: 6, method: "tools/call", params: { name: "test_input_required_result_elicitation", arguments: {}, inputResponses: confirm, requestState: state, _meta: meta() } });
       assert.equal(other.body.error?.data?.reason, "invalid_request_state", JSON.stringify(other.body));

@@ -10,7 +10,7 @@ import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { waitForLog } from "../support/bridge.ts";
-import { call, eventReader, meta, MODERN, textOf, useDebugBridge } from "../support/modern.ts";
+import { call, eventReader, meta, MODERN, tamperedState, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
 const BOB = "bob-token-0123456789abc";
@@ -166,7 +166,7 @@ describe("multi round-trip requests over a legacy child", () => {
     const replay = await modern(BOB, 21, "tools/call", { name: "test_input_required_result_elicitation", arguments: {}, inputResponses: answer, requestState: state });
     assert.equal(replay.body.error?.code, -32602);
     assert.equal(replay.body.error?.data?.reason, "invalid_request_state");
-    const tampered = await modern(ALICE, 22, "tools/call", { name: "test_input_required_result_elicitation", arguments: {}, inputResponses: answer, requestState: `${state.slice(0, -4)}AAAA` });
+    const tampered = await modern(ALICE, 22, "tools/call", { name: "test_input_required_result_elicitation", arguments: {}, inputResponses: answer, requestState: tamperedState(state) });
     assert.equal(tampered.body.error?.code, -32602);
     const own = await modern(ALICE, 23, "tools/call", { name: "test_input_required_result_elicitation", arguments: {}, inputResponses: answer, requestState: state });
     assert.equal(textOf(own.body.result), "Hello, Grace!");

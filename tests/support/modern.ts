@@ -8,6 +8,16 @@ import { buildFixtures } from "./fixtures.ts";
 
 export const MODERN = "2026-07-28";
 
+/**
+ * The bridge's sealed `requestState` ("v1." and base64url) with one bit of its sealed bytes
+ * flipped: always another state, whatever the original ends with.
+ */
+export function tamperedState(state: string): string {
+  const bytes = Buffer.from(state.slice("v1.".length), "base64url");
+  bytes[bytes.length >> 1]! ^= 1;
+  return `v1.${bytes.toString("base64url")}`;
+}
+
 /** A JSON-RPC answer as the tests read it. */
 export type Body = { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
 

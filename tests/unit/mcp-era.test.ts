@@ -19,6 +19,7 @@ import { completeResultLine, httpStatusOfError, toLegacyError, toLegacyResult, t
 import { RequestStateSealer, type SealCrypto } from "../../src/mcp/seal.ts";
 import { nodePlatform } from "../../src/runtime/node.ts";
 import type { JsonRpcMessage } from "../../src/jsonrpc/message.ts";
+import { tamperedState } from "../support/modern.ts";
 
 const META = { [MetaKey.protocolVersion]: "2026-07-28", [MetaKey.clientCapabilities]: { elicitation: {} }, [MetaKey.clientInfo]: { name: "c", version: "1" } };
 
@@ -88,6 +89,9 @@ describe("headers", () => {
     assert.match(encoded, /^=\?base64\?.+\?=$/);
     assert.equal(decodeHeaderValue(encoded), "héllo ");
     assert.equal(decodeHeaderValue("=?base64?!!!?="), undefined);
+    // One value, one spelling: set trailing bits are a non-canonical form a strict reader refuses.
+    assert.equal(decodeHeaderValue("=?base64?QQ==?="), "A");
+    assert.equal(decodeHeaderValue("=?base64?QV==?="), undefined);
   });
 
   test("x-mcp-header declarations are found and Mcp-Param-* headers checked against arguments", () => {
@@ -241,8 +245,13 @@ describe("requestState sealing", () => {
       const sealer = await RequestStateSealer.create(undefined, primitives);
       const state = await sealer.seal(claims, 60_000, 1_000);
       assert.deepEqual(await sealer.open(state, { principal: "alice", request: "d" }, 2_000), { ok: true, claims });
-      const flipped = state.slice(0, -3) + (state.at(-3) === "A" ? "B" : "A") + state.slice(-2);
-      assert.deepEqual(await sealer.open(flipped, { principal: "alice", request: "d" }, 2_000), { ok: false, reason: "tampered" });
+      assert.deepEqual(await sealer.open(tamperedState(state), { principal: "alice", request: "d" }, 2_000), { ok: false, reason: "tampered" });
+      // The same bytes spelled otherwise (the decoder would accept each) are not a state we issued.
+      const encoded = state.slice("v1.".length);
+      const last = encoded.length % 4 === 0 ? undefined : encoded.at(-1)!;
+      const trailingBits = last && String.fromCharCode(last.charCodeAt(0) ^ 1);
+      const respelled = [`${state}=`, `v1. ${encoded}`, `${state.slice(0, 10)}\n${state.slice(10)}`, ...(trailingBits ? [state.slice(0, -1) + trailingBits] : [])];
+      for (const other of respelled) assert.deepEqual(await sealer.open(other, { principal: "alice", request: "d" }, 2_000), { ok: false, reason: "malformed" }, JSON.stringify(other));
       assert.deepEqual(await sealer.open(state, { principal: "bob", request: "d" }, 2_000), { ok: false, reason: "foreign" });
       assert.deepEqual(await sealer.open(state, { principal: "alice", request: "other" }, 2_000), { ok: false, reason: "mismatch" });
       assert.deepEqual(await sealer.open(state, { principal: "alice", request: "d" }, 70_000), { ok: false, reason: "expired" });
