@@ -36,7 +36,8 @@ export function createStaticTokenSet(tokens: readonly Secret[], sha256: Sha256 =
       const hashed = HASHED.exec(value);
       const digest = hashed ? Uint8Array.from(hashed[1]!.match(/../g)!, (pair) => parseInt(pair, 16)) : await sha256(value);
       // The subject names the token without revealing it: a prefix of its digest.
-      return { digest, principal: { subject: `token:${toHex(digest).slice(0, 16)}`, scopes: [] } satisfies Principal };
+      const subject = `token:${toHex(digest).slice(0, 16)}`;
+      return { digest, principal: { subject, owner: subject, scopes: [] } satisfies Principal };
     }),
   );
   return {

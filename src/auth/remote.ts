@@ -120,7 +120,7 @@ export function createRemoteValidator(config: BearerConfig & { validation_endpoi
     const { valid, subject, scopes, claims, metadata } = answer.data;
     if (!valid) throw new AuthError("invalid_token", "validation endpoint rejected the token");
     if (!subject) throw new AuthError("temporarily_unavailable", "validation endpoint accepted the token without naming a subject");
-    return { subject, scopes: scopes ?? [], claims: { ...claims, ...(metadata && { metadata }) } };
+    return { subject, owner: `endpoint:${subject}`, scopes: scopes ?? [], claims: { ...claims, ...(metadata && { metadata }) } };
   }
 
   return {

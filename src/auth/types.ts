@@ -5,8 +5,15 @@
 
 /** Who a request comes from, as established by an authenticator. Never holds the token itself. */
 export interface Principal {
-  /** Stable identity; sessions are bound to it. */
+  /** Stable identity, as its source names it (what a child and the audit log are told). */
   subject: string;
+  /**
+   * What sessions, children and request states are bound to: the subject qualified by the source
+   * that established it ("token:…" a configured token, "endpoint:…" the validation endpoint,
+   * "sub:…" the authorization server's subject). A subject is unique only within its source
+   * (RFC 7519 §4.1.2), and one bearer config has two sources.
+   */
+  owner: string;
   scopes: string[];
   email?: string;
   roles?: string[];

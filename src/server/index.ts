@@ -149,8 +149,8 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;
   sessions.makeRoom = () => modern.pool.makeRoom();
-  sessions.otherChildrenOf = (subject) => modern.pool.childrenOf(subject);
-  modern.pool.othersOf = (subject) => sessions.slotsOf(subject);
+  sessions.otherChildrenOf = (owner) => modern.pool.childrenOf(owner);
+  modern.pool.othersOf = (owner) => sessions.slotsOf(owner);
   modern.pool.starts = sessions.starts;
   app = createApp({
     metrics,

@@ -362,7 +362,7 @@ function listen(context: Context, pool: ModernChildPool, upstream: ModernUpstrea
  * address) and must still open; the state itself, given only to its client, is what keeps it theirs.
  */
 export function principalName(request: Pick<ModernRequest, "principal">): string {
-  return request.principal ? `sub:${request.principal.subject}` : "anonymous";
+  return request.principal?.owner ?? "anonymous";
 }
 
 /**

@@ -102,8 +102,8 @@ export class ModernChildPool {
    * client to come back with input (the rounds live with the server, which sets this).
    */
   evictWaiting: ((children: readonly ModernUpstream[], graceMs: number) => Eviction) | undefined;
-  /** A subject's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
-  othersOf: (subject: string) => number = () => 0;
+  /** An owner's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
+  othersOf: (owner: string) => number = () => 0;
   /** Where children report whether they started, for /ready (the legacy sessions' record, set by the server). */
   starts: StartHealth | undefined;
 
@@ -131,15 +131,15 @@ export class ModernChildPool {
     return count + this.#stopping.size;
   }
 
-  /** Children of a subject's own (none when principals share one child). */
-  childrenOf(subject: string): number {
-    return this.#config.session.modern_child === "shared" ? 0 : (this.#groups.get(`sub:${subject}`)?.length ?? 0);
+  /** Children of an owner's own (Principal.owner; none when principals share one child). */
+  childrenOf(owner: string): number {
+    return this.#config.session.modern_child === "shared" ? 0 : (this.#groups.get(owner)?.length ?? 0);
   }
 
-  /** The key of the principal's children: its subject, or "shared". */
+  /** The key of the principal's children: its owner, or "shared". */
   keyOf(principal: Principal | undefined): string {
     if (!principal || this.#config.session.modern_child === "shared") return "shared";
-    return `sub:${principal.subject}`;
+    return principal.owner;
   }
 
   /** The principal's first child when it is running and its era known (no await on the hot path). */
@@ -418,7 +418,7 @@ export class ModernChildPool {
     if (this.size + this.#others() >= max_sessions) throw new SessionLimitError(`the bridge already serves ${max_sessions} sessions or MCP server processes (session.max_sessions)`, 5);
     const group = this.#groups.get(key) ?? [];
     const perSubject = maxSessionsPerSubject(this.#config);
-    if (key !== "shared" && group.length + this.othersOf(principal!.subject) >= perSubject) {
+    if (key !== "shared" && group.length + this.othersOf(principal!.owner) >= perSubject) {
       throw new SessionLimitError(`this subject already has ${perSubject} sessions (session.max_sessions_per_subject)`, 5);
     }
     const name = `m${++this.#names}`;

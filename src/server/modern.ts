@@ -39,7 +39,7 @@ export interface ModernRequest {
   principal: Principal | undefined;
   /**
    * Whose limits the request counts against (open listen streams, calls in flight or waiting for
-   * input): `sub:<subject>` for a principal; without authentication `addr:<address bucket>` (see
+   * input): Principal.owner for a principal; without authentication `addr:<address bucket>` (see
    * addressBucket), so that one client cannot use up every other's. The body budget's holder.
    */
   holder: string;

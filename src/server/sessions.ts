@@ -41,7 +41,7 @@ export function maxSessionsPerSubject(config: ServerConfig): number {
 
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
-  /** Sessions per owner: the subject, or without a principal the client's address (addressHolder). */
+  /** Sessions per owner: Principal.owner, or without a principal the client's address (addressHolder). */
   readonly #perOwner = new Map<string, number>();
   /** The owner of each session (see #perOwner). */
   readonly #owners = new Map<Session, string>();
@@ -64,8 +64,8 @@ export class SessionManager {
   otherChildren: () => number = () => 0;
   /** At max_sessions, frees a place held by a modern principal's extra child; false when there is none. */
   makeRoom: () => boolean = () => false;
-  /** A subject's modern children, which count against max_sessions_per_subject too. */
-  otherChildrenOf: (subject: string) => number = () => 0;
+  /** An owner's modern children, which count against max_sessions_per_subject too. */
+  otherChildrenOf: (owner: string) => number = () => 0;
   #lastCleanup = performance.now();
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger) {
@@ -130,12 +130,12 @@ export class SessionManager {
     return this.#slotsInUse();
   }
 
-  /** Slots a subject's legacy sessions take (see slots). */
-  slotsOf(subject: string): number {
-    return this.#slotsInUse(subject);
+  /** Slots an owner's legacy sessions take (see slots). */
+  slotsOf(owner: string): number {
+    return this.#slotsInUse(owner);
   }
 
-  /** Slots in use, all or one owner's (a subject, or addressHolder without a principal). */
+  /** Slots in use, all or one owner's (Principal.owner, or addressHolder without a principal). */
   #slotsInUse(owner?: string): number {
     if (owner === undefined) return Math.max(this.#sessions.size, this.#children.size);
     let children = 0;
@@ -150,7 +150,7 @@ export class SessionManager {
   create(principal: Principal | undefined, protocolVersion: string, clientAddress: string): Session {
     const { max_sessions } = this.#config.session;
     const subject = principal?.subject;
-    const owner = subject ?? addressHolder(clientAddress);
+    const owner = principal?.owner ?? addressHolder(clientAddress);
     const held = this.#slotsInUse(owner) + this.otherChildrenOf(owner);
     if (this.slots + this.otherChildren() >= max_sessions) {
       // A modern principal's extra child makes way for an owner's first place, as for a principal's
@@ -224,8 +224,8 @@ export class SessionManager {
   get(id: string, principal: Principal | undefined): Session | undefined {
     const session = this.#sessions.get(id);
     if (!session) return undefined;
-    // Another subject presenting this id learns nothing: it is "not found" for them.
-    if (session.principal?.subject !== principal?.subject) return undefined;
+    // Another owner presenting this id learns nothing: it is "not found" for them.
+    if (session.principal?.owner !== principal?.owner) return undefined;
     return session;
   }
 

@@ -89,7 +89,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     const declared = request.headers.get("content-length");
     const tooLarge = `Payload Too Large: the limit is ${options.maxBodyBytes} bytes`;
     if (declared !== null && Number(declared) > options.maxBodyBytes) return refuse(413, ErrorCode.InvalidRequest, tooLarge);
-    const holder = principal ? `sub:${principal.subject}` : addressHolder(clientAddress);
+    const holder = principal?.owner ?? addressHolder(clientAddress);
     let text: string | undefined;
     if (declared !== null) {
       // The HTTP server delivers exactly Content-Length bytes, so the direct read is bounded and

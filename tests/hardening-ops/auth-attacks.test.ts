@@ -1,5 +1,6 @@
 /** Server mode's request validation under attack: bearer tokens, failure throttling, sessions of other principals, legacy transports. */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { describe, test } from "node:test";
 import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
@@ -196,6 +197,32 @@ describe("sessions belong to the principal that created them", { timeout: 60_000
     } finally {
       for (const controller of streams) controller.abort();
       await bridge.stop();
+    }
+  });
+
+  test("a subject from the validation endpoint spelled like a configured token's (token:<digest prefix>) is another principal: no session, child or requestState of the token's", async () => {
+    // The configured token's subject is what the audit log shows for it; an endpoint may name its
+    // users after anything, a name chosen by a user among them.
+    const alias = `token:${createHash("sha256").update(ALICE).digest("hex").slice(0, 16)}`;
+    const endpoint = await startJsonEndpoint((body) => ({ status: 200, json: (JSON.parse(body) as { token: string }).token === MALLORY ? { valid: true, subject: alias } : { valid: false } }));
+    const bridge = await startBridge({
+      server: {
+        mcp_server: scripted(),
+        auth: { type: "bearer", bearer: { valid_tokens: [ALICE], validation_endpoint: `${endpoint.origin}/validate` } },
+      },
+    });
+    const as = (token: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${token}`, ...extra });
+    try {
+      const owned = await initialize(bridge.url, as(ALICE));
+      assert.equal(owned.status, 200);
+      assert.match(await logged(bridge, "session started"), new RegExp(`subject=${alias}`), "the token's session in the audit log, under the subject the endpoint names");
+      const session = { "mcp-session-id": owned.session, "mcp-protocol-version": "2025-06-18" };
+      assert.equal((await callTool(bridge.url, owned.session, 2, "echo", { text: "theirs" }, as(MALLORY))).status, 404);
+      assert.equal((await fetch(bridge.url, { method: "DELETE", headers: as(MALLORY, session) })).status, 404);
+      assert.equal((await callTool(bridge.url, owned.session, 3, "echo", { text: "mine" }, as(ALICE))).body.result.content[0].text, "mine");
+    } finally {
+      await bridge.stop();
+      endpoint.close();
     }
   });
 });

@@ -51,6 +51,8 @@ export function principalFromClaims(claims: Record<string, unknown>, mapping: Cl
   const exp = claims.exp;
   return Object.freeze({
     subject,
+    // A client acting for itself is the subject its JWTs name too (RFC 9068 §2.2): one owner.
+    owner: `sub:${subject}`,
     scopes: scopesFromClaims(claims),
     ...(typeof email === "string" && { email }),
     ...(roles && { roles }),
