@@ -181,10 +181,15 @@ const READ_KEYS = {
 
 /** Printable ASCII without capitals: text folding leaves as it is (the common key, looked up without folding). */
 const FOLDS_TO_ITSELF = /^[\x20-\x40\x5b-\x7e]*$/;
+/** Printable ASCII: folding keeps its length, so such a key longer than every read key is none of them. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const LONGEST_READ_KEY = Math.max(...Object.values(READ_KEYS).flatMap((keys) => [...keys.keys()].map((key) => key.length)));
 
 function lookalikeIn(object: unknown, readKeys: ReadonlyMap<string, string>): [string, string] | undefined {
   if (typeof object !== "object" || object === null || Array.isArray(object)) return undefined;
   for (const name of Object.keys(object)) {
+    // _meta's namespaced keys ("io.modelcontextprotocol/protocolVersion") on every modern request.
+    if (name.length > LONGEST_READ_KEY && PRINTABLE_ASCII.test(name)) continue;
     const read = readKeys.get(FOLDS_TO_ITSELF.test(name) ? name : foldedKey(name));
     if (read !== undefined && read !== name) return [name, read];
   }
