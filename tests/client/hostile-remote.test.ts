@@ -718,6 +718,23 @@ test("a 200 answer that is not JSON and repeats the token: the 'not JSON' error 
   assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
 });
 
+test("a key in client.url's path stays out of the OAuth source's log lines (authorization failed)", async () => {
+  // As some hosted MCP servers hand out: https://host/mcp/<key>/sse.
+  const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
+  const server = await startRawServer((req, res) => {
+    if (req.url === "/token") return void res.writeHead(401, { "content-type": "application/json" }).end('{"error":"invalid_client"}');
+    res.writeHead(401, { "content-type": "application/json" }).end('{"error":"invalid_token"}');
+  });
+  servers.push(server);
+  const origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: `${origin}/mcp/${key}/sse`, retry: { max_retries: 0 }, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `${origin}/token` } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  assert.ok((await local.answer(0)).error, "an error answer");
+  assert.match(local.stderr(), /authorization failed .*server=\S*\/mcp\/\[redacted\]\/sse /);
+  assert.ok(!local.stderr().includes(key), local.stderr());
+});
+
 test("OAuth against an MCP server on plain http beyond loopback: no token is obtained or sent in clear", async () => {
   const seen: string[] = [];
   let tokenCalls = 0;
@@ -734,13 +751,16 @@ test("OAuth against an MCP server on plain http beyond loopback: no token is obt
   });
   servers.push(proxy);
   const tokenUrl = `${new URL(proxy.url).origin}/token`;
-  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: "http://mcp.example.test/mcp", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: tokenUrl } } } });
+  // A key in the URL's path (https://host/mcp/<key>) stays out of the line that says why no token is sent.
+  const key = "sk-ak-3b9e0c7d51a24f6eSHOULDNEVER";
+  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: `http://mcp.example.test/mcp/${key}`, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: tokenUrl } } } });
   const local = startLocal(["-c", config], { HTTP_PROXY: new URL(proxy.url).origin, NO_PROXY: "127.0.0.1" });
   local.send(INITIALIZE);
   await local.answer(0);
-  assert.ok(seen.length > 0 && seen.every((line) => line.startsWith("POST http://mcp.example.test/mcp ") && line.endsWith(" -")), seen.join("\n"));
+  assert.ok(seen.length > 0 && seen.every((line) => line.startsWith(`POST http://mcp.example.test/mcp/${key} `) && line.endsWith(" -")), seen.join("\n"));
   assert.equal(tokenCalls, 0);
-  assert.match(local.stderr(), /plain http/);
+  assert.match(local.stderr(), /plain http.* server=http:\/\/mcp\.example\.test\/mcp\/\[redacted\]/);
+  assert.ok(!local.stderr().includes(key), local.stderr());
 });
 
 test("a remote server failing every request: each request gets its error, the log says so a few times a minute, not once per request", async () => {
