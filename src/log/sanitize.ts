@@ -27,16 +27,18 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /**
- * A configured URL as a log line or a note shows it: redactUrlCredentials, and path segments shaped
- * like generated credentials (GENERATED_VALUE, below) redacted too: some services put the key in
- * the path ("https://mcp.example.com/mcp/sk-ak-7fa2c9e41b0d4e8a/sse").
+ * A configured URL as a log line or a note shows it: redactUrlCredentials, and path segments and
+ * query values shaped like generated credentials (GENERATED_VALUE, below) redacted too: some
+ * services put the key in the path ("https://mcp.example.com/mcp/sk-ak-7fa2c9e41b0d4e8a/sse") or
+ * under a name no list foresees ("?k=7fa2c9e41b0d4e8a…").
  */
 export function redactUrl(url: string): string {
   const text = redactUrlCredentials(url);
   const parts = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)(.*)$/is.exec(text);
   if (!parts) return text;
   const path = parts[2]!.split("/").map((segment) => (GENERATED_VALUE.test(segment) ? "[redacted]" : segment)).join("/");
-  return `${parts[1]}${path}${parts[3]}`;
+  const query = parts[3]!.replace(/([?&;][^=&#]*=)([^&#]*)/g, (whole, name: string, value: string) => (GENERATED_VALUE.test(value) ? `${name}[redacted]` : whole));
+  return `${parts[1]}${path}${query}`;
 }
 
 /**

@@ -201,6 +201,27 @@ server:
     });
   }
 
+  // ${VAR}s filling in other keys than mcp_server.args: URLs (a key in the path or under a query name no list foresees), commands printing a token.
+  for (const command of ['["print-token", "--key", "${KEY}"]', '"print-token --key ${KEY}"']) {
+    test(`check-config hides what a \${VAR} put in URLs and in token_command ${command}`, async () => {
+      const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
+      const client = `mode: client\nclient:\n  url: https://mcp.example.com/mcp/\${KEY}/sse?k=\${KEY}\n  auth:\n    type: oauth\n    oauth:\n      client_id: c1\n      token_url: https://as.example.com/t/\${KEY}/token\n      workload_identity:\n        token_command: ${command}\n`;
+      const server = "mode: server\nserver:\n  mcp_server:\n    command: node\n  auth:\n    type: bearer\n    bearer:\n      validation_endpoint: https://check.example.com/v/${KEY}\n";
+      const dir = directory({ "client.yaml": client, "server.yaml": server });
+      const printed: string[] = [];
+      for (const file of ["client.yaml", "server.yaml"]) {
+        const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, file)], { env: { KEY: key } });
+        assert.equal(code, 0, stderr);
+        assert.ok(!stdout.includes(key) && !stderr.includes(key), stdout + stderr);
+        printed.push(stdout);
+      }
+      const stdout = printed[0]!;
+      assert.match(stdout, /url: https:\/\/mcp\.example\.com\/mcp\/\[redacted\]\/sse\?k=\[redacted\]\n/);
+      // Arguments written as they are still show.
+      if (command.startsWith("[")) assert.match(stdout, /- print-token\n\s+- --key\n\s+- "\[redacted\]"\n/);
+    });
+  }
+
   test("client mode's start line hides a key that a service put in client.url's path", async () => {
     // As some hosted MCP servers hand out: https://host/mcp/<key>/sse.
     const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
