@@ -298,6 +298,22 @@ describe("a failing MCP server is explained at warn", () => {
     }
   });
 
+  test("a child repeating the credential mcp_server.env gave it (on stderr, on stdout, as it dies): the log shows it redacted", async () => {
+    const key = "sk-upstream-9c4e1f7a2b3d5e6fSHOULDNEVER";
+    const script = 'const k = process.env.UPSTREAM_API_KEY; process.stderr.write("connecting with key " + k + "\\n"); process.stdout.write("banner " + k + "\\n"); process.stdin.once("data", () => { process.stderr.write("auth failed for " + k + "\\n"); process.exit(7); });';
+    const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: ["-e", script], env: { UPSTREAM_API_KEY: key, REGION: "eu-west-1" } } } });
+    try {
+      await initialize(bridge.url);
+      const logs = await logged(bridge, "child exited with a failure");
+      assert.match(logs, /child stderr .*line="connecting with key \[redacted\]"/);
+      assert.match(logs, /not JSON; not forwarded .*line="banner \[redacted\]"/);
+      assert.match(logs, /stderr_tail="connecting with key \[redacted\]\\\\x0aauth failed for \[redacted\]"/);
+      assert.ok(!logs.includes(key), logs);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("a call the child never answers: the client gets RequestTimeout, the log a warning naming read_timeout (legacy session and 2026-07-28 request)", async () => {
     const bridge = await startBridge({ server: { mcp_server: scripted({ read_timeout: "1s" }) } });
     try {
