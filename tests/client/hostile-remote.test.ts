@@ -6,12 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { after, test } from "node:test";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { CLI, writeConfig } from "../support/bridge.ts";
+import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { waitFor } from "./support.ts";
 import { startRawServer, type TestServer } from "./sdk-servers.ts";
 
@@ -334,6 +338,31 @@ test("an authorization server echoing the client secret and the refresh token in
       assert.ok(!bridge.stderr().includes(value), `stderr: ${bridge.stderr()}`);
       assert.ok(!bridge.stdout().includes(value), `stdout: ${bridge.stdout()}`);
     }
+  }
+});
+
+test("an authorization server echoing the private_key_jwt client_assertion in its error description: it reaches neither stderr nor the local client", async () => {
+  const keyFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-pkjwt-")), "key.pem");
+  writeFileSync(keyFile, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  const assertions: string[] = [];
+  // The token endpoint (client.url is never reached: the grant comes first, and fails).
+  const as = await startJsonEndpoint((body) => {
+    const assertion = new URLSearchParams(body).get("client_assertion") ?? "";
+    assertions.push(assertion);
+    return { status: 400, json: { error: "invalid_client", error_description: `${assertion} is not accepted` } };
+  });
+  try {
+    const config = writeConfig({ mode: "client", log: { level: "debug" }, client: { url: `${as.origin}/mcp`, auth: { type: "oauth", oauth: { client_id: "c1", private_key_file: keyFile, signing_algorithm: "ES256", token_url: `${as.origin}/token` } } } });
+    const local = startLocal(["-c", config]);
+    local.send(INITIALIZE);
+    assert.match((await local.answer(0)).error?.message ?? "", /invalid_client: \[redacted\] is not accepted/, local.stderr());
+    assert.equal(assertions.length, 1);
+    // Its claims and signature: even the part an error's 200 characters would hold.
+    for (const part of assertions[0]!.split(".").slice(1)) {
+      assert.ok(!local.stderr().includes(part.slice(0, 40)) && !local.stdout().includes(part.slice(0, 40)), local.stderr() + local.stdout());
+    }
+  } finally {
+    as.close();
   }
 });
 
