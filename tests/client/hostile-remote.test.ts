@@ -764,6 +764,24 @@ test("a key in client.url's path stays out of the OAuth source's log lines (auth
   assert.ok(!local.stderr().includes(key), local.stderr());
 });
 
+test("a key in client.url's path stays out of a discovery failure naming the protected resource metadata's URL", async () => {
+  const key = "sk-ak-5d8c2b7e90f14a3cSHOULDNEVER";
+  const server = await startRawServer((req, res) => {
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    // RFC 9728 §3.1: the metadata's URL holds client.url's path, key included; it names another resource.
+    if (req.url === `/.well-known/oauth-protected-resource/mcp/${key}/sse`) return json(200, { resource: "https://elsewhere.example/mcp", authorization_servers: ["https://as.example"] });
+    json(401, { error: "invalid_token" });
+  });
+  servers.push(server);
+  const origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: `${origin}/mcp/${key}/sse`, transport: "streamable_http", retry: { max_retries: 0 }, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value" } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  const error = (await local.answer(0)).error?.message ?? "";
+  assert.match(error, /protected resource metadata at \S*\/mcp\/\[redacted\]\/sse is for "https:\/\/elsewhere\.example\/mcp", not for \S*\/mcp\/\[redacted\]\/sse/, local.stderr());
+  assert.ok(!error.includes(key) && !local.stderr().includes(key), local.stderr());
+});
+
 test("OAuth against an MCP server on plain http beyond loopback: no token is obtained or sent in clear", async () => {
   const seen: string[] = [];
   let tokenCalls = 0;
