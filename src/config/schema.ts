@@ -231,7 +231,7 @@ const corsSchema = section({
 });
 
 const mcpServerSchema = section({
-  command: nonEmpty().describe("Executable of the stdio MCP server (looked up on PATH)."),
+  command: nonEmpty().meta({ expandedSecret: true }).describe("Executable of the stdio MCP server (looked up on PATH); check-config redacts it when the environment (${VAR}) filled it in."),
   args: z.array(noNul()).meta({ expandedSecret: true }).default([]).describe("Arguments passed to command; check-config redacts those filled in from the environment (${VAR})."),
   // "=" splits a variable name from its value (A=B: x would reach the child as A="B=x"); a NUL ends the text the child sees.
   env: z.record(z.string().regex(/^[^=\0]+$/, 'is not an environment variable name (no "=" or NUL)'), noNul()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
