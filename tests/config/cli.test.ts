@@ -235,11 +235,12 @@ server:
 
   test("error messages", async () => {
     const dir = directory({
-      "c.yaml": `mode: server\nserver:\n  listen: \${API_TOKEN}\n  read_timeout: \${API_TOKEN}\n  max_body_size: \${API_TOKEN}\n  public_url: \${API_TOKEN}\n  mcp_server:\n    command: node\n  auth:\n    type: \${API_TOKEN}\n    oauth:\n      client_secret: \${OAUTH_SECRET}\n`,
+      "c.yaml": `mode: server\nserver:\n  listen: \${API_TOKEN}\n  read_timeout: \${API_TOKEN}\n  max_body_size: \${API_TOKEN}\n  public_url: \${API_TOKEN}\n  trusted_proxies: ["\${API_TOKEN}"]\n  mcp_server:\n    command: node\n  auth:\n    type: \${API_TOKEN}\n    oauth:\n      client_secret: \${OAUTH_SECRET}\n`,
     });
     const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, "c.yaml")], { env });
     assert.equal(code, 2);
     assert.match(stderr, /server\.listen: is not host:port/);
+    assert.match(stderr, /server\.trusted_proxies\[0\]: is not an IP address or CIDR range/);
     assert.ok(!stdout.includes(TOKEN) && !stderr.includes(TOKEN), stderr);
   });
 });
