@@ -764,6 +764,17 @@ test("a key in client.url's path stays out of the OAuth source's log lines (auth
   assert.ok(!local.stderr().includes(key), local.stderr());
 });
 
+test("a 404 page repeating the request's path, a key in client.url included: the key reaches neither stderr nor the local client", async () => {
+  const key = "sk-ak-1e6f0a9d3c7b42e8SHOULDNEVER";
+  // As Express answers a route it does not have.
+  const server = await startRawServer((req, res) => void res.writeHead(404, { "content-type": "text/html" }).end(`<pre>Cannot ${req.method} ${req.url}</pre>`));
+  servers.push(server);
+  const local = startLocal(["connect", `${new URL(server.url).origin}/mcp/${key}/sse?k=${key}`]);
+  local.send(INITIALIZE);
+  assert.match((await local.answer(0)).error?.message ?? "", /answered HTTP 404: <pre>Cannot \w+ \/mcp\/\[redacted\]\/sse\?k=\[redacted\]<\/pre>/);
+  assert.ok(!local.stdout().includes(key) && !local.stderr().includes(key), local.stdout() + local.stderr());
+});
+
 test("a key in client.url's path stays out of a discovery failure naming the protected resource metadata's URL", async () => {
   const key = "sk-ak-5d8c2b7e90f14a3cSHOULDNEVER";
   const server = await startRawServer((req, res) => {
