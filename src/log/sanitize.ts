@@ -57,8 +57,10 @@ export function urlCredentials(url: string): string[] {
     .slice(1)
     .split("&")
     .flatMap((pair) => {
-      const [name = "", value = ""] = pair.split("=", 2);
-      return named.test(name) || GENERATED_VALUE.test(value) ? [value] : [];
+      // The value runs to the end: base64 ends in "=".
+      const at = pair.indexOf("=");
+      const value = at < 0 ? "" : pair.slice(at + 1);
+      return named.test(at < 0 ? pair : pair.slice(0, at)) || GENERATED_VALUE.test(value) ? [value] : [];
     });
   return [parsed.username, parsed.password, ...path, ...query].filter(Boolean);
 }
