@@ -232,6 +232,14 @@ describe("CLI", () => {
     const url = await runCli(["--log-level", "warn", "connect", "https://user:SECRET-MARKER-pw-9c2e@127.0.0.1:9/mcp"]);
     assert.match(url.stderr, /the command comes first: mcp-bridge connect --log-level warn https:\/\/\[redacted\]@127\.0\.0\.1:9\/mcp\)/);
     assert.ok(!url.stderr.includes("SECRET-MARKER"), url.stderr);
+    // Nor a key in its path, nor when the URL is given without connect.
+    const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
+    const inPath = await runCli(["--log-level", "warn", "connect", `https://127.0.0.1:9/mcp/${key}/sse`]);
+    assert.match(inPath.stderr, /the command comes first: mcp-bridge connect --log-level warn https:\/\/127\.0\.0\.1:9\/mcp\/\[redacted\]\/sse\)/);
+    const bare = await runCli([`https://127.0.0.1:9/mcp/${key}/sse`]);
+    assert.match(bare.stderr, /unknown command "https:\/\/127\.0\.0\.1:9\/mcp\/\[redacted\]\/sse"/);
+    const help = await runCli(["help", `https://127.0.0.1:9/mcp/${key}/sse`]);
+    for (const result of [inPath, bare, help]) assert.ok(!result.stderr.includes(key), result.stderr);
     const other = await runCli(["check-config", "-c", path, "extra"]);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /unexpected argument \(not shown: it may be a secret\); check-config takes only options/);
