@@ -95,7 +95,9 @@ export class StdioChild {
     // A child may repeat a credential it was given in mcp_server.env (a startup banner, a crash
     // dumping its settings): the values whose name or shape says credential are kept out of the log.
     const credentials = Object.entries(config.env).flatMap(([name, value]) => (isCredentialHeader(name, value) ? [value] : []));
-    const logged = (line: string) => redactValues(line, credentials).slice(0, MAX_LOGGED_LINE);
+    // Cut before redacting (a line may be megabytes), past the logged length by the longest credential so that none is cut in two.
+    const reach = MAX_LOGGED_LINE + Math.max(0, ...credentials.map((value) => value.length));
+    const logged = (line: string) => redactValues(line.slice(0, reach), credentials).slice(0, MAX_LOGGED_LINE);
     const output = throttledLog(logger, "child output", { burst: LOG_BURST, windowMs: LOG_WINDOW_MS }, { pid });
     const stdout = createLineSplitter(
       (line) => {
