@@ -26,9 +26,10 @@ export const checkConfigCommand: Command = {
   ],
   details: [
     "The effective configuration is the file with every default filled in, written back in the file's",
-    'units ("30s", "16MiB"). Secrets, the values of mcp_server.env and client.headers, and the',
-    'mcp_server.args filled in from the environment (${VAR}) print as "[redacted]". YAML output',
-    "starts with a comment line naming the file; JSON output is bare JSON.",
+    'units ("30s", "16MiB"). Secrets, the values of mcp_server.env and client.headers, and what the',
+    "environment (${VAR}) filled in to mcp_server.command, mcp_server.args and the *_command keys print",
+    'as "[redacted]"; URLs print as logs show them (credentials and key-like path segments redacted).',
+    "YAML output starts with a comment line naming the file; JSON output is bare JSON.",
     "Problems go to stderr, one per line, each naming its key; the exit code is then 2. Warnings",
     "(secrets in a file others can read, a listener beyond loopback open to anyone) go to stderr too.",
   ].join("\n"),

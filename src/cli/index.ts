@@ -1,7 +1,7 @@
 /** @module Command dispatch, top-level help and exit codes. The only place that turns errors into exit codes. */
 import { ConfigError } from "../config/errors.ts";
 import { closestKey } from "../config/suggest.ts";
-import { escapeControls, redactUrlCredentials } from "../log/sanitize.ts";
+import { escapeControls, redactUrl } from "../log/sanitize.ts";
 import type { Platform } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { formatOptions, parseArgs, UsageError } from "./args.ts";
@@ -64,7 +64,7 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
     if (rest[0] !== undefined && !named) {
       // `help conect` printed the general help with exit 0, as if the command existed.
       const near = closestKey(rest[0], COMMANDS.map((command) => command.name));
-      platform.writeStderr(`mcp-bridge: unknown command "${escapeControls(rest[0])}"${near ? ` (did you mean "${near}"?)` : ""}\nRun "mcp-bridge --help" for the list.\n`);
+      platform.writeStderr(`mcp-bridge: unknown command "${escapeControls(redactUrl(rest[0]))}"${near ? ` (did you mean "${near}"?)` : ""}\nRun "mcp-bridge --help" for the list.\n`);
       return EXIT_USAGE;
     }
     platform.writeStdout((named ? commandHelp(named) : topLevelHelp()) + "\n");
@@ -73,7 +73,8 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
   const explicit = first !== undefined && !first.startsWith("-") ? COMMANDS.find((command) => command.name === first) : undefined;
   if (first !== undefined && !first.startsWith("-") && !explicit) {
     const near = closestKey(first, COMMANDS.map((command) => command.name));
-    platform.writeStderr(`mcp-bridge: unknown command "${escapeControls(first)}"${near ? ` (did you mean "${near}"?)` : ""}\nRun "mcp-bridge --help" for the list.\n`);
+    // A URL there is usually client.url without "connect" before it: shown as logs show it (a key in its path).
+    platform.writeStderr(`mcp-bridge: unknown command "${escapeControls(redactUrl(first))}"${near ? ` (did you mean "${near}"?)` : ""}\nRun "mcp-bridge --help" for the list.\n`);
     return EXIT_USAGE;
   }
   const command = explicit ?? runCommand;
@@ -88,8 +89,8 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
     const stray = parsed.positionals[command.positionals ?? 0];
     if (stray !== undefined) {
       const named = COMMANDS.find((other) => other.name === stray);
-      // The rest is repeated as typed but for credentials in a URL (https://user:password@host).
-      if (named) throw new UsageError(`unexpected argument "${stray}" (the command comes first: mcp-bridge ${stray} ${redactUrlCredentials(commandArgs.filter((arg) => arg !== stray).join(" "))})`);
+      // The rest is repeated as typed but for credentials in a URL (https://user:password@host, a key in its path).
+      if (named) throw new UsageError(`unexpected argument "${stray}" (the command comes first: mcp-bridge ${stray} ${commandArgs.filter((arg) => arg !== stray).map(redactUrl).join(" ")})`);
       // Not quoted: the usual stray word is the second half of an unquoted value (--header X-Api-Key: <key>), a secret.
       const takes = command.positionals ? `${command.positionals} argument${command.positionals > 1 ? "s" : ""} besides its options` : "only options";
       throw new UsageError(`unexpected argument (not shown: it may be a secret); ${command.name} takes ${takes}, and a value holding spaces must be quoted as one argument ('Name: value')`);

@@ -8,7 +8,7 @@
  */
 import type { TokenSource } from "../auth/outbound/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { isCredentialHeader, redactValues } from "../log/sanitize.ts";
+import { isCredentialHeader, redactValues, urlCredentials } from "../log/sanitize.ts";
 import { HttpRequestError } from "../runtime/http-error.ts";
 import type { HttpClient, HttpRequestInit } from "../runtime/types.ts";
 import { sleep as defaultSleep } from "../util/sleep.ts";
@@ -56,7 +56,7 @@ const LONGEST_RETRY_AFTER_MS = 60_000;
 
 const RETRYABLE_BEFORE_SEND = new Set(["refused", "connect_timeout", "dns"]);
 
-/** The credential values each answer's request carried (its token, the configured headers whose names suggest a credential), for redactSent. */
+/** The credential values each answer's request carried (its token, the configured headers whose names suggest a credential, its URL's), for redactSent. */
 const sentCredentials = new WeakMap<Response, string[]>();
 
 /**
@@ -111,7 +111,8 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         }, options.timeout);
     try {
       const response = await options.http.fetch(url, { ...init, headers, signal });
-      sentCredentials.set(response, authorization === undefined ? configuredCredentials : [...configuredCredentials, credentialOf(authorization)]);
+      // The URL's own credentials too (a key in client.url's path): a 404 page repeats the path.
+      sentCredentials.set(response, [...configuredCredentials, ...urlCredentials(url), ...(authorization === undefined ? [] : [credentialOf(authorization)])]);
       return response;
     } catch (error) {
       if (timedOut) throw new ClientTransportError("timeout", `${new URL(url).host} did not answer within ${options.timeout} ms (client.timeout)`, { cause: error });

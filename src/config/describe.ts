@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ConfigSchema, type Config, type ValueKind } from "./schema.ts";
 import { REDACTED } from "./secret.ts";
 import { formatDuration, formatSize } from "./units.ts";
-import { redactUrlCredentials } from "../log/sanitize.ts";
+import { redactUrl, redactUrlCredentials } from "../log/sanitize.ts";
 
 export interface KeyInfo {
   /** Dotted path; "[]" stands for every item of a list: "server.oauth_server.builtin.users[].username". */
@@ -140,8 +140,9 @@ export function describeConfig(): KeyInfo[] {
 
 /**
  * A parsed value written back the way a config file writes it: durations as "30s", sizes as
- * "16MiB", listen addresses as given, secrets and sensitive maps as "[redacted]", and so are the
- * items of an expandedSecret list that are none of the `written` scalars (a ${VAR} filled them in).
+ * "16MiB", listen addresses as given, URLs through redactUrl, secrets and sensitive maps as
+ * "[redacted]", and so are the values (or list items) of an expandedSecret key that are none of the
+ * `written` scalars (a ${VAR} filled them in).
  * Plain data, ready for YAML or JSON.
  */
 function toFileForm(schema: Schema, value: unknown, written?: ReadonlySet<string>): unknown {
@@ -156,6 +157,9 @@ function toFileForm(schema: Schema, value: unknown, written?: ReadonlySet<string
       return REDACTED;
     case "listen":
       return (value as { text: string }).text;
+    case "url":
+      // As logs show URLs: a key in the path or the query ("https://host/mcp/sk-ak-…/sse") too.
+      return redactUrl(value as string);
   }
   const def = (peeled.base as z.core.$ZodTypes)._zod.def;
   if (def.type === "object") {
@@ -167,8 +171,8 @@ function toFileForm(schema: Schema, value: unknown, written?: ReadonlySet<string
     }
     return out;
   }
+  const expanded = (item: unknown) => peeled.expandedSecret && written !== undefined && typeof item === "string" && !written.has(item);
   if (def.type === "array") {
-    const expanded = (item: unknown) => peeled.expandedSecret && written !== undefined && typeof item === "string" && !written.has(item);
     return (value as unknown[]).map((item) => (expanded(item) ? REDACTED : toFileForm(def.element, item, written)));
   }
   if (def.type === "record") {
@@ -177,7 +181,9 @@ function toFileForm(schema: Schema, value: unknown, written?: ReadonlySet<string
     );
   }
   // Any text may hold a URL with credentials (an MCP server's arguments, a discovery URL).
-  return typeof value === "string" ? redactUrlCredentials(value) : value;
+  const scalar = (item: unknown) => (expanded(item) ? REDACTED : typeof item === "string" ? redactUrlCredentials(item) : item);
+  // A union's value: a command given as one string or as a list of arguments (token_command).
+  return Array.isArray(value) ? value.map(scalar) : scalar(value);
 }
 
 /**

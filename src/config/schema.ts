@@ -20,7 +20,7 @@ declare module "zod" {
     kind?: ValueKind;
     /** check-config prints every value of this map as "[redacted]": child environments and headers carry credentials. */
     sensitive?: boolean;
-    /** check-config prints an item of this list that a ${VAR} filled in as "[redacted]": a child's arguments often carry a token that way. */
+    /** check-config prints a value (or list item) that a ${VAR} filled in as "[redacted]": a child's arguments often carry a token that way. */
     expandedSecret?: boolean;
   }
 }
@@ -131,6 +131,12 @@ const httpUrl = () =>
   }, "must be an absolute http:// or https:// URL")
   .meta({ kind: "url" });
 
+/**
+ * A command as one string or a list of arguments; check-config redacts what a ${VAR} filled in
+ * (a command printing a token is often given the credential it exchanges that way).
+ */
+const commandLine = () => z.union([z.string().min(1), z.array(z.string()).min(1)]).meta({ expandedSecret: true });
+
 /** An IP address or CIDR range ("10.0.0.0/8", "fd00::/8", "192.0.2.7"). */
 const cidrRange = () =>
   z.string().superRefine((value, ctx) => {
@@ -225,7 +231,7 @@ const corsSchema = section({
 });
 
 const mcpServerSchema = section({
-  command: nonEmpty().describe("Executable of the stdio MCP server (looked up on PATH)."),
+  command: nonEmpty().meta({ expandedSecret: true }).describe("Executable of the stdio MCP server (looked up on PATH); check-config redacts it when the environment (${VAR}) filled it in."),
   args: z.array(noNul()).meta({ expandedSecret: true }).default([]).describe("Arguments passed to command; check-config redacts those filled in from the environment (${VAR})."),
   // "=" splits a variable name from its value (A=B: x would reach the child as A="B=x"); a NUL ends the text the child sees.
   env: z.record(z.string().regex(/^[^=\0]+$/, 'is not an environment variable name (no "=" or NUL)'), noNul()).meta({ sensitive: true }).default({}).describe("Extra environment variables for the child; check-config redacts the values."),
@@ -345,7 +351,7 @@ const oauthSchema = section({
   signing_algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Client mode: algorithm of private_key_jwt assertions; must fit the key."),
   client_metadata_url: httpUrl().optional().describe("Client mode: an https URL serving this client's Client ID Metadata Document, used as client_id where the server supports it."),
   client_name: z.string().default("mcp-bridge").describe("Client mode: client_name sent in dynamic client registration."),
-  browser_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe('Client mode: command that opens the authorization URL, given as its last argument (e.g. "firefox" or ["open", "-a", "Safari"]); "none" only prints the URL. Unset: the system browser.'),
+  browser_command: commandLine().optional().describe('Client mode: command that opens the authorization URL, given as its last argument (e.g. "firefox" or ["open", "-a", "Safari"]); "none" only prints the URL. Unset: the system browser.'),
   authorization_timeout: duration("timer", true).prefault("5m").describe("Client mode: how long to wait for the person to finish signing in."),
   enterprise: section({
     idp_issuer: httpUrl().optional().describe("Issuer of the enterprise identity provider that signed the ID token."),
@@ -354,13 +360,13 @@ const oauthSchema = section({
     idp_client_secret: secret().optional().describe("Client secret at the enterprise identity provider, when it requires one."),
     id_token: secret().optional().describe("The person's ID token from the enterprise identity provider."),
     id_token_env: z.string().optional().describe("Name of an environment variable holding the ID token (read when a token is needed)."),
-    id_token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing a fresh ID token on stdout (run when a token is needed)."),
+    id_token_command: commandLine().optional().describe("Command printing a fresh ID token on stdout (run when a token is needed)."),
   }).optional().describe("Client mode: enterprise-managed authorization (SEP-990): the ID token is exchanged at the enterprise IdP for an identity assertion grant, then for an access token at the MCP server's authorization server."),
   workload_identity: section({
     token: secret().optional().describe("The workload's JWT."),
     token_env: z.string().optional().describe("Name of an environment variable holding the workload's JWT."),
     token_file: z.string().optional().describe("File holding the workload's JWT, re-read each time (e.g. a Kubernetes projected service account token)."),
-    token_command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe("Command printing the workload's JWT on stdout."),
+    token_command: commandLine().optional().describe("Command printing the workload's JWT on stdout."),
   }).optional().describe("Client mode: workload identity federation (SEP-1933): a JWT the platform issues to this workload, presented as an RFC 7523 JWT bearer grant with client_id; no secret."),
 });
 

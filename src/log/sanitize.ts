@@ -9,7 +9,9 @@ const MAX_LOGGED_VALUE = 1024;
 
 // C0 controls, DEL, C1 controls (NEL is U+0085), and the Unicode line and paragraph separators.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-const QUERY_CREDENTIAL = /([?&;](?:[\w.-]*(?:token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth)[\w.-]*)=)[^&#\s"]*/gi;
+/** A query parameter's name that says credential ("access_token", "api_key", "X-Amz-Signature"). */
+const CREDENTIAL_PARAMETER = String.raw`[\w.-]*(?:token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth)[\w.-]*`;
+const QUERY_CREDENTIAL = new RegExp(String.raw`([?&;](?:${CREDENTIAL_PARAMETER})=)[^&#\s"]*`, "gi");
 const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@"]+@/gi;
 
 /** `\xNN` / `\uNNNN` for every control character; everything else unchanged. */
@@ -27,16 +29,40 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /**
- * A configured URL as a log line or a note shows it: redactUrlCredentials, and path segments shaped
- * like generated credentials (GENERATED_VALUE, below) redacted too: some services put the key in
- * the path ("https://mcp.example.com/mcp/sk-ak-7fa2c9e41b0d4e8a/sse").
+ * A configured URL as a log line or a note shows it: redactUrlCredentials, and path segments and
+ * query values shaped like generated credentials (GENERATED_VALUE, below) redacted too: some
+ * services put the key in the path ("https://mcp.example.com/mcp/sk-ak-7fa2c9e41b0d4e8a/sse") or
+ * under a name no list foresees ("?k=7fa2c9e41b0d4e8a…").
  */
 export function redactUrl(url: string): string {
   const text = redactUrlCredentials(url);
   const parts = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)(.*)$/is.exec(text);
   if (!parts) return text;
   const path = parts[2]!.split("/").map((segment) => (GENERATED_VALUE.test(segment) ? "[redacted]" : segment)).join("/");
-  return `${parts[1]}${path}${parts[3]}`;
+  const query = parts[3]!.replace(/([?&;][^=&#]*=)([^&#]*)/g, (whole, name: string, value: string) => (GENERATED_VALUE.test(value) ? `${name}[redacted]` : whole));
+  return `${parts[1]}${path}${query}`;
+}
+
+/**
+ * The credentials in `url` that redactUrl hides (userinfo, credential-named query values, path
+ * segments and query values shaped like generated credentials), as written in it: for redacting
+ * them from what a server that was sent the URL repeats (a 404 page: "Cannot POST /mcp/sk-ak-…/sse").
+ */
+export function urlCredentials(url: string): string[] {
+  if (!URL.canParse(url)) return [];
+  const parsed = new URL(url);
+  const named = new RegExp(`^${CREDENTIAL_PARAMETER}$`, "i");
+  const path = parsed.pathname.split("/").filter((segment) => GENERATED_VALUE.test(segment));
+  const query = parsed.search
+    .slice(1)
+    .split("&")
+    .flatMap((pair) => {
+      // The value runs to the end: base64 ends in "=".
+      const at = pair.indexOf("=");
+      const value = at < 0 ? "" : pair.slice(at + 1);
+      return named.test(at < 0 ? pair : pair.slice(0, at)) || GENERATED_VALUE.test(value) ? [value] : [];
+    });
+  return [parsed.username, parsed.password, ...path, ...query].filter(Boolean);
 }
 
 /**

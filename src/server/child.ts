@@ -7,6 +7,7 @@ import type { McpServerConfig } from "../config/schema.ts";
 import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import type { Logger } from "../log/logger.ts";
+import { isCredentialHeader, redactValues } from "../log/sanitize.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 import type { Principal } from "../auth/types.ts";
@@ -91,6 +92,12 @@ export class StdioChild {
     const pid = this.#process.pid;
     logger.debug("child started", { pid, command: loggedCommand(config.command) });
 
+    // A child may repeat a credential it was given in mcp_server.env (a startup banner, a crash
+    // dumping its settings): the values whose name or shape says credential are kept out of the log.
+    const credentials = Object.entries(config.env).flatMap(([name, value]) => (isCredentialHeader(name, value) ? [value] : []));
+    // Cut before redacting (a line may be megabytes), past the logged length by the longest credential so that none is cut in two.
+    const reach = MAX_LOGGED_LINE + Math.max(0, ...credentials.map((value) => value.length));
+    const logged = (line: string) => redactValues(line.slice(0, reach), credentials).slice(0, MAX_LOGGED_LINE);
     const output = throttledLog(logger, "child output", { burst: LOG_BURST, windowMs: LOG_WINDOW_MS }, { pid });
     const stdout = createLineSplitter(
       (line) => {
@@ -98,7 +105,7 @@ export class StdioChild {
         try {
           message = JSON.parse(line);
         } catch {
-          output.write("warn", "child wrote a line that is not JSON; not forwarded", { pid, line: line.slice(0, MAX_LOGGED_LINE) });
+          output.write("warn", "child wrote a line that is not JSON; not forwarded", { pid, line: logged(line) });
           return;
         }
         const problem = envelopeProblem(message);
@@ -110,7 +117,7 @@ export class StdioChild {
           return;
         }
         if (problem) {
-          output.write("warn", "child wrote a message that is not JSON-RPC 2.0; not forwarded", { pid, problem, line: line.slice(0, MAX_LOGGED_LINE) });
+          output.write("warn", "child wrote a message that is not JSON-RPC 2.0; not forwarded", { pid, problem, line: logged(line) });
           return;
         }
         // Serializing it again (a stream, a translation) would throw out of this handler and end the bridge.
@@ -125,7 +132,7 @@ export class StdioChild {
       config.max_message_size,
     );
     const stderr = createLineSplitter(
-      (line) => output.write("info", "child stderr", { pid, line: line.slice(0, MAX_LOGGED_LINE) }),
+      (line) => output.write("info", "child stderr", { pid, line: logged(line) }),
       () => {},
       MAX_STDERR_LINE_BYTES,
     );
@@ -145,7 +152,7 @@ export class StdioChild {
       }
       // A non-zero code, or a signal the bridge does not send, is a failure: say why, where warn is read.
       else if ((exit.code ?? 0) !== 0 || (exit.signal !== null && exit.signal !== "SIGTERM" && exit.signal !== "SIGKILL")) {
-        logger.warn("child exited with a failure", { pid, code: exit.code, signal: exit.signal, stderr_tail: tail.text() || undefined });
+        logger.warn("child exited with a failure", { pid, code: exit.code, signal: exit.signal, stderr_tail: redactValues(tail.text(), credentials) || undefined });
       } else logger.debug("child exited", { pid, code: exit.code, signal: exit.signal });
       events.onExit(exit);
       return exit;

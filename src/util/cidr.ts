@@ -101,7 +101,8 @@ export function parseCidr(text: string): CidrRange {
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const address = parseIp(addressText);
-  if (!address) throw new TypeError(`"${text}" is not an IP address or CIDR range (e.g. "10.0.0.0/8", "fd00::/8", "127.0.0.1")`);
+  // Not repeated: it may have come from an environment variable holding something else, a secret even.
+  if (!address) throw new TypeError('is not an IP address or CIDR range (e.g. "10.0.0.0/8", "fd00::/8", "127.0.0.1")');
   const v4 = parseIpv4(addressText.trim()) !== undefined;
   const maxBits = v4 ? 32 : 128;
   const prefixText = slash < 0 ? String(maxBits) : text.slice(slash + 1).trim();

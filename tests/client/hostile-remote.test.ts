@@ -6,12 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { after, test } from "node:test";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { CLI, writeConfig } from "../support/bridge.ts";
+import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { waitFor } from "./support.ts";
 import { startRawServer, type TestServer } from "./sdk-servers.ts";
 
@@ -334,6 +338,31 @@ test("an authorization server echoing the client secret and the refresh token in
       assert.ok(!bridge.stderr().includes(value), `stderr: ${bridge.stderr()}`);
       assert.ok(!bridge.stdout().includes(value), `stdout: ${bridge.stdout()}`);
     }
+  }
+});
+
+test("an authorization server echoing the private_key_jwt client_assertion in its error description: it reaches neither stderr nor the local client", async () => {
+  const keyFile = join(mkdtempSync(join(tmpdir(), "mcp-bridge-pkjwt-")), "key.pem");
+  writeFileSync(keyFile, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  const assertions: string[] = [];
+  // The token endpoint (client.url is never reached: the grant comes first, and fails).
+  const as = await startJsonEndpoint((body) => {
+    const assertion = new URLSearchParams(body).get("client_assertion") ?? "";
+    assertions.push(assertion);
+    return { status: 400, json: { error: "invalid_client", error_description: `${assertion} is not accepted` } };
+  });
+  try {
+    const config = writeConfig({ mode: "client", log: { level: "debug" }, client: { url: `${as.origin}/mcp`, auth: { type: "oauth", oauth: { client_id: "c1", private_key_file: keyFile, signing_algorithm: "ES256", token_url: `${as.origin}/token` } } } });
+    const local = startLocal(["-c", config]);
+    local.send(INITIALIZE);
+    assert.match((await local.answer(0)).error?.message ?? "", /invalid_client: \[redacted\] is not accepted/, local.stderr());
+    assert.equal(assertions.length, 1);
+    // Its claims and signature: even the part an error's 200 characters would hold.
+    for (const part of assertions[0]!.split(".").slice(1)) {
+      assert.ok(!local.stderr().includes(part.slice(0, 40)) && !local.stdout().includes(part.slice(0, 40)), local.stderr() + local.stdout());
+    }
+  } finally {
+    as.close();
   }
 });
 
@@ -718,6 +747,52 @@ test("a 200 answer that is not JSON and repeats the token: the 'not JSON' error 
   assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token));
 });
 
+test("a key in client.url's path stays out of the OAuth source's log lines (authorization failed)", async () => {
+  // As some hosted MCP servers hand out: https://host/mcp/<key>/sse.
+  const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
+  const server = await startRawServer((req, res) => {
+    if (req.url === "/token") return void res.writeHead(401, { "content-type": "application/json" }).end('{"error":"invalid_client"}');
+    res.writeHead(401, { "content-type": "application/json" }).end('{"error":"invalid_token"}');
+  });
+  servers.push(server);
+  const origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: `${origin}/mcp/${key}/sse`, retry: { max_retries: 0 }, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `${origin}/token` } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  assert.ok((await local.answer(0)).error, "an error answer");
+  assert.match(local.stderr(), /authorization failed .*server=\S*\/mcp\/\[redacted\]\/sse /);
+  assert.ok(!local.stderr().includes(key), local.stderr());
+});
+
+test("a 404 page repeating the request's path, a key in client.url included: the key reaches neither stderr nor the local client", async () => {
+  const key = "sk-ak-1e6f0a9d3c7b42e8SHOULDNEVER";
+  // As Express answers a route it does not have.
+  const server = await startRawServer((req, res) => void res.writeHead(404, { "content-type": "text/html" }).end(`<pre>Cannot ${req.method} ${req.url}</pre>`));
+  servers.push(server);
+  const local = startLocal(["connect", `${new URL(server.url).origin}/mcp/${key}/sse?k=${key}`]);
+  local.send(INITIALIZE);
+  assert.match((await local.answer(0)).error?.message ?? "", /answered HTTP 404: <pre>Cannot \w+ \/mcp\/\[redacted\]\/sse\?k=\[redacted\]<\/pre>/);
+  assert.ok(!local.stdout().includes(key) && !local.stderr().includes(key), local.stdout() + local.stderr());
+});
+
+test("a key in client.url's path stays out of a discovery failure naming the protected resource metadata's URL", async () => {
+  const key = "sk-ak-5d8c2b7e90f14a3cSHOULDNEVER";
+  const server = await startRawServer((req, res) => {
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    // RFC 9728 §3.1: the metadata's URL holds client.url's path, key included; it names another resource.
+    if (req.url === `/.well-known/oauth-protected-resource/mcp/${key}/sse`) return json(200, { resource: "https://elsewhere.example/mcp", authorization_servers: ["https://as.example"] });
+    json(401, { error: "invalid_token" });
+  });
+  servers.push(server);
+  const origin = new URL(server.url).origin;
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: `${origin}/mcp/${key}/sse`, transport: "streamable_http", retry: { max_retries: 0 }, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value" } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  const error = (await local.answer(0)).error?.message ?? "";
+  assert.match(error, /protected resource metadata at \S*\/mcp\/\[redacted\]\/sse is for "https:\/\/elsewhere\.example\/mcp", not for \S*\/mcp\/\[redacted\]\/sse/, local.stderr());
+  assert.ok(!error.includes(key) && !local.stderr().includes(key), local.stderr());
+});
+
 test("OAuth against an MCP server on plain http beyond loopback: no token is obtained or sent in clear", async () => {
   const seen: string[] = [];
   let tokenCalls = 0;
@@ -734,13 +809,16 @@ test("OAuth against an MCP server on plain http beyond loopback: no token is obt
   });
   servers.push(proxy);
   const tokenUrl = `${new URL(proxy.url).origin}/token`;
-  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: "http://mcp.example.test/mcp", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: tokenUrl } } } });
+  // A key in the URL's path (https://host/mcp/<key>) stays out of the line that says why no token is sent.
+  const key = "sk-ak-3b9e0c7d51a24f6eSHOULDNEVER";
+  const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: `http://mcp.example.test/mcp/${key}`, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: tokenUrl } } } });
   const local = startLocal(["-c", config], { HTTP_PROXY: new URL(proxy.url).origin, NO_PROXY: "127.0.0.1" });
   local.send(INITIALIZE);
   await local.answer(0);
-  assert.ok(seen.length > 0 && seen.every((line) => line.startsWith("POST http://mcp.example.test/mcp ") && line.endsWith(" -")), seen.join("\n"));
+  assert.ok(seen.length > 0 && seen.every((line) => line.startsWith(`POST http://mcp.example.test/mcp/${key} `) && line.endsWith(" -")), seen.join("\n"));
   assert.equal(tokenCalls, 0);
-  assert.match(local.stderr(), /plain http/);
+  assert.match(local.stderr(), /plain http.* server=http:\/\/mcp\.example\.test\/mcp\/\[redacted\]/);
+  assert.ok(!local.stderr().includes(key), local.stderr());
 });
 
 test("a remote server failing every request: each request gets its error, the log says so a few times a minute, not once per request", async () => {

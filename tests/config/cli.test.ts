@@ -198,6 +198,29 @@ server:
       assert.ok(!stdout.includes(TOKEN) && !stderr.includes(TOKEN), stdout + stderr);
       // Arguments written as they are still show; the one a ${VAR} filled in does not.
       for (const written of ["server.js", "--api-key", "--region=eu"]) assert.ok(stdout.includes(written), stdout);
+      assert.match(stdout, /command"?: "?node/);
+    });
+  }
+
+  // ${VAR}s filling in other keys than mcp_server.args: URLs (a key in the path or under a query name no list foresees), commands.
+  for (const command of ['["print-token", "--key", "${KEY}"]', '"print-token --key ${KEY}"']) {
+    test(`check-config hides what a \${VAR} put in URLs and in token_command ${command}`, async () => {
+      const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
+      const client = `mode: client\nclient:\n  url: https://mcp.example.com/mcp/\${KEY}/sse?k=\${KEY}\n  auth:\n    type: oauth\n    oauth:\n      client_id: c1\n      token_url: https://as.example.com/t/\${KEY}/token\n      workload_identity:\n        token_command: ${command}\n`;
+      // The usual slip: arguments written into command.
+      const server = "mode: server\nserver:\n  mcp_server:\n    command: npx -y server --api-key ${KEY}\n  auth:\n    type: bearer\n    bearer:\n      validation_endpoint: https://check.example.com/v/${KEY}\n";
+      const dir = directory({ "client.yaml": client, "server.yaml": server });
+      const printed: string[] = [];
+      for (const file of ["client.yaml", "server.yaml"]) {
+        const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, file)], { env: { KEY: key } });
+        assert.equal(code, 0, stderr);
+        assert.ok(!stdout.includes(key) && !stderr.includes(key), stdout + stderr);
+        printed.push(stdout);
+      }
+      const stdout = printed[0]!;
+      assert.match(stdout, /url: https:\/\/mcp\.example\.com\/mcp\/\[redacted\]\/sse\?k=\[redacted\]\n/);
+      // Arguments written as they are still show.
+      if (command.startsWith("[")) assert.match(stdout, /- print-token\n\s+- --key\n\s+- "\[redacted\]"\n/);
     });
   }
 
@@ -212,11 +235,12 @@ server:
 
   test("error messages", async () => {
     const dir = directory({
-      "c.yaml": `mode: server\nserver:\n  listen: \${API_TOKEN}\n  read_timeout: \${API_TOKEN}\n  max_body_size: \${API_TOKEN}\n  public_url: \${API_TOKEN}\n  mcp_server:\n    command: node\n  auth:\n    type: \${API_TOKEN}\n    oauth:\n      client_secret: \${OAUTH_SECRET}\n`,
+      "c.yaml": `mode: server\nserver:\n  listen: \${API_TOKEN}\n  read_timeout: \${API_TOKEN}\n  max_body_size: \${API_TOKEN}\n  public_url: \${API_TOKEN}\n  trusted_proxies: ["\${API_TOKEN}"]\n  mcp_server:\n    command: node\n  auth:\n    type: \${API_TOKEN}\n    oauth:\n      client_secret: \${OAUTH_SECRET}\n`,
     });
     const { code, stdout, stderr } = await runCli(["check-config", "-c", join(dir, "c.yaml")], { env });
     assert.equal(code, 2);
     assert.match(stderr, /server\.listen: is not host:port/);
+    assert.match(stderr, /server\.trusted_proxies\[0\]: is not an IP address or CIDR range/);
     assert.ok(!stdout.includes(TOKEN) && !stderr.includes(TOKEN), stderr);
   });
 });

@@ -232,6 +232,14 @@ describe("CLI", () => {
     const url = await runCli(["--log-level", "warn", "connect", "https://user:SECRET-MARKER-pw-9c2e@127.0.0.1:9/mcp"]);
     assert.match(url.stderr, /the command comes first: mcp-bridge connect --log-level warn https:\/\/\[redacted\]@127\.0\.0\.1:9\/mcp\)/);
     assert.ok(!url.stderr.includes("SECRET-MARKER"), url.stderr);
+    // Nor a key in its path, nor when the URL is given without connect.
+    const key = "sk-ak-7fa2c9e41b0d4e8aSHOULDNEVER";
+    const inPath = await runCli(["--log-level", "warn", "connect", `https://127.0.0.1:9/mcp/${key}/sse`]);
+    assert.match(inPath.stderr, /the command comes first: mcp-bridge connect --log-level warn https:\/\/127\.0\.0\.1:9\/mcp\/\[redacted\]\/sse\)/);
+    const bare = await runCli([`https://127.0.0.1:9/mcp/${key}/sse`]);
+    assert.match(bare.stderr, /unknown command "https:\/\/127\.0\.0\.1:9\/mcp\/\[redacted\]\/sse"/);
+    const help = await runCli(["help", `https://127.0.0.1:9/mcp/${key}/sse`]);
+    for (const result of [inPath, bare, help]) assert.ok(!result.stderr.includes(key), result.stderr);
     const other = await runCli(["check-config", "-c", path, "extra"]);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /unexpected argument \(not shown: it may be a secret\); check-config takes only options/);
@@ -293,6 +301,22 @@ describe("a failing MCP server is explained at warn", () => {
       await initialize(bridge.url);
       const logs = await logged(bridge, "child exited with a failure");
       assert.match(logs, /WARN +child exited with a failure .*code=7 .*stderr_tail="Error: cannot open database\\\\x0a {4}at connect \(db\.js:12\)"/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("a child repeating the credential mcp_server.env gave it (on stderr, on stdout, as it dies): the log shows it redacted", async () => {
+    const key = "sk-upstream-9c4e1f7a2b3d5e6fSHOULDNEVER";
+    const script = 'const k = process.env.UPSTREAM_API_KEY; process.stderr.write("connecting with key " + k + "\\n"); process.stdout.write("banner " + k + "\\n"); process.stdin.once("data", () => { process.stderr.write("auth failed for " + k + "\\n"); process.exit(7); });';
+    const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: ["-e", script], env: { UPSTREAM_API_KEY: key, REGION: "eu-west-1" } } } });
+    try {
+      await initialize(bridge.url);
+      const logs = await logged(bridge, "child exited with a failure");
+      assert.match(logs, /child stderr .*line="connecting with key \[redacted\]"/);
+      assert.match(logs, /not JSON; not forwarded .*line="banner \[redacted\]"/);
+      assert.match(logs, /stderr_tail="connecting with key \[redacted\]\\\\x0aauth failed for \[redacted\]"/);
+      assert.ok(!logs.includes(key), logs);
     } finally {
       await bridge.stop();
     }

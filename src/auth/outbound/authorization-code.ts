@@ -220,7 +220,7 @@ export async function authorizeInteractively(
       outcome = "signed-in";
       return { tokens, registration };
     } catch (error) {
-      throw grantError("authorization code redemption", error, [identity.secret, validated.get("code") ?? undefined, verifier]);
+      throw grantError("authorization code redemption", error, [...identity.sent(), validated.get("code") ?? undefined, verifier]);
     }
   } finally {
     context.signal?.removeEventListener("abort", stop);

@@ -81,8 +81,15 @@ function clientAuthentication(method: TokenEndpointAuthMethod, secret: string | 
 
 /**
  * The identity token requests present: `clientId`, authenticated by `method` (clientAuthentication,
- * same errors), with the secret it sends kept so that grantError redacts it from error answers.
+ * same errors), with what it sends (the secret, the last private_key_jwt client_assertion) kept so
+ * that grantError redacts it from error answers.
  */
 export function clientIdentity(clientId: string, method: TokenEndpointAuthMethod, secret: string | undefined, key: AssertionKey | undefined): ClientIdentity {
-  return { client: { client_id: clientId }, auth: clientAuthentication(method, secret, key), ...(secret && { secret }) };
+  const auth = clientAuthentication(method, secret, key);
+  let assertion: string | undefined;
+  const recording: oauth.ClientAuth = async (as, client, body, headers) => {
+    await auth(as, client, body, headers);
+    assertion = body.get("client_assertion") ?? undefined;
+  };
+  return { client: { client_id: clientId }, auth: recording, sent: () => [secret, assertion] };
 }

@@ -9,6 +9,7 @@ import * as oauth from "oauth4webapi";
 import { isNonPublicAddress } from "../../util/cidr.ts";
 import { isLocalhostName } from "../../util/host.ts";
 import { readAlikeByUrlParsers } from "../../util/url-text.ts";
+import { redactUrl } from "../../log/sanitize.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { publicHttp, requireTrusted, type HttpContext } from "./http.ts";
@@ -89,7 +90,7 @@ export async function guardFor(http: HttpContext, serverUrl: string): Promise<Gu
   return {
     http: publicHttp(http),
     reachable: (url, what) => {
-      if (isNonPublic(url)) throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} is a private, loopback or link-local address, ${REFUSED}`);
+      if (isNonPublic(url)) throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(redactUrl(url))} is a private, loopback or link-local address, ${REFUSED}`);
     },
   };
 }
@@ -133,7 +134,7 @@ async function getMetadata(http: HttpContext, url: string, what: string): Promis
   } catch (error) {
     // The guard's connect-time half (HttpRequestInit.publicOnly) refused the address the name resolved to.
     if (((error as Error).cause as { code?: string } | undefined)?.code === "not_public") {
-      throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} resolves to a private, loopback or link-local address, ${REFUSED}`, { cause: error });
+      throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(redactUrl(url))} resolves to a private, loopback or link-local address, ${REFUSED}`, { cause: error });
     }
     throw new OutboundAuthError("discovery", (error as UpstreamError).reason ?? `${what} unreachable`, { cause: error });
   }
@@ -161,11 +162,11 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
     if (typeof resource !== "string" || !resourceCovers(resource, serverUrl)) {
       throw new OutboundAuthError(
         "discovery",
-        `protected resource metadata at ${url} is for ${JSON.stringify(resource)}, not for ${serverUrl}: refusing to ask for a token for another resource`,
+        `protected resource metadata at ${redactUrl(url)} is for ${JSON.stringify(typeof resource === "string" ? redactUrl(resource) : resource)}, not for ${redactUrl(serverUrl)}: refusing to ask for a token for another resource`,
       );
     }
     const authorizationServers = stringList(document.authorization_servers) ?? [];
-    if (authorizationServers.length === 0) throw new OutboundAuthError("discovery", `protected resource metadata at ${url} names no authorization_servers`);
+    if (authorizationServers.length === 0) throw new OutboundAuthError("discovery", `protected resource metadata at ${redactUrl(url)} names no authorization_servers`);
     const scopesSupported = stringList(document.scopes_supported);
     const dpop = document.dpop_bound_access_tokens_required === true || (stringList(document.dpop_signing_alg_values_supported)?.length ?? 0) > 0;
     return { resource, authorizationServers, ...(scopesSupported && { scopesSupported }), dpop };

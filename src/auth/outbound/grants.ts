@@ -15,8 +15,8 @@ import { tokenSetFrom, type TokenSet } from "./tokens.ts";
 export interface ClientIdentity {
   client: oauth.Client;
   auth: oauth.ClientAuth;
-  /** The client secret `auth` sends, if any: never repeated from the server's answer into an error. */
-  secret?: string;
+  /** The credentials `auth` sent (client secret, client_assertion): never repeated from the server's answer into an error. */
+  sent(): ReadonlyArray<string | undefined>;
 }
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -68,7 +68,7 @@ export async function clientCredentialsGrant(http: HttpContext, as: oauth.Author
     });
     return tokenSetFrom(result, Date.now(), scopes);
   } catch (error) {
-    throw grantError("client credentials grant", error, [identity.secret]);
+    throw grantError("client credentials grant", error, identity.sent());
   }
 }
 
@@ -85,7 +85,7 @@ export async function refreshGrant(http: HttpContext, as: oauth.AuthorizationSer
     });
     return tokenSetFrom(result, Date.now(), tokens.scopes, tokens.refreshToken);
   } catch (error) {
-    throw grantError("refresh", error, [identity.secret, tokens.refreshToken, tokens.accessToken]);
+    throw grantError("refresh", error, [...identity.sent(), tokens.refreshToken, tokens.accessToken]);
   }
 }
 
@@ -114,7 +114,7 @@ export async function exchangeIdToken(
     if (issued !== undefined && issued !== ID_JAG_TYPE) throw new OutboundAuthError("grant", `token exchange returned a ${String(issued)}, not an identity assertion grant`);
     return result.access_token;
   } catch (error) {
-    throw grantError("token exchange at the enterprise identity provider", error, [identity.secret, input.idToken]);
+    throw grantError("token exchange at the enterprise identity provider", error, [...identity.sent(), input.idToken]);
   }
 }
 
@@ -125,6 +125,6 @@ export async function jwtBearerGrant(http: HttpContext, as: oauth.AuthorizationS
     const result = await oauth.processGenericTokenEndpointResponse(as, identity.client, response);
     return tokenSetFrom(result, Date.now(), scopes);
   } catch (error) {
-    throw grantError("JWT bearer grant", error, [identity.secret, assertion]);
+    throw grantError("JWT bearer grant", error, [...identity.sent(), assertion]);
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
+import { redactUrl } from "../../log/sanitize.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
 import type { IssuerState, TokenCache } from "./cache.ts";
@@ -113,7 +114,7 @@ export class OAuthTokenSource implements TokenSource {
 
   /** Says once why no token goes to this server. */
   #refuseInClear(): void {
-    if (!this.#inClearLogged) this.#o.logger.error("client.url is plain http beyond loopback: no OAuth token is obtained or sent there, where it would travel in clear; use https", { server: this.#o.serverUrl });
+    if (!this.#inClearLogged) this.#o.logger.error("client.url is plain http beyond loopback: no OAuth token is obtained or sent there, where it would travel in clear; use https", { server: redactUrl(this.#o.serverUrl) });
     this.#inClearLogged = true;
   }
 
@@ -213,16 +214,16 @@ export class OAuthTokenSource implements TokenSource {
     this.#failure = message;
     // Quitting in the middle of a sign-in is the person's choice, not a failure.
     if (this.#shutdown.signal.aborted) {
-      this.#o.logger.info("sign-in ended: the bridge is shutting down", { server: this.#o.serverUrl });
+      this.#o.logger.info("sign-in ended: the bridge is shutting down", { server: redactUrl(this.#o.serverUrl) });
       return false;
     }
     if (error instanceof OutboundAuthError && error.code === "authorization") {
-      this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message });
+      this.#o.logger.error("authorization failed", { server: redactUrl(this.#o.serverUrl), reason: message });
       return false;
     }
     const pauseMs = backoffDelay(this.#failuresInRow++, FAILURE_PAUSE_MS, MAX_FAILURE_PAUSE_MS);
     this.#pausedUntil = performance.now() + pauseMs;
-    this.#o.logger.error("authorization failed", { server: this.#o.serverUrl, reason: message, retry_in_ms: Math.round(pauseMs) });
+    this.#o.logger.error("authorization failed", { server: redactUrl(this.#o.serverUrl), reason: message, retry_in_ms: Math.round(pauseMs) });
     return false;
   }
 
