@@ -44,6 +44,7 @@ const FLAG_OF_KEY: [prefix: string, flag: string][] = [
   ["client.timeout", "--timeout"],
   ["client.tls.ca_cert", "--ca-cert"],
   ["client.auth.bearer.token_env", "--token-env"],
+  ["client.auth.bearer", "--token-env"],
   ["client.auth.oauth.client_id", "--client-id"],
   ["client.auth.oauth.scopes", "--scope"],
   ["client.auth.oauth.resource", "--resource"],
@@ -57,7 +58,8 @@ const FLAG_OF_KEY: [prefix: string, flag: string][] = [
 /** `error` with its key paths replaced by the flags they came from (a ConfigError), else `error` itself. */
 function namingFlags(error: unknown): unknown {
   if (!(error instanceof ConfigError)) return error;
-  const flagOf = (path: string) => FLAG_OF_KEY.find(([key]) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`))?.[1] ?? path;
+  const flagOf = (path: string) =>
+    path.startsWith("client.headers.") ? `--header ${path.slice("client.headers.".length)}` : (FLAG_OF_KEY.find(([key]) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`))?.[1] ?? path);
   return new ConfigError(error.code, error.issues.map((issue) => ({ ...issue, path: flagOf(issue.path) })), "command line");
 }
 

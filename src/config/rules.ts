@@ -5,6 +5,7 @@
 import { ConfigSchema, type AuthConfig, type Config } from "./schema.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { isTrustedEndpoint } from "../auth/oauth/http.ts";
+import { isCredentialHeader } from "../log/sanitize.ts";
 import { authenticates } from "../auth/index.ts";
 import { introspectionWanted } from "../auth/oauth/introspection.ts";
 import { grantKind } from "../auth/outbound/types.ts";
@@ -336,6 +337,10 @@ const serverOnly = (check: (server: NonNullable<Config["server"]>) => ConfigIssu
 const clientOnly = (check: (client: NonNullable<Config["client"]>) => ConfigIssue[]) => (config: Config) =>
   config.mode === "client" && config.client ? check(config.client) : [];
 
+/** Whether requests to `url` travel in clear to another machine: plain http beyond loopback. */
+const inClear = (url: string) => !isTrustedEndpoint(new URL(url).origin);
+const IN_CLEAR = "would send its credential over plain http to a host beyond loopback, where anyone on the path could read and replay it (RFC 6750 §5.3): use the server's https:// URL";
+
 /** Client mode's OAuth: each grant has what it needs. */
 function checkClientOAuth(oauth: NonNullable<AuthConfig["oauth"]>| undefined): ConfigIssue[] {
   if (!oauth) return [{ path: "client.auth.oauth", message: "is required when client.auth.type is oauth" }];
@@ -588,6 +593,17 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       }
       if (auth?.type === "oauth") return checkClientOAuth(auth.oauth);
       return [];
+    }),
+  },
+  {
+    summary:
+      "Client mode: a bearer token (`client.auth.type: bearer`) or a `client.headers` entry that carries a credential (its name says so, or its value looks generated) needs an https `client.url`; plain http is accepted only for loopback addresses. (With `auth.type: oauth` no token is sent over such a URL, and the log says why.)",
+    check: clientOnly(({ auth, headers, url }) => {
+      if (!inClear(url)) return [];
+      return [
+        ...unless(auth?.type !== "bearer", "client.auth.bearer", IN_CLEAR),
+        ...Object.entries(headers).flatMap(([name, value]) => unless(!isCredentialHeader(name, value), `client.headers.${name}`, IN_CLEAR)),
+      ];
     }),
   },
   {
