@@ -64,7 +64,7 @@ describe("a JWKS endpoint that answers with no usable key", () => {
         assert.equal((await auth.verify(await sign("before"))).subject, "before");
         answer = text;
         const seen = fetches;
-        await waitFor(() => fetches >= seen + 2);
+        await waitFor(() => fetches >= seen + 2, "two more fetches");
         // A token not seen before: verified with the kept key, not refused for want of one.
         assert.equal((await auth.verify(await sign("after"))).subject, "after");
         assert.ok(logger.lines.some((line) => line.message.startsWith("JWKS refresh failed; keeping") && reason.test(String(line.fields.reason))), logger.text());

@@ -36,11 +36,11 @@ describe("discovery against a real IdP", () => {
       const token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
       const error = await rejectsWith(auth.verify(token), "temporarily_unavailable", /not discovered/);
       assert.equal(error.status, 503);
-      await waitFor(() => logger.lines.filter((line) => line.message.startsWith("OAuth discovery failed")).length >= 2);
+      await waitFor(() => logger.lines.filter((line) => line.message.startsWith("OAuth discovery failed")).length >= 2, "two failed discoveries in the log");
     } finally {
       idp.setDown(false);
     }
-    await waitFor(() => auth.ready);
+    await waitFor(() => auth.ready, "the authenticator to be ready");
     assert.equal((await auth.verify(await idp.token())).subject, "m2m-client");
     assert.ok(logger.lines.some((line) => line.message === "OAuth authorization server discovered"));
     auth.close();

@@ -47,7 +47,7 @@ test("the JWKS is refetched every refresh_interval", async () => {
   const { auth } = makeAuthenticator(idp, { jwks: { refresh_interval: "200ms", cooldown: "1h" } });
   const before = idp.count("/jwks");
   await auth.start();
-  await waitFor(() => idp.count("/jwks") - before >= 4);
+  await waitFor(() => idp.count("/jwks") - before >= 4, "four more JWKS fetches");
   auth.close();
   const stopped = idp.count("/jwks");
   await sleep(400);
@@ -62,7 +62,7 @@ test("IdP down: cached keys keep working; refresh failures keep them; an unknown
   idp.setDown(true);
   try {
     assert.equal((await auth.verify(unverified)).subject, "m2m-client");
-    await waitFor(() => logger.lines.some((line) => line.message.startsWith("JWKS refresh failed; keeping")));
+    await waitFor(() => logger.lines.some((line) => line.message.startsWith("JWKS refresh failed; keeping")), "the failed refresh in the log");
     assert.equal((await auth.verify(await idp.sign({ sub: "during-outage" }))).subject, "during-outage");
     await sleep(120);
     await rejectsWith(auth.verify(await idp.sign({}, { header: { kid: "rotated-maybe" } })), "temporarily_unavailable", /refetch/);
@@ -71,6 +71,6 @@ test("IdP down: cached keys keep working; refresh failures keep them; an unknown
   } finally {
     idp.setDown(false);
   }
-  await waitFor(() => logger.lines.some((line) => line.message === "JWKS fetched again"));
+  await waitFor(() => logger.lines.some((line) => line.message === "JWKS fetched again"), "the JWKS fetched again");
   auth.close();
 });

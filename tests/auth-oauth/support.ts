@@ -307,14 +307,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it is true or `timeout` ms pass. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeout = 15_000): Promise<void> {
-  const end = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await sleep(20);
-  }
-}
+export { waitFor } from "../support/poll.ts";
 
 /** An authenticator pointed at `idp` by discovery, audience RESOURCE, fast retries. */
 export function makeAuthenticator(idp: { issuer: string } | undefined, oauth: Record<string, unknown> = {}, context: { fetch?: typeof fetch; now?: () => number } = {}) {

@@ -12,6 +12,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { RunningBridge } from "../support/bridge.ts";
 import { signInAtIdp, useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
+import { waitFor } from "../support/poll.ts";
 import { call, callbackAnswers, claimsOf, makeSource, opened } from "./support.ts";
 
 const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
@@ -245,12 +246,7 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
   test("headless (browser_command: none): the URL is printed; signing in elsewhere and opening the callback address here completes it", async () => {
     const { source: s, stderr } = await makeSource({ type: "oauth", oauth: { browser_command: "none", authorization_timeout: "60s" } }, bridge.url, { dataDir: join(work, "headless") });
     const pending = call(s, bridge.url);
-    let printed: string | undefined;
-    for (let i = 0; i < 600 && !printed; i++) {
-      printed = /^\s+(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)$/m.exec(stderr())?.[1];
-      if (!printed) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.ok(printed, `the authorization URL is printed to stderr:\n${stderr()}`);
+    const printed = await waitFor(() => /^\s+(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)$/m.exec(stderr())?.[1], () => `the authorization URL printed to stderr:\n${stderr()}`);
     assert.match(stderr(), /copy the address of the page that fails to load/);
     // Another machine's browser signs in; its redirect to 127.0.0.1 fails there, so the person copies it…
     const callback = await signInAtIdp(printed, { account: "alice", redirectUri: new URL(printed).searchParams.get("redirect_uri")! });
@@ -263,12 +259,7 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
   test("closing the source (the bridge shuts down) ends a sign-in in progress and its listener", async () => {
     const { source: s, stderr } = await makeSource({ type: "oauth", oauth: { browser_command: "none", authorization_timeout: "5m" } }, bridge.url, { dataDir: join(work, "closing") });
     const pending = call(s, bridge.url);
-    let redirect: string | undefined;
-    for (let i = 0; i < 600 && !redirect; i++) {
-      redirect = /redirect_uri=([^&\s]+)/.exec(stderr())?.[1];
-      if (!redirect) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.ok(redirect, stderr());
+    const redirect = await waitFor(() => /redirect_uri=([^&\s]+)/.exec(stderr())?.[1], () => `the redirect URI printed to stderr:\n${stderr()}`);
     await s.close();
     assert.equal((await pending).status, 401, "the request ends now, not after authorization_timeout");
     await assert.rejects(fetch(decodeURIComponent(redirect)), "the callback port is closed");

@@ -20,6 +20,7 @@ import { isStale, tokenSetFrom } from "../../src/auth/outbound/tokens.ts";
 import { authorizationServerFetch } from "../../src/client/index.ts";
 import { createNodeHttpClient } from "../../src/runtime/node-http-client.ts";
 import type { HttpClientOptions } from "../../src/runtime/types.ts";
+import { waitFor } from "../support/poll.ts";
 import { call, makeSource } from "./support.ts";
 
 type Route = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -456,7 +457,7 @@ describe("a refresh waiting for another instance's login lock", () => {
       writeFileSync(`${cacheFile}.lock`, JSON.stringify({ until: Date.now() + 3_600_000, owner: "another-instance" }), { mode: 0o600 });
       const { source, logger } = await makeSource({ type: "oauth", oauth: { browser_command: NEVER_BROWSER } }, mcp, { dataDir });
       const handled = source.handleChallenge({ status: 401, wwwAuthenticate: `Bearer resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`, resourceUrl: mcp });
-      while (!/another mcp-bridge is signing in/.test(logger.text())) await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor(() => /another mcp-bridge is signing in/.test(logger.text()), "the wait for the other instance in the log");
       await source.close();
       assert.equal(await handled, false);
       assert.ok(!server.seen.includes("POST /token"), `no refresh grant during shutdown: ${server.seen.join(", ")}`);

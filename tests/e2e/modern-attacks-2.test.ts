@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { logged, until } from "../hardening-ops/support.ts";
+import { logged, waitFor } from "../hardening-ops/support.ts";
 import { call, eventReader, meta, post, textOf, useDebugBridge, withStreams } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -114,7 +114,7 @@ describe("a legacy child that asks while two calls share it, and the call that a
     assert.equal(textOf((await call(bridge, ALICE, toolsCall(1, "maybe_ask", { ask: false }, capabilities))).body.result), "did not ask");
     assert.equal(textOf((await call(bridge, ALICE, toolsCall(2, "slow", { ms: 0 }, capabilities))).body.result), "done");
     const other = call(bridge, ALICE, toolsCall(3, "slow", { ms: 2500 }, capabilities), { signal: AbortSignal.timeout(20_000) });
-    await until(() => ((bridge.logs().match(/slow: started/g)?.length ?? 0) >= 2 ? true : undefined), "the second slow call at the child");
+    await waitFor(() => (bridge.logs().match(/slow: started/g)?.length ?? 0) >= 2, "the second slow call at the child");
     // This one asks while the other runs beside it: the bridge cannot tell whose question it is yet.
     const asking = new AbortController();
     const asked = call(bridge, ALICE, toolsCall(4, "maybe_ask", { ask: true }, capabilities), { signal: asking.signal }).catch(() => undefined);

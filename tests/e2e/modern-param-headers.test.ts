@@ -9,13 +9,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
 import { call, meta, post, textOf, useMisbehavingBridge } from "../support/modern.ts";
+import { waitFor } from "../support/poll.ts";
 
 const ALICE = "alice-token-0123456789";
 
-/** Resolves once `pattern` has matched `count` times in the bridge's log (polled; the test's own timeout bounds it). */
-async function logged(bridge: RunningBridge, pattern: RegExp, count: number): Promise<void> {
+/** Resolves once `pattern` has matched `count` times in the bridge's log. */
+function logged(bridge: RunningBridge, pattern: RegExp, count: number): Promise<boolean> {
   const global = new RegExp(pattern.source, "g");
-  while ((bridge.logs().match(global)?.length ?? 0) < count) await new Promise((resolve) => setTimeout(resolve, 50));
+  return waitFor(() => (bridge.logs().match(global)?.length ?? 0) >= count, `${pattern} logged ${count} times`);
 }
 
 for (const era of ["modern", "legacy"] as const) {

@@ -47,13 +47,13 @@ describe("a legacy child whose further processes cannot start", () => {
     const started = () => count(/modern child started/g);
     // Every process but the first has ended (none could start): what a call a moment later finds.
     const settled = () => count(/modern child ended/g) === started() - 1;
-    await waitFor("the processes beside the first to end", settled);
+    await waitFor(settled, "the processes beside the first to end");
     const before = started();
     // Kinds never seen: each runs alone, and would have a spare started beside it.
     for (let id = 10; id < 16; id++) {
       const answered = await tool(id, `fresh_${id}`);
       assert.equal(textOf(answered.body.result), "ok {}", JSON.stringify(answered.body));
-      await waitFor("the processes beside the first to end", settled);
+      await waitFor(settled, "the processes beside the first to end");
     }
     // Before, each call started a process; now, after one failed, the group waits START_PAUSE_MS (10 s) before it tries again.
     assert.ok(started() - before <= 1, `${started() - before} processes started for 6 calls:\n${bridge.logs()}`);

@@ -10,6 +10,7 @@ import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { waitForLog } from "../support/bridge.ts";
+import { waitFor } from "../support/poll.ts";
 import { call, eventReader, meta, MODERN, tamperedState, textOf, useDebugBridge } from "../support/modern.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -32,12 +33,8 @@ function occurrences(text: string): number {
 }
 
 /** Waits until the bridge has logged `text` more than `before` times. */
-async function waitForMore(text: string, before: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (occurrences(text) <= before) {
-    if (Date.now() > deadline) assert.fail(`the bridge never logged ${JSON.stringify(text)} again:\n${bridge.logs().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function waitForMore(text: string, before: number): Promise<boolean> {
+  return waitFor(() => occurrences(text) > before, () => `${JSON.stringify(text)} logged again:\n${bridge.logs().slice(-3000)}`);
 }
 
 describe("modern and legacy clients on one bridge", () => {

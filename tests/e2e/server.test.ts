@@ -8,6 +8,7 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
+import { waitFor } from "../support/poll.ts";
 
 const SCRIPTED = fileURLToPath(new URL("../support/scripted-server.mjs", import.meta.url));
 const TOKEN = "test-token-0123456789";
@@ -48,14 +49,6 @@ function post(bridge: RunningBridge, body: unknown, headers: Record<string, stri
 
 function textOf(result: unknown): string {
   return ((result as { content: Array<{ text: string }> }).content[0]!).text;
-}
-
-async function waitFor(predicate: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe("server mode with bearer auth (per-session children)", () => {

@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { runCli, startBridge, writeConfig } from "../support/bridge.ts";
 import { startDrippingJsonServer } from "../support/drip.ts";
 import { startJsonEndpoint } from "../support/json-endpoint.ts";
-import { callTool, initialize, logged, scripted } from "./support.ts";
+import { callTool, initialize, logged, scripted, waitFor } from "./support.ts";
 import { call, meta } from "../support/modern.ts";
 
 const GOOD = "good-token-0123456789abcdef";
@@ -110,12 +110,11 @@ describe("remote validation and /ready", { timeout: 60_000 }, () => {
       assert.deepEqual(await readiness(), { status: 503, auth: "unavailable" });
       state.all = false;
       // Back up, and no client sends a token (a load balancer keeps traffic from an unready bridge): /ready finds out by itself.
-      let ready = await readiness();
-      for (let i = 0; i < 600 && ready.status !== 200; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        ready = await readiness();
-      }
-      assert.deepEqual(ready, { status: 200, auth: "ready" }, "/ready recovered without a request");
+      const ready = await waitFor(async () => {
+        const now = await readiness();
+        return now.status === 200 && now;
+      }, "/ready to recover without a request", 60_000);
+      assert.deepEqual(ready, { status: 200, auth: "ready" });
       state.all = true;
       await new Promise((resolve) => setTimeout(resolve, 1100));
       assert.equal(await authStatus(bridge.url, "someone-else-0123456789"), 503);

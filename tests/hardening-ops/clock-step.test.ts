@@ -19,6 +19,7 @@ import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CLI, ROOT, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
+import { waitFor } from "../support/poll.ts";
 import { call, meta, textOf } from "../support/modern.ts";
 import { authorizeUrl, openLoginPage, registerClient, startAsBridge, submitLogin } from "../oauth-server/support.ts";
 import { makeKey } from "../auth-oauth/support.ts";
@@ -114,14 +115,6 @@ async function sessionAlive(bridge: RunningBridge, session: string): Promise<boo
   return response.status !== 404;
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    assert.ok(performance.now() < deadline, `${what} within ${ms / 1000} s`);
-    await sleep(200);
-  }
-}
-
 describe("the wall clock stepped back an hour", () => {
   test("a call the MCP server never answers still ends after read_timeout; idle sessions and modern children still end after session.timeout; open streams still get keep-alives", { timeout: 90_000 }, async () => {
     const bridge = await startBridge(misbehaving(), stepping(-HOUR_MS));
@@ -144,9 +137,9 @@ describe("the wall clock stepped back an hour", () => {
       // Before: every lifetime counted from before the step lasted an hour more.
       // (Asking whether it lives would be activity: the log says.)
       const ended = (session: string) => bridge.logs().split("\n").some((line) => line.includes("session ended") && line.includes(session.slice(0, 8)) && line.includes("idle"));
-      await until("the idle legacy session ending", () => ended(idle), 20_000);
+      await waitFor(() => ended(idle), "the idle legacy session ending", 20_000);
       assert.ok(!(await sessionAlive(bridge, idle)), "the idle session is gone");
-      await until("the idle modern child ending", () => bridge.logs().includes("modern child idle; ended"), 20_000);
+      await waitFor(() => bridge.logs().includes("modern child idle; ended"), "the idle modern child ending", 20_000);
 
       // The watched session's stream gets keep-alive comments (every 2 s) after the step too.
       const reader = stream.body!.getReader();
@@ -208,7 +201,7 @@ describe("the wall clock stepped back an hour (federated sign-in)", () => {
       issuer = origin;
       const federated = { mode: "federated", builtin: { users: [] }, federated: { upstream_issuer: issuer, client_id: "bridge-upstream", client_secret_env: "UPSTREAM_SECRET" } };
       return withBridge(startAsBridge({ oauthServer: federated, env: { UPSTREAM_SECRET: "upstream-secret-not-real-0123456789", ...stepping(-HOUR_MS).env } }), async (bridge) => {
-        await until("the discovery at start failing", () => bridge.logs().includes("identity provider not usable yet"), 10_000);
+        await waitFor(() => bridge.logs().includes("identity provider not usable yet"), "the discovery at start failing", 10_000);
         up = true;
         bridge.process.kill("SIGUSR2");
         await sleep(6_000);
@@ -237,10 +230,10 @@ describe("the wall clock stepped back an hour (client mode)", () => {
     bridge.stderr.on("data", (chunk) => (stderr += chunk));
     try {
       bridge.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: "clock-step", version: "1" } } })}\n`);
-      await until("waiting for the other instance", () => stderr.includes("another mcp-bridge is signing in"), 20_000);
+      await waitFor(() => stderr.includes("another mcp-bridge is signing in"), "waiting for the other instance", 20_000);
       bridge.kill("SIGUSR2");
       // Before: the wait's end was an hour further off on the stepped wall clock.
-      await until("this instance opening its own sign-in", () => existsSync(opened), 60_000);
+      await waitFor(() => existsSync(opened), "this instance opening its own sign-in", 60_000);
     } finally {
       if (bridge.exitCode === null) {
         bridge.kill("SIGTERM");

@@ -11,7 +11,7 @@ import { describe, test } from "node:test";
 import { stringify } from "yaml";
 import { runCli, startBridge, writeConfig, type Finished } from "../support/bridge.ts";
 import { call as modernCall, meta } from "../support/modern.ts";
-import { callTool, initialize, logged, SCRIPTED, scripted, until } from "./support.ts";
+import { callTool, initialize, logged, SCRIPTED, scripted, waitFor } from "./support.ts";
 
 const TOKEN = "a-token-that-must-never-be-logged-0123";
 
@@ -331,7 +331,7 @@ describe("a failing MCP server is explained at warn", () => {
       const modern = await modernCall(bridge, "unused", { id: 3, method: "tools/call", params: { name: "wait", arguments: {}, _meta: meta({}) } });
       assert.equal(modern.body.error?.code, -32001);
       const warned = () => bridge.logs().split("\n").filter((line) => line.includes("did not answer in time"));
-      await until(() => (warned().length >= 2 ? true : undefined), "two timeout warnings");
+      await waitFor(() => warned().length >= 2, "two timeout warnings");
       assert.equal(warned().length, 2, warned().join("\n"));
       for (const line of warned()) assert.match(line, /WARN +the MCP server did not answer in time \(server\.mcp_server\.read_timeout\): the client got RequestTimeout .*method=tools\/call waited_ms=1000/);
     } finally {

@@ -10,24 +10,23 @@ import { connect, type Socket } from "node:net";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ECHO_SERVER, startBridge, useBridge } from "../support/bridge.ts";
+import { waitFor } from "../support/poll.ts";
 
 /** A raw connection to the bridge: what it received so far, and when it closed. */
-function rawConnection(port: number): { socket: Socket; received: () => string; waitFor: (pattern: RegExp) => Promise<void>; closing: (ms?: number) => Promise<string> } {
+function rawConnection(port: number): { socket: Socket; received: () => string; receiving: (pattern: RegExp) => Promise<boolean>; closing: (ms?: number) => Promise<string> } {
   let received = "";
   const socket = connect(port, "127.0.0.1");
   socket.on("data", (chunk) => (received += chunk.toString("latin1")));
   socket.on("error", () => {});
   const closed = new Promise((resolve) => socket.on("close", resolve));
-  const waitFor = async (pattern: RegExp) => {
-    for (let waited = 0; !pattern.test(received) && waited < 10_000; waited += 50) await sleep(50);
-  };
+  const receiving = (pattern: RegExp) => waitFor(() => pattern.test(received), `${pattern} from the bridge`);
   /** Waits for the bridge to close the connection (at most `ms`), closes it, and gives all it received. */
   const closing = async (ms = 10_000) => {
     await Promise.race([closed, sleep(ms)]);
     socket.destroy();
     return received;
   };
-  return { socket, received: () => received, waitFor, closing };
+  return { socket, received: () => received, receiving, closing };
 }
 
 /** Sends `raw` on a new connection; resolves to all it received once the bridge closed it (or after `ms`). */
@@ -98,19 +97,19 @@ describe("requests the HTTP parser refuses", { timeout: 60_000 }, () => {
   });
 
   test("garbage after a request whose response is a stream under way: the connection closes, nothing is written into the stream", async () => {
-    const { socket, received, waitFor, closing } = rawConnection(port());
+    const { socket, received, receiving, closing } = rawConnection(port());
     socket.write("GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
-    await waitFor(/event: endpoint/);
+    await receiving(/event: endpoint/);
     assert.match(received(), /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
     socket.write("SOMETHING ELSE\r\n\r\n");
     assert.doesNotMatch(await closing(), /HTTP\/1\.1 400/, "no status line inside the event stream");
   });
 
   test("a request pipelined behind a stream under way, then garbage: nothing is written into the stream", async () => {
-    const { socket, received, waitFor, closing } = rawConnection(port());
+    const { socket, received, receiving, closing } = rawConnection(port());
     const host = `Host: 127.0.0.1:${port()}\r\n`;
     socket.write(`GET /sse HTTP/1.1\r\n${host}Accept: text/event-stream\r\n\r\n`);
-    await waitFor(/event: endpoint/);
+    await receiving(/event: endpoint/);
     assert.match(received(), /^HTTP\/1\.1 200 [^]*event: endpoint/, "the legacy SSE stream is open");
     // Before: the pipelined request's response (queued behind the stream, not started) was taken
     // for the connection's, and the 400 went into the event stream.
@@ -121,9 +120,9 @@ describe("requests the HTTP parser refuses", { timeout: 60_000 }, () => {
 
   test("on a keep-alive connection whose last response is done: the refusal is answered", async () => {
     const host = `Host: 127.0.0.1:${port()}\r\n`;
-    const { socket, received, waitFor, closing } = rawConnection(port());
+    const { socket, received, receiving, closing } = rawConnection(port());
     socket.write(`GET /health HTTP/1.1\r\n${host}\r\n`);
-    await waitFor(/\r\n\r\n\{[^]*\}$/);
+    await receiving(/\r\n\r\n\{[^]*\}$/);
     assert.match(received(), /^HTTP\/1\.1 200 /, "the first request is answered");
     const first = received().length;
     // Before: the finished response was taken for one under way, and the connection closed unanswered.

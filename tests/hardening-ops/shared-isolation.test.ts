@@ -5,7 +5,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { startBridge } from "../support/bridge.ts";
-import { callTool, initialize, JSON_HEADERS, scripted, until } from "./support.ts";
+import { callTool, initialize, JSON_HEADERS, scripted, waitFor } from "./support.ts";
 
 async function samplingClient(url: string, name: string, asked: string[]) {
   const client = new Client({ name, version: "1" }, { capabilities: { sampling: {} } });
@@ -81,7 +81,7 @@ describe("shared mode keeps users apart", () => {
     });
     try {
       const crashOnce = async () => {
-        const session = await until(async () => {
+        const session = await waitFor(async () => {
           const started = await initialize(bridge.url);
           return started.status === 200 ? started.session : undefined;
         }, "a session");
@@ -99,7 +99,7 @@ describe("shared mode keeps users apart", () => {
       assert.equal(refused.status, 503);
       assert.ok(Number(refused.response.headers.get("retry-after")) >= 1);
       // The budget recovers: a new session works again, and /health is ok.
-      const session = await until(async () => {
+      const session = await waitFor(async () => {
         const started = await initialize(bridge.url);
         return started.status === 200 ? started.session : undefined;
       }, "the shared child to come back");

@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { startBridge } from "../support/bridge.ts";
 import { brokenOffPost } from "../support/drip.ts";
 import { fixtureServer } from "../hardening/support.ts";
-import { initialize, JSON_HEADERS, logged, scripted, until } from "./support.ts";
+import { initialize, JSON_HEADERS, logged, scripted, waitFor } from "./support.ts";
 
 describe("Last-Event-ID naming a reply that is not an SSE stream", { timeout: 60_000 }, () => {
   test("the GET ends at once, and the JSON call it named is still cancelled when its client goes away", async () => {
@@ -172,12 +172,12 @@ describe("a legacy HTTP+SSE client that stops reading its stream", { timeout: 60
       socket.on("data", (chunk) => (text += chunk));
       socket.on("error", () => {});
       socket.write(`GET /sse HTTP/1.1\r\nhost: ${hostname}:${port}\r\naccept: text/event-stream\r\n\r\n`);
-      const endpoint = new URL(await until(() => /data: (\/messages\?sessionId=\S+)\r?\n/.exec(text)?.[1], "the endpoint event"), bridge.origin);
+      const endpoint = new URL(await waitFor(() => /data: (\/messages\?sessionId=\S+)\r?\n/.exec(text)?.[1], "the endpoint event"), bridge.origin);
       socket.pause();
       const send = (message: unknown) => fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(message) });
       assert.equal((await send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })).status, 202);
       // Big answers nobody reads, until the session is gone.
-      await until(async () => ((await send({ jsonrpc: "2.0", id: Date.now(), method: "tools/call", params: { name: "big", arguments: { bytes: 512 * 1024 } } })).status === 404 ? true : undefined), "the session to end");
+      await waitFor(async () => (await send({ jsonrpc: "2.0", id: Date.now(), method: "tools/call", params: { name: "big", arguments: { bytes: 512 * 1024 } } })).status === 404, "the session to end");
       await logged(bridge, /session ended .*reason="the client stopped reading its SSE stream \(session\.stream_buffer_size\)"/);
     } finally {
       socket.destroy();
@@ -195,7 +195,7 @@ describe("a request body that breaks off", { timeout: 60_000 }, () => {
       await logged(bridge, /request body broken off|request failed/);
       const dripping = await brokenOffPost(bridge.url, 1000, '{"jsonrpc":');
       // Node's own 408 (its requestTimeout) with a JSON body, as the bridge's refusals have (before: none).
-      await until(() => (/^HTTP\/1\.1 408 [^]*"error":"request_timeout"/.test(dripping.received()) ? true : undefined), "408 with a JSON body for the dripped body");
+      await waitFor(() => /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/.test(dripping.received()), "408 with a JSON body for the dripped body");
       dripping.socket.destroy();
       await logged(bridge, /(request body broken off|request failed)[^]*(request body broken off|request failed)/);
       // Before: "ERROR request failed … error=aborted", a line per attacker's connection.

@@ -1,6 +1,9 @@
 /** Helpers shared by the hardening-ops tests: the scripted child, raw MCP over HTTP, polling. */
 import { fileURLToPath } from "node:url";
 import type { RunningBridge } from "../support/bridge.ts";
+import { waitFor } from "../support/poll.ts";
+
+export { waitFor };
 
 export const SCRIPTED = fileURLToPath(new URL("../support/scripted-server.mjs", import.meta.url));
 export const scripted = (extra: Record<string, unknown> = {}) => ({ command: process.execPath, args: [SCRIPTED], graceful_shutdown_timeout: "2s", ...extra });
@@ -34,19 +37,10 @@ export async function callTool(url: string, session: string, id: number, name: s
   return { status: response.status, body: (await response.json()) as any };
 }
 
-/** Polls `check` until it returns a value other than undefined; fails after `attempts`. */
-export async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, attempts = 300, everyMs = 100): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 /** Waits until the bridge's log contains `text` (or matches). */
 export function logged(bridge: RunningBridge, pattern: string | RegExp): Promise<string> {
-  return until(() => {
+  return waitFor(() => {
     const logs = bridge.logs();
     const found = typeof pattern === "string" ? logs.includes(pattern) : pattern.test(logs);
     return found ? logs : undefined;

@@ -9,7 +9,7 @@ import { connect as connectTcp, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
 import { connect as connectTls } from "node:tls";
 import { runCli, selfSignedTls, startBridge, useBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
-import { callTool, initialize, initializeBody, logged, scripted, until } from "./support.ts";
+import { callTool, initialize, initializeBody, logged, scripted, waitFor } from "./support.ts";
 
 /** Larger than loopback's socket buffers (a few MB each way), so most of it waits in the bridge. */
 const BIG = 16 * 1024 * 1024;
@@ -102,21 +102,21 @@ function count(text: string, part: string): number {
 }
 
 /** Resolves with the length of the response once all of it has been read; -1 when the connection closes first. */
-function wholeResponse(connection: Awaited<ReturnType<typeof open>>, attempts?: number): Promise<number> {
-  return until(() => {
+function wholeResponse(connection: Awaited<ReturnType<typeof open>>, timeoutMs?: number): Promise<number> {
+  return waitFor(() => {
     const length = responseLength(connection.text);
     return length !== undefined && connection.received >= length ? length : connection.closed ? -1 : undefined;
-  }, "the whole response", attempts);
+  }, "the whole response", timeoutMs);
 }
 
 /** Asks for /health on `connection`, waits `idleMs`, and asks again on the same connection. */
 async function healthTwice(bridge: RunningBridge, connection: Awaited<ReturnType<typeof open>>, idleMs: number): Promise<void> {
   send(connection.socket, bridge.url, "GET", "/health");
-  await until(() => (count(connection.text, "HTTP/1.1 200") === 1 ? true : undefined), "the first answer");
+  await waitFor(() => count(connection.text, "HTTP/1.1 200") === 1, "the first answer");
   await new Promise((resolve) => setTimeout(resolve, idleMs));
   assert.equal(connection.closed, false);
   send(connection.socket, bridge.url, "GET", "/health");
-  await until(() => (count(connection.text, "HTTP/1.1 200") === 2 ? true : undefined), "the second answer on the same connection");
+  await waitFor(() => count(connection.text, "HTTP/1.1 200") === 2, "the second answer on the same connection");
   assert.equal(connection.closed, false);
 }
 
@@ -137,10 +137,10 @@ function stallTests(bridge: RunningBridge) {
     const before = count(bridge.logs(), STALLED);
     const connection = await stalledCall(bridge, session);
     // Never read: the bridge must give up on it (before this change it kept it open forever).
-    await until(() => (count(bridge.logs(), STALLED) > before ? true : undefined), "the write timeout's warning");
+    await waitFor(() => count(bridge.logs(), STALLED) > before, "the write timeout's warning");
     assert.match(bridge.logs().split("\n").find((line) => line.includes(STALLED))!, /remote=127\.0\.0\.1/);
     connection.socket.resume();
-    await until(() => (connection.closed ? true : undefined), "the connection to close");
+    await waitFor(() => connection.closed, "the connection to close");
     const whole = responseLength(connection.text);
     assert.ok(whole === undefined || connection.received < whole, `the response was cut (${connection.received} of ${whole} bytes)`);
     assert.equal(count(bridge.logs(), STALLED), before + 1, "one warning per closed connection");
@@ -157,12 +157,12 @@ function stallTests(bridge: RunningBridge) {
     // Each byte the bridge reads is activity on the socket; none of it is taking the response.
     const trickle = setInterval(() => connection.socket.writable && connection.socket.write("\r\n"), 200);
     try {
-      await until(() => (count(bridge.logs(), STALLED) > before ? true : undefined), "the write timeout's warning");
+      await waitFor(() => count(bridge.logs(), STALLED) > before, "the write timeout's warning");
     } finally {
       clearInterval(trickle);
     }
     connection.socket.resume();
-    await until(() => (connection.closed ? true : undefined), "the connection to close");
+    await waitFor(() => connection.closed, "the connection to close");
   });
 
   test("a slow download that keeps moving is not cut, however long it takes", async () => {
@@ -170,7 +170,7 @@ function stallTests(bridge: RunningBridge) {
     const connection = await open(bridge.url);
     readSlowly(connection);
     sendBigCall(connection.socket, bridge, session);
-    const whole = await wholeResponse(connection, 1200);
+    const whole = await wholeResponse(connection, 120_000);
     assert.equal(connection.closed, false, `the connection was closed after ${connection.received} bytes (${connection.error})`);
     assert.equal(connection.received, whole);
     assert.match(connection.text, /^HTTP\/1\.1 200 /);
@@ -210,7 +210,7 @@ describe("server.write_timeout over HTTP", () => {
   test("a quiet legacy SSE stream stays open past write_timeout and still delivers", async () => {
     const connection = await open(bridge.url);
     send(connection.socket, bridge.url, "GET", "/sse", { accept: "text/event-stream" });
-    const endpoint = await until(() => /data: (\/messages\?sessionId=\S+)/.exec(connection.text)?.[1], "the endpoint event");
+    const endpoint = await waitFor(() => /data: (\/messages\?sessionId=\S+)/.exec(connection.text)?.[1], "the endpoint event");
     // No keep-alive comment for 10 s: nothing at all is sent for 2.5 s.
     await new Promise((resolve) => setTimeout(resolve, 2500));
     assert.equal(connection.closed, false);
@@ -220,14 +220,14 @@ describe("server.write_timeout over HTTP", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
     });
     assert.equal(response.status, 202);
-    await until(() => (connection.text.includes('"serverInfo":{"name":"scripted"') ? true : undefined), "the initialize result on the stream");
+    await waitFor(() => connection.text.includes('"serverInfo":{"name":"scripted"'), "the initialize result on the stream");
     assert.equal(connection.closed, false);
   });
 
   test("a stream quiet past write_timeout is still closed when its client then stops reading", async () => {
     const connection = await open(bridge.url);
     send(connection.socket, bridge.url, "GET", "/sse", { accept: "text/event-stream" });
-    const endpoint = await until(() => /data: (\/messages\?sessionId=\S+)/.exec(connection.text)?.[1], "the endpoint event");
+    const endpoint = await waitFor(() => /data: (\/messages\?sessionId=\S+)/.exec(connection.text)?.[1], "the endpoint event");
     connection.socket.pause();
     // The timer fires while the stream is quiet (nothing pending); the large message must re-arm it.
     await new Promise((resolve) => setTimeout(resolve, 2500));
@@ -235,9 +235,9 @@ describe("server.write_timeout over HTTP", () => {
     const post = (message: Record<string, unknown>) => fetch(`${bridge.origin}${endpoint}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(message) });
     assert.equal((await post({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })).status, 202);
     assert.equal((await post({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "big", arguments: { bytes: BIG } } })).status, 202);
-    await until(() => (count(bridge.logs(), STALLED) > before ? true : undefined), "the write timeout's warning");
+    await waitFor(() => count(bridge.logs(), STALLED) > before, "the write timeout's warning");
     connection.socket.resume();
-    await until(() => (connection.closed ? true : undefined), "the stream to close");
+    await waitFor(() => connection.closed, "the stream to close");
   });
 
   test("a kept-alive connection idle for longer than write_timeout is still usable", async () => {
@@ -267,8 +267,8 @@ describe("server.write_timeout settings", () => {
     await withBridge({ server: { mcp_server: scripted(), write_timeout: "1s", idle_timeout: "1s" } }, async (bridge) => {
       const connection = await open(bridge.url);
       send(connection.socket, bridge.url, "GET", "/health");
-      await until(() => (connection.text.includes("HTTP/1.1 200") ? true : undefined), "the answer");
-      await until(() => (connection.closed ? true : undefined), "the idle connection to close");
+      await waitFor(() => connection.text.includes("HTTP/1.1 200"), "the answer");
+      await waitFor(() => connection.closed, "the idle connection to close");
     });
   });
 
@@ -282,9 +282,9 @@ describe("server.write_timeout settings", () => {
       const session = await openSession(bridge);
       for (let round = 1; round <= 3; round++) {
         const connection = await stalledCall(bridge, session);
-        await until(() => (count(bridge.logs(), STALLED) >= round ? true : undefined), "the write timeout's warning");
+        await waitFor(() => count(bridge.logs(), STALLED) >= round, "the write timeout's warning");
         connection.socket.resume();
-        await until(() => (connection.closed ? true : undefined), "the connection to close");
+        await waitFor(() => connection.closed, "the connection to close");
       }
       const call = { jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "echo", arguments: { text: "still welcome" } } };
       const { status, body } = await exchange(bridge, "POST", { ...MCP_HEADERS, "mcp-session-id": session }, JSON.stringify(call));

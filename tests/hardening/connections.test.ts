@@ -48,7 +48,7 @@ describe("connections", () => {
     const bridge = await startBridge({ server: { mcp_server: fixtureServer().config, header_timeout: "1s" } });
     try {
       const sockets = await Promise.all(Array.from({ length: 10 }, () => open(bridge.url)));
-      await waitFor("every idle socket to be closed", () => sockets.every((socket) => socket.closed()));
+      await waitFor(() => sockets.every((socket) => socket.closed()), "every idle socket to be closed");
     } finally {
       await bridge.stop();
     }
@@ -66,11 +66,11 @@ describe("connections", () => {
       let answered = "";
       kept.socket.on("data", (chunk: Buffer) => (answered += chunk));
       kept.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-      await waitFor("the first answer", () => answered.includes("HTTP/1.1 200"));
+      await waitFor(() => answered.includes("HTTP/1.1 200"), "the first answer");
       kept.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
       trickle.push(setInterval(() => kept.closed() || kept.socket.write("X"), 200));
 
-      await waitFor("both slow sockets to be closed", () => fresh.closed() && kept.closed());
+      await waitFor(() => fresh.closed() && kept.closed(), "both slow sockets to be closed");
     } finally {
       for (const timer of trickle) clearInterval(timer);
       await bridge.stop();
@@ -84,7 +84,7 @@ describe("connections", () => {
       const slow = await open(bridge.url);
       slow.socket.write("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: 100000\r\n\r\n{");
       timer = setInterval(() => slow.closed() || slow.socket.write(" "), 200);
-      await waitFor("the slow body's connection to be closed", () => slow.closed());
+      await waitFor(() => slow.closed(), "the slow body's connection to be closed");
     } finally {
       clearInterval(timer);
       await bridge.stop();
@@ -101,11 +101,11 @@ describe("connections", () => {
         let answer = "";
         kept.socket.on("data", (chunk: Buffer) => (answer += chunk));
         kept.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        await waitFor("a kept-alive answer", () => answer.includes("\r\n\r\n"));
+        await waitFor(() => answer.includes("\r\n\r\n"), "a kept-alive answer");
         sockets.push(kept);
       }
       for (let i = 0; i < 30; i++) sockets.push(await open(bridge.url));
-      await waitFor("the oldest idle connections to be closed", () => sockets.slice(0, 20).every((socket) => socket.closed()));
+      await waitFor(() => sockets.slice(0, 20).every((socket) => socket.closed()), "the oldest idle connections to be closed");
       assert.ok(sockets.slice(20).every((socket) => !socket.closed()), "the newest 20 stay open");
       // The cap is full of idle sockets; a client that sends a request is still served.
       assert.equal(await healthFrom(bridge.origin, "127.0.0.2"), 200);
@@ -126,7 +126,7 @@ describe("connections", () => {
     try {
       const sockets: Array<Awaited<ReturnType<typeof open>>> = [];
       for (let i = 0; i < 300; i++) sockets.push(await open(bridge.url));
-      await waitFor("connections past the per-address cap to be closed", () => sockets.filter((socket) => socket.closed()).length >= 300 - 128);
+      await waitFor(() => sockets.filter((socket) => socket.closed()).length >= 300 - 128, "connections past the per-address cap to be closed");
       assert.equal(await healthFrom(bridge.origin, "127.0.0.2"), 200);
       assert.match(bridge.logs(), /reason=max_connections_per_address/);
     } finally {
@@ -152,12 +152,12 @@ describe("connections", () => {
       assert.equal(other.status, 200, "another client behind the same proxy is served");
       streams.push(other.body!.getReader());
       await streams.shift()!.cancel();
-      await waitFor("the closed stream to free its slot", async () => {
+      await waitFor(async () => {
         const again = await openSse("203.0.113.5");
         if (again.status !== 200) return false;
         streams.push(again.body!.getReader());
         return true;
-      });
+      }, "the closed stream to free its slot");
     } finally {
       for (const reader of streams) await reader.cancel().catch(() => {});
       await bridge.stop();

@@ -42,7 +42,7 @@ describe("the whole process tree ends", () => {
       assert.ok(session);
       assert.equal(processesWith(marker).length, 2, "the shell and the server run");
       await fetch(bridge.url, { method: "DELETE", headers: { "mcp-session-id": session, "mcp-protocol-version": PROTOCOL } });
-      await waitFor("every process of the tree to be gone", () => processesWith(marker).length === 0);
+      await waitFor(() => processesWith(marker).length === 0, "every process of the tree to be gone");
     } finally {
       await bridge.stop();
     }
@@ -56,8 +56,8 @@ describe("the whole process tree ends", () => {
     const bridge = await startBridge({ server: { mcp_server: config } });
     try {
       await initialize(bridge.url);
-      await waitFor("the background server to have run", () => existsSync(ready));
-      await waitFor("the orphaned server to be killed", () => processesWith(marker).length === 0);
+      await waitFor(() => existsSync(ready), "the background server to have run");
+      await waitFor(() => processesWith(marker).length === 0, "the orphaned server to be killed");
       assert.match(bridge.logs(), /outlived SIGTERM/);
     } finally {
       await bridge.stop();
@@ -82,7 +82,7 @@ describe("the whole process tree ends", () => {
     // A call of a kind not yet seen answering runs alone, and the pool starts a spare child for the next.
     const answer = await postModern(bridge.url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "hi" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
     assert.equal(answer.status, 200, await answer.text());
-    await waitFor("the pool's second child", () => processesWith(marker).length === 2);
+    await waitFor(() => processesWith(marker).length === 2, "the pool's second child");
     assert.equal(await bridge.stop(), 0);
     assert.deepEqual(processesWith(marker), [], "no orphan (ppid 1) or other survivor");
     assert.match(bridge.logs(), /waiting for MCP server processes to exit.*processes=2/);
@@ -94,12 +94,12 @@ describe("the whole process tree ends", () => {
     await initialize(bridge.url);
     const done = exited(bridge);
     bridge.process.kill("SIGINT");
-    await waitFor("the shutdown to start", () => bridge.logs().includes("waiting for MCP server processes"));
+    await waitFor(() => bridge.logs().includes("waiting for MCP server processes"), "the shutdown to start");
     bridge.process.kill("SIGINT");
     // Without the second signal this takes ten minutes (two grace periods).
     assert.equal(await done, 1);
     // SIGKILL was sent before the exit; a loaded machine may take a moment to carry it out.
-    await waitFor("the children to die of SIGKILL", () => processesWith(marker).length === 0, 10_000);
+    await waitFor(() => processesWith(marker).length === 0, "the children to die of SIGKILL", 10_000);
   });
 });
 
@@ -112,7 +112,7 @@ describe("a failed initialize leaves nothing behind", () => {
         const { response, session, body } = await initialize(bridge.url, { accept });
         assert.equal(session, null, "no session id for a session that does not exist");
         assert.match(body, /did not answer within 1000 ms/);
-        await waitFor("the child to be gone", () => processesWith(marker).length === 0);
+        await waitFor(() => processesWith(marker).length === 0, "the child to be gone");
         assert.doesNotMatch(bridge.logs(), /recv notifications\/cancelled/, "initialize is never cancelled");
         assert.ok(response.status === 200);
       } finally {
@@ -128,7 +128,7 @@ describe("a failed initialize leaves nothing behind", () => {
       const { session, body } = await initialize(bridge.url);
       assert.equal(session, null);
       assert.match(body, /cannot start/);
-      await waitFor("the child to be gone", () => processesWith(marker).length === 0);
+      await waitFor(() => processesWith(marker).length === 0, "the child to be gone");
     } finally {
       await bridge.stop();
     }

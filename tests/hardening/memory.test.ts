@@ -126,7 +126,7 @@ describe("memory stays bounded", () => {
         assert.equal(flood.status, 200);
         await flood.text();
       }
-      await waitFor("the overflow to be logged", () => bridge.logs().includes("stopped reading"));
+      await waitFor(() => bridge.logs().includes("stopped reading"), "the overflow to be logged");
       let received = 0;
       socket.on("data", (chunk: Buffer) => (received += chunk.length));
       socket.resume();
@@ -232,7 +232,7 @@ describe("memory stays bounded", () => {
     await withBodyBudget(8 * MiB, async ({ openBody, answered, sockets, postMessage }) => {
       // Two large bodies in progress (started, not finished), from two clients, take the whole budget.
       const from = new Map([[openBody("127.0.0.2"), "127.0.0.2"], [openBody("127.0.0.3"), "127.0.0.3"]]);
-      await waitFor("both bodies to be in progress", async () => {
+      await waitFor(async () => {
         // Any answer means this body was refused: on a busy machine a probe below can take its place first.
         for (const socket of [...answered.keys()]) {
           answered.delete(socket);
@@ -241,9 +241,9 @@ describe("memory stays bounded", () => {
         }
         const third = await postMessage();
         return third.status === 503 && third.retryAfter !== null;
-      });
+      }, "both bodies to be in progress");
       for (const socket of sockets) socket.destroy();
-      await waitFor("the budget to come back", async () => (await postMessage()).status === 202);
+      await waitFor(async () => (await postMessage()).status === 202, "the budget to come back");
     });
   });
 
@@ -251,7 +251,7 @@ describe("memory stays bounded", () => {
     await withBodyBudget(4 * MiB, async ({ openBody, answered, postMessage }) => {
       // Four bodies of 4 MiB from one client would be the whole budget: its share takes one.
       for (let i = 0; i < 4; i++) openBody("127.0.0.2");
-      await waitFor("three of the client's four bodies to be refused", () => answered.size === 3);
+      await waitFor(() => answered.size === 3, "three of the client's four bodies to be refused");
       assert.deepEqual([...answered.values()], ["HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable", "HTTP/1.1 503 Service Unavailable"]);
       assert.equal((await postMessage()).status, 202);
     });
@@ -394,9 +394,9 @@ describe("memory stays bounded", () => {
     await withChunkedBudget(async ({ chunked, postWholeBudget }) => {
       const broken = chunked("127.0.0.2");
       broken.send(NOTIFICATION_START + "x".repeat(2 * MiB));
-      await waitFor("the body to hold part of the budget", async () => (await postWholeBudget("127.0.0.3")) === 503);
+      await waitFor(async () => (await postWholeBudget("127.0.0.3")) === 503, "the body to hold part of the budget");
       broken.abort();
-      await waitFor("the budget to come back whole", async () => (await postWholeBudget("127.0.0.3")) === 202);
+      await waitFor(async () => (await postWholeBudget("127.0.0.3")) === 202, "the budget to come back whole");
     });
   });
 });

@@ -28,7 +28,7 @@ describe("processes and sessions stay bounded", () => {
       }
       assert.ok(most <= 3, `at most max_sessions children were alive (saw ${most})`);
       assert.ok(statuses.includes(503) && retryAfter !== null, `initialize past the cap gets 503 with Retry-After (got ${statuses.join(",")})`);
-      await waitFor("the children to be gone", () => processesWith(marker).length === 0);
+      await waitFor(() => processesWith(marker).length === 0, "the children to be gone");
       const again = await initialize(bridge.url);
       assert.equal(again.response.status, 200, "slots come back once the children are gone");
     } finally {
@@ -107,8 +107,8 @@ describe("processes and sessions stay bounded", () => {
         while (!(await reader.read().catch(() => ({ done: true }))).done);
         ended = true;
       })();
-      await waitFor("the bridge to end the idle legacy stream", () => ended);
-      await waitFor("the legacy session's child to be gone", () => processesWith(marker).length === 0);
+      await waitFor(() => ended, "the bridge to end the idle legacy stream");
+      await waitFor(() => processesWith(marker).length === 0, "the legacy session's child to be gone");
       assert.match(bridge.logs(), /session ended .*reason="the session was idle too long"/);
     } finally {
       await bridge.stop();
@@ -121,7 +121,7 @@ describe("processes and sessions stay bounded", () => {
     try {
       const { session } = await initialize(bridge.url);
       assert.ok(session);
-      await waitFor("the flood to reach the bridge", () => bridge.logs().includes("lines not logged"));
+      await waitFor(() => bridge.logs().includes("lines not logged"), "the flood to reach the bridge");
       const logged = countLines(bridge.logs(), "child stderr");
       // 50 a window; a loaded machine may spread the flood over two windows.
       assert.ok(logged <= 110, `${logged} stderr lines logged of 5000`);

@@ -84,15 +84,7 @@ export function processesWith(marker: string): ProcessInfo[] {
   return found;
 }
 
-/** Polls until `check` returns true; fails after `timeoutMs` (generous: the machine is loaded). */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export { waitFor } from "../support/poll.ts";
 
 /** Counts the lines of `logs` that contain `text`. */
 export function countLines(logs: string, text: string): number {

@@ -249,7 +249,7 @@ describe("federated configuration through the CLI", () => {
       { env: { S: "secret-value-not-real" } },
     );
     try {
-      await waitFor(() => /identity provider not usable yet/.test(bridge.logs()));
+      await waitFor(() => /identity provider not usable yet/.test(bridge.logs()), "the unusable identity provider in the log");
       assert.doesNotMatch(bridge.logs(), /secret-value-not-real/);
       const { client_id: clientId } = await registerClient(bridge.origin);
       const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-x" }).url);

@@ -10,7 +10,7 @@ import { VERSION } from "../../src/version.ts";
 import { ECHO_SERVER, startBridge } from "../support/bridge.ts";
 import { brokenOffPost } from "../support/drip.ts";
 import { startJsonEndpoint } from "../support/json-endpoint.ts";
-import { initialize, JSON_HEADERS, logged, scripted, until } from "../hardening-ops/support.ts";
+import { initialize, JSON_HEADERS, logged, scripted, waitFor } from "../hardening-ops/support.ts";
 import { assertBearerBridgeWorks, DENO, ROOT, run, startBearerBridge, tempDir } from "./helpers.ts";
 
 /** Deno keeps its compile cache under HOME; the rest of the environment stays out. */
@@ -54,9 +54,9 @@ describe("under Deno", { timeout: 120_000 }, () => {
     try {
       const dripping = await brokenOffPost(bridge.url, 1024 * 1024, '{"jsonrpc":');
       // While its body is awaited it holds the whole budget (once the bridge has read its head).
-      await until(async () => ((await ping()) === 503 ? true : undefined), "the budget taken by the dripped body");
+      await waitFor(async () => (await ping()) === 503, "the budget taken by the dripped body");
       // Before: Deno.serve has no read timeout, so the budget stayed taken (every POST 503) for as long as the client liked.
-      await until(() => (/^HTTP\/1\.1 408/.test(dripping.received()) ? true : undefined), "408 for the dripped body");
+      await waitFor(() => /^HTTP\/1\.1 408/.test(dripping.received()), "408 for the dripped body");
       assert.match(dripping.received(), /^HTTP\/1\.1 408 [^]*"error":"request_timeout"/);
       dripping.socket.destroy();
       // Past the budget, refused for want of a session: the body was read.

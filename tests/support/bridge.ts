@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { waitFor } from "./poll.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const CLI = join(ROOT, "dist", "mcp-bridge.cjs");
@@ -147,9 +148,5 @@ export function useBridge(start: () => Promise<RunningBridge>): RunningBridge {
 
 /** Resolves once the bridge's log matches `pattern`; fails, showing the log's tail, after `timeoutMs`. */
 export async function waitForLog(bridge: RunningBridge, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(bridge.logs())) {
-    if (Date.now() > deadline) throw new Error(`the bridge never logged ${pattern}:\n${bridge.logs().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(() => pattern.test(bridge.logs()), () => `${pattern} in the log:\n${bridge.logs().slice(-3000)}`, timeoutMs);
 }
