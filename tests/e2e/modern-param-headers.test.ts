@@ -73,6 +73,27 @@ for (const era of ["modern", "legacy"] as const) {
   });
 }
 
+for (const era of ["modern", "legacy"] as const) {
+  describe(`a ${era} child whose tool mirrors parameters named constructor and toString`, () => {
+    const bridge = useMisbehavingBridge(era, "10s", ALICE);
+    const inherited = (id: number, args: Record<string, unknown>, headers: Record<string, string>) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name: "inherited_names", arguments: args, _meta: meta({}) } }, { headers });
+
+    test("left out, they are absent (no header expected), not the functions every object inherits; given, they are checked", async () => {
+      const without = await inherited(1, {}, {});
+      assert.equal(without.status, 200, JSON.stringify(without.body));
+      assert.equal(textOf(without.body.result), "ok {}");
+      const given = await inherited(2, { constructor: "a", toString: "b" }, { "mcp-param-ctor": "a", "mcp-param-str": "b" });
+      assert.equal(given.status, 200, JSON.stringify(given.body));
+      const lying = await inherited(3, { constructor: "a" }, { "mcp-param-ctor": "z" });
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+      const sentForNothing = await inherited(4, {}, { "mcp-param-str": "b" });
+      assert.equal(sentForNothing.status, 400, JSON.stringify(sentForNothing.body));
+    });
+  });
+}
+
 describe("an x-mcp-header argument whose value no header can mirror", () => {
   const bridge = useMisbehavingBridge("legacy", "10s", ALICE);
   const routed = (id: number, raw: string, header?: string) =>
