@@ -389,6 +389,33 @@ test("a modern server asking for input hundreds of times in one round, or for wh
   }
 });
 
+test("a modern server asking for input under the key __proto__: the local client's answer reaches it under that key, asked once", async () => {
+  let asked = 0;
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { inputResponses?: Record<string, unknown> } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const given = message.params?.inputResponses;
+    let result: Record<string, unknown> = { resultType: "complete" };
+    if (message.method === "server/discover") result = { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "proto", version: "1" } } };
+    else if (message.method === "tools/call" && given && Object.hasOwn(given, "__proto__")) result = { resultType: "complete", content: [{ type: "text", text: JSON.stringify(given["__proto__"]) }] };
+    else if (message.method === "tools/call") {
+      asked++;
+      // A computed key: an own member named __proto__, as JSON.parse gives it.
+      result = { resultType: "input_required", inputRequests: { ["__proto__"]: { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } } }, requestState: "s" };
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+  const ask = await waitFor(() => local.stdout().split("\n").map((line) => (line.includes("elicitation/create") ? (JSON.parse(line) as { id: unknown }) : undefined)).find(Boolean), "the question");
+  local.send({ jsonrpc: "2.0", id: ask.id, result: { action: "accept", content: { name: "proto" } } });
+  const answer = await local.answer(1);
+  assert.deepEqual(JSON.parse(answer.result?.content?.[0]?.text ?? "null"), { action: "accept", content: { name: "proto" } }, JSON.stringify(answer));
+  assert.equal(asked, 1);
+});
+
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {
   const held: ServerResponse[] = [];
   const server = await legacyServer((res) => held.push(res));
