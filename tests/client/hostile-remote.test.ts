@@ -410,7 +410,7 @@ test("a modern server asking for input under the key __proto__: the local client
   await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
   local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
   const ask = await waitFor(() => local.stdout().split("\n").map((line) => (line.includes("elicitation/create") ? (JSON.parse(line) as { id: unknown }) : undefined)).find(Boolean), "the question");
-  local.send({ jsonrpc: "2.0", id: ask.id, result: { action: "accept", content: { name: "proto" } } });
+  local.send({ jsonrpc: "2.0", id: ask!.id, result: { action: "accept", content: { name: "proto" } } });
   const answer = await local.answer(1);
   assert.deepEqual(JSON.parse(answer.result?.content?.[0]?.text ?? "null"), { action: "accept", content: { name: "proto" } }, JSON.stringify(answer));
   assert.equal(asked, 1);
