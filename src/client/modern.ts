@@ -10,7 +10,7 @@ import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse,
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
-import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
+import { rememberTool, requestHeaders, type ParamHeader } from "../mcp/era.ts";
 import { inputRequestsProblem, inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
@@ -24,8 +24,6 @@ import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 /** The modern revision the bridge speaks to remote servers. */
 export const MODERN_VERSION = MODERN_VERSIONS[0];
-/** Tools whose `x-mcp-header` declarations are remembered at once (far more than any server has). */
-const MAX_TOOLS_WITH_HEADERS = 10_000;
 /**
  * Resources a legacy local client may be subscribed to at once: each subscription reopens the one
  * `subscriptions/listen` stream with all of them, so without a bound a client subscribing to ever
@@ -276,16 +274,10 @@ export class ModernTransport implements RemoteTransport {
     return requestHeaders(method, params, version, name === undefined ? [] : (this.#toolHeaders.get(name) ?? []));
   }
 
-  /**
-   * Keeps a tool's `Mcp-Param-*` declarations (only tools that have some), most recently listed
-   * last; past MAX_TOOLS_WITH_HEADERS the oldest are forgotten: a server listing ever new tools
-   * must not grow the bridge's memory without bound.
-   */
+  /** Keeps a tool's `Mcp-Param-*` declarations, only for tools that have some (bounded: see rememberTool). */
   #remember(name: string, declarations: ParamHeader[]): void {
-    this.#toolHeaders.delete(name);
-    if (declarations.length === 0) return;
-    this.#toolHeaders.set(name, declarations);
-    if (this.#toolHeaders.size > MAX_TOOLS_WITH_HEADERS) this.#toolHeaders.delete(this.#toolHeaders.keys().next().value!);
+    if (declarations.length === 0) this.#toolHeaders.delete(name);
+    else rememberTool(this.#toolHeaders, name, declarations);
   }
 
   /** tools/list: tools with invalid `x-mcp-header` annotations are excluded, the valid ones remembered. */

@@ -189,6 +189,20 @@ export interface ParamHeader {
   type: string | undefined;
 }
 
+/** Tools whose `x-mcp-header` declarations one side remembers at once (far more than any server has). */
+export const MAX_TOOLS_WITH_HEADERS = 10_000;
+
+/**
+ * Records a tool's declarations in `known`, as its most recent entry; past MAX_TOOLS_WITH_HEADERS
+ * the oldest is forgotten: a peer listing ever new tools must not grow the bridge's memory without
+ * bound (what is forgotten is as if never listed: read again when next needed).
+ */
+export function rememberTool(known: Map<string, ParamHeader[]>, name: string, declarations: ParamHeader[]): void {
+  known.delete(name);
+  known.set(name, declarations);
+  if (known.size > MAX_TOOLS_WITH_HEADERS) known.delete(known.keys().next().value!);
+}
+
 /** The `x-mcp-header` declarations of a tool's `inputSchema`, found along `properties` chains. */
 export function paramHeadersOf(inputSchema: unknown): ParamHeader[] {
   const found: ParamHeader[] = [];

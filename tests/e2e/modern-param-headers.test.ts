@@ -94,6 +94,24 @@ for (const era of ["modern", "legacy"] as const) {
   });
 }
 
+describe("a modern child whose tools/list brings ever new tools with x-mcp-header", { timeout: 120_000 }, () => {
+  const bridge = useMisbehavingBridge("modern", "20s", ALICE);
+
+  test("the bridge keeps the declarations of at most 10,000 tools per child (the oldest forgotten), not every tool ever listed", async () => {
+    const TOOLS = 10_001;
+    const inputSchema = { type: "object", properties: { region: { type: "string", "x-mcp-header": "Region" } } };
+    const line = JSON.stringify({ jsonrpc: "2.0", id: 0, result: { resultType: "complete", tools: Array.from({ length: TOOLS }, (_, i) => ({ name: `t${i}`, inputSchema })) } }).replace('"id":0', '"id":ID');
+    const listed = await call(bridge, ALICE, { id: 1, method: "tools/list", params: { rawLine: line, _meta: meta({}) } });
+    assert.equal(listed.body.result?.tools?.length, TOOLS);
+    const lying = (id: number, name: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": "us" } });
+    // The newest is still known: its lying header is refused from memory.
+    assert.equal((await lying(2, `t${TOOLS - 1}`)).status, 400);
+    // The oldest was forgotten: the bridge reads the child's tools again, and t0 is no longer among them.
+    const oldest = await lying(3, "t0");
+    assert.equal(oldest.status, 200, JSON.stringify(oldest.body));
+  });
+});
+
 describe("an x-mcp-header argument whose value no header can mirror", () => {
   const bridge = useMisbehavingBridge("legacy", "10s", ALICE);
   const routed = (id: number, raw: string, header?: string) =>
