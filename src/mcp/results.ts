@@ -6,6 +6,7 @@
 import { responseLine, type JsonRpcId } from "../jsonrpc/message.ts";
 import { jsonKindOf } from "../util/object.ts";
 import { isObject, type JsonObject } from "./envelope.ts";
+import { inputRequestsProblem } from "./mrtr.ts";
 import { CACHEABLE_METHODS, INPUT_REQUIRED_METHODS, McpErrorCode } from "./protocol.ts";
 
 export type CacheScope = "public" | "private";
@@ -64,8 +65,10 @@ export function resultProblem(method: string, result: unknown): string {
  * every result is an object carrying `resultType`, "complete" or "input_required" (the only kinds
  * of the revision); "input_required" only for the methods that may ask (basic/patterns/mrtr
  * §Supported Requests), with at least one of `inputRequests` (an object of requests, each naming
- * its `method`) and `requestState` (a string). A few property reads for a complete result. The
- * text names the problem, never the peer's values (they go to a client and the log).
+ * its `method`, at most MAX_INPUT_REQUESTS of them, each a request for input: see
+ * inputRequestsProblem) and `requestState` (a string). A few property reads for a complete result.
+ * The text names the problem, never the peer's values (they go to a client and the log) but for
+ * a method that is no request for input (its first 100 characters).
  */
 export function modernResultProblem(method: string, result: unknown): string | undefined {
   if (!isObject(result)) return resultProblem(method, result);
@@ -82,6 +85,9 @@ export function modernResultProblem(method: string, result: unknown): string | u
       const request = inputRequests[key];
       if (!isObject(request) || typeof request.method !== "string") return `the MCP server answered ${method} with input_required whose inputRequests has an entry that is not a request`;
     }
+    // What client mode refuses of a remote server, server mode refuses of a child: each entry may be a prompt to a person.
+    const asking = inputRequestsProblem(inputRequests);
+    if (asking !== undefined) return `the MCP server answered ${method} with input_required that ${asking}`;
   }
   if ((inputRequests === undefined || Object.keys(inputRequests).length === 0) && requestState === undefined) {
     return `the MCP server answered ${method} with input_required without inputRequests or requestState (it needs at least one)`;
