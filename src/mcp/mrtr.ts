@@ -116,8 +116,8 @@ export function answersFromInputResponses(pending: ReadonlyArray<{ key: string; 
 }
 
 /**
- * Client side: why a round's `inputRequests` must not be put to the client (completing "the server
- * …"), or undefined: more than MAX_INPUT_REQUESTS of them (each may be a prompt to a person), or a
+ * Why a round's `inputRequests` must not be put to a client (completing "the server …"; see
+ * inputRequiredProblem), or undefined: more than MAX_INPUT_REQUESTS of them (each may be a prompt to a person), or a
  * method that is no request for input (the spec allows only INPUT_REQUEST_METHODS).
  */
 export function inputRequestsProblem(inputRequests: unknown): string | undefined {

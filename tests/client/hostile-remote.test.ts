@@ -389,6 +389,29 @@ test("a modern server asking for input hundreds of times in one round, or for wh
   }
 });
 
+test("a modern server answering what may not ask (tools/list) with input_required, or asking with a requestState that is no string: the call fails naming it, nothing is put to the local client", async () => {
+  const elicit = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "asker", version: "1" } } }
+        : message.method === "tools/list"
+          ? { resultType: "input_required", inputRequests: { a: elicit }, requestState: "s" }
+          : { resultType: "input_required", inputRequests: { a: elicit }, requestState: { not: "a string" } };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.match((await local.answer(1)).error?.message ?? "", /answered tools\/list with input_required, which only tools\/call, prompts\/get, resources\/read may be answered with/);
+  local.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "ask", arguments: {} } });
+  assert.match((await local.answer(2)).error?.message ?? "", /requestState is not a string/);
+  assert.ok(!local.stdout().includes("elicitation/create"), local.stdout().slice(0, 2000));
+});
+
 test("a modern server asking for input under the key __proto__: the local client's answer reaches it under that key, asked once", async () => {
   let asked = 0;
   const server = await startRawServer((_req, res, body) => {
