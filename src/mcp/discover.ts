@@ -70,11 +70,32 @@ export function discoverFromInitialize(init: InitializeResult, supportedVersions
   };
 }
 
+/** Capability flags that every era's schema types as booleans. */
+const CAPABILITY_FLAGS = ["listChanged", "subscribe"];
+
+/**
+ * Server capabilities as a client's schema reads them: each member an object (`experimental` an
+ * object of objects), its `listChanged` and `subscribe` flags booleans. What is not so is left out
+ * (a flag absent is false): a client validating the initialize result would refuse the whole
+ * handshake for one such member, where without it the server serves.
+ */
+function readableCapabilities(capabilities: unknown): JsonObject {
+  const out: JsonObject = {};
+  if (!isObject(capabilities)) return out;
+  for (const [name, value] of Object.entries(capabilities)) {
+    if (!isObject(value)) continue;
+    const member = name === "experimental" ? Object.fromEntries(Object.entries(value).filter(([, entry]) => isObject(entry))) : { ...value };
+    if (name !== "experimental") for (const flag of CAPABILITY_FLAGS) if (flag in member && typeof member[flag] !== "boolean") delete member[flag];
+    out[name] = member;
+  }
+  return out;
+}
+
 /**
  * Modern → legacy: the `initialize` answer for a legacy client, from a modern server's
  * `server/discover`. `protocolVersion` is the legacy version agreed with the client;
  * `fallbackServerInfo` names the server when the discover result names none with a string name
- * and version.
+ * and version; capabilities are those a client's schema can read (see readableCapabilities).
  */
 export function initializeFromDiscover(discover: unknown, protocolVersion: string, fallbackServerInfo: Implementation): InitializeResult {
   const result = isObject(discover) ? discover : {};
@@ -82,7 +103,7 @@ export function initializeFromDiscover(discover: unknown, protocolVersion: strin
   const serverInfo = isImplementation(info) ? info : isImplementation(result.serverInfo) ? result.serverInfo : fallbackServerInfo;
   return {
     protocolVersion,
-    capabilities: isObject(result.capabilities) ? { ...result.capabilities } : {},
+    capabilities: readableCapabilities(result.capabilities),
     serverInfo,
     ...(typeof result.instructions === "string" && { instructions: result.instructions }),
   };

@@ -12,7 +12,7 @@ import { after, test } from "node:test";
 import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { CLI, writeConfig } from "../support/bridge.ts";
-import { waitFor } from "./support.ts";
+import { connectLocalClient, waitFor } from "./support.ts";
 import { startRawServer, type TestServer } from "./sdk-servers.ts";
 
 const servers: TestServer[] = [];
@@ -353,6 +353,24 @@ test("a modern server whose server/discover names itself without a version: the 
   const { result } = await local.answer(0);
   assert.equal(typeof result?.serverInfo?.name, "string", JSON.stringify(result));
   assert.equal(typeof result?.serverInfo?.version, "string", JSON.stringify(result));
+});
+
+test("a modern server whose server/discover describes capabilities with wrong types: an SDK client still connects, told only what its schema can read", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const capabilities = { tools: { listChanged: true }, prompts: { listChanged: "maybe" }, resources: [], completions: 7, experimental: { good: { x: 1 }, bad: 3 } };
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "typos", version: "1" } } } : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = await connectLocalClient(["connect", server.url]);
+  try {
+    assert.deepEqual(local.client.getServerCapabilities(), { tools: { listChanged: true }, prompts: {}, experimental: { good: { x: 1 } }, logging: {} });
+    assert.deepEqual((await local.client.listTools()).tools, []);
+  } finally {
+    await local.close();
+  }
 });
 
 /** A 2026-07-28 server that answers every tools/call with `inputRequests` (and anything else plainly). */
