@@ -27,16 +27,6 @@ export interface DiscoverResult {
   [key: string]: unknown;
 }
 
-/**
- * Server capabilities as a modern client may see them: `tasks`, gone from the era, is dropped;
- * `logging` (log messages now sent at each request's `logLevel`), `completions`, `prompts`,
- * `resources` (with `subscribe`, now served by `subscriptions/listen`) and `tools` stay.
- */
-function modernCapabilities(capabilities: unknown): JsonObject {
-  const out: JsonObject = isObject(capabilities) ? { ...capabilities } : {};
-  delete out.tasks;
-  return out;
-}
 
 /** An Implementation as every era requires it: a string `name` and `version` (clients refuse one without). */
 function isImplementation(value: unknown): value is Implementation {
@@ -88,6 +78,18 @@ function readableCapabilities(capabilities: unknown): JsonObject {
     if (name !== "experimental") for (const flag of CAPABILITY_FLAGS) if (flag in member && typeof member[flag] !== "boolean") delete member[flag];
     out[name] = member;
   }
+  return out;
+}
+
+/**
+ * Server capabilities as a modern client may see them: `tasks`, gone from the era, is dropped;
+ * `logging` (log messages now sent at each request's `logLevel`), `completions`, `prompts`,
+ * `resources` (with `subscribe`, now served by `subscriptions/listen`) and `tools` stay, as a
+ * client's schema can read them (see readableCapabilities).
+ */
+function modernCapabilities(capabilities: unknown): JsonObject {
+  const out = readableCapabilities(capabilities);
+  delete out.tasks;
   return out;
 }
 
