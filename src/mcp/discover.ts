@@ -33,6 +33,28 @@ function isImplementation(value: unknown): value is Implementation {
   return isObject(value) && typeof value.name === "string" && typeof value.version === "string";
 }
 
+/** Optional members of an Implementation that the schema types as strings. */
+const IMPLEMENTATION_TEXTS = ["title", "description", "websiteUrl"];
+
+function isReadableIcon(icon: unknown): boolean {
+  if (!isObject(icon) || typeof icon.src !== "string") return false;
+  if (icon.mimeType !== undefined && typeof icon.mimeType !== "string") return false;
+  if (icon.sizes !== undefined && !(Array.isArray(icon.sizes) && icon.sizes.every((size) => typeof size === "string"))) return false;
+  return icon.theme === undefined || icon.theme === "light" || icon.theme === "dark";
+}
+
+/**
+ * `info` without the optional members a client's schema could not read (a `title`,
+ * `description` or `websiteUrl` that is not a string, `icons` that are not an array of icons): a
+ * client validating the handshake would refuse all of it for one of them.
+ */
+function readableImplementation(info: Implementation): Implementation {
+  const out: Implementation = { ...info };
+  for (const key of IMPLEMENTATION_TEXTS) if (key in out && typeof out[key] !== "string") delete out[key];
+  if ("icons" in out && !(Array.isArray(out.icons) && out.icons.every(isReadableIcon))) delete out.icons;
+  return out;
+}
+
 /**
  * Why a legacy `initialize` result cannot be told as a `server/discover` result, or undefined when
  * it can: `capabilities` must be an object, `serverInfo` an object with a string `name` and
@@ -56,7 +78,7 @@ export function discoverFromInitialize(init: InitializeResult, supportedVersions
     resultType: "complete",
     ttlMs: hint.ttlMs,
     cacheScope: hint.cacheScope,
-    ...(isObject(init.serverInfo) && { _meta: { [MetaKey.serverInfo]: init.serverInfo } }),
+    ...(isImplementation(init.serverInfo) && { _meta: { [MetaKey.serverInfo]: readableImplementation(init.serverInfo) } }),
   };
 }
 
@@ -102,7 +124,7 @@ function modernCapabilities(capabilities: unknown): JsonObject {
 export function initializeFromDiscover(discover: unknown, protocolVersion: string, fallbackServerInfo: Implementation): InitializeResult {
   const result = isObject(discover) ? discover : {};
   const info = isObject(result._meta) ? result._meta[MetaKey.serverInfo] : undefined;
-  const serverInfo = isImplementation(info) ? info : isImplementation(result.serverInfo) ? result.serverInfo : fallbackServerInfo;
+  const serverInfo = isImplementation(info) ? readableImplementation(info) : isImplementation(result.serverInfo) ? readableImplementation(result.serverInfo) : fallbackServerInfo;
   return {
     protocolVersion,
     capabilities: readableCapabilities(result.capabilities),

@@ -373,6 +373,23 @@ test("a modern server whose server/discover describes capabilities with wrong ty
   }
 });
 
+test("a modern server whose serverInfo has optional fields of wrong types: an SDK client still connects, told the name, the version and what is readable", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const serverInfo = { name: "typos", version: "1", title: 5, websiteUrl: 3, icons: "none", description: "readable" };
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": serverInfo } } : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = await connectLocalClient(["connect", server.url]);
+  try {
+    assert.deepEqual(local.client.getServerVersion(), { name: "typos", version: "1", description: "readable" });
+  } finally {
+    await local.close();
+  }
+});
+
 /** A 2026-07-28 server that answers every tools/call with `inputRequests` (and anything else plainly). */
 function modernServer(inputRequests: Record<string, unknown>): Promise<TestServer> {
   return startRawServer((_req, res, body) => {

@@ -135,3 +135,14 @@ describe("a legacy child whose initialize result describes capabilities with wro
     assert.deepEqual(discover.body.result?.capabilities, { tools: {}, resources: { subscribe: true }, logging: {}, experimental: { b: { on: true } } });
   });
 });
+
+describe("a legacy child whose serverInfo has optional fields of wrong types", () => {
+  const serverInfo = { name: "m", version: "1", title: 5, websiteUrl: ["x"], icons: [{ src: 1 }], description: "readable" };
+  const bridge = legacyChild({ INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo }) });
+
+  test("server/discover names it with what a client's schema can read", async () => {
+    const discover = await call(bridge, ALICE, { id: 1, method: "server/discover", params: { _meta: meta() } });
+    assert.equal(discover.status, 200, JSON.stringify(discover.body));
+    assert.deepEqual(discover.body.result?._meta?.["io.modelcontextprotocol/serverInfo"], { name: "m", version: "1", description: "readable" });
+  });
+});
