@@ -161,6 +161,10 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (refused) return refused;
         // Client notifications have nothing to act on without a session; closing a stream cancels.
         if (era.kind === "notification") return new Response(null, { status: 202 });
+        // The answer's id is written from the parsed number: past 2^53 it would be another one, which
+        // the client (with 64-bit integers) could not match. (A legacy session forwards the line as written.)
+        const { id } = messages[0] as JsonRpcRequest;
+        if (typeof id === "number" && !Number.isSafeInteger(id)) return refuse(400, ErrorCode.InvalidRequest, 'Invalid Request: "id" must be a string or an integer (at most 2^53 - 1 in magnitude: send a larger one as a string)');
         return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }
