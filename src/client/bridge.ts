@@ -4,7 +4,7 @@
  * JSON-RPC error naming why there is none — unless the local client cancelled it.
  */
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
-import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { AnswerBudget, Held } from "./answer-budget.ts";
@@ -276,9 +276,11 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** One message from stdin, alone or in a batch. */
   function take(item: unknown, batch: Batch | undefined): void {
     const problem = envelopeProblem(item);
-    if (problem) {
+    // Every answer is written from the parsed message: an id it cannot carry exactly is refused, and not echoed.
+    const inexact = problem === undefined && isRequest(item as JsonRpcMessage) ? inexactIdProblem(item as JsonRpcRequest) : undefined;
+    if (problem || inexact) {
       const id = (item as { id?: unknown } | null)?.id;
-      const error = errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`);
+      const error = errorResponse(problem && (typeof id === "string" || typeof id === "number") ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem ?? inexact}`);
       if (batch) add(batch, error);
       else write(error);
       return;

@@ -99,6 +99,15 @@ export function envelopeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a request's id would not come back as sent where the bridge writes the answer from the parsed
+ * message, or undefined: an integer past 2^53 (a client with 64-bit integers sends 2^53 + 1 as
+ * written) is read as another number, which the answer would carry and the client could not match.
+ */
+export function inexactIdProblem(request: JsonRpcRequest): string | undefined {
+  return typeof request.id === "number" && !Number.isSafeInteger(request.id) ? '"id" must be a string or an integer (at most 2^53 - 1 in magnitude: send a larger one as a string)' : undefined;
+}
+
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
 }

@@ -474,6 +474,25 @@ test("a modern server asking for input under the key __proto__: the local client
   assert.equal(asked, 1);
 });
 
+test("a local client's request id past 2^53: refused naming the limit, never answered under the number a double reads", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "s", version: "1" } } } : { resultType: "complete", content: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  // 2^53 + 1, as a client with 64-bit integers writes it.
+  local.write('{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"t","arguments":{}}}\n');
+  local.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "t", arguments: {} } });
+  await local.answer(2);
+  const refusal = await local.answer(null as unknown as number);
+  assert.match(refusal.error?.message ?? "", /"id" must be a string or an integer \(at most 2\^53 - 1 in magnitude: send a larger one as a string\)/);
+  assert.doesNotMatch(local.stdout(), /9007199254740992/);
+});
+
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {
   const held: ServerResponse[] = [];
   const server = await legacyServer((res) => held.push(res));
