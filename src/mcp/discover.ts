@@ -92,15 +92,15 @@ const CAPABILITY_FLAGS = ["listChanged", "subscribe"];
  * handshake for one such member, where without it the server serves.
  */
 function readableCapabilities(capabilities: unknown): JsonObject {
-  const out: JsonObject = {};
-  if (!isObject(capabilities)) return out;
+  if (!isObject(capabilities)) return {};
+  const members: Array<[string, JsonObject]> = [];
   for (const [name, value] of Object.entries(capabilities)) {
     if (!isObject(value)) continue;
-    const member = name === "experimental" ? Object.fromEntries(Object.entries(value).filter(([, entry]) => isObject(entry))) : { ...value };
-    if (name !== "experimental") for (const flag of CAPABILITY_FLAGS) if (flag in member && typeof member[flag] !== "boolean") delete member[flag];
-    out[name] = member;
+    if (name === "experimental") members.push([name, Object.fromEntries(Object.entries(value).filter(([, entry]) => isObject(entry)))]);
+    else members.push([name, Object.fromEntries(Object.entries(value).filter(([flag, entry]) => !CAPABILITY_FLAGS.includes(flag) || typeof entry === "boolean"))]);
   }
-  return out;
+  // Every name an own member ("__proto__" too: an assignment would set the prototype instead).
+  return Object.fromEntries(members);
 }
 
 /**
