@@ -100,12 +100,20 @@ export function envelopeProblem(value: unknown): string | undefined {
 }
 
 /**
+ * Whether a parsed number is one the bridge can echo (an id, a progress token) as the peer means
+ * it: finite, and an integer only within 2^53 - 1 in magnitude (a peer with 64-bit integers sends
+ * 2^53 + 1 as written; a double reads it as 2^53, which the echo would carry and the peer could not match).
+ */
+export function isExactNumber(value: number): boolean {
+  return Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value));
+}
+
+/**
  * Why a request's id would not come back as sent where the bridge writes the answer from the parsed
- * message, or undefined: an integer past 2^53 (a client with 64-bit integers sends 2^53 + 1 as
- * written) is read as another number, which the answer would carry and the client could not match.
+ * message, or undefined (see isExactNumber).
  */
 export function inexactIdProblem(request: JsonRpcRequest): string | undefined {
-  return typeof request.id === "number" && !Number.isSafeInteger(request.id) ? '"id" must be a string or an integer (at most 2^53 - 1 in magnitude: send a larger one as a string)' : undefined;
+  return typeof request.id === "number" && !isExactNumber(request.id) ? '"id" must be a string or an integer (at most 2^53 - 1 in magnitude: send a larger one as a string)' : undefined;
 }
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {

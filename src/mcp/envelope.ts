@@ -5,6 +5,7 @@
  */
 import { McpErrorCode, MetaKey } from "./protocol.ts";
 import { isObject } from "../util/object.ts";
+import { isExactNumber } from "../jsonrpc/message.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -35,6 +36,9 @@ export interface InitializeParams {
   clientInfo: Implementation;
   [key: string]: unknown;
 }
+
+/** What a progress token must be: progress carries it back as the bridge parsed it (see isExactNumber). */
+export const PROGRESS_TOKEN_PROBLEM = "expected a string or a number (an integer at most 2^53 - 1 in magnitude)";
 
 /** One thing wrong with an envelope: which `_meta` key and why. */
 export interface EnvelopeProblem {
@@ -82,9 +86,7 @@ export function readEnvelope(params: unknown): { envelope: RequestEnvelope } | {
   if (info !== undefined && !isImplementation(info)) problems.push({ key: MetaKey.clientInfo, problem: "expected an object with string name and version" });
   if (level !== undefined && !(LOG_LEVELS as readonly unknown[]).includes(level)) problems.push({ key: MetaKey.logLevel, problem: `expected one of ${LOG_LEVELS.join(", ")}` });
   const token = meta.progressToken;
-  // An integer past 2^53 is read as another number, which progress would carry: its client could not match it.
-  const numeric = typeof token === "number" && Number.isFinite(token) && (!Number.isInteger(token) || Number.isSafeInteger(token));
-  if (token !== undefined && typeof token !== "string" && !numeric) problems.push({ key: "progressToken", problem: "expected a string or a number (an integer at most 2^53 - 1 in magnitude)" });
+  if (token !== undefined && typeof token !== "string" && !(typeof token === "number" && isExactNumber(token))) problems.push({ key: "progressToken", problem: PROGRESS_TOKEN_PROBLEM });
   if (problems.length > 0) return { problems };
   return {
     envelope: {

@@ -491,6 +491,12 @@ test("a local client's request id past 2^53: refused naming the limit, never ans
   const refusal = await local.answer(null as unknown as number);
   assert.match(refusal.error?.message ?? "", /"id" must be a string or an integer \(at most 2\^53 - 1 in magnitude: send a larger one as a string\)/);
   assert.doesNotMatch(local.stdout(), /9007199254740992/);
+  // As a progress token: progress would come back under the number a double reads.
+  local.write('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t","arguments":{},"_meta":{"progressToken":9007199254740993}}}\n');
+  const token = await local.answer(3);
+  assert.equal(token.error?.code, -32602, JSON.stringify(token));
+  assert.match(token.error?.message ?? "", /progressToken/);
+  assert.doesNotMatch(local.stdout(), /9007199254740992/);
 });
 
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {
