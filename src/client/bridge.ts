@@ -4,7 +4,8 @@
  * JSON-RPC error naming why there is none — unless the local client cancelled it.
  */
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
-import { envelopeProblem, ErrorCode, errorResponse, idKey, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, isExactNumber, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { metaOf, PROGRESS_TOKEN_PROBLEM } from "../mcp/envelope.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { AnswerBudget, Held } from "./answer-budget.ts";
@@ -275,12 +276,10 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
 
   /** One message from stdin, alone or in a batch. */
   function take(item: unknown, batch: Batch | undefined): void {
-    const problem = envelopeProblem(item);
-    if (problem) {
-      const id = (item as { id?: unknown } | null)?.id;
-      const error = errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`);
-      if (batch) add(batch, error);
-      else write(error);
+    const refusal = refusalOf(item);
+    if (refusal) {
+      if (batch) add(batch, refusal);
+      else write(refusal);
       return;
     }
     const message = item as JsonRpcMessage;
@@ -353,4 +352,26 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       return pending.size;
     },
   };
+}
+
+/**
+ * The error answering a message from stdin that is not forwarded, or undefined: one that is not
+ * JSON-RPC (Invalid Request, under its id when it has one), and a request whose id or progress
+ * token is a number the bridge could not write back as sent (every answer and progress
+ * notification is written from the parsed message, see isExactNumber): Invalid Request with a null
+ * id (its own would be the other number), Invalid Params.
+ */
+function refusalOf(item: unknown): JsonRpcResponse | undefined {
+  const problem = envelopeProblem(item);
+  if (problem) {
+    const id = (item as { id?: unknown } | null)?.id;
+    return errorResponse(typeof id === "string" || typeof id === "number" ? id : null, ErrorCode.InvalidRequest, `mcp-bridge: ${problem}`);
+  }
+  const message = item as JsonRpcMessage;
+  if (!isRequest(message)) return undefined;
+  const inexact = inexactIdProblem(message);
+  if (inexact) return errorResponse(null, ErrorCode.InvalidRequest, `mcp-bridge: ${inexact}`);
+  const token = metaOf(message.params)?.progressToken;
+  if (typeof token === "number" && !isExactNumber(token)) return errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: _meta.progressToken: ${PROGRESS_TOKEN_PROBLEM}`);
+  return undefined;
 }

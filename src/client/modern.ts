@@ -10,10 +10,10 @@ import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse,
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
-import { requestHeaders, type ParamHeader } from "../mcp/era.ts";
-import { inputRequestsProblem, inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
+import { rememberTool, requestHeaders, type ParamHeader } from "../mcp/era.ts";
+import { inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
-import { isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
+import { inputRequiredProblem, isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText } from "./messages.ts";
@@ -24,8 +24,6 @@ import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 /** The modern revision the bridge speaks to remote servers. */
 export const MODERN_VERSION = MODERN_VERSIONS[0];
-/** Tools whose `x-mcp-header` declarations are remembered at once (far more than any server has). */
-const MAX_TOOLS_WITH_HEADERS = 10_000;
 /**
  * Resources a legacy local client may be subscribed to at once: each subscription reopens the one
  * `subscriptions/listen` stream with all of them, so without a bound a client subscribing to ever
@@ -276,16 +274,10 @@ export class ModernTransport implements RemoteTransport {
     return requestHeaders(method, params, version, name === undefined ? [] : (this.#toolHeaders.get(name) ?? []));
   }
 
-  /**
-   * Keeps a tool's `Mcp-Param-*` declarations (only tools that have some), most recently listed
-   * last; past MAX_TOOLS_WITH_HEADERS the oldest are forgotten: a server listing ever new tools
-   * must not grow the bridge's memory without bound.
-   */
+  /** Keeps a tool's `Mcp-Param-*` declarations, only for tools that have some (bounded: see rememberTool). */
   #remember(name: string, declarations: ParamHeader[]): void {
-    this.#toolHeaders.delete(name);
-    if (declarations.length === 0) return;
-    this.#toolHeaders.set(name, declarations);
-    if (this.#toolHeaders.size > MAX_TOOLS_WITH_HEADERS) this.#toolHeaders.delete(this.#toolHeaders.keys().next().value!);
+    if (declarations.length === 0) this.#toolHeaders.delete(name);
+    else rememberTool(this.#toolHeaders, name, declarations);
   }
 
   /** tools/list: tools with invalid `x-mcp-header` annotations are excluded, the valid ones remembered. */
@@ -340,8 +332,8 @@ export class ModernTransport implements RemoteTransport {
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;
-      const problem = inputRequestsProblem(result.inputRequests);
-      if (problem) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server ${problem}`);
+      const problem = inputRequiredProblem(request.method, result);
+      if (problem) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: ${problem}`);
       const asks = requestsFromInputRequests(result.inputRequests, () => `mcp-bridge-input-${++this.#nextAskId}`);
       const answers = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, response: await this.#ask({ method: ask.method, params: ask.params }, signal) })));
       const { inputResponses, failed } = inputResponsesFromAnswers(answers);

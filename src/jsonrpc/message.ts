@@ -99,6 +99,23 @@ export function envelopeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a parsed number is one the bridge can echo (an id, a progress token) as the peer means
+ * it: finite, and an integer only within 2^53 - 1 in magnitude (a peer with 64-bit integers sends
+ * 2^53 + 1 as written; a double reads it as 2^53, which the echo would carry and the peer could not match).
+ */
+export function isExactNumber(value: number): boolean {
+  return Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value));
+}
+
+/**
+ * Why a request's id would not come back as sent where the bridge writes the answer from the parsed
+ * message, or undefined (see isExactNumber).
+ */
+export function inexactIdProblem(request: JsonRpcRequest): string | undefined {
+  return typeof request.id === "number" && !isExactNumber(request.id) ? '"id" must be a string or an integer (at most 2^53 - 1 in magnitude: send a larger one as a string)' : undefined;
+}
+
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
 }

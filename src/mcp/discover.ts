@@ -27,20 +27,32 @@ export interface DiscoverResult {
   [key: string]: unknown;
 }
 
-/**
- * Server capabilities as a modern client may see them: `tasks`, gone from the era, is dropped;
- * `logging` (log messages now sent at each request's `logLevel`), `completions`, `prompts`,
- * `resources` (with `subscribe`, now served by `subscriptions/listen`) and `tools` stay.
- */
-function modernCapabilities(capabilities: unknown): JsonObject {
-  const out: JsonObject = isObject(capabilities) ? { ...capabilities } : {};
-  delete out.tasks;
-  return out;
-}
 
 /** An Implementation as every era requires it: a string `name` and `version` (clients refuse one without). */
 function isImplementation(value: unknown): value is Implementation {
   return isObject(value) && typeof value.name === "string" && typeof value.version === "string";
+}
+
+/** Optional members of an Implementation that the schema types as strings. */
+const IMPLEMENTATION_TEXTS = ["title", "description", "websiteUrl"];
+
+function isReadableIcon(icon: unknown): boolean {
+  if (!isObject(icon) || typeof icon.src !== "string") return false;
+  if (icon.mimeType !== undefined && typeof icon.mimeType !== "string") return false;
+  if (icon.sizes !== undefined && !(Array.isArray(icon.sizes) && icon.sizes.every((size) => typeof size === "string"))) return false;
+  return icon.theme === undefined || icon.theme === "light" || icon.theme === "dark";
+}
+
+/**
+ * `info` without the optional members a client's schema could not read (a `title`,
+ * `description` or `websiteUrl` that is not a string, `icons` that are not an array of icons): a
+ * client validating the handshake would refuse all of it for one of them.
+ */
+function readableImplementation(info: Implementation): Implementation {
+  const out: Implementation = { ...info };
+  for (const key of IMPLEMENTATION_TEXTS) if (key in out && typeof out[key] !== "string") delete out[key];
+  if ("icons" in out && !(Array.isArray(out.icons) && out.icons.every(isReadableIcon))) delete out.icons;
+  return out;
 }
 
 /**
@@ -66,23 +78,56 @@ export function discoverFromInitialize(init: InitializeResult, supportedVersions
     resultType: "complete",
     ttlMs: hint.ttlMs,
     cacheScope: hint.cacheScope,
-    ...(isObject(init.serverInfo) && { _meta: { [MetaKey.serverInfo]: init.serverInfo } }),
+    ...(isImplementation(init.serverInfo) && { _meta: { [MetaKey.serverInfo]: readableImplementation(init.serverInfo) } }),
   };
+}
+
+/** Capability flags that every era's schema types as booleans. */
+const CAPABILITY_FLAGS = ["listChanged", "subscribe"];
+
+/**
+ * Server capabilities as a client's schema reads them: each member an object (`experimental` an
+ * object of objects), its `listChanged` and `subscribe` flags booleans. What is not so is left out
+ * (a flag absent is false): a client validating the initialize result would refuse the whole
+ * handshake for one such member, where without it the server serves.
+ */
+function readableCapabilities(capabilities: unknown): JsonObject {
+  if (!isObject(capabilities)) return {};
+  const members: Array<[string, JsonObject]> = [];
+  for (const [name, value] of Object.entries(capabilities)) {
+    if (!isObject(value)) continue;
+    if (name === "experimental") members.push([name, Object.fromEntries(Object.entries(value).filter(([, entry]) => isObject(entry)))]);
+    else members.push([name, Object.fromEntries(Object.entries(value).filter(([flag, entry]) => !CAPABILITY_FLAGS.includes(flag) || typeof entry === "boolean"))]);
+  }
+  // Every name an own member ("__proto__" too: an assignment would set the prototype instead).
+  return Object.fromEntries(members);
+}
+
+/**
+ * Server capabilities as a modern client may see them: `tasks`, gone from the era, is dropped;
+ * `logging` (log messages now sent at each request's `logLevel`), `completions`, `prompts`,
+ * `resources` (with `subscribe`, now served by `subscriptions/listen`) and `tools` stay, as a
+ * client's schema can read them (see readableCapabilities).
+ */
+function modernCapabilities(capabilities: unknown): JsonObject {
+  const out = readableCapabilities(capabilities);
+  delete out.tasks;
+  return out;
 }
 
 /**
  * Modern → legacy: the `initialize` answer for a legacy client, from a modern server's
  * `server/discover`. `protocolVersion` is the legacy version agreed with the client;
  * `fallbackServerInfo` names the server when the discover result names none with a string name
- * and version.
+ * and version; capabilities are those a client's schema can read (see readableCapabilities).
  */
 export function initializeFromDiscover(discover: unknown, protocolVersion: string, fallbackServerInfo: Implementation): InitializeResult {
   const result = isObject(discover) ? discover : {};
   const info = isObject(result._meta) ? result._meta[MetaKey.serverInfo] : undefined;
-  const serverInfo = isImplementation(info) ? info : isImplementation(result.serverInfo) ? result.serverInfo : fallbackServerInfo;
+  const serverInfo = isImplementation(info) ? readableImplementation(info) : isImplementation(result.serverInfo) ? readableImplementation(result.serverInfo) : fallbackServerInfo;
   return {
     protocolVersion,
-    capabilities: isObject(result.capabilities) ? { ...result.capabilities } : {},
+    capabilities: readableCapabilities(result.capabilities),
     serverInfo,
     ...(typeof result.instructions === "string" && { instructions: result.instructions }),
   };

@@ -5,6 +5,7 @@
  */
 import { McpErrorCode, MetaKey } from "./protocol.ts";
 import { isObject } from "../util/object.ts";
+import { isExactNumber } from "../jsonrpc/message.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -36,6 +37,9 @@ export interface InitializeParams {
   [key: string]: unknown;
 }
 
+/** What a progress token must be: progress carries it back as the bridge parsed it (see isExactNumber). */
+export const PROGRESS_TOKEN_PROBLEM = "expected a string or a number (an integer at most 2^53 - 1 in magnitude)";
+
 /** One thing wrong with an envelope: which `_meta` key and why. */
 export interface EnvelopeProblem {
   key: string;
@@ -64,8 +68,8 @@ function isImplementation(value: unknown): value is Implementation {
  * Reads and checks the envelope of a modern request. `protocolVersion` and `clientCapabilities`
  * are required; `clientInfo` and `logLevel` are checked when present, and so is `progressToken`
  * (a string or a number, basic/patterns/progress: a child may drop a request with another, and
- * its client would wait for nothing). Problems come missing keys first, in a stable order, so the
- * first one is what a client should fix first.
+ * its client would wait for nothing; an integer a double holds exactly). Problems come missing
+ * keys first, in a stable order, so the first one is what a client should fix first.
  */
 export function readEnvelope(params: unknown): { envelope: RequestEnvelope } | { problems: EnvelopeProblem[] } {
   const meta = metaOf(params);
@@ -82,7 +86,7 @@ export function readEnvelope(params: unknown): { envelope: RequestEnvelope } | {
   if (info !== undefined && !isImplementation(info)) problems.push({ key: MetaKey.clientInfo, problem: "expected an object with string name and version" });
   if (level !== undefined && !(LOG_LEVELS as readonly unknown[]).includes(level)) problems.push({ key: MetaKey.logLevel, problem: `expected one of ${LOG_LEVELS.join(", ")}` });
   const token = meta.progressToken;
-  if (token !== undefined && typeof token !== "string" && !(typeof token === "number" && Number.isFinite(token))) problems.push({ key: "progressToken", problem: "expected a string or a number" });
+  if (token !== undefined && typeof token !== "string" && !(typeof token === "number" && isExactNumber(token))) problems.push({ key: "progressToken", problem: PROGRESS_TOKEN_PROBLEM });
   if (problems.length > 0) return { problems };
   return {
     envelope: {

@@ -189,6 +189,20 @@ export interface ParamHeader {
   type: string | undefined;
 }
 
+/** Tools whose `x-mcp-header` declarations one side remembers at once (far more than any server has). */
+export const MAX_TOOLS_WITH_HEADERS = 10_000;
+
+/**
+ * Records a tool's declarations in `known`, as its most recent entry; past MAX_TOOLS_WITH_HEADERS
+ * the oldest is forgotten: a peer listing ever new tools must not grow the bridge's memory without
+ * bound (what is forgotten is as if never listed: read again when next needed).
+ */
+export function rememberTool(known: Map<string, ParamHeader[]>, name: string, declarations: ParamHeader[]): void {
+  known.delete(name);
+  known.set(name, declarations);
+  if (known.size > MAX_TOOLS_WITH_HEADERS) known.delete(known.keys().next().value!);
+}
+
 /** The `x-mcp-header` declarations of a tool's `inputSchema`, found along `properties` chains. */
 export function paramHeadersOf(inputSchema: unknown): ParamHeader[] {
   const found: ParamHeader[] = [];
@@ -218,6 +232,17 @@ function primitiveText(value: unknown): string | undefined {
 }
 
 /**
+ * The argument at `path` (property names from a tool's `inputSchema`) in a call's `arguments`, or
+ * undefined. Own members only: a parameter named `constructor` or `toString` that the call leaves
+ * out is absent, not the function every object inherits.
+ */
+function argumentAt(args: unknown, path: readonly string[]): unknown {
+  let value = args;
+  for (const key of path) value = isObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+  return value;
+}
+
+/**
  * Checks `Mcp-Param-{name}` headers of a `tools/call` against the body's arguments: each declared
  * argument present in the body must have its header, decoding to the same value (numbers compare
  * numerically). Absent or null arguments must have no header; declarations that are not HTTP tokens
@@ -227,8 +252,7 @@ export function checkParamHeaders(declarations: readonly ParamHeader[], args: un
   for (const declaration of declarations) {
     // No header can carry a name that is not a token (a conforming client drops such a tool): none is expected.
     if (!isHeaderToken(declaration.name)) continue;
-    let value: unknown = args;
-    for (const key of declaration.path) value = isObject(value) ? value[key] : undefined;
+    const value = argumentAt(args, declaration.path);
     const headerName = `Mcp-Param-${declaration.name}`;
     if (value === undefined || value === null) {
       // A client omits the header for no value: one that is sent names a value the tool never gets.
@@ -255,9 +279,7 @@ export function requestHeaders(method: string, params: JsonObject | undefined, p
   if (name !== undefined) headers["Mcp-Name"] = encodeHeaderValue(name);
   const args = params?.arguments;
   for (const declaration of declarations) {
-    let value: unknown = args;
-    for (const key of declaration.path) value = isObject(value) ? value[key] : undefined;
-    const text = primitiveText(value);
+    const text = primitiveText(argumentAt(args, declaration.path));
     if (text !== undefined) headers[`Mcp-Param-${declaration.name}`] = encodeHeaderValue(text);
   }
   return headers;

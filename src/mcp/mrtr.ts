@@ -116,8 +116,8 @@ export function answersFromInputResponses(pending: ReadonlyArray<{ key: string; 
 }
 
 /**
- * Client side: why a round's `inputRequests` must not be put to the client (completing "the server
- * …"), or undefined: more than MAX_INPUT_REQUESTS of them (each may be a prompt to a person), or a
+ * Why a round's `inputRequests` must not be put to a client (completing "the server …"; see
+ * inputRequiredProblem), or undefined: more than MAX_INPUT_REQUESTS of them (each may be a prompt to a person), or a
  * method that is no request for input (the spec allows only INPUT_REQUEST_METHODS).
  */
 export function inputRequestsProblem(inputRequests: unknown): string | undefined {
@@ -147,14 +147,15 @@ export function requestsFromInputRequests(inputRequests: unknown, nextId: () => 
  * without that key so the server asks again).
  */
 export function inputResponsesFromAnswers(answers: ReadonlyArray<{ key: string; response: JsonRpcResponse }>): { inputResponses: InputResponses; failed: Array<{ key: string; error: NonNullable<JsonRpcResponse["error"]> }> } {
-  const inputResponses: InputResponses = {};
+  const answered: Array<[string, JsonObject]> = [];
   const failed: Array<{ key: string; error: NonNullable<JsonRpcResponse["error"]> }> = [];
   for (const { key, response } of answers) {
     if (response.error) failed.push({ key, error: response.error });
-    else if (isObject(response.result)) inputResponses[key] = response.result;
+    else if (isObject(response.result)) answered.push([key, response.result]);
     else failed.push({ key, error: { code: -32603, message: "the answer carried no result object" } });
   }
-  return { inputResponses, failed };
+  // The server names the keys: fromEntries makes each an own member ("__proto__" too, where an assignment would set the prototype and drop the answer).
+  return { inputResponses: Object.fromEntries(answered), failed };
 }
 
 /** Client side: the params of a retry: the original params plus `inputResponses` and the echoed `requestState`. */

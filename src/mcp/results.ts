@@ -6,6 +6,7 @@
 import { responseLine, type JsonRpcId } from "../jsonrpc/message.ts";
 import { jsonKindOf } from "../util/object.ts";
 import { isObject, type JsonObject } from "./envelope.ts";
+import { inputRequestsProblem } from "./mrtr.ts";
 import { CACHEABLE_METHODS, INPUT_REQUIRED_METHODS, McpErrorCode } from "./protocol.ts";
 
 export type CacheScope = "public" | "private";
@@ -62,10 +63,9 @@ export function resultProblem(method: string, result: unknown): string {
 /**
  * Why a 2026-07-28 peer's result of `method` is not a modern result, or undefined when it is:
  * every result is an object carrying `resultType`, "complete" or "input_required" (the only kinds
- * of the revision); "input_required" only for the methods that may ask (basic/patterns/mrtr
- * §Supported Requests), with at least one of `inputRequests` (an object of requests, each naming
- * its `method`) and `requestState` (a string). A few property reads for a complete result. The
- * text names the problem, never the peer's values (they go to a client and the log).
+ * of the revision), an "input_required" one as inputRequiredProblem says. A few property reads for
+ * a complete result. The text names the problem, never the peer's values (they go to a client and
+ * the log) but for a method that is no request for input (its first 100 characters).
  */
 export function modernResultProblem(method: string, result: unknown): string | undefined {
   if (!isObject(result)) return resultProblem(method, result);
@@ -73,6 +73,18 @@ export function modernResultProblem(method: string, result: unknown): string | u
   if (type === "complete") return undefined;
   if (type === undefined) return `the MCP server answered ${method} with a result without resultType, which protocol revision 2026-07-28 requires`;
   if (type !== "input_required") return `the MCP server answered ${method} with a resultType other than complete and input_required`;
+  return inputRequiredProblem(method, result);
+}
+
+/**
+ * Why an "input_required" result of `method` must not be put to a client, or undefined: only the
+ * methods that may ask may have one (basic/patterns/mrtr §Supported Requests), with at least one of
+ * `inputRequests` (an object of requests, each naming its `method`, at most MAX_INPUT_REQUESTS of
+ * them, each a request for input: see inputRequestsProblem) and `requestState` (a string). Server
+ * mode asks it of a child's answers, client mode of a remote server's: each entry may be a prompt
+ * to a person.
+ */
+export function inputRequiredProblem(method: string, result: JsonObject): string | undefined {
   if (!INPUT_REQUIRED_METHODS.has(method)) return `the MCP server answered ${method} with input_required, which only ${[...INPUT_REQUIRED_METHODS].join(", ")} may be answered with`;
   const { inputRequests, requestState } = result;
   if (requestState !== undefined && typeof requestState !== "string") return `the MCP server answered ${method} with input_required whose requestState is not a string`;
@@ -82,6 +94,8 @@ export function modernResultProblem(method: string, result: unknown): string | u
       const request = inputRequests[key];
       if (!isObject(request) || typeof request.method !== "string") return `the MCP server answered ${method} with input_required whose inputRequests has an entry that is not a request`;
     }
+    const asking = inputRequestsProblem(inputRequests);
+    if (asking !== undefined) return `the MCP server answered ${method} with input_required that ${asking}`;
   }
   if ((inputRequests === undefined || Object.keys(inputRequests).length === 0) && requestState === undefined) {
     return `the MCP server answered ${method} with input_required without inputRequests or requestState (it needs at least one)`;

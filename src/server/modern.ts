@@ -11,7 +11,7 @@ import { invalidRequestState } from "../mcp/mrtr.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
-import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
+import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, rememberTool, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { modernResultProblem } from "../mcp/results.ts";
 import { MAX_STATE_LENGTH, RequestStateSealer } from "../mcp/seal.ts";
@@ -320,7 +320,7 @@ export class ModernServer {
     }
     // Every page read: the listing replaces what was known (tools gone are forgotten); else it only adds.
     const known = complete ? undefined : this.#toolHeaders.get(upstream);
-    if (known) for (const [tool, declarations] of listed) known.set(tool, declarations);
+    if (known) for (const [tool, declarations] of listed) rememberTool(known, tool, declarations);
     else this.#toolHeaders.set(upstream, listed);
     // The list changed while it was read: the next call reads it again.
     if (this.#toolChanges.get(upstream) !== changes) this.#listedAt.delete(upstream);
@@ -355,7 +355,7 @@ export class ModernServer {
 /** Records the `x-mcp-header` declarations of the tools of one tools/list page in `map`. */
 function noteTools(map: Map<string, ParamHeader[]>, result: JsonObject): void {
   const tools = Array.isArray(result.tools) ? result.tools : [];
-  for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") map.set(tool.name, paramHeadersOf(tool.inputSchema));
+  for (const tool of tools) if (isObject(tool) && typeof tool.name === "string") rememberTool(map, tool.name, paramHeadersOf(tool.inputSchema));
 }
 
 /** The `child` a sealed state of a 2026-07-28 child's own names (a legacy child's rounds name the child process). */

@@ -5,7 +5,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
-import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, isRequest, lookalikeKey, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, inexactIdProblem, isRequest, lookalikeKey, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { BodyNotAdmittedError, readBodyLimited, readRequestText } from "../util/body.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
@@ -161,6 +161,9 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (refused) return refused;
         // Client notifications have nothing to act on without a session; closing a stream cancels.
         if (era.kind === "notification") return new Response(null, { status: 202 });
+        // The answer's id is written from the parsed message (a legacy session forwards the line as written).
+        const inexact = inexactIdProblem(messages[0] as JsonRpcRequest);
+        if (inexact) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
         return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }

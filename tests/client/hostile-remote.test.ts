@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { CLI, writeConfig } from "../support/bridge.ts";
 import { startJsonEndpoint } from "../support/json-endpoint.ts";
-import { waitFor } from "./support.ts";
+import { connectLocalClient, waitFor } from "./support.ts";
 import { startRawServer, type TestServer } from "./sdk-servers.ts";
 
 const servers: TestServer[] = [];
@@ -384,6 +384,41 @@ test("a modern server whose server/discover names itself without a version: the 
   assert.equal(typeof result?.serverInfo?.version, "string", JSON.stringify(result));
 });
 
+test("a modern server whose server/discover describes capabilities with wrong types: an SDK client still connects, told only what its schema can read", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const capabilities = { tools: { listChanged: true }, prompts: { listChanged: "maybe" }, resources: [], completions: 7, experimental: { good: { x: 1 }, bad: 3 } };
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "typos", version: "1" } } } : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = await connectLocalClient(["connect", server.url]);
+  try {
+    assert.deepEqual(local.client.getServerCapabilities(), { tools: { listChanged: true }, prompts: {}, experimental: { good: { x: 1 } }, logging: {} });
+    assert.deepEqual((await local.client.listTools()).tools, []);
+  } finally {
+    await local.close();
+  }
+});
+
+test("a modern server whose serverInfo has optional fields of wrong types: an SDK client still connects, told the name, the version and what is readable", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const serverInfo = { name: "typos", version: "1", title: 5, websiteUrl: 3, icons: "none", description: "readable" };
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": serverInfo } } : { resultType: "complete", tools: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = await connectLocalClient(["connect", server.url]);
+  try {
+    assert.deepEqual(local.client.getServerVersion(), { name: "typos", version: "1", description: "readable" });
+  } finally {
+    await local.close();
+  }
+});
+
 /** A 2026-07-28 server that answers every tools/call with `inputRequests` (and anything else plainly). */
 function modernServer(inputRequests: Record<string, unknown>): Promise<TestServer> {
   return startRawServer((_req, res, body) => {
@@ -416,6 +451,81 @@ test("a modern server asking for input hundreds of times in one round, or for wh
     assert.match((await local.answer(1)).error?.message ?? "", reason);
     assert.ok(!local.stdout().includes("elicitation/create"), local.stdout().slice(0, 2000));
   }
+});
+
+test("a modern server answering what may not ask (tools/list) with input_required, or asking with a requestState that is no string: the call fails naming it, nothing is put to the local client", async () => {
+  const elicit = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "asker", version: "1" } } }
+        : message.method === "tools/list"
+          ? { resultType: "input_required", inputRequests: { a: elicit }, requestState: "s" }
+          : { resultType: "input_required", inputRequests: { a: elicit }, requestState: { not: "a string" } };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.match((await local.answer(1)).error?.message ?? "", /answered tools\/list with input_required, which only tools\/call, prompts\/get, resources\/read may be answered with/);
+  local.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "ask", arguments: {} } });
+  assert.match((await local.answer(2)).error?.message ?? "", /requestState is not a string/);
+  assert.ok(!local.stdout().includes("elicitation/create"), local.stdout().slice(0, 2000));
+});
+
+test("a modern server asking for input under the key __proto__: the local client's answer reaches it under that key, asked once", async () => {
+  let asked = 0;
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { inputResponses?: Record<string, unknown> } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const given = message.params?.inputResponses;
+    let result: Record<string, unknown> = { resultType: "complete" };
+    if (message.method === "server/discover") result = { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "proto", version: "1" } } };
+    else if (message.method === "tools/call" && given && Object.hasOwn(given, "__proto__")) result = { resultType: "complete", content: [{ type: "text", text: JSON.stringify(given["__proto__"]) }] };
+    else if (message.method === "tools/call") {
+      asked++;
+      // A computed key: an own member named __proto__, as JSON.parse gives it.
+      result = { resultType: "input_required", inputRequests: { ["__proto__"]: { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } } }, requestState: "s" };
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+  const ask = await waitFor(() => local.stdout().split("\n").map((line) => (line.includes("elicitation/create") ? (JSON.parse(line) as { id: unknown }) : undefined)).find(Boolean), "the question");
+  local.send({ jsonrpc: "2.0", id: ask!.id, result: { action: "accept", content: { name: "proto" } } });
+  const answer = await local.answer(1);
+  assert.deepEqual(JSON.parse(answer.result?.content?.[0]?.text ?? "null"), { action: "accept", content: { name: "proto" } }, JSON.stringify(answer));
+  assert.equal(asked, 1);
+});
+
+test("a local client's request id past 2^53: refused naming the limit, never answered under the number a double reads", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "s", version: "1" } } } : { resultType: "complete", content: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  // 2^53 + 1, as a client with 64-bit integers writes it.
+  local.write('{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"t","arguments":{}}}\n');
+  local.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "t", arguments: {} } });
+  await local.answer(2);
+  const refusal = await local.answer(null as unknown as number);
+  assert.match(refusal.error?.message ?? "", /"id" must be a string or an integer \(at most 2\^53 - 1 in magnitude: send a larger one as a string\)/);
+  assert.doesNotMatch(local.stdout(), /9007199254740992/);
+  // As a progress token: progress would come back under the number a double reads.
+  local.write('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t","arguments":{},"_meta":{"progressToken":9007199254740993}}}\n');
+  const token = await local.answer(3);
+  assert.equal(token.error?.code, -32602, JSON.stringify(token));
+  assert.match(token.error?.message ?? "", /progressToken/);
+  assert.doesNotMatch(local.stdout(), /9007199254740992/);
 });
 
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {

@@ -296,3 +296,31 @@ describe("a progress token that is neither a string nor a number", () => {
     }
   });
 });
+
+describe("a request id past 2^53", () => {
+  const bridge = useDebugBridge((everything) => ({ mcp_server: { command: process.execPath, args: [everything] }, auth: { type: "bearer", bearer: { valid_tokens: [ALICE] } } }));
+
+  test("as a progress token: refused (400 InvalidParams naming it), never echoed in progress as another number", async () => {
+    const raw = `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":${JSON.stringify({ ...meta({}), progressToken: 0 }).replace('"progressToken":0', '"progressToken":9007199254740993')}}}`;
+    const response = await post(bridge, ALICE, { method: "tools/call", params: { name: "echo" } }, { raw });
+    const body = (await response.json()) as { error?: { code: number; message: string } };
+    assert.equal(response.status, 400, JSON.stringify(body));
+    assert.equal(body.error?.code, -32602);
+    assert.match(body.error!.message, /progressToken: expected a string or a number \(an integer at most 2\^53 - 1 in magnitude\)/);
+  });
+
+  test("is refused (400 InvalidRequest saying to send a string), never answered under another number the client cannot match", async () => {
+    // 2^53 + 1: a client with 64-bit integers (Go, Rust, Java) sends it exactly; a double reads 2^53.
+    const raw = `{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":${JSON.stringify(meta({}))}}}`;
+    const response = await post(bridge, ALICE, { method: "tools/call", params: { name: "echo" } }, { raw });
+    const text = await response.text();
+    assert.equal(response.status, 400, text);
+    assert.doesNotMatch(text, /9007199254740992/);
+    const body = JSON.parse(text) as { error?: { code: number; message: string } };
+    assert.equal(body.error?.code, -32600, text);
+    assert.match(body.error!.message, /"id" must be a string or an integer \(at most 2\^53 - 1 in magnitude: send a larger one as a string\)/);
+    const safe = await call(bridge, ALICE, { id: 9007199254740991, method: "tools/call", params: { name: "echo", arguments: { text: "max" }, _meta: meta({}) } });
+    assert.equal(safe.body.id, 9007199254740991);
+    assert.equal(textOf(safe.body.result), "max");
+  });
+});

@@ -26,6 +26,8 @@ const BAD_ANSWERS: Array<[string, string, RegExp]> = [
   ["input_required with empty inputRequests", '{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{}}}', /input_required without inputRequests or requestState/],
   ["input_required whose inputRequests is a string", '{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":"marker-not-logged"}}', /inputRequests is not an object/],
   ["input_required whose request is a string", '{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{"a":"marker-not-logged"}}}', /inputRequests has an entry that is not a request/],
+  ["input_required asking 17 inputs at once", `{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{${Array.from({ length: 17 }, (_, i) => `"q${i}":{"method":"elicitation/create","params":{"message":"marker-not-logged"}}`).join(",")}}}}`, /input_required that asked for 17 inputs at once; at most 16/],
+  ["input_required asking for what is no input", '{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{"a":{"method":"tools/call","params":{"name":"marker-not-logged"}}}}}', /input_required that asked the client for tools\/call, which is no request for input/],
   ["input_required whose requestState is an object", '{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{"a":{"method":"elicitation/create","params":{}}},"requestState":{"marker-not-logged":1}}}', /requestState is not a string/],
 ];
 

@@ -74,6 +74,45 @@ for (const era of ["modern", "legacy"] as const) {
   });
 }
 
+for (const era of ["modern", "legacy"] as const) {
+  describe(`a ${era} child whose tool mirrors parameters named constructor and toString`, () => {
+    const bridge = useMisbehavingBridge(era, "10s", ALICE);
+    const inherited = (id: number, args: Record<string, unknown>, headers: Record<string, string>) =>
+      call(bridge, ALICE, { id, method: "tools/call", params: { name: "inherited_names", arguments: args, _meta: meta({}) } }, { headers });
+
+    test("left out, they are absent (no header expected), not the functions every object inherits; given, they are checked", async () => {
+      const without = await inherited(1, {}, {});
+      assert.equal(without.status, 200, JSON.stringify(without.body));
+      assert.equal(textOf(without.body.result), "ok {}");
+      const given = await inherited(2, { constructor: "a", toString: "b" }, { "mcp-param-ctor": "a", "mcp-param-str": "b" });
+      assert.equal(given.status, 200, JSON.stringify(given.body));
+      const lying = await inherited(3, { constructor: "a" }, { "mcp-param-ctor": "z" });
+      assert.equal(lying.status, 400, JSON.stringify(lying.body));
+      assert.equal(lying.body.error?.code, -32020);
+      const sentForNothing = await inherited(4, {}, { "mcp-param-str": "b" });
+      assert.equal(sentForNothing.status, 400, JSON.stringify(sentForNothing.body));
+    });
+  });
+}
+
+describe("a modern child whose tools/list brings ever new tools with x-mcp-header", { timeout: 120_000 }, () => {
+  const bridge = useMisbehavingBridge("modern", "20s", ALICE);
+
+  test("the bridge keeps the declarations of at most 10,000 tools per child (the oldest forgotten), not every tool ever listed", async () => {
+    const TOOLS = 10_001;
+    const inputSchema = { type: "object", properties: { region: { type: "string", "x-mcp-header": "Region" } } };
+    const line = JSON.stringify({ jsonrpc: "2.0", id: 0, result: { resultType: "complete", tools: Array.from({ length: TOOLS }, (_, i) => ({ name: `t${i}`, inputSchema })) } }).replace('"id":0', '"id":ID');
+    const listed = await call(bridge, ALICE, { id: 1, method: "tools/list", params: { rawLine: line, _meta: meta({}) } });
+    assert.equal(listed.body.result?.tools?.length, TOOLS);
+    const lying = (id: number, name: string) => call(bridge, ALICE, { id, method: "tools/call", params: { name, arguments: { region: "eu" }, _meta: meta({}) } }, { headers: { "mcp-param-region": "us" } });
+    // The newest is still known: its lying header is refused from memory.
+    assert.equal((await lying(2, `t${TOOLS - 1}`)).status, 400);
+    // The oldest was forgotten: the bridge reads the child's tools again, and t0 is no longer among them.
+    const oldest = await lying(3, "t0");
+    assert.equal(oldest.status, 200, JSON.stringify(oldest.body));
+  });
+});
+
 describe("an x-mcp-header argument whose value no header can mirror", () => {
   const bridge = useMisbehavingBridge("legacy", "10s", ALICE);
   const routed = (id: number, raw: string, header?: string) =>

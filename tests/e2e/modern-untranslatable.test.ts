@@ -124,3 +124,25 @@ describe("a legacy child whose initialize result has instructions: null", () => 
     assert.doesNotMatch(bridge.logs(), /cannot be translated for a modern client/);
   });
 });
+
+describe("a legacy child whose initialize result describes capabilities with wrong types", () => {
+  const capabilities = { tools: { listChanged: "yes" }, prompts: [], resources: { subscribe: true, listChanged: 1 }, logging: {}, completions: 3, experimental: { a: 1, b: { on: true } } };
+  const bridge = legacyChild({ INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities, serverInfo: { name: "m", version: "1" } }) });
+
+  test("server/discover tells only what a client's schema can read (an SDK client refuses the whole result for one such member)", async () => {
+    const discover = await call(bridge, ALICE, { id: 1, method: "server/discover", params: { _meta: meta() } });
+    assert.equal(discover.status, 200, JSON.stringify(discover.body));
+    assert.deepEqual(discover.body.result?.capabilities, { tools: {}, resources: { subscribe: true }, logging: {}, experimental: { b: { on: true } } });
+  });
+});
+
+describe("a legacy child whose serverInfo has optional fields of wrong types", () => {
+  const serverInfo = { name: "m", version: "1", title: 5, websiteUrl: ["x"], icons: [{ src: 1 }], description: "readable" };
+  const bridge = legacyChild({ INIT_RESULT: JSON.stringify({ protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo }) });
+
+  test("server/discover names it with what a client's schema can read", async () => {
+    const discover = await call(bridge, ALICE, { id: 1, method: "server/discover", params: { _meta: meta() } });
+    assert.equal(discover.status, 200, JSON.stringify(discover.body));
+    assert.deepEqual(discover.body.result?._meta?.["io.modelcontextprotocol/serverInfo"], { name: "m", version: "1", description: "readable" });
+  });
+});
