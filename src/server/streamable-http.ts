@@ -133,6 +133,10 @@ export function createMcpHandlers(options: McpHandlerOptions) {
       if (problem) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${problem}`);
       const lookalike = lookalikeKey(message);
       if (lookalike) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: the key ${JSON.stringify(lookalike[0])} may be read as "${lookalike[1]}"`);
+      // Every era writes some answer from the parsed id: a modern request's always, shared mode's
+      // (ids are remapped), a timeout's, a closed session's, and the cancellation a child is sent.
+      const inexact = isRequest(message) ? inexactIdProblem(message) : undefined;
+      if (inexact) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
     }
     // A single compact message is forwarded as received when the child cannot read it otherwise than
     // the bridge did; anything else is serialized again to one line from what was parsed.
@@ -161,9 +165,6 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (refused) return refused;
         // Client notifications have nothing to act on without a session; closing a stream cancels.
         if (era.kind === "notification") return new Response(null, { status: 202 });
-        // The answer's id is written from the parsed message (a legacy session forwards the line as written).
-        const inexact = inexactIdProblem(messages[0] as JsonRpcRequest);
-        if (inexact) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
         return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }

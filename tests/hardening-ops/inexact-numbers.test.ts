@@ -1,0 +1,82 @@
+/**
+ * Numbers past 2^53 that a 64-bit client writes (9007199254740993) and a double reads as another
+ * (9007199254740992): where the bridge writes an answer from the parsed message, in shared mode
+ * and in legacy sessions, such an id or progress token is refused, never echoed changed.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { startBridge } from "../support/bridge.ts";
+import { initialize, JSON_HEADERS, scripted, waitFor } from "./support.ts";
+
+/** 2^53 + 1 as written, and the number a double reads it as. */
+const BIG = "9007199254740993";
+const ROUNDED = "9007199254740992";
+
+/** POSTs `text` as written to a session; returns the status and the whole body as text. */
+async function postRaw(url: string, session: string, text: string) {
+  const response = await fetch(url, { method: "POST", headers: { ...JSON_HEADERS, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" }, body: text });
+  return { status: response.status, text: await response.text() };
+}
+
+describe("numbers past 2^53 the bridge would write back changed", () => {
+  test("shared mode: a request id past 2^53 is refused naming the limit, not answered under the remapped-back number", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { mode: "shared" } } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const refused = await postRaw(bridge.url, session, `{"jsonrpc":"2.0","id":${BIG},"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}`);
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(JSON.parse(refused.text).error.code, -32600);
+      assert.match(refused.text, /at most 2\^53 - 1 in magnitude/);
+      assert.ok(!refused.text.includes(ROUNDED), refused.text);
+      // A string id of the same digits is fine.
+      const fine = await postRaw(bridge.url, session, `{"jsonrpc":"2.0","id":"${BIG}","method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}`);
+      assert.equal(fine.status, 200, fine.text);
+      assert.ok(fine.text.includes(`"id":"${BIG}"`), fine.text);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("shared mode: a progress token past 2^53 is refused Invalid Params, not carried back as the number a double reads", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { mode: "shared" } } });
+    try {
+      const { session } = await initialize(bridge.url);
+      const refused = await postRaw(bridge.url, session, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"chatty","arguments":{"count":2},"_meta":{"progressToken":${BIG}}}}`);
+      assert.ok(!refused.text.includes(ROUNDED), refused.text);
+      assert.match(refused.text, /"code":-32602/);
+      assert.match(refused.text, /progressToken/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("legacy /sse + /messages: a request id past 2^53 is refused, where a timeout would have answered it under the number a double reads", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted({ read_timeout: "1s" }) } });
+    const controller = new AbortController();
+    try {
+      const stream = await fetch(`${bridge.origin}/sse`, { headers: { accept: "text/event-stream" }, signal: controller.signal });
+      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let events = "";
+      void (async () => {
+        for (let read = await reader.read(); !read.done; read = await reader.read()) events += read.value;
+      })().catch(() => {});
+      const endpoint = await waitFor(() => /event: endpoint\ndata: (\S+)/.exec(events)?.[1], "the endpoint event");
+      const post = (text: string) => fetch(new URL(endpoint, bridge.origin), { method: "POST", headers: { "content-type": "application/json" }, body: text });
+      await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }));
+      await waitFor(() => events.includes('"id":1,'), "the initialize answer");
+      await post(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
+      // wait without ms never answers: only the bridge's timeout would.
+      const refused = await post(`{"jsonrpc":"2.0","id":${BIG},"method":"tools/call","params":{"name":"wait","arguments":{}}}`);
+      const body = await refused.text();
+      assert.equal(refused.status, 400, body);
+      assert.match(body, /at most 2\^53 - 1 in magnitude/);
+      // A call that times out after it: its answer is the sign that the refused one would have had its own by now.
+      await post(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "wait", arguments: {} } }));
+      await waitFor(() => events.includes('"id":3,'), "the timeout of call 3");
+      assert.ok(!events.includes(ROUNDED), events);
+    } finally {
+      controller.abort();
+      await bridge.stop();
+    }
+  });
+});
