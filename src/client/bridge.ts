@@ -325,6 +325,10 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         answer(key, message);
         return;
       }
+      // The remote server's request goes out serialized again, and the local client's answer back:
+      // an id or progress token past 2^53 would reach each as another number.
+      const refusal = isRequest(message) ? refusalOf(message) : undefined;
+      if (refusal) return forward(refusal);
       write(message);
     },
     refuse: unasked,
@@ -355,7 +359,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
 }
 
 /**
- * The error answering a message from stdin that is not forwarded, or undefined: one that is not
+ * The error answering a message that is not forwarded (from stdin, or a remote server's request
+ * for the local client), or undefined: one that is not
  * JSON-RPC (Invalid Request, under its id when it has one), and a request whose id or progress
  * token is a number the bridge could not write back as sent (every answer and progress
  * notification is written from the parsed message, see isExactNumber): Invalid Request with a null

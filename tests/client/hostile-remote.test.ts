@@ -528,6 +528,30 @@ test("a local client's request id past 2^53: refused naming the limit, never ans
   assert.doesNotMatch(local.stdout(), /9007199254740992/);
 });
 
+test("a remote server's request with an id or progress token past 2^53: refused to it, never put to the local client as the number a double reads", async () => {
+  const answers: Array<{ id: unknown; error?: { code: number; message: string } }> = [];
+  const server = await legacyServer((res, message) => {
+    // The bridge's answers to the server's requests come back as POSTs without a method.
+    if (message.method === undefined) return void (answers.push(message as never), res.writeHead(202).end());
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    // As a server with 64-bit integers writes them (2^53 + 1), then the call's answer.
+    res.write(`data: {"jsonrpc":"2.0","id":9007199254740993,"method":"roots/list"}\n\n`);
+    res.write(`data: {"jsonrpc":"2.0","id":"r2","method":"roots/list","params":{"_meta":{"progressToken":9007199254740993}}}\n\n`);
+    res.end(`data: ${JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [] } })}\n\n`);
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { roots: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {} } });
+  await local.answer(1);
+  await waitFor(() => answers.length === 2 || undefined, "the refusals at the server");
+  assert.equal(answers[0]!.id, null, JSON.stringify(answers));
+  assert.equal(answers[0]!.error?.code, -32600);
+  assert.match(answers[0]!.error?.message ?? "", /at most 2\^53 - 1 in magnitude/);
+  assert.equal(answers[1]!.id, "r2");
+  assert.equal(answers[1]!.error?.code, -32602);
+  assert.doesNotMatch(local.stdout(), /roots\/list|9007199254740992/);
+});
+
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {
   const held: ServerResponse[] = [];
   const server = await legacyServer((res) => held.push(res));
