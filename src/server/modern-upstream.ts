@@ -20,7 +20,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
-import { afterIdOf, ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { afterIdOf, ErrorCode, errorResponse, inexactIdProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
@@ -412,6 +412,9 @@ export class ModernUpstream {
   }
 
   #childRequest(request: JsonRpcRequest): void {
+    // Every answer to the child is written from the parsed id: one past 2^53 would be another number.
+    const inexact = inexactIdProblem(request);
+    if (inexact) return this.answer(errorResponse(null, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`));
     if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
     if (!this.singlePrincipal) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} cannot be attributed to one user on a child every principal shares; set session.modern_child: per_principal`));
     if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));

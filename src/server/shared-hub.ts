@@ -13,7 +13,7 @@
  * other notifications (logging) go to the bridge's log, not to a client.
  */
 import type { McpServerConfig } from "../config/schema.ts";
-import { ErrorCode, errorResponse, idKey, isExactNumber, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, idKey, inexactIdProblem, isExactNumber, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { PROGRESS_TOKEN_PROBLEM } from "../mcp/envelope.ts";
 import { VERSION } from "../version.ts";
 import type { Logger } from "../log/logger.ts";
@@ -282,6 +282,9 @@ export class SharedChildHub {
       return owner.session.receive(restored, JSON.stringify(restored));
     }
     if (isRequest(message)) {
+      // Answered from the parsed id: one past 2^53 would be another number.
+      const inexact = inexactIdProblem(message);
+      if (inexact) return this.#write(errorResponse(null, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`));
       if (method === "ping") return this.#write({ jsonrpc: "2.0", id: message.id, result: {} });
       this.#logger.warn("the shared MCP server sent a server-to-client request; refused, since it cannot be routed to one user", { method });
       return this.#write(errorResponse(message.id, ErrorCode.MethodNotFound, UNROUTABLE));

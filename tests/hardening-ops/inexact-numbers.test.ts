@@ -5,12 +5,24 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { startBridge } from "../support/bridge.ts";
-import { initialize, JSON_HEADERS, scripted, waitFor } from "./support.ts";
+import { startBridge, type RunningBridge } from "../support/bridge.ts";
+import { call, meta } from "../support/modern.ts";
+import { initialize, JSON_HEADERS, logged, scripted, waitFor } from "./support.ts";
 
 /** 2^53 + 1 as written, and the number a double reads it as. */
 const BIG = "9007199254740993";
 const ROUNDED = "9007199254740992";
+
+/** A legacy child (tests/fixtures/misbehaving-server.mjs) whose raw_line tool writes `line` as written. */
+const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
+/** raw_line's line: the child's own ping with an id past 2^53, then the call's answer. */
+const PING_THEN_ANSWER = `{"jsonrpc":"2.0","id":${BIG},"method":"ping"}\n{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"pinged"}]}}`;
+
+/** What the bridge answered the child's ping with, as the child received it. */
+async function pingAnswer(bridge: RunningBridge): Promise<string> {
+  const logs = await logged(bridge, /answer to the server: /);
+  return logs.split("\n").find((line) => line.includes("answer to the server: "))!;
+}
 
 /** POSTs `text` as written to a session; returns the status and the whole body as text. */
 async function postRaw(url: string, session: string, text: string) {
@@ -77,6 +89,31 @@ describe("numbers past 2^53 the bridge would write back changed", () => {
     } finally {
       controller.abort();
       await bridge.stop();
+    }
+  });
+
+  test("a child's own request with an id past 2^53 (shared mode, and a legacy child behind a modern client): refused with a null id, never answered under the number a double reads", async () => {
+    const shared = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
+    try {
+      const { session } = await initialize(shared.url);
+      const answer = await postRaw(shared.url, session, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "raw_line", arguments: { line: PING_THEN_ANSWER } } }));
+      assert.match(answer.text, /pinged/);
+      const line = await pingAnswer(shared);
+      assert.ok(!line.includes(ROUNDED), line);
+      assert.match(line, /\\"id\\":null.*at most 2\^53 - 1 in magnitude/);
+    } finally {
+      await shared.stop();
+    }
+    const token = "alice-token-0123456789";
+    const modern = await startBridge({ server: { mcp_server: misbehaving, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } });
+    try {
+      const answer = await call(modern, token, { id: 1, method: "tools/call", params: { name: "raw_line", arguments: { line: PING_THEN_ANSWER }, _meta: meta() } });
+      assert.match(JSON.stringify(answer.body), /pinged/);
+      const line = await pingAnswer(modern);
+      assert.ok(!line.includes(ROUNDED), line);
+      assert.match(line, /\\"id\\":null.*at most 2\^53 - 1 in magnitude/);
+    } finally {
+      await modern.stop();
     }
   });
 });
