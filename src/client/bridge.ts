@@ -4,7 +4,7 @@
  * JSON-RPC error naming why there is none — unless the local client cancelled it.
  */
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
-import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, isExactNumber, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberIn, isExactNumber, mayHoldInexactNumber, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { metaOf, PROGRESS_TOKEN_PROBLEM } from "../mcp/envelope.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -263,20 +263,21 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       write(errorResponse(null, ErrorCode.ParseError, "mcp-bridge: a line on stdin is not JSON"));
       return;
     }
-    if (!Array.isArray(value)) return take(value, undefined);
+    const inexact = mayHoldInexactNumber(line);
+    if (!Array.isArray(value)) return take(value, undefined, inexact);
     if (value.length === 0) {
       write(errorResponse(null, ErrorCode.InvalidRequest, "mcp-bridge: an empty batch"));
       return;
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
     const batch: Batch = { waiting: 1, answers: [], chars: 0, held: options.answers.hold() };
-    for (const item of value) take(item, batch);
+    for (const item of value) take(item, batch, inexact);
     settle(batch);
   }
 
-  /** One message from stdin, alone or in a batch. */
-  function take(item: unknown, batch: Batch | undefined): void {
-    const refusal = refusalOf(item);
+  /** One message from stdin, alone or in a batch; `inexact`: its line may hold a number a double rounds (mayHoldInexactNumber). */
+  function take(item: unknown, batch: Batch | undefined, inexact: boolean): void {
+    const refusal = refusalOf(item, inexact);
     if (refusal) {
       if (batch) add(batch, refusal);
       else write(refusal);
@@ -364,9 +365,11 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
  * JSON-RPC (Invalid Request, under its id when it has one), and a request whose id or progress
  * token is a number the bridge could not write back as sent (every answer and progress
  * notification is written from the parsed message, see isExactNumber): Invalid Request with a null
- * id (its own would be the other number), Invalid Params.
+ * id (its own would be the other number), Invalid Params; and a request whose params hold such a
+ * number (it is sent on serialized again), Invalid Params. `mayBeInexact` false skips that walk
+ * (its text cannot hold one, see mayHoldInexactNumber).
  */
-function refusalOf(item: unknown): JsonRpcResponse | undefined {
+function refusalOf(item: unknown, mayBeInexact = true): JsonRpcResponse | undefined {
   const problem = envelopeProblem(item);
   if (problem) {
     const id = (item as { id?: unknown } | null)?.id;
@@ -378,5 +381,7 @@ function refusalOf(item: unknown): JsonRpcResponse | undefined {
   if (inexact) return errorResponse(null, ErrorCode.InvalidRequest, `mcp-bridge: ${inexact}`);
   const token = metaOf(message.params)?.progressToken;
   if (typeof token === "number" && !isExactNumber(token)) return errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: _meta.progressToken: ${PROGRESS_TOKEN_PROBLEM}`);
-  return undefined;
+  // Sent on serialized again: a number a double rounds would arrive as another.
+  const changed = mayBeInexact ? inexactNumberIn(message.params, "params") : undefined;
+  return changed ? errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: ${changed}`) : undefined;
 }

@@ -116,6 +116,42 @@ export function inexactIdProblem(request: JsonRpcRequest): string | undefined {
   return typeof request.id === "number" && !isExactNumber(request.id) ? '"id" must be a string or an integer (at most 2^53 - 1 in magnitude: send a larger one as a string)' : undefined;
 }
 
+/** Text that may hold a number a double cannot carry: 16 digits in a row, or an exponent of 3 digits. */
+const MAYBE_INEXACT = /\d{16}|[eE][+-]?\d{3}/;
+
+/**
+ * Why `value` (parsed from `text`) would reach its reader changed if serialized again, or
+ * undefined: a number in it that isExactNumber refuses (an integer past 2^53 - 1 in magnitude, one
+ * a double rounds; or past a double's range, which JSON.stringify writes as null). RFC 7493 §2.2:
+ * such numbers are not interoperable. Costs one regex test unless `text` may hold one.
+ */
+export function inexactNumberProblem(text: string, value: unknown): string | undefined {
+  return mayHoldInexactNumber(text) ? inexactNumberIn(value) : undefined;
+}
+
+/** Whether JSON text may hold a number isExactNumber refuses (a cheap test before inexactNumberIn). */
+export function mayHoldInexactNumber(text: string): boolean {
+  return MAYBE_INEXACT.test(text);
+}
+
+/**
+ * inexactNumberProblem for a value whose text may hold such a number (see mayHoldInexactNumber):
+ * the problem names where the number is ("params.arguments.account").
+ */
+export function inexactNumberIn(value: unknown, path = ""): string | undefined {
+  // Depth is bounded by nestedTooDeep already; a stack, not recursion, all the same.
+  const pending: Array<[unknown, string]> = [[value, path]];
+  while (pending.length > 0) {
+    const [next, at] = pending.pop()!;
+    if (typeof next === "number" && !isExactNumber(next)) {
+      return `the number at ${at || "the top"} is an integer past 2^53 - 1 in magnitude (or beyond a double's range), which would be passed on as another number: send it as a string`;
+    }
+    if (Array.isArray(next)) next.forEach((member, index) => pending.push([member, `${at}[${index}]`]));
+    else if (typeof next === "object" && next !== null) for (const [key, member] of Object.entries(next)) pending.push([member, at ? `${at}.${key}` : key]);
+  }
+  return undefined;
+}
+
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
 }

@@ -121,6 +121,11 @@ export class SessionManager {
     return state === "failed" ? "failing" : state === "restarting" || state === "failing" ? "degraded" : "ok";
   }
 
+  /** Whether sessions share one child (session.mode: shared), which is sent every message serialized again (ids remapped). */
+  get sharesChild(): boolean {
+    return this.#hub !== undefined;
+  }
+
   get childState(): string {
     return this.#hub ? this.#hub.state : this.starts.failing ? "failing" : "per-session";
   }

@@ -13,8 +13,7 @@
  * other notifications (logging) go to the bridge's log, not to a client.
  */
 import type { McpServerConfig } from "../config/schema.ts";
-import { ErrorCode, errorResponse, idKey, inexactIdProblem, isExactNumber, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
-import { PROGRESS_TOKEN_PROBLEM } from "../mcp/envelope.ts";
+import { ErrorCode, errorResponse, idKey, inexactIdProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { VERSION } from "../version.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
@@ -187,16 +186,12 @@ export class SharedChildHub {
           return queueMicrotask(() => session.receive(reply, JSON.stringify(reply)));
         }
       }
-      let params = message.params;
-      const meta = params?._meta as { progressToken?: string | number } | undefined;
-      // Progress comes back with the token written from the parsed one (see isExactNumber).
-      if (typeof meta?.progressToken === "number" && !isExactNumber(meta.progressToken)) {
-        const reply = errorResponse(message.id, ErrorCode.InvalidParams, `Invalid params: _meta.progressToken: ${PROGRESS_TOKEN_PROBLEM}`);
-        return queueMicrotask(() => session.receive(reply, JSON.stringify(reply)));
-      }
       const hubId = this.#nextId++;
       this.#requests.set(hubId, { session, id: message.id });
       this.#bySession.get(session)?.set(idKey(message.id), hubId);
+      // A progress token past 2^53 was refused with the body (inexactNumberProblem): it comes back as sent.
+      let params = message.params;
+      const meta = params?._meta as { progressToken?: string | number } | undefined;
       if (meta?.progressToken !== undefined) {
         const token = this.#nextId++;
         this.#tokens.set(token, { session, token: meta.progressToken });

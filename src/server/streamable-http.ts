@@ -5,7 +5,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ConnectionInfo } from "../runtime/types.ts";
-import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, inexactIdProblem, isRequest, lookalikeKey, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, envelopeProblem, errorResponse, forwardableAsReceived, inexactIdProblem, inexactNumberProblem, isRequest, lookalikeKey, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { BodyNotAdmittedError, readBodyLimited, readRequestText } from "../util/body.ts";
 import { classifyPost, withStandardHeadersRead } from "../mcp/era.ts";
 import { headerNamedRequest, modernRejection, type ModernServer } from "./modern.ts";
@@ -81,7 +81,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
    * for `holder` (returned): the principal, or the client's address (its /64 for IPv6) without one
    * (see ByteBudget).
    */
-  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean; holder: string } | Response> {
+  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean; holder: string; inexact: string | undefined } | Response> {
     const contentType = request.headers.get("content-type") ?? "";
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(contentType)) {
       return refuse(415, ErrorCode.InvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
@@ -140,8 +140,13 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     }
     // A single compact message is forwarded as received when the child cannot read it otherwise than
     // the bridge did; anything else is serialized again to one line from what was parsed.
-    const raws = !batch && !/[\r\n]/.test(text) && forwardableAsReceived(text) ? [text] : messages.map((message) => JSON.stringify(message));
-    return { messages, raws, batch, holder };
+    const asReceived = !batch && !/[\r\n]/.test(text) && forwardableAsReceived(text);
+    const raws = asReceived ? [text] : messages.map((message) => JSON.stringify(message));
+    // What is forwarded as received keeps its numbers; what is serialized again (here, by a shared
+    // child's hub, or as a modern request) would carry another number than the client sent.
+    const inexact = inexactNumberProblem(text, body);
+    if (inexact && (!asReceived || sessions.sharesChild)) return refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`);
+    return { messages, raws, batch, holder, inexact };
   }
 
   /** `clientAddress`: the client's address as resolved through server.trusted_proxies. */
@@ -165,6 +170,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (refused) return refused;
         // Client notifications have nothing to act on without a session; closing a stream cancels.
         if (era.kind === "notification") return new Response(null, { status: 202 });
+        if (read.inexact) return refuse(400, ErrorCode.InvalidParams, `Invalid params: ${read.inexact}`);
         return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }

@@ -526,6 +526,15 @@ test("a local client's request id past 2^53: refused naming the limit, never ans
   assert.equal(token.error?.code, -32602, JSON.stringify(token));
   assert.match(token.error?.message ?? "", /progressToken/);
   assert.doesNotMatch(local.stdout(), /9007199254740992/);
+  // In params (every message goes on serialized again): refused naming where, never sent as another number.
+  const before = server.requests.length;
+  local.write('{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"t","arguments":{"account":12345678901234567890}}}\n');
+  const account = await local.answer(4);
+  assert.equal(account.error?.code, -32602, JSON.stringify(account));
+  assert.match(account.error?.message ?? "", /the number at params\.arguments\.account is an integer past 2\^53 - 1 .*send it as a string/);
+  local.write('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"t","arguments":{"account":"12345678901234567890"}}}\n');
+  assert.ok((await local.answer(5)).result, "as a string it goes through");
+  assert.equal(server.requests.length, before + 1, `only the string one reached the server: ${server.requests.slice(before).join(", ")}`);
 });
 
 test("a remote server's request with an id or progress token past 2^53: refused to it, never put to the local client as the number a double reads", async () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
-import { call, meta } from "../support/modern.ts";
+import { call, meta, post } from "../support/modern.ts";
 import { initialize, JSON_HEADERS, logged, scripted, waitFor } from "./support.ts";
 
 /** 2^53 + 1 as written, and the number a double reads it as. */
@@ -112,6 +112,45 @@ describe("numbers past 2^53 the bridge would write back changed", () => {
       const line = await pingAnswer(modern);
       assert.ok(!line.includes(ROUNDED), line);
       assert.match(line, /\\"id\\":null.*at most 2\^53 - 1 in magnitude/);
+    } finally {
+      await modern.stop();
+    }
+  });
+
+  test("a number past 2^53 in params reaches the child as written where the line is forwarded as received, and is refused naming where it is wherever the message would be serialized again", async () => {
+    const line = (account: string, text = "hi") => `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"${text}","account":${account}}}}`;
+    const refusedAt = (answer: { status: number; text: string }, where: string) => {
+      assert.equal(answer.status, 400, answer.text);
+      assert.equal(JSON.parse(answer.text).error.code, -32602);
+      assert.ok(answer.text.includes(`the number at ${where} is an integer past 2^53 - 1`), answer.text);
+      assert.match(answer.text, /send it as a string/);
+    };
+    const perSession = await startBridge({ server: { mcp_server: scripted() } });
+    try {
+      const { session } = await initialize(perSession.url);
+      assert.equal((await postRaw(perSession.url, session, line(BIG))).status, 200, "a compact line goes to the child as written");
+      // Pretty-printed (or batched), the body is serialized again on its way.
+      refusedAt(await postRaw(perSession.url, session, JSON.stringify(JSON.parse(line("0")), null, 2).replace('"account": 0', `"account": ${BIG}`)), "params.arguments.account");
+      // Past a double's range it would have been written as null.
+      refusedAt(await postRaw(perSession.url, session, JSON.stringify(JSON.parse(line("0")), null, 2).replace('"account": 0', '"account": 1e400')), "params.arguments.account");
+    } finally {
+      await perSession.stop();
+    }
+    const shared = await startBridge({ server: { mcp_server: scripted(), session: { mode: "shared" } } });
+    try {
+      const { session } = await initialize(shared.url);
+      refusedAt(await postRaw(shared.url, session, line(BIG)), "params.arguments.account");
+      assert.equal((await postRaw(shared.url, session, line(`"${BIG}"`))).status, 200, "as a string it is fine");
+    } finally {
+      await shared.stop();
+    }
+    const token = "alice-token-0123456789";
+    const modern = await startBridge({ server: { mcp_server: misbehaving, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } });
+    try {
+      const message = { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "raw_line", arguments: { line: "", account: 0 }, _meta: meta() } };
+      const raw = JSON.stringify(message).replace('"account":0', `"account":${BIG}`);
+      const response = await post(modern, token, message, { raw });
+      refusedAt({ status: response.status, text: await response.text() }, "params.arguments.account");
     } finally {
       await modern.stop();
     }
