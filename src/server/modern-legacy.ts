@@ -163,6 +163,8 @@ function finishModern(context: Context, upstream: ModernUpstream, reply: ModernR
   const { message } = answer;
   const line = answer.afterId === undefined || message.error ? undefined : completeResultLine(id, method, message.result, answer.afterId);
   if (line !== undefined) return reply.finish(message, {}, line);
+  // Translated, the answer is serialized again.
+  if (answer.inexact) return failTranslation(context, upstream, reply, id, `the MCP server's answer cannot be passed on: ${answer.inexact}`);
   const uri = method === "resources/read" && typeof params?.uri === "string" ? params.uri : undefined;
   if (message.error) return reply.finish({ jsonrpc: "2.0", id, error: toModernError(message.error, uri) });
   const result = toModernResult(method, message.result, context.legacy.hint);

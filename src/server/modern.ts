@@ -210,14 +210,17 @@ export class ModernServer {
   #forward(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply, params: JsonObject | undefined): void {
     const { message } = request;
     const { id } = upstream.call(message.id, message.method, params, {
-      answered: ({ message: answer, afterId }) => {
+      answered: ({ message: answer, afterId, inexact }) => {
         // An error's envelope was checked as it was read (StdioChild); a result must be a modern one.
         const problem = answer.error === undefined ? modernResultProblem(message.method, answer.result) : undefined;
         if (problem !== undefined) return this.#invalidAnswer(upstream, reply, message.id, problem);
+        const result = answer.result;
+        // Passed on as written only under another id; anything else is serialized again.
+        const asWritten = afterId !== undefined && message.method !== "server/discover" && !(isObject(result) && result.resultType === "input_required");
+        if (inexact && !asWritten) return this.#invalidAnswer(upstream, reply, message.id, `the MCP server's answer cannot be passed on: ${inexact}`);
         // A client's page adds to what other pages declared (a tool listed again is updated).
         if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
-        const result = answer.result;
         if (isObject(result) && result.resultType === "input_required" && typeof result.requestState === "string") {
           const state = result.requestState;
           this.#sealChildState(request, state).then(
@@ -261,7 +264,7 @@ export class ModernServer {
 
   /** A modern child's answer no client may be given: InternalError naming `problem`, and a throttled warning without the answer. */
   #invalidAnswer(upstream: ModernUpstream, reply: ModernReply, id: JsonRpcId, problem: string): void {
-    this.#invalidAnswers.write("warn", "an MCP server's answer is not a valid 2026-07-28 result; the client gets an internal error", { child: upstream.name, problem });
+    this.#invalidAnswers.write("warn", "an MCP server's answer cannot be passed on to a 2026-07-28 client; the client gets an internal error", { child: upstream.name, problem });
     reply.finish(errorResponse(id, ErrorCode.InternalError, `Internal error: ${problem}`));
   }
 

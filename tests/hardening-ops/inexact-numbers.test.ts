@@ -155,4 +155,35 @@ describe("numbers past 2^53 the bridge would write back changed", () => {
       await modern.stop();
     }
   });
+
+  test("a number past 2^53 in a child's answer reaches the client as written where the line is passed on under another id, and is an internal error naming where it is wherever the answer would be serialized again", async () => {
+    const big = (line: string) => line.replace("BIG", "12345678901234567890");
+    // Compact and in the usual key order: passed on as written under the client's id.
+    const asWritten = big('{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"n"}],"account":BIG}}');
+    // Keys in another order: the bridge must serialize it again.
+    const reordered = big('{"id":ID,"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"n"}],"account":BIG}}');
+    const raw = (line: string, id: number, extra: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "raw_line", arguments: { line }, ...extra } });
+    const shared = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
+    try {
+      const { session } = await initialize(shared.url);
+      const kept = await postRaw(shared.url, session, JSON.stringify(raw(asWritten, 2)));
+      assert.ok(kept.text.includes('"account":12345678901234567890'), kept.text);
+      const refused = await postRaw(shared.url, session, JSON.stringify(raw(reordered, 3)));
+      assert.match(refused.text, /"code":-32603.*the number at result\.account is an integer past 2\^53 - 1/, refused.text);
+    } finally {
+      await shared.stop();
+    }
+    const token = "alice-token-0123456789";
+    const modern = await startBridge({ server: { mcp_server: misbehaving, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } });
+    try {
+      const kept = await post(modern, token, raw(asWritten, 4, { _meta: meta() }));
+      const keptText = await kept.text();
+      assert.ok(keptText.includes('"account":12345678901234567890'), keptText);
+      const refused = await call(modern, token, raw(reordered, 5, { _meta: meta() }));
+      assert.equal(refused.body.error?.code, -32603, JSON.stringify(refused.body));
+      assert.match(refused.body.error?.message ?? "", /the number at result\.account is an integer past 2\^53 - 1/);
+    } finally {
+      await modern.stop();
+    }
+  });
 });
