@@ -121,6 +121,28 @@ export function redactValues(text: string, values: ReadonlyArray<string | undefi
   return redacted;
 }
 
+/**
+ * The first `max` characters of `text` with `values` redacted (redactValues), a line of any length
+ * costing at most `max` plus the longest value: a cut never leaves part of a value behind, where
+ * redacting after cutting would miss a split copy and cutting after redacting a long text would
+ * bring text from past the cut into the kept part.
+ */
+export function redactedHead(text: string, values: readonly string[], max: number): string {
+  const margin = Math.max(0, ...values.map((value) => value.length));
+  if (text.length <= max + margin) return redactValues(text, values).slice(0, max);
+  const redacted = redactValues(text.slice(0, max + margin), values);
+  // What the cut split is in the last margin - 1 characters.
+  return redacted.slice(0, Math.min(max, redacted.length - margin + 1));
+}
+
+/** redactedHead from the end: the last `max` characters of `text`, `values` redacted. */
+export function redactedTail(text: string, values: readonly string[], max: number): string {
+  const margin = Math.max(0, ...values.map((value) => value.length));
+  if (text.length <= max + margin) return redactValues(text, values).slice(-max);
+  const redacted = redactValues(text.slice(-(max + margin)), values);
+  return redacted.slice(Math.max(redacted.length - max, margin - 1));
+}
+
 /** A string as it may be logged: credentials redacted, cut to MAX_LOGGED_VALUE, controls escaped. */
 export function sanitizeForLog(text: string): string {
   let value = redactUrlCredentials(text);

@@ -7,7 +7,7 @@ import type { McpServerConfig } from "../config/schema.ts";
 import { envelopeProblem, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import type { Logger } from "../log/logger.ts";
-import { isCredentialHeader, redactValues } from "../log/sanitize.ts";
+import { isCredentialHeader, redactedHead } from "../log/sanitize.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 import type { Principal } from "../auth/types.ts";
@@ -95,9 +95,7 @@ export class StdioChild {
     // A child may repeat a credential it was given in mcp_server.env (a startup banner, a crash
     // dumping its settings): the values whose name or shape says credential are kept out of the log.
     const credentials = Object.entries(config.env).flatMap(([name, value]) => (isCredentialHeader(name, value) ? [value] : []));
-    // Cut before redacting (a line may be megabytes), past the logged length by the longest credential so that none is cut in two.
-    const reach = MAX_LOGGED_LINE + Math.max(0, ...credentials.map((value) => value.length));
-    const logged = (line: string) => redactValues(line.slice(0, reach), credentials).slice(0, MAX_LOGGED_LINE);
+    const logged = (line: string) => redactedHead(line, credentials, MAX_LOGGED_LINE);
     const output = throttledLog(logger, "child output", { burst: LOG_BURST, windowMs: LOG_WINDOW_MS }, { pid });
     const stdout = createLineSplitter(
       (line) => {
@@ -138,7 +136,7 @@ export class StdioChild {
     );
     this.#process.onStdout((chunk) => stdout.push(chunk));
     this.#process.onStderr((chunk) => stderr.push(chunk));
-    const tail = new StderrTail();
+    const tail = new StderrTail(credentials);
     this.#process.onStderr((chunk) => tail.push(chunk));
     this.exited = this.#process.exited.then((exit) => {
       this.#exited = true;
@@ -152,7 +150,7 @@ export class StdioChild {
       }
       // A non-zero code, or a signal the bridge does not send, is a failure: say why, where warn is read.
       else if ((exit.code ?? 0) !== 0 || (exit.signal !== null && exit.signal !== "SIGTERM" && exit.signal !== "SIGKILL")) {
-        logger.warn("child exited with a failure", { pid, code: exit.code, signal: exit.signal, stderr_tail: redactValues(tail.text(), credentials) || undefined });
+        logger.warn("child exited with a failure", { pid, code: exit.code, signal: exit.signal, stderr_tail: tail.text() || undefined });
       } else logger.debug("child exited", { pid, code: exit.code, signal: exit.signal });
       events.onExit(exit);
       return exit;

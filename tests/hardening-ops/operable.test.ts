@@ -322,6 +322,23 @@ describe("a failing MCP server is explained at warn", () => {
     }
   });
 
+  test("a credential repeated on a line longer than the log keeps, and cut by the tail's limit: no part of it in the log", async () => {
+    const key = "sk-upstream-9c4e1f7a2b3d5e6fSHOULDNEVER";
+    // 120 copies, 43 characters apart: the logged line's cut and the tail's cut each fall inside one.
+    const script = 'const line = ("k=" + process.env.UPSTREAM_API_KEY + " ").repeat(120); process.stderr.write(line + "\\n"); process.stdin.once("data", () => { process.stderr.write(line); process.exit(7); });';
+    const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: ["-e", script], env: { UPSTREAM_API_KEY: key } } } });
+    try {
+      await initialize(bridge.url);
+      const logs = await logged(bridge, "child exited with a failure");
+      assert.match(logs, /child stderr .*line="k=\[redacted\] k=\[redacted\]/);
+      assert.match(logs, /stderr_tail=".*k=\[redacted\] k=\[redacted\]/);
+      // A prefix of the key where the line is cut, a suffix where the tail begins.
+      for (const part of [key.slice(0, 12), key.slice(-12)]) assert.ok(!logs.includes(part), `${part} in ${logs}`);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("a call the child never answers: the client gets RequestTimeout, the log a warning naming read_timeout (legacy session and 2026-07-28 request)", async () => {
     const bridge = await startBridge({ server: { mcp_server: scripted({ read_timeout: "1s" }) } });
     try {

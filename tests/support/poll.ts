@@ -3,7 +3,7 @@
 /**
  * Calls `check` every `everyMs` ms until it returns something other than undefined, null or false,
  * and resolves to that. Rejects after `timeoutMs` (generous: the machine may be loaded) with
- * `Timed out waiting for <what>`; `what` may be a function, for a message built at that moment
+ * `timed out waiting for <what>`; `what` may be a function, for a message built at that moment
  * (a log's tail).
  */
 export async function waitFor<T>(check: () => T | Promise<T>, what: string | (() => string), timeoutMs = 30_000, everyMs = 50): Promise<Exclude<T, undefined | null | false>> {
