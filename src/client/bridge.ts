@@ -4,7 +4,7 @@
  * JSON-RPC error naming why there is none — unless the local client cancelled it.
  */
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
-import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberIn, isExactNumber, mayHoldInexactNumber, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberProblem, isExactNumber, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { metaOf, PROGRESS_TOKEN_PROBLEM } from "../mcp/envelope.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -263,21 +263,20 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       write(errorResponse(null, ErrorCode.ParseError, "mcp-bridge: a line on stdin is not JSON"));
       return;
     }
-    const inexact = mayHoldInexactNumber(line);
-    if (!Array.isArray(value)) return take(value, undefined, inexact);
+    if (!Array.isArray(value)) return take(value, undefined, line);
     if (value.length === 0) {
       write(errorResponse(null, ErrorCode.InvalidRequest, "mcp-bridge: an empty batch"));
       return;
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
     const batch: Batch = { waiting: 1, answers: [], chars: 0, held: options.answers.hold() };
-    for (const item of value) take(item, batch, inexact);
+    for (const item of value) take(item, batch, line);
     settle(batch);
   }
 
-  /** One message from stdin, alone or in a batch; `inexact`: its line may hold a number a double rounds (mayHoldInexactNumber). */
-  function take(item: unknown, batch: Batch | undefined, inexact: boolean): void {
-    const refusal = refusalOf(item, inexact);
+  /** One message from stdin, alone or in a batch; `line`: the text it was parsed from. */
+  function take(item: unknown, batch: Batch | undefined, line: string): void {
+    const refusal = refusalOf(item, line);
     if (refusal) {
       if (batch) add(batch, refusal);
       else write(refusal);
@@ -366,10 +365,9 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
  * token is a number the bridge could not write back as sent (every answer and progress
  * notification is written from the parsed message, see isExactNumber): Invalid Request with a null
  * id (its own would be the other number), Invalid Params; and a request whose params hold such a
- * number (it is sent on serialized again), Invalid Params. `mayBeInexact` false skips that walk
- * (its text cannot hold one, see mayHoldInexactNumber).
+ * number (it is sent on serialized again; `text`, the line it was parsed from, tells), Invalid Params.
  */
-function refusalOf(item: unknown, mayBeInexact = true): JsonRpcResponse | undefined {
+function refusalOf(item: unknown, text?: string): JsonRpcResponse | undefined {
   const problem = envelopeProblem(item);
   if (problem) {
     const id = (item as { id?: unknown } | null)?.id;
@@ -382,6 +380,6 @@ function refusalOf(item: unknown, mayBeInexact = true): JsonRpcResponse | undefi
   const token = metaOf(message.params)?.progressToken;
   if (typeof token === "number" && !isExactNumber(token)) return errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: _meta.progressToken: ${PROGRESS_TOKEN_PROBLEM}`);
   // Sent on serialized again: a number a double rounds would arrive as another.
-  const changed = mayBeInexact ? inexactNumberIn(message.params, "params") : undefined;
+  const changed = text === undefined ? undefined : inexactNumberProblem(text, message.params, "params");
   return changed ? errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: ${changed}`) : undefined;
 }

@@ -116,35 +116,57 @@ export function inexactIdProblem(request: JsonRpcRequest): string | undefined {
   return typeof request.id === "number" && !isExactNumber(request.id) ? '"id" must be a string or an integer (at most 2^53 - 1 in magnitude: send a larger one as a string)' : undefined;
 }
 
-/** Text that may hold a number a double cannot carry: 16 digits in a row, or an exponent of 3 digits. */
-const MAYBE_INEXACT = /\d{16}|[eE][+-]?\d{3}/;
-
 /**
- * Why `value` (parsed from `text`) would reach its reader changed if serialized again, or
- * undefined: a number in it that isExactNumber refuses (an integer past 2^53 - 1 in magnitude, one
- * a double rounds; or past a double's range, which JSON.stringify writes as null). RFC 7493 §2.2:
- * such numbers are not interoperable. Costs one regex test unless `text` may hold one.
+ * Text that may hold a number a double cannot carry: an integer of 16 digits or more where a value
+ * begins, or a positive exponent of 3 digits (past a double's range). A cheap test before the scan.
  */
-export function inexactNumberProblem(text: string, value: unknown): string | undefined {
-  return mayHoldInexactNumber(text) ? inexactNumberIn(value) : undefined;
-}
+const MAYBE_INEXACT = /[:,[]\s*-?\d{16}|\d[eE]\+?\d{3}/;
 
-/** Whether JSON text may hold a number isExactNumber refuses (a cheap test before inexactNumberIn). */
-export function mayHoldInexactNumber(text: string): boolean {
-  return MAYBE_INEXACT.test(text);
+/** A character of a JSON number token: a digit, "-", "+", ".", "e" or "E". */
+function isNumberChar(code: number): boolean {
+  return (code >= 48 && code <= 57) || code === 45 || code === 43 || code === 46 || code === 101 || code === 69;
 }
 
 /**
- * inexactNumberProblem for a value whose text may hold such a number (see mayHoldInexactNumber):
- * the problem names where the number is ("params.arguments.account").
+ * The numbers of JSON `text` (outside strings) that a double does not carry as written: integers
+ * without fraction or exponent past 2^53 - 1 in magnitude (a double rounds them: 12345678901234567890
+ * is read as 12345678901234567000), and numbers past a double's range (JSON.stringify writes null).
+ * As parsed, for finding them in the parsed value.
  */
-export function inexactNumberIn(value: unknown, path = ""): string | undefined {
+function inexactNumbersOf(text: string): Set<number> {
+  const found = new Set<number>();
+  for (let at = 0; at < text.length; at++) {
+    const char = text.charCodeAt(at);
+    if (char === 34 /* " */) {
+      for (at++; at < text.length && text.charCodeAt(at) !== 34; at++) if (text.charCodeAt(at) === 92 /* \ */) at++;
+    } else if (char === 45 /* - */ || (char >= 48 && char <= 57)) {
+      const start = at;
+      while (at + 1 < text.length && isNumberChar(text.charCodeAt(at + 1))) at++;
+      const token = text.slice(start, at + 1);
+      const value = Number(token);
+      const integer = !/[.eE]/.test(token);
+      if (integer ? !Number.isSafeInteger(value) : !Number.isFinite(value)) found.add(value);
+    }
+  }
+  return found;
+}
+
+/**
+ * Why `value` (parsed from JSON `text`) would not reach its reader as written if serialized again,
+ * or undefined: a number in it that a double does not carry as written (see inexactNumbersOf;
+ * RFC 7493 §2.2: such numbers are not interoperable). Names where it is, under `path`
+ * ("params.arguments.account"). Costs one regex test unless `text` may hold such a number.
+ */
+export function inexactNumberProblem(text: string, value: unknown, path = ""): string | undefined {
+  if (!MAYBE_INEXACT.test(text)) return undefined;
+  const inexact = inexactNumbersOf(text);
+  if (inexact.size === 0) return undefined;
   // Depth is bounded by nestedTooDeep already; a stack, not recursion, all the same.
   const pending: Array<[unknown, string]> = [[value, path]];
   while (pending.length > 0) {
     const [next, at] = pending.pop()!;
-    if (typeof next === "number" && !isExactNumber(next)) {
-      return `the number at ${at || "the top"} is an integer past 2^53 - 1 in magnitude (or beyond a double's range), which would be passed on as another number: send it as a string`;
+    if (typeof next === "number" && inexact.has(next)) {
+      return `the number at ${at || "the top"} is an integer past 2^53 - 1 in magnitude, or past a double's range, which would be passed on as another number: send it as a string`;
     }
     if (Array.isArray(next)) next.forEach((member, index) => pending.push([member, `${at}[${index}]`]));
     else if (typeof next === "object" && next !== null) for (const [key, member] of Object.entries(next)) pending.push([member, at ? `${at}.${key}` : key]);

@@ -13,7 +13,7 @@
  * other notifications (logging) go to the bridge's log, not to a client.
  */
 import type { McpServerConfig } from "../config/schema.ts";
-import { afterIdOf, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberIn, isRequest, isResponse, mayHoldInexactNumber, responseLine, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
+import { afterIdOf, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberProblem, isRequest, isResponse, responseLine, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { VERSION } from "../version.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
@@ -269,7 +269,7 @@ export class SharedChildHub {
       // The child's line under the session's id where it can be (its numbers as written); else serialized again.
       const afterId = afterIdOf(raw, hubId);
       if (afterId !== undefined) return origin.session.receive(restored, responseLine(origin.id, afterId));
-      const inexact = mayHoldInexactNumber(raw) ? inexactNumberIn(message) : undefined;
+      const inexact = inexactNumberProblem(raw, message);
       const answer = inexact ? errorResponse(origin.id, ErrorCode.InternalError, `Internal error: the MCP server's answer cannot be passed on: ${inexact}`) : restored;
       return origin.session.receive(answer, JSON.stringify(answer));
     }

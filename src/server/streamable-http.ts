@@ -81,7 +81,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
    * for `holder` (returned): the principal, or the client's address (its /64 for IPv6) without one
    * (see ByteBudget).
    */
-  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean; holder: string; inexact: string | undefined } | Response> {
+  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean; holder: string; text: string } | Response> {
     const contentType = request.headers.get("content-type") ?? "";
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(contentType)) {
       return refuse(415, ErrorCode.InvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
@@ -142,11 +142,16 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     // the bridge did; anything else is serialized again to one line from what was parsed.
     const asReceived = !batch && !/[\r\n]/.test(text) && forwardableAsReceived(text);
     const raws = asReceived ? [text] : messages.map((message) => JSON.stringify(message));
-    // What is forwarded as received keeps its numbers; what is serialized again (here, by a shared
-    // child's hub, or as a modern request) would carry another number than the client sent.
-    const inexact = inexactNumberProblem(text, body);
-    if (inexact && (!asReceived || sessions.sharesChild)) return refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`);
-    return { messages, raws, batch, holder, inexact };
+    // What is forwarded as received keeps its numbers; what is serialized again (here, or by a shared
+    // child's hub) would carry another number than the client sent. Modern requests: see post.
+    if (!asReceived || sessions.sharesChild) {
+      for (const message of messages) {
+        const inexact = inexactNumberProblem(text, message);
+        // A client's answer to a child's request has no params: the message is what is invalid.
+        if (inexact) return isRequest(message) ? refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`) : refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
+      }
+    }
+    return { messages, raws, batch, holder, text };
   }
 
   /** `clientAddress`: the client's address as resolved through server.trusted_proxies. */
@@ -170,7 +175,9 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (refused) return refused;
         // Client notifications have nothing to act on without a session; closing a stream cancels.
         if (era.kind === "notification") return new Response(null, { status: 202 });
-        if (read.inexact) return refuse(400, ErrorCode.InvalidParams, `Invalid params: ${read.inexact}`);
+        // Sent on to the child serialized again.
+        const inexact = inexactNumberProblem(read.text, messages[0]);
+        if (inexact) return refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`);
         return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }
