@@ -78,4 +78,21 @@ describe("authorization codes presented by someone without the verifier", () => 
     assert.deepEqual(statuses.filter((status) => status === 200).length, 1, statuses.join(","));
     assert.ok(statuses.every((status) => status === 200 || status === 400), statuses.join(","));
   });
+
+  test("redeemed several times at once, with its verifier: the refresh token the one success got is revoked too", async () => {
+    // The replays may arrive while the winner is still issuing its tokens; each round is a fresh race.
+    for (let round = 0; round < 4; round++) {
+      const { clientId, code, verifier } = await freshCode();
+      const responses = await Promise.all(Array.from({ length: 4 }, () => redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })));
+      const bodies = await Promise.all(responses.map(async (response) => ({ status: response.status, body: (await response.json()) as { refresh_token?: string; error_description?: string } })));
+      const winner = bodies.find(({ status }) => status === 200);
+      assert.ok(winner?.body.refresh_token, JSON.stringify(bodies));
+      for (const { status, body } of bodies.filter((answer) => answer !== winner)) {
+        assert.equal(status, 400);
+        assert.match(body.error_description!, /already used; the tokens issued for it are revoked/);
+      }
+      const refreshed = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: winner.body.refresh_token, client_id: clientId });
+      assert.equal(refreshed.status, 400, `round ${round}: the replays said the tokens were revoked, so the refresh token is dead`);
+    }
+  });
 });
