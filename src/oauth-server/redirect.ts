@@ -34,7 +34,8 @@ export function redirectUriProblem(value: string, applicationType: "web" | "nati
   }
   if (url.hash || value.includes("#")) return "has a fragment (RFC 6749 §3.1.2)";
   if (url.username || url.password || value.slice(0, value.indexOf(url.host) + 1).includes("@")) return "has user information";
-  if (/%(?:2e|2f|5c)/i.test(url.pathname) || /(^|\/)\.\.?(\/|$)/.test(value.slice(url.origin.length))) return "has an encoded or dot path segment";
+  // In the text as written: the parser has already resolved %2e segments in url.pathname, so the browser would go elsewhere than the text says.
+  if (/%(?:2e|2f|5c)/i.test(value.split("?")[0]!) || /(^|\/)\.\.?(\/|$)/.test(value.slice(url.origin.length))) return "has an encoded or dot path segment";
   const loopback = isLoopbackUrl(url);
   if (url.protocol === "https:") {
     if (applicationType === "web" && loopback) return "is a loopback address, which a web client cannot use (register as application_type native)";
