@@ -1,10 +1,12 @@
 /**
  * @module What the authorization server checks must be what another reader reads, through the built
- * CLI over HTTP: redirect URIs whose text and whose parse name different paths.
+ * CLI over HTTP: redirect URIs whose text and whose parse name different paths; emails that
+ * Unicode case folding makes another person's.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { postJson, useAsBridge } from "./support.ts";
+import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
+import { authorizeUrl, cookieHeader, cookiesOf, openLoginPage, postJson, redeem, registerClient, startAsBridge, submitLogin, useAsBridge } from "./support.ts";
 
 describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is where the browser goes', () => {
   const bridge = useAsBridge({ storage: { type: "memory" }, oauthServer: { allowed_redirect_uris: ["*"] } });
@@ -17,6 +19,52 @@ describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is wh
       assert.equal(response.status, 400, `${uri}: ${JSON.stringify(body)}`);
       assert.equal(body.error, "invalid_redirect_uri");
       assert.match(body.error_description!, /encoded or dot path segment/);
+    }
+  });
+});
+
+describe("federated mode: admin_users and allowed_domains compare emails case-insensitively in ASCII only", () => {
+  let idp: Idp;
+  useIdp((started) => (idp = started));
+
+  test("a verified email spelled with the Kelvin sign (U+212A, which lower-cases to k) is not the administrator kate@example.com", { timeout: 180_000 }, async () => {
+    // Another mailbox at the provider: local parts are the mail server's to compare, and it need not fold Unicode.
+    idp.accounts.set("not-kate", { email: "\u212Aate@example.com", email_verified: true });
+    idp.accounts.set("kate", { email: "KATE@example.com", email_verified: true });
+    const upstream = { client_id: "bridge-upstream-kelvin", client_secret: "upstream-secret-not-real-0123456789" };
+    const resource = "http://127.0.0.1:1/mcp";
+    const callback = "http://127.0.0.1:1/oauth/callback";
+    await idp.registerClient({ ...upstream, redirect_uris: [callback] });
+    const bridge = await startAsBridge({
+      storage: { type: "memory" },
+      server: { public_url: resource },
+      oauthServer: {
+        mode: "federated",
+        builtin: { users: [] },
+        federated: { upstream_issuer: idp.issuer, client_id: upstream.client_id, client_secret_env: "UPSTREAM_SECRET", default_scopes: ["mcp:read"], admin_scopes: ["mcp:read", "mcp:admin"], allowed_domains: ["example.com"], admin_users: ["kate@example.com"] },
+      },
+      env: { UPSTREAM_SECRET: upstream.client_secret },
+    });
+    try {
+      const grantedTo = async (account: string) => {
+        const { client_id } = await registerClient(bridge.origin);
+        const { url, verifier } = authorizeUrl(bridge.origin, client_id, { resource, scope: "mcp:read mcp:admin" });
+        const form = await openLoginPage(url);
+        const allow = await submitLogin(bridge.origin, form, {});
+        assert.equal(allow.status, 303, await allow.text());
+        // The provider sends the browser to the public URL; this bridge listens on its own port.
+        const fromIdp = await signInAtIdp(allow.headers.get("location")!, { account, redirectUri: callback });
+        const back = await fetch(`${bridge.origin}${fromIdp.pathname}${fromIdp.search}`, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+        assert.equal(back.status, 303, await back.text());
+        const response = await redeem(bridge.origin, client_id, new URL(back.headers.get("location")!).searchParams.get("code")!, verifier, { resource });
+        const body = (await response.json()) as { scope: string };
+        assert.equal(response.status, 200, JSON.stringify(body));
+        return body.scope;
+      };
+      assert.equal(await grantedTo("kate"), "mcp:read mcp:admin", "ASCII case still does not matter");
+      assert.equal(await grantedTo("not-kate"), "mcp:read");
+    } finally {
+      await bridge.stop();
     }
   });
 });
