@@ -52,6 +52,16 @@ export function redirectUriProblem(value: string, applicationType: "web" | "nati
   return undefined;
 }
 
+/**
+ * What a person is told redirect URI `uri` returns to: its host, but for a private-use scheme the
+ * scheme — the browser hands the URI to the app that claims the scheme, whatever host its authority
+ * names (`com.example.evil://claude.ai/cb` goes to com.example.evil, not claude.ai).
+ */
+export function redirectTargetName(uri: string): string {
+  const url = new URL(uri);
+  return isPrivateUseScheme(url) ? url.protocol.slice(0, -1) : url.host;
+}
+
 export function isLoopbackUrl(url: URL): boolean {
   return LOOPBACK_HOSTS.has(url.hostname);
 }

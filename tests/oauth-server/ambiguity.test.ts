@@ -21,6 +21,16 @@ describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is wh
       assert.match(body.error_description!, /encoded or dot path segment/);
     }
   });
+
+  test("a private-use scheme with an authority (com.example.evil://claude.ai/…) is shown as the app it goes to, not as that host", async () => {
+    const uri = "com.example.evil://claude.ai/api/mcp/auth_callback";
+    const { client_id } = await registerClient(bridge.origin, [uri], { client_name: "Claude" });
+    const page = await (await fetch(authorizeUrl(bridge.origin, client_id, { redirectUri: uri }).url)).text();
+    assert.doesNotMatch(page, /goes back to <strong>claude\.ai/, "the browser hands the code to the app that claims com.example.evil, not to claude.ai");
+    assert.match(page, /goes back to <strong>com\.example\.evil<\/strong>/);
+    const refused = await (await fetch(authorizeUrl(bridge.origin, client_id, { redirectUri: uri, method: "plain" }).url, { redirect: "manual" })).headers.get("location");
+    assert.ok(refused?.startsWith(`${uri}?error=invalid_request`), "an error still goes back: the app is on the user's own computer");
+  });
 });
 
 describe("federated mode: admin_users and allowed_domains compare emails case-insensitively in ASCII only", () => {
