@@ -12,6 +12,9 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 /** Schemes that are never a redirect target, even when an operator lists them. */
 const DANGEROUS_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:", "about:", "ftp:", "ws:", "wss:"]);
 
+/** What an authorization response adds to the redirect URI's query (RFC 6749 §4.1.2, RFC 9207). */
+const RESPONSE_PARAMETERS = ["code", "state", "iss", "error", "error_description", "error_uri"];
+
 /** True for a private-use URI scheme (RFC 8252 §7.1): neither http(s) nor a dangerous one. */
 export function isPrivateUseScheme(url: URL): boolean {
   return url.protocol !== "https:" && url.protocol !== "http:" && !DANGEROUS_SCHEMES.has(url.protocol);
@@ -36,6 +39,9 @@ export function redirectUriProblem(value: string, applicationType: "web" | "nati
   if (url.username || url.password || value.slice(0, value.indexOf(url.host) + 1).includes("@")) return "has user information";
   // In the text as written: the parser has already resolved %2e segments in url.pathname, so the browser would go elsewhere than the text says.
   if (/%(?:2e|2f|5c)/i.test(value.split("?")[0]!) || /(^|\/)\.\.?(\/|$)/.test(value.slice(url.origin.length))) return "has an encoded or dot path segment";
+  // RFC 6749 §3.1: response parameters MUST NOT be included more than once; the client would read either.
+  const echoed = RESPONSE_PARAMETERS.find((name) => url.searchParams.has(name));
+  if (echoed) return `has a "${echoed}" query parameter, which the authorization response sets`;
   const loopback = isLoopbackUrl(url);
   if (url.protocol === "https:") {
     if (applicationType === "web" && loopback) return "is a loopback address, which a web client cannot use (register as application_type native)";

@@ -22,6 +22,17 @@ describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is wh
     }
   });
 
+  test("a redirect URI whose query already has a parameter the authorization response sets is refused: the client would get it twice (RFC 6749 §3.1)", async () => {
+    for (const name of ["code", "state", "iss", "error"]) {
+      const uri = `https://app.example/callback?${name}=planted`;
+      const response = await postJson(`${bridge.origin}/register`, { redirect_uris: [uri], token_endpoint_auth_method: "none" });
+      const body = (await response.json()) as { error?: string; error_description?: string };
+      assert.equal(response.status, 400, `${uri}: ${JSON.stringify(body)}`);
+      assert.match(body.error_description!, new RegExp(`"${name}" query parameter`));
+    }
+    assert.equal((await postJson(`${bridge.origin}/register`, { redirect_uris: ["https://app.example/callback?tenant=1"], token_endpoint_auth_method: "none" })).status, 201, "other query parameters stay fine");
+  });
+
   test("a private-use scheme with an authority (com.example.evil://claude.ai/…) is shown as the app it goes to, not as that host", async () => {
     const uri = "com.example.evil://claude.ai/api/mcp/auth_callback";
     const { client_id } = await registerClient(bridge.origin, [uri], { client_name: "Claude" });
