@@ -500,7 +500,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "With `server.oauth_server.enabled`: `issuer` must be https unless it is a loopback address, with no path, query or fragment; `signing.generate_key` and `signing.key_file` exclude each other; each `allowed_redirect_uris` entry is an absolute http(s) URL without a fragment, or `*`; `server.auth` may be absent, `type: bearer` (static tokens accepted next to the server's own JWTs), or `type: oauth` carrying only scope rules (`required_scopes`, `method_scopes`, `claims`), since the JWTs are this server's own. Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
+      "With `server.oauth_server.enabled`: `issuer` must be https unless it is a loopback address, with no path, query or fragment, written as browsers write an origin (lower-case, no default port); `signing.generate_key` and `signing.key_file` exclude each other; each `allowed_redirect_uris` entry is an absolute http(s) URL without a fragment, or `*`; `server.auth` may be absent, `type: bearer` (static tokens accepted next to the server's own JWTs), or `type: oauth` carrying only scope rules (`required_scopes`, `method_scopes`, `claims`), since the JWTs are this server's own. Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
     check: serverOnly(({ oauth_server: as, auth }) => {
       if (!as.enabled) return [];
       const issues: ConfigIssue[] = [];
@@ -515,6 +515,10 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
             'must be an origin only, like "https://mcp.example.com" (no path, trailing slash, query, fragment or user info): clients build /.well-known/oauth-authorization-server from it',
           ),
         );
+        // Browsers send the Origin of the sign-in form normalised; the form is checked against the issuer as written.
+        if (issues.length === 0 && url.origin !== as.issuer) {
+          issues.push({ path: "server.oauth_server.issuer", message: `must be written as browsers write its origin, "${url.origin}" (lower-case scheme and host, no default port): the sign-in form's Origin is compared with it` });
+        }
       }
       issues.push(...unless(!(as.signing.generate_key && as.signing.key_file), "server.oauth_server.signing.generate_key", "cannot be combined with key_file; remove one"));
       as.allowed_redirect_uris.forEach((uri, i) => {

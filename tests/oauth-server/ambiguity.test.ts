@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
+import { runCli, writeConfig } from "../support/bridge.ts";
 import { authorizeUrl, cookieHeader, cookiesOf, openLoginPage, postJson, redeem, registerClient, startAsBridge, submitLogin, useAsBridge } from "./support.ts";
 
 describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is where the browser goes', () => {
@@ -88,4 +89,13 @@ describe("federated mode: admin_users and allowed_domains compare emails case-in
       await bridge.stop();
     }
   });
+});
+
+test("an issuer not written as browsers write its origin (upper case, :443) is refused by check-config, naming the spelling: the sign-in form's Origin is compared with it", async () => {
+  for (const [issuer, written] of [["https://MCP.example.com", "https://mcp.example.com"], ["https://mcp.example.com:443", "https://mcp.example.com"], ["HTTP://127.0.0.1:8080", "http://127.0.0.1:8080"]] as const) {
+    const path = writeConfig({ mode: "server", server: { listen: "127.0.0.1:8080", mcp_server: { command: "node" }, oauth_server: { enabled: true, issuer, builtin: { users: [{ username: "a", password_env: "P" }] } } } });
+    const { code, stdout, stderr } = await runCli(["check-config", "-c", path], { env: { P: "a password" } });
+    assert.equal(code, 2, `${issuer}: ${stdout}${stderr}`);
+    assert.match(stderr, new RegExp(`server\\.oauth_server\\.issuer.*must be written as browsers write its origin, "${written.replace(/\./g, "\\.")}"`));
+  }
 });
