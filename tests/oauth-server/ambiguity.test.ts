@@ -1,12 +1,12 @@
 /**
  * @module What the authorization server checks must be what another reader reads, through the built
  * CLI over HTTP: redirect URIs whose text and whose parse name different paths; emails that
- * Unicode case folding makes another person's.
+ * Unicode case folding makes another person's; forwarding headers a client started itself.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
-import { runCli, writeConfig } from "../support/bridge.ts";
+import { runCli, waitForLog, writeConfig } from "../support/bridge.ts";
 import { authorizeUrl, cookieHeader, cookiesOf, openLoginPage, postJson, redeem, registerClient, startAsBridge, submitLogin, useAsBridge } from "./support.ts";
 
 describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is where the browser goes', () => {
@@ -97,5 +97,27 @@ test("an issuer not written as browsers write its origin (upper case, :443) is r
     const { code, stdout, stderr } = await runCli(["check-config", "-c", path], { env: { P: "a password" } });
     assert.equal(code, 2, `${issuer}: ${stdout}${stderr}`);
     assert.match(stderr, new RegExp(`server\\.oauth_server\\.issuer.*must be written as browsers write its origin, "${written.replace(/\./g, "\\.")}"`));
+  }
+});
+
+test("behind a trusted proxy, a client's own unpaired quote in X-Forwarded-For or Forwarded does not swallow the address its proxy appended", { timeout: 120_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" }, server: { trusted_proxies: ["127.0.0.1/32"] } });
+  try {
+    const { client_id } = await registerClient(bridge.origin);
+    // What the proxy passes on: the client's text, then ", <its address>" (X-Forwarded-For has no quoting).
+    const cases: [string, Record<string, string>][] = [
+      ["203.0.113.5", { "x-forwarded-for": '7.7.7.7, ", 203.0.113.5' }],
+      ["203.0.113.6", { forwarded: 'for=7.7.7.7, for=", for=203.0.113.6' }],
+      ["2001:db8::6", { forwarded: 'for=", for="[2001:db8::6]:4711"' }],
+    ];
+    for (const [client, headers] of cases) {
+      const form = await openLoginPage(authorizeUrl(bridge.origin, client_id).url);
+      const response = await submitLogin(bridge.origin, form, { username: "alice", password: "a wrong password" }, { headers });
+      assert.match(await response.text(), /Wrong username or password/);
+      await waitForLog(bridge, new RegExp(`login_failed.*remote=${client.replace(/[.:]/g, "\\$&")}(\\s|$)`, "m"));
+    }
+    assert.doesNotMatch(bridge.logs(), /login_failed[^\n]*remote=127\.0\.0\.1(\s|$)/m, "never counted as the proxy itself");
+  } finally {
+    await bridge.stop();
   }
 });
