@@ -121,3 +121,14 @@ test("behind a trusted proxy, a client's own unpaired quote in X-Forwarded-For o
     await bridge.stop();
   }
 });
+
+test("a configured scope with a space, which the token's space-separated scope claim would read as several, is refused by check-config naming it", async () => {
+  const path = writeConfig({
+    mode: "server",
+    server: { listen: "127.0.0.1:8080", mcp_server: { command: "node" }, oauth_server: { enabled: true, scopes_supported: ["mcp:read", "a\\b"], builtin: { users: [{ username: "a", password_env: "P", scopes: ["mcp:read", "notes mcp:admin"] }] } } },
+  });
+  const { code, stdout, stderr } = await runCli(["check-config", "-c", path], { env: { P: "a password" } });
+  assert.equal(code, 2, stdout + stderr);
+  assert.match(stderr, /server\.oauth_server\.builtin\.users\[0\]\.scopes\[1\].*"notes mcp:admin" is not one scope/);
+  assert.match(stderr, /server\.oauth_server\.scopes_supported\[1\].*is not one scope/);
+});
