@@ -8,6 +8,7 @@ import { isTrustedEndpoint } from "../auth/oauth/http.ts";
 import { isCredentialHeader } from "../log/sanitize.ts";
 import { authenticates } from "../auth/index.ts";
 import { introspectionWanted } from "../auth/oauth/introspection.ts";
+import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 import { grantKind } from "../auth/outbound/types.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
 import { isObject } from "../util/object.ts";
@@ -500,7 +501,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   },
   {
     summary:
-      "With `server.oauth_server.enabled`: `issuer` must be https unless it is a loopback address, with no path, query or fragment; `signing.generate_key` and `signing.key_file` exclude each other; each `allowed_redirect_uris` entry is an absolute http(s) URL without a fragment, or `*`; `server.auth` may be absent, `type: bearer` (static tokens accepted next to the server's own JWTs), or `type: oauth` carrying only scope rules (`required_scopes`, `method_scopes`, `claims`), since the JWTs are this server's own. Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
+      "With `server.oauth_server.enabled`: `issuer` must be https unless it is a loopback address, with no path, query or fragment, written as browsers write an origin (lower-case, no default port); every scope (`scopes_supported`, users' `scopes`, `default_scopes`, `admin_scopes`) is a single RFC 6749 scope token; `signing.generate_key` and `signing.key_file` exclude each other; each `allowed_redirect_uris` entry is an absolute http(s) URL without a fragment, or `*`; `server.auth` may be absent, `type: bearer` (static tokens accepted next to the server's own JWTs), or `type: oauth` carrying only scope rules (`required_scopes`, `method_scopes`, `claims`), since the JWTs are this server's own. Builtin mode needs at least one user, each with exactly one of `password_hash` (a bcrypt hash) and `password_env`. Federated mode needs `upstream_issuer` (or `upstream_discovery_url`), `client_id` and `client_secret_env` (or `client_secret`).",
     check: serverOnly(({ oauth_server: as, auth }) => {
       if (!as.enabled) return [];
       const issues: ConfigIssue[] = [];
@@ -515,6 +516,10 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
             'must be an origin only, like "https://mcp.example.com" (no path, trailing slash, query, fragment or user info): clients build /.well-known/oauth-authorization-server from it',
           ),
         );
+        // Browsers send the Origin of the sign-in form normalised; the form is checked against the issuer as written.
+        if (issues.length === 0 && url.origin !== as.issuer) {
+          issues.push({ path: "server.oauth_server.issuer", message: `must be written as browsers write its origin, "${url.origin}" (lower-case scheme and host, no default port): the sign-in form's Origin is compared with it` });
+        }
       }
       issues.push(...unless(!(as.signing.generate_key && as.signing.key_file), "server.oauth_server.signing.generate_key", "cannot be combined with key_file; remove one"));
       as.allowed_redirect_uris.forEach((uri, i) => {
@@ -532,6 +537,18 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
           issues.push(...unless(auth.oauth[key] === undefined, `server.auth.oauth.${key}`, "cannot be set with oauth_server.enabled: tokens are validated against this bridge's own authorization server; remove it"));
         }
         issues.push(...unless(!auth.oauth.introspection.enabled && !auth.oauth.introspection.endpoint, "server.auth.oauth.introspection", "cannot be used with oauth_server.enabled; remove it"));
+      }
+      // A scope with a space is one name here but several to whoever reads the token's scope claim (space-separated).
+      const scopeLists: [string, string[]][] = [
+        ["server.oauth_server.scopes_supported", as.scopes_supported],
+        ...as.builtin.users.map((user, i): [string, string[]] => [`server.oauth_server.builtin.users[${i}].scopes`, user.scopes]),
+        ["server.oauth_server.federated.default_scopes", as.federated.default_scopes],
+        ["server.oauth_server.federated.admin_scopes", as.federated.admin_scopes],
+      ];
+      for (const [path, scopes] of scopeLists) {
+        scopes.forEach((scope, i) => {
+          issues.push(...unless(SCOPE_TOKEN.test(scope), `${path}[${i}]`, `${JSON.stringify(scope)} is not one scope: a scope is a single word without spaces, quotes or backslashes (RFC 6749 §3.3); list each scope as its own item`));
+        });
       }
       if (as.mode === "builtin") {
         issues.push(...unless(as.builtin.users.length > 0, "server.oauth_server.builtin.users", "needs at least one user in builtin mode (make a password hash with: mcp-bridge hash-password)"));

@@ -12,7 +12,7 @@ import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from 
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "../util/cidr.ts";
-import { isLoopbackUrl, isPrivateUseScheme, redirectUriMatches, redirectUriTrusted } from "./redirect.ts";
+import { isLoopbackUrl, isPrivateUseScheme, redirectTargetName, redirectUriMatches, redirectUriTrusted } from "./redirect.ts";
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 
@@ -74,7 +74,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
   function refuseRequest(redirectUri: string, state: string | null, error: OAuthError): Response {
     if (redirectUriTrusted(as.config.allowed_redirect_uris, redirectUri)) return errorRedirect(redirectUri, state, error);
     as.audit("authorization_error", { error: error.code });
-    return page(new PageError(400, "Invalid request", `The application's request cannot be used: ${error.description}. It asked to return to ${new URL(redirectUri).host}; go back to the application and try again.`));
+    return page(new PageError(400, "Invalid request", `The application's request cannot be used: ${error.description}. It asked to return to ${redirectTargetName(redirectUri)}; go back to the application and try again.`));
   }
 
   /** The client and redirect URI of a request, or a PageError: nothing may be sent to an unchecked redirect URI. */
@@ -143,8 +143,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       requestId,
       csrfToken: pending.csrf,
       clientName: pending.client_name,
-      // A private-use scheme (com.example.app:/cb) has no host: its scheme names the app, which any program could claim.
-      redirectHost: new URL(pending.redirect_uri).host || new URL(pending.redirect_uri).protocol.slice(0, -1),
+      redirectHost: redirectTargetName(pending.redirect_uri),
       loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)) || isPrivateUseScheme(new URL(pending.redirect_uri)),
       scopes: pending.scope ?? [],
       askCredentials: options.askCredentials,

@@ -43,9 +43,13 @@ export interface CodeRecord extends GrantSubject {
 /** What a redemption's proof checks: the client, its redirect_uri and the PKCE challenge the code was issued for. */
 export type CodeProof = Pick<CodeRecord, "client_id" | "redirect_uri" | "code_challenge">;
 
-/** A redeemed code's mark: its proof (a replay must pass it to revoke) and the family it started, once started. */
+/**
+ * A redeemed code's mark: its proof (a replay must pass it to revoke), the family it started once
+ * started, and `replayed` when a replay came before that family was linked (it is then revoked as it is linked).
+ */
 interface UsedCode extends CodeProof {
   family: string | null;
+  replayed?: true;
 }
 
 function usedMark(record: CodeRecord, family: string | null): UsedCode {
@@ -125,9 +129,10 @@ export class Grants {
     const record = await this.#o.store.get<CodeRecord & Record<string, never>>(`code:${hash}`);
     if (record) {
       await proof(record);
+      // The mark is there before the code is taken: a replay that finds the code gone always finds it.
+      await this.#o.store.putIfAbsent(`code-used:${hash}`, usedMark(record, null) as never, this.#o.codeLifetime);
       // Taken only now: of redemptions that passed their proof at once, one takes it, the others are replays.
       if (await this.#o.store.take(`code:${hash}`)) {
-        await this.#o.store.put(`code-used:${hash}`, usedMark(record, null) as never, this.#o.codeLifetime);
         if (!this.#o.heldScopes(record)) {
           this.#o.audit("code_refused", { client_id: record.client_id, sub: record.sub, reason: "the user can no longer sign in" });
           throw new OAuthError("invalid_grant", "the user of this grant can no longer sign in");
@@ -135,19 +140,27 @@ export class Grants {
         return record;
       }
     }
-    const used = await this.#o.store.get<UsedCode & Record<string, never>>(`code-used:${hash}`);
+    const key = `code-used:${hash}`;
+    let used = await this.#o.store.get<UsedCode & Record<string, never>>(key);
     if (used) {
       await proof(used);
-      if (used.family) await this.#revokeFamily(used.family, "authorization code replayed");
-      this.#o.audit("code_replay", { family: used.family ?? undefined });
+      // The first redemption may still be issuing its tokens (no family linked yet): marked
+      // replayed, the family is revoked as it is linked (#linkCode). Each lost race means the mark moved on.
+      while (used && !used.family && !used.replayed && !(await this.#o.store.compareAndSet(key, used, { ...used, replayed: true }, this.#o.codeLifetime))) {
+        used = await this.#o.store.get<UsedCode & Record<string, never>>(key);
+      }
+      if (used?.family) await this.#revokeFamily(used.family, "authorization code replayed");
+      this.#o.audit("code_replay", { family: used?.family ?? undefined });
       throw new OAuthError("invalid_grant", "the authorization code was already used; the tokens issued for it are revoked");
     }
     throw new OAuthError("invalid_grant", "the authorization code is invalid or expired");
   }
 
-  /** Links a redeemed code to the family it started, so a replay can revoke it. */
+  /** Links a redeemed code to the family it started, so a later replay can revoke it; one that came already (marked replayed) revokes it now. */
   async #linkCode(code: string, record: CodeRecord, family: string): Promise<void> {
-    await this.#o.store.put(`code-used:${await this.#hash(code)}`, usedMark(record, family) as never, this.#o.codeLifetime);
+    const key = `code-used:${await this.#hash(code)}`;
+    if (await this.#o.store.compareAndSet(key, usedMark(record, null) as never, usedMark(record, family) as never, this.#o.codeLifetime)) return;
+    await this.#revokeFamily(family, "authorization code replayed");
   }
 
   /** An RFC 9068 access token for `grant`. */

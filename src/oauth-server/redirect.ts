@@ -12,6 +12,9 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 /** Schemes that are never a redirect target, even when an operator lists them. */
 const DANGEROUS_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:", "about:", "ftp:", "ws:", "wss:"]);
 
+/** What an authorization response adds to the redirect URI's query (RFC 6749 §4.1.2, RFC 9207). */
+const RESPONSE_PARAMETERS = ["code", "state", "iss", "error", "error_description", "error_uri"];
+
 /** True for a private-use URI scheme (RFC 8252 §7.1): neither http(s) nor a dangerous one. */
 export function isPrivateUseScheme(url: URL): boolean {
   return url.protocol !== "https:" && url.protocol !== "http:" && !DANGEROUS_SCHEMES.has(url.protocol);
@@ -34,7 +37,11 @@ export function redirectUriProblem(value: string, applicationType: "web" | "nati
   }
   if (url.hash || value.includes("#")) return "has a fragment (RFC 6749 §3.1.2)";
   if (url.username || url.password || value.slice(0, value.indexOf(url.host) + 1).includes("@")) return "has user information";
-  if (/%(?:2e|2f|5c)/i.test(url.pathname) || /(^|\/)\.\.?(\/|$)/.test(value.slice(url.origin.length))) return "has an encoded or dot path segment";
+  // In the text as written: the parser has already resolved %2e segments in url.pathname, so the browser would go elsewhere than the text says.
+  if (/%(?:2e|2f|5c)/i.test(value.split("?")[0]!) || /(^|\/)\.\.?(\/|$)/.test(value.slice(url.origin.length))) return "has an encoded or dot path segment";
+  // RFC 6749 §3.1: response parameters MUST NOT be included more than once; the client would read either.
+  const echoed = RESPONSE_PARAMETERS.find((name) => url.searchParams.has(name));
+  if (echoed) return `has a "${echoed}" query parameter, which the authorization response sets`;
   const loopback = isLoopbackUrl(url);
   if (url.protocol === "https:") {
     if (applicationType === "web" && loopback) return "is a loopback address, which a web client cannot use (register as application_type native)";
@@ -49,6 +56,16 @@ export function redirectUriProblem(value: string, applicationType: "web" | "nati
   if (applicationType === "web") return "uses a private-use scheme, which only a native client can use (register as application_type native)";
   if (!url.protocol.slice(0, -1).includes(".") && !operatorListed) return "uses a private-use scheme that is not reverse-domain style (com.example.app:/callback, RFC 8252 §7.1) and is not listed in allowed_redirect_uris";
   return undefined;
+}
+
+/**
+ * What a person is told redirect URI `uri` returns to: its host, but for a private-use scheme the
+ * scheme — the browser hands the URI to the app that claims the scheme, whatever host its authority
+ * names (`com.example.evil://claude.ai/cb` goes to com.example.evil, not claude.ai).
+ */
+export function redirectTargetName(uri: string): string {
+  const url = new URL(uri);
+  return isPrivateUseScheme(url) ? url.protocol.slice(0, -1) : url.host;
 }
 
 export function isLoopbackUrl(url: URL): boolean {

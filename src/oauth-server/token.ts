@@ -90,8 +90,10 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
         throw new OAuthError("invalid_grant", "the authorization code was issued to another client");
       }
       const redirectUri = form.get("redirect_uri");
-      // RFC 6749 §4.1.3: identical to the authorization request's (whose loopback port was already chosen there).
-      if (redirectUri === undefined ? client.redirect_uris.length !== 1 : redirectUri !== issued.redirect_uri) {
+      // RFC 6749 §4.1.3: identical to the authorization request's (whose loopback port was already
+      // chosen there); left out only when the code went to the client's one registered redirect URI,
+      // as it does when the authorization request left it out.
+      if (redirectUri === undefined ? client.redirect_uris.length !== 1 || issued.redirect_uri !== client.redirect_uris[0] : redirectUri !== issued.redirect_uri) {
         throw new OAuthError("invalid_grant", "redirect_uri differs from the authorization request's");
       }
       const expected = new TextEncoder().encode(issued.code_challenge);

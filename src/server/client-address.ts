@@ -9,7 +9,11 @@ import { CidrSet, formatIp, parseIp } from "../util/cidr.ts";
 /** Hops looked at, nearest first: a longer header is an attack, not a proxy chain. */
 const MAX_HOPS = 32;
 
-/** Splits on commas outside double quotes (RFC 7239 §4 quoted-string). */
+/**
+ * Splits a Forwarded header on commas outside double quotes (RFC 7239 §4 quoted-string). Quotes that
+ * do not pair up are a client's own text with the proxy's element appended after it: split on
+ * every comma then, or a client's lone `"` would swallow the element its proxy appended.
+ */
 function splitElements(header: string): string[] {
   const parts: string[] = [];
   let current = "";
@@ -22,7 +26,7 @@ function splitElements(header: string): string[] {
     } else current += char;
   }
   parts.push(current);
-  return parts;
+  return quoted ? header.split(",") : parts;
 }
 
 /** The address of one hop ("1.2.3.4", "1.2.3.4:80", "[2001:db8::1]:443", "2001:db8::1"), or undefined. */
@@ -64,7 +68,8 @@ export function clientAddressResolver(trustedProxies: readonly string[]): Client
     if (!trusted.contains(current)) return current;
     const xff = headers.get("x-forwarded-for");
     const forwarded = xff === null ? headers.get("forwarded") : null;
-    const hops = xff !== null ? splitElements(xff) : forwarded !== null ? forwardedFor(forwarded) : [];
+    // X-Forwarded-For has no quoting: proxies append ", address" to whatever the client sent.
+    const hops = xff !== null ? xff.split(",") : forwarded !== null ? forwardedFor(forwarded) : [];
     for (let i = hops.length - 1, seen = 0; i >= 0 && seen < MAX_HOPS; i--, seen++) {
       const address = hopAddress(hops[i]!);
       // "unknown", an obfuscated name or garbage: the nearest trusted hop is all that is known.

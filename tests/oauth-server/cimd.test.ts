@@ -129,6 +129,23 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     assert.match(text, /client_id differs from its URL/);
   });
 
+  test("a document whose client_id differs from its URL in spelling only (host case, trailing slash, dot segment, empty query) is refused, as is such a client_id itself", async () => {
+    const clientId = `${documents.origin}/spelling.json`;
+    for (const [index, spelled] of [clientId.replace("localhost", "LOCALHOST"), `${clientId}/`, clientId.replace("/spelling", "/./spelling"), `${clientId}?`].entries()) {
+      const path = `/spelling-${index}.json`;
+      documents.routes.set(path, { status: 200, body: documentFor(spelled.replace("/spelling.json", path)) });
+      const { status, text } = await refusedPage(authorizeUrl(open.origin, `${documents.origin}${path}`).url);
+      assert.equal(status, 400, spelled);
+      assert.match(text, /client_id differs from its URL/, spelled);
+    }
+    documents.routes.set("/spelling.json", { status: 200, body: documentFor(clientId) });
+    for (const spelled of [clientId.replace("localhost", "LOCALHOST"), clientId.replace("/spelling", "/./spelling")]) {
+      const { status, text } = await refusedPage(authorizeUrl(open.origin, spelled).url);
+      assert.equal(status, 400, spelled);
+      assert.match(text, /normalised form|dot or encoded path segments/, spelled);
+    }
+  });
+
   test("a document that redirects is refused, and the redirect target is never fetched", async () => {
     const clientId = `${documents.origin}/moved.json`;
     documents.routes.set("/moved.json", { status: 302, body: "", headers: { location: `${documents.origin}/target.json` } });

@@ -78,4 +78,38 @@ describe("authorization codes presented by someone without the verifier", () => 
     assert.deepEqual(statuses.filter((status) => status === 200).length, 1, statuses.join(","));
     assert.ok(statuses.every((status) => status === 200 || status === 400), statuses.join(","));
   });
+
+  test("redeemed several times at once, with its verifier: the refresh token the one success got is revoked too", async () => {
+    // The replays may arrive while the winner is still issuing its tokens; each round is a fresh race.
+    for (let round = 0; round < 4; round++) {
+      const { clientId, code, verifier } = await freshCode();
+      const responses = await Promise.all(Array.from({ length: 4 }, () => redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })));
+      const bodies = await Promise.all(responses.map(async (response) => ({ status: response.status, body: (await response.json()) as { refresh_token?: string; error_description?: string } })));
+      const winner = bodies.find(({ status }) => status === 200);
+      assert.ok(winner?.body.refresh_token, JSON.stringify(bodies));
+      for (const { status, body } of bodies.filter((answer) => answer !== winner)) {
+        assert.equal(status, 400);
+        assert.match(body.error_description!, /already used; the tokens issued for it are revoked/);
+      }
+      const refreshed = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: winner.body.refresh_token, client_id: clientId });
+      assert.equal(refreshed.status, 400, `round ${round}: the replays said the tokens were revoked, so the refresh token is dead`);
+    }
+  });
+
+  test("a code sent to another loopback port than the registered one cannot be redeemed without naming it (RFC 6749 §4.1.3)", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin, ["http://127.0.0.1:4000/callback"]);
+    const { url, verifier } = authorizeUrl(bridge.origin, clientId, { redirectUri: "http://127.0.0.1:5555/callback" });
+    const code = (await signIn(url)).searchParams.get("code")!;
+    const omitted = await postForm(`${bridge.origin}/token`, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: clientId });
+    assert.equal(omitted.status, 400);
+    assert.match(((await omitted.json()) as { error_description: string }).error_description, /redirect_uri differs/);
+    const named = await redeem(bridge.origin, clientId, code, verifier, { redirect_uri: "http://127.0.0.1:5555/callback" });
+    assert.equal(named.status, 200, "refused without using the code up");
+  });
+
+  test("a code sent to the client's only redirect URI may still be redeemed without redirect_uri", async () => {
+    const { clientId, code, verifier } = await freshCode();
+    const response = await postForm(`${bridge.origin}/token`, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: clientId, resource: bridge.url });
+    assert.equal(response.status, 200, await response.text());
+  });
 });

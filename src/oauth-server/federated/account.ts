@@ -6,10 +6,10 @@ import type { SignedInUser } from "../identity.ts";
 import { UpstreamLoginError } from "./errors.ts";
 
 export interface AccountPolicy {
-  /** Lower-case email domains whose users may sign in; empty: any account. */
+  /** Email domains (ASCII letters lower-cased) whose users may sign in; empty: any account. */
   allowedDomains: readonly string[];
   defaultScopes: readonly string[];
-  /** Lower-case emails of administrators. */
+  /** Emails of administrators, ASCII letters lower-cased. */
   adminUsers: readonly string[];
   adminScopes: readonly string[];
 }
@@ -18,18 +18,26 @@ export interface AccountPolicy {
 const MAX_EMAIL = 320;
 const MAX_NAME = 256;
 
-/** The policy of `federated` config keys, compared case-insensitively. */
+/**
+ * `text` with A-Z lower-cased and nothing else: full Unicode lower-casing folds other characters
+ * into ASCII (the Kelvin sign U+212A into "k"), so another mailbox's address would compare equal.
+ */
+function asciiLowerCase(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/** The policy of `federated` config keys, compared case-insensitively (ASCII letters only). */
 export function accountPolicy(config: { allowed_domains: string[]; default_scopes: string[]; admin_users: string[]; admin_scopes: string[] }): AccountPolicy {
   return {
-    allowedDomains: config.allowed_domains.map((domain) => domain.trim().toLowerCase().replace(/^@/, "")),
+    allowedDomains: config.allowed_domains.map((domain) => asciiLowerCase(domain.trim()).replace(/^@/, "")),
     defaultScopes: config.default_scopes,
-    adminUsers: config.admin_users.map((email) => email.trim().toLowerCase()),
+    adminUsers: config.admin_users.map((email) => asciiLowerCase(email.trim())),
     adminScopes: config.admin_scopes,
   };
 }
 
 /**
- * The email an identity provider vouches for, lower-cased, or undefined. Only `email_verified: true`
+ * The email an identity provider vouches for, its ASCII letters lower-cased, or undefined. Only `email_verified: true`
  * (the boolean, OIDC Core §5.1) counts: most providers let anyone type any address into a profile,
  * so an unverified `alice@example.com` says nothing about who signed in.
  */
@@ -38,7 +46,7 @@ function verifiedEmail(claims: Record<string, unknown>): string | undefined {
   if (claims.email_verified !== true || typeof email !== "string" || email.length > MAX_EMAIL) return undefined;
   const at = email.lastIndexOf("@");
   if (at <= 0 || at === email.length - 1) return undefined;
-  return email.toLowerCase();
+  return asciiLowerCase(email);
 }
 
 /**
