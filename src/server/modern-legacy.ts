@@ -15,7 +15,7 @@
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
-import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, inexactNumberProblem, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { isObject, logLevelAllows, withoutEnvelope, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { discoverFromInitialize, initializeResultProblem, type InitializeResult } from "../mcp/discover.ts";
 import {
@@ -164,7 +164,8 @@ function finishModern(context: Context, upstream: ModernUpstream, reply: ModernR
   const line = answer.afterId === undefined || message.error ? undefined : completeResultLine(id, method, message.result, answer.afterId);
   if (line !== undefined) return reply.finish(message, {}, line);
   // Translated, the answer is serialized again.
-  if (answer.inexact) return failTranslation(context, upstream, reply, id, `the MCP server's answer cannot be passed on: ${answer.inexact}`);
+  const inexact = answer.raw === undefined ? undefined : inexactNumberProblem(answer.raw, message);
+  if (inexact) return failTranslation(context, upstream, reply, id, `the MCP server's answer cannot be passed on: ${inexact}`);
   const uri = method === "resources/read" && typeof params?.uri === "string" ? params.uri : undefined;
   if (message.error) return reply.finish({ jsonrpc: "2.0", id, error: toModernError(message.error, uri) });
   const result = toModernResult(method, message.result, context.legacy.hint);

@@ -20,7 +20,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
-import { afterIdOf, ErrorCode, errorResponse, inexactIdProblem, inexactNumberProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { afterIdOf, ErrorCode, errorResponse, inexactIdProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
@@ -51,8 +51,8 @@ export interface Answer {
   message: JsonRpcResponse;
   /** The child's line after its id (afterIdOf), when the answer can be passed on as written under another id. */
   afterId?: string;
-  /** A number in the answer that would reach the client as another if serialized again (inexactNumberProblem). */
-  inexact?: string;
+  /** The child's line, for what serializes the answer again (inexactNumberProblem); absent for the bridge's own answers. */
+  raw?: string;
 }
 
 /** What the child sends that concerns one call. */
@@ -407,8 +407,7 @@ export class ModernUpstream {
       // The message was parsed for this call alone: it takes the client's id in place.
       message.id = call.clientId;
       const afterId = afterIdOf(raw, call.id);
-      const inexact = inexactNumberProblem(raw, message);
-      sink.answered({ message, ...(afterId !== undefined && { afterId }), ...(inexact && { inexact }) });
+      sink.answered({ message, raw, ...(afterId !== undefined && { afterId }) });
       return;
     }
     if (isRequest(message)) return this.#childRequest(message);

@@ -6,7 +6,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
-import { ErrorCode, errorResponse, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, inexactNumberProblem, responseLine, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { invalidRequestState } from "../mcp/mrtr.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
@@ -210,14 +210,15 @@ export class ModernServer {
   #forward(upstream: ModernUpstream, request: ModernRequest, reply: ModernReply, params: JsonObject | undefined): void {
     const { message } = request;
     const { id } = upstream.call(message.id, message.method, params, {
-      answered: ({ message: answer, afterId, inexact }) => {
+      answered: ({ message: answer, afterId, raw }) => {
         // An error's envelope was checked as it was read (StdioChild); a result must be a modern one.
         const problem = answer.error === undefined ? modernResultProblem(message.method, answer.result) : undefined;
         if (problem !== undefined) return this.#invalidAnswer(upstream, reply, message.id, problem);
         const result = answer.result;
         // Passed on as written only under another id; anything else is serialized again.
         const asWritten = afterId !== undefined && message.method !== "server/discover" && !(isObject(result) && result.resultType === "input_required");
-        if (inexact && !asWritten) return this.#invalidAnswer(upstream, reply, message.id, `the MCP server's answer cannot be passed on: ${inexact}`);
+        const inexact = asWritten || raw === undefined ? undefined : inexactNumberProblem(raw, answer);
+        if (inexact) return this.#invalidAnswer(upstream, reply, message.id, `the MCP server's answer cannot be passed on: ${inexact}`);
         // A client's page adds to what other pages declared (a tool listed again is updated).
         if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));

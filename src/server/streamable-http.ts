@@ -144,13 +144,9 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     const raws = asReceived ? [text] : messages.map((message) => JSON.stringify(message));
     // What is forwarded as received keeps its numbers; what is serialized again (here, or by a shared
     // child's hub) would carry another number than the client sent. Modern requests: see post.
-    if (!asReceived || sessions.sharesChild) {
-      for (const message of messages) {
-        const inexact = inexactNumberProblem(text, message);
-        // A client's answer to a child's request has no params: the message is what is invalid.
-        if (inexact) return isRequest(message) ? refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`) : refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
-      }
-    }
+    const inexact = !asReceived || sessions.sharesChild ? inexactNumberProblem(text, body) : undefined;
+    // A client's answer to a child's request has no params: the message is what is invalid.
+    if (inexact) return messages.every(isRequest) ? refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`) : refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
     return { messages, raws, batch, holder, text };
   }
 
