@@ -51,16 +51,23 @@ const FLAG_OF_KEY: [prefix: string, flag: string][] = [
   ["client.auth.oauth.client_metadata_url", "--client-metadata-url"],
   ["client.auth.oauth.redirect_uri", "--callback"],
   ["client.auth.oauth.browser_command", "--browser-command"],
+  ["client.auth.oauth", "the OAuth flags"],
   ["log.level", "--log-level"],
   ["log.output", "--log-file"],
 ];
 
-/** `error` with its key paths replaced by the flags they came from (a ConfigError), else `error` itself. */
+/** A configuration key named inside an issue's message ("conflicts with client.auth.bearer"). */
+const KEY_IN_MESSAGE = /\bclient(?:\.[A-Za-z_][\w-]*)+/g;
+
+/**
+ * `error` with its key paths replaced by the flags they came from (a ConfigError), else `error`
+ * itself; keys named in a message too, since `connect` users never wrote one.
+ */
 function namingFlags(error: unknown): unknown {
   if (!(error instanceof ConfigError)) return error;
   const flagOf = (path: string) =>
     path.startsWith("client.headers.") ? `--header ${path.slice("client.headers.".length)}` : (FLAG_OF_KEY.find(([key]) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`))?.[1] ?? path);
-  return new ConfigError(error.code, error.issues.map((issue) => ({ ...issue, path: flagOf(issue.path) })), "command line");
+  return new ConfigError(error.code, error.issues.map((issue) => ({ ...issue, path: flagOf(issue.path), message: issue.message.replace(KEY_IN_MESSAGE, flagOf) })), "command line");
 }
 
 export const connectCommand: Command = {

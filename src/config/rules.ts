@@ -702,7 +702,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       Object.keys(headers).flatMap((name) => {
         const lower = name.toLowerCase();
         if (BRIDGE_HEADERS.has(lower)) return [{ path: `client.headers.${name}`, message: "is set by the bridge on every request (this value would be ignored or break the protocol): remove it" }];
-        if (lower === "authorization" && (auth?.type ?? "none") !== "none") return [{ path: `client.headers.${name}`, message: `conflicts with client.auth (type ${auth!.type}), whose token would replace it: keep one` }];
+        if (lower === "authorization" && (auth?.type ?? "none") !== "none") return [{ path: `client.headers.${name}`, message: `conflicts with client.auth.${auth!.type}, whose token would replace it: keep one` }];
         return [];
       }),
     ),

@@ -269,6 +269,16 @@ describe("a secret given where a variable's name belongs is not repeated", () =>
   });
 });
 
+test("connect's errors name the flags a user typed, in the message as well as before it", async () => {
+  const token = await runCli(["connect", "http://127.0.0.1:9/mcp", "--header", "Authorization: Bearer abc", "--token-env", "MCP_TOKEN"], { env: { MCP_TOKEN: "tok-42" } });
+  assert.equal(token.code, 2, token.stderr);
+  assert.match(token.stderr, /\n {2}--header Authorization: conflicts with --token-env, whose token would replace it: keep one/);
+  const oauth = await runCli(["connect", "http://127.0.0.1:9/mcp", "--header", "Authorization: Bearer abc", "--client-id", "abc"]);
+  assert.equal(oauth.code, 2, oauth.stderr);
+  assert.match(oauth.stderr, /\n {2}--header Authorization: conflicts with the OAuth flags, whose token would replace it: keep one/);
+  for (const { stderr } of [token, oauth]) assert.doesNotMatch(stderr, /client\./, "no configuration key: connect has no file");
+});
+
 describe("--help and --version", () => {
   test("--help lists the commands and exit codes", async () => {
     const { code, stdout } = await runCli(["--help"]);

@@ -351,7 +351,7 @@ describe("client.headers", () => {
   test("a header the bridge sets itself, or Authorization beside client.auth, is refused instead of being overridden", async () => {
     assert.match(await refused(client("    Mcp-Session-Id: fixed\n")), /client\.headers\.Mcp-Session-Id: is set by the bridge on every request/);
     const both = client("    Authorization: Bearer static-token-1234\n", "  auth:\n    type: bearer\n    bearer:\n      token_env: MCP_TOKEN\n");
-    assert.match(await refused(both), /client\.headers\.Authorization: conflicts with client\.auth \(type bearer\), whose token would replace it: keep one/);
+    assert.match(await refused(both), /client\.headers\.Authorization: conflicts with client\.auth\.bearer, whose token would replace it: keep one/);
     const alone = await runCli(["check-config", "-q", "-c", writeConfig(client("    Authorization: Bearer static-token-1234\n    X-Api-Key: k\n"))]);
     assert.equal(alone.code, 0, alone.stderr);
   });
