@@ -24,6 +24,8 @@ import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./streamab
 const BROADCAST = /^notifications\/(?:tools|resources|prompts)\/list_changed$/;
 /** Why a server→client request is refused in shared mode (JSON-RPC error to the child). */
 const UNROUTABLE = "session.mode shared cannot route server-to-client requests to the one user they belong to; use session.mode: per_session";
+/** Resource URIs one session may be subscribed to: the hub holds them for it (a per-session child holds its own). */
+const MAX_SUBSCRIPTIONS_PER_SESSION = 1000;
 
 /**
  * The version a session is told: the one it asked for when the bridge speaks it and the child's is
@@ -38,6 +40,8 @@ function negotiatedVersion(asked: unknown, childVersion: unknown): unknown {
 interface Origin {
   session: Session;
   id: JsonRpcId;
+  /** The hub's progress token for the request, when the session gave one: it lives as long as the request. */
+  token?: number;
 }
 
 export class SharedChildHub {
@@ -64,6 +68,8 @@ export class SharedChildHub {
   #initializeWaiters: Array<() => void> = [];
   /** resources/subscribe per URI: resources/updated goes to these sessions only. */
   readonly #subscribers = new Map<string, Set<Session>>();
+  /** The same, per session: the URIs it is subscribed to (at most MAX_SUBSCRIPTIONS_PER_SESSION). */
+  readonly #subscriptionsOf = new Map<Session, Set<string>>();
 
   constructor(platform: Platform, config: McpServerConfig, logger: Logger) {
     this.#platform = platform;
@@ -162,12 +168,21 @@ export class SharedChildHub {
     if (ids) for (const hubId of ids.values()) this.#requests.delete(hubId);
     this.#bySession.delete(session);
     for (const [token, owner] of this.#tokens) if (owner.session === session) this.#tokens.delete(token);
-    for (const [uri, sessions] of this.#subscribers) {
-      if (!sessions.delete(session) || sessions.size > 0) continue;
+    for (const uri of this.#subscriptionsOf.get(session) ?? []) {
+      const sessions = this.#subscribers.get(uri);
+      if (!sessions?.delete(session) || sessions.size > 0) continue;
       this.#subscribers.delete(uri);
       // The last subscriber left: the child stops sending; its answer has no origin and is dropped.
       this.#write({ jsonrpc: "2.0", id: this.#nextId++, method: "resources/unsubscribe", params: { uri } });
     }
+    this.#subscriptionsOf.delete(session);
+  }
+
+  /** A request is over (answered or cancelled): its ids and progress token are freed; anything the child sends for them later is dropped. */
+  #forget(hubId: number, origin: Origin): void {
+    this.#requests.delete(hubId);
+    this.#bySession.get(origin.session)?.delete(idKey(origin.id));
+    if (origin.token !== undefined) this.#tokens.delete(origin.token);
   }
 
   #write(message: JsonRpcMessage): void {
@@ -181,21 +196,26 @@ export class SharedChildHub {
       if (message.method === "initialize") return this.#initialize(session, message.id, message);
       const uri = (message.params as { uri?: unknown } | undefined)?.uri;
       if (typeof uri === "string" && (message.method === "resources/subscribe" || message.method === "resources/unsubscribe")) {
-        if (this.#subscription(session, message.method, uri)) {
-          const reply = { jsonrpc: "2.0" as const, id: message.id, result: {} };
+        const handled = this.#subscription(session, message.method, uri);
+        if (handled !== "child") {
+          const reply =
+            handled === "answered"
+              ? { jsonrpc: "2.0" as const, id: message.id, result: {} }
+              : errorResponse(message.id, ErrorCode.InvalidRequest, `Invalid Request: this session is subscribed to ${MAX_SUBSCRIPTIONS_PER_SESSION} resources already (the most a shared MCP server keeps for one session): unsubscribe from one first`);
           return queueMicrotask(() => session.receive(reply, JSON.stringify(reply)));
         }
       }
       const hubId = this.#nextId++;
-      this.#requests.set(hubId, { session, id: message.id });
+      const origin: Origin = { session, id: message.id };
+      this.#requests.set(hubId, origin);
       this.#bySession.get(session)?.set(idKey(message.id), hubId);
       // A progress token past 2^53 was refused with the body (inexactNumberProblem): it comes back as sent.
       let params = message.params;
       const meta = params?._meta as { progressToken?: string | number } | undefined;
       if (meta?.progressToken !== undefined) {
-        const token = this.#nextId++;
-        this.#tokens.set(token, { session, token: meta.progressToken });
-        params = { ...params, _meta: { ...meta, progressToken: token } };
+        origin.token = this.#nextId++;
+        this.#tokens.set(origin.token, { session, token: meta.progressToken });
+        params = { ...params, _meta: { ...meta, progressToken: origin.token } };
       }
       return this.#write({ ...message, id: hubId, params });
     }
@@ -206,27 +226,35 @@ export class SharedChildHub {
     if (message.method === "notifications/cancelled") {
       const requestId = (message.params as { requestId?: JsonRpcId } | undefined)?.requestId;
       const hubId = requestId === undefined ? undefined : this.#bySession.get(session)?.get(idKey(requestId));
-      if (hubId === undefined) return;
+      const origin = hubId === undefined ? undefined : this.#requests.get(hubId);
+      if (hubId === undefined || !origin) return;
+      // A cancelled request is not answered (MCP cancellation): its mapping would stay as long as the session.
+      this.#forget(hubId, origin);
       return this.#write({ ...message, params: { ...message.params, requestId: hubId } });
     }
     this.#child?.send(raw);
   }
 
   /**
-   * Tracks a session's resource subscription; true when the hub answers it itself (the child
-   * already sends updates for this URI, or another session still wants them).
+   * Tracks a session's resource subscription: "child" when it goes on to the child, "answered" when
+   * the hub answers it itself (the child already sends updates for this URI, or another session
+   * still wants them), "refused" for a subscription beyond MAX_SUBSCRIPTIONS_PER_SESSION.
    */
-  #subscription(session: Session, method: string, uri: string): boolean {
+  #subscription(session: Session, method: string, uri: string): "child" | "answered" | "refused" {
     const sessions = this.#subscribers.get(uri);
+    const mine = this.#subscriptionsOf.get(session) ?? new Set<string>();
     if (method === "resources/subscribe") {
-      if (sessions) return sessions.add(session), true;
+      if (!mine.has(uri) && mine.size >= MAX_SUBSCRIPTIONS_PER_SESSION) return "refused";
+      this.#subscriptionsOf.set(session, mine.add(uri));
+      if (sessions) return sessions.add(session), "answered";
       this.#subscribers.set(uri, new Set([session]));
-      return false;
+      return "child";
     }
-    if (!sessions?.delete(session)) return true;
-    if (sessions.size > 0) return true;
+    mine.delete(uri);
+    if (!sessions?.delete(session)) return "answered";
+    if (sessions.size > 0) return "answered";
     this.#subscribers.delete(uri);
-    return false;
+    return "child";
   }
 
   #initialize(session: Session, id: JsonRpcId, message: JsonRpcMessage): void {
@@ -263,8 +291,7 @@ export class SharedChildHub {
       }
       const origin = hubId === undefined ? undefined : this.#requests.get(hubId);
       if (!origin || hubId === undefined) return;
-      this.#requests.delete(hubId);
-      this.#bySession.get(origin.session)?.delete(idKey(origin.id));
+      this.#forget(hubId, origin);
       const restored = { ...message, id: origin.id };
       // The child's line under the session's id where it can be (its numbers as written); else serialized again.
       const afterId = afterIdOf(raw, hubId);

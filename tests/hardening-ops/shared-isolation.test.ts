@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { startBridge } from "../support/bridge.ts";
-import { callTool, initialize, JSON_HEADERS, scripted, waitFor } from "./support.ts";
+import { callTool, initialize, JSON_HEADERS, logged, scripted, waitFor } from "./support.ts";
 
 async function samplingClient(url: string, name: string, asked: string[]) {
   const client = new Client({ name, version: "1" }, { capabilities: { sampling: {} } });
@@ -70,6 +70,63 @@ describe("shared mode keeps users apart", () => {
       };
       assert.doesNotMatch(await sse(older.session, "2024-11-05"), /data: \n/);
       assert.match(await sse(newer.session, "2025-11-25"), /data: \n/);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  test("progress for a request that is over (answered or cancelled) reaches no client: the hub forgets its token", async () => {
+    const bridge = await startBridge({ server: { mcp_server: scripted(), session: { mode: "shared" } } });
+    const client = new Client({ name: "late", version: "1" });
+    const errors: string[] = [];
+    client.onerror = (error) => errors.push(error.message);
+    let changes = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changes++);
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(bridge.url)));
+      // The child sends the progress, then a list change: once the change is in, the progress would have been too.
+      const result = await client.callTool({ name: "late_progress", arguments: {} }, undefined, { onprogress: () => {} });
+      assert.equal((result.content as Array<{ text: string }>)[0]!.text, "done");
+      await waitFor(() => changes === 1, "the list change sent after the late progress");
+      const cancel = new AbortController();
+      const cancelled = client.callTool({ name: "progress_on_cancel", arguments: {} }, undefined, { onprogress: () => {}, signal: cancel.signal });
+      await logged(bridge, /recv .*progress_on_cancel/);
+      cancel.abort();
+      await assert.rejects(cancelled);
+      await waitFor(() => changes === 2, "the list change sent after the progress for the cancelled call");
+      assert.deepEqual(errors.filter((message) => /progress/i.test(message)), []);
+    } finally {
+      await client.close();
+      await bridge.stop();
+    }
+  });
+
+  test("one session's resource subscriptions are bounded: past 1000 URIs it gets an error naming the limit, and unsubscribing makes room", async () => {
+    const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
+    const bridge = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
+    try {
+      const rpc = async (session: string, id: number, method: string, uri: string) => {
+        const response = await fetch(bridge.url, {
+          method: "POST",
+          headers: { ...JSON_HEADERS, accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+          body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { uri } }),
+        });
+        return (await response.json()) as { result?: unknown; error?: { code: number; message: string } };
+      };
+      const { session } = await initialize(bridge.url);
+      for (let batch = 0; batch < 1000; batch += 50) {
+        const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => rpc(session, 10 + batch + i, "resources/subscribe", `test://known-${batch + i}`)));
+        assert.deepEqual(answers.filter((answer) => answer.error), []);
+      }
+      const refused = await rpc(session, 2000, "resources/subscribe", "test://known-1000");
+      assert.equal(refused.error?.code, -32600);
+      assert.match(refused.error!.message, /subscribed to 1000 resources already .*unsubscribe from one first/);
+      // One it holds already is no new one; unsubscribing makes room; another session has its own.
+      assert.deepEqual((await rpc(session, 2001, "resources/subscribe", "test://known-7")).result, {});
+      assert.deepEqual((await rpc(session, 2002, "resources/unsubscribe", "test://known-7")).result, {});
+      assert.deepEqual((await rpc(session, 2003, "resources/subscribe", "test://known-1000")).result, {});
+      const other = await initialize(bridge.url);
+      assert.deepEqual((await rpc(other.session, 2, "resources/subscribe", "test://known-1001")).result, {});
     } finally {
       await bridge.stop();
     }

@@ -10,11 +10,20 @@
 //   chatty {count}      → sends `count` progress notifications (when a token is given) and log messages, then answers
 //   pretty              → answers over several lines of pretty-printed JSON split by a non-JSON line
 //   big {bytes}         → a text of `bytes` x's (large responses)
+//   late_progress       → answers, then sends a progress notification for its token (the request is over) and tools/list_changed
+//   progress_on_cancel  → never answers; when cancelled, sends a progress notification for its token and tools/list_changed
 import { createInterface } from "node:readline";
 
 const send = (message) => process.stdout.write(JSON.stringify(message) + "\n");
 const text = (value) => ({ content: [{ type: "text", text: typeof value === "string" ? value : JSON.stringify(value) }] });
 const waiting = new Map();
+/** progress_on_cancel calls: request id (as JSON) → progress token. */
+const progressOnCancel = new Map();
+/** Progress for a request that is over, then a list change every client's GET stream gets (the mark that it came after). */
+const progressAfterTheEnd = (token) => {
+  send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: token, progress: 99 } });
+  send({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+};
 const asked = new Map();
 let nextAsk = 1;
 
@@ -31,6 +40,8 @@ function handle(message) {
   if (message.method === "notifications/cancelled") {
     const timer = waiting.get(JSON.stringify(message.params?.requestId));
     if (timer !== undefined) clearTimeout(timer);
+    const token = progressOnCancel.get(JSON.stringify(message.params?.requestId));
+    if (token !== undefined) progressAfterTheEnd(token);
     process.stderr.write(`cancelled ${JSON.stringify(message.params?.requestId)}\n`);
     return;
   }
@@ -42,7 +53,7 @@ function handle(message) {
     case "ping":
       return reply({});
     case "tools/list":
-      return reply({ tools: ["echo", "whoami", "wait", "crash", "ask", "chatty", "pretty", "big"].map((name) => ({ name, inputSchema: { type: "object" } })) });
+      return reply({ tools: ["echo", "whoami", "wait", "crash", "ask", "chatty", "pretty", "big", "late_progress", "progress_on_cancel"].map((name) => ({ name, inputSchema: { type: "object" } })) });
     case "tools/call":
       return callTool(message, reply);
     default:
@@ -83,6 +94,11 @@ function callTool(message, reply) {
       return process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: text("pretty") }) + "\n");
     case "big":
       return reply(text("x".repeat(args.bytes ?? 0)));
+    case "late_progress":
+      reply(text("done"));
+      return progressAfterTheEnd(message.params?._meta?.progressToken);
+    case "progress_on_cancel":
+      return void progressOnCancel.set(JSON.stringify(message.id), message.params?._meta?.progressToken);
     default:
       return reply({ ...text("unknown tool"), isError: true });
   }
