@@ -6,7 +6,7 @@
  * requests on stdio, `resources/subscribe` and list changes ride one `subscriptions/listen`
  * stream, and `resultType` and cache fields are stripped. A modern local client is passed through.
  */
-import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { errorResponse, ErrorCode, idKey, inexactNumberProblem, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
@@ -16,7 +16,7 @@ import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/
 import { inputRequiredProblem, isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText } from "./messages.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText, type Received, type Source } from "./messages.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
@@ -46,7 +46,7 @@ function contentType(response: Response): string {
  * before it. A non-2xx answer that carries a JSON-RPC error is returned as that error (a modern
  * server answers 400/404 with one); anything else is a ClientTransportError.
  */
-export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage, source: Source) => void): Promise<JsonRpcResponse> {
   const { timeout } = context;
   // A tool call's answer comes when the tool is done; server/discover answers from what the server
   // is, and one held past client.timeout, head or body, is no modern server (era detection must not stall).
@@ -69,15 +69,22 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
   }
 }
 
-/** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
-async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+/**
+ * The response to `request` in `response` (JSON or an event stream), the notifications before it
+ * delivered. An answer holding a number a double does not carry becomes an Internal Error naming
+ * where: every answer is serialized again (under the request's id, translated for a legacy client,
+ * its input requests put to the local client), which would change it.
+ */
+async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage, source: Source) => void): Promise<JsonRpcResponse> {
   const { timeout } = context;
   const origin = new URL(context.url).host;
   const type = contentType(response);
   let answer: JsonRpcResponse | undefined;
-  const take = (message: JsonRpcMessage) => {
+  const take = ({ message, source }: Received) => {
     if (isResponse(message)) {
-      if (message.id === null || idKey(message.id) === idKey(request.id)) answer = { ...message, id: request.id };
+      if (message.id !== null && idKey(message.id) !== idKey(request.id)) return;
+      const inexact = inexactNumberProblem(source.text, message);
+      answer = inexact ? errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server's answer to ${request.method}: ${inexact}`) : { ...message, id: request.id };
       return;
     }
     if (isRequest(message)) {
@@ -85,7 +92,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
       context.remoteWarnings.write("warn", "dropped a request the modern server sent on a reply stream", { method: message.method });
       return;
     }
-    onNotification?.(message);
+    onNotification?.(message, source);
   };
   if (type === "application/json") {
     const held = context.answers.hold();
@@ -94,7 +101,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
       // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
       const text = response.ok ? body : redactSent(response, body);
       if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
-      let messages: JsonRpcMessage[];
+      let messages: Received[];
       try {
         messages = parseMessages(text, context.remoteWarnings, "JSON reply", response);
       } catch (error) {
@@ -112,7 +119,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
         {
           onEvent: (event) => {
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(message);
+            for (const received of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(received);
           },
         },
         { maxEventChars: MAX_MESSAGE_CHARS, drained: context.drained, answers: context.answers, done: () => answer !== undefined },
@@ -299,7 +306,7 @@ export class ModernTransport implements RemoteTransport {
   async #passThrough(request: JsonRpcRequest, signal?: AbortSignal): Promise<JsonRpcResponse> {
     const version = metaOf(request.params)?.[MetaKey.protocolVersion];
     const headers = this.#headersFor(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION);
-    const response = await modernCall(this.#context, request, headers, anySignal(signal, this.#closing.signal), (message) => this.#context.deliver(message));
+    const response = await modernCall(this.#context, request, headers, anySignal(signal, this.#closing.signal), (message, source) => this.#context.deliver(message, source));
     return this.#filterTools(request.method, response);
   }
 
@@ -317,7 +324,7 @@ export class ModernTransport implements RemoteTransport {
         { ...request, id, params: modernParams },
         this.#headersFor(request.method, params, MODERN_VERSION),
         anySignal(signal, this.#closing.signal),
-        (message) => this.#context.deliver(message),
+        (message, source) => this.#context.deliver(message, source),
       );
       // A server that answers, even "method not found", is alive: what a legacy client's ping asks.
       if (request.method === "ping" && response.error?.code === ErrorCode.MethodNotFound) return { jsonrpc: "2.0", id: request.id, result: {} };
@@ -379,10 +386,10 @@ export class ModernTransport implements RemoteTransport {
         const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION);
         const params = withEnvelope({ notifications }, envelope);
         try {
-          const answer = await modernCall(this.#context, { jsonrpc: "2.0", id: "mcp-bridge-listen", method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message) => {
+          const answer = await modernCall(this.#context, { jsonrpc: "2.0", id: "mcp-bridge-listen", method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message, source) => {
             failures = 0;
             if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") return acknowledged();
-            this.#context.deliver(message);
+            this.#context.deliver(message, source);
           });
           if (answer.error) {
             logger.warn("the server refused subscriptions/listen; list changes will not be forwarded", { error: answer.error.message });

@@ -27,10 +27,10 @@ class LegacyWithFallback implements RemoteTransport {
     this.#current = new StreamableHttpTransport(context);
   }
 
-  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     const current = this.#current;
     try {
-      await current.send(message, signal);
+      await current.send(message, signal, text);
       if (isRequest(message) && message.method === "initialize") this.#decided = true;
     } catch (error) {
       const refused = error instanceof ClientTransportError && error.code === "http" && [400, 404, 405].includes(error.status ?? 0);
@@ -38,7 +38,7 @@ class LegacyWithFallback implements RemoteTransport {
       this.#context.logger.info("the server refused Streamable HTTP; trying the legacy HTTP+SSE transport", { status: (error as ClientTransportError).status });
       this.#decided = true;
       this.#current = new LegacySseTransport(this.#context);
-      await this.#current.send(message, signal);
+      await this.#current.send(message, signal, text);
     }
   }
 
@@ -63,9 +63,9 @@ class EraTransport implements RemoteTransport {
     return this.#fallback ? new LegacyWithFallback(this.#context) : new StreamableHttpTransport(this.#context);
   }
 
-  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     if (this.#deciding) await this.#deciding.catch(() => {});
-    if (this.#chosen) return this.#chosen.send(message, signal);
+    if (this.#chosen) return this.#chosen.send(message, signal, text);
     if (!isRequest(message)) {
       this.#context.logger.debug("dropped a notification sent before the first request", { message: "method" in message ? message.method : "response" });
       return;
