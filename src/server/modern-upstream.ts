@@ -20,7 +20,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
-import { afterIdOf, ErrorCode, errorResponse, inexactIdProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { afterIdOf, ErrorCode, errorResponse, inexactIdProblem, inexactNumberProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
@@ -410,15 +410,23 @@ export class ModernUpstream {
       sink.answered({ message, raw, ...(afterId !== undefined && { afterId }) });
       return;
     }
-    if (isRequest(message)) return this.#childRequest(message);
+    if (isRequest(message)) return this.#childRequest(message, raw);
+    // Every notification but a cancellation (which ends a call) goes on serialized again (its progress token or
+    // subscription id the client's, or as an event): a number a double does not carry would reach the client as another.
+    const inexact = (message as JsonRpcNotification).method === "notifications/cancelled" ? undefined : inexactNumberProblem(raw, message);
+    if (inexact) return this.#logger.warn("dropped a notification of the MCP server: serialized again it would carry another number", { child: this.name, method: (message as JsonRpcNotification).method, problem: inexact });
     this.#notification(message as JsonRpcNotification);
   }
 
-  #childRequest(request: JsonRpcRequest): void {
+  /** A request of the child's (`raw`: its line): answered here (ping), refused, or handed to the call it belongs to. */
+  #childRequest(request: JsonRpcRequest, raw: string): void {
     // Every answer to the child is written from the parsed id: one past 2^53 would be another number.
     const inexact = inexactIdProblem(request);
     if (inexact) return this.answer(errorResponse(null, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`));
     if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
+    // Put to the client serialized again (in an input_required result's inputRequests): such a number would reach it as another.
+    const changed = inexactNumberProblem(raw, request.params, "params");
+    if (changed) return this.answer(errorResponse(request.id, ErrorCode.InvalidParams, `Invalid params: the request cannot be passed on to the client: ${changed}`));
     if (!this.singlePrincipal) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} cannot be attributed to one user on a child every principal shares; set session.modern_child: per_principal`));
     if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
     this.#parked.push(request);

@@ -278,6 +278,9 @@ export class SharedChildHub {
       const token = (message.params as { progressToken?: number } | undefined)?.progressToken;
       const owner = typeof token === "number" ? this.#tokens.get(token) : undefined;
       if (!owner) return;
+      // Serialized again under the session's token: a number a double does not carry would reach the client as another.
+      const inexact = inexactNumberProblem(raw, message);
+      if (inexact) return this.#logger.warn("dropped a progress notification of the shared MCP server: serialized again it would carry another number", { problem: inexact });
       const restored = { ...message, params: { ...message.params, progressToken: owner.token } };
       return owner.session.receive(restored, JSON.stringify(restored));
     }
