@@ -222,4 +222,25 @@ describe("numbers past 2^53 the bridge would write back changed", () => {
       await modern.stop();
     }
   });
+
+  test("a number past 2^53 in a child's initialize answer, written again for each shared session and as a modern client's server/discover: an internal error naming where, never another number", async () => {
+    const child = { ...misbehaving, env: { ...misbehaving.env, INIT_RESULT: `{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"m","version":"1","build":${INEXACT}}}` } };
+    const shared = await startBridge({ server: { mcp_server: child, session: { mode: "shared" } } });
+    try {
+      const { body } = await initialize(shared.url);
+      assert.equal(body.error?.code, -32603, JSON.stringify(body));
+      assert.match(body.error?.message ?? "", /the number at result\.serverInfo\.build is an integer past 2\^53 - 1/);
+    } finally {
+      await shared.stop();
+    }
+    const token = "alice-token-0123456789";
+    const modern = await startBridge({ server: { mcp_server: child, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } });
+    try {
+      const { body } = await call(modern, token, { jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: meta() } });
+      assert.equal(body.error?.code, -32603, JSON.stringify(body));
+      assert.match(body.error?.message ?? "", /the number at result\.serverInfo\.build is an integer past 2\^53 - 1/);
+    } finally {
+      await modern.stop();
+    }
+  });
 });
