@@ -100,8 +100,8 @@ function describe(message: JsonRpcMessage): Record<string, unknown> {
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const { logger } = options;
   const failures = throttledLog(logger, "failed messages to the remote server", FAILURE_LOG);
-  /** Notifications (either way) dropped for a number serializing them would change: a peer sending many must not add a log line each. */
-  const inexactDrops = throttledLog(logger, "notifications dropped for numbers a double does not carry", FAILURE_LOG);
+  /** Messages (either way) dropped for a number serializing them would change: a peer sending many must not add a log line each. */
+  const inexactDrops = throttledLog(logger, "messages dropped for numbers a double does not carry", FAILURE_LOG);
   const pending = new Map<string | number, Pending>();
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
@@ -253,7 +253,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       const key = typeof target === "string" || typeof target === "number" ? idKey(target) : undefined;
       const entry = key === undefined ? undefined : pending.get(key);
       // Forwarded first (MCP: a dropped connection is not a cancellation), then the reply stream dropped.
-      void send(message)
+      void send(message, undefined, text)
         .catch((error: unknown) => logger.debug("cancellation not delivered", { error }))
         .finally(() => entry?.controller.abort());
       if (key !== undefined) answer(key);
