@@ -666,6 +666,34 @@ test("numbers a double does not carry through a modern server (legacy local clie
   assert.match(answer.error?.message ?? "", /the answer to the server's request for input: the number at result\.content\.n is an integer past 2\^53 - 1/);
   assert.deepEqual(retried, []);
   assert.doesNotMatch(local.stdout(), ROUNDED);
+  // A modern local client is passed the answer through, as the server wrote it.
+  const modern = startLocal(["connect", server.url]);
+  const claim = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
+  modern.send({ jsonrpc: "2.0", id: 0, method: "server/discover", params: { _meta: claim } });
+  await modern.answer(0);
+  modern.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "big", arguments: {}, _meta: claim } });
+  await modern.answer(1);
+  assert.ok(modern.stdout().includes(`"content":[],"n":${INEXACT}}`), modern.stdout());
+});
+
+test("a modern server whose server/discover answer holds a number a double does not carry: a legacy local client's initialize (written from it) fails naming where, a modern one gets it as written", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? `{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1","build":${INEXACT}}}}` : `{"resultType":"complete"}`;
+    res.writeHead(200, { "content-type": "application/json" }).end(`{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${result}}`);
+  });
+  servers.push(server);
+  const legacy = startLocal(["connect", server.url]);
+  legacy.send(INITIALIZE);
+  const refused = await legacy.answer(0);
+  assert.equal(refused.error?.code, -32603, JSON.stringify(refused));
+  assert.match(refused.error?.message ?? "", /server\/discover: the number at result\._meta\.io\.modelcontextprotocol\/serverInfo\.build is an integer past 2\^53 - 1/);
+  const modern = startLocal(["connect", server.url]);
+  modern.send({ jsonrpc: "2.0", id: 0, method: "server/discover", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+  await modern.answer(0);
+  assert.ok(modern.stdout().includes(`"build":${INEXACT}}`), modern.stdout());
+  assert.doesNotMatch(legacy.stdout() + modern.stdout(), ROUNDED);
 });
 
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {
