@@ -4,13 +4,13 @@
  * JSON-RPC error naming why there is none — unless the local client cancelled it.
  */
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
-import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberProblem, isExactNumber, isNotification, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberProblem, isExactNumber, isNotification, isRequest, isResponse, passableAsWritten, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { metaOf, PROGRESS_TOKEN_PROBLEM } from "../mcp/envelope.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { AnswerBudget, Held } from "./answer-budget.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
-import { MAX_MESSAGE_CHARS } from "./messages.ts";
+import { MAX_MESSAGE_CHARS, type Source } from "./messages.ts";
 import type { RemoteTransport } from "./transport.ts";
 
 /**
@@ -37,8 +37,8 @@ export interface StdioBridge {
    * `why` (e.g. "stdin closed", "SIGTERM") goes into each cancellation's reason.
    */
   cancelInFlight(why: string, signal: AbortSignal): Promise<void>;
-  /** A message from the remote server (wired as the transport's `deliver`). */
-  deliver(message: JsonRpcMessage): void;
+  /** A message from the remote server, with the text it came in when it is as parsed from it (wired as the transport's `deliver`). */
+  deliver(message: JsonRpcMessage, source?: Source): void;
   /** A request of the remote server's not delivered: answered with `error` (wired as the transport's `refuse`; see unasked). */
   refuse(id: JsonRpcId, error: unknown): void;
   /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
@@ -100,6 +100,8 @@ function describe(message: JsonRpcMessage): Record<string, unknown> {
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const { logger } = options;
   const failures = throttledLog(logger, "failed messages to the remote server", FAILURE_LOG);
+  /** Messages (either way) dropped for a number serializing them would change: a peer sending many must not add a log line each. */
+  const inexactDrops = throttledLog(logger, "messages dropped for numbers a double does not carry", FAILURE_LOG);
   const pending = new Map<string | number, Pending>();
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (response: JsonRpcResponse) => void>();
@@ -119,10 +121,11 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
    * response that would pass the budget is replaced by an error (its request's answer after all),
    * any other message dropped, with one warning until a message fits again; a dropped request is
    * answered with that error for the local client (see unasked), or its asker would wait for ever.
+   * `text`: the message as the remote server wrote it (see deliver), written instead of serializing it.
    */
-  const write = (message: JsonRpcMessage) => {
+  const write = (message: JsonRpcMessage, text?: string) => {
     const held = options.answers.hold();
-    let line = JSON.stringify(message) + "\n";
+    let line = (text ?? JSON.stringify(message)) + "\n";
     try {
       held.grow(line.length);
       droppingForLocal = false;
@@ -158,8 +161,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
    * would take the answers held at once past the answer budget: batches waiting for a slow last
    * answer must not hold a large one each.
    */
-  const add = (batch: Batch, message: JsonRpcResponse) => {
-    let text = JSON.stringify(message);
+  const add = (batch: Batch, message: JsonRpcResponse, written?: string) => {
+    let text = written ?? JSON.stringify(message);
     if (batch.chars + text.length + 2 > MAX_MESSAGE_CHARS) {
       text = JSON.stringify(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the answer does not fit in the batch's reply, which is limited to ${MAX_MESSAGE_CHARS} characters in all; send this request alone`));
     } else {
@@ -174,20 +177,20 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   };
 
   /** One answer of a batch in (none for a request that will not get one); the array goes out with the last. */
-  const settle = (batch: Batch, message?: JsonRpcResponse) => {
-    if (message) add(batch, message);
+  const settle = (batch: Batch, message?: JsonRpcResponse, text?: string) => {
+    if (message) add(batch, message, text);
     if (--batch.waiting > 0) return;
     if (batch.answers.length > 0) writeHeld(`[${batch.answers.join(",")}]\n`, batch.held);
     else batch.held.release();
   };
 
-  /** Ends a request in flight: `message` is its answer, or none when the local client cancelled it. */
-  const answer = (key: string | number, message?: JsonRpcResponse) => {
+  /** Ends a request in flight: `message` is its answer (as the server wrote it: `text`), or none when the local client cancelled it. */
+  const answer = (key: string | number, message?: JsonRpcResponse, text?: string) => {
     const entry = pending.get(key);
     if (!entry) return;
     pending.delete(key);
-    if (entry.batch) settle(entry.batch, message);
-    else if (message) write(message);
+    if (entry.batch) settle(entry.batch, message, text);
+    else if (message) write(message, text);
   };
 
   function request(message: JsonRpcMessage & { id: JsonRpcId; method: string }, batch: Batch | undefined): void {
@@ -224,8 +227,11 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** Set from the first message dropped until half the places are free again, so that a flood is logged once. */
   let dropping = false;
 
-  /** Sends a notification or response; none when MAX_IN_FLIGHT are already on their way (a server slow to take them must not gather sockets without bound). */
-  function send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  /**
+   * Sends a notification or response (as `text`, the local client's line, when given); none when
+   * MAX_IN_FLIGHT are already on their way (a server slow to take them must not gather sockets without bound).
+   */
+  function send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     if (sending >= MAX_IN_FLIGHT) {
       if (!dropping) logger.warn(`dropped messages of the local client: ${MAX_IN_FLIGHT} are already on their way to the remote server`, { method: isNotification(message) ? message.method : "response" });
       dropping = true;
@@ -234,25 +240,26 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     sending++;
     return options
       .transport()
-      .send(message, signal)
+      .send(message, signal, text)
       .finally(() => {
         if (--sending < MAX_IN_FLIGHT / 2) dropping = false;
       });
   }
 
-  function forward(message: JsonRpcMessage): void {
+  /** A notification or response to the remote server; `text`, the local client's line when it is this message alone. */
+  function forward(message: JsonRpcMessage, text?: string): void {
     if (isNotification(message) && message.method === "notifications/cancelled") {
       const target = message.params?.requestId;
       const key = typeof target === "string" || typeof target === "number" ? idKey(target) : undefined;
       const entry = key === undefined ? undefined : pending.get(key);
       // Forwarded first (MCP: a dropped connection is not a cancellation), then the reply stream dropped.
-      void send(message)
+      void send(message, undefined, text)
         .catch((error: unknown) => logger.debug("cancellation not delivered", { error }))
         .finally(() => entry?.controller.abort());
       if (key !== undefined) answer(key);
       return;
     }
-    send(message).catch((error: unknown) => failures.write("warn", "message not delivered to the remote server", { method: isNotification(message) ? message.method : "response", error }));
+    send(message, undefined, text).catch((error: unknown) => failures.write("warn", "message not delivered to the remote server", { method: isNotification(message) ? message.method : "response", error }));
   }
 
   function onLine(line: string): void {
@@ -270,13 +277,19 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
     const batch: Batch = { waiting: 1, answers: [], chars: 0, held: options.answers.hold() };
-    for (const item of value) take(item, batch, line);
+    // Each item is sent on serialized again: the line is scanned once, and its items only when it may hold such a number.
+    const text = inexactNumberProblem(line, value) === undefined ? undefined : line;
+    for (const item of value) take(item, batch, text);
     settle(batch);
   }
 
-  /** One message from stdin, alone or in a batch; `line`: the text it was parsed from. */
-  function take(item: unknown, batch: Batch | undefined, line: string): void {
-    const refusal = refusalOf(item, line);
+  /**
+   * One message from stdin, alone or in a batch. `text`: the line it was parsed from, for a message
+   * alone (a notification or response goes to the remote server as written), or for a batch that
+   * may hold a number a double does not carry (undefined: it holds none).
+   */
+  function take(item: unknown, batch: Batch | undefined, text: string | undefined): void {
+    const refusal = refusalOf(item, text);
     if (refusal) {
       if (batch) add(batch, refusal);
       else write(refusal);
@@ -284,12 +297,19 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     }
     const message = item as JsonRpcMessage;
     if (isResponse(message) && typeof message.id === "string" && asks.has(message.id)) {
-      asks.get(message.id)!(message);
+      // Put into the request it answers (MRTR inputResponses), serialized again: such a number fails that request, naming where.
+      const inexact = text === undefined ? undefined : inexactNumberProblem(text, message);
+      asks.get(message.id)!(inexact ? errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: the answer to the server's request for input: ${inexact}`) : message);
       return;
     }
     if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
-    if (isRequest(message)) request(message, batch);
-    else forward(message);
+    if (isRequest(message)) return request(message, batch);
+    if (!batch) return forward(message, text);
+    const inexact = text === undefined ? undefined : inexactNumberProblem(text, message);
+    if (!inexact) return forward(message);
+    // An item of a batch, sent serialized again, would carry another number: the remote server's request gets an error instead, a notification is dropped.
+    if (isResponse(message) && message.id !== null) forward(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the local client's answer: ${inexact}`));
+    inexactDrops.write("warn", "dropped a message of the local client in a batch: serialized again it would carry another number", { ...describe(message), problem: inexact });
   }
 
   const splitter = createLineSplitter(onLine, (length) => {
@@ -313,23 +333,30 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       // Stopping: the failures held back are counted now, not lost at exit.
       failures.flush();
     },
-    deliver(message) {
+    deliver(message, source) {
       if (logger.enabled("debug")) logger.debug("remote → local", describe(message));
+      // As the server wrote it when the local client reads in it what the bridge routed it by: a
+      // number a double does not carry keeps its spelling. Else serialized again, which would change
+      // such a number: an answer becomes an error naming where, a notification is dropped, a request refused (refusalOf).
+      const text = source?.alone && (isNotification(message) || passableAsWritten(source.text, isResponse(message))) ? oneLine(source.text) : undefined;
+      const inexact = text === undefined && source !== undefined && !isRequest(message) ? inexactNumberProblem(source.text, message) : undefined;
       if (isResponse(message)) {
-        if (message.id === null) return write(message);
+        const delivered = inexact ? errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the remote server's answer: ${inexact}`) : message;
+        if (message.id === null) return write(delivered, text);
         const key = idKey(message.id);
         if (!pending.has(key)) {
           logger.debug("dropped a response to no request in flight", { id: message.id });
           return;
         }
-        answer(key, message);
+        answer(key, delivered, text);
         return;
       }
-      // The remote server's request goes out serialized again, and the local client's answer back:
-      // an id or progress token past 2^53 would reach each as another number.
-      const refusal = isRequest(message) ? refusalOf(message) : undefined;
+      if (inexact) return inexactDrops.write("warn", "dropped a notification of the remote server: serialized again it would carry another number", { ...describe(message), problem: inexact });
+      // The remote server's request goes out serialized again (unless written as received), and the
+      // local client's answer back: an id or progress token past 2^53 would reach each as another number.
+      const refusal = isRequest(message) ? refusalOf(message, text === undefined ? source?.text : undefined) : undefined;
       if (refusal) return forward(refusal);
-      write(message);
+      write(message, text);
     },
     refuse: unasked,
     ask(request, signal) {
@@ -356,6 +383,15 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       return pending.size;
     },
   };
+}
+
+/**
+ * JSON text on one line, for stdout (a message a line): a line break in JSON text can only be
+ * whitespace between tokens (a string holds none unescaped).
+ */
+function oneLine(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.includes("\n") || trimmed.includes("\r") ? trimmed.replace(/[\r\n]/g, " ") : trimmed;
 }
 
 /**

@@ -104,7 +104,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     fetch: remoteFetch,
     logger,
     remoteWarnings,
-    deliver: (message) => bridge.deliver(message),
+    deliver: (message, source) => bridge.deliver(message, source),
     refuse: (id, error) => bridge.refuse(id, error),
     ask: (request, signal) => bridge.ask(request, signal),
     timeout: config.timeout,

@@ -36,12 +36,12 @@ export class LegacySseTransport implements RemoteTransport {
     this.#context = context;
   }
 
-  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     if (this.#closing.signal.aborted) throw new ClientTransportError("closed", "the bridge is shutting down");
     if (isRequest(message) && message.method === "initialize") this.#initialize = message;
     if (isNotification(message) && message.method === "notifications/initialized") this.#initialized = true;
     const connection = await this.#connect();
-    if (!isRequest(message)) return this.#post(connection, message, signal);
+    if (!isRequest(message)) return this.#post(connection, message, signal, text);
     const key = idKey(message.id);
     const answered = new Promise<void>((resolve, reject) => this.#waiters.set(key, { resolve, reject }));
     const onAbort = () => this.#settle(key, new ClientTransportError("closed", "the request was cancelled"));
@@ -70,11 +70,12 @@ export class LegacySseTransport implements RemoteTransport {
     else waiter.reject(error);
   }
 
-  async #post(connection: Connection, message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  /** POSTs `message`, as `text` when given (see RemoteTransport.send). */
+  async #post(connection: Connection, message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     const response = await this.#context.fetch(connection.endpoint, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(message),
+      body: text ?? JSON.stringify(message),
       signal: anySignal(signal, this.#closing.signal),
     });
     if (!response.ok) throw await statusError(response, new URL(connection.endpoint).host);
@@ -152,12 +153,12 @@ export class LegacySseTransport implements RemoteTransport {
               return;
             }
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) {
+            for (const { message, source } of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) {
               if (isResponse(message) && message.id !== null && typeof message.id === "string" && message.id.startsWith("mcp-bridge-reinitialize-")) {
                 this.#settle(idKey(message.id), message.error ? new ClientTransportError("http", `the server refused the new session: ${message.error.message}`) : undefined);
                 continue;
               }
-              this.#context.deliver(message);
+              this.#context.deliver(message, source);
               if (isResponse(message) && message.id !== null) this.#settle(idKey(message.id));
             }
           },

@@ -43,6 +43,20 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
   }
 }
 
+/** The text a message of the remote server came in. */
+export interface Source {
+  /** The JSON text it was parsed from (a body or an SSE event's data; a batch's, with the other messages): where inexactNumberProblem looks. */
+  text: string;
+  /** Whether the message is all of `text`, as parsed (not in a batch, not redacted): it can be written on as received. */
+  alone: boolean;
+}
+
+/** A message of the remote server, with the text it came in. */
+export interface Received {
+  message: JsonRpcMessage;
+  source: Source;
+}
+
 /**
  * Parses a JSON body or SSE data field of `response` into messages (a JSON array is a batch).
  * Envelopes that are not JSON-RPC are dropped with a warning (at debug level for the body of an
@@ -50,7 +64,7 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
  * whose status the caller reports); text that is not JSON at all is a protocol error quoting it,
  * the request's credentials redacted.
  */
-export function parseMessages(text: string, warnings: ThrottledLog, where: string, response: Response): JsonRpcMessage[] {
+export function parseMessages(text: string, warnings: ThrottledLog, where: string, response: Response): Received[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -59,14 +73,18 @@ export function parseMessages(text: string, warnings: ThrottledLog, where: strin
   }
   // Written to stdout again, it would make JSON.stringify throw (and the answer be lost).
   if (nestedTooDeep(text, value)) throw new ClientTransportError("protocol", `the server's ${where} is nested deeper than ${MAX_NESTING_DEPTH} levels`);
-  const list = Array.isArray(value) ? value : [value];
+  const batch = Array.isArray(value);
+  const list: unknown[] = batch ? (value as unknown[]) : [value];
   return list
     .filter((item): item is JsonRpcMessage => {
       const problem = envelopeProblem(item);
       if (problem) warnings.write(response.ok ? "warn" : "debug", "dropped a message from the remote server that is not JSON-RPC", { problem, where, ...(!response.ok && { status: response.status }) });
       return problem === undefined;
     })
-    .map((message) => (isResponse(message) && message.error ? { ...message, error: redactedError(message.error, response) } : message));
+    .map((message) => {
+      const redacted = isResponse(message) && message.error !== undefined;
+      return { message: redacted ? { ...message, error: redactedError(message.error!, response) } : message, source: { text, alone: !batch && !redacted } };
+    });
 }
 
 /**

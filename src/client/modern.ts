@@ -6,7 +6,7 @@
  * requests on stdio, `resources/subscribe` and list changes ride one `subscriptions/listen`
  * stream, and `resultType` and cache fields are stripped. A modern local client is passed through.
  */
-import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { errorResponse, ErrorCode, idKey, inexactNumberProblem, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
@@ -16,7 +16,7 @@ import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/
 import { inputRequiredProblem, isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText } from "./messages.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText, type Received, type Source } from "./messages.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
@@ -46,7 +46,7 @@ function contentType(response: Response): string {
  * before it. A non-2xx answer that carries a JSON-RPC error is returned as that error (a modern
  * server answers 400/404 with one); anything else is a ClientTransportError.
  */
-export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage, source: Source) => void): Promise<ModernAnswer> {
   const { timeout } = context;
   // A tool call's answer comes when the tool is done; server/discover answers from what the server
   // is, and one held past client.timeout, head or body, is no modern server (era detection must not stall).
@@ -69,15 +69,25 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
   }
 }
 
+/**
+ * A modern server's answer under the request's id, with the text it came in: `source.alone` only
+ * when that text is the answer alone and under that id (it can be written on as received).
+ */
+export interface ModernAnswer {
+  response: JsonRpcResponse;
+  source: Source;
+}
+
 /** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
-async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage, source: Source) => void): Promise<ModernAnswer> {
   const { timeout } = context;
   const origin = new URL(context.url).host;
   const type = contentType(response);
-  let answer: JsonRpcResponse | undefined;
-  const take = (message: JsonRpcMessage) => {
+  let answer: ModernAnswer | undefined;
+  const take = ({ message, source }: Received) => {
     if (isResponse(message)) {
-      if (message.id === null || idKey(message.id) === idKey(request.id)) answer = { ...message, id: request.id };
+      if (message.id === null) answer = { response: { ...message, id: request.id }, source: { text: source.text, alone: false } };
+      else if (idKey(message.id) === idKey(request.id)) answer = { response: message, source };
       return;
     }
     if (isRequest(message)) {
@@ -85,7 +95,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
       context.remoteWarnings.write("warn", "dropped a request the modern server sent on a reply stream", { method: message.method });
       return;
     }
-    onNotification?.(message);
+    onNotification?.(message, source);
   };
   if (type === "application/json") {
     const held = context.answers.hold();
@@ -94,7 +104,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
       // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
       const text = response.ok ? body : redactSent(response, body);
       if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
-      let messages: JsonRpcMessage[];
+      let messages: Received[];
       try {
         messages = parseMessages(text, context.remoteWarnings, "JSON reply", response);
       } catch (error) {
@@ -112,7 +122,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
         {
           onEvent: (event) => {
             if (event.event !== "message" || event.data.trim() === "") return;
-            for (const message of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(message);
+            for (const received of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(received);
           },
         },
         { maxEventChars: MAX_MESSAGE_CHARS, drained: context.drained, answers: context.answers, done: () => answer !== undefined },
@@ -134,7 +144,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   return answer;
 }
 
-export type ProbeOutcome = { era: "modern"; answer: JsonRpcResponse } | { era: "legacy"; reason: string };
+export type ProbeOutcome = { era: "modern"; answer: JsonRpcResponse; source: Source } | { era: "legacy"; reason: string };
 
 /**
  * Which era the remote server speaks, from a `server/discover` request (the bridge's, or a modern
@@ -145,8 +155,9 @@ export type ProbeOutcome = { era: "modern"; answer: JsonRpcResponse } | { era: "
 export async function probeEra(context: TransportContext, request: JsonRpcRequest, signal?: AbortSignal, attempt = 1): Promise<ProbeOutcome> {
   const version = metaOf(request.params)?.[MetaKey.protocolVersion];
   let answer: JsonRpcResponse;
+  let source: Source;
   try {
-    answer = await modernCall(context, request, requestHeaders(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION), signal);
+    ({ response: answer, source } = await modernCall(context, request, requestHeaders(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION), signal));
   } catch (error) {
     if (error instanceof ClientTransportError && (error.code === "http" || error.code === "protocol" || error.code === "closed")) return { era: "legacy", reason: error.message };
     throw error;
@@ -160,13 +171,13 @@ export async function probeEra(context: TransportContext, request: JsonRpcReques
     if (answer.error.code === McpErrorCode.UnsupportedProtocolVersion && Array.isArray(data?.supported) && !data.supported.some((supported) => (MODERN_VERSIONS as readonly unknown[]).includes(supported))) {
       return { era: "legacy", reason: `the server supports ${data.supported.join(", ")}` };
     }
-    if (MODERN_ERRORS.has(answer.error.code)) return { era: "modern", answer };
+    if (MODERN_ERRORS.has(answer.error.code)) return { era: "modern", answer, source };
     return { era: "legacy", reason: `server/discover answered error ${answer.error.code}` };
   }
   const result = answer.result;
   // Any other method answered under a modern envelope was served modern.
-  if (request.method !== "server/discover") return { era: "modern", answer };
-  if (isObject(result) && Array.isArray(result.supportedVersions) && result.supportedVersions.some((supported) => (MODERN_VERSIONS as readonly unknown[]).includes(supported))) return { era: "modern", answer };
+  if (request.method !== "server/discover") return { era: "modern", answer, source };
+  if (isObject(result) && Array.isArray(result.supportedVersions) && result.supportedVersions.some((supported) => (MODERN_VERSIONS as readonly unknown[]).includes(supported))) return { era: "modern", answer, source };
   return { era: "legacy", reason: "server/discover's result lists no modern version" };
 }
 
@@ -229,8 +240,9 @@ export class ModernTransport implements RemoteTransport {
       const local = await this.#answerLocally(message);
       if (local) return this.#context.deliver(local);
     }
-    const response = legacy ? await this.#translated(message, signal) : await this.#passThrough(message, signal);
-    this.#context.deliver(response);
+    if (legacy) return this.#context.deliver(await this.#translated(message, signal));
+    const { response, source } = await this.#passThrough(message, signal);
+    this.#context.deliver(response, source);
   }
 
   async close(): Promise<void> {
@@ -296,14 +308,20 @@ export class ModernTransport implements RemoteTransport {
     return { ...response, result: { ...response.result, tools } };
   }
 
-  async #passThrough(request: JsonRpcRequest, signal?: AbortSignal): Promise<JsonRpcResponse> {
+  /** A modern local client's request, its answer as the server wrote it (source) but for tools/list, whose excluded tools make it serialized again. */
+  async #passThrough(request: JsonRpcRequest, signal?: AbortSignal): Promise<ModernAnswer> {
     const version = metaOf(request.params)?.[MetaKey.protocolVersion];
     const headers = this.#headersFor(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION);
-    const response = await modernCall(this.#context, request, headers, anySignal(signal, this.#closing.signal), (message) => this.#context.deliver(message));
-    return this.#filterTools(request.method, response);
+    const answer = await modernCall(this.#context, request, headers, anySignal(signal, this.#closing.signal), (message, source) => this.#context.deliver(message, source));
+    if (request.method !== "tools/list") return answer;
+    return { response: this.#filterTools(request.method, answer.response), source: { text: answer.source.text, alone: false } };
   }
 
-  /** A legacy request as a modern one, `input_required` rounds answered through the local client. */
+  /**
+   * A legacy request as a modern one, `input_required` rounds answered through the local client.
+   * Each answer is serialized again (translated, or its input requests put to the local client):
+   * one holding a number a double does not carry ends the call with an Internal Error naming where.
+   */
   async #translated(request: JsonRpcRequest, signal?: AbortSignal): Promise<JsonRpcResponse> {
     const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION, this.#logLevel);
     const base = request.params;
@@ -312,13 +330,15 @@ export class ModernTransport implements RemoteTransport {
       const modernParams = withEnvelope(params, envelope);
       // MRTR: a retry is a new request, with a new JSON-RPC id; the local client keeps its own.
       const id = round === 0 ? request.id : `mcp-bridge-retry-${++this.#nextAskId}`;
-      const response = await modernCall(
+      const { response, source } = await modernCall(
         this.#context,
         { ...request, id, params: modernParams },
         this.#headersFor(request.method, params, MODERN_VERSION),
         anySignal(signal, this.#closing.signal),
-        (message) => this.#context.deliver(message),
+        (message, source) => this.#context.deliver(message, source),
       );
+      const inexact = inexactNumberProblem(source.text, response);
+      if (inexact) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server's answer to ${request.method}: ${inexact}`);
       // A server that answers, even "method not found", is alive: what a legacy client's ping asks.
       if (request.method === "ping" && response.error?.code === ErrorCode.MethodNotFound) return { jsonrpc: "2.0", id: request.id, result: {} };
       if (response.error) return { ...response, id: request.id, error: toLegacyError(request.method, response.error) };
@@ -379,10 +399,10 @@ export class ModernTransport implements RemoteTransport {
         const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION);
         const params = withEnvelope({ notifications }, envelope);
         try {
-          const answer = await modernCall(this.#context, { jsonrpc: "2.0", id: "mcp-bridge-listen", method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message) => {
+          const { response: answer } = await modernCall(this.#context, { jsonrpc: "2.0", id: "mcp-bridge-listen", method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message, source) => {
             failures = 0;
             if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") return acknowledged();
-            this.#context.deliver(message);
+            this.#context.deliver(message, source);
           });
           if (answer.error) {
             logger.warn("the server refused subscriptions/listen; list changes will not be forwarded", { error: answer.error.message });

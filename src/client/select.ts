@@ -5,7 +5,7 @@
  * (Streamable HTTP 2026-07-28 §Backward Compatibility); `auto` then falls back further to the
  * HTTP+SSE transport when the initialize POST gets 400, 404 or 405. `sse` is HTTP+SSE only.
  */
-import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, inexactNumberProblem, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { hasEnvelopeClaim, isObject, type InitializeParams } from "../mcp/envelope.ts";
 import { ClientTransportError } from "./errors.ts";
 import { LegacySseTransport } from "./legacy-sse.ts";
@@ -27,10 +27,10 @@ class LegacyWithFallback implements RemoteTransport {
     this.#current = new StreamableHttpTransport(context);
   }
 
-  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     const current = this.#current;
     try {
-      await current.send(message, signal);
+      await current.send(message, signal, text);
       if (isRequest(message) && message.method === "initialize") this.#decided = true;
     } catch (error) {
       const refused = error instanceof ClientTransportError && error.code === "http" && [400, 404, 405].includes(error.status ?? 0);
@@ -38,7 +38,7 @@ class LegacyWithFallback implements RemoteTransport {
       this.#context.logger.info("the server refused Streamable HTTP; trying the legacy HTTP+SSE transport", { status: (error as ClientTransportError).status });
       this.#decided = true;
       this.#current = new LegacySseTransport(this.#context);
-      await this.#current.send(message, signal);
+      await this.#current.send(message, signal, text);
     }
   }
 
@@ -63,9 +63,9 @@ class EraTransport implements RemoteTransport {
     return this.#fallback ? new LegacyWithFallback(this.#context) : new StreamableHttpTransport(this.#context);
   }
 
-  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     if (this.#deciding) await this.#deciding.catch(() => {});
-    if (this.#chosen) return this.#chosen.send(message, signal);
+    if (this.#chosen) return this.#chosen.send(message, signal, text);
     if (!isRequest(message)) {
       this.#context.logger.debug("dropped a notification sent before the first request", { message: "method" in message ? message.method : "response" });
       return;
@@ -88,6 +88,9 @@ class EraTransport implements RemoteTransport {
       const probe = await probeEra(this.#context, discoverRequest(params), signal);
       if (probe.era === "modern") {
         if (probe.answer.error) throw new ClientTransportError("protocol", `the server refused server/discover: ${probe.answer.error.message}`);
+        // The local client's initialize is answered from it, serialized again.
+        const inexact = inexactNumberProblem(probe.source.text, probe.answer);
+        if (inexact) throw new ClientTransportError("protocol", `the server's answer to server/discover: ${inexact}`);
         logger.info("the remote server speaks MCP 2026-07-28; translating for the local client");
         const modern = new ModernTransport(this.#context, this.#context.ask, probe.answer.result as Record<string, unknown>, params);
         this.#chosen = modern;
@@ -103,7 +106,7 @@ class EraTransport implements RemoteTransport {
       if (probe.era === "modern") {
         logger.info("modern local client and modern remote server: passing through");
         this.#chosen = new ModernTransport(this.#context, this.#context.ask, {}, undefined);
-        this.#context.deliver(probe.answer);
+        this.#context.deliver(probe.answer, probe.source);
         return;
       }
       logger.info("the remote server speaks a legacy MCP version; the local client must initialize", { reason: probe.reason });

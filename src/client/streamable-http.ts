@@ -7,7 +7,7 @@
  */
 import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, settleSkipped, statusError } from "./messages.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
 import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
@@ -62,7 +62,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     return this.#sessionId;
   }
 
-  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
     if (this.#closing.signal.aborted) throw new ClientTransportError("closed", "the bridge is shutting down");
     // Opened alongside notifications/initialized, before the requests that follow it: a server
     // sends requests not tied to a call (elicitation, sampling) on the GET stream, and drops them
@@ -79,20 +79,20 @@ export class StreamableHttpTransport implements RemoteTransport {
       this.#stopListening();
     }
     const session = this.#sessionId;
-    let response = await this.#post(message, session, signal);
+    let response = await this.#post(message, session, signal, text);
     if (response.status === 404 && session !== undefined) {
       await response.body?.cancel().catch(() => {});
       // The server no longer knows the session (it restarted, or expired it): MCP says start a new one.
       await this.#reinitialize(session);
-      response = await this.#post(message, this.#sessionId, signal);
+      response = await this.#post(message, this.#sessionId, signal, text);
     }
     if (request?.method === "initialize" && response.ok) this.#sessionId = await sessionIdOf(response, new URL(this.#context.url).host);
-    await this.#consume(request, response, signal, (incoming) => {
+    await this.#consume(request, response, signal, (incoming, source) => {
       if (request?.method === "initialize" && isResponse(incoming) && idKey(incoming.id ?? "") === idKey(request.id)) {
         const version = (incoming.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
         if (typeof version === "string") this.#protocolVersion = version;
       }
-      this.#context.deliver(incoming);
+      this.#context.deliver(incoming, source);
     });
     if (request) this.#listenReinitializations = 0;
   }
@@ -121,16 +121,17 @@ export class StreamableHttpTransport implements RemoteTransport {
     return headers;
   }
 
-  #post(message: JsonRpcMessage, session: string | undefined, signal?: AbortSignal): Promise<Response> {
+  /** POSTs `message`, as `text` when given (see RemoteTransport.send). */
+  #post(message: JsonRpcMessage, session: string | undefined, signal?: AbortSignal, text?: string): Promise<Response> {
     const initialize = isRequest(message) && message.method === "initialize";
     const headers = this.#headers(initialize ? undefined : session, { accept: ACCEPT_BOTH, "content-type": "application/json" });
     if (initialize) delete headers["mcp-protocol-version"];
     // A request's JSON reply comes when the tool is done: waited for while the request is alive.
-    return this.#context.fetch(this.#context.url, { method: "POST", headers, body: JSON.stringify(message), signal: anySignal(signal, this.#closing.signal) }, { awaitsAnswer: isRequest(message) });
+    return this.#context.fetch(this.#context.url, { method: "POST", headers, body: text ?? JSON.stringify(message), signal: anySignal(signal, this.#closing.signal) }, { awaitsAnswer: isRequest(message) });
   }
 
   /** Reads a POST's answer; for a request, until its response arrived, resuming a dropped SSE stream. */
-  async #consume(request: JsonRpcRequest | undefined, response: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage) => void): Promise<void> {
+  async #consume(request: JsonRpcRequest | undefined, response: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage, source: Source) => void): Promise<void> {
     const { timeout } = this.#context;
     const origin = new URL(this.#context.url).host;
     if (!response.ok) throw await statusError(response, origin);
@@ -139,15 +140,15 @@ export class StreamableHttpTransport implements RemoteTransport {
       return;
     }
     let answered = false;
-    const watch = (message: JsonRpcMessage) => {
+    const watch = ({ message, source }: Received) => {
       if (isResponse(message) && message.id !== null && idKey(message.id) === idKey(request.id)) answered = true;
-      deliver(message);
+      deliver(message, source);
     };
     const type = contentType(response);
     if (type === "application/json") {
       const held = this.#context.answers.hold();
       try {
-        for (const message of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response)) watch(message);
+        for (const received of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response)) watch(received);
       } finally {
         held.release();
       }
@@ -161,7 +162,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** An SSE reply to a request; when it ends early and events had ids, resumed with GET + Last-Event-ID (2025-11-25 §Resumability). */
-  async #readRequestStream(first: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage) => void, answered: () => boolean): Promise<void> {
+  async #readRequestStream(first: Response, signal: AbortSignal | undefined, deliver: (received: Received) => void, answered: () => boolean): Promise<void> {
     const { logger } = this.#context;
     const origin = new URL(this.#context.url).host;
     let lastEventId: string | undefined;
@@ -178,7 +179,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             onEvent: (event) => {
               if (event.id !== undefined) lastEventId = event.id;
               if (event.event !== "message" || event.data.trim() === "") return;
-              for (const message of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) deliver(message);
+              for (const received of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) deliver(received);
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
@@ -275,7 +276,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                   if (event.id !== undefined) lastEventId = event.id;
                   if (event.event !== "message" || event.data.trim() === "") return;
                   this.#listenReinitializations = 0;
-                  for (const message of parseMessages(event.data, this.#context.remoteWarnings, "GET stream event", response)) this.#context.deliver(message);
+                  for (const { message, source } of parseMessages(event.data, this.#context.remoteWarnings, "GET stream event", response)) this.#context.deliver(message, source);
                 },
                 // Past the answer budget: this one message fails, the stream (the server's only way to the local client) goes on.
                 onSkipped: (event, error) => {
@@ -326,11 +327,11 @@ export class StreamableHttpTransport implements RemoteTransport {
       if (!response.ok) throw await statusError(response, `${origin} (new session)`);
       const session = await sessionIdOf(response, origin);
       let result: Record<string, unknown> | undefined;
-      await this.#consume(replay, response, undefined, (message) => {
+      await this.#consume(replay, response, undefined, (message, source) => {
         if (isResponse(message) && message.id === replay.id) {
           if (message.error) throw new ClientTransportError("http", `${origin} refused the new session: ${message.error.message}`);
           result = message.result as Record<string, unknown>;
-        } else if (!isResponse(message)) this.#context.deliver(message);
+        } else if (!isResponse(message)) this.#context.deliver(message, source);
       });
       if (typeof result?.protocolVersion === "string" && result.protocolVersion !== this.#protocolVersion) {
         logger.warn("the new session negotiated another protocol version", { was: this.#protocolVersion, now: result.protocolVersion });

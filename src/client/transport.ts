@@ -3,6 +3,7 @@ import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from "../jsonrpc/mess
 import type { Logger } from "../log/logger.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
 import type { AnswerBudget } from "./answer-budget.ts";
+import type { Source } from "./messages.ts";
 import type { RemoteFetch } from "./remote-fetch.ts";
 
 /** How long shutdown waits for each kind of message it still sends the remote server (cancellations, then DELETE), in ms. */
@@ -12,9 +13,11 @@ export interface RemoteTransport {
   /**
    * Sends one message of the local client. For a request, resolves once the exchange is over (its
    * response, if any came, has been delivered) and rejects with ClientTransportError when it failed;
-   * for a notification or response, resolves once the server accepted it.
+   * for a notification or response, resolves once the server accepted it. `text`: the message as
+   * the local client wrote it, sent instead of serializing it again (a number a double does not
+   * carry keeps its spelling); absent, the message is serialized.
    */
-  send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void>;
+  send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void>;
   /** Ends the session at the server (DELETE for Streamable HTTP) and stops background streams. */
   close(): Promise<void>;
 }
@@ -30,8 +33,12 @@ export interface TransportContext {
    * flood of such messages must not fill.
    */
   remoteWarnings: ThrottledLog;
-  /** A message from the remote server for the local client. */
-  deliver(message: JsonRpcMessage): void;
+  /**
+   * A message from the remote server for the local client; `source`, the text it came in, when the
+   * message is as parsed from it (then written on as received, or checked for numbers serializing
+   * would change). Absent for messages the bridge made or changed.
+   */
+  deliver(message: JsonRpcMessage, source?: Source): void;
   /**
    * A request of the remote server's that was not delivered to the local client: the server gets
    * `error` as the local client's answer (a JSON-RPC error), so that it does not wait on it.

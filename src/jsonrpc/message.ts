@@ -182,6 +182,17 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
 const RESPONSE_HEAD = '{"jsonrpc":"2.0","id":';
 
 /**
+ * Whether a peer's message `text` (one message, not a batch) may be passed on as written under the
+ * same id: it names `"id"` once and, a response, `"result"` or `"error"` once (namesOneOutcome),
+ * and spells no ASCII letter with a `\u` escape, so that its reader takes the id and outcome the
+ * bridge routed it by (see afterIdOf). Else it must be serialized again from what was parsed.
+ */
+export function passableAsWritten(text: string, response: boolean): boolean {
+  const id = text.indexOf('"id"');
+  return id !== -1 && text.indexOf('"id"', id + 4) === -1 && (!response || namesOneOutcome(text)) && !hasEscapedLetter(text);
+}
+
+/**
  * A response line under another id: `afterId` is the rest of a compact line after its
  * `{"jsonrpc":"2.0","id":N` (what a forwarder has when it only renumbers a peer's answer).
  */

@@ -123,8 +123,9 @@ export class StdioChild {
           output.write("warn", `child wrote a message nested deeper than ${MAX_NESTING_DEPTH} levels; not forwarded`, { pid, bytes: line.length });
           return;
         }
-        // A carriage return is JSON whitespace but ends a line in SSE: such a line is forwarded re-serialized.
-        events.onMessage(message as JsonRpcMessage, line.includes("\r") ? JSON.stringify(message) : line);
+        // A carriage return is JSON whitespace (a string holds none unescaped) but ends a line in SSE:
+        // made a space, not serialized again, which would change a number a double does not carry.
+        events.onMessage(message as JsonRpcMessage, line.includes("\r") ? line.replaceAll("\r", " ") : line);
       },
       (length) => output.write("warn", "child wrote a line longer than mcp_server.max_message_size; dropped", { pid, bytes: length, limit: config.max_message_size }),
       config.max_message_size,

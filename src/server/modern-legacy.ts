@@ -136,7 +136,7 @@ export class LegacyChildState {
 export function callLegacyChild(context: Context, pool: ModernChildPool, primary: ModernUpstream, request: ModernRequest, reply: ModernReply): void | Promise<void> {
   const { message } = request;
   if (message.method === "server/discover") {
-    const problem = initializeResultProblem(primary.handshake);
+    const problem = initializeResultProblem(primary.handshake) ?? primary.handshakeProblem;
     if (problem) return failTranslation(context, primary, reply, message.id, `the MCP server cannot be described: ${problem}`);
     const result = discoverFromInitialize(primary.handshake as InitializeResult, MODERN_VERSIONS, context.legacy.hint);
     return reply.finish({ jsonrpc: "2.0", id: message.id, result });

@@ -20,7 +20,7 @@
  */
 import type { Principal } from "../auth/types.ts";
 import type { McpServerConfig } from "../config/schema.ts";
-import { afterIdOf, ErrorCode, errorResponse, inexactIdProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { afterIdOf, ErrorCode, errorResponse, inexactIdProblem, inexactNumberProblem, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
@@ -121,6 +121,11 @@ export class ModernUpstream {
   era: ChildEra | undefined;
   /** The child's `server/discover` result (modern) or `initialize` result (legacy). */
   handshake: JsonObject | undefined;
+  /**
+   * Why a legacy child's `initialize` result cannot be described to a modern client (server/discover
+   * is written from it): it holds a number a double does not carry (inexactNumberProblem).
+   */
+  handshakeProblem: string | undefined;
   lastActivity = performance.now();
   readonly ready: Promise<void>;
   /** Why the handshake failed, once `ready` has rejected (for /ready, see start-health.ts). */
@@ -132,7 +137,7 @@ export class ModernUpstream {
   readonly #timeouts: ThrottledLog;
   readonly #calls = new Map<number, Call>();
   #nextId = 1;
-  #probe: { id: string; resolve(response: JsonRpcResponse | undefined): void } | undefined;
+  #probe: { id: string; resolve(answer: { response: JsonRpcResponse; raw: string } | undefined): void } | undefined;
   #closed = false;
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
@@ -343,7 +348,7 @@ export class ModernUpstream {
     const discover = await this.#probeRequest("server/discover", {
       _meta: { [MetaKey.protocolVersion]: MODERN_VERSIONS[0], [MetaKey.clientCapabilities]: {}, [MetaKey.clientInfo]: BRIDGE_INFO },
     }, timeoutMs);
-    const result = discover?.result;
+    const result = discover?.response.result;
     if (isObject(result) && Array.isArray(result.supportedVersions) && MODERN_VERSIONS.some((v) => (result.supportedVersions as unknown[]).includes(v))) {
       this.era = "modern";
       this.handshake = result;
@@ -354,7 +359,8 @@ export class ModernUpstream {
       this.startFailure = this.#exit ? exitedBeforeStart(this.#exit) : { reason: "did not answer initialize in time" };
       throw new Error(this.#closeReason);
     }
-    const init = await this.#probeRequest("initialize", { protocolVersion: LEGACY_VERSIONS[0], capabilities: TRANSLATABLE_CAPABILITIES, clientInfo: BRIDGE_INFO }, timeoutMs);
+    const answer = await this.#probeRequest("initialize", { protocolVersion: LEGACY_VERSIONS[0], capabilities: TRANSLATABLE_CAPABILITIES, clientInfo: BRIDGE_INFO }, timeoutMs);
+    const init = answer?.response;
     if (!init || !isObject(init.result)) {
       const reason = init?.error ? `the MCP server refused initialize: ${init.error.message}` : this.#closed ? this.#closeReason : "the MCP server did not answer initialize";
       this.startFailure = this.#exit ? exitedBeforeStart(this.#exit) : { reason: init?.error ? "refused the bridge's initialize" : "did not answer initialize in time" };
@@ -363,6 +369,7 @@ export class ModernUpstream {
     }
     this.era = "legacy";
     this.handshake = init.result;
+    this.handshakeProblem = inexactNumberProblem(answer!.raw, init);
     this.#send({ jsonrpc: "2.0", method: "notifications/initialized" });
     // Modern clients choose a log level per request; the child logs everything and the bridge filters.
     const capabilities = init.result.capabilities;
@@ -370,15 +377,16 @@ export class ModernUpstream {
     this.#logger.info("modern child ready", { child: this.name, era: "legacy", protocol: init.result.protocolVersion });
   }
 
-  #probeRequest(method: string, params: JsonObject, timeoutMs: number): Promise<JsonRpcResponse | undefined> {
+  /** Asks the child `method` on the bridge's own behalf; resolves with its answer and line, or undefined (no answer within `timeoutMs`, or the child ended). */
+  #probeRequest(method: string, params: JsonObject, timeoutMs: number): Promise<{ response: JsonRpcResponse; raw: string } | undefined> {
     if (this.#closed) return Promise.resolve(undefined);
     const id = `bridge-${method}`;
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(undefined), timeoutMs);
-      const finish = (response: JsonRpcResponse | undefined) => {
+      const finish = (answer: { response: JsonRpcResponse; raw: string } | undefined) => {
         clearTimeout(timer);
         this.#probe = undefined;
-        resolve(response);
+        resolve(answer);
       };
       this.#probe = { id, resolve: finish };
       this.#send({ jsonrpc: "2.0", id, method, params });
@@ -395,7 +403,7 @@ export class ModernUpstream {
   #receive(message: JsonRpcMessage, raw: string): void {
     this.lastActivity = performance.now();
     if (isResponse(message)) {
-      if (this.#probe && message.id === this.#probe.id) return this.#probe.resolve(message);
+      if (this.#probe && message.id === this.#probe.id) return this.#probe.resolve({ response: message, raw });
       const call = typeof message.id === "number" ? this.#calls.get(message.id) : undefined;
       if (!call) {
         this.#logger.debug("child answered an id that is not in flight; dropped", { child: this.name, id: message.id });
@@ -410,15 +418,23 @@ export class ModernUpstream {
       sink.answered({ message, raw, ...(afterId !== undefined && { afterId }) });
       return;
     }
-    if (isRequest(message)) return this.#childRequest(message);
+    if (isRequest(message)) return this.#childRequest(message, raw);
+    // Every notification but a cancellation (which ends a call) goes on serialized again (its progress token or
+    // subscription id the client's, or as an event): a number a double does not carry would reach the client as another.
+    const inexact = (message as JsonRpcNotification).method === "notifications/cancelled" ? undefined : inexactNumberProblem(raw, message);
+    if (inexact) return this.#logger.warn("dropped a notification of the MCP server: serialized again it would carry another number", { child: this.name, method: (message as JsonRpcNotification).method, problem: inexact });
     this.#notification(message as JsonRpcNotification);
   }
 
-  #childRequest(request: JsonRpcRequest): void {
+  /** A request of the child's (`raw`: its line): answered here (ping), refused, or handed to the call it belongs to. */
+  #childRequest(request: JsonRpcRequest, raw: string): void {
     // Every answer to the child is written from the parsed id: one past 2^53 would be another number.
     const inexact = inexactIdProblem(request);
     if (inexact) return this.answer(errorResponse(null, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`));
     if (request.method === "ping") return this.answer({ jsonrpc: "2.0", id: request.id, result: {} });
+    // Put to the client serialized again (in an input_required result's inputRequests): such a number would reach it as another.
+    const changed = inexactNumberProblem(raw, request.params, "params");
+    if (changed) return this.answer(errorResponse(request.id, ErrorCode.InvalidParams, `Invalid params: the request cannot be passed on to the client: ${changed}`));
     if (!this.singlePrincipal) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, `${request.method} cannot be attributed to one user on a child every principal shares; set session.modern_child: per_principal`));
     if (this.#parked.length >= MAX_PARKED) return this.answer(errorResponse(request.id, ErrorCode.InvalidRequest, "too many requests wait for their call"));
     this.#parked.push(request);

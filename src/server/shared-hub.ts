@@ -283,7 +283,10 @@ export class SharedChildHub {
     if (isResponse(message)) {
       const hubId = typeof message.id === "number" ? message.id : undefined;
       if (hubId !== undefined && hubId === this.#initializeHubId) {
-        this.#initializeReply = message.error ? { error: message.error } : { result: message.result };
+        // Each session's answer is written from it (its protocolVersion the session's): a number a double
+        // does not carry would reach every client as another. Kept as the error: asking again brings the same.
+        const inexact = inexactNumberProblem(raw, message);
+        this.#initializeReply = inexact ? { error: { code: ErrorCode.InternalError, message: `Internal error: the MCP server's answer to initialize cannot be passed on: ${inexact}` } } : message.error ? { error: message.error } : { result: message.result };
         for (const waiter of this.#initializeWaiters.splice(0)) waiter();
         // A failed initialize is not cached: the next session tries again.
         if (message.error) this.#initializeReply = this.#initializeHubId = undefined;
@@ -305,6 +308,9 @@ export class SharedChildHub {
       const token = (message.params as { progressToken?: number } | undefined)?.progressToken;
       const owner = typeof token === "number" ? this.#tokens.get(token) : undefined;
       if (!owner) return;
+      // Serialized again under the session's token: a number a double does not carry would reach the client as another.
+      const inexact = inexactNumberProblem(raw, message);
+      if (inexact) return this.#logger.warn("dropped a progress notification of the shared MCP server: serialized again it would carry another number", { problem: inexact });
       const restored = { ...message, params: { ...message.params, progressToken: owner.token } };
       return owner.session.receive(restored, JSON.stringify(restored));
     }

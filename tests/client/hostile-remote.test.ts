@@ -129,17 +129,17 @@ function answerAsLegacy(res: ServerResponse, message: LegacyMessage): void {
   res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
 }
 
-/** A legacy server: refuses server/discover, accepts initialize and notifications (unless `notification` takes them); `hostile` answers everything else. */
-function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }) => void, notification?: (res: ServerResponse, method: string) => void): Promise<TestServer> {
-  return startRawServer((req, res, body) => {
+/** A legacy server: refuses server/discover, accepts initialize and notifications (unless `notification` takes them); `hostile` answers everything else. `text`: the POST's body as sent. */
+function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }, text: string) => void, notification?: (res: ServerResponse, method: string, text: string) => void): Promise<TestServer> {
+  return startRawServer((req, res, body, text) => {
     if (req.method !== "POST") return void res.writeHead(405).end();
     const message = body as { id?: number | string; method: string };
-    if (message.id === undefined) return notification ? notification(res, message.method) : void res.writeHead(202).end();
+    if (message.id === undefined) return notification ? notification(res, message.method, text) : void res.writeHead(202).end();
     const reply = (payload: object) => res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, ...payload }));
     if (message.method === "server/discover") return reply({ error: { code: -32601, message: "Method not found" } });
     if (message.method === "initialize") return reply({ result: INITIALIZE_RESULT });
     if (message.method === "ping") return reply({ result: {} });
-    hostile(res, message as { id: number | string; method: string });
+    hostile(res, message as { id: number | string; method: string }, text);
   }).then((server) => {
     servers.push(server);
     return server;
@@ -559,6 +559,141 @@ test("a remote server's request with an id or progress token past 2^53: refused 
   assert.equal(answers[1]!.id, "r2");
   assert.equal(answers[1]!.error?.code, -32602);
   assert.doesNotMatch(local.stdout(), /roots\/list|9007199254740992/);
+});
+
+/** A number a double reads as 12345678901234567000, and one past a double's range (JSON.stringify writes null). */
+const INEXACT = "12345678901234567890";
+const FAR = "1e400";
+const ROUNDED = /12345678901234567000|:null/;
+
+test("numbers a double does not carry in a legacy server's answers and notifications: passed on as written when alone, else an error or a drop naming where, never another number", async () => {
+  const server = await legacyServer((res, message) => {
+    const name = (message as { params?: { name?: string } }).params?.name;
+    const json = (text: string) => void res.writeHead(200, { "content-type": "application/json" }).end(text);
+    if (name === "alone") return json(`{"jsonrpc":"2.0","id":${message.id},"result":{"content":[],"n":${INEXACT},"far":${FAR}}}`);
+    if (name === "batch") return json(`[{"jsonrpc":"2.0","id":${message.id},"result":{"content":[],"n":${INEXACT}}}]`);
+    // An "id" further on: the local client might read another id than the bridge routed it by, so it is serialized again.
+    if (name === "nested-id") return json(`{"jsonrpc":"2.0","id":${message.id},"result":{"content":[],"item":{"id":${INEXACT}}}}`);
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    // Alone, its data on two lines; then in a batch; then the answer.
+    res.write(`data: {"jsonrpc":"2.0","method":"notifications/message",\ndata: "params":{"level":"info","data":{"n":${INEXACT}}}}\n\n`);
+    res.write(`data: [{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":{"far":${FAR}}}}]\n\n`);
+    res.end(`data: {"jsonrpc":"2.0","id":${message.id},"result":{"content":[]}}\n\n`);
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send(toolCall(1, "alone"));
+  await local.answer(1);
+  assert.ok(local.stdout().includes(`"n":${INEXACT},"far":${FAR}}`), local.stdout());
+  for (const [id, name, path] of [
+    [2, "batch", "result.n"],
+    [3, "nested-id", "result.item.id"],
+  ] as const) {
+    local.send(toolCall(id, name));
+    const answer = await local.answer(id);
+    assert.equal(answer.error?.code, -32603, JSON.stringify(answer));
+    assert.match(answer.error?.message ?? "", new RegExp(`the remote server's answer: the number at ${path.replace(".", "\\.")} is an integer past 2\\^53 - 1`));
+  }
+  local.send(toolCall(4, "notify"));
+  await local.answer(4);
+  assert.ok(local.stdout().includes(`{"jsonrpc":"2.0","method":"notifications/message", "params":{"level":"info","data":{"n":${INEXACT}}}}\n`), local.stdout());
+  await waitFor(() => local.stderr().includes("dropped a notification of the remote server") || undefined, "the dropped notification's log line");
+  assert.match(local.stderr(), /params\.data\.far/);
+  assert.doesNotMatch(local.stdout(), ROUNDED);
+});
+
+test("numbers a double does not carry in a local client's answers and notifications (legacy server): sent as written when alone, else the server gets an error or nothing, never another number", async () => {
+  const posted: string[] = [];
+  const server = await legacyServer(
+    (res, message, text) => {
+      // The local client's answers come back as POSTs without a method.
+      if (message.method === undefined) return void (posted.push(text), res.writeHead(202).end());
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`data: {"jsonrpc":"2.0","id":"r1","method":"roots/list"}\n\n`);
+      res.end(`data: {"jsonrpc":"2.0","id":${message.id},"result":{"content":[]}}\n\n`);
+    },
+    (res, _method, text) => void (posted.push(text), res.writeHead(202).end()),
+  );
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { roots: {} } } });
+  local.send(toolCall(1, "t"));
+  await local.answer(1);
+  await waitFor(() => local.stdout().includes("roots/list") || undefined, "the server's request");
+  const answer = `{"jsonrpc":"2.0","id":"r1","result":{"roots":[],"n":${INEXACT}}}`;
+  const progress = `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1,"total":${INEXACT}}}`;
+  local.write(`${answer}\n${progress}\n`);
+  await waitFor(() => (posted.includes(answer) && posted.includes(progress)) || undefined, "both as written", 10_000).catch(() => assert.fail(`posted: ${posted.join("\n")}`));
+  // In a batch each is serialized again: the notification is dropped, the answer becomes an error for the server.
+  local.write(`[{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":${FAR}}},{"jsonrpc":"2.0","id":"r2","result":{"n":${INEXACT}}}]\n`);
+  const refusal = await waitFor(() => posted.map((text) => JSON.parse(text) as { id?: unknown; error?: { code: number; message: string } }).find((message) => message.id === "r2"), "the error in place of r2");
+  assert.equal(refusal!.error?.code, -32603, JSON.stringify(refusal));
+  assert.match(refusal!.error?.message ?? "", /the local client's answer: the number at result\.n is an integer past 2\^53 - 1/);
+  assert.match(local.stderr(), /params\.progress/);
+  assert.ok(!posted.some((text) => ROUNDED.test(text)), posted.join("\n"));
+});
+
+test("numbers a double does not carry through a modern server (legacy local client): its answers and input requests fail naming where, the local client's input answer too; never another number", async () => {
+  const retried: string[] = [];
+  const server = await startRawServer((_req, res, body, text) => {
+    const message = body as { id?: number | string; method: string; params?: { name?: string; inputResponses?: unknown } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const json = (result: string) => void res.writeHead(200, { "content-type": "application/json" }).end(`{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${result}}`);
+    if (message.method === "server/discover") return json(JSON.stringify({ supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "s", version: "1" } } }));
+    if (message.params?.inputResponses !== undefined) return void (retried.push(text), json(`{"resultType":"complete","content":[]}`));
+    const schema = (extra: string) => `{"type":"object","properties":{"n":{"type":"integer"${extra}}}}`;
+    if (message.params?.name === "big") return json(`{"resultType":"complete","content":[],"n":${INEXACT}}`);
+    if (message.params?.name === "ask-big") return json(`{"resultType":"input_required","inputRequests":{"a":{"method":"elicitation/create","params":{"message":"n?","requestedSchema":${schema(`,"maximum":${INEXACT}`)}}}},"requestState":"s"}`);
+    json(`{"resultType":"input_required","inputRequests":{"a":{"method":"elicitation/create","params":{"message":"n?","requestedSchema":${schema("")}}}},"requestState":"s"}`);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  for (const [id, name, path] of [
+    [1, "big", "result\\.n"],
+    [2, "ask-big", "result\\.inputRequests\\.a\\.params\\.requestedSchema\\.properties\\.n\\.maximum"],
+  ] as const) {
+    local.send(toolCall(id, name));
+    const answer = await local.answer(id);
+    assert.equal(answer.error?.code, -32603, JSON.stringify(answer));
+    assert.match(answer.error?.message ?? "", new RegExp(`the number at ${path} is an integer past 2\\^53 - 1`));
+  }
+  assert.ok(!local.stdout().includes("elicitation/create"), local.stdout());
+  local.send(toolCall(3, "ask"));
+  const ask = await waitFor(() => local.stdout().split("\n").map((line) => (line.includes("elicitation/create") ? (JSON.parse(line) as { id: unknown }) : undefined)).find(Boolean), "the question");
+  local.write(`{"jsonrpc":"2.0","id":${JSON.stringify(ask!.id)},"result":{"action":"accept","content":{"n":${INEXACT}}}}\n`);
+  const answer = await local.answer(3);
+  assert.equal(answer.error?.code, -32602, JSON.stringify(answer));
+  assert.match(answer.error?.message ?? "", /the answer to the server's request for input: the number at result\.content\.n is an integer past 2\^53 - 1/);
+  assert.deepEqual(retried, []);
+  assert.doesNotMatch(local.stdout(), ROUNDED);
+  // A modern local client is passed the answer through, as the server wrote it.
+  const modern = startLocal(["connect", server.url]);
+  const claim = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
+  modern.send({ jsonrpc: "2.0", id: 0, method: "server/discover", params: { _meta: claim } });
+  await modern.answer(0);
+  modern.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "big", arguments: {}, _meta: claim } });
+  await modern.answer(1);
+  assert.ok(modern.stdout().includes(`"content":[],"n":${INEXACT}}`), modern.stdout());
+});
+
+test("a modern server whose server/discover answer holds a number a double does not carry: a legacy local client's initialize (written from it) fails naming where, a modern one gets it as written", async () => {
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? `{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1","build":${INEXACT}}}}` : `{"resultType":"complete"}`;
+    res.writeHead(200, { "content-type": "application/json" }).end(`{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${result}}`);
+  });
+  servers.push(server);
+  const legacy = startLocal(["connect", server.url]);
+  legacy.send(INITIALIZE);
+  const refused = await legacy.answer(0);
+  assert.equal(refused.error?.code, -32603, JSON.stringify(refused));
+  assert.match(refused.error?.message ?? "", /server\/discover: the number at result\._meta\.io\.modelcontextprotocol\/serverInfo\.build is an integer past 2\^53 - 1/);
+  const modern = startLocal(["connect", server.url]);
+  modern.send({ jsonrpc: "2.0", id: 0, method: "server/discover", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+  await modern.answer(0);
+  assert.ok(modern.stdout().includes(`"build":${INEXACT}}`), modern.stdout());
+  assert.doesNotMatch(legacy.stdout() + modern.stdout(), ROUNDED);
 });
 
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {

@@ -55,7 +55,7 @@ export function buildMcpServer(hooks: { cut?: () => void } = {}): McpServer {
   return server;
 }
 
-function listen(handler: (req: IncomingMessage, res: ServerResponse, body: unknown) => void | Promise<void>, tls?: HttpsOptions): Promise<{ server: Server; sockets: Set<Socket>; url: string; requests: string[] }> {
+function listen(handler: (req: IncomingMessage, res: ServerResponse, body: unknown, text: string) => void | Promise<void>, tls?: HttpsOptions): Promise<{ server: Server; sockets: Set<Socket>; url: string; requests: string[] }> {
   const sockets = new Set<Socket>();
   const requests: string[] = [];
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -69,7 +69,7 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse, body: unkno
       } catch {
         body = undefined;
       }
-      void Promise.resolve(handler(req, res, body)).catch(() => {
+      void Promise.resolve(handler(req, res, body, text)).catch(() => {
         if (!res.headersSent) res.writeHead(500).end();
       });
     });
@@ -148,7 +148,7 @@ export async function startSseServer(): Promise<TestServer> {
   return testServer(listening, "/sse");
 }
 
-/** A server that answers every request with `respond` (garbage, hangs, errors). */
-export async function startRawServer(respond: (req: IncomingMessage, res: ServerResponse, body: unknown) => void): Promise<TestServer> {
+/** A server that answers every request with `respond` (garbage, hangs, errors); `body` is parsed from `text`, the request's body as sent. */
+export async function startRawServer(respond: (req: IncomingMessage, res: ServerResponse, body: unknown, text: string) => void): Promise<TestServer> {
   return testServer(await listen(respond), "/mcp");
 }

@@ -6,12 +6,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
-import { call, meta, post } from "../support/modern.ts";
+import { call, meta, post, textOf } from "../support/modern.ts";
 import { initialize, JSON_HEADERS, logged, scripted, waitFor } from "./support.ts";
 
 /** 2^53 + 1 as written, and the number a double reads it as. */
 const BIG = "9007199254740993";
 const ROUNDED = "9007199254740992";
+/** A number a double reads as 12345678901234567000, and how it reads when serialized again. */
+const INEXACT = "12345678901234567890";
+const INEXACT_ROUNDED = /12345678901234567000/;
 
 /** A legacy child (tests/fixtures/misbehaving-server.mjs) whose raw_line tool writes `line` as written. */
 const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
@@ -182,6 +185,60 @@ describe("numbers past 2^53 the bridge would write back changed", () => {
       const refused = await call(modern, token, raw(reordered, 5, { _meta: meta() }));
       assert.equal(refused.body.error?.code, -32603, JSON.stringify(refused.body));
       assert.match(refused.body.error?.message ?? "", /the number at result\.account is an integer past 2\^53 - 1/);
+    } finally {
+      await modern.stop();
+    }
+  });
+
+  test("a number past 2^53 in what a child sends besides its answers (progress in shared mode and to modern clients, a line ending in a carriage return, a request for input): as written, or dropped or refused naming where, never another number", async () => {
+    const progressThenAnswer = `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":TOKEN,"progress":2,"total":${INEXACT}}}\n{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"done"}]}}`;
+    const progressCall = (id: number, extra: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "raw_line", arguments: { line: progressThenAnswer }, _meta: { progressToken: "p", ...extra } } });
+    const shared = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
+    try {
+      const { session } = await initialize(shared.url);
+      const answer = await postRaw(shared.url, session, JSON.stringify(progressCall(2)));
+      assert.match(answer.text, /done/);
+      assert.ok(!INEXACT_ROUNDED.test(answer.text), answer.text);
+      assert.match(await logged(shared, /dropped a progress notification/), /params\.total/);
+      // A carriage return in the child's line (JSON whitespace, a line end in SSE) no longer makes it serialized again.
+      const crlf = await postRaw(shared.url, session, JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "raw_line", arguments: { line: `{"jsonrpc":"2.0","id":ID,\r"result":{"content":[],"account":${INEXACT}}}` } } }));
+      assert.ok(crlf.text.includes(`"account":${INEXACT}`), crlf.text);
+    } finally {
+      await shared.stop();
+    }
+    const token = "alice-token-0123456789";
+    const modern = await startBridge({ server: { mcp_server: misbehaving, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } });
+    try {
+      const text = await (await post(modern, token, progressCall(4, meta()))).text();
+      assert.match(text, /done/);
+      assert.ok(!INEXACT_ROUNDED.test(text), text);
+      assert.match(await logged(modern, /dropped a notification of the MCP server/), /params\.total/);
+      // The child asks for input holding one: it would go to the client in inputRequests, serialized again.
+      const ask = `{"jsonrpc":"2.0","id":"ask-ID","method":"elicitation/create","params":{"message":"n?","requestedSchema":{"type":"object","properties":{"n":{"type":"integer","maximum":${INEXACT}}}}}}`;
+      const asked = await call(modern, token, { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "ask_raw", arguments: { line: ask }, _meta: meta() } });
+      assert.ok(!INEXACT_ROUNDED.test(JSON.stringify(asked.body)), JSON.stringify(asked.body));
+      assert.match(textOf(asked.body.result), /"code":-32602.*the number at params\.requestedSchema\.properties\.n\.maximum is an integer past 2\^53 - 1/);
+    } finally {
+      await modern.stop();
+    }
+  });
+
+  test("a number past 2^53 in a child's initialize answer, written again for each shared session and as a modern client's server/discover: an internal error naming where, never another number", async () => {
+    const child = { ...misbehaving, env: { ...misbehaving.env, INIT_RESULT: `{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"m","version":"1","build":${INEXACT}}}` } };
+    const shared = await startBridge({ server: { mcp_server: child, session: { mode: "shared" } } });
+    try {
+      const { body } = await initialize(shared.url);
+      assert.equal(body.error?.code, -32603, JSON.stringify(body));
+      assert.match(body.error?.message ?? "", /the number at result\.serverInfo\.build is an integer past 2\^53 - 1/);
+    } finally {
+      await shared.stop();
+    }
+    const token = "alice-token-0123456789";
+    const modern = await startBridge({ server: { mcp_server: child, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } });
+    try {
+      const { body } = await call(modern, token, { jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: meta() } });
+      assert.equal(body.error?.code, -32603, JSON.stringify(body));
+      assert.match(body.error?.message ?? "", /the number at result\.serverInfo\.build is an integer past 2\^53 - 1/);
     } finally {
       await modern.stop();
     }

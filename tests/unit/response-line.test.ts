@@ -1,10 +1,10 @@
 /**
- * @module Unit: when a peer's response line may be forwarded as text (afterIdOf, completeResultLine)
+ * @module Unit: when a peer's response line may be forwarded as text (afterIdOf, passableAsWritten, completeResultLine)
  * — the common compact line is, lines whose text and parse could differ are not.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { afterIdOf, responseLine } from "../../src/jsonrpc/message.ts";
+import { afterIdOf, passableAsWritten, responseLine } from "../../src/jsonrpc/message.ts";
 import { completeResultLine } from "../../src/mcp/results.ts";
 
 test("a compact answer is forwarded as text under the client's id; odd ids and repeated or escaped keys are not", () => {
@@ -59,4 +59,22 @@ test("completeResultLine refuses what it cannot splice: results that are not obj
   }
   assert.equal(completeResultLine(5, "tools/call", { resultType: "complete" }, ',"result":{"resultType":"complete"}}'), undefined);
   assert.equal(completeResultLine(5, "tools/list", { tools: [] }, ',"result":{"tools":[]}}'), undefined);
+});
+
+test("a peer's message is passed on as written under its own id in any key order and spacing, unless it could be read with another id or outcome", () => {
+  for (const text of ['{"result":{"n":12345678901234567890},"jsonrpc":"2.0","id":1}', '{\n  "jsonrpc": "2.0",\n  "id": "a",\n  "error": {"code": 1, "message": "m"}\n}']) {
+    assert.ok(passableAsWritten(text, true), text);
+  }
+  for (const text of [
+    '{"jsonrpc":"2.0","id":1,"result":{"item":{"id":2}}}',
+    '{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"m"}}',
+    '{"jsonrpc":"2.0","id":1,"result":{},"result":{}}',
+    '{"jsonrpc":"2.0","\\u0069d":1,"id":2,"result":{}}',
+    '{"jsonrpc":"2.0","id":1,"r\\u0065sult":{}}',
+  ]) {
+    assert.equal(passableAsWritten(text, true), false, text);
+  }
+  // A request names no outcome: only its id is looked for.
+  assert.ok(passableAsWritten('{"jsonrpc":"2.0","id":"r1","method":"roots/list"}', false));
+  assert.equal(passableAsWritten('{"jsonrpc":"2.0","id":"r1","method":"roots/list"}', true), false);
 });
