@@ -9,12 +9,17 @@ export const MAX_FORM_BYTES = 16 * 1024;
  * Parses an application/x-www-form-urlencoded body of at most MAX_FORM_BYTES. A parameter sent
  * twice is an error (RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once").
  */
-export async function readForm(request: Request, repeatable: readonly string[] = []): Promise<Map<string, string>> {
+export async function readForm(request: Request): Promise<Map<string, string>> {
+  return uniqueParams(await readFormBody(request));
+}
+
+/** The application/x-www-form-urlencoded body of at most MAX_FORM_BYTES, every value kept (for parameters that may repeat). */
+export async function readFormBody(request: Request): Promise<URLSearchParams> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) throw new OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded");
   const text = await readBodyLimited(request, MAX_FORM_BYTES);
   if (text === undefined) throw new OAuthError("invalid_request", `the body is larger than ${MAX_FORM_BYTES} bytes`, 413);
-  return uniqueParams(new URLSearchParams(text), repeatable);
+  return new URLSearchParams(text);
 }
 
 /** The parameters as a map; a repeated one (other than those in `repeatable`) is invalid_request. */
