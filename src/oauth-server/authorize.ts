@@ -16,6 +16,12 @@ import { isLoopbackUrl, isPrivateUseScheme, redirectTargetName, redirectUriMatch
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 
+/** OIDC Core §3.1.2.1 prompt values (the bridge always shows its consent page, so `consent` asks nothing more). */
+const PROMPT_VALUES = new Set(["none", "login", "consent", "select_account"]);
+/** Prompt values that need a sign-in made now, not a login session's. */
+const FRESH_SIGN_IN = ["login", "select_account"];
+/** max_age: a non-negative integer number of seconds (OIDC Core §3.1.2.1); ten digits are centuries. */
+const MAX_AGE = /^(0|[1-9][0-9]{0,9})$/;
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
@@ -101,10 +107,29 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     return { client, redirectUri: requested };
   }
 
-  /** The request's remaining parameters, checked; throws OAuthError to send to the (trusted) redirect URI. */
-  function checkRequest(params: Map<string, string>, resources: string[], client: Client): Omit<PendingAuthorization, "client_id" | "client_name" | "redirect_uri" | "state" | "csrf"> {
-    if (params.get("response_type") !== "code") throw new OAuthError("unsupported_response_type", 'only response_type "code" is supported');
-    if (params.has("request") || params.has("request_uri")) throw new OAuthError("invalid_request", "request objects are not supported");
+  /**
+   * The request's remaining parameters, checked; throws OAuthError to send to the (trusted) redirect
+   * URI. A parameter asking for something this server does not do is an error, not ignored: the
+   * client would otherwise take an answer it did not ask for (a query instead of a fragment, a
+   * sign-in page instead of none, an old login session instead of a fresh sign-in).
+   */
+  function checkRequest(params: Map<string, string>, resources: string[], client: Client): Omit<PendingAuthorization, "client_id" | "client_name" | "redirect_uri" | "state" | "csrf"> & { silent: boolean } {
+    const responseType = params.get("response_type");
+    if (responseType === undefined) throw new OAuthError("invalid_request", "response_type is required");
+    if (responseType !== "code") throw new OAuthError("unsupported_response_type", 'only response_type "code" is supported');
+    // OAuth 2.0 Multiple Response Type Encoding Practices §2.1; the metadata's response_modes_supported.
+    const responseMode = params.get("response_mode");
+    if (responseMode !== undefined && responseMode !== "query") throw new OAuthError("invalid_request", 'only response_mode "query" is supported');
+    // RFC 9101 §10.2 (JAR), OIDC Core §6: the codes for a server that takes no request objects.
+    if (params.has("request")) throw new OAuthError("request_not_supported", "request objects are not supported");
+    if (params.has("request_uri")) throw new OAuthError("request_uri_not_supported", "request_uri is not supported");
+    const prompt = (params.get("prompt") ?? "").split(" ").filter((value) => value !== "");
+    // OIDC Core §3.1.2.1; Initiating User Registration §4.1: an unsupported value is invalid_request.
+    if (prompt.some((value) => !PROMPT_VALUES.has(value))) throw new OAuthError("invalid_request", "prompt may only hold none, login, consent and select_account");
+    if (prompt.includes("none") && prompt.length > 1) throw new OAuthError("invalid_request", 'prompt "none" cannot be combined with other values');
+    const maxAgeText = params.get("max_age");
+    if (maxAgeText !== undefined && !MAX_AGE.test(maxAgeText)) throw new OAuthError("invalid_request", "max_age must be a number of seconds");
+    const fresh = prompt.filter((value) => FRESH_SIGN_IN.includes(value));
     const challenge = params.get("code_challenge");
     if (!challenge) throw new OAuthError("invalid_request", "code_challenge is required (PKCE with S256)");
     if (params.get("code_challenge_method") !== "S256") throw new OAuthError("invalid_request", 'code_challenge_method must be "S256"');
@@ -126,16 +151,32 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const named = asked.filter((item) => item !== OFFLINE_ACCESS);
       if (named.length > 0) scope = [...new Set(named.filter((item) => as.scopesSupported.includes(item)))];
     }
-    return { code_challenge: challenge, scope, resource: as.resource, refresh: offline || client.grant_types.includes("refresh_token") };
+    return {
+      code_challenge: challenge,
+      scope,
+      resource: as.resource,
+      refresh: offline || client.grant_types.includes("refresh_token"),
+      ...(maxAgeText !== undefined && { max_age: Number(maxAgeText) }),
+      ...(fresh.length > 0 && { prompt: fresh }),
+      silent: prompt.includes("none"),
+    };
   }
 
-  /** The user of a valid login session cookie, as configured now (scopes changed; none when removed or their password changed). */
-  async function signedInUser(request: Request): Promise<SignedInUser | undefined> {
+  /**
+   * The user of a valid login session cookie, as configured now (scopes changed; none when removed
+   * or their password changed) — for a request with `prompt=login`/`select_account` none, with
+   * `max_age` only one who signed in at most that many seconds ago (OIDC Core §3.1.2.1).
+   */
+  async function signedInUser(request: Request, asked: Pick<PendingAuthorization, "max_age" | "prompt">): Promise<SignedInUser | undefined> {
+    if (asked.prompt !== undefined) return undefined;
+    const maxAge = asked.max_age;
     if (sessionLifetime <= 0 || !as.users) return undefined;
     const value = readCookie(request, sessionCookie);
     if (!value || value.length > 100) return undefined;
-    const session = await as.store.get<{ subject: string; credential?: string }>(`login-session:${await secretHash(as.sha256, value)}`);
-    return session ? as.users.holder(session.subject, session.credential) : undefined;
+    const session = await as.store.get<{ subject: string; credential?: string; auth_time?: number }>(`login-session:${await secretHash(as.sha256, value)}`);
+    if (!session) return undefined;
+    if (maxAge !== undefined && (session.auth_time === undefined || Date.now() - session.auth_time >= maxAge * 1000)) return undefined;
+    return as.users.holder(session.subject, session.credential);
   }
 
   function showForm(pending: PendingAuthorization, requestId: string, options: { askCredentials: boolean; error?: string; username?: string; status?: number }): Response {
@@ -220,10 +261,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         if (error instanceof OAuthError) return refuseRequest(target.redirectUri, state, error);
         throw error;
       }
+      const { silent, ...asked } = checked;
+      const user = await signedInUser(request, asked);
+      // prompt=none (OIDC Core §3.1.2.1): no page may be shown, and this server always asks for consent.
+      if (silent) return refuseRequest(target.redirectUri, state, user ? new OAuthError("consent_required", "this server asks the user to allow every authorization") : new OAuthError("login_required", "the user is not signed in"));
       const existing = readCookie(request, csrfCookie);
       const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);
       const pending: PendingAuthorization = {
-        ...checked,
+        ...asked,
         client_id: target.client.client_id,
         client_name: target.client.client_name ?? target.client.client_id,
         redirect_uri: target.redirectUri,
@@ -232,7 +277,6 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       };
       const requestId = randomToken(24);
       await as.store.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
-      const user = await signedInUser(request);
       return showForm(pending, requestId, { askCredentials: Boolean(as.users) && !user });
     },
 
@@ -275,14 +319,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         // starts a sign-in there (its state kept until the callback), however often one request is sent.
         const refusal = await throttled("upstream", address);
         if (refusal) return refusal;
-        return redirectUpstream(as.upstream, requestId, upstreamOutcome);
+        return redirectUpstream(as.upstream, requestId, { prompt: pending.prompt, maxAge: pending.max_age }, upstreamOutcome);
       }
 
       const users = as.users!;
       const username = form.get("username") ?? "";
       const password = form.get("password") ?? "";
       if (username === "" && password === "") {
-        const user = await signedInUser(request);
+        const user = await signedInUser(request, pending);
         if (user) return complete(requestId, user);
       }
       if (username === "" || password === "" || username.length > 256 || password.length > 1024) {
@@ -321,7 +365,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const headers: [string, string][] = [];
       if (sessionLifetime > 0) {
         const session = randomToken(32);
-        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject, ...(user.credential !== undefined && { credential: user.credential }) }, sessionLifetime);
+        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject, auth_time: Date.now(), ...(user.credential !== undefined && { credential: user.credential }) }, sessionLifetime);
         headers.push(["set-cookie", cookie(sessionCookie, session, { secure: as.secureCookies, sameSite: "Lax", maxAgeSeconds: Math.floor(sessionLifetime / 1000) })]);
       }
       return complete(requestId, user, headers);

@@ -1,4 +1,7 @@
-/** @module OAuth errors on the wire (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2; RFC 7009 §2.2.1), one class with the registered codes. */
+/**
+ * @module OAuth errors on the wire (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2; RFC 7009 §2.2.1;
+ * RFC 9101 §10.2; OIDC Core §3.1.2.6), one class with the registered codes.
+ */
 
 export type OAuthErrorCode =
   | "invalid_request"
@@ -14,7 +17,11 @@ export type OAuthErrorCode =
   | "server_error"
   | "temporarily_unavailable"
   | "invalid_redirect_uri"
-  | "invalid_client_metadata";
+  | "invalid_client_metadata"
+  | "request_not_supported"
+  | "request_uri_not_supported"
+  | "login_required"
+  | "consent_required";
 
 /** An error answer. `description` is sent to the client: it never holds secrets or raw upstream text. */
 export class OAuthError extends Error {

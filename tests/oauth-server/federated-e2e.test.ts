@@ -111,8 +111,9 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
   });
 
   /** Consents on the bridge with fetch; returns the provider URL and the bridge cookies (the state cookie among them). */
-  async function consent(clientId: string, state = "s-1"): Promise<{ upstream: URL; cookies: Record<string, string>; verifier: string }> {
+  async function consent(clientId: string, state = "s-1", extra: Record<string, string> = {}): Promise<{ upstream: URL; cookies: Record<string, string>; verifier: string }> {
     const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state });
+    for (const [name, value] of Object.entries(extra)) url.searchParams.set(name, value);
     const form = await openLoginPage(url);
     const response = await submitLogin(bridge.origin, form, {});
     assert.equal(response.status, 303, await response.text());
@@ -179,6 +180,28 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     const replay = await callbackWith(callback, cookies);
     assert.equal(replay.status, 400, "a replayed callback is refused");
     assert.equal(replay.headers.get("location"), null);
+  });
+
+  test("prompt=login and max_age go on to the provider (OIDC Core §3.1.2.1), whose ID token then carries auth_time; prompt=none is login_required", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { upstream, cookies, verifier } = await consent(clientId, "s-fresh", { prompt: "login", max_age: "300" });
+    assert.equal(upstream.searchParams.get("prompt"), "login");
+    assert.equal(upstream.searchParams.get("max_age"), "300");
+    const back = await callbackWith(await signInAtIdp(upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` }), cookies);
+    assert.equal(back.status, 303, await back.text());
+    const code = new URL(back.headers.get("location")!).searchParams.get("code")!;
+    assert.equal((await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).status, 200);
+    const plain = await consent(clientId, "s-plain");
+    assert.equal(plain.upstream.searchParams.get("prompt"), null);
+    assert.equal(plain.upstream.searchParams.get("max_age"), null);
+
+    const { url } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-none" });
+    url.searchParams.set("prompt", "none");
+    const silent = await fetch(url, { redirect: "manual" });
+    assert.equal(silent.status, 303, "no page: the bridge cannot sign anyone in without one");
+    const location = new URL(silent.headers.get("location")!);
+    assert.equal(location.searchParams.get("error"), "login_required");
+    assert.equal(location.searchParams.get("state"), "s-none");
   });
 
   test("two sign-ins in progress in one browser (two tabs) both finish", async () => {

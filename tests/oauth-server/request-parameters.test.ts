@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { authorizeUrl, registerClient, signIn, useAsBridge } from "./support.ts";
+import { ALICE, authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, openLoginPage, registerClient, signIn, submitLogin, useAsBridge } from "./support.ts";
 
 describe("RFC 8707 resource repeated at /token", () => {
   const bridge = useAsBridge({ storage: { type: "memory" } });
@@ -40,5 +40,88 @@ describe("RFC 8707 resource repeated at /token", () => {
     // Other parameters still may not repeat (RFC 6749 §3.1).
     const twice = await fetch(`${bridge.origin}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `grant_type=refresh_token&grant_type=refresh_token&client_id=${clientId}&refresh_token=x` });
     assert.equal(((await twice.json()) as { error: string }).error, "invalid_request");
+  });
+});
+
+describe("authorization request parameters asking for what this server does not do", () => {
+  const bridge = useAsBridge({ storage: { type: "memory" }, oauthServer: { login_session_lifetime: "1h" } });
+
+  /** The error sent back to the client's redirect URI for `params` added to a valid request (with `cookies`). */
+  async function refusal(clientId: string, params: Record<string, string>, cookies: Record<string, string> = {}, remove: string[] = []): Promise<URLSearchParams> {
+    const { url } = authorizeUrl(bridge.origin, clientId, { state: "s-1" });
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    for (const name of remove) url.searchParams.delete(name);
+    const response = await fetch(url, { redirect: "manual", headers: Object.keys(cookies).length ? { cookie: cookieHeader(cookies) } : {} });
+    assert.equal(response.status, 303, `${url.search}: ${await response.text()}`);
+    const location = new URL(response.headers.get("location")!);
+    assert.equal(location.origin + location.pathname, CLAUDE_CALLBACK);
+    assert.equal(location.searchParams.get("state"), "s-1");
+    assert.equal(location.searchParams.get("iss"), bridge.origin);
+    assert.equal(location.searchParams.get("code"), null);
+    return location.searchParams;
+  }
+
+  /** Signs in as ALICE and returns the browser's cookies (the login session among them). */
+  async function signedInBrowser(clientId: string): Promise<Record<string, string>> {
+    const form = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
+    const response = await submitLogin(bridge.origin, form, { username: ALICE.username, password: ALICE.password });
+    assert.equal(response.status, 303);
+    return { ...form.cookies, ...cookiesOf(response) };
+  }
+
+  test("response_mode other than query (fragment, form_post, web_message) is invalid_request, never answered in the query the client does not read", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    for (const mode of ["fragment", "form_post", "web_message", "query.jwt"]) {
+      assert.equal((await refusal(clientId, { response_mode: mode })).get("error"), "invalid_request", mode);
+    }
+    const { url } = authorizeUrl(bridge.origin, clientId);
+    url.searchParams.set("response_mode", "query");
+    await openLoginPage(url);
+  });
+
+  test("request and request_uri get the codes of RFC 9101 §10.2; a missing response_type is invalid_request, an unknown one unsupported_response_type", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    assert.equal((await refusal(clientId, { request: "eyJhbGciOiJub25lIn0.e30." })).get("error"), "request_not_supported");
+    assert.equal((await refusal(clientId, { request_uri: "urn:ietf:params:oauth:request_uri:x" })).get("error"), "request_uri_not_supported");
+    assert.equal((await refusal(clientId, {}, {}, ["response_type"])).get("error"), "invalid_request");
+    assert.equal((await refusal(clientId, { response_type: "token" })).get("error"), "unsupported_response_type");
+  });
+
+  test("prompt=none shows no page: login_required without a login session, consent_required with one (this server always asks); malformed prompts are invalid_request", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    assert.equal((await refusal(clientId, { prompt: "none" })).get("error"), "login_required");
+    const cookies = await signedInBrowser(clientId);
+    assert.equal((await refusal(clientId, { prompt: "none" }, cookies)).get("error"), "consent_required");
+    for (const prompt of ["none login", "none consent", "create", "bogus"]) {
+      assert.equal((await refusal(clientId, { prompt })).get("error"), "invalid_request", prompt);
+    }
+    for (const maxAge of ["-1", "abc", "1.5", "1e3"]) {
+      assert.equal((await refusal(clientId, { max_age: maxAge })).get("error"), "invalid_request", maxAge);
+    }
+  });
+
+  test("prompt=login, select_account and max_age shorter than the login session's age ask for the password again, even when the form is sent without one", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const cookies = await signedInBrowser(clientId);
+    const pageFor = async (params: Record<string, string>) => {
+      const { url } = authorizeUrl(bridge.origin, clientId);
+      for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+      return openLoginPage(url, cookies);
+    };
+    assert.doesNotMatch((await pageFor({})).html, /type="password"/, "the login session signs in without a password");
+    assert.doesNotMatch((await pageFor({ max_age: "3600" })).html, /type="password"/, "a session younger than max_age counts");
+    assert.doesNotMatch((await pageFor({ prompt: "consent" })).html, /type="password"/, "consent is asked anyway");
+    for (const params of [{ prompt: "login" }, { prompt: "select_account" }, { max_age: "0" }, { prompt: "consent login" }] as Record<string, string>[]) {
+      const form = await pageFor(params);
+      assert.match(form.html, /type="password"/, JSON.stringify(params));
+      // Sent without credentials, as a page that hid the fields would: the old session does not count.
+      const sent = await submitLogin(bridge.origin, form, {});
+      assert.notEqual(sent.status, 303, `${JSON.stringify(params)}: no code without signing in again`);
+      assert.match(await sent.text(), /Enter your username and password/);
+    }
+    const form = await pageFor({ prompt: "login" });
+    const again = await submitLogin(bridge.origin, form, { username: ALICE.username, password: ALICE.password });
+    assert.equal(again.status, 303);
+    assert.ok(new URL(again.headers.get("location")!).searchParams.get("code"));
   });
 });
