@@ -9,6 +9,8 @@ import { OFFLINE_ACCESS } from "./grants.ts";
 import { json, readForm, readFormBody, uniqueParams } from "./http.ts";
 import { timingSafeEqual, toBase64Url } from "../util/digest.ts";
 
+/** A JWS compact serialization (RFC 7515 §7.1): three base64url parts. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
@@ -142,13 +144,16 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
       }
     },
 
-    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable; refresh tokens revoke their whole grant. */
+    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable (unsupported_token_type); refresh tokens revoke their whole grant. */
     async revoke(request: Request, address: string): Promise<Response> {
       try {
         const form = await readForm(request);
         const client = await authenticateClient(as, request, form, address);
         const token = form.get("token");
         if (!token) throw new OAuthError("invalid_request", "token is required");
+        // RFC 7009 §2.2.1: a server that cannot revoke access tokens says so, rather than 200 — the
+        // client would take the token for dead. Refresh tokens are opaque: a JWT is an access token.
+        if (JWT_SHAPE.test(token)) throw new OAuthError("unsupported_token_type", "access tokens cannot be revoked (they expire within token_lifetime); revoke the refresh token, which ends the grant");
         if (token.length <= 256) await as.grants.revoke(token, client.client_id);
         // RFC 7009 §2.2: 200 whether or not the token was valid.
         return json({});

@@ -1,11 +1,12 @@
 /**
  * @module Request parameters the authorization server must act on rather than ignore, through the
- * built CLI over HTTP: RFC 8707 resources repeated at /token, and authorization request parameters
- * asking for something the server does not do (response_mode, prompt, max_age).
+ * built CLI over HTTP: RFC 8707 resources repeated at /token, authorization request parameters
+ * asking for something the server does not do (response_mode, prompt, max_age), and the revocation
+ * of an access token, which it cannot revoke.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ALICE, authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, openLoginPage, registerClient, signIn, submitLogin, useAsBridge } from "./support.ts";
+import { ALICE, authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, fullFlow, openLoginPage, postForm, registerClient, signIn, submitLogin, useAsBridge } from "./support.ts";
 
 describe("RFC 8707 resource repeated at /token", () => {
   const bridge = useAsBridge({ storage: { type: "memory" } });
@@ -123,5 +124,24 @@ describe("authorization request parameters asking for what this server does not 
     const again = await submitLogin(bridge.origin, form, { username: ALICE.username, password: ALICE.password });
     assert.equal(again.status, 303);
     assert.ok(new URL(again.headers.get("location")!).searchParams.get("code"));
+  });
+});
+
+describe("RFC 7009 revocation of a token this server cannot revoke", () => {
+  const bridge = useAsBridge({ storage: { type: "memory" } });
+
+  test("an access token at /oauth/revoke is unsupported_token_type (RFC 7009 §2.2.1), not a 200 the client takes for its end; the refresh token still revokes the grant", async () => {
+    const { clientId, tokens } = await fullFlow(bridge);
+    for (const hint of [{}, { token_type_hint: "access_token" }, { token_type_hint: "refresh_token" }] as Record<string, string>[]) {
+      const response = await postForm(`${bridge.origin}/oauth/revoke`, { token: tokens.access_token, client_id: clientId, ...hint });
+      assert.equal(response.status, 400, JSON.stringify(hint));
+      const body = (await response.json()) as { error: string; error_description: string };
+      assert.equal(body.error, "unsupported_token_type");
+      assert.ok(!body.error_description.includes(tokens.access_token), "the token is not repeated");
+    }
+    const revoked = await postForm(`${bridge.origin}/oauth/revoke`, { token: tokens.refresh_token!, client_id: clientId, token_type_hint: "access_token" });
+    assert.equal(revoked.status, 200, "a wrong hint does not matter (RFC 7009 §2.1)");
+    const refresh = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: clientId });
+    assert.equal(((await refresh.json()) as { error: string }).error, "invalid_grant");
   });
 });
