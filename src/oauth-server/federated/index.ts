@@ -252,6 +252,9 @@ export class FederatedLogin implements UpstreamLogin {
         audience: this.#client.client_id,
         // The provider's clock may differ a little from ours; oauth4webapi's claim checks allow the same.
         clockTolerance: 30,
+        // iat (OIDC Core §3.1.3.7 step 10): oauth4webapi refuses one older than an hour but not one
+        // in the future — a provider with a broken clock, or a token minted ahead of use.
+        maxTokenAge: 3600,
         currentDate: new Date(this.#now()),
       });
     } catch (error) {
