@@ -267,6 +267,21 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.equal(error.code, "account_not_allowed");
   });
 
+  it("does not join an ID token's email_verified (about no email) to UserInfo's unverified address", async () => {
+    // The provider's ID token says email_verified: true but names no email; UserInfo gives mallory's unverified one.
+    const flagging: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith("/token")) return response;
+      const body = (await response.json()) as { id_token: string };
+      body.id_token = await idp.sign({ ...decodeJwt(body.id_token), email_verified: true }, { header: { typ: "JWT" } });
+      return Response.json(body, { status: response.status });
+    };
+    const { login } = await setUp({ allowed_domains: ["example.com"] }, { fetch: flagging });
+    const error = await rejection(login.complete(await signInAtIdp(await login.begin("p-mixed"), { account: "mallory", redirectUri: REDIRECT_URI })));
+    assert.equal(error.code, "account_not_allowed");
+    assert.match(error.reason, /not verified/);
+  });
+
   it("refuses UserInfo about another subject, and an oversized token answer", async () => {
     const otherSubject: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);

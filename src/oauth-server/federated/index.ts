@@ -204,7 +204,11 @@ export class FederatedLogin implements UpstreamLogin {
     // Many providers (Okta, oidc-provider) keep profile claims out of the ID token in the code flow.
     if (claims.email === undefined && as.userinfo_endpoint) {
       const info = await oauth.processUserInfoResponse(as, this.#client, claims.sub as string, await oauth.userInfoRequest(as, this.#client, tokens.access_token, http));
-      for (const name of ["email", "email_verified", "name"]) if (claims[name] === undefined && info[name] !== undefined) claims[name] = info[name];
+      // email_verified speaks of the email beside it: both come from UserInfo, never a flag from the
+      // ID token (about no email) joined to UserInfo's address.
+      claims.email = info.email;
+      claims.email_verified = info.email_verified;
+      if (claims.name === undefined && info.name !== undefined) claims.name = info.name;
     }
     return signedInUser(claims, this.#policy);
   }
