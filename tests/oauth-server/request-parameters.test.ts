@@ -145,3 +145,31 @@ describe("RFC 7009 revocation of a token this server cannot revoke", () => {
     assert.equal(((await refresh.json()) as { error: string }).error, "invalid_grant");
   });
 });
+
+describe("methods an endpoint does not serve", () => {
+  const bridge = useAsBridge({ storage: { type: "memory" } });
+
+  test("get 405 with Allow and a JSON body (RFC 9110 §15.5.6), not 404 as if nothing were there; an unknown path stays 404", async () => {
+    const cases: [string, string, string][] = [
+      ["GET", "/oauth/token", "POST, OPTIONS"],
+      ["GET", "/token", "POST, OPTIONS"],
+      ["GET", "/oauth/revoke", "POST, OPTIONS"],
+      ["PUT", "/register", "POST, OPTIONS"],
+      ["POST", "/.well-known/oauth-authorization-server", "GET, HEAD, OPTIONS"],
+      ["DELETE", "/oauth/jwks", "GET, HEAD, OPTIONS"],
+      ["DELETE", "/oauth/authorize", "GET, HEAD, POST"],
+      ["POST", "/oauth/callback", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(`${bridge.origin}${path}`, { method });
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.equal(response.headers.get("allow"), allow, `${method} ${path}`);
+      assert.equal(((await response.json()) as { error: string }).error, "method_not_allowed");
+    }
+    const nothing = await fetch(`${bridge.origin}/oauth/nothing`);
+    assert.equal(nothing.status, 404);
+    await nothing.body?.cancel();
+    const preflight = await fetch(`${bridge.origin}/oauth/token`, { method: "OPTIONS", headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" } });
+    assert.equal(preflight.status, 204, "CORS preflights still answered");
+  });
+});
