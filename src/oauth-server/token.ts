@@ -8,6 +8,7 @@ import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { OFFLINE_ACCESS } from "./grants.ts";
 import { json, readForm, readFormBody, uniqueParams } from "./http.ts";
 import { timingSafeEqual, toBase64Url } from "../util/digest.ts";
+import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 
 /** A JWS compact serialization (RFC 7515 §7.1): three base64url parts. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -120,6 +121,8 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     // As at /authorize: offline_access names no access (alone, it leaves the grant as it is), and
     // unknown names are ignored (they never widen, and never fail, the request).
     const named = form.get("scope")?.split(" ").filter((item) => item !== "" && item !== OFFLINE_ACCESS);
+    // RFC 6749 §3.3, §5.2: a scope-token with characters outside its grammar is malformed, as at /authorize.
+    if (named && !named.every((item) => SCOPE_TOKEN.test(item))) throw new OAuthError("invalid_scope", "scope is malformed");
     const scope = named && named.length > 0 ? named.filter((item) => as.scopesSupported.includes(item)) : undefined;
     const tokens = await as.grants.refresh(token, client.client_id, scope);
     await as.clients.touch(client);

@@ -11,7 +11,7 @@ import { ALICE, authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, fullFlow
 describe("RFC 8707 resource repeated at /token", () => {
   const bridge = useAsBridge({ storage: { type: "memory" } });
 
-  test("a foreign resource among several is invalid_target (RFC 8707 §2), not invalid_request; this server's own, written twice, is fine", async () => {
+  test("a foreign resource among several is invalid_target (RFC 8707 §2), not invalid_request; this server's own, written twice, is fine; a malformed scope at a refresh is invalid_scope", async () => {
     const { client_id: clientId } = await registerClient(bridge.origin);
     const signedIn = async () => {
       const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
@@ -38,6 +38,12 @@ describe("RFC 8707 resource repeated at /token", () => {
     const refreshRefused = await fetch(`${bridge.origin}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: refresh });
     assert.equal(refreshRefused.status, 400);
     assert.equal(((await refreshRefused.json()) as { error: string }).error, "invalid_target");
+    // A malformed scope at a refresh is invalid_scope (RFC 6749 §5.2), as at /authorize — not ignored like an unknown name.
+    for (const scope of ['mcp:read "x', "mcp:read a\\b"]) {
+      const malformed = await fetch(`${bridge.origin}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId, scope }) });
+      assert.equal(malformed.status, 400, scope);
+      assert.equal(((await malformed.json()) as { error: string }).error, "invalid_scope", scope);
+    }
     // Other parameters still may not repeat (RFC 6749 §3.1).
     const twice = await fetch(`${bridge.origin}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `grant_type=refresh_token&grant_type=refresh_token&client_id=${clientId}&refresh_token=x` });
     assert.equal(((await twice.json()) as { error: string }).error, "invalid_request");
