@@ -351,6 +351,27 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     }
   });
 
+  it("gives up on a token endpoint that sends its headers and then its body a byte at a time", async () => {
+    const drip = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.write('{"access_token":"');
+      const timer = setInterval(() => response.write("a"), 50);
+      response.on("close", () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => drip.listen(0, "127.0.0.1", resolve));
+    try {
+      // The provider's own endpoints, but its token answers come from the dripping server (the request's signal passed on).
+      const dripping: typeof fetch = (input, init) => (String(input).endsWith("/token") ? fetch(`http://127.0.0.1:${(drip.address() as AddressInfo).port}/token`, init) : fetch(input, init));
+      const { login } = await setUp({ http_timeout: "1s" }, { fetch: dripping });
+      const error = await rejection(login.complete(await signInAtIdp(await login.begin("p-drip"), { account: "alice", redirectUri: REDIRECT_URI })));
+      assert.equal(error.code, "upstream_unavailable", error.reason);
+      assert.equal(error.pendingId, "p-drip");
+    } finally {
+      drip.closeAllConnections();
+      drip.close();
+    }
+  });
+
   it("refuses metadata whose issuer is not the configured one", async () => {
     const { login } = await setUp({ upstream_issuer: `${idp.issuer}/`, upstream_discovery_url: `${idp.issuer}/.well-known/openid-configuration` });
     const error = await rejection(login.begin("p"));
