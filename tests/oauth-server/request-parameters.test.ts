@@ -92,6 +92,9 @@ describe("authorization request parameters asking for what this server does not 
     assert.equal((await refusal(clientId, { request_uri: "urn:ietf:params:oauth:request_uri:x" })).get("error"), "request_uri_not_supported");
     assert.equal((await refusal(clientId, {}, {}, ["response_type"])).get("error"), "invalid_request");
     assert.equal((await refusal(clientId, { response_type: "token" })).get("error"), "unsupported_response_type");
+    // PKCE S256 only (OAuth 2.1 §4.1.1): no method (RFC 7636's default is plain), plain, or S256 in another case.
+    for (const method of ["plain", "s256", "S512"]) assert.equal((await refusal(clientId, { code_challenge_method: method })).get("error"), "invalid_request", method);
+    assert.equal((await refusal(clientId, {}, {}, ["code_challenge_method"])).get("error"), "invalid_request");
   });
 
   test("prompt=none shows no page: login_required without a login session, consent_required with one (this server always asks); malformed prompts are invalid_request", async () => {
