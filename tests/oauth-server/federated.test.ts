@@ -233,7 +233,7 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(error.reason, /signature/);
   });
 
-  it("refuses ID tokens a broken or hostile token endpoint sends: alg none, HS256 keyed with the IdP's public key, expired, iat in the future, nonce left out", async () => {
+  it("refuses ID tokens a broken or hostile token endpoint sends: alg none, HS256 keyed with the IdP's public key, expired, iat in the future, nonce left out, another iss, another azp", async () => {
     const now = Math.floor(Date.now() / 1000);
     const publicPem = Buffer.from(JSON.stringify(idp.keys[0]!.publicJwk));
     const forgeries: Record<string, (claims: Record<string, unknown>, kid: string) => Promise<string>> = {
@@ -242,6 +242,9 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
       expired: async (claims) => idp.sign({ ...claims, iat: now - 7200, exp: now - 3600 }, { header: { typ: "JWT" } }),
       "iat a day ahead": async (claims) => idp.sign({ ...claims, iat: now + 86_400, exp: now + 90_000 }, { header: { typ: "JWT" } }),
       "no nonce": async (claims) => idp.sign({ ...claims, nonce: undefined }, { header: { typ: "JWT" } }),
+      "another issuer": async (claims) => idp.sign({ ...claims, iss: "https://evil.example" }, { header: { typ: "JWT" } }),
+      "azp of another client": async (claims) => idp.sign({ ...claims, aud: [UPSTREAM_CLIENT.client_id, "other-app"], azp: "other-app" }, { header: { typ: "JWT" } }),
+      "two audiences, no azp": async (claims) => idp.sign({ ...claims, aud: [UPSTREAM_CLIENT.client_id, "other-app"], azp: undefined }, { header: { typ: "JWT" } }),
     };
     for (const [name, forge] of Object.entries(forgeries)) {
       const tampering: typeof fetch = async (input, init) => {
