@@ -8,7 +8,7 @@ import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext, PendingAuthorization } from "./context.ts";
 import { OAuthError } from "./errors.ts";
 import { OFFLINE_ACCESS } from "./grants.ts";
-import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
+import { cookie, firstParams, readCookie, readForm, seeOther, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "../util/cidr.ts";
@@ -235,12 +235,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     /** GET /oauth/authorize (and /authorize). `address` is the client's IP address. */
     async get(request: Request, address: string): Promise<Response> {
       const url = new URL(request.url);
-      let params: Map<string, string>;
-      try {
-        params = uniqueParams(url.searchParams, ["resource"]);
-      } catch (error) {
-        return page(new PageError(400, "Invalid request", (error as OAuthError).description));
-      }
+      const { first: params, repeated } = firstParams(url.searchParams, ["resource"]);
+      // Which client, and where to, must be unambiguous before anything is sent anywhere (RFC 6749 §4.1.2.1).
+      if (repeated === "client_id" || repeated === "redirect_uri") return page(new PageError(400, "Invalid request", `parameter "${repeated}" is repeated`));
       // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
       // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
       const refusal = await throttled("authorize", address);
@@ -252,7 +249,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         if (error instanceof PageError) return page(error);
         throw error;
       }
-      const state = params.get("state") ?? null;
+      // A repeated state is not echoed: the client could not tell which one is its own.
+      const state = repeated === "state" ? null : (params.get("state") ?? null);
+      if (repeated !== undefined) return refuseRequest(target.redirectUri, state, new OAuthError("invalid_request", `parameter "${repeated.slice(0, 64)}" is repeated`));
       if (state !== null && state.length > MAX_STATE_LENGTH) return refuseRequest(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
       let checked;
       try {

@@ -24,12 +24,24 @@ export async function readFormBody(request: Request): Promise<URLSearchParams> {
 
 /** The parameters as a map; a repeated one (other than those in `repeatable`) is invalid_request. */
 export function uniqueParams(params: URLSearchParams, repeatable: readonly string[] = []): Map<string, string> {
-  const out = new Map<string, string>();
+  const { first, repeated } = firstParams(params, repeatable);
+  if (repeated !== undefined) throw new OAuthError("invalid_request", `parameter "${repeated}" is repeated`);
+  return first;
+}
+
+/**
+ * Each parameter's first value, and the name of the first one repeated (other than those in
+ * `repeatable`; RFC 6749 §3.1 forbids repeats) — for the authorization endpoint, which must still
+ * read the client and redirect URI to know where such an error may go (RFC 6749 §4.1.2.1).
+ */
+export function firstParams(params: URLSearchParams, repeatable: readonly string[] = []): { first: Map<string, string>; repeated: string | undefined } {
+  const first = new Map<string, string>();
+  let repeated: string | undefined;
   for (const [key, value] of params) {
-    if (out.has(key) && !repeatable.includes(key)) throw new OAuthError("invalid_request", `parameter "${key}" is repeated`);
-    if (!out.has(key)) out.set(key, value);
+    if (!first.has(key)) first.set(key, value);
+    else if (!repeatable.includes(key)) repeated ??= key;
   }
-  return out;
+  return { first, repeated };
 }
 
 /** The value of cookie `name` in the request, if any. */

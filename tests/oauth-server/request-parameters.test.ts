@@ -97,6 +97,34 @@ describe("authorization request parameters asking for what this server does not 
     assert.equal((await refusal(clientId, {}, {}, ["code_challenge_method"])).get("error"), "invalid_request");
   });
 
+  test("a repeated parameter goes back to the client as invalid_request (RFC 6749 §4.1.2.1), a repeated state not echoed; a repeated client_id or redirect_uri is the error page", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const twice = (name: string, value: string) => {
+      const { url } = authorizeUrl(bridge.origin, clientId, { state: "s-1", scope: "mcp:read" });
+      url.searchParams.append(name, value);
+      return fetch(url, { redirect: "manual" });
+    };
+    for (const [name, value] of [["scope", "mcp:read"], ["code_challenge", "x".repeat(43)], ["response_type", "code"]]) {
+      const response = await twice(name!, value!);
+      assert.equal(response.status, 303, `${name}: ${await response.text()}`);
+      const location = new URL(response.headers.get("location")!);
+      assert.equal(location.searchParams.get("error"), "invalid_request", name);
+      assert.equal(location.searchParams.get("state"), "s-1", name);
+      assert.equal(location.searchParams.get("iss"), bridge.origin, name);
+    }
+    const state = await twice("state", "s-2");
+    assert.equal(state.status, 303);
+    const location = new URL(state.headers.get("location")!);
+    assert.equal(location.searchParams.get("error"), "invalid_request");
+    assert.equal(location.searchParams.get("state"), null, "neither state is echoed");
+    for (const [name, value] of [["client_id", clientId], ["redirect_uri", CLAUDE_CALLBACK]]) {
+      const response = await twice(name!, value!);
+      assert.equal(response.status, 400, name);
+      assert.equal(response.headers.get("location"), null, name);
+      assert.match(await response.text(), /is repeated/, name);
+    }
+  });
+
   test("prompt=none shows no page: login_required without a login session, consent_required with one (this server always asks); malformed prompts are invalid_request", async () => {
     const { client_id: clientId } = await registerClient(bridge.origin);
     assert.equal((await refusal(clientId, { prompt: "none" })).get("error"), "login_required");
