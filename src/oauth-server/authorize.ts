@@ -186,7 +186,8 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       clientName: pending.client_name,
       redirectHost: redirectTargetName(pending.redirect_uri),
       loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)) || isPrivateUseScheme(new URL(pending.redirect_uri)),
-      scopes: pending.scope ?? [],
+      // A request naming no scope gets every scope the user holds (complete()): the page lists them all, not none.
+      scopes: pending.scope ?? as.scopesSupported,
       askCredentials: options.askCredentials,
       error: options.error,
       username: options.username,
