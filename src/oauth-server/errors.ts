@@ -23,17 +23,26 @@ export type OAuthErrorCode =
   | "login_required"
   | "consent_required";
 
+/**
+ * `text` as an error_description may carry it (RFC 6749 §4.1.2.1, §5.2: only %x20-21 / %x23-5B /
+ * %x5D-7E): a double quote becomes a single one, any other character outside the set "?".
+ */
+function descriptionText(text: string): string {
+  return text.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "?");
+}
+
 /** An error answer. `description` is sent to the client: it never holds secrets or raw upstream text. */
 export class OAuthError extends Error {
   readonly code: OAuthErrorCode;
   readonly status: number;
   readonly description: string;
   constructor(code: OAuthErrorCode, description: string, status = 400) {
-    super(`${code}: ${description}`);
+    const text = descriptionText(description);
+    super(`${code}: ${text}`);
     this.name = "OAuthError";
     this.code = code;
     this.status = status;
-    this.description = description;
+    this.description = text;
   }
 }
 

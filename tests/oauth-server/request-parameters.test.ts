@@ -227,3 +227,34 @@ describe("what the consent page says is granted", () => {
     assert.match(unknown.html, /gets no access/);
   });
 });
+
+describe("error_description on the wire", () => {
+  const bridge = useAsBridge({ storage: { type: "memory" } });
+  /** RFC 6749 §4.1.2.1, §5.2: %x20-21 / %x23-5B / %x5D-7E — no double quote, backslash, control or non-ASCII character. */
+  const ALLOWED = /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/;
+
+  test("holds only the characters RFC 6749 allows, at /register, /token and in an authorization error redirect, whatever the request held", async () => {
+    const registration = await fetch(`${bridge.origin}/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ redirect_uris: ["https://app.example/cb?code=\"x\"&y=\u00e9\\"], token_endpoint_auth_method: "none" }),
+    });
+    const refused = (await registration.json()) as { error: string; error_description: string };
+    assert.equal(registration.status, 400);
+    assert.equal(refused.error, "invalid_redirect_uri");
+    assert.match(refused.error_description, ALLOWED);
+
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { url } = authorizeUrl(bridge.origin, clientId, { state: "s-1" });
+    url.searchParams.set("response_mode", "fragment");
+    const redirect = await fetch(url, { redirect: "manual" });
+    const description = new URL(redirect.headers.get("location")!).searchParams.get("error_description")!;
+    assert.match(description, ALLOWED);
+    assert.match(description, /'query'/);
+
+    const token = await fetch(`${bridge.origin}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `grant_type=refresh_token&client_id=${clientId}&refresh_token=x&\u00e9\"=1&\u00e9\"=2` });
+    const body = (await token.json()) as { error: string; error_description: string };
+    assert.equal(body.error, "invalid_request");
+    assert.match(body.error_description, ALLOWED);
+  });
+});
