@@ -175,7 +175,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     if (!value || value.length > 100) return undefined;
     const session = await as.store.get<{ subject: string; credential?: string; auth_time?: number }>(`login-session:${await secretHash(as.sha256, value)}`);
     if (!session) return undefined;
-    if (maxAge !== undefined && (session.auth_time === undefined || Date.now() - session.auth_time >= maxAge * 1000)) return undefined;
+    // An age below zero is a wall clock stepped back since the sign-in: its time is then unknown, not recent.
+    const age = session.auth_time === undefined ? undefined : Date.now() - session.auth_time;
+    if (maxAge !== undefined && (age === undefined || age < 0 || age >= maxAge * 1000)) return undefined;
     return as.users.holder(session.subject, session.credential);
   }
 
