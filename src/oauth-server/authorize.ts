@@ -8,7 +8,7 @@ import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext, PendingAuthorization } from "./context.ts";
 import { OAuthError } from "./errors.ts";
 import { OFFLINE_ACCESS } from "./grants.ts";
-import { cookie, readCookie, readForm, seeOther, uniqueParams, withQuery } from "./http.ts";
+import { cookie, firstParams, readCookie, readForm, seeOther, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "../util/cidr.ts";
@@ -16,6 +16,12 @@ import { isLoopbackUrl, isPrivateUseScheme, redirectTargetName, redirectUriMatch
 import { finishUpstream, redirectUpstream, type PendingRequestOutcome } from "./federated/routes.ts";
 import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 
+/** OIDC Core §3.1.2.1 prompt values (the bridge always shows its consent page, so `consent` asks nothing more). */
+const PROMPT_VALUES = new Set(["none", "login", "consent", "select_account"]);
+/** Prompt values that need a sign-in made now, not a login session's. */
+const FRESH_SIGN_IN = ["login", "select_account"];
+/** max_age: a non-negative integer number of seconds (OIDC Core §3.1.2.1); ten digits are centuries. */
+const MAX_AGE = /^(0|[1-9][0-9]{0,9})$/;
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
@@ -101,10 +107,29 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     return { client, redirectUri: requested };
   }
 
-  /** The request's remaining parameters, checked; throws OAuthError to send to the (trusted) redirect URI. */
-  function checkRequest(params: Map<string, string>, resources: string[], client: Client): Omit<PendingAuthorization, "client_id" | "client_name" | "redirect_uri" | "state" | "csrf"> {
-    if (params.get("response_type") !== "code") throw new OAuthError("unsupported_response_type", 'only response_type "code" is supported');
-    if (params.has("request") || params.has("request_uri")) throw new OAuthError("invalid_request", "request objects are not supported");
+  /**
+   * The request's remaining parameters, checked; throws OAuthError to send to the (trusted) redirect
+   * URI. A parameter asking for something this server does not do is an error, not ignored: the
+   * client would otherwise take an answer it did not ask for (a query instead of a fragment, a
+   * sign-in page instead of none, an old login session instead of a fresh sign-in).
+   */
+  function checkRequest(params: Map<string, string>, resources: string[], client: Client): Omit<PendingAuthorization, "client_id" | "client_name" | "redirect_uri" | "state" | "csrf"> & { silent: boolean } {
+    const responseType = params.get("response_type");
+    if (responseType === undefined) throw new OAuthError("invalid_request", "response_type is required");
+    if (responseType !== "code") throw new OAuthError("unsupported_response_type", 'only response_type "code" is supported');
+    // OAuth 2.0 Multiple Response Type Encoding Practices §2.1; the metadata's response_modes_supported.
+    const responseMode = params.get("response_mode");
+    if (responseMode !== undefined && responseMode !== "query") throw new OAuthError("invalid_request", 'only response_mode "query" is supported');
+    // RFC 9101 §10.2 (JAR), OIDC Core §6: the codes for a server that takes no request objects.
+    if (params.has("request")) throw new OAuthError("request_not_supported", "request objects are not supported");
+    if (params.has("request_uri")) throw new OAuthError("request_uri_not_supported", "request_uri is not supported");
+    const prompt = (params.get("prompt") ?? "").split(" ").filter((value) => value !== "");
+    // OIDC Core §3.1.2.1; Initiating User Registration §4.1: an unsupported value is invalid_request.
+    if (prompt.some((value) => !PROMPT_VALUES.has(value))) throw new OAuthError("invalid_request", "prompt may only hold none, login, consent and select_account");
+    if (prompt.includes("none") && prompt.length > 1) throw new OAuthError("invalid_request", 'prompt "none" cannot be combined with other values');
+    const maxAgeText = params.get("max_age");
+    if (maxAgeText !== undefined && !MAX_AGE.test(maxAgeText)) throw new OAuthError("invalid_request", "max_age must be a number of seconds");
+    const fresh = prompt.filter((value) => FRESH_SIGN_IN.includes(value));
     const challenge = params.get("code_challenge");
     if (!challenge) throw new OAuthError("invalid_request", "code_challenge is required (PKCE with S256)");
     if (params.get("code_challenge_method") !== "S256") throw new OAuthError("invalid_request", 'code_challenge_method must be "S256"');
@@ -126,16 +151,34 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const named = asked.filter((item) => item !== OFFLINE_ACCESS);
       if (named.length > 0) scope = [...new Set(named.filter((item) => as.scopesSupported.includes(item)))];
     }
-    return { code_challenge: challenge, scope, resource: as.resource, refresh: offline || client.grant_types.includes("refresh_token") };
+    return {
+      code_challenge: challenge,
+      scope,
+      resource: as.resource,
+      refresh: offline || client.grant_types.includes("refresh_token"),
+      ...(maxAgeText !== undefined && { max_age: Number(maxAgeText) }),
+      ...(fresh.length > 0 && { prompt: fresh }),
+      silent: prompt.includes("none"),
+    };
   }
 
-  /** The user of a valid login session cookie, as configured now (scopes changed; none when removed or their password changed). */
-  async function signedInUser(request: Request): Promise<SignedInUser | undefined> {
+  /**
+   * The user of a valid login session cookie, as configured now (scopes changed; none when removed
+   * or their password changed) — for a request with `prompt=login`/`select_account` none, with
+   * `max_age` only one who signed in at most that many seconds ago (OIDC Core §3.1.2.1).
+   */
+  async function signedInUser(request: Request, asked: Pick<PendingAuthorization, "max_age" | "prompt">): Promise<SignedInUser | undefined> {
+    if (asked.prompt !== undefined) return undefined;
+    const maxAge = asked.max_age;
     if (sessionLifetime <= 0 || !as.users) return undefined;
     const value = readCookie(request, sessionCookie);
     if (!value || value.length > 100) return undefined;
-    const session = await as.store.get<{ subject: string; credential?: string }>(`login-session:${await secretHash(as.sha256, value)}`);
-    return session ? as.users.holder(session.subject, session.credential) : undefined;
+    const session = await as.store.get<{ subject: string; credential?: string; auth_time?: number }>(`login-session:${await secretHash(as.sha256, value)}`);
+    if (!session) return undefined;
+    // An age below zero is a wall clock stepped back since the sign-in: its time is then unknown, not recent.
+    const age = session.auth_time === undefined ? undefined : Date.now() - session.auth_time;
+    if (maxAge !== undefined && (age === undefined || age < 0 || age >= maxAge * 1000)) return undefined;
+    return as.users.holder(session.subject, session.credential);
   }
 
   function showForm(pending: PendingAuthorization, requestId: string, options: { askCredentials: boolean; error?: string; username?: string; status?: number }): Response {
@@ -145,7 +188,8 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       clientName: pending.client_name,
       redirectHost: redirectTargetName(pending.redirect_uri),
       loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)) || isPrivateUseScheme(new URL(pending.redirect_uri)),
-      scopes: pending.scope ?? [],
+      // A request naming no scope gets every scope the user holds (complete()): the page lists them all, not none.
+      scopes: pending.scope ?? as.scopesSupported,
       askCredentials: options.askCredentials,
       error: options.error,
       username: options.username,
@@ -194,12 +238,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     /** GET /oauth/authorize (and /authorize). `address` is the client's IP address. */
     async get(request: Request, address: string): Promise<Response> {
       const url = new URL(request.url);
-      let params: Map<string, string>;
-      try {
-        params = uniqueParams(url.searchParams, ["resource"]);
-      } catch (error) {
-        return page(new PageError(400, "Invalid request", (error as OAuthError).description));
-      }
+      const { first: params, repeated } = firstParams(url.searchParams, ["resource"]);
+      // Which client, and where to, must be unambiguous before anything is sent anywhere (RFC 6749 §4.1.2.1).
+      if (repeated === "client_id" || repeated === "redirect_uri") return page(new PageError(400, "Invalid request", `parameter "${repeated}" is repeated`));
       // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
       // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
       const refusal = await throttled("authorize", address);
@@ -211,7 +252,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         if (error instanceof PageError) return page(error);
         throw error;
       }
-      const state = params.get("state") ?? null;
+      // A repeated state is not echoed: the client could not tell which one is its own.
+      const state = repeated === "state" ? null : (params.get("state") ?? null);
+      if (repeated !== undefined) return refuseRequest(target.redirectUri, state, new OAuthError("invalid_request", `parameter "${repeated.slice(0, 64)}" is repeated`));
       if (state !== null && state.length > MAX_STATE_LENGTH) return refuseRequest(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
       let checked;
       try {
@@ -220,10 +263,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         if (error instanceof OAuthError) return refuseRequest(target.redirectUri, state, error);
         throw error;
       }
+      const { silent, ...asked } = checked;
+      const user = await signedInUser(request, asked);
+      // prompt=none (OIDC Core §3.1.2.1): no page may be shown, and this server always asks for consent.
+      if (silent) return refuseRequest(target.redirectUri, state, user ? new OAuthError("consent_required", "this server asks the user to allow every authorization") : new OAuthError("login_required", "the user is not signed in"));
       const existing = readCookie(request, csrfCookie);
       const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);
       const pending: PendingAuthorization = {
-        ...checked,
+        ...asked,
         client_id: target.client.client_id,
         client_name: target.client.client_name ?? target.client.client_id,
         redirect_uri: target.redirectUri,
@@ -232,7 +279,6 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       };
       const requestId = randomToken(24);
       await as.store.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
-      const user = await signedInUser(request);
       return showForm(pending, requestId, { askCredentials: Boolean(as.users) && !user });
     },
 
@@ -275,14 +321,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         // starts a sign-in there (its state kept until the callback), however often one request is sent.
         const refusal = await throttled("upstream", address);
         if (refusal) return refusal;
-        return redirectUpstream(as.upstream, requestId, upstreamOutcome);
+        return redirectUpstream(as.upstream, requestId, { prompt: pending.prompt, maxAge: pending.max_age }, upstreamOutcome);
       }
 
       const users = as.users!;
       const username = form.get("username") ?? "";
       const password = form.get("password") ?? "";
       if (username === "" && password === "") {
-        const user = await signedInUser(request);
+        const user = await signedInUser(request, pending);
         if (user) return complete(requestId, user);
       }
       if (username === "" || password === "" || username.length > 256 || password.length > 1024) {
@@ -321,7 +367,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const headers: [string, string][] = [];
       if (sessionLifetime > 0) {
         const session = randomToken(32);
-        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject, ...(user.credential !== undefined && { credential: user.credential }) }, sessionLifetime);
+        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject, auth_time: Date.now(), ...(user.credential !== undefined && { credential: user.credential }) }, sessionLifetime);
         headers.push(["set-cookie", cookie(sessionCookie, session, { secure: as.secureCookies, sameSite: "Lax", maxAgeSeconds: Math.floor(sessionLifetime / 1000) })]);
       }
       return complete(requestId, user, headers);

@@ -50,4 +50,11 @@ export interface PendingAuthorization {
   csrf: string;
   /** Issue a refresh token (the client can use one, or asked with offline_access). */
   refresh: boolean;
+  /** OIDC Core §3.1.2.1 `max_age` (seconds): a login session older than this does not count. */
+  max_age?: number;
+  /**
+   * `prompt` values that need a sign-in made now (`login`, `select_account`): no login session
+   * counts, and federated mode passes them on to the upstream provider.
+   */
+  prompt?: string[];
 }

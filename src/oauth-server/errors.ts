@@ -1,4 +1,7 @@
-/** @module OAuth errors on the wire (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2; RFC 7009 §2.2.1), one class with the registered codes. */
+/**
+ * @module OAuth errors on the wire (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2; RFC 7009 §2.2.1;
+ * RFC 9101 §10.2; OIDC Core §3.1.2.6), one class with the registered codes.
+ */
 
 export type OAuthErrorCode =
   | "invalid_request"
@@ -14,7 +17,19 @@ export type OAuthErrorCode =
   | "server_error"
   | "temporarily_unavailable"
   | "invalid_redirect_uri"
-  | "invalid_client_metadata";
+  | "invalid_client_metadata"
+  | "request_not_supported"
+  | "request_uri_not_supported"
+  | "login_required"
+  | "consent_required";
+
+/**
+ * `text` as an error_description may carry it (RFC 6749 §4.1.2.1, §5.2: only %x20-21 / %x23-5B /
+ * %x5D-7E): a double quote becomes a single one, any other character outside the set "?".
+ */
+function descriptionText(text: string): string {
+  return text.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "?");
+}
 
 /** An error answer. `description` is sent to the client: it never holds secrets or raw upstream text. */
 export class OAuthError extends Error {
@@ -22,11 +37,12 @@ export class OAuthError extends Error {
   readonly status: number;
   readonly description: string;
   constructor(code: OAuthErrorCode, description: string, status = 400) {
-    super(`${code}: ${description}`);
+    const text = descriptionText(description);
+    super(`${code}: ${text}`);
     this.name = "OAuthError";
     this.code = code;
     this.status = status;
-    this.description = description;
+    this.description = text;
   }
 }
 

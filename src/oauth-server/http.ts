@@ -9,22 +9,39 @@ export const MAX_FORM_BYTES = 16 * 1024;
  * Parses an application/x-www-form-urlencoded body of at most MAX_FORM_BYTES. A parameter sent
  * twice is an error (RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once").
  */
-export async function readForm(request: Request, repeatable: readonly string[] = []): Promise<Map<string, string>> {
+export async function readForm(request: Request): Promise<Map<string, string>> {
+  return uniqueParams(await readFormBody(request));
+}
+
+/** The application/x-www-form-urlencoded body of at most MAX_FORM_BYTES, every value kept (for parameters that may repeat). */
+export async function readFormBody(request: Request): Promise<URLSearchParams> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) throw new OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded");
   const text = await readBodyLimited(request, MAX_FORM_BYTES);
   if (text === undefined) throw new OAuthError("invalid_request", `the body is larger than ${MAX_FORM_BYTES} bytes`, 413);
-  return uniqueParams(new URLSearchParams(text), repeatable);
+  return new URLSearchParams(text);
 }
 
 /** The parameters as a map; a repeated one (other than those in `repeatable`) is invalid_request. */
 export function uniqueParams(params: URLSearchParams, repeatable: readonly string[] = []): Map<string, string> {
-  const out = new Map<string, string>();
+  const { first, repeated } = firstParams(params, repeatable);
+  if (repeated !== undefined) throw new OAuthError("invalid_request", `parameter "${repeated}" is repeated`);
+  return first;
+}
+
+/**
+ * Each parameter's first value, and the name of the first one repeated (other than those in
+ * `repeatable`; RFC 6749 §3.1 forbids repeats) — for the authorization endpoint, which must still
+ * read the client and redirect URI to know where such an error may go (RFC 6749 §4.1.2.1).
+ */
+export function firstParams(params: URLSearchParams, repeatable: readonly string[] = []): { first: Map<string, string>; repeated: string | undefined } {
+  const first = new Map<string, string>();
+  let repeated: string | undefined;
   for (const [key, value] of params) {
-    if (out.has(key) && !repeatable.includes(key)) throw new OAuthError("invalid_request", `parameter "${key}" is repeated`);
-    if (!out.has(key)) out.set(key, value);
+    if (!first.has(key)) first.set(key, value);
+    else if (!repeatable.includes(key)) repeated ??= key;
   }
-  return out;
+  return { first, repeated };
 }
 
 /** The value of cookie `name` in the request, if any. */

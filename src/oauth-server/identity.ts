@@ -20,6 +20,13 @@ export interface SignedInUser {
   credential?: string;
 }
 
+/** What a client asked of the sign-in itself, passed on to the upstream provider. */
+export interface UpstreamSignInRequest {
+  prompt?: string[];
+  /** Seconds. */
+  maxAge?: number;
+}
+
 /**
  * Federated sign-in at an upstream OpenID Provider (authorization code + PKCE, `state`, `nonce`).
  * The authorization server calls `begin` after the user consented on the bridge's own page, and
@@ -29,8 +36,10 @@ export interface UpstreamLogin {
   /**
    * Starts sign-in for the pending authorization request `pendingId` (the bridge's own record of
    * the client's /authorize request). Resolves the upstream authorization URL to redirect to.
+   * `asked` carries what the client asked of the sign-in (OIDC Core §3.1.2.1): `prompt` values
+   * (`login`, `select_account`) and `maxAge` (seconds; the ID token's `auth_time` is then checked).
    */
-  begin(pendingId: string): Promise<URL>;
+  begin(pendingId: string, asked?: UpstreamSignInRequest): Promise<URL>;
   /**
    * Finishes sign-in from the upstream's redirect to `/oauth/callback` (its full URL). Resolves the
    * pending request it belongs to and the signed-in user; rejects with an `UpstreamLoginError`

@@ -14,7 +14,7 @@ import type { Authenticator } from "../auth/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ConnectionInfo, Platform } from "../runtime/types.ts";
 import type { Metrics } from "../server/metrics.ts";
-import { jsonError } from "../server/http-errors.ts";
+import { jsonError, methodNotAllowed } from "../server/http-errors.ts";
 import { openStore } from "../store/index.ts";
 import { createAuthorizeEndpoint } from "./authorize.ts";
 import { createMetadataDocumentResolver } from "./cimd.ts";
@@ -237,6 +237,14 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/jwks", "/oauth/token", "/token", "/oauth/revoke", "/oauth/register", "/register"]) {
           app.options(path, preflight);
         }
+        // Other methods learn which ones a path serves (405, RFC 9110 §15.5.6), not that nothing is there.
+        const served: [string[], string][] = [
+          [["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/jwks"], "GET, HEAD, OPTIONS"],
+          [["/oauth/authorize", "/authorize"], "GET, HEAD, POST"],
+          [["/oauth/callback"], "GET, HEAD"],
+          [["/oauth/token", "/token", "/oauth/revoke", ...(config.allow_dynamic_registration ? ["/oauth/register", "/register"] : [])], "POST, OPTIONS"],
+        ];
+        for (const [routes, allow] of served) for (const path of routes) app.all(path, (c) => methodNotAllowed(c.req.method, path, allow));
       },
       async close() {
         await store.close();

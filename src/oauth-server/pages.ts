@@ -98,7 +98,7 @@ button[value=allow]{background:${brand.primary_color};color:#fff}button[value=de
   }
 
   function consentBody(view: ConsentView): string {
-    const scopes = view.scopes.length > 0 ? `<ul>${view.scopes.map((scope) => `<li><code>${escapeHtml(scope)}</code></li>`).join("")}</ul>` : "<p>No particular scopes.</p>";
+    const scopes = view.scopes.length > 0 ? `<ul>${view.scopes.map((scope) => `<li><code>${escapeHtml(scope)}</code></li>`).join("")}</ul>` : "<p>No scopes: the application gets no access of yours.</p>";
     const error = view.error ? `<p class="error" role="alert" id="form-error">${escapeHtml(view.error)}</p>` : "";
     const described = view.error ? ' aria-describedby="form-error"' : "";
     const credentials = view.askCredentials

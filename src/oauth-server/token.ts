@@ -6,9 +6,12 @@ import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { OFFLINE_ACCESS } from "./grants.ts";
-import { json, readForm } from "./http.ts";
+import { json, readForm, readFormBody, uniqueParams } from "./http.ts";
 import { timingSafeEqual, toBase64Url } from "../util/digest.ts";
+import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 
+/** A JWS compact serialization (RFC 7515 §7.1): three base64url parts. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
@@ -70,20 +73,23 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     return oauthErrorResponse(error, error.status === 401 ? { "www-authenticate": 'Basic realm="mcp-bridge"' } : {});
   }
 
-  /** RFC 8707 §2.2: a resource at /token must be one the grant covers — this server's MCP endpoint, every grant's audience. */
-  function checkResource(form: Map<string, string>): void {
-    const resource = form.get("resource");
-    if (resource !== undefined && !as.acceptsResource(resource)) throw new OAuthError("invalid_target", "the resource differs from the one this grant is for");
+  /**
+   * RFC 8707 §2.2: every resource at /token (the parameter may repeat, §2) must be one the grant
+   * covers — this server's MCP endpoint, every grant's audience; any other is invalid_target (§2),
+   * since one token here never names several audiences.
+   */
+  function checkResource(resources: string[]): void {
+    if (resources.some((resource) => !as.acceptsResource(resource))) throw new OAuthError("invalid_target", "the resource differs from the one this grant is for");
   }
 
-  async function authorizationCode(client: Client, form: Map<string, string>): Promise<Response> {
+  async function authorizationCode(client: Client, form: Map<string, string>, resources: string[]): Promise<Response> {
     const code = form.get("code");
     if (!code) throw new OAuthError("invalid_request", "code is required");
     const verifier = form.get("code_verifier");
     if (!verifier) throw new OAuthError("invalid_request", "code_verifier is required (PKCE)");
     if (!CODE_VERIFIER.test(verifier)) throw new OAuthError("invalid_request", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~");
     if (code.length > 256) throw new OAuthError("invalid_grant", "the authorization code is invalid or expired");
-    checkResource(form);
+    checkResource(resources);
     const record = await as.grants.redeemCode(code, async (issued) => {
       if (issued.client_id !== client.client_id) {
         as.audit("code_client_mismatch", { client_id: client.client_id });
@@ -107,14 +113,16 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     return json(tokens);
   }
 
-  async function refreshToken(client: Client, form: Map<string, string>): Promise<Response> {
+  async function refreshToken(client: Client, form: Map<string, string>, resources: string[]): Promise<Response> {
     const token = form.get("refresh_token");
     if (!token) throw new OAuthError("invalid_request", "refresh_token is required");
     if (token.length > 256) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
-    checkResource(form);
+    checkResource(resources);
     // As at /authorize: offline_access names no access (alone, it leaves the grant as it is), and
     // unknown names are ignored (they never widen, and never fail, the request).
     const named = form.get("scope")?.split(" ").filter((item) => item !== "" && item !== OFFLINE_ACCESS);
+    // RFC 6749 §3.3, §5.2: a scope-token with characters outside its grammar is malformed, as at /authorize.
+    if (named && !named.every((item) => SCOPE_TOKEN.test(item))) throw new OAuthError("invalid_scope", "scope is malformed");
     const scope = named && named.length > 0 ? named.filter((item) => as.scopesSupported.includes(item)) : undefined;
     const tokens = await as.grants.refresh(token, client.client_id, scope);
     await as.clients.touch(client);
@@ -125,11 +133,13 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
     /** POST /oauth/token (and /token). `address` is the client's IP address. */
     async token(request: Request, address: string): Promise<Response> {
       try {
-        const form = await readForm(request);
+        const body = await readFormBody(request);
+        const form = uniqueParams(body, ["resource"]);
         const client = await authenticateClient(as, request, form, address);
         const grantType = form.get("grant_type");
-        if (grantType === "authorization_code") return await authorizationCode(client, form);
-        if (grantType === "refresh_token") return await refreshToken(client, form);
+        const resources = body.getAll("resource");
+        if (grantType === "authorization_code") return await authorizationCode(client, form, resources);
+        if (grantType === "refresh_token") return await refreshToken(client, form, resources);
         throw new OAuthError(grantType ? "unsupported_grant_type" : "invalid_request", grantType ? "only authorization_code and refresh_token are supported" : "grant_type is required");
       } catch (error) {
         if (error instanceof OAuthError) return fail(error);
@@ -137,13 +147,16 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
       }
     },
 
-    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable; refresh tokens revoke their whole grant. */
+    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable (unsupported_token_type); refresh tokens revoke their whole grant. */
     async revoke(request: Request, address: string): Promise<Response> {
       try {
         const form = await readForm(request);
         const client = await authenticateClient(as, request, form, address);
         const token = form.get("token");
         if (!token) throw new OAuthError("invalid_request", "token is required");
+        // RFC 7009 §2.2.1: a server that cannot revoke access tokens says so, rather than 200 — the
+        // client would take the token for dead. Refresh tokens are opaque: a JWT is an access token.
+        if (JWT_SHAPE.test(token)) throw new OAuthError("unsupported_token_type", "access tokens cannot be revoked (they expire within token_lifetime); revoke the refresh token, which ends the grant");
         if (token.length <= 256) await as.grants.revoke(token, client.client_id);
         // RFC 7009 §2.2: 200 whether or not the token was valid.
         return json({});

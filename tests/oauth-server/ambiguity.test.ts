@@ -29,7 +29,7 @@ describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is wh
       const response = await postJson(`${bridge.origin}/register`, { redirect_uris: [uri], token_endpoint_auth_method: "none" });
       const body = (await response.json()) as { error?: string; error_description?: string };
       assert.equal(response.status, 400, `${uri}: ${JSON.stringify(body)}`);
-      assert.match(body.error_description!, new RegExp(`"${name}" query parameter`));
+      assert.match(body.error_description!, new RegExp(`'${name}' query parameter`));
     }
     assert.equal((await postJson(`${bridge.origin}/register`, { redirect_uris: ["https://app.example/callback?tenant=1"], token_endpoint_auth_method: "none" })).status, 201, "other query parameters stay fine");
   });

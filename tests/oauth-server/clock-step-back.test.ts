@@ -3,18 +3,19 @@
  * tests/support/clock-step.cjs moves Date.now() on SIGUSR2), through the built CLI: the state it
  * keeps holds times of the old clock. A refresh token rotated away before the step must still be
  * detected as reused (not taken for a concurrent refresh "just rotated" until the clock catches
- * up), and a login throttle must not grow by the step (never beyond its 15-minute cap).
+ * up), a login throttle must not grow by the step (never beyond its 15-minute cap), and a login
+ * session made before the step must not count as younger than any max_age.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeJwt } from "jose";
 import { ROOT, type RunningBridge } from "../support/bridge.ts";
-import { ALICE, authorizeUrl, BOB, fullFlow, openLoginPage, postForm, registerClient, startAsBridge, submitLogin } from "./support.ts";
+import { ALICE, authorizeUrl, BOB, cookiesOf, fullFlow, openLoginPage, postForm, registerClient, startAsBridge, submitLogin } from "./support.ts";
 
 const HOUR = 3_600_000;
 
-function startSteppable(): Promise<RunningBridge> {
-  return startAsBridge({ storage: { type: "memory" }, env: { NODE_OPTIONS: `--require ${ROOT}tests/support/clock-step.cjs`, CLOCK_STEP_MS: String(-HOUR) } });
+function startSteppable(oauthServer: Record<string, unknown> = {}): Promise<RunningBridge> {
+  return startAsBridge({ storage: { type: "memory" }, oauthServer, env: { NODE_OPTIONS: `--require ${ROOT}tests/support/clock-step.cjs`, CLOCK_STEP_MS: String(-HOUR) } });
 }
 
 async function refresh(bridge: RunningBridge, clientId: string, token: string): Promise<Response> {
@@ -76,4 +77,21 @@ test("a login throttle set before the clock stepped back is not lengthened by th
   await response.arrayBuffer();
   const retryAfter = Number(response.headers.get("retry-after") ?? 0);
   assert.ok(retryAfter <= 15 * 60, `wait ${retryAfter} s (status ${response.status})`);
+});
+
+test("a login session made before the clock stepped back is not younger than max_age: the password is asked again", { timeout: 120_000 }, async (t) => {
+  const bridge = await startSteppable({ login_session_lifetime: "2h" });
+  t.after(() => bridge.stop());
+  const witness = await witnessGrant(bridge);
+  const { client_id: clientId } = await registerClient(bridge.origin, undefined, { client_name: "Fresh sign-in" });
+  const first = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
+  const signedIn = await submitLogin(bridge.origin, first, { username: ALICE.username, password: ALICE.password });
+  assert.equal(signedIn.status, 303);
+  const cookies = { ...first.cookies, ...cookiesOf(signedIn) };
+  await stepBack(bridge, witness);
+  const { url } = authorizeUrl(bridge.origin, clientId);
+  assert.doesNotMatch((await openLoginPage(url, cookies)).html, /type="password"/, "the session itself still counts");
+  url.searchParams.set("max_age", "60");
+  // Its age on the stepped clock is minus an hour: that is no proof of a sign-in within the last minute.
+  assert.match((await openLoginPage(url, cookies)).html, /type="password"/);
 });

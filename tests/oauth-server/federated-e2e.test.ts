@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { decodeJwt } from "jose";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { decodeJwt, type JWTPayload } from "jose";
 import type { Browser } from "playwright-core";
 import { ECHO_SERVER, runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
@@ -111,8 +113,9 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
   });
 
   /** Consents on the bridge with fetch; returns the provider URL and the bridge cookies (the state cookie among them). */
-  async function consent(clientId: string, state = "s-1"): Promise<{ upstream: URL; cookies: Record<string, string>; verifier: string }> {
+  async function consent(clientId: string, state = "s-1", extra: Record<string, string> = {}): Promise<{ upstream: URL; cookies: Record<string, string>; verifier: string }> {
     const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state });
+    for (const [name, value] of Object.entries(extra)) url.searchParams.set(name, value);
     const form = await openLoginPage(url);
     const response = await submitLogin(bridge.origin, form, {});
     assert.equal(response.status, 303, await response.text());
@@ -181,6 +184,28 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     assert.equal(replay.headers.get("location"), null);
   });
 
+  test("prompt=login and max_age go on to the provider (OIDC Core §3.1.2.1), whose ID token then carries auth_time; prompt=none is login_required", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { upstream, cookies, verifier } = await consent(clientId, "s-fresh", { prompt: "login", max_age: "300" });
+    assert.equal(upstream.searchParams.get("prompt"), "login");
+    assert.equal(upstream.searchParams.get("max_age"), "300");
+    const back = await callbackWith(await signInAtIdp(upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` }), cookies);
+    assert.equal(back.status, 303, await back.text());
+    const code = new URL(back.headers.get("location")!).searchParams.get("code")!;
+    assert.equal((await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).status, 200);
+    const plain = await consent(clientId, "s-plain");
+    assert.equal(plain.upstream.searchParams.get("prompt"), null);
+    assert.equal(plain.upstream.searchParams.get("max_age"), null);
+
+    const { url } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-none" });
+    url.searchParams.set("prompt", "none");
+    const silent = await fetch(url, { redirect: "manual" });
+    assert.equal(silent.status, 303, "no page: the bridge cannot sign anyone in without one");
+    const location = new URL(silent.headers.get("location")!);
+    assert.equal(location.searchParams.get("error"), "login_required");
+    assert.equal(location.searchParams.get("state"), "s-none");
+  });
+
   test("two sign-ins in progress in one browser (two tabs) both finish", async () => {
     const { client_id: clientId } = await registerClient(bridge.origin);
     const first = await consent(clientId, "tab-1");
@@ -213,6 +238,88 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
       idp.setDown(false);
     }
     assert.equal((await submitLogin(bridge.origin, form, {})).status, 303, "and sign-in works again once it is back");
+  });
+});
+
+describe("federated mode through the CLI, the provider's token endpoint answering through a proxy that rewrites the ID token", () => {
+  const proxied = { client_id: "mcp-bridge-proxied", client_secret: "proxied-secret-not-real-0123456789" };
+  let bridge: RunningBridge;
+  let proxy: Server;
+  /** How the next ID token is rewritten (re-signed with the provider's own key, as a provider with these claims would). */
+  let rewrite: (claims: JWTPayload) => JWTPayload = (claims) => claims;
+  before(async () => {
+    idp.accounts.set("mallory", { email: "mallory@example.com", email_verified: false });
+    idp.accounts.set("alice", { email: "alice@example.com", email_verified: true });
+    proxy = createServer(async (request, response) => {
+      const origin = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      if (request.url === "/.well-known/openid-configuration") {
+        const metadata = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...metadata, token_endpoint: `${origin}/token` }));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const answer = await fetch(`${idp.issuer}/token`, { method: "POST", headers: { "content-type": request.headers["content-type"]!, authorization: request.headers.authorization! }, body: Buffer.concat(chunks) });
+      const body = (await answer.json()) as { id_token?: string };
+      if (body.id_token) body.id_token = await idp.sign(rewrite(decodeJwt(body.id_token)), { header: { typ: "JWT" } });
+      response.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    bridge = await startAsBridge({
+      storage: { type: "memory" },
+      oauthServer: {
+        mode: "federated",
+        builtin: { users: [] },
+        federated: {
+          upstream_issuer: idp.issuer,
+          upstream_discovery_url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/.well-known/openid-configuration`,
+          client_id: proxied.client_id,
+          client_secret_env: "UPSTREAM_CLIENT_SECRET",
+          allowed_domains: ["example.com"],
+          default_scopes: ["mcp:read"],
+        },
+      },
+      env: { UPSTREAM_CLIENT_SECRET: proxied.client_secret },
+    });
+    await idp.registerClient({ ...proxied, redirect_uris: [`${bridge.origin}/oauth/callback`] });
+  });
+  after(async () => {
+    await bridge?.stop();
+    proxy?.closeAllConnections();
+    proxy?.close();
+  });
+
+  /** Consent, sign-in at the provider as `account`, callback: the redirect back to the client. */
+  async function signInAs(account: string): Promise<URL> {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: `s-${account}` }).url);
+    const allow = await submitLogin(bridge.origin, form, {});
+    assert.equal(allow.status, 303, await allow.text());
+    const callback = await signInAtIdp(allow.headers.get("location")!, { account, redirectUri: `${bridge.origin}/oauth/callback` });
+    const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+    assert.equal(back.status, 303, await back.text());
+    return new URL(back.headers.get("location")!);
+  }
+
+  test("an untouched ID token signs in (the proxy itself changes nothing)", async () => {
+    rewrite = (claims) => claims;
+    assert.ok((await signInAs("alice")).searchParams.get("code"));
+  });
+
+  test("an ID token issued a day ahead of the bridge's clock is refused: server_error, no code", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    rewrite = (claims) => ({ ...claims, iat: now + 86_400, exp: now + 90_000 });
+    const back = await signInAs("alice");
+    assert.equal(back.searchParams.get("error"), "server_error");
+    assert.equal(back.searchParams.get("code"), null);
+    assert.match(bridge.logs(), /login_failed[^\n]*iat/);
+  });
+
+  test("email_verified: true in an ID token that names no email does not vouch for UserInfo's unverified address", async () => {
+    rewrite = (claims) => ({ ...claims, email_verified: true });
+    const back = await signInAs("mallory");
+    assert.equal(back.searchParams.get("error"), "access_denied");
+    assert.equal(back.searchParams.get("code"), null);
   });
 });
 

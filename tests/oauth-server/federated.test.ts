@@ -233,6 +233,58 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(error.reason, /signature/);
   });
 
+  it("refuses ID tokens a broken or hostile token endpoint sends: alg none, HS256 keyed with the IdP's public key, expired, iat in the future, nonce left out, another iss, another azp", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const publicPem = Buffer.from(JSON.stringify(idp.keys[0]!.publicJwk));
+    const forgeries: Record<string, (claims: Record<string, unknown>, kid: string) => Promise<string>> = {
+      "alg none": async (claims) => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.`,
+      "HS256 with the public key": async (claims, kid) => new SignJWT(claims).setProtectedHeader({ alg: "HS256", kid }).sign(publicPem),
+      expired: async (claims) => idp.sign({ ...claims, iat: now - 7200, exp: now - 3600 }, { header: { typ: "JWT" } }),
+      "iat a day ahead": async (claims) => idp.sign({ ...claims, iat: now + 86_400, exp: now + 90_000 }, { header: { typ: "JWT" } }),
+      "no nonce": async (claims) => idp.sign({ ...claims, nonce: undefined }, { header: { typ: "JWT" } }),
+      "another issuer": async (claims) => idp.sign({ ...claims, iss: "https://evil.example" }, { header: { typ: "JWT" } }),
+      "azp of another client": async (claims) => idp.sign({ ...claims, aud: [UPSTREAM_CLIENT.client_id, "other-app"], azp: "other-app" }, { header: { typ: "JWT" } }),
+      "two audiences, no azp": async (claims) => idp.sign({ ...claims, aud: [UPSTREAM_CLIENT.client_id, "other-app"], azp: undefined }, { header: { typ: "JWT" } }),
+    };
+    for (const [name, forge] of Object.entries(forgeries)) {
+      const tampering: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (!String(input).endsWith("/token")) return response;
+        const body = (await response.json()) as { id_token: string };
+        body.id_token = await forge(decodeJwt(body.id_token) as Record<string, unknown>, decodeProtectedHeader(body.id_token).kid!);
+        return Response.json(body, { status: response.status });
+      };
+      const { login } = await setUp({}, { fetch: tampering });
+      const outcome = await login.complete(await signInAtIdp(await login.begin(`p-${name}`), { account: "alice", redirectUri: REDIRECT_URI })).catch((error: unknown) => error);
+      assert.ok(outcome instanceof UpstreamLoginError, `${name}: signed in as ${JSON.stringify(outcome)}`);
+      const error = outcome;
+      assert.equal(error.code, "upstream_error", name);
+      assert.equal(error.pendingId, `p-${name}`, name);
+    }
+  });
+
+  it('refuses email_verified that is the string "true" (only the boolean counts)', async () => {
+    idp.accounts.set("stringly", { email: "stringly@example.com", email_verified: "true" });
+    const { login } = await setUp({ allowed_domains: ["example.com"] });
+    const error = await rejection(login.complete(await signInAtIdp(await login.begin("p-string"), { account: "stringly", redirectUri: REDIRECT_URI })));
+    assert.equal(error.code, "account_not_allowed");
+  });
+
+  it("does not join an ID token's email_verified (about no email) to UserInfo's unverified address", async () => {
+    // The provider's ID token says email_verified: true but names no email; UserInfo gives mallory's unverified one.
+    const flagging: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith("/token")) return response;
+      const body = (await response.json()) as { id_token: string };
+      body.id_token = await idp.sign({ ...decodeJwt(body.id_token), email_verified: true }, { header: { typ: "JWT" } });
+      return Response.json(body, { status: response.status });
+    };
+    const { login } = await setUp({ allowed_domains: ["example.com"] }, { fetch: flagging });
+    const error = await rejection(login.complete(await signInAtIdp(await login.begin("p-mixed"), { account: "mallory", redirectUri: REDIRECT_URI })));
+    assert.equal(error.code, "account_not_allowed");
+    assert.match(error.reason, /not verified/);
+  });
+
   it("refuses UserInfo about another subject, and an oversized token answer", async () => {
     const otherSubject: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
@@ -299,6 +351,27 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     } finally {
       silent.closeAllConnections();
       silent.close();
+    }
+  });
+
+  it("gives up on a token endpoint that sends its headers and then its body a byte at a time", async () => {
+    const drip = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.write('{"access_token":"');
+      const timer = setInterval(() => response.write("a"), 50);
+      response.on("close", () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => drip.listen(0, "127.0.0.1", resolve));
+    try {
+      // The provider's own endpoints, but its token answers come from the dripping server (the request's signal passed on).
+      const dripping: typeof fetch = (input, init) => (String(input).endsWith("/token") ? fetch(`http://127.0.0.1:${(drip.address() as AddressInfo).port}/token`, init) : fetch(input, init));
+      const { login } = await setUp({ http_timeout: "1s" }, { fetch: dripping });
+      const error = await rejection(login.complete(await signInAtIdp(await login.begin("p-drip"), { account: "alice", redirectUri: REDIRECT_URI })));
+      assert.equal(error.code, "upstream_unavailable", error.reason);
+      assert.equal(error.pendingId, "p-drip");
+    } finally {
+      drip.closeAllConnections();
+      drip.close();
     }
   });
 

@@ -17,7 +17,7 @@ import { oauthErrorCode, UpstreamError } from "../../auth/oauth/http.ts";
 import { AuthError } from "../../auth/types.ts";
 import { readBodyLimited } from "../../util/body.ts";
 import { sha256, toHex } from "../../util/digest.ts";
-import type { SignedInUser, UpstreamLogin } from "../identity.ts";
+import type { SignedInUser, UpstreamLogin, UpstreamSignInRequest } from "../identity.ts";
 import { accountPolicy, signedInUser, type AccountPolicy } from "./account.ts";
 import { UpstreamLoginError } from "./errors.ts";
 import { UpstreamMetadata, type UpstreamProvider } from "./metadata.ts";
@@ -38,6 +38,8 @@ interface PendingUpstreamLogin {
   pendingId: string;
   nonce: string;
   codeVerifier: string;
+  /** The client's max_age (seconds, as text; "" when none), to check the ID token's auth_time against. */
+  maxAge: string;
 }
 
 export interface FederatedLoginOptions {
@@ -126,15 +128,16 @@ export class FederatedLogin implements UpstreamLogin {
 
   /**
    * The provider's authorization URL for the pending request `pendingId` (OIDC Core §3.1.2.1),
-   * with fresh `state`, `nonce` and PKCE S256 challenge (RFC 7636 §4). What the callback needs is
-   * kept in the store under a hash of `state`, single-use, for UPSTREAM_LOGIN_TTL_MS.
+   * with fresh `state`, `nonce` and PKCE S256 challenge (RFC 7636 §4), and the client's `prompt`
+   * and `max_age` passed on (`asked`). What the callback needs is kept in the store under a hash of
+   * `state`, single-use, for UPSTREAM_LOGIN_TTL_MS.
    */
-  async begin(pendingId: string): Promise<URL> {
+  async begin(pendingId: string, asked: UpstreamSignInRequest = {}): Promise<URL> {
     const provider = await this.#provider();
     const state = oauth.generateRandomState();
     const nonce = oauth.generateRandomNonce();
     const codeVerifier = oauth.generateRandomCodeVerifier();
-    const record: PendingUpstreamLogin = { pendingId, nonce, codeVerifier };
+    const record: PendingUpstreamLogin = { pendingId, nonce, codeVerifier, maxAge: asked.maxAge === undefined ? "" : String(asked.maxAge) };
     await this.#options.store.put(await stateKey(state), record, UPSTREAM_LOGIN_TTL_MS);
     const url = new URL(provider.metadata.authorization_endpoint);
     const parameters = {
@@ -146,6 +149,8 @@ export class FederatedLogin implements UpstreamLogin {
       nonce,
       code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: "S256",
+      ...(asked.prompt && asked.prompt.length > 0 && { prompt: asked.prompt.join(" ") }),
+      ...(asked.maxAge !== undefined && { max_age: String(asked.maxAge) }),
     };
     for (const [name, value] of Object.entries(parameters)) url.searchParams.set(name, value);
     return url;
@@ -189,14 +194,21 @@ export class FederatedLogin implements UpstreamLogin {
     }
     const http = this.#http();
     const response = await oauth.authorizationCodeGrantRequest(as, this.#client, this.#clientAuthentication(as), parameters, this.#options.redirectUri, record.codeVerifier, http);
-    // Checks iss, aud, azp, exp, iat and nonce of the ID token (OIDC Core §3.1.3.7).
-    const tokens = await oauth.processAuthorizationCodeResponse(as, this.#client, response, { expectedNonce: record.nonce, requireIdToken: true });
+    // Checks iss, aud, azp, exp, iat and nonce of the ID token (OIDC Core §3.1.3.7), and auth_time
+    // when the client asked for max_age (step 13).
+    // A record stored before max_age was passed on has no maxAge.
+    const maxAge = record.maxAge ? Number(record.maxAge) : undefined;
+    const tokens = await oauth.processAuthorizationCodeResponse(as, this.#client, response, { expectedNonce: record.nonce, requireIdToken: true, ...(maxAge !== undefined && { maxAge }) });
     const claims: Record<string, unknown> = { ...oauth.getValidatedIdTokenClaims(tokens)! };
     await this.#verifySignature(tokens.id_token!, provider);
     // Many providers (Okta, oidc-provider) keep profile claims out of the ID token in the code flow.
     if (claims.email === undefined && as.userinfo_endpoint) {
       const info = await oauth.processUserInfoResponse(as, this.#client, claims.sub as string, await oauth.userInfoRequest(as, this.#client, tokens.access_token, http));
-      for (const name of ["email", "email_verified", "name"]) if (claims[name] === undefined && info[name] !== undefined) claims[name] = info[name];
+      // email_verified speaks of the email beside it: both come from UserInfo, never a flag from the
+      // ID token (about no email) joined to UserInfo's address.
+      claims.email = info.email;
+      claims.email_verified = info.email_verified;
+      if (claims.name === undefined && info.name !== undefined) claims.name = info.name;
     }
     return signedInUser(claims, this.#policy);
   }
@@ -244,6 +256,9 @@ export class FederatedLogin implements UpstreamLogin {
         audience: this.#client.client_id,
         // The provider's clock may differ a little from ours; oauth4webapi's claim checks allow the same.
         clockTolerance: 30,
+        // iat (OIDC Core §3.1.3.7 step 10): oauth4webapi refuses one older than an hour but not one
+        // in the future — a provider with a broken clock, or a token minted ahead of use.
+        maxTokenAge: 3600,
         currentDate: new Date(this.#now()),
       });
     } catch (error) {

@@ -7,7 +7,7 @@
  */
 import { sha256, timingSafeEqual, toHex } from "../../util/digest.ts";
 import { cookie, readCookie, seeOther } from "../http.ts";
-import type { SignedInUser, UpstreamLogin } from "../identity.ts";
+import type { SignedInUser, UpstreamLogin, UpstreamSignInRequest } from "../identity.ts";
 import { UpstreamLoginError, type ClientFacingError } from "./errors.ts";
 import { UPSTREAM_LOGIN_TTL_MS } from "./index.ts";
 
@@ -32,14 +32,15 @@ async function stateCookieName(state: string, secure: boolean): Promise<string> 
 }
 
 /**
- * Starts sign-in at the provider for `pendingId` (the consent form's Allow): a 303 to the
- * provider's authorization URL that also sets the state cookie. When the provider cannot be used,
- * the client is told (temporarily_unavailable / server_error) instead.
+ * Starts sign-in at the provider for `pendingId` (the consent form's Allow), with what the client
+ * asked of the sign-in (`asked`: prompt, max_age): a 303 to the provider's authorization URL that
+ * also sets the state cookie. When the provider cannot be used, the client is told
+ * (temporarily_unavailable / server_error) instead.
  */
-export async function redirectUpstream(upstream: UpstreamLogin, pendingId: string, outcome: PendingRequestOutcome): Promise<Response> {
+export async function redirectUpstream(upstream: UpstreamLogin, pendingId: string, asked: UpstreamSignInRequest, outcome: PendingRequestOutcome): Promise<Response> {
   let url: URL;
   try {
-    url = await upstream.begin(pendingId);
+    url = await upstream.begin(pendingId, asked);
   } catch (error) {
     if (!(error instanceof UpstreamLoginError)) throw error;
     outcome.audit("login_failed", { upstream: true, code: error.code, reason: error.reason });
