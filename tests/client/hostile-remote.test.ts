@@ -9,7 +9,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import type { ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -1618,4 +1619,61 @@ test("a GET stream with events past the answer budget (a server's request, a not
   await waitFor(() => local.stdout().includes('"id":"srv-ask-2"'), "the server's later request", 120_000);
   assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
   assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
+});
+
+test("a request refused (401) while a renewal ahead of expiry is on its way: that renewal serves it, the refresh token is never presented twice (reuse revokes the grant)", async () => {
+  // Every token is due for renewal at once (expires_in 1 s), so each request renews; refresh tokens rotate and are good once.
+  const presented: string[] = [];
+  const live = new Set<string>();
+  let issued = 0;
+  let refuseHeld: (() => void) | undefined;
+  let held = false;
+  const issue = (res: ServerResponse) => {
+    issued++;
+    live.add(`rt-${issued}`);
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: `at-${issued}`, token_type: "Bearer", expires_in: 1, refresh_token: `rt-${issued}` }));
+  };
+  const as = createServer((req, res) => {
+    let text = "";
+    req.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+    req.on("end", () => {
+      const form = new URLSearchParams(text);
+      if (form.get("grant_type") === "client_credentials") return issue(res);
+      const token = form.get("refresh_token") ?? "";
+      presented.push(token);
+      if (!live.delete(token)) return void res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid_grant", error_description: "refresh token reused" }));
+      if (!refuseHeld) return issue(res);
+      // The renewal started while the server holds a request sent with the token it replaces: the server refuses that request now, and this renewal takes a while.
+      refuseHeld();
+      refuseHeld = undefined;
+      setTimeout(() => issue(res), 1500);
+    });
+  });
+  await new Promise<void>((resolve) => as.listen(0, "127.0.0.1", resolve));
+  after(() => void as.close());
+  const server = await startRawServer((req, res, body) => {
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    const message = body as LegacyMessage & { params?: { name?: string } };
+    if (!/^Bearer at-\d+$/.test(req.headers.authorization ?? "")) return void res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"' }).end();
+    if (message.method === "tools/call" && message.params?.name === "held" && !held) {
+      held = true;
+      refuseHeld = () => void res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"' }).end();
+      return;
+    }
+    answerAsLegacy(res, message);
+  });
+  servers.push(server);
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `http://127.0.0.1:${(as.address() as AddressInfo).port}/token` } } } });
+  const local = startLocal(["-c", config]);
+  await local.handshake();
+  local.send(toolCall(1, "held"));
+  await waitFor(() => held, "the held request at the server");
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  assert.deepEqual((await local.answer(2)).result, {}, local.stderr());
+  assert.deepEqual((await local.answer(1)).result, {}, local.stderr());
+  assert.deepEqual(
+    presented.filter((token, index) => presented.indexOf(token) !== index),
+    [],
+    `refresh tokens presented again: ${presented.join(", ")}\n${local.stderr()}`,
+  );
 });

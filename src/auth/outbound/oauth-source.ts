@@ -193,6 +193,10 @@ export class OAuthTokenSource implements TokenSource {
       const ok = await this.#busy.catch(() => false);
       return ok && this.#current?.tokens !== undefined;
     }
+    // A renewal ahead of expiry (authorization()) may be replacing the very token refused: it serves
+    // this refusal too. A second refresh would present its refresh token again, which an
+    // authorization server rotating them takes for reuse and answers by revoking the grant (RFC 9700 §4.14.2).
+    if (this.#renewing) await this.#renewing.catch(() => {});
     const sent = challenge.sentAuthorization;
     if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
     // Failed lately: failure() still says why.
