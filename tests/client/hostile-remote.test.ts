@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
@@ -1676,4 +1676,39 @@ test("a request refused (401) while a renewal ahead of expiry is on its way: tha
     [],
     `refresh tokens presented again: ${presented.join(", ")}\n${local.stderr()}`,
   );
+});
+
+test("a token cache whose entry is not in the form the bridge writes (edited by hand, another program's): ignored with a warning, the person signs in again; the bridge does not fail at start", async () => {
+  const server = await startRawServer((req, res) => {
+    const origin = `http://${req.headers.host}`;
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (req.url === PRM_PATH) return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin] });
+    if (req.url === "/.well-known/oauth-authorization-server") {
+      return json(200, { issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, registration_endpoint: `${origin}/register`, code_challenge_methods_supported: ["S256"] });
+    }
+    if (req.url === "/register") return json(201, { client_id: "registered" });
+    res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+  });
+  servers.push(server);
+  const origin = new URL(server.url).origin;
+  const cacheDir = mkdtempSync(join(tmpdir(), "mcp-bridge-cache-shape-"));
+  const cacheFile = join(cacheDir, `oauth-${createHash("sha256").update(server.url).digest("hex").slice(0, 32)}.json`);
+  const as = { issuer: origin, token_endpoint: `${origin}/token` };
+  const malformed: Record<string, unknown>[] = [
+    { as, resource: server.url, tokens: {} },
+    { as, resource: server.url, tokens: { accessToken: "at-1", obtainedAt: 0, scopes: null } },
+    { as, resource: server.url, tokens: { accessToken: 7, obtainedAt: 0, scopes: [] } },
+    { as, resource: server.url, registration: { clientId: "c" } },
+    { as: { issuer: origin, token_endpoint: 5 }, resource: server.url },
+  ];
+  for (const entry of malformed) {
+    writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: entry } }), { mode: 0o600 });
+    const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { token_cache: cacheDir, browser_command: "none" } } } });
+    const local = startLocal(["-c", config]);
+    local.send(INITIALIZE);
+    await waitFor(() => local.stderr().includes("sign-in required") || local.stderr().includes("mcp-bridge: "), `the sign-in for ${JSON.stringify(entry)}`);
+    assert.match(local.stderr(), /token cache entries ignored: not in the form this version writes/, local.stderr());
+    assert.match(local.stderr(), /sign-in required/, local.stderr());
+    await local.kill("SIGTERM");
+  }
 });
