@@ -933,7 +933,7 @@ test("a key in client.url's path stays out of a discovery failure naming the pro
   const local = startLocal(["-c", config]);
   local.send(INITIALIZE);
   const error = (await local.answer(0)).error?.message ?? "";
-  assert.match(error, /protected resource metadata at \S*\/mcp\/\[redacted\]\/sse is for "https:\/\/elsewhere\.example\/mcp", not for \S*\/mcp\/\[redacted\]\/sse/, local.stderr());
+  assert.match(error, /protected resource metadata at \S*\/mcp\/\[redacted\]\/sse" is for "https:\/\/elsewhere\.example\/mcp", not for \S*\/mcp\/\[redacted\]\/sse/, local.stderr());
   assert.ok(!error.includes(key) && !local.stderr().includes(key), local.stderr());
 });
 
@@ -1709,6 +1709,44 @@ test("a token cache whose entry is not in the form the bridge writes (edited by 
     await waitFor(() => local.stderr().includes("sign-in required") || local.stderr().includes("mcp-bridge: "), `the sign-in for ${JSON.stringify(entry)}`);
     assert.match(local.stderr(), /token cache entries ignored: not in the form this version writes/, local.stderr());
     assert.match(local.stderr(), /sign-in required/, local.stderr());
+    await local.kill("SIGTERM");
+  }
+});
+
+test("discovery answers carrying terminal escapes (ESC, C1 CSI) and pages of text in what an error quotes: the local client's error and the log carry them escaped and cut", async () => {
+  const hostile = "\u009b2J\u001b]0;pwned\u0007\u2028";
+  const page = "A".repeat(100_000);
+  const prmFor = (origin: string, fields: Record<string, unknown> = {}) => ({ resource: `${origin}/mcp`, authorization_servers: [origin], ...fields });
+  const asFor = (origin: string, fields: Record<string, unknown> = {}) => ({ issuer: origin, token_endpoint: `${origin}/token`, code_challenge_methods_supported: ["S256"], ...fields });
+  const cases: { name: string; answer: (path: string, origin: string) => object | undefined; args?: string[]; expected: RegExp }[] = [
+    { name: "AS metadata naming another issuer", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { issuer: hostile + page }) : undefined), expected: /names issuer "\\x9b2J\\u001b\]0;pwned\\u0007\\u2028A+"…\(100014 characters\), not/ },
+    { name: "PRM naming an authorization server that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [hostile + page] }) : undefined), expected: /authorization server issuer "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    { name: "PRM whose resource is an array", answer: (path) => (path === PRM_PATH ? { resource: [hostile, page], authorization_servers: [] } : undefined), expected: /is for \(array\), not for/ },
+    { name: "AS metadata with a token endpoint that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { token_endpoint: hostile + page }) : undefined), expected: /token_endpoint "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    {
+      name: "an issuer with C1 controls in its path, without S256 (a person signing in)",
+      answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [`${origin}/${hostile}`] }) : path.startsWith("/.well-known/oauth-authorization-server/") ? asFor(origin, { issuer: `${origin}/${hostile}`, code_challenge_methods_supported: ["plain"] }) : undefined),
+      args: ["--browser-command", "none"],
+      expected: /the authorization server "http:\/\/127\.0\.0\.1:\d+\/\\x9b2J\\u001b\]0;pwned\\u0007\\u2028" does not advertise PKCE S256/,
+    },
+  ];
+  for (const { name, answer, args, expected } of cases) {
+    const server = await startRawServer((req, res) => {
+      const origin = `http://${req.headers.host}`;
+      const path = new URL(req.url ?? "/", origin).pathname;
+      const json = answer(path, origin);
+      if (json) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(json));
+      if (path.startsWith("/.well-known/")) return void res.writeHead(404).end();
+      res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url, "--transport", "streamable_http", ...(args ?? ["--client-id", "c1", "--client-secret-env", "SECRET"]), "--log-level", "info"], { SECRET: "s3cret-value" });
+    local.send(INITIALIZE);
+    const message: string = (await local.answer(0, 10_000).catch((error: Error) => assert.fail(`${name}: ${error.message}\n${local.stderr()}`))).error?.message ?? "";
+    assert.match(message, expected, `${name}: ${message.slice(0, 2000)}`);
+    assert.ok(message.length < 2_000, `${name}: ${message.length} characters`);
+    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, name);
+    assert.doesNotMatch(local.stderr(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/, name);
     await local.kill("SIGTERM");
   }
 });

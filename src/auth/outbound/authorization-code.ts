@@ -15,6 +15,7 @@ import { commandArgv, commandEnv } from "./credential-source.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { oauthErrorCode, readJsonBody, readJsonObject } from "../oauth/http.ts";
+import { quotedValue } from "../../log/sanitize.ts";
 import { grantError, refusalText, type ClientIdentity } from "./grants.ts";
 import { requestOptions, requireTrusted, type HttpContext } from "./http.ts";
 import { startLoopbackListener, type SignInOutcome } from "./loopback.ts";
@@ -76,7 +77,7 @@ async function register(context: InteractiveContext, as: oauth.AuthorizationServ
   if (!as.registration_endpoint) {
     throw new OutboundAuthError(
       "config",
-      `the authorization server ${as.issuer} offers neither Client ID Metadata Documents nor dynamic registration: set client.auth.oauth.client_id (and client_secret) of a client registered there`,
+      `the authorization server ${quotedValue(as.issuer)} offers neither Client ID Metadata Documents nor dynamic registration: set client.auth.oauth.client_id (and client_secret) of a client registered there`,
     );
   }
   try {
@@ -150,9 +151,9 @@ export async function authorizeInteractively(
 ): Promise<{ tokens: TokenSet; registration: Registration }> {
   // MCP authorization §Authorization Code Protection: without S256 advertised, the client must refuse.
   if (!as.code_challenge_methods_supported?.includes("S256")) {
-    throw new OutboundAuthError("discovery", `the authorization server ${as.issuer} does not advertise PKCE S256 (code_challenge_methods_supported); refusing to sign in there`);
+    throw new OutboundAuthError("discovery", `the authorization server ${quotedValue(as.issuer)} does not advertise PKCE S256 (code_challenge_methods_supported); refusing to sign in there`);
   }
-  if (!as.authorization_endpoint) throw new OutboundAuthError("discovery", `the authorization server ${as.issuer} has no authorization_endpoint`);
+  if (!as.authorization_endpoint) throw new OutboundAuthError("discovery", `the authorization server ${quotedValue(as.issuer)} has no authorization_endpoint`);
   requireTrusted(as.authorization_endpoint, "authorization server authorization_endpoint");
   const { config } = context;
   const preferred = config.redirect_uri ?? (input.cached?.via === "dcr" ? input.cached.redirectUri : undefined) ?? DEFAULT_REDIRECT;

@@ -7,7 +7,7 @@
  */
 import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
-import { redactUrl } from "../../log/sanitize.ts";
+import { quotedValue, redactUrl } from "../../log/sanitize.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
 import type { IssuerState, TokenCache } from "./cache.ts";
@@ -286,7 +286,7 @@ export class OAuthTokenSource implements TokenSource {
         if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && next.registration?.via === "dcr") next.registration = undefined;
       }
     }
-    if (!this.#allow(key, false)) throw new OutboundAuthError("grant", `the server keeps refusing tokens for the scopes ${JSON.stringify(key || "(none)")} (HTTP ${challenge.status}); giving up for now`);
+    if (!this.#allow(key, false)) throw new OutboundAuthError("grant", `the server keeps refusing tokens for the scopes ${key ? quotedValue(key) : "(none)"} (HTTP ${challenge.status}); giving up for now`);
     await this.#obtain(next, scopes);
     return true;
   }
