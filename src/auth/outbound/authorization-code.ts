@@ -29,8 +29,8 @@ export interface InteractiveContext {
   platform: Platform;
   logger: Logger;
   key: AssertionKey | undefined;
-  /** Opens a URL in the system browser; false when it could not. */
-  openBrowser?: (url: string) => Promise<boolean>;
+  /** Opens a URL in the system browser with environment `env`; false when it could not. */
+  openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
   /** Aborted when the bridge shuts down: a sign-in in progress ends at once. */
   signal?: AbortSignal;
 }
@@ -109,7 +109,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
   const argv = command === undefined ? undefined : commandArgv(command);
   let opened = false;
   if (argv && !(argv.length === 1 && argv[0] === "none")) {
-    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: commandEnv(platform) });
+    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: commandEnv(platform, context.config) });
     let errors = "";
     const decoder = new TextDecoder();
     child.onStdout(() => {});
@@ -120,7 +120,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
     });
     opened = true;
   } else if (!argv && context.openBrowser) {
-    opened = await context.openBrowser(url).catch(() => false);
+    opened = await context.openBrowser(url, commandEnv(platform, context.config)).catch(() => false);
   }
   const port = new URL(redirectUri).port;
   platform.writeStderr(

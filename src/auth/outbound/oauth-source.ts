@@ -60,7 +60,7 @@ export interface OAuthSourceOptions {
   logger: Logger;
   cache: TokenCache;
   key?: AssertionKey;
-  openBrowser?: (url: string) => Promise<boolean>;
+  openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
 }
 
 interface Current extends IssuerState {
@@ -420,6 +420,7 @@ export class OAuthTokenSource implements TokenSource {
       platform,
       "client.auth.oauth.enterprise",
       { value: "id_token", env: "id_token_env", command: "id_token_command" },
+      this.#o.config,
     );
     return exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
   }
@@ -432,6 +433,7 @@ export class OAuthTokenSource implements TokenSource {
       this.#o.platform,
       "client.auth.oauth.workload_identity",
       { value: "token", env: "token_env", file: "token_file", command: "token_command" },
+      this.#o.config,
     );
   }
 
