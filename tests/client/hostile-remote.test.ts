@@ -1700,6 +1700,7 @@ test("a token cache whose entry is not in the form the bridge writes (edited by 
     { as, resource: server.url, tokens: { accessToken: 7, obtainedAt: 0, scopes: [] } },
     { as, resource: server.url, registration: { clientId: "c" } },
     { as: { issuer: origin, token_endpoint: 5 }, resource: server.url },
+    { as, resource: server.url, tokens: { accessToken: "at 1\n", obtainedAt: 0, scopes: [] } },
   ];
   for (const entry of malformed) {
     writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: entry } }), { mode: 0o600 });
@@ -1747,6 +1748,30 @@ test("discovery answers carrying terminal escapes (ESC, C1 CSI) and pages of tex
     assert.ok(message.length < 2_000, `${name}: ${message.length} characters`);
     assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, name);
     assert.doesNotMatch(local.stderr(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/, name);
+    await local.kill("SIGTERM");
+  }
+});
+
+test("a token endpoint answering an access token no header can carry (a newline, a space): refused as such, never sent, so not kept until it expires", async () => {
+  for (const accessToken of ["at-1\nX-Injected: yes", "at 1", "at-\u00e9"]) {
+    let tokenCalls = 0;
+    const server = await startRawServer((req, res, body) => {
+      if (req.url === "/token") {
+        tokenCalls++;
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: accessToken, token_type: "Bearer", expires_in: 3600 }));
+      }
+      if (req.method !== "POST" || !/^Bearer \S+$/.test(req.headers.authorization ?? "")) return void res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"' }).end();
+      answerAsLegacy(res, body as LegacyMessage);
+    });
+    servers.push(server);
+    const origin = new URL(server.url).origin;
+    const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `${origin}/token` } } } });
+    const local = startLocal(["-c", config]);
+    for (let id = 0; id < 3; id++) {
+      local.send({ ...INITIALIZE, id });
+      assert.match((await local.answer(id)).error?.message ?? "", /the token endpoint answered an access_token no Authorization header can carry/, local.stderr());
+    }
+    assert.equal(tokenCalls, 1, "one grant, then the pause after a failure");
     await local.kill("SIGTERM");
   }
 });

@@ -11,6 +11,7 @@ import { sleep } from "../../util/sleep.ts";
 import { type LockFiles, ownerToken, removeIfSame, untilOf } from "../../util/lock-file.ts";
 import type { Logger } from "../../log/logger.ts";
 import { isObject } from "../../util/object.ts";
+import { bearerTokenProblem } from "../types.ts";
 import type { TokenSet } from "./tokens.ts";
 
 /** File operations the cache needs (files mode 0600; the login lock's among them); src/runtime/private-files.ts implements them. */
@@ -83,7 +84,7 @@ function isTokenSet(value: unknown): value is TokenSet {
   if (!isObject(value)) return false;
   const { accessToken, refreshToken, expiresAt, obtainedAt, scopes, tokenType } = value;
   // expiresAt null: an expiry too large to be a time, as JSON wrote it (tokens.ts isStale).
-  return isString(accessToken) && accessToken !== "" && optional(refreshToken, isString) && (expiresAt === null || optional(expiresAt, Number.isFinite)) && Number.isFinite(obtainedAt) && Array.isArray(scopes) && scopes.every(isString) && (tokenType === undefined || tokenType === "dpop");
+  return isString(accessToken) && bearerTokenProblem(accessToken) === undefined && optional(refreshToken, isString) && (expiresAt === null || optional(expiresAt, Number.isFinite)) && Number.isFinite(obtainedAt) && Array.isArray(scopes) && scopes.every(isString) && (tokenType === undefined || tokenType === "dpop");
 }
 
 function isRegistration(value: unknown): value is Registration {
