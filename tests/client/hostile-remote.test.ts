@@ -5,10 +5,10 @@
  * byte the bridge writes to stdout is seen; stderr is searched for secrets.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
@@ -1678,7 +1678,8 @@ test("a request refused (401) while a renewal ahead of expiry is on its way: tha
   );
 });
 
-test("a token cache whose entry is not in the form the bridge writes (edited by hand, another program's): ignored with a warning, the person signs in again; the bridge does not fail at start", async () => {
+/** A server refusing every request (401) whose authorization server registers clients and would have a person sign in; the cache file client mode keeps for it in a new directory. */
+async function signInServer(): Promise<{ server: TestServer; cacheDir: string; cacheFile: string }> {
   const server = await startRawServer((req, res) => {
     const origin = `http://${req.headers.host}`;
     const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
@@ -1690,9 +1691,22 @@ test("a token cache whose entry is not in the form the bridge writes (edited by 
     res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
   });
   servers.push(server);
+  const cacheDir = mkdtempSync(join(tmpdir(), "mcp-bridge-cache-"));
+  return { server, cacheDir, cacheFile: join(cacheDir, `oauth-${createHash("sha256").update(server.url).digest("hex").slice(0, 32)}.json`) };
+}
+
+/** Client mode signing a person in to `server` with its token cache in `cacheDir`, the URL only printed; resolves once it asks for the sign-in (or has stopped). */
+async function startSignIn(server: TestServer, cacheDir: string): Promise<RawLocal> {
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { token_cache: cacheDir, browser_command: "none" } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  await waitFor(() => local.stderr().includes("sign-in required") || local.stderr().includes("mcp-bridge: "), `the sign-in (stderr: ${local.stderr()})`);
+  return local;
+}
+
+test("a token cache whose entry is not in the form the bridge writes (edited by hand, another program's): ignored with a warning, the person signs in again; the bridge does not fail at start", async () => {
+  const { server, cacheDir, cacheFile } = await signInServer();
   const origin = new URL(server.url).origin;
-  const cacheDir = mkdtempSync(join(tmpdir(), "mcp-bridge-cache-shape-"));
-  const cacheFile = join(cacheDir, `oauth-${createHash("sha256").update(server.url).digest("hex").slice(0, 32)}.json`);
   const as = { issuer: origin, token_endpoint: `${origin}/token` };
   const malformed: Record<string, unknown>[] = [
     { as, resource: server.url, tokens: {} },
@@ -1704,10 +1718,7 @@ test("a token cache whose entry is not in the form the bridge writes (edited by 
   ];
   for (const entry of malformed) {
     writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: entry } }), { mode: 0o600 });
-    const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { token_cache: cacheDir, browser_command: "none" } } } });
-    const local = startLocal(["-c", config]);
-    local.send(INITIALIZE);
-    await waitFor(() => local.stderr().includes("sign-in required") || local.stderr().includes("mcp-bridge: "), `the sign-in for ${JSON.stringify(entry)}`);
+    const local = await startSignIn(server, cacheDir);
     assert.match(local.stderr(), /token cache entries ignored: not in the form this version writes/, local.stderr());
     assert.match(local.stderr(), /sign-in required/, local.stderr());
     await local.kill("SIGTERM");
@@ -1772,6 +1783,17 @@ test("a token endpoint answering an access token no header can carry (a newline,
       assert.match((await local.answer(id)).error?.message ?? "", /the token endpoint answered an access_token no Authorization header can carry/, local.stderr());
     }
     assert.equal(tokenCalls, 1, "one grant, then the pause after a failure");
+    await local.kill("SIGTERM");
+  }
+});
+
+test("a FIFO, or a link to /dev/zero, in the token cache's place: not read (it would never end), ignored with a warning, the person signs in", { skip: process.platform === "win32" }, async () => {
+  for (const plant of [(path: string) => execFileSync("mkfifo", ["-m", "600", path]), (path: string) => symlinkSync("/dev/zero", path)]) {
+    const { server, cacheDir, cacheFile } = await signInServer();
+    plant(cacheFile);
+    const local = await startSignIn(server, cacheDir);
+    assert.match(local.stderr(), /token cache ignored: it is not private to this user/, local.stderr());
+    assert.match(local.stderr(), /sign-in required/, local.stderr());
     await local.kill("SIGTERM");
   }
 });
