@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, type ServerResponse } from "node:http";
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { tmpdir } from "node:os";
@@ -1678,10 +1678,11 @@ test("a request refused (401) while a renewal ahead of expiry is on its way: tha
   );
 });
 
-/** A server refusing every request (401) whose authorization server registers clients and would have a person sign in; the cache file client mode keeps for it in a new directory. */
-async function signInServer(): Promise<{ server: TestServer; cacheDir: string; cacheFile: string }> {
+/** A server refusing every request (401) whose authorization server registers clients and would have a person sign in (`tokenEndpoint` answers what it takes); the cache file client mode keeps for it in a new directory. */
+async function signInServer(tokenEndpoint?: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<{ server: TestServer; cacheDir: string; cacheFile: string }> {
   const server = await startRawServer((req, res) => {
     const origin = `http://${req.headers.host}`;
+    if (tokenEndpoint?.(req, res)) return;
     const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
     if (req.url === PRM_PATH) return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin] });
     if (req.url === "/.well-known/oauth-authorization-server") {
@@ -1796,4 +1797,33 @@ test("a FIFO, or a link to /dev/zero, in the token cache's place: not read (it w
     assert.match(local.stderr(), /sign-in required/, local.stderr());
     await local.kill("SIGTERM");
   }
+});
+
+test("the bridge shut down while a refresh is on its way: it waits for the answer and keeps the rotated refresh token (the next start would present the old one: reuse), and leaves no login lock", async () => {
+  let refreshes = 0;
+  let release: (() => void) | undefined;
+  const { server, cacheDir, cacheFile } = await signInServer((req, res) => {
+    if (req.url !== "/token") return false;
+    // The first refresh (rt-1) is answered once the bridge is shutting down; rt-1 is then spent.
+    if (++refreshes === 1) release = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-2", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-2" }));
+    else res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid_grant" }));
+    return true;
+  });
+  const origin = new URL(server.url).origin;
+  const as = { issuer: origin, token_endpoint: `${origin}/token`, authorization_endpoint: `${origin}/authorize`, code_challenge_methods_supported: ["S256"] };
+  // A token about to expire, with its refresh token, from an earlier run.
+  const tokens = { accessToken: "at-1", refreshToken: "rt-1", expiresAt: Date.now() + 1000, obtainedAt: Date.now() - 3_600_000, scopes: [] };
+  writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: { as, resource: server.url, registration: { clientId: "registered", via: "dcr", redirectUri: "http://127.0.0.1:1/callback" }, tokens } } }), { mode: 0o600 });
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { token_cache: cacheDir, browser_command: "none" } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  await waitFor(() => release !== undefined, "the refresh at the authorization server");
+  const exited = local.end();
+  await waitFor(() => local.stderr().includes("shutting down"), "the shutdown");
+  release!();
+  await exited;
+  const cached = JSON.parse(readFileSync(cacheFile, "utf8"));
+  assert.equal(cached.issuers[origin].tokens.refreshToken, "rt-2", local.stderr());
+  assert.equal(existsSync(`${cacheFile}.lock`), false, "no login lock left behind");
+  assert.equal(refreshes, 1);
 });

@@ -244,11 +244,14 @@ export class OAuthTokenSource implements TokenSource {
   /**
    * Ends a sign-in in progress (its loopback listener closes) and refuses further challenges.
    * Resolves once that sign-in has unwound, so its login lock is removed before the process exits
-   * (a lock left behind would make the next instance wait for it to expire).
+   * (a lock left behind would make the next instance wait for it to expire), and once a refresh on
+   * its way has its answer (within http_timeout) and cached it: the authorization server may
+   * already have rotated the refresh token, and the next start presenting the old one would be
+   * reuse, which revokes the grant (RFC 9700 §4.14.2).
    */
   async close(): Promise<void> {
     this.#shutdown.abort();
-    await this.#busy;
+    await Promise.all([this.#busy, this.#renewing?.catch(() => {})]);
   }
 
   async #singleRenewal(renew: () => Promise<void>): Promise<void> {
