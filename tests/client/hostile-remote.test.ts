@@ -1827,3 +1827,42 @@ test("the bridge shut down while a refresh is on its way: it waits for the answe
   assert.equal(existsSync(`${cacheFile}.lock`), false, "no login lock left behind");
   assert.equal(refreshes, 1);
 });
+
+test("an instance started before another signed in, and an authorization server granting fewer scopes than asked: the later 401 takes the tokens that instance cached, no second sign-in (browser)", async () => {
+  let authorizations = 0;
+  const server = await startRawServer((req, res, body) => {
+    const origin = `http://${req.headers.host}`;
+    const url = new URL(req.url ?? "/", origin);
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (url.pathname === PRM_PATH) return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin], scopes_supported: ["mcp:read", "mcp:write"] });
+    if (url.pathname === "/.well-known/oauth-authorization-server") {
+      return json(200, { issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, registration_endpoint: `${origin}/register`, code_challenge_methods_supported: ["S256"], authorization_response_iss_parameter_supported: true });
+    }
+    if (url.pathname === "/register") return json(201, { client_id: "registered" });
+    if (url.pathname === "/authorize") {
+      // The person signs in at once; the code is for the first scope only.
+      authorizations++;
+      const callback = new URL(url.searchParams.get("redirect_uri")!);
+      callback.search = new URLSearchParams({ code: `code-${authorizations}`, state: url.searchParams.get("state")!, iss: origin }).toString();
+      return void res.writeHead(302, { location: callback.href }).end();
+    }
+    if (url.pathname === "/token") return json(200, { access_token: `at-${authorizations}`, token_type: "Bearer", expires_in: 3600, scope: "mcp:read" });
+    if (req.method !== "POST" || !/^Bearer at-\d+$/.test(req.headers.authorization ?? "")) return void res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+    answerAsLegacy(res, body as LegacyMessage);
+  });
+  servers.push(server);
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-narrow-"));
+  // A browser following the authorization server's redirect to the loopback callback, as a person signing in at once would.
+  const browser = join(dir, "browser.mjs");
+  writeFileSync(browser, "await fetch(process.argv[2]);\n");
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { token_cache: join(dir, "cache"), browser_command: [process.execPath, browser] } } } });
+  // The later instance has read the (empty) cache at start; its first request comes once the other has signed in.
+  const later = startLocal(["-c", config]);
+  await waitFor(() => later.stderr().includes("client mode started"), "the later instance's start");
+  const first = startLocal(["-c", config]);
+  first.send(INITIALIZE);
+  assert.equal((await first.answer(0)).result?.serverInfo?.name, "hostile", first.stderr());
+  later.send(INITIALIZE);
+  assert.equal((await later.answer(0)).result?.serverInfo?.name, "hostile", later.stderr());
+  assert.equal(authorizations, 1, `${first.stderr()}\n${later.stderr()}`);
+});

@@ -79,12 +79,13 @@ function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocum
 
 const optional = (value: unknown, is: (value: unknown) => boolean) => value === undefined || is(value);
 const isString = (value: unknown): value is string => typeof value === "string";
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
 
 function isTokenSet(value: unknown): value is TokenSet {
   if (!isObject(value)) return false;
-  const { accessToken, refreshToken, expiresAt, obtainedAt, scopes, tokenType } = value;
+  const { accessToken, refreshToken, expiresAt, obtainedAt, scopes, asked, tokenType } = value;
   // expiresAt null: an expiry too large to be a time, as JSON wrote it (tokens.ts isStale).
-  return isString(accessToken) && bearerTokenProblem(accessToken) === undefined && optional(refreshToken, isString) && (expiresAt === null || optional(expiresAt, Number.isFinite)) && Number.isFinite(obtainedAt) && Array.isArray(scopes) && scopes.every(isString) && (tokenType === undefined || tokenType === "dpop");
+  return isString(accessToken) && bearerTokenProblem(accessToken) === undefined && optional(refreshToken, isString) && (expiresAt === null || optional(expiresAt, Number.isFinite)) && Number.isFinite(obtainedAt) && isStringList(scopes) && optional(asked, isStringList) && (tokenType === undefined || tokenType === "dpop");
 }
 
 function isRegistration(value: unknown): value is Registration {

@@ -83,7 +83,8 @@ export async function refreshGrant(http: HttpContext, as: oauth.AuthorizationSer
       });
       return oauth.processRefreshTokenResponse(as, identity.client, response);
     });
-    return tokenSetFrom(result, Date.now(), tokens.scopes, tokens.refreshToken);
+    // Without `scope` the answer keeps the scopes granted (RFC 6749 §6); what was asked stays the first grant's.
+    return { ...tokenSetFrom(result, Date.now(), tokens.scopes, tokens.refreshToken), asked: tokens.asked ?? tokens.scopes };
   } catch (error) {
     throw grantError("refresh", error, [...identity.sent(), tokens.refreshToken, tokens.accessToken]);
   }

@@ -358,12 +358,12 @@ export class OAuthTokenSource implements TokenSource {
     if (this.#endpointsConfigured()) {
       if (this.#current?.issuer === (config.issuer ?? new URL(config.token_url!).origin)) return this.#current;
       const configured = this.#configured();
-      return grant === "authorization_code" ? { ...(await this.#o.cache.load()).issuers[configured.issuer], ...configured } : configured;
+      return grant === "authorization_code" ? { ...(await this.#cachedState(configured.issuer)), ...configured } : configured;
     }
     const pinnedIssuer = this.#pinnedIssuer();
     const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...(pinnedIssuer && { pinnedIssuer }) });
     const issuer = found.as.issuer;
-    const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? (await this.#o.cache.load()).issuers[issuer] : undefined;
+    const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? await this.#cachedState(issuer) : undefined;
     return {
       ...known,
       issuer,
@@ -373,6 +373,17 @@ export class OAuthTokenSource implements TokenSource {
       ...(found.dpop && { dpop: true }),
       guarded: found.guarded,
     };
+  }
+
+  /**
+   * What the cache keeps for `issuer` (registration, metadata, guarded) without its tokens: tokens
+   * another instance put there since this one started are not ones this one sent and saw refused,
+   * and #signIn takes them rather than signing in again.
+   */
+  async #cachedState(issuer: string): Promise<Partial<IssuerState>> {
+    const state: Partial<IssuerState> = { ...(await this.#o.cache.load()).issuers[issuer] };
+    delete state.tokens;
+    return state;
   }
 
   #identity(as: oauth.AuthorizationServer): ClientIdentity {
@@ -446,8 +457,10 @@ export class OAuthTokenSource implements TokenSource {
    * is released.
    */
   async #signIn(target: Current, scopes: string[]): Promise<void> {
-    // Tokens another instance obtained after ours, still valid and for the scopes asked (offline_access
-    // is a request for a refresh token, never a granted access-token scope), end this sign-in.
+    // Tokens another instance obtained after ours, still valid, asked for the scopes asked here
+    // (offline_access is a request for a refresh token, never a granted access-token scope), end
+    // this sign-in: what the authorization server granted that instance is what it would grant this
+    // one, fewer scopes than asked included (else each waiting instance would sign in once more).
     const held = target.tokens?.obtainedAt ?? -Infinity;
     const wanted = scopes.filter((scope) => scope !== "offline_access");
     await this.#o.cache.withLoginLock(
@@ -459,7 +472,7 @@ export class OAuthTokenSource implements TokenSource {
           shared.registration &&
           shared.tokens.obtainedAt > held &&
           (shared.tokens.expiresAt === undefined || shared.tokens.expiresAt > Date.now()) &&
-          wanted.every((scope) => shared.tokens!.scopes.includes(scope));
+          wanted.every((scope) => (shared.tokens!.asked ?? shared.tokens!.scopes).includes(scope));
         if (!usable) return undefined;
         await this.#adopt({ ...target, tokens: shared.tokens!, registration: shared.registration! });
         return true;

@@ -12,6 +12,12 @@ export interface TokenSet {
   obtainedAt: number;
   /** The scopes granted (the response's `scope`), else those asked for. */
   scopes: string[];
+  /**
+   * The scopes asked for (of the first grant, for a refreshed token): another instance asking for
+   * no more than these would get no more than `scopes` either (an authorization server grants what
+   * it will). Absent in caches written before.
+   */
+  asked?: string[];
   /** "dpop" for a DPoP-bound token (RFC 9449 §5), sent with the DPoP scheme and a proof. */
   tokenType?: "dpop";
 }
@@ -51,6 +57,7 @@ export function tokenSetFrom(response: oauth.TokenEndpointResponse, now: number,
     ...(expiresAt !== undefined && { expiresAt }),
     obtainedAt: now,
     scopes: typeof response.scope === "string" ? response.scope.split(" ").filter(Boolean) : requested,
+    asked: requested,
     ...(response.token_type === "dpop" && { tokenType: "dpop" as const }),
   };
 }
