@@ -244,14 +244,15 @@ export class OAuthTokenSource implements TokenSource {
   /**
    * Ends a sign-in in progress (its loopback listener closes) and refuses further challenges.
    * Resolves once that sign-in has unwound, so its login lock is removed before the process exits
-   * (a lock left behind would make the next instance wait for it to expire), and once a refresh on
-   * its way has its answer (within http_timeout) and cached it: the authorization server may
-   * already have rotated the refresh token, and the next start presenting the old one would be
-   * reuse, which revokes the grant (RFC 9700 §4.14.2).
+   * (a lock left behind would make the next instance wait for it to expire), and, for a person's
+   * tokens (cached), once a refresh on its way has its answer (within http_timeout) and cached it:
+   * the authorization server may already have rotated the refresh token, and the next start
+   * presenting the old one would be reuse, which revokes the grant (RFC 9700 §4.14.2). Other
+   * grants keep nothing to lose, and are not waited for.
    */
   async close(): Promise<void> {
     this.#shutdown.abort();
-    await Promise.all([this.#busy, this.#renewing?.catch(() => {})]);
+    await Promise.all([this.#busy, this.#o.grant === "authorization_code" ? this.#renewing?.catch(() => {}) : undefined]);
   }
 
   async #singleRenewal(renew: () => Promise<void>): Promise<void> {
