@@ -1866,3 +1866,37 @@ test("an instance started before another signed in, and an authorization server 
   assert.equal((await later.answer(0)).result?.serverInfo?.name, "hostile", later.stderr());
   assert.equal(authorizations, 1, `${first.stderr()}\n${later.stderr()}`);
 });
+
+test("sign-ins the person refuses (or abandons): the client registered for the first is used for the next, not one registration per attempt", async () => {
+  let registrations = 0;
+  let authorizations = 0;
+  const server = await startRawServer((req, res) => {
+    const origin = `http://${req.headers.host}`;
+    const url = new URL(req.url ?? "/", origin);
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (url.pathname === PRM_PATH) return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin] });
+    if (url.pathname === "/.well-known/oauth-authorization-server") {
+      return json(200, { issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, registration_endpoint: `${origin}/register`, code_challenge_methods_supported: ["S256"] });
+    }
+    if (url.pathname === "/register") return json(201, { client_id: `client-${++registrations}` });
+    if (url.pathname === "/authorize") {
+      authorizations++;
+      const callback = new URL(url.searchParams.get("redirect_uri")!);
+      callback.search = new URLSearchParams({ error: "access_denied", state: url.searchParams.get("state")! }).toString();
+      return void res.writeHead(302, { location: callback.href }).end();
+    }
+    res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+  });
+  servers.push(server);
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-refused-"));
+  const browser = join(dir, "browser.mjs");
+  writeFileSync(browser, "await fetch(process.argv[2]);\n");
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { token_cache: join(dir, "cache"), browser_command: [process.execPath, browser] } } } });
+  const local = startLocal(["-c", config]);
+  for (let id = 0; id < 2; id++) {
+    local.send({ ...INITIALIZE, id });
+    assert.match((await local.answer(id)).error?.message ?? "", /refused the sign-in \(access_denied\)/, local.stderr());
+  }
+  assert.ok(authorizations >= 2, local.stderr());
+  assert.equal(registrations, 1, local.stderr());
+});

@@ -147,7 +147,14 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
 export async function authorizeInteractively(
   context: InteractiveContext,
   as: oauth.AuthorizationServer,
-  input: { resource: string; scopes: string[]; cached?: Registration; dpop?: (client: oauth.Client) => oauth.DPoPHandle },
+  input: {
+    resource: string;
+    scopes: string[];
+    cached?: Registration;
+    dpop?: (client: oauth.Client) => oauth.DPoPHandle;
+    /** Called with a registration made now (dynamic registration), before the person signs in: kept, it serves the next attempt if this one is abandoned. */
+    registered?: (registration: Registration) => Promise<void>;
+  },
 ): Promise<{ tokens: TokenSet; registration: Registration }> {
   // MCP authorization §Authorization Code Protection: without S256 advertised, the client must refuse.
   if (!as.code_challenge_methods_supported?.includes("S256")) {
@@ -172,6 +179,7 @@ export async function authorizeInteractively(
   try {
     if (context.signal?.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
     const registration = await register(context, as, input.cached, listener.redirectUri);
+    if (registration.via === "dcr" && registration !== input.cached) await input.registered?.(registration);
     const identity = identityFor(context, as, registration);
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();

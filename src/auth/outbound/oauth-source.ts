@@ -10,7 +10,7 @@ import type { Logger } from "../../log/logger.ts";
 import { quotedValue, redactUrl } from "../../log/sanitize.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
-import type { IssuerState, TokenCache } from "./cache.ts";
+import type { IssuerState, Registration, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, guardFor, staticAuthorizationServer } from "./discovery.ts";
@@ -486,6 +486,7 @@ export class OAuthTokenSource implements TokenSource {
             scopes,
             ...(target.registration && { cached: target.registration }),
             ...(dpopKey && { dpop: (client: oauth.Client) => oauth.DPoP(client, dpopKey.keyPair) }),
+            registered: (registration) => this.#keepRegistration(target, registration),
           });
           // Cached while the lock is held: an instance waiting for it takes the lock next, and must
           // find these tokens there rather than sign in a second time.
@@ -502,6 +503,21 @@ export class OAuthTokenSource implements TokenSource {
       },
       this.#o.config.authorization_timeout + 30_000,
     );
+  }
+
+  /**
+   * Keeps a dynamic registration made for a sign-in before the person completes it (the login lock
+   * is held): a sign-in abandoned (the tab closed, consent refused) would otherwise be followed by a
+   * new registration at each attempt, which authorization servers limit. Kept where no tokens are
+   * cached for that server: those were issued to the registration they sit with.
+   */
+  async #keepRegistration(target: Current, registration: Registration): Promise<void> {
+    const document = await this.#o.cache.load();
+    const state = document.issuers[target.issuer];
+    if (state?.tokens) return;
+    const { as, resource, guarded } = target;
+    document.issuers[target.issuer] = { ...state, as, resource, registration, ...(guarded !== undefined && { guarded }) };
+    await this.#o.cache.save(document).catch((error: unknown) => this.#o.logger.warn("could not write the token cache", { error: (error as Error).message }));
   }
 
   /**
