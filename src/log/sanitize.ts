@@ -4,6 +4,8 @@
  * of attacker-chosen size cut, and credentials inside URLs (query parameters, userinfo) redacted.
  */
 
+import { jsonKindOf } from "../util/object.ts";
+
 /** Longest value written; the rest is replaced by a count. */
 const MAX_LOGGED_VALUE = 1024;
 
@@ -141,6 +143,21 @@ export function redactedTail(text: string, values: readonly string[], max: numbe
   if (text.length <= max + margin) return redactValues(text, values).slice(-max);
   const redacted = redactValues(text.slice(-(max + margin)), values);
   return redacted.slice(Math.max(redacted.length - max, margin - 1));
+}
+
+/** Characters of an outside value quoted in an error message (quotedValue). */
+const MAX_QUOTED_CHARS = 200;
+
+/**
+ * An outside value (a field of a server's metadata, a URL its answers name) as an error message,
+ * which reaches the local client (a terminal, perhaps), may quote it: a string in JSON quotes, cut
+ * to 200 characters, with every control character escaped (C1 ones too, which JSON leaves as they
+ * are); any other value by its JSON kind only.
+ */
+export function quotedValue(value: unknown): string {
+  if (typeof value !== "string") return `(${jsonKindOf(value)})`;
+  const more = value.length > MAX_QUOTED_CHARS ? `…(${value.length} characters)` : "";
+  return `${escapeControls(JSON.stringify(value.slice(0, MAX_QUOTED_CHARS)))}${more}`;
 }
 
 /** A string as it may be logged: credentials redacted, cut to MAX_LOGGED_VALUE, controls escaped. */

@@ -5,11 +5,12 @@
  * byte the bridge writes to stdout is seen; stderr is searched for secrets.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import type { ServerResponse } from "node:http";
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -1067,7 +1068,7 @@ test("a key in client.url's path stays out of a discovery failure naming the pro
   const local = startLocal(["-c", config]);
   local.send(INITIALIZE);
   const error = (await local.answer(0)).error?.message ?? "";
-  assert.match(error, /protected resource metadata at \S*\/mcp\/\[redacted\]\/sse is for "https:\/\/elsewhere\.example\/mcp", not for \S*\/mcp\/\[redacted\]\/sse/, local.stderr());
+  assert.match(error, /protected resource metadata at \S*\/mcp\/\[redacted\]\/sse" is for "https:\/\/elsewhere\.example\/mcp", not for \S*\/mcp\/\[redacted\]\/sse/, local.stderr());
   assert.ok(!error.includes(key) && !local.stderr().includes(key), local.stderr());
 });
 
@@ -1753,4 +1754,284 @@ test("a GET stream with events past the answer budget (a server's request, a not
   await waitFor(() => local.stdout().includes('"id":"srv-ask-2"'), "the server's later request", 120_000);
   assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
   assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
+});
+
+test("a request refused (401) while a renewal ahead of expiry is on its way: that renewal serves it, the refresh token is never presented twice (reuse revokes the grant)", async () => {
+  // Every token is due for renewal at once (expires_in 1 s), so each request renews; refresh tokens rotate and are good once.
+  const presented: string[] = [];
+  const live = new Set<string>();
+  let issued = 0;
+  let refuseHeld: (() => void) | undefined;
+  let held = false;
+  const issue = (res: ServerResponse) => {
+    issued++;
+    live.add(`rt-${issued}`);
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: `at-${issued}`, token_type: "Bearer", expires_in: 1, refresh_token: `rt-${issued}` }));
+  };
+  const as = createServer((req, res) => {
+    let text = "";
+    req.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+    req.on("end", () => {
+      const form = new URLSearchParams(text);
+      if (form.get("grant_type") === "client_credentials") return issue(res);
+      const token = form.get("refresh_token") ?? "";
+      presented.push(token);
+      if (!live.delete(token)) return void res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid_grant", error_description: "refresh token reused" }));
+      if (!refuseHeld) return issue(res);
+      // The renewal started while the server holds a request sent with the token it replaces: the server refuses that request now, and this renewal takes a while.
+      refuseHeld();
+      refuseHeld = undefined;
+      setTimeout(() => issue(res), 1500);
+    });
+  });
+  await new Promise<void>((resolve) => as.listen(0, "127.0.0.1", resolve));
+  after(() => void as.close());
+  const server = await startRawServer((req, res, body) => {
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    const message = body as LegacyMessage & { params?: { name?: string } };
+    if (!/^Bearer at-\d+$/.test(req.headers.authorization ?? "")) return void res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"' }).end();
+    if (message.method === "tools/call" && message.params?.name === "held" && !held) {
+      held = true;
+      refuseHeld = () => void res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"' }).end();
+      return;
+    }
+    answerAsLegacy(res, message);
+  });
+  servers.push(server);
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `http://127.0.0.1:${(as.address() as AddressInfo).port}/token` } } } });
+  const local = startLocal(["-c", config]);
+  await local.handshake();
+  local.send(toolCall(1, "held"));
+  await waitFor(() => held, "the held request at the server");
+  local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  assert.deepEqual((await local.answer(2)).result, {}, local.stderr());
+  assert.deepEqual((await local.answer(1)).result, {}, local.stderr());
+  assert.deepEqual(
+    presented.filter((token, index) => presented.indexOf(token) !== index),
+    [],
+    `refresh tokens presented again: ${presented.join(", ")}\n${local.stderr()}`,
+  );
+});
+
+/** A server refusing every request (401) whose authorization server registers clients and would have a person sign in (`tokenEndpoint` answers what it takes); the cache file client mode keeps for it in a new directory. */
+async function signInServer(tokenEndpoint?: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<{ server: TestServer; cacheDir: string; cacheFile: string }> {
+  const server = await startRawServer((req, res) => {
+    const origin = `http://${req.headers.host}`;
+    if (tokenEndpoint?.(req, res)) return;
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (req.url === PRM_PATH) return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin] });
+    if (req.url === "/.well-known/oauth-authorization-server") {
+      return json(200, { issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, registration_endpoint: `${origin}/register`, code_challenge_methods_supported: ["S256"] });
+    }
+    if (req.url === "/register") return json(201, { client_id: "registered" });
+    res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+  });
+  servers.push(server);
+  const cacheDir = mkdtempSync(join(tmpdir(), "mcp-bridge-cache-"));
+  return { server, cacheDir, cacheFile: join(cacheDir, `oauth-${createHash("sha256").update(server.url).digest("hex").slice(0, 32)}.json`) };
+}
+
+/** Client mode signing a person in to `server` with its token cache in `cacheDir`, the URL only printed; resolves once it asks for the sign-in (or has stopped). */
+async function startSignIn(server: TestServer, cacheDir: string): Promise<RawLocal> {
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { token_cache: cacheDir, browser_command: "none" } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  await waitFor(() => local.stderr().includes("sign-in required") || local.stderr().includes("mcp-bridge: "), `the sign-in (stderr: ${local.stderr()})`);
+  return local;
+}
+
+test("a token cache whose entry is not in the form the bridge writes (edited by hand, another program's): ignored with a warning, the person signs in again; the bridge does not fail at start", async () => {
+  const { server, cacheDir, cacheFile } = await signInServer();
+  const origin = new URL(server.url).origin;
+  const as = { issuer: origin, token_endpoint: `${origin}/token` };
+  const malformed: Record<string, unknown>[] = [
+    { as, resource: server.url, tokens: {} },
+    { as, resource: server.url, tokens: { accessToken: "at-1", obtainedAt: 0, scopes: null } },
+    { as, resource: server.url, tokens: { accessToken: 7, obtainedAt: 0, scopes: [] } },
+    { as, resource: server.url, registration: { clientId: "c" } },
+    { as: { issuer: origin, token_endpoint: 5 }, resource: server.url },
+    { as, resource: server.url, tokens: { accessToken: "at 1\n", obtainedAt: 0, scopes: [] } },
+  ];
+  for (const entry of malformed) {
+    writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: entry } }), { mode: 0o600 });
+    const local = await startSignIn(server, cacheDir);
+    assert.match(local.stderr(), /token cache entries ignored: not in the form this version writes/, local.stderr());
+    assert.match(local.stderr(), /sign-in required/, local.stderr());
+    await local.kill("SIGTERM");
+  }
+});
+
+test("discovery answers carrying terminal escapes (ESC, C1 CSI) and pages of text in what an error quotes: the local client's error and the log carry them escaped and cut", async () => {
+  const hostile = "\u009b2J\u001b]0;pwned\u0007\u2028";
+  const page = "A".repeat(100_000);
+  const prmFor = (origin: string, fields: Record<string, unknown> = {}) => ({ resource: `${origin}/mcp`, authorization_servers: [origin], ...fields });
+  const asFor = (origin: string, fields: Record<string, unknown> = {}) => ({ issuer: origin, token_endpoint: `${origin}/token`, code_challenge_methods_supported: ["S256"], ...fields });
+  const cases: { name: string; answer: (path: string, origin: string) => object | undefined; args?: string[]; expected: RegExp }[] = [
+    { name: "AS metadata naming another issuer", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { issuer: hostile + page }) : undefined), expected: /names issuer "\\x9b2J\\u001b\]0;pwned\\u0007\\u2028A+"…\(100014 characters\), not/ },
+    { name: "PRM naming an authorization server that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [hostile + page] }) : undefined), expected: /authorization server issuer "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    { name: "PRM whose resource is an array", answer: (path) => (path === PRM_PATH ? { resource: [hostile, page], authorization_servers: [] } : undefined), expected: /is for \(array\), not for/ },
+    { name: "AS metadata with a token endpoint that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { token_endpoint: hostile + page }) : undefined), expected: /token_endpoint "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    {
+      name: "an issuer with C1 controls in its path, without S256 (a person signing in)",
+      answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [`${origin}/${hostile}`] }) : path.startsWith("/.well-known/oauth-authorization-server/") ? asFor(origin, { issuer: `${origin}/${hostile}`, code_challenge_methods_supported: ["plain"] }) : undefined),
+      args: ["--browser-command", "none"],
+      expected: /the authorization server "http:\/\/127\.0\.0\.1:\d+\/\\x9b2J\\u001b\]0;pwned\\u0007\\u2028" does not advertise PKCE S256/,
+    },
+  ];
+  for (const { name, answer, args, expected } of cases) {
+    const server = await startRawServer((req, res) => {
+      const origin = `http://${req.headers.host}`;
+      const path = new URL(req.url ?? "/", origin).pathname;
+      const json = answer(path, origin);
+      if (json) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(json));
+      if (path.startsWith("/.well-known/")) return void res.writeHead(404).end();
+      res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+    });
+    servers.push(server);
+    const local = startLocal(["connect", server.url, "--transport", "streamable_http", ...(args ?? ["--client-id", "c1", "--client-secret-env", "SECRET"]), "--log-level", "info"], { SECRET: "s3cret-value" });
+    local.send(INITIALIZE);
+    const message: string = (await local.answer(0, 10_000).catch((error: Error) => assert.fail(`${name}: ${error.message}\n${local.stderr()}`))).error?.message ?? "";
+    assert.match(message, expected, `${name}: ${message.slice(0, 2000)}`);
+    assert.ok(message.length < 2_000, `${name}: ${message.length} characters`);
+    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, name);
+    assert.doesNotMatch(local.stderr(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/, name);
+    await local.kill("SIGTERM");
+  }
+});
+
+test("a token endpoint answering an access token no header can carry (a newline, a space): refused as such, never sent, so not kept until it expires", async () => {
+  for (const accessToken of ["at-1\nX-Injected: yes", "at 1", "at-\u00e9"]) {
+    let tokenCalls = 0;
+    const server = await startRawServer((req, res, body) => {
+      if (req.url === "/token") {
+        tokenCalls++;
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: accessToken, token_type: "Bearer", expires_in: 3600 }));
+      }
+      if (req.method !== "POST" || !/^Bearer \S+$/.test(req.headers.authorization ?? "")) return void res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"' }).end();
+      answerAsLegacy(res, body as LegacyMessage);
+    });
+    servers.push(server);
+    const origin = new URL(server.url).origin;
+    const config = writeConfig({ mode: "client", log: { level: "warn" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `${origin}/token` } } } });
+    const local = startLocal(["-c", config]);
+    for (let id = 0; id < 3; id++) {
+      local.send({ ...INITIALIZE, id });
+      assert.match((await local.answer(id)).error?.message ?? "", /the token endpoint answered an access_token no Authorization header can carry/, local.stderr());
+    }
+    assert.equal(tokenCalls, 1, "one grant, then the pause after a failure");
+    await local.kill("SIGTERM");
+  }
+});
+
+test("a FIFO, or a link to /dev/zero, in the token cache's place: not read (it would never end), ignored with a warning, the person signs in", { skip: process.platform === "win32" }, async () => {
+  for (const plant of [(path: string) => execFileSync("mkfifo", ["-m", "600", path]), (path: string) => symlinkSync("/dev/zero", path)]) {
+    const { server, cacheDir, cacheFile } = await signInServer();
+    plant(cacheFile);
+    const local = await startSignIn(server, cacheDir);
+    assert.match(local.stderr(), /token cache ignored: it is not private to this user/, local.stderr());
+    assert.match(local.stderr(), /sign-in required/, local.stderr());
+    await local.kill("SIGTERM");
+  }
+});
+
+test("the bridge shut down while a refresh is on its way: it waits for the answer and keeps the rotated refresh token (the next start would present the old one: reuse), and leaves no login lock", async () => {
+  let refreshes = 0;
+  let release: (() => void) | undefined;
+  const { server, cacheDir, cacheFile } = await signInServer((req, res) => {
+    if (req.url !== "/token") return false;
+    // The first refresh (rt-1) is answered once the bridge is shutting down; rt-1 is then spent.
+    if (++refreshes === 1) release = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "at-2", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-2" }));
+    else res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid_grant" }));
+    return true;
+  });
+  const origin = new URL(server.url).origin;
+  const as = { issuer: origin, token_endpoint: `${origin}/token`, authorization_endpoint: `${origin}/authorize`, code_challenge_methods_supported: ["S256"] };
+  // A token about to expire, with its refresh token, from an earlier run.
+  const tokens = { accessToken: "at-1", refreshToken: "rt-1", expiresAt: Date.now() + 1000, obtainedAt: Date.now() - 3_600_000, scopes: [] };
+  writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: { as, resource: server.url, registration: { clientId: "registered", via: "dcr", redirectUri: "http://127.0.0.1:1/callback" }, tokens } } }), { mode: 0o600 });
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { token_cache: cacheDir, browser_command: "none" } } } });
+  const local = startLocal(["-c", config]);
+  local.send(INITIALIZE);
+  await waitFor(() => release !== undefined, "the refresh at the authorization server");
+  const exited = local.end();
+  await waitFor(() => local.stderr().includes("shutting down"), "the shutdown");
+  release!();
+  await exited;
+  const cached = JSON.parse(readFileSync(cacheFile, "utf8"));
+  assert.equal(cached.issuers[origin].tokens.refreshToken, "rt-2", local.stderr());
+  assert.equal(existsSync(`${cacheFile}.lock`), false, "no login lock left behind");
+  assert.equal(refreshes, 1);
+});
+
+test("an instance started before another signed in, and an authorization server granting fewer scopes than asked: the later 401 takes the tokens that instance cached, no second sign-in (browser)", async () => {
+  let authorizations = 0;
+  const server = await startRawServer((req, res, body) => {
+    const origin = `http://${req.headers.host}`;
+    const url = new URL(req.url ?? "/", origin);
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (url.pathname === PRM_PATH) return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin], scopes_supported: ["mcp:read", "mcp:write"] });
+    if (url.pathname === "/.well-known/oauth-authorization-server") {
+      return json(200, { issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, registration_endpoint: `${origin}/register`, code_challenge_methods_supported: ["S256"], authorization_response_iss_parameter_supported: true });
+    }
+    if (url.pathname === "/register") return json(201, { client_id: "registered" });
+    if (url.pathname === "/authorize") {
+      // The person signs in at once; the code is for the first scope only.
+      authorizations++;
+      const callback = new URL(url.searchParams.get("redirect_uri")!);
+      callback.search = new URLSearchParams({ code: `code-${authorizations}`, state: url.searchParams.get("state")!, iss: origin }).toString();
+      return void res.writeHead(302, { location: callback.href }).end();
+    }
+    if (url.pathname === "/token") return json(200, { access_token: `at-${authorizations}`, token_type: "Bearer", expires_in: 3600, scope: "mcp:read" });
+    if (req.method !== "POST" || !/^Bearer at-\d+$/.test(req.headers.authorization ?? "")) return void res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+    answerAsLegacy(res, body as LegacyMessage);
+  });
+  servers.push(server);
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-narrow-"));
+  // A browser following the authorization server's redirect to the loopback callback, as a person signing in at once would.
+  const browser = join(dir, "browser.mjs");
+  writeFileSync(browser, "await fetch(process.argv[2]);\n");
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { token_cache: join(dir, "cache"), browser_command: [process.execPath, browser] } } } });
+  // The later instance has read the (empty) cache at start; its first request comes once the other has signed in.
+  const later = startLocal(["-c", config]);
+  await waitFor(() => later.stderr().includes("client mode started"), "the later instance's start");
+  const first = startLocal(["-c", config]);
+  first.send(INITIALIZE);
+  assert.equal((await first.answer(0)).result?.serverInfo?.name, "hostile", first.stderr());
+  later.send(INITIALIZE);
+  assert.equal((await later.answer(0)).result?.serverInfo?.name, "hostile", later.stderr());
+  assert.equal(authorizations, 1, `${first.stderr()}\n${later.stderr()}`);
+});
+
+test("sign-ins the person refuses (or abandons): the client registered for the first is used for the next, not one registration per attempt", async () => {
+  let registrations = 0;
+  let authorizations = 0;
+  const server = await startRawServer((req, res) => {
+    const origin = `http://${req.headers.host}`;
+    const url = new URL(req.url ?? "/", origin);
+    const json = (status: number, value: object) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (url.pathname === PRM_PATH) return json(200, { resource: `${origin}/mcp`, authorization_servers: [origin] });
+    if (url.pathname === "/.well-known/oauth-authorization-server") {
+      return json(200, { issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, registration_endpoint: `${origin}/register`, code_challenge_methods_supported: ["S256"] });
+    }
+    if (url.pathname === "/register") return json(201, { client_id: `client-${++registrations}` });
+    if (url.pathname === "/authorize") {
+      authorizations++;
+      const callback = new URL(url.searchParams.get("redirect_uri")!);
+      callback.search = new URLSearchParams({ error: "access_denied", state: url.searchParams.get("state")! }).toString();
+      return void res.writeHead(302, { location: callback.href }).end();
+    }
+    res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
+  });
+  servers.push(server);
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-refused-"));
+  const browser = join(dir, "browser.mjs");
+  writeFileSync(browser, "await fetch(process.argv[2]);\n");
+  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { token_cache: join(dir, "cache"), browser_command: [process.execPath, browser] } } } });
+  const local = startLocal(["-c", config]);
+  for (let id = 0; id < 2; id++) {
+    local.send({ ...INITIALIZE, id });
+    assert.match((await local.answer(id)).error?.message ?? "", /refused the sign-in \(access_denied\)/, local.stderr());
+  }
+  assert.ok(authorizations >= 2, local.stderr());
+  assert.equal(registrations, 1, local.stderr());
 });

@@ -15,6 +15,7 @@ import { commandArgv, commandEnv } from "./credential-source.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { oauthErrorCode, readJsonBody, readJsonObject } from "../oauth/http.ts";
+import { quotedValue } from "../../log/sanitize.ts";
 import { grantError, refusalText, type ClientIdentity } from "./grants.ts";
 import { requestOptions, requireTrusted, type HttpContext } from "./http.ts";
 import { startLoopbackListener, type SignInOutcome } from "./loopback.ts";
@@ -28,8 +29,8 @@ export interface InteractiveContext {
   platform: Platform;
   logger: Logger;
   key: AssertionKey | undefined;
-  /** Opens a URL in the system browser; false when it could not. */
-  openBrowser?: (url: string) => Promise<boolean>;
+  /** Opens a URL in the system browser with environment `env`; false when it could not. */
+  openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
   /** Aborted when the bridge shuts down: a sign-in in progress ends at once. */
   signal?: AbortSignal;
 }
@@ -76,7 +77,7 @@ async function register(context: InteractiveContext, as: oauth.AuthorizationServ
   if (!as.registration_endpoint) {
     throw new OutboundAuthError(
       "config",
-      `the authorization server ${as.issuer} offers neither Client ID Metadata Documents nor dynamic registration: set client.auth.oauth.client_id (and client_secret) of a client registered there`,
+      `the authorization server ${quotedValue(as.issuer)} offers neither Client ID Metadata Documents nor dynamic registration: set client.auth.oauth.client_id (and client_secret) of a client registered there`,
     );
   }
   try {
@@ -108,7 +109,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
   const argv = command === undefined ? undefined : commandArgv(command);
   let opened = false;
   if (argv && !(argv.length === 1 && argv[0] === "none")) {
-    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: commandEnv(platform) });
+    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: commandEnv(platform, context.config) });
     let errors = "";
     const decoder = new TextDecoder();
     child.onStdout(() => {});
@@ -119,7 +120,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
     });
     opened = true;
   } else if (!argv && context.openBrowser) {
-    opened = await context.openBrowser(url).catch(() => false);
+    opened = await context.openBrowser(url, commandEnv(platform, context.config)).catch(() => false);
   }
   const port = new URL(redirectUri).port;
   platform.writeStderr(
@@ -146,13 +147,20 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
 export async function authorizeInteractively(
   context: InteractiveContext,
   as: oauth.AuthorizationServer,
-  input: { resource: string; scopes: string[]; cached?: Registration; dpop?: (client: oauth.Client) => oauth.DPoPHandle },
+  input: {
+    resource: string;
+    scopes: string[];
+    cached?: Registration;
+    dpop?: (client: oauth.Client) => oauth.DPoPHandle;
+    /** Called with a registration made now (dynamic registration), before the person signs in: kept, it serves the next attempt if this one is abandoned. */
+    registered?: (registration: Registration) => Promise<void>;
+  },
 ): Promise<{ tokens: TokenSet; registration: Registration }> {
   // MCP authorization §Authorization Code Protection: without S256 advertised, the client must refuse.
   if (!as.code_challenge_methods_supported?.includes("S256")) {
-    throw new OutboundAuthError("discovery", `the authorization server ${as.issuer} does not advertise PKCE S256 (code_challenge_methods_supported); refusing to sign in there`);
+    throw new OutboundAuthError("discovery", `the authorization server ${quotedValue(as.issuer)} does not advertise PKCE S256 (code_challenge_methods_supported); refusing to sign in there`);
   }
-  if (!as.authorization_endpoint) throw new OutboundAuthError("discovery", `the authorization server ${as.issuer} has no authorization_endpoint`);
+  if (!as.authorization_endpoint) throw new OutboundAuthError("discovery", `the authorization server ${quotedValue(as.issuer)} has no authorization_endpoint`);
   requireTrusted(as.authorization_endpoint, "authorization server authorization_endpoint");
   const { config } = context;
   const preferred = config.redirect_uri ?? (input.cached?.via === "dcr" ? input.cached.redirectUri : undefined) ?? DEFAULT_REDIRECT;
@@ -171,6 +179,7 @@ export async function authorizeInteractively(
   try {
     if (context.signal?.aborted) throw new OutboundAuthError("authorization", "sign-in cancelled: the bridge is shutting down");
     const registration = await register(context, as, input.cached, listener.redirectUri);
+    if (registration.via === "dcr" && registration !== input.cached) await input.registered?.(registration);
     const identity = identityFor(context, as, registration);
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();

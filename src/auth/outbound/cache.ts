@@ -10,6 +10,8 @@ import { sha256, toHex } from "../../util/digest.ts";
 import { sleep } from "../../util/sleep.ts";
 import { type LockFiles, ownerToken, removeIfSame, untilOf } from "../../util/lock-file.ts";
 import type { Logger } from "../../log/logger.ts";
+import { isObject } from "../../util/object.ts";
+import { bearerTokenProblem } from "../types.ts";
 import type { TokenSet } from "./tokens.ts";
 
 /** File operations the cache needs (files mode 0600; the login lock's among them); src/runtime/private-files.ts implements them. */
@@ -72,7 +74,44 @@ function emptyDocument(serverUrl: string): CacheDocument {
 
 function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocument {
   const doc = value as CacheDocument;
-  return typeof doc === "object" && doc !== null && doc.version === 1 && doc.serverUrl === serverUrl && typeof doc.issuers === "object" && doc.issuers !== null;
+  return isObject(doc) && doc.version === 1 && doc.serverUrl === serverUrl && isObject(doc.issuers);
+}
+
+const optional = (value: unknown, is: (value: unknown) => boolean) => value === undefined || is(value);
+const isString = (value: unknown): value is string => typeof value === "string";
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+
+function isTokenSet(value: unknown): value is TokenSet {
+  if (!isObject(value)) return false;
+  const { accessToken, refreshToken, expiresAt, obtainedAt, scopes, asked, tokenType } = value;
+  // expiresAt null: an expiry too large to be a time, as JSON wrote it (tokens.ts isStale).
+  return isString(accessToken) && bearerTokenProblem(accessToken) === undefined && optional(refreshToken, isString) && (expiresAt === null || optional(expiresAt, Number.isFinite)) && Number.isFinite(obtainedAt) && isStringList(scopes) && optional(asked, isStringList) && (tokenType === undefined || tokenType === "dpop");
+}
+
+function isRegistration(value: unknown): value is Registration {
+  if (!isObject(value)) return false;
+  const { clientId, clientSecret, redirectUri, authMethod, via } = value;
+  return isString(clientId) && clientId !== "" && optional(clientSecret, isString) && optional(redirectUri, isString) && optional(authMethod, isString) && (via === "configured" || via === "cimd" || via === "dcr");
+}
+
+/** An entry the bridge can use: its fields of their types (the metadata's endpoints, which it sends credentials to, strings). */
+function isIssuerState(value: unknown): value is IssuerState {
+  if (!isObject(value) || !isObject(value.as) || !isString(value.as.issuer) || !isString(value.resource)) return false;
+  const endpoints = ["token_endpoint", "authorization_endpoint", "registration_endpoint"].map((key) => (value.as as Record<string, unknown>)[key]);
+  return endpoints.every((endpoint) => optional(endpoint, isString)) && optional(value.registration, isRegistration) && optional(value.tokens, isTokenSet) && (value.guarded === undefined || typeof value.guarded === "boolean");
+}
+
+/**
+ * `document` without the entries the bridge could not use (a file edited by hand, or by another
+ * program): each is dropped, and its authorization server signed in to again, rather than failing
+ * the bridge at start or at its next refresh. `dropped`: how many were.
+ */
+function withoutUnusable(document: CacheDocument): { document: CacheDocument; dropped: number } {
+  const entries = Object.entries(document.issuers);
+  const usable = entries.filter(([, state]) => isIssuerState(state));
+  const issuers: Record<string, IssuerState> = Object.fromEntries(usable);
+  const current = document.current !== undefined && Object.hasOwn(issuers, document.current) ? document.current : undefined;
+  return { document: { version: 1, serverUrl: document.serverUrl, ...(current !== undefined && { current }), issuers }, dropped: entries.length - usable.length };
 }
 
 /**
@@ -108,7 +147,11 @@ export async function openTokenCache(serverUrl: string, directory: string, files
     if (file.text.length > MAX_CACHE_BYTES) return emptyDocument(serverUrl);
     try {
       const parsed: unknown = JSON.parse(file.text);
-      if (isCacheDocument(parsed, serverUrl)) return parsed;
+      if (isCacheDocument(parsed, serverUrl)) {
+        const { document, dropped } = withoutUnusable(parsed);
+        if (dropped > 0) logger.warn("token cache entries ignored: not in the form this version writes; their servers are signed in to again", { path, entries: dropped });
+        return document;
+      }
     } catch {
       // fall through
     }

@@ -4,6 +4,7 @@
  * configuration, an environment variable, a file (re-read each time: platforms rotate them), or a
  * command that prints a fresh one. Read anew whenever a token is needed: these are short-lived.
  */
+import type { OAuthConfig } from "../../config/schema.ts";
 import type { Secret } from "../../config/secret.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { OutboundAuthError } from "./errors.ts";
@@ -26,15 +27,22 @@ export function commandArgv(command: string | string[]): string[] {
   return typeof command === "string" ? command.split(/\s+/).filter(Boolean) : command;
 }
 
-/** The bridge's environment for a command it runs for the user (browser, token helper). */
-export function commandEnv(platform: Platform): Record<string, string> {
-  return Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+/**
+ * The bridge's environment for a command it runs for the user (browser, token helper), without the
+ * variables that hold a secret of `config` (a client secret put in by `${VAR}`, the variable
+ * id_token_env or token_env names): a browser hands its environment to every program it starts,
+ * for as long as it runs, and neither it nor a token helper needs them.
+ */
+export function commandEnv(platform: Platform, config: OAuthConfig): Record<string, string> {
+  const secrets = new Set([config.client_secret, config.enterprise?.idp_client_secret, config.enterprise?.id_token, config.workload_identity?.token].flatMap((secret) => (secret ? [secret.reveal()] : [])));
+  const named = new Set([config.enterprise?.id_token_env, config.workload_identity?.token_env]);
+  return Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !secrets.has(entry[1]) && !named.has(entry[0])));
 }
 
 /** Runs `command` and returns its trimmed stdout; its stderr is passed through to ours. */
-async function runCommand(platform: Platform, command: string | string[], key: string): Promise<string> {
+async function runCommand(platform: Platform, command: string | string[], key: string, env: Record<string, string>): Promise<string> {
   const argv = commandArgv(command);
-  const child = platform.spawn(argv[0]!, argv.slice(1), { env: commandEnv(platform) });
+  const child = platform.spawn(argv[0]!, argv.slice(1), { env });
   let output = "";
   let tooLong = false;
   const decoder = new TextDecoder();
@@ -61,10 +69,11 @@ async function runCommand(platform: Platform, command: string | string[], key: s
  * The credential, read now.
  *
  * @param path the configuration path of the source's block (e.g. "client.auth.oauth.enterprise"),
- *   for messages; `names` are its keys for the value, variable, file and command.
+ *   for messages; `names` are its keys for the value, variable, file and command; `config` the
+ *   section whose secrets a command is not given (commandEnv).
  * @throws OutboundAuthError "config" naming the key when the source cannot be read.
  */
-export async function readCredential(source: CredentialSource, platform: Platform, path: string, names: { value: string; env: string; file?: string; command: string }): Promise<string> {
+export async function readCredential(source: CredentialSource, platform: Platform, path: string, names: { value: string; env: string; file?: string; command: string }, config: OAuthConfig): Promise<string> {
   if (source.value) return source.value.reveal();
   if (source.env) {
     const value = platform.env[source.env]?.trim();
@@ -82,6 +91,6 @@ export async function readCredential(source: CredentialSource, platform: Platfor
     if (!value || value.length > MAX_CREDENTIAL_BYTES) throw new OutboundAuthError("config", `${path}.${names.file}: ${source.file} is empty or larger than 64 KiB`);
     return value;
   }
-  if (source.command) return runCommand(platform, source.command, `${path}.${names.command}`);
+  if (source.command) return runCommand(platform, source.command, `${path}.${names.command}`, commandEnv(platform, config));
   throw new OutboundAuthError("config", `${path} needs one of ${[names.value, names.env, names.file, names.command].filter(Boolean).join(", ")}`);
 }

@@ -9,7 +9,7 @@ import * as oauth from "oauth4webapi";
 import { isNonPublicAddress } from "../../util/cidr.ts";
 import { isLocalhostName } from "../../util/host.ts";
 import { readAlikeByUrlParsers } from "../../util/url-text.ts";
-import { redactUrl } from "../../log/sanitize.ts";
+import { quotedValue, redactUrl } from "../../log/sanitize.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { publicHttp, requireTrusted, type HttpContext } from "./http.ts";
@@ -90,7 +90,7 @@ export async function guardFor(http: HttpContext, serverUrl: string): Promise<Gu
   return {
     http: publicHttp(http),
     reachable: (url, what) => {
-      if (isNonPublic(url)) throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(redactUrl(url))} is a private, loopback or link-local address, ${REFUSED}`);
+      if (isNonPublic(url)) throw new OutboundAuthError("discovery", `${what} ${quotedValue(redactUrl(url))} is a private, loopback or link-local address, ${REFUSED}`);
     },
   };
 }
@@ -134,7 +134,7 @@ async function getMetadata(http: HttpContext, url: string, what: string): Promis
   } catch (error) {
     // The guard's connect-time half (HttpRequestInit.publicOnly) refused the address the name resolved to.
     if (((error as Error).cause as { code?: string } | undefined)?.code === "not_public") {
-      throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(redactUrl(url))} resolves to a private, loopback or link-local address, ${REFUSED}`, { cause: error });
+      throw new OutboundAuthError("discovery", `${what} ${quotedValue(redactUrl(url))} resolves to a private, loopback or link-local address, ${REFUSED}`, { cause: error });
     }
     throw new OutboundAuthError("discovery", (error as UpstreamError).reason ?? `${what} unreachable`, { cause: error });
   }
@@ -147,6 +147,12 @@ async function getMetadata(http: HttpContext, url: string, what: string): Promis
   } catch (error) {
     throw new OutboundAuthError("discovery", (error as UpstreamError).reason, { cause: error });
   }
+}
+
+/** The first few of a server's `values`, each quotedValue, and how many more there are. */
+function quotedList(values: readonly string[]): string {
+  const shown = values.slice(0, 3).map(quotedValue).join(", ");
+  return values.length > 3 ? `${shown} and ${values.length - 3} more` : shown;
 }
 
 const stringList = (value: unknown): string[] | undefined =>
@@ -162,11 +168,11 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
     if (typeof resource !== "string" || !resourceCovers(resource, serverUrl)) {
       throw new OutboundAuthError(
         "discovery",
-        `protected resource metadata at ${redactUrl(url)} is for ${JSON.stringify(typeof resource === "string" ? redactUrl(resource) : resource)}, not for ${redactUrl(serverUrl)}: refusing to ask for a token for another resource`,
+        `protected resource metadata at ${quotedValue(redactUrl(url))} is for ${quotedValue(typeof resource === "string" ? redactUrl(resource) : resource)}, not for ${redactUrl(serverUrl)}: refusing to ask for a token for another resource`,
       );
     }
     const authorizationServers = stringList(document.authorization_servers) ?? [];
-    if (authorizationServers.length === 0) throw new OutboundAuthError("discovery", `protected resource metadata at ${redactUrl(url)} names no authorization_servers`);
+    if (authorizationServers.length === 0) throw new OutboundAuthError("discovery", `protected resource metadata at ${quotedValue(redactUrl(url))} names no authorization_servers`);
     const scopesSupported = stringList(document.scopes_supported);
     const dpop = document.dpop_bound_access_tokens_required === true || (stringList(document.dpop_signing_alg_values_supported)?.length ?? 0) > 0;
     return { resource, authorizationServers, ...(scopesSupported && { scopesSupported }), dpop };
@@ -188,7 +194,7 @@ export async function fetchAuthorizationServer(http: HttpContext, issuer: string
     const document = await getMetadata(http, url, "authorization server metadata");
     if (!document) continue;
     if (document.issuer !== issuer && !(options.sameOriginIssuer && typeof document.issuer === "string" && sameOrigin(document.issuer, issuer))) {
-      throw new OutboundAuthError("discovery", `authorization server metadata at ${url} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: refusing it`);
+      throw new OutboundAuthError("discovery", `authorization server metadata at ${quotedValue(url)} names issuer ${quotedValue(document.issuer)}, not ${quotedValue(issuer)}: refusing it`);
     }
     return checkEndpoints(document as unknown as oauth.AuthorizationServer, options.reachable);
   }
@@ -232,12 +238,12 @@ export async function discover(http: HttpContext, serverUrl: string, options: { 
     if (pinned && !prm.authorizationServers.includes(pinned)) {
       throw new OutboundAuthError(
         "discovery",
-        `the server's authorization server is ${prm.authorizationServers.join(", ")}, but client.auth.oauth names ${pinned}: credentials for one are never sent to another (update issuer / discovery_url)`,
+        `the server's authorization server is ${quotedList(prm.authorizationServers)}, but client.auth.oauth names ${pinned}: credentials for one are never sent to another (update issuer / discovery_url)`,
       );
     }
     const issuer = pinned ?? prm.authorizationServers[0]!;
     const as = pinned ? await fetchAuthorizationServer(http, issuer) : await fetchAuthorizationServer(led, issuer, guard && { reachable: guard.reachable });
-    if (!as) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${issuer}`);
+    if (!as) throw new OutboundAuthError("discovery", `no authorization server metadata found for ${quotedValue(issuer)}`);
     return { resource: prm.resource, as, guarded: !pinned && guard !== undefined, ...(prm.scopesSupported && { scopesSupported: prm.scopesSupported }), ...(prm.dpop && { dpop: true }) };
   }
   // No PRM: a configured issuer, else the 2025-03-26 rule (the server's origin is the issuer).

@@ -4,7 +4,7 @@
  * RFC 7523 JWT bearer grant). `resource` (RFC 8707) goes with every one of them.
  */
 import * as oauth from "oauth4webapi";
-import { escapeControls, redactValues } from "../../log/sanitize.ts";
+import { escapeControls, quotedValue, redactValues } from "../../log/sanitize.ts";
 import { oauthErrorCode } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { withNonceRetry } from "./dpop.ts";
@@ -83,7 +83,8 @@ export async function refreshGrant(http: HttpContext, as: oauth.AuthorizationSer
       });
       return oauth.processRefreshTokenResponse(as, identity.client, response);
     });
-    return tokenSetFrom(result, Date.now(), tokens.scopes, tokens.refreshToken);
+    // Without `scope` the answer keeps the scopes granted (RFC 6749 §6); what was asked stays the first grant's.
+    return { ...tokenSetFrom(result, Date.now(), tokens.scopes, tokens.refreshToken), asked: tokens.asked ?? tokens.scopes };
   } catch (error) {
     throw grantError("refresh", error, [...identity.sent(), tokens.refreshToken, tokens.accessToken]);
   }
@@ -111,7 +112,7 @@ export async function exchangeIdToken(
     // RFC 8693 §2.2.1: an ID-JAG is not an access token, so its token_type is "N_A".
     const result = await oauth.processGenericTokenEndpointResponse(idp, identity.client, response, { recognizedTokenTypes: { n_a: () => {} } });
     const issued = (result as { issued_token_type?: unknown }).issued_token_type;
-    if (issued !== undefined && issued !== ID_JAG_TYPE) throw new OutboundAuthError("grant", `token exchange returned a ${String(issued)}, not an identity assertion grant`);
+    if (issued !== undefined && issued !== ID_JAG_TYPE) throw new OutboundAuthError("grant", `token exchange returned a ${quotedValue(issued)}, not an identity assertion grant`);
     return result.access_token;
   } catch (error) {
     throw grantError("token exchange at the enterprise identity provider", error, [...identity.sent(), input.idToken]);

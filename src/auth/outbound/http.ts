@@ -3,6 +3,7 @@ import * as oauth from "oauth4webapi";
 import { isTrustedEndpoint } from "../oauth/http.ts";
 import { readBodyLimited } from "../../util/body.ts";
 import { OutboundAuthError } from "./errors.ts";
+import { quotedValue } from "../../log/sanitize.ts";
 
 /** Largest answer read from an authorization server (token, registration): they are a few KiB. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -27,7 +28,7 @@ export function publicHttp(http: HttpContext): HttpContext {
 
 /** Refuses endpoints that could be spoofed: plain http beyond loopback, credentials or fragments in the URL. */
 export function requireTrusted(url: string, what: string): URL {
-  if (!isTrustedEndpoint(url)) throw new OutboundAuthError("discovery", `${what} ${JSON.stringify(url)} is not an https URL (plain http is allowed on loopback only)`);
+  if (!isTrustedEndpoint(url)) throw new OutboundAuthError("discovery", `${what} ${quotedValue(url)} is not an https URL (plain http is allowed on loopback only)`);
   return new URL(url);
 }
 

@@ -34,8 +34,8 @@ export interface TokenSourceDeps {
   dataDir: string;
   /** Owner-only file access for the cache (src/runtime/private-files.ts); without it tokens live in memory only. */
   files?: PrivateFiles;
-  /** Opens a URL in the system browser (src/runtime/browser.ts); without it the URL is only printed. */
-  openBrowser?: (url: string) => Promise<boolean>;
+  /** Opens a URL in the system browser with environment `env` (src/runtime/browser.ts); without it the URL is only printed. */
+  openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
 }
 
 /**

@@ -7,10 +7,10 @@
  */
 import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
-import { redactUrl } from "../../log/sanitize.ts";
+import { quotedValue, redactUrl } from "../../log/sanitize.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { authorizeInteractively, identityFor, type InteractiveContext } from "./authorization-code.ts";
-import type { IssuerState, TokenCache } from "./cache.ts";
+import type { IssuerState, Registration, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, guardFor, staticAuthorizationServer } from "./discovery.ts";
@@ -60,7 +60,7 @@ export interface OAuthSourceOptions {
   logger: Logger;
   cache: TokenCache;
   key?: AssertionKey;
-  openBrowser?: (url: string) => Promise<boolean>;
+  openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
 }
 
 interface Current extends IssuerState {
@@ -193,6 +193,10 @@ export class OAuthTokenSource implements TokenSource {
       const ok = await this.#busy.catch(() => false);
       return ok && this.#current?.tokens !== undefined;
     }
+    // A renewal ahead of expiry (authorization()) may be replacing the very token refused: it serves
+    // this refusal too. A second refresh would present its refresh token again, which an
+    // authorization server rotating them takes for reuse and answers by revoking the grant (RFC 9700 §4.14.2).
+    if (this.#renewing) await this.#renewing.catch(() => {});
     const sent = challenge.sentAuthorization;
     if (sent !== undefined && this.#current?.tokens && sent !== header(this.#current.tokens)) return true;
     // Failed lately: failure() still says why.
@@ -240,11 +244,15 @@ export class OAuthTokenSource implements TokenSource {
   /**
    * Ends a sign-in in progress (its loopback listener closes) and refuses further challenges.
    * Resolves once that sign-in has unwound, so its login lock is removed before the process exits
-   * (a lock left behind would make the next instance wait for it to expire).
+   * (a lock left behind would make the next instance wait for it to expire), and, for a person's
+   * tokens (cached), once a refresh on its way has its answer (within http_timeout) and cached it:
+   * the authorization server may already have rotated the refresh token, and the next start
+   * presenting the old one would be reuse, which revokes the grant (RFC 9700 §4.14.2). Other
+   * grants keep nothing to lose, and are not waited for.
    */
   async close(): Promise<void> {
     this.#shutdown.abort();
-    await this.#busy;
+    await Promise.all([this.#busy, this.#o.grant === "authorization_code" ? this.#renewing?.catch(() => {}) : undefined]);
   }
 
   async #singleRenewal(renew: () => Promise<void>): Promise<void> {
@@ -282,7 +290,7 @@ export class OAuthTokenSource implements TokenSource {
         if (error instanceof OutboundAuthError && error.oauthError === "invalid_client" && next.registration?.via === "dcr") next.registration = undefined;
       }
     }
-    if (!this.#allow(key, false)) throw new OutboundAuthError("grant", `the server keeps refusing tokens for the scopes ${JSON.stringify(key || "(none)")} (HTTP ${challenge.status}); giving up for now`);
+    if (!this.#allow(key, false)) throw new OutboundAuthError("grant", `the server keeps refusing tokens for the scopes ${key ? quotedValue(key) : "(none)"} (HTTP ${challenge.status}); giving up for now`);
     await this.#obtain(next, scopes);
     return true;
   }
@@ -351,12 +359,12 @@ export class OAuthTokenSource implements TokenSource {
     if (this.#endpointsConfigured()) {
       if (this.#current?.issuer === (config.issuer ?? new URL(config.token_url!).origin)) return this.#current;
       const configured = this.#configured();
-      return grant === "authorization_code" ? { ...(await this.#o.cache.load()).issuers[configured.issuer], ...configured } : configured;
+      return grant === "authorization_code" ? { ...(await this.#cachedState(configured.issuer)), ...configured } : configured;
     }
     const pinnedIssuer = this.#pinnedIssuer();
     const found = await discover(http, serverUrl, { ...(resourceMetadataUrl && { resourceMetadataUrl }), ...(pinnedIssuer && { pinnedIssuer }) });
     const issuer = found.as.issuer;
-    const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? (await this.#o.cache.load()).issuers[issuer] : undefined;
+    const known = this.#current?.issuer === issuer ? this.#current : grant === "authorization_code" ? await this.#cachedState(issuer) : undefined;
     return {
       ...known,
       issuer,
@@ -366,6 +374,17 @@ export class OAuthTokenSource implements TokenSource {
       ...(found.dpop && { dpop: true }),
       guarded: found.guarded,
     };
+  }
+
+  /**
+   * What the cache keeps for `issuer` (registration, metadata, guarded) without its tokens: tokens
+   * another instance put there since this one started are not ones this one sent and saw refused,
+   * and #signIn takes them rather than signing in again.
+   */
+  async #cachedState(issuer: string): Promise<Partial<IssuerState>> {
+    const state: Partial<IssuerState> = { ...(await this.#o.cache.load()).issuers[issuer] };
+    delete state.tokens;
+    return state;
   }
 
   #identity(as: oauth.AuthorizationServer): ClientIdentity {
@@ -416,6 +435,7 @@ export class OAuthTokenSource implements TokenSource {
       platform,
       "client.auth.oauth.enterprise",
       { value: "id_token", env: "id_token_env", command: "id_token_command" },
+      this.#o.config,
     );
     return exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
   }
@@ -428,6 +448,7 @@ export class OAuthTokenSource implements TokenSource {
       this.#o.platform,
       "client.auth.oauth.workload_identity",
       { value: "token", env: "token_env", file: "token_file", command: "token_command" },
+      this.#o.config,
     );
   }
 
@@ -437,8 +458,10 @@ export class OAuthTokenSource implements TokenSource {
    * is released.
    */
   async #signIn(target: Current, scopes: string[]): Promise<void> {
-    // Tokens another instance obtained after ours, still valid and for the scopes asked (offline_access
-    // is a request for a refresh token, never a granted access-token scope), end this sign-in.
+    // Tokens another instance obtained after ours, still valid, asked for the scopes asked here
+    // (offline_access is a request for a refresh token, never a granted access-token scope), end
+    // this sign-in: what the authorization server granted that instance is what it would grant this
+    // one, fewer scopes than asked included (else each waiting instance would sign in once more).
     const held = target.tokens?.obtainedAt ?? -Infinity;
     const wanted = scopes.filter((scope) => scope !== "offline_access");
     await this.#o.cache.withLoginLock(
@@ -450,7 +473,7 @@ export class OAuthTokenSource implements TokenSource {
           shared.registration &&
           shared.tokens.obtainedAt > held &&
           (shared.tokens.expiresAt === undefined || shared.tokens.expiresAt > Date.now()) &&
-          wanted.every((scope) => shared.tokens!.scopes.includes(scope));
+          wanted.every((scope) => (shared.tokens!.asked ?? shared.tokens!.scopes).includes(scope));
         if (!usable) return undefined;
         await this.#adopt({ ...target, tokens: shared.tokens!, registration: shared.registration! });
         return true;
@@ -463,6 +486,7 @@ export class OAuthTokenSource implements TokenSource {
             scopes,
             ...(target.registration && { cached: target.registration }),
             ...(dpopKey && { dpop: (client: oauth.Client) => oauth.DPoP(client, dpopKey.keyPair) }),
+            registered: (registration) => this.#keepRegistration(target, registration),
           });
           // Cached while the lock is held: an instance waiting for it takes the lock next, and must
           // find these tokens there rather than sign in a second time.
@@ -479,6 +503,21 @@ export class OAuthTokenSource implements TokenSource {
       },
       this.#o.config.authorization_timeout + 30_000,
     );
+  }
+
+  /**
+   * Keeps a dynamic registration made for a sign-in before the person completes it (the login lock
+   * is held): a sign-in abandoned (the tab closed, consent refused) would otherwise be followed by a
+   * new registration at each attempt, which authorization servers limit. Kept where no tokens are
+   * cached for that server: those were issued to the registration they sit with.
+   */
+  async #keepRegistration(target: Current, registration: Registration): Promise<void> {
+    const document = await this.#o.cache.load();
+    const state = document.issuers[target.issuer];
+    if (state?.tokens) return;
+    const { as, resource, guarded } = target;
+    document.issuers[target.issuer] = { ...state, as, resource, registration, ...(guarded !== undefined && { guarded }) };
+    await this.#o.cache.save(document).catch((error: unknown) => this.#o.logger.warn("could not write the token cache", { error: (error as Error).message }));
   }
 
   /**

@@ -1,0 +1,83 @@
+/**
+ * @module What the programs client mode starts for a sign-in are given: the browser (browser_command
+ * or the system's URL opener) runs with the bridge's environment less the variables holding the
+ * configuration's secrets, which it would hand to every program it starts for as long as it runs.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { CLI, writeConfig } from "../support/bridge.ts";
+import { startRawServer, type TestServer } from "../client/sdk-servers.ts";
+import { waitFor } from "../client/support.ts";
+import { INITIALIZE } from "./support.ts";
+
+const SECRET = "cs-confidential-7f3e91d2c4";
+const servers: TestServer[] = [];
+after(() => Promise.all(servers.map((server) => server.close())));
+
+/** An MCP server refusing every request (401) and its authorization server, on one loopback origin. */
+async function protectedServer(): Promise<TestServer> {
+  const server = await startRawServer((req, res) => {
+    const origin = `http://${req.headers.host}`;
+    const json = (value: object) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(value));
+    if (req.url === "/.well-known/oauth-protected-resource/mcp") return json({ resource: `${origin}/mcp`, authorization_servers: [origin] });
+    if (req.url === "/.well-known/oauth-authorization-server") {
+      return json({ issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`, code_challenge_methods_supported: ["S256"] });
+    }
+    res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }).end();
+  });
+  servers.push(server);
+  return server;
+}
+
+/** Starts client mode for `server` with a confidential client signing a person in (client_secret from OAUTH_CLIENT_SECRET); resolves with the environment the browser was started with. */
+async function browserEnvironment(server: TestServer, oauth: Record<string, unknown>, env: Record<string, string>, dump: string): Promise<Record<string, string>> {
+  const config = writeConfig({
+    mode: "client",
+    log: { level: "info" },
+    client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "${OAUTH_CLIENT_SECRET}", use_pkce: true, authorization_timeout: "60s", ...oauth } } },
+  });
+  const bridge = spawn(process.execPath, [CLI, "-c", config], { env: { PATH: process.env.PATH ?? "", HOME: tmpdir(), XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-child-env-")), OAUTH_CLIENT_SECRET: SECRET, ...env } });
+  let stderr = "";
+  bridge.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  try {
+    bridge.stdin.write(`${JSON.stringify(INITIALIZE)}\n`);
+    await waitFor(() => existsSync(dump) && readFileSync(dump, "utf8").includes("\nEND\n"), `the browser started (stderr: ${stderr})`);
+    return Object.fromEntries(
+      readFileSync(dump, "utf8")
+        .split("\n")
+        .filter((line) => line.includes("="))
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+  } finally {
+    bridge.kill("SIGKILL");
+  }
+}
+
+test("browser_command is started without the client secret the configuration took from the environment; the rest of the environment is there", async () => {
+  const server = await protectedServer();
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-browser-"));
+  const dump = join(dir, "env.txt");
+  const browser = join(dir, "browser.cjs");
+  writeFileSync(browser, `require("node:fs").writeFileSync(${JSON.stringify(dump)}, Object.entries(process.env).map(([k, v]) => k + "=" + v).join("\\n") + "\\nEND\\n");`);
+  const env = await browserEnvironment(server, { browser_command: [process.execPath, browser] }, { MY_SETTING: "kept" }, dump);
+  assert.equal(env.MY_SETTING, "kept");
+  assert.equal(env.OAUTH_CLIENT_SECRET, undefined);
+  assert.ok(!Object.values(env).includes(SECRET));
+});
+
+test("the system browser (xdg-open) is started without it too", { skip: process.platform !== "linux" }, async () => {
+  const server = await protectedServer();
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-xdg-open-"));
+  const dump = join(dir, "env.txt");
+  writeFileSync(join(dir, "xdg-open"), `#!/bin/sh\nenv > ${JSON.stringify(dump).slice(1, -1)}.part\necho END >> ${JSON.stringify(dump).slice(1, -1)}.part\nmv ${JSON.stringify(dump).slice(1, -1)}.part ${JSON.stringify(dump).slice(1, -1)}\n`);
+  chmodSync(join(dir, "xdg-open"), 0o755);
+  const env = await browserEnvironment(server, {}, { PATH: `${dir}:${process.env.PATH ?? ""}`, DISPLAY: ":99", MY_SETTING: "kept" }, dump);
+  assert.equal(env.DISPLAY, ":99");
+  assert.equal(env.MY_SETTING, "kept");
+  assert.equal(env.OAUTH_CLIENT_SECRET, undefined);
+  assert.ok(!Object.values(env).includes(SECRET));
+});
