@@ -16,6 +16,7 @@ import type { McpServerConfig } from "../config/schema.ts";
 import { afterIdOf, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberProblem, isRequest, isResponse, responseLine, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/message.ts";
 import { VERSION } from "../version.ts";
 import type { Logger } from "../log/logger.ts";
+import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import type { Platform } from "../runtime/types.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
 import type { Session, UpstreamLink } from "./session.ts";
@@ -26,6 +27,8 @@ const BROADCAST = /^notifications\/(?:tools|resources|prompts)\/list_changed$/;
 const UNROUTABLE = "session.mode shared cannot route server-to-client requests to the one user they belong to; use session.mode: per_session";
 /** Resource URIs one session may be subscribed to: the hub holds them for it (a per-session child holds its own). */
 const MAX_SUBSCRIPTIONS_PER_SESSION = 1000;
+/** The longest resource URI the hub keeps a subscription for (characters): with the count, what one session may make it hold. */
+const MAX_SUBSCRIBED_URI_LENGTH = 8192;
 
 /**
  * The version a session is told: the one it asked for when the bridge speaks it and the child's is
@@ -42,12 +45,16 @@ interface Origin {
   id: JsonRpcId;
   /** The hub's progress token for the request, when the session gave one: it lives as long as the request. */
   token?: number;
+  /** The URI of a resources/subscribe the child is asked: refused, the subscription is forgotten. */
+  subscribes?: string;
 }
 
 export class SharedChildHub {
   readonly #platform: Platform;
   readonly #config: McpServerConfig;
   readonly #logger: Logger;
+  /** What the child sends that no client may be given: it may send it all the time, so throttled. */
+  readonly #refused: ThrottledLog;
   #child: StdioChild | undefined;
   #state: "running" | "restarting" | "failed" | "stopped" = "restarting";
   /** When the child failed, within the last restart_window: the restart budget spent. */
@@ -75,6 +82,7 @@ export class SharedChildHub {
     this.#platform = platform;
     this.#config = config;
     this.#logger = logger.child({ child: "shared" });
+    this.#refused = throttledLog(this.#logger, "refused messages of the shared MCP server", { burst: 10, windowMs: 60_000 });
     this.#start();
   }
 
@@ -201,12 +209,14 @@ export class SharedChildHub {
           const reply =
             handled === "answered"
               ? { jsonrpc: "2.0" as const, id: message.id, result: {} }
-              : errorResponse(message.id, ErrorCode.InvalidRequest, `Invalid Request: this session is subscribed to ${MAX_SUBSCRIPTIONS_PER_SESSION} resources already (the most a shared MCP server keeps for one session): unsubscribe from one first`);
+              : handled === "too long"
+                ? errorResponse(message.id, ErrorCode.InvalidParams, `Invalid params: a shared MCP server keeps subscriptions to URIs of at most ${MAX_SUBSCRIBED_URI_LENGTH} characters`)
+                : errorResponse(message.id, ErrorCode.InvalidRequest, `Invalid Request: this session is subscribed to ${MAX_SUBSCRIPTIONS_PER_SESSION} resources already (the most a shared MCP server keeps for one session): unsubscribe from one first`);
           return queueMicrotask(() => session.receive(reply, JSON.stringify(reply)));
         }
       }
       const hubId = this.#nextId++;
-      const origin: Origin = { session, id: message.id };
+      const origin: Origin = { session, id: message.id, ...(message.method === "resources/subscribe" && typeof uri === "string" && { subscribes: uri }) };
       this.#requests.set(hubId, origin);
       this.#bySession.get(session)?.set(idKey(message.id), hubId);
       // A progress token past 2^53 was refused with the body (inexactNumberProblem): it comes back as sent.
@@ -238,12 +248,14 @@ export class SharedChildHub {
   /**
    * Tracks a session's resource subscription: "child" when it goes on to the child, "answered" when
    * the hub answers it itself (the child already sends updates for this URI, or another session
-   * still wants them), "refused" for a subscription beyond MAX_SUBSCRIPTIONS_PER_SESSION.
+   * still wants them), "refused" for a subscription beyond MAX_SUBSCRIPTIONS_PER_SESSION, "too long"
+   * for a URI beyond MAX_SUBSCRIBED_URI_LENGTH.
    */
-  #subscription(session: Session, method: string, uri: string): "child" | "answered" | "refused" {
+  #subscription(session: Session, method: string, uri: string): "child" | "answered" | "refused" | "too long" {
     const sessions = this.#subscribers.get(uri);
     const mine = this.#subscriptionsOf.get(session) ?? new Set<string>();
     if (method === "resources/subscribe") {
+      if (uri.length > MAX_SUBSCRIBED_URI_LENGTH) return "too long";
       if (!mine.has(uri) && mine.size >= MAX_SUBSCRIPTIONS_PER_SESSION) return "refused";
       this.#subscriptionsOf.set(session, mine.add(uri));
       if (sessions) return sessions.add(session), "answered";
@@ -255,6 +267,12 @@ export class SharedChildHub {
     if (sessions.size > 0) return "answered";
     this.#subscribers.delete(uri);
     return "child";
+  }
+
+  /** Forgets every session's subscription to `uri`. */
+  #unsubscribeAll(uri: string): void {
+    for (const session of this.#subscribers.get(uri) ?? []) this.#subscriptionsOf.get(session)?.delete(uri);
+    this.#subscribers.delete(uri);
   }
 
   #initialize(session: Session, id: JsonRpcId, message: JsonRpcMessage): void {
@@ -295,6 +313,8 @@ export class SharedChildHub {
       const origin = hubId === undefined ? undefined : this.#requests.get(hubId);
       if (!origin || hubId === undefined) return;
       this.#forget(hubId, origin);
+      // The child does not send updates of a URI it refused: nobody is subscribed to it (those the hub answered meanwhile neither).
+      if (origin.subscribes !== undefined && message.error !== undefined) this.#unsubscribeAll(origin.subscribes);
       const restored = { ...message, id: origin.id };
       // The child's line under the session's id where it can be (its numbers as written); else serialized again.
       const afterId = afterIdOf(raw, hubId);
@@ -310,7 +330,7 @@ export class SharedChildHub {
       if (!owner) return;
       // Serialized again under the session's token: a number a double does not carry would reach the client as another.
       const inexact = inexactNumberProblem(raw, message);
-      if (inexact) return this.#logger.warn("dropped a progress notification of the shared MCP server: serialized again it would carry another number", { problem: inexact });
+      if (inexact) return this.#refused.write("warn", "dropped a progress notification of the shared MCP server: serialized again it would carry another number", { problem: inexact });
       const restored = { ...message, params: { ...message.params, progressToken: owner.token } };
       return owner.session.receive(restored, JSON.stringify(restored));
     }
@@ -319,7 +339,7 @@ export class SharedChildHub {
       const inexact = inexactIdProblem(message);
       if (inexact) return this.#write(errorResponse(null, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`));
       if (method === "ping") return this.#write({ jsonrpc: "2.0", id: message.id, result: {} });
-      this.#logger.warn("the shared MCP server sent a server-to-client request; refused, since it cannot be routed to one user", { method });
+      this.#refused.write("warn", "the shared MCP server sent a server-to-client request; refused, since it cannot be routed to one user", { method });
       return this.#write(errorResponse(message.id, ErrorCode.MethodNotFound, UNROUTABLE));
     }
     if (BROADCAST.test(method)) {

@@ -35,6 +35,10 @@ describe("shared mode keeps users apart", () => {
       }
       await aBusy;
       assert.deepEqual(asked, []);
+      // A child that keeps asking does not get a log line each time.
+      for (let i = 0; i < 15; i++) await b.callTool({ name: "ask", arguments: {} });
+      const refusals = bridge.logs().split("\n").filter((line) => line.includes("server-to-client request; refused")).length;
+      assert.ok(refusals > 0 && refusals <= 10, `${refusals} refusals logged`);
       // The child was told no client can be asked anything.
       const initLine = bridge.logs().split("\n").find((line) => line.includes("child stderr") && line.includes('\\"method\\":\\"initialize\\"'))!;
       assert.match(initLine, /\\"capabilities\\":\{\}/);
@@ -101,7 +105,7 @@ describe("shared mode keeps users apart", () => {
     }
   });
 
-  test("one session's resource subscriptions are bounded: past 1000 URIs it gets an error naming the limit, and unsubscribing makes room", async () => {
+  test("one session's resource subscriptions are bounded: past 1000 URIs, or a URI past 8192 characters, it gets an error naming the limit, and unsubscribing makes room", async () => {
     const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
     const bridge = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
     try {
@@ -127,6 +131,13 @@ describe("shared mode keeps users apart", () => {
       assert.deepEqual((await rpc(session, 2003, "resources/subscribe", "test://known-1000")).result, {});
       const other = await initialize(bridge.url);
       assert.deepEqual((await rpc(other.session, 2, "resources/subscribe", "test://known-1001")).result, {});
+      // A URI too long to keep is refused by the hub; one the child refuses is no subscription, for anybody.
+      const long = await rpc(other.session, 3, "resources/subscribe", `test://known-${"x".repeat(9000)}`);
+      assert.equal(long.error?.code, -32602);
+      assert.match(long.error!.message, /URIs of at most 8192 characters/);
+      const third = await initialize(bridge.url);
+      assert.equal((await rpc(other.session, 4, "resources/subscribe", "test://missing")).error?.code, -32002);
+      assert.equal((await rpc(third.session, 2, "resources/subscribe", "test://missing")).error?.code, -32002, "the child is asked again, not answered for by the hub");
     } finally {
       await bridge.stop();
     }
