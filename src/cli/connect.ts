@@ -52,12 +52,13 @@ const FLAG_OF_KEY: [prefix: string, flag: string][] = [
   ["client.auth.oauth.redirect_uri", "--callback"],
   ["client.auth.oauth.browser_command", "--browser-command"],
   ["client.auth.oauth", "the OAuth flags"],
+  ["client.auth", "--token-env or the OAuth flags"],
   ["log.level", "--log-level"],
   ["log.output", "--log-file"],
 ];
 
-/** A configuration key named inside an issue's message ("conflicts with client.auth.bearer"). */
-const KEY_IN_MESSAGE = /\bclient(?:\.[A-Za-z_][\w-]*)+/g;
+/** A configuration key named inside an issue's message ("conflicts with client.auth.bearer"), not part of a URL or host name. */
+const KEY_IN_MESSAGE = /(?<![\w./:-])client(?:\.[A-Za-z_][\w-]*)+/g;
 
 /**
  * `error` with its key paths replaced by the flags they came from (a ConfigError), else `error`

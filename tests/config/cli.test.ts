@@ -276,7 +276,10 @@ test("connect's errors name the flags a user typed, in the message as well as be
   const oauth = await runCli(["connect", "http://127.0.0.1:9/mcp", "--header", "Authorization: Bearer abc", "--client-id", "abc"]);
   assert.equal(oauth.code, 2, oauth.stderr);
   assert.match(oauth.stderr, /\n {2}--header Authorization: conflicts with the OAuth flags, whose token would replace it: keep one/);
-  for (const { stderr } of [token, oauth]) assert.doesNotMatch(stderr, /client\./, "no configuration key: connect has no file");
+  const tls = await runCli(["connect", "http://127.0.0.1:9/mcp", "--token-env", "MCP_TOKEN", "--ca-cert", "/nonexistent/ca.pem"], { env: { MCP_TOKEN: "tok-42" } });
+  assert.equal(tls.code, 2, tls.stderr);
+  assert.match(tls.stderr, /\n {2}--ca-cert: configures TLS to the remote server, and URL is plain http:\/\/ \(and --token-env reaches another server\)/);
+  for (const { stderr } of [token, oauth, tls]) assert.doesNotMatch(stderr, /client\./, "no configuration key: connect has no file");
 });
 
 describe("--help and --version", () => {
