@@ -188,6 +188,8 @@ export class OAuthTokenSource implements TokenSource {
       this.#dpop.resourceNonce = challenge.dpopNonce;
       return fresh;
     }
+    // Says when a refusal was taken up, and whether a renewal on its way will serve it (tests wait for it, not for a time).
+    this.#o.logger.debug("the remote server refused the token", { status: challenge.status, renewal_on_its_way: this.#busy !== undefined || this.#renewing !== undefined });
     if (this.#busy) {
       // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
       const ok = await this.#busy.catch(() => false);
