@@ -240,7 +240,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const url = new URL(request.url);
       const { first: params, repeated } = firstParams(url.searchParams, ["resource"]);
       // Which client, and where to, must be unambiguous before anything is sent anywhere (RFC 6749 §4.1.2.1).
-      if (repeated === "client_id" || repeated === "redirect_uri") return page(new PageError(400, "Invalid request", `parameter "${repeated}" is repeated`));
+      for (const name of ["client_id", "redirect_uri"]) {
+        if (repeated.has(name)) return page(new PageError(400, "Invalid request", `parameter "${name}" is repeated`));
+      }
       // Each request keeps a pending record until the form is sent, and a URL client_id costs a fetch
       // (and a cache entry): bounded per address before either, so nobody fills the store or uses the bridge to fetch.
       const refusal = await throttled("authorize", address);
@@ -253,8 +255,9 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         throw error;
       }
       // A repeated state is not echoed: the client could not tell which one is its own.
-      const state = repeated === "state" ? null : (params.get("state") ?? null);
-      if (repeated !== undefined) return refuseRequest(target.redirectUri, state, new OAuthError("invalid_request", `parameter "${repeated.slice(0, 64)}" is repeated`));
+      const state = repeated.has("state") ? null : (params.get("state") ?? null);
+      const [firstRepeated] = repeated;
+      if (firstRepeated !== undefined) return refuseRequest(target.redirectUri, state, new OAuthError("invalid_request", `parameter "${firstRepeated.slice(0, 64)}" is repeated`));
       if (state !== null && state.length > MAX_STATE_LENGTH) return refuseRequest(target.redirectUri, null, new OAuthError("invalid_request", "state is too long"));
       let checked;
       try {

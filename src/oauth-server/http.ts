@@ -25,21 +25,23 @@ export async function readFormBody(request: Request): Promise<URLSearchParams> {
 /** The parameters as a map; a repeated one (other than those in `repeatable`) is invalid_request. */
 export function uniqueParams(params: URLSearchParams, repeatable: readonly string[] = []): Map<string, string> {
   const { first, repeated } = firstParams(params, repeatable);
-  if (repeated !== undefined) throw new OAuthError("invalid_request", `parameter "${repeated}" is repeated`);
+  const [name] = repeated;
+  if (name !== undefined) throw new OAuthError("invalid_request", `parameter "${name}" is repeated`);
   return first;
 }
 
 /**
- * Each parameter's first value, and the name of the first one repeated (other than those in
- * `repeatable`; RFC 6749 §3.1 forbids repeats) — for the authorization endpoint, which must still
- * read the client and redirect URI to know where such an error may go (RFC 6749 §4.1.2.1).
+ * Each parameter's first value, and the names of all those repeated, in the order they first
+ * repeat (other than those in `repeatable`; RFC 6749 §3.1 forbids repeats) — all of them, for the
+ * authorization endpoint, which must know whether the client or redirect URI is among them to
+ * know where such an error may go (RFC 6749 §4.1.2.1), and whether the state is.
  */
-export function firstParams(params: URLSearchParams, repeatable: readonly string[] = []): { first: Map<string, string>; repeated: string | undefined } {
+export function firstParams(params: URLSearchParams, repeatable: readonly string[] = []): { first: Map<string, string>; repeated: Set<string> } {
   const first = new Map<string, string>();
-  let repeated: string | undefined;
+  const repeated = new Set<string>();
   for (const [key, value] of params) {
     if (!first.has(key)) first.set(key, value);
-    else if (!repeatable.includes(key)) repeated ??= key;
+    else if (!repeatable.includes(key)) repeated.add(key);
   }
   return { first, repeated };
 }

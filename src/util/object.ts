@@ -5,6 +5,11 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** True for an array of strings only (an empty one included): a list field of untrusted JSON. */
+export function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
 /** The JSON kind of a parsed value ("object", "array", "string", "number", "boolean", "null"): what a log may say of untrusted data without quoting it. */
 export function jsonKindOf(value: unknown): string {
   return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;

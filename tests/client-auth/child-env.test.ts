@@ -1,7 +1,8 @@
 /**
  * @module What the programs client mode starts for a sign-in are given: the browser (browser_command
  * or the system's URL opener) runs with the bridge's environment less the variables holding the
- * configuration's secrets, which it would hand to every program it starts for as long as it runs.
+ * configuration's secrets (client.headers values included), which it would hand to every program it
+ * starts for as long as it runs; so do the token helpers.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -33,19 +34,23 @@ async function protectedServer(): Promise<TestServer> {
   return server;
 }
 
-/** Starts client mode for `server` with a confidential client signing a person in (client_secret from OAUTH_CLIENT_SECRET); resolves with the environment the browser was started with. */
-async function browserEnvironment(server: TestServer, oauth: Record<string, unknown>, env: Record<string, string>, dump: string): Promise<Record<string, string>> {
+/**
+ * Starts client mode for `server` with a confidential client signing a person in (client_secret from
+ * OAUTH_CLIENT_SECRET) and `headers` as client.headers; resolves with the environment the program
+ * that writes `dump` (the browser, a token helper) was started with.
+ */
+async function browserEnvironment(server: TestServer, oauth: Record<string, unknown>, env: Record<string, string>, dump: string, headers: Record<string, string> = {}): Promise<Record<string, string>> {
   const config = writeConfig({
     mode: "client",
     log: { level: "info" },
-    client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "${OAUTH_CLIENT_SECRET}", use_pkce: true, authorization_timeout: "60s", ...oauth } } },
+    client: { url: server.url, transport: "streamable_http", headers, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "${OAUTH_CLIENT_SECRET}", use_pkce: true, authorization_timeout: "60s", ...oauth } } },
   });
   const bridge = spawn(process.execPath, [CLI, "-c", config], { env: { PATH: process.env.PATH ?? "", HOME: tmpdir(), XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-child-env-")), OAUTH_CLIENT_SECRET: SECRET, ...env } });
   let stderr = "";
   bridge.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   try {
     bridge.stdin.write(`${JSON.stringify(INITIALIZE)}\n`);
-    await waitFor(() => existsSync(dump) && readFileSync(dump, "utf8").includes("\nEND\n"), `the browser started (stderr: ${stderr})`);
+    await waitFor(() => existsSync(dump) && readFileSync(dump, "utf8").includes("\nEND\n"), () => `the program started (stderr: ${stderr})`);
     return Object.fromEntries(
       readFileSync(dump, "utf8")
         .split("\n")
@@ -67,6 +72,39 @@ test("browser_command is started without the client secret the configuration too
   assert.equal(env.MY_SETTING, "kept");
   assert.equal(env.OAUTH_CLIENT_SECRET, undefined);
   assert.ok(!Object.values(env).includes(SECRET));
+});
+
+/** A node script that writes its environment to `dump` (then "END"), prints `output` and exits. */
+function envDumper(dump: string, output = ""): string {
+  const script = join(mkdtempSync(join(tmpdir(), "mcp-bridge-dumper-")), "dump.cjs");
+  writeFileSync(script, `require("node:fs").writeFileSync(${JSON.stringify(dump)}, Object.entries(process.env).map(([k, v]) => k + "=" + v).join("\\n") + "\\nEND\\n"); process.stdout.write(${JSON.stringify(output)});`);
+  return script;
+}
+
+// API keys client.headers took from the environment: a whole value, and one after a scheme.
+const API_KEY = "ak-live-5d1c9e70b2f4a8";
+const ORG_KEY = "ok-3b7e21f0c9d4a6e8";
+const KEY_HEADERS = { "X-Api-Key": "${MY_KEY}", "X-Org-Auth": "Token ${ORG_KEY}" };
+
+test("browser_command is started without the client.headers values the configuration took from the environment (X-Api-Key: ${MY_KEY})", async () => {
+  const server = await protectedServer();
+  const dump = join(mkdtempSync(join(tmpdir(), "mcp-bridge-browser-")), "env.txt");
+  const env = await browserEnvironment(server, { browser_command: [process.execPath, envDumper(dump)] }, { MY_KEY: API_KEY, ORG_KEY, MY_SETTING: "kept" }, dump, KEY_HEADERS);
+  assert.equal(env.MY_SETTING, "kept");
+  assert.equal(env.MY_KEY, undefined);
+  assert.equal(env.ORG_KEY, undefined);
+  assert.ok(!Object.values(env).some((value) => value.includes(API_KEY) || value.includes(ORG_KEY)));
+});
+
+test("a token helper (workload_identity.token_command) is started without them either", async () => {
+  const server = await protectedServer();
+  const dump = join(mkdtempSync(join(tmpdir(), "mcp-bridge-helper-")), "env.txt");
+  const oauth = { use_pkce: undefined, authorization_timeout: undefined, token_url: `${new URL(server.url).origin}/token`, workload_identity: { token_command: [process.execPath, envDumper(dump, "eyJhbGciOiJub25lIn0.e30.")] } };
+  const env = await browserEnvironment(server, oauth, { MY_KEY: API_KEY, ORG_KEY, MY_SETTING: "kept" }, dump, KEY_HEADERS);
+  assert.equal(env.MY_SETTING, "kept");
+  assert.equal(env.MY_KEY, undefined);
+  assert.equal(env.ORG_KEY, undefined);
+  assert.equal(env.OAUTH_CLIENT_SECRET, undefined);
 });
 
 test("the system browser (xdg-open) is started without it too", { skip: process.platform !== "linux" }, async () => {

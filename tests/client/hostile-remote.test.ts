@@ -1762,6 +1762,7 @@ test("a request refused (401) while a renewal ahead of expiry is on its way: tha
   const live = new Set<string>();
   let issued = 0;
   let refuseHeld: (() => void) | undefined;
+  let answerRenewal: (() => void) | undefined;
   let held = false;
   const issue = (res: ServerResponse) => {
     issued++;
@@ -1778,10 +1779,11 @@ test("a request refused (401) while a renewal ahead of expiry is on its way: tha
       presented.push(token);
       if (!live.delete(token)) return void res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid_grant", error_description: "refresh token reused" }));
       if (!refuseHeld) return issue(res);
-      // The renewal started while the server holds a request sent with the token it replaces: the server refuses that request now, and this renewal takes a while.
+      // The renewal started while the server holds a request sent with the token it replaces: the server refuses that request now,
+      // and this renewal is answered only once the bridge has taken up that refusal (below), so the refusal always finds it on its way.
       refuseHeld();
       refuseHeld = undefined;
-      setTimeout(() => issue(res), 1500);
+      answerRenewal = () => issue(res);
     });
   });
   await new Promise<void>((resolve) => as.listen(0, "127.0.0.1", resolve));
@@ -1798,12 +1800,14 @@ test("a request refused (401) while a renewal ahead of expiry is on its way: tha
     answerAsLegacy(res, message);
   });
   servers.push(server);
-  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `http://127.0.0.1:${(as.address() as AddressInfo).port}/token` } } } });
+  const config = writeConfig({ mode: "client", log: { level: "debug" }, client: { url: server.url, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "s3cret-value", token_url: `http://127.0.0.1:${(as.address() as AddressInfo).port}/token` } } } });
   const local = startLocal(["-c", config]);
   await local.handshake();
   local.send(toolCall(1, "held"));
   await waitFor(() => held, "the held request at the server");
   local.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+  await waitFor(() => answerRenewal && /the remote server refused the token.*renewal_on_its_way=true/.test(local.stderr()), () => `the refusal taken up while the renewal is on its way (stderr: ${local.stderr()})`);
+  answerRenewal!();
   assert.deepEqual((await local.answer(2)).result, {}, local.stderr());
   assert.deepEqual((await local.answer(1)).result, {}, local.stderr());
   assert.deepEqual(

@@ -99,11 +99,13 @@ describe("authorization request parameters asking for what this server does not 
 
   test("a repeated parameter goes back to the client as invalid_request (RFC 6749 §4.1.2.1), a repeated state not echoed; a repeated client_id or redirect_uri is the error page", async () => {
     const { client_id: clientId } = await registerClient(bridge.origin);
-    const twice = (name: string, value: string) => {
+    // Appends each [name, value] to a valid request, which names each parameter once.
+    const repeating = (...pairs: string[][]) => {
       const { url } = authorizeUrl(bridge.origin, clientId, { state: "s-1", scope: "mcp:read" });
-      url.searchParams.append(name, value);
+      for (const [name, value] of pairs) url.searchParams.append(name!, value!);
       return fetch(url, { redirect: "manual" });
     };
+    const twice = (name: string, value: string) => repeating([name, value]);
     for (const [name, value] of [["scope", "mcp:read"], ["code_challenge", "x".repeat(43)], ["response_type", "code"]]) {
       const response = await twice(name!, value!);
       assert.equal(response.status, 303, `${name}: ${await response.text()}`);
@@ -117,11 +119,18 @@ describe("authorization request parameters asking for what this server does not 
     const location = new URL(state.headers.get("location")!);
     assert.equal(location.searchParams.get("error"), "invalid_request");
     assert.equal(location.searchParams.get("state"), null, "neither state is echoed");
-    for (const [name, value] of [["client_id", clientId], ["redirect_uri", CLAUDE_CALLBACK]]) {
-      const response = await twice(name!, value!);
-      assert.equal(response.status, 400, name);
-      assert.equal(response.headers.get("location"), null, name);
-      assert.match(await response.text(), /is repeated/, name);
+    // Another parameter repeated first does not hide a repeated state.
+    const stateAfter = await repeating(["scope", "mcp:write"], ["state", "s-2"]);
+    assert.equal(stateAfter.status, 303);
+    assert.equal(new URL(stateAfter.headers.get("location")!).searchParams.get("state"), null, "neither state is echoed after another repeat");
+    const { client_id: otherClient } = await registerClient(bridge.origin);
+    for (const [name, value] of [["client_id", otherClient], ["redirect_uri", "http://127.0.0.1:1/other"]]) {
+      // Alone, and after another repeated parameter (which once hid it: the error went to the first client's redirect URI).
+      for (const response of [await twice(name!, value!), await repeating(["scope", "mcp:write"], [name!, value!])]) {
+        assert.equal(response.status, 400, name);
+        assert.equal(response.headers.get("location"), null, name);
+        assert.match(await response.text(), new RegExp(`${name}.{0,12} is repeated`), name);
+      }
     }
   });
 

@@ -11,7 +11,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { Platform } from "../../runtime/types.ts";
 import type { Registration } from "./cache.ts";
 import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-auth.ts";
-import { commandArgv, commandEnv } from "./credential-source.ts";
+import { commandArgv } from "./credential-source.ts";
 import { withNonceRetry } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { oauthErrorCode, readJsonBody, readJsonObject } from "../oauth/http.ts";
@@ -29,6 +29,8 @@ export interface InteractiveContext {
   platform: Platform;
   logger: Logger;
   key: AssertionKey | undefined;
+  /** The environment of the browser it starts (commandEnv: without the configuration's secrets). */
+  commandEnv: Record<string, string>;
   /** Opens a URL in the system browser with environment `env`; false when it could not. */
   openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
   /** Aborted when the bridge shuts down: a sign-in in progress ends at once. */
@@ -109,7 +111,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
   const argv = command === undefined ? undefined : commandArgv(command);
   let opened = false;
   if (argv && !(argv.length === 1 && argv[0] === "none")) {
-    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: commandEnv(platform, context.config) });
+    const child = platform.spawn(argv[0]!, [...argv.slice(1), url], { env: context.commandEnv });
     let errors = "";
     const decoder = new TextDecoder();
     child.onStdout(() => {});
@@ -120,7 +122,7 @@ async function present(context: InteractiveContext, url: string, redirectUri: st
     });
     opened = true;
   } else if (!argv && context.openBrowser) {
-    opened = await context.openBrowser(url, commandEnv(platform, context.config)).catch(() => false);
+    opened = await context.openBrowser(url, context.commandEnv).catch(() => false);
   }
   const port = new URL(redirectUri).port;
   platform.writeStderr(

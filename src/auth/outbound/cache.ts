@@ -10,7 +10,7 @@ import { sha256, toHex } from "../../util/digest.ts";
 import { sleep } from "../../util/sleep.ts";
 import { type LockFiles, ownerToken, removeIfSame, untilOf } from "../../util/lock-file.ts";
 import type { Logger } from "../../log/logger.ts";
-import { isObject } from "../../util/object.ts";
+import { isObject, isStringList } from "../../util/object.ts";
 import { bearerTokenProblem } from "../types.ts";
 import type { TokenSet } from "./tokens.ts";
 
@@ -79,7 +79,6 @@ function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocum
 
 const optional = (value: unknown, is: (value: unknown) => boolean) => value === undefined || is(value);
 const isString = (value: unknown): value is string => typeof value === "string";
-const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
 
 function isTokenSet(value: unknown): value is TokenSet {
   if (!isObject(value)) return false;

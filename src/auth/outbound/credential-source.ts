@@ -8,7 +8,7 @@ import type { OAuthConfig } from "../../config/schema.ts";
 import type { Secret } from "../../config/secret.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { variableNamed } from "../../log/sanitize.ts";
+import { SHORTEST_REDACTED_VALUE, variableNamed } from "../../log/sanitize.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
 
 const MAX_CREDENTIAL_BYTES = 64 * 1024;
@@ -30,13 +30,18 @@ export function commandArgv(command: string | string[]): string[] {
 /**
  * The bridge's environment for a command it runs for the user (browser, token helper), without the
  * variables that hold a secret of `config` (a client secret put in by `${VAR}`, the variable
- * id_token_env or token_env names): a browser hands its environment to every program it starts,
- * for as long as it runs, and neither it nor a token helper needs them.
+ * id_token_env or token_env names) or a `client.headers` value (`X-Api-Key: ${KEY}`,
+ * `Authorization: Bearer ${KEY}`: check-config takes every such value for a credential): a browser
+ * hands its environment to every program it starts, for as long as it runs, and neither it nor a
+ * token helper needs them. A variable is left out for a header when its value is the header's whole
+ * value, or SHORTEST_REDACTED_VALUE characters or more found in it (a shorter one would match ordinary text).
  */
-export function commandEnv(platform: Platform, config: OAuthConfig): Record<string, string> {
+export function commandEnv(platform: Platform, config: OAuthConfig, headers: Readonly<Record<string, string>>): Record<string, string> {
   const secrets = new Set([config.client_secret, config.enterprise?.idp_client_secret, config.enterprise?.id_token, config.workload_identity?.token].flatMap((secret) => (secret ? [secret.reveal()] : [])));
   const named = new Set([config.enterprise?.id_token_env, config.workload_identity?.token_env]);
-  return Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !secrets.has(entry[1]) && !named.has(entry[0])));
+  const headerValues = Object.values(headers);
+  const inHeader = (value: string) => value !== "" && headerValues.some((header) => header === value || (value.length >= SHORTEST_REDACTED_VALUE && header.includes(value)));
+  return Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !secrets.has(entry[1]) && !named.has(entry[0]) && !inHeader(entry[1])));
 }
 
 /** Runs `command` and returns its trimmed stdout; its stderr is passed through to ours. */
@@ -69,11 +74,11 @@ async function runCommand(platform: Platform, command: string | string[], key: s
  * The credential, read now.
  *
  * @param path the configuration path of the source's block (e.g. "client.auth.oauth.enterprise"),
- *   for messages; `names` are its keys for the value, variable, file and command; `config` the
- *   section whose secrets a command is not given (commandEnv).
+ *   for messages; `names` are its keys for the value, variable, file and command; `env` the
+ *   command's environment (commandEnv).
  * @throws OutboundAuthError "config" naming the key when the source cannot be read.
  */
-export async function readCredential(source: CredentialSource, platform: Platform, path: string, names: { value: string; env: string; file?: string; command: string }, config: OAuthConfig): Promise<string> {
+export async function readCredential(source: CredentialSource, platform: Platform, path: string, names: { value: string; env: string; file?: string; command: string }, env: Record<string, string>): Promise<string> {
   if (source.value) return source.value.reveal();
   if (source.env) {
     const value = platform.env[source.env]?.trim();
@@ -91,6 +96,6 @@ export async function readCredential(source: CredentialSource, platform: Platfor
     if (!value || value.length > MAX_CREDENTIAL_BYTES) throw new OutboundAuthError("config", `${path}.${names.file}: ${source.file} is empty or larger than 64 KiB`);
     return value;
   }
-  if (source.command) return runCommand(platform, source.command, `${path}.${names.command}`, commandEnv(platform, config));
+  if (source.command) return runCommand(platform, source.command, `${path}.${names.command}`, env);
   throw new OutboundAuthError("config", `${path} needs one of ${[names.value, names.env, names.file, names.command].filter(Boolean).join(", ")}`);
 }

@@ -9,6 +9,7 @@ import * as oauth from "oauth4webapi";
 import { isNonPublicAddress } from "../../util/cidr.ts";
 import { isLocalhostName } from "../../util/host.ts";
 import { readAlikeByUrlParsers } from "../../util/url-text.ts";
+import { isStringList } from "../../util/object.ts";
 import { quotedValue, redactUrl } from "../../log/sanitize.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
@@ -155,9 +156,6 @@ function quotedList(values: readonly string[]): string {
   return values.length > 3 ? `${shown} and ${values.length - 3} more` : shown;
 }
 
-const stringList = (value: unknown): string[] | undefined =>
-  Array.isArray(value) && value.every((item) => typeof item === "string") ? (value as string[]) : undefined;
-
 /** Fetches PRM from the challenge's URL, else the RFC 9728 locations; undefined when the server has none. */
 async function fetchProtectedResource(http: HttpContext, serverUrl: string, resourceMetadataUrl: string | undefined, reachable: Reachable | undefined): Promise<ProtectedResource | undefined> {
   if (resourceMetadataUrl) reachable?.(resourceMetadataUrl, "the challenge's resource_metadata");
@@ -171,10 +169,10 @@ async function fetchProtectedResource(http: HttpContext, serverUrl: string, reso
         `protected resource metadata at ${quotedValue(redactUrl(url))} is for ${quotedValue(typeof resource === "string" ? redactUrl(resource) : resource)}, not for ${redactUrl(serverUrl)}: refusing to ask for a token for another resource`,
       );
     }
-    const authorizationServers = stringList(document.authorization_servers) ?? [];
+    const authorizationServers = isStringList(document.authorization_servers) ? document.authorization_servers : [];
     if (authorizationServers.length === 0) throw new OutboundAuthError("discovery", `protected resource metadata at ${quotedValue(redactUrl(url))} names no authorization_servers`);
-    const scopesSupported = stringList(document.scopes_supported);
-    const dpop = document.dpop_bound_access_tokens_required === true || (stringList(document.dpop_signing_alg_values_supported)?.length ?? 0) > 0;
+    const scopesSupported = isStringList(document.scopes_supported) ? document.scopes_supported : undefined;
+    const dpop = document.dpop_bound_access_tokens_required === true || (isStringList(document.dpop_signing_alg_values_supported) && document.dpop_signing_alg_values_supported.length > 0);
     return { resource, authorizationServers, ...(scopesSupported && { scopesSupported }), dpop };
   }
   return undefined;

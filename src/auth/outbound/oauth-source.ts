@@ -14,7 +14,7 @@ import type { IssuerState, Registration, TokenCache } from "./cache.ts";
 import { parseBearerChallenge } from "./challenge.ts";
 import { chooseAuthMethod, clientIdentity, type AssertionKey } from "./client-auth.ts";
 import { discover, fetchAuthorizationServer, guardFor, staticAuthorizationServer } from "./discovery.ts";
-import { readCredential } from "./credential-source.ts";
+import { commandEnv, readCredential } from "./credential-source.ts";
 import { createDpopKey, DPOP_ALGORITHM, resourceProof, type DpopKey } from "./dpop.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { clientCredentialsGrant, exchangeIdToken, jwtBearerGrant, refreshGrant, type ClientIdentity } from "./grants.ts";
@@ -61,6 +61,8 @@ export interface OAuthSourceOptions {
   cache: TokenCache;
   key?: AssertionKey;
   openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
+  /** `client.headers`, whose values the commands the source starts (browser, token helpers) are not given (commandEnv). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 interface Current extends IssuerState {
@@ -105,9 +107,12 @@ export class OAuthTokenSource implements TokenSource {
   /** client.url is plain http beyond loopback: a token would travel in clear (RFC 6750 §5.3), so none is obtained or sent. */
   readonly #inClear: boolean;
   #inClearLogged = false;
+  /** The environment of the commands started for it (browser, token helpers): commandEnv, without the configuration's secrets. */
+  readonly #commandEnv: Record<string, string>;
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
+    this.#commandEnv = commandEnv(options.platform, options.config, options.headers ?? {});
     this.#requested = [...options.config.scopes];
     this.#inClear = !isTrustedEndpoint(options.serverUrl);
   }
@@ -188,6 +193,8 @@ export class OAuthTokenSource implements TokenSource {
       this.#dpop.resourceNonce = challenge.dpopNonce;
       return fresh;
     }
+    // Says when a refusal was taken up, and whether a renewal on its way will serve it (tests wait for it, not for a time).
+    this.#o.logger.debug("the remote server refused the token", { status: challenge.status, renewal_on_its_way: this.#busy !== undefined || this.#renewing !== undefined });
     if (this.#busy) {
       // Requests in flight when the token was replaced all come back refused: one renewal serves them all.
       const ok = await this.#busy.catch(() => false);
@@ -397,7 +404,7 @@ export class OAuthTokenSource implements TokenSource {
 
   async #interactive(target: Current): Promise<InteractiveContext> {
     const { config, platform, logger, key, openBrowser } = this.#o;
-    return { config, http: await this.#endpointHttp(target), platform, logger, key, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
+    return { config, http: await this.#endpointHttp(target), platform, logger, key, commandEnv: this.#commandEnv, signal: this.#shutdown.signal, ...(openBrowser && { openBrowser }) };
   }
 
   /** A new token for `scopes` with the configured grant; becomes current. */
@@ -435,7 +442,7 @@ export class OAuthTokenSource implements TokenSource {
       platform,
       "client.auth.oauth.enterprise",
       { value: "id_token", env: "id_token_env", command: "id_token_command" },
-      this.#o.config,
+      this.#commandEnv,
     );
     return exchangeIdToken(http, idp, idpIdentity, { idToken, audience: target.as.issuer, resource: target.resource, scopes });
   }
@@ -448,7 +455,7 @@ export class OAuthTokenSource implements TokenSource {
       this.#o.platform,
       "client.auth.oauth.workload_identity",
       { value: "token", env: "token_env", file: "token_file", command: "token_command" },
-      this.#o.config,
+      this.#commandEnv,
     );
   }
 
