@@ -25,8 +25,10 @@ export const checkConfigCommand: Command = {
     "MCP_BRIDGE_CONFIG=/etc/mcp-bridge/prod.yaml mcp-bridge check-config --quiet",
   ],
   details: [
-    "The effective configuration is the file with every default filled in, written back in the file's",
-    'units ("30s", "16MiB"). Secrets, the values of mcp_server.env and client.headers, and what the',
+    "The effective configuration is the file with every default filled in, durations and sizes in the",
+    'largest unit that divides them ("60s" prints as "1m", 1048576 as "1MiB"), as docs/configuration.md',
+    "shows defaults. An auth section the file leaves out stays out (no authentication, or the built-in",
+    "authorization server's). Secrets, the values of mcp_server.env and client.headers, and what the",
     "environment (${VAR}) filled in to mcp_server.command, mcp_server.args and the *_command keys print",
     'as "[redacted]"; URLs print as logs show them (credentials and key-like path segments redacted).',
     "YAML output starts with a comment line naming the file; JSON output is bare JSON.",
