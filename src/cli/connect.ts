@@ -90,7 +90,7 @@ export const connectCommand: Command = {
     timeout: { type: "string", value: "DURATION", description: 'Time allowed to connect and between reads (default "30s")' },
     "ca-cert": { type: "string", value: "FILE", description: "PEM CA bundle trusted for the server's certificate" },
     "log-level": { type: "string", value: "LEVEL", description: "debug, info, warn (default) or error; logs go to stderr" },
-    "log-file": { type: "string", value: "PATH", description: "Write logs to PATH instead of stderr" },
+    "log-file": { type: "string", value: "FILE", description: "Write logs to FILE (appended to) instead of stderr" },
   },
   examples: [
     "mcp-bridge connect https://mcp.example.com/mcp",
