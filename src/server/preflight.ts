@@ -10,6 +10,7 @@ import type { Config, ServerConfig } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
+import { commandRunnable } from "./child.ts";
 import { isLoopbackHost } from "./guards.ts";
 
 /** What a PEM file named by each key must hold: a wrong or swapped file is named here, not as an OpenSSL code at start. */
@@ -75,4 +76,17 @@ export function reachWarnings(server: ServerConfig): Array<{ message: string; li
     warnings.push({ message: "server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", listen: server.metrics_listen.text });
   }
   return warnings;
+}
+
+/**
+ * What `run` warns about at start (per-session children start on demand, so it would otherwise show
+ * only at the first initialize) and `check-config` prints too: server.mcp_server.command resolves to
+ * no executable file on the child's PATH. Undefined when it does.
+ */
+export function commandWarning(server: ServerConfig, platform: Platform): string | undefined {
+  const command = server.mcp_server!.command;
+  if (commandRunnable(server.mcp_server!, platform)) return undefined;
+  // "npx -y some-server" in command is the usual slip: the command is run as one file name, never split.
+  const withArguments = /\S\s+\S/.test(command) ? "; arguments go in server.mcp_server.args, one list item each" : "";
+  return `server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`;
 }

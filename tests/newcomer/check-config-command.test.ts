@@ -1,0 +1,30 @@
+/**
+ * @module check-config warns, as `run` does at start, when server.mcp_server.command is no
+ * executable file on this machine's PATH: the usual slip of a newcomer, the whole command line in
+ * `command` ("npx -y @modelcontextprotocol/server-filesystem /srv/data"), was declared valid and
+ * failed only at the first client's initialize. Still exit 0 (the file may be meant for another
+ * machine); the words after the first are not shown (they may hold a secret).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { runCli, writeConfig } from "../support/bridge.ts";
+
+const WARNING = /^mcp-bridge: warning: server\.mcp_server\.command cannot be run \(no executable file by that name on the child's PATH, or at that path\)/m;
+
+test("check-config: a whole command line in mcp_server.command is valid YAML but draws a warning saying where arguments go", async () => {
+  const path = writeConfig('mode: server\nserver:\n  mcp_server:\n    command: "npx -y @modelcontextprotocol/server-filesystem /srv/data-secret-4242"\n');
+  const result = await runCli(["check-config", "-q", "-c", path]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, WARNING);
+  assert.match(result.stderr, /arguments go in server\.mcp_server\.args, one list item each/);
+  assert.doesNotMatch(result.stderr, /secret-4242/);
+});
+
+test("check-config: a command found nowhere on PATH draws the warning; one that is found draws none", async () => {
+  const missing = await runCli(["check-config", "-q", "-c", writeConfig("mode: server\nserver:\n  mcp_server: {command: no-such-mcp-server}\n")]);
+  assert.equal(missing.code, 0, missing.stderr);
+  assert.match(missing.stderr, WARNING);
+  assert.doesNotMatch(missing.stderr, /arguments go in/);
+  const found = await runCli(["check-config", "-q", "-c", writeConfig("mode: server\nserver:\n  mcp_server: {command: node}\n")]);
+  assert.deepEqual([found.code, found.stderr], [0, ""]);
+});
