@@ -8,6 +8,7 @@ import { ConfigError } from "../config/errors.ts";
 import { notProvided } from "../config/not-provided.ts";
 import type { Config, ServerConfig } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
+import { isAbsolute } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
 import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 import { commandRunnable } from "./child.ts";
@@ -26,8 +27,11 @@ export async function readConfiguredFile(platform: Platform, key: string, path: 
   try {
     text = await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
   } catch (error) {
-    const reason = error instanceof InputTooLargeError ? `larger than ${MAX_CONFIGURED_FILE_BYTES} bytes` : error instanceof TypeError ? "not text" : ((error as { code?: string }).code ?? (error as Error).name);
-    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${reason})` }]);
+    const missing = (error as { code?: string }).code === "ENOENT" || (error as Error).name === "NotFound";
+    // A newcomer writes a path relative to the config file; it is read from the working directory (as the Go original does).
+    const relative = missing && !isAbsolute(path, platform.isWindows) ? "; a relative path is read from the directory the bridge was started in, not the configuration file's: write an absolute path" : "";
+    const reason = error instanceof InputTooLargeError ? `larger than ${MAX_CONFIGURED_FILE_BYTES} bytes` : error instanceof TypeError ? "not text" : missing ? "no such file" : ((error as { code?: string }).code ?? (error as Error).name);
+    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${reason})${relative}` }]);
   }
   const expected = PEM_LABELS[key];
   if (expected && !expected.pattern.test(text)) throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `"${path}" does not hold ${expected.what}${key === "server.tls.client_ca" ? "" : "; are cert_file and key_file swapped?"}` }]);

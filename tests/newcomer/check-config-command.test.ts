@@ -3,7 +3,8 @@
  * executable file on this machine's PATH: the usual slip of a newcomer, the whole command line in
  * `command` ("npx -y @modelcontextprotocol/server-filesystem /srv/data"), was declared valid and
  * failed only at the first client's initialize. Still exit 0 (the file may be meant for another
- * machine); the words after the first are not shown (they may hold a secret).
+ * machine); the words after the first are not shown (they may hold a secret). And a relative file
+ * path that is not there says where relative paths are read from.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -27,4 +28,14 @@ test("check-config: a command found nowhere on PATH draws the warning; one that 
   assert.doesNotMatch(missing.stderr, /arguments go in/);
   const found = await runCli(["check-config", "-q", "-c", writeConfig("mode: server\nserver:\n  mcp_server: {command: node}\n")]);
   assert.deepEqual([found.code, found.stderr], [0, ""]);
+});
+
+test("a relative file path that is not there: the error names the key and says relative paths are read from where the bridge was started", async () => {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const path = writeConfig("mode: server\nserver:\n  mcp_server: {command: node}\n  tls: {enabled: true, cert_file: tls/cert.pem, key_file: /nonexistent/key.pem}\n");
+  const result = await runCli(["check-config", "-q", "-c", path], { cwd: mkdtempSync(join(tmpdir(), "mcp-bridge-cwd-")) });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /\n {2}server\.tls\.cert_file: cannot read "tls\/cert\.pem" \(no such file\); a relative path is read from the directory the bridge was started in, not the configuration file's: write an absolute path\n/);
 });
