@@ -95,3 +95,14 @@ test("connect to a server that is not there: the local client's error names the 
     await local.close();
   }
 });
+
+test("a stray word: quoting advice only where the command takes values, the header example only for connect", async () => {
+  const token = await runCli(["gen-token", "extra"]);
+  assert.equal(token.code, 2);
+  assert.match(token.stderr, /unexpected argument \(not shown: it may be a secret\); gen-token takes only options\n/);
+  const check = await runCli(["check-config", "extra"]);
+  assert.match(check.stderr, /check-config takes only options, and a value holding spaces must be quoted as one argument\n/);
+  const connect = await runCli(["connect", URL, "--header", "X-Api-Key:", "secret-4242"]);
+  assert.match(connect.stderr, /connect takes 1 argument besides its options, and a value holding spaces must be quoted as one argument \('Name: value'\)\n/);
+  assert.doesNotMatch(connect.stderr, /secret-4242/);
+});
