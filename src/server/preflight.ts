@@ -69,12 +69,19 @@ export async function preflight(config: Config, platform: Platform, source: stri
 
 /**
  * What `run` warns about at start and `check-config` prints too: listeners beyond loopback that
- * anyone who reaches them may use (`listen`: the address as written).
+ * anyone who reaches them may use, or whose OAuth URLs name loopback (`listen`: the address as written).
  */
 export function reachWarnings(server: ServerConfig): Array<{ message: string; listen: string }> {
   const warnings: Array<{ message: string; listen: string }> = [];
   if (!authenticates(server) && !isLoopbackHost(server.listen.host)) {
     warnings.push({ message: "authentication is off on a non-loopback address: anyone who can reach it can use the MCP server (set server.auth, or a loopback server.listen)", listen: server.listen.text });
+  }
+  // Without public_url the URLs OAuth clients are given name 127.0.0.1 (see oauth_server.issuer): fine on this machine, useless from another.
+  if ((server.oauth_server.enabled || server.auth?.type === "oauth") && !server.public_url && !isLoopbackHost(server.listen.host)) {
+    warnings.push({
+      message: `server.public_url is unset: the URLs OAuth clients are given (the 401's resource_metadata, the token audience${server.oauth_server.enabled ? ", the authorization server's issuer" : ""}) name ${server.tls.enabled ? "https" : "http"}://127.0.0.1:${server.listen.port}, which clients on other machines cannot use (set server.public_url to the URL they connect to)`,
+      listen: server.listen.text,
+    });
   }
   if (server.metrics_listen && !isLoopbackHost(server.metrics_listen.host)) {
     warnings.push({ message: "server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", listen: server.metrics_listen.text });

@@ -72,3 +72,21 @@ test("check-config -q: authentication off on every interface is a warning naming
   assert.equal(guarded.code, 0, guarded.stderr);
   assert.equal(guarded.stderr, "");
 });
+
+test("OAuth on every interface without public_url: check-config warns (as run does at start, the same reachWarnings) that clients elsewhere get 127.0.0.1 URLs; with public_url, no warning", async () => {
+  const hash = "$2b$04$R8CtY3b56U9HVKeFlHOO7eS8eBBEnXFw3M8gn3EZOJhDP1KuOW4X6";
+  const config = (extra: Record<string, unknown>) =>
+    writeConfig({
+      mode: "server",
+      server: { listen: "0.0.0.0:8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: hash }] } }, ...extra },
+      storage: { type: "memory" },
+    });
+  const bare = await runCli(["check-config", "-q", "-c", config({})]);
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.match(bare.stderr, /^mcp-bridge: warning: 0\.0\.0\.0:8080: server\.public_url is unset: the URLs OAuth clients are given \(the 401's resource_metadata, the token audience, the authorization server's issuer\) name http:\/\/127\.0\.0\.1:8080, which clients on other machines cannot use \(set server\.public_url to the URL they connect to\)$/m);
+  const published = await runCli(["check-config", "-q", "-c", config({ public_url: "https://mcp.example.com/mcp" })]);
+  assert.equal(published.code, 0, published.stderr);
+  assert.doesNotMatch(published.stderr, /public_url/);
+  const idp = await runCli(["check-config", "-q", "-c", writeConfig({ mode: "server", server: { listen: ":8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth: { type: "oauth", oauth: { discovery_url: "https://id.example.com" } } } })]);
+  assert.match(idp.stderr, /^mcp-bridge: warning: :8080: server\.public_url is unset: the URLs OAuth clients are given \(the 401's resource_metadata, the token audience\) name http:\/\/127\.0\.0\.1:8080/m);
+});
