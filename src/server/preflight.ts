@@ -79,7 +79,7 @@ export function reachWarnings(server: ServerConfig): Array<{ message: string; li
   // Without public_url the URLs OAuth clients are given name 127.0.0.1 (see oauth_server.issuer): fine on this machine, useless from another.
   if ((server.oauth_server.enabled || server.auth?.type === "oauth") && !server.public_url && !isLoopbackHost(server.listen.host)) {
     warnings.push({
-      message: `server.public_url is unset: the URLs OAuth clients are given (the 401's resource_metadata, the token audience${server.oauth_server.enabled ? ", the authorization server's issuer" : ""}) name ${server.tls.enabled ? "https" : "http"}://127.0.0.1:${server.listen.port}, which clients on other machines cannot use (set server.public_url to the URL they connect to)`,
+      message: `server.public_url is unset: the URLs OAuth clients are given (the 401's resource_metadata, the token audience${server.oauth_server.enabled && !server.oauth_server.issuer ? ", the authorization server's issuer" : ""}) name ${server.tls.enabled ? "https" : "http"}://127.0.0.1:${server.listen.port}, which clients on other machines cannot use (set server.public_url to the URL they connect to)`,
       listen: server.listen.text,
     });
   }
