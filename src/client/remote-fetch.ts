@@ -178,7 +178,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         const failure = options.tokenSource.failure?.();
         if (failure) {
           await response.body?.cancel().catch(() => {});
-          throw new ClientTransportError("http", `${new URL(url).host} answered HTTP ${response.status}, and signing in failed: ${failure}`, { status: response.status });
+          // A 401 naming no Protected Resource Metadata is often a server that takes a static token, not OAuth: the failure of the guessed sign-in alone misleads.
+          const staticToken = response.status === 401 && !/resource_metadata\s*=/i.test(response.headers.get("www-authenticate") ?? "") ? "; its challenge names no authorization server (no resource_metadata): if it takes a static token, give it (connect --token-env VAR, or client.auth.type: bearer)" : "";
+          throw new ClientTransportError("http", `${new URL(url).host} answered HTTP ${response.status}, and signing in failed: ${failure}${staticToken}`, { status: response.status });
         }
       }
       return response;
