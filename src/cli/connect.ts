@@ -11,6 +11,8 @@ import { variableNamed } from "../log/sanitize.ts";
 function parseHeader(text: string, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[]): [string, string] {
   const colon = text.indexOf(":");
   const name = colon < 0 ? "" : text.slice(0, colon).trim();
+  // The value is never repeated: it may be a secret.
+  if (colon < 0) throw new UsageError(`--header needs "Name: value" (got no colon after the name; quote the whole header as one argument: --header 'X-Api-Key: value')`);
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header needs "Name: value" (got a header without a valid name)`);
   return [name, substituteVariables(text.slice(colon + 1).trim(), env, `--header ${name}`, issues)];
 }

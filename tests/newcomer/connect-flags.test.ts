@@ -106,3 +106,12 @@ test("a stray word: quoting advice only where the command takes values, the head
   assert.match(connect.stderr, /connect takes 1 argument besides its options, and a value holding spaces must be quoted as one argument \('Name: value'\)\n/);
   assert.doesNotMatch(connect.stderr, /secret-4242/);
 });
+
+test("connect --header without a colon ('Authorization Bearer tok'): the error says the colon is missing, never the value", async () => {
+  const result = await runCli(["connect", URL, "--header", "Authorization Bearer tok-secret-4242"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--header needs "Name: value" \(got no colon after the name; quote the whole header as one argument: --header 'X-Api-Key: value'\)/);
+  assert.doesNotMatch(result.stderr, /tok-secret-4242/);
+  const unnamed = await runCli(["connect", URL, "--header", ": tok-secret-4242"]);
+  assert.match(unnamed.stderr, /--header needs "Name: value" \(got a header without a valid name\)/);
+});
