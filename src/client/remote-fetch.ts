@@ -150,7 +150,16 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         const host = new URL(url).host;
         // The runtime's message may already start with the host ("127.0.0.1:8080: connect ECONNREFUSED …"): named once.
         const reason = error.message.startsWith(`${host}: `) ? error.message.slice(host.length + 2) : error.message;
-        throw new ClientTransportError(error.sent ? "network" : "unreachable", `cannot reach ${host}: ${reason}`, { cause: error });
+        // A certificate refused for want of its CA or for another name is fixed by a setting: named here.
+        const fix =
+          error.code !== "tls"
+            ? ""
+            : /altnames|does not match/i.test(reason)
+              ? " (the certificate names another host: client.tls.server_name gives the name it holds)"
+              : /self.signed|unable to (?:verify|get)|issuer/i.test(reason)
+                ? " (signed by a CA this machine does not trust: give its certificate with connect --ca-cert FILE, or client.tls.ca_cert)"
+                : "";
+        throw new ClientTransportError(error.sent ? "network" : "unreachable", `cannot reach ${host}: ${reason}${fix}`, { cause: error });
       }
       if ((response.status === 429 || response.status === 503) && retry.enabled && retries < retry.max_retries) {
         const after = retryAfterMs(response.headers.get("retry-after"));
