@@ -149,10 +149,11 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         }
         const host = new URL(url).host;
         // The runtime's message may already start with the host ("127.0.0.1:8080: connect ECONNREFUSED …"): named once.
-        const reason = error.message.startsWith(`${host}: `) ? error.message.slice(host.length + 2) : error.message;
-        // A certificate refused for want of its CA or for another name is fixed by a setting: named here.
-        const fix =
-          error.code !== "tls"
+        const reason = (error.message.startsWith(`${host}: `) ? error.message.slice(host.length + 2) : error.message).trimEnd();
+        // https:// to a plain port, or a certificate refused for want of its CA or for another name: the fix is named.
+        const fix = /wrong version number/i.test(reason)
+          ? " (no TLS at that port: is the server's URL http://?)"
+          : error.code !== "tls"
             ? ""
             : /altnames|does not match/i.test(reason)
               ? " (the certificate names another host: client.tls.server_name gives the name it holds)"
