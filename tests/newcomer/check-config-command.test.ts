@@ -39,3 +39,15 @@ test("a relative file path that is not there: the error names the key and says r
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /\n {2}server\.tls\.cert_file: cannot read "tls\/cert\.pem" \(no such file\); a relative path is read from the directory the bridge was started in, not the configuration file's: write an absolute path\n/);
 });
+
+test("gen-key --out with a relative path: its config hint says a relative key_file is read from where the bridge starts; an absolute one has no such note", async () => {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-genkey-"));
+  const relative = await runCli(["gen-key", "--alg", "ES256", "--out", "signing.pem"], { cwd: dir });
+  assert.equal(relative.code, 0, relative.stderr);
+  assert.match(relative.stderr, /# In the config: server\.oauth_server\.signing: \{algorithm: ES256, key_file: signing\.pem, key_id: [\w-]+\} \(a relative key_file is read from the directory the bridge is started in: give the absolute path\)\n/);
+  const absolute = await runCli(["gen-key", "--alg", "ES256", "--out", join(dir, "other.pem")]);
+  assert.match(absolute.stderr, /key_file: \/.*other\.pem, key_id: [\w-]+\}\n/);
+});
