@@ -84,7 +84,7 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
       platform.writeStdout(commandHelp(command) + "\n");
       return 0;
     }
-    const parsed = parseArgs(commandArgs, command.options);
+    const parsed = parseArgs(commandArgs, command.options, COMMANDS.filter((other) => other !== command));
     // A word beyond what the command takes is a mistake, never ignored.
     const stray = parsed.positionals[command.positionals ?? 0];
     if (stray !== undefined) {

@@ -115,3 +115,12 @@ test("connect --header without a colon ('Authorization Bearer tok'): the error s
   const unnamed = await runCli(["connect", URL, "--header", ": tok-secret-4242"]);
   assert.match(unnamed.stderr, /--header needs "Name: value" \(got a header without a valid name\)/);
 });
+
+test("an option of another command (run --token-env, connect -c): the error says which command takes it", async () => {
+  const run = await runCli(["-c", "/nonexistent.yaml", "--token-env", "T"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /^mcp-bridge run: unknown option --token-env \(an option of mcp-bridge connect, not of this command\)\n/);
+  const connect = await runCli(["connect", URL, "-c", "client.yaml"]);
+  assert.equal(connect.code, 2);
+  assert.match(connect.stderr, /^mcp-bridge connect: unknown option -c \(an option of mcp-bridge run, mcp-bridge check-config, not of this command\)\n/);
+});
