@@ -51,3 +51,20 @@ test("gen-key --out with a relative path: its config hint says a relative key_fi
   const absolute = await runCli(["gen-key", "--alg", "ES256", "--out", join(dir, "other.pem")]);
   assert.match(absolute.stderr, /key_file: \/.*other\.pem, key_id: [\w-]+\}\n/);
 });
+
+test("a world-readable file holding a password_hash: the warning says the hash's way out is password_env (it is read literally, never as a ${VAR})", async () => {
+  const { chmodSync } = await import("node:fs");
+  const hash = "$2b$04$R8CtY3b56U9HVKeFlHOO7eS8eBBEnXFw3M8gn3EZOJhDP1KuOW4X6";
+  const path = writeConfig(`mode: server\nserver:\n  mcp_server: {command: node}\n  oauth_server:\n    enabled: true\n    builtin: {users: [{username: a, password_hash: "${hash}"}]}\nstorage: {type: memory}\n`);
+  chmodSync(path, 0o644);
+  const result = await runCli(["check-config", "-q", "-c", path]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /holds secrets and every user of this machine can read it \(mode 644\): run "chmod 600 .*", or move the secrets into environment variables \(\$\{VAR\}\); a password_hash cannot be a \$\{VAR\}: give the password in password_env instead\n/);
+});
+
+test('password_hash: "${HASH}" is refused saying the key is read literally and password_env is the way to use the environment', async () => {
+  const path = writeConfig('mode: server\nserver:\n  mcp_server: {command: node}\n  oauth_server:\n    enabled: true\n    builtin: {users: [{username: a, password_hash: "${HASH}"}]}\nstorage: {type: memory}\n');
+  const result = await runCli(["check-config", "-q", "-c", path], { env: { HASH: "$2b$04$R8CtY3b56U9HVKeFlHOO7eS8eBBEnXFw3M8gn3EZOJhDP1KuOW4X6" } });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /users\[0\]\.password_hash: is not a bcrypt hash \(make one with: mcp-bridge hash-password\); password_hash is read literally, never as a \$\{VAR\}: give a password from the environment with password_env\n/);
+});
