@@ -2,7 +2,8 @@
  * @module `connect URL` without --token-env to a server that takes static bearer tokens (its 401
  * names no resource_metadata): the sign-in the bridge tries then fails at a guessed registration
  * endpoint, and the local client's error said only that ("dynamic client registration refused
- * (HTTP 404 …)"), never that a token could be given. It now says how.
+ * (HTTP 404 …)"), never that a token could be given. It now says how. And `--transport sse` given
+ * the Streamable HTTP URL: the error now says that transport needs the server's SSE endpoint.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -25,6 +26,19 @@ test("connect without a token to a bearer-only server: the error names the sign-
       (error: Error) => error.message,
     );
     assert.match(failure, /answered HTTP 401, and signing in failed: .*; its challenge names no authorization server \(no resource_metadata\): if it takes a static token, give it \(connect --token-env VAR, or client\.auth\.type: bearer\)/);
+  } finally {
+    await local.close();
+  }
+});
+
+test("connect --transport sse with the Streamable HTTP URL (…/mcp): the error says the transport needs the SSE endpoint", async () => {
+  const local = await connectLocalClient(["connect", server.url, "--token-env", "T", "--transport", "sse"], { env: { T: "tok-newcomer-0123456789" }, connect: false });
+  try {
+    const failure = await local.client.connect(local.transport).then(
+      () => assert.fail("connected"),
+      (error: Error) => error.message,
+    );
+    assert.match(failure, /\(event stream\) answered HTTP 400: .* \(no HTTP\+SSE event stream at this URL: that transport's URL is the server's SSE endpoint, often ending in \/sse\)/);
   } finally {
     await local.close();
   }
