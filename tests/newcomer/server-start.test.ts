@@ -90,3 +90,18 @@ test("OAuth on every interface without public_url: check-config warns (as run do
   const idp = await runCli(["check-config", "-q", "-c", writeConfig({ mode: "server", server: { listen: ":8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth: { type: "oauth", oauth: { discovery_url: "https://id.example.com" } } } })]);
   assert.match(idp.stderr, /^mcp-bridge: warning: :8080: server\.public_url is unset: the URLs OAuth clients are given \(the 401's resource_metadata, the token audience\) name http:\/\/127\.0\.0\.1:8080/m);
 });
+
+test("a browser's CORS preflight while CORS is off: 405 naming server.cors, and a warning in the log (the browser shows only a CORS failure)", async () => {
+  const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } });
+  try {
+    const response = await fetch(bridge.url, { method: "OPTIONS", headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" } });
+    assert.equal(response.status, 405);
+    assert.match(((await response.json()) as { error_description: string }).error_description, /^OPTIONS is not served on \/mcp: CORS is off \(set server\.cors\.enabled: true and list the origin in server\.cors\.allowed_origins\); use GET, POST, DELETE$/);
+    await waitForLog(bridge, /WARN +browser's CORS preflight refused: CORS is off origin=http:\/\/localhost:6274 path=\/mcp fix="set server\.cors\.enabled: true/);
+    const plain = await fetch(bridge.url, { method: "OPTIONS" });
+    assert.equal(plain.status, 405, "an OPTIONS that is no preflight is answered as before");
+    assert.match(((await plain.json()) as { error_description: string }).error_description, /^OPTIONS is not served on \/mcp; use GET, POST, DELETE$/);
+  } finally {
+    await bridge.stop();
+  }
+});
