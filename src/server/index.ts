@@ -11,7 +11,7 @@ import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
 import { Metrics } from "./metrics.ts";
 import { createOpsApp } from "./ops.ts";
-import { commandWarning, reachWarnings, readConfiguredFile } from "./preflight.ts";
+import { authSettingIssue, commandWarning, reachWarnings, readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -136,7 +136,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     await authorizationServer?.close();
     await listener.close();
     // The authenticators throw TypeError for settings they cannot work with (e.g. plain-http IdPs).
-    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }]);
+    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [authSettingIssue(error)]);
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);

@@ -4,7 +4,8 @@
  * the config (TLS), and the authenticator's own settings checks (plain-http IdP or validation URLs).
  */
 import { authenticates, createAuthenticator } from "../auth/index.ts";
-import { ConfigError } from "../config/errors.ts";
+import { AuthSettingError } from "../auth/types.ts";
+import { ConfigError, type ConfigIssue } from "../config/errors.ts";
 import { notProvided } from "../config/not-provided.ts";
 import type { Config, ServerConfig } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
@@ -38,6 +39,11 @@ export async function readConfiguredFile(platform: Platform, key: string, path: 
   return text;
 }
 
+/** An authenticator's refusal of its settings (a TypeError) as a config issue naming the key when it is known. */
+export function authSettingIssue(error: TypeError): ConfigIssue {
+  return { path: error instanceof AuthSettingError ? `server.auth.${error.key}` : "server.auth", message: error.message };
+}
+
 /** Throws ConfigError (exit 2) for the first class of problem found; `source` names the file. */
 export async function preflight(config: Config, platform: Platform, source: string): Promise<void> {
   const missing = notProvided(config);
@@ -62,7 +68,7 @@ export async function preflight(config: Config, platform: Platform, source: stri
     const authenticator = await createAuthenticator(auth, { resource, logger: silent, sha256: platform.sha256 });
     authenticator?.close?.();
   } catch (error) {
-    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }], source);
+    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [authSettingIssue(error)], source);
     throw error;
   }
 }

@@ -68,3 +68,11 @@ test('password_hash: "${HASH}" is refused saying the key is read literally and p
   assert.equal(result.code, 2);
   assert.match(result.stderr, /users\[0\]\.password_hash: is not a bcrypt hash \(make one with: mcp-bridge hash-password\); password_hash is read literally, never as a \$\{VAR\}: give a password from the environment with password_env\n/);
 });
+
+test("a plain-http identity provider or validation endpoint off loopback: the error names the key itself, not only server.auth", async () => {
+  const oauth = await runCli(["check-config", "-q", "-c", writeConfig('mode: server\nserver:\n  mcp_server: {command: node}\n  auth: {type: oauth, oauth: {discovery_url: "http://id.example.com"}}\n')]);
+  assert.equal(oauth.code, 2);
+  assert.match(oauth.stderr, /\n {2}server\.auth\.oauth\.discovery_url: must be an https URL \(plain http is accepted only for loopback addresses\)\n/);
+  const bearer = await runCli(["check-config", "-q", "-c", writeConfig('mode: server\nserver:\n  mcp_server: {command: node}\n  auth: {type: bearer, bearer: {validation_endpoint: "http://auth.example.com/validate"}}\n')]);
+  assert.match(bearer.stderr, /\n {2}server\.auth\.bearer\.validation_endpoint: must be an https URL/);
+});
