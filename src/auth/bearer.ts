@@ -5,7 +5,7 @@
  */
 import type { Secret } from "../config/secret.ts";
 import { sha256 as webSha256, timingSafeEqual, toHex, type Sha256 } from "../util/digest.ts";
-import { B64TOKEN, MAX_TOKEN_LENGTH, type Principal } from "./types.ts";
+import { AuthSettingError, B64TOKEN, MAX_TOKEN_LENGTH, type Principal } from "./types.ts";
 
 /** A `valid_tokens` entry in digest form: "sha256:" and 64 hex digits. */
 export const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
@@ -26,8 +26,9 @@ export function createStaticTokenSet(tokens: readonly Secret[], sha256: Sha256 =
     if (HASHED.test(value) || (value.length <= MAX_TOKEN_LENGTH && B64TOKEN.test(value))) return;
     // Whitespace is the usual cause: a value read from a file keeps its line break (CRLF ones a \r).
     const whitespace = /\s/.test(value) ? " (it holds a space or line break: trim the value)" : "";
-    throw new TypeError(
-      `bearer "valid_tokens[${index}]" is not a token a client can send in an Authorization header${whitespace}: use RFC 6750 characters (letters, digits, - . _ ~ + / and trailing =, at most ${MAX_TOKEN_LENGTH} characters), or "sha256:<hex>" of the token`,
+    throw new AuthSettingError(
+      `bearer.valid_tokens[${index}]`,
+      `is not a token a client can send in an Authorization header${whitespace}: use RFC 6750 characters (letters, digits, - . _ ~ + / and trailing =, at most ${MAX_TOKEN_LENGTH} characters), or "sha256:<hex>" of the token`,
     );
   });
   const known = Promise.all(

@@ -8,7 +8,7 @@ import type { BearerConfig } from "../config/schema.ts";
 import { sha256 as webSha256, toHex, type Sha256 } from "../util/digest.ts";
 import { TtlCache } from "./ttl-cache.ts";
 import { readBodyLimited } from "../util/body.ts";
-import { AuthError, type Principal } from "./types.ts";
+import { AuthError, AuthSettingError, type Principal } from "./types.ts";
 import { isTrustedEndpoint } from "./oauth/http.ts";
 import { REFUSED_TOKEN_CACHE_ENTRIES, TOKEN_CACHE_MAX_ENTRIES } from "./oauth/token-cache.ts";
 
@@ -60,7 +60,7 @@ function unreachable(error: unknown): AuthError {
  */
 export function createRemoteValidator(config: BearerConfig & { validation_endpoint: string }, fetchImpl: typeof fetch = fetch, sha256: Sha256 = webSha256): RemoteValidator {
   if (!isTrustedEndpoint(config.validation_endpoint)) {
-    throw new TypeError('bearer "validation_endpoint" must be an https URL (plain http is accepted only for loopback addresses: tokens would travel in clear)');
+    throw new AuthSettingError("bearer.validation_endpoint", "must be an https URL (plain http is accepted only for loopback addresses: tokens would travel in clear)");
   }
   // Refusals apart from acceptances (see REFUSED_TOKEN_CACHE_ENTRIES).
   const accepted = new TtlCache<Principal>(TOKEN_CACHE_MAX_ENTRIES);

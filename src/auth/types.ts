@@ -65,6 +65,20 @@ const STATUS: Record<AuthErrorCode, number> = {
  * A rejected request. `reason` is for the log (debug) and metrics only: it is never sent to the
  * client, which gets only the RFC 6750 error code.
  */
+/**
+ * A setting an authenticator cannot work with (a plain-http endpoint off loopback): a configuration
+ * error at start. `key` is its path under `auth` ("oauth.discovery_url"), so the error names it.
+ */
+export class AuthSettingError extends TypeError {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AuthSettingError";
+  }
+}
+
 export class AuthError extends Error {
   readonly code: AuthErrorCode;
   readonly status: number;

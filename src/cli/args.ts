@@ -32,7 +32,11 @@ export class UsageError extends Error {
   }
 }
 
-export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedArgs {
+/**
+ * Parses argv against `specs`; an unknown option is a UsageError naming the nearest known one, or
+ * else the `others` (other commands: name and options) that take it.
+ */
+export function parseArgs(argv: readonly string[], specs: OptionSpecs, others: ReadonlyArray<{ name: string; options: OptionSpecs }> = []): ParsedArgs {
   const values: ParsedArgs["values"] = {};
   const positionals: string[] = [];
   const byAlias = new Map(Object.entries(specs).flatMap(([name, spec]) => (spec.alias ? [[spec.alias, name] as const] : [])));
@@ -52,8 +56,11 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
     const spec = name === undefined ? undefined : specs[name];
     if (!spec || name === undefined) {
       const near = closestKey(rawName, Object.keys(specs));
+      // "run --token-env", "connect -c": the option belongs to another command; which one is said.
+      const owners = others.filter(({ options }) => (long ? options[rawName] : Object.values(options).some((option) => option.alias === rawName))).map(({ name }) => `mcp-bridge ${name}`);
+      const hint = near ? ` (did you mean --${near}?)` : owners.length > 0 ? ` (an option of ${owners.join(", ")}, not of this command)` : "";
       // The name only: "--headr=Authorization: Bearer …" would print the value, a secret.
-      throw new UsageError(`unknown option ${long ? `--${rawName}` : arg}${near ? ` (did you mean --${near}?)` : ""}`);
+      throw new UsageError(`unknown option ${long ? `--${rawName}` : arg}${hint}`);
     }
     if (spec.type === "boolean") {
       if (inline !== undefined) throw new UsageError(`--${name} takes no value`);

@@ -2,7 +2,7 @@
 import { stringify } from "yaml";
 import { configToFileForm } from "../config/describe.ts";
 import { ConfigError } from "../config/errors.ts";
-import { reachWarnings } from "../server/preflight.ts";
+import { commandWarning, reachWarnings } from "../server/preflight.ts";
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
@@ -25,13 +25,16 @@ export const checkConfigCommand: Command = {
     "MCP_BRIDGE_CONFIG=/etc/mcp-bridge/prod.yaml mcp-bridge check-config --quiet",
   ],
   details: [
-    "The effective configuration is the file with every default filled in, written back in the file's",
-    'units ("30s", "16MiB"). Secrets, the values of mcp_server.env and client.headers, and what the',
+    "The effective configuration is the file with every default filled in, durations and sizes in the",
+    'largest unit that divides them ("60s" prints as "1m", 1048576 as "1MiB"), as docs/configuration.md',
+    "shows defaults. An auth section the file leaves out stays out (no authentication, or the built-in",
+    "authorization server's). Secrets, the values of mcp_server.env and client.headers, and what the",
     "environment (${VAR}) filled in to mcp_server.command, mcp_server.args and the *_command keys print",
     'as "[redacted]"; URLs print as logs show them (credentials and key-like path segments redacted).',
     "YAML output starts with a comment line naming the file; JSON output is bare JSON.",
     "Problems go to stderr, one per line, each naming its key; the exit code is then 2. Warnings",
-    "(secrets in a file others can read, a listener beyond loopback open to anyone) go to stderr too.",
+    "(secrets in a file others can read, a listener beyond loopback open to anyone, an mcp_server.command",
+    "that is no executable file on this machine's PATH) go to stderr too.",
   ].join("\n"),
   async run(args, platform) {
     const format = (args.values.format as string | undefined) ?? "yaml";
@@ -45,6 +48,8 @@ export const checkConfigCommand: Command = {
     }
     if (config.server) {
       for (const warning of reachWarnings(config.server)) platform.writeStderr(`mcp-bridge: warning: ${warning.listen}: ${warning.message}\n`);
+      const unrunnable = commandWarning(config.server, platform);
+      if (unrunnable) platform.writeStderr(`mcp-bridge: warning: ${unrunnable}\n`);
     }
     if (args.values.quiet) return 0;
     const effective = configToFileForm(config, writtenScalars(text));

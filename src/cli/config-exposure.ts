@@ -10,21 +10,21 @@ import type { Platform } from "../runtime/types.ts";
 import { parseDocument } from "yaml";
 
 /**
- * Every Secret in the config, and the values of the maps check-config redacts (child env, client
+ * Every Secret in the config with the key holding it, and the values of the maps check-config redacts (child env, client
  * headers). A `valid_tokens` digest ("sha256:…") is no secret: it is the form the docs and
  * gen-token recommend writing into the file.
  */
-function secretValues(config: Config): string[] {
-  const values: string[] = [];
-  const walk = (node: unknown): void => {
-    if (node instanceof Secret && !HASHED.test(node.reveal())) values.push(node.reveal());
-    else if (Array.isArray(node)) node.forEach(walk);
-    else if (node && typeof node === "object") Object.values(node).forEach(walk);
+function secretValues(config: Config): Array<{ value: string; key: string }> {
+  const values: Array<{ value: string; key: string }> = [];
+  const walk = (node: unknown, key: string): void => {
+    if (node instanceof Secret && !HASHED.test(node.reveal())) values.push({ value: node.reveal(), key });
+    else if (Array.isArray(node)) node.forEach((item) => walk(item, key));
+    else if (node && typeof node === "object") Object.entries(node).forEach(([name, child]) => walk(child, name));
   };
-  walk(config);
-  values.push(...Object.values(config.server?.mcp_server?.env ?? {}), ...Object.values(config.client?.headers ?? {}));
+  walk(config, "");
+  values.push(...[...Object.values(config.server?.mcp_server?.env ?? {}), ...Object.values(config.client?.headers ?? {})].map((value) => ({ value, key: "" })));
   // A short value ("1", "true") is also some other scalar of many files (a count, a switch): no sign of a literal secret.
-  return values.filter((value) => value.length >= SHORTEST_REDACTED_VALUE);
+  return values.filter(({ value }) => value.length >= SHORTEST_REDACTED_VALUE);
 }
 
 /**
@@ -48,7 +48,9 @@ export async function exposureWarning(platform: Platform, path: string, text: st
   const mode = await platform.fileMode(path);
   if (mode === undefined || (mode & 0o004) === 0) return undefined;
   const written = writtenScalars(text);
-  const literal = secretValues(config).some((value) => written.has(value));
-  if (!literal) return undefined;
-  return `${path} holds secrets and every user of this machine can read it (mode ${mode.toString(8).padStart(3, "0")}): run "chmod 600 ${path}", or move the secrets into environment variables (\${VAR})`;
+  const literal = secretValues(config).filter(({ value }) => written.has(value));
+  if (literal.length === 0) return undefined;
+  // password_hash is read literally (bcrypt hashes hold "$"): its way out of the file is password_env.
+  const hash = literal.some(({ key }) => key === "password_hash") ? "; a password_hash cannot be a ${VAR}: give the password in password_env instead" : "";
+  return `${path} holds secrets and every user of this machine can read it (mode ${mode.toString(8).padStart(3, "0")}): run "chmod 600 ${path}", or move the secrets into environment variables (\${VAR})${hash}`;
 }

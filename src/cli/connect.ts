@@ -11,6 +11,8 @@ import { variableNamed } from "../log/sanitize.ts";
 function parseHeader(text: string, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[]): [string, string] {
   const colon = text.indexOf(":");
   const name = colon < 0 ? "" : text.slice(0, colon).trim();
+  // The value is never repeated: it may be a secret.
+  if (colon < 0) throw new UsageError(`--header needs "Name: value" (got no colon after the name; quote the whole header as one argument: --header 'X-Api-Key: value')`);
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header needs "Name: value" (got a header without a valid name)`);
   return [name, substituteVariables(text.slice(colon + 1).trim(), env, `--header ${name}`, issues)];
 }
@@ -91,7 +93,7 @@ export const connectCommand: Command = {
     timeout: { type: "string", value: "DURATION", description: 'Time allowed to connect and between reads (default "30s")' },
     "ca-cert": { type: "string", value: "FILE", description: "PEM CA bundle trusted for the server's certificate" },
     "log-level": { type: "string", value: "LEVEL", description: "debug, info, warn (default) or error; logs go to stderr" },
-    "log-file": { type: "string", value: "PATH", description: "Write logs to PATH instead of stderr" },
+    "log-file": { type: "string", value: "FILE", description: "Write logs to FILE (appended to) instead of stderr" },
   },
   examples: [
     "mcp-bridge connect https://mcp.example.com/mcp",

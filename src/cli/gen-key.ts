@@ -1,6 +1,7 @@
 /** @module `mcp-bridge gen-key`: a signing key pair for `oauth_server.signing.key_file`, with its RFC 7638 key id. */
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
+import { isAbsolute } from "../runtime/command-resolution.ts";
 
 /** The algorithms `oauth_server.signing.algorithm` accepts. */
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
@@ -84,7 +85,9 @@ export const genKeyCommand: Command = {
 
     if (out !== undefined && jwkOut !== "-") platform.writeStdout(kid + "\n");
     else platform.writeStderr(`key id: ${kid}\n`);
-    platform.writeStderr(`# In the config: server.oauth_server.signing: {algorithm: ${alg}, key_file: ${out ?? "FILE"}, key_id: ${kid}}\n`);
+    // The config reads a relative key_file from the bridge's working directory, not from here or the config file's.
+    const relative = out !== undefined && !isAbsolute(out, platform.isWindows) ? " (a relative key_file is read from the directory the bridge is started in: give the absolute path)" : "";
+    platform.writeStderr(`# In the config: server.oauth_server.signing: {algorithm: ${alg}, key_file: ${out ?? "FILE"}, key_id: ${kid}}${relative}\n`);
     return 0;
   },
 };

@@ -84,7 +84,7 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
       platform.writeStdout(commandHelp(command) + "\n");
       return 0;
     }
-    const parsed = parseArgs(commandArgs, command.options);
+    const parsed = parseArgs(commandArgs, command.options, COMMANDS.filter((other) => other !== command));
     // A word beyond what the command takes is a mistake, never ignored.
     const stray = parsed.positionals[command.positionals ?? 0];
     if (stray !== undefined) {
@@ -93,7 +93,10 @@ export async function runCli(argv: readonly string[], platform: Platform): Promi
       if (named) throw new UsageError(`unexpected argument "${stray}" (the command comes first: mcp-bridge ${stray} ${commandArgs.filter((arg) => arg !== stray).map(redactUrl).join(" ")})`);
       // Not quoted: the usual stray word is the second half of an unquoted value (--header X-Api-Key: <key>), a secret.
       const takes = command.positionals ? `${command.positionals} argument${command.positionals > 1 ? "s" : ""} besides its options` : "only options";
-      throw new UsageError(`unexpected argument (not shown: it may be a secret); ${command.name} takes ${takes}, and a value holding spaces must be quoted as one argument ('Name: value')`);
+      // Quoting advice only where an option takes a value (gen-token, completion have none).
+      const valued = Object.values(command.options).some((option) => option.type === "string");
+      const quoting = valued ? `, and a value holding spaces must be quoted as one argument${command.options.header ? " ('Name: value')" : ""}` : "";
+      throw new UsageError(`unexpected argument (not shown: it may be a secret); ${command.name} takes ${takes}${quoting}`);
     }
     return await command.run(parsed, platform);
   } catch (error) {

@@ -123,7 +123,11 @@ export class LegacySseTransport implements RemoteTransport {
     const { logger, url } = this.#context;
     const abandon = new AbortController();
     const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: AbortSignal.any([this.#closing.signal, abandon.signal]) });
-    if (!response.ok) throw await statusError(response, `${new URL(url).host} (event stream)`);
+    if (!response.ok) {
+      // The usual cause: a Streamable HTTP URL (…/mcp) given to the HTTP+SSE transport, whose URL is its event stream's.
+      const hint = [400, 404, 405].includes(response.status) ? " (no HTTP+SSE event stream at this URL: that transport's URL is the server's SSE endpoint, often ending in /sse)" : "";
+      throw await statusError(response, `${new URL(url).host} (event stream)`, hint);
+    }
     const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
     if (type !== "text/event-stream") {
       await response.body?.cancel().catch(() => {});

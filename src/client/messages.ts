@@ -103,8 +103,8 @@ export function printable(text: string, max: number): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean || "(empty)";
 }
 
-/** An error for a non-2xx answer, with a bounded excerpt of its body, the request's credentials redacted. */
-export async function statusError(response: Response, what: string): Promise<ClientTransportError> {
+/** An error for a non-2xx answer, with a bounded excerpt of its body, the request's credentials redacted; `hint` (what to change) ends it. */
+export async function statusError(response: Response, what: string, hint = ""): Promise<ClientTransportError> {
   const body = redactSent(response, await readBodyText(response, 4096, 5_000).catch(() => ""));
   let detail = "";
   try {
@@ -114,7 +114,7 @@ export async function statusError(response: Response, what: string): Promise<Cli
   } catch {
     if (body.trim()) detail = `: ${printable(body, 200)}`;
   }
-  return new ClientTransportError("http", `${what} answered HTTP ${response.status}${detail}`, { status: response.status });
+  return new ClientTransportError("http", `${what} answered HTTP ${response.status}${detail}${hint}`, { status: response.status });
 }
 
 const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;

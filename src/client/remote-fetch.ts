@@ -149,8 +149,18 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         }
         const host = new URL(url).host;
         // The runtime's message may already start with the host ("127.0.0.1:8080: connect ECONNREFUSED …"): named once.
-        const reason = error.message.startsWith(`${host}: `) ? error.message.slice(host.length + 2) : error.message;
-        throw new ClientTransportError(error.sent ? "network" : "unreachable", `cannot reach ${host}: ${reason}`, { cause: error });
+        const reason = (error.message.startsWith(`${host}: `) ? error.message.slice(host.length + 2) : error.message).trimEnd();
+        // https:// to a plain port, or a certificate refused for want of its CA or for another name: the fix is named.
+        const fix = /wrong version number/i.test(reason)
+          ? " (no TLS at that port: is the server's URL http://?)"
+          : error.code !== "tls"
+            ? ""
+            : /altnames|does not match/i.test(reason)
+              ? " (the certificate names another host: client.tls.server_name gives the name it holds)"
+              : /self.signed|unable to (?:verify|get)|issuer/i.test(reason)
+                ? " (signed by a CA this machine does not trust: give its certificate with connect --ca-cert FILE, or client.tls.ca_cert)"
+                : "";
+        throw new ClientTransportError(error.sent ? "network" : "unreachable", `cannot reach ${host}: ${reason}${fix}`, { cause: error });
       }
       if ((response.status === 429 || response.status === 503) && retry.enabled && retries < retry.max_retries) {
         const after = retryAfterMs(response.headers.get("retry-after"));
@@ -178,7 +188,9 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
         const failure = options.tokenSource.failure?.();
         if (failure) {
           await response.body?.cancel().catch(() => {});
-          throw new ClientTransportError("http", `${new URL(url).host} answered HTTP ${response.status}, and signing in failed: ${failure}`, { status: response.status });
+          // A 401 naming no Protected Resource Metadata is often a server that takes a static token, not OAuth: the failure of the guessed sign-in alone misleads.
+          const staticToken = response.status === 401 && !/resource_metadata\s*=/i.test(response.headers.get("www-authenticate") ?? "") ? "; its challenge names no authorization server (no resource_metadata): if it takes a static token, give it (connect --token-env VAR, or client.auth.type: bearer)" : "";
+          throw new ClientTransportError("http", `${new URL(url).host} answered HTTP ${response.status}, and signing in failed: ${failure}${staticToken}`, { status: response.status });
         }
       }
       return response;

@@ -67,7 +67,13 @@ function peel(schema: Schema): Peeled {
       break;
     }
   }
-  if (defaultFrom) peeled.default = defaultFrom.fileForm ? defaultFrom.value : toFileForm(defaultFrom.schema, defaultFrom.value);
+  if (defaultFrom) {
+    const { schema: inner, value, fileForm } = defaultFrom;
+    // A prefault duration or size is text ("60s") that check-config prints parsed and written back
+    // ("1m"): the reference shows it the same way, so the two never disagree.
+    const printedAs = peeled.kind === "duration" || peeled.kind === "size";
+    peeled.default = fileForm && !printedAs ? value : toFileForm(inner, fileForm ? z.parse(inner, value) : value);
+  }
   return peeled;
 }
 

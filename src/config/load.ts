@@ -195,5 +195,7 @@ export function notFoundError(candidates: string[], env: Env = {}): ConfigError 
   return new ConfigError("CONFIG_NOT_FOUND", [
     { path: "", message: `looked in: ${candidates.join(", ")}` },
     { path: "", message: "pass one with -c FILE or set MCP_BRIDGE_CONFIG" },
+    // A newcomer's first bare `mcp-bridge` lands here: the ways on without a file.
+    { path: "", message: "without a file: mcp-bridge connect URL (client mode); mcp-bridge --help lists the commands" },
   ]);
 }

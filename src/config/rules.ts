@@ -559,7 +559,9 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
           seen.add(user.username);
           issues.push(...unless(Boolean(user.password_hash) !== Boolean(user.password_env), path, "needs exactly one of password_hash and password_env"));
           if (user.password_hash) {
-            issues.push(...unless(BCRYPT_HASH.test(user.password_hash.reveal()), `${path}.password_hash`, "is not a bcrypt hash (make one with: mcp-bridge hash-password)"));
+            // password_hash is read literally (bcrypt hashes hold "$"): a ${VAR} in it is never replaced.
+            const variable = /\$\{?[A-Za-z_]/.test(user.password_hash.reveal()) && !BCRYPT_HASH.test(user.password_hash.reveal()) ? "; password_hash is read literally, never as a ${VAR}: give a password from the environment with password_env" : "";
+            issues.push(...unless(BCRYPT_HASH.test(user.password_hash.reveal()), `${path}.password_hash`, `is not a bcrypt hash (make one with: mcp-bridge hash-password)${variable}`));
           }
         });
       } else {

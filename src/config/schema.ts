@@ -404,7 +404,7 @@ const oauthServerSchema = section({
   auth_code_lifetime: duration("lifetime").prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
   login_session_lifetime: duration("lifetime").prefault("0s").describe('Builtin mode: how long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
   allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
-  registration_lifetime: duration("lifetime").prefault("30d").describe("A dynamically registered client unused this long is forgotten."),
+  registration_lifetime: duration("lifetime").prefault("30d").describe("A dynamically registered client unused this long (30 days) is forgotten."),
   client_metadata_documents: section({
     enabled: z.boolean().default(true).describe("Accept https URLs as client_id (Client ID Metadata Documents) and advertise client_id_metadata_document_supported."),
     allowed_hosts: z.array(z.string()).default([]).describe('Host names whose documents are accepted ("*.example.com" for subdomains); empty: any public host.'),

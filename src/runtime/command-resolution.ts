@@ -48,7 +48,8 @@ function join(dir: string, name: string, windows: boolean): string {
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + name : dir + separator + name;
 }
 
-function isAbsolute(path: string, windows: boolean): boolean {
+/** An absolute path on that platform's terms: "/x" (POSIX); "C:\\x", "C:/x" or "\\\\server\\share" (Windows). */
+export function isAbsolute(path: string, windows: boolean): boolean {
   return windows ? /^(?:[A-Za-z]:[\\/]|[\\/]{2})/.test(path) : path.startsWith("/");
 }
 

@@ -115,8 +115,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   if (config.legacy_sse) headless.set("/sse", "GET").set("/messages", "POST");
   // Other methods on the MCP endpoints (PUT, PATCH, OPTIONS without CORS) learn which ones they
   // serve (405), not that nothing is there. Here rather than as routes: a POST matches no more handlers.
+  // With CORS off, a browser client (MCP Inspector connected directly) sees only a CORS failure: the log and the answer name the setting.
+  const preflightLog = throttledLog(logger, "CORS preflights refused", REFUSAL_LOG);
+  const corsFix = "set server.cors.enabled: true and list the origin in server.cors.allowed_origins";
   app.notFound((c) => {
     const allow = headless.get(c.req.path);
+    if (allow && c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined) {
+      preflightLog.write("warn", "browser's CORS preflight refused: CORS is off", { origin: c.req.header("origin"), path: c.req.path, fix: corsFix });
+      return jsonError(405, "method_not_allowed", `OPTIONS is not served on ${c.req.path}: CORS is off (${corsFix}); use ${allow}`, { allow });
+    }
     return allow ? methodNotAllowed(c.req.method, c.req.path, allow) : jsonError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`);
   });
   app.use(async function headIsSafe(c, next) {

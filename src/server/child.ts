@@ -9,6 +9,7 @@ import { createLineSplitter } from "../jsonrpc/ndjson.ts";
 import type { Logger } from "../log/logger.ts";
 import { isCredentialHeader, redactedHead } from "../log/sanitize.ts";
 import { throttledLog } from "../log/throttle.ts";
+import { findExecutable } from "../runtime/command-resolution.ts";
 import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 import type { Principal } from "../auth/types.ts";
 import type { ChildExit, ChildProcessHandle, Platform } from "../runtime/types.ts";
@@ -60,6 +61,12 @@ export function childEnvironment(config: McpServerConfig, bridgeEnv: Readonly<Re
     if (identity.clientId) env.MCP_BRIDGE_CLIENT_ID = identity.clientId;
   }
   return env;
+}
+
+/** The command resolves, on the child's PATH and in mcp_server.dir, to a file the bridge may execute (not merely one that exists). */
+export function commandRunnable(config: McpServerConfig, platform: Platform): boolean {
+  const options = { windows: platform.isWindows, env: childEnvironment(config, platform.env), cwd: config.dir, isExecutableFile: (path: string) => platform.isExecutableFile(path) };
+  return findExecutable(config.command, options) !== undefined;
 }
 
 /** Lines of child output logged per window; the rest are counted in one summary line. */

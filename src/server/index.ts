@@ -11,7 +11,7 @@ import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
 import { Metrics } from "./metrics.ts";
 import { createOpsApp } from "./ops.ts";
-import { reachWarnings, readConfiguredFile } from "./preflight.ts";
+import { authSettingIssue, commandWarning, reachWarnings, readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -136,16 +136,12 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     await authorizationServer?.close();
     await listener.close();
     // The authenticators throw TypeError for settings they cannot work with (e.g. plain-http IdPs).
-    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }]);
+    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [authSettingIssue(error)]);
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);
-  // Per-session children start on demand: a command that cannot be run would otherwise show only at the first initialize.
-  if (server.session.mode === "per_session" && !sessions.commandRunnable()) {
-    // "npx -y some-server" in command is the usual slip: the command is run as one file name, never split.
-    const withArguments = /\S\s+\S/.test(server.mcp_server!.command) ? "; arguments go in server.mcp_server.args, one list item each" : "";
-    logger.warn(`server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`, { command: loggedCommand(server.mcp_server!.command) });
-  }
+  const unrunnable = server.session.mode === "per_session" ? commandWarning(server, platform) : undefined;
+  if (unrunnable) logger.warn(unrunnable, { command: loggedCommand(server.mcp_server!.command) });
   const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;
   sessions.makeRoom = () => modern.pool.makeRoom();

@@ -4,12 +4,15 @@
  * the config (TLS), and the authenticator's own settings checks (plain-http IdP or validation URLs).
  */
 import { authenticates, createAuthenticator } from "../auth/index.ts";
-import { ConfigError } from "../config/errors.ts";
+import { AuthSettingError } from "../auth/types.ts";
+import { ConfigError, type ConfigIssue } from "../config/errors.ts";
 import { notProvided } from "../config/not-provided.ts";
 import type { Config, ServerConfig } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
+import { isAbsolute } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
 import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
+import { commandRunnable } from "./child.ts";
 import { isLoopbackHost } from "./guards.ts";
 
 /** What a PEM file named by each key must hold: a wrong or swapped file is named here, not as an OpenSSL code at start. */
@@ -25,12 +28,20 @@ export async function readConfiguredFile(platform: Platform, key: string, path: 
   try {
     text = await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
   } catch (error) {
-    const reason = error instanceof InputTooLargeError ? `larger than ${MAX_CONFIGURED_FILE_BYTES} bytes` : error instanceof TypeError ? "not text" : ((error as { code?: string }).code ?? (error as Error).name);
-    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${reason})` }]);
+    const missing = (error as { code?: string }).code === "ENOENT" || (error as Error).name === "NotFound";
+    // A newcomer writes a path relative to the config file; it is read from the working directory (as the Go original does).
+    const relative = missing && !isAbsolute(path, platform.isWindows) ? "; a relative path is read from the directory the bridge was started in, not the configuration file's: write an absolute path" : "";
+    const reason = error instanceof InputTooLargeError ? `larger than ${MAX_CONFIGURED_FILE_BYTES} bytes` : error instanceof TypeError ? "not text" : missing ? "no such file" : ((error as { code?: string }).code ?? (error as Error).name);
+    throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `cannot read "${path}" (${reason})${relative}` }]);
   }
   const expected = PEM_LABELS[key];
   if (expected && !expected.pattern.test(text)) throw new ConfigError("CONFIG_INVALID", [{ path: key, message: `"${path}" does not hold ${expected.what}${key === "server.tls.client_ca" ? "" : "; are cert_file and key_file swapped?"}` }]);
   return text;
+}
+
+/** An authenticator's refusal of its settings (a TypeError) as a config issue naming the key when it is known. */
+export function authSettingIssue(error: TypeError): ConfigIssue {
+  return { path: error instanceof AuthSettingError ? `server.auth.${error.key}` : "server.auth", message: error.message };
 }
 
 /** Throws ConfigError (exit 2) for the first class of problem found; `source` names the file. */
@@ -57,22 +68,42 @@ export async function preflight(config: Config, platform: Platform, source: stri
     const authenticator = await createAuthenticator(auth, { resource, logger: silent, sha256: platform.sha256 });
     authenticator?.close?.();
   } catch (error) {
-    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [{ path: "server.auth", message: error.message }], source);
+    if (error instanceof TypeError) throw new ConfigError("CONFIG_INVALID", [authSettingIssue(error)], source);
     throw error;
   }
 }
 
 /**
  * What `run` warns about at start and `check-config` prints too: listeners beyond loopback that
- * anyone who reaches them may use (`listen`: the address as written).
+ * anyone who reaches them may use, or whose OAuth URLs name loopback (`listen`: the address as written).
  */
 export function reachWarnings(server: ServerConfig): Array<{ message: string; listen: string }> {
   const warnings: Array<{ message: string; listen: string }> = [];
   if (!authenticates(server) && !isLoopbackHost(server.listen.host)) {
     warnings.push({ message: "authentication is off on a non-loopback address: anyone who can reach it can use the MCP server (set server.auth, or a loopback server.listen)", listen: server.listen.text });
   }
+  // Without public_url the URLs OAuth clients are given name 127.0.0.1 (see oauth_server.issuer): fine on this machine, useless from another.
+  if ((server.oauth_server.enabled || server.auth?.type === "oauth") && !server.public_url && !isLoopbackHost(server.listen.host)) {
+    warnings.push({
+      message: `server.public_url is unset: the URLs OAuth clients are given (the 401's resource_metadata, the token audience${server.oauth_server.enabled && !server.oauth_server.issuer ? ", the authorization server's issuer" : ""}) name ${server.tls.enabled ? "https" : "http"}://127.0.0.1:${server.listen.port}, which clients on other machines cannot use (set server.public_url to the URL they connect to)`,
+      listen: server.listen.text,
+    });
+  }
   if (server.metrics_listen && !isLoopbackHost(server.metrics_listen.host)) {
     warnings.push({ message: "server.metrics_listen is not a loopback address: anyone who can reach it can read the metrics and session counts", listen: server.metrics_listen.text });
   }
   return warnings;
+}
+
+/**
+ * What `run` warns about at start (per-session children start on demand, so it would otherwise show
+ * only at the first initialize) and `check-config` prints too: server.mcp_server.command resolves to
+ * no executable file on the child's PATH. Undefined when it does.
+ */
+export function commandWarning(server: ServerConfig, platform: Platform): string | undefined {
+  const command = server.mcp_server!.command;
+  if (commandRunnable(server.mcp_server!, platform)) return undefined;
+  // "npx -y some-server" in command is the usual slip: the command is run as one file name, never split.
+  const withArguments = /\S\s+\S/.test(command) ? "; arguments go in server.mcp_server.args, one list item each" : "";
+  return `server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`;
 }

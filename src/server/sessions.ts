@@ -5,10 +5,9 @@
 import type { Principal } from "../auth/types.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
-import { findExecutable } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
 import { toBase64Url } from "../util/digest.ts";
-import { childEnvironment, StdioChild } from "./child.ts";
+import { childEnvironment, commandRunnable, StdioChild } from "./child.ts";
 import { addressHolder } from "./limits.ts";
 import { Session, type SessionSettings } from "./session.ts";
 import { SharedChildHub } from "./shared-hub.ts";
@@ -104,12 +103,9 @@ export class SessionManager {
     return this.#hub ? undefined : this.starts.failing;
   }
 
-  /** The command resolves, on the child's PATH, to a file the bridge may execute (not merely one that exists). */
+  /** The command resolves to a file the bridge may execute (commandRunnable). */
   commandRunnable(): boolean {
-    const mcp = this.#config.mcp_server!;
-    const platform = this.#platform;
-    const options = { windows: platform.isWindows, env: childEnvironment(mcp, platform.env), cwd: mcp.dir, isExecutableFile: (path: string) => platform.isExecutableFile(path) };
-    return findExecutable(mcp.command, options) !== undefined;
+    return commandRunnable(this.#config.mcp_server!, this.#platform);
   }
 
   /**

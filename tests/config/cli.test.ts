@@ -125,7 +125,7 @@ describe("where the config is found", () => {
     assert.equal(stdout, "");
     assert.match(stderr, /no configuration file found/);
     for (const place of ["config.yaml", ...SYSTEM_PLACES]) assert.ok(stderr.includes(place), `${place} missing from:\n${stderr}`);
-    assert.match(stderr, /-c FILE or set MCP_BRIDGE_CONFIG/);
+    assert.match(stderr, /-c FILE or set MCP_BRIDGE_CONFIG\n {2}without a file: mcp-bridge connect URL \(client mode\); mcp-bridge --help lists the commands\n/);
   });
 
   test("run looks in the same places", async (t) => {

@@ -18,7 +18,7 @@ describe("static bearer tokens", { timeout: 60_000 }, () => {
     for (const args of [["check-config", "-c", path], ["-c", path]]) {
       const result = await runCli(args);
       assert.equal(result.code, 2, result.stderr);
-      assert.match(result.stderr, /server\.auth: bearer "valid_tokens\[1\]" is not a token a client can send .*RFC 6750/);
+      assert.match(result.stderr, /server\.auth\.bearer\.valid_tokens\[1\]: is not a token a client can send .*RFC 6750/);
       assert.doesNotMatch(result.stderr, /horse/);
     }
     // What is sendable still is: base64 with padding, and the hashed form.

@@ -53,11 +53,11 @@ describe("check-config gives run's verdict", { timeout: 60_000 }, () => {
   });
 
   test("a plain-http discovery_url off loopback", async () => {
-    await bothRefuse({ server: { listen: "127.0.0.1:0", mcp_server: scripted(), auth: { type: "oauth", oauth: { discovery_url: "http://idp.example.com" } } } }, /server\.auth: .*discovery_url.*https/);
+    await bothRefuse({ server: { listen: "127.0.0.1:0", mcp_server: scripted(), auth: { type: "oauth", oauth: { discovery_url: "http://idp.example.com" } } } }, /server\.auth\.oauth\.discovery_url: must be an https URL/);
   });
 
   test("a plain-http validation_endpoint off loopback: tokens would travel in clear", async () => {
-    await bothRefuse({ server: { listen: "127.0.0.1:0", mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint: "http://auth.example.com/validate" } } } }, /server\.auth: bearer "validation_endpoint" must be an https URL/);
+    await bothRefuse({ server: { listen: "127.0.0.1:0", mcp_server: scripted(), auth: { type: "bearer", bearer: { validation_endpoint: "http://auth.example.com/validate" } } } }, /server\.auth\.bearer\.validation_endpoint: must be an https URL/);
   });
 });
 

@@ -95,3 +95,32 @@ test("connect to a server that is not there: the local client's error names the 
     await local.close();
   }
 });
+
+test("a stray word: quoting advice only where the command takes values, the header example only for connect", async () => {
+  const token = await runCli(["gen-token", "extra"]);
+  assert.equal(token.code, 2);
+  assert.match(token.stderr, /unexpected argument \(not shown: it may be a secret\); gen-token takes only options\n/);
+  const check = await runCli(["check-config", "extra"]);
+  assert.match(check.stderr, /check-config takes only options, and a value holding spaces must be quoted as one argument\n/);
+  const connect = await runCli(["connect", URL, "--header", "X-Api-Key:", "secret-4242"]);
+  assert.match(connect.stderr, /connect takes 1 argument besides its options, and a value holding spaces must be quoted as one argument \('Name: value'\)\n/);
+  assert.doesNotMatch(connect.stderr, /secret-4242/);
+});
+
+test("connect --header without a colon ('Authorization Bearer tok'): the error says the colon is missing, never the value", async () => {
+  const result = await runCli(["connect", URL, "--header", "Authorization Bearer tok-secret-4242"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--header needs "Name: value" \(got no colon after the name; quote the whole header as one argument: --header 'X-Api-Key: value'\)/);
+  assert.doesNotMatch(result.stderr, /tok-secret-4242/);
+  const unnamed = await runCli(["connect", URL, "--header", ": tok-secret-4242"]);
+  assert.match(unnamed.stderr, /--header needs "Name: value" \(got a header without a valid name\)/);
+});
+
+test("an option of another command (run --token-env, connect -c): the error says which command takes it", async () => {
+  const run = await runCli(["-c", "/nonexistent.yaml", "--token-env", "T"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /^mcp-bridge run: unknown option --token-env \(an option of mcp-bridge connect, not of this command\)\n/);
+  const connect = await runCli(["connect", URL, "-c", "client.yaml"]);
+  assert.equal(connect.code, 2);
+  assert.match(connect.stderr, /^mcp-bridge connect: unknown option -c \(an option of mcp-bridge run, mcp-bridge check-config, not of this command\)\n/);
+});

@@ -27,7 +27,7 @@ test("docs/server-auth.md: every example config passes check-config", async () =
 test("docs/server-auth.md static tokens: an API_TOKEN read from a file with its line break is refused, saying so, without the token", async () => {
   const result = await runCli(["check-config", "-q", "-c", writeConfig(examples[0]!)], { env: { API_TOKEN: "a-token-from-a-file\r\n" } });
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /server\.auth: bearer "valid_tokens\[0\]" is not a token a client can send in an Authorization header \(it holds a space or line break: trim the value\)/);
+  assert.match(result.stderr, /server\.auth\.bearer\.valid_tokens\[0\]: is not a token a client can send in an Authorization header \(it holds a space or line break: trim the value\)/);
   assert.doesNotMatch(result.stderr, /a-token-from-a-file/);
 });
 

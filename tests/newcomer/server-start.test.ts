@@ -72,3 +72,36 @@ test("check-config -q: authentication off on every interface is a warning naming
   assert.equal(guarded.code, 0, guarded.stderr);
   assert.equal(guarded.stderr, "");
 });
+
+test("OAuth on every interface without public_url: check-config warns (as run does at start, the same reachWarnings) that clients elsewhere get 127.0.0.1 URLs; with public_url, no warning", async () => {
+  const hash = "$2b$04$R8CtY3b56U9HVKeFlHOO7eS8eBBEnXFw3M8gn3EZOJhDP1KuOW4X6";
+  const config = (extra: Record<string, unknown>) =>
+    writeConfig({
+      mode: "server",
+      server: { listen: "0.0.0.0:8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, oauth_server: { enabled: true, builtin: { users: [{ username: "a", password_hash: hash }] } }, ...extra },
+      storage: { type: "memory" },
+    });
+  const bare = await runCli(["check-config", "-q", "-c", config({})]);
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.match(bare.stderr, /^mcp-bridge: warning: 0\.0\.0\.0:8080: server\.public_url is unset: the URLs OAuth clients are given \(the 401's resource_metadata, the token audience, the authorization server's issuer\) name http:\/\/127\.0\.0\.1:8080, which clients on other machines cannot use \(set server\.public_url to the URL they connect to\)$/m);
+  const published = await runCli(["check-config", "-q", "-c", config({ public_url: "https://mcp.example.com/mcp" })]);
+  assert.equal(published.code, 0, published.stderr);
+  assert.doesNotMatch(published.stderr, /public_url/);
+  const idp = await runCli(["check-config", "-q", "-c", writeConfig({ mode: "server", server: { listen: ":8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth: { type: "oauth", oauth: { discovery_url: "https://id.example.com" } } } })]);
+  assert.match(idp.stderr, /^mcp-bridge: warning: :8080: server\.public_url is unset: the URLs OAuth clients are given \(the 401's resource_metadata, the token audience\) name http:\/\/127\.0\.0\.1:8080/m);
+});
+
+test("a browser's CORS preflight while CORS is off: 405 naming server.cors, and a warning in the log (the browser shows only a CORS failure)", async () => {
+  const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } });
+  try {
+    const response = await fetch(bridge.url, { method: "OPTIONS", headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" } });
+    assert.equal(response.status, 405);
+    assert.match(((await response.json()) as { error_description: string }).error_description, /^OPTIONS is not served on \/mcp: CORS is off \(set server\.cors\.enabled: true and list the origin in server\.cors\.allowed_origins\); use GET, POST, DELETE$/);
+    await waitForLog(bridge, /WARN +browser's CORS preflight refused: CORS is off origin=http:\/\/localhost:6274 path=\/mcp fix="set server\.cors\.enabled: true/);
+    const plain = await fetch(bridge.url, { method: "OPTIONS" });
+    assert.equal(plain.status, 405, "an OPTIONS that is no preflight is answered as before");
+    assert.match(((await plain.json()) as { error_description: string }).error_description, /^OPTIONS is not served on \/mcp; use GET, POST, DELETE$/);
+  } finally {
+    await bridge.stop();
+  }
+});

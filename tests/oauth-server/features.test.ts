@@ -306,7 +306,7 @@ describe("check-config explains authorization server mistakes", () => {
   test("an unreadable or unusable key file, named with its path", async () => {
     const missing = await runCli(["check-config", "-c", base({ signing: { key_file: "/nonexistent/key.pem" } })]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /server\.oauth_server\.signing\.key_file: cannot read "\/nonexistent\/key\.pem" \(ENOENT\)/);
+    assert.match(missing.stderr, /server\.oauth_server\.signing\.key_file: cannot read "\/nonexistent\/key\.pem" \(no such file\)/);
     const dir = tempDir();
     const ec = join(dir, "ec.pem");
     nodeKey(ec, "ec");

@@ -237,6 +237,7 @@ describe("completion and help", () => {
     assert.deepEqual(await complete("mcp-bridge", "gen-key", "--a"), ["--alg"]);
     assert.deepEqual(await complete("mcp-bridge", "completion", ""), ["bash", "zsh", "fish"]);
     assert.ok((await complete("mcp-bridge", "-c", "packag")).includes("package.json"));
+    assert.ok((await complete("mcp-bridge", "connect", "--log-file", "packag")).includes("package.json"), "connect --log-file takes a file");
     assert.ok((await complete("mcp-bridge", "--")).includes("--log-level"), "run's options without a command");
     for (const command of COMMANDS) assert.ok(script.includes(`    ${command.name})`), command.name);
   });

@@ -4,7 +4,7 @@
  */
 import type { OAuthConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
-import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../types.ts";
+import { AuthError, AuthSettingError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../types.ts";
 import { discoverAuthorizationServer, discoveryPlan, type AuthorizationServerMetadata } from "./discovery.ts";
 import { backgroundTimeout, backoffDelay, isTrustedEndpoint, UpstreamError } from "./http.ts";
 import { introspectionRequest, introspectionWanted, processIntrospectionResponse, validateIntrospection, type IntrospectionClient } from "./introspection.ts";
@@ -44,7 +44,7 @@ export interface OAuthAuthenticator extends Authenticator {
 
 function checkEndpoint(name: string, value: string | undefined): void {
   if (value !== undefined && !isTrustedEndpoint(value)) {
-    throw new TypeError(`oauth "${name}" must be an https URL (plain http is accepted only for loopback addresses)`);
+    throw new AuthSettingError(`oauth.${name}`, "must be an https URL (plain http is accepted only for loopback addresses)");
   }
 }
 
