@@ -267,8 +267,8 @@ export function responseLine(id: JsonRpcId, afterId: string): string {
 export function afterIdOf(line: string, id: number): string | undefined {
   const head = `${RESPONSE_HEAD}${id}`;
   if (!line.startsWith(head) || line.charCodeAt(head.length) !== 44 /* , */) return undefined;
-  const afterId = line.slice(head.length);
-  return afterId.includes('"id"') || !namesOneOutcome(afterId) || hasEscapedLetter(afterId) ? undefined : afterId;
+  // The head names "id" once, no outcome, and escapes nothing: what it is followed by decides, as for any passed on as written.
+  return passableAsWritten(line, true) ? line.slice(head.length) : undefined;
 }
 
 /**

@@ -55,6 +55,12 @@ export interface Answer {
   raw?: string;
 }
 
+/** The child's answer to a request the bridge made on its own behalf (a probe), with its line (for inexactNumberProblem). */
+interface ProbeAnswer {
+  response: JsonRpcResponse;
+  raw: string;
+}
+
 /** What the child sends that concerns one call. */
 export interface CallSink {
   /**
@@ -139,7 +145,7 @@ export class ModernUpstream {
   readonly #inexactDrops: ThrottledLog;
   readonly #calls = new Map<number, Call>();
   #nextId = 1;
-  #probe: { id: string; resolve(answer: { response: JsonRpcResponse; raw: string } | undefined): void } | undefined;
+  #probe: { id: string; resolve(answer: ProbeAnswer | undefined): void } | undefined;
   #closed = false;
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
@@ -381,12 +387,12 @@ export class ModernUpstream {
   }
 
   /** Asks the child `method` on the bridge's own behalf; resolves with its answer and line, or undefined (no answer within `timeoutMs`, or the child ended). */
-  #probeRequest(method: string, params: JsonObject, timeoutMs: number): Promise<{ response: JsonRpcResponse; raw: string } | undefined> {
+  #probeRequest(method: string, params: JsonObject, timeoutMs: number): Promise<ProbeAnswer | undefined> {
     if (this.#closed) return Promise.resolve(undefined);
     const id = `bridge-${method}`;
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(undefined), timeoutMs);
-      const finish = (answer: { response: JsonRpcResponse; raw: string } | undefined) => {
+      const finish = (answer: ProbeAnswer | undefined) => {
         clearTimeout(timer);
         this.#probe = undefined;
         resolve(answer);
