@@ -4,7 +4,7 @@
  * JSON-RPC error naming why there is none — unless the local client cancelled it.
  */
 import { createLineSplitter } from "../jsonrpc/ndjson.ts";
-import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumberProblem, isExactNumber, isNotification, isRequest, isResponse, passableAsWritten, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, ErrorCode, errorResponse, idKey, inexactIdProblem, inexactNumbersOnce, isExactNumber, isNotification, isRequest, isResponse, passableAsWritten, type InexactFinder, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { metaOf, PROGRESS_TOKEN_PROBLEM } from "../mcp/envelope.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -270,26 +270,26 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       write(errorResponse(null, ErrorCode.ParseError, "mcp-bridge: a line on stdin is not JSON"));
       return;
     }
-    if (!Array.isArray(value)) return take(value, undefined, line);
+    if (!Array.isArray(value)) return take(value, undefined, inexactNumbersOnce(line), line);
     if (value.length === 0) {
       write(errorResponse(null, ErrorCode.InvalidRequest, "mcp-bridge: an empty batch"));
       return;
     }
     // Held at one until every item is read, so answers that come at once do not end the batch early.
     const batch: Batch = { waiting: 1, answers: [], chars: 0, held: options.answers.hold() };
-    // Each item is sent on serialized again: the line is scanned once, and its items only when it may hold such a number.
-    const text = inexactNumberProblem(line, value) === undefined ? undefined : line;
-    for (const item of value) take(item, batch, text);
+    // Each item is sent on serialized again: the line is scanned once for all of them, and only if one needs it.
+    const inexact = inexactNumbersOnce(line);
+    for (const item of value) take(item, batch, inexact);
     settle(batch);
   }
 
   /**
-   * One message from stdin, alone or in a batch. `text`: the line it was parsed from, for a message
-   * alone (a notification or response goes to the remote server as written), or for a batch that
-   * may hold a number a double does not carry (undefined: it holds none).
+   * One message from stdin, alone or in a batch. `inexact`: the numbers a double does not carry in
+   * the line it was parsed from (shared by a batch's items); `line`, that line for a message alone
+   * (a notification or response goes to the remote server as written).
    */
-  function take(item: unknown, batch: Batch | undefined, text: string | undefined): void {
-    const refusal = refusalOf(item, text);
+  function take(item: unknown, batch: Batch | undefined, inexact: () => InexactFinder | undefined, line?: string): void {
+    const refusal = refusalOf(item, inexact);
     if (refusal) {
       if (batch) add(batch, refusal);
       else write(refusal);
@@ -298,18 +298,18 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     const message = item as JsonRpcMessage;
     if (isResponse(message) && typeof message.id === "string" && asks.has(message.id)) {
       // Put into the request it answers (MRTR inputResponses), serialized again: such a number fails that request, naming where.
-      const inexact = text === undefined ? undefined : inexactNumberProblem(text, message);
-      asks.get(message.id)!(inexact ? errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: the answer to the server's request for input: ${inexact}`) : message);
+      const problem = inexact()?.(message);
+      asks.get(message.id)!(problem ? errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: the answer to the server's request for input: ${problem}`) : message);
       return;
     }
     if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
     if (isRequest(message)) return request(message, batch);
-    if (!batch) return forward(message, text);
-    const inexact = text === undefined ? undefined : inexactNumberProblem(text, message);
-    if (!inexact) return forward(message);
+    if (!batch) return forward(message, line);
+    const problem = inexact()?.(message);
+    if (!problem) return forward(message);
     // An item of a batch, sent serialized again, would carry another number: the remote server's request gets an error instead, a notification is dropped.
-    if (isResponse(message) && message.id !== null) forward(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the local client's answer: ${inexact}`));
-    inexactDrops.write("warn", "dropped a message of the local client in a batch: serialized again it would carry another number", { ...describe(message), problem: inexact });
+    if (isResponse(message) && message.id !== null) forward(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the local client's answer: ${problem}`));
+    inexactDrops.write("warn", "dropped a message of the local client in a batch: serialized again it would carry another number", { ...describe(message), problem });
   }
 
   const splitter = createLineSplitter(onLine, (length) => {
@@ -339,7 +339,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       // number a double does not carry keeps its spelling. Else serialized again, which would change
       // such a number: an answer becomes an error naming where, a notification is dropped, a request refused (refusalOf).
       const text = source?.alone && (isNotification(message) || passableAsWritten(source.text, isResponse(message))) ? oneLine(source.text) : undefined;
-      const inexact = text === undefined && source !== undefined && !isRequest(message) ? inexactNumberProblem(source.text, message) : undefined;
+      const inexact = text === undefined && source !== undefined && !isRequest(message) ? source.inexact()?.(message) : undefined;
       if (isResponse(message)) {
         const delivered = inexact ? errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the remote server's answer: ${inexact}`) : message;
         if (message.id === null) return write(delivered, text);
@@ -354,7 +354,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       if (inexact) return inexactDrops.write("warn", "dropped a notification of the remote server: serialized again it would carry another number", { ...describe(message), problem: inexact });
       // The remote server's request goes out serialized again (unless written as received), and the
       // local client's answer back: an id or progress token past 2^53 would reach each as another number.
-      const refusal = isRequest(message) ? refusalOf(message, text === undefined ? source?.text : undefined) : undefined;
+      const refusal = isRequest(message) ? refusalOf(message, text === undefined ? source?.inexact : undefined) : undefined;
       if (refusal) return forward(refusal);
       write(message, text);
     },
@@ -401,9 +401,9 @@ function oneLine(text: string): string {
  * token is a number the bridge could not write back as sent (every answer and progress
  * notification is written from the parsed message, see isExactNumber): Invalid Request with a null
  * id (its own would be the other number), Invalid Params; and a request whose params hold such a
- * number (it is sent on serialized again; `text`, the line it was parsed from, tells), Invalid Params.
+ * number (it is sent on serialized again; `inexact`, the numbers of the text it was parsed from, tells), Invalid Params.
  */
-function refusalOf(item: unknown, text?: string): JsonRpcResponse | undefined {
+function refusalOf(item: unknown, inexact?: () => InexactFinder | undefined): JsonRpcResponse | undefined {
   const problem = envelopeProblem(item);
   if (problem) {
     const id = (item as { id?: unknown } | null)?.id;
@@ -411,11 +411,11 @@ function refusalOf(item: unknown, text?: string): JsonRpcResponse | undefined {
   }
   const message = item as JsonRpcMessage;
   if (!isRequest(message)) return undefined;
-  const inexact = inexactIdProblem(message);
-  if (inexact) return errorResponse(null, ErrorCode.InvalidRequest, `mcp-bridge: ${inexact}`);
+  const inexactId = inexactIdProblem(message);
+  if (inexactId) return errorResponse(null, ErrorCode.InvalidRequest, `mcp-bridge: ${inexactId}`);
   const token = metaOf(message.params)?.progressToken;
   if (typeof token === "number" && !isExactNumber(token)) return errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: _meta.progressToken: ${PROGRESS_TOKEN_PROBLEM}`);
   // Sent on serialized again: a number a double rounds would arrive as another.
-  const changed = text === undefined ? undefined : inexactNumberProblem(text, message.params, "params");
+  const changed = inexact?.()?.(message.params, "params");
   return changed ? errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: ${changed}`) : undefined;
 }

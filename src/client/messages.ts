@@ -1,5 +1,5 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
-import { envelopeProblem, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { envelopeProblem, inexactNumbersOnce, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type InexactFinder, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
 import type { Held } from "./answer-budget.ts";
 import { ClientTransportError } from "./errors.ts";
@@ -45,10 +45,12 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
 
 /** The text a message of the remote server came in. */
 export interface Source {
-  /** The JSON text it was parsed from (a body or an SSE event's data; a batch's, with the other messages): where inexactNumberProblem looks. */
+  /** The JSON text it was parsed from (a body or an SSE event's data; a batch's, with the other messages). */
   text: string;
   /** Whether the message is all of `text`, as parsed (not in a batch, not redacted): it can be written on as received. */
   alone: boolean;
+  /** The numbers of `text` a double does not carry (inexactNumbersIn), found on the first call and shared by every message of `text`. */
+  inexact: () => InexactFinder | undefined;
 }
 
 /** A message of the remote server, with the text it came in. */
@@ -75,6 +77,8 @@ export function parseMessages(text: string, warnings: ThrottledLog, where: strin
   if (nestedTooDeep(text, value)) throw new ClientTransportError("protocol", `the server's ${where} is nested deeper than ${MAX_NESTING_DEPTH} levels`);
   const batch = Array.isArray(value);
   const list: unknown[] = batch ? (value as unknown[]) : [value];
+  // One finder for all the messages of a batch: each looking on its own would scan the whole text again.
+  const inexact = inexactNumbersOnce(text);
   return list
     .filter((item): item is JsonRpcMessage => {
       const problem = envelopeProblem(item);
@@ -83,7 +87,7 @@ export function parseMessages(text: string, warnings: ThrottledLog, where: strin
     })
     .map((message) => {
       const redacted = isResponse(message) && message.error !== undefined;
-      return { message: redacted ? { ...message, error: redactedError(message.error!, response) } : message, source: { text, alone: !batch && !redacted } };
+      return { message: redacted ? { ...message, error: redactedError(message.error!, response) } : message, source: { text, alone: !batch && !redacted, inexact } };
     });
 }
 

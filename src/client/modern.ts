@@ -6,7 +6,7 @@
  * requests on stdio, `resources/subscribe` and list changes ride one `subscriptions/listen`
  * stream, and `resultType` and cache fields are stripped. A modern local client is passed through.
  */
-import { errorResponse, ErrorCode, idKey, inexactNumberProblem, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
@@ -86,7 +86,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   let answer: ModernAnswer | undefined;
   const take = ({ message, source }: Received) => {
     if (isResponse(message)) {
-      if (message.id === null) answer = { response: { ...message, id: request.id }, source: { text: source.text, alone: false } };
+      if (message.id === null) answer = { response: { ...message, id: request.id }, source: { ...source, alone: false } };
       else if (idKey(message.id) === idKey(request.id)) answer = { response: message, source };
       return;
     }
@@ -314,7 +314,7 @@ export class ModernTransport implements RemoteTransport {
     const headers = this.#headersFor(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION);
     const answer = await modernCall(this.#context, request, headers, anySignal(signal, this.#closing.signal), (message, source) => this.#context.deliver(message, source));
     if (request.method !== "tools/list") return answer;
-    return { response: this.#filterTools(request.method, answer.response), source: { text: answer.source.text, alone: false } };
+    return { response: this.#filterTools(request.method, answer.response), source: { ...answer.source, alone: false } };
   }
 
   /**
@@ -337,7 +337,7 @@ export class ModernTransport implements RemoteTransport {
         anySignal(signal, this.#closing.signal),
         (message, source) => this.#context.deliver(message, source),
       );
-      const inexact = inexactNumberProblem(source.text, response);
+      const inexact = source.inexact()?.(response);
       if (inexact) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server's answer to ${request.method}: ${inexact}`);
       // A server that answers, even "method not found", is alive: what a legacy client's ping asks.
       if (request.method === "ping" && response.error?.code === ErrorCode.MethodNotFound) return { jsonrpc: "2.0", id: request.id, result: {} };

@@ -5,7 +5,7 @@
  * (Streamable HTTP 2026-07-28 §Backward Compatibility); `auto` then falls back further to the
  * HTTP+SSE transport when the initialize POST gets 400, 404 or 405. `sse` is HTTP+SSE only.
  */
-import { ErrorCode, errorResponse, inexactNumberProblem, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { hasEnvelopeClaim, isObject, type InitializeParams } from "../mcp/envelope.ts";
 import { ClientTransportError } from "./errors.ts";
 import { LegacySseTransport } from "./legacy-sse.ts";
@@ -89,7 +89,7 @@ class EraTransport implements RemoteTransport {
       if (probe.era === "modern") {
         if (probe.answer.error) throw new ClientTransportError("protocol", `the server refused server/discover: ${probe.answer.error.message}`);
         // The local client's initialize is answered from it, serialized again.
-        const inexact = inexactNumberProblem(probe.source.text, probe.answer);
+        const inexact = probe.source.inexact()?.(probe.answer);
         if (inexact) throw new ClientTransportError("protocol", `the server's answer to server/discover: ${inexact}`);
         logger.info("the remote server speaks MCP 2026-07-28; translating for the local client");
         const modern = new ModernTransport(this.#context, this.#context.ask, probe.answer.result as Record<string, unknown>, params);

@@ -2,6 +2,7 @@
  * @module JSON-RPC 2.0 messages as MCP carries them, and the cheap structural checks the bridge
  * needs to route them. Payloads (params, result) are passed through untouched.
  */
+import { quotedValue } from "../log/sanitize.ts";
 import { nestedDeeperThan } from "../util/object.ts";
 
 export type JsonRpcId = string | number;
@@ -151,27 +152,81 @@ function inexactNumbersOf(text: string): Set<number> {
   return found;
 }
 
+/** Where a number a double does not carry is in a value parsed from one JSON text (inexactNumbersIn), as a problem naming it. */
+export type InexactFinder = (value: unknown, path?: string) => string | undefined;
+
+/** A key written into a path as it is; any other is quoted (escaped and cut: a peer's key may hold controls, or be 100 KB). */
+const PLAIN_KEY = /^[A-Za-z0-9_$-]{1,64}$/;
+/** Characters of a path in a problem (it goes into errors to the peer): the head and tail of a longer one are kept. */
+const MAX_PATH_CHARS = 200;
+
+/** A member's place in the walk: the path is only written for the one found. */
+interface Place {
+  value: unknown;
+  parent: Place | undefined;
+  /** Its key in the parent, or its index; undefined for the top. */
+  key: string | number | undefined;
+}
+
+function pathOf(place: Place, path: string): string {
+  const steps: string[] = [];
+  for (let at: Place | undefined = place; at?.key !== undefined; at = at.parent) {
+    const key = at.key;
+    steps.push(typeof key === "number" ? `[${key}]` : PLAIN_KEY.test(key) ? `.${key}` : `[${quotedValue(key)}]`);
+  }
+  const written = `${path}${steps.reverse().join("")}`.replace(/^\./, "");
+  const half = MAX_PATH_CHARS / 2;
+  return written.length > MAX_PATH_CHARS ? `${written.slice(0, half)}…${written.slice(-half)}` : written;
+}
+
 /**
- * Why `value` (parsed from JSON `text`) would not reach its reader as written if serialized again,
- * or undefined: a number in it that a double does not carry as written (see inexactNumbersOf;
- * RFC 7493 §2.2: such numbers are not interoperable). Names where it is, under `path`
- * ("params.arguments.account"). Costs one regex test unless `text` may hold such a number.
+ * The finder of numbers a double does not carry as written (see inexactNumbersOf; RFC 7493 §2.2:
+ * such numbers are not interoperable) in values parsed from JSON `text`, or undefined when `text`
+ * holds none. Built once per text, then used for each message parsed from it (the items of a
+ * batch): the text is scanned once, not once per item. Costs one regex test unless `text` may
+ * hold such a number. The finder tells why `value` would not reach its reader as written if
+ * serialized again, naming where it is under `path` ("params.arguments.account"; a key other than
+ * letters, digits, `_`, `$` and `-` quoted, the whole cut to MAX_PATH_CHARS), or undefined.
  */
-export function inexactNumberProblem(text: string, value: unknown, path = ""): string | undefined {
+export function inexactNumbersIn(text: string): InexactFinder | undefined {
   if (!MAYBE_INEXACT.test(text)) return undefined;
   const inexact = inexactNumbersOf(text);
   if (inexact.size === 0) return undefined;
-  // Depth is bounded by nestedTooDeep already; a stack, not recursion, all the same.
-  const pending: Array<[unknown, string]> = [[value, path]];
-  while (pending.length > 0) {
-    const [next, at] = pending.pop()!;
-    if (typeof next === "number" && inexact.has(next)) {
-      return `the number at ${at || "the top"} is an integer past 2^53 - 1 in magnitude, or past a double's range, which would be passed on as another number: send it as a string`;
+  return (value, path = "") => {
+    // Depth is bounded by nestedTooDeep already; a stack, not recursion, all the same.
+    const pending: Place[] = [{ value, parent: undefined, key: undefined }];
+    while (pending.length > 0) {
+      const place = pending.pop()!;
+      const next = place.value;
+      if (typeof next === "number" && inexact.has(next)) {
+        return `the number at ${pathOf(place, path) || "the top"} is an integer past 2^53 - 1 in magnitude, or past a double's range, which would be passed on as another number: send it as a string`;
+      }
+      if (Array.isArray(next)) next.forEach((member, index) => pending.push({ value: member, parent: place, key: index }));
+      else if (typeof next === "object" && next !== null) for (const [key, member] of Object.entries(next)) pending.push({ value: member, parent: place, key });
     }
-    if (Array.isArray(next)) next.forEach((member, index) => pending.push([member, `${at}[${index}]`]));
-    else if (typeof next === "object" && next !== null) for (const [key, member] of Object.entries(next)) pending.push([member, at ? `${at}.${key}` : key]);
-  }
-  return undefined;
+    return undefined;
+  };
+}
+
+/**
+ * inexactNumbersIn(text), built on the first call and kept: for the messages parsed from one text,
+ * which each may need it (or none, and then the text is not even tested).
+ */
+export function inexactNumbersOnce(text: string): () => InexactFinder | undefined {
+  let built = false;
+  let finder: InexactFinder | undefined;
+  return () => {
+    if (!built) {
+      finder = inexactNumbersIn(text);
+      built = true;
+    }
+    return finder;
+  };
+}
+
+/** inexactNumbersIn(text) for one value parsed from `text`: why it would not reach its reader as written if serialized again, or undefined. */
+export function inexactNumberProblem(text: string, value: unknown, path = ""): string | undefined {
+  return inexactNumbersIn(text)?.(value, path);
 }
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
@@ -212,8 +267,8 @@ export function responseLine(id: JsonRpcId, afterId: string): string {
 export function afterIdOf(line: string, id: number): string | undefined {
   const head = `${RESPONSE_HEAD}${id}`;
   if (!line.startsWith(head) || line.charCodeAt(head.length) !== 44 /* , */) return undefined;
-  const afterId = line.slice(head.length);
-  return afterId.includes('"id"') || !namesOneOutcome(afterId) || hasEscapedLetter(afterId) ? undefined : afterId;
+  // The head names "id" once, no outcome, and escapes nothing: what it is followed by decides, as for any passed on as written.
+  return passableAsWritten(line, true) ? line.slice(head.length) : undefined;
 }
 
 /**

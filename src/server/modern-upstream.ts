@@ -55,6 +55,12 @@ export interface Answer {
   raw?: string;
 }
 
+/** The child's answer to a request the bridge made on its own behalf (a probe), with its line (for inexactNumberProblem). */
+interface ProbeAnswer {
+  response: JsonRpcResponse;
+  raw: string;
+}
+
 /** What the child sends that concerns one call. */
 export interface CallSink {
   /**
@@ -135,9 +141,11 @@ export class ModernUpstream {
   readonly #logger: Logger;
   /** Calls the child did not answer in time: the operator's only sign of a hung or slow server. */
   readonly #timeouts: ThrottledLog;
+  /** Notifications dropped for a number a double does not carry: a child may send them without end. */
+  readonly #inexactDrops: ThrottledLog;
   readonly #calls = new Map<number, Call>();
   #nextId = 1;
-  #probe: { id: string; resolve(answer: { response: JsonRpcResponse; raw: string } | undefined): void } | undefined;
+  #probe: { id: string; resolve(answer: ProbeAnswer | undefined): void } | undefined;
   #closed = false;
   #closeReason = "the MCP server exited";
   readonly #broadcast = new Set<BroadcastListener>();
@@ -181,6 +189,7 @@ export class ModernUpstream {
     this.name = name;
     this.#logger = logger;
     this.#timeouts = throttledLog(logger, "request timeouts", { burst: 5, windowMs: 60_000 }, { child: name });
+    this.#inexactDrops = throttledLog(logger, "notifications dropped for numbers a double does not carry", { burst: 5, windowMs: 60_000 }, { child: name });
     this.#onExit = onExit;
     this.#readTimeoutMs = config.read_timeout;
     const env = childEnvironment(config, platform.env, config.pass_identity ? principal : undefined);
@@ -378,12 +387,12 @@ export class ModernUpstream {
   }
 
   /** Asks the child `method` on the bridge's own behalf; resolves with its answer and line, or undefined (no answer within `timeoutMs`, or the child ended). */
-  #probeRequest(method: string, params: JsonObject, timeoutMs: number): Promise<{ response: JsonRpcResponse; raw: string } | undefined> {
+  #probeRequest(method: string, params: JsonObject, timeoutMs: number): Promise<ProbeAnswer | undefined> {
     if (this.#closed) return Promise.resolve(undefined);
     const id = `bridge-${method}`;
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(undefined), timeoutMs);
-      const finish = (answer: { response: JsonRpcResponse; raw: string } | undefined) => {
+      const finish = (answer: ProbeAnswer | undefined) => {
         clearTimeout(timer);
         this.#probe = undefined;
         resolve(answer);
@@ -419,11 +428,19 @@ export class ModernUpstream {
       return;
     }
     if (isRequest(message)) return this.#childRequest(message, raw);
-    // Every notification but a cancellation (which ends a call) goes on serialized again (its progress token or
-    // subscription id the client's, or as an event): a number a double does not carry would reach the client as another.
-    const inexact = (message as JsonRpcNotification).method === "notifications/cancelled" ? undefined : inexactNumberProblem(raw, message);
-    if (inexact) return this.#logger.warn("dropped a notification of the MCP server: serialized again it would carry another number", { child: this.name, method: (message as JsonRpcNotification).method, problem: inexact });
-    this.#notification(message as JsonRpcNotification);
+    this.#notification(message as JsonRpcNotification, raw);
+  }
+
+  /**
+   * Whether a notification of the child (`raw`: its line), on its way to a client, holds a number a
+   * double does not carry: it goes on serialized again (its progress token or subscription id the
+   * client's, or as an event), where that number would reach the client as another. Such a
+   * notification is dropped, with a throttled warning. Asked only of what is passed on.
+   */
+  #changedInTransit(message: JsonRpcNotification, raw: string): boolean {
+    const problem = inexactNumberProblem(raw, message);
+    if (problem) this.#inexactDrops.write("warn", "dropped a notification of the MCP server: serialized again it would carry another number", { child: this.name, method: message.method, problem });
+    return problem !== undefined;
   }
 
   /** A request of the child's (`raw`: its line): answered here (ping), refused, or handed to the call it belongs to. */
@@ -492,13 +509,14 @@ export class ModernUpstream {
     this.onFreed?.();
   }
 
-  #notification(message: JsonRpcNotification): void {
+  /** A notification of the child (`raw`: its line): to the call it names, to every listener, or to the one call in flight; else dropped. */
+  #notification(message: JsonRpcNotification, raw: string): void {
     const params = message.params;
     const meta = metaOf(params);
     if (message.method === "notifications/progress") {
       const token = params?.progressToken;
       const call = typeof token === "number" ? this.#calls.get(token) : undefined;
-      if (call && call.clientToken !== undefined) {
+      if (call && call.clientToken !== undefined && !this.#changedInTransit(message, raw)) {
         call.sink.notification({ ...message, params: { ...params, progressToken: call.clientToken } });
       }
       return;
@@ -506,7 +524,7 @@ export class ModernUpstream {
     const subscription = meta?.[MetaKey.subscriptionId];
     if (subscription !== undefined) {
       const call = typeof subscription === "number" ? this.#calls.get(subscription) : undefined;
-      if (call) call.sink.notification({ ...message, params: { ...params, _meta: { ...meta, [MetaKey.subscriptionId]: call.clientId } } });
+      if (call && !this.#changedInTransit(message, raw)) call.sink.notification({ ...message, params: { ...params, _meta: { ...meta, [MetaKey.subscriptionId]: call.clientId } } });
       return;
     }
     if (message.method === "notifications/cancelled") {
@@ -516,6 +534,7 @@ export class ModernUpstream {
       return;
     }
     if (/^notifications\/(?:(?:tools|resources|prompts)\/list_changed|resources\/updated)$/.test(message.method)) {
+      if (this.#broadcast.size === 0 || this.#changedInTransit(message, raw)) return;
       for (const listener of this.#broadcast) listener(message);
       return;
     }
@@ -523,8 +542,9 @@ export class ModernUpstream {
     // call in flight, and is dropped when there are several or principals share the child (it must
     // not reach the wrong client).
     const calls = [...this.#calls.values()].filter((call) => call.method !== "subscriptions/listen");
-    if (calls.length === 1 && this.singlePrincipal) calls[0]!.sink.notification(message);
-    else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
+    if (calls.length === 1 && this.singlePrincipal) {
+      if (!this.#changedInTransit(message, raw)) calls[0]!.sink.notification(message);
+    } else this.#logger.debug("child notification with several calls in flight; dropped", { child: this.name, method: message.method });
   }
 
   /**

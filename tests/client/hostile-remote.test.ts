@@ -689,12 +689,63 @@ test("a modern server whose server/discover answer holds a number a double does 
   legacy.send(INITIALIZE);
   const refused = await legacy.answer(0);
   assert.equal(refused.error?.code, -32603, JSON.stringify(refused));
-  assert.match(refused.error?.message ?? "", /server\/discover: the number at result\._meta\.io\.modelcontextprotocol\/serverInfo\.build is an integer past 2\^53 - 1/);
+  assert.match(refused.error?.message ?? "", /server\/discover: the number at result\._meta\["io\.modelcontextprotocol\/serverInfo"\]\.build is an integer past 2\^53 - 1/);
   const modern = startLocal(["connect", server.url]);
   modern.send({ jsonrpc: "2.0", id: 0, method: "server/discover", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
   await modern.answer(0);
   assert.ok(modern.stdout().includes(`"build":${INEXACT}}`), modern.stdout());
   assert.doesNotMatch(legacy.stdout() + modern.stdout(), ROUNDED);
+});
+
+test("a number a double does not carry under keys with a C1 control and of 100 KB: the local client's error names where with the keys escaped and cut, not quoted raw", async () => {
+  const keys = `"\\u009b2J":{"${"k".repeat(100_000)}":${INEXACT}}`;
+  const server = await legacyServer((res, message) => {
+    // In a batch: the answer is serialized again, so it becomes an error naming where.
+    res.writeHead(200, { "content-type": "application/json" }).end(`[{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":{"content":[],${keys}}}]`);
+  });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send(toolCall(1, "keys"));
+  const answer = await local.answer(1);
+  const message: string = answer.error?.message ?? "";
+  assert.equal(answer.error?.code, -32603, JSON.stringify(answer).slice(0, 500));
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f]/);
+  assert.ok(message.length < 1_000, `${message.length} characters`);
+  assert.ok(message.includes('the number at result["\\x9b2J"]["kkkk'), message);
+  assert.ok(message.includes("…(100000 characters)]"), message);
+});
+
+test("batches of 20,000 notifications, one holding a number a double does not carry, from the remote server and from the local client: each text is scanned once, not once per message, and a request in flight meanwhile is answered, not timed out", { timeout: 400_000 }, async () => {
+  const COUNT = 20_000;
+  const notification = (n: string) => `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":{"n":${n}}}}`;
+  const notifications = [notification(FAR), ...Array.from({ length: COUNT }, (_, k) => notification(String(k)))].join(",");
+  let flooded!: () => void;
+  const floodSent = new Promise<void>((resolve) => (flooded = resolve));
+  const server = await legacyServer((res, message) => {
+    const name = (message as { params?: { name?: string } }).params?.name;
+    const answer = `{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":{"content":[]}}`;
+    if (name === "flood") return void res.writeHead(200, { "content-type": "application/json" }).end(`[${notifications},${answer}]`, flooded);
+    if (name !== "slow") return void res.writeHead(200, { "content-type": "application/json" }).end(answer);
+    // Its stream is open (the bridge waits on it, at most client.timeout between chunks) while the batch is read; the answer comes after.
+    res.writeHead(200, { "content-type": "text/event-stream" }).write(": open\n\n");
+    void floodSent.then(() => setTimeout(() => res.end(`data: ${answer}\n\n`), 500));
+  });
+  const local = startLocal(["connect", server.url, "--timeout", "10s"]);
+  await local.handshake();
+  local.send(toolCall(1, "slow"));
+  local.send(toolCall(2, "flood"));
+  const slow = await local.answer(1, 120_000);
+  assert.ok(slow.result, JSON.stringify(slow));
+  await local.answer(2, 120_000);
+  assert.equal(local.stdout().split("notifications/message").length - 1, COUNT);
+  await waitFor(() => /dropped a notification of the remote server.*params\.data\.n/.test(local.stderr()) || undefined, "the dropped notification's log line");
+  // The local client's batch: each item goes on serialized again, the one holding 1e400 is dropped.
+  local.write(`[${notifications}]\n`);
+  local.send(toolCall(3, "t"));
+  assert.ok((await local.answer(3, 120_000)).result);
+  await waitFor(() => /dropped a message of the local client in a batch.*params\.data\.n/.test(local.stderr()) || undefined, "the local client's dropped notification's log line");
+  assert.doesNotMatch(local.stdout(), ROUNDED);
 });
 
 test("a hostile local client: garbage, an oversized line, more requests than may be in flight, cancellations of nothing, then EOF mid-request", { timeout: 120_000 }, async () => {

@@ -223,6 +223,24 @@ describe("numbers past 2^53 the bridge would write back changed", () => {
     }
   });
 
+  test("a child flooding a modern client's call with notifications holding a number past 2^53: each dropped, the log says so a few times, not once per notification", async () => {
+    const COUNT = 200;
+    const progress = `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":TOKEN,"progress":2,"total":${INEXACT}}}`;
+    const line = `${Array.from({ length: COUNT }, () => progress).join("\n")}\n{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"done"}]}}`;
+    const token = "alice-token-0123456789";
+    const modern = await startBridge({ server: { mcp_server: misbehaving, auth: { type: "bearer", bearer: { valid_tokens: [token] } } } });
+    try {
+      const text = await (await post(modern, token, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "raw_line", arguments: { line }, _meta: { progressToken: "p", ...meta() } } })).text();
+      assert.match(text, /done/);
+      assert.ok(!INEXACT_ROUNDED.test(text), text);
+      await logged(modern, /dropped a notification of the MCP server/);
+      const warned = modern.logs().split("\n").filter((entry) => entry.includes("dropped a notification of the MCP server")).length;
+      assert.ok(warned >= 1 && warned <= 10, `${warned} warnings for ${COUNT} notifications`);
+    } finally {
+      await modern.stop();
+    }
+  });
+
   test("a number past 2^53 in a child's initialize answer, written again for each shared session and as a modern client's server/discover: an internal error naming where, never another number", async () => {
     const child = { ...misbehaving, env: { ...misbehaving.env, INIT_RESULT: `{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"m","version":"1","build":${INEXACT}}}` } };
     const shared = await startBridge({ server: { mcp_server: child, session: { mode: "shared" } } });
