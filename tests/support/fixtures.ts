@@ -33,13 +33,14 @@ export function buildFixtures(): Promise<BuiltFixtures> {
 }
 
 async function buildAll(): Promise<BuiltFixtures> {
-  await mkdir(BUILD_DIR, { recursive: true });
   const everythingServer = await bundle("tests/fixtures/everything-server.ts", "everything-server.cjs");
   return { everythingServer };
 }
 
 /** Bundles one fixture entry into tests/.build/<outName> (atomic, skipped when unchanged); returns its path. */
 export async function bundle(entry: string, outName: string): Promise<string> {
+  // Test files call this directly too, and may be the first of a clean clone to run.
+  await mkdir(BUILD_DIR, { recursive: true });
   const outfile = join(BUILD_DIR, outName);
   const result = await build({
     entryPoints: [join(ROOT, entry)],
