@@ -54,6 +54,14 @@ interface RawLocal {
 }
 
 /** `mcp-bridge <args>` with a bare pipe as the local client; `command` runs it otherwise than with this Node and the bundle. */
+/** Calls tool `name` as request `id`: its answer must be -32603 saying `naming` (a RegExp source) holds an integer past 2^53 - 1. */
+async function answeredInexact(local: RawLocal, id: number, name: string, naming: string): Promise<void> {
+  local.send(toolCall(id, name));
+  const answer = await local.answer(id);
+  assert.equal(answer.error?.code, -32603, JSON.stringify(answer));
+  assert.match(answer.error?.message ?? "", new RegExp(`${naming} is an integer past 2\\^53 - 1`));
+}
+
 function startLocal(args: string[], env: Record<string, string> = {}, command: string[] = [process.execPath, CLI]): RawLocal {
   const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", ...env } });
   bridges.push(child);
@@ -586,15 +594,8 @@ test("numbers a double does not carry in a legacy server's answers and notificat
   local.send(toolCall(1, "alone"));
   await local.answer(1);
   assert.ok(local.stdout().includes(`"n":${INEXACT},"far":${FAR}}`), local.stdout());
-  for (const [id, name, path] of [
-    [2, "batch", "result.n"],
-    [3, "nested-id", "result.item.id"],
-  ] as const) {
-    local.send(toolCall(id, name));
-    const answer = await local.answer(id);
-    assert.equal(answer.error?.code, -32603, JSON.stringify(answer));
-    assert.match(answer.error?.message ?? "", new RegExp(`the remote server's answer: the number at ${path.replace(".", "\\.")} is an integer past 2\\^53 - 1`));
-  }
+  await answeredInexact(local, 2, "batch", "the remote server's answer: the number at result\\.n");
+  await answeredInexact(local, 3, "nested-id", "the remote server's answer: the number at result\\.item\\.id");
   local.send(toolCall(4, "notify"));
   await local.answer(4);
   assert.ok(local.stdout().includes(`{"jsonrpc":"2.0","method":"notifications/message", "params":{"level":"info","data":{"n":${INEXACT}}}}\n`), local.stdout());
@@ -649,15 +650,8 @@ test("numbers a double does not carry through a modern server (legacy local clie
   servers.push(server);
   const local = startLocal(["connect", server.url]);
   await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
-  for (const [id, name, path] of [
-    [1, "big", "result\\.n"],
-    [2, "ask-big", "result\\.inputRequests\\.a\\.params\\.requestedSchema\\.properties\\.n\\.maximum"],
-  ] as const) {
-    local.send(toolCall(id, name));
-    const answer = await local.answer(id);
-    assert.equal(answer.error?.code, -32603, JSON.stringify(answer));
-    assert.match(answer.error?.message ?? "", new RegExp(`the number at ${path} is an integer past 2\\^53 - 1`));
-  }
+  await answeredInexact(local, 1, "big", "the number at result\\.n");
+  await answeredInexact(local, 2, "ask-big", "the number at result\\.inputRequests\\.a\\.params\\.requestedSchema\\.properties\\.n\\.maximum");
   assert.ok(!local.stdout().includes("elicitation/create"), local.stdout());
   local.send(toolCall(3, "ask"));
   const ask = await waitFor(() => local.stdout().split("\n").map((line) => (line.includes("elicitation/create") ? (JSON.parse(line) as { id: unknown }) : undefined)).find(Boolean), "the question");
@@ -2041,11 +2035,7 @@ test("an instance started before another signed in, and an authorization server 
     answerAsLegacy(res, body as LegacyMessage);
   });
   servers.push(server);
-  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-narrow-"));
-  // A browser following the authorization server's redirect to the loopback callback, as a person signing in at once would.
-  const browser = join(dir, "browser.mjs");
-  writeFileSync(browser, "await fetch(process.argv[2]);\n");
-  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { token_cache: join(dir, "cache"), browser_command: [process.execPath, browser] } } } });
+  const config = signingInConfig(server.url, "mcp-bridge-narrow-");
   // The later instance has read the (empty) cache at start; its first request comes once the other has signed in.
   const later = startLocal(["-c", config]);
   await waitFor(() => later.stderr().includes("client mode started"), "the later instance's start");
@@ -2056,6 +2046,17 @@ test("an instance started before another signed in, and an authorization server 
   assert.equal((await later.answer(0)).result?.serverInfo?.name, "hostile", later.stderr());
   assert.equal(authorizations, 1, `${first.stderr()}\n${later.stderr()}`);
 });
+
+/**
+ * A client-mode OAuth config for `url` whose browser follows the authorization server's redirect to
+ * the loopback callback at once, as a person signing in would; its token cache in a new directory.
+ */
+function signingInConfig(url: string, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const browser = join(dir, "browser.mjs");
+  writeFileSync(browser, "await fetch(process.argv[2]);\n");
+  return writeConfig({ mode: "client", log: { level: "info" }, client: { url, transport: "streamable_http", auth: { type: "oauth", oauth: { token_cache: join(dir, "cache"), browser_command: [process.execPath, browser] } } } });
+}
 
 test("sign-ins the person refuses (or abandons): the client registered for the first is used for the next, not one registration per attempt", async () => {
   let registrations = 0;
@@ -2078,10 +2079,7 @@ test("sign-ins the person refuses (or abandons): the client registered for the f
     res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${PRM_PATH}"` }).end();
   });
   servers.push(server);
-  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-refused-"));
-  const browser = join(dir, "browser.mjs");
-  writeFileSync(browser, "await fetch(process.argv[2]);\n");
-  const config = writeConfig({ mode: "client", log: { level: "info" }, client: { url: server.url, transport: "streamable_http", auth: { type: "oauth", oauth: { token_cache: join(dir, "cache"), browser_command: [process.execPath, browser] } } } });
+  const config = signingInConfig(server.url, "mcp-bridge-refused-");
   const local = startLocal(["-c", config]);
   for (let id = 0; id < 2; id++) {
     local.send({ ...INITIALIZE, id });
