@@ -62,10 +62,6 @@ const STATUS: Record<AuthErrorCode, number> = {
 };
 
 /**
- * A rejected request. `reason` is for the log (debug) and metrics only: it is never sent to the
- * client, which gets only the RFC 6750 error code.
- */
-/**
  * A setting an authenticator cannot work with (a plain-http endpoint off loopback): a configuration
  * error at start. `key` is its path under `auth` ("oauth.discovery_url"), so the error names it.
  */
@@ -79,6 +75,10 @@ export class AuthSettingError extends TypeError {
   }
 }
 
+/**
+ * A rejected request. `reason` is for the log (debug) and metrics only: it is never sent to the
+ * client, which gets only the RFC 6750 error code.
+ */
 export class AuthError extends Error {
   readonly code: AuthErrorCode;
   readonly status: number;

@@ -53,11 +53,12 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs, others: R
     const long = arg.startsWith("--");
     const [rawName, inline] = long ? splitOnce(arg.slice(2), "=") : [arg.slice(1), undefined];
     const name = long ? rawName : byAlias.get(rawName);
-    const spec = name === undefined ? undefined : specs[name];
+    // Own keys only: "--toString" must not find a member every object inherits.
+    const spec = name === undefined || !Object.hasOwn(specs, name) ? undefined : specs[name];
     if (!spec || name === undefined) {
       const near = closestKey(rawName, Object.keys(specs));
       // "run --token-env", "connect -c": the option belongs to another command; which one is said.
-      const owners = others.filter(({ options }) => (long ? options[rawName] : Object.values(options).some((option) => option.alias === rawName))).map(({ name }) => `mcp-bridge ${name}`);
+      const owners = others.filter(({ options }) => (long ? Object.hasOwn(options, rawName) : Object.values(options).some((option) => option.alias === rawName))).map(({ name }) => `mcp-bridge ${name}`);
       const hint = near ? ` (did you mean --${near}?)` : owners.length > 0 ? ` (an option of ${owners.join(", ")}, not of this command)` : "";
       // The name only: "--headr=Authorization: Bearer …" would print the value, a secret.
       throw new UsageError(`unknown option ${long ? `--${rawName}` : arg}${hint}`);

@@ -315,7 +315,7 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
     unread: (config) => {
       const client = config.mode === "client" ? config.client : undefined;
       if (!client || new URL(client.url).protocol !== "http:" || client.auth?.type === "oauth") return undefined;
-      return `configures TLS to the remote server, and client.url is plain http:// (and ${client.auth && client.auth.type !== "none" ? `client.auth.${client.auth.type}` : "without client.auth nothing"} reaches another server), so no TLS connection is made: use the server's https:// URL, or remove it`;
+      return `configures TLS to the remote server, and client.url is plain http:// (and ${client.auth && client.auth.type !== "none" ? `client.auth.${client.auth.type}` : "client.auth, unset,"} reaches no other server), so no TLS connection is made: use the server's https:// URL, or remove it`;
     },
   },
   {

@@ -11,7 +11,7 @@ import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
 import { Metrics } from "./metrics.ts";
 import { createOpsApp } from "./ops.ts";
-import { authSettingIssue, commandWarning, reachWarnings, readConfiguredFile } from "./preflight.ts";
+import { authSettingIssue, commandWarning, ownUrlHost, reachWarnings, readConfiguredFile } from "./preflight.ts";
 import { SessionManager } from "./sessions.ts";
 import type { AuthorizationServer } from "../oauth-server/index.ts";
 import { throttledLog } from "../log/throttle.ts";
@@ -86,8 +86,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
   const server = config.server!;
   const tls = await tlsOptions(server, platform);
   const scheme = tls ? "https" : "http";
-  const host = server.listen.host.includes(":") ? `[${server.listen.host}]` : server.listen.host;
-  const displayHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+  const displayHost = ownUrlHost(server.listen.host);
 
   let app: ReturnType<typeof createApp> | undefined;
   // A flood of refused connections is one summary line, not a line each.

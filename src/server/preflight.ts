@@ -74,6 +74,16 @@ export async function preflight(config: Config, platform: Platform, source: stri
 }
 
 /**
+ * The host the bridge names in its own URLs (its startup line, and OAuth's when server.public_url
+ * is unset): the listener's, IPv6 in brackets; a listener on every interface (0.0.0.0, ::) is
+ * named 127.0.0.1, the one address of it certain to answer.
+ */
+export function ownUrlHost(listenHost: string): string {
+  if (listenHost === "0.0.0.0" || listenHost === "::") return "127.0.0.1";
+  return listenHost.includes(":") ? `[${listenHost}]` : listenHost;
+}
+
+/**
  * What `run` warns about at start and `check-config` prints too: listeners beyond loopback that
  * anyone who reaches them may use, or whose OAuth URLs name loopback (`listen`: the address as written).
  */
@@ -82,10 +92,11 @@ export function reachWarnings(server: ServerConfig): Array<{ message: string; li
   if (!authenticates(server) && !isLoopbackHost(server.listen.host)) {
     warnings.push({ message: "authentication is off on a non-loopback address: anyone who can reach it can use the MCP server (set server.auth, or a loopback server.listen)", listen: server.listen.text });
   }
-  // Without public_url the URLs OAuth clients are given name 127.0.0.1 (see oauth_server.issuer): fine on this machine, useless from another.
-  if ((server.oauth_server.enabled || server.auth?.type === "oauth") && !server.public_url && !isLoopbackHost(server.listen.host)) {
+  // Without public_url the URLs OAuth clients are given name the listener's host, 127.0.0.1 for one on every interface: fine on this machine, useless from another.
+  const named = ownUrlHost(server.listen.host);
+  if ((server.oauth_server.enabled || server.auth?.type === "oauth") && !server.public_url && named === "127.0.0.1" && !isLoopbackHost(server.listen.host)) {
     warnings.push({
-      message: `server.public_url is unset: the URLs OAuth clients are given (the 401's resource_metadata, the token audience${server.oauth_server.enabled && !server.oauth_server.issuer ? ", the authorization server's issuer" : ""}) name ${server.tls.enabled ? "https" : "http"}://127.0.0.1:${server.listen.port}, which clients on other machines cannot use (set server.public_url to the URL they connect to)`,
+      message: `server.public_url is unset: the URLs OAuth clients are given (the 401's resource_metadata, the token audience${server.oauth_server.enabled && !server.oauth_server.issuer ? ", the authorization server's issuer" : ""}) name ${server.tls.enabled ? "https" : "http"}://127.0.0.1${server.listen.port ? `:${server.listen.port}` : ""}, which clients on other machines cannot use (set server.public_url to the URL they connect to)`,
       listen: server.listen.text,
     });
   }

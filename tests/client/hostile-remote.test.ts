@@ -53,7 +53,6 @@ interface RawLocal {
   end(slowReaderMs?: number): Promise<number | null>;
 }
 
-/** `mcp-bridge <args>` with a bare pipe as the local client; `command` runs it otherwise than with this Node and the bundle. */
 /** Calls tool `name` as request `id`: its answer must be -32603 saying `naming` (a RegExp source) holds an integer past 2^53 - 1. */
 async function answeredInexact(local: RawLocal, id: number, name: string, naming: string): Promise<void> {
   local.send(toolCall(id, name));
@@ -62,6 +61,7 @@ async function answeredInexact(local: RawLocal, id: number, name: string, naming
   assert.match(answer.error?.message ?? "", new RegExp(`${naming} is an integer past 2\\^53 - 1`));
 }
 
+/** `mcp-bridge <args>` with a bare pipe as the local client; `command` runs it otherwise than with this Node and the bundle. */
 function startLocal(args: string[], env: Record<string, string> = {}, command: string[] = [process.execPath, CLI]): RawLocal {
   const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", ...env } });
   bridges.push(child);

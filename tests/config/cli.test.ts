@@ -67,6 +67,12 @@ describe("check-config output", () => {
     const option = await runCli(["check-config", "--quite"]);
     assert.equal(option.code, 2);
     assert.match(option.stderr, /unknown option --quite \(did you mean --quiet\?\)/);
+    // A name every object inherits is no option either.
+    for (const inherited of ["--toString", "--hasOwnProperty", "--constructor"]) {
+      const refused = await runCli(["check-config", inherited, "x"]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`unknown option ${inherited}`));
+    }
   });
 
   test("a mistyped or unquoted header never prints its value", async () => {
@@ -278,7 +284,7 @@ test("connect's errors name the flags a user typed, in the message as well as be
   assert.match(oauth.stderr, /\n {2}--header Authorization: conflicts with the OAuth flags, whose token would replace it: keep one/);
   const tls = await runCli(["connect", "http://127.0.0.1:9/mcp", "--token-env", "MCP_TOKEN", "--ca-cert", "/nonexistent/ca.pem"], { env: { MCP_TOKEN: "tok-42" } });
   assert.equal(tls.code, 2, tls.stderr);
-  assert.match(tls.stderr, /\n {2}--ca-cert: configures TLS to the remote server, and URL is plain http:\/\/ \(and --token-env reaches another server\)/);
+  assert.match(tls.stderr, /\n {2}--ca-cert: configures TLS to the remote server, and URL is plain http:\/\/ \(and --token-env reaches no other server\)/);
   for (const { stderr } of [token, oauth, tls]) assert.doesNotMatch(stderr, /client\./, "no configuration key: connect has no file");
 });
 

@@ -89,6 +89,10 @@ test("OAuth on every interface without public_url: check-config warns (as run do
   assert.doesNotMatch(published.stderr, /public_url/);
   const idp = await runCli(["check-config", "-q", "-c", writeConfig({ mode: "server", server: { listen: ":8080", mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth: { type: "oauth", oauth: { discovery_url: "https://id.example.com" } } } })]);
   assert.match(idp.stderr, /^mcp-bridge: warning: :8080: server\.public_url is unset: the URLs OAuth clients are given \(the 401's resource_metadata, the token audience\) name http:\/\/127\.0\.0\.1:8080/m);
+  // A listener on one named address: the URLs name that address, which other machines reach.
+  const named = await runCli(["check-config", "-q", "-c", config({ listen: "192.0.2.10:8443" })]);
+  assert.equal(named.code, 0, named.stderr);
+  assert.doesNotMatch(named.stderr, /public_url/);
 });
 
 test("a browser's CORS preflight while CORS is off: 405 naming server.cors, and a warning in the log (the browser shows only a CORS failure)", async () => {
