@@ -96,6 +96,8 @@ describe("hash-password", () => {
         "    signing: {algorithm: ES256, generate_key: true}",
         `    builtin: {users: [{username: admin, password_hash: "${hash}"}]}`,
       ].join("\n"),
+      // Private, as a file holding a password hash should be: a world-readable one draws a warning naming password_hash.
+      { mode: 0o600 },
     );
     const checked = await cli(["check-config", "-c", config]);
     // The hash is accepted by the authorization server as it is.
