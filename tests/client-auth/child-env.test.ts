@@ -96,6 +96,17 @@ test("browser_command is started without the client.headers values the configura
   assert.ok(!Object.values(env).some((value) => value.includes(API_KEY) || value.includes(ORG_KEY)));
 });
 
+test("a variable whose value equals a header written literally stays in the browser's environment (X-Env: production, X-Workspace: the home directory)", async () => {
+  const server = await protectedServer();
+  const dump = join(mkdtempSync(join(tmpdir(), "mcp-bridge-browser-")), "env.txt");
+  const headers = { ...KEY_HEADERS, "X-Env": "production", "X-Workspace": tmpdir() };
+  const env = await browserEnvironment(server, { browser_command: [process.execPath, envDumper(dump)] }, { MY_KEY: API_KEY, ORG_KEY, DEPLOY_STAGE: "production" }, dump, headers);
+  assert.equal(env.DEPLOY_STAGE, "production");
+  assert.equal(env.HOME, tmpdir());
+  assert.equal(env.MY_KEY, undefined);
+  assert.equal(env.ORG_KEY, undefined);
+});
+
 test("a token helper (workload_identity.token_command) is started without them either", async () => {
   const server = await protectedServer();
   const dump = join(mkdtempSync(join(tmpdir(), "mcp-bridge-helper-")), "env.txt");
