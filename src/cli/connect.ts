@@ -7,14 +7,14 @@ import { createLoggerFromConfig } from "../log/from-config.ts";
 import { bearerTokenProblem } from "../auth/types.ts";
 import { variableNamed } from "../log/sanitize.ts";
 
-/** "Name: value" → [name, value]; the value may use ${VAR} (handy where the host's config cannot quote). */
-function parseHeader(text: string, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[]): [string, string] {
+/** "Name: value" → [name, value]; the value may use ${VAR} (handy where the host's config cannot quote), whose names go to `used`. */
+function parseHeader(text: string, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[], used: Set<string>): [string, string] {
   const colon = text.indexOf(":");
   const name = colon < 0 ? "" : text.slice(0, colon).trim();
   // The value is never repeated: it may be a secret.
   if (colon < 0) throw new UsageError(`--header needs "Name: value" (got no colon after the name; quote the whole header as one argument: --header 'X-Api-Key: value')`);
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header needs "Name: value" (got a header without a valid name)`);
-  return [name, substituteVariables(text.slice(colon + 1).trim(), env, `--header ${name}`, issues)];
+  return [name, substituteVariables(text.slice(colon + 1).trim(), env, `--header ${name}`, issues, used)];
 }
 
 /** `client.auth.oauth` from the OAuth flags (empty when none was given). */
@@ -107,7 +107,8 @@ export const connectCommand: Command = {
     const [url] = args.positionals;
     if (url === undefined) throw new UsageError("the URL of the remote MCP server is required");
     const issues: ConfigIssue[] = [];
-    const headers = Object.fromEntries(((args.values.header as string[] | undefined) ?? []).map((text) => parseHeader(text, platform.env, issues)));
+    const headerVariables = new Set<string>();
+    const headers = Object.fromEntries(((args.values.header as string[] | undefined) ?? []).map((text) => parseHeader(text, platform.env, issues, headerVariables)));
     if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues, "command line");
     const tokenEnv = args.values["token-env"] as string | undefined;
     const client: Record<string, unknown> = { url, headers };
@@ -134,6 +135,7 @@ export const connectCommand: Command = {
           client,
         },
         "command line",
+        headerVariables,
       );
       const logger = createLoggerFromConfig(config.log, platform);
       const { runClient } = await import("../client/index.ts");

@@ -85,7 +85,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     dataDir: dataDir(env),
     files: privateFiles,
     openBrowser: openSystemBrowser,
-    headers: config.headers,
+    ...(config.headerVariables && { headerVariables: config.headerVariables }),
   });
   const remoteFetch = createRemoteFetch({
     http,

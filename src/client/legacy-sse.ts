@@ -31,9 +31,17 @@ export class LegacySseTransport implements RemoteTransport {
   #initialize: JsonRpcRequest | undefined;
   #initialized = false;
   #replays = 0;
+  /**
+   * The HTTP status the Streamable HTTP initialize POST got when `auto` fell back to this transport
+   * (undefined when HTTP+SSE was chosen, and once an event stream opened): a refused event stream
+   * then means neither transport is at this URL, not that the SSE endpoint was missed.
+   */
+  #fallbackStatus: number | undefined;
 
-  constructor(context: TransportContext) {
+  /** `fallbackStatus`: the status that made `auto` fall back here (see #fallbackStatus). */
+  constructor(context: TransportContext, fallbackStatus?: number) {
     this.#context = context;
+    this.#fallbackStatus = fallbackStatus;
   }
 
   async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
@@ -124,10 +132,16 @@ export class LegacySseTransport implements RemoteTransport {
     const abandon = new AbortController();
     const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: AbortSignal.any([this.#closing.signal, abandon.signal]) });
     if (!response.ok) {
-      // The usual cause: a Streamable HTTP URL (…/mcp) given to the HTTP+SSE transport, whose URL is its event stream's.
-      const hint = [400, 404, 405].includes(response.status) ? " (no HTTP+SSE event stream at this URL: that transport's URL is the server's SSE endpoint, often ending in /sse)" : "";
+      // Chosen explicitly, the usual cause is a Streamable HTTP URL (…/mcp) given to the HTTP+SSE transport, whose URL is its event stream's.
+      const hint =
+        this.#fallbackStatus !== undefined
+          ? ` (neither Streamable HTTP nor HTTP+SSE answered at this URL: the initialize POST got HTTP ${this.#fallbackStatus}, the event stream GET HTTP ${response.status}; check the URL's path)`
+          : [400, 404, 405].includes(response.status)
+            ? " (no HTTP+SSE event stream at this URL: that transport's URL is the server's SSE endpoint, often ending in /sse)"
+            : "";
       throw await statusError(response, `${new URL(url).host} (event stream)`, hint);
     }
+    this.#fallbackStatus = undefined;
     const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
     if (type !== "text/event-stream") {
       await response.body?.cancel().catch(() => {});

@@ -35,9 +35,10 @@ class LegacyWithFallback implements RemoteTransport {
     } catch (error) {
       const refused = error instanceof ClientTransportError && error.code === "http" && [400, 404, 405].includes(error.status ?? 0);
       if (this.#decided || !refused || !isRequest(message) || message.method !== "initialize") throw error;
-      this.#context.logger.info("the server refused Streamable HTTP; trying the legacy HTTP+SSE transport", { status: (error as ClientTransportError).status });
+      const status = (error as ClientTransportError).status;
+      this.#context.logger.info("the server refused Streamable HTTP; trying the legacy HTTP+SSE transport", { status });
       this.#decided = true;
-      this.#current = new LegacySseTransport(this.#context);
+      this.#current = new LegacySseTransport(this.#context, status);
       await this.#current.send(message, signal, text);
     }
   }

@@ -5,7 +5,7 @@
  */
 import { parseDocument, type YAMLError } from "yaml";
 import type { z } from "zod";
-import { ConfigSchema, type Config } from "./schema.ts";
+import { ConfigSchema, type ClientConfig, type Config } from "./schema.ts";
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.ts";
 import { checkRules } from "./rules.ts";
 import { isObject } from "../util/object.ts";
@@ -22,8 +22,9 @@ const VARIABLE = /\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|([A-Za-z_][
 /**
  * Expands `${VAR}`, `$VAR` and `${VAR:-default}`; `$$` is a literal `$`. An unset variable
  * without a default is an error, never the literal text (that would make `${TOKEN}` a valid token).
+ * The name of every variable referenced is added to `used`, when given.
  */
-export function substituteVariables(value: string, env: Env, path: string, issues: ConfigIssue[]): string {
+export function substituteVariables(value: string, env: Env, path: string, issues: ConfigIssue[], used?: Set<string>): string {
   return value.replace(VARIABLE, (whole, braced: string | undefined, fallback: string | undefined, bare: string | undefined) => {
     if (whole === "$$") return "$";
     if (whole === "${") {
@@ -31,6 +32,7 @@ export function substituteVariables(value: string, env: Env, path: string, issue
       return "";
     }
     const name = (braced ?? bare)!;
+    used?.add(name);
     const found = env[name];
     if (found !== undefined && (found !== "" || fallback === undefined)) return found;
     if (fallback !== undefined) return fallback;
@@ -44,15 +46,17 @@ export function substituteVariables(value: string, env: Env, path: string, issue
   });
 }
 
-function substituteTree(node: unknown, env: Env, path: (string | number)[], issues: ConfigIssue[]): unknown {
+/** Substitutes every string of `node`; the variables put into a client.headers value are added to `headerVariables`. */
+function substituteTree(node: unknown, env: Env, path: (string | number)[], issues: ConfigIssue[], headerVariables: Set<string>): unknown {
   if (typeof node === "string") {
     const key = path[path.length - 1];
-    return typeof key === "string" && LITERAL_KEYS.has(key) ? node : substituteVariables(node, env, formatPath(path), issues);
+    const inHeader = path.length === 3 && path[0] === "client" && path[1] === "headers";
+    return typeof key === "string" && LITERAL_KEYS.has(key) ? node : substituteVariables(node, env, formatPath(path), issues, inHeader ? headerVariables : undefined);
   }
-  if (Array.isArray(node)) return node.map((item, index) => substituteTree(item, env, [...path, index], issues));
+  if (Array.isArray(node)) return node.map((item, index) => substituteTree(item, env, [...path, index], issues, headerVariables));
   if (node && typeof node === "object") {
     // fromEntries defines "__proto__" as an own key, which the strict schema then reports, instead of setting the prototype.
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, substituteTree(value, env, [...path, key], issues)]));
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, substituteTree(value, env, [...path, key], issues, headerVariables)]));
   }
   return node;
 }
@@ -159,19 +163,26 @@ export function parseConfig(text: string, env: Env, source?: string): Config {
   }
   const issues: ConfigIssue[] = [];
   // Substitution first, so that its errors name the keys as written in the file (a top-level auth: included).
-  const raw = substituteTree(tree ?? {}, env, [], issues);
+  const headerVariables = new Set<string>();
+  const raw = substituteTree(tree ?? {}, env, [], issues, headerVariables);
   if (!isObject(raw)) throw new ConfigError("CONFIG_INVALID", [{ path: "", message: "the file must be a YAML mapping of keys" }], source);
   applyAliases(raw, issues);
   if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues, source);
-  return validateConfig(raw, source);
+  return validateConfig(raw, source, headerVariables);
 }
 
-/** Validates a configuration built in code (`connect`'s flags) as if it had been read from a file. */
-export function validateConfig(raw: Record<string, unknown>, source?: string): Config {
+/**
+ * Validates a configuration built in code (`connect`'s flags) as if it had been read from a file.
+ * `headerVariables`: the environment variables substituted into client.headers values, kept as the
+ * client section's headerVariables.
+ */
+export function validateConfig(raw: Record<string, unknown>, source?: string, headerVariables: ReadonlySet<string> = new Set()): Config {
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError("CONFIG_INVALID", zodIssues(result.error), source);
   const ruleIssues = checkRules(result.data, raw);
   if (ruleIssues.length > 0) throw new ConfigError("CONFIG_INVALID", ruleIssues, source);
+  const client: ClientConfig | undefined = result.data.client;
+  if (client) client.headerVariables = [...headerVariables];
   return result.data;
 }
 

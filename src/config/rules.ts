@@ -558,10 +558,12 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
           issues.push(...unless(!seen.has(user.username), `${path}.username`, `"${user.username}" is listed twice`));
           seen.add(user.username);
           issues.push(...unless(Boolean(user.password_hash) !== Boolean(user.password_env), path, "needs exactly one of password_hash and password_env"));
-          if (user.password_hash) {
-            // password_hash is read literally (bcrypt hashes hold "$"): a ${VAR} in it is never replaced.
-            const variable = /\$\{?[A-Za-z_]/.test(user.password_hash.reveal()) && !BCRYPT_HASH.test(user.password_hash.reveal()) ? "; password_hash is read literally, never as a ${VAR}: give a password from the environment with password_env" : "";
-            issues.push(...unless(BCRYPT_HASH.test(user.password_hash.reveal()), `${path}.password_hash`, `is not a bcrypt hash (make one with: mcp-bridge hash-password)${variable}`));
+          const hash = user.password_hash?.reveal();
+          if (hash !== undefined && !BCRYPT_HASH.test(hash)) {
+            // password_hash is read literally (bcrypt hashes hold "$"): a ${VAR} in it is never replaced. Only a value
+            // that is wholly a reference gets that hint; an argon2 ("$argon2id$…") or yescrypt ("$y$…") hash is no ${VAR}.
+            const variable = /^\$(?:\{[A-Za-z_]\w*\}|[A-Za-z_]\w*)$/.test(hash) ? "; password_hash is read literally, never as a ${VAR}: give a password from the environment with password_env" : "";
+            issues.push({ path: `${path}.password_hash`, message: `is not a bcrypt hash (make one with: mcp-bridge hash-password)${variable}` });
           }
         });
       } else {

@@ -541,7 +541,12 @@ export const ConfigSchema = section({
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
-export type ClientConfig = z.output<typeof clientSchema>;
+/**
+ * The client section as loaded. `headerVariables` is no key of the file: the names of the
+ * environment variables a ${VAR} put into client.headers values (set by validateConfig), which the
+ * programs started for a sign-in are not given.
+ */
+export type ClientConfig = z.output<typeof clientSchema> & { headerVariables?: readonly string[] };
 export type AuthConfig = z.output<typeof AuthSchema>;
 export type BearerConfig = z.output<typeof bearerSchema>;
 export type OAuthConfig = z.output<typeof oauthSchema>;

@@ -139,7 +139,7 @@ export async function startServer(config: Config, platform: Platform, logger: Lo
     throw error;
   }
   const sessions = new SessionManager(server, platform, logger);
-  const unrunnable = server.session.mode === "per_session" ? commandWarning(server, platform) : undefined;
+  const unrunnable = commandWarning(server, platform);
   if (unrunnable) logger.warn(unrunnable, { command: loggedCommand(server.mcp_server!.command) });
   const modern = new ModernServer(server, platform, logger, () => sessions.slots);
   sessions.otherChildren = () => modern.pool.size;

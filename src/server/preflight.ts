@@ -109,7 +109,9 @@ export function reachWarnings(server: ServerConfig): Array<{ message: string; li
 /**
  * What `run` warns about at start (per-session children start on demand, so it would otherwise show
  * only at the first initialize) and `check-config` prints too: server.mcp_server.command resolves to
- * no executable file on the child's PATH. Undefined when it does.
+ * no executable file on the child's PATH. Undefined when it does. In every session.mode: the shared
+ * child's failure at start-up is logged too, but without the key or where arguments go, and
+ * 2026-07-28 clients get children on demand whatever session.mode is (session.modern_child).
  */
 export function commandWarning(server: ServerConfig, platform: Platform): string | undefined {
   const command = server.mcp_server!.command;

@@ -45,7 +45,12 @@ async function browserEnvironment(server: TestServer, oauth: Record<string, unkn
     log: { level: "info" },
     client: { url: server.url, transport: "streamable_http", headers, auth: { type: "oauth", oauth: { client_id: "c1", client_secret: "${OAUTH_CLIENT_SECRET}", use_pkce: true, authorization_timeout: "60s", ...oauth } } },
   });
-  const bridge = spawn(process.execPath, [CLI, "-c", config], { env: { PATH: process.env.PATH ?? "", HOME: tmpdir(), XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-child-env-")), OAUTH_CLIENT_SECRET: SECRET, ...env } });
+  return startedEnvironment(["-c", config], env, dump);
+}
+
+/** Runs the CLI with `args` and sends an initialize; resolves with the environment the program that writes `dump` was started with. */
+async function startedEnvironment(args: string[], env: Record<string, string>, dump: string): Promise<Record<string, string>> {
+  const bridge = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", HOME: tmpdir(), XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-child-env-")), OAUTH_CLIENT_SECRET: SECRET, ...env } });
   let stderr = "";
   bridge.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   try {
@@ -94,6 +99,26 @@ test("browser_command is started without the client.headers values the configura
   assert.equal(env.MY_KEY, undefined);
   assert.equal(env.ORG_KEY, undefined);
   assert.ok(!Object.values(env).some((value) => value.includes(API_KEY) || value.includes(ORG_KEY)));
+});
+
+test("a variable whose value equals a header written literally stays in the browser's environment (X-Env: production, X-Workspace: the home directory)", async () => {
+  const server = await protectedServer();
+  const dump = join(mkdtempSync(join(tmpdir(), "mcp-bridge-browser-")), "env.txt");
+  const headers = { ...KEY_HEADERS, "X-Env": "production", "X-Workspace": tmpdir() };
+  const env = await browserEnvironment(server, { browser_command: [process.execPath, envDumper(dump)] }, { MY_KEY: API_KEY, ORG_KEY, DEPLOY_STAGE: "production" }, dump, headers);
+  assert.equal(env.DEPLOY_STAGE, "production");
+  assert.equal(env.HOME, tmpdir());
+  assert.equal(env.MY_KEY, undefined);
+  assert.equal(env.ORG_KEY, undefined);
+});
+
+test("connect --header 'X-Api-Key: ${MY_KEY}': the browser is started without MY_KEY", async () => {
+  const server = await protectedServer();
+  const dump = join(mkdtempSync(join(tmpdir(), "mcp-bridge-browser-")), "env.txt");
+  const args = ["connect", server.url, "--transport", "streamable_http", "--header", "X-Api-Key: ${MY_KEY}", "--header", "X-Env: production", "--client-id", "c1", "--browser-command", `${process.execPath} ${envDumper(dump)}`];
+  const env = await startedEnvironment(args, { MY_KEY: API_KEY, DEPLOY_STAGE: "production" }, dump);
+  assert.equal(env.MY_KEY, undefined);
+  assert.equal(env.DEPLOY_STAGE, "production");
 });
 
 test("a token helper (workload_identity.token_command) is started without them either", async () => {

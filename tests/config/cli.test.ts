@@ -172,6 +172,18 @@ describe("errors and exit codes", () => {
     assert.match(stderr, /auth\.bearer\.valid_tokens\[0\]: environment variable NOT_SET_ANYWHERE is not set/);
   });
 
+  test("a pasted argon2 or yescrypt password_hash is told bcrypt is expected, not that it is read as a ${VAR}; a bare $HASH is", async () => {
+    const user = (hash: string) => `mode: server\nserver:\n  mcp_server: {command: node}\n  oauth_server:\n    enabled: true\n    builtin: {users: [{username: a, password_hash: '${hash}'}]}\nstorage: {type: memory}\n`;
+    for (const hash of ["$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$UXl1b2Jvc3Rvbmhhc2hoYXNoaGFzaA", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7"]) {
+      const { code, stderr } = await runCli(["check-config", "-q", "-c", join(directory({ "c.yaml": user(hash) }), "c.yaml")]);
+      assert.equal(code, 2);
+      assert.match(stderr, /users\[0\]\.password_hash: is not a bcrypt hash \(make one with: mcp-bridge hash-password\)\n/);
+      assert.doesNotMatch(stderr, /\$\{VAR\}/);
+    }
+    const { stderr } = await runCli(["check-config", "-q", "-c", join(directory({ "c.yaml": user("$HASH") }), "c.yaml")]);
+    assert.match(stderr, /is not a bcrypt hash \(make one with: mcp-bridge hash-password\); password_hash is read literally, never as a \$\{VAR\}/);
+  });
+
   test("the run command gives config errors the same exit code", async () => {
     const dir = directory({ "c.yaml": "mode: server\nserver:\n  mcp_server:\n    comand: node\n" });
     const { code, stderr } = await runCli(["-c", join(dir, "c.yaml")]);

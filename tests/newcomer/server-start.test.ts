@@ -37,6 +37,18 @@ test("start: a command written with its arguments (\"node server.mjs\") is told 
   }
 });
 
+test("session.mode shared: run warns about a command that cannot be run, as check-config does", async () => {
+  const server = { listen: "127.0.0.1:0", session: { mode: "shared" }, mcp_server: { command: "no-such-mcp-server-shared" } };
+  const check = await runCli(["check-config", "-q", "-c", writeConfig({ mode: "server", server })]);
+  assert.match(check.stderr, /warning: server\.mcp_server\.command cannot be run /);
+  const bridge = await startBridge({ server });
+  try {
+    assert.match(bridge.logs(), /WARN +server\.mcp_server\.command cannot be run .* command=no-such-mcp-server-shared/);
+  } finally {
+    await bridge.stop();
+  }
+});
+
 test("start: a command that can be run draws no such warning", async () => {
   const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } });
   try {

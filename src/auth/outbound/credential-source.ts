@@ -8,7 +8,7 @@ import type { OAuthConfig } from "../../config/schema.ts";
 import type { Secret } from "../../config/secret.ts";
 import type { Platform } from "../../runtime/types.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { SHORTEST_REDACTED_VALUE, variableNamed } from "../../log/sanitize.ts";
+import { variableNamed } from "../../log/sanitize.ts";
 import { MAX_CONFIGURED_FILE_BYTES } from "../../util/bounded-read.ts";
 
 const MAX_CREDENTIAL_BYTES = 64 * 1024;
@@ -30,18 +30,17 @@ export function commandArgv(command: string | string[]): string[] {
 /**
  * The bridge's environment for a command it runs for the user (browser, token helper), without the
  * variables that hold a secret of `config` (a client secret put in by `${VAR}`, the variable
- * id_token_env or token_env names) or a `client.headers` value (`X-Api-Key: ${KEY}`,
- * `Authorization: Bearer ${KEY}`: check-config takes every such value for a credential): a browser
- * hands its environment to every program it starts, for as long as it runs, and neither it nor a
- * token helper needs them. A variable is left out for a header when its value is the header's whole
- * value, or SHORTEST_REDACTED_VALUE characters or more found in it (a shorter one would match ordinary text).
+ * id_token_env or token_env names) or went into a `client.headers` value (`headerVariables`: the
+ * names of the variables `X-Api-Key: ${KEY}` or `Authorization: Bearer ${KEY}` read; check-config
+ * takes every header value for a credential): a browser hands its environment to every program it
+ * starts, for as long as it runs, and neither it nor a token helper needs them. Variables are left
+ * out by name, never because their value looks like a header's: `X-Env: production` must not cost
+ * the browser NODE_ENV, nor `X-Workspace: /home/alice` its HOME.
  */
-export function commandEnv(platform: Platform, config: OAuthConfig, headers: Readonly<Record<string, string>>): Record<string, string> {
+export function commandEnv(platform: Platform, config: OAuthConfig, headerVariables: readonly string[]): Record<string, string> {
   const secrets = new Set([config.client_secret, config.enterprise?.idp_client_secret, config.enterprise?.id_token, config.workload_identity?.token].flatMap((secret) => (secret ? [secret.reveal()] : [])));
-  const named = new Set([config.enterprise?.id_token_env, config.workload_identity?.token_env]);
-  const headerValues = Object.values(headers);
-  const inHeader = (value: string) => value !== "" && headerValues.some((header) => header === value || (value.length >= SHORTEST_REDACTED_VALUE && header.includes(value)));
-  return Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !secrets.has(entry[1]) && !named.has(entry[0]) && !inHeader(entry[1])));
+  const named = new Set([config.enterprise?.id_token_env, config.workload_identity?.token_env, ...headerVariables]);
+  return Object.fromEntries(Object.entries(platform.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !secrets.has(entry[1]) && !named.has(entry[0])));
 }
 
 /** Runs `command` and returns its trimmed stdout; its stderr is passed through to ours. */

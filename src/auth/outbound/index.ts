@@ -36,8 +36,8 @@ export interface TokenSourceDeps {
   files?: PrivateFiles;
   /** Opens a URL in the system browser with environment `env` (src/runtime/browser.ts); without it the URL is only printed. */
   openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
-  /** `client.headers`: credentials (API keys from `${VAR}`) the browser and token helpers are not given. */
-  headers?: Readonly<Record<string, string>>;
+  /** The variables a ${VAR} put into `client.headers` values (API keys): the browser and token helpers are not given them. */
+  headerVariables?: readonly string[];
 }
 
 /**
@@ -88,7 +88,7 @@ export async function createTokenSource(auth: AuthConfig | undefined, deps: Toke
     cache,
     ...(key && { key }),
     ...(deps.openBrowser && { openBrowser: deps.openBrowser }),
-    ...(deps.headers && { headers: deps.headers }),
+    ...(deps.headerVariables && { headerVariables: deps.headerVariables }),
   });
   await source.start();
   return source;

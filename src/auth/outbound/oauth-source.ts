@@ -61,8 +61,8 @@ export interface OAuthSourceOptions {
   cache: TokenCache;
   key?: AssertionKey;
   openBrowser?: (url: string, env: Record<string, string>) => Promise<boolean>;
-  /** `client.headers`, whose values the commands the source starts (browser, token helpers) are not given (commandEnv). */
-  headers?: Readonly<Record<string, string>>;
+  /** The variables a ${VAR} put into `client.headers` values, which the commands the source starts (browser, token helpers) are not given (commandEnv). */
+  headerVariables?: readonly string[];
 }
 
 interface Current extends IssuerState {
@@ -112,7 +112,7 @@ export class OAuthTokenSource implements TokenSource {
 
   constructor(options: OAuthSourceOptions) {
     this.#o = options;
-    this.#commandEnv = commandEnv(options.platform, options.config, options.headers ?? {});
+    this.#commandEnv = commandEnv(options.platform, options.config, options.headerVariables ?? []);
     this.#requested = [...options.config.scopes];
     this.#inClear = !isTrustedEndpoint(options.serverUrl);
   }
