@@ -45,8 +45,18 @@ interface Origin {
   id: JsonRpcId;
   /** The hub's progress token for the request, when the session gave one: it lives as long as the request. */
   token?: number;
-  /** The URI of a resources/subscribe the child is asked: refused, the subscription is forgotten. */
-  subscribes?: string;
+  /** A resources/subscribe the child is asked: its URI and the subscription it asks for (refused, the session leaves it). */
+  subscribes?: { uri: string; subscription: Subscription };
+}
+
+/**
+ * The sessions subscribed to one resource URI. Until the child has accepted a subscribe to it
+ * (`confirmed`), each session's subscribe goes to the child and gets the child's own answer: one
+ * answered by the hub while the first is pending would be told `{}` of a subscribe the child may refuse.
+ */
+interface Subscription {
+  sessions: Set<Session>;
+  confirmed: boolean;
 }
 
 export class SharedChildHub {
@@ -74,7 +84,7 @@ export class SharedChildHub {
   #initializedSent = false;
   #initializeWaiters: Array<() => void> = [];
   /** resources/subscribe per URI: resources/updated goes to these sessions only. */
-  readonly #subscribers = new Map<string, Set<Session>>();
+  readonly #subscribers = new Map<string, Subscription>();
   /** The same, per session: the URIs it is subscribed to (at most MAX_SUBSCRIPTIONS_PER_SESSION). */
   readonly #subscriptionsOf = new Map<Session, Set<string>>();
 
@@ -176,14 +186,29 @@ export class SharedChildHub {
     if (ids) for (const hubId of ids.values()) this.#requests.delete(hubId);
     this.#bySession.delete(session);
     for (const [token, owner] of this.#tokens) if (owner.session === session) this.#tokens.delete(token);
-    for (const uri of this.#subscriptionsOf.get(session) ?? []) {
-      const sessions = this.#subscribers.get(uri);
-      if (!sessions?.delete(session) || sessions.size > 0) continue;
-      this.#subscribers.delete(uri);
-      // The last subscriber left: the child stops sending; its answer has no origin and is dropped.
-      this.#write({ jsonrpc: "2.0", id: this.#nextId++, method: "resources/unsubscribe", params: { uri } });
-    }
+    for (const uri of [...(this.#subscriptionsOf.get(session) ?? [])]) this.#leave(session, uri);
     this.#subscriptionsOf.delete(session);
+  }
+
+  /** `session` no longer wants updates of `uri`; the last one out unsubscribes at the child (its answer has no origin and is dropped). */
+  #leave(session: Session, uri: string): void {
+    this.#subscriptionsOf.get(session)?.delete(uri);
+    const subscription = this.#subscribers.get(uri);
+    if (!subscription?.sessions.delete(session) || subscription.sessions.size > 0) return;
+    this.#subscribers.delete(uri);
+    this.#write({ jsonrpc: "2.0", id: this.#nextId++, method: "resources/unsubscribe", params: { uri } });
+  }
+
+  /**
+   * The child answered (or will not answer: cancelled) a session's subscribe. Accepted, the hub
+   * answers later subscribes itself; otherwise the session is not subscribed. A subscription
+   * ended and started again since is another one: an answer about the old one changes nothing.
+   */
+  #subscribeSettled(origin: Origin, accepted: boolean): void {
+    const { uri, subscription } = origin.subscribes!;
+    if (this.#subscribers.get(uri) !== subscription) return;
+    if (accepted) subscription.confirmed = true;
+    else this.#leave(origin.session, uri);
   }
 
   /** A request is over (answered or cancelled): its ids and progress token are freed; anything the child sends for them later is dropped. */
@@ -216,7 +241,8 @@ export class SharedChildHub {
         }
       }
       const hubId = this.#nextId++;
-      const origin: Origin = { session, id: message.id, ...(message.method === "resources/subscribe" && typeof uri === "string" && { subscribes: uri }) };
+      const subscription = message.method === "resources/subscribe" && typeof uri === "string" ? this.#subscribers.get(uri) : undefined;
+      const origin: Origin = { session, id: message.id, ...(subscription && { subscribes: { uri: uri as string, subscription } }) };
       this.#requests.set(hubId, origin);
       this.#bySession.get(session)?.set(idKey(message.id), hubId);
       // A progress token past 2^53 was refused with the body (inexactNumberProblem): it comes back as sent.
@@ -240,6 +266,7 @@ export class SharedChildHub {
       if (hubId === undefined || !origin) return;
       // A cancelled request is not answered (MCP cancellation): its mapping would stay as long as the session.
       this.#forget(hubId, origin);
+      if (origin.subscribes) this.#subscribeSettled(origin, false);
       return this.#write({ ...message, params: { ...message.params, requestId: hubId } });
     }
     this.#child?.send(raw);
@@ -252,27 +279,22 @@ export class SharedChildHub {
    * for a URI beyond MAX_SUBSCRIBED_URI_LENGTH.
    */
   #subscription(session: Session, method: string, uri: string): "child" | "answered" | "refused" | "too long" {
-    const sessions = this.#subscribers.get(uri);
+    const subscription = this.#subscribers.get(uri);
     const mine = this.#subscriptionsOf.get(session) ?? new Set<string>();
     if (method === "resources/subscribe") {
       if (uri.length > MAX_SUBSCRIBED_URI_LENGTH) return "too long";
       if (!mine.has(uri) && mine.size >= MAX_SUBSCRIPTIONS_PER_SESSION) return "refused";
       this.#subscriptionsOf.set(session, mine.add(uri));
-      if (sessions) return sessions.add(session), "answered";
-      this.#subscribers.set(uri, new Set([session]));
+      if (subscription?.confirmed) return subscription.sessions.add(session), "answered";
+      if (subscription) subscription.sessions.add(session);
+      else this.#subscribers.set(uri, { sessions: new Set([session]), confirmed: false });
       return "child";
     }
     mine.delete(uri);
-    if (!sessions?.delete(session)) return "answered";
-    if (sessions.size > 0) return "answered";
+    if (!subscription?.sessions.delete(session)) return "answered";
+    if (subscription.sessions.size > 0) return "answered";
     this.#subscribers.delete(uri);
     return "child";
-  }
-
-  /** Forgets every session's subscription to `uri`. */
-  #unsubscribeAll(uri: string): void {
-    for (const session of this.#subscribers.get(uri) ?? []) this.#subscriptionsOf.get(session)?.delete(uri);
-    this.#subscribers.delete(uri);
   }
 
   #initialize(session: Session, id: JsonRpcId, message: JsonRpcMessage): void {
@@ -313,8 +335,7 @@ export class SharedChildHub {
       const origin = hubId === undefined ? undefined : this.#requests.get(hubId);
       if (!origin || hubId === undefined) return;
       this.#forget(hubId, origin);
-      // The child does not send updates of a URI it refused: nobody is subscribed to it (those the hub answered meanwhile neither).
-      if (origin.subscribes !== undefined && message.error !== undefined) this.#unsubscribeAll(origin.subscribes);
+      if (origin.subscribes) this.#subscribeSettled(origin, message.error === undefined);
       const restored = { ...message, id: origin.id };
       // The child's line under the session's id where it can be (its numbers as written); else serialized again.
       const afterId = afterIdOf(raw, hubId);
@@ -348,7 +369,7 @@ export class SharedChildHub {
     }
     if (method === "notifications/resources/updated") {
       const uri = (message.params as { uri?: unknown } | undefined)?.uri;
-      for (const session of (typeof uri === "string" && this.#subscribers.get(uri)) || []) session.receive(message, raw);
+      for (const session of (typeof uri === "string" && this.#subscribers.get(uri)?.sessions) || []) session.receive(message, raw);
       return;
     }
     // Logging and anything else: whose it is cannot be known, so it stays in the bridge's log.

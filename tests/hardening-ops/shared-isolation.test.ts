@@ -143,6 +143,32 @@ describe("shared mode keeps users apart", () => {
     }
   });
 
+  test("a subscribe while another session's is still with the child gets the child's answer, not the hub's {}: refused for the one, refused for both", async () => {
+    const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
+    const bridge = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
+    try {
+      const subscribe = async (session: string, id: number) => {
+        const response = await fetch(bridge.url, {
+          method: "POST",
+          headers: { ...JSON_HEADERS, accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+          body: JSON.stringify({ jsonrpc: "2.0", id, method: "resources/subscribe", params: { uri: "test://known-held" } }),
+        });
+        return (await response.json()) as { result?: unknown; error?: { code: number } };
+      };
+      const a = await initialize(bridge.url);
+      const b = await initialize(bridge.url);
+      const first = subscribe(a.session, 2);
+      await logged(bridge, "subscribe asked: test://known-held");
+      const second = subscribe(b.session, 2);
+      await waitFor(() => bridge.logs().split("subscribe asked: test://known-held").length > 2, "the second session's subscribe at the child");
+      await callTool(bridge.url, a.session, 3, "release_subscribes", { refuse: true });
+      assert.equal((await first).error?.code, -32002);
+      assert.equal((await second).error?.code, -32002, "the hub did not answer for the child");
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("crashing inputs spend the restart budget, /health says so, and the budget recovers without a restart of the bridge", async () => {
     const bridge = await startBridge({
       server: { mcp_server: scripted({ restart_delay: "100ms", max_restarts: 1, restart_window: "3s" }), session: { mode: "shared" } },
