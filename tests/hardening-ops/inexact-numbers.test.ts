@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startBridge, type RunningBridge } from "../support/bridge.ts";
 import { call, meta, post, textOf } from "../support/modern.ts";
-import { initialize, JSON_HEADERS, logged, scripted, waitFor } from "./support.ts";
+import { initialize, JSON_HEADERS, logged, misbehaving, scripted, waitFor } from "./support.ts";
 
 /** 2^53 + 1 as written, and the number a double reads it as. */
 const BIG = "9007199254740993";
@@ -16,8 +16,6 @@ const ROUNDED = "9007199254740992";
 const INEXACT = "12345678901234567890";
 const INEXACT_ROUNDED = /12345678901234567000/;
 
-/** A legacy child (tests/fixtures/misbehaving-server.mjs) whose raw_line tool writes `line` as written. */
-const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
 /** raw_line's line: the child's own ping with an id past 2^53, then the call's answer. */
 const PING_THEN_ANSWER = `{"jsonrpc":"2.0","id":${BIG},"method":"ping"}\n{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"pinged"}]}}`;
 

@@ -5,7 +5,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { startBridge } from "../support/bridge.ts";
-import { callTool, initialize, JSON_HEADERS, logged, scripted, waitFor } from "./support.ts";
+import { callTool, initialize, JSON_HEADERS, logged, misbehaving, rpc, scripted, waitFor } from "./support.ts";
 
 async function samplingClient(url: string, name: string, asked: string[]) {
   const client = new Client({ name, version: "1" }, { capabilities: { sampling: {} } });
@@ -106,55 +106,39 @@ describe("shared mode keeps users apart", () => {
   });
 
   test("one session's resource subscriptions are bounded: past 1000 URIs, or a URI past 8192 characters, it gets an error naming the limit, and unsubscribing makes room", async () => {
-    const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
     const bridge = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
     try {
-      const rpc = async (session: string, id: number, method: string, uri: string) => {
-        const response = await fetch(bridge.url, {
-          method: "POST",
-          headers: { ...JSON_HEADERS, accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
-          body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { uri } }),
-        });
-        return (await response.json()) as { result?: unknown; error?: { code: number; message: string } };
-      };
+      const subscription = (session: string, id: number, method: string, uri: string) => rpc(bridge.url, session, id, method, { uri });
       const { session } = await initialize(bridge.url);
       for (let batch = 0; batch < 1000; batch += 50) {
-        const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => rpc(session, 10 + batch + i, "resources/subscribe", `test://known-${batch + i}`)));
+        const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => subscription(session, 10 + batch + i, "resources/subscribe", `test://known-${batch + i}`)));
         assert.deepEqual(answers.filter((answer) => answer.error), []);
       }
-      const refused = await rpc(session, 2000, "resources/subscribe", "test://known-1000");
+      const refused = await subscription(session, 2000, "resources/subscribe", "test://known-1000");
       assert.equal(refused.error?.code, -32600);
       assert.match(refused.error!.message, /subscribed to 1000 resources already .*unsubscribe from one first/);
       // One it holds already is no new one; unsubscribing makes room; another session has its own.
-      assert.deepEqual((await rpc(session, 2001, "resources/subscribe", "test://known-7")).result, {});
-      assert.deepEqual((await rpc(session, 2002, "resources/unsubscribe", "test://known-7")).result, {});
-      assert.deepEqual((await rpc(session, 2003, "resources/subscribe", "test://known-1000")).result, {});
+      assert.deepEqual((await subscription(session, 2001, "resources/subscribe", "test://known-7")).result, {});
+      assert.deepEqual((await subscription(session, 2002, "resources/unsubscribe", "test://known-7")).result, {});
+      assert.deepEqual((await subscription(session, 2003, "resources/subscribe", "test://known-1000")).result, {});
       const other = await initialize(bridge.url);
-      assert.deepEqual((await rpc(other.session, 2, "resources/subscribe", "test://known-1001")).result, {});
+      assert.deepEqual((await subscription(other.session, 2, "resources/subscribe", "test://known-1001")).result, {});
       // A URI too long to keep is refused by the hub; one the child refuses is no subscription, for anybody.
-      const long = await rpc(other.session, 3, "resources/subscribe", `test://known-${"x".repeat(9000)}`);
+      const long = await subscription(other.session, 3, "resources/subscribe", `test://known-${"x".repeat(9000)}`);
       assert.equal(long.error?.code, -32602);
       assert.match(long.error!.message, /URIs of at most 8192 characters/);
       const third = await initialize(bridge.url);
-      assert.equal((await rpc(other.session, 4, "resources/subscribe", "test://missing")).error?.code, -32002);
-      assert.equal((await rpc(third.session, 2, "resources/subscribe", "test://missing")).error?.code, -32002, "the child is asked again, not answered for by the hub");
+      assert.equal((await subscription(other.session, 4, "resources/subscribe", "test://missing")).error?.code, -32002);
+      assert.equal((await subscription(third.session, 2, "resources/subscribe", "test://missing")).error?.code, -32002, "the child is asked again, not answered for by the hub");
     } finally {
       await bridge.stop();
     }
   });
 
   test("a subscribe while another session's is still with the child gets the child's answer, not the hub's {}: refused for the one, refused for both", async () => {
-    const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
     const bridge = await startBridge({ server: { mcp_server: misbehaving, session: { mode: "shared" } } });
     try {
-      const subscribe = async (session: string, id: number) => {
-        const response = await fetch(bridge.url, {
-          method: "POST",
-          headers: { ...JSON_HEADERS, accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
-          body: JSON.stringify({ jsonrpc: "2.0", id, method: "resources/subscribe", params: { uri: "test://known-held" } }),
-        });
-        return (await response.json()) as { result?: unknown; error?: { code: number } };
-      };
+      const subscribe = (session: string, id: number) => rpc(bridge.url, session, id, "resources/subscribe", { uri: "test://known-held" });
       const a = await initialize(bridge.url);
       const b = await initialize(bridge.url);
       const first = subscribe(a.session, 2);

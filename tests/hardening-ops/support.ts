@@ -10,6 +10,19 @@ export const scripted = (extra: Record<string, unknown> = {}) => ({ command: pro
 
 export const JSON_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
 
+/** A legacy child (tests/fixtures/misbehaving-server.mjs): raw_line writes `line` as written, test://known* URIs are subscribable, test://known-held only once released. */
+export const misbehaving = { command: process.execPath, args: ["tests/fixtures/misbehaving-server.mjs"], env: { MODE: "legacy" } };
+
+/** A request of a session over JSON; its parsed answer. */
+export async function rpc(url: string, session: string, id: number, method: string, params: Record<string, unknown>) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { ...JSON_HEADERS, accept: "application/json", "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+    body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+  });
+  return (await response.json()) as { result?: unknown; error?: { code: number; message: string } };
+}
+
 export function initializeBody(protocolVersion = "2025-06-18", capabilities: Record<string, unknown> = {}) {
   return { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion, capabilities, clientInfo: { name: "raw", version: "1" } } };
 }
