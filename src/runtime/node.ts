@@ -1,5 +1,5 @@
 /** @module The Node.js Platform: node:http(s) through @hono/node-server, child_process, fs. */
-import { getRequestListener, RequestError } from "@hono/node-server";
+import type { RequestError as AdapterRequestError } from "@hono/node-server";
 import { spawn as spawnProcess } from "node:child_process";
 import { createCipheriv, createDecipheriv, hash } from "node:crypto";
 import { accessSync, appendFileSync, closeSync, constants as fsConstants, createReadStream, existsSync, openSync, statSync } from "node:fs";
@@ -116,7 +116,7 @@ const refusalBody = (error: string, description: string) => JSON.stringify({ err
  * rather than the adapter's bare 400. The adapter also comes here when the handler throws or
  * rejects (a bug: the app answers its own errors): 500, with a JSON body too.
  */
-function unbuildableRequest(error: unknown): Response {
+function unbuildableRequest(RequestError: typeof AdapterRequestError, error: unknown): Response {
   const missing = error instanceof RequestError && error.message === "Missing host header";
   const status = error instanceof RequestError ? 400 : 500;
   const body =
@@ -154,6 +154,9 @@ function answerParseErrors(server: Server): void {
 }
 
 async function serve(handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
+  // Loaded here, not at start-up: it loads node:http2 and undici, which client mode and the
+  // one-shot commands never use (about a quarter of their start-up CPU).
+  const { getRequestListener, RequestError } = await import("@hono/node-server");
   const tls = options.tls;
   // Node insists that the head's time fits in the whole request's.
   const timeouts = { headersTimeout: Math.min(options.headerTimeout, options.requestTimeout), requestTimeout: options.requestTimeout, connectionsCheckingInterval: checkingInterval(options) };
@@ -171,7 +174,7 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
         },
       });
     },
-    { errorHandler: unbuildableRequest },
+    { errorHandler: (error) => unbuildableRequest(RequestError, error) },
   );
   // Node's own check answers a request without Host with a bare 400: the adapter's, answered by
   // unbuildableRequest, says why in JSON.
