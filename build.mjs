@@ -7,6 +7,7 @@
 import { build } from "esbuild";
 import { readFileSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
+import { dirname } from "node:path";
 import { RELEASE_TARGETS, buildCachedExecutable, buildRelease, executableName, hostTarget } from "./scripts/release.mjs";
 import { bundledPackages, noticesText } from "./scripts/notices.mjs";
 
@@ -28,6 +29,7 @@ const result = await build({
   banner: { js: "#!/usr/bin/env node" },
   logLevel: "warning",
   metafile: true,
+  plugins: [zodEnglishOnly()],
 });
 assertSelfContained(result);
 writeFileSync(BUNDLE_NOTICES, noticesText(bundledPackages(result.metafile)));
@@ -42,6 +44,23 @@ if (flags.includes("--release")) {
   const output = `dist/${executableName(hostTarget())}`;
   const { built } = await buildCachedExecutable({ bundle: BUNDLE, output });
   console.error(built ? `built ${output}` : `${output} is up to date`);
+}
+
+/**
+ * zod's namespace export carries its error messages in 40-odd languages (a sixth of the bundle),
+ * which every start of the bridge compiles; the bridge writes its own messages and needs at most
+ * zod's English ones, so its locale index is built with English alone.
+ */
+function zodEnglishOnly() {
+  return {
+    name: "zod-english-only",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, ({ path }) => ({
+        contents: `export { default as en } from "./en.js";`,
+        resolveDir: dirname(path),
+      }));
+    },
+  };
 }
 
 /**
