@@ -15,6 +15,7 @@
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
  * Writes bench/results/modern.{json,md}. Never fails on a number.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -37,6 +38,12 @@ const POOL = Number(value("--pool") ?? 8);
 const PROFILE_DIR = value("--profile");
 /** Runs one path's throughput only (for a profile of that path): no ratio, no MRTR round. */
 const ONLY = value("--only");
+/**
+ * Pins the load generator (this process) to CPU 1 and the bridge with its children to CPU 0
+ * (taskset, Linux): on 2 cores the load generator otherwise competes with the bridge for the same
+ * CPU, and the ratio then counts the client's cost of a larger request as the bridge's.
+ */
+const PIN = argv.includes("--pin");
 if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "modern") throw new Error("--only takes legacy, sized or modern");
 const MODERN = "2026-07-28";
 
@@ -134,6 +141,11 @@ function sameSizeMeta(): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
+  if (PIN) {
+    // -a: every thread (GC, libuv); the bridge's children start later and inherit its CPU.
+    execFileSync("taskset", ["-a", "-p", "-c", "0", String(target.pid)], { stdio: "ignore" });
+    execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+  }
   const measured = PATHS.filter((path) => ONLY === undefined || ONLY === path);
   const rates = new Map<Path, number[]>(measured.map((path) => [path, []]));
   const cpu = new Map<Path, CpuPerCall[]>(measured.map((path) => [path, []]));
@@ -185,7 +197,7 @@ async function main(): Promise<void> {
   const result = {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
-    settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL },
+    settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL, pinned: PIN },
     rps: Object.fromEntries(rates),
     cpuUsPerCall: Object.fromEntries(cpu),
     ratio: paired("modern", "legacy"),
@@ -196,12 +208,12 @@ async function main(): Promise<void> {
   };
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const name = POOL === 8 ? "modern" : `modern-pool${POOL}`;
+  const name = `${POOL === 8 ? "modern" : `modern-pool${POOL}`}${PIN ? "-pinned" : ""}`;
   writeFileSync(join(dir, `${name}.json`), JSON.stringify(result, null, 2) + "\n");
   const md = [
     "# Modern (2026-07-28) vs legacy path, one bridge (bearer), bench echo fixture",
     "",
-    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps after ${WARMUP_MS} ms of each path unmeasured; modern_pool_size ${POOL}.`,
+    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps after ${WARMUP_MS} ms of each path unmeasured; modern_pool_size ${POOL}; ${PIN ? "pinned: load generator on CPU 1, bridge and its children on CPU 0" : "not pinned (all processes share the cores)"}.`,
     "",
     "| path | calls/s (median) | runs |",
     "|---|---|---|",
