@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
@@ -1977,9 +1977,40 @@ test("a FIFO, or a link to /dev/zero, in the token cache's place: not read (it w
     const { server, cacheDir, cacheFile } = await signInServer();
     plant(cacheFile);
     const local = await startSignIn(server, cacheDir);
-    assert.match(local.stderr(), /token cache ignored: it is not private to this user/, local.stderr());
+    assert.match(local.stderr(), /token cache ignored: it is not a regular file/, local.stderr());
     assert.match(local.stderr(), /sign-in required/, local.stderr());
     await local.kill("SIGTERM");
+  }
+});
+
+test("a token cache file the bridge does not use says why, once, naming the file and its limit, never its content — the person is not asked to sign in again with no reason", async () => {
+  const secret = "at-secret-never-logged-0123456789";
+  const { server, cacheDir, cacheFile } = await signInServer();
+  const origin = new URL(server.url).origin;
+  const entry = { as: { issuer: origin, token_endpoint: `${origin}/token` }, resource: server.url, tokens: { accessToken: secret, refreshToken: `rt-${secret}`, obtainedAt: 0, scopes: [] } };
+  const cache = (fields: Record<string, unknown> = {}) => JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: entry }, ...fields });
+  const tooLarge = /token cache ignored: larger than the 1048576 bytes a cache file may hold; signing in again.*limit_bytes.*1048576/;
+  const cases: [name: string, text: string, mode: number, expected: RegExp][] = [
+    ["over the 1 MiB limit", cache({ padding: "x".repeat(1024 * 1024) }), 0o600, tooLarge],
+    ["beyond the 4 MiB read", cache({ padding: "x".repeat(5 * 1024 * 1024) }), 0o600, tooLarge],
+    ["not JSON (cut short)", cache().slice(0, -10), 0o600, /token cache ignored: not JSON; signing in again/],
+    ["another version's", cache({ version: 2 }), 0o600, /token cache ignored: written by another version of mcp-bridge/],
+    ["another MCP server's", cache({ serverUrl: "https://other.example/mcp" }), 0o600, /token cache ignored: it is for another MCP server/],
+    ["no cache at all", JSON.stringify([secret]), 0o600, /token cache ignored: not a cache file of mcp-bridge/],
+    ["readable by others", cache(), 0o644, /token cache ignored: it is not private to this user/],
+    ["an entry in another form", cache({ issuers: { [origin]: { ...entry, tokens: { accessToken: secret } } } }), 0o600, /token cache entries ignored: not in the form this version writes/],
+  ];
+  for (const [name, text, mode, expected] of cases) {
+    rmSync(cacheFile, { force: true });
+    writeFileSync(cacheFile, text, { mode });
+    const local = await startSignIn(server, cacheDir);
+    const stderr = local.stderr();
+    await local.kill("SIGTERM");
+    assert.match(stderr, expected, `${name}: ${stderr.slice(0, 3000)}`);
+    assert.equal(stderr.match(/token cache (entries )?ignored/g)?.length, 1, `${name}: said once, though the cache is read several times before the sign-in: ${stderr.slice(0, 3000)}`);
+    assert.ok(stderr.includes(cacheFile), `${name}: the file is named`);
+    assert.ok(!stderr.includes(secret), `${name}: no token in the log`);
+    assert.match(stderr, /sign-in required/, name);
   }
 });
 
