@@ -137,6 +137,20 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   if (config.cors.enabled) {
     const origins = config.cors.allowed_origins;
+    if (!origins.includes("*")) {
+      // An Origin the Host/Origin guard let through (a loopback page on a loopback listener, one of
+      // server.allowed_origins) but not listed for CORS: the preflight's answer lacks
+      // Access-Control-Allow-Origin, and the browser shows only a CORS failure. The log says why.
+      const unlistedLog = throttledLog(logger, "CORS preflights from origins not allowed", REFUSAL_LOG);
+      app.use(async function unlistedPreflight(c, next) {
+        const origin = c.req.header("origin");
+        // As the cors middleware below compares: the header as sent. The logger escapes and cuts it.
+        if (c.req.method === "OPTIONS" && origin !== undefined && c.req.header("access-control-request-method") !== undefined && !origins.includes(origin)) {
+          unlistedLog.write("warn", "browser's CORS preflight refused: its origin is not allowed", { origin, path: c.req.path, fix: "list the origin in server.cors.allowed_origins" });
+        }
+        await next();
+      });
+    }
     app.use(
       cors({
         origin: origins.includes("*") ? "*" : origins,
