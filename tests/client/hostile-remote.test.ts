@@ -2014,6 +2014,21 @@ test("a token cache file the bridge does not use says why, once, naming the file
   }
 });
 
+test("a cached sign-in at an authorization server the MCP server no longer names: said once, naming both issuers, no token, and signed in at the new one", async () => {
+  const secret = "at-secret-never-logged-0123456789";
+  const { server, cacheDir, cacheFile } = await signInServer();
+  const old = "https://old-as.example";
+  const entry = { as: { issuer: old, token_endpoint: `${old}/token` }, resource: server.url, registration: { clientId: "old-client", via: "dcr" }, tokens: { accessToken: secret, refreshToken: `rt-${secret}`, obtainedAt: Date.now(), expiresAt: Date.now() + 3_600_000, scopes: [] } };
+  writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: old, issuers: { [old]: entry } }), { mode: 0o600 });
+  const local = await startSignIn(server, cacheDir);
+  const stderr = local.stderr();
+  await local.kill("SIGTERM");
+  assert.equal(stderr.match(/the server's authorization server changed; registering there anew/g)?.length, 1, stderr);
+  assert.match(stderr, new RegExp(`from=${old.replace(/[.]/g, "\\.")} to=${new URL(server.url).origin.replace(/[.]/g, "\\.")}`), stderr);
+  assert.ok(!stderr.includes(secret), "no token in the log");
+  assert.match(stderr, /sign-in required/);
+});
+
 test("the bridge shut down while a refresh is on its way: it waits for the answer and keeps the rotated refresh token (the next start would present the old one: reuse), and leaves no login lock", async () => {
   let refreshes = 0;
   let release: (() => void) | undefined;
