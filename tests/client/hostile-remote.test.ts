@@ -1910,21 +1910,21 @@ test("a token cache whose entry is not in the form the bridge writes (edited by 
   }
 });
 
-test("discovery answers carrying terminal escapes (ESC, C1 CSI) and pages of text in what an error quotes: the local client's error and the log carry them escaped and cut", async () => {
-  const hostile = "\u009b2J\u001b]0;pwned\u0007\u2028";
+test("discovery answers carrying terminal escapes (ESC, C1 CSI), a bidi override and pages of text in what an error quotes: the local client's error and the log carry them escaped and cut", async () => {
+  const hostile = "\u009b2J\u001b]0;pwned\u0007\u2028\u202e";
   const page = "A".repeat(100_000);
   const prmFor = (origin: string, fields: Record<string, unknown> = {}) => ({ resource: `${origin}/mcp`, authorization_servers: [origin], ...fields });
   const asFor = (origin: string, fields: Record<string, unknown> = {}) => ({ issuer: origin, token_endpoint: `${origin}/token`, code_challenge_methods_supported: ["S256"], ...fields });
   const cases: { name: string; answer: (path: string, origin: string) => object | undefined; args?: string[]; expected: RegExp }[] = [
-    { name: "AS metadata naming another issuer", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { issuer: hostile + page }) : undefined), expected: /names issuer "\\x9b2J\\u001b\]0;pwned\\u0007\\u2028A+"…\(100014 characters\), not/ },
-    { name: "PRM naming an authorization server that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [hostile + page] }) : undefined), expected: /authorization server issuer "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    { name: "AS metadata naming another issuer", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { issuer: hostile + page }) : undefined), expected: /names issuer "\\x9b2J\\u001b\]0;pwned\\u0007\\u2028\\u202eA+"…\(100015 characters\), not/ },
+    { name: "PRM naming an authorization server that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [hostile + page] }) : undefined), expected: /authorization server issuer "\\x9b2J.*"…\(100015 characters\) is not an https URL/ },
     { name: "PRM whose resource is an array", answer: (path) => (path === PRM_PATH ? { resource: [hostile, page], authorization_servers: [] } : undefined), expected: /is for \(array\), not for/ },
-    { name: "AS metadata with a token endpoint that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { token_endpoint: hostile + page }) : undefined), expected: /token_endpoint "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    { name: "AS metadata with a token endpoint that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { token_endpoint: hostile + page }) : undefined), expected: /token_endpoint "\\x9b2J.*"…\(100015 characters\) is not an https URL/ },
     {
       name: "an issuer with C1 controls in its path, without S256 (a person signing in)",
       answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [`${origin}/${hostile}`] }) : path.startsWith("/.well-known/oauth-authorization-server/") ? asFor(origin, { issuer: `${origin}/${hostile}`, code_challenge_methods_supported: ["plain"] }) : undefined),
       args: ["--browser-command", "none"],
-      expected: /the authorization server "http:\/\/127\.0\.0\.1:\d+\/\\x9b2J\\u001b\]0;pwned\\u0007\\u2028" does not advertise PKCE S256/,
+      expected: /the authorization server "http:\/\/127\.0\.0\.1:\d+\/\\x9b2J\\u001b\]0;pwned\\u0007\\u2028\\u202e" does not advertise PKCE S256/,
     },
   ];
   for (const { name, answer, args, expected } of cases) {
@@ -1942,8 +1942,8 @@ test("discovery answers carrying terminal escapes (ESC, C1 CSI) and pages of tex
     const message: string = (await local.answer(0, 10_000).catch((error: Error) => assert.fail(`${name}: ${error.message}\n${local.stderr()}`))).error?.message ?? "";
     assert.match(message, expected, `${name}: ${message.slice(0, 2000)}`);
     assert.ok(message.length < 2_000, `${name}: ${message.length} characters`);
-    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, name);
-    assert.doesNotMatch(local.stderr(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/, name);
+    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202e]/, name);
+    assert.doesNotMatch(local.stderr(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202e]/, name);
     await local.kill("SIGTERM");
   }
 });
