@@ -13,10 +13,11 @@
 
 /** One invisible character, as described above (g: every one). */
 const INVISIBLE = /[\p{Cc}\p{Zl}\p{Zp}]|[^\P{Cf}\u200c\u200d]|(?<![^\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f])/gu;
+const FIRST_INVISIBLE = new RegExp(INVISIBLE.source, "u");
 
 /** The first invisible character of `text` as "U+XXXX", or undefined when it has none. */
 export function invisibleCharacter(text: string): string | undefined {
-  const found = text.match(new RegExp(INVISIBLE.source, "u"));
+  const found = FIRST_INVISIBLE.exec(text);
   return found ? `U+${found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}` : undefined;
 }
 

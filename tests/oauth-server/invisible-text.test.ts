@@ -30,7 +30,7 @@ const REFUSED: [string, string][] = [
   ["U+200D", "Goo\u200Dgle"],
   ["U+200C", "Goo\u200Cgle"],
   ["U+2060", "Goo\u2060gle"],
-  ["U+FEFF", "\uFEFFGoogle"],
+  ["U+FEFF", "Goo\uFEFFgle"],
   ["U+00AD", "Goo\u00ADgle"],
   ["U+2028", "Good\u2028App"],
   ["U+2029", "Good\u2029App"],
