@@ -128,6 +128,24 @@ test("a browser's CORS preflight while CORS is on, from an origin the guard lets
   }
 });
 
+test("a browser's CORS preflight, CORS on, from an allowed origin asking for a request header or method not listed: a warning naming them and the key to list them in", async () => {
+  const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, cors: { enabled: true, allowed_origins: ["https://app.example"] } } });
+  try {
+    const preflight = (method: string, headers: string) => fetch(bridge.url, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": method, "access-control-request-headers": headers } });
+    // What MCP clients send, all listed by default: nothing to say.
+    assert.equal((await preflight("POST", "content-type, authorization, mcp-protocol-version, Mcp-Session-Id")).status, 204);
+    // A tool's Mcp-Param-* header (2026-07-28) and a custom one: the browser will refuse the request.
+    await preflight("POST", "content-type, Mcp-Param-Region, x-api-key");
+    await waitForLog(bridge, /WARN +browser's CORS preflight will be refused: request headers not allowed origin=https:\/\/app\.example path=\/mcp headers="mcp-param-region, x-api-key" fix="list them in server\.cors\.allowed_headers"/);
+    await preflight("PUT", "content-type");
+    await waitForLog(bridge, /WARN +browser's CORS preflight will be refused: method not allowed origin=https:\/\/app\.example path=\/mcp method=PUT fix="list it in server\.cors\.allowed_methods"/);
+    assert.doesNotMatch(bridge.logs(), /mcp-protocol-version|authorization"/i, "listed headers are not reported");
+    assert.doesNotMatch(bridge.logs(), /origin is not allowed/);
+  } finally {
+    await bridge.stop();
+  }
+});
+
 test("a browser's CORS preflight while CORS is off: 405 naming server.cors, and a warning in the log (the browser shows only a CORS failure)", async () => {
   const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } });
   try {
