@@ -1,6 +1,7 @@
 /**
  * @module Making outside text safe to write to a log or a terminal: control characters escaped
- * (a header with ESC sequences or CR/LF/NEL cannot forge lines or recolour a terminal), values
+ * (a header with ESC sequences or CR/LF/NEL cannot forge lines or recolour a terminal, a bidi
+ * override cannot turn a line around), values
  * of attacker-chosen size cut, and credentials inside URLs (query parameters, userinfo) redacted.
  */
 
@@ -9,8 +10,10 @@ import { jsonKindOf } from "../util/object.ts";
 /** Longest value written; the rest is replaced by a count. */
 const MAX_LOGGED_VALUE = 1024;
 
-// C0 controls, DEL, C1 controls (NEL is U+0085), and the Unicode line and paragraph separators.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// C0 controls, DEL, C1 controls (NEL is U+0085), the Unicode line and paragraph separators, and
+// the bidi controls (UAX #9: embeddings, overrides, isolates, marks), with which a terminal that
+// orders text by direction would show the rest of a line turned around ("Trojan Source").
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 /** A query parameter's name that says credential ("access_token", "api_key", "X-Amz-Signature"). */
 const CREDENTIAL_PARAMETER = String.raw`[\w.-]*(?:token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth)[\w.-]*`;
 const QUERY_CREDENTIAL = new RegExp(String.raw`([?&;](?:${CREDENTIAL_PARAMETER})=)[^&#\s"]*`, "gi");

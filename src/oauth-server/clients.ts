@@ -6,6 +6,7 @@
 import { canonicalJson } from "../store/memory.ts";
 import type { Store } from "../store/types.ts";
 import { timingSafeEqual, type Sha256 } from "../util/digest.ts";
+import { invisibleCharacter } from "../util/invisible-text.ts";
 import { OAuthError } from "./errors.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { isLoopbackUrl, isPrivateUseScheme, redirectUriAllowed, redirectUriProblem } from "./redirect.ts";
@@ -127,6 +128,11 @@ export function validateClientMetadata(body: Record<string, unknown>, allowedRed
   }
   const name = body.client_name;
   if (name !== undefined && (typeof name !== "string" || name.length > MAX_NAME_LENGTH)) throw new OAuthError("invalid_client_metadata", `client_name must be a string of at most ${MAX_NAME_LENGTH} characters`);
+  // The consent page shows the name in a sentence: a bidi control could reorder it, a zero-width
+  // character make it pass for another (RFC 7591 §3.2.2; the pages isolate what gets through anyway).
+  // Checked as registered: without the whitespace (a trailing newline, a BOM) trim() takes off.
+  const invisible = typeof name === "string" ? invisibleCharacter(name.trim()) : undefined;
+  if (invisible) throw new OAuthError("invalid_client_metadata", `client_name must not contain invisible formatting or control characters (it has ${invisible})`);
   return {
     ...(typeof name === "string" && name.trim() !== "" && { client_name: name.trim() }),
     redirect_uris: [...new Set(accepted)],

@@ -231,7 +231,11 @@ export class Grants {
       const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(key);
       const now = this.#now();
       if (!family || family.revoked || family.expires_at <= now) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
-      if (family.client_id !== clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client");
+      // Before the reuse check: another client's token, even a rotated-away one, leaves the grant as it is.
+      if (family.client_id !== clientId) {
+        this.#o.audit("refresh_client_mismatch", { client_id: clientId });
+        throw new OAuthError("invalid_grant", "the refresh token was issued to another client");
+      }
       const held = this.#o.heldScopes(family);
       if (!held) {
         await this.#revokeFamily(link.family, "the user is no longer configured, or their password changed");
@@ -273,12 +277,22 @@ export class Grants {
     throw new OAuthError("temporarily_unavailable", "too many concurrent refreshes of one token; try again", 503);
   }
 
-  /** RFC 7009: revokes the family of a refresh token of `clientId`; unknown tokens are ignored (§2.2). */
+  /**
+   * RFC 7009: revokes the family of a refresh token of `clientId`; unknown, expired or already
+   * revoked tokens are ignored (§2.2). A live token of another client is refused with
+   * invalid_request (§2.1: the server verifies the token was issued to the requesting client and,
+   * if not, refuses the request and informs the client), and stays valid — as oidc-provider and
+   * Keycloak answer (400 invalid_request).
+   */
   async revoke(token: string, clientId: string): Promise<void> {
     const link = await this.#o.store.get<{ family: string }>(`rt:${await this.#hash(token)}`);
     if (!link) return;
     const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(`rtf:${link.family}`);
-    if (!family || family.client_id !== clientId) return;
+    if (!family || family.revoked || family.expires_at <= this.#now()) return;
+    if (family.client_id !== clientId) {
+      this.#o.audit("revoke_client_mismatch", { client_id: clientId });
+      throw new OAuthError("invalid_request", "the token was issued to another client; it is not revoked");
+    }
     await this.#revokeFamily(link.family, "revoked by the client");
     this.#o.audit("token_revoked", { client_id: clientId, sub: family.sub });
   }

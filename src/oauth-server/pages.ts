@@ -4,10 +4,18 @@
  * branding and login_template included — and sent with a CSP that allows only the page's own
  * nonce-tagged stylesheet, no framing and no referrer.
  *
+ * Text from clients and other servers (client_name, the redirect host, scopes, error messages) is
+ * shown with its invisible characters (bidi controls, zero-width characters, separators: see
+ * util/invisible-text.ts) replaced by U+FFFD, and, inside a sentence, in `<bdi>`: a right-to-left
+ * or direction-forcing name then cannot reorder the words around it ("X wants to use …"), as the
+ * W3C's advice for text of unknown direction has it. Registration refuses such names already;
+ * this covers the rest (names registered before, what a template shows, messages quoting others).
+ *
  * The form's field names (request_id, csrf_token, username, password, action=allow|deny) are an
  * interface: browser tests and login templates rely on them.
  */
 import type { OAuthServerConfig } from "../config/schema.ts";
+import { showInvisible } from "../util/invisible-text.ts";
 import { randomToken } from "./random.ts";
 
 type Branding = OAuthServerConfig["builtin"]["branding"];
@@ -17,6 +25,25 @@ export const CSS_COLOR = /^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{1,30}|(rgb|rgba|hsl|hsla)
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`=]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Outside text as page text: invisible characters shown as U+FFFD, then HTML-escaped. */
+function visibleText(text: string): string {
+  return escapeHtml(showInvisible(text));
+}
+
+/** Outside text inside a sentence: {@link visibleText}, isolated so its direction cannot reorder the sentence. */
+function isolated(text: string): string {
+  return `<bdi>${visibleText(text)}</bdi>`;
+}
+
+/**
+ * Outside text for a login_template placeholder, which may stand where markup cannot (a title, an
+ * attribute): isolated with FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE (U+2068, U+2069), the
+ * characters `<bdi>` stands for.
+ */
+function isolatedPlain(text: string): string {
+  return `\u2068${showInvisible(text)}\u2069`;
 }
 
 /** What a sign-in or consent page shows. */
@@ -98,25 +125,25 @@ button[value=allow]{background:${brand.primary_color};color:#fff}button[value=de
   }
 
   function consentBody(view: ConsentView): string {
-    const scopes = view.scopes.length > 0 ? `<ul>${view.scopes.map((scope) => `<li><code>${escapeHtml(scope)}</code></li>`).join("")}</ul>` : "<p>No scopes: the application gets no access of yours.</p>";
-    const error = view.error ? `<p class="error" role="alert" id="form-error">${escapeHtml(view.error)}</p>` : "";
+    const scopes = view.scopes.length > 0 ? `<ul>${view.scopes.map((scope) => `<li><code>${isolated(scope)}</code></li>`).join("")}</ul>` : "<p>No scopes: the application gets no access of yours.</p>";
+    const error = view.error ? `<p class="error" role="alert" id="form-error">${visibleText(view.error)}</p>` : "";
     const described = view.error ? ' aria-describedby="form-error"' : "";
     const credentials = view.askCredentials
       ? `<label for="username">${escapeHtml(brand.username_label)}</label><input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${escapeHtml(view.username ?? "")}"${described}>
 <label for="password">${escapeHtml(brand.password_label)}</label><input type="password" id="password" name="password" autocomplete="current-password" required${described}>`
       : "";
-    const allowText = view.askCredentials ? brand.button_text : view.upstreamName ? `Continue to ${view.upstreamName}` : "Allow";
+    const allowHtml = view.askCredentials ? escapeHtml(brand.button_text) : view.upstreamName ? `Continue to ${isolated(view.upstreamName)}` : "Allow";
     return `<h1>${escapeHtml(brand.heading)}</h1>
 ${brand.subtitle ? `<p>${escapeHtml(brand.subtitle)}</p>` : ""}
-<section class="client" aria-label="Application requesting access"><p><strong>${escapeHtml(view.clientName)}</strong> wants to use this MCP server on your behalf.</p>
-<p>After you allow it, your browser goes back to <strong>${escapeHtml(view.redirectHost)}</strong>.</p>
+<section class="client" aria-label="Application requesting access"><p><strong>${isolated(view.clientName)}</strong> wants to use this MCP server on your behalf.</p>
+<p>After you allow it, your browser goes back to <strong>${isolated(view.redirectHost)}</strong>.</p>
 ${view.loopbackRedirect ? '<p class="warning" role="note">This application runs on your own computer. Continue only if you just started it yourself: any program on this computer could use this name.</p>' : ""}
 <p>Access requested:</p>${scopes}</section>
 ${error}
 <form method="post" action="/oauth/authorize">
 ${hiddenFields(view)}
 ${credentials}
-<div class="actions"><button type="submit" name="action" value="allow">${escapeHtml(allowText)}</button><button type="submit" name="action" value="deny" formnovalidate>Deny</button></div>
+<div class="actions"><button type="submit" name="action" value="allow">${allowHtml}</button><button type="submit" name="action" value="deny" formnovalidate>Deny</button></div>
 </form>
 ${brand.footer_text ? `<footer>${escapeHtml(brand.footer_text)}</footer>` : ""}`;
   }
@@ -142,10 +169,10 @@ ${brand.footer_text ? `<footer>${escapeHtml(brand.footer_text)}</footer>` : ""}`
         footer_text: brand.footer_text,
         primary_color: brand.primary_color,
         secondary_color: brand.secondary_color,
-        client_name: view.clientName,
-        redirect_host: view.redirectHost,
-        scopes: view.scopes.join(" "),
-        error: view.error ?? "",
+        client_name: isolatedPlain(view.clientName),
+        redirect_host: isolatedPlain(view.redirectHost),
+        scopes: view.scopes.map(isolatedPlain).join(" "),
+        error: showInvisible(view.error ?? ""),
         username: view.username ?? "",
       };
       const html = template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (whole, name: string) => {
@@ -157,7 +184,7 @@ ${brand.footer_text ? `<footer>${escapeHtml(brand.footer_text)}</footer>` : ""}`
     },
     error(status, title, message) {
       const nonce = randomToken(16);
-      return send(status, page(title, `<h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p>`, nonce), nonce);
+      return send(status, page(title, `<h1>${escapeHtml(title)}</h1><p role="alert">${visibleText(message)}</p>`, nonce), nonce);
     },
   };
 }

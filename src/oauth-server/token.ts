@@ -147,7 +147,7 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
       }
     },
 
-    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable (unsupported_token_type); refresh tokens revoke their whole grant. */
+    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable (unsupported_token_type); refresh tokens revoke their whole grant; another client's refresh token is invalid_request (400), and left valid. */
     async revoke(request: Request, address: string): Promise<Response> {
       try {
         const form = await readForm(request);
@@ -158,7 +158,7 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
         // client would take the token for dead. Refresh tokens are opaque: a JWT is an access token.
         if (JWT_SHAPE.test(token)) throw new OAuthError("unsupported_token_type", "access tokens cannot be revoked (they expire within token_lifetime); revoke the refresh token, which ends the grant");
         if (token.length <= 256) await as.grants.revoke(token, client.client_id);
-        // RFC 7009 §2.2: 200 whether or not the token was valid.
+        // RFC 7009 §2.2: 200 whether or not the token was valid; another client's token is refused (§2.1).
         return json({});
       } catch (error) {
         if (error instanceof OAuthError) return fail(error);

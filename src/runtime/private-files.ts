@@ -32,7 +32,7 @@ export const privateFiles: PrivateFiles = {
       // Windows has no POSIX modes; its ACLs on the profile directory keep other users out.
       const owner = isWindows || uid === undefined || info.uid === uid;
       // A FIFO or a device (behind a link) is no cache or lock: not read (it may never end).
-      if (!info.isFile()) return { text: "", private: false };
+      if (!info.isFile()) return { text: "", private: false, special: true };
       const chunks: Buffer[] = [];
       let length = 0;
       for (;;) {

@@ -137,6 +137,38 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   if (config.cors.enabled) {
     const origins = config.cors.allowed_origins;
+    // A preflight the browser will refuse gets no error it can show (only "CORS failure"): the log
+    // says what to list. An Origin the Host/Origin guard let through (a loopback page on a loopback
+    // listener, one of server.allowed_origins) but not listed for CORS gets no
+    // Access-Control-Allow-Origin; a request header or method not listed is refused by the browser
+    // itself (a tool's Mcp-Param-* header, say). Compared as the cors middleware below and browsers do.
+    const unlistedLog = throttledLog(logger, "CORS preflights the browser will refuse", REFUSAL_LOG);
+    const anyOrigin = origins.includes("*");
+    const headers = new Set(config.cors.allowed_headers.map((name) => name.toLowerCase()));
+    // Fetch §3.2.5 (CORS-preflight fetch): "*" matches any name but Authorization, and only without credentials.
+    const anyHeader = headers.has("*") && !config.cors.allow_credentials;
+    const methods = new Set(config.cors.allowed_methods);
+    const anyMethod = methods.has("*") && !config.cors.allow_credentials;
+    app.use(async function unlistedPreflight(c, next) {
+      const origin = c.req.header("origin");
+      const method = c.req.header("access-control-request-method");
+      if (c.req.method === "OPTIONS" && origin !== undefined && method !== undefined) {
+        const fields = { origin, path: c.req.path };
+        if (!anyOrigin && !origins.includes(origin)) {
+          unlistedLog.write("warn", "browser's CORS preflight refused: its origin is not allowed", { ...fields, fix: "list the origin in server.cors.allowed_origins" });
+        } else {
+          // An empty allowed_headers echoes what the browser asks for (the cors middleware).
+          const asked = (c.req.header("access-control-request-headers") ?? "").split(",").map((name) => name.trim().toLowerCase()).filter((name) => name !== "");
+          const unlisted = headers.size === 0 ? [] : asked.filter((name) => !headers.has(name) && !(anyHeader && name !== "authorization"));
+          if (unlisted.length > 0) unlistedLog.write("warn", "browser's CORS preflight will be refused: request headers not allowed", { ...fields, headers: unlisted.join(", "), fix: "list them in server.cors.allowed_headers" });
+          // GET, HEAD and POST are CORS-safelisted methods: a browser needs no Allow-Methods for them.
+          if (!["GET", "HEAD", "POST"].includes(method) && !anyMethod && !methods.has(method)) {
+            unlistedLog.write("warn", "browser's CORS preflight will be refused: method not allowed", { ...fields, method, fix: "list it in server.cors.allowed_methods" });
+          }
+        }
+      }
+      await next();
+    });
     app.use(
       cors({
         origin: origins.includes("*") ? "*" : origins,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
@@ -1910,21 +1910,21 @@ test("a token cache whose entry is not in the form the bridge writes (edited by 
   }
 });
 
-test("discovery answers carrying terminal escapes (ESC, C1 CSI) and pages of text in what an error quotes: the local client's error and the log carry them escaped and cut", async () => {
-  const hostile = "\u009b2J\u001b]0;pwned\u0007\u2028";
+test("discovery answers carrying terminal escapes (ESC, C1 CSI), a bidi override and pages of text in what an error quotes: the local client's error and the log carry them escaped and cut", async () => {
+  const hostile = "\u009b2J\u001b]0;pwned\u0007\u2028\u202e";
   const page = "A".repeat(100_000);
   const prmFor = (origin: string, fields: Record<string, unknown> = {}) => ({ resource: `${origin}/mcp`, authorization_servers: [origin], ...fields });
   const asFor = (origin: string, fields: Record<string, unknown> = {}) => ({ issuer: origin, token_endpoint: `${origin}/token`, code_challenge_methods_supported: ["S256"], ...fields });
   const cases: { name: string; answer: (path: string, origin: string) => object | undefined; args?: string[]; expected: RegExp }[] = [
-    { name: "AS metadata naming another issuer", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { issuer: hostile + page }) : undefined), expected: /names issuer "\\x9b2J\\u001b\]0;pwned\\u0007\\u2028A+"…\(100014 characters\), not/ },
-    { name: "PRM naming an authorization server that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [hostile + page] }) : undefined), expected: /authorization server issuer "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    { name: "AS metadata naming another issuer", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { issuer: hostile + page }) : undefined), expected: /names issuer "\\x9b2J\\u001b\]0;pwned\\u0007\\u2028\\u202eA+"…\(100015 characters\), not/ },
+    { name: "PRM naming an authorization server that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [hostile + page] }) : undefined), expected: /authorization server issuer "\\x9b2J.*"…\(100015 characters\) is not an https URL/ },
     { name: "PRM whose resource is an array", answer: (path) => (path === PRM_PATH ? { resource: [hostile, page], authorization_servers: [] } : undefined), expected: /is for \(array\), not for/ },
-    { name: "AS metadata with a token endpoint that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { token_endpoint: hostile + page }) : undefined), expected: /token_endpoint "\\x9b2J.*"…\(100014 characters\) is not an https URL/ },
+    { name: "AS metadata with a token endpoint that is no URL", answer: (path, origin) => (path === PRM_PATH ? prmFor(origin) : path === "/.well-known/oauth-authorization-server" ? asFor(origin, { token_endpoint: hostile + page }) : undefined), expected: /token_endpoint "\\x9b2J.*"…\(100015 characters\) is not an https URL/ },
     {
       name: "an issuer with C1 controls in its path, without S256 (a person signing in)",
       answer: (path, origin) => (path === PRM_PATH ? prmFor(origin, { authorization_servers: [`${origin}/${hostile}`] }) : path.startsWith("/.well-known/oauth-authorization-server/") ? asFor(origin, { issuer: `${origin}/${hostile}`, code_challenge_methods_supported: ["plain"] }) : undefined),
       args: ["--browser-command", "none"],
-      expected: /the authorization server "http:\/\/127\.0\.0\.1:\d+\/\\x9b2J\\u001b\]0;pwned\\u0007\\u2028" does not advertise PKCE S256/,
+      expected: /the authorization server "http:\/\/127\.0\.0\.1:\d+\/\\x9b2J\\u001b\]0;pwned\\u0007\\u2028\\u202e" does not advertise PKCE S256/,
     },
   ];
   for (const { name, answer, args, expected } of cases) {
@@ -1942,8 +1942,8 @@ test("discovery answers carrying terminal escapes (ESC, C1 CSI) and pages of tex
     const message: string = (await local.answer(0, 10_000).catch((error: Error) => assert.fail(`${name}: ${error.message}\n${local.stderr()}`))).error?.message ?? "";
     assert.match(message, expected, `${name}: ${message.slice(0, 2000)}`);
     assert.ok(message.length < 2_000, `${name}: ${message.length} characters`);
-    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, name);
-    assert.doesNotMatch(local.stderr(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/, name);
+    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202e]/, name);
+    assert.doesNotMatch(local.stderr(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202e]/, name);
     await local.kill("SIGTERM");
   }
 });
@@ -1977,10 +1977,56 @@ test("a FIFO, or a link to /dev/zero, in the token cache's place: not read (it w
     const { server, cacheDir, cacheFile } = await signInServer();
     plant(cacheFile);
     const local = await startSignIn(server, cacheDir);
-    assert.match(local.stderr(), /token cache ignored: it is not private to this user/, local.stderr());
+    assert.match(local.stderr(), /token cache ignored: it is not a regular file/, local.stderr());
     assert.match(local.stderr(), /sign-in required/, local.stderr());
     await local.kill("SIGTERM");
   }
+});
+
+test("a token cache file the bridge does not use says why, once, naming the file and its limit, never its content — the person is not asked to sign in again with no reason", async () => {
+  const secret = "at-secret-never-logged-0123456789";
+  const { server, cacheDir, cacheFile } = await signInServer();
+  const origin = new URL(server.url).origin;
+  const entry = { as: { issuer: origin, token_endpoint: `${origin}/token` }, resource: server.url, tokens: { accessToken: secret, refreshToken: `rt-${secret}`, obtainedAt: 0, scopes: [] } };
+  const cache = (fields: Record<string, unknown> = {}) => JSON.stringify({ version: 1, serverUrl: server.url, current: origin, issuers: { [origin]: entry }, ...fields });
+  const tooLarge = /token cache ignored: larger than the 1048576 bytes a cache file may hold; signing in again.*limit_bytes.*1048576/;
+  const cases: [name: string, text: string, mode: number, expected: RegExp][] = [
+    ["over the 1 MiB limit", cache({ padding: "x".repeat(1024 * 1024) }), 0o600, tooLarge],
+    ["beyond the 4 MiB read", cache({ padding: "x".repeat(5 * 1024 * 1024) }), 0o600, tooLarge],
+    ["not JSON (cut short)", cache().slice(0, -10), 0o600, /token cache ignored: not JSON; signing in again/],
+    ["another version's", cache({ version: 2 }), 0o600, /token cache ignored: written by another version of mcp-bridge/],
+    ["another MCP server's", cache({ serverUrl: "https://other.example/mcp" }), 0o600, /token cache ignored: it is for another MCP server/],
+    ["no cache at all", JSON.stringify([secret]), 0o600, /token cache ignored: not a cache file of mcp-bridge/],
+    ["readable by others", cache(), 0o644, /token cache ignored: it is not private to this user/],
+    ["an entry in another form", cache({ issuers: { [origin]: { ...entry, tokens: { accessToken: secret } } } }), 0o600, /token cache entries ignored: not in the form this version writes/],
+  ];
+  for (const [name, text, mode, expected] of cases) {
+    rmSync(cacheFile, { force: true });
+    writeFileSync(cacheFile, text, { mode });
+    const local = await startSignIn(server, cacheDir);
+    const stderr = local.stderr();
+    await local.kill("SIGTERM");
+    assert.match(stderr, expected, `${name}: ${stderr.slice(0, 3000)}`);
+    assert.equal(stderr.match(/token cache (entries )?ignored/g)?.length, 1, `${name}: said once, though the cache is read several times before the sign-in: ${stderr.slice(0, 3000)}`);
+    assert.ok(stderr.includes(cacheFile), `${name}: the file is named`);
+    assert.ok(!stderr.includes(secret), `${name}: no token in the log`);
+    assert.match(stderr, /sign-in required/, name);
+  }
+});
+
+test("a cached sign-in at an authorization server the MCP server no longer names: said once, naming both issuers, no token, and signed in at the new one", async () => {
+  const secret = "at-secret-never-logged-0123456789";
+  const { server, cacheDir, cacheFile } = await signInServer();
+  const old = "https://old-as.example";
+  const entry = { as: { issuer: old, token_endpoint: `${old}/token` }, resource: server.url, registration: { clientId: "old-client", via: "dcr" }, tokens: { accessToken: secret, refreshToken: `rt-${secret}`, obtainedAt: Date.now(), expiresAt: Date.now() + 3_600_000, scopes: [] } };
+  writeFileSync(cacheFile, JSON.stringify({ version: 1, serverUrl: server.url, current: old, issuers: { [old]: entry } }), { mode: 0o600 });
+  const local = await startSignIn(server, cacheDir);
+  const stderr = local.stderr();
+  await local.kill("SIGTERM");
+  assert.equal(stderr.match(/the server's authorization server changed; registering there anew/g)?.length, 1, stderr);
+  assert.match(stderr, new RegExp(`from=${old.replace(/[.]/g, "\\.")} to=${new URL(server.url).origin.replace(/[.]/g, "\\.")}`), stderr);
+  assert.ok(!stderr.includes(secret), "no token in the log");
+  assert.match(stderr, /sign-in required/);
 });
 
 test("the bridge shut down while a refresh is on its way: it waits for the answer and keeps the rotated refresh token (the next start would present the old one: reuse), and leaves no login lock", async () => {

@@ -107,6 +107,45 @@ test("OAuth on every interface without public_url: check-config warns (as run do
   assert.doesNotMatch(named.stderr, /public_url/);
 });
 
+test("a browser's CORS preflight while CORS is on, from an origin the guard lets through but server.cors.allowed_origins does not list: a warning naming the origin (escaped, cut) and the key", async () => {
+  const long = `http://${"a".repeat(1100)}.example`;
+  const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, allowed_origins: ["https://tools.example", long], cors: { enabled: true, allowed_origins: ["https://app.example"] } } });
+  try {
+    const preflight = (origin: string) => fetch(bridge.url, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } });
+    const listed = await preflight("https://app.example");
+    assert.equal(listed.headers.get("access-control-allow-origin"), "https://app.example");
+    // MCP Inspector's page on this computer (a loopback listener lets it past the guard), and one of server.allowed_origins.
+    for (const origin of ["http://localhost:6274", "https://tools.example"]) {
+      const response = await preflight(origin);
+      assert.equal(response.headers.get("access-control-allow-origin"), null, "the browser is refused");
+      await waitForLog(bridge, new RegExp(`WARN +browser's CORS preflight refused: its origin is not allowed origin=${origin.replace(/[.]/g, "\\.")} path=/mcp fix="list the origin in server\\.cors\\.allowed_origins"`));
+    }
+    assert.equal((await preflight(long)).headers.get("access-control-allow-origin"), null);
+    await waitForLog(bridge, /origin is not allowed origin="?http:\/\/a{1000,1024}…\[91 more characters\]"? path=\/mcp/);
+    assert.doesNotMatch(bridge.logs(), /origin is not allowed origin=https:\/\/app\.example/, "a listed origin is not reported");
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("a browser's CORS preflight, CORS on, from an allowed origin asking for a request header or method not listed: a warning naming them and the key to list them in", async () => {
+  const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, cors: { enabled: true, allowed_origins: ["https://app.example"] } } });
+  try {
+    const preflight = (method: string, headers: string) => fetch(bridge.url, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": method, "access-control-request-headers": headers } });
+    // What MCP clients send, all listed by default: nothing to say.
+    assert.equal((await preflight("POST", "content-type, authorization, mcp-protocol-version, Mcp-Session-Id")).status, 204);
+    // A tool's Mcp-Param-* header (2026-07-28) and a custom one: the browser will refuse the request.
+    await preflight("POST", "content-type, Mcp-Param-Region, x-api-key");
+    await waitForLog(bridge, /WARN +browser's CORS preflight will be refused: request headers not allowed origin=https:\/\/app\.example path=\/mcp headers="mcp-param-region, x-api-key" fix="list them in server\.cors\.allowed_headers"/);
+    await preflight("PUT", "content-type");
+    await waitForLog(bridge, /WARN +browser's CORS preflight will be refused: method not allowed origin=https:\/\/app\.example path=\/mcp method=PUT fix="list it in server\.cors\.allowed_methods"/);
+    assert.doesNotMatch(bridge.logs(), /mcp-protocol-version|authorization"/i, "listed headers are not reported");
+    assert.doesNotMatch(bridge.logs(), /origin is not allowed/);
+  } finally {
+    await bridge.stop();
+  }
+});
+
 test("a browser's CORS preflight while CORS is off: 405 naming server.cors, and a warning in the log (the browser shows only a CORS failure)", async () => {
   const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] } } });
   try {

@@ -189,11 +189,50 @@ describe("attacks on the authorization server", () => {
       assert.equal((await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: next.refresh_token, client_id: client })).status, 200);
     });
 
-    test("a refresh token presented by another client is refused", async () => {
-      const { tokens } = await fullFlow(bridge);
+    test("a refresh token presented by another client is refused at /token, and the grant stays its client's — a rotated-away one too", async () => {
+      const { clientId: client, tokens } = await fullFlow(bridge);
       const { client_id: other } = await registerClient(bridge.origin, undefined, { client_name: "Another client" });
-      const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: other });
+      const rotate = (token: string, clientId: string) => postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: token, client_id: clientId });
+      const response = await rotate(tokens.refresh_token!, other);
       assert.equal(response.status, 400);
+      const body = (await response.json()) as { error: string; access_token?: string };
+      assert.equal(body.error, "invalid_grant");
+      assert.equal(body.access_token, undefined, "nothing issued");
+      const next = (await (await rotate(tokens.refresh_token!, client)).json()) as { refresh_token: string };
+      // The first token is now rotated away: its owner presenting it again would revoke the grant (reuse); another client must not.
+      assert.equal((await rotate(tokens.refresh_token!, other)).status, 400);
+      assert.equal((await rotate(next.refresh_token, client)).status, 200, "the grant was neither used up nor revoked by the other client");
+      assert.match(bridge.logs(), /refresh_client_mismatch/);
+    });
+
+    test("revocation (RFC 7009 §2.1) of another client's refresh token: 400 invalid_request as JSON, and the token is not revoked", async () => {
+      const { clientId: client, tokens } = await fullFlow(bridge);
+      const { client_id: other } = await registerClient(bridge.origin, undefined, { client_name: "Another client" });
+      const confidential = await registerClient(bridge.origin, undefined, { client_name: "A confidential client", token_endpoint_auth_method: "client_secret_basic" });
+      const basic = `Basic ${btoa(`${encodeURIComponent(confidential.client_id)}:${encodeURIComponent(String(confidential.client_secret))}`)}`;
+      for (const [fields, headers] of [
+        [{ token: tokens.refresh_token!, client_id: other }, {}],
+        [{ token: tokens.refresh_token!, client_id: other, token_type_hint: "refresh_token" }, {}],
+        [{ token: tokens.refresh_token! }, { authorization: basic }],
+      ] as [Record<string, string>, Record<string, string>][]) {
+        const response = await postForm(`${bridge.origin}/oauth/revoke`, fields, headers);
+        assert.equal(response.status, 400, JSON.stringify(fields));
+        assert.match(response.headers.get("content-type")!, /^application\/json/);
+        const body = (await response.json()) as { error: string; error_description: string };
+        assert.equal(body.error, "invalid_request");
+        assert.match(body.error_description, /another client/);
+        assert.ok(!body.error_description.includes(tokens.refresh_token!), "the token is not echoed");
+      }
+      assert.match(bridge.logs(), /revoke_client_mismatch/);
+      const rotated = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: client });
+      assert.equal(rotated.status, 200, "the owner's refresh token still works");
+      const { refresh_token: current } = (await rotated.json()) as { refresh_token: string };
+      // Once its own client revoked it, the token is dead: anyone presenting it gets 200 (§2.2), nothing to refuse.
+      assert.equal((await postForm(`${bridge.origin}/oauth/revoke`, { token: current, client_id: client })).status, 200);
+      assert.equal((await postForm(`${bridge.origin}/oauth/revoke`, { token: current, client_id: other })).status, 200);
+      for (const garbage of ["unknown", "x".repeat(300), "\u202egarbage"]) {
+        assert.equal((await postForm(`${bridge.origin}/oauth/revoke`, { token: garbage, client_id: other })).status, 200, "unknown tokens: 200 (RFC 7009 §2.2)");
+      }
     });
 
     test("revocation (RFC 7009) ends the refresh token's grant", async () => {

@@ -129,6 +129,17 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     assert.match(text, /client_id differs from its URL/);
   });
 
+  test("a document whose client_name holds a bidi control or another invisible character is refused, naming it", async () => {
+    for (const [path, name, code] of [["/rlo.json", "Good App\u202E", "U\\+202E"], ["/isolate.json", "\u2067Good App", "U\\+2067"], ["/zwsp.json", "Goo\u200Bgle", "U\\+200B"]] as const) {
+      const clientId = `${documents.origin}${path}`;
+      documents.routes.set(path, { status: 200, body: documentFor(clientId, { client_name: name }) });
+      const { status, text } = await refusedPage(authorizeUrl(open.origin, clientId).url);
+      assert.equal(status, 400);
+      assert.match(text, new RegExp(`client_name must not contain invisible formatting or control characters \\(it has ${code}\\)`));
+      assert.ok(!text.includes(name), "the name is not shown");
+    }
+  });
+
   test("a document whose client_id differs from its URL in spelling only (host case, trailing slash, dot segment, empty query) is refused, as is such a client_id itself", async () => {
     const clientId = `${documents.origin}/spelling.json`;
     for (const [index, spelled] of [clientId.replace("localhost", "LOCALHOST"), `${clientId}/`, clientId.replace("/spelling", "/./spelling"), `${clientId}?`].entries()) {

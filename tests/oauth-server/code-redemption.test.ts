@@ -61,6 +61,20 @@ describe("authorization codes presented by someone without the verifier", () => 
     assert.equal(redeemed.status, 200, await redeemed.text());
   });
 
+  test("presented by another client, with the verifier, before the client redeems it: refused, and the client's redemption still succeeds", async () => {
+    const { clientId, code, verifier } = await freshCode();
+    const { client_id: other } = await registerClient(bridge.origin, undefined, { client_name: "Someone else" });
+    const early = await redeem(bridge.origin, other, code, verifier, { resource: bridge.url });
+    assert.equal(early.status, 400);
+    const body = (await early.json()) as { error: string; access_token?: string };
+    assert.equal(body.error, "invalid_grant");
+    assert.equal(body.access_token, undefined);
+    const redeemed = await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url });
+    const tokens = (await redeemed.json()) as { refresh_token: string };
+    assert.equal(redeemed.status, 200, JSON.stringify(tokens));
+    await refreshWorks(clientId, tokens.refresh_token);
+  });
+
   test("replayed with the verifier (someone who has both): refused, and what the code started is revoked", async () => {
     const { clientId, code, verifier } = await freshCode();
     const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token: string };

@@ -6,6 +6,7 @@
  * others wait for its tokens) instead of racing for the browser and the callback.
  */
 import type * as oauth from "oauth4webapi";
+import { InputTooLargeError } from "../../util/bounded-read.ts";
 import { sha256, toHex } from "../../util/digest.ts";
 import { sleep } from "../../util/sleep.ts";
 import { type LockFiles, ownerToken, removeIfSame, untilOf } from "../../util/lock-file.ts";
@@ -16,8 +17,12 @@ import type { TokenSet } from "./tokens.ts";
 
 /** File operations the cache needs (files mode 0600; the login lock's among them); src/runtime/private-files.ts implements them. */
 export interface PrivateFiles extends LockFiles {
-  /** The file's text and whether only its owner (this user) can read or write it; undefined when absent. */
-  read(path: string): Promise<{ text: string; private: boolean } | undefined>;
+  /**
+   * The file's text and whether only its owner (this user) can read or write it; undefined when
+   * absent; `special` (and no text) when it is no regular file (a FIFO, a device). Throws
+   * InputTooLargeError (util/bounded-read.ts) for a file beyond what it reads.
+   */
+  read(path: string): Promise<{ text: string; private: boolean; special?: true } | undefined>;
   /** Replaces the file atomically (temporary file + rename), mode 0600; creates the directory (0700). */
   write(path: string, text: string): Promise<void>;
 }
@@ -55,6 +60,7 @@ export interface CacheDocument {
   issuers: Record<string, IssuerState>;
 }
 
+/** The largest cache file used (bytes, as characters read); a larger one is ignored, and replaced at the next sign-in. */
 const MAX_CACHE_BYTES = 1024 * 1024;
 
 export interface TokenCache {
@@ -72,9 +78,13 @@ function emptyDocument(serverUrl: string): CacheDocument {
   return { version: 1, serverUrl, issuers: {} };
 }
 
-function isCacheDocument(value: unknown, serverUrl: string): value is CacheDocument {
-  const doc = value as CacheDocument;
-  return isObject(doc) && doc.version === 1 && doc.serverUrl === serverUrl && isObject(doc.issuers);
+/** Why `value` is no cache document of this version for `serverUrl`; undefined when it is one. */
+function documentProblem(value: unknown, serverUrl: string): string | undefined {
+  if (!isObject(value) || !Object.hasOwn(value, "version")) return "not a cache file of mcp-bridge";
+  if (value.version !== 1) return "written by another version of mcp-bridge";
+  if (value.serverUrl !== serverUrl) return "it is for another MCP server (the file names it by a hash of the URL: copied or renamed?)";
+  if (!isObject(value.issuers)) return "not a cache file of mcp-bridge";
+  return undefined;
 }
 
 const optional = (value: unknown, is: (value: unknown) => boolean) => value === undefined || is(value);
@@ -129,33 +139,45 @@ export async function openTokenCache(serverUrl: string, directory: string, files
   const name = toHex(await sha256(serverUrl)).slice(0, 32);
   const path = `${directory}/oauth-${name}.json`;
   const lockPath = `${path}.lock`;
+  // Each reason is said once (loads repeat: at every refresh, and while waiting for another
+  // instance's sign-in), again only after a file that was used; never the file's content.
+  let said: string | undefined;
+  const ignored = (reason: string, fields: Record<string, unknown> = {}): CacheDocument => {
+    if (said !== reason) logger.warn(`token cache ignored: ${reason}; signing in again, which replaces it`, { path, ...fields });
+    said = reason;
+    return emptyDocument(serverUrl);
+  };
   const load = async (): Promise<CacheDocument> => {
     let file: Awaited<ReturnType<PrivateFiles["read"]>>;
     try {
       file = await files.read(path);
     } catch (error) {
-      logger.warn("token cache unreadable; signing in again", { path, error: error as Error });
+      if (error instanceof InputTooLargeError) return ignored(`larger than the ${MAX_CACHE_BYTES} bytes a cache file may hold`, { limit_bytes: MAX_CACHE_BYTES });
+      return ignored("unreadable", { error: (error as Error).message });
+    }
+    if (!file) {
+      said = undefined;
       return emptyDocument(serverUrl);
     }
-    if (!file) return emptyDocument(serverUrl);
-    if (!file.private) {
-      // Someone else could have read the tokens, or planted their own: neither is used.
-      logger.warn("token cache ignored: it is not private to this user (mode must be 0600); it will be replaced", { path });
-      return emptyDocument(serverUrl);
-    }
-    if (file.text.length > MAX_CACHE_BYTES) return emptyDocument(serverUrl);
+    // A FIFO or a device is not read (it may never end).
+    if (file.special) return ignored("it is not a regular file");
+    // Someone else could have read the tokens, or planted their own: neither is used.
+    if (!file.private) return ignored("it is not private to this user (mode must be 0600, owned by this user)");
+    if (file.text.length > MAX_CACHE_BYTES) return ignored(`larger than the ${MAX_CACHE_BYTES} bytes a cache file may hold`, { limit_bytes: MAX_CACHE_BYTES });
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(file.text);
-      if (isCacheDocument(parsed, serverUrl)) {
-        const { document, dropped } = withoutUnusable(parsed);
-        if (dropped > 0) logger.warn("token cache entries ignored: not in the form this version writes; their servers are signed in to again", { path, entries: dropped });
-        return document;
-      }
+      parsed = JSON.parse(file.text);
     } catch {
-      // fall through
+      // Not the parser's message: it quotes the file, tokens included.
+      return ignored("not JSON");
     }
-    logger.warn("token cache ignored: not a cache file of this version for this server", { path });
-    return emptyDocument(serverUrl);
+    const problem = documentProblem(parsed, serverUrl);
+    if (problem) return ignored(problem);
+    const { document, dropped } = withoutUnusable(parsed as CacheDocument);
+    const reason = `${dropped} ${dropped === 1 ? "entry" : "entries"} not in the form this version writes`;
+    if (dropped > 0 && said !== reason) logger.warn("token cache entries ignored: not in the form this version writes; their servers are signed in to again", { path, entries: dropped });
+    said = dropped > 0 ? reason : undefined;
+    return document;
   };
   return {
     load,
