@@ -44,6 +44,7 @@ const ONLY = value("--only");
  * CPU, and the ratio then counts the client's cost of a larger request as the bridge's.
  */
 const PIN = argv.includes("--pin");
+if (PIN && (process.platform !== "linux" || os.cpus().length < 2)) throw new Error("--pin needs Linux (taskset) and at least 2 CPUs");
 if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "modern") throw new Error("--only takes legacy, sized or modern");
 const MODERN = "2026-07-28";
 
@@ -141,16 +142,16 @@ function sameSizeMeta(): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
-  if (PIN) {
-    // -a: every thread (GC, libuv); the bridge's children start later and inherit its CPU.
-    execFileSync("taskset", ["-a", "-p", "-c", "0", String(target.pid)], { stdio: "ignore" });
-    execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
-  }
   const measured = PATHS.filter((path) => ONLY === undefined || ONLY === path);
   const rates = new Map<Path, number[]>(measured.map((path) => [path, []]));
   const cpu = new Map<Path, CpuPerCall[]>(measured.map((path) => [path, []]));
   let mrtr = { roundMs: 0, twoCallsMs: 0 };
   try {
+    if (PIN) {
+      // -a: every thread (GC, libuv); the bridge's children start later and inherit its CPU.
+      execFileSync("taskset", ["-a", "-p", "-c", "0", String(target.pid)], { stdio: ["ignore", "ignore", "inherit"] });
+      execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: ["ignore", "ignore", "inherit"] });
+    }
     const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const session = await openSession(sessionAgent, target.url, { token: target.credentials.token });
     const sizedHeaders = { ...session.headers, "mcp-method": "tools/call", "mcp-name": "echo" };
