@@ -9,17 +9,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { RunningBridge } from "../support/bridge.ts";
 import { signInAtIdp, useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
 import { waitFor } from "../support/poll.ts";
-import { call, callbackAnswers, claimsOf, makeSource, opened } from "./support.ts";
+import { call, callbackAnswers, claimsOf, makeSource, opened, testBrowser } from "./support.ts";
 
-const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
+const BROWSER = await testBrowser.fetch();
 
 /** browser_command running the fetch-based browser with `options`, logging each URL it opens to `log`. */
 function browser(log: string, ...options: string[]) {
-  return [process.execPath, "--import", "tsx", BROWSER, ...options];
+  return [process.execPath, BROWSER, ...options];
 }
 
 describe("authorization code + PKCE against oidc-provider and the bridge's server mode", () => {

@@ -14,9 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { CLI, ROOT, run } from "../support/bridge.ts";
+import { conformanceDriver } from "../support/fixtures.ts";
 import { pinnedNode } from "../support/pinned-node.ts";
 
-const DRIVER = "node --import tsx tests/support/conformance-client.ts";
+const DRIVER = await conformanceDriver();
 const OLD = join(ROOT, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js");
 const NEXT = join(ROOT, "node_modules", "conformance-next", "dist", "index.js");
 
