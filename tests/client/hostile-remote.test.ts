@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, test } from "node:test";
+import { after, afterEach, test } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
@@ -22,9 +22,11 @@ import { startRawServer, type TestServer } from "./sdk-servers.ts";
 
 const servers: TestServer[] = [];
 const bridges: ChildProcessWithoutNullStreams[] = [];
-after(async () => {
-  for (const bridge of bridges) bridge.kill("SIGKILL");
-  await Promise.all(servers.map((server) => server.close()));
+// Each test's bridges and servers end with it: the large answers and paddings some hold (hundreds
+// of MiB) are not kept, slowing every later test's garbage collection, to the end of the file.
+afterEach(async () => {
+  for (const bridge of bridges.splice(0)) bridge.kill("SIGKILL");
+  await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
 interface RawLocal {
@@ -32,6 +34,8 @@ interface RawLocal {
   /** The first message on stdout with this id (waits for it). */
   answer(id: number | string, timeoutMs?: number): Promise<Record<string, any>>;
   stdout(): string;
+  /** The complete, non-empty lines of stdout so far, split as they arrive: a poll costs nothing per answer already read. */
+  lines(): readonly string[];
   stderr(): string;
   /** Writes raw text to stdin; false when the pipe is full (see drained). */
   write(text: string | Buffer): boolean;
@@ -67,19 +71,30 @@ function startLocal(args: string[], env: Record<string, string> = {}, command: s
   bridges.push(child);
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  // Complete lines only: a long one may be half written. Split once, as they come: answers of
+  // tens of MiB, scanned again at every poll, cost seconds of CPU.
+  const lines: string[] = [];
+  let partial = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    const text = chunk.toString("utf8");
+    stdout += text;
+    const end = text.lastIndexOf("\n");
+    if (end === -1) return void (partial += text);
+    for (const line of `${partial}${text.slice(0, end)}`.split("\n")) if (line !== "") lines.push(line);
+    partial = text.slice(end + 1);
+  });
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  // Complete lines only: a long one may be half written.
-  const messages = () =>
-    stdout
-      .slice(0, stdout.lastIndexOf("\n") + 1)
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .map((line) => JSON.parse(line) as Record<string, any>);
+  const parsed: Array<Record<string, any>> = [];
+  let parsedLines = 0;
+  const messages = () => {
+    for (; parsedLines < lines.length; parsedLines++) if (lines[parsedLines]!.trim() !== "") parsed.push(JSON.parse(lines[parsedLines]!) as Record<string, any>);
+    return parsed;
+  };
   return {
     send: (message) => child.stdin.write(`${JSON.stringify(message)}\n`),
     answer: (id, timeoutMs) => waitFor<Record<string, any> | undefined>(() => messages().find((message) => message.id === id && !("method" in message)), `the answer to ${id}`, timeoutMs) as Promise<Record<string, any>>,
     stdout: () => stdout,
+    lines: () => lines,
     stderr: () => stderr,
     write: (text) => child.stdin.write(text),
     drained: (timeoutMs) => {
@@ -785,7 +800,8 @@ for (const runtime of ["node", "deno"] as const) {
 }
 
 test("a GET stream the server ends at once asking retry: 0, or a retry too long for a timer: reopened at a bounded pace, with no listener piling up", { timeout: 60_000 }, async () => {
-  for (const retry of ["0", "99999999999"]) {
+  // Each retry value has its own server and bridge: watched side by side.
+  await Promise.all(["0", "99999999999"].map(async (retry) => {
     let gets = 0;
     const server = await startRawServer((req, res, body) => {
       if (req.method === "GET") {
@@ -803,7 +819,7 @@ test("a GET stream the server ends at once asking retry: 0, or a retry too long 
     // At most one reconnection per 250 ms: 12 in 3 s (a slow machine makes fewer); hundreds before.
     assert.ok(gets - before <= 13, `retry: ${retry}: ${gets - before} GETs in 3 s`);
     assert.doesNotMatch(local.stderr(), /MaxListenersExceededWarning|TimeoutOverflowWarning/);
-  }
+  }));
 });
 
 test("an initialize without params: answered (by the modern server's translation, or the legacy server itself), never a TypeError of the bridge", async () => {
@@ -1471,7 +1487,7 @@ test("a batch whose answers add up to more than a message may hold: the array st
   const local = startLocal(["connect", server.url]);
   await local.handshake();
   local.send([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } })));
-  const line = (await waitFor(() => local.stdout().split("\n").find((text) => text.startsWith("[") && local.stdout().includes(`${text}\n`)), "the batch's answer", 90_000)) as string;
+  const line = (await waitFor(() => local.lines().find((text) => text.startsWith("[")), "the batch's answer", 90_000)) as string;
   assert.ok(line.length <= 64 * 1024 * 1024, `a line of ${line.length} characters`);
   const answers = JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>;
   assert.deepEqual(answers.map((answer) => answer.id).sort(), [1, 2]);
@@ -1613,7 +1629,7 @@ test("batches each keeping a large answer while their other request is slow: pas
   await waitFor(() => slow.length === COUNT, "the slow requests");
   for (const answer of slow) answer();
   const lines = (await waitFor(() => {
-    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line.startsWith("["));
+    const complete = local.lines().filter((line) => line.startsWith("["));
     return complete.length === COUNT && complete;
   }, "the batches' answers", 120_000)) as string[];
   const answers = lines.flatMap((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>).filter((answer) => answer.id < 200);
@@ -1645,7 +1661,7 @@ test("a local client not reading stdout while large answers come one after anoth
   await waitFor(() => sent === COUNT, "every answer sent", 120_000);
   local.startReading();
   const lines = (await waitFor(() => {
-    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line !== "");
+    const complete = local.lines();
     return complete.length === COUNT + 1 && complete;
   }, "the answers", 120_000)) as string[];
   const answers = lines.map((line) => JSON.parse(line) as { id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }).filter((answer) => answer.id !== 0);
@@ -1748,7 +1764,7 @@ test("HTTP+SSE: events past the answer budget on the one event stream (a notific
   assert.deepEqual((await local.answer(60, 60_000)).result, {});
   for (const answer of slow) answer();
   const lines = (await waitFor(() => {
-    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line.startsWith("["));
+    const complete = local.lines().filter((line) => line.startsWith("["));
     return complete.length === BATCHES && complete;
   }, "the batches' answers", 120_000)) as string[];
   for (const answers of lines.map((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: unknown }>)) {
