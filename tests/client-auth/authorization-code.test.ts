@@ -9,17 +9,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { RunningBridge } from "../support/bridge.ts";
 import { signInAtIdp, useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
 import { waitFor } from "../support/poll.ts";
-import { call, callbackAnswers, claimsOf, makeSource, opened } from "./support.ts";
+import { call, callbackAnswers, claimsOf, makeSource, opened, testBrowser } from "./support.ts";
 
-const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
+const BROWSER = await testBrowser.fetch();
 
 /** browser_command running the fetch-based browser with `options`, logging each URL it opens to `log`. */
 function browser(log: string, ...options: string[]) {
-  return [process.execPath, "--import", "tsx", BROWSER, ...options];
+  return [process.execPath, BROWSER, ...options];
 }
 
 describe("authorization code + PKCE against oidc-provider and the bridge's server mode", () => {
@@ -222,18 +221,19 @@ describe("authorization code + PKCE against oidc-provider and the bridge's serve
   });
 
   test("a callback with another state is ignored (the sign-in times out), never redeemed", async () => {
-    const { log, make } = source("wrong-state", { authorization_timeout: "15s" }, ["--tamper", "state=forged"]);
+    // Long enough for the browser to start and reach the listener on a busy machine; the wait is what the test is about, not its length.
+    const { log, make } = source("wrong-state", { authorization_timeout: "8s" }, ["--tamper", "state=forged"]);
     const { source: s, logger } = await make();
     const tokens = idp.count("/token");
     assert.equal((await call(s, bridge.url)).status, 401);
-    assert.match(logger.text(), /sign-in not completed: no sign-in completed within 15 s/);
+    assert.match(logger.text(), /sign-in not completed: no sign-in completed within 8 s/);
     assert.deepEqual(callbackAnswers(log), ["400 Sign-in not recognised"], "the browser reached the listener and was refused");
     assert.equal(idp.count("/token"), tokens);
   });
 
   test("a callback reaching the listener under another Host (DNS rebinding from a web page) is refused", async () => {
-    // The timeout leaves a slow browser start (tsx on a busy machine) time to reach the listener.
-    const { log, make } = source("rebinding", { authorization_timeout: "15s" }, ["--host", "attacker.example:80"]);
+    // The timeout leaves a slow browser start (a busy machine) time to reach the listener.
+    const { log, make } = source("rebinding", { authorization_timeout: "8s" }, ["--host", "attacker.example:80"]);
     const { source: s, logger } = await make();
     const tokens = idp.count("/token");
     assert.equal((await call(s, bridge.url)).status, 401);

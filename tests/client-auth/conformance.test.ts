@@ -14,28 +14,31 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { CLI, ROOT, run } from "../support/bridge.ts";
+import { conformanceDriver } from "../support/fixtures.ts";
 import { pinnedNode } from "../support/pinned-node.ts";
 
-const DRIVER = "node --import tsx tests/support/conformance-client.ts";
+const DRIVER = await conformanceDriver();
 const OLD = join(ROOT, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js");
 const NEXT = join(ROOT, "node_modules", "conformance-next", "dist", "index.js");
 
-/** Scenarios of conformance-next outside its `auth` suite that client mode's authorization must pass. */
+/**
+ * conformance-next's suites holding only scenarios outside its `auth` suite that client mode's
+ * authorization must pass, each with exactly those scenarios: one CLI process runs a suite's
+ * scenarios side by side, where one process per scenario would start the CLI each time.
+ */
+const NEXT_SUITES = {
+  backcompat: ["auth/2025-03-26-oauth-metadata-backcompat", "auth/2025-03-26-oauth-endpoint-fallback"],
+  extensions: ["auth/client-credentials-jwt", "auth/client-credentials-basic", "auth/enterprise-managed-authorization", "auth/wif-jwt-bearer", "auth/dpop", "auth/dpop-nonce"],
+};
+
+/** The other scenarios of conformance-next outside its `auth` suite that client mode's authorization must pass (no suite holds just them). */
 const NEXT_SCENARIOS = [
-  "auth/2025-03-26-oauth-metadata-backcompat",
-  "auth/2025-03-26-oauth-endpoint-fallback",
   "auth/resource-mismatch",
   "auth/iss-supported-missing",
   "auth/iss-wrong-issuer",
   "auth/iss-unexpected",
   "auth/iss-normalized",
   "auth/metadata-issuer-mismatch",
-  "auth/client-credentials-jwt",
-  "auth/client-credentials-basic",
-  "auth/enterprise-managed-authorization",
-  "auth/wif-jwt-bearer",
-  "auth/dpop",
-  "auth/dpop-nonce",
   // Their servers speak only MCP 2026-07-28 (client mode's modern-era transport).
   "auth/offline-access-scope",
   "auth/offline-access-not-supported",
@@ -100,6 +103,12 @@ describe("conformance authorization scenarios through client mode", { timeout: 6
   test("conformance 0.2.0-alpha.12 client --suite auth: every scenario passes", async () => {
     assertAllPassed(await conformance(NEXT, ["--suite", "auth"]), 14);
   });
+
+  for (const [suite, scenarios] of Object.entries(NEXT_SUITES)) {
+    test(`conformance 0.2.0-alpha.12 client --suite ${suite}: each of ${scenarios.join(", ")} passes`, async () => {
+      assertAllPassed(await conformance(NEXT, ["--suite", suite]), scenarios);
+    });
+  }
 
   for (const scenario of NEXT_SCENARIOS) {
     test(`conformance 0.2.0-alpha.12 ${scenario} passes`, async () => {

@@ -11,16 +11,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CLI, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { M2M_CLIENT, useOAuthBridge } from "../auth-oauth/support.ts";
 import { waitFor } from "../client/support.ts";
-import { callbackAnswers, callbackTexts, opened } from "./support.ts";
+import { callbackAnswers, callbackTexts, opened, testBrowser } from "./support.ts";
 
-const CHROMIUM_BROWSER = fileURLToPath(new URL("./chromium-browser.ts", import.meta.url));
-const FETCH_BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
+const [CHROMIUM_BROWSER, FETCH_BROWSER] = await Promise.all([testBrowser.chromium(), testBrowser.fetch()]);
 
 /** Connects an SDK client to the bridge's client mode started with `auth`; stderr is collected. */
 async function connectThroughBridge(url: string, auth: Record<string, unknown>, env: Record<string, string>) {
@@ -68,7 +66,7 @@ describe("client mode OAuth through the built CLI", () => {
   test("authorization code: Chromium signs in once; the next start uses the cached token", { timeout: 180_000 }, async () => {
     const log = join(home, "chromium.log");
     const state = join(home, "code");
-    const auth = { type: "oauth", oauth: { browser_command: [process.execPath, "--import", "tsx", CHROMIUM_BROWSER, "--account", "alice"] } };
+    const auth = { type: "oauth", oauth: { browser_command: [process.execPath, CHROMIUM_BROWSER, "--account", "alice"] } };
     const env = { HOME: home, XDG_STATE_HOME: state, MCP_TEST_BROWSER_LOG: log };
     const first = await connectThroughBridge(bridge.url, auth, env);
     try {
@@ -94,7 +92,7 @@ describe("client mode OAuth through the built CLI", () => {
 
   test("an authorization response with another iss (a mix-up): the callback page says the sign-in failed, not 'Signed in'", async () => {
     const log = join(home, "wrong-iss.log");
-    const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", FETCH_BROWSER, "--tamper", "iss=https://attacker.example"] } };
+    const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, FETCH_BROWSER, "--tamper", "iss=https://attacker.example"] } };
     const message = await failureThroughBridge(bridge.url, auth, { HOME: home, XDG_STATE_HOME: join(home, "wrong-iss"), MCP_TEST_BROWSER_LOG: log });
     assert.match(message, /authorization response rejected: unexpected .{1,2}iss/);
     await waitFor(() => callbackTexts(log).length > 0, "the callback page");
@@ -107,7 +105,7 @@ describe("client mode OAuth through the built CLI", () => {
     const log = join(home, "connect.log");
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [CLI, "connect", bridge.url, "--browser-command", `${process.execPath} --import tsx ${FETCH_BROWSER}`],
+      args: [CLI, "connect", bridge.url, "--browser-command", `${process.execPath} ${FETCH_BROWSER}`],
       env: { PATH: process.env.PATH ?? "", HOME: home, XDG_STATE_HOME: join(home, "connect"), MCP_TEST_BROWSER_LOG: log },
       stderr: "pipe",
     });
@@ -128,7 +126,7 @@ describe("client mode OAuth through the built CLI", () => {
   test("redirect_uri on localhost: Chromium goes to [::1] first, so a process holding [::1]:PORT would get the code; the bridge holds both or refuses", { timeout: 180_000 }, async () => {
     const auth = (port: number) => ({
       type: "oauth",
-      oauth: { redirect_uri: `http://localhost:${port}/callback`, authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", CHROMIUM_BROWSER, "--account", "alice"] },
+      oauth: { redirect_uri: `http://localhost:${port}/callback`, authorization_timeout: "30s", browser_command: [process.execPath, CHROMIUM_BROWSER, "--account", "alice"] },
     });
     // Honest: nobody else on the port; Chromium's redirect reaches the bridge and the sign-in completes.
     const free = createServer().listen(0, "127.0.0.1");
@@ -164,7 +162,7 @@ describe("client mode OAuth through the built CLI", () => {
 
   test("an authorization response whose error is escape sequences and markup: the local client's error names no such text", async () => {
     const hostile = "\u001b]0;pwned\u0007\u001b[2J<img src=x onerror=alert(1)>";
-    const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, "--import", "tsx", FETCH_BROWSER, "--tamper", `error=${hostile}`] } };
+    const auth = { type: "oauth", oauth: { authorization_timeout: "30s", browser_command: [process.execPath, FETCH_BROWSER, "--tamper", `error=${hostile}`] } };
     const env = { HOME: home, XDG_STATE_HOME: join(home, "hostile-error"), MCP_TEST_BROWSER_LOG: join(home, "hostile-error.log") };
     const message = await failureThroughBridge(bridge.url, auth, env);
     assert.match(message, /refused the sign-in \(no valid error code\)/);

@@ -1,6 +1,6 @@
 /**
  * @module One bridge instance contending for client mode's login lock, driven over stdin/stdout by
- * lock-race.test.ts: `node --import tsx lock-contender.ts <cache dir> <server url>`. Each stdin
+ * lock-race.test.ts: `node tests/.build/lock-contender.mjs <cache dir> <server url>` (bundled). Each stdin
  * line is a JSON command; each answer a JSON line on stdout.
  * - `{op:"login", round, maxWait, hold}`: runs withLoginLock on the real cache module. The sign-in
  *   it would do is a marker file `inside`, created exclusively (an overlap with another instance's

@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startContender as startContenderScript, type Contender } from "../support/contender.ts";
-import { fileURLToPath } from "node:url";
 import { sha256, toHex } from "../../src/util/digest.ts";
+import { bundle } from "../support/fixtures.ts";
 
-const CONTENDER = fileURLToPath(new URL("./lock-contender.ts", import.meta.url));
+const CONTENDER = await bundle("tests/client-auth/lock-contender.ts", "lock-contender.mjs");
 const SERVER_URL = "https://mcp.example.com/mcp";
 
 function startContender(dir: string): Contender {

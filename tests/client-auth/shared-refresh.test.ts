@@ -11,12 +11,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { RunningBridge } from "../support/bridge.ts";
 import { useOAuthBridge, type Idp } from "../auth-oauth/support.ts";
-import { call, makeSource, opened } from "./support.ts";
+import { call, makeSource, opened, testBrowser } from "./support.ts";
 
-const BROWSER = fileURLToPath(new URL("./sign-in-browser.ts", import.meta.url));
+const BROWSER = await testBrowser.fetch();
 
 describe("instances sharing one token cache refresh once", () => {
   let idp: Idp;
@@ -39,7 +38,7 @@ describe("instances sharing one token cache refresh once", () => {
     const log = join(work, "browser.log");
     const dataDir = join(work, "cache");
     process.env.MCP_TEST_BROWSER_LOG = log;
-    const make = () => makeSource({ type: "oauth", oauth: { browser_command: [process.execPath, "--import", "tsx", BROWSER], authorization_timeout: "60s" } }, bridge.url, { dataDir });
+    const make = () => makeSource({ type: "oauth", oauth: { browser_command: [process.execPath, BROWSER], authorization_timeout: "60s" } }, bridge.url, { dataDir });
     const { source: first } = await make();
     assert.equal((await call(first, bridge.url)).status, 200);
     assert.equal(opened(log).length, 1);

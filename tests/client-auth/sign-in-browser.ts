@@ -1,7 +1,7 @@
 /**
  * @module A browser for `browser_command` in tests: signs in at the test IdP's login form with
  * Node's fetch (carrying cookies), then loads the callback it is redirected to, as a browser would.
- *   node --import tsx sign-in-browser.ts [--account NAME | --deny] [--tamper NAME=VALUE | --drop NAME] [--host HOST] URL
+ *   node tests/.build/sign-in-browser.mjs [--account NAME | --deny] [--tamper NAME=VALUE | --drop NAME] [--host HOST] URL
  * --tamper / --drop change the authorization response on its way (a mix-up or CSRF attacker);
  * --host sends the callback with another Host header (a DNS-rebinding page). Writes the callback's
  * status and body to stdout and, with MCP_TEST_BROWSER_LOG, appends the URL it was given, then

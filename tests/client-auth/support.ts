@@ -8,6 +8,17 @@ import { nodePlatform } from "../../src/runtime/node.ts";
 import { privateFiles } from "../../src/runtime/private-files.ts";
 import type { Platform } from "../../src/runtime/types.ts";
 import { captureLogger } from "../auth-oauth/support.ts";
+import { bundle } from "../support/fixtures.ts";
+
+/**
+ * The test browsers for `browser_command`, each bundled once (spawned through tsx, each would cost
+ * a second or two of CPU): run as `node <path> [options] URL`. fetch: sign-in-browser.ts;
+ * chromium: chromium-browser.ts (playwright-core stays in node_modules, where it finds its files).
+ */
+export const testBrowser = {
+  fetch: () => bundle("tests/client-auth/sign-in-browser.ts", "sign-in-browser.mjs"),
+  chromium: () => bundle("tests/client-auth/chromium-browser.ts", "chromium-browser.mjs", { external: ["playwright-core"] }),
+};
 
 export const INITIALIZE = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "client-auth-test", version: "1" } } };
 

@@ -12,13 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CLI, ROOT } from "../support/bridge.ts";
+import { conformanceDriver } from "../support/fixtures.ts";
 import { pinnedNode } from "../support/pinned-node.ts";
 
 const SUITES = {
   "0.1.16": join(ROOT, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js"),
   "0.2.0-alpha.12": join(ROOT, "node_modules", "conformance-next", "dist", "index.js"),
 };
-const DRIVER = "node --import tsx tests/support/conformance-client.ts";
+const DRIVER = await conformanceDriver();
 const SCENARIO_TIMEOUT_MS = 120_000;
 
 interface Check {

@@ -5,7 +5,7 @@
  * byte the bridge writes to stdout is seen; stderr is searched for secrets.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -15,43 +15,13 @@ import { after, test } from "node:test";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
-import { CLI, writeConfig } from "../support/bridge.ts";
+import { writeConfig } from "../support/bridge.ts";
 import { startJsonEndpoint } from "../support/json-endpoint.ts";
 import { connectLocalClient, waitFor } from "./support.ts";
 import { startRawServer, type TestServer } from "./sdk-servers.ts";
+import { INITIALIZE, INITIALIZE_RESULT, answerAsLegacy, endWithEachTest, legacyServer, servers, startLocal, toolCall, type LegacyMessage, type RawLocal } from "./raw-local.ts";
 
-const servers: TestServer[] = [];
-const bridges: ChildProcessWithoutNullStreams[] = [];
-after(async () => {
-  for (const bridge of bridges) bridge.kill("SIGKILL");
-  await Promise.all(servers.map((server) => server.close()));
-});
-
-interface RawLocal {
-  send(message: unknown): void;
-  /** The first message on stdout with this id (waits for it). */
-  answer(id: number | string, timeoutMs?: number): Promise<Record<string, any>>;
-  stdout(): string;
-  stderr(): string;
-  /** Writes raw text to stdin; false when the pipe is full (see drained). */
-  write(text: string | Buffer): boolean;
-  /** Whether the bridge took what was written to stdin within `timeoutMs`. */
-  drained(timeoutMs: number): Promise<boolean>;
-  /** Closes the local client's end of stdout: the bridge's next write meets EPIPE. */
-  closeStdout(): void;
-  /** The exit code, once the bridge exited. */
-  exited(): Promise<number | null>;
-  /** initialize (INITIALIZE, or this one), its answer, notifications/initialized. */
-  handshake(initialize?: unknown): Promise<void>;
-  /** From now on stdout is not read: the pipe fills, and the bridge must wait for it. */
-  stopReading(): void;
-  /** Reads stdout again after stopReading. */
-  startReading(): void;
-  /** Sends the bridge `signal` and resolves with the exit code. */
-  kill(signal: NodeJS.Signals): Promise<number | null>;
-  /** Closes stdin and resolves with the exit code; with `slowReader`, stdout is not read for that long after. */
-  end(slowReaderMs?: number): Promise<number | null>;
-}
+endWithEachTest();
 
 /** Calls tool `name` as request `id`: its answer must be -32603 saying `naming` (a RegExp source) holds an integer past 2^53 - 1. */
 async function answeredInexact(local: RawLocal, id: number, name: string, naming: string): Promise<void> {
@@ -59,100 +29,6 @@ async function answeredInexact(local: RawLocal, id: number, name: string, naming
   const answer = await local.answer(id);
   assert.equal(answer.error?.code, -32603, JSON.stringify(answer));
   assert.match(answer.error?.message ?? "", new RegExp(`${naming} is an integer past 2\\^53 - 1`));
-}
-
-/** `mcp-bridge <args>` with a bare pipe as the local client; `command` runs it otherwise than with this Node and the bundle. */
-function startLocal(args: string[], env: Record<string, string> = {}, command: string[] = [process.execPath, CLI]): RawLocal {
-  const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", ...env } });
-  bridges.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  // Complete lines only: a long one may be half written.
-  const messages = () =>
-    stdout
-      .slice(0, stdout.lastIndexOf("\n") + 1)
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .map((line) => JSON.parse(line) as Record<string, any>);
-  return {
-    send: (message) => child.stdin.write(`${JSON.stringify(message)}\n`),
-    answer: (id, timeoutMs) => waitFor<Record<string, any> | undefined>(() => messages().find((message) => message.id === id && !("method" in message)), `the answer to ${id}`, timeoutMs) as Promise<Record<string, any>>,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    write: (text) => child.stdin.write(text),
-    drained: (timeoutMs) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      return Promise.race([once(child.stdin, "drain").then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)))]).finally(() => clearTimeout(timer));
-    },
-    closeStdout: () => void child.stdout.destroy(),
-    exited: () => (child.exitCode !== null ? Promise.resolve(child.exitCode) : once(child, "exit").then(([code]) => code as number | null)),
-    async handshake(initialize = INITIALIZE) {
-      this.send(initialize);
-      await this.answer(0);
-      this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
-    },
-    stopReading: () => void child.stdout.pause(),
-    startReading: () => void child.stdout.resume(),
-    kill: (signal) => {
-      child.kill(signal);
-      return once(child, "close").then(([code]) => code as number | null);
-    },
-    end: (slowReaderMs = 0) => {
-      if (slowReaderMs > 0) {
-        child.stdout.pause();
-        setTimeout(() => child.stdout.resume(), slowReaderMs);
-      }
-      child.stdin.end();
-      // "close": the exit code once stdout has been read to its end.
-      return once(child, "close").then(([code]) => code as number | null);
-    },
-  };
-}
-
-/** A tools/call of tool `name` (no arguments), as the local client sends it. */
-const toolCall = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
-
-/**
- * Sends `count` batches of a call to "big" (a large answer) and one to "slow" (answered later),
- * each sent once the previous batch's large answer is in: every batch keeps its large answer (of
- * the answer budget) until its slow one comes.
- */
-async function keepLargeAnswers(local: RawLocal, count: number): Promise<void> {
-  for (let k = 1; k <= count; k++) {
-    local.send([toolCall(100 + k, "big"), toolCall(200 + k, "slow")]);
-    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
-  }
-}
-
-const INITIALIZE = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
-const INITIALIZE_RESULT = { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "hostile", version: "1" } };
-
-type LegacyMessage = { id?: number | string; method: string };
-
-/** Answers `message` as a legacy Streamable HTTP server in session "s1": a notification 202, server/discover 404, initialize INITIALIZE_RESULT, any other request `{}`. */
-function answerAsLegacy(res: ServerResponse, message: LegacyMessage): void {
-  if (message.id === undefined) return void res.writeHead(202).end();
-  if (message.method === "server/discover") return void res.writeHead(404).end();
-  res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "initialize" ? INITIALIZE_RESULT : {} }));
-}
-
-/** A legacy server: refuses server/discover, accepts initialize and notifications (unless `notification` takes them); `hostile` answers everything else. `text`: the POST's body as sent. */
-function legacyServer(hostile: (res: ServerResponse, message: { id: number | string; method: string }, text: string) => void, notification?: (res: ServerResponse, method: string, text: string) => void): Promise<TestServer> {
-  return startRawServer((req, res, body, text) => {
-    if (req.method !== "POST") return void res.writeHead(405).end();
-    const message = body as { id?: number | string; method: string };
-    if (message.id === undefined) return notification ? notification(res, message.method, text) : void res.writeHead(202).end();
-    const reply = (payload: object) => res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, ...payload }));
-    if (message.method === "server/discover") return reply({ error: { code: -32601, message: "Method not found" } });
-    if (message.method === "initialize") return reply({ result: INITIALIZE_RESULT });
-    if (message.method === "ping") return reply({ result: {} });
-    hostile(res, message as { id: number | string; method: string }, text);
-  }).then((server) => {
-    servers.push(server);
-    return server;
-  });
 }
 
 /** Writes `total` bytes of "x" in chunks of `size`, honouring backpressure; stops when the reader hangs up. */
@@ -785,7 +661,8 @@ for (const runtime of ["node", "deno"] as const) {
 }
 
 test("a GET stream the server ends at once asking retry: 0, or a retry too long for a timer: reopened at a bounded pace, with no listener piling up", { timeout: 60_000 }, async () => {
-  for (const retry of ["0", "99999999999"]) {
+  // Each retry value has its own server and bridge: watched side by side.
+  await Promise.all(["0", "99999999999"].map(async (retry) => {
     let gets = 0;
     const server = await startRawServer((req, res, body) => {
       if (req.method === "GET") {
@@ -803,7 +680,7 @@ test("a GET stream the server ends at once asking retry: 0, or a retry too long 
     // At most one reconnection per 250 ms: 12 in 3 s (a slow machine makes fewer); hundreds before.
     assert.ok(gets - before <= 13, `retry: ${retry}: ${gets - before} GETs in 3 s`);
     assert.doesNotMatch(local.stderr(), /MaxListenersExceededWarning|TimeoutOverflowWarning/);
-  }
+  }));
 });
 
 test("an initialize without params: answered (by the modern server's translation, or the legacy server itself), never a TypeError of the bridge", async () => {
@@ -1471,7 +1348,7 @@ test("a batch whose answers add up to more than a message may hold: the array st
   const local = startLocal(["connect", server.url]);
   await local.handshake();
   local.send([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } })));
-  const line = (await waitFor(() => local.stdout().split("\n").find((text) => text.startsWith("[") && local.stdout().includes(`${text}\n`)), "the batch's answer", 90_000)) as string;
+  const line = (await waitFor(() => local.lines().find((text) => text.startsWith("[")), "the batch's answer", 90_000)) as string;
   assert.ok(line.length <= 64 * 1024 * 1024, `a line of ${line.length} characters`);
   const answers = JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>;
   assert.deepEqual(answers.map((answer) => answer.id).sort(), [1, 2]);
@@ -1527,39 +1404,6 @@ test("a reply stream that ends before its answer and, resumed, replays the same 
   assert.equal(resumptions, 3);
 });
 
-test("answers read side by side (JSON bodies and SSE events) adding up to more than the bridge may hold at once: those past the limit get an error naming it, the rest succeed, the bridge serves on", { timeout: 300_000 }, async () => {
-  // Six answers of 63 MiB (each within the 64 MiB message limit; 378 MiB in all, against 256 MiB
-  // held at once), each padded with whitespace before its JSON: the bridge holds every padding it has read.
-  const COUNT = 6;
-  const padding = Buffer.alloc(63 * 1024 * 1024, " ");
-  const flushed: Array<Promise<void>> = [];
-  let allFlushed!: () => void;
-  const everyPaddingSent = new Promise<void>((resolve) => (allFlushed = resolve));
-  const server = await legacyServer((res, message) => {
-    const sse = Number(message.id) % 2 === 0;
-    res.writeHead(200, { "content-type": sse ? "text/event-stream" : "application/json" });
-    if (sse) res.write("data: ");
-    // Flushed to the socket (or refused by the bridge) means the bridge has read all but what the kernel buffers.
-    flushed.push(new Promise<void>((resolve) => (res.write(padding, () => resolve()), res.once("close", resolve))));
-    if (flushed.length === COUNT) void Promise.all(flushed).then(allFlushed);
-    const answer = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: {} });
-    // The answers end only once every padding was sent: until then the bridge holds them side by side.
-    void everyPaddingSent.then(() => res.end(sse ? `${answer}\n\n` : answer));
-  });
-  const local = startLocal(["connect", server.url]);
-  await local.handshake();
-  const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
-  for (const id of ids) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } });
-  const answers = await Promise.all(ids.map((id) => local.answer(id, 240_000)));
-  const refused = answers.filter((answer) => answer.error);
-  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers));
-  for (const answer of refused) assert.match(answer.error.message, /answers held at once.*268435456 bytes/, JSON.stringify(answer));
-  for (const answer of answers.filter((answer) => !answer.error)) assert.deepEqual(answer.result, {});
-  // The refused answers' bytes were released: another large answer fits.
-  local.send({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "big", arguments: {} } });
-  assert.deepEqual((await local.answer(7, 120_000)).result, {});
-});
-
 test("a server assigning a session id that is not visible ASCII (UTF-8, a space, a control, 5,000 characters): initialize fails naming the problem, the id quoted short, and the bridge serves on", { timeout: 60_000 }, async () => {
   const huge = "h".repeat(5_000);
   // Header values go out as bytes: a Latin-1 string sends the UTF-8 of "séance" as it is.
@@ -1594,211 +1438,6 @@ test("a server assigning a session id that is not visible ASCII (UTF-8, a space,
   await local.handshake();
   local.send({ jsonrpc: "2.0", id: 10, method: "ping" });
   assert.deepEqual((await local.answer(10)).result, {});
-});
-
-test("batches each keeping a large answer while their other request is slow: past the answer budget the large ones become an error naming it, the rest succeed", { timeout: 300_000 }, async () => {
-  // Five batches of a 60 MiB answer and a slow one, read one after another: each batch keeps its
-  // large answer until the slow one comes, 300 MiB in all against 256 MiB held at once.
-  const COUNT = 5;
-  const big = "x".repeat(60 * 1024 * 1024);
-  const slow: Array<() => void> = [];
-  const server = await legacyServer((res, message) => {
-    const reply = (result: object) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
-    if ((message as { params?: { name?: string } }).params?.name === "slow") return void slow.push(() => reply({ content: [] }));
-    reply({ content: [{ type: "text", text: big }] });
-  });
-  const local = startLocal(["connect", server.url, "--log-level", "debug"]);
-  await local.handshake();
-  await keepLargeAnswers(local, COUNT);
-  await waitFor(() => slow.length === COUNT, "the slow requests");
-  for (const answer of slow) answer();
-  const lines = (await waitFor(() => {
-    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line.startsWith("["));
-    return complete.length === COUNT && complete;
-  }, "the batches' answers", 120_000)) as string[];
-  const answers = lines.flatMap((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>).filter((answer) => answer.id < 200);
-  const refused = answers.filter((answer) => answer.error);
-  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
-  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
-  for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
-  // Released once written: another batch with a large answer fits.
-  local.send([toolCall(301, "big")]);
-  await waitFor(() => local.stdout().includes('[{"jsonrpc":"2.0","id":301,"result"'), "the later batch's answer", 120_000);
-});
-
-test("a local client not reading stdout while large answers come one after another: past the answer budget they become an error naming it, not a pile in stdout's buffer", { timeout: 300_000 }, async () => {
-  // Seven answers of 50 MiB, each read alone (the next is sent once the last was taken), all
-  // written towards a local client that reads nothing until the last was sent: 350 MiB to queue.
-  const COUNT = 7;
-  const big = "x".repeat(50 * 1024 * 1024);
-  let previous = Promise.resolve();
-  let sent = 0;
-  const server = await legacyServer((res, message) => {
-    const body = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } });
-    previous = previous.then(() => new Promise<void>((resolve) => res.writeHead(200, { "content-type": "application/json" }).end(body, () => (sent++, resolve()))));
-  });
-  const local = startLocal(["connect", server.url]);
-  await local.handshake();
-  local.stopReading();
-  const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
-  for (const id of ids) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } });
-  await waitFor(() => sent === COUNT, "every answer sent", 120_000);
-  local.startReading();
-  const lines = (await waitFor(() => {
-    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line !== "");
-    return complete.length === COUNT + 1 && complete;
-  }, "the answers", 120_000)) as string[];
-  const answers = lines.map((line) => JSON.parse(line) as { id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }).filter((answer) => answer.id !== 0);
-  assert.deepEqual(answers.map((answer) => answer.id).sort((a, b) => a - b), ids);
-  const refused = answers.filter((answer) => answer.error);
-  assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
-  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
-  for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
-  local.send({ jsonrpc: "2.0", id: 8, method: "ping" });
-  await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":8,"result":{}}'), "the later answer");
-});
-
-test("a server's request for the local client arriving while answers being read hold most of the answer budget: the server gets an error answer naming the limit, not silence", { timeout: 300_000 }, async () => {
-  // Three JSON answers of 60 MiB the server starts and never ends hold 180 MiB of the 256 MiB
-  // budget; a request of 50 MiB is read off its event stream (230 MiB), then cannot be written beside it.
-  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
-  let stalled = 0;
-  let refusal: { id?: unknown; error?: { message?: string } } | undefined;
-  const server = await legacyServer((res, message) => {
-    if (message.method === undefined) {
-      // The local side's answer to the server's request.
-      if (message.id === "srv-ask-1") refusal = message as typeof refusal;
-      return void res.writeHead(202).end();
-    }
-    if ((message as { params?: { name?: string } }).params?.name === "ask") {
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad: "y".repeat(50 * 1024 * 1024) } } })}\n\n`);
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/json" });
-    res.write(partial, () => stalled++);
-  });
-  const local = startLocal(["connect", server.url]);
-  await local.handshake();
-  for (const id of [1, 2, 3]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
-  await waitFor(() => stalled === 3, "the answers started", 120_000);
-  local.send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "ask", arguments: {} } });
-  await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
-  assert.ok(!local.stdout().includes("srv-ask-1"), "the request did not reach the local client");
-  local.send({ jsonrpc: "2.0", id: 5, method: "ping" });
-  await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":5,"result":{}}'), "a later answer");
-});
-
-/** A big answer of `chars` characters to `id`, as a batch of the local client's keeps it. */
-const bigAnswer = (id: number | string, chars: number) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "x".repeat(chars) }] } });
-
-test("HTTP+SSE: events past the answer budget on the one event stream (a notification, an answer, a server's request): each alone fails, named by the limit; the stream and the requests waiting on it go on", { timeout: 300_000 }, async () => {
-  // Four batches keep an answer of 50 MiB each until their slow request is answered: 200 MiB of
-  // the 256 MiB budget. Then three events of 60 MiB (each within the 64 MiB message limit) come on
-  // the stream every request shares, then small answers.
-  const BATCHES = 4;
-  const big = 50 * 1024 * 1024;
-  const pad = "y".repeat(60 * 1024 * 1024);
-  let stream: ServerResponse | undefined;
-  let gets = 0;
-  const slow: Array<() => void> = [];
-  let refusal: { id?: unknown; error?: { message?: string; data?: { reason?: string } } } | undefined;
-  const server = await startRawServer((req, res, body) => {
-    if (req.method === "GET") {
-      // A second stream would be a session lost: refused, so that nothing can pass for the first one.
-      if (++gets > 1) return void res.writeHead(503).end();
-      stream = res.writeHead(200, { "content-type": "text/event-stream" });
-      return void stream.write("event: endpoint\ndata: /messages\n\n");
-    }
-    res.writeHead(202).end();
-    const message = body as { id?: number | string; method?: string; params?: { name?: string } };
-    const send = (payload: string) => stream!.write(`data: ${payload}\n\n`);
-    if (message.method === undefined) {
-      if (message.id === "srv-ask-1") refusal = message as typeof refusal;
-      return;
-    }
-    if (message.id === undefined) return;
-    if (message.method === "initialize") return void send(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }));
-    if (message.method === "ping") return void send(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: {} }));
-    const name = message.params?.name;
-    if (name === "big") return void send(bigAnswer(message.id, big));
-    if (name === "slow") return void slow.push(() => send(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [] } })));
-    // Each with its id where servers put it: the TypeScript SDK's last, others' first.
-    send(JSON.stringify({ method: "notifications/message", params: { level: "info", data: pad }, jsonrpc: "2.0" }));
-    send(JSON.stringify({ result: { content: [{ type: "text", text: pad }] }, jsonrpc: "2.0", id: message.id }));
-    send(JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad } } }));
-  });
-  servers.push(server);
-  const local = startLocal(["connect", server.url, "--transport", "sse", "--log-level", "debug"]);
-  await local.handshake();
-  await keepLargeAnswers(local, BATCHES);
-  await waitFor(() => slow.length === BATCHES, "the slow requests");
-  local.send(toolCall(50, "oversized"));
-  const failed = await local.answer(50, 120_000);
-  assert.match(failed.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(failed));
-  assert.equal(failed.error?.data?.reason, "capacity");
-  await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
-  assert.equal(refusal!.error?.data?.reason, "capacity");
-  assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
-  assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
-  // The stream goes on: a new request is answered on it, and so are those that waited all along.
-  local.send({ jsonrpc: "2.0", id: 60, method: "ping" });
-  assert.deepEqual((await local.answer(60, 60_000)).result, {});
-  for (const answer of slow) answer();
-  const lines = (await waitFor(() => {
-    const complete = local.stdout().slice(0, local.stdout().lastIndexOf("\n") + 1).split("\n").filter((line) => line.startsWith("["));
-    return complete.length === BATCHES && complete;
-  }, "the batches' answers", 120_000)) as string[];
-  for (const answers of lines.map((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: unknown }>)) {
-    assert.equal(answers.length, 2);
-    assert.equal(answers.find((answer) => answer.id < 200)?.result?.content[0]?.text.length, big, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
-    assert.deepEqual(answers.find((answer) => answer.id > 200)?.result, { content: [] });
-  }
-  assert.equal(gets, 1);
-});
-
-test("a GET stream with events past the answer budget (a server's request, a notification): each alone is dropped, the request answered with an error naming the limit; the stream goes on", { timeout: 300_000 }, async () => {
-  // Four JSON answers of 60 MiB the server starts and never ends hold 240 MiB of the 256 MiB budget.
-  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
-  const pad = "y".repeat(30 * 1024 * 1024);
-  let stream: ServerResponse | undefined;
-  let stalled = 0;
-  let refusal: { id?: unknown; error?: { message?: string; data?: { reason?: string } } } | undefined;
-  const server = await startRawServer((req, res, body) => {
-    if (req.method === "GET") {
-      res.writeHead(200, { "content-type": "text/event-stream" }).flushHeaders();
-      // Only the first GET stream carries anything: a reopened one must not stand in for it.
-      stream ??= res;
-      return;
-    }
-    if (req.method !== "POST") return void res.writeHead(405).end();
-    const message = body as LegacyMessage & { params?: { name?: string } };
-    if (message.method === undefined) {
-      if (message.id === "srv-ask-1") refusal = message as typeof refusal;
-      return void res.writeHead(202).end();
-    }
-    if (message.method !== "tools/call") return answerAsLegacy(res, message);
-    res.writeHead(200, { "content-type": "application/json" });
-    res.write(partial, () => stalled++);
-  });
-  servers.push(server);
-  const local = startLocal(["connect", server.url, "--timeout", "300s"]);
-  await local.handshake();
-  await waitFor(() => stream, "the GET stream");
-  for (const id of [1, 2, 3, 4]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
-  await waitFor(() => stalled === 4, "the answers started", 120_000);
-  stream!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad } } })}\n\n`);
-  stream!.write(`data: ${JSON.stringify({ method: "notifications/message", params: { level: "info", data: pad }, jsonrpc: "2.0" })}\n\n`);
-  stream!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-2", method: "ping" })}\n\n`);
-  await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
-  assert.equal(refusal!.error?.data?.reason, "capacity");
-  // The stream went on: the next message of the server's reaches the local client.
-  await waitFor(() => local.stdout().includes('"id":"srv-ask-2"'), "the server's later request", 120_000);
-  assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
-  assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
 });
 
 test("a request refused (401) while a renewal ahead of expiry is on its way: that renewal serves it, the refresh token is never presented twice (reuse revokes the grant)", async () => {

@@ -10,9 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { CLI, ECHO_SERVER, ROOT, run, runCli, startBridge, writeConfig } from "../support/bridge.ts";
+import { concurrently } from "../support/concurrently.ts";
 
 const SERVER = "mode: server\nserver:\n  mcp_server:\n    command: node\n";
 const SECRET = "tok-7f3a-SHOULD-NEVER-BE-PRINTED";
+/** check-config runs of one test at once: each is its own process with its own config file. */
+const AT_ONCE = 4;
 
 before(() => {
   if (!existsSync(CLI)) execFileSync(process.execPath, ["build.mjs"], { cwd: ROOT, stdio: "inherit" });
@@ -50,17 +53,18 @@ describe("YAML the bridge does not read as written", () => {
   });
 
   test("syntax errors give the place, never the file's text (a value may be a secret)", async () => {
-    for (const text of [
+    const texts = [
       `${SERVER}  auth:\n    type: bearer\n    bearer:\n      valid_tokens:\n ]${SECRET}\n`,
       `${SERVER}  allowed_origins: [a]\n  path: } ${SECRET}\n`,
       `${SERVER}  path: |${SECRET}\n    x\n`,
       `${SERVER}  path: "\\x${SECRET}"\n`,
       `${SERVER}  path: !<${SECRET}> x\n`,
-    ]) {
+    ];
+    await concurrently(texts, AT_ONCE, async (text) => {
       const stderr = await refused(text);
       assert.match(stderr, /not valid YAML\n {2}\S.* at line \d+, column \d+/);
       assert.doesNotMatch(stderr, /SHOULD-NEVER|7f3a/, stderr);
-    }
+    });
   });
 });
 
@@ -117,16 +121,17 @@ describe("values the schema's type allows and the bridge cannot work with", () =
   test('"0s" where an answer is waited for, or where work repeats, is refused naming the key', async () => {
     const oauth = "  auth:\n    type: oauth\n    oauth:\n      jwks_url: https://idp.example.com/jwks\n      issuer: https://idp.example.com\n";
     // refresh_interval: 0s fetched the JWKS without pause (hundreds of requests a second to the IdP).
-    for (const [text, key] of [
+    const cases = [
       [SERVER + oauth + "      jwks:\n        refresh_interval: 0s\n", "server.auth.oauth.jwks.refresh_interval"],
       [SERVER + oauth + "      jwks:\n        cooldown: 0ms\n", "server.auth.oauth.jwks.cooldown"],
       [SERVER + oauth + "      http_timeout: '0'\n", "server.auth.oauth.http_timeout"],
       [SERVER + "    read_timeout: 0s\n", "server.mcp_server.read_timeout"],
       ["mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  timeout: 0s\n", "client.timeout"],
-    ] as const) {
+    ] as const;
+    await concurrently(cases, AT_ONCE, async ([text, key]) => {
       const stderr = await refused(text);
       assert.match(stderr, new RegExp(`\\n {2}${key.replaceAll(".", "\\.")}: must be longer than "0s"`), stderr);
-    }
+    });
   });
 
   test('"0s" stays accepted where it means off', async () => {
@@ -139,25 +144,25 @@ describe("server.path", () => {
   const withPath = (path: string, extra = "") => `mode: server\nserver:\n  path: "${path}"\n${extra}  mcp_server:\n    command: node\n`;
 
   test("a router pattern is refused: /mcp/:tenant answered MCP on every /mcp/…, /* on every path", async () => {
-    for (const path of ["/mcp/:tenant", "/*", "/mcp?x=1", "/m cp", "/mcp/{id}"]) {
+    await concurrently(["/mcp/:tenant", "/*", "/mcp?x=1", "/m cp", "/mcp/{id}"], AT_ONCE, async (path) => {
       assert.match(await refused(withPath(path)), /server\.path: must be a plain URL path such as "\/mcp"/, path);
-    }
+    });
   });
 
   test("a path the bridge answers itself is refused (the legacy /sse stream or GET /health would be lost)", async () => {
-    for (const path of ["/sse", "/messages", "/health", "/ready", "/.well-known/oauth-protected-resource"]) {
+    await concurrently(["/sse", "/messages", "/health", "/ready", "/.well-known/oauth-protected-resource"], AT_ONCE, async (path) => {
       assert.match(await refused(withPath(path)), /server\.path: is a path the bridge answers itself \(.*\): choose another/, path);
-    }
+    });
     const oauthServer = "  oauth_server:\n    enabled: true\n    issuer: http://127.0.0.1:8080\n    signing:\n      generate_key: true\n    builtin:\n      users:\n        - username: a\n          password_env: A_PASSWORD\n";
     assert.match(await refused(withPath("/token", oauthServer)), /server\.path: is a path the bridge answers itself/);
     assert.match(await refused(withPath("/oauth/mcp", oauthServer)), /server\.path: is a path the bridge answers itself/);
   });
 
   test("those paths are free when what answers them is off; ordinary paths are accepted", async () => {
-    for (const text of [withPath("/sse", "  legacy_sse: false\n"), withPath("/token"), withPath("/team-a/mcp.v2"), withPath("/")]) {
+    await concurrently([withPath("/sse", "  legacy_sse: false\n"), withPath("/token"), withPath("/team-a/mcp.v2"), withPath("/")], AT_ONCE, async (text) => {
       const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(text)]);
       assert.equal(code, 0, `${text}\n${stderr}`);
-    }
+    });
   });
 });
 
@@ -200,13 +205,13 @@ describe("log.output", () => {
 
 describe("listen addresses", () => {
   test("a host that is neither an IP address nor a name is refused by check-config, not at start (exit 1)", async () => {
-    for (const listen of ["exa mple.com:8080", "300.1.1.1:8080", "[::1::2]:8080", "-bad-.example:8080"]) {
+    await concurrently(["exa mple.com:8080", "300.1.1.1:8080", "[::1::2]:8080", "-bad-.example:8080"], AT_ONCE, async (listen) => {
       assert.match(await refused(`mode: server\nserver:\n  listen: "${listen}"\n  mcp_server:\n    command: node\n`), /server\.listen: has a host that is neither an IP address nor a host name/, listen);
-    }
-    for (const listen of [":8080", "localhost:8080", "[::]:8080", "0.0.0.0:8080", "mcp.internal.example:8080", "[fe80::1%25eth0]:8080"]) {
+    });
+    await concurrently([":8080", "localhost:8080", "[::]:8080", "0.0.0.0:8080", "mcp.internal.example:8080", "[fe80::1%25eth0]:8080"], AT_ONCE, async (listen) => {
       const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(`mode: server\nserver:\n  listen: "${listen}"\n  mcp_server:\n    command: node\n`)]);
       assert.equal(code, 0, `${listen}: ${stderr}`);
-    }
+    });
   });
 
   test("metrics_listen on the port listen binds is refused (the second listener could not start: EADDRINUSE, exit 1)", async () => {

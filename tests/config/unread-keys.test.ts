@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ECHO_SERVER, runCli, selfSignedTls, writeConfig } from "../support/bridge.ts";
 import { ALICE_HASH } from "../oauth-server/support.ts";
+import { concurrently } from "../support/concurrently.ts";
 
 const stdio = { command: process.execPath, args: [ECHO_SERVER] };
 /** Server mode on a free loopback port: a config the rules accept before a case adds to it. */
@@ -23,6 +24,8 @@ const client = (oauth: Record<string, unknown>) => ({ mode: "client", client: { 
 const enterprise = { client_id: "c", client_secret: "s", enterprise: { idp_token_endpoint: "https://idp.example.com/token", idp_client_id: "idp-app", id_token: "eyJ.e30.sig" } };
 /** A home of its own: the authorization server's checks look at its state directory. */
 const env = () => ({ HOME: mkdtempSync(join(tmpdir(), "mcp-bridge-unread-")), APP_SECRET: "s" });
+/** CLI runs at once: each case is its own process with its own config file and home. */
+const AT_ONCE = 4;
 
 test("keys nothing reads under the chosen settings are refused by check-config and run, naming the key and the fix", { timeout: 120_000 }, async () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
@@ -62,14 +65,15 @@ test("keys nothing reads under the chosen settings are refused by check-config a
     [{ mode: "client", client: { url: "http://127.0.0.1:1/mcp", retry: { max_retries: 1, multiplier: 3 } } }, /client\.retry\.multiplier: grows the delay after each retry, and max_retries is 1, .*: set max_retries to 2 or more, or remove it/],
     [client({ ...enterprise, enterprise: { ...enterprise.enterprise, idp_issuer: "https://idp.example.com" } }), /client\.auth\.oauth\.enterprise\.idp_issuer: is where the identity provider's token endpoint is discovered, and enterprise\.idp_token_endpoint is set, which is used instead: remove one of the two/],
   ];
-  for (const [config, expected] of cases) {
+  const runs = cases.flatMap(([config, expected]) => {
     const path = writeConfig(config);
-    for (const command of ["check-config", "run"]) {
-      const result = await runCli([command, "-c", path], { env: env() });
-      assert.equal(result.code, 2, `${command}: ${result.stderr}`);
-      assert.match(result.stderr, expected, command);
-    }
-  }
+    return ["check-config", "run"].map((command) => ({ command, path, expected }));
+  });
+  await concurrently(runs, AT_ONCE, async ({ command, path, expected }) => {
+    const result = await runCli([command, "-c", path], { env: env() });
+    assert.equal(result.code, 2, `${command}: ${result.stderr}`);
+    assert.match(result.stderr, expected, command);
+  });
 });
 
 test("the same keys are accepted where they are read, and at their default values anywhere (check-config's output loads back)", async () => {
@@ -109,8 +113,8 @@ test("the same keys are accepted where they are read, and at their default value
     client(enterprise),
     client({ ...enterprise, enterprise: { idp_issuer: "https://idp.example.com", idp_client_id: "idp-app", id_token: "eyJ.e30.sig" } }),
   ];
-  for (const config of accepted) {
+  await concurrently(accepted, AT_ONCE, async (config) => {
     const result = await runCli(["check-config", "-c", writeConfig(config)], { env: env() });
     assert.equal(result.code, 0, result.stderr);
-  }
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * @module One bridge process contending for the state directory's lock, driven over stdin/stdout
- * by state-lock-race.test.ts: `node --import tsx state-lock-contender.ts <state dir>`. It runs the
+ * by state-lock-race.test.ts: `node tests/.build/state-lock-contender.mjs <state dir>` (bundled). It runs the
  * real lock module (src/store/lock.ts) on the real Node platform and file system. Each stdin line
  * is a JSON command, each answer a JSON line on stdout:
  * - `{op:"acquire"}`: acquireStateLock → `{acquired: true, tookOver}`, or `{acquired: false,

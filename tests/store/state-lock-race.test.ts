@@ -14,13 +14,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startContender as startContenderScript, type Contender } from "../support/contender.ts";
-import { fileURLToPath } from "node:url";
 import { sha256, toHex } from "../../src/util/digest.ts";
 import { ALICE_HASH } from "../oauth-server/support.ts";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { ECHO_SERVER, type Launcher, type RunningBridge, startBridge } from "../support/bridge.ts";
+import { bundle } from "../support/fixtures.ts";
 
-const CONTENDER = fileURLToPath(new URL("./state-lock-contender.ts", import.meta.url));
+const CONTENDER = await bundle("tests/store/state-lock-contender.ts", "state-lock-contender.mjs");
 const IN_USE = /^the state directory ".*" is in use by another mcp-bridge \(process (\d+)\); give each bridge its own storage\.path/;
 
 function startContender(directory: string): Contender {

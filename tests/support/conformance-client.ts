@@ -2,7 +2,7 @@
  * @module The conformance suite's "client under test": an SDK client that spawns the bridge's client
  * mode with the scenario's URL, so the suite checks what the bridge sends on the wire.
  *
- *   conformance client --command "node --import tsx tests/support/conformance-client.ts" --scenario S
+ *   conformance client --command "node tests/.build/conformance-client.mjs" --scenario S
  *
  * The harness appends the server URL and sets MCP_CONFORMANCE_SCENARIO (and, for some scenarios,
  * MCP_CONFORMANCE_CONTEXT). The local client is SDK v1 (legacy era): against a 2026-07-28 server

@@ -13,9 +13,9 @@ export interface Contender {
   stop(): Promise<void>;
 }
 
-/** Runs `script` (TypeScript, through tsx) with `args`. */
+/** Runs `script` (a bundle from fixtures.ts bundle(): no tsx to load per contender) with `args`. */
 export function startContender(script: string, args: string[]): Contender {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { stdio: "pipe" });
+  const child = spawn(process.execPath, [script, ...args], { stdio: "pipe" });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));

@@ -1,8 +1,8 @@
-/** @module Builds the stdio fixture servers into single CommonJS files that tests can spawn cheaply. */
-import { build } from "esbuild";
+/** @module Builds the stdio fixture servers, and the scripts tests spawn, into single files that start cheaply (no tsx). */
+import { build, type Plugin } from "esbuild";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Absolute paths of the built fixtures, each runnable as `node <path>`. */
 export interface BuiltFixtures {
@@ -37,20 +37,41 @@ async function buildAll(): Promise<BuiltFixtures> {
   return { everythingServer };
 }
 
-/** Bundles one fixture entry into tests/.build/<outName> (atomic, skipped when unchanged); returns its path. */
-export async function bundle(entry: string, outName: string): Promise<string> {
+/** The conformance suites' `--command`: the SDK client driver (conformance-client.ts), bundled once, not run through tsx each scenario. */
+export async function conformanceDriver(): Promise<string> {
+  return `node ${await bundle("tests/support/conformance-client.ts", "conformance-client.mjs")}`;
+}
+
+/** How bundle() builds an entry beyond its defaults. */
+export interface BundleOptions {
+  /** Packages left as imports, loaded from node_modules at run time (playwright-core finds its own files by path). */
+  external?: string[];
+}
+
+/**
+ * Bundles one entry (a fixture, or a script tests spawn) into tests/.build/<outName> (atomic,
+ * skipped when unchanged); returns its path, runnable as `node <path>`. An `.mjs` outName is built
+ * as an ES module: scripts with top-level await need that; `require` is provided for the CommonJS
+ * packages inside, and each source file keeps its own import.meta.url (see OWN_IMPORT_META_URL).
+ */
+export async function bundle(entry: string, outName: string, options: BundleOptions = {}): Promise<string> {
   // Test files call this directly too, and may be the first of a clean clone to run.
   await mkdir(BUILD_DIR, { recursive: true });
   const outfile = join(BUILD_DIR, outName);
+  const esm = outName.endsWith(".mjs");
   const result = await build({
     entryPoints: [join(ROOT, entry)],
     outfile,
     bundle: true,
     platform: "node",
-    format: "cjs",
+    format: esm ? "esm" : "cjs",
     target: "node20",
     write: false,
     logLevel: "warning",
+    external: options.external,
+    plugins: [OWN_IMPORT_META_URL],
+    // Bundled CommonJS code calls require() for Node's built-in modules, which an ES module lacks.
+    banner: esm ? { js: 'import { createRequire as bundleCreateRequire } from "node:module"; const require = bundleCreateRequire(import.meta.url);' } : undefined,
   });
   const output = result.outputFiles.find((file) => file.path === outfile);
   if (!output) throw new Error(`esbuild produced no "${outName}" for "${entry}"`);
@@ -67,3 +88,19 @@ export async function bundle(entry: string, outName: string): Promise<string> {
   }
   return outfile;
 }
+
+/**
+ * Gives each TypeScript source in a bundle its own import.meta.url (the source file's URL), so a
+ * path it resolves relative to itself (the repository root, a file beside it) is the same bundled
+ * as run through tsx; bundled, import.meta.url would otherwise be the bundle's (ESM) or empty (CJS).
+ */
+const OWN_IMPORT_META_URL: Plugin = {
+  name: "own-import-meta-url",
+  setup(builder) {
+    builder.onLoad({ filter: /\.[cm]?ts$/ }, async ({ path }) => {
+      const text = await readFile(path, "utf8");
+      if (!text.includes("import.meta.url")) return undefined;
+      return { contents: text.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(path).href)), loader: "ts" };
+    });
+  },
+};
