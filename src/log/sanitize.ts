@@ -1,29 +1,32 @@
 /**
- * @module Making outside text safe to write to a log or a terminal: control characters escaped
+ * @module Making outside text safe to write to a log or a terminal: control and other invisible
+ * characters (util/invisible-text.ts) escaped
  * (a header with ESC sequences or CR/LF/NEL cannot forge lines or recolour a terminal, a bidi
  * override cannot turn a line around), values
  * of attacker-chosen size cut, and credentials inside URLs (query parameters, userinfo) redacted.
  */
 
+import { EVERY_INVISIBLE } from "../util/invisible-text.ts";
 import { jsonKindOf } from "../util/object.ts";
 
 /** Longest value written; the rest is replaced by a count. */
 const MAX_LOGGED_VALUE = 1024;
 
-// C0 controls, DEL, C1 controls (NEL is U+0085), the Unicode line and paragraph separators, and
-// the bidi controls (UAX #9: embeddings, overrides, isolates, marks), with which a terminal that
-// orders text by direction would show the rest of a line turned around ("Trojan Source").
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 /** A query parameter's name that says credential ("access_token", "api_key", "X-Amz-Signature"). */
 const CREDENTIAL_PARAMETER = String.raw`[\w.-]*(?:token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth)[\w.-]*`;
 const QUERY_CREDENTIAL = new RegExp(String.raw`([?&;](?:${CREDENTIAL_PARAMETER})=)[^&#\s"]*`, "gi");
 const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@"]+@/gi;
 
-/** `\xNN` / `\uNNNN` for every control character; everything else unchanged. */
+/**
+ * `\xNN` / `\uNNNN` / `\u{NNNNN}` for every invisible character (util/invisible-text.ts
+ * EVERY_INVISIBLE: controls, C1 and NEL too, U+2028/U+2029, bidi controls, zero-width and other
+ * default-ignorable characters, joiners and variation selectors included); everything else unchanged.
+ */
 export function escapeControls(text: string): string {
-  return text.replace(CONTROL, (char) => {
-    const code = char.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  return text.replace(EVERY_INVISIBLE, (char) => {
+    const code = char.codePointAt(0)!;
+    if (code <= 0xff) return `\\x${code.toString(16).padStart(2, "0")}`;
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\u{${code.toString(16)}}`;
   });
 }
 
