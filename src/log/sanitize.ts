@@ -12,10 +12,39 @@ import { jsonKindOf } from "../util/object.ts";
 /** Longest value written; the rest is replaced by a count. */
 const MAX_LOGGED_VALUE = 1024;
 
-/** A query parameter's name that says credential ("access_token", "api_key", "X-Amz-Signature"). */
-const CREDENTIAL_PARAMETER = String.raw`[\w.-]*(?:token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth)[\w.-]*`;
-const QUERY_CREDENTIAL = new RegExp(String.raw`([?&;](?:${CREDENTIAL_PARAMETER})=)[^&#\s"]*`, "gi");
-const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@"]+@/gi;
+// Every regex here runs on attacker-sized text in time linear in it: no pattern lets one start
+// scan a run that the next start scans again ("[\w.-]*key[\w.-]*=" on "&keykeykey…" tried each
+// "key" against the whole run: 32,000 characters took 0.8 s). A run of name characters is matched
+// once, from its first character, and the name tested apart.
+/** A query parameter, from its separator to "=" (g): its name is group 1. */
+const QUERY_PARAMETER = /[?&;]([\w.-]+)=/g;
+/** A query value, from where it starts (y). */
+const QUERY_VALUE = /[^&#\s"]*/y;
+/** In a query parameter's name, the words that say credential ("access_token", "api_key", "X-Amz-Signature"). */
+const CREDENTIAL_WORD = /token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth/i;
+/** "scheme://userinfo@": the scheme from the start of its run of scheme characters, so that each run is scanned once. */
+const USERINFO = /(?<![a-z0-9+.-])([a-z0-9+.-]+:\/\/)[^/\s@"]+@/gi;
+
+/** Whether a query parameter's name says credential: letters, digits, "_", "." and "-", with a CREDENTIAL_WORD. */
+function isCredentialParameter(name: string): boolean {
+  return /^[\w.-]+$/.test(name) && CREDENTIAL_WORD.test(name);
+}
+
+/** `text` with the values of credential-named query parameters (isCredentialParameter) replaced by "[redacted]". */
+function redactQueryCredentials(text: string): string {
+  let redacted = "";
+  let end = 0;
+  for (const match of text.matchAll(QUERY_PARAMETER)) {
+    // A match inside a value already redacted ("?token=a?b=c") is part of it.
+    if (match.index < end || !CREDENTIAL_WORD.test(match[1]!)) continue;
+    const start = match.index + match[0].length;
+    QUERY_VALUE.lastIndex = start;
+    QUERY_VALUE.exec(text);
+    redacted += `${text.slice(end, start)}[redacted]`;
+    end = QUERY_VALUE.lastIndex;
+  }
+  return redacted + text.slice(end);
+}
 
 /**
  * `\xNN` / `\uNNNN` / `\u{NNNNN}` for every invisible character (util/invisible-text.ts
@@ -33,7 +62,7 @@ export function escapeControls(text: string): string {
 /** URLs in `text` with credential-like query values and userinfo replaced by "[redacted]". */
 export function redactUrlCredentials(text: string): string {
   if (!text.includes("=") && !text.includes("@")) return text;
-  return text.replace(QUERY_CREDENTIAL, "$1[redacted]").replace(USERINFO, "$1[redacted]@");
+  return redactQueryCredentials(text).replace(USERINFO, "$1[redacted]@");
 }
 
 /**
@@ -47,7 +76,7 @@ export function redactUrl(url: string): string {
   const parts = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)(.*)$/is.exec(text);
   if (!parts) return text;
   const path = parts[2]!.split("/").map((segment) => (GENERATED_VALUE.test(segment) ? "[redacted]" : segment)).join("/");
-  const query = parts[3]!.replace(/([?&;][^=&#]*=)([^&#]*)/g, (whole, name: string, value: string) => (GENERATED_VALUE.test(value) ? `${name}[redacted]` : whole));
+  const query = parts[3]!.replace(/([?&;][^=&#?;]*=)([^&#]*)/g, (whole, name: string, value: string) => (GENERATED_VALUE.test(value) ? `${name}[redacted]` : whole));
   return `${parts[1]}${path}${query}`;
 }
 
@@ -59,7 +88,6 @@ export function redactUrl(url: string): string {
 export function urlCredentials(url: string): string[] {
   if (!URL.canParse(url)) return [];
   const parsed = new URL(url);
-  const named = new RegExp(`^${CREDENTIAL_PARAMETER}$`, "i");
   const path = parsed.pathname.split("/").filter((segment) => GENERATED_VALUE.test(segment));
   const query = parsed.search
     .slice(1)
@@ -68,7 +96,7 @@ export function urlCredentials(url: string): string[] {
       // The value runs to the end: base64 ends in "=".
       const at = pair.indexOf("=");
       const value = at < 0 ? "" : pair.slice(at + 1);
-      return named.test(at < 0 ? pair : pair.slice(0, at)) || GENERATED_VALUE.test(value) ? [value] : [];
+      return isCredentialParameter(at < 0 ? pair : pair.slice(0, at)) || GENERATED_VALUE.test(value) ? [value] : [];
     });
   return [parsed.username, parsed.password, ...path, ...query].filter(Boolean);
 }

@@ -2134,3 +2134,28 @@ test("sign-ins the person refuses (or abandons): the client registered for the f
   assert.ok(authorizations >= 2, local.stderr());
   assert.equal(registrations, 1, local.stderr());
 });
+
+test("a modern server refusing subscriptions/listen with 1 MB of '&keykey…' (a query-parameter name without end): the log line is written and the bridge answers on; a credential in a long query string is still redacted", async () => {
+  const secret = "at-secret-never-logged-0123456789";
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const discover = { supportedVersions: ["2026-07-28"], capabilities: { tools: { listChanged: true } }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "s", version: "1" } } };
+    const answer =
+      message.method === "server/discover"
+        ? { result: discover }
+        : message.method === "subscriptions/listen"
+          ? { error: { code: -32603, message: `see https://as.example/cb?access_token=${secret}&x=${"a".repeat(5000)}&${"key".repeat(350_000)} =` } }
+          : { result: { resultType: "complete", content: [] } };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, ...answer }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--log-level", "info"]);
+  await local.handshake();
+  await waitFor(() => /refused subscriptions\/listen/.test(local.stderr()) || undefined, "the warning");
+  local.send(toolCall(1, "t"));
+  assert.ok((await local.answer(1)).result, "answered after the warning");
+  assert.match(local.stderr(), /access_token=\[redacted\]&x=a+/);
+  assert.ok(!local.stderr().includes(secret));
+  await local.kill("SIGTERM");
+});
