@@ -182,16 +182,34 @@ export function redactedTail(text: string, values: readonly string[], max: numbe
 /** Characters of an outside value quoted in an error message (quotedValue). */
 const MAX_QUOTED_CHARS = 200;
 
+/** The first MAX_QUOTED_CHARS characters of `text`, and what says how long it was when that is not all of it. */
+function quotedHead(text: string): [head: string, more: string] {
+  return text.length > MAX_QUOTED_CHARS ? [text.slice(0, MAX_QUOTED_CHARS), `…(${text.length} characters)`] : [text, ""];
+}
+
 /**
  * An outside value (a field of a server's metadata, a URL its answers name) as an error message,
  * which reaches the local client (a terminal, perhaps), may quote it: a string in JSON quotes, cut
- * to 200 characters, with every control character escaped (C1 ones too, which JSON leaves as they
- * are); any other value by its JSON kind only.
+ * to 200 characters, with every invisible character escaped (escapeControls: C1 ones too, which
+ * JSON leaves as they are); any other value by its JSON kind only.
  */
 export function quotedValue(value: unknown): string {
   if (typeof value !== "string") return `(${jsonKindOf(value)})`;
-  const more = value.length > MAX_QUOTED_CHARS ? `…(${value.length} characters)` : "";
-  return `${escapeControls(JSON.stringify(value.slice(0, MAX_QUOTED_CHARS)))}${more}`;
+  const [head, more] = quotedHead(value);
+  return `${escapeControls(JSON.stringify(head))}${more}`;
+}
+
+/**
+ * Outside prose (an error message or page of a server) as an error message may carry it after a
+ * colon: like quotedValue, without the quotes — runs of ASCII white space (line breaks of an error
+ * page) made one space, trimmed, cut to 200 characters with its length after, every other
+ * invisible character escaped; "(empty)" for nothing, and any value that is not a string by its
+ * JSON kind only.
+ */
+export function excerpt(value: unknown): string {
+  if (typeof value !== "string") return `(${jsonKindOf(value)})`;
+  const [head, more] = quotedHead(value.replace(/[\t\n\v\f\r ]+/g, " ").trim());
+  return head ? `${escapeControls(head)}${more}` : "(empty)";
 }
 
 /** A string as it may be logged: credentials redacted, cut to MAX_LOGGED_VALUE, controls escaped. */
