@@ -200,6 +200,7 @@ describe("attacks on the authorization server", () => {
       assert.equal(body.access_token, undefined, "nothing issued");
       const next = (await (await rotate(tokens.refresh_token!, client)).json()) as { refresh_token: string };
       // The first token is now rotated away: its owner presenting it again would revoke the grant (reuse); another client must not.
+      // (Here within REFRESH_GRACE_MS, where no reuse revocation happens; past it, with a controlled clock: grants.test.ts.)
       assert.equal((await rotate(tokens.refresh_token!, other)).status, 400);
       assert.equal((await rotate(next.refresh_token, client)).status, 200, "the grant was neither used up nor revoked by the other client");
       assert.match(bridge.logs(), /refresh_client_mismatch/);
