@@ -5,6 +5,7 @@
  * replays the local client's initialize first, as for a Streamable HTTP session the server forgot.
  */
 import { idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { excerpt, quotedValue } from "../log/sanitize.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, settleSkipped, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
@@ -21,6 +22,18 @@ interface Connection {
   closed: boolean;
   /** Closes the event stream: given up, it must not stay open beside the next one. */
   abandon(): void;
+}
+
+/**
+ * A waiter for the answer to request `key`, settled from the event stream (#settle). The stream may
+ * settle it — fail it, when it breaks or the server refuses — while the request's POST is still on
+ * its way, before anyone awaits it: its rejection is observed at once, or it would end the process
+ * as unhandled; the caller still awaits it and gets the error.
+ */
+function waiterFor(waiters: Map<string | number, Waiter>, key: string | number): Promise<void> {
+  const answered = new Promise<void>((resolve, reject) => waiters.set(key, { resolve, reject }));
+  answered.catch(() => {});
+  return answered;
 }
 
 export class LegacySseTransport implements RemoteTransport {
@@ -51,7 +64,7 @@ export class LegacySseTransport implements RemoteTransport {
     const connection = await this.#connect();
     if (!isRequest(message)) return this.#post(connection, message, signal, text);
     const key = idKey(message.id);
-    const answered = new Promise<void>((resolve, reject) => this.#waiters.set(key, { resolve, reject }));
+    const answered = waiterFor(this.#waiters, key);
     const onAbort = () => this.#settle(key, new ClientTransportError("closed", "the request was cancelled"));
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -121,7 +134,7 @@ export class LegacySseTransport implements RemoteTransport {
     this.#context.logger.info("the event stream was lost; opening a new session", { server: new URL(this.#context.url).host });
     const replay: JsonRpcRequest = { ...initialize, id: `mcp-bridge-reinitialize-${++this.#replays}` };
     const key = idKey(replay.id);
-    const answered = new Promise<void>((resolve, reject) => this.#waiters.set(key, { resolve, reject }));
+    const answered = waiterFor(this.#waiters, key);
     await this.#post(connection, replay);
     await answered;
     await this.#post(connection, { jsonrpc: "2.0", method: "notifications/initialized" });
@@ -145,7 +158,7 @@ export class LegacySseTransport implements RemoteTransport {
     const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
     if (type !== "text/event-stream") {
       await response.body?.cancel().catch(() => {});
-      throw new ClientTransportError("protocol", `${new URL(url).host} answered the event stream GET with content type "${type || "none"}"`);
+      throw new ClientTransportError("protocol", `${new URL(url).host} answered the event stream GET with content type ${quotedValue(type || "none")}`);
     }
     return new Promise<Connection>((resolve, reject) => {
       let connection: Connection | undefined;
@@ -173,7 +186,7 @@ export class LegacySseTransport implements RemoteTransport {
             if (event.event !== "message" || event.data.trim() === "") return;
             for (const { message, source } of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) {
               if (isResponse(message) && message.id !== null && typeof message.id === "string" && message.id.startsWith("mcp-bridge-reinitialize-")) {
-                this.#settle(idKey(message.id), message.error ? new ClientTransportError("http", `the server refused the new session: ${message.error.message}`) : undefined);
+                this.#settle(idKey(message.id), message.error ? new ClientTransportError("http", `the server refused the new session: ${excerpt(message.error.message)}`) : undefined);
                 continue;
               }
               this.#context.deliver(message, source);

@@ -1,5 +1,6 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
 import { envelopeProblem, inexactNumbersOnce, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type InexactFinder, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { excerpt } from "../log/sanitize.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
 import type { Held } from "./answer-budget.ts";
 import { ClientTransportError } from "./errors.ts";
@@ -71,7 +72,7 @@ export function parseMessages(text: string, warnings: ThrottledLog, where: strin
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${printable(redactSent(response, text), 120)}`);
+    throw new ClientTransportError("protocol", `the server's ${where} is not JSON: ${excerpt(redactSent(response, text))}`);
   }
   // Written to stdout again, it would make JSON.stringify throw (and the answer be lost).
   if (nestedTooDeep(text, value)) throw new ClientTransportError("protocol", `the server's ${where} is nested deeper than ${MAX_NESTING_DEPTH} levels`);
@@ -100,13 +101,6 @@ function redactedError(error: NonNullable<JsonRpcResponse["error"]>, response: R
   return JSON.parse(JSON.stringify(error), (_key, value: unknown) => (typeof value === "string" ? redactSent(response, value) : value)) as NonNullable<JsonRpcResponse["error"]>;
 }
 
-/** A short, single-line, printable excerpt of untrusted text for an error message. */
-export function printable(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean || "(empty)";
-}
-
 /** An error for a non-2xx answer, with a bounded excerpt of its body, the request's credentials redacted; `hint` (what to change) ends it. */
 export async function statusError(response: Response, what: string, hint = ""): Promise<ClientTransportError> {
   const body = redactSent(response, await readBodyText(response, 4096, 5_000).catch(() => ""));
@@ -114,9 +108,9 @@ export async function statusError(response: Response, what: string, hint = ""): 
   try {
     const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; error_description?: unknown; message?: unknown };
     const message = typeof parsed.error === "object" ? parsed.error?.message : parsed.error_description ?? parsed.message ?? parsed.error;
-    if (typeof message === "string") detail = `: ${printable(message, 200)}`;
+    if (typeof message === "string") detail = `: ${excerpt(message)}`;
   } catch {
-    if (body.trim()) detail = `: ${printable(body, 200)}`;
+    if (body.trim()) detail = `: ${excerpt(body)}`;
   }
   return new ClientTransportError("http", `${what} answered HTTP ${response.status}${detail}${hint}`, { status: response.status });
 }

@@ -7,6 +7,7 @@
  * stream, and `resultType` and cache fields are stripped. A modern local client is passed through.
  */
 import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
+import { quotedValue } from "../log/sanitize.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
@@ -16,7 +17,7 @@ import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/
 import { inputRequiredProblem, isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, printable, readBodyText, type Received, type Source } from "./messages.ts";
+import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, type Received, type Source } from "./messages.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
@@ -135,7 +136,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   } else {
     await response.body?.cancel().catch(() => {});
     if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
-    throw new ClientTransportError("protocol", `${origin} answered with content type "${type || "none"}", not JSON or an event stream`);
+    throw new ClientTransportError("protocol", `${origin} answered with content type ${quotedValue(type || "none")}, not JSON or an event stream`);
   }
   if (!answer) {
     if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
@@ -347,7 +348,7 @@ export class ModernTransport implements RemoteTransport {
       const resultType = response.result.resultType;
       // A result of a kind the legacy client has no word for, stripped of its resultType, would read as an empty success.
       if (resultType !== undefined && resultType !== "complete" && resultType !== "input_required") {
-        return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server answered ${request.method} with resultType ${printable(JSON.stringify(resultType), 100)}, which a legacy client cannot be given`);
+        return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server answered ${request.method} with resultType ${quotedValue(resultType)}, which a legacy client cannot be given`);
       }
       if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);

@@ -6,6 +6,7 @@
  * HTTP+SSE transport when the initialize POST gets 400, 404 or 405. `sse` is HTTP+SSE only.
  */
 import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { excerpt } from "../log/sanitize.ts";
 import { hasEnvelopeClaim, isObject, type InitializeParams } from "../mcp/envelope.ts";
 import { ClientTransportError } from "./errors.ts";
 import { LegacySseTransport } from "./legacy-sse.ts";
@@ -88,7 +89,7 @@ class EraTransport implements RemoteTransport {
       const params = (isObject(request.params) ? request.params : {}) as InitializeParams;
       const probe = await probeEra(this.#context, discoverRequest(params), signal);
       if (probe.era === "modern") {
-        if (probe.answer.error) throw new ClientTransportError("protocol", `the server refused server/discover: ${probe.answer.error.message}`);
+        if (probe.answer.error) throw new ClientTransportError("protocol", `the server refused server/discover: ${excerpt(probe.answer.error.message)}`);
         // The local client's initialize is answered from it, serialized again.
         const inexact = probe.source.inexact()?.(probe.answer);
         if (inexact) throw new ClientTransportError("protocol", `the server's answer to server/discover: ${inexact}`);

@@ -6,6 +6,7 @@
  * (the local client's initialize replayed) when the server forgets ours (404).
  */
 import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { excerpt, quotedValue } from "../log/sanitize.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
@@ -156,7 +157,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
       await response.body?.cancel().catch(() => {});
-      throw new ClientTransportError("protocol", `${origin} answered with content type "${type || "none"}", not JSON or an event stream`);
+      throw new ClientTransportError("protocol", `${origin} answered with content type ${quotedValue(type || "none")}, not JSON or an event stream`);
     }
     if (!answered) throw new ClientTransportError("closed", `${origin} ended the reply without answering the request`);
   }
@@ -204,7 +205,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       if (!response.ok) throw await statusError(response, `${origin} (resuming the reply stream)`);
       if (contentType(response) !== "text/event-stream") {
         await response.body?.cancel().catch(() => {});
-        throw new ClientTransportError("protocol", `${origin} resumed the reply stream with content type "${contentType(response)}"`);
+        throw new ClientTransportError("protocol", `${origin} resumed the reply stream with content type ${quotedValue(contentType(response))}`);
       }
     }
   }
@@ -265,7 +266,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             if (!response.ok) throw await statusError(response, "GET stream");
             if (contentType(response) !== "text/event-stream") {
               await response.body?.cancel().catch(() => {});
-              throw new ClientTransportError("protocol", `the GET stream has content type "${contentType(response)}"`);
+              throw new ClientTransportError("protocol", `the GET stream has content type ${quotedValue(contentType(response))}`);
             }
             failures = 0;
             opened = true;
@@ -329,7 +330,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       let result: Record<string, unknown> | undefined;
       await this.#consume(replay, response, undefined, (message, source) => {
         if (isResponse(message) && message.id === replay.id) {
-          if (message.error) throw new ClientTransportError("http", `${origin} refused the new session: ${message.error.message}`);
+          if (message.error) throw new ClientTransportError("http", `${origin} refused the new session: ${excerpt(message.error.message)}`);
           result = message.result as Record<string, unknown>;
         } else if (!isResponse(message)) this.#context.deliver(message, source);
       });

@@ -1,36 +1,68 @@
 /**
- * @module Making outside text safe to write to a log or a terminal: control characters escaped
+ * @module Making outside text safe to write to a log or a terminal: control and other invisible
+ * characters (util/invisible-text.ts) escaped
  * (a header with ESC sequences or CR/LF/NEL cannot forge lines or recolour a terminal, a bidi
  * override cannot turn a line around), values
  * of attacker-chosen size cut, and credentials inside URLs (query parameters, userinfo) redacted.
  */
 
+import { EVERY_INVISIBLE } from "../util/invisible-text.ts";
 import { jsonKindOf } from "../util/object.ts";
 
 /** Longest value written; the rest is replaced by a count. */
 const MAX_LOGGED_VALUE = 1024;
 
-// C0 controls, DEL, C1 controls (NEL is U+0085), the Unicode line and paragraph separators, and
-// the bidi controls (UAX #9: embeddings, overrides, isolates, marks), with which a terminal that
-// orders text by direction would show the rest of a line turned around ("Trojan Source").
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-/** A query parameter's name that says credential ("access_token", "api_key", "X-Amz-Signature"). */
-const CREDENTIAL_PARAMETER = String.raw`[\w.-]*(?:token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth)[\w.-]*`;
-const QUERY_CREDENTIAL = new RegExp(String.raw`([?&;](?:${CREDENTIAL_PARAMETER})=)[^&#\s"]*`, "gi");
-const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@"]+@/gi;
+// Every regex here runs on attacker-sized text in time linear in it: no pattern lets one start
+// scan a run that the next start scans again ("[\w.-]*key[\w.-]*=" on "&keykeykey…" tried each
+// "key" against the whole run: 32,000 characters took 0.8 s). A run of name characters is matched
+// once, from its first character, and the name tested apart.
+/** A query parameter, from its separator to "=" (g): its name is group 1. */
+const QUERY_PARAMETER = /[?&;]([\w.-]+)=/g;
+/** A query value, from where it starts (y). */
+const QUERY_VALUE = /[^&#\s"]*/y;
+/** In a query parameter's name, the words that say credential ("access_token", "api_key", "X-Amz-Signature"). */
+const CREDENTIAL_WORD = /token|secret|password|passwd|pwd|key|signature|sig|code|credential|auth/i;
+/** "scheme://userinfo@": the scheme from the start of its run of scheme characters, so that each run is scanned once. */
+const USERINFO = /(?<![a-z0-9+.-])([a-z0-9+.-]+:\/\/)[^/\s@"]+@/gi;
 
-/** `\xNN` / `\uNNNN` for every control character; everything else unchanged. */
+/** Whether a query parameter's name says credential: letters, digits, "_", "." and "-", with a CREDENTIAL_WORD. */
+function isCredentialParameter(name: string): boolean {
+  return /^[\w.-]+$/.test(name) && CREDENTIAL_WORD.test(name);
+}
+
+/** `text` with the values of credential-named query parameters (isCredentialParameter) replaced by "[redacted]". */
+function redactQueryCredentials(text: string): string {
+  let redacted = "";
+  let end = 0;
+  for (const match of text.matchAll(QUERY_PARAMETER)) {
+    // A match inside a value already redacted ("?token=a?b=c") is part of it.
+    if (match.index < end || !CREDENTIAL_WORD.test(match[1]!)) continue;
+    const start = match.index + match[0].length;
+    QUERY_VALUE.lastIndex = start;
+    QUERY_VALUE.exec(text);
+    redacted += `${text.slice(end, start)}[redacted]`;
+    end = QUERY_VALUE.lastIndex;
+  }
+  return redacted + text.slice(end);
+}
+
+/**
+ * `\xNN` / `\uNNNN` / `\u{NNNNN}` for every invisible character (util/invisible-text.ts
+ * EVERY_INVISIBLE: controls, C1 and NEL too, U+2028/U+2029, bidi controls, zero-width and other
+ * default-ignorable characters, joiners and variation selectors included); everything else unchanged.
+ */
 export function escapeControls(text: string): string {
-  return text.replace(CONTROL, (char) => {
-    const code = char.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  return text.replace(EVERY_INVISIBLE, (char) => {
+    const code = char.codePointAt(0)!;
+    if (code <= 0xff) return `\\x${code.toString(16).padStart(2, "0")}`;
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\u{${code.toString(16)}}`;
   });
 }
 
 /** URLs in `text` with credential-like query values and userinfo replaced by "[redacted]". */
 export function redactUrlCredentials(text: string): string {
   if (!text.includes("=") && !text.includes("@")) return text;
-  return text.replace(QUERY_CREDENTIAL, "$1[redacted]").replace(USERINFO, "$1[redacted]@");
+  return redactQueryCredentials(text).replace(USERINFO, "$1[redacted]@");
 }
 
 /**
@@ -44,7 +76,7 @@ export function redactUrl(url: string): string {
   const parts = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)(.*)$/is.exec(text);
   if (!parts) return text;
   const path = parts[2]!.split("/").map((segment) => (GENERATED_VALUE.test(segment) ? "[redacted]" : segment)).join("/");
-  const query = parts[3]!.replace(/([?&;][^=&#]*=)([^&#]*)/g, (whole, name: string, value: string) => (GENERATED_VALUE.test(value) ? `${name}[redacted]` : whole));
+  const query = parts[3]!.replace(/([?&;][^=&#?;]*=)([^&#]*)/g, (whole, name: string, value: string) => (GENERATED_VALUE.test(value) ? `${name}[redacted]` : whole));
   return `${parts[1]}${path}${query}`;
 }
 
@@ -56,7 +88,6 @@ export function redactUrl(url: string): string {
 export function urlCredentials(url: string): string[] {
   if (!URL.canParse(url)) return [];
   const parsed = new URL(url);
-  const named = new RegExp(`^${CREDENTIAL_PARAMETER}$`, "i");
   const path = parsed.pathname.split("/").filter((segment) => GENERATED_VALUE.test(segment));
   const query = parsed.search
     .slice(1)
@@ -65,7 +96,7 @@ export function urlCredentials(url: string): string[] {
       // The value runs to the end: base64 ends in "=".
       const at = pair.indexOf("=");
       const value = at < 0 ? "" : pair.slice(at + 1);
-      return named.test(at < 0 ? pair : pair.slice(0, at)) || GENERATED_VALUE.test(value) ? [value] : [];
+      return isCredentialParameter(at < 0 ? pair : pair.slice(0, at)) || GENERATED_VALUE.test(value) ? [value] : [];
     });
   return [parsed.username, parsed.password, ...path, ...query].filter(Boolean);
 }
@@ -151,16 +182,34 @@ export function redactedTail(text: string, values: readonly string[], max: numbe
 /** Characters of an outside value quoted in an error message (quotedValue). */
 const MAX_QUOTED_CHARS = 200;
 
+/** The first MAX_QUOTED_CHARS characters of `text`, and what says how long it was when that is not all of it. */
+function quotedHead(text: string): [head: string, more: string] {
+  return text.length > MAX_QUOTED_CHARS ? [text.slice(0, MAX_QUOTED_CHARS), `…(${text.length} characters)`] : [text, ""];
+}
+
 /**
  * An outside value (a field of a server's metadata, a URL its answers name) as an error message,
  * which reaches the local client (a terminal, perhaps), may quote it: a string in JSON quotes, cut
- * to 200 characters, with every control character escaped (C1 ones too, which JSON leaves as they
- * are); any other value by its JSON kind only.
+ * to 200 characters, with every invisible character escaped (escapeControls: C1 ones too, which
+ * JSON leaves as they are); any other value by its JSON kind only.
  */
 export function quotedValue(value: unknown): string {
   if (typeof value !== "string") return `(${jsonKindOf(value)})`;
-  const more = value.length > MAX_QUOTED_CHARS ? `…(${value.length} characters)` : "";
-  return `${escapeControls(JSON.stringify(value.slice(0, MAX_QUOTED_CHARS)))}${more}`;
+  const [head, more] = quotedHead(value);
+  return `${escapeControls(JSON.stringify(head))}${more}`;
+}
+
+/**
+ * Outside prose (an error message or page of a server) as an error message may carry it after a
+ * colon: like quotedValue, without the quotes — runs of ASCII white space (line breaks of an error
+ * page) made one space, trimmed, cut to 200 characters with its length after, every other
+ * invisible character escaped; "(empty)" for nothing, and any value that is not a string by its
+ * JSON kind only.
+ */
+export function excerpt(value: unknown): string {
+  if (typeof value !== "string") return `(${jsonKindOf(value)})`;
+  const [head, more] = quotedHead(value.replace(/[\t\n\v\f\r ]+/g, " ").trim());
+  return head ? `${escapeControls(head)}${more}` : "(empty)";
 }
 
 /** A string as it may be logged: credentials redacted, cut to MAX_LOGGED_VALUE, controls escaped. */

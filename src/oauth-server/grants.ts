@@ -279,18 +279,23 @@ export class Grants {
 
   /**
    * RFC 7009: revokes the family of a refresh token of `clientId`; unknown, expired or already
-   * revoked tokens are ignored (§2.2). A live token of another client is refused with
-   * invalid_request (§2.1: the server verifies the token was issued to the requesting client and,
-   * if not, refuses the request and informs the client), and stays valid — as oidc-provider and
-   * Keycloak answer (400 invalid_request).
+   * revoked tokens are ignored (§2.2). A live token of another client stays valid, and is audited
+   * (revoke_client_mismatch): for a client that authenticated (`authenticated`: a secret), the
+   * request is refused with invalid_request (§2.1: the server verifies the token was issued to the
+   * requesting client and, if not, refuses the request and informs the client); for a public
+   * client, which anyone can be, it is ignored like an unknown token, so that nobody can ask
+   * /oauth/revoke whether a token is live — oidc-provider's revocation allowedPolicy (9.x) does
+   * the same.
+   * @throws OAuthError invalid_request: another client's live token, the requesting client authenticated.
    */
-  async revoke(token: string, clientId: string): Promise<void> {
+  async revoke(token: string, clientId: string, authenticated: boolean): Promise<void> {
     const link = await this.#o.store.get<{ family: string }>(`rt:${await this.#hash(token)}`);
     if (!link) return;
     const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(`rtf:${link.family}`);
     if (!family || family.revoked || family.expires_at <= this.#now()) return;
     if (family.client_id !== clientId) {
       this.#o.audit("revoke_client_mismatch", { client_id: clientId });
+      if (!authenticated) return;
       throw new OAuthError("invalid_request", "the token was issued to another client; it is not revoked");
     }
     await this.#revokeFamily(link.family, "revoked by the client");

@@ -147,7 +147,7 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
       }
     },
 
-    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable (unsupported_token_type); refresh tokens revoke their whole grant; another client's refresh token is invalid_request (400), and left valid. */
+    /** POST /oauth/revoke (RFC 7009 §2). Access tokens are short-lived JWTs and are not revocable (unsupported_token_type); refresh tokens revoke their whole grant; another client's live refresh token is left valid: invalid_request (400) for a client that authenticated, 200 for a public one (GrantStore.revoke). */
     async revoke(request: Request, address: string): Promise<Response> {
       try {
         const form = await readForm(request);
@@ -157,8 +157,8 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
         // RFC 7009 §2.2.1: a server that cannot revoke access tokens says so, rather than 200 — the
         // client would take the token for dead. Refresh tokens are opaque: a JWT is an access token.
         if (JWT_SHAPE.test(token)) throw new OAuthError("unsupported_token_type", "access tokens cannot be revoked (they expire within token_lifetime); revoke the refresh token, which ends the grant");
-        if (token.length <= 256) await as.grants.revoke(token, client.client_id);
-        // RFC 7009 §2.2: 200 whether or not the token was valid; another client's token is refused (§2.1).
+        if (token.length <= 256) await as.grants.revoke(token, client.client_id, client.token_endpoint_auth_method !== "none");
+        // RFC 7009 §2.2: 200 whether or not the token was valid; another client's token is refused to a client that authenticated (§2.1).
         return json({});
       } catch (error) {
         if (error instanceof OAuthError) return fail(error);

@@ -145,7 +145,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const unlistedLog = throttledLog(logger, "CORS preflights the browser will refuse", REFUSAL_LOG);
     const anyOrigin = origins.includes("*");
     const headers = new Set(config.cors.allowed_headers.map((name) => name.toLowerCase()));
-    // Fetch §3.2.5 (CORS-preflight fetch): "*" matches any name but Authorization, and only without credentials.
+    // Fetch §4.8 (CORS-preflight fetch): "*" matches any name but Authorization, and only for a
+    // request without credentials. Fetch decides by the request's credentials mode, which the
+    // preflight does not carry; server.cors.allow_credentials stands in for it — an approximation
+    // that errs toward a warning too many (credentials allowed, a request without them: the browser
+    // takes "*" as a wildcard), not toward silence (credentials not allowed, a request with them:
+    // the browser refuses it anyway, for want of Access-Control-Allow-Credentials).
     const anyHeader = headers.has("*") && !config.cors.allow_credentials;
     const methods = new Set(config.cors.allowed_methods);
     const anyMethod = methods.has("*") && !config.cors.allow_credentials;

@@ -1,18 +1,41 @@
 /**
  * @module Characters that change how the text around them reads without showing themselves:
- * controls (C0, C1), Unicode format characters (category Cf: the bidi embeddings, overrides,
- * isolates and marks of UAX #9, zero-width space, word joiner, U+FEFF, soft hyphen, interlinear
- * annotations, tags) and the line and paragraph separators U+2028/U+2029. A client-chosen name
- * holding U+202E can make "App X wants to use this server" read otherwise ("Trojan Source",
- * CVE-2021-42574); a zero-width character makes "Goo\u200Bgle" look like "Google".
+ * controls (Cc: C0, DEL, C1), format characters (Cf: the bidi embeddings, overrides, isolates and
+ * marks of UAX #9, zero-width space, word joiner, U+FEFF, soft hyphen, interlinear annotations,
+ * tags), the line and paragraph separators U+2028/U+2029, and every Default_Ignorable_Code_Point
+ * (UAX #44: what a renderer draws as nothing — the combining grapheme joiner U+034F, variation
+ * selectors, Mongolian free variation selectors, Hangul fillers U+115F/U+3164/U+FFA0, Khmer
+ * inherent vowels U+17B4/U+17B5, and the unassigned code points reserved as ignorable, such as
+ * U+2065, which a later Unicode version may give an invisible meaning). A client-chosen name holding
+ * U+202E can make "App X wants to use this server" read otherwise ("Trojan Source",
+ * CVE-2021-42574); any of the others makes "Goo\u034Fgle" look like "Google".
  *
- * Zero-width joiner and non-joiner (U+200D, U+200C) are also written on purpose — Persian and Indic
- * words, emoji sequences — so, as IDNA's CONTEXTJ rule allows them only where a script needs them,
- * they pass between two non-ASCII characters and are refused beside ASCII, where they only hide.
+ * Some of them are written on purpose: variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF:
+ * "❤️" is U+2764 U+FE0F) and the zero-width joiner and non-joiner (U+200D, U+200C: emoji sequences,
+ * Persian and Indic words). Names may hold those, one at a time, right after a visible non-ASCII
+ * character — the joiners also right before one — which is where those scripts and emoji put them;
+ * after ASCII, at the start, or two in a row they only hide. (A stricter, per-script rule would be
+ * IDNA's CONTEXTJ, RFC 5892 Appendix A.1–A.2; this rule is coarser and emoji-friendly.)
+ * Logs escape every one of them, these included (EVERY_INVISIBLE): logs are read, not displayed.
  */
 
-/** One invisible character, as described above (g: every one). */
-const INVISIBLE = /[\p{Cc}\p{Zl}\p{Zp}]|[^\P{Cf}\u200c\u200d]|(?<![^\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f])/gu;
+/** The invisible characters, as a regex character-class body (u flag). */
+const INVISIBLE_CLASS = String.raw`\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}`;
+/** Those of them that names may hold in the place described above (u flag). */
+const SELECTOR_CLASS = String.raw`\u200c\u200d\ufe00-\ufe0f\u{e0100}-\u{e01ef}`;
+/** A visible non-ASCII character: what must stand before a selector (and after a joiner). */
+const VISIBLE_NON_ASCII = String.raw`[^\x00-\x7f${INVISIBLE_CLASS}]`;
+
+/** Every invisible character, selectors and joiners included (g, u): for logs and terminals. */
+export const EVERY_INVISIBLE = new RegExp(`[${INVISIBLE_CLASS}]`, "gu");
+
+/** One invisible character that a name must not hold (g: every one), as described above. */
+const INVISIBLE = new RegExp(
+  String.raw`(?![${SELECTOR_CLASS}])[${INVISIBLE_CLASS}]` +
+    String.raw`|(?<!${VISIBLE_NON_ASCII})[${SELECTOR_CLASS}]` +
+    String.raw`|[\u200c\u200d](?!${VISIBLE_NON_ASCII})`,
+  "gu",
+);
 const FIRST_INVISIBLE = new RegExp(INVISIBLE.source, "u");
 
 /** The first invisible character of `text` as "U+XXXX", or undefined when it has none. */

@@ -1773,3 +1773,97 @@ test("sign-ins the person refuses (or abandons): the client registered for the f
   assert.ok(authorizations >= 2, local.stderr());
   assert.equal(registrations, 1, local.stderr());
 });
+
+test("a modern server refusing subscriptions/listen with 1 MB of '&keykey…' (a query-parameter name without end): the log line is written and the bridge answers on; a credential in a long query string is still redacted", async () => {
+  const secret = "at-secret-never-logged-0123456789";
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const discover = { supportedVersions: ["2026-07-28"], capabilities: { tools: { listChanged: true } }, resultType: "complete", _meta: { "io.modelcontextprotocol/serverInfo": { name: "s", version: "1" } } };
+    const answer =
+      message.method === "server/discover"
+        ? { result: discover }
+        : message.method === "subscriptions/listen"
+          ? { error: { code: -32603, message: `see https://as.example/cb?access_token=${secret}&x=${"a".repeat(5000)}&${"key".repeat(350_000)} =` } }
+          : { result: { resultType: "complete", content: [] } };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, ...answer }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--log-level", "info"]);
+  await local.handshake();
+  await waitFor(() => /refused subscriptions\/listen/.test(local.stderr()) || undefined, "the warning");
+  local.send(toolCall(1, "t"));
+  assert.ok((await local.answer(1)).result, "answered after the warning");
+  assert.match(local.stderr(), /access_token=\[redacted\]&x=a+/);
+  assert.ok(!local.stderr().includes(secret));
+  await local.kill("SIGTERM");
+});
+
+test("terminal escapes (ESC, C1 CSI, OSC), U+2028, a bidi override and 5,000 characters in what the bridge's own errors quote of a remote (error pages, JSON-RPC refusals, bodies that are no JSON, content types, resultType): the local client gets them escaped and cut", { timeout: 120_000 }, async () => {
+  const hostile = `\u009b2J\u001b]0;pwned\u0007\u2028\u202eEVIL${"A".repeat(5000)}`;
+  const notFound = (id: unknown) => JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32601, message: "Method not found" } });
+  const json = (res: ServerResponse, value: unknown, headers: Record<string, string> = {}) => void res.writeHead(200, { "content-type": "application/json", ...headers }).end(JSON.stringify(value));
+  type Message = { id?: number | string; method: string };
+  const sseStreams: ServerResponse[] = [];
+  const cases: { name: string; handler: (req: IncomingMessage, res: ServerResponse, message: Message) => void; args?: string[]; trigger?: (local: RawLocal) => Promise<number> }[] = [
+    // An error page is read up to 4 KiB.
+    { name: "HTTP 500 with a JSON error", handler: (_req, res, message) => (message.method === "server/discover" ? void res.writeHead(200, { "content-type": "application/json" }).end(notFound(message.id)) : void res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: hostile.slice(0, 3000) } }))) },
+    { name: "a body that is no JSON", handler: (_req, res, message) => (message.method === "server/discover" ? void res.writeHead(200, { "content-type": "application/json" }).end(notFound(message.id)) : void res.writeHead(200, { "content-type": "application/json" }).end(hostile)) },
+    { name: "a content type with C1 controls", handler: (_req, res, message) => (message.method === "server/discover" ? void res.writeHead(200, { "content-type": "application/json" }).end(notFound(message.id)) : void res.writeHead(200, { "content-type": `text/\x9b2J${"x".repeat(5000)}` }).end("{}")) },
+    { name: "server/discover refused (a modern error)", handler: (_req, res, message) => json(res, { jsonrpc: "2.0", id: message.id, error: { code: -32020, message: hostile } }) },
+    {
+      name: "a resultType with no legacy word",
+      handler: (_req, res, message) =>
+        message.id === undefined
+          ? void res.writeHead(202).end()
+          : json(res, { jsonrpc: "2.0", id: message.id, result: message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete" } : { resultType: hostile } }),
+      trigger: async (local) => (await local.handshake(), local.send(toolCall(1, "t")), 1),
+    },
+    {
+      name: "a new Streamable HTTP session refused",
+      handler: (req, res, message) => {
+        if (message.method === "server/discover") return void res.writeHead(200, { "content-type": "application/json" }).end(notFound(message.id));
+        if (message.id === undefined) return void res.writeHead(202).end();
+        if (message.method !== "initialize") return void (req.headers["mcp-session-id"] === "s1" ? res.writeHead(404).end() : json(res, { jsonrpc: "2.0", id: message.id, result: {} }));
+        if (String(message.id).startsWith("mcp-bridge-reinitialize")) return json(res, { jsonrpc: "2.0", id: message.id, error: { code: -32000, message: hostile } });
+        json(res, { jsonrpc: "2.0", id: message.id, result: INITIALIZE_RESULT }, { "mcp-session-id": "s1" });
+      },
+      trigger: async (local) => (await local.handshake(), local.send({ jsonrpc: "2.0", id: 1, method: "ping" }), 1),
+    },
+    {
+      name: "a new HTTP+SSE session refused",
+      handler: (req, res, message) => {
+        if (req.method === "GET") {
+          sseStreams.push(res);
+          return void res.writeHead(200, { "content-type": "text/event-stream" }).write(`event: endpoint\ndata: /messages?session=${sseStreams.length}\n\n`);
+        }
+        res.writeHead(202).end();
+        if (message.id === undefined) return;
+        const answer = message.method !== "initialize" ? { result: {} } : sseStreams.length === 1 ? { result: INITIALIZE_RESULT } : { error: { code: -32000, message: hostile } };
+        sseStreams.at(-1)!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: message.id, ...answer })}\n\n`);
+      },
+      args: ["--transport", "sse"],
+      trigger: async (local) => {
+        await local.handshake();
+        sseStreams[0]!.end();
+        // A ping sent before the bridge saw the stream end fails on it; the next opens a new session.
+        for (let id = 1; ; id++) {
+          local.send({ jsonrpc: "2.0", id, method: "ping" });
+          if (id === 5 || /refused the new session/.test((await local.answer(id)).error?.message ?? "")) return id;
+        }
+      },
+    },
+  ];
+  for (const { name, handler, args, trigger } of cases) {
+    const server = await startRawServer((req, res, body) => handler(req, res, (body ?? {}) as Message));
+    servers.push(server);
+    const local = startLocal(["connect", server.url, ...(args ?? ["--transport", "streamable_http"])]);
+    const id = trigger ? await trigger(local) : (local.send(INITIALIZE), 0);
+    const message: string = (await local.answer(id, 10_000).catch((error: Error) => assert.fail(`${name}: ${error.message}\n${local.stderr()}`))).error?.message ?? "";
+    assert.match(message, /\\x9b2J/i, `${name}: ${message.slice(0, 2000)}`);
+    assert.ok(message.length < 600, `${name}: ${message.length} characters`);
+    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202e]/, name);
+    assert.doesNotMatch(local.stdout(), /[\u007f-\u009f\u2028\u2029\u202e]/, name);
+    await local.kill("SIGTERM");
+  }
+});

@@ -193,6 +193,19 @@ describe("logs are safe", () => {
     }
   });
 
+  test("invisible characters a child writes (zero-width, U+FEFF, soft hyphen, tags, joiners, bidi) are escaped in the log like controls", async () => {
+    const child = { command: process.execPath, args: ["-e", `process.stderr.write("hid\\u200bden\\ufeffA\\u00adB\\u{e0041}C\\u034fD\\u200dE\\u202eF\\n"); import(${JSON.stringify(SCRIPTED)})`] };
+    const bridge = await startBridge({ server: { mcp_server: child } });
+    try {
+      await initialize(bridge.url);
+      const logs = await logged(bridge, /hid/);
+      assert.match(logs, /hid\\u200bden\\ufeffA\\xadB\\u\{e0041\}C\\u034fD\\u200dE\\u202eF/);
+      assert.doesNotMatch(logs, /\p{Default_Ignorable_Code_Point}/u);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   test("credentials in URL query strings are redacted in check-config output", async () => {
     const path = writeConfig({
       mode: "server",

@@ -83,3 +83,14 @@ test("a code is taken once; a replay revokes the family the first redemption sta
   assert.ok(events.includes("code_replay"));
   await assert.rejects(grants.refresh(tokens.refresh_token!, "c1", undefined), /invalid, expired or revoked/);
 });
+
+test("another client presenting the owner's rotated-away refresh token past the grace: refused, and the owner's grant is not revoked (the client check comes before the reuse check)", async () => {
+  const { grants, advance, events } = setup();
+  const first = await issue(grants);
+  const second = await grants.refresh(first.refresh_token!, "c1", undefined);
+  advance(REFRESH_GRACE_MS + 1);
+  await assert.rejects(grants.refresh(first.refresh_token!, "c2", undefined), /issued to another client/);
+  assert.ok(!events.includes("refresh_reuse"), events.join(", "));
+  const third = await grants.refresh(second.refresh_token!, "c1", undefined);
+  assert.ok(third.refresh_token, "the owner's current token still refreshes");
+});

@@ -37,6 +37,21 @@ const REFUSED: [string, string][] = [
   ["U+0009", "Good\tApp"],
   ["U+0085", "Good\u0085App"],
   ["U+E0041", "Good App\u{E0041}"],
+  // Default_Ignorable_Code_Point beyond Cf: drawn as nothing.
+  ["U+034F", "Goo\u034Fgle"],
+  ["U+FE0F", "Goo\uFE0Fgle"],
+  ["U+FE00", "Goo\uFE00gle"],
+  ["U+180B", "Goo\u180Bgle"],
+  ["U+3164", "Goo\u3164gle"],
+  ["U+FFA0", "Goo\uFFA0gle"],
+  ["U+115F", "Goo\u115Fgle"],
+  ["U+17B4", "Goo\u17B4gle"],
+  ["U+E0100", "Goo\u{E0100}gle"],
+  ["U+2065", "Goo\u2065gle"],
+  // Selectors and joiners where no script or emoji puts them: at the start, or in a run.
+  ["U+FE0F", "\uFE0FGood App"],
+  ["U+FE0F", "Caf\u00E9\uFE0F\uFE0F App"],
+  ["U+200D", "\u05D0\u200D\u200D\u05D1 App"],
 ];
 
 describe("client_name at registration", () => {
@@ -54,7 +69,7 @@ describe("client_name at registration", () => {
   });
 
   test("names in right-to-left scripts, with the joiners Persian and emoji need, register, and the page isolates them", async () => {
-    for (const name of ["עוזר קוד 2", "دستیار می\u200Cخواهد", "Family 👨\u200D👩\u200D👧 App", "Café (beta)"]) {
+    for (const name of ["עוזר קוד 2", "دستیار می\u200Cخواهد", "Family 👨\u200D👩\u200D👧 App", "\u2764\uFE0F App", "👩\u200D💻 Coder", "Café (beta)"]) {
       const { client_id: clientId } = await registerClient(bridge.origin, undefined, { client_name: name });
       const html = await (await fetch(authorizeUrl(bridge.origin, clientId).url)).text();
       assert.ok(html.includes(`<strong><bdi>${name}</bdi></strong> wants to use`), `${name}: isolated on the page`);

@@ -140,7 +140,8 @@ export async function openTokenCache(serverUrl: string, directory: string, files
   const path = `${directory}/oauth-${name}.json`;
   const lockPath = `${path}.lock`;
   // Each reason is said once (loads repeat: at every refresh, and while waiting for another
-  // instance's sign-in), again only after a file that was used; never the file's content.
+  // instance's sign-in), again only after a load that found a file it used or no file at all (a
+  // problem that comes back after either is said again); never the file's content.
   let said: string | undefined;
   const ignored = (reason: string, fields: Record<string, unknown> = {}): CacheDocument => {
     if (said !== reason) logger.warn(`token cache ignored: ${reason}; signing in again, which replaces it`, { path, ...fields });
