@@ -13,7 +13,7 @@
  * Some of them are written on purpose: variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF:
  * "❤️" is U+2764 U+FE0F) and the zero-width joiner and non-joiner (U+200D, U+200C: emoji sequences,
  * Persian and Indic words). Names may hold those, one at a time, right after a visible non-ASCII
- * character — the joiners also right before one — which is where those scripts and emoji put them;
+ * character (a joiner also after U+FE0F, as in "❤️‍🔥") — the joiners also right before one — which is where those scripts and emoji put them;
  * after ASCII, at the start, or two in a row they only hide. (A stricter, per-script rule would be
  * IDNA's CONTEXTJ, RFC 5892 Appendix A.1–A.2; this rule is coarser and emoji-friendly.)
  * Logs escape every one of them, these included (EVERY_INVISIBLE): logs are read, not displayed.
@@ -32,7 +32,9 @@ export const EVERY_INVISIBLE = new RegExp(`[${INVISIBLE_CLASS}]`, "gu");
 /** One invisible character that a name must not hold (g: every one), as described above. */
 const INVISIBLE = new RegExp(
   String.raw`(?![${SELECTOR_CLASS}])[${INVISIBLE_CLASS}]` +
-    String.raw`|(?<!${VISIBLE_NON_ASCII})[${SELECTOR_CLASS}]` +
+    String.raw`|(?<!${VISIBLE_NON_ASCII})[\ufe00-\ufe0f\u{e0100}-\u{e01ef}]` +
+    // An emoji ZWJ sequence joins emoji presentation sequences too: "❤️‍🔥" is U+2764 U+FE0F U+200D U+1F525.
+    String.raw`|(?<!${VISIBLE_NON_ASCII}|${VISIBLE_NON_ASCII}\ufe0f)[\u200c\u200d]` +
     String.raw`|[\u200c\u200d](?!${VISIBLE_NON_ASCII})`,
   "gu",
 );

@@ -69,7 +69,7 @@ describe("client_name at registration", () => {
   });
 
   test("names in right-to-left scripts, with the joiners Persian and emoji need, register, and the page isolates them", async () => {
-    for (const name of ["עוזר קוד 2", "دستیار می\u200Cخواهد", "Family 👨\u200D👩\u200D👧 App", "\u2764\uFE0F App", "👩\u200D💻 Coder", "Café (beta)"]) {
+    for (const name of ["עוזר קוד 2", "دستیار می\u200Cخواهد", "Family 👨\u200D👩\u200D👧 App", "\u2764\uFE0F App", "👩\u200D💻 Coder", "\u2764\uFE0F\u200D🔥 Hot", "Café (beta)"]) {
       const { client_id: clientId } = await registerClient(bridge.origin, undefined, { client_name: name });
       const html = await (await fetch(authorizeUrl(bridge.origin, clientId).url)).text();
       assert.ok(html.includes(`<strong><bdi>${name}</bdi></strong> wants to use`), `${name}: isolated on the page`);
