@@ -38,7 +38,7 @@ describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is wh
     const uri = "com.example.evil://claude.ai/api/mcp/auth_callback";
     const { client_id } = await registerClient(bridge.origin, [uri], { client_name: "Claude" });
     const page = await (await fetch(authorizeUrl(bridge.origin, client_id, { redirectUri: uri }).url)).text();
-    assert.doesNotMatch(page, /goes back to <strong>claude\.ai/, "the browser hands the code to the app that claims com.example.evil, not to claude.ai");
+    assert.doesNotMatch(page, /goes back to <strong>(?:<bdi>)?claude\.ai/, "the browser hands the code to the app that claims com.example.evil, not to claude.ai");
     assert.match(page, /goes back to <strong><bdi>com\.example\.evil<\/bdi><\/strong>/);
     const refused = await (await fetch(authorizeUrl(bridge.origin, client_id, { redirectUri: uri, method: "plain" }).url, { redirect: "manual" })).headers.get("location");
     assert.ok(refused?.startsWith(`${uri}?error=invalid_request`), "an error still goes back: the app is on the user's own computer");

@@ -225,7 +225,7 @@ describe("what the consent page says is granted", () => {
 
   test("a request naming no scope lists every scope it will get (all the user's), not none; one naming only unknown scopes says it gets nothing", async () => {
     const { client_id: clientId } = await registerClient(bridge.origin);
-    const listed = (html: string) => [...html.matchAll(/<li><code>([^<]*)<\/code><\/li>/g)].map((match) => match[1]);
+    const listed = (html: string) => [...html.matchAll(/<li><code><bdi>([^<]*)<\/bdi><\/code><\/li>/g)].map((match) => match[1]);
     const unnamed = await openLoginPage(authorizeUrl(bridge.origin, clientId).url);
     assert.deepEqual(listed(unnamed.html), ["mcp:read", "mcp:write"], "what the page asks the user to allow");
     const back = await submitLogin(bridge.origin, unnamed, { username: ALICE.username, password: ALICE.password });
