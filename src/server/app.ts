@@ -2,7 +2,7 @@
  * @module The HTTP application of server mode, runtime-agnostic (Request in, Response out):
  * host/origin guard → CORS (preflights answered before auth) → health → metadata → auth → MCP.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { protectedResourceMetadataUrl } from "../auth/prm.ts";
 import type { Authenticator } from "../auth/types.ts";
@@ -137,43 +137,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   if (config.cors.enabled) {
     const origins = config.cors.allowed_origins;
-    // A preflight the browser will refuse gets no error it can show (only "CORS failure"): the log
-    // says what to list. An Origin the Host/Origin guard let through (a loopback page on a loopback
-    // listener, one of server.allowed_origins) but not listed for CORS gets no
-    // Access-Control-Allow-Origin; a request header or method not listed is refused by the browser
-    // itself (a tool's Mcp-Param-* header, say). Compared as the cors middleware below and browsers do.
-    const unlistedLog = throttledLog(logger, "CORS preflights the browser will refuse", REFUSAL_LOG);
-    const anyOrigin = origins.includes("*");
-    const headers = new Set(config.cors.allowed_headers.map((name) => name.toLowerCase()));
-    // Fetch §4.8 (CORS-preflight fetch): "*" matches any name but Authorization, and only for a
-    // request without credentials. Fetch decides by the request's credentials mode, which the
-    // preflight does not carry; server.cors.allow_credentials stands in for it — an approximation
-    // that errs toward a warning too many (credentials allowed, a request without them: the browser
-    // takes "*" as a wildcard), not toward silence (credentials not allowed, a request with them:
-    // the browser refuses it anyway, for want of Access-Control-Allow-Credentials).
-    const anyHeader = headers.has("*") && !config.cors.allow_credentials;
-    const methods = new Set(config.cors.allowed_methods);
-    const anyMethod = methods.has("*") && !config.cors.allow_credentials;
-    app.use(async function unlistedPreflight(c, next) {
-      const origin = c.req.header("origin");
-      const method = c.req.header("access-control-request-method");
-      if (c.req.method === "OPTIONS" && origin !== undefined && method !== undefined) {
-        const fields = { origin, path: c.req.path };
-        if (!anyOrigin && !origins.includes(origin)) {
-          unlistedLog.write("warn", "browser's CORS preflight refused: its origin is not allowed", { ...fields, fix: "list the origin in server.cors.allowed_origins" });
-        } else {
-          // An empty allowed_headers echoes what the browser asks for (the cors middleware).
-          const asked = (c.req.header("access-control-request-headers") ?? "").split(",").map((name) => name.trim().toLowerCase()).filter((name) => name !== "");
-          const unlisted = headers.size === 0 ? [] : asked.filter((name) => !headers.has(name) && !(anyHeader && name !== "authorization"));
-          if (unlisted.length > 0) unlistedLog.write("warn", "browser's CORS preflight will be refused: request headers not allowed", { ...fields, headers: unlisted.join(", "), fix: "list them in server.cors.allowed_headers" });
-          // GET, HEAD and POST are CORS-safelisted methods: a browser needs no Allow-Methods for them.
-          if (!["GET", "HEAD", "POST"].includes(method) && !anyMethod && !methods.has(method)) {
-            unlistedLog.write("warn", "browser's CORS preflight will be refused: method not allowed", { ...fields, method, fix: "list it in server.cors.allowed_methods" });
-          }
-        }
-      }
-      await next();
-    });
+    app.use(unlistedPreflightWarnings(config.cors, logger));
     app.use(
       cors({
         origin: origins.includes("*") ? "*" : origins,
@@ -234,4 +198,48 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     });
   }
   return app;
+}
+
+/**
+ * A preflight the browser will refuse gets no error it can show (only "CORS failure"): the log
+ * says what to list. An Origin the Host/Origin guard let through (a loopback page on a loopback
+ * listener, one of server.allowed_origins) but not listed for CORS gets no
+ * Access-Control-Allow-Origin; a request header or method not listed is refused by the browser
+ * itself (a tool's Mcp-Param-* header, say). Compared as the cors middleware and browsers do;
+ * throttled (REFUSAL_LOG). Other requests pass untouched.
+ */
+function unlistedPreflightWarnings(cors: ServerConfig["cors"], logger: Logger): MiddlewareHandler<AppEnv> {
+  const unlistedLog = throttledLog(logger, "CORS preflights the browser will refuse", REFUSAL_LOG);
+  const origins = cors.allowed_origins;
+  const anyOrigin = origins.includes("*");
+  const headers = new Set(cors.allowed_headers.map((name) => name.toLowerCase()));
+  // Fetch §4.8 (CORS-preflight fetch): "*" matches any name but Authorization, and only for a
+  // request without credentials. Fetch decides by the request's credentials mode, which the
+  // preflight does not carry; server.cors.allow_credentials stands in for it — an approximation
+  // that errs toward a warning too many (credentials allowed, a request without them: the browser
+  // takes "*" as a wildcard), not toward silence (credentials not allowed, a request with them:
+  // the browser refuses it anyway, for want of Access-Control-Allow-Credentials).
+  const anyHeader = headers.has("*") && !cors.allow_credentials;
+  const methods = new Set(cors.allowed_methods);
+  const anyMethod = methods.has("*") && !cors.allow_credentials;
+  return async function unlistedPreflight(c, next) {
+    const origin = c.req.method === "OPTIONS" ? c.req.header("origin") : undefined;
+    const method = origin === undefined ? undefined : c.req.header("access-control-request-method");
+    if (origin !== undefined && method !== undefined) {
+      const fields = { origin, path: c.req.path };
+      if (!anyOrigin && !origins.includes(origin)) {
+        unlistedLog.write("warn", "browser's CORS preflight refused: its origin is not allowed", { ...fields, fix: "list the origin in server.cors.allowed_origins" });
+      } else {
+        // An empty allowed_headers echoes what the browser asks for (the cors middleware).
+        const asked = (c.req.header("access-control-request-headers") ?? "").split(",").map((name) => name.trim().toLowerCase()).filter((name) => name !== "");
+        const unlisted = headers.size === 0 ? [] : asked.filter((name) => !headers.has(name) && !(anyHeader && name !== "authorization"));
+        if (unlisted.length > 0) unlistedLog.write("warn", "browser's CORS preflight will be refused: request headers not allowed", { ...fields, headers: unlisted.join(", "), fix: "list them in server.cors.allowed_headers" });
+        // GET, HEAD and POST are CORS-safelisted methods: a browser needs no Allow-Methods for them.
+        if (!["GET", "HEAD", "POST"].includes(method) && !anyMethod && !methods.has(method)) {
+          unlistedLog.write("warn", "browser's CORS preflight will be refused: method not allowed", { ...fields, method, fix: "list it in server.cors.allowed_methods" });
+        }
+      }
+    }
+    await next();
+  };
 }

@@ -148,12 +148,13 @@ export async function openTokenCache(serverUrl: string, directory: string, files
     said = reason;
     return emptyDocument(serverUrl);
   };
+  const tooLarge = () => ignored(`larger than the ${MAX_CACHE_BYTES} bytes a cache file may hold`, { limit_bytes: MAX_CACHE_BYTES });
   const load = async (): Promise<CacheDocument> => {
     let file: Awaited<ReturnType<PrivateFiles["read"]>>;
     try {
       file = await files.read(path);
     } catch (error) {
-      if (error instanceof InputTooLargeError) return ignored(`larger than the ${MAX_CACHE_BYTES} bytes a cache file may hold`, { limit_bytes: MAX_CACHE_BYTES });
+      if (error instanceof InputTooLargeError) return tooLarge();
       return ignored("unreadable", { error: (error as Error).message });
     }
     if (!file) {
@@ -164,7 +165,7 @@ export async function openTokenCache(serverUrl: string, directory: string, files
     if (file.special) return ignored("it is not a regular file");
     // Someone else could have read the tokens, or planted their own: neither is used.
     if (!file.private) return ignored("it is not private to this user (mode must be 0600, owned by this user)");
-    if (file.text.length > MAX_CACHE_BYTES) return ignored(`larger than the ${MAX_CACHE_BYTES} bytes a cache file may hold`, { limit_bytes: MAX_CACHE_BYTES });
+    if (file.text.length > MAX_CACHE_BYTES) return tooLarge();
     let parsed: unknown;
     try {
       parsed = JSON.parse(file.text);
