@@ -20,7 +20,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import { callEcho, checkEcho, openSession, post, responseFor } from "./lib/mcp-client.mjs";
+import { post, responseFor } from "./lib/mcp-client.mjs";
+import { modernCall, modernEcho, modernHeaders, PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { cpuSeconds, treeCpuSeconds } from "./lib/proc.mjs";
 import { ROOT, startTarget, type Running } from "./lib/targets.ts";
 
@@ -46,42 +47,10 @@ const ONLY = value("--only");
 const PIN = argv.includes("--pin");
 if (PIN && (process.platform !== "linux" || os.cpus().length < 2)) throw new Error("--pin needs Linux (taskset) and at least 2 CPUs");
 if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "modern") throw new Error("--only takes legacy, sized or modern");
-const MODERN = "2026-07-28";
 
 /** The value at fraction `q` of the sorted values (0.5: the median; 0.25 and 0.75: the quartiles). */
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * q + 0.5)]!;
 const median = (values: number[]) => quantile(values, 0.5);
-
-function modernHeaders(token: string | undefined, method: string, name: string): Record<string, string> {
-  return {
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-    "mcp-protocol-version": MODERN,
-    "mcp-method": method,
-    "mcp-name": name,
-    ...(token && { authorization: `Bearer ${token}` }),
-  };
-}
-
-function modernCall(id: number, name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    jsonrpc: "2.0",
-    id,
-    method: "tools/call",
-    params: { name, arguments: args, ...extra, _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } } },
-  });
-}
-
-/** Per target, built once, as the legacy load reuses its session's headers. */
-const echoHeaders = new WeakMap<Running, Record<string, string>>();
-
-async function modernEcho(agent: http.Agent, target: Running, id: number, text: string): Promise<void> {
-  let headers = echoHeaders.get(target);
-  if (!headers) echoHeaders.set(target, (headers = modernHeaders(target.credentials.token, "tools/call", "echo")));
-  const reply = await post(agent, target.url, modernCall(id, "echo", { text }), headers);
-  const message = responseFor(reply, id);
-  if (message.result?.content?.[0]?.text !== text || message.result?.resultType !== "complete") throw new Error(`modern echo came back wrong: ${reply.text.slice(0, 200)}`);
-}
 
 /**
  * CPU microseconds per call of the measured phase, from /proc (utime+stime, all threads: GC and
@@ -95,7 +64,7 @@ interface CpuPerCall {
 }
 
 /** Calls per second over `CONNECTIONS` workers for DURATION_MS (after a short warm-up), and the CPU they cost. */
-async function throughput(target: Running, call: (agent: http.Agent, id: number) => Promise<void>, durationMs = DURATION_MS): Promise<{ rate: number; cpu: CpuPerCall }> {
+async function throughput(target: Running, call: PathCall, durationMs = DURATION_MS): Promise<{ rate: number; cpu: CpuPerCall }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   let id = 1;
   const run = async (until: number) => {
@@ -124,21 +93,6 @@ async function throughput(target: Running, call: (agent: http.Agent, id: number)
   return { rate, cpu: { bridge: perCall(bridge), children: perCall(after.tree - before.tree - bridge), loadGenerator: (self.user + self.system) / done } };
 }
 
-/**
- * The paths measured, alternated in each repetition. `sized` is the legacy path carrying a modern
- * request's bytes (its two extra headers and a `_meta` of the same length under keys that claim no
- * era; the legacy path forwards them unread): modern ÷ sized is the bridge's own modern work, sized
- * ÷ legacy what the 2026-07-28 protocol's larger requests cost every process on the way.
- */
-const PATHS = ["legacy", "sized", "modern"] as const;
-type Path = (typeof PATHS)[number];
-const PATH_LABELS: Record<Path, string> = { legacy: "legacy (one session)", sized: "legacy, modern-sized requests", modern: "modern (stateless)" };
-
-/** A modern `_meta` envelope's members under keys of the same length that make no era claim. */
-function sameSizeMeta(): Record<string, unknown> {
-  const meta = JSON.parse(modernCall(0, "echo", {})).params._meta as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(meta).map(([key, value]) => [key.replace("io.modelcontextprotocol/", "io.bench-same-size-meta/"), value]));
-}
 
 async function main(): Promise<void> {
   const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
@@ -153,18 +107,7 @@ async function main(): Promise<void> {
       execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: ["ignore", "ignore", "inherit"] });
     }
     const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-    const session = await openSession(sessionAgent, target.url, { token: target.credentials.token });
-    const sizedHeaders = { ...session.headers, "mcp-method": "tools/call", "mcp-name": "echo" };
-    const meta = sameSizeMeta();
-    const loads: Record<Path, (agent: http.Agent, id: number) => Promise<void>> = {
-      legacy: (agent, id) => callEcho(agent, target.url, session.headers, id, `t${id}`),
-      sized: async (agent, id) => {
-        const text = `t${id}`;
-        const body = JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text }, _meta: meta } });
-        checkEcho(responseFor(await post(agent, target.url, body, sizedHeaders), id), text);
-      },
-      modern: (agent, id) => modernEcho(agent, target, id, `t${id}`),
-    };
+    const loads = await pathLoads(target, sessionAgent);
     for (const path of measured) await throughput(target, loads[path], WARMUP_MS);
     for (let rep = 0; rep < REPS; rep++) {
       // Every other repetition in reverse order: no path always runs right after another.

@@ -16,6 +16,8 @@ export interface JsonRpcMessage {
   result?: any;
   error?: { code: number; message: string };
 }
+/** Sets how long a reply may take (5 s unless set). */
+export function setReplyTimeout(ms: number): void;
 export function post(agent: Agent, url: string, body: string, headers: Headers): Promise<Reply>;
 export function replyMessages(contentType: string | undefined, text: string): JsonRpcMessage[];
 export function responseFor(reply: Reply, id: string | number): JsonRpcMessage;

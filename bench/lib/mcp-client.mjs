@@ -14,7 +14,11 @@ export const ACCEPT = {
  * POSTs `body` (a string); resolves { status, headers, text }. Rejects on socket errors.
  * `headers` must carry content-type; content-length is set on it (the object is reused per session).
  */
-export const REPLY_TIMEOUT_MS = 5000;
+let replyTimeoutMs = 5000;
+/** Sets how long a reply may take (5 s unless set): a target under valgrind needs longer. */
+export function setReplyTimeout(ms) {
+  replyTimeoutMs = ms;
+}
 const targets = new Map();
 /** host/port/path of a URL, parsed once: http.request(url) would parse it on every call. */
 function target(url) {
@@ -43,8 +47,9 @@ export function post(agent, url, body, headers) {
       },
     );
     request.on("error", reject);
-    // A reply that never comes is an error, not a hang: the socket is dropped after REPLY_TIMEOUT_MS.
-    request.setTimeout(REPLY_TIMEOUT_MS, () => request.destroy(new Error(`no reply within ${REPLY_TIMEOUT_MS} ms`)));
+    // A reply that never comes is an error, not a hang: the socket is dropped after replyTimeoutMs.
+    const timeoutMs = replyTimeoutMs;
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no reply within ${timeoutMs} ms`)));
     request.end(body);
   });
 }

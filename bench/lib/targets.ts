@@ -35,6 +35,8 @@ export interface TargetSpec {
   accept?: Accept;
   /** Extra node options for the target's main process (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** A command the target's node runs under (e.g. valgrind and its options). */
+  wrapper?: string[];
 }
 
 export interface Credentials {
@@ -126,7 +128,7 @@ function bridgeConfig(spec: TargetSpec, port: number, jwt: JwtIssuer | undefined
 }
 
 function commandFor(spec: TargetSpec, port: number, configFile: string | undefined): string[] {
-  const node = [process.execPath, ...(spec.nodeArgs ?? [])];
+  const node = [...(spec.wrapper ?? []), process.execPath, ...(spec.nodeArgs ?? [])];
   switch (spec.kind) {
     case "bridge":
       return [...node, join(ROOT, "dist/mcp-bridge.cjs"), "-c", configFile!];

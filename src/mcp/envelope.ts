@@ -88,14 +88,10 @@ export function readEnvelope(params: unknown): { envelope: RequestEnvelope } | {
   const token = meta.progressToken;
   if (token !== undefined && typeof token !== "string" && !(typeof token === "number" && isExactNumber(token))) problems.push({ key: "progressToken", problem: PROGRESS_TOKEN_PROBLEM });
   if (problems.length > 0) return { problems };
-  return {
-    envelope: {
-      protocolVersion: version as string,
-      clientCapabilities: capabilities as JsonObject,
-      ...(info !== undefined && { clientInfo: info as Implementation }),
-      ...(level !== undefined && { logLevel: level as LogLevel }),
-    },
-  };
+  const envelope: RequestEnvelope = { protocolVersion: version as string, clientCapabilities: capabilities as JsonObject };
+  if (info !== undefined) envelope.clientInfo = info as Implementation;
+  if (level !== undefined) envelope.logLevel = level as LogLevel;
+  return { envelope };
 }
 
 /** The JSON-RPC error for a bad envelope: -32602 naming the first problem (HTTP 400 on the modern path). */
@@ -131,9 +127,19 @@ export function withoutEnvelope(params: JsonObject | undefined): JsonObject | un
   // Rest patterns copy own keys as data (a "__proto__" key stays a key) and leave the shapes plain,
   // where deleting keys would not.
   const { _meta: _envelope, ...copy } = params;
+  // Nearly always _meta holds the envelope alone: nothing of it to copy (checked without copying).
+  if (onlyEnvelope(meta)) return copy;
   const { [MetaKey.protocolVersion]: _version, [MetaKey.clientCapabilities]: _capabilities, [MetaKey.clientInfo]: _info, [MetaKey.logLevel]: _level, ...rest } = meta;
-  if (Object.keys(rest).length > 0) copy._meta = rest;
+  copy._meta = rest;
   return copy;
+}
+
+/** The `_meta` keys of the envelope (RequestEnvelope). */
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set([MetaKey.protocolVersion, MetaKey.clientCapabilities, MetaKey.clientInfo, MetaKey.logLevel]);
+
+function onlyEnvelope(meta: JsonObject): boolean {
+  for (const key in meta) if (!ENVELOPE_KEYS.has(key)) return false;
+  return true;
 }
 
 /** Modern → legacy: the `initialize` params that say what one envelope says, for `legacyVersion`. */

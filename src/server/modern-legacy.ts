@@ -35,7 +35,7 @@ import { completeResultLine, resultProblem, toModernError, toModernResult, type 
 import type { ModernContext, ModernRequest } from "./modern.ts";
 import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
-import { IGNORING_SINK, type Answer, type ModernUpstream } from "./modern-upstream.ts";
+import { IGNORING_SINK, type Answer, type CallSink, type ModernUpstream } from "./modern-upstream.ts";
 
 /** Calls that may ask for input, per holder (ModernRequest.holder), in flight or waiting for their client at once. */
 const MAX_ROUNDS_PER_HOLDER = 256;
@@ -46,8 +46,11 @@ let roundCounter = 0;
 /** Tells this process's rounds from another's (or a previous run's) when states share a configured key. */
 const INSTANCE = crypto.randomUUID();
 
-/** One call on a legacy child that is, or may become, a multi round-trip exchange. */
-class Round {
+/**
+ * One call on a legacy child that is, or may become, a multi round-trip exchange. It is the call's
+ * sink itself: one object per call on the hot path, not a sink and its closures besides.
+ */
+class Round implements CallSink {
   #id: string | undefined;
   /** The child the call runs on, and the call's id there; set once the pool started it. */
   upstream!: ModernUpstream;
@@ -81,6 +84,7 @@ class Round {
   registered = false;
 
   constructor(
+    readonly context: Context,
     readonly method: string,
     /** What its requestState is bound to (principalName). */
     readonly principal: string,
@@ -101,6 +105,18 @@ class Round {
 
   nextKey(): string {
     return `input-${this.#nextKey++}`;
+  }
+
+  answered(answer: Answer): void {
+    settle(this.context, this, answer);
+  }
+
+  notification(message: JsonRpcNotification): void {
+    logTo(this.reply, this.envelope, message);
+  }
+
+  childRequest(request: JsonRpcRequest): void {
+    collect(this.context, this, request);
   }
 }
 
@@ -386,19 +402,9 @@ function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstr
   }
   // Counted from here, before any wait: concurrent calls cannot all pass the check.
   context.legacy.perHolder.set(holder, count + 1);
-  const round = new Round(message.method, principalName(request), holder, retry.params, message.id, request.envelope);
+  const round = new Round(context, message.method, principalName(request), holder, retry.params, message.id, request.envelope);
   const target = retry.params?.name ?? retry.params?.uri;
-  const call = {
-    clientId: message.id,
-    method: message.method,
-    params: withoutEnvelope(retry.params),
-    sink: {
-      answered: (answer: Answer) => settle(context, round, answer),
-      notification: (n: JsonRpcNotification) => logTo(round.reply, round.envelope, n),
-      childRequest: (childRequest: JsonRpcRequest) => collect(context, round, childRequest),
-    },
-    kind: `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`,
-  };
+  const call = { clientId: message.id, method: message.method, params: withoutEnvelope(retry.params), sink: round, kind: `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}` };
   let started: StartedCall | Promise<StartedCall>;
   try {
     started = pool.start(request.principal, call, true, primary);
@@ -449,11 +455,13 @@ function drop(context: Context, round: Round): void {
   round.live = false;
   // The call is over: no client will answer its questions now. The child gets an error for each,
   // so that a handler awaiting one goes on (an SDK server would hold it until its own timeout).
-  const unanswered = [...round.pending.map((entry) => entry.id), ...round.collected.map((request) => request.id)];
-  round.pending = [];
-  round.collected = [];
-  if (unanswered.length > 0 && !round.upstream.closed) {
-    for (const id of unanswered) round.upstream.answer(errorResponse(id, ErrorCode.InternalError, "the call that asked this is over; its client will not answer"));
+  if (round.pending.length > 0 || round.collected.length > 0) {
+    const unanswered = [...round.pending.map((entry) => entry.id), ...round.collected.map((request) => request.id)];
+    round.pending = [];
+    round.collected = [];
+    if (!round.upstream.closed) {
+      for (const id of unanswered) round.upstream.answer(errorResponse(id, ErrorCode.InternalError, "the call that asked this is over; its client will not answer"));
+    }
   }
   if (round.registered) context.legacy.rounds.delete(round.id);
   const left = (context.legacy.perHolder.get(round.holder) ?? 1) - 1;

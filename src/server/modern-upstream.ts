@@ -253,7 +253,8 @@ export class ModernUpstream {
    * the call's bridge id. How it ends goes to `sink.answered`, never before this returns.
    */
   call(clientId: JsonRpcId, method: string, params: JsonObject | undefined, sink: CallSink, mode: CallMode = "plain", kind?: string): { upstream: ModernUpstream; id: number } {
-    this.lastActivity = performance.now();
+    const now = performance.now();
+    this.lastActivity = now;
     const id = this.#nextId++;
     const meta = metaOf(params);
     const token = meta?.progressToken;
@@ -267,7 +268,7 @@ export class ModernUpstream {
     }
     // A listen call is a stream: it lasts until its client closes it. Deadlines are on the monotonic
     // clock, as setTimeout is: a step of the wall clock (an NTP correction) must not end calls early or late.
-    const deadline = method === "subscriptions/listen" ? Infinity : performance.now() + this.#readTimeoutMs;
+    const deadline = method === "subscriptions/listen" ? Infinity : now + this.#readTimeoutMs;
     this.#calls.set(id, { id, clientId, method, clientToken, sink, candidate: mode !== "plain", exclusive: mode === "exclusive", kind, asked: false, deadline });
     if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
     if (mode !== "plain") this.#candidateCount++;
@@ -423,8 +424,7 @@ export class ModernUpstream {
       if (call.exclusive && !call.asked && call.kind !== undefined && !message.error) this.onQuiet?.(call.kind);
       // The message was parsed for this call alone: it takes the client's id in place.
       message.id = call.clientId;
-      const afterId = afterIdOf(raw, call.id);
-      sink.answered({ message, raw, ...(afterId !== undefined && { afterId }) });
+      sink.answered({ message, raw, afterId: afterIdOf(raw, call.id) });
       return;
     }
     if (isRequest(message)) return this.#childRequest(message, raw);

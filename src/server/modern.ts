@@ -289,10 +289,9 @@ export class ModernServer {
     const params = request.message.params;
     const name = params?.name;
     if (typeof name !== "string") return undefined;
-    const check = (declarations = this.#toolHeaders.get(upstream)?.get(name)): Rejection | undefined =>
-      declarations && declarations.length > 0 ? checkParamHeaders(declarations, params?.arguments, request.headers) : undefined;
     const known = this.#toolHeaders.get(upstream)?.get(name);
-    if (known) return check(known);
+    if (known) return declaredHeadersProblem(known, request);
+    const check = () => declaredHeadersProblem(this.#toolHeaders.get(upstream)?.get(name), request);
     // A listing under way may bring the tool's declarations: the call must not pass unchecked meanwhile.
     const listing = this.#listing.get(upstream);
     if (listing) return listing.then(() => check());
@@ -354,6 +353,11 @@ export class ModernServer {
     this.#noChild.write("warn", "no MCP server for a modern request", { error: (error as Error).message });
     return jsonRpcErrorResponse(503, errorResponse(message.id, ErrorCode.InternalError, `Service Unavailable: ${(error as Error).message}`), { "retry-after": "5" });
   }
+}
+
+/** The request's `Mcp-Param-*` headers against its tool's declarations (none known: nothing to check). */
+function declaredHeadersProblem(declarations: ParamHeader[] | undefined, request: ModernRequest): Rejection | undefined {
+  return declarations && declarations.length > 0 ? checkParamHeaders(declarations, request.message.params?.arguments, request.headers) : undefined;
 }
 
 /** Records the `x-mcp-header` declarations of the tools of one tools/list page in `map`. */

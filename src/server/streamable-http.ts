@@ -29,6 +29,14 @@ export interface McpHandlerOptions {
   modern?: ModernServer;
 }
 
+/** A POST body read and checked: its messages (one unless `batch`), its text, and whose body budget it counted against. */
+interface ReadMessages {
+  messages: JsonRpcMessage[];
+  batch: boolean;
+  holder: string;
+  text: string;
+}
+
 function refuse(status: number, code: number, message: string, headers?: Record<string, string>): Response {
   return jsonRpcErrorResponse(status, errorResponse(null, code, message), headers);
 }
@@ -76,12 +84,12 @@ export function createMcpHandlers(options: McpHandlerOptions) {
   }
 
   /**
-   * Reads and checks a POST body: the messages, each as one line of JSON, or the refusal. The
+   * Reads and checks a POST body: the messages and the text, or the refusal. The
    * body's bytes (a chunked body's as they arrive) are held against server.max_body_bytes_in_flight
    * for `holder` (returned): the principal, or the client's address (its /64 for IPv6) without one
    * (see ByteBudget).
    */
-  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<{ messages: JsonRpcMessage[]; raws: string[]; batch: boolean; holder: string; text: string } | Response> {
+  async function readMessages(request: Request, principal: Principal | undefined, clientAddress: string): Promise<ReadMessages | Response> {
     const contentType = request.headers.get("content-type") ?? "";
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(contentType)) {
       return refuse(415, ErrorCode.InvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
@@ -138,16 +146,23 @@ export function createMcpHandlers(options: McpHandlerOptions) {
       const inexact = isRequest(message) ? inexactIdProblem(message) : undefined;
       if (inexact) return refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
     }
-    // A single compact message is forwarded as received when the child cannot read it otherwise than
-    // the bridge did; anything else is serialized again to one line from what was parsed.
+    return { messages, batch, holder, text };
+  }
+
+  /**
+   * The lines a session's child gets for a legacy POST: a single compact message as received when
+   * the child cannot read it otherwise than the bridge did, anything else serialized again to one
+   * line each from what was parsed. A refusal when that would change a number the client sent.
+   */
+  function sessionLines({ messages, batch, text }: ReadMessages): string[] | Response {
     const asReceived = !batch && !/[\r\n]/.test(text) && forwardableAsReceived(text);
-    const raws = asReceived ? [text] : messages.map((message) => JSON.stringify(message));
+    const lines = asReceived ? [text] : messages.map((message) => JSON.stringify(message));
     // What is forwarded as received keeps its numbers; what is serialized again (here, or by a shared
     // child's hub) would carry another number than the client sent. Modern requests: see post.
-    const inexact = !asReceived || sessions.sharesChild ? inexactNumberProblem(text, body) : undefined;
+    const inexact = !asReceived || sessions.sharesChild ? inexactNumberProblem(text, batch ? messages : messages[0]) : undefined;
     // A client's answer to a child's request has no params: the message is what is invalid.
     if (inexact) return messages.every(isRequest) ? refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`) : refuse(400, ErrorCode.InvalidRequest, `Invalid Request: ${inexact}`);
-    return { messages, raws, batch, holder, text };
+    return lines;
   }
 
   /** `clientAddress`: the client's address as resolved through server.trusted_proxies. */
@@ -161,7 +176,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (early) return early;
     const read = await readMessages(request, principal, clientAddress);
     if (read instanceof Response) return read;
-    const { messages, raws, batch, holder } = read;
+    const { messages, batch, holder } = read;
 
     if (options.modern) {
       const era = classifyPost(batch ? messages : messages[0]!, headers);
@@ -177,6 +192,8 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }
+    const raws = sessionLines(read);
+    if (raws instanceof Response) return raws;
 
     const initialize = messages.find((message) => isRequest(message) && message.method === "initialize");
     if (initialize) {
@@ -247,9 +264,11 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (!session || !session.legacy) return refuse(404, ErrorCode.InvalidRequest, "Session not found: open a new /sse stream");
     const read = await readMessages(request, principal, clientAddress);
     if (read instanceof Response) return read;
+    const raws = sessionLines(read);
+    if (raws instanceof Response) return raws;
     const refused = options.authorize(principal, read.messages);
     if (refused) return refused;
-    return session.handlePost(read.messages, read.raws, { json: false, sse: true }, read.batch, undefined);
+    return session.handlePost(read.messages, raws, { json: false, sse: true }, read.batch, undefined);
   }
 
   return { post, get, delete: remove, openLegacy, postLegacy };
