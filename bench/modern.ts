@@ -93,7 +93,6 @@ async function throughput(target: Running, call: PathCall, durationMs = DURATION
   return { rate, cpu: { bridge: perCall(bridge), children: perCall(after.tree - before.tree - bridge), loadGenerator: (self.user + self.system) / done } };
 }
 
-
 async function main(): Promise<void> {
   const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
   const measured = PATHS.filter((path) => ONLY === undefined || ONLY === path);

@@ -10,15 +10,12 @@ export const ACCEPT = {
   sse: "text/event-stream",
 };
 
-/**
- * POSTs `body` (a string); resolves { status, headers, text }. Rejects on socket errors.
- * `headers` must carry content-type; content-length is set on it (the object is reused per session).
- */
 let replyTimeoutMs = 5000;
 /** Sets how long a reply may take (5 s unless set): a target under valgrind needs longer. */
 export function setReplyTimeout(ms) {
   replyTimeoutMs = ms;
 }
+
 const targets = new Map();
 /** host/port/path of a URL, parsed once: http.request(url) would parse it on every call. */
 function target(url) {
@@ -31,6 +28,10 @@ function target(url) {
   return found;
 }
 
+/**
+ * POSTs `body` (a string); resolves { status, headers, text }. Rejects on socket errors.
+ * `headers` must carry content-type; content-length is set on it (the object is reused per session).
+ */
 export function post(agent, url, body, headers) {
   const { hostname, port, path } = target(url);
   headers["content-length"] = Buffer.byteLength(body);

@@ -137,8 +137,9 @@ export function withoutEnvelope(params: JsonObject | undefined): JsonObject | un
 /** The `_meta` keys of the envelope (RequestEnvelope). */
 const ENVELOPE_KEYS: ReadonlySet<string> = new Set([MetaKey.protocolVersion, MetaKey.clientCapabilities, MetaKey.clientInfo, MetaKey.logLevel]);
 
+/** Whether `meta` has no own key but the envelope's. */
 function onlyEnvelope(meta: JsonObject): boolean {
-  for (const key in meta) if (!ENVELOPE_KEYS.has(key)) return false;
+  for (const key in meta) if (Object.hasOwn(meta, key) && !ENVELOPE_KEYS.has(key)) return false;
   return true;
 }
 

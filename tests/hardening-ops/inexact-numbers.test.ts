@@ -152,6 +152,15 @@ describe("numbers past 2^53 the bridge would write back changed", () => {
       const raw = JSON.stringify(message).replace('"account":0', `"account":${BIG}`);
       const response = await post(modern, token, message, { raw });
       refusedAt({ status: response.status, text: await response.text() }, "params.arguments.account");
+      // As a string, the digits are no number: the call goes through to the child.
+      const answered = '{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"done"}]}}';
+      const asString = await call(modern, token, { ...message, id: 9, params: { ...message.params, arguments: { line: answered, account: BIG } } });
+      assert.equal(asString.status, 200, JSON.stringify(asString.body));
+      assert.equal(textOf(asString.body.result), "done");
+      // A modern notification is acted on by nobody (closing a stream cancels): accepted, forwarded nowhere.
+      const notification = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 0, _meta: meta() } };
+      const cancelled = await post(modern, token, notification, { raw: JSON.stringify(notification, null, 2).replace('"requestId": 0', `"requestId": ${BIG}`) });
+      assert.equal(cancelled.status, 202, await cancelled.text());
     } finally {
       await modern.stop();
     }
