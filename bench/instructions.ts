@@ -8,8 +8,9 @@
  * result is instructions (Ir) per call: of the main thread, the event loop every request goes
  * through (on these 2 cores the bridge's limit: it is busy ~90 % of the time under the timed
  * load), and of all the bridge's threads (GC and compiler threads too). A count does not drift
- * with the host's speed as a time does: a change of 1 % shows, where a timed ratio moves by a tenth
- * from one run to the next. Valgrind runs node ~40 times slower: ~10 minutes. Needs valgrind.
+ * with the host's speed as a time does: a change of a few percent shows, where a timed ratio moves
+ * by a tenth from one run to the next (bench/README.md says where it still moves). Valgrind runs
+ * node ~40 times slower: ~15 minutes. Needs valgrind.
  * Writes bench/results/modern-instructions.{json,md}. Never fails on a number.
  */
 import { execFileSync } from "node:child_process";
@@ -59,7 +60,7 @@ function dumped(dir: string, dump: number): { main: number; all: number } {
  * would wait for ever. Throws unless callgrind_control says OK.
  */
 function control(pid: number, option: "-z" | "-d"): void {
-  const output = execFileSync("callgrind_control", [option, String(pid)], { encoding: "utf8", timeout: 120_000 });
+  const output = execFileSync("callgrind_control", [option, String(pid)], { encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
   if (!output.includes("OK.")) throw new Error(`callgrind_control ${option} ${pid}: ${output.trim()}`);
 }
 
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
   writeFileSync(join(resultsDir, "modern-instructions.json"), JSON.stringify(result, null, 2) + "\n");
   const thousands = (n: number) => `${(n / 1000).toFixed(1)} k`;
   const md = [
-    "# Modern (2026-07-28) vs legacy path in instructions, one bridge (bearer), bench echo fixture",
+    "# Modern (2026-07-28) vs legacy path in instructions, a bridge per path (bearer), bench echo fixture",
     "",
     `${result.when}, node ${result.node} under valgrind (callgrind); a bridge per path; ${CONNECTIONS} connections; per path ${WARMUP} calls unmeasured, then ${REPS} repetitions of ${CALLS} counted calls.`,
     "",

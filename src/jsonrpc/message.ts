@@ -193,9 +193,10 @@ function pathOf(place: Place, path: string): string {
  * such numbers are not interoperable) in values parsed from JSON `text`, or undefined when `text`
  * holds none. Built once per text, then used for each message parsed from it (the items of a
  * batch): the text is scanned once, not once per item. Costs two or three regex tests unless
- * `text` may hold such a number (mayHoldInexact). The finder tells why `value` would not reach its reader as written if
- * serialized again, naming where it is under `path` ("params.arguments.account"; a key other than
- * letters, digits, `_`, `$` and `-` quoted, the whole cut to MAX_PATH_CHARS), or undefined.
+ * `text` may hold such a number (mayHoldInexact). The finder tells why `value` would not reach its
+ * reader as written if serialized again, naming where it is under `path`
+ * ("params.arguments.account"; a key other than letters, digits, `_`, `$` and `-` quoted, the
+ * whole cut to MAX_PATH_CHARS), or undefined.
  */
 export function inexactNumbersIn(text: string): InexactFinder | undefined {
   if (!mayHoldInexact(text)) return undefined;
