@@ -19,15 +19,11 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { spawn } from "node:child_process";
 import { CLI, ROOT } from "../tests/support/bridge.ts";
+import { option } from "./lib/args.ts";
 
-function flag(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-const CALLS = flag("calls", 2000);
-const CONCURRENCY = flag("concurrency", 16);
-const ROUNDS = flag("rounds", 3);
+const CALLS = Number(option("--calls") ?? 2000);
+const CONCURRENCY = Number(option("--concurrency") ?? 16);
+const ROUNDS = Number(option("--rounds") ?? 3);
 
 interface Round {
   p50: number;

@@ -21,13 +21,12 @@ import { join } from "node:path";
 import { setReplyTimeout } from "./lib/mcp-client.mjs";
 import { PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { ROOT, startTarget } from "./lib/targets.ts";
+import { option } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-const WARMUP = Number(value("--warmup") ?? 6000);
-const CALLS = Number(value("--calls") ?? 1000);
-const REPS = Number(value("--reps") ?? 3);
-const CONNECTIONS = Number(value("--connections") ?? 16);
+const WARMUP = Number(option("--warmup") ?? 6000);
+const CALLS = Number(option("--calls") ?? 1000);
+const REPS = Number(option("--reps") ?? 3);
+const CONNECTIONS = Number(option("--connections") ?? 16);
 
 /** Runs `count` calls over CONNECTIONS workers. */
 async function run(call: PathCall, count: number, firstId: number): Promise<void> {

@@ -24,27 +24,26 @@ import { post, responseFor } from "./lib/mcp-client.mjs";
 import { modernCall, modernEcho, modernHeaders, PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { cpuSeconds, treeCpuSeconds } from "./lib/proc.mjs";
 import { ROOT, startTarget, type Running } from "./lib/targets.ts";
+import { flag, option } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-const DURATION_MS = Number(value("--duration") ?? 2000);
-const CONNECTIONS = Number(value("--connections") ?? 16);
-const REPS = Number(value("--reps") ?? 9);
+const DURATION_MS = Number(option("--duration") ?? 2000);
+const CONNECTIONS = Number(option("--connections") ?? 16);
+const REPS = Number(option("--reps") ?? 9);
 /** Each path runs this long, unmeasured, before the repetitions: both measured warm (JIT, the modern pool's children started). */
-const WARMUP_MS = Number(value("--warmup") ?? 3000);
-const ROUNDS = Number(value("--rounds") ?? 200);
+const WARMUP_MS = Number(option("--warmup") ?? 3000);
+const ROUNDS = Number(option("--rounds") ?? 200);
 /** session.modern_pool_size: 1 runs a principal's calls that may ask for input one at a time. */
-const POOL = Number(value("--pool") ?? 8);
+const POOL = Number(option("--pool") ?? 8);
 /** Writes a CPU profile of the bridge to this directory (node --cpu-prof); see cpuprofile-summary.mjs. */
-const PROFILE_DIR = value("--profile");
+const PROFILE_DIR = option("--profile");
 /** Runs one path's throughput only (for a profile of that path): no ratio, no MRTR round. */
-const ONLY = value("--only");
+const ONLY = option("--only");
 /**
  * Pins the load generator (this process) to CPU 1 and the bridge with its children to CPU 0
  * (taskset, Linux): on 2 cores the load generator otherwise competes with the bridge for the same
  * CPU, and the ratio then counts the client's cost of a larger request as the bridge's.
  */
-const PIN = argv.includes("--pin");
+const PIN = flag("--pin");
 if (PIN && (process.platform !== "linux" || os.cpus().length < 2)) throw new Error("--pin needs Linux (taskset) and at least 2 CPUs");
 if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "modern") throw new Error("--only takes legacy, sized or modern");
 

@@ -24,20 +24,16 @@ import http from "node:http";
 import { createInterface } from "node:readline";
 import bcrypt from "bcryptjs";
 import { BEARER_TOKEN, FIXTURE, freePort, ROOT } from "./lib/targets.ts";
+import { flag, option } from "./lib/args.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const at = args.indexOf(name);
-  return at === -1 ? undefined : args[at + 1];
-};
-const QUICK = args.includes("--quick");
-const DURATION_MS = Number(flag("--duration") ?? (QUICK ? 1500 : 5000));
-const REPS = Number(flag("--reps") ?? (QUICK ? 1 : 3));
-const TOKEN_CONNECTIONS = Number(flag("--connections") ?? 4);
+const QUICK = flag("--quick");
+const DURATION_MS = Number(option("--duration") ?? (QUICK ? 1500 : 5000));
+const REPS = Number(option("--reps") ?? (QUICK ? 1 : 3));
+const TOKEN_CONNECTIONS = Number(option("--connections") ?? 4);
 const TOOLS_CONNECTIONS = 16;
 const WARMUP_MS = QUICK ? 300 : 1000;
 /** `--cpu-prof DIR`: the bridge writes a V8 profile there on exit (summarise with bench/cpuprofile-summary.mjs). */
-const NODE_ARGS = flag("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir", flag("--cpu-prof")!] : [];
+const NODE_ARGS = option("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir", option("--cpu-prof")!] : [];
 const USER = { username: "bench", password: "bench password, not a secret" };
 const CALLBACK = "http://127.0.0.1:9/callback";
 

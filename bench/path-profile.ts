@@ -9,11 +9,13 @@
  * host's drift (a tenth within minutes here) falls on all paths alike, where profiles taken one
  * after another differ by it. The result is CPU µs per call by function, self and inclusive (a
  * function counted once per sample whatever its depth), and the differences modern − sized and
- * modern − legacy. perf's own cost per sample inflates every figure alike (a call costs ~3× its
- * unprofiled time): compare within the run. Needs Linux, 2+ CPUs, `perf` and `taskset`.
+ * modern − legacy. perf's own cost per sample inflates every figure alike (a call costs ~2.3× its
+ * unprofiled time): compare within the run. A short pause after each window is charged to no
+ * path, so that little of what one window left (sockets closing, a collection of its garbage) is
+ * charged to the next. Needs Linux, 2+ CPUs, `perf` and `taskset`.
  * Writes bench/results/modern-profile.{json,md}. Never fails on a number.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -22,16 +24,17 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { ROOT, startTarget } from "./lib/targets.ts";
+import { option } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-const REPS = Number(value("--reps") ?? 10);
-const DURATION_MS = Number(value("--duration") ?? 1500);
+const REPS = Number(option("--reps") ?? 10);
+const DURATION_MS = Number(option("--duration") ?? 1500);
 /** Samples per second; each stands for 1e6 / FREQUENCY µs of CPU. */
-const FREQUENCY = Number(value("--frequency") ?? 4000);
-const TOP = Number(value("--top") ?? 30);
+const FREQUENCY = Number(option("--frequency") ?? 4000);
+const TOP = Number(option("--top") ?? 30);
 const CONNECTIONS = 16;
 const WARMUP_MS = 4000;
+/** Uncharged pause after each window (see the module comment). */
+const GAP_MS = 300;
 
 /** One path's measured window, on the monotonic clock perf stamps its samples with (ns). */
 interface Window {
@@ -65,17 +68,17 @@ async function run(call: PathCall, durationMs: number, ids: { next: number }): P
   return done;
 }
 
-/** A frame's symbol as perf prints it, shortened: JIT functions named by bundle line, perf's tier marks and offsets dropped. */
+/** A frame's symbol as perf prints it (after its address), shortened: V8's tier marks dropped, bridge functions named by bundle line. */
 function symbolOf(frame: string): string {
-  const symbol = frame.trim().replace(/^[0-9a-f]+\s+/, "");
-  return symbol
-    .replace(/^[~*^+]?(JS|LazyCompile|Function|Builtin|RegExp):[~*^+]?/, "$1 ")
+  return frame
+    .trim()
+    .replace(/^[0-9a-f]+\s+/, "")
+    .replace(/^[~*^+]?(JS|RegExp):[~*^+]?/, "$1 ")
     .replace(/ \S*dist\/mcp-bridge\.cjs:(\d+):\d+/, " (bundle line $1)")
-    .replace(/\+0x[0-9a-f]+$/, "")
     .slice(0, 140);
 }
 
-/** Reads `perf script` of `data` and charges each sample to the window holding it. */
+/** Reads `perf script` of `data` and charges each sample to the window holding it. Rejects when perf fails or no sample falls in a window. */
 async function tally(data: string, windows: Window[]): Promise<Map<Path, Tally>> {
   const tallies = new Map<Path, Tally>(PATHS.map((path) => [path, { self: new Map(), inclusive: new Map(), samples: 0 }]));
   const sorted = [...windows].sort((a, b) => (a.start < b.start ? -1 : 1));
@@ -92,7 +95,8 @@ async function tally(data: string, windows: Window[]): Promise<Map<Path, Tally>>
     add(t.self, frames[0]!);
     for (const frame of new Set(frames)) add(t.inclusive, frame);
   };
-  const perf = spawn("perf", ["script", "-i", data, "-F", "time,ip,sym", "--ns"], { stdio: ["ignore", "pipe", "ignore"] });
+  const perf = spawn("perf", ["script", "-i", data, "-F", "time,ip,sym", "--ns"], { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = once(perf, "exit");
   for await (const line of createInterface({ input: perf.stdout! })) {
     // A sample's header is its timestamp ("  1255.667270063:"), its frames follow, innermost first.
     const header = /^\s*(\d+)\.(\d{9}):\s*$/.exec(line);
@@ -103,6 +107,9 @@ async function tally(data: string, windows: Window[]): Promise<Map<Path, Tally>>
     } else if (line.trim()) frames.push(symbolOf(line));
   }
   charge();
+  const [code] = await exited;
+  if (code !== 0) throw new Error(`perf script exited with ${code}`);
+  if (PATHS.some((path) => tallies.get(path)!.samples === 0)) throw new Error("perf recorded no sample in some path's windows");
   return tallies;
 }
 
@@ -111,38 +118,57 @@ async function main(): Promise<void> {
   execFileSync("perf", ["--version"], { stdio: "ignore" });
   const dir = mkdtempSync(join(os.tmpdir(), "mcp-bridge-path-profile-"));
   const data = join(dir, "perf.data");
-  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer, perf", kind: "bridge", auth: "bearer", nodeArgs: ["--perf-basic-prof"] });
   const windows: Window[] = [];
+  let perf: ChildProcess | undefined;
+  let tallies: Map<Path, Tally>;
+  let jitMap: string | undefined;
   try {
-    execFileSync("taskset", ["-a", "-p", "-c", "0", String(target.pid)], { stdio: "ignore" });
-    execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
-    const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-    const loads = await pathLoads(target, sessionAgent);
-    const ids = { next: 1 };
-    for (const path of PATHS) await run(loads[path], WARMUP_MS, ids);
-    const perf = spawn("perf", ["record", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock", "-F", String(FREQUENCY), "-g", "-o", data, "-p", String(target.pid)], { stdio: "ignore" });
-    const exited = once(perf, "exit");
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    for (let rep = 0; rep < REPS; rep++) {
-      for (const path of rep % 2 === 0 ? PATHS : [...PATHS].reverse()) {
-        // process.hrtime is CLOCK_MONOTONIC on Linux, the clock perf was told to stamp with.
-        const start = process.hrtime.bigint();
-        const calls = await run(loads[path], DURATION_MS, ids);
-        windows.push({ path, start, end: process.hrtime.bigint(), calls });
+    const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer, perf", kind: "bridge", auth: "bearer", nodeArgs: ["--perf-basic-prof"] });
+    // --perf-basic-prof's map of the JIT's code: perf script reads it after the bridge is gone.
+    jitMap = `/tmp/perf-${target.pid}.map`;
+    try {
+      execFileSync("taskset", ["-a", "-p", "-c", "0", String(target.pid)], { stdio: "ignore" });
+      execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+      const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+      const loads = await pathLoads(target, sessionAgent);
+      const ids = { next: 1 };
+      for (const path of PATHS) await run(loads[path], WARMUP_MS, ids);
+      perf = spawn("perf", ["record", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock", "-F", String(FREQUENCY), "-g", "-o", data, "-p", String(target.pid)], { stdio: ["ignore", "ignore", "inherit"] });
+      const exited = once(perf, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+      // perf needs a moment to attach to every thread; one that cannot (permissions, -F above the
+      // kernel's limit) has exited by then.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (perf.exitCode !== null) throw new Error(`perf record exited with ${perf.exitCode}`);
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const path of rep % 2 === 0 ? PATHS : [...PATHS].reverse()) {
+          // process.hrtime is CLOCK_MONOTONIC on Linux, the clock perf was told to stamp with.
+          const start = process.hrtime.bigint();
+          const calls = await run(loads[path], DURATION_MS, ids);
+          windows.push({ path, start, end: process.hrtime.bigint(), calls });
+          await new Promise((resolve) => setTimeout(resolve, GAP_MS));
+        }
       }
+      perf.kill("SIGINT");
+      const [code, signal] = await exited;
+      if (code !== 0 && signal !== "SIGINT") throw new Error(`perf record ended with ${code ?? signal}`);
+      sessionAgent.destroy();
+    } finally {
+      if (perf && perf.exitCode === null && perf.signalCode === null) perf.kill("SIGKILL");
+      await target.stop();
     }
-    perf.kill("SIGINT");
-    await exited;
-    sessionAgent.destroy();
+    tallies = await tally(data, windows);
   } finally {
-    await target.stop();
+    rmSync(dir, { recursive: true, force: true });
+    if (jitMap) rmSync(jitMap, { force: true });
   }
-  const tallies = await tally(data, windows);
-  rmSync(dir, { recursive: true, force: true });
 
   const calls = new Map<Path, number>(PATHS.map((path) => [path, windows.filter((w) => w.path === path).reduce((sum, w) => sum + w.calls, 0)]));
   const usPerCall = (path: Path, samples: number) => (samples * 1e6) / FREQUENCY / calls.get(path)!;
-  /** Inclusive rows name JavaScript functions only: the runtime's frames below them (event loop, callbacks) hold everything. */
+  /**
+   * Functions by how much more CPU (µs per call) modern spends in them than `base`, largest increase
+   * first. Inclusive rows name JavaScript functions only: the runtime's frames below them (event
+   * loop, callbacks) hold everything.
+   */
   const differences = (kind: "self" | "inclusive", base: Path) => {
     const names = new Set([...tallies.get(base)![kind].keys(), ...tallies.get("modern")![kind].keys()]);
     return [...names]
@@ -182,15 +208,15 @@ async function main(): Promise<void> {
     "",
     "µs per call under perf (every figure inflated alike by perf's cost per sample); inclusive: the JavaScript function anywhere on the stack.",
     "",
-    "## Modern − sized, inclusive",
+    "## Largest increases, modern − sized, inclusive",
     "",
     ...table(result.modernMinusSized.inclusive, "sized"),
     "",
-    "## Modern − sized, self",
+    "## Largest increases, modern − sized, self",
     "",
     ...table(result.modernMinusSized.self, "sized"),
     "",
-    "## Modern − legacy, inclusive",
+    "## Largest increases, modern − legacy, inclusive",
     "",
     ...table(result.modernMinusLegacy.inclusive, "legacy"),
     "",

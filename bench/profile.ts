@@ -11,14 +11,13 @@ import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ROOT, startJwtIssuer, startTarget, type Accept, type Auth } from "./lib/targets.ts";
+import { option } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const value = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : fallback);
-const durationMs = Number(value("--duration", "8000"));
-const connections = Number(value("--connections", "16"));
-const auth = value("--auth", "bearer") as Auth;
-const accept = value("--accept", "both") as Accept;
-const sessions = value("--sessions", "one") as "one" | "each";
+const durationMs = Number(option("--duration") ?? 8000);
+const connections = Number(option("--connections") ?? 16);
+const auth = (option("--auth") ?? "bearer") as Auth;
+const accept = (option("--accept") ?? "both") as Accept;
+const sessions = (option("--sessions") ?? "one") as "one" | "each";
 const name = `bridge-${sessions === "one" ? "s" : "m"}${connections}-${auth}${accept === "both" ? "" : `-${accept}`}`;
 
 const dir = join(ROOT, "bench/results/profiles");

@@ -21,22 +21,20 @@ import { createInterface } from "node:readline";
 import { callEcho, deleteSession, openSession } from "./lib/mcp-client.mjs";
 import { cpuSeconds, memory, startMemorySampler, treeCpuSeconds } from "./lib/proc.mjs";
 import { ROOT, startJwtIssuer, startTarget, type Accept, type JwtIssuer, type TargetSpec } from "./lib/targets.ts";
+import { flag, option } from "./lib/args.ts";
 
 // ---- options ------------------------------------------------------------------------------
 
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(name);
-const value = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const QUICK = flag("--quick");
-const ONLY = value("--only")?.split(",");
+const ONLY = option("--only")?.split(",");
 /** Runs only these target ids in each scenario (a quick before/after of one change). */
-const TARGETS = value("--targets")?.split(",");
-const REPS_OVERRIDE = value("--reps") ? Number(value("--reps")) : undefined;
-const DURATION_MS = Number(value("--duration") ?? (QUICK ? 1000 : 3000));
+const TARGETS = option("--targets")?.split(",");
+const REPS_OVERRIDE = option("--reps") ? Number(option("--reps")) : undefined;
+const DURATION_MS = Number(option("--duration") ?? (QUICK ? 1000 : 3000));
 const WARMUP_MS = QUICK ? 500 : 1000;
-const IDLE_SESSIONS = Number(value("--idle-sessions") ?? (QUICK ? 20 : 100));
+const IDLE_SESSIONS = Number(option("--idle-sessions") ?? (QUICK ? 20 : 100));
 const STARTUP_REPS = QUICK ? 1 : 5;
-const OUT = value("--out") ?? (QUICK ? "quick" : "latest");
+const OUT = option("--out") ?? (QUICK ? "quick" : "latest");
 
 // ---- targets and scenarios ----------------------------------------------------------------
 
