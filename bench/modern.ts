@@ -21,7 +21,7 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { post, responseFor } from "./lib/mcp-client.mjs";
-import { modernCall, modernEcho, modernHeaders, PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
+import { callFor, modernCall, modernEcho, modernHeaders, PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { cpuSeconds, treeCpuSeconds } from "./lib/proc.mjs";
 import { ROOT, startTarget, type Running } from "./lib/targets.ts";
 import { flag, option } from "./lib/args.ts";
@@ -65,24 +65,12 @@ interface CpuPerCall {
 /** Calls per second over `CONNECTIONS` workers for DURATION_MS (after a short warm-up), and the CPU they cost. */
 async function throughput(target: Running, call: PathCall, durationMs = DURATION_MS): Promise<{ rate: number; cpu: CpuPerCall }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  let id = 1;
-  const run = async (until: number) => {
-    let done = 0;
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (Date.now() < until) {
-          await call(agent, id++);
-          done++;
-        }
-      }),
-    );
-    return done;
-  };
-  await run(Date.now() + 300);
+  const ids = { next: 1 };
+  await callFor(call, agent, CONNECTIONS, 300, ids);
   const snapshot = () => ({ bridge: cpuSeconds(target.pid), tree: treeCpuSeconds(target.pid), self: process.cpuUsage() });
   const before = snapshot();
   const started = Date.now();
-  const done = await run(started + durationMs);
+  const done = await callFor(call, agent, CONNECTIONS, durationMs, ids);
   const after = snapshot();
   const rate = (done * 1000) / (Date.now() - started);
   agent.destroy();

@@ -22,7 +22,7 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
+import { callFor, PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { ROOT, startTarget } from "./lib/targets.ts";
 import { option } from "./lib/args.ts";
 
@@ -51,21 +51,14 @@ interface Tally {
   samples: number;
 }
 
-/** Calls of `call` over CONNECTIONS workers until `durationMs` passed; how many. */
+/** Calls of `call` for `durationMs` on a fresh agent (no socket of another window's); how many. */
 async function run(call: PathCall, durationMs: number, ids: { next: number }): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  let done = 0;
-  const until = Date.now() + durationMs;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (Date.now() < until) {
-        await call(agent, ids.next++);
-        done++;
-      }
-    }),
-  );
-  agent.destroy();
-  return done;
+  try {
+    return await callFor(call, agent, CONNECTIONS, durationMs, ids);
+  } finally {
+    agent.destroy();
+  }
 }
 
 /** A frame's symbol as perf prints it (after its address), shortened: V8's tier marks dropped, bridge functions named by bundle line. */
@@ -81,13 +74,12 @@ function symbolOf(frame: string): string {
 /** Reads `perf script` of `data` and charges each sample to the window holding it. Rejects when perf fails or no sample falls in a window. */
 async function tally(data: string, windows: Window[]): Promise<Map<Path, Tally>> {
   const tallies = new Map<Path, Tally>(PATHS.map((path) => [path, { self: new Map(), inclusive: new Map(), samples: 0 }]));
-  const sorted = [...windows].sort((a, b) => (a.start < b.start ? -1 : 1));
   const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
   let at: bigint | undefined;
   let frames: string[] = [];
   const charge = () => {
     if (at === undefined) return;
-    const window = sorted.find((w) => w.start <= at! && at! <= w.end);
+    const window = windows.find((w) => w.start <= at! && at! <= w.end);
     if (!window) return;
     const t = tallies.get(window.path)!;
     t.samples++;

@@ -74,3 +74,22 @@ export async function pathLoads(target: Running, agent: http.Agent): Promise<Rec
     modern: (agent, id) => modernEcho(agent, target, id, `t${id}`),
   };
 }
+
+/**
+ * Runs `call` on `connections` concurrent workers over `agent` (keep-alive) for `durationMs`
+ * milliseconds; how many calls were answered. `ids.next` numbers them (JSON-RPC ids, unique per
+ * agent), carried over between runs. Rejects with the first call that came back wrong.
+ */
+export async function callFor(call: PathCall, agent: http.Agent, connections: number, durationMs: number, ids: { next: number }): Promise<number> {
+  let done = 0;
+  const until = Date.now() + durationMs;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < until) {
+        await call(agent, ids.next++);
+        done++;
+      }
+    }),
+  );
+  return done;
+}
