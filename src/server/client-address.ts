@@ -4,7 +4,7 @@
  * from the nearest and stopping at the first untrusted one, so a client cannot spoof its address
  * by sending the header itself. Used by failure limits, connection caps and logs.
  */
-import { CidrSet, formatIp, parseIp } from "../util/cidr.ts";
+import { canonicalAddress, CidrSet, formatIp, parseIp } from "../util/cidr.ts";
 
 /** Hops looked at, nearest first: a longer header is an attack, not a proxy chain. */
 const MAX_HOPS = 32;
@@ -58,13 +58,9 @@ export type ClientAddressResolver = (peer: string, headers: Headers) => string;
  */
 export function clientAddressResolver(trustedProxies: readonly string[]): ClientAddressResolver {
   const trusted = new CidrSet(trustedProxies);
-  const canonical = (text: string) => {
-    const bytes = parseIp(text);
-    return bytes ? formatIp(bytes) : text;
-  };
-  if (trusted.size === 0) return (peer) => canonical(peer);
+  if (trusted.size === 0) return (peer) => canonicalAddress(peer);
   return (peer, headers) => {
-    let current = canonical(peer);
+    let current = canonicalAddress(peer);
     if (!trusted.contains(current)) return current;
     const xff = headers.get("x-forwarded-for");
     const forwarded = xff === null ? headers.get("forwarded") : null;

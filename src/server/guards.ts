@@ -8,6 +8,7 @@
 import type { ServerConfig } from "../config/schema.ts";
 import { isIp } from "../util/cidr.ts";
 import { parseHostPort } from "../util/host.ts";
+import { memoized } from "../util/memo.ts";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -39,7 +40,8 @@ export function createRequestGuard(config: ServerConfig): RequestGuard {
   // With auth off, "*" is refused by the config rules; with auth on, a page still needs a token.
   const anyOrigin = allowedOrigins.has("*");
 
-  function hostAllowed(hostHeader: string): boolean {
+  // Remembered (bounded): every request carries one, nearly always the same few.
+  const hostAllowed = memoized((hostHeader: string): boolean => {
     const parsed = parseHostPort(hostHeader);
     if (!parsed) return false;
     const name = parsed.host;
@@ -47,7 +49,7 @@ export function createRequestGuard(config: ServerConfig): RequestGuard {
     if (name === publicHost) return true;
     if (entries.length > 0) return anyPort.has(name) || (parsed.port !== undefined && withPort.has(`${name}:${parsed.port}`));
     return loopbackListener ? isLoopbackHost(name) : isLoopbackHost(name) || isIp(name);
-  }
+  });
 
   return {
     check(hostHeader, originHeader) {

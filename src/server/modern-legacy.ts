@@ -404,7 +404,7 @@ function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstr
   context.legacy.perHolder.set(holder, count + 1);
   const round = new Round(context, message.method, principalName(request), holder, retry.params, message.id, request.envelope);
   const target = retry.params?.name ?? retry.params?.uri;
-  const call = { clientId: message.id, method: message.method, params: withoutEnvelope(retry.params), sink: round, kind: `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}` };
+  const call = { clientId: message.id, method: message.method, params: withoutEnvelope(retry.params), sink: round, kind: `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`, holder };
   let started: StartedCall | Promise<StartedCall>;
   try {
     started = pool.start(request.principal, call, true, primary);
@@ -590,21 +590,36 @@ function sendRound(context: Context, round: Round, reply: ModernReply, asked: Ro
 }
 
 /**
- * Frees a child of `group` for a new call by ending the call there that has waited longest for
- * its client to come back with input (a client that never retries must not hold a child for
- * read_timeout while others wait). Its requestState is refused from then on. A round that went to
- * its client less than `graceMs` ago is spared: "evicted" when a call was ended, else the
- * milliseconds until the oldest waiting round may be, or undefined when no round of `group` waits.
+ * Frees a child of `group` for a new call of `holder` (ModernRequest.holder; undefined: any round
+ * may go) by ending a call there that waits for its client to come back with input (a client that
+ * never retries must not hold a child for read_timeout while others wait). Its requestState is
+ * refused from then on. The round ended is the oldest of the holder with the most calls on legacy
+ * children (in flight, waiting for a child or for input), the caller's own on a tie: another
+ * holder's only when it has more calls than the caller. Without authentication every client
+ * shares the children, and a client that asks and never answers must not end other clients'
+ * rounds by calling more. A round that went to its client less than
+ * `graceMs` ago is spared: "evicted" when a call was ended, else the milliseconds until that round
+ * may be, or undefined when no round of `group` waits that this holder may end.
  */
-export function evictOldest(context: Context, group: readonly ModernUpstream[], graceMs: number): Eviction {
-  let oldest: Round | undefined;
+export function evictOldest(context: Context, group: readonly ModernUpstream[], graceMs: number, holder?: string): Eviction {
+  const waiting = new Map<string, Round[]>();
   for (const round of context.legacy.rounds.values()) {
     // A round whose retry is being served (it has a reply again) is not waiting for its client; one
     // the child has answered holds no child (ending it would free nothing and lose the answer).
     if (round.waitingSince === undefined || round.reply || round.settled || !group.includes(round.upstream)) continue;
-    if (!oldest || round.waitingSince < oldest.waitingSince!) oldest = round;
+    const rounds = waiting.get(round.holder);
+    if (rounds) rounds.push(round);
+    else waiting.set(round.holder, [round]);
   }
-  if (!oldest) return undefined;
+  // A holder's load: its calls on legacy children, in flight, waiting for a child or for input.
+  const load = (of: string) => context.legacy.perHolder.get(of) ?? 0;
+  let chosen = holder === undefined ? undefined : waiting.get(holder);
+  let chosenLoad = holder === undefined ? -1 : load(holder);
+  for (const [other, rounds] of waiting) {
+    if (other !== holder && load(other) > chosenLoad) [chosen, chosenLoad] = [rounds, load(other)];
+  }
+  if (!chosen) return undefined;
+  const oldest = chosen.reduce((a, b) => (b.waitingSince! < a.waitingSince! ? b : a));
   const spared = oldest.waitingSince! + graceMs - performance.now();
   if (spared > 0) return spared;
   oldest.upstream.cancel(oldest.callId, "another call needed the child; the client did not come back with input");

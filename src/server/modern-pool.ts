@@ -57,6 +57,8 @@ export interface PoolCall {
   sink: CallSink;
   /** Names the kind of call (method and tool/prompt/resource name): quiet kinds share a child. */
   kind?: string;
+  /** Whose call it is (ModernRequest.holder): which waiting rounds it may end (see evictWaiting). */
+  holder?: string;
 }
 
 /** One call started on a child: the child, and the call's id there. */
@@ -98,10 +100,11 @@ export class ModernChildPool {
   readonly #listeners = new Map<string, Set<BroadcastListener>>();
   #names = 0;
   /**
-   * Ends the call on one of `children` that has waited longest, and at least `graceMs`, for its
-   * client to come back with input (the rounds live with the server, which sets this).
+   * Ends a call on one of `children` that has waited at least `graceMs` for its client to come back
+   * with input, one that a call of `holder` may end (see evictOldest; the rounds live with the
+   * server, which sets this).
    */
-  evictWaiting: ((children: readonly ModernUpstream[], graceMs: number) => Eviction) | undefined;
+  evictWaiting: ((children: readonly ModernUpstream[], graceMs: number, holder?: string) => Eviction) | undefined;
   /** An owner's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
   othersOf: (owner: string) => number = () => 0;
   /** Where children report whether they started, for /ready (the legacy sessions' record, set by the server). */
@@ -266,7 +269,7 @@ export class ModernChildPool {
         // A child still starting that another call waits for may fit after it: wait for it rather than end someone's round.
         if (starting.length > 0) await starting[0]!.ready.catch(() => undefined);
         else {
-          const eviction = this.evictWaiting?.(this.#groups.get(key) ?? [], Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4));
+          const eviction = this.evictWaiting?.(this.#groups.get(key) ?? [], Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4), call.holder);
           // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
           if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction);
         }
@@ -366,8 +369,8 @@ export class ModernChildPool {
 
   /**
    * At max_sessions, a principal without a child (or a subject's first legacy session) takes the place of
-   * another principal's extra child (every principal keeps its first): an idle one, else one whose call has waited longest
-   * for its client (`evictWaiting` ends that call). One user's rounds must not lock others out.
+   * another principal's extra child (every principal keeps its first): an idle one, else one whose call waits for its
+   * client (`evictWaiting` ends that call: the oldest of the principal with the most calls). One user's rounds must not lock others out.
    */
   #reclaimFor(key: string | undefined): Promise<void> | undefined {
     const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));

@@ -25,6 +25,12 @@ import { SessionLimitError } from "./sessions.ts";
 
 /** Open `subscriptions/listen` streams per holder (ModernRequest.holder). */
 const MAX_LISTENS_PER_HOLDER = 32;
+/**
+ * The longest `subscriptions/listen` body (characters): its stream keeps the request while it is
+ * open, so this times MAX_LISTENS_PER_HOLDER is what one holder's streams may hold. Room for a few
+ * hundred resource URIs.
+ */
+const MAX_LISTEN_BODY_LENGTH = 65_536;
 /** A tools/call naming a tool the bridge has not seen makes it list the child's tools at most this often. */
 const TOOL_LIST_INTERVAL_MS = 5_000;
 
@@ -35,6 +41,8 @@ export interface ModernRequest {
   /** The request's headers, standard ones read once (see withStandardHeadersRead). */
   headers: HeaderSource;
   message: JsonRpcRequest;
+  /** The body's length in characters, as received. */
+  bodyLength: number;
   envelope: RequestEnvelope;
   principal: Principal | undefined;
   /**
@@ -96,7 +104,7 @@ export class ModernServer {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key, { aesGcm: platform.aesGcm, sha256: platform.sha256 }), legacy: new LegacyChildState(config, logger) };
-    this.pool.evictWaiting = (children, graceMs) => evictOldest(this.#context, children, graceMs);
+    this.pool.evictWaiting = (children, graceMs, holder) => evictOldest(this.#context, children, graceMs, holder);
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
     this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
     this.#noChild = throttledLog(logger, "modern requests with no MCP server", { burst: 10, windowMs: 60_000 });
@@ -123,6 +131,9 @@ export class ModernServer {
     // Its answer is a stream that stays open: a client taking only JSON could never be answered.
     if (message.method === "subscriptions/listen" && !request.accept.sse) {
       return jsonRpcErrorResponse(406, errorResponse(message.id, ErrorCode.InvalidRequest, "Not Acceptable: subscriptions/listen is answered with a stream; accept text/event-stream"));
+    }
+    if (message.method === "subscriptions/listen" && request.bodyLength > MAX_LISTEN_BODY_LENGTH) {
+      return jsonRpcErrorResponse(400, errorResponse(message.id, ErrorCode.InvalidParams, `Invalid params: a subscriptions/listen request may be at most ${MAX_LISTEN_BODY_LENGTH} characters long (its stream keeps it while open); subscribe to fewer or shorter resource URIs, over several streams if need be`));
     }
     const ready = this.pool.readyPrimary(principal);
     if (!ready) {

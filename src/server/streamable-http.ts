@@ -155,7 +155,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
    * line each from what was parsed. A refusal when that would change a number the client sent.
    */
   function sessionLines({ messages, batch, text }: ReadMessages): string[] | Response {
-    const asReceived = !batch && !/[\r\n]/.test(text) && forwardableAsReceived(text);
+    const asReceived = !batch && !text.includes("\n") && !text.includes("\r") && forwardableAsReceived(text);
     const lines = asReceived ? [text] : messages.map((message) => JSON.stringify(message));
     // What is forwarded as received keeps its numbers; what is serialized again (here, or by a shared
     // child's hub) would carry another number than the client sent. Modern requests: see post.
@@ -189,7 +189,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         // Sent on to the child serialized again.
         const inexact = inexactNumberProblem(read.text, messages[0]);
         if (inexact) return refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`);
-        return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
+        return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, bodyLength: read.text.length, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
       }
     }
     const raws = sessionLines(read);

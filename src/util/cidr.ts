@@ -3,6 +3,7 @@
  * `server.trusted_proxies` and per-address limits. Portable (no node:net); an IPv4-mapped IPv6 address ("::ffff:10.0.0.1",
  * what a dual-stack socket reports) matches IPv4 ranges.
  */
+import { memoized } from "./memo.ts";
 
 /** An address as 16 bytes (IPv4 as its IPv4-mapped IPv6 form). */
 type Address = Uint8Array;
@@ -173,12 +174,19 @@ export function isNonPublicAddress(text: string): boolean {
  * The unit per-address limits count: the address itself for IPv4 (IPv4-mapped IPv6 as IPv4), its
  * /64 for IPv6 — one subscriber or host commonly owns a whole /64 and could otherwise take a new
  * address for every attempt. Returns e.g. "192.0.2.7" or "2001:db8:1:2::/64"; text that is no address, unchanged.
+ * Remembered (bounded): it runs for every request, from a few clients' addresses.
  */
-export function addressBucket(address: string): string {
+export const addressBucket: (address: string) => string = memoized((address) => {
   const bytes = parseIp(address);
   // Not an address (a peer the runtime could not name): counted as given.
   if (!bytes) return address;
   if (V4_MAPPED_PREFIX.every((byte, i) => bytes[i] === byte)) return formatIp(bytes);
   bytes.fill(0, 8);
   return `${formatIp(bytes)}/64`;
-}
+});
+
+/** An address's canonical text (formatIp), e.g. "::ffff:192.0.2.7" → "192.0.2.7"; text that is no address, unchanged. Remembered (bounded), as addressBucket. */
+export const canonicalAddress: (text: string) => string = memoized((text) => {
+  const bytes = parseIp(text);
+  return bytes ? formatIp(bytes) : text;
+});

@@ -31,6 +31,21 @@ for (const era of ["modern", "legacy"] as const) {
       assert.equal(listed.status, 200, JSON.stringify(listed.body));
       assert.ok(Array.isArray(listed.body.result?.tools));
     });
+
+    test("a listen request over 65,536 characters (its stream would keep it): 400 Invalid Params naming the limit; one under it opens its stream", async () => {
+      // 15 MB of resource URIs once made each open stream keep 10 MB.
+      const uris = (length: number) => Array.from({ length: 100 }, (_, i) => `file:///${String(i).padStart(length, "x")}`);
+      const big = await call(bridge, ALICE, { id: 50, method: "subscriptions/listen", params: { notifications: { resourceSubscriptions: uris(700) }, _meta: meta({}) } }, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(big.status, 400, JSON.stringify(big.body));
+      assert.equal(big.body.id, 50);
+      assert.equal(big.body.error?.code, -32602);
+      assert.match(big.body.error?.message ?? "", /at most 65536 characters/);
+      await withStreams(async (signal) => {
+        const fits = await post(bridge, ALICE, { id: 51, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true, resourceSubscriptions: uris(500) }, _meta: meta({}) } }, { signal });
+        assert.equal(fits.status, 200);
+        assert.match(fits.headers.get("content-type") ?? "", /text\/event-stream/);
+      });
+    });
   });
 }
 

@@ -83,3 +83,36 @@ describe(`${CALLS} concurrent calls that ask for input, ${POOL} children`, { tim
     assert.ok(late.some((body) => body.error?.data?.reason === "invalid_request_state"), JSON.stringify(late));
   });
 });
+
+describe("without authentication, one client's unanswered calls and another's round", { timeout: 60_000 }, () => {
+  const open = useDebugBridge((everythingServer) => ({
+    mcp_server: { command: process.execPath, args: [everythingServer], read_timeout: "30s" },
+    auth: { type: "none" },
+    session: { modern_pool_size: 2 },
+  }));
+  const ask = (id: number, tag: string, from: string, extra: Record<string, unknown> = {}, signal?: AbortSignal) =>
+    call(open, "", { id, method: "tools/call", params: { name: "elicit_tag", arguments: { tag }, ...extra, _meta: meta() } }, { from, signal });
+
+  test("a client that asks four times a second and never answers cannot end another client's round: its calls end its own", async () => {
+    const victim = (await ask(1, "victim", "127.0.0.1")).body;
+    assert.equal(victim.result?.resultType, "input_required", JSON.stringify(victim));
+    const stop = new AbortController();
+    const flood: Array<Promise<unknown>> = [];
+    // Past the 2 s grace of every round: before the fix the victim's, the oldest, gave way.
+    for (let i = 0; i < 14; i++) {
+      flood.push(ask(100 + i, `flood${i}`, "127.0.0.2", {}, stop.signal).catch(() => undefined));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    try {
+      const [key] = Object.keys(victim.result?.inputRequests ?? {});
+      const done = (await ask(2, "victim", "127.0.0.1", { inputResponses: { [key!]: { action: "accept", content: { value: "mine" } } }, requestState: victim.result?.requestState })).body;
+      assert.equal(textOf(done.result), "victim=mine", JSON.stringify(done));
+      // The flooding client's own rounds made way for its later calls: some of them got their question.
+      const asked = (await Promise.all(flood.slice(0, 4))) as Array<{ body: Body } | undefined>;
+      assert.ok(asked.some((answer) => answer?.body.result?.resultType === "input_required"), JSON.stringify(asked));
+    } finally {
+      stop.abort();
+      await Promise.all(flood);
+    }
+  });
+});

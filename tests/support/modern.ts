@@ -3,6 +3,7 @@
  * sends them: the envelope in `params._meta`, the standard Mcp-* headers.
  */
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { startBridge, useBridge, type RunningBridge } from "./bridge.ts";
 import { buildFixtures } from "./fixtures.ts";
 
@@ -28,6 +29,8 @@ export interface PostOptions {
   /** Sent as the body instead of the message. */
   raw?: string;
   accept?: string;
+  /** The client's own address (127.x.y.z: another machine, as the bridge sees it); sent through node:http. */
+  from?: string;
 }
 
 /**
@@ -46,19 +49,27 @@ export function meta(capabilities: Record<string, unknown> = { elicitation: {} }
 /** POSTs a modern request with its standard headers (Mcp-Name from `params.name` or `params.uri`). */
 export function post(bridge: RunningBridge, token: string, message: Record<string, any>, options: PostOptions = {}): Promise<Response> {
   const name = message.params?.name ?? message.params?.uri;
-  return fetch(bridge.url, {
-    method: "POST",
-    signal: options.signal,
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: options.accept ?? "application/json, text/event-stream",
-      "mcp-protocol-version": MODERN,
-      "mcp-method": message.method,
-      ...(typeof name === "string" && { "mcp-name": name }),
-      ...options.headers,
-    },
-    body: options.raw ?? JSON.stringify({ jsonrpc: "2.0", ...message }),
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+    accept: options.accept ?? "application/json, text/event-stream",
+    "mcp-protocol-version": MODERN,
+    "mcp-method": message.method,
+    ...(typeof name === "string" && { "mcp-name": name }),
+    ...options.headers,
+  };
+  const body = options.raw ?? JSON.stringify({ jsonrpc: "2.0", ...message });
+  if (options.from === undefined) return fetch(bridge.url, { method: "POST", signal: options.signal, headers, body });
+  // fetch cannot choose its local address: the whole answer is read, then handed over as a Response.
+  return new Promise((resolve, reject) => {
+    const sent = request(bridge.url, { method: "POST", headers, localAddress: options.from, signal: options.signal }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+      answer.on("end", () => resolve(new Response(Buffer.concat(chunks), { status: answer.statusCode, headers: answer.headers as Record<string, string> })));
+      answer.on("error", reject);
+    });
+    sent.on("error", reject);
+    sent.end(body);
   });
 }
 
