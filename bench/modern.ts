@@ -15,7 +15,6 @@
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
  * Writes bench/results/modern.{json,md}. Never fails on a number.
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -25,6 +24,7 @@ import { callFor, modernCall, modernEcho, modernHeaders, PATH_LABELS, pathLoads,
 import { cpuSeconds, treeCpuSeconds } from "./lib/proc.mjs";
 import { ROOT, startTarget, type Running } from "./lib/targets.ts";
 import { flag, option } from "./lib/args.ts";
+import { assertCanPin, pin } from "./lib/pin.ts";
 
 const DURATION_MS = Number(option("--duration") ?? 2000);
 const CONNECTIONS = Number(option("--connections") ?? 16);
@@ -44,12 +44,13 @@ const ONLY = option("--only");
  * CPU, and the ratio then counts the client's cost of a larger request as the bridge's.
  */
 const PIN = flag("--pin");
-if (PIN && (process.platform !== "linux" || os.cpus().length < 2)) throw new Error("--pin needs Linux (taskset) and at least 2 CPUs");
+if (PIN) assertCanPin("--pin");
 if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "modern") throw new Error("--only takes legacy, sized or modern");
 
 /** The value at fraction `q` of the sorted values (0.5: the median; 0.25 and 0.75: the quartiles). */
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * q + 0.5)]!;
 const median = (values: number[]) => quantile(values, 0.5);
+
 
 /**
  * CPU microseconds per call of the measured phase, from /proc (utime+stime, all threads: GC and
@@ -88,9 +89,8 @@ async function main(): Promise<void> {
   let mrtr = { roundMs: 0, twoCallsMs: 0 };
   try {
     if (PIN) {
-      // -a: every thread (GC, libuv); the bridge's children start later and inherit its CPU.
-      execFileSync("taskset", ["-a", "-p", "-c", "0", String(target.pid)], { stdio: ["ignore", "ignore", "inherit"] });
-      execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: ["ignore", "ignore", "inherit"] });
+      pin(target.pid, 0);
+      pin(process.pid, 1);
     }
     const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const loads = await pathLoads(target, sessionAgent);

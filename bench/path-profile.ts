@@ -25,6 +25,7 @@ import { createInterface } from "node:readline";
 import { callFor, PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { ROOT, startTarget } from "./lib/targets.ts";
 import { option } from "./lib/args.ts";
+import { assertCanPin, pin } from "./lib/pin.ts";
 
 const REPS = Number(option("--reps") ?? 10);
 const DURATION_MS = Number(option("--duration") ?? 1500);
@@ -106,7 +107,7 @@ async function tally(data: string, windows: Window[]): Promise<Map<Path, Tally>>
 }
 
 async function main(): Promise<void> {
-  if (process.platform !== "linux" || os.cpus().length < 2) throw new Error("path-profile.ts needs Linux (perf, taskset) and at least 2 CPUs");
+  assertCanPin("path-profile.ts");
   execFileSync("perf", ["--version"], { stdio: "ignore" });
   const dir = mkdtempSync(join(os.tmpdir(), "mcp-bridge-path-profile-"));
   const data = join(dir, "perf.data");
@@ -119,8 +120,8 @@ async function main(): Promise<void> {
     // --perf-basic-prof's map of the JIT's code: perf script reads it after the bridge is gone.
     jitMap = `/tmp/perf-${target.pid}.map`;
     try {
-      execFileSync("taskset", ["-a", "-p", "-c", "0", String(target.pid)], { stdio: "ignore" });
-      execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+      pin(target.pid, 0);
+      pin(process.pid, 1);
       const sessionAgent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
       const loads = await pathLoads(target, sessionAgent);
       const ids = { next: 1 };
