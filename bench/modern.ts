@@ -51,7 +51,6 @@ if (ONLY !== undefined && ONLY !== "legacy" && ONLY !== "sized" && ONLY !== "mod
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * q + 0.5)]!;
 const median = (values: number[]) => quantile(values, 0.5);
 
-
 /**
  * CPU microseconds per call of the measured phase, from /proc (utime+stime, all threads: GC and
  * JIT threads included) and process.cpuUsage: a sampling profile counts wall time, and on 2 busy

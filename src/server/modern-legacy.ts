@@ -585,45 +585,46 @@ function sendRound(context: Context, round: Round, reply: ModernReply, asked: Ro
     drop(context, round);
   }, ttl);
   reply.finish({ jsonrpc: "2.0", id: round.clientId, result: inputRequiredResult(inputRequests, state) });
-  // The call now waits for its client: a call waiting for a child may end it (evictOldest).
+  // The call now waits for its client: a call waiting for a child may end it (evictWaitingRound).
   round.upstream.onFreed?.();
 }
 
 /**
- * Frees a child of `group` for a new call of `holder` (ModernRequest.holder; undefined: any round
- * may go) by ending a call there that waits for its client to come back with input (a client that
- * never retries must not hold a child for read_timeout while others wait). Its requestState is
- * refused from then on. The round ended is the oldest of the holder with the most calls on legacy
- * children (in flight, waiting for a child or for input), the caller's own on a tie: another
- * holder's only when it has more calls than the caller. Without authentication every client
- * shares the children, and a client that asks and never answers must not end other clients'
- * rounds by calling more. A round that went to its client less than
- * `graceMs` ago is spared: "evicted" when a call was ended, else the milliseconds until that round
- * may be, or undefined when no round of `group` waits that this holder may end.
+ * Frees a child of `group` for a new call of `holder` (ModernRequest.holder; undefined: a call of
+ * no holder's, which may end any round) by ending a call there that waits for its client to come
+ * back with input (a client that never retries must not hold a child for read_timeout while others
+ * wait). Its requestState is refused from then on. Another holder's round is ended only when that
+ * holder holds more of the group's children (children running a call of its that may ask) than
+ * the caller: then the oldest round of the holder holding most; else the caller's own oldest.
+ * Without authentication every client shares the children, and a client that asks and never
+ * answers must not end other clients' rounds by calling more. A round that went to its client
+ * less than `graceMs` ago is spared: "evicted" when a call was ended, else the milliseconds until
+ * that round may be, or undefined when no round of `group` waits that this holder may end.
  */
-export function evictOldest(context: Context, group: readonly ModernUpstream[], graceMs: number, holder?: string): Eviction {
-  const waiting = new Map<string, Round[]>();
+export function evictWaitingRound(context: Context, group: readonly ModernUpstream[], graceMs: number, holder: string | undefined): Eviction {
+  const held = new Map<string, number>();
+  for (const child of group) {
+    const holders = new Set<string>();
+    for (const sink of child.candidateSinks()) if (sink instanceof Round) holders.add(sink.holder);
+    for (const each of holders) held.set(each, (held.get(each) ?? 0) + 1);
+  }
+  const mine = holder === undefined ? -1 : (held.get(holder) ?? 0);
+  let chosen: Round | undefined;
+  let chosenRank = -1;
   for (const round of context.legacy.rounds.values()) {
     // A round whose retry is being served (it has a reply again) is not waiting for its client; one
     // the child has answered holds no child (ending it would free nothing and lose the answer).
     if (round.waitingSince === undefined || round.reply || round.settled || !group.includes(round.upstream)) continue;
-    const rounds = waiting.get(round.holder);
-    if (rounds) rounds.push(round);
-    else waiting.set(round.holder, [round]);
-  }
-  // A holder's load: its calls on legacy children, in flight, waiting for a child or for input.
-  const load = (of: string) => context.legacy.perHolder.get(of) ?? 0;
-  let chosen = holder === undefined ? undefined : waiting.get(holder);
-  let chosenLoad = holder === undefined ? -1 : load(holder);
-  for (const [other, rounds] of waiting) {
-    if (other !== holder && load(other) > chosenLoad) [chosen, chosenLoad] = [rounds, load(other)];
+    // The caller's own rank below every other holder that may lose a round (they hold more).
+    const rank = round.holder === holder ? mine : (held.get(round.holder) ?? 0);
+    if (round.holder !== holder && rank <= mine) continue;
+    if (rank > chosenRank || (rank === chosenRank && round.waitingSince < chosen!.waitingSince!)) [chosen, chosenRank] = [round, rank];
   }
   if (!chosen) return undefined;
-  const oldest = chosen.reduce((a, b) => (b.waitingSince! < a.waitingSince! ? b : a));
-  const spared = oldest.waitingSince! + graceMs - performance.now();
+  const spared = chosen.waitingSince! + graceMs - performance.now();
   if (spared > 0) return spared;
-  oldest.upstream.cancel(oldest.callId, "another call needed the child; the client did not come back with input");
-  drop(context, oldest);
+  chosen.upstream.cancel(chosen.callId, "another call needed the child; the client did not come back with input");
+  drop(context, chosen);
   return "evicted";
 }
 

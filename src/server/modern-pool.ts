@@ -46,7 +46,7 @@ const INPUT_GRACE_MS = 2000;
 const START_PAUSE_MS = 10_000;
 const MAX_START_PAUSE_MS = 300_000;
 
-/** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits. */
+/** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits that the caller may end. */
 export type Eviction = "evicted" | number | undefined;
 
 /** A call to start on one of a principal's children (see ModernUpstream.call). */
@@ -58,7 +58,7 @@ export interface PoolCall {
   /** Names the kind of call (method and tool/prompt/resource name): quiet kinds share a child. */
   kind?: string;
   /** Whose call it is (ModernRequest.holder): which waiting rounds it may end (see evictWaiting). */
-  holder?: string;
+  holder: string;
 }
 
 /** One call started on a child: the child, and the call's id there. */
@@ -101,10 +101,10 @@ export class ModernChildPool {
   #names = 0;
   /**
    * Ends a call on one of `children` that has waited at least `graceMs` for its client to come back
-   * with input, one that a call of `holder` may end (see evictOldest; the rounds live with the
-   * server, which sets this).
+   * with input, one that a call of `holder` may end (undefined: any; see evictWaitingRound, the
+   * rounds live with the server, which sets this).
    */
-  evictWaiting: ((children: readonly ModernUpstream[], graceMs: number, holder?: string) => Eviction) | undefined;
+  evictWaiting: ((children: readonly ModernUpstream[], graceMs: number, holder: string | undefined) => Eviction) | undefined;
   /** An owner's legacy sessions, which count against max_sessions_per_subject too (set by the server). */
   othersOf: (owner: string) => number = () => 0;
   /** Where children report whether they started, for /ready (the legacy sessions' record, set by the server). */
@@ -208,9 +208,10 @@ export class ModernChildPool {
    * Starts a call on one of the principal's children. A `candidate` (a call that may make a legacy
    * child ask for input) of a kind known to ask runs on a child with no other candidate in flight;
    * other candidates share a child that runs no such exclusive call and is not draining. When no
-   * child fits and the group is full, `evictWaiting` may free one (it ends the call that has waited
-   * longest for its client, past INPUT_GRACE_MS), else the call waits, FIFO, until one fits, a
-   * round's grace ends, or read_timeout passes (SessionLimitError). Synchronous when a ready child
+   * child fits and the group is full, `evictWaiting` may free one (it ends a call waiting for its
+   * client past INPUT_GRACE_MS, one this call's holder may end), else the call waits, FIFO, until
+   * one fits, a round's grace ends, or read_timeout passes (SessionLimitError), looking again every
+   * INPUT_GRACE_MS meanwhile (a round it may end can begin to wait at any time). Synchronous when a ready child
    * fits at once, as it does for nearly every call. `first`: the principal's ready first child, when
    * the caller has it.
    */
@@ -269,9 +270,12 @@ export class ModernChildPool {
         // A child still starting that another call waits for may fit after it: wait for it rather than end someone's round.
         if (starting.length > 0) await starting[0]!.ready.catch(() => undefined);
         else {
-          const eviction = this.evictWaiting?.(this.#groups.get(key) ?? [], Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4), call.holder);
-          // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or for a round's grace to end.
-          if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction);
+          const grace = Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4);
+          const eviction = this.evictWaiting?.(this.#groups.get(key) ?? [], grace, call.holder);
+          // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or
+          // for a round's grace to end. Whether a round may be ended depends on whose call asks, and a
+          // round beginning to wait wakes only the first waiter: the others look again after a grace.
+          if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction ?? grace);
         }
       }
       const fitted = this.#fit(key, principal, mode, call);
@@ -370,14 +374,14 @@ export class ModernChildPool {
   /**
    * At max_sessions, a principal without a child (or a subject's first legacy session) takes the place of
    * another principal's extra child (every principal keeps its first): an idle one, else one whose call waits for its
-   * client (`evictWaiting` ends that call: the oldest of the principal with the most calls). One user's rounds must not lock others out.
+   * client (`evictWaiting` ends that call: the oldest of the principal holding most children, however fresh). One user's rounds must not lock others out.
    */
   #reclaimFor(key: string | undefined): Promise<void> | undefined {
     const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));
     const idle = () => extras().find((child) => child.era !== undefined && child.inFlight === 0);
     let victim = idle();
     // Another principal's need does not wait for the grace: its rounds are extras beyond its first child.
-    if (!victim && this.evictWaiting?.(extras(), 0) === "evicted") victim = idle();
+    if (!victim && this.evictWaiting?.(extras(), 0, undefined) === "evicted") victim = idle();
     if (!victim) return undefined;
     this.#logger.info("modern child ended to make way for another principal's first child", { child: victim.name });
     this.#stop(victim, "its place was needed for another principal");

@@ -223,6 +223,13 @@ export class ModernUpstream {
     return this.#candidateCount;
   }
 
+  /** The sinks of the candidate calls in flight: whose calls hold this child. */
+  candidateSinks(): CallSink[] {
+    const sinks: CallSink[] = [];
+    for (const call of this.#calls.values()) if (call.candidate) sinks.push(call.sink);
+    return sinks;
+  }
+
   /** Whether a candidate call in flight runs exclusively. */
   get runsExclusive(): boolean {
     return this.#exclusiveCount > 0;

@@ -16,7 +16,7 @@ import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey,
 import { modernResultProblem } from "../mcp/results.ts";
 import { MAX_STATE_LENGTH, RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
-import { callLegacyChild, evictOldest, LegacyChildState, principalName } from "./modern-legacy.ts";
+import { callLegacyChild, evictWaitingRound, LegacyChildState, principalName } from "./modern-legacy.ts";
 import { ModernChildPool } from "./modern-pool.ts";
 import { ModernReply } from "./modern-reply.ts";
 import type { Answer, ModernUpstream } from "./modern-upstream.ts";
@@ -104,7 +104,7 @@ export class ModernServer {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key, { aesGcm: platform.aesGcm, sha256: platform.sha256 }), legacy: new LegacyChildState(config, logger) };
-    this.pool.evictWaiting = (children, graceMs, holder) => evictOldest(this.#context, children, graceMs, holder);
+    this.pool.evictWaiting = (children, graceMs, holder) => evictWaitingRound(this.#context, children, graceMs, holder);
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
     this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
     this.#noChild = throttledLog(logger, "modern requests with no MCP server", { burst: 10, windowMs: 60_000 });

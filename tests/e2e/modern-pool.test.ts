@@ -5,7 +5,9 @@
  * completes, and the calls beyond the pool wait for a child meanwhile.
  */
 import assert from "node:assert/strict";
+import { setMaxListeners } from "node:events";
 import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { call, meta, MODERN, textOf, useDebugBridge, type Body } from "../support/modern.ts";
 
@@ -97,22 +99,28 @@ describe("without authentication, one client's unanswered calls and another's ro
     const victim = (await ask(1, "victim", "127.0.0.1")).body;
     assert.equal(victim.result?.resultType, "input_required", JSON.stringify(victim));
     const stop = new AbortController();
-    const flood: Array<Promise<unknown>> = [];
+    setMaxListeners(20, stop.signal);
+    const flood: Array<Promise<{ body: Body } | undefined>> = [];
     // Past the 2 s grace of every round: before the fix the victim's, the oldest, gave way.
     for (let i = 0; i < 14; i++) {
       flood.push(ask(100 + i, `flood${i}`, "127.0.0.2", {}, stop.signal).catch(() => undefined));
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
-    try {
-      const [key] = Object.keys(victim.result?.inputRequests ?? {});
-      const done = (await ask(2, "victim", "127.0.0.1", { inputResponses: { [key!]: { action: "accept", content: { value: "mine" } } }, requestState: victim.result?.requestState })).body;
-      assert.equal(textOf(done.result), "victim=mine", JSON.stringify(done));
-      // The flooding client's own rounds made way for its later calls: some of them got their question.
-      const asked = (await Promise.all(flood.slice(0, 4))) as Array<{ body: Body } | undefined>;
-      assert.ok(asked.some((answer) => answer?.body.result?.resultType === "input_required"), JSON.stringify(asked));
-    } finally {
-      stop.abort();
-      await Promise.all(flood);
-    }
+    const [key] = Object.keys(victim.result?.inputRequests ?? {});
+    const done = (await ask(2, "victim", "127.0.0.1", { inputResponses: { [key!]: { action: "accept", content: { value: "mine" } } }, requestState: victim.result?.requestState })).body;
+    assert.equal(textOf(done.result), "victim=mine", JSON.stringify(done));
+    stop.abort();
+    // The first took the spare child; any other got its question only by ending the flooder's own round.
+    const asked = (await Promise.all(flood)).filter((answer) => answer?.body.result?.resultType === "input_required");
+    assert.ok(asked.length >= 2, `${asked.length} flood calls got their question`);
+  });
+
+  test("a third client's call ends a round that waits for another client, as before, when each of two clients holds a child", async () => {
+    // Two clients each hold one of the two children with a round nobody answers.
+    const held = await Promise.all([ask(300, "a", "127.0.0.3"), ask(301, "b", "127.0.0.4")]);
+    assert.ok(held.every(({ body }) => body.result?.resultType === "input_required"), JSON.stringify(held));
+    // A client holding none takes one after the 2 s grace, not after read_timeout (30 s).
+    const third = (await ask(302, "c", "127.0.0.5", {}, AbortSignal.timeout(15_000))).body;
+    assert.equal(third.result?.resultType, "input_required", JSON.stringify(third));
   });
 });

@@ -60,12 +60,15 @@ export function post(bridge: RunningBridge, token: string, message: Record<strin
   };
   const body = options.raw ?? JSON.stringify({ jsonrpc: "2.0", ...message });
   if (options.from === undefined) return fetch(bridge.url, { method: "POST", signal: options.signal, headers, body });
-  // fetch cannot choose its local address: the whole answer is read, then handed over as a Response.
+  // fetch cannot choose its local address: the whole answer is read (a JSON answer: a stream would
+  // not end), then handed over as a Response.
   return new Promise((resolve, reject) => {
     const sent = request(bridge.url, { method: "POST", headers, localAddress: options.from, signal: options.signal }, (answer) => {
       const chunks: Buffer[] = [];
       answer.on("data", (chunk: Buffer) => chunks.push(chunk));
-      answer.on("end", () => resolve(new Response(Buffer.concat(chunks), { status: answer.statusCode, headers: answer.headers as Record<string, string> })));
+      const status = answer.statusCode ?? 0;
+      // A Response with a body cannot say 204, 205 or 304.
+      answer.on("end", () => resolve(new Response([204, 205, 304].includes(status) ? null : Buffer.concat(chunks), { status, headers: answer.headers as Record<string, string> })));
       answer.on("error", reject);
     });
     sent.on("error", reject);
