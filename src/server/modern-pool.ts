@@ -211,9 +211,9 @@ export class ModernChildPool {
    * child fits and the group is full, `evictWaiting` may free one (it ends a call waiting for its
    * client past INPUT_GRACE_MS, one this call's holder may end), else the call waits, FIFO, until
    * one fits, a round's grace ends, or read_timeout passes (SessionLimitError), looking again every
-   * INPUT_GRACE_MS meanwhile (a round it may end can begin to wait at any time). Synchronous when a ready child
-   * fits at once, as it does for nearly every call. `first`: the principal's ready first child, when
-   * the caller has it.
+   * INPUT_GRACE_MS meanwhile (a round it may end can begin to wait at any time). Synchronous when a
+   * ready child fits at once, as it does for nearly every call. `first`: the principal's ready first
+   * child, when the caller has it.
    */
   start(principal: Principal | undefined, call: PoolCall, candidate: boolean, first = this.readyPrimary(principal)): StartedCall | Promise<StartedCall> {
     return first ? this.#startOn(first, principal, call, candidate) : this.primary(principal).then((upstream) => this.#startOn(upstream, principal, call, candidate));
@@ -374,7 +374,8 @@ export class ModernChildPool {
   /**
    * At max_sessions, a principal without a child (or a subject's first legacy session) takes the place of
    * another principal's extra child (every principal keeps its first): an idle one, else one whose call waits for its
-   * client (`evictWaiting` ends that call: the oldest of the principal holding most children, however fresh). One user's rounds must not lock others out.
+   * client (`evictWaiting` ends that call: the oldest of the principal holding most children, however
+   * fresh). One user's rounds must not lock others out.
    */
   #reclaimFor(key: string | undefined): Promise<void> | undefined {
     const extras = () => [...this.#groups].filter(([other]) => other !== key).flatMap(([, group]) => group.filter((child) => !child.closed).slice(1));
