@@ -116,7 +116,9 @@ async function main(): Promise<void> {
   let tallies: Map<Path, Tally>;
   let jitMap: string | undefined;
   try {
-    const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer, perf", kind: "bridge", auth: "bearer", nodeArgs: ["--perf-basic-prof"] });
+    // --perf-basic-prof also writes V8's log, by default into the working directory (the checkout): into `dir` instead.
+    const nodeArgs = ["--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${join(dir, "v8.log")}`];
+    const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer, perf", kind: "bridge", auth: "bearer", nodeArgs });
     // --perf-basic-prof's map of the JIT's code: perf script reads it after the bridge is gone.
     jitMap = `/tmp/perf-${target.pid}.map`;
     try {
