@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import type { AnswerBudget, Held } from "./answer-budget.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, type Source } from "./messages.ts";
+import type { Source } from "./messages.ts";
 import type { RemoteTransport } from "./transport.ts";
 
 /**
@@ -57,6 +57,8 @@ export interface StdioBridgeOptions {
    * a batch's answers from the first until then.
    */
   answers: AnswerBudget;
+  /** The longest line taken on stdin, and the longest batch answer written (characters; client.max_message_size). */
+  maxMessageChars: number;
   /** Settles once stdout has taken what was written (not above its high-water mark any more). */
   drained(): Promise<void>;
 }
@@ -76,7 +78,7 @@ interface Pending {
 interface Batch {
   /** Requests of the batch still awaiting an answer (plus one while the batch is being read). */
   waiting: number;
-  /** The answers so far, serialized: the array goes out as one line, held to MAX_MESSAGE_CHARS. */
+  /** The answers so far, serialized: the array goes out as one line, held to StdioBridgeOptions.maxMessageChars. */
   answers: string[];
   /** Their length, with a separator each. */
   chars: number;
@@ -94,11 +96,11 @@ function describe(message: JsonRpcMessage): Record<string, unknown> {
  * The stdio bridge: newline-delimited JSON-RPC (MCP basic/transports §stdio) from the local client
  * pushed in as bytes, messages sent through `options.transport()`, answers written as one line
  * each (a batch's as one array). Bounded: MAX_IN_FLIGHT requests and as many outgoing messages at
- * once, lines and batch answers to MAX_MESSAGE_CHARS. Never throws at the caller: what cannot be
+ * once, lines and batch answers to `options.maxMessageChars`. Never throws at the caller: what cannot be
  * sent becomes a JSON-RPC error on stdout, or a log line for a notification.
  */
 export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
-  const { logger } = options;
+  const { logger, maxMessageChars } = options;
   const failures = throttledLog(logger, "failed messages to the remote server", FAILURE_LOG);
   /** Messages (either way) dropped for a number serializing them would change: a peer sending many must not add a log line each. */
   const inexactDrops = throttledLog(logger, "messages dropped for numbers a double does not carry", FAILURE_LOG);
@@ -155,7 +157,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   };
 
   /**
-   * Adds an answer to a batch's array. One that would take the array past MAX_MESSAGE_CHARS is
+   * Adds an answer to a batch's array. One that would take the array past maxMessageChars is
    * replaced by an error: a server's large answers must not add up to a line no client reads
    * (nor to one longer than a string may be, which would lose the whole batch). So is one that
    * would take the answers held at once past the answer budget: batches waiting for a slow last
@@ -163,8 +165,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
    */
   const add = (batch: Batch, message: JsonRpcResponse, written?: string) => {
     let text = written ?? JSON.stringify(message);
-    if (batch.chars + text.length + 2 > MAX_MESSAGE_CHARS) {
-      text = JSON.stringify(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the answer does not fit in the batch's reply, which is limited to ${MAX_MESSAGE_CHARS} characters in all; send this request alone`));
+    if (batch.chars + text.length + 2 > maxMessageChars) {
+      text = JSON.stringify(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: the answer does not fit in the batch's reply, which is limited to ${maxMessageChars} characters in all (client.max_message_size); send this request alone`));
     } else {
       try {
         batch.held.grow(text.length);
@@ -314,8 +316,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
 
   const splitter = createLineSplitter(onLine, (length) => {
     logger.warn("dropped a line on stdin that is too long", { bytes: length });
-    write(errorResponse(null, ErrorCode.InvalidRequest, `mcp-bridge: a message on stdin exceeds ${MAX_MESSAGE_CHARS} bytes`));
-  }, MAX_MESSAGE_CHARS);
+    write(errorResponse(null, ErrorCode.InvalidRequest, `mcp-bridge: a message on stdin exceeds ${maxMessageChars} bytes (client.max_message_size)`));
+  }, maxMessageChars);
 
   return {
     push: (chunk) => splitter.push(chunk),

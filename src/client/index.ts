@@ -12,7 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { redactUrl } from "../log/sanitize.ts";
 import type { HttpClient, Platform } from "../runtime/types.ts";
-import { createAnswerBudget, MAX_ANSWER_BYTES } from "./answer-budget.ts";
+import { createAnswerBudget } from "./answer-budget.ts";
 import { createStdioBridge } from "./bridge.ts";
 import { sleep } from "../util/sleep.ts";
 import { createRemoteFetch } from "./remote-fetch.ts";
@@ -97,8 +97,9 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     resourceUrl: config.url,
   });
   // One budget for the answers being read, those batches keep, and those stdout has not taken yet.
-  const answers = createAnswerBudget(MAX_ANSWER_BYTES);
-  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger, answers, drained: () => platform.stdoutDrained() });
+  const answers = createAnswerBudget(config.max_answer_bytes_in_flight);
+  const maxMessageChars = config.max_message_size;
+  const bridge = createStdioBridge({ transport: () => transport, write: (line) => platform.writeStdout(line), logger, answers, maxMessageChars, drained: () => platform.stdoutDrained() });
   const remoteWarnings = throttledLog(logger, "the remote server's invalid messages", { burst: 10, windowMs: 60_000 });
   const transport = selectTransport(config.transport, {
     url: config.url,
@@ -113,6 +114,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     sleep,
     drained: () => platform.stdoutDrained(),
     answers,
+    maxMessageChars,
   });
   logger.info("client mode started", { url: redactUrl(config.url), transport: config.transport });
   // Someone trying it by hand: stdin is the MCP client's side, which nothing types into.

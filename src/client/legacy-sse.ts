@@ -7,7 +7,7 @@
 import { idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { excerpt, quotedValue } from "../log/sanitize.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, settleSkipped, statusError } from "./messages.ts";
+import { parseMessages, settleSkipped, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
 import type { RemoteTransport, TransportContext } from "./transport.ts";
@@ -206,7 +206,7 @@ export class LegacySseTransport implements RemoteTransport {
             if (!learnt) throw error;
           },
         },
-        { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers },
+        { maxEventChars: this.#context.maxMessageChars, drained: this.#context.drained, answers: this.#context.answers },
       )
         .catch((error: unknown) => {
           if (!this.#closing.signal.aborted && !abandon.signal.aborted) logger.warn("the event stream broke", { error });

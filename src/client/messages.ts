@@ -8,9 +8,6 @@ import { redactSent } from "./remote-fetch.ts";
 import { SKIPPED_EDGE_CHARS, type SkippedEvent } from "./sse-reader.ts";
 import type { TransportContext } from "./transport.ts";
 
-/** The largest message accepted from the remote server or the local client (characters). */
-export const MAX_MESSAGE_CHARS = 64 * 1024 * 1024;
-
 /**
  * Reads a body as text with a size limit (characters) and an idle timeout between chunks (ms).
  * With `held`, each chunk's bytes are held of the answer budget (the caller releases them once the
@@ -33,7 +30,7 @@ export async function readBodyText(response: Response, limit: number, idleMs: nu
       if (chunk.done) break;
       held?.grow(chunk.value.byteLength);
       text += decoder.decode(chunk.value, { stream: true });
-      if (text.length > limit) throw new ClientTransportError("protocol", `the response body exceeds ${limit} characters`);
+      if (text.length > limit) throw new ClientTransportError("protocol", `the response body exceeds ${limit} characters (client.max_message_size)`);
     }
     return text + decoder.decode();
   } catch (error) {

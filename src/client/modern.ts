@@ -17,7 +17,7 @@ import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/
 import { inputRequiredProblem, isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, type Received, type Source } from "./messages.ts";
+import { parseMessages, readBodyText, type Received, type Source } from "./messages.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "./streamable-http.ts";
@@ -101,7 +101,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   if (type === "application/json") {
     const held = context.answers.hold();
     try {
-      const body = await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal, held);
+      const body = await readBodyText(response, context.maxMessageChars, timeout, signal, held);
       // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
       const text = response.ok ? body : redactSent(response, body);
       if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
@@ -126,7 +126,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
             for (const received of parseMessages(event.data, context.remoteWarnings, "SSE event", response)) take(received);
           },
         },
-        { maxEventChars: MAX_MESSAGE_CHARS, drained: context.drained, answers: context.answers, done: () => answer !== undefined },
+        { maxEventChars: context.maxMessageChars, drained: context.drained, answers: context.answers, done: () => answer !== undefined },
       );
     } catch (error) {
       if (signal?.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });

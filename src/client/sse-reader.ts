@@ -80,7 +80,7 @@ export function createSseParser(handlers: SseHandlers, maxEventChars: number): {
     if (value.startsWith(" ")) value = value.slice(1);
     if (name === "data") {
       dataChars += value.length;
-      if (dataChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE event exceeds ${maxEventChars} characters`);
+      if (dataChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE event exceeds ${maxEventChars} characters (client.max_message_size)`);
       data.push(value);
     } else if (name === "event") event = value;
     else if (name === "id" && !value.includes("\0")) id = value;
@@ -90,7 +90,7 @@ export function createSseParser(handlers: SseHandlers, maxEventChars: number): {
   const skipData = (value: string) => {
     const skipped = skipping!;
     dataChars += value.length;
-    if (dataChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE event exceeds ${maxEventChars} characters`);
+    if (dataChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE event exceeds ${maxEventChars} characters (client.max_message_size)`);
     if (skipped.head.length < SKIPPED_EDGE_CHARS) skipped.head += value.slice(0, SKIPPED_EDGE_CHARS - skipped.head.length);
     skipped.tail = (skipped.tail + value.slice(-SKIPPED_EDGE_CHARS)).slice(-SKIPPED_EDGE_CHARS);
   };
@@ -162,7 +162,7 @@ export function createSseParser(handlers: SseHandlers, maxEventChars: number): {
       else if (start < text.length) {
         pending.push(text.slice(start));
         pendingChars += text.length - start;
-        if (pendingChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE line exceeds ${maxEventChars} characters`);
+        if (pendingChars > maxEventChars) throw new ClientTransportError("protocol", `an SSE line exceeds ${maxEventChars} characters (client.max_message_size)`);
       }
     },
     get holding() {

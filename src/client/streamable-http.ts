@@ -8,7 +8,7 @@
 import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { excerpt, quotedValue } from "../log/sanitize.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
-import { MAX_MESSAGE_CHARS, parseMessages, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
+import { parseMessages, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
 import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
@@ -149,7 +149,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     if (type === "application/json") {
       const held = this.#context.answers.hold();
       try {
-        for (const received of parseMessages(await readBodyText(response, MAX_MESSAGE_CHARS, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response)) watch(received);
+        for (const received of parseMessages(await readBodyText(response, this.#context.maxMessageChars, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response)) watch(received);
       } finally {
         held.release();
       }
@@ -184,7 +184,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },
-          { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers, done: answered },
+          { maxEventChars: this.#context.maxMessageChars, drained: this.#context.drained, answers: this.#context.answers, done: answered },
         );
       } catch (error) {
         if (signal?.aborted || this.#closing.signal.aborted) throw new ClientTransportError("closed", "the request was cancelled", { cause: error });
@@ -286,7 +286,7 @@ export class StreamableHttpTransport implements RemoteTransport {
                 },
                 onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
               },
-              { maxEventChars: MAX_MESSAGE_CHARS, drained: this.#context.drained, answers: this.#context.answers },
+              { maxEventChars: this.#context.maxMessageChars, drained: this.#context.drained, answers: this.#context.answers },
             );
           } catch (error) {
             ready();

@@ -53,6 +53,8 @@ export interface TransportContext {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Settles once the local client has read what was delivered to it: awaited between chunks of event streams. */
   drained(): Promise<void>;
-  /** The bytes of answers held at once, over every request and stream (MAX_ANSWER_BYTES). */
+  /** The bytes of answers held at once, over every request and stream (client.max_answer_bytes_in_flight). */
   answers: AnswerBudget;
+  /** The longest message taken from the remote server: a JSON body, an SSE event (characters; client.max_message_size). */
+  maxMessageChars: number;
 }

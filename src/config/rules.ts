@@ -637,6 +637,16 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     ]),
   },
   {
+    summary: "Client mode: `client.max_answer_bytes_in_flight` is at least `client.max_message_size`, so that an answer of the largest size can be held.",
+    check: clientOnly(({ max_message_size, max_answer_bytes_in_flight }) =>
+      unless(
+        max_answer_bytes_in_flight >= max_message_size,
+        "client.max_answer_bytes_in_flight",
+        `is less than client.max_message_size (${max_message_size} bytes): no answer of that size could be held; raise it to at least that (the default is four times it)`,
+      ),
+    ),
+  },
+  {
     summary:
       "`server.path` is not a path the bridge answers itself: `/health`, `/ready`, `/.well-known/…`, with `legacy_sse` `/sse` and `/messages`, with `oauth_server.enabled` `/authorize`, `/token`, `/register` and `/oauth/…` (one of the two would never be reached).",
     check: serverOnly((server) => {

@@ -113,6 +113,12 @@ const byteSize = (positive = false) =>
   })
   .meta({ kind: "size" });
 
+/**
+ * The largest client.max_message_size: V8's strings stop just under 512 MiB, and a body read as
+ * text, or a batch's array of answers, must never reach that (RangeError).
+ */
+const MESSAGE_SIZE_CEILING = 256 * 1024 * 1024;
+
 const secret = () =>
   z
     .string()
@@ -499,6 +505,13 @@ const clientSchema = section({
     .describe("auto: Streamable HTTP (either era), falling back to the legacy HTTP+SSE transport when the first POST gets 400, 404 or 405; streamable_http or sse: that transport only."),
   timeout: duration("timer", true).prefault("30s").describe("Time allowed to connect to the remote server, for the answer to anything but a JSON-RPC request (notifications, responses, streams opening, session end), and for each pause inside a response body. The answer to a request is waited for as long as the local client keeps it: long tool calls are not cut off."),
   max_idle_conns: z.number().int().positive().default(100).describe("Idle keep-alive connections kept open to the remote server."),
+  max_message_size: byteSize(true)
+    .prefault("64MiB")
+    .refine((bytes) => bytes <= MESSAGE_SIZE_CEILING, `is too large: at most ${MESSAGE_SIZE_CEILING / 1024 / 1024}MiB (a longer message, or a batch of answers adding up to it, would pass the longest string JavaScript can hold)`)
+    .describe("Longest message either side may send: a line the local client writes on stdin, a JSON body or SSE event of the remote server, a batch's array of answers. A longer one fails alone, with an error naming this key; at most 256MiB."),
+  max_answer_bytes_in_flight: byteSize(true)
+    .prefault("256MiB")
+    .describe("Bytes of the remote server's answers held at once over every request and stream: bodies being read, unfinished SSE events, answers a batch keeps until its last one comes, what the local client has not read from stdout yet. An answer that would pass it fails alone, with an error naming this key; at least max_message_size."),
   idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
     ca_cert: z.string().optional().describe("PEM CA bundle trusted for the remote server's certificate."),

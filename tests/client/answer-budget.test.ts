@@ -1,12 +1,19 @@
 /**
- * @module Client mode's answer budget (the answers the bridge holds at once, 256 MiB) against a
- * hostile remote server and a local client that does not read: answers side by side, batches
- * keeping large answers, a server's request or event past the budget. Apart from
- * hostile-remote.test.ts (whose helpers it shares, raw-local.ts) because these tests are most of
- * that file's time: the two files run side by side.
+ * @module Client mode's answer budget (client.max_answer_bytes_in_flight, the answers the bridge
+ * holds at once) against a hostile remote server and a local client that does not read: answers
+ * side by side, batches keeping large answers, a server's request or event past the budget. Apart
+ * from hostile-remote.test.ts (whose helpers it shares, raw-local.ts) because these tests are most
+ * of that file's time: the two files run side by side.
+ *
+ * The bridges run with an eighth of the default limits, in the defaults' proportions: messages of
+ * 64 units and 256 units held at once, a unit being 128 KiB (the defaults' unit is a MiB). The
+ * tests move an eighth of the data they would at the defaults.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { waitFor } from "./support.ts";
 import { startRawServer } from "./sdk-servers.ts";
@@ -14,11 +21,27 @@ import { answerAsLegacy, endWithEachTest, INITIALIZE_RESULT, keepLargeAnswers, l
 
 endWithEachTest();
 
+const UNIT = 128 * 1024;
+/** client.max_answer_bytes_in_flight, as the refusals name it. */
+const BUDGET = 256 * UNIT;
+const REFUSED = new RegExp(`answers held at once.*${BUDGET} bytes.*client\\.max_answer_bytes_in_flight`);
+
+/**
+ * Arguments running client mode for `url` with a config file of the limits above (64 and 256
+ * units); `settings` adds to the `client` section, `debug` logs at debug level.
+ */
+function limited(url: string, settings: Record<string, string> = {}, debug = false): string[] {
+  const file = join(mkdtempSync(join(tmpdir(), "mcp-bridge-answer-budget-")), "client.yaml");
+  const client = { url, max_message_size: 64 * UNIT, max_answer_bytes_in_flight: BUDGET, ...settings };
+  writeFileSync(file, JSON.stringify({ mode: "client", log: { level: debug ? "debug" : "warn" }, client }));
+  return ["-c", file];
+}
+
 test("answers read side by side (JSON bodies and SSE events) adding up to more than the bridge may hold at once: those past the limit get an error naming it, the rest succeed, the bridge serves on", { timeout: 300_000 }, async () => {
-  // Six answers of 63 MiB (each within the 64 MiB message limit; 378 MiB in all, against 256 MiB
-  // held at once), each padded with whitespace before its JSON: the bridge holds every padding it has read.
+  // Six answers of 63 units (each within the 64-unit message limit; 378 in all, against 256 held
+  // at once), each padded with whitespace before its JSON: the bridge holds every padding it has read.
   const COUNT = 6;
-  const padding = Buffer.alloc(63 * 1024 * 1024, " ");
+  const padding = Buffer.alloc(63 * UNIT, " ");
   const flushed: Array<Promise<void>> = [];
   let allFlushed!: () => void;
   const everyPaddingSent = new Promise<void>((resolve) => (allFlushed = resolve));
@@ -33,14 +56,14 @@ test("answers read side by side (JSON bodies and SSE events) adding up to more t
     // The answers end only once every padding was sent: until then the bridge holds them side by side.
     void everyPaddingSent.then(() => res.end(sse ? `${answer}\n\n` : answer));
   });
-  const local = startLocal(["connect", server.url]);
+  const local = startLocal(limited(server.url));
   await local.handshake();
   const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
   for (const id of ids) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } });
   const answers = await Promise.all(ids.map((id) => local.answer(id, 240_000)));
   const refused = answers.filter((answer) => answer.error);
   assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers));
-  for (const answer of refused) assert.match(answer.error.message, /answers held at once.*268435456 bytes/, JSON.stringify(answer));
+  for (const answer of refused) assert.match(answer.error.message, REFUSED, JSON.stringify(answer));
   for (const answer of answers.filter((answer) => !answer.error)) assert.deepEqual(answer.result, {});
   // The refused answers' bytes were released: another large answer fits.
   local.send({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "big", arguments: {} } });
@@ -48,17 +71,17 @@ test("answers read side by side (JSON bodies and SSE events) adding up to more t
 });
 
 test("batches each keeping a large answer while their other request is slow: past the answer budget the large ones become an error naming it, the rest succeed", { timeout: 300_000 }, async () => {
-  // Five batches of a 60 MiB answer and a slow one, read one after another: each batch keeps its
-  // large answer until the slow one comes, 300 MiB in all against 256 MiB held at once.
+  // Five batches of a 60-unit answer and a slow one, read one after another: each batch keeps its
+  // large answer until the slow one comes, 300 units in all against 256 held at once.
   const COUNT = 5;
-  const big = "x".repeat(60 * 1024 * 1024);
+  const big = "x".repeat(60 * UNIT);
   const slow: Array<() => void> = [];
   const server = await legacyServer((res, message) => {
     const reply = (result: object) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
     if ((message as { params?: { name?: string } }).params?.name === "slow") return void slow.push(() => reply({ content: [] }));
     reply({ content: [{ type: "text", text: big }] });
   });
-  const local = startLocal(["connect", server.url, "--log-level", "debug"]);
+  const local = startLocal(limited(server.url, {}, true));
   await local.handshake();
   await keepLargeAnswers(local, COUNT);
   await waitFor(() => slow.length === COUNT, "the slow requests");
@@ -70,7 +93,7 @@ test("batches each keeping a large answer while their other request is slow: pas
   const answers = lines.flatMap((line) => JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>).filter((answer) => answer.id < 200);
   const refused = answers.filter((answer) => answer.error);
   assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
-  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
+  for (const answer of refused) assert.match(answer.error!.message, REFUSED);
   for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
   // Released once written: another batch with a large answer fits.
   local.send([toolCall(301, "big")]);
@@ -78,17 +101,17 @@ test("batches each keeping a large answer while their other request is slow: pas
 });
 
 test("a local client not reading stdout while large answers come one after another: past the answer budget they become an error naming it, not a pile in stdout's buffer", { timeout: 300_000 }, async () => {
-  // Seven answers of 50 MiB, each read alone (the next is sent once the last was taken), all
-  // written towards a local client that reads nothing until the last was sent: 350 MiB to queue.
+  // Seven answers of 50 units, each read alone (the next is sent once the last was taken), all
+  // written towards a local client that reads nothing until the last was sent: 350 units to queue.
   const COUNT = 7;
-  const big = "x".repeat(50 * 1024 * 1024);
+  const big = "x".repeat(50 * UNIT);
   let previous = Promise.resolve();
   let sent = 0;
   const server = await legacyServer((res, message) => {
     const body = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } });
     previous = previous.then(() => new Promise<void>((resolve) => res.writeHead(200, { "content-type": "application/json" }).end(body, () => (sent++, resolve()))));
   });
-  const local = startLocal(["connect", server.url]);
+  const local = startLocal(limited(server.url));
   await local.handshake();
   local.stopReading();
   const ids = Array.from({ length: COUNT }, (_, i) => i + 1);
@@ -103,16 +126,16 @@ test("a local client not reading stdout while large answers come one after anoth
   assert.deepEqual(answers.map((answer) => answer.id).sort((a, b) => a - b), ids);
   const refused = answers.filter((answer) => answer.error);
   assert.ok(refused.length >= 1 && refused.length < COUNT, JSON.stringify(answers.map((answer) => answer.error ?? answer.id)));
-  for (const answer of refused) assert.match(answer.error!.message, /answers held at once.*268435456 bytes/);
+  for (const answer of refused) assert.match(answer.error!.message, REFUSED);
   for (const answer of answers.filter((answer) => !answer.error)) assert.equal(answer.result?.content[0]?.text.length, big.length);
   local.send({ jsonrpc: "2.0", id: 8, method: "ping" });
   await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":8,"result":{}}'), "the later answer");
 });
 
 test("a server's request for the local client arriving while answers being read hold most of the answer budget: the server gets an error answer naming the limit, not silence", { timeout: 300_000 }, async () => {
-  // Three JSON answers of 60 MiB the server starts and never ends hold 180 MiB of the 256 MiB
-  // budget; a request of 50 MiB is read off its event stream (230 MiB), then cannot be written beside it.
-  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
+  // Three JSON answers of 60 units the server starts and never ends hold 180 of the 256 units of
+  // the budget; a request of 50 units is read off its event stream (230), then cannot be written beside it.
+  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * UNIT)}`);
   let stalled = 0;
   let refusal: { id?: unknown; error?: { message?: string } } | undefined;
   const server = await legacyServer((res, message) => {
@@ -123,19 +146,19 @@ test("a server's request for the local client arriving while answers being read 
     }
     if ((message as { params?: { name?: string } }).params?.name === "ask") {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad: "y".repeat(50 * 1024 * 1024) } } })}\n\n`);
+      res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad: "y".repeat(50 * UNIT) } } })}\n\n`);
       return;
     }
     res.writeHead(200, { "content-type": "application/json" });
     res.write(partial, () => stalled++);
   });
-  const local = startLocal(["connect", server.url]);
+  const local = startLocal(limited(server.url));
   await local.handshake();
   for (const id of [1, 2, 3]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
   await waitFor(() => stalled === 3, "the answers started", 120_000);
   local.send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "ask", arguments: {} } });
   await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
+  assert.match(refusal!.error?.message ?? "", REFUSED, JSON.stringify(refusal));
   assert.ok(!local.stdout().includes("srv-ask-1"), "the request did not reach the local client");
   local.send({ jsonrpc: "2.0", id: 5, method: "ping" });
   await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":5,"result":{}}'), "a later answer");
@@ -145,12 +168,12 @@ test("a server's request for the local client arriving while answers being read 
 const bigAnswer = (id: number | string, chars: number) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "x".repeat(chars) }] } });
 
 test("HTTP+SSE: events past the answer budget on the one event stream (a notification, an answer, a server's request): each alone fails, named by the limit; the stream and the requests waiting on it go on", { timeout: 300_000 }, async () => {
-  // Four batches keep an answer of 50 MiB each until their slow request is answered: 200 MiB of
-  // the 256 MiB budget. Then three events of 60 MiB (each within the 64 MiB message limit) come on
-  // the stream every request shares, then small answers.
+  // Four batches keep an answer of 50 units each until their slow request is answered: 200 of the
+  // 256 units of the budget. Then three events of 60 units (each within the 64-unit message limit)
+  // come on the stream every request shares, then small answers.
   const BATCHES = 4;
-  const big = 50 * 1024 * 1024;
-  const pad = "y".repeat(60 * 1024 * 1024);
+  const big = 50 * UNIT;
+  const pad = "y".repeat(60 * UNIT);
   let stream: ServerResponse | undefined;
   let gets = 0;
   const slow: Array<() => void> = [];
@@ -181,16 +204,16 @@ test("HTTP+SSE: events past the answer budget on the one event stream (a notific
     send(JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad } } }));
   });
   servers.push(server);
-  const local = startLocal(["connect", server.url, "--transport", "sse", "--log-level", "debug"]);
+  const local = startLocal(limited(server.url, { transport: "sse" }, true));
   await local.handshake();
   await keepLargeAnswers(local, BATCHES);
   await waitFor(() => slow.length === BATCHES, "the slow requests");
   local.send(toolCall(50, "oversized"));
   const failed = await local.answer(50, 120_000);
-  assert.match(failed.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(failed));
+  assert.match(failed.error?.message ?? "", REFUSED, JSON.stringify(failed));
   assert.equal(failed.error?.data?.reason, "capacity");
   await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
+  assert.match(refusal!.error?.message ?? "", REFUSED, JSON.stringify(refusal));
   assert.equal(refusal!.error?.data?.reason, "capacity");
   assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
   assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
@@ -211,9 +234,10 @@ test("HTTP+SSE: events past the answer budget on the one event stream (a notific
 });
 
 test("a GET stream with events past the answer budget (a server's request, a notification): each alone is dropped, the request answered with an error naming the limit; the stream goes on", { timeout: 300_000 }, async () => {
-  // Four JSON answers of 60 MiB the server starts and never ends hold 240 MiB of the 256 MiB budget.
-  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
-  const pad = "y".repeat(30 * 1024 * 1024);
+  // Four JSON answers of 60 units the server starts and never ends hold 240 of the 256 units of
+  // the budget; events of 40 units each would take it to 280.
+  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * UNIT)}`);
+  const pad = "y".repeat(40 * UNIT);
   let stream: ServerResponse | undefined;
   let stalled = 0;
   let refusal: { id?: unknown; error?: { message?: string; data?: { reason?: string } } } | undefined;
@@ -235,7 +259,7 @@ test("a GET stream with events past the answer budget (a server's request, a not
     res.write(partial, () => stalled++);
   });
   servers.push(server);
-  const local = startLocal(["connect", server.url, "--timeout", "300s"]);
+  const local = startLocal(limited(server.url, { timeout: "300s" }));
   await local.handshake();
   await waitFor(() => stream, "the GET stream");
   for (const id of [1, 2, 3, 4]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
@@ -244,7 +268,7 @@ test("a GET stream with events past the answer budget (a server's request, a not
   stream!.write(`data: ${JSON.stringify({ method: "notifications/message", params: { level: "info", data: pad }, jsonrpc: "2.0" })}\n\n`);
   stream!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-2", method: "ping" })}\n\n`);
   await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", /answers held at once.*268435456 bytes/, JSON.stringify(refusal));
+  assert.match(refusal!.error?.message ?? "", REFUSED, JSON.stringify(refusal));
   assert.equal(refusal!.error?.data?.reason, "capacity");
   // The stream went on: the next message of the server's reaches the local client.
   await waitFor(() => local.stdout().includes('"id":"srv-ask-2"'), "the server's later request", 120_000);

@@ -262,6 +262,22 @@ describe("sizes and numbers", () => {
     assert.equal(replayOff.code, 0, replayOff.stderr);
   });
 
+  test("client mode's message and answer limits: past what a string holds, or a budget no message of the largest size fits in, refused naming the key and the fix", async () => {
+    const client = "mode: client\nclient:\n  url: https://mcp.example.com/mcp\n";
+    assert.match(await refused(client + "  max_message_size: 300MiB\n"), /client\.max_message_size: is too large: at most 256MiB/);
+    assert.match(await refused(client + "  max_message_size: 0\n"), /client\.max_message_size: must be more than 0/);
+    assert.match(
+      await refused(client + "  max_message_size: 8MiB\n  max_answer_bytes_in_flight: 4MiB\n"),
+      /client\.max_answer_bytes_in_flight: is less than client\.max_message_size \(8388608 bytes\): no answer of that size could be held; raise it to at least that/,
+    );
+    // The default budget (256 MiB) is checked against a larger message limit too.
+    assert.match(await refused(client + "  max_message_size: 256MiB\n  max_answer_bytes_in_flight: 255MiB\n"), /client\.max_answer_bytes_in_flight: is less than/);
+    for (const sizes of ["  max_message_size: 256MiB\n", "  max_message_size: 1MiB\n  max_answer_bytes_in_flight: 1MiB\n"]) {
+      const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(client + sizes)]);
+      assert.equal(code, 0, `${sizes}\n${stderr}`);
+    }
+  });
+
   test("NaN is reported as NaN", async () => {
     assert.match(await refused(SERVER + "  auth_failure_limit: .nan\n"), /server\.auth_failure_limit: must be a number, not NaN/);
   });
