@@ -7,9 +7,9 @@
 import { idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { excerpt, quotedValue } from "../log/sanitize.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
-import { parseMessages, settleSkipped, statusError } from "./messages.ts";
+import { contentType, parseMessages, quotedContentType, settleSkipped, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
-import { anySignal } from "./streamable-http.ts";
+import { anySignal } from "../util/any-signal.ts";
 import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 interface Waiter {
@@ -143,7 +143,7 @@ export class LegacySseTransport implements RemoteTransport {
   async #openStream(): Promise<Connection> {
     const { logger, url } = this.#context;
     const abandon = new AbortController();
-    const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: AbortSignal.any([this.#closing.signal, abandon.signal]) });
+    const response = await this.#context.fetch(url, { method: "GET", headers: { accept: "text/event-stream" }, signal: anySignal(this.#closing.signal, abandon.signal) });
     if (!response.ok) {
       // Chosen explicitly, the usual cause is a Streamable HTTP URL (…/mcp) given to the HTTP+SSE transport, whose URL is its event stream's.
       const hint =
@@ -155,10 +155,9 @@ export class LegacySseTransport implements RemoteTransport {
       throw await statusError(response, `${new URL(url).host} (event stream)`, hint);
     }
     this.#fallbackStatus = undefined;
-    const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
-    if (type !== "text/event-stream") {
+    if (contentType(response) !== "text/event-stream") {
       await response.body?.cancel().catch(() => {});
-      throw new ClientTransportError("protocol", `${new URL(url).host} answered the event stream GET with content type ${quotedValue(type || "none")}`);
+      throw new ClientTransportError("protocol", `${new URL(url).host} answered the event stream GET with content type ${quotedContentType(response)}`);
     }
     return new Promise<Connection>((resolve, reject) => {
       let connection: Connection | undefined;

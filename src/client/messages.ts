@@ -1,12 +1,26 @@
 /** @module Turning the remote server's bodies into JSON-RPC messages, with limits: a hostile server gets an error, never our memory. */
 import { envelopeProblem, inexactNumbersOnce, isResponse, MAX_NESTING_DEPTH, nestedTooDeep, type InexactFinder, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from "../jsonrpc/message.ts";
-import { excerpt } from "../log/sanitize.ts";
+import { excerpt, quotedValue } from "../log/sanitize.ts";
 import type { ThrottledLog } from "../log/throttle.ts";
 import type { Held } from "./answer-budget.ts";
 import { ClientTransportError } from "./errors.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { SKIPPED_EDGE_CHARS, type SkippedEvent } from "./sse-reader.ts";
 import type { TransportContext } from "./transport.ts";
+
+/** The media type of `response` (lower case, without parameters); "" when it has none. */
+export function contentType(response: Response): string {
+  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/**
+ * The Content-Type of `response` as an error may quote it: as sent (a credential in it keeps its
+ * case, so it is found), with the credentials its request carried redacted.
+ */
+export function quotedContentType(response: Response): string {
+  const value = response.headers.get("content-type");
+  return value === null || value.trim() === "" ? "none" : quotedValue(redactSent(response, value));
+}
 
 /**
  * Reads a body as text with a size limit (characters) and an idle timeout between chunks (ms).

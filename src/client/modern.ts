@@ -12,15 +12,16 @@ import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
 import { rememberTool, requestHeaders, type ParamHeader } from "../mcp/era.ts";
-import { inputResponsesFromAnswers, requestsFromInputRequests, retryParams } from "../mcp/mrtr.ts";
+import { inputResponsesFromAnswers, missingCapabilities, requestsFromInputRequests, requiredCapability, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { inputRequiredProblem, isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
 import { VERSION } from "../version.ts";
 import { ClientTransportError } from "./errors.ts";
-import { parseMessages, readBodyText, type Received, type Source } from "./messages.ts";
+import { contentType, parseMessages, quotedContentType, readBodyText, type Received, type Source } from "./messages.ts";
 import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
-import { anySignal } from "./streamable-http.ts";
+import { anySignal } from "../util/any-signal.ts";
+import type { Held } from "./answer-budget.ts";
 import type { RemoteTransport, TransportContext } from "./transport.ts";
 
 /** The modern revision the bridge speaks to remote servers. */
@@ -37,10 +38,6 @@ const MAX_ROUNDS = 16;
 const MODERN_ERRORS = new Set<number>([McpErrorCode.HeaderMismatch, McpErrorCode.MissingRequiredClientCapability, McpErrorCode.UnsupportedProtocolVersion]);
 
 const ACCEPT_BOTH = "application/json, text/event-stream";
-
-function contentType(response: Response): string {
-  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-}
 
 /**
  * Sends one modern request and returns its response, delivering the notifications that come
@@ -77,6 +74,8 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
 export interface ModernAnswer {
   response: JsonRpcResponse;
   source: Source;
+  /** `text` of the answer (a value the bridge quotes in an error) with the credentials its request carried redacted. */
+  redact(text: string): string;
 }
 
 /** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
@@ -85,10 +84,11 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   const origin = new URL(context.url).host;
   const type = contentType(response);
   let answer: ModernAnswer | undefined;
+  const redact = (text: string) => redactSent(response, text);
   const take = ({ message, source }: Received) => {
     if (isResponse(message)) {
-      if (message.id === null) answer = { response: { ...message, id: request.id }, source: { ...source, alone: false } };
-      else if (idKey(message.id) === idKey(request.id)) answer = { response: message, source };
+      if (message.id === null) answer = { response: { ...message, id: request.id }, source: { ...source, alone: false }, redact };
+      else if (idKey(message.id) === idKey(request.id)) answer = { response: message, source, redact };
       return;
     }
     if (isRequest(message)) {
@@ -136,7 +136,7 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   } else {
     await response.body?.cancel().catch(() => {});
     if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
-    throw new ClientTransportError("protocol", `${origin} answered with content type ${quotedValue(type || "none")}, not JSON or an event stream`);
+    throw new ClientTransportError("protocol", `${origin} answered with content type ${quotedContentType(response)}, not JSON or an event stream`);
   }
   if (!answer) {
     if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
@@ -293,14 +293,17 @@ export class ModernTransport implements RemoteTransport {
     else rememberTool(this.#toolHeaders, name, declarations);
   }
 
-  /** tools/list: tools with invalid `x-mcp-header` annotations are excluded, the valid ones remembered. */
-  #filterTools(method: string, response: JsonRpcResponse): JsonRpcResponse {
+  /**
+   * tools/list: tools with invalid `x-mcp-header` annotations are excluded, the valid ones
+   * remembered. `redact`: the answer's (ModernAnswer.redact), for what the warning quotes of it.
+   */
+  #filterTools(method: string, response: JsonRpcResponse, redact: (text: string) => string): JsonRpcResponse {
     if (method !== "tools/list" || !isObject(response.result) || !Array.isArray(response.result.tools)) return response;
     const tools = response.result.tools.filter((tool: unknown) => {
       if (!isObject(tool) || typeof tool.name !== "string") return false;
       const checked = toolParamHeaders(tool.inputSchema);
       if ("problem" in checked) {
-        this.#context.remoteWarnings.write("warn", "excluded a tool with an invalid x-mcp-header", { tool: tool.name, reason: checked.problem });
+        this.#context.remoteWarnings.write("warn", "excluded a tool with an invalid x-mcp-header", { tool: redact(tool.name), reason: redact(checked.problem) });
         return false;
       }
       this.#remember(tool.name, checked.declarations);
@@ -315,7 +318,7 @@ export class ModernTransport implements RemoteTransport {
     const headers = this.#headersFor(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION);
     const answer = await modernCall(this.#context, request, headers, anySignal(signal, this.#closing.signal), (message, source) => this.#context.deliver(message, source));
     if (request.method !== "tools/list") return answer;
-    return { response: this.#filterTools(request.method, answer.response), source: { ...answer.source, alone: false } };
+    return { ...answer, response: this.#filterTools(request.method, answer.response, answer.redact), source: { ...answer.source, alone: false } };
   }
 
   /**
@@ -324,6 +327,17 @@ export class ModernTransport implements RemoteTransport {
    * one holding a number a double does not carry ends the call with an Internal Error naming where.
    */
   async #translated(request: JsonRpcRequest, signal?: AbortSignal): Promise<JsonRpcResponse> {
+    // A round's requestState and input requests wait in memory while the local client answers (a
+    // person may take minutes): they count against the answer budget, as the body they came in did.
+    const waiting = this.#context.answers.hold();
+    try {
+      return await this.#rounds(request, waiting, signal);
+    } finally {
+      waiting.release();
+    }
+  }
+
+  async #rounds(request: JsonRpcRequest, waiting: Held, signal?: AbortSignal): Promise<JsonRpcResponse> {
     const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION, this.#logLevel);
     const base = request.params;
     let params = base;
@@ -331,7 +345,7 @@ export class ModernTransport implements RemoteTransport {
       const modernParams = withEnvelope(params, envelope);
       // MRTR: a retry is a new request, with a new JSON-RPC id; the local client keeps its own.
       const id = round === 0 ? request.id : `mcp-bridge-retry-${++this.#nextAskId}`;
-      const { response, source } = await modernCall(
+      const { response, source, redact } = await modernCall(
         this.#context,
         { ...request, id, params: modernParams },
         this.#headersFor(request.method, params, MODERN_VERSION),
@@ -348,21 +362,35 @@ export class ModernTransport implements RemoteTransport {
       const resultType = response.result.resultType;
       // A result of a kind the legacy client has no word for, stripped of its resultType, would read as an empty success.
       if (resultType !== undefined && resultType !== "complete" && resultType !== "input_required") {
-        return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server answered ${request.method} with resultType ${quotedValue(resultType)}, which a legacy client cannot be given`);
+        return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server answered ${request.method} with resultType ${quotedValue(typeof resultType === "string" ? redact(resultType) : resultType)}, which a legacy client cannot be given`);
       }
-      if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) });
+      if (!isInputRequired(response.result)) return this.#filterTools(request.method, { ...response, id: request.id, result: legacyResult(response.result) }, redact);
       if (round + 1 >= MAX_ROUNDS) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for input ${MAX_ROUNDS} times in a row; giving up`);
       const result = response.result as JsonObject;
       const problem = inputRequiredProblem(request.method, result);
       if (problem) return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: ${problem}`);
+      const requestState = typeof result.requestState === "string" ? result.requestState : undefined;
+      waiting.shrinkTo(0);
+      waiting.grow((requestState?.length ?? 0) + JSON.stringify(result.inputRequests ?? null).length);
       const asks = requestsFromInputRequests(result.inputRequests, () => `mcp-bridge-input-${++this.#nextAskId}`);
+      // The local client is never asked what it did not declare it can answer (a legacy server must not ask either).
+      const declared = isObject(this.#initialize!.capabilities) ? this.#initialize!.capabilities : undefined;
+      for (const { request: ask } of asks) {
+        const required = requiredCapability({ method: ask.method, params: ask.params });
+        const missing = required && missingCapabilities(required, declared);
+        if (missing) {
+          return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for ${quotedValue(ask.method)}, which needs client capabilities the local client did not declare (${Object.keys(missing).join(", ")}); a server must not ask for them (MCP basic/patterns/mrtr)`, { requiredCapabilities: missing });
+        }
+      }
       const answers = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, response: await this.#ask({ method: ask.method, params: ask.params }, signal) })));
       const { inputResponses, failed } = inputResponsesFromAnswers(answers);
       if (failed.length > 0) {
-        const first = failed[0]!;
-        return errorResponse(request.id, first.error.code, first.error.message, first.error.data);
+        // Its own code would read as the call's: -32601 from a client without a handler would say the tool does not exist.
+        const { key, error } = failed[0]!;
+        const method = asks.find((ask) => ask.key === key)?.request.method;
+        return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the local client refused the server's request for input (${quotedValue(method)}): ${error.code} ${quotedValue(error.message)}`, { inputError: error });
       }
-      params = retryParams(base, asks.length > 0 ? inputResponses : undefined, typeof result.requestState === "string" ? result.requestState : undefined);
+      params = retryParams(base, asks.length > 0 ? inputResponses : undefined, requestState);
     }
   }
 

@@ -11,6 +11,7 @@ import type { Logger } from "../log/logger.ts";
 import { isCredentialHeader, redactValues, urlCredentials } from "../log/sanitize.ts";
 import { HttpRequestError } from "../runtime/http-error.ts";
 import type { HttpClient, HttpRequestInit } from "../runtime/types.ts";
+import { anySignal } from "../util/any-signal.ts";
 import { sleep as defaultSleep } from "../util/sleep.ts";
 import { ClientTransportError } from "./errors.ts";
 
@@ -101,7 +102,7 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
     // For the life of the response: aborting the caller's signal must also close a streaming body
     // (on a 2026-07-28 server, closing the reply stream is how a request is cancelled). Combined
     // rather than listened to: the caller's signal may outlive thousands of requests (the shutdown signal).
-    const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
+    const signal = anySignal(init.signal ?? undefined, controller.signal)!;
     let timedOut = false;
     const timer = awaitsAnswer
       ? undefined

@@ -7,8 +7,9 @@
  */
 import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { excerpt, quotedValue } from "../log/sanitize.ts";
+import { anySignal } from "../util/any-signal.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
-import { parseMessages, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
+import { contentType, parseMessages, quotedContentType, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";
 import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
@@ -35,9 +36,6 @@ const MAX_SESSION_ID_CHARS = 1_024;
 /** Characters of a refused session id quoted in the error. */
 const QUOTED_SESSION_ID_CHARS = 40;
 
-function contentType(response: Response): string {
-  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-}
 
 export class StreamableHttpTransport implements RemoteTransport {
   readonly #context: TransportContext;
@@ -157,7 +155,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
       await response.body?.cancel().catch(() => {});
-      throw new ClientTransportError("protocol", `${origin} answered with content type ${quotedValue(type || "none")}, not JSON or an event stream`);
+      throw new ClientTransportError("protocol", `${origin} answered with content type ${quotedContentType(response)}, not JSON or an event stream`);
     }
     if (!answered) throw new ClientTransportError("closed", `${origin} ended the reply without answering the request`);
   }
@@ -205,7 +203,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       if (!response.ok) throw await statusError(response, `${origin} (resuming the reply stream)`);
       if (contentType(response) !== "text/event-stream") {
         await response.body?.cancel().catch(() => {});
-        throw new ClientTransportError("protocol", `${origin} resumed the reply stream with content type ${quotedValue(contentType(response))}`);
+        throw new ClientTransportError("protocol", `${origin} resumed the reply stream with content type ${quotedContentType(response)}`);
       }
     }
   }
@@ -220,7 +218,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     if (this.#listener || this.#sessionId === undefined) return;
     const stop = new AbortController();
     this.#listener = stop;
-    const signal = AbortSignal.any([this.#closing.signal, stop.signal]);
+    const signal = anySignal(this.#closing.signal, stop.signal)!;
     const session = this.#sessionId;
     const { logger } = this.#context;
     let ready!: () => void;
@@ -266,7 +264,7 @@ export class StreamableHttpTransport implements RemoteTransport {
             if (!response.ok) throw await statusError(response, "GET stream");
             if (contentType(response) !== "text/event-stream") {
               await response.body?.cancel().catch(() => {});
-              throw new ClientTransportError("protocol", `the GET stream has content type ${quotedValue(contentType(response))}`);
+              throw new ClientTransportError("protocol", `the GET stream has content type ${quotedContentType(response)}`);
             }
             failures = 0;
             opened = true;
@@ -369,9 +367,3 @@ async function sessionIdOf(response: Response, origin: string): Promise<string |
   throw new ClientTransportError("protocol", `${origin}'s Mcp-Session-Id ${problem}, so the session cannot be used (MCP basic/transports §Session Management): "${shown}${more}"`);
 }
 
-/** An AbortSignal that fires when any of the given ones does. */
-export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
-  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  if (present.length <= 1) return present[0];
-  return AbortSignal.any(present);
-}

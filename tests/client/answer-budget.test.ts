@@ -275,3 +275,36 @@ test("a GET stream with events past the answer budget (a server's request, a not
   assert.ok(!local.stdout().includes("srv-ask-1") && !local.stdout().includes("notifications/message"), "a skipped message reached the local client");
   assert.match(local.stderr(), /dropped a message from the remote server: it would take the answers held at once past their limit.*kind=notification/);
 });
+
+test("a modern server's rounds waiting for the local client's input, each with a large requestState: they count against the answer budget, so the call past it fails naming it, and an answered round gives its share back", { timeout: 120_000 }, async () => {
+  // Each call is answered with input_required and a requestState of 60 units: five waiting rounds
+  // would hold 300 of the 256 units (before, what waited for a person was not counted, and a
+  // server could fill the heap with rounds nobody answers).
+  const state = "s".repeat(60 * UNIT);
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { inputResponses?: unknown } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" }
+        : message.params?.inputResponses
+          ? { resultType: "complete", content: [] }
+          : { resultType: "input_required", inputRequests: { name: { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } } }, requestState: state };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(limited(server.url));
+  await local.handshake({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: { elicitation: {} }, clientInfo: { name: "raw", version: "1" } } });
+  const questions = () => local.lines().filter((line) => line.includes('"method":"elicitation/create"'));
+  for (let id = 1; id <= 4; id++) {
+    local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "ask", arguments: {} } });
+    await waitFor(() => questions().length === id, `call ${id}'s question`);
+  }
+  local.send({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "ask", arguments: {} } });
+  assert.match((await local.answer(5)).error?.message ?? "", REFUSED);
+  // The first round answered, its share is free again: another call waits for its answer as the others do.
+  local.send({ jsonrpc: "2.0", id: JSON.parse(questions()[0]!).id, result: { action: "accept", content: {} } });
+  assert.deepEqual((await local.answer(1)).result, { content: [] });
+  local.send({ jsonrpc: "2.0", id: 6, method: "tools/call", params: { name: "ask", arguments: {} } });
+  await waitFor(() => questions().length === 5, "call 6's question");
+});

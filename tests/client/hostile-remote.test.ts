@@ -338,6 +338,37 @@ test("a modern server asking for input hundreds of times in one round, or for wh
   }
 });
 
+test("a modern server asking for input the local client did not declare it can give (sampling, roots, URL elicitation): the call fails naming the capability, nothing is put to the local client", async () => {
+  const form = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
+  for (const [asked, missing] of [
+    [{ method: "sampling/createMessage", params: { messages: [], maxTokens: 10 } }, /\(sampling\)/],
+    [{ method: "roots/list" }, /\(roots\)/],
+    [{ method: "elicitation/create", params: { mode: "url", message: "sign in", url: "https://example.com/", elicitationId: "e1" } }, /\(elicitation\)/],
+  ] as const) {
+    const server = await modernServer({ a: form, b: asked });
+    const local = startLocal(["connect", server.url]);
+    await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+    const { error } = await local.answer(1);
+    assert.match(error?.message ?? "", new RegExp(`asked for "${asked.method}", which needs client capabilities the local client did not declare ${missing.source}`), JSON.stringify(error));
+    assert.ok(!/"method":"(elicitation\/create|sampling\/createMessage|roots\/list)"/.test(local.stdout()), local.stdout().slice(0, 2000));
+  }
+});
+
+test("a local client refusing a modern server's request for input (an SDK client without a handler answers -32601): the call fails saying so, not as if the tool did not exist", async () => {
+  const server = await modernServer({ a: { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } } });
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+  const line = (await waitFor(() => local.lines().find((text) => text.includes('"method":"elicitation/create"')), "the question")) as string;
+  const ask = JSON.parse(line) as { id: string };
+  local.send({ jsonrpc: "2.0", id: ask.id, error: { code: -32601, message: "Method not found" } });
+  const { error } = await local.answer(1);
+  assert.equal(error?.code, -32603, JSON.stringify(error));
+  assert.match(error?.message ?? "", /the local client refused the server's request for input \("elicitation\/create"\): -32601 "Method not found"/);
+  assert.deepEqual(error?.data?.inputError, { code: -32601, message: "Method not found" });
+});
+
 test("a modern server answering what may not ask (tools/list) with input_required, or asking with a requestState that is no string: the call fails naming it, nothing is put to the local client", async () => {
   const elicit = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
   const server = await startRawServer((_req, res, body) => {
@@ -1112,6 +1143,34 @@ test("JSON-RPC errors in 200 answers (a JSON body, an SSE event, a modern server
     assert.equal(error?.data?.sent, "Bearer [redacted]");
     assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token), local.stdout());
   }
+});
+
+test("what the bridge's own errors and warnings quote of a 200 answer (a resultType, a content type, a tool's invalid x-mcp-header) naming the credentials it was sent: redacted", async () => {
+  const token = "tok-QUOTED-200-7a1c2e";
+  const key = "key-QUOTED-200-5b9d4f";
+  const modern = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { name?: string } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.params?.name === "typed") return void res.writeHead(200, { "content-type": `text/x-${token}` }).end("x");
+    const result =
+      message.method === "server/discover"
+        ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" }
+        : message.method === "tools/list"
+          ? { resultType: "complete", tools: [{ name: `tool-${token}`, inputSchema: { type: "object", properties: { a: { type: "string", "x-mcp-header": `bad ${key}` } } } }] }
+          : { resultType: `odd-${token}` };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(modern);
+  const local = startLocal(["connect", modern.url, "--token-env", "TOKEN", "--header", "X-Api-Key: ${KEY}"], { TOKEN: token, KEY: key });
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "odd", arguments: {} } });
+  assert.match((await local.answer(1)).error?.message ?? "", /with resultType "odd-\[redacted\]"/);
+  local.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "typed", arguments: {} } });
+  assert.match((await local.answer(2)).error?.message ?? "", /answered with content type "text\/x-\[redacted\]"/);
+  local.send({ jsonrpc: "2.0", id: 3, method: "tools/list" });
+  assert.deepEqual((await local.answer(3)).result, { tools: [] });
+  await waitFor(() => local.stderr().includes("excluded a tool with an invalid x-mcp-header"), "the warning");
+  assert.ok(!local.stdout().includes(token) && !local.stderr().includes(token) && !local.stderr().includes(key), `${local.stdout()}\n${local.stderr()}`);
 });
 
 test("a server flooding invalid messages (events that are not JSON-RPC, tools with invalid x-mcp-header): a few warnings and a count, not a log line each", { timeout: 120_000 }, async () => {
