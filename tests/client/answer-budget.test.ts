@@ -5,7 +5,8 @@
  * from hostile-remote.test.ts (whose helpers it shares, raw-local.ts) because these tests are most
  * of that file's time: the two files run side by side.
  *
- * The bridges run with an eighth of the default limits, in the defaults' proportions: messages of
+ * Most bridges here run with an eighth of the default limits (see DEFAULT_REFUSED for the two
+ * that do not), in the defaults' proportions: messages of
  * 64 units and 256 units held at once, a unit being 128 KiB (the defaults' unit is a MiB). The
  * tests move an eighth of the data they would at the defaults.
  */
@@ -25,6 +26,12 @@ const UNIT = 128 * 1024;
 /** client.max_answer_bytes_in_flight, as the refusals name it. */
 const BUDGET = 256 * UNIT;
 const REFUSED = new RegExp(`answers held at once.*${BUDGET} bytes.*client\\.max_answer_bytes_in_flight`);
+/**
+ * The refusal at the default limits (256 MiB), for the two tests that run at them: their answers
+ * are held while still being read, and at an eighth of the data the kernel's socket buffers (a few
+ * MB not yet read) would be a share of the budget large enough to change what fits.
+ */
+const DEFAULT_REFUSED = /answers held at once.*268435456 bytes.*client\.max_answer_bytes_in_flight/;
 
 /**
  * Arguments running client mode for `url` with a config file of the limits above (64 and 256
@@ -133,9 +140,9 @@ test("a local client not reading stdout while large answers come one after anoth
 });
 
 test("a server's request for the local client arriving while answers being read hold most of the answer budget: the server gets an error answer naming the limit, not silence", { timeout: 300_000 }, async () => {
-  // Three JSON answers of 60 units the server starts and never ends hold 180 of the 256 units of
-  // the budget; a request of 50 units is read off its event stream (230), then cannot be written beside it.
-  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * UNIT)}`);
+  // Three JSON answers of 60 MiB the server starts and never ends hold 180 MiB of the 256 MiB
+  // budget; a request of 50 MiB is read off its event stream (230 MiB), then cannot be written beside it.
+  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
   let stalled = 0;
   let refusal: { id?: unknown; error?: { message?: string } } | undefined;
   const server = await legacyServer((res, message) => {
@@ -146,19 +153,19 @@ test("a server's request for the local client arriving while answers being read 
     }
     if ((message as { params?: { name?: string } }).params?.name === "ask") {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad: "y".repeat(50 * UNIT) } } })}\n\n`);
+      res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-1", method: "ping", params: { _meta: { pad: "y".repeat(50 * 1024 * 1024) } } })}\n\n`);
       return;
     }
     res.writeHead(200, { "content-type": "application/json" });
     res.write(partial, () => stalled++);
   });
-  const local = startLocal(limited(server.url));
+  const local = startLocal(["connect", server.url]);
   await local.handshake();
   for (const id of [1, 2, 3]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
   await waitFor(() => stalled === 3, "the answers started", 120_000);
   local.send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "ask", arguments: {} } });
   await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", REFUSED, JSON.stringify(refusal));
+  assert.match(refusal!.error?.message ?? "", DEFAULT_REFUSED, JSON.stringify(refusal));
   assert.ok(!local.stdout().includes("srv-ask-1"), "the request did not reach the local client");
   local.send({ jsonrpc: "2.0", id: 5, method: "ping" });
   await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":5,"result":{}}'), "a later answer");
@@ -234,10 +241,9 @@ test("HTTP+SSE: events past the answer budget on the one event stream (a notific
 });
 
 test("a GET stream with events past the answer budget (a server's request, a notification): each alone is dropped, the request answered with an error naming the limit; the stream goes on", { timeout: 300_000 }, async () => {
-  // Four JSON answers of 60 units the server starts and never ends hold 240 of the 256 units of
-  // the budget; events of 40 units each would take it to 280.
-  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * UNIT)}`);
-  const pad = "y".repeat(40 * UNIT);
+  // Four JSON answers of 60 MiB the server starts and never ends hold 240 MiB of the 256 MiB budget.
+  const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
+  const pad = "y".repeat(30 * 1024 * 1024);
   let stream: ServerResponse | undefined;
   let stalled = 0;
   let refusal: { id?: unknown; error?: { message?: string; data?: { reason?: string } } } | undefined;
@@ -259,7 +265,7 @@ test("a GET stream with events past the answer budget (a server's request, a not
     res.write(partial, () => stalled++);
   });
   servers.push(server);
-  const local = startLocal(limited(server.url, { timeout: "300s" }));
+  const local = startLocal(["connect", server.url, "--timeout", "300s"]);
   await local.handshake();
   await waitFor(() => stream, "the GET stream");
   for (const id of [1, 2, 3, 4]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
@@ -268,7 +274,7 @@ test("a GET stream with events past the answer budget (a server's request, a not
   stream!.write(`data: ${JSON.stringify({ method: "notifications/message", params: { level: "info", data: pad }, jsonrpc: "2.0" })}\n\n`);
   stream!.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-ask-2", method: "ping" })}\n\n`);
   await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
-  assert.match(refusal!.error?.message ?? "", REFUSED, JSON.stringify(refusal));
+  assert.match(refusal!.error?.message ?? "", DEFAULT_REFUSED, JSON.stringify(refusal));
   assert.equal(refusal!.error?.data?.reason, "capacity");
   // The stream went on: the next message of the server's reaches the local client.
   await waitFor(() => local.stdout().includes('"id":"srv-ask-2"'), "the server's later request", 120_000);

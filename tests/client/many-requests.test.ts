@@ -29,20 +29,20 @@ async function modernServer() {
 }
 
 for (const era of ["legacy", "modern"] as const) {
-  test(`${CALLS.toLocaleString("en")} tool calls to a ${era} server through a bridge with a ${HEAP_MB} MB heap: every one answered, the bridge still running`, { timeout: 240_000 }, async () => {
+  test(`${CALLS.toLocaleString("en")} tool calls to a ${era} server through a bridge with a ${HEAP_MB} MB heap: every one answered, the bridge still running`, { timeout: 600_000 }, async () => {
     const server = era === "legacy" ? await legacyServer((res, message) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [] } }))) : await modernServer();
     const local = startLocal(["connect", server.url], { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` });
     await local.handshake();
     for (let first = 1; first <= CALLS; first += CHUNK) {
       const last = Math.min(first + CHUNK - 1, CALLS);
       for (let id = first; id <= last; id++) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "t", arguments: {} } });
-      const answer = await local.answer(last, 60_000);
+      const answer = await local.answer(last, 180_000);
       assert.deepEqual(answer.result, { content: [] }, `call ${last}: ${JSON.stringify(answer)}\n${local.stderr().slice(-2000)}`);
     }
     const answered = new Set(local.lines().map((line) => (JSON.parse(line) as { id?: unknown }).id));
     for (let id = 1; id <= CALLS; id++) assert.ok(answered.has(id), `call ${id} has no answer`);
     local.send({ jsonrpc: "2.0", id: "after", method: "tools/call", params: { name: "t", arguments: {} } });
-    assert.deepEqual((await local.answer("after")).result, { content: [] });
+    assert.deepEqual((await local.answer("after", 60_000)).result, { content: [] });
     assert.doesNotMatch(local.stderr(), /heap|MaxListeners/i);
   });
 }
