@@ -205,8 +205,8 @@ export class ModernTransport implements RemoteTransport {
   readonly #context: TransportContext;
   readonly #ask: AskLocal;
   readonly #discover: JsonObject;
-  /** Undefined for a modern local client, which sends its own `_meta`. */
-  readonly #initialize: InitializeParams | undefined;
+  /** The legacy local client's last initialize (what every request's `_meta` is made of); undefined for a modern local client, which sends its own. */
+  #initialize: InitializeParams | undefined;
   readonly #closing = new AbortController();
   #logLevel: LogLevel | undefined;
   /** Tool name → its `Mcp-Param-*` declarations, from the last tools/list. */
@@ -256,6 +256,8 @@ export class ModernTransport implements RemoteTransport {
     const ok = (result: JsonObject = {}): JsonRpcResponse => ({ jsonrpc: "2.0", id: request.id, result });
     switch (request.method) {
       case "initialize":
+        // A client initializing again (a new session, in legacy terms) may declare other capabilities: later requests carry these.
+        this.#initialize = (isObject(request.params) ? request.params : {}) as InitializeParams;
         return ok(this.initializeResult(request.params?.protocolVersion));
       case "logging/setLevel": {
         const level = request.params?.level;

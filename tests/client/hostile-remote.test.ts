@@ -355,6 +355,28 @@ test("a modern server asking for input the local client did not declare it can g
   }
 });
 
+test("a legacy local client initializing again, with other capabilities: a modern server hears the new ones (and client info) from then on", async () => {
+  const heard: Array<Record<string, unknown>> = [];
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { _meta?: Record<string, unknown> } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "tools/call") heard.push(message.params?._meta ?? {});
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete", content: [] };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "t", arguments: {} } });
+  await local.answer(1);
+  local.send({ jsonrpc: "2.0", id: 2, method: "initialize", params: { ...INITIALIZE.params, capabilities: { sampling: {} }, clientInfo: { name: "second", version: "2" } } });
+  assert.ok((await local.answer(2)).result);
+  local.send({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "t", arguments: {} } });
+  await local.answer(3);
+  assert.deepEqual(heard.map((meta) => meta["io.modelcontextprotocol/clientCapabilities"]), [{ elicitation: {} }, { sampling: {} }]);
+  assert.deepEqual(heard[1]!["io.modelcontextprotocol/clientInfo"], { name: "second", version: "2" });
+});
+
 test("a local client refusing a modern server's request for input (an SDK client without a handler answers -32601): the call fails saying so, not as if the tool did not exist", async () => {
   const server = await modernServer({ a: { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } } });
   const local = startLocal(["connect", server.url]);
