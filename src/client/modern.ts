@@ -387,8 +387,10 @@ export class ModernTransport implements RemoteTransport {
       const answers = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, response: await this.#ask({ method: ask.method, params: ask.params }, signal) })));
       const { inputResponses, failed } = inputResponsesFromAnswers(answers);
       if (failed.length > 0) {
-        // Its own code would read as the call's: -32601 from a client without a handler would say the tool does not exist.
         const { key, error } = failed[0]!;
+        // The bridge's own verdict on the answer (its errors start "mcp-bridge:") stands as it is.
+        if (error.message.startsWith("mcp-bridge:")) return errorResponse(request.id, error.code, error.message, error.data);
+        // The local client's own error would read as the call's: -32601 from a client without a handler would say the tool does not exist.
         const method = asks.find((ask) => ask.key === key)?.request.method;
         return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the local client refused the server's request for input (${quotedValue(method)}): ${error.code} ${quotedValue(error.message)}`, { inputError: error });
       }
