@@ -5,7 +5,7 @@
  * replays the local client's initialize first, as for a Streamable HTTP session the server forgot.
  */
 import { idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
-import { excerpt, quotedValue } from "../log/sanitize.ts";
+import { excerpt } from "../log/sanitize.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { contentType, parseMessages, quotedContentType, settleSkipped, statusError } from "./messages.ts";
 import { readSse } from "./sse-reader.ts";

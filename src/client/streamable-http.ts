@@ -6,7 +6,7 @@
  * (the local client's initialize replayed) when the server forgets ours (404).
  */
 import { isNotification, isRequest, isResponse, idKey, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
-import { excerpt, quotedValue } from "../log/sanitize.ts";
+import { excerpt } from "../log/sanitize.ts";
 import { anySignal } from "../util/any-signal.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { contentType, parseMessages, quotedContentType, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
