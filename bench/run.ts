@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { callEcho, deleteSession, openSession } from "./lib/mcp-client.mjs";
 import { cpuSeconds, memory, startMemorySampler, treeCpuSeconds } from "./lib/proc.mjs";
-import { ROOT, startJwtIssuer, startTarget, type Accept, type JwtIssuer, type TargetSpec } from "./lib/targets.ts";
+import { ROOT, startJwtIssuer, startTarget, type JwtIssuer, type TargetSpec } from "./lib/targets.ts";
 import { flag, option } from "./lib/args.ts";
 
 // ---- options ------------------------------------------------------------------------------

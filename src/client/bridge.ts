@@ -11,7 +11,7 @@ import { throttledLog } from "../log/throttle.ts";
 import type { AnswerBudget, Held } from "./answer-budget.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import type { Source } from "./messages.ts";
-import type { RemoteTransport } from "./transport.ts";
+import type { AskLocal, LocalAnswer, RemoteTransport } from "./transport.ts";
 
 /**
  * Requests of the local client awaiting an answer at once; more get an error at once. Its
@@ -42,7 +42,7 @@ export interface StdioBridge {
   /** A request of the remote server's not delivered: answered with `error` (wired as the transport's `refuse`; see unasked). */
   refuse(id: JsonRpcId, error: unknown): void;
   /** A request of the bridge's own to the local client (wired as the transport's `ask`). */
-  ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
+  ask: AskLocal;
   /** Requests still awaiting an answer. */
   readonly inFlight: number;
 }
@@ -106,7 +106,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const inexactDrops = throttledLog(logger, "messages dropped for numbers a double does not carry", FAILURE_LOG);
   const pending = new Map<string | number, Pending>();
   /** The bridge's own requests to the local client, by id. */
-  const asks = new Map<string, (response: JsonRpcResponse) => void>();
+  const asks = new Map<string, (answer: LocalAnswer) => void>();
   let askCounter = 0;
   /** Set from the first message for the local client dropped for the answer budget until one fits again, so that a flood is logged once. */
   let droppingForLocal = false;
@@ -152,7 +152,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   const unasked = (id: JsonRpcId, error: unknown) => {
     const refusal = failedRequestResponse(id, error);
     const ask = typeof id === "string" ? asks.get(id) : undefined;
-    if (ask) ask(refusal);
+    if (ask) ask({ failure: refusal.error! });
     else forward(refusal);
   };
 
@@ -301,7 +301,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     if (isResponse(message) && typeof message.id === "string" && asks.has(message.id)) {
       // Put into the request it answers (MRTR inputResponses), serialized again: such a number fails that request, naming where.
       const problem = inexact()?.(message);
-      asks.get(message.id)!(problem ? errorResponse(message.id, ErrorCode.InvalidParams, `mcp-bridge: the answer to the server's request for input: ${problem}`) : message);
+      asks.get(message.id)!(problem ? { failure: { code: ErrorCode.InvalidParams, message: `mcp-bridge: the answer to the server's request for input: ${problem}` } } : { response: message });
       return;
     }
     if (logger.enabled("debug")) logger.debug("local → remote", describe(message));
@@ -364,16 +364,16 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     ask(request, signal) {
       if (asks.size >= MAX_IN_FLIGHT) return Promise.reject(new Error(`more than ${MAX_IN_FLIGHT} questions to the local client at once`));
       const id = `mcp-bridge-ask-${++askCounter}`;
-      return new Promise<JsonRpcResponse>((resolve, reject) => {
+      return new Promise<LocalAnswer>((resolve, reject) => {
         const onAbort = () => {
           asks.delete(id);
           write({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "the request it belonged to ended" } });
           reject(new ClientTransportError("closed", "the request was cancelled"));
         };
-        asks.set(id, (response) => {
+        asks.set(id, (answer) => {
           asks.delete(id);
           signal?.removeEventListener("abort", onAbort);
-          resolve(response);
+          resolve(answer);
         });
         if (signal?.aborted) return onAbort();
         signal?.addEventListener("abort", onAbort, { once: true });

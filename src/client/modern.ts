@@ -22,7 +22,7 @@ import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { anySignal } from "../util/any-signal.ts";
 import type { Held } from "./answer-budget.ts";
-import type { RemoteTransport, TransportContext } from "./transport.ts";
+import type { AskLocal, RemoteTransport, TransportContext } from "./transport.ts";
 
 /** The modern revision the bridge speaks to remote servers. */
 export const MODERN_VERSION = MODERN_VERSIONS[0];
@@ -197,9 +197,6 @@ function legacyResult(result: unknown): JsonObject {
   }
   return out;
 }
-
-/** Asks the local client (over stdio) and returns its answer. */
-export type AskLocal = (request: { method: string; params?: JsonObject }, signal?: AbortSignal) => Promise<JsonRpcResponse>;
 
 export class ModernTransport implements RemoteTransport {
   readonly #context: TransportContext;
@@ -384,12 +381,18 @@ export class ModernTransport implements RemoteTransport {
           return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the server asked for ${quotedValue(ask.method)}, which needs client capabilities the local client did not declare (${Object.keys(missing).join(", ")}); a server must not ask for them (MCP basic/patterns/mrtr)`, { requiredCapabilities: missing });
         }
       }
-      const answers = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, response: await this.#ask({ method: ask.method, params: ask.params }, signal) })));
+      // Shutting down ends the questions too: the call gets its error while stdout is still read.
+      const asked = anySignal(signal, this.#closing.signal);
+      const outcomes = await Promise.all(asks.map(async ({ key, request: ask }) => ({ key, answer: await this.#ask({ method: ask.method, params: ask.params }, asked) })));
+      const answers: Array<{ key: string; response: JsonRpcResponse }> = [];
+      for (const { key, answer } of outcomes) {
+        // The bridge's own error (it could not ask, or would not pass the answer on) stands as it is.
+        if ("failure" in answer) return errorResponse(request.id, answer.failure.code, answer.failure.message, answer.failure.data);
+        answers.push({ key, response: answer.response });
+      }
       const { inputResponses, failed } = inputResponsesFromAnswers(answers);
       if (failed.length > 0) {
         const { key, error } = failed[0]!;
-        // The bridge's own verdict on the answer (its errors start "mcp-bridge:") stands as it is.
-        if (error.message.startsWith("mcp-bridge:")) return errorResponse(request.id, error.code, error.message, error.data);
         // The local client's own error would read as the call's: -32601 from a client without a handler would say the tool does not exist.
         const method = asks.find((ask) => ask.key === key)?.request.method;
         return errorResponse(request.id, ErrorCode.InternalError, `mcp-bridge: the local client refused the server's request for input (${quotedValue(method)}): ${error.code} ${quotedValue(error.message)}`, { inputError: error });

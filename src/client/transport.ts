@@ -22,6 +22,16 @@ export interface RemoteTransport {
   close(): Promise<void>;
 }
 
+/**
+ * What became of a question of the bridge's to the local client: `response`, the local client's own
+ * answer (a result, or its error: a refusal); or `failure`, the bridge's own error for the call that
+ * asked, when the bridge could not put the question or would not pass the answer on.
+ */
+export type LocalAnswer = { response: JsonRpcResponse } | { failure: NonNullable<JsonRpcResponse["error"]> };
+
+/** Asks the local client over stdio (see TransportContext.ask). */
+export type AskLocal = (request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal) => Promise<LocalAnswer>;
+
 export interface TransportContext {
   /** The remote MCP endpoint (client.url). */
   url: string;
@@ -44,8 +54,12 @@ export interface TransportContext {
    * `error` as the local client's answer (a JSON-RPC error), so that it does not wait on it.
    */
   refuse(id: JsonRpcId, error: unknown): void;
-  /** Sends a request of the bridge's own to the local client (MRTR input requests) and resolves with its answer. */
-  ask(request: { method: string; params?: Record<string, unknown> }, signal?: AbortSignal): Promise<JsonRpcResponse>;
+  /**
+   * Sends a request of the bridge's own to the local client (MRTR input requests) and resolves with
+   * what became of it. Rejects (ClientTransportError "closed") when `signal` aborts first, after
+   * telling the local client the question is cancelled.
+   */
+  ask: AskLocal;
   /** Idle time allowed between chunks of a JSON body (ms). */
   timeout: number;
   /** Longest wait between reconnections of a background stream (ms). */

@@ -389,6 +389,30 @@ test("a local client refusing a modern server's request for input (an SDK client
   assert.equal(error?.code, -32603, JSON.stringify(error));
   assert.match(error?.message ?? "", /the local client refused the server's request for input \("elicitation\/create"\): -32601 "Method not found"/);
   assert.deepEqual(error?.data?.inputError, { code: -32601, message: "Method not found" });
+  // A local client that is itself a bridge words its errors as the bridge does: still its refusal, not the bridge's verdict.
+  local.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "ask", arguments: {} } });
+  const again = (await waitFor(() => local.lines().filter((text) => text.includes('"method":"elicitation/create"'))[1], "the second question")) as string;
+  local.send({ jsonrpc: "2.0", id: (JSON.parse(again) as { id: string }).id, error: { code: -32000, message: "mcp-bridge: the remote server is unreachable" } });
+  const second = (await local.answer(2)).error;
+  assert.equal(second?.code, -32603, JSON.stringify(second));
+  assert.match(second?.message ?? "", /the local client refused the server's request for input \("elicitation\/create"\): -32000 "mcp-bridge: the remote server is unreachable"/);
+});
+
+test("EOF or SIGTERM while a call waits for the local client's input (modern server): the question is cancelled and the call gets its error before the bridge exits", { timeout: 60_000 }, async () => {
+  const server = await modernServer({ a: { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } } });
+  for (const stop of ["stdin closed", "SIGTERM"] as const) {
+    const local = startLocal(["connect", server.url]);
+    await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+    local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+    const line = (await waitFor(() => local.lines().find((text) => text.includes('"method":"elicitation/create"')), "the question")) as string;
+    const ask = JSON.parse(line) as { id: string };
+    assert.equal(await (stop === "SIGTERM" ? local.kill("SIGTERM") : local.end()), 0);
+    const { error } = await local.answer(1);
+    assert.equal(error?.code, -32000, `${stop}: ${JSON.stringify(error)}`);
+    assert.match(error?.message ?? "", /^mcp-bridge: /);
+    const cancelled = local.lines().map((text) => JSON.parse(text) as { method?: string; params?: { requestId?: unknown } }).filter((message) => message.method === "notifications/cancelled");
+    assert.deepEqual(cancelled.map((message) => message.params?.requestId), [ask.id], `${stop}: the question is withdrawn`);
+  }
 });
 
 test("a modern server answering what may not ask (tools/list) with input_required, or asking with a requestState that is no string: the call fails naming it, nothing is put to the local client", async () => {
