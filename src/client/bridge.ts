@@ -218,7 +218,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         },
         (error: unknown) => {
           if (pending.get(key) !== entry || entry.controller.signal.aborted) return;
-          failures.write("warn", "request failed", { method: message.method, error });
+          failures.write("warn", "request failed", { method: message.method, id: message.id, error });
           answer(key, failedRequestResponse(message.id, error));
         },
       );

@@ -100,22 +100,23 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   };
   if (type === "application/json") {
     const held = context.answers.hold();
+    let messages: Received[];
     try {
       const body = await readBodyText(response, context.maxMessageChars, timeout, signal, held);
       // An error answer (a 401 naming the token it refuses) must not carry the request's credentials on to the local client.
       const text = response.ok ? body : redactSent(response, body);
       if (!response.ok && text.trim() === "") throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
-      let messages: Received[];
       try {
         messages = parseMessages(text, context.remoteWarnings, "JSON reply", response);
       } catch (error) {
         if (!response.ok) throw new ClientTransportError("http", `${origin} answered HTTP ${response.status}`, { status: response.status });
         throw error;
       }
-      for (const message of messages) take(message);
     } finally {
+      // Handed on at once (delivery is synchronous): what keeps an answer holds it from here, so it never counts twice.
       held.release();
     }
+    for (const message of messages) take(message);
   } else if (response.ok && type === "text/event-stream") {
     try {
       await readSse(

@@ -193,12 +193,16 @@ export interface SseReadOptions {
  * the server's flood waits in its own buffers (TCP flow control), not in ours.
  */
 export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHandlers, options: SseReadOptions): Promise<void> {
+  /** The bytes of the event the parser keeps unfinished (after an event ended in a chunk, that chunk's bytes bound what is left). */
+  const held = options.answers.hold();
   let dispatched = false;
   const parser = createSseParser(
     {
       ...handlers,
       onEvent: (event) => {
         dispatched = true;
+        // Handed on at once: what keeps the message (stdout's line, a batch's array) holds it from here, so it never counts twice.
+        held.shrinkTo(0);
         handlers.onEvent(event);
       },
     },
@@ -206,9 +210,6 @@ export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHan
   );
   const decoder = new TextDecoder();
   const reader = body.getReader();
-  const held = options.answers.hold();
-  /** Bytes of the event the parser keeps unfinished; after an event ended in a chunk, that chunk's bytes bound what is left. */
-  let unfinished = 0;
   try {
     for (;;) {
       await options.drained();
@@ -223,21 +224,20 @@ export async function readSse(body: ReadableStream<Uint8Array>, handlers: SseHan
         // The event under way does not fit: it is read on, not held, and the stream goes on.
         parser.skip(error);
         held.shrinkTo(0);
-        unfinished = 0;
         refused = true;
       }
       dispatched = false;
       parser.push(decoder.decode(chunk.value, { stream: true }));
-      if (refused && parser.holding) {
-        // Another event began in the refused chunk, after the skipped one: held like any, or skipped too.
+      if (!parser.holding) held.shrinkTo(0);
+      else if (dispatched || refused) {
+        // Another event began in the chunk, after one handed on or skipped: held like any, or skipped too.
         try {
           held.grow(bytes);
         } catch (error) {
+          if (!handlers.onSkipped) throw error;
           parser.skip(error);
         }
       }
-      unfinished = !parser.holding ? 0 : dispatched ? bytes : unfinished + bytes;
-      held.shrinkTo(unfinished);
       if (options.done?.()) {
         await reader.cancel().catch(() => {});
         return;

@@ -13,6 +13,9 @@ import { contentType, parseMessages, quotedContentType, readBodyText, settleSkip
 import { readSse } from "./sse-reader.ts";
 import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
+/** A message for the local client: as received (with its text), or the bridge's own (an error for a request). */
+type Delivered = Pick<Received, "message"> & Partial<Pick<Received, "source">>;
+
 /** Reconnection delay when the server has not sent `retry:` (ms). */
 const DEFAULT_RETRY_MS = 1_000;
 /** The shortest reconnection delay a server's `retry:` may ask for (ms): `retry: 0` on a stream that ends at once must not become a busy loop. */
@@ -130,7 +133,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** Reads a POST's answer; for a request, until its response arrived, resuming a dropped SSE stream. */
-  async #consume(request: JsonRpcRequest | undefined, response: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage, source: Source) => void): Promise<void> {
+  async #consume(request: JsonRpcRequest | undefined, response: Response, signal: AbortSignal | undefined, deliver: (message: JsonRpcMessage, source?: Source) => void): Promise<void> {
     const { timeout } = this.#context;
     const origin = new URL(this.#context.url).host;
     if (!response.ok) throw await statusError(response, origin);
@@ -139,18 +142,21 @@ export class StreamableHttpTransport implements RemoteTransport {
       return;
     }
     let answered = false;
-    const watch = ({ message, source }: Received) => {
+    const watch = ({ message, source }: Delivered) => {
       if (isResponse(message) && message.id !== null && idKey(message.id) === idKey(request.id)) answered = true;
       deliver(message, source);
     };
     const type = contentType(response);
     if (type === "application/json") {
       const held = this.#context.answers.hold();
+      let messages: Received[];
       try {
-        for (const received of parseMessages(await readBodyText(response, this.#context.maxMessageChars, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response)) watch(received);
+        messages = parseMessages(await readBodyText(response, this.#context.maxMessageChars, timeout, signal, held), this.#context.remoteWarnings, "JSON reply", response);
       } finally {
+        // Handed on at once (delivery is synchronous): what keeps an answer holds it from here, so it never counts twice.
         held.release();
       }
+      for (const received of messages) watch(received);
     } else if (type === "text/event-stream") {
       await this.#readRequestStream(response, signal, watch, () => answered);
     } else {
@@ -161,7 +167,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** An SSE reply to a request; when it ends early and events had ids, resumed with GET + Last-Event-ID (2025-11-25 §Resumability). */
-  async #readRequestStream(first: Response, signal: AbortSignal | undefined, deliver: (received: Received) => void, answered: () => boolean): Promise<void> {
+  async #readRequestStream(first: Response, signal: AbortSignal | undefined, deliver: (delivered: Delivered) => void, answered: () => boolean): Promise<void> {
     const { logger } = this.#context;
     const origin = new URL(this.#context.url).host;
     let lastEventId: string | undefined;
@@ -179,6 +185,12 @@ export class StreamableHttpTransport implements RemoteTransport {
               if (event.id !== undefined) lastEventId = event.id;
               if (event.event !== "message" || event.data.trim() === "") return;
               for (const received of parseMessages(event.data, this.#context.remoteWarnings, "SSE event", response)) deliver(received);
+            },
+            // Past the answer budget: that message alone fails (a server's request is answered with the
+            // error), the reply goes on; unless it may have been an answer whose id is lost: the call fails.
+            onSkipped: (event, error) => {
+              if (event.event !== "message") return;
+              if (!settleSkipped(this.#context, event, error, (id) => deliver({ message: failedRequestResponse(id, error) }))) throw error;
             },
             onRetry: (ms) => (retryMs = this.#reconnectionTime(ms)),
           },

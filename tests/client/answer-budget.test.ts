@@ -139,9 +139,10 @@ test("a local client not reading stdout while large answers come one after anoth
   await waitFor(() => local.stdout().includes('{"jsonrpc":"2.0","id":8,"result":{}}'), "the later answer");
 });
 
-test("a server's request for the local client arriving while answers being read hold most of the answer budget: the server gets an error answer naming the limit, not silence", { timeout: 300_000 }, async () => {
-  // Three JSON answers of 60 MiB the server starts and never ends hold 180 MiB of the 256 MiB
-  // budget; a request of 50 MiB is read off its event stream (230 MiB), then cannot be written beside it.
+test("a server's request for the local client arriving on a reply stream while answers being read hold most of the answer budget: the server gets an error answer naming the limit, not silence", { timeout: 300_000 }, async () => {
+  // Four JSON answers of 60 MiB the server starts and never ends hold 240 MiB of the 256 MiB
+  // budget; a request of 50 MiB on a call's event stream cannot be read beside them: skipped, and
+  // refused to the server (before, the whole call failed and the request went unanswered).
   const partial = Buffer.from(`{"jsonrpc":"2.0","id":0,"result":{"content":[{"type":"text","text":"${"x".repeat(60 * 1024 * 1024)}`);
   let stalled = 0;
   let refusal: { id?: unknown; error?: { message?: string } } | undefined;
@@ -161,8 +162,8 @@ test("a server's request for the local client arriving while answers being read 
   });
   const local = startLocal(["connect", server.url]);
   await local.handshake();
-  for (const id of [1, 2, 3]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
-  await waitFor(() => stalled === 3, "the answers started", 120_000);
+  for (const id of [1, 2, 3, 6]) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "stall", arguments: {} } });
+  await waitFor(() => stalled === 4, "the answers started", 120_000);
   local.send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "ask", arguments: {} } });
   await waitFor(() => refusal !== undefined, "the server's request answered", 120_000);
   assert.match(refusal!.error?.message ?? "", DEFAULT_REFUSED, JSON.stringify(refusal));
@@ -313,4 +314,29 @@ test("a modern server's rounds waiting for the local client's input, each with a
   assert.deepEqual((await local.answer(1)).result, { content: [] });
   local.send({ jsonrpc: "2.0", id: 6, method: "tools/call", params: { name: "ask", arguments: {} } });
   await waitFor(() => questions().length === 5, "call 6's question");
+});
+
+test("an answer larger than half the answer budget, set as low as client.max_message_size: delivered whole (a JSON body, an SSE event, in a batch), not refused as if held twice on its way to stdout", { timeout: 120_000 }, async () => {
+  // The budget equals the message limit (64 units; the lowest the cross-key rule allows), and each
+  // answer takes 40 of it. Before, the body an answer was read from stayed held while its line for
+  // stdout (or its batch's array) was held too: 80 units, refused.
+  const big = "x".repeat(40 * UNIT);
+  const server = await legacyServer((res, message) => {
+    const answer = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } });
+    if (Number(message.id) % 2 === 0) res.writeHead(200, { "content-type": "text/event-stream" }).end(`data: ${answer}\n\n`);
+    else res.writeHead(200, { "content-type": "application/json" }).end(answer);
+  });
+  const local = startLocal(limited(server.url, { max_answer_bytes_in_flight: `${(64 * UNIT) / 1024}KiB` }));
+  await local.handshake();
+  for (const id of [1, 2]) {
+    local.send(toolCall(id, "big"));
+    const answer = await local.answer(id, 60_000);
+    assert.equal(answer.result?.content[0]?.text.length, big.length, `${id % 2 === 0 ? "SSE event" : "JSON body"}: ${JSON.stringify(answer.error)}`);
+  }
+  for (const id of [3, 4]) {
+    local.send([toolCall(id, "big"), { jsonrpc: "2.0", id: id + 100, method: "ping" }]);
+    const line = (await waitFor(() => local.lines().find((text) => text.startsWith("[") && text.includes(`"id":${id + 100},`)), `the batch with ${id}`, 60_000)) as string;
+    const answer = (JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: unknown }>).find((item) => item.id === id);
+    assert.equal(answer?.result?.content[0]?.text.length, big.length, `a batch's ${id % 2 === 0 ? "SSE event" : "JSON body"}: ${JSON.stringify(answer?.error)}`);
+  }
 });

@@ -121,13 +121,15 @@ export const toolCall = (id: number, name: string) => ({ jsonrpc: "2.0", id, met
 
 /**
  * Sends `count` batches of a call to "big" (a large answer) and one to "slow" (answered later),
- * each sent once the previous batch's large answer is in: every batch keeps its large answer (of
- * the answer budget) until its slow one comes.
+ * each sent once the previous batch's large answer is in (or its request failed, the answer past
+ * the answer budget as it was read): every batch keeps its large answer (of the answer budget)
+ * until its slow one comes. Needs the bridge's log at debug level.
  */
 export async function keepLargeAnswers(local: RawLocal, count: number): Promise<void> {
   for (let k = 1; k <= count; k++) {
     local.send([toolCall(100 + k, "big"), toolCall(200 + k, "slow")]);
-    await waitFor(() => local.stderr().includes(`response=${100 + k}`), `the large answer ${100 + k}`, 60_000);
+    const settled = new RegExp(`response=${100 + k}\\b|request failed .*\\bid=${100 + k}\\b`);
+    await waitFor(() => settled.test(local.stderr()), `the large answer ${100 + k}`, 60_000);
   }
 }
 
