@@ -11,7 +11,7 @@ import { quotedValue } from "../log/sanitize.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
-import { rememberTool, requestHeaders, type ParamHeader } from "../mcp/era.ts";
+import { PLAIN_HEADER_VALUE, rememberTool, requestHeaders, type ParamHeader } from "../mcp/era.ts";
 import { inputResponsesFromAnswers, missingCapabilities, requestsFromInputRequests, requiredCapability, retryParams } from "../mcp/mrtr.ts";
 import { LEGACY_VERSIONS, McpErrorCode, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { inputRequiredProblem, isInputRequired, resultProblem, toLegacyError, toLegacyResult } from "../mcp/results.ts";
@@ -233,6 +233,10 @@ export class ModernTransport implements RemoteTransport {
       // No client → server notifications travel over modern HTTP: cancellation is closing the stream.
       if (isNotification(message) && message.method === "notifications/initialized") void this.#openListen();
       return;
+    }
+    // Every request carries its method in Mcp-Method: a name no header holds (a control or non-ASCII character, spaces at its ends) cannot be sent.
+    if (message.method === "" || !PLAIN_HEADER_VALUE.test(message.method)) {
+      return this.#context.deliver(errorResponse(message.id, ErrorCode.InvalidRequest, `mcp-bridge: the method ${quotedValue(message.method)} cannot be sent to a modern server: its Mcp-Method header holds visible ASCII and inner spaces only`));
     }
     const legacy = this.#initialize !== undefined;
     if (legacy) {

@@ -122,7 +122,7 @@ const BASE64_PREFIX = "=?base64?";
 const BASE64_SUFFIX = "?=";
 const BASE64_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** Values that travel in a header as they are: visible ASCII, inner spaces allowed. */
-const PLAIN_HEADER_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
+export const PLAIN_HEADER_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
 /**
  * What a plain value received may hold: visible ASCII, space and tab (SDK v2 clients send inner
  * tabs as they are). Other bytes (obs-text) are what the base64 form is for; read as Latin-1 they

@@ -415,6 +415,31 @@ test("EOF or SIGTERM while a call waits for the local client's input (modern ser
   }
 });
 
+test("a local client's method no Mcp-Method header can hold (non-ASCII, a control character, a space at an end), modern server: Invalid Request naming it, nothing sent", async () => {
+  const methods: string[] = [];
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    methods.push(message.method);
+    if (message.id === undefined) return void res.writeHead(202).end();
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete" };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  const bad = ["tools/cäll", "tools/\u0000call", "tools/call ", "x/\u2028"];
+  bad.forEach((method, i) => local.send({ jsonrpc: "2.0", id: i + 1, method, params: {} }));
+  for (const [i, method] of bad.entries()) {
+    const { error } = await local.answer(i + 1);
+    assert.equal(error?.code, -32600, `${JSON.stringify(method)}: ${JSON.stringify(error)}`);
+    assert.match(error?.message ?? "", /cannot be sent to a modern server: its Mcp-Method header holds visible ASCII/);
+  }
+  // A name that can be sent still is (inner spaces included).
+  local.send({ jsonrpc: "2.0", id: 9, method: "vendor/do it", params: {} });
+  assert.deepEqual((await local.answer(9)).result, {});
+  assert.deepEqual(methods.filter((method) => method !== "server/discover"), ["vendor/do it"]);
+});
+
 test("a modern server answering what may not ask (tools/list) with input_required, or asking with a requestState that is no string: the call fails naming it, nothing is put to the local client", async () => {
   const elicit = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
   const server = await startRawServer((_req, res, body) => {
