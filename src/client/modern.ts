@@ -199,6 +199,10 @@ function legacyResult(result: unknown): JsonObject {
   return out;
 }
 
+/** The id of the bridge's one `subscriptions/listen` request (the `subscriptionId` its notifications carry). */
+const LISTEN_ID = "mcp-bridge-listen";
+const LIST_CHANGED = new Set(["notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed"]);
+
 export class ModernTransport implements RemoteTransport {
   readonly #context: TransportContext;
   readonly #ask: AskLocal;
@@ -407,6 +411,20 @@ export class ModernTransport implements RemoteTransport {
   }
 
   /**
+   * Whether a message on the listen stream is what it was opened for: a list change, or an update
+   * of a resource the legacy client subscribed to, of this subscription (a `subscriptionId` of
+   * another is not; none is taken as this one's). A progress or log notification has no request of
+   * the local client's to belong to there.
+   */
+  #listened(message: JsonRpcMessage): boolean {
+    if (!isNotification(message)) return false;
+    const subscription = metaOf(message.params)?.[MetaKey.subscriptionId];
+    if (subscription !== undefined && subscription !== LISTEN_ID) return false;
+    if (message.method === "notifications/resources/updated") return this.#resourceSubscriptions.has(message.params?.uri as string);
+    return LIST_CHANGED.has(message.method);
+  }
+
+  /**
    * One `subscriptions/listen` stream for what the legacy client can hear: list changes and
    * subscribed resources. Resolves once the server acknowledged it, or gave up (bounded by `timeout`).
    */
@@ -440,10 +458,11 @@ export class ModernTransport implements RemoteTransport {
         const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION);
         const params = withEnvelope({ notifications }, envelope);
         try {
-          const { response: answer } = await modernCall(this.#context, { jsonrpc: "2.0", id: "mcp-bridge-listen", method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message, source) => {
+          const { response: answer } = await modernCall(this.#context, { jsonrpc: "2.0", id: LISTEN_ID, method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message, source) => {
             failures = 0;
             if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") return acknowledged();
-            this.#context.deliver(message, source);
+            if (this.#listened(message)) return this.#context.deliver(message, source);
+            this.#context.remoteWarnings.write("warn", "dropped a message on the listen stream that was not asked for", { method: "method" in message ? message.method : "response" });
           });
           if (answer.error) {
             logger.warn("the server refused subscriptions/listen; list changes will not be forwarded", { error: answer.error.message });

@@ -1446,6 +1446,39 @@ test("a local client that initializes again: its old session is ended at the ser
   assert.deepEqual(deleted, ["s1", "s2"]);
 });
 
+test("a modern server's listen stream carrying what was not asked for (another subscription's change, a progress or log notification, an update of a resource not subscribed to, a request): none of it reaches the legacy local client", async () => {
+  const note = (method: string, params: Record<string, unknown> = {}) => `data: ${JSON.stringify({ jsonrpc: "2.0", method, params })}\n\n`;
+  const ours = { _meta: { "io.modelcontextprotocol/subscriptionId": "mcp-bridge-listen" } };
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string; params?: { notifications?: { resourceSubscriptions?: string[] } } };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "subscriptions/listen") {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(note("notifications/subscriptions/acknowledged", ours));
+      if (!message.params?.notifications?.resourceSubscriptions?.includes("file:///a")) return;
+      res.write(note("notifications/tools/list_changed", { _meta: { "io.modelcontextprotocol/subscriptionId": "someone-else" } }));
+      res.write(note("notifications/progress", { progressToken: 1, progress: 1 }));
+      res.write(note("notifications/message", { level: "error", data: "stray" }));
+      res.write(note("notifications/resources/updated", { uri: "file:///not-subscribed", ...ours }));
+      res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-1", method: "roots/list" })}\n\n`);
+      res.write(note("notifications/tools/list_changed", ours));
+      res.write(note("notifications/resources/updated", { uri: "file:///a", ...ours }));
+      return;
+    }
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { tools: { listChanged: true }, resources: { subscribe: true } }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete" };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { roots: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "resources/subscribe", params: { uri: "file:///a" } });
+  assert.deepEqual((await local.answer(1)).result, {});
+  await waitFor(() => local.stdout().includes('"uri":"file:///a"'), "the subscribed resource's update");
+  const heard = local.lines().map((line) => JSON.parse(line) as { method?: string }).filter((message) => message.method !== undefined);
+  assert.deepEqual(heard.map((message) => message.method), ["notifications/tools/list_changed", "notifications/resources/updated"], local.stdout());
+  assert.match(local.stderr(), /dropped a message on the listen stream that was not asked for/);
+});
+
 test("a legacy local client subscribing to ever new resources (modern server): at most 1,000 subscriptions at once, the next refused until one is dropped", { timeout: 120_000 }, async () => {
   let largest = 0;
   const server = await startRawServer((_req, res, body) => {
