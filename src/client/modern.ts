@@ -215,6 +215,8 @@ export class ModernTransport implements RemoteTransport {
   readonly #toolHeaders = new Map<string, ParamHeader[]>();
   readonly #resourceSubscriptions = new Set<string>();
   #listen: AbortController | undefined;
+  /** Set once a listen stream went unacknowledged for client.timeout (see #openListen). */
+  #unacknowledged = false;
   #nextAskId = 0;
 
   constructor(context: TransportContext, ask: AskLocal, discover: JsonObject, initialize: InitializeParams | undefined) {
@@ -446,7 +448,9 @@ export class ModernTransport implements RemoteTransport {
     const { logger } = this.#context;
     let acknowledged!: () => void;
     const ready = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.#context.timeout);
+      // A server that left a listen stream unacknowledged is not waited for again until it acknowledges one: each resources/subscribe would wait client.timeout.
+      const timer = this.#unacknowledged ? undefined : setTimeout(() => ((this.#unacknowledged = true), resolve()), this.#context.timeout);
+      if (timer === undefined) resolve();
       acknowledged = () => {
         clearTimeout(timer);
         resolve();
@@ -460,7 +464,10 @@ export class ModernTransport implements RemoteTransport {
         try {
           const { response: answer } = await modernCall(this.#context, { jsonrpc: "2.0", id: LISTEN_ID, method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message, source) => {
             failures = 0;
-            if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") return acknowledged();
+            if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") {
+              this.#unacknowledged = false;
+              return acknowledged();
+            }
             if (this.#listened(message)) return this.#context.deliver(message, source);
             this.#context.remoteWarnings.write("warn", "dropped a message on the listen stream that was not asked for", { method: "method" in message ? message.method : "response" });
           });

@@ -1479,6 +1479,29 @@ test("a modern server's listen stream carrying what was not asked for (another s
   assert.match(local.stderr(), /dropped a message on the listen stream that was not asked for/);
 });
 
+test("a modern server that never acknowledges subscriptions/listen: the first resources/subscribe waits client.timeout for it, later ones are not held up again", { timeout: 90_000 }, async () => {
+  let listens = 0;
+  const server = await startRawServer((_req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    // Opened, and silent for ever.
+    if (message.method === "subscriptions/listen") return void (listens++, res.writeHead(200, { "content-type": "text/event-stream" }).write(": open\n\n"));
+    const result = message.method === "server/discover" ? { supportedVersions: ["2026-07-28"], capabilities: { resources: { subscribe: true } }, resultType: "complete", ttlMs: 0, cacheScope: "public" } : { resultType: "complete" };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+  });
+  servers.push(server);
+  const local = startLocal(["-c", writeConfig({ mode: "client", client: { url: server.url, timeout: "12s" } })]);
+  await local.handshake();
+  local.send({ jsonrpc: "2.0", id: 1, method: "resources/subscribe", params: { uri: "file:///1" } });
+  assert.deepEqual((await local.answer(1, 60_000)).result, {});
+  // Before, each of these waited the 12 s again.
+  for (const id of [2, 3, 4]) {
+    local.send({ jsonrpc: "2.0", id, method: "resources/subscribe", params: { uri: `file:///${id}` } });
+    assert.deepEqual((await local.answer(id, 6_000)).result, {});
+  }
+  await waitFor(() => listens === 4, "a listen stream for each subscription");
+});
+
 test("a legacy local client subscribing to ever new resources (modern server): at most 1,000 subscriptions at once, the next refused until one is dropped", { timeout: 120_000 }, async () => {
   let largest = 0;
   const server = await startRawServer((_req, res, body) => {
