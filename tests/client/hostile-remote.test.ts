@@ -1528,14 +1528,14 @@ test("a legacy local client subscribing to ever new resources (modern server): a
 });
 
 test("a batch whose answers add up to more than a message may hold: the array stays within the limit, the answer that does not fit becomes an error", { timeout: 120_000 }, async () => {
-  // Two answers of 40 MiB: each fits in a message of 64 MiB, both together do not.
-  const big = "x".repeat(40 * 1024 * 1024);
+  // Two answers of 5 MiB: each fits in a message of 8 MiB (client.max_message_size), both together do not.
+  const big = "x".repeat(5 * 1024 * 1024);
   const server = await legacyServer((res, message) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: big }] } })));
-  const local = startLocal(["connect", server.url]);
+  const local = startLocal(["-c", writeConfig({ mode: "client", log: { level: "warn" }, client: { url: server.url, max_message_size: "8MiB" } })]);
   await local.handshake();
   local.send([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "big", arguments: {} } })));
   const line = (await waitFor(() => local.lines().find((text) => text.startsWith("[")), "the batch's answer", 90_000)) as string;
-  assert.ok(line.length <= 64 * 1024 * 1024, `a line of ${line.length} characters`);
+  assert.ok(line.length <= 8 * 1024 * 1024, `a line of ${line.length} characters`);
   const answers = JSON.parse(line) as Array<{ id: number; result?: { content: Array<{ text: string }> }; error?: { message: string } }>;
   assert.deepEqual(answers.map((answer) => answer.id).sort(), [1, 2]);
   assert.equal(answers.filter((answer) => answer.result?.content[0]?.text.length === big.length).length, 1);
