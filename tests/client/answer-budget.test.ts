@@ -11,11 +11,9 @@
  * tests move an eighth of the data they would at the defaults.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
+import { writeConfig } from "../support/bridge.ts";
 import { waitFor } from "./support.ts";
 import { startRawServer } from "./sdk-servers.ts";
 import { answerAsLegacy, endWithEachTest, INITIALIZE_RESULT, keepLargeAnswers, legacyServer, servers, startLocal, toolCall, type LegacyMessage } from "./raw-local.ts";
@@ -38,10 +36,8 @@ const DEFAULT_REFUSED = /answers held at once.*268435456 bytes.*client\.max_answ
  * units); `settings` adds to the `client` section, `debug` logs at debug level.
  */
 function limited(url: string, settings: Record<string, string> = {}, debug = false): string[] {
-  const file = join(mkdtempSync(join(tmpdir(), "mcp-bridge-answer-budget-")), "client.yaml");
   const client = { url, max_message_size: 64 * UNIT, max_answer_bytes_in_flight: BUDGET, ...settings };
-  writeFileSync(file, JSON.stringify({ mode: "client", log: { level: debug ? "debug" : "warn" }, client }));
-  return ["-c", file];
+  return ["-c", writeConfig({ mode: "client", log: { level: debug ? "debug" : "warn" }, client })];
 }
 
 test("answers read side by side (JSON bodies and SSE events) adding up to more than the bridge may hold at once: those past the limit get an error naming it, the rest succeed, the bridge serves on", { timeout: 300_000 }, async () => {

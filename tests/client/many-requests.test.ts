@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startRawServer } from "./sdk-servers.ts";
 import { endWithEachTest, legacyServer, servers, startLocal } from "./raw-local.ts";
+import { waitFor } from "./support.ts";
 
 endWithEachTest();
 
@@ -33,14 +34,24 @@ for (const era of ["legacy", "modern"] as const) {
     const server = era === "legacy" ? await legacyServer((res, message) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [] } }))) : await modernServer();
     const local = startLocal(["connect", server.url], { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` });
     await local.handshake();
+    const answers = new Map<unknown, unknown>();
+    let read = 0;
+    /** Whether calls first..last are all answered (the answers of a chunk come in any order). */
+    const answeredUpTo = (first: number, last: number) => {
+      const lines = local.lines();
+      for (; read < lines.length; read++) {
+        const message = JSON.parse(lines[read]!) as { id?: unknown };
+        answers.set(message.id, message);
+      }
+      for (let id = first; id <= last; id++) if (!answers.has(id)) return false;
+      return true;
+    };
     for (let first = 1; first <= CALLS; first += CHUNK) {
       const last = Math.min(first + CHUNK - 1, CALLS);
       for (let id = first; id <= last; id++) local.send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "t", arguments: {} } });
-      const answer = await local.answer(last, 180_000);
-      assert.deepEqual(answer.result, { content: [] }, `call ${last}: ${JSON.stringify(answer)}\n${local.stderr().slice(-2000)}`);
+      await waitFor(() => answeredUpTo(first, last), `the answers to calls ${first} to ${last}\n${local.stderr().slice(-2000)}`, 180_000);
     }
-    const answered = new Set(local.lines().map((line) => (JSON.parse(line) as { id?: unknown }).id));
-    for (let id = 1; id <= CALLS; id++) assert.ok(answered.has(id), `call ${id} has no answer`);
+    for (let id = 1; id <= CALLS; id++) assert.deepEqual((answers.get(id) as { result?: unknown }).result, { content: [] }, `call ${id}: ${JSON.stringify(answers.get(id))}`);
     local.send({ jsonrpc: "2.0", id: "after", method: "tools/call", params: { name: "t", arguments: {} } });
     assert.deepEqual((await local.answer("after", 60_000)).result, { content: [] });
     assert.doesNotMatch(local.stderr(), /heap|MaxListeners/i);
