@@ -148,12 +148,43 @@ export function variableNamed(name: string): string {
 export const SHORTEST_REDACTED_VALUE = 8;
 
 /**
+ * A credential as a party may repeat it besides as sent: in JSON with "/" escaped (PHP's
+ * json_encode), percent-encoded (a URL or form quoting it) or decoded (a value sent encoded in a
+ * URL), and for a Basic credential (base64 of "user:password") the decoded pair and its password.
+ */
+function echoForms(value: string): string[] {
+  const forms = [value, value.replaceAll("/", "\\/"), encodeURIComponent(value)];
+  try {
+    forms.push(decodeURIComponent(value));
+  } catch {
+    // Not percent-encoded text: no decoded form.
+  }
+  if (value.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(value)) {
+    const pair = atob(value);
+    const colon = pair.indexOf(":");
+    if (colon > 0 && /^[\x20-\x7e]+$/.test(pair)) forms.push(pair, pair.slice(colon + 1));
+  }
+  return forms;
+}
+
+/** Every form (echoForms) of `values` worth searching for, the longest first (a pair before the password in it). */
+function redactedForms(values: ReadonlyArray<string | undefined>): string[] {
+  const forms = new Set(values.flatMap((value) => (value === undefined ? [] : echoForms(value))));
+  return [...forms].filter((form) => form.length >= SHORTEST_REDACTED_VALUE).sort((a, b) => b.length - a.length);
+}
+
+/**
  * `text` with every occurrence of the given credential values replaced by "[redacted]": for text
- * from a party that was sent them and may repeat them (an error page, an error_description).
+ * from a party that was sent them and may repeat them (an error page, an error_description), as
+ * sent or in the forms echoForms lists.
  */
 export function redactValues(text: string, values: ReadonlyArray<string | undefined>): string {
+  return replaceForms(text, redactedForms(values));
+}
+
+function replaceForms(text: string, forms: readonly string[]): string {
   let redacted = text;
-  for (const value of values) if (value !== undefined && value.length >= SHORTEST_REDACTED_VALUE) redacted = redacted.replaceAll(value, "[redacted]");
+  for (const form of forms) redacted = redacted.replaceAll(form, "[redacted]");
   return redacted;
 }
 
@@ -164,18 +195,20 @@ export function redactValues(text: string, values: ReadonlyArray<string | undefi
  * bring text from past the cut into the kept part.
  */
 export function redactedHead(text: string, values: readonly string[], max: number): string {
-  const margin = Math.max(0, ...values.map((value) => value.length));
-  if (text.length <= max + margin) return redactValues(text, values).slice(0, max);
-  const redacted = redactValues(text.slice(0, max + margin), values);
+  const forms = redactedForms(values);
+  const margin = forms[0]?.length ?? 0;
+  if (text.length <= max + margin) return replaceForms(text, forms).slice(0, max);
+  const redacted = replaceForms(text.slice(0, max + margin), forms);
   // What the cut split is in the last margin - 1 characters.
   return redacted.slice(0, Math.min(max, redacted.length - margin + 1));
 }
 
 /** redactedHead from the end: the last `max` characters of `text`, `values` redacted. */
 export function redactedTail(text: string, values: readonly string[], max: number): string {
-  const margin = Math.max(0, ...values.map((value) => value.length));
-  if (text.length <= max + margin) return redactValues(text, values).slice(-max);
-  const redacted = redactValues(text.slice(-(max + margin)), values);
+  const forms = redactedForms(values);
+  const margin = forms[0]?.length ?? 0;
+  if (text.length <= max + margin) return replaceForms(text, forms).slice(-max);
+  const redacted = replaceForms(text.slice(-(max + margin)), forms);
   return redacted.slice(Math.max(redacted.length - max, margin - 1));
 }
 

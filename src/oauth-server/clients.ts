@@ -47,19 +47,6 @@ const TOUCH_INTERVAL_MS = 3_600_000;
  * rather than hold the store for a month. Clients register right before they authorize.
  */
 const UNUSED_REGISTRATION_MS = 86_400_000;
-/**
- * An unused registration younger than this is never evicted to make room: a person may be
- * signing in with it. Past it, the oldest unused registration gives way to a new one.
- */
-const EVICTION_MIN_AGE_MS = 10 * 60_000;
-
-/** Thrown by register when every slot for unused registrations holds one younger than EVICTION_MIN_AGE_MS. */
-export class RegistrationsBusyError extends Error {
-  constructor() {
-    super("too many registrations are waiting to be used");
-    this.name = "RegistrationsBusyError";
-  }
-}
 
 /** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
 export interface MetadataDocumentResolver {
@@ -167,8 +154,9 @@ export class ClientRegistry {
    * clients that register on every connection (or every user of a hosted client) then cost
    * neither rate-limit quota nor store space. Unused registrations live in a bounded ring: when it
    * is full the oldest unused one is dropped (its client registers again, as on any
-   * invalid_client) rather than everyone being refused; RegistrationsBusyError only when even the
-   * oldest is younger than EVICTION_MIN_AGE_MS.
+   * invalid_client), however young: refusing while the ring held only fresh ones let a few
+   * addresses get everyone's registration refused, where dropping the oldest lets a flood at most
+   * cut short a sign-in under way when it replaces the whole ring within that sign-in.
    */
   async register(body: Record<string, unknown>, admit: (metadata: ClientMetadata) => Promise<boolean> = async () => true): Promise<Record<string, unknown> | undefined> {
     const { store, sha256 } = this.#options;
@@ -202,19 +190,12 @@ export class ClientRegistry {
     const slots = this.maxUnused;
     const sequence = await store.increment("client-slot:next", 1, UNUSED_REGISTRATION_MS);
     const key = `client-slot:${sequence % slots}`;
-    const occupant = await store.get<{ client_id: string; at: number }>(key);
+    const occupant = await store.get<{ client_id: string }>(key);
     if (occupant) {
       const client = await store.get<Client & Record<string, never>>(`client:${occupant.client_id}`);
-      if (client && client.touched_at === undefined) {
-        if (this.#now() - occupant.at < EVICTION_MIN_AGE_MS) {
-          // Give the slot back, so the next registration tries the same (oldest) occupant again.
-          await store.increment("client-slot:next", -1, UNUSED_REGISTRATION_MS);
-          throw new RegistrationsBusyError();
-        }
-        await store.delete(`client:${occupant.client_id}`);
-      }
+      if (client && client.touched_at === undefined) await store.delete(`client:${occupant.client_id}`);
     }
-    await store.put(key, { client_id: clientId, at: this.#now() }, lifetime);
+    await store.put(key, { client_id: clientId }, lifetime);
   }
 
   /**

@@ -4,6 +4,8 @@
  * access tokens, and opaque refresh tokens rotated on every use, kept only as hashes, in families
  * with an absolute lifetime: a rotated-away token presented again revokes its family (RFC 9700
  * §4.14.2), except within a short grace after the rotation, for clients that refresh twice at once.
+ * A refresh token names its family ("<family>.<secret>"): a family is one store entry however often
+ * it rotates, where a link per token would let one client fill the store by refreshing in a loop.
  */
 import type { Store } from "../store/types.ts";
 import type { Sha256 } from "../util/digest.ts";
@@ -150,7 +152,8 @@ export class Grants {
         used = await this.#o.store.get<UsedCode & Record<string, never>>(key);
       }
       if (used?.family) await this.#revokeFamily(used.family, "authorization code replayed");
-      this.#o.audit("code_replay", { family: used?.family ?? undefined });
+      // Not the family's id: it is part of the grant's refresh tokens.
+      this.#o.audit("code_replay", { client_id: used?.client_id, revoked: used?.family !== undefined && used?.family !== null });
       throw new OAuthError("invalid_grant", "the authorization code was already used; the tokens issued for it are revoked");
     }
     throw new OAuthError("invalid_grant", "the authorization code is invalid or expired");
@@ -203,12 +206,11 @@ export class Grants {
     let refreshToken: string | undefined;
     if (record.refresh) {
       const family = randomToken(16);
-      refreshToken = randomToken(32);
+      refreshToken = refreshTokenOf(family);
       const hash = await this.#hash(refreshToken);
       const expiresAt = this.#now() + this.#o.refreshTokenLifetime;
       const familyRecord: FamilyRecord = { ...grant, expires_at: expiresAt, heads: [hash], retired: [], rotated_at: 0, revoked: false };
       await this.#o.store.put(`rtf:${family}`, familyRecord as never, this.#o.refreshTokenLifetime);
-      await this.#o.store.put(`rt:${hash}`, { family }, this.#o.refreshTokenLifetime);
       await this.#linkCode(code, record, family);
     }
     this.#o.audit("token_issued", { grant_type: "authorization_code", client_id: grant.client_id, sub: grant.sub, scope: grant.scope.join(" "), refresh: refreshToken !== undefined });
@@ -223,10 +225,10 @@ export class Grants {
    * the family is revoked.
    */
   async refresh(refreshToken: string, clientId: string, scope: string[] | undefined): Promise<TokenResponse> {
+    const familyId = familyOf(refreshToken);
+    if (familyId === undefined) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
     const hash = await this.#hash(refreshToken);
-    const link = await this.#o.store.get<{ family: string }>(`rt:${hash}`);
-    if (!link) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
-    const key = `rtf:${link.family}`;
+    const key = `rtf:${familyId}`;
     for (let attempt = 0; attempt < ROTATION_ATTEMPTS; attempt++) {
       const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(key);
       const now = this.#now();
@@ -238,7 +240,7 @@ export class Grants {
       }
       const held = this.#o.heldScopes(family);
       if (!held) {
-        await this.#revokeFamily(link.family, "the user is no longer configured, or their password changed");
+        await this.#revokeFamily(familyId, "the user is no longer configured, or their password changed");
         throw new OAuthError("invalid_grant", "the user of this grant can no longer sign in");
       }
       // Checked before rotating: a refused request must leave the client's token as it was.
@@ -249,7 +251,7 @@ export class Grants {
         grant = { ...grant, scope: grant.scope.filter((item) => scope.includes(item)) };
       }
       let next: FamilyRecord;
-      const fresh = randomToken(32);
+      const fresh = refreshTokenOf(familyId);
       const freshHash = await this.#hash(fresh);
       if (family.heads.includes(hash)) {
         next = { ...family, heads: [freshHash], retired: [hash], rotated_at: now };
@@ -259,17 +261,14 @@ export class Grants {
         // The same token refreshed twice at once: both callers get working tokens.
         next = { ...family, heads: [...family.heads, freshHash].slice(-4) };
       } else {
-        await this.#revokeFamily(link.family, "refresh token reused");
+        // A token of this family that is no longer current: only a holder of one of its tokens knows the family's id.
+        await this.#revokeFamily(familyId, "refresh token reused");
         this.#o.audit("refresh_reuse", { client_id: family.client_id, sub: family.sub });
         throw new OAuthError("invalid_grant", "the refresh token was already used; its grant is revoked");
       }
       const remaining = family.expires_at - now;
-      // The new token's link first: if the store refuses it (full), nothing has rotated and the client's token still works.
-      await this.#o.store.put(`rt:${freshHash}`, { family: link.family }, remaining);
-      if (!(await this.#o.store.compareAndSet(key, family as never, next as never, remaining))) {
-        await this.#o.store.delete(`rt:${freshHash}`);
-        continue;
-      }
+      // One write: if the store refuses it (full, a disk error), nothing has rotated and the client's token still works.
+      if (!(await this.#o.store.compareAndSet(key, family as never, next as never, remaining))) continue;
       const access = await this.accessToken(grant);
       this.#o.audit("token_refreshed", { client_id: family.client_id, sub: family.sub });
       return this.#response(access, grant, fresh);
@@ -289,16 +288,17 @@ export class Grants {
    * @throws OAuthError invalid_request: another client's live token, the requesting client authenticated.
    */
   async revoke(token: string, clientId: string, authenticated: boolean): Promise<void> {
-    const link = await this.#o.store.get<{ family: string }>(`rt:${await this.#hash(token)}`);
-    if (!link) return;
-    const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(`rtf:${link.family}`);
+    const familyId = familyOf(token);
+    if (familyId === undefined) return;
+    const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(`rtf:${familyId}`);
+    // Any token of the family, current or rotated away, as refresh() takes it: only its holders know the family's id.
     if (!family || family.revoked || family.expires_at <= this.#now()) return;
     if (family.client_id !== clientId) {
       this.#o.audit("revoke_client_mismatch", { client_id: clientId });
       if (!authenticated) return;
       throw new OAuthError("invalid_request", "the token was issued to another client; it is not revoked");
     }
-    await this.#revokeFamily(link.family, "revoked by the client");
+    await this.#revokeFamily(familyId, "revoked by the client");
     this.#o.audit("token_revoked", { client_id: clientId, sub: family.sub });
   }
 
@@ -314,6 +314,17 @@ export class Grants {
       }
     }
   }
+}
+
+/** A new refresh token of `family`: its id, ".", and 32 random bytes (base64url, which has no "."). */
+function refreshTokenOf(family: string): string {
+  return `${family}.${randomToken(32)}`;
+}
+
+/** The family a refresh token names, or undefined when it is not in refreshTokenOf's form. */
+function familyOf(token: string): string | undefined {
+  const match = /^([A-Za-z0-9_-]{22})\.[A-Za-z0-9_-]{43}$/.exec(token);
+  return match?.[1];
 }
 
 function subjectOf(record: GrantSubject): GrantSubject {

@@ -1,6 +1,6 @@
 /** @module The registration endpoint (RFC 7591 §3): size-capped, rate-limited per address. */
 import { readBodyLimited } from "../util/body.ts";
-import { MAX_REGISTRATION_BYTES, RegistrationsBusyError, type ClientMetadata } from "./clients.ts";
+import { MAX_REGISTRATION_BYTES, type ClientMetadata } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
 import { json } from "./http.ts";
@@ -19,8 +19,8 @@ const REGISTRATIONS_PER_HOUR = 30;
 const HOSTED_REGISTRATIONS_PER_HOUR = 1000;
 /**
  * Each per-address limit is at most this part of the ring of unused registrations (clients.ts): one
- * address filling it with fresh ones would get every other client's registration refused
- * (RegistrationsBusyError) for EVICTION_MIN_AGE_MS, again each time (a small storage.max_entries).
+ * address must not replace the whole ring within a sign-in, dropping every registration a person is
+ * signing in with (a small storage.max_entries).
  */
 const RING_SHARE = 4;
 
@@ -28,10 +28,9 @@ export function createRegistrationEndpoint(as: AuthorizationServerContext) {
   const hostedCallbacks = new Set(as.config.allowed_redirect_uris.filter((uri) => uri.startsWith("https://")));
   const isHosted = (metadata: ClientMetadata) => metadata.redirect_uris.every((uri) => hostedCallbacks.has(uri));
   const share = Math.max(1, Math.floor(as.clients.maxUnused / RING_SHARE));
-  function throttled(address: string, busy = false): Response {
-    as.audit("registration_throttled", { remote: address, ...(busy && { reason: "unused registrations at their limit" }) });
-    const description = busy ? "too many registrations are waiting to be used; try again in a few minutes" : "too many registrations from this address; try again later";
-    return json({ error: "too_many_requests", error_description: description }, 429, { "retry-after": busy ? "600" : "3600" });
+  function throttled(address: string): Response {
+    as.audit("registration_throttled", { remote: address });
+    return json({ error: "too_many_requests", error_description: "too many registrations from this address; try again later" }, 429, { "retry-after": "3600" });
   }
 
   return async function register(request: Request, address: string): Promise<Response> {
@@ -58,7 +57,6 @@ export function createRegistrationEndpoint(as: AuthorizationServerContext) {
       as.audit("client_registered", { client_id: registered.client_id, client_name: registered.client_name, redirect_uris: registered.redirect_uris, remote: address });
       return json(registered, 201);
     } catch (error) {
-      if (error instanceof RegistrationsBusyError) return throttled(address, true);
       if (error instanceof OAuthError) {
         as.audit("registration_refused", { error: error.code, remote: address });
         return oauthErrorResponse(error);

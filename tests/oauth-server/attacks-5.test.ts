@@ -1,0 +1,77 @@
+/**
+ * @module Attacks on the authorization server, fifth round: a signed-in client using up the state
+ * store by refreshing in a loop, a few addresses filling the ring of unused registrations, and the
+ * client metadata document fetcher's errors telling an outsider which internal host names exist.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ALICE, BOB, CLAUDE_CALLBACK, fullFlow, postForm, postJson, startAsBridge } from "./support.ts";
+
+test("a client refreshing in a loop does not fill the state store: every refresh rotates, and other people still sign in and refresh", { timeout: 180_000 }, async () => {
+  // 300 entries, half of them for what signed-in people hold. Before, each rotation left a link per
+  // token until the grant's end: one client filled the store in about 150 refreshes, and everyone's
+  // refreshes and sign-ins got 503 for refresh_token_lifetime.
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 300 } });
+  try {
+    const alice = await fullFlow(bridge, ALICE, { scope: "mcp:read offline_access" });
+    const bob = await fullFlow(bridge, BOB, { scope: "mcp:read offline_access" });
+    let token = bob.tokens.refresh_token!;
+    for (let i = 0; i < 600; i++) {
+      const response = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: token, client_id: bob.clientId });
+      const body = (await response.json()) as { refresh_token?: string };
+      assert.equal(response.status, 200, `refresh ${i + 1}: ${JSON.stringify(body)}`);
+      token = body.refresh_token!;
+    }
+    const refreshed = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: alice.tokens.refresh_token!, client_id: alice.clientId });
+    assert.equal(refreshed.status, 200, await refreshed.text());
+    await fullFlow(bridge, ALICE);
+    assert.doesNotMatch(bridge.logs(), /state store is full/);
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("a refresh token's grant is in the token: a rotated-away one revokes the grant however many rotations ago, a made-up one of no grant is merely invalid", { timeout: 120_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" } });
+  try {
+    const { clientId, tokens } = await fullFlow(bridge, ALICE, { scope: "mcp:read offline_access" });
+    const refresh = (refreshToken: string) => postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId });
+    const first = tokens.refresh_token!;
+    assert.match(first, /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    for (const invalid of ["x".repeat(66), `${"A".repeat(22)}.${"B".repeat(43)}`, `${first}x`, first.replace(".", "")]) {
+      const response = await refresh(invalid);
+      assert.equal(response.status, 400);
+      assert.equal(((await response.json()) as { error: string }).error, "invalid_grant");
+    }
+    let current = first;
+    for (let i = 0; i < 3; i++) current = ((await (await refresh(current)).json()) as { refresh_token: string }).refresh_token;
+    // Three rotations ago, and past the 10 s grace only for the latest: the first token is reuse.
+    const reused = await refresh(first);
+    assert.equal(reused.status, 400);
+    assert.match(((await reused.json()) as { error_description: string }).error_description, /already used; its grant is revoked/);
+    const after = await refresh(current);
+    assert.equal(after.status, 400, "the grant is revoked: its current token no longer refreshes");
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("a few addresses filling the ring of unused registrations with fresh ones: others still register (the oldest unused gives way), for loopback and hosted clients alike", { timeout: 120_000 }, async () => {
+  // max_entries 100: a ring of 10 unused registrations, each address allowed a quarter of it (2).
+  // Before, five addresses filled it and every registration after was refused for ten minutes.
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 100 }, server: { trusted_proxies: ["127.0.0.1/32"] } });
+  try {
+    const register = async (from: string, name: string, redirectUri: string) => {
+      const response = await postJson(`${bridge.origin}/register`, { client_name: name, redirect_uris: [redirectUri], token_endpoint_auth_method: "none" }, { "x-forwarded-for": from });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    for (let address = 1; address <= 5; address++) {
+      for (let i = 0; i < 2; i++) assert.equal(await register(`203.0.113.${address}`, `junk ${address}-${i}`, "http://127.0.0.1/callback"), 201);
+    }
+    assert.equal(await register("198.51.100.7", "honest loopback client", "http://127.0.0.1:3334/callback"), 201);
+    assert.equal(await register("198.51.100.8", "Claude", CLAUDE_CALLBACK), 201);
+  } finally {
+    await bridge.stop();
+  }
+});
