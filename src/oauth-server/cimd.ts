@@ -86,7 +86,10 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
     try {
       result = await options.fetch(clientId, { timeout: config.fetch_timeout, maxBytes: MAX_DOCUMENT_BYTES, allowPrivate: config.allow_private_addresses });
     } catch (error) {
-      throw new OAuthError("invalid_client", `the client metadata document at ${url.host} ${(error as Error).message}`);
+      // Why (a name that does not resolve, an address that is not public, a refused connection) is
+      // for the log only: told to whoever asked, it would map the bridge's network for them.
+      logger.warn("client metadata document not fetched", { client_id: clientId, reason: `${url.host} ${(error as Error).message}` });
+      throw new OAuthError("invalid_client", "the client metadata document could not be fetched");
     }
     if (result.status !== 200) throw new OAuthError("invalid_client", `the client metadata document answered HTTP ${result.status}`);
     let body: unknown;

@@ -163,7 +163,8 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     documents.routes.set("/target.json", { status: 200, body: documentFor(clientId) });
     const { status, text } = await refusedPage(authorizeUrl(open.origin, clientId).url);
     assert.equal(status, 400);
-    assert.match(text, /redirect/);
+    assert.match(text, /could not be fetched/);
+    assert.match(open.logs(), /client metadata document not fetched .*redirect/);
     assert.ok(!documents.hits.includes("/target.json"));
   });
 
@@ -172,7 +173,8 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     documents.routes.set("/big.json", { status: 200, body: documentFor(clientId, { padding: "x".repeat(10_000) }) });
     const { status, text } = await refusedPage(authorizeUrl(open.origin, clientId).url);
     assert.equal(status, 400);
-    assert.match(text, /larger than/);
+    assert.match(text, /could not be fetched/);
+    assert.match(open.logs(), /client metadata document not fetched .*larger than/);
   });
 
   test("a document asking for a redirect URI outside allowed_redirect_uris is refused", async () => {
@@ -182,14 +184,17 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     assert.equal(status, 400);
   });
 
-  test("by default a document on a loopback or private address is refused before any request is made", async () => {
+  test("by default a document on a loopback or private address is refused before any request is made, the page not saying why (the log does)", async () => {
     for (const host of [documents.origin, documents.origin.replace("localhost", "127.0.0.1")]) {
       const clientId = `${host}/private.json`;
       documents.routes.set("/private.json", { status: 200, body: documentFor(clientId) });
       const { status, text } = await refusedPage(authorizeUrl(guarded.origin, clientId).url);
       assert.equal(status, 400, host);
-      assert.match(text, /not public/, host);
+      // Why a fetch failed (a name resolving to a private address, one that does not resolve) would tell an outsider which internal names exist.
+      assert.match(text, /could not be fetched/, host);
+      assert.doesNotMatch(text, /not public|resolves|ENOTFOUND/, host);
     }
+    assert.match(guarded.logs(), /client metadata document not fetched .*not public/);
     assert.ok(!documents.hits.includes("/private.json"), "the private address was never contacted");
   });
 
