@@ -79,6 +79,27 @@ test("a server echoing the credentials it was sent in its error pages: they reac
   }
 });
 
+test("a server echoing the credentials it was sent in other forms (JSON with escaped slashes, percent-encoded, a Basic credential decoded): redacted too", async () => {
+  const token = "tok/ECHOFORM+4f1c9a7e2b=";
+  const password = "s3cret-ECHOFORM-pw";
+  const basic = Buffer.from(`robot:${password}`).toString("base64");
+  const server = await startRawServer((_req, res, body) => {
+    const method = (body as { method?: string } | undefined)?.method;
+    if (method === "server/discover") return void res.writeHead(404).end();
+    // PHP's json_encode escapes "/", a router quotes the URL-encoded value, a proxy the decoded Basic pair.
+    res.writeHead(500, { "content-type": "text/plain" }).end(`bad token ${JSON.stringify(token).replaceAll("/", "\\/")} (${encodeURIComponent(token)}); proxy user robot:${password}, password ${password}`);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url, "--token-env", "TOKEN", "--header", "Proxy-Authorization: Basic ${BASIC}", "--log-level", "debug"], { TOKEN: token, BASIC: basic });
+  local.send(INITIALIZE);
+  const message = (await local.answer(0)).error?.message ?? "";
+  assert.match(message, /HTTP 500: bad token "\[redacted\]" \(\[redacted\]\); proxy user \[redacted\], password \[redacted\]/);
+  for (const secret of [token, token.replaceAll("/", "\\/"), encodeURIComponent(token), password]) {
+    assert.ok(!local.stdout().includes(secret), `stdout: ${local.stdout()}`);
+    assert.ok(!local.stderr().includes(secret), `stderr: ${local.stderr()}`);
+  }
+});
+
 test("an error page naming a configured tenant header and the token: the token (and secret-named headers, and generated-looking values) redacted, the tenant shown", async () => {
   const token = "tok-TENANTCASE-51ac7e90";
   const session = "sess-TENANTCASE-0b2f";
