@@ -187,6 +187,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       csrfToken: pending.csrf,
       clientName: pending.client_name,
       redirectHost: redirectTargetName(pending.redirect_uri),
+      documentHost: pending.client_id.startsWith("https://") ? new URL(pending.client_id).host : undefined,
       loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)) || isPrivateUseScheme(new URL(pending.redirect_uri)),
       // A request naming no scope gets every scope the user holds (complete()): the page lists them all, not none.
       scopes: pending.scope ?? as.scopesSupported,

@@ -53,6 +53,11 @@ export interface ConsentView {
   clientName: string;
   /** The host the browser is sent back to (shown so the user can spot an impostor). */
   redirectHost: string;
+  /**
+   * For a client named by a metadata document (its client_id an https URL): the host that
+   * publishes it. Anyone can publish a document calling itself "Claude"; the host says who did.
+   */
+  documentHost?: string;
   /** The redirect goes to this computer (localhost): any local program could be posing as the named client. */
   loopbackRedirect: boolean;
   scopes: string[];
@@ -136,7 +141,7 @@ button[value=allow]{background:${brand.primary_color};color:#fff}button[value=de
     return `<h1>${escapeHtml(brand.heading)}</h1>
 ${brand.subtitle ? `<p>${escapeHtml(brand.subtitle)}</p>` : ""}
 <section class="client" aria-label="Application requesting access"><p><strong>${isolated(view.clientName)}</strong> wants to use this MCP server on your behalf.</p>
-<p>After you allow it, your browser goes back to <strong>${isolated(view.redirectHost)}</strong>.</p>
+${view.documentHost ? `<p>It is described by <strong>${isolated(view.documentHost)}</strong>, which chose that name.</p>\n` : ""}<p>After you allow it, your browser goes back to <strong>${isolated(view.redirectHost)}</strong>.</p>
 ${view.loopbackRedirect ? '<p class="warning" role="note">This application runs on your own computer. Continue only if you just started it yourself: any program on this computer could use this name.</p>' : ""}
 <p>Access requested:</p>${scopes}</section>
 ${error}
@@ -171,6 +176,7 @@ ${brand.footer_text ? `<footer>${escapeHtml(brand.footer_text)}</footer>` : ""}`
         secondary_color: brand.secondary_color,
         client_name: isolatedPlain(view.clientName),
         redirect_host: isolatedPlain(view.redirectHost),
+        document_host: view.documentHost === undefined ? "" : isolatedPlain(view.documentHost),
         scopes: view.scopes.map(isolatedPlain).join(" "),
         error: showInvisible(view.error ?? ""),
         username: view.username ?? "",

@@ -84,6 +84,8 @@ describe("Client ID Metadata Documents", { skip: NO_OPENSSL }, () => {
     assert.equal(documents.hits.filter((hit) => hit === "/client.json").length, 1, "cached per Cache-Control");
     const page = await (await fetch(authorizeUrl(open.origin, clientId).url)).text();
     assert.match(page, /Metadata Doc Client/);
+    // The name is the document's own choice: the page says who published it.
+    assert.match(page, new RegExp(`It is described by <strong><bdi>${new URL(clientId).host}</bdi></strong>, which chose that name`));
   });
 
   test("at /token: a no-store document is not fetched per request, and made-up client_id URLs stop being fetched while a known client keeps working", async () => {
