@@ -136,7 +136,8 @@ describe("client metadata documents from a hostile sender", { skip: NO_OPENSSL }
       const response = await fetch(authorizeUrl(bridge.origin, `${origin}/slow.json`).url, { redirect: "manual" });
       const text = await response.text();
       assert.equal(response.status, 400);
-      assert.match(text, /timed out/);
+      assert.match(text, /could not be fetched/);
+      assert.match(bridge.logs(), /client metadata document not fetched .*timed out/);
       assert.doesNotMatch(text, /name="password"/);
     } finally {
       await bridge.stop();
