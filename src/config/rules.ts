@@ -221,14 +221,17 @@ const UNREAD_KEYS: readonly UnreadKeys[] = [
   },
   {
     summary:
-      "Server mode, `auth.type: oauth`: `client_id` and `client_secret` are refused without token introspection (`introspection_url`, `introspection.endpoint` or `introspection.enabled`), the only request they authenticate; `http_timeout` without introspection or `discovery_url`, the only requests it times; with `oauth_server.enabled`, `validation.allowed_algorithms` is refused (tokens carry the server's own `signing.algorithm`).",
-    paths: ["client_id", "client_secret", "http_timeout", "validation.allowed_algorithms"].map((key) => `server.auth.oauth.${key}`),
+      "Server mode, `auth.type: oauth`: `client_id` and `client_secret` are refused without token introspection (`introspection_url`, `introspection.endpoint` or `introspection.enabled`), the only request they authenticate; `http_timeout` without introspection or `discovery_url`, the only requests it times; with `oauth_server.enabled`, `validation.allowed_algorithms` and `validation.require_at_jwt` are refused (tokens carry the server's own `signing.algorithm`, as `typ: at+jwt`).",
+    paths: ["client_id", "client_secret", "http_timeout", "validation.allowed_algorithms", "validation.require_at_jwt"].map((key) => `server.auth.oauth.${key}`),
     unread: (config, path) => {
       const server = activeServer(config);
       const oauth = serverOAuth(config);
       if (!oauth) return undefined;
       if (path.endsWith("allowed_algorithms")) {
         return server!.oauth_server.enabled ? "is set by the built-in authorization server with oauth_server.enabled (its tokens are signed with server.oauth_server.signing.algorithm): remove it" : undefined;
+      }
+      if (path.endsWith("require_at_jwt")) {
+        return server!.oauth_server.enabled ? "is set by the built-in authorization server with oauth_server.enabled (its tokens are RFC 9068 access tokens, typ at+jwt, and nothing else passes): remove it" : undefined;
       }
       if (introspectionWanted(oauth)) return undefined;
       if (path.endsWith("http_timeout")) {

@@ -302,6 +302,10 @@ const oauthValidationSchema = section({
     .describe("Asymmetric algorithms only: none and HS* are never accepted."),
   clock_skew: duration("lifetime").prefault("30s").describe("Tolerance for exp, nbf and iat against this server's clock."),
   require_expiration: z.boolean().default(true).describe("Reject tokens without an exp claim."),
+  require_at_jwt: z
+    .boolean()
+    .default(false)
+    .describe("Accept only JWTs whose header says typ at+jwt (RFC 9068 §4), not also JWT or none: for an authorization server that issues RFC 9068 access tokens, so that its other JWTs (ID tokens) cannot pass as access tokens. Set by the built-in authorization server."),
   max_token_age: duration("lifetime").optional().describe("Reject tokens whose iat is older than this."),
 });
 

@@ -191,7 +191,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         return {
           ...base,
           type: "oauth",
-          oauth: { ...oauth, issuer, jwks_url: jwksUrl, validation: { ...oauth.validation, allowed_algorithms: keys.algorithms as typeof oauth.validation.allowed_algorithms } },
+          oauth: { ...oauth, issuer, jwks_url: jwksUrl, validation: { ...oauth.validation, allowed_algorithms: keys.algorithms as typeof oauth.validation.allowed_algorithms, require_at_jwt: true } },
         };
       },
       withChallengeScopes(authenticator) {

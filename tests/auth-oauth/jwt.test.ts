@@ -47,6 +47,16 @@ describe("valid tokens", () => {
     auth.close();
   });
 
+  test("with validation.require_at_jwt (RFC 9068 §4), only typ at+jwt passes: JWT and no typ are refused", async () => {
+    const { auth, started } = ready({ validation: { require_at_jwt: true } });
+    await started;
+    assert.equal((await auth.verify(await idp.sign({}, { header: { typ: "at+jwt" } }))).subject, "user-1");
+    assert.equal((await auth.verify(await idp.sign({ sub: "user-2" }, { header: { typ: "application/at+jwt" } }))).subject, "user-2");
+    await rejectsWith(auth.verify(await idp.sign({ sub: "user-3" }, { header: { typ: "JWT" } })), "invalid_token", /typ "JWT" is not at\+jwt, which validation\.require_at_jwt asks for/);
+    await rejectsWith(auth.verify(await idp.sign({ sub: "user-4" }, { header: { typ: undefined } })), "invalid_token", /typ \(none\) is not at\+jwt/);
+    auth.close();
+  });
+
   test("claims map to email, roles (nested path), client id and scp arrays", async () => {
     const { auth, started } = ready({ claims: { roles_claim: "realm_access.roles", email_claim: "email" } });
     await started;

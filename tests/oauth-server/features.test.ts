@@ -138,7 +138,7 @@ describe("signing keys", { skip: NO_OPENSSL }, () => {
     });
   }
 
-  test("rotation: previous_key_files stay in the JWKS, and tokens they signed are still accepted", async () => {
+  test("rotation: previous_key_files stay in the JWKS, and tokens they signed are still accepted; a JWT of the bridge's keys not typed at+jwt is no access token (RFC 9068 §4)", async () => {
     const dir = tempDir();
     const current = join(dir, "current.pem");
     const previous = join(dir, "previous.pem");
@@ -158,6 +158,14 @@ describe("signing keys", { skip: NO_OPENSSL }, () => {
         .setProtectedHeader({ alg: "ES256", kid: oldKid, typ: "at+jwt" })
         .sign(old);
       assert.equal((await initializeWith(bridge.url, token)).status, 200);
+      // The same claims, typed as another kind of JWT or not at all (an ID token, say): refused.
+      const own = await importPKCS8(readFileSync(current, "utf8"), "ES256");
+      for (const typ of ["JWT", undefined]) {
+        const other = await new SignJWT({ iss: bridge.origin, sub: "alice", aud: bridge.url, client_id: "c", scope: "mcp:read", iat: now, exp: now + 600, jti: "k" })
+          .setProtectedHeader({ alg: "ES256", kid: jwks.keys[0]!.kid!, ...(typ !== undefined && { typ }) })
+          .sign(own);
+        assert.equal((await initializeWith(bridge.url, other)).status, 401, `typ ${typ}`);
+      }
     } finally {
       await bridge.stop();
     }

@@ -157,6 +157,7 @@ export function createOAuthAuthenticator(config: OAuthConfig, context: OAuthAuth
     algorithms: validation.allowed_algorithms,
     clockSkew: validation.clock_skew / 1000,
     requireExpiration: validation.require_expiration,
+    requireAtJwt: validation.require_at_jwt,
     maxTokenAge: validation.max_token_age === undefined ? undefined : validation.max_token_age / 1000,
     now,
   });

@@ -14,6 +14,8 @@ export interface JwtPolicy {
   /** Seconds. */
   clockSkew: number;
   requireExpiration: boolean;
+  /** Only `typ: at+jwt` (RFC 9068 §4), for an authorization server that issues RFC 9068 access tokens: its other JWTs (ID tokens) cannot pass. */
+  requireAtJwt: boolean;
   /** Seconds. */
   maxTokenAge: number | undefined;
   now: () => number;
@@ -58,8 +60,9 @@ export async function verifyJwtAccessToken(token: string, header: Record<string,
   // RFC 8725 §3.1/§2.1: the verifier, not the token, decides the algorithm; "none" and HMAC with
   // a public key as the secret are the classic confusions, and neither is ever in the list.
   if (!policy.algorithms.includes(alg)) throw new AuthError("invalid_token", `alg ${describeKid(alg)} is not allowed`);
-  if (header.typ !== undefined) {
+  if (header.typ !== undefined || policy.requireAtJwt) {
     const typ = typeof header.typ === "string" ? header.typ.toLowerCase().replace(/^application\//, "") : "";
+    if (policy.requireAtJwt && typ !== "at+jwt") throw new AuthError("invalid_token", `typ ${header.typ === undefined ? "(none)" : describeKid(header.typ)} is not at+jwt, which validation.require_at_jwt asks for (RFC 9068 §4)`);
     if (!ACCEPTED_TYP.has(typ)) throw new AuthError("invalid_token", `typ ${describeKid(header.typ)} is not an access token type`);
   }
   // RFC 7515 §4.1.3 "jku"/§4.1.5 "x5u": keys named by the token itself are never fetched; jose
