@@ -413,17 +413,16 @@ export class ModernTransport implements RemoteTransport {
   }
 
   /**
-   * Whether a message on the listen stream is what it was opened for: a list change, or an update
-   * of a resource the legacy client subscribed to, of this subscription (a `subscriptionId` of
-   * another is not; none is taken as this one's). A progress or log notification has no request of
-   * the local client's to belong to there.
+   * Whether a message on the listen stream is what it was opened for: a list change or a resource
+   * update (its uri may be a sub-resource of the one subscribed to: MCP server/resources), of this
+   * subscription (a `subscriptionId` of another is not; none is taken as this one's). A progress or
+   * log notification has no request of the local client's to belong to there.
    */
   #listened(message: JsonRpcMessage): boolean {
     if (!isNotification(message)) return false;
     const subscription = metaOf(message.params)?.[MetaKey.subscriptionId];
     if (subscription !== undefined && subscription !== LISTEN_ID) return false;
-    if (message.method === "notifications/resources/updated") return this.#resourceSubscriptions.has(message.params?.uri as string);
-    return LIST_CHANGED.has(message.method);
+    return message.method === "notifications/resources/updated" || LIST_CHANGED.has(message.method);
   }
 
   /**

@@ -167,10 +167,23 @@ function echoForms(value: string): string[] {
   return forms;
 }
 
+/** redactedForms of the value lists asked about before: the same list (a response's, a child's) is redacted from many strings. */
+const formsOfList = new WeakMap<ReadonlyArray<string | undefined>, string[]>();
+
 /** Every form (echoForms) of `values` worth searching for, the longest first (a pair before the password in it). */
 function redactedForms(values: ReadonlyArray<string | undefined>): string[] {
-  const forms = new Set(values.flatMap((value) => (value === undefined ? [] : echoForms(value))));
-  return [...forms].filter((form) => form.length >= SHORTEST_REDACTED_VALUE).sort((a, b) => b.length - a.length);
+  let forms = formsOfList.get(values);
+  if (!forms) {
+    const all = new Set(values.flatMap((value) => (value === undefined ? [] : echoForms(value))));
+    forms = [...all].filter((form) => form.length >= SHORTEST_REDACTED_VALUE).sort((a, b) => b.length - a.length);
+    formsOfList.set(values, forms);
+  }
+  return forms;
+}
+
+/** The longest form of `values` redactValues searches for (characters): what a cut must keep beyond its limit to find a split one whole. */
+export function redactionMargin(values: readonly string[]): number {
+  return redactedForms(values)[0]?.length ?? 0;
 }
 
 /**
@@ -183,6 +196,8 @@ export function redactValues(text: string, values: ReadonlyArray<string | undefi
 }
 
 function replaceForms(text: string, forms: readonly string[]): string {
+  // The shortest form is the last: a shorter text holds none.
+  if (forms.length === 0 || text.length < forms[forms.length - 1]!.length) return text;
   let redacted = text;
   for (const form of forms) redacted = redacted.replaceAll(form, "[redacted]");
   return redacted;
@@ -199,8 +214,8 @@ export function redactedHead(text: string, values: readonly string[], max: numbe
   const margin = forms[0]?.length ?? 0;
   if (text.length <= max + margin) return replaceForms(text, forms).slice(0, max);
   const redacted = replaceForms(text.slice(0, max + margin), forms);
-  // What the cut split is in the last margin - 1 characters.
-  return redacted.slice(0, Math.min(max, redacted.length - margin + 1));
+  // What the cut split is in the last margin - 1 characters (at least 0: replacing may have left fewer).
+  return redacted.slice(0, Math.max(0, Math.min(max, redacted.length - margin + 1)));
 }
 
 /** redactedHead from the end: the last `max` characters of `text`, `values` redacted. */

@@ -3,7 +3,7 @@
  * cause (a stack trace, "command not found") at warn, where `child stderr` lines are info.
  */
 
-import { redactedHead, redactedTail } from "../log/sanitize.ts";
+import { redactedHead, redactedTail, redactionMargin } from "../log/sanitize.ts";
 
 const MAX_LINES = 10;
 const MAX_CHARS = 2000;
@@ -19,7 +19,7 @@ export class StderrTail {
   /** `secrets`: values that never appear in the tail (the child's credentials, see redactValues). */
   constructor(secrets: readonly string[] = []) {
     this.#secrets = secrets;
-    this.#margin = Math.max(0, ...secrets.map((secret) => secret.length));
+    this.#margin = redactionMargin(secrets);
   }
 
   push(chunk: Uint8Array): void {

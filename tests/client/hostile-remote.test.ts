@@ -1467,7 +1467,7 @@ test("a local client that initializes again: its old session is ended at the ser
   assert.deepEqual(deleted, ["s1", "s2"]);
 });
 
-test("a modern server's listen stream carrying what was not asked for (another subscription's change, a progress or log notification, an update of a resource not subscribed to, a request): none of it reaches the legacy local client", async () => {
+test("a modern server's listen stream carrying what was not asked for (another subscription's change and update, a progress or log notification, a request): none of it reaches the legacy local client; a sub-resource's update does", async () => {
   const note = (method: string, params: Record<string, unknown> = {}) => `data: ${JSON.stringify({ jsonrpc: "2.0", method, params })}\n\n`;
   const ours = { _meta: { "io.modelcontextprotocol/subscriptionId": "mcp-bridge-listen" } };
   const server = await startRawServer((_req, res, body) => {
@@ -1480,9 +1480,10 @@ test("a modern server's listen stream carrying what was not asked for (another s
       res.write(note("notifications/tools/list_changed", { _meta: { "io.modelcontextprotocol/subscriptionId": "someone-else" } }));
       res.write(note("notifications/progress", { progressToken: 1, progress: 1 }));
       res.write(note("notifications/message", { level: "error", data: "stray" }));
-      res.write(note("notifications/resources/updated", { uri: "file:///not-subscribed", ...ours }));
+      res.write(note("notifications/resources/updated", { uri: "file:///a", _meta: { "io.modelcontextprotocol/subscriptionId": "someone-else" } }));
       res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: "srv-1", method: "roots/list" })}\n\n`);
       res.write(note("notifications/tools/list_changed", ours));
+      res.write(note("notifications/resources/updated", { uri: "file:///a/sub", ...ours }));
       res.write(note("notifications/resources/updated", { uri: "file:///a", ...ours }));
       return;
     }
@@ -1494,9 +1495,9 @@ test("a modern server's listen stream carrying what was not asked for (another s
   await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { roots: {} } } });
   local.send({ jsonrpc: "2.0", id: 1, method: "resources/subscribe", params: { uri: "file:///a" } });
   assert.deepEqual((await local.answer(1)).result, {});
-  await waitFor(() => local.stdout().includes('"uri":"file:///a"'), "the subscribed resource's update");
-  const heard = local.lines().map((line) => JSON.parse(line) as { method?: string }).filter((message) => message.method !== undefined);
-  assert.deepEqual(heard.map((message) => message.method), ["notifications/tools/list_changed", "notifications/resources/updated"], local.stdout());
+  await waitFor(() => local.stdout().includes('"uri":"file:///a",'), "the subscribed resource's update");
+  const heard = local.lines().map((line) => JSON.parse(line) as { method?: string; params?: { uri?: string } }).filter((message) => message.method !== undefined);
+  assert.deepEqual(heard.map((message) => `${message.method} ${message.params?.uri ?? ""}`.trim()), ["notifications/tools/list_changed", "notifications/resources/updated file:///a/sub", "notifications/resources/updated file:///a"], local.stdout());
   assert.match(local.stderr(), /dropped a message on the listen stream that was not asked for/);
 });
 
