@@ -6,6 +6,8 @@
  * §4.14.2), except within a short grace after the rotation, for clients that refresh twice at once.
  * A refresh token names its family ("<family>.<secret>"): a family is one store entry however often
  * it rotates, where a link per token would let one client fill the store by refreshing in a loop.
+ * The family keeps the hashes of its last REUSE_HISTORY rotated-away tokens: a token of it that is
+ * none of those (made up from a logged prefix, or older) is refused without revoking anything.
  */
 import type { Store } from "../store/types.ts";
 import type { Sha256 } from "../util/digest.ts";
@@ -15,6 +17,8 @@ import { randomToken, secretHash } from "./random.ts";
 
 /** How long a rotated-away refresh token still rotates instead of revoking its family (concurrent refreshes). */
 export const REFRESH_GRACE_MS = 10_000;
+/** Rotated-away refresh tokens per family whose reuse is recognized (and revokes it): the last rotation's and those of the 15 before (1 KB of hashes). */
+const REUSE_HISTORY = 16;
 /** Retries of a rotation whose compare-and-set lost a race with another one. */
 const ROTATION_ATTEMPTS = 5;
 /** The scope that asks for a refresh token (SEP-2207); never put into access tokens. */
@@ -65,6 +69,8 @@ interface FamilyRecord extends GrantSubject {
   heads: string[];
   /** Hashes rotated away at rotated_at; still usable within the grace. */
   retired: string[];
+  /** Hashes rotated away before `retired`, the newest last, at most REUSE_HISTORY - 1: presented again, they revoke the family. Absent in records written before it existed. */
+  history?: string[];
   rotated_at: number;
   revoked: boolean;
 }
@@ -209,7 +215,7 @@ export class Grants {
       refreshToken = refreshTokenOf(family);
       const hash = await this.#hash(refreshToken);
       const expiresAt = this.#now() + this.#o.refreshTokenLifetime;
-      const familyRecord: FamilyRecord = { ...grant, expires_at: expiresAt, heads: [hash], retired: [], rotated_at: 0, revoked: false };
+      const familyRecord: FamilyRecord = { ...grant, expires_at: expiresAt, heads: [hash], retired: [], history: [], rotated_at: 0, revoked: false };
       await this.#o.store.put(`rtf:${family}`, familyRecord as never, this.#o.refreshTokenLifetime);
       await this.#linkCode(code, record, family);
     }
@@ -254,14 +260,18 @@ export class Grants {
       const fresh = refreshTokenOf(familyId);
       const freshHash = await this.#hash(fresh);
       if (family.heads.includes(hash)) {
-        next = { ...family, heads: [freshHash], retired: [hash], rotated_at: now };
+        // What is rotated away now (the last rotation's tokens, the heads not used) is still recognized when reused.
+        const history = [...(family.history ?? []), ...family.retired, ...family.heads.filter((head) => head !== hash)].slice(-(REUSE_HISTORY - 1));
+        next = { ...family, heads: [freshHash], retired: [hash], history, rotated_at: now };
       } else if (family.retired.includes(hash) && Math.abs(now - family.rotated_at) <= REFRESH_GRACE_MS) {
         // Either side of the rotation: a wall clock stepped back (an NTP correction) must not make
         // every rotated-away token "just rotated" again until it catches up.
         // The same token refreshed twice at once: both callers get working tokens.
         next = { ...family, heads: [...family.heads, freshHash].slice(-4) };
+      } else if (!family.retired.includes(hash) && !(family.history ?? []).includes(hash)) {
+        // Never issued (a family's id is in every token's first part, which logs may keep), or rotated away too long ago.
+        throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
       } else {
-        // A token of this family that is no longer current: only a holder of one of its tokens knows the family's id.
         await this.#revokeFamily(familyId, "refresh token reused");
         this.#o.audit("refresh_reuse", { client_id: family.client_id, sub: family.sub });
         throw new OAuthError("invalid_grant", "the refresh token was already used; its grant is revoked");
@@ -291,8 +301,10 @@ export class Grants {
     const familyId = familyOf(token);
     if (familyId === undefined) return;
     const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(`rtf:${familyId}`);
-    // Any token of the family, current or rotated away, as refresh() takes it: only its holders know the family's id.
     if (!family || family.revoked || family.expires_at <= this.#now()) return;
+    // A token the family issued, current or rotated away: one made up from its id revokes nothing.
+    const hash = await this.#hash(token);
+    if (!family.heads.includes(hash) && !family.retired.includes(hash) && !(family.history ?? []).includes(hash)) return;
     if (family.client_id !== clientId) {
       this.#o.audit("revoke_client_mismatch", { client_id: clientId });
       if (!authenticated) return;
@@ -308,7 +320,7 @@ export class Grants {
       const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(key);
       if (!family || family.revoked) return;
       const remaining = Math.max(1, family.expires_at - this.#now());
-      if (await this.#o.store.compareAndSet(key, family as never, { ...family, revoked: true, heads: [], retired: [] } as never, remaining)) {
+      if (await this.#o.store.compareAndSet(key, family as never, { ...family, revoked: true, heads: [], retired: [], history: [] } as never, remaining)) {
         this.#o.audit("grant_revoked", { client_id: family.client_id, sub: family.sub, reason });
         return;
       }

@@ -31,18 +31,22 @@ test("a client refreshing in a loop does not fill the state store: every refresh
   }
 });
 
-test("a refresh token's grant is in the token: a rotated-away one revokes the grant however many rotations ago, a made-up one of no grant is merely invalid", { timeout: 120_000 }, async () => {
+test("a refresh token names its grant: one made up from a real token's first part (a logged prefix) revokes nothing; a rotated-away one revokes the grant, up to 16 rotations back", { timeout: 120_000 }, async () => {
   const bridge = await startAsBridge({ storage: { type: "memory" } });
   try {
     const { clientId, tokens } = await fullFlow(bridge, ALICE, { scope: "mcp:read offline_access" });
     const refresh = (refreshToken: string) => postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId });
     const first = tokens.refresh_token!;
     assert.match(first, /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
-    for (const invalid of ["x".repeat(66), `${"A".repeat(22)}.${"B".repeat(43)}`, `${first}x`, first.replace(".", "")]) {
+    const forged = `${first.slice(0, 22)}.${"Z".repeat(43)}`;
+    for (const invalid of ["x".repeat(66), `${"A".repeat(22)}.${"B".repeat(43)}`, `${first}x`, first.replace(".", ""), forged]) {
       const response = await refresh(invalid);
       assert.equal(response.status, 400);
       assert.equal(((await response.json()) as { error: string }).error, "invalid_grant");
     }
+    const revoked = await postForm(`${bridge.origin}/oauth/revoke`, { token: forged, client_id: clientId });
+    assert.equal(revoked.status, 200, "an unknown token is answered as such (RFC 7009 §2.2)");
+    assert.doesNotMatch(bridge.logs(), /grant_revoked|refresh_reuse/, "a made-up token revokes nothing");
     let current = first;
     for (let i = 0; i < 3; i++) current = ((await (await refresh(current)).json()) as { refresh_token: string }).refresh_token;
     // Three rotations ago, and past the 10 s grace only for the latest: the first token is reuse.
@@ -51,6 +55,14 @@ test("a refresh token's grant is in the token: a rotated-away one revokes the gr
     assert.match(((await reused.json()) as { error_description: string }).error_description, /already used; its grant is revoked/);
     const after = await refresh(current);
     assert.equal(after.status, 400, "the grant is revoked: its current token no longer refreshes");
+    // A grant rotated 17 times: its first token is no longer recognized, and is only refused.
+    const other = await fullFlow(bridge, ALICE, { scope: "mcp:read offline_access" });
+    let latest = other.tokens.refresh_token!;
+    for (let i = 0; i < 17; i++) latest = ((await (await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: latest, client_id: other.clientId })).json()) as { refresh_token: string }).refresh_token;
+    const ancient = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: other.tokens.refresh_token!, client_id: other.clientId });
+    assert.match(((await ancient.json()) as { error_description: string }).error_description, /invalid, expired or revoked/);
+    const still = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: latest, client_id: other.clientId });
+    assert.equal(still.status, 200, "the grant still works");
   } finally {
     await bridge.stop();
   }
