@@ -1521,7 +1521,7 @@ test("a modern server that never acknowledges subscriptions/listen: the first re
     local.send({ jsonrpc: "2.0", id, method: "resources/subscribe", params: { uri: `file:///${id}` } });
     assert.deepEqual((await local.answer(id, 6_000)).result, {});
   }
-  await waitFor(() => listens === 4, "a listen stream for each subscription");
+  await waitFor(() => listens >= 4, "a listen stream for each subscription");
 });
 
 test("a legacy local client subscribing to ever new resources (modern server): at most 1,000 subscriptions at once, the next refused until one is dropped", { timeout: 120_000 }, async () => {
