@@ -238,7 +238,8 @@ export class Grants {
     for (let attempt = 0; attempt < ROTATION_ATTEMPTS; attempt++) {
       const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(key);
       const now = this.#now();
-      if (!family || family.revoked || family.expires_at <= now) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
+      // A token the family never issued (its id is in every token's first part, which logs may keep), or rotated away too long ago, touches nothing.
+      if (!family || family.revoked || family.expires_at <= now || !issuedBy(family, hash)) throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
       // Before the reuse check: another client's token, even a rotated-away one, leaves the grant as it is.
       if (family.client_id !== clientId) {
         this.#o.audit("refresh_client_mismatch", { client_id: clientId });
@@ -268,9 +269,6 @@ export class Grants {
         // every rotated-away token "just rotated" again until it catches up.
         // The same token refreshed twice at once: both callers get working tokens.
         next = { ...family, heads: [...family.heads, freshHash].slice(-4) };
-      } else if (!family.retired.includes(hash) && !(family.history ?? []).includes(hash)) {
-        // Never issued (a family's id is in every token's first part, which logs may keep), or rotated away too long ago.
-        throw new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked");
       } else {
         await this.#revokeFamily(familyId, "refresh token reused");
         this.#o.audit("refresh_reuse", { client_id: family.client_id, sub: family.sub });
@@ -301,10 +299,8 @@ export class Grants {
     const familyId = familyOf(token);
     if (familyId === undefined) return;
     const family = await this.#o.store.get<FamilyRecord & Record<string, never>>(`rtf:${familyId}`);
-    if (!family || family.revoked || family.expires_at <= this.#now()) return;
     // A token the family issued, current or rotated away: one made up from its id revokes nothing.
-    const hash = await this.#hash(token);
-    if (!family.heads.includes(hash) && !family.retired.includes(hash) && !(family.history ?? []).includes(hash)) return;
+    if (!family || family.revoked || family.expires_at <= this.#now() || !issuedBy(family, await this.#hash(token))) return;
     if (family.client_id !== clientId) {
       this.#o.audit("revoke_client_mismatch", { client_id: clientId });
       if (!authenticated) return;
@@ -326,6 +322,11 @@ export class Grants {
       }
     }
   }
+}
+
+/** Whether the token hashed to `hash` is one `family` issued and still knows: current, or among the last REUSE_HISTORY rotated away. */
+function issuedBy(family: FamilyRecord, hash: string): boolean {
+  return family.heads.includes(hash) || family.retired.includes(hash) || (family.history ?? []).includes(hash);
 }
 
 /** A new refresh token of `family`: its id, ".", and 32 random bytes (base64url, which has no "."). */
