@@ -69,8 +69,8 @@ interface FamilyRecord extends GrantSubject {
   heads: string[];
   /** Hashes rotated away at rotated_at; still usable within the grace. */
   retired: string[];
-  /** Hashes rotated away before `retired`, the newest last, at most REUSE_HISTORY - 1: presented again, they revoke the family. Absent in records written before it existed. */
-  history?: string[];
+  /** Hashes rotated away before `retired`, the newest last, at most REUSE_HISTORY - 1: presented again, they revoke the family. */
+  history: string[];
   rotated_at: number;
   revoked: boolean;
 }
@@ -159,7 +159,7 @@ export class Grants {
       }
       if (used?.family) await this.#revokeFamily(used.family, "authorization code replayed");
       // Not the family's id: it is part of the grant's refresh tokens.
-      this.#o.audit("code_replay", { client_id: used?.client_id, revoked: used?.family !== undefined && used?.family !== null });
+      this.#o.audit("code_replay", { client_id: used?.client_id, revoked: Boolean(used?.family) });
       throw new OAuthError("invalid_grant", "the authorization code was already used; the tokens issued for it are revoked");
     }
     throw new OAuthError("invalid_grant", "the authorization code is invalid or expired");
@@ -262,7 +262,7 @@ export class Grants {
       const freshHash = await this.#hash(fresh);
       if (family.heads.includes(hash)) {
         // What is rotated away now (the last rotation's tokens, the heads not used) is still recognized when reused.
-        const history = [...(family.history ?? []), ...family.retired, ...family.heads.filter((head) => head !== hash)].slice(-(REUSE_HISTORY - 1));
+        const history = [...family.history, ...family.retired, ...family.heads.filter((head) => head !== hash)].slice(-(REUSE_HISTORY - 1));
         next = { ...family, heads: [freshHash], retired: [hash], history, rotated_at: now };
       } else if (family.retired.includes(hash) && Math.abs(now - family.rotated_at) <= REFRESH_GRACE_MS) {
         // Either side of the rotation: a wall clock stepped back (an NTP correction) must not make
@@ -326,7 +326,7 @@ export class Grants {
 
 /** Whether the token hashed to `hash` is one `family` issued and still knows: current, or among the last REUSE_HISTORY rotated away. */
 function issuedBy(family: FamilyRecord, hash: string): boolean {
-  return family.heads.includes(hash) || family.retired.includes(hash) || (family.history ?? []).includes(hash);
+  return family.heads.includes(hash) || family.retired.includes(hash) || family.history.includes(hash);
 }
 
 /** A new refresh token of `family`: its id, ".", and 32 random bytes (base64url, which has no "."). */
