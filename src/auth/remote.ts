@@ -3,7 +3,7 @@
  * {"valid", "subject", "scopes", "claims", "metadata"}. Answers are cached briefly (by the token's
  * hash, never the token); any failure to get a clear answer fails closed with 503.
  */
-import { z } from "../util/zod.ts";
+import * as z from "../util/zod.ts";
 import type { BearerConfig } from "../config/schema.ts";
 import { sha256 as webSha256, toHex, type Sha256 } from "../util/digest.ts";
 import { TtlCache } from "./ttl-cache.ts";

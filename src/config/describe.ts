@@ -1,5 +1,5 @@
 /** @module Walks ConfigSchema: every key's path, type, default and description, and a Config written back in file form. */
-import { z } from "../util/zod.ts";
+import * as z from "../util/zod.ts";
 import { ConfigSchema, type Config, type ValueKind } from "./schema.ts";
 import { REDACTED } from "./secret.ts";
 import { formatDuration, formatSize } from "./units.ts";

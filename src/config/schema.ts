@@ -5,7 +5,7 @@
  * Every key of the seed's authentication guide and of the Go original's reference is accepted
  * with the same meaning. Objects are strict: an unknown key is an error naming the nearest key.
  */
-import { z } from "../util/zod.ts";
+import * as z from "../util/zod.ts";
 import { Secret } from "./secret.ts";
 import { parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";

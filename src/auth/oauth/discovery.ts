@@ -2,7 +2,7 @@
  * @module Authorization server discovery: OpenID Connect Discovery 1.0, then RFC 8414 metadata
  * (path-aware), each as a request function paired with a processor of the Response it gets.
  */
-import { z } from "../../util/zod.ts";
+import * as z from "../../util/zod.ts";
 import { isTrustedEndpoint, readJsonObject, send, UpstreamError } from "./http.ts";
 
 const MAX_METADATA_BYTES = 256 * 1024;

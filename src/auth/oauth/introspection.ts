@@ -2,7 +2,7 @@
  * @module Token introspection (RFC 7662): the request, the processing of its answer, and the same
  * issuer, audience and time rules a JWT gets. Any answer other than a clear "active" fails closed.
  */
-import { z } from "../../util/zod.ts";
+import * as z from "../../util/zod.ts";
 import { AuthError } from "../types.ts";
 import { readJsonBody, readJsonObject, send, UpstreamError } from "./http.ts";
 import type { OAuthConfig } from "../../config/schema.ts";
