@@ -10,6 +10,7 @@ import { OAuthError } from "./errors.ts";
 import { OFFLINE_ACCESS } from "./grants.ts";
 import { cookie, firstParams, readCookie, readForm, seeOther, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
+import { PENDING_LIFETIME_MS } from "./pending.ts";
 import { randomToken, secretHash } from "./random.ts";
 import { addressBucket } from "../util/cidr.ts";
 import { isLoopbackUrl, isPrivateUseScheme, redirectTargetName, redirectUriMatches, redirectUriTrusted } from "./redirect.ts";
@@ -26,11 +27,6 @@ const MAX_AGE = /^(0|[1-9][0-9]{0,9})$/;
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3 scope-token. */
 const MAX_STATE_LENGTH = 2048;
-/**
- * How long a person may take between opening the sign-in page and sending it (or coming back from
- * the upstream provider): typing, a password manager, MFA. Codes have their own, short lifetime.
- */
-export const PENDING_LIFETIME_MS = 15 * 60_000;
 /** Authorization requests (pending sign-ins), and sign-ins started at the upstream provider, per client address per window. */
 const PENDING_PER_ADDRESS = 100;
 const PENDING_WINDOW_MS = 10 * 60_000;
@@ -282,7 +278,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
         csrf,
       };
       const requestId = randomToken(24);
-      await as.store.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
+      await as.pending.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
       return showForm(pending, requestId, { askCredentials: Boolean(as.users) && !user });
     },
 

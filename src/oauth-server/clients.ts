@@ -4,6 +4,7 @@
  * Either way a client is the same record; redirect URIs must also pass the operator's allow-list.
  */
 import { canonicalJson } from "../store/memory.ts";
+import { SlotRing } from "../store/ring.ts";
 import type { Store } from "../store/types.ts";
 import { timingSafeEqual, type Sha256 } from "../util/digest.ts";
 import { invisibleCharacter } from "../util/invisible-text.ts";
@@ -133,9 +134,23 @@ export class ClientRegistry {
   readonly #options: ClientRegistryOptions;
   readonly #now: () => number;
 
+  /** The ring of unused registrations: a registration used since it took its slot stays when the slot is taken again. */
+  readonly #unused: SlotRing<{ client_id: string }>;
+
   constructor(options: ClientRegistryOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    const { store } = options;
+    this.#unused = new SlotRing({
+      store,
+      prefix: "client-slot:",
+      slots: this.maxUnused,
+      sequenceLifetime: UNUSED_REGISTRATION_MS,
+      release: async ({ client_id }) => {
+        const client = await store.get<Client & Record<string, never>>(`client:${client_id}`);
+        if (client && client.touched_at === undefined) await store.delete(`client:${client_id}`);
+      },
+    });
   }
 
   /** Unused registrations kept at most (ClientRegistryOptions.maxUnusedRegistrations, default 10,000). */
@@ -178,24 +193,10 @@ export class ClientRegistry {
       ...(secret && { client_secret_hash: await secretHash(sha256, secret) }),
     };
     const lifetime = Math.min(this.#options.registrationLifetime, UNUSED_REGISTRATION_MS);
-    await this.#claimSlot(clientId, lifetime);
+    await this.#unused.claim({ client_id: clientId }, lifetime);
     await store.put(`client:${clientId}`, client as never, lifetime);
     if (fingerprint) await store.put(fingerprint, clientId, lifetime);
     return registrationResponse(client, secret);
-  }
-
-  /** Takes the next slot of the unused-registration ring for `clientId`, dropping its occupant if still unused. */
-  async #claimSlot(clientId: string, lifetime: number): Promise<void> {
-    const { store } = this.#options;
-    const slots = this.maxUnused;
-    const sequence = await store.increment("client-slot:next", 1, UNUSED_REGISTRATION_MS);
-    const key = `client-slot:${sequence % slots}`;
-    const occupant = await store.get<{ client_id: string }>(key);
-    if (occupant) {
-      const client = await store.get<Client & Record<string, never>>(`client:${occupant.client_id}`);
-      if (client && client.touched_at === undefined) await store.delete(`client:${occupant.client_id}`);
-    }
-    await store.put(key, { client_id: clientId }, lifetime);
   }
 
   /**

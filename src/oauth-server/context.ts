@@ -8,6 +8,7 @@ import type { Grants } from "./grants.ts";
 import type { UpstreamLogin } from "./identity.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
 import type { PageRenderer } from "./pages.ts";
+import type { PendingSignIns } from "./pending.ts";
 import type { BuiltinUsers } from "./users.ts";
 
 export interface AuthorizationServerContext {
@@ -21,6 +22,8 @@ export interface AuthorizationServerContext {
   /** Scopes advertised and grantable (offline_access aside). */
   scopesSupported: string[];
   store: Store;
+  /** Where pending sign-ins are kept (authorization requests; federated: the upstream `state`). */
+  pending: PendingSignIns;
   sha256: Sha256;
   clients: ClientRegistry;
   grants: Grants;

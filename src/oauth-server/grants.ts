@@ -34,7 +34,7 @@ export interface GrantSubject {
   scope: string[];
   /** RFC 8707 resource: the access token's audience. */
   resource: string;
-  /** The user's credential fingerprint at sign-in (SignedInUser.credential; built-in users). Never put into tokens. */
+  /** What the sign-in rested on (SignedInUser.credential: a built-in user's fingerprint, a federated provider and client). Never put into tokens. */
   credential?: string;
 }
 

@@ -14,8 +14,9 @@ export interface SignedInUser {
   /** Scopes this user may be granted. */
   scopes: string[];
   /**
-   * Built-in users: the fingerprint of their credential as configured (users.ts), kept by what
-   * their sign-in leads to (login session, code, refresh family), which ends when it changes.
+   * What the sign-in rests on, kept by what it leads to (login session, code, refresh family),
+   * which ends when it changes. Built-in users: the fingerprint of their credential as configured
+   * (users.ts); federated: the identity provider and the bridge's client there, whose subjects these are.
    */
   credential?: string;
 }
@@ -46,9 +47,12 @@ export interface UpstreamLogin {
    * whose message is safe to show (never the upstream's raw error text).
    */
   complete(callbackUrl: URL): Promise<{ pendingId: string; user: SignedInUser }>;
+  /** Ends the sign-in of `state` unfinished, if still pending: its callback came to another browser. */
+  abandon(state: string): Promise<void>;
   /**
    * The scopes a user who signed in earlier holds under the configuration now (at a refresh), from
-   * what the grant kept of them; undefined when the account policy no longer lets them sign in.
+   * what the grant kept of them; undefined when the account policy no longer lets them sign in, or
+   * they signed in elsewhere (`credential`: built-in, another provider or client).
    */
-  heldScopes(user: Pick<SignedInUser, "subject" | "email">): string[] | undefined;
+  heldScopes(user: Pick<SignedInUser, "subject" | "email" | "credential">): string[] | undefined;
 }

@@ -27,6 +27,7 @@ import { loadSigningKeys } from "./keys.ts";
 import { createLoginLimiter } from "./login-limiter.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { createPageRenderer, CSS_COLOR } from "./pages.ts";
+import { pendingSignIns, type PendingSignIns } from "./pending.ts";
 import { resourceMatcher } from "./redirect.ts";
 import { createRegistrationEndpoint } from "./register.ts";
 import { createTokenEndpoint } from "./token.ts";
@@ -45,7 +46,7 @@ type ConnectionEnv = { Bindings: ConnectionInfo };
  * flood of them from many addresses (an IPv6 /48 holds 65536 /64s) cannot refuse the codes and
  * refresh tokens of people who signed in (MemoryStoreOptions.unauthenticatedPrefixes).
  */
-const UNAUTHENTICATED_KEYS = ["authz:", "authorize:", "upstream:", "federated:state:", "login:", "register:", "cimd:", "cimd-fetch:"];
+const UNAUTHENTICATED_KEYS = ["authz:", "authorize:", "upstream:", "federated:state:", "pending-slot:", "login:", "register:", "cimd:", "cimd-fetch:"];
 
 export interface AuthorizationServerOptions {
   config: OAuthServerConfig;
@@ -55,7 +56,7 @@ export interface AuthorizationServerOptions {
   platform: Platform;
   logger: Logger;
   /** Federated mode's sign-in at the upstream provider (src/oauth-server/federated), loaded only in that mode. */
-  createUpstreamLogin: (context: { store: AuthorizationServerContext["store"]; issuer: string; logger: Logger }) => Promise<UpstreamLogin>;
+  createUpstreamLogin: (context: { store: AuthorizationServerContext["store"]; pending: PendingSignIns; issuer: string; logger: Logger }) => Promise<UpstreamLogin>;
 }
 
 export interface AuthorizationServer {
@@ -138,7 +139,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       refreshTokenLifetime: config.refresh_token_lifetime,
       codeLifetime: config.auth_code_lifetime,
       // `upstream` is made below (it needs the store); refreshes come only after start-up.
-      heldScopes: (grant) => (users ? users.holder(grant.sub, grant.credential)?.scopes : upstream!.heldScopes({ subject: grant.sub, ...(grant.email !== undefined && { email: grant.email }) })),
+      heldScopes: (grant) => (users ? users.holder(grant.sub, grant.credential)?.scopes : upstream!.heldScopes({ subject: grant.sub, ...(grant.email !== undefined && { email: grant.email }), ...(grant.credential !== undefined && { credential: grant.credential }) })),
       audit,
     });
     const cimdEnabled = config.client_metadata_documents.enabled && platform.publicFetch !== undefined;
@@ -156,7 +157,9 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         ? createMetadataDocumentResolver({ config: config.client_metadata_documents, fetch: platform.publicFetch!, store, allowedRedirectUris: config.allowed_redirect_uris, logger })
         : undefined,
     });
-    const upstream = config.mode === "federated" ? await options.createUpstreamLogin({ store, issuer, logger }) : undefined;
+    // An eighth of the store: with their slots, a quarter, half the share of entries anyone can make.
+    const pending = pendingSignIns(store, Math.max(10, Math.floor(options.storage.max_entries / 8)));
+    const upstream = config.mode === "federated" ? await options.createUpstreamLogin({ store, pending, issuer, logger }) : undefined;
     const context: AuthorizationServerContext = {
       config,
       issuer,
@@ -164,6 +167,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       acceptsResource: resourceMatcher(options.resource),
       scopesSupported,
       store,
+      pending,
       sha256: platform.sha256,
       clients,
       grants,
@@ -223,11 +227,14 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         app.get("/.well-known/oauth-authorization-server", serveMetadata);
         app.get("/.well-known/openid-configuration", serveMetadata);
         app.get("/oauth/jwks", () => withCors(new Response(jwks, { headers: { "content-type": "application/jwk-set+json", "cache-control": "max-age=300" } })));
+        // Hono answers HEAD with the GET handler. These two change state (a pending request, a
+        // sign-in taken and redeemed), and HEAD must not (RFC 9110 §9.2.1): a link checker's HEAD of a
+        // callback URL would use up the sign-in it carries.
         for (const path of ["/oauth/authorize", "/authorize"]) {
-          app.get(path, (c) => authorize.get(c.req.raw, address(c)));
+          app.get(path, (c) => (c.req.method === "HEAD" ? methodNotAllowed("HEAD", path, "GET, POST") : authorize.get(c.req.raw, address(c))));
           app.post(path, (c) => authorize.post(c.req.raw, address(c)));
         }
-        app.get("/oauth/callback", (c) => authorize.callback(c.req.raw));
+        app.get("/oauth/callback", (c) => (c.req.method === "HEAD" ? methodNotAllowed("HEAD", "/oauth/callback", "GET") : authorize.callback(c.req.raw)));
         for (const path of ["/oauth/token", "/token"]) app.post(path, async (c) => withCors(await token.token(c.req.raw, address(c))));
         app.post("/oauth/revoke", async (c) => withCors(await token.revoke(c.req.raw, address(c))));
         if (config.allow_dynamic_registration) {
@@ -240,8 +247,8 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
         // Other methods learn which ones a path serves (405, RFC 9110 §15.5.6), not that nothing is there.
         const served: [string[], string][] = [
           [["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth/jwks"], "GET, HEAD, OPTIONS"],
-          [["/oauth/authorize", "/authorize"], "GET, HEAD, POST"],
-          [["/oauth/callback"], "GET, HEAD"],
+          [["/oauth/authorize", "/authorize"], "GET, POST"],
+          [["/oauth/callback"], "GET"],
           [["/oauth/token", "/token", "/oauth/revoke", ...(config.allow_dynamic_registration ? ["/oauth/register", "/register"] : [])], "POST, OPTIONS"],
         ];
         for (const [routes, allow] of served) for (const path of routes) app.all(path, (c) => methodNotAllowed(c.req.method, path, allow));

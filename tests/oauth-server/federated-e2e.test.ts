@@ -12,10 +12,12 @@ import { decodeJwt, type JWTPayload } from "jose";
 import type { Browser } from "playwright-core";
 import { ECHO_SERVER, runCli, startBridge, writeConfig, type RunningBridge } from "../support/bridge.ts";
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
-import { signInAtIdp, useIdp, waitFor, type Idp } from "../auth-oauth/support.ts";
+import { signInAtIdp, useIdp, waitFor, type Idp, type SigningKey } from "../auth-oauth/support.ts";
 import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
-import { authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, initializeWith, openLoginPage, redeem, registerClient, startAsBridge, submitLogin, tempDir } from "./support.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { JWKS_REFETCH_COOLDOWN_MS } from "../../src/oauth-server/federated/index.ts";
+import { ALICE, authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, fullFlow, initializeWith, openLoginPage, postForm, redeem, registerClient, startAsBridge, submitLogin, tempDir } from "./support.ts";
 
 const UPSTREAM = { client_id: "mcp-bridge-upstream", client_secret: "upstream-secret-not-real-0123456789" };
 
@@ -165,23 +167,39 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     assert.doesNotMatch(bridge.logs(), /<script>|the user said no/);
   });
 
-  test("a callback from another browser (no state cookie) is refused and leaves the sign-in usable", async () => {
+  test("a callback in another browser (no state cookie: someone sent this person the provider's link) is refused and ends that sign-in, so its URL read later cannot finish it", async () => {
     const { client_id: clientId } = await registerClient(bridge.origin);
-    const { upstream, cookies, verifier } = await consent(clientId, "s-lured");
+    // The attacker consents (their client, their cookies) and sends the provider's link to alice.
+    const { upstream, cookies } = await consent(clientId, "s-lured");
     const callback = await signInAtIdp(upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
     const { [Object.keys(cookies).find((name) => name.includes("upstream"))!]: _state, ...others } = cookies;
     const lured = await callbackWith(callback, others);
     assert.equal(lured.status, 400);
     assert.equal(lured.headers.get("location"), null, "no code goes anywhere");
     assert.match(await lured.text(), /not started in this browser/);
-    // The browser that did consent still finishes, once.
+    // The callback URL leaks (history, a proxy's log): the attacker sends it with their cookies.
+    const replay = await callbackWith(callback, cookies);
+    assert.equal(replay.status, 400, "the attacker finished alice's sign-in for their own client");
+    assert.equal(replay.headers.get("location"), null);
+    // A replayed callback of a finished sign-in is refused too.
+    const { upstream: again, cookies: own } = await consent(clientId, "s-own");
+    const ownCallback = await signInAtIdp(again, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+    assert.equal((await callbackWith(ownCallback, own)).status, 303);
+    assert.equal((await callbackWith(ownCallback, own)).status, 400);
+  });
+
+  test("HEAD on the callback (a link checker's) changes nothing (RFC 9110 §9.2.1): 405, and the sign-in it carries still finishes", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { upstream, cookies, verifier } = await consent(clientId, "s-head");
+    const callback = await signInAtIdp(upstream, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+    const head = await fetch(callback, { method: "HEAD", redirect: "manual", headers: { cookie: cookieHeader(cookies) } });
+    assert.equal(head.status, 405);
+    assert.equal(head.headers.get("allow"), "GET");
+    assert.equal(head.headers.get("location"), null, "no code goes anywhere");
     const own = await callbackWith(callback, cookies);
-    assert.equal(own.status, 303);
+    assert.equal(own.status, 303, await own.text());
     const code = new URL(own.headers.get("location")!).searchParams.get("code")!;
     assert.equal((await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).status, 200);
-    const replay = await callbackWith(callback, cookies);
-    assert.equal(replay.status, 400, "a replayed callback is refused");
-    assert.equal(replay.headers.get("location"), null);
   });
 
   test("prompt=login and max_age go on to the provider (OIDC Core §3.1.2.1), whose ID token then carries auth_time; prompt=none is login_required", async () => {
@@ -247,6 +265,8 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
   let proxy: Server;
   /** How the next ID token is rewritten (re-signed with the provider's own key, as a provider with these claims would). */
   let rewrite: (claims: JWTPayload) => JWTPayload = (claims) => claims;
+  /** The key the next ID token is signed with, when not the provider's current one. */
+  let signingKey: SigningKey | undefined;
   before(async () => {
     idp.accounts.set("mallory", { email: "mallory@example.com", email_verified: false });
     idp.accounts.set("alice", { email: "alice@example.com", email_verified: true });
@@ -261,7 +281,7 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const answer = await fetch(`${idp.issuer}/token`, { method: "POST", headers: { "content-type": request.headers["content-type"]!, authorization: request.headers.authorization! }, body: Buffer.concat(chunks) });
       const body = (await answer.json()) as { id_token?: string };
-      if (body.id_token) body.id_token = await idp.sign(rewrite(decodeJwt(body.id_token)), { header: { typ: "JWT" } });
+      if (body.id_token) body.id_token = await idp.sign(rewrite(decodeJwt(body.id_token)), { header: { typ: "JWT" }, ...(signingKey && { key: signingKey }) });
       response.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(body));
     });
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
@@ -320,6 +340,120 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
     const back = await signInAs("mallory");
     assert.equal(back.searchParams.get("error"), "access_denied");
     assert.equal(back.searchParams.get("code"), null);
+  });
+
+  test("an ID token for this client whose azp names another (OIDC Core §3.1.3.7 step 5; one audience) is refused: server_error, no code", async () => {
+    rewrite = (claims) => ({ ...claims, azp: "other-app" });
+    const back = await signInAs("alice");
+    assert.equal(back.searchParams.get("error"), "server_error");
+    assert.equal(back.searchParams.get("code"), null);
+    assert.match(bridge.logs(), /login_failed[^\n]*azp/);
+  });
+
+  test("a verified email that is no plain mailbox (two @, a quoted local part, a line break, a NUL, a bidi override) counts as none: outside allowed_domains, no code", async () => {
+    for (const email of ["alice@example.com@example.com", '"alice@evil.test"@example.com', "alice\n@example.com", "alice\u0000@example.com", "alice\u202e@example.com"]) {
+      rewrite = (claims) => ({ ...claims, email, email_verified: true });
+      const back = await signInAs("alice");
+      assert.equal(back.searchParams.get("error"), "access_denied", JSON.stringify(email));
+      assert.equal(back.searchParams.get("code"), null, JSON.stringify(email));
+    }
+    rewrite = (claims) => ({ ...claims, email: "Alice@Example.com", email_verified: true });
+    assert.ok((await signInAs("alice")).searchParams.get("code"), "a plain mailbox still signs in");
+  });
+
+  // Last in this describe: the provider's keys change for every bridge of this file.
+  test("a key the provider withdrew from its JWKS stops counting once the keys are fetched again (at most once per cooldown, at a sign-in)", { timeout: 60_000 }, async () => {
+    rewrite = (claims) => claims;
+    assert.ok((await signInAs("alice")).searchParams.get("code"), "signed in: the bridge holds the provider's keys");
+    const withdrawn = idp.keys[0]!;
+    await idp.rotateKeys();
+    signingKey = withdrawn;
+    try {
+      await sleep(JWKS_REFETCH_COOLDOWN_MS);
+      const back = await signInAs("alice");
+      assert.equal(back.searchParams.get("code"), null, "an ID token signed with the withdrawn key signed someone in");
+      assert.equal(back.searchParams.get("error"), "server_error");
+    } finally {
+      signingKey = undefined;
+    }
+    assert.ok((await signInAs("alice")).searchParams.get("code"), "the provider's current key signs in");
+  });
+});
+
+describe("what a sign-in led to ends when the identity source changes (a restart on the same state directory)", () => {
+  const clients = ["mcp-bridge-source-a", "mcp-bridge-source-b"].map((client_id) => ({ client_id, client_secret: `${client_id}-secret-not-real-0123` }));
+  const federated = (client: (typeof clients)[number]) => ({
+    mode: "federated",
+    builtin: { users: [] },
+    federated: { upstream_issuer: idp.issuer, client_id: client.client_id, client_secret_env: "UPSTREAM_CLIENT_SECRET", default_scopes: ["mcp:read"] },
+  });
+  const start = (directory: string, client?: (typeof clients)[number]) =>
+    startAsBridge({ storage: { type: "file", path: directory }, ...(client && { oauthServer: federated(client), env: { UPSTREAM_CLIENT_SECRET: client.client_secret } }) });
+  const refresh = (bridge: RunningBridge, clientId: string, refreshToken: string) => postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId });
+
+  /** A refresh token and its client, from a federated sign-in as `account` at `bridge`. */
+  async function federatedGrant(bridge: RunningBridge, client: (typeof clients)[number], account: string): Promise<{ clientId: string; refreshToken: string }> {
+    await idp.registerClient({ ...client, redirect_uris: [`${bridge.origin}/oauth/callback`] });
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
+    const form = await openLoginPage(url);
+    const allow = await submitLogin(bridge.origin, form, {});
+    assert.equal(allow.status, 303, await allow.text());
+    const callback = await signInAtIdp(allow.headers.get("location")!, { account, redirectUri: `${bridge.origin}/oauth/callback` });
+    const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+    const code = new URL(back.headers.get("location")!).searchParams.get("code");
+    assert.ok(code, `a code comes back: ${back.headers.get("location")}`);
+    const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token?: string };
+    assert.ok(tokens.refresh_token, JSON.stringify(tokens));
+    return { clientId, refreshToken: tokens.refresh_token };
+  }
+
+  async function refusedAfter(directory: string, client: (typeof clients)[number], grant: { clientId: string; refreshToken: string }, what: string): Promise<void> {
+    const bridge = await start(directory, client);
+    try {
+      const answer = await refresh(bridge, grant.clientId, grant.refreshToken);
+      const body = (await answer.json()) as { error?: string };
+      assert.equal(answer.status, 400, `${what}: ${JSON.stringify(body)}`);
+      assert.equal(body.error, "invalid_grant", what);
+    } finally {
+      await bridge.stop();
+    }
+  }
+
+  test("a built-in user's refresh token is refused once the bridge signs people in at a provider, where that subject is someone else's", { timeout: 120_000 }, async () => {
+    const directory = tempDir();
+    const builtin = await start(directory);
+    let grant: { clientId: string; refreshToken: string };
+    try {
+      const { clientId, tokens } = await fullFlow(builtin, ALICE);
+      grant = { clientId, refreshToken: tokens.refresh_token! };
+    } finally {
+      await builtin.stop();
+    }
+    await refusedAfter(directory, clients[0]!, grant, "builtin, then federated");
+  });
+
+  test("a provider's sign-in keeps refreshing across restarts, and is refused once the bridge is another client at the provider (pairwise subjects)", { timeout: 120_000 }, async () => {
+    idp.accounts.set("tester", { email: "tester@example.com", email_verified: true });
+    const directory = tempDir();
+    let bridge = await start(directory, clients[0]);
+    let grant: { clientId: string; refreshToken: string };
+    try {
+      grant = await federatedGrant(bridge, clients[0]!, "tester");
+    } finally {
+      await bridge.stop();
+    }
+    bridge = await start(directory, clients[0]);
+    try {
+      const answer = await refresh(bridge, grant.clientId, grant.refreshToken);
+      const tokens = (await answer.json()) as { refresh_token?: string; access_token?: string };
+      assert.equal(answer.status, 200, `the same provider and client after a restart: ${JSON.stringify(tokens)}`);
+      assert.equal(decodeJwt(tokens.access_token!).sub, "tester");
+      grant = { clientId: grant.clientId, refreshToken: tokens.refresh_token! };
+    } finally {
+      await bridge.stop();
+    }
+    await refusedAfter(directory, clients[1]!, grant, "another client at the provider");
   });
 });
 

@@ -11,6 +11,7 @@ import { ConfigSchema, type OAuthServerConfig } from "../../src/config/schema.ts
 import { Secret } from "../../src/config/secret.ts";
 import { FederatedLogin, JWKS_REFETCH_COOLDOWN_MS, resolveClientSecret, UpstreamLoginError } from "../../src/oauth-server/federated/index.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
+import { pendingSignIns } from "../../src/oauth-server/pending.ts";
 
 /** The memory store, with a look at how many live entries it holds. */
 class InspectableStore extends MemoryStore {
@@ -52,6 +53,7 @@ async function setUp(federated: Record<string, unknown> = {}, options: { fetch?:
   const logger = captureLogger();
   const login = new FederatedLogin(federatedConfig({ upstream_issuer: idp.issuer, client_id: UPSTREAM_CLIENT.client_id, ...federated }), {
     store,
+    pending: pendingSignIns(store, 100),
     redirectUri: REDIRECT_URI,
     clientSecret: new Secret(UPSTREAM_CLIENT.client_secret),
     logger,
@@ -82,14 +84,16 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(query.get("code_challenge") ?? "", /^[A-Za-z0-9_-]{43}$/);
     assert.ok((query.get("state") ?? "").length >= 32 && (query.get("nonce") ?? "").length >= 32);
     assert.notEqual(query.get("state"), query.get("nonce"));
-    assert.equal(store.entryCount, 1);
+    // The state record, its slot in the ring of pending sign-ins, and the ring's sequence.
+    assert.equal(store.entryCount, 3);
 
     const callback = await signInAtIdp(upstream, { account: "alice", redirectUri: REDIRECT_URI });
     assert.equal(callback.searchParams.get("iss"), idp.issuer, "the IdP sends iss (RFC 9207), which complete() checks");
     const { pendingId, user } = await login.complete(callback);
     assert.equal(pendingId, "pending-1");
-    assert.deepEqual(user, { subject: "alice", email: "alice@example.com", name: "Alice", scopes: ["mcp:read"] });
-    assert.equal(store.entryCount, 0, "the state record is gone once used");
+    // credential: what the grant rests on, the provider and this client there (its subjects are theirs).
+    assert.deepEqual(user, { subject: "alice", email: "alice@example.com", name: "Alice", scopes: ["mcp:read"], credential: `upstream ${JSON.stringify([idp.issuer, UPSTREAM_CLIENT.client_id])}` });
+    assert.equal(store.entryCount, 2, "the state record is gone once used (its slot and the sequence expire on their own)");
     assert.ok(!logger.text().includes(callback.searchParams.get("code")!), "the code never reaches the log");
   });
 
@@ -114,7 +118,7 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
   it("without allowed_domains, an unverified email signs in but is not passed on (nor makes an admin)", async () => {
     const { login } = await setUp({ admin_users: ["mallory@example.com"], admin_scopes: ["mcp:admin"] });
     const { user } = await login.complete(await signInAtIdp(await login.begin("p"), { account: "mallory", redirectUri: REDIRECT_URI }));
-    assert.deepEqual(user, { subject: "mallory", scopes: [] });
+    assert.deepEqual(user, { subject: "mallory", scopes: [], credential: `upstream ${JSON.stringify([idp.issuer, UPSTREAM_CLIENT.client_id])}` });
   });
 
   it("refuses a replayed callback (state is single-use), an unknown state and a missing one", async () => {

@@ -203,14 +203,20 @@ describe("methods an endpoint does not serve", () => {
       ["PUT", "/register", "POST, OPTIONS"],
       ["POST", "/.well-known/oauth-authorization-server", "GET, HEAD, OPTIONS"],
       ["DELETE", "/oauth/jwks", "GET, HEAD, OPTIONS"],
-      ["DELETE", "/oauth/authorize", "GET, HEAD, POST"],
-      ["POST", "/oauth/callback", "GET, HEAD"],
+      ["DELETE", "/oauth/authorize", "GET, POST"],
+      ["POST", "/oauth/callback", "GET"],
     ];
     for (const [method, path, allow] of cases) {
       const response = await fetch(`${bridge.origin}${path}`, { method });
       assert.equal(response.status, 405, `${method} ${path}`);
       assert.equal(response.headers.get("allow"), allow, `${method} ${path}`);
       assert.equal(((await response.json()) as { error: string }).error, "method_not_allowed");
+    }
+    // HEAD must change nothing (RFC 9110 §9.2.1), and these two would: a pending request, a sign-in taken.
+    for (const [path, allow] of [["/oauth/authorize", "GET, POST"], ["/authorize", "GET, POST"], ["/oauth/callback", "GET"]] as const) {
+      const head = await fetch(`${bridge.origin}${path}?response_type=code&client_id=x&state=s`, { method: "HEAD" });
+      assert.equal(head.status, 405, `HEAD ${path}`);
+      assert.equal(head.headers.get("allow"), allow, `HEAD ${path}`);
     }
     const nothing = await fetch(`${bridge.origin}/oauth/nothing`);
     assert.equal(nothing.status, 404);

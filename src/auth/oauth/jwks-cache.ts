@@ -67,6 +67,8 @@ export class JwksCache {
   #inFlight: Promise<void> | undefined;
   /** Start of the latest fetch (performance.now()), successful or not: the cooldown counts from here. */
   #lastFetchStart = Number.NEGATIVE_INFINITY;
+  /** Start of the latest successful fetch (performance.now()). */
+  #fetchedAt = Number.NEGATIVE_INFINITY;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
   /** The latest fetch failed: the IdP may have rotated to a key we cannot see. */
@@ -82,6 +84,11 @@ export class JwksCache {
   /** True once a key set has been fetched. */
   get ready(): boolean {
     return this.#local !== undefined;
+  }
+
+  /** Milliseconds since the key set in use was fetched (counted from the fetch's start); Infinity before. */
+  get age(): number {
+    return performance.now() - this.#fetchedAt;
   }
 
   /** Fetches once (awaited, never throws), then keeps the set fresh in the background. */
@@ -105,7 +112,8 @@ export class JwksCache {
 
   async #fetch(): Promise<void> {
     const { url, fetch, fetchTimeout } = this.#options;
-    this.#lastFetchStart = performance.now();
+    const started = performance.now();
+    this.#lastFetchStart = started;
     this.fetchCount++;
     try {
       const set = await processJwksResponse(await jwksRequest(url, { fetch, timeout: fetchTimeout }));
@@ -119,6 +127,7 @@ export class JwksCache {
       throw error;
     }
     this.#stale = false;
+    this.#fetchedAt = started;
   }
 
   async #refreshAndSchedule(): Promise<void> {

@@ -37,15 +37,23 @@ export function accountPolicy(config: { allowed_domains: string[]; default_scope
 }
 
 /**
+ * A mailbox as providers hand them out: one "@" between a local part and a domain, neither holding
+ * space, control or format characters (bidi overrides, zero-width joiners), quotes or backslashes.
+ * RFC 5322 allows quoted local parts ("a@b"@example.com); an address that needs them is refused,
+ * so that the text after the one "@" is the domain `allowed_domains` and `admin_users` speak of,
+ * and what reaches logs, tokens and MCP_BRIDGE_EMAIL is one plain address.
+ */
+const PLAIN_MAILBOX = /^[^\s@"\\\p{Cc}\p{Cf}]+@[^\s@"\\\p{Cc}\p{Cf}]+$/u;
+
+/**
  * The email an identity provider vouches for, its ASCII letters lower-cased, or undefined. Only `email_verified: true`
  * (the boolean, OIDC Core §5.1) counts: most providers let anyone type any address into a profile,
- * so an unverified `alice@example.com` says nothing about who signed in.
+ * so an unverified `alice@example.com` says nothing about who signed in. An address that is not a
+ * PLAIN_MAILBOX counts as none.
  */
 function verifiedEmail(claims: Record<string, unknown>): string | undefined {
   const email = claims.email;
-  if (claims.email_verified !== true || typeof email !== "string" || email.length > MAX_EMAIL) return undefined;
-  const at = email.lastIndexOf("@");
-  if (at <= 0 || at === email.length - 1) return undefined;
+  if (claims.email_verified !== true || typeof email !== "string" || email.length > MAX_EMAIL || !PLAIN_MAILBOX.test(email)) return undefined;
   return asciiLowerCase(email);
 }
 

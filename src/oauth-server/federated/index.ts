@@ -12,6 +12,7 @@ import { ConfigError } from "../../config/errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { variableNamed } from "../../log/sanitize.ts";
 import type { Store } from "../../store/types.ts";
+import type { PendingSignIns } from "../pending.ts";
 import { JwksCache } from "../../auth/oauth/jwks-cache.ts";
 import { oauthErrorCode, UpstreamError } from "../../auth/oauth/http.ts";
 import { AuthError } from "../../auth/types.ts";
@@ -45,6 +46,8 @@ interface PendingUpstreamLogin {
 export interface FederatedLoginOptions {
   /** State shared with the rest of the authorization server (single-use `state` records). */
   store: Store;
+  /** Where a sign-in's `state` record is kept until the provider redirects back. */
+  pending: PendingSignIns;
   /** The bridge's `/oauth/callback` URL, registered at the provider. */
   redirectUri: string;
   /** The upstream client secret (from `client_secret` or the `client_secret_env` variable). */
@@ -79,11 +82,11 @@ export function resolveClientSecret(config: FederatedConfig, env: Readonly<Recor
  */
 export async function startFederatedLogin(
   config: FederatedConfig,
-  context: { store: Store; issuer: string; logger: Logger; env: Readonly<Record<string, string | undefined>> },
+  context: { store: Store; pending: PendingSignIns; issuer: string; logger: Logger; env: Readonly<Record<string, string | undefined>> },
 ): Promise<FederatedLogin> {
   const clientSecret = resolveClientSecret(config, context.env);
   // The constructor's TypeErrors (no client_id, no openid scope) are already refused by the config rules.
-  const login = new FederatedLogin(config, { store: context.store, redirectUri: `${context.issuer}/oauth/callback`, clientSecret, logger: context.logger });
+  const login = new FederatedLogin(config, { store: context.store, pending: context.pending, redirectUri: `${context.issuer}/oauth/callback`, clientSecret, logger: context.logger });
   // Not awaited: a provider that does not answer must not hold the bridge's start for http_timeout.
   void login.warmUp();
   return login;
@@ -100,6 +103,11 @@ export class FederatedLogin implements UpstreamLogin {
   readonly #now: () => number;
   readonly #fetch: typeof fetch;
   #jwks: { uri: string; cache: JwksCache } | undefined;
+  /**
+   * Where this sign-in's subjects come from, kept by what a sign-in leads to (SignedInUser.credential):
+   * subjects are the provider's and, with pairwise identifiers (OIDC Core §8), per client too.
+   */
+  readonly #source: string;
 
   constructor(config: FederatedConfig, options: FederatedLoginOptions) {
     if (!config.client_id) throw new TypeError("federated sign-in needs client_id");
@@ -107,6 +115,7 @@ export class FederatedLogin implements UpstreamLogin {
     this.#config = config;
     this.#options = options;
     this.#client = { client_id: config.client_id };
+    this.#source = `upstream ${JSON.stringify([config.upstream_issuer ?? config.upstream_discovery_url, config.client_id])}`;
     this.#policy = accountPolicy(config);
     this.#logger = options.logger.child({ component: "federated" });
     this.#now = options.now ?? Date.now;
@@ -138,7 +147,7 @@ export class FederatedLogin implements UpstreamLogin {
     const nonce = oauth.generateRandomNonce();
     const codeVerifier = oauth.generateRandomCodeVerifier();
     const record: PendingUpstreamLogin = { pendingId, nonce, codeVerifier, maxAge: asked.maxAge === undefined ? "" : String(asked.maxAge) };
-    await this.#options.store.put(await stateKey(state), record, UPSTREAM_LOGIN_TTL_MS);
+    await this.#options.pending.put(await stateKey(state), record, UPSTREAM_LOGIN_TTL_MS);
     const url = new URL(provider.metadata.authorization_endpoint);
     const parameters = {
       response_type: "code",
@@ -178,6 +187,10 @@ export class FederatedLogin implements UpstreamLogin {
     }
   }
 
+  async abandon(state: string): Promise<void> {
+    await this.#options.store.delete(await stateKey(state));
+  }
+
   async #finish(callbackUrl: URL, state: string, record: PendingUpstreamLogin): Promise<SignedInUser> {
     const provider = await this.#provider();
     const as = provider.metadata;
@@ -200,6 +213,9 @@ export class FederatedLogin implements UpstreamLogin {
     const maxAge = record.maxAge ? Number(record.maxAge) : undefined;
     const tokens = await oauth.processAuthorizationCodeResponse(as, this.#client, response, { expectedNonce: record.nonce, requireIdToken: true, ...(maxAge !== undefined && { maxAge }) });
     const claims: Record<string, unknown> = { ...oauth.getValidatedIdTokenClaims(tokens)! };
+    // oauth4webapi compares azp only when there are several audiences; OIDC Core §3.1.3.7 step 5
+    // has a present azp name this client in any case.
+    if (claims.azp !== undefined && claims.azp !== this.#client.client_id) throw new UpstreamLoginError("upstream_error", 'ID token "azp" names another client');
     await this.#verifySignature(tokens.id_token!, provider);
     // Many providers (Okta, oidc-provider) keep profile claims out of the ID token in the code flow.
     if (claims.email === undefined && as.userinfo_endpoint) {
@@ -210,10 +226,12 @@ export class FederatedLogin implements UpstreamLogin {
       claims.email_verified = info.email_verified;
       if (claims.name === undefined && info.name !== undefined) claims.name = info.name;
     }
-    return signedInUser(claims, this.#policy);
+    return { ...signedInUser(claims, this.#policy), credential: this.#source };
   }
 
-  heldScopes(user: Pick<SignedInUser, "subject" | "email">): string[] | undefined {
+  heldScopes(user: Pick<SignedInUser, "subject" | "email" | "credential">): string[] | undefined {
+    // Signed in elsewhere (a built-in user, another provider or client): the subject names someone else here.
+    if (user.credential !== this.#source) return undefined;
     try {
       // A grant keeps only an email the provider verified (account.ts), so it counts as at sign-in.
       return signedInUser({ sub: user.subject, ...(user.email !== undefined && { email: user.email, email_verified: true }) }, this.#policy).scopes;
@@ -246,9 +264,15 @@ export class FederatedLogin implements UpstreamLogin {
       };
     }
     const cache = this.#jwks.cache;
-    // Fetched on first use rather than kept fresh in the background: sign-ins are rare, and an
-    // unknown kid (the provider rotated) refetches through the cache's cooldown.
+    // Fetched at sign-in rather than kept fresh in the background, as sign-ins are rare: at most once
+    // per cooldown, so that a key the provider withdrew (compromised) stops counting within it. An
+    // unknown kid (the provider rotated) refetches through the cache's cooldown too.
     if (!cache.ready) await cache.refresh();
+    else if (cache.age >= JWKS_REFETCH_COOLDOWN_MS) {
+      await cache.refresh().catch((error: unknown) => {
+        this.#logger.warn("the identity provider's keys could not be fetched again; the keys fetched before are used", { error });
+      });
+    }
     try {
       await jwtVerify(idToken, cache.getKey, {
         algorithms: provider.idTokenAlgorithms,

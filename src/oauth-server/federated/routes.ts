@@ -62,8 +62,11 @@ export async function finishUpstream(request: Request, upstream: UpstreamLogin, 
   const state = states.length === 1 ? states[0]! : "";
   const name = await stateCookieName(state, outcome.secureCookies);
   const bound = readCookie(request, name);
-  // Checked before the state is taken from the store, so the browser that did start can still finish.
   if (state === "" || bound === undefined || !timingSafeEqual(encoder.encode(bound), encoder.encode(state))) {
+    // The sign-in ends here: the cookie's value is in the URL, so whoever later reads this callback
+    // URL (history, a proxy's log) could send both, and finish as this person for the client that
+    // started it (someone who sent them the provider's link). The one who started it starts again.
+    if (state !== "") await upstream.abandon(state);
     outcome.audit("login_failed", { upstream: true, code: "invalid_state", reason: "callback without the state cookie of this browser" });
     return outcome.errorPage(400, "This sign-in was not started in this browser, or it has expired. Start again from your application.");
   }
