@@ -310,9 +310,11 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
   });
 
   /** Consent, sign-in at the provider as `account`, callback: the redirect back to the client. */
-  async function signInAs(account: string): Promise<URL> {
+  async function signInAs(account: string, extra: Record<string, string> = {}): Promise<URL> {
     const { client_id: clientId } = await registerClient(bridge.origin);
-    const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: `s-${account}` }).url);
+    const { url } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: `s-${account}` });
+    for (const [name, value] of Object.entries(extra)) url.searchParams.set(name, value);
+    const form = await openLoginPage(url);
     const allow = await submitLogin(bridge.origin, form, {});
     assert.equal(allow.status, 303, await allow.text());
     const callback = await signInAtIdp(allow.headers.get("location")!, { account, redirectUri: `${bridge.origin}/oauth/callback` });
@@ -359,6 +361,17 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
     }
     rewrite = (claims) => ({ ...claims, email: "Alice@Example.com", email_verified: true });
     assert.ok((await signInAs("alice")).searchParams.get("code"), "a plain mailbox still signs in");
+  });
+
+  test("prompt=login answered with an auth_time from before the sign-in began (the provider did not sign the person in again) is refused: server_error, no code", async () => {
+    rewrite = (claims) => ({ ...claims, auth_time: Math.floor(Date.now() / 1000) - 86_400 });
+    const stale = await signInAs("alice", { prompt: "login" });
+    assert.equal(stale.searchParams.get("error"), "server_error");
+    assert.equal(stale.searchParams.get("code"), null);
+    assert.match(bridge.logs(), /login_failed[^\n]*auth_time predates/);
+    assert.ok((await signInAs("alice")).searchParams.get("code"), "without prompt=login an old sign-in at the provider is fine");
+    rewrite = (claims) => ({ ...claims, auth_time: Math.floor(Date.now() / 1000) });
+    assert.ok((await signInAs("alice", { prompt: "login" })).searchParams.get("code"), "a fresh auth_time signs in");
   });
 
   // Last in this describe: the provider's keys change for every bridge of this file.

@@ -32,6 +32,8 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
 /** Least time between two JWKS fetches caused by an ID token with an unknown kid (ms). */
 export const JWKS_REFETCH_COOLDOWN_MS = 10_000;
 const STATE_PREFIX = "federated:state:";
+/** How far the provider's clock may be from ours in an ID token's times (s), as oauth4webapi's checks allow. */
+const ID_TOKEN_CLOCK_TOLERANCE_S = 30;
 
 /** What `begin` keeps until the provider redirects back. Stored under a hash of `state`. */
 interface PendingUpstreamLogin {
@@ -41,6 +43,11 @@ interface PendingUpstreamLogin {
   codeVerifier: string;
   /** The client's max_age (seconds, as text; "" when none), to check the ID token's auth_time against. */
   maxAge: string;
+  /**
+   * With prompt=login: when the sign-in began (ms since the epoch, as text), which the provider's
+   * sign-in must not predate; else "" (and absent in a record stored before it was kept).
+   */
+  loginAfter: string;
 }
 
 export interface FederatedLoginOptions {
@@ -146,7 +153,13 @@ export class FederatedLogin implements UpstreamLogin {
     const state = oauth.generateRandomState();
     const nonce = oauth.generateRandomNonce();
     const codeVerifier = oauth.generateRandomCodeVerifier();
-    const record: PendingUpstreamLogin = { pendingId, nonce, codeVerifier, maxAge: asked.maxAge === undefined ? "" : String(asked.maxAge) };
+    const record: PendingUpstreamLogin = {
+      pendingId,
+      nonce,
+      codeVerifier,
+      maxAge: asked.maxAge === undefined ? "" : String(asked.maxAge),
+      loginAfter: asked.prompt?.includes("login") ? String(this.#now()) : "",
+    };
     await this.#options.pending.put(await stateKey(state), record, UPSTREAM_LOGIN_TTL_MS);
     const url = new URL(provider.metadata.authorization_endpoint);
     const parameters = {
@@ -213,6 +226,12 @@ export class FederatedLogin implements UpstreamLogin {
     const maxAge = record.maxAge ? Number(record.maxAge) : undefined;
     const tokens = await oauth.processAuthorizationCodeResponse(as, this.#client, response, { expectedNonce: record.nonce, requireIdToken: true, ...(maxAge !== undefined && { maxAge }) });
     const claims: Record<string, unknown> = { ...oauth.getValidatedIdTokenClaims(tokens)! };
+    // prompt=login asks the provider to sign the person in again (OIDC Core §3.1.2.1); an auth_time
+    // from before this sign-in began says it did not. Optional then, so only a present one is checked.
+    const loginAfter = record.loginAfter ? Number(record.loginAfter) / 1000 : undefined;
+    if (loginAfter !== undefined && typeof claims.auth_time === "number" && claims.auth_time < loginAfter - ID_TOKEN_CLOCK_TOLERANCE_S) {
+      throw new UpstreamLoginError("upstream_error", "ID token auth_time predates this sign-in, which asked the provider to sign the person in again (prompt=login)");
+    }
     // oauth4webapi compares azp only when there are several audiences; OIDC Core §3.1.3.7 step 5
     // has a present azp name this client in any case.
     if (claims.azp !== undefined && claims.azp !== this.#client.client_id) throw new UpstreamLoginError("upstream_error", 'ID token "azp" names another client');
@@ -279,7 +298,7 @@ export class FederatedLogin implements UpstreamLogin {
         issuer: provider.metadata.issuer,
         audience: this.#client.client_id,
         // The provider's clock may differ a little from ours; oauth4webapi's claim checks allow the same.
-        clockTolerance: 30,
+        clockTolerance: ID_TOKEN_CLOCK_TOLERANCE_S,
         // iat (OIDC Core §3.1.3.7 step 10): oauth4webapi refuses one older than an hour but not one
         // in the future — a provider with a broken clock, or a token minted ahead of use.
         maxTokenAge: 3600,
