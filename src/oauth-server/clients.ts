@@ -145,7 +145,6 @@ export class ClientRegistry {
       store,
       prefix: "client-slot:",
       slots: this.maxUnused,
-      sequenceLifetime: UNUSED_REGISTRATION_MS,
       release: async ({ client_id }) => {
         const client = await store.get<Client & Record<string, never>>(`client:${client_id}`);
         if (client && client.touched_at === undefined) await store.delete(`client:${client_id}`);

@@ -15,7 +15,7 @@ import type { Logger } from "../log/logger.ts";
 import type { ConnectionInfo, Platform } from "../runtime/types.ts";
 import type { Metrics } from "../server/metrics.ts";
 import { jsonError, methodNotAllowed } from "../server/http-errors.ts";
-import { openStore } from "../store/index.ts";
+import { openStore, type KeyClasses } from "../store/index.ts";
 import { createAuthorizeEndpoint } from "./authorize.ts";
 import { createMetadataDocumentResolver } from "./cimd.ts";
 import { ClientRegistry } from "./clients.ts";
@@ -41,12 +41,16 @@ const STORE_FULL_LOG = { burst: 3, windowMs: 60_000 };
 type ConnectionEnv = { Bindings: ConnectionInfo };
 
 /**
- * Store keys anyone can have made without signing in: pending sign-ins (ours and upstream),
- * per-address counters, client metadata document caches. They get half the store at most, so a
- * flood of them from many addresses (an IPv6 /48 holds 65536 /64s) cannot refuse the codes and
- * refresh tokens of people who signed in (MemoryStoreOptions.unauthenticatedPrefixes).
+ * Store keys anyone can have made without signing in. They get half the store at most, so a flood
+ * of them from many addresses (an IPv6 /48 holds 65536 /64s) cannot refuse the codes and refresh
+ * tokens of people who signed in. Pending sign-ins (ours and upstream) are bounded by their ring
+ * (pending.ts); per-address counters and client metadata document caches only remember, and the
+ * oldest of them gives way to a new key (MemoryStoreOptions).
  */
-const UNAUTHENTICATED_KEYS = ["authz:", "authorize:", "upstream:", "federated:state:", "pending-slot:", "login:", "register:", "cimd:", "cimd-fetch:"];
+const STORE_KEYS: KeyClasses = {
+  unauthenticatedPrefixes: ["authz:", "federated:state:", "pending-slot:", "authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"],
+  evictablePrefixes: ["authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"],
+};
 
 export interface AuthorizationServerOptions {
   config: OAuthServerConfig;
@@ -120,7 +124,7 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
   checkBranding(config);
   const template = await readLoginTemplate(platform, config.builtin.login_template);
 
-  const { store, directory } = await openStore(options.storage, platform, logger, UNAUTHENTICATED_KEYS);
+  const { store, directory } = await openStore(options.storage, platform, logger, STORE_KEYS);
   let metrics: Metrics | undefined;
   const audit = (event: string, fields: Record<string, unknown>) => {
     auditLog.info(event, fields);

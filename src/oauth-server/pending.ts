@@ -20,7 +20,7 @@ export interface PendingSignIns {
 
 /** Pending sign-ins kept in `store`, at most `slots` at once. */
 export function pendingSignIns(store: Store, slots: number): PendingSignIns {
-  const ring = new SlotRing<string>({ store, prefix: "pending-slot:", slots, sequenceLifetime: PENDING_LIFETIME_MS, release: (key) => store.delete(key) });
+  const ring = new SlotRing<string>({ store, prefix: "pending-slot:", slots, release: (key) => store.delete(key) });
   return {
     async put(key, value, ttlMs) {
       await ring.claim(key, ttlMs);

@@ -31,6 +31,7 @@ export interface FileStoreOptions {
   logger: Logger;
   maxEntries?: number;
   unauthenticatedPrefixes?: readonly string[];
+  evictablePrefixes?: readonly string[];
   now?: () => number;
   /** The state directory's lock (lock.ts), released on close. */
   lock?: { release(): Promise<void> };
@@ -54,7 +55,7 @@ export class FileStore extends MemoryStore {
 
   private constructor(options: FileStoreOptions) {
     let self: FileStore | undefined;
-    super({ maxEntries: options.maxEntries, unauthenticatedPrefixes: options.unauthenticatedPrefixes, now: options.now, onChange: (key, entry) => self!.#record(key, entry) });
+    super({ maxEntries: options.maxEntries, unauthenticatedPrefixes: options.unauthenticatedPrefixes, evictablePrefixes: options.evictablePrefixes, now: options.now, onChange: (key, entry) => self!.#record(key, entry) });
     self = this;
     this.#directory = options.directory.replace(/[\\/]$/, "");
     this.#platform = options.platform;

@@ -5,7 +5,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Platform } from "../runtime/types.ts";
 import { FileStore } from "./file.ts";
 import { acquireStateLock, checkStateLock, type StateLock } from "./lock.ts";
-import { MemoryStore } from "./memory.ts";
+import { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
 import type { Store } from "./types.ts";
 
 /**
@@ -24,14 +24,14 @@ function noDirectory(): ConfigError {
   return new ConfigError("CONFIG_INVALID", [{ path: "storage.path", message: "no state directory: set storage.path (neither XDG_STATE_HOME nor HOME is set), or storage.type: memory" }]);
 }
 
-/**
- * The opened store and, for the file store, its directory (where the signing key is kept too).
- * `unauthenticatedPrefixes`: see MemoryStoreOptions.
- */
-export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger, unauthenticatedPrefixes: readonly string[] = []): Promise<{ store: Store; directory?: string }> {
+/** Which keys anyone can make, and which of those only remember: see MemoryStoreOptions. */
+export type KeyClasses = Pick<MemoryStoreOptions, "unauthenticatedPrefixes" | "evictablePrefixes">;
+
+/** The opened store and, for the file store, its directory (where the signing key is kept too). */
+export async function openStore(storage: StorageConfig, platform: Platform, logger: Logger, keys: KeyClasses = {}): Promise<{ store: Store; directory?: string }> {
   if (storage.type === "memory") {
     logger.warn("storage.type is memory: registered clients, refresh tokens and sign-in sessions are lost when the bridge restarts (clients register and people sign in again); storage.type: file keeps them");
-    return { store: new MemoryStore({ maxEntries: storage.max_entries, unauthenticatedPrefixes }) };
+    return { store: new MemoryStore({ maxEntries: storage.max_entries, ...keys }) };
   }
   const directory = stateDirectory(storage, platform.env);
   if (!directory) throw noDirectory();
@@ -41,7 +41,7 @@ export async function openStore(storage: StorageConfig, platform: Platform, logg
     await platform.makeDirectory(directory, 0o700);
     await refuseShared(directory, platform, storage.allow_group_write);
     lock = await acquireStateLock(directory, platform, logger);
-    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, unauthenticatedPrefixes, lock });
+    store = await FileStore.open({ directory, platform, logger, maxEntries: storage.max_entries, ...keys, lock });
   } catch (error) {
     await lock?.release().catch(() => {});
     throw unusable(directory, error);

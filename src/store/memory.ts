@@ -39,6 +39,14 @@ export interface MemoryStoreOptions {
    * addresses leaves room for the codes and refresh tokens of people who did sign in.
    */
   unauthenticatedPrefixes?: readonly string[];
+  /**
+   * Prefixes of the unauthenticated keys that only remember (limiter counters, caches of fetched
+   * documents), each also one of unauthenticatedPrefixes: when a new key would exceed a limit, the
+   * oldest of them gives way. Counters made from ever new addresses then cannot fill the store or
+   * its unauthenticated share, where the next person's sign-in would be refused; what is lost is a
+   * count (that address starts afresh) or a document (fetched again).
+   */
+  evictablePrefixes?: readonly string[];
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
   /**
@@ -54,8 +62,11 @@ export class MemoryStore implements Store {
   protected readonly entries = new Map<string, Entry>();
   readonly #maxEntries: number;
   readonly #unauthenticatedPrefixes: readonly string[];
+  readonly #evictablePrefixes: readonly string[];
   /** Live or expired-but-not-dropped entries under unauthenticatedPrefixes. */
   #unauthenticated = 0;
+  /** Keys under evictablePrefixes, the longest-held first (a Set keeps insertion order). */
+  readonly #evictable = new Set<string>();
   /**
    * No entry expires before this (ms), as of the last prune and every entry placed since: a full
    * store refusing key after key scans its entries again only once one may have expired.
@@ -68,6 +79,9 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.#unauthenticatedPrefixes = options.unauthenticatedPrefixes ?? [];
+    this.#evictablePrefixes = options.evictablePrefixes ?? [];
+    const stray = this.#evictablePrefixes.find((prefix) => !this.#isUnauthenticated(prefix));
+    if (stray !== undefined) throw new TypeError(`evictable prefix "${stray}" is not among the unauthenticated prefixes`);
     this.#now = options.now ?? Date.now;
     this.#onChange = options.onChange ?? (() => {});
     this.#timer = setInterval(() => this.#pruneNow(), PRUNE_INTERVAL_MS);
@@ -78,9 +92,12 @@ export class MemoryStore implements Store {
     return this.#unauthenticatedPrefixes.some((prefix) => key.startsWith(prefix));
   }
 
-  /** Every entry goes in through here and out through #drop, which keep #unauthenticated counted. */
+  /** Every entry goes in through here and out through #drop, which keep #unauthenticated and #evictable counted. */
   #place(key: string, entry: Entry): void {
-    if (!this.entries.has(key) && this.#isUnauthenticated(key)) this.#unauthenticated++;
+    if (!this.entries.has(key) && this.#isUnauthenticated(key)) {
+      this.#unauthenticated++;
+      if (this.#evictablePrefixes.some((prefix) => key.startsWith(prefix))) this.#evictable.add(key);
+    }
     this.entries.set(key, entry);
     this.#nextExpiry = Math.min(this.#nextExpiry, entry.expiresAt);
   }
@@ -88,6 +105,7 @@ export class MemoryStore implements Store {
   #drop(key: string): boolean {
     if (!this.entries.delete(key)) return false;
     if (this.#isUnauthenticated(key)) this.#unauthenticated--;
+    this.#evictable.delete(key);
     return true;
   }
 
@@ -113,6 +131,8 @@ export class MemoryStore implements Store {
     if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new TypeError(`store TTL must be a positive number of milliseconds (got ${ttlMs})`);
     if (!this.entries.has(key) && this.#overLimit(key) !== undefined) {
       if (this.#now() >= this.#nextExpiry) this.#pruneNow();
+      // One eviction frees one entry of the store and of the share alike: evictable keys are unauthenticated.
+      if (this.#overLimit(key) !== undefined) this.#evictOldest();
       const limit = this.#overLimit(key);
       if (limit !== undefined) throw new StoreFullError(limit);
     }
@@ -129,6 +149,15 @@ export class MemoryStore implements Store {
       else this.#place(key, before);
       throw error;
     }
+  }
+
+  /** Drops the longest-held evictable entry, reported as a change (undone when the report throws). */
+  #evictOldest(): void {
+    const [key] = this.#evictable;
+    if (key === undefined) return;
+    const entry = this.entries.get(key)!;
+    this.#drop(key);
+    this.#changed(key, entry);
   }
 
   #pruneNow(): boolean {

@@ -267,6 +267,9 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
   let rewrite: (claims: JWTPayload) => JWTPayload = (claims) => claims;
   /** The key the next ID token is signed with, when not the provider's current one. */
   let signingKey: SigningKey | undefined;
+  /** The provider's JWKS, through the proxy: how often it was asked, and whether it answers 503. */
+  let jwksFetches = 0;
+  let jwksDown = false;
   before(async () => {
     idp.accounts.set("mallory", { email: "mallory@example.com", email_verified: false });
     idp.accounts.set("alice", { email: "alice@example.com", email_verified: true });
@@ -274,7 +277,13 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
       const origin = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
       if (request.url === "/.well-known/openid-configuration") {
         const metadata = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...metadata, token_endpoint: `${origin}/token` }));
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...metadata, token_endpoint: `${origin}/token`, jwks_uri: `${origin}/jwks` }));
+        return;
+      }
+      if (request.url === "/jwks") {
+        jwksFetches++;
+        if (jwksDown) response.writeHead(503, { "content-type": "application/json" }).end('{"error":"down"}');
+        else response.writeHead(200, { "content-type": "application/json" }).end(await (await fetch(`${idp.issuer}/jwks`)).text());
         return;
       }
       const chunks: Buffer[] = [];
@@ -374,6 +383,21 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
     assert.ok((await signInAs("alice", { prompt: "login" })).searchParams.get("code"), "a fresh auth_time signs in");
   });
 
+  test("keys the provider cannot serve are asked for once per cooldown, not at every sign-in; the keys fetched before still sign people in", { timeout: 60_000 }, async () => {
+    rewrite = (claims) => claims;
+    assert.ok((await signInAs("alice")).searchParams.get("code"), "signed in: the bridge holds the provider's keys");
+    await sleep(JWKS_REFETCH_COOLDOWN_MS);
+    jwksDown = true;
+    try {
+      const before = jwksFetches;
+      for (let i = 0; i < 3; i++) assert.ok((await signInAs("alice")).searchParams.get("code"), "the keys fetched before still count");
+      assert.equal(jwksFetches - before, 1, "one fetch of the keys for three sign-ins within the cooldown");
+      assert.match(bridge.logs(), /keys could not be fetched again/);
+    } finally {
+      jwksDown = false;
+    }
+  });
+
   // Last in this describe: the provider's keys change for every bridge of this file.
   test("a key the provider withdrew from its JWKS stops counting once the keys are fetched again (at most once per cooldown, at a sign-in)", { timeout: 60_000 }, async () => {
     rewrite = (claims) => claims;
@@ -395,13 +419,19 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
 
 describe("what a sign-in led to ends when the identity source changes (a restart on the same state directory)", () => {
   const clients = ["mcp-bridge-source-a", "mcp-bridge-source-b"].map((client_id) => ({ client_id, client_secret: `${client_id}-secret-not-real-0123` }));
-  const federated = (client: (typeof clients)[number]) => ({
+  /** The provider named by its issuer, or by the well-known URL of its metadata (the same provider). */
+  const federated = (client: (typeof clients)[number], named: "issuer" | "discovery_url") => ({
     mode: "federated",
     builtin: { users: [] },
-    federated: { upstream_issuer: idp.issuer, client_id: client.client_id, client_secret_env: "UPSTREAM_CLIENT_SECRET", default_scopes: ["mcp:read"] },
+    federated: {
+      ...(named === "issuer" ? { upstream_issuer: idp.issuer } : { upstream_discovery_url: `${idp.issuer}/.well-known/openid-configuration` }),
+      client_id: client.client_id,
+      client_secret_env: "UPSTREAM_CLIENT_SECRET",
+      default_scopes: ["mcp:read"],
+    },
   });
-  const start = (directory: string, client?: (typeof clients)[number]) =>
-    startAsBridge({ storage: { type: "file", path: directory }, ...(client && { oauthServer: federated(client), env: { UPSTREAM_CLIENT_SECRET: client.client_secret } }) });
+  const start = (directory: string, client?: (typeof clients)[number], named: "issuer" | "discovery_url" = "issuer") =>
+    startAsBridge({ storage: { type: "file", path: directory }, ...(client && { oauthServer: federated(client, named), env: { UPSTREAM_CLIENT_SECRET: client.client_secret } }) });
   const refresh = (bridge: RunningBridge, clientId: string, refreshToken: string) => postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId });
 
   /** A refresh token and its client, from a federated sign-in as `account` at `bridge`. */
@@ -446,7 +476,7 @@ describe("what a sign-in led to ends when the identity source changes (a restart
     await refusedAfter(directory, clients[0]!, grant, "builtin, then federated");
   });
 
-  test("a provider's sign-in keeps refreshing across restarts, and is refused once the bridge is another client at the provider (pairwise subjects)", { timeout: 120_000 }, async () => {
+  test("a provider's sign-in keeps refreshing across restarts, also with the provider named by its discovery URL instead, and is refused once the bridge is another client at the provider (pairwise subjects)", { timeout: 120_000 }, async () => {
     idp.accounts.set("tester", { email: "tester@example.com", email_verified: true });
     const directory = tempDir();
     let bridge = await start(directory, clients[0]);
@@ -456,11 +486,11 @@ describe("what a sign-in led to ends when the identity source changes (a restart
     } finally {
       await bridge.stop();
     }
-    bridge = await start(directory, clients[0]);
+    bridge = await start(directory, clients[0], "discovery_url");
     try {
       const answer = await refresh(bridge, grant.clientId, grant.refreshToken);
       const tokens = (await answer.json()) as { refresh_token?: string; access_token?: string };
-      assert.equal(answer.status, 200, `the same provider and client after a restart: ${JSON.stringify(tokens)}`);
+      assert.equal(answer.status, 200, `the same provider (named by its discovery URL) and client after a restart: ${JSON.stringify(tokens)}`);
       assert.equal(decodeJwt(tokens.access_token!).sub, "tester");
       grant = { clientId: grant.clientId, refreshToken: tokens.refresh_token! };
     } finally {

@@ -4,7 +4,8 @@
  * addresses 127.0.0.2…, each its own bucket as each IPv6 /64 of an attacker's /48 is. Pending
  * sign-ins live in a ring of slots (an eighth of storage.max_entries), so the flood cuts short the
  * oldest pending ones and never fills the store: someone who did sign in still refreshes, and the
- * next person still signs in. Other unauthenticated keys get half the store at most.
+ * next person still signs in. Other unauthenticated keys get half the store at most, and the counters
+ * among them give way, the longest-held first, when a new one finds that half full.
  */
 import assert from "node:assert/strict";
 import { get } from "node:http";
@@ -67,4 +68,20 @@ test("one address's refused guesses at ever new usernames do not fill the store:
   assert.deepEqual([...statuses.keys()].sort(), [400, 429], JSON.stringify([...statuses]));
   const redirect = await signIn(authorizeUrl(bridge.origin, clientId).url);
   assert.ok(redirect.searchParams.get("code"), "someone else still signs in");
+});
+
+test("one sign-in started from each of many addresses: their counters never fill the share either, the oldest count gives way and the next person signs in", { timeout: 120_000 }, async (t) => {
+  // Unauthenticated keys get 100 entries, the ring of pending sign-ins about half of them; each address leaves a counter too.
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 200 } });
+  t.after(() => bridge.stop());
+  const { client_id: flooder } = await registerClient(bridge.origin, undefined, { client_name: "Flooder" });
+  const statuses = new Map<number, number>();
+  for (let host = 2; host <= 121; host++) {
+    const status = await getFrom(authorizeUrl(bridge.origin, flooder, { resource: bridge.url }).url, `127.0.0.${host}`);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  assert.deepEqual([...statuses], [[200, 120]], "every sign-in was started: none refused for want of room");
+  const next = await fullFlow(bridge, BOB);
+  assert.ok(next.tokens.access_token, "the next person signs in");
+  assert.doesNotMatch(bridge.logs(), /state store is full/);
 });

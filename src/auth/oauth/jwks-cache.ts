@@ -67,8 +67,6 @@ export class JwksCache {
   #inFlight: Promise<void> | undefined;
   /** Start of the latest fetch (performance.now()), successful or not: the cooldown counts from here. */
   #lastFetchStart = Number.NEGATIVE_INFINITY;
-  /** Start of the latest successful fetch (performance.now()). */
-  #fetchedAt = Number.NEGATIVE_INFINITY;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
   /** The latest fetch failed: the IdP may have rotated to a key we cannot see. */
@@ -86,10 +84,6 @@ export class JwksCache {
     return this.#local !== undefined;
   }
 
-  /** Milliseconds since the key set in use was fetched (counted from the fetch's start); Infinity before. */
-  get age(): number {
-    return performance.now() - this.#fetchedAt;
-  }
 
   /** Fetches once (awaited, never throws), then keeps the set fresh in the background. */
   async start(): Promise<void> {
@@ -110,10 +104,22 @@ export class JwksCache {
     return this.#inFlight;
   }
 
+  /**
+   * Fetches the set again unless a fetch, successful or not, started less than `cooldown` ms ago;
+   * joins a fetch in flight. Rejects as refresh does.
+   */
+  refreshUnlessWithin(cooldown: number): Promise<void> {
+    return this.#inFlight !== undefined || this.#cooledDown(cooldown) ? this.refresh() : Promise.resolve();
+  }
+
+  /** No fetch started within the last `cooldown` ms. */
+  #cooledDown(cooldown: number): boolean {
+    return performance.now() - this.#lastFetchStart >= cooldown;
+  }
+
   async #fetch(): Promise<void> {
     const { url, fetch, fetchTimeout } = this.#options;
-    const started = performance.now();
-    this.#lastFetchStart = started;
+    this.#lastFetchStart = performance.now();
     this.fetchCount++;
     try {
       const set = await processJwksResponse(await jwksRequest(url, { fetch, timeout: fetchTimeout }));
@@ -127,7 +133,6 @@ export class JwksCache {
       throw error;
     }
     this.#stale = false;
-    this.#fetchedAt = started;
   }
 
   async #refreshAndSchedule(): Promise<void> {
@@ -166,7 +171,7 @@ export class JwksCache {
     }
     if (this.#inFlight) {
       await this.#inFlight.catch(() => {});
-    } else if (performance.now() - this.#lastFetchStart >= this.#options.cooldown) {
+    } else if (this.#cooledDown(this.#options.cooldown)) {
       try {
         await this.refresh();
       } catch (error) {

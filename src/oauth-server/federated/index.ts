@@ -122,7 +122,6 @@ export class FederatedLogin implements UpstreamLogin {
     this.#config = config;
     this.#options = options;
     this.#client = { client_id: config.client_id };
-    this.#source = `upstream ${JSON.stringify([config.upstream_issuer ?? config.upstream_discovery_url, config.client_id])}`;
     this.#policy = accountPolicy(config);
     this.#logger = options.logger.child({ component: "federated" });
     this.#now = options.now ?? Date.now;
@@ -131,6 +130,8 @@ export class FederatedLogin implements UpstreamLogin {
       { issuer: config.upstream_issuer, discoveryUrl: config.upstream_discovery_url },
       { fetch: this.#fetch, timeout: config.http_timeout },
     );
+    // The provider by its issuer, however the configuration names it (a trailing "/" aside).
+    this.#source = `upstream ${JSON.stringify([this.#metadata.issuer.replace(/\/+$/, ""), config.client_id])}`;
   }
 
   /** Fetches the provider's metadata now, so a misconfiguration shows in the log at start; never rejects. */
@@ -284,11 +285,12 @@ export class FederatedLogin implements UpstreamLogin {
     }
     const cache = this.#jwks.cache;
     // Fetched at sign-in rather than kept fresh in the background, as sign-ins are rare: at most once
-    // per cooldown, so that a key the provider withdrew (compromised) stops counting within it. An
-    // unknown kid (the provider rotated) refetches through the cache's cooldown too.
-    if (!cache.ready) await cache.refresh();
-    else if (cache.age >= JWKS_REFETCH_COOLDOWN_MS) {
-      await cache.refresh().catch((error: unknown) => {
+    // per cooldown, failed fetches included, so that a key the provider withdrew (compromised) stops
+    // counting within it and a provider that is down is not asked at every sign-in. An unknown kid
+    // (the provider rotated) refetches through the cache's cooldown too.
+    if (!cache.ready) await cache.refreshUnlessWithin(JWKS_REFETCH_COOLDOWN_MS);
+    else {
+      await cache.refreshUnlessWithin(JWKS_REFETCH_COOLDOWN_MS).catch((error: unknown) => {
         this.#logger.warn("the identity provider's keys could not be fetched again; the keys fetched before are used", { error });
       });
     }

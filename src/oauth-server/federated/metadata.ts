@@ -72,6 +72,11 @@ export class UpstreamMetadata {
     this.#options = options;
   }
 
+  /** The issuer the metadata must name: upstream_issuer, else the one upstream_discovery_url implies. */
+  get issuer(): string {
+    return this.#plan.expected.issuer;
+  }
+
   /**
    * The provider, fetched when absent or older than an hour. A refresh that fails keeps the known
    * metadata; with none known, it rejects with UpstreamLoginError (reason says why, for the log).
