@@ -38,12 +38,14 @@ export function accountPolicy(config: { allowed_domains: string[]; default_scope
 
 /**
  * A mailbox as providers hand them out: one "@" between a local part and a domain, neither holding
- * space, control or format characters (bidi overrides, zero-width joiners), quotes or backslashes.
- * RFC 5322 allows quoted local parts ("a@b"@example.com); an address that needs them is refused,
- * so that the text after the one "@" is the domain `allowed_domains` and `admin_users` speak of,
- * and what reaches logs, tokens and MCP_BRIDGE_EMAIL is one plain address.
+ * space, control or format characters (bidi overrides, zero-width joiners), half a UTF-16
+ * surrogate pair, quotes, backslashes or the other specials of RFC 5322 §3.2.3 that an unquoted
+ * address cannot hold: `( ) , : ; < > [ ]`. RFC 5322 allows quoted local parts ("a@b"@example.com)
+ * and address lists; an address that needs either is refused, so that the text after the one "@"
+ * is the domain `allowed_domains` and `admin_users` speak of, and what reaches logs, tokens and
+ * MCP_BRIDGE_EMAIL is one plain address.
  */
-const PLAIN_MAILBOX = /^[^\s@"\\\p{Cc}\p{Cf}]+@[^\s@"\\\p{Cc}\p{Cf}]+$/u;
+const PLAIN_MAILBOX = /^[^\s@"\\(),:;<>[\]\p{Cc}\p{Cf}\p{Cs}]+@[^\s@"\\(),:;<>[\]\p{Cc}\p{Cf}\p{Cs}]+$/u;
 
 /**
  * The email an identity provider vouches for, its ASCII letters lower-cased, or undefined. Only `email_verified: true`
