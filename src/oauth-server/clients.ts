@@ -134,8 +134,11 @@ export class ClientRegistry {
   readonly #options: ClientRegistryOptions;
   readonly #now: () => number;
 
-  /** The ring of unused registrations: a registration used since it took its slot stays when the slot is taken again. */
-  readonly #unused: SlotRing<{ client_id: string }>;
+  /**
+   * The ring of unused registrations, each with the key that finds it by its metadata (a public
+   * client's): a registration used since it took its slot stays when the slot is taken again.
+   */
+  readonly #unused: SlotRing<{ client_id: string; fingerprint?: string }>;
 
   constructor(options: ClientRegistryOptions) {
     this.#options = options;
@@ -145,9 +148,12 @@ export class ClientRegistry {
       store,
       prefix: "client-slot:",
       slots: this.maxUnused,
-      release: async ({ client_id }) => {
+      release: async ({ client_id, fingerprint }) => {
         const client = await store.get<Client & Record<string, never>>(`client:${client_id}`);
-        if (client && client.touched_at === undefined) await store.delete(`client:${client_id}`);
+        if (client?.touched_at !== undefined) return;
+        await store.delete(`client:${client_id}`);
+        // Unless a later registration of the same metadata took the key over.
+        if (fingerprint !== undefined && (await store.get(fingerprint)) === client_id) await store.delete(fingerprint);
       },
     });
   }
@@ -192,7 +198,7 @@ export class ClientRegistry {
       ...(secret && { client_secret_hash: await secretHash(sha256, secret) }),
     };
     const lifetime = Math.min(this.#options.registrationLifetime, UNUSED_REGISTRATION_MS);
-    await this.#unused.claim({ client_id: clientId }, lifetime);
+    await this.#unused.claim({ client_id: clientId, ...(fingerprint && { fingerprint }) }, lifetime);
     await store.put(`client:${clientId}`, client as never, lifetime);
     if (fingerprint) await store.put(fingerprint, clientId, lifetime);
     return registrationResponse(client, secret);

@@ -43,12 +43,13 @@ type ConnectionEnv = { Bindings: ConnectionInfo };
 /**
  * Store keys anyone can have made without signing in. They get half the store at most, so a flood
  * of them from many addresses (an IPv6 /48 holds 65536 /64s) cannot refuse the codes and refresh
- * tokens of people who signed in. Pending sign-ins (ours and upstream) are bounded by their ring
- * (pending.ts); per-address counters and client metadata document caches only remember, and the
- * oldest of them gives way to a new key (MemoryStoreOptions).
+ * tokens of people who signed in. Within it, pending sign-ins (ours and upstream) take at most an
+ * eighth of the store, their ring's (pending.ts; its slot keys are bounded by the ring itself),
+ * and per-address counters and cached metadata documents at most a quarter, the least recently
+ * written giving way (MemoryStoreOptions): neither kind can crowd out the other.
  */
 const STORE_KEYS: KeyClasses = {
-  unauthenticatedPrefixes: ["authz:", "federated:state:", "pending-slot:", "authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"],
+  unauthenticatedPrefixes: ["authz:", "federated:state:", "authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"],
   evictablePrefixes: ["authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"],
 };
 
@@ -155,13 +156,13 @@ export async function createAuthorizationServer(options: AuthorizationServerOpti
       sha256: platform.sha256,
       allowedRedirectUris: config.allowed_redirect_uris,
       registrationLifetime: config.registration_lifetime,
-      // A tenth of the store: unauthenticated registrations can never crowd out grants and codes.
+      // A tenth of the store (three tenths with each one's slot and metadata key): unauthenticated registrations can never crowd out grants and codes.
       maxUnusedRegistrations: Math.max(10, Math.floor(options.storage.max_entries / 10)),
       cimd: cimdEnabled
         ? createMetadataDocumentResolver({ config: config.client_metadata_documents, fetch: platform.publicFetch!, store, allowedRedirectUris: config.allowed_redirect_uris, logger })
         : undefined,
     });
-    // An eighth of the store: with their slots, a quarter, half the share of entries anyone can make.
+    // An eighth of the store (their slots another eighth, outside the share): beside the counters' quarter, within the share of entries anyone can make.
     const pending = pendingSignIns(store, Math.max(10, Math.floor(options.storage.max_entries / 8)));
     const upstream = config.mode === "federated" ? await options.createUpstreamLogin({ store, pending, issuer, logger }) : undefined;
     const context: AuthorizationServerContext = {

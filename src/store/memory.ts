@@ -40,11 +40,13 @@ export interface MemoryStoreOptions {
    */
   unauthenticatedPrefixes?: readonly string[];
   /**
-   * Prefixes of the unauthenticated keys that only remember (limiter counters, caches of fetched
-   * documents), each also one of unauthenticatedPrefixes: when a new key would exceed a limit, the
-   * oldest of them gives way. Counters made from ever new addresses then cannot fill the store or
-   * its unauthenticated share, where the next person's sign-in would be refused; what is lost is a
-   * count (that address starts afresh) or a document (fetched again).
+   * Prefixes of the unauthenticated keys that only remember (limiter counters), each also one of
+   * unauthenticatedPrefixes. They hold at most a quarter of maxEntries: past it, or when the share
+   * is full, the least recently written of them gives way to a new one. Counters made from ever new
+   * addresses then cannot crowd out pending sign-ins, where the next person's sign-in would be
+   * refused; what is lost is the count that was idle longest. They never give way to other kinds
+   * of key, nor when the whole store is full: a new one is refused then, so a limiter fails closed
+   * rather than forgetting the counts of whoever is busy.
    */
   evictablePrefixes?: readonly string[];
   /** Milliseconds since the epoch; tests move it. */
@@ -65,8 +67,9 @@ export class MemoryStore implements Store {
   readonly #evictablePrefixes: readonly string[];
   /** Live or expired-but-not-dropped entries under unauthenticatedPrefixes. */
   #unauthenticated = 0;
-  /** Keys under evictablePrefixes, the longest-held first (a Set keeps insertion order). */
+  /** Keys under evictablePrefixes, the least recently written first (a Set keeps insertion order). */
   readonly #evictable = new Set<string>();
+  readonly #maxEvictable: number;
   /**
    * No entry expires before this (ms), as of the last prune and every entry placed since: a full
    * store refusing key after key scans its entries again only once one may have expired.
@@ -80,6 +83,7 @@ export class MemoryStore implements Store {
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.#unauthenticatedPrefixes = options.unauthenticatedPrefixes ?? [];
     this.#evictablePrefixes = options.evictablePrefixes ?? [];
+    this.#maxEvictable = Math.floor(this.#maxEntries / 4);
     const stray = this.#evictablePrefixes.find((prefix) => !this.#isUnauthenticated(prefix));
     if (stray !== undefined) throw new TypeError(`evictable prefix "${stray}" is not among the unauthenticated prefixes`);
     this.#now = options.now ?? Date.now;
@@ -92,11 +96,17 @@ export class MemoryStore implements Store {
     return this.#unauthenticatedPrefixes.some((prefix) => key.startsWith(prefix));
   }
 
+  #isEvictable(key: string): boolean {
+    return this.#evictablePrefixes.some((prefix) => key.startsWith(prefix));
+  }
+
   /** Every entry goes in through here and out through #drop, which keep #unauthenticated and #evictable counted. */
   #place(key: string, entry: Entry): void {
-    if (!this.entries.has(key) && this.#isUnauthenticated(key)) {
-      this.#unauthenticated++;
-      if (this.#evictablePrefixes.some((prefix) => key.startsWith(prefix))) this.#evictable.add(key);
+    if (!this.entries.has(key) && this.#isUnauthenticated(key)) this.#unauthenticated++;
+    if (this.#isEvictable(key)) {
+      // Written now: the most recently written, the last to give way.
+      this.#evictable.delete(key);
+      this.#evictable.add(key);
     }
     this.entries.set(key, entry);
     this.#nextExpiry = Math.min(this.#nextExpiry, entry.expiresAt);
@@ -129,13 +139,7 @@ export class MemoryStore implements Store {
 
   #set(key: string, value: StoredValue, ttlMs: number): void {
     if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new TypeError(`store TTL must be a positive number of milliseconds (got ${ttlMs})`);
-    if (!this.entries.has(key) && this.#overLimit(key) !== undefined) {
-      if (this.#now() >= this.#nextExpiry) this.#pruneNow();
-      // One eviction frees one entry of the store and of the share alike: evictable keys are unauthenticated.
-      if (this.#overLimit(key) !== undefined) this.#evictOldest();
-      const limit = this.#overLimit(key);
-      if (limit !== undefined) throw new StoreFullError(limit);
-    }
+    if (!this.entries.has(key)) this.#makeRoom(key);
     this.#place(key, { json: JSON.stringify(value), expiresAt: this.#now() + ttlMs });
   }
 
@@ -151,8 +155,21 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** Drops the longest-held evictable entry, reported as a change (undone when the report throws). */
-  #evictOldest(): void {
+  /** Makes room for the new `key`, or throws StoreFullError. */
+  #makeRoom(key: string): void {
+    const evictable = this.#isEvictable(key);
+    // A new evictable key displaces another (never any other kind of key) when their quarter or the
+    // share is full, and never when the whole store is: one giving way frees a place in both.
+    const crowded = () => evictable && this.entries.size < this.#maxEntries && (this.#evictable.size >= this.#maxEvictable || this.#overLimit(key) !== undefined);
+    if (this.#overLimit(key) === undefined && !crowded()) return;
+    if (this.#now() >= this.#nextExpiry) this.#pruneNow();
+    if (crowded()) this.#evictLeastRecent();
+    const limit = this.#overLimit(key) ?? (evictable && this.#evictable.size >= this.#maxEvictable ? this.#maxEvictable : undefined);
+    if (limit !== undefined) throw new StoreFullError(limit);
+  }
+
+  /** Drops the least recently written evictable entry, reported as a change (undone when the report throws). */
+  #evictLeastRecent(): void {
     const [key] = this.#evictable;
     if (key === undefined) return;
     const entry = this.entries.get(key)!;
@@ -217,7 +234,9 @@ export class MemoryStore implements Store {
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
     const entry = this.#live(key);
     const current = entry === undefined ? 0 : Number(JSON.parse(entry.json));
-    const value = (Number.isFinite(current) ? current : 0) + delta;
+    const value = Math.max(0, (Number.isFinite(current) ? current : 0) + delta);
+    // Taking back from a count that is gone (expired, or given way) leaves nothing to keep.
+    if (entry === undefined && value === 0) return 0;
     if (entry === undefined) this.#set(key, value, ttlMs);
     else this.#place(key, { json: JSON.stringify(value), expiresAt: entry.expiresAt });
     this.#changed(key, entry);

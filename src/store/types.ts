@@ -26,7 +26,10 @@ export interface Store {
   compareAndSet(key: string, expected: StoredValue, next: StoredValue, ttlMs: number): Promise<boolean>;
   /** Removes `key`; a no-op when absent. */
   delete(key: string): Promise<void>;
-  /** Adds `delta` to the integer at `key` (0 when absent), keeping or setting its expiry; returns the new value (limiters). */
+  /**
+   * Adds `delta` to the count at `key` (0 when absent), never below 0, keeping or setting its
+   * expiry; returns the new count (limiters). A count that reaches 0 from absent is not stored.
+   */
   increment(key: string, delta: number, ttlMs: number): Promise<number>;
   /** Drops expired entries now (implementations also prune on their own). */
   prune(): Promise<void>;

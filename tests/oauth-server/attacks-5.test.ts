@@ -87,3 +87,25 @@ test("a few addresses filling the ring of unused registrations with fresh ones: 
     await bridge.stop();
   }
 });
+
+test("fresh public registrations from many addresses, far more than the ring holds, never fill the store: the metadata keys go with their registrations, and the next person signs in", { timeout: 120_000 }, async () => {
+  // max_entries 400: a ring of 40 unused registrations, 10 per address and hour. Before, each
+  // registration's metadata key outlived its slot for a day: 40 addresses filled the store (503).
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 400 }, server: { trusted_proxies: ["127.0.0.1/32"] } });
+  try {
+    const statuses = new Map<number, number>();
+    for (let address = 1; address <= 40; address++) {
+      for (let i = 0; i < 10; i++) {
+        const response = await postJson(`${bridge.origin}/register`, { client_name: `junk ${address}-${i}`, redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }, { "x-forwarded-for": `203.0.113.${address}` });
+        await response.arrayBuffer();
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+      }
+    }
+    assert.deepEqual([...statuses], [[201, 400]]);
+    const { tokens } = await fullFlow(bridge);
+    assert.ok(tokens.access_token, "the next person registers and signs in");
+    assert.doesNotMatch(bridge.logs(), /state store is full/);
+  } finally {
+    await bridge.stop();
+  }
+});

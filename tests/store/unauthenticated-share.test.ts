@@ -41,31 +41,33 @@ test("unauthenticated keys fill half the store at most; the rest stays for the o
   await store.close();
 });
 
-test("keys that only remember give way, the longest-held first, to a new key the share has no room for; the eviction is journaled; keys that do not give way still fill it", async () => {
+test("counters hold a quarter of the store, the least recently written giving way to a new one; never to other keys, nor when the store is full; evictions are journaled", async () => {
   const directory = mkdtempSync(join(tmpdir(), "store-evict-"));
-  const open = () => FileStore.open({ directory, platform: nodePlatform, logger, maxEntries: 10, unauthenticatedPrefixes: ["pending:", "count:"], evictablePrefixes: ["count:"] });
+  // A quarter is 3 counters, the share 6 entries.
+  const open = () => FileStore.open({ directory, platform: nodePlatform, logger, maxEntries: 12, unauthenticatedPrefixes: ["pending:", "count:"], evictablePrefixes: ["count:"] });
+  const present = (store: FileStore, keys: string[]) => Promise.all(keys.map(async (key) => (await store.get(key)) !== undefined));
   let store = await open();
-  for (let i = 0; i < 4; i++) await store.increment(`count:${i}`, 1, 60_000);
-  await store.put("pending:a", "a", 60_000);
-  // The share (5) is full: each new key, counter or not, ends the longest-held counter.
-  await store.put("pending:b", "b", 60_000);
+  for (let i = 0; i < 3; i++) await store.increment(`count:${i}`, 1, 60_000);
+  await store.increment("count:3", 1, 60_000);
+  assert.deepEqual(await present(store, ["count:0", "count:1", "count:2", "count:3"]), [false, true, true, true], "the quarter is full: the oldest count gave way");
+  await store.increment("count:1", 1, 60_000);
   await store.increment("count:4", 1, 60_000);
-  assert.deepEqual(await Promise.all([0, 1, 2, 3, 4].map((i) => store.get(`count:${i}`))), [undefined, undefined, 1, 1, 1]);
-  await store.increment("count:2", 1, 60_000);
+  assert.deepEqual(await present(store, ["count:1", "count:2", "count:3", "count:4"]), [true, false, true, true], "count:1 was written again, so count:2 went first");
+  assert.equal(await store.increment("count:1", -5, 60_000), 0, "a count never goes below 0");
+  assert.equal(await store.increment("count:9", -1, 60_000), 0);
+  assert.equal(await store.get("count:9"), undefined, "taking back from a count that is gone stores nothing");
   await store.close();
 
   store = await open();
-  assert.equal(await store.get("count:0"), undefined, "an eviction is a change the journal keeps");
-  assert.equal(await store.get("count:2"), 2);
-  await store.put("pending:c", "c", 60_000);
-  await store.put("pending:d", "d", 60_000);
-  await store.put("pending:e", "e", 60_000);
-  assert.deepEqual(await Promise.all(["pending:a", "pending:b", "pending:c", "pending:d", "pending:e"].map((key) => store.get(key))), ["a", "b", "c", "d", "e"]);
-  await assert.rejects(store.put("pending:f", "f", 60_000), StoreFullError, "no counter is left to give way");
-  await assert.rejects(store.increment("count:5", 1, 60_000), StoreFullError);
-  // The other half is not theirs to take, nor theirs to give.
-  for (let i = 0; i < 5; i++) await store.put(`grant:${i}`, i, 60_000);
-  await assert.rejects(store.put("grant:5", 5, 60_000), StoreFullError);
+  assert.deepEqual(await present(store, ["count:0", "count:2", "count:3", "count:4"]), [false, false, true, true], "evictions are changes the journal keeps");
+  for (const key of ["pending:a", "pending:b", "pending:c"]) await store.put(key, key, 60_000);
+  await assert.rejects(store.put("pending:d", "d", 60_000), StoreFullError, "the share is full: counters never give way to another kind of key");
+  await store.increment("count:5", 1, 60_000);
+  // count:1 was written last before the reopen (taken back to 0): the order survives it.
+  assert.deepEqual(await present(store, ["count:1", "count:3", "count:4", "count:5"]), [true, false, true, true], "but a new count still takes the least recent one's place");
+  for (let i = 0; i < 6; i++) await store.put(`grant:${i}`, i, 60_000);
+  await assert.rejects(store.increment("count:6", 1, 60_000), StoreFullError, "the whole store is full: a new count is refused, none forgotten");
+  assert.deepEqual(await present(store, ["count:1", "count:4", "count:5"]), [true, true, true]);
   await store.close();
 });
 
