@@ -19,8 +19,15 @@ import { randomToken, secretHash } from "./random.ts";
 export const REFRESH_GRACE_MS = 10_000;
 /** Rotated-away refresh tokens per family whose reuse is recognized (and revokes it): the last rotation's and those of the 15 before (1 KB of hashes). */
 const REUSE_HISTORY = 16;
-/** Retries of a rotation whose compare-and-set lost a race with another one. */
+/** Retries of a rotation (or of a subject's list of grants) whose compare-and-set lost a race with another one. */
 const ROTATION_ATTEMPTS = 5;
+/**
+ * Refresh token families one subject keeps at most; the next one ends the oldest. Google keeps
+ * 100 refresh tokens per account and client the same way. Without it, someone signing in again
+ * and again (a script with their credentials, or any account at an open federated provider)
+ * would leave a grant per sign-in in the store for a whole refresh_token_lifetime, and fill it.
+ */
+export const GRANTS_PER_SUBJECT = 100;
 /** The scope that asks for a refresh token (SEP-2207); never put into access tokens. */
 export const OFFLINE_ACCESS = "offline_access";
 
@@ -216,6 +223,8 @@ export class Grants {
       const hash = await this.#hash(refreshToken);
       const expiresAt = this.#now() + this.#o.refreshTokenLifetime;
       const familyRecord: FamilyRecord = { ...grant, expires_at: expiresAt, heads: [hash], retired: [], history: [], rotated_at: 0, revoked: false };
+      // Listed first: a family the list does not hold would escape the bound.
+      await this.#list(grant, family);
       await this.#o.store.put(`rtf:${family}`, familyRecord as never, this.#o.refreshTokenLifetime);
       await this.#linkCode(code, record, family);
     }
@@ -308,6 +317,29 @@ export class Grants {
     }
     await this.#revokeFamily(familyId, "revoked by the client");
     this.#o.audit("token_revoked", { client_id: clientId, sub: family.sub });
+  }
+
+  /**
+   * Adds `family` to the list of its subject's grants (one store entry, by compare-and-set, kept as
+   * long as the newest); the ones past GRANTS_PER_SUBJECT are removed, the oldest first.
+   * @throws OAuthError temporarily_unavailable (503) when concurrent sign-ins of the subject keep winning the race.
+   */
+  async #list(grant: GrantSubject, family: string): Promise<void> {
+    const { store, refreshTokenLifetime } = this.#o;
+    const key = `grants-of:${await this.#hash(JSON.stringify([grant.credential ?? "", grant.sub]))}`;
+    for (let attempt = 0; attempt < ROTATION_ATTEMPTS; attempt++) {
+      const listed = await store.get<string[]>(key);
+      const next = [...(listed ?? []), family];
+      const ended = next.splice(0, Math.max(0, next.length - GRANTS_PER_SUBJECT));
+      if (!(listed === undefined ? await store.putIfAbsent(key, next, refreshTokenLifetime) : await store.compareAndSet(key, listed, next, refreshTokenLifetime))) continue;
+      for (const old of ended) {
+        // Removed rather than marked revoked: the point is the room it takes. Its tokens are then unknown, which is refused alike.
+        const removed = await store.take<FamilyRecord & Record<string, never>>(`rtf:${old}`);
+        if (removed && !removed.revoked) this.#o.audit("grant_revoked", { client_id: removed.client_id, sub: removed.sub, reason: `the subject's grants passed ${GRANTS_PER_SUBJECT}; the oldest ends` });
+      }
+      return;
+    }
+    throw new OAuthError("temporarily_unavailable", "too many concurrent sign-ins of one user; try again", 503);
   }
 
   async #revokeFamily(familyId: string, reason: string): Promise<void> {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ALICE, BOB, CLAUDE_CALLBACK, fullFlow, postForm, postJson, startAsBridge } from "./support.ts";
+import { GRANTS_PER_SUBJECT } from "../../src/oauth-server/grants.ts";
+import { ALICE, authorizeUrl, BOB, CLAUDE_CALLBACK, fullFlow, openLoginPage, postForm, postJson, redeem, registerClient, startAsBridge, submitLogin } from "./support.ts";
 
 test("a client refreshing in a loop does not fill the state store: every refresh rotates, and other people still sign in and refresh", { timeout: 180_000 }, async () => {
   // 300 entries, half of them for what signed-in people hold. Before, each rotation left a link per
@@ -105,6 +106,41 @@ test("fresh public registrations from many addresses, far more than the ring hol
     const { tokens } = await fullFlow(bridge);
     assert.ok(tokens.access_token, "the next person registers and signs in");
     assert.doesNotMatch(bridge.logs(), /state store is full/);
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test(`one user signing in again and again keeps at most ${GRANTS_PER_SUBJECT} grants: the next ends the oldest, not the store; other users are untouched`, { timeout: 180_000 }, async () => {
+  // A login session, so that each sign-in is a consent only; the authorization requests come from
+  // a new address every 50 (the bridge allows 100 pending sign-ins per address and window).
+  const bridge = await startAsBridge({ storage: { type: "memory" }, server: { trusted_proxies: ["127.0.0.1/32"] }, oauthServer: { login_session_lifetime: "1h" } });
+  try {
+    const bob = await fullFlow(bridge, BOB);
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    let cookies: Record<string, string> = {};
+    const refreshTokens: string[] = [];
+    for (let i = 0; i <= GRANTS_PER_SUBJECT; i++) {
+      const from = { "x-forwarded-for": `203.0.113.${1 + Math.floor(i / 50)}` };
+      const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
+      const form = await openLoginPage(url, cookies, from);
+      const answer = await submitLogin(bridge.origin, form, i === 0 ? { username: ALICE.username, password: ALICE.password } : {}, { headers: from });
+      assert.equal(answer.status, 303, await answer.text());
+      const session = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-bridge-session="));
+      if (session) cookies = { ...form.cookies, "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) };
+      const code = new URL(answer.headers.get("location")!).searchParams.get("code")!;
+      const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token: string };
+      refreshTokens.push(tokens.refresh_token);
+    }
+    const refresh = async (clientId: string, token: string) => {
+      const answer = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: token, client_id: clientId });
+      return { status: answer.status, body: (await answer.json()) as { error?: string } };
+    };
+    assert.deepEqual(await refresh(clientId, refreshTokens[0]!), { status: 400, body: { error: "invalid_grant", error_description: "the refresh token is invalid, expired or revoked" } }, "the oldest grant ended");
+    assert.equal((await refresh(clientId, refreshTokens[1]!)).status, 200, "the one after it is still live");
+    assert.equal((await refresh(clientId, refreshTokens.at(-1)!)).status, 200);
+    assert.equal((await refresh(bob.clientId, bob.tokens.refresh_token!)).status, 200, "another user's grant is untouched");
+    assert.match(bridge.logs(), /grant_revoked[^\n]*grants passed 100/);
   } finally {
     await bridge.stop();
   }

@@ -133,9 +133,9 @@ function hidden(html: string, name: string): string {
   return match[1]!;
 }
 
-/** GETs an authorization URL and reads its sign-in form. */
-export async function openLoginPage(authorizeUrl: string | URL, cookies: Record<string, string> = {}): Promise<LoginForm> {
-  const response = await fetch(authorizeUrl, { redirect: "manual", headers: Object.keys(cookies).length ? { cookie: cookieHeader(cookies) } : {} });
+/** GETs an authorization URL (with `headers` besides the cookies) and reads its sign-in form. */
+export async function openLoginPage(authorizeUrl: string | URL, cookies: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<LoginForm> {
+  const response = await fetch(authorizeUrl, { redirect: "manual", headers: { ...headers, ...(Object.keys(cookies).length && { cookie: cookieHeader(cookies) }) } });
   const html = await response.text();
   assert.equal(response.status, 200, `the authorization page opens:\n${html}`);
   return { html, status: response.status, requestId: hidden(html, "request_id"), csrfToken: hidden(html, "csrf_token"), cookies: { ...cookies, ...cookiesOf(response) }, headers: response.headers };
