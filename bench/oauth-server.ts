@@ -6,7 +6,8 @@
  *
  * - the token endpoint, refresh grant: each worker rotates its own refresh token family;
  * - the authorization code flow with a cached login session (no password, no bcrypt): GET
- *   /authorize, POST the consent form, redeem the code at /token — complete flows per second;
+ *   /authorize, POST the consent form, redeem the code at /token — complete flows per second,
+ *   spread over USERS users (the bridge lets one user sign in 60 times per 15 minutes);
  * - tools/call through bench/load.mjs with an access token this server issued (a JWT checked
  *   against its own keys) and with the static bearer token, alternating per repetition (measured
  *   first, before the token phases grow the store).
@@ -34,7 +35,10 @@ const TOOLS_CONNECTIONS = 16;
 const WARMUP_MS = QUICK ? 300 : 1000;
 /** `--cpu-prof DIR`: the bridge writes a V8 profile there on exit (summarise with bench/cpuprofile-summary.mjs). */
 const NODE_ARGS = option("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir", option("--cpu-prof")!] : [];
-const USER = { username: "bench", password: "bench password, not a secret" };
+const PASSWORD = "bench password, not a secret";
+/** Users the code flows are spread over, each signed in once beforehand: room for USERS × 59 flows in a run. */
+const USERS = 400;
+const usernames = Array.from({ length: USERS }, (_, index) => `bench-${index}`);
 const CALLBACK = "http://127.0.0.1:9/callback";
 
 interface Bridge {
@@ -45,6 +49,7 @@ interface Bridge {
 }
 
 async function startBridge(): Promise<Bridge> {
+  const passwordHash = bcrypt.hashSync(PASSWORD, 4);
   const dir = mkdtempSync(join(os.tmpdir(), "mcp-bridge-bench-as-"));
   const port = await freePort();
   const config = {
@@ -57,7 +62,7 @@ async function startBridge(): Promise<Bridge> {
       session: { max_sessions: 10_000 },
       // Static tokens are accepted next to the server's own JWTs: both are measured on this one bridge.
       auth: { type: "bearer", bearer: { valid_tokens: ["${BENCH_TOKEN}"] } },
-      oauth_server: { enabled: true, login_session_lifetime: "1h", builtin: { users: [{ username: USER.username, password_hash: bcrypt.hashSync(USER.password, 4), scopes: ["mcp"] }] } },
+      oauth_server: { enabled: true, login_session_lifetime: "1h", builtin: { users: usernames.map((username) => ({ username, password_hash: passwordHash, scopes: ["mcp"] })) } },
     },
   };
   writeFileSync(join(dir, "config.yaml"), JSON.stringify(config));
@@ -146,8 +151,8 @@ async function registerClient(bridge: Bridge): Promise<string> {
   return ((await response.json()) as { client_id: string }).client_id;
 }
 
-/** One authorization code flow; with `password` it signs in, else it relies on the login session in `jar`. */
-async function codeFlow(bridge: Bridge, clientId: string, jar: Map<string, string>, password?: string): Promise<{ access_token: string; refresh_token: string }> {
+/** One authorization code flow; as `username` it signs in with the password, else it relies on the login session in `jar`. */
+async function codeFlow(bridge: Bridge, clientId: string, jar: Map<string, string>, username?: string): Promise<{ access_token: string; refresh_token: string }> {
   const { verifier, challenge } = pkce();
   const authorize = new URL(`${bridge.origin}/oauth/authorize`);
   for (const [key, value] of Object.entries({ response_type: "code", client_id: clientId, redirect_uri: CALLBACK, code_challenge: challenge, code_challenge_method: "S256", state: "bench", resource: bridge.url })) {
@@ -158,7 +163,7 @@ async function codeFlow(bridge: Bridge, clientId: string, jar: Map<string, strin
   cookiesOf(page.setCookies, jar);
   const html = page.text;
   const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
-  const form = new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), action: "allow", ...(password && { username: USER.username, password }) });
+  const form = new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), action: "allow", ...(username && { username, password: PASSWORD }) });
   const posted = await send(`${bridge.origin}/oauth/authorize`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", origin: "null", cookie: cookieHeader(jar) },
@@ -255,14 +260,21 @@ async function main(): Promise<void> {
   const bridge = await startBridge();
   try {
     const clientId = await registerClient(bridge);
-    // One real sign-in (bcrypt) per worker: each gets a login session cookie and a refresh family.
+    // One real sign-in (bcrypt) per worker, for its refresh family, and one per user, for the login
+    // session each of its code flows relies on (one user's flows would soon be throttled).
     const workers = await Promise.all(
-      Array.from({ length: TOKEN_CONNECTIONS }, async () => {
-        const jar = new Map<string, string>();
-        const tokens = await codeFlow(bridge, clientId, jar, USER.password);
-        return { jar, refreshToken: tokens.refresh_token, accessToken: tokens.access_token };
+      Array.from({ length: TOKEN_CONNECTIONS }, async (_, index) => {
+        const tokens = await codeFlow(bridge, clientId, new Map(), usernames[index]!);
+        return { refreshToken: tokens.refresh_token, accessToken: tokens.access_token };
       }),
     );
+    const sessions: Map<string, string>[] = [];
+    for (const username of usernames) {
+      const jar = new Map<string, string>();
+      await codeFlow(bridge, clientId, jar, username);
+      sessions.push(jar);
+    }
+    let nextSession = 0;
     const asJwt = workers[0]!.accessToken;
     // tools/call first, while the store is small: the token phases leave the file store larger and
     // writing for a while, which would weigh on whichever tools/call run came next. The order of
@@ -282,7 +294,7 @@ async function main(): Promise<void> {
         worker.refreshToken = await refresh(bridge, clientId, worker.refreshToken);
       });
       const flowRate = await rate(workers, async (worker) => {
-        await codeFlow(bridge, clientId, worker.jar);
+        await codeFlow(bridge, clientId, sessions[nextSession++ % sessions.length]!);
       });
       runs.push({ rep, refresh: refreshRate, codeFlow: flowRate, ...calls[rep - 1]! });
       console.error(`rep ${rep}: refresh ${refreshRate.perSecond.toFixed(0)}/s (${refreshRate.errors} errors), code flow ${flowRate.perSecond.toFixed(1)}/s (${flowRate.errors} errors)`);

@@ -7,7 +7,8 @@ import { timingSafeEqual } from "../util/digest.ts";
 import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext, PendingAuthorization } from "./context.ts";
 import { OAuthError } from "./errors.ts";
-import { OFFLINE_ACCESS } from "./grants.ts";
+import { OFFLINE_ACCESS, subjectKey } from "./grants.ts";
+import { keepLatest } from "../store/latest.ts";
 import { cookie, firstParams, readCookie, readForm, seeOther, withQuery } from "./http.ts";
 import type { SignedInUser } from "./identity.ts";
 import { PENDING_LIFETIME_MS } from "./pending.ts";
@@ -30,6 +31,16 @@ const MAX_STATE_LENGTH = 2048;
 /** Authorization requests (pending sign-ins), and sign-ins started at the upstream provider, per client address per window. */
 const PENDING_PER_ADDRESS = 100;
 const PENDING_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Sign-ins ending in a code, per person (subject and credential) per window. Each leaves a code,
+ * its redemption mark and perhaps a login session in the store for minutes to days: a script
+ * signing one account in from ever new addresses would otherwise fill it for everyone.
+ */
+const SIGN_INS_PER_SUBJECT = 60;
+const SIGN_IN_WINDOW_MS = 15 * 60_000;
+/** Login sessions one person keeps at most (browsers, devices): the next one ends the oldest. */
+const SESSIONS_PER_SUBJECT = 10;
 
 /** How long a sign-in told that too many are being checked is asked to wait (seconds). */
 const BUSY_RETRY_SECONDS = 5;
@@ -196,10 +207,19 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     return response;
   }
 
-  /** Ends a pending request with a code for `user`: the redirect back to the client. */
-  async function complete(requestId: string, user: SignedInUser, extraHeaders: [string, string][] = []): Promise<Response> {
+  /**
+   * Ends a pending request with a code for `user`: the redirect back to the client, with a new
+   * login session's cookie when `startSession` (a password was just checked) and sessions are on.
+   */
+  async function complete(requestId: string, user: SignedInUser, startSession = false): Promise<Response> {
+    const owner = await subjectKey(as.sha256, user.subject, user.credential);
+    if ((await as.store.increment(`sign-ins:${owner}`, 1, SIGN_IN_WINDOW_MS)) > SIGN_INS_PER_SUBJECT) {
+      as.audit("authorization_throttled", { sub: user.subject });
+      return withStatus(page(new PageError(429, "Too many sign-ins", "This account has signed in too often in the last few minutes. Wait a few minutes and try again.")), 429, SIGN_IN_WINDOW_MS / 1000);
+    }
     const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${requestId}`);
     if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
+    const headers: [string, string][] = startSession && sessionLifetime > 0 ? await startLoginSession(user, owner) : [];
     const requested = pending.scope;
     const granted = (requested ?? as.scopesSupported).filter((scope) => user.scopes.includes(scope));
     const code = await as.grants.createCode({
@@ -215,7 +235,22 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       ...(user.credential !== undefined && { credential: user.credential }),
     });
     as.audit("authorization_granted", { client_id: pending.client_id, sub: user.subject, scope: granted.join(" ") });
-    return seeOther(withQuery(pending.redirect_uri, { code, state: pending.state ?? undefined, iss: as.issuer }), extraHeaders);
+    return seeOther(withQuery(pending.redirect_uri, { code, state: pending.state ?? undefined, iss: as.issuer }), headers);
+  }
+
+  /**
+   * Stores a login session for `user` (`owner`: their subjectKey), listed among theirs (the
+   * oldest past SESSIONS_PER_SUBJECT ends); its Set-Cookie header, or none when concurrent sign-ins
+   * of the same person kept winning the race to list theirs (this sign-in then goes without).
+   */
+  async function startLoginSession(user: SignedInUser, owner: string): Promise<[string, string][]> {
+    const session = randomToken(32);
+    const hash = await secretHash(as.sha256, session);
+    const ended = await keepLatest(as.store, `sessions-of:${owner}`, hash, SESSIONS_PER_SUBJECT, sessionLifetime);
+    if (ended === undefined) return [];
+    for (const old of ended) await as.store.delete(`login-session:${old}`);
+    await as.store.put(`login-session:${hash}`, { subject: user.subject, auth_time: Date.now(), ...(user.credential !== undefined && { credential: user.credential }) }, sessionLifetime);
+    return [["set-cookie", cookie(sessionCookie, session, { secure: as.secureCookies, sameSite: "Lax", maxAgeSeconds: Math.floor(sessionLifetime / 1000) })]];
   }
 
   /** How federated sign-in (src/oauth-server/federated/routes.ts) ends a pending request. */
@@ -364,13 +399,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       }
       await as.limiter.succeeded(username, address);
       as.audit("login_succeeded", { sub: user.subject, remote: address, client_id: pending.client_id });
-      const headers: [string, string][] = [];
-      if (sessionLifetime > 0) {
-        const session = randomToken(32);
-        await as.store.put(`login-session:${await secretHash(as.sha256, session)}`, { subject: user.subject, auth_time: Date.now(), ...(user.credential !== undefined && { credential: user.credential }) }, sessionLifetime);
-        headers.push(["set-cookie", cookie(sessionCookie, session, { secure: as.secureCookies, sameSite: "Lax", maxAgeSeconds: Math.floor(sessionLifetime / 1000) })]);
-      }
-      return complete(requestId, user, headers);
+      return complete(requestId, user, true);
     },
 
     /** GET /oauth/callback: the upstream identity provider's redirect (federated mode). */

@@ -9,6 +9,7 @@
  * The family keeps the hashes of its last REUSE_HISTORY rotated-away tokens: a token of it that is
  * none of those (made up from a logged prefix, or older) is refused without revoking anything.
  */
+import { keepLatest } from "../store/latest.ts";
 import type { Store } from "../store/types.ts";
 import type { Sha256 } from "../util/digest.ts";
 import { OAuthError } from "./errors.ts";
@@ -19,15 +20,23 @@ import { randomToken, secretHash } from "./random.ts";
 export const REFRESH_GRACE_MS = 10_000;
 /** Rotated-away refresh tokens per family whose reuse is recognized (and revokes it): the last rotation's and those of the 15 before (1 KB of hashes). */
 const REUSE_HISTORY = 16;
-/** Retries of a rotation (or of a subject's list of grants) whose compare-and-set lost a race with another one. */
+/** Retries of a rotation whose compare-and-set lost a race with another one. */
 const ROTATION_ATTEMPTS = 5;
 /**
- * Refresh token families one subject keeps at most; the next one ends the oldest. Google keeps
- * 100 refresh tokens per account and client the same way. Without it, someone signing in again
+ * Refresh token families one subject keeps at most, all clients together; the next one ends the
+ * oldest (Google keeps 100 refresh tokens per account and client). Without it, someone signing in again
  * and again (a script with their credentials, or any account at an open federated provider)
  * would leave a grant per sign-in in the store for a whole refresh_token_lifetime, and fill it.
  */
-export const GRANTS_PER_SUBJECT = 100;
+export const GRANTS_PER_SUBJECT = 50;
+
+/**
+ * A fixed-length key part for one person: their subject and what their sign-in rested on
+ * (SignedInUser.credential), hashed (64 hex digits).
+ */
+export function subjectKey(sha256: Sha256, subject: string, credential: string | undefined): Promise<string> {
+  return secretHash(sha256, JSON.stringify([credential ?? "", subject]));
+}
 /** The scope that asks for a refresh token (SEP-2207); never put into access tokens. */
 export const OFFLINE_ACCESS = "offline_access";
 
@@ -320,26 +329,19 @@ export class Grants {
   }
 
   /**
-   * Adds `family` to the list of its subject's grants (one store entry, by compare-and-set, kept as
-   * long as the newest); the ones past GRANTS_PER_SUBJECT are removed, the oldest first.
+   * Adds `family` to the list of its subject's grants, kept as long as the newest; the ones past
+   * GRANTS_PER_SUBJECT are removed, the oldest first.
    * @throws OAuthError temporarily_unavailable (503) when concurrent sign-ins of the subject keep winning the race.
    */
   async #list(grant: GrantSubject, family: string): Promise<void> {
-    const { store, refreshTokenLifetime } = this.#o;
-    const key = `grants-of:${await this.#hash(JSON.stringify([grant.credential ?? "", grant.sub]))}`;
-    for (let attempt = 0; attempt < ROTATION_ATTEMPTS; attempt++) {
-      const listed = await store.get<string[]>(key);
-      const next = [...(listed ?? []), family];
-      const ended = next.splice(0, Math.max(0, next.length - GRANTS_PER_SUBJECT));
-      if (!(listed === undefined ? await store.putIfAbsent(key, next, refreshTokenLifetime) : await store.compareAndSet(key, listed, next, refreshTokenLifetime))) continue;
-      for (const old of ended) {
-        // Removed rather than marked revoked: the point is the room it takes. Its tokens are then unknown, which is refused alike.
-        const removed = await store.take<FamilyRecord & Record<string, never>>(`rtf:${old}`);
-        if (removed && !removed.revoked) this.#o.audit("grant_revoked", { client_id: removed.client_id, sub: removed.sub, reason: `the subject's grants passed ${GRANTS_PER_SUBJECT}; the oldest ends` });
-      }
-      return;
+    const { store, sha256, refreshTokenLifetime } = this.#o;
+    const ended = await keepLatest(store, `grants-of:${await subjectKey(sha256, grant.sub, grant.credential)}`, family, GRANTS_PER_SUBJECT, refreshTokenLifetime);
+    if (ended === undefined) throw new OAuthError("temporarily_unavailable", "too many concurrent sign-ins of one user; try again", 503);
+    for (const old of ended) {
+      // Removed rather than marked revoked: the point is the room it takes. Its tokens are then unknown, which is refused alike.
+      const removed = await store.take<FamilyRecord & Record<string, never>>(`rtf:${old}`);
+      if (removed && !removed.revoked) this.#o.audit("grant_revoked", { client_id: removed.client_id, sub: removed.sub, reason: `the subject's grants passed ${GRANTS_PER_SUBJECT}; the oldest ends` });
     }
-    throw new OAuthError("temporarily_unavailable", "too many concurrent sign-ins of one user; try again", 503);
   }
 
   async #revokeFamily(familyId: string, reason: string): Promise<void> {

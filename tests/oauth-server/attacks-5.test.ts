@@ -140,7 +140,42 @@ test(`one user signing in again and again keeps at most ${GRANTS_PER_SUBJECT} gr
     assert.equal((await refresh(clientId, refreshTokens[1]!)).status, 200, "the one after it is still live");
     assert.equal((await refresh(clientId, refreshTokens.at(-1)!)).status, 200);
     assert.equal((await refresh(bob.clientId, bob.tokens.refresh_token!)).status, 200, "another user's grant is untouched");
-    assert.match(bridge.logs(), /grant_revoked[^\n]*grants passed 100/);
+    assert.match(bridge.logs(), new RegExp(`grant_revoked[^\\n]*grants passed ${GRANTS_PER_SUBJECT}`));
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test("one user signing in again and again is throttled after 60 sign-ins in a window, and keeps at most 10 login sessions; other users sign in", { timeout: 180_000 }, async () => {
+  const bridge = await startAsBridge({ storage: { type: "memory" }, server: { trusted_proxies: ["127.0.0.1/32"] }, oauthServer: { login_session_lifetime: "1h" } });
+  try {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    /** One authorization from `from`, signing in with a password (a new login session) or with the session in `cookies`. */
+    const authorize = async (from: string, cookies: Record<string, string>, password: boolean) => {
+      const headers = { "x-forwarded-for": from };
+      const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url }).url, cookies, headers);
+      const askedPassword = /name="password"/.test(form.html);
+      const answer = await submitLogin(bridge.origin, form, password ? { username: ALICE.username, password: ALICE.password } : {}, { headers });
+      const session = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-bridge-session="));
+      return { askedPassword, status: answer.status, text: await answer.text(), session: session === undefined ? undefined : { "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) } };
+    };
+    const sessions: Record<string, string>[] = [];
+    for (let i = 0; i < 11; i++) {
+      const signedIn = await authorize("203.0.113.1", {}, true);
+      assert.equal(signedIn.status, 303, signedIn.text);
+      sessions.push(signedIn.session!);
+    }
+    assert.equal((await authorize("203.0.113.2", sessions[0]!, false)).askedPassword, true, "the oldest of 11 login sessions ended: its browser is asked for the password");
+    const latest = await authorize("203.0.113.2", sessions[10]!, false);
+    assert.equal(latest.askedPassword, false, "the newest still only asks for consent");
+    assert.equal(latest.status, 303);
+    // 11 password sign-ins and 2 with a session so far: up to 60 in the window.
+    const statuses: number[] = [];
+    for (let i = 13; i <= 61; i++) statuses.push((await authorize(`203.0.113.${3 + Math.floor(i / 40)}`, sessions[10]!, false)).status);
+    assert.deepEqual(statuses.slice(0, -1), Array(48).fill(303));
+    assert.equal(statuses.at(-1), 429, "the 61st sign-in in the window is refused");
+    assert.match(bridge.logs(), /authorization_throttled[^\n]*alice/);
+    assert.ok((await fullFlow(bridge, BOB)).tokens.access_token, "another user signs in");
   } finally {
     await bridge.stop();
   }
