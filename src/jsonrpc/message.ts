@@ -4,6 +4,7 @@
  */
 import { quotedValue } from "../log/sanitize.ts";
 import { nestedDeeperThan } from "../util/object.ts";
+import { memoized } from "../util/memo.ts";
 
 export type JsonRpcId = string | number;
 
@@ -121,16 +122,19 @@ export function inexactIdProblem(request: JsonRpcRequest): string | undefined {
  * Whether text may hold a number a double cannot carry: an integer of 16 digits or more where a
  * value begins, or a positive exponent of 3 digits (past a double's range). A cheap test before the
  * scan, run on every message serialized again. A run of 16 digits is looked for first: spelled out,
- * not `\d{16}`, V8 looks 16 characters ahead and skips where it would try every `:`, `,`, `[` and
- * digit (4–6 times faster on request bodies, measured); only text that has one (a long number, or
- * digits in a string) is tested for where it begins.
+ * not `\d{16}`, V8 looks ahead and skips where it would try every `:`, `,`, `[` and digit (4–6 times
+ * faster on request bodies, measured); only text that has one (a long number, or digits in a
+ * string) is tested for where it begins. Both are looked for in one pass first (EITHER).
  */
 function mayHoldInexact(text: string): boolean {
-  return (SIXTEEN_DIGITS.test(text) && LONG_INTEGER_VALUE.test(text)) || LARGE_EXPONENT.test(text);
+  return EITHER.test(text) && ((SIXTEEN_DIGITS.test(text) && LONG_INTEGER_VALUE.test(text)) || LARGE_EXPONENT.test(text));
 }
-const SIXTEEN_DIGITS = new RegExp("\\d".repeat(16));
+const SIXTEEN_DIGITS_SOURCE = "\\d".repeat(16);
+const SIXTEEN_DIGITS = new RegExp(SIXTEEN_DIGITS_SOURCE);
 const LONG_INTEGER_VALUE = /[:,[]\s*-?\d{16}/;
 const LARGE_EXPONENT = /\d[eE]\+?\d{3}/;
+/** SIXTEEN_DIGITS or LARGE_EXPONENT in one pass, still skipping ahead: most text has neither, and is read once, not twice. */
+const EITHER = new RegExp(`${SIXTEEN_DIGITS_SOURCE}|${LARGE_EXPONENT.source}`);
 
 /** A character of a JSON number token: a digit, "-", "+", ".", "e" or "E". */
 function isNumberChar(code: number): boolean {
@@ -192,7 +196,7 @@ function pathOf(place: Place, path: string): string {
  * The finder of numbers a double does not carry as written (see inexactNumbersOf; RFC 7493 §2.2:
  * such numbers are not interoperable) in values parsed from JSON `text`, or undefined when `text`
  * holds none. Built once per text, then used for each message parsed from it (the items of a
- * batch): the text is scanned once, not once per item. Costs two or three regex tests unless
+ * batch): the text is scanned once, not once per item. Costs one regex test unless
  * `text` may hold such a number (mayHoldInexact). The finder tells why `value` would not reach its
  * reader as written if serialized again, naming where it is under `path`
  * ("params.arguments.account"; a key other than letters, digits, `_`, `$` and `-` quoted, the
@@ -247,14 +251,33 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
 const RESPONSE_HEAD = '{"jsonrpc":"2.0","id":';
 
 /**
- * Whether a peer's message `text` (one message, not a batch) may be passed on as written under the
- * same id: it names `"id"` once and, a response, `"result"` or `"error"` once (namesOneOutcome),
+ * What can make a reader take another id or outcome than the bridge routed a message by: the
+ * routing keys (`"id"`, `"result"`, `"error"`; a string value spelled so is a false alarm, which
+ * only costs a serialization) and a `\u` escape of an ASCII letter (0x40-0x7F), which could spell
+ * one. In JSON text no two of these overlap (a `"` inside a string is escaped), so one pass finds
+ * every occurrence: on a short line several `indexOf` passes cost about four times as much.
+ */
+const ROUTING_TEXT = /"(?:id|result|error)"|\\u00[4-7]/g;
+
+/**
+ * Whether a peer's message `text` (one message, not a batch, valid JSON) may be passed on as
+ * written under the same id: it names `"id"` once and, a response, `"result"` or `"error"` once,
  * and spells no ASCII letter with a `\u` escape, so that its reader takes the id and outcome the
  * bridge routed it by (see afterIdOf). Else it must be serialized again from what was parsed.
  */
 export function passableAsWritten(text: string, response: boolean): boolean {
-  const id = text.indexOf('"id"');
-  return id !== -1 && text.indexOf('"id"', id + 4) === -1 && (!response || namesOneOutcome(text)) && !hasEscapedLetter(text);
+  let ids = 0;
+  let outcomes = 0;
+  // `test`, not `exec`: no match array per key. Told apart by the character before the match's
+  // end: `"id"` ends in d", `"result"` in t", `"error"` in r", an escape in a digit.
+  for (ROUTING_TEXT.lastIndex = 0; ROUTING_TEXT.test(text); ) {
+    const kind = text.charCodeAt(ROUTING_TEXT.lastIndex - 2);
+    if (kind === 100 /* d */) ids++;
+    else if (kind === 116 /* t */ || kind === 114 /* r */) outcomes++;
+    else return false;
+    if (ids > 1 || (response && outcomes > 1)) return false;
+  }
+  return ids === 1 && (!response || outcomes === 1);
 }
 
 /**
@@ -276,21 +299,12 @@ export function responseLine(id: JsonRpcId, afterId: string): string {
  * So is an id spelled otherwise (`1.0`, `1e0`).
  */
 export function afterIdOf(line: string, id: number): string | undefined {
-  const head = `${RESPONSE_HEAD}${id}`;
-  if (!line.startsWith(head) || line.charCodeAt(head.length) !== 44 /* , */) return undefined;
+  // Compared in place: the head as one string would be built and flattened for every answer.
+  const digits = String(id);
+  const end = RESPONSE_HEAD.length + digits.length;
+  if (!line.startsWith(RESPONSE_HEAD) || !line.startsWith(digits, RESPONSE_HEAD.length) || line.charCodeAt(end) !== 44 /* , */) return undefined;
   // The head names "id" once, no outcome, and escapes nothing: what it is followed by decides, as for any passed on as written.
-  return passableAsWritten(line, true) ? line.slice(head.length) : undefined;
-}
-
-/**
- * Whether JSON text names `"result"` once and `"error"` nowhere, or the other way round. A string
- * value spelled so counts too: a false alarm only costs a serialization.
- */
-function namesOneOutcome(text: string): boolean {
-  const result = text.indexOf('"result"');
-  if (result !== -1) return text.indexOf('"result"', result + 8) === -1 && !text.includes('"error"');
-  const error = text.indexOf('"error"');
-  return error !== -1 && text.indexOf('"error"', error + 7) === -1;
+  return passableAsWritten(line, true) ? line.slice(end) : undefined;
 }
 
 /** Keys of a client's message the bridge acts on: its method, the tool it names (per-method and per-tool scopes), its params and id. */
@@ -337,12 +351,22 @@ const FOLDS_TO_ITSELF = /^[\x20-\x40\x5b-\x7e]*$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const LONGEST_READ_KEY = Math.max(...Object.values(READ_KEYS).flatMap((keys) => [...keys.keys()].map((key) => key.length)));
 
+/**
+ * The form of a key to look up among read keys (folded, see foldedKey), or undefined for one that
+ * can be none of them. Remembered: every message repeats the same few keys, each otherwise tested
+ * with a regular expression or two.
+ */
+const lookupForm = memoized((name): string | undefined => {
+  // _meta's namespaced keys ("io.modelcontextprotocol/protocolVersion") on every modern request.
+  if (name.length > LONGEST_READ_KEY && PRINTABLE_ASCII.test(name)) return undefined;
+  return FOLDS_TO_ITSELF.test(name) ? name : foldedKey(name);
+});
+
 function lookalikeIn(object: unknown, readKeys: ReadonlyMap<string, string>): [string, string] | undefined {
   if (typeof object !== "object" || object === null || Array.isArray(object)) return undefined;
   for (const name of Object.keys(object)) {
-    // _meta's namespaced keys ("io.modelcontextprotocol/protocolVersion") on every modern request.
-    if (name.length > LONGEST_READ_KEY && PRINTABLE_ASCII.test(name)) continue;
-    const read = readKeys.get(FOLDS_TO_ITSELF.test(name) ? name : foldedKey(name));
+    const form = lookupForm(name);
+    const read = form === undefined ? undefined : readKeys.get(form);
     if (read !== undefined && read !== name) return [name, read];
   }
   return undefined;

@@ -21,9 +21,6 @@ export type InputResponses = Record<string, JsonObject>;
 /** Requests for input one round may carry: a server (or child) asking for more is refused, not obeyed. */
 export const MAX_INPUT_REQUESTS = 16;
 
-/** The MRTR fields of a retried request's params. */
-const RETRY_KEYS = ["inputResponses", "requestState"] as const;
-
 /** Whether a server → client request can travel as an `inputRequests` entry. */
 export function isInputRequestMethod(method: string): boolean {
   return INPUT_REQUEST_METHODS.has(method);
@@ -91,9 +88,12 @@ export function missingCapabilityError(requiredCapabilities: JsonObject): { code
   };
 }
 
-/** A retried request's MRTR fields and its params without them. */
+/**
+ * A retried request's MRTR fields (`inputResponses`, `requestState`) and its params without them.
+ * Every input-capable call asks: the two tests are spelled out, with no closure to allocate.
+ */
 export function readRetry(params: JsonObject | undefined): { inputResponses?: unknown; requestState?: unknown; params: JsonObject | undefined } {
-  if (!params || !RETRY_KEYS.some((key) => key in params)) return { params };
+  if (!params || !("inputResponses" in params || "requestState" in params)) return { params };
   const { inputResponses, requestState, ...rest } = params;
   return { inputResponses, requestState, params: rest };
 }

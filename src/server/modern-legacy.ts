@@ -32,6 +32,7 @@ import {
 } from "../mcp/mrtr.ts";
 import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import { completeResultLine, resultProblem, toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
+import { memoized } from "../util/memo.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
 import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
@@ -403,8 +404,7 @@ function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstr
   // Counted from here, before any wait: concurrent calls cannot all pass the check.
   context.legacy.perHolder.set(holder, count + 1);
   const round = new Round(context, message.method, principalName(request), holder, retry.params, message.id, request.envelope);
-  const target = retry.params?.name ?? retry.params?.uri;
-  const call = { clientId: message.id, method: message.method, params: withoutEnvelope(retry.params), sink: round, kind: `${message.method}:${typeof target === "string" ? target.slice(0, 200) : ""}`, holder };
+  const call = { clientId: message.id, method: message.method, params: withoutEnvelope(retry.params), sink: round, kind: kindOf(message.method, retry.params?.name ?? retry.params?.uri), holder };
   let started: StartedCall | Promise<StartedCall>;
   try {
     started = pool.start(request.principal, call, true, primary);
@@ -420,6 +420,18 @@ function roundTrip(context: Context, pool: ModernChildPool, primary: ModernUpstr
       throw error;
     },
   );
+}
+
+/** Per input-capable method, the kinds of its calls by target (see kindOf). */
+const KINDS = new Map([...INPUT_REQUIRED_METHODS].map((method) => [method, memoized((target) => `${method}:${target.slice(0, 200)}`)]));
+
+/**
+ * A call's kind (PoolCall.kind): its method (one of INPUT_REQUIRED_METHODS) and the tool, prompt or
+ * resource it names. Remembered: the pool looks every call's kind up in its sets, and a string
+ * made anew is built and hashed anew.
+ */
+function kindOf(method: string, target: unknown): string {
+  return KINDS.get(method)!(typeof target === "string" ? target : "");
 }
 
 /** The round's call runs on a child: its reply waits for the answer (or for the child to ask). */

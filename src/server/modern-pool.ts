@@ -110,9 +110,13 @@ export class ModernChildPool {
   /** Where children report whether they started, for /ready (the legacy sessions' record, set by the server). */
   starts: StartHealth | undefined;
 
+  /** `session.modern_child: shared`, read once: every call asks for its principal's key. */
+  readonly #shared: boolean;
+
   /** `others` counts the legacy sessions, which share the caps. */
   constructor(config: ServerConfig, platform: Platform, logger: Logger, others: () => number) {
     this.#config = config;
+    this.#shared = config.session.modern_child === "shared";
     this.#platform = platform;
     this.#logger = logger;
     this.#congestion = throttledLog(logger, "stream limits", { burst: 5, windowMs: 60_000 });
@@ -136,12 +140,12 @@ export class ModernChildPool {
 
   /** Children of an owner's own (Principal.owner; none when principals share one child). */
   childrenOf(owner: string): number {
-    return this.#config.session.modern_child === "shared" ? 0 : (this.#groups.get(owner)?.length ?? 0);
+    return this.#shared ? 0 : (this.#groups.get(owner)?.length ?? 0);
   }
 
   /** The key of the principal's children: its owner, or "shared". */
   keyOf(principal: Principal | undefined): string {
-    if (!principal || this.#config.session.modern_child === "shared") return "shared";
+    if (!principal || this.#shared) return "shared";
     return principal.owner;
   }
 

@@ -26,6 +26,7 @@ import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, metaOf, type JsonObject } from "../mcp/envelope.ts";
 import { LEGACY_VERSIONS, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
 import type { ChildExit, Platform } from "../runtime/types.ts";
+import { memoized } from "../util/memo.ts";
 import { VERSION } from "../version.ts";
 import { childEnvironment, StdioChild } from "./child.ts";
 import { exitedBeforeStart, type StartFailure } from "./start-health.ts";
@@ -107,6 +108,9 @@ const MAX_PARKED = 64;
 
 /** Notifications of a legacy child that are not about one call: list changes and resource updates. */
 export type BroadcastListener = (message: JsonRpcNotification) => void;
+
+/** A method as JSON text, remembered: each call of JSON.stringify has a fixed cost of hundreds of instructions, and clients use few methods. */
+const quotedMethod = memoized((method) => JSON.stringify(method));
 
 const PROBE_TIMEOUT_MS = 10_000;
 /** How late a timed-out call may be ended, so that deadline sweeps stay rare (see #expire). */
@@ -281,7 +285,7 @@ export class ModernUpstream {
     if (mode !== "plain") this.#candidateCount++;
     if (mode === "exclusive") this.#exclusiveCount++;
     // Built as text around the params: the request object itself is never needed.
-    this.#child.send(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${sent === undefined ? "" : `,"params":${JSON.stringify(sent)}`}}`);
+    this.#child.send(`{"jsonrpc":"2.0","id":${id},"method":${quotedMethod(method)}${sent === undefined ? "" : `,"params":${JSON.stringify(sent)}`}}`);
     return { upstream: this, id };
   }
 

@@ -74,7 +74,8 @@ export function headerNamedRequest(headers: HeaderSource): JsonRpcRequest | unde
   if (!version || !isModernVersion(version) || !method) return undefined;
   const rawName = headers.get(Header.name)?.trim();
   const name = rawName === undefined ? undefined : decodeHeaderValue(rawName);
-  return { jsonrpc: "2.0", id: 0, method, ...(method === "tools/call" && name !== undefined && { params: { name } }) };
+  // No spread: V8 copies a spread's properties one by one, on every modern request.
+  return method === "tools/call" && name !== undefined ? { jsonrpc: "2.0", id: 0, method, params: { name } } : { jsonrpc: "2.0", id: 0, method };
 }
 
 /** The refusal of a modern request at the edge, with its id so the client can match it. */
@@ -86,6 +87,9 @@ export function modernRejection(id: JsonRpcId | null, rejection: Rejection): Res
 export class ModernServer {
   readonly pool: ModernChildPool;
   readonly #context: ModernContext;
+  /** sse_keepalive_interval and session.stream_buffer_size, read once: every reply takes them. */
+  readonly #keepAliveMs: number;
+  readonly #streamBufferSize: number;
   readonly #toolHeaders = new WeakMap<ModernUpstream, Map<string, ParamHeader[]>>();
   readonly #listedAt = new WeakMap<ModernUpstream, number>();
   /** Per child: how often its tool list changed since the bridge first checked a call on it (and that it listens). */
@@ -102,6 +106,8 @@ export class ModernServer {
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
+    this.#keepAliveMs = config.sse_keepalive_interval;
+    this.#streamBufferSize = config.session.stream_buffer_size;
     const key = config.session.request_state_key?.reveal();
     this.#context = { config, logger, sealer: RequestStateSealer.create(key, { aesGcm: platform.aesGcm, sha256: platform.sha256 }), legacy: new LegacyChildState(config, logger) };
     this.pool.evictWaiting = (children, graceMs, holder) => evictWaitingRound(this.#context, children, graceMs, holder);
@@ -162,7 +168,7 @@ export class ModernServer {
       this.pool.logCongestion({ child: upstream.name });
       return congestedResponse(message.id);
     }
-    const reply = new ModernReply(request.accept, this.#context.config.sse_keepalive_interval, this.#context.config.session.stream_buffer_size);
+    const reply = new ModernReply(request.accept, this.#keepAliveMs, this.#streamBufferSize);
     if (message.method === "subscriptions/listen") {
       // Per holder, not per child: with one shared child, one user's streams must not use up another's.
       const key = request.holder;
