@@ -544,7 +544,7 @@ const clientSchema = section({
 const storageSchema = section({
   type: z.enum(["file", "memory"]).default("file").describe("file: kept in one file under path, surviving restarts; memory: lost on restart."),
   path: z.string().optional().describe("State directory; default $XDG_STATE_HOME/mcp-bridge, else ~/.local/state/mcp-bridge. Created with mode 0700."),
-  max_entries: z.number().int().positive().default(100_000).describe("Entries kept at most (clients, codes, refresh tokens, limiter counters); beyond it new ones are refused, limiter counters and cached documents giving way first."),
+  max_entries: z.number().int().positive().default(100_000).describe("Entries kept at most (clients, codes, refresh tokens, limiter counters); beyond it new ones are refused (503). Limiter counters and cached documents take at most a quarter, the least recently written giving way to a new one; one user's sign-ins keep at most a few hundred entries, so keep it at 1000 or more."),
   allow_group_write: z.boolean().default(false).describe("Accept a state directory its group may write to, as a Kubernetes volume with fsGroup is (mode 2770): every member of that group is then trusted as the bridge itself. A directory others may write to is refused always."),
 });
 

@@ -141,11 +141,12 @@ export function createMetadataDocumentResolver(options: { config: CimdConfig; fe
       }
     },
 
-    async used(clientId) {
+    async used(clientId, adopt) {
       const key = `cimd-ok:${clientId}`;
       const marked = await store.get(key);
+      if (typeof marked === "number" ? Date.now() - marked < KNOWN_GOOD_RENEW_MS : !(await adopt())) return;
       // Called once the tokens are issued: a full store must not turn them into an error now.
-      if (typeof marked !== "number" || Date.now() - marked >= KNOWN_GOOD_RENEW_MS) await store.put(key, Date.now(), KNOWN_GOOD_MS).catch(() => {});
+      await store.put(key, Date.now(), KNOWN_GOOD_MS).catch(() => {});
     },
   };
 }

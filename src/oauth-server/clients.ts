@@ -48,13 +48,23 @@ const TOUCH_INTERVAL_MS = 3_600_000;
  * rather than hold the store for a month. Clients register right before they authorize.
  */
 const UNUSED_REGISTRATION_MS = 86_400_000;
+/**
+ * Clients one person may make lasting (their first use keeps them registration_lifetime, or marks
+ * a metadata document known) per registration_lifetime. Past it a new client still gets its tokens
+ * and stays an unused registration: otherwise a script signing one account in with a new client
+ * each time would keep a registration per sign-in for a month, and fill the store for everyone.
+ */
+export const CLIENTS_PER_SUBJECT = 50;
 
 /** Resolves a URL-shaped client_id (Client ID Metadata Document); undefined when CIMD is off. */
 export interface MetadataDocumentResolver {
   /** `address`: the requesting client's, for the limit on fetches (see cimd.ts). */
   resolve(clientId: string, address?: string): Promise<Client>;
-  /** The client of document `clientId` got a token: it is known, and never refused a fetch. */
-  used(clientId: string): Promise<void>;
+  /**
+   * The client of document `clientId` got a token: it is known, and never refused a fetch. Marked
+   * the first time only when `adopt` says yes (ClientRegistry.touch); renewed after.
+   */
+  used(clientId: string, adopt: () => Promise<boolean>): Promise<void>;
 }
 
 export interface ClientRegistryOptions {
@@ -220,13 +230,18 @@ export class ClientRegistry {
   /**
    * Keeps a registration alive: it is used, so it expires `registrationLifetime` from now. Written
    * on its first use, then at most once per TOUCH_INTERVAL_MS per client, not on every token request.
-   * A metadata document's client is marked known instead (see cimd.ts).
+   * A metadata document's client is marked known instead (see cimd.ts). The first use counts
+   * against `adopter` (the subjectKey of the person whose code was redeemed; none for a refresh,
+   * which only keeps lasting clients alive): past CLIENTS_PER_SUBJECT the client stays unused.
    */
-  async touch(client: Client): Promise<void> {
-    if (client.source === "cimd") return this.#options.cimd?.used(client.client_id);
+  async touch(client: Client, adopter?: string): Promise<void> {
+    const { store, registrationLifetime } = this.#options;
+    // A count that cannot be kept (a full store) adopts nothing: the tokens are issued already.
+    const adopt = async () => adopter !== undefined && (await store.increment(`adopted:${adopter}`, 1, registrationLifetime).catch(() => Infinity)) <= CLIENTS_PER_SUBJECT;
+    if (client.source === "cimd") return this.#options.cimd?.used(client.client_id, adopt);
     const now = this.#now();
-    if (client.touched_at !== undefined && now - client.touched_at < Math.min(TOUCH_INTERVAL_MS, this.#options.registrationLifetime / 2)) return;
-    await this.#options.store.put(`client:${client.client_id}`, { ...client, touched_at: now } as never, this.#options.registrationLifetime);
+    if (client.touched_at === undefined ? !(await adopt()) : now - client.touched_at < Math.min(TOUCH_INTERVAL_MS, registrationLifetime / 2)) return;
+    await store.put(`client:${client.client_id}`, { ...client, touched_at: now } as never, registrationLifetime);
   }
 
   /** Checks a confidential client's secret in constant time. */

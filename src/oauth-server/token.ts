@@ -5,7 +5,7 @@
 import type { Client } from "./clients.ts";
 import type { AuthorizationServerContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse } from "./errors.ts";
-import { OFFLINE_ACCESS } from "./grants.ts";
+import { OFFLINE_ACCESS, subjectKey } from "./grants.ts";
 import { json, readForm, readFormBody, uniqueParams } from "./http.ts";
 import { timingSafeEqual, toBase64Url } from "../util/digest.ts";
 import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
@@ -109,7 +109,7 @@ export function createTokenEndpoint(as: AuthorizationServerContext) {
       }
     });
     const tokens = await as.grants.issueForCode(code, record);
-    await as.clients.touch(client);
+    await as.clients.touch(client, await subjectKey(as.sha256, record.sub, record.credential));
     return json(tokens);
   }
 

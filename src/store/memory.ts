@@ -163,7 +163,8 @@ export class MemoryStore implements Store {
     const crowded = () => evictable && this.entries.size < this.#maxEntries && (this.#evictable.size >= this.#maxEvictable || this.#overLimit(key) !== undefined);
     if (this.#overLimit(key) === undefined && !crowded()) return;
     if (this.#now() >= this.#nextExpiry) this.#pruneNow();
-    if (crowded()) this.#evictLeastRecent();
+    // More than one only when more were kept than fit now (max_entries lowered, or an older version's state).
+    while (crowded() && this.#evictable.size > 0) this.#evictLeastRecent();
     const limit = this.#overLimit(key) ?? (evictable && this.#evictable.size >= this.#maxEvictable ? this.#maxEvictable : undefined);
     if (limit !== undefined) throw new StoreFullError(limit);
   }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CLIENTS_PER_SUBJECT } from "../../src/oauth-server/clients.ts";
 import { GRANTS_PER_SUBJECT } from "../../src/oauth-server/grants.ts";
 import { ALICE, authorizeUrl, BOB, CLAUDE_CALLBACK, fullFlow, openLoginPage, postForm, postJson, redeem, registerClient, startAsBridge, submitLogin } from "./support.ts";
 
@@ -176,6 +177,41 @@ test("one user signing in again and again is throttled after 60 sign-ins in a wi
     assert.equal(statuses.at(-1), 429, "the 61st sign-in in the window is refused");
     assert.match(bridge.logs(), /authorization_throttled[^\n]*alice/);
     assert.ok((await fullFlow(bridge, BOB)).tokens.access_token, "another user signs in");
+  } finally {
+    await bridge.stop();
+  }
+});
+
+test(`one user making a new client lasting at each sign-in: past ${CLIENTS_PER_SUBJECT} a new client gets its tokens but stays unused, and gives way in the ring like any unused one`, { timeout: 180_000 }, async () => {
+  // max_entries 1000: a ring of 100 unused registrations. Each registration comes from an address of its own group of 5.
+  const bridge = await startAsBridge({ storage: { type: "memory", max_entries: 1000 }, server: { trusted_proxies: ["127.0.0.1/32"] }, oauthServer: { login_session_lifetime: "1h" } });
+  try {
+    const register = async (from: string, name: string) => {
+      const response = await postJson(`${bridge.origin}/register`, { client_name: name, redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"] }, { "x-forwarded-for": from });
+      assert.equal(response.status, 201);
+      return ((await response.json()) as { client_id: string }).client_id;
+    };
+    let cookies: Record<string, string> = {};
+    const grants: { clientId: string; refreshToken: string }[] = [];
+    for (let i = 0; i <= CLIENTS_PER_SUBJECT; i++) {
+      const from = { "x-forwarded-for": `198.51.100.${1 + Math.floor(i / 5)}` };
+      const clientId = await register(from["x-forwarded-for"], `alice's client ${i}`);
+      const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
+      const form = await openLoginPage(url, cookies, from);
+      const answer = await submitLogin(bridge.origin, form, i === 0 ? { username: ALICE.username, password: ALICE.password } : {}, { headers: from });
+      assert.equal(answer.status, 303, await answer.text());
+      const session = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-bridge-session="));
+      if (session) cookies = { ...form.cookies, "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) };
+      const code = new URL(answer.headers.get("location")!).searchParams.get("code")!;
+      const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token: string };
+      grants.push({ clientId, refreshToken: tokens.refresh_token });
+    }
+    // Others register 100 fresh clients: the ring of unused registrations turns over once.
+    for (let j = 0; j < 100; j++) await register(`203.0.113.${1 + Math.floor(j / 5)}`, `someone else's ${j}`);
+    const refresh = async ({ clientId, refreshToken }: { clientId: string; refreshToken: string }) =>
+      (await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId })).status;
+    assert.equal(await refresh(grants[CLIENTS_PER_SUBJECT - 1]!), 200, `the ${CLIENTS_PER_SUBJECT}th client was made lasting`);
+    assert.equal(await refresh(grants[CLIENTS_PER_SUBJECT]!), 401, "the one past it stayed unused, and gave way (invalid_client: it registers again)");
   } finally {
     await bridge.stop();
   }

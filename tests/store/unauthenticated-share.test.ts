@@ -74,3 +74,16 @@ test("counters hold a quarter of the store, the least recently written giving wa
 test("an evictable prefix outside the unauthenticated ones is a programming error", () => {
   assert.throws(() => new MemoryStore({ unauthenticatedPrefixes: ["pending:"], evictablePrefixes: ["grant:"] }), /evictable prefix "grant:" is not among the unauthenticated prefixes/);
 });
+
+test("more counters than their quarter, kept from before max_entries was lowered: a new one makes room by as many as it takes", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "store-evict-"));
+  const open = (maxEntries: number) => FileStore.open({ directory, platform: nodePlatform, logger, maxEntries, unauthenticatedPrefixes: ["count:"], evictablePrefixes: ["count:"] });
+  let store = await open(40);
+  for (let i = 0; i < 10; i++) await store.increment(`count:${i}`, 1, 60_000);
+  await store.close();
+  store = await open(12);
+  await store.increment("count:new", 1, 60_000);
+  const kept = await Promise.all(Array.from({ length: 10 }, (_, i) => store.get(`count:${i}`)));
+  assert.deepEqual(kept, [...Array(8).fill(undefined), 1, 1], "the quarter of 12 is 3: the two most recent and the new one");
+  await store.close();
+});
