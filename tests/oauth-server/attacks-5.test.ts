@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { RunningBridge } from "../support/bridge.ts";
 import { CLIENTS_PER_SUBJECT } from "../../src/oauth-server/clients.ts";
 import { GRANTS_PER_SUBJECT } from "../../src/oauth-server/grants.ts";
 import { ALICE, authorizeUrl, BOB, CLAUDE_CALLBACK, fullFlow, openLoginPage, postForm, postJson, redeem, registerClient, startAsBridge, submitLogin } from "./support.ts";
@@ -112,6 +113,22 @@ test("fresh public registrations from many addresses, far more than the ring hol
   }
 });
 
+/**
+ * Alice's sign-in at `bridge` for `clientId` from `from` (X-Forwarded-For): with her password when
+ * `cookies` holds no login session, else with it. Her cookies after it, and the refresh token.
+ */
+async function aliceSignsIn(bridge: RunningBridge, clientId: string, cookies: Record<string, string>, from: string): Promise<{ cookies: Record<string, string>; refreshToken: string }> {
+  const headers = { "x-forwarded-for": from };
+  const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
+  const form = await openLoginPage(url, cookies, headers);
+  const answer = await submitLogin(bridge.origin, form, cookies["mcp-bridge-session"] ? {} : { username: ALICE.username, password: ALICE.password }, { headers });
+  assert.equal(answer.status, 303, await answer.text());
+  const session = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-bridge-session="));
+  const code = new URL(answer.headers.get("location")!).searchParams.get("code")!;
+  const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token: string };
+  return { cookies: session ? { ...form.cookies, "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) } : cookies, refreshToken: tokens.refresh_token };
+}
+
 test(`one user signing in again and again keeps at most ${GRANTS_PER_SUBJECT} grants: the next ends the oldest, not the store; other users are untouched`, { timeout: 180_000 }, async () => {
   // A login session, so that each sign-in is a consent only; the authorization requests come from
   // a new address every 50 (the bridge allows 100 pending sign-ins per address and window).
@@ -122,16 +139,9 @@ test(`one user signing in again and again keeps at most ${GRANTS_PER_SUBJECT} gr
     let cookies: Record<string, string> = {};
     const refreshTokens: string[] = [];
     for (let i = 0; i <= GRANTS_PER_SUBJECT; i++) {
-      const from = { "x-forwarded-for": `203.0.113.${1 + Math.floor(i / 50)}` };
-      const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
-      const form = await openLoginPage(url, cookies, from);
-      const answer = await submitLogin(bridge.origin, form, i === 0 ? { username: ALICE.username, password: ALICE.password } : {}, { headers: from });
-      assert.equal(answer.status, 303, await answer.text());
-      const session = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-bridge-session="));
-      if (session) cookies = { ...form.cookies, "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) };
-      const code = new URL(answer.headers.get("location")!).searchParams.get("code")!;
-      const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token: string };
-      refreshTokens.push(tokens.refresh_token);
+      const signedIn = await aliceSignsIn(bridge, clientId, cookies, `203.0.113.${1 + Math.floor(i / 50)}`);
+      cookies = signedIn.cookies;
+      refreshTokens.push(signedIn.refreshToken);
     }
     const refresh = async (clientId: string, token: string) => {
       const answer = await postForm(`${bridge.origin}/token`, { grant_type: "refresh_token", refresh_token: token, client_id: clientId });
@@ -194,17 +204,11 @@ test(`one user making a new client lasting at each sign-in: past ${CLIENTS_PER_S
     let cookies: Record<string, string> = {};
     const grants: { clientId: string; refreshToken: string }[] = [];
     for (let i = 0; i <= CLIENTS_PER_SUBJECT; i++) {
-      const from = { "x-forwarded-for": `198.51.100.${1 + Math.floor(i / 5)}` };
-      const clientId = await register(from["x-forwarded-for"], `alice's client ${i}`);
-      const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
-      const form = await openLoginPage(url, cookies, from);
-      const answer = await submitLogin(bridge.origin, form, i === 0 ? { username: ALICE.username, password: ALICE.password } : {}, { headers: from });
-      assert.equal(answer.status, 303, await answer.text());
-      const session = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-bridge-session="));
-      if (session) cookies = { ...form.cookies, "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) };
-      const code = new URL(answer.headers.get("location")!).searchParams.get("code")!;
-      const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token: string };
-      grants.push({ clientId, refreshToken: tokens.refresh_token });
+      const from = `198.51.100.${1 + Math.floor(i / 5)}`;
+      const clientId = await register(from, `alice's client ${i}`);
+      const signedIn = await aliceSignsIn(bridge, clientId, cookies, from);
+      cookies = signedIn.cookies;
+      grants.push({ clientId, refreshToken: signedIn.refreshToken });
     }
     // Others register 100 fresh clients: the ring of unused registrations turns over once.
     for (let j = 0; j < 100; j++) await register(`203.0.113.${1 + Math.floor(j / 5)}`, `someone else's ${j}`);
