@@ -79,7 +79,7 @@ test("registrations never used for a token are dropped after a day, so a registr
   const unused = (await clients.register({ client_name: "unused", redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }))!.client_id as string;
   const used = (await clients.register({ client_name: "used", redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }))!.client_id as string;
   now += 60_000;
-  await clients.touch((await clients.lookup(used))!); // its first token
+  await clients.touch((await clients.lookup(used))!, "alice"); // its first token, for alice
   now += 86_400_000;
   assert.equal(await clients.lookup(unused), undefined, "the unused registration is gone");
   assert.ok(await clients.lookup(used), "the used one stays");

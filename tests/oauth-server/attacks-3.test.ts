@@ -55,7 +55,7 @@ test("unused registrations are bounded: the oldest unused one gives way, however
   const register = async (name: string) => (await clients.register({ client_name: name, redirect_uris: [CLAUDE_CALLBACK], token_endpoint_auth_method: "none" }))!.client_id as string;
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push(await register(`client ${i}`));
-  await clients.touch((await clients.lookup(ids[1]!))!);
+  await clients.touch((await clients.lookup(ids[1]!))!, "alice"); // its first token, for alice
   // Five fresh unused registrations, the same second: the next ones still register (before, they
   // were refused for ten minutes, so a few addresses filling the ring locked everyone out).
   const newcomers = [await register("new 0"), await register("new 1")];
