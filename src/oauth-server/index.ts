@@ -48,10 +48,8 @@ type ConnectionEnv = { Bindings: ConnectionInfo };
  * and per-address counters and cached metadata documents at most a quarter, the least recently
  * written giving way (MemoryStoreOptions): neither kind can crowd out the other.
  */
-const STORE_KEYS: KeyClasses = {
-  unauthenticatedPrefixes: ["authz:", "federated:state:", "authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"],
-  evictablePrefixes: ["authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"],
-};
+const FORGETTABLE_KEYS = ["authorize:", "upstream:", "login:", "register:", "cimd:", "cimd-fetch:"];
+const STORE_KEYS: KeyClasses = { unauthenticatedPrefixes: ["authz:", "federated:state:", ...FORGETTABLE_KEYS], evictablePrefixes: FORGETTABLE_KEYS };
 
 export interface AuthorizationServerOptions {
   config: OAuthServerConfig;
