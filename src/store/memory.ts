@@ -31,6 +31,10 @@ export function canonicalJson(value: StoredValue): string {
   return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(",")}}`;
 }
 
+function startsWithAny(key: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((prefix) => key.startsWith(prefix));
+}
+
 export interface MemoryStoreOptions {
   maxEntries?: number;
   /**
@@ -93,11 +97,11 @@ export class MemoryStore implements Store {
   }
 
   #isUnauthenticated(key: string): boolean {
-    return this.#unauthenticatedPrefixes.some((prefix) => key.startsWith(prefix));
+    return startsWithAny(key, this.#unauthenticatedPrefixes);
   }
 
   #isEvictable(key: string): boolean {
-    return this.#evictablePrefixes.some((prefix) => key.startsWith(prefix));
+    return startsWithAny(key, this.#evictablePrefixes);
   }
 
   /** Every entry goes in through here and out through #drop, which keep #unauthenticated and #evictable counted. */
@@ -169,10 +173,9 @@ export class MemoryStore implements Store {
     if (limit !== undefined) throw new StoreFullError(limit);
   }
 
-  /** Drops the least recently written evictable entry, reported as a change (undone when the report throws). */
+  /** Drops the least recently written evictable entry (there is one), reported as a change (undone when the report throws). */
   #evictLeastRecent(): void {
-    const [key] = this.#evictable;
-    if (key === undefined) return;
+    const key = this.#evictable.values().next().value as string;
     const entry = this.entries.get(key)!;
     this.#drop(key);
     this.#changed(key, entry);
