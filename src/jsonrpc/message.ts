@@ -307,8 +307,13 @@ export function afterIdOf(line: string, id: number): string | undefined {
   return passableAsWritten(line, true) ? line.slice(end) : undefined;
 }
 
-/** Keys of a client's message the bridge acts on: its method, the tool it names (per-method and per-tool scopes), its params and id. */
-const DECIDING_KEYS = ['"method"', '"params"', '"name"', '"id"'];
+/**
+ * The keys of a client's message the bridge acts on (its method, the tool it names for per-method
+ * and per-tool scopes, its params and id), or a `\u` escape of an ASCII character (0x40-0x7F: a
+ * key spelled so hides from a plain search). One pass finds them all, as ROUTING_TEXT does: an
+ * `indexOf` per key costs about four times as much on a request.
+ */
+const DECIDING_TEXT = /"(?:id|method|params|name)"|\\u00[4-7]/g;
 
 /**
  * Whether a client's compact message `text` may go to the child as received rather than serialized
@@ -316,14 +321,19 @@ const DECIDING_KEYS = ['"method"', '"params"', '"name"', '"id"'];
  * JSON.parse keeps the last of repeated keys; a child whose parser keeps the first would run another
  * method or tool than the one the bridge authorized. So, as for afterIdOf, text naming a deciding
  * key more than once (anywhere, nested too: a false alarm only costs a serialization), or with a
- * `\u` escape of an ASCII letter (a key spelled so hides from a plain search), is not.
+ * `\u` escape of an ASCII character, is not.
  */
 export function forwardableAsReceived(text: string): boolean {
-  for (const key of DECIDING_KEYS) {
-    const at = text.indexOf(key);
-    if (at !== -1 && text.indexOf(key, at + key.length) !== -1) return false;
+  let seen = 0;
+  for (DECIDING_TEXT.lastIndex = 0; DECIDING_TEXT.test(text); ) {
+    const end = DECIDING_TEXT.lastIndex;
+    // Told apart by the characters before the closing quote: i|d", o|d", m|s", m|e"; an escape ends in a digit.
+    const last = text.charCodeAt(end - 2);
+    const key = last === 100 /* d */ ? (text.charCodeAt(end - 3) === 105 /* i */ ? 1 : 2) : last === 115 /* s */ ? 4 : last === 101 /* e */ ? 8 : 0;
+    if (key === 0 || seen & key) return false;
+    seen |= key;
   }
-  return !hasEscapedLetter(text);
+  return true;
 }
 
 /** A key as lenient readers match it: up to a NUL (a C string), in any case, ſ as s (Go's Unicode case folding). */
@@ -385,15 +395,6 @@ export function lookalikeKey(message: unknown): [string, string] | undefined {
   const params = (message as { params?: unknown } | undefined)?.params;
   const meta = (params as { _meta?: unknown } | undefined)?._meta;
   return lookalikeIn(message, READ_KEYS.message) ?? lookalikeIn(params, READ_KEYS.params) ?? lookalikeIn(meta, READ_KEYS.meta);
-}
-
-/** Whether JSON text has a `\u` escape of an ASCII letter (0x40-0x7F): how a key could hide from a plain search. */
-function hasEscapedLetter(text: string): boolean {
-  for (let at = text.indexOf("\\u00"); at !== -1; at = text.indexOf("\\u00", at + 4)) {
-    const digit = text.charCodeAt(at + 4);
-    if (digit >= 0x34 && digit <= 0x37) return true;
-  }
-  return false;
 }
 
 /** A map key for an id: 1 and "1" are different ids. */
