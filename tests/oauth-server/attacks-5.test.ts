@@ -117,7 +117,8 @@ test("fresh public registrations from many addresses, far more than the ring hol
  * Alice's sign-in at `bridge` for `clientId` from `from` (X-Forwarded-For): with her password when
  * `cookies` holds no login session, else with it. Her cookies after it, and the refresh token.
  */
-async function aliceSignsIn(bridge: RunningBridge, clientId: string, cookies: Record<string, string>, from: string): Promise<{ cookies: Record<string, string>; refreshToken: string }> {
+/** Alice consents (signing in when `cookies` hold no login session) from address `from`: her code, its verifier, and the cookies after. */
+async function aliceAuthorizes(bridge: RunningBridge, clientId: string, cookies: Record<string, string>, from: string): Promise<{ cookies: Record<string, string>; code: string; verifier: string }> {
   const headers = { "x-forwarded-for": from };
   const { url, verifier } = authorizeUrl(bridge.origin, clientId, { resource: bridge.url });
   const form = await openLoginPage(url, cookies, headers);
@@ -125,9 +126,41 @@ async function aliceSignsIn(bridge: RunningBridge, clientId: string, cookies: Re
   assert.equal(answer.status, 303, await answer.text());
   const session = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-bridge-session="));
   const code = new URL(answer.headers.get("location")!).searchParams.get("code")!;
-  const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token: string };
-  return { cookies: session ? { ...form.cookies, "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) } : cookies, refreshToken: tokens.refresh_token };
+  return { cookies: session ? { ...form.cookies, "mcp-bridge-session": session.split(";")[0]!.slice("mcp-bridge-session=".length) } : cookies, code, verifier };
 }
+
+/** aliceAuthorizes, then the code redeemed: her refresh token. */
+async function aliceSignsIn(bridge: RunningBridge, clientId: string, cookies: Record<string, string>, from: string): Promise<{ cookies: Record<string, string>; refreshToken: string }> {
+  const authorized = await aliceAuthorizes(bridge, clientId, cookies, from);
+  const tokens = (await (await redeem(bridge.origin, clientId, authorized.code, authorized.verifier, { resource: bridge.url })).json()) as { refresh_token: string };
+  return { cookies: authorized.cookies, refreshToken: tokens.refresh_token };
+}
+
+test("one user's codes redeemed all at once each get their tokens: writers of the user's list of grants take turns, none is refused after its code was used", { timeout: 120_000 }, async () => {
+  // Each redemption adds to the user's list of grants by compare-and-set (five attempts); one that
+  // lost every race would get 503 with its code spent, and its user would sign in again.
+  const bridge = await startAsBridge({ server: { trusted_proxies: ["127.0.0.1/32"] }, oauthServer: { login_session_lifetime: "1h" } });
+  try {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    let cookies: Record<string, string> = {};
+    const codes: Array<{ code: string; verifier: string }> = [];
+    for (let i = 0; i < 16; i++) {
+      const authorized = await aliceAuthorizes(bridge, clientId, cookies, "203.0.113.9");
+      cookies = authorized.cookies;
+      codes.push(authorized);
+    }
+    const answers = await Promise.all(codes.map(({ code, verifier }) => redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })));
+    const bodies = await Promise.all(answers.map((answer) => answer.json() as Promise<{ refresh_token?: string; error?: string }>));
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      answers.map(() => 200),
+      JSON.stringify(bodies.filter((body) => body.error)),
+    );
+    assert.equal(new Set(bodies.map((body) => body.refresh_token)).size, 16, "16 grants");
+  } finally {
+    await bridge.stop();
+  }
+});
 
 test(`one user signing in again and again keeps at most ${GRANTS_PER_SUBJECT} grants: the next ends the oldest, not the store; other users are untouched`, { timeout: 180_000 }, async () => {
   // A login session, so that each sign-in is a consent only; the authorization requests come from
