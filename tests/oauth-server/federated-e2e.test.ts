@@ -211,6 +211,8 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     assert.equal(back.status, 303, await back.text());
     const code = new URL(back.headers.get("location")!).searchParams.get("code")!;
     assert.equal((await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).status, 200);
+    const login = await consent(clientId, "s-login", { prompt: "login" });
+    assert.equal(login.upstream.searchParams.get("max_age"), "0", "prompt=login alone: max_age=0, so that the provider says when the person signed in");
     const plain = await consent(clientId, "s-plain");
     assert.equal(plain.upstream.searchParams.get("prompt"), null);
     assert.equal(plain.upstream.searchParams.get("max_age"), null);
@@ -381,6 +383,15 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
     assert.ok((await signInAs("alice")).searchParams.get("code"), "without prompt=login an old sign-in at the provider is fine");
     rewrite = (claims) => ({ ...claims, auth_time: Math.floor(Date.now() / 1000) });
     assert.ok((await signInAs("alice", { prompt: "login" })).searchParams.get("code"), "a fresh auth_time signs in");
+  });
+
+  test("prompt=login answered with no auth_time at all (prompt and max_age dropped from the provider's URL, an old sign-in reused) is refused: server_error, no code", async () => {
+    rewrite = ({ auth_time: _dropped, ...claims }) => claims;
+    const back = await signInAs("alice", { prompt: "login" });
+    assert.equal(back.searchParams.get("error"), "server_error");
+    assert.equal(back.searchParams.get("code"), null);
+    assert.match(bridge.logs(), /login_failed[^\n]*no auth_time/);
+    assert.ok((await signInAs("alice")).searchParams.get("code"), "without prompt=login none is needed");
   });
 
   test("keys the provider cannot serve are asked for once per cooldown, not at every sign-in; the keys fetched before still sign people in", { timeout: 60_000 }, async () => {

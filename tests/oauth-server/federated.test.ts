@@ -386,6 +386,21 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(error.reason, /does not match/);
   });
 
+  it("refuses a remote provider's metadata naming a plain-http endpoint on this machine (its token request would carry the client secret there)", async () => {
+    const remote = "https://idp.remote.test";
+    for (const key of ["authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"]) {
+      const metadata = { issuer: remote, authorization_endpoint: `${remote}/auth`, token_endpoint: `${remote}/token`, jwks_uri: `${remote}/keys`, [key]: "http://127.0.0.1:9/internal/admin" };
+      const discovery: typeof fetch = async (input) => (String(input).startsWith(`${remote}/.well-known/`) ? Response.json(metadata) : new Response(null, { status: 404 }));
+      const { login } = await setUp({ upstream_issuer: remote }, { fetch: discovery });
+      const error = await rejection(login.begin("p"));
+      assert.equal(error.code, "upstream_error", key);
+      assert.match(error.reason, new RegExp(`"${key}" must be an https URL`));
+    }
+    // A provider on this machine itself (as here in tests) may name its own plain-http endpoints.
+    const { login } = await setUp();
+    assert.equal((await login.begin("p-local")).protocol, "http:");
+  });
+
   it("takes the client secret from client_secret_env, and says which variable is missing", () => {
     const config = federatedConfig({ upstream_issuer: "https://idp.example", client_id: "x", client_secret_env: "UPSTREAM_SECRET" });
     assert.equal(resolveClientSecret(config, { UPSTREAM_SECRET: "s3cret" }).reveal(), "s3cret");

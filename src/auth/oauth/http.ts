@@ -44,6 +44,16 @@ export function isTrustedEndpoint(value: string): boolean {
   return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url));
 }
 
+/**
+ * Whether an endpoint named in the metadata of issuer `issuer` may be used: isTrustedEndpoint, and
+ * plain http only where the issuer is on plain-http loopback itself. A remote provider must not
+ * point the bridge (and the client credentials it sends) at services on the bridge's own machine.
+ */
+export function isTrustedEndpointOf(issuer: string, value: string): boolean {
+  if (!isTrustedEndpoint(value)) return false;
+  return new URL(value).protocol === "https:" || (isTrustedEndpoint(issuer) && new URL(issuer).protocol === "http:");
+}
+
 /** Reads a JSON object from `response`, refusing bodies over `limit` bytes and non-2xx answers (UpstreamError, see readJsonBody). */
 export async function readJsonObject(response: Response, limit: number, what: string): Promise<Record<string, unknown>> {
   if (!response.ok) {

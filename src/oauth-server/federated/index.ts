@@ -173,7 +173,9 @@ export class FederatedLogin implements UpstreamLogin {
       code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: "S256",
       ...(asked.prompt && asked.prompt.length > 0 && { prompt: asked.prompt.join(" ") }),
-      ...(asked.maxAge !== undefined && { max_age: String(asked.maxAge) }),
+      // With prompt=login, max_age=0 at least: a provider then MUST say when the person signed in
+      // (auth_time, OIDC Core §3.1.2.1), which #finish requires; prompt alone can be dropped from the URL.
+      ...((asked.maxAge !== undefined || record.loginAfter) && { max_age: String(asked.maxAge ?? 0) }),
     };
     for (const [name, value] of Object.entries(parameters)) url.searchParams.set(name, value);
     return url;
@@ -228,9 +230,13 @@ export class FederatedLogin implements UpstreamLogin {
     const tokens = await oauth.processAuthorizationCodeResponse(as, this.#client, response, { expectedNonce: record.nonce, requireIdToken: true, ...(maxAge !== undefined && { maxAge }) });
     const claims: Record<string, unknown> = { ...oauth.getValidatedIdTokenClaims(tokens)! };
     // prompt=login asks the provider to sign the person in again (OIDC Core §3.1.2.1); an auth_time
-    // from before this sign-in began says it did not. Optional then, so only a present one is checked.
+    // from before this sign-in began says it did not, and none at all (asked for with max_age, see
+    // begin) proves nothing: the person at the browser may have dropped prompt from the URL.
     const loginAfter = record.loginAfter ? Number(record.loginAfter) / 1000 : undefined;
-    if (loginAfter !== undefined && typeof claims.auth_time === "number" && claims.auth_time < loginAfter - ID_TOKEN_CLOCK_TOLERANCE_S) {
+    if (loginAfter !== undefined && typeof claims.auth_time !== "number") {
+      throw new UpstreamLoginError("upstream_error", "ID token has no auth_time, though this sign-in asked the provider to sign the person in again (prompt=login, max_age)");
+    }
+    if (loginAfter !== undefined && (claims.auth_time as number) < loginAfter - ID_TOKEN_CLOCK_TOLERANCE_S) {
       throw new UpstreamLoginError("upstream_error", "ID token auth_time predates this sign-in, which asked the provider to sign the person in again (prompt=login)");
     }
     // oauth4webapi compares azp only when there are several audiences; OIDC Core §3.1.3.7 step 5
