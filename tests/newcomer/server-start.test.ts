@@ -3,10 +3,13 @@
  * when it starts, naming the key (and, for "node server.mjs", where arguments go), rather than only
  * failing each initialize later. A port another program holds is an error naming the key to
  * change. check-config warns, as the start does, about a listener beyond loopback with
- * authentication off.
+ * authentication off. `npm start`'s script stops the bridge gracefully on one Ctrl-C.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { ECHO_SERVER, runCli, startBridge, waitForLog, writeConfig } from "../support/bridge.ts";
 
@@ -180,5 +183,37 @@ test('server.cors.allowed_headers/allowed_methods "*": without allow_credentials
     } finally {
       await bridge.stop();
     }
+  }
+});
+
+test("npm start: one Ctrl-C (SIGINT to the terminal's foreground process group, and passed on by npm) shuts the bridge down gracefully, not at once", { timeout: 60_000 }, async () => {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  // A process group of its own, as a terminal gives the job it runs in the foreground.
+  const started = spawn(process.execPath, ["scripts/start.mjs"], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MCP_BRIDGE_PORT: String(port), MCP_BRIDGE_TOKEN: "newcomer-token-0123456789" } });
+  let output = "";
+  started.stdout!.on("data", (chunk: Buffer) => (output += chunk));
+  started.stderr!.on("data", (chunk: Buffer) => (output += chunk));
+  const exited = once(started, "exit");
+  try {
+    for (let i = 0; i < 200 && !(await fetch(`http://127.0.0.1:${port}/health`).then((response) => response.ok, () => false)); i++) await sleep(100);
+    // A session open, as after trying the bridge out: its child takes a moment to stop.
+    const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "newcomer", version: "1" } } };
+    const opened = await fetch(`http://127.0.0.1:${port}/mcp`, { method: "POST", headers: { authorization: "Bearer newcomer-token-0123456789", "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify(initialize) });
+    assert.ok(opened.headers.get("mcp-session-id"), await opened.text());
+    process.kill(-started.pid!, "SIGINT");
+    // npm passes the same keypress on to the script it runs, a moment later.
+    await sleep(10);
+    if (started.exitCode === null) process.kill(started.pid!, "SIGINT");
+    const [code] = await exited;
+    assert.match(output, /shutting down/);
+    assert.doesNotMatch(output, /second signal/, output);
+    assert.equal(code, 0, output);
+  } finally {
+    if (started.exitCode === null) process.kill(-started.pid!, "SIGKILL");
   }
 });
