@@ -33,10 +33,15 @@ export interface StdioBridge {
    * The bridge is stopping: tells the remote server of every request of the local client still in
    * flight (`notifications/cancelled`; MCP: a dropped connection is no cancellation, and a server
    * without a session hears of nothing else), and resolves once each was sent or `signal` aborted.
-   * The requests themselves stay in flight, to get their error when the transport closes.
+   * The requests themselves stay in flight, to get their error when the transport closes (or from failInFlight).
    * `why` (e.g. "stdin closed", "SIGTERM") goes into each cancellation's reason.
    */
   cancelInFlight(why: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Answers every request still in flight with a JSON-RPC error saying the bridge stopped (`why`)
+   * before the remote server answered: the last thing before exit, so that none goes unanswered.
+   */
+  failInFlight(why: string): void;
   /** A message from the remote server, with the text it came in when it is as parsed from it (wired as the transport's `deliver`). */
   deliver(message: JsonRpcMessage, source?: Source): void;
   /** A request of the remote server's not delivered: answered with `error` (wired as the transport's `refuse`; see unasked). */
@@ -380,6 +385,9 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         if (logger.enabled("debug")) logger.debug("bridge → local", { method: request.method, id });
         write({ jsonrpc: "2.0", id, method: request.method, ...(request.params !== undefined && { params: request.params }) });
       });
+    },
+    failInFlight(why) {
+      for (const [key, entry] of [...pending]) answer(key, failedRequestResponse(entry.id, new ClientTransportError("closed", `stopped (${why}) before the remote server answered`)));
     },
     get inFlight() {
       return pending.size;

@@ -137,9 +137,12 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     platform.onSignal("SIGINT", () => resolve("SIGINT"));
     platform.onSignal("SIGTERM", () => resolve("SIGTERM"));
   });
+  // MCP's stdio shutdown: the local client closing stdin stops the bridge now (the SDK's clients
+  // send SIGTERM 2 s later), so what it left in flight is cancelled, and answered with an error.
   logger.info("shutting down", { reason, in_flight: bridge.inFlight });
   await bridge.cancelInFlight(reason, AbortSignal.timeout(SHUTDOWN_WAIT_MS));
   await transport.close();
+  bridge.failInFlight(reason);
   await tokenSource.close();
   http.close();
   // What the rate limit held back is counted at the end of its minute: the exit may come sooner.

@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { ConfigSchema, type ClientConfig, type Config } from "./schema.ts";
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.ts";
 import { checkRules } from "./rules.ts";
+import { closestKey } from "./suggest.ts";
 import { isObject } from "../util/object.ts";
 import { looksLikeVariableName } from "../log/sanitize.ts";
 
@@ -93,19 +94,40 @@ function describeType(value: unknown): string {
   return typeof value === "string" ? "a string" : `a ${typeof value}`;
 }
 
-/** zod's issues in the reference's words. The input is looked at, never quoted: it may hold a secret. */
+/** What zod expected, in the reference's words. */
+const EXPECTED: Record<string, string> = { array: "a list", object: "a mapping", record: "a mapping", int: "a whole number", number: "a number", string: "a string", boolean: "true or false" };
+
+/** A bound zod checked (too_small, too_big) in words: `at least 1`, `greater than 0`, `at most 3 items`. */
+function bound(issue: { origin?: string; inclusive?: boolean }, value: number | bigint, least: boolean): string {
+  const limit = `${issue.inclusive === false ? (least ? "greater than" : "less than") : least ? "at least" : "at most"} ${value}`;
+  if (issue.origin === "array" || issue.origin === "set") return `must have ${limit} item${value === 1 ? "" : "s"}`;
+  if (issue.origin === "string") return `must be ${limit} character${value === 1 ? "" : "s"} long`;
+  return `must be ${limit}`;
+}
+
+/**
+ * zod's issues in the reference's words. The input is looked at, never quoted: it may hold a
+ * secret; a misspelt choice gets the valid one it is nearest to.
+ */
 function zodIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((issue) => {
     const missing = "input" in issue && issue.input === undefined;
     let message = issue.message;
     if (issue.code === "invalid_value") {
-      const choices = `one of: ${issue.values.map(String).join(", ")}`;
-      message = missing ? `is required (${choices})` : `must be ${choices}`;
+      const values = issue.values.map(String);
+      const choices = `one of: ${values.join(", ")}`;
+      const near = typeof issue.input === "string" ? closestKey(issue.input, values) : undefined;
+      message = missing ? `is required (${choices})` : `must be ${choices}${near ? ` (did you mean "${near}"?)` : ""}`;
     } else if (issue.code === "invalid_key") {
       // A map's key (a header name): the key's own check says what is wrong with it.
       message = issue.issues[0]?.message ?? message;
     } else if (issue.code === "invalid_type") {
-      message = missing ? "is required" : `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" || issue.expected === "record" ? "a mapping" : `a ${issue.expected}`}, not ${describeType(issue.input)}`;
+      const fraction = issue.expected === "int" && typeof issue.input === "number" && Number.isFinite(issue.input);
+      message = missing ? "is required" : fraction ? "must be a whole number" : `must be ${EXPECTED[issue.expected] ?? `a ${issue.expected}`}, not ${describeType(issue.input)}`;
+    } else if (issue.code === "too_small") {
+      message = bound(issue, issue.minimum, true);
+    } else if (issue.code === "too_big") {
+      message = bound(issue, issue.maximum, false);
     }
     return { path: formatPath(issue.path), message };
   });

@@ -76,3 +76,22 @@ test("a plain-http identity provider or validation endpoint off loopback: the er
   const bearer = await runCli(["check-config", "-q", "-c", writeConfig('mode: server\nserver:\n  mcp_server: {command: node}\n  auth: {type: bearer, bearer: {validation_endpoint: "http://auth.example.com/validate"}}\n')]);
   assert.match(bearer.stderr, /\n {2}server\.auth\.bearer\.validation_endpoint: must be an https URL/);
 });
+
+test("check-config: a value out of range, a fraction, or a misspelt choice is named in words, with the choice meant, never quoting the value", async () => {
+  const path = writeConfig(
+    "mode: sever\nserver:\n  mcp_server:\n    command: node\n    max_restarts: -1\n  session:\n    max_sessions: 1.5\n  auth:\n    type: bearerr\n",
+  );
+  const result = await runCli(["check-config", "-c", path]);
+  assert.equal(result.code, 2, result.stderr);
+  for (const line of [
+    /^ {2}mode: must be one of: server, client \(did you mean "server"\?\)$/m,
+    /^ {2}server\.mcp_server\.max_restarts: must be at least 0$/m,
+    /^ {2}server\.session\.max_sessions: must be a whole number$/m,
+    /^ {2}server\.auth\.type: must be one of: none, bearer, oauth \(did you mean "bearer"\?\)$/m,
+  ]) {
+    assert.match(result.stderr, line);
+  }
+  assert.doesNotMatch(result.stderr, /Too small|a int|sever|bearerr/);
+  const zero = await runCli(["check-config", "-c", writeConfig("mode: server\nserver:\n  mcp_server: {command: node}\n  session: {max_sessions: 0}\n")]);
+  assert.match(zero.stderr, /^ {2}server\.session\.max_sessions: must be greater than 0$/m);
+});
