@@ -43,23 +43,14 @@ process.stderr.write(
     "",
   ].join("\n") + "\n",
 );
-// In a process group of its own, the bridge gets its signals from this script alone: a terminal's
-// Ctrl-C goes to the whole foreground group (npm, this script), and passed on besides it would
-// reach the bridge twice, which it takes as "stop at once" and skips the graceful shutdown.
 const bridge = spawn(process.execPath, ["dist/mcp-bridge.cjs", "-c", "examples/config.yaml"], {
   stdio: "inherit",
   env: { ...process.env, MCP_BRIDGE_TOKEN: token, MCP_BRIDGE_PORT: port },
-  detached: true,
 });
-/** A signal within this long of the last one passed on is the same keypress (npm passes it on too). */
-const SAME_PRESS_MS = 500;
-let passedOnAt = -Infinity;
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    const now = performance.now();
-    if (now - passedOnAt < SAME_PRESS_MS) return;
-    passedOnAt = now;
-    bridge.kill(signal);
-  });
-}
+// A terminal's Ctrl-C (and its hangup) reaches the whole foreground process group, the bridge
+// included: passed on besides, it would reach the bridge twice, which it takes as "stop at once",
+// skipping the graceful shutdown. So this script only waits for the bridge to exit then; SIGTERM,
+// which is sent to this script alone, is passed on.
+process.on("SIGINT", () => {});
+process.on("SIGTERM", () => bridge.kill("SIGTERM"));
 bridge.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));

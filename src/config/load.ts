@@ -100,8 +100,9 @@ const EXPECTED: Record<string, string> = { array: "a list", object: "a mapping",
 /** A bound zod checked (too_small, too_big) in words: `at least 1`, `greater than 0`, `at most 3 items`. */
 function bound(issue: { origin?: string; inclusive?: boolean }, value: number | bigint, least: boolean): string {
   const limit = `${issue.inclusive === false ? (least ? "greater than" : "less than") : least ? "at least" : "at most"} ${value}`;
-  if (issue.origin === "array" || issue.origin === "set") return `must have ${limit} item${value === 1 ? "" : "s"}`;
-  if (issue.origin === "string") return `must be ${limit} character${value === 1 ? "" : "s"} long`;
+  const plural = Number(value) === 1 ? "" : "s";
+  if (issue.origin === "array" || issue.origin === "set") return `must have ${limit} item${plural}`;
+  if (issue.origin === "string") return `must be ${limit} character${plural} long`;
   return `must be ${limit}`;
 }
 
@@ -124,9 +125,10 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
     } else if (issue.code === "invalid_type") {
       const fraction = issue.expected === "int" && typeof issue.input === "number" && Number.isFinite(issue.input);
       message = missing ? "is required" : fraction ? "must be a whole number" : `must be ${EXPECTED[issue.expected] ?? `a ${issue.expected}`}, not ${describeType(issue.input)}`;
-    } else if (issue.code === "too_small") {
+    } else if (issue.code === "too_small" && message.startsWith("Too small")) {
+      // zod's own wording only: a field's message ("must not be empty") says it better.
       message = bound(issue, issue.minimum, true);
-    } else if (issue.code === "too_big") {
+    } else if (issue.code === "too_big" && message.startsWith("Too big")) {
       message = bound(issue, issue.maximum, false);
     }
     return { path: formatPath(issue.path), message };

@@ -321,7 +321,7 @@ const DECIDING_TEXT = /"(?:id|method|params|name)"|\\u00[4-7]/g;
  * JSON.parse keeps the last of repeated keys; a child whose parser keeps the first would run another
  * method or tool than the one the bridge authorized. So, as for afterIdOf, text naming a deciding
  * key more than once (anywhere, nested too: a false alarm only costs a serialization), or with a
- * `\u` escape of an ASCII character, is not.
+ * `\u` escape of an ASCII character from 0x40 on, is not.
  */
 export function forwardableAsReceived(text: string): boolean {
   let seen = 0;

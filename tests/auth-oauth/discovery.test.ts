@@ -152,12 +152,14 @@ describe("discovery rules (scripted IdP)", () => {
     assert.match(reasons.join("\n"), /not JSON[\s\S]*HTTP 500[\s\S]*"issuer"[\s\S]*larger than[\s\S]*https/);
     const ok = await processDiscoveryResponse(expected, Response.json({ issuer: "https://idp.example", jwks_uri: "https://idp.example/keys", scopes_supported: "junk" }));
     assert.equal(ok.jwks_uri, "https://idp.example/keys");
-    // Plain http on loopback only for an issuer there itself: a remote one must not point at this machine.
-    for (const jwks of ["http://127.0.0.1:9/keys", "http://localhost:9/keys", "http://[::1]:9/keys"]) {
+    // Loopback endpoints only for an issuer there itself: a remote one must not point at this machine.
+    for (const jwks of ["http://127.0.0.1:9/keys", "http://localhost:9/keys", "http://[::1]:9/keys", "https://127.0.0.1:9/keys"]) {
       await assert.rejects(processDiscoveryResponse(expected, Response.json({ issuer: "https://idp.example", jwks_uri: jwks })), /must be an https URL/, jwks);
     }
-    const local = await processDiscoveryResponse({ issuer: "http://127.0.0.1:8080", exact: true }, Response.json({ issuer: "http://127.0.0.1:8080", jwks_uri: "http://127.0.0.1:8080/keys" }));
-    assert.equal(local.jwks_uri, "http://127.0.0.1:8080/keys");
+    for (const issuer of ["http://127.0.0.1:8080", "https://localhost:8443"]) {
+      const local = await processDiscoveryResponse({ issuer, exact: true }, Response.json({ issuer, jwks_uri: "http://127.0.0.1:8080/keys" }));
+      assert.equal(local.jwks_uri, "http://127.0.0.1:8080/keys", issuer);
+    }
   });
 });
 

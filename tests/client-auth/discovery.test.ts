@@ -283,6 +283,19 @@ describe("a public MCP server cannot point discovery into the bridge's own netwo
     assert.ok(asked.includes("https://10.0.0.7/token"), `the client credentials grant went to the configured server: ${asked.join(", ")}`);
   });
 
+  test("a configured remote authorization server cannot send the client secret to this machine: endpoints on loopback are refused, plain http or not", async () => {
+    for (const token of ["http://127.0.0.1:9/token", "https://localhost:9/token"]) {
+      const as = await hostile(() => ({ "GET /.well-known/oauth-authorization-server": json(asMetadata("https://as.example.com", { token_endpoint: token })) }));
+      const mcp = await hostile(() => ({ "GET /.well-known/oauth-protected-resource/mcp": json({ resource: MCP, authorization_servers: ["https://as.example.com"] }) }));
+      servers.push(as, mcp);
+      const asked: string[] = [];
+      const { source, logger } = await makeSource({ type: "oauth", oauth: { client_id: "c", client_secret: "s", issuer: "https://as.example.com" } }, MCP, { fetch: resolving({ "mcp.example.com": mcp.origin, "as.example.com": as.origin }, asked) });
+      assert.equal(await source.handleChallenge({ status: 401, wwwAuthenticate: "Bearer", resourceUrl: MCP }), false, token);
+      assert.match(logger.text(), /authorization server token_endpoint \W+[^ ]+\W+ is on this machine, and the authorization server \W+https:\/\/as\.example\.com\W+ is not/, token);
+      assert.ok(!asked.some((url) => url.includes(":9/")), asked.join(", "));
+    }
+  });
+
   test("what the server's answers lead to, the token request included, goes through the connect-time check; a configured issuer does not", async () => {
     const tokenRoute = json({ access_token: "at", token_type: "Bearer", expires_in: 3600 });
     const as = await hostile(() => ({ "GET /.well-known/oauth-authorization-server": json(asMetadata("https://as.example.com")), "POST /token": tokenRoute }));

@@ -94,4 +94,7 @@ test("check-config: a value out of range, a fraction, or a misspelt choice is na
   assert.doesNotMatch(result.stderr, /Too small|a int|sever|bearerr/);
   const zero = await runCli(["check-config", "-c", writeConfig("mode: server\nserver:\n  mcp_server: {command: node}\n  session: {max_sessions: 0}\n")]);
   assert.match(zero.stderr, /^ {2}server\.session\.max_sessions: must be greater than 0$/m);
+  // A field's own words are kept.
+  const empty = await runCli(["check-config", "-c", writeConfig('mode: server\nserver:\n  mcp_server: {command: node}\n  auth: {type: bearer, bearer: {valid_tokens: [""]}}\n')]);
+  assert.match(empty.stderr, /^ {2}server\.auth\.bearer\.valid_tokens\[0\]: must not be empty$/m);
 });

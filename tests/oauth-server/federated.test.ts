@@ -267,6 +267,28 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     }
   });
 
+  it("prompt=login at a provider that does not list auth_time among its claims (Google without session age claims): an ID token without one signs in; one that lists it must send it", async () => {
+    for (const listed of [false, true]) {
+      const withoutAuthTime: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (String(input).endsWith("/.well-known/openid-configuration")) {
+          const metadata = (await response.json()) as { claims_supported?: string[] };
+          return Response.json({ ...metadata, claims_supported: (metadata.claims_supported ?? []).filter((claim) => listed || claim !== "auth_time") });
+        }
+        if (!String(input).endsWith("/token")) return response;
+        const body = (await response.json()) as { id_token: string };
+        body.id_token = await idp.sign({ ...(decodeJwt(body.id_token) as Record<string, unknown>), auth_time: undefined }, { header: { typ: "JWT" } });
+        return Response.json(body, { status: response.status });
+      };
+      const { login } = await setUp({}, { fetch: withoutAuthTime });
+      const upstream = await login.begin(`p-${listed}`, { prompt: ["login"] });
+      assert.equal(upstream.searchParams.get("max_age"), "0");
+      const outcome = await login.complete(await signInAtIdp(upstream, { account: "alice", redirectUri: REDIRECT_URI })).catch((error: unknown) => error);
+      if (listed) assert.match((outcome as UpstreamLoginError).reason, /no auth_time/);
+      else assert.equal((outcome as { user?: { subject?: string } }).user?.subject, "alice", String(outcome));
+    }
+  });
+
   it('refuses email_verified that is the string "true" (only the boolean counts)', async () => {
     idp.accounts.set("stringly", { email: "stringly@example.com", email_verified: "true" });
     const { login } = await setUp({ allowed_domains: ["example.com"] });
@@ -386,15 +408,15 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(error.reason, /does not match/);
   });
 
-  it("refuses a remote provider's metadata naming a plain-http endpoint on this machine (its token request would carry the client secret there)", async () => {
+  it("refuses a remote provider's metadata naming an endpoint on this machine, plain http or not (its token request would carry the client secret there)", async () => {
     const remote = "https://idp.remote.test";
-    for (const key of ["authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"]) {
-      const metadata = { issuer: remote, authorization_endpoint: `${remote}/auth`, token_endpoint: `${remote}/token`, jwks_uri: `${remote}/keys`, [key]: "http://127.0.0.1:9/internal/admin" };
+    for (const [key, local] of [["authorization_endpoint", "http://127.0.0.1:9/a"], ["token_endpoint", "http://127.0.0.1:9/internal/admin"], ["jwks_uri", "http://[::1]:9/keys"], ["userinfo_endpoint", "http://localhost:9/me"], ["token_endpoint", "https://127.0.0.1:9/token"]]) {
+      const metadata = { issuer: remote, authorization_endpoint: `${remote}/auth`, token_endpoint: `${remote}/token`, jwks_uri: `${remote}/keys`, [key!]: local };
       const discovery: typeof fetch = async (input) => (String(input).startsWith(`${remote}/.well-known/`) ? Response.json(metadata) : new Response(null, { status: 404 }));
       const { login } = await setUp({ upstream_issuer: remote }, { fetch: discovery });
       const error = await rejection(login.begin("p"));
-      assert.equal(error.code, "upstream_error", key);
-      assert.match(error.reason, new RegExp(`"${key}" must be an https URL`));
+      assert.equal(error.code, "upstream_error", local);
+      assert.match(error.reason, new RegExp(`"${key}" must be an https URL \\(an address on this machine only for an issuer there too\\)`), local);
     }
     // A provider on this machine itself (as here in tests) may name its own plain-http endpoints.
     const { login } = await setUp();

@@ -3,7 +3,7 @@
  * (path-aware), each as a request function paired with a processor of the Response it gets.
  */
 import * as z from "../../util/zod.ts";
-import { isTrustedEndpointOf, readJsonObject, send, UpstreamError } from "./http.ts";
+import { isTrustedEndpointOf, readJsonObject, send, UNTRUSTED_ENDPOINT, UpstreamError } from "./http.ts";
 
 const MAX_METADATA_BYTES = 256 * 1024;
 const OIDC_SUFFIX = "/.well-known/openid-configuration";
@@ -71,8 +71,8 @@ export function discoveryRequest(url: string, options: { fetch: typeof fetch; ti
 /**
  * Checks a metadata Response. RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer "MUST be identical"
  * to the one the document was looked up for, or an attacker who controls one document could
- * impersonate another issuer. The endpoints it names must be https (plain-http loopback only for
- * an issuer there itself).
+ * impersonate another issuer. The endpoints it names must be https, and on loopback only for an
+ * issuer there itself (isTrustedEndpointOf).
  */
 export async function processDiscoveryResponse(expected: ExpectedIssuer, response: Response): Promise<AuthorizationServerMetadata> {
   const body = await readJsonObject(response, MAX_METADATA_BYTES, "authorization server metadata");
@@ -84,7 +84,7 @@ export async function processDiscoveryResponse(expected: ExpectedIssuer, respons
   }
   for (const key of ["jwks_uri", "introspection_endpoint"] as const) {
     const value = metadata[key];
-    if (value !== undefined && !isTrustedEndpointOf(metadata.issuer, value)) throw new UpstreamError(`metadata "${key}" must be an https URL`, { permanent: true });
+    if (value !== undefined && !isTrustedEndpointOf(metadata.issuer, value)) throw new UpstreamError(`metadata "${key}" ${UNTRUSTED_ENDPOINT}`, { permanent: true });
   }
   return metadata;
 }

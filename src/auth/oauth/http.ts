@@ -46,13 +46,16 @@ export function isTrustedEndpoint(value: string): boolean {
 
 /**
  * Whether an endpoint named in the metadata of issuer `issuer` may be used: isTrustedEndpoint, and
- * plain http only where the issuer is on plain-http loopback itself. A remote provider must not
+ * on loopback (plain http or not) only for an issuer on loopback itself. A remote provider must not
  * point the bridge (and the client credentials it sends) at services on the bridge's own machine.
  */
 export function isTrustedEndpointOf(issuer: string, value: string): boolean {
   if (!isTrustedEndpoint(value)) return false;
-  return new URL(value).protocol === "https:" || (isTrustedEndpoint(issuer) && new URL(issuer).protocol === "http:");
+  return !isLoopback(new URL(value)) || (URL.canParse(issuer) && isLoopback(new URL(issuer)));
 }
+
+/** Why isTrustedEndpointOf refused an endpoint, for the error that names it. */
+export const UNTRUSTED_ENDPOINT = "must be an https URL (an address on this machine only for an issuer there too)";
 
 /** Reads a JSON object from `response`, refusing bodies over `limit` bytes and non-2xx answers (UpstreamError, see readJsonBody). */
 export async function readJsonObject(response: Response, limit: number, what: string): Promise<Record<string, unknown>> {

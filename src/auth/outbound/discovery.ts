@@ -13,7 +13,7 @@ import { isStringList } from "../../util/object.ts";
 import { quotedValue, redactUrl } from "../../log/sanitize.ts";
 import { readJsonObject, send, UpstreamError } from "../oauth/http.ts";
 import { OutboundAuthError } from "./errors.ts";
-import { publicHttp, requireTrusted, type HttpContext } from "./http.ts";
+import { publicHttp, requireTrusted, requireTrustedOf, type HttpContext } from "./http.ts";
 
 const MAX_METADATA_BYTES = 256 * 1024;
 
@@ -212,7 +212,7 @@ function checkEndpoints(as: oauth.AuthorizationServer, reachable?: Reachable): o
   for (const key of ["token_endpoint", "authorization_endpoint", "registration_endpoint"] as const) {
     const value = as[key];
     if (value === undefined) continue;
-    requireTrusted(String(value), `authorization server ${key}`);
+    requireTrustedOf(as.issuer, String(value), `authorization server ${key}`);
     reachable?.(String(value), `authorization server ${key}`);
   }
   return as;

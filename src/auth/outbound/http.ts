@@ -1,6 +1,6 @@
 /** @module The options every request to an authorization server carries: our fetch, a timeout, http only on loopback. */
 import * as oauth from "oauth4webapi";
-import { isTrustedEndpoint } from "../oauth/http.ts";
+import { isTrustedEndpoint, isTrustedEndpointOf } from "../oauth/http.ts";
 import { readBodyLimited } from "../../util/body.ts";
 import { OutboundAuthError } from "./errors.ts";
 import { quotedValue } from "../../log/sanitize.ts";
@@ -30,6 +30,13 @@ export function publicHttp(http: HttpContext): HttpContext {
 export function requireTrusted(url: string, what: string): URL {
   if (!isTrustedEndpoint(url)) throw new OutboundAuthError("discovery", `${what} ${quotedValue(url)} is not an https URL (plain http is allowed on loopback only)`);
   return new URL(url);
+}
+
+/** requireTrusted for an endpoint that the metadata of `issuer` names: on loopback only for an issuer there too (isTrustedEndpointOf). */
+export function requireTrustedOf(issuer: string, url: string, what: string): URL {
+  const trusted = requireTrusted(url, what);
+  if (!isTrustedEndpointOf(issuer, url)) throw new OutboundAuthError("discovery", `${what} ${quotedValue(url)} is on this machine, and the authorization server ${quotedValue(issuer)} is not`);
+  return trusted;
 }
 
 /**

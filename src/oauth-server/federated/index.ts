@@ -230,13 +230,15 @@ export class FederatedLogin implements UpstreamLogin {
     const tokens = await oauth.processAuthorizationCodeResponse(as, this.#client, response, { expectedNonce: record.nonce, requireIdToken: true, ...(maxAge !== undefined && { maxAge }) });
     const claims: Record<string, unknown> = { ...oauth.getValidatedIdTokenClaims(tokens)! };
     // prompt=login asks the provider to sign the person in again (OIDC Core §3.1.2.1); an auth_time
-    // from before this sign-in began says it did not, and none at all (asked for with max_age, see
-    // begin) proves nothing: the person at the browser may have dropped prompt from the URL.
+    // from before this sign-in began says it did not. None at all (asked for with max_age, see
+    // begin) proves nothing, as the person at the browser may have dropped prompt from the URL: it
+    // is refused from a provider that lists auth_time among its claims. Others (Google without its
+    // "session age claims") never send one, and prompt=login is then as good as the provider.
     const loginAfter = record.loginAfter ? Number(record.loginAfter) / 1000 : undefined;
-    if (loginAfter !== undefined && typeof claims.auth_time !== "number") {
-      throw new UpstreamLoginError("upstream_error", "ID token has no auth_time, though this sign-in asked the provider to sign the person in again (prompt=login, max_age)");
+    if (loginAfter !== undefined && typeof claims.auth_time !== "number" && as.claims_supported?.includes("auth_time")) {
+      throw new UpstreamLoginError("upstream_error", "ID token has no auth_time, though the provider lists it and this sign-in asked it to sign the person in again (prompt=login, max_age)");
     }
-    if (loginAfter !== undefined && (claims.auth_time as number) < loginAfter - ID_TOKEN_CLOCK_TOLERANCE_S) {
+    if (loginAfter !== undefined && typeof claims.auth_time === "number" && claims.auth_time < loginAfter - ID_TOKEN_CLOCK_TOLERANCE_S) {
       throw new UpstreamLoginError("upstream_error", "ID token auth_time predates this sign-in, which asked the provider to sign the person in again (prompt=login)");
     }
     // oauth4webapi compares azp only when there are several audiences; OIDC Core §3.1.3.7 step 5

@@ -5,7 +5,7 @@
  */
 import type { AuthorizationServer } from "oauth4webapi";
 import { discoverAuthorizationServer, discoveryPlan } from "../../auth/oauth/discovery.ts";
-import { isTrustedEndpointOf, UpstreamError } from "../../auth/oauth/http.ts";
+import { isTrustedEndpointOf, UNTRUSTED_ENDPOINT, UpstreamError } from "../../auth/oauth/http.ts";
 import { UpstreamLoginError } from "./errors.ts";
 
 /** Metadata is refetched after this long (ms), so a provider's new endpoints or algorithms are picked up. */
@@ -35,7 +35,7 @@ function checkProviderMetadata(metadata: Record<string, unknown> & { issuer: str
   for (const key of ["authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"] as const) {
     const value = metadata[key];
     if (value !== undefined && (typeof value !== "string" || !isTrustedEndpointOf(metadata.issuer, value))) {
-      throw new UpstreamError(`provider metadata "${key}" must be an https URL`, { permanent: true });
+      throw new UpstreamError(`provider metadata "${key}" ${UNTRUSTED_ENDPOINT}`, { permanent: true });
     }
   }
   const methods = metadata.code_challenge_methods_supported;
