@@ -33,8 +33,9 @@ export interface StdioBridge {
    * The bridge is stopping: tells the remote server of every request of the local client still in
    * flight (`notifications/cancelled`; MCP: a dropped connection is no cancellation, and a server
    * without a session hears of nothing else), and resolves once each was sent or `signal` aborted.
-   * The requests themselves stay in flight, to get their error when the transport closes (or from failInFlight).
-   * `why` (e.g. "stdin closed", "SIGTERM") goes into each cancellation's reason.
+   * The requests themselves stay in flight: their answers still count, and one that fails, or is
+   * left for failInFlight, gets the error saying the bridge stopped. A request from now on gets it
+   * at once, unsent. `why` (e.g. "stdin closed", "SIGTERM") goes into that error and each cancellation's reason.
    */
   cancelInFlight(why: string, signal: AbortSignal): Promise<void>;
   /**
@@ -110,6 +111,10 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   /** Messages (either way) dropped for a number serializing them would change: a peer sending many must not add a log line each. */
   const inexactDrops = throttledLog(logger, "messages dropped for numbers a double does not carry", FAILURE_LOG);
   const pending = new Map<string | number, Pending>();
+  /** Why the bridge is stopping, from cancelInFlight on: a request is then answered with stopped() and never sent. */
+  let stopping: string | undefined;
+  /** The error a request gets once the bridge is stopping, whatever the transport's own failure was. */
+  const stopped = (id: JsonRpcId) => failedRequestResponse(id, new ClientTransportError("closed", `stopped (${stopping}) before the remote server answered`));
   /** The bridge's own requests to the local client, by id. */
   const asks = new Map<string, (answer: LocalAnswer) => void>();
   let askCounter = 0;
@@ -207,6 +212,10 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       refuse(errorResponse(message.id, ErrorCode.InvalidRequest, `mcp-bridge: request id ${JSON.stringify(message.id)} is already in flight`));
       return;
     }
+    if (stopping !== undefined) {
+      refuse(stopped(message.id));
+      return;
+    }
     if (pending.size >= MAX_IN_FLIGHT) {
       refuse(errorResponse(message.id, ErrorCode.InternalError, `mcp-bridge: more than ${MAX_IN_FLIGHT} requests in flight`));
       return;
@@ -223,6 +232,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
         },
         (error: unknown) => {
           if (pending.get(key) !== entry || entry.controller.signal.aborted) return;
+          // Stopping, the transport's failure is the bridge's own doing (its streams closed): no warning.
+          if (stopping !== undefined) return answer(key, stopped(message.id));
           failures.write("warn", "request failed", { method: message.method, id: message.id, error });
           answer(key, failedRequestResponse(message.id, error));
         },
@@ -328,6 +339,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
     push: (chunk) => splitter.push(chunk),
     end: () => splitter.flush(),
     async cancelInFlight(why, signal) {
+      stopping = why;
       // initialize is never cancelled (MCP basic/utilities/cancellation).
       const entries = [...pending.values()].filter((entry) => entry.method !== "initialize");
       const sent = Promise.all(
@@ -387,7 +399,8 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       });
     },
     failInFlight(why) {
-      for (const [key, entry] of [...pending]) answer(key, failedRequestResponse(entry.id, new ClientTransportError("closed", `stopped (${why}) before the remote server answered`)));
+      stopping ??= why;
+      for (const [key, entry] of [...pending]) answer(key, stopped(entry.id));
     },
     get inFlight() {
       return pending.size;

@@ -122,6 +122,7 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     platform.writeStderr(`mcp-bridge: client mode for ${redactUrl(config.url)}: it waits for an MCP client's JSON-RPC messages, one per line, on stdin. Start it from your MCP client as a stdio server (docs/client-mode.md); Ctrl-D or Ctrl-C ends it.\n`);
   }
 
+  let stopping = false;
   const reason = await new Promise<string>((resolve) => {
     platform.streamStdin(
       (chunk) => {
@@ -131,11 +132,23 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
       },
       (why) => {
         bridge.end();
+        stopping = true;
         resolve(why);
       },
     );
-    platform.onSignal("SIGINT", () => resolve("SIGINT"));
-    platform.onSignal("SIGTERM", () => resolve("SIGTERM"));
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      platform.onSignal(signal, () => {
+        // A signal while stopping (after stdin closed, or a second one): the local client will not
+        // wait for the cancellations, the session's end or a slow reader of stdout, as server mode's second signal.
+        if (stopping) {
+          logger.warn("signal while shutting down: exiting now", { signal });
+          bridge.failInFlight(signal);
+          platform.exit(1);
+        }
+        stopping = true;
+        resolve(signal);
+      });
+    }
   });
   // MCP's stdio shutdown: the local client closing stdin stops the bridge now (the SDK's clients
   // send SIGTERM 2 s later), so what it left in flight is cancelled, and answered with an error.

@@ -1373,6 +1373,38 @@ test("EOF or SIGTERM with a call in flight: the remote server is told it is canc
   }
 });
 
+test("stopping: a request sent after the first signal is answered at once and never sent; a signal while stopping exits at once, every request answered", { timeout: 60_000 }, async () => {
+  const calls: unknown[] = [];
+  const held: ServerResponse[] = [];
+  // The server holds its calls and never takes a cancellation: the bridge's shutdown would wait for it.
+  const server = await startRawServer((req, res, body) => {
+    const message = body as { id?: number | string; method: string };
+    if (req.method === "GET") return void res.writeHead(405).end();
+    if (message.method === "notifications/cancelled" || message.method === "tools/call") {
+      if (message.method === "tools/call") calls.push(message.id);
+      return void held.push(res);
+    }
+    if (req.method === "DELETE") return void res.writeHead(200).end();
+    answerAsLegacy(res, message as LegacyMessage);
+  });
+  servers.push(server);
+  const local = startLocal(["connect", server.url]);
+  await local.handshake();
+  local.send(toolCall(1, "slow"));
+  await waitFor(() => calls.length === 1, "the call at the server");
+  const exited = local.kill("SIGINT");
+  await waitFor(() => held.length === 2, "the cancellation at the server");
+  local.send(toolCall(2, "after"));
+  assert.match((await local.answer(2)).error?.message ?? "", /^mcp-bridge: stopped \(SIGINT\) before the remote server answered$/);
+  local.kill("SIGTERM").catch(() => {});
+  assert.equal(await exited, 1);
+  assert.match((await local.answer(1)).error?.message ?? "", /^mcp-bridge: stopped \(SIGINT\) before the remote server answered$/);
+  assert.match(local.stderr(), /signal while shutting down: exiting now/);
+  assert.deepEqual(calls, [1], "the request after the signal never reached the server");
+  assert.equal(local.lines().filter((line) => /"id":[12],/.test(line)).length, 2, "one answer each");
+  for (const res of held) res.destroy();
+});
+
 test("HTTP+SSE: a server refusing the new session after its event stream dropped: each stream it opened for one is closed, not left open beside the next", { timeout: 60_000 }, async () => {
   let open = 0;
   const streams: ServerResponse[] = [];
