@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { startBridge, useBridge } from "../support/bridge.ts";
+import { startBridge, useBridge, type RunningBridge } from "../support/bridge.ts";
 import { meta, post, textOf } from "../support/modern.ts";
 import { fixtureServer } from "./support.ts";
 
@@ -15,8 +15,8 @@ const TOKEN = "forwarding-token-0123456789";
 const ENVELOPE = JSON.stringify(meta());
 
 /** The line the child read for modern request `body` (text) naming the `received` tool. */
-async function lineRead(bridge: { url: string }, body: string): Promise<string> {
-  const response = await post(bridge as never, TOKEN, { method: "tools/call", params: { name: "received" } }, { raw: body, accept: "application/json" });
+async function lineRead(bridge: RunningBridge, body: string): Promise<string> {
+  const response = await post(bridge, TOKEN, { method: "tools/call", params: { name: "received" } }, { raw: body, accept: "application/json" });
   const text = await response.text();
   assert.equal(response.status, 200, text);
   const answer = JSON.parse(text) as { id: unknown; result?: Record<string, any> };

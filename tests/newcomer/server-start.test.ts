@@ -12,6 +12,8 @@ import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { ECHO_SERVER, runCli, startBridge, waitForLog, writeConfig } from "../support/bridge.ts";
+import { freeLoopbackPort } from "../support/conformance-as.ts";
+import { waitFor } from "../support/poll.ts";
 
 test("start: a command that cannot be run is a warning naming server.mcp_server.command; /ready is 503", async () => {
   const bridge = await startBridge({ server: { mcp_server: { command: "no-such-mcp-server-newcomer" } } });
@@ -187,12 +189,7 @@ test('server.cors.allowed_headers/allowed_methods "*": without allow_credentials
 });
 
 test("npm start: one Ctrl-C (SIGINT to the terminal's foreground process group, and passed on by npm) shuts the bridge down gracefully, not at once", { timeout: 60_000 }, async () => {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+  const port = await freeLoopbackPort();
   // A process group of its own, as a terminal gives the job it runs in the foreground.
   const started = spawn(process.execPath, ["scripts/start.mjs"], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MCP_BRIDGE_PORT: String(port), MCP_BRIDGE_TOKEN: "newcomer-token-0123456789" } });
   let output = "";
@@ -200,7 +197,7 @@ test("npm start: one Ctrl-C (SIGINT to the terminal's foreground process group, 
   started.stderr!.on("data", (chunk: Buffer) => (output += chunk));
   const exited = once(started, "exit");
   try {
-    for (let i = 0; i < 200 && !(await fetch(`http://127.0.0.1:${port}/health`).then((response) => response.ok, () => false)); i++) await sleep(100);
+    await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((response) => response.ok, () => false), "the bridge to listen", 20_000, 100);
     // A session open, as after trying the bridge out: its child takes a moment to stop.
     const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "newcomer", version: "1" } } };
     const opened = await fetch(`http://127.0.0.1:${port}/mcp`, { method: "POST", headers: { authorization: "Bearer newcomer-token-0123456789", "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify(initialize) });
