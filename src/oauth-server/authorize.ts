@@ -4,7 +4,7 @@
  * `iss` (RFC 9207) — or with an error when the redirect URI can be trusted, else an error page.
  */
 import { timingSafeEqual } from "../util/digest.ts";
-import type { Client } from "./clients.ts";
+import { redirectUriRefusal, type Client } from "./clients.ts";
 import type { AuthorizationServerContext, PendingAuthorization } from "./context.ts";
 import { OAuthError } from "./errors.ts";
 import { OFFLINE_ACCESS, subjectKey } from "./grants.ts";
@@ -103,15 +103,18 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     }
     if (!client) throw new PageError(400, "Unknown application", "This application is not registered with this server, or its registration expired. Connect it again.");
     const requested = params.get("redirect_uri");
-    if (requested === undefined) {
-      if (client.redirect_uris.length !== 1) throw new PageError(400, "Invalid request", "The application did not say where to return (no redirect_uri).");
-      return { client, redirectUri: client.redirect_uris[0]! };
-    }
-    if (!client.redirect_uris.some((registered) => redirectUriMatches(registered, requested))) {
+    if (requested === undefined && client.redirect_uris.length !== 1) throw new PageError(400, "Invalid request", "The application did not say where to return (no redirect_uri).");
+    const registered = requested === undefined ? client.redirect_uris[0]! : client.redirect_uris.find((uri) => redirectUriMatches(uri, requested));
+    if (registered === undefined) {
       as.audit("redirect_uri_mismatch", { client_id: client.client_id });
       throw new PageError(400, "Invalid redirect", "The address this application asked to return to is not one it registered.");
     }
-    return { client, redirectUri: requested };
+    // Registered under an earlier allowed_redirect_uris, perhaps: the operator's current list decides.
+    if (redirectUriRefusal(registered, client.application_type, as.config.allowed_redirect_uris)) {
+      as.audit("redirect_uri_not_allowed", { client_id: client.client_id });
+      throw new PageError(400, "Invalid redirect", `This server no longer sends sign-ins back to ${redirectTargetName(registered)}, where this application asked to return. Ask the server's operator.`);
+    }
+    return { client, redirectUri: requested ?? registered };
   }
 
   /**

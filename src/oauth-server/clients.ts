@@ -87,6 +87,16 @@ function isStringArray(value: unknown): value is string[] {
 }
 
 /**
+ * Why this server does not send codes to `uri` for a client of `applicationType` under the
+ * operator's `allowedRedirectUris` (a phrase to follow the URI), or undefined when it does. Checked
+ * at registration and again at every authorization request: a registration outlives a change of
+ * allowed_redirect_uris (RFC 9700 §4.1: exact, current redirect URI policy).
+ */
+export function redirectUriRefusal(uri: string, applicationType: "web" | "native", allowedRedirectUris: readonly string[]): string | undefined {
+  return redirectUriProblem(uri, applicationType, allowedRedirectUris.includes(uri)) ?? (redirectUriAllowed(allowedRedirectUris, uri) ? undefined : "is not in this server's allowed_redirect_uris");
+}
+
+/**
  * Validates client metadata (registration body or metadata document) into a Client, or throws
  * OAuthError invalid_redirect_uri / invalid_client_metadata (RFC 7591 §3.2.2).
  */
@@ -108,8 +118,7 @@ export function validateClientMetadata(body: Record<string, unknown>, allowedRed
   const accepted: string[] = [];
   let firstProblem: string | undefined;
   for (const uri of redirectUris) {
-    const listed = allowedRedirectUris.includes(uri);
-    const problem = redirectUriProblem(uri, applicationType, listed) ?? (redirectUriAllowed(allowedRedirectUris, uri) ? undefined : "is not in this server's allowed_redirect_uris");
+    const problem = redirectUriRefusal(uri, applicationType, allowedRedirectUris);
     if (problem) firstProblem ??= `redirect URI ${JSON.stringify(uri.slice(0, 200))} ${problem}`;
     else accepted.push(uri);
   }
