@@ -62,10 +62,11 @@ const TIMER_MAX_MS = 2 ** 31 - 1;
 /**
  * Milliseconds, written as "30s", "5m", "1h30m" or "250ms". A `timer` (the default) is waited for
  * with a timer, so it is bounded by TIMER_MAX_MS (about 24.8 days); a `lifetime` is only compared
- * with clocks (token and cache lifetimes) and has no bound. A `positive` one refuses "0s": as a
- * timeout every wait would fail at once, as an interval the work would repeat without pause.
+ * with clocks (token and cache lifetimes) and has no bound but `most`. A `positive` one refuses
+ * "0s": as a timeout every wait would fail at once, as an interval the work would repeat without
+ * pause, as a lifetime what it times would expire as it is made.
  */
-const duration = (kind: "timer" | "lifetime" = "timer", positive = false) =>
+const duration = (kind: "timer" | "lifetime" = "timer", positive = false, most?: { ms: number; written: string; why: string }) =>
   z.union([z.string(), z.number()], { error: 'must be a duration such as "30s"' }).transform((value, ctx) => {
     if (typeof value === "number") {
       ctx.addIssue({ code: "custom", message: `a duration needs a unit: write "${value}s" for seconds or "${value}ms"` });
@@ -79,7 +80,12 @@ const duration = (kind: "timer" | "lifetime" = "timer", positive = false) =>
       return z.NEVER;
     }
     if (positive && ms === 0) {
-      ctx.addIssue({ code: "custom", message: 'must be longer than "0s": zero would fail every wait at once, or repeat the work without pause (e.g. "10s")' });
+      const why = kind === "timer" ? "zero would fail every wait at once, or repeat the work without pause" : "zero would make what it times expire as it is made";
+      ctx.addIssue({ code: "custom", message: `must be longer than "0s": ${why} (e.g. "10s")` });
+      return z.NEVER;
+    }
+    if (most && ms > most.ms) {
+      ctx.addIssue({ code: "custom", message: `is too long: at most "${most.written}" (${most.why})` });
       return z.NEVER;
     }
     if (kind === "timer" && ms > TIMER_MAX_MS) {
@@ -251,7 +257,7 @@ const mcpServerSchema = section({
   restart_on_failure: z.boolean().default(true).describe("Shared mode: restart the one child when it dies."),
   max_restarts: z.number().int().nonnegative().default(5).describe("Shared mode: restarts allowed within restart_window; past it the child waits until the oldest failure leaves the window (the budget recovers, the bridge never stays failed)."),
   restart_delay: duration().prefault("5s").describe("Shared mode: first restart delay; doubles after each failure in a row."),
-  restart_window: duration().prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
+  restart_window: duration("timer", true).prefault("5m").describe("Shared mode: the window max_restarts counts failures in; also the longest restart delay."),
   pass_identity: z.boolean().default(false).describe("Per-session children (and a principal's own modern children) get MCP_BRIDGE_SUBJECT, MCP_BRIDGE_EMAIL, MCP_BRIDGE_ROLES, MCP_BRIDGE_SCOPES and MCP_BRIDGE_CLIENT_ID (never the token); a child every principal shares gets none."),
   startup_timeout: duration().prefault("60s").describe("How long the child may take to answer initialize (slow starts such as `npx -y` downloading a package); read_timeout when that is longer. A child that does not answer in time is ended and the client gets an error without a session."),
   max_message_size: byteSize(true).prefault("32MiB").describe("Longest line (one JSON-RPC message) the child may write to stdout; a longer one is dropped and logged."),
@@ -261,10 +267,10 @@ const mcpServerSchema = section({
 const sessionSchema = section({
   enabled: z.boolean().default(true).describe("Accepted for compatibility; sessions are how the bridge keeps clients apart and cannot be turned off."),
   mode: z.enum(["per_session", "shared"]).default("per_session").describe("per_session: a child for every session; shared: one child for all, with request ids remapped. Legacy sessions only: 2026-07-28 clients get children as modern_child says."),
-  timeout: duration("lifetime").prefault("30m").describe("Idle time after which a session ends."),
+  timeout: duration("lifetime", true).prefault("30m").describe("Idle time after which a session ends."),
   max_sessions: z.number().int().positive().default(100).describe("Sessions open at once, and MCP server processes alive at once (a child that is still exiting counts until it is gone); the next initialize gets 503 with Retry-After."),
   max_sessions_per_subject: z.number().int().positive().optional().describe("Cap per authenticated subject; with authentication on it defaults to half of max_sessions (at least 1), so one credential cannot take every slot. Without authentication the key is refused, and each client address (see trusted_proxies; an IPv6 address counts as its /64) gets half of max_sessions."),
-  cleanup_interval: duration().prefault("1m").describe("How often idle sessions are looked for and ended."),
+  cleanup_interval: duration("timer", true).prefault("1m").describe("How often idle sessions are looked for and ended."),
   event_buffer_size: z.number().int().nonnegative().default(1000).describe("Events per session kept for SSE replay (Last-Event-ID)."),
   resume_window: duration().prefault("10s").describe("How long requests of a dropped SSE stream wait for the client to resume it (Last-Event-ID) before they are cancelled at the MCP server."),
   modern_child: z.enum(["per_principal", "shared"]).default("per_principal").describe("Modern (2026-07-28) clients: per_principal: children of their own per authenticated subject; shared: the same children (up to modern_pool_size) for every principal. Without auth there is one principal."),
@@ -306,7 +312,7 @@ const oauthValidationSchema = section({
     .boolean()
     .default(false)
     .describe("Accept only JWTs whose header says typ at+jwt (RFC 9068 §4), not also JWT or none: for an authorization server that issues RFC 9068 access tokens, so that its other JWTs (ID tokens) cannot pass as access tokens. Set by the built-in authorization server."),
-  max_token_age: duration("lifetime").optional().describe("Reject tokens whose iat is older than this."),
+  max_token_age: duration("lifetime", true).optional().describe("Reject tokens whose iat is older than this."),
 });
 
 const oauthJwksSchema = section({
@@ -409,18 +415,18 @@ const oauthServerSchema = section({
   enabled: z.boolean().default(false).describe("Run the OAuth 2.1 authorization server, which issues tokens for this bridge and then protects the MCP endpoint with them (no auth: block needed)."),
   issuer: httpUrl().optional().describe("Public base URL (https outside loopback); byte-identical to what clients use. Default: the origin of server.public_url, else of the listening address (http://127.0.0.1:PORT when listening on every interface, so set public_url for clients on other machines)."),
   mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
-  token_lifetime: duration("lifetime").prefault("1h").describe("Lifetime of issued access tokens."),
-  refresh_token_lifetime: duration("lifetime").prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
-  auth_code_lifetime: duration("lifetime").prefault("10m").describe("Lifetime of authorization codes (a sign-in page itself stays valid 15 minutes)."),
+  token_lifetime: duration("lifetime", true, { ms: 86_400_000, written: "24h", why: "an access token is a JWT no one can revoke; refresh tokens carry a longer grant" }).prefault("1h").describe("Lifetime of issued access tokens (at most 24h: they cannot be revoked)."),
+  refresh_token_lifetime: duration("lifetime", true).prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
+  auth_code_lifetime: duration("lifetime", true, { ms: 600_000, written: "10m", why: "RFC 6749 §4.1.2: a code lives 10 minutes at most" }).prefault("10m").describe("Lifetime of authorization codes, at most 10m (a sign-in page itself stays valid 15 minutes)."),
   login_session_lifetime: duration("lifetime").prefault("0s").describe('Builtin mode: how long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
   allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
-  registration_lifetime: duration("lifetime").prefault("30d").describe("A dynamically registered client unused this long (30 days) is forgotten."),
+  registration_lifetime: duration("lifetime", true).prefault("30d").describe("A dynamically registered client unused this long (30 days) is forgotten."),
   client_metadata_documents: section({
     enabled: z.boolean().default(true).describe("Accept https URLs as client_id (Client ID Metadata Documents) and advertise client_id_metadata_document_supported."),
     allowed_hosts: z.array(z.string()).default([]).describe('Host names whose documents are accepted ("*.example.com" for subdomains); empty: any public host.'),
     allow_private_addresses: z.boolean().default(false).describe("Also fetch documents from loopback, private and link-local addresses. Development only."),
     fetch_timeout: duration("timer", true).prefault("5s").describe("Time allowed to fetch a document."),
-    max_cache_time: duration("lifetime").prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
+    max_cache_time: duration("lifetime", true).prefault("1h").describe("Longest time a fetched document is reused (less when its Cache-Control says so)."),
   }).prefault({}).describe("Client ID Metadata Documents: the registration the MCP specification prefers."),
   signing: section({
     algorithm: z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]).default("RS256").describe("Signature algorithm of issued tokens."),
@@ -470,10 +476,10 @@ const serverSchema = section({
     .default("/mcp")
     .describe("Streamable HTTP endpoint (also answered on /); not a path the bridge answers itself (/health, /ready, /.well-known/…, /sse and /messages with legacy_sse, the authorization server's)."),
   public_url: httpUrl().optional().describe("Canonical URL of the MCP endpoint as clients see it (behind a proxy): its host is accepted in Host and Origin, and URLs the bridge hands out (the legacy /messages endpoint, metadata) carry its path prefix."),
-  read_timeout: duration().prefault("30s").describe("Time allowed to receive a request's headers and body."),
+  read_timeout: duration("timer", true).prefault("30s").describe("Time allowed to receive a request's headers and body."),
   write_timeout: duration().prefault("60s").describe('How long a response may stall (as send_timeout in nginx): when the client takes none of the bytes the bridge has written for this long, the connection is closed. It does not limit how long a response lasts: a call waiting for the MCP server (bounded by mcp_server.read_timeout), a quiet SSE stream and a slow download that keeps moving are never cut. Each closed connection is logged (warn) and counted in /metrics (mcp_bridge_write_timeouts_total). "0s": off. Not applied under Deno (docs/install.md).'),
   idle_timeout: duration().prefault("120s").describe("Keep-alive connection idle time."),
-  sse_keepalive_interval: duration().prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
+  sse_keepalive_interval: duration("timer", true).prefault("30s").describe("Interval of keep-alive comments on open SSE streams. A call still running after half of it, whose client accepts SSE, gets its response head and the comments too, so proxies with idle timeouts see it alive: set it below your proxy's idle timeout."),
   max_body_size: byteSize(true).prefault("16MiB").describe("Largest request body accepted; larger ones get 413."),
   allowed_origins: z.array(origin()).default([]).describe("Origins accepted in the Origin header, besides those of loopback listeners and CORS."),
   allowed_hosts: z
@@ -495,7 +501,7 @@ const serverSchema = section({
   session: sessionSchema.prefault({}).describe("Session lifetime and limits, and how children are shared."),
   auth: AuthSchema.optional().describe("Authentication of incoming requests; may also be written as a top-level auth: block."),
   oauth_server: oauthServerSchema.prefault({}).describe("The built-in OAuth 2.0 authorization server."),
-  header_timeout: duration().prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
+  header_timeout: duration("timer", true).prefault("10s").describe("Time a connection has to send a complete request head, from connecting or from starting its next request; a connection that sends nothing is closed after it."),
   max_connections: z.number().int().positive().default(1024).describe("Connections open at once. Past it, the oldest connection that has not sent a complete request head yet is closed to make room (idle sockets cannot lock clients out); when every connection is busy, the new one is closed."),
   max_connections_per_address: z.number().int().positive().default(128).describe("Connections open at once from one client address (an IPv6 address counts as its /64); further ones are closed at once. Behind a proxy listed in trusted_proxies, requests in progress per forwarded client address."),
   max_body_bytes_in_flight: byteSize(true).prefault("256MiB").describe("Bytes of request bodies received at once: a body with Content-Length counts it, a chunked one its bytes as they arrive (in steps of 64 KiB). A POST that does not fit gets 503 with Retry-After, before its body is read (a chunked one as soon as its next bytes do not fit; the rest is not read). One principal (or, without authentication, one client address) holds at most a quarter of it beyond its first body."),
@@ -516,7 +522,7 @@ const clientSchema = section({
   max_answer_bytes_in_flight: byteSize(true)
     .prefault("256MiB")
     .describe("Bytes of the remote server's answers held at once over every request and stream: bodies being read, unfinished SSE events, answers a batch keeps until its last one comes, what the local client has not read from stdout yet. An answer that would pass it fails alone, with an error naming this key; at least max_message_size."),
-  idle_conn_timeout: duration().prefault("90s").describe("How long an idle keep-alive connection is kept."),
+  idle_conn_timeout: duration("timer", true).prefault("90s").describe("How long an idle keep-alive connection is kept."),
   tls: section({
     ca_cert: z.string().optional().describe("PEM CA bundle trusted for the remote server's certificate."),
     cert_file: z.string().optional().describe("PEM client certificate for mutual TLS."),

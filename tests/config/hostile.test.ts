@@ -127,6 +127,19 @@ describe("values the schema's type allows and the bridge cannot work with", () =
       [SERVER + oauth + "      http_timeout: '0'\n", "server.auth.oauth.http_timeout"],
       [SERVER + "    read_timeout: 0s\n", "server.mcp_server.read_timeout"],
       ["mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  timeout: 0s\n", "client.timeout"],
+      // Node takes 0 as "no limit": a body could drip for ever, and the first request head was cut at once.
+      [SERVER + "  read_timeout: 0s\n", "server.read_timeout"],
+      [SERVER + "  header_timeout: 0s\n", "server.header_timeout"],
+      // Repeating work: keep-alive comments and idle sweeps every tick; a window of 0 never spends the restart budget.
+      [SERVER + "  sse_keepalive_interval: 0s\n", "server.sse_keepalive_interval"],
+      [SERVER + "  session:\n    cleanup_interval: 0s\n", "server.session.cleanup_interval"],
+      [SERVER + "    restart_window: 0s\n", "server.mcp_server.restart_window"],
+      // Lifetimes: what they time would expire as it is made (the stores refused a TTL of 0 with a 500 per request).
+      [SERVER + "  session:\n    timeout: 0s\n", "server.session.timeout"],
+      ["mode: client\nclient:\n  url: https://mcp.example.com/mcp\n  idle_conn_timeout: 0s\n", "client.idle_conn_timeout"],
+      [SERVER + oauth + "      validation:\n        max_token_age: 0s\n", "server.auth.oauth.validation.max_token_age"],
+      ...(["token_lifetime", "refresh_token_lifetime", "auth_code_lifetime", "registration_lifetime"] as const).map((key) => [SERVER + `  oauth_server:\n    enabled: true\n    ${key}: 0s\n`, `server.oauth_server.${key}`] as const),
+      [SERVER + "  oauth_server:\n    enabled: true\n    client_metadata_documents:\n      max_cache_time: 0s\n", "server.oauth_server.client_metadata_documents.max_cache_time"],
     ] as const;
     await concurrently(cases, AT_ONCE, async ([text, key]) => {
       const stderr = await refused(text);
@@ -134,8 +147,16 @@ describe("values the schema's type allows and the bridge cannot work with", () =
     });
   });
 
+  test("the authorization server's access tokens live at most 24h and its codes 10m (RFC 6749 §4.1.2)", async () => {
+    const stderr = await refused(SERVER + "  oauth_server:\n    enabled: true\n    token_lifetime: 25h\n    auth_code_lifetime: 11m\n");
+    assert.match(stderr, /\n {2}server\.oauth_server\.token_lifetime: is too long: at most "24h" \(an access token is a JWT no one can revoke/, stderr);
+    assert.match(stderr, /\n {2}server\.oauth_server\.auth_code_lifetime: is too long: at most "10m" \(RFC 6749 §4\.1\.2/, stderr);
+    const { code, stderr: accepted } = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + "  oauth_server:\n    enabled: true\n    token_lifetime: 24h\n    auth_code_lifetime: 10m\n    refresh_token_lifetime: 90d\n    builtin:\n      users:\n        - username: alice\n          password_env: ALICE_PASSWORD\nstorage:\n  type: memory\n")], { env: { ALICE_PASSWORD: "correct horse battery staple" } });
+    assert.equal(code, 0, accepted);
+  });
+
   test('"0s" stays accepted where it means off', async () => {
-    const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + "  write_timeout: 0s\n  idle_timeout: 0s\n")]);
+    const { code, stderr } = await runCli(["check-config", "-q", "-c", writeConfig(SERVER + "  write_timeout: 0s\n  idle_timeout: 0s\n  session:\n    resume_window: 0s\n    input_window: 0s\n    cache_ttl: 0s\n")]);
     assert.equal(code, 0, stderr);
   });
 });

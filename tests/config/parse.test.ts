@@ -182,7 +182,7 @@ describe("durations, sizes and listen addresses", () => {
     assert.equal(server("  read_timeout: 1h30m\n").read_timeout, 5_400_000);
     assert.equal(server("  read_timeout: 250ms\n").read_timeout, 250);
     assert.equal(server("  read_timeout: 1.5s\n").read_timeout, 1500);
-    assert.equal(server("  read_timeout: '0'\n").read_timeout, 0);
+    assert.equal(server("  write_timeout: '0'\n").write_timeout, 0);
   });
 
   test("defaults are durations too", () => {
