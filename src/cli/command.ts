@@ -19,6 +19,5 @@ export interface Command {
   run(args: ParsedArgs, platform: Platform): Promise<number>;
 }
 
-export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

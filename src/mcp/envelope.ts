@@ -143,11 +143,6 @@ function onlyEnvelope(meta: JsonObject): boolean {
   return true;
 }
 
-/** Modern → legacy: the `initialize` params that say what one envelope says, for `legacyVersion`. */
-export function initializeParamsFromEnvelope(envelope: RequestEnvelope, legacyVersion: string, fallbackClientInfo: Implementation): InitializeParams {
-  return { protocolVersion: legacyVersion, capabilities: envelope.clientCapabilities, clientInfo: envelope.clientInfo ?? fallbackClientInfo };
-}
-
 /**
  * Legacy → modern: the envelope a legacy session's requests carry once translated. `logLevel` is
  * the level the session set with `logging/setLevel`, if it did.

@@ -1,4 +1,4 @@
-/** @module SHA-256 and constant-time comparison on Web Crypto: token checks, cache keys, gen-token. */
+/** @module SHA-256, base64url and constant-time comparison on Web Crypto: token checks, cache keys, gen-token. */
 
 const encoder = new TextEncoder();
 
@@ -21,6 +21,16 @@ export function toBase64Url(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/**
+ * The JSON value a base64url segment (RFC 4648 §5, padding optional) carries, as in a JWS compact
+ * serialization (RFC 7515 §7.1). Throws on bad base64, bytes that are not UTF-8, or bad JSON.
+ */
+export function jsonOfBase64Url(segment: string): unknown {
+  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
 }
 
 /** Equal-length byte comparison whose time does not depend on where the inputs differ. */

@@ -13,16 +13,13 @@ const RFC8414_SEGMENT = "/.well-known/oauth-authorization-server";
  * The members of OIDC Discovery §3 / RFC 8414 §2 metadata the bridge uses. Loose: providers add
  * many members, and RFC 8414 §2 says unknown ones are ignored.
  */
-export const AuthorizationServerMetadataSchema = z.looseObject({
+const AuthorizationServerMetadataSchema = z.looseObject({
   issuer: z.string().min(1),
   jwks_uri: z.string().optional(),
   introspection_endpoint: z.string().optional(),
   scopes_supported: z.array(z.string()).optional().catch(undefined),
 });
 export type AuthorizationServerMetadata = z.infer<typeof AuthorizationServerMetadataSchema>;
-export function isAuthorizationServerMetadata(value: unknown): value is AuthorizationServerMetadata {
-  return AuthorizationServerMetadataSchema.safeParse(value).success;
-}
 
 /** The issuer the metadata must name, and whether a trailing "/" difference is tolerated. */
 export interface ExpectedIssuer {

@@ -5,6 +5,7 @@
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { AuthError } from "../types.ts";
 import { describeKid } from "./jwks-cache.ts";
+import { jsonOfBase64Url } from "../../util/digest.ts";
 
 export interface JwtPolicy {
   /** Expected iss; undefined only when the operator configured a bare jwks_url (the keys pin the issuer). */
@@ -30,18 +31,12 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
  */
 const ACCEPTED_TYP = new Set(["jwt", "at+jwt"]);
 
-function decodeSegment(segment: string): unknown {
-  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-  return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
-}
-
 /** The JOSE header of a JWS compact serialization, or undefined when `token` is not shaped like one. */
 export function decodeJwtHeader(token: string): Record<string, unknown> | undefined {
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((part, index) => (index === 2 && part === "") || SEGMENT.test(part))) return undefined;
   try {
-    const header = decodeSegment(parts[0]!);
+    const header = jsonOfBase64Url(parts[0]!);
     if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
     if (typeof (header as { alg?: unknown }).alg !== "string") return undefined;
     return header as Record<string, unknown>;

@@ -2,6 +2,7 @@
 import type * as oauth from "oauth4webapi";
 import { bearerTokenProblem, MAX_TOKEN_LENGTH } from "../types.ts";
 import { OutboundAuthError } from "./errors.ts";
+import { jsonOfBase64Url } from "../../util/digest.ts";
 
 /** A token endpoint's answer, kept in memory and in the cache. Times are ms since the epoch. */
 export interface TokenSet {
@@ -27,8 +28,8 @@ function jwtExpiry(token: string): number | undefined {
   const parts = token.split(".");
   if (parts.length !== 3 || parts[1]!.length > 8192) return undefined;
   try {
-    const payload = JSON.parse(atob(parts[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown };
-    return typeof payload.exp === "number" && Number.isFinite(payload.exp) ? payload.exp * 1000 : undefined;
+    const payload = jsonOfBase64Url(parts[1]!) as { exp?: unknown } | null;
+    return typeof payload?.exp === "number" && Number.isFinite(payload.exp) ? payload.exp * 1000 : undefined;
   } catch {
     return undefined;
   }
