@@ -7,6 +7,12 @@
  */
 import { readAlikeByUrlParsers } from "../util/url-text.ts";
 
+/**
+ * Loopback redirect URIs, whose port may vary: RFC 8252 §7.3's IP literals and "localhost", which
+ * clients register (Claude Code, MCP Inspector). Narrower than util/host.ts isLoopbackHost on
+ * purpose: a registered URI is compared as written, and 127.0.0.2 or app.localhost would be a
+ * second spelling of the same callback.
+ */
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 /** Schemes that are never a redirect target, even when an operator lists them. */

@@ -7,14 +7,8 @@
  */
 import type { ServerConfig } from "../config/schema.ts";
 import { isIp } from "../util/cidr.ts";
-import { parseHostPort } from "../util/host.ts";
+import { isLoopbackHost, parseHostPort } from "../util/host.ts";
 import { memoized } from "../util/memo.ts";
-
-const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
-
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 /** Whether a Host header value names loopback: all a loopback-only listener accepts (DNS-rebinding protection). */
 export function isLoopbackHostHeader(hostHeader: string): boolean {

@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Platform, TlsServeOptions } from "../runtime/types.ts";
 import { createApp } from "./app.ts";
-import { isLoopbackHost } from "./guards.ts";
+import { isLoopbackHost } from "../util/host.ts";
 import { jsonError } from "./http-errors.ts";
 import { ModernServer } from "./modern.ts";
 import { Metrics } from "./metrics.ts";

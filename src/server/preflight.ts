@@ -13,7 +13,7 @@ import { isAbsolute } from "../runtime/command-resolution.ts";
 import type { Platform } from "../runtime/types.ts";
 import { InputTooLargeError, MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 import { commandRunnable } from "./child.ts";
-import { isLoopbackHost } from "./guards.ts";
+import { isLoopbackHost } from "../util/host.ts";
 
 /** What a PEM file named by each key must hold: a wrong or swapped file is named here, not as an OpenSSL code at start. */
 const PEM_LABELS: Record<string, { pattern: RegExp; what: string }> = {

@@ -44,3 +44,12 @@ export function isLocalhostName(host: string): boolean {
   const name = host.toLowerCase().replace(/\.$/, "");
   return name === "localhost" || name.endsWith(".localhost");
 }
+
+/**
+ * Whether `host` (a URL's hostname or a listen/Host host: IPv6 bracketed or not) is this machine
+ * whatever DNS says: 127.0.0.0/8, ::1, or a localhost name. What a loopback listener accepts in
+ * Host, and where plain http may be trusted. Redirect URIs use a narrower set (oauth-server/redirect.ts).
+ */
+export function isLoopbackHost(host: string): boolean {
+  return host === "[::1]" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || isLocalhostName(host);
+}

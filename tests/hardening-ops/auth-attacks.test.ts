@@ -386,6 +386,10 @@ describe("the operators' listener on loopback", { timeout: 60_000 }, () => {
       assert.equal(await get(`rebind.attacker.example:${metricsUrl.port}`), 403);
       assert.equal(await get(`127.0.0.1:${metricsUrl.port}`), 200);
       assert.equal(await get(`localhost:${metricsUrl.port}`), 200);
+      // RFC 6761 §6.3: names under localhost are this machine too; a name merely starting with it is not.
+      assert.equal(await get(`app.localhost:${metricsUrl.port}`), 200);
+      assert.equal(await get(`localhost.attacker.example:${metricsUrl.port}`), 403);
+      assert.equal(await get(`127.0.0.1.attacker.example:${metricsUrl.port}`), 403);
     } finally {
       await bridge.stop();
     }

@@ -1,6 +1,6 @@
 /** @module Upstream HTTP plumbing shared by discovery, JWKS and introspection: URL policy, bounded JSON bodies, timers. */
 import { readBodyLimited } from "../../util/body.ts";
-import { isLocalhostName } from "../../util/host.ts";
+import { isLoopbackHost } from "../../util/host.ts";
 
 /** Thrown when an upstream answer cannot be used; `reason` is safe to log (never holds a token). */
 export class UpstreamError extends Error {
@@ -24,10 +24,6 @@ export function oauthErrorCode(value: unknown): string | undefined {
   return typeof value === "string" && /^[a-z_]{1,64}$/.test(value) ? value : undefined;
 }
 
-function isLoopback(url: URL): boolean {
-  return url.hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) || isLocalhostName(url.hostname);
-}
-
 /**
  * Whether keys, metadata or introspection answers may be fetched from `url`. Plain http lets anyone
  * on the path substitute signing keys, so it is allowed only on loopback (RFC 8414 §2 requires
@@ -41,7 +37,7 @@ export function isTrustedEndpoint(value: string): boolean {
     return false;
   }
   if (url.username || url.password || url.hash) return false;
-  return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url));
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
 }
 
 /**
@@ -51,7 +47,7 @@ export function isTrustedEndpoint(value: string): boolean {
  */
 export function isTrustedEndpointOf(issuer: string, value: string): boolean {
   if (!isTrustedEndpoint(value)) return false;
-  return !isLoopback(new URL(value)) || (URL.canParse(issuer) && isLoopback(new URL(issuer)));
+  return !isLoopbackHost(new URL(value).hostname) || (URL.canParse(issuer) && isLoopbackHost(new URL(issuer).hostname));
 }
 
 /** Why isTrustedEndpointOf refused an endpoint, for the error that names it. */
