@@ -42,7 +42,7 @@ export async function loadConfigFile(platform: Platform, explicitPath: string | 
             : (error as Error).message;
     throw new ConfigError("CONFIG_UNREADABLE", [{ path: "", message: `${path}: ${reason}` }]);
   }
-  const config = parseConfig(text, platform.env, path);
+  const config = parseConfig(text, platform.env, path, platform.unenforced);
   await preflight(config, platform, path);
   const exposed = await exposureWarning(platform, path, text, config);
   if (exposed) platform.writeStderr(`mcp-bridge: warning: ${exposed}\n`);

@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { ConfigSchema, type ClientConfig, type Config } from "./schema.ts";
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.ts";
 import { checkRules } from "./rules.ts";
+import type { UnenforcedSetting } from "../runtime/types.ts";
 import { closestKey } from "./suggest.ts";
 import { isObject } from "../util/object.ts";
 import { looksLikeVariableName } from "../log/sanitize.ts";
@@ -163,8 +164,12 @@ function yamlMessage(error: YAMLError): string {
   return `${what}${position ? ` at line ${position.line}, column ${position.col}` : ""}${hint}`;
 }
 
-/** Parses and validates a configuration file's text. Throws ConfigError listing every problem found. */
-export function parseConfig(text: string, env: Env, source?: string): Config {
+/**
+ * Parses and validates a configuration file's text. `unenforced`: settings the runtime cannot
+ * apply (Platform.unenforced), refused where the file writes them. Throws ConfigError listing
+ * every problem found.
+ */
+export function parseConfig(text: string, env: Env, source?: string, unenforced: readonly UnenforcedSetting[] = []): Config {
   // merge: "<<" keys, which the Go original's YAML decoder also understands.
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: true });
   const problems = [...document.errors, ...document.warnings.filter((warning) => REFUSED_WARNINGS.has(warning.code))];
@@ -192,7 +197,7 @@ export function parseConfig(text: string, env: Env, source?: string): Config {
   if (!isObject(raw)) throw new ConfigError("CONFIG_INVALID", [{ path: "", message: "the file must be a YAML mapping of keys" }], source);
   applyAliases(raw, issues);
   if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues, source);
-  return validateConfig(raw, source, headerVariables);
+  return validateConfig(raw, source, headerVariables, unenforced);
 }
 
 /**
@@ -200,14 +205,24 @@ export function parseConfig(text: string, env: Env, source?: string): Config {
  * `headerVariables`: the environment variables substituted into client.headers values, kept as the
  * client section's headerVariables.
  */
-export function validateConfig(raw: Record<string, unknown>, source?: string, headerVariables: ReadonlySet<string> = new Set()): Config {
+export function validateConfig(raw: Record<string, unknown>, source?: string, headerVariables: ReadonlySet<string> = new Set(), unenforced: readonly UnenforcedSetting[] = []): Config {
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError("CONFIG_INVALID", zodIssues(result.error), source);
-  const ruleIssues = checkRules(result.data, raw);
+  const ruleIssues = [...checkRules(result.data, raw), ...unenforced.filter(({ path }) => isWritten(raw, path))];
   if (ruleIssues.length > 0) throw new ConfigError("CONFIG_INVALID", ruleIssues, source);
   const client: ClientConfig | undefined = result.data.client;
   if (client) client.headerVariables = [...headerVariables];
   return result.data;
+}
+
+/** Whether the dotted `path` is a key the file wrote (defaults do not count). */
+function isWritten(raw: Record<string, unknown>, path: string): boolean {
+  let node: unknown = raw;
+  for (const key of path.split(".")) {
+    if (!isObject(node) || !Object.hasOwn(node, key)) return false;
+    node = node[key];
+  }
+  return true;
 }
 
 /**

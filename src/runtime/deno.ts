@@ -6,9 +6,8 @@
  *   `client_auth` other than none fails at start-up instead of serving without the check.
  * - TLS version bounds: rustls always offers 1.2 and 1.3; a config that narrows them fails at start-up.
  * - Header/keep-alive/write timeouts and connection caps: Deno.serve has no such settings and no
- *   per-connection hook; its own defaults apply, server.max_connections* are not enforced, and a
- *   client that stops reading a response is not closed by server.write_timeout (ServeOptions.writeTimeout
- *   is not read here). server.read_timeout is applied to request bodies here (asNodeWould).
+ *   per-connection hook; its own defaults apply, and a config that writes one of those keys is
+ *   refused (UNENFORCED). server.read_timeout is applied to request bodies here (asNodeWould).
  * - Clients gone before the response starts: request.signal (onClientGone) aborts only when the
  *   whole request came in Deno.serve's first read (~512 bytes); for a larger one Deno (2.9) reads
  *   the connection no further, so the call is not cancelled until it ends. No hook here reaches that.
@@ -21,11 +20,17 @@ import { decodeUtf8, readAtMost } from "../util/bounded-read.ts";
 import { BodyNotReceivedError } from "../util/body.ts";
 import { createDenoHttpClient } from "./deno-http-client.ts";
 import { resolveCommand } from "./command-resolution.ts";
-import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions } from "./types.ts";
+import { failedToStart, type ChildExit, type ChildProcessHandle, type FetchHandler, type Platform, type RunningServer, type ServeOptions, type SpawnOptions, type TlsServeOptions, type UnenforcedSetting } from "./types.ts";
 
 const isWindows = Deno.build.os === "windows";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Connection settings Deno.serve has no equivalent of (it exposes no connections): refused when written. */
+const UNENFORCED: readonly UnenforcedSetting[] = ["max_connections", "max_connections_per_address", "header_timeout", "idle_timeout", "write_timeout"].map((key) => ({
+  path: `server.${key}`,
+  message: "cannot be applied under Deno (Deno.serve exposes no connections); remove the key, or run the release binary or Node.js where it applies",
+}));
 
 /** Refuses TLS settings Deno.serve would silently ignore: a weaker server than configured is worse than none. */
 function assertTlsSupported(tls: TlsServeOptions): void {
@@ -322,6 +327,7 @@ function isExecutableFile(path: string): boolean {
 
 export const denoPlatform: Platform = {
   name: "deno",
+  unenforced: UNENFORCED,
   isWindows,
   env: Deno.env.toObject(),
   args: Deno.args,

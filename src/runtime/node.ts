@@ -368,6 +368,7 @@ function stdoutDrained(everything = false): Promise<void> {
 
 export const nodePlatform: Platform = {
   name: "node",
+  unenforced: [],
   isWindows,
   env: process.env,
   args: process.argv.slice(2),

@@ -125,8 +125,18 @@ export interface PublicFetchResult {
  */
 export type PublicFetch = (url: string, options: { timeout: number; maxBytes: number; allowPrivate: boolean }) => Promise<PublicFetchResult>;
 
+/** A setting a runtime cannot apply: written in a config, it is refused naming `path` (config/load.ts), never ignored. */
+export interface UnenforcedSetting {
+  /** Dotted config path, e.g. "server.max_connections". */
+  path: string;
+  /** Why, and what to do instead. */
+  message: string;
+}
+
 export interface Platform {
   readonly name: "node" | "deno";
+  /** Settings this runtime cannot apply (none on Node). */
+  readonly unenforced: readonly UnenforcedSetting[];
   /** Windows: commands are resolved with PATHEXT and batch files run through cmd.exe. */
   readonly isWindows: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;

@@ -37,6 +37,17 @@ describe("under Deno", { timeout: 120_000 }, () => {
     assert.match(stdout, /valid/);
   });
 
+  it("refuses, naming each key, connection settings Deno.serve cannot apply when the config writes them (Node applies them)", async () => {
+    const keys = ["max_connections: 50", "max_connections_per_address: 5", "header_timeout: 5s", "idle_timeout: 60s", "write_timeout: 30s"];
+    const config = join(tempDir(), "config.yaml");
+    writeFileSync(config, `mode: server\nserver:\n  listen: "127.0.0.1:0"\n  mcp_server: {command: /bin/cat}\n${keys.map((key) => `  ${key}\n`).join("")}`);
+    const { code, stderr } = await run(DENO, ["run", "-A", MAIN, "check-config", "-c", config], { env: ENV, cwd: tempDir() });
+    assert.equal(code, 2, stderr);
+    for (const key of keys) assert.match(stderr, new RegExp(`server\\.${key.split(":")[0]}: cannot be applied under Deno \\(Deno\\.serve exposes no connections\\); remove the key`), stderr);
+    const onNode = await run(process.execPath, [join(ROOT, "dist", "mcp-bridge.cjs"), "check-config", "-q", "-c", config], { env: ENV });
+    assert.equal(onNode.code, 0, onNode.stderr);
+  });
+
   it("serves a stdio MCP server with bearer auth through Deno.serve and Deno.Command", async () => {
     const token = "deno-smoke-token-0123456789";
     const bridge = await startBearerBridge(DENO, ["run", "-A", MAIN], token, ENV);
