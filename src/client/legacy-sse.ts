@@ -130,13 +130,22 @@ export class LegacySseTransport implements RemoteTransport {
     return opening;
   }
 
+  /** Replays the local client's initialize on a new stream; its answer is waited for at most client.timeout (every message waits for it). */
   async #replayInitialize(connection: Connection, initialize: JsonRpcRequest): Promise<void> {
-    this.#context.logger.info("the event stream was lost; opening a new session", { server: new URL(this.#context.url).host });
+    const { timeout } = this.#context;
+    const origin = new URL(this.#context.url).host;
+    this.#context.logger.info("the event stream was lost; opening a new session", { server: origin });
     const replay: JsonRpcRequest = { ...initialize, id: `mcp-bridge-reinitialize-${++this.#replays}` };
     const key = idKey(replay.id);
     const answered = waiterFor(this.#waiters, key);
-    await this.#post(connection, replay);
-    await answered;
+    const timer = setTimeout(() => this.#settle(key, new ClientTransportError("timeout", `${origin} did not answer the new session's initialize within ${timeout} ms (client.timeout); the next message tries again`)), timeout);
+    try {
+      await this.#post(connection, replay);
+      await answered;
+    } finally {
+      clearTimeout(timer);
+      this.#waiters.delete(key);
+    }
     await this.#post(connection, { jsonrpc: "2.0", method: "notifications/initialized" });
   }
 

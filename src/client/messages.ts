@@ -79,6 +79,8 @@ export interface Received {
  * the request's credentials redacted.
  */
 export function parseMessages(text: string, warnings: ThrottledLog, where: string, response: Response): Received[] {
+  // Before parsing: a body of a million tiny messages parses into far more memory than its text (which the answer budget counts).
+  if (arrayLongerThan(text, MAX_MESSAGES_PER_TEXT)) throw new ClientTransportError("protocol", `the server's ${where} is a batch of more than ${MAX_MESSAGES_PER_TEXT} messages (the bridge sends one message per request)`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -101,6 +103,31 @@ export function parseMessages(text: string, warnings: ThrottledLog, where: strin
       const redacted = isResponse(message) && message.error !== undefined;
       return { message: redacted ? { ...message, error: redactedError(message.error!, response) } : message, source: { text, alone: !batch && !redacted, inexact } };
     });
+}
+
+/** Messages one JSON body or SSE event may hold (a JSON-RPC batch): the bridge sends one message per request, so an answer needs one. */
+const MAX_MESSAGES_PER_TEXT = 100;
+
+/** Whether `text` is a JSON array of more than `limit` elements, counted without parsing it (malformed text: whatever JSON.parse then says). */
+function arrayLongerThan(text: string, limit: number): boolean {
+  let i = 0;
+  while (i < text.length && (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x0a || text.charCodeAt(i) === 0x0d || text.charCodeAt(i) === 0x09)) i++;
+  if (text.charCodeAt(i) !== 0x5b) return false;
+  let depth = 0;
+  let commas = 0;
+  let inString = false;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) depth++;
+    else if (c === 0x5d || c === 0x7d) depth--;
+    // n elements have n - 1 commas between them.
+    else if (c === 0x2c && depth === 1 && ++commas >= limit) return true;
+  }
+  return false;
 }
 
 /**

@@ -7,7 +7,7 @@
  * stream, and `resultType` and cache fields are stripped. A modern local client is passed through.
  */
 import { errorResponse, ErrorCode, idKey, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "../jsonrpc/message.ts";
-import { quotedValue } from "../log/sanitize.ts";
+import { excerpt, quotedValue } from "../log/sanitize.ts";
 import { toolParamHeaders } from "../mcp/client-headers.ts";
 import { initializeFromDiscover, negotiateLegacyVersion } from "../mcp/discover.ts";
 import { envelopeFromInitializeParams, isObject, LOG_LEVELS, metaOf, withEnvelope, type InitializeParams, type JsonObject, type LogLevel } from "../mcp/envelope.ts";
@@ -44,24 +44,31 @@ const ACCEPT_BOTH = "application/json, text/event-stream";
  * before it. A non-2xx answer that carries a JSON-RPC error is returned as that error (a modern
  * server answers 400/404 with one); anything else is a ClientTransportError.
  */
-export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage, source: Source) => void): Promise<ModernAnswer> {
+export async function modernCall(context: TransportContext, request: JsonRpcRequest, headers: Record<string, string>, signal?: AbortSignal, onNotification?: (message: JsonRpcMessage, source: Source, redact: (text: string) => string) => void): Promise<ModernAnswer> {
   const { timeout } = context;
   // A tool call's answer comes when the tool is done; server/discover answers from what the server
   // is, and one held past client.timeout, head or body, is no modern server (era detection must not stall).
   const awaitsAnswer = request.method !== "server/discover";
-  const bodyDeadline = awaitsAnswer ? undefined : new AbortController();
-  const bounded = anySignal(signal, bodyDeadline?.signal);
-  const response = await context.fetch(
-    context.url,
-    { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal: bounded },
-    { awaitsAnswer },
-  );
-  const timer = bodyDeadline && setTimeout(() => bodyDeadline.abort(), timeout);
+  const deadline = awaitsAnswer ? undefined : new AbortController();
+  const bounded = anySignal(signal, deadline?.signal);
+  // No head in time fails the probe (the next initialize asks again); a body that stops is taken for a legacy server's doing.
+  const timedOut = (error: unknown, what: "start" | "finish") =>
+    deadline?.signal.aborted && !signal?.aborted ? new ClientTransportError(what === "start" ? "timeout" : "closed", `${new URL(context.url).host} did not ${what} answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error }) : error;
+  // The answer must start within client.timeout, retries and Retry-After waits included, then end within as long again.
+  let timer = deadline && setTimeout(() => deadline.abort(), timeout);
+  let response: Response;
+  try {
+    response = await context.fetch(context.url, { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal: bounded }, { awaitsAnswer });
+  } catch (error) {
+    throw timedOut(error, "start");
+  } finally {
+    clearTimeout(timer);
+  }
+  timer = deadline && setTimeout(() => deadline.abort(), timeout);
   try {
     return await readAnswer(context, request, response, bounded, onNotification);
   } catch (error) {
-    if (bodyDeadline?.signal.aborted && !signal?.aborted) throw new ClientTransportError("closed", `${new URL(context.url).host} did not finish answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error });
-    throw error;
+    throw timedOut(error, "finish");
   } finally {
     clearTimeout(timer);
   }
@@ -79,7 +86,7 @@ export interface ModernAnswer {
 }
 
 /** The response to `request` in `response` (JSON or an event stream), the notifications before it delivered. */
-async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage, source: Source) => void): Promise<ModernAnswer> {
+async function readAnswer(context: TransportContext, request: JsonRpcRequest, response: Response, signal: AbortSignal | undefined, onNotification?: (message: JsonRpcMessage, source: Source, redact: (text: string) => string) => void): Promise<ModernAnswer> {
   const { timeout } = context;
   const origin = new URL(context.url).host;
   const type = contentType(response);
@@ -93,10 +100,10 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
     }
     if (isRequest(message)) {
       // Modern servers MUST NOT send requests on a reply stream (MRTR replaced them).
-      context.remoteWarnings.write("warn", "dropped a request the modern server sent on a reply stream", { method: message.method });
+      context.remoteWarnings.write("warn", "dropped a request the modern server sent on a reply stream", { method: excerpt(redact(message.method)) });
       return;
     }
-    onNotification?.(message, source);
+    onNotification?.(message, source, redact);
   };
   if (type === "application/json") {
     const held = context.answers.hold();
@@ -146,22 +153,28 @@ async function readAnswer(context: TransportContext, request: JsonRpcRequest, re
   return answer;
 }
 
-export type ProbeOutcome = { era: "modern"; answer: JsonRpcResponse; source: Source } | { era: "legacy"; reason: string };
+/** The probe's verdict; a legacy one with `failed` came of a failure (5xx, a reply that broke off), which says nothing of the era. */
+export type ProbeOutcome = { era: "modern"; answer: JsonRpcResponse; source: Source } | { era: "legacy"; reason: string; failed?: boolean };
 
 /**
  * Which era the remote server speaks, from a `server/discover` request (the bridge's, or a modern
  * local client's own): a result listing a modern version, or a recognised modern error, means
- * modern; anything else legacy (Streamable HTTP 2026-07-28 §Backward Compatibility). Connection
- * failures and refused authentication propagate as errors.
+ * modern; anything else legacy (Streamable HTTP 2026-07-28 §Backward Compatibility), `failed` when
+ * it was no answer at all (5xx, a reply that broke off or stopped). Connection failures, no answer
+ * within client.timeout and refused authentication propagate as errors.
  */
 export async function probeEra(context: TransportContext, request: JsonRpcRequest, signal?: AbortSignal, attempt = 1): Promise<ProbeOutcome> {
   const version = metaOf(request.params)?.[MetaKey.protocolVersion];
   let answer: JsonRpcResponse;
   let source: Source;
+  let redact: (text: string) => string;
   try {
-    ({ response: answer, source } = await modernCall(context, request, requestHeaders(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION), signal));
+    ({ response: answer, source, redact } = await modernCall(context, request, requestHeaders(request.method, request.params, typeof version === "string" ? version : MODERN_VERSION), signal));
   } catch (error) {
-    if (error instanceof ClientTransportError && (error.code === "http" || error.code === "protocol" || error.code === "closed")) return { era: "legacy", reason: error.message };
+    // Refused authentication says nothing of the era either: the initialize fails with it, and the next one asks again.
+    if (error instanceof ClientTransportError && (error.code === "http" || error.code === "protocol" || error.code === "closed") && error.status !== 401 && error.status !== 403) {
+      return { era: "legacy", reason: error.message, failed: error.code === "closed" || (error.status ?? 0) >= 500 };
+    }
     throw error;
   }
   if (answer.error) {
@@ -171,7 +184,7 @@ export async function probeEra(context: TransportContext, request: JsonRpcReques
       return probeEra(context, request, signal, attempt + 1);
     }
     if (answer.error.code === McpErrorCode.UnsupportedProtocolVersion && Array.isArray(data?.supported) && !data.supported.some((supported) => (MODERN_VERSIONS as readonly unknown[]).includes(supported))) {
-      return { era: "legacy", reason: `the server supports ${data.supported.join(", ")}` };
+      return { era: "legacy", reason: `the server supports ${excerpt(redact(data.supported.join(", ")))}` };
     }
     if (MODERN_ERRORS.has(answer.error.code)) return { era: "modern", answer, source };
     return { era: "legacy", reason: `server/discover answered error ${answer.error.code}` };
@@ -461,14 +474,14 @@ export class ModernTransport implements RemoteTransport {
         const envelope = envelopeFromInitializeParams(this.#initialize!, MODERN_VERSION);
         const params = withEnvelope({ notifications }, envelope);
         try {
-          const { response: answer } = await modernCall(this.#context, { jsonrpc: "2.0", id: LISTEN_ID, method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message, source) => {
+          const { response: answer } = await modernCall(this.#context, { jsonrpc: "2.0", id: LISTEN_ID, method: "subscriptions/listen", params }, requestHeaders("subscriptions/listen", params, MODERN_VERSION), signal, (message, source, redact) => {
             failures = 0;
             if (isNotification(message) && message.method === "notifications/subscriptions/acknowledged") {
               this.#unacknowledged = false;
               return acknowledged();
             }
             if (this.#listened(message)) return this.#context.deliver(message, source);
-            this.#context.remoteWarnings.write("warn", "dropped a message on the listen stream that was not asked for", { method: "method" in message ? message.method : "response" });
+            this.#context.remoteWarnings.write("warn", "dropped a message on the listen stream that was not asked for", { method: "method" in message ? excerpt(redact(message.method)) : "response" });
           });
           if (answer.error) {
             logger.warn("the server refused subscriptions/listen; list changes will not be forwarded", { error: answer.error.message });

@@ -5,7 +5,7 @@
  * (Streamable HTTP 2026-07-28 §Backward Compatibility); `auto` then falls back further to the
  * HTTP+SSE transport when the initialize POST gets 400, 404 or 405. `sse` is HTTP+SSE only.
  */
-import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, isNotification, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import { excerpt } from "../log/sanitize.ts";
 import { hasEnvelopeClaim, isObject, type InitializeParams } from "../mcp/envelope.ts";
 import { ClientTransportError } from "./errors.ts";
@@ -49,11 +49,18 @@ class LegacyWithFallback implements RemoteTransport {
   }
 }
 
-/** Decides the era on the local client's first request, then routes everything to that era's transport. */
+/**
+ * Decides the era on the local client's first request, then routes everything to that era's
+ * transport. A legacy choice holds once a legacy initialize went through: until then an initialize
+ * that fails (the server was modern after all, and its server/discover failed for a moment) undoes
+ * it, and the next one probes again.
+ */
 class EraTransport implements RemoteTransport {
   readonly #context: TransportContext;
   readonly #fallback: boolean;
   #chosen: RemoteTransport | undefined;
+  /** The legacy transport chosen, no initialize through it yet (see the class). */
+  #provisional = false;
   #deciding: Promise<void> | undefined;
 
   constructor(context: TransportContext, fallback: boolean) {
@@ -66,8 +73,12 @@ class EraTransport implements RemoteTransport {
   }
 
   async send(message: JsonRpcMessage, signal?: AbortSignal, text?: string): Promise<void> {
-    if (this.#deciding) await this.#deciding.catch(() => {});
-    if (this.#chosen) return this.#chosen.send(message, signal, text);
+    if (this.#deciding) {
+      // What it cancels is the request deciding (aborted once this returns) or one waiting behind it, not sent yet.
+      if (isNotification(message) && message.method === "notifications/cancelled") return;
+      await this.#deciding.catch(() => {});
+    }
+    if (this.#chosen) return this.#provisional && isRequest(message) && message.method === "initialize" ? this.#initializeLegacy(message, signal, text) : this.#chosen.send(message, signal, text);
     if (!isRequest(message)) {
       this.#context.logger.debug("dropped a notification sent before the first request", { message: "method" in message ? message.method : "response" });
       return;
@@ -95,30 +106,54 @@ class EraTransport implements RemoteTransport {
         if (inexact) throw new ClientTransportError("protocol", `the server's answer to server/discover: ${inexact}`);
         logger.info("the remote server speaks MCP 2026-07-28; translating for the local client");
         const modern = new ModernTransport(this.#context, this.#context.ask, probe.answer.result as Record<string, unknown>, params);
-        this.#chosen = modern;
+        this.#choose(modern, false);
         return modern.send(request, signal);
       }
       logger.info("the remote server speaks a legacy MCP version", { reason: probe.reason });
-      this.#chosen = this.#legacy();
-      return this.#chosen.send(request, signal);
+      this.#choose(this.#legacy(), true);
+      return this.#initializeLegacy(request, signal, undefined, probe.failed ? probe.reason : undefined);
     }
     if (request.method === "server/discover" || hasEnvelopeClaim(request.params)) {
       // A modern local client (stdio §Backward Compatibility: it probes with server/discover).
       const probe = await probeEra(this.#context, request, signal);
       if (probe.era === "modern") {
         logger.info("modern local client and modern remote server: passing through");
-        this.#chosen = new ModernTransport(this.#context, this.#context.ask, {}, undefined);
+        this.#choose(new ModernTransport(this.#context, this.#context.ask, {}, undefined), false);
         this.#context.deliver(probe.answer, probe.source);
         return;
       }
       logger.info("the remote server speaks a legacy MCP version; the local client must initialize", { reason: probe.reason });
-      this.#chosen = this.#legacy();
+      this.#choose(this.#legacy(), true);
       // Not a modern error: a dual-era local client falls back to initialize.
       this.#context.deliver(errorResponse(request.id, ErrorCode.MethodNotFound, "Method not found: the remote server speaks a legacy version of MCP; send initialize"));
       return;
     }
-    this.#chosen = this.#legacy();
-    return this.#chosen.send(request, signal);
+    this.#choose(this.#legacy(), true);
+    return this.#chosen!.send(request, signal);
+  }
+
+  #choose(transport: RemoteTransport, provisional: boolean): void {
+    this.#chosen = transport;
+    this.#provisional = provisional;
+  }
+
+  /**
+   * An initialize through the provisionally chosen legacy transport: the choice holds when it goes
+   * through, and is undone when it fails. `probeFailure`: why the probe before it failed, told with the error.
+   */
+  async #initializeLegacy(request: JsonRpcRequest, signal: AbortSignal | undefined, text?: string, probeFailure?: string): Promise<void> {
+    const legacy = this.#chosen!;
+    try {
+      await legacy.send(request, signal, text);
+      if (this.#chosen === legacy) this.#provisional = false;
+    } catch (error) {
+      if (this.#chosen === legacy) {
+        this.#chosen = undefined;
+        void legacy.close();
+      }
+      if (probeFailure === undefined || !(error instanceof ClientTransportError)) throw error;
+      throw new ClientTransportError(error.code, `server/discover failed (${probeFailure}), and legacy MCP did not answer either (${error.message}); the next initialize asks again`, { status: error.status, cause: error });
+    }
   }
 
   async close(): Promise<void> {

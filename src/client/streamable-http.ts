@@ -10,6 +10,7 @@ import { excerpt } from "../log/sanitize.ts";
 import { anySignal } from "../util/any-signal.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import { contentType, parseMessages, quotedContentType, readBodyText, settleSkipped, statusError, type Received, type Source } from "./messages.ts";
+import { redactSent } from "./remote-fetch.ts";
 import { readSse } from "./sse-reader.ts";
 import { SHUTDOWN_WAIT_MS, type RemoteTransport, type TransportContext } from "./transport.ts";
 
@@ -70,7 +71,12 @@ export class StreamableHttpTransport implements RemoteTransport {
     // sends requests not tied to a call (elicitation, sampling) on the GET stream, and drops them
     // when that stream is not open yet.
     if (isNotification(message) && message.method === "notifications/initialized") this.#listen();
-    if (this.#reinitializing) await this.#reinitializing;
+    if (this.#reinitializing) {
+      // What it cancels was sent in the session the server forgot, or waits for the new one and is
+      // not sent once cancelled: nothing to tell the server, and waiting would hold the cancellation.
+      if (isNotification(message) && message.method === "notifications/cancelled") return;
+      await this.#reinitializing;
+    }
     if (this.#listenReady && isRequest(message)) await this.#listenReady;
     const request = isRequest(message) ? message : undefined;
     if (request?.method === "initialize") {
@@ -331,21 +337,25 @@ export class StreamableHttpTransport implements RemoteTransport {
     if (!initialize) return Promise.reject(new ClientTransportError("closed", "the remote server ended the session before it was initialized"));
     const { logger } = this.#context;
     const origin = new URL(this.#context.url).host;
+    const { timeout } = this.#context;
+    // The bridge's own request, which every request of the local client waits for: bounded, head
+    // and body, by client.timeout. Failed, the next request finds the session unknown and tries again.
+    const deadline = AbortSignal.timeout(timeout);
     this.#reinitializing = (async () => {
       logger.info("the remote server no longer knows the session; opening a new one", { server: origin });
       const replay: JsonRpcRequest = { ...initialize, id: `mcp-bridge-reinitialize-${++this.#reinitializations}` };
-      const response = await this.#post(replay, undefined);
+      const response = await this.#post(replay, undefined, deadline);
       if (!response.ok) throw await statusError(response, `${origin} (new session)`);
       const session = await sessionIdOf(response, origin);
       let result: Record<string, unknown> | undefined;
-      await this.#consume(replay, response, undefined, (message, source) => {
+      await this.#consume(replay, response, deadline, (message, source) => {
         if (isResponse(message) && message.id === replay.id) {
           if (message.error) throw new ClientTransportError("http", `${origin} refused the new session: ${excerpt(message.error.message)}`);
           result = message.result as Record<string, unknown>;
         } else if (!isResponse(message)) this.#context.deliver(message, source);
       });
       if (typeof result?.protocolVersion === "string" && result.protocolVersion !== this.#protocolVersion) {
-        logger.warn("the new session negotiated another protocol version", { was: this.#protocolVersion, now: result.protocolVersion });
+        logger.warn("the new session negotiated another protocol version", { was: this.#protocolVersion, now: excerpt(redactSent(response, result.protocolVersion)) });
         this.#protocolVersion = result.protocolVersion;
       }
       this.#sessionId = session;
@@ -353,9 +363,14 @@ export class StreamableHttpTransport implements RemoteTransport {
       const initialized = await this.#post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
       await initialized.body?.cancel().catch(() => {});
       this.#listen();
-    })().finally(() => {
-      this.#reinitializing = undefined;
-    });
+    })()
+      .catch((error: unknown) => {
+        if (!deadline.aborted || this.#closing.signal.aborted) throw error;
+        throw new ClientTransportError("timeout", `${origin} did not open a new session within ${timeout} ms (client.timeout): the bridge's initialize went unanswered; the next request tries again`, { cause: error });
+      })
+      .finally(() => {
+        this.#reinitializing = undefined;
+      });
     return this.#reinitializing;
   }
 }
@@ -373,8 +388,9 @@ async function sessionIdOf(response: Response, origin: string): Promise<string |
   const problem = !/^[\x21-\x7e]*$/.test(session) ? "holds characters other than visible ASCII (0x21-0x7E)" : session.length > MAX_SESSION_ID_CHARS ? `is longer than ${MAX_SESSION_ID_CHARS} characters` : session === "" ? "is empty" : undefined;
   if (problem === undefined) return session;
   await response.body?.cancel().catch(() => {});
-  // Header values are bytes (read as Latin-1): what is not visible ASCII is shown as \xNN.
-  const shown = [...session.slice(0, QUOTED_SESSION_ID_CHARS)].map((char) => (/[\x21-\x7e]/.test(char) ? char : `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`)).join("");
+  // Header values are bytes (read as Latin-1): what is not visible ASCII is shown as \xNN. Redacted
+  // before it is cut: a server may have put the token it was sent into the id.
+  const shown = [...redactSent(response, session).slice(0, QUOTED_SESSION_ID_CHARS)].map((char) => (/[\x21-\x7e]/.test(char) ? char : `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`)).join("");
   const more = session.length > QUOTED_SESSION_ID_CHARS ? `… (${session.length} characters)` : "";
   throw new ClientTransportError("protocol", `${origin}'s Mcp-Session-Id ${problem}, so the session cannot be used (MCP basic/transports §Session Management): "${shown}${more}"`);
 }
