@@ -225,7 +225,7 @@ export class LegacySseTransport implements RemoteTransport {
           if (connection) connection.closed = true;
           else reject(error instanceof ClientTransportError ? error : new ClientTransportError("network", "the event stream ended before its endpoint event"));
           // Requests awaiting an answer on this stream will not get one.
-          const why = error instanceof ClientTransportError && error.code === "capacity" ? error : new ClientTransportError("network", "the event stream ended before the answer arrived");
+          const why = error instanceof ClientTransportError && (error.code === "capacity" || error.code === "protocol") ? error : new ClientTransportError("network", "the event stream ended before the answer arrived");
           for (const key of [...this.#waiters.keys()]) this.#settle(key, why);
         });
     });

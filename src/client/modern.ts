@@ -49,26 +49,19 @@ export async function modernCall(context: TransportContext, request: JsonRpcRequ
   // A tool call's answer comes when the tool is done; server/discover answers from what the server
   // is, and one held past client.timeout, head or body, is no modern server (era detection must not stall).
   const awaitsAnswer = request.method !== "server/discover";
-  const deadline = awaitsAnswer ? undefined : new AbortController();
-  const bounded = anySignal(signal, deadline?.signal);
-  // No head in time fails the probe (the next initialize asks again); a body that stops is taken for a legacy server's doing.
-  const timedOut = (error: unknown, what: "start" | "finish") =>
-    deadline?.signal.aborted && !signal?.aborted ? new ClientTransportError(what === "start" ? "timeout" : "closed", `${new URL(context.url).host} did not ${what} answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error }) : error;
-  // The answer must start within client.timeout, retries and Retry-After waits included, then end within as long again.
-  let timer = deadline && setTimeout(() => deadline.abort(), timeout);
-  let response: Response;
-  try {
-    response = await context.fetch(context.url, { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal: bounded }, { awaitsAnswer });
-  } catch (error) {
-    throw timedOut(error, "start");
-  } finally {
-    clearTimeout(timer);
-  }
-  timer = deadline && setTimeout(() => deadline.abort(), timeout);
+  const bodyDeadline = awaitsAnswer ? undefined : new AbortController();
+  const bounded = anySignal(signal, bodyDeadline?.signal);
+  const response = await context.fetch(
+    context.url,
+    { method: "POST", headers: { ...headers, accept: ACCEPT_BOTH, "content-type": "application/json" }, body: JSON.stringify(request), signal: bounded },
+    { awaitsAnswer },
+  );
+  const timer = bodyDeadline && setTimeout(() => bodyDeadline.abort(), timeout);
   try {
     return await readAnswer(context, request, response, bounded, onNotification);
   } catch (error) {
-    throw timedOut(error, "finish");
+    if (bodyDeadline?.signal.aborted && !signal?.aborted) throw new ClientTransportError("closed", `${new URL(context.url).host} did not finish answering ${request.method} within ${timeout} ms (client.timeout)`, { cause: error });
+    throw error;
   } finally {
     clearTimeout(timer);
   }

@@ -52,7 +52,7 @@ export interface RemoteFetchExtra {
 
 export type RemoteFetch = (url: string, init: HttpRequestInit, extra?: RemoteFetchExtra) => Promise<Response>;
 
-/** A Retry-After longer than this is not waited for: the request fails and says when to come back. */
+/** A Retry-After longer than this (client.timeout for what is not a JSON-RPC request) is not waited for: the request fails and says when to come back. */
 const LONGEST_RETRY_AFTER_MS = 60_000;
 
 const RETRYABLE_BEFORE_SEND = new Set(["refused", "connect_timeout", "dns"]);
@@ -165,7 +165,8 @@ export function createRemoteFetch(options: RemoteFetchOptions): RemoteFetch {
       }
       if ((response.status === 429 || response.status === 503) && retry.enabled && retries < retry.max_retries) {
         const after = retryAfterMs(response.headers.get("retry-after"));
-        if (after === undefined || after <= LONGEST_RETRY_AFTER_MS) {
+        // What must answer within client.timeout (a notification's 202, server/discover) is not held longer by one wait.
+        if (after === undefined || after <= (extra?.awaitsAnswer ? LONGEST_RETRY_AFTER_MS : Math.min(LONGEST_RETRY_AFTER_MS, options.timeout))) {
           await response.body?.cancel().catch(() => {});
           await backoff(Math.max(after ?? 0, delay), `HTTP ${response.status}`);
           continue;

@@ -128,8 +128,8 @@ class EraTransport implements RemoteTransport {
       this.#context.deliver(errorResponse(request.id, ErrorCode.MethodNotFound, "Method not found: the remote server speaks a legacy version of MCP; send initialize"));
       return;
     }
-    this.#choose(this.#legacy(), true);
-    return this.#chosen!.send(request, signal);
+    // Nothing to decide the era by (a local client must initialize first): answered here, undecided.
+    this.#context.deliver(errorResponse(request.id, ErrorCode.InvalidRequest, "Invalid Request: mcp-bridge has not connected to the remote server yet; send initialize first"));
   }
 
   #choose(transport: RemoteTransport, provisional: boolean): void {
@@ -147,7 +147,8 @@ class EraTransport implements RemoteTransport {
       await legacy.send(request, signal, text);
       if (this.#chosen === legacy) this.#provisional = false;
     } catch (error) {
-      if (this.#chosen === legacy) {
+      // Undone only while provisional: another initialize may have gone through meanwhile.
+      if (this.#chosen === legacy && this.#provisional) {
         this.#chosen = undefined;
         void legacy.close();
       }

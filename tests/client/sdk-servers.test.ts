@@ -110,7 +110,7 @@ test("a server that never answers gets a timeout error, not a hang", async () =>
   const server = await startRawServer(() => {});
   const local = await connectLocalClient(["connect", server.url, "--timeout", "1s"], { connect: false });
   try {
-    await assert.rejects(local.client.connect(local.transport), /did not start answering server\/discover within 1000 ms \(client\.timeout\)/);
+    await assert.rejects(local.client.connect(local.transport), /did not answer within 1000 ms/);
   } finally {
     await local.close();
     await server.close();
