@@ -128,8 +128,14 @@ class EraTransport implements RemoteTransport {
       this.#context.deliver(errorResponse(request.id, ErrorCode.MethodNotFound, "Method not found: the remote server speaks a legacy version of MCP; send initialize"));
       return;
     }
-    // Nothing to decide the era by (a local client must initialize first): answered here, undecided.
-    this.#context.deliver(errorResponse(request.id, ErrorCode.InvalidRequest, "Invalid Request: mcp-bridge has not connected to the remote server yet; send initialize first"));
+    // Nothing to decide the era by (the local client has not initialized): sent once as legacy MCP
+    // would send it (the server's answer says what is wrong), deciding nothing.
+    const once = this.#legacy();
+    try {
+      await once.send(request, signal);
+    } finally {
+      void once.close();
+    }
   }
 
   #choose(transport: RemoteTransport, provisional: boolean): void {

@@ -288,12 +288,13 @@ test("a modern server that copies the token into the method of a request it may 
   assert.ok(!local.stderr().includes(TOKEN) && !local.stdout().includes(TOKEN));
 });
 
-test("a request before any initialize is answered 'send initialize first' without deciding the era: the initialize after it finds a modern server modern", { timeout: 60_000 }, async () => {
+test("a request before any initialize gets the server's answer and decides no era: the initialize after it finds a modern server modern", { timeout: 60_000 }, async () => {
   const modern = await startModernServer();
   servers.push({ url: modern.url, requests: [], cutConnections: () => {}, close: () => modern.close() });
   const local = startLocal(["connect", modern.url, "--timeout", "2s"]);
   local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
-  assert.match((await local.answer(1, ANSWERED_WITHIN_MS)).error?.message ?? "", /has not connected to the remote server yet; send initialize first/);
+  // Sent as a legacy request without a session, which a 2026-07-28 server refuses.
+  assert.ok((await local.answer(1, ANSWERED_WITHIN_MS)).error, local.stderr());
   local.send({ ...INITIALIZE, id: 2 });
   assert.equal((await local.answer(2, ANSWERED_WITHIN_MS)).result?.serverInfo?.name, "sdk-v2-modern-server", local.stderr());
 });
