@@ -79,7 +79,7 @@ export interface Received {
  * the request's credentials redacted.
  */
 export function parseMessages(text: string, warnings: ThrottledLog, where: string, response: Response): Received[] {
-  // Before parsing: a body of a million tiny messages parses into far more memory than its text (which the answer budget counts).
+  // Before parsing: a batch of a million tiny messages, each parsed and written to stdout on its own, took gigabytes its text (which the answer budget counts) does not show.
   if (arrayLongerThan(text, MAX_MESSAGES_PER_TEXT)) throw new ClientTransportError("protocol", `the server's ${where} is a batch of more than ${MAX_MESSAGES_PER_TEXT} messages (the bridge sends one message per request)`);
   let value: unknown;
   try {

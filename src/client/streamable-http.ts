@@ -335,9 +335,8 @@ export class StreamableHttpTransport implements RemoteTransport {
     if (this.#sessionId !== stale) return Promise.resolve();
     const initialize = this.#initialize;
     if (!initialize) return Promise.reject(new ClientTransportError("closed", "the remote server ended the session before it was initialized"));
-    const { logger } = this.#context;
+    const { logger, timeout } = this.#context;
     const origin = new URL(this.#context.url).host;
-    const { timeout } = this.#context;
     // The bridge's own request, which every request of the local client waits for: bounded, head
     // and body, by client.timeout. Failed, the next request finds the session unknown and tries again.
     const deadline = AbortSignal.timeout(timeout);
