@@ -12,6 +12,7 @@ import type { AnswerBudget, Held } from "./answer-budget.ts";
 import { ClientTransportError, failedRequestResponse } from "./errors.ts";
 import type { Source } from "./messages.ts";
 import type { AskLocal, LocalAnswer, RemoteTransport } from "./transport.ts";
+import { ownSignal } from "../util/any-signal.ts";
 
 /**
  * Requests of the local client awaiting an answer at once; more get an error at once. Its
@@ -378,9 +379,11 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
       write(message, text);
     },
     refuse: unasked,
-    ask(request, signal) {
+    ask(request, asked) {
       if (asks.size >= MAX_IN_FLIGHT) return Promise.reject(new Error(`more than ${MAX_IN_FLIGHT} questions to the local client at once`));
       const id = `mcp-bridge-ask-${++askCounter}`;
+      // A round's questions share the call's signal: each listens on one of its own.
+      const signal = asked && ownSignal(asked);
       return new Promise<LocalAnswer>((resolve, reject) => {
         const onAbort = () => {
           asks.delete(id);

@@ -42,7 +42,19 @@ function dependantsOf(source: AbortSignal): Set<WeakRef<AbortSignal>> {
  */
 export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
   const sources = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  if (sources.length <= 1) return sources[0];
+  return sources.length <= 1 ? sources[0] : derived(sources);
+}
+
+/**
+ * A signal of its own that aborts when `source` does: listeners added to it are not the source's
+ * (many on one signal, such as the questions of one round put to the local client, make Node warn
+ * of a leak past 10).
+ */
+export function ownSignal(source: AbortSignal): AbortSignal {
+  return derived([source]);
+}
+
+function derived(sources: AbortSignal[]): AbortSignal {
   const aborted = sources.find((source) => source.aborted);
   if (aborted) return AbortSignal.abort(aborted.reason);
   const controller = new AbortController();

@@ -359,6 +359,17 @@ test("a modern server asking for input hundreds of times in one round, or for wh
   }
 });
 
+test("a round of 16 questions, the most a round may ask: each reaches the local client, and the bridge says nothing of a leak (Node warns past 10 listeners on one signal)", async () => {
+  const elicit = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
+  const server = await modernServer(Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`q${i}`, elicit])));
+  const local = startLocal(["connect", server.url]);
+  await local.handshake({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities: { elicitation: {} } } });
+  local.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: {} } });
+  await waitFor(() => local.lines().filter((line) => line.includes('"method":"elicitation/create"')).length === 16 || undefined, "the round's 16 questions");
+  // The warning is written as the 11th listener is added, before the questions go out.
+  assert.doesNotMatch(local.stderr(), /MaxListenersExceeded|memory leak/, local.stderr());
+});
+
 test("a modern server asking for input the local client did not declare it can give (sampling, roots, URL elicitation): the call fails naming the capability, nothing is put to the local client", async () => {
   const form = { method: "elicitation/create", params: { message: "name?", requestedSchema: { type: "object", properties: {} } } };
   for (const [asked, missing] of [
