@@ -5,7 +5,7 @@
  */
 import { challengeHeader } from "../auth/prm.ts";
 import { AuthError, B64TOKEN, MAX_TOKEN_LENGTH, type Authenticator, type Principal } from "../auth/types.ts";
-import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
+import { ErrorCode, errorResponse, isNotification, isRequest, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
 import { throttledLog } from "../log/throttle.ts";
 import { FailureLimiter } from "./failure-limiter.ts";
@@ -30,7 +30,7 @@ const CONTROL_CHARACTER = /[\u0000-\u001f]/;
  * no string has no per-tool scopes, where a server that made it one (["x"] → "x") would run that
  * tool. No MCP method or tool name has control characters.
  */
-function readableOtherwise(request: JsonRpcRequest): { code: number; message: string } | undefined {
+function readableOtherwise(request: JsonRpcRequest | JsonRpcNotification): { code: number; message: string } | undefined {
   if (CONTROL_CHARACTER.test(request.method)) return { code: ErrorCode.InvalidRequest, message: "Invalid Request: method must not contain control characters" };
   if (request.method !== "tools/call") return undefined;
   if (Array.isArray(request.params)) return { code: ErrorCode.InvalidParams, message: "Invalid params: tools/call params must be an object" };
@@ -108,9 +108,11 @@ export function createAuthGate(options: AuthGateOptions) {
       for (const scope of authenticator.requiredScopes) needed.add(scope);
       if (authenticator.scopesFor) {
         for (const message of messages) {
-          if (!isRequest(message)) continue;
+          // A notification is checked by its method as a request is: a server that dispatches a
+          // "tools/call" notification runs the tool all the same (it only sends no answer).
+          if (!isRequest(message) && !isNotification(message)) continue;
           const problem = readableOtherwise(message);
-          if (problem) return jsonRpcErrorResponse(400, errorResponse(message.id, problem.code, problem.message));
+          if (problem) return jsonRpcErrorResponse(400, errorResponse(isRequest(message) ? message.id : null, problem.code, problem.message));
           const tool = message.method === "tools/call" ? (message.params?.name as string | undefined) : undefined;
           for (const scope of authenticator.scopesFor(message.method, tool)) needed.add(scope);
         }

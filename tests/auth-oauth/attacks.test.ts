@@ -1,9 +1,11 @@
 /** Attacks on token validation that the other files do not make: cache eviction by floods, hostile key sets. */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { SignJWT } from "jose";
 import { startDrippingJsonServer } from "../support/drip.ts";
 import { startJsonEndpoint } from "../support/json-endpoint.ts";
+import { ECHO_SERVER, startBridge, useBridge } from "../support/bridge.ts";
+import { initialize } from "../hardening/support.ts";
 import { BRIDGE_CLIENT, makeAuthenticator, makeKey, RESOURCE, rejectsWith, waitFor } from "./support.ts";
 
 describe("introspection under a flood of bad tokens", () => {
@@ -93,5 +95,45 @@ describe("an introspection endpoint that answers too slowly", () => {
       auth.close();
       idp.close();
     }
+  });
+});
+
+describe("introspection answers whose claims have the wrong types, through the built CLI", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  // Token → the IdP's answer; every one active, for the same client.
+  const answers: Record<string, Record<string, unknown>> = {
+    "numeric-sub-alice-0123456789": { sub: 1001 },
+    "numeric-sub-bob-0123456789": { sub: 2002 },
+    "empty-sub-0123456789": { sub: "" },
+    "string-exp-0123456789": { sub: "carol", exp: String(now() - 3600) },
+    "null-exp-0123456789": { sub: "carol", exp: null },
+    "string-nbf-0123456789": { sub: "carol", nbf: String(now() + 3600) },
+    "array-token-type-0123456789": { sub: "carol", token_type: ["refresh_token"] },
+    "no-sub-0123456789": {},
+  };
+  let idp: Awaited<ReturnType<typeof startJsonEndpoint>>;
+  const bridge = useBridge(async () => {
+    idp = await startJsonEndpoint((body) => {
+      const answer = answers[new URLSearchParams(body).get("token") ?? ""];
+      return { status: 200, json: answer ? { active: true, client_id: "shared-app", ...answer } : { active: false } };
+    });
+    const auth = { type: "oauth", oauth: { introspection_url: `${idp.origin}/introspect`, client_id: BRIDGE_CLIENT.id, client_secret: BRIDGE_CLIENT.secret } };
+    return startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth } });
+  });
+  after(() => idp?.close());
+
+  for (const token of Object.keys(answers).filter((token) => token !== "no-sub-0123456789")) {
+    // A numeric or empty sub fell back to the shared client_id (two users, one owner of sessions); mistyped times and types were ignored.
+    test(`${token.replace(/-0123456789$/, "")}: 401, neither an identity nor a live token`, async () => {
+      const { response, body } = await initialize(bridge.url, { authorization: `Bearer ${token}` });
+      assert.equal(response.status, 401, body);
+      assert.match(body, /invalid_token/);
+    });
+  }
+
+  test("an answer without sub acts for its client (RFC 7662 §2.2), as documented", async () => {
+    const { response, session, body } = await initialize(bridge.url, { authorization: "Bearer no-sub-0123456789" });
+    assert.equal(response.status, 200, body);
+    assert.ok(session);
   });
 });

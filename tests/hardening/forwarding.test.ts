@@ -87,6 +87,19 @@ describe("a request a child could read as another method or tool is refused befo
     ["a name key in another case alone", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"NAME":"received"}}', /"NAME"/],
     ["a name key ending in a NUL before \"name\"", "mcp:read mcp:write", '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name\\u0000":"received","name":"echo"}}', /"name\\u0000"/],
   ];
+  // A server that dispatches a notification's method runs the tool all the same, only without an answer.
+  for (const [what, body] of [
+    ["a notification named tools/call", '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"received"}}'],
+    ["the same notification in a batch", '[{"jsonrpc":"2.0","method":"tools/call","params":{"name":"received"}}]'],
+  ] as const) {
+    test(`${what} is checked against the method's and tool's scopes as a request is: 403`, async () => {
+      const response = await call("mcp:read mcp:write", body);
+      const text = await response.text();
+      assert.equal(response.status, 403, text);
+      assert.match(response.headers.get("www-authenticate") ?? "", /insufficient_scope/);
+    });
+  }
+
   for (const [what, scope, body, names] of refused) {
     test(`${what}: 400, and the child runs nothing`, async () => {
       const response = await call(scope, body);

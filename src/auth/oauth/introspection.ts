@@ -96,6 +96,11 @@ export function validateIntrospection(answer: IntrospectionResponse, policy: Int
   const aud = claims.aud;
   const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
   if (!audiences.includes(policy.audience) && (aud !== undefined || policy.audienceRequired)) throw new AuthError("invalid_token", `introspection: ${aud === undefined ? 'no "aud"' : 'unexpected "aud"'}`);
+  // RFC 7662 §2.2 types them: a time that is not a number, or a type that is not a string, fails closed (as in a JWT).
+  for (const claim of ["exp", "nbf", "iat"] as const) {
+    if (claims[claim] !== undefined && (typeof claims[claim] !== "number" || !Number.isFinite(claims[claim]))) throw new AuthError("invalid_token", `introspection: "${claim}" is not a NumericDate`);
+  }
+  if (claims.token_type !== undefined && typeof claims.token_type !== "string") throw new AuthError("invalid_token", 'introspection: "token_type" is not a string');
   if (typeof claims.exp === "number" && claims.exp <= now - policy.clockSkew) throw new AuthError("invalid_token", "introspection: token expired");
   if (typeof claims.nbf === "number" && claims.nbf > now + policy.clockSkew) throw new AuthError("invalid_token", 'introspection: "nbf" is in the future');
   if (typeof claims.token_type === "string" && !BEARER_TYPES.has(claims.token_type.toLowerCase())) {

@@ -41,7 +41,9 @@ export function scopesFromClaims(claims: Record<string, unknown>): string[] {
  */
 export function principalFromClaims(claims: Record<string, unknown>, mapping: ClaimMapping, options: { subjectFallback?: string } = {}): Principal {
   const subjectValue = claimValue(claims, mapping.subject_claim);
-  const subject = typeof subjectValue === "string" && subjectValue !== "" ? subjectValue : options.subjectFallback;
+  // The fallback stands in for a claim that is absent, never for one that is malformed: users whose
+  // numeric or empty subject fell back to one shared client_id would share sessions.
+  const subject = typeof subjectValue === "string" && subjectValue !== "" ? subjectValue : subjectValue === undefined ? options.subjectFallback : undefined;
   if (subject === undefined) throw new AuthError("invalid_token", `no string "${mapping.subject_claim}" claim to identify the subject`);
   const email = claimValue(claims, mapping.email_claim);
   // A lone role may come as a string; it is one role, not a space-separated list.
