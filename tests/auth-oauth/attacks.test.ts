@@ -137,3 +137,31 @@ describe("introspection answers whose claims have the wrong types, through the b
     assert.ok(session);
   });
 });
+
+describe("a key set holding several keys a token could be verified with, through the built CLI", () => {
+  let jwks: Awaited<ReturnType<typeof startJsonEndpoint>>;
+  let keys: Array<Awaited<ReturnType<typeof makeKey>>>;
+  const bridge = useBridge(async () => {
+    keys = await Promise.all([makeKey("RS256", "k1"), makeKey("RS256", "k2"), makeKey("RS256", "k3")]);
+    // k1 listed twice (an IdP's duplicate), k2 once; k3 is nobody's.
+    jwks = await startJsonEndpoint(() => ({ status: 200, json: { keys: [keys[0]!.publicJwk, keys[0]!.publicJwk, keys[1]!.publicJwk] } }));
+    return startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER] }, auth: { type: "oauth", oauth: { jwks_url: `${jwks.origin}/jwks` } } } });
+  });
+  after(() => jwks?.close());
+
+  const token = (key: Awaited<ReturnType<typeof makeKey>>, withKid: boolean, expires = "5m") =>
+    new SignJWT({ sub: "alice", aud: bridge.url }).setProtectedHeader({ alg: "RS256", ...(withKid && { kid: key.kid }) }).setIssuedAt().setExpirationTime(expires).sign(key.privateKey);
+
+  for (const [what, make, status] of [
+    ["a token without kid signed by the set's second RSA key (kid is optional, RFC 7515 §4.1.4)", () => token(keys[1]!, false), 200],
+    ["a token without kid signed by its first", () => token(keys[0]!, false), 200],
+    ["a token whose kid the set lists twice", () => token(keys[0]!, true), 200],
+    ["a token without kid signed by a key the set does not hold", () => token(keys[2]!, false), 401],
+    ["an expired token without kid, signed by a key of the set", () => token(keys[1]!, false, "-1h"), 401],
+  ] as const) {
+    test(`${what}: ${status}`, async () => {
+      const { response, body } = await initialize(bridge.url, { authorization: `Bearer ${await make()}` });
+      assert.equal(response.status, status, body);
+    });
+  }
+});

@@ -2,7 +2,7 @@
  * @module JWT access token validation (RFC 9068 profile, RFC 8725 best practices) on jose:
  * cheap header checks first, then signature and claims through jwtVerify.
  */
-import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { AuthError } from "../types.ts";
 import { describeKid } from "./jwks-cache.ts";
 import { jsonOfBase64Url } from "../../util/digest.ts";
@@ -66,19 +66,23 @@ export async function verifyJwtAccessToken(token: string, header: Record<string,
     throw new AuthError("invalid_token", "token header names its own key (jku, x5u or jwk)");
   }
 
+  const options = {
+    algorithms: [...policy.algorithms],
+    ...(policy.issuer !== undefined && { issuer: policy.issuer }),
+    audience: policy.audience,
+    clockTolerance: policy.clockSkew,
+    ...(policy.maxTokenAge !== undefined && { maxTokenAge: policy.maxTokenAge }),
+    requiredClaims: policy.requireExpiration ? ["exp"] : [],
+    currentDate: new Date(policy.now()),
+  };
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, getKey, {
-      algorithms: [...policy.algorithms],
-      ...(policy.issuer !== undefined && { issuer: policy.issuer }),
-      audience: policy.audience,
-      clockTolerance: policy.clockSkew,
-      ...(policy.maxTokenAge !== undefined && { maxTokenAge: policy.maxTokenAge }),
-      requiredClaims: policy.requireExpiration ? ["exp"] : [],
-      currentDate: new Date(policy.now()),
-    }));
+    ({ payload } = await jwtVerify(token, getKey, options));
   } catch (error) {
-    throw toAuthError(error, header);
+    if ((error as { code?: unknown }).code !== "ERR_JWKS_MULTIPLE_MATCHING_KEYS") throw toAuthError(error, header);
+    // A token without kid (RFC 7515 §4.1.4 makes it optional) while the set holds several keys of
+    // its type, as during a rotation: each candidate is tried (at most the set's 100 keys).
+    payload = await verifyWithCandidates(token, error as AsyncIterable<CryptoKey>, options, header);
   }
 
   const now = policy.now() / 1000;
@@ -88,6 +92,21 @@ export async function verifyJwtAccessToken(token: string, header: Record<string,
   // bearer-only resource server cannot check.
   if (payload.cnf !== undefined) throw new AuthError("invalid_token", 'sender-constrained token ("cnf") presented as a bearer token');
   return payload;
+}
+
+/** The payload of `token` verified by the first of `candidates` whose signature matches; the last failure otherwise. */
+async function verifyWithCandidates(token: string, candidates: AsyncIterable<CryptoKey>, options: JWTVerifyOptions, header: Record<string, unknown>): Promise<JWTPayload> {
+  let failure: unknown;
+  for await (const key of candidates) {
+    try {
+      return (await jwtVerify(token, key, options)).payload;
+    } catch (error) {
+      failure = error;
+      // A claim failure is the token's, whichever key verified it: no other key changes it.
+      if ((error as { code?: unknown }).code !== "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") break;
+    }
+  }
+  throw toAuthError(failure, header);
 }
 
 function toAuthError(error: unknown, header: Record<string, unknown>): AuthError {
