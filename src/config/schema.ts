@@ -7,7 +7,7 @@
  */
 import * as z from "../util/zod.ts";
 import { Secret } from "./secret.ts";
-import { parseDuration, parseSize } from "./units.ts";
+import { formatDuration, parseDuration, parseSize } from "./units.ts";
 import { closestKey } from "./suggest.ts";
 import { parseCidr, parseIp } from "../util/cidr.ts";
 import { parseHostPort } from "../util/host.ts";
@@ -66,7 +66,7 @@ const TIMER_MAX_MS = 2 ** 31 - 1;
  * "0s": as a timeout every wait would fail at once, as an interval the work would repeat without
  * pause, as a lifetime what it times would expire as it is made.
  */
-const duration = (kind: "timer" | "lifetime" = "timer", positive = false, most?: { ms: number; written: string; why: string }) =>
+const duration = (kind: "timer" | "lifetime" = "timer", positive = false, most?: { ms: number; why: string }) =>
   z.union([z.string(), z.number()], { error: 'must be a duration such as "30s"' }).transform((value, ctx) => {
     if (typeof value === "number") {
       ctx.addIssue({ code: "custom", message: `a duration needs a unit: write "${value}s" for seconds or "${value}ms"` });
@@ -85,7 +85,7 @@ const duration = (kind: "timer" | "lifetime" = "timer", positive = false, most?:
       return z.NEVER;
     }
     if (most && ms > most.ms) {
-      ctx.addIssue({ code: "custom", message: `is too long: at most "${most.written}" (${most.why})` });
+      ctx.addIssue({ code: "custom", message: `is too long: at most "${formatDuration(most.ms)}" (${most.why})` });
       return z.NEVER;
     }
     if (kind === "timer" && ms > TIMER_MAX_MS) {
@@ -415,9 +415,9 @@ const oauthServerSchema = section({
   enabled: z.boolean().default(false).describe("Run the OAuth 2.1 authorization server, which issues tokens for this bridge and then protects the MCP endpoint with them (no auth: block needed)."),
   issuer: httpUrl().optional().describe("Public base URL (https outside loopback); byte-identical to what clients use. Default: the origin of server.public_url, else of the listening address (http://127.0.0.1:PORT when listening on every interface, so set public_url for clients on other machines)."),
   mode: z.enum(["builtin", "federated"]).default("builtin").describe("builtin: local users with bcrypt passwords; federated: sign-in delegated to an upstream identity provider."),
-  token_lifetime: duration("lifetime", true, { ms: 86_400_000, written: "24h", why: "an access token is a JWT no one can revoke; refresh tokens carry a longer grant" }).prefault("1h").describe("Lifetime of issued access tokens (at most 24h: they cannot be revoked)."),
+  token_lifetime: duration("lifetime", true, { ms: 86_400_000, why: "an access token is a JWT no one can revoke; refresh tokens carry a longer grant" }).prefault("1h").describe("Lifetime of issued access tokens (at most 24h: they cannot be revoked)."),
   refresh_token_lifetime: duration("lifetime", true).prefault("24h").describe("Absolute lifetime of a refresh token family: rotation never extends it."),
-  auth_code_lifetime: duration("lifetime", true, { ms: 600_000, written: "10m", why: "RFC 6749 §4.1.2: a code lives 10 minutes at most" }).prefault("10m").describe("Lifetime of authorization codes, at most 10m (a sign-in page itself stays valid 15 minutes)."),
+  auth_code_lifetime: duration("lifetime", true, { ms: 600_000, why: "RFC 6749 §4.1.2: a code lives 10 minutes at most" }).prefault("10m").describe("Lifetime of authorization codes, at most 10m (a sign-in page itself stays valid 15 minutes)."),
   login_session_lifetime: duration("lifetime").prefault("0s").describe('Builtin mode: how long a browser stays signed in (a __Host- cookie), so the next authorization only asks for consent; "0s": off.'),
   allow_dynamic_registration: z.boolean().default(true).describe("Accept dynamic client registration (RFC 7591) at /register and /oauth/register."),
   registration_lifetime: duration("lifetime", true).prefault("30d").describe("A dynamically registered client unused this long (30 days) is forgotten."),

@@ -164,13 +164,19 @@ for (const transport of ["auto", "streamable_http"] as const) {
   });
 }
 
+/** The SDK v2 fixture (a 2026-07-28 server), closed with each test's servers. */
+async function modernFixture(): Promise<Awaited<ReturnType<typeof startModernServer>>> {
+  const modern = await startModernServer();
+  servers.push({ url: modern.url, requests: [], cutConnections: () => {}, close: () => modern.close() });
+  return modern;
+}
+
 /**
  * A 2026-07-28 server (the SDK v2 fixture) behind a proxy that spoils the first `server/discover`
  * as `spoil` says and passes everything else.
  */
 async function modernBehind(spoil: (res: ServerResponse) => void): Promise<{ url: string; discovers(): number }> {
-  const modern = await startModernServer();
-  const target = new URL(modern.url);
+  const target = new URL((await modernFixture()).url);
   let discovers = 0;
   const proxy = await startRawServer((req, res, _body, text) => {
     if (req.headers["mcp-method"] === "server/discover" && ++discovers === 1) return spoil(res);
@@ -180,7 +186,7 @@ async function modernBehind(spoil: (res: ServerResponse) => void): Promise<{ url
     });
     upstream.end(text);
   });
-  servers.push(proxy, { ...proxy, close: () => modern.close() });
+  servers.push(proxy);
   return { url: proxy.url, discovers: () => discovers };
 }
 
@@ -289,8 +295,7 @@ test("a modern server that copies the token into the method of a request it may 
 });
 
 test("a request before any initialize gets the server's answer and decides no era: the initialize after it finds a modern server modern", { timeout: 60_000 }, async () => {
-  const modern = await startModernServer();
-  servers.push({ url: modern.url, requests: [], cutConnections: () => {}, close: () => modern.close() });
+  const modern = await modernFixture();
   const local = startLocal(["connect", modern.url, "--timeout", "2s"]);
   local.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
   // Sent as a legacy request without a session, which a 2026-07-28 server refuses.
