@@ -12,6 +12,7 @@ import { SCOPE_TOKEN } from "../auth/oauth/principal.ts";
 import { grantKind } from "../auth/outbound/types.ts";
 import { isPrivateUseScheme } from "../oauth-server/redirect.ts";
 import { isObject } from "../util/object.ts";
+import { isLoopbackHost } from "../util/host.ts";
 
 export interface CrossKeyRule {
   /** One sentence for the configuration reference. */
@@ -510,7 +511,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       const issues: ConfigIssue[] = [];
       if (as.issuer) {
         const url = new URL(as.issuer);
-        const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname);
+        const loopback = isLoopbackHost(url.hostname);
         issues.push(
           ...unless(url.protocol === "https:" || loopback, "server.oauth_server.issuer", "must be an https URL (plain http is accepted only for loopback addresses): clients send passwords and codes to it"),
           ...unless(

@@ -100,6 +100,26 @@ describe("a request a child could read as another method or tool is refused befo
     });
   }
 
+  // A server that looks tool names up loosely would run "received" for each of these.
+  for (const [what, name] of [
+    ["in another case", "Received"],
+    ["with a zero-width space", "rece\u200bived"],
+    ["with white space around it", " received "],
+    ["in fullwidth letters (NFKC)", "\uff52eceived"],
+  ] as const) {
+    test(`a tool name that folds to a tool with scopes of its own (${what}) needs that tool's scopes: 403`, async () => {
+      const response = await call("mcp:read mcp:write", JSON.stringify({ jsonrpc: "2.0", id: 12, method: "tools/call", params: { name } }));
+      const text = await response.text();
+      assert.equal(response.status, 403, text);
+      assert.match(response.headers.get("www-authenticate") ?? "", /scope="[^"]*mcp:admin/);
+    });
+  }
+
+  test("a tool without scopes of its own needs the method's alone", async () => {
+    const response = await call("mcp:read mcp:write", '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}');
+    assert.equal(response.status, 200, await response.text());
+  });
+
   for (const [what, scope, body, names] of refused) {
     test(`${what}: 400, and the child runs nothing`, async () => {
       const response = await call(scope, body);

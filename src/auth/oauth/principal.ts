@@ -1,6 +1,7 @@
 /** @module From validated claims (JWT payload or introspection answer) to the Principal, and the scope policy. */
 import type { OAuthConfig } from "../../config/schema.ts";
 import { AuthError, type Principal } from "../types.ts";
+import { EVERY_INVISIBLE } from "../../util/invisible-text.ts";
 
 type ClaimMapping = OAuthConfig["claims"];
 
@@ -75,12 +76,31 @@ export interface ScopePolicy {
 }
 
 /**
+ * A tool name as a lenient server may look it up: NFKC-normalized, without white space or invisible
+ * characters, lower-case. Most servers match names exactly, and then "Delete_File" fails there;
+ * one that matches loosely would run delete_file, so the name needs delete_file's scopes.
+ */
+function foldedToolName(name: string): string {
+  return name.normalize("NFKC").replace(EVERY_INVISIBLE, "").replace(/\s+/gu, "").toLowerCase();
+}
+
+/**
  * required_scopes for every request; method_scopes keyed by JSON-RPC method ("tools/call") and by
- * method and tool ("tools/call:delete_file"), the two adding up.
+ * method and tool ("tools/call:delete_file"), the two adding up. A tool's entry applies to every
+ * name that folds to it (foldedToolName), and entries that fold alike add up.
  */
 export function createScopePolicy(config: Pick<OAuthConfig, "required_scopes" | "method_scopes">): ScopePolicy {
-  const table = new Map<string, readonly string[]>(Object.entries(config.method_scopes));
-  const all = [...config.required_scopes, ...[...table.values()].flat()];
+  const forMethods = new Map<string, readonly string[]>();
+  const forTools = new Map<string, readonly string[]>();
+  for (const [key, scopes] of Object.entries(config.method_scopes)) {
+    const colon = key.indexOf(":");
+    if (colon < 0) forMethods.set(key, scopes);
+    else {
+      const folded = `${key.slice(0, colon)}:${foldedToolName(key.slice(colon + 1))}`;
+      forTools.set(folded, [...new Set([...(forTools.get(folded) ?? []), ...scopes])]);
+    }
+  }
+  const all = [...config.required_scopes, ...Object.values(config.method_scopes).flat()];
   for (const scope of all) {
     if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`scope ${JSON.stringify(scope)} is not an RFC 6749 scope token (no spaces, quotes or backslashes)`);
   }
@@ -89,8 +109,8 @@ export function createScopePolicy(config: Pick<OAuthConfig, "required_scopes" | 
     requiredScopes,
     scopesSupported: [...new Set(all)],
     scopesFor(method, toolName) {
-      const forMethod = table.get(method) ?? [];
-      const forTool = toolName === undefined ? [] : (table.get(`${method}:${toolName}`) ?? []);
+      const forMethod = forMethods.get(method) ?? [];
+      const forTool = toolName === undefined || forTools.size === 0 ? [] : (forTools.get(`${method}:${foldedToolName(toolName)}`) ?? []);
       return forTool.length === 0 ? forMethod : [...new Set([...forMethod, ...forTool])];
     },
   };
