@@ -191,6 +191,19 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     return as.users.holder(session.subject, session.credential);
   }
 
+  const upstreamHost = new URL(as.config.federated.upstream_issuer ?? as.config.federated.upstream_discovery_url ?? as.issuer).host;
+
+  /** The scopes `user` gets for `pending`: those asked for (all supported when none were named) that they hold. */
+  function grantedScopes(pending: PendingAuthorization, user: SignedInUser): string[] {
+    return (pending.scope ?? as.scopesSupported).filter((scope) => user.scopes.includes(scope));
+  }
+
+  /** A well-formed CSRF cookie of this browser, kept so that two tabs' forms both stay valid; else a new token. */
+  function csrfOf(request: Request): string {
+    const existing = readCookie(request, csrfCookie);
+    return existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);
+  }
+
   function showForm(pending: PendingAuthorization, requestId: string, options: { askCredentials: boolean; error?: string; username?: string; status?: number }): Response {
     const response = as.pages.consent({
       requestId,
@@ -200,13 +213,14 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       documentHost: pending.client_id.startsWith("https://") ? new URL(pending.client_id).host : undefined,
       loopbackRedirect: isLoopbackUrl(new URL(pending.redirect_uri)) || isPrivateUseScheme(new URL(pending.redirect_uri)),
       // A request naming no scope gets every scope the user holds (complete()): the page lists them all, not none.
-      scopes: pending.scope ?? as.scopesSupported,
+      scopes: pending.user ? grantedScopes(pending, pending.user) : (pending.scope ?? as.scopesSupported),
       askCredentials: options.askCredentials,
       error: options.error,
       username: options.username,
-      upstreamName: as.upstream ? new URL(as.config.federated.upstream_issuer ?? as.config.federated.upstream_discovery_url ?? as.issuer).host : undefined,
+      ...(as.upstream && (pending.user ? { signedIn: { account: pending.user.email ?? pending.user.subject, provider: upstreamHost } } : { upstreamName: upstreamHost })),
     });
-    response.headers.append("set-cookie", cookie(csrfCookie, pending.csrf, { secure: as.secureCookies, sameSite: "Strict", maxAgeSeconds: PENDING_LIFETIME_MS / 1000 }));
+    // The confirmation after a federated callback has a token of its own, held by its page alone (approve()).
+    if (!pending.user) response.headers.append("set-cookie", cookie(csrfCookie, pending.csrf, { secure: as.secureCookies, sameSite: "Strict", maxAgeSeconds: PENDING_LIFETIME_MS / 1000 }));
     return response;
   }
 
@@ -223,8 +237,7 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
     const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${requestId}`);
     if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
     const headers: [string, string][] = startSession && sessionLifetime > 0 ? await startLoginSession(user, owner) : [];
-    const requested = pending.scope;
-    const granted = (requested ?? as.scopesSupported).filter((scope) => user.scopes.includes(scope));
+    const granted = grantedScopes(pending, user);
     const code = await as.grants.createCode({
       client_id: pending.client_id,
       sub: user.subject,
@@ -259,7 +272,23 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
   /** How federated sign-in (src/oauth-server/federated/routes.ts) ends a pending request. */
   const upstreamOutcome: PendingRequestOutcome = {
     secureCookies: as.secureCookies,
-    approve: (requestId, user) => complete(requestId, user),
+    /**
+     * The page confirming who signed in, for whom: the callback's only tie to the browser that
+     * consented is a cookie, which a page of another program on the same host (any port) can
+     * plant, sending a victim signed in at the provider through a sign-in the attacker started for
+     * its own client. The request moves to a new id that only this browser's page holds (whoever
+     * started it knows the old one), and its form, which only this origin can send, ends it (post()).
+     */
+    async approve(requestId, user) {
+      const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${requestId}`);
+      if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
+      // A new token, not the CSRF cookie: SameSite=Strict keeps it off this cross-site navigation,
+      // and replacing it would void a form another tab shows. The page alone holds this one.
+      const consenting: PendingAuthorization = { ...pending, csrf: randomToken(32), user };
+      const consentId = randomToken(24);
+      await as.pending.put(`authz:${consentId}`, consenting as never, PENDING_LIFETIME_MS);
+      return showForm(consenting, consentId, { askCredentials: false });
+    },
     async deny(requestId, error, description) {
       const pending = await as.store.take<PendingAuthorization & Record<string, never>>(`authz:${requestId}`);
       if (!pending) return page(new PageError(400, "Sign-in expired", "This sign-in request was already used or has expired. Start again from your application."));
@@ -305,15 +334,13 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const user = await signedInUser(request, asked);
       // prompt=none (OIDC Core §3.1.2.1): no page may be shown, and this server always asks for consent.
       if (silent) return refuseRequest(target.redirectUri, state, user ? new OAuthError("consent_required", "this server asks the user to allow every authorization") : new OAuthError("login_required", "the user is not signed in"));
-      const existing = readCookie(request, csrfCookie);
-      const csrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomToken(32);
       const pending: PendingAuthorization = {
         ...asked,
         client_id: target.client.client_id,
         client_name: target.client.client_name ?? target.client.client_id,
         redirect_uri: target.redirectUri,
         state,
-        csrf,
+        csrf: csrfOf(request),
       };
       const requestId = randomToken(24);
       await as.pending.put(`authz:${requestId}`, pending as never, PENDING_LIFETIME_MS);
@@ -343,7 +370,8 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       const expected = encoder.encode(pending.csrf);
       const posted = encoder.encode(form.get("csrf_token") ?? "");
       const fromCookie = encoder.encode(readCookie(request, csrfCookie) ?? "");
-      if (!timingSafeEqual(posted, expected) || !timingSafeEqual(fromCookie, expected)) {
+      // Double-submitted with the cookie, but for a federated confirmation, whose token only its page holds (approve()).
+      if (!timingSafeEqual(posted, expected) || (!pending.user && !timingSafeEqual(fromCookie, expected))) {
         as.audit("csrf_rejected", { client_id: pending.client_id });
         return page(new PageError(403, "Request refused", "The form could not be verified (it may have been sent from another page, or cookies are blocked). Start again from your application."));
       }
@@ -355,8 +383,12 @@ export function createAuthorizeEndpoint(as: AuthorizationServerContext) {
       if (form.get("action") !== "allow") return page(new PageError(400, "Invalid request", "The form was sent without choosing Allow or Deny."));
 
       if (as.upstream) {
-        // Federated: consent given here, on the bridge, before anything goes upstream. Each Allow
-        // starts a sign-in there (its state kept until the callback), however often one request is sent.
+        // Federated, back from the provider (upstreamOutcome.approve): the user confirmed who they
+        // are in the browser that came back, on a form only this origin can send.
+        if (pending.user) return complete(requestId, pending.user);
+        // Consent given here, on the bridge, before anything goes upstream (MCP security best
+        // practices, confused deputy). Each Allow starts a sign-in there (its state kept until the
+        // callback), however often one request is sent.
         const refusal = await throttled("upstream", address);
         if (refusal) return refusal;
         return redirectUpstream(as.upstream, requestId, { prompt: pending.prompt, maxAge: pending.max_age }, upstreamOutcome);

@@ -5,7 +5,7 @@ import type { Store } from "../store/types.ts";
 import type { Sha256 } from "../util/digest.ts";
 import type { ClientRegistry } from "./clients.ts";
 import type { Grants } from "./grants.ts";
-import type { UpstreamLogin } from "./identity.ts";
+import type { SignedInUser, UpstreamLogin } from "./identity.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
 import type { PageRenderer } from "./pages.ts";
 import type { PendingSignIns } from "./pending.ts";
@@ -60,4 +60,10 @@ export interface PendingAuthorization {
    * counts, and federated mode passes them on to the upstream provider.
    */
   prompt?: string[];
+  /**
+   * Federated mode: who signed in at the upstream provider, set by its callback; the user then
+   * confirms in the browser that came back (a callback's only tie to the browser that consented is
+   * a cookie, which a page of another program on the same host, at any port, can plant).
+   */
+  user?: SignedInUser;
 }

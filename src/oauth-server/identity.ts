@@ -31,7 +31,7 @@ export interface UpstreamSignInRequest {
 /**
  * Federated sign-in at an upstream OpenID Provider (authorization code + PKCE, `state`, `nonce`).
  * The authorization server calls `begin` after the user consented on the bridge's own page, and
- * `complete` from its `/oauth/callback` route.
+ * `complete` from its `/oauth/callback` route (the user then confirms who signed in).
  */
 export interface UpstreamLogin {
   /**

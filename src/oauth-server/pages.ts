@@ -65,8 +65,10 @@ export interface ConsentView {
   askCredentials: boolean;
   /** Shown above the form (e.g. "wrong username or password"). */
   error?: string;
-  /** Federated mode: the name of the upstream provider the button continues to. */
+  /** Federated mode, before the sign-in: the name of the upstream provider the button continues to. */
   upstreamName?: string;
+  /** Federated mode, back from the provider: who signed in (their email, else their subject) at which provider (its host). */
+  signedIn?: { account: string; provider: string };
   /** The username to prefill after a failed attempt. */
   username?: string;
 }
@@ -138,9 +140,10 @@ button[value=allow]{background:${brand.primary_color};color:#fff}button[value=de
 <label for="password">${escapeHtml(brand.password_label)}</label><input type="password" id="password" name="password" autocomplete="current-password" required${described}>`
       : "";
     const allowHtml = view.askCredentials ? escapeHtml(brand.button_text) : view.upstreamName ? `Continue to ${isolated(view.upstreamName)}` : "Allow";
+    const signedIn = view.signedIn ? `<p>You signed in at <strong>${isolated(view.signedIn.provider)}</strong> as <strong>${isolated(view.signedIn.account)}</strong>.</p>\n` : "";
     return `<h1>${escapeHtml(brand.heading)}</h1>
 ${brand.subtitle ? `<p>${escapeHtml(brand.subtitle)}</p>` : ""}
-<section class="client" aria-label="Application requesting access"><p><strong>${isolated(view.clientName)}</strong> wants to use this MCP server on your behalf.</p>
+${signedIn}<section class="client" aria-label="Application requesting access"><p><strong>${isolated(view.clientName)}</strong> wants to use this MCP server on your behalf.</p>
 ${view.documentHost ? `<p>It is described by <strong>${isolated(view.documentHost)}</strong>, which chose that name.</p>\n` : ""}<p>After you allow it, your browser goes back to <strong>${isolated(view.redirectHost)}</strong>.</p>
 ${view.loopbackRedirect ? '<p class="warning" role="note">This application runs on your own computer. Continue only if you just started it yourself: any program on this computer could use this name.</p>' : ""}
 <p>Access requested:</p>${scopes}</section>

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
 import { runCli, waitForLog, writeConfig } from "../support/bridge.ts";
-import { authorizeUrl, cookieHeader, cookiesOf, openLoginPage, postJson, redeem, registerClient, startAsBridge, submitLogin, useAsBridge } from "./support.ts";
+import { authorizeUrl, confirmCallback, cookieHeader, cookiesOf, openLoginPage, postJson, redeem, registerClient, startAsBridge, submitLogin, useAsBridge } from "./support.ts";
 
 describe('allowed_redirect_uris ["*"]: what a registered redirect URI says is where the browser goes', () => {
   const bridge = useAsBridge({ storage: { type: "memory" }, oauthServer: { allowed_redirect_uris: ["*"] } });
@@ -76,7 +76,7 @@ describe("federated mode: admin_users and allowed_domains compare emails case-in
         assert.equal(allow.status, 303, await allow.text());
         // The provider sends the browser to the public URL; this bridge listens on its own port.
         const fromIdp = await signInAtIdp(allow.headers.get("location")!, { account, redirectUri: callback });
-        const back = await fetch(`${bridge.origin}${fromIdp.pathname}${fromIdp.search}`, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+        const back = await confirmCallback(bridge.origin, await fetch(`${bridge.origin}${fromIdp.pathname}${fromIdp.search}`, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } }));
         assert.equal(back.status, 303, await back.text());
         const response = await redeem(bridge.origin, client_id, new URL(back.headers.get("location")!).searchParams.get("code")!, verifier, { resource });
         const body = (await response.json()) as { scope: string };

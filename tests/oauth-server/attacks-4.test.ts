@@ -12,7 +12,7 @@ import { describe, test } from "node:test";
 import type { Browser } from "playwright-core";
 import { useBrowser } from "../support/browser.ts";
 import { signInAtIdp, useIdp, type Idp } from "../auth-oauth/support.ts";
-import { ALICE, ALICE_HASH, authorizeUrl, BOB, BOB_HASH, cookieHeader, cookiesOf, redeem, tempDir, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
+import { ALICE, ALICE_HASH, authorizeUrl, BOB, BOB_HASH, confirmCallback, cookieHeader, cookiesOf, redeem, tempDir, fullFlow, openLoginPage, postForm, registerClient, signIn, startAsBridge, submitLogin } from "./support.ts";
 
 test("password guesses sent all at once get no more checks than guesses sent one by one", { timeout: 180_000 }, async () => {
   // Cost 12: a check takes long enough (and yields to other requests as it runs) that the guesses are all in flight together.
@@ -115,7 +115,7 @@ describe("federated mode, oidc-provider upstream", () => {
       assert.equal(allow.status, 303, await allow.text());
       // The provider sends the browser to the public URL; this bridge listens on its own port.
       const fromIdp = await signInAtIdp(allow.headers.get("location")!, { account: "boss", redirectUri: callback });
-      const back = await fetch(`${first.origin}${fromIdp.pathname}${fromIdp.search}`, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+      const back = await confirmCallback(first.origin, await fetch(`${first.origin}${fromIdp.pathname}${fromIdp.search}`, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } }));
       assert.equal(back.status, 303, await back.text());
       const response = await redeem(first.origin, client_id, new URL(back.headers.get("location")!).searchParams.get("code")!, verifier, { resource });
       const body = (await response.json()) as { refresh_token: string; scope: string };

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JWKS_REFETCH_COOLDOWN_MS } from "../../src/oauth-server/federated/index.ts";
-import { ALICE, authorizeUrl, CLAUDE_CALLBACK, cookieHeader, cookiesOf, fullFlow, initializeWith, openLoginPage, postForm, redeem, registerClient, startAsBridge, submitLogin, tempDir } from "./support.ts";
+import { ALICE, authorizeUrl, CLAUDE_CALLBACK, confirmCallback, cookieHeader, cookiesOf, fullFlow, initializeWith, openLoginPage, postForm, redeem, registerClient, startAsBridge, submitLogin, tempDir } from "./support.ts";
 
 const UPSTREAM = { client_id: "mcp-bridge-upstream", client_secret: "upstream-secret-not-real-0123456789" };
 
@@ -84,10 +84,12 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
       interact: async (page) => {
         pages.push(new URL(page.url()).origin);
         if (page.url().startsWith(bridge.origin)) {
-          // The bridge's own consent page names the client and where it will be sent, before going upstream.
+          // The bridge's own consent page names the client and where it will be sent, before going
+          // upstream; back from there, its page names the account too.
           const text = await page.textContent("body");
           assert.match(text ?? "", /Test client/);
           assert.match(text ?? "", /claude\.ai/);
+          if (pages.length > 1) assert.match(text ?? "", /You signed in at .* as .*alice@example\.com/);
           await page.getByRole("button", { name: /allow|continue/i }).click();
         } else {
           assert.equal(await page.title(), "Upstream IdP");
@@ -96,7 +98,7 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
         }
       },
     });
-    assert.deepEqual(pages, [bridge.origin, idp.issuer], "the bridge's consent first, then the provider's sign-in");
+    assert.deepEqual(pages, [bridge.origin, idp.issuer, bridge.origin], "the bridge's consent first, then the provider's sign-in, then the bridge's confirmation of who signed in");
     assert.equal(callback.searchParams.get("state"), "claude-state-1");
     assert.equal(callback.searchParams.get("iss"), bridge.origin, "RFC 9207: the bridge's issuer, not the provider's");
     const code = callback.searchParams.get("code");
@@ -126,8 +128,9 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     return { upstream, cookies: { ...form.cookies, ...cookiesOf(response) }, verifier };
   }
 
+  /** The callback in the browser holding `cookies`, and its page confirming who signed in sent with Allow. */
   async function callbackWith(url: URL, cookies: Record<string, string>): Promise<Response> {
-    return fetch(url, { redirect: "manual", headers: { cookie: cookieHeader(cookies) } });
+    return confirmCallback(bridge.origin, await fetch(url, { redirect: "manual", headers: { cookie: cookieHeader(cookies) } }), cookies);
   }
 
   test("admin_users get admin_scopes; the requested scopes are granted only if the user has them", async () => {
@@ -186,6 +189,41 @@ describe("federated mode through the CLI, oidc-provider upstream", () => {
     const ownCallback = await signInAtIdp(again, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
     assert.equal((await callbackWith(ownCallback, own)).status, 303);
     assert.equal((await callbackWith(ownCallback, own)).status, 400);
+  });
+
+  test("a state cookie planted by a page of another program on this host (cookies ignore ports) gets no code: the callback asks the person who came back, naming the client and the account, on a form only this origin can send", async () => {
+    const { client_id: clientId } = await registerClient(bridge.origin);
+    // The attacker consents in its own user agent (its client, its redirect URI) and keeps what it was given.
+    const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url, state: "s-planted" }).url);
+    const allow = await submitLogin(bridge.origin, form, {});
+    assert.equal(allow.status, 303, await allow.text());
+    const planted = Object.fromEntries(Object.entries(cookiesOf(allow)).filter(([name]) => name.includes("upstream")));
+    assert.equal(Object.keys(planted).length, 1, "the state cookie");
+    // alice, signed in at the provider, is sent through the provider's URL with only the planted cookie.
+    const callback = await signInAtIdp(allow.headers.get("location")!, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+    const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader(planted) } });
+    const html = await back.text();
+    assert.equal(back.status, 200, html);
+    assert.equal(back.headers.get("location"), null, "no code goes anywhere");
+    assert.match(html, /Test client/);
+    assert.match(html, /claude\.ai/);
+    assert.match(html, /alice@example\.com/);
+    // What the attacker knows (its request id, its CSRF token and cookie) no longer ends the request.
+    const replayed = await submitLogin(bridge.origin, form, {}, { cookies: { ...form.cookies, ...planted } });
+    assert.notEqual(replayed.status, 303, "the attacker's own form issued a code");
+    // The page's form sent from another origin (the attacker's port) is refused.
+    const request_id = /name="request_id" value="([^"]*)"/.exec(html)![1]!;
+    const csrf_token = /name="csrf_token" value="([^"]*)"/.exec(html)![1]!;
+    const otherPort = `http://127.0.0.1:${Number(new URL(bridge.origin).port) + 1}`;
+    for (const headers of [{ origin: otherPort }, { origin: "null", "sec-fetch-site": "same-site" }] as Array<Record<string, string>>) {
+      const forged = await fetch(`${bridge.origin}/oauth/authorize`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams({ request_id, csrf_token, action: "allow" }) });
+      assert.equal(forged.status, 403, JSON.stringify(headers));
+    }
+    // alice sees an application she did not start, and denies it: the client gets access_denied.
+    const denied = await confirmCallback(bridge.origin, new Response(html, { status: 200 }), {}, "deny");
+    const location = new URL(denied.headers.get("location")!);
+    assert.equal(location.searchParams.get("error"), "access_denied");
+    assert.equal(location.searchParams.get("code"), null);
   });
 
   test("HEAD on the callback (a link checker's) changes nothing (RFC 9110 §9.2.1): 405, and the sign-in it carries still finishes", async () => {
@@ -329,7 +367,7 @@ describe("federated mode through the CLI, the provider's token endpoint answerin
     const allow = await submitLogin(bridge.origin, form, {});
     assert.equal(allow.status, 303, await allow.text());
     const callback = await signInAtIdp(allow.headers.get("location")!, { account, redirectUri: `${bridge.origin}/oauth/callback` });
-    const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+    const back = await confirmCallback(bridge.origin, await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } }));
     assert.equal(back.status, 303, await back.text());
     return new URL(back.headers.get("location")!);
   }
@@ -454,7 +492,7 @@ describe("what a sign-in led to ends when the identity source changes (a restart
     const allow = await submitLogin(bridge.origin, form, {});
     assert.equal(allow.status, 303, await allow.text());
     const callback = await signInAtIdp(allow.headers.get("location")!, { account, redirectUri: `${bridge.origin}/oauth/callback` });
-    const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+    const back = await confirmCallback(bridge.origin, await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } }));
     const code = new URL(back.headers.get("location")!).searchParams.get("code");
     assert.ok(code, `a code comes back: ${back.headers.get("location")}`);
     const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { refresh_token?: string };
@@ -581,7 +619,7 @@ describe("federated mode under Deno", { timeout: 120_000 }, () => {
       const allow = await submitLogin(bridge.origin, form, {});
       assert.equal(allow.status, 303);
       const callback = await signInAtIdp(allow.headers.get("location")!, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
-      const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+      const back = await confirmCallback(bridge.origin, await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } }));
       assert.equal(back.status, 303, await back.text());
       const code = new URL(back.headers.get("location")!).searchParams.get("code")!;
       const tokens = (await (await redeem(bridge.origin, clientId, code, verifier, { resource: bridge.url })).json()) as { access_token: string };

@@ -237,7 +237,7 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
     assert.match(error.reason, /signature/);
   });
 
-  it("refuses ID tokens a broken or hostile token endpoint sends: alg none, HS256 keyed with the IdP's public key, expired, iat in the future, nonce left out, another iss, another azp", async () => {
+  it("refuses ID tokens a broken or hostile token endpoint sends: alg none, HS256 keyed with the IdP's public key, expired, iat in the future, nonce left out, another iss, another azp, a sub over 255 characters", async () => {
     const now = Math.floor(Date.now() / 1000);
     const publicPem = Buffer.from(JSON.stringify(idp.keys[0]!.publicJwk));
     const forgeries: Record<string, (claims: Record<string, unknown>, kid: string) => Promise<string>> = {
@@ -249,6 +249,8 @@ describe("federated sign-in at an upstream OpenID Provider", () => {
       "another issuer": async (claims) => idp.sign({ ...claims, iss: "https://evil.example" }, { header: { typ: "JWT" } }),
       "azp of another client": async (claims) => idp.sign({ ...claims, aud: [UPSTREAM_CLIENT.client_id, "other-app"], azp: "other-app" }, { header: { typ: "JWT" } }),
       "two audiences, no azp": async (claims) => idp.sign({ ...claims, aud: [UPSTREAM_CLIENT.client_id, "other-app"], azp: undefined }, { header: { typ: "JWT" } }),
+      // OIDC Core §2: at most 255 characters; it would go into every code, grant and token.
+      "a sub of 256 characters": async (claims) => idp.sign({ ...claims, sub: "a".repeat(256) }, { header: { typ: "JWT" } }),
     };
     for (const [name, forge] of Object.entries(forgeries)) {
       const tampering: typeof fetch = async (input, init) => {

@@ -152,6 +152,19 @@ export async function submitLogin(origin: string, form: LoginForm, fields: Recor
   });
 }
 
+/**
+ * Ends a federated callback as the browser it came back to would: its page confirming who signed in
+ * (200) is sent with `action` (Allow by default) and `cookies`. Any other answer (an error page, a
+ * redirect with an error) is returned as it came.
+ */
+export async function confirmCallback(origin: string, callback: Response, cookies: Record<string, string> = {}, action: "allow" | "deny" = "allow"): Promise<Response> {
+  if (callback.status !== 200) return callback;
+  const html = await callback.text();
+  assert.match(html, /You signed in at/, `the callback's page names who signed in:\n${html}`);
+  const form: LoginForm = { html, status: callback.status, requestId: hidden(html, "request_id"), csrfToken: hidden(html, "csrf_token"), cookies, headers: callback.headers };
+  return submitLogin(origin, form, { action });
+}
+
 /** The answer to a sign-in posted from another address. */
 export interface LoginAnswer {
   status: number;

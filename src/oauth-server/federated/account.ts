@@ -17,6 +17,8 @@ export interface AccountPolicy {
 /** Longest email (RFC 5321 §4.5.3.1: 64 + 1 + 255) and display name kept. */
 const MAX_EMAIL = 320;
 const MAX_NAME = 256;
+/** OIDC Core §2: `sub` must not exceed 255 ASCII characters. It goes into every code, grant and token. */
+const MAX_SUBJECT = 255;
 
 /**
  * `text` with A-Z lower-cased and nothing else: full Unicode lower-casing folds other characters
@@ -66,6 +68,7 @@ function verifiedEmail(claims: Record<string, unknown>): string | undefined {
 export function signedInUser(claims: Record<string, unknown>, policy: AccountPolicy): SignedInUser {
   const subject = claims.sub;
   if (typeof subject !== "string" || subject === "") throw new UpstreamLoginError("upstream_error", 'ID token has no "sub"');
+  if (subject.length > MAX_SUBJECT) throw new UpstreamLoginError("upstream_error", `ID token's "sub" is longer than ${MAX_SUBJECT} characters (OIDC Core §2)`);
   const email = verifiedEmail(claims);
   if (policy.allowedDomains.length > 0) {
     if (!email) {

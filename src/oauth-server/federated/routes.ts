@@ -1,9 +1,11 @@
 /**
  * @module The HTTP edges of federated sign-in, called by the authorize endpoint: the redirect to the
- * identity provider once the user consented on the bridge's page, and `/oauth/callback`. The
- * `state` also goes into a cookie, so only the browser that consented can finish (RFC 9700 §4.7.1:
- * CSRF protection bound to the user agent): a victim lured straight to the provider's URL by an
- * attacker, whose pending request names the attacker's client, gets nowhere.
+ * identity provider for a checked authorization request, and `/oauth/callback`. The `state` also
+ * goes into a cookie, so a callback comes through only in the browser that started it (RFC 9700
+ * §4.7.1: CSRF protection bound to the user agent). Cookies ignore ports, though: a page of another
+ * program on the same host can plant one, and send a victim with a session at the provider to a
+ * sign-in the attacker started for its own client. So the callback ends in a page of the bridge
+ * naming that client and the account, whose form only this origin can send.
  */
 import { sha256, timingSafeEqual, toHex } from "../../util/digest.ts";
 import { cookie, readCookie, seeOther } from "../http.ts";
@@ -17,7 +19,7 @@ const encoder = new TextEncoder();
 export interface PendingRequestOutcome {
   /** Cookies are Secure and `__Host-` prefixed (https issuer). */
   secureCookies: boolean;
-  /** Issues the code for pending request `pendingId` to `user`: the redirect to the client (code, state, iss). */
+  /** Asks `user`, back from the provider, to confirm pending request `pendingId`: a page whose form issues the code. */
   approve(pendingId: string, user: SignedInUser): Promise<Response>;
   /** Ends pending request `pendingId` with an RFC 6749 §4.1.2.1 error: the redirect to the client (error, state, iss). */
   deny(pendingId: string, error: ClientFacingError, description: string): Promise<Response>;
@@ -32,7 +34,7 @@ async function stateCookieName(state: string, secure: boolean): Promise<string> 
 }
 
 /**
- * Starts sign-in at the provider for `pendingId` (the consent form's Allow), with what the client
+ * Starts sign-in at the provider for `pendingId` (a checked authorization request), with what the client
  * asked of the sign-in (`asked`: prompt, max_age): a 303 to the provider's authorization URL that
  * also sets the state cookie. When the provider cannot be used, the client is told
  * (temporarily_unavailable / server_error) instead.
@@ -52,8 +54,8 @@ export async function redirectUpstream(upstream: UpstreamLogin, pendingId: strin
 }
 
 /**
- * GET /oauth/callback: checks the state cookie, lets the UpstreamLogin finish, then approves or
- * denies the pending request. Without a pending request to name (unknown or replayed state, another
+ * GET /oauth/callback: checks the state cookie, lets the UpstreamLogin finish, then asks the user
+ * to confirm the pending request as who they signed in as, or denies it. Without a pending request to name (unknown or replayed state, another
  * browser) the user gets a page with a fixed message; nothing the provider sent is ever shown.
  */
 export async function finishUpstream(request: Request, upstream: UpstreamLogin, outcome: PendingRequestOutcome): Promise<Response> {
