@@ -34,7 +34,7 @@ import { INPUT_REQUIRED_METHODS, MetaKey, MODERN_VERSIONS } from "../mcp/protoco
 import { completeResultLine, resultProblem, toModernError, toModernResult, type CacheHint } from "../mcp/results.ts";
 import { memoized } from "../util/memo.ts";
 import type { ModernContext, ModernRequest } from "./modern.ts";
-import type { Eviction, ModernChildPool, StartedCall } from "./modern-pool.ts";
+import { holdings, type Eviction, type ModernChildPool, type StartedCall } from "./modern-pool.ts";
 import type { ModernReply } from "./modern-reply.ts";
 import { IGNORING_SINK, type Answer, type CallSink, type ModernUpstream } from "./modern-upstream.ts";
 
@@ -614,12 +614,7 @@ function sendRound(context: Context, round: Round, reply: ModernReply, asked: Ro
  * that round may be, or undefined when no round of `group` waits that this holder may end.
  */
 export function evictWaitingRound(context: Context, group: readonly ModernUpstream[], graceMs: number, holder: string | undefined): Eviction {
-  const held = new Map<string, number>();
-  for (const child of group) {
-    const holders = new Set<string>();
-    for (const sink of child.candidateSinks()) if (sink instanceof Round) holders.add(sink.holder);
-    for (const each of holders) held.set(each, (held.get(each) ?? 0) + 1);
-  }
+  const held = holdings(group);
   const mine = holder === undefined ? -1 : (held.get(holder) ?? 0);
   let chosen: Round | undefined;
   let chosenRank = -1;

@@ -29,6 +29,11 @@ const MAX_KINDS = 10_000;
 /** Calls of one principal that may wait for a free child at once; more get 503. */
 const MAX_WAITING_PER_KEY = 1000;
 /**
+ * Of those, the calls of one holder (without authentication every client shares the principal's
+ * children: one address must not fill the queue for all).
+ */
+const MAX_WAITING_PER_HOLDER = MAX_WAITING_PER_KEY / 4;
+/**
  * How long a round that went to its client is safe from the principal's own calls waiting for a
  * child (at most a quarter of read_timeout). Ending it at once would end nearly every round with
  * more calls than children, however fast the clients answer; a client that answers within this
@@ -48,6 +53,26 @@ const MAX_START_PAUSE_MS = 300_000;
 
 /** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits that the caller may end. */
 export type Eviction = "evicted" | number | undefined;
+
+/** A call waiting for a child of its group: whose, and how to wake it. */
+interface Waiter {
+  holder: string;
+  wake: () => void;
+}
+
+/**
+ * How many of `group`'s children each holder runs a call on that may ask for input (a child
+ * counted once per holder): the share of the children each holds.
+ */
+export function holdings(group: readonly ModernUpstream[]): Map<string, number> {
+  const held = new Map<string, number>();
+  for (const child of group) {
+    const holders = new Set<string>();
+    for (const sink of child.candidateSinks()) if (sink.holder !== undefined) holders.add(sink.holder);
+    for (const each of holders) held.set(each, (held.get(each) ?? 0) + 1);
+  }
+  return held;
+}
 
 /** A call to start on one of a principal's children (see ModernUpstream.call). */
 export interface PoolCall {
@@ -84,8 +109,13 @@ export class ModernChildPool {
   readonly #quiet = new Set<string>();
   /** Starting children a call waits for as its own (it started it, or took the spare): other calls do not count on them. */
   readonly #claimed = new Set<ModernUpstream>();
-  /** Per key: calls waiting for a child that fits (FIFO). */
-  readonly #waiting = new Map<string, Array<() => void>>();
+  /**
+   * Per key: calls waiting for a child that fits, in arrival order. The call of the holder holding
+   * fewest of the group's children goes first (#wake, #yields): without authentication every
+   * client shares the children, and one that keeps many calls waiting must not take every child
+   * that frees while another client, holding none, waits behind its calls.
+   */
+  readonly #waiting = new Map<string, Waiter[]>();
   /** A place is being freed for a legacy session (see makeRoom). */
   #roomBeingMade = false;
   /** Per key: the first child being spawned (see #firstOf). */
@@ -228,7 +258,7 @@ export class ModernChildPool {
     const key = this.keyOf(principal);
     // A kind runs shared only once it was seen answering without asking, and never since asking.
     const mode = call.kind !== undefined && this.#quiet.has(call.kind) && !this.#askers.has(call.kind) ? "shared" : "exclusive";
-    return this.#fit(key, principal, mode, call) ?? this.#startWaiting(key, principal, mode, call);
+    return (this.#yields(key, call.holder) ? undefined : this.#fit(key, principal, mode, call)) ?? this.#startWaiting(key, principal, mode, call);
   }
 
   /** Starts the call on a child of the group that fits `mode` now, if one does. */
@@ -249,6 +279,8 @@ export class ModernChildPool {
     const deadline = performance.now() + this.#config.mcp_server!.read_timeout;
     // Whether this call may still grow the group (not after a child it waited for failed to start).
     let grow = true;
+    // Whether it left a free child to a call of a holder holding fewer (#yields): it then waits, ending no round.
+    let yielded = false;
     for (;;) {
       const live = this.#live(key);
       const starting = live.filter((child) => child.era === undefined);
@@ -275,16 +307,31 @@ export class ModernChildPool {
         if (starting.length > 0) await starting[0]!.ready.catch(() => undefined);
         else {
           const grace = Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4);
-          const eviction = this.evictWaiting?.(this.#groups.get(key) ?? [], grace, call.holder);
+          const eviction = yielded ? grace : this.evictWaiting?.(this.#groups.get(key) ?? [], grace, call.holder);
           // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or
           // for a round's grace to end. Whether a round may be ended depends on whose call asks, and a
           // round beginning to wait wakes only the first waiter: the others look again after a grace.
-          if (eviction !== "evicted") await this.#waitForFree(key, deadline, eviction ?? grace);
+          if (eviction !== "evicted") await this.#waitForFree(key, call.holder, deadline, eviction ?? grace);
         }
+      }
+      yielded = this.#yields(key, call.holder);
+      if (yielded) {
+        // The needier call takes what is free (its wake runs after this turn); this one waits.
+        this.#wake(key);
+        continue;
       }
       const fitted = this.#fit(key, principal, mode, call);
       if (fitted) return fitted;
     }
+  }
+
+  /** Whether a call of another holder waits for a child of `key` while holding fewer of them than `holder`: it goes first. */
+  #yields(key: string, holder: string): boolean {
+    const queue = this.#waiting.get(key);
+    if (!queue?.some((waiter) => waiter.holder !== holder)) return false;
+    const held = holdings(this.#groups.get(key) ?? []);
+    const mine = held.get(holder) ?? 0;
+    return queue.some((waiter) => waiter.holder !== holder && (held.get(waiter.holder) ?? 0) < mine);
   }
 
   /**
@@ -333,33 +380,42 @@ export class ModernChildPool {
    * Resolves when a child of `key` may have become free, or after `recheckInMs` (when a waiting
    * round may be evicted); SessionLimitError at `deadline` or when too many wait.
    */
-  #waitForFree(key: string, deadline: number, recheckInMs?: number): Promise<void> {
+  #waitForFree(key: string, holder: string, deadline: number, recheckInMs?: number): Promise<void> {
     const queue = this.#waiting.get(key) ?? [];
     if (queue.length >= MAX_WAITING_PER_KEY) return Promise.reject(new SessionLimitError(`too many calls of this principal are waiting for a child`, 1));
+    if (queue.filter((waiter) => waiter.holder === holder).length >= MAX_WAITING_PER_HOLDER) return Promise.reject(new SessionLimitError(`too many calls of this client are waiting for a child`, 1));
     this.#waiting.set(key, queue);
     return new Promise((resolve, reject) => {
       const untilDeadline = Math.max(0, deadline - performance.now());
       const recheck = recheckInMs !== undefined && recheckInMs < untilDeadline;
       const timer = setTimeout(() => {
-        const at = queue.indexOf(wake);
+        const at = queue.indexOf(waiter);
         if (at !== -1) queue.splice(at, 1);
         if (queue.length === 0 && this.#waiting.get(key) === queue) this.#waiting.delete(key);
         if (recheck) resolve();
         else reject(new SessionLimitError(`no child of this principal became free within ${this.#config.mcp_server!.read_timeout} ms`, 1));
       }, recheck ? recheckInMs : untilDeadline);
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
+      const waiter: Waiter = {
+        holder,
+        wake: () => {
+          clearTimeout(timer);
+          resolve();
+        },
       };
-      queue.push(wake);
+      queue.push(waiter);
     });
   }
 
+  /** Wakes the waiting call of `key` whose holder holds fewest of its children (the first of those). */
   #wake(key: string): void {
     const queue = this.#waiting.get(key);
-    const next = queue?.shift();
-    if (queue && queue.length === 0) this.#waiting.delete(key);
-    next?.();
+    if (!queue) return;
+    const held = queue.length > 1 ? holdings(this.#groups.get(key) ?? []) : undefined;
+    let at = 0;
+    if (held) for (let i = 1; i < queue.length; i++) if ((held.get(queue[i]!.holder) ?? 0) < (held.get(queue[at]!.holder) ?? 0)) at = i;
+    const [next] = queue.splice(at, 1);
+    if (queue.length === 0) this.#waiting.delete(key);
+    next!.wake();
   }
 
   /**

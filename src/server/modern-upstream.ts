@@ -74,6 +74,8 @@ export interface CallSink {
   notification(message: JsonRpcNotification): void;
   /** A request the child made while this call was its only input-capable call in flight. */
   childRequest?(request: JsonRpcRequest): void;
+  /** Whose call it is (ModernRequest.holder), when it may ask for input: clients sharing children get fair shares (modern-pool.ts). */
+  readonly holder?: string;
 }
 
 interface Call {

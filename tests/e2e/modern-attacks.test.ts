@@ -92,6 +92,32 @@ describe("without authentication, one client's load never locks another out", ()
   });
 });
 
+describe("without authentication, one client keeping calls waiting never locks another out of the children", () => {
+  // Every client shares the children; read_timeout bounds how long a locked-out call would wait.
+  const bridge = useDebugBridge((everythingServer) => ({ mcp_server: { ...everything(everythingServer), read_timeout: "8s" }, auth: { type: "none" }, session: { modern_pool_size: 2 } }));
+
+  test("a client on 127.0.0.2 starting rounds it never finishes, many at once and again as each ends, leaves a client on 127.0.0.3 a child of its own", async () => {
+    const ask = (from: string, id: number, tag: string) => call(bridge, "none", toolsCall(id, "elicit_tag", { tag }), { from });
+    let attacking = true;
+    let id = 0;
+    const attacker = Promise.all(
+      Array.from({ length: 12 }, async () => {
+        while (attacking) await ask("127.0.0.2", ++id, "a");
+      }),
+    );
+    try {
+      // The attacker's calls fill both children and wait in numbers for each that frees.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const victim = await ask("127.0.0.3", 100_000, "v");
+      assert.equal(victim.status, 200, JSON.stringify(victim.body));
+      assert.equal(victim.body.result?.resultType, "input_required", JSON.stringify(victim.body));
+    } finally {
+      attacking = false;
+      await attacker;
+    }
+  });
+});
+
 describe("children at max_sessions", () => {
   const bridge = useDebugBridge((everythingServer) => ({
     mcp_server: everything(everythingServer),
