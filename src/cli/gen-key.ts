@@ -32,7 +32,7 @@ export const genKeyCommand: Command = {
   usage: "gen-key [--alg ALG] [--bits N] [--out FILE [--force]] [--public-out FILE] [--jwk FILE|-]",
   options: {
     alg: { type: "string", value: "ALG", description: `${ALGORITHMS.join(", ")} (default ${DEFAULT_ALGORITHM})` },
-    bits: { type: "string", value: "N", description: `RSA modulus size, 2048 to 8192 (default ${DEFAULT_RSA_BITS})` },
+    bits: { type: "string", value: "N", description: `RSA modulus size: 2048, 3072, 4096, … 8192 (a multiple of 1024; default ${DEFAULT_RSA_BITS})` },
     out: { type: "string", alias: "o", value: "FILE", description: "Write the private key here, mode 0600 (default: stdout)" },
     "public-out": { type: "string", value: "FILE", description: "Also write the public key (SPKI PEM)" },
     jwk: { type: "string", value: "FILE|-", description: 'Also write the public key as a JWK with "kid", "alg" and "use" ("-": stdout)' },

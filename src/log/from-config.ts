@@ -19,7 +19,7 @@ function appendOrStderr(path: string, platform: Platform): (line: string) => voi
   try {
     append = platform.openAppendFile(path);
   } catch (error) {
-    throw new ConfigError("CONFIG_INVALID", [{ path: "log.output", message: `cannot open "${path}" for appending (${errorCode(error)}): name a writable file, "stderr" or "stdout"` }]);
+    throw new ConfigError("CONFIG_INVALID", [{ path: "log.output", message: `cannot open "${path}" for appending (${errorCode(error)}): name a writable file, or "stderr"` }]);
   }
   return (line) => {
     if (append) {

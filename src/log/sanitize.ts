@@ -125,13 +125,16 @@ export function isCredentialHeader(name: string, value = ""): boolean {
   return CREDENTIAL_HEADER.test(name) || GENERATED_VALUE.test(value);
 }
 
+/** 16 or more letters in both cases and nothing else: a generated value of letters alone ("RbUDTeYZMsIu…"), not a name. */
+const GENERATED_LETTERS = /^(?=[A-Za-z]*[a-z])(?=[A-Za-z]*[A-Z])[A-Za-z]{16,}$/;
+
 /**
  * Whether `name` looks like an environment variable's name (letters, digits and "_", not
- * GENERATED_VALUE) rather than a value: a secret given where a name belongs (--token-env "$TOKEN",
- * token_env: ${TOKEN}), or a literal secret that starts with "$" (token: $k8Fh2…).
+ * GENERATED_VALUE or GENERATED_LETTERS) rather than a value: a secret given where a name belongs
+ * (--token-env "$TOKEN", token_env: ${TOKEN}), or a literal secret that starts with "$" (token: $k8Fh2…).
  */
 export function looksLikeVariableName(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !GENERATED_VALUE.test(name);
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !GENERATED_VALUE.test(name) && !GENERATED_LETTERS.test(name);
 }
 
 /**

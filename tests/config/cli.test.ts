@@ -266,9 +266,11 @@ server:
 describe("a secret given where a variable's name belongs is not repeated", () => {
   // The shell expanded it: --token-env "$MCP_TOKEN", token_env: ${MCP_TOKEN}.
   const GENERATED = "ghp_3c1dSHOULDnever0BE0PRINTED7f";
+  /** A generated value of letters alone (no digit): a valid name by its characters. */
+  const LETTERS = "RbUDTeYZMsIuGsAdQPOcLMBxZTDNmXsq";
 
   test("connect --token-env and --client-secret-env", async () => {
-    for (const [flag, value] of [["--token-env", TOKEN], ["--token-env", GENERATED], ["--client-secret-env", TOKEN]] as const) {
+    for (const [flag, value] of [["--token-env", TOKEN], ["--token-env", GENERATED], ["--token-env", LETTERS], ["--client-secret-env", TOKEN]] as const) {
       const { code, stderr } = await runCli(["connect", "http://127.0.0.1:9/mcp", flag, value]);
       assert.equal(code, 2, stderr);
       assert.match(stderr, new RegExp(`${flag}: environment variable named here \\(not shown`));
