@@ -11,6 +11,7 @@
  *   `input_required`, retries with `inputResponses`) against two plain echo calls, sequential.
  * Both paths first run `--warmup` ms unmeasured. `--pool 1` gives the bridge one child per principal for such calls (one at a time), the
  * default 8 a pool: the attribution choice of src/server/modern-pool.ts, measured.
+ * `--executable dist/mcp-bridge` runs the release executable (its pinned Node) instead of the bundle on this Node.
  * `--profile DIR` writes a CPU profile of the bridge there; with `--only legacy|sized|modern` it covers one path.
  * Goals (issue 12): modern ≥ 0.95× legacy; an MRTR round ≤ 1 ms more than two plain calls.
  * Writes bench/results/modern.{json,md}. Never fails on a number.
@@ -22,7 +23,7 @@ import { join } from "node:path";
 import { post, responseFor } from "./lib/mcp-client.mjs";
 import { callFor, modernCall, modernEcho, modernHeaders, PATH_LABELS, pathLoads, PATHS, type Path, type PathCall } from "./lib/modern-paths.ts";
 import { cpuSeconds, treeCpuSeconds } from "./lib/proc.mjs";
-import { ROOT, startTarget, type Running } from "./lib/targets.ts";
+import { RELEASE_NODE_VERSION, ROOT, startTarget, type Running } from "./lib/targets.ts";
 import { flag, option } from "./lib/args.ts";
 import { assertCanPin, pin } from "./lib/pin.ts";
 
@@ -38,6 +39,12 @@ const POOL = Number(option("--pool") ?? 8);
 const PROFILE_DIR = option("--profile");
 /** Runs one path's throughput only (for a profile of that path): no ratio, no MRTR round. */
 const ONLY = option("--only");
+/**
+ * Runs the bridge as this standalone executable (`node build.mjs --sea`: dist/mcp-bridge, on the
+ * Node release users get, scripts/node-dist.mjs) instead of `node dist/mcp-bridge.cjs` on this Node.
+ */
+const EXECUTABLE = option("--executable");
+const BRIDGE_RUNTIME = EXECUTABLE ? `the executable ${EXECUTABLE} (Node ${RELEASE_NODE_VERSION})` : `node dist/mcp-bridge.cjs (Node ${process.versions.node})`;
 /**
  * Pins the load generator (this process) to CPU 1 and the bridge with its children to CPU 0
  * (taskset, Linux): on 2 cores the load generator otherwise competes with the bridge for the same
@@ -81,7 +88,7 @@ async function throughput(target: Running, call: PathCall, durationMs = DURATION
 }
 
 async function main(): Promise<void> {
-  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
+  const target = await startTarget({ id: "bridge", label: "mcp-bridge, bearer", kind: "bridge", auth: "bearer", modernPoolSize: POOL, ...(EXECUTABLE && { executable: EXECUTABLE }), ...(PROFILE_DIR && { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] }) });
   const measured = PATHS.filter((path) => ONLY === undefined || ONLY === path);
   const rates = new Map<Path, number[]>(measured.map((path) => [path, []]));
   const cpu = new Map<Path, CpuPerCall[]>(measured.map((path) => [path, []]));
@@ -126,7 +133,7 @@ async function main(): Promise<void> {
   const result = {
     when: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
-    settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL, pinned: PIN },
+    settings: { bridge: BRIDGE_RUNTIME, durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS, reps: REPS, rounds: ROUNDS, pool: POOL, pinned: PIN },
     rps: Object.fromEntries(rates),
     cpuUsPerCall: Object.fromEntries(cpu),
     ratio: paired("modern", "legacy"),
@@ -137,12 +144,12 @@ async function main(): Promise<void> {
   };
   const dir = join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const name = `${POOL === 8 ? "modern" : `modern-pool${POOL}`}${PIN ? "-pinned" : ""}`;
+  const name = `${POOL === 8 ? "modern" : `modern-pool${POOL}`}${PIN ? "-pinned" : ""}${EXECUTABLE ? "-executable" : ""}`;
   writeFileSync(join(dir, `${name}.json`), JSON.stringify(result, null, 2) + "\n");
   const md = [
     "# Modern (2026-07-28) vs legacy path, one bridge (bearer), bench echo fixture",
     "",
-    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps after ${WARMUP_MS} ms of each path unmeasured; modern_pool_size ${POOL}; ${PIN ? "pinned: load generator on CPU 1, bridge and its children on CPU 0" : "not pinned (all processes share the cores)"}.`,
+    `${result.when}, ${result.machine.cpus} cores, load ${result.machine.load.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${DURATION_MS} ms × ${REPS} reps after ${WARMUP_MS} ms of each path unmeasured; modern_pool_size ${POOL}; the bridge: ${BRIDGE_RUNTIME}; ${PIN ? "pinned: load generator on CPU 1, bridge and its children on CPU 0" : "not pinned (all processes share the cores)"}.`,
     "",
     "| path | calls/s (median) | runs |",
     "|---|---|---|",

@@ -10,6 +10,7 @@ import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { callEcho, deleteSession, openSession } from "./mcp-client.mjs";
 import { treePids } from "./proc.mjs";
 
@@ -17,6 +18,8 @@ export const ROOT = resolve(import.meta.dirname, "../..");
 export const FIXTURE = join(ROOT, "bench/fixtures/echo-server.mjs");
 export const BEARER_TOKEN = "bench-token-0123456789abcdef0123456789abcdef";
 export const JWT_AUDIENCE = "mcp-bridge-bench";
+/** The Node release the standalone executables embed (scripts/node-dist.mjs). */
+export const RELEASE_NODE_VERSION = ((await import(pathToFileURL(join(ROOT, "scripts/node-dist.mjs")).href)) as { NODE_VERSION: string }).NODE_VERSION;
 
 export type Kind = "stdio" | "floor-http" | "bridge" | "supergateway" | "mcp-proxy";
 export type Auth = "none" | "bearer" | "jwt";
@@ -37,6 +40,12 @@ export interface TargetSpec {
   nodeArgs?: string[];
   /** A command the target's node runs under (e.g. valgrind and its options). */
   wrapper?: string[];
+  /**
+   * The bridge as a standalone executable (`node build.mjs --sea`: the Node release that
+   * scripts/node-dist.mjs pins, as users run it) instead of `node dist/mcp-bridge.cjs` on this
+   * process's Node; node options then go through NODE_OPTIONS.
+   */
+  executable?: string;
 }
 
 export interface Credentials {
@@ -131,6 +140,7 @@ function commandFor(spec: TargetSpec, port: number, configFile: string | undefin
   const node = [...(spec.wrapper ?? []), process.execPath, ...(spec.nodeArgs ?? [])];
   switch (spec.kind) {
     case "bridge":
+      if (spec.executable) return [...(spec.wrapper ?? []), spec.executable, "-c", configFile!];
       return [...node, join(ROOT, "dist/mcp-bridge.cjs"), "-c", configFile!];
     case "floor-http":
       return [...node, join(ROOT, "bench/floor-http.mjs"), "--port", String(port), "--", process.execPath, FIXTURE];
@@ -171,7 +181,7 @@ export async function startTarget(spec: TargetSpec, options: { jwt?: JwtIssuer; 
   const url = `http://127.0.0.1:${port}/mcp`;
 
   const started = performance.now();
-  const child: ChildProcess = spawn(command!, args, { cwd: ROOT, env: { ...process.env, BENCH_TOKEN: BEARER_TOKEN }, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(command!, args, { cwd: ROOT, env: { ...process.env, BENCH_TOKEN: BEARER_TOKEN, ...(spec.executable && spec.nodeArgs && { NODE_OPTIONS: spec.nodeArgs.join(" ") }) }, stdio: ["ignore", "pipe", "pipe"] });
   let tail = "";
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString("utf8")).slice(-4000);
