@@ -79,6 +79,27 @@ export function missingCapabilities(required: JsonObject, declared: JsonObject |
   return Object.keys(missing).length > 0 ? missing : undefined;
 }
 
+/**
+ * What the `inputRequests` of an `input_required` result ask of the client beyond `declared` (its
+ * clientCapabilities), merged; undefined when it declared all of it. A server must not ask for what
+ * the client did not declare (basic/patterns/mrtr).
+ */
+export function undeclaredAsked(inputRequests: unknown, declared: JsonObject | undefined): JsonObject | undefined {
+  if (!isObject(inputRequests)) return undefined;
+  let lacking: JsonObject | undefined;
+  for (const ask of Object.values(inputRequests)) {
+    const required = isObject(ask) && typeof ask.method === "string" ? requiredCapability({ method: ask.method, ...(isObject(ask.params) && { params: ask.params }) }) : undefined;
+    const missing = required && missingCapabilities(required, declared);
+    if (!missing) continue;
+    lacking ??= {};
+    for (const [capability, requirement] of Object.entries(missing)) {
+      const before = lacking[capability];
+      lacking[capability] = isObject(before) && isObject(requirement) ? { ...before, ...requirement } : requirement;
+    }
+  }
+  return lacking;
+}
+
 /** The -32021 error naming what the client would have to declare. */
 export function missingCapabilityError(requiredCapabilities: JsonObject): { code: number; message: string; data: unknown } {
   return {

@@ -13,6 +13,7 @@ import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { isObject, type JsonObject, type RequestEnvelope } from "../mcp/envelope.ts";
 import { checkParamHeaders, checkStandardHeaders, decodeHeaderValue, paramHeadersOf, rememberTool, type HeaderSource, type ParamHeader, type Rejection } from "../mcp/era.ts";
 import { ALL_VERSIONS, Header, INPUT_REQUIRED_METHODS, isModernVersion, MetaKey, MODERN_VERSIONS } from "../mcp/protocol.ts";
+import { missingCapabilityError, undeclaredAsked } from "../mcp/mrtr.ts";
 import { modernResultProblem } from "../mcp/results.ts";
 import { MAX_STATE_LENGTH, RequestStateSealer } from "../mcp/seal.ts";
 import type { Platform } from "../runtime/types.ts";
@@ -239,6 +240,14 @@ export class ModernServer {
         // A client's page adds to what other pages declared (a tool listed again is updated).
         if (message.method === "tools/list" && isObject(answer.result)) this.#noteTools(upstream, answer.result);
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
+        // A client is never asked what it did not declare it can answer (MCP basic/patterns/mrtr): the
+        // same -32021 as a question of a legacy child that nothing declared (modern-legacy.ts).
+        const lacking = isObject(result) && result.resultType === "input_required" ? undeclaredAsked(result.inputRequests, request.envelope.clientCapabilities) : undefined;
+        if (lacking) {
+          this.#invalidAnswers.write("warn", "the MCP server asked the client for input it did not declare it can give", { child: upstream.name, capabilities: Object.keys(lacking).join(",") });
+          const error = missingCapabilityError(lacking);
+          return reply.finish(errorResponse(message.id, error.code, error.message, error.data));
+        }
         if (isObject(result) && result.resultType === "input_required" && typeof result.requestState === "string") {
           const state = result.requestState;
           this.#sealChildState(request, state).then(

@@ -58,6 +58,22 @@ describe("a modern child's answers that are not valid modern responses", () => {
     internalError(await call(bridge, ALICE, { id: "list", method: "tools/list", params: { rawLine: line, _meta: meta() } }), "list", /answered tools\/list with input_required, which only/, "tools/list");
   });
 
+  test("an input_required asking what the request did not declare it can answer never reaches the client: 400 -32021 naming the capabilities", async () => {
+    const asking = (inputRequests: Record<string, unknown>) => JSON.stringify({ jsonrpc: "2.0", id: 0, result: { resultType: "input_required", inputRequests } }).replace('"id":0', '"id":ID');
+    const cases: Array<[string, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>]> = [
+      ["elicitation, nothing declared", { a: { method: "elicitation/create", params: { message: "?", requestedSchema: { type: "object", properties: {} } } } }, {}, { elicitation: { form: {} } }],
+      ["URL elicitation, form declared", { a: { method: "elicitation/create", params: { mode: "url", message: "?", url: "https://example.com/", elicitationId: "e" } } }, { elicitation: { form: {} } }, { elicitation: { url: {} } }],
+      ["sampling and roots, elicitation declared", { s: { method: "sampling/createMessage", params: { messages: [], maxTokens: 1 } }, r: { method: "roots/list" } }, { elicitation: {} }, { sampling: {}, roots: {} }],
+      ["sampling with tools, sampling declared", { s: { method: "sampling/createMessage", params: { messages: [], maxTokens: 1, tools: [] } } }, { sampling: {} }, { sampling: { tools: {} } }],
+    ];
+    for (const [what, inputRequests, declared, required] of cases) {
+      const answer = await call(bridge, ALICE, { id: what, method: "tools/call", params: { name: "raw_line", arguments: { line: asking(inputRequests) }, _meta: meta(declared) } });
+      assert.equal(answer.status, 400, `${what}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.error?.code, -32021, what);
+      assert.deepEqual(answer.body.error?.data?.requiredCapabilities, required, what);
+    }
+  });
+
   test("valid answers still pass: a complete result, and an input_required that asks", async () => {
     const ok = await call(bridge, ALICE, { id: "ok", method: "tools/call", params: { name: "raw_line", arguments: { line: '{"jsonrpc":"2.0","id":ID,"result":{"resultType":"complete","content":[{"type":"text","text":"fine"}]}}' }, _meta: meta() } });
     assert.equal(textOf(ok.body.result), "fine", JSON.stringify(ok.body));

@@ -78,7 +78,7 @@ describe("a 2026-07-28 child's requestState too large to seal", () => {
 
   test("is an internal error for the client and a warning in the log, never a state that would not open", async () => {
     const line = `{"jsonrpc":"2.0","id":ID,"result":{"resultType":"input_required","inputRequests":{"q":{"method":"roots/list"}},"requestState":"${"s".repeat(2 * 1024 * 1024)}"}}`;
-    const answer = await call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "raw_line", arguments: { line }, _meta: meta() } });
+    const answer = await call(bridge, ALICE, { id: 1, method: "tools/call", params: { name: "raw_line", arguments: { line }, _meta: meta({ roots: {} }) } });
     assert.equal(answer.body.error?.code, -32603, JSON.stringify(answer.body).slice(0, 300));
     assert.match(bridge.logs(), /requestState could not be sealed or opened/);
   });
