@@ -687,7 +687,7 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
     },
   },
   {
-    summary: "`storage` is refused unless `server.oauth_server` says `enabled`: only the authorization server keeps state (it would be ignored). With `oauth_server.enabled: false` it is kept, unused.",
+    summary: "`storage` settings other than the defaults are refused unless `server.oauth_server` says `enabled`: only the authorization server keeps state (they would be ignored). With `oauth_server.enabled: false` they are kept, unused.",
     check: (config, written) => {
       const file = isObject(written.storage) ? written.storage : {};
       const server = isObject(written.server) ? written.server : {};
@@ -695,7 +695,9 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       const section = isObject(server.oauth_server) ? server.oauth_server : undefined;
       if (config.mode === "server" && section?.enabled !== undefined) return [];
       const why = config.mode !== "server" ? "client mode runs none (client.auth.oauth.token_cache says where its tokens are kept): remove it" : section ? "server.oauth_server does not say enabled: set server.oauth_server.enabled, or remove storage" : "this file configures none: remove it";
-      return unless(Object.keys(file).length === 0, "storage", `is set but only the authorization server (server.oauth_server) keeps state, and ${why}`);
+      // Keys equal to their defaults ask for nothing (check-config prints them, and its output loads back).
+      const asked = Object.keys(file).filter((key) => JSON.stringify((config.storage as Record<string, unknown>)[key]) !== JSON.stringify((DEFAULTS.storage as Record<string, unknown>)[key]));
+      return unless(asked.length === 0, "storage", `is set (${asked.join(", ")}) but only the authorization server (server.oauth_server) keeps state, and ${why}`);
     },
   },
   {

@@ -3,7 +3,7 @@
  * naming the key and the fix, in check-config and run alike (exit 2), through the built CLI.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -117,5 +117,22 @@ test("the same keys are accepted where they are read, and at their default value
   await concurrently(accepted, AT_ONCE, async (config) => {
     const result = await runCli(["check-config", "-c", writeConfig(config)], { env: env() });
     assert.equal(result.code, 0, result.stderr);
+  });
+});
+
+test("check-config's output of a client-mode file loads back (its storage section and server-mode bearer keys are defaults)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-round-trip-"));
+  const configs = [
+    { mode: "client", client: { url: "http://127.0.0.1:1/mcp" } },
+    { mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "bearer", bearer: { token_env: "MCP_TOKEN" } } } },
+    client({ client_id: "c", client_secret: "s" }),
+  ];
+  await concurrently(configs.map((config, index) => ({ config, index })), AT_ONCE, async ({ config, index }) => {
+    const printed = await runCli(["check-config", "-c", writeConfig(config)], { env: { ...env(), MCP_TOKEN: "tok-0123456789abcdef" } });
+    assert.equal(printed.code, 0, printed.stderr);
+    const again = join(dir, `printed-${index}.yaml`);
+    writeFileSync(again, printed.stdout);
+    const loaded = await runCli(["check-config", "-q", "-c", again], { env: { ...env(), MCP_TOKEN: "tok-0123456789abcdef" } });
+    assert.equal(loaded.code, 0, `${loaded.stderr}\n${printed.stdout}`);
   });
 });

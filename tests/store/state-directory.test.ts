@@ -76,10 +76,10 @@ test("with storage.allow_group_write a state directory its group may write to (a
 test("storage settings nothing reads are refused naming the key: without an authorization server, in client mode, and a path or allow_group_write with type memory", { timeout: 60_000 }, async () => {
   const stdio = { command: process.execPath, args: [ECHO_SERVER] };
   const cases: Array<[Record<string, unknown>, RegExp]> = [
-    [{ mode: "server", storage: { type: "file", path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio } }, /storage: is set but only the authorization server \(server\.oauth_server\) keeps state, and this file configures none: remove it/],
-    [{ mode: "client", storage: { max_entries: 10 }, client: { url: "http://127.0.0.1:1/mcp" } }, /storage: is set but only the authorization server .* client mode runs none/],
+    [{ mode: "server", storage: { type: "file", path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio } }, /storage: is set \(path\) but only the authorization server \(server\.oauth_server\) keeps state, and this file configures none: remove it/],
+    [{ mode: "client", storage: { max_entries: 10 }, client: { url: "http://127.0.0.1:1/mcp" } }, /storage: is set \(max_entries\) but only the authorization server .* client mode runs none/],
     // An empty section runs no authorization server either (it does not say enabled).
-    [{ mode: "server", storage: { path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: {} } }, /storage: is set but .*server\.oauth_server does not say enabled: set server\.oauth_server\.enabled, or remove storage/],
+    [{ mode: "server", storage: { path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: {} } }, /storage: is set \(path\) but .*server\.oauth_server does not say enabled: set server\.oauth_server\.enabled, or remove storage/],
     [{ mode: "server", storage: { type: "memory", path: "/tmp/x" }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } } }, /storage\.path: is set but storage\.type is memory/],
     [{ mode: "server", storage: { type: "memory", allow_group_write: true }, server: { listen: "127.0.0.1:0", mcp_server: stdio, oauth_server: { enabled: true, builtin: { users: [{ username: "alice", password_hash: ALICE_HASH }] } } } }, /storage\.allow_group_write: is set but storage\.type is memory/],
   ];
