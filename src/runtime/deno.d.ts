@@ -111,7 +111,7 @@ declare namespace Deno {
   function remove(path: string): Promise<void>;
   function link(oldpath: string, newpath: string): Promise<void>;
   function chmod(path: string, mode: number): Promise<void>;
-  function statSync(path: string): { isFile: boolean; mode: number | null };
+  function statSync(path: string): { isFile: boolean; isDirectory: boolean; mode: number | null };
   function readLinkSync(path: string): string;
   function readTextFileSync(path: string): string;
   function hostname(): string;

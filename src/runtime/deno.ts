@@ -354,6 +354,13 @@ export const denoPlatform: Platform = {
     }
   },
   isExecutableFile,
+  isDirectory(path) {
+    try {
+      return Deno.statSync(path).isDirectory;
+    } catch {
+      return false;
+    }
+  },
   openAppendFile(path) {
     Deno.writeTextFileSync(path, "", { append: true, mode: 0o600 });
     return (text) => Deno.writeTextFileSync(path, text, { append: true });

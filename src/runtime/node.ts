@@ -394,6 +394,7 @@ export const nodePlatform: Platform = {
   },
   fileExists: (path) => existsSync(path),
   isExecutableFile,
+  isDirectory: (path) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true,
   openAppendFile,
   writeStdout: (text) => void process.stdout.write(text),
   stdoutDrained,

@@ -160,6 +160,8 @@ export interface Platform {
   fileExists(path: string): boolean;
   /** True when `path` is a regular file this process may execute (on Windows: a file). */
   isExecutableFile(path: string): boolean;
+  /** True when `path` is a directory (mcp_server.dir: where children start). */
+  isDirectory(path: string): boolean;
   /** Appends text to a file (log output); created with mode 0600. */
   openAppendFile(path: string): (text: string) => void;
   writeStdout(text: string): void;

@@ -63,8 +63,12 @@ export function childEnvironment(config: McpServerConfig, bridgeEnv: Readonly<Re
   return env;
 }
 
-/** The command resolves, on the child's PATH and in mcp_server.dir, to a file the bridge may execute (not merely one that exists). */
+/**
+ * The command resolves, on the child's PATH and in mcp_server.dir, to a file the bridge may execute
+ * (not merely one that exists), and mcp_server.dir, when set, is a directory to start it in.
+ */
 export function commandRunnable(config: McpServerConfig, platform: Platform): boolean {
+  if (config.dir !== undefined && !platform.isDirectory(config.dir)) return false;
   const options = { windows: platform.isWindows, env: childEnvironment(config, platform.env), cwd: config.dir, isExecutableFile: (path: string) => platform.isExecutableFile(path) };
   return findExecutable(config.command, options) !== undefined;
 }
@@ -154,7 +158,9 @@ export class StdioChild {
       if (exit.error) {
         // The runtime's message repeats the command ("spawn <command> ENOENT").
         const shown = loggedCommand(config.command);
-        logger.error("child could not be started", { command: shown, error: exit.error.message.replaceAll(config.command, shown) });
+        // A missing working directory is reported by the runtime as the command missing (ENOENT).
+        const dirMissing = config.dir !== undefined && !platform.isDirectory(config.dir);
+        logger.error("child could not be started", { command: shown, error: dirMissing ? "server.mcp_server.dir is not a directory" : exit.error.message.replaceAll(config.command, shown) });
       }
       // A non-zero code, or a signal the bridge does not send, is a failure: say why, where warn is read.
       else if ((exit.code ?? 0) !== 0 || (exit.signal !== null && exit.signal !== "SIGTERM" && exit.signal !== "SIGKILL")) {

@@ -114,8 +114,9 @@ export function reachWarnings(server: ServerConfig): Array<{ message: string; li
  * 2026-07-28 clients get children on demand whatever session.mode is (session.modern_child).
  */
 export function commandWarning(server: ServerConfig, platform: Platform): string | undefined {
-  const command = server.mcp_server!.command;
+  const { command, dir } = server.mcp_server!;
   if (commandRunnable(server.mcp_server!, platform)) return undefined;
+  if (dir !== undefined && !platform.isDirectory(dir)) return "server.mcp_server.dir is not a directory: every session will fail to start and /ready is 503 until it is";
   // "npx -y some-server" in command is the usual slip: the command is run as one file name, never split.
   const withArguments = /\S\s+\S/.test(command) ? "; arguments go in server.mcp_server.args, one list item each" : "";
   return `server.mcp_server.command cannot be run (no executable file by that name on the child's PATH, or at that path): every session will fail to start and /ready is 503 until it can${withArguments}`;

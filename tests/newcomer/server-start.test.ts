@@ -26,6 +26,21 @@ test("start: a command that cannot be run is a warning naming server.mcp_server.
   }
 });
 
+test("start: a working directory (mcp_server.dir) that does not exist is a warning naming server.mcp_server.dir, not the command; /ready is 503, and a session's failure says why", async () => {
+  const bridge = await startBridge({ server: { mcp_server: { command: process.execPath, args: [ECHO_SERVER], dir: "/nonexistent-dir-newcomer" } } });
+  try {
+    assert.match(bridge.logs(), /WARN +server\.mcp_server\.dir is not a directory/);
+    assert.doesNotMatch(bridge.logs(), /server\.mcp_server\.command cannot be run/);
+    assert.equal((await fetch(`${bridge.origin}/ready`)).status, 503);
+    const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "newcomer", version: "1" } } };
+    await fetch(bridge.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify(initialize) }).then((response) => response.text());
+    await waitForLog(bridge, /child could not be started/);
+    assert.match(bridge.logs(), /child could not be started .*error="server\.mcp_server\.dir is not a directory"/);
+  } finally {
+    await bridge.stop();
+  }
+});
+
 test("start: a command written with its arguments (\"node server.mjs\") is told they go in server.mcp_server.args, without repeating them", async () => {
   // An argument there may be a secret, as in "npx -y server --api-key ${API_KEY}".
   const key = "SECRET-MARKER-api-key-5d21";
