@@ -7,8 +7,24 @@ import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { configOption, loadConfigFile } from "./config-file.ts";
 import { writtenScalars } from "./config-exposure.ts";
+import type { ClientConfig } from "../config/schema.ts";
+import type { Platform } from "../runtime/types.ts";
+import { MAX_CONFIGURED_FILE_BYTES } from "../util/bounded-read.ts";
 
 const FORMATS = ["yaml", "json"] as const;
+
+/** What client mode reads at start: the files client.tls names and client.auth.oauth.private_key_file (a usable key). */
+async function checkClientFiles(client: ClientConfig, platform: Platform): Promise<void> {
+  const { readClientTlsFiles } = await import("../client/index.ts");
+  await readClientTlsFiles(client.tls, platform);
+  const oauth = client.auth?.type === "oauth" ? client.auth.oauth : undefined;
+  if (!oauth?.private_key_file) return;
+  const { loadAssertionKey } = await import("../auth/outbound/client-auth.ts");
+  await loadAssertionKey(oauth, (file) => platform.readTextFile(file, MAX_CONFIGURED_FILE_BYTES)).catch((error: unknown) => {
+    const message = (error as Error).message.replace(/^client\.auth\.oauth\.private_key_file: /, "");
+    throw new ConfigError("CONFIG_INVALID", [{ path: "client.auth.oauth.private_key_file", message }]);
+  });
+}
 
 export const checkConfigCommand: Command = {
   name: "check-config",
@@ -34,7 +50,8 @@ export const checkConfigCommand: Command = {
     "YAML output starts with a comment line naming the file; JSON output is bare JSON.",
     "Problems go to stderr, one per line, each naming its key; the exit code is then 2. Warnings",
     "(secrets in a file others can read, a listener beyond loopback open to anyone, an mcp_server.command",
-    "that is no executable file on this machine's PATH) go to stderr too.",
+    "that is no executable file on this machine's PATH) go to stderr too. Files the configuration names",
+    "are read as run reads them (TLS certificates and keys, client.auth.oauth.private_key_file).",
   ].join("\n"),
   async run(args, platform) {
     const format = (args.values.format as string | undefined) ?? "yaml";
@@ -46,6 +63,9 @@ export const checkConfigCommand: Command = {
         throw error instanceof ConfigError ? error.locatedIn(path) : error;
       });
     }
+    if (config.client) await checkClientFiles(config.client, platform).catch((error: unknown) => {
+      throw error instanceof ConfigError ? error.locatedIn(path) : error;
+    });
     if (config.server) {
       for (const warning of reachWarnings(config.server)) platform.writeStderr(`mcp-bridge: warning: ${warning.listen}: ${warning.message}\n`);
       const unrunnable = commandWarning(config.server, platform);

@@ -46,12 +46,11 @@ function dataDir(env: Platform["env"]): string {
   return `${env.XDG_STATE_HOME ?? `${home}/.local/state`}/mcp-bridge`;
 }
 
-/** Runs client mode until stdin ends or SIGINT/SIGTERM; returns the exit code. */
-export async function runClient(config: ClientConfig, platform: Platform, logger: Logger): Promise<number> {
-  const tls = config.tls;
-  if (tls.insecure_skip_verify) {
-    logger.warn("client.tls.insecure_skip_verify is on: the remote server's certificate is NOT checked, so anyone on the network path can read and change this traffic, tokens included");
-  }
+/**
+ * The PEM texts `client.tls` names (ca_cert, cert_file, key_file), read as `run` reads them and
+ * `check-config` checks them; a ConfigError naming the key when one cannot be read.
+ */
+export async function readClientTlsFiles(tls: ClientConfig["tls"], platform: Platform): Promise<{ ca?: string; cert?: string; key?: string }> {
   const readPem = async (path: string | undefined, key: string) => {
     if (path === undefined) return undefined;
     try {
@@ -61,6 +60,16 @@ export async function runClient(config: ClientConfig, platform: Platform, logger
     }
   };
   const [ca, cert, key] = await Promise.all([readPem(tls.ca_cert, "ca_cert"), readPem(tls.cert_file, "cert_file"), readPem(tls.key_file, "key_file")]);
+  return { ca, cert, key };
+}
+
+/** Runs client mode until stdin ends or SIGINT/SIGTERM; returns the exit code. */
+export async function runClient(config: ClientConfig, platform: Platform, logger: Logger): Promise<number> {
+  const tls = config.tls;
+  if (tls.insecure_skip_verify) {
+    logger.warn("client.tls.insecure_skip_verify is on: the remote server's certificate is NOT checked, so anyone on the network path can read and change this traffic, tokens included");
+  }
+  const { ca, cert, key } = await readClientTlsFiles(tls, platform);
   const env = platform.env;
   const http = platform.createHttpClient({
     ca,

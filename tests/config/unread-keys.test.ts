@@ -97,9 +97,9 @@ test("the same keys are accepted where they are read, and at their default value
     client({ client_id: "c", client_secret: "s", use_pkce: true, redirect_uri: "http://127.0.0.1:8765/callback", authorization_timeout: "10m" }),
     server({ tls: { ...tls, client_ca: tls.cert_file, client_auth: "verify" } }),
     server({ tls: { enabled: false, client_ca: "/nonexistent/ca.pem" } }),
-    { mode: "client", client: { url: "https://127.0.0.1:1/mcp", tls: { ca_cert: "/nonexistent/ca.pem", server_name: "mcp.test" } } },
+    { mode: "client", client: { url: "https://127.0.0.1:1/mcp", tls: { ca_cert: tls.cert_file, server_name: "mcp.test" } } },
     // The authorization server of a plain-http MCP server may be reached over https.
-    { mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, tls: { ca_cert: "/nonexistent/ca.pem" } } },
+    { mode: "client", client: { url: "http://127.0.0.1:1/mcp", auth: { type: "oauth", oauth: { client_id: "c", client_secret: "s" } }, tls: { ca_cert: tls.cert_file } } },
     server({ mcp_server: { ...stdio, restart_on_failure: false }, session: { mode: "shared" } }),
     server({ auth: bearer, auth_failure_limit: 5 }),
     server({ oauth_server: builtin, auth_failure_limit: 5 }),

@@ -98,3 +98,15 @@ test("check-config: a value out of range, a fraction, or a misspelt choice is na
   const empty = await runCli(["check-config", "-c", writeConfig('mode: server\nserver:\n  mcp_server: {command: node}\n  auth: {type: bearer, bearer: {valid_tokens: [""]}}\n')]);
   assert.match(empty.stderr, /^ {2}server\.auth\.bearer\.valid_tokens\[0\]: must not be empty$/m);
 });
+
+test("client mode: check-config reads the files run reads (client.tls certificates and keys, client.auth.oauth.private_key_file), naming the key", async () => {
+  for (const [section, key] of [
+    ["tls: {ca_cert: /nonexistent/ca.pem}", "client.tls.ca_cert"],
+    ["tls: {cert_file: /nonexistent/client.pem, key_file: /nonexistent/client.key}", "client.tls.cert_file"],
+    ["auth: {type: oauth, oauth: {client_id: c, token_endpoint_auth_method: private_key_jwt, private_key_file: /nonexistent/key.pem}}", "client.auth.oauth.private_key_file"],
+  ] as const) {
+    const result = await runCli(["check-config", "-q", "-c", writeConfig(`mode: client\nclient:\n  url: https://127.0.0.1:1/mcp\n  ${section}\n`)]);
+    assert.equal(result.code, 2, `${key}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`\\n {2}${key.replaceAll(".", "\\.")}: .*/nonexistent/`), key);
+  }
+});
