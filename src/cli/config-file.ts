@@ -39,7 +39,9 @@ export async function loadConfigFile(platform: Platform, explicitPath: string | 
           ? `larger than ${MAX_CONFIG_BYTES} bytes: is this the configuration file?`
           : error instanceof TypeError
             ? "not UTF-8 text: save it as UTF-8"
-            : (error as Error).message;
+            : (error as { code?: string }).code === "EISDIR" || (error as Error).name === "IsADirectory"
+              ? "is a directory: name the configuration file in it"
+              : (error as Error).message;
     throw new ConfigError("CONFIG_UNREADABLE", [{ path: "", message: `${path}: ${reason}` }]);
   }
   const config = parseConfig(text, platform.env, path, platform.unenforced);

@@ -76,12 +76,21 @@ export const genKeyCommand: Command = {
     const jwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(jwk, "sha256");
 
-    if (out !== undefined) await platform.writeTextFile(out, privatePem, { mode: 0o600, overwrite: force });
+    /** Writes one output file; a failure names the flag and why (a missing directory, no permission), exit 2. */
+    const write = async (flag: string, path: string, text: string, mode: number) => {
+      try {
+        await platform.writeTextFile(path, text, { mode, overwrite: force });
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? (error as Error).name;
+        throw new UsageError(`${flag}: cannot write ${path} (${code === "ENOENT" || code === "NotFound" ? "no such directory" : code})`);
+      }
+    };
+    if (out !== undefined) await write("--out", out, privatePem, 0o600);
     else platform.writeStdout(privatePem);
-    if (publicOut !== undefined) await platform.writeTextFile(publicOut, (await exportSPKI(publicKey)) + "\n", { mode: 0o644, overwrite: force });
+    if (publicOut !== undefined) await write("--public-out", publicOut, (await exportSPKI(publicKey)) + "\n", 0o644);
     const jwkText = JSON.stringify({ ...jwk, kid, alg, use: "sig" }, null, 2) + "\n";
     if (jwkOut === "-") platform.writeStdout(jwkText);
-    else if (jwkOut !== undefined) await platform.writeTextFile(jwkOut, jwkText, { mode: 0o644, overwrite: force });
+    else if (jwkOut !== undefined) await write("--jwk", jwkOut, jwkText, 0o644);
 
     if (out !== undefined && jwkOut !== "-") platform.writeStdout(kid + "\n");
     else platform.writeStderr(`key id: ${kid}\n`);

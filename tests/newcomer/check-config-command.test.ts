@@ -110,3 +110,16 @@ test("client mode: check-config reads the files run reads (client.tls certificat
     assert.match(result.stderr, new RegExp(`\\n {2}${key.replaceAll(".", "\\.")}: .*/nonexistent/`), key);
   }
 });
+
+test("a directory given as the configuration file, and gen-key writing into a directory that does not exist: each says so in words, exit 2", async () => {
+  const { tmpdir } = await import("node:os");
+  const directory = await runCli(["check-config", "-c", tmpdir()]);
+  assert.equal(directory.code, 2, directory.stderr);
+  assert.match(directory.stderr, /: is a directory: name the configuration file in it\n/);
+  assert.doesNotMatch(directory.stderr, /EISDIR/);
+  for (const flag of ["--out", "--public-out", "--jwk"]) {
+    const written = await runCli(["gen-key", "--alg", "ES256", ...(flag === "--out" ? [] : ["--out", `${tmpdir()}/mcp-bridge-gen-key-${process.pid}-${Date.now()}.pem`]), flag, "/nonexistent-dir/key.pem"]);
+    assert.equal(written.code, 2, `${flag}: ${written.stderr}`);
+    assert.match(written.stderr, new RegExp(`${flag}: cannot write /nonexistent-dir/key\\.pem \\(no such directory\\)`), flag);
+  }
+});
