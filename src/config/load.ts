@@ -148,8 +148,10 @@ const REFUSED_WARNINGS = new Set(["TAG_RESOLVE_FAILED", "BAD_COLLECTION_TYPE", "
  * stream: \"<value>\"", "Unresolved tag: !x", "Invalid escape sequence \\x4"), and a value may be a
  * secret. What is left says what is wrong; the line and column say where.
  */
-function yamlMessage(error: YAMLError): string {
-  const what = error.message
+function yamlMessage(error: YAMLError, text: string): string {
+  // A repeated key is named (keys are names, never values): which one is what the reader looks for.
+  const repeated = error.code === "DUPLICATE_KEY" ? /^(?:"((?:[^"\\\n]|\\.){1,64})"|'([^'\n]{1,64})'|([^\s:#'"][^:\n]{0,63}?))\s*:/.exec(text.slice(error.pos[0])) : null;
+  const what = repeated ? `the key ${JSON.stringify(repeated[1] ?? repeated[2] ?? repeated[3])} is written twice in one mapping` : error.message
     .split("\n")[0]!
     .replace(/ at line \d+, column \d+:?$/, "")
     .replace(/: .*$/, "")
@@ -173,7 +175,7 @@ export function parseConfig(text: string, env: Env, source?: string, unenforced:
   // merge: "<<" keys, which the Go original's YAML decoder also understands.
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: true });
   const problems = [...document.errors, ...document.warnings.filter((warning) => REFUSED_WARNINGS.has(warning.code))];
-  if (problems.length > 0) throw new ConfigError("CONFIG_SYNTAX", problems.map((error) => ({ path: "", message: yamlMessage(error) })), source);
+  if (problems.length > 0) throw new ConfigError("CONFIG_SYNTAX", problems.map((error) => ({ path: "", message: yamlMessage(error, text) })), source);
   let tree: unknown;
   try {
     // Aliases are resolved here: one without its anchor, a merge of a non-mapping and an alias bomb

@@ -289,7 +289,10 @@ server:
     const error = rejection("mode: server\nserver:\n  mcp_server: {command: node\n");
     assert.equal(error.code, "CONFIG_SYNTAX");
     assert.match(error.message, /at line \d+, column \d+/);
-    assert.match(rejection("mode: server\nmode: client\n").message, /Map keys must be unique at line 2/);
+    // A repeated key is named, quoted or not, nested or not.
+    assert.match(rejection("mode: server\nmode: client\n").message, /the key "mode" is written twice in one mapping at line 2/);
+    assert.match(rejection("mode: server\nserver:\n  listen: 127.0.0.1:0\n  listen: 127.0.0.1:1\n").message, /the key "listen" is written twice in one mapping at line 4, column 3/);
+    assert.match(rejection('mode: server\nserver:\n  mcp_server:\n    command: node\n    env: {"A B": x, "A B": y}\n').message, /the key "A B" is written twice/);
   });
 });
 
