@@ -172,6 +172,8 @@ async function serve(handler: FetchHandler, options: ServeOptions): Promise<Runn
           if (outgoing.closed) gone();
           else outgoing.once("close", gone);
         },
+        // The adapter then cancels the response body (its queue goes), with nothing to report.
+        abort: () => void outgoing.destroy(),
       });
     },
     { errorHandler: (error) => unbuildableRequest(RequestError, error) },

@@ -52,6 +52,12 @@ export interface ConnectionInfo {
   remoteAddress: string;
   /** Calls `listener` if the client goes away before the response has been sent in full. */
   onClientGone(listener: () => void): void;
+  /**
+   * Ends the connection at once, what the response still holds unsent dropped: a stream whose
+   * client stopped reading it. Absent where the runtime gives no handle on the connection (an
+   * errored response body does it there, which the runtime may log).
+   */
+  abort?(): void;
 }
 
 export type FetchHandler = (request: Request, connection: ConnectionInfo) => Promise<Response> | Response;

@@ -178,7 +178,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       const principal = await gate.authenticate(c.req.raw, address);
       if (principal instanceof Response) return principal;
       if (c.req.method === "POST") return mcp.post(c.req.raw, principal, c.env, address);
-      if (c.req.method === "GET") return mcp.get(c.req.raw, principal);
+      if (c.req.method === "GET") return mcp.get(c.req.raw, principal, c.env);
       return mcp.delete(c.req.raw, principal);
     });
   }
@@ -188,7 +188,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       const address = clientAddress(c.env.remoteAddress, c.req.raw.headers);
       const principal = await gate.authenticate(c.req.raw, address);
       if (principal instanceof Response) return principal;
-      return mcp.openLegacy(principal, `${publicPathPrefix(config)}/messages`, address);
+      return mcp.openLegacy(principal, `${publicPathPrefix(config)}/messages`, address, c.env);
     });
     app.post("/messages", async (c) => {
       const address = clientAddress(c.env.remoteAddress, c.req.raw.headers);

@@ -23,9 +23,14 @@ export class ModernReply {
   #onClientGone: (() => void) | undefined;
   /** Called once when the reply is over, answered or abandoned. */
   onEnd: (() => void) | undefined;
+  /** Called once when its stream was ended because the client did not read it (before the reply's clientGone). */
+  onOverflow: (() => void) | undefined;
 
-  /** `maxQueuedBytes`: unread bytes allowed on the response stream (session.stream_buffer_size). */
-  constructor(accept: { json: boolean; sse: boolean }, keepAliveMs: number, maxQueuedBytes: number) {
+  /**
+   * `maxQueuedBytes`: unread bytes allowed on the response stream (session.stream_buffer_size);
+   * `abortConnection` ends the connection when its client stops reading (ConnectionInfo.abort).
+   */
+  constructor(accept: { json: boolean; sse: boolean }, keepAliveMs: number, maxQueuedBytes: number, readonly abortConnection?: () => void) {
     this.#acceptsJson = accept.json;
     this.#acceptsSse = accept.sse;
     this.#keepAliveMs = keepAliveMs;
@@ -93,6 +98,8 @@ export class ModernReply {
   #openStream(): void {
     if (this.#sink) return;
     const sink = new SseSink(this.#maxQueuedBytes);
+    sink.abortConnection = this.abortConnection;
+    sink.onOverflow = () => this.onOverflow?.();
     this.#sink = sink;
     sink.onClientGone = () => this.clientGone();
     if (this.#keepAliveMs > 0) this.#keepAlive = setInterval(() => sink.keepAlive(), this.#keepAliveMs);

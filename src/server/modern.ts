@@ -54,6 +54,8 @@ export interface ModernRequest {
   holder: string;
   accept: { json: boolean; sse: boolean };
   onClientGone: ((listener: () => void) => void) | undefined;
+  /** Ends the request's connection (ConnectionInfo.abort): a response stream its client stopped reading. */
+  abortConnection?: () => void;
 }
 
 /** What one modern call needs from the rest of the bridge. */
@@ -104,6 +106,8 @@ export class ModernServer {
   readonly #invalidAnswers: ThrottledLog;
   /** Requests that found no child for a reason that lasts (an identity the server cannot be given): every request of it would bring one, so throttled. */
   readonly #noChild: ThrottledLog;
+  /** Response streams ended because their clients stopped reading: any client can cause one, so throttled. */
+  readonly #overflows: ThrottledLog;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
@@ -115,6 +119,7 @@ export class ModernServer {
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
     this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
     this.#noChild = throttledLog(logger, "modern requests with no MCP server", { burst: 10, windowMs: 60_000 });
+    this.#overflows = throttledLog(logger, "modern response streams not read", { burst: 10, windowMs: 60_000 });
   }
 
   close(): Promise<void> {
@@ -169,7 +174,8 @@ export class ModernServer {
       this.pool.logCongestion({ child: upstream.name });
       return congestedResponse(message.id);
     }
-    const reply = new ModernReply(request.accept, this.#keepAliveMs, this.#streamBufferSize);
+    const reply = new ModernReply(request.accept, this.#keepAliveMs, this.#streamBufferSize, request.abortConnection);
+    reply.onOverflow = () => this.#overflows.write("warn", "a client stopped reading its response stream; it was closed at session.stream_buffer_size, and its request cancelled", { method: request.message.method, limit: this.#streamBufferSize });
     if (message.method === "subscriptions/listen") {
       // Per holder, not per child: with one shared child, one user's streams must not use up another's.
       const key = request.holder;

@@ -13,6 +13,7 @@
 import type { Principal } from "../auth/types.ts";
 import { ErrorCode, errorResponse, idKey, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from "../jsonrpc/message.ts";
 import type { Logger } from "../log/logger.ts";
+import type { ConnectionInfo } from "../runtime/types.ts";
 import { throttledLog, type ThrottledLog } from "../log/throttle.ts";
 import { formatEvent, SseSink, sseHeaders } from "./sse.ts";
 
@@ -82,6 +83,8 @@ class PostStream {
   initialize = false;
   resumeTimer: ReturnType<typeof setTimeout> | undefined;
   openTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the POST's connection (ConnectionInfo.abort): for its stream, opened later. */
+  abortConnection: (() => void) | undefined;
   readonly response: Promise<Response>;
   resolve!: (response: Response) => void;
   readonly openedAt = performance.now();
@@ -187,7 +190,7 @@ export class Session {
     raws: string[],
     accept: { json: boolean; sse: boolean },
     batch: boolean,
-    onClientGone: ((listener: () => void) => void) | undefined,
+    connection: Pick<ConnectionInfo, "onClientGone" | "abort"> | undefined,
     headers: Record<string, string> = {},
   ): Promise<Response> | Response {
     this.lastActivity = performance.now();
@@ -214,7 +217,8 @@ export class Session {
         stream.borrowedSink = true;
       } else {
         if (!stream.acceptsJson && !stream.initialize) stream.openTimer = setTimeout(() => this.#openSse(stream), SSE_OPEN_DELAY_MS);
-        onClientGone?.(() => this.#clientGone(stream));
+        stream.abortConnection = connection?.abort;
+        connection?.onClientGone(() => this.#clientGone(stream));
       }
     }
     for (let i = 0; i < messages.length; i++) this.#fromClient(messages[i]!, raws[i]!);
@@ -225,8 +229,8 @@ export class Session {
    * The 2024-11-05 HTTP+SSE transport: one GET stream carries everything the server sends, opened
    * with an `endpoint` event naming where to POST; the session ends when that stream closes.
    */
-  openLegacyStream(endpoint: string): Response {
-    const sink = this.#newSink();
+  openLegacyStream(endpoint: string, abortConnection?: () => void): Response {
+    const sink = this.#newSink(0, abortConnection);
     this.#legacy = true;
     this.#standalone = sink;
     sink.onClientGone = () => this.terminate(sink.overflowed ? "the client stopped reading its SSE stream (session.stream_buffer_size)" : "the client closed its SSE stream");
@@ -235,7 +239,7 @@ export class Session {
   }
 
   /** Opens the standalone GET stream, or resumes a stream after Last-Event-ID. */
-  handleGet(lastEventId: string | undefined): Response {
+  handleGet(lastEventId: string | undefined, abortConnection?: () => void): Response {
     this.lastActivity = performance.now();
     const resumed = lastEventId ? parseEventId(lastEventId) : undefined;
     const streamId = resumed?.streamId ?? STANDALONE_STREAM;
@@ -261,7 +265,7 @@ export class Session {
     // The replay is written at once, before the client can read any of it: room for it comes on top
     // of stream_buffer_size, which is for falling behind after it. It is bounded by the log, which
     // counts event_buffer_bytes in UTF-16 units: up to three bytes each once encoded.
-    const sink = this.#newSink(replayBytes);
+    const sink = this.#newSink(replayBytes, abortConnection);
     const response = new Response(sink.body, { headers: sseHeaders({ "mcp-session-id": this.id }) });
     for (const event of replay) sink.write(event);
     // After the replay: its id is the newest, and a client that keeps it resumes after every replayed event.
@@ -475,7 +479,7 @@ export class Session {
   #openSse(stream: PostStream): void {
     if (stream.mode !== "undecided" || stream.done) return;
     clearTimeout(stream.openTimer);
-    const sink = this.#newSink();
+    const sink = this.#newSink(0, stream.abortConnection);
     stream.mode = "sse";
     stream.sink = sink;
     sink.onClientGone = () => this.#clientGone(stream);
@@ -560,8 +564,9 @@ export class Session {
    * A stream whose client stops reading is closed at session.stream_buffer_size, and that is logged.
    * `replayBytes`: room for a Last-Event-ID replay written at once, on top of that cap.
    */
-  #newSink(replayBytes = 0): SseSink {
+  #newSink(replayBytes = 0, abortConnection?: () => void): SseSink {
     const sink = new SseSink(this.#settings.streamBufferBytes + replayBytes);
+    sink.abortConnection = abortConnection;
     sink.onOverflow = () => this.#drops.write("warn", "an SSE client stopped reading; its stream was closed at session.stream_buffer_size", { limit: this.#settings.streamBufferBytes });
     return sink;
   }

@@ -24,6 +24,8 @@ export class SseSink {
   onClientGone: (() => void) | undefined;
   /** Called once, before onClientGone, when the stream was aborted because the client did not read. */
   onOverflow: (() => void) | undefined;
+  /** Ends the connection the stream goes out on (ConnectionInfo.abort), when the runtime can. */
+  abortConnection: (() => void) | undefined;
 
   /** `maxQueuedBytes`: unread bytes allowed; one event is always accepted into an empty queue. */
   constructor(maxQueuedBytes: number) {
@@ -85,11 +87,16 @@ export class SseSink {
   #overflow(): void {
     this.#open = false;
     this.#overflowed = true;
-    try {
-      // error(), not close(): close would keep the queue until the client read it.
-      this.#controller.error(new Error("the client did not read its event stream"));
-    } catch {
-      // Already cancelled by the reader.
+    // Not close(): that would keep the queue until the client read it. Ending the connection makes
+    // the HTTP server cancel the body (its queue goes) quietly; an errored body does the same, but
+    // the Node adapter prints the error's stack to stderr, past the logger, for every such client.
+    if (this.abortConnection) this.abortConnection();
+    else {
+      try {
+        this.#controller.error(new Error("the client did not read its event stream"));
+      } catch {
+        // Already cancelled by the reader.
+      }
     }
     this.onOverflow?.();
     this.onClientGone?.();

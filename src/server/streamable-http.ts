@@ -189,7 +189,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         // Sent on to the child serialized again.
         const inexact = inexactNumberProblem(read.text, messages[0]);
         if (inexact) return refuse(400, ErrorCode.InvalidParams, `Invalid params: ${inexact}`);
-        return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, bodyLength: read.text.length, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone });
+        return options.modern.handle({ headers, message: messages[0] as JsonRpcRequest, bodyLength: read.text.length, envelope: era.envelope, principal, holder, accept, onClientGone: connection.onClientGone, abortConnection: connection.abort });
       }
     }
     const raws = sessionLines(read);
@@ -209,7 +209,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
         if (!(error instanceof SessionLimitError)) throw error;
         return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
       }
-      return session.handlePost(messages, raws, accept, batch, connection.onClientGone, { "mcp-session-id": session.id });
+      return session.handlePost(messages, raws, accept, batch, connection, { "mcp-session-id": session.id });
     }
 
     const found = findSession(request, principal);
@@ -218,10 +218,10 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (badVersion) return badVersion;
     const refused = options.authorize(principal, messages);
     if (refused) return refused;
-    return found.handlePost(messages, raws, accept, batch, connection.onClientGone);
+    return found.handlePost(messages, raws, accept, batch, connection);
   }
 
-  function get(request: Request, principal: Principal | undefined): Response {
+  function get(request: Request, principal: Principal | undefined, connection: ConnectionInfo): Response {
     if (!acceptedFormats(request.headers.get("accept")).sse) {
       return refuse(406, ErrorCode.InvalidRequest, "Not Acceptable: a GET stream needs Accept: text/event-stream");
     }
@@ -229,7 +229,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
     if (found instanceof Response) return found;
     const badVersion = protocolVersionProblem(request);
     if (badVersion) return badVersion;
-    return found.handleGet(request.headers.get("last-event-id") ?? undefined);
+    return found.handleGet(request.headers.get("last-event-id") ?? undefined, connection.abort);
   }
 
   function remove(request: Request, principal: Principal | undefined): Response {
@@ -246,7 +246,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
    * `messagesPath` is where clients POST, as they see it (public_url's prefix included);
    * `clientAddress`: the client's, the session's owner without a principal.
    */
-  function openLegacy(principal: Principal | undefined, messagesPath: string, clientAddress: string): Response {
+  function openLegacy(principal: Principal | undefined, messagesPath: string, clientAddress: string, connection: ConnectionInfo): Response {
     let session: Session;
     try {
       session = sessions.create(principal, LEGACY_PROTOCOL_VERSION, clientAddress);
@@ -254,7 +254,7 @@ export function createMcpHandlers(options: McpHandlerOptions) {
       if (!(error instanceof SessionLimitError)) throw error;
       return refuse(503, ErrorCode.InternalError, `Service Unavailable: ${error.message}`, { "retry-after": String(error.retryAfterSeconds) });
     }
-    return session.openLegacyStream(`${messagesPath}?sessionId=${encodeURIComponent(session.id)}`);
+    return session.openLegacyStream(`${messagesPath}?sessionId=${encodeURIComponent(session.id)}`, connection.abort);
   }
 
   /** Legacy HTTP+SSE: POST /messages?sessionId=… → 202; replies travel on the session's stream. */

@@ -179,6 +179,9 @@ describe("a legacy HTTP+SSE client that stops reading its stream", { timeout: 60
       // Big answers nobody reads, until the session is gone.
       await waitFor(async () => (await send({ jsonrpc: "2.0", id: Date.now(), method: "tools/call", params: { name: "big", arguments: { bytes: 512 * 1024 } } })).status === 404, "the session to end");
       await logged(bridge, /session ended .*reason="the client stopped reading its SSE stream \(session\.stream_buffer_size\)"/);
+      // The connection is ended: the client sees it close, and no error's stack reaches stderr past the logger.
+      await new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once("close", () => resolve()).resume()));
+      assert.doesNotMatch(bridge.logs(), /did not read its event stream|\n\s+at /, "no stack trace on stderr");
     } finally {
       socket.destroy();
       await bridge.stop();

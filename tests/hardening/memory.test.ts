@@ -133,6 +133,35 @@ describe("memory stays bounded", () => {
       await closed;
       assert.ok(received < 30 * MiB, `the stream was cut short (${(received / MiB).toFixed(1)} MiB of 60 reached the client)`);
       assert.equal(countLines(bridge.logs(), "stopped reading"), 1, "one log line, not one per message");
+      // The connection is ended, not the response body errored: the HTTP adapter printed that error's stack, past the logger.
+      assert.doesNotMatch(bridge.logs(), /did not read its event stream|\n\s+at /, "no stack trace on stderr");
+    } finally {
+      socket?.destroy();
+      await bridge.stop();
+    }
+  });
+
+  test("a 2026-07-28 call's response stream whose client never reads is ended at stream_buffer_size, without a stack trace on stderr", async () => {
+    const { config } = fixtureServer();
+    const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "1MiB" } } });
+    let socket: Socket | undefined;
+    try {
+      const url = new URL(bridge.url);
+      const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/logLevel": "info" };
+      // 40 log notifications of 512 KiB about the call, on its own response stream.
+      const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "flood", arguments: { count: 40, size: 512 * 1024 }, _meta: meta } });
+      socket = connect(Number(url.port), url.hostname);
+      await new Promise((resolve) => socket!.once("connect", resolve));
+      socket.pause();
+      const closed = new Promise<void>((resolve) => socket!.once("close", () => resolve()));
+      socket.write(`POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nMcp-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: flood\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      let received = 0;
+      await waitFor(() => /stopped reading|did not read/.test(bridge.logs()) || undefined, "the overflow");
+      socket.on("data", (chunk: Buffer) => (received += chunk.length));
+      socket.resume();
+      await closed;
+      assert.ok(received < 10 * MiB, `the stream was cut short (${(received / MiB).toFixed(1)} MiB of 20 reached the client)`);
+      assert.doesNotMatch(bridge.logs(), /did not read its event stream|\n\s+at /, "no stack trace on stderr");
     } finally {
       socket?.destroy();
       await bridge.stop();
