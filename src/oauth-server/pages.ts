@@ -166,7 +166,9 @@ ${brand.footer_text ? `<footer>${escapeHtml(brand.footer_text)}</footer>` : ""}`
   return {
     consent(view) {
       const nonce = randomToken(16);
-      if (template === undefined) return send(view.error ? 400 : 200, page(brand.page_title, consentBody(view), nonce), nonce);
+      // The confirmation after a federated sign-in is always this page: it must name the account,
+      // and a login_template, made for the sign-in, would look like that again (asking for a password).
+      if (template === undefined || view.signedIn) return send(view.error ? 400 : 200, page(brand.page_title, consentBody(view), nonce), nonce);
       const values: Record<string, string> = {
         page_title: brand.page_title,
         heading: brand.heading,

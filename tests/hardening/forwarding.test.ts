@@ -106,6 +106,7 @@ describe("a request a child could read as another method or tool is refused befo
     ["with a zero-width space", "rece\u200bived"],
     ["with white space around it", " received "],
     ["in fullwidth letters (NFKC)", "\uff52eceived"],
+    ["with a letter that upper-cases to ASCII (dotless i)", "rece\u0131ved"],
   ] as const) {
     test(`a tool name that folds to a tool with scopes of its own (${what}) needs that tool's scopes: 403`, async () => {
       const response = await call("mcp:read mcp:write", JSON.stringify({ jsonrpc: "2.0", id: 12, method: "tools/call", params: { name } }));

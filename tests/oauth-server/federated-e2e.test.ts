@@ -14,6 +14,7 @@ import { ECHO_SERVER, runCli, startBridge, writeConfig, type RunningBridge } fro
 import { authorizeInBrowser, useBrowser } from "../support/browser.ts";
 import { signInAtIdp, useIdp, waitFor, type Idp, type SigningKey } from "../auth-oauth/support.ts";
 import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { DENO, ROOT } from "../release/helpers.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JWKS_REFETCH_COOLDOWN_MS } from "../../src/oauth-server/federated/index.ts";
@@ -45,6 +46,36 @@ async function callEcho(bridge: RunningBridge, token: string, text: string): Pro
   const json = body.startsWith("{") ? JSON.parse(body) : JSON.parse(/^data: (.*)$/m.exec(body)![1]!);
   return json.result.content;
 }
+
+describe("federated mode with a login_template", () => {
+  test("the page after the provider's callback is the bridge's own, naming the account, not the template (which asks for a password, like the sign-in before it)", async () => {
+    idp.accounts.set("alice", { email: "alice@example.com", email_verified: true, name: "Alice Liddell" });
+    const template = join(tempDir(), "login.html");
+    writeFileSync(template, `<!doctype html><html><body><h1>ACME portal</h1><form method="post" action="/oauth/authorize">{{hidden_fields}}<input name="username"><input name="password" type="password"><button name="action" value="allow">Sign in</button></form></body></html>`);
+    const bridge = await startAsBridge({
+      oauthServer: { mode: "federated", builtin: { users: [], login_template: template }, federated: { upstream_issuer: idp.issuer, client_id: "template-bridge", client_secret_env: "UPSTREAM_CLIENT_SECRET", default_scopes: ["mcp:read"] } },
+      env: { UPSTREAM_CLIENT_SECRET: UPSTREAM.client_secret },
+    });
+    try {
+      await idp.registerClient({ client_id: "template-bridge", client_secret: UPSTREAM.client_secret, redirect_uris: [`${bridge.origin}/oauth/callback`] });
+      const { client_id: clientId } = await registerClient(bridge.origin);
+      const form = await openLoginPage(authorizeUrl(bridge.origin, clientId, { resource: bridge.url }).url);
+      assert.match(form.html, /ACME portal/, "the template is the sign-in page");
+      const allow = await submitLogin(bridge.origin, form, {});
+      assert.equal(allow.status, 303, await allow.text());
+      const callback = await signInAtIdp(allow.headers.get("location")!, { account: "alice", redirectUri: `${bridge.origin}/oauth/callback` });
+      const back = await fetch(callback, { redirect: "manual", headers: { cookie: cookieHeader({ ...form.cookies, ...cookiesOf(allow) }) } });
+      const html = await back.text();
+      assert.equal(back.status, 200, html);
+      assert.match(html, /You signed in at .* as .*alice@example\.com/);
+      assert.doesNotMatch(html, /ACME portal|type="password"/);
+      const done = await confirmCallback(bridge.origin, new Response(html, { status: 200 }));
+      assert.ok(new URL(done.headers.get("location")!).searchParams.get("code"), "a code after the confirmation");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
 
 describe("federated mode through the CLI, oidc-provider upstream", () => {
   let bridge: RunningBridge;

@@ -77,11 +77,12 @@ export interface ScopePolicy {
 
 /**
  * A tool name as a lenient server may look it up: NFKC-normalized, without white space or invisible
- * characters, lower-case. Most servers match names exactly, and then "Delete_File" fails there;
- * one that matches loosely would run delete_file, so the name needs delete_file's scopes.
+ * characters, upper-cased then lower-cased (a server comparing upper-case, or case-folding, reads
+ * "paß" as "pass" and "fıle" as "file"). Most servers match names exactly, and then "Delete_File"
+ * fails there; one that matches loosely would run delete_file, so the name needs its scopes.
  */
 function foldedToolName(name: string): string {
-  return name.normalize("NFKC").replace(EVERY_INVISIBLE, "").replace(/\s+/gu, "").toLowerCase();
+  return name.normalize("NFKC").replace(EVERY_INVISIBLE, "").replace(/\s+/gu, "").toUpperCase().toLowerCase();
 }
 
 /**
