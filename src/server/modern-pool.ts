@@ -26,13 +26,8 @@ import type { StartFailure, StartHealth } from "./start-health.ts";
 const TICK_MS = 1000;
 /** Kinds of call remembered as asking or quiet (each); beyond, the oldest learned is forgotten (see remember). */
 const MAX_KINDS = 10_000;
-/** Calls of one principal that may wait for a free child at once; more get 503. */
+/** Calls of one principal that may wait for a free child at once; more get 503. (One holder's are bounded by its rounds: modern-legacy.ts.) */
 const MAX_WAITING_PER_KEY = 1000;
-/**
- * Of those, the calls of one holder (without authentication every client shares the principal's
- * children: one address must not fill the queue for all).
- */
-const MAX_WAITING_PER_HOLDER = MAX_WAITING_PER_KEY / 4;
 /**
  * How long a round that went to its client is safe from the principal's own calls waiting for a
  * child (at most a quarter of read_timeout). Ending it at once would end nearly every round with
@@ -54,9 +49,10 @@ const MAX_START_PAUSE_MS = 300_000;
 /** What evicting a waiting round did: ended one, or the milliseconds until one may be, or undefined when none waits that the caller may end. */
 export type Eviction = "evicted" | number | undefined;
 
-/** A call waiting for a child of its group: whose, and how to wake it. */
+/** A call waiting for a child of its group: whose, which child it can run on (#fitting), and how to wake it. */
 interface Waiter {
   holder: string;
+  mode: "shared" | "exclusive";
   wake: () => void;
 }
 
@@ -116,6 +112,12 @@ export class ModernChildPool {
    * that frees while another client, holding none, waits behind its calls.
    */
   readonly #waiting = new Map<string, Waiter[]>();
+  /**
+   * Per key: waiting calls woken (#wake) whose turn has not run yet. They still count for #yields:
+   * a child freed inside a call's own eviction wakes a needier waiter, and that call must not take
+   * the child before the waiter's turn comes.
+   */
+  readonly #woken = new Map<string, Set<Waiter>>();
   /** A place is being freed for a legacy session (see makeRoom). */
   #roomBeingMade = false;
   /** Per key: the first child being spawned (see #firstOf). */
@@ -243,7 +245,7 @@ export class ModernChildPool {
    * child ask for input) of a kind known to ask runs on a child with no other candidate in flight;
    * other candidates share a child that runs no such exclusive call and is not draining. When no
    * child fits and the group is full, `evictWaiting` may free one (it ends a call waiting for its
-   * client past INPUT_GRACE_MS, one this call's holder may end), else the call waits, FIFO, until
+   * client past INPUT_GRACE_MS, one this call's holder may end), else the call waits (see #waiting) until
    * one fits, a round's grace ends, or read_timeout passes (SessionLimitError), looking again every
    * INPUT_GRACE_MS meanwhile (a round it may end can begin to wait at any time). Synchronous when a
    * ready child fits at once, as it does for nearly every call. `first`: the principal's ready first
@@ -258,15 +260,21 @@ export class ModernChildPool {
     const key = this.keyOf(principal);
     // A kind runs shared only once it was seen answering without asking, and never since asking.
     const mode = call.kind !== undefined && this.#quiet.has(call.kind) && !this.#askers.has(call.kind) ? "shared" : "exclusive";
-    return (this.#yields(key, call.holder) ? undefined : this.#fit(key, principal, mode, call)) ?? this.#startWaiting(key, principal, mode, call);
+    if (this.#yields(key, call.holder)) return this.#startWaiting(key, principal, mode, call, true);
+    return this.#fit(key, principal, mode, call) ?? this.#startWaiting(key, principal, mode, call);
+  }
+
+  /** A child of the group that a call of `mode` can start on now. */
+  #fitting(key: string, mode: "shared" | "exclusive"): ModernUpstream | undefined {
+    return this.#groups.get(key)?.find((child) => {
+      if (child.closed || child.era !== "legacy" || child.draining || child.congested) return false;
+      return mode === "exclusive" ? child.candidateCount === 0 : !child.runsExclusive;
+    });
   }
 
   /** Starts the call on a child of the group that fits `mode` now, if one does. */
   #fit(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): StartedCall | undefined {
-    const fits = this.#groups.get(key)?.find((child) => {
-      if (child.closed || child.era !== "legacy" || child.draining || child.congested) return false;
-      return mode === "exclusive" ? child.candidateCount === 0 : !child.runsExclusive;
-    });
+    const fits = this.#fitting(key, mode);
     if (!fits) return undefined;
     // Chosen and called in one synchronous step, so two calls cannot pick the same child.
     const started = fits.call(call.clientId, call.method, call.params, call.sink, mode, call.kind);
@@ -275,12 +283,12 @@ export class ModernChildPool {
   }
 
   /** No child fits now: wait for the spare, grow the group, wait for a starting child, evict a waiting round, or wait for a free child. */
-  async #startWaiting(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall): Promise<StartedCall> {
+  async #startWaiting(key: string, principal: Principal | undefined, mode: "shared" | "exclusive", call: PoolCall, yieldedFirst = false): Promise<StartedCall> {
     const deadline = performance.now() + this.#config.mcp_server!.read_timeout;
     // Whether this call may still grow the group (not after a child it waited for failed to start).
     let grow = true;
     // Whether it left a free child to a call of a holder holding fewer (#yields): it then waits, ending no round.
-    let yielded = false;
+    let yielded = yieldedFirst;
     for (;;) {
       const live = this.#live(key);
       const starting = live.filter((child) => child.era === undefined);
@@ -308,10 +316,10 @@ export class ModernChildPool {
         else {
           const grace = Math.min(INPUT_GRACE_MS, this.#config.mcp_server!.read_timeout / 4);
           const eviction = yielded ? grace : this.evictWaiting?.(this.#groups.get(key) ?? [], grace, call.holder);
-          // Every child is taken: wait for one to finish a call (FIFO, bounded in number and time), or
+          // Every child is taken: wait for one to finish a call (see #wake; bounded in number and time), or
           // for a round's grace to end. Whether a round may be ended depends on whose call asks, and a
           // round beginning to wait wakes only the first waiter: the others look again after a grace.
-          if (eviction !== "evicted") await this.#waitForFree(key, call.holder, deadline, eviction ?? grace);
+          if (eviction !== "evicted") await this.#waitForFree(key, call.holder, mode, deadline, eviction ?? grace);
         }
       }
       yielded = this.#yields(key, call.holder);
@@ -325,13 +333,16 @@ export class ModernChildPool {
     }
   }
 
-  /** Whether a call of another holder waits for a child of `key` while holding fewer of them than `holder`: it goes first. */
+  /**
+   * Whether a call of another holder waits for a child of `key` while holding fewer of them than
+   * `holder`, and a child it can run on is free: it goes first.
+   */
   #yields(key: string, holder: string): boolean {
-    const queue = this.#waiting.get(key);
-    if (!queue?.some((waiter) => waiter.holder !== holder)) return false;
+    const others = [...(this.#waiting.get(key) ?? []), ...(this.#woken.get(key) ?? [])].filter((waiter) => waiter.holder !== holder);
+    if (others.length === 0) return false;
     const held = holdings(this.#groups.get(key) ?? []);
     const mine = held.get(holder) ?? 0;
-    return queue.some((waiter) => waiter.holder !== holder && (held.get(waiter.holder) ?? 0) < mine);
+    return others.some((waiter) => (held.get(waiter.holder) ?? 0) < mine && this.#fitting(key, waiter.mode) !== undefined);
   }
 
   /**
@@ -380,12 +391,12 @@ export class ModernChildPool {
    * Resolves when a child of `key` may have become free, or after `recheckInMs` (when a waiting
    * round may be evicted); SessionLimitError at `deadline` or when too many wait.
    */
-  #waitForFree(key: string, holder: string, deadline: number, recheckInMs?: number): Promise<void> {
+  #waitForFree(key: string, holder: string, mode: "shared" | "exclusive", deadline: number, recheckInMs?: number): Promise<void> {
     const queue = this.#waiting.get(key) ?? [];
     if (queue.length >= MAX_WAITING_PER_KEY) return Promise.reject(new SessionLimitError(`too many calls of this principal are waiting for a child`, 1));
-    if (queue.filter((waiter) => waiter.holder === holder).length >= MAX_WAITING_PER_HOLDER) return Promise.reject(new SessionLimitError(`too many calls of this client are waiting for a child`, 1));
     this.#waiting.set(key, queue);
-    return new Promise((resolve, reject) => {
+    let waiter!: Waiter;
+    const turn = new Promise<void>((resolve, reject) => {
       const untilDeadline = Math.max(0, deadline - performance.now());
       const recheck = recheckInMs !== undefined && recheckInMs < untilDeadline;
       const timer = setTimeout(() => {
@@ -395,8 +406,9 @@ export class ModernChildPool {
         if (recheck) resolve();
         else reject(new SessionLimitError(`no child of this principal became free within ${this.#config.mcp_server!.read_timeout} ms`, 1));
       }, recheck ? recheckInMs : untilDeadline);
-      const waiter: Waiter = {
+      waiter = {
         holder,
+        mode,
         wake: () => {
           clearTimeout(timer);
           resolve();
@@ -404,17 +416,32 @@ export class ModernChildPool {
       };
       queue.push(waiter);
     });
+    // Its turn has come (before the caller goes on): no longer woken and waiting to run.
+    return turn.finally(() => {
+      const woken = this.#woken.get(key);
+      if (woken?.delete(waiter) && woken.size === 0) this.#woken.delete(key);
+    });
   }
 
-  /** Wakes the waiting call of `key` whose holder holds fewest of its children (the first of those). */
+  /**
+   * Wakes a waiting call of `key`: of those a free child can run (all when none can), the first
+   * whose holder holds fewest of its children.
+   */
   #wake(key: string): void {
     const queue = this.#waiting.get(key);
     if (!queue) return;
-    const held = queue.length > 1 ? holdings(this.#groups.get(key) ?? []) : undefined;
     let at = 0;
-    if (held) for (let i = 1; i < queue.length; i++) if ((held.get(queue[i]!.holder) ?? 0) < (held.get(queue[at]!.holder) ?? 0)) at = i;
+    if (queue.length > 1) {
+      const held = holdings(this.#groups.get(key) ?? []);
+      const fits = { shared: this.#fitting(key, "shared") !== undefined, exclusive: this.#fitting(key, "exclusive") !== undefined };
+      const rank = (waiter: Waiter) => (fits[waiter.mode] ? 0 : 1_000_000) + (held.get(waiter.holder) ?? 0);
+      for (let i = 1; i < queue.length; i++) if (rank(queue[i]!) < rank(queue[at]!)) at = i;
+    }
     const [next] = queue.splice(at, 1);
     if (queue.length === 0) this.#waiting.delete(key);
+    const woken = this.#woken.get(key) ?? new Set<Waiter>();
+    woken.add(next!);
+    this.#woken.set(key, woken);
     next!.wake();
   }
 
