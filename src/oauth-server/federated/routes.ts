@@ -55,8 +55,9 @@ export async function redirectUpstream(upstream: UpstreamLogin, pendingId: strin
 
 /**
  * GET /oauth/callback: checks the state cookie, lets the UpstreamLogin finish, then asks the user
- * to confirm the pending request as who they signed in as, or denies it. Without a pending request to name (unknown or replayed state, another
- * browser) the user gets a page with a fixed message; nothing the provider sent is ever shown.
+ * to confirm the pending request as who they signed in as, or denies it. Without a pending request
+ * to name (unknown or replayed state, another browser) the user gets a page with a fixed message;
+ * nothing the provider sent is ever shown.
  */
 export async function finishUpstream(request: Request, upstream: UpstreamLogin, outcome: PendingRequestOutcome): Promise<Response> {
   const url = new URL(request.url);
