@@ -12,6 +12,33 @@ import { callTool, countLines, fixtureServer, initialize, post, PROTOCOL, rssMiB
 
 const MiB = 1024 * 1024;
 
+interface UnreadConnection {
+  socket: Socket;
+  /** Reads nothing until `overflowed()` holds, then reads to the connection's end: the bytes that reached the client. */
+  readAfter(overflowed: () => boolean): Promise<number>;
+}
+
+/** A connection to the bridge at `url` that sends `request` (raw HTTP) and then reads nothing. */
+async function unreadConnection(url: string, request: string): Promise<UnreadConnection> {
+  const { port, hostname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.pause();
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  socket.write(request);
+  return {
+    socket,
+    async readAfter(overflowed) {
+      await waitFor(() => overflowed() || undefined, "the overflow to be logged");
+      let received = 0;
+      socket.on("data", (chunk: Buffer) => (received += chunk.length));
+      socket.resume();
+      await closed;
+      return received;
+    },
+  };
+}
+
 describe("memory stays bounded", () => {
   test("SSE replay log: big results to an SSE-only client do not pile up (default event_buffer_bytes)", async () => {
     // A heap far smaller than what is sent: before the byte cap the replay log kept every event
@@ -110,33 +137,25 @@ describe("memory stays bounded", () => {
   test("a GET stream whose client never reads is closed at stream_buffer_size, logged once", async () => {
     const { config } = fixtureServer();
     const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "1MiB" } } });
-    let socket: Socket | undefined;
+    let reader: UnreadConnection | undefined;
     try {
       const { session } = await initialize(bridge.url);
       assert.ok(session);
       const url = new URL(bridge.url);
-      socket = connect(Number(url.port), url.hostname);
-      await new Promise((resolve) => socket!.once("connect", resolve));
-      socket.pause();
-      socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\n\r\n`);
-      const closed = new Promise<void>((resolve) => socket!.once("close", () => resolve()));
+      reader = await unreadConnection(bridge.url, `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${PROTOCOL}\r\n\r\n`);
       // A JSON-only POST cannot carry events: the notifications go to the GET stream (60 MiB).
       for (let round = 0; round < 3; round++) {
         const flood = await callTool(bridge.url, session, 10 + round, "flood", { count: 40, size: 512 * 1024 }, { accept: "application/json" });
         assert.equal(flood.status, 200);
         await flood.text();
       }
-      await waitFor(() => bridge.logs().includes("stopped reading"), "the overflow to be logged");
-      let received = 0;
-      socket.on("data", (chunk: Buffer) => (received += chunk.length));
-      socket.resume();
-      await closed;
+      const received = await reader.readAfter(() => bridge.logs().includes("stopped reading"));
       assert.ok(received < 30 * MiB, `the stream was cut short (${(received / MiB).toFixed(1)} MiB of 60 reached the client)`);
       assert.equal(countLines(bridge.logs(), "stopped reading"), 1, "one log line, not one per message");
       // The connection is ended, not the response body errored: the HTTP adapter printed that error's stack, past the logger.
       assert.doesNotMatch(bridge.logs(), /did not read its event stream|\n\s+at /, "no stack trace on stderr");
     } finally {
-      socket?.destroy();
+      reader?.socket.destroy();
       await bridge.stop();
     }
   });
@@ -144,26 +163,21 @@ describe("memory stays bounded", () => {
   test("a 2026-07-28 call's response stream whose client never reads is ended at stream_buffer_size, without a stack trace on stderr", async () => {
     const { config } = fixtureServer();
     const bridge = await startBridge({ server: { mcp_server: config, session: { stream_buffer_size: "1MiB" } } });
-    let socket: Socket | undefined;
+    let reader: UnreadConnection | undefined;
     try {
       const url = new URL(bridge.url);
       const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/logLevel": "info" };
       // 40 log notifications of 512 KiB about the call, on its own response stream.
       const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "flood", arguments: { count: 40, size: 512 * 1024 }, _meta: meta } });
-      socket = connect(Number(url.port), url.hostname);
-      await new Promise((resolve) => socket!.once("connect", resolve));
-      socket.pause();
-      const closed = new Promise<void>((resolve) => socket!.once("close", () => resolve()));
-      socket.write(`POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nMcp-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: flood\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      let received = 0;
-      await waitFor(() => /stopped reading|did not read/.test(bridge.logs()) || undefined, "the overflow");
-      socket.on("data", (chunk: Buffer) => (received += chunk.length));
-      socket.resume();
-      await closed;
+      reader = await unreadConnection(
+        bridge.url,
+        `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nMcp-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: flood\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      const received = await reader.readAfter(() => bridge.logs().includes("stopped reading"));
       assert.ok(received < 10 * MiB, `the stream was cut short (${(received / MiB).toFixed(1)} MiB of 20 reached the client)`);
       assert.doesNotMatch(bridge.logs(), /did not read its event stream|\n\s+at /, "no stack trace on stderr");
     } finally {
-      socket?.destroy();
+      reader?.socket.destroy();
       await bridge.stop();
     }
   });
