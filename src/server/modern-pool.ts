@@ -338,6 +338,8 @@ export class ModernChildPool {
    * `holder`, and a child it can run on is free: it goes first.
    */
   #yields(key: string, holder: string): boolean {
+    // Every candidate call asks, and nearly always nobody waits: nothing is built then.
+    if (!this.#waiting.has(key) && !this.#woken.has(key)) return false;
     const others = [...(this.#waiting.get(key) ?? []), ...(this.#woken.get(key) ?? [])].filter((waiter) => waiter.holder !== holder);
     if (others.length === 0) return false;
     const held = holdings(this.#groups.get(key) ?? []);
