@@ -106,8 +106,8 @@ export class ModernServer {
   readonly #invalidAnswers: ThrottledLog;
   /** Requests that found no child for a reason that lasts (an identity the server cannot be given): every request of it would bring one, so throttled. */
   readonly #noChild: ThrottledLog;
-  /** Response streams ended because their clients stopped reading: any client can cause one, so throttled. */
-  readonly #overflows: ThrottledLog;
+  /** Logs a response stream ended because its client stopped reading (any client can cause one: throttled); one function for every reply. */
+  readonly #overflowed: () => void;
 
   constructor(config: ServerConfig, platform: Platform, logger: Logger, legacySessions: () => number) {
     this.pool = new ModernChildPool(config, platform, logger, legacySessions);
@@ -119,7 +119,8 @@ export class ModernServer {
     this.#stateFailures = throttledLog(logger, "requestState failures", { burst: 10, windowMs: 60_000 });
     this.#invalidAnswers = throttledLog(logger, "invalid answers", { burst: 10, windowMs: 60_000 });
     this.#noChild = throttledLog(logger, "modern requests with no MCP server", { burst: 10, windowMs: 60_000 });
-    this.#overflows = throttledLog(logger, "modern response streams not read", { burst: 10, windowMs: 60_000 });
+    const overflows = throttledLog(logger, "modern response streams not read", { burst: 10, windowMs: 60_000 });
+    this.#overflowed = () => overflows.write("warn", "a client stopped reading its response stream; it was closed at session.stream_buffer_size, and its request cancelled", { limit: this.#streamBufferSize });
   }
 
   close(): Promise<void> {
@@ -175,7 +176,7 @@ export class ModernServer {
       return congestedResponse(message.id);
     }
     const reply = new ModernReply(request.accept, this.#keepAliveMs, this.#streamBufferSize, request.abortConnection);
-    reply.onOverflow = () => this.#overflows.write("warn", "a client stopped reading its response stream; it was closed at session.stream_buffer_size, and its request cancelled", { method: request.message.method, limit: this.#streamBufferSize });
+    reply.onOverflow = this.#overflowed;
     if (message.method === "subscriptions/listen") {
       // Per holder, not per child: with one shared child, one user's streams must not use up another's.
       const key = request.holder;
