@@ -48,18 +48,19 @@ function dataDir(env: Platform["env"]): string {
 
 /**
  * The PEM texts `client.tls` names (ca_cert, cert_file, key_file), read as `run` reads them and
- * `check-config` checks them; a ConfigError naming the key when one cannot be read.
+ * `check-config` checks them; a ConfigError naming each key whose file cannot be read.
  */
 export async function readClientTlsFiles(tls: ClientConfig["tls"], platform: Platform): Promise<{ ca?: string; cert?: string; key?: string }> {
-  const readPem = async (path: string | undefined, key: string) => {
-    if (path === undefined) return undefined;
-    try {
-      return await platform.readTextFile(path, MAX_CONFIGURED_FILE_BYTES);
-    } catch (error) {
-      throw new ConfigError("CONFIG_INVALID", [{ path: `client.tls.${key}`, message: `${path}: ${(error as { code?: string }).code === "ENOENT" ? "no such file" : (error as Error).message}` }]);
-    }
-  };
-  const [ca, cert, key] = await Promise.all([readPem(tls.ca_cert, "ca_cert"), readPem(tls.cert_file, "cert_file"), readPem(tls.key_file, "key_file")]);
+  const keys = ["ca_cert", "cert_file", "key_file"] as const;
+  const read = await Promise.allSettled(keys.map((key) => (tls[key] === undefined ? undefined : platform.readTextFile(tls[key], MAX_CONFIGURED_FILE_BYTES))));
+  const issues = keys.flatMap((key, i) => {
+    const outcome = read[i]!;
+    if (outcome.status === "fulfilled") return [];
+    const error = outcome.reason as { code?: string; message?: string };
+    return [{ path: `client.tls.${key}`, message: `${tls[key]}: ${error.code === "ENOENT" ? "no such file" : error.message}` }];
+  });
+  if (issues.length > 0) throw new ConfigError("CONFIG_INVALID", issues);
+  const [ca, cert, key] = read.map((outcome) => (outcome.status === "fulfilled" ? outcome.value : undefined));
   return { ca, cert, key };
 }
 

@@ -103,6 +103,7 @@ test("client mode: check-config reads the files run reads (client.tls certificat
   for (const [section, key] of [
     ["tls: {ca_cert: /nonexistent/ca.pem}", "client.tls.ca_cert"],
     ["tls: {cert_file: /nonexistent/client.pem, key_file: /nonexistent/client.key}", "client.tls.cert_file"],
+    ["tls: {cert_file: /nonexistent/client.pem, key_file: /nonexistent/client.key}", "client.tls.key_file"],
     ["auth: {type: oauth, oauth: {client_id: c, token_endpoint_auth_method: private_key_jwt, private_key_file: /nonexistent/key.pem}}", "client.auth.oauth.private_key_file"],
   ] as const) {
     const result = await runCli(["check-config", "-q", "-c", writeConfig(`mode: client\nclient:\n  url: https://127.0.0.1:1/mcp\n  ${section}\n`)]);

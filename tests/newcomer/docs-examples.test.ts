@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runCli, writeConfig } from "../support/bridge.ts";
+import { runCli, selfSignedTls, writeConfig } from "../support/bridge.ts";
 
 const root = new URL("../../", import.meta.url);
 const guides = ["README.md", ...readdirSync(new URL("docs/", root)).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)];
@@ -33,7 +33,10 @@ for (const { guide, index, block } of examples) {
       [...block.matchAll(/\$\{([A-Z0-9_]+)\}|_env: ([A-Z0-9_]+)/g)].map((match) => [match[1] ?? match[2]!, `value-of-${match[1] ?? match[2]}-0123456789`]),
     );
     const home = mkdtempSync(join(tmpdir(), "mcp-bridge-docs-"));
-    const result = await runCli(["check-config", "-q", "-c", writeConfig(block.replace("$2b$10$…", HASH))], { env: { ...env, HOME: home } });
+    // The reader has the certificates and keys the example names (check-config reads them).
+    const files = /\/\S+\.(pem|key)\b/.test(block) ? selfSignedTls() : undefined;
+    const completed = block.replace("$2b$10$…", HASH).replace(/\/\S+\.(pem|key)\b/g, (_, kind: string) => (kind === "key" ? files!.key_file : files!.cert_file));
+    const result = await runCli(["check-config", "-q", "-c", writeConfig(completed)], { env: { ...env, HOME: home } });
     assert.equal(result.code, 0, `${block}\n${result.stderr}`);
   });
 }
