@@ -97,8 +97,7 @@ export class ModernReply {
 
   #openStream(): void {
     if (this.#sink) return;
-    const sink = new SseSink(this.#maxQueuedBytes);
-    sink.abortConnection = this.abortConnection;
+    const sink = new SseSink(this.#maxQueuedBytes, this.abortConnection);
     sink.onOverflow = () => this.onOverflow?.();
     this.#sink = sink;
     sink.onClientGone = () => this.clientGone();

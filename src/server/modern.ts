@@ -241,7 +241,8 @@ export class ModernServer {
         if (problem !== undefined) return this.#invalidAnswer(upstream, reply, message.id, problem);
         const result = answer.result;
         // Passed on as written only under another id; anything else is serialized again.
-        const asWritten = afterId !== undefined && message.method !== "server/discover" && !(isObject(result) && result.resultType === "input_required");
+        const asks = isObject(result) && result.resultType === "input_required";
+        const asWritten = afterId !== undefined && message.method !== "server/discover" && !asks;
         const inexact = asWritten || raw === undefined ? undefined : inexactNumberProblem(raw, answer);
         if (inexact) return this.#invalidAnswer(upstream, reply, message.id, `the MCP server's answer cannot be passed on: ${inexact}`);
         // A client's page adds to what other pages declared (a tool listed again is updated).
@@ -249,13 +250,13 @@ export class ModernServer {
         if (message.method === "server/discover") return reply.finish(ownVersions(answer));
         // A client is never asked what it did not declare it can answer (MCP basic/patterns/mrtr): the
         // same -32021 as a question of a legacy child that nothing declared (modern-legacy.ts).
-        const lacking = isObject(result) && result.resultType === "input_required" ? undeclaredAsked(result.inputRequests, request.envelope.clientCapabilities) : undefined;
+        const lacking = asks ? undeclaredAsked(result.inputRequests, request.envelope.clientCapabilities) : undefined;
         if (lacking) {
           this.#invalidAnswers.write("warn", "the MCP server asked the client for input it did not declare it can give", { child: upstream.name, capabilities: Object.keys(lacking).join(",") });
           const error = missingCapabilityError(lacking);
           return reply.finish(errorResponse(message.id, error.code, error.message, error.data));
         }
-        if (isObject(result) && result.resultType === "input_required" && typeof result.requestState === "string") {
+        if (asks && typeof result.requestState === "string") {
           const state = result.requestState;
           this.#sealChildState(request, state).then(
             (sealed) => reply.finish({ ...answer, result: { ...result, requestState: sealed } }),

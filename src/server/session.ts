@@ -565,8 +565,7 @@ export class Session {
    * `replayBytes`: room for a Last-Event-ID replay written at once, on top of that cap.
    */
   #newSink(replayBytes = 0, abortConnection?: () => void): SseSink {
-    const sink = new SseSink(this.#settings.streamBufferBytes + replayBytes);
-    sink.abortConnection = abortConnection;
+    const sink = new SseSink(this.#settings.streamBufferBytes + replayBytes, abortConnection);
     sink.onOverflow = () => this.#drops.write("warn", "an SSE client stopped reading; its stream was closed at session.stream_buffer_size", { limit: this.#settings.streamBufferBytes });
     return sink;
   }

@@ -24,11 +24,14 @@ export class SseSink {
   onClientGone: (() => void) | undefined;
   /** Called once, before onClientGone, when the stream was aborted because the client did not read. */
   onOverflow: (() => void) | undefined;
-  /** Ends the connection the stream goes out on (ConnectionInfo.abort), when the runtime can. */
-  abortConnection: (() => void) | undefined;
-
-  /** `maxQueuedBytes`: unread bytes allowed; one event is always accepted into an empty queue. */
-  constructor(maxQueuedBytes: number) {
+  /**
+   * `maxQueuedBytes`: unread bytes allowed; one event is always accepted into an empty queue.
+   * `abortConnection` ends the connection the stream goes out on (ConnectionInfo.abort), when the runtime can.
+   */
+  constructor(
+    maxQueuedBytes: number,
+    private readonly abortConnection?: () => void,
+  ) {
     this.body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
