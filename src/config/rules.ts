@@ -689,14 +689,13 @@ export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   {
     summary: "`storage` settings other than the defaults are refused unless `server.oauth_server` says `enabled`: only the authorization server keeps state (they would be ignored). With `oauth_server.enabled: false` they are kept, unused.",
     check: (config, written) => {
-      const file = isObject(written.storage) ? written.storage : {};
       const server = isObject(written.server) ? written.server : {};
       // As for the section's own settings: only `enabled`, true or false, says the section is meant.
       const section = isObject(server.oauth_server) ? server.oauth_server : undefined;
       if (config.mode === "server" && section?.enabled !== undefined) return [];
       const why = config.mode !== "server" ? "client mode runs none (client.auth.oauth.token_cache says where its tokens are kept): remove it" : section ? "server.oauth_server does not say enabled: set server.oauth_server.enabled, or remove storage" : "this file configures none: remove it";
       // Keys equal to their defaults ask for nothing (check-config prints them, and its output loads back).
-      const asked = Object.keys(file).filter((key) => JSON.stringify((config.storage as Record<string, unknown>)[key]) !== JSON.stringify((DEFAULTS.storage as Record<string, unknown>)[key]));
+      const asked = changedKeys(config.storage, DEFAULTS.storage);
       return unless(asked.length === 0, "storage", `is set (${asked.join(", ")}) but only the authorization server (server.oauth_server) keeps state, and ${why}`);
     },
   },
